@@ -1,0 +1,243 @@
+//! The area tree: city > district/county > town > village.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::audit::{self, AuditCtx};
+use crate::db::schema::{areas, stores, users};
+use crate::db::{self, DbConn};
+use crate::domain::{AreaLevel, FieldError, parse_name};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = areas)]
+pub struct Area {
+    pub id: String,
+    pub parent_id: Option<String>,
+    pub level: String,
+    pub name: String,
+    pub path: String,
+    pub created_at: NaiveDateTime,
+}
+
+impl Area {
+    pub fn level(&self) -> AreaLevel {
+        AreaLevel::parse(&self.level).unwrap_or(AreaLevel::Village)
+    }
+
+    /// How deep in the tree (a city is 0).
+    pub fn depth(&self) -> usize {
+        self.path.matches('/').count().saturating_sub(2)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AreaError {
+    #[error("invalid field")]
+    Invalid(FieldError),
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+impl From<FieldError> for AreaError {
+    fn from(e: FieldError) -> Self {
+        AreaError::Invalid(e)
+    }
+}
+
+impl db::RetryableError for AreaError {
+    fn is_retryable(&self) -> bool {
+        matches!(self, AreaError::Db(e) if e.is_retryable())
+    }
+}
+
+pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Area>> {
+    areas::table
+        .find(id)
+        .select(Area::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Every area, in tree order (each parent before its children, siblings by name).
+pub fn tree(conn: &mut DbConn) -> QueryResult<Vec<Area>> {
+    let all = areas::table.select(Area::as_select()).load(conn)?;
+    Ok(tree_order(all))
+}
+
+/// The areas under (and including) the one at `path`, in tree order.
+pub fn subtree(conn: &mut DbConn, path: &str) -> QueryResult<Vec<Area>> {
+    let all = areas::table
+        .filter(areas::path.like(db::path_prefix(path)))
+        .select(Area::as_select())
+        .load(conn)?;
+    Ok(tree_order(all))
+}
+
+/// Order areas depth-first, siblings by name.
+pub fn tree_order(mut all: Vec<Area>) -> Vec<Area> {
+    use std::collections::HashMap;
+    all.sort_by(|a, b| a.name.cmp(&b.name));
+    let ids: std::collections::HashSet<String> = all.iter().map(|a| a.id.clone()).collect();
+    let mut children: HashMap<Option<String>, Vec<Area>> = HashMap::new();
+    for a in all {
+        // A subtree's top has a parent outside the set: treat it as a root.
+        let parent = a.parent_id.clone().filter(|p| ids.contains(p));
+        children.entry(parent).or_default().push(a);
+    }
+    let mut out = Vec::new();
+    fn walk(
+        key: Option<String>,
+        children: &mut HashMap<Option<String>, Vec<Area>>,
+        out: &mut Vec<Area>,
+    ) {
+        if let Some(list) = children.remove(&key) {
+            for a in list {
+                let id = a.id.clone();
+                out.push(a);
+                walk(Some(id), children, out);
+            }
+        }
+    }
+    walk(None, &mut children, &mut out);
+    out
+}
+
+/// Create an area under `parent_id` (or a city at the top). The level follows
+/// from the parent's.
+pub fn create(
+    conn: &mut DbConn,
+    ctx: &AuditCtx,
+    parent_id: Option<&str>,
+    name: &str,
+) -> Result<Area, AreaError> {
+    let name = parse_name("field.area_name", name, 60)?;
+    db::write_tx(conn, |c| {
+        let id = db::new_id();
+        let (level, path) = match parent_id {
+            None => (AreaLevel::City, format!("/{id}/")),
+            Some(pid) => {
+                let parent =
+                    find(c, pid)?.ok_or(FieldError::new("field.parent", "error.area_unknown"))?;
+                let level = parent.level().child().ok_or(FieldError::new(
+                    "field.parent",
+                    "error.village_has_no_children",
+                ))?;
+                (level, format!("{}{id}/", parent.path))
+            }
+        };
+        if sibling_named(c, parent_id, &name, None)? {
+            return Err(FieldError::new("field.area_name", "error.area_name_taken")
+                .arg("name", &name)
+                .into());
+        }
+        diesel::insert_into(areas::table)
+            .values((
+                areas::id.eq(&id),
+                areas::parent_id.eq(parent_id),
+                areas::level.eq(level.as_str()),
+                areas::name.eq(&name),
+                areas::path.eq(&path),
+                areas::created_at.eq(db::now()),
+            ))
+            .execute(c)?;
+        audit::record(
+            c,
+            ctx,
+            "area.create",
+            "area",
+            &id,
+            &format!("{} {}", level.as_str(), name),
+        )?;
+        find(c, &id)?.ok_or(AreaError::NotFound)
+    })
+}
+
+/// Whether another area under the same parent already has this name.
+fn sibling_named(
+    conn: &mut DbConn,
+    parent_id: Option<&str>,
+    name: &str,
+    except: Option<&str>,
+) -> QueryResult<bool> {
+    let mut q = areas::table.filter(areas::name.eq(name)).into_boxed();
+    q = match parent_id {
+        Some(p) => q.filter(areas::parent_id.eq(p.to_string())),
+        None => q.filter(areas::parent_id.is_null()),
+    };
+    if let Some(e) = except {
+        q = q.filter(areas::id.ne(e.to_string()));
+    }
+    Ok(q.count().get_result::<i64>(conn)? > 0)
+}
+
+pub fn rename(conn: &mut DbConn, ctx: &AuditCtx, id: &str, name: &str) -> Result<Area, AreaError> {
+    let name = parse_name("field.area_name", name, 60)?;
+    db::write_tx(conn, |c| {
+        let before = find(c, id)?.ok_or(AreaError::NotFound)?;
+        if sibling_named(c, before.parent_id.as_deref(), &name, Some(id))? {
+            return Err(FieldError::new("field.area_name", "error.area_name_taken")
+                .arg("name", &name)
+                .into());
+        }
+        diesel::update(areas::table.find(id))
+            .set(areas::name.eq(&name))
+            .execute(c)?;
+        audit::record(
+            c,
+            ctx,
+            "area.rename",
+            "area",
+            id,
+            &format!("{} -> {}", before.name, name),
+        )?;
+        find(c, id)?.ok_or(AreaError::NotFound)
+    })
+}
+
+/// Delete an area nothing refers to: no children, no users, no stores (later
+/// tables add their own references, and the foreign keys refuse the rest).
+pub fn delete(conn: &mut DbConn, ctx: &AuditCtx, id: &str) -> Result<(), AreaError> {
+    db::write_tx(conn, |c| {
+        let area = find(c, id)?.ok_or(AreaError::NotFound)?;
+        let children: i64 = areas::table
+            .filter(areas::parent_id.eq(id))
+            .count()
+            .get_result(c)?;
+        let users_here: i64 = users::table
+            .filter(users::area_id.eq(id))
+            .count()
+            .get_result(c)?;
+        let stores_here: i64 = stores::table
+            .filter(stores::area_id.eq(id))
+            .count()
+            .get_result(c)?;
+        if children + users_here + stores_here > 0 {
+            return Err(FieldError::new("field.area", "error.area_in_use")
+                .arg("name", &area.name)
+                .into());
+        }
+        match diesel::delete(areas::table.find(id)).execute(c) {
+            Ok(_) => {}
+            Err(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                _,
+            )) => {
+                return Err(FieldError::new("field.area", "error.area_in_use")
+                    .arg("name", &area.name)
+                    .into());
+            }
+            Err(e) => return Err(e.into()),
+        }
+        audit::record(
+            c,
+            ctx,
+            "area.delete",
+            "area",
+            id,
+            &format!("{} {}", area.level, area.name),
+        )?;
+        Ok(())
+    })
+}

@@ -1,0 +1,92 @@
+//! Logging in, sessions, throttling and who may do what.
+
+pub mod password;
+pub mod permissions;
+pub mod session;
+pub mod throttle;
+
+use diesel::prelude::*;
+
+use crate::audit::{self, AuditCtx};
+use crate::config::Config;
+use crate::db::{self, DbConn};
+use crate::users::{self, User};
+
+pub use permissions::{Action, Scope};
+
+/// The outcome of a login attempt.
+pub enum LoginOutcome {
+    Success {
+        user: Box<User>,
+        token: String,
+    },
+    /// Wrong name or password, or too many attempts: the person is told the
+    /// same thing in every case.
+    Refused,
+}
+
+/// Check a username and password and open a session. Runs the argon2 hash
+/// even for unknown users, so that the time taken does not tell them apart.
+pub fn login(
+    conn: &mut DbConn,
+    config: &Config,
+    dummy_hash: &str,
+    username: &str,
+    password: &str,
+    ctx: &AuditCtx,
+    user_agent: &str,
+) -> Result<LoginOutcome, diesel::result::Error> {
+    let username = username.trim().to_lowercase();
+    let now = db::now();
+    if throttle::is_throttled(conn, config, &username, &ctx.ip, now)? {
+        db::write_tx(conn, |c| {
+            throttle::record_failure(c, &username, &ctx.ip, now)?;
+            audit::record(c, ctx, "auth.login_throttled", "user", &username, "")
+        })?;
+        return Ok(LoginOutcome::Refused);
+    }
+    let user = users::find_by_username(conn, &username)?;
+    let hash = user
+        .as_ref()
+        .map(|u| u.password_hash.as_str())
+        .unwrap_or(dummy_hash);
+    let password_ok = password::verify(password, hash);
+    match user {
+        Some(user) if password_ok && !user.disabled => {
+            let token = db::write_tx(conn, |c| {
+                throttle::clear_account(c, &user.username)?;
+                let token = session::create(c, &user.id, &ctx.ip, user_agent, now)?;
+                let who = AuditCtx {
+                    user_id: Some(user.id.clone()),
+                    username: user.username.clone(),
+                    ..ctx.clone()
+                };
+                audit::record(c, &who, "auth.login", "user", &user.id, "")?;
+                Ok::<_, diesel::result::Error>(token)
+            })?;
+            Ok(LoginOutcome::Success {
+                user: Box::new(user),
+                token,
+            })
+        }
+        other => {
+            let reason = match &other {
+                None => "unknown user",
+                Some(u) if u.disabled => "disabled",
+                Some(_) => "wrong password",
+            };
+            db::write_tx(conn, |c| {
+                throttle::record_failure(c, &username, &ctx.ip, now)?;
+                audit::record(c, ctx, "auth.login_failed", "user", &username, reason)
+            })?;
+            Ok(LoginOutcome::Refused)
+        }
+    }
+}
+
+/// End every session of a user (logout everywhere, password or role change,
+/// disabling).
+pub fn end_sessions_of(conn: &mut DbConn, user_id: &str) -> QueryResult<usize> {
+    use crate::db::schema::sessions;
+    diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)
+}

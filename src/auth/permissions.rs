@@ -1,0 +1,88 @@
+//! Who may do what: one table of role x action, and the scope a user works in.
+//! Every page and API handler asks here; templates only hide what this forbids.
+
+use crate::domain::Role;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    ManageUsers,
+    ManageAreas,
+    ViewAreas,
+    ManageStores,
+    ViewStores,
+    ViewAudit,
+}
+
+/// Whether a role may perform an action at all (before any object's scope).
+pub fn can(role: Role, action: Action) -> bool {
+    use Action::*;
+    use Role::*;
+    match action {
+        ManageUsers | ManageAreas | ManageStores => role == Admin,
+        ViewAreas | ViewStores | ViewAudit => matches!(role, Admin | Auditor),
+    }
+}
+
+/// The part of the scheme a user works in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Admins and auditors: the whole scheme.
+    All,
+    /// Officials and reviewers: an area and everything below it.
+    Area { id: String, path: String },
+    /// Clerks: one store.
+    Store { id: String },
+    /// A user whose area or store is missing sees nothing.
+    Nothing,
+}
+
+impl Scope {
+    /// Whether an area (given by its path) lies inside this scope.
+    pub fn covers_area_path(&self, area_path: &str) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Area { path, .. } => area_path.starts_with(path.as_str()),
+            Scope::Store { .. } | Scope::Nothing => false,
+        }
+    }
+
+    /// Whether a store lies inside this scope.
+    pub fn covers_store(&self, store_id: &str, store_area_path: &str) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Area { path, .. } => store_area_path.starts_with(path.as_str()),
+            Scope::Store { id } => id == store_id,
+            Scope::Nothing => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_admins_manage() {
+        for role in Role::ALL {
+            assert_eq!(can(role, Action::ManageUsers), role == Role::Admin);
+        }
+        assert!(can(Role::Auditor, Action::ViewAudit));
+        assert!(!can(Role::Auditor, Action::ManageAreas));
+        assert!(!can(Role::Official, Action::ViewAudit));
+    }
+
+    #[test]
+    fn area_scope_is_a_subtree() {
+        let s = Scope::Area {
+            id: "b".into(),
+            path: "/a/b/".into(),
+        };
+        assert!(s.covers_area_path("/a/b/"));
+        assert!(s.covers_area_path("/a/b/c/"));
+        assert!(!s.covers_area_path("/a/"));
+        assert!(!s.covers_area_path("/a/bb/"));
+        assert!(!Scope::Store { id: "s".into() }.covers_area_path("/a/"));
+        assert!(Scope::Store { id: "s".into() }.covers_store("s", "/x/"));
+        assert!(!Scope::Store { id: "s".into() }.covers_store("t", "/x/"));
+    }
+}

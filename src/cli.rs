@@ -1,0 +1,319 @@
+//! The command line: serve (the default), migrate, and user management.
+
+use std::io::{BufRead, IsTerminal};
+use std::net::TcpListener;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::audit::AuditCtx;
+use crate::config::{Config, LogFormat};
+use crate::db::{self, DbPool};
+use crate::domain::{NewPassword, Username};
+use crate::i18n::{self, Lang};
+use crate::users::{self, Assignment, InitialPassword, UserError};
+use crate::web::{self, AppState};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "aixin",
+    version,
+    about = "爱心超市积分管理 Aixin: points-for-goods charity stores"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the web app (the default).
+    Serve {
+        /// Address to listen on, e.g. 0.0.0.0:8080 [env: AIXIN_BIND; default 127.0.0.1:8080]
+        #[arg(long)]
+        bind: Option<String>,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage staff accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create an account. Without --password-stdin a strong password is
+    /// generated, printed once, and must be changed at first login.
+    Add {
+        #[arg(long)]
+        username: String,
+        /// admin, official, reviewer, clerk or auditor
+        #[arg(long)]
+        role: String,
+        /// Area id (officials and reviewers)
+        #[arg(long)]
+        area: Option<String>,
+        /// Store id (clerks)
+        #[arg(long)]
+        store: Option<String>,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a new password (generated unless --password-stdin); ends the
+    /// user's sessions.
+    Passwd {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Disable an account and end its sessions.
+    Disable {
+        #[arg(long)]
+        username: String,
+    },
+}
+
+/// Exit code for a configuration or database that cannot be used.
+const EXIT_SETUP: u8 = 2;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("aixin: configuration error: {e}");
+            return ExitCode::from(EXIT_SETUP);
+        }
+    };
+    init_logging(config.log_format);
+    match cli.command.unwrap_or(Command::Serve { bind: None }) {
+        Command::Serve { bind } => serve(config, bind),
+        Command::Migrate => with_db(&config, |pool| {
+            let mut conn = pool.get().map_err(|e| e.to_string())?;
+            let applied = db::migrate(&mut conn).map_err(|e| e.to_string())?;
+            // `open` already applied them; report what the database has now.
+            println!(
+                "aixin: database is up to date ({} new migrations applied)",
+                applied.len()
+            );
+            Ok(())
+        }),
+        Command::User { command } => with_db(&config, |pool| user_command(&config, pool, command)),
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_server=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+fn open_db(config: &Config) -> Result<(DbPool, db::Backend), ExitCode> {
+    db::open(&config.database_url, config.pool_size).map_err(|e| {
+        eprintln!("aixin: {e}");
+        ExitCode::from(EXIT_SETUP)
+    })
+}
+
+fn with_db(config: &Config, f: impl FnOnce(&DbPool) -> Result<(), String>) -> ExitCode {
+    let (pool, _) = match open_db(config) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    match f(&pool) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("aixin: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(config: Config, bind: Option<String>) -> ExitCode {
+    let bind = bind.unwrap_or_else(|| config.bind.clone());
+    let (pool, backend) = match open_db(&config) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    match first_admin(&config, &pool) {
+        Ok(()) => {}
+        Err(msg) => {
+            eprintln!("aixin: {msg}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let listener = match TcpListener::bind(&bind) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("aixin: cannot listen on {bind}: {e}");
+            return ExitCode::from(EXIT_SETUP);
+        }
+    };
+    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or(bind);
+    let state = AppState::new(pool.clone(), config.clone(), backend);
+    let result = actix_web::rt::System::new().block_on(async move {
+        let server = web::serve(state, listener, None)?;
+        actix_web::rt::spawn(housekeeping(pool, config));
+        println!("aixin: serving on http://{addr} ({})", backend.name());
+        server.await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("aixin: server stopped: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Sweep expired sessions and old failed-login rows now and then.
+async fn housekeeping(pool: DbPool, config: Config) {
+    let mut tick = actix_web::rt::time::interval(Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        let pool = pool.clone();
+        let config = config.clone();
+        let _ = actix_web::web::block(move || {
+            if let Ok(mut c) = pool.get() {
+                let now = db::now();
+                let _ = crate::auth::session::purge_expired(&mut c, &config, now);
+                let _ = crate::auth::throttle::purge_older_than(
+                    &mut c,
+                    now - chrono::Duration::days(1),
+                );
+            }
+        })
+        .await;
+    }
+}
+
+fn first_admin(config: &Config, pool: &DbPool) -> Result<(), String> {
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let created = users::ensure_first_admin(
+        &mut conn,
+        config.password_cost,
+        config.admin_password.as_deref(),
+    )
+    .map_err(|e| describe_user_error(&e))?;
+    if let Some(first) = created {
+        match first.generated {
+            Some(pw) => println!(
+                "aixin: created the first administrator.\n  username: admin\n  password: {pw}\n  (shown only this once; you will be asked to choose a new one at first login)"
+            ),
+            None => println!(
+                "aixin: created the first administrator \"admin\" with the password from AIXIN_ADMIN_PASSWORD"
+            ),
+        }
+    }
+    Ok(())
+}
+
+fn describe_user_error(e: &UserError) -> String {
+    match e {
+        UserError::Invalid(f) => i18n::field_error(Lang::En, f),
+        UserError::NotFound => "no such user".into(),
+        UserError::Db(d) => d.to_string(),
+    }
+}
+
+fn read_password_stdin() -> Result<NewPassword, String> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprintln!("password (then Enter):");
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    let pw = line.trim_end_matches(['\r', '\n']);
+    NewPassword::parse("field.password", pw).map_err(|e| i18n::field_error(Lang::En, &e))
+}
+
+fn user_command(config: &Config, pool: &DbPool, command: UserCommand) -> Result<(), String> {
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let ctx = AuditCtx::console();
+    match command {
+        UserCommand::Add {
+            username,
+            role,
+            area,
+            store,
+            password_stdin,
+        } => {
+            let username =
+                Username::parse(&username).map_err(|e| i18n::field_error(Lang::En, &e))?;
+            let assignment = Assignment::parse(
+                &mut conn,
+                &role,
+                area.as_deref().unwrap_or(""),
+                store.as_deref().unwrap_or(""),
+            )
+            .map_err(|e| describe_user_error(&e))?;
+            let initial = if password_stdin {
+                InitialPassword::Given(read_password_stdin()?)
+            } else {
+                InitialPassword::Generate
+            };
+            let (user, generated) = users::create(
+                &mut conn,
+                &ctx,
+                config.password_cost,
+                &username,
+                "",
+                &assignment,
+                initial,
+            )
+            .map_err(|e| describe_user_error(&e))?;
+            println!("created user {} ({})", user.username, user.role);
+            if let Some(pw) = generated {
+                println!("password: {pw}\n(shown only this once; to be changed at first login)");
+            }
+            Ok(())
+        }
+        UserCommand::Passwd {
+            username,
+            password_stdin,
+        } => {
+            let user = users::find_by_username(&mut conn, &username.trim().to_lowercase())
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no user named \"{username}\""))?;
+            let new = if password_stdin {
+                InitialPassword::Given(read_password_stdin()?)
+            } else {
+                InitialPassword::Generate
+            };
+            let generated =
+                users::set_password(&mut conn, &ctx, config.password_cost, &user.id, new, None)
+                    .map_err(|e| describe_user_error(&e))?;
+            println!(
+                "password of {} changed; their sessions have ended",
+                user.username
+            );
+            if let Some(pw) = generated {
+                println!("password: {pw}\n(shown only this once; to be changed at next login)");
+            }
+            Ok(())
+        }
+        UserCommand::Disable { username } => {
+            let user = users::find_by_username(&mut conn, &username.trim().to_lowercase())
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no user named \"{username}\""))?;
+            users::set_disabled(&mut conn, &ctx, &user.id, true)
+                .map_err(|e| describe_user_error(&e))?;
+            println!("user {} disabled; their sessions have ended", user.username);
+            Ok(())
+        }
+    }
+}

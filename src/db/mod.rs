@@ -1,0 +1,292 @@
+//! The database: one connection type for SQLite and PostgreSQL, chosen by URL.
+
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Sqlite(diesel::SqliteConnection),
+    Pg(diesel::PgConnection),
+}
+
+pub type DbPool = Pool<ConnectionManager<DbConn>>;
+pub type PooledConn = PooledConnection<ConnectionManager<DbConn>>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("DATABASE_URL must start with sqlite:// or postgres:// (got \"{0}\")")]
+    UnknownScheme(String),
+    #[error("cannot create the directory for the SQLite database {path}: {source}")]
+    Directory {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot open the {backend} database: {message}")]
+    Connect {
+        backend: &'static str,
+        message: String,
+    },
+    #[error("cannot apply the database migrations: {0}")]
+    Migrate(String),
+}
+
+/// Where the database lives, parsed from `DATABASE_URL`.
+#[derive(Debug, Clone)]
+pub enum DbTarget {
+    /// A file path for SQLite.
+    Sqlite(String),
+    /// A libpq URL for PostgreSQL.
+    Postgres(String),
+}
+
+impl DbTarget {
+    pub fn parse(url: &str) -> Result<Self, OpenError> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(OpenError::UnknownScheme(url.to_string()));
+            }
+            Ok(DbTarget::Sqlite(path.to_string()))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(DbTarget::Postgres(url.to_string()))
+        } else {
+            Err(OpenError::UnknownScheme(redact_url(url)))
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            DbTarget::Sqlite(_) => Backend::Sqlite,
+            DbTarget::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    fn connection_url(&self) -> String {
+        match self {
+            DbTarget::Sqlite(path) => path.clone(),
+            DbTarget::Postgres(url) => url.clone(),
+        }
+    }
+}
+
+/// A URL with its password removed, safe to print.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{}@{}", &url[..scheme_end + 3], user, &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Settings applied to every pooled connection.
+#[derive(Debug)]
+struct ConnectionSetup;
+
+impl CustomizeConnection<DbConn, diesel::r2d2::Error> for ConnectionSetup {
+    fn on_acquire(&self, conn: &mut DbConn) -> Result<(), diesel::r2d2::Error> {
+        if let DbConn::Sqlite(c) = conn {
+            // busy_timeout first, so that switching to WAL waits for other writers.
+            diesel::sql_query("PRAGMA busy_timeout = 10000")
+                .execute(c)
+                .and_then(|_| diesel::sql_query("PRAGMA journal_mode = WAL").execute(c))
+                .and_then(|_| diesel::sql_query("PRAGMA synchronous = FULL").execute(c))
+                .and_then(|_| diesel::sql_query("PRAGMA foreign_keys = ON").execute(c))
+                .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(())
+    }
+}
+
+/// Open the database, apply pending migrations and return a pool.
+pub fn open(url: &str, max_size: u32) -> Result<(DbPool, Backend), OpenError> {
+    let target = DbTarget::parse(url)?;
+    if let DbTarget::Sqlite(path) = &target
+        && let Some(dir) = std::path::Path::new(path).parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).map_err(|source| OpenError::Directory {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    let backend = target.backend();
+    let manager = ConnectionManager::<DbConn>::new(target.connection_url());
+    let pool = Pool::builder()
+        .max_size(max_size)
+        .connection_timeout(Duration::from_secs(10))
+        .connection_customizer(Box::new(ConnectionSetup))
+        .build(manager)
+        .map_err(|e| OpenError::Connect {
+            backend: backend.name(),
+            message: one_line(&e.to_string()),
+        })?;
+    let mut conn = pool.get().map_err(|e| OpenError::Connect {
+        backend: backend.name(),
+        message: one_line(&e.to_string()),
+    })?;
+    migrate(&mut conn).map_err(|e| OpenError::Migrate(one_line(&e.to_string())))?;
+    Ok((pool, backend))
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+pub type MigrationError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Apply every embedded migration the database does not have yet.
+pub fn migrate(conn: &mut DbConn) -> Result<Vec<String>, MigrationError> {
+    let applied = match conn {
+        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS)?,
+        DbConn::Pg(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS)?,
+    };
+    Ok(applied.iter().map(|v| v.to_string()).collect())
+}
+
+pub fn backend_of(conn: &DbConn) -> Backend {
+    match conn {
+        DbConn::Sqlite(_) => Backend::Sqlite,
+        DbConn::Pg(_) => Backend::Postgres,
+    }
+}
+
+/// Run `f` in a write transaction: `BEGIN IMMEDIATE` on SQLite, so that the
+/// write lock is taken up front instead of failing half-way. A transaction
+/// that loses to another writer (SQLite busy, PostgreSQL serialization failure
+/// or deadlock) is retried a few times before the error is returned.
+pub fn write_tx<T, E, F>(conn: &mut DbConn, mut f: F) -> Result<T, E>
+where
+    F: FnMut(&mut DbConn) -> Result<T, E>,
+    E: From<DieselError> + RetryableError,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match write_tx_once(conn, &mut f) {
+            Err(e) if attempt < 5 && e.is_retryable() => {
+                std::thread::sleep(Duration::from_millis(20 * attempt));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn write_tx_once<T, E, F>(conn: &mut DbConn, f: &mut F) -> Result<T, E>
+where
+    F: FnMut(&mut DbConn) -> Result<T, E>,
+    E: From<DieselError>,
+{
+    match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
+    }
+    match f(conn) {
+        Ok(value) => {
+            let committed = match conn {
+                DbConn::Sqlite(c) => AnsiTransactionManager::commit_transaction(c),
+                DbConn::Pg(c) => AnsiTransactionManager::commit_transaction(c),
+            };
+            match committed {
+                Ok(()) => Ok(value),
+                Err(e) => {
+                    rollback(conn);
+                    Err(e.into())
+                }
+            }
+        }
+        Err(e) => {
+            rollback(conn);
+            Err(e)
+        }
+    }
+}
+
+fn rollback(conn: &mut DbConn) {
+    let result = match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::rollback_transaction(c),
+        DbConn::Pg(c) => AnsiTransactionManager::rollback_transaction(c),
+    };
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "rollback failed");
+    }
+}
+
+/// Errors that mean "another transaction got there first; try again".
+pub trait RetryableError {
+    fn is_retryable(&self) -> bool;
+}
+
+impl RetryableError for DieselError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+            DieselError::DatabaseError(_, info) => {
+                let m = info.message();
+                m.contains("database is locked")
+                    || m.contains("database table is locked")
+                    || m.contains("deadlock detected")
+            }
+            _ => false,
+        }
+    }
+}
+
+/// True when the error is a violated UNIQUE constraint.
+pub fn is_unique_violation(e: &DieselError) -> bool {
+    matches!(
+        e,
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+/// A new time-ordered id.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Current time in UTC, to the microsecond (what both databases keep).
+pub fn now() -> chrono::NaiveDateTime {
+    let now = chrono::Utc::now().naive_utc();
+    use chrono::Timelike;
+    now.with_nanosecond(now.nanosecond() / 1000 * 1000)
+        .unwrap_or(now)
+}
+
+/// `LIKE` pattern for area paths under `path` (paths hold only ids and '/',
+/// never a LIKE wildcard).
+pub fn path_prefix(path: &str) -> String {
+    debug_assert!(!path.contains(['%', '_']));
+    format!("{path}%")
+}
+
+/// Whether the database answers (for /healthz).
+pub fn ping(conn: &mut DbConn) -> bool {
+    diesel::sql_query("SELECT 1").execute(conn).is_ok()
+}

@@ -1,0 +1,265 @@
+//! Pure types and rules of the scheme: no actix, no diesel.
+
+use std::fmt;
+
+/// A form field that did not parse, with a message a person can act on.
+/// `field` and `key` are translation keys (`field.*`, `error.*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub key: &'static str,
+    pub args: Vec<(&'static str, String)>,
+}
+
+impl FieldError {
+    pub fn new(field: &'static str, key: &'static str) -> Self {
+        FieldError {
+            field,
+            key,
+            args: Vec::new(),
+        }
+    }
+
+    pub fn arg(mut self, name: &'static str, value: impl fmt::Display) -> Self {
+        self.args.push((name, value.to_string()));
+        self
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    Admin,
+    Official,
+    Reviewer,
+    Clerk,
+    Auditor,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::Admin,
+        Role::Official,
+        Role::Reviewer,
+        Role::Clerk,
+        Role::Auditor,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Official => "official",
+            Role::Reviewer => "reviewer",
+            Role::Clerk => "clerk",
+            Role::Auditor => "auditor",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s.trim())
+    }
+
+    /// Translation key of the role's name.
+    pub fn label_key(self) -> &'static str {
+        match self {
+            Role::Admin => "role.admin",
+            Role::Official => "role.official",
+            Role::Reviewer => "role.reviewer",
+            Role::Clerk => "role.clerk",
+            Role::Auditor => "role.auditor",
+        }
+    }
+
+    /// Officials and reviewers work inside an area; clerks at one store.
+    pub fn needs_area(self) -> bool {
+        matches!(self, Role::Official | Role::Reviewer)
+    }
+
+    pub fn needs_store(self) -> bool {
+        matches!(self, Role::Clerk)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AreaLevel {
+    City,
+    District,
+    Town,
+    Village,
+}
+
+impl AreaLevel {
+    pub const ALL: [AreaLevel; 4] = [
+        AreaLevel::City,
+        AreaLevel::District,
+        AreaLevel::Town,
+        AreaLevel::Village,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AreaLevel::City => "city",
+            AreaLevel::District => "district",
+            AreaLevel::Town => "town",
+            AreaLevel::Village => "village",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AreaLevel> {
+        AreaLevel::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+
+    pub fn label_key(self) -> &'static str {
+        match self {
+            AreaLevel::City => "level.city",
+            AreaLevel::District => "level.district",
+            AreaLevel::Town => "level.town",
+            AreaLevel::Village => "level.village",
+        }
+    }
+
+    /// The level an area directly below this one has.
+    pub fn child(self) -> Option<AreaLevel> {
+        match self {
+            AreaLevel::City => Some(AreaLevel::District),
+            AreaLevel::District => Some(AreaLevel::Town),
+            AreaLevel::Town => Some(AreaLevel::Village),
+            AreaLevel::Village => None,
+        }
+    }
+}
+
+/// A login name: 3 to 32 letters, digits, '.', '_' or '-', kept lower-case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(s: &str) -> Result<Username, FieldError> {
+        let s = s.trim().to_lowercase();
+        if s.is_empty() {
+            return Err(FieldError::new("field.username", "error.required"));
+        }
+        let ok_chars = s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !(3..=32).contains(&s.chars().count()) || !ok_chars {
+            return Err(FieldError::new("field.username", "error.username_format"));
+        }
+        Ok(Username(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+pub const PASSWORD_MIN_CHARS: usize = 8;
+pub const PASSWORD_MAX_CHARS: usize = 256;
+
+/// A new password: at least 8 characters, long passphrases welcome, no
+/// composition rules.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewPassword(String);
+
+impl fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NewPassword(..)")
+    }
+}
+
+impl NewPassword {
+    pub fn parse(field: &'static str, s: &str) -> Result<NewPassword, FieldError> {
+        let n = s.chars().count();
+        if n < PASSWORD_MIN_CHARS {
+            return Err(
+                FieldError::new(field, "error.password_short").arg("min", PASSWORD_MIN_CHARS)
+            );
+        }
+        if n > PASSWORD_MAX_CHARS {
+            return Err(
+                FieldError::new(field, "error.password_long").arg("max", PASSWORD_MAX_CHARS)
+            );
+        }
+        Ok(NewPassword(s.to_string()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A name typed by a person (an area, a store, a display name): trimmed,
+/// not empty, not too long.
+pub fn parse_name(field: &'static str, s: &str, max: usize) -> Result<String, FieldError> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err(FieldError::new(field, "error.required"));
+    }
+    if s.chars().count() > max {
+        return Err(FieldError::new(field, "error.too_long").arg("max", max));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(FieldError::new(field, "error.control_chars"));
+    }
+    Ok(s.to_string())
+}
+
+/// Optional free text: trimmed, possibly empty, bounded.
+pub fn parse_optional_text(field: &'static str, s: &str, max: usize) -> Result<String, FieldError> {
+    let s = s.trim();
+    if s.chars().count() > max {
+        return Err(FieldError::new(field, "error.too_long").arg("max", max));
+    }
+    Ok(s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        assert_eq!(Username::parse("  Wang.Li ").unwrap().as_str(), "wang.li");
+        assert_eq!(Username::parse("").unwrap_err().key, "error.required");
+        assert_eq!(
+            Username::parse("ab").unwrap_err().key,
+            "error.username_format"
+        );
+        assert_eq!(
+            Username::parse("王丽").unwrap_err().key,
+            "error.username_format"
+        );
+        assert_eq!(
+            Username::parse("a b c").unwrap_err().key,
+            "error.username_format"
+        );
+    }
+
+    #[test]
+    fn passwords() {
+        assert!(NewPassword::parse("field.password", "1234567").is_err());
+        assert!(NewPassword::parse("field.password", "12345678").is_ok());
+        assert!(NewPassword::parse("field.password", "长长的中文密码短语也可以").is_ok());
+        assert!(NewPassword::parse("field.password", &"x".repeat(257)).is_err());
+        assert!(
+            !format!("{:?}", NewPassword::parse("f", "secret-secret").unwrap()).contains("secret")
+        );
+    }
+
+    #[test]
+    fn roles_and_levels_round_trip() {
+        for r in Role::ALL {
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+        }
+        for l in AreaLevel::ALL {
+            assert_eq!(AreaLevel::parse(l.as_str()), Some(l));
+        }
+        assert_eq!(AreaLevel::Town.child(), Some(AreaLevel::Village));
+        assert_eq!(AreaLevel::Village.child(), None);
+    }
+}

@@ -1,0 +1,216 @@
+//! Every visible string, in Simplified Chinese first and English second.
+//! The strings live in zh-CN.toml and en.toml beside this file.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use crate::domain::FieldError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    Zh,
+    En,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 2] = [Lang::Zh, Lang::En];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s {
+            "zh-CN" | "zh" => Some(Lang::Zh),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// The language's own name, for the switch.
+    pub fn native_name(self) -> &'static str {
+        match self {
+            Lang::Zh => "中文",
+            Lang::En => "English",
+        }
+    }
+}
+
+pub const ZH_SOURCE: &str = include_str!("zh-CN.toml");
+pub const EN_SOURCE: &str = include_str!("en.toml");
+
+type Catalog = HashMap<String, &'static str>;
+
+static CATALOGS: LazyLock<[Catalog; 2]> =
+    LazyLock::new(|| [load(ZH_SOURCE, "zh-CN"), load(EN_SOURCE, "en")]);
+
+/// Flatten a TOML file of nested tables into "section.key" -> text.
+pub fn flatten(source: &str) -> Result<HashMap<String, String>, String> {
+    let table: toml::Table = source.parse().map_err(|e| format!("{e}"))?;
+    let mut out = HashMap::new();
+    fn walk(
+        prefix: &str,
+        table: &toml::Table,
+        out: &mut HashMap<String, String>,
+    ) -> Result<(), String> {
+        for (k, v) in table {
+            let key = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            match v {
+                toml::Value::String(s) => {
+                    out.insert(key, s.clone());
+                }
+                toml::Value::Table(t) => walk(&key, t, out)?,
+                _ => return Err(format!("{key}: translations must be strings")),
+            }
+        }
+        Ok(())
+    }
+    walk("", &table, &mut out)?;
+    Ok(out)
+}
+
+fn load(source: &str, name: &str) -> Catalog {
+    let flat = flatten(source).unwrap_or_else(|e| panic!("translation file {name} is broken: {e}"));
+    flat.into_iter()
+        .map(|(k, v)| (k, &*Box::leak(v.into_boxed_str())))
+        .collect()
+}
+
+/// The text for `key`; falls back to Chinese, then to the key itself.
+pub fn t(lang: Lang, key: &str) -> &str {
+    let [zh, en] = &*CATALOGS;
+    let primary = match lang {
+        Lang::Zh => zh,
+        Lang::En => en,
+    };
+    primary
+        .get(key)
+        .or_else(|| zh.get(key))
+        .copied()
+        .unwrap_or(key)
+}
+
+/// The text for `key` with `{name}` placeholders filled in.
+pub fn tf(lang: Lang, key: &str, args: &[(&str, String)]) -> String {
+    let mut s = t(lang, key).to_string();
+    for (name, value) in args {
+        s = s.replace(&format!("{{{name}}}"), value);
+    }
+    s
+}
+
+/// "Field: what is wrong", in the person's language.
+pub fn field_error(lang: Lang, e: &FieldError) -> String {
+    let sep = match lang {
+        Lang::Zh => "：",
+        Lang::En => ": ",
+    };
+    format!("{}{}{}", t(lang, e.field), sep, tf(lang, e.key, &e.args))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_languages_have_the_same_keys() {
+        let zh = flatten(ZH_SOURCE).unwrap();
+        let en = flatten(EN_SOURCE).unwrap();
+        let mut missing_en: Vec<_> = zh.keys().filter(|k| !en.contains_key(*k)).collect();
+        let mut missing_zh: Vec<_> = en.keys().filter(|k| !zh.contains_key(*k)).collect();
+        missing_en.sort();
+        missing_zh.sort();
+        assert!(missing_en.is_empty(), "missing in en.toml: {missing_en:?}");
+        assert!(
+            missing_zh.is_empty(),
+            "missing in zh-CN.toml: {missing_zh:?}"
+        );
+    }
+
+    #[test]
+    fn every_key_used_in_code_and_templates_exists() {
+        let zh = flatten(ZH_SOURCE).unwrap();
+        let root = env!("CARGO_MANIFEST_DIR");
+        let mut missing = Vec::new();
+        for dir in ["src", "templates"] {
+            for path in files_under(&std::path::Path::new(root).join(dir)) {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                for key in quoted_keys(&text) {
+                    if !zh.contains_key(&key) {
+                        missing.push(format!("{}: {key}", path.display()));
+                    }
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "translation keys used but not defined:\n{}",
+            missing.join("\n")
+        );
+    }
+
+    fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                out.extend(files_under(&p));
+            } else if matches!(p.extension().and_then(|e| e.to_str()), Some("rs" | "html")) {
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    /// Strings like "section.key" in quotes whose section is a known prefix.
+    fn quoted_keys(text: &str) -> Vec<String> {
+        const SECTIONS: &[&str] = &[
+            "app.",
+            "nav.",
+            "login.",
+            "password.",
+            "home.",
+            "users.",
+            "areas.",
+            "stores.",
+            "audit.",
+            "error.",
+            "field.",
+            "role.",
+            "level.",
+            "flash.",
+            "common.",
+            "page.",
+            "action.",
+        ];
+        let mut out = Vec::new();
+        for piece in text.split('"').skip(1).step_by(2) {
+            if SECTIONS.iter().any(|s| piece.starts_with(s))
+                && piece.len() < 60
+                && piece
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+                && !piece.ends_with('.')
+                && !piece.ends_with(".html")
+            {
+                out.push(piece.to_string());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn placeholders_are_filled() {
+        let e = FieldError::new("field.password", "error.password_short").arg("min", 8);
+        assert!(field_error(Lang::En, &e).contains('8'));
+        assert!(field_error(Lang::Zh, &e).contains('8'));
+    }
+}

@@ -1,0 +1,15 @@
+//! Aixin (爱心): the system that runs a city's points-for-goods charity
+//! stores. See README.md for a map of the code.
+
+pub mod areas;
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod i18n;
+pub mod stores;
+pub mod time;
+pub mod users;
+pub mod web;

@@ -1,0 +1,131 @@
+//! Love supermarkets (爱心超市): the stores where households spend points.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::areas;
+use crate::audit::{self, AuditCtx};
+use crate::db::schema::{areas as areas_t, stores};
+use crate::db::{self, DbConn};
+use crate::domain::{FieldError, parse_name, parse_optional_text};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = stores)]
+pub struct Store {
+    pub id: String,
+    pub name: String,
+    pub area_id: String,
+    pub address: String,
+    pub opening_hours: String,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreRow {
+    pub store: Store,
+    pub area_name: String,
+    pub area_path: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("invalid field")]
+    Invalid(FieldError),
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+impl From<FieldError> for StoreError {
+    fn from(e: FieldError) -> Self {
+        StoreError::Invalid(e)
+    }
+}
+
+impl db::RetryableError for StoreError {
+    fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Db(e) if e.is_retryable())
+    }
+}
+
+pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<StoreRow>> {
+    stores::table
+        .inner_join(areas_t::table)
+        .filter(stores::id.eq(id))
+        .select((Store::as_select(), areas_t::name, areas_t::path))
+        .first::<(Store, String, String)>(conn)
+        .optional()
+        .map(|o| {
+            o.map(|(store, area_name, area_path)| StoreRow {
+                store,
+                area_name,
+                area_path,
+            })
+        })
+}
+
+pub fn list(conn: &mut DbConn) -> QueryResult<Vec<StoreRow>> {
+    Ok(stores::table
+        .inner_join(areas_t::table)
+        .order(stores::name.asc())
+        .select((Store::as_select(), areas_t::name, areas_t::path))
+        .load::<(Store, String, String)>(conn)?
+        .into_iter()
+        .map(|(store, area_name, area_path)| StoreRow {
+            store,
+            area_name,
+            area_path,
+        })
+        .collect())
+}
+
+/// What an admin types for a store.
+pub struct StoreForm<'a> {
+    pub name: &'a str,
+    pub area_id: &'a str,
+    pub address: &'a str,
+    pub opening_hours: &'a str,
+}
+
+pub fn create(conn: &mut DbConn, ctx: &AuditCtx, form: &StoreForm) -> Result<Store, StoreError> {
+    let name = parse_name("field.store_name", form.name, 60)?;
+    let address = parse_optional_text("field.address", form.address, 200)?;
+    let hours = parse_optional_text("field.opening_hours", form.opening_hours, 100)?;
+    let area_id = form.area_id.trim();
+    if area_id.is_empty() {
+        return Err(FieldError::new("field.area", "error.area_required").into());
+    }
+    let result = db::write_tx(conn, |c| {
+        if areas::find(c, area_id)?.is_none() {
+            return Err(FieldError::new("field.area", "error.area_unknown").into());
+        }
+        let id = db::new_id();
+        diesel::insert_into(stores::table)
+            .values((
+                stores::id.eq(&id),
+                stores::name.eq(&name),
+                stores::area_id.eq(area_id),
+                stores::address.eq(&address),
+                stores::opening_hours.eq(&hours),
+                stores::active.eq(true),
+                stores::created_at.eq(db::now()),
+            ))
+            .execute(c)?;
+        audit::record(c, ctx, "store.create", "store", &id, &name)?;
+        Ok(stores::table
+            .find(&id)
+            .select(Store::as_select())
+            .first(c)?)
+    });
+    match result {
+        Err(StoreError::Db(e)) if db::is_unique_violation(&e) => Err(FieldError::new(
+            "field.store_name",
+            "error.store_name_taken",
+        )
+        .arg("name", &name)
+        .into()),
+        other => other,
+    }
+}

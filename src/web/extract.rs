@@ -1,0 +1,273 @@
+//! Extractors: who is asking (CurrentUser), in what language, from where, and
+//! forms that carry a valid CSRF token.
+
+use std::rc::Rc;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+use subtle::ConstantTimeEq;
+
+use super::middleware::RequestInfo;
+use super::{AppError, AppState, run};
+use crate::audit::AuditCtx;
+use crate::auth::{self, Action, Scope, session};
+use crate::db;
+use crate::i18n::Lang;
+use crate::users::{self, User};
+
+/// Cookie names; with secure cookies on, they carry the `__Host-` prefix
+/// (Secure, Path=/, no Domain: the browser refuses them from anywhere else).
+pub struct CookieNames;
+
+impl CookieNames {
+    pub fn session(secure: bool) -> &'static str {
+        if secure {
+            "__Host-aixin_session"
+        } else {
+            "aixin_session"
+        }
+    }
+    pub fn pre_csrf(secure: bool) -> &'static str {
+        if secure {
+            "__Host-aixin_csrf"
+        } else {
+            "aixin_csrf"
+        }
+    }
+    pub fn flash(secure: bool) -> &'static str {
+        if secure {
+            "__Host-aixin_flash"
+        } else {
+            "aixin_flash"
+        }
+    }
+    pub const LANG: &'static str = "aixin_lang";
+}
+
+pub fn state(req: &HttpRequest) -> web::Data<AppState> {
+    req.app_data::<web::Data<AppState>>()
+        .expect("AppState is registered")
+        .clone()
+}
+
+/// The language chosen with the switch (a cookie), Chinese by default.
+pub fn lang_of(req: &HttpRequest) -> Lang {
+    req.cookie(CookieNames::LANG)
+        .and_then(|c| Lang::parse(c.value()))
+        .unwrap_or_default()
+}
+
+pub fn request_info(req: &HttpRequest) -> RequestInfo {
+    req.extensions()
+        .get::<RequestInfo>()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// A logged-in user with a live session.
+#[derive(Debug)]
+pub struct Authed {
+    pub user: User,
+    pub session_id: String,
+    pub csrf: String,
+    pub scope: Scope,
+}
+
+/// The logged-in user of this request, having changed any generated password.
+#[derive(Debug, Clone)]
+pub struct CurrentUser(pub Rc<Authed>);
+
+/// The logged-in user, even one who still has to change a generated password
+/// (for the password page and logout only).
+#[derive(Debug, Clone)]
+pub struct SessionUser(pub Rc<Authed>);
+
+impl std::ops::Deref for CurrentUser {
+    type Target = Authed;
+    fn deref(&self) -> &Authed {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for SessionUser {
+    type Target = Authed;
+    fn deref(&self) -> &Authed {
+        &self.0
+    }
+}
+
+impl Authed {
+    pub fn role(&self) -> crate::domain::Role {
+        self.user.role()
+    }
+
+    /// The one permission check: refuse with 403 unless the role may act.
+    pub fn require(&self, action: Action) -> Result<(), AppError> {
+        if auth::permissions::can(self.role(), action) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+
+    pub fn can(&self, action: Action) -> bool {
+        auth::permissions::can(self.role(), action)
+    }
+}
+
+/// The session of this request, loaded once and kept in the request.
+#[derive(Clone)]
+struct CachedSession(Option<Rc<Authed>>);
+
+async fn load_session(req: &HttpRequest) -> Result<Option<Rc<Authed>>, AppError> {
+    if let Some(cached) = req.extensions().get::<CachedSession>() {
+        return Ok(cached.0.clone());
+    }
+    let state = state(req);
+    let token = req
+        .cookie(CookieNames::session(state.config.secure_cookies))
+        .map(|c| c.value().to_string())
+        .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()));
+    let loaded = match token {
+        None => None,
+        Some(token) => {
+            let config = state.config.clone();
+            run(&state, move |c| {
+                let found = session::load(c, &config, &token, db::now())?;
+                match found {
+                    None => Ok(None),
+                    Some((s, user)) => {
+                        let scope = users::scope_of(c, &user)?;
+                        Ok(Some(Authed {
+                            user,
+                            session_id: s.id,
+                            csrf: s.csrf_token,
+                            scope,
+                        }))
+                    }
+                }
+            })
+            .await?
+        }
+    };
+    let loaded = loaded.map(Rc::new);
+    req.extensions_mut().insert(CachedSession(loaded.clone()));
+    Ok(loaded)
+}
+
+fn login_required(req: &HttpRequest) -> AppError {
+    let next = if req.method() == actix_web::http::Method::GET {
+        match req.query_string() {
+            "" => req.path().to_string(),
+            q => format!("{}?{}", req.path(), q),
+        }
+    } else {
+        "/".to_string()
+    };
+    AppError::LoginRequired { next }
+}
+
+impl FromRequest for SessionUser {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            match load_session(&req).await? {
+                Some(a) => Ok(SessionUser(a)),
+                None => Err(login_required(&req)),
+            }
+        })
+    }
+}
+
+impl FromRequest for CurrentUser {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            match load_session(&req).await? {
+                Some(a) if a.user.must_change_password => Err(AppError::PasswordChangeRequired),
+                Some(a) => Ok(CurrentUser(a)),
+                None => Err(login_required(&req)),
+            }
+        })
+    }
+}
+
+/// The logged-in user if there is one (for pages anyone may see).
+pub async fn maybe_user(req: &HttpRequest) -> Result<Option<Rc<Authed>>, AppError> {
+    load_session(req).await
+}
+
+/// Who is acting and from where, for audit rows.
+pub fn audit_ctx(req: &HttpRequest, user: Option<&Authed>) -> AuditCtx {
+    let info = request_info(req);
+    AuditCtx {
+        user_id: user.map(|u| u.user.id.clone()),
+        username: user.map(|u| u.user.username.clone()).unwrap_or_default(),
+        ip: info.ip,
+        request_id: info.id,
+    }
+}
+
+/// The CSRF token a form on this request must carry: the session's when
+/// logged in, otherwise the pre-login cookie's.
+pub async fn expected_csrf(req: &HttpRequest) -> Result<Option<String>, AppError> {
+    if let Some(a) = load_session(req).await? {
+        return Ok(Some(a.csrf.clone()));
+    }
+    let secure = state(req).config.secure_cookies;
+    Ok(req
+        .cookie(CookieNames::pre_csrf(secure))
+        .map(|c| c.value().to_string())
+        .filter(|v| !v.is_empty()))
+}
+
+/// A url-encoded form whose `csrf` field matches the session's token,
+/// compared in constant time. Anything else is refused with 403 before the
+/// handler runs.
+pub struct CsrfForm<T>(pub T);
+
+#[derive(serde::Deserialize)]
+struct CsrfField {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub const FORM_LIMIT: usize = 256 * 1024;
+
+impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let body = web::Bytes::from_request(&req, payload);
+        Box::pin(async move {
+            let expected = expected_csrf(&req).await?;
+            let body = body
+                .await
+                .map_err(|e| AppError::BadRequest(e.to_string()))?;
+            if body.len() > FORM_LIMIT {
+                return Err(AppError::BadRequest("form too large".into()));
+            }
+            let given = serde_urlencoded::from_bytes::<CsrfField>(&body)
+                .map(|f| f.csrf)
+                .unwrap_or_default();
+            match expected {
+                Some(exp)
+                    if !given.is_empty() && bool::from(exp.as_bytes().ct_eq(given.as_bytes())) => {}
+                _ => return Err(AppError::Csrf),
+            }
+            serde_urlencoded::from_bytes::<T>(&body)
+                .map(CsrfForm)
+                .map_err(|e| AppError::BadRequest(e.to_string()))
+        })
+    }
+}

@@ -1,0 +1,100 @@
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::areas::{self, Area};
+use crate::auth::Action;
+use crate::web::extract::audit_ctx;
+use crate::web::page::{PageCtx, flash_ok, or_flash, render};
+use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
+
+#[derive(Template)]
+#[template(path = "areas/list.html")]
+struct ListPage<'a> {
+    ctx: &'a PageCtx,
+    areas: Vec<Area>,
+    can_edit: bool,
+}
+
+pub async fn list(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ViewAreas)?;
+    let areas = run(&state, |c| Ok(areas::tree(c)?)).await?;
+    let ctx = PageCtx::build(&req, Some(&user));
+    render(
+        &ctx,
+        &ListPage {
+            ctx: &ctx,
+            areas,
+            can_edit: user.can(Action::ManageAreas),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct NewAreaForm {
+    #[serde(default)]
+    parent_id: String,
+    #[serde(default)]
+    name: String,
+}
+
+pub async fn create(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    form: CsrfForm<NewAreaForm>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ManageAreas)?;
+    let f = form.0;
+    let ctx = audit_ctx(&req, Some(&user));
+    let result = run(&state, move |c| {
+        let parent = Some(f.parent_id.trim()).filter(|p| !p.is_empty());
+        Ok(areas::create(c, &ctx, parent, &f.name)?)
+    })
+    .await
+    .map(|a| flash_ok(&req, "/areas", "flash.area_created", &[("name", a.name)]));
+    or_flash(&req, "/areas", result)
+}
+
+#[derive(Deserialize)]
+pub struct RenameForm {
+    #[serde(default)]
+    name: String,
+}
+
+pub async fn rename(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: CsrfForm<RenameForm>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ManageAreas)?;
+    let id = id.into_inner();
+    let ctx = audit_ctx(&req, Some(&user));
+    let name = form.0.name;
+    let result = run(&state, move |c| Ok(areas::rename(c, &ctx, &id, &name)?))
+        .await
+        .map(|a| flash_ok(&req, "/areas", "flash.area_renamed", &[("name", a.name)]));
+    or_flash(&req, "/areas", result)
+}
+
+pub async fn delete(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    _form: CsrfForm<super::auth::Empty>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ManageAreas)?;
+    let id = id.into_inner();
+    let ctx = audit_ctx(&req, Some(&user));
+    let result = run(&state, move |c| Ok(areas::delete(c, &ctx, &id)?))
+        .await
+        .map(|_| flash_ok(&req, "/areas", "flash.area_deleted", &[]));
+    or_flash(&req, "/areas", result)
+}

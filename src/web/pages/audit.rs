@@ -1,0 +1,102 @@
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::audit::{self, AuditEntry, AuditFilter};
+use crate::auth::Action;
+use crate::domain::FieldError;
+use crate::web::page::{PageCtx, render};
+use crate::web::{AppError, AppState, CurrentUser, run};
+
+#[derive(Template)]
+#[template(path = "audit/list.html")]
+struct ListPage<'a> {
+    ctx: &'a PageCtx,
+    entries: Vec<AuditEntry>,
+    q: AuditQuery,
+    page: i64,
+    more: bool,
+    error: Option<String>,
+}
+
+#[derive(Deserialize, Default, Clone)]
+pub struct AuditQuery {
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub action: String,
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+    #[serde(default)]
+    pub page: Option<i64>,
+}
+
+impl AuditQuery {
+    /// The query string for another page of the same filter.
+    pub fn page_link(&self, page: i64) -> String {
+        let q = [
+            ("username", self.username.as_str()),
+            ("action", self.action.as_str()),
+            ("from", self.from.as_str()),
+            ("to", self.to.as_str()),
+            ("page", &page.to_string()),
+        ];
+        format!("?{}", serde_urlencoded::to_string(q).unwrap_or_default())
+    }
+}
+
+fn parse_date(field: &'static str, s: &str) -> Result<Option<chrono::NaiveDate>, FieldError> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| FieldError::new(field, "error.date_format"))
+}
+
+pub async fn list(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    q: web::Query<AuditQuery>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ViewAudit)?;
+    let q = q.into_inner();
+    let tz = state.config.time_zone;
+    let lang = crate::web::extract::lang_of(&req);
+    let mut error = None;
+    let mut filter = AuditFilter {
+        username: Some(q.username.trim().to_lowercase()).filter(|s| !s.is_empty()),
+        action_prefix: Some(q.action.trim().to_string()).filter(|s| !s.is_empty()),
+        ..Default::default()
+    };
+    match (
+        parse_date("field.from", &q.from),
+        parse_date("field.to", &q.to),
+    ) {
+        (Ok(from), Ok(to)) => {
+            filter.from = from.map(|d| crate::time::local_day_start_utc(d, tz));
+            filter.to = to
+                .and_then(|d| d.succ_opt())
+                .map(|d| crate::time::local_day_start_utc(d, tz));
+        }
+        (Err(e), _) | (_, Err(e)) => error = Some(crate::i18n::field_error(lang, &e)),
+    }
+    let page = q.page.unwrap_or(0).max(0);
+    let (entries, more) = run(&state, move |c| Ok(audit::list(c, &filter, page)?)).await?;
+    let ctx = PageCtx::build(&req, Some(&user));
+    render(
+        &ctx,
+        &ListPage {
+            ctx: &ctx,
+            entries,
+            q,
+            page,
+            more,
+            error,
+        },
+    )
+}

@@ -1,0 +1,246 @@
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::misc::safe_back;
+use crate::auth::{self, LoginOutcome, password, session};
+use crate::domain::{FieldError, NewPassword};
+use crate::users::{self, InitialPassword};
+use crate::web::extract::{CookieNames, CsrfForm, SessionUser, audit_ctx, maybe_user};
+use crate::web::middleware::see_other;
+use crate::web::page::{FlashKind, PageCtx, flash_ok, redirect_with_flash, render};
+use crate::web::{AppError, AppState, run};
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    ctx: &'a PageCtx,
+    username: String,
+    next: String,
+    error: bool,
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    #[serde(default)]
+    next: String,
+}
+
+pub async fn login_page(
+    req: HttpRequest,
+    q: web::Query<NextQuery>,
+) -> Result<HttpResponse, AppError> {
+    if maybe_user(&req).await?.is_some() {
+        return Ok(see_other(&safe_back(&q.next)));
+    }
+    let ctx = PageCtx::build(&req, None);
+    render(
+        &ctx,
+        &LoginPage {
+            ctx: &ctx,
+            username: String::new(),
+            next: safe_back(&q.next),
+            error: false,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+fn session_cookie(name: &str, value: String, secure: bool) -> Cookie<'_> {
+    Cookie::build(name, value)
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .finish()
+}
+
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: CsrfForm<LoginForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.0;
+    let ctx = audit_ctx(&req, None);
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let old_session = maybe_user(&req).await?.map(|a| a.session_id.clone());
+    let config = state.config.clone();
+    let dummy = state.dummy_hash.clone();
+    let (username, pw) = (form.username.clone(), form.password);
+    let outcome = run(&state, move |c| {
+        // A new id at every login: any session the browser had ends here.
+        if let Some(old) = old_session {
+            session::delete(c, &old)?;
+        }
+        Ok(auth::login(
+            c,
+            &config,
+            &dummy,
+            &username,
+            &pw,
+            &ctx,
+            &user_agent,
+        )?)
+    })
+    .await?;
+    match outcome {
+        LoginOutcome::Success { user, token } => {
+            let secure = state.config.secure_cookies;
+            let next = if user.must_change_password {
+                "/password".to_string()
+            } else {
+                safe_back(&form.next)
+            };
+            Ok(HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, next))
+                .cookie(session_cookie(CookieNames::session(secure), token, secure))
+                .finish())
+        }
+        LoginOutcome::Refused => {
+            let page_ctx = PageCtx::build(&req, None);
+            render(
+                &page_ctx,
+                &LoginPage {
+                    ctx: &page_ctx,
+                    username: form.username.trim().chars().take(64).collect(),
+                    next: safe_back(&form.next),
+                    error: true,
+                },
+            )
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Empty {}
+
+pub async fn logout(
+    req: HttpRequest,
+    user: SessionUser,
+    state: web::Data<AppState>,
+    _form: CsrfForm<Empty>,
+) -> Result<HttpResponse, AppError> {
+    let ctx = audit_ctx(&req, Some(&user));
+    let session_id = user.session_id.clone();
+    let user_id = user.user.id.clone();
+    run(&state, move |c| {
+        crate::db::write_tx(c, |c| {
+            session::delete(c, &session_id)?;
+            crate::audit::record(c, &ctx, "auth.logout", "user", &user_id, "")
+        })?;
+        Ok(())
+    })
+    .await?;
+    let secure = state.config.secure_cookies;
+    let mut gone = session_cookie(CookieNames::session(secure), String::new(), secure);
+    gone.set_max_age(CookieDuration::ZERO);
+    let mut res = flash_ok(&req, "/login", "flash.logged_out", &[]);
+    res.add_cookie(&gone).map_err(AppError::internal)?;
+    Ok(res)
+}
+
+#[derive(Template)]
+#[template(path = "password.html")]
+struct PasswordPage<'a> {
+    ctx: &'a PageCtx,
+    forced: bool,
+}
+
+pub async fn password_page(req: HttpRequest, user: SessionUser) -> Result<HttpResponse, AppError> {
+    let ctx = PageCtx::build(&req, Some(&user));
+    render(
+        &ctx,
+        &PasswordPage {
+            ctx: &ctx,
+            forced: user.user.must_change_password,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    new: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+pub async fn change_password(
+    req: HttpRequest,
+    user: SessionUser,
+    state: web::Data<AppState>,
+    form: CsrfForm<PasswordForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.0;
+    let checked = NewPassword::parse("field.new_password", &form.new).and_then(|p| {
+        if form.new != form.confirm {
+            Err(FieldError::new(
+                "field.confirm_password",
+                "error.passwords_differ",
+            ))
+        } else if form.new == form.current {
+            Err(FieldError::new(
+                "field.new_password",
+                "error.password_unchanged",
+            ))
+        } else {
+            Ok(p)
+        }
+    });
+    let new = match checked {
+        Ok(p) => p,
+        Err(e) => return Ok(crate::web::page::flash_field_error(&req, "/password", &e)),
+    };
+    let ctx = audit_ctx(&req, Some(&user));
+    let (user_id, hash, session_id) = (
+        user.user.id.clone(),
+        user.user.password_hash.clone(),
+        user.session_id.clone(),
+    );
+    let cost = state.config.password_cost;
+    let current = form.current;
+    let changed = run(&state, move |c| {
+        if !password::verify(&current, &hash) {
+            return Ok(false);
+        }
+        users::set_password(
+            c,
+            &ctx,
+            cost,
+            &user_id,
+            InitialPassword::Given(new),
+            Some(&session_id),
+        )?;
+        Ok(true)
+    })
+    .await?;
+    if changed {
+        Ok(flash_ok(&req, "/", "flash.password_changed", &[]))
+    } else {
+        let e = FieldError::new("field.current_password", "error.password_wrong");
+        Ok(redirect_with_flash(
+            &req,
+            "/password",
+            FlashKind::Error,
+            crate::i18n::field_error(crate::web::extract::lang_of(&req), &e),
+        ))
+    }
+}

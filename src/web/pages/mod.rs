@@ -1,0 +1,15 @@
+//! Page handlers: extract, check, call one operation, render or redirect.
+
+pub mod areas;
+pub mod audit;
+pub mod auth;
+pub mod home;
+pub mod misc;
+pub mod stores;
+pub mod users;
+
+use super::AppError;
+
+pub async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
+    Err(AppError::NotFound)
+}

@@ -1,0 +1,320 @@
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::areas::{self, Area};
+use crate::auth::Action;
+use crate::domain::{NewPassword, Role, Username, parse_optional_text};
+use crate::stores::{self, StoreRow};
+use crate::users::{self, Assignment, InitialPassword, User, UserRow};
+use crate::web::extract::audit_ctx;
+use crate::web::page::{PageCtx, flash_ok, or_flash, render};
+use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
+
+#[derive(Template)]
+#[template(path = "users/list.html")]
+struct ListPage<'a> {
+    ctx: &'a PageCtx,
+    users: Vec<UserRow>,
+    areas: Vec<Area>,
+    stores: Vec<StoreRow>,
+    roles: [Role; 5],
+}
+
+pub async fn list(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ManageUsers)?;
+    let (users, areas, stores) = run(&state, |c| {
+        Ok((users::list(c)?, areas::tree(c)?, stores::list(c)?))
+    })
+    .await?;
+    let ctx = PageCtx::build(&req, Some(&user));
+    render(
+        &ctx,
+        &ListPage {
+            ctx: &ctx,
+            users,
+            areas,
+            stores,
+            roles: Role::ALL,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct NewUserForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    area_id: String,
+    #[serde(default)]
+    store_id: String,
+    /// Empty: generate one, shown once, to be changed at first login.
+    #[serde(default)]
+    password: String,
+}
+
+#[derive(Template)]
+#[template(path = "users/password_shown.html")]
+struct PasswordShown<'a> {
+    ctx: &'a PageCtx,
+    username: String,
+    password: String,
+    user_id: String,
+}
+
+pub async fn create(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    form: CsrfForm<NewUserForm>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ManageUsers)?;
+    let f = form.0;
+    let ctx = audit_ctx(&req, Some(&user));
+    let cost = state.config.password_cost;
+    let result = run(&state, move |c| {
+        let username = Username::parse(&f.username)?;
+        let display = parse_optional_text("field.display_name", &f.display_name, 60)?;
+        let assignment = Assignment::parse(c, &f.role, &f.area_id, &f.store_id)?;
+        let initial = if f.password.is_empty() {
+            InitialPassword::Generate
+        } else {
+            InitialPassword::Given(NewPassword::parse("field.password", &f.password)?)
+        };
+        Ok(users::create(
+            c,
+            &ctx,
+            cost,
+            &username,
+            &display,
+            &assignment,
+            initial,
+        )?)
+    })
+    .await;
+    let result = result.and_then(|(created, generated)| match generated {
+        Some(password) => {
+            let page_ctx = PageCtx::build(&req, Some(&user));
+            render(
+                &page_ctx,
+                &PasswordShown {
+                    ctx: &page_ctx,
+                    username: created.username,
+                    password,
+                    user_id: created.id,
+                },
+            )
+        }
+        None => Ok(flash_ok(
+            &req,
+            "/users",
+            "flash.user_created",
+            &[("username", created.username)],
+        )),
+    });
+    or_flash(&req, "/users", result)
+}
+
+#[derive(Template)]
+#[template(path = "users/detail.html")]
+struct DetailPage<'a> {
+    ctx: &'a PageCtx,
+    subject: User,
+    areas: Vec<Area>,
+    stores: Vec<StoreRow>,
+    roles: [Role; 5],
+    is_self: bool,
+}
+
+pub async fn detail(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ManageUsers)?;
+    let id = id.into_inner();
+    let (subject, areas, stores) = run(&state, move |c| {
+        let subject = users::find(c, &id)?.ok_or(AppError::NotFound)?;
+        Ok((subject, areas::tree(c)?, stores::list(c)?))
+    })
+    .await?;
+    let ctx = PageCtx::build(&req, Some(&user));
+    let is_self = subject.id == user.user.id;
+    render(
+        &ctx,
+        &DetailPage {
+            ctx: &ctx,
+            subject,
+            areas,
+            stores,
+            roles: Role::ALL,
+            is_self,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct AssignForm {
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    area_id: String,
+    #[serde(default)]
+    store_id: String,
+    #[serde(default)]
+    display_name: String,
+}
+
+pub async fn assign(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: CsrfForm<AssignForm>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ManageUsers)?;
+    let id = id.into_inner();
+    let back = format!("/users/{id}");
+    let f = form.0;
+    let ctx = audit_ctx(&req, Some(&user));
+    let self_id = user.user.id.clone();
+    let result = run(&state, move |c| {
+        let subject = users::find(c, &id)?.ok_or(AppError::NotFound)?;
+        let assignment = Assignment::parse(c, &f.role, &f.area_id, &f.store_id)?;
+        // An admin cannot take away their own admin role (and lock everyone out).
+        if subject.id == self_id && assignment.role != Role::Admin {
+            return Err(
+                crate::domain::FieldError::new("field.role", "error.cannot_demote_self").into(),
+            );
+        }
+        let display = parse_optional_text("field.display_name", &f.display_name, 60)?;
+        if display != subject.display_name {
+            users::set_display_name(c, &ctx, &id, &display)?;
+        }
+        let changed = subject.role != assignment.role.as_str()
+            || subject.area_id != assignment.area_id
+            || subject.store_id != assignment.store_id;
+        if changed {
+            users::assign(c, &ctx, &id, &assignment)?;
+        }
+        Ok(subject.username)
+    })
+    .await
+    .map(|username| flash_ok(&req, &back, "flash.user_updated", &[("username", username)]));
+    or_flash(&req, &back, result)
+}
+
+async fn set_disabled(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: String,
+    disabled: bool,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ManageUsers)?;
+    let back = format!("/users/{id}");
+    if disabled && id == user.user.id {
+        let e = crate::domain::FieldError::new("field.user", "error.cannot_disable_self");
+        return Ok(crate::web::page::flash_field_error(&req, &back, &e));
+    }
+    let ctx = audit_ctx(&req, Some(&user));
+    let subject = run(&state, move |c| {
+        Ok(users::set_disabled(c, &ctx, &id, disabled)?)
+    })
+    .await?;
+    let key = if disabled {
+        "flash.user_disabled"
+    } else {
+        "flash.user_enabled"
+    };
+    Ok(flash_ok(
+        &req,
+        &back,
+        key,
+        &[("username", subject.username)],
+    ))
+}
+
+pub async fn disable(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    _form: CsrfForm<super::auth::Empty>,
+) -> Result<HttpResponse, AppError> {
+    set_disabled(req, user, state, id.into_inner(), true).await
+}
+
+pub async fn enable(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    _form: CsrfForm<super::auth::Empty>,
+) -> Result<HttpResponse, AppError> {
+    set_disabled(req, user, state, id.into_inner(), false).await
+}
+
+#[derive(Deserialize)]
+pub struct ResetForm {
+    /// Empty: generate one (to be changed at next login).
+    #[serde(default)]
+    password: String,
+}
+
+pub async fn reset_password(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: CsrfForm<ResetForm>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ManageUsers)?;
+    let id = id.into_inner();
+    let back = format!("/users/{id}");
+    let ctx = audit_ctx(&req, Some(&user));
+    let cost = state.config.password_cost;
+    let given = form.0.password;
+    let target = id.clone();
+    let result = run(&state, move |c| {
+        let subject = users::find(c, &target)?.ok_or(AppError::NotFound)?;
+        let new = if given.is_empty() {
+            InitialPassword::Generate
+        } else {
+            InitialPassword::Given(NewPassword::parse("field.password", &given)?)
+        };
+        let generated = users::set_password(c, &ctx, cost, &target, new, None)?;
+        Ok((subject.username, generated))
+    })
+    .await
+    .and_then(|(username, generated)| match generated {
+        Some(password) => {
+            let page_ctx = PageCtx::build(&req, Some(&user));
+            render(
+                &page_ctx,
+                &PasswordShown {
+                    ctx: &page_ctx,
+                    username,
+                    password,
+                    user_id: id.clone(),
+                },
+            )
+        }
+        None => Ok(flash_ok(
+            &req,
+            &back,
+            "flash.password_reset",
+            &[("username", username)],
+        )),
+    });
+    or_flash(&req, &back, result)
+}

@@ -1,0 +1,19 @@
+// Small progressive touches; every page works without this file.
+(function () {
+  "use strict";
+  // Ask before destructive actions (buttons marked .danger).
+  document.addEventListener("submit", function (ev) {
+    var btn = ev.submitter;
+    if (btn && btn.classList.contains("danger") && btn.dataset.confirm !== "no") {
+      var msg = document.documentElement.lang === "en" ? "Are you sure?" : "确定要这样做吗？";
+      if (!window.confirm(msg)) { ev.preventDefault(); }
+    }
+  });
+  // A second click on a submit button while the form is on its way does nothing.
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    if (form.dataset.submitting === "1") { ev.preventDefault(); return; }
+    form.dataset.submitting = "1";
+    setTimeout(function () { form.dataset.submitting = ""; }, 5000);
+  });
+})();
