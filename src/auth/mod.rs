@@ -36,8 +36,14 @@ pub fn login(
     ctx: &AuditCtx,
     user_agent: &str,
 ) -> Result<LoginOutcome, diesel::result::Error> {
-    let username = username.trim().to_lowercase();
+    let username: String = username.trim().to_lowercase().chars().take(64).collect();
     let now = db::now();
+    // Attempts are filed under the name that was typed.
+    let attempt = AuditCtx {
+        username: username.clone(),
+        ..ctx.clone()
+    };
+    let ctx = &attempt;
     if throttle::is_throttled(conn, config, &username, &ctx.ip, now)? {
         db::write_tx(conn, |c| {
             throttle::record_failure(c, &username, &ctx.ip, now)?;

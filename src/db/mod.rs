@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::r2d2::{CustomizeConnection, ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
@@ -19,8 +19,47 @@ pub enum DbConn {
     Pg(diesel::PgConnection),
 }
 
-pub type DbPool = Pool<ConnectionManager<DbConn>>;
-pub type PooledConn = PooledConnection<ConnectionManager<DbConn>>;
+pub type DbPool = Pool<DbManager>;
+pub type PooledConn = PooledConnection<DbManager>;
+
+/// Opens connections of the backend the URL names. (The derived
+/// `MultiConnection::establish` tries each backend in turn, which could open
+/// a PostgreSQL URL as an SQLite file name.)
+#[derive(Debug, Clone)]
+pub struct DbManager {
+    target: DbTarget,
+}
+
+impl DbManager {
+    pub fn new(target: DbTarget) -> DbManager {
+        DbManager { target }
+    }
+
+    pub fn establish(&self) -> ConnectionResult<DbConn> {
+        match &self.target {
+            DbTarget::Sqlite(path) => diesel::SqliteConnection::establish(path).map(DbConn::Sqlite),
+            DbTarget::Postgres(url) => diesel::PgConnection::establish(url).map(DbConn::Pg),
+        }
+    }
+}
+
+impl ManageConnection for DbManager {
+    type Connection = DbConn;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, Self::Error> {
+        self.establish()
+            .map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        conn.is_broken()
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -84,13 +123,6 @@ impl DbTarget {
             DbTarget::Postgres(_) => Backend::Postgres,
         }
     }
-
-    fn connection_url(&self) -> String {
-        match self {
-            DbTarget::Sqlite(path) => path.clone(),
-            DbTarget::Postgres(url) => url.clone(),
-        }
-    }
 }
 
 /// A URL with its password removed, safe to print.
@@ -137,7 +169,21 @@ pub fn open(url: &str, max_size: u32) -> Result<(DbPool, Backend), OpenError> {
         })?;
     }
     let backend = target.backend();
-    let manager = ConnectionManager::<DbConn>::new(target.connection_url());
+    let manager = DbManager::new(target);
+    // One connection first, so that a server that cannot be reached is one
+    // clear error now rather than the pool's retries.
+    let mut first = manager.establish().map_err(|e| OpenError::Connect {
+        backend: backend.name(),
+        message: one_line(&e.to_string()),
+    })?;
+    ConnectionSetup
+        .on_acquire(&mut first)
+        .map_err(|e| OpenError::Connect {
+            backend: backend.name(),
+            message: one_line(&e.to_string()),
+        })?;
+    migrate(&mut first).map_err(|e| OpenError::Migrate(one_line(&e.to_string())))?;
+    drop(first);
     let pool = Pool::builder()
         .max_size(max_size)
         .connection_timeout(Duration::from_secs(10))
@@ -147,11 +193,6 @@ pub fn open(url: &str, max_size: u32) -> Result<(DbPool, Backend), OpenError> {
             backend: backend.name(),
             message: one_line(&e.to_string()),
         })?;
-    let mut conn = pool.get().map_err(|e| OpenError::Connect {
-        backend: backend.name(),
-        message: one_line(&e.to_string()),
-    })?;
-    migrate(&mut conn).map_err(|e| OpenError::Migrate(one_line(&e.to_string())))?;
     Ok((pool, backend))
 }
 
@@ -289,4 +330,123 @@ pub fn path_prefix(path: &str) -> String {
 /// Whether the database answers (for /healthz).
 pub fn ping(conn: &mut DbConn) -> bool {
     diesel::sql_query("SELECT 1").execute(conn).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn versions(backend: &str) -> Vec<String> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(backend);
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().is_dir())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn both_backends_have_every_migration() {
+        let sqlite = versions("sqlite");
+        let postgres = versions("postgres");
+        assert!(!sqlite.is_empty());
+        assert_eq!(
+            sqlite, postgres,
+            "migrations/sqlite and migrations/postgres must have the same versions"
+        );
+        for backend in ["sqlite", "postgres"] {
+            for v in versions(backend) {
+                for f in ["up.sql", "down.sql"] {
+                    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                        .join("migrations")
+                        .join(backend)
+                        .join(&v)
+                        .join(f);
+                    assert!(p.exists(), "{} is missing", p.display());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn urls_pick_the_backend() {
+        assert!(
+            matches!(DbTarget::parse("sqlite://data/aixin.db"), Ok(DbTarget::Sqlite(p)) if p == "data/aixin.db")
+        );
+        assert!(
+            matches!(DbTarget::parse("sqlite:///var/lib/aixin.db"), Ok(DbTarget::Sqlite(p)) if p == "/var/lib/aixin.db")
+        );
+        assert!(matches!(
+            DbTarget::parse("postgres://u@h/db"),
+            Ok(DbTarget::Postgres(_))
+        ));
+        assert!(matches!(
+            DbTarget::parse("postgresql://u@h/db"),
+            Ok(DbTarget::Postgres(_))
+        ));
+        assert!(DbTarget::parse("mysql://u@h/db").is_err());
+        assert!(DbTarget::parse("sqlite://").is_err());
+        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u@h/db");
+    }
+
+    #[test]
+    fn sqlite_connections_are_set_up_for_safety() {
+        let dir = tempfile_dir();
+        let url = format!("sqlite://{}/t.db", dir.display());
+        let (pool, backend) = open(&url, 2).unwrap();
+        assert_eq!(backend, Backend::Sqlite);
+        let mut c = pool.get().unwrap();
+        #[derive(QueryableByName)]
+        struct Mode {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            journal_mode: String,
+        }
+        #[derive(QueryableByName)]
+        struct Num {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            v: i64,
+        }
+        let m: Mode = diesel::sql_query("PRAGMA journal_mode")
+            .get_result(&mut c)
+            .unwrap();
+        assert_eq!(m.journal_mode, "wal");
+        let fk: Num = diesel::sql_query("SELECT foreign_keys AS v FROM pragma_foreign_keys")
+            .get_result(&mut c)
+            .unwrap();
+        assert_eq!(fk.v, 1);
+        let sync: Num = diesel::sql_query("SELECT synchronous AS v FROM pragma_synchronous")
+            .get_result(&mut c)
+            .unwrap();
+        assert_eq!(sync.v, 2, "synchronous=FULL");
+        let busy: Num = diesel::sql_query("SELECT timeout AS v FROM pragma_busy_timeout")
+            .get_result(&mut c)
+            .unwrap();
+        assert!(busy.v >= 5000);
+        // A write transaction holds the write lock from its first statement.
+        let mut other = pool.get().unwrap();
+        write_tx(&mut c, |c| {
+            let r = diesel::sql_query("PRAGMA busy_timeout = 1")
+                .execute(&mut *other)
+                .and_then(|_| diesel::sql_query("BEGIN IMMEDIATE").execute(&mut *other));
+            assert!(
+                r.is_err(),
+                "a second writer cannot begin while the first holds the lock"
+            );
+            diesel::sql_query("SELECT 1").execute(c)
+        })
+        .unwrap();
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    fn tempfile_dir() -> std::path::PathBuf {
+        let d =
+            std::env::temp_dir().join(format!("aixin-db-test-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
 }

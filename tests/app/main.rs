@@ -1,1 +1,38 @@
+//! The app's integration tests: one binary, the real server, a fresh database
+//! per test. Each `app_test!` runs on SQLite, and again on PostgreSQL when
+//! TEST_DATABASE_URL is set.
 
+mod helpers;
+
+/// Define a test that runs against the real app, on SQLite and on PostgreSQL.
+macro_rules! app_test {
+    ($(#[$meta:meta])* async fn $name:ident($app:ident) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            $(#[$meta])*
+            async fn scenario($app: $crate::helpers::TestApp) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::helpers::spawn_app($crate::helpers::Db::Sqlite, concat!(stringify!($name), "::sqlite"))
+                    .await
+                    .expect("SQLite is always available");
+                scenario(app).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = $crate::helpers::spawn_app($crate::helpers::Db::Postgres, concat!(stringify!($name), "::postgres")).await {
+                    scenario(app).await;
+                }
+            }
+        }
+    };
+}
+
+mod browser;
+mod cli;
+mod foundation;
+mod matrix;

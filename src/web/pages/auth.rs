@@ -84,19 +84,12 @@ pub async fn login(
     let dummy = state.dummy_hash.clone();
     let (username, pw) = (form.username.clone(), form.password);
     let outcome = run(&state, move |c| {
-        // A new id at every login: any session the browser had ends here.
-        if let Some(old) = old_session {
+        let outcome = auth::login(c, &config, &dummy, &username, &pw, &ctx, &user_agent)?;
+        // A new id at every login: the session this browser had ends here.
+        if let (LoginOutcome::Success { .. }, Some(old)) = (&outcome, old_session) {
             session::delete(c, &old)?;
         }
-        Ok(auth::login(
-            c,
-            &config,
-            &dummy,
-            &username,
-            &pw,
-            &ctx,
-            &user_agent,
-        )?)
+        Ok(outcome)
     })
     .await?;
     match outcome {

@@ -1,0 +1,195 @@
+//! A real browser (headless Chromium through chromedriver) using the app as a
+//! person would.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use aixin::audit::AuditCtx;
+use aixin::domain::{Role, Username};
+use aixin::users::{self, Assignment, InitialPassword};
+use fantoccini::{Client, ClientBuilder, Locator};
+
+use crate::helpers::*;
+
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn find_program(candidates: &[&str]) -> Option<String> {
+    candidates
+        .iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .map(|p| p.to_string())
+}
+
+/// Start chromedriver and a headless Chromium, or None (skipped) when they
+/// are not installed.
+pub async fn start_browser(test: &str) -> Option<Browser> {
+    let driver_path = std::env::var("AIXIN_CHROMEDRIVER")
+        .ok()
+        .or_else(|| find_program(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]));
+    let chrome_path = std::env::var("AIXIN_CHROMIUM").ok().or_else(|| {
+        find_program(&[
+            "/usr/bin/chromium",
+            "/usr/bin/chromium-browser",
+            "/usr/bin/google-chrome",
+        ])
+    });
+    let (Some(driver_path), Some(chrome_path)) = (driver_path, chrome_path) else {
+        skip(test, "Chromium and chromedriver");
+        return None;
+    };
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let driver = Command::new(&driver_path)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let profile = tempfile::tempdir().unwrap();
+    let caps = serde_json::json!({
+        "goog:chromeOptions": {
+            "binary": chrome_path,
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-quic", "--no-first-run", "--window-size=1280,900",
+                format!("--user-data-dir={}", profile.path().display()),
+            ]
+        }
+    });
+    let caps = match caps {
+        serde_json::Value::Object(m) => m,
+        _ => unreachable!(),
+    };
+    let mut last_err = String::new();
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        match ClientBuilder::new(connector)
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            Ok(client) => {
+                return Some(Browser {
+                    client,
+                    driver,
+                    _profile: profile,
+                });
+            }
+            Err(e) => last_err = e.to_string(),
+        }
+    }
+    panic!("chromedriver did not start a browser: {last_err}");
+}
+
+impl Browser {
+    pub async fn fill(&self, css: &str, text: &str) {
+        let el = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        el.clear().await.unwrap();
+        el.send_keys(text).await.unwrap();
+    }
+
+    /// Click something that loads a new page, and wait until it has.
+    pub async fn click(&self, css: &str) {
+        let old_page = self.client.find(Locator::Css("html")).await.unwrap();
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap();
+        for _ in 0..200 {
+            if old_page.tag_name().await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        self.client
+            .wait()
+            .for_element(Locator::Css("footer"))
+            .await
+            .unwrap_or_else(|e| panic!("the page after clicking {css} did not load: {e}"));
+    }
+
+    pub async fn text(&self, css: &str) -> String {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .text()
+            .await
+            .unwrap()
+    }
+
+    pub async fn path(&self) -> String {
+        self.client.current_url().await.unwrap().path().to_string()
+    }
+
+    pub async fn close(self) {
+        let _ = self.client.clone().close().await;
+    }
+}
+
+app_test! {
+    async fn a_person_logs_in_changes_language_and_logs_out(app) {
+        let Some(b) = start_browser("a_person_logs_in_changes_language_and_logs_out").await else { return };
+        let generated = {
+            let mut c = app.conn();
+            let (_, pw) = users::create(
+                &mut c,
+                &AuditCtx::console(),
+                app.config.password_cost,
+                &Username::parse("admin").unwrap(),
+                "",
+                &Assignment { role: Role::Admin, area_id: None, store_id: None },
+                InitialPassword::Generate,
+            )
+            .unwrap();
+            pw.unwrap()
+        };
+        b.client.goto(&app.url("/")).await.unwrap();
+        assert_eq!(b.path().await, "/login");
+        b.fill("#username", "admin").await;
+        b.fill("#password", &generated).await;
+        b.click("#login").await;
+        assert_eq!(b.path().await, "/password", "a generated password must be changed first");
+        b.fill("input[name=current]", &generated).await;
+        b.fill("input[name=new]", "my own passphrase").await;
+        b.fill("input[name=confirm]", "my own passphrase").await;
+        b.click("form[action='/password'] button").await;
+        assert_eq!(b.path().await, "/");
+        assert!(b.text("#welcome").await.contains("您好"));
+
+        b.click(".langswitch button[value=en]").await;
+        assert!(b.text("#welcome").await.contains("Hello"));
+        assert!(b.text(".mainnav").await.contains("Users"));
+
+        b.click("#logout").await;
+        assert_eq!(b.path().await, "/login");
+        assert!(b.text(".flash-ok").await.contains("logged out"));
+        b.client.goto(&app.url("/users")).await.unwrap();
+        assert_eq!(b.path().await, "/login", "after logout the pages are closed");
+        b.close().await;
+    }
+}

@@ -1,0 +1,205 @@
+//! The `aixin` binary as an operator uses it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aixin::db::schema::users;
+use diesel::prelude::*;
+
+use crate::helpers::*;
+
+fn aixin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_aixin"));
+    c.env_remove("DATABASE_URL").env("RUST_LOG", "warn");
+    c
+}
+
+#[test]
+fn an_unknown_database_scheme_is_a_one_line_error_and_exit_2() {
+    let out = aixin()
+        .arg("migrate")
+        .env("DATABASE_URL", "mysql://root@localhost/x")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("sqlite://") && err.contains("postgres://"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unreachable_postgres_is_a_one_line_error_and_exit_2() {
+    let out = aixin()
+        .arg("migrate")
+        .env(
+            "DATABASE_URL",
+            "postgres://postgres:secret@127.0.0.1:1/aixin",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("PostgreSQL"), "{err}");
+    assert!(
+        !err.contains("secret"),
+        "the password is not printed: {err}"
+    );
+    assert!(!err.contains("panicked"));
+}
+
+#[test]
+fn first_start_creates_the_database_and_prints_the_admin_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = aixin()
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let started = Instant::now();
+    let mut printed = Vec::new();
+    while started.elapsed() < Duration::from_secs(60) {
+        let Some(Ok(line)) = lines.next() else { break };
+        let done = line.contains("serving on http://127.0.0.1:");
+        printed.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = printed.join("\n");
+    assert!(text.contains("username: admin"), "{text}");
+    let pw_line = printed
+        .iter()
+        .find(|l| l.trim_start().starts_with("password:"))
+        .expect("password printed");
+    assert_eq!(pw_line.trim_start()["password: ".len()..].trim().len(), 19);
+    assert!(text.contains("serving on http://127.0.0.1:"), "{text}");
+    assert!(
+        dir.path().join("data/aixin.db").exists(),
+        "the SQLite file is created under ./data"
+    );
+
+    // The second start finds the admin and prints no password.
+    let mut child = aixin()
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(first.contains("serving on"), "{first}");
+}
+
+#[test]
+fn user_commands_add_reset_and_disable() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("a.db").display());
+    let out = aixin()
+        .arg("migrate")
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let mut child = aixin()
+        .args([
+            "user",
+            "add",
+            "--username",
+            "Auditor1",
+            "--role",
+            "auditor",
+            "--password-stdin",
+        ])
+        .env("DATABASE_URL", &url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long enough password\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !stdout.contains("password:"),
+        "a given password is not printed: {stdout}"
+    );
+
+    let out = aixin()
+        .args(["user", "add", "--username", "off1", "--role", "official"])
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("need an area"));
+
+    let out = aixin()
+        .args(["user", "passwd", "--username", "auditor1"])
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("password: "));
+
+    let out = aixin()
+        .args(["user", "disable", "--username", "auditor1"])
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+
+    let (pool, _) = aixin::db::open(&url, 1).unwrap();
+    let (disabled, must_change): (bool, bool) = users::table
+        .filter(users::username.eq("auditor1"))
+        .select((users::disabled, users::must_change_password))
+        .first(&mut pool.get().unwrap())
+        .unwrap();
+    assert!(disabled);
+    assert!(
+        must_change,
+        "a generated password must be changed at next login"
+    );
+}
+
+#[test]
+fn migrate_applies_on_postgres() {
+    let Some((url, admin, name)) = fresh_pg_database() else {
+        skip(
+            "migrate_applies_on_postgres",
+            "PostgreSQL (TEST_DATABASE_URL)",
+        );
+        return;
+    };
+    let out = aixin()
+        .arg("migrate")
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    let ok = out.status.success();
+    let mut conn = diesel::PgConnection::establish(&admin).unwrap();
+    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut conn);
+    assert!(ok, "{}", String::from_utf8_lossy(&out.stderr));
+}

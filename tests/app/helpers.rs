@@ -1,0 +1,366 @@
+//! The test harness: the real app on port 0 against a fresh database, and a
+//! cookie-keeping client that behaves like a browser's forms.
+
+use std::net::TcpListener;
+use std::sync::Mutex;
+
+use aixin::audit::AuditCtx;
+use aixin::config::{Config, PasswordCost};
+use aixin::db::{self, DbPool, PooledConn};
+use aixin::domain::{NewPassword, Role, Username};
+use aixin::users::{self, Assignment, InitialPassword};
+use aixin::web::{self, AppState};
+use diesel::prelude::*;
+
+pub const PASSWORD: &str = "test-password-1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// Whether tests that need PostgreSQL or a browser must run (CI) rather
+/// than be skipped.
+pub fn require_all() -> bool {
+    std::env::var("AIXIN_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1")
+}
+
+/// Skip a test for want of `what`, or fail when everything is required.
+pub fn skip(test: &str, what: &str) {
+    if require_all() {
+        panic!("{test}: {what} is required (AIXIN_TEST_REQUIRE_ALL=1) but not available");
+    }
+    eprintln!("SKIPPED {test}: {what} is not available");
+}
+
+pub struct TestApp {
+    pub addr: String,
+    pub pool: DbPool,
+    pub config: Config,
+    _dir: Option<tempfile::TempDir>,
+    pg_drop: Option<(String, String)>,
+}
+
+/// A fresh PostgreSQL database on the server of TEST_DATABASE_URL; returns
+/// (url of the new database, admin url, its name).
+pub fn fresh_pg_database() -> Option<(String, String, String)> {
+    let admin = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())?;
+    let name = format!("aixin_t_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = diesel::PgConnection::establish(&admin).unwrap_or_else(|e| {
+        panic!("TEST_DATABASE_URL is set but PostgreSQL cannot be reached: {e}")
+    });
+    diesel::sql_query(format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .expect("create test database");
+    let (prefix, rest) = admin
+        .rsplit_once('/')
+        .expect("TEST_DATABASE_URL has a database name");
+    let query = rest
+        .split_once('?')
+        .map(|(_, q)| format!("?{q}"))
+        .unwrap_or_default();
+    Some((format!("{prefix}/{name}{query}"), admin, name))
+}
+
+pub fn test_config(database_url: &str) -> Config {
+    let mut config = Config::from_lookup(|_| None).expect("default config");
+    config.database_url = database_url.to_string();
+    config.password_cost = PasswordCost::TESTING;
+    config.pool_size = 4;
+    config
+}
+
+/// Start the app on a fresh database. None when PostgreSQL is asked for but
+/// TEST_DATABASE_URL is not set (after saying so, or failing under CI).
+pub async fn spawn_app(db: Db, test: &str) -> Option<TestApp> {
+    spawn_app_with(db, test, |_| {}).await
+}
+
+pub async fn spawn_app_with(
+    db: Db,
+    test: &str,
+    tweak: impl FnOnce(&mut Config),
+) -> Option<TestApp> {
+    let (url, dir, pg_drop) = match db {
+        Db::Sqlite => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}", dir.path().join("aixin.db").display());
+            (url, Some(dir), None)
+        }
+        Db::Postgres => match fresh_pg_database() {
+            Some((url, admin, name)) => (url, None, Some((admin, name))),
+            None => {
+                skip(test, "PostgreSQL (TEST_DATABASE_URL)");
+                return None;
+            }
+        },
+    };
+    let mut config = test_config(&url);
+    tweak(&mut config);
+    let (pool, backend) =
+        db::open(&config.database_url, config.pool_size).expect("open test database");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    let addr = format!("http://{}", listener.local_addr().unwrap());
+    let state = AppState::new(pool.clone(), config.clone(), backend);
+    let server = web::serve(state, listener, Some(2)).expect("start server");
+    tokio::spawn(server);
+    Some(TestApp {
+        addr,
+        pool,
+        config,
+        _dir: dir,
+        pg_drop,
+    })
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = self.pg_drop.take()
+            && let Ok(mut conn) = diesel::PgConnection::establish(&admin)
+        {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut conn);
+        }
+    }
+}
+
+impl TestApp {
+    pub fn conn(&self) -> PooledConn {
+        self.pool.get().expect("database connection")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.addr, path)
+    }
+
+    /// A new browser-like client with its own cookies.
+    pub fn client(&self) -> Client {
+        Client {
+            base: self.addr.clone(),
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            csrf: Mutex::new(None),
+        }
+    }
+
+    pub fn area(&self, parent: Option<&str>, name: &str) -> String {
+        let mut c = self.conn();
+        aixin::areas::create(&mut c, &AuditCtx::console(), parent, name)
+            .expect("create area")
+            .id
+    }
+
+    /// city > district > town > village, returning the four ids.
+    pub fn area_chain(&self, prefix: &str) -> [String; 4] {
+        let city = self.area(None, &format!("{prefix}市"));
+        let district = self.area(Some(&city), &format!("{prefix}区"));
+        let town = self.area(Some(&district), &format!("{prefix}镇"));
+        let village = self.area(Some(&town), &format!("{prefix}村"));
+        [city, district, town, village]
+    }
+
+    pub fn store(&self, name: &str, area_id: &str) -> String {
+        let mut c = self.conn();
+        aixin::stores::create(
+            &mut c,
+            &AuditCtx::console(),
+            &aixin::stores::StoreForm {
+                name,
+                area_id,
+                address: "",
+                opening_hours: "",
+            },
+        )
+        .expect("create store")
+        .id
+    }
+
+    /// A user with password PASSWORD (not generated, so no forced change).
+    pub fn user(
+        &self,
+        username: &str,
+        role: Role,
+        area: Option<&str>,
+        store: Option<&str>,
+    ) -> String {
+        let mut c = self.conn();
+        let assignment = Assignment {
+            role,
+            area_id: area.map(str::to_string),
+            store_id: store.map(str::to_string),
+        };
+        let (user, _) = users::create(
+            &mut c,
+            &AuditCtx::console(),
+            self.config.password_cost,
+            &Username::parse(username).unwrap(),
+            "",
+            &assignment,
+            InitialPassword::Given(NewPassword::parse("field.password", PASSWORD).unwrap()),
+        )
+        .expect("create user");
+        user.id
+    }
+
+    /// An admin, logged in.
+    pub async fn admin(&self) -> Client {
+        self.user("boss", Role::Admin, None, None);
+        let client = self.client();
+        client.login("boss", PASSWORD).await;
+        client
+    }
+
+    pub fn audit_actions(&self) -> Vec<String> {
+        use aixin::db::schema::audit_log;
+        let mut c = self.conn();
+        audit_log::table
+            .order(audit_log::id.asc())
+            .select(audit_log::action)
+            .load(&mut c)
+            .unwrap()
+    }
+}
+
+pub struct Client {
+    pub base: String,
+    pub http: reqwest::Client,
+    csrf: Mutex<Option<String>>,
+}
+
+pub struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: String,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Page {
+    pub fn assert_contains(&self, needle: &str) {
+        assert!(
+            self.body.contains(needle),
+            "expected the page to contain {needle:?} (status {}):\n{}",
+            self.status,
+            &self.body
+        );
+    }
+}
+
+/// The CSRF token in a page's forms.
+pub fn csrf_in(html: &str) -> Option<String> {
+    let at = html.find("name=\"csrf\" value=\"")?;
+    let rest = &html[at + "name=\"csrf\" value=\"".len()..];
+    Some(rest[..rest.find('"')?].to_string())
+}
+
+impl Client {
+    async fn page(&self, res: reqwest::Response) -> Page {
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let location = headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = res.text().await.unwrap_or_default();
+        if let Some(t) = csrf_in(&body) {
+            *self.csrf.lock().unwrap() = Some(t);
+        }
+        Page {
+            status,
+            location,
+            body,
+            headers,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Page {
+        let res = self
+            .http
+            .get(format!("{}{}", self.base, path))
+            .send()
+            .await
+            .expect("GET");
+        self.page(res).await
+    }
+
+    /// GET, following redirects on this site.
+    pub async fn follow(&self, path: &str) -> Page {
+        let mut path = path.to_string();
+        for _ in 0..5 {
+            let page = self.get(&path).await;
+            match (&page.location, page.status) {
+                (Some(loc), 301..=308) => path = loc.clone(),
+                _ => return page,
+            }
+        }
+        panic!("too many redirects from {path}");
+    }
+
+    pub async fn csrf(&self) -> String {
+        if let Some(t) = self.csrf.lock().unwrap().clone() {
+            return t;
+        }
+        self.get("/login").await;
+        self.csrf
+            .lock()
+            .unwrap()
+            .clone()
+            .expect("a page with a CSRF token")
+    }
+
+    pub fn forget_csrf(&self) {
+        *self.csrf.lock().unwrap() = None;
+    }
+
+    /// POST a form with the current CSRF token.
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
+        let token = self.csrf().await;
+        let mut fields: Vec<(&str, &str)> = vec![("csrf", token.as_str())];
+        fields.extend_from_slice(form);
+        self.post_raw(path, &fields).await
+    }
+
+    /// POST exactly these fields (no CSRF token added).
+    pub async fn post_raw(&self, path: &str, form: &[(&str, &str)]) -> Page {
+        let res = self
+            .http
+            .post(format!("{}{}", self.base, path))
+            .form(form)
+            .send()
+            .await
+            .expect("POST");
+        self.page(res).await
+    }
+
+    /// POST, then follow the redirect like a browser.
+    pub async fn submit(&self, path: &str, form: &[(&str, &str)]) -> Page {
+        let page = self.post(path, form).await;
+        match (&page.location, page.status) {
+            (Some(loc), 303) => {
+                let loc = loc.clone();
+                self.follow(&loc).await
+            }
+            _ => page,
+        }
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Page {
+        self.get("/login").await;
+        let page = self
+            .post("/login", &[("username", username), ("password", password)])
+            .await;
+        assert_eq!(
+            page.status, 303,
+            "login of {username} should succeed:\n{}",
+            page.body
+        );
+        self.forget_csrf();
+        self.follow(page.location.as_deref().unwrap_or("/")).await;
+        page
+    }
+}
