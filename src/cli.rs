@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 use crate::audit::AuditCtx;
 use crate::config::{Config, LogFormat};
+use crate::crypto::DataKey;
 use crate::db::{self, DbPool};
 use crate::domain::{NewPassword, Username};
 use crate::i18n::{self, Lang};
@@ -126,6 +127,25 @@ fn open_db(config: &Config) -> Result<(DbPool, db::Backend), ExitCode> {
     })
 }
 
+/// The data key for people's data, checked against the database.
+pub fn load_key(config: &Config, pool: &DbPool) -> Result<std::sync::Arc<DataKey>, ExitCode> {
+    let key = DataKey::load_or_create(config.data_key.as_deref(), &config.data_key_file).map_err(
+        |e| {
+            eprintln!("aixin: {e}");
+            ExitCode::from(EXIT_SETUP)
+        },
+    )?;
+    let mut conn = pool.get().map_err(|e| {
+        eprintln!("aixin: {e}");
+        ExitCode::from(EXIT_SETUP)
+    })?;
+    key.check_against(&mut conn).map_err(|e| {
+        eprintln!("aixin: {e}");
+        ExitCode::from(EXIT_SETUP)
+    })?;
+    Ok(std::sync::Arc::new(key))
+}
+
 fn with_db(config: &Config, f: impl FnOnce(&DbPool) -> Result<(), String>) -> ExitCode {
     let (pool, _) = match open_db(config) {
         Ok(p) => p,
@@ -161,7 +181,11 @@ fn serve(config: Config, bind: Option<String>) -> ExitCode {
         }
     };
     let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or(bind);
-    let state = AppState::new(pool.clone(), config.clone(), backend);
+    let key = match load_key(&config, &pool) {
+        Ok(k) => k,
+        Err(code) => return code,
+    };
+    let state = AppState::new(pool.clone(), config.clone(), backend, key);
     let result = actix_web::rt::System::new().block_on(async move {
         let server = web::serve(state, listener, None)?;
         actix_web::rt::spawn(housekeeping(pool, config));

@@ -45,6 +45,10 @@ pub struct Config {
     pub time_zone: chrono_tz::Tz,
     /// Password of the first admin account, instead of a generated one.
     pub admin_password: Option<String>,
+    /// The key for people's data, as 64 hex characters; else read from (or
+    /// created in) `data_key_file`.
+    pub data_key: Option<String>,
+    pub data_key_file: std::path::PathBuf,
     pub password_cost: PasswordCost,
     pub log_format: LogFormat,
     /// Failed logins allowed per account, and per client address, in the window.
@@ -127,6 +131,10 @@ impl Config {
             trusted_proxies,
             time_zone,
             admin_password: get("AIXIN_ADMIN_PASSWORD").filter(|p| !p.is_empty()),
+            data_key: var("AIXIN_DATA_KEY"),
+            data_key_file: var("AIXIN_DATA_KEY_FILE")
+                .unwrap_or_else(|| "data/aixin.key".into())
+                .into(),
             password_cost: PasswordCost::PRODUCTION,
             log_format,
             login_max_failures_account: 5,

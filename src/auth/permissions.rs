@@ -11,6 +11,11 @@ pub enum Action {
     ManageStores,
     ViewStores,
     ViewAudit,
+    ViewHouseholds,
+    EditHouseholds,
+    RevealPersonalData,
+    ImportHouseholds,
+    ExportHouseholds,
 }
 
 /// Whether a role may perform an action at all (before any object's scope).
@@ -20,6 +25,8 @@ pub fn can(role: Role, action: Action) -> bool {
     match action {
         ManageUsers | ManageAreas | ManageStores => role == Admin,
         ViewAreas | ViewStores | ViewAudit => matches!(role, Admin | Auditor),
+        ViewHouseholds | ExportHouseholds => matches!(role, Admin | Official | Reviewer | Auditor),
+        EditHouseholds | ImportHouseholds | RevealPersonalData => matches!(role, Admin | Official),
     }
 }
 

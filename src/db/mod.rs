@@ -227,6 +227,11 @@ where
     F: FnMut(&mut DbConn) -> Result<T, E>,
     E: From<DieselError> + RetryableError,
 {
+    if in_transaction(conn) {
+        // Nested inside another operation's transaction: a savepoint, and
+        // the outer transaction does any retrying.
+        return nested_tx(conn, &mut f);
+    }
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -261,6 +266,38 @@ where
                     Err(e.into())
                 }
             }
+        }
+        Err(e) => {
+            rollback(conn);
+            Err(e)
+        }
+    }
+}
+
+fn in_transaction(conn: &mut DbConn) -> bool {
+    let status = match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c),
+        DbConn::Pg(c) => AnsiTransactionManager::transaction_manager_status_mut(c),
+    };
+    matches!(status.transaction_depth(), Ok(Some(_)))
+}
+
+fn nested_tx<T, E, F>(conn: &mut DbConn, f: &mut F) -> Result<T, E>
+where
+    F: FnMut(&mut DbConn) -> Result<T, E>,
+    E: From<DieselError>,
+{
+    match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction(c)?,
+        DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
+    }
+    match f(conn) {
+        Ok(v) => {
+            match conn {
+                DbConn::Sqlite(c) => AnsiTransactionManager::commit_transaction(c)?,
+                DbConn::Pg(c) => AnsiTransactionManager::commit_transaction(c)?,
+            }
+            Ok(v)
         }
         Err(e) => {
             rollback(conn);

@@ -2,6 +2,10 @@
 
 use std::fmt;
 
+pub mod people;
+
+pub use people::{CardNo, IdNumber, Phone};
+
 /// A form field that did not parse, with a message a person can act on.
 /// `field` and `key` are translation keys (`field.*`, `error.*`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,7 +151,7 @@ impl Username {
         let ok_chars = s
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-        if !(3..=32).contains(&s.chars().count()) || !ok_chars {
+        if !(2..=32).contains(&s.chars().count()) || !ok_chars {
             return Err(FieldError::new("field.username", "error.username_format"));
         }
         Ok(Username(s))
@@ -227,7 +231,7 @@ mod tests {
         assert_eq!(Username::parse("  Wang.Li ").unwrap().as_str(), "wang.li");
         assert_eq!(Username::parse("").unwrap_err().key, "error.required");
         assert_eq!(
-            Username::parse("ab").unwrap_err().key,
+            Username::parse("a").unwrap_err().key,
             "error.username_format"
         );
         assert_eq!(

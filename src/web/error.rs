@@ -122,5 +122,17 @@ macro_rules! from_area_error {
 }
 
 from_area_error!(UserError);
+
+impl From<crate::households::HouseholdError> for AppError {
+    fn from(e: crate::households::HouseholdError) -> Self {
+        use crate::households::HouseholdError as H;
+        match e {
+            H::Invalid(f) => AppError::Invalid(f),
+            H::NotFound => AppError::NotFound,
+            H::Forbidden => AppError::Forbidden,
+            H::Db(d) => d.into(),
+        }
+    }
+}
 from_area_error!(AreaError);
 from_area_error!(StoreError);

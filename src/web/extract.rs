@@ -229,6 +229,17 @@ pub async fn expected_csrf(req: &HttpRequest) -> Result<Option<String>, AppError
         .filter(|v| !v.is_empty()))
 }
 
+/// Check a CSRF token taken from a form the extractor cannot read (a file
+/// upload), in constant time.
+pub async fn verify_csrf(req: &HttpRequest, given: &str) -> Result<(), AppError> {
+    match expected_csrf(req).await? {
+        Some(exp) if !given.is_empty() && bool::from(exp.as_bytes().ct_eq(given.as_bytes())) => {
+            Ok(())
+        }
+        _ => Err(AppError::Csrf),
+    }
+}
+
 /// A url-encoded form whose `csrf` field matches the session's token,
 /// compared in constant time. Anything else is refused with 403 before the
 /// handler runs.

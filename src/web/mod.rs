@@ -16,6 +16,7 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 
 use crate::config::Config;
+use crate::crypto::DataKey;
 use crate::db::{Backend, DbConn, DbPool};
 
 pub use error::AppError;
@@ -30,10 +31,12 @@ pub struct AppState {
     /// A hash of a random password, verified against when the user is
     /// unknown so that unknown and known users take the same time.
     pub dummy_hash: Arc<String>,
+    /// Encrypts people's data; never leaves the process.
+    pub key: Arc<DataKey>,
 }
 
 impl AppState {
-    pub fn new(pool: DbPool, config: Config, backend: Backend) -> AppState {
+    pub fn new(pool: DbPool, config: Config, backend: Backend, key: Arc<DataKey>) -> AppState {
         let dummy =
             crate::auth::password::hash(&crate::auth::password::generate(), config.password_cost);
         AppState {
@@ -41,6 +44,7 @@ impl AppState {
             config: Arc::new(config),
             backend,
             dummy_hash: Arc::new(dummy),
+            key,
         }
     }
 }

@@ -107,6 +107,11 @@ impl PageCtx {
         i18n::tf(self.lang, key, args)
     }
 
+    /// A text with one `{name}` placeholder filled in (for templates).
+    pub fn t1(&self, key: &str, name: &str, value: impl std::fmt::Display) -> String {
+        i18n::tf(self.lang, key, &[(name, value.to_string())])
+    }
+
     pub fn nav(&self) -> &[NavItem] {
         &self.nav
     }
@@ -149,6 +154,12 @@ fn nav_for(a: &Authed) -> Vec<NavItem> {
         href: "/",
         label_key: "nav.home",
     }];
+    if a.can(Action::ViewHouseholds) {
+        items.push(NavItem {
+            href: "/households",
+            label_key: "nav.households",
+        });
+    }
     if a.can(Action::ManageUsers) {
         items.push(NavItem {
             href: "/users",

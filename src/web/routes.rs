@@ -4,7 +4,7 @@
 use actix_web::http::Method;
 use actix_web::{Route, web};
 
-use super::pages::{areas, audit, auth, home, misc, stores, users};
+use super::pages::{areas, audit, auth, home, households, misc, stores, users};
 
 pub struct RouteDef {
     pub method: Method,
@@ -57,5 +57,26 @@ pub fn table() -> Vec<RouteDef> {
         get!("/stores", stores::list),
         post!("/stores", stores::create),
         get!("/audit", audit::list),
+        get!("/households", households::list),
+        post!("/households", households::create),
+        get!("/households/new", households::new_form),
+        get!("/households/cards", households::cards),
+        get!("/households/export.csv", households::export_csv),
+        get!("/households/export.xlsx", households::export_xlsx),
+        get!("/households/import", households::import_form),
+        post!("/households/import", households::import_upload),
+        get!("/households/import/{id}", households::import_job),
+        post!(
+            "/households/import/{id}/confirm",
+            households::import_confirm
+        ),
+        get!("/households/{id}", households::detail),
+        post!("/households/{id}", households::update),
+        get!("/households/{id}/edit", households::edit_form),
+        get!("/households/{id}/card", households::card),
+        post!("/households/{id}/card", households::reissue_card),
+        post!("/households/{id}/reveal", households::reveal),
+        post!("/households/{id}/archive", households::archive),
+        post!("/households/{id}/restore", households::restore),
     ]
 }

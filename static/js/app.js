@@ -17,3 +17,8 @@
     setTimeout(function () { form.dataset.submitting = ""; }, 5000);
   });
 })();
+// Print buttons (no inline script: the CSP forbids it).
+document.addEventListener("click", function (ev) {
+  var t = ev.target.closest ? ev.target.closest("[data-print]") : null;
+  if (t) { ev.preventDefault(); window.print(); }
+});

@@ -162,7 +162,7 @@ app_test! {
         let [_, _, _, village] = app.area_chain("章丘");
         let before: i64 = users::table.count().get_result(&mut app.conn()).unwrap();
         let page = admin.submit("/users", &[("username", "a b"), ("role", "official"), ("area_id", &village)]).await;
-        page.assert_contains("用户名：应为 3 到 32 个");
+        page.assert_contains("用户名：应为 2 到 32 个");
         let page = admin.submit("/users", &[("username", "zhang"), ("role", "official")]).await;
         page.assert_contains("负责区域：帮扶干部和审核人必须指定负责区域");
         let page = admin.submit("/users", &[("username", "zhang"), ("role", "clerk")]).await;

@@ -36,6 +36,7 @@ pub fn skip(test: &str, what: &str) {
 
 pub struct TestApp {
     pub addr: String,
+    pub key: std::sync::Arc<aixin::crypto::DataKey>,
     pub pool: DbPool,
     pub config: Config,
     _dir: Option<tempfile::TempDir>,
@@ -70,6 +71,7 @@ pub fn test_config(database_url: &str) -> Config {
     config.database_url = database_url.to_string();
     config.password_cost = PasswordCost::TESTING;
     config.pool_size = 4;
+    config.data_key = Some(aixin::crypto::DataKey::generate_hex());
     config
 }
 
@@ -104,11 +106,16 @@ pub async fn spawn_app_with(
         db::open(&config.database_url, config.pool_size).expect("open test database");
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
     let addr = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState::new(pool.clone(), config.clone(), backend);
+    let key = std::sync::Arc::new(
+        aixin::crypto::DataKey::from_hex(config.data_key.as_deref().unwrap()).unwrap(),
+    );
+    key.check_against(&mut pool.get().unwrap()).unwrap();
+    let state = AppState::new(pool.clone(), config.clone(), backend, key.clone());
     let server = web::serve(state, listener, Some(2)).expect("start server");
     tokio::spawn(server);
     Some(TestApp {
         addr,
+        key,
         pool,
         config,
         _dir: dir,
@@ -208,6 +215,43 @@ impl TestApp {
         user.id
     }
 
+    /// A household in a village, registered directly; returns its id.
+    pub fn household(&self, name: &str, village: &str) -> String {
+        self.household_with_id(name, village, &test_id_number()).0
+    }
+
+    /// A household with a given ID number; returns (id, card number).
+    pub fn household_with_id(
+        &self,
+        name: &str,
+        village: &str,
+        id_number: &str,
+    ) -> (String, String) {
+        use aixin::households::{self, HouseholdInput, Status};
+        let mut c = self.conn();
+        let input = HouseholdInput {
+            head_name: name.to_string(),
+            id_number: Some(aixin::domain::IdNumber::parse("field.id_number", id_number).unwrap()),
+            phone: Some(aixin::domain::Phone::parse("field.phone", "13800138000").unwrap()),
+            area_id: village.to_string(),
+            address: "一组 1 号".into(),
+            members: 3,
+            status: Status::Registered,
+            helper_id: None,
+            notes: String::new(),
+            status_reason: String::new(),
+        };
+        let (id, card) = households::create(
+            &mut c,
+            &AuditCtx::console(),
+            &self.key,
+            &aixin::auth::Scope::All,
+            &input,
+        )
+        .expect("create household");
+        (id, card.as_str().to_string())
+    }
+
     /// An admin, logged in.
     pub async fn admin(&self) -> Client {
         self.user("boss", Role::Admin, None, None);
@@ -249,6 +293,23 @@ impl Page {
             &self.body
         );
     }
+}
+
+/// A valid, random ID number (GB 11643 check digit, a real birth date).
+pub fn test_id_number() -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    let body = format!(
+        "370102{:04}{:02}{:02}{:03}",
+        rng.gen_range(1940..2005),
+        rng.gen_range(1..=12),
+        rng.gen_range(1..=28),
+        rng.gen_range(0..1000)
+    );
+    format!(
+        "{body}{}",
+        aixin::domain::people::id_check_char(&body).unwrap()
+    )
 }
 
 /// The CSRF token in a page's forms.

@@ -35,4 +35,5 @@ macro_rules! app_test {
 mod browser;
 mod cli;
 mod foundation;
+mod households;
 mod matrix;

@@ -19,6 +19,8 @@ enum Who {
 
 const ADMIN: &[Role] = &[Role::Admin];
 const ADMIN_AUDITOR: &[Role] = &[Role::Admin, Role::Auditor];
+const HOUSEHOLD_READERS: &[Role] = &[Role::Admin, Role::Official, Role::Reviewer, Role::Auditor];
+const HOUSEHOLD_KEEPERS: &[Role] = &[Role::Admin, Role::Official];
 
 fn matrix(method: &str, path: &str) -> Option<Who> {
     use Who::*;
@@ -40,6 +42,24 @@ fn matrix(method: &str, path: &str) -> Option<Who> {
             Roles(ADMIN)
         }
         ("POST", "/stores") => Roles(ADMIN),
+        ("GET", "/households")
+        | ("GET", "/households/{id}")
+        | ("GET", "/households/{id}/card")
+        | ("GET", "/households/cards")
+        | ("GET", "/households/export.csv")
+        | ("GET", "/households/export.xlsx") => Roles(HOUSEHOLD_READERS),
+        ("POST", "/households")
+        | ("GET", "/households/new")
+        | ("GET", "/households/{id}/edit")
+        | ("POST", "/households/{id}")
+        | ("POST", "/households/{id}/card")
+        | ("POST", "/households/{id}/reveal")
+        | ("POST", "/households/{id}/archive")
+        | ("POST", "/households/{id}/restore")
+        | ("GET", "/households/import")
+        | ("POST", "/households/import")
+        | ("GET", "/households/import/{id}")
+        | ("POST", "/households/import/{id}/confirm") => Roles(HOUSEHOLD_KEEPERS),
         _ => return None,
     })
 }
@@ -47,11 +67,17 @@ fn matrix(method: &str, path: &str) -> Option<Who> {
 struct Fixture {
     target_user: String,
     area: String,
+    household: String,
+    import_job: String,
 }
 
 fn concrete(path: &str, f: &Fixture) -> String {
     let id = if path.starts_with("/users/") {
         &f.target_user
+    } else if path.starts_with("/households/import/") {
+        &f.import_job
+    } else if path.starts_with("/households/") {
+        &f.household
     } else {
         &f.area
     };
@@ -77,9 +103,15 @@ app_test! {
         let store = app.store("matrix store", &town);
         // An area in use (it has a store), so a permitted delete is refused
         // politely rather than changing the fixture.
+        let official_id = app.user("m-official", Role::Official, Some(&village), None);
         let fixture = Fixture {
             target_user: app.user("target", Role::Auditor, None, None),
             area: town.clone(),
+            household: app.household("矩阵户", &village),
+            import_job: {
+                let mut c = app.conn();
+                aixin::households::import::create_job(&mut c, &official_id, "x.csv", b"x").unwrap()
+            },
         };
         let mut who: Vec<(Option<Role>, Client)> = vec![(None, app.client())];
         for role in Role::ALL {
@@ -89,7 +121,9 @@ app_test! {
                 Role::Clerk => (None, Some(store.as_str())),
                 _ => (None, None),
             };
-            app.user(&name, role, area, st);
+            if role != Role::Official {
+                app.user(&name, role, area, st);
+            }
             let c = app.client();
             c.login(&name, PASSWORD).await;
             who.push((Some(role), c));

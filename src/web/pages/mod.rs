@@ -4,6 +4,7 @@ pub mod areas;
 pub mod audit;
 pub mod auth;
 pub mod home;
+pub mod households;
 pub mod misc;
 pub mod stores;
 pub mod users;

@@ -1,0 +1,317 @@
+//! People's data: national ID numbers (GB 11643), phone numbers, and how
+//! they are shown masked.
+
+use super::FieldError;
+
+/// A resident identity card number: 18 characters, the last a check digit
+/// (0-9 or X) over the first 17, with a birth date that exists.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IdNumber(String);
+
+impl std::fmt::Debug for IdNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "IdNumber({})", self.masked())
+    }
+}
+
+const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+const CHECK: [char; 11] = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'];
+
+/// The GB 11643 check character for the first 17 digits.
+pub fn id_check_char(first17: &str) -> Option<char> {
+    let mut sum = 0;
+    for (c, w) in first17.chars().zip(WEIGHTS) {
+        sum += c.to_digit(10)? * w;
+    }
+    Some(CHECK[(sum % 11) as usize])
+}
+
+impl IdNumber {
+    pub fn parse(field: &'static str, s: &str) -> Result<IdNumber, FieldError> {
+        let s: String = s
+            .trim()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_uppercase();
+        if s.is_empty() {
+            return Err(FieldError::new(field, "error.required"));
+        }
+        if s.chars().count() != 18 {
+            return Err(FieldError::new(field, "error.id_length").arg("n", s.chars().count()));
+        }
+        let (body, last) = s.split_at(17);
+        if !body.chars().all(|c| c.is_ascii_digit())
+            || !last.chars().all(|c| c.is_ascii_digit() || c == 'X')
+        {
+            return Err(FieldError::new(field, "error.id_chars"));
+        }
+        let birth = &body[6..14];
+        let date_ok = chrono::NaiveDate::parse_from_str(birth, "%Y%m%d")
+            .ok()
+            .filter(|d| {
+                use chrono::Datelike;
+                d.year() >= 1900 && *d <= chrono::Utc::now().date_naive()
+            })
+            .is_some();
+        if !date_ok {
+            return Err(FieldError::new(field, "error.id_birth_date"));
+        }
+        let expected = id_check_char(body).expect("17 digits");
+        if !last.starts_with(expected) {
+            return Err(FieldError::new(field, "error.id_check_digit"));
+        }
+        Ok(IdNumber(s))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// First 6 and last 4: `370102********1234`.
+    pub fn masked(&self) -> String {
+        mask_id(&self.0)
+    }
+
+    pub fn last4(&self) -> &str {
+        &self.0[14..]
+    }
+}
+
+pub fn mask_id(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() < 10 {
+        return "*".repeat(chars.len());
+    }
+    let head: String = chars[..6].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(chars.len() - 10))
+}
+
+/// A mainland mobile number (11 digits starting 1[3-9]) or a landline with
+/// its area code (0 + 2-3 digits, then 7-8 digits, an optional '-').
+#[derive(Clone, PartialEq, Eq)]
+pub struct Phone(String);
+
+impl std::fmt::Debug for Phone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Phone({})", self.masked())
+    }
+}
+
+impl Phone {
+    pub fn parse(field: &'static str, s: &str) -> Result<Phone, FieldError> {
+        let cleaned: String = s
+            .trim()
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '(' | ')'))
+            .collect();
+        let cleaned = cleaned.strip_prefix("+86").unwrap_or(&cleaned).to_string();
+        let digits: String = cleaned.chars().filter(|c| *c != '-').collect();
+        if !digits.chars().all(|c| c.is_ascii_digit()) || digits.is_empty() {
+            return Err(FieldError::new(field, "error.phone_format"));
+        }
+        let mobile = digits.len() == 11
+            && digits.starts_with('1')
+            && matches!(digits.as_bytes()[1], b'3'..=b'9');
+        if mobile {
+            return Ok(Phone(digits));
+        }
+        // Landline: area code 0xx or 0xxx, then a 7 or 8 digit number.
+        let landline = digits.starts_with('0')
+            && (10..=12).contains(&digits.len())
+            && !digits.starts_with("00");
+        if landline {
+            let formatted = match cleaned.split_once('-') {
+                Some((code, num))
+                    if (3..=4).contains(&code.len()) && (7..=8).contains(&num.len()) =>
+                {
+                    format!("{code}-{num}")
+                }
+                _ => digits,
+            };
+            return Ok(Phone(formatted));
+        }
+        Err(FieldError::new(field, "error.phone_format"))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// First 3 and last 4: `138****5678`.
+    pub fn masked(&self) -> String {
+        mask_phone(&self.0)
+    }
+}
+
+pub fn mask_phone(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() < 7 {
+        return "*".repeat(chars.len());
+    }
+    let head: String = chars[..3].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(chars.len() - 7))
+}
+
+/// A points card number: 9 digits and a Luhn check digit, so that a
+/// mistyped number is caught before any look-up.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CardNo(String);
+
+pub fn luhn_digit(digits: &str) -> Option<u32> {
+    let mut sum = 0;
+    for (i, c) in digits.chars().rev().enumerate() {
+        let mut d = c.to_digit(10)?;
+        if i % 2 == 0 {
+            d *= 2;
+            if d > 9 {
+                d -= 9;
+            }
+        }
+        sum += d;
+    }
+    Some((10 - sum % 10) % 10)
+}
+
+impl CardNo {
+    pub const LEN: usize = 10;
+
+    pub fn parse(field: &'static str, s: &str) -> Result<CardNo, FieldError> {
+        let s: String = s
+            .trim()
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-'))
+            .collect();
+        if s.is_empty() {
+            return Err(FieldError::new(field, "error.required"));
+        }
+        if s.len() != Self::LEN || !s.chars().all(|c| c.is_ascii_digit()) {
+            return Err(FieldError::new(field, "error.card_format").arg("n", Self::LEN));
+        }
+        let (body, check) = s.split_at(Self::LEN - 1);
+        if luhn_digit(body) != check.chars().next().and_then(|c| c.to_digit(10)) {
+            return Err(FieldError::new(field, "error.card_check_digit"));
+        }
+        Ok(CardNo(s))
+    }
+
+    /// A new random card number (uniqueness is the database's job).
+    pub fn generate() -> CardNo {
+        use rand::Rng;
+        let mut rng = rand::rngs::OsRng;
+        let body = format!(
+            "{}{:08}",
+            rng.gen_range(1..=9),
+            rng.gen_range(0..100_000_000u32)
+        );
+        let check = luhn_digit(&body).expect("digits");
+        CardNo(format!("{body}{check}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Shown on public notices: `12****7890`.
+    pub fn masked(&self) -> String {
+        format!("{}****{}", &self.0[..2], &self.0[6..])
+    }
+
+    /// Grouped for reading aloud and printing: `123 456 7890`.
+    pub fn grouped(&self) -> String {
+        format!("{} {} {}", &self.0[..3], &self.0[3..6], &self.0[6..])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A valid number built from 17 digits, with its check character.
+    fn with_check(first17: &str) -> String {
+        format!("{first17}{}", id_check_char(first17).unwrap())
+    }
+
+    #[test]
+    fn id_numbers_are_checked() {
+        let good = with_check("11010519491231002");
+        assert_eq!(good, "11010519491231002X");
+        let id = IdNumber::parse("field.id_number", &good.to_lowercase()).unwrap();
+        assert_eq!(
+            id.expose(),
+            "11010519491231002X",
+            "x accepted in either case"
+        );
+        assert_eq!(id.masked(), "110105********002X");
+        assert_eq!(id.last4(), "002X");
+        assert!(!format!("{id:?}").contains("19491231"));
+
+        let e = |s: &str| IdNumber::parse("field.id_number", s).unwrap_err().key;
+        assert_eq!(e(""), "error.required");
+        assert_eq!(e("1101051949123100"), "error.id_length");
+        assert_eq!(e("11010519491231002Y"), "error.id_chars");
+        assert_eq!(e("110105194912310021"), "error.id_check_digit");
+        assert_eq!(
+            e(&with_check("11010519490230002")),
+            "error.id_birth_date",
+            "30 February"
+        );
+        assert_eq!(
+            e(&with_check("11010518991231002")),
+            "error.id_birth_date",
+            "before 1900"
+        );
+        assert_eq!(
+            e(&with_check("11010521991231002")),
+            "error.id_birth_date",
+            "in the future"
+        );
+    }
+
+    #[test]
+    fn phones() {
+        assert_eq!(
+            Phone::parse("f", "138 0013 8000").unwrap().expose(),
+            "13800138000"
+        );
+        assert_eq!(
+            Phone::parse("f", "+8613800138000").unwrap().masked(),
+            "138****8000"
+        );
+        assert_eq!(
+            Phone::parse("f", "0531-88886666").unwrap().expose(),
+            "0531-88886666"
+        );
+        assert_eq!(
+            Phone::parse("f", "01088886666").unwrap().expose(),
+            "01088886666"
+        );
+        for bad in ["12800138000", "1380013800", "abc", "88886666", "0531-123"] {
+            assert!(Phone::parse("f", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn card_numbers_catch_typos() {
+        for _ in 0..100 {
+            let c = CardNo::generate();
+            assert_eq!(CardNo::parse("f", c.as_str()).unwrap(), c);
+            // Any single changed digit is caught.
+            let mut b = c.as_str().as_bytes().to_vec();
+            b[4] = if b[4] == b'9' { b'0' } else { b[4] + 1 };
+            let typo = String::from_utf8(b).unwrap();
+            assert_eq!(
+                CardNo::parse("f", &typo).unwrap_err().key,
+                "error.card_check_digit"
+            );
+        }
+        assert_eq!(
+            CardNo::parse("f", "123").unwrap_err().key,
+            "error.card_format"
+        );
+        let c = CardNo::parse("f", "123-456 7897").unwrap_or_else(|_| CardNo::generate());
+        assert_eq!(c.as_str().len(), 10);
+    }
+}

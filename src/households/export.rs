@@ -1,0 +1,97 @@
+//! The household list as CSV or XLSX: masked personal data, translated
+//! headers, and cells that a spreadsheet would run as formulas neutralised.
+
+use super::HouseholdRow;
+use crate::i18n::{self, Lang};
+
+/// A cell that starts like a formula gets a leading apostrophe, so that a
+/// spreadsheet shows it as text instead of running it.
+pub fn neutralise(s: &str) -> String {
+    match s.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}"),
+        _ => s.to_string(),
+    }
+}
+
+const HEADERS: [&str; 11] = [
+    "field.card_no",
+    "field.head_name",
+    "field.id_number",
+    "field.phone",
+    "field.village",
+    "field.address",
+    "field.members",
+    "field.status",
+    "field.helper",
+    "field.notes",
+    "households.archived",
+];
+
+fn cells(lang: Lang, r: &HouseholdRow) -> [String; 11] {
+    let h = &r.household;
+    [
+        r.card_no.clone().unwrap_or_default(),
+        h.head_name.clone(),
+        h.id_masked.clone(),
+        h.phone_masked.clone(),
+        r.village.clone(),
+        h.address.clone(),
+        h.members.to_string(),
+        i18n::t(lang, r.status_key()).to_string(),
+        r.helper.clone().unwrap_or_default(),
+        h.notes.clone(),
+        if h.archived {
+            i18n::t(lang, "common.yes").to_string()
+        } else {
+            String::new()
+        },
+    ]
+    .map(|c| neutralise(&c))
+}
+
+pub fn to_csv(lang: Lang, rows: &[HouseholdRow]) -> Vec<u8> {
+    // A BOM, so that Excel on Chinese Windows opens UTF-8 correctly.
+    let mut out = "\u{feff}".as_bytes().to_vec();
+    {
+        let mut w = csv::Writer::from_writer(&mut out);
+        let _ = w.write_record(HEADERS.map(|k| i18n::t(lang, k)));
+        for r in rows {
+            let _ = w.write_record(cells(lang, r));
+        }
+        let _ = w.flush();
+    }
+    out
+}
+
+pub fn to_xlsx(lang: Lang, rows: &[HouseholdRow]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let sheet = wb.add_worksheet();
+    sheet.set_name(i18n::t(lang, "households.title"))?;
+    let bold = rust_xlsxwriter::Format::new().set_bold();
+    for (c, k) in HEADERS.iter().enumerate() {
+        sheet.write_string_with_format(0, c as u16, i18n::t(lang, k), &bold)?;
+    }
+    for (i, r) in rows.iter().enumerate() {
+        for (c, v) in cells(lang, r).iter().enumerate() {
+            // Written as strings, never as formulas.
+            sheet.write_string(i as u32 + 1, c as u16, v)?;
+        }
+    }
+    sheet.set_column_width(0, 12)?;
+    sheet.set_column_width(2, 20)?;
+    wb.save_to_buffer()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::neutralise;
+
+    #[test]
+    fn formulas_are_neutralised() {
+        assert_eq!(neutralise("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(neutralise("+1"), "'+1");
+        assert_eq!(neutralise("-1"), "'-1");
+        assert_eq!(neutralise("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(neutralise("王"), "王");
+    }
+}

@@ -1,0 +1,877 @@
+//! Bringing in the city's household lists: CSV or XLSX with Chinese column
+//! headers. First a check (what would be created, updated or refused, each
+//! refusal with row, column and reason), then the valid rows in one
+//! transaction, all or none. Matching is by ID number, so importing the
+//! same file twice changes nothing.
+
+use std::collections::HashMap;
+use std::io::Cursor;
+
+use calamine::{Data, Reader, Xlsx};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{HouseholdError, HouseholdInput, Status, parse_members};
+use crate::areas::{self, Area};
+use crate::audit::{self, AuditCtx};
+use crate::auth::Scope;
+use crate::crypto::DataKey;
+use crate::db::schema::{households, import_jobs, users};
+use crate::db::{self, DbConn, DbPool};
+use crate::domain::{AreaLevel, FieldError, IdNumber, Phone, parse_name, parse_optional_text};
+
+/// The columns a file may have, and the headers that name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Column {
+    HeadName,
+    IdNumber,
+    Phone,
+    Village,
+    Address,
+    Members,
+    Status,
+    Helper,
+    Notes,
+}
+
+impl Column {
+    pub const ALL: [Column; 9] = [
+        Column::HeadName,
+        Column::IdNumber,
+        Column::Phone,
+        Column::Village,
+        Column::Address,
+        Column::Members,
+        Column::Status,
+        Column::Helper,
+        Column::Notes,
+    ];
+
+    /// Translation key of the column's field name.
+    pub fn field(self) -> &'static str {
+        match self {
+            Column::HeadName => "field.head_name",
+            Column::IdNumber => "field.id_number",
+            Column::Phone => "field.phone",
+            Column::Village => "field.village",
+            Column::Address => "field.address",
+            Column::Members => "field.members",
+            Column::Status => "field.status",
+            Column::Helper => "field.helper",
+            Column::Notes => "field.notes",
+        }
+    }
+
+    /// The header written in templates and exports.
+    pub fn header(self) -> &'static str {
+        match self {
+            Column::HeadName => "户主姓名",
+            Column::IdNumber => "身份证号",
+            Column::Phone => "联系电话",
+            Column::Village => "所属村",
+            Column::Address => "家庭住址",
+            Column::Members => "家庭人口",
+            Column::Status => "户类型",
+            Column::Helper => "帮扶责任人",
+            Column::Notes => "备注",
+        }
+    }
+
+    fn aliases(self) -> &'static [&'static str] {
+        match self {
+            Column::HeadName => &["户主姓名", "户主", "姓名", "head_name", "name"],
+            Column::IdNumber => &[
+                "身份证号",
+                "身份证号码",
+                "户主身份证号",
+                "证件号码",
+                "id_number",
+            ],
+            Column::Phone => &["联系电话", "电话", "手机", "手机号", "手机号码", "phone"],
+            Column::Village => &["所属村", "村", "村庄", "行政村", "village"],
+            Column::Address => &["家庭住址", "地址", "住址", "address"],
+            Column::Members => &["家庭人口", "人口", "家庭人口数", "人数", "members"],
+            Column::Status => &["户类型", "户属性", "状态", "类型", "status"],
+            Column::Helper => &["帮扶责任人", "帮扶干部", "帮扶人", "helper"],
+            Column::Notes => &["备注", "notes"],
+        }
+    }
+
+    fn of_header(h: &str) -> Option<Column> {
+        let h = h.trim().trim_start_matches('\u{feff}');
+        Column::ALL
+            .into_iter()
+            .find(|c| c.aliases().iter().any(|a| a.eq_ignore_ascii_case(h)))
+    }
+
+    fn required(self) -> bool {
+        matches!(
+            self,
+            Column::HeadName | Column::IdNumber | Column::Village | Column::Members
+        )
+    }
+}
+
+/// A problem with one row (or the file as a whole, row 0), in keys so that
+/// it can be shown in the reader's language.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RowError {
+    pub row: usize,
+    pub field: String,
+    pub key: String,
+    pub args: Vec<(String, String)>,
+}
+
+impl RowError {
+    fn new(row: usize, e: FieldError) -> RowError {
+        RowError {
+            row,
+            field: e.field.to_string(),
+            key: e.key.to_string(),
+            args: e
+                .args
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        }
+    }
+
+    pub fn message(&self, lang: &crate::i18n::Lang) -> String {
+        let lang = *lang;
+        let args: Vec<(&str, String)> = self
+            .args
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        crate::i18n::tf(lang, &self.key, &args)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct SampleRow {
+    pub row: usize,
+    pub head_name: String,
+    pub village: String,
+}
+
+/// What an import did, or would do.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Report {
+    pub total: usize,
+    pub create: usize,
+    pub update: usize,
+    pub unchanged: usize,
+    pub refused: Vec<RowError>,
+    pub sample_create: Vec<SampleRow>,
+    pub sample_update: Vec<SampleRow>,
+    pub committed: bool,
+}
+
+impl Report {
+    pub fn refused_rows(&self) -> usize {
+        let mut rows: Vec<usize> = self.refused.iter().map(|e| e.row).collect();
+        rows.dedup();
+        rows.len()
+    }
+}
+
+/// A file's rows as strings, keyed by column; row numbers as a spreadsheet
+/// shows them (the header is row 1).
+pub struct Table {
+    pub rows: Vec<(usize, HashMap<Column, Cell>)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Cell {
+    pub text: String,
+    /// Excel stored it as a number (ID numbers lose their last digits so).
+    pub numeric: bool,
+}
+
+/// Read a CSV (UTF-8 or GB18030, as Excel on Chinese Windows saves it) or an
+/// XLSX file.
+pub fn read_table(file_name: &str, bytes: &[u8]) -> Result<Table, FieldError> {
+    let is_xlsx = bytes.starts_with(b"PK") || file_name.to_lowercase().ends_with(".xlsx");
+    let grid: Vec<Vec<Cell>> = if is_xlsx {
+        let mut wb: Xlsx<_> = Xlsx::new(Cursor::new(bytes.to_vec()))
+            .map_err(|_| FieldError::new("field.file", "error.file_unreadable"))?;
+        let range = wb
+            .worksheet_range_at(0)
+            .ok_or(FieldError::new("field.file", "error.file_empty"))?
+            .map_err(|_| FieldError::new("field.file", "error.file_unreadable"))?;
+        range
+            .rows()
+            .map(|r| r.iter().map(cell_of).collect())
+            .collect()
+    } else {
+        let text = match std::str::from_utf8(bytes) {
+            Ok(t) => t.trim_start_matches('\u{feff}').to_string(),
+            Err(_) => {
+                let (t, _, bad) = encoding_rs::GB18030.decode(bytes);
+                if bad {
+                    return Err(FieldError::new("field.file", "error.file_encoding"));
+                }
+                t.into_owned()
+            }
+        };
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(text.as_bytes());
+        let mut grid = Vec::new();
+        for rec in rdr.records() {
+            let rec = rec.map_err(|_| FieldError::new("field.file", "error.file_unreadable"))?;
+            grid.push(
+                rec.iter()
+                    .map(|s| Cell {
+                        text: s.to_string(),
+                        numeric: false,
+                    })
+                    .collect(),
+            );
+        }
+        grid
+    };
+    let mut iter = grid.into_iter().enumerate();
+    let header = loop {
+        match iter.next() {
+            None => return Err(FieldError::new("field.file", "error.file_empty")),
+            Some((_, r)) if r.iter().all(|c| c.text.trim().is_empty()) => continue,
+            Some((_, r)) => break r,
+        }
+    };
+    let columns: Vec<Option<Column>> = header.iter().map(|c| Column::of_header(&c.text)).collect();
+    for c in Column::ALL.into_iter().filter(|c| c.required()) {
+        if !columns.contains(&Some(c)) {
+            return Err(
+                FieldError::new("field.file", "error.column_missing").arg("column", c.header())
+            );
+        }
+    }
+    let mut rows = Vec::new();
+    for (i, r) in iter {
+        if r.iter().all(|c| c.text.trim().is_empty()) {
+            continue;
+        }
+        let mut map = HashMap::new();
+        for (cell, col) in r.into_iter().zip(&columns) {
+            if let Some(col) = col {
+                map.insert(*col, cell);
+            }
+        }
+        rows.push((i + 1, map));
+    }
+    Ok(Table { rows })
+}
+
+fn cell_of(d: &Data) -> Cell {
+    match d {
+        Data::Float(f) => Cell {
+            text: if f.fract() == 0.0 && f.abs() < 1e19 {
+                format!("{}", *f as i128)
+            } else {
+                f.to_string()
+            },
+            numeric: true,
+        },
+        Data::Int(i) => Cell {
+            text: i.to_string(),
+            numeric: true,
+        },
+        Data::Empty => Cell {
+            text: String::new(),
+            numeric: false,
+        },
+        other => Cell {
+            text: other.to_string(),
+            numeric: false,
+        },
+    }
+}
+
+/// Villages in the scope, found by name, or by "town/village" when two
+/// villages share a name.
+struct Villages {
+    /// (names from the top down, the village)
+    all: Vec<(Vec<String>, Area)>,
+}
+
+impl Villages {
+    fn load(conn: &mut DbConn, scope: &Scope) -> QueryResult<Villages> {
+        let tree = match scope {
+            Scope::All => areas::tree(conn)?,
+            Scope::Area { path, .. } => {
+                // Names of the areas above the scope are needed for paths too.
+                let _ = path;
+                areas::tree(conn)?
+            }
+            _ => Vec::new(),
+        };
+        let by_id: HashMap<&str, &Area> = tree.iter().map(|a| (a.id.as_str(), a)).collect();
+        let mut all = Vec::new();
+        for a in &tree {
+            if a.level() != AreaLevel::Village || !scope.covers_area_path(&a.path) {
+                continue;
+            }
+            let names = a
+                .path
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .filter_map(|id| by_id.get(id).map(|x| x.name.clone()))
+                .collect();
+            all.push((names, a.clone()));
+        }
+        Ok(Villages { all })
+    }
+
+    fn find(&self, text: &str) -> Result<&Area, FieldError> {
+        let parts: Vec<&str> = text
+            .split(['/', '>', '＞', '／', '-'])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        if parts.is_empty() {
+            return Err(FieldError::new("field.village", "error.required"));
+        }
+        let matches: Vec<&Area> = self
+            .all
+            .iter()
+            .filter(|(names, _)| {
+                names.len() >= parts.len()
+                    && names[names.len() - parts.len()..]
+                        .iter()
+                        .zip(&parts)
+                        .all(|(a, b)| a == b)
+            })
+            .map(|(_, a)| a)
+            .collect();
+        match matches.len() {
+            1 => Ok(matches[0]),
+            0 => Err(FieldError::new("field.village", "error.village_not_found")
+                .arg("name", text.trim())),
+            _ => Err(FieldError::new("field.village", "error.village_ambiguous")
+                .arg("name", text.trim())),
+        }
+    }
+}
+
+/// Officials by username or display name.
+fn helper_ids(conn: &mut DbConn) -> QueryResult<HashMap<String, String>> {
+    let rows: Vec<(String, String, String)> = users::table
+        .filter(users::role.eq("official"))
+        .select((users::id, users::username, users::display_name))
+        .load(conn)?;
+    let mut map = HashMap::new();
+    for (id, u, d) in rows {
+        map.insert(u, id.clone());
+        if !d.is_empty() {
+            map.insert(d, id);
+        }
+    }
+    Ok(map)
+}
+
+fn text(row: &HashMap<Column, Cell>, c: Column) -> &str {
+    row.get(&c).map(|x| x.text.as_str()).unwrap_or("")
+}
+
+struct Checked {
+    row: usize,
+    input: HouseholdInput,
+    village: String,
+}
+
+/// Parse one row; every problem of the row is reported.
+fn check_row(
+    row_no: usize,
+    row: &HashMap<Column, Cell>,
+    villages: &Villages,
+    helpers: &HashMap<String, String>,
+) -> Result<Checked, Vec<RowError>> {
+    let mut errors = Vec::new();
+    macro_rules! keep {
+        ($e:expr) => {
+            match $e {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    errors.push(RowError::new(row_no, e));
+                    None
+                }
+            }
+        };
+    }
+    let head_name = keep!(parse_name(
+        "field.head_name",
+        text(row, Column::HeadName),
+        40
+    ));
+    let id_cell = row.get(&Column::IdNumber);
+    let id_number = keep!(
+        IdNumber::parse("field.id_number", text(row, Column::IdNumber)).map_err(|e| {
+            if id_cell.is_some_and(|c| c.numeric) && e.key != "error.required" {
+                FieldError::new("field.id_number", "error.id_numeric_cell")
+            } else {
+                e
+            }
+        })
+    );
+    let phone_text = text(row, Column::Phone);
+    let phone = if phone_text.trim().is_empty() {
+        Some(None)
+    } else {
+        keep!(Phone::parse("field.phone", phone_text).map(Some))
+    };
+    let village = keep!(villages.find(text(row, Column::Village)).cloned());
+    let address = keep!(parse_optional_text(
+        "field.address",
+        text(row, Column::Address),
+        200
+    ));
+    let members = keep!(parse_members(text(row, Column::Members)));
+    let status_text = text(row, Column::Status);
+    let status = if status_text.trim().is_empty() {
+        Some(Status::Registered)
+    } else {
+        keep!(
+            Status::parse(status_text)
+                .ok_or(FieldError::new("field.status", "error.status_unknown"))
+        )
+    };
+    let helper_text = text(row, Column::Helper).trim();
+    let helper_id = if helper_text.is_empty() {
+        Some(None)
+    } else {
+        keep!(helpers.get(helper_text).cloned().map(Some).ok_or(
+            FieldError::new("field.helper", "error.helper_not_found").arg("name", helper_text)
+        ))
+    };
+    let notes = keep!(parse_optional_text(
+        "field.notes",
+        text(row, Column::Notes),
+        500
+    ));
+    match (
+        head_name, id_number, phone, village, address, members, status, helper_id, notes,
+    ) {
+        (
+            Some(head_name),
+            Some(id),
+            Some(phone),
+            Some(village),
+            Some(address),
+            Some(members),
+            Some(status),
+            Some(helper_id),
+            Some(notes),
+        ) if errors.is_empty() => Ok(Checked {
+            row: row_no,
+            input: HouseholdInput {
+                head_name,
+                id_number: Some(id),
+                phone,
+                area_id: village.id.clone(),
+                address,
+                members,
+                status,
+                helper_id,
+                notes,
+                status_reason: String::new(),
+            },
+            village: village.name,
+        }),
+        _ => Err(errors),
+    }
+}
+
+enum Plan {
+    Create(Checked),
+    Update { id: String, checked: Checked },
+}
+
+/// Check every row against the file and the database; returns the report
+/// and what committing would do. `progress(done, total)` is called now and then.
+fn plan(
+    conn: &mut DbConn,
+    key: &DataKey,
+    scope: &Scope,
+    table: &Table,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<(Report, Vec<Plan>), HouseholdError> {
+    let villages = Villages::load(conn, scope)?;
+    let helpers = helper_ids(conn)?;
+    let total = table.rows.len();
+    let mut report = Report {
+        total,
+        ..Report::default()
+    };
+    let mut checked = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (i, (row_no, row)) in table.rows.iter().enumerate() {
+        match check_row(*row_no, row, &villages, &helpers) {
+            Ok(c) => {
+                let lookup = key.lookup("id", c.input.id_number.as_ref().expect("parsed").expose());
+                if let Some(first) = seen.get(&lookup) {
+                    report.refused.push(RowError::new(
+                        *row_no,
+                        FieldError::new("field.id_number", "error.id_duplicate_in_file")
+                            .arg("row", first),
+                    ));
+                } else {
+                    seen.insert(lookup.clone(), *row_no);
+                    checked.push((lookup, c));
+                }
+            }
+            Err(errs) => report.refused.extend(errs),
+        }
+        if i % 500 == 0 {
+            progress(i, total);
+        }
+    }
+    // Which of the ID numbers are already registered, in chunks.
+    let mut existing: HashMap<String, (super::Household, String)> = HashMap::new();
+    let lookups: Vec<String> = checked.iter().map(|(l, _)| l.clone()).collect();
+    for chunk in lookups.chunks(500) {
+        let found: Vec<(super::Household, String)> = households::table
+            .inner_join(crate::db::schema::areas::table)
+            .filter(households::id_lookup.eq_any(chunk))
+            .filter(households::archived.eq(false))
+            .select((
+                super::Household::as_select(),
+                crate::db::schema::areas::path,
+            ))
+            .load(conn)?;
+        for (h, path) in found {
+            existing.insert(h.id_lookup.clone(), (h, path));
+        }
+    }
+    let mut plans = Vec::new();
+    for (lookup, c) in checked {
+        match existing.get(&lookup) {
+            None => {
+                report.create += 1;
+                if report.sample_create.len() < 50 {
+                    report.sample_create.push(SampleRow {
+                        row: c.row,
+                        head_name: c.input.head_name.clone(),
+                        village: c.village.clone(),
+                    });
+                }
+                plans.push(Plan::Create(c));
+            }
+            Some((h, path)) => {
+                if !scope.covers_area_path(path) {
+                    report.refused.push(RowError::new(
+                        c.row,
+                        FieldError::new("field.id_number", "error.id_taken_elsewhere"),
+                    ));
+                    continue;
+                }
+                let phone_now = if h.phone_cipher.is_empty() {
+                    None
+                } else {
+                    key.decrypt(&h.phone_cipher)
+                };
+                let same = h.head_name == c.input.head_name
+                    && phone_now.as_deref() == c.input.phone.as_ref().map(|p| p.expose())
+                    && h.area_id == c.input.area_id
+                    && h.address == c.input.address
+                    && h.members == c.input.members
+                    && h.status == c.input.status.as_str()
+                    && h.helper_id == c.input.helper_id
+                    && h.notes == c.input.notes;
+                if same {
+                    report.unchanged += 1;
+                } else {
+                    report.update += 1;
+                    if report.sample_update.len() < 50 {
+                        report.sample_update.push(SampleRow {
+                            row: c.row,
+                            head_name: c.input.head_name.clone(),
+                            village: c.village.clone(),
+                        });
+                    }
+                    plans.push(Plan::Update {
+                        id: h.id.clone(),
+                        checked: c,
+                    });
+                }
+            }
+        }
+    }
+    report.refused.sort_by_key(|e| e.row);
+    progress(total, total);
+    Ok((report, plans))
+}
+
+/// Check a file without changing anything.
+pub fn check(
+    conn: &mut DbConn,
+    key: &DataKey,
+    scope: &Scope,
+    table: &Table,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Report, HouseholdError> {
+    plan(conn, key, scope, table, progress).map(|(r, _)| r)
+}
+
+/// Check again and write every valid row, in one transaction: all or none.
+pub fn commit(
+    conn: &mut DbConn,
+    ctx: &AuditCtx,
+    key: &DataKey,
+    scope: &Scope,
+    table: &Table,
+    file_name: &str,
+) -> Result<Report, HouseholdError> {
+    db::write_tx(conn, |c| {
+        let (mut report, plans) = plan(c, key, scope, table, &mut |_, _| {})?;
+        for p in &plans {
+            match p {
+                Plan::Create(checked) => {
+                    create_in_tx(c, ctx, key, &checked.input)?;
+                }
+                Plan::Update { id, checked } => {
+                    let mut input = checked.input.clone();
+                    input.status_reason = "import".into();
+                    super::update(c, ctx, key, scope, id, &input)?;
+                }
+            }
+        }
+        report.committed = true;
+        audit::record(
+            c,
+            ctx,
+            "household.import",
+            "file",
+            "",
+            &format!(
+                "{file_name}: {} created, {} updated, {} unchanged, {} rows refused",
+                report.create,
+                report.update,
+                report.unchanged,
+                report.refused_rows()
+            ),
+        )?;
+        Ok(report)
+    })
+}
+
+/// Insert one household with its card inside the import's transaction
+/// (no audit row per household: the import's own row covers them).
+fn create_in_tx(
+    c: &mut DbConn,
+    ctx: &AuditCtx,
+    key: &DataKey,
+    input: &HouseholdInput,
+) -> Result<(), HouseholdError> {
+    let id_number = input.id_number.as_ref().expect("parsed");
+    let lookup = key.lookup("id", id_number.expose());
+    let (phone_cipher, phone_masked) = match &input.phone {
+        Some(p) => (key.encrypt(p.expose()), p.masked()),
+        None => (String::new(), String::new()),
+    };
+    let id = db::new_id();
+    let now = db::now();
+    super::insert_household(
+        c,
+        ctx,
+        &id,
+        input,
+        &key.encrypt(id_number.expose()),
+        &lookup,
+        id_number,
+        &phone_cipher,
+        &phone_masked,
+        now,
+    )?;
+    super::new_card(c, &id, &ctx.username, now)?;
+    super::record_status(c, ctx, &id, None, input.status.as_str(), "import", now)?;
+    Ok(())
+}
+
+/// Import jobs: an uploaded file, checked (and later imported) in the
+/// background while the browser shows progress.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = import_jobs)]
+pub struct Job {
+    pub id: String,
+    pub kind: String,
+    pub user_id: String,
+    pub file_name: String,
+    pub state: String,
+    pub rows_total: i64,
+    pub rows_done: i64,
+    pub report: String,
+    pub created_at: chrono::NaiveDateTime,
+}
+
+impl Job {
+    pub fn report(&self) -> Option<Report> {
+        serde_json::from_str(&self.report).ok()
+    }
+    pub fn percent(&self) -> i64 {
+        if self.rows_total == 0 {
+            0
+        } else {
+            self.rows_done * 100 / self.rows_total
+        }
+    }
+    pub fn running(&self) -> bool {
+        matches!(self.state.as_str(), "checking" | "importing")
+    }
+}
+
+pub const MAX_FILE_BYTES: usize = 20 * 1024 * 1024;
+
+pub fn create_job(
+    conn: &mut DbConn,
+    user_id: &str,
+    file_name: &str,
+    bytes: &[u8],
+) -> QueryResult<String> {
+    let id = db::new_id();
+    let now = db::now();
+    diesel::insert_into(import_jobs::table)
+        .values((
+            import_jobs::id.eq(&id),
+            import_jobs::kind.eq("households"),
+            import_jobs::user_id.eq(user_id),
+            import_jobs::file_name.eq(file_name),
+            import_jobs::file.eq(bytes),
+            import_jobs::state.eq("checking"),
+            import_jobs::created_at.eq(now),
+            import_jobs::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+pub fn find_job(conn: &mut DbConn, id: &str) -> QueryResult<Option<Job>> {
+    import_jobs::table
+        .find(id)
+        .select(Job::as_select())
+        .first(conn)
+        .optional()
+}
+
+fn set_job(
+    conn: &mut DbConn,
+    id: &str,
+    state: &str,
+    done: i64,
+    total: i64,
+    report: &str,
+) -> QueryResult<()> {
+    diesel::update(import_jobs::table.find(id))
+        .set((
+            import_jobs::state.eq(state),
+            import_jobs::rows_done.eq(done),
+            import_jobs::rows_total.eq(total),
+            import_jobs::report.eq(report),
+            import_jobs::updated_at.eq(db::now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Move a checked job to "importing", exactly once (a second confirm finds
+/// it already moving and does nothing).
+pub fn start_commit(conn: &mut DbConn, id: &str) -> QueryResult<bool> {
+    let n = diesel::update(
+        import_jobs::table
+            .find(id)
+            .filter(import_jobs::state.eq("checked")),
+    )
+    .set((
+        import_jobs::state.eq("importing"),
+        import_jobs::updated_at.eq(db::now()),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+fn error_report(e: FieldError) -> String {
+    serde_json::to_string(&Report {
+        refused: vec![RowError::new(0, e)],
+        ..Report::default()
+    })
+    .unwrap_or_default()
+}
+
+/// Run a job's check or commit to the end (on a blocking thread).
+pub fn run_job(
+    pool: &DbPool,
+    key: &DataKey,
+    ctx: &AuditCtx,
+    scope: &Scope,
+    job_id: &str,
+    commit_it: bool,
+) {
+    let result = (|| -> Result<(), String> {
+        let mut conn = pool.get().map_err(|e| e.to_string())?;
+        let (file_name, bytes): (String, Vec<u8>) = import_jobs::table
+            .find(job_id)
+            .select((import_jobs::file_name, import_jobs::file))
+            .first(&mut conn)
+            .map_err(|e| e.to_string())?;
+        let table = match read_table(&file_name, &bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                set_job(&mut conn, job_id, "failed", 0, 0, &error_report(e))
+                    .map_err(|e| e.to_string())?;
+                return Ok(());
+            }
+        };
+        let total = table.rows.len() as i64;
+        if commit_it {
+            set_job(&mut conn, job_id, "importing", 0, total, "").map_err(|e| e.to_string())?;
+            let report = commit(&mut conn, ctx, key, scope, &table, &file_name)
+                .map_err(|e| format!("{e:?}"))?;
+            set_job(
+                &mut conn,
+                job_id,
+                "done",
+                total,
+                total,
+                &serde_json::to_string(&report).unwrap_or_default(),
+            )
+            .map_err(|e| e.to_string())?;
+        } else {
+            let mut progress_conn = pool.get().map_err(|e| e.to_string())?;
+            let report = check(&mut conn, key, scope, &table, &mut |done, total| {
+                let _ = set_job(
+                    &mut progress_conn,
+                    job_id,
+                    "checking",
+                    done as i64,
+                    total as i64,
+                    "",
+                );
+            })
+            .map_err(|e| format!("{e:?}"))?;
+            set_job(
+                &mut conn,
+                job_id,
+                "checked",
+                total,
+                total,
+                &serde_json::to_string(&report).unwrap_or_default(),
+            )
+            .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        tracing::error!(job = job_id, error = %e, "import job failed");
+        if let Ok(mut conn) = pool.get() {
+            let _ = set_job(
+                &mut conn,
+                job_id,
+                "failed",
+                0,
+                0,
+                &error_report(FieldError::new("field.file", "error.import_failed")),
+            );
+        }
+    }
+}

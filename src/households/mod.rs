@@ -1,0 +1,1051 @@
+//! Households (农户) and their points cards: registering the families,
+//! keeping their personal data encrypted, finding them again.
+
+pub mod export;
+pub mod import;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::areas;
+use crate::audit::{self, AuditCtx};
+use crate::auth::Scope;
+use crate::crypto::DataKey;
+use crate::db::schema::{
+    areas as areas_t, household_status_history as hist, households, points_cards, users,
+};
+use crate::db::{self, DbConn};
+use crate::domain::{
+    AreaLevel, CardNo, FieldError, IdNumber, Phone, parse_name, parse_optional_text,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Registered,
+    Lifted,
+    Monitored,
+}
+
+impl Status {
+    pub const ALL: [Status; 3] = [Status::Registered, Status::Lifted, Status::Monitored];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Registered => "registered",
+            Status::Lifted => "lifted",
+            Status::Monitored => "monitored",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        let s = s.trim();
+        Status::ALL
+            .into_iter()
+            .find(|x| x.as_str() == s)
+            .or(match s {
+                "建档立卡" | "建档立卡户" | "建档立卡贫困户" | "贫困户" => {
+                    Some(Status::Registered)
+                }
+                "脱贫" | "脱贫户" | "已脱贫" => Some(Status::Lifted),
+                "监测" | "监测户" | "监测对象" => Some(Status::Monitored),
+                _ => None,
+            })
+    }
+
+    pub fn label_key(self) -> &'static str {
+        match self {
+            Status::Registered => "households.status_registered",
+            Status::Lifted => "households.status_lifted",
+            Status::Monitored => "households.status_monitored",
+        }
+    }
+
+    pub fn label_key_of(s: &str) -> &'static str {
+        Status::parse(s)
+            .map(Status::label_key)
+            .unwrap_or("households.status_registered")
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = households)]
+pub struct Household {
+    pub id: String,
+    pub head_name: String,
+    pub id_cipher: String,
+    pub id_lookup: String,
+    pub id_masked: String,
+    pub id_last4: String,
+    pub phone_cipher: String,
+    pub phone_masked: String,
+    pub area_id: String,
+    pub address: String,
+    pub members: i64,
+    pub status: String,
+    pub helper_id: Option<String>,
+    pub notes: String,
+    pub archived: bool,
+    pub archived_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub created_by: String,
+    pub updated_at: NaiveDateTime,
+    pub updated_by: String,
+}
+
+/// A household with what lists and pages show beside it.
+#[derive(Debug, Clone)]
+pub struct HouseholdRow {
+    pub household: Household,
+    pub village: String,
+    pub area_path: String,
+    pub helper: Option<String>,
+    pub card_no: Option<String>,
+}
+
+impl HouseholdRow {
+    pub fn status_key(&self) -> &'static str {
+        Status::label_key_of(&self.household.status)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HouseholdError {
+    #[error("invalid field")]
+    Invalid(FieldError),
+    #[error("not found")]
+    NotFound,
+    #[error("forbidden")]
+    Forbidden,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+impl From<FieldError> for HouseholdError {
+    fn from(e: FieldError) -> Self {
+        HouseholdError::Invalid(e)
+    }
+}
+
+impl db::RetryableError for HouseholdError {
+    fn is_retryable(&self) -> bool {
+        matches!(self, HouseholdError::Db(e) if e.is_retryable())
+    }
+}
+
+/// What a person typed, parsed once.
+#[derive(Debug, Clone)]
+pub struct HouseholdInput {
+    pub head_name: String,
+    /// None on an edit means "unchanged".
+    pub id_number: Option<IdNumber>,
+    /// None means "no phone" on a new household and "unchanged" on an edit.
+    pub phone: Option<Phone>,
+    pub area_id: String,
+    pub address: String,
+    pub members: i64,
+    pub status: Status,
+    pub helper_id: Option<String>,
+    pub notes: String,
+    pub status_reason: String,
+}
+
+/// The plain strings of the household form (and of an imported row).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct HouseholdForm {
+    #[serde(default)]
+    pub head_name: String,
+    #[serde(default)]
+    pub id_number: String,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub area_id: String,
+    #[serde(default)]
+    pub address: String,
+    #[serde(default)]
+    pub members: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub helper_id: String,
+    #[serde(default)]
+    pub notes: String,
+    #[serde(default)]
+    pub status_reason: String,
+}
+
+pub fn parse_members(s: &str) -> Result<i64, FieldError> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err(FieldError::new("field.members", "error.required"));
+    }
+    match s.parse::<i64>() {
+        Ok(n) if (1..=99).contains(&n) => Ok(n),
+        _ => Err(FieldError::new("field.members", "error.members_range")),
+    }
+}
+
+/// Parse the form. `new` households need an ID number; edits may leave ID
+/// and phone empty to keep them.
+pub fn parse_form(
+    conn: &mut DbConn,
+    scope: &Scope,
+    f: &HouseholdForm,
+    new: bool,
+) -> Result<HouseholdInput, HouseholdError> {
+    let head_name = parse_name("field.head_name", &f.head_name, 40)?;
+    let id_number = if new || !f.id_number.trim().is_empty() {
+        Some(IdNumber::parse("field.id_number", &f.id_number)?)
+    } else {
+        None
+    };
+    let phone = if f.phone.trim().is_empty() {
+        None
+    } else {
+        Some(Phone::parse("field.phone", &f.phone)?)
+    };
+    let area_id = f.area_id.trim().to_string();
+    if area_id.is_empty() {
+        return Err(FieldError::new("field.village", "error.required").into());
+    }
+    check_village(conn, scope, &area_id)?;
+    let address = parse_optional_text("field.address", &f.address, 200)?;
+    let members = parse_members(&f.members)?;
+    let status = if f.status.trim().is_empty() {
+        Status::Registered
+    } else {
+        Status::parse(&f.status).ok_or(FieldError::new("field.status", "error.status_unknown"))?
+    };
+    let helper_id = Some(f.helper_id.trim().to_string()).filter(|s| !s.is_empty());
+    if let Some(h) = &helper_id {
+        check_helper(conn, h)?;
+    }
+    let notes = parse_optional_text("field.notes", &f.notes, 500)?;
+    let status_reason = parse_optional_text("field.status_reason", &f.status_reason, 200)?;
+    Ok(HouseholdInput {
+        head_name,
+        id_number,
+        phone,
+        area_id,
+        address,
+        members,
+        status,
+        helper_id,
+        notes,
+        status_reason,
+    })
+}
+
+/// The area must be a village inside the user's scope.
+pub fn check_village(
+    conn: &mut DbConn,
+    scope: &Scope,
+    area_id: &str,
+) -> Result<areas::Area, HouseholdError> {
+    let area = areas::find(conn, area_id)?
+        .ok_or(FieldError::new("field.village", "error.area_unknown"))?;
+    if area.level() != AreaLevel::Village {
+        return Err(FieldError::new("field.village", "error.not_a_village")
+            .arg("name", &area.name)
+            .into());
+    }
+    if !scope.covers_area_path(&area.path) {
+        return Err(
+            FieldError::new("field.village", "error.village_outside_scope")
+                .arg("name", &area.name)
+                .into(),
+        );
+    }
+    Ok(area)
+}
+
+fn check_helper(conn: &mut DbConn, helper_id: &str) -> Result<(), HouseholdError> {
+    let role: Option<String> = users::table
+        .find(helper_id)
+        .select(users::role)
+        .first(conn)
+        .optional()?;
+    match role.as_deref() {
+        Some("official") | Some("admin") => Ok(()),
+        _ => Err(FieldError::new("field.helper", "error.helper_unknown").into()),
+    }
+}
+
+/// A household by id, with its area path, if the scope covers it.
+pub fn find(conn: &mut DbConn, scope: &Scope, id: &str) -> Result<HouseholdRow, HouseholdError> {
+    let row = households::table
+        .inner_join(areas_t::table)
+        .left_join(users::table)
+        .left_join(
+            points_cards::table.on(points_cards::household_id
+                .eq(households::id)
+                .and(points_cards::replaced_by.is_null())),
+        )
+        .filter(households::id.eq(id))
+        .select((
+            Household::as_select(),
+            areas_t::name,
+            areas_t::path,
+            users::username.nullable(),
+            users::display_name.nullable(),
+            points_cards::card_no.nullable(),
+        ))
+        .first::<(
+            Household,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        )>(conn)
+        .optional()?
+        .ok_or(HouseholdError::NotFound)?;
+    let row = to_row(row);
+    if !scope.covers_area_path(&row.area_path) {
+        return Err(HouseholdError::Forbidden);
+    }
+    Ok(row)
+}
+
+fn to_row(
+    (household, village, area_path, username, display, card_no): (
+        Household,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    ),
+) -> HouseholdRow {
+    let helper = match (display, username) {
+        (Some(d), _) if !d.is_empty() => Some(d),
+        (_, u) => u,
+    };
+    HouseholdRow {
+        household,
+        village,
+        area_path,
+        helper,
+        card_no,
+    }
+}
+
+/// The scope's filter on the area path, for lists.
+fn scope_prefix(scope: &Scope) -> Option<Option<String>> {
+    match scope {
+        Scope::All => Some(None),
+        Scope::Area { path, .. } => Some(Some(db::path_prefix(path))),
+        Scope::Store { .. } | Scope::Nothing => None,
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub q: String,
+    pub area_id: Option<String>,
+    pub status: Option<Status>,
+    pub helper_id: Option<String>,
+    pub include_archived: bool,
+    pub sort: Sort,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Sort {
+    #[default]
+    Name,
+    Village,
+    Newest,
+}
+
+impl Sort {
+    pub fn parse(s: &str) -> Sort {
+        match s {
+            "village" => Sort::Village,
+            "newest" => Sort::Newest,
+            _ => Sort::Name,
+        }
+    }
+}
+
+pub const PAGE_SIZE: i64 = 50;
+
+/// One page of households visible in the scope, and how many match in all.
+pub fn list(
+    conn: &mut DbConn,
+    scope: &Scope,
+    filter: &ListFilter,
+    page: i64,
+    page_size: i64,
+) -> Result<(Vec<HouseholdRow>, i64), HouseholdError> {
+    let Some(prefix) = scope_prefix(scope) else {
+        return Ok((Vec::new(), 0));
+    };
+    // The area filter: a subtree, itself inside the scope.
+    let area_prefix = match &filter.area_id {
+        Some(a) => match areas::find(conn, a)? {
+            Some(area) if scope.covers_area_path(&area.path) => Some(db::path_prefix(&area.path)),
+            _ => return Ok((Vec::new(), 0)),
+        },
+        None => None,
+    };
+    let q = filter.q.trim().to_string();
+    let card = CardNo::parse("q", &q).ok();
+    let build = |prefix: &Option<String>| {
+        let mut query = households::table
+            .inner_join(areas_t::table)
+            .left_join(users::table)
+            .left_join(
+                points_cards::table.on(points_cards::household_id
+                    .eq(households::id)
+                    .and(points_cards::replaced_by.is_null())),
+            )
+            .into_boxed();
+        if let Some(p) = prefix {
+            query = query.filter(areas_t::path.like(p.clone()));
+        }
+        if let Some(p) = &area_prefix {
+            query = query.filter(areas_t::path.like(p.clone()));
+        }
+        if !filter.include_archived {
+            query = query.filter(households::archived.eq(false));
+        }
+        if let Some(s) = filter.status {
+            query = query.filter(households::status.eq(s.as_str()));
+        }
+        if let Some(h) = &filter.helper_id {
+            query = query.filter(households::helper_id.eq(h.clone()));
+        }
+        if let Some(c) = &card {
+            query = query.filter(points_cards::card_no.nullable().eq(c.as_str().to_string()));
+        } else if !q.is_empty() {
+            let upper = q.to_uppercase();
+            if upper.len() == 4 && upper.chars().all(|c| c.is_ascii_digit() || c == 'X') {
+                query = query.filter(
+                    households::id_last4
+                        .eq(upper)
+                        .or(households::head_name.like(format!("%{q}%"))),
+                );
+            } else {
+                query = query.filter(households::head_name.like(format!("%{q}%")));
+            }
+        }
+        query
+    };
+    let total: i64 = build(&prefix).count().get_result(conn)?;
+    let mut query = build(&prefix);
+    query = match filter.sort {
+        Sort::Name => query.order((households::head_name.asc(), households::id.asc())),
+        Sort::Village => query.order((
+            areas_t::name.asc(),
+            households::head_name.asc(),
+            households::id.asc(),
+        )),
+        Sort::Newest => query.order((households::created_at.desc(), households::id.desc())),
+    };
+    let rows = query
+        .limit(page_size)
+        .offset(page.max(0) * page_size)
+        .select((
+            Household::as_select(),
+            areas_t::name,
+            areas_t::path,
+            users::username.nullable(),
+            users::display_name.nullable(),
+            points_cards::card_no.nullable(),
+        ))
+        .load::<(
+            Household,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        )>(conn)?;
+    Ok((rows.into_iter().map(to_row).collect(), total))
+}
+
+/// Whose ID number this is among active households, for the duplicate message.
+fn active_with_lookup(
+    conn: &mut DbConn,
+    lookup: &str,
+    except: Option<&str>,
+) -> QueryResult<Option<(String, String, String)>> {
+    let mut q = households::table
+        .inner_join(areas_t::table)
+        .filter(households::id_lookup.eq(lookup.to_string()))
+        .filter(households::archived.eq(false))
+        .into_boxed();
+    if let Some(e) = except {
+        q = q.filter(households::id.ne(e.to_string()));
+    }
+    q.select((households::id, households::head_name, areas_t::path))
+        .first(conn)
+        .optional()
+}
+
+fn duplicate_error(scope: &Scope, name: &str, path: &str) -> HouseholdError {
+    if scope.covers_area_path(path) {
+        FieldError::new("field.id_number", "error.id_taken")
+            .arg("name", name)
+            .into()
+    } else {
+        FieldError::new("field.id_number", "error.id_taken_elsewhere").into()
+    }
+}
+
+/// Issue a new card number that is not in use.
+fn new_card(
+    conn: &mut DbConn,
+    household_id: &str,
+    by: &str,
+    now: NaiveDateTime,
+) -> QueryResult<CardNo> {
+    loop {
+        let card = CardNo::generate();
+        let taken: i64 = points_cards::table
+            .find(card.as_str())
+            .count()
+            .get_result(conn)?;
+        if taken > 0 {
+            continue;
+        }
+        diesel::insert_into(points_cards::table)
+            .values((
+                points_cards::card_no.eq(card.as_str()),
+                points_cards::household_id.eq(household_id),
+                points_cards::issued_at.eq(now),
+                points_cards::issued_by.eq(by),
+            ))
+            .execute(conn)?;
+        return Ok(card);
+    }
+}
+
+fn record_status(
+    conn: &mut DbConn,
+    ctx: &AuditCtx,
+    household_id: &str,
+    from: Option<&str>,
+    to: &str,
+    reason: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(hist::table)
+        .values((
+            hist::id.eq(db::new_id()),
+            hist::household_id.eq(household_id),
+            hist::at.eq(now),
+            hist::user_id.eq(&ctx.user_id),
+            hist::username.eq(&ctx.username),
+            hist::from_status.eq(from),
+            hist::to_status.eq(to),
+            hist::reason.eq(reason),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Register a household and issue its card, in one transaction.
+pub fn create(
+    conn: &mut DbConn,
+    ctx: &AuditCtx,
+    key: &DataKey,
+    scope: &Scope,
+    input: &HouseholdInput,
+) -> Result<(String, CardNo), HouseholdError> {
+    let id_number = input
+        .id_number
+        .as_ref()
+        .ok_or(FieldError::new("field.id_number", "error.required"))?;
+    let lookup = key.lookup("id", id_number.expose());
+    let id_cipher = key.encrypt(id_number.expose());
+    let (phone_cipher, phone_masked) = match &input.phone {
+        Some(p) => (key.encrypt(p.expose()), p.masked()),
+        None => (String::new(), String::new()),
+    };
+    db::write_tx(conn, |c| {
+        if let Some((_, name, path)) = active_with_lookup(c, &lookup, None)? {
+            return Err(duplicate_error(scope, &name, &path));
+        }
+        let id = db::new_id();
+        let now = db::now();
+        insert_household(
+            c,
+            ctx,
+            &id,
+            input,
+            &id_cipher,
+            &lookup,
+            id_number,
+            &phone_cipher,
+            &phone_masked,
+            now,
+        )?;
+        let card = new_card(c, &id, &ctx.username, now)?;
+        record_status(
+            c,
+            ctx,
+            &id,
+            None,
+            input.status.as_str(),
+            &input.status_reason,
+            now,
+        )?;
+        audit::record(
+            c,
+            ctx,
+            "household.create",
+            "household",
+            &id,
+            &format!("{} {}", input.head_name, id_number.masked()),
+        )?;
+        Ok((id, card))
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert_household(
+    c: &mut DbConn,
+    ctx: &AuditCtx,
+    id: &str,
+    input: &HouseholdInput,
+    id_cipher: &str,
+    lookup: &str,
+    id_number: &IdNumber,
+    phone_cipher: &str,
+    phone_masked: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(households::table)
+        .values((
+            households::id.eq(id),
+            households::head_name.eq(&input.head_name),
+            households::id_cipher.eq(id_cipher),
+            households::id_lookup.eq(lookup),
+            households::id_masked.eq(id_number.masked()),
+            households::id_last4.eq(id_number.last4()),
+            households::phone_cipher.eq(phone_cipher),
+            households::phone_masked.eq(phone_masked),
+            households::area_id.eq(&input.area_id),
+            households::address.eq(&input.address),
+            households::members.eq(input.members),
+            households::status.eq(input.status.as_str()),
+            households::helper_id.eq(&input.helper_id),
+            households::notes.eq(&input.notes),
+            households::archived.eq(false),
+            households::created_at.eq(now),
+            households::created_by.eq(&ctx.username),
+            households::updated_at.eq(now),
+            households::updated_by.eq(&ctx.username),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
+/// What changed between the stored household and the input (names of
+/// fields only: values of personal data never go to the audit log).
+fn changes(
+    h: &Household,
+    input: &HouseholdInput,
+    new_lookup: Option<&str>,
+    new_phone_masked: Option<&str>,
+) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if h.head_name != input.head_name {
+        out.push("head_name");
+    }
+    if new_lookup.is_some_and(|l| l != h.id_lookup) {
+        out.push("id_number");
+    }
+    if new_phone_masked.is_some_and(|p| p != h.phone_masked) {
+        out.push("phone");
+    }
+    if h.area_id != input.area_id {
+        out.push("village");
+    }
+    if h.address != input.address {
+        out.push("address");
+    }
+    if h.members != input.members {
+        out.push("members");
+    }
+    if h.status != input.status.as_str() {
+        out.push("status");
+    }
+    if h.helper_id != input.helper_id {
+        out.push("helper");
+    }
+    if h.notes != input.notes {
+        out.push("notes");
+    }
+    out
+}
+
+/// Update a household. A change of status needs a reason and is kept in the
+/// status history. Returns the names of the fields that changed.
+pub fn update(
+    conn: &mut DbConn,
+    ctx: &AuditCtx,
+    key: &DataKey,
+    scope: &Scope,
+    id: &str,
+    input: &HouseholdInput,
+) -> Result<Vec<&'static str>, HouseholdError> {
+    let new_id = input.id_number.as_ref().map(|n| {
+        (
+            key.lookup("id", n.expose()),
+            key.encrypt(n.expose()),
+            n.masked(),
+            n.last4().to_string(),
+        )
+    });
+    let new_phone = input
+        .phone
+        .as_ref()
+        .map(|p| (key.encrypt(p.expose()), p.masked()));
+    db::write_tx(conn, |c| {
+        let row = find(c, scope, id)?;
+        let h = &row.household;
+        if h.archived {
+            return Err(FieldError::new("field.household", "error.household_archived").into());
+        }
+        let changed = changes(
+            h,
+            input,
+            new_id.as_ref().map(|x| x.0.as_str()),
+            new_phone.as_ref().map(|x| x.1.as_str()),
+        );
+        if changed.is_empty() {
+            return Ok(changed);
+        }
+        if changed.contains(&"status") && input.status_reason.is_empty() {
+            return Err(
+                FieldError::new("field.status_reason", "error.status_reason_required").into(),
+            );
+        }
+        if let Some((lookup, ..)) = &new_id
+            && let Some((_, name, path)) = active_with_lookup(c, lookup, Some(id))?
+        {
+            return Err(duplicate_error(scope, &name, &path));
+        }
+        let now = db::now();
+        diesel::update(households::table.find(id))
+            .set((
+                households::head_name.eq(&input.head_name),
+                households::area_id.eq(&input.area_id),
+                households::address.eq(&input.address),
+                households::members.eq(input.members),
+                households::status.eq(input.status.as_str()),
+                households::helper_id.eq(&input.helper_id),
+                households::notes.eq(&input.notes),
+                households::updated_at.eq(now),
+                households::updated_by.eq(&ctx.username),
+            ))
+            .execute(c)?;
+        if let Some((lookup, cipher, masked, last4)) = &new_id {
+            diesel::update(households::table.find(id))
+                .set((
+                    households::id_lookup.eq(lookup),
+                    households::id_cipher.eq(cipher),
+                    households::id_masked.eq(masked),
+                    households::id_last4.eq(last4),
+                ))
+                .execute(c)?;
+        }
+        if let Some((cipher, masked)) = &new_phone {
+            diesel::update(households::table.find(id))
+                .set((
+                    households::phone_cipher.eq(cipher),
+                    households::phone_masked.eq(masked),
+                ))
+                .execute(c)?;
+        }
+        if changed.contains(&"status") {
+            record_status(
+                c,
+                ctx,
+                id,
+                Some(&h.status),
+                input.status.as_str(),
+                &input.status_reason,
+                now,
+            )?;
+        }
+        audit::record(
+            c,
+            ctx,
+            "household.update",
+            "household",
+            id,
+            &format!("{}: {}", input.head_name, changed.join(", ")),
+        )?;
+        Ok(changed)
+    })
+}
+
+/// Archive (or restore) a household. Archived households earn and spend
+/// nothing; they are never deleted once anything refers to them.
+pub fn set_archived(
+    conn: &mut DbConn,
+    ctx: &AuditCtx,
+    scope: &Scope,
+    id: &str,
+    archived: bool,
+    reason: &str,
+) -> Result<HouseholdRow, HouseholdError> {
+    let reason = parse_optional_text("field.reason", reason, 200)?;
+    if archived && reason.is_empty() {
+        return Err(FieldError::new("field.reason", "error.required").into());
+    }
+    db::write_tx(conn, |c| {
+        let row = find(c, scope, id)?;
+        if row.household.archived == archived {
+            return Ok(row);
+        }
+        if !archived
+            && let Some((_, name, path)) =
+                active_with_lookup(c, &row.household.id_lookup, Some(id))?
+        {
+            return Err(duplicate_error(scope, &name, &path));
+        }
+        let now = db::now();
+        diesel::update(households::table.find(id))
+            .set((
+                households::archived.eq(archived),
+                households::archived_at.eq(archived.then_some(now)),
+                households::updated_at.eq(now),
+                households::updated_by.eq(&ctx.username),
+            ))
+            .execute(c)?;
+        let action = if archived {
+            "household.archive"
+        } else {
+            "household.restore"
+        };
+        audit::record(
+            c,
+            ctx,
+            action,
+            "household",
+            id,
+            &format!("{}: {reason}", row.household.head_name),
+        )?;
+        find(c, scope, id)
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secret {
+    IdNumber,
+    Phone,
+}
+
+/// The full ID number or phone, for someone allowed to see it; every reveal
+/// is audited.
+pub fn reveal(
+    conn: &mut DbConn,
+    ctx: &AuditCtx,
+    key: &DataKey,
+    scope: &Scope,
+    id: &str,
+    what: Secret,
+) -> Result<String, HouseholdError> {
+    db::write_tx(conn, |c| {
+        let row = find(c, scope, id)?;
+        let (cipher, name) = match what {
+            Secret::IdNumber => (&row.household.id_cipher, "id_number"),
+            Secret::Phone => (&row.household.phone_cipher, "phone"),
+        };
+        let plain = if cipher.is_empty() {
+            String::new()
+        } else {
+            key.decrypt(cipher).ok_or_else(|| {
+                HouseholdError::Db(diesel::result::Error::DeserializationError(
+                    "cannot decrypt with this data key".into(),
+                ))
+            })?
+        };
+        audit::record(c, ctx, "household.reveal", "household", id, name)?;
+        Ok(plain)
+    })
+}
+
+/// A card number as typed at a counter or in a search.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardLookup {
+    Current { household_id: String },
+    Replaced { by: String },
+    Unknown,
+}
+
+pub fn lookup_card(conn: &mut DbConn, card: &CardNo) -> QueryResult<CardLookup> {
+    let found: Option<(String, Option<String>)> = points_cards::table
+        .find(card.as_str())
+        .select((points_cards::household_id, points_cards::replaced_by))
+        .first(conn)
+        .optional()?;
+    Ok(match found {
+        None => CardLookup::Unknown,
+        Some((household_id, None)) => CardLookup::Current { household_id },
+        Some((_, Some(by))) => {
+            // Follow the chain to the card in use now.
+            let mut current = by;
+            for _ in 0..100 {
+                let next: Option<Option<String>> = points_cards::table
+                    .find(&current)
+                    .select(points_cards::replaced_by)
+                    .first(conn)
+                    .optional()?;
+                match next {
+                    Some(Some(n)) => current = n,
+                    _ => break,
+                }
+            }
+            CardLookup::Replaced { by: current }
+        }
+    })
+}
+
+/// Replace a lost card: the old number stops working and says what replaced it.
+pub fn reissue_card(
+    conn: &mut DbConn,
+    ctx: &AuditCtx,
+    scope: &Scope,
+    id: &str,
+) -> Result<CardNo, HouseholdError> {
+    db::write_tx(conn, |c| {
+        let row = find(c, scope, id)?;
+        if row.household.archived {
+            return Err(FieldError::new("field.household", "error.household_archived").into());
+        }
+        let now = db::now();
+        // The new card must exist before the old one can point at it, and only
+        // one card may be current: retire the old one first, then issue.
+        let old = row.card_no.clone();
+        if let Some(old) = &old {
+            diesel::update(points_cards::table.find(old))
+                .set((
+                    points_cards::replaced_by.eq(""),
+                    points_cards::replaced_at.eq(now),
+                ))
+                .execute(c)?;
+        }
+        let card = new_card(c, id, &ctx.username, now)?;
+        if let Some(old) = &old {
+            diesel::update(points_cards::table.find(old))
+                .set(points_cards::replaced_by.eq(card.as_str()))
+                .execute(c)?;
+        }
+        audit::record(
+            c,
+            ctx,
+            "household.card_reissue",
+            "household",
+            id,
+            &format!("{} -> {}", old.unwrap_or_default(), card.as_str()),
+        )?;
+        Ok(card)
+    })
+}
+
+#[derive(Debug, Clone, Queryable)]
+pub struct StatusChange {
+    pub at: NaiveDateTime,
+    pub username: String,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub reason: String,
+}
+
+impl StatusChange {
+    pub fn from_key(&self) -> Option<&'static str> {
+        self.from_status.as_deref().map(Status::label_key_of)
+    }
+    pub fn to_key(&self) -> &'static str {
+        Status::label_key_of(&self.to_status)
+    }
+}
+
+pub fn status_history(conn: &mut DbConn, id: &str) -> QueryResult<Vec<StatusChange>> {
+    hist::table
+        .filter(hist::household_id.eq(id))
+        .order((hist::at.asc(), hist::id.asc()))
+        .select((
+            hist::at,
+            hist::username,
+            hist::from_status,
+            hist::to_status,
+            hist::reason,
+        ))
+        .load(conn)
+}
+
+/// Earlier cards of a household (replaced ones), newest first.
+pub fn old_cards(conn: &mut DbConn, id: &str) -> QueryResult<Vec<(String, Option<NaiveDateTime>)>> {
+    points_cards::table
+        .filter(points_cards::household_id.eq(id))
+        .filter(points_cards::replaced_by.is_not_null())
+        .order(points_cards::replaced_at.desc())
+        .select((points_cards::card_no, points_cards::replaced_at))
+        .load(conn)
+}
+
+/// Villages inside the scope, for choosing one.
+pub fn villages_in_scope(conn: &mut DbConn, scope: &Scope) -> QueryResult<Vec<areas::Area>> {
+    let all = match scope {
+        Scope::All => areas::tree(conn)?,
+        Scope::Area { path, .. } => areas::subtree(conn, path)?,
+        _ => Vec::new(),
+    };
+    Ok(all
+        .into_iter()
+        .filter(|a| a.level() == AreaLevel::Village)
+        .collect())
+}
+
+/// Officials (and admins) who can be assigned as helpers: (id, name).
+pub fn helpers(conn: &mut DbConn, scope: &Scope) -> QueryResult<Vec<(String, String)>> {
+    let rows: Vec<(String, String, String, Option<String>)> = users::table
+        .left_join(areas_t::table)
+        .filter(users::role.eq("official"))
+        .filter(users::disabled.eq(false))
+        .order(users::username.asc())
+        .select((
+            users::id,
+            users::username,
+            users::display_name,
+            areas_t::path.nullable(),
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, _, _, path)| match (scope, path) {
+            (Scope::All, _) => true,
+            // Helpers working in this scope, or above it.
+            (Scope::Area { path: mine, .. }, Some(p)) => {
+                p.starts_with(mine.as_str()) || mine.starts_with(p.as_str())
+            }
+            _ => false,
+        })
+        .map(|(id, u, d, _)| {
+            (
+                id,
+                if d.is_empty() {
+                    u
+                } else {
+                    format!("{d} ({u})")
+                },
+            )
+        })
+        .collect())
+}
+
+/// Households with their current cards, for printing a sheet of cards.
+pub fn cards_for(
+    conn: &mut DbConn,
+    scope: &Scope,
+    filter: &ListFilter,
+) -> Result<Vec<HouseholdRow>, HouseholdError> {
+    let (rows, _) = list(conn, scope, filter, 0, 1000)?;
+    Ok(rows)
+}

@@ -1,0 +1,816 @@
+use actix_multipart::Multipart;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use futures_util::StreamExt;
+use serde::Deserialize;
+
+use crate::areas::Area;
+use crate::auth::Action;
+use crate::domain::{CardNo, FieldError};
+use crate::households::import::{self, Job, Report};
+use crate::households::{
+    self, CardLookup, HouseholdForm, HouseholdRow, ListFilter, Secret, Sort, Status, StatusChange,
+};
+use crate::web::extract::{audit_ctx, lang_of, verify_csrf};
+use crate::web::page::{PageCtx, flash_field_error, flash_ok, or_flash, render};
+use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
+
+#[derive(Deserialize, Default, Clone)]
+pub struct ListQuery {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub area_id: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub helper_id: String,
+    #[serde(default)]
+    pub archived: String,
+    #[serde(default)]
+    pub sort: String,
+    #[serde(default)]
+    pub page: Option<i64>,
+}
+
+impl ListQuery {
+    fn filter(&self) -> ListFilter {
+        ListFilter {
+            q: self.q.trim().chars().take(40).collect(),
+            area_id: Some(self.area_id.trim().to_string()).filter(|s| !s.is_empty()),
+            status: Status::parse(&self.status),
+            helper_id: Some(self.helper_id.trim().to_string()).filter(|s| !s.is_empty()),
+            include_archived: self.archived == "1",
+            sort: Sort::parse(&self.sort),
+        }
+    }
+
+    /// The same filter as a query string, for links (pages, exports, cards).
+    pub fn link(&self, page: Option<i64>) -> String {
+        let mut q = vec![
+            ("q", self.q.clone()),
+            ("area_id", self.area_id.clone()),
+            ("status", self.status.clone()),
+            ("helper_id", self.helper_id.clone()),
+            ("archived", self.archived.clone()),
+            ("sort", self.sort.clone()),
+        ];
+        if let Some(p) = page {
+            q.push(("page", p.to_string()));
+        }
+        q.retain(|(_, v)| !v.is_empty());
+        serde_urlencoded::to_string(q).unwrap_or_default()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "households/list.html")]
+struct ListPage<'a> {
+    ctx: &'a PageCtx,
+    rows: Vec<HouseholdRow>,
+    total: i64,
+    page: i64,
+    pages: i64,
+    q: ListQuery,
+    villages: Vec<Area>,
+    helpers: Vec<(String, String)>,
+    statuses: [Status; 3],
+    notice: Option<String>,
+    can_edit: bool,
+    can_import: bool,
+}
+
+pub async fn list(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ViewHouseholds)?;
+    let q = q.into_inner();
+    let filter = q.filter();
+    let page = q.page.unwrap_or(0).max(0);
+    let scope = user.scope.clone();
+    let card = CardNo::parse("field.card_no", &q.q).ok();
+    let (rows, total, villages, helpers, lookup) = run(&state, move |c| {
+        let (rows, total) = households::list(c, &scope, &filter, page, households::PAGE_SIZE)?;
+        let lookup = match &card {
+            Some(card) => Some(households::lookup_card(c, card)?),
+            None => None,
+        };
+        Ok((
+            rows,
+            total,
+            households::villages_in_scope(c, &scope)?,
+            households::helpers(c, &scope)?,
+            lookup,
+        ))
+    })
+    .await?;
+    // A card number that finds exactly one household opens it.
+    if lookup.is_some() && rows.len() == 1 && total == 1 {
+        return Ok(crate::web::middleware::see_other(&format!(
+            "/households/{}",
+            rows[0].household.id
+        )));
+    }
+    let lang = lang_of(&req);
+    let notice = match lookup {
+        Some(CardLookup::Replaced { by }) => Some(crate::i18n::tf(
+            lang,
+            "households.card_replaced",
+            &[("card", q.q.trim().to_string()), ("new", by)],
+        )),
+        Some(CardLookup::Unknown) => Some(crate::i18n::tf(
+            lang,
+            "households.card_unknown",
+            &[("card", q.q.trim().to_string())],
+        )),
+        _ => None,
+    };
+    let ctx = PageCtx::build(&req, Some(&user));
+    render(
+        &ctx,
+        &ListPage {
+            ctx: &ctx,
+            pages: (total + households::PAGE_SIZE - 1) / households::PAGE_SIZE,
+            rows,
+            total,
+            page,
+            q,
+            villages,
+            helpers,
+            statuses: Status::ALL,
+            notice,
+            can_edit: user.can(Action::EditHouseholds),
+            can_import: user.can(Action::ImportHouseholds),
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "households/form.html")]
+struct FormPage<'a> {
+    ctx: &'a PageCtx,
+    /// None for a new household.
+    household: Option<HouseholdRow>,
+    villages: Vec<Area>,
+    helpers: Vec<(String, String)>,
+    statuses: [Status; 3],
+}
+
+impl FormPage<'_> {
+    fn selected_area(&self, id: &str) -> bool {
+        self.household
+            .as_ref()
+            .is_some_and(|h| h.household.area_id == id)
+    }
+    fn selected_helper(&self, id: &str) -> bool {
+        self.household
+            .as_ref()
+            .is_some_and(|h| h.household.helper_id.as_deref() == Some(id))
+    }
+    fn selected_status(&self, s: &Status) -> bool {
+        match &self.household {
+            Some(h) => h.household.status == s.as_str(),
+            None => *s == Status::Registered,
+        }
+    }
+}
+
+async fn form_page(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: Option<String>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::EditHouseholds)?;
+    let scope = user.scope.clone();
+    let (household, villages, helpers) = run(&state, move |c| {
+        let household = match id {
+            Some(id) => Some(households::find(c, &scope, &id)?),
+            None => None,
+        };
+        Ok((
+            household,
+            households::villages_in_scope(c, &scope)?,
+            households::helpers(c, &scope)?,
+        ))
+    })
+    .await?;
+    let ctx = PageCtx::build(&req, Some(&user));
+    render(
+        &ctx,
+        &FormPage {
+            ctx: &ctx,
+            household,
+            villages,
+            helpers,
+            statuses: Status::ALL,
+        },
+    )
+}
+
+pub async fn new_form(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    form_page(req, user, state, None).await
+}
+
+pub async fn edit_form(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    form_page(req, user, state, Some(id.into_inner())).await
+}
+
+pub async fn create(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    form: CsrfForm<HouseholdForm>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::EditHouseholds)?;
+    let f = form.0;
+    let ctx = audit_ctx(&req, Some(&user));
+    let scope = user.scope.clone();
+    let key = state.key.clone();
+    let result = run(&state, move |c| {
+        let input = households::parse_form(c, &scope, &f, true)?;
+        Ok(households::create(c, &ctx, &key, &scope, &input)?)
+    })
+    .await
+    .map(|(id, card)| {
+        flash_ok(
+            &req,
+            &format!("/households/{id}"),
+            "flash.household_created",
+            &[("card", card.grouped())],
+        )
+    });
+    or_flash(&req, "/households/new", result)
+}
+
+pub async fn update(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: CsrfForm<HouseholdForm>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::EditHouseholds)?;
+    let id = id.into_inner();
+    let f = form.0;
+    let ctx = audit_ctx(&req, Some(&user));
+    let scope = user.scope.clone();
+    let key = state.key.clone();
+    let target = id.clone();
+    let result = run(&state, move |c| {
+        let input = households::parse_form(c, &scope, &f, false)?;
+        Ok(households::update(c, &ctx, &key, &scope, &target, &input)?)
+    })
+    .await
+    .map(|changed| {
+        let key = if changed.is_empty() {
+            "flash.nothing_changed"
+        } else {
+            "flash.household_updated"
+        };
+        flash_ok(&req, &format!("/households/{id}"), key, &[])
+    });
+    or_flash(
+        &req,
+        &format!(
+            "/households/{}/edit",
+            req.match_info().get("id").unwrap_or("")
+        ),
+        result,
+    )
+}
+
+#[derive(Template)]
+#[template(path = "households/detail.html")]
+struct DetailPage<'a> {
+    ctx: &'a PageCtx,
+    row: HouseholdRow,
+    history: Vec<StatusChange>,
+    old_cards: Vec<(String, Option<chrono::NaiveDateTime>)>,
+    qr_svg: String,
+    revealed_id: Option<String>,
+    revealed_phone: Option<String>,
+    can_edit: bool,
+    can_reveal: bool,
+}
+
+impl DetailPage<'_> {
+    fn card_grouped(&self) -> String {
+        self.row
+            .card_no
+            .as_deref()
+            .and_then(|c| CardNo::parse("c", c).ok())
+            .map(|c| c.grouped())
+            .unwrap_or_default()
+    }
+}
+
+/// The QR code of a card number, drawn here as SVG.
+pub fn qr_svg(card: &str) -> String {
+    match qrcode::QrCode::new(card.as_bytes()) {
+        Ok(code) => code
+            .render::<qrcode::render::svg::Color>()
+            .min_dimensions(120, 120)
+            .quiet_zone(true)
+            .build(),
+        Err(_) => String::new(),
+    }
+}
+
+async fn detail_page(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: String,
+    reveal: Option<Secret>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ViewHouseholds)?;
+    if reveal.is_some() {
+        user.require(Action::RevealPersonalData)?;
+    }
+    let scope = user.scope.clone();
+    let ctx_a = audit_ctx(&req, Some(&user));
+    let key = state.key.clone();
+    let (row, history, old_cards, revealed) = run(&state, move |c| {
+        let row = households::find(c, &scope, &id)?;
+        let revealed = match reveal {
+            Some(what) => Some((
+                what,
+                households::reveal(c, &ctx_a, &key, &scope, &id, what)?,
+            )),
+            None => None,
+        };
+        Ok((
+            row,
+            households::status_history(c, &id)?,
+            households::old_cards(c, &id)?,
+            revealed,
+        ))
+    })
+    .await?;
+    let ctx = PageCtx::build(&req, Some(&user));
+    let qr = row.card_no.as_deref().map(qr_svg).unwrap_or_default();
+    let (revealed_id, revealed_phone) = match revealed {
+        Some((Secret::IdNumber, v)) => (Some(v), None),
+        Some((Secret::Phone, v)) => (None, Some(v)),
+        None => (None, None),
+    };
+    render(
+        &ctx,
+        &DetailPage {
+            ctx: &ctx,
+            row,
+            history,
+            old_cards,
+            qr_svg: qr,
+            revealed_id,
+            revealed_phone,
+            can_edit: user.can(Action::EditHouseholds),
+            can_reveal: user.can(Action::RevealPersonalData),
+        },
+    )
+}
+
+pub async fn detail(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    detail_page(req, user, state, id.into_inner(), None).await
+}
+
+#[derive(Deserialize)]
+pub struct RevealForm {
+    #[serde(default)]
+    what: String,
+}
+
+/// Show the full ID number or phone, on request (POST: it is audited).
+pub async fn reveal(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: CsrfForm<RevealForm>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::RevealPersonalData)?;
+    let what = match form.0.what.as_str() {
+        "phone" => Secret::Phone,
+        _ => Secret::IdNumber,
+    };
+    detail_page(req, user, state, id.into_inner(), Some(what)).await
+}
+
+#[derive(Deserialize)]
+pub struct ReasonForm {
+    #[serde(default)]
+    reason: String,
+}
+
+async fn set_archived(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: String,
+    archived: bool,
+    reason: String,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::EditHouseholds)?;
+    let back = format!("/households/{id}");
+    let ctx = audit_ctx(&req, Some(&user));
+    let scope = user.scope.clone();
+    let result = run(&state, move |c| {
+        Ok(households::set_archived(
+            c, &ctx, &scope, &id, archived, &reason,
+        )?)
+    })
+    .await
+    .map(|_| {
+        flash_ok(
+            &req,
+            &back,
+            if archived {
+                "flash.household_archived"
+            } else {
+                "flash.household_restored"
+            },
+            &[],
+        )
+    });
+    or_flash(&req, &back, result)
+}
+
+pub async fn archive(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: CsrfForm<ReasonForm>,
+) -> Result<HttpResponse, AppError> {
+    set_archived(req, user, state, id.into_inner(), true, form.0.reason).await
+}
+
+pub async fn restore(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: CsrfForm<ReasonForm>,
+) -> Result<HttpResponse, AppError> {
+    set_archived(req, user, state, id.into_inner(), false, form.0.reason).await
+}
+
+pub async fn reissue_card(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    _form: CsrfForm<super::auth::Empty>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::EditHouseholds)?;
+    let id = id.into_inner();
+    let back = format!("/households/{id}");
+    let ctx = audit_ctx(&req, Some(&user));
+    let scope = user.scope.clone();
+    let result = run(&state, move |c| {
+        Ok(households::reissue_card(c, &ctx, &scope, &id)?)
+    })
+    .await
+    .map(|card| {
+        flash_ok(
+            &req,
+            &back,
+            "flash.card_reissued",
+            &[("card", card.grouped())],
+        )
+    });
+    or_flash(&req, &back, result)
+}
+
+/// One printable card, or a sheet of them.
+pub struct PrintCard {
+    pub row: HouseholdRow,
+    pub card: String,
+    pub qr_svg: String,
+}
+
+#[derive(Template)]
+#[template(path = "households/cards.html")]
+struct CardsPage<'a> {
+    ctx: &'a PageCtx,
+    cards: Vec<PrintCard>,
+    single: bool,
+}
+
+fn print_cards(rows: Vec<HouseholdRow>) -> Vec<PrintCard> {
+    rows.into_iter()
+        .filter_map(|row| {
+            let card = CardNo::parse("c", row.card_no.as_deref()?).ok()?;
+            Some(PrintCard {
+                qr_svg: qr_svg(card.as_str()),
+                card: card.grouped(),
+                row,
+            })
+        })
+        .collect()
+}
+
+pub async fn card(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ViewHouseholds)?;
+    let scope = user.scope.clone();
+    let id = id.into_inner();
+    let row = run(&state, move |c| Ok(households::find(c, &scope, &id)?)).await?;
+    let ctx = PageCtx::build(&req, Some(&user));
+    render(
+        &ctx,
+        &CardsPage {
+            ctx: &ctx,
+            cards: print_cards(vec![row]),
+            single: true,
+        },
+    )
+}
+
+pub async fn cards(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ViewHouseholds)?;
+    let filter = q.into_inner().filter();
+    let scope = user.scope.clone();
+    let rows = run(&state, move |c| {
+        Ok(households::cards_for(c, &scope, &filter)?)
+    })
+    .await?;
+    let ctx = PageCtx::build(&req, Some(&user));
+    render(
+        &ctx,
+        &CardsPage {
+            ctx: &ctx,
+            cards: print_cards(rows),
+            single: false,
+        },
+    )
+}
+
+const EXPORT_LIMIT: i64 = 200_000;
+
+async fn export(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    q: ListQuery,
+    xlsx: bool,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ExportHouseholds)?;
+    let filter = q.filter();
+    let scope = user.scope.clone();
+    let ctx = audit_ctx(&req, Some(&user));
+    let lang = lang_of(&req);
+    let link = q.link(None);
+    let rows = run(&state, move |c| {
+        let (rows, total) = households::list(c, &scope, &filter, 0, EXPORT_LIMIT)?;
+        crate::db::write_tx(c, |c| {
+            crate::audit::record(
+                c,
+                &ctx,
+                "household.export",
+                "households",
+                "",
+                &format!(
+                    "{} rows, {}; {link}",
+                    total,
+                    if xlsx { "xlsx" } else { "csv" }
+                ),
+            )
+        })?;
+        Ok(rows)
+    })
+    .await?;
+    let stamp = chrono::Utc::now().format("%Y%m%d");
+    if xlsx {
+        let bytes = households::export::to_xlsx(lang, &rows).map_err(AppError::internal)?;
+        Ok(HttpResponse::Ok()
+            .insert_header((
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ))
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"households-{stamp}.xlsx\""),
+            ))
+            .body(bytes))
+    } else {
+        Ok(HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"households-{stamp}.csv\""),
+            ))
+            .body(households::export::to_csv(lang, &rows)))
+    }
+}
+
+pub async fn export_csv(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    export(req, user, state, q.into_inner(), false).await
+}
+
+pub async fn export_xlsx(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    export(req, user, state, q.into_inner(), true).await
+}
+
+#[derive(Template)]
+#[template(path = "households/import.html")]
+struct ImportPage<'a> {
+    ctx: &'a PageCtx,
+    columns: [import::Column; 9],
+}
+
+pub async fn import_form(req: HttpRequest, user: CurrentUser) -> Result<HttpResponse, AppError> {
+    user.require(Action::ImportHouseholds)?;
+    let ctx = PageCtx::build(&req, Some(&user));
+    render(
+        &ctx,
+        &ImportPage {
+            ctx: &ctx,
+            columns: import::Column::ALL,
+        },
+    )
+}
+
+/// Receive the file, record a job, check it in the background, and show
+/// its progress.
+pub async fn import_upload(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    mut payload: Multipart,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ImportHouseholds)?;
+    let mut csrf = String::new();
+    let mut file_name = String::new();
+    let mut bytes: Vec<u8> = Vec::new();
+    while let Some(field) = payload.next().await {
+        let mut field = field.map_err(|e| AppError::BadRequest(e.to_string()))?;
+        let name = field.name().unwrap_or("").to_string();
+        if name == "file" {
+            file_name = field
+                .content_disposition()
+                .and_then(|cd| cd.get_filename())
+                .unwrap_or("upload")
+                .chars()
+                .take(100)
+                .collect();
+        }
+        let mut buf = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|e| AppError::BadRequest(e.to_string()))?;
+            if buf.len() + chunk.len() > import::MAX_FILE_BYTES {
+                return Ok(flash_field_error(
+                    &req,
+                    "/households/import",
+                    &FieldError::new("field.file", "error.file_too_large")
+                        .arg("mb", import::MAX_FILE_BYTES / 1024 / 1024),
+                ));
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        match name.as_str() {
+            "csrf" => csrf = String::from_utf8_lossy(&buf).into_owned(),
+            "file" => bytes = buf,
+            _ => {}
+        }
+    }
+    verify_csrf(&req, &csrf).await?;
+    if bytes.is_empty() {
+        return Ok(flash_field_error(
+            &req,
+            "/households/import",
+            &FieldError::new("field.file", "error.file_missing"),
+        ));
+    }
+    let user_id = user.user.id.clone();
+    let job_id = run(&state, move |c| {
+        Ok(import::create_job(c, &user_id, &file_name, &bytes)?)
+    })
+    .await?;
+    spawn_job(&state, &req, &user, &job_id, false);
+    Ok(crate::web::middleware::see_other(&format!(
+        "/households/import/{job_id}"
+    )))
+}
+
+fn spawn_job(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    user: &CurrentUser,
+    job_id: &str,
+    commit: bool,
+) {
+    let pool = state.pool.clone();
+    let key = state.key.clone();
+    let ctx = audit_ctx(req, Some(user));
+    let scope = user.scope.clone();
+    let job_id = job_id.to_string();
+    actix_web::rt::spawn(async move {
+        let _ =
+            web::block(move || import::run_job(&pool, &key, &ctx, &scope, &job_id, commit)).await;
+    });
+}
+
+#[derive(Template)]
+#[template(path = "households/import_job.html")]
+struct JobPage<'a> {
+    ctx: &'a PageCtx,
+    job: Job,
+    report: Option<Report>,
+}
+
+/// Only the person who uploaded a file (or an admin) sees its job.
+async fn load_job(state: &AppState, user: &CurrentUser, id: String) -> Result<Job, AppError> {
+    let job = run(state, move |c| {
+        import::find_job(c, &id)?.ok_or(AppError::NotFound)
+    })
+    .await?;
+    if job.user_id != user.user.id && user.role() != crate::domain::Role::Admin {
+        return Err(AppError::Forbidden);
+    }
+    Ok(job)
+}
+
+pub async fn import_job(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ImportHouseholds)?;
+    let job = load_job(&state, &user, id.into_inner()).await?;
+    let ctx = PageCtx::build(&req, Some(&user));
+    let report = job.report();
+    let mut res = render(
+        &ctx,
+        &JobPage {
+            ctx: &ctx,
+            job: job.clone(),
+            report,
+        },
+    )?;
+    if job.running() {
+        // Without JavaScript the page reloads itself until the job is done.
+        res.headers_mut()
+            .insert(header::REFRESH, header::HeaderValue::from_static("1"));
+    }
+    Ok(res)
+}
+
+pub async fn import_confirm(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    _form: CsrfForm<super::auth::Empty>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ImportHouseholds)?;
+    let job = load_job(&state, &user, id.into_inner()).await?;
+    let job_id = job.id.clone();
+    let started = run(&state, move |c| Ok(import::start_commit(c, &job_id)?)).await?;
+    if started {
+        spawn_job(&state, &req, &user, &job.id, true);
+    }
+    Ok(crate::web::middleware::see_other(&format!(
+        "/households/import/{}",
+        job.id
+    )))
+}

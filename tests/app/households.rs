@@ -1,0 +1,333 @@
+//! Households and points cards: registering, privacy, finding, importing,
+//! exporting.
+
+use aixin::db::schema::{audit_log, households, points_cards};
+use aixin::domain::Role;
+use diesel::prelude::*;
+
+use crate::helpers::*;
+
+fn count_households(app: &TestApp) -> i64 {
+    households::table
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap()
+}
+
+app_test! {
+    async fn an_official_registers_a_household_and_its_card(app) {
+        let [_, _, _, village] = app.area_chain("历城");
+        app.user("li", Role::Official, Some(&village), None);
+        let c = app.client();
+        c.login("li", PASSWORD).await;
+        let id_number = test_id_number();
+        let page = c.submit("/households", &[
+            ("head_name", "王大山"), ("id_number", &id_number.to_lowercase()), ("phone", "138 0013 8000"),
+            ("area_id", &village), ("address", "一组 3 号"), ("members", "4"), ("status", "registered"),
+        ]).await;
+        assert_eq!(page.status, 200);
+        page.assert_contains("已登记，积分卡号");
+        page.assert_contains("王大山");
+        // The full ID number is not in the page, the masked one is.
+        assert!(!page.body.contains(&id_number), "the full ID number is never in a page unless revealed");
+        page.assert_contains(&format!("{}********{}", &id_number[..6], &id_number[14..]));
+        page.assert_contains("138****8000");
+        page.assert_contains("<svg");
+        // Stored encrypted: neither the ID nor the phone is in the row in clear.
+        let (cipher, phone): (String, String) = households::table.select((households::id_cipher, households::phone_cipher)).first(&mut app.conn()).unwrap();
+        assert!(!cipher.contains(&id_number[..10]) && !phone.contains("13800138000"));
+
+        // The same ID number again is refused, naming the household.
+        let again = c.submit("/households", &[
+            ("head_name", "王小山"), ("id_number", &id_number), ("area_id", &village), ("members", "2"),
+        ]).await;
+        again.assert_contains("身份证号：该身份证号已登记在“王大山”户下");
+        assert_eq!(count_households(&app), 1);
+
+        // Revealing is audited and shows the full number.
+        let id: String = households::table.select(households::id).first(&mut app.conn()).unwrap();
+        let shown = c.post(&format!("/households/{id}/reveal"), &[("what", "id")]).await;
+        assert_eq!(shown.status, 200);
+        shown.assert_contains(&id_number);
+        assert!(app.audit_actions().contains(&"household.reveal".to_string()));
+        let summaries: Vec<String> = audit_log::table.select(audit_log::summary).load(&mut app.conn()).unwrap();
+        assert!(summaries.iter().all(|s| !s.contains(&id_number)), "the audit log never holds a full ID number");
+    }
+}
+
+app_test! {
+    async fn bad_household_input_names_the_field(app) {
+        let [_, _, town, village] = app.area_chain("章丘");
+        let admin = app.admin().await;
+        let good = test_id_number();
+        let mut bad_check = good.clone();
+        let last = bad_check.pop().unwrap();
+        bad_check.push(if last == '1' { '2' } else { '1' });
+        let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+            (vec![("head_name", ""), ("id_number", &good), ("area_id", &village), ("members", "2")], "户主姓名：必须填写"),
+            (vec![("head_name", "甲"), ("id_number", "1234"), ("area_id", &village), ("members", "2")], "身份证号：应为 18 位（现在是 4 位）"),
+            (vec![("head_name", "甲"), ("id_number", &bad_check), ("area_id", &village), ("members", "2")], "身份证号：校验位不正确"),
+            (vec![("head_name", "甲"), ("id_number", "110105194902300027"), ("area_id", &village), ("members", "2")], "身份证号："),
+            (vec![("head_name", "甲"), ("id_number", &good), ("phone", "12345"), ("area_id", &village), ("members", "2")], "联系电话：应为 11 位手机号"),
+            (vec![("head_name", "甲"), ("id_number", &good), ("area_id", &town), ("members", "2")], "所属村：“章丘镇”不是村"),
+            (vec![("head_name", "甲"), ("id_number", &good), ("area_id", &village), ("members", "0")], "家庭人口：应为 1 到 99"),
+            (vec![("head_name", "甲"), ("id_number", &good), ("area_id", &village), ("members", "two")], "家庭人口：应为 1 到 99"),
+            (vec![("head_name", "甲"), ("id_number", &good), ("area_id", &village), ("members", "2"), ("status", "rich")], "户类型："),
+        ];
+        for (form, message) in cases {
+            let page = admin.submit("/households", &form).await;
+            page.assert_contains(message);
+        }
+        assert_eq!(count_households(&app), 0, "nothing was created");
+    }
+}
+
+app_test! {
+    async fn an_official_sees_only_their_own_village(app) {
+        let [_, _, _, mine] = app.area_chain("东");
+        let [_, _, _, theirs] = app.area_chain("西");
+        app.user("dong", Role::Official, Some(&mine), None);
+        let own = app.household("东家", &mine);
+        let other = app.household("西家", &theirs);
+        let c = app.client();
+        c.login("dong", PASSWORD).await;
+        let list = c.get("/households").await;
+        list.assert_contains("东家");
+        assert!(!list.body.contains("西家"));
+        assert_eq!(c.get(&format!("/households/{own}")).await.status, 200);
+        assert_eq!(c.get(&format!("/households/{other}")).await.status, 403, "changing the URL does not help");
+        assert_eq!(c.get(&format!("/households/{other}/card")).await.status, 403);
+        assert_eq!(c.post(&format!("/households/{other}/reveal"), &[("what", "id")]).await.status, 403);
+        c.get("/households").await;
+        assert_eq!(c.post(&format!("/households/{other}"), &[("head_name", "x"), ("area_id", &mine), ("members", "1")]).await.status, 403);
+        // Nor by registering into another village.
+        let page = c.submit("/households", &[("head_name", "甲"), ("id_number", &test_id_number()), ("area_id", &theirs), ("members", "2")]).await;
+        page.assert_contains("不在您的负责范围内");
+        // Searching someone else's card number finds nothing.
+        let card: String = points_cards::table.filter(points_cards::household_id.eq(&other)).select(points_cards::card_no).first(&mut app.conn()).unwrap();
+        let found = c.get(&format!("/households?q={card}")).await;
+        assert_eq!(found.status, 200);
+        assert!(!found.body.contains("西家"));
+        // A clerk has no household list at all.
+        let store = app.store("东店", &mine);
+        app.user("clerk", Role::Clerk, None, Some(&store));
+        let clerk = app.client();
+        clerk.login("clerk", PASSWORD).await;
+        assert_eq!(clerk.get("/households").await.status, 403);
+    }
+}
+
+app_test! {
+    async fn households_are_found_by_name_card_and_id_digits(app) {
+        let [_, _, _, village] = app.area_chain("南");
+        let (a, card_a) = app.household_with_id("赵一", &village, &test_id_number());
+        let id_b = test_id_number();
+        app.household_with_id("钱二", &village, &id_b);
+        let admin = app.admin().await;
+        let page = admin.get("/households?q=赵").await;
+        page.assert_contains("赵一");
+        assert!(!page.body.contains("钱二"));
+        let page = admin.get(&format!("/households?q={}", &id_b[14..])).await;
+        page.assert_contains("钱二");
+        // A card number opens the household.
+        let page = admin.get(&format!("/households?q={card_a}")).await;
+        assert_eq!(page.status, 303);
+        assert_eq!(page.location.as_deref(), Some(format!("/households/{a}").as_str()));
+        // A mistyped card number is caught by its check digit: no lookup finds it.
+        let mut typo = card_a.clone().into_bytes();
+        typo[3] = if typo[3] == b'9' { b'0' } else { typo[3] + 1 };
+        let typo = String::from_utf8(typo).unwrap();
+        let page = admin.get(&format!("/households?q={typo}")).await;
+        assert_eq!(page.status, 200);
+
+        // A lost card: the old number says what replaced it.
+        admin.get(&format!("/households/{a}")).await;
+        let page = admin.submit(&format!("/households/{a}/card"), &[]).await;
+        page.assert_contains("已补办新卡");
+        let new_card: String = points_cards::table
+            .filter(points_cards::household_id.eq(&a))
+            .filter(points_cards::replaced_by.is_null())
+            .select(points_cards::card_no)
+            .first(&mut app.conn())
+            .unwrap();
+        assert_ne!(new_card, card_a);
+        let page = admin.get(&format!("/households?q={card_a}")).await;
+        assert_eq!(page.status, 200);
+        page.assert_contains(&format!("已补办新卡 {new_card}"));
+        let page = admin.get(&format!("/households?q={new_card}")).await;
+        assert_eq!(page.status, 303);
+        // Status filter and paging.
+        let page = admin.get("/households?status=lifted").await;
+        page.assert_contains("没有符合条件的农户");
+    }
+}
+
+app_test! {
+    async fn status_changes_need_a_reason_and_are_kept(app) {
+        let [_, _, _, village] = app.area_chain("北");
+        let id = app.household("孙三", &village);
+        let admin = app.admin().await;
+        let form = |reason: &'static str| vec![("head_name", "孙三"), ("area_id", village.as_str()), ("members", "3"), ("address", "一组 1 号"), ("status", "lifted"), ("status_reason", reason)];
+        let page = admin.submit(&format!("/households/{id}"), &form("")).await;
+        page.assert_contains("变更原因：修改户类型时必须填写原因");
+        let page = admin.submit(&format!("/households/{id}"), &form("2026 年通过验收")).await;
+        page.assert_contains("已保存修改");
+        page.assert_contains("2026 年通过验收");
+        page.assert_contains("脱贫户");
+        // Archive needs a reason; an archived household cannot be edited.
+        let page = admin.submit(&format!("/households/{id}/archive"), &[("reason", "")]).await;
+        page.assert_contains("原因：必须填写");
+        let page = admin.submit(&format!("/households/{id}/archive"), &[("reason", "迁出")]).await;
+        page.assert_contains("已归档");
+        let page = admin.submit(&format!("/households/{id}"), &form("x")).await;
+        page.assert_contains("该户已归档");
+        let list = admin.get("/households").await;
+        assert!(!list.body.contains("孙三"), "archived households are hidden by default");
+        let list = admin.get("/households?archived=1").await;
+        list.assert_contains("孙三");
+    }
+}
+
+app_test! {
+    async fn exports_are_masked_and_neutralised(app) {
+        let [_, _, _, village] = app.area_chain("中");
+        let id_number = test_id_number();
+        let (id, _) = app.household_with_id("=HYPERLINK(\"x\")", &village, &id_number);
+        let _ = id;
+        let admin = app.admin().await;
+        let res = admin.http.get(app.url("/households/export.csv")).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        let body = res.text().await.unwrap();
+        assert!(body.contains("户主姓名"), "translated headers");
+        assert!(body.contains("'=HYPERLINK"), "formula neutralised: {body}");
+        assert!(!body.contains(&id_number));
+        assert!(body.contains(&format!("{}********{}", &id_number[..6], &id_number[14..])));
+        let res = admin.http.get(app.url("/households/export.xlsx")).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        let bytes = res.bytes().await.unwrap();
+        assert!(bytes.starts_with(b"PK"));
+        assert!(app.audit_actions().contains(&"household.export".to_string()));
+    }
+}
+
+/// A CSV of households for a village named `village`, with one bad row.
+fn csv_file(village: &str, ids: &[String]) -> String {
+    let mut s = String::from("户主姓名,身份证号,联系电话,所属村,家庭住址,家庭人口,户类型,备注\n");
+    for (i, id) in ids.iter().enumerate() {
+        s.push_str(&format!(
+            "户主{i},{id},1380013{i:04},{village},一组,3,建档立卡户,\n"
+        ));
+    }
+    s.push_str(&format!("坏行,123,,{village},,3,,\n"));
+    s
+}
+
+async fn upload(c: &Client, name: &str, bytes: Vec<u8>) -> Page {
+    c.get("/households/import").await;
+    let token = c.csrf().await;
+    let form = reqwest::multipart::Form::new().text("csrf", token).part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()),
+    );
+    let res = c
+        .http
+        .post(format!("{}/households/import", c.base))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let location = res
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    Page {
+        status,
+        location,
+        body: res.text().await.unwrap(),
+        headers: Default::default(),
+    }
+}
+
+/// Follow an import job until it stops running.
+async fn wait_job(c: &Client, path: &str) -> Page {
+    for _ in 0..600 {
+        let page = c.get(path).await;
+        if !page.body.contains("data-state=\"checking\"")
+            && !page.body.contains("data-state=\"importing\"")
+        {
+            return page;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("import job did not finish");
+}
+
+app_test! {
+    async fn importing_a_list_twice_registers_each_household_once(app) {
+        let [_, _, _, village] = app.area_chain("莱芜");
+        let admin = app.admin().await;
+        let ids: Vec<String> = (0..5).map(|_| test_id_number()).collect();
+        let file = csv_file("莱芜村", &ids);
+        let up = upload(&admin, "list.csv", file.clone().into_bytes()).await;
+        assert_eq!(up.status, 303, "{}", up.body);
+        let job = up.location.unwrap();
+        let page = wait_job(&admin, &job).await;
+        page.assert_contains("data-state=\"checked\"");
+        page.assert_contains("id=\"n-create\">5<");
+        page.assert_contains("id=\"n-refused\">1<");
+        page.assert_contains("应为 18 位");
+        assert_eq!(count_households(&app), 0, "checking changes nothing");
+        let confirmed = admin.post(&format!("{job}/confirm"), &[]).await;
+        assert_eq!(confirmed.status, 303);
+        let page = wait_job(&admin, &job).await;
+        page.assert_contains("data-state=\"done\"");
+        assert_eq!(count_households(&app), 5);
+        let cards: i64 = points_cards::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(cards, 5, "each imported household has a card");
+        // A second confirm of the same job does nothing more.
+        admin.post(&format!("{job}/confirm"), &[]).await;
+        assert_eq!(count_households(&app), 5);
+
+        // The same file again: nothing to create or update.
+        let up = upload(&admin, "list.csv", file.into_bytes()).await;
+        let page = wait_job(&admin, &up.location.unwrap()).await;
+        page.assert_contains("id=\"n-create\">0<");
+        page.assert_contains("id=\"n-unchanged\">5<");
+        let _ = village;
+    }
+}
+
+app_test! {
+    async fn an_import_is_all_or_nothing(app) {
+        let [_, _, _, _village] = app.area_chain("平阴");
+        let ids: Vec<String> = (0..3).map(|_| test_id_number()).collect();
+        let file = csv_file("平阴村", &ids);
+        let table = aixin::households::import::read_table("x.csv", file.as_bytes()).unwrap();
+        // The database refuses the third household half-way through.
+        let mut c = app.conn();
+        match &mut *c {
+            aixin::db::DbConn::Sqlite(_) => {
+                diesel::sql_query("CREATE TRIGGER refuse_third BEFORE INSERT ON households WHEN NEW.head_name = '户主2' BEGIN SELECT RAISE(ABORT, 'refused'); END")
+                    .execute(&mut *c).unwrap();
+            }
+            aixin::db::DbConn::Pg(_) => {
+                diesel::sql_query("CREATE FUNCTION refuse_third() RETURNS trigger AS $$ BEGIN IF NEW.head_name = '户主2' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END; $$ LANGUAGE plpgsql")
+                    .execute(&mut *c).unwrap();
+                diesel::sql_query("CREATE TRIGGER refuse_third BEFORE INSERT ON households FOR EACH ROW EXECUTE FUNCTION refuse_third()")
+                    .execute(&mut *c).unwrap();
+            }
+        }
+        let result = aixin::households::import::commit(&mut c, &aixin::audit::AuditCtx::console(), &app.key, &aixin::auth::Scope::All, &table, "x.csv");
+        assert!(result.is_err());
+        assert_eq!(count_households(&app), 0, "a failure midway leaves nothing behind");
+        let cards: i64 = points_cards::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(cards, 0);
+        diesel::sql_query("DROP TRIGGER refuse_third ON households").execute(&mut *c).ok();
+        diesel::sql_query("DROP TRIGGER refuse_third").execute(&mut *c).ok();
+        let report = aixin::households::import::commit(&mut c, &aixin::audit::AuditCtx::console(), &app.key, &aixin::auth::Scope::All, &table, "x.csv").unwrap();
+        assert_eq!(report.create, 3);
+        assert_eq!(count_households(&app), 3);
+    }
+}
