@@ -42,6 +42,26 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Import data from files.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImportCommand {
+    /// Import households from an XLSX or CSV file (Chinese column headers):
+    /// every row is checked, then the valid rows are written in one
+    /// transaction. Rows are matched by ID number, so importing the same file
+    /// twice changes nothing.
+    Households {
+        /// The .xlsx or .csv file
+        file: std::path::PathBuf,
+        /// Only check the file and report; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -105,6 +125,26 @@ pub fn main() -> ExitCode {
             Ok(())
         }),
         Command::User { command } => with_db(&config, |pool| user_command(&config, pool, command)),
+        Command::Import {
+            command: ImportCommand::Households { file, dry_run },
+        } => {
+            let (pool, _) = match open_db(&config) {
+                Ok(p) => p,
+                Err(code) => return code,
+            };
+            let key = match load_key(&config, &pool) {
+                Ok(k) => k,
+                Err(code) => return code,
+            };
+            match import_households(&pool, &key, &file, dry_run) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::FAILURE,
+                Err(msg) => {
+                    eprintln!("aixin: {msg}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
     }
 }
 
@@ -241,6 +281,89 @@ fn first_admin(config: &Config, pool: &DbPool) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The console's language: Chinese when LANG says so, English otherwise.
+fn console_lang() -> Lang {
+    match std::env::var("LANG") {
+        Ok(l) if l.starts_with("zh") => Lang::Zh,
+        _ => Lang::En,
+    }
+}
+
+/// Returns whether every row could be imported.
+fn import_households(
+    pool: &DbPool,
+    key: &DataKey,
+    file: &std::path::Path,
+    dry_run: bool,
+) -> Result<bool, String> {
+    use crate::households::import;
+    let lang = console_lang();
+    let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let table = import::read_table(&name, &bytes).map_err(|e| i18n::field_error(lang, &e))?;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let bar = indicatif::ProgressBar::new(table.rows.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(i18n::t(lang, "households.checking").to_string());
+    let scope = crate::auth::Scope::All;
+    let report = import::check(&mut conn, key, &scope, &table, &mut |done, _| {
+        bar.set_position(done as u64)
+    })
+    .map_err(|e| format!("{e:?}"))?;
+    bar.finish_and_clear();
+    for e in &report.refused {
+        println!(
+            "{} {}: {}: {}",
+            i18n::t(lang, "households.row"),
+            e.row,
+            i18n::t(lang, &e.field),
+            e.message(&lang)
+        );
+    }
+    let summary = |r: &import::Report| {
+        format!(
+            "{}: {}, {}: {}, {}: {}, {}: {}, {}: {}",
+            i18n::t(lang, "households.rows_total"),
+            r.total,
+            i18n::t(lang, "households.rows_create"),
+            r.create,
+            i18n::t(lang, "households.rows_update"),
+            r.update,
+            i18n::t(lang, "households.rows_unchanged"),
+            r.unchanged,
+            i18n::t(lang, "households.rows_refused"),
+            r.refused_rows()
+        )
+    };
+    println!("{}", summary(&report));
+    if dry_run {
+        println!("(--dry-run: nothing was changed)");
+        return Ok(report.refused.is_empty());
+    }
+    if report.create + report.update == 0 {
+        return Ok(report.refused.is_empty());
+    }
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.set_message(i18n::t(lang, "households.importing").to_string());
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    let done = import::commit(&mut conn, &AuditCtx::console(), key, &scope, &table, &name)
+        .map_err(|e| format!("{e:?}"))?;
+    spinner.finish_and_clear();
+    println!(
+        "{} {}",
+        i18n::t(lang, "households.import_done"),
+        summary(&done)
+    );
+    Ok(done.refused.is_empty())
 }
 
 fn describe_user_error(e: &UserError) -> String {

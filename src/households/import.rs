@@ -326,7 +326,7 @@ impl Villages {
 
     fn find(&self, text: &str) -> Result<&Area, FieldError> {
         let parts: Vec<&str> = text
-            .split(['/', '>', '＞', '／', '-'])
+            .split(['/', '>', '＞', '／'])
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .collect();

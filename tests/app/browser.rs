@@ -5,6 +5,7 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use crate::helpers::test_id_number;
 use aixin::audit::AuditCtx;
 use aixin::domain::{Role, Username};
 use aixin::users::{self, Assignment, InitialPassword};
@@ -190,6 +191,111 @@ app_test! {
         assert!(b.text(".flash-ok").await.contains("logged out"));
         b.client.goto(&app.url("/users")).await.unwrap();
         assert_eq!(b.path().await, "/login", "after logout the pages are closed");
+        b.close().await;
+    }
+}
+
+/// A small XLSX file of households, as officials keep them in Excel.
+fn households_xlsx(village: &str, ids: &[String]) -> Vec<u8> {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let sheet = wb.add_worksheet();
+    for (c, h) in [
+        "户主姓名",
+        "身份证号",
+        "联系电话",
+        "所属村",
+        "家庭人口",
+        "户类型",
+    ]
+    .iter()
+    .enumerate()
+    {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+    for (i, id) in ids.iter().enumerate() {
+        let r = i as u32 + 1;
+        sheet.write_string(r, 0, format!("导入户{i}")).unwrap();
+        sheet.write_string(r, 1, id).unwrap();
+        sheet.write_number(r, 2, 13900139000.0 + i as f64).unwrap();
+        sheet.write_string(r, 3, village).unwrap();
+        sheet.write_number(r, 4, 3.0).unwrap();
+        sheet.write_string(r, 5, "监测户").unwrap();
+    }
+    // A row Excel spoilt: the ID number stored as a number.
+    let r = ids.len() as u32 + 1;
+    sheet.write_string(r, 0, "数字户").unwrap();
+    sheet.write_number(r, 1, 370102199001011000.0).unwrap();
+    sheet.write_string(r, 3, village).unwrap();
+    sheet.write_number(r, 4, 2.0).unwrap();
+    wb.save_to_buffer().unwrap()
+}
+
+app_test! {
+    async fn an_official_imports_a_list_finds_a_household_by_card_and_prints_it(app) {
+        let Some(b) = start_browser("an_official_imports_a_list_finds_a_household_by_card_and_prints_it").await else { return };
+        let [_, _, _, village] = app.area_chain("济阳");
+        app.user("official", Role::Official, Some(&village), None);
+        let ids: Vec<String> = (0..3).map(|_| test_id_number()).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("名单.xlsx");
+        std::fs::write(&file, households_xlsx("济阳村", &ids)).unwrap();
+
+        b.client.goto(&app.url("/login")).await.unwrap();
+        b.fill("#username", "official").await;
+        b.fill("#password", PASSWORD).await;
+        b.click("#login").await;
+        b.client.goto(&app.url("/households/import")).await.unwrap();
+        b.client
+            .find(Locator::Css("#file"))
+            .await
+            .unwrap()
+            .send_keys(&file.display().to_string())
+            .await
+            .unwrap();
+        b.click("#upload").await;
+        // The page follows the check's progress by itself.
+        b.client
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Css("#job[data-state=checked]"))
+            .await
+            .expect("the check finishes");
+        assert_eq!(b.text("#n-create").await, "3");
+        assert_eq!(b.text("#n-refused").await, "1");
+        assert!(b.text("#refusals").await.contains("Excel"), "the spoilt row says why");
+        b.click("#confirm").await;
+        b.client
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Css("#job[data-state=done]"))
+            .await
+            .expect("the import finishes");
+
+        // Find the second household by its card number, typed like a scanner.
+        let card: String = {
+            use aixin::db::schema::{households, points_cards};
+            use diesel::prelude::*;
+            points_cards::table
+                .inner_join(households::table)
+                .filter(households::head_name.eq("导入户1"))
+                .select(points_cards::card_no)
+                .first(&mut app.conn())
+                .unwrap()
+        };
+        b.client.goto(&app.url("/households")).await.unwrap();
+        b.fill("#q", &card).await;
+        b.click("#search").await;
+        assert!(b.path().await.starts_with("/households/"));
+        assert_eq!(b.text("#household-name").await, "导入户1");
+        assert!(!b.client.source().await.unwrap().contains(&ids[1]), "the ID number is masked");
+        b.click("#print-card").await;
+        assert!(b.text(".points-card .card-no").await.replace(' ', "").contains(&card));
+        let pdf = b
+            .client
+            .print(fantoccini::wd::PrintConfiguration::default())
+            .await
+            .expect("the card prints");
+        assert!(pdf.starts_with(b"%PDF"), "a real PDF comes out of the print stylesheet");
         b.close().await;
     }
 }

@@ -203,3 +203,66 @@ fn migrate_applies_on_postgres() {
         .execute(&mut conn);
     assert!(ok, "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn import_households_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("a.db").display());
+    let key = dir.path().join("a.key");
+    let (pool, _) = aixin::db::open(&url, 1).unwrap();
+    {
+        let mut c = pool.get().unwrap();
+        let ctx = aixin::audit::AuditCtx::console();
+        let city = aixin::areas::create(&mut c, &ctx, None, "济南市").unwrap();
+        let district = aixin::areas::create(&mut c, &ctx, Some(&city.id), "历城区").unwrap();
+        let town = aixin::areas::create(&mut c, &ctx, Some(&district.id), "港沟街道").unwrap();
+        aixin::areas::create(&mut c, &ctx, Some(&town.id), "东村").unwrap();
+    }
+    drop(pool);
+    let file = dir.path().join("list.csv");
+    let ids: Vec<String> = (0..3).map(|_| test_id_number()).collect();
+    let mut csv = String::from("户主姓名,身份证号,所属村,家庭人口\n");
+    for (i, id) in ids.iter().enumerate() {
+        csv.push_str(&format!("户{i},{id},港沟街道/东村,{}\n", i + 1));
+    }
+    csv.push_str("坏,1,东村,3\n");
+    std::fs::write(&file, csv).unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["import", "households", file.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        aixin()
+            .args(&args)
+            .env("DATABASE_URL", &url)
+            .env("AIXIN_DATA_KEY_FILE", &key)
+            .env("LANG", "C")
+            .output()
+            .unwrap()
+    };
+    let dry = run(&["--dry-run"]);
+    let out = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        out.contains("Row 5: ID number: must be 18 characters"),
+        "{out}"
+    );
+    assert!(out.contains("New: 3"), "{out}");
+    assert_eq!(
+        dry.status.code(),
+        Some(1),
+        "refused rows make the exit code non-zero"
+    );
+    let (pool, _) = aixin::db::open(&url, 1).unwrap();
+    let n = || -> i64 {
+        use aixin::db::schema::households;
+        households::table
+            .count()
+            .get_result(&mut pool.get().unwrap())
+            .unwrap()
+    };
+    assert_eq!(n(), 0, "--dry-run changes nothing");
+    let real = run(&[]);
+    assert!(String::from_utf8_lossy(&real.stdout).contains("Import finished"));
+    assert_eq!(n(), 3);
+    let again = run(&[]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("Unchanged: 3"));
+    assert_eq!(n(), 3, "the same file twice changes nothing");
+}
