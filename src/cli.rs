@@ -42,11 +42,23 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// The points ledger.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
     /// Import data from files.
     Import {
         #[command(subcommand)]
         command: ImportCommand,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LedgerCommand {
+    /// Recompute the hash chain and every balance; exit 1 and name the first
+    /// entry that does not match when anything is wrong.
+    Verify,
 }
 
 #[derive(Subcommand, Debug)]
@@ -125,6 +137,22 @@ pub fn main() -> ExitCode {
             Ok(())
         }),
         Command::User { command } => with_db(&config, |pool| user_command(&config, pool, command)),
+        Command::Ledger {
+            command: LedgerCommand::Verify,
+        } => {
+            let (pool, _) = match open_db(&config) {
+                Ok(p) => p,
+                Err(code) => return code,
+            };
+            match verify_ledger(&pool) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::FAILURE,
+                Err(msg) => {
+                    eprintln!("aixin: {msg}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Import {
             command: ImportCommand::Households { file, dry_run },
         } => {
@@ -243,7 +271,7 @@ fn serve(config: Config, bind: Option<String>) -> ExitCode {
 
 /// Sweep expired sessions and old failed-login rows now and then.
 async fn housekeeping(pool: DbPool, config: Config) {
-    let mut tick = actix_web::rt::time::interval(Duration::from_secs(600));
+    let mut tick = actix_web::rt::time::interval(Duration::from_secs(300));
     loop {
         tick.tick().await;
         let pool = pool.clone();
@@ -281,6 +309,39 @@ fn first_admin(config: &Config, pool: &DbPool) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Print the ledger check; true when it passed.
+pub fn verify_ledger(pool: &DbPool) -> Result<bool, String> {
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let r = crate::ledger::verify(&mut conn).map_err(|e| e.to_string())?;
+    println!(
+        "points ledger: {} entries, {} accounts, sum {}",
+        r.entries, r.accounts, r.total
+    );
+    if let Some((seq, id, why)) = &r.broken_entry {
+        println!("FAILED: entry #{seq} {id} does not match ({why})");
+    }
+    for (account, cached, summed) in &r.balance_mismatches {
+        println!("FAILED: {account}: cached balance {cached}, entries sum to {summed}");
+    }
+    for account in &r.negative {
+        println!("FAILED: {account} is below zero");
+    }
+    let _ = crate::db::write_tx(&mut conn, |c| {
+        crate::audit::record(
+            c,
+            &AuditCtx::console(),
+            "ledger.verify",
+            "ledger",
+            "points",
+            if r.ok() { "ok" } else { "FAILED" },
+        )
+    });
+    if r.ok() {
+        println!("ok");
+    }
+    Ok(r.ok())
 }
 
 /// The console's language: Chinese when LANG says so, English otherwise.

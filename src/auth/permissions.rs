@@ -16,6 +16,17 @@ pub enum Action {
     RevealPersonalData,
     ImportHouseholds,
     ExportHouseholds,
+    ViewRules,
+    ManageRules,
+    ProposeAwards,
+    ReviewAwards,
+    ReverseAwards,
+    ObjectToAwards,
+    ViewNotice,
+    ViewStatements,
+    AdjustPoints,
+    VerifyLedger,
+    ManageSettings,
 }
 
 /// Whether a role may perform an action at all (before any object's scope).
@@ -27,6 +38,13 @@ pub fn can(role: Role, action: Action) -> bool {
         ViewAreas | ViewStores | ViewAudit => matches!(role, Admin | Auditor),
         ViewHouseholds | ExportHouseholds => matches!(role, Admin | Official | Reviewer | Auditor),
         EditHouseholds | ImportHouseholds | RevealPersonalData => matches!(role, Admin | Official),
+        ViewRules => true,
+        ManageRules | ReverseAwards | AdjustPoints | ManageSettings => role == Admin,
+        ProposeAwards => matches!(role, Admin | Official),
+        ReviewAwards => matches!(role, Admin | Reviewer),
+        ObjectToAwards => matches!(role, Admin | Official | Reviewer),
+        ViewNotice | ViewStatements => matches!(role, Admin | Official | Reviewer | Auditor),
+        VerifyLedger => matches!(role, Admin | Auditor),
     }
 }
 

@@ -157,6 +157,118 @@ diesel::joinable!(households -> users (helper_id));
 diesel::joinable!(points_cards -> households (household_id));
 diesel::joinable!(household_status_history -> households (household_id));
 
+diesel::table! {
+    rule_categories (id) {
+        id -> Text,
+        name -> Text,
+        position -> BigInt,
+    }
+}
+
+diesel::table! {
+    rules (id) {
+        id -> Text,
+        code -> Text,
+        version -> BigInt,
+        name -> Text,
+        category_id -> Text,
+        points -> BigInt,
+        cap_count -> Nullable<BigInt>,
+        cap_points -> Nullable<BigInt>,
+        cap_period -> Nullable<Text>,
+        valid_from -> Nullable<Date>,
+        valid_to -> Nullable<Date>,
+        active -> Bool,
+        superseded_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    awards (id) {
+        id -> Text,
+        household_id -> Text,
+        rule_id -> Text,
+        rule_code -> Text,
+        points -> BigInt,
+        occurred_on -> Date,
+        note -> Text,
+        status -> Text,
+        batch_id -> Nullable<Text>,
+        idempotency_key -> Nullable<Text>,
+        proposed_by -> Text,
+        proposed_at -> Timestamp,
+        reviewed_by -> Nullable<Text>,
+        reviewed_at -> Nullable<Timestamp>,
+        review_note -> Text,
+        notice_until -> Nullable<Date>,
+        objection -> Text,
+        entry_id -> Nullable<Text>,
+        reversed_by -> Nullable<Text>,
+        reversed_at -> Nullable<Timestamp>,
+        reverse_reason -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    point_entries (seq) {
+        seq -> BigInt,
+        id -> Text,
+        at -> Timestamp,
+        posted_on -> Date,
+        debit -> Text,
+        credit -> Text,
+        amount -> BigInt,
+        kind -> Text,
+        ref_kind -> Text,
+        ref_id -> Text,
+        memo -> Text,
+        user_id -> Nullable<Text>,
+        idempotency_key -> Nullable<Text>,
+        reverses -> Nullable<Text>,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    point_balances (account) {
+        account -> Text,
+        balance -> BigInt,
+    }
+}
+
+diesel::table! {
+    ledger_heads (name) {
+        name -> Text,
+        seq -> BigInt,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    point_adjustments (id) {
+        id -> Text,
+        household_id -> Text,
+        amount -> BigInt,
+        reason -> Text,
+        status -> Text,
+        requested_by -> Text,
+        requested_at -> Timestamp,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+        entry_id -> Nullable<Text>,
+        idempotency_key -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(rules -> rule_categories (category_id));
+diesel::joinable!(awards -> households (household_id));
+diesel::joinable!(awards -> rules (rule_id));
+diesel::joinable!(point_adjustments -> households (household_id));
+
 // Every table, once.
 diesel::allow_tables_to_appear_in_same_query!(
     areas,
@@ -170,4 +282,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     points_cards,
     household_status_history,
     import_jobs,
+    rule_categories,
+    rules,
+    awards,
+    point_entries,
+    point_balances,
+    ledger_heads,
+    point_adjustments,
 );

@@ -99,9 +99,14 @@ pub fn t(lang: Lang, key: &str) -> &str {
 }
 
 /// The text for `key` with `{name}` placeholders filled in.
+/// A value starting with '@' is itself a translation key (e.g. "@rules.per_month").
 pub fn tf(lang: Lang, key: &str, args: &[(&str, String)]) -> String {
     let mut s = t(lang, key).to_string();
     for (name, value) in args {
+        let value = match value.strip_prefix('@') {
+            Some(k) => t(lang, k),
+            None => value,
+        };
         s = s.replace(&format!("{{{name}}}"), value);
     }
     s
@@ -190,6 +195,11 @@ mod tests {
             "common.",
             "page.",
             "action.",
+            "households.",
+            "rules.",
+            "awards.",
+            "ledger.",
+            "settings.",
         ];
         let mut out = Vec::new();
         for piece in text.split('"').skip(1).step_by(2) {

@@ -123,6 +123,18 @@ macro_rules! from_area_error {
 
 from_area_error!(UserError);
 
+impl From<crate::points::PointsError> for AppError {
+    fn from(e: crate::points::PointsError) -> Self {
+        use crate::points::PointsError as P;
+        match e {
+            P::Invalid(f) => AppError::Invalid(f),
+            P::NotFound => AppError::NotFound,
+            P::Forbidden => AppError::Forbidden,
+            P::Db(d) => d.into(),
+        }
+    }
+}
+
 impl From<crate::households::HouseholdError> for AppError {
     fn from(e: crate::households::HouseholdError) -> Self {
         use crate::households::HouseholdError as H;

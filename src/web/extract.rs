@@ -115,6 +115,15 @@ impl Authed {
     pub fn can(&self, action: Action) -> bool {
         auth::permissions::can(self.role(), action)
     }
+
+    /// Who is acting, to carry into a database operation.
+    pub fn who(&self) -> crate::points::awards::Who {
+        crate::points::awards::Who {
+            user_id: self.user.id.clone(),
+            role: self.role(),
+            scope: self.scope.clone(),
+        }
+    }
 }
 
 /// The session of this request, loaded once and kept in the request.

@@ -2,6 +2,7 @@
 //! the domain areas.
 
 pub mod error;
+pub mod export;
 pub mod extract;
 pub mod middleware;
 pub mod page;

@@ -160,6 +160,40 @@ fn nav_for(a: &Authed) -> Vec<NavItem> {
             label_key: "nav.households",
         });
     }
+    if a.can(Action::ProposeAwards) {
+        items.push(NavItem {
+            href: "/awards",
+            label_key: "nav.awards",
+        });
+    }
+    if a.can(Action::ReviewAwards) {
+        items.push(NavItem {
+            href: "/review",
+            label_key: "nav.review",
+        });
+    }
+    if a.can(Action::ViewNotice) {
+        items.push(NavItem {
+            href: "/notice",
+            label_key: "nav.notice",
+        });
+    }
+    items.push(NavItem {
+        href: "/rules",
+        label_key: "nav.rules",
+    });
+    if a.can(Action::VerifyLedger) {
+        items.push(NavItem {
+            href: "/ledger/verify",
+            label_key: "nav.ledger",
+        });
+    }
+    if a.can(Action::ManageSettings) {
+        items.push(NavItem {
+            href: "/settings",
+            label_key: "nav.settings",
+        });
+    }
     if a.can(Action::ManageUsers) {
         items.push(NavItem {
             href: "/users",

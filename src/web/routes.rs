@@ -4,7 +4,9 @@
 use actix_web::http::Method;
 use actix_web::{Route, web};
 
-use super::pages::{areas, audit, auth, home, households, misc, stores, users};
+use super::pages::{
+    areas, audit, auth, awards, home, households, ledger, misc, rules, stores, users,
+};
 
 pub struct RouteDef {
     pub method: Method,
@@ -71,6 +73,10 @@ pub fn table() -> Vec<RouteDef> {
             households::import_confirm
         ),
         get!("/households/{id}", households::detail),
+        get!("/households/{id}/statement", ledger::statement),
+        get!("/households/{id}/statement.csv", ledger::statement_csv),
+        get!("/households/{id}/statement.xlsx", ledger::statement_xlsx),
+        post!("/households/{id}/adjust", ledger::adjust),
         post!("/households/{id}", households::update),
         get!("/households/{id}/edit", households::edit_form),
         get!("/households/{id}/card", households::card),
@@ -78,5 +84,29 @@ pub fn table() -> Vec<RouteDef> {
         post!("/households/{id}/reveal", households::reveal),
         post!("/households/{id}/archive", households::archive),
         post!("/households/{id}/restore", households::restore),
+        get!("/rules", rules::list),
+        post!("/rules", rules::create),
+        get!("/rules/print", rules::print),
+        post!("/rules/categories", rules::add_category),
+        get!("/rules/{code}/edit", rules::edit_form),
+        post!("/rules/{code}", rules::edit),
+        get!("/awards", awards::mine),
+        post!("/awards", awards::propose),
+        get!("/awards/new", awards::new_form),
+        get!("/awards/batch", awards::batch_form),
+        post!("/awards/batch", awards::propose_batch),
+        get!("/awards/{id}/edit", awards::edit_form),
+        post!("/awards/{id}", awards::edit),
+        post!("/awards/{id}/withdraw", awards::withdraw),
+        post!("/awards/{id}/reverse", awards::reverse),
+        post!("/awards/{id}/object", awards::object),
+        get!("/review", awards::review_queue),
+        post!("/review", awards::review),
+        get!("/notice", awards::notice),
+        get!("/adjustments", ledger::adjustments_list),
+        post!("/adjustments/{id}", ledger::adjustment_decide),
+        get!("/ledger/verify", ledger::verify),
+        get!("/settings", ledger::settings_page),
+        post!("/settings", ledger::settings_save),
     ]
 }

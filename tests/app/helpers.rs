@@ -252,6 +252,26 @@ impl TestApp {
         (id, card.as_str().to_string())
     }
 
+    /// A rule in the first seeded category; returns its code.
+    pub fn rule(&self, code: &str, name: &str, points: i64, cap: Option<(i64, &str)>) -> String {
+        let mut c = self.conn();
+        let input = aixin::points::RuleInput {
+            code: code.to_string(),
+            name: name.to_string(),
+            category_id: "cat-01".into(),
+            points,
+            cap_count: cap.map(|(n, _)| n),
+            cap_points: None,
+            cap_period: cap.and_then(|(_, p)| aixin::points::Period::parse(p)),
+            valid_from: None,
+            valid_to: None,
+            active: true,
+        };
+        aixin::points::create_rule(&mut c, &AuditCtx::console(), &input)
+            .expect("create rule")
+            .code
+    }
+
     /// An admin, logged in.
     pub async fn admin(&self) -> Client {
         self.user("boss", Role::Admin, None, None);

@@ -4,6 +4,7 @@
 
 use aixin::domain::Role;
 use aixin::web::routes;
+use diesel::prelude::*;
 
 use crate::helpers::*;
 
@@ -21,6 +22,8 @@ const ADMIN: &[Role] = &[Role::Admin];
 const ADMIN_AUDITOR: &[Role] = &[Role::Admin, Role::Auditor];
 const HOUSEHOLD_READERS: &[Role] = &[Role::Admin, Role::Official, Role::Reviewer, Role::Auditor];
 const HOUSEHOLD_KEEPERS: &[Role] = &[Role::Admin, Role::Official];
+const REVIEWERS: &[Role] = &[Role::Admin, Role::Reviewer];
+const OBJECTORS: &[Role] = &[Role::Admin, Role::Official, Role::Reviewer];
 
 fn matrix(method: &str, path: &str) -> Option<Who> {
     use Who::*;
@@ -60,6 +63,31 @@ fn matrix(method: &str, path: &str) -> Option<Who> {
         | ("POST", "/households/import")
         | ("GET", "/households/import/{id}")
         | ("POST", "/households/import/{id}/confirm") => Roles(HOUSEHOLD_KEEPERS),
+        ("GET", "/rules") | ("GET", "/rules/print") => AnyUser,
+        ("POST", "/rules")
+        | ("POST", "/rules/categories")
+        | ("GET", "/rules/{code}/edit")
+        | ("POST", "/rules/{code}") => Roles(ADMIN),
+        ("GET", "/awards")
+        | ("POST", "/awards")
+        | ("GET", "/awards/new")
+        | ("GET", "/awards/batch")
+        | ("POST", "/awards/batch")
+        | ("GET", "/awards/{id}/edit")
+        | ("POST", "/awards/{id}")
+        | ("POST", "/awards/{id}/withdraw") => Roles(HOUSEHOLD_KEEPERS),
+        ("POST", "/awards/{id}/reverse") => Roles(ADMIN),
+        ("POST", "/awards/{id}/object") => Roles(OBJECTORS),
+        ("GET", "/review") | ("POST", "/review") => Roles(REVIEWERS),
+        ("GET", "/notice")
+        | ("GET", "/households/{id}/statement")
+        | ("GET", "/households/{id}/statement.csv")
+        | ("GET", "/households/{id}/statement.xlsx") => Roles(HOUSEHOLD_READERS),
+        ("POST", "/households/{id}/adjust")
+        | ("GET", "/adjustments")
+        | ("POST", "/adjustments/{id}") => Roles(ADMIN),
+        ("GET", "/ledger/verify") => Roles(ADMIN_AUDITOR),
+        ("GET", "/settings") | ("POST", "/settings") => Roles(ADMIN),
         _ => return None,
     })
 }
@@ -69,6 +97,8 @@ struct Fixture {
     area: String,
     household: String,
     import_job: String,
+    award: String,
+    adjustment: String,
 }
 
 fn concrete(path: &str, f: &Fixture) -> String {
@@ -78,6 +108,12 @@ fn concrete(path: &str, f: &Fixture) -> String {
         &f.import_job
     } else if path.starts_with("/households/") {
         &f.household
+    } else if path.starts_with("/awards/") {
+        &f.award
+    } else if path.starts_with("/adjustments/") {
+        &f.adjustment
+    } else if path.starts_with("/rules/") {
+        return path.replace("{code}", "M1");
     } else {
         &f.area
     };
@@ -104,10 +140,29 @@ app_test! {
         // An area in use (it has a store), so a permitted delete is refused
         // politely rather than changing the fixture.
         let official_id = app.user("m-official", Role::Official, Some(&village), None);
+        let household = app.household("矩阵户", &village);
+        app.rule("M1", "矩阵细则", 5, None);
+        let (award, adjustment) = {
+            use aixin::points::awards::Who;
+            let mut c = app.conn();
+            let ctx = aixin::audit::AuditCtx::console();
+            let who = Who { user_id: official_id.clone(), role: Role::Official, scope: aixin::auth::Scope::All };
+            let today = chrono::Utc::now().date_naive();
+            let p = aixin::points::awards::parse_proposal("M1", &today.to_string(), "", today).unwrap();
+            let award = aixin::points::awards::propose(&mut c, &who.actor(&ctx), &household, &p, "k1", today).unwrap().id;
+            let admin_id = app.user("m-admin2", Role::Admin, None, None);
+            let who = Who { user_id: admin_id, role: Role::Admin, scope: aixin::auth::Scope::All };
+            aixin::points::adjustments::request(&mut c, &who.actor(&ctx), &household, 5000, "big", "k2", today).unwrap();
+            use aixin::db::schema::point_adjustments;
+            let adjustment: String = point_adjustments::table.select(point_adjustments::id).first(&mut c).unwrap();
+            (award, adjustment)
+        };
         let fixture = Fixture {
             target_user: app.user("target", Role::Auditor, None, None),
             area: town.clone(),
-            household: app.household("矩阵户", &village),
+            household,
+            award,
+            adjustment,
             import_job: {
                 let mut c = app.conn();
                 aixin::households::import::create_job(&mut c, &official_id, "x.csv", b"x").unwrap()

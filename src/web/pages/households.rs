@@ -305,6 +305,13 @@ struct DetailPage<'a> {
     revealed_phone: Option<String>,
     can_edit: bool,
     can_reveal: bool,
+    balance: i64,
+    awards: Vec<crate::points::awards::AwardRow>,
+    can_propose: bool,
+    can_reverse: bool,
+    can_object: bool,
+    can_adjust: bool,
+    adjust_key: String,
 }
 
 impl DetailPage<'_> {
@@ -344,7 +351,7 @@ async fn detail_page(
     let scope = user.scope.clone();
     let ctx_a = audit_ctx(&req, Some(&user));
     let key = state.key.clone();
-    let (row, history, old_cards, revealed) = run(&state, move |c| {
+    let (row, history, old_cards, revealed, balance, awards) = run(&state, move |c| {
         let row = households::find(c, &scope, &id)?;
         let revealed = match reveal {
             Some(what) => Some((
@@ -353,11 +360,15 @@ async fn detail_page(
             )),
             None => None,
         };
+        let balance = crate::ledger::balance(c, &crate::ledger::household_account(&id))?;
+        let awards = crate::points::awards::for_household(c, &id)?;
         Ok((
             row,
             households::status_history(c, &id)?,
             households::old_cards(c, &id)?,
             revealed,
+            balance,
+            awards,
         ))
     })
     .await?;
@@ -380,6 +391,13 @@ async fn detail_page(
             revealed_phone,
             can_edit: user.can(Action::EditHouseholds),
             can_reveal: user.can(Action::RevealPersonalData),
+            balance,
+            awards,
+            can_propose: user.can(Action::ProposeAwards),
+            can_reverse: user.can(Action::ReverseAwards),
+            can_object: user.can(Action::ObjectToAwards),
+            can_adjust: user.can(Action::AdjustPoints),
+            adjust_key: super::awards::form_key(),
         },
     )
 }

@@ -3,9 +3,12 @@
 pub mod areas;
 pub mod audit;
 pub mod auth;
+pub mod awards;
 pub mod home;
 pub mod households;
+pub mod ledger;
 pub mod misc;
+pub mod rules;
 pub mod stores;
 pub mod users;
 

@@ -1,0 +1,485 @@
+//! The points ledger: double entry, append-only, hash-chained; cached
+//! balances that always equal their entries; no household below zero.
+//!
+//! Accounts are strings: `household:<id>`, `issuance` (where awarded points
+//! come from), `store:<id>` (points spent at a store) and `expiry`.
+
+pub mod chain;
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::db::schema::{ledger_heads, point_balances, point_entries};
+use crate::db::{self, DbConn};
+
+pub const ISSUANCE: &str = "issuance";
+pub const EXPIRY: &str = "expiry";
+
+pub fn household_account(id: &str) -> String {
+    format!("household:{id}")
+}
+
+pub fn store_account(id: &str) -> String {
+    format!("store:{id}")
+}
+
+fn is_household(account: &str) -> bool {
+    account.starts_with("household:")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Award,
+    Deduction,
+    AwardReversal,
+    Adjustment,
+    Redemption,
+    RedemptionVoid,
+    Expiry,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Award => "award",
+            Kind::Deduction => "deduction",
+            Kind::AwardReversal => "award_reversal",
+            Kind::Adjustment => "adjustment",
+            Kind::Redemption => "redemption",
+            Kind::RedemptionVoid => "redemption_void",
+            Kind::Expiry => "expiry",
+        }
+    }
+
+    pub fn label_key(kind: &str) -> &'static str {
+        match kind {
+            "award" => "ledger.kind_award",
+            "deduction" => "ledger.kind_deduction",
+            "award_reversal" => "ledger.kind_award_reversal",
+            "adjustment" => "ledger.kind_adjustment",
+            "redemption" => "ledger.kind_redemption",
+            "redemption_void" => "ledger.kind_redemption_void",
+            "expiry" => "ledger.kind_expiry",
+            _ => "ledger.kind_other",
+        }
+    }
+}
+
+/// One transfer to post.
+#[derive(Debug, Clone)]
+pub struct Posting {
+    pub debit: String,
+    pub credit: String,
+    pub amount: i64,
+    pub kind: Kind,
+    pub ref_kind: String,
+    pub ref_id: String,
+    pub memo: String,
+    pub user_id: Option<String>,
+    pub posted_on: NaiveDate,
+    pub idempotency_key: Option<String>,
+    /// The entry this one reverses.
+    pub reverses: Option<String>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, PartialEq)]
+#[diesel(table_name = point_entries)]
+pub struct Entry {
+    pub seq: i64,
+    pub id: String,
+    pub at: NaiveDateTime,
+    pub posted_on: NaiveDate,
+    pub debit: String,
+    pub credit: String,
+    pub amount: i64,
+    pub kind: String,
+    pub ref_kind: String,
+    pub ref_id: String,
+    pub memo: String,
+    pub user_id: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub reverses: Option<String>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl Entry {
+    fn hash_fields(&self) -> Vec<String> {
+        vec![
+            self.seq.to_string(),
+            self.id.clone(),
+            self.at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
+            self.posted_on.to_string(),
+            self.debit.clone(),
+            self.credit.clone(),
+            self.amount.to_string(),
+            self.kind.clone(),
+            self.ref_kind.clone(),
+            self.ref_id.clone(),
+            self.memo.clone(),
+            self.user_id.clone().unwrap_or_default(),
+            self.idempotency_key.clone().unwrap_or_default(),
+            self.reverses.clone().unwrap_or_default(),
+        ]
+    }
+
+    pub fn compute_hash(&self) -> String {
+        let fields = self.hash_fields();
+        let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
+        chain::entry_hash(&self.prev_hash, &refs)
+    }
+
+    pub fn kind_key(&self) -> &'static str {
+        Kind::label_key(&self.kind)
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum LedgerError {
+    #[error("insufficient points: balance {balance}, needed {needed}")]
+    Insufficient { balance: i64, needed: i64 },
+    #[error("amount must be positive")]
+    BadAmount,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+impl db::RetryableError for LedgerError {
+    fn is_retryable(&self) -> bool {
+        matches!(self, LedgerError::Db(e) if e.is_retryable())
+    }
+}
+
+/// Create an account's balance row if it has none (concurrent callers both
+/// succeed: ON CONFLICT DO NOTHING, written per backend for its placeholders).
+fn ensure_account(conn: &mut DbConn, account: &str) -> QueryResult<()> {
+    use diesel::sql_types::Text;
+    match conn {
+        DbConn::Sqlite(c) => diesel::sql_query("INSERT INTO point_balances (account, balance) VALUES (?, 0) ON CONFLICT (account) DO NOTHING")
+            .bind::<Text, _>(account)
+            .execute(c)?,
+        DbConn::Pg(c) => diesel::sql_query("INSERT INTO point_balances (account, balance) VALUES ($1, 0) ON CONFLICT (account) DO NOTHING")
+            .bind::<Text, _>(account)
+            .execute(c)?,
+    };
+    Ok(())
+}
+
+pub fn balance(conn: &mut DbConn, account: &str) -> QueryResult<i64> {
+    Ok(point_balances::table
+        .find(account)
+        .select(point_balances::balance)
+        .first(conn)
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// Balances of many households at once (no query per row).
+pub fn household_balances(
+    conn: &mut DbConn,
+    household_ids: &[String],
+) -> QueryResult<HashMap<String, i64>> {
+    let accounts: Vec<String> = household_ids.iter().map(|h| household_account(h)).collect();
+    let rows: Vec<(String, i64)> = point_balances::table
+        .filter(point_balances::account.eq_any(&accounts))
+        .select((point_balances::account, point_balances::balance))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(a, b)| (a.trim_start_matches("household:").to_string(), b))
+        .collect())
+}
+
+/// Take the row lock on an account's balance for the rest of the transaction
+/// (an UPDATE that changes nothing: portable, and it waits for other writers
+/// on PostgreSQL; SQLite's write transactions are serial already).
+pub fn lock_account(conn: &mut DbConn, account: &str) -> QueryResult<()> {
+    ensure_account(conn, account)?;
+    diesel::update(point_balances::table.find(account))
+        .set(point_balances::balance.eq(point_balances::balance))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Post one transfer inside the caller's transaction. A posting whose
+/// idempotency key was seen before returns the first entry and changes
+/// nothing. The debit of a household is a conditional update: it never
+/// takes a balance below zero.
+pub fn post(conn: &mut DbConn, p: &Posting) -> Result<Entry, LedgerError> {
+    if p.amount <= 0 || p.debit == p.credit {
+        return Err(LedgerError::BadAmount);
+    }
+    if let Some(key) = &p.idempotency_key
+        && let Some(e) = point_entries::table
+            .filter(point_entries::idempotency_key.eq(key))
+            .select(Entry::as_select())
+            .first(conn)
+            .optional()?
+    {
+        return Ok(e);
+    }
+    ensure_account(conn, &p.debit)?;
+    ensure_account(conn, &p.credit)?;
+    let debited = if is_household(&p.debit) {
+        diesel::update(
+            point_balances::table
+                .find(&p.debit)
+                .filter(point_balances::balance.ge(p.amount)),
+        )
+        .set(point_balances::balance.eq(point_balances::balance - p.amount))
+        .execute(conn)?
+    } else {
+        diesel::update(point_balances::table.find(&p.debit))
+            .set(point_balances::balance.eq(point_balances::balance - p.amount))
+            .execute(conn)?
+    };
+    if debited == 0 {
+        return Err(LedgerError::Insufficient {
+            balance: balance(conn, &p.debit)?,
+            needed: p.amount,
+        });
+    }
+    diesel::update(point_balances::table.find(&p.credit))
+        .set(point_balances::balance.eq(point_balances::balance + p.amount))
+        .execute(conn)?;
+
+    // The chain head: this UPDATE serialises writers of the chain.
+    diesel::update(ledger_heads::table.find("points"))
+        .set(ledger_heads::seq.eq(ledger_heads::seq + 1))
+        .execute(conn)?;
+    let (seq, prev_hash): (i64, String) = ledger_heads::table
+        .find("points")
+        .select((ledger_heads::seq, ledger_heads::hash))
+        .first(conn)?;
+    let mut entry = Entry {
+        seq,
+        id: db::new_id(),
+        at: db::now(),
+        posted_on: p.posted_on,
+        debit: p.debit.clone(),
+        credit: p.credit.clone(),
+        amount: p.amount,
+        kind: p.kind.as_str().to_string(),
+        ref_kind: p.ref_kind.clone(),
+        ref_id: p.ref_id.clone(),
+        memo: p.memo.chars().take(200).collect(),
+        user_id: p.user_id.clone(),
+        idempotency_key: p.idempotency_key.clone(),
+        reverses: p.reverses.clone(),
+        prev_hash,
+        hash: String::new(),
+    };
+    entry.hash = entry.compute_hash();
+    diesel::insert_into(point_entries::table)
+        .values((
+            point_entries::seq.eq(entry.seq),
+            point_entries::id.eq(&entry.id),
+            point_entries::at.eq(entry.at),
+            point_entries::posted_on.eq(entry.posted_on),
+            point_entries::debit.eq(&entry.debit),
+            point_entries::credit.eq(&entry.credit),
+            point_entries::amount.eq(entry.amount),
+            point_entries::kind.eq(&entry.kind),
+            point_entries::ref_kind.eq(&entry.ref_kind),
+            point_entries::ref_id.eq(&entry.ref_id),
+            point_entries::memo.eq(&entry.memo),
+            point_entries::user_id.eq(&entry.user_id),
+            point_entries::idempotency_key.eq(&entry.idempotency_key),
+            point_entries::reverses.eq(&entry.reverses),
+            point_entries::prev_hash.eq(&entry.prev_hash),
+            point_entries::hash.eq(&entry.hash),
+        ))
+        .execute(conn)?;
+    diesel::update(ledger_heads::table.find("points"))
+        .set(ledger_heads::hash.eq(&entry.hash))
+        .execute(conn)?;
+    Ok(entry)
+}
+
+pub fn find_entry(conn: &mut DbConn, id: &str) -> QueryResult<Option<Entry>> {
+    point_entries::table
+        .filter(point_entries::id.eq(id))
+        .select(Entry::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Post the mirror image of an entry (a correction never edits).
+pub fn reverse(
+    conn: &mut DbConn,
+    original: &Entry,
+    kind: Kind,
+    memo: &str,
+    user_id: Option<String>,
+    posted_on: NaiveDate,
+) -> Result<Entry, LedgerError> {
+    post(
+        conn,
+        &Posting {
+            debit: original.credit.clone(),
+            credit: original.debit.clone(),
+            amount: original.amount,
+            kind,
+            ref_kind: original.ref_kind.clone(),
+            ref_id: original.ref_id.clone(),
+            memo: memo.to_string(),
+            user_id,
+            posted_on,
+            idempotency_key: Some(format!("reverse:{}", original.id)),
+            reverses: Some(original.id.clone()),
+        },
+    )
+}
+
+/// The result of recomputing the ledger.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VerifyReport {
+    pub entries: i64,
+    pub accounts: usize,
+    /// The first entry whose hash or link does not match, and why.
+    pub broken_entry: Option<(i64, String, &'static str)>,
+    /// Accounts whose cached balance differs from their entries: (account, cached, summed).
+    pub balance_mismatches: Vec<(String, i64, i64)>,
+    /// Households whose entries sum below zero.
+    pub negative: Vec<String>,
+    /// Sum over all accounts (zero in a double-entry ledger).
+    pub total: i64,
+}
+
+impl VerifyReport {
+    pub fn ok(&self) -> bool {
+        self.broken_entry.is_none()
+            && self.balance_mismatches.is_empty()
+            && self.negative.is_empty()
+            && self.total == 0
+    }
+}
+
+/// Recompute the chain and every balance, reading the entries in batches.
+pub fn verify(conn: &mut DbConn) -> QueryResult<VerifyReport> {
+    let mut report = VerifyReport::default();
+    let mut sums: HashMap<String, i64> = HashMap::new();
+    let mut prev = String::new();
+    let mut expected_seq = 1;
+    let mut after = 0i64;
+    loop {
+        let batch: Vec<Entry> = point_entries::table
+            .filter(point_entries::seq.gt(after))
+            .order(point_entries::seq.asc())
+            .limit(5000)
+            .select(Entry::as_select())
+            .load(conn)?;
+        let Some(last) = batch.last() else { break };
+        after = last.seq;
+        for e in &batch {
+            report.entries += 1;
+            if report.broken_entry.is_none() {
+                let why = if e.seq != expected_seq {
+                    Some("sequence")
+                } else if e.prev_hash != prev {
+                    Some("link")
+                } else if e.compute_hash() != e.hash {
+                    Some("hash")
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    report.broken_entry = Some((e.seq, e.id.clone(), why));
+                }
+            }
+            prev = e.hash.clone();
+            expected_seq = e.seq + 1;
+            *sums.entry(e.debit.clone()).or_default() -= e.amount;
+            *sums.entry(e.credit.clone()).or_default() += e.amount;
+        }
+    }
+    let cached: Vec<(String, i64)> = point_balances::table
+        .select((point_balances::account, point_balances::balance))
+        .load(conn)?;
+    let mut seen = std::collections::HashSet::new();
+    for (account, bal) in &cached {
+        seen.insert(account.clone());
+        let summed = sums.get(account).copied().unwrap_or(0);
+        if summed != *bal {
+            report
+                .balance_mismatches
+                .push((account.clone(), *bal, summed));
+        }
+    }
+    for (account, summed) in &sums {
+        if !seen.contains(account) && *summed != 0 {
+            report
+                .balance_mismatches
+                .push((account.clone(), 0, *summed));
+        }
+        if is_household(account) && *summed < 0 {
+            report.negative.push(account.clone());
+        }
+    }
+    report.balance_mismatches.sort();
+    report.accounts = sums.len();
+    report.total = sums.values().sum();
+    // The chain head must point at the last entry.
+    let head: (i64, String) = ledger_heads::table
+        .find("points")
+        .select((ledger_heads::seq, ledger_heads::hash))
+        .first(conn)?;
+    if report.broken_entry.is_none() && (head.0 != expected_seq - 1 || head.1 != prev) {
+        report.broken_entry = Some((head.0, String::new(), "head"));
+    }
+    Ok(report)
+}
+
+/// A household's entries in a period, oldest first, with the balance
+/// before the period began.
+pub fn statement(
+    conn: &mut DbConn,
+    household_id: &str,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> QueryResult<(i64, Vec<Entry>)> {
+    let account = household_account(household_id);
+    let mut q = point_entries::table
+        .filter(
+            point_entries::debit
+                .eq(&account)
+                .or(point_entries::credit.eq(&account)),
+        )
+        .into_boxed();
+    if let Some(t) = to {
+        q = q.filter(point_entries::posted_on.le(t));
+    }
+    let mut opening = 0i64;
+    if let Some(f) = from {
+        q = q.filter(point_entries::posted_on.ge(f));
+        let before: Vec<(String, i64)> = point_entries::table
+            .filter(
+                point_entries::debit
+                    .eq(&account)
+                    .or(point_entries::credit.eq(&account)),
+            )
+            .filter(point_entries::posted_on.lt(f))
+            .select((point_entries::credit, point_entries::amount))
+            .load(conn)?;
+        opening = before
+            .iter()
+            .map(|(c, a)| if *c == account { *a } else { -*a })
+            .sum();
+    }
+    let entries = q
+        .order(point_entries::seq.asc())
+        .select(Entry::as_select())
+        .load(conn)?;
+    Ok((opening, entries))
+}
+
+/// The signed amount of an entry for an account.
+pub fn signed_for(e: &Entry, account: &str) -> i64 {
+    if e.credit == account {
+        e.amount
+    } else {
+        -e.amount
+    }
+}

@@ -1,0 +1,709 @@
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use crate::areas::{self, Area};
+use crate::auth::Action;
+use crate::domain::{CardNo, FieldError};
+use crate::households::{self, CardLookup, HouseholdRow, ListFilter};
+use crate::points::awards::{self as aw, AwardRow, Decision};
+use crate::points::{self, Rule};
+use crate::web::extract::{audit_ctx, lang_of};
+use crate::web::page::{PageCtx, flash_field_error, flash_ok, or_flash, render};
+use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
+
+fn today(state: &AppState) -> NaiveDate {
+    crate::time::today(state.config.time_zone)
+}
+
+/// A fresh idempotency key for a form that moves points.
+pub fn form_key() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+#[derive(Deserialize, Default)]
+pub struct NewQuery {
+    #[serde(default)]
+    household_id: String,
+    #[serde(default)]
+    card: String,
+}
+
+#[derive(Template)]
+#[template(path = "awards/new.html")]
+struct NewPage<'a> {
+    ctx: &'a PageCtx,
+    household: Option<HouseholdRow>,
+    rules: Vec<(Rule, String)>,
+    today: String,
+    key: String,
+    card: String,
+    notice: Option<String>,
+}
+
+pub async fn new_form(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    q: web::Query<NewQuery>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ProposeAwards)?;
+    let q = q.into_inner();
+    let scope = user.scope.clone();
+    let lang = lang_of(&req);
+    let card_text = q.card.trim().to_string();
+    let (household, rules, notice) = run(&state, move |c| {
+        let mut notice = None;
+        let mut household_id = Some(q.household_id.trim().to_string()).filter(|s| !s.is_empty());
+        if household_id.is_none() && !card_text.is_empty() {
+            match CardNo::parse("field.card_no", &card_text) {
+                Err(e) => notice = Some(crate::i18n::field_error(lang, &e)),
+                Ok(card) => match households::lookup_card(c, &card)? {
+                    CardLookup::Current { household_id: h } => household_id = Some(h),
+                    CardLookup::Replaced { by } => {
+                        notice = Some(crate::i18n::tf(
+                            lang,
+                            "households.card_replaced",
+                            &[("card", card_text.clone()), ("new", by)],
+                        ))
+                    }
+                    CardLookup::Unknown => {
+                        notice = Some(crate::i18n::tf(
+                            lang,
+                            "households.card_unknown",
+                            &[("card", card_text.clone())],
+                        ))
+                    }
+                },
+            }
+        }
+        let household = match household_id {
+            Some(h) => Some(households::find(c, &scope, &h)?),
+            None => None,
+        };
+        let rules = points::current_rules(c)?
+            .into_iter()
+            .filter(|(r, _)| r.active)
+            .collect();
+        Ok((household, rules, notice))
+    })
+    .await?;
+    let ctx = PageCtx::build(&req, Some(&user));
+    render(
+        &ctx,
+        &NewPage {
+            ctx: &ctx,
+            household,
+            rules,
+            today: today(&state).to_string(),
+            key: form_key(),
+            card: q.card,
+            notice,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct ProposeForm {
+    #[serde(default)]
+    household_id: String,
+    #[serde(default)]
+    rule_code: String,
+    #[serde(default)]
+    occurred_on: String,
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    key: String,
+}
+
+pub async fn propose(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    form: CsrfForm<ProposeForm>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ProposeAwards)?;
+    let f = form.0;
+    let back = format!(
+        "/awards/new?household_id={}",
+        crate::web::error::urlencode(&f.household_id)
+    );
+    if f.key.trim().is_empty() {
+        return Ok(flash_field_error(
+            &req,
+            &back,
+            &FieldError::new("field.form", "error.form_expired"),
+        ));
+    }
+    let ctx = audit_ctx(&req, Some(&user));
+    let day = today(&state);
+    let u = user.who();
+    let result = run(&state, move |c| {
+        let p = aw::parse_proposal(&f.rule_code, &f.occurred_on, &f.note, day)?;
+        let award = aw::propose(c, &u.actor(&ctx), &f.household_id, &p, &f.key, day)?;
+        Ok(award)
+    })
+    .await
+    .map(|award| {
+        let key = if award.status == "pending" {
+            "flash.award_proposed"
+        } else {
+            "flash.award_proposed_approved"
+        };
+        flash_ok(
+            &req,
+            &format!("/households/{}", award.household_id),
+            key,
+            &[],
+        )
+    });
+    or_flash(&req, &back, result)
+}
+
+#[derive(Deserialize, Default)]
+pub struct BatchQuery {
+    #[serde(default)]
+    area_id: String,
+}
+
+#[derive(Template)]
+#[template(path = "awards/batch.html")]
+struct BatchPage<'a> {
+    ctx: &'a PageCtx,
+    villages: Vec<Area>,
+    area_id: String,
+    households: Vec<HouseholdRow>,
+    rules: Vec<(Rule, String)>,
+    today: String,
+    key: String,
+}
+
+pub async fn batch_form(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    q: web::Query<BatchQuery>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ProposeAwards)?;
+    let area_id = q.into_inner().area_id;
+    let scope = user.scope.clone();
+    let a = area_id.clone();
+    let (villages, households, rules) = run(&state, move |c| {
+        let villages = households::villages_in_scope(c, &scope)?;
+        let households = if a.is_empty() {
+            Vec::new()
+        } else {
+            households::list(
+                c,
+                &scope,
+                &ListFilter {
+                    area_id: Some(a),
+                    ..Default::default()
+                },
+                0,
+                2000,
+            )?
+            .0
+        };
+        let rules = points::current_rules(c)?
+            .into_iter()
+            .filter(|(r, _)| r.active)
+            .collect();
+        Ok((villages, households, rules))
+    })
+    .await?;
+    let ctx = PageCtx::build(&req, Some(&user));
+    render(
+        &ctx,
+        &BatchPage {
+            ctx: &ctx,
+            villages,
+            area_id,
+            households,
+            rules,
+            today: today(&state).to_string(),
+            key: form_key(),
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "awards/batch_done.html")]
+struct BatchDone<'a> {
+    ctx: &'a PageCtx,
+    created: Vec<AwardRow>,
+    refused: Vec<(String, String)>,
+    replayed: bool,
+}
+
+fn field(form: &[(String, String)], name: &str) -> String {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
+pub async fn propose_batch(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    form: CsrfForm<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ProposeAwards)?;
+    let form = form.0;
+    let key = field(&form, "key");
+    let back = format!(
+        "/awards/batch?area_id={}",
+        crate::web::error::urlencode(&field(&form, "area_id"))
+    );
+    if key.trim().is_empty() {
+        return Ok(flash_field_error(
+            &req,
+            &back,
+            &FieldError::new("field.form", "error.form_expired"),
+        ));
+    }
+    let lang = lang_of(&req);
+    let ctx = audit_ctx(&req, Some(&user));
+    let day = today(&state);
+    let u = user.who();
+    let result = run(&state, move |c| {
+        let p = aw::parse_proposal(
+            &field(&form, "rule_code"),
+            &field(&form, "occurred_on"),
+            &field(&form, "note"),
+            day,
+        )?;
+        let mut ids: Vec<String> = form
+            .iter()
+            .filter(|(k, _)| k == "household_id")
+            .map(|(_, v)| v.clone())
+            .collect();
+        let mut refused: Vec<(String, String)> = Vec::new();
+        // Pasted card numbers, one per line (or separated by spaces or commas).
+        for typed in field(&form, "cards")
+            .split(|ch: char| ch.is_whitespace() || ch == ',' || ch == '，')
+            .filter(|s| !s.is_empty())
+        {
+            match CardNo::parse("field.card_no", typed) {
+                Err(e) => refused.push((typed.to_string(), crate::i18n::field_error(lang, &e))),
+                Ok(card) => match households::lookup_card(c, &card)? {
+                    CardLookup::Current { household_id } => ids.push(household_id),
+                    CardLookup::Replaced { by } => refused.push((
+                        typed.to_string(),
+                        crate::i18n::tf(
+                            lang,
+                            "households.card_replaced",
+                            &[("card", typed.to_string()), ("new", by)],
+                        ),
+                    )),
+                    CardLookup::Unknown => refused.push((
+                        typed.to_string(),
+                        crate::i18n::tf(
+                            lang,
+                            "households.card_unknown",
+                            &[("card", typed.to_string())],
+                        ),
+                    )),
+                },
+            }
+        }
+        if ids.is_empty() {
+            return Err(FieldError::new("field.households", "error.no_households").into());
+        }
+        let out = aw::propose_batch(c, &u.actor(&ctx), &ids, &p, &key, day)?;
+        refused.extend(
+            out.refused
+                .iter()
+                .map(|(who, e)| (who.clone(), crate::i18n::field_error(lang, e))),
+        );
+        let created = aw::batch(c, &out.batch_id)?;
+        Ok((created, refused, out.replayed))
+    })
+    .await;
+    match result {
+        Ok((created, refused, replayed)) => {
+            let ctx = PageCtx::build(&req, Some(&user));
+            render(
+                &ctx,
+                &BatchDone {
+                    ctx: &ctx,
+                    created,
+                    refused,
+                    replayed,
+                },
+            )
+        }
+        Err(e) => or_flash(&req, &back, Err(e)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "awards/mine.html")]
+struct MinePage<'a> {
+    ctx: &'a PageCtx,
+    rows: Vec<AwardRow>,
+}
+
+pub async fn mine(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ProposeAwards)?;
+    let uid = user.user.id.clone();
+    let rows = run(&state, move |c| Ok(aw::proposed_by(c, &uid, 200)?)).await?;
+    let ctx = PageCtx::build(&req, Some(&user));
+    render(&ctx, &MinePage { ctx: &ctx, rows })
+}
+
+#[derive(Template)]
+#[template(path = "awards/edit.html")]
+struct EditPage<'a> {
+    ctx: &'a PageCtx,
+    award: aw::Award,
+    household: HouseholdRow,
+    rules: Vec<(Rule, String)>,
+}
+
+pub async fn edit_form(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ProposeAwards)?;
+    let id = id.into_inner();
+    let scope = user.scope.clone();
+    let (award, household, rules) = run(&state, move |c| {
+        let award = aw::find(c, &id)?.ok_or(AppError::NotFound)?;
+        let household = households::find(c, &scope, &award.household_id)?;
+        let rules = points::current_rules(c)?
+            .into_iter()
+            .filter(|(r, _)| r.active)
+            .collect();
+        Ok((award, household, rules))
+    })
+    .await?;
+    if award.proposed_by != user.user.id && user.role() != crate::domain::Role::Admin {
+        return Err(AppError::Forbidden);
+    }
+    let ctx = PageCtx::build(&req, Some(&user));
+    render(
+        &ctx,
+        &EditPage {
+            ctx: &ctx,
+            award,
+            household,
+            rules,
+        },
+    )
+}
+
+pub async fn edit(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: CsrfForm<ProposeForm>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ProposeAwards)?;
+    let id = id.into_inner();
+    let back = format!("/awards/{id}/edit");
+    let f = form.0;
+    let ctx = audit_ctx(&req, Some(&user));
+    let day = today(&state);
+    let u = user.who();
+    let result = run(&state, move |c| {
+        let p = aw::parse_proposal(&f.rule_code, &f.occurred_on, &f.note, day)?;
+        aw::edit(c, &u.actor(&ctx), &id, &p)?;
+        Ok(())
+    })
+    .await
+    .map(|_| flash_ok(&req, "/awards", "flash.award_edited", &[]));
+    or_flash(&req, &back, result)
+}
+
+pub async fn withdraw(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    _f: CsrfForm<super::auth::Empty>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ProposeAwards)?;
+    let id = id.into_inner();
+    let ctx = audit_ctx(&req, Some(&user));
+    let u = user.who();
+    let result = run(&state, move |c| Ok(aw::withdraw(c, &u.actor(&ctx), &id)?))
+        .await
+        .map(|_| flash_ok(&req, "/awards", "flash.award_withdrawn", &[]));
+    or_flash(&req, "/awards", result)
+}
+
+#[derive(Template)]
+#[template(path = "awards/review.html")]
+struct ReviewPage<'a> {
+    ctx: &'a PageCtx,
+    rows: Vec<AwardRow>,
+    my_id: String,
+}
+
+pub async fn review_queue(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ReviewAwards)?;
+    let scope = user.scope.clone();
+    let rows = run(&state, move |c| Ok(aw::review_queue(c, &scope, 500)?)).await?;
+    let ctx = PageCtx::build(&req, Some(&user));
+    render(
+        &ctx,
+        &ReviewPage {
+            ctx: &ctx,
+            rows,
+            my_id: user.user.id.clone(),
+        },
+    )
+}
+
+/// Approve or reject the ticked awards (or the one whose own button was pressed).
+pub async fn review(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    form: CsrfForm<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ReviewAwards)?;
+    let form = form.0;
+    let (decision_text, only) = match form
+        .iter()
+        .find(|(k, _)| k == "approve_one" || k == "reject_one")
+    {
+        Some((k, id)) => (
+            if k == "approve_one" {
+                "approve"
+            } else {
+                "reject"
+            }
+            .to_string(),
+            Some(id.clone()),
+        ),
+        None => (field(&form, "decision"), None),
+    };
+    let ids: Vec<String> = match only {
+        Some(id) => vec![id],
+        None => form
+            .iter()
+            .filter(|(k, _)| k == "id")
+            .map(|(_, v)| v.clone())
+            .collect(),
+    };
+    if ids.is_empty() {
+        return Ok(flash_field_error(
+            &req,
+            "/review",
+            &FieldError::new("field.awards", "error.none_selected"),
+        ));
+    }
+    let decision = if decision_text == "reject" {
+        Decision::Reject(field(&form, "reason"))
+    } else {
+        Decision::Approve
+    };
+    let lang = lang_of(&req);
+    let ctx = audit_ctx(&req, Some(&user));
+    let day = today(&state);
+    let u = user.who();
+    let result = run(&state, move |c| {
+        Ok(aw::review_many(c, &u.actor(&ctx), &ids, &decision, day)?)
+    })
+    .await;
+    match result {
+        Ok((done, failed)) if failed.is_empty() => Ok(flash_ok(
+            &req,
+            "/review",
+            "flash.reviewed",
+            &[("n", done.to_string())],
+        )),
+        Ok((done, failed)) => {
+            let reasons: Vec<String> = failed
+                .iter()
+                .map(|(_, e)| crate::i18n::field_error(lang, e))
+                .collect();
+            let text = format!(
+                "{} {}",
+                crate::i18n::tf(lang, "flash.reviewed", &[("n", done.to_string())]),
+                reasons.join("；")
+            );
+            Ok(crate::web::page::redirect_with_flash(
+                &req,
+                "/review",
+                crate::web::page::FlashKind::Error,
+                text,
+            ))
+        }
+        Err(e) => or_flash(&req, "/review", Err(e)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ReasonForm {
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn reverse(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: CsrfForm<ReasonForm>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ReverseAwards)?;
+    let id = id.into_inner();
+    let ctx = audit_ctx(&req, Some(&user));
+    let day = today(&state);
+    let u = user.who();
+    let reason = form.0.reason;
+    let aid = id.clone();
+    let household = run(&state, move |c| {
+        Ok(aw::find(c, &aid)?.map(|a| a.household_id))
+    })
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let back = format!("/households/{household}");
+    let result = run(&state, move |c| {
+        Ok(aw::reverse(c, &u.actor(&ctx), &id, &reason, day)?)
+    })
+    .await
+    .map(|_| flash_ok(&req, &back, "flash.award_reversed", &[]));
+    or_flash(&req, &back, result)
+}
+
+#[derive(Deserialize)]
+pub struct ObjectForm {
+    #[serde(default)]
+    objection: String,
+    #[serde(default)]
+    back: String,
+}
+
+pub async fn object(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: CsrfForm<ObjectForm>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ObjectToAwards)?;
+    let id = id.into_inner();
+    let f = form.0;
+    let back = super::misc::safe_back(&f.back);
+    let ctx = audit_ctx(&req, Some(&user));
+    let u = user.who();
+    let result = run(&state, move |c| {
+        Ok(aw::object(c, &u.actor(&ctx), &id, &f.objection)?)
+    })
+    .await
+    .map(|_| flash_ok(&req, &back, "flash.award_objected", &[]));
+    or_flash(&req, &back, result)
+}
+
+#[derive(Deserialize, Default)]
+pub struct NoticeQuery {
+    #[serde(default)]
+    village_id: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+}
+
+#[derive(Template)]
+#[template(path = "awards/notice.html")]
+struct NoticePage<'a> {
+    ctx: &'a PageCtx,
+    villages: Vec<Area>,
+    village: Option<Area>,
+    rows: Vec<AwardRow>,
+    from: String,
+    to: String,
+    notice_start: String,
+    notice_end: String,
+    error: Option<String>,
+}
+
+impl NoticePage<'_> {
+    fn total(&self) -> i64 {
+        self.rows.iter().map(|r| r.award.points).sum()
+    }
+}
+
+/// The public notice (公示) of a village for a period, for the notice board.
+pub async fn notice(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    q: web::Query<NoticeQuery>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ViewNotice)?;
+    let q = q.into_inner();
+    let day = today(&state);
+    let lang = lang_of(&req);
+    let (month_start, _) = points::Period::Month.window(day);
+    let mut error = None;
+    let from = match points::parse_date("field.from", &q.from) {
+        Ok(d) => d.unwrap_or(month_start),
+        Err(e) => {
+            error = Some(crate::i18n::field_error(lang, &e));
+            month_start
+        }
+    };
+    let to = match points::parse_date("field.to", &q.to) {
+        Ok(d) => d.unwrap_or(day),
+        Err(e) => {
+            error = Some(crate::i18n::field_error(lang, &e));
+            day
+        }
+    };
+    let scope = user.scope.clone();
+    let vid = q.village_id.trim().to_string();
+    let (villages, village, rows, notice_days) = run(&state, move |c| {
+        let villages = households::villages_in_scope(c, &scope)?;
+        let village = if vid.is_empty() {
+            None
+        } else {
+            areas::find(c, &vid)?
+        };
+        let rows = match &village {
+            Some(v) => aw::notice(c, &scope, &v.path, from, to)?,
+            None => Vec::new(),
+        };
+        Ok((
+            villages,
+            village,
+            rows,
+            crate::settings::get(c, crate::settings::NOTICE_DAYS)?,
+        ))
+    })
+    .await?;
+    let ctx = PageCtx::build(&req, Some(&user));
+    render(
+        &ctx,
+        &NoticePage {
+            ctx: &ctx,
+            villages,
+            village,
+            rows,
+            from: from.to_string(),
+            to: to.to_string(),
+            notice_start: day.to_string(),
+            notice_end: (day + chrono::Duration::days(notice_days.max(7))).to_string(),
+            error,
+        },
+    )
+}

@@ -1,0 +1,467 @@
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use crate::auth::Action;
+use crate::domain::FieldError;
+use crate::households::{self, HouseholdRow};
+use crate::i18n::{self, Lang};
+use crate::ledger::{self, Entry, VerifyReport};
+use crate::points::{self, adjustments};
+use crate::settings::{self, Setting};
+use crate::web::extract::{audit_ctx, lang_of};
+use crate::web::page::{PageCtx, flash_field_error, flash_ok, or_flash, render};
+use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
+
+/// One line of a household's statement.
+pub struct Line {
+    pub entry: Entry,
+    pub points: i64,
+    pub balance: i64,
+    pub who: String,
+    pub what: String,
+}
+
+#[derive(Deserialize, Default, Clone)]
+pub struct PeriodQuery {
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+}
+
+struct Statement {
+    household: HouseholdRow,
+    opening: i64,
+    lines: Vec<Line>,
+    closing: i64,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+}
+
+async fn load_statement(
+    req: &HttpRequest,
+    user: &CurrentUser,
+    state: &AppState,
+    id: String,
+    q: &PeriodQuery,
+) -> Result<Statement, AppError> {
+    user.require(Action::ViewStatements)?;
+    let from = points::parse_date("field.from", &q.from)?;
+    let to = points::parse_date("field.to", &q.to)?;
+    let scope = user.scope.clone();
+    let _ = req;
+    run(state, move |c| {
+        let household = households::find(c, &scope, &id)?;
+        let (opening, entries) = ledger::statement(c, &id, from, to)?;
+        let account = ledger::household_account(&id);
+        // Names for the "who" and "what" columns, in two queries for the page.
+        let user_ids: Vec<String> = entries.iter().filter_map(|e| e.user_id.clone()).collect();
+        let names: std::collections::HashMap<String, String> = {
+            use crate::db::schema::users;
+            use diesel::prelude::*;
+            users::table
+                .filter(users::id.eq_any(&user_ids))
+                .select((users::id, users::username))
+                .load::<(String, String)>(c)?
+                .into_iter()
+                .collect()
+        };
+        let rule_names: std::collections::HashMap<String, String> = {
+            use crate::db::schema::rules;
+            use diesel::prelude::*;
+            let codes: Vec<String> = entries
+                .iter()
+                .filter(|e| e.ref_kind == "award")
+                .map(|e| e.memo.clone())
+                .collect();
+            rules::table
+                .filter(rules::code.eq_any(&codes))
+                .filter(rules::superseded_by.is_null())
+                .select((rules::code, rules::name))
+                .load::<(String, String)>(c)?
+                .into_iter()
+                .collect()
+        };
+        let mut balance = opening;
+        let lines = entries
+            .into_iter()
+            .map(|e| {
+                let points = ledger::signed_for(&e, &account);
+                balance += points;
+                Line {
+                    who: e
+                        .user_id
+                        .as_ref()
+                        .and_then(|u| names.get(u))
+                        .cloned()
+                        .unwrap_or_default(),
+                    what: rule_names
+                        .get(&e.memo)
+                        .cloned()
+                        .unwrap_or_else(|| e.memo.clone()),
+                    points,
+                    balance,
+                    entry: e,
+                }
+            })
+            .collect();
+        Ok(Statement {
+            household,
+            opening,
+            lines,
+            closing: balance,
+            from,
+            to,
+        })
+    })
+    .await
+}
+
+#[derive(Template)]
+#[template(path = "ledger/statement.html")]
+struct StatementPage<'a> {
+    ctx: &'a PageCtx,
+    s: Statement,
+    q: PeriodQuery,
+    link: String,
+}
+
+pub async fn statement(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    q: web::Query<PeriodQuery>,
+) -> Result<HttpResponse, AppError> {
+    let q = q.into_inner();
+    let id = id.into_inner();
+    let s = match load_statement(&req, &user, &state, id.clone(), &q).await {
+        Err(AppError::Invalid(e)) => {
+            return Ok(flash_field_error(
+                &req,
+                &format!("/households/{id}/statement"),
+                &e,
+            ));
+        }
+        other => other?,
+    };
+    let link = serde_urlencoded::to_string([("from", q.from.as_str()), ("to", q.to.as_str())])
+        .unwrap_or_default();
+    let ctx = PageCtx::build(&req, Some(&user));
+    render(
+        &ctx,
+        &StatementPage {
+            ctx: &ctx,
+            s,
+            q,
+            link,
+        },
+    )
+}
+
+fn statement_rows(lang: Lang, s: &Statement) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let headers = vec![
+        "ledger.date",
+        "ledger.what",
+        "ledger.kind",
+        "field.username",
+        "ledger.points",
+        "ledger.balance",
+    ];
+    let mut rows = vec![vec![
+        s.from.map(|d| d.to_string()).unwrap_or_default(),
+        i18n::t(lang, "ledger.opening").to_string(),
+        String::new(),
+        String::new(),
+        String::new(),
+        s.opening.to_string(),
+    ]];
+    for l in &s.lines {
+        rows.push(vec![
+            l.entry.posted_on.to_string(),
+            l.what.clone(),
+            i18n::t(lang, l.entry.kind_key()).to_string(),
+            l.who.clone(),
+            l.points.to_string(),
+            l.balance.to_string(),
+        ]);
+    }
+    (headers, rows)
+}
+
+async fn statement_export(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: String,
+    q: PeriodQuery,
+    xlsx: bool,
+) -> Result<HttpResponse, AppError> {
+    let s = load_statement(&req, &user, &state, id.clone(), &q).await?;
+    let lang = lang_of(&req);
+    let ctx = audit_ctx(&req, Some(&user));
+    run(&state, move |c| {
+        Ok(crate::db::write_tx(c, |c| {
+            crate::audit::record(
+                c,
+                &ctx,
+                "statement.export",
+                "household",
+                &id,
+                if xlsx { "xlsx" } else { "csv" },
+            )
+        })?)
+    })
+    .await?;
+    let (headers, rows) = statement_rows(lang, &s);
+    let headers: Vec<&str> = headers.iter().map(|k| i18n::t(lang, k)).collect();
+    let name = format!(
+        "statement-{}",
+        s.household.card_no.clone().unwrap_or_default()
+    );
+    if xlsx {
+        let bytes = crate::web::export::xlsx(i18n::t(lang, "ledger.statement"), &headers, &rows)
+            .map_err(AppError::internal)?;
+        Ok(HttpResponse::Ok()
+            .insert_header((
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ))
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}.xlsx\""),
+            ))
+            .body(bytes))
+    } else {
+        Ok(HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}.csv\""),
+            ))
+            .body(crate::web::export::csv(&headers, &rows)))
+    }
+}
+
+pub async fn statement_csv(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    q: web::Query<PeriodQuery>,
+) -> Result<HttpResponse, AppError> {
+    statement_export(req, user, state, id.into_inner(), q.into_inner(), false).await
+}
+
+pub async fn statement_xlsx(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    q: web::Query<PeriodQuery>,
+) -> Result<HttpResponse, AppError> {
+    statement_export(req, user, state, id.into_inner(), q.into_inner(), true).await
+}
+
+#[derive(Deserialize)]
+pub struct AdjustForm {
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    key: String,
+}
+
+pub async fn adjust(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: CsrfForm<AdjustForm>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::AdjustPoints)?;
+    let id = id.into_inner();
+    let back = format!("/households/{id}");
+    let f = form.0;
+    if f.key.trim().is_empty() {
+        return Ok(flash_field_error(
+            &req,
+            &back,
+            &FieldError::new("field.form", "error.form_expired"),
+        ));
+    }
+    let ctx = audit_ctx(&req, Some(&user));
+    let day = crate::time::today(state.config.time_zone);
+    let u = user.who();
+    let result = run(&state, move |c| {
+        let amount = points::parse_points("field.points", &f.amount)?;
+        let actor = u.actor(&ctx);
+        Ok(adjustments::request(
+            c, &actor, &id, amount, &f.reason, &f.key, day,
+        )?)
+    })
+    .await
+    .map(|r| match r {
+        adjustments::Requested::Posted => flash_ok(&req, &back, "flash.adjustment_posted", &[]),
+        adjustments::Requested::AwaitingApproval => {
+            flash_ok(&req, &back, "flash.adjustment_waiting", &[])
+        }
+    });
+    or_flash(&req, &back, result)
+}
+
+#[derive(Template)]
+#[template(path = "ledger/adjustments.html")]
+struct AdjustmentsPage<'a> {
+    ctx: &'a PageCtx,
+    rows: Vec<(adjustments::Adjustment, String, String)>,
+    my_id: String,
+}
+
+pub async fn adjustments_list(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::AdjustPoints)?;
+    let rows = run(&state, |c| Ok(adjustments::pending(c)?)).await?;
+    let ctx = PageCtx::build(&req, Some(&user));
+    render(
+        &ctx,
+        &AdjustmentsPage {
+            ctx: &ctx,
+            rows,
+            my_id: user.user.id.clone(),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct DecideForm {
+    #[serde(default)]
+    decision: String,
+}
+
+pub async fn adjustment_decide(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: CsrfForm<DecideForm>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::AdjustPoints)?;
+    let id = id.into_inner();
+    let approve = form.0.decision == "approve";
+    let ctx = audit_ctx(&req, Some(&user));
+    let day = crate::time::today(state.config.time_zone);
+    let u = user.who();
+    let result = run(&state, move |c| {
+        let actor = u.actor(&ctx);
+        Ok(adjustments::decide(c, &actor, &id, approve, day)?)
+    })
+    .await
+    .map(|_| {
+        flash_ok(
+            &req,
+            "/adjustments",
+            if approve {
+                "flash.adjustment_posted"
+            } else {
+                "flash.adjustment_rejected"
+            },
+            &[],
+        )
+    });
+    or_flash(&req, "/adjustments", result)
+}
+
+#[derive(Template)]
+#[template(path = "ledger/verify.html")]
+struct VerifyPage<'a> {
+    ctx: &'a PageCtx,
+    report: VerifyReport,
+}
+
+pub async fn verify(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::VerifyLedger)?;
+    let ctx_a = audit_ctx(&req, Some(&user));
+    let report = run(&state, move |c| {
+        let r = ledger::verify(c)?;
+        crate::db::write_tx(c, |c| {
+            crate::audit::record(
+                c,
+                &ctx_a,
+                "ledger.verify",
+                "ledger",
+                "points",
+                if r.ok() { "ok" } else { "FAILED" },
+            )
+        })?;
+        Ok(r)
+    })
+    .await?;
+    let ctx = PageCtx::build(&req, Some(&user));
+    render(&ctx, &VerifyPage { ctx: &ctx, report })
+}
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsPage<'a> {
+    ctx: &'a PageCtx,
+    values: Vec<(Setting, i64)>,
+}
+
+pub async fn settings_page(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ManageSettings)?;
+    let values = run(&state, |c| {
+        let mut v = Vec::new();
+        for s in settings::ALL {
+            v.push((*s, settings::get(c, *s)?));
+        }
+        Ok(v)
+    })
+    .await?;
+    let ctx = PageCtx::build(&req, Some(&user));
+    render(&ctx, &SettingsPage { ctx: &ctx, values })
+}
+
+pub async fn settings_save(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    form: CsrfForm<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ManageSettings)?;
+    let form = form.0;
+    let ctx = audit_ctx(&req, Some(&user));
+    let result = run(&state, move |c| {
+        let mut parsed = Vec::new();
+        for s in settings::ALL {
+            let text = form
+                .iter()
+                .find(|(k, _)| k == s.key)
+                .map(|(_, v)| v.as_str())
+                .unwrap_or("");
+            parsed.push((*s, settings::parse(*s, text)?));
+        }
+        for (s, v) in parsed {
+            settings::set(c, &ctx, s, v)?;
+        }
+        Ok(())
+    })
+    .await
+    .map(|_| flash_ok(&req, "/settings", "flash.settings_saved", &[]));
+    or_flash(&req, "/settings", result)
+}
