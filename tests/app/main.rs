@@ -37,3 +37,4 @@ mod cli;
 mod foundation;
 mod households;
 mod matrix;
+mod points;
