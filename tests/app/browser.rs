@@ -147,6 +147,13 @@ impl Browser {
         self.client.current_url().await.unwrap().path().to_string()
     }
 
+    pub async fn login(&self, app: &TestApp, username: &str) {
+        self.client.goto(&app.url("/login")).await.unwrap();
+        self.fill("#username", username).await;
+        self.fill("#password", PASSWORD).await;
+        self.click("#login").await;
+    }
+
     pub async fn close(self) {
         let _ = self.client.clone().close().await;
     }
@@ -240,10 +247,7 @@ app_test! {
         let file = dir.path().join("名单.xlsx");
         std::fs::write(&file, households_xlsx("济阳村", &ids)).unwrap();
 
-        b.client.goto(&app.url("/login")).await.unwrap();
-        b.fill("#username", "official").await;
-        b.fill("#password", PASSWORD).await;
-        b.click("#login").await;
+        b.login(&app, "official").await;
         b.client.goto(&app.url("/households/import")).await.unwrap();
         b.client
             .find(Locator::Css("#file"))
@@ -296,6 +300,45 @@ app_test! {
             .await
             .expect("the card prints");
         assert!(pdf.starts_with(b"%PDF"), "a real PDF comes out of the print stylesheet");
+        b.close().await;
+    }
+}
+
+app_test! {
+    async fn an_award_goes_from_proposal_through_review_to_the_statement(app) {
+        let Some(b) = start_browser("an_award_goes_from_proposal_through_review_to_the_statement").await else { return };
+        let [_, _, _, village] = app.area_chain("历下");
+        app.user("guan", Role::Official, Some(&village), None);
+        app.user("shen", Role::Reviewer, Some(&village), None);
+        app.rule("H01", "庭院整洁", 3, Some((1, "month")));
+        let (household, card) = app.household_with_id("周家", &village, &test_id_number());
+
+        b.login(&app, "guan").await;
+        // The official finds the household by its card and proposes.
+        b.client.goto(&app.url("/awards/new")).await.unwrap();
+        b.fill("#card", &card).await;
+        b.click("form[action='/awards/new'] button").await;
+        b.client
+            .find(Locator::Css("#rule"))
+            .await
+            .unwrap()
+            .select_by_value("H01")
+            .await
+            .unwrap();
+        b.click("#propose").await;
+        assert_eq!(b.path().await, format!("/households/{household}"));
+        assert!(b.text("#awards").await.contains("待审核"));
+        b.click("#logout").await;
+
+        b.login(&app, "shen").await;
+        b.client.goto(&app.url("/review")).await.unwrap();
+        assert!(b.text("#queue").await.contains("周家"));
+        b.click("#queue button[name=approve_one]").await;
+        assert!(b.text(".flash-ok").await.contains("已处理 1 项"));
+        b.client.goto(&app.url(&format!("/households/{household}/statement"))).await.unwrap();
+        let statement = b.text("#statement").await;
+        assert!(statement.contains("庭院整洁") && statement.contains("+3"), "{statement}");
+        assert_eq!(b.text("#closing").await, "3");
         b.close().await;
     }
 }
