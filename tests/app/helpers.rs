@@ -125,12 +125,16 @@ pub async fn spawn_app_with(
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        if let Some((admin, name)) = self.pg_drop.take()
-            && let Ok(mut conn) = diesel::PgConnection::establish(&admin)
-        {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&mut conn);
+        if let Some((admin, name)) = self.pg_drop.take() {
+            drop_pg_database(&admin, &name);
         }
+    }
+}
+
+pub fn drop_pg_database(admin: &str, name: &str) {
+    if let Ok(mut conn) = diesel::PgConnection::establish(admin) {
+        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn);
     }
 }
 
@@ -340,6 +344,24 @@ pub fn csrf_in(html: &str) -> Option<String> {
 }
 
 impl Client {
+    /// A browser-like client of a server at `base`.
+    pub fn new(base: &str) -> Client {
+        Client {
+            base: base.trim_end_matches('/').to_string(),
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            csrf: Mutex::new(None),
+        }
+    }
+
+    /// The same client, sharing another's cookie jar.
+    pub fn with_http(self, http: reqwest::Client) -> Client {
+        Client { http, ..self }
+    }
+
     async fn page(&self, res: reqwest::Response) -> Page {
         let status = res.status().as_u16();
         let headers = res.headers().clone();
@@ -444,4 +466,57 @@ impl Client {
         self.follow(page.location.as_deref().unwrap_or("/")).await;
         page
     }
+}
+
+/// A real `aixin serve` process, as deployed.
+pub struct ServerProcess {
+    pub child: std::process::Child,
+    pub addr: String,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start `aixin serve` on a free port with these variables; waits until it
+/// says where it is serving. Its log goes to `log` (stderr).
+pub fn spawn_server(
+    database_url: &str,
+    env: &[(&str, &str)],
+    log: &std::path::Path,
+) -> ServerProcess {
+    use std::io::BufRead;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_aixin"));
+    cmd.args(["serve", "--bind", "127.0.0.1:0"])
+        .env("DATABASE_URL", database_url)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(log).expect("log file"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("start aixin serve");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let started = std::time::Instant::now();
+    let addr = loop {
+        match lines.next() {
+            Some(Ok(line)) => {
+                if let Some(rest) = line.split("serving on ").nth(1) {
+                    break rest.split_whitespace().next().unwrap().to_string();
+                }
+            }
+            _ => panic!("aixin serve stopped before serving; see {}", log.display()),
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "aixin serve did not start"
+        );
+    };
+    // Keep reading stdout so the process never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    ServerProcess { child, addr }
 }

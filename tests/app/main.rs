@@ -37,4 +37,5 @@ mod cli;
 mod foundation;
 mod households;
 mod matrix;
+mod operations;
 mod points;
