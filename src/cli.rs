@@ -42,6 +42,20 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Take a consistent backup while the app keeps serving (SQLite: VACUUM
+    /// INTO; PostgreSQL: pg_dump -Fc).
+    Backup {
+        /// The backup file to create
+        file: std::path::PathBuf,
+    },
+    /// Replace the database with a backup (stop the app servers first), then
+    /// verify the ledger.
+    Restore {
+        file: std::path::PathBuf,
+        /// Overwrite a database that is not empty.
+        #[arg(long)]
+        force: bool,
+    },
     /// The points ledger.
     Ledger {
         #[command(subcommand)]
@@ -137,6 +151,40 @@ pub fn main() -> ExitCode {
             Ok(())
         }),
         Command::User { command } => with_db(&config, |pool| user_command(&config, pool, command)),
+        Command::Backup { file } => with_db(&config, |pool| {
+            let mut conn = pool.get().map_err(|e| e.to_string())?;
+            crate::backup::backup(&mut conn, &config.database_url, &file)
+                .map_err(|e| e.to_string())?;
+            println!("aixin: backup written to {}", file.display());
+            Ok(())
+        }),
+        Command::Restore { file, force } => {
+            // Check emptiness on the database as it is now (if it opens at all).
+            let pool = db::open(&config.database_url, 1).ok().map(|(p, _)| p);
+            if let Err(e) =
+                crate::backup::restore(pool.as_ref(), &config.database_url, &file, force)
+            {
+                eprintln!("aixin: {e}");
+                return ExitCode::FAILURE;
+            }
+            drop(pool);
+            let (pool, _) = match open_db(&config) {
+                Ok(p) => p,
+                Err(code) => return code,
+            };
+            println!(
+                "aixin: restored from {}; checking the ledger",
+                file.display()
+            );
+            match verify_ledger(&pool) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::FAILURE,
+                Err(msg) => {
+                    eprintln!("aixin: {msg}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Ledger {
             command: LedgerCommand::Verify,
         } => {

@@ -51,6 +51,9 @@ pub struct Config {
     pub data_key_file: std::path::PathBuf,
     pub password_cost: PasswordCost,
     pub log_format: LogFormat,
+    /// Where the nightly backup goes (none: no nightly backup), and how many to keep.
+    pub backup_dir: Option<std::path::PathBuf>,
+    pub backup_keep: usize,
     /// Failed logins allowed per account, and per client address, in the window.
     pub login_max_failures_account: i64,
     pub login_max_failures_ip: i64,
@@ -137,6 +140,19 @@ impl Config {
                 .into(),
             password_cost: PasswordCost::PRODUCTION,
             log_format,
+            backup_dir: var("AIXIN_BACKUP_DIR").map(Into::into),
+            backup_keep: match var("AIXIN_BACKUP_KEEP") {
+                Some(v) => {
+                    v.parse::<usize>()
+                        .ok()
+                        .filter(|n| *n >= 1)
+                        .ok_or_else(|| ConfigError {
+                            name: "AIXIN_BACKUP_KEEP",
+                            message: format!("must be a whole number of at least 1, not \"{v}\""),
+                        })?
+                }
+                None => 7,
+            },
             login_max_failures_account: 5,
             login_max_failures_ip: 20,
             login_window_minutes: 15,

@@ -4,6 +4,7 @@
 pub mod areas;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod crypto;

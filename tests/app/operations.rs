@@ -162,3 +162,93 @@ async fn two_app_servers_share_sessions_throttling_and_logout_postgres() {
     two_servers(&url).await;
     drop_pg_database(&admin, &name);
 }
+
+/// Post awards from another thread until told to stop.
+fn stream_of_postings(
+    url: String,
+    household: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<usize> {
+    std::thread::spawn(move || {
+        let (pool, _) = aixin::db::open(&url, 1).unwrap();
+        let mut c = pool.get().unwrap();
+        let mut n = 0;
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            aixin::db::write_tx(&mut c, |c| {
+                aixin::ledger::post(
+                    c,
+                    &aixin::ledger::Posting {
+                        debit: aixin::ledger::ISSUANCE.into(),
+                        credit: aixin::ledger::household_account(&household),
+                        amount: 1,
+                        kind: aixin::ledger::Kind::Award,
+                        ref_kind: "stream".into(),
+                        ref_id: String::new(),
+                        memo: String::new(),
+                        user_id: None,
+                        posted_on: chrono::Utc::now().date_naive(),
+                        idempotency_key: None,
+                        reverses: None,
+                    },
+                )
+            })
+            .unwrap();
+            n += 1;
+        }
+        n
+    })
+}
+
+fn aixin_cmd(url: &str) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_aixin"));
+    c.env("DATABASE_URL", url).env("RUST_LOG", "warn");
+    c
+}
+
+app_test! {
+    async fn a_backup_taken_under_load_restores_to_a_ledger_that_verifies(app) {
+        let [_, _, _, village] = app.area_chain("备份");
+        let household = app.household("备份户", &village);
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = stream_of_postings(app.config.database_url.clone(), household.clone(), stop.clone());
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("backup.bak");
+        let out = aixin_cmd(&app.config.database_url).arg("backup").arg(&file).output().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let posted = writer.join().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(posted > 0);
+        // The same file again is refused rather than overwritten.
+        let again = aixin_cmd(&app.config.database_url).arg("backup").arg(&file).output().unwrap();
+        assert!(!again.status.success());
+
+        // Restore into a new database.
+        let (target, cleanup) = if app.config.database_url.starts_with("sqlite") {
+            (format!("sqlite://{}", dir.path().join("restored.db").display()), None)
+        } else {
+            let (url, admin, name) = fresh_pg_database().unwrap();
+            (url, Some((admin, name)))
+        };
+        // A database with something in it is not overwritten without --force.
+        let busy = aixin_cmd(&app.config.database_url).arg("restore").arg(&file).output().unwrap();
+        assert!(!busy.status.success());
+        assert!(String::from_utf8_lossy(&busy.stderr).contains("--force"));
+        let out = aixin_cmd(&target).arg("restore").arg(&file).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(stdout.contains("ok"), "the restore verified the ledger: {stdout}");
+        let (pool, _) = aixin::db::open(&target, 1).unwrap();
+        let mut c = pool.get().unwrap();
+        let r = aixin::ledger::verify(&mut c).unwrap();
+        assert!(r.ok(), "{r:?}");
+        assert!(r.entries as usize <= posted);
+        assert_eq!(aixin::ledger::balance(&mut c, &aixin::ledger::household_account(&household)).unwrap(), r.entries);
+        drop(c);
+        drop(pool);
+        if let Some((admin, name)) = cleanup {
+            drop_pg_database(&admin, &name);
+        }
+    }
+}
