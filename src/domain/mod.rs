@@ -1,5 +1,7 @@
 //! Pure types and rules of the scheme: no actix, no diesel.
 
+pub mod stock;
+
 use std::fmt;
 
 /// A form field that did not parse, with a message a person can act on.

@@ -1,0 +1,3 @@
+//! What the ledgers (stock now, points next) share.
+
+pub mod chain;
