@@ -190,6 +190,12 @@ mod tests {
             "common.",
             "page.",
             "action.",
+            "goods.",
+            "donors.",
+            "donations.",
+            "stock.",
+            "stocktake.",
+            "ledger.",
         ];
         let mut out = Vec::new();
         for piece in text.split('"').skip(1).step_by(2) {

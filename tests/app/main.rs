@@ -36,3 +36,4 @@ mod browser;
 mod cli;
 mod foundation;
 mod matrix;
+mod stock;

@@ -19,6 +19,8 @@ enum Who {
 
 const ADMIN: &[Role] = &[Role::Admin];
 const ADMIN_AUDITOR: &[Role] = &[Role::Admin, Role::Auditor];
+const ADMIN_CLERK: &[Role] = &[Role::Admin, Role::Clerk];
+const STOCK_READERS: &[Role] = &[Role::Admin, Role::Auditor, Role::Clerk];
 
 fn matrix(method: &str, path: &str) -> Option<Who> {
     use Who::*;
@@ -39,7 +41,35 @@ fn matrix(method: &str, path: &str) -> Option<Who> {
         ("POST", "/areas") | ("POST", "/areas/{id}/rename") | ("POST", "/areas/{id}/delete") => {
             Roles(ADMIN)
         }
-        ("POST", "/stores") => Roles(ADMIN),
+        ("POST", "/stores")
+        | ("POST", "/stores/{id}/edit")
+        | ("POST", "/stores/{id}/active")
+        | ("POST", "/stocktake-settings")
+        | ("POST", "/stores/{id}/prices")
+        | ("POST", "/items")
+        | ("POST", "/items/{id}/edit") => Roles(ADMIN),
+        ("GET", "/my-store")
+        | ("GET", "/stores/{id}")
+        | ("GET", "/stores/{id}/movements")
+        | ("GET", "/stores/{id}/movements/export")
+        | ("GET", "/stocktakes/{id}")
+        | ("GET", "/movements/{id}")
+        | ("GET", "/items")
+        | ("GET", "/donors")
+        | ("GET", "/donors/{id}")
+        | ("GET", "/donations/{id}")
+        | ("GET", "/donations/{id}/certificate") => Roles(STOCK_READERS),
+        ("GET", "/stores/{id}/donations/new")
+        | ("POST", "/stores/{id}/donations")
+        | ("POST", "/stores/{id}/moves")
+        | ("POST", "/stores/{id}/write-offs")
+        | ("POST", "/stores/{id}/thresholds")
+        | ("POST", "/stores/{id}/stocktakes")
+        | ("POST", "/stocktakes/{id}/counts")
+        | ("POST", "/stocktakes/{id}/confirm")
+        | ("POST", "/movements/{id}/reverse")
+        | ("POST", "/donors") => Roles(ADMIN_CLERK),
+        ("GET", "/ledger/stock") => Roles(ADMIN_AUDITOR),
         _ => return None,
     })
 }
@@ -47,13 +77,24 @@ fn matrix(method: &str, path: &str) -> Option<Who> {
 struct Fixture {
     target_user: String,
     area: String,
+    store: String,
+    item: String,
+    donor: String,
+    donation: String,
+    stocktake: String,
+    movement: String,
 }
 
 fn concrete(path: &str, f: &Fixture) -> String {
-    let id = if path.starts_with("/users/") {
-        &f.target_user
-    } else {
-        &f.area
+    let id = match path.split('/').nth(1).unwrap_or("") {
+        "users" => &f.target_user,
+        "stores" => &f.store,
+        "items" => &f.item,
+        "donors" => &f.donor,
+        "donations" => &f.donation,
+        "stocktakes" => &f.stocktake,
+        "movements" => &f.movement,
+        _ => &f.area,
     };
     path.replace("{file:.*}", "css/app.css").replace("{id}", id)
 }
@@ -77,9 +118,16 @@ app_test! {
         let store = app.store("matrix store", &town);
         // An area in use (it has a store), so a permitted delete is refused
         // politely rather than changing the fixture.
+        let goods = crate::stock::seed(&app, &store);
         let fixture = Fixture {
             target_user: app.user("target", Role::Auditor, None, None),
             area: town.clone(),
+            store: store.clone(),
+            item: goods.items[0].clone(),
+            donor: goods.donor.clone(),
+            donation: goods.donation.clone(),
+            stocktake: goods.stocktake.clone(),
+            movement: goods.movement.clone(),
         };
         let mut who: Vec<(Option<Role>, Client)> = vec![(None, app.client())];
         for role in Role::ALL {

@@ -3,8 +3,12 @@
 pub mod areas;
 pub mod audit;
 pub mod auth;
+pub mod donations;
+pub mod goods;
 pub mod home;
 pub mod misc;
+pub mod stock;
+pub mod stocktakes;
 pub mod stores;
 pub mod users;
 
