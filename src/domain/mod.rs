@@ -1,5 +1,7 @@
 //! Pure types and rules of the scheme: no actix, no diesel.
 
+pub mod stock;
+
 use std::fmt;
 
 pub mod people;

@@ -200,6 +200,12 @@ mod tests {
             "awards.",
             "ledger.",
             "settings.",
+            "goods.",
+            "donors.",
+            "donations.",
+            "stock.",
+            "stocktake.",
+            "ledger.",
         ];
         let mut out = Vec::new();
         for piece in text.split('"').skip(1).step_by(2) {

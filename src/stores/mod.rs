@@ -129,3 +129,74 @@ pub fn create(conn: &mut DbConn, ctx: &AuditCtx, form: &StoreForm) -> Result<Sto
         other => other,
     }
 }
+
+/// Change a store's name, area, address or hours.
+pub fn update(
+    conn: &mut DbConn,
+    ctx: &AuditCtx,
+    id: &str,
+    form: &StoreForm,
+) -> Result<Store, StoreError> {
+    let name = parse_name("field.store_name", form.name, 60)?;
+    let address = parse_optional_text("field.address", form.address, 200)?;
+    let hours = parse_optional_text("field.opening_hours", form.opening_hours, 100)?;
+    let area_id = form.area_id.trim();
+    if area_id.is_empty() {
+        return Err(FieldError::new("field.area", "error.area_required").into());
+    }
+    let result = db::write_tx(conn, |c| {
+        let before = find(c, id)?.ok_or(StoreError::NotFound)?;
+        if areas::find(c, area_id)?.is_none() {
+            return Err(FieldError::new("field.area", "error.area_unknown").into());
+        }
+        diesel::update(stores::table.find(id))
+            .set((
+                stores::name.eq(&name),
+                stores::area_id.eq(area_id),
+                stores::address.eq(&address),
+                stores::opening_hours.eq(&hours),
+            ))
+            .execute(c)?;
+        audit::record(
+            c,
+            ctx,
+            "store.update",
+            "store",
+            id,
+            &format!("{} -> {name}", before.store.name),
+        )?;
+        Ok(stores::table.find(id).select(Store::as_select()).first(c)?)
+    });
+    match result {
+        Err(StoreError::Db(e)) if db::is_unique_violation(&e) => Err(FieldError::new(
+            "field.store_name",
+            "error.store_name_taken",
+        )
+        .arg("name", &name)
+        .into()),
+        other => other,
+    }
+}
+
+/// Open or close a store. A closed store keeps its shelf and history but
+/// receives nothing new.
+pub fn set_active(
+    conn: &mut DbConn,
+    ctx: &AuditCtx,
+    id: &str,
+    active: bool,
+) -> Result<Store, StoreError> {
+    db::write_tx(conn, |c| {
+        let before = find(c, id)?.ok_or(StoreError::NotFound)?;
+        diesel::update(stores::table.find(id))
+            .set(stores::active.eq(active))
+            .execute(c)?;
+        let action = if active {
+            "store.activate"
+        } else {
+            "store.deactivate"
+        };
+        audit::record(c, ctx, action, "store", id, &before.store.name)?;
+        Ok(stores::table.find(id).select(Store::as_select()).first(c)?)
+    })
+}

@@ -6,6 +6,8 @@ use actix_web::{HttpResponse, ResponseError};
 
 use crate::areas::AreaError;
 use crate::domain::FieldError;
+use crate::goods::GoodsError;
+use crate::stock::StockError;
 use crate::stores::StoreError;
 use crate::users::UserError;
 
@@ -148,3 +150,17 @@ impl From<crate::households::HouseholdError> for AppError {
 }
 from_area_error!(AreaError);
 from_area_error!(StoreError);
+from_area_error!(GoodsError);
+
+impl From<StockError> for AppError {
+    fn from(e: StockError) -> Self {
+        match e {
+            StockError::Invalid(f) => AppError::Invalid(f),
+            StockError::NotFound => AppError::NotFound,
+            StockError::Raced => {
+                AppError::Unavailable("the same form was sent twice at once".into())
+            }
+            StockError::Db(d) => d.into(),
+        }
+    }
+}

@@ -15,6 +15,7 @@ use crate::audit::AuditCtx;
 use crate::auth::{self, Action, Scope, session};
 use crate::db;
 use crate::i18n::Lang;
+use crate::stores::StoreRow;
 use crate::users::{self, User};
 
 /// Cookie names; with secure cookies on, they carry the `__Host-` prefix
@@ -123,6 +124,21 @@ impl Authed {
             role: self.role(),
             scope: self.scope.clone(),
         }
+    }
+    /// The one check for anything done at a store: the role may act, and the
+    /// store lies in the user's scope (a clerk: only their own store). Every
+    /// store id that arrives in a URL or a form goes through here.
+    pub fn require_store(&self, action: Action, store: &StoreRow) -> Result<(), AppError> {
+        self.require(action)?;
+        if self.scope.covers_store(&store.store.id, &store.area_path) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+
+    pub fn can_at_store(&self, action: Action, store: &StoreRow) -> bool {
+        self.require_store(action, store).is_ok()
     }
 }
 

@@ -212,6 +212,30 @@ fn nav_for(a: &Authed) -> Vec<NavItem> {
             label_key: "nav.stores",
         });
     }
+    if a.can(Action::ViewStock) && !a.can(Action::ViewStores) {
+        items.push(NavItem {
+            href: "/my-store",
+            label_key: "nav.my_store",
+        });
+    }
+    if a.can(Action::ViewStock) {
+        items.push(NavItem {
+            href: "/items",
+            label_key: "nav.items",
+        });
+    }
+    if a.can(Action::ViewDonors) {
+        items.push(NavItem {
+            href: "/donors",
+            label_key: "nav.donors",
+        });
+    }
+    if a.can(Action::VerifyLedger) {
+        items.push(NavItem {
+            href: "/ledger/stock",
+            label_key: "nav.stock_ledger",
+        });
+    }
     if a.can(Action::ViewAudit) {
         items.push(NavItem {
             href: "/audit",

@@ -16,6 +16,11 @@
     form.dataset.submitting = "1";
     setTimeout(function () { form.dataset.submitting = ""; }, 5000);
   });
+  // Print buttons (certificates, count sheets).
+  document.addEventListener("click", function (ev) {
+    var t = ev.target;
+    if (t && t.closest && t.closest("[data-print]")) { window.print(); }
+  });
 })();
 // Print buttons (no inline script: the CSP forbids it).
 document.addEventListener("click", function (ev) {

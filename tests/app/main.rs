@@ -39,3 +39,4 @@ mod households;
 mod matrix;
 mod operations;
 mod points;
+mod stock;

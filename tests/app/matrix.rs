@@ -24,6 +24,8 @@ const HOUSEHOLD_READERS: &[Role] = &[Role::Admin, Role::Official, Role::Reviewer
 const HOUSEHOLD_KEEPERS: &[Role] = &[Role::Admin, Role::Official];
 const REVIEWERS: &[Role] = &[Role::Admin, Role::Reviewer];
 const OBJECTORS: &[Role] = &[Role::Admin, Role::Official, Role::Reviewer];
+const ADMIN_CLERK: &[Role] = &[Role::Admin, Role::Clerk];
+const STOCK_READERS: &[Role] = &[Role::Admin, Role::Auditor, Role::Clerk];
 
 fn matrix(method: &str, path: &str) -> Option<Who> {
     use Who::*;
@@ -44,7 +46,6 @@ fn matrix(method: &str, path: &str) -> Option<Who> {
         ("POST", "/areas") | ("POST", "/areas/{id}/rename") | ("POST", "/areas/{id}/delete") => {
             Roles(ADMIN)
         }
-        ("POST", "/stores") => Roles(ADMIN),
         ("GET", "/households")
         | ("GET", "/households/{id}")
         | ("GET", "/households/{id}/card")
@@ -88,6 +89,35 @@ fn matrix(method: &str, path: &str) -> Option<Who> {
         | ("POST", "/adjustments/{id}") => Roles(ADMIN),
         ("GET", "/ledger/verify") => Roles(ADMIN_AUDITOR),
         ("GET", "/settings") | ("POST", "/settings") => Roles(ADMIN),
+        ("POST", "/stores")
+        | ("POST", "/stores/{id}/edit")
+        | ("POST", "/stores/{id}/active")
+        | ("POST", "/stocktake-settings")
+        | ("POST", "/stores/{id}/prices")
+        | ("POST", "/items")
+        | ("POST", "/items/{id}/edit") => Roles(ADMIN),
+        ("GET", "/my-store")
+        | ("GET", "/stores/{id}")
+        | ("GET", "/stores/{id}/movements")
+        | ("GET", "/stores/{id}/movements/export")
+        | ("GET", "/stocktakes/{id}")
+        | ("GET", "/movements/{id}")
+        | ("GET", "/items")
+        | ("GET", "/donors")
+        | ("GET", "/donors/{id}")
+        | ("GET", "/donations/{id}")
+        | ("GET", "/donations/{id}/certificate") => Roles(STOCK_READERS),
+        ("GET", "/stores/{id}/donations/new")
+        | ("POST", "/stores/{id}/donations")
+        | ("POST", "/stores/{id}/moves")
+        | ("POST", "/stores/{id}/write-offs")
+        | ("POST", "/stores/{id}/thresholds")
+        | ("POST", "/stores/{id}/stocktakes")
+        | ("POST", "/stocktakes/{id}/counts")
+        | ("POST", "/stocktakes/{id}/confirm")
+        | ("POST", "/movements/{id}/reverse")
+        | ("POST", "/donors") => Roles(ADMIN_CLERK),
+        ("GET", "/ledger/stock") => Roles(ADMIN_AUDITOR),
         _ => return None,
     })
 }
@@ -99,23 +129,34 @@ struct Fixture {
     import_job: String,
     award: String,
     adjustment: String,
+    store: String,
+    item: String,
+    donor: String,
+    donation: String,
+    stocktake: String,
+    movement: String,
 }
 
 fn concrete(path: &str, f: &Fixture) -> String {
-    let id = if path.starts_with("/users/") {
-        &f.target_user
-    } else if path.starts_with("/households/import/") {
-        &f.import_job
-    } else if path.starts_with("/households/") {
-        &f.household
-    } else if path.starts_with("/awards/") {
-        &f.award
-    } else if path.starts_with("/adjustments/") {
-        &f.adjustment
-    } else if path.starts_with("/rules/") {
+    if path.starts_with("/rules/") {
         return path.replace("{code}", "M1");
-    } else {
-        &f.area
+    }
+    let id = match (
+        path.split('/').nth(1).unwrap_or(""),
+        path.split('/').nth(2).unwrap_or(""),
+    ) {
+        ("users", _) => &f.target_user,
+        ("households", "import") => &f.import_job,
+        ("households", _) => &f.household,
+        ("awards", _) => &f.award,
+        ("adjustments", _) => &f.adjustment,
+        ("stores", _) => &f.store,
+        ("items", _) => &f.item,
+        ("donors", _) => &f.donor,
+        ("donations", _) => &f.donation,
+        ("stocktakes", _) => &f.stocktake,
+        ("movements", _) => &f.movement,
+        _ => &f.area,
     };
     path.replace("{file:.*}", "css/app.css").replace("{id}", id)
 }
@@ -157,6 +198,7 @@ app_test! {
             let adjustment: String = point_adjustments::table.select(point_adjustments::id).first(&mut c).unwrap();
             (award, adjustment)
         };
+        let goods = crate::stock::seed(&app, &store);
         let fixture = Fixture {
             target_user: app.user("target", Role::Auditor, None, None),
             area: town.clone(),
@@ -167,6 +209,12 @@ app_test! {
                 let mut c = app.conn();
                 aixin::households::import::create_job(&mut c, &official_id, "x.csv", b"x").unwrap()
             },
+            store: store.clone(),
+            item: goods.items[0].clone(),
+            donor: goods.donor.clone(),
+            donation: goods.donation.clone(),
+            stocktake: goods.stocktake.clone(),
+            movement: goods.movement.clone(),
         };
         let mut who: Vec<(Option<Role>, Client)> = vec![(None, app.client())];
         for role in Role::ALL {

@@ -4,11 +4,15 @@ pub mod areas;
 pub mod audit;
 pub mod auth;
 pub mod awards;
+pub mod donations;
+pub mod goods;
 pub mod home;
 pub mod households;
 pub mod ledger;
 pub mod misc;
 pub mod rules;
+pub mod stock;
+pub mod stocktakes;
 pub mod stores;
 pub mod users;
 

@@ -4,6 +4,7 @@ use serde::Deserialize;
 
 use crate::areas::{self, Area};
 use crate::auth::Action;
+use crate::domain::FieldError;
 use crate::stores::{self, StoreForm, StoreRow};
 use crate::web::extract::audit_ctx;
 use crate::web::page::{PageCtx, flash_ok, or_flash, render};
@@ -16,6 +17,7 @@ struct ListPage<'a> {
     stores: Vec<StoreRow>,
     areas: Vec<Area>,
     can_edit: bool,
+    show_expected: bool,
 }
 
 pub async fn list(
@@ -24,7 +26,14 @@ pub async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ViewStores)?;
-    let (stores, areas) = run(&state, |c| Ok((stores::list(c)?, areas::tree(c)?))).await?;
+    let (stores, areas, show_expected) = run(&state, |c| {
+        Ok((
+            stores::list(c)?,
+            areas::tree(c)?,
+            crate::stock::stocktake::show_expected(c)?,
+        ))
+    })
+    .await?;
     let ctx = PageCtx::build(&req, Some(&user));
     render(
         &ctx,
@@ -33,6 +42,7 @@ pub async fn list(
             stores,
             areas,
             can_edit: user.can(Action::ManageStores),
+            show_expected,
         },
     )
 }
@@ -73,4 +83,99 @@ pub async fn create(
     .await
     .map(|s| flash_ok(&req, "/stores", "flash.store_created", &[("name", s.name)]));
     or_flash(&req, "/stores", result)
+}
+
+/// Change a store's details (admins).
+pub async fn update(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: CsrfForm<NewStoreForm>,
+) -> Result<HttpResponse, AppError> {
+    let store =
+        super::stock::load_store(&state, &user, Action::ManageStores, id.into_inner()).await?;
+    let back = format!("/stores/{}", store.store.id);
+    let f = form.0;
+    let ctx = audit_ctx(&req, Some(&user));
+    let sid = store.store.id.clone();
+    let result = run(&state, move |c| {
+        Ok(stores::update(
+            c,
+            &ctx,
+            &sid,
+            &StoreForm {
+                name: &f.name,
+                area_id: &f.area_id,
+                address: &f.address,
+                opening_hours: &f.opening_hours,
+            },
+        )?)
+    })
+    .await
+    .map(|s| flash_ok(&req, &back, "flash.store_updated", &[("name", s.name)]));
+    or_flash(&req, &back, result)
+}
+
+#[derive(Deserialize)]
+pub struct ActiveForm {
+    #[serde(default)]
+    active: String,
+}
+
+/// Open ("1") or close ("0") a store (admins).
+pub async fn set_active(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: CsrfForm<ActiveForm>,
+) -> Result<HttpResponse, AppError> {
+    let store =
+        super::stock::load_store(&state, &user, Action::ManageStores, id.into_inner()).await?;
+    let back = format!("/stores/{}", store.store.id);
+    let ctx = audit_ctx(&req, Some(&user));
+    let sid = store.store.id.clone();
+    let result = async {
+        let active = match form.0.active.as_str() {
+            "1" => true,
+            "0" => false,
+            _ => return Err(FieldError::new("field.active", "error.choose_one").into()),
+        };
+        let s = run(&state, move |c| {
+            Ok(stores::set_active(c, &ctx, &sid, active)?)
+        })
+        .await?;
+        let key = if s.active {
+            "flash.store_activated"
+        } else {
+            "flash.store_deactivated"
+        };
+        Ok(flash_ok(&req, &back, key, &[("name", s.name)]))
+    }
+    .await;
+    or_flash(&req, &back, result)
+}
+
+#[derive(Deserialize)]
+pub struct StocktakeSettingForm {
+    #[serde(default)]
+    show_expected: String,
+}
+
+/// Whether count sheets show the expected quantities (admins).
+pub async fn stocktake_setting(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    form: CsrfForm<StocktakeSettingForm>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ManageStores)?;
+    let show = form.0.show_expected == "1";
+    let ctx = audit_ctx(&req, Some(&user));
+    run(&state, move |c| {
+        Ok(crate::stock::stocktake::set_show_expected(c, &ctx, show)?)
+    })
+    .await?;
+    Ok(flash_ok(&req, "/stores", "flash.setting_saved", &[]))
 }

@@ -1,0 +1,12 @@
+DROP TABLE idempotency_keys;
+DROP TABLE stock;
+DROP TABLE stock_chain_head;
+DROP TABLE stock_movements;
+DROP TABLE stocktake_lines;
+DROP TABLE stocktakes;
+DROP TABLE donation_lines;
+DROP TABLE donations;
+DROP TABLE counters;
+DROP TABLE donors;
+DROP TABLE store_items;
+DROP TABLE items;

@@ -1,0 +1,512 @@
+//! Donors (捐赠方) and donations (捐赠): booking a donation in puts its goods
+//! on the receiving store's shelf through the stock ledger, in one
+//! transaction with the donation, its lines and the audit row.
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::audit::{self, AuditCtx};
+use crate::db::schema::{donation_lines, donations, donors, items, stores};
+use crate::db::{self, DbConn};
+use crate::domain::stock::{DonorKind, Quantity, mask_phone, parse_date, parse_phone, parse_yuan};
+use crate::domain::{FieldError, parse_name, parse_optional_text};
+use crate::goods;
+use crate::idempotency::{self, IdemKey};
+use crate::stock::{self, Account, FormKey, MovementKind, Outcome, StockError, Transfer};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = donors)]
+pub struct Donor {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub contact_person: String,
+    pub phone: String,
+    pub address: String,
+    pub note: String,
+    pub created_at: NaiveDateTime,
+}
+
+impl Donor {
+    pub fn kind(&self) -> Option<DonorKind> {
+        DonorKind::parse(&self.kind)
+    }
+
+    pub fn kind_label_key(&self) -> &'static str {
+        self.kind()
+            .map(DonorKind::label_key)
+            .unwrap_or("donors.kind_anonymous")
+    }
+
+    /// The phone as lists show it (138****5678).
+    pub fn phone_masked(&self) -> String {
+        mask_phone(&self.phone)
+    }
+}
+
+/// What someone types for a new donor.
+pub struct DonorForm<'a> {
+    pub name: &'a str,
+    pub kind: &'a str,
+    pub contact_person: &'a str,
+    pub phone: &'a str,
+    pub address: &'a str,
+    pub note: &'a str,
+}
+
+pub fn find_donor(c: &mut DbConn, id: &str) -> QueryResult<Option<Donor>> {
+    donors::table
+        .find(id)
+        .select(Donor::as_select())
+        .first(c)
+        .optional()
+}
+
+pub fn list_donors(c: &mut DbConn) -> QueryResult<Vec<Donor>> {
+    donors::table
+        .order(donors::name.asc())
+        .select(Donor::as_select())
+        .load(c)
+}
+
+pub fn create_donor(
+    conn: &mut DbConn,
+    actor: &AuditCtx,
+    f: &DonorForm,
+) -> Result<Donor, StockError> {
+    let kind =
+        DonorKind::parse(f.kind).ok_or(FieldError::new("field.donor_kind", "error.choose_one"))?;
+    let name = if kind == DonorKind::Anonymous && f.name.trim().is_empty() {
+        "匿名 / Anonymous".to_string()
+    } else {
+        parse_name("field.donor_name", f.name, 80)?
+    };
+    let contact_person = parse_optional_text("field.contact_person", f.contact_person, 40)?;
+    let phone = parse_phone("field.phone", f.phone)?;
+    let address = parse_optional_text("field.address", f.address, 200)?;
+    let note = parse_optional_text("field.note", f.note, 500)?;
+    db::write_tx(conn, |c| {
+        let id = db::new_id();
+        diesel::insert_into(donors::table)
+            .values((
+                donors::id.eq(&id),
+                donors::name.eq(&name),
+                donors::kind.eq(kind.as_str()),
+                donors::contact_person.eq(&contact_person),
+                donors::phone.eq(&phone),
+                donors::address.eq(&address),
+                donors::note.eq(&note),
+                donors::created_at.eq(db::now()),
+            ))
+            .execute(c)?;
+        // The phone stays out of the audit log.
+        audit::record(
+            c,
+            actor,
+            "donor.create",
+            "donor",
+            &id,
+            &format!("{name} ({})", kind.as_str()),
+        )?;
+        find_donor(c, &id)?.ok_or(StockError::NotFound)
+    })
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = donations)]
+pub struct Donation {
+    pub id: String,
+    pub number: String,
+    pub donor_id: String,
+    pub store_id: String,
+    pub donated_on: NaiveDate,
+    pub money_fen: i64,
+    pub note: String,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct DonationLine {
+    pub line_no: i32,
+    pub item_id: String,
+    pub item_name: String,
+    pub unit: String,
+    pub quantity: i64,
+    pub value_fen: i64,
+}
+
+/// A donation with everything its page and certificate show.
+#[derive(Debug, Clone)]
+pub struct DonationView {
+    pub donation: Donation,
+    pub donor: Donor,
+    pub store_name: String,
+    pub lines: Vec<DonationLine>,
+}
+
+impl DonationView {
+    pub fn goods_value_fen(&self) -> i64 {
+        self.lines.iter().map(|l| l.value_fen).sum()
+    }
+
+    pub fn total_value_fen(&self) -> i64 {
+        self.goods_value_fen() + self.donation.money_fen
+    }
+
+    pub fn units(&self) -> i64 {
+        self.lines.iter().map(|l| l.quantity).sum()
+    }
+}
+
+pub fn find_donation(c: &mut DbConn, id: &str) -> QueryResult<Option<DonationView>> {
+    let Some((donation, donor, store_name)) = donations::table
+        .inner_join(donors::table)
+        .inner_join(stores::table)
+        .filter(donations::id.eq(id))
+        .select((Donation::as_select(), Donor::as_select(), stores::name))
+        .first::<(Donation, Donor, String)>(c)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let lines = donation_lines::table
+        .inner_join(items::table)
+        .filter(donation_lines::donation_id.eq(id))
+        .order(donation_lines::line_no.asc())
+        .select((
+            donation_lines::line_no,
+            donation_lines::item_id,
+            items::name,
+            items::unit,
+            donation_lines::quantity,
+            donation_lines::value_fen,
+        ))
+        .load::<(i32, String, String, String, i64, i64)>(c)?
+        .into_iter()
+        .map(
+            |(line_no, item_id, item_name, unit, quantity, value_fen)| DonationLine {
+                line_no,
+                item_id,
+                item_name,
+                unit,
+                quantity,
+                value_fen,
+            },
+        )
+        .collect();
+    Ok(Some(DonationView {
+        donation,
+        donor,
+        store_name,
+        lines,
+    }))
+}
+
+/// One line as typed: item id, quantity, estimated value in yuan.
+#[derive(Debug, Clone, Default)]
+pub struct LineInput {
+    pub item_id: String,
+    pub quantity: String,
+    pub value: String,
+}
+
+/// What the clerk types to book a donation in.
+pub struct DonationForm<'a> {
+    pub donor_id: &'a str,
+    pub donated_on: &'a str,
+    pub money: &'a str,
+    pub note: &'a str,
+    pub lines: &'a [LineInput],
+}
+
+struct ParsedLine {
+    item_id: String,
+    quantity: Quantity,
+    value_fen: i64,
+}
+
+/// Book a donation in at `store_id`: the donation, its lines, one ledger
+/// movement per line (donor -> shelf) and the audit row, all or nothing.
+/// Returns the donation's id (the same one again for a replayed form).
+pub fn book(
+    conn: &mut DbConn,
+    actor: &AuditCtx,
+    key: &IdemKey,
+    store_id: &str,
+    f: &DonationForm,
+) -> Result<Outcome, StockError> {
+    let donor_id = f.donor_id.trim();
+    if donor_id.is_empty() {
+        return Err(FieldError::new("field.donor", "error.required").into());
+    }
+    let donated_on = parse_date("field.donated_on", f.donated_on)?;
+    let money_fen = parse_yuan("field.money", f.money)?;
+    let note = parse_optional_text("field.note", f.note, 500)?;
+    let mut lines = Vec::new();
+    for (i, l) in f.lines.iter().enumerate() {
+        let blank = l.item_id.trim().is_empty()
+            && l.quantity.trim().is_empty()
+            && l.value.trim().is_empty();
+        if blank {
+            continue;
+        }
+        if l.item_id.trim().is_empty() {
+            return Err(FieldError::new("field.donation_line", "error.line_item")
+                .arg("n", i + 1)
+                .into());
+        }
+        let quantity = Quantity::parse("field.quantity", &l.quantity).map_err(|_| {
+            FieldError::new("field.donation_line", "error.line_quantity")
+                .arg("n", i + 1)
+                .arg("max", crate::domain::stock::MAX_QUANTITY)
+        })?;
+        let value_fen = parse_yuan("field.value", &l.value).map_err(|_| {
+            FieldError::new("field.donation_line", "error.line_value").arg("n", i + 1)
+        })?;
+        lines.push(ParsedLine {
+            item_id: l.item_id.trim().to_string(),
+            quantity,
+            value_fen,
+        });
+    }
+    if lines.is_empty() && money_fen == 0 {
+        return Err(FieldError::new("field.donation_line", "error.donation_empty").into());
+    }
+    let mut fp: Vec<String> = vec![
+        store_id.into(),
+        donor_id.into(),
+        donated_on.to_string(),
+        money_fen.to_string(),
+        note.clone(),
+    ];
+    for l in &lines {
+        fp.extend([
+            l.item_id.clone(),
+            l.quantity.to_string(),
+            l.value_fen.to_string(),
+        ]);
+    }
+    let fp_refs: Vec<&str> = fp.iter().map(String::as_str).collect();
+    let form = FormKey {
+        key,
+        scope: "donation.book",
+        fingerprint: idempotency::fingerprint(&fp_refs),
+    };
+    db::write_tx(conn, |c| {
+        stock::once(c, actor, &form, |c| {
+            let donor = find_donor(c, donor_id)?
+                .ok_or(FieldError::new("field.donor", "error.donor_unknown"))?;
+            let n = stock::next_number(c, "donation")?;
+            let id = db::new_id();
+            let number = format!("JZ{}-{n:05}", donated_on.format("%Y"));
+            diesel::insert_into(donations::table)
+                .values((
+                    donations::id.eq(&id),
+                    donations::number.eq(&number),
+                    donations::donor_id.eq(&donor.id),
+                    donations::store_id.eq(store_id),
+                    donations::donated_on.eq(donated_on),
+                    donations::money_fen.eq(money_fen),
+                    donations::note.eq(&note),
+                    donations::created_by.eq(&actor.username),
+                    donations::created_at.eq(db::now()),
+                ))
+                .execute(c)?;
+            for (i, l) in lines.iter().enumerate() {
+                let item = goods::find(c, &l.item_id)?.ok_or(
+                    FieldError::new("field.donation_line", "error.line_item_unknown")
+                        .arg("n", i + 1),
+                )?;
+                if !item.active {
+                    return Err(
+                        FieldError::new("field.donation_line", "error.line_item_inactive")
+                            .arg("n", i + 1)
+                            .arg("item", &item.name)
+                            .into(),
+                    );
+                }
+                diesel::insert_into(donation_lines::table)
+                    .values((
+                        donation_lines::id.eq(db::new_id()),
+                        donation_lines::donation_id.eq(&id),
+                        donation_lines::line_no.eq(i as i32 + 1),
+                        donation_lines::item_id.eq(&item.id),
+                        donation_lines::quantity.eq(l.quantity.get()),
+                        donation_lines::value_fen.eq(l.value_fen),
+                    ))
+                    .execute(c)?;
+                stock::post(
+                    c,
+                    actor,
+                    &Transfer {
+                        kind: MovementKind::Donation,
+                        item: &item,
+                        quantity: l.quantity,
+                        from: Account::Donor(donor.id.clone()),
+                        to: Account::Shelf(store_id.to_string()),
+                        donation_id: Some(&id),
+                        stocktake_id: None,
+                        reverses_id: None,
+                        reason: "",
+                    },
+                )?;
+            }
+            audit::record(
+                c,
+                actor,
+                "donation.book",
+                "donation",
+                &id,
+                &format!(
+                    "{number} {}: {} lines, money {} fen",
+                    donor.name,
+                    lines.len(),
+                    money_fen
+                ),
+            )?;
+            Ok(id)
+        })
+    })
+}
+
+/// A donor's donations with their goods value and units.
+#[derive(Debug, Clone)]
+pub struct DonationSummary {
+    pub donation: Donation,
+    pub store_name: String,
+    pub units: i64,
+    pub goods_value_fen: i64,
+}
+
+impl DonationSummary {
+    pub fn total_value_fen(&self) -> i64 {
+        self.goods_value_fen + self.donation.money_fen
+    }
+}
+
+/// Donations matching a filter: a donor's, a store's, or (both None) all.
+pub fn list_donations(
+    c: &mut DbConn,
+    donor_id: Option<&str>,
+    store_id: Option<&str>,
+) -> QueryResult<Vec<DonationSummary>> {
+    let mut q = donations::table
+        .inner_join(stores::table)
+        .select((Donation::as_select(), stores::name))
+        .order((donations::donated_on.desc(), donations::number.desc()))
+        .into_boxed();
+    if let Some(d) = donor_id {
+        q = q.filter(donations::donor_id.eq(d.to_string()));
+    }
+    if let Some(s) = store_id {
+        q = q.filter(donations::store_id.eq(s.to_string()));
+    }
+    let rows = q.limit(500).load::<(Donation, String)>(c)?;
+    let ids: Vec<String> = rows.iter().map(|(d, _)| d.id.clone()).collect();
+    let mut sums: HashMap<String, (i64, i64)> = HashMap::new();
+    for (did, q, v) in donation_lines::table
+        .filter(donation_lines::donation_id.eq_any(&ids))
+        .select((
+            donation_lines::donation_id,
+            donation_lines::quantity,
+            donation_lines::value_fen,
+        ))
+        .load::<(String, i64, i64)>(c)?
+    {
+        let e = sums.entry(did).or_default();
+        e.0 += q;
+        e.1 += v;
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(donation, store_name)| {
+            let (units, goods_value_fen) = sums.get(&donation.id).copied().unwrap_or_default();
+            DonationSummary {
+                donation,
+                store_name,
+                units,
+                goods_value_fen,
+            }
+        })
+        .collect())
+}
+
+/// Per item, what a donor gave: units net on the stock ledger (donations
+/// less any reversals) and the estimated value booked on donation lines.
+pub fn donor_item_totals(
+    c: &mut DbConn,
+    donor_id: &str,
+    store_id: Option<&str>,
+) -> QueryResult<Vec<ItemTotal>> {
+    use crate::db::schema::stock_movements as sm;
+    let account = Account::Donor(donor_id.to_string()).code();
+    let mut totals: std::collections::BTreeMap<(String, String), ItemTotal> = Default::default();
+    let mut q = sm::table
+        .inner_join(items::table)
+        .filter(
+            sm::from_account
+                .eq(&account)
+                .or(sm::to_account.eq(&account)),
+        )
+        .select((
+            items::name,
+            items::unit,
+            sm::from_account,
+            sm::quantity,
+            sm::from_store_id,
+            sm::to_store_id,
+        ))
+        .into_boxed();
+    if let Some(s) = store_id {
+        q = q.filter(
+            sm::from_store_id
+                .eq(s.to_string())
+                .or(sm::to_store_id.eq(s.to_string())),
+        );
+    }
+    for (name, unit, from, qty, _, _) in
+        q.load::<(String, String, String, i64, Option<String>, Option<String>)>(c)?
+    {
+        let e = totals
+            .entry((name.clone(), unit.clone()))
+            .or_insert(ItemTotal {
+                item_name: name,
+                unit,
+                units: 0,
+                value_fen: 0,
+            });
+        e.units += if from == account { qty } else { -qty };
+    }
+    let mut v = donation_lines::table
+        .inner_join(donations::table)
+        .inner_join(items::table)
+        .filter(donations::donor_id.eq(donor_id))
+        .select((items::name, items::unit, donation_lines::value_fen))
+        .into_boxed();
+    if let Some(s) = store_id {
+        v = v.filter(donations::store_id.eq(s.to_string()));
+    }
+    for (name, unit, value) in v.load::<(String, String, i64)>(c)? {
+        let e = totals
+            .entry((name.clone(), unit.clone()))
+            .or_insert(ItemTotal {
+                item_name: name,
+                unit,
+                units: 0,
+                value_fen: 0,
+            });
+        e.value_fen += value;
+    }
+    Ok(totals.into_values().collect())
+}
+
+#[derive(Debug, Clone)]
+pub struct ItemTotal {
+    pub item_name: String,
+    pub unit: String,
+    pub units: i64,
+    pub value_fen: i64,
+}

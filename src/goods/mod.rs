@@ -1,0 +1,303 @@
+//! The goods catalogue, shared by the city, and what each store sets for an
+//! item (its own price, its low-stock threshold). Prices are read when used:
+//! nothing else stores a copy, so a change never rewrites the past.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::audit::{self, AuditCtx};
+use crate::db::schema::{items, store_items};
+use crate::db::{self, DbConn};
+use crate::domain::stock::{parse_barcode, parse_points_price, parse_whole};
+use crate::domain::{FieldError, parse_name, parse_optional_text};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = items)]
+pub struct Item {
+    pub id: String,
+    pub name: String,
+    pub category: String,
+    pub unit: String,
+    pub points_price: i64,
+    pub barcode: Option<String>,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GoodsError {
+    #[error("invalid field")]
+    Invalid(FieldError),
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+impl From<FieldError> for GoodsError {
+    fn from(e: FieldError) -> Self {
+        GoodsError::Invalid(e)
+    }
+}
+
+impl db::RetryableError for GoodsError {
+    fn is_retryable(&self) -> bool {
+        matches!(self, GoodsError::Db(e) if e.is_retryable())
+    }
+}
+
+pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Item>> {
+    items::table
+        .find(id)
+        .select(Item::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Every item, active ones first, then by category and name.
+pub fn list(conn: &mut DbConn) -> QueryResult<Vec<Item>> {
+    items::table
+        .order((
+            items::active.desc(),
+            items::category.asc(),
+            items::name.asc(),
+        ))
+        .select(Item::as_select())
+        .load(conn)
+}
+
+pub fn list_active(conn: &mut DbConn) -> QueryResult<Vec<Item>> {
+    items::table
+        .filter(items::active.eq(true))
+        .order((items::category.asc(), items::name.asc()))
+        .select(Item::as_select())
+        .load(conn)
+}
+
+/// What an admin types for an item.
+pub struct ItemForm<'a> {
+    pub name: &'a str,
+    pub category: &'a str,
+    pub unit: &'a str,
+    pub points_price: &'a str,
+    pub barcode: &'a str,
+}
+
+struct ParsedItem {
+    name: String,
+    category: String,
+    unit: String,
+    points_price: i64,
+    barcode: Option<String>,
+}
+
+impl ItemForm<'_> {
+    fn parse(&self) -> Result<ParsedItem, FieldError> {
+        Ok(ParsedItem {
+            name: parse_name("field.item_name", self.name, 60)?,
+            category: parse_optional_text("field.category", self.category, 30)?,
+            unit: parse_name("field.unit", self.unit, 10)?,
+            points_price: parse_points_price("field.points_price", self.points_price)?,
+            barcode: parse_barcode("field.barcode", self.barcode)?,
+        })
+    }
+}
+
+fn unique_error(e: diesel::result::Error, p: &ParsedItem) -> GoodsError {
+    if db::is_unique_violation(&e) {
+        let msg = e.to_string();
+        if msg.contains("barcode") {
+            FieldError::new("field.barcode", "error.barcode_taken")
+                .arg("barcode", p.barcode.clone().unwrap_or_default())
+                .into()
+        } else {
+            FieldError::new("field.item_name", "error.item_name_taken")
+                .arg("name", &p.name)
+                .into()
+        }
+    } else {
+        GoodsError::Db(e)
+    }
+}
+
+pub fn create(conn: &mut DbConn, ctx: &AuditCtx, form: &ItemForm) -> Result<Item, GoodsError> {
+    let p = form.parse()?;
+    let id = db::new_id();
+    db::write_tx(conn, |c| {
+        let now = db::now();
+        diesel::insert_into(items::table)
+            .values((
+                items::id.eq(&id),
+                items::name.eq(&p.name),
+                items::category.eq(&p.category),
+                items::unit.eq(&p.unit),
+                items::points_price.eq(p.points_price),
+                items::barcode.eq(&p.barcode),
+                items::active.eq(true),
+                items::created_at.eq(now),
+                items::updated_at.eq(now),
+            ))
+            .execute(c)
+            .map_err(|e| unique_error(e, &p))?;
+        audit::record(
+            c,
+            ctx,
+            "item.create",
+            "item",
+            &id,
+            &format!("{} {} {}/{}", p.name, p.category, p.points_price, p.unit),
+        )?;
+        find(c, &id)?.ok_or(GoodsError::NotFound)
+    })
+}
+
+/// Change an item. The price applies from now on; past records keep theirs.
+pub fn update(
+    conn: &mut DbConn,
+    ctx: &AuditCtx,
+    id: &str,
+    form: &ItemForm,
+    active: bool,
+) -> Result<Item, GoodsError> {
+    let p = form.parse()?;
+    db::write_tx(conn, |c| {
+        let before = find(c, id)?.ok_or(GoodsError::NotFound)?;
+        diesel::update(items::table.find(id))
+            .set((
+                items::name.eq(&p.name),
+                items::category.eq(&p.category),
+                items::unit.eq(&p.unit),
+                items::points_price.eq(p.points_price),
+                items::barcode.eq(&p.barcode),
+                items::active.eq(active),
+                items::updated_at.eq(db::now()),
+            ))
+            .execute(c)
+            .map_err(|e| unique_error(e, &p))?;
+        audit::record(
+            c,
+            ctx,
+            "item.update",
+            "item",
+            id,
+            &format!(
+                "{}: price {} -> {}, active {} -> {}",
+                p.name, before.points_price, p.points_price, before.active, active
+            ),
+        )?;
+        find(c, id)?.ok_or(GoodsError::NotFound)
+    })
+}
+
+/// A store's own setting for one item.
+#[derive(Debug, Clone, Default)]
+pub struct StoreItem {
+    pub points_price: Option<i64>,
+    pub low_threshold: i64,
+}
+
+pub fn store_item(conn: &mut DbConn, store_id: &str, item_id: &str) -> QueryResult<StoreItem> {
+    Ok(store_items::table
+        .find((store_id, item_id))
+        .select((store_items::points_price, store_items::low_threshold))
+        .first::<(Option<i64>, i64)>(conn)
+        .optional()?
+        .map(|(points_price, low_threshold)| StoreItem {
+            points_price,
+            low_threshold,
+        })
+        .unwrap_or_default())
+}
+
+/// The price of an item at a store now: the store's own, else the catalogue's.
+pub fn price_at(conn: &mut DbConn, store_id: &str, item: &Item) -> QueryResult<i64> {
+    Ok(store_item(conn, store_id, &item.id)?
+        .points_price
+        .unwrap_or(item.points_price))
+}
+
+/// Write a store's settings for an item (insert or update the one row).
+fn put_store_item(c: &mut DbConn, store_id: &str, item_id: &str, s: &StoreItem) -> QueryResult<()> {
+    let n = diesel::update(store_items::table.find((store_id, item_id)))
+        .set((
+            store_items::points_price.eq(s.points_price),
+            store_items::low_threshold.eq(s.low_threshold),
+        ))
+        .execute(c)?;
+    if n == 0 {
+        diesel::insert_into(store_items::table)
+            .values((
+                store_items::store_id.eq(store_id),
+                store_items::item_id.eq(item_id),
+                store_items::points_price.eq(s.points_price),
+                store_items::low_threshold.eq(s.low_threshold),
+            ))
+            .execute(c)?;
+    }
+    Ok(())
+}
+
+/// Set (or clear, with an empty price) a store's own price for an item.
+pub fn set_store_price(
+    conn: &mut DbConn,
+    ctx: &AuditCtx,
+    store_id: &str,
+    item_id: &str,
+    price: &str,
+) -> Result<Item, GoodsError> {
+    let price = match price.trim() {
+        "" => None,
+        p => Some(parse_points_price("field.store_price", p)?),
+    };
+    set_store_item(conn, ctx, store_id, item_id, "store_item.price", |s| {
+        s.points_price = price
+    })
+}
+
+/// Set a store's low-stock threshold for an item (0 turns the warning off).
+pub fn set_threshold(
+    conn: &mut DbConn,
+    ctx: &AuditCtx,
+    store_id: &str,
+    item_id: &str,
+    threshold: &str,
+) -> Result<Item, GoodsError> {
+    let t = parse_whole("field.low_threshold", threshold)?;
+    set_store_item(conn, ctx, store_id, item_id, "store_item.threshold", |s| {
+        s.low_threshold = t
+    })
+}
+
+fn set_store_item(
+    conn: &mut DbConn,
+    ctx: &AuditCtx,
+    store_id: &str,
+    item_id: &str,
+    action: &str,
+    change: impl Fn(&mut StoreItem),
+) -> Result<Item, GoodsError> {
+    if item_id.trim().is_empty() {
+        return Err(FieldError::new("field.item", "error.required").into());
+    }
+    db::write_tx(conn, |c| {
+        let item = find(c, item_id)?.ok_or(FieldError::new("field.item", "error.item_unknown"))?;
+        let mut s = store_item(c, store_id, item_id)?;
+        change(&mut s);
+        put_store_item(c, store_id, item_id, &s)?;
+        audit::record(
+            c,
+            ctx,
+            action,
+            "store",
+            store_id,
+            &format!(
+                "{}: price={} threshold={}",
+                item.name,
+                s.points_price.map(|p| p.to_string()).unwrap_or("-".into()),
+                s.low_threshold
+            ),
+        )?;
+        Ok(item)
+    })
+}

@@ -1,0 +1,346 @@
+//! Donors, booking donations in, and the donation's page and certificate.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::stock::{form_key, load_store};
+use crate::auth::{Action, Scope};
+use crate::domain::stock::DonorKind;
+use crate::donations::{
+    self, DonationForm, DonationSummary, DonationView, Donor, DonorForm, ItemTotal, LineInput,
+};
+use crate::goods::{self, Item};
+use crate::idempotency::IdemKey;
+use crate::stores::{self, StoreRow};
+use crate::web::extract::audit_ctx;
+use crate::web::page::{PageCtx, flash_ok, or_flash, render};
+use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
+
+/// The store a user's view of donations is limited to (clerks: their own).
+fn store_filter(user: &CurrentUser) -> Option<String> {
+    match &user.scope {
+        Scope::Store { id } => Some(id.clone()),
+        _ => None,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "donors/list.html")]
+struct DonorsPage<'a> {
+    ctx: &'a PageCtx,
+    donors: Vec<Donor>,
+    kinds: [DonorKind; 5],
+    can_add: bool,
+}
+
+pub async fn donors(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ViewDonors)?;
+    let donors = run(&state, |c| Ok(donations::list_donors(c)?)).await?;
+    let ctx = PageCtx::build(&req, Some(&user));
+    render(
+        &ctx,
+        &DonorsPage {
+            ctx: &ctx,
+            donors,
+            kinds: DonorKind::ALL,
+            can_add: user.can(Action::ManageDonors),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct DonorFields {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    contact_person: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn create_donor(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    form: CsrfForm<DonorFields>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ManageDonors)?;
+    let f = form.0;
+    let ctx = audit_ctx(&req, Some(&user));
+    let result = run(&state, move |c| {
+        Ok(donations::create_donor(
+            c,
+            &ctx,
+            &DonorForm {
+                name: &f.name,
+                kind: &f.kind,
+                contact_person: &f.contact_person,
+                phone: &f.phone,
+                address: &f.address,
+                note: &f.note,
+            },
+        )?)
+    })
+    .await
+    .map(|d| {
+        flash_ok(
+            &req,
+            &format!("/donors/{}", d.id),
+            "flash.donor_created",
+            &[("name", d.name)],
+        )
+    });
+    or_flash(&req, "/donors", result)
+}
+
+#[derive(Template)]
+#[template(path = "donors/detail.html")]
+struct DonorPage<'a> {
+    ctx: &'a PageCtx,
+    donor: Donor,
+    donations: Vec<DonationSummary>,
+    totals: Vec<ItemTotal>,
+    only_store: bool,
+    show_phone: bool,
+}
+
+impl DonorPage<'_> {
+    fn units(&self) -> i64 {
+        self.totals.iter().map(|t| t.units).sum()
+    }
+    fn value_fen(&self) -> i64 {
+        self.donations
+            .iter()
+            .map(DonationSummary::total_value_fen)
+            .sum()
+    }
+    fn money_fen(&self) -> i64 {
+        self.donations.iter().map(|d| d.donation.money_fen).sum()
+    }
+}
+
+/// A donor's history of donations with totals (clerks: at their store).
+pub async fn donor(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ViewDonors)?;
+    let id = id.into_inner();
+    let only = store_filter(&user);
+    let only_store = only.is_some();
+    let (donor, donations, totals) = run(&state, move |c| {
+        let donor = donations::find_donor(c, &id)?.ok_or(AppError::NotFound)?;
+        let list = donations::list_donations(c, Some(&id), only.as_deref())?;
+        let totals = donations::donor_item_totals(c, &id, only.as_deref())?;
+        Ok((donor, list, totals))
+    })
+    .await?;
+    let ctx = PageCtx::build(&req, Some(&user));
+    render(
+        &ctx,
+        &DonorPage {
+            ctx: &ctx,
+            donor,
+            donations,
+            totals,
+            only_store,
+            show_phone: user.can(Action::ManageDonors),
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "donations/new.html")]
+struct NewDonationPage<'a> {
+    ctx: &'a PageCtx,
+    store: StoreRow,
+    donors: Vec<Donor>,
+    items: Vec<Item>,
+    today: String,
+    key: String,
+    rows: Vec<usize>,
+}
+
+pub async fn new_donation(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let store = load_store(&state, &user, Action::BookDonation, id.into_inner()).await?;
+    let (donors, items) = run(&state, |c| {
+        Ok((donations::list_donors(c)?, goods::list_active(c)?))
+    })
+    .await?;
+    let ctx = PageCtx::build(&req, Some(&user));
+    render(
+        &ctx,
+        &NewDonationPage {
+            ctx: &ctx,
+            store,
+            donors,
+            items,
+            today: crate::time::today(state.config.time_zone).to_string(),
+            key: form_key(),
+            rows: (1..=6).collect(),
+        },
+    )
+}
+
+/// Book a donation in. The form's fields `item`, `quantity` and `value`
+/// repeat once per line, in order.
+pub async fn book(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: CsrfForm<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    let store = load_store(&state, &user, Action::BookDonation, id.into_inner()).await?;
+    let back = format!("/stores/{}/donations/new", store.store.id);
+    let fields = form.0;
+    let one = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let all = |name: &str| -> Vec<String> {
+        fields
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    let (item_ids, quantities, values) = (all("item"), all("quantity"), all("value"));
+    let n = item_ids.len().max(quantities.len()).max(values.len());
+    let get = |v: &Vec<String>, i: usize| v.get(i).cloned().unwrap_or_default();
+    let lines: Vec<LineInput> = (0..n)
+        .map(|i| LineInput {
+            item_id: get(&item_ids, i),
+            quantity: get(&quantities, i),
+            value: get(&values, i),
+        })
+        .collect();
+    let (key, donor_id, donated_on, money, note) = (
+        one("key"),
+        one("donor_id"),
+        one("donated_on"),
+        one("money"),
+        one("note"),
+    );
+    let ctx = audit_ctx(&req, Some(&user));
+    let result = async {
+        if !store.store.active {
+            return Err(
+                crate::domain::FieldError::new("field.store", "error.store_inactive").into(),
+            );
+        }
+        let key = IdemKey::parse(&key)?;
+        let sid = store.store.id.clone();
+        let out = run(&state, move |c| {
+            Ok(donations::book(
+                c,
+                &ctx,
+                &key,
+                &sid,
+                &DonationForm {
+                    donor_id: &donor_id,
+                    donated_on: &donated_on,
+                    money: &money,
+                    note: &note,
+                    lines: &lines,
+                },
+            )?)
+        })
+        .await?;
+        let location = format!("/donations/{}", out.id);
+        Ok(if out.replayed {
+            flash_ok(&req, &location, "flash.already_done", &[])
+        } else {
+            flash_ok(&req, &location, "flash.donation_booked", &[])
+        })
+    }
+    .await;
+    or_flash(&req, &back, result)
+}
+
+/// Load a donation and check the user may see its store.
+async fn load_donation(
+    state: &AppState,
+    user: &CurrentUser,
+    id: String,
+) -> Result<DonationView, AppError> {
+    user.require(Action::ViewDonors)?;
+    let (view, store) = run(state, move |c| {
+        let view = donations::find_donation(c, &id)?.ok_or(AppError::NotFound)?;
+        let store = stores::find(c, &view.donation.store_id)?.ok_or(AppError::NotFound)?;
+        Ok((view, store))
+    })
+    .await?;
+    user.require_store(Action::ViewDonors, &store)?;
+    Ok(view)
+}
+
+#[derive(Template)]
+#[template(path = "donations/detail.html")]
+struct DonationPage<'a> {
+    ctx: &'a PageCtx,
+    d: DonationView,
+}
+
+pub async fn donation(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let d = load_donation(&state, &user, id.into_inner()).await?;
+    let ctx = PageCtx::build(&req, Some(&user));
+    render(&ctx, &DonationPage { ctx: &ctx, d })
+}
+
+#[derive(Template)]
+#[template(path = "donations/certificate.html")]
+struct CertificatePage<'a> {
+    ctx: &'a PageCtx,
+    d: DonationView,
+}
+
+impl CertificatePage<'_> {
+    fn text(&self) -> String {
+        self.ctx.tf(
+            "donations.certificate_text",
+            &[
+                ("date", self.d.donation.donated_on.to_string()),
+                ("store", self.d.store_name.clone()),
+            ],
+        )
+    }
+}
+
+/// The thank-you certificate (捐赠证书), laid out for A4 paper.
+pub async fn certificate(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let d = load_donation(&state, &user, id.into_inner()).await?;
+    let ctx = PageCtx::build(&req, Some(&user));
+    render(&ctx, &CertificatePage { ctx: &ctx, d })
+}

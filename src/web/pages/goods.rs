@@ -1,0 +1,99 @@
+//! The goods catalogue: everyone at a store may read it, admins keep it.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::auth::Action;
+use crate::goods::{self, Item, ItemForm};
+use crate::web::extract::audit_ctx;
+use crate::web::page::{PageCtx, flash_ok, or_flash, render};
+use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
+
+#[derive(Template)]
+#[template(path = "goods/list.html")]
+struct ListPage<'a> {
+    ctx: &'a PageCtx,
+    items: Vec<Item>,
+    can_edit: bool,
+}
+
+pub async fn list(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ViewStock)?;
+    let items = run(&state, |c| Ok(goods::list(c)?)).await?;
+    let ctx = PageCtx::build(&req, Some(&user));
+    render(
+        &ctx,
+        &ListPage {
+            ctx: &ctx,
+            items,
+            can_edit: user.can(Action::ManageCatalogue),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct ItemFields {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    unit: String,
+    #[serde(default)]
+    points_price: String,
+    #[serde(default)]
+    barcode: String,
+    #[serde(default)]
+    active: String,
+}
+
+impl ItemFields {
+    fn form(&self) -> ItemForm<'_> {
+        ItemForm {
+            name: &self.name,
+            category: &self.category,
+            unit: &self.unit,
+            points_price: &self.points_price,
+            barcode: &self.barcode,
+        }
+    }
+}
+
+pub async fn create(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    form: CsrfForm<ItemFields>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ManageCatalogue)?;
+    let f = form.0;
+    let ctx = audit_ctx(&req, Some(&user));
+    let result = run(&state, move |c| Ok(goods::create(c, &ctx, &f.form())?))
+        .await
+        .map(|i| flash_ok(&req, "/items", "flash.item_created", &[("name", i.name)]));
+    or_flash(&req, "/items", result)
+}
+
+pub async fn update(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: CsrfForm<ItemFields>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ManageCatalogue)?;
+    let id = id.into_inner();
+    let f = form.0;
+    let ctx = audit_ctx(&req, Some(&user));
+    let result = run(&state, move |c| {
+        Ok(goods::update(c, &ctx, &id, &f.form(), f.active == "1")?)
+    })
+    .await
+    .map(|i| flash_ok(&req, "/items", "flash.item_updated", &[("name", i.name)]));
+    or_flash(&req, "/items", result)
+}

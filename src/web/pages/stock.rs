@@ -1,0 +1,766 @@
+//! A store's shelf, its movement history (with CSV/XLSX export), moving
+//! goods, writing off, reversing, thresholds and prices, and the ledger check.
+
+use std::collections::HashMap;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::areas::{self, Area};
+use crate::auth::{Action, Scope};
+use crate::domain::FieldError;
+use crate::goods::{self, Item};
+use crate::i18n::{self, Lang};
+use crate::idempotency::IdemKey;
+use crate::stock::stocktake::{self, Stocktake};
+use crate::stock::{self, Account, HistoryFilter, LowStock, Movement, MovementKind, ShelfLine};
+use crate::stores::{self, StoreRow};
+use crate::web::extract::{audit_ctx, lang_of};
+use crate::web::page::{PageCtx, flash_ok, or_flash, render};
+use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
+
+/// Load the store a URL or form names, and check that the user may do
+/// `action` there (403 before 404 for roles that may not act at all).
+pub async fn load_store(
+    state: &AppState,
+    user: &CurrentUser,
+    action: Action,
+    id: String,
+) -> Result<StoreRow, AppError> {
+    user.require(action)?;
+    let store = run(state, move |c| Ok(stores::find(c, &id)?))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    user.require_store(action, &store)?;
+    Ok(store)
+}
+
+/// A fresh idempotency key for a form being drawn.
+pub fn form_key() -> String {
+    IdemKey::issue().to_string()
+}
+
+/// Where the result of a form that moved goods is shown, with a note when
+/// the form had already been sent.
+fn done(req: &HttpRequest, location: &str, key: &str, replayed: bool) -> HttpResponse {
+    if replayed {
+        flash_ok(req, location, "flash.already_done", &[])
+    } else {
+        flash_ok(req, location, key, &[])
+    }
+}
+
+#[derive(Template)]
+#[template(path = "stores/detail.html")]
+struct StorePage<'a> {
+    ctx: &'a PageCtx,
+    store: StoreRow,
+    shelf: Vec<ShelfLine>,
+    low: Vec<LowStock>,
+    items: Vec<Item>,
+    other_stores: Vec<StoreRow>,
+    areas: Vec<Area>,
+    stocktakes: Vec<Stocktake>,
+    can_manage: bool,
+    can_price: bool,
+    can_move: bool,
+    can_book: bool,
+    can_count: bool,
+    move_key: String,
+    write_off_key: String,
+}
+
+impl StorePage<'_> {
+    fn units(&self) -> i64 {
+        self.shelf.iter().map(|l| l.quantity).sum()
+    }
+    fn value(&self) -> i64 {
+        self.shelf.iter().map(ShelfLine::value).sum()
+    }
+}
+
+/// A store's page: its shelf (stock on hand, value, what is low) and what
+/// can be done there.
+pub async fn detail(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let store = load_store(&state, &user, Action::ViewStock, id.into_inner()).await?;
+    let sid = store.store.id.clone();
+    let (shelf, low, items, other_stores, areas, stocktakes) = run(&state, move |c| {
+        let others = stores::list(c)?
+            .into_iter()
+            .filter(|s| s.store.id != sid && s.store.active)
+            .collect();
+        Ok((
+            stock::shelf(c, &sid)?,
+            stock::low_stock(c, Some(&sid))?,
+            goods::list_active(c)?,
+            others,
+            areas::tree(c)?,
+            stocktake::list_for_store(c, &sid)?,
+        ))
+    })
+    .await?;
+    let ctx = PageCtx::build(&req, Some(&user));
+    render(
+        &ctx,
+        &StorePage {
+            ctx: &ctx,
+            can_manage: user.can(Action::ManageStores),
+            can_price: user.can(Action::ManageCatalogue),
+            can_move: user.can_at_store(Action::MoveStock, &store) && store.store.active,
+            can_book: user.can_at_store(Action::BookDonation, &store) && store.store.active,
+            can_count: user.can_at_store(Action::Stocktake, &store),
+            store,
+            shelf,
+            low,
+            items,
+            other_stores,
+            areas,
+            stocktakes,
+            move_key: form_key(),
+            write_off_key: form_key(),
+        },
+    )
+}
+
+/// "My store": a clerk's own shelf; everyone else the list of stores.
+pub async fn my_store(user: CurrentUser) -> Result<HttpResponse, AppError> {
+    user.require(Action::ViewStock)?;
+    let location = match &user.scope {
+        Scope::Store { id } => format!("/stores/{id}"),
+        _ if user.can(Action::ViewStores) => "/stores".to_string(),
+        _ => return Err(AppError::Forbidden),
+    };
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish())
+}
+
+#[derive(Deserialize)]
+pub struct MoveForm {
+    #[serde(default)]
+    key: String,
+    #[serde(default)]
+    item_id: String,
+    #[serde(default)]
+    quantity: String,
+    #[serde(default)]
+    to_store_id: String,
+}
+
+/// Move goods from this store to another, in one transaction.
+pub async fn move_stock(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: CsrfForm<MoveForm>,
+) -> Result<HttpResponse, AppError> {
+    let store = load_store(&state, &user, Action::MoveStock, id.into_inner()).await?;
+    let back = format!("/stores/{}", store.store.id);
+    let f = form.0;
+    let ctx = audit_ctx(&req, Some(&user));
+    let result = async {
+        let key = IdemKey::parse(&f.key)?;
+        if !store.store.active {
+            return Err(FieldError::new("field.store", "error.store_inactive").into());
+        }
+        let sid = store.store.id.clone();
+        let out = run(&state, move |c| {
+            Ok(stock::move_to_store(
+                c,
+                &ctx,
+                &key,
+                &sid,
+                &f.to_store_id,
+                &f.item_id,
+                &f.quantity,
+            )?)
+        })
+        .await?;
+        Ok(done(&req, &back, "flash.stock_moved", out.replayed))
+    }
+    .await;
+    or_flash(&req, &back, result)
+}
+
+#[derive(Deserialize)]
+pub struct WriteOffForm {
+    #[serde(default)]
+    key: String,
+    #[serde(default)]
+    item_id: String,
+    #[serde(default)]
+    quantity: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// Write off damaged or expired goods, with a reason.
+pub async fn write_off(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: CsrfForm<WriteOffForm>,
+) -> Result<HttpResponse, AppError> {
+    let store = load_store(&state, &user, Action::MoveStock, id.into_inner()).await?;
+    let back = format!("/stores/{}", store.store.id);
+    let f = form.0;
+    let ctx = audit_ctx(&req, Some(&user));
+    let result = async {
+        let key = IdemKey::parse(&f.key)?;
+        let sid = store.store.id.clone();
+        let out = run(&state, move |c| {
+            Ok(stock::write_off(
+                c,
+                &ctx,
+                &key,
+                &sid,
+                &f.item_id,
+                &f.quantity,
+                &f.reason,
+            )?)
+        })
+        .await?;
+        Ok(done(&req, &back, "flash.written_off", out.replayed))
+    }
+    .await;
+    or_flash(&req, &back, result)
+}
+
+#[derive(Deserialize)]
+pub struct ItemSettingForm {
+    #[serde(default)]
+    item_id: String,
+    #[serde(default)]
+    value: String,
+}
+
+/// A store's low-stock threshold for an item.
+pub async fn set_threshold(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: CsrfForm<ItemSettingForm>,
+) -> Result<HttpResponse, AppError> {
+    let store = load_store(&state, &user, Action::MoveStock, id.into_inner()).await?;
+    let back = format!("/stores/{}", store.store.id);
+    let f = form.0;
+    let ctx = audit_ctx(&req, Some(&user));
+    let sid = store.store.id.clone();
+    let result = run(&state, move |c| {
+        Ok(goods::set_threshold(c, &ctx, &sid, &f.item_id, &f.value)?)
+    })
+    .await
+    .map(|i| flash_ok(&req, &back, "flash.threshold_set", &[("item", i.name)]));
+    or_flash(&req, &back, result)
+}
+
+/// A store's own price for an item (empty: back to the catalogue's).
+pub async fn set_price(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: CsrfForm<ItemSettingForm>,
+) -> Result<HttpResponse, AppError> {
+    let store = load_store(&state, &user, Action::ManageCatalogue, id.into_inner()).await?;
+    let back = format!("/stores/{}", store.store.id);
+    let f = form.0;
+    let ctx = audit_ctx(&req, Some(&user));
+    let sid = store.store.id.clone();
+    let result = run(&state, move |c| {
+        Ok(goods::set_store_price(c, &ctx, &sid, &f.item_id, &f.value)?)
+    })
+    .await
+    .map(|i| flash_ok(&req, &back, "flash.price_set", &[("item", i.name)]));
+    or_flash(&req, &back, result)
+}
+
+#[derive(Deserialize, Default, Clone)]
+pub struct HistoryQuery {
+    #[serde(default)]
+    pub item: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+    #[serde(default)]
+    pub page: Option<i64>,
+    #[serde(default)]
+    pub format: String,
+}
+
+impl HistoryQuery {
+    pub fn link(&self, page: i64, format: &str) -> String {
+        let q = [
+            ("item", self.item.as_str()),
+            ("kind", self.kind.as_str()),
+            ("from", self.from.as_str()),
+            ("to", self.to.as_str()),
+            ("page", &page.to_string()),
+            ("format", format),
+        ];
+        format!("?{}", serde_urlencoded::to_string(q).unwrap_or_default())
+    }
+
+    fn filter(&self, tz: chrono_tz::Tz) -> Result<HistoryFilter, FieldError> {
+        let date = |field: &'static str, s: &str| -> Result<_, FieldError> {
+            match s.trim() {
+                "" => Ok(None),
+                s => crate::domain::stock::parse_date(field, s).map(Some),
+            }
+        };
+        let kind = match self.kind.trim() {
+            "" => None,
+            k => Some(
+                MovementKind::parse(k).ok_or(FieldError::new("field.kind", "error.choose_one"))?,
+            ),
+        };
+        Ok(HistoryFilter {
+            item_id: Some(self.item.trim().to_string()).filter(|s| !s.is_empty()),
+            kind,
+            from: date("field.from", &self.from)?.map(|d| crate::time::local_day_start_utc(d, tz)),
+            to: date("field.to", &self.to)?
+                .and_then(|d| d.succ_opt())
+                .map(|d| crate::time::local_day_start_utc(d, tz)),
+        })
+    }
+}
+
+/// A history row as shown: with the other side of the transfer named.
+pub struct HistoryLine {
+    pub row: stock::HistoryRow,
+    pub counterparty: String,
+    pub reversed: bool,
+}
+
+/// Name the other side of a movement, seen from `store_id`.
+fn counterparty(
+    lang: Lang,
+    m: &Movement,
+    store_id: &str,
+    store_names: &HashMap<String, String>,
+    donor_names: &HashMap<String, String>,
+) -> String {
+    let other = if m.from_store_id.as_deref() == Some(store_id) {
+        &m.to_account
+    } else {
+        &m.from_account
+    };
+    match Account::parse(other) {
+        Some(Account::Shelf(s)) => store_names.get(&s).cloned().unwrap_or(s),
+        Some(Account::Donor(d)) => donor_names.get(&d).cloned().unwrap_or(d),
+        Some(Account::Purchase) => i18n::t(lang, "stock.account_purchase").to_string(),
+        Some(Account::Redeemed) => i18n::t(lang, "stock.account_redeemed").to_string(),
+        Some(Account::WrittenOff) => i18n::t(lang, "stock.account_written_off").to_string(),
+        Some(Account::Counted) => i18n::t(lang, "stock.account_counted").to_string(),
+        None => other.clone(),
+    }
+}
+
+fn history_lines(
+    c: &mut crate::db::DbConn,
+    lang: Lang,
+    store_id: &str,
+    rows: Vec<stock::HistoryRow>,
+) -> Result<Vec<HistoryLine>, AppError> {
+    let store_names: HashMap<String, String> = stores::list(c)?
+        .into_iter()
+        .map(|s| (s.store.id, s.store.name))
+        .collect();
+    let donor_names: HashMap<String, String> = crate::donations::list_donors(c)?
+        .into_iter()
+        .map(|d| (d.id, d.name))
+        .collect();
+    let ids: Vec<String> = rows.iter().map(|r| r.m.id.clone()).collect();
+    let reversed = stock::reversed_among(c, &ids)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| HistoryLine {
+            counterparty: counterparty(lang, &row.m, store_id, &store_names, &donor_names),
+            reversed: reversed.contains(&row.m.id),
+            row,
+        })
+        .collect())
+}
+
+#[derive(Template)]
+#[template(path = "stores/movements.html")]
+struct HistoryPage<'a> {
+    ctx: &'a PageCtx,
+    store: StoreRow,
+    lines: Vec<HistoryLine>,
+    items: Vec<Item>,
+    kinds: [MovementKind; 7],
+    q: HistoryQuery,
+    page: i64,
+    more: bool,
+    error: Option<String>,
+}
+
+/// A store's movement history, filtered by item, kind and period.
+pub async fn movements(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    q: web::Query<HistoryQuery>,
+) -> Result<HttpResponse, AppError> {
+    let store = load_store(&state, &user, Action::ViewStock, id.into_inner()).await?;
+    let q = q.into_inner();
+    let lang = lang_of(&req);
+    let (filter, error) = match q.filter(state.config.time_zone) {
+        Ok(f) => (f, None),
+        Err(e) => (HistoryFilter::default(), Some(i18n::field_error(lang, &e))),
+    };
+    let page = q.page.unwrap_or(0).max(0);
+    let sid = store.store.id.clone();
+    let (mut lines, items) = run(&state, move |c| {
+        let rows = stock::history(
+            c,
+            &sid,
+            &filter,
+            page * stock::PAGE_SIZE,
+            stock::PAGE_SIZE + 1,
+        )?;
+        Ok((history_lines(c, lang, &sid, rows)?, goods::list(c)?))
+    })
+    .await?;
+    let more = lines.len() as i64 > stock::PAGE_SIZE;
+    lines.truncate(stock::PAGE_SIZE as usize);
+    let ctx = PageCtx::build(&req, Some(&user));
+    render(
+        &ctx,
+        &HistoryPage {
+            ctx: &ctx,
+            store,
+            lines,
+            items,
+            kinds: MovementKind::ALL,
+            q,
+            page,
+            more,
+            error,
+        },
+    )
+}
+
+/// A cell as a spreadsheet must not run it: text starting with = + - @ (or a
+/// tab or carriage return) gets a leading apostrophe.
+pub fn neutralise(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    }
+}
+
+/// The most rows one export holds.
+const EXPORT_LIMIT: i64 = 100_000;
+
+/// The history as CSV or XLSX, same filters, headers in the reader's language.
+pub async fn export(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    q: web::Query<HistoryQuery>,
+) -> Result<HttpResponse, AppError> {
+    let store = load_store(&state, &user, Action::ViewStock, id.into_inner()).await?;
+    let q = q.into_inner();
+    let lang = lang_of(&req);
+    let xlsx = match q.format.as_str() {
+        "xlsx" => true,
+        "csv" | "" => false,
+        _ => return Err(AppError::BadRequest("format must be csv or xlsx".into())),
+    };
+    let filter = q.filter(state.config.time_zone)?;
+    let sid = store.store.id.clone();
+    let ctx = audit_ctx(&req, Some(&user));
+    let tz = state.config.time_zone;
+    let (headers, rows) = run(&state, move |c| {
+        let rows = stock::history(c, &sid, &filter, 0, EXPORT_LIMIT)?;
+        let lines = history_lines(c, lang, &sid, rows)?;
+        crate::db::write_tx(c, |c| {
+            crate::audit::record(
+                c,
+                &ctx,
+                "stock.export",
+                "store",
+                &sid,
+                &format!("{} rows", lines.len()),
+            )
+        })?;
+        let headers: Vec<String> = [
+            "stock.seq",
+            "stock.at",
+            "stock.kind",
+            "field.item",
+            "field.unit",
+            "stock.change",
+            "stock.counterparty",
+            "field.reason",
+            "stock.by",
+            "stock.entry_id",
+        ]
+        .iter()
+        .map(|k| i18n::t(lang, k).to_string())
+        .collect();
+        let rows: Vec<(i64, Vec<String>, i64, Vec<String>)> = lines
+            .into_iter()
+            .map(|l| {
+                let m = &l.row.m;
+                (
+                    m.seq,
+                    vec![
+                        crate::time::format_local(m.at, tz),
+                        i18n::t(lang, m.kind_label_key()).to_string(),
+                        l.row.item_name.clone(),
+                        l.row.unit.clone(),
+                    ],
+                    l.row.delta,
+                    vec![
+                        l.counterparty.clone(),
+                        m.reason.clone(),
+                        m.username.clone(),
+                        m.id.clone(),
+                    ],
+                )
+            })
+            .collect();
+        Ok((headers, rows))
+    })
+    .await?;
+    let name = format!("stock-{}", chrono::Utc::now().format("%Y%m%d"));
+    if xlsx {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        let xl = |e: rust_xlsxwriter::XlsxError| AppError::internal(e);
+        for (col, h) in headers.iter().enumerate() {
+            sheet
+                .write_string(0, col as u16, neutralise(h))
+                .map_err(xl)?;
+        }
+        for (i, (seq, before, delta, after)) in rows.iter().enumerate() {
+            let r = i as u32 + 1;
+            sheet.write_number(r, 0, *seq as f64).map_err(xl)?;
+            for (j, s) in before.iter().enumerate() {
+                sheet
+                    .write_string(r, 1 + j as u16, neutralise(s))
+                    .map_err(xl)?;
+            }
+            sheet.write_number(r, 5, *delta as f64).map_err(xl)?;
+            for (j, s) in after.iter().enumerate() {
+                sheet
+                    .write_string(r, 6 + j as u16, neutralise(s))
+                    .map_err(xl)?;
+            }
+        }
+        let bytes = book.save_to_buffer().map_err(xl)?;
+        Ok(HttpResponse::Ok()
+            .insert_header((
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ))
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}.xlsx\""),
+            ))
+            .body(bytes))
+    } else {
+        // A byte-order mark, so that spreadsheet programs read the Chinese right.
+        let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+        let csv_err = |e: csv::Error| AppError::internal(e);
+        w.write_record(headers.iter().map(|h| neutralise(h)))
+            .map_err(csv_err)?;
+        for (seq, before, delta, after) in &rows {
+            let mut rec = vec![seq.to_string()];
+            rec.extend(before.iter().map(|s| neutralise(s)));
+            // Numbers we wrote ourselves are safe as they are.
+            rec.push(delta.to_string());
+            rec.extend(after.iter().map(|s| neutralise(s)));
+            w.write_record(&rec).map_err(csv_err)?;
+        }
+        let bytes = w.into_inner().map_err(AppError::internal)?;
+        Ok(HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}.csv\""),
+            ))
+            .body(bytes))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "stock/movement.html")]
+struct MovementPage<'a> {
+    ctx: &'a PageCtx,
+    m: Movement,
+    item: Item,
+    from_label: String,
+    to_label: String,
+    reversed_by: Option<Movement>,
+    can_reverse: bool,
+    key: String,
+}
+
+/// The stores a movement touched, loaded; the user must be allowed `action`
+/// at one of them.
+async fn movement_for(
+    state: &AppState,
+    user: &CurrentUser,
+    action: Action,
+    id: String,
+) -> Result<(Movement, Vec<StoreRow>), AppError> {
+    user.require(action)?;
+    let (m, touched) = run(state, move |c| {
+        let m = stock::find_movement(c, &id)?.ok_or(AppError::NotFound)?;
+        let mut touched = Vec::new();
+        for s in [&m.from_store_id, &m.to_store_id].into_iter().flatten() {
+            if let Some(row) = stores::find(c, s)? {
+                touched.push(row);
+            }
+        }
+        Ok((m, touched))
+    })
+    .await?;
+    if touched.iter().any(|s| user.can_at_store(action, s)) {
+        Ok((m, touched))
+    } else {
+        Err(AppError::Forbidden)
+    }
+}
+
+/// One ledger entry: both sides, its hash and link, and the reversal form.
+pub async fn movement(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let (m, touched) = movement_for(&state, &user, Action::ViewStock, id.into_inner()).await?;
+    let lang = lang_of(&req);
+    let can_reverse = m.kind() != Some(MovementKind::Reversal)
+        && touched
+            .iter()
+            .any(|s| user.can_at_store(Action::MoveStock, s));
+    let mid = m.id.clone();
+    let (m, item, from_label, to_label, reversed_by) = run(&state, move |c| {
+        let item = goods::find(c, &m.item_id)?.ok_or(AppError::NotFound)?;
+        let store_names: HashMap<String, String> = stores::list(c)?
+            .into_iter()
+            .map(|s| (s.store.id, s.store.name))
+            .collect();
+        let donor_names: HashMap<String, String> = crate::donations::list_donors(c)?
+            .into_iter()
+            .map(|d| (d.id, d.name))
+            .collect();
+        // Seen from nowhere: both sides are named.
+        let from_label = counterparty(lang, &m, "", &store_names, &donor_names);
+        let mut flipped = m.clone();
+        std::mem::swap(&mut flipped.from_account, &mut flipped.to_account);
+        let to_label = counterparty(lang, &flipped, "", &store_names, &donor_names);
+        use crate::db::schema::stock_movements as sm;
+        use diesel::prelude::*;
+        let reversed_by = sm::table
+            .filter(sm::reverses_id.eq(&mid))
+            .select(Movement::as_select())
+            .first(c)
+            .optional()?;
+        Ok((m, item, from_label, to_label, reversed_by))
+    })
+    .await?;
+    let ctx = PageCtx::build(&req, Some(&user));
+    render(
+        &ctx,
+        &MovementPage {
+            ctx: &ctx,
+            can_reverse: can_reverse && reversed_by.is_none(),
+            m,
+            item,
+            from_label,
+            to_label,
+            reversed_by,
+            key: form_key(),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct ReverseForm {
+    #[serde(default)]
+    key: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// Correct a movement with a reversing one that names it.
+pub async fn reverse(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: CsrfForm<ReverseForm>,
+) -> Result<HttpResponse, AppError> {
+    let (m, _) = movement_for(&state, &user, Action::MoveStock, id.into_inner()).await?;
+    let back = format!("/movements/{}", m.id);
+    let f = form.0;
+    let ctx = audit_ctx(&req, Some(&user));
+    let result = async {
+        let key = IdemKey::parse(&f.key)?;
+        let out = run(&state, move |c| {
+            Ok(stock::reverse(c, &ctx, &key, &m.id, &f.reason)?)
+        })
+        .await?;
+        Ok(done(
+            &req,
+            &format!("/movements/{}", out.id),
+            "flash.reversed",
+            out.replayed,
+        ))
+    }
+    .await;
+    or_flash(&req, &back, result)
+}
+
+#[derive(Template)]
+#[template(path = "stock/verify.html")]
+struct VerifyPage<'a> {
+    ctx: &'a PageCtx,
+    report: stock::VerifyReport,
+}
+
+/// Recompute the stock ledger's chain and balances (auditors, admins).
+pub async fn verify(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::VerifyLedger)?;
+    let report = run(&state, |c| Ok(stock::verify_stock_ledger(c)?)).await?;
+    let ctx = PageCtx::build(&req, Some(&user));
+    render(&ctx, &VerifyPage { ctx: &ctx, report })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formulas_are_neutralised() {
+        assert_eq!(super::neutralise("=1+1"), "'=1+1");
+        assert_eq!(super::neutralise("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(super::neutralise("-2+3"), "'-2+3");
+        assert_eq!(super::neutralise("大米"), "大米");
+    }
+}

@@ -1,0 +1,169 @@
+//! Stocktakes: start a count, print the sheet, key in counts, confirm.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::stock::{form_key, load_store};
+use crate::auth::Action;
+use crate::idempotency::IdemKey;
+use crate::stock::stocktake::{self, CountLine, Stocktake};
+use crate::stores::{self, StoreRow};
+use crate::web::extract::audit_ctx;
+use crate::web::page::{PageCtx, flash_ok, or_flash, render};
+use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
+
+/// Start a count at a store.
+pub async fn start(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    _form: CsrfForm<super::auth::Empty>,
+) -> Result<HttpResponse, AppError> {
+    let store = load_store(&state, &user, Action::Stocktake, id.into_inner()).await?;
+    let back = format!("/stores/{}", store.store.id);
+    let ctx = audit_ctx(&req, Some(&user));
+    let sid = store.store.id.clone();
+    let result = run(&state, move |c| Ok(stocktake::start(c, &ctx, &sid)?))
+        .await
+        .map(|st| {
+            flash_ok(
+                &req,
+                &format!("/stocktakes/{}", st.id),
+                "flash.stocktake_started",
+                &[("number", st.number)],
+            )
+        });
+    or_flash(&req, &back, result)
+}
+
+/// Load a stocktake and check the user may do `action` at its store.
+async fn load(
+    state: &AppState,
+    user: &CurrentUser,
+    action: Action,
+    id: String,
+) -> Result<(Stocktake, Vec<CountLine>, StoreRow), AppError> {
+    user.require(action)?;
+    let (st, lines, store) = run(state, move |c| {
+        let (st, lines) = stocktake::find(c, &id)?.ok_or(AppError::NotFound)?;
+        let store = stores::find(c, &st.store_id)?.ok_or(AppError::NotFound)?;
+        Ok((st, lines, store))
+    })
+    .await?;
+    user.require_store(action, &store)?;
+    Ok((st, lines, store))
+}
+
+#[derive(Template)]
+#[template(path = "stocktakes/detail.html")]
+struct StocktakePage<'a> {
+    ctx: &'a PageCtx,
+    st: Stocktake,
+    lines: Vec<CountLine>,
+    store: StoreRow,
+    can_count: bool,
+    all_counted: bool,
+    key: String,
+}
+
+impl StocktakePage<'_> {
+    fn differences(&self) -> Vec<&CountLine> {
+        self.lines
+            .iter()
+            .filter(|l| l.difference().is_some_and(|d| d != 0))
+            .collect()
+    }
+}
+
+/// The count sheet (printable), the counting form and the differences.
+pub async fn detail(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let (st, lines, store) = load(&state, &user, Action::ViewStock, id.into_inner()).await?;
+    let ctx = PageCtx::build(&req, Some(&user));
+    render(
+        &ctx,
+        &StocktakePage {
+            ctx: &ctx,
+            can_count: st.is_open() && user.can_at_store(Action::Stocktake, &store),
+            all_counted: lines.iter().all(|l| l.counted.is_some()),
+            st,
+            lines,
+            store,
+            key: form_key(),
+        },
+    )
+}
+
+/// Save counted quantities; fields `count_<item id>` and `counted_by`.
+pub async fn save_counts(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: CsrfForm<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    let (st, _, _) = load(&state, &user, Action::Stocktake, id.into_inner()).await?;
+    let back = format!("/stocktakes/{}", st.id);
+    let fields = form.0;
+    let counted_by = fields
+        .iter()
+        .find(|(k, _)| k == "counted_by")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let counts: Vec<(String, String)> = fields
+        .into_iter()
+        .filter_map(|(k, v)| k.strip_prefix("count_").map(|id| (id.to_string(), v)))
+        .collect();
+    let ctx = audit_ctx(&req, Some(&user));
+    let result = run(&state, move |c| {
+        Ok(stocktake::save_counts(
+            c,
+            &ctx,
+            &st.id,
+            &counted_by,
+            &counts,
+        )?)
+    })
+    .await
+    .map(|_| flash_ok(&req, &back, "flash.counts_saved", &[]));
+    or_flash(&req, &back, result)
+}
+
+#[derive(Deserialize)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    key: String,
+}
+
+/// Post the differences as adjustments, in one transaction.
+pub async fn confirm(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: CsrfForm<ConfirmForm>,
+) -> Result<HttpResponse, AppError> {
+    let (st, _, _) = load(&state, &user, Action::Stocktake, id.into_inner()).await?;
+    let back = format!("/stocktakes/{}", st.id);
+    let ctx = audit_ctx(&req, Some(&user));
+    let result = async {
+        let key = IdemKey::parse(&form.0.key)?;
+        let out = run(&state, move |c| {
+            Ok(stocktake::confirm(c, &ctx, &key, &st.id)?)
+        })
+        .await?;
+        Ok(if out.replayed {
+            flash_ok(&req, &back, "flash.already_done", &[])
+        } else {
+            flash_ok(&req, &back, "flash.stocktake_posted", &[])
+        })
+    }
+    .await;
+    or_flash(&req, &back, result)
+}

@@ -1,0 +1,642 @@
+//! Stores, goods, donors, donations and the stock ledger, told as the
+//! people at a store would live them.
+
+use std::collections::HashMap;
+
+use aixin::audit::AuditCtx;
+use aixin::db::DbConn;
+use aixin::db::schema::{donations as donations_t, stock, stock_movements};
+use aixin::domain::Role;
+use aixin::donations::{self, DonationForm, DonorForm, LineInput};
+use aixin::goods::{self, ItemForm};
+use aixin::idempotency::IdemKey;
+use aixin::stock::stocktake;
+use aixin::stock::{self as ledger, StockError};
+use diesel::prelude::*;
+
+use crate::helpers::*;
+
+/// What `seed` put in place at a store.
+pub struct Seeded {
+    pub items: Vec<String>,
+    pub donor: String,
+    pub donation: String,
+    pub stocktake: String,
+    pub movement: String,
+}
+
+pub fn item(c: &mut DbConn, name: &str, unit: &str, price: &str) -> String {
+    goods::create(
+        c,
+        &AuditCtx::console(),
+        &ItemForm {
+            name,
+            category: "日用",
+            unit,
+            points_price: price,
+            barcode: "",
+        },
+    )
+    .expect("create item")
+    .id
+}
+
+pub fn donor(c: &mut DbConn, name: &str) -> String {
+    donations::create_donor(
+        c,
+        &AuditCtx::console(),
+        &DonorForm {
+            name,
+            kind: "enterprise",
+            contact_person: "李经理",
+            phone: "13812345678",
+            address: "",
+            note: "",
+        },
+    )
+    .expect("create donor")
+    .id
+}
+
+pub fn donate(c: &mut DbConn, store: &str, donor: &str, lines: &[(&str, i64)]) -> String {
+    let lines: Vec<LineInput> = lines
+        .iter()
+        .map(|(i, q)| LineInput {
+            item_id: i.to_string(),
+            quantity: q.to_string(),
+            value: "10".into(),
+        })
+        .collect();
+    donations::book(
+        c,
+        &AuditCtx::console(),
+        &IdemKey::issue(),
+        store,
+        &DonationForm {
+            donor_id: donor,
+            donated_on: "2026-11-29",
+            money: "",
+            note: "",
+            lines: &lines,
+        },
+    )
+    .expect("book donation")
+    .id
+}
+
+/// Three items, a donor, a donation of them at `store`, and an open stocktake.
+pub fn seed(app: &TestApp, store: &str) -> Seeded {
+    let mut c = app.conn();
+    let items = vec![
+        item(&mut c, "大米5kg", "袋", "45"),
+        item(&mut c, "酱油", "瓶", "8"),
+        item(&mut c, "毛巾", "条", "12"),
+    ];
+    let donor = donor(&mut c, "爱心粮油公司");
+    let donation = donate(
+        &mut c,
+        store,
+        &donor,
+        &[(&items[0], 20), (&items[1], 30), (&items[2], 15)],
+    );
+    let movement = stock_movements::table
+        .filter(stock_movements::donation_id.eq(&donation))
+        .select(stock_movements::id)
+        .first(&mut c)
+        .unwrap();
+    let stocktake = stocktake::start(&mut c, &AuditCtx::console(), store)
+        .unwrap()
+        .id;
+    Seeded {
+        items,
+        donor,
+        donation,
+        stocktake,
+        movement,
+    }
+}
+
+pub fn on_hand(app: &TestApp, store: &str, item: &str) -> i64 {
+    ledger::on_hand(&mut app.conn(), store, item).unwrap()
+}
+
+fn movement_count(app: &TestApp) -> i64 {
+    stock_movements::table
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap()
+}
+
+/// The idempotency key of the form posting to `action` on a page.
+pub fn key_for(html: &str, action: &str) -> String {
+    let at = html
+        .find(&format!("action=\"{action}\""))
+        .unwrap_or_else(|| panic!("no form posting to {action}"));
+    let rest = &html[at..];
+    let k = rest.find("name=\"key\" value=\"").expect("a key field") + 18;
+    rest[k..k + 32].to_string()
+}
+
+fn assert_ledger_ok(app: &TestApp) {
+    let r = ledger::verify_stock_ledger(&mut app.conn()).unwrap();
+    assert!(r.ok(), "the stock ledger must verify: {r:?}");
+}
+
+app_test! {
+    async fn a_donation_moves_and_a_stocktake_agree_everywhere(app) {
+        let [_, _, town, _] = app.area_chain("历下");
+        let a = app.store("历下爱心超市", &town);
+        let b = app.store("历城爱心超市", &town);
+        let admin = app.admin().await;
+        // The catalogue: three kinds of goods.
+        for (name, unit, price) in [("大米5kg", "袋", "45"), ("酱油", "瓶", "8"), ("毛巾", "条", "12")] {
+            let p = admin.submit("/items", &[("name", name), ("category", "粮油"), ("unit", unit), ("points_price", price), ("barcode", "")]).await;
+            p.assert_contains(name);
+        }
+        let items: HashMap<String, String> = goods::list(&mut app.conn()).unwrap().into_iter().map(|i| (i.name, i.id)).collect();
+        let donor_page = admin.submit("/donors", &[("name", "济南爱心粮油有限公司"), ("kind", "enterprise"), ("contact_person", "王经理"), ("phone", "13912345678")]).await;
+        donor_page.assert_contains("济南爱心粮油有限公司");
+        admin.get("/donors").await.assert_contains("139****5678");
+        let donor_id = donations::list_donors(&mut app.conn()).unwrap()[0].id.clone();
+
+        // Book the donation in at store A.
+        let form = admin.get(&format!("/stores/{a}/donations/new")).await;
+        assert_eq!(form.status, 200);
+        let key = key_for(&form.body, &format!("/stores/{a}/donations"));
+        let booked = admin.submit(&format!("/stores/{a}/donations"), &[
+            ("key", &key), ("donor_id", &donor_id), ("donated_on", "2026-11-29"), ("money", "500"), ("note", ""),
+            ("item", &items["大米5kg"]), ("quantity", "20"), ("value", "900"),
+            ("item", &items["酱油"]), ("quantity", "30"), ("value", "240.50"),
+            ("item", &items["毛巾"]), ("quantity", "15"), ("value", "150"),
+            ("item", ""), ("quantity", ""), ("value", ""),
+        ]).await;
+        assert_eq!(booked.status, 200, "{}", booked.body);
+        booked.assert_contains("捐赠已入库");
+        booked.assert_contains("JZ2026-00001");
+        booked.assert_contains("¥1790.50");
+        let donation_id: String = donations_t::table.select(donations_t::id).first(&mut app.conn()).unwrap();
+        let cert = admin.get(&format!("/donations/{donation_id}/certificate")).await;
+        assert_eq!(cert.status, 200);
+        cert.assert_contains("捐赠证书");
+        cert.assert_contains("JZ2026-00001");
+        cert.assert_contains("济南爱心粮油有限公司");
+        cert.assert_contains("大米5kg");
+
+        // 10 bags of rice move to store B.
+        let shelf = admin.get(&format!("/stores/{a}")).await;
+        let key = key_for(&shelf.body, &format!("/stores/{a}/moves"));
+        let moved = admin.submit(&format!("/stores/{a}/moves"), &[("key", &key), ("item_id", &items["大米5kg"]), ("quantity", "10"), ("to_store_id", &b)]).await;
+        moved.assert_contains("已调拨");
+        assert_eq!(on_hand(&app, &a, &items["大米5kg"]), 10);
+        assert_eq!(on_hand(&app, &b, &items["大米5kg"]), 10);
+
+        // A stocktake at A finds 2 bottles of soy sauce missing.
+        let started = admin.submit(&format!("/stores/{a}/stocktakes"), &[]).await;
+        started.assert_contains("PD");
+        let st_id = started.body.split("action=\"/stocktakes/").nth(1).unwrap().split('/').next().unwrap().to_string();
+        let counts = [
+            (format!("count_{}", items["大米5kg"]), "10".to_string()),
+            (format!("count_{}", items["酱油"]), "28".to_string()),
+            (format!("count_{}", items["毛巾"]), "15".to_string()),
+            ("counted_by".to_string(), "张会计".to_string()),
+        ];
+        let counts: Vec<(&str, &str)> = counts.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let counted = admin.submit(&format!("/stocktakes/{st_id}/counts"), &counts).await;
+        counted.assert_contains("id=\"differences\"");
+        counted.assert_contains("-2");
+        let key = key_for(&counted.body, &format!("/stocktakes/{st_id}/confirm"));
+        let posted = admin.submit(&format!("/stocktakes/{st_id}/confirm"), &[("key", &key)]).await;
+        posted.assert_contains("盘点差异已过账");
+        assert_eq!(on_hand(&app, &a, &items["酱油"]), 28);
+        let adjustments: i64 = stock_movements::table.filter(stock_movements::stocktake_id.eq(&st_id)).count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(adjustments, 1, "exactly the one difference posts");
+
+        // Shelf, history and donor page agree to the unit.
+        let shelf = admin.get(&format!("/stores/{a}")).await;
+        shelf.assert_contains("id=\"shelf-units\">53<");
+        let history = admin.get(&format!("/stores/{a}/movements")).await;
+        history.assert_contains("+30 瓶");
+        history.assert_contains("-2 瓶");
+        history.assert_contains("-10 袋");
+        let donor = admin.get(&format!("/donors/{donor_id}")).await;
+        donor.assert_contains("id=\"donor-units\">65<");
+        donor.assert_contains("¥1790.50");
+        // Exports: translated headers, and the reason text is neutralised.
+        let csv = admin.get(&format!("/stores/{a}/movements/export?format=csv")).await;
+        assert_eq!(csv.status, 200);
+        assert!(csv.body.contains("数量变化"), "{}", csv.body);
+        assert!(csv.body.contains("-2"));
+        let xlsx = admin.http.get(app.url(&format!("/stores/{a}/movements/export?format=xlsx"))).send().await.unwrap();
+        assert_eq!(xlsx.status().as_u16(), 200);
+        assert!(xlsx.bytes().await.unwrap().starts_with(b"PK"));
+        let verify = admin.get("/ledger/stock").await;
+        verify.assert_contains("id=\"ledger-ok\"");
+        assert_ledger_ok(&app);
+        let actions = app.audit_actions();
+        for a in ["item.create", "donor.create", "donation.book", "stock.move", "stocktake.start", "stocktake.count", "stocktake.confirm", "stock.export"] {
+            assert!(actions.contains(&a.to_string()), "audit has {a}");
+        }
+    }
+}
+
+app_test! {
+    async fn a_double_submitted_donation_posts_once(app) {
+        let [_, _, town, _] = app.area_chain("槐荫");
+        let store = app.store("槐荫爱心超市", &town);
+        let (rice, donor) = {
+            let mut c = app.conn();
+            (item(&mut c, "大米", "袋", "45"), donor(&mut c, "张先生"))
+        };
+        let admin = app.admin().await;
+        let form = admin.get(&format!("/stores/{store}/donations/new")).await;
+        let key = key_for(&form.body, &format!("/stores/{store}/donations"));
+        let fields = [("key", key.as_str()), ("donor_id", donor.as_str()), ("donated_on", "2026-11-29"), ("item", rice.as_str()), ("quantity", "7"), ("value", "")];
+        let first = admin.post(&format!("/stores/{store}/donations"), &fields).await;
+        let second = admin.post(&format!("/stores/{store}/donations"), &fields).await;
+        assert_eq!(first.status, 303);
+        assert_eq!(first.location, second.location, "a replay lands on the first result");
+        let page = admin.follow(second.location.as_deref().unwrap()).await;
+        page.assert_contains("已经提交过");
+        assert_eq!(on_hand(&app, &store, &rice), 7);
+        let n: i64 = donations_t::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(n, 1);
+        // The same key with other content is refused, and changes nothing.
+        let other = [("key", key.as_str()), ("donor_id", donor.as_str()), ("donated_on", "2026-11-29"), ("item", rice.as_str()), ("quantity", "70"), ("value", "")];
+        let refused = admin.submit(&format!("/stores/{store}/donations"), &other).await;
+        refused.assert_contains("已提交过其他内容");
+        assert_eq!(on_hand(&app, &store, &rice), 7);
+        // Parallel replays: still once.
+        let form = admin.get(&format!("/stores/{store}/donations/new")).await;
+        let key = key_for(&form.body, &format!("/stores/{store}/donations"));
+        let fields = [("key", key.as_str()), ("donor_id", donor.as_str()), ("donated_on", "2026-11-29"), ("item", rice.as_str()), ("quantity", "3"), ("value", "")];
+        let path = format!("/stores/{store}/donations");
+        let (x, y, z) = tokio::join!(admin.post(&path, &fields), admin.post(&path, &fields), admin.post(&path, &fields));
+        for p in [&x, &y, &z] {
+            assert_eq!(p.status, 303, "{}", p.body);
+        }
+        assert_eq!(x.location, y.location);
+        assert_eq!(y.location, z.location);
+        assert_eq!(on_hand(&app, &store, &rice), 10);
+        assert_ledger_ok(&app);
+    }
+}
+
+app_test! {
+    async fn bad_input_names_the_field_and_changes_nothing(app) {
+        let [_, _, town, _] = app.area_chain("天桥");
+        let a = app.store("天桥爱心超市", &town);
+        let b = app.store("天桥二店", &town);
+        let s = seed(&app, &a);
+        let admin = app.admin().await;
+        let before = movement_count(&app);
+        let shelf = admin.get(&format!("/stores/{a}")).await;
+        for (qty, msg) in [("abc", "应为整数"), ("-1", "应为整数"), ("1.5", "应为整数"), ("0", "大于 0"), ("", "必须填写"), ("99999999999999999999", "不能超过")] {
+            let key = key_for(&shelf.body, &format!("/stores/{a}/moves"));
+            let p = admin.submit(&format!("/stores/{a}/moves"), &[("key", &key), ("item_id", &s.items[0]), ("quantity", qty), ("to_store_id", &b)]).await;
+            assert_eq!(p.status, 200);
+            p.assert_contains("数量");
+            p.assert_contains(msg);
+        }
+        // More than is on the shelf: refused naming the item and what is left.
+        let key = key_for(&shelf.body, &format!("/stores/{a}/moves"));
+        let p = admin.submit(&format!("/stores/{a}/moves"), &[("key", &key), ("item_id", &s.items[0]), ("quantity", "21"), ("to_store_id", &b)]).await;
+        p.assert_contains("“大米5kg”库存不足");
+        p.assert_contains("现只剩 20 袋");
+        // A write-off needs a reason.
+        let key = key_for(&shelf.body, &format!("/stores/{a}/write-offs"));
+        let p = admin.submit(&format!("/stores/{a}/write-offs"), &[("key", &key), ("item_id", &s.items[0]), ("quantity", "1"), ("reason", " ")]).await;
+        p.assert_contains("原因");
+        // A form without its key.
+        let p = admin.submit(&format!("/stores/{a}/write-offs"), &[("item_id", &s.items[0]), ("quantity", "1"), ("reason", "过期")]).await;
+        p.assert_contains("表单已过期");
+        // Donations: a bad date, a bad value, an unknown item.
+        let form = admin.get(&format!("/stores/{a}/donations/new")).await;
+        let key = key_for(&form.body, &format!("/stores/{a}/donations"));
+        for (date, item, qty, value, msg) in [
+            ("2026-02-30", s.items[0].as_str(), "1", "", "捐赠日期"),
+            ("2026-11-29", s.items[0].as_str(), "1", "12.345", "第 1 行"),
+            ("2026-11-29", "nope", "1", "", "找不到这种物资"),
+            ("2026-11-29", "", "", "", "至少填写一行"),
+        ] {
+            let p = admin.submit(&format!("/stores/{a}/donations"), &[("key", &key), ("donor_id", &s.donor), ("donated_on", date), ("item", item), ("quantity", qty), ("value", value)]).await;
+            assert_eq!(p.status, 200);
+            p.assert_contains(msg);
+        }
+        // Goods: bad price, duplicate barcode.
+        let p = admin.submit("/items", &[("name", "食盐"), ("unit", "袋"), ("points_price", "2.5")]).await;
+        p.assert_contains("积分价");
+        admin.submit("/items", &[("name", "食盐"), ("unit", "袋"), ("points_price", "2"), ("barcode", "6901234567892")]).await;
+        let p = admin.submit("/items", &[("name", "洗衣粉"), ("unit", "袋"), ("points_price", "9"), ("barcode", "6901234567892")]).await;
+        p.assert_contains("条码“6901234567892”已被其他物资使用");
+        // A stocktake count that is not a number.
+        let p = admin.submit(&format!("/stocktakes/{}/counts", s.stocktake), &[(&format!("count_{}", s.items[1]), "x"), ("counted_by", "李")]).await;
+        p.assert_contains("“酱油”的实盘数量");
+        assert_eq!(movement_count(&app), before, "nothing moved");
+        assert_eq!(on_hand(&app, &a, &s.items[0]), 20);
+        assert_ledger_ok(&app);
+    }
+}
+
+app_test! {
+    async fn a_move_between_stores_is_all_or_nothing(app) {
+        let [_, _, town, _] = app.area_chain("市中");
+        let a = app.store("市中爱心超市", &town);
+        let b = app.store("市中二店", &town);
+        let s = seed(&app, &a);
+        let admin = app.admin().await;
+        // The receiving store is closed: the move fails as a whole.
+        aixin::stores::set_active(&mut app.conn(), &AuditCtx::console(), &b, false).unwrap();
+        let before = movement_count(&app);
+        let r = ledger::move_to_store(&mut app.conn(), &AuditCtx::console(), &IdemKey::issue(), &a, &b, &s.items[0], "5");
+        assert!(matches!(r, Err(StockError::Invalid(ref e)) if e.key == "error.store_inactive"), "{r:?}");
+        assert_eq!(on_hand(&app, &a, &s.items[0]), 20);
+        assert_eq!(on_hand(&app, &b, &s.items[0]), 0);
+        assert_eq!(movement_count(&app), before);
+        // More than the shelf holds: refused, nothing changes.
+        aixin::stores::set_active(&mut app.conn(), &AuditCtx::console(), &b, true).unwrap();
+        let r = ledger::move_to_store(&mut app.conn(), &AuditCtx::console(), &IdemKey::issue(), &a, &b, &s.items[0], "25");
+        assert!(r.is_err());
+        assert_eq!(on_hand(&app, &a, &s.items[0]), 20);
+        // A good move: one row, both shelves, same transaction.
+        let out = ledger::move_to_store(&mut app.conn(), &AuditCtx::console(), &IdemKey::issue(), &a, &b, &s.items[0], "5").unwrap();
+        let m = ledger::find_movement(&mut app.conn(), &out.id).unwrap().unwrap();
+        assert_eq!((m.from_store_id.as_deref(), m.to_store_id.as_deref()), (Some(a.as_str()), Some(b.as_str())));
+        assert_eq!(on_hand(&app, &a, &s.items[0]) + on_hand(&app, &b, &s.items[0]), 20);
+        // Reversal names the original and puts the goods back.
+        let page = admin.get(&format!("/movements/{}", m.id)).await;
+        let key = key_for(&page.body, &format!("/movements/{}/reverse", m.id));
+        let back = admin.submit(&format!("/movements/{}/reverse", m.id), &[("key", &key), ("reason", "调错了")]).await;
+        back.assert_contains("已登记冲正");
+        assert_eq!(on_hand(&app, &a, &s.items[0]), 20);
+        let again = admin.submit(&format!("/movements/{}/reverse", m.id), &[("key", &IdemKey::issue().to_string()), ("reason", "再来")]).await;
+        again.assert_contains("已经冲正过");
+        // Ledger rows never change, on either database.
+        let upd = diesel::sql_query("UPDATE stock_movements SET quantity = 1").execute(&mut app.conn());
+        assert!(upd.is_err(), "ledger rows cannot be updated");
+        let del = diesel::sql_query("DELETE FROM stock_movements").execute(&mut app.conn());
+        assert!(del.is_err(), "ledger rows cannot be deleted");
+        assert_ledger_ok(&app);
+    }
+}
+
+app_test! {
+    async fn tampering_is_found_by_the_verify_check(app) {
+        let [_, _, town, _] = app.area_chain("长清");
+        let a = app.store("长清爱心超市", &town);
+        let s = seed(&app, &a);
+        assert_ledger_ok(&app);
+        let mut c = app.conn();
+        // Someone with database access drops the guard and edits a row.
+        let drop = match &*c {
+            DbConn::Sqlite(_) => "DROP TRIGGER stock_movements_no_update",
+            DbConn::Pg(_) => "DROP TRIGGER stock_movements_append_only ON stock_movements",
+        };
+        diesel::sql_query(drop).execute(&mut c).unwrap();
+        diesel::sql_query(format!("UPDATE stock_movements SET quantity = 99 WHERE id = '{}'", s.movement)).execute(&mut c).unwrap();
+        let r = ledger::verify_stock_ledger(&mut c).unwrap();
+        assert!(!r.ok());
+        let bad = r.first_bad.expect("names the entry");
+        assert_eq!(bad.id, s.movement);
+        assert_eq!(bad.problem, "ledger.problem_hash");
+        assert!(!r.mismatches.is_empty(), "the cached stock no longer matches either");
+        let _ = stock::table.count().get_result::<i64>(&mut c);
+    }
+}
+
+app_test! {
+    async fn a_clerk_of_one_store_cannot_touch_another(app) {
+        let [_, _, town, _] = app.area_chain("章丘");
+        let a = app.store("章丘一店", &town);
+        let b = app.store("章丘二店", &town);
+        let sa = seed(&app, &a);
+        let sb = {
+            let mut c = app.conn();
+            let d = donate(&mut c, &b, &sa.donor, &[(&sa.items[0], 5)]);
+            let m: String = stock_movements::table.filter(stock_movements::donation_id.eq(&d)).select(stock_movements::id).first(&mut c).unwrap();
+            let st = stocktake::start(&mut c, &AuditCtx::console(), &b).unwrap().id;
+            (d, m, st)
+        };
+        app.user("clerk.a", Role::Clerk, None, Some(&a));
+        let clerk = app.client();
+        clerk.login("clerk.a", PASSWORD).await;
+        assert_eq!(clerk.get(&format!("/stores/{a}")).await.status, 200);
+        let mine = clerk.get("/my-store").await;
+        assert_eq!(mine.location.as_deref(), Some(format!("/stores/{a}").as_str()));
+        for path in [
+            format!("/stores/{b}"),
+            format!("/stores/{b}/movements"),
+            format!("/stores/{b}/movements/export?format=csv"),
+            format!("/stores/{b}/donations/new"),
+            format!("/donations/{}", sb.0),
+            format!("/donations/{}/certificate", sb.0),
+            format!("/movements/{}", sb.1),
+            format!("/stocktakes/{}", sb.2),
+            "/stores".to_string(),
+            "/ledger/stock".to_string(),
+        ] {
+            assert_eq!(clerk.get(&path).await.status, 403, "GET {path}");
+        }
+        let key = IdemKey::issue().to_string();
+        for (path, fields) in [
+            (format!("/stores/{b}/moves"), vec![("key", key.as_str()), ("item_id", sa.items[0].as_str()), ("quantity", "1"), ("to_store_id", a.as_str())]),
+            (format!("/stores/{b}/write-offs"), vec![("key", key.as_str()), ("item_id", sa.items[0].as_str()), ("quantity", "1"), ("reason", "x")]),
+            (format!("/stores/{b}/donations"), vec![("key", key.as_str()), ("donor_id", sa.donor.as_str()), ("donated_on", "2026-11-29"), ("item", sa.items[0].as_str()), ("quantity", "1")]),
+            (format!("/stores/{b}/thresholds"), vec![("item_id", sa.items[0].as_str()), ("value", "3")]),
+            (format!("/stores/{b}/stocktakes"), vec![]),
+            (format!("/stocktakes/{}/counts", sb.2), vec![("counted_by", "x")]),
+            (format!("/stocktakes/{}/confirm", sb.2), vec![("key", key.as_str())]),
+            (format!("/movements/{}/reverse", sb.1), vec![("key", key.as_str()), ("reason", "x")]),
+            (format!("/stores/{a}/prices"), vec![("item_id", sa.items[0].as_str()), ("value", "1")]),
+        ] {
+            assert_eq!(clerk.post(&path, &fields).await.status, 403, "POST {path}");
+        }
+        // A store id slipped into a form field is ignored: the URL's store,
+        // checked, is the one that counts.
+        let form = clerk.get(&format!("/stores/{a}/donations/new")).await;
+        let k = key_for(&form.body, &format!("/stores/{a}/donations"));
+        let p = clerk.submit(&format!("/stores/{a}/donations"), &[("key", &k), ("store_id", &b), ("donor_id", &sa.donor), ("donated_on", "2026-11-29"), ("item", &sa.items[1]), ("quantity", "4")]).await;
+        p.assert_contains("捐赠已入库");
+        assert_eq!(on_hand(&app, &a, &sa.items[1]), 34);
+        assert_eq!(on_hand(&app, &b, &sa.items[1]), 0);
+        // The clerk sees only their own store's donations on a donor's page.
+        let donor = clerk.get(&format!("/donors/{}", sa.donor)).await;
+        assert!(!donor.body.contains(&sb.0));
+        assert_eq!(on_hand(&app, &b, &sa.items[0]), 5);
+        assert!(app.audit_actions().contains(&"access.denied".to_string()));
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Donate(usize, usize, i64),
+    Move(usize, usize, i64),
+    WriteOff(usize, usize, i64),
+    Adjust(usize, usize, i64),
+    Reverse(usize),
+}
+
+fn op_strategy() -> impl proptest::strategy::Strategy<Value = Op> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (0..2usize, 0..2usize, 1..20i64).prop_map(|(s, i, q)| Op::Donate(s, i, q)),
+        (0..2usize, 0..2usize, 1..25i64).prop_map(|(s, i, q)| Op::Move(s, i, q)),
+        (0..2usize, 0..2usize, 1..25i64).prop_map(|(s, i, q)| Op::WriteOff(s, i, q)),
+        (0..2usize, 0..2usize, -20..20i64)
+            .prop_filter("a change", |(_, _, d)| *d != 0)
+            .prop_map(|(s, i, d)| Op::Adjust(s, i, d)),
+        (0..40usize).prop_map(Op::Reverse),
+    ]
+}
+
+/// A posted movement, as the model sees it: which shelves it touched.
+struct Posted {
+    id: String,
+    from: Option<(usize, usize)>,
+    to: Option<(usize, usize)>,
+    qty: i64,
+    reversed: bool,
+}
+
+fn refused(r: &Result<impl std::fmt::Debug, StockError>) -> bool {
+    matches!(r, Err(StockError::Invalid(e)) if e.key == "error.not_enough_stock")
+}
+
+app_test! {
+    async fn stock_never_goes_negative_and_always_equals_the_ledger(app) {
+        use proptest::test_runner::{Config, TestRunner};
+        let [_, _, town, _] = app.area_chain("property");
+        let (items, donor_id) = {
+            let mut c = app.conn();
+            let items: Vec<aixin::goods::Item> = ["米", "油"].iter().map(|n| {
+                let id = item(&mut c, n, "件", "1");
+                goods::find(&mut c, &id).unwrap().unwrap()
+            }).collect();
+            (items, donor(&mut c, "捐赠人"))
+        };
+        tokio::task::block_in_place(|| {
+            let mut runner = TestRunner::new(Config { cases: 32, failure_persistence: None, ..Config::default() });
+            let case = std::sync::atomic::AtomicUsize::new(0);
+            let strategy = proptest::collection::vec(op_strategy(), 1..25);
+            runner.run(&strategy, |ops| {
+                let n = case.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let stores = [app.store(&format!("p{n}a-{}", uuid::Uuid::new_v4()), &town), app.store(&format!("p{n}b-{}", uuid::Uuid::new_v4()), &town)];
+                let mut c = app.conn();
+                let ctx = AuditCtx::console();
+                let mut model = [[0i64; 2]; 2];
+                let mut posted: Vec<Posted> = Vec::new();
+                for op in &ops {
+                    match *op {
+                        Op::Donate(s, i, q) => {
+                            let d = donate(&mut c, &stores[s], &donor_id, &[(&items[i].id, q)]);
+                            let id: String = stock_movements::table.filter(stock_movements::donation_id.eq(&d)).select(stock_movements::id).first(&mut c).unwrap();
+                            model[s][i] += q;
+                            posted.push(Posted { id, from: None, to: Some((s, i)), qty: q, reversed: false });
+                        }
+                        Op::Move(s, i, q) => {
+                            let r = ledger::move_to_store(&mut c, &ctx, &IdemKey::issue(), &stores[s], &stores[1 - s], &items[i].id, &q.to_string());
+                            if model[s][i] >= q {
+                                let out = r.expect("a covered move succeeds");
+                                model[s][i] -= q;
+                                model[1 - s][i] += q;
+                                posted.push(Posted { id: out.id, from: Some((s, i)), to: Some((1 - s, i)), qty: q, reversed: false });
+                            } else {
+                                assert!(refused(&r), "{r:?}");
+                            }
+                        }
+                        Op::WriteOff(s, i, q) => {
+                            let r = ledger::write_off(&mut c, &ctx, &IdemKey::issue(), &stores[s], &items[i].id, &q.to_string(), "过期");
+                            if model[s][i] >= q {
+                                let out = r.expect("a covered write-off succeeds");
+                                model[s][i] -= q;
+                                posted.push(Posted { id: out.id, from: Some((s, i)), to: None, qty: q, reversed: false });
+                            } else {
+                                assert!(refused(&r), "{r:?}");
+                            }
+                        }
+                        Op::Adjust(s, i, d) => {
+                            let r = ledger::adjust(&mut c, &ctx, &stores[s], &items[i], d, "盘点");
+                            if model[s][i] + d >= 0 {
+                                let m = r.expect("a covered adjustment succeeds").unwrap();
+                                model[s][i] += d;
+                                let (from, to) = if d > 0 { (None, Some((s, i))) } else { (Some((s, i)), None) };
+                                posted.push(Posted { id: m.id, from, to, qty: d.abs(), reversed: false });
+                            } else {
+                                assert!(refused(&r), "{r:?}");
+                            }
+                        }
+                        Op::Reverse(k) => {
+                            if posted.is_empty() {
+                                continue;
+                            }
+                            let k = k % posted.len();
+                            let p = &mut posted[k];
+                            let r = ledger::reverse(&mut c, &ctx, &IdemKey::issue(), &p.id, "更正");
+                            let covered = p.to.is_none_or(|(s, i)| model[s][i] >= p.qty);
+                            if p.reversed {
+                                assert!(matches!(r, Err(StockError::Invalid(ref e)) if e.key == "error.already_reversed"), "{r:?}");
+                            } else if covered {
+                                r.expect("a covered reversal succeeds");
+                                if let Some((s, i)) = p.to { model[s][i] -= p.qty; }
+                                if let Some((s, i)) = p.from { model[s][i] += p.qty; }
+                                p.reversed = true;
+                            } else {
+                                assert!(refused(&r), "{r:?}");
+                            }
+                        }
+                    }
+                    for (s, store) in stores.iter().enumerate() {
+                        for (i, it) in items.iter().enumerate() {
+                            let q = ledger::on_hand(&mut c, store, &it.id).unwrap();
+                            assert!(q >= 0);
+                            assert_eq!(q, model[s][i], "after {op:?}");
+                        }
+                    }
+                }
+                let report = ledger::verify_stock_ledger(&mut c).unwrap();
+                assert!(report.ok(), "{report:?}");
+                Ok(())
+            })
+            .unwrap();
+        });
+    }
+}
+
+app_test! {
+    async fn a_clerk_books_a_donation_in_and_prints_its_certificate(app) {
+        let Some(b) = crate::browser::start_browser("a_clerk_books_a_donation_in_and_prints_its_certificate").await else { return };
+        let [_, _, town, _] = app.area_chain("高新");
+        let store = app.store("高新爱心超市", &town);
+        let (rice, oil, donor_id) = {
+            let mut c = app.conn();
+            (item(&mut c, "大米", "袋", "45"), item(&mut c, "食用油", "桶", "60"), donor(&mut c, "高新区爱心企业"))
+        };
+        app.user("clerk.gx", Role::Clerk, None, Some(&store));
+        b.client.goto(&app.url("/login")).await.unwrap();
+        b.fill("#username", "clerk.gx").await;
+        b.fill("#password", PASSWORD).await;
+        b.click("#login").await;
+        b.client.goto(&app.url("/my-store")).await.unwrap();
+        assert_eq!(b.path().await, format!("/stores/{store}"));
+        b.click("#book-donation").await;
+        use fantoccini::Locator;
+        b.client.find(Locator::Css("#donor_id")).await.unwrap().select_by_value(&donor_id).await.unwrap();
+        b.client.find(Locator::Css("#item-1")).await.unwrap().select_by_value(&rice).await.unwrap();
+        b.fill("#quantity-1", "12").await;
+        b.fill("#value-1", "540").await;
+        b.client.find(Locator::Css("#item-2")).await.unwrap().select_by_value(&oil).await.unwrap();
+        b.fill("#quantity-2", "4").await;
+        b.fill("#value-2", "240.5").await;
+        b.click("#book").await;
+        assert!(b.path().await.starts_with("/donations/"), "lands on the donation");
+        let number = b.text("#donation-number").await;
+        assert!(number.starts_with("JZ"), "{number}");
+        assert_eq!(b.text("#total-value").await, "¥780.50");
+        b.click("#certificate").await;
+        assert!(b.text(".cert-title").await.contains("捐赠证书"));
+        assert_eq!(b.text("#cert-number").await, number);
+        assert!(b.text("#certificate-sheet").await.contains("高新区爱心企业"));
+        assert_eq!(on_hand(&app, &store, &rice), 12);
+        assert_eq!(on_hand(&app, &store, &oil), 4);
+        b.close().await;
+    }
+}
