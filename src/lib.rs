@@ -17,6 +17,7 @@ pub mod i18n;
 pub mod idempotency;
 pub mod ledger;
 pub mod points;
+pub mod redemptions;
 pub mod settings;
 pub mod stock;
 pub mod stores;

@@ -27,6 +27,7 @@ impl Setting {
         match self.key {
             "review_required" => "settings.review_required",
             "notice_days" => "settings.notice_days",
+            "redeem_in_store_area_only" => "settings.redeem_in_store_area_only",
             _ => "settings.adjustment_approval_above",
         }
     }
@@ -54,7 +55,20 @@ pub const ADJUSTMENT_APPROVAL_ABOVE: Setting = Setting {
     max: 1_000_000,
 };
 
-pub const ALL: &[Setting] = &[REVIEW_REQUIRED, NOTICE_DAYS, ADJUSTMENT_APPROVAL_ABOVE];
+/// A household may only redeem at stores serving its own area.
+pub const REDEEM_IN_STORE_AREA_ONLY: Setting = Setting {
+    key: "redeem_in_store_area_only",
+    default: 0,
+    min: 0,
+    max: 1,
+};
+
+pub const ALL: &[Setting] = &[
+    REVIEW_REQUIRED,
+    NOTICE_DAYS,
+    ADJUSTMENT_APPROVAL_ABOVE,
+    REDEEM_IN_STORE_AREA_ONLY,
+];
 
 pub fn get(conn: &mut DbConn, s: Setting) -> QueryResult<i64> {
     let v: Option<String> = settings::table

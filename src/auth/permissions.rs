@@ -27,6 +27,12 @@ pub enum Action {
     AdjustPoints,
     VerifyLedger,
     ManageSettings,
+    /// Redeem points for goods at the counter (clerks: their own store).
+    Redeem,
+    /// See receipts and a store's day (clerks: their own store).
+    ViewRedemptions,
+    /// Void a redemption of an earlier day.
+    VoidAnyDay,
     /// Keep the goods catalogue and stores' own prices.
     ManageCatalogue,
     /// See goods, a store's shelf and its history (clerks: their own store).
@@ -53,6 +59,9 @@ pub fn can(role: Role, action: Action) -> bool {
         ViewHouseholds | ExportHouseholds => matches!(role, Admin | Official | Reviewer | Auditor),
         EditHouseholds | ImportHouseholds | RevealPersonalData => matches!(role, Admin | Official),
         ViewRules => true,
+        Redeem => matches!(role, Admin | Clerk),
+        ViewRedemptions => matches!(role, Admin | Clerk | Auditor),
+        VoidAnyDay => role == Admin,
         ManageRules | ReverseAwards | AdjustPoints | ManageSettings => role == Admin,
         ProposeAwards => matches!(role, Admin | Official),
         ReviewAwards => matches!(role, Admin | Reviewer),

@@ -422,6 +422,47 @@ diesel::joinable!(awards -> households (household_id));
 diesel::joinable!(awards -> rules (rule_id));
 diesel::joinable!(point_adjustments -> households (household_id));
 
+diesel::table! {
+    redemptions (id) {
+        id -> Text,
+        number -> Text,
+        store_id -> Text,
+        household_id -> Text,
+        card_no -> Text,
+        clerk_id -> Nullable<Text>,
+        clerk_username -> Text,
+        total_points -> BigInt,
+        balance_after -> BigInt,
+        status -> Text,
+        points_entry_id -> Text,
+        idempotency_key -> Text,
+        created_at -> Timestamp,
+        voided_at -> Nullable<Timestamp>,
+        voided_by -> Text,
+        void_reason -> Text,
+    }
+}
+
+diesel::table! {
+    redemption_lines (id) {
+        id -> Text,
+        redemption_id -> Text,
+        line_no -> BigInt,
+        item_id -> Text,
+        item_name -> Text,
+        unit -> Text,
+        quantity -> BigInt,
+        unit_points -> BigInt,
+        points -> BigInt,
+        movement_id -> Text,
+    }
+}
+
+diesel::joinable!(redemptions -> stores (store_id));
+diesel::joinable!(redemptions -> households (household_id));
+diesel::joinable!(redemption_lines -> redemptions (redemption_id));
+diesel::joinable!(redemption_lines -> items (item_id));
+
 // Every table, once.
 diesel::allow_tables_to_appear_in_same_query!(
     areas,
@@ -454,4 +495,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     stock_chain_head,
     stock,
     idempotency_keys,
+    redemptions,
+    redemption_lines,
 );

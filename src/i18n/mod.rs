@@ -200,6 +200,7 @@ mod tests {
             "awards.",
             "ledger.",
             "settings.",
+            "counter.",
             "goods.",
             "donors.",
             "donations.",

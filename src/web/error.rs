@@ -125,6 +125,19 @@ macro_rules! from_area_error {
 
 from_area_error!(UserError);
 
+impl From<crate::redemptions::RedeemError> for AppError {
+    fn from(e: crate::redemptions::RedeemError) -> Self {
+        use crate::redemptions::RedeemError as R;
+        match e {
+            R::Invalid(f) => AppError::Invalid(f),
+            R::NotFound => AppError::NotFound,
+            R::Forbidden => AppError::Forbidden,
+            R::Raced => AppError::Unavailable("raced".into()),
+            R::Db(d) => d.into(),
+        }
+    }
+}
+
 impl From<crate::points::PointsError> for AppError {
     fn from(e: crate::points::PointsError) -> Self {
         use crate::points::PointsError as P;

@@ -154,6 +154,12 @@ fn nav_for(a: &Authed) -> Vec<NavItem> {
         href: "/",
         label_key: "nav.home",
     }];
+    if a.can(Action::Redeem) {
+        items.push(NavItem {
+            href: "/counter",
+            label_key: "nav.counter",
+        });
+    }
     if a.can(Action::ViewHouseholds) {
         items.push(NavItem {
             href: "/households",

@@ -5,8 +5,8 @@ use actix_web::http::Method;
 use actix_web::{Route, web};
 
 use super::pages::{
-    areas, audit, auth, awards, donations, goods, home, households, ledger, misc, rules, stock,
-    stocktakes, stores, users,
+    areas, audit, auth, awards, counter, donations, goods, home, households, ledger, misc, rules,
+    stock, stocktakes, stores, users,
 };
 
 pub struct RouteDef {
@@ -135,6 +135,11 @@ pub fn table() -> Vec<RouteDef> {
         get!("/adjustments", ledger::adjustments_list),
         post!("/adjustments/{id}", ledger::adjustment_decide),
         get!("/ledger/verify", ledger::verify),
+        get!("/counter", counter::counter),
+        post!("/counter", counter::basket_action),
+        get!("/counter/day", counter::day),
+        get!("/redemptions/{id}", counter::receipt),
+        post!("/redemptions/{id}/void", counter::void),
         get!("/settings", ledger::settings_page),
         post!("/settings", ledger::settings_save),
     ]

@@ -88,6 +88,10 @@ fn matrix(method: &str, path: &str) -> Option<Who> {
         | ("GET", "/adjustments")
         | ("POST", "/adjustments/{id}") => Roles(ADMIN),
         ("GET", "/ledger/verify") => Roles(ADMIN_AUDITOR),
+        ("GET", "/counter") | ("POST", "/counter") | ("POST", "/redemptions/{id}/void") => {
+            Roles(ADMIN_CLERK)
+        }
+        ("GET", "/counter/day") | ("GET", "/redemptions/{id}") => Roles(STOCK_READERS),
         ("GET", "/settings") | ("POST", "/settings") => Roles(ADMIN),
         ("POST", "/stores")
         | ("POST", "/stores/{id}/edit")
@@ -135,6 +139,7 @@ struct Fixture {
     donation: String,
     stocktake: String,
     movement: String,
+    redemption: String,
 }
 
 fn concrete(path: &str, f: &Fixture) -> String {
@@ -156,6 +161,7 @@ fn concrete(path: &str, f: &Fixture) -> String {
         ("donations", _) => &f.donation,
         ("stocktakes", _) => &f.stocktake,
         ("movements", _) => &f.movement,
+        ("redemptions", _) => &f.redemption,
         _ => &f.area,
     };
     path.replace("{file:.*}", "css/app.css").replace("{id}", id)
@@ -199,6 +205,7 @@ app_test! {
             (award, adjustment)
         };
         let goods = crate::stock::seed(&app, &store);
+        let fixture_household = household.clone();
         let fixture = Fixture {
             target_user: app.user("target", Role::Auditor, None, None),
             area: town.clone(),
@@ -215,6 +222,7 @@ app_test! {
             donation: goods.donation.clone(),
             stocktake: goods.stocktake.clone(),
             movement: goods.movement.clone(),
+            redemption: crate::counter::redeem_for_test(&app, &store, &fixture_household, &goods.items[0]),
         };
         let mut who: Vec<(Option<Role>, Client)> = vec![(None, app.client())];
         for role in Role::ALL {

@@ -4,6 +4,7 @@ pub mod areas;
 pub mod audit;
 pub mod auth;
 pub mod awards;
+pub mod counter;
 pub mod donations;
 pub mod goods;
 pub mod home;

@@ -1,0 +1,3 @@
+DELETE FROM counters WHERE name = 'redemption';
+DROP TABLE redemption_lines;
+DROP TABLE redemptions;

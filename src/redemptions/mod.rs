@@ -1,0 +1,595 @@
+//! Redemptions (兑换): at the counter a household's points become goods.
+//! One transaction lowers the household's points (a conditional update) and
+//! the store's stock (one conditional update per line), writes both ledgers
+//! and the audit row, or does nothing at all. A form key makes it exactly once.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::areas;
+use crate::audit::{self, AuditCtx};
+use crate::db::schema::{redemption_lines, redemptions, stock_movements};
+use crate::db::{self, DbConn};
+use crate::domain::stock::Quantity;
+use crate::domain::{CardNo, FieldError};
+use crate::goods::{self, Item};
+use crate::households::{self, CardLookup, HouseholdRow};
+use crate::ledger::{self, Kind, Posting};
+use crate::settings;
+use crate::stock::{self, Account, MovementKind, StockError, Transfer};
+use crate::stores;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RedeemError {
+    #[error("invalid field")]
+    Invalid(FieldError),
+    #[error("not found")]
+    NotFound,
+    #[error("forbidden")]
+    Forbidden,
+    /// The same form key was used at the same moment by another request.
+    #[error("raced on the form key")]
+    Raced,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+impl From<FieldError> for RedeemError {
+    fn from(e: FieldError) -> Self {
+        RedeemError::Invalid(e)
+    }
+}
+
+impl From<StockError> for RedeemError {
+    fn from(e: StockError) -> Self {
+        match e {
+            StockError::Invalid(f) => RedeemError::Invalid(f),
+            StockError::NotFound => RedeemError::NotFound,
+            StockError::Raced => RedeemError::Db(diesel::result::Error::RollbackTransaction),
+            StockError::Db(d) => RedeemError::Db(d),
+        }
+    }
+}
+
+impl From<ledger::LedgerError> for RedeemError {
+    fn from(e: ledger::LedgerError) -> Self {
+        match e {
+            ledger::LedgerError::Insufficient { balance, needed } => {
+                FieldError::new("field.points", "error.insufficient_points")
+                    .arg("balance", balance)
+                    .arg("needed", needed)
+                    .arg("short", needed - balance)
+                    .into()
+            }
+            ledger::LedgerError::BadAmount => {
+                FieldError::new("field.items", "error.basket_empty").into()
+            }
+            ledger::LedgerError::Db(d) => RedeemError::Db(d),
+        }
+    }
+}
+
+impl From<crate::households::HouseholdError> for RedeemError {
+    fn from(e: crate::households::HouseholdError) -> Self {
+        use crate::households::HouseholdError as H;
+        match e {
+            H::Invalid(f) => RedeemError::Invalid(f),
+            H::NotFound => RedeemError::NotFound,
+            H::Forbidden => RedeemError::Forbidden,
+            H::Db(d) => RedeemError::Db(d),
+        }
+    }
+}
+
+impl db::RetryableError for RedeemError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            RedeemError::Raced => true,
+            RedeemError::Db(e) => e.is_retryable(),
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = redemptions)]
+pub struct Redemption {
+    pub id: String,
+    pub number: String,
+    pub store_id: String,
+    pub household_id: String,
+    pub card_no: String,
+    pub clerk_id: Option<String>,
+    pub clerk_username: String,
+    pub total_points: i64,
+    pub balance_after: i64,
+    pub status: String,
+    pub points_entry_id: String,
+    pub idempotency_key: String,
+    pub created_at: NaiveDateTime,
+    pub voided_at: Option<NaiveDateTime>,
+    pub voided_by: String,
+    pub void_reason: String,
+}
+
+impl Redemption {
+    pub fn is_void(&self) -> bool {
+        self.status == "void"
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = redemption_lines)]
+pub struct Line {
+    pub id: String,
+    pub redemption_id: String,
+    pub line_no: i64,
+    pub item_id: String,
+    pub item_name: String,
+    pub unit: String,
+    pub quantity: i64,
+    pub unit_points: i64,
+    pub points: i64,
+    pub movement_id: String,
+}
+
+/// The household a card number names, checked for the counter.
+pub fn household_for_card(
+    conn: &mut DbConn,
+    card_text: &str,
+) -> Result<(HouseholdRow, CardNo), RedeemError> {
+    let card = CardNo::parse("field.card_no", card_text)?;
+    match households::lookup_card(conn, &card)? {
+        CardLookup::Unknown => Err(FieldError::new("field.card_no", "error.card_unknown")
+            .arg("card", card.as_str())
+            .into()),
+        CardLookup::Replaced { by } => Err(FieldError::new("field.card_no", "error.card_replaced")
+            .arg("card", card.as_str())
+            .arg("new", by)
+            .into()),
+        CardLookup::Current { household_id } => {
+            let row = households::find(conn, &crate::auth::Scope::All, &household_id)?;
+            if row.household.archived {
+                return Err(
+                    FieldError::new("field.card_no", "error.household_archived_card")
+                        .arg("name", &row.household.head_name)
+                        .into(),
+                );
+            }
+            Ok((row, card))
+        }
+    }
+}
+
+/// Items a clerk's entry names: a barcode exactly, else a part of the name.
+pub fn find_items(conn: &mut DbConn, entry: &str) -> QueryResult<Vec<Item>> {
+    use crate::db::schema::items;
+    let entry = entry.trim();
+    if entry.is_empty() {
+        return Ok(Vec::new());
+    }
+    let by_barcode: Vec<Item> = items::table
+        .filter(items::barcode.eq(entry))
+        .select(Item::as_select())
+        .load(conn)?;
+    if !by_barcode.is_empty() {
+        return Ok(by_barcode);
+    }
+    items::table
+        .filter(items::name.like(format!("%{entry}%")))
+        .order(items::name.asc())
+        .limit(20)
+        .select(Item::as_select())
+        .load(conn)
+}
+
+/// A basket line as the form carries it: item id and quantity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WantLine {
+    pub item_id: String,
+    pub quantity: i64,
+}
+
+/// A basket line priced now, for showing before confirming.
+#[derive(Debug, Clone)]
+pub struct PricedLine {
+    pub item: Item,
+    pub quantity: i64,
+    pub unit_points: i64,
+    pub points: i64,
+    pub on_hand: i64,
+}
+
+/// Price a basket at a store (prices are read now; they are read again at
+/// confirm time, which is what counts).
+pub fn price_basket(
+    conn: &mut DbConn,
+    store_id: &str,
+    lines: &[WantLine],
+) -> Result<Vec<PricedLine>, RedeemError> {
+    let mut out = Vec::new();
+    for l in lines {
+        let item = goods::find(conn, &l.item_id)?
+            .ok_or(FieldError::new("field.item", "error.item_unknown"))?;
+        let unit_points = goods::price_at(conn, store_id, &item)?;
+        out.push(PricedLine {
+            on_hand: stock::on_hand(conn, store_id, &item.id)?,
+            points: unit_points * l.quantity,
+            unit_points,
+            quantity: l.quantity,
+            item,
+        });
+    }
+    Ok(out)
+}
+
+/// Add to a basket: the same item again raises its quantity.
+pub fn add_line(lines: &mut Vec<WantLine>, item_id: &str, quantity: i64) {
+    match lines.iter_mut().find(|l| l.item_id == item_id) {
+        Some(l) => l.quantity += quantity,
+        None => lines.push(WantLine {
+            item_id: item_id.to_string(),
+            quantity,
+        }),
+    }
+}
+
+pub struct RedeemRequest<'a> {
+    pub store_id: &'a str,
+    pub card: &'a str,
+    pub lines: &'a [WantLine],
+    pub key: &'a str,
+}
+
+/// Redeem, exactly once per key. A replay returns the first redemption.
+pub fn redeem(
+    conn: &mut DbConn,
+    ctx: &AuditCtx,
+    r: &RedeemRequest,
+    today: NaiveDate,
+) -> Result<(Redemption, bool), RedeemError> {
+    if r.key.trim().is_empty() || r.key.len() > 64 {
+        return Err(FieldError::new("field.form", "error.form_expired").into());
+    }
+    if r.lines.is_empty() {
+        return Err(FieldError::new("field.items", "error.basket_empty").into());
+    }
+    db::write_tx(conn, |c| {
+        if let Some(done) = redemptions::table
+            .filter(redemptions::idempotency_key.eq(r.key))
+            .select(Redemption::as_select())
+            .first(c)
+            .optional()?
+        {
+            return Ok((done, true));
+        }
+        let store = stores::find(c, r.store_id)?.ok_or(RedeemError::NotFound)?;
+        if !store.store.active {
+            return Err(FieldError::new("field.store", "error.store_inactive")
+                .arg("name", &store.store.name)
+                .into());
+        }
+        let (household, card) = household_for_card(c, r.card)?;
+        if settings::get_bool(c, settings::REDEEM_IN_STORE_AREA_ONLY)? {
+            let store_area = areas::find(c, &store.store.area_id)?.ok_or(RedeemError::NotFound)?;
+            if !household.area_path.starts_with(&store_area.path) {
+                return Err(
+                    FieldError::new("field.card_no", "error.household_outside_store_area")
+                        .arg("name", &household.household.head_name)
+                        .arg("store", &store.store.name)
+                        .into(),
+                );
+            }
+        }
+        // Price every line now, from the catalogue (or the store's own price).
+        let mut priced = Vec::new();
+        for l in r.lines {
+            let item = goods::find(c, &l.item_id)?
+                .ok_or(FieldError::new("field.item", "error.item_unknown"))?;
+            if !item.active {
+                return Err(FieldError::new("field.item", "error.item_inactive")
+                    .arg("item", &item.name)
+                    .into());
+            }
+            let quantity = Quantity::new(l.quantity)
+                .ok_or(FieldError::new("field.quantity", "error.quantity_positive"))?;
+            let unit_points = goods::price_at(c, r.store_id, &item)?;
+            priced.push((item, quantity, unit_points));
+        }
+        let total: i64 = priced.iter().map(|(_, q, p)| q.get() * p).sum();
+        if total <= 0 {
+            return Err(FieldError::new("field.items", "error.basket_free").into());
+        }
+        let id = db::new_id();
+        let number = format!(
+            "DH{}-{:06}",
+            today.format("%Y"),
+            stock::next_number(c, "redemption")?
+        );
+        // Points: household -> store, never below zero.
+        let entry = ledger::post(
+            c,
+            &Posting {
+                debit: ledger::household_account(&household.household.id),
+                credit: ledger::store_account(r.store_id),
+                amount: total,
+                kind: Kind::Redemption,
+                ref_kind: "redemption".into(),
+                ref_id: id.clone(),
+                memo: format!("{} {}", store.store.name, number),
+                user_id: ctx.user_id.clone(),
+                posted_on: today,
+                idempotency_key: Some(format!("redemption:{id}")),
+                reverses: None,
+            },
+        )?;
+        let balance_after =
+            ledger::balance(c, &ledger::household_account(&household.household.id))?;
+        diesel::insert_into(redemptions::table)
+            .values((
+                redemptions::id.eq(&id),
+                redemptions::number.eq(&number),
+                redemptions::store_id.eq(r.store_id),
+                redemptions::household_id.eq(&household.household.id),
+                redemptions::card_no.eq(card.as_str()),
+                redemptions::clerk_id.eq(&ctx.user_id),
+                redemptions::clerk_username.eq(&ctx.username),
+                redemptions::total_points.eq(total),
+                redemptions::balance_after.eq(balance_after),
+                redemptions::status.eq("completed"),
+                redemptions::points_entry_id.eq(&entry.id),
+                redemptions::idempotency_key.eq(r.key),
+                redemptions::created_at.eq(db::now()),
+            ))
+            .execute(c)
+            .map_err(|e| {
+                if db::is_unique_violation(&e) {
+                    RedeemError::Raced
+                } else {
+                    e.into()
+                }
+            })?;
+        // Goods: shelf -> redeemed, one conditional update per line.
+        for (n, (item, quantity, unit_points)) in priced.iter().enumerate() {
+            let m = stock::post(
+                c,
+                ctx,
+                &Transfer {
+                    kind: MovementKind::Redemption,
+                    item,
+                    quantity: *quantity,
+                    from: Account::Shelf(r.store_id.to_string()),
+                    to: Account::Redeemed,
+                    donation_id: None,
+                    stocktake_id: None,
+                    reverses_id: None,
+                    reason: &number,
+                },
+            )?;
+            diesel::insert_into(redemption_lines::table)
+                .values((
+                    redemption_lines::id.eq(db::new_id()),
+                    redemption_lines::redemption_id.eq(&id),
+                    redemption_lines::line_no.eq(n as i64 + 1),
+                    redemption_lines::item_id.eq(&item.id),
+                    redemption_lines::item_name.eq(&item.name),
+                    redemption_lines::unit.eq(&item.unit),
+                    redemption_lines::quantity.eq(quantity.get()),
+                    redemption_lines::unit_points.eq(unit_points),
+                    redemption_lines::points.eq(quantity.get() * unit_points),
+                    redemption_lines::movement_id.eq(&m.id),
+                ))
+                .execute(c)?;
+        }
+        audit::record(
+            c,
+            ctx,
+            "redemption.complete",
+            "redemption",
+            &id,
+            &format!(
+                "{number} {} points, {} lines, balance after {balance_after}",
+                total,
+                priced.len()
+            ),
+        )?;
+        let done = redemptions::table
+            .find(&id)
+            .select(Redemption::as_select())
+            .first(c)?;
+        Ok((done, false))
+    })
+}
+
+pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<(Redemption, Vec<Line>)>> {
+    let Some(r) = redemptions::table
+        .find(id)
+        .select(Redemption::as_select())
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let lines = redemption_lines::table
+        .filter(redemption_lines::redemption_id.eq(id))
+        .order(redemption_lines::line_no.asc())
+        .select(Line::as_select())
+        .load(conn)?;
+    Ok(Some((r, lines)))
+}
+
+/// Void a redemption: reversing rows on both ledgers, goods back on the
+/// shelf, points back to the household. `any_day` lets an admin void an
+/// older one; clerks only void today's.
+pub fn void(
+    conn: &mut DbConn,
+    ctx: &AuditCtx,
+    id: &str,
+    reason: &str,
+    any_day: bool,
+    tz: chrono_tz::Tz,
+) -> Result<Redemption, RedeemError> {
+    let reason: String = reason.trim().chars().take(200).collect();
+    if reason.is_empty() {
+        return Err(FieldError::new("field.reason", "error.required").into());
+    }
+    let today = crate::time::today(tz);
+    db::write_tx(conn, |c| {
+        let (r, lines) = find(c, id)?.ok_or(RedeemError::NotFound)?;
+        if r.is_void() {
+            return Err(FieldError::new("field.redemption", "error.already_void").into());
+        }
+        let day = {
+            use chrono::TimeZone;
+            tz.from_utc_datetime(&r.created_at).date_naive()
+        };
+        if day != today && !any_day {
+            return Err(FieldError::new("field.redemption", "error.void_same_day_only").into());
+        }
+        let n = diesel::update(
+            redemptions::table
+                .find(id)
+                .filter(redemptions::status.eq("completed")),
+        )
+        .set((
+            redemptions::status.eq("void"),
+            redemptions::voided_at.eq(db::now()),
+            redemptions::voided_by.eq(&ctx.username),
+            redemptions::void_reason.eq(&reason),
+        ))
+        .execute(c)?;
+        if n == 0 {
+            return Err(FieldError::new("field.redemption", "error.already_void").into());
+        }
+        let entry = ledger::find_entry(c, &r.points_entry_id)?.ok_or(RedeemError::NotFound)?;
+        ledger::reverse(
+            c,
+            &entry,
+            Kind::RedemptionVoid,
+            &reason,
+            ctx.user_id.clone(),
+            today,
+        )?;
+        for l in &lines {
+            let item = goods::find(c, &l.item_id)?.ok_or(RedeemError::NotFound)?;
+            let quantity = Quantity::new(l.quantity).ok_or(RedeemError::NotFound)?;
+            stock::post(
+                c,
+                ctx,
+                &Transfer {
+                    kind: MovementKind::Reversal,
+                    item: &item,
+                    quantity,
+                    from: Account::Redeemed,
+                    to: Account::Shelf(r.store_id.clone()),
+                    donation_id: None,
+                    stocktake_id: None,
+                    reverses_id: Some(&l.movement_id),
+                    reason: &reason,
+                },
+            )?;
+        }
+        audit::record(
+            c,
+            ctx,
+            "redemption.void",
+            "redemption",
+            id,
+            &format!("{} {}", r.number, reason),
+        )?;
+        Ok(redemptions::table
+            .find(id)
+            .select(Redemption::as_select())
+            .first(c)?)
+    })
+}
+
+/// A clerk's end of day (日结) at a store.
+pub struct DaySummary {
+    pub count: i64,
+    pub points: i64,
+    pub voids: i64,
+    pub void_points: i64,
+    pub households: i64,
+    /// (item, unit, quantity, points), completed redemptions only.
+    pub items: Vec<(String, String, i64, i64)>,
+    pub redemptions: Vec<Redemption>,
+}
+
+pub fn day_summary(
+    conn: &mut DbConn,
+    store_id: &str,
+    day: NaiveDate,
+    tz: chrono_tz::Tz,
+) -> QueryResult<DaySummary> {
+    let from = crate::time::local_day_start_utc(day, tz);
+    let to = crate::time::local_day_start_utc(day.succ_opt().unwrap_or(day), tz);
+    let list: Vec<Redemption> = redemptions::table
+        .filter(redemptions::store_id.eq(store_id))
+        .filter(redemptions::created_at.ge(from))
+        .filter(redemptions::created_at.lt(to))
+        .order(redemptions::created_at.asc())
+        .select(Redemption::as_select())
+        .load(conn)?;
+    let done: Vec<&Redemption> = list.iter().filter(|r| !r.is_void()).collect();
+    let ids: Vec<String> = done.iter().map(|r| r.id.clone()).collect();
+    let rows: Vec<(String, String, i64, i64)> = redemption_lines::table
+        .filter(redemption_lines::redemption_id.eq_any(&ids))
+        .select((
+            redemption_lines::item_name,
+            redemption_lines::unit,
+            redemption_lines::quantity,
+            redemption_lines::points,
+        ))
+        .load(conn)?;
+    let mut items: std::collections::BTreeMap<(String, String), (i64, i64)> = Default::default();
+    for (name, unit, q, p) in rows {
+        let e = items.entry((name, unit)).or_default();
+        e.0 += q;
+        e.1 += p;
+    }
+    let households: std::collections::HashSet<&str> =
+        done.iter().map(|r| r.household_id.as_str()).collect();
+    Ok(DaySummary {
+        count: done.len() as i64,
+        points: done.iter().map(|r| r.total_points).sum(),
+        voids: list.iter().filter(|r| r.is_void()).count() as i64,
+        void_points: list
+            .iter()
+            .filter(|r| r.is_void())
+            .map(|r| r.total_points)
+            .sum(),
+        households: households.len() as i64,
+        items: items
+            .into_iter()
+            .map(|((n, u), (q, p))| (n, u, q, p))
+            .collect(),
+        redemptions: list,
+    })
+}
+
+/// A household's redemptions, newest first.
+pub fn for_household(
+    conn: &mut DbConn,
+    household_id: &str,
+) -> QueryResult<Vec<(Redemption, String)>> {
+    use crate::db::schema::stores;
+    redemptions::table
+        .inner_join(stores::table)
+        .filter(redemptions::household_id.eq(household_id))
+        .order(redemptions::created_at.desc())
+        .limit(200)
+        .select((Redemption::as_select(), stores::name))
+        .load(conn)
+}
+
+/// Whether every line's stock movement is a redemption of this one (for tests
+/// and checks): the movement ids all exist.
+pub fn movements_exist(conn: &mut DbConn, lines: &[Line]) -> QueryResult<bool> {
+    let ids: Vec<&str> = lines.iter().map(|l| l.movement_id.as_str()).collect();
+    let n: i64 = stock_movements::table
+        .filter(stock_movements::id.eq_any(&ids))
+        .count()
+        .get_result(conn)?;
+    Ok(n as usize == ids.len())
+}

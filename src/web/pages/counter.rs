@@ -1,0 +1,438 @@
+//! The redemption counter: card, goods, Enter, receipt. Works by keyboard
+//! alone and without JavaScript: the basket travels in the form.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::stock::{form_key, load_store};
+use crate::auth::{Action, Scope};
+use crate::goods::Item;
+use crate::households::HouseholdRow;
+use crate::i18n;
+use crate::redemptions::{self, DaySummary, Line, PricedLine, RedeemRequest, Redemption, WantLine};
+use crate::stores::StoreRow;
+use crate::web::extract::{audit_ctx, lang_of};
+use crate::web::middleware::see_other;
+use crate::web::page::{PageCtx, flash_field_error, flash_ok, or_flash, render};
+use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
+
+/// The store the counter works for: a clerk's own, or the one an admin picks.
+async fn counter_store(
+    state: &AppState,
+    user: &CurrentUser,
+    store_id: &str,
+) -> Result<StoreRow, AppError> {
+    let id = match (&user.scope, store_id.trim()) {
+        (Scope::Store { id }, _) => id.clone(),
+        (_, "") => return Err(AppError::BadRequest("store_id".into())),
+        (_, s) => s.to_string(),
+    };
+    load_store(state, user, Action::Redeem, id).await
+}
+
+#[derive(Template)]
+#[template(path = "counter/counter.html")]
+struct CounterPage<'a> {
+    ctx: &'a PageCtx,
+    store: StoreRow,
+    card: String,
+    household: Option<(HouseholdRow, i64)>,
+    key: String,
+    lines: Vec<PricedLine>,
+    choices: Vec<Item>,
+    error: Option<String>,
+}
+
+impl CounterPage<'_> {
+    fn total(&self) -> i64 {
+        self.lines.iter().map(|l| l.points).sum()
+    }
+    fn balance(&self) -> i64 {
+        self.household.as_ref().map(|(_, b)| *b).unwrap_or(0)
+    }
+    fn after(&self) -> i64 {
+        self.balance() - self.total()
+    }
+    fn line_value(&self, l: &PricedLine) -> String {
+        format!("{}*{}", l.item.id, l.quantity)
+    }
+    fn masked_id(&self) -> String {
+        self.household
+            .as_ref()
+            .map(|(h, _)| h.household.id_masked.clone())
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct CounterQuery {
+    #[serde(default)]
+    store_id: String,
+    #[serde(default)]
+    card: String,
+}
+
+pub async fn counter(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    q: web::Query<CounterQuery>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::Redeem)?;
+    let q = q.into_inner();
+    if !matches!(user.scope, Scope::Store { .. }) && q.store_id.trim().is_empty() {
+        // An admin picks the store first.
+        let stores = run(&state, |c| Ok(crate::stores::list(c)?)).await?;
+        let ctx = PageCtx::build(&req, Some(&user));
+        return render(&ctx, &PickStore { ctx: &ctx, stores });
+    }
+    let store = counter_store(&state, &user, &q.store_id).await?;
+    let lang = lang_of(&req);
+    let card = q.card.trim().to_string();
+    let (household, error) = if card.is_empty() {
+        (None, None)
+    } else {
+        let card2 = card.clone();
+        match run(&state, move |c| {
+            let (h, _) = redemptions::household_for_card(c, &card2)?;
+            let balance =
+                crate::ledger::balance(c, &crate::ledger::household_account(&h.household.id))?;
+            Ok((h, balance))
+        })
+        .await
+        {
+            Ok(h) => (Some(h), None),
+            Err(AppError::Invalid(e)) => (None, Some(i18n::field_error(lang, &e))),
+            Err(e) => return Err(e),
+        }
+    };
+    let ctx = PageCtx::build(&req, Some(&user));
+    render(
+        &ctx,
+        &CounterPage {
+            ctx: &ctx,
+            store,
+            card,
+            household,
+            key: form_key(),
+            lines: Vec::new(),
+            choices: Vec::new(),
+            error,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "counter/pick_store.html")]
+struct PickStore<'a> {
+    ctx: &'a PageCtx,
+    stores: Vec<StoreRow>,
+}
+
+fn field(form: &[(String, String)], name: &str) -> String {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// The basket from the form's `line` fields ("item*quantity").
+fn basket(form: &[(String, String)]) -> Vec<WantLine> {
+    let mut lines = Vec::new();
+    for (_, v) in form.iter().filter(|(k, _)| k == "line") {
+        if let Some((item, q)) = v.split_once('*')
+            && let Ok(q) = q.parse::<i64>()
+            && q > 0
+        {
+            redemptions::add_line(&mut lines, item, q);
+        }
+    }
+    lines
+}
+
+/// Every action at the counter: add a scanned or typed item, pick one of
+/// several matches, remove a line, or (Enter on an empty entry, or the
+/// confirm button) redeem.
+pub async fn basket_action(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    form: CsrfForm<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::Redeem)?;
+    let form = form.0;
+    let store = counter_store(&state, &user, &field(&form, "store_id")).await?;
+    let lang = lang_of(&req);
+    let card = field(&form, "card");
+    let mut key = field(&form, "key");
+    if key.is_empty() {
+        key = form_key();
+    }
+    let mut lines = basket(&form);
+    let entry = field(&form, "entry");
+    let qty_text = field(&form, "qty");
+    let mut error: Option<String> = None;
+    let mut choices = Vec::new();
+    let quantity = if qty_text.is_empty() {
+        Ok(1)
+    } else {
+        crate::domain::stock::Quantity::parse("field.quantity", &qty_text).map(|q| q.get())
+    };
+    let remove = form
+        .iter()
+        .find(|(k, _)| k == "remove")
+        .and_then(|(_, v)| v.parse::<usize>().ok());
+    let pick = field(&form, "pick");
+    let confirm = form.iter().any(|(k, _)| k == "confirm")
+        || (entry.is_empty() && pick.is_empty() && remove.is_none() && !lines.is_empty());
+    if let Some(i) = remove {
+        if i < lines.len() {
+            lines.remove(i);
+        }
+    } else if !pick.is_empty() {
+        match quantity {
+            Ok(q) => redemptions::add_line(&mut lines, &pick, q),
+            Err(e) => error = Some(i18n::field_error(lang, &e)),
+        }
+    } else if !entry.is_empty() {
+        let e2 = entry.clone();
+        let found = run(&state, move |c| Ok(redemptions::find_items(c, &e2)?)).await?;
+        match (found.len(), quantity) {
+            (_, Err(e)) => error = Some(i18n::field_error(lang, &e)),
+            (0, _) => {
+                error = Some(i18n::tf(
+                    lang,
+                    "counter.no_item",
+                    &[("entry", entry.clone())],
+                ))
+            }
+            (1, Ok(q)) if !found[0].active => {
+                error = Some(i18n::field_error(
+                    lang,
+                    &crate::domain::FieldError::new("field.item", "error.item_inactive")
+                        .arg("item", &found[0].name),
+                ));
+                let _ = q;
+            }
+            (1, Ok(q)) => redemptions::add_line(&mut lines, &found[0].id, q),
+            (_, Ok(_)) => choices = found,
+        }
+    } else if confirm {
+        let ctx_a = audit_ctx(&req, Some(&user));
+        let day = crate::time::today(state.config.time_zone);
+        let (store_id, card2, key2, lines2) = (
+            store.store.id.clone(),
+            card.clone(),
+            key.clone(),
+            lines.clone(),
+        );
+        let result = run(&state, move |c| {
+            Ok(redemptions::redeem(
+                c,
+                &ctx_a,
+                &RedeemRequest {
+                    store_id: &store_id,
+                    card: &card2,
+                    lines: &lines2,
+                    key: &key2,
+                },
+                day,
+            )?)
+        })
+        .await;
+        match result {
+            Ok((r, _replayed)) => return Ok(see_other(&format!("/redemptions/{}", r.id))),
+            Err(AppError::Invalid(e)) => error = Some(i18n::field_error(lang, &e)),
+            Err(e) => return Err(e),
+        }
+    }
+    // Show the counter again, the basket as it was (or as changed).
+    let store_id = store.store.id.clone();
+    let card2 = card.clone();
+    let lines2 = lines.clone();
+    let loaded = run(&state, move |c| {
+        let h = match redemptions::household_for_card(c, &card2) {
+            Ok((h, _)) => {
+                let b =
+                    crate::ledger::balance(c, &crate::ledger::household_account(&h.household.id))?;
+                Some((h, b))
+            }
+            Err(_) => None,
+        };
+        let priced = redemptions::price_basket(c, &store_id, &lines2)?;
+        Ok((h, priced))
+    })
+    .await;
+    let (household, priced) = match loaded {
+        Ok(x) => x,
+        Err(AppError::Invalid(e)) => return Ok(flash_field_error(&req, "/counter", &e)),
+        Err(e) => return Err(e),
+    };
+    let ctx = PageCtx::build(&req, Some(&user));
+    let status = if error.is_some() {
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        actix_web::http::StatusCode::OK
+    };
+    crate::web::page::render_with_status(
+        &ctx,
+        &CounterPage {
+            ctx: &ctx,
+            store,
+            card,
+            household,
+            key,
+            lines: priced,
+            choices,
+            error,
+        },
+        status,
+    )
+}
+
+#[derive(Template)]
+#[template(path = "counter/receipt.html")]
+struct ReceiptPage<'a> {
+    ctx: &'a PageCtx,
+    r: Redemption,
+    lines: Vec<Line>,
+    store: StoreRow,
+    household: HouseholdRow,
+    paper: &'static str,
+    can_void: bool,
+}
+
+#[derive(Deserialize, Default)]
+pub struct ReceiptQuery {
+    #[serde(default)]
+    paper: String,
+}
+
+pub async fn receipt(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    q: web::Query<ReceiptQuery>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ViewRedemptions)?;
+    let id = id.into_inner();
+    let (r, lines, household) = run(&state, move |c| {
+        let (r, lines) = redemptions::find(c, &id)?.ok_or(AppError::NotFound)?;
+        let h = crate::households::find(c, &Scope::All, &r.household_id)?;
+        Ok((r, lines, h))
+    })
+    .await?;
+    let store = load_store(&state, &user, Action::ViewRedemptions, r.store_id.clone()).await?;
+    let paper = match q.paper.as_str() {
+        "58" => "paper-58",
+        "a4" => "paper-a4",
+        _ => "paper-80",
+    };
+    let can_void = !r.is_void()
+        && user.can(Action::Redeem)
+        && user.require_store(Action::Redeem, &store).is_ok();
+    let ctx = PageCtx::build(&req, Some(&user));
+    render(
+        &ctx,
+        &ReceiptPage {
+            ctx: &ctx,
+            r,
+            lines,
+            store,
+            household,
+            paper,
+            can_void,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct VoidForm {
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn void(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: CsrfForm<VoidForm>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::Redeem)?;
+    let id = id.into_inner();
+    let back = format!("/redemptions/{id}");
+    let rid = id.clone();
+    let store_id = run(&state, move |c| {
+        Ok(redemptions::find(c, &rid)?.map(|(r, _)| r.store_id))
+    })
+    .await?
+    .ok_or(AppError::NotFound)?;
+    load_store(&state, &user, Action::Redeem, store_id).await?;
+    let ctx = audit_ctx(&req, Some(&user));
+    let any_day = user.can(Action::VoidAnyDay);
+    let tz = state.config.time_zone;
+    let reason = form.0.reason;
+    let result = run(&state, move |c| {
+        Ok(redemptions::void(c, &ctx, &id, &reason, any_day, tz)?)
+    })
+    .await
+    .map(|_| flash_ok(&req, &back, "flash.redemption_voided", &[]));
+    or_flash(&req, &back, result)
+}
+
+#[derive(Deserialize, Default)]
+pub struct DayQuery {
+    #[serde(default)]
+    store_id: String,
+    #[serde(default)]
+    date: String,
+}
+
+#[derive(Template)]
+#[template(path = "counter/day.html")]
+struct DayPage<'a> {
+    ctx: &'a PageCtx,
+    store: StoreRow,
+    day: String,
+    s: DaySummary,
+}
+
+/// End of day (日结): the clerk's printable summary.
+pub async fn day(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    q: web::Query<DayQuery>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ViewRedemptions)?;
+    let q = q.into_inner();
+    let id = match (&user.scope, q.store_id.trim()) {
+        (Scope::Store { id }, _) => id.clone(),
+        (_, "") => return Err(AppError::BadRequest("store_id".into())),
+        (_, s) => s.to_string(),
+    };
+    let store = load_store(&state, &user, Action::ViewRedemptions, id).await?;
+    let tz = state.config.time_zone;
+    let day = match crate::points::parse_date("field.date", &q.date) {
+        Ok(d) => d.unwrap_or_else(|| crate::time::today(tz)),
+        Err(e) => return Ok(flash_field_error(&req, "/counter", &e)),
+    };
+    let sid = store.store.id.clone();
+    let s = run(&state, move |c| {
+        Ok(redemptions::day_summary(c, &sid, day, tz)?)
+    })
+    .await?;
+    let ctx = PageCtx::build(&req, Some(&user));
+    render(
+        &ctx,
+        &DayPage {
+            ctx: &ctx,
+            store,
+            day: day.to_string(),
+            s,
+        },
+    )
+}

@@ -1,0 +1,326 @@
+//! The redemption counter: fast for the clerk, impossible to overspend.
+
+use aixin::audit::AuditCtx;
+use aixin::db::schema::{redemptions, stock_movements};
+use aixin::domain::Role;
+use aixin::goods::{self, ItemForm};
+use aixin::ledger::{self, Kind, Posting};
+use aixin::redemptions::{self as rd, RedeemRequest, WantLine};
+use diesel::prelude::*;
+
+use crate::helpers::*;
+
+fn today() -> chrono::NaiveDate {
+    aixin::time::today(chrono_tz::Asia::Shanghai)
+}
+
+/// Give a household points (an adjustment from issuance).
+pub fn fund(app: &TestApp, household: &str, points: i64) {
+    let mut c = app.conn();
+    aixin::db::write_tx(&mut c, |c| {
+        ledger::post(
+            c,
+            &Posting {
+                debit: ledger::ISSUANCE.into(),
+                credit: ledger::household_account(household),
+                amount: points,
+                kind: Kind::Adjustment,
+                ref_kind: "test".into(),
+                ref_id: String::new(),
+                memo: "fund".into(),
+                user_id: None,
+                posted_on: today(),
+                idempotency_key: None,
+                reverses: None,
+            },
+        )
+    })
+    .unwrap();
+}
+
+pub fn balance(app: &TestApp, household: &str) -> i64 {
+    ledger::balance(&mut app.conn(), &ledger::household_account(household)).unwrap()
+}
+
+fn card_of(app: &TestApp, household: &str) -> String {
+    use aixin::db::schema::points_cards;
+    points_cards::table
+        .filter(points_cards::household_id.eq(household))
+        .filter(points_cards::replaced_by.is_null())
+        .select(points_cards::card_no)
+        .first(&mut app.conn())
+        .unwrap()
+}
+
+/// One redemption of one unit, straight through the domain (for fixtures).
+pub fn redeem_for_test(app: &TestApp, store: &str, household: &str, item: &str) -> String {
+    fund(app, household, 1000);
+    let card = card_of(app, household);
+    let (r, _) = rd::redeem(
+        &mut app.conn(),
+        &AuditCtx::console(),
+        &RedeemRequest {
+            store_id: store,
+            card: &card,
+            lines: &[WantLine {
+                item_id: item.to_string(),
+                quantity: 1,
+            }],
+            key: &uuid::Uuid::new_v4().to_string(),
+        },
+        today(),
+    )
+    .expect("redeem");
+    r.id
+}
+
+/// A store with a clerk, two goods on its shelf and a household.
+struct Counter {
+    store: String,
+    rice: String,
+    soap: String,
+    household: String,
+    card: String,
+    village: String,
+}
+
+fn setup(app: &TestApp, rice_stock: i64, soap_stock: i64) -> Counter {
+    let [_, _, town, village] = app.area_chain("柜台");
+    let store = app.store("柜台超市", &town);
+    app.user("clerk", Role::Clerk, None, Some(&store));
+    let mut c = app.conn();
+    let rice = goods::create(
+        &mut c,
+        &AuditCtx::console(),
+        &ItemForm {
+            name: "大米5kg",
+            category: "粮油",
+            unit: "袋",
+            points_price: "45",
+            barcode: "6901234500011",
+        },
+    )
+    .unwrap()
+    .id;
+    let soap = goods::create(
+        &mut c,
+        &AuditCtx::console(),
+        &ItemForm {
+            name: "肥皂",
+            category: "日用",
+            unit: "块",
+            points_price: "3",
+            barcode: "6901234500028",
+        },
+    )
+    .unwrap()
+    .id;
+    let donor = crate::stock::donor(&mut c, "粮油公司");
+    let mut lines: Vec<(&str, i64)> = Vec::new();
+    if rice_stock > 0 {
+        lines.push((rice.as_str(), rice_stock));
+    }
+    if soap_stock > 0 {
+        lines.push((soap.as_str(), soap_stock));
+    }
+    if !lines.is_empty() {
+        crate::stock::donate(&mut c, &store, &donor, &lines);
+    }
+    drop(c);
+    let household = app.household("柜台户", &village);
+    let card = card_of(app, &household);
+    Counter {
+        store,
+        rice,
+        soap,
+        household,
+        card,
+        village,
+    }
+}
+
+/// The basket form's hidden fields on a counter page.
+fn hidden(body: &str, name: &str) -> Vec<String> {
+    let needle = format!("name=\"{name}\" value=\"");
+    body.split(&needle)
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap().to_string())
+        .collect()
+}
+
+fn basket_fields<'a>(page: &'a Page, extra: &[(&'a str, &'a str)]) -> Vec<(String, String)> {
+    let mut f: Vec<(String, String)> = Vec::new();
+    for name in ["store_id", "card", "key"] {
+        f.push((
+            name.to_string(),
+            hidden(&page.body, name)
+                .into_iter()
+                .next()
+                .unwrap_or_default(),
+        ));
+    }
+    for l in hidden(&page.body, "line") {
+        f.push(("line".into(), l));
+    }
+    for (k, v) in extra {
+        f.push((k.to_string(), v.to_string()));
+    }
+    f
+}
+
+async fn post_basket(c: &Client, fields: &[(String, String)]) -> Page {
+    let refs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    c.post("/counter", &refs).await
+}
+
+app_test! {
+    async fn card_two_items_enter_receipt_and_a_second_click_prints_the_same(app) {
+        let k = setup(&app, 10, 10);
+        fund(&app, &k.household, 100);
+        let clerk = app.client();
+        clerk.login("clerk", PASSWORD).await;
+        let page = clerk.get(&format!("/counter?card={}", k.card)).await;
+        assert_eq!(page.status, 200);
+        page.assert_contains("柜台户");
+        page.assert_contains("id=\"balance\">100<");
+        // Scan the rice barcode, Enter.
+        let page = post_basket(&clerk, &basket_fields(&page, &[("entry", "6901234500011")])).await;
+        page.assert_contains("大米5kg");
+        // Type part of a name and a quantity, Enter.
+        let page = post_basket(&clerk, &basket_fields(&page, &[("entry", "肥皂"), ("qty", "2")])).await;
+        page.assert_contains("id=\"total\">51<");
+        page.assert_contains("id=\"after\">49<");
+        // Enter on the empty field confirms.
+        let confirm = basket_fields(&page, &[("entry", "")]);
+        let done = post_basket(&clerk, &confirm).await;
+        assert_eq!(done.status, 303, "{}", done.body);
+        let receipt = done.location.clone().unwrap();
+        let page = clerk.get(&receipt).await;
+        page.assert_contains("id=\"receipt-total\">51<");
+        page.assert_contains("id=\"receipt-after\">49<");
+        page.assert_contains("户主签字");
+        // A double click (the same form again) prints the same receipt, spends nothing more.
+        let again = post_basket(&clerk, &confirm).await;
+        assert_eq!(again.location.as_deref(), Some(receipt.as_str()));
+        assert_eq!(balance(&app, &k.household), 49);
+        assert_eq!(crate::stock::on_hand(&app, &k.store, &k.rice), 9);
+        assert_eq!(crate::stock::on_hand(&app, &k.store, &k.soap), 8);
+        let n: i64 = redemptions::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(n, 1);
+        // Both ledgers verify, and the statement names the store.
+        assert!(ledger::verify(&mut app.conn()).unwrap().ok());
+        assert!(aixin::stock::verify_stock_ledger(&mut app.conn()).unwrap().ok());
+        let admin = app.admin().await;
+        let st = admin.get(&format!("/households/{}/statement", k.household)).await;
+        st.assert_contains("柜台超市");
+        st.assert_contains("-51");
+        // The end of day adds up.
+        let day = clerk.get("/counter/day").await;
+        day.assert_contains("id=\"day-count\">1<");
+        day.assert_contains("id=\"day-points\">51<");
+        // Thermal and A4 layouts.
+        clerk.get(&format!("{receipt}?paper=58")).await.assert_contains("paper-58");
+        clerk.get(&format!("{receipt}?paper=a4")).await.assert_contains("paper-a4");
+    }
+}
+
+app_test! {
+    async fn refusals_say_why_keep_the_basket_and_change_nothing(app) {
+        let k = setup(&app, 1, 10);
+        fund(&app, &k.household, 42);
+        let clerk = app.client();
+        clerk.login("clerk", PASSWORD).await;
+        let page = clerk.get(&format!("/counter?card={}", k.card)).await;
+        let page = post_basket(&clerk, &basket_fields(&page, &[("entry", "大米")])).await;
+        // 45 points needed, 42 there: 3 short.
+        let refused = post_basket(&clerk, &basket_fields(&page, &[("confirm", "1")])).await;
+        assert_eq!(refused.status, 422);
+        refused.assert_contains("积分不足：现有 42 分，需要 45 分，还差 3 分");
+        assert_eq!(hidden(&refused.body, "line").len(), 1, "the basket stays as it was");
+        assert_eq!(balance(&app, &k.household), 42);
+        // Not enough stock: named, with what is left.
+        fund(&app, &k.household, 100);
+        let page = post_basket(&clerk, &basket_fields(&refused, &[("entry", "6901234500011")])).await;
+        let refused = post_basket(&clerk, &basket_fields(&page, &[("confirm", "1")])).await;
+        refused.assert_contains("大米5kg");
+        refused.assert_contains("1");
+        assert_eq!(crate::stock::on_hand(&app, &k.store, &k.rice), 1);
+        assert_eq!(balance(&app, &k.household), 142);
+        // Nothing matches.
+        let page = post_basket(&clerk, &basket_fields(&refused, &[("entry", "拖拉机")])).await;
+        page.assert_contains("没有与“拖拉机”相符的物资");
+        // A mistyped card number is caught by its check digit.
+        let mut typo = k.card.clone().into_bytes();
+        typo[5] = if typo[5] == b'9' { b'0' } else { typo[5] + 1 };
+        let page = clerk.get(&format!("/counter?card={}", String::from_utf8(typo).unwrap())).await;
+        page.assert_contains("校验位不正确");
+        // A replaced card points to the new one.
+        let admin = app.admin().await;
+        admin.get(&format!("/households/{}", k.household)).await;
+        admin.submit(&format!("/households/{}/card", k.household), &[]).await;
+        let new_card = card_of(&app, &k.household);
+        let page = clerk.get(&format!("/counter?card={}", k.card)).await;
+        page.assert_contains(&format!("已补办新卡 {new_card}"));
+        // An archived household redeems nothing.
+        admin.submit(&format!("/households/{}/archive", k.household), &[("reason", "迁出")]).await;
+        let page = clerk.get(&format!("/counter?card={new_card}")).await;
+        page.assert_contains("已归档，不能兑换");
+        let _ = k.village;
+        let n: i64 = redemptions::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(n, 0);
+    }
+}
+
+app_test! {
+    async fn a_void_puts_points_and_goods_back_and_a_clerk_stays_at_their_store(app) {
+        let k = setup(&app, 5, 5);
+        let r = redeem_for_test(&app, &k.store, &k.household, &k.rice);
+        assert_eq!(balance(&app, &k.household), 1000 - 45);
+        let clerk = app.client();
+        clerk.login("clerk", PASSWORD).await;
+        clerk.get(&format!("/redemptions/{r}")).await;
+        let page = clerk.submit(&format!("/redemptions/{r}/void"), &[("reason", "")]).await;
+        page.assert_contains("原因：必须填写");
+        let page = clerk.submit(&format!("/redemptions/{r}/void"), &[("reason", "拿错了")]).await;
+        page.assert_contains("已撤销");
+        assert_eq!(balance(&app, &k.household), 1000);
+        assert_eq!(crate::stock::on_hand(&app, &k.store, &k.rice), 5);
+        let page = clerk.submit(&format!("/redemptions/{r}/void"), &[("reason", "again")]).await;
+        page.assert_contains("已经撤销");
+        assert!(ledger::verify(&mut app.conn()).unwrap().ok());
+        assert!(aixin::stock::verify_stock_ledger(&mut app.conn()).unwrap().ok());
+        let reversals: i64 = stock_movements::table.filter(stock_movements::reverses_id.is_not_null()).count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(reversals, 1);
+
+        // Yesterday's redemption: not the clerk's to void, but an admin's.
+        let old = redeem_for_test(&app, &k.store, &k.household, &k.soap);
+        diesel::update(redemptions::table.find(&old))
+            .set(redemptions::created_at.eq(aixin::db::now() - chrono::Duration::days(2)))
+            .execute(&mut app.conn())
+            .unwrap();
+        clerk.get(&format!("/redemptions/{old}")).await;
+        let page = clerk.submit(&format!("/redemptions/{old}/void"), &[("reason", "晚了")]).await;
+        page.assert_contains("只能撤销当天的兑换");
+        let admin = app.admin().await;
+        admin.get(&format!("/redemptions/{old}")).await;
+        let page = admin.submit(&format!("/redemptions/{old}/void"), &[("reason", "核对后撤销")]).await;
+        page.assert_contains("已撤销");
+
+        // A clerk of another store sees none of this, whatever the URL or form says.
+        let [_, _, town_b, _] = app.area_chain("别处");
+        let store_b = app.store("别处超市", &town_b);
+        app.user("clerk_b", Role::Clerk, None, Some(&store_b));
+        let other = app.client();
+        other.login("clerk_b", PASSWORD).await;
+        assert_eq!(other.get(&format!("/redemptions/{r}")).await.status, 403);
+        assert_eq!(other.post(&format!("/redemptions/{r}/void"), &[("reason", "x")]).await.status, 403);
+        // The counter form's store_id is ignored for a clerk: they redeem at their own store.
+        fund(&app, &k.household, 10);
+        let page = other.get(&format!("/counter?store_id={}&card={}", k.store, k.card)).await;
+        page.assert_contains("别处超市");
+        assert!(!page.body.contains("柜台超市"));
+    }
+}
