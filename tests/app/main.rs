@@ -34,6 +34,7 @@ macro_rules! app_test {
 
 mod browser;
 mod cli;
+mod concurrency;
 mod counter;
 mod foundation;
 mod households;
