@@ -147,6 +147,29 @@ impl Browser {
         self.client.current_url().await.unwrap().path().to_string()
     }
 
+    /// Type into a field (ending with Enter, say) and wait for the next page.
+    pub async fn type_and_wait(&self, css: &str, text: &str) {
+        let old_page = self.client.find(Locator::Css("html")).await.unwrap();
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .send_keys(text)
+            .await
+            .unwrap();
+        for _ in 0..200 {
+            if old_page.tag_name().await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        self.client
+            .wait()
+            .for_element(Locator::Css("footer"))
+            .await
+            .unwrap();
+    }
+
     pub async fn login(&self, app: &TestApp, username: &str) {
         self.client.goto(&app.url("/login")).await.unwrap();
         self.fill("#username", username).await;
@@ -339,6 +362,43 @@ app_test! {
         let statement = b.text("#statement").await;
         assert!(statement.contains("庭院整洁") && statement.contains("+3"), "{statement}");
         assert_eq!(b.text("#closing").await, "3");
+        b.close().await;
+    }
+}
+
+app_test! {
+    async fn a_clerk_redeems_by_keyboard_alone(app) {
+        let Some(b) = start_browser("a_clerk_redeems_by_keyboard_alone").await else { return };
+        let [_, _, town, village] = app.area_chain("扫码");
+        let store = app.store("扫码超市", &town);
+        app.user("clerk", Role::Clerk, None, Some(&store));
+        {
+            let mut c = app.conn();
+            let ctx = aixin::audit::AuditCtx::console();
+            let rice = aixin::goods::create(&mut c, &ctx, &aixin::goods::ItemForm { name: "大米", category: "粮油", unit: "袋", points_price: "40", barcode: "6900000000011" }).unwrap().id;
+            let oil = aixin::goods::create(&mut c, &ctx, &aixin::goods::ItemForm { name: "酱油", category: "调味", unit: "瓶", points_price: "8", barcode: "6900000000028" }).unwrap().id;
+            let donor = crate::stock::donor(&mut c, "扫码捐赠");
+            crate::stock::donate(&mut c, &store, &donor, &[(rice.as_str(), 5), (oil.as_str(), 5)]);
+        }
+        let (household, card) = app.household_with_id("扫码户", &village, &test_id_number());
+        crate::counter::fund(&app, &household, 100);
+        b.login(&app, "clerk").await;
+        b.client.goto(&app.url("/counter")).await.unwrap();
+        // A scanner types the number and Enter.
+        let enter = fantoccini::key::Key::Enter.to_string();
+        b.type_and_wait("#card", &format!("{card}{enter}")).await;
+        assert_eq!(b.text("#balance").await, "100");
+        b.type_and_wait("#entry", &format!("6900000000011{enter}")).await;
+        b.type_and_wait("#entry", &format!("6900000000028{enter}")).await;
+        assert_eq!(b.text("#total").await, "48");
+        // Enter on the empty field: the receipt.
+        b.type_and_wait("#entry", &enter).await;
+        assert!(b.path().await.starts_with("/redemptions/"));
+        assert_eq!(b.text("#receipt-total").await, "48");
+        assert_eq!(b.text("#receipt-after").await, "52");
+        let pdf = b.client.print(fantoccini::wd::PrintConfiguration::default()).await.unwrap();
+        assert!(pdf.starts_with(b"%PDF"));
+        assert_eq!(crate::counter::balance(&app, &household), 52);
         b.close().await;
     }
 }
