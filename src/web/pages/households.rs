@@ -312,6 +312,7 @@ struct DetailPage<'a> {
     can_object: bool,
     can_adjust: bool,
     adjust_key: String,
+    redemptions: Vec<(crate::redemptions::Redemption, String)>,
 }
 
 impl DetailPage<'_> {
@@ -351,7 +352,7 @@ async fn detail_page(
     let scope = user.scope.clone();
     let ctx_a = audit_ctx(&req, Some(&user));
     let key = state.key.clone();
-    let (row, history, old_cards, revealed, balance, awards) = run(&state, move |c| {
+    let (row, history, old_cards, revealed, balance, awards, redemptions) = run(&state, move |c| {
         let row = households::find(c, &scope, &id)?;
         let revealed = match reveal {
             Some(what) => Some((
@@ -362,6 +363,7 @@ async fn detail_page(
         };
         let balance = crate::ledger::balance(c, &crate::ledger::household_account(&id))?;
         let awards = crate::points::awards::for_household(c, &id)?;
+        let redemptions = crate::redemptions::for_household(c, &id)?;
         Ok((
             row,
             households::status_history(c, &id)?,
@@ -369,6 +371,7 @@ async fn detail_page(
             revealed,
             balance,
             awards,
+            redemptions,
         ))
     })
     .await?;
@@ -398,6 +401,7 @@ async fn detail_page(
             can_object: user.can(Action::ObjectToAwards),
             can_adjust: user.can(Action::AdjustPoints),
             adjust_key: super::awards::form_key(),
+            redemptions,
         },
     )
 }
