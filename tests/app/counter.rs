@@ -221,6 +221,10 @@ app_test! {
         let day = clerk.get("/counter/day").await;
         day.assert_contains("id=\"day-count\">1<");
         day.assert_contains("id=\"day-points\">51<");
+        // The clerk's home page shows the day so far.
+        let home = clerk.get("/").await;
+        home.assert_contains("id=\"today\"");
+        home.assert_contains("<strong>51</strong>");
         // Thermal and A4 layouts.
         clerk.get(&format!("{receipt}?paper=58")).await.assert_contains("paper-58");
         clerk.get(&format!("{receipt}?paper=a4")).await.assert_contains("paper-a4");
