@@ -542,6 +542,55 @@ pub fn write_off(
     })
 }
 
+/// Goods bought (with donated money) put on the shelf; the note says what
+/// paid for them (e.g. the donation's number).
+pub fn buy_in(
+    conn: &mut DbConn,
+    actor: &AuditCtx,
+    key: &IdemKey,
+    store_id: &str,
+    item_id: &str,
+    quantity: &str,
+    note: &str,
+) -> Result<Outcome, StockError> {
+    let qty = Quantity::parse("field.quantity", quantity)?;
+    let note = crate::domain::parse_name("field.note", note, 200)?;
+    let form = FormKey {
+        key,
+        scope: "stock.buy_in",
+        fingerprint: idempotency::fingerprint(&[store_id, item_id, &qty.to_string(), &note]),
+    };
+    db::write_tx(conn, |c| {
+        once(c, actor, &form, |c| {
+            let item = item_for(c, item_id)?;
+            let m = post(
+                c,
+                actor,
+                &Transfer {
+                    kind: MovementKind::Purchase,
+                    item: &item,
+                    quantity: qty,
+                    from: Account::Purchase,
+                    to: Account::Shelf(store_id.to_string()),
+                    donation_id: None,
+                    stocktake_id: None,
+                    reverses_id: None,
+                    reason: &note,
+                },
+            )?;
+            audit::record(
+                c,
+                actor,
+                "stock.buy_in",
+                "stock_movement",
+                &m.id,
+                &format!("{} x{}: {}", item.name, qty, note),
+            )?;
+            Ok(m.id)
+        })
+    })
+}
+
 /// A counted adjustment outside a stocktake: +delta comes from the counted
 /// account onto the shelf, -delta leaves it. (Stocktakes post theirs in one
 /// transaction; see `stocktake::confirm`.)

@@ -65,6 +65,7 @@ pub fn table() -> Vec<RouteDef> {
         post!("/stores/{id}/active", stores::set_active),
         post!("/stores/{id}/moves", stock::move_stock),
         post!("/stores/{id}/write-offs", stock::write_off),
+        post!("/stores/{id}/purchases", stock::buy_in),
         post!("/stores/{id}/thresholds", stock::set_threshold),
         post!("/stores/{id}/prices", stock::set_price),
         get!("/stores/{id}/movements", stock::movements),

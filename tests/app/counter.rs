@@ -328,3 +328,22 @@ app_test! {
         assert!(!page.body.contains("柜台超市"));
     }
 }
+
+app_test! {
+    async fn goods_bought_with_donated_money_go_on_the_shelf_once(app) {
+        let k = setup(&app, 0, 0);
+        let clerk = app.client();
+        clerk.login("clerk", PASSWORD).await;
+        let page = clerk.get(&format!("/stores/{}", k.store)).await;
+        let key = page.body.split("action=\"/stores/").find(|s| s.contains("/purchases\""))
+            .and_then(|s| s.split("name=\"key\" value=\"").nth(1)).map(|s| s.split('"').next().unwrap().to_string()).unwrap();
+        let form = [("key", key.as_str()), ("item_id", k.rice.as_str()), ("quantity", "12"), ("note", "用捐赠 JZ2026-00001 的资金购买")];
+        let done = clerk.submit(&format!("/stores/{}/purchases", k.store), &form).await;
+        done.assert_contains("已入库");
+        clerk.post(&format!("/stores/{}/purchases", k.store), &form).await;
+        assert_eq!(crate::stock::on_hand(&app, &k.store, &k.rice), 12, "the same form twice puts them on once");
+        let bad = clerk.submit(&format!("/stores/{}/purchases", k.store), &[("key", &aixin::idempotency::IdemKey::issue().to_string()), ("item_id", k.rice.as_str()), ("quantity", "0"), ("note", "x")]).await;
+        bad.assert_contains("数量");
+        assert!(aixin::stock::verify_stock_ledger(&mut app.conn()).unwrap().ok());
+    }
+}

@@ -115,6 +115,7 @@ fn matrix(method: &str, path: &str) -> Option<Who> {
         | ("POST", "/stores/{id}/donations")
         | ("POST", "/stores/{id}/moves")
         | ("POST", "/stores/{id}/write-offs")
+        | ("POST", "/stores/{id}/purchases")
         | ("POST", "/stores/{id}/thresholds")
         | ("POST", "/stores/{id}/stocktakes")
         | ("POST", "/stocktakes/{id}/counts")

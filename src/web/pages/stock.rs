@@ -70,6 +70,7 @@ struct StorePage<'a> {
     can_count: bool,
     move_key: String,
     write_off_key: String,
+    buy_in_key: String,
 }
 
 impl StorePage<'_> {
@@ -125,6 +126,7 @@ pub async fn detail(
             stocktakes,
             move_key: form_key(),
             write_off_key: form_key(),
+            buy_in_key: form_key(),
         },
     )
 }
@@ -230,6 +232,51 @@ pub async fn write_off(
         })
         .await?;
         Ok(done(&req, &back, "flash.written_off", out.replayed))
+    }
+    .await;
+    or_flash(&req, &back, result)
+}
+
+#[derive(Deserialize)]
+pub struct BuyInForm {
+    #[serde(default)]
+    key: String,
+    #[serde(default)]
+    item_id: String,
+    #[serde(default)]
+    quantity: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// Goods bought with donated money, put on the shelf.
+pub async fn buy_in(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: CsrfForm<BuyInForm>,
+) -> Result<HttpResponse, AppError> {
+    let store = load_store(&state, &user, Action::BookDonation, id.into_inner()).await?;
+    let back = format!("/stores/{}", store.store.id);
+    let f = form.0;
+    let ctx = audit_ctx(&req, Some(&user));
+    let result = async {
+        let key = IdemKey::parse(&f.key)?;
+        let sid = store.store.id.clone();
+        let out = run(&state, move |c| {
+            Ok(stock::buy_in(
+                c,
+                &ctx,
+                &key,
+                &sid,
+                &f.item_id,
+                &f.quantity,
+                &f.note,
+            )?)
+        })
+        .await?;
+        Ok(done(&req, &back, "flash.bought_in", out.replayed))
     }
     .await;
     or_flash(&req, &back, result)
