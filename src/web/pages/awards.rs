@@ -3,6 +3,7 @@ use askama::Template;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
+use super::stock::form_key;
 use crate::areas::{self, Area};
 use crate::auth::Action;
 use crate::domain::{CardNo, FieldError};
@@ -15,11 +16,6 @@ use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 fn today(state: &AppState) -> NaiveDate {
     crate::time::today(state.config.time_zone)
-}
-
-/// A fresh idempotency key for a form that moves points.
-pub fn form_key() -> String {
-    uuid::Uuid::new_v4().to_string()
 }
 
 #[derive(Deserialize, Default)]

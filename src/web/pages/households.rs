@@ -400,7 +400,7 @@ async fn detail_page(
             can_reverse: user.can(Action::ReverseAwards),
             can_object: user.can(Action::ObjectToAwards),
             can_adjust: user.can(Action::AdjustPoints),
-            adjust_key: super::awards::form_key(),
+            adjust_key: super::stock::form_key(),
             redemptions,
         },
     )
