@@ -5,7 +5,7 @@ use aixin::audit::AuditCtx;
 use aixin::db::schema::redemptions;
 use aixin::domain::{NewPassword, Role, Username};
 use aixin::goods::{self, ItemForm};
-use aixin::ledger::{self, Kind, Posting};
+use aixin::ledger;
 use diesel::prelude::*;
 
 use crate::helpers::*;
@@ -97,25 +97,7 @@ fn shop(url: &str, units: i64, price: i64) -> Shop {
     };
     let (household, card) =
         aixin::households::create(&mut c, &ctx, &key, &aixin::auth::Scope::All, &input).unwrap();
-    aixin::db::write_tx(&mut c, |c| {
-        ledger::post(
-            c,
-            &Posting {
-                debit: ledger::ISSUANCE.into(),
-                credit: ledger::household_account(&household),
-                amount: units * price,
-                kind: Kind::Adjustment,
-                ref_kind: "test".into(),
-                ref_id: String::new(),
-                memo: String::new(),
-                user_id: None,
-                posted_on: chrono::Utc::now().date_naive(),
-                idempotency_key: None,
-                reverses: None,
-            },
-        )
-    })
-    .unwrap();
+    fund(&mut c, &household, units * price);
     Shop {
         store,
         item,

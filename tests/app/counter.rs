@@ -4,11 +4,11 @@ use aixin::audit::AuditCtx;
 use aixin::db::schema::{redemptions, stock_movements};
 use aixin::domain::Role;
 use aixin::goods::{self, ItemForm};
-use aixin::ledger::{self, Kind, Posting};
+use aixin::ledger;
 use aixin::redemptions::{self as rd, RedeemRequest, WantLine};
 use diesel::prelude::*;
 
-use crate::helpers::*;
+use crate::helpers::{Client, PASSWORD, Page, TestApp};
 
 fn today() -> chrono::NaiveDate {
     aixin::time::today(chrono_tz::Asia::Shanghai)
@@ -16,26 +16,7 @@ fn today() -> chrono::NaiveDate {
 
 /// Give a household points (an adjustment from issuance).
 pub fn fund(app: &TestApp, household: &str, points: i64) {
-    let mut c = app.conn();
-    aixin::db::write_tx(&mut c, |c| {
-        ledger::post(
-            c,
-            &Posting {
-                debit: ledger::ISSUANCE.into(),
-                credit: ledger::household_account(household),
-                amount: points,
-                kind: Kind::Adjustment,
-                ref_kind: "test".into(),
-                ref_id: String::new(),
-                memo: "fund".into(),
-                user_id: None,
-                posted_on: today(),
-                idempotency_key: None,
-                reverses: None,
-            },
-        )
-    })
-    .unwrap();
+    crate::helpers::fund(&mut app.conn(), household, points);
 }
 
 pub fn balance(app: &TestApp, household: &str) -> i64 {

@@ -520,3 +520,27 @@ pub fn spawn_server(
     std::thread::spawn(move || for _ in lines {});
     ServerProcess { child, addr }
 }
+
+/// Give a household points from the issuance account, as an adjustment.
+pub fn fund(conn: &mut aixin::db::DbConn, household: &str, points: i64) {
+    use aixin::ledger::{self, Kind, Posting};
+    aixin::db::write_tx(conn, |c| {
+        ledger::post(
+            c,
+            &Posting {
+                debit: ledger::ISSUANCE.into(),
+                credit: ledger::household_account(household),
+                amount: points,
+                kind: Kind::Adjustment,
+                ref_kind: "test".into(),
+                ref_id: String::new(),
+                memo: "test".into(),
+                user_id: None,
+                posted_on: chrono::Utc::now().date_naive(),
+                idempotency_key: None,
+                reverses: None,
+            },
+        )
+    })
+    .expect("fund a household");
+}

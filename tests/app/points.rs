@@ -5,6 +5,7 @@ use aixin::auth::Scope;
 use aixin::db::schema::{audit_log, awards, point_entries};
 use aixin::domain::Role;
 use aixin::ledger::{self, Kind, Posting};
+
 use aixin::points::awards::{self as aw, Decision, Who};
 use diesel::prelude::*;
 
@@ -27,26 +28,7 @@ fn balance(app: &TestApp, household: &str) -> i64 {
 }
 
 fn grant(app: &TestApp, household: &str, points: i64) {
-    let mut c = app.conn();
-    aixin::db::write_tx(&mut c, |c| {
-        ledger::post(
-            c,
-            &Posting {
-                debit: ledger::ISSUANCE.into(),
-                credit: ledger::household_account(household),
-                amount: points,
-                kind: Kind::Adjustment,
-                ref_kind: "test".into(),
-                ref_id: String::new(),
-                memo: "test".into(),
-                user_id: None,
-                posted_on: today(),
-                idempotency_key: None,
-                reverses: None,
-            },
-        )
-    })
-    .unwrap();
+    fund(&mut app.conn(), household, points);
 }
 
 app_test! {
