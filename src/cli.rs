@@ -34,6 +34,17 @@ pub enum Command {
         /// Address to listen on, e.g. 0.0.0.0:8080 [env: AIXIN_BIND; default 127.0.0.1:8080]
         #[arg(long)]
         bind: Option<String>,
+        /// On an empty database, first fill in a small demo city (2,000
+        /// households) and print the demo logins.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Fill an empty database with a demo city, deterministically for a seed.
+    Demo {
+        #[arg(long, default_value_t = 2000)]
+        households: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// Apply pending database migrations and exit.
     Migrate,
@@ -138,8 +149,33 @@ pub fn main() -> ExitCode {
         }
     };
     init_logging(config.log_format);
-    match cli.command.unwrap_or(Command::Serve { bind: None }) {
-        Command::Serve { bind } => serve(config, bind),
+    match cli.command.unwrap_or(Command::Serve {
+        bind: None,
+        demo: false,
+    }) {
+        Command::Serve { bind, demo } => serve(config, bind, demo),
+        Command::Demo { households, seed } => {
+            let (pool, _) = match open_db(&config) {
+                Ok(p) => p,
+                Err(code) => return code,
+            };
+            let key = match load_key(&config, &pool) {
+                Ok(k) => k,
+                Err(code) => return code,
+            };
+            match run_demo(
+                &config,
+                &pool,
+                &key,
+                crate::demo::DemoSize { households, seed },
+            ) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(msg) => {
+                    eprintln!("aixin: {msg}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Migrate => with_db(&config, |pool| {
             let mut conn = pool.get().map_err(|e| e.to_string())?;
             let applied = db::migrate(&mut conn).map_err(|e| e.to_string())?;
@@ -276,7 +312,46 @@ fn with_db(config: &Config, f: impl FnOnce(&DbPool) -> Result<(), String>) -> Ex
     }
 }
 
-fn serve(config: Config, bind: Option<String>) -> ExitCode {
+fn run_demo(
+    config: &Config,
+    pool: &DbPool,
+    key: &DataKey,
+    size: crate::demo::DemoSize,
+) -> Result<(), String> {
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let bar = indicatif::ProgressBar::new(size.households as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let logins = crate::demo::fill(
+        &mut conn,
+        key,
+        config.password_cost,
+        size,
+        config.time_zone,
+        &mut |step, done, total| {
+            bar.set_message(step.to_string());
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        },
+    )?;
+    bar.finish_and_clear();
+    println!(
+        "aixin: demo city ready ({} households). Log in with password \"{}\" as:\n  {} (administrator)\n  {} (official)\n  {} (reviewer)\n  {} (store clerk)\n  {} (auditor)",
+        size.households,
+        crate::demo::DEMO_PASSWORD,
+        logins.admin,
+        logins.official,
+        logins.reviewer,
+        logins.clerk,
+        logins.auditor
+    );
+    Ok(())
+}
+
+fn serve(config: Config, bind: Option<String>, demo: bool) -> ExitCode {
     let bind = bind.unwrap_or_else(|| config.bind.clone());
     let (pool, backend) = match open_db(&config) {
         Ok(p) => p,
@@ -301,6 +376,32 @@ fn serve(config: Config, bind: Option<String>) -> ExitCode {
         Ok(k) => k,
         Err(code) => return code,
     };
+    if demo {
+        let empty = pool
+            .get()
+            .ok()
+            .and_then(|mut c| crate::demo::is_empty(&mut c).ok())
+            .unwrap_or(false);
+        if empty {
+            if let Err(msg) = run_demo(
+                &config,
+                &pool,
+                &key,
+                crate::demo::DemoSize {
+                    households: 2000,
+                    seed: 1,
+                },
+            ) {
+                eprintln!("aixin: {msg}");
+                return ExitCode::FAILURE;
+            }
+        } else {
+            println!(
+                "aixin: the database is not empty; --demo adds nothing. Demo logins use the password \"{}\"",
+                crate::demo::DEMO_PASSWORD
+            );
+        }
+    }
     let state = AppState::new(pool.clone(), config.clone(), backend, key);
     let result = actix_web::rt::System::new().block_on(async move {
         let server = web::serve(state, listener, None)?;
