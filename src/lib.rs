@@ -16,6 +16,7 @@ pub mod households;
 pub mod i18n;
 pub mod idempotency;
 pub mod ledger;
+pub mod operations;
 pub mod points;
 pub mod settings;
 pub mod stock;

@@ -5,8 +5,8 @@ use actix_web::http::Method;
 use actix_web::{Route, web};
 
 use super::pages::{
-    areas, audit, auth, awards, donations, goods, home, households, ledger, misc, rules, stock,
-    stocktakes, stores, users,
+    areas, audit, auth, awards, donations, goods, home, households, ledger, misc, operations,
+    rules, stock, stocktakes, stores, users,
 };
 
 pub struct RouteDef {
@@ -137,5 +137,6 @@ pub fn table() -> Vec<RouteDef> {
         get!("/ledger/verify", ledger::verify),
         get!("/settings", ledger::settings_page),
         post!("/settings", ledger::settings_save),
+        get!("/operations", operations::page),
     ]
 }

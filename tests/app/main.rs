@@ -36,6 +36,7 @@ mod browser;
 mod cli;
 mod foundation;
 mod households;
+mod lifecycle;
 mod matrix;
 mod operations;
 mod points;

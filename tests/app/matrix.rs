@@ -88,7 +88,7 @@ fn matrix(method: &str, path: &str) -> Option<Who> {
         | ("GET", "/adjustments")
         | ("POST", "/adjustments/{id}") => Roles(ADMIN),
         ("GET", "/ledger/verify") => Roles(ADMIN_AUDITOR),
-        ("GET", "/settings") | ("POST", "/settings") => Roles(ADMIN),
+        ("GET", "/settings") | ("POST", "/settings") | ("GET", "/operations") => Roles(ADMIN),
         ("POST", "/stores")
         | ("POST", "/stores/{id}/edit")
         | ("POST", "/stores/{id}/active")

@@ -10,6 +10,7 @@ pub mod home;
 pub mod households;
 pub mod ledger;
 pub mod misc;
+pub mod operations;
 pub mod rules;
 pub mod stock;
 pub mod stocktakes;
