@@ -350,3 +350,29 @@ app_test! {
         }
     }
 }
+
+app_test! {
+    async fn the_daily_job_runs_once_a_day_and_only_when_on(app) {
+        use aixin::points::expiry;
+        let [_, _, _, village] = app.area_chain("每日");
+        let h = app.household("每日户", &village);
+        earn(&app, &h, 9, "2020-01-01");
+        let mut c = app.conn();
+        assert_eq!(expiry::daily(&mut c, day("2026-03-01")).unwrap(), None, "off");
+        drop(c);
+        set(&app, settings::EXPIRY_MONTHS, 12);
+        let mut c = app.conn();
+        let first = expiry::daily(&mut c, day("2026-03-01")).unwrap().unwrap();
+        assert_eq!((first.households, first.points), (1, 9));
+        // A second server (or tick) on the same day finds the day claimed.
+        assert_eq!(expiry::daily(&mut c, day("2026-03-01")).unwrap(), None);
+        let next = expiry::daily(&mut c, day("2026-03-02")).unwrap().unwrap();
+        assert_eq!(next.points, 0);
+        assert_eq!(expiry_entries(&app), 1);
+        drop(c);
+        let admin = app.admin().await;
+        let page = admin.get("/operations").await;
+        page.assert_contains("获得 12 个月后过期");
+        page.assert_contains("0 户，共 0 分过期");
+    }
+}
