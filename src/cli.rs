@@ -77,6 +77,20 @@ pub enum Command {
         #[command(subcommand)]
         command: ImportCommand,
     },
+    /// Expire points by the scheme's setting (expiry_years or expiry_months),
+    /// oldest points first. Running it twice expires nothing more.
+    Expire {
+        /// The day to expire as of, YYYY-MM-DD [default: today in AIXIN_TIME_ZONE]
+        #[arg(long)]
+        as_of: Option<String>,
+    },
+    /// Erase the personal data of households archived longer ago than the
+    /// retention_years setting (name kept as initials; ledgers kept).
+    Retention {
+        /// Only list the households that would be erased; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -237,6 +251,8 @@ pub fn main() -> ExitCode {
                 }
             }
         }
+        Command::Expire { as_of } => with_db(&config, |pool| expire(&config, pool, as_of)),
+        Command::Retention { dry_run } => with_db(&config, |pool| retention(pool, dry_run)),
         Command::Import {
             command: ImportCommand::Households { file, dry_run },
         } => {
@@ -418,7 +434,111 @@ fn serve(config: Config, bind: Option<String>, demo: bool) -> ExitCode {
     }
 }
 
-/// Sweep expired sessions and old failed-login rows now and then.
+fn expire(config: &Config, pool: &DbPool, as_of: Option<String>) -> Result<(), String> {
+    use crate::points::expiry;
+    let lang = console_lang();
+    let as_of = match as_of {
+        Some(s) => crate::points::parse_date("field.as_of", &s)
+            .map_err(|e| i18n::field_error(lang, &e))?
+            .ok_or_else(|| {
+                i18n::field_error(
+                    lang,
+                    &crate::domain::FieldError::new("field.as_of", "error.required"),
+                )
+            })?,
+        None => crate::time::today(config.time_zone),
+    };
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let Some(rule) = expiry::Rule::of_scheme(&mut conn).map_err(|e| e.to_string())? else {
+        println!("{}", i18n::t(lang, "ops.expiry_off_cli"));
+        return Ok(());
+    };
+    let out =
+        expiry::run(&mut conn, &AuditCtx::console(), rule, as_of).map_err(|e| e.to_string())?;
+    println!(
+        "{}",
+        i18n::tf(
+            lang,
+            "ops.expire_done",
+            &[
+                ("as_of", as_of.to_string()),
+                (
+                    "cutoff",
+                    out.cutoff.map(|d| d.to_string()).unwrap_or_default()
+                ),
+                ("households", out.households.to_string()),
+                ("points", out.points.to_string()),
+            ]
+        )
+    );
+    Ok(())
+}
+
+fn retention(pool: &DbPool, dry_run: bool) -> Result<(), String> {
+    use crate::households::retention;
+    let lang = console_lang();
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let years = crate::settings::get(&mut conn, crate::settings::RETENTION_YEARS)
+        .map_err(|e| e.to_string())?;
+    if years == 0 {
+        println!("{}", i18n::t(lang, "ops.retention_off_cli"));
+        return Ok(());
+    }
+    let out = retention::run(&mut conn, &AuditCtx::console(), years, db::now(), dry_run)
+        .map_err(|e| e.to_string())?;
+    for id in &out.households {
+        println!("{id}");
+    }
+    let key = if dry_run {
+        "ops.retention_would"
+    } else {
+        "ops.retention_done"
+    };
+    println!(
+        "{}",
+        i18n::tf(
+            lang,
+            key,
+            &[
+                ("n", out.households.len().to_string()),
+                ("years", years.to_string())
+            ]
+        )
+    );
+    Ok(())
+}
+
+/// The jobs that run once a day, on whichever app server claims the day
+/// first: the nightly backup (when AIXIN_BACKUP_DIR is set), points expiry
+/// and retention (when their settings are on).
+fn daily_jobs(pool: &DbPool, config: &Config) {
+    let day = crate::time::today(config.time_zone);
+    if let Some(dir) = &config.backup_dir {
+        match crate::backup::nightly(pool, &config.database_url, dir, config.backup_keep, day) {
+            Ok(true) => tracing::info!(%day, "nightly backup taken"),
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "nightly backup failed"),
+        }
+    }
+    let Ok(mut c) = pool.get() else { return };
+    match crate::points::expiry::daily(&mut c, day) {
+        Ok(Some(out)) => {
+            tracing::info!(%day, households = out.households, points = out.points, "points expired")
+        }
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "points expiry failed"),
+    }
+    match crate::households::retention::daily(&mut c, day) {
+        Ok(Some(out)) => {
+            tracing::info!(%day, households = out.households.len(), "personal data erased")
+        }
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "retention failed"),
+    }
+}
+
+/// Sweep expired sessions and old failed-login rows now and then, and run
+/// the daily jobs.
 async fn housekeeping(pool: DbPool, config: Config) {
     let mut tick = actix_web::rt::time::interval(Duration::from_secs(300));
     loop {
@@ -434,6 +554,7 @@ async fn housekeeping(pool: DbPool, config: Config) {
                     now - chrono::Duration::days(1),
                 );
             }
+            daily_jobs(&pool, &config);
         })
         .await;
     }
@@ -478,6 +599,7 @@ pub fn verify_ledger(pool: &DbPool) -> Result<bool, String> {
         println!("FAILED: {account} is below zero");
     }
     let _ = crate::db::write_tx(&mut conn, |c| {
+        crate::ledger::record_verify(c, &r)?;
         crate::audit::record(
             c,
             &AuditCtx::console(),

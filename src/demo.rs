@@ -50,7 +50,16 @@ const DISTRICTS: &[&str] = &[
     "莱芜区",
     "钢城区",
 ];
-const RULES: &[(&str, &str, &str, i64, Option<(i64, &str)>)] = &[
+/// (code, category, rule, points, cap: times per period)
+type DemoRule = (
+    &'static str,
+    &'static str,
+    &'static str,
+    i64,
+    Option<(i64, &'static str)>,
+);
+
+const RULES: &[DemoRule] = &[
     (
         "A01",
         "勤劳致富",
@@ -218,8 +227,8 @@ fn fill_in_tx(
         .id;
     let mut towns = Vec::new();
     let mut villages = Vec::new();
-    for d in 0..districts_wanted {
-        let district = crate::areas::create(conn, &ctx, Some(&city), DISTRICTS[d])
+    for district_name in DISTRICTS.iter().take(districts_wanted) {
+        let district = crate::areas::create(conn, &ctx, Some(&city), district_name)
             .map_err(|e| err(&e))?
             .id;
         for t in 0..(towns_wanted / districts_wanted).max(1) {
@@ -227,7 +236,11 @@ fn fill_in_tx(
                 conn,
                 &ctx,
                 Some(&district),
-                &format!("{}第{}街道", &DISTRICTS[d][..3], t + 1),
+                &format!(
+                    "{}第{}街道",
+                    district_name.chars().next().unwrap_or('新'),
+                    t + 1
+                ),
             )
             .map_err(|e| err(&e))?
             .id;
@@ -237,10 +250,9 @@ fn fill_in_tx(
                     &ctx,
                     Some(&town),
                     &format!(
-                        "{}村",
-                        ["东", "西", "南", "北", "前", "后", "王", "李", "张", "刘"][v % 10]
-                            .to_string()
-                            + &["庄", "屯", "家", "营", "寨"][(v / 10) % 5].to_string()
+                        "{}{}村",
+                        ["东", "西", "南", "北", "前", "后", "王", "李", "张", "刘"][v % 10],
+                        ["庄", "屯", "家", "营", "寨"][(v / 10) % 5]
                     ),
                 )
                 .map_err(|e| err(&e))?
@@ -385,7 +397,7 @@ fn fill_in_tx(
             .map(|i| crate::donations::LineInput {
                 item_id: i.id.clone(),
                 quantity: rng.gen_range(20..80).to_string(),
-                value: (i.points_price * 1).to_string(),
+                value: i.points_price.to_string(),
             })
             .collect();
         let donor = &donors[rng.gen_range(0..donors.len())];

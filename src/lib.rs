@@ -17,6 +17,7 @@ pub mod households;
 pub mod i18n;
 pub mod idempotency;
 pub mod ledger;
+pub mod operations;
 pub mod points;
 pub mod redemptions;
 pub mod settings;

@@ -28,6 +28,9 @@ impl Setting {
             "review_required" => "settings.review_required",
             "notice_days" => "settings.notice_days",
             "redeem_in_store_area_only" => "settings.redeem_in_store_area_only",
+            "expiry_years" => "settings.expiry_years",
+            "expiry_months" => "settings.expiry_months",
+            "retention_years" => "settings.retention_years",
             _ => "settings.adjustment_approval_above",
         }
     }
@@ -62,12 +65,38 @@ pub const REDEEM_IN_STORE_AREA_ONLY: Setting = Setting {
     min: 0,
     max: 1,
 };
+/// Points expire at the end of the Nth calendar year after the year they
+/// were earned (0: they do not expire by year).
+pub const EXPIRY_YEARS: Setting = Setting {
+    key: "expiry_years",
+    default: 0,
+    min: 0,
+    max: 50,
+};
+/// Points expire N months after they were earned (0: not by month).
+pub const EXPIRY_MONTHS: Setting = Setting {
+    key: "expiry_months",
+    default: 0,
+    min: 0,
+    max: 600,
+};
+/// Archived households' personal data is erased this many years after they
+/// were archived (0: kept).
+pub const RETENTION_YEARS: Setting = Setting {
+    key: "retention_years",
+    default: 0,
+    min: 0,
+    max: 100,
+};
 
 pub const ALL: &[Setting] = &[
     REVIEW_REQUIRED,
     NOTICE_DAYS,
     ADJUSTMENT_APPROVAL_ABOVE,
     REDEEM_IN_STORE_AREA_ONLY,
+    EXPIRY_YEARS,
+    EXPIRY_MONTHS,
+    RETENTION_YEARS,
 ];
 
 pub fn get(conn: &mut DbConn, s: Setting) -> QueryResult<i64> {
@@ -100,6 +129,61 @@ pub fn parse(s: Setting, text: &str) -> Result<i64, FieldError> {
                     .arg("max", s.max),
             ),
     }
+}
+
+/// Settings that make sense only together: points expire by year or by
+/// month, not both.
+pub fn check_together(values: &[(Setting, i64)]) -> Result<(), FieldError> {
+    let value = |key: &str| {
+        values
+            .iter()
+            .find(|(s, _)| s.key == key)
+            .map(|(_, v)| *v)
+            .unwrap_or(0)
+    };
+    if value(EXPIRY_YEARS.key) != 0 && value(EXPIRY_MONTHS.key) != 0 {
+        return Err(FieldError::new(
+            EXPIRY_MONTHS.label_key(),
+            "error.expiry_years_or_months",
+        ));
+    }
+    Ok(())
+}
+
+/// Write a value that is not an admin's setting (a last-run record), as an
+/// upsert so that two app servers doing it at once both succeed.
+pub fn put_raw(conn: &mut DbConn, key: &str, value: &str) -> QueryResult<()> {
+    use diesel::sql_types::Text;
+    const SQL_SQLITE: &str = "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+    const SQL_PG: &str = "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+    match conn {
+        DbConn::Sqlite(c) => diesel::sql_query(SQL_SQLITE)
+            .bind::<Text, _>(key)
+            .bind::<Text, _>(value)
+            .execute(c)?,
+        DbConn::Pg(c) => diesel::sql_query(SQL_PG)
+            .bind::<Text, _>(key)
+            .bind::<Text, _>(value)
+            .execute(c)?,
+    };
+    Ok(())
+}
+
+pub fn get_raw(conn: &mut DbConn, key: &str) -> QueryResult<Option<String>> {
+    settings::table
+        .find(key)
+        .select(settings::value)
+        .first(conn)
+        .optional()
+}
+
+/// Claim a once-a-day job for `key` (e.g. "expiry:2026-11-29"): true for the
+/// one app server whose row went in first.
+pub fn claim(conn: &mut DbConn, key: &str) -> bool {
+    diesel::insert_into(settings::table)
+        .values((settings::key.eq(key), settings::value.eq("claimed")))
+        .execute(conn)
+        .is_ok()
 }
 
 pub fn set(conn: &mut DbConn, ctx: &AuditCtx, s: Setting, value: i64) -> QueryResult<()> {

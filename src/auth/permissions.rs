@@ -48,6 +48,8 @@ pub enum Action {
     MoveStock,
     /// Count a store's stock and post the differences (clerks: their own store).
     Stocktake,
+    /// See the operations page: version, database, backups, checks, jobs.
+    ViewOperations,
 }
 
 /// Whether a role may perform an action at all (before any object's scope).
@@ -62,7 +64,9 @@ pub fn can(role: Role, action: Action) -> bool {
         Redeem => matches!(role, Admin | Clerk),
         ViewRedemptions => matches!(role, Admin | Clerk | Auditor),
         VoidAnyDay => role == Admin,
-        ManageRules | ReverseAwards | AdjustPoints | ManageSettings => role == Admin,
+        ManageRules | ReverseAwards | AdjustPoints | ManageSettings | ViewOperations => {
+            role == Admin
+        }
         ProposeAwards => matches!(role, Admin | Official),
         ReviewAwards => matches!(role, Admin | Reviewer),
         ObjectToAwards => matches!(role, Admin | Official | Reviewer),

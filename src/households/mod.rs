@@ -3,6 +3,7 @@
 
 pub mod export;
 pub mod import;
+pub mod retention;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -801,6 +802,9 @@ pub fn set_archived(
         let row = find(c, scope, id)?;
         if row.household.archived == archived {
             return Ok(row);
+        }
+        if !archived && retention::is_erased(&row.household.id_lookup) {
+            return Err(FieldError::new("field.household", "error.household_erased").into());
         }
         if !archived
             && let Some((_, name, path)) =

@@ -207,6 +207,7 @@ mod tests {
             "stock.",
             "stocktake.",
             "ledger.",
+            "ops.",
         ];
         let mut out = Vec::new();
         for piece in text.split('"').skip(1).step_by(2) {

@@ -432,6 +432,44 @@ pub fn verify(conn: &mut DbConn) -> QueryResult<VerifyReport> {
     Ok(report)
 }
 
+/// When the ledger was last verified, and what was found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LastVerify {
+    pub at: NaiveDateTime,
+    pub ok: bool,
+    pub entries: i64,
+}
+
+const LAST_VERIFY: &str = "last_ledger_verify";
+
+/// Remember a verification for the operations page (inside the caller's
+/// transaction, beside its audit row).
+pub fn record_verify(conn: &mut DbConn, report: &VerifyReport) -> QueryResult<()> {
+    crate::settings::put_raw(
+        conn,
+        LAST_VERIFY,
+        &format!(
+            "{} {} {}",
+            db::now().format("%Y-%m-%dT%H:%M:%S"),
+            if report.ok() { "ok" } else { "failed" },
+            report.entries
+        ),
+    )
+}
+
+pub fn last_verify(conn: &mut DbConn) -> QueryResult<Option<LastVerify>> {
+    let Some(v) = crate::settings::get_raw(conn, LAST_VERIFY)? else {
+        return Ok(None);
+    };
+    let mut parts = v.split_whitespace();
+    let at = parts
+        .next()
+        .and_then(|t| NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S").ok());
+    let ok = parts.next() == Some("ok");
+    let entries = parts.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    Ok(at.map(|at| LastVerify { at, ok, entries }))
+}
+
 /// A household's entries in a period, oldest first, with the balance
 /// before the period began.
 pub fn statement(

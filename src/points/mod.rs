@@ -4,6 +4,7 @@
 
 pub mod adjustments;
 pub mod awards;
+pub mod expiry;
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;

@@ -200,6 +200,12 @@ fn nav_for(a: &Authed) -> Vec<NavItem> {
             label_key: "nav.settings",
         });
     }
+    if a.can(Action::ViewOperations) {
+        items.push(NavItem {
+            href: "/operations",
+            label_key: "nav.operations",
+        });
+    }
     if a.can(Action::ManageUsers) {
         items.push(NavItem {
             href: "/users",

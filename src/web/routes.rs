@@ -5,8 +5,8 @@ use actix_web::http::Method;
 use actix_web::{Route, web};
 
 use super::pages::{
-    areas, audit, auth, awards, counter, donations, goods, home, households, ledger, misc, rules,
-    stock, stocktakes, stores, users,
+    areas, audit, auth, awards, counter, donations, goods, home, households, ledger, misc,
+    operations, rules, stock, stocktakes, stores, users,
 };
 
 pub struct RouteDef {
@@ -143,5 +143,6 @@ pub fn table() -> Vec<RouteDef> {
         post!("/redemptions/{id}/void", counter::void),
         get!("/settings", ledger::settings_page),
         post!("/settings", ledger::settings_save),
+        get!("/operations", operations::page),
     ]
 }

@@ -38,6 +38,7 @@ mod concurrency;
 mod counter;
 mod foundation;
 mod households;
+mod lifecycle;
 mod matrix;
 mod operations;
 mod points;

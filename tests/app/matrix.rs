@@ -92,7 +92,7 @@ fn matrix(method: &str, path: &str) -> Option<Who> {
             Roles(ADMIN_CLERK)
         }
         ("GET", "/counter/day") | ("GET", "/redemptions/{id}") => Roles(STOCK_READERS),
-        ("GET", "/settings") | ("POST", "/settings") => Roles(ADMIN),
+        ("GET", "/settings") | ("POST", "/settings") | ("GET", "/operations") => Roles(ADMIN),
         ("POST", "/stores")
         | ("POST", "/stores/{id}/edit")
         | ("POST", "/stores/{id}/active")

@@ -9,7 +9,7 @@ use crate::domain::FieldError;
 use crate::households::{self, HouseholdRow};
 use crate::i18n::{self, Lang};
 use crate::ledger::{self, Entry, VerifyReport};
-use crate::points::{self, adjustments};
+use crate::points::{self, adjustments, expiry};
 use crate::settings::{self, Setting};
 use crate::web::extract::{audit_ctx, lang_of};
 use crate::web::page::{PageCtx, flash_field_error, flash_ok, or_flash, render};
@@ -39,6 +39,8 @@ struct Statement {
     closing: i64,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
+    /// The next points to expire, when points expire at all.
+    upcoming: Option<expiry::Upcoming>,
 }
 
 async fn load_statement(
@@ -52,9 +54,14 @@ async fn load_statement(
     let from = points::parse_date("field.from", &q.from)?;
     let to = points::parse_date("field.to", &q.to)?;
     let scope = user.scope.clone();
-    let _ = req;
+    let lang = lang_of(req);
+    let today = crate::time::today(state.config.time_zone);
     run(state, move |c| {
         let household = households::find(c, &scope, &id)?;
+        let upcoming = match expiry::Rule::of_scheme(c)? {
+            Some(rule) => expiry::upcoming(c, rule, &id, today)?,
+            None => None,
+        };
         let (opening, entries) = ledger::statement(c, &id, from, to)?;
         let account = ledger::household_account(&id);
         // Names for the "who" and "what" columns, in two queries for the page.
@@ -98,10 +105,18 @@ async fn load_statement(
                         .and_then(|u| names.get(u))
                         .cloned()
                         .unwrap_or_default(),
-                    what: rule_names
-                        .get(&e.memo)
-                        .cloned()
-                        .unwrap_or_else(|| e.memo.clone()),
+                    what: if e.kind == ledger::Kind::Expiry.as_str() {
+                        i18n::tf(
+                            lang,
+                            "ledger.expired_earned_by",
+                            &[("date", e.memo.clone())],
+                        )
+                    } else {
+                        rule_names
+                            .get(&e.memo)
+                            .cloned()
+                            .unwrap_or_else(|| e.memo.clone())
+                    },
                     points,
                     balance,
                     entry: e,
@@ -115,6 +130,7 @@ async fn load_statement(
             closing: balance,
             from,
             to,
+            upcoming,
         })
     })
     .await
@@ -396,6 +412,7 @@ pub async fn verify(
     let report = run(&state, move |c| {
         let r = ledger::verify(c)?;
         crate::db::write_tx(c, |c| {
+            ledger::record_verify(c, &r)?;
             crate::audit::record(
                 c,
                 &ctx_a,
@@ -452,10 +469,17 @@ pub async fn settings_save(
             let text = form
                 .iter()
                 .find(|(k, _)| k == s.key)
-                .map(|(_, v)| v.as_str())
-                .unwrap_or("");
-            parsed.push((*s, settings::parse(*s, text)?));
+                .map(|(_, v)| v.as_str());
+            let value = match text {
+                Some(t) => settings::parse(*s, t)?,
+                // An unticked checkbox is not sent; a number left out of the
+                // form (an older page) keeps its value.
+                None if s.is_bool() => 0,
+                None => settings::get(c, *s)?,
+            };
+            parsed.push((*s, value));
         }
+        settings::check_together(&parsed)?;
         for (s, v) in parsed {
             settings::set(c, &ctx, s, v)?;
         }

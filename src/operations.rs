@@ -1,0 +1,155 @@
+//! What an administrator checks to know the installation is healthy: the
+//! version, the database and its size, backups, the last ledger check,
+//! sessions, failed logins and work waiting.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+
+use crate::config::Config;
+use crate::db::schema::{awards, import_jobs, login_failures, point_adjustments, sessions};
+use crate::db::{self, Backend, DbConn};
+use crate::ledger::{self, LastVerify};
+use crate::settings;
+
+#[derive(Debug, Clone)]
+pub struct Overview {
+    pub version: &'static str,
+    pub backend: Backend,
+    pub size_bytes: i64,
+    /// When (UTC) and where the last backup went.
+    pub last_backup: Option<(Option<NaiveDateTime>, String)>,
+    pub nightly_backups: bool,
+    pub last_verify: Option<LastVerify>,
+    pub sessions_active: i64,
+    pub failed_logins_hour: i64,
+    pub imports_running: i64,
+    pub awards_pending: i64,
+    pub adjustments_pending: i64,
+    pub expiry_years: i64,
+    pub expiry_months: i64,
+    pub retention_years: i64,
+    /// The last expiry run: (when, households, points).
+    pub last_expiry: Option<(Option<NaiveDateTime>, String, String)>,
+    /// The last retention run: (when, households erased).
+    pub last_retention: Option<(Option<NaiveDateTime>, String)>,
+}
+
+#[derive(QueryableByName)]
+struct Size {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// The database's size on disk, in bytes.
+pub fn database_size(conn: &mut DbConn) -> QueryResult<i64> {
+    let row: Size = match conn {
+        DbConn::Sqlite(c) => diesel::sql_query(
+            "SELECT page_count * page_size AS n FROM pragma_page_count(), pragma_page_size()",
+        )
+        .get_result(c)?,
+        DbConn::Pg(c) => {
+            diesel::sql_query("SELECT pg_database_size(current_database())::BIGINT AS n")
+                .get_result(c)?
+        }
+    };
+    Ok(row.n)
+}
+
+/// "2026-11-29 10:45:00 rest" -> (the time, "rest").
+fn split_stamp(v: &str) -> (Option<NaiveDateTime>, String) {
+    let mut parts = v.splitn(3, ' ');
+    let (d, t) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let at = NaiveDateTime::parse_from_str(&format!("{d} {t}"), "%Y-%m-%d %H:%M:%S").ok();
+    (at, parts.next().unwrap_or("").to_string())
+}
+
+pub fn overview(conn: &mut DbConn, config: &Config) -> QueryResult<Overview> {
+    let now = db::now();
+    let idle_cut = now - chrono::Duration::minutes(config.session_idle_minutes);
+    let abs_cut = now - chrono::Duration::hours(config.session_absolute_hours);
+    let sessions_active = sessions::table
+        .filter(sessions::last_seen_at.ge(idle_cut))
+        .filter(sessions::created_at.ge(abs_cut))
+        .count()
+        .get_result(conn)?;
+    let failed_logins_hour = login_failures::table
+        .filter(login_failures::at.gt(now - chrono::Duration::hours(1)))
+        .count()
+        .get_result(conn)?;
+    let imports_running = import_jobs::table
+        .filter(import_jobs::state.eq_any(["checking", "importing"]))
+        .count()
+        .get_result(conn)?;
+    let awards_pending = awards::table
+        .filter(awards::status.eq("pending"))
+        .count()
+        .get_result(conn)?;
+    let adjustments_pending = point_adjustments::table
+        .filter(point_adjustments::status.eq("pending"))
+        .count()
+        .get_result(conn)?;
+    let last_expiry = settings::get_raw(conn, "last_expiry")?.map(|v| {
+        let (at, rest) = split_stamp(&v);
+        let mut r = rest.split_whitespace().skip(1);
+        (
+            at,
+            r.next().unwrap_or("0").to_string(),
+            r.next().unwrap_or("0").to_string(),
+        )
+    });
+    let last_retention = settings::get_raw(conn, "last_retention")?.map(|v| split_stamp(&v));
+    Ok(Overview {
+        version: env!("CARGO_PKG_VERSION"),
+        backend: db::backend_of(conn),
+        size_bytes: database_size(conn)?,
+        last_backup: crate::backup::last_backup(conn)?.map(|v| split_stamp(&v)),
+        nightly_backups: config.backup_dir.is_some(),
+        last_verify: ledger::last_verify(conn)?,
+        sessions_active,
+        failed_logins_hour,
+        imports_running,
+        awards_pending,
+        adjustments_pending,
+        expiry_years: settings::get(conn, settings::EXPIRY_YEARS)?,
+        expiry_months: settings::get(conn, settings::EXPIRY_MONTHS)?,
+        retention_years: settings::get(conn, settings::RETENTION_YEARS)?,
+        last_expiry,
+        last_retention,
+    })
+}
+
+/// 1536 -> "1.5 MB"-style sizes.
+pub fn human_size(bytes: i64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = bytes.max(0) as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_like_people_write_them() {
+        assert_eq!(human_size(512), "512 B");
+        assert_eq!(human_size(1536), "1.5 KB");
+        assert_eq!(human_size(5 * 1024 * 1024), "5.0 MB");
+    }
+
+    #[test]
+    fn stamps_split_into_time_and_rest() {
+        let (at, rest) = split_stamp("2026-11-29 10:45:00 /var/backups/a b.db");
+        assert!(at.is_some());
+        assert_eq!(rest, "/var/backups/a b.db");
+    }
+}

@@ -1,0 +1,342 @@
+//! Points expiry (a scheme setting, off by default): points expire at the
+//! end of the Nth calendar year after the year they were earned, or N months
+//! after they were earned; oldest points first.
+//!
+//! FIFO makes this arithmetic on totals: whatever left a household's account
+//! (spending, deductions, earlier expiries) came out of its oldest points, so
+//! what has expired by a cutoff date is
+//! `max(0, earned on or before the cutoff - everything that ever left)`.
+//! Each run posts the difference through the ledger under the key
+//! `expiry:<household>:<cutoff>`, so running it twice expires nothing more.
+
+use std::collections::HashMap;
+
+use chrono::{Datelike, Months, NaiveDate};
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+
+use crate::audit::{self, AuditCtx};
+use crate::db::schema::{point_balances, point_entries};
+use crate::db::{self, DbConn};
+use crate::ledger::{self, Kind, Posting};
+use crate::settings;
+
+/// How points expire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// At the end of the Nth calendar year after the year earned.
+    Years(u32),
+    /// N months after the day earned.
+    Months(u32),
+}
+
+impl Rule {
+    /// The scheme's rule, or None when points do not expire.
+    pub fn of_scheme(conn: &mut DbConn) -> QueryResult<Option<Rule>> {
+        let years = settings::get(conn, settings::EXPIRY_YEARS)?;
+        let months = settings::get(conn, settings::EXPIRY_MONTHS)?;
+        Ok(if years > 0 {
+            Some(Rule::Years(years as u32))
+        } else if months > 0 {
+            Some(Rule::Months(months as u32))
+        } else {
+            None
+        })
+    }
+
+    /// The last day on which earned points have expired by `as_of`: points
+    /// earned on or before it are expired on `as_of`.
+    pub fn cutoff(self, as_of: NaiveDate) -> NaiveDate {
+        match self {
+            Rule::Years(n) => NaiveDate::from_ymd_opt(as_of.year() - n as i32 - 1, 12, 31)
+                .unwrap_or(NaiveDate::MIN),
+            Rule::Months(n) => as_of
+                .checked_sub_months(Months::new(n))
+                .unwrap_or(NaiveDate::MIN),
+        }
+    }
+
+    /// The last day on which points earned on `earned` are still valid.
+    pub fn valid_until(self, earned: NaiveDate) -> NaiveDate {
+        match self {
+            Rule::Years(n) => {
+                NaiveDate::from_ymd_opt(earned.year() + n as i32, 12, 31).unwrap_or(NaiveDate::MAX)
+            }
+            Rule::Months(n) => {
+                // The first day whose cutoff reaches `earned` (month ends
+                // make this a few days around `earned + n months`).
+                let Some(approx) = earned.checked_add_months(Months::new(n)) else {
+                    return NaiveDate::MAX;
+                };
+                let mut day = approx - chrono::Duration::days(4);
+                while self.cutoff(day) < earned {
+                    day += chrono::Duration::days(1);
+                }
+                day - chrono::Duration::days(1)
+            }
+        }
+    }
+}
+
+/// What one run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub cutoff: Option<NaiveDate>,
+    pub households: usize,
+    pub points: i64,
+}
+
+const BATCH: usize = 500;
+
+fn household_of(account: &str) -> &str {
+    account.trim_start_matches("household:")
+}
+
+/// SUM(amount) as a BIGINT on both backends (PostgreSQL's is NUMERIC).
+fn sum_amount() -> diesel::expression::SqlLiteral<BigInt> {
+    diesel::dsl::sql::<BigInt>("CAST(SUM(amount) AS BIGINT)")
+}
+
+/// Points credited to household accounts on or before `cutoff` (all of
+/// them, or only these accounts), one aggregate query.
+fn earned_by(
+    conn: &mut DbConn,
+    cutoff: NaiveDate,
+    accounts: Option<&[String]>,
+) -> QueryResult<HashMap<String, i64>> {
+    let q = point_entries::table
+        .filter(point_entries::credit.like("household:%"))
+        .filter(point_entries::posted_on.le(cutoff))
+        .group_by(point_entries::credit)
+        .select((point_entries::credit, sum_amount()));
+    let rows: Vec<(String, i64)> = match accounts {
+        Some(a) => q
+            .filter(point_entries::credit.eq_any(a.to_vec()))
+            .load(conn)?,
+        None => q.load(conn)?,
+    };
+    Ok(rows.into_iter().collect())
+}
+
+/// Everything that ever left household accounts (spending, deductions,
+/// reversals, earlier expiries), one aggregate query.
+fn left_from(conn: &mut DbConn, accounts: Option<&[String]>) -> QueryResult<HashMap<String, i64>> {
+    let q = point_entries::table
+        .filter(point_entries::debit.like("household:%"))
+        .group_by(point_entries::debit)
+        .select((point_entries::debit, sum_amount()));
+    let rows: Vec<(String, i64)> = match accounts {
+        Some(a) => q
+            .filter(point_entries::debit.eq_any(a.to_vec()))
+            .load(conn)?,
+        None => q.load(conn)?,
+    };
+    Ok(rows.into_iter().collect())
+}
+
+/// Per household account, the points that have expired by the cutoff and
+/// are still on the account.
+fn due(
+    conn: &mut DbConn,
+    cutoff: NaiveDate,
+    accounts: Option<&[String]>,
+) -> QueryResult<Vec<(String, i64)>> {
+    let earned = earned_by(conn, cutoff, accounts)?;
+    let left = left_from(conn, accounts)?;
+    let mut out: Vec<(String, i64)> = earned
+        .into_iter()
+        .map(|(a, e)| {
+            let gone = left.get(&a).copied().unwrap_or(0);
+            (a, e - gone)
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// What would expire as of a day, without posting anything.
+pub fn preview(conn: &mut DbConn, rule: Rule, as_of: NaiveDate) -> QueryResult<Outcome> {
+    let cutoff = rule.cutoff(as_of);
+    let due = due(conn, cutoff, None)?;
+    Ok(Outcome {
+        cutoff: Some(cutoff),
+        households: due.len(),
+        points: due.iter().map(|(_, n)| n).sum(),
+    })
+}
+
+/// Expire what is due as of `as_of`, in batches of households; each batch is
+/// one transaction with its audit row. The accounts of a batch are locked
+/// and their amounts recomputed inside it, so a redemption racing the run
+/// can never be expired twice over.
+pub fn run(
+    conn: &mut DbConn,
+    ctx: &AuditCtx,
+    rule: Rule,
+    as_of: NaiveDate,
+) -> Result<Outcome, ledger::LedgerError> {
+    let cutoff = rule.cutoff(as_of);
+    let candidates: Vec<String> = due(conn, cutoff, None)?
+        .into_iter()
+        .map(|(a, _)| a)
+        .collect();
+    let mut outcome = Outcome {
+        cutoff: Some(cutoff),
+        ..Outcome::default()
+    };
+    for batch in candidates.chunks(BATCH) {
+        let (households, points) = db::write_tx(conn, |c| {
+            diesel::update(point_balances::table.filter(point_balances::account.eq_any(batch)))
+                .set(point_balances::balance.eq(point_balances::balance))
+                .execute(c)?;
+            let mut households = 0usize;
+            let mut points = 0i64;
+            for (account, amount) in due(c, cutoff, Some(batch))? {
+                let household = household_of(&account).to_string();
+                let entry = ledger::post(
+                    c,
+                    &Posting {
+                        debit: account.clone(),
+                        credit: ledger::EXPIRY.to_string(),
+                        amount,
+                        kind: Kind::Expiry,
+                        ref_kind: "expiry".into(),
+                        ref_id: cutoff.to_string(),
+                        memo: cutoff.to_string(),
+                        user_id: ctx.user_id.clone(),
+                        posted_on: as_of,
+                        idempotency_key: Some(format!("expiry:{household}:{cutoff}")),
+                        reverses: None,
+                    },
+                )?;
+                // A key seen before returns the earlier entry: nothing new.
+                if entry.amount == amount && entry.posted_on == as_of {
+                    households += 1;
+                    points += amount;
+                }
+            }
+            if households > 0 {
+                audit::record(
+                    c,
+                    ctx,
+                    "points.expire",
+                    "ledger",
+                    "points",
+                    &format!(
+                        "as of {as_of}, earned on or before {cutoff}: {households} households, {points} points"
+                    ),
+                )?;
+            }
+            Ok::<_, ledger::LedgerError>((households, points))
+        })?;
+        outcome.households += households;
+        outcome.points += points;
+    }
+    settings::put_raw(
+        conn,
+        "last_expiry",
+        &format!(
+            "{} {as_of} {} {}",
+            db::now().format("%Y-%m-%d %H:%M:%S"),
+            outcome.households,
+            outcome.points
+        ),
+    )?;
+    Ok(outcome)
+}
+
+/// The scheme's daily expiry: once a day across all app servers, when on.
+pub fn daily(conn: &mut DbConn, day: NaiveDate) -> Result<Option<Outcome>, ledger::LedgerError> {
+    let Some(rule) = Rule::of_scheme(conn)? else {
+        return Ok(None);
+    };
+    if !settings::claim(conn, &format!("expiry:{day}")) {
+        return Ok(None);
+    }
+    let ctx = AuditCtx {
+        username: "(daily)".into(),
+        ..AuditCtx::default()
+    };
+    run(conn, &ctx, rule, day).map(Some)
+}
+
+/// Points that will expire next for one household: the last day they are
+/// valid and how many, assuming nothing more is spent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upcoming {
+    pub valid_until: NaiveDate,
+    pub points: i64,
+}
+
+/// The next expiry for a household on `today` (None when nothing is on the
+/// account or points do not expire). Points already past their date are
+/// shown as due today: the next run takes them.
+pub fn upcoming(
+    conn: &mut DbConn,
+    rule: Rule,
+    household_id: &str,
+    today: NaiveDate,
+) -> QueryResult<Option<Upcoming>> {
+    let account = ledger::household_account(household_id);
+    let credits: Vec<(NaiveDate, i64)> = point_entries::table
+        .filter(point_entries::credit.eq(&account))
+        .order(point_entries::seq.asc())
+        .select((point_entries::posted_on, point_entries::amount))
+        .load(conn)?;
+    let mut gone = left_from(conn, Some(std::slice::from_ref(&account)))?
+        .get(&account)
+        .copied()
+        .unwrap_or(0);
+    let mut lots: Vec<(NaiveDate, i64)> = Vec::new();
+    let mut sorted = credits;
+    sorted.sort_by_key(|(d, _)| *d);
+    for (day, amount) in sorted {
+        let used = gone.min(amount);
+        gone -= used;
+        if amount > used {
+            lots.push((rule.valid_until(day).max(today), amount - used));
+        }
+    }
+    let Some(first) = lots.iter().map(|(d, _)| *d).min() else {
+        return Ok(None);
+    };
+    Ok(Some(Upcoming {
+        valid_until: first,
+        points: lots
+            .iter()
+            .filter(|(d, _)| *d == first)
+            .map(|(_, n)| n)
+            .sum(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn years_end_with_the_nth_calendar_year() {
+        let r = Rule::Years(1);
+        assert_eq!(r.valid_until(d(2024, 3, 1)), d(2025, 12, 31));
+        assert_eq!(r.cutoff(d(2025, 12, 31)), d(2023, 12, 31));
+        assert_eq!(r.cutoff(d(2026, 1, 1)), d(2024, 12, 31));
+    }
+
+    #[test]
+    fn months_count_from_the_day_earned() {
+        let r = Rule::Months(6);
+        assert_eq!(r.cutoff(d(2026, 7, 15)), d(2026, 1, 15));
+        assert_eq!(r.valid_until(d(2026, 1, 15)), d(2026, 7, 14));
+        // Month ends: the cutoff and the shown date agree.
+        for earned in [d(2026, 8, 31), d(2026, 2, 28), d(2025, 12, 31)] {
+            let last = r.valid_until(earned);
+            assert!(r.cutoff(last) < earned);
+            assert!(r.cutoff(last + chrono::Duration::days(1)) >= earned);
+        }
+    }
+}
