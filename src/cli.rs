@@ -553,6 +553,12 @@ async fn housekeeping(pool: DbPool, config: Config) {
                     &mut c,
                     now - chrono::Duration::days(1),
                 );
+                let _ = crate::households::import::purge_stale_files(&mut c, now);
+                // Awards whose public notice has ended without objection count now.
+                let _ = crate::points::awards::settle_notices(
+                    &mut c,
+                    crate::time::today(config.time_zone),
+                );
             }
             daily_jobs(&pool, &config);
         })

@@ -746,6 +746,17 @@ pub fn create_job(
     Ok(id)
 }
 
+/// Forget the files of jobs that were checked but never imported, after a day.
+pub fn purge_stale_files(conn: &mut DbConn, now: chrono::NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        import_jobs::table
+            .filter(import_jobs::updated_at.lt(now - chrono::Duration::days(1)))
+            .filter(import_jobs::state.ne("importing")),
+    )
+    .set(import_jobs::file.eq(Vec::<u8>::new()))
+    .execute(conn)
+}
+
 pub fn find_job(conn: &mut DbConn, id: &str) -> QueryResult<Option<Job>> {
     import_jobs::table
         .find(id)
@@ -771,6 +782,13 @@ fn set_job(
             import_jobs::updated_at.eq(db::now()),
         ))
         .execute(conn)?;
+    // The uploaded file holds full ID numbers and phones: keep it only while
+    // the job still needs it.
+    if matches!(state, "done" | "failed") {
+        diesel::update(import_jobs::table.find(id))
+            .set(import_jobs::file.eq(Vec::<u8>::new()))
+            .execute(conn)?;
+    }
     Ok(())
 }
 

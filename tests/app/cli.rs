@@ -266,3 +266,50 @@ fn import_households_from_the_command_line() {
     assert!(String::from_utf8_lossy(&again.stdout).contains("Unchanged: 3"));
     assert_eq!(n(), 3, "the same file twice changes nothing");
 }
+
+#[test]
+fn demo_fills_an_empty_database_once_with_working_logins() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("demo.db").display());
+    let key = dir.path().join("demo.key");
+    let run = || {
+        aixin()
+            .args(["demo", "--households", "40", "--seed", "7"])
+            .env("DATABASE_URL", &url)
+            .env("AIXIN_DATA_KEY_FILE", &key)
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("demo-admin") && text.contains(aixin::demo::DEMO_PASSWORD),
+        "{text}"
+    );
+    let (pool, _) = aixin::db::open(&url, 1).unwrap();
+    let mut c = pool.get().unwrap();
+    use aixin::db::schema::{households, redemptions};
+    let n: i64 = households::table.count().get_result(&mut c).unwrap();
+    assert!(n >= 38, "{n}");
+    let r: i64 = redemptions::table.count().get_result(&mut c).unwrap();
+    assert!(r > 0);
+    assert!(aixin::ledger::verify(&mut c).unwrap().ok());
+    assert!(aixin::stock::verify_stock_ledger(&mut c).unwrap().ok());
+    let admin = aixin::users::find_by_username(&mut c, "demo-admin")
+        .unwrap()
+        .unwrap();
+    assert!(aixin::auth::password::verify(
+        aixin::demo::DEMO_PASSWORD,
+        &admin.password_hash
+    ));
+    drop(c);
+    // A database with households in it is left alone.
+    let again = run();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("empty"));
+}

@@ -286,6 +286,12 @@ app_test! {
         assert_eq!(count_households(&app), 5);
         let cards: i64 = points_cards::table.count().get_result(&mut app.conn()).unwrap();
         assert_eq!(cards, 5, "each imported household has a card");
+        // The uploaded file, with its full ID numbers, is not kept once imported.
+        {
+            use aixin::db::schema::import_jobs;
+            let kept: Vec<u8> = import_jobs::table.select(import_jobs::file).first(&mut app.conn()).unwrap();
+            assert!(kept.is_empty());
+        }
         // A second confirm of the same job does nothing more.
         admin.post(&format!("{job}/confirm"), &[]).await;
         assert_eq!(count_households(&app), 5);
