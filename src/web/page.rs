@@ -44,6 +44,24 @@ pub struct NavItem {
     pub label_key: &'static str,
 }
 
+impl NavItem {
+    /// Keeping the scheme (users, areas, settings, checks) rather than daily
+    /// work: these go under one "manage" menu.
+    pub fn is_admin(&self) -> bool {
+        matches!(
+            self.href,
+            "/users"
+                | "/areas"
+                | "/settings"
+                | "/operations"
+                | "/audit"
+                | "/ledger/verify"
+                | "/ledger/stock"
+                | "/adjustments"
+        )
+    }
+}
+
 pub struct PageCtx {
     pub lang: Lang,
     pub user: Option<NavUser>,
@@ -114,6 +132,10 @@ impl PageCtx {
 
     pub fn nav(&self) -> &[NavItem] {
         &self.nav
+    }
+
+    pub fn has_admin_nav(&self) -> bool {
+        self.nav.iter().any(NavItem::is_admin)
     }
 
     pub fn langs(&self) -> [Lang; 2] {

@@ -214,7 +214,7 @@ app_test! {
 
         b.click(".langswitch button[value=en]").await;
         assert!(b.text("#welcome").await.contains("Hello"));
-        assert!(b.text(".mainnav").await.contains("Users"));
+        assert!(b.text(".mainnav").await.contains("Households"));
 
         b.click("#logout").await;
         assert_eq!(b.path().await, "/login");
