@@ -137,12 +137,34 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// How many queries a pool's connections have run (for tests that check a
+/// page runs no query per row).
+#[derive(Debug, Clone, Default)]
+pub struct QueryCount(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl QueryCount {
+    pub fn get(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl diesel::connection::Instrumentation for QueryCount {
+    fn on_connection_event(&mut self, event: diesel::connection::InstrumentationEvent<'_>) {
+        if let diesel::connection::InstrumentationEvent::StartQuery { .. } = event {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
 /// Settings applied to every pooled connection.
-#[derive(Debug)]
-struct ConnectionSetup;
+#[derive(Debug, Default)]
+struct ConnectionSetup {
+    queries: QueryCount,
+}
 
 impl CustomizeConnection<DbConn, diesel::r2d2::Error> for ConnectionSetup {
     fn on_acquire(&self, conn: &mut DbConn) -> Result<(), diesel::r2d2::Error> {
+        conn.set_instrumentation(self.queries.clone());
         if let DbConn::Sqlite(c) = conn {
             // busy_timeout first, so that switching to WAL waits for other writers.
             diesel::sql_query("PRAGMA busy_timeout = 10000")
@@ -158,6 +180,11 @@ impl CustomizeConnection<DbConn, diesel::r2d2::Error> for ConnectionSetup {
 
 /// Open the database, apply pending migrations and return a pool.
 pub fn open(url: &str, max_size: u32) -> Result<(DbPool, Backend), OpenError> {
+    open_counting(url, max_size).map(|(pool, backend, _)| (pool, backend))
+}
+
+/// `open`, and the count of queries the pool's connections run.
+pub fn open_counting(url: &str, max_size: u32) -> Result<(DbPool, Backend, QueryCount), OpenError> {
     let target = DbTarget::parse(url)?;
     if let DbTarget::Sqlite(path) = &target
         && let Some(dir) = std::path::Path::new(path).parent()
@@ -176,7 +203,9 @@ pub fn open(url: &str, max_size: u32) -> Result<(DbPool, Backend), OpenError> {
         backend: backend.name(),
         message: one_line(&e.to_string()),
     })?;
-    ConnectionSetup
+    let setup = ConnectionSetup::default();
+    let queries = setup.queries.clone();
+    setup
         .on_acquire(&mut first)
         .map_err(|e| OpenError::Connect {
             backend: backend.name(),
@@ -187,13 +216,13 @@ pub fn open(url: &str, max_size: u32) -> Result<(DbPool, Backend), OpenError> {
     let pool = Pool::builder()
         .max_size(max_size)
         .connection_timeout(Duration::from_secs(10))
-        .connection_customizer(Box::new(ConnectionSetup))
+        .connection_customizer(Box::new(setup))
         .build(manager)
         .map_err(|e| OpenError::Connect {
             backend: backend.name(),
             message: one_line(&e.to_string()),
         })?;
-    Ok((pool, backend))
+    Ok((pool, backend, queries))
 }
 
 fn one_line(s: &str) -> String {

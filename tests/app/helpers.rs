@@ -39,6 +39,8 @@ pub fn skip(test: &str, what: &str) {
 
 pub struct TestApp {
     pub addr: String,
+    /// Queries run by the app's connections (the server shares this pool).
+    pub queries: aixin::db::QueryCount,
     pub key: std::sync::Arc<aixin::crypto::DataKey>,
     pub pool: DbPool,
     pub config: Config,
@@ -105,8 +107,8 @@ pub async fn spawn_app_with(
     };
     let mut config = test_config(&url);
     tweak(&mut config);
-    let (pool, backend) =
-        db::open(&config.database_url, config.pool_size).expect("open test database");
+    let (pool, backend, queries) =
+        db::open_counting(&config.database_url, config.pool_size).expect("open test database");
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
     let addr = format!("http://{}", listener.local_addr().unwrap());
     let key = std::sync::Arc::new(
@@ -118,6 +120,7 @@ pub async fn spawn_app_with(
     tokio::spawn(server);
     Some(TestApp {
         addr,
+        queries,
         key,
         pool,
         config,

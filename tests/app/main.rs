@@ -42,4 +42,5 @@ mod lifecycle;
 mod matrix;
 mod operations;
 mod points;
+mod queries;
 mod stock;
