@@ -18,6 +18,7 @@ pub mod idempotency;
 pub mod ledger;
 pub mod points;
 pub mod redemptions;
+pub mod reports;
 pub mod settings;
 pub mod stock;
 pub mod stores;

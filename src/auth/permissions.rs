@@ -48,6 +48,8 @@ pub enum Action {
     MoveStock,
     /// Count a store's stock and post the differences (clerks: their own store).
     Stocktake,
+    /// See monthly summaries (officials and reviewers: their own area).
+    ViewReports,
 }
 
 /// Whether a role may perform an action at all (before any object's scope).
@@ -66,7 +68,9 @@ pub fn can(role: Role, action: Action) -> bool {
         ProposeAwards => matches!(role, Admin | Official),
         ReviewAwards => matches!(role, Admin | Reviewer),
         ObjectToAwards => matches!(role, Admin | Official | Reviewer),
-        ViewNotice | ViewStatements => matches!(role, Admin | Official | Reviewer | Auditor),
+        ViewNotice | ViewStatements | ViewReports => {
+            matches!(role, Admin | Official | Reviewer | Auditor)
+        }
         ViewAreas | ViewStores | ViewAudit | VerifyLedger => matches!(role, Admin | Auditor),
         ManageCatalogue => role == Admin,
         ViewStock | ViewDonors => matches!(role, Admin | Auditor | Clerk),

@@ -5,8 +5,8 @@ use actix_web::http::Method;
 use actix_web::{Route, web};
 
 use super::pages::{
-    areas, audit, auth, awards, counter, donations, goods, home, households, ledger, misc, rules,
-    stock, stocktakes, stores, users,
+    areas, audit, auth, awards, counter, donations, goods, home, households, ledger, misc, reports,
+    rules, stock, stocktakes, stores, users,
 };
 
 pub struct RouteDef {
@@ -140,6 +140,9 @@ pub fn table() -> Vec<RouteDef> {
         get!("/counter/day", counter::day),
         get!("/redemptions/{id}", counter::receipt),
         post!("/redemptions/{id}/void", counter::void),
+        get!("/reports/monthly", reports::monthly),
+        get!("/reports/monthly.csv", reports::monthly_csv),
+        get!("/reports/monthly.xlsx", reports::monthly_xlsx),
         get!("/settings", ledger::settings_page),
         post!("/settings", ledger::settings_save),
     ]

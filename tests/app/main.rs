@@ -41,4 +41,5 @@ mod households;
 mod matrix;
 mod operations;
 mod points;
+mod reports;
 mod stock;

@@ -11,6 +11,7 @@ pub mod home;
 pub mod households;
 pub mod ledger;
 pub mod misc;
+pub mod reports;
 pub mod rules;
 pub mod stock;
 pub mod stocktakes;

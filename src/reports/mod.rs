@@ -1,0 +1,581 @@
+//! The monthly summary (月度汇总): what happened in an area in one month,
+//! computed with a few aggregate queries (never one per row), and the
+//! identities that must hold between its numbers.
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
+use chrono_tz::Tz;
+use diesel::QueryableByName;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Date, Nullable, Text, Timestamp};
+
+use crate::db::{self, DbConn};
+use crate::domain::FieldError;
+
+/// A calendar month, cut in the scheme's time zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Month {
+    pub year: i32,
+    pub month: u32,
+}
+
+impl Month {
+    /// "2026-11" -> November 2026; anything else names the field.
+    pub fn parse(s: &str) -> Result<Month, FieldError> {
+        let bad = || FieldError::new("field.month", "error.month_format");
+        let s = s.trim();
+        let (y, m) = s.split_once('-').ok_or_else(bad)?;
+        if y.len() != 4 || m.len() != 2 {
+            return Err(bad());
+        }
+        let year: i32 = y.parse().map_err(|_| bad())?;
+        let month: u32 = m.parse().map_err(|_| bad())?;
+        if !(2000..=2100).contains(&year) || !(1..=12).contains(&month) {
+            return Err(bad());
+        }
+        Ok(Month { year, month })
+    }
+
+    pub fn of(day: NaiveDate) -> Month {
+        Month {
+            year: day.year(),
+            month: day.month(),
+        }
+    }
+
+    pub fn first_day(self) -> NaiveDate {
+        NaiveDate::from_ymd_opt(self.year, self.month, 1).expect("valid month")
+    }
+
+    pub fn next(self) -> Month {
+        if self.month == 12 {
+            Month {
+                year: self.year + 1,
+                month: 1,
+            }
+        } else {
+            Month {
+                year: self.year,
+                month: self.month + 1,
+            }
+        }
+    }
+
+    pub fn prev(self) -> Month {
+        if self.month == 1 {
+            Month {
+                year: self.year - 1,
+                month: 12,
+            }
+        } else {
+            Month {
+                year: self.year,
+                month: self.month - 1,
+            }
+        }
+    }
+
+    /// The first day of the following month (the exclusive end).
+    pub fn end_day(self) -> NaiveDate {
+        self.next().first_day()
+    }
+}
+
+impl std::fmt::Display for Month {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}-{:02}", self.year, self.month)
+    }
+}
+
+/// A value bound into a report query.
+enum Bind {
+    Text(String),
+    Date(NaiveDate),
+    Ts(NaiveDateTime),
+}
+
+/// Run one aggregate query on either backend. The SQL is written once with
+/// `$n` placeholders; SQLite reads them as `?n`.
+fn load<T>(conn: &mut DbConn, sql: &str, binds: &[Bind]) -> QueryResult<Vec<T>>
+where
+    T: QueryableByName<diesel::sqlite::Sqlite> + QueryableByName<diesel::pg::Pg> + 'static,
+{
+    macro_rules! run {
+        ($c:expr, $db:ty, $sql:expr) => {{
+            let mut q = diesel::sql_query($sql).into_boxed::<$db>();
+            for b in binds {
+                q = match b {
+                    Bind::Text(s) => q.bind::<Text, _>(s.clone()),
+                    Bind::Date(d) => q.bind::<Date, _>(*d),
+                    Bind::Ts(t) => q.bind::<Timestamp, _>(*t),
+                };
+            }
+            q.load::<T>($c)
+        }};
+    }
+    match conn {
+        DbConn::Sqlite(c) => run!(c, diesel::sqlite::Sqlite, sql.replace('$', "?")),
+        DbConn::Pg(c) => run!(c, diesel::pg::Pg, sql.to_string()),
+    }
+}
+
+#[derive(QueryableByName, Debug, Clone)]
+struct KindRow {
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+    #[diesel(sql_type = BigInt)]
+    points: i64,
+}
+
+#[derive(QueryableByName, Debug, Clone)]
+struct TwoNums {
+    #[diesel(sql_type = BigInt)]
+    a: i64,
+    #[diesel(sql_type = BigInt)]
+    b: i64,
+}
+
+#[derive(QueryableByName, Debug, Clone)]
+struct ThreeNums {
+    #[diesel(sql_type = BigInt)]
+    a: i64,
+    #[diesel(sql_type = BigInt)]
+    b: i64,
+    #[diesel(sql_type = BigInt)]
+    c: i64,
+}
+
+#[derive(QueryableByName, Debug, Clone, PartialEq)]
+pub struct NamedRow {
+    #[diesel(sql_type = Text)]
+    pub id: String,
+    #[diesel(sql_type = Text)]
+    pub name: String,
+    #[diesel(sql_type = BigInt)]
+    pub n: i64,
+    #[diesel(sql_type = BigInt)]
+    pub points: i64,
+}
+
+#[derive(QueryableByName, Debug, Clone, PartialEq)]
+pub struct InactiveHousehold {
+    #[diesel(sql_type = Text)]
+    pub id: String,
+    #[diesel(sql_type = Text)]
+    pub head_name: String,
+    #[diesel(sql_type = Text)]
+    pub village: String,
+    #[diesel(sql_type = Nullable<Date>)]
+    pub last_active: Option<NaiveDate>,
+}
+
+#[derive(QueryableByName, Debug, Clone, PartialEq)]
+pub struct BreakdownRow {
+    #[diesel(sql_type = Text)]
+    pub id: String,
+    #[diesel(sql_type = Text)]
+    pub name: String,
+    #[diesel(sql_type = BigInt)]
+    pub opening: i64,
+    #[diesel(sql_type = BigInt)]
+    pub awarded: i64,
+    #[diesel(sql_type = BigInt)]
+    pub redeemed: i64,
+    #[diesel(sql_type = BigInt)]
+    pub closing: i64,
+}
+
+/// Points section: household balances in the area and what moved them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PointsSection {
+    pub opening: i64,
+    pub awarded: i64,
+    pub deducted: i64,
+    pub reversed: i64,
+    pub adjusted: i64,
+    /// Net of redemptions and their voids (negative: points spent).
+    pub redeemed: i64,
+    pub expired: i64,
+    pub closing: i64,
+    pub by_category: Vec<NamedRow>,
+    pub proposed: i64,
+    pub approved: i64,
+    pub rejected: i64,
+}
+
+impl PointsSection {
+    pub fn flows(&self) -> i64 {
+        self.awarded + self.deducted + self.reversed + self.adjusted + self.redeemed + self.expired
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HouseholdsSection {
+    pub registered: i64,
+    pub taking_part: i64,
+    pub first_time: i64,
+    pub inactive: Vec<InactiveHousehold>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RedemptionsSection {
+    pub count: i64,
+    pub points: i64,
+    pub households: i64,
+    pub by_store: Vec<NamedRow>,
+    /// Top goods: n = quantity, points = points.
+    pub top_goods: Vec<NamedRow>,
+}
+
+/// An identity that failed, as a translation key and the two sides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mismatch {
+    pub key: &'static str,
+    pub what: String,
+    pub expected: i64,
+    pub found: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub month: Month,
+    pub area_id: String,
+    pub area_name: String,
+    pub area_level: String,
+    pub points: PointsSection,
+    pub households: HouseholdsSection,
+    pub redemptions: RedemptionsSection,
+    pub breakdown: Vec<BreakdownRow>,
+    /// Identities that failed (empty when everything adds up).
+    pub mismatches: Vec<Mismatch>,
+}
+
+impl Summary {
+    pub fn ok(&self) -> bool {
+        self.mismatches.is_empty()
+    }
+}
+
+/// Inactive households listed on the page at most.
+pub const INACTIVE_LIMIT: i64 = 500;
+
+/// Signed movements of household accounts in the area:
+/// one row per entry side, `acct` joined to the household.
+const HOUSEHOLD_SIDES: &str = "
+    SELECT e.kind AS kind, e.posted_on AS posted_on, e.amount AS signed, e.credit AS acct, e.ref_id AS ref_id
+      FROM point_entries e WHERE e.credit LIKE 'household:%' AND e.posted_on < $3
+    UNION ALL
+    SELECT e.kind, e.posted_on, -e.amount, e.debit, e.ref_id
+      FROM point_entries e WHERE e.debit LIKE 'household:%' AND e.posted_on < $3";
+
+/// The monthly summary of an area (and everything below it).
+pub fn monthly(
+    conn: &mut DbConn,
+    tz: Tz,
+    area_id: &str,
+    month: Month,
+) -> QueryResult<Option<Summary>> {
+    let Some(area) = crate::areas::find(conn, area_id)? else {
+        return Ok(None);
+    };
+    let prefix = db::path_prefix(&area.path);
+    let (start, end) = (month.first_day(), month.end_day());
+    let (start_utc, end_utc) = (
+        crate::time::local_day_start_utc(start, tz),
+        crate::time::local_day_start_utc(end, tz),
+    );
+    let dates = || {
+        vec![
+            Bind::Text(prefix.clone()),
+            Bind::Date(start),
+            Bind::Date(end),
+        ]
+    };
+    let times = || {
+        vec![
+            Bind::Text(prefix.clone()),
+            Bind::Ts(start_utc),
+            Bind::Ts(end_utc),
+        ]
+    };
+
+    // Points: opening and closing balances, and the month's flows by kind.
+    let sides = format!(
+        "({HOUSEHOLD_SIDES}) x JOIN households h ON x.acct = 'household:' || h.id
+         JOIN areas a ON a.id = h.area_id WHERE a.path LIKE $1"
+    );
+    let oc: Vec<TwoNums> = load(
+        conn,
+        &format!(
+            "SELECT CAST(COALESCE(SUM(CASE WHEN x.posted_on < $2 THEN x.signed ELSE 0 END), 0) AS BIGINT) AS a,
+                    CAST(COALESCE(SUM(x.signed), 0) AS BIGINT) AS b FROM {sides}"
+        ),
+        &dates(),
+    )?;
+    let kinds: Vec<KindRow> = load(
+        conn,
+        &format!(
+            "SELECT x.kind AS kind, COUNT(*) AS n, CAST(COALESCE(SUM(x.signed), 0) AS BIGINT) AS points
+               FROM {sides} AND x.posted_on >= $2 GROUP BY x.kind"
+        ),
+        &dates(),
+    )?;
+    let by_category: Vec<NamedRow> = load(
+        conn,
+        &format!(
+            "SELECT rc.id AS id, rc.name AS name, COUNT(*) AS n, CAST(COALESCE(SUM(x.signed), 0) AS BIGINT) AS points
+               FROM ({HOUSEHOLD_SIDES}) x JOIN households h ON x.acct = 'household:' || h.id
+               JOIN areas a ON a.id = h.area_id
+               JOIN awards aw ON aw.id = x.ref_id
+               JOIN rules r ON r.id = aw.rule_id
+               JOIN rule_categories rc ON rc.id = r.category_id
+              WHERE a.path LIKE $1 AND x.posted_on >= $2 AND x.kind = 'award'
+              GROUP BY rc.id, rc.name, rc.position ORDER BY rc.position, rc.name"
+        ),
+        &dates(),
+    )?;
+    let kind = |k: &[&str]| -> i64 {
+        kinds
+            .iter()
+            .filter(|r| k.contains(&r.kind.as_str()))
+            .map(|r| r.points)
+            .sum()
+    };
+    let award_counts: Vec<KindRow> = load(
+        conn,
+        "SELECT 'proposed' AS kind, COUNT(*) AS n, CAST(0 AS BIGINT) AS points
+           FROM awards aw JOIN households h ON h.id = aw.household_id JOIN areas a ON a.id = h.area_id
+          WHERE a.path LIKE $1 AND aw.proposed_at >= $2 AND aw.proposed_at < $3
+         UNION ALL
+         SELECT aw.status, COUNT(*), CAST(0 AS BIGINT)
+           FROM awards aw JOIN households h ON h.id = aw.household_id JOIN areas a ON a.id = h.area_id
+          WHERE a.path LIKE $1 AND aw.reviewed_at >= $2 AND aw.reviewed_at < $3
+            AND aw.status IN ('approved', 'noticed', 'rejected', 'reversed')
+          GROUP BY aw.status",
+        &times(),
+    )?;
+    let count_of = |k: &[&str]| -> i64 {
+        award_counts
+            .iter()
+            .filter(|r| k.contains(&r.kind.as_str()))
+            .map(|r| r.n)
+            .sum()
+    };
+    let points = PointsSection {
+        opening: oc.first().map(|r| r.a).unwrap_or(0),
+        closing: oc.first().map(|r| r.b).unwrap_or(0),
+        awarded: kind(&["award"]),
+        deducted: kind(&["deduction"]),
+        reversed: kind(&["award_reversal"]),
+        adjusted: kind(&["adjustment"]),
+        redeemed: kind(&["redemption", "redemption_void"]),
+        expired: kind(&["expiry"]),
+        by_category,
+        proposed: count_of(&["proposed"]),
+        approved: count_of(&["approved", "noticed", "reversed"]),
+        rejected: count_of(&["rejected"]),
+    };
+
+    // Households.
+    let registered: Vec<TwoNums> = load(
+        conn,
+        "SELECT COUNT(*) AS a, CAST(0 AS BIGINT) AS b FROM households h JOIN areas a ON a.id = h.area_id
+          WHERE a.path LIKE $1 AND h.created_at >= $2 AND h.created_at < $3",
+        &times(),
+    )?;
+    // Taking part: earned or redeemed in the month; first time: never before.
+    let part: Vec<TwoNums> = load(
+        conn,
+        &format!(
+            "SELECT COUNT(*) AS a, CAST(COALESCE(SUM(CASE WHEN t.first_day >= $2 THEN 1 ELSE 0 END), 0) AS BIGINT) AS b
+               FROM (SELECT x.acct, MIN(x.posted_on) AS first_day, MAX(x.posted_on) AS last_day FROM {sides}
+                       AND x.kind IN ('award', 'redemption') GROUP BY x.acct) t
+              WHERE t.last_day >= $2"
+        ),
+        &dates(),
+    )?;
+    let quiet_since = month.prev().prev().first_day();
+    let inactive: Vec<InactiveHousehold> = load(
+        conn,
+        &format!(
+            "SELECT h.id AS id, h.head_name AS head_name, a.name AS village, t.last_day AS last_active
+               FROM households h JOIN areas a ON a.id = h.area_id
+               LEFT JOIN (SELECT x.acct, MAX(x.posted_on) AS last_day
+                            FROM ({HOUSEHOLD_SIDES}) x WHERE x.kind IN ('award', 'redemption') GROUP BY x.acct) t
+                 ON t.acct = 'household:' || h.id
+              WHERE a.path LIKE $1 AND NOT h.archived AND h.created_at < $4
+                AND (t.last_day IS NULL OR t.last_day < $2)
+              ORDER BY a.path, h.head_name, h.id LIMIT {INACTIVE_LIMIT}"
+        ),
+        &[
+            Bind::Text(prefix.clone()),
+            Bind::Date(quiet_since),
+            Bind::Date(end),
+            Bind::Ts(crate::time::local_day_start_utc(quiet_since, tz)),
+        ],
+    )?;
+    let households = HouseholdsSection {
+        registered: registered.first().map(|r| r.a).unwrap_or(0),
+        taking_part: part.first().map(|r| r.a).unwrap_or(0),
+        first_time: part.first().map(|r| r.b).unwrap_or(0),
+        inactive,
+    };
+
+    // Redemptions by households of the area, completed in the month.
+    let red_from = "FROM redemptions r JOIN households h ON h.id = r.household_id JOIN areas a ON a.id = h.area_id
+          WHERE a.path LIKE $1 AND r.created_at >= $2 AND r.created_at < $3 AND r.status = 'completed'";
+    let red: Vec<ThreeNums> = load(
+        conn,
+        &format!(
+            "SELECT COUNT(*) AS a, CAST(COALESCE(SUM(r.total_points), 0) AS BIGINT) AS b,
+                    COUNT(DISTINCT r.household_id) AS c {red_from}"
+        ),
+        &times(),
+    )?;
+    let by_store: Vec<NamedRow> = load(
+        conn,
+        &format!(
+            "SELECT s.id AS id, s.name AS name, COUNT(*) AS n, CAST(COALESCE(SUM(r.total_points), 0) AS BIGINT) AS points
+               {} GROUP BY s.id, s.name ORDER BY s.name",
+            red_from.replace("JOIN households", "JOIN stores s ON s.id = r.store_id JOIN households")
+        ),
+        &times(),
+    )?;
+    let top_goods: Vec<NamedRow> = load(
+        conn,
+        &format!(
+            "SELECT l.item_id AS id, MIN(l.item_name) AS name, CAST(SUM(l.quantity) AS BIGINT) AS n,
+                    CAST(SUM(l.points) AS BIGINT) AS points
+               {} GROUP BY l.item_id ORDER BY n DESC, name LIMIT 10",
+            red_from.replace(
+                "JOIN households",
+                "JOIN redemption_lines l ON l.redemption_id = r.id JOIN households"
+            )
+        ),
+        &times(),
+    )?;
+    let redemptions = RedemptionsSection {
+        count: red.first().map(|r| r.a).unwrap_or(0),
+        points: red.first().map(|r| r.b).unwrap_or(0),
+        households: red.first().map(|r| r.c).unwrap_or(0),
+        by_store,
+        top_goods,
+    };
+
+    // One level down: each child area's households.
+    let breakdown: Vec<BreakdownRow> = load(
+        conn,
+        &format!(
+            "SELECT c.id AS id, c.name AS name,
+                    CAST(COALESCE(SUM(CASE WHEN x.posted_on < $2 THEN x.signed ELSE 0 END), 0) AS BIGINT) AS opening,
+                    CAST(COALESCE(SUM(CASE WHEN x.posted_on >= $2 AND x.kind = 'award' THEN x.signed ELSE 0 END), 0) AS BIGINT) AS awarded,
+                    CAST(COALESCE(SUM(CASE WHEN x.posted_on >= $2 AND x.kind IN ('redemption', 'redemption_void') THEN x.signed ELSE 0 END), 0) AS BIGINT) AS redeemed,
+                    CAST(COALESCE(SUM(x.signed), 0) AS BIGINT) AS closing
+               FROM areas c
+               LEFT JOIN areas a ON a.path LIKE c.path || '%'
+               LEFT JOIN households h ON h.area_id = a.id
+               LEFT JOIN ({HOUSEHOLD_SIDES}) x ON x.acct = 'household:' || h.id
+              WHERE c.parent_id = $1
+              GROUP BY c.id, c.name ORDER BY c.name, c.id"
+        ),
+        &[
+            Bind::Text(area.id.clone()),
+            Bind::Date(start),
+            Bind::Date(end),
+        ],
+    )?;
+
+    let mut summary = Summary {
+        month,
+        area_id: area.id.clone(),
+        area_name: area.name.clone(),
+        area_level: area.level.clone(),
+        points,
+        households,
+        redemptions,
+        breakdown,
+        mismatches: Vec::new(),
+    };
+    summary.mismatches = check(conn, &summary, &prefix, end)?;
+    Ok(Some(summary))
+}
+
+/// Every identity the summary must satisfy; an empty list when it adds up.
+fn check(
+    conn: &mut DbConn,
+    s: &Summary,
+    prefix: &str,
+    end: NaiveDate,
+) -> QueryResult<Vec<Mismatch>> {
+    let mut out = Vec::new();
+    let mut expect = |key: &'static str, what: String, expected: i64, found: i64| {
+        if expected != found {
+            out.push(Mismatch {
+                key,
+                what,
+                expected,
+                found,
+            });
+        }
+    };
+    let p = &s.points;
+    expect(
+        "reports.check_points",
+        String::new(),
+        p.opening + p.flows(),
+        p.closing,
+    );
+    expect(
+        "reports.check_categories",
+        String::new(),
+        p.awarded,
+        p.by_category.iter().map(|r| r.points).sum(),
+    );
+    if !s.breakdown.is_empty() {
+        for (what, total, sum) in [
+            (
+                "opening",
+                p.opening,
+                s.breakdown.iter().map(|r| r.opening).sum(),
+            ),
+            (
+                "awarded",
+                p.awarded,
+                s.breakdown.iter().map(|r| r.awarded).sum(),
+            ),
+            (
+                "redeemed",
+                p.redeemed,
+                s.breakdown.iter().map(|r| r.redeemed).sum(),
+            ),
+            (
+                "closing",
+                p.closing,
+                s.breakdown.iter().map(|r| r.closing).sum(),
+            ),
+        ] {
+            expect("reports.check_breakdown", what.into(), total, sum);
+        }
+    }
+    // The closing balance equals the cached balances less what came after.
+    let ledger: Vec<TwoNums> = load(
+        conn,
+        "SELECT (SELECT CAST(COALESCE(SUM(b.balance), 0) AS BIGINT) FROM point_balances b
+                      JOIN households h ON b.account = 'household:' || h.id JOIN areas a ON a.id = h.area_id
+                     WHERE a.path LIKE $1) AS a,
+                    (SELECT CAST(COALESCE(SUM(x.signed), 0) AS BIGINT) FROM
+                      (SELECT e.amount AS signed, e.credit AS acct FROM point_entries e
+                        WHERE e.credit LIKE 'household:%' AND e.posted_on >= $2
+                       UNION ALL
+                       SELECT -e.amount, e.debit FROM point_entries e
+                        WHERE e.debit LIKE 'household:%' AND e.posted_on >= $2) x
+                      JOIN households h ON x.acct = 'household:' || h.id JOIN areas a ON a.id = h.area_id
+                     WHERE a.path LIKE $1) AS b",
+        &[Bind::Text(prefix.to_string()), Bind::Date(end)],
+    )?;
+    if let Some(l) = ledger.first() {
+        expect("reports.check_ledger", String::new(), l.a - l.b, p.closing);
+    }
+    Ok(out)
+}
