@@ -186,6 +186,22 @@ pub struct BreakdownRow {
     pub closing: i64,
 }
 
+impl NamedRow {
+    /// For a by-donor-kind row: the kind's label.
+    pub fn donor_kind_key(&self) -> &'static str {
+        crate::domain::stock::DonorKind::parse(&self.id)
+            .map(crate::domain::stock::DonorKind::label_key)
+            .unwrap_or("donors.kind_anonymous")
+    }
+}
+
+/// Yuan from fen, for display ("12.50").
+pub fn yuan(fen: impl std::borrow::Borrow<i64>) -> String {
+    let fen = *fen.borrow();
+    let sign = if fen < 0 { "-" } else { "" };
+    format!("{sign}{}.{:02}", fen.abs() / 100, fen.abs() % 100)
+}
+
 /// Points section: household balances in the area and what moved them.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PointsSection {
@@ -228,6 +244,69 @@ pub struct RedemptionsSection {
     pub top_goods: Vec<NamedRow>,
 }
 
+#[derive(QueryableByName, Debug, Clone)]
+struct StockRow {
+    #[diesel(sql_type = Text)]
+    store_id: String,
+    #[diesel(sql_type = Text)]
+    store_name: String,
+    #[diesel(sql_type = Text)]
+    item_id: String,
+    #[diesel(sql_type = Text)]
+    item_name: String,
+    #[diesel(sql_type = Text)]
+    unit: String,
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = BigInt)]
+    dir: i64,
+    #[diesel(sql_type = BigInt)]
+    before: i64,
+    #[diesel(sql_type = BigInt)]
+    during: i64,
+}
+
+/// One item at one store over the month.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GoodsLine {
+    pub store_id: String,
+    pub store_name: String,
+    pub item_id: String,
+    pub item_name: String,
+    pub unit: String,
+    pub opening: i64,
+    pub donated: i64,
+    pub bought: i64,
+    pub moved_in: i64,
+    pub redeemed: i64,
+    pub moved_out: i64,
+    pub written_off: i64,
+    /// Stocktake differences and reversals, net (+ in, - out).
+    pub counted: i64,
+    pub closing: i64,
+}
+
+impl GoodsLine {
+    pub fn flows(&self) -> i64 {
+        self.donated + self.bought + self.moved_in
+            - self.redeemed
+            - self.moved_out
+            - self.written_off
+            + self.counted
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DonationsSection {
+    pub count: i64,
+    pub money_fen: i64,
+    pub goods_value_fen: i64,
+    /// By donor kind: id = kind, n = donations, points = value in fen.
+    pub by_kind: Vec<NamedRow>,
+    /// Top donors by value (money and goods), n = donations, points = fen.
+    pub top_donors: Vec<NamedRow>,
+}
+
 /// An identity that failed, as a translation key and the two sides.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mismatch {
@@ -247,6 +326,8 @@ pub struct Summary {
     pub households: HouseholdsSection,
     pub redemptions: RedemptionsSection,
     pub breakdown: Vec<BreakdownRow>,
+    pub goods: Vec<GoodsLine>,
+    pub donations: DonationsSection,
     /// Identities that failed (empty when everything adds up).
     pub mismatches: Vec<Mismatch>,
 }
@@ -486,6 +567,9 @@ pub fn monthly(
         ],
     )?;
 
+    let goods = goods_lines(conn, &prefix, start_utc, end_utc)?;
+    let donations = donations(conn, &prefix, start, end)?;
+
     let mut summary = Summary {
         month,
         area_id: area.id.clone(),
@@ -495,6 +579,8 @@ pub fn monthly(
         households,
         redemptions,
         breakdown,
+        goods,
+        donations,
         mismatches: Vec::new(),
     };
     summary.mismatches = check(conn, &summary, &prefix, end)?;
@@ -558,6 +644,14 @@ fn check(
             expect("reports.check_breakdown", what.into(), total, sum);
         }
     }
+    for g in &s.goods {
+        expect(
+            "reports.check_goods",
+            format!("{} {}", g.store_name, g.item_name),
+            g.opening + g.flows(),
+            g.closing,
+        );
+    }
     // The closing balance equals the cached balances less what came after.
     let ledger: Vec<TwoNums> = load(
         conn,
@@ -578,4 +672,125 @@ fn check(
         expect("reports.check_ledger", String::new(), l.a - l.b, p.closing);
     }
     Ok(out)
+}
+
+/// Stock per store and item: opening, the month's movements by kind and
+/// direction, closing; one query for every store in the area.
+fn goods_lines(
+    conn: &mut DbConn,
+    prefix: &str,
+    start_utc: NaiveDateTime,
+    end_utc: NaiveDateTime,
+) -> QueryResult<Vec<GoodsLine>> {
+    let rows: Vec<StockRow> = load(
+        conn,
+        "SELECT s.id AS store_id, s.name AS store_name, i.id AS item_id, i.name AS item_name, i.unit AS unit,
+                x.kind AS kind, x.dir AS dir,
+                CAST(COALESCE(SUM(CASE WHEN x.at < $2 THEN x.quantity ELSE 0 END), 0) AS BIGINT) AS before,
+                CAST(COALESCE(SUM(CASE WHEN x.at >= $2 THEN x.quantity ELSE 0 END), 0) AS BIGINT) AS during
+           FROM (SELECT m.to_store_id AS store_id, m.item_id, m.kind, CAST(1 AS BIGINT) AS dir, m.quantity, m.at
+                   FROM stock_movements m WHERE m.to_store_id IS NOT NULL AND m.at < $3
+                 UNION ALL
+                 SELECT m.from_store_id, m.item_id, m.kind, CAST(-1 AS BIGINT), m.quantity, m.at
+                   FROM stock_movements m WHERE m.from_store_id IS NOT NULL AND m.at < $3) x
+           JOIN stores s ON s.id = x.store_id
+           JOIN areas a ON a.id = s.area_id
+           JOIN items i ON i.id = x.item_id
+          WHERE a.path LIKE $1
+          GROUP BY s.id, s.name, i.id, i.name, i.unit, x.kind, x.dir
+          ORDER BY s.name, s.id, i.name, i.id",
+        &[
+            Bind::Text(prefix.to_string()),
+            Bind::Ts(start_utc),
+            Bind::Ts(end_utc),
+        ],
+    )?;
+    let mut out: Vec<GoodsLine> = Vec::new();
+    for r in rows {
+        let same = out
+            .last()
+            .is_some_and(|g| g.store_id == r.store_id && g.item_id == r.item_id);
+        if !same {
+            out.push(GoodsLine {
+                store_id: r.store_id.clone(),
+                store_name: r.store_name.clone(),
+                item_id: r.item_id.clone(),
+                item_name: r.item_name.clone(),
+                unit: r.unit.clone(),
+                ..GoodsLine::default()
+            });
+        }
+        let g = out.last_mut().expect("pushed above");
+        g.opening += r.dir * r.before;
+        // The closing stock is summed on its own, not from the columns.
+        g.closing += r.dir * (r.before + r.during);
+        match (r.kind.as_str(), r.dir) {
+            ("donation", 1) => g.donated += r.during,
+            ("purchase", 1) => g.bought += r.during,
+            ("move", 1) => g.moved_in += r.during,
+            ("move", _) => g.moved_out += r.during,
+            ("redemption", -1) => g.redeemed += r.during,
+            ("write_off", -1) => g.written_off += r.during,
+            _ => g.counted += r.dir * r.during,
+        }
+    }
+    // Items with no stock and no movement this month say nothing.
+    out.retain(|g| g.opening != 0 || g.closing != 0 || g.flows() != 0 || g.redeemed != 0);
+    Ok(out)
+}
+
+/// Donations received by the area's stores in the month.
+fn donations(
+    conn: &mut DbConn,
+    prefix: &str,
+    start: NaiveDate,
+    end: NaiveDate,
+) -> QueryResult<DonationsSection> {
+    let binds = || {
+        vec![
+            Bind::Text(prefix.to_string()),
+            Bind::Date(start),
+            Bind::Date(end),
+        ]
+    };
+    // Each donation's value: its money plus its goods.
+    let valued = "(SELECT d.id, d.donor_id, d.money_fen,
+                          COALESCE((SELECT SUM(l.value_fen) FROM donation_lines l WHERE l.donation_id = d.id), 0) AS goods_fen
+                     FROM donations d JOIN stores s ON s.id = d.store_id JOIN areas a ON a.id = s.area_id
+                    WHERE a.path LIKE $1 AND d.donated_on >= $2 AND d.donated_on < $3) v";
+    let totals: Vec<ThreeNums> = load(
+        conn,
+        &format!(
+            "SELECT COUNT(*) AS a, CAST(COALESCE(SUM(v.money_fen), 0) AS BIGINT) AS b,
+                    CAST(COALESCE(SUM(v.goods_fen), 0) AS BIGINT) AS c FROM {valued}"
+        ),
+        &binds(),
+    )?;
+    let by_kind: Vec<NamedRow> = load(
+        conn,
+        &format!(
+            "SELECT o.kind AS id, o.kind AS name, COUNT(*) AS n,
+                    CAST(COALESCE(SUM(v.money_fen + v.goods_fen), 0) AS BIGINT) AS points
+               FROM {valued} JOIN donors o ON o.id = v.donor_id GROUP BY o.kind ORDER BY o.kind"
+        ),
+        &binds(),
+    )?;
+    let top_donors: Vec<NamedRow> = load(
+        conn,
+        &format!(
+            "SELECT o.id AS id, o.name AS name, COUNT(*) AS n,
+                    CAST(COALESCE(SUM(v.money_fen + v.goods_fen), 0) AS BIGINT) AS points
+               FROM {valued} JOIN donors o ON o.id = v.donor_id
+              GROUP BY o.id, o.name ORDER BY points DESC, o.name LIMIT 10"
+        ),
+        &binds(),
+    )?;
+    let t = totals.first();
+    Ok(DonationsSection {
+        count: t.map(|r| r.a).unwrap_or(0),
+        money_fen: t.map(|r| r.b).unwrap_or(0),
+        goods_value_fen: t.map(|r| r.c).unwrap_or(0),
+        by_kind,
+        top_donors,
+    })
 }

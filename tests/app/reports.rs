@@ -141,6 +141,30 @@ app_test! {
                 assert!(s.ok(), "seed {seed} {area} {m}: {:?}", s.mismatches);
             }
         }
+        // Goods this month: a donation, a stocktake begun and redemptions (by
+        // households of both districts); every item adds up.
+        let store = app.store("汇总超市", &village);
+        let goods = crate::stock::seed(&app, &store);
+        for (h, _) in households.iter().take(4) {
+            crate::counter::redeem_for_test(&app, &store, h, &goods.items[0]);
+        }
+        drop(c);
+        let mut c = app.conn();
+        for area in [&city, &district, &village, &village2] {
+            let s = reports::monthly(&mut c, TZ, area, this).unwrap().unwrap();
+            assert!(s.ok(), "seed {seed} {area}: {:?}", s.mismatches);
+            assert_eq!(s.goods.is_empty(), area == &village2);
+            for g in &s.goods {
+                assert_eq!(g.closing, crate::stock::on_hand(&app, &g.store_id, &g.item_id), "{g:?}");
+            }
+        }
+        let s = reports::monthly(&mut c, TZ, &city, this).unwrap().unwrap();
+        assert_eq!(s.redemptions.count, 4);
+        assert_eq!(s.redemptions.households, 4);
+        assert_eq!(s.redemptions.by_store.iter().map(|r| r.n).sum::<i64>(), 4);
+        assert_eq!(s.donations.count, 1, "{:?}", s.donations);
+        assert_eq!(s.donations.by_kind.iter().map(|k| k.points).sum::<i64>(), s.donations.money_fen + s.donations.goods_value_fen);
+        assert_eq!(s.goods.iter().filter(|g| g.item_id == goods.items[0] && g.store_id == store).map(|g| g.redeemed).sum::<i64>(), 4);
         // This month's closing is what every household holds now.
         let now = reports::monthly(&mut c, TZ, &city, this).unwrap().unwrap();
         let held: i64 = households.iter().map(|(h, _)| ledger::balance(&mut c, &ledger::household_account(h)).unwrap()).sum();

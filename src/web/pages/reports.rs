@@ -182,6 +182,76 @@ pub fn sections(lang: Lang, s: &Summary) -> Vec<Sheet> {
             .map(|g| vec![g.name.clone(), n(g.n), n(g.points)])
             .collect(),
     ));
+    out.push(sheet(
+        t("reports.goods_section"),
+        [
+            "reports.store",
+            "reports.goods",
+            "reports.stock_opening",
+            "reports.donated",
+            "reports.bought",
+            "reports.moved_in",
+            "reports.redeemed_goods",
+            "reports.moved_out",
+            "reports.written_off",
+            "reports.counted",
+            "reports.stock_closing",
+        ]
+        .iter()
+        .map(|k| t(k))
+        .collect(),
+        s.goods
+            .iter()
+            .map(|g| {
+                vec![
+                    g.store_name.clone(),
+                    format!("{} ({})", g.item_name, g.unit),
+                    n(g.opening),
+                    n(g.donated),
+                    n(g.bought),
+                    n(g.moved_in),
+                    n(g.redeemed),
+                    n(g.moved_out),
+                    n(g.written_off),
+                    n(g.counted),
+                    n(g.closing),
+                ]
+            })
+            .collect(),
+    ));
+    let d = &s.donations;
+    let mut donations: Vec<Vec<String>> = d
+        .by_kind
+        .iter()
+        .map(|k| vec![t(k.donor_kind_key()), n(k.n), reports::yuan(k.points)])
+        .collect();
+    donations.push(vec![
+        t("reports.total"),
+        n(d.count),
+        reports::yuan(d.money_fen + d.goods_value_fen),
+    ]);
+    donations.push(vec![
+        t("reports.money"),
+        String::new(),
+        reports::yuan(d.money_fen),
+    ]);
+    donations.push(vec![
+        t("reports.goods_value"),
+        String::new(),
+        reports::yuan(d.goods_value_fen),
+    ]);
+    for o in &d.top_donors {
+        donations.push(vec![o.name.clone(), n(o.n), reports::yuan(o.points)]);
+    }
+    out.push(sheet(
+        t("reports.donations"),
+        vec![
+            t("reports.donor_kind"),
+            t("reports.count"),
+            t("reports.value_yuan"),
+        ],
+        donations,
+    ));
     let mut bd: Vec<Vec<String>> = s
         .breakdown
         .iter()
