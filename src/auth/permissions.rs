@@ -50,6 +50,8 @@ pub enum Action {
     Stocktake,
     /// See monthly summaries (officials and reviewers: their own area).
     ViewReports,
+    /// Close a month (月结) and reopen it.
+    CloseMonths,
 }
 
 /// Whether a role may perform an action at all (before any object's scope).
@@ -72,7 +74,7 @@ pub fn can(role: Role, action: Action) -> bool {
             matches!(role, Admin | Official | Reviewer | Auditor)
         }
         ViewAreas | ViewStores | ViewAudit | VerifyLedger => matches!(role, Admin | Auditor),
-        ManageCatalogue => role == Admin,
+        ManageCatalogue | CloseMonths => role == Admin,
         ViewStock | ViewDonors => matches!(role, Admin | Auditor | Clerk),
         ManageDonors | BookDonation | MoveStock | Stocktake => matches!(role, Admin | Clerk),
     }

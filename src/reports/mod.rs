@@ -2,6 +2,8 @@
 //! computed with a few aggregate queries (never one per row), and the
 //! identities that must hold between its numbers.
 
+pub mod close;
+
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use chrono_tz::Tz;
 use diesel::QueryableByName;
@@ -328,6 +330,8 @@ pub struct Summary {
     pub breakdown: Vec<BreakdownRow>,
     pub goods: Vec<GoodsLine>,
     pub donations: DonationsSection,
+    /// Set when the month is closed (月结).
+    pub closed: Option<close::Closed>,
     /// Identities that failed (empty when everything adds up).
     pub mismatches: Vec<Mismatch>,
 }
@@ -581,6 +585,7 @@ pub fn monthly(
         breakdown,
         goods,
         donations,
+        closed: close::find(conn, month)?,
         mismatches: Vec::new(),
     };
     summary.mismatches = check(conn, &summary, &prefix, end)?;

@@ -143,6 +143,8 @@ pub fn table() -> Vec<RouteDef> {
         get!("/reports/monthly", reports::monthly),
         get!("/reports/monthly.csv", reports::monthly_csv),
         get!("/reports/monthly.xlsx", reports::monthly_xlsx),
+        post!("/reports/close", reports::close_month),
+        post!("/reports/reopen", reports::reopen_month),
         get!("/settings", ledger::settings_page),
         post!("/settings", ledger::settings_save),
     ]

@@ -226,3 +226,53 @@ app_test! {
         assert_eq!(page.status, 422);
     }
 }
+
+app_test! {
+    async fn a_closed_month_refuses_anything_dated_into_it(app) {
+        let [city, _, _, village] = app.area_chain("月结");
+        let official = app.user("yj-off", Role::Official, Some(&village), None);
+        app.rule("YJ1", "环境卫生", 5, None);
+        let h = app.household("月结户", &village);
+        let today = aixin::time::today(TZ);
+        let this = Month::of(today);
+        let last = this.prev();
+        let day = last.first_day() + chrono::Duration::days(3);
+        let admin = app.admin().await;
+        let back = format!("/reports/monthly?month={last}&area_id={city}");
+        // This month has not ended: it cannot be closed.
+        let page = admin.submit("/reports/close", &[("month", &this.to_string()), ("area_id", &city)]).await;
+        page.assert_contains("还没有结束");
+        let page = admin.submit("/reports/close", &[("month", &last.to_string()), ("area_id", &city)]).await;
+        page.assert_contains(&format!("月结 {last} 已完成"));
+        page.assert_contains("id=\"month-closed\"");
+        let page = admin.get(&back).await;
+        page.assert_contains("撤销月结");
+
+        // An official's award dated into the closed month is refused, naming the close.
+        let ctx = AuditCtx::console();
+        let off = Who { user_id: official.clone(), role: Role::Official, scope: Scope::All };
+        let mut c = app.conn();
+        let p = aw::parse_proposal("YJ1", &day.to_string(), "", today).unwrap();
+        let e = aw::propose(&mut c, &off.actor(&ctx), &h, &p, "y1", today).err().unwrap();
+        assert!(matches!(e, aixin::points::PointsError::Invalid(ref f) if f.key == "error.month_closed" && f.args.iter().any(|(_, v)| v == &last.to_string())), "{e:?}");
+        let text = aixin::i18n::field_error(aixin::i18n::Lang::Zh, match &e { aixin::points::PointsError::Invalid(f) => f, _ => unreachable!() });
+        assert!(text.contains(&format!("{last} 已经月结")), "{text}");
+        // Nor can any posting be dated into it; today's still can.
+        let posting = |day| Posting {
+            debit: ledger::ISSUANCE.into(), credit: ledger::household_account(&h), amount: 3, kind: Kind::Adjustment,
+            ref_kind: "test".into(), ref_id: String::new(), memo: "t".into(), user_id: None, posted_on: day,
+            idempotency_key: None, reverses: None,
+        };
+        let e = aixin::db::write_tx(&mut c, |c| ledger::post(c, &posting(day))).err().unwrap();
+        assert_eq!(e, ledger::LedgerError::MonthClosed(last.to_string()));
+        aixin::db::write_tx(&mut c, |c| ledger::post(c, &posting(today))).unwrap();
+        // Reopening needs a reason; both are audited.
+        let page = admin.submit("/reports/reopen", &[("month", &last.to_string()), ("area_id", &city), ("reason", " ")]).await;
+        page.assert_contains("撤销月结请写明原因");
+        let page = admin.submit("/reports/reopen", &[("month", &last.to_string()), ("area_id", &city), ("reason", "补录漏报的奖励")]).await;
+        page.assert_contains(&format!("已撤销 {last} 的月结"));
+        let actions = app.audit_actions();
+        assert!(actions.contains(&"month.close".to_string()) && actions.contains(&"month.reopen".to_string()), "{actions:?}");
+        aw::propose(&mut c, &off.actor(&ctx), &h, &p, "y2", today).unwrap();
+    }
+}

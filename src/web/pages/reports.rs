@@ -11,9 +11,9 @@ use crate::domain::FieldError;
 use crate::i18n::{self, Lang};
 use crate::reports::{self, Month, Summary};
 use crate::web::export::Sheet;
-use crate::web::extract::lang_of;
-use crate::web::page::{PageCtx, render};
-use crate::web::{AppError, AppState, CurrentUser, run};
+use crate::web::extract::{audit_ctx, lang_of};
+use crate::web::page::{PageCtx, flash_ok, or_flash, render};
+use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 #[derive(Deserialize, Default, Clone)]
 pub struct MonthlyQuery {
@@ -74,6 +74,7 @@ struct MonthlyPage<'a> {
     printed_at: String,
     printed_by: String,
     query: String,
+    can_close: bool,
 }
 
 pub async fn monthly(
@@ -91,6 +92,7 @@ pub async fn monthly(
         &MonthlyPage {
             ctx: &ctx,
             printed_by: user.user.display_name.clone(),
+            can_close: user.can(Action::CloseMonths),
             s,
             areas,
             printed_at,
@@ -350,4 +352,79 @@ fn sheet(name: String, headers: Vec<String>, rows: Vec<Vec<String>>) -> Sheet {
         headers,
         rows,
     }
+}
+
+#[derive(Deserialize)]
+pub struct CloseForm {
+    #[serde(default)]
+    pub month: String,
+    #[serde(default)]
+    pub area_id: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+fn back_to(f: &CloseForm) -> String {
+    let q = serde_urlencoded::to_string([("month", &f.month), ("area_id", &f.area_id)])
+        .unwrap_or_default();
+    format!("/reports/monthly?{q}")
+}
+
+/// Close a month: nothing can be dated into it afterwards.
+pub async fn close_month(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    form: CsrfForm<CloseForm>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::CloseMonths)?;
+    let form = form.0;
+    let back = back_to(&form);
+    let ctx = audit_ctx(&req, Some(&user));
+    let user_id = user.user.id.clone();
+    let today = crate::time::today(state.config.time_zone);
+    let result = async {
+        let month = Month::parse(&form.month)?;
+        run(&state, move |c| {
+            Ok(reports::close::close(c, &ctx, &user_id, month, today)?)
+        })
+        .await?;
+        Ok(flash_ok(
+            &req,
+            &back,
+            "flash.month_closed",
+            &[("month", month.to_string())],
+        ))
+    }
+    .await;
+    or_flash(&req, &back, result)
+}
+
+/// Reopen a closed month, with a reason.
+pub async fn reopen_month(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    form: CsrfForm<CloseForm>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::CloseMonths)?;
+    let form = form.0;
+    let back = back_to(&form);
+    let ctx = audit_ctx(&req, Some(&user));
+    let result = async {
+        let month = Month::parse(&form.month)?;
+        let reason = form.reason.clone();
+        run(&state, move |c| {
+            Ok(reports::close::reopen(c, &ctx, month, &reason)?)
+        })
+        .await?;
+        Ok(flash_ok(
+            &req,
+            &back,
+            "flash.month_reopened",
+            &[("month", month.to_string())],
+        ))
+    }
+    .await;
+    or_flash(&req, &back, result)
 }
