@@ -324,6 +324,8 @@ pub struct Summary {
     pub area_id: String,
     pub area_name: String,
     pub area_level: String,
+    /// Set for one store's summary.
+    pub store_id: Option<String>,
     pub points: PointsSection,
     pub households: HouseholdsSection,
     pub redemptions: RedemptionsSection,
@@ -353,6 +355,51 @@ const HOUSEHOLD_SIDES: &str = "
     UNION ALL
     SELECT e.kind, e.posted_on, -e.amount, e.debit, e.ref_id
       FROM point_entries e WHERE e.debit LIKE 'household:%' AND e.posted_on < $3";
+
+/// Stores (alias s, with their area a) in an area, or one store, by `$1`.
+const AREA_FILTER: &str = "a.path LIKE $1";
+const STORE_FILTER: &str = "s.id = $1";
+
+/// The monthly summary of one store: its redemptions, goods and donations
+/// (points and households belong to areas, so those sections stay empty).
+pub fn monthly_store(
+    conn: &mut DbConn,
+    tz: Tz,
+    store: &crate::stores::StoreRow,
+    month: Month,
+) -> QueryResult<Summary> {
+    let (start, end) = (month.first_day(), month.end_day());
+    let (start_utc, end_utc) = (
+        crate::time::local_day_start_utc(start, tz),
+        crate::time::local_day_start_utc(end, tz),
+    );
+    let id = store.store.id.clone();
+    let redemptions = redemptions_section(
+        conn,
+        "FROM redemptions r JOIN households h ON h.id = r.household_id
+          WHERE r.store_id = $1 AND r.created_at >= $2 AND r.created_at < $3 AND r.status = 'completed'",
+        &[Bind::Text(id.clone()), Bind::Ts(start_utc), Bind::Ts(end_utc)],
+    )?;
+    let goods = goods_lines(conn, STORE_FILTER, &id, start_utc, end_utc)?;
+    let donations = donations(conn, STORE_FILTER, &id, start, end)?;
+    let mut summary = Summary {
+        month,
+        area_id: store.store.area_id.clone(),
+        area_name: format!("{} · {}", store.area_name, store.store.name),
+        area_level: String::new(),
+        store_id: Some(id),
+        points: PointsSection::default(),
+        households: HouseholdsSection::default(),
+        redemptions,
+        breakdown: Vec::new(),
+        goods,
+        donations,
+        closed: close::find(conn, month)?,
+        mismatches: Vec::new(),
+    };
+    summary.mismatches = check_goods(&summary);
+    Ok(summary)
+}
 
 /// The monthly summary of an area (and everything below it).
 pub fn monthly(
@@ -510,43 +557,7 @@ pub fn monthly(
     // Redemptions by households of the area, completed in the month.
     let red_from = "FROM redemptions r JOIN households h ON h.id = r.household_id JOIN areas a ON a.id = h.area_id
           WHERE a.path LIKE $1 AND r.created_at >= $2 AND r.created_at < $3 AND r.status = 'completed'";
-    let red: Vec<ThreeNums> = load(
-        conn,
-        &format!(
-            "SELECT COUNT(*) AS a, CAST(COALESCE(SUM(r.total_points), 0) AS BIGINT) AS b,
-                    COUNT(DISTINCT r.household_id) AS c {red_from}"
-        ),
-        &times(),
-    )?;
-    let by_store: Vec<NamedRow> = load(
-        conn,
-        &format!(
-            "SELECT s.id AS id, s.name AS name, COUNT(*) AS n, CAST(COALESCE(SUM(r.total_points), 0) AS BIGINT) AS points
-               {} GROUP BY s.id, s.name ORDER BY s.name",
-            red_from.replace("JOIN households", "JOIN stores s ON s.id = r.store_id JOIN households")
-        ),
-        &times(),
-    )?;
-    let top_goods: Vec<NamedRow> = load(
-        conn,
-        &format!(
-            "SELECT l.item_id AS id, MIN(l.item_name) AS name, CAST(SUM(l.quantity) AS BIGINT) AS n,
-                    CAST(SUM(l.points) AS BIGINT) AS points
-               {} GROUP BY l.item_id ORDER BY n DESC, name LIMIT 10",
-            red_from.replace(
-                "JOIN households",
-                "JOIN redemption_lines l ON l.redemption_id = r.id JOIN households"
-            )
-        ),
-        &times(),
-    )?;
-    let redemptions = RedemptionsSection {
-        count: red.first().map(|r| r.a).unwrap_or(0),
-        points: red.first().map(|r| r.b).unwrap_or(0),
-        households: red.first().map(|r| r.c).unwrap_or(0),
-        by_store,
-        top_goods,
-    };
+    let redemptions = redemptions_section(conn, red_from, &times())?;
 
     // One level down: each child area's households.
     let breakdown: Vec<BreakdownRow> = load(
@@ -571,14 +582,15 @@ pub fn monthly(
         ],
     )?;
 
-    let goods = goods_lines(conn, &prefix, start_utc, end_utc)?;
-    let donations = donations(conn, &prefix, start, end)?;
+    let goods = goods_lines(conn, AREA_FILTER, &prefix, start_utc, end_utc)?;
+    let donations = donations(conn, AREA_FILTER, &prefix, start, end)?;
 
     let mut summary = Summary {
         month,
         area_id: area.id.clone(),
         area_name: area.name.clone(),
         area_level: area.level.clone(),
+        store_id: None,
         points,
         households,
         redemptions,
@@ -649,14 +661,6 @@ fn check(
             expect("reports.check_breakdown", what.into(), total, sum);
         }
     }
-    for g in &s.goods {
-        expect(
-            "reports.check_goods",
-            format!("{} {}", g.store_name, g.item_name),
-            g.opening + g.flows(),
-            g.closing,
-        );
-    }
     // The closing balance equals the cached balances less what came after.
     let ledger: Vec<TwoNums> = load(
         conn,
@@ -676,6 +680,7 @@ fn check(
     if let Some(l) = ledger.first() {
         expect("reports.check_ledger", String::new(), l.a - l.b, p.closing);
     }
+    out.extend(check_goods(s));
     Ok(out)
 }
 
@@ -683,13 +688,14 @@ fn check(
 /// direction, closing; one query for every store in the area.
 fn goods_lines(
     conn: &mut DbConn,
+    filter: &str,
     prefix: &str,
     start_utc: NaiveDateTime,
     end_utc: NaiveDateTime,
 ) -> QueryResult<Vec<GoodsLine>> {
     let rows: Vec<StockRow> = load(
         conn,
-        "SELECT s.id AS store_id, s.name AS store_name, i.id AS item_id, i.name AS item_name, i.unit AS unit,
+        &"SELECT s.id AS store_id, s.name AS store_name, i.id AS item_id, i.name AS item_name, i.unit AS unit,
                 x.kind AS kind, x.dir AS dir,
                 CAST(COALESCE(SUM(CASE WHEN x.at < $2 THEN x.quantity ELSE 0 END), 0) AS BIGINT) AS before,
                 CAST(COALESCE(SUM(CASE WHEN x.at >= $2 THEN x.quantity ELSE 0 END), 0) AS BIGINT) AS during
@@ -701,9 +707,10 @@ fn goods_lines(
            JOIN stores s ON s.id = x.store_id
            JOIN areas a ON a.id = s.area_id
            JOIN items i ON i.id = x.item_id
-          WHERE a.path LIKE $1
+          WHERE FILTER
           GROUP BY s.id, s.name, i.id, i.name, i.unit, x.kind, x.dir
-          ORDER BY s.name, s.id, i.name, i.id",
+          ORDER BY s.name, s.id, i.name, i.id"
+            .replace("FILTER", filter),
         &[
             Bind::Text(prefix.to_string()),
             Bind::Ts(start_utc),
@@ -747,6 +754,7 @@ fn goods_lines(
 /// Donations received by the area's stores in the month.
 fn donations(
     conn: &mut DbConn,
+    filter: &str,
     prefix: &str,
     start: NaiveDate,
     end: NaiveDate,
@@ -762,7 +770,8 @@ fn donations(
     let valued = "(SELECT d.id, d.donor_id, d.money_fen,
                           COALESCE((SELECT SUM(l.value_fen) FROM donation_lines l WHERE l.donation_id = d.id), 0) AS goods_fen
                      FROM donations d JOIN stores s ON s.id = d.store_id JOIN areas a ON a.id = s.area_id
-                    WHERE a.path LIKE $1 AND d.donated_on >= $2 AND d.donated_on < $3) v";
+                    WHERE FILTER AND d.donated_on >= $2 AND d.donated_on < $3) v"
+        .replace("FILTER", filter);
     let totals: Vec<ThreeNums> = load(
         conn,
         &format!(
@@ -798,4 +807,75 @@ fn donations(
         by_kind,
         top_donors,
     })
+}
+
+/// Redemptions completed in the month; `red_from` is the FROM .. WHERE part.
+fn redemptions_section(
+    conn: &mut DbConn,
+    red_from: &str,
+    binds: &[Bind],
+) -> QueryResult<RedemptionsSection> {
+    let red: Vec<ThreeNums> = load(
+        conn,
+        &format!(
+            "SELECT COUNT(*) AS a, CAST(COALESCE(SUM(r.total_points), 0) AS BIGINT) AS b,
+                    COUNT(DISTINCT r.household_id) AS c {red_from}"
+        ),
+        binds,
+    )?;
+    let by_store: Vec<NamedRow> = load(
+        conn,
+        &format!(
+            "SELECT s.id AS id, s.name AS name, COUNT(*) AS n, CAST(COALESCE(SUM(r.total_points), 0) AS BIGINT) AS points
+               {} GROUP BY s.id, s.name ORDER BY s.name",
+            red_from.replace("JOIN households", "JOIN stores s ON s.id = r.store_id JOIN households")
+        ),
+        binds,
+    )?;
+    let top_goods: Vec<NamedRow> = load(
+        conn,
+        &format!(
+            "SELECT l.item_id AS id, MIN(l.item_name) AS name, CAST(SUM(l.quantity) AS BIGINT) AS n,
+                    CAST(SUM(l.points) AS BIGINT) AS points
+               {} GROUP BY l.item_id ORDER BY n DESC, name LIMIT 10",
+            red_from.replace(
+                "JOIN households",
+                "JOIN redemption_lines l ON l.redemption_id = r.id JOIN households"
+            )
+        ),
+        binds,
+    )?;
+    Ok(RedemptionsSection {
+        count: red.first().map(|r| r.a).unwrap_or(0),
+        points: red.first().map(|r| r.b).unwrap_or(0),
+        households: red.first().map(|r| r.c).unwrap_or(0),
+        by_store,
+        top_goods,
+    })
+}
+
+/// Opening + in - out = closing for every item at every store, and the
+/// stores' redemptions sum to the total.
+fn check_goods(s: &Summary) -> Vec<Mismatch> {
+    let mut out = Vec::new();
+    for g in &s.goods {
+        if g.opening + g.flows() != g.closing {
+            out.push(Mismatch {
+                key: "reports.check_goods",
+                what: format!("{} {}", g.store_name, g.item_name),
+                expected: g.opening + g.flows(),
+                found: g.closing,
+            });
+        }
+    }
+    let by_store: i64 = s.redemptions.by_store.iter().map(|r| r.points).sum();
+    if by_store != s.redemptions.points {
+        out.push(Mismatch {
+            key: "reports.check_redemptions",
+            what: String::new(),
+            expected: s.redemptions.points,
+            found: by_store,
+        });
+    }
+    out
 }

@@ -185,6 +185,19 @@ app_test! {
         assert_eq!(xlsx.status, 200);
         assert_eq!(xlsx.headers.get("content-type").unwrap(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
 
+        // One store's summary: its redemptions and goods, adding up.
+        let page = admin.get(&format!("/reports/monthly?month={this}&store_id={store}")).await;
+        assert_eq!(page.status, 200);
+        page.assert_contains("id=\"report-ok\"");
+        page.assert_contains("id=\"r-count\">4<");
+        assert!(!page.body.contains("id=\"p-closing\""));
+        let csv = admin.get(&format!("/reports/monthly.csv?month={this}&store_id={store}")).await;
+        assert_eq!(csv.status, 200);
+        let page = admin.get(&format!("/reports/monthly?month={this}&store_id={store}&area_id={city}")).await;
+        assert_eq!(page.status, 422);
+        let page = admin.get(&format!("/reports/monthly?month={this}&store_id=nope")).await;
+        assert_eq!(page.status, 422);
+        page.assert_contains("找不到这个超市");
         // A cached balance that disagrees with its entries: the page warns.
         {
             use aixin::db::schema::point_balances;

@@ -21,6 +21,8 @@ pub struct MonthlyQuery {
     pub month: String,
     #[serde(default)]
     pub area_id: String,
+    #[serde(default)]
+    pub store_id: String,
 }
 
 /// Parse the query and load the summary, within the user's scope.
@@ -38,12 +40,23 @@ async fn load(
     };
     let scope = user.scope.clone();
     let wanted = q.area_id.trim().to_string();
+    let store_id = q.store_id.trim().to_string();
+    if !store_id.is_empty() && !wanted.is_empty() {
+        return Err(FieldError::new("field.report_store", "error.report_area_or_store").into());
+    }
     run(state, move |c| {
         let areas = match &scope {
             Scope::All => crate::areas::tree(c)?,
             Scope::Area { path, .. } => crate::areas::subtree(c, path)?,
             Scope::Store { .. } | Scope::Nothing => return Err(AppError::Forbidden),
         };
+        if !store_id.is_empty() {
+            // A store outside the scope reads as unknown, like an area.
+            let store = crate::stores::find(c, &store_id)?
+                .filter(|s| scope.covers_store(&s.store.id, &s.area_path))
+                .ok_or_else(|| FieldError::new("field.report_store", "error.store_unknown"))?;
+            return Ok((reports::monthly_store(c, tz, &store, month)?, areas));
+        }
         let area_id = if wanted.is_empty() {
             match areas.first() {
                 Some(a) => a.id.clone(),
@@ -86,7 +99,10 @@ pub async fn monthly(
     let (s, areas) = load(&user, &state, &q).await?;
     let ctx = PageCtx::build(&req, Some(&user));
     let printed_at = crate::time::format_local(crate::db::now(), state.config.time_zone);
-    let query = format!("month={}&area_id={}", s.month, s.area_id);
+    let query = match &s.store_id {
+        Some(id) => format!("month={}&store_id={id}", s.month),
+        None => format!("month={}&area_id={}", s.month, s.area_id),
+    };
     render(
         &ctx,
         &MonthlyPage {
@@ -107,6 +123,7 @@ pub fn sections(lang: Lang, s: &Summary) -> Vec<Sheet> {
     let n = |v: i64| v.to_string();
     let p = &s.points;
     let mut out = Vec::new();
+    let whole_area = s.store_id.is_none();
     let mut points = vec![
         vec![t("reports.opening"), String::new(), n(p.opening)],
         vec![t("reports.awarded"), String::new(), n(p.awarded)],
@@ -125,33 +142,35 @@ pub fn sections(lang: Lang, s: &Summary) -> Vec<Sheet> {
         vec![t("reports.approved"), n(p.approved), String::new()],
         vec![t("reports.rejected"), n(p.rejected), String::new()],
     ]);
-    out.push(sheet(
-        t("reports.points"),
-        vec![
-            t("reports.item"),
-            t("reports.count"),
-            t("reports.points_col"),
-        ],
-        points,
-    ));
-    let h = &s.households;
-    let mut households = vec![
-        vec![t("reports.registered"), n(h.registered)],
-        vec![t("reports.taking_part"), n(h.taking_part)],
-        vec![t("reports.first_time"), n(h.first_time)],
-        vec![t("reports.inactive"), n(h.inactive.len() as i64)],
-    ];
-    for i in &h.inactive {
-        households.push(vec![
-            format!("  {} ({})", i.head_name, i.village),
-            i.last_active.map(|d| d.to_string()).unwrap_or_default(),
-        ]);
+    if whole_area {
+        out.push(sheet(
+            t("reports.points"),
+            vec![
+                t("reports.item"),
+                t("reports.count"),
+                t("reports.points_col"),
+            ],
+            points,
+        ));
+        let h = &s.households;
+        let mut households = vec![
+            vec![t("reports.registered"), n(h.registered)],
+            vec![t("reports.taking_part"), n(h.taking_part)],
+            vec![t("reports.first_time"), n(h.first_time)],
+            vec![t("reports.inactive"), n(h.inactive.len() as i64)],
+        ];
+        for i in &h.inactive {
+            households.push(vec![
+                format!("  {} ({})", i.head_name, i.village),
+                i.last_active.map(|d| d.to_string()).unwrap_or_default(),
+            ]);
+        }
+        out.push(sheet(
+            t("reports.households"),
+            vec![t("reports.item"), t("reports.count")],
+            households,
+        ));
     }
-    out.push(sheet(
-        t("reports.households"),
-        vec![t("reports.item"), t("reports.count")],
-        households,
-    ));
     let r = &s.redemptions;
     let mut red = vec![vec![
         t("reports.all_stores"),
@@ -276,23 +295,26 @@ pub fn sections(lang: Lang, s: &Summary) -> Vec<Sheet> {
             n(p.closing),
         ]);
     }
-    out.push(sheet(
-        t("reports.breakdown"),
-        vec![
-            t("reports.area"),
-            t("reports.opening"),
-            t("reports.awarded"),
-            t("reports.redeemed"),
-            t("reports.closing"),
-        ],
-        bd,
-    ));
+    if whole_area {
+        out.push(sheet(
+            t("reports.breakdown"),
+            vec![
+                t("reports.area"),
+                t("reports.opening"),
+                t("reports.awarded"),
+                t("reports.redeemed"),
+                t("reports.closing"),
+            ],
+            bd,
+        ));
+    }
     out
 }
 
 fn file_name(s: &Summary, ext: &str) -> String {
     // Area ids are ASCII; names may not be, so the file is named by id.
-    format!("monthly-{}-{}.{ext}", s.month, s.area_id)
+    let id = s.store_id.as_deref().unwrap_or(&s.area_id);
+    format!("monthly-{}-{id}.{ext}", s.month)
 }
 
 pub async fn monthly_csv(
