@@ -3,6 +3,7 @@
 //! identities that must hold between its numbers.
 
 pub mod close;
+pub mod trend;
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use chrono_tz::Tz;
@@ -89,7 +90,7 @@ impl std::fmt::Display for Month {
 }
 
 /// A value bound into a report query.
-enum Bind {
+pub(crate) enum Bind {
     Text(String),
     Date(NaiveDate),
     Ts(NaiveDateTime),
@@ -97,7 +98,7 @@ enum Bind {
 
 /// Run one aggregate query on either backend. The SQL is written once with
 /// `$n` placeholders; SQLite reads them as `?n`.
-fn load<T>(conn: &mut DbConn, sql: &str, binds: &[Bind]) -> QueryResult<Vec<T>>
+pub(crate) fn load<T>(conn: &mut DbConn, sql: &str, binds: &[Bind]) -> QueryResult<Vec<T>>
 where
     T: QueryableByName<diesel::sqlite::Sqlite> + QueryableByName<diesel::pg::Pg> + 'static,
 {
@@ -332,6 +333,8 @@ pub struct Summary {
     pub breakdown: Vec<BreakdownRow>,
     pub goods: Vec<GoodsLine>,
     pub donations: DonationsSection,
+    /// The twelve months up to this one (areas only).
+    pub trend: Vec<trend::TrendPoint>,
     /// Set when the month is closed (月结).
     pub closed: Option<close::Closed>,
     /// Identities that failed (empty when everything adds up).
@@ -349,7 +352,7 @@ pub const INACTIVE_LIMIT: i64 = 500;
 
 /// Signed movements of household accounts in the area:
 /// one row per entry side, `acct` joined to the household.
-const HOUSEHOLD_SIDES: &str = "
+pub(crate) const HOUSEHOLD_SIDES: &str = "
     SELECT e.kind AS kind, e.posted_on AS posted_on, e.amount AS signed, e.credit AS acct, e.ref_id AS ref_id
       FROM point_entries e WHERE e.credit LIKE 'household:%' AND e.posted_on < $3
     UNION ALL
@@ -394,6 +397,7 @@ pub fn monthly_store(
         breakdown: Vec::new(),
         goods,
         donations,
+        trend: Vec::new(),
         closed: close::find(conn, month)?,
         mismatches: Vec::new(),
     };
@@ -597,6 +601,7 @@ pub fn monthly(
         breakdown,
         goods,
         donations,
+        trend: trend::trend(conn, tz, &area.path, month)?,
         closed: close::find(conn, month)?,
         mismatches: Vec::new(),
     };

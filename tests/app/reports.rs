@@ -133,6 +133,13 @@ app_test! {
         }
         let s = reports::monthly(&mut c, TZ, &city, month).unwrap().unwrap();
         assert_eq!(s.breakdown.len(), 2);
+        // The trend's last month is this summary; the month before is the one before.
+        assert_eq!(s.trend.len(), 12);
+        let last = &s.trend[11];
+        assert_eq!(last.month, month.to_string());
+        assert_eq!((last.awarded, -last.redeemed, last.taking_part), (s.points.awarded, s.points.redeemed, s.households.taking_part));
+        let prev = reports::monthly(&mut c, TZ, &city, before).unwrap().unwrap();
+        assert_eq!((s.trend[10].awarded, s.trend[10].taking_part), (prev.points.awarded, prev.households.taking_part));
         assert_eq!(s.breakdown.iter().map(|b| b.closing).sum::<i64>(), expect[0].closing);
         // Every area and both months add up, the village too (no rows below it).
         for area in [&city, &district, &district2, &village, &village2] {
@@ -178,6 +185,7 @@ app_test! {
         page.assert_contains("id=\"report-ok\"");
         page.assert_contains(&format!("id=\"p-closing\">{}<", expect[0].closing));
         page.assert_contains("制表人");
+        page.assert_contains("<svg");
         let csv = admin.get(&format!("/reports/monthly.csv?month={month}&area_id={city}")).await;
         assert_eq!(csv.status, 200);
         assert!(csv.body.contains(&format!("期末积分余额,,{}", expect[0].closing)), "{}", csv.body);

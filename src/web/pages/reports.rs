@@ -88,6 +88,8 @@ struct MonthlyPage<'a> {
     printed_by: String,
     query: String,
     can_close: bool,
+    /// The 12-month trend chart (SVG drawn here, no user text inside).
+    trend_svg: String,
 }
 
 pub async fn monthly(
@@ -109,6 +111,19 @@ pub async fn monthly(
             ctx: &ctx,
             printed_by: user.user.display_name.clone(),
             can_close: user.can(Action::CloseMonths),
+            trend_svg: if s.trend.is_empty() {
+                String::new()
+            } else {
+                let lang = ctx.lang;
+                reports::trend::svg(
+                    &s.trend,
+                    &reports::trend::Labels {
+                        awarded: i18n::t(lang, "reports.trend_awarded"),
+                        redeemed: i18n::t(lang, "reports.trend_redeemed"),
+                        taking_part: i18n::t(lang, "reports.trend_taking_part"),
+                    },
+                )
+            },
             s,
             areas,
             printed_at,
