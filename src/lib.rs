@@ -20,6 +20,7 @@ pub mod ledger;
 pub mod operations;
 pub mod points;
 pub mod redemptions;
+pub mod reports;
 pub mod settings;
 pub mod stock;
 pub mod stores;

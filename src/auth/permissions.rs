@@ -50,6 +50,10 @@ pub enum Action {
     Stocktake,
     /// See the operations page: version, database, backups, checks, jobs.
     ViewOperations,
+    /// See monthly summaries (officials and reviewers: their own area).
+    ViewReports,
+    /// Close a month (月结) and reopen it.
+    CloseMonths,
 }
 
 /// Whether a role may perform an action at all (before any object's scope).
@@ -70,9 +74,11 @@ pub fn can(role: Role, action: Action) -> bool {
         ProposeAwards => matches!(role, Admin | Official),
         ReviewAwards => matches!(role, Admin | Reviewer),
         ObjectToAwards => matches!(role, Admin | Official | Reviewer),
-        ViewNotice | ViewStatements => matches!(role, Admin | Official | Reviewer | Auditor),
+        ViewNotice | ViewStatements | ViewReports => {
+            matches!(role, Admin | Official | Reviewer | Auditor)
+        }
         ViewAreas | ViewStores | ViewAudit | VerifyLedger => matches!(role, Admin | Auditor),
-        ManageCatalogue => role == Admin,
+        ManageCatalogue | CloseMonths => role == Admin,
         ViewStock | ViewDonors => matches!(role, Admin | Auditor | Clerk),
         ManageDonors | BookDonation | MoveStock | Stocktake => matches!(role, Admin | Clerk),
     }

@@ -464,7 +464,10 @@ diesel::joinable!(redemption_lines -> redemptions (redemption_id));
 diesel::joinable!(redemption_lines -> items (item_id));
 
 // Every table, once.
+diesel::joinable!(month_closes -> users (closed_by));
+
 diesel::allow_tables_to_appear_in_same_query!(
+    month_closes,
     areas,
     stores,
     users,
@@ -498,3 +501,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     redemptions,
     redemption_lines,
 );
+
+diesel::table! {
+    month_closes (month) {
+        month -> Text,
+        closed_at -> Timestamp,
+        closed_by -> Text,
+    }
+}

@@ -183,6 +183,7 @@ mod tests {
             "login.",
             "password.",
             "home.",
+            "reports.",
             "users.",
             "areas.",
             "stores.",

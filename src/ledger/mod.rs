@@ -142,6 +142,9 @@ pub enum LedgerError {
     Insufficient { balance: i64, needed: i64 },
     #[error("amount must be positive")]
     BadAmount,
+    /// The posting date falls in a closed month (the month, YYYY-MM).
+    #[error("month {0} is closed")]
+    MonthClosed(String),
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
 }
@@ -210,6 +213,9 @@ pub fn lock_account(conn: &mut DbConn, account: &str) -> QueryResult<()> {
 pub fn post(conn: &mut DbConn, p: &Posting) -> Result<Entry, LedgerError> {
     if p.amount <= 0 || p.debit == p.credit {
         return Err(LedgerError::BadAmount);
+    }
+    if let Some(month) = crate::reports::close::closed_month_of(conn, p.posted_on)? {
+        return Err(LedgerError::MonthClosed(month));
     }
     if let Some(key) = &p.idempotency_key
         && let Some(e) = point_entries::table

@@ -267,6 +267,9 @@ fn check_household(
     occurred_on: NaiveDate,
     except: Option<&str>,
 ) -> Result<hh::HouseholdRow, PointsError> {
+    if let Some(m) = crate::reports::close::closed_month_of(conn, occurred_on)? {
+        return Err(crate::reports::close::closed_error("field.occurred_on", m).into());
+    }
     let h = hh::find(conn, actor.scope, household_id)?;
     if h.household.archived {
         return Err(FieldError::new("field.household", "error.household_archived").into());

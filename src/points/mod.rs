@@ -161,6 +161,7 @@ impl From<crate::ledger::LedgerError> for PointsError {
                     .into()
             }
             L::BadAmount => FieldError::new("field.points", "error.points_nonzero").into(),
+            L::MonthClosed(m) => crate::reports::close::closed_error("field.date", m).into(),
             L::Db(d) => PointsError::Db(d),
         }
     }

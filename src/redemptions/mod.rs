@@ -64,6 +64,9 @@ impl From<ledger::LedgerError> for RedeemError {
             ledger::LedgerError::BadAmount => {
                 FieldError::new("field.items", "error.basket_empty").into()
             }
+            ledger::LedgerError::MonthClosed(m) => {
+                crate::reports::close::closed_error("field.date", m).into()
+            }
             ledger::LedgerError::Db(d) => RedeemError::Db(d),
         }
     }

@@ -162,6 +162,16 @@ impl From<crate::households::HouseholdError> for AppError {
     }
 }
 from_area_error!(AreaError);
+
+impl From<crate::reports::close::CloseError> for AppError {
+    fn from(e: crate::reports::close::CloseError) -> Self {
+        use crate::reports::close::CloseError;
+        match e {
+            CloseError::Invalid(f) => AppError::Invalid(f),
+            CloseError::Db(d) => d.into(),
+        }
+    }
+}
 from_area_error!(StoreError);
 from_area_error!(GoodsError);
 

@@ -31,13 +31,61 @@ pub fn xlsx(
     }
     for (i, r) in rows.iter().enumerate() {
         for (c, v) in r.iter().enumerate() {
-            match v.parse::<i64>() {
-                Ok(n) if !v.starts_with('0') || v == "0" => {
-                    sheet.write_number(i as u32 + 1, c as u16, n as f64)?
-                }
-                _ => sheet.write_string(i as u32 + 1, c as u16, neutralise(v))?,
-            };
+            write_cell(sheet, i as u32 + 1, c as u16, v)?;
         }
     }
     wb.save_to_buffer()
+}
+
+/// One table of a multi-sheet export: its name, translated headers and rows.
+pub struct Sheet {
+    pub name: String,
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+/// A workbook with one sheet per table.
+pub fn xlsx_sheets(sheets: &[Sheet]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let bold = rust_xlsxwriter::Format::new().set_bold();
+    for Sheet {
+        name,
+        headers,
+        rows,
+    } in sheets
+    {
+        let sheet = wb.add_worksheet();
+        // Sheet names: at most 31 characters, none of []:*?/\ .
+        let clean: String = name
+            .chars()
+            .filter(|c| !"[]:*?/\\".contains(*c))
+            .take(31)
+            .collect();
+        sheet.set_name(clean)?;
+        for (c, h) in headers.iter().enumerate() {
+            sheet.write_string_with_format(0, c as u16, h, &bold)?;
+        }
+        for (i, r) in rows.iter().enumerate() {
+            for (c, v) in r.iter().enumerate() {
+                write_cell(sheet, i as u32 + 1, c as u16, v)?;
+            }
+        }
+    }
+    wb.save_to_buffer()
+}
+
+/// Whole numbers as numbers (not those with a leading zero, such as ids),
+/// everything else as neutralised text.
+fn write_cell(
+    sheet: &mut rust_xlsxwriter::Worksheet,
+    row: u32,
+    col: u16,
+    v: &str,
+) -> Result<(), rust_xlsxwriter::XlsxError> {
+    let numeric = !(v.starts_with("-0") || v.starts_with('0') && v != "0");
+    match v.parse::<i64>() {
+        Ok(n) if numeric => sheet.write_number(row, col, n as f64)?,
+        _ => sheet.write_string(row, col, neutralise(v))?,
+    };
+    Ok(())
 }

@@ -210,6 +210,12 @@ fn nav_for(a: &Authed) -> Vec<NavItem> {
         href: "/rules",
         label_key: "nav.rules",
     });
+    if a.can(Action::ViewReports) {
+        items.push(NavItem {
+            href: "/reports/monthly",
+            label_key: "nav.reports",
+        });
+    }
     if a.can(Action::VerifyLedger) {
         items.push(NavItem {
             href: "/ledger/verify",

@@ -6,7 +6,7 @@ use actix_web::{Route, web};
 
 use super::pages::{
     areas, audit, auth, awards, counter, donations, goods, home, households, ledger, misc,
-    operations, rules, stock, stocktakes, stores, users,
+    operations, reports, rules, stock, stocktakes, stores, users,
 };
 
 pub struct RouteDef {
@@ -141,6 +141,11 @@ pub fn table() -> Vec<RouteDef> {
         get!("/counter/day", counter::day),
         get!("/redemptions/{id}", counter::receipt),
         post!("/redemptions/{id}/void", counter::void),
+        get!("/reports/monthly", reports::monthly),
+        get!("/reports/monthly.csv", reports::monthly_csv),
+        get!("/reports/monthly.xlsx", reports::monthly_xlsx),
+        post!("/reports/close", reports::close_month),
+        post!("/reports/reopen", reports::reopen_month),
         get!("/settings", ledger::settings_page),
         post!("/settings", ledger::settings_save),
         get!("/operations", operations::page),

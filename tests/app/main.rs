@@ -43,4 +43,5 @@ mod matrix;
 mod operations;
 mod points;
 mod queries;
+mod reports;
 mod stock;

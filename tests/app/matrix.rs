@@ -88,6 +88,10 @@ fn matrix(method: &str, path: &str) -> Option<Who> {
         | ("GET", "/adjustments")
         | ("POST", "/adjustments/{id}") => Roles(ADMIN),
         ("GET", "/ledger/verify") => Roles(ADMIN_AUDITOR),
+        ("GET", "/reports/monthly")
+        | ("GET", "/reports/monthly.csv")
+        | ("GET", "/reports/monthly.xlsx") => Roles(HOUSEHOLD_READERS),
+        ("POST", "/reports/close") | ("POST", "/reports/reopen") => Roles(ADMIN),
         ("GET", "/counter") | ("POST", "/counter") | ("POST", "/redemptions/{id}/void") => {
             Roles(ADMIN_CLERK)
         }

@@ -1,0 +1,128 @@
+//! Month close (月结): once a month is closed, nothing can be dated into it;
+//! corrections go into an open month. Closing and reopening are audited.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::Month;
+use crate::audit::{self, AuditCtx};
+use crate::db::schema::{month_closes, users};
+use crate::db::{self, DbConn};
+use crate::domain::FieldError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CloseError {
+    #[error("invalid field")]
+    Invalid(FieldError),
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+impl From<FieldError> for CloseError {
+    fn from(e: FieldError) -> Self {
+        CloseError::Invalid(e)
+    }
+}
+
+/// Who closed a month, and when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Closed {
+    pub month: String,
+    pub closed_at: NaiveDateTime,
+    pub closed_by: String,
+}
+
+pub fn find(conn: &mut DbConn, month: Month) -> QueryResult<Option<Closed>> {
+    month_closes::table
+        .inner_join(users::table.on(users::id.eq(month_closes::closed_by)))
+        .filter(month_closes::month.eq(month.to_string()))
+        .select((
+            month_closes::month,
+            month_closes::closed_at,
+            users::display_name,
+        ))
+        .first::<(String, NaiveDateTime, String)>(conn)
+        .optional()
+        .map(|r| {
+            r.map(|(month, closed_at, closed_by)| Closed {
+                month,
+                closed_at,
+                closed_by,
+            })
+        })
+}
+
+/// The closed month a day falls in, if it does.
+pub fn closed_month_of(conn: &mut DbConn, day: NaiveDate) -> QueryResult<Option<String>> {
+    let month = Month::of(day).to_string();
+    let n: i64 = month_closes::table
+        .filter(month_closes::month.eq(&month))
+        .count()
+        .get_result(conn)?;
+    Ok((n > 0).then_some(month))
+}
+
+/// The error for a date that falls in a closed month, naming the close.
+pub fn closed_error(field: &'static str, month: String) -> FieldError {
+    FieldError::new(field, "error.month_closed").arg("month", month)
+}
+
+/// Close a month that has ended (today, in the scheme's time zone).
+pub fn close(
+    conn: &mut DbConn,
+    ctx: &AuditCtx,
+    user_id: &str,
+    month: Month,
+    today: NaiveDate,
+) -> Result<(), CloseError> {
+    if month.end_day() > today {
+        return Err(FieldError::new("field.month", "error.month_not_over")
+            .arg("month", month.to_string())
+            .into());
+    }
+    db::write_tx(conn, |c| {
+        if find(c, month)?.is_some() {
+            return Err(FieldError::new("field.month", "error.month_already_closed")
+                .arg("month", month.to_string())
+                .into());
+        }
+        diesel::insert_into(month_closes::table)
+            .values((
+                month_closes::month.eq(month.to_string()),
+                month_closes::closed_at.eq(db::now()),
+                month_closes::closed_by.eq(user_id),
+            ))
+            .execute(c)?;
+        audit::record(c, ctx, "month.close", "month", &month.to_string(), "")?;
+        Ok(())
+    })
+}
+
+/// Reopen a closed month; a reason is required and kept in the audit log.
+pub fn reopen(
+    conn: &mut DbConn,
+    ctx: &AuditCtx,
+    month: Month,
+    reason: &str,
+) -> Result<(), CloseError> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(FieldError::new("field.reason", "error.reopen_reason_required").into());
+    }
+    db::write_tx(conn, |c| {
+        let n = diesel::delete(month_closes::table.find(month.to_string())).execute(c)?;
+        if n == 0 {
+            return Err(FieldError::new("field.month", "error.month_not_closed")
+                .arg("month", month.to_string())
+                .into());
+        }
+        audit::record(c, ctx, "month.reopen", "month", &month.to_string(), reason)?;
+        Ok(())
+    })
+}
+
+impl db::RetryableError for CloseError {
+    fn is_retryable(&self) -> bool {
+        matches!(self, CloseError::Db(e) if e.is_retryable())
+    }
+}

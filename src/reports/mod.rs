@@ -1,0 +1,886 @@
+//! The monthly summary (月度汇总): what happened in an area in one month,
+//! computed with a few aggregate queries (never one per row), and the
+//! identities that must hold between its numbers.
+
+pub mod close;
+pub mod trend;
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
+use chrono_tz::Tz;
+use diesel::QueryableByName;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Date, Nullable, Text, Timestamp};
+
+use crate::db::{self, DbConn};
+use crate::domain::FieldError;
+
+/// A calendar month, cut in the scheme's time zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Month {
+    pub year: i32,
+    pub month: u32,
+}
+
+impl Month {
+    /// "2026-11" -> November 2026; anything else names the field.
+    pub fn parse(s: &str) -> Result<Month, FieldError> {
+        let bad = || FieldError::new("field.month", "error.month_format");
+        let s = s.trim();
+        let (y, m) = s.split_once('-').ok_or_else(bad)?;
+        if y.len() != 4 || m.len() != 2 {
+            return Err(bad());
+        }
+        let year: i32 = y.parse().map_err(|_| bad())?;
+        let month: u32 = m.parse().map_err(|_| bad())?;
+        if !(2000..=2100).contains(&year) || !(1..=12).contains(&month) {
+            return Err(bad());
+        }
+        Ok(Month { year, month })
+    }
+
+    pub fn of(day: NaiveDate) -> Month {
+        Month {
+            year: day.year(),
+            month: day.month(),
+        }
+    }
+
+    pub fn first_day(self) -> NaiveDate {
+        NaiveDate::from_ymd_opt(self.year, self.month, 1).expect("valid month")
+    }
+
+    pub fn next(self) -> Month {
+        if self.month == 12 {
+            Month {
+                year: self.year + 1,
+                month: 1,
+            }
+        } else {
+            Month {
+                year: self.year,
+                month: self.month + 1,
+            }
+        }
+    }
+
+    pub fn prev(self) -> Month {
+        if self.month == 1 {
+            Month {
+                year: self.year - 1,
+                month: 12,
+            }
+        } else {
+            Month {
+                year: self.year,
+                month: self.month - 1,
+            }
+        }
+    }
+
+    /// The first day of the following month (the exclusive end).
+    pub fn end_day(self) -> NaiveDate {
+        self.next().first_day()
+    }
+}
+
+impl std::fmt::Display for Month {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}-{:02}", self.year, self.month)
+    }
+}
+
+/// A value bound into a report query.
+pub(crate) enum Bind {
+    Text(String),
+    Date(NaiveDate),
+    Ts(NaiveDateTime),
+}
+
+/// Run one aggregate query on either backend. The SQL is written once with
+/// `$n` placeholders; SQLite reads them as `?n`.
+pub(crate) fn load<T>(conn: &mut DbConn, sql: &str, binds: &[Bind]) -> QueryResult<Vec<T>>
+where
+    T: QueryableByName<diesel::sqlite::Sqlite> + QueryableByName<diesel::pg::Pg> + 'static,
+{
+    macro_rules! run {
+        ($c:expr, $db:ty, $sql:expr) => {{
+            let mut q = diesel::sql_query($sql).into_boxed::<$db>();
+            for b in binds {
+                q = match b {
+                    Bind::Text(s) => q.bind::<Text, _>(s.clone()),
+                    Bind::Date(d) => q.bind::<Date, _>(*d),
+                    Bind::Ts(t) => q.bind::<Timestamp, _>(*t),
+                };
+            }
+            q.load::<T>($c)
+        }};
+    }
+    match conn {
+        DbConn::Sqlite(c) => run!(c, diesel::sqlite::Sqlite, sql.replace('$', "?")),
+        DbConn::Pg(c) => run!(c, diesel::pg::Pg, sql.to_string()),
+    }
+}
+
+#[derive(QueryableByName, Debug, Clone)]
+struct KindRow {
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+    #[diesel(sql_type = BigInt)]
+    points: i64,
+}
+
+#[derive(QueryableByName, Debug, Clone)]
+struct TwoNums {
+    #[diesel(sql_type = BigInt)]
+    a: i64,
+    #[diesel(sql_type = BigInt)]
+    b: i64,
+}
+
+#[derive(QueryableByName, Debug, Clone)]
+struct ThreeNums {
+    #[diesel(sql_type = BigInt)]
+    a: i64,
+    #[diesel(sql_type = BigInt)]
+    b: i64,
+    #[diesel(sql_type = BigInt)]
+    c: i64,
+}
+
+#[derive(QueryableByName, Debug, Clone, PartialEq)]
+pub struct NamedRow {
+    #[diesel(sql_type = Text)]
+    pub id: String,
+    #[diesel(sql_type = Text)]
+    pub name: String,
+    #[diesel(sql_type = BigInt)]
+    pub n: i64,
+    #[diesel(sql_type = BigInt)]
+    pub points: i64,
+}
+
+#[derive(QueryableByName, Debug, Clone, PartialEq)]
+pub struct InactiveHousehold {
+    #[diesel(sql_type = Text)]
+    pub id: String,
+    #[diesel(sql_type = Text)]
+    pub head_name: String,
+    #[diesel(sql_type = Text)]
+    pub village: String,
+    #[diesel(sql_type = Nullable<Date>)]
+    pub last_active: Option<NaiveDate>,
+}
+
+#[derive(QueryableByName, Debug, Clone, PartialEq)]
+pub struct BreakdownRow {
+    #[diesel(sql_type = Text)]
+    pub id: String,
+    #[diesel(sql_type = Text)]
+    pub name: String,
+    #[diesel(sql_type = BigInt)]
+    pub opening: i64,
+    #[diesel(sql_type = BigInt)]
+    pub awarded: i64,
+    #[diesel(sql_type = BigInt)]
+    pub redeemed: i64,
+    #[diesel(sql_type = BigInt)]
+    pub closing: i64,
+}
+
+impl NamedRow {
+    /// For a by-donor-kind row: the kind's label.
+    pub fn donor_kind_key(&self) -> &'static str {
+        crate::domain::stock::DonorKind::parse(&self.id)
+            .map(crate::domain::stock::DonorKind::label_key)
+            .unwrap_or("donors.kind_anonymous")
+    }
+}
+
+/// Yuan from fen, for display ("12.50").
+pub fn yuan(fen: impl std::borrow::Borrow<i64>) -> String {
+    let fen = *fen.borrow();
+    let sign = if fen < 0 { "-" } else { "" };
+    format!("{sign}{}.{:02}", fen.abs() / 100, fen.abs() % 100)
+}
+
+/// Points section: household balances in the area and what moved them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PointsSection {
+    pub opening: i64,
+    pub awarded: i64,
+    pub deducted: i64,
+    pub reversed: i64,
+    pub adjusted: i64,
+    /// Net of redemptions and their voids (negative: points spent).
+    pub redeemed: i64,
+    pub expired: i64,
+    pub closing: i64,
+    pub by_category: Vec<NamedRow>,
+    pub proposed: i64,
+    pub approved: i64,
+    pub rejected: i64,
+}
+
+impl PointsSection {
+    pub fn flows(&self) -> i64 {
+        self.awarded + self.deducted + self.reversed + self.adjusted + self.redeemed + self.expired
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HouseholdsSection {
+    pub registered: i64,
+    pub taking_part: i64,
+    pub first_time: i64,
+    pub inactive: Vec<InactiveHousehold>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RedemptionsSection {
+    pub count: i64,
+    pub points: i64,
+    pub households: i64,
+    pub by_store: Vec<NamedRow>,
+    /// Top goods: n = quantity, points = points.
+    pub top_goods: Vec<NamedRow>,
+}
+
+#[derive(QueryableByName, Debug, Clone)]
+struct StockRow {
+    #[diesel(sql_type = Text)]
+    store_id: String,
+    #[diesel(sql_type = Text)]
+    store_name: String,
+    #[diesel(sql_type = Text)]
+    item_id: String,
+    #[diesel(sql_type = Text)]
+    item_name: String,
+    #[diesel(sql_type = Text)]
+    unit: String,
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = BigInt)]
+    dir: i64,
+    #[diesel(sql_type = BigInt)]
+    before: i64,
+    #[diesel(sql_type = BigInt)]
+    during: i64,
+}
+
+/// One item at one store over the month.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GoodsLine {
+    pub store_id: String,
+    pub store_name: String,
+    pub item_id: String,
+    pub item_name: String,
+    pub unit: String,
+    pub opening: i64,
+    pub donated: i64,
+    pub bought: i64,
+    pub moved_in: i64,
+    pub redeemed: i64,
+    pub moved_out: i64,
+    pub written_off: i64,
+    /// Stocktake differences and reversals, net (+ in, - out).
+    pub counted: i64,
+    pub closing: i64,
+}
+
+impl GoodsLine {
+    pub fn flows(&self) -> i64 {
+        self.donated + self.bought + self.moved_in
+            - self.redeemed
+            - self.moved_out
+            - self.written_off
+            + self.counted
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DonationsSection {
+    pub count: i64,
+    pub money_fen: i64,
+    pub goods_value_fen: i64,
+    /// By donor kind: id = kind, n = donations, points = value in fen.
+    pub by_kind: Vec<NamedRow>,
+    /// Top donors by value (money and goods), n = donations, points = fen.
+    pub top_donors: Vec<NamedRow>,
+}
+
+/// An identity that failed, as a translation key and the two sides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mismatch {
+    pub key: &'static str,
+    pub what: String,
+    pub expected: i64,
+    pub found: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub month: Month,
+    pub area_id: String,
+    pub area_name: String,
+    pub area_level: String,
+    /// Set for one store's summary.
+    pub store_id: Option<String>,
+    pub points: PointsSection,
+    pub households: HouseholdsSection,
+    pub redemptions: RedemptionsSection,
+    pub breakdown: Vec<BreakdownRow>,
+    pub goods: Vec<GoodsLine>,
+    pub donations: DonationsSection,
+    /// The twelve months up to this one (areas only).
+    pub trend: Vec<trend::TrendPoint>,
+    /// Set when the month is closed (月结).
+    pub closed: Option<close::Closed>,
+    /// Identities that failed (empty when everything adds up).
+    pub mismatches: Vec<Mismatch>,
+}
+
+impl Summary {
+    pub fn ok(&self) -> bool {
+        self.mismatches.is_empty()
+    }
+}
+
+/// Inactive households listed on the page at most.
+pub const INACTIVE_LIMIT: i64 = 500;
+
+/// Signed movements of household accounts in the area:
+/// one row per entry side, `acct` joined to the household.
+pub(crate) const HOUSEHOLD_SIDES: &str = "
+    SELECT e.kind AS kind, e.posted_on AS posted_on, e.amount AS signed, e.credit AS acct, e.ref_id AS ref_id
+      FROM point_entries e WHERE e.credit LIKE 'household:%' AND e.posted_on < $3
+    UNION ALL
+    SELECT e.kind, e.posted_on, -e.amount, e.debit, e.ref_id
+      FROM point_entries e WHERE e.debit LIKE 'household:%' AND e.posted_on < $3";
+
+/// Stores (alias s, with their area a) in an area, or one store, by `$1`.
+const AREA_FILTER: &str = "a.path LIKE $1";
+const STORE_FILTER: &str = "s.id = $1";
+
+/// The monthly summary of one store: its redemptions, goods and donations
+/// (points and households belong to areas, so those sections stay empty).
+pub fn monthly_store(
+    conn: &mut DbConn,
+    tz: Tz,
+    store: &crate::stores::StoreRow,
+    month: Month,
+) -> QueryResult<Summary> {
+    let (start, end) = (month.first_day(), month.end_day());
+    let (start_utc, end_utc) = (
+        crate::time::local_day_start_utc(start, tz),
+        crate::time::local_day_start_utc(end, tz),
+    );
+    let id = store.store.id.clone();
+    let redemptions = redemptions_section(
+        conn,
+        "FROM redemptions r JOIN households h ON h.id = r.household_id
+          WHERE r.store_id = $1 AND r.created_at >= $2 AND r.created_at < $3 AND r.status = 'completed'",
+        &[Bind::Text(id.clone()), Bind::Ts(start_utc), Bind::Ts(end_utc)],
+    )?;
+    let goods = goods_lines(conn, STORE_FILTER, &id, start_utc, end_utc)?;
+    let donations = donations(conn, STORE_FILTER, &id, start, end)?;
+    let mut summary = Summary {
+        month,
+        area_id: store.store.area_id.clone(),
+        area_name: format!("{} · {}", store.area_name, store.store.name),
+        area_level: String::new(),
+        store_id: Some(id),
+        points: PointsSection::default(),
+        households: HouseholdsSection::default(),
+        redemptions,
+        breakdown: Vec::new(),
+        goods,
+        donations,
+        trend: Vec::new(),
+        closed: close::find(conn, month)?,
+        mismatches: Vec::new(),
+    };
+    summary.mismatches = check_goods(&summary);
+    Ok(summary)
+}
+
+/// The monthly summary of an area (and everything below it).
+pub fn monthly(
+    conn: &mut DbConn,
+    tz: Tz,
+    area_id: &str,
+    month: Month,
+) -> QueryResult<Option<Summary>> {
+    let Some(area) = crate::areas::find(conn, area_id)? else {
+        return Ok(None);
+    };
+    let prefix = db::path_prefix(&area.path);
+    let (start, end) = (month.first_day(), month.end_day());
+    let (start_utc, end_utc) = (
+        crate::time::local_day_start_utc(start, tz),
+        crate::time::local_day_start_utc(end, tz),
+    );
+    let dates = || {
+        vec![
+            Bind::Text(prefix.clone()),
+            Bind::Date(start),
+            Bind::Date(end),
+        ]
+    };
+    let times = || {
+        vec![
+            Bind::Text(prefix.clone()),
+            Bind::Ts(start_utc),
+            Bind::Ts(end_utc),
+        ]
+    };
+
+    // Points: opening and closing balances, and the month's flows by kind.
+    let sides = format!(
+        "({HOUSEHOLD_SIDES}) x JOIN households h ON x.acct = 'household:' || h.id
+         JOIN areas a ON a.id = h.area_id WHERE a.path LIKE $1"
+    );
+    let oc: Vec<TwoNums> = load(
+        conn,
+        &format!(
+            "SELECT CAST(COALESCE(SUM(CASE WHEN x.posted_on < $2 THEN x.signed ELSE 0 END), 0) AS BIGINT) AS a,
+                    CAST(COALESCE(SUM(x.signed), 0) AS BIGINT) AS b FROM {sides}"
+        ),
+        &dates(),
+    )?;
+    let kinds: Vec<KindRow> = load(
+        conn,
+        &format!(
+            "SELECT x.kind AS kind, COUNT(*) AS n, CAST(COALESCE(SUM(x.signed), 0) AS BIGINT) AS points
+               FROM {sides} AND x.posted_on >= $2 GROUP BY x.kind"
+        ),
+        &dates(),
+    )?;
+    let by_category: Vec<NamedRow> = load(
+        conn,
+        &format!(
+            "SELECT rc.id AS id, rc.name AS name, COUNT(*) AS n, CAST(COALESCE(SUM(x.signed), 0) AS BIGINT) AS points
+               FROM ({HOUSEHOLD_SIDES}) x JOIN households h ON x.acct = 'household:' || h.id
+               JOIN areas a ON a.id = h.area_id
+               JOIN awards aw ON aw.id = x.ref_id
+               JOIN rules r ON r.id = aw.rule_id
+               JOIN rule_categories rc ON rc.id = r.category_id
+              WHERE a.path LIKE $1 AND x.posted_on >= $2 AND x.kind = 'award'
+              GROUP BY rc.id, rc.name, rc.position ORDER BY rc.position, rc.name"
+        ),
+        &dates(),
+    )?;
+    let kind = |k: &[&str]| -> i64 {
+        kinds
+            .iter()
+            .filter(|r| k.contains(&r.kind.as_str()))
+            .map(|r| r.points)
+            .sum()
+    };
+    let award_counts: Vec<KindRow> = load(
+        conn,
+        "SELECT 'proposed' AS kind, COUNT(*) AS n, CAST(0 AS BIGINT) AS points
+           FROM awards aw JOIN households h ON h.id = aw.household_id JOIN areas a ON a.id = h.area_id
+          WHERE a.path LIKE $1 AND aw.proposed_at >= $2 AND aw.proposed_at < $3
+         UNION ALL
+         SELECT aw.status, COUNT(*), CAST(0 AS BIGINT)
+           FROM awards aw JOIN households h ON h.id = aw.household_id JOIN areas a ON a.id = h.area_id
+          WHERE a.path LIKE $1 AND aw.reviewed_at >= $2 AND aw.reviewed_at < $3
+            AND aw.status IN ('approved', 'noticed', 'rejected', 'reversed')
+          GROUP BY aw.status",
+        &times(),
+    )?;
+    let count_of = |k: &[&str]| -> i64 {
+        award_counts
+            .iter()
+            .filter(|r| k.contains(&r.kind.as_str()))
+            .map(|r| r.n)
+            .sum()
+    };
+    let points = PointsSection {
+        opening: oc.first().map(|r| r.a).unwrap_or(0),
+        closing: oc.first().map(|r| r.b).unwrap_or(0),
+        awarded: kind(&["award"]),
+        deducted: kind(&["deduction"]),
+        reversed: kind(&["award_reversal"]),
+        adjusted: kind(&["adjustment"]),
+        redeemed: kind(&["redemption", "redemption_void"]),
+        expired: kind(&["expiry"]),
+        by_category,
+        proposed: count_of(&["proposed"]),
+        approved: count_of(&["approved", "noticed", "reversed"]),
+        rejected: count_of(&["rejected"]),
+    };
+
+    // Households.
+    let registered: Vec<TwoNums> = load(
+        conn,
+        "SELECT COUNT(*) AS a, CAST(0 AS BIGINT) AS b FROM households h JOIN areas a ON a.id = h.area_id
+          WHERE a.path LIKE $1 AND h.created_at >= $2 AND h.created_at < $3",
+        &times(),
+    )?;
+    // Taking part: earned or redeemed in the month; first time: never before.
+    let part: Vec<TwoNums> = load(
+        conn,
+        &format!(
+            "SELECT COUNT(*) AS a, CAST(COALESCE(SUM(CASE WHEN t.first_day >= $2 THEN 1 ELSE 0 END), 0) AS BIGINT) AS b
+               FROM (SELECT x.acct, MIN(x.posted_on) AS first_day, MAX(x.posted_on) AS last_day FROM {sides}
+                       AND x.kind IN ('award', 'redemption') GROUP BY x.acct) t
+              WHERE t.last_day >= $2"
+        ),
+        &dates(),
+    )?;
+    let quiet_since = month.prev().prev().first_day();
+    let inactive: Vec<InactiveHousehold> = load(
+        conn,
+        &format!(
+            "SELECT h.id AS id, h.head_name AS head_name, a.name AS village, t.last_day AS last_active
+               FROM households h JOIN areas a ON a.id = h.area_id
+               LEFT JOIN (SELECT x.acct, MAX(x.posted_on) AS last_day
+                            FROM ({HOUSEHOLD_SIDES}) x WHERE x.kind IN ('award', 'redemption') GROUP BY x.acct) t
+                 ON t.acct = 'household:' || h.id
+              WHERE a.path LIKE $1 AND NOT h.archived AND h.created_at < $4
+                AND (t.last_day IS NULL OR t.last_day < $2)
+              ORDER BY a.path, h.head_name, h.id LIMIT {INACTIVE_LIMIT}"
+        ),
+        &[
+            Bind::Text(prefix.clone()),
+            Bind::Date(quiet_since),
+            Bind::Date(end),
+            Bind::Ts(crate::time::local_day_start_utc(quiet_since, tz)),
+        ],
+    )?;
+    let households = HouseholdsSection {
+        registered: registered.first().map(|r| r.a).unwrap_or(0),
+        taking_part: part.first().map(|r| r.a).unwrap_or(0),
+        first_time: part.first().map(|r| r.b).unwrap_or(0),
+        inactive,
+    };
+
+    // Redemptions by households of the area, completed in the month.
+    let red_from = "FROM redemptions r JOIN households h ON h.id = r.household_id JOIN areas a ON a.id = h.area_id
+          WHERE a.path LIKE $1 AND r.created_at >= $2 AND r.created_at < $3 AND r.status = 'completed'";
+    let redemptions = redemptions_section(conn, red_from, &times())?;
+
+    // One level down: each child area's households.
+    let breakdown: Vec<BreakdownRow> = load(
+        conn,
+        &format!(
+            "SELECT c.id AS id, c.name AS name,
+                    CAST(COALESCE(SUM(CASE WHEN x.posted_on < $2 THEN x.signed ELSE 0 END), 0) AS BIGINT) AS opening,
+                    CAST(COALESCE(SUM(CASE WHEN x.posted_on >= $2 AND x.kind = 'award' THEN x.signed ELSE 0 END), 0) AS BIGINT) AS awarded,
+                    CAST(COALESCE(SUM(CASE WHEN x.posted_on >= $2 AND x.kind IN ('redemption', 'redemption_void') THEN x.signed ELSE 0 END), 0) AS BIGINT) AS redeemed,
+                    CAST(COALESCE(SUM(x.signed), 0) AS BIGINT) AS closing
+               FROM areas c
+               LEFT JOIN areas a ON a.path LIKE c.path || '%'
+               LEFT JOIN households h ON h.area_id = a.id
+               LEFT JOIN ({HOUSEHOLD_SIDES}) x ON x.acct = 'household:' || h.id
+              WHERE c.parent_id = $1
+              GROUP BY c.id, c.name ORDER BY c.name, c.id"
+        ),
+        &[
+            Bind::Text(area.id.clone()),
+            Bind::Date(start),
+            Bind::Date(end),
+        ],
+    )?;
+
+    let goods = goods_lines(conn, AREA_FILTER, &prefix, start_utc, end_utc)?;
+    let donations = donations(conn, AREA_FILTER, &prefix, start, end)?;
+
+    let mut summary = Summary {
+        month,
+        area_id: area.id.clone(),
+        area_name: area.name.clone(),
+        area_level: area.level.clone(),
+        store_id: None,
+        points,
+        households,
+        redemptions,
+        breakdown,
+        goods,
+        donations,
+        trend: trend::trend(conn, tz, &area.path, month)?,
+        closed: close::find(conn, month)?,
+        mismatches: Vec::new(),
+    };
+    summary.mismatches = check(conn, &summary, &prefix, end)?;
+    Ok(Some(summary))
+}
+
+/// Every identity the summary must satisfy; an empty list when it adds up.
+fn check(
+    conn: &mut DbConn,
+    s: &Summary,
+    prefix: &str,
+    end: NaiveDate,
+) -> QueryResult<Vec<Mismatch>> {
+    let mut out = Vec::new();
+    let mut expect = |key: &'static str, what: String, expected: i64, found: i64| {
+        if expected != found {
+            out.push(Mismatch {
+                key,
+                what,
+                expected,
+                found,
+            });
+        }
+    };
+    let p = &s.points;
+    expect(
+        "reports.check_points",
+        String::new(),
+        p.opening + p.flows(),
+        p.closing,
+    );
+    expect(
+        "reports.check_categories",
+        String::new(),
+        p.awarded,
+        p.by_category.iter().map(|r| r.points).sum(),
+    );
+    if !s.breakdown.is_empty() {
+        for (what, total, sum) in [
+            (
+                "opening",
+                p.opening,
+                s.breakdown.iter().map(|r| r.opening).sum(),
+            ),
+            (
+                "awarded",
+                p.awarded,
+                s.breakdown.iter().map(|r| r.awarded).sum(),
+            ),
+            (
+                "redeemed",
+                p.redeemed,
+                s.breakdown.iter().map(|r| r.redeemed).sum(),
+            ),
+            (
+                "closing",
+                p.closing,
+                s.breakdown.iter().map(|r| r.closing).sum(),
+            ),
+        ] {
+            expect("reports.check_breakdown", what.into(), total, sum);
+        }
+    }
+    // The closing balance equals the cached balances less what came after.
+    let ledger: Vec<TwoNums> = load(
+        conn,
+        "SELECT (SELECT CAST(COALESCE(SUM(b.balance), 0) AS BIGINT) FROM point_balances b
+                      JOIN households h ON b.account = 'household:' || h.id JOIN areas a ON a.id = h.area_id
+                     WHERE a.path LIKE $1) AS a,
+                    (SELECT CAST(COALESCE(SUM(x.signed), 0) AS BIGINT) FROM
+                      (SELECT e.amount AS signed, e.credit AS acct FROM point_entries e
+                        WHERE e.credit LIKE 'household:%' AND e.posted_on >= $2
+                       UNION ALL
+                       SELECT -e.amount, e.debit FROM point_entries e
+                        WHERE e.debit LIKE 'household:%' AND e.posted_on >= $2) x
+                      JOIN households h ON x.acct = 'household:' || h.id JOIN areas a ON a.id = h.area_id
+                     WHERE a.path LIKE $1) AS b",
+        &[Bind::Text(prefix.to_string()), Bind::Date(end)],
+    )?;
+    if let Some(l) = ledger.first() {
+        expect("reports.check_ledger", String::new(), l.a - l.b, p.closing);
+    }
+    out.extend(check_goods(s));
+    Ok(out)
+}
+
+/// Stock per store and item: opening, the month's movements by kind and
+/// direction, closing; one query for every store in the area.
+fn goods_lines(
+    conn: &mut DbConn,
+    filter: &str,
+    prefix: &str,
+    start_utc: NaiveDateTime,
+    end_utc: NaiveDateTime,
+) -> QueryResult<Vec<GoodsLine>> {
+    let rows: Vec<StockRow> = load(
+        conn,
+        &"SELECT s.id AS store_id, s.name AS store_name, i.id AS item_id, i.name AS item_name, i.unit AS unit,
+                x.kind AS kind, x.dir AS dir,
+                CAST(COALESCE(SUM(CASE WHEN x.at < $2 THEN x.quantity ELSE 0 END), 0) AS BIGINT) AS before,
+                CAST(COALESCE(SUM(CASE WHEN x.at >= $2 THEN x.quantity ELSE 0 END), 0) AS BIGINT) AS during
+           FROM (SELECT m.to_store_id AS store_id, m.item_id, m.kind, CAST(1 AS BIGINT) AS dir, m.quantity, m.at
+                   FROM stock_movements m WHERE m.to_store_id IS NOT NULL AND m.at < $3
+                 UNION ALL
+                 SELECT m.from_store_id, m.item_id, m.kind, CAST(-1 AS BIGINT), m.quantity, m.at
+                   FROM stock_movements m WHERE m.from_store_id IS NOT NULL AND m.at < $3) x
+           JOIN stores s ON s.id = x.store_id
+           JOIN areas a ON a.id = s.area_id
+           JOIN items i ON i.id = x.item_id
+          WHERE FILTER
+          GROUP BY s.id, s.name, i.id, i.name, i.unit, x.kind, x.dir
+          ORDER BY s.name, s.id, i.name, i.id"
+            .replace("FILTER", filter),
+        &[
+            Bind::Text(prefix.to_string()),
+            Bind::Ts(start_utc),
+            Bind::Ts(end_utc),
+        ],
+    )?;
+    let mut out: Vec<GoodsLine> = Vec::new();
+    for r in rows {
+        let same = out
+            .last()
+            .is_some_and(|g| g.store_id == r.store_id && g.item_id == r.item_id);
+        if !same {
+            out.push(GoodsLine {
+                store_id: r.store_id.clone(),
+                store_name: r.store_name.clone(),
+                item_id: r.item_id.clone(),
+                item_name: r.item_name.clone(),
+                unit: r.unit.clone(),
+                ..GoodsLine::default()
+            });
+        }
+        let g = out.last_mut().expect("pushed above");
+        g.opening += r.dir * r.before;
+        // The closing stock is summed on its own, not from the columns.
+        g.closing += r.dir * (r.before + r.during);
+        match (r.kind.as_str(), r.dir) {
+            ("donation", 1) => g.donated += r.during,
+            ("purchase", 1) => g.bought += r.during,
+            ("move", 1) => g.moved_in += r.during,
+            ("move", _) => g.moved_out += r.during,
+            ("redemption", -1) => g.redeemed += r.during,
+            ("write_off", -1) => g.written_off += r.during,
+            _ => g.counted += r.dir * r.during,
+        }
+    }
+    // Items with no stock and no movement this month say nothing.
+    out.retain(|g| g.opening != 0 || g.closing != 0 || g.flows() != 0 || g.redeemed != 0);
+    Ok(out)
+}
+
+/// Donations received by the area's stores in the month.
+fn donations(
+    conn: &mut DbConn,
+    filter: &str,
+    prefix: &str,
+    start: NaiveDate,
+    end: NaiveDate,
+) -> QueryResult<DonationsSection> {
+    let binds = || {
+        vec![
+            Bind::Text(prefix.to_string()),
+            Bind::Date(start),
+            Bind::Date(end),
+        ]
+    };
+    // Each donation's value: its money plus its goods.
+    let valued = "(SELECT d.id, d.donor_id, d.money_fen,
+                          COALESCE((SELECT SUM(l.value_fen) FROM donation_lines l WHERE l.donation_id = d.id), 0) AS goods_fen
+                     FROM donations d JOIN stores s ON s.id = d.store_id JOIN areas a ON a.id = s.area_id
+                    WHERE FILTER AND d.donated_on >= $2 AND d.donated_on < $3) v"
+        .replace("FILTER", filter);
+    let totals: Vec<ThreeNums> = load(
+        conn,
+        &format!(
+            "SELECT COUNT(*) AS a, CAST(COALESCE(SUM(v.money_fen), 0) AS BIGINT) AS b,
+                    CAST(COALESCE(SUM(v.goods_fen), 0) AS BIGINT) AS c FROM {valued}"
+        ),
+        &binds(),
+    )?;
+    let by_kind: Vec<NamedRow> = load(
+        conn,
+        &format!(
+            "SELECT o.kind AS id, o.kind AS name, COUNT(*) AS n,
+                    CAST(COALESCE(SUM(v.money_fen + v.goods_fen), 0) AS BIGINT) AS points
+               FROM {valued} JOIN donors o ON o.id = v.donor_id GROUP BY o.kind ORDER BY o.kind"
+        ),
+        &binds(),
+    )?;
+    let top_donors: Vec<NamedRow> = load(
+        conn,
+        &format!(
+            "SELECT o.id AS id, o.name AS name, COUNT(*) AS n,
+                    CAST(COALESCE(SUM(v.money_fen + v.goods_fen), 0) AS BIGINT) AS points
+               FROM {valued} JOIN donors o ON o.id = v.donor_id
+              GROUP BY o.id, o.name ORDER BY points DESC, o.name LIMIT 10"
+        ),
+        &binds(),
+    )?;
+    let t = totals.first();
+    Ok(DonationsSection {
+        count: t.map(|r| r.a).unwrap_or(0),
+        money_fen: t.map(|r| r.b).unwrap_or(0),
+        goods_value_fen: t.map(|r| r.c).unwrap_or(0),
+        by_kind,
+        top_donors,
+    })
+}
+
+/// Redemptions completed in the month; `red_from` is the FROM .. WHERE part.
+fn redemptions_section(
+    conn: &mut DbConn,
+    red_from: &str,
+    binds: &[Bind],
+) -> QueryResult<RedemptionsSection> {
+    let red: Vec<ThreeNums> = load(
+        conn,
+        &format!(
+            "SELECT COUNT(*) AS a, CAST(COALESCE(SUM(r.total_points), 0) AS BIGINT) AS b,
+                    COUNT(DISTINCT r.household_id) AS c {red_from}"
+        ),
+        binds,
+    )?;
+    let by_store: Vec<NamedRow> = load(
+        conn,
+        &format!(
+            "SELECT s.id AS id, s.name AS name, COUNT(*) AS n, CAST(COALESCE(SUM(r.total_points), 0) AS BIGINT) AS points
+               {} GROUP BY s.id, s.name ORDER BY s.name",
+            red_from.replace("JOIN households", "JOIN stores s ON s.id = r.store_id JOIN households")
+        ),
+        binds,
+    )?;
+    let top_goods: Vec<NamedRow> = load(
+        conn,
+        &format!(
+            "SELECT l.item_id AS id, MIN(l.item_name) AS name, CAST(SUM(l.quantity) AS BIGINT) AS n,
+                    CAST(SUM(l.points) AS BIGINT) AS points
+               {} GROUP BY l.item_id ORDER BY n DESC, name LIMIT 10",
+            red_from.replace(
+                "JOIN households",
+                "JOIN redemption_lines l ON l.redemption_id = r.id JOIN households"
+            )
+        ),
+        binds,
+    )?;
+    Ok(RedemptionsSection {
+        count: red.first().map(|r| r.a).unwrap_or(0),
+        points: red.first().map(|r| r.b).unwrap_or(0),
+        households: red.first().map(|r| r.c).unwrap_or(0),
+        by_store,
+        top_goods,
+    })
+}
+
+/// Opening + in - out = closing for every item at every store, and the
+/// stores' redemptions sum to the total.
+fn check_goods(s: &Summary) -> Vec<Mismatch> {
+    let mut out = Vec::new();
+    for g in &s.goods {
+        if g.opening + g.flows() != g.closing {
+            out.push(Mismatch {
+                key: "reports.check_goods",
+                what: format!("{} {}", g.store_name, g.item_name),
+                expected: g.opening + g.flows(),
+                found: g.closing,
+            });
+        }
+    }
+    let by_store: i64 = s.redemptions.by_store.iter().map(|r| r.points).sum();
+    if by_store != s.redemptions.points {
+        out.push(Mismatch {
+            key: "reports.check_redemptions",
+            what: String::new(),
+            expected: s.redemptions.points,
+            found: by_store,
+        });
+    }
+    out
+}

@@ -1,0 +1,185 @@
+//! The 12-month trend: points awarded and redeemed, and households taking
+//! part, per month, from one aggregate query; drawn server-side as SVG.
+
+use chrono_tz::Tz;
+use diesel::QueryableByName;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use plotters::prelude::*;
+
+use super::{Bind, HOUSEHOLD_SIDES, Month, load};
+use crate::db::{self, DbConn};
+
+#[derive(QueryableByName, Debug, Clone, Default, PartialEq)]
+pub struct TrendPoint {
+    #[diesel(sql_type = Text)]
+    pub month: String,
+    #[diesel(sql_type = BigInt)]
+    pub awarded: i64,
+    #[diesel(sql_type = BigInt)]
+    pub redeemed: i64,
+    #[diesel(sql_type = BigInt)]
+    pub taking_part: i64,
+}
+
+/// The twelve months ending with `last`, oldest first (months with no
+/// activity included, as zeros).
+pub fn trend(
+    conn: &mut DbConn,
+    _tz: Tz,
+    area_path: &str,
+    last: Month,
+) -> QueryResult<Vec<TrendPoint>> {
+    let mut months = vec![last];
+    for _ in 0..11 {
+        let m = months[months.len() - 1].prev();
+        months.push(m);
+    }
+    months.reverse();
+    let rows: Vec<TrendPoint> = load(
+        conn,
+        &format!(
+            "SELECT SUBSTR(CAST(x.posted_on AS TEXT), 1, 7) AS month,
+                    CAST(COALESCE(SUM(CASE WHEN x.kind = 'award' THEN x.signed ELSE 0 END), 0) AS BIGINT) AS awarded,
+                    CAST(COALESCE(SUM(CASE WHEN x.kind IN ('redemption', 'redemption_void') THEN -x.signed ELSE 0 END), 0) AS BIGINT) AS redeemed,
+                    COUNT(DISTINCT CASE WHEN x.kind IN ('award', 'redemption') THEN x.acct END) AS taking_part
+               FROM ({HOUSEHOLD_SIDES}) x JOIN households h ON x.acct = 'household:' || h.id
+               JOIN areas a ON a.id = h.area_id
+              WHERE a.path LIKE $1 AND x.posted_on >= $2
+              GROUP BY SUBSTR(CAST(x.posted_on AS TEXT), 1, 7)"
+        ),
+        &[
+            Bind::Text(db::path_prefix(area_path)),
+            Bind::Date(months[0].first_day()),
+            Bind::Date(last.end_day()),
+        ],
+    )?;
+    Ok(months
+        .into_iter()
+        .map(|m| {
+            let key = m.to_string();
+            rows.iter()
+                .find(|r| r.month == key)
+                .cloned()
+                .unwrap_or(TrendPoint {
+                    month: key,
+                    ..TrendPoint::default()
+                })
+        })
+        .collect())
+}
+
+/// Labels for the chart, already translated.
+pub struct Labels<'a> {
+    pub awarded: &'a str,
+    pub redeemed: &'a str,
+    pub taking_part: &'a str,
+}
+
+/// Two panels: points awarded vs redeemed, and households taking part.
+pub fn svg(points: &[TrendPoint], labels: &Labels) -> String {
+    let mut out = String::new();
+    if let Err(e) = draw(&mut out, points, labels) {
+        tracing::warn!("trend chart: {e}");
+        return String::new();
+    }
+    out
+}
+
+fn draw(
+    out: &mut String,
+    points: &[TrendPoint],
+    labels: &Labels,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let root = SVGBackend::with_string(out, (760, 420)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (top, bottom) = root.split_vertically(240);
+    let n = points.len().max(1) as i32;
+    let month_label = |i: &i32| {
+        points
+            .get(*i as usize)
+            .map(|p| p.month[2..].to_string())
+            .unwrap_or_default()
+    };
+    let max_points = points
+        .iter()
+        .map(|p| p.awarded.max(p.redeemed))
+        .max()
+        .unwrap_or(0)
+        .max(10);
+    let mut chart = ChartBuilder::on(&top)
+        .margin(8)
+        .x_label_area_size(24)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0..n - 1, 0..max_points + max_points / 10)?;
+    chart
+        .configure_mesh()
+        .x_labels(points.len())
+        .x_label_formatter(&month_label)
+        .light_line_style(WHITE)
+        .draw()?;
+    let awarded = RGBColor(0x1b, 0x5e, 0x20);
+    let redeemed = RGBColor(0xb7, 0x1c, 0x1c);
+    chart
+        .draw_series(LineSeries::new(
+            points
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (i as i32, p.awarded)),
+            awarded.stroke_width(2),
+        ))?
+        .label(labels.awarded)
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], awarded.stroke_width(2)));
+    chart
+        .draw_series(LineSeries::new(
+            points
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (i as i32, p.redeemed)),
+            redeemed.stroke_width(2),
+        ))?
+        .label(labels.redeemed)
+        .legend(move |(x, y)| {
+            PathElement::new(vec![(x, y), (x + 16, y)], redeemed.stroke_width(2))
+        });
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
+    let max_part = points
+        .iter()
+        .map(|p| p.taking_part)
+        .max()
+        .unwrap_or(0)
+        .max(5);
+    let mut chart = ChartBuilder::on(&bottom)
+        .margin(8)
+        .x_label_area_size(24)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0..n - 1, 0..max_part + max_part / 10)?;
+    chart
+        .configure_mesh()
+        .x_labels(points.len())
+        .x_label_formatter(&month_label)
+        .light_line_style(WHITE)
+        .draw()?;
+    let part = RGBColor(0x0d, 0x47, 0xa1);
+    chart
+        .draw_series(LineSeries::new(
+            points
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (i as i32, p.taking_part)),
+            part.stroke_width(2),
+        ))?
+        .label(labels.taking_part)
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], part.stroke_width(2)));
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}

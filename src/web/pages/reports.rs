@@ -1,0 +1,467 @@
+//! The monthly summary (月度汇总): on screen, printed, and as CSV and XLSX.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::areas::Area;
+use crate::auth::{Action, Scope};
+use crate::domain::FieldError;
+use crate::i18n::{self, Lang};
+use crate::reports::{self, Month, Summary};
+use crate::web::export::Sheet;
+use crate::web::extract::{audit_ctx, lang_of};
+use crate::web::page::{PageCtx, flash_ok, or_flash, render};
+use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
+
+#[derive(Deserialize, Default, Clone)]
+pub struct MonthlyQuery {
+    #[serde(default)]
+    pub month: String,
+    #[serde(default)]
+    pub area_id: String,
+    #[serde(default)]
+    pub store_id: String,
+}
+
+/// Parse the query and load the summary, within the user's scope.
+async fn load(
+    user: &CurrentUser,
+    state: &AppState,
+    q: &MonthlyQuery,
+) -> Result<(Summary, Vec<Area>), AppError> {
+    user.require(Action::ViewReports)?;
+    let tz = state.config.time_zone;
+    let month = if q.month.trim().is_empty() {
+        Month::of(crate::time::today(tz))
+    } else {
+        Month::parse(&q.month)?
+    };
+    let scope = user.scope.clone();
+    let wanted = q.area_id.trim().to_string();
+    let store_id = q.store_id.trim().to_string();
+    if !store_id.is_empty() && !wanted.is_empty() {
+        return Err(FieldError::new("field.report_store", "error.report_area_or_store").into());
+    }
+    run(state, move |c| {
+        let areas = match &scope {
+            Scope::All => crate::areas::tree(c)?,
+            Scope::Area { path, .. } => crate::areas::subtree(c, path)?,
+            Scope::Store { .. } | Scope::Nothing => return Err(AppError::Forbidden),
+        };
+        if !store_id.is_empty() {
+            // A store outside the scope reads as unknown, like an area.
+            let store = crate::stores::find(c, &store_id)?
+                .filter(|s| scope.covers_store(&s.store.id, &s.area_path))
+                .ok_or_else(|| FieldError::new("field.report_store", "error.store_unknown"))?;
+            return Ok((reports::monthly_store(c, tz, &store, month)?, areas));
+        }
+        let area_id = if wanted.is_empty() {
+            match areas.first() {
+                Some(a) => a.id.clone(),
+                None => {
+                    return Err(FieldError::new("field.report_area", "error.area_unknown").into());
+                }
+            }
+        } else {
+            wanted
+        };
+        // An area outside the scope reads as unknown: no hint that it exists.
+        if !areas.iter().any(|a| a.id == area_id) {
+            return Err(FieldError::new("field.report_area", "error.area_unknown").into());
+        }
+        let summary = reports::monthly(c, tz, &area_id, month)?
+            .ok_or_else(|| FieldError::new("field.report_area", "error.area_unknown"))?;
+        Ok((summary, areas))
+    })
+    .await
+}
+
+#[derive(Template)]
+#[template(path = "reports/monthly.html")]
+struct MonthlyPage<'a> {
+    ctx: &'a PageCtx,
+    s: Summary,
+    areas: Vec<Area>,
+    printed_at: String,
+    printed_by: String,
+    query: String,
+    can_close: bool,
+    /// The 12-month trend chart (SVG drawn here, no user text inside).
+    trend_svg: String,
+}
+
+pub async fn monthly(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    q: web::Query<MonthlyQuery>,
+) -> Result<HttpResponse, AppError> {
+    let (s, areas) = load(&user, &state, &q).await?;
+    let ctx = PageCtx::build(&req, Some(&user));
+    let printed_at = crate::time::format_local(crate::db::now(), state.config.time_zone);
+    let query = match &s.store_id {
+        Some(id) => format!("month={}&store_id={id}", s.month),
+        None => format!("month={}&area_id={}", s.month, s.area_id),
+    };
+    render(
+        &ctx,
+        &MonthlyPage {
+            ctx: &ctx,
+            printed_by: user.user.display_name.clone(),
+            can_close: user.can(Action::CloseMonths),
+            trend_svg: if s.trend.is_empty() {
+                String::new()
+            } else {
+                let lang = ctx.lang;
+                reports::trend::svg(
+                    &s.trend,
+                    &reports::trend::Labels {
+                        awarded: i18n::t(lang, "reports.trend_awarded"),
+                        redeemed: i18n::t(lang, "reports.trend_redeemed"),
+                        taking_part: i18n::t(lang, "reports.trend_taking_part"),
+                    },
+                )
+            },
+            s,
+            areas,
+            printed_at,
+            query,
+        },
+    )
+}
+
+/// The summary as named tables (a sheet each): translated headers, then rows.
+pub fn sections(lang: Lang, s: &Summary) -> Vec<Sheet> {
+    let t = |k: &str| i18n::t(lang, k).to_string();
+    let n = |v: i64| v.to_string();
+    let p = &s.points;
+    let mut out = Vec::new();
+    let whole_area = s.store_id.is_none();
+    let mut points = vec![
+        vec![t("reports.opening"), String::new(), n(p.opening)],
+        vec![t("reports.awarded"), String::new(), n(p.awarded)],
+    ];
+    for c in &p.by_category {
+        points.push(vec![format!("  {}", c.name), n(c.n), n(c.points)]);
+    }
+    points.extend([
+        vec![t("reports.deducted"), String::new(), n(p.deducted)],
+        vec![t("reports.reversed"), String::new(), n(p.reversed)],
+        vec![t("reports.adjusted"), String::new(), n(p.adjusted)],
+        vec![t("reports.redeemed"), String::new(), n(p.redeemed)],
+        vec![t("reports.expired"), String::new(), n(p.expired)],
+        vec![t("reports.closing"), String::new(), n(p.closing)],
+        vec![t("reports.proposed"), n(p.proposed), String::new()],
+        vec![t("reports.approved"), n(p.approved), String::new()],
+        vec![t("reports.rejected"), n(p.rejected), String::new()],
+    ]);
+    if whole_area {
+        out.push(sheet(
+            t("reports.points"),
+            vec![
+                t("reports.item"),
+                t("reports.count"),
+                t("reports.points_col"),
+            ],
+            points,
+        ));
+        let h = &s.households;
+        let mut households = vec![
+            vec![t("reports.registered"), n(h.registered)],
+            vec![t("reports.taking_part"), n(h.taking_part)],
+            vec![t("reports.first_time"), n(h.first_time)],
+            vec![t("reports.inactive"), n(h.inactive.len() as i64)],
+        ];
+        for i in &h.inactive {
+            households.push(vec![
+                format!("  {} ({})", i.head_name, i.village),
+                i.last_active.map(|d| d.to_string()).unwrap_or_default(),
+            ]);
+        }
+        out.push(sheet(
+            t("reports.households"),
+            vec![t("reports.item"), t("reports.count")],
+            households,
+        ));
+    }
+    let r = &s.redemptions;
+    let mut red = vec![vec![
+        t("reports.all_stores"),
+        n(r.count),
+        n(r.points),
+        n(r.households),
+    ]];
+    for st in &r.by_store {
+        red.push(vec![st.name.clone(), n(st.n), n(st.points), String::new()]);
+    }
+    out.push(sheet(
+        t("reports.redemptions"),
+        vec![
+            t("reports.store"),
+            t("reports.count"),
+            t("reports.points_col"),
+            t("reports.distinct_households"),
+        ],
+        red,
+    ));
+    out.push(sheet(
+        t("reports.top_goods"),
+        vec![
+            t("reports.goods"),
+            t("reports.quantity"),
+            t("reports.points_col"),
+        ],
+        r.top_goods
+            .iter()
+            .map(|g| vec![g.name.clone(), n(g.n), n(g.points)])
+            .collect(),
+    ));
+    out.push(sheet(
+        t("reports.goods_section"),
+        [
+            "reports.store",
+            "reports.goods",
+            "reports.stock_opening",
+            "reports.donated",
+            "reports.bought",
+            "reports.moved_in",
+            "reports.redeemed_goods",
+            "reports.moved_out",
+            "reports.written_off",
+            "reports.counted",
+            "reports.stock_closing",
+        ]
+        .iter()
+        .map(|k| t(k))
+        .collect(),
+        s.goods
+            .iter()
+            .map(|g| {
+                vec![
+                    g.store_name.clone(),
+                    format!("{} ({})", g.item_name, g.unit),
+                    n(g.opening),
+                    n(g.donated),
+                    n(g.bought),
+                    n(g.moved_in),
+                    n(g.redeemed),
+                    n(g.moved_out),
+                    n(g.written_off),
+                    n(g.counted),
+                    n(g.closing),
+                ]
+            })
+            .collect(),
+    ));
+    let d = &s.donations;
+    let mut donations: Vec<Vec<String>> = d
+        .by_kind
+        .iter()
+        .map(|k| vec![t(k.donor_kind_key()), n(k.n), reports::yuan(k.points)])
+        .collect();
+    donations.push(vec![
+        t("reports.total"),
+        n(d.count),
+        reports::yuan(d.money_fen + d.goods_value_fen),
+    ]);
+    donations.push(vec![
+        t("reports.money"),
+        String::new(),
+        reports::yuan(d.money_fen),
+    ]);
+    donations.push(vec![
+        t("reports.goods_value"),
+        String::new(),
+        reports::yuan(d.goods_value_fen),
+    ]);
+    for o in &d.top_donors {
+        donations.push(vec![o.name.clone(), n(o.n), reports::yuan(o.points)]);
+    }
+    out.push(sheet(
+        t("reports.donations"),
+        vec![
+            t("reports.donor_kind"),
+            t("reports.count"),
+            t("reports.value_yuan"),
+        ],
+        donations,
+    ));
+    let mut bd: Vec<Vec<String>> = s
+        .breakdown
+        .iter()
+        .map(|b| {
+            vec![
+                b.name.clone(),
+                n(b.opening),
+                n(b.awarded),
+                n(b.redeemed),
+                n(b.closing),
+            ]
+        })
+        .collect();
+    if !bd.is_empty() {
+        bd.push(vec![
+            t("reports.total"),
+            n(p.opening),
+            n(p.awarded),
+            n(p.redeemed),
+            n(p.closing),
+        ]);
+    }
+    if whole_area {
+        out.push(sheet(
+            t("reports.breakdown"),
+            vec![
+                t("reports.area"),
+                t("reports.opening"),
+                t("reports.awarded"),
+                t("reports.redeemed"),
+                t("reports.closing"),
+            ],
+            bd,
+        ));
+    }
+    out
+}
+
+fn file_name(s: &Summary, ext: &str) -> String {
+    // Area ids are ASCII; names may not be, so the file is named by id.
+    let id = s.store_id.as_deref().unwrap_or(&s.area_id);
+    format!("monthly-{}-{id}.{ext}", s.month)
+}
+
+pub async fn monthly_csv(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    q: web::Query<MonthlyQuery>,
+) -> Result<HttpResponse, AppError> {
+    let (s, _) = load(&user, &state, &q).await?;
+    let lang = lang_of(&req);
+    // One CSV: each section's title row, its header, its rows, a blank line.
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for sheet in sections(lang, &s) {
+        rows.push(vec![sheet.name]);
+        rows.push(sheet.headers);
+        rows.extend(sheet.rows);
+        rows.push(Vec::new());
+    }
+    let title = format!(
+        "{} {} {}",
+        i18n::t(lang, "reports.title"),
+        s.area_name,
+        s.month
+    );
+    let body = crate::web::export::csv(&[title.as_str()], &rows);
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{}\"", file_name(&s, "csv")),
+        ))
+        .body(body))
+}
+
+pub async fn monthly_xlsx(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    q: web::Query<MonthlyQuery>,
+) -> Result<HttpResponse, AppError> {
+    let (s, _) = load(&user, &state, &q).await?;
+    let lang = lang_of(&req);
+    let sheets = sections(lang, &s);
+    let body = crate::web::export::xlsx_sheets(&sheets).map_err(AppError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{}\"", file_name(&s, "xlsx")),
+        ))
+        .body(body))
+}
+
+fn sheet(name: String, headers: Vec<String>, rows: Vec<Vec<String>>) -> Sheet {
+    Sheet {
+        name,
+        headers,
+        rows,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CloseForm {
+    #[serde(default)]
+    pub month: String,
+    #[serde(default)]
+    pub area_id: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+fn back_to(f: &CloseForm) -> String {
+    let q = serde_urlencoded::to_string([("month", &f.month), ("area_id", &f.area_id)])
+        .unwrap_or_default();
+    format!("/reports/monthly?{q}")
+}
+
+/// Close a month: nothing can be dated into it afterwards.
+pub async fn close_month(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    form: CsrfForm<CloseForm>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::CloseMonths)?;
+    let form = form.0;
+    let back = back_to(&form);
+    let ctx = audit_ctx(&req, Some(&user));
+    let user_id = user.user.id.clone();
+    let today = crate::time::today(state.config.time_zone);
+    let result = async {
+        let month = Month::parse(&form.month)?;
+        run(&state, move |c| {
+            Ok(reports::close::close(c, &ctx, &user_id, month, today)?)
+        })
+        .await?;
+        Ok(flash_ok(
+            &req,
+            &back,
+            "flash.month_closed",
+            &[("month", month.to_string())],
+        ))
+    }
+    .await;
+    or_flash(&req, &back, result)
+}
+
+/// Reopen a closed month, with a reason.
+pub async fn reopen_month(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    form: CsrfForm<CloseForm>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::CloseMonths)?;
+    let form = form.0;
+    let back = back_to(&form);
+    let ctx = audit_ctx(&req, Some(&user));
+    let result = async {
+        let month = Month::parse(&form.month)?;
+        let reason = form.reason.clone();
+        run(&state, move |c| {
+            Ok(reports::close::reopen(c, &ctx, month, &reason)?)
+        })
+        .await?;
+        Ok(flash_ok(
+            &req,
+            &back,
+            "flash.month_reopened",
+            &[("month", month.to_string())],
+        ))
+    }
+    .await;
+    or_flash(&req, &back, result)
+}
