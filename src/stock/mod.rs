@@ -494,6 +494,83 @@ pub fn move_to_store(
     })
 }
 
+/// One form that moves one item between a store's shelf and an outside
+/// account (a write-off, goods bought in), exactly once per form key.
+struct ShelfForm {
+    scope: &'static str,
+    kind: MovementKind,
+    /// Whether goods leave the shelf (to `other`) or arrive on it (from `other`).
+    leaves_shelf: bool,
+    other: Account,
+    /// The translation key of the required text field (reason or note).
+    text_field: &'static str,
+}
+
+/// What the person typed on such a form.
+struct ShelfInput<'a> {
+    store_id: &'a str,
+    item_id: &'a str,
+    quantity: &'a str,
+    text: &'a str,
+}
+
+fn shelf_once(
+    conn: &mut DbConn,
+    actor: &AuditCtx,
+    key: &IdemKey,
+    input: ShelfInput,
+    f: ShelfForm,
+) -> Result<Outcome, StockError> {
+    let ShelfInput {
+        store_id,
+        item_id,
+        quantity,
+        text,
+    } = input;
+    let qty = Quantity::parse("field.quantity", quantity)?;
+    let text = crate::domain::parse_name(f.text_field, text, 200)?;
+    let form = FormKey {
+        key,
+        scope: f.scope,
+        fingerprint: idempotency::fingerprint(&[store_id, item_id, &qty.to_string(), &text]),
+    };
+    let shelf = Account::Shelf(store_id.to_string());
+    let (from, to) = if f.leaves_shelf {
+        (shelf, f.other.clone())
+    } else {
+        (f.other.clone(), shelf)
+    };
+    db::write_tx(conn, |c| {
+        once(c, actor, &form, |c| {
+            let item = item_for(c, item_id)?;
+            let m = post(
+                c,
+                actor,
+                &Transfer {
+                    kind: f.kind,
+                    item: &item,
+                    quantity: qty,
+                    from: from.clone(),
+                    to: to.clone(),
+                    donation_id: None,
+                    stocktake_id: None,
+                    reverses_id: None,
+                    reason: &text,
+                },
+            )?;
+            audit::record(
+                c,
+                actor,
+                f.scope,
+                "stock_movement",
+                &m.id,
+                &format!("{} x{}: {}", item.name, qty, text),
+            )?;
+            Ok(m.id)
+        })
+    })
+}
+
 /// Write off damaged or expired goods; the reason is required.
 pub fn write_off(
     conn: &mut DbConn,
@@ -504,42 +581,25 @@ pub fn write_off(
     quantity: &str,
     reason: &str,
 ) -> Result<Outcome, StockError> {
-    let qty = Quantity::parse("field.quantity", quantity)?;
-    let reason = crate::domain::parse_name("field.reason", reason, 200)?;
-    let form = FormKey {
-        key,
+    let f = ShelfForm {
         scope: "stock.write_off",
-        fingerprint: idempotency::fingerprint(&[store_id, item_id, &qty.to_string(), &reason]),
+        kind: MovementKind::WriteOff,
+        leaves_shelf: true,
+        other: Account::WrittenOff,
+        text_field: "field.reason",
     };
-    db::write_tx(conn, |c| {
-        once(c, actor, &form, |c| {
-            let item = item_for(c, item_id)?;
-            let m = post(
-                c,
-                actor,
-                &Transfer {
-                    kind: MovementKind::WriteOff,
-                    item: &item,
-                    quantity: qty,
-                    from: Account::Shelf(store_id.to_string()),
-                    to: Account::WrittenOff,
-                    donation_id: None,
-                    stocktake_id: None,
-                    reverses_id: None,
-                    reason: &reason,
-                },
-            )?;
-            audit::record(
-                c,
-                actor,
-                "stock.write_off",
-                "stock_movement",
-                &m.id,
-                &format!("{} x{}: {}", item.name, qty, reason),
-            )?;
-            Ok(m.id)
-        })
-    })
+    shelf_once(
+        conn,
+        actor,
+        key,
+        ShelfInput {
+            store_id,
+            item_id,
+            quantity,
+            text: reason,
+        },
+        f,
+    )
 }
 
 /// Goods bought (with donated money) put on the shelf; the note says what
@@ -553,42 +613,25 @@ pub fn buy_in(
     quantity: &str,
     note: &str,
 ) -> Result<Outcome, StockError> {
-    let qty = Quantity::parse("field.quantity", quantity)?;
-    let note = crate::domain::parse_name("field.note", note, 200)?;
-    let form = FormKey {
-        key,
+    let f = ShelfForm {
         scope: "stock.buy_in",
-        fingerprint: idempotency::fingerprint(&[store_id, item_id, &qty.to_string(), &note]),
+        kind: MovementKind::Purchase,
+        leaves_shelf: false,
+        other: Account::Purchase,
+        text_field: "field.note",
     };
-    db::write_tx(conn, |c| {
-        once(c, actor, &form, |c| {
-            let item = item_for(c, item_id)?;
-            let m = post(
-                c,
-                actor,
-                &Transfer {
-                    kind: MovementKind::Purchase,
-                    item: &item,
-                    quantity: qty,
-                    from: Account::Purchase,
-                    to: Account::Shelf(store_id.to_string()),
-                    donation_id: None,
-                    stocktake_id: None,
-                    reverses_id: None,
-                    reason: &note,
-                },
-            )?;
-            audit::record(
-                c,
-                actor,
-                "stock.buy_in",
-                "stock_movement",
-                &m.id,
-                &format!("{} x{}: {}", item.name, qty, note),
-            )?;
-            Ok(m.id)
-        })
-    })
+    shelf_once(
+        conn,
+        actor,
+        key,
+        ShelfInput {
+            store_id,
+            item_id,
+            quantity,
+            text: note,
+        },
+        f,
+    )
 }
 
 /// A counted adjustment outside a stocktake: +delta comes from the counted
