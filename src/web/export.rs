@@ -89,3 +89,20 @@ fn write_cell(
     };
     Ok(())
 }
+
+/// A file to download: CSV or XLSX, by the file name's extension.
+pub fn attachment(file_name: &str, body: Vec<u8>) -> actix_web::HttpResponse {
+    use actix_web::http::header;
+    let content_type = if file_name.ends_with(".xlsx") {
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    } else {
+        "text/csv; charset=utf-8"
+    };
+    actix_web::HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, content_type))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{file_name}\""),
+        ))
+        .body(body)
+}

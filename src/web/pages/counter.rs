@@ -21,6 +21,7 @@ use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 async fn counter_store(
     state: &AppState,
     user: &CurrentUser,
+    action: Action,
     store_id: &str,
 ) -> Result<StoreRow, AppError> {
     let id = match (&user.scope, store_id.trim()) {
@@ -28,7 +29,7 @@ async fn counter_store(
         (_, "") => return Err(AppError::BadRequest("store_id".into())),
         (_, s) => s.to_string(),
     };
-    load_store(state, user, Action::Redeem, id).await
+    load_store(state, user, action, id).await
 }
 
 #[derive(Template)]
@@ -87,7 +88,7 @@ pub async fn counter(
         let ctx = PageCtx::build(&req, Some(&user));
         return render(&ctx, &PickStore { ctx: &ctx, stores });
     }
-    let store = counter_store(&state, &user, &q.store_id).await?;
+    let store = counter_store(&state, &user, Action::Redeem, &q.store_id).await?;
     let lang = lang_of(&req);
     let card = q.card.trim().to_string();
     let (household, error) = if card.is_empty() {
@@ -162,7 +163,7 @@ pub async fn basket_action(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::Redeem)?;
     let form = form.0;
-    let store = counter_store(&state, &user, &field(&form, "store_id")).await?;
+    let store = counter_store(&state, &user, Action::Redeem, &field(&form, "store_id")).await?;
     let lang = lang_of(&req);
     let card = field(&form, "card");
     let mut key = field(&form, "key");
@@ -409,12 +410,7 @@ pub async fn day(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ViewRedemptions)?;
     let q = q.into_inner();
-    let id = match (&user.scope, q.store_id.trim()) {
-        (Scope::Store { id }, _) => id.clone(),
-        (_, "") => return Err(AppError::BadRequest("store_id".into())),
-        (_, s) => s.to_string(),
-    };
-    let store = load_store(&state, &user, Action::ViewRedemptions, id).await?;
+    let store = counter_store(&state, &user, Action::ViewRedemptions, &q.store_id).await?;
     let tz = state.config.time_zone;
     let day = match crate::points::parse_date("field.date", &q.date) {
         Ok(d) => d.unwrap_or_else(|| crate::time::today(tz)),

@@ -633,24 +633,15 @@ async fn export(
     let stamp = chrono::Utc::now().format("%Y%m%d");
     if xlsx {
         let bytes = households::export::to_xlsx(lang, &rows).map_err(AppError::internal)?;
-        Ok(HttpResponse::Ok()
-            .insert_header((
-                header::CONTENT_TYPE,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            ))
-            .insert_header((
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"households-{stamp}.xlsx\""),
-            ))
-            .body(bytes))
+        Ok(crate::web::export::attachment(
+            &format!("households-{stamp}.xlsx"),
+            bytes,
+        ))
     } else {
-        Ok(HttpResponse::Ok()
-            .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
-            .insert_header((
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"households-{stamp}.csv\""),
-            ))
-            .body(households::export::to_csv(lang, &rows)))
+        Ok(crate::web::export::attachment(
+            &format!("households-{stamp}.csv"),
+            households::export::to_csv(lang, &rows),
+        ))
     }
 }
 

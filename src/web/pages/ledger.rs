@@ -1,4 +1,3 @@
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::NaiveDate;
@@ -241,24 +240,15 @@ async fn statement_export(
     if xlsx {
         let bytes = crate::web::export::xlsx(i18n::t(lang, "ledger.statement"), &headers, &rows)
             .map_err(AppError::internal)?;
-        Ok(HttpResponse::Ok()
-            .insert_header((
-                header::CONTENT_TYPE,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            ))
-            .insert_header((
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}.xlsx\""),
-            ))
-            .body(bytes))
+        Ok(crate::web::export::attachment(
+            &format!("{name}.xlsx"),
+            bytes,
+        ))
     } else {
-        Ok(HttpResponse::Ok()
-            .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
-            .insert_header((
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}.csv\""),
-            ))
-            .body(crate::web::export::csv(&headers, &rows)))
+        Ok(crate::web::export::attachment(
+            &format!("{name}.csv"),
+            crate::web::export::csv(&headers, &rows),
+        ))
     }
 }
 

@@ -1,6 +1,5 @@
 //! The monthly summary (月度汇总): on screen, printed, and as CSV and XLSX.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -355,13 +354,7 @@ pub async fn monthly_csv(
         s.month
     );
     let body = crate::web::export::csv(&[title.as_str()], &rows);
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{}\"", file_name(&s, "csv")),
-        ))
-        .body(body))
+    Ok(crate::web::export::attachment(&file_name(&s, "csv"), body))
 }
 
 pub async fn monthly_xlsx(
@@ -374,13 +367,7 @@ pub async fn monthly_xlsx(
     let lang = lang_of(&req);
     let sheets = sections(lang, &s);
     let body = crate::web::export::xlsx_sheets(&sheets).map_err(AppError::internal)?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{}\"", file_name(&s, "xlsx")),
-        ))
-        .body(body))
+    Ok(crate::web::export::attachment(&file_name(&s, "xlsx"), body))
 }
 
 fn sheet(name: String, headers: Vec<String>, rows: Vec<Vec<String>>) -> Sheet {

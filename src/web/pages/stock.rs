@@ -615,16 +615,10 @@ pub async fn export(
             }
         }
         let bytes = book.save_to_buffer().map_err(xl)?;
-        Ok(HttpResponse::Ok()
-            .insert_header((
-                header::CONTENT_TYPE,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            ))
-            .insert_header((
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}.xlsx\""),
-            ))
-            .body(bytes))
+        Ok(crate::web::export::attachment(
+            &format!("{name}.xlsx"),
+            bytes,
+        ))
     } else {
         // A byte-order mark, so that spreadsheet programs read the Chinese right.
         let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
@@ -640,13 +634,10 @@ pub async fn export(
             w.write_record(&rec).map_err(csv_err)?;
         }
         let bytes = w.into_inner().map_err(AppError::internal)?;
-        Ok(HttpResponse::Ok()
-            .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
-            .insert_header((
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}.csv\""),
-            ))
-            .body(bytes))
+        Ok(crate::web::export::attachment(
+            &format!("{name}.csv"),
+            bytes,
+        ))
     }
 }
 
