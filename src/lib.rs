@@ -1,6 +1,7 @@
 //! Aixin (爱心): the system that runs a city's points-for-goods charity
 //! stores. See README.md for a map of the code.
 
+pub mod api;
 pub mod areas;
 pub mod audit;
 pub mod auth;

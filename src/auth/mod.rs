@@ -4,6 +4,7 @@ pub mod password;
 pub mod permissions;
 pub mod session;
 pub mod throttle;
+pub mod tokens;
 
 use diesel::prelude::*;
 
@@ -36,6 +37,28 @@ pub fn login(
     ctx: &AuditCtx,
     user_agent: &str,
 ) -> Result<LoginOutcome, diesel::result::Error> {
+    login_with(
+        conn,
+        config,
+        dummy_hash,
+        username,
+        password,
+        ctx,
+        |c, user, now| session::create(c, &user.id, &ctx.ip, user_agent, now),
+    )
+}
+
+/// The login check with its throttling and audit, opening whatever `open`
+/// makes for the user on success (a session, or an API token).
+pub fn login_with(
+    conn: &mut DbConn,
+    config: &Config,
+    dummy_hash: &str,
+    username: &str,
+    password: &str,
+    ctx: &AuditCtx,
+    mut open: impl FnMut(&mut DbConn, &User, chrono::NaiveDateTime) -> QueryResult<String>,
+) -> Result<LoginOutcome, diesel::result::Error> {
     let username: String = username.trim().to_lowercase().chars().take(64).collect();
     let now = db::now();
     // Attempts are filed under the name that was typed.
@@ -61,7 +84,7 @@ pub fn login(
         Some(user) if password_ok && !user.disabled => {
             let token = db::write_tx(conn, |c| {
                 throttle::clear_account(c, &user.username)?;
-                let token = session::create(c, &user.id, &ctx.ip, user_agent, now)?;
+                let token = open(c, &user, now)?;
                 let who = AuditCtx {
                     user_id: Some(user.id.clone()),
                     username: user.username.clone(),

@@ -273,6 +273,7 @@ diesel::table! {
         issued_by -> Text,
         replaced_by -> Nullable<Text>,
         replaced_at -> Nullable<Timestamp>,
+        pin_cipher -> Nullable<Text>,
     }
 }
 
@@ -500,6 +501,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     redemptions,
     redemption_lines,
+    api_tokens,
+    api_idempotency,
+    card_failures,
 );
 
 diesel::table! {
@@ -507,5 +511,40 @@ diesel::table! {
         month -> Text,
         closed_at -> Timestamp,
         closed_by -> Text,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> Text,
+        user_id -> Text,
+        name -> Nullable<Text>,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(api_tokens -> users (user_id));
+
+diesel::table! {
+    api_idempotency (user_id, key) {
+        user_id -> Text,
+        key -> Text,
+        fingerprint -> Text,
+        status -> BigInt,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    card_failures (id) {
+        id -> Text,
+        card_no -> Text,
+        ip -> Text,
+        at -> Timestamp,
     }
 }

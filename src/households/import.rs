@@ -684,7 +684,7 @@ fn create_in_tx(
         &phone_masked,
         now,
     )?;
-    super::new_card(c, &id, &ctx.username, now)?;
+    super::new_card(c, key, &id, &ctx.username, now)?;
     super::record_status(c, ctx, &id, None, input.status.as_str(), "import", now)?;
     Ok(())
 }

@@ -495,8 +495,12 @@ fn duplicate_error(scope: &Scope, name: &str, path: &str) -> HouseholdError {
 }
 
 /// Issue a new card number that is not in use.
+/// Each card gets a 6-digit PIN, printed on it; the household types it with
+/// the card number to read its balance. Kept encrypted (a hash of six digits
+/// would be undone by trying them all), so the card can be printed again.
 fn new_card(
     conn: &mut DbConn,
+    key: &DataKey,
     household_id: &str,
     by: &str,
     now: NaiveDateTime,
@@ -516,6 +520,7 @@ fn new_card(
                 points_cards::household_id.eq(household_id),
                 points_cards::issued_at.eq(now),
                 points_cards::issued_by.eq(by),
+                points_cards::pin_cipher.eq(key.encrypt(&new_pin())),
             ))
             .execute(conn)?;
         return Ok(card);
@@ -582,7 +587,7 @@ pub fn create(
             &phone_masked,
             now,
         )?;
-        let card = new_card(c, &id, &ctx.username, now)?;
+        let card = new_card(c, key, &id, &ctx.username, now)?;
         record_status(
             c,
             ctx,
@@ -914,6 +919,7 @@ pub fn lookup_card(conn: &mut DbConn, card: &CardNo) -> QueryResult<CardLookup> 
 pub fn reissue_card(
     conn: &mut DbConn,
     ctx: &AuditCtx,
+    key: &DataKey,
     scope: &Scope,
     id: &str,
 ) -> Result<CardNo, HouseholdError> {
@@ -934,7 +940,7 @@ pub fn reissue_card(
                 ))
                 .execute(c)?;
         }
-        let card = new_card(c, id, &ctx.username, now)?;
+        let card = new_card(c, key, id, &ctx.username, now)?;
         if let Some(old) = &old {
             diesel::update(points_cards::table.find(old))
                 .set(points_cards::replaced_by.eq(card.as_str()))
@@ -950,6 +956,23 @@ pub fn reissue_card(
         )?;
         Ok(card)
     })
+}
+
+/// Six random digits.
+pub fn new_pin() -> String {
+    use rand::Rng;
+    format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000u32))
+}
+
+/// The PIN printed on a card, if it has one (cards issued before PINs
+/// existed get one when they are reissued).
+pub fn card_pin(conn: &mut DbConn, key: &DataKey, card_no: &str) -> QueryResult<Option<String>> {
+    let cipher: Option<Option<String>> = points_cards::table
+        .find(card_no)
+        .select(points_cards::pin_cipher)
+        .first(conn)
+        .optional()?;
+    Ok(cipher.flatten().and_then(|c| key.decrypt(&c)))
 }
 
 #[derive(Debug, Clone, Queryable)]

@@ -209,6 +209,7 @@ mod tests {
             "stocktake.",
             "ledger.",
             "ops.",
+            "api.",
         ];
         let mut out = Vec::new();
         for piece in text.split('"').skip(1).step_by(2) {

@@ -187,3 +187,14 @@ impl From<StockError> for AppError {
         }
     }
 }
+
+impl From<crate::auth::tokens::TokenError> for AppError {
+    fn from(e: crate::auth::tokens::TokenError) -> Self {
+        use crate::auth::tokens::TokenError as T;
+        match e {
+            T::Invalid(f) => AppError::Invalid(f),
+            T::NotFound => AppError::NotFound,
+            T::Db(d) => d.into(),
+        }
+    }
+}

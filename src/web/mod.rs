@@ -78,7 +78,9 @@ pub fn serve(
         let mut app = App::new()
             .app_data(state.clone())
             .app_data(web::FormConfig::default().limit(256 * 1024))
-            .wrap(actix_web::middleware::from_fn(middleware::request_context));
+            .wrap(actix_web::middleware::from_fn(middleware::request_context))
+            // The JSON API: its own scope, errors and (Bearer) authentication.
+            .service(crate::api::service());
         for r in routes::table() {
             app = app.route(r.path, (r.make)());
         }

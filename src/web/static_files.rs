@@ -22,6 +22,12 @@ pub static FILES: &[StaticFile] = &[
     static_file!("css/print.css", "text/css; charset=utf-8"),
     static_file!("js/app.js", "text/javascript; charset=utf-8"),
     static_file!("img/logo.svg", "image/svg+xml"),
+    // The API reference page: swagger-ui-dist 5.35.0 from npm (Apache-2.0).
+    static_file!("api/docs.html", "text/html; charset=utf-8"),
+    static_file!("api/docs.js", "text/javascript; charset=utf-8"),
+    static_file!("api/swagger-ui-bundle.js", "text/javascript; charset=utf-8"),
+    static_file!("api/swagger-ui.css", "text/css; charset=utf-8"),
+    static_file!("api/SWAGGER-UI-LICENSE.txt", "text/plain; charset=utf-8"),
 ];
 
 pub fn find(path: &str) -> Option<&'static StaticFile> {

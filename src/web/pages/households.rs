@@ -508,8 +508,9 @@ pub async fn reissue_card(
     let back = format!("/households/{id}");
     let ctx = audit_ctx(&req, Some(&user));
     let scope = user.scope.clone();
+    let key = state.key.clone();
     let result = run(&state, move |c| {
-        Ok(households::reissue_card(c, &ctx, &scope, &id)?)
+        Ok(households::reissue_card(c, &ctx, &key, &scope, &id)?)
     })
     .await
     .map(|card| {
@@ -528,6 +529,8 @@ pub struct PrintCard {
     pub row: HouseholdRow,
     pub card: String,
     pub qr_svg: String,
+    /// The PIN for reading the balance; None on cards issued before PINs.
+    pub pin: Option<String>,
 }
 
 #[derive(Template)]
@@ -538,17 +541,29 @@ struct CardsPage<'a> {
     single: bool,
 }
 
-fn print_cards(rows: Vec<HouseholdRow>) -> Vec<PrintCard> {
-    rows.into_iter()
-        .filter_map(|row| {
-            let card = CardNo::parse("c", row.card_no.as_deref()?).ok()?;
-            Some(PrintCard {
-                qr_svg: qr_svg(card.as_str()),
-                card: card.grouped(),
-                row,
-            })
-        })
-        .collect()
+/// The cards of `rows`, each with its PIN.
+fn print_cards(
+    c: &mut crate::db::DbConn,
+    key: &crate::crypto::DataKey,
+    rows: Vec<HouseholdRow>,
+) -> diesel::QueryResult<Vec<PrintCard>> {
+    let mut out = Vec::new();
+    for row in rows {
+        let Some(card) = row
+            .card_no
+            .as_deref()
+            .and_then(|n| CardNo::parse("c", n).ok())
+        else {
+            continue;
+        };
+        out.push(PrintCard {
+            qr_svg: qr_svg(card.as_str()),
+            pin: households::card_pin(c, key, card.as_str())?,
+            card: card.grouped(),
+            row,
+        });
+    }
+    Ok(out)
 }
 
 pub async fn card(
@@ -560,13 +575,18 @@ pub async fn card(
     user.require(Action::ViewHouseholds)?;
     let scope = user.scope.clone();
     let id = id.into_inner();
-    let row = run(&state, move |c| Ok(households::find(c, &scope, &id)?)).await?;
+    let key = state.key.clone();
+    let cards = run(&state, move |c| {
+        let row = households::find(c, &scope, &id)?;
+        Ok(print_cards(c, &key, vec![row])?)
+    })
+    .await?;
     let ctx = PageCtx::build(&req, Some(&user));
     render(
         &ctx,
         &CardsPage {
             ctx: &ctx,
-            cards: print_cards(vec![row]),
+            cards,
             single: true,
         },
     )
@@ -581,8 +601,10 @@ pub async fn cards(
     user.require(Action::ViewHouseholds)?;
     let filter = q.into_inner().filter();
     let scope = user.scope.clone();
-    let rows = run(&state, move |c| {
-        Ok(households::cards_for(c, &scope, &filter)?)
+    let key = state.key.clone();
+    let cards = run(&state, move |c| {
+        let rows = households::cards_for(c, &scope, &filter)?;
+        Ok(print_cards(c, &key, rows)?)
     })
     .await?;
     let ctx = PageCtx::build(&req, Some(&user));
@@ -590,7 +612,7 @@ pub async fn cards(
         &ctx,
         &CardsPage {
             ctx: &ctx,
-            cards: print_cards(rows),
+            cards,
             single: false,
         },
     )

@@ -25,8 +25,8 @@ pub struct MonthlyQuery {
 }
 
 /// Parse the query and load the summary, within the user's scope.
-async fn load(
-    user: &CurrentUser,
+pub(crate) async fn load(
+    user: &crate::web::extract::Authed,
     state: &AppState,
     q: &MonthlyQuery,
 ) -> Result<(Summary, Vec<Area>), AppError> {

@@ -25,7 +25,7 @@ use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 /// `action` there (403 before 404 for roles that may not act at all).
 pub async fn load_store(
     state: &AppState,
-    user: &CurrentUser,
+    user: &crate::web::extract::Authed,
     action: Action,
     id: String,
 ) -> Result<StoreRow, AppError> {

@@ -1,0 +1,238 @@
+//! The API's one error shape: `{"error":{"code","message","field"?}}` with
+//! the status the issue names. The message is drawn in Chinese here and
+//! redrawn in the caller's language (Accept-Language) by `localise`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::FieldError;
+use crate::i18n::{self, Lang};
+use crate::web::AppError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request could not be read (JSON, query, path, header).
+    #[error("malformed request: {0}")]
+    Malformed(String),
+    #[error("missing or invalid token")]
+    Unauthorized,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    /// A field the domain refused: 422, or 409 when it is a conflict with
+    /// the state of things (points, stock, caps, closed months, keys).
+    #[error("invalid field {}", .0.field)]
+    Field(FieldError),
+    /// A fixed message (by translation key) with its own status and code.
+    #[error("{code}")]
+    Plain {
+        status: u16,
+        code: &'static str,
+        key: &'static str,
+    },
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+/// The error body.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A stable code: malformed, unauthorized, forbidden, not_found,
+    /// invalid, insufficient_points, insufficient_stock, cap_reached,
+    /// month_closed, idempotency_key_reused, conflict, too_many_attempts, ...
+    pub code: String,
+    /// For a person, in the language of Accept-Language (zh-CN by default).
+    pub message: String,
+    /// The JSON field at fault, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// Conflicts with the state of things, by message key.
+fn conflict_code(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "error.insufficient_points" => "insufficient_points",
+        "error.not_enough_stock" => "insufficient_stock",
+        "error.cap_count_reached" | "error.cap_points_reached" => "cap_reached",
+        "error.month_closed" => "month_closed",
+        "error.form_key_reused" => "idempotency_key_reused",
+        "error.award_not_pending"
+        | "error.award_not_approved"
+        | "error.already_void"
+        | "error.id_taken"
+        | "error.id_taken_elsewhere"
+        | "error.area_name_taken"
+        | "error.store_name_taken"
+        | "error.rule_code_taken"
+        | "error.category_taken"
+        | "error.item_name_taken"
+        | "error.barcode_taken"
+        | "error.username_taken" => "conflict",
+        _ => return None,
+    })
+}
+
+/// The JSON field name for a form field's translation key.
+pub fn json_field(field: &str) -> String {
+    let name = field.strip_prefix("field.").unwrap_or(field);
+    match name {
+        "village" | "area" | "report_area" => "area_id",
+        "rule" => "rule_id",
+        "rule_code" => "code",
+        "rule_name" => "name",
+        "helper" => "helper_id",
+        "household" | "households" => "household_id",
+        "store" | "report_store" => "store_id",
+        "to_store" => "to_store_id",
+        "item" | "items" => "lines",
+        "donor" => "donor_id",
+        "donated_on" => "received_on",
+        "area_name" | "store_name" | "item_name" => "name",
+        "form" => "Idempotency-Key",
+        other => other,
+    }
+    .to_string()
+}
+
+impl ApiError {
+    pub fn plain(status: u16, code: &'static str, key: &'static str) -> ApiError {
+        ApiError::Plain { status, code, key }
+    }
+
+    pub fn invalid(field: &'static str, key: &'static str) -> ApiError {
+        ApiError::Field(FieldError::new(field, key))
+    }
+
+    pub fn body(&self, lang: Lang) -> ErrorBody {
+        let (code, message, field) = match self {
+            ApiError::Malformed(detail) => (
+                "malformed",
+                format!("{}: {detail}", i18n::t(lang, "api.malformed")),
+                None,
+            ),
+            ApiError::Unauthorized => (
+                "unauthorized",
+                i18n::t(lang, "api.unauthorized").into(),
+                None,
+            ),
+            ApiError::Forbidden => ("forbidden", i18n::t(lang, "api.forbidden").into(), None),
+            ApiError::NotFound => ("not_found", i18n::t(lang, "api.not_found").into(), None),
+            ApiError::Field(e) => (
+                conflict_code(e.key).unwrap_or("invalid"),
+                i18n::field_error(lang, e),
+                Some(json_field(e.field)),
+            ),
+            ApiError::Plain { code, key, .. } => (*code, i18n::t(lang, key).into(), None),
+            ApiError::Unavailable(_) => {
+                ("unavailable", i18n::t(lang, "api.unavailable").into(), None)
+            }
+            ApiError::Internal(_) => ("internal", i18n::t(lang, "api.internal").into(), None),
+        };
+        ErrorBody {
+            error: ErrorDetail {
+                code: code.to_string(),
+                message,
+                field,
+            },
+        }
+    }
+
+    pub fn response(&self, lang: Lang) -> HttpResponse {
+        HttpResponse::build(self.status_code()).json(self.body(lang))
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        let code = match self {
+            ApiError::Malformed(_) => 400,
+            ApiError::Unauthorized => 401,
+            ApiError::Forbidden => 403,
+            ApiError::NotFound => 404,
+            ApiError::Field(e) if conflict_code(e.key).is_some() => 409,
+            ApiError::Field(_) => 422,
+            ApiError::Plain { status, .. } => *status,
+            ApiError::Unavailable(_) => 503,
+            ApiError::Internal(_) => 500,
+        };
+        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.response(Lang::default())
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::LoginRequired { .. } => ApiError::Unauthorized,
+            AppError::PasswordChangeRequired | AppError::Forbidden | AppError::Csrf => {
+                ApiError::Forbidden
+            }
+            AppError::NotFound => ApiError::NotFound,
+            AppError::BadRequest(m) => ApiError::Malformed(m),
+            AppError::Invalid(f) => ApiError::Field(f),
+            AppError::Unavailable(m) => ApiError::Unavailable(m),
+            AppError::Internal(m) => ApiError::Internal(m),
+        }
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(e: FieldError) -> Self {
+        ApiError::Field(e)
+    }
+}
+
+/// Domain errors reach the API through the pages' one mapping.
+macro_rules! via_app_error {
+    ($($t:ty),*) => {$(
+        impl From<$t> for ApiError {
+            fn from(e: $t) -> Self {
+                ApiError::from(AppError::from(e))
+            }
+        }
+    )*};
+}
+
+via_app_error!(
+    diesel::result::Error,
+    crate::areas::AreaError,
+    crate::households::HouseholdError,
+    crate::points::PointsError,
+    crate::redemptions::RedeemError,
+    crate::stock::StockError,
+    crate::stores::StoreError,
+    crate::goods::GoodsError,
+    crate::users::UserError
+);
+
+impl crate::db::RetryableError for ApiError {
+    fn is_retryable(&self) -> bool {
+        // Domain errors reach here as text: a lost race is still a lost race.
+        match self {
+            ApiError::Unavailable(m) => m == RETRY || m == "raced",
+            ApiError::Internal(m) => {
+                m.contains("database is locked")
+                    || m.contains("database table is locked")
+                    || m.contains("deadlock detected")
+                    || m.contains("could not serialize")
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The marker of a transaction that lost a race and should be retried.
+pub const RETRY: &str = "retry";

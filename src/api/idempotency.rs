@@ -1,0 +1,144 @@
+//! Exactly-once API writes. A POST that moves points or goods carries an
+//! `Idempotency-Key` header; the first response is stored with the key, the
+//! caller and a fingerprint of the request (method, path, body) under a
+//! UNIQUE constraint, in the same transaction as the work. A replay gets the
+//! first response back and changes nothing; the same key with another
+//! request is refused with 409 `idempotency_key_reused`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
+use diesel::prelude::*;
+use sha2::{Digest, Sha256};
+
+use super::error::{ApiError, RETRY};
+use crate::db::schema::api_idempotency as idem;
+use crate::db::{self, DbConn};
+use crate::domain::FieldError;
+
+pub const HEADER: &str = "Idempotency-Key";
+
+/// The key as sent: 1 to 64 letters, digits, '-' or '_'.
+#[derive(Debug, Clone)]
+pub struct Key {
+    key: String,
+    fingerprint: String,
+}
+
+impl Key {
+    /// The request's key and fingerprint; a missing or malformed key is a 400.
+    pub fn of(req: &HttpRequest, body: &[u8]) -> Result<Key, ApiError> {
+        let key = req
+            .headers()
+            .get(HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .unwrap_or("");
+        let ok = !key.is_empty()
+            && key.len() <= 64
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !ok {
+            return Err(ApiError::plain(
+                400,
+                "idempotency_key_required",
+                "api.idempotency_key_required",
+            ));
+        }
+        let mut h = Sha256::new();
+        h.update(req.method().as_str().as_bytes());
+        h.update(b" ");
+        h.update(req.path().as_bytes());
+        h.update(b"\n");
+        h.update(body);
+        Ok(Key {
+            key: key.to_string(),
+            fingerprint: hex::encode(h.finalize()),
+        })
+    }
+
+    /// A key for the domain's own exactly-once columns (at most 64 chars),
+    /// distinct per user and per key.
+    pub fn domain_key(&self, user_id: &str) -> String {
+        let mut h = Sha256::new();
+        h.update(user_id.as_bytes());
+        h.update(b"\n");
+        h.update(self.key.as_bytes());
+        hex::encode(&h.finalize()[..16])
+    }
+}
+
+/// A stored or fresh response: status and JSON body.
+pub struct Stored {
+    pub status: u16,
+    pub body: String,
+}
+
+impl Stored {
+    pub fn json(status: u16, value: &impl serde::Serialize) -> Result<Stored, ApiError> {
+        Ok(Stored {
+            status,
+            body: serde_json::to_string(value).map_err(|e| ApiError::Internal(e.to_string()))?,
+        })
+    }
+
+    pub fn response(self, replayed: bool) -> HttpResponse {
+        let mut r =
+            HttpResponse::build(StatusCode::from_u16(self.status).unwrap_or(StatusCode::OK));
+        r.content_type("application/json");
+        if replayed {
+            r.insert_header(("Idempotent-Replayed", "true"));
+        }
+        r.body(self.body)
+    }
+}
+
+/// Run `work` once per key, in one write transaction with the stored
+/// response. Returns the response and whether it was a replay.
+pub fn once(
+    conn: &mut DbConn,
+    user_id: &str,
+    key: &Key,
+    mut work: impl FnMut(&mut DbConn) -> Result<Stored, ApiError>,
+) -> Result<(Stored, bool), ApiError> {
+    db::write_tx(conn, |c| {
+        let found: Option<(String, i64, String)> = idem::table
+            .find((user_id, key.key.as_str()))
+            .select((idem::fingerprint, idem::status, idem::body))
+            .first(c)
+            .optional()?;
+        if let Some((fingerprint, status, body)) = found {
+            if fingerprint != key.fingerprint {
+                return Err(FieldError::new("field.form", "error.form_key_reused").into());
+            }
+            return Ok((
+                Stored {
+                    status: status as u16,
+                    body,
+                },
+                true,
+            ));
+        }
+        let done = work(c)?;
+        diesel::insert_into(idem::table)
+            .values((
+                idem::user_id.eq(user_id),
+                idem::key.eq(&key.key),
+                idem::fingerprint.eq(&key.fingerprint),
+                idem::status.eq(done.status as i64),
+                idem::body.eq(&done.body),
+                idem::created_at.eq(db::now()),
+            ))
+            .execute(c)
+            .map_err(|e| {
+                if db::is_unique_violation(&e) {
+                    // Another request with this key committed first: retrying
+                    // finds its response.
+                    ApiError::Unavailable(RETRY.into())
+                } else {
+                    e.into()
+                }
+            })?;
+        Ok((done, false))
+    })
+}

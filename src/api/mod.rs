@@ -1,0 +1,222 @@
+//! The JSON API (`/api/v1`): the same operations as the pages, through the
+//! same domain code and the same permission check, for other programs (a
+//! store's scanner, a household's phone, the province's systems).
+//! Described by OpenAPI 3.1 at `/api/openapi.json`, readable at `/api/docs`.
+
+pub mod areas;
+pub mod auth;
+pub mod card;
+pub mod error;
+pub mod households;
+pub mod idempotency;
+pub mod openapi;
+pub mod points;
+pub mod redemptions;
+pub mod reports;
+pub mod routes;
+pub mod stock;
+pub mod users;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::Next;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::de::DeserializeOwned;
+
+use crate::db::DbConn;
+use crate::i18n::Lang;
+use crate::web::AppState;
+use crate::web::extract::{audit_ctx, state};
+pub use auth::ApiUser;
+pub use error::ApiError;
+
+/// Run blocking database work on actix's blocking pool (the API's twin of
+/// `web::run`, with the API's error type).
+pub async fn run<T, F>(state: &AppState, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+{
+    let pool = state.pool.clone();
+    web::block(move || {
+        let mut conn = pool
+            .get()
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        f(&mut conn)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+}
+
+/// Times go out as RFC 3339 in UTC.
+pub type Rfc3339 = DateTime<Utc>;
+
+pub fn utc(t: NaiveDateTime) -> Rfc3339 {
+    DateTime::from_naive_utc_and_offset(t, Utc)
+}
+
+/// The largest JSON body accepted.
+pub const BODY_LIMIT: usize = 256 * 1024;
+
+/// Parse a JSON body; anything unreadable is a 400 with serde's reason.
+pub fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.len() > BODY_LIMIT {
+        return Err(ApiError::Malformed("body too large".into()));
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::Malformed(e.to_string()))
+}
+
+/// The caller's language from Accept-Language: the first of zh or en named,
+/// Chinese when neither is.
+pub fn lang_of(req: &HttpRequest) -> Lang {
+    let value = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mut ranked: Vec<(f32, Lang)> = Vec::new();
+    for part in value.split(',') {
+        let mut bits = part.trim().split(';');
+        let tag = bits.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = bits
+            .find_map(|b| {
+                b.trim()
+                    .strip_prefix("q=")
+                    .and_then(|v| v.parse::<f32>().ok())
+            })
+            .unwrap_or(1.0);
+        let lang = if tag.starts_with("en") {
+            Lang::En
+        } else if tag.starts_with("zh") {
+            Lang::Zh
+        } else {
+            continue;
+        };
+        ranked.push((q, lang));
+    }
+    // Stable: among equal weights the first named wins.
+    ranked.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal));
+    ranked.first().map(|(_, l)| *l).unwrap_or_default()
+}
+
+/// Every API response that is an error leaves here as the JSON error, in the
+/// caller's language; denials are audited like the pages'.
+async fn json_errors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let lang = lang_of(req.request());
+    let res = next.call(req).await?;
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return Ok(res.map_into_boxed_body());
+    }
+    let api_error = match res.response().error() {
+        Some(e) => match e.as_error::<ApiError>() {
+            Some(ApiError::Field(f)) => ApiError::Field(f.clone()),
+            Some(other) => clone_error(other),
+            None if status.is_client_error() => ApiError::Malformed(e.to_string()),
+            None => ApiError::Internal(e.to_string()),
+        },
+        // A response drawn without an error (e.g. 405 from a route guard).
+        None if status.as_u16() == 405 => {
+            ApiError::plain(405, "method_not_allowed", "api.method_not_allowed")
+        }
+        None if status.as_u16() == 404 => ApiError::NotFound,
+        None => return Ok(res.map_into_boxed_body()),
+    };
+    let http_req = res.request().clone();
+    match &api_error {
+        ApiError::Internal(detail) => {
+            tracing::error!(error = %detail, path = %http_req.path(), "API internal error")
+        }
+        ApiError::Unavailable(detail) => {
+            tracing::error!(error = %detail, path = %http_req.path(), "API: database unavailable")
+        }
+        ApiError::Forbidden => {
+            let user = actix_web::HttpMessage::extensions(&http_req)
+                .get::<ApiUser>()
+                .cloned();
+            let ctx = audit_ctx(&http_req, user.as_deref());
+            let what = format!("{} {} (api)", http_req.method(), http_req.path());
+            let st = state(&http_req);
+            let written = run(&st, move |c| {
+                Ok(crate::audit::record(
+                    c,
+                    &ctx,
+                    "access.denied",
+                    "route",
+                    "",
+                    &what,
+                )?)
+            })
+            .await;
+            if let Err(e) = written {
+                tracing::error!(error = %e, "could not audit an API denial");
+            }
+        }
+        _ => {}
+    }
+    let resp = api_error.response(lang);
+    Ok(ServiceResponse::new(http_req, resp).map_into_boxed_body())
+}
+
+fn clone_error(e: &ApiError) -> ApiError {
+    match e {
+        ApiError::Malformed(m) => ApiError::Malformed(m.clone()),
+        ApiError::Unauthorized => ApiError::Unauthorized,
+        ApiError::Forbidden => ApiError::Forbidden,
+        ApiError::NotFound => ApiError::NotFound,
+        ApiError::Field(f) => ApiError::Field(f.clone()),
+        ApiError::Plain { status, code, key } => ApiError::Plain {
+            status: *status,
+            code,
+            key,
+        },
+        ApiError::Unavailable(m) => ApiError::Unavailable(m.clone()),
+        ApiError::Internal(m) => ApiError::Internal(m.clone()),
+    }
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}
+
+/// The `/api` scope: its routes from the one table, the description, the
+/// reference page, and JSON errors for everything (malformed query, path or
+/// body included). No session, CSRF or login redirect applies here.
+pub fn service() -> actix_web::Scope<
+    impl actix_web::dev::ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<BoxBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let mut scope = web::scope("/api")
+        .app_data(
+            web::QueryConfig::default()
+                .error_handler(|e, _| ApiError::Malformed(e.to_string()).into()),
+        )
+        .app_data(
+            web::PathConfig::default()
+                .error_handler(|e, _| ApiError::Malformed(e.to_string()).into()),
+        )
+        .app_data(
+            web::JsonConfig::default()
+                .limit(BODY_LIMIT)
+                .error_handler(|e, _| ApiError::Malformed(e.to_string()).into()),
+        )
+        .app_data(web::PayloadConfig::new(BODY_LIMIT))
+        .wrap(actix_web::middleware::from_fn(json_errors))
+        .route("/openapi.json", web::get().to(openapi::document))
+        .route("/docs", web::get().to(openapi::docs_page));
+    for r in routes::table() {
+        let path = r.path.strip_prefix("/api").unwrap_or(r.path);
+        scope = scope.route(path, (r.make)());
+    }
+    scope.default_service(web::to(not_found))
+}

@@ -1,0 +1,552 @@
+//! The rulebook and awards: propose, review, reverse.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::{ApiError, ErrorBody};
+use super::idempotency::{self, Key, Stored};
+use super::run;
+use super::{ApiUser, json_body, lang_of, utc};
+use crate::auth::{Action, Scope};
+use crate::db::DbConn;
+use crate::domain::FieldError;
+use crate::households as hh;
+use crate::i18n;
+use crate::points::awards::{self as aw, Award, Decision};
+use crate::points::{self, Rule, RuleForm};
+use crate::web::AppState;
+use crate::web::extract::audit_ctx;
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CapPeriod {
+    Day,
+    Week,
+    Month,
+    Year,
+}
+
+impl CapPeriod {
+    fn as_str(self) -> &'static str {
+        match self {
+            CapPeriod::Day => "day",
+            CapPeriod::Week => "week",
+            CapPeriod::Month => "month",
+            CapPeriod::Year => "year",
+        }
+    }
+
+    fn of(s: &str) -> Option<CapPeriod> {
+        [
+            CapPeriod::Day,
+            CapPeriod::Week,
+            CapPeriod::Month,
+            CapPeriod::Year,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RuleOut {
+    /// The id of this version of the rule.
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub code: String,
+    pub version: i64,
+    pub name: String,
+    /// The category's name.
+    pub category: String,
+    pub category_id: String,
+    /// Negative points deduct.
+    pub points: i64,
+    pub cap_count: Option<i64>,
+    pub cap_points: Option<i64>,
+    pub cap_period: Option<CapPeriod>,
+    pub valid_from: Option<NaiveDate>,
+    pub valid_to: Option<NaiveDate>,
+    pub active: bool,
+}
+
+fn rule_out(r: &Rule, category: &str) -> RuleOut {
+    RuleOut {
+        id: r.id.clone(),
+        code: r.code.clone(),
+        version: r.version,
+        name: r.name.clone(),
+        category: category.to_string(),
+        category_id: r.category_id.clone(),
+        points: r.points,
+        cap_count: r.cap_count,
+        cap_points: r.cap_points,
+        cap_period: r.cap_period.as_deref().and_then(CapPeriod::of),
+        valid_from: r.valid_from,
+        valid_to: r.valid_to,
+        active: r.active,
+    }
+}
+
+/// The rulebook as it stands (current versions).
+#[utoipa::path(get, path = "/api/v1/rules", tag = "points",
+    responses(
+        (status = 200, description = "Current rules", body = Vec<RuleOut>),
+        (status = 401, description = "No valid token", body = ErrorBody),
+    ))]
+pub async fn list_rules(
+    user: ApiUser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Action::ViewRules)?;
+    let rules = run(&state, |c| Ok(points::current_rules(c)?)).await?;
+    Ok(HttpResponse::Ok().json(
+        rules
+            .iter()
+            .map(|(r, cat)| rule_out(r, cat))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewRule {
+    /// Letters, digits, '-' or '_'; kept upper-case.
+    pub code: String,
+    pub name: String,
+    /// A category's name or id.
+    pub category: String,
+    pub points: i64,
+    #[serde(default)]
+    pub cap_count: Option<i64>,
+    #[serde(default)]
+    pub cap_points: Option<i64>,
+    #[serde(default)]
+    pub cap_period: Option<CapPeriod>,
+    #[serde(default)]
+    pub valid_from: Option<NaiveDate>,
+    #[serde(default)]
+    pub valid_to: Option<NaiveDate>,
+    /// True unless given.
+    #[serde(default)]
+    pub active: Option<bool>,
+}
+
+/// Add a rule to the rulebook. Admins only.
+#[utoipa::path(post, path = "/api/v1/rules", tag = "points",
+    request_body = NewRule,
+    responses(
+        (status = 201, description = "Created", body = RuleOut),
+        (status = 400, description = "Malformed", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not allowed", body = ErrorBody),
+        (status = 409, description = "Code taken", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+    ))]
+pub async fn create_rule(
+    req: HttpRequest,
+    user: ApiUser,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Action::ManageRules)?;
+    let f: NewRule = json_body(&body)?;
+    let ctx = audit_ctx(&req, Some(&user));
+    let out = run(&state, move |c| {
+        let wanted = f.category.trim().to_string();
+        let category = points::categories(c)?
+            .into_iter()
+            .find(|k| k.id == wanted || k.name == wanted)
+            .ok_or(FieldError::new("field.category", "error.category_unknown"))?;
+        let form = RuleForm {
+            code: f.code,
+            name: f.name,
+            category_id: category.id.clone(),
+            points: f.points.to_string(),
+            cap_count: f.cap_count.map(|n| n.to_string()).unwrap_or_default(),
+            cap_points: f.cap_points.map(|n| n.to_string()).unwrap_or_default(),
+            cap_period: f
+                .cap_period
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default(),
+            valid_from: f.valid_from.map(|d| d.to_string()).unwrap_or_default(),
+            valid_to: f.valid_to.map(|d| d.to_string()).unwrap_or_default(),
+            active: if f.active.unwrap_or(true) {
+                "1".into()
+            } else {
+                String::new()
+            },
+        };
+        let input = points::parse_rule_form(c, &form)?;
+        let rule = points::create_rule(c, &ctx, &input)?;
+        Ok(rule_out(&rule, &category.name))
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(out))
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AwardStatus {
+    Pending,
+    /// Approved, on public notice before the points are credited.
+    Noticed,
+    Approved,
+    Rejected,
+    Withdrawn,
+    Reversed,
+}
+
+impl AwardStatus {
+    fn of(s: &str) -> AwardStatus {
+        match s {
+            "pending" => AwardStatus::Pending,
+            "noticed" => AwardStatus::Noticed,
+            "approved" => AwardStatus::Approved,
+            "rejected" => AwardStatus::Rejected,
+            "withdrawn" => AwardStatus::Withdrawn,
+            _ => AwardStatus::Reversed,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AwardOut {
+    #[schema(format = Uuid)]
+    pub id: String,
+    #[schema(format = Uuid)]
+    pub household_id: String,
+    #[schema(format = Uuid)]
+    pub rule_id: String,
+    pub rule_code: String,
+    pub occurred_on: NaiveDate,
+    pub note: String,
+    pub status: AwardStatus,
+    pub points: i64,
+    #[schema(format = Uuid)]
+    pub proposed_by: String,
+    pub proposed_at: chrono::DateTime<chrono::Utc>,
+    pub reviewed_by: Option<String>,
+    pub reviewed_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub batch_id: Option<String>,
+}
+
+fn award_out(a: &Award) -> AwardOut {
+    AwardOut {
+        id: a.id.clone(),
+        household_id: a.household_id.clone(),
+        rule_id: a.rule_id.clone(),
+        rule_code: a.rule_code.clone(),
+        occurred_on: a.occurred_on,
+        note: a.note.clone(),
+        status: AwardStatus::of(&a.status),
+        points: a.points,
+        proposed_by: a.proposed_by.clone(),
+        proposed_at: utc(a.proposed_at),
+        reviewed_by: a.reviewed_by.clone(),
+        reviewed_at: a.reviewed_at.map(utc),
+        batch_id: a.batch_id.clone(),
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AwardQuery {
+    /// One household's awards (needs the right to see households).
+    #[serde(default)]
+    #[param(format = Uuid)]
+    pub household_id: Option<String>,
+    /// `pending` lists the caller's review queue (for reviewers).
+    #[serde(default)]
+    pub status: Option<AwardStatus>,
+}
+
+/// Awards: one household's, the caller's review queue (`status=pending`),
+/// or else the ones the caller proposed (newest first, at most 500).
+#[utoipa::path(get, path = "/api/v1/awards", tag = "points",
+    params(AwardQuery),
+    responses(
+        (status = 200, description = "Awards", body = Vec<AwardOut>),
+        (status = 400, description = "Malformed query", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not allowed", body = ErrorBody),
+        (status = 404, description = "No such household", body = ErrorBody),
+    ))]
+pub async fn list_awards(
+    user: ApiUser,
+    state: web::Data<AppState>,
+    q: web::Query<AwardQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = q.into_inner();
+    let scope = user.scope.clone();
+    let user_id = user.user.id.clone();
+    let household = q.household_id.filter(|h| !h.trim().is_empty());
+    let mode = if household.is_some() {
+        user.require(Action::ViewHouseholds)?;
+        0
+    } else if q.status == Some(AwardStatus::Pending) && user.can(Action::ReviewAwards) {
+        1
+    } else {
+        user.require(Action::ProposeAwards)?;
+        2
+    };
+    let rows = run(&state, move |c| {
+        let rows = match (mode, &household) {
+            (0, Some(h)) => {
+                hh::find(c, &scope, h)?;
+                aw::for_household(c, h)?
+            }
+            (1, _) => aw::review_queue(c, &scope, 500)?,
+            _ => aw::proposed_by(c, &user_id, 500)?,
+        };
+        Ok(rows)
+    })
+    .await?;
+    let out: Vec<AwardOut> = rows
+        .iter()
+        .map(|r| award_out(&r.award))
+        .filter(|a| q.status.is_none_or(|s| s == a.status))
+        .collect();
+    Ok(HttpResponse::Ok().json(out))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewAward {
+    /// One household ...
+    #[serde(default)]
+    #[schema(format = Uuid)]
+    pub household_id: Option<String>,
+    /// ... or many at once (e.g. everyone at a training).
+    #[serde(default)]
+    pub household_ids: Option<Vec<String>>,
+    #[schema(format = Uuid)]
+    pub rule_id: String,
+    pub occurred_on: NaiveDate,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Refusal {
+    /// The household's name (or id when unknown).
+    pub household: String,
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AwardsCreated {
+    /// Set when `household_ids` was sent.
+    pub batch_id: Option<String>,
+    pub awards: Vec<AwardOut>,
+    /// Households that could not get the award, with why.
+    pub refused: Vec<Refusal>,
+}
+
+/// Propose an award for one household (`household_id`) or many
+/// (`household_ids`). A reviewer other than the proposer approves it.
+#[utoipa::path(post, path = "/api/v1/awards", tag = "points",
+    request_body = NewAward,
+    params(("Idempotency-Key" = String, Header, description = "Exactly-once key (1-64 of A-Z a-z 0-9 - _)", pattern = "^[A-Za-z0-9_-]{1,64}$")),
+    responses(
+        (status = 201, description = "Proposed", body = AwardsCreated),
+        (status = 400, description = "Malformed, or no Idempotency-Key", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not allowed, or the household is outside the caller's scope", body = ErrorBody),
+        (status = 404, description = "No such household", body = ErrorBody),
+        (status = 409, description = "Cap reached, month closed, or key reused", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+    ))]
+pub async fn create_awards(
+    req: HttpRequest,
+    user: ApiUser,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Action::ProposeAwards)?;
+    let key = Key::of(&req, &body)?;
+    let f: NewAward = json_body(&body)?;
+    let ctx = audit_ctx(&req, Some(&user));
+    let who = user.who();
+    let today = crate::time::today(state.config.time_zone);
+    let lang = lang_of(&req);
+    let (done, replayed) = run(&state, move |c| {
+        idempotency::once(c, &who.user_id, &key, |c| {
+            let rule = points::find_rule(c, f.rule_id.trim())?
+                .ok_or(FieldError::new("field.rule", "error.rule_unknown"))?;
+            let p = aw::parse_proposal(
+                &rule.code,
+                &f.occurred_on.to_string(),
+                f.note.as_deref().unwrap_or(""),
+                today,
+            )?;
+            let actor = who.actor(&ctx);
+            let dkey = key.domain_key(&who.user_id);
+            let out = match (&f.household_id, &f.household_ids) {
+                (Some(h), None) => {
+                    let a = aw::propose(c, &actor, h.trim(), &p, &dkey, today)?;
+                    AwardsCreated {
+                        batch_id: None,
+                        awards: vec![award_out(&a)],
+                        refused: Vec::new(),
+                    }
+                }
+                (None, Some(ids)) if !ids.is_empty() && ids.len() <= 500 => {
+                    let ids: Vec<String> = ids.iter().map(|s| s.trim().to_string()).collect();
+                    let b = aw::propose_batch(c, &actor, &ids, &p, &dkey, today)?;
+                    let made = aw::batch(c, &b.batch_id)?;
+                    AwardsCreated {
+                        batch_id: Some(b.batch_id),
+                        awards: made.iter().map(|r| award_out(&r.award)).collect(),
+                        refused: b
+                            .refused
+                            .iter()
+                            .map(|(who, e)| Refusal {
+                                household: who.clone(),
+                                code: "invalid".into(),
+                                message: i18n::field_error(lang, e),
+                            })
+                            .collect(),
+                    }
+                }
+                _ => {
+                    return Err(FieldError::new("field.household", "error.one_or_many").into());
+                }
+            };
+            Stored::json(201, &out)
+        })
+    })
+    .await?;
+    Ok(done.response(replayed))
+}
+
+fn award_in_scope(c: &mut DbConn, scope: &Scope, id: &str) -> Result<Award, ApiError> {
+    let a = aw::find(c, id)?.ok_or(ApiError::NotFound)?;
+    hh::find(c, scope, &a.household_id)?;
+    Ok(a)
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ReasonBody {
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+enum Review {
+    Approve,
+    Reject,
+    Reverse,
+}
+
+async fn decide(
+    req: HttpRequest,
+    user: ApiUser,
+    state: web::Data<AppState>,
+    id: String,
+    body: web::Bytes,
+    what: Review,
+) -> Result<HttpResponse, ApiError> {
+    user.require(match what {
+        Review::Approve | Review::Reject => Action::ReviewAwards,
+        Review::Reverse => Action::ReverseAwards,
+    })?;
+    let key = Key::of(&req, &body)?;
+    let f: ReasonBody = if body.iter().all(u8::is_ascii_whitespace) {
+        ReasonBody::default()
+    } else {
+        json_body(&body)?
+    };
+    let reason = f.reason.unwrap_or_default();
+    let ctx = audit_ctx(&req, Some(&user));
+    let who = user.who();
+    let today = crate::time::today(state.config.time_zone);
+    let (done, replayed) = run(&state, move |c| {
+        idempotency::once(c, &who.user_id, &key, |c| {
+            award_in_scope(c, &who.scope, &id)?;
+            let actor = who.actor(&ctx);
+            match what {
+                Review::Approve => aw::review(c, &actor, &id, &Decision::Approve, today)?,
+                Review::Reject => {
+                    aw::review(c, &actor, &id, &Decision::Reject(reason.clone()), today)?
+                }
+                Review::Reverse => aw::reverse(c, &actor, &id, &reason, today)?,
+            }
+            let a = aw::find(c, &id)?.ok_or(ApiError::NotFound)?;
+            Stored::json(200, &award_out(&a))
+        })
+    })
+    .await?;
+    Ok(done.response(replayed))
+}
+
+/// Approve a pending award (never one's own). The points are credited now,
+/// or after the public notice period when there is one.
+#[utoipa::path(post, path = "/api/v1/awards/{id}/approve", tag = "points",
+    params(("id" = String, Path, description = "Award id"),
+        ("Idempotency-Key" = String, Header, description = "Exactly-once key", pattern = "^[A-Za-z0-9_-]{1,64}$")),
+    responses(
+        (status = 200, description = "The award as it is now", body = AwardOut),
+        (status = 400, description = "Malformed, or no Idempotency-Key", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not allowed", body = ErrorBody),
+        (status = 404, description = "No such award", body = ErrorBody),
+        (status = 409, description = "Not pending, cap reached, or key reused", body = ErrorBody),
+        (status = 422, description = "The caller proposed it, or helps the household", body = ErrorBody),
+    ))]
+pub async fn approve(
+    req: HttpRequest,
+    user: ApiUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    decide(req, user, state, id.into_inner(), body, Review::Approve).await
+}
+
+/// Reject a pending award, with a reason.
+#[utoipa::path(post, path = "/api/v1/awards/{id}/reject", tag = "points",
+    params(("id" = String, Path, description = "Award id"),
+        ("Idempotency-Key" = String, Header, description = "Exactly-once key", pattern = "^[A-Za-z0-9_-]{1,64}$")),
+    request_body = ReasonBody,
+    responses(
+        (status = 200, description = "The award as it is now", body = AwardOut),
+        (status = 400, description = "Malformed, or no Idempotency-Key", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not allowed", body = ErrorBody),
+        (status = 404, description = "No such award", body = ErrorBody),
+        (status = 409, description = "Not pending, or key reused", body = ErrorBody),
+        (status = 422, description = "No reason, or the caller proposed it", body = ErrorBody),
+    ))]
+pub async fn reject(
+    req: HttpRequest,
+    user: ApiUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    decide(req, user, state, id.into_inner(), body, Review::Reject).await
+}
+
+/// Reverse an approved award with a reversing entry. Admins only.
+#[utoipa::path(post, path = "/api/v1/awards/{id}/reverse", tag = "points",
+    params(("id" = String, Path, description = "Award id"),
+        ("Idempotency-Key" = String, Header, description = "Exactly-once key", pattern = "^[A-Za-z0-9_-]{1,64}$")),
+    request_body = ReasonBody,
+    responses(
+        (status = 200, description = "The award as it is now", body = AwardOut),
+        (status = 400, description = "Malformed, or no Idempotency-Key", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not allowed", body = ErrorBody),
+        (status = 404, description = "No such award", body = ErrorBody),
+        (status = 409, description = "Not approved, insufficient points, month closed, or key reused", body = ErrorBody),
+        (status = 422, description = "No reason", body = ErrorBody),
+    ))]
+pub async fn reverse(
+    req: HttpRequest,
+    user: ApiUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    decide(req, user, state, id.into_inner(), body, Review::Reverse).await
+}

@@ -1,0 +1,193 @@
+//! API tokens. The caller holds a random secret; the table holds its SHA-256,
+//! so a copy of the database does not hand out live tokens. A token acts as
+//! its user, looked up on every request: disabling the user, or changing
+//! their role or scope, applies at once.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+use rand::RngCore;
+
+use super::session::token_hash;
+use crate::audit::{self, AuditCtx};
+use crate::db::schema::{api_tokens, users};
+use crate::db::{self, DbConn};
+use crate::domain::{FieldError, parse_name};
+use crate::users::User;
+
+/// Login tokens last this long.
+pub const LOGIN_TOKEN_HOURS: i64 = 12;
+
+/// "ax_" and 32 random bytes, hex.
+pub fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("ax_{}", hex::encode(bytes))
+}
+
+fn looks_like_secret(s: &str) -> bool {
+    s.len() == 67 && s.starts_with("ax_") && s[3..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = api_tokens)]
+pub struct ApiToken {
+    pub id: String,
+    pub user_id: String,
+    pub name: Option<String>,
+    pub token_hash: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: Option<NaiveDateTime>,
+    pub last_used_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+/// A login token (`name` None, expiring) or a named long-lived one.
+/// Returns the secret (shown once) and the stored row.
+pub fn create(
+    conn: &mut DbConn,
+    user_id: &str,
+    name: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<(String, ApiToken)> {
+    let secret = new_secret();
+    let token = ApiToken {
+        id: db::new_id(),
+        user_id: user_id.to_string(),
+        name: name.map(str::to_string),
+        token_hash: token_hash(&secret),
+        created_at: now,
+        expires_at: name
+            .is_none()
+            .then(|| now + Duration::hours(LOGIN_TOKEN_HOURS)),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    diesel::insert_into(api_tokens::table)
+        .values((
+            api_tokens::id.eq(&token.id),
+            api_tokens::user_id.eq(&token.user_id),
+            api_tokens::name.eq(&token.name),
+            api_tokens::token_hash.eq(&token.token_hash),
+            api_tokens::created_at.eq(token.created_at),
+            api_tokens::expires_at.eq(token.expires_at),
+        ))
+        .execute(conn)?;
+    Ok((secret, token))
+}
+
+/// The live user behind a secret, touching `last_used_at` at most once a
+/// minute. Revoked, expired and disabled users' tokens give None.
+pub fn authenticate(
+    conn: &mut DbConn,
+    secret: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Option<User>> {
+    if !looks_like_secret(secret) {
+        return Ok(None);
+    }
+    let found = api_tokens::table
+        .inner_join(users::table)
+        .filter(api_tokens::token_hash.eq(token_hash(secret)))
+        .select((ApiToken::as_select(), User::as_select()))
+        .first::<(ApiToken, User)>(conn)
+        .optional()?;
+    let Some((token, user)) = found else {
+        return Ok(None);
+    };
+    if user.disabled || token.revoked_at.is_some() || token.expires_at.is_some_and(|e| e <= now) {
+        return Ok(None);
+    }
+    if token
+        .last_used_at
+        .is_none_or(|t| now - t > Duration::seconds(60))
+    {
+        diesel::update(api_tokens::table.find(&token.id))
+            .set(api_tokens::last_used_at.eq(now))
+            .execute(conn)?;
+    }
+    Ok(Some(user))
+}
+
+/// A user's named tokens, newest first (login tokens are not listed).
+pub fn named_of(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<ApiToken>> {
+    api_tokens::table
+        .filter(api_tokens::user_id.eq(user_id))
+        .filter(api_tokens::name.is_not_null())
+        .order(api_tokens::created_at.desc())
+        .select(ApiToken::as_select())
+        .load(conn)
+}
+
+/// Create a named long-lived token for the acting user; returns the secret.
+pub fn create_named(
+    conn: &mut DbConn,
+    ctx: &AuditCtx,
+    user_id: &str,
+    name: &str,
+) -> Result<String, TokenError> {
+    let name = parse_name("field.token_name", name, 60)?;
+    db::write_tx(conn, |c| {
+        let (secret, token) = create(c, user_id, Some(&name), db::now())?;
+        audit::record(c, ctx, "token.create", "api_token", &token.id, &name)?;
+        Ok(secret)
+    })
+}
+
+/// Revoke one of the user's own tokens.
+pub fn revoke(
+    conn: &mut DbConn,
+    ctx: &AuditCtx,
+    user_id: &str,
+    token_id: &str,
+) -> Result<(), TokenError> {
+    db::write_tx(conn, |c| {
+        let n = diesel::update(
+            api_tokens::table
+                .find(token_id)
+                .filter(api_tokens::user_id.eq(user_id))
+                .filter(api_tokens::revoked_at.is_null()),
+        )
+        .set(api_tokens::revoked_at.eq(db::now()))
+        .execute(c)?;
+        if n == 0 {
+            return Err(TokenError::NotFound);
+        }
+        audit::record(c, ctx, "token.revoke", "api_token", token_id, "")?;
+        Ok(())
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("invalid field")]
+    Invalid(FieldError),
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+impl From<FieldError> for TokenError {
+    fn from(e: FieldError) -> Self {
+        TokenError::Invalid(e)
+    }
+}
+
+impl db::RetryableError for TokenError {
+    fn is_retryable(&self) -> bool {
+        matches!(self, TokenError::Db(e) if e.is_retryable())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_have_one_shape() {
+        let s = new_secret();
+        assert!(looks_like_secret(&s));
+        assert!(!looks_like_secret("ax_short"));
+        assert!(!looks_like_secret(&s.replace("ax_", "bx_")));
+    }
+}
