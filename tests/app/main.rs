@@ -32,6 +32,7 @@ macro_rules! app_test {
     };
 }
 
+mod api;
 mod browser;
 mod cli;
 mod concurrency;

@@ -1,0 +1,559 @@
+//! The JSON API, tried as a program would: a token, then the scheme's whole
+//! story over HTTP, every response checked against the OpenAPI description.
+
+use std::sync::Mutex;
+
+use aixin::domain::Role;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, TestApp, test_id_number};
+
+fn today() -> chrono::NaiveDate {
+    aixin::time::today(chrono_tz::Asia::Shanghai)
+}
+
+/// One response, with the route template it came from (for the schema check).
+struct Seen {
+    method: Method,
+    template: String,
+    status: u16,
+    body: Value,
+}
+
+/// A program talking to the API: no cookies, JSON in and out.
+struct Api {
+    base: String,
+    http: reqwest::Client,
+    seen: Mutex<Vec<Seen>>,
+}
+
+struct Call<'a> {
+    method: Method,
+    template: &'a str,
+    params: &'a [&'a str],
+    token: Option<&'a str>,
+    key: Option<&'a str>,
+    body: Option<String>,
+    lang: Option<&'a str>,
+}
+
+impl Api {
+    fn new(app: &TestApp) -> Api {
+        Api {
+            base: app.addr.clone(),
+            http: reqwest::Client::new(),
+            seen: Mutex::new(Vec::new()),
+        }
+    }
+
+    async fn send(&self, c: Call<'_>) -> (u16, Value) {
+        let mut path = c.template.to_string();
+        for p in c.params {
+            let start = path.find('{').expect("a parameter in the template");
+            let end = path[start..].find('}').unwrap() + start;
+            path.replace_range(start..=end, p);
+        }
+        let mut rb = self
+            .http
+            .request(c.method.clone(), format!("{}{}", self.base, path));
+        if let Some(t) = c.token {
+            rb = rb.bearer_auth(t);
+        }
+        if let Some(k) = c.key {
+            rb = rb.header("Idempotency-Key", k);
+        }
+        if let Some(l) = c.lang {
+            rb = rb.header("Accept-Language", l);
+        }
+        if let Some(b) = c.body {
+            rb = rb.header("Content-Type", "application/json").body(b);
+        }
+        let res = rb.send().await.expect("the API answers");
+        let status = res.status().as_u16();
+        let ct = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let text = res.text().await.unwrap();
+        assert!(
+            ct.starts_with("application/json"),
+            "{} {path}: content type {ct}, body {text}",
+            c.method
+        );
+        let body: Value = serde_json::from_str(&text).expect("JSON");
+        self.seen.lock().unwrap().push(Seen {
+            method: c.method,
+            template: c.template.split('?').next().unwrap_or("").to_string(),
+            status,
+            body: body.clone(),
+        });
+        (status, body)
+    }
+
+    async fn get(&self, template: &str, params: &[&str], token: &str) -> (u16, Value) {
+        self.send(Call {
+            method: Method::GET,
+            template,
+            params,
+            token: Some(token),
+            key: None,
+            body: None,
+            lang: None,
+        })
+        .await
+    }
+
+    async fn post(
+        &self,
+        template: &str,
+        params: &[&str],
+        token: &str,
+        key: Option<&str>,
+        body: Value,
+    ) -> (u16, Value) {
+        self.send(Call {
+            method: Method::POST,
+            template,
+            params,
+            token: Some(token),
+            key,
+            body: Some(body.to_string()),
+            lang: None,
+        })
+        .await
+    }
+
+    async fn patch(
+        &self,
+        template: &str,
+        params: &[&str],
+        token: &str,
+        body: Value,
+    ) -> (u16, Value) {
+        self.send(Call {
+            method: Method::PATCH,
+            template,
+            params,
+            token: Some(token),
+            key: None,
+            body: Some(body.to_string()),
+            lang: None,
+        })
+        .await
+    }
+
+    async fn token(&self, username: &str) -> String {
+        let (status, body) = self
+            .send(Call {
+                method: Method::POST,
+                template: "/api/v1/tokens",
+                params: &[],
+                token: None,
+                key: None,
+                body: Some(json!({"username": username, "password": PASSWORD}).to_string()),
+                lang: None,
+            })
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["token"].as_str().unwrap().to_string()
+    }
+
+    /// Every response seen so far matches the schema the description gives
+    /// for its route and status.
+    async fn check_against_description(&self) {
+        let doc: Value = reqwest::get(format!("{}/api/openapi.json", self.base))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for s in self.seen.lock().unwrap().iter() {
+            let op = &doc["paths"][&s.template][s.method.as_str().to_lowercase()];
+            assert!(
+                op.is_object(),
+                "{} {} is not described",
+                s.method,
+                s.template
+            );
+            let schema =
+                &op["responses"][s.status.to_string()]["content"]["application/json"]["schema"];
+            assert!(
+                schema.is_object(),
+                "{} {} answered {} which is not described: {}",
+                s.method,
+                s.template,
+                s.status,
+                s.body
+            );
+            if let Err(e) = validate(&doc, schema, &s.body, "$") {
+                panic!(
+                    "{} {} {}: {e}\nbody: {}",
+                    s.method, s.template, s.status, s.body
+                );
+            }
+        }
+    }
+}
+
+/// A small JSON Schema (2020-12 subset) check: $ref into the document, type
+/// (with "null"), properties and required, items, enum, oneOf/anyOf/allOf.
+fn validate(doc: &Value, schema: &Value, v: &Value, at: &str) -> Result<(), String> {
+    if let Some(r) = schema["$ref"].as_str() {
+        let mut target = doc;
+        for part in r.trim_start_matches("#/").split('/') {
+            target = &target[part];
+        }
+        if target.is_null() {
+            return Err(format!("{at}: unresolved {r}"));
+        }
+        return validate(doc, target, v, at);
+    }
+    for (k, all) in [("oneOf", false), ("anyOf", false), ("allOf", true)] {
+        if let Some(list) = schema[k].as_array() {
+            let ok: Vec<bool> = list
+                .iter()
+                .map(|s| validate(doc, s, v, at).is_ok())
+                .collect();
+            let n = ok.iter().filter(|b| **b).count();
+            let pass = match (k, all) {
+                (_, true) => n == list.len(),
+                ("oneOf", _) => n == 1,
+                _ => n >= 1,
+            };
+            if !pass {
+                return Err(format!("{at}: {k} fails ({n} of {} match)", list.len()));
+            }
+        }
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(|t| t.as_str()).collect(),
+        _ => Vec::new(),
+    };
+    if !types.is_empty() {
+        let ok = types.iter().any(|t| match *t {
+            "null" => v.is_null(),
+            "string" => v.is_string(),
+            "integer" => v.is_i64() || v.is_u64(),
+            "number" => v.is_number(),
+            "boolean" => v.is_boolean(),
+            "array" => v.is_array(),
+            "object" => v.is_object(),
+            _ => false,
+        });
+        if !ok {
+            return Err(format!("{at}: {v} is not of type {types:?}"));
+        }
+    }
+    if let Some(options) = schema["enum"].as_array()
+        && !options.contains(v)
+    {
+        return Err(format!("{at}: {v} is not one of {options:?}"));
+    }
+    if let Some(obj) = v.as_object() {
+        if let Some(req) = schema["required"].as_array() {
+            for r in req {
+                let r = r.as_str().unwrap();
+                if !obj.contains_key(r) {
+                    return Err(format!("{at}: missing required {r}"));
+                }
+            }
+        }
+        if let Some(props) = schema["properties"].as_object() {
+            for (k, s) in props {
+                if let Some(x) = obj.get(k) {
+                    validate(doc, s, x, &format!("{at}.{k}"))?;
+                }
+            }
+        }
+    }
+    if let (Some(items), Some(arr)) = (schema.get("items"), v.as_array()) {
+        for (i, x) in arr.iter().enumerate() {
+            validate(doc, items, x, &format!("{at}[{i}]"))?;
+        }
+    }
+    Ok(())
+}
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().expect("an id").to_string()
+}
+
+app_test! {
+    /// The story, with curl's eyes: token, area, household, rule,
+    /// award approved by someone else, a stocked store, a redemption that a
+    /// replay cannot repeat, and the monthly report.
+    async fn the_whole_story_over_the_api(app) {
+        app.user("boss", Role::Admin, None, None);
+        let api = Api::new(&app);
+        let admin = api.token("boss").await;
+
+        // Areas, from the city down.
+        let (s, city) = api.post("/api/v1/areas", &[], &admin, None, json!({"name": "济南市"})).await;
+        assert_eq!(s, 201, "{city}");
+        assert_eq!(city["level"], "city");
+        let (_, district) = api.post("/api/v1/areas", &[], &admin, None, json!({"name": "历下区", "parent_id": id(&city)})).await;
+        let (_, town) = api.post("/api/v1/areas", &[], &admin, None, json!({"name": "姚家街道", "parent_id": id(&district), "level": "town"})).await;
+        let (s, village) = api.post("/api/v1/areas", &[], &admin, None, json!({"name": "东村", "parent_id": id(&town)})).await;
+        assert_eq!((s, village["level"].as_str()), (201, Some("village")));
+        let (s, wrong) = api.post("/api/v1/areas", &[], &admin, None, json!({"name": "西村", "parent_id": id(&town), "level": "city"})).await;
+        assert_eq!((s, wrong["error"]["field"].as_str()), (422, Some("level")), "{wrong}");
+        let (s, one) = api.get("/api/v1/areas/{id}", &[&id(&village)], &admin).await;
+        assert_eq!((s, one["parent_id"].as_str()), (200, Some(id(&town).as_str())));
+
+        // A household.
+        let id_number = test_id_number();
+        let (s, household) = api.post("/api/v1/households", &[], &admin, None, json!({
+            "head_name": "王大山", "id_number": id_number, "area_id": id(&village), "members": 3
+        })).await;
+        assert_eq!(s, 201, "{household}");
+        assert_eq!(household["balance"], 0);
+        assert!(!household.to_string().contains(&id_number), "the ID number never comes back");
+        let card_no = household["card_no"].as_str().unwrap().to_string();
+        let hid = id(&household);
+
+        // People: an official and a reviewer of the village, a clerk.
+        let (s, official) = api.post("/api/v1/users", &[], &admin, None, json!({
+            "username": "li.official", "role": "official", "area_id": id(&village), "password": PASSWORD
+        })).await;
+        assert_eq!(s, 201, "{official}");
+        api.post("/api/v1/users", &[], &admin, None, json!({
+            "username": "zhao.reviewer", "role": "reviewer", "area_id": id(&town), "password": PASSWORD
+        })).await;
+        let official_t = api.token("li.official").await;
+        let reviewer_t = api.token("zhao.reviewer").await;
+
+        // A rule and an award, approved by the reviewer.
+        let (s, rule) = api.post("/api/v1/rules", &[], &admin, None, json!({
+            "code": "LD01", "name": "参加公益劳动", "category": "cat-01", "points": 50,
+            "cap_count": 3, "cap_period": "month"
+        })).await;
+        assert_eq!(s, 201, "{rule}");
+        let (s, rules) = api.get("/api/v1/rules", &[], &official_t).await;
+        assert!(s == 200 && rules.as_array().unwrap().iter().any(|r| r["code"] == "LD01"));
+        let award_body = json!({"household_id": hid, "rule_id": id(&rule), "occurred_on": today().to_string(), "note": "打扫村道"});
+        let (s, made) = api.post("/api/v1/awards", &[], &official_t, Some("award-1"), award_body.clone()).await;
+        assert_eq!(s, 201, "{made}");
+        let award = made["awards"][0].clone();
+        assert_eq!(award["status"], "pending");
+        // Its proposer may not approve it (no review right at all).
+        let (s, _) = api.post("/api/v1/awards/{id}/approve", &[&id(&award)], &official_t, Some("ok-1"), json!({})).await;
+        assert_eq!(s, 403);
+        let (s, queue) = api.get("/api/v1/awards?status=pending", &[], &reviewer_t).await;
+        assert!(s == 200 && queue.as_array().unwrap().len() == 1, "{queue}");
+        let (s, approved) = api.post("/api/v1/awards/{id}/approve", &[&id(&award)], &reviewer_t, Some("ok-1"), json!({})).await;
+        assert_eq!((s, approved["status"].as_str()), (200, Some("approved")), "{approved}");
+        let (_, h) = api.get("/api/v1/households/{id}", &[&hid], &official_t).await;
+        assert_eq!(h["balance"], 50);
+
+        // A store with goods, booked in by its clerk as a donation.
+        let (s, item) = api.post("/api/v1/items", &[], &admin, None, json!({"name": "大米 5kg", "unit": "袋", "points_price": 20})).await;
+        assert_eq!(s, 201, "{item}");
+        let (s, store) = api.post("/api/v1/stores", &[], &admin, None, json!({"name": "东村爱心超市", "area_id": id(&town)})).await;
+        assert_eq!(s, 201, "{store}");
+        let (s, _) = api.post("/api/v1/users", &[], &admin, None, json!({
+            "username": "chen.clerk", "role": "clerk", "store_id": id(&store), "password": PASSWORD
+        })).await;
+        assert_eq!(s, 201);
+        let clerk = api.token("chen.clerk").await;
+        let (s, donation) = api.post("/api/v1/donations", &[], &clerk, Some("don-1"), json!({
+            "store_id": id(&store), "donor": {"name": "某某粮油公司", "kind": "enterprise"},
+            "received_on": today().to_string(),
+            "lines": [{"item_id": id(&item), "quantity": 5, "value_fen": 25000}]
+        })).await;
+        assert_eq!(s, 201, "{donation}");
+        let (s, shelf) = api.get("/api/v1/stores/{id}/stock", &[&id(&store)], &clerk).await;
+        assert_eq!((s, &shelf["lines"][0]["quantity"]), (200, &json!(5)), "{shelf}");
+
+        // Redeem; a replay returns the same receipt and changes nothing.
+        let basket = json!({"store_id": id(&store), "card_no": card_no, "lines": [{"item_id": id(&item), "quantity": 2}]});
+        let (s, receipt) = api.post("/api/v1/redemptions", &[], &clerk, Some("counter-1"), basket.clone()).await;
+        assert_eq!(s, 201, "{receipt}");
+        assert_eq!((receipt["total_points"].as_i64(), receipt["balance_after"].as_i64()), (Some(40), Some(10)));
+        let (s, again) = api.post("/api/v1/redemptions", &[], &clerk, Some("counter-1"), basket.clone()).await;
+        assert_eq!((s, &again), (201, &receipt));
+        let other = json!({"store_id": id(&store), "card_no": card_no, "lines": [{"item_id": id(&item), "quantity": 1}]});
+        let (s, reused) = api.post("/api/v1/redemptions", &[], &clerk, Some("counter-1"), other.clone()).await;
+        assert_eq!((s, reused["error"]["code"].as_str()), (409, Some("idempotency_key_reused")), "{reused}");
+        let (s, short) = api.post("/api/v1/redemptions", &[], &clerk, Some("counter-2"), other).await;
+        assert_eq!((s, short["error"]["code"].as_str()), (409, Some("insufficient_points")), "{short}");
+        let (_, h) = api.get("/api/v1/households/{id}", &[&hid], &admin).await;
+        assert_eq!(h["balance"], 10);
+        let (_, shelf) = api.get("/api/v1/stores/{id}/stock", &[&id(&store)], &clerk).await;
+        assert_eq!(shelf["lines"][0]["quantity"], 3);
+        let (s, r) = api.get("/api/v1/redemptions/{id}", &[&id(&receipt)], &clerk).await;
+        assert_eq!((s, &r), (200, &receipt));
+        let (s, ledger) = api.get("/api/v1/households/{id}/ledger", &[&hid], &admin).await;
+        assert_eq!((s, ledger["entries"].as_array().map(Vec::len)), (200, Some(2)), "{ledger}");
+
+        // The monthly report.
+        let month = today().format("%Y-%m").to_string();
+        let (s, report) = api.get(&format!("/api/v1/reports/monthly?month={month}&area_id={}", id(&city)), &[], &admin).await;
+        assert_eq!(s, 200, "{report}");
+        assert_eq!(report["points"]["awarded"], 50);
+        assert_eq!(report["redemptions"]["count"], 1);
+        assert_eq!(report["redemptions"]["points"], 40);
+        let (s, store_report) = api.get(&format!("/api/v1/reports/monthly?store_id={}", id(&store)), &[], &admin).await;
+        assert_eq!(s, 200, "{store_report}");
+
+        // A clerk of another store is refused there.
+        let (_, store2) = api.post("/api/v1/stores", &[], &admin, None, json!({"name": "西村爱心超市", "area_id": id(&town)})).await;
+        let (_, clerk2) = api.post("/api/v1/users", &[], &admin, None, json!({
+            "username": "sun.clerk", "role": "clerk", "store_id": id(&store2), "password": PASSWORD
+        })).await;
+        let clerk2_t = api.token("sun.clerk").await;
+        let (s, denied) = api.post("/api/v1/redemptions", &[], &clerk2_t, Some("counter-x"), basket).await;
+        assert_eq!((s, denied["error"]["code"].as_str()), (403, Some("forbidden")));
+        let (s, _) = api.get("/api/v1/stores/{id}/stock", &[&id(&store)], &clerk2_t).await;
+        assert_eq!(s, 403);
+        let (s, _) = api.get("/api/v1/households", &[], &clerk2_t).await;
+        assert_eq!(s, 403);
+        assert!(app.audit_actions().iter().any(|a| a == "access.denied"));
+
+        // Voiding gives the points back; a disabled user's token stops at once.
+        let (s, void) = api.post("/api/v1/redemptions/{id}/void", &[&id(&receipt)], &clerk, Some("void-1"), json!({"reason": "录错了"})).await;
+        assert_eq!((s, void["status"].as_str()), (200, Some("void")), "{void}");
+        let (s, off) = api.patch("/api/v1/users/{id}", &[&id(&clerk2)], &admin, json!({"disabled": true})).await;
+        assert_eq!((s, off["disabled"].as_bool()), (200, Some(true)));
+        let (s, gone) = api.get("/api/v1/items", &[], &clerk2_t).await;
+        assert_eq!((s, gone["error"]["code"].as_str()), (401, Some("unauthorized")));
+
+        // Lists.
+        let (s, page) = api.get(&format!("/api/v1/households?card_no={card_no}"), &[], &official_t).await;
+        assert_eq!((s, page["total"].as_i64()), (200, Some(1)));
+        for (path, token) in [
+            ("/api/v1/households", &official_t),
+            ("/api/v1/areas", &official_t),
+            ("/api/v1/awards", &official_t),
+            ("/api/v1/stores", &admin),
+            ("/api/v1/items", &clerk),
+            ("/api/v1/users", &admin),
+        ] {
+            let (s, body) = api.get(path, &[], token).await;
+            assert_eq!(s, 200, "{path}: {body}");
+        }
+
+        api.check_against_description().await;
+    }
+}
+
+app_test! {
+    /// What a client can get wrong: each is a JSON error with the right
+    /// status, naming the field, in the caller's language.
+    async fn bad_requests_are_json_errors(app) {
+        app.user("boss", Role::Admin, None, None);
+        let [_, _, _, village] = app.area_chain("东");
+        let api = Api::new(&app);
+        let admin = api.token("boss").await;
+
+        // No token, a wrong one, a cookie instead of a token.
+        let (s, _) = api.send(Call { method: Method::GET, template: "/api/v1/areas", params: &[], token: None, key: None, body: None, lang: None }).await;
+        assert_eq!(s, 401);
+        let (s, _) = api.get("/api/v1/areas", &[], "ax_nope").await;
+        assert_eq!(s, 401);
+        let (s, refused) = api.send(Call {
+            method: Method::POST, template: "/api/v1/tokens", params: &[], token: None, key: None,
+            body: Some(json!({"username": "boss", "password": "wrong-password"}).to_string()), lang: Some("en"),
+        }).await;
+        assert_eq!((s, refused["error"]["code"].as_str()), (401, Some("login_refused")));
+
+        // Malformed JSON, a wrong type, an unknown path, a wrong method.
+        let (s, bad) = api.send(Call {
+            method: Method::POST, template: "/api/v1/households", params: &[], token: Some(&admin), key: None,
+            body: Some("{\"head_name\": ".into()), lang: None,
+        }).await;
+        assert_eq!((s, bad["error"]["code"].as_str()), (400, Some("malformed")));
+        let (s, _) = api.post("/api/v1/households", &[], &admin, None, json!({"head_name": 1})).await;
+        assert_eq!(s, 400);
+        let (s, nf) = api.get("/api/v1/nothing-here", &[], &admin).await;
+        assert_eq!((s, nf["error"]["code"].as_str()), (404, Some("not_found")));
+        api.seen.lock().unwrap().pop(); // not a described route
+        let (s, _) = api.get("/api/v1/households?page=abc", &[], &admin).await;
+        assert_eq!(s, 400);
+
+        // An invalid field: 422, named, in English when asked.
+        let (s, invalid) = api.send(Call {
+            method: Method::POST, template: "/api/v1/households", params: &[], token: Some(&admin), key: None,
+            body: Some(json!({"head_name": "王", "id_number": test_id_number(), "area_id": village, "members": 0}).to_string()),
+            lang: Some("en-US,en;q=0.9,zh;q=0.5"),
+        }).await;
+        assert_eq!(s, 422, "{invalid}");
+        assert_eq!(invalid["error"]["field"], "members");
+        assert!(invalid["error"]["message"].as_str().unwrap().is_ascii(), "{invalid}");
+        let (s, invalid) = api.post("/api/v1/households", &[], &admin, None,
+            json!({"head_name": "王", "id_number": "123", "area_id": village, "members": 2})).await;
+        assert_eq!((s, invalid["error"]["field"].as_str()), (422, Some("id_number")));
+        let (s, unknown) = api.get("/api/v1/households/{id}", &["0190a0a0-0000-7000-8000-000000000000"], &admin).await;
+        assert_eq!((s, unknown["error"]["code"].as_str()), (404, Some("not_found")));
+
+        // Writes that move points or goods need a key.
+        let (s, nokey) = api.post("/api/v1/redemptions", &[], &admin, None, json!({})).await;
+        assert_eq!((s, nokey["error"]["code"].as_str()), (400, Some("idempotency_key_required")));
+
+        // Nothing above changed anything.
+        let (_, page) = api.get("/api/v1/households", &[], &admin).await;
+        assert_eq!(page["total"], 0);
+        api.check_against_description().await;
+    }
+}
+
+app_test! {
+    /// A household reads its balance with its card and PIN, and nothing
+    /// else; guessing PINs is cut short.
+    async fn card_and_pin(app) {
+        let [_, _, _, village] = app.area_chain("南");
+        let (household, card) = app.household_with_id("刘春花", &village, &test_id_number());
+        crate::helpers::fund(&mut app.conn(), &household, 30);
+        let pin = aixin::households::card_pin(&mut app.conn(), &app.key, &card)
+            .unwrap()
+            .expect("a new card has a PIN");
+        assert_eq!(pin.len(), 6);
+        let api = Api::new(&app);
+        let ask = |pin: String| Call {
+            method: Method::POST, template: "/api/v1/card", params: &[], token: None, key: None,
+            body: Some(json!({"card_no": card, "pin": pin}).to_string()), lang: None,
+        };
+        let (s, seen) = api.send(ask(pin.clone())).await;
+        assert_eq!(s, 200, "{seen}");
+        assert_eq!(seen["balance"], 30);
+        assert_eq!(seen["entries"].as_array().unwrap().len(), 1);
+        assert!(!seen.to_string().contains("刘春花"), "nothing else about the household");
+        let wrong = if pin == "000000" { "111111" } else { "000000" }.to_string();
+        let mut statuses = Vec::new();
+        for _ in 0..6 {
+            statuses.push(api.send(ask(wrong.clone())).await.0);
+        }
+        assert_eq!(statuses[0], 401);
+        assert_eq!(*statuses.last().unwrap(), 429, "{statuses:?}");
+        // Now even the right PIN waits.
+        assert_eq!(api.send(ask(pin)).await.0, 429);
+        api.check_against_description().await;
+    }
+}
+
+app_test! {
+    /// Every route of the API table is in the description, with its method,
+    /// and the reference page is served from the app itself.
+    async fn every_route_is_described(app) {
+        let doc: Value = reqwest::get(app.url("/api/openapi.json")).await.unwrap().json().await.unwrap();
+        assert_eq!(doc["openapi"].as_str().map(|v| v.starts_with("3.1")), Some(true));
+        assert!(doc["components"]["securitySchemes"]["bearerAuth"].is_object());
+        let mut described = 0;
+        for r in aixin::api::routes::table() {
+            let op = &doc["paths"][r.path][r.method.as_str().to_lowercase()];
+            assert!(op.is_object(), "{} {} is not in /api/openapi.json", r.method, r.path);
+            described += 1;
+        }
+        let in_doc: usize = doc["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();
+        assert_eq!(described, in_doc, "the description has routes the app does not");
+        let page = reqwest::get(app.url("/api/docs")).await.unwrap();
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.unwrap();
+        assert!(html.contains("/static/api/swagger-ui-bundle.js") && !html.contains("http"), "no CDN");
+        let js = reqwest::get(app.url("/static/api/swagger-ui-bundle.js")).await.unwrap();
+        assert_eq!(js.status(), 200);
+    }
+}
