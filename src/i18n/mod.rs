@@ -210,6 +210,7 @@ mod tests {
             "ledger.",
             "ops.",
             "api.",
+            "profile.",
         ];
         let mut out = Vec::new();
         for piece in text.split('"').skip(1).step_by(2) {

@@ -6,7 +6,7 @@ use actix_web::{Route, web};
 
 use super::pages::{
     areas, audit, auth, awards, counter, donations, goods, home, households, ledger, misc,
-    operations, reports, rules, stock, stocktakes, stores, users,
+    operations, profile, reports, rules, stock, stocktakes, stores, users,
 };
 
 pub struct RouteDef {
@@ -46,6 +46,9 @@ pub fn table() -> Vec<RouteDef> {
         post!("/logout", auth::logout),
         get!("/password", auth::password_page),
         post!("/password", auth::change_password),
+        get!("/profile", profile::profile),
+        post!("/profile/tokens", profile::create_token),
+        post!("/profile/tokens/{id}/revoke", profile::revoke_token),
         get!("/users", users::list),
         post!("/users", users::create),
         get!("/users/{id}", users::detail),

@@ -557,3 +557,39 @@ app_test! {
         assert_eq!(js.status(), 200);
     }
 }
+
+app_test! {
+    /// A named token made on the profile page works until it is revoked
+    /// there; its secret is shown once and never stored.
+    async fn named_tokens_from_the_profile_page(app) {
+        let admin = app.admin().await;
+        let page = admin.post("/profile/tokens", &[("name", "东村扫码枪")]).await;
+        assert_eq!(page.status, 200);
+        let secret = page
+            .body
+            .split("<code id=\"new-token\">")
+            .nth(1)
+            .and_then(|rest| rest.split('<').next())
+            .expect("the secret on the page")
+            .to_string();
+        let api = Api::new(&app);
+        let (s, _) = api.get("/api/v1/rules", &[], &secret).await;
+        assert_eq!(s, 200);
+        let listed = admin.get("/profile").await;
+        listed.assert_contains("东村扫码枪");
+        assert!(!listed.body.contains(&secret), "shown once");
+        let token_id = listed
+            .body
+            .split("/profile/tokens/")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .unwrap()
+            .to_string();
+        let done = admin.post(&format!("/profile/tokens/{token_id}/revoke"), &[]).await;
+        assert_eq!(done.status, 303);
+        let (s, _) = api.get("/api/v1/rules", &[], &secret).await;
+        assert_eq!(s, 401);
+        let actions = app.audit_actions();
+        assert!(actions.iter().any(|a| a == "token.create") && actions.iter().any(|a| a == "token.revoke"));
+    }
+}

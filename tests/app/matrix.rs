@@ -35,6 +35,10 @@ fn matrix(method: &str, path: &str) -> Option<Who> {
         ("GET", "/") | ("POST", "/logout") | ("GET", "/password") | ("POST", "/password") => {
             AnyUser
         }
+        // A user's own API tokens.
+        ("GET", "/profile")
+        | ("POST", "/profile/tokens")
+        | ("POST", "/profile/tokens/{id}/revoke") => AnyUser,
         ("GET", "/users")
         | ("POST", "/users")
         | ("GET", "/users/{id}")

@@ -12,6 +12,7 @@ pub mod households;
 pub mod ledger;
 pub mod misc;
 pub mod operations;
+pub mod profile;
 pub mod reports;
 pub mod rules;
 pub mod stock;
