@@ -64,6 +64,14 @@ impl FromRequest for ApiUser {
             })
             .await?
             .ok_or(ApiError::Unauthorized)?;
+            // Like a session: a generated password is changed before anything else.
+            if authed.user.must_change_password {
+                return Err(ApiError::plain(
+                    403,
+                    "password_change_required",
+                    "api.password_change_required",
+                ));
+            }
             let u = ApiUser(Rc::new(authed));
             actix_web::HttpMessage::extensions_mut(&req).insert(u.clone());
             Ok(u)

@@ -228,6 +228,10 @@ impl crate::db::RetryableError for ApiError {
                     || m.contains("database table is locked")
                     || m.contains("deadlock detected")
                     || m.contains("could not serialize")
+                    // Two first uses of one key: the loser retries and
+                    // finds the winner's stored answer.
+                    || m.contains("duplicate key value")
+                    || m.contains("UNIQUE constraint failed")
             }
             _ => false,
         }

@@ -593,3 +593,38 @@ app_test! {
         assert!(actions.iter().any(|a| a == "token.create") && actions.iter().any(|a| a == "token.revoke"));
     }
 }
+
+app_test! {
+    /// The same redemption sent many times at once (a scanner retrying on a
+    /// bad line): one redemption, one debit, every answer the same receipt.
+    async fn parallel_replays_redeem_once(app) {
+        app.user("boss", Role::Admin, None, None);
+        let [_, _, town, village] = app.area_chain("北");
+        let store = app.store("北村爱心超市", &town);
+        app.user("wu.clerk", Role::Clerk, None, Some(&store));
+        let (household, card) = app.household_with_id("吴秋月", &village, &test_id_number());
+        crate::helpers::fund(&mut app.conn(), &household, 100);
+        let api = Api::new(&app);
+        let admin = api.token("boss").await;
+        let (_, item) = api.post("/api/v1/items", &[], &admin, None, json!({"name": "肥皂", "unit": "块", "points_price": 7})).await;
+        let clerk = api.token("wu.clerk").await;
+        let (s, _) = api.post("/api/v1/donations", &[], &clerk, Some("don-p"), json!({
+            "store_id": store, "donor": {"name": "好心人", "kind": "individual"},
+            "received_on": today().to_string(), "lines": [{"item_id": id(&item), "quantity": 10}]
+        })).await;
+        assert_eq!(s, 201);
+        let body = json!({"store_id": store, "card_no": card, "lines": [{"item_id": id(&item), "quantity": 3}]});
+        let answers = futures_util::future::join_all((0..6).map(|_| {
+            api.post("/api/v1/redemptions", &[], &clerk, Some("scan-42"), body.clone())
+        }))
+        .await;
+        let first = &answers[0].1;
+        for (s, b) in &answers {
+            assert_eq!((*s, b), (201, first), "every answer is the first receipt");
+        }
+        let (_, h) = api.get("/api/v1/households/{id}", &[&household], &admin).await;
+        assert_eq!(h["balance"], 100 - 21);
+        let (_, shelf) = api.get("/api/v1/stores/{id}/stock", &[&store], &clerk).await;
+        assert_eq!(shelf["lines"][0]["quantity"], 7);
+    }
+}
