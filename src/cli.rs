@@ -553,6 +553,8 @@ async fn housekeeping(pool: DbPool, config: Config) {
                     &mut c,
                     now - chrono::Duration::days(1),
                 );
+                let _ = crate::api::card::purge_older_than(&mut c, now - chrono::Duration::days(1));
+                let _ = crate::auth::tokens::purge_expired(&mut c, now - chrono::Duration::days(1));
                 let _ = crate::households::import::purge_stale_files(&mut c, now);
                 // Awards whose public notice has ended without objection count now.
                 let _ = crate::points::awards::settle_notices(

@@ -261,8 +261,9 @@ pub struct AwardQuery {
     pub status: Option<AwardStatus>,
 }
 
-/// Awards: one household's, the caller's review queue (`status=pending`),
-/// or else the ones the caller proposed (newest first, at most 500).
+/// Awards: one household's, the caller's review queue (`status=pending`, or
+/// no filter for a reviewer), or else the ones the caller proposed (newest
+/// first, at most 500).
 #[utoipa::path(get, path = "/api/v1/awards", tag = "points",
     params(AwardQuery),
     responses(
@@ -284,7 +285,11 @@ pub async fn list_awards(
     let mode = if household.is_some() {
         user.require(Action::ViewHouseholds)?;
         0
-    } else if q.status == Some(AwardStatus::Pending) && user.can(Action::ReviewAwards) {
+    } else if user.can(Action::ReviewAwards)
+        && (q.status == Some(AwardStatus::Pending)
+            || (q.status.is_none() && !user.can(Action::ProposeAwards)))
+    {
+        // A reviewer's list is their queue.
         1
     } else {
         user.require(Action::ProposeAwards)?;

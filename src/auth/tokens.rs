@@ -108,6 +108,17 @@ pub fn authenticate(
     Ok(Some(user))
 }
 
+/// Forget login tokens that expired before `cut` (housekeeping; named
+/// tokens stay listed, revoked or not).
+pub fn purge_expired(conn: &mut DbConn, cut: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(
+        api_tokens::table
+            .filter(api_tokens::name.is_null())
+            .filter(api_tokens::expires_at.lt(cut)),
+    )
+    .execute(conn)
+}
+
 /// A user's named tokens, newest first (login tokens are not listed).
 pub fn named_of(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<ApiToken>> {
     api_tokens::table
