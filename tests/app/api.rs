@@ -529,7 +529,40 @@ app_test! {
         assert_eq!(statuses[0], 401);
         assert_eq!(*statuses.last().unwrap(), 429, "{statuses:?}");
         // Now even the right PIN waits.
-        assert_eq!(api.send(ask(pin)).await.0, 429);
+        assert_eq!(api.send(ask(pin.clone())).await.0, 429);
+
+        // The PIN is printed with the card.
+        let official = app.admin().await;
+        official.get(&format!("/households/{household}/card")).await.assert_contains(&pin);
+
+        // A card from before PINs has none until it is reissued.
+        let (old_household, old_card) = app.household_with_id("孙大伟", &village, &test_id_number());
+        {
+            use aixin::db::schema::points_cards;
+            use diesel::prelude::*;
+            diesel::update(points_cards::table.find(&old_card))
+                .set(points_cards::pin_cipher.eq(None::<String>))
+                .execute(&mut app.conn())
+                .unwrap();
+        }
+        let (s, none) = api.send(Call {
+            method: Method::POST, template: "/api/v1/card", params: &[], token: None, key: None,
+            body: Some(json!({"card_no": old_card, "pin": "123456"}).to_string()), lang: None,
+        }).await;
+        assert_eq!((s, none["error"]["code"].as_str()), (422, Some("no_pin")));
+        let reissued = official.post(&format!("/households/{old_household}/card"), &[]).await;
+        assert_eq!(reissued.status, 303);
+        let new_card: String = {
+            use aixin::db::schema::points_cards;
+            use diesel::prelude::*;
+            points_cards::table
+                .filter(points_cards::household_id.eq(&old_household))
+                .filter(points_cards::replaced_by.is_null())
+                .select(points_cards::card_no)
+                .first(&mut app.conn())
+                .unwrap()
+        };
+        assert!(aixin::households::card_pin(&mut app.conn(), &app.key, &new_card).unwrap().is_some());
         api.check_against_description().await;
     }
 }
