@@ -608,6 +608,9 @@ app_test! {
         let api = Api::new(&app);
         let (s, _) = api.get("/api/v1/rules", &[], &secret).await;
         assert_eq!(s, 200);
+        // The API reads no cookies: a logged-in browser is not a caller.
+        let with_cookie = admin.get("/api/v1/rules").await;
+        assert_eq!(with_cookie.status, 401);
         let listed = admin.get("/profile").await;
         listed.assert_contains("东村扫码枪");
         assert!(!listed.body.contains(&secret), "shown once");
