@@ -82,6 +82,11 @@ fn conflict_code(key: &str) -> Option<&'static str> {
     })
 }
 
+/// The error code of a field error: a conflict's own code, else "invalid".
+pub fn field_code(e: &FieldError) -> &'static str {
+    conflict_code(e.key).unwrap_or("invalid")
+}
+
 /// The JSON field name for a form field's translation key.
 pub fn json_field(field: &str) -> String {
     let name = field.strip_prefix("field.").unwrap_or(field);
@@ -128,7 +133,7 @@ impl ApiError {
             ApiError::Forbidden => ("forbidden", i18n::t(lang, "api.forbidden").into(), None),
             ApiError::NotFound => ("not_found", i18n::t(lang, "api.not_found").into(), None),
             ApiError::Field(e) => (
-                conflict_code(e.key).unwrap_or("invalid"),
+                field_code(e),
                 i18n::field_error(lang, e),
                 Some(json_field(e.field)),
             ),

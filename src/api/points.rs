@@ -408,7 +408,7 @@ pub async fn create_awards(
                             .iter()
                             .map(|(who, e)| Refusal {
                                 household: who.clone(),
-                                code: "invalid".into(),
+                                code: super::error::field_code(e).into(),
                                 message: i18n::field_error(lang, e),
                             })
                             .collect(),

@@ -664,3 +664,36 @@ app_test! {
         assert_eq!(shelf["lines"][0]["quantity"], 7);
     }
 }
+
+app_test! {
+    /// One rule for many households at once: those that pass get an award,
+    /// the others come back with why; a replay proposes nothing more.
+    async fn awards_for_many_households(app) {
+        let [_, _, _, village] = app.area_chain("西");
+        app.user("he.official", Role::Official, Some(&village), None);
+        let a = app.household("何一", &village);
+        let b = app.household("何二", &village);
+        app.rule("PX01", "参加技能培训", 5, Some((1, "month")));
+        let api = Api::new(&app);
+        let token = api.token("he.official").await;
+        let (_, rules) = api.get("/api/v1/rules", &[], &token).await;
+        let rule = rules.as_array().unwrap().iter().find(|r| r["code"] == "PX01").unwrap().clone();
+        let body = json!({
+            "household_ids": [a, b, "0190a0a0-0000-7000-8000-000000000000"],
+            "rule_id": id(&rule), "occurred_on": today().to_string()
+        });
+        let (s, made) = api.post("/api/v1/awards", &[], &token, Some("batch-1"), body.clone()).await;
+        assert_eq!(s, 201, "{made}");
+        assert_eq!(made["awards"].as_array().unwrap().len(), 2);
+        assert_eq!(made["refused"].as_array().unwrap().len(), 1);
+        let (s, again) = api.post("/api/v1/awards", &[], &token, Some("batch-1"), body).await;
+        assert_eq!((s, &again), (201, &made));
+        // The cap: once a month per household.
+        let (s, capped) = api.post("/api/v1/awards", &[], &token, Some("one-more"),
+            json!({"household_id": a, "rule_id": id(&rule), "occurred_on": today().to_string()})).await;
+        assert_eq!((s, capped["error"]["code"].as_str()), (409, Some("cap_reached")), "{capped}");
+        let (s, mine) = api.get("/api/v1/awards", &[], &token).await;
+        assert_eq!((s, mine.as_array().map(Vec::len)), (200, Some(2)));
+        api.check_against_description().await;
+    }
+}
