@@ -5,6 +5,7 @@
 //! come from), `store:<id>` (points spent at a store) and `expiry`.
 
 pub mod chain;
+pub mod totals;
 
 use std::collections::HashMap;
 
@@ -301,6 +302,18 @@ pub fn post(conn: &mut DbConn, p: &Posting) -> Result<Entry, LedgerError> {
     diesel::update(ledger_heads::table.find("points"))
         .set(ledger_heads::hash.eq(&entry.hash))
         .execute(conn)?;
+    for (account, signed) in [(&entry.credit, entry.amount), (&entry.debit, -entry.amount)] {
+        if let Some(household) = account.strip_prefix("household:") {
+            totals::record(
+                conn,
+                household,
+                entry.posted_on,
+                &entry.kind,
+                &entry.ref_id,
+                signed,
+            )?;
+        }
+    }
     Ok(entry)
 }
 
