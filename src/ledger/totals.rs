@@ -10,12 +10,16 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
 use crate::db::DbConn;
-use crate::db::schema::{awards, households, rules};
+use crate::db::schema::{awards, household_months, households, rules};
 
 /// Kinds that exist only in the totals: a household's balance leaving one
 /// village and arriving in another.
 pub const MOVE_OUT: &str = "move_out";
 pub const MOVE_IN: &str = "move_in";
+/// Counters with no points: households taking part in the month (earned or
+/// redeemed), and those doing so for the first time ever.
+pub const PARTICIPANT: &str = "participant";
+pub const FIRST_TIME: &str = "first_time";
 
 /// "2026-11" for a day in November 2026.
 pub fn month_key(day: NaiveDate) -> String {
@@ -53,7 +57,7 @@ pub(crate) fn record(
         String::new()
     };
     let month = month_key(posted_on);
-    add(conn, &month, &area_id, kind, &category, signed)?;
+    add(conn, &month, &area_id, kind, &category, signed, 1)?;
     if kind == "award" || kind == "redemption" {
         // Portable upsert: each backend gets its own placeholders.
         let sql = "INSERT INTO household_months (month, household_id, area_id) VALUES ($1, $2, $3)
@@ -67,12 +71,42 @@ pub(crate) fn record(
                     .execute($c)?
             };
         }
-        match conn {
+        let new = match conn {
             DbConn::Sqlite(c) => run!(c, sql.replace('$', "?")),
             DbConn::Pg(c) => run!(c, sql),
         };
+        if new == 1 {
+            count_participant(conn, household_id, &month, &area_id)?;
+        }
     }
     Ok(())
+}
+
+/// A household took part in a month for the first time: count it in its
+/// village's month, and as a first-timer if it never took part before (a
+/// month dated earlier than one counted as its first takes that over).
+fn count_participant(
+    conn: &mut DbConn,
+    household_id: &str,
+    month: &str,
+    area_id: &str,
+) -> QueryResult<()> {
+    add(conn, month, area_id, PARTICIPANT, "", 0, 1)?;
+    let first: Option<(String, String)> = household_months::table
+        .filter(household_months::household_id.eq(household_id))
+        .filter(household_months::month.ne(month))
+        .order(household_months::month)
+        .select((household_months::month, household_months::area_id))
+        .first(conn)
+        .optional()?;
+    match first {
+        Some((m, _)) if m.as_str() < month => Ok(()),
+        Some((m, area)) => {
+            add(conn, &m, &area, FIRST_TIME, "", 0, -1)?;
+            add(conn, month, area_id, FIRST_TIME, "", 0, 1)
+        }
+        None => add(conn, month, area_id, FIRST_TIME, "", 0, 1),
+    }
 }
 
 fn add(
@@ -82,12 +116,13 @@ fn add(
     kind: &str,
     category: &str,
     signed: i64,
+    entries: i64,
 ) -> QueryResult<()> {
     let sql = "INSERT INTO point_month_totals (month, area_id, kind, category_id, points, entries)
-               VALUES ($1, $2, $3, $4, $5, 1)
+               VALUES ($1, $2, $3, $4, $5, $6)
                ON CONFLICT (month, area_id, kind, category_id)
                DO UPDATE SET points = point_month_totals.points + excluded.points,
-                             entries = point_month_totals.entries + 1";
+                             entries = point_month_totals.entries + excluded.entries";
     macro_rules! run {
         ($c:expr, $sql:expr) => {
             diesel::sql_query($sql)
@@ -96,6 +131,7 @@ fn add(
                 .bind::<Text, _>(kind)
                 .bind::<Text, _>(category)
                 .bind::<BigInt, _>(signed)
+                .bind::<BigInt, _>(entries)
                 .execute($c)?
         };
     }
@@ -120,6 +156,6 @@ pub fn record_move(
         return Ok(());
     }
     let month = month_key(day);
-    add(conn, &month, from_area, MOVE_OUT, "", -balance)?;
-    add(conn, &month, to_area, MOVE_IN, "", balance)
+    add(conn, &month, from_area, MOVE_OUT, "", -balance, 1)?;
+    add(conn, &month, to_area, MOVE_IN, "", balance, 1)
 }

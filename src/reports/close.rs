@@ -25,7 +25,7 @@ impl From<FieldError> for CloseError {
 }
 
 /// Who closed a month, and when.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Closed {
     pub month: String,
     pub closed_at: NaiveDateTime,
@@ -116,6 +116,7 @@ pub fn reopen(
                 .arg("month", month.to_string())
                 .into());
         }
+        super::snapshot::forget(c, month)?;
         audit::record(c, ctx, "month.reopen", "month", &month.to_string(), reason)?;
         Ok(())
     })

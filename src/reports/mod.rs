@@ -3,6 +3,7 @@
 //! identities that must hold between its numbers.
 
 pub mod close;
+pub mod snapshot;
 pub mod trend;
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
@@ -15,7 +16,7 @@ use crate::db::{self, DbConn};
 use crate::domain::FieldError;
 
 /// A calendar month, cut in the scheme's time zone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Month {
     pub year: i32,
     pub month: u32,
@@ -133,6 +134,7 @@ struct KindRow {
 /// after the month (period 0, 1, 2).
 #[derive(QueryableByName, Debug, Clone)]
 struct TotalRow {
+    /// The village's id as read, then its path.
     #[diesel(sql_type = Text)]
     path: String,
     #[diesel(sql_type = Text)]
@@ -151,8 +153,6 @@ struct TotalRow {
 struct TwoNums {
     #[diesel(sql_type = BigInt)]
     a: i64,
-    #[diesel(sql_type = BigInt)]
-    b: i64,
 }
 
 #[derive(QueryableByName, Debug, Clone)]
@@ -165,7 +165,7 @@ struct ThreeNums {
     c: i64,
 }
 
-#[derive(QueryableByName, Debug, Clone, PartialEq)]
+#[derive(QueryableByName, Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NamedRow {
     #[diesel(sql_type = Text)]
     pub id: String,
@@ -177,7 +177,7 @@ pub struct NamedRow {
     pub points: i64,
 }
 
-#[derive(QueryableByName, Debug, Clone, PartialEq)]
+#[derive(QueryableByName, Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct InactiveHousehold {
     #[diesel(sql_type = Text)]
     pub id: String,
@@ -190,7 +190,7 @@ pub struct InactiveHousehold {
     pub last_active: Option<String>,
 }
 
-#[derive(QueryableByName, Debug, Clone, PartialEq)]
+#[derive(QueryableByName, Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BreakdownRow {
     #[diesel(sql_type = Text)]
     pub id: String,
@@ -223,7 +223,7 @@ pub fn yuan(fen: impl std::borrow::Borrow<i64>) -> String {
 }
 
 /// Points section: household balances in the area and what moved them.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PointsSection {
     pub opening: i64,
     pub awarded: i64,
@@ -254,7 +254,7 @@ impl PointsSection {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct HouseholdsSection {
     pub registered: i64,
     pub taking_part: i64,
@@ -262,7 +262,7 @@ pub struct HouseholdsSection {
     pub inactive: Vec<InactiveHousehold>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RedemptionsSection {
     pub count: i64,
     pub points: i64,
@@ -295,7 +295,7 @@ struct StockRow {
 }
 
 /// One item at one store over the month.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GoodsLine {
     pub store_id: String,
     pub store_name: String,
@@ -324,7 +324,7 @@ impl GoodsLine {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DonationsSection {
     pub count: i64,
     pub money_fen: i64,
@@ -336,15 +336,15 @@ pub struct DonationsSection {
 }
 
 /// An identity that failed, as a translation key and the two sides.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Mismatch {
-    pub key: &'static str,
+    pub key: String,
     pub what: String,
     pub expected: i64,
     pub found: i64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
     pub month: Month,
     pub area_id: String,
@@ -381,7 +381,21 @@ const STORE_FILTER: &str = "s.id = $1";
 
 /// The monthly summary of one store: its redemptions, goods and donations
 /// (points and households belong to areas, so those sections stay empty).
+/// A closed month's summary is the one kept when it was first made.
 pub fn monthly_store(
+    conn: &mut DbConn,
+    tz: Tz,
+    store: &crate::stores::StoreRow,
+    month: Month,
+) -> QueryResult<Summary> {
+    let scope = format!("store:{}", store.store.id);
+    snapshot::frozen(conn, month, &scope, |c| {
+        compute_store(c, tz, store, month).map(Some)
+    })
+    .map(|s| s.expect("a store's summary always exists"))
+}
+
+fn compute_store(
     conn: &mut DbConn,
     tz: Tz,
     store: &crate::stores::StoreRow,
@@ -421,13 +435,19 @@ pub fn monthly_store(
     Ok(summary)
 }
 
-/// The monthly summary of an area (and everything below it).
+/// The monthly summary of an area (and everything below it). A closed
+/// month's summary is the one kept when it was first made.
 pub fn monthly(
     conn: &mut DbConn,
     tz: Tz,
     area_id: &str,
     month: Month,
 ) -> QueryResult<Option<Summary>> {
+    let scope = format!("area:{area_id}");
+    snapshot::frozen(conn, month, &scope, |c| compute(c, tz, area_id, month))
+}
+
+fn compute(conn: &mut DbConn, tz: Tz, area_id: &str, month: Month) -> QueryResult<Option<Summary>> {
     let Some(area) = crate::areas::find(conn, area_id)? else {
         return Ok(None);
     };
@@ -450,16 +470,31 @@ pub fn monthly(
 
     // Points: the ledger's monthly totals per village (kept with every
     // entry), before, in and after the month; rolled up here.
-    let totals: Vec<TotalRow> = load(
+    let mut totals: Vec<TotalRow> = load(
         conn,
-        "SELECT a.path AS path, t.kind AS kind, t.category_id AS category_id,
+        "SELECT t.area_id AS path, t.kind AS kind, t.category_id AS category_id,
                 CAST(CASE WHEN t.month < $2 THEN 0 WHEN t.month = $2 THEN 1 ELSE 2 END AS BIGINT) AS period,
                 CAST(SUM(t.points) AS BIGINT) AS points, CAST(SUM(t.entries) AS BIGINT) AS n
-           FROM point_month_totals t JOIN areas a ON a.id = t.area_id
-          WHERE a.path LIKE $1
-          GROUP BY a.path, t.kind, t.category_id, CASE WHEN t.month < $2 THEN 0 WHEN t.month = $2 THEN 1 ELSE 2 END",
+           FROM point_month_totals t
+          WHERE t.area_id IN (SELECT a.id FROM areas a WHERE a.path LIKE $1)
+          GROUP BY t.area_id, t.kind, t.category_id, CASE WHEN t.month < $2 THEN 0 WHEN t.month = $2 THEN 1 ELSE 2 END",
         &months(),
     )?;
+    // Each row under its village's path, for the roll-up below.
+    let paths: std::collections::HashMap<String, String> = crate::areas::subtree(conn, &area.path)?
+        .into_iter()
+        .map(|a| (a.id, a.path))
+        .collect();
+    for r in &mut totals {
+        r.path = paths.get(&r.path).cloned().unwrap_or_default();
+    }
+    let counter = |kind: &str| -> i64 {
+        totals
+            .iter()
+            .filter(|r| r.period == 1 && r.kind == kind)
+            .map(|r| r.n)
+            .sum()
+    };
     let sum = |f: &dyn Fn(&TotalRow) -> bool| -> i64 {
         totals.iter().filter(|r| f(r)).map(|r| r.points).sum()
     };
@@ -530,17 +565,6 @@ pub fn monthly(
           WHERE a.path LIKE $1 AND h.created_at >= $2 AND h.created_at < $3",
         &times(),
     )?;
-    // Taking part: earned or redeemed in the month (in a village of the
-    // area at the time); first time: never before.
-    let part: Vec<TwoNums> = load(
-        conn,
-        "SELECT COUNT(*) AS a,
-                CAST(COALESCE(SUM(CASE WHEN NOT EXISTS (SELECT 1 FROM household_months p
-                     WHERE p.household_id = hm.household_id AND p.month < $2) THEN 1 ELSE 0 END), 0) AS BIGINT) AS b
-           FROM household_months hm JOIN areas a ON a.id = hm.area_id
-          WHERE a.path LIKE $1 AND hm.month = $2",
-        &months(),
-    )?;
     let quiet_since = month.prev().prev();
     let inactive: Vec<InactiveHousehold> = load(
         conn,
@@ -551,8 +575,8 @@ pub fn monthly(
                FROM (SELECT h.id, h.head_name, a.name AS village, a.path
                        FROM households h JOIN areas a ON a.id = h.area_id
                       WHERE a.path LIKE $1 AND NOT h.archived AND h.created_at < $4
-                        AND NOT EXISTS (SELECT 1 FROM household_months p
-                             WHERE p.household_id = h.id AND p.month >= $2 AND p.month <= $3)
+                        AND h.id NOT IN (SELECT p.household_id FROM household_months p
+                             WHERE p.month >= $2 AND p.month <= $3)
                       ORDER BY a.path, h.head_name, h.id LIMIT {INACTIVE_LIMIT}) q
               ORDER BY q.path, q.head_name, q.id"
         ),
@@ -568,8 +592,9 @@ pub fn monthly(
     )?;
     let households = HouseholdsSection {
         registered: registered.first().map(|r| r.a).unwrap_or(0),
-        taking_part: part.first().map(|r| r.a).unwrap_or(0),
-        first_time: part.first().map(|r| r.b).unwrap_or(0),
+        // Earned or redeemed in the month, in a village of the area then.
+        taking_part: counter(crate::ledger::totals::PARTICIPANT),
+        first_time: counter(crate::ledger::totals::FIRST_TIME),
         inactive,
     };
 
@@ -587,18 +612,10 @@ pub fn monthly(
            FROM areas c WHERE c.parent_id = $1 ORDER BY c.name, c.id",
         &[Bind::Text(area.id.clone())],
     )?;
-    let paths: Vec<(String, String)> = crate::db::schema::areas::table
-        .filter(crate::db::schema::areas::parent_id.eq(&area.id))
-        .select((crate::db::schema::areas::id, crate::db::schema::areas::path))
-        .load(conn)?;
     let breakdown: Vec<BreakdownRow> = children
         .into_iter()
         .map(|c| {
-            let path = paths
-                .iter()
-                .find(|(id, _)| *id == c.id)
-                .map(|(_, p)| p.as_str())
-                .unwrap_or("\u{0}");
+            let path = paths.get(&c.id).map(String::as_str).unwrap_or("\u{0}");
             let under = |r: &TotalRow| r.path.starts_with(path);
             let opening = sum(&|r| under(r) && r.period == 0);
             BreakdownRow {
@@ -646,7 +663,7 @@ fn check(conn: &mut DbConn, s: &Summary, prefix: &str, after: i64) -> QueryResul
     let mut expect = |key: &'static str, what: String, expected: i64, found: i64| {
         if expected != found {
             out.push(Mismatch {
-                key,
+                key: key.into(),
                 what,
                 expected,
                 found,
@@ -694,12 +711,20 @@ fn check(conn: &mut DbConn, s: &Summary, prefix: &str, after: i64) -> QueryResul
     }
     // The closing balance equals what the households of the area hold now
     // (the ledger's cached balances) less what was posted after the month.
+    // (Below the top, from the area's households to their balances; at the
+    // top, from all balances to their households: each reads fewest rows.)
+    let join = if s.area_level == "city" {
+        "point_balances b JOIN households h ON h.id = SUBSTR(b.account, 11) JOIN areas a ON a.id = h.area_id
+          WHERE b.account LIKE 'household:%' AND a.path LIKE $1"
+    } else {
+        "households h JOIN areas a ON a.id = h.area_id JOIN point_balances b ON b.account = 'household:' || h.id
+          WHERE a.path LIKE $1"
+    };
     let held: Vec<TwoNums> = load(
         conn,
-        "SELECT CAST(COALESCE(SUM(b.balance), 0) AS BIGINT) AS a, CAST(0 AS BIGINT) AS b
-           FROM point_balances b JOIN households h ON h.id = SUBSTR(b.account, 11)
-           JOIN areas a ON a.id = h.area_id
-          WHERE b.account LIKE 'household:%' AND a.path LIKE $1",
+        &format!(
+            "SELECT CAST(COALESCE(SUM(b.balance), 0) AS BIGINT) AS a, CAST(0 AS BIGINT) AS b FROM {join}"
+        ),
         &[Bind::Text(prefix.to_string())],
     )?;
     if let Some(l) = held.first() {
@@ -907,7 +932,7 @@ fn check_goods(s: &Summary) -> Vec<Mismatch> {
     for g in &s.goods {
         if g.opening + g.flows() != g.closing {
             out.push(Mismatch {
-                key: "reports.check_goods",
+                key: "reports.check_goods".into(),
                 what: format!("{} {}", g.store_name, g.item_name),
                 expected: g.opening + g.flows(),
                 found: g.closing,
@@ -917,7 +942,7 @@ fn check_goods(s: &Summary) -> Vec<Mismatch> {
     let by_store: i64 = s.redemptions.by_store.iter().map(|r| r.points).sum();
     if by_store != s.redemptions.points {
         out.push(Mismatch {
-            key: "reports.check_redemptions",
+            key: "reports.check_redemptions".into(),
             what: String::new(),
             expected: s.redemptions.points,
             found: by_store,

@@ -10,7 +10,9 @@ use plotters::prelude::*;
 use super::{Bind, Month, load};
 use crate::db::{self, DbConn};
 
-#[derive(QueryableByName, Debug, Clone, Default, PartialEq)]
+#[derive(
+    QueryableByName, Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize,
+)]
 pub struct TrendPoint {
     #[diesel(sql_type = Text)]
     pub month: String,
@@ -48,19 +50,11 @@ pub fn trend(
         "SELECT t.month AS month,
                 CAST(COALESCE(SUM(CASE WHEN t.kind = 'award' THEN t.points ELSE 0 END), 0) AS BIGINT) AS awarded,
                 CAST(COALESCE(SUM(CASE WHEN t.kind IN ('redemption', 'redemption_void') THEN -t.points ELSE 0 END), 0) AS BIGINT) AS redeemed,
-                CAST(0 AS BIGINT) AS taking_part
-           FROM point_month_totals t JOIN areas a ON a.id = t.area_id
-          WHERE a.path LIKE $1 AND t.month >= $2 AND t.month <= $3
+                CAST(COALESCE(SUM(CASE WHEN t.kind = 'participant' THEN t.entries ELSE 0 END), 0) AS BIGINT) AS taking_part
+           FROM point_month_totals t
+          WHERE t.area_id IN (SELECT a.id FROM areas a WHERE a.path LIKE $1)
+            AND t.month >= $2 AND t.month <= $3
           GROUP BY t.month",
-        &binds(),
-    )?;
-    let part: Vec<TrendPoint> = load(
-        conn,
-        "SELECT hm.month AS month, CAST(0 AS BIGINT) AS awarded, CAST(0 AS BIGINT) AS redeemed,
-                COUNT(*) AS taking_part
-           FROM household_months hm JOIN areas a ON a.id = hm.area_id
-          WHERE a.path LIKE $1 AND hm.month >= $2 AND hm.month <= $3
-          GROUP BY hm.month",
         &binds(),
     )?;
     Ok(months
@@ -71,11 +65,7 @@ pub fn trend(
             TrendPoint {
                 awarded: p.map(|r| r.awarded).unwrap_or(0),
                 redeemed: p.map(|r| r.redeemed).unwrap_or(0),
-                taking_part: part
-                    .iter()
-                    .find(|r| r.month == key)
-                    .map(|r| r.taking_part)
-                    .unwrap_or(0),
+                taking_part: p.map(|r| r.taking_part).unwrap_or(0),
                 month: key,
             }
         })

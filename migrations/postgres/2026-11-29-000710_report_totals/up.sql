@@ -59,3 +59,12 @@ SELECT DISTINCT to_char(x.posted_on, 'YYYY-MM'), h.id, h.area_id
         UNION ALL
         SELECT posted_on, debit FROM point_entries WHERE debit LIKE 'household:%' AND kind = 'redemption') x
   JOIN households h ON h.id = SUBSTR(x.acct, 11);
+
+INSERT INTO point_month_totals (month, area_id, kind, category_id, points, entries)
+SELECT month, area_id, 'participant', '', 0, COUNT(*) FROM household_months GROUP BY month, area_id;
+
+INSERT INTO point_month_totals (month, area_id, kind, category_id, points, entries)
+SELECT hm.month, hm.area_id, 'first_time', '', 0, COUNT(*)
+  FROM household_months hm
+ WHERE NOT EXISTS (SELECT 1 FROM household_months p WHERE p.household_id = hm.household_id AND p.month < hm.month)
+ GROUP BY hm.month, hm.area_id;
