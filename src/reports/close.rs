@@ -40,14 +40,19 @@ pub fn find(conn: &mut DbConn, month: Month) -> QueryResult<Option<Closed>> {
             month_closes::month,
             month_closes::closed_at,
             users::display_name,
+            users::username,
         ))
-        .first::<(String, NaiveDateTime, String)>(conn)
+        .first::<(String, NaiveDateTime, String, String)>(conn)
         .optional()
         .map(|r| {
-            r.map(|(month, closed_at, closed_by)| Closed {
+            r.map(|(month, closed_at, name, username)| Closed {
                 month,
                 closed_at,
-                closed_by,
+                closed_by: if name.trim().is_empty() {
+                    username
+                } else {
+                    name
+                },
             })
         })
 }

@@ -108,7 +108,7 @@ pub async fn monthly(
         &ctx,
         &MonthlyPage {
             ctx: &ctx,
-            printed_by: user.user.display_name.clone(),
+            printed_by: user.user.shown_name().to_string(),
             can_close: user.can(Action::CloseMonths),
             trend_svg: if s.trend.is_empty() {
                 String::new()
