@@ -607,6 +607,9 @@ pub fn verify_ledger(pool: &DbPool) -> Result<bool, String> {
     for (account, cached, summed) in &r.balance_mismatches {
         println!("FAILED: {account}: cached balance {cached}, entries sum to {summed}");
     }
+    for (month, kind, kept, summed) in &r.totals_mismatches {
+        println!("FAILED: reporting totals for {month} {kind}: {kept}, entries sum to {summed}");
+    }
     for account in &r.negative {
         println!("FAILED: {account} is below zero");
     }

@@ -10,7 +10,9 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
 use crate::db::DbConn;
-use crate::db::schema::{awards, household_months, households, rules};
+use std::collections::HashMap;
+
+use crate::db::schema::{awards, household_months, households, point_month_totals, rules};
 
 /// Kinds that exist only in the totals: a household's balance leaving one
 /// village and arriving in another.
@@ -158,4 +160,91 @@ pub fn record_move(
     let month = month_key(day);
     add(conn, &month, from_area, MOVE_OUT, "", -balance, 1)?;
     add(conn, &month, to_area, MOVE_IN, "", balance, 1)
+}
+
+/// Compare the totals with what the entries say, by (month, kind): the
+/// (month, kind, totals, entries) that differ. Moves only shift points
+/// between villages: in each month they must add up to nothing.
+pub(crate) fn compare(
+    conn: &mut DbConn,
+    from_entries: HashMap<(String, String), i64>,
+) -> QueryResult<Vec<(String, String, i64, i64)>> {
+    let rows: Vec<(String, String, i64)> = point_month_totals::table
+        .filter(point_month_totals::kind.ne_all([PARTICIPANT, FIRST_TIME]))
+        .select((
+            point_month_totals::month,
+            point_month_totals::kind,
+            point_month_totals::points,
+        ))
+        .load(conn)?;
+    let mut kept: HashMap<(String, String), i64> = HashMap::new();
+    for (month, kind, points) in rows {
+        let kind = if kind == MOVE_IN || kind == MOVE_OUT {
+            "move".to_string()
+        } else {
+            kind
+        };
+        *kept.entry((month, kind)).or_default() += points;
+    }
+    let mut keys: Vec<&(String, String)> = kept.keys().chain(from_entries.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    Ok(keys
+        .into_iter()
+        .filter_map(|k| {
+            let (a, b) = (
+                kept.get(k).copied().unwrap_or(0),
+                from_entries.get(k).copied().unwrap_or(0),
+            );
+            (a != b).then(|| (k.0.clone(), k.1.clone(), a, b))
+        })
+        .collect())
+}
+
+/// Make the totals again from the entries, for whoever wrote entries in bulk
+/// without posting them one by one (households in the village they are in
+/// now). Inside the caller's transaction.
+pub fn rebuild(conn: &mut DbConn) -> QueryResult<()> {
+    let month = match conn {
+        DbConn::Sqlite(_) => "strftime('%Y-%m', x.posted_on)",
+        DbConn::Pg(_) => "to_char(x.posted_on, 'YYYY-MM')",
+    };
+    let sides = "(SELECT posted_on, kind, ref_id, amount AS signed, credit AS acct FROM point_entries WHERE credit LIKE 'household:%'
+                  UNION ALL
+                  SELECT posted_on, kind, ref_id, -amount, debit FROM point_entries WHERE debit LIKE 'household:%') x";
+    for sql in [
+        "DELETE FROM point_month_totals".to_string(),
+        "DELETE FROM household_months".to_string(),
+        format!(
+            "INSERT INTO point_month_totals (month, area_id, kind, category_id, points, entries)
+             SELECT {month}, h.area_id, x.kind,
+                    COALESCE(CASE WHEN x.kind = 'award' THEN
+                        (SELECT r.category_id FROM awards aw JOIN rules r ON r.id = aw.rule_id WHERE aw.id = x.ref_id)
+                    END, ''),
+                    SUM(x.signed), COUNT(*)
+               FROM {sides} JOIN households h ON h.id = SUBSTR(x.acct, 11)
+              GROUP BY 1, 2, 3, 4"
+        ),
+        format!(
+            "INSERT INTO household_months (month, household_id, area_id)
+             SELECT DISTINCT {month}, h.id, h.area_id
+               FROM {sides} JOIN households h ON h.id = SUBSTR(x.acct, 11)
+              WHERE x.kind IN ('award', 'redemption')"
+        ),
+        format!(
+            "INSERT INTO point_month_totals (month, area_id, kind, category_id, points, entries)
+             SELECT month, area_id, '{PARTICIPANT}', '', 0, COUNT(*) FROM household_months GROUP BY month, area_id"
+        ),
+        format!(
+            "INSERT INTO point_month_totals (month, area_id, kind, category_id, points, entries)
+             SELECT hm.month, hm.area_id, '{FIRST_TIME}', '', 0, COUNT(*)
+               FROM household_months hm
+              WHERE NOT EXISTS (SELECT 1 FROM household_months p
+                                 WHERE p.household_id = hm.household_id AND p.month < hm.month)
+              GROUP BY hm.month, hm.area_id"
+        ),
+    ] {
+        diesel::sql_query(sql).execute(conn)?;
+    }
+    Ok(())
 }

@@ -358,3 +358,38 @@ app_test! {
         assert_eq!(s.points.closing, 55, "points stay where they were posted");
     }
 }
+
+app_test! {
+    async fn the_ledger_check_covers_the_monthly_totals_and_they_can_be_made_again(app) {
+        let [city, _, town, village] = app.area_chain("核总");
+        let village2 = app.area(Some(&town), "核总二村");
+        let a = app.household("核甲", &village);
+        let b = app.household("核乙", &village2);
+        let mut c = app.conn();
+        let last = Month::of(aixin::time::today(TZ)).prev();
+        for (h, n, day) in [(&a, 12, last.first_day()), (&b, 7, aixin::time::today(TZ)), (&a, 3, aixin::time::today(TZ))] {
+            assert!(post(&mut c, ledger::ISSUANCE.into(), ledger::household_account(h), n, Kind::Adjustment, day));
+        }
+        assert!(post(&mut c, ledger::household_account(&a), ledger::EXPIRY.into(), 2, Kind::Expiry, aixin::time::today(TZ)));
+        let report = ledger::verify(&mut c).unwrap();
+        assert!(report.ok(), "{report:?}");
+        let before = reports::monthly(&mut c, TZ, &city, last.next()).unwrap().unwrap();
+
+        // A total changed behind the ledger's back is found...
+        diesel::sql_query("UPDATE point_month_totals SET points = points + 5 WHERE kind = 'expiry'").execute(&mut c).unwrap();
+        let report = ledger::verify(&mut c).unwrap();
+        assert!(!report.ok());
+        assert_eq!(report.totals_mismatches.len(), 1, "{report:?}");
+        assert_eq!(report.totals_mismatches[0].1, "expiry");
+        let s = reports::monthly(&mut c, TZ, &city, last.next()).unwrap().unwrap();
+        assert!(!s.ok(), "the summary warns too");
+
+        // ...and made again from the entries, the same as before.
+        aixin::db::write_tx(&mut c, aixin::ledger::totals::rebuild).unwrap();
+        assert!(ledger::verify(&mut c).unwrap().ok());
+        let after = reports::monthly(&mut c, TZ, &city, last.next()).unwrap().unwrap();
+        assert_eq!(after.points, before.points);
+        assert_eq!(after.households, before.households);
+        assert!(after.ok(), "{:?}", after.mismatches);
+    }
+}
