@@ -566,6 +566,14 @@ fn compute(conn: &mut DbConn, tz: Tz, area_id: &str, month: Month) -> QueryResul
         &times(),
     )?;
     let quiet_since = month.prev().prev();
+    // Quiet in the last three months: for a whole city, against the set of
+    // those who were not; below it, asked household by household.
+    let quiet = if area.level == "city" {
+        "h.id NOT IN (SELECT p.household_id FROM household_months p WHERE p.month >= $2 AND p.month <= $3)"
+    } else {
+        "NOT EXISTS (SELECT 1 FROM household_months p
+                      WHERE p.household_id = h.id AND p.month >= $2 AND p.month <= $3)"
+    };
     let inactive: Vec<InactiveHousehold> = load(
         conn,
         &format!(
@@ -575,8 +583,7 @@ fn compute(conn: &mut DbConn, tz: Tz, area_id: &str, month: Month) -> QueryResul
                FROM (SELECT h.id, h.head_name, a.name AS village, a.path
                        FROM households h JOIN areas a ON a.id = h.area_id
                       WHERE a.path LIKE $1 AND NOT h.archived AND h.created_at < $4
-                        AND h.id NOT IN (SELECT p.household_id FROM household_months p
-                             WHERE p.month >= $2 AND p.month <= $3)
+                        AND {quiet}
                       ORDER BY a.path, h.head_name, h.id LIMIT {INACTIVE_LIMIT}) q
               ORDER BY q.path, q.head_name, q.id"
         ),
@@ -711,22 +718,23 @@ fn check(conn: &mut DbConn, s: &Summary, prefix: &str, after: i64) -> QueryResul
     }
     // The closing balance equals what the households of the area hold now
     // (the ledger's cached balances) less what was posted after the month.
-    // (Below the top, from the area's households to their balances; at the
-    // top, from all balances to their households: each reads fewest rows.)
-    let join = if s.area_level == "city" {
-        "point_balances b JOIN households h ON h.id = SUBSTR(b.account, 11) JOIN areas a ON a.id = h.area_id
-          WHERE b.account LIKE 'household:%' AND a.path LIKE $1"
+    // (At the top, all households' balances less those of households in
+    // other areas; below it, from the area's households to their balances:
+    // each way reads fewest rows.)
+    let held_sql = if s.area_level == "city" {
+        "SELECT (SELECT CAST(COALESCE(SUM(b.balance), 0) AS BIGINT) FROM point_balances b
+                  WHERE b.account LIKE 'household:%')
+              - (SELECT CAST(COALESCE(SUM(b.balance), 0) AS BIGINT)
+                   FROM areas a JOIN households h ON h.area_id = a.id
+                   JOIN point_balances b ON b.account = 'household:' || h.id
+                  WHERE a.path NOT LIKE $1) AS a"
     } else {
-        "households h JOIN areas a ON a.id = h.area_id JOIN point_balances b ON b.account = 'household:' || h.id
+        "SELECT CAST(COALESCE(SUM(b.balance), 0) AS BIGINT) AS a
+           FROM households h JOIN areas a ON a.id = h.area_id
+           JOIN point_balances b ON b.account = 'household:' || h.id
           WHERE a.path LIKE $1"
     };
-    let held: Vec<TwoNums> = load(
-        conn,
-        &format!(
-            "SELECT CAST(COALESCE(SUM(b.balance), 0) AS BIGINT) AS a, CAST(0 AS BIGINT) AS b FROM {join}"
-        ),
-        &[Bind::Text(prefix.to_string())],
-    )?;
+    let held: Vec<TwoNums> = load(conn, held_sql, &[Bind::Text(prefix.to_string())])?;
     if let Some(l) = held.first() {
         expect(
             "reports.check_ledger",

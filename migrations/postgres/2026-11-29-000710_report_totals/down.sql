@@ -1,5 +1,4 @@
 DROP INDEX stock_movements_at;
-DROP INDEX households_created;
 DROP INDEX redemptions_created;
 DROP INDEX awards_reviewed;
 DROP INDEX awards_proposed;

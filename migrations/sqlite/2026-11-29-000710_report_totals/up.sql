@@ -37,7 +37,6 @@ CREATE TABLE report_snapshots (
 CREATE INDEX awards_proposed ON awards(proposed_at);
 CREATE INDEX awards_reviewed ON awards(reviewed_at);
 CREATE INDEX redemptions_created ON redemptions(created_at);
-CREATE INDEX households_created ON households(created_at);
 CREATE INDEX stock_movements_at ON stock_movements(at);
 
 -- What was posted before these tables existed.
