@@ -264,7 +264,13 @@ pub fn main() -> ExitCode {
                 Ok(k) => k,
                 Err(code) => return code,
             };
-            match import_households(&pool, &key, &file, dry_run) {
+            match import_households(
+                &pool,
+                &key,
+                &file,
+                dry_run,
+                crate::time::today(config.time_zone),
+            ) {
                 Ok(true) => ExitCode::SUCCESS,
                 Ok(false) => ExitCode::FAILURE,
                 Err(msg) => {
@@ -603,6 +609,9 @@ pub fn verify_ledger(pool: &DbPool) -> Result<bool, String> {
     for (account, cached, summed) in &r.balance_mismatches {
         println!("FAILED: {account}: cached balance {cached}, entries sum to {summed}");
     }
+    for (month, kind, kept, summed) in &r.totals_mismatches {
+        println!("FAILED: reporting totals for {month} {kind}: {kept}, entries sum to {summed}");
+    }
     for account in &r.negative {
         println!("FAILED: {account} is below zero");
     }
@@ -637,6 +646,7 @@ fn import_households(
     key: &DataKey,
     file: &std::path::Path,
     dry_run: bool,
+    today: chrono::NaiveDate,
 ) -> Result<bool, String> {
     use crate::households::import;
     let lang = console_lang();
@@ -695,8 +705,16 @@ fn import_households(
     let spinner = indicatif::ProgressBar::new_spinner();
     spinner.set_message(i18n::t(lang, "households.importing").to_string());
     spinner.enable_steady_tick(Duration::from_millis(120));
-    let done = import::commit(&mut conn, &AuditCtx::console(), key, &scope, &table, &name)
-        .map_err(|e| format!("{e:?}"))?;
+    let done = import::commit(
+        &mut conn,
+        &AuditCtx::console(),
+        key,
+        &scope,
+        &table,
+        &name,
+        today,
+    )
+    .map_err(|e| format!("{e:?}"))?;
     spinner.finish_and_clear();
     println!(
         "{} {}",

@@ -352,6 +352,7 @@ pub async fn update(
     let key = state.key.clone();
     let scope = user.scope.clone();
     let hid = id.clone();
+    let today = crate::time::today(state.config.time_zone);
     run(&state, move |c| {
         let row = households::find(c, &scope, &hid)?;
         let h = &row.household;
@@ -385,7 +386,7 @@ pub async fn update(
                 status_reason: p.status_reason.clone().unwrap_or_default(),
             };
             let input = households::parse_form(c, &scope, &form, false)?;
-            households::update(c, &ctx, &key, &scope, &hid, &input)?;
+            households::update(c, &ctx, &key, &scope, &hid, &input, today)?;
         }
         if let Some(archived) = p.archived {
             households::set_archived(

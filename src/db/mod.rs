@@ -138,20 +138,45 @@ pub fn redact_url(url: &str) -> String {
 }
 
 /// How many queries a pool's connections have run (for tests that check a
-/// page runs no query per row).
+/// page runs no query per row); queries slower than `SLOW_QUERY` are logged
+/// with their SQL. Each connection has its own clone: the count is shared,
+/// the clock is not.
 #[derive(Debug, Clone, Default)]
-pub struct QueryCount(std::sync::Arc<std::sync::atomic::AtomicU64>);
+pub struct QueryCount {
+    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    started: Option<std::time::Instant>,
+}
+
+/// A query taking this long is logged as slow.
+pub const SLOW_QUERY: Duration = Duration::from_millis(200);
 
 impl QueryCount {
     pub fn get(&self) -> u64 {
-        self.0.load(std::sync::atomic::Ordering::Relaxed)
+        self.count.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
 impl diesel::connection::Instrumentation for QueryCount {
     fn on_connection_event(&mut self, event: diesel::connection::InstrumentationEvent<'_>) {
-        if let diesel::connection::InstrumentationEvent::StartQuery { .. } = event {
-            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        use diesel::connection::InstrumentationEvent;
+        match event {
+            InstrumentationEvent::StartQuery { .. } => {
+                self.count
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.started = Some(std::time::Instant::now());
+            }
+            InstrumentationEvent::FinishQuery { query, .. } => {
+                if let Some(took) = self.started.take().map(|t| t.elapsed())
+                    && took >= SLOW_QUERY
+                {
+                    tracing::warn!(
+                        ms = took.as_millis() as u64,
+                        sql = %one_line(&query.to_string()),
+                        "slow query"
+                    );
+                }
+            }
+            _ => {}
         }
     }
 }

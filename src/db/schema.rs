@@ -469,6 +469,9 @@ diesel::joinable!(month_closes -> users (closed_by));
 
 diesel::allow_tables_to_appear_in_same_query!(
     month_closes,
+    point_month_totals,
+    household_months,
+    report_snapshots,
     areas,
     stores,
     users,
@@ -546,5 +549,33 @@ diesel::table! {
         card_no -> Text,
         ip -> Text,
         at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    point_month_totals (month, area_id, kind, category_id) {
+        month -> Text,
+        area_id -> Text,
+        kind -> Text,
+        category_id -> Text,
+        points -> BigInt,
+        entries -> BigInt,
+    }
+}
+
+diesel::table! {
+    household_months (month, household_id) {
+        month -> Text,
+        household_id -> Text,
+        area_id -> Text,
+    }
+}
+
+diesel::table! {
+    report_snapshots (month, scope) {
+        month -> Text,
+        scope -> Text,
+        body -> Text,
+        made_at -> Timestamp,
     }
 }

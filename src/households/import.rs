@@ -622,6 +622,7 @@ pub fn commit(
     scope: &Scope,
     table: &Table,
     file_name: &str,
+    today: chrono::NaiveDate,
 ) -> Result<Report, HouseholdError> {
     db::write_tx(conn, |c| {
         let (mut report, plans) = plan(c, key, scope, table, &mut |_, _| {})?;
@@ -633,7 +634,7 @@ pub fn commit(
                 Plan::Update { id, checked } => {
                     let mut input = checked.input.clone();
                     input.status_reason = "import".into();
-                    super::update(c, ctx, key, scope, id, &input)?;
+                    super::update(c, ctx, key, scope, id, &input, today)?;
                 }
             }
         }
@@ -824,6 +825,7 @@ pub fn run_job(
     scope: &Scope,
     job_id: &str,
     commit_it: bool,
+    today: chrono::NaiveDate,
 ) {
     let result = (|| -> Result<(), String> {
         let mut conn = pool.get().map_err(|e| e.to_string())?;
@@ -843,7 +845,7 @@ pub fn run_job(
         let total = table.rows.len() as i64;
         if commit_it {
             set_job(&mut conn, job_id, "importing", 0, total, "").map_err(|e| e.to_string())?;
-            let report = commit(&mut conn, ctx, key, scope, &table, &file_name)
+            let report = commit(&mut conn, ctx, key, scope, &table, &file_name, today)
                 .map_err(|e| format!("{e:?}"))?;
             set_job(
                 &mut conn,

@@ -696,6 +696,7 @@ pub fn update(
     scope: &Scope,
     id: &str,
     input: &HouseholdInput,
+    today: chrono::NaiveDate,
 ) -> Result<Vec<&'static str>, HouseholdError> {
     let new_id = input.id_number.as_ref().map(|n| {
         (
@@ -735,6 +736,9 @@ pub fn update(
             return Err(duplicate_error(scope, &name, &path));
         }
         let now = db::now();
+        if h.area_id != input.area_id {
+            crate::ledger::totals::record_move(c, id, &h.area_id, &input.area_id, today)?;
+        }
         diesel::update(households::table.find(id))
             .set((
                 households::head_name.eq(&input.head_name),

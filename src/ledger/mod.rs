@@ -5,6 +5,7 @@
 //! come from), `store:<id>` (points spent at a store) and `expiry`.
 
 pub mod chain;
+pub mod totals;
 
 use std::collections::HashMap;
 
@@ -301,6 +302,18 @@ pub fn post(conn: &mut DbConn, p: &Posting) -> Result<Entry, LedgerError> {
     diesel::update(ledger_heads::table.find("points"))
         .set(ledger_heads::hash.eq(&entry.hash))
         .execute(conn)?;
+    for (account, signed) in [(&entry.credit, entry.amount), (&entry.debit, -entry.amount)] {
+        if let Some(household) = account.strip_prefix("household:") {
+            totals::record(
+                conn,
+                household,
+                entry.posted_on,
+                &entry.kind,
+                &entry.ref_id,
+                signed,
+            )?;
+        }
+    }
     Ok(entry)
 }
 
@@ -350,6 +363,9 @@ pub struct VerifyReport {
     pub balance_mismatches: Vec<(String, i64, i64)>,
     /// Households whose entries sum below zero.
     pub negative: Vec<String>,
+    /// Months whose reporting totals differ from their entries:
+    /// (month, kind, in the totals, from the entries).
+    pub totals_mismatches: Vec<(String, String, i64, i64)>,
     /// Sum over all accounts (zero in a double-entry ledger).
     pub total: i64,
 }
@@ -359,6 +375,7 @@ impl VerifyReport {
         self.broken_entry.is_none()
             && self.balance_mismatches.is_empty()
             && self.negative.is_empty()
+            && self.totals_mismatches.is_empty()
             && self.total == 0
     }
 }
@@ -367,6 +384,8 @@ impl VerifyReport {
 pub fn verify(conn: &mut DbConn) -> QueryResult<VerifyReport> {
     let mut report = VerifyReport::default();
     let mut sums: HashMap<String, i64> = HashMap::new();
+    // Household sides by (month, kind), for the reporting totals.
+    let mut months: HashMap<(String, String), i64> = HashMap::new();
     let mut prev = String::new();
     let mut expected_seq = 1;
     let mut after = 0i64;
@@ -399,8 +418,16 @@ pub fn verify(conn: &mut DbConn) -> QueryResult<VerifyReport> {
             expected_seq = e.seq + 1;
             *sums.entry(e.debit.clone()).or_default() -= e.amount;
             *sums.entry(e.credit.clone()).or_default() += e.amount;
+            for (account, signed) in [(&e.debit, -e.amount), (&e.credit, e.amount)] {
+                if is_household(account) {
+                    *months
+                        .entry((totals::month_key(e.posted_on), e.kind.clone()))
+                        .or_default() += signed;
+                }
+            }
         }
     }
+    report.totals_mismatches = totals::compare(conn, months)?;
     let cached: Vec<(String, i64)> = point_balances::table
         .select((point_balances::account, point_balances::balance))
         .load(conn)?;

@@ -25,7 +25,7 @@ impl From<FieldError> for CloseError {
 }
 
 /// Who closed a month, and when.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Closed {
     pub month: String,
     pub closed_at: NaiveDateTime,
@@ -40,14 +40,19 @@ pub fn find(conn: &mut DbConn, month: Month) -> QueryResult<Option<Closed>> {
             month_closes::month,
             month_closes::closed_at,
             users::display_name,
+            users::username,
         ))
-        .first::<(String, NaiveDateTime, String)>(conn)
+        .first::<(String, NaiveDateTime, String, String)>(conn)
         .optional()
         .map(|r| {
-            r.map(|(month, closed_at, closed_by)| Closed {
+            r.map(|(month, closed_at, name, username)| Closed {
                 month,
                 closed_at,
-                closed_by,
+                closed_by: if name.trim().is_empty() {
+                    username
+                } else {
+                    name
+                },
             })
         })
 }
@@ -116,6 +121,7 @@ pub fn reopen(
                 .arg("month", month.to_string())
                 .into());
         }
+        super::snapshot::forget(c, month)?;
         audit::record(c, ctx, "month.reopen", "month", &month.to_string(), reason)?;
         Ok(())
     })

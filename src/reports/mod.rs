@@ -3,6 +3,7 @@
 //! identities that must hold between its numbers.
 
 pub mod close;
+pub mod snapshot;
 pub mod trend;
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
@@ -15,7 +16,7 @@ use crate::db::{self, DbConn};
 use crate::domain::FieldError;
 
 /// A calendar month, cut in the scheme's time zone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Month {
     pub year: i32,
     pub month: u32,
@@ -127,16 +128,31 @@ struct KindRow {
     kind: String,
     #[diesel(sql_type = BigInt)]
     n: i64,
+}
+
+/// A village's ledger total for one kind (and category) before, in or
+/// after the month (period 0, 1, 2).
+#[derive(QueryableByName, Debug, Clone)]
+struct TotalRow {
+    /// The village's id as read, then its path.
+    #[diesel(sql_type = Text)]
+    path: String,
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Text)]
+    category_id: String,
+    #[diesel(sql_type = BigInt)]
+    period: i64,
     #[diesel(sql_type = BigInt)]
     points: i64,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
 }
 
 #[derive(QueryableByName, Debug, Clone)]
 struct TwoNums {
     #[diesel(sql_type = BigInt)]
     a: i64,
-    #[diesel(sql_type = BigInt)]
-    b: i64,
 }
 
 #[derive(QueryableByName, Debug, Clone)]
@@ -149,7 +165,7 @@ struct ThreeNums {
     c: i64,
 }
 
-#[derive(QueryableByName, Debug, Clone, PartialEq)]
+#[derive(QueryableByName, Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NamedRow {
     #[diesel(sql_type = Text)]
     pub id: String,
@@ -161,7 +177,7 @@ pub struct NamedRow {
     pub points: i64,
 }
 
-#[derive(QueryableByName, Debug, Clone, PartialEq)]
+#[derive(QueryableByName, Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct InactiveHousehold {
     #[diesel(sql_type = Text)]
     pub id: String,
@@ -169,11 +185,12 @@ pub struct InactiveHousehold {
     pub head_name: String,
     #[diesel(sql_type = Text)]
     pub village: String,
-    #[diesel(sql_type = Nullable<Date>)]
-    pub last_active: Option<NaiveDate>,
+    /// The last month it took part ("2026-07").
+    #[diesel(sql_type = Nullable<Text>)]
+    pub last_active: Option<String>,
 }
 
-#[derive(QueryableByName, Debug, Clone, PartialEq)]
+#[derive(QueryableByName, Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BreakdownRow {
     #[diesel(sql_type = Text)]
     pub id: String,
@@ -206,13 +223,15 @@ pub fn yuan(fen: impl std::borrow::Borrow<i64>) -> String {
 }
 
 /// Points section: household balances in the area and what moved them.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PointsSection {
     pub opening: i64,
     pub awarded: i64,
     pub deducted: i64,
     pub reversed: i64,
     pub adjusted: i64,
+    /// Balances of households that moved into (+) or out of (-) the area.
+    pub moved: i64,
     /// Net of redemptions and their voids (negative: points spent).
     pub redeemed: i64,
     pub expired: i64,
@@ -225,11 +244,17 @@ pub struct PointsSection {
 
 impl PointsSection {
     pub fn flows(&self) -> i64 {
-        self.awarded + self.deducted + self.reversed + self.adjusted + self.redeemed + self.expired
+        self.awarded
+            + self.deducted
+            + self.reversed
+            + self.adjusted
+            + self.moved
+            + self.redeemed
+            + self.expired
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct HouseholdsSection {
     pub registered: i64,
     pub taking_part: i64,
@@ -237,7 +262,7 @@ pub struct HouseholdsSection {
     pub inactive: Vec<InactiveHousehold>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RedemptionsSection {
     pub count: i64,
     pub points: i64,
@@ -264,13 +289,13 @@ struct StockRow {
     #[diesel(sql_type = BigInt)]
     dir: i64,
     #[diesel(sql_type = BigInt)]
-    before: i64,
-    #[diesel(sql_type = BigInt)]
     during: i64,
+    #[diesel(sql_type = BigInt)]
+    after: i64,
 }
 
 /// One item at one store over the month.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GoodsLine {
     pub store_id: String,
     pub store_name: String,
@@ -299,7 +324,7 @@ impl GoodsLine {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DonationsSection {
     pub count: i64,
     pub money_fen: i64,
@@ -311,15 +336,15 @@ pub struct DonationsSection {
 }
 
 /// An identity that failed, as a translation key and the two sides.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Mismatch {
-    pub key: &'static str,
+    pub key: String,
     pub what: String,
     pub expected: i64,
     pub found: i64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
     pub month: Month,
     pub area_id: String,
@@ -350,22 +375,27 @@ impl Summary {
 /// Inactive households listed on the page at most.
 pub const INACTIVE_LIMIT: i64 = 500;
 
-/// Signed movements of household accounts in the area:
-/// one row per entry side, `acct` joined to the household.
-pub(crate) const HOUSEHOLD_SIDES: &str = "
-    SELECT e.kind AS kind, e.posted_on AS posted_on, e.amount AS signed, e.credit AS acct, e.ref_id AS ref_id
-      FROM point_entries e WHERE e.credit LIKE 'household:%' AND e.posted_on < $3
-    UNION ALL
-    SELECT e.kind, e.posted_on, -e.amount, e.debit, e.ref_id
-      FROM point_entries e WHERE e.debit LIKE 'household:%' AND e.posted_on < $3";
-
 /// Stores (alias s, with their area a) in an area, or one store, by `$1`.
 const AREA_FILTER: &str = "a.path LIKE $1";
 const STORE_FILTER: &str = "s.id = $1";
 
 /// The monthly summary of one store: its redemptions, goods and donations
 /// (points and households belong to areas, so those sections stay empty).
+/// A closed month's summary is the one kept when it was first made.
 pub fn monthly_store(
+    conn: &mut DbConn,
+    tz: Tz,
+    store: &crate::stores::StoreRow,
+    month: Month,
+) -> QueryResult<Summary> {
+    let scope = format!("store:{}", store.store.id);
+    snapshot::frozen(conn, month, &scope, |c| {
+        compute_store(c, tz, store, month).map(Some)
+    })
+    .map(|s| s.expect("a store's summary always exists"))
+}
+
+fn compute_store(
     conn: &mut DbConn,
     tz: Tz,
     store: &crate::stores::StoreRow,
@@ -405,13 +435,19 @@ pub fn monthly_store(
     Ok(summary)
 }
 
-/// The monthly summary of an area (and everything below it).
+/// The monthly summary of an area (and everything below it). A closed
+/// month's summary is the one kept when it was first made.
 pub fn monthly(
     conn: &mut DbConn,
     tz: Tz,
     area_id: &str,
     month: Month,
 ) -> QueryResult<Option<Summary>> {
+    let scope = format!("area:{area_id}");
+    snapshot::frozen(conn, month, &scope, |c| compute(c, tz, area_id, month))
+}
+
+fn compute(conn: &mut DbConn, tz: Tz, area_id: &str, month: Month) -> QueryResult<Option<Summary>> {
     let Some(area) = crate::areas::find(conn, area_id)? else {
         return Ok(None);
     };
@@ -421,13 +457,6 @@ pub fn monthly(
         crate::time::local_day_start_utc(start, tz),
         crate::time::local_day_start_utc(end, tz),
     );
-    let dates = || {
-        vec![
-            Bind::Text(prefix.clone()),
-            Bind::Date(start),
-            Bind::Date(end),
-        ]
-    };
     let times = || {
         vec![
             Bind::Text(prefix.clone()),
@@ -436,48 +465,60 @@ pub fn monthly(
         ]
     };
 
-    // Points: opening and closing balances, and the month's flows by kind.
-    let sides = format!(
-        "({HOUSEHOLD_SIDES}) x JOIN households h ON x.acct = 'household:' || h.id
-         JOIN areas a ON a.id = h.area_id WHERE a.path LIKE $1"
-    );
-    let oc: Vec<TwoNums> = load(
+    let key = month.to_string();
+    let months = || vec![Bind::Text(prefix.clone()), Bind::Text(key.clone())];
+
+    // Points: the ledger's monthly totals per village (kept with every
+    // entry), before, in and after the month; rolled up here.
+    let mut totals: Vec<TotalRow> = load(
         conn,
-        &format!(
-            "SELECT CAST(COALESCE(SUM(CASE WHEN x.posted_on < $2 THEN x.signed ELSE 0 END), 0) AS BIGINT) AS a,
-                    CAST(COALESCE(SUM(x.signed), 0) AS BIGINT) AS b FROM {sides}"
-        ),
-        &dates(),
+        "SELECT t.area_id AS path, t.kind AS kind, t.category_id AS category_id,
+                CAST(CASE WHEN t.month < $2 THEN 0 WHEN t.month = $2 THEN 1 ELSE 2 END AS BIGINT) AS period,
+                CAST(SUM(t.points) AS BIGINT) AS points, CAST(SUM(t.entries) AS BIGINT) AS n
+           FROM point_month_totals t
+          WHERE t.area_id IN (SELECT a.id FROM areas a WHERE a.path LIKE $1)
+          GROUP BY t.area_id, t.kind, t.category_id, CASE WHEN t.month < $2 THEN 0 WHEN t.month = $2 THEN 1 ELSE 2 END",
+        &months(),
     )?;
-    let kinds: Vec<KindRow> = load(
-        conn,
-        &format!(
-            "SELECT x.kind AS kind, COUNT(*) AS n, CAST(COALESCE(SUM(x.signed), 0) AS BIGINT) AS points
-               FROM {sides} AND x.posted_on >= $2 GROUP BY x.kind"
-        ),
-        &dates(),
-    )?;
-    let by_category: Vec<NamedRow> = load(
-        conn,
-        &format!(
-            "SELECT rc.id AS id, rc.name AS name, COUNT(*) AS n, CAST(COALESCE(SUM(x.signed), 0) AS BIGINT) AS points
-               FROM ({HOUSEHOLD_SIDES}) x JOIN households h ON x.acct = 'household:' || h.id
-               JOIN areas a ON a.id = h.area_id
-               JOIN awards aw ON aw.id = x.ref_id
-               JOIN rules r ON r.id = aw.rule_id
-               JOIN rule_categories rc ON rc.id = r.category_id
-              WHERE a.path LIKE $1 AND x.posted_on >= $2 AND x.kind = 'award'
-              GROUP BY rc.id, rc.name, rc.position ORDER BY rc.position, rc.name"
-        ),
-        &dates(),
-    )?;
-    let kind = |k: &[&str]| -> i64 {
-        kinds
+    // Each row under its village's path, for the roll-up below.
+    let paths: std::collections::HashMap<String, String> = crate::areas::subtree(conn, &area.path)?
+        .into_iter()
+        .map(|a| (a.id, a.path))
+        .collect();
+    for r in &mut totals {
+        r.path = paths.get(&r.path).cloned().unwrap_or_default();
+    }
+    let counter = |kind: &str| -> i64 {
+        totals
             .iter()
-            .filter(|r| k.contains(&r.kind.as_str()))
-            .map(|r| r.points)
+            .filter(|r| r.period == 1 && r.kind == kind)
+            .map(|r| r.n)
             .sum()
     };
+    let sum = |f: &dyn Fn(&TotalRow) -> bool| -> i64 {
+        totals.iter().filter(|r| f(r)).map(|r| r.points).sum()
+    };
+    let kind = |k: &[&str]| sum(&|r| r.period == 1 && k.contains(&r.kind.as_str()));
+    let opening = sum(&|r| r.period == 0);
+    let categories: Vec<NamedRow> = load(
+        conn,
+        "SELECT rc.id AS id, rc.name AS name, CAST(rc.position AS BIGINT) AS n, CAST(0 AS BIGINT) AS points
+           FROM rule_categories rc ORDER BY rc.position, rc.name",
+        &[],
+    )?;
+    let by_category: Vec<NamedRow> = categories
+        .into_iter()
+        .filter_map(|c| {
+            let rows = || {
+                totals
+                    .iter()
+                    .filter(|r| r.period == 1 && r.kind == "award" && r.category_id == c.id)
+            };
+            let n: i64 = rows().map(|r| r.n).sum();
+            let points: i64 = rows().map(|r| r.points).sum();
+            (n > 0).then_some(NamedRow { n, points, ..c })
+        })
+        .collect();
     let award_counts: Vec<KindRow> = load(
         conn,
         "SELECT 'proposed' AS kind, COUNT(*) AS n, CAST(0 AS BIGINT) AS points
@@ -499,14 +540,18 @@ pub fn monthly(
             .sum()
     };
     let points = PointsSection {
-        opening: oc.first().map(|r| r.a).unwrap_or(0),
-        closing: oc.first().map(|r| r.b).unwrap_or(0),
+        opening,
+        closing: opening + sum(&|r| r.period == 1),
         awarded: kind(&["award"]),
         deducted: kind(&["deduction"]),
         reversed: kind(&["award_reversal"]),
         adjusted: kind(&["adjustment"]),
         redeemed: kind(&["redemption", "redemption_void"]),
         expired: kind(&["expiry"]),
+        moved: kind(&[
+            crate::ledger::totals::MOVE_IN,
+            crate::ledger::totals::MOVE_OUT,
+        ]),
         by_category,
         proposed: count_of(&["proposed"]),
         approved: count_of(&["approved", "noticed", "reversed"]),
@@ -520,71 +565,81 @@ pub fn monthly(
           WHERE a.path LIKE $1 AND h.created_at >= $2 AND h.created_at < $3",
         &times(),
     )?;
-    // Taking part: earned or redeemed in the month; first time: never before.
-    let part: Vec<TwoNums> = load(
-        conn,
-        &format!(
-            "SELECT COUNT(*) AS a, CAST(COALESCE(SUM(CASE WHEN t.first_day >= $2 THEN 1 ELSE 0 END), 0) AS BIGINT) AS b
-               FROM (SELECT x.acct, MIN(x.posted_on) AS first_day, MAX(x.posted_on) AS last_day FROM {sides}
-                       AND x.kind IN ('award', 'redemption') GROUP BY x.acct) t
-              WHERE t.last_day >= $2"
-        ),
-        &dates(),
-    )?;
-    let quiet_since = month.prev().prev().first_day();
+    let quiet_since = month.prev().prev();
+    // Quiet in the last three months: for a whole city, against the set of
+    // those who were not; below it, asked household by household.
+    let quiet = if area.level == "city" {
+        "h.id NOT IN (SELECT p.household_id FROM household_months p WHERE p.month >= $2 AND p.month <= $3)"
+    } else {
+        "NOT EXISTS (SELECT 1 FROM household_months p
+                      WHERE p.household_id = h.id AND p.month >= $2 AND p.month <= $3)"
+    };
     let inactive: Vec<InactiveHousehold> = load(
         conn,
         &format!(
-            "SELECT h.id AS id, h.head_name AS head_name, a.name AS village, t.last_day AS last_active
-               FROM households h JOIN areas a ON a.id = h.area_id
-               LEFT JOIN (SELECT x.acct, MAX(x.posted_on) AS last_day
-                            FROM ({HOUSEHOLD_SIDES}) x WHERE x.kind IN ('award', 'redemption') GROUP BY x.acct) t
-                 ON t.acct = 'household:' || h.id
-              WHERE a.path LIKE $1 AND NOT h.archived AND h.created_at < $4
-                AND (t.last_day IS NULL OR t.last_day < $2)
-              ORDER BY a.path, h.head_name, h.id LIMIT {INACTIVE_LIMIT}"
+            "SELECT q.id AS id, q.head_name AS head_name, q.village AS village,
+                    (SELECT MAX(p.month) FROM household_months p
+                      WHERE p.household_id = q.id AND p.month <= $3) AS last_active
+               FROM (SELECT h.id, h.head_name, a.name AS village, a.path
+                       FROM households h JOIN areas a ON a.id = h.area_id
+                      WHERE a.path LIKE $1 AND NOT h.archived AND h.created_at < $4
+                        AND {quiet}
+                      ORDER BY a.path, h.head_name, h.id LIMIT {INACTIVE_LIMIT}) q
+              ORDER BY q.path, q.head_name, q.id"
         ),
         &[
             Bind::Text(prefix.clone()),
-            Bind::Date(quiet_since),
-            Bind::Date(end),
-            Bind::Ts(crate::time::local_day_start_utc(quiet_since, tz)),
+            Bind::Text(quiet_since.to_string()),
+            Bind::Text(key.clone()),
+            Bind::Ts(crate::time::local_day_start_utc(
+                quiet_since.first_day(),
+                tz,
+            )),
         ],
     )?;
     let households = HouseholdsSection {
         registered: registered.first().map(|r| r.a).unwrap_or(0),
-        taking_part: part.first().map(|r| r.a).unwrap_or(0),
-        first_time: part.first().map(|r| r.b).unwrap_or(0),
+        // Earned or redeemed in the month, in a village of the area then.
+        taking_part: counter(crate::ledger::totals::PARTICIPANT),
+        first_time: counter(crate::ledger::totals::FIRST_TIME),
         inactive,
     };
 
-    // Redemptions by households of the area, completed in the month.
+    // Redemptions by households of the area made in the month (a void in a
+    // later month does not change the month that is over).
     let red_from = "FROM redemptions r JOIN households h ON h.id = r.household_id JOIN areas a ON a.id = h.area_id
-          WHERE a.path LIKE $1 AND r.created_at >= $2 AND r.created_at < $3 AND r.status = 'completed'";
+          WHERE a.path LIKE $1 AND r.created_at >= $2 AND r.created_at < $3
+            AND (r.status = 'completed' OR r.voided_at >= $3)";
     let redemptions = redemptions_section(conn, red_from, &times())?;
 
-    // One level down: each child area's households.
-    let breakdown: Vec<BreakdownRow> = load(
+    // One level down: each child area, rolled up from its villages.
+    let children: Vec<NamedRow> = load(
         conn,
-        &format!(
-            "SELECT c.id AS id, c.name AS name,
-                    CAST(COALESCE(SUM(CASE WHEN x.posted_on < $2 THEN x.signed ELSE 0 END), 0) AS BIGINT) AS opening,
-                    CAST(COALESCE(SUM(CASE WHEN x.posted_on >= $2 AND x.kind = 'award' THEN x.signed ELSE 0 END), 0) AS BIGINT) AS awarded,
-                    CAST(COALESCE(SUM(CASE WHEN x.posted_on >= $2 AND x.kind IN ('redemption', 'redemption_void') THEN x.signed ELSE 0 END), 0) AS BIGINT) AS redeemed,
-                    CAST(COALESCE(SUM(x.signed), 0) AS BIGINT) AS closing
-               FROM areas c
-               LEFT JOIN areas a ON a.path LIKE c.path || '%'
-               LEFT JOIN households h ON h.area_id = a.id
-               LEFT JOIN ({HOUSEHOLD_SIDES}) x ON x.acct = 'household:' || h.id
-              WHERE c.parent_id = $1
-              GROUP BY c.id, c.name ORDER BY c.name, c.id"
-        ),
-        &[
-            Bind::Text(area.id.clone()),
-            Bind::Date(start),
-            Bind::Date(end),
-        ],
+        "SELECT c.id AS id, c.name AS name, CAST(0 AS BIGINT) AS n, CAST(0 AS BIGINT) AS points
+           FROM areas c WHERE c.parent_id = $1 ORDER BY c.name, c.id",
+        &[Bind::Text(area.id.clone())],
     )?;
+    let breakdown: Vec<BreakdownRow> = children
+        .into_iter()
+        .map(|c| {
+            let path = paths.get(&c.id).map(String::as_str).unwrap_or("\u{0}");
+            let under = |r: &TotalRow| r.path.starts_with(path);
+            let opening = sum(&|r| under(r) && r.period == 0);
+            BreakdownRow {
+                opening,
+                awarded: sum(&|r| under(r) && r.period == 1 && r.kind == "award"),
+                redeemed: sum(&|r| {
+                    under(r)
+                        && r.period == 1
+                        && (r.kind == "redemption" || r.kind == "redemption_void")
+                }),
+                closing: opening + sum(&|r| under(r) && r.period == 1),
+                id: c.id,
+                name: c.name,
+            }
+        })
+        .collect();
+    let after: i64 = sum(&|r| r.period == 2);
 
     let goods = goods_lines(conn, AREA_FILTER, &prefix, start_utc, end_utc)?;
     let donations = donations(conn, AREA_FILTER, &prefix, start, end)?;
@@ -605,22 +660,17 @@ pub fn monthly(
         closed: close::find(conn, month)?,
         mismatches: Vec::new(),
     };
-    summary.mismatches = check(conn, &summary, &prefix, end)?;
+    summary.mismatches = check(conn, &summary, &prefix, after)?;
     Ok(Some(summary))
 }
 
 /// Every identity the summary must satisfy; an empty list when it adds up.
-fn check(
-    conn: &mut DbConn,
-    s: &Summary,
-    prefix: &str,
-    end: NaiveDate,
-) -> QueryResult<Vec<Mismatch>> {
+fn check(conn: &mut DbConn, s: &Summary, prefix: &str, after: i64) -> QueryResult<Vec<Mismatch>> {
     let mut out = Vec::new();
     let mut expect = |key: &'static str, what: String, expected: i64, found: i64| {
         if expected != found {
             out.push(Mismatch {
-                key,
+                key: key.into(),
                 what,
                 expected,
                 found,
@@ -666,31 +716,41 @@ fn check(
             expect("reports.check_breakdown", what.into(), total, sum);
         }
     }
-    // The closing balance equals the cached balances less what came after.
-    let ledger: Vec<TwoNums> = load(
-        conn,
+    // The closing balance equals what the households of the area hold now
+    // (the ledger's cached balances) less what was posted after the month.
+    // (At the top, all households' balances less those of households in
+    // other areas; below it, from the area's households to their balances:
+    // each way reads fewest rows.)
+    let held_sql = if s.area_level == "city" {
         "SELECT (SELECT CAST(COALESCE(SUM(b.balance), 0) AS BIGINT) FROM point_balances b
-                      JOIN households h ON b.account = 'household:' || h.id JOIN areas a ON a.id = h.area_id
-                     WHERE a.path LIKE $1) AS a,
-                    (SELECT CAST(COALESCE(SUM(x.signed), 0) AS BIGINT) FROM
-                      (SELECT e.amount AS signed, e.credit AS acct FROM point_entries e
-                        WHERE e.credit LIKE 'household:%' AND e.posted_on >= $2
-                       UNION ALL
-                       SELECT -e.amount, e.debit FROM point_entries e
-                        WHERE e.debit LIKE 'household:%' AND e.posted_on >= $2) x
-                      JOIN households h ON x.acct = 'household:' || h.id JOIN areas a ON a.id = h.area_id
-                     WHERE a.path LIKE $1) AS b",
-        &[Bind::Text(prefix.to_string()), Bind::Date(end)],
-    )?;
-    if let Some(l) = ledger.first() {
-        expect("reports.check_ledger", String::new(), l.a - l.b, p.closing);
+                  WHERE b.account LIKE 'household:%')
+              - (SELECT CAST(COALESCE(SUM(b.balance), 0) AS BIGINT)
+                   FROM areas a JOIN households h ON h.area_id = a.id
+                   JOIN point_balances b ON b.account = 'household:' || h.id
+                  WHERE a.path NOT LIKE $1) AS a"
+    } else {
+        "SELECT CAST(COALESCE(SUM(b.balance), 0) AS BIGINT) AS a
+           FROM households h JOIN areas a ON a.id = h.area_id
+           JOIN point_balances b ON b.account = 'household:' || h.id
+          WHERE a.path LIKE $1"
+    };
+    let held: Vec<TwoNums> = load(conn, held_sql, &[Bind::Text(prefix.to_string())])?;
+    if let Some(l) = held.first() {
+        expect(
+            "reports.check_ledger",
+            String::new(),
+            l.a - after,
+            p.closing,
+        );
     }
     out.extend(check_goods(s));
     Ok(out)
 }
 
 /// Stock per store and item: opening, the month's movements by kind and
-/// direction, closing; one query for every store in the area.
+/// direction, closing; for every store in the area at once. The closing
+/// stock is what the shelf holds now less what moved after the month, so
+/// only the movements since the month began are read.
 fn goods_lines(
     conn: &mut DbConn,
     filter: &str,
@@ -702,19 +762,25 @@ fn goods_lines(
         conn,
         &"SELECT s.id AS store_id, s.name AS store_name, i.id AS item_id, i.name AS item_name, i.unit AS unit,
                 x.kind AS kind, x.dir AS dir,
-                CAST(COALESCE(SUM(CASE WHEN x.at < $2 THEN x.quantity ELSE 0 END), 0) AS BIGINT) AS before,
-                CAST(COALESCE(SUM(CASE WHEN x.at >= $2 THEN x.quantity ELSE 0 END), 0) AS BIGINT) AS during
+                CAST(COALESCE(SUM(CASE WHEN x.at < $3 THEN x.quantity ELSE 0 END), 0) AS BIGINT) AS during,
+                CAST(COALESCE(SUM(CASE WHEN x.at >= $3 THEN x.quantity ELSE 0 END), 0) AS BIGINT) AS after
            FROM (SELECT m.to_store_id AS store_id, m.item_id, m.kind, CAST(1 AS BIGINT) AS dir, m.quantity, m.at
-                   FROM stock_movements m WHERE m.to_store_id IS NOT NULL AND m.at < $3
+                   FROM stock_movements m WHERE m.to_store_id IS NOT NULL AND m.at >= $2
                  UNION ALL
                  SELECT m.from_store_id, m.item_id, m.kind, CAST(-1 AS BIGINT), m.quantity, m.at
-                   FROM stock_movements m WHERE m.from_store_id IS NOT NULL AND m.at < $3) x
+                   FROM stock_movements m WHERE m.from_store_id IS NOT NULL AND m.at >= $2) x
            JOIN stores s ON s.id = x.store_id
            JOIN areas a ON a.id = s.area_id
            JOIN items i ON i.id = x.item_id
           WHERE FILTER
           GROUP BY s.id, s.name, i.id, i.name, i.unit, x.kind, x.dir
-          ORDER BY s.name, s.id, i.name, i.id"
+        UNION ALL
+         SELECT s.id, s.name, i.id, i.name, i.unit, 'on_hand', CAST(1 AS BIGINT), CAST(0 AS BIGINT), st.quantity
+           FROM stock st
+           JOIN stores s ON s.id = st.store_id
+           JOIN areas a ON a.id = s.area_id
+           JOIN items i ON i.id = st.item_id
+          WHERE FILTER"
             .replace("FILTER", filter),
         &[
             Bind::Text(prefix.to_string()),
@@ -722,13 +788,17 @@ fn goods_lines(
             Bind::Ts(end_utc),
         ],
     )?;
-    let mut out: Vec<GoodsLine> = Vec::new();
+    let mut lines: std::collections::BTreeMap<(String, String, String, String), GoodsLine> =
+        std::collections::BTreeMap::new();
     for r in rows {
-        let same = out
-            .last()
-            .is_some_and(|g| g.store_id == r.store_id && g.item_id == r.item_id);
-        if !same {
-            out.push(GoodsLine {
+        let g = lines
+            .entry((
+                r.store_name.clone(),
+                r.store_id.clone(),
+                r.item_name.clone(),
+                r.item_id.clone(),
+            ))
+            .or_insert_with(|| GoodsLine {
                 store_id: r.store_id.clone(),
                 store_name: r.store_name.clone(),
                 item_id: r.item_id.clone(),
@@ -736,11 +806,14 @@ fn goods_lines(
                 unit: r.unit.clone(),
                 ..GoodsLine::default()
             });
+        if r.kind == "on_hand" {
+            // On the shelf now: the closing stock once later moves are undone.
+            g.closing += r.after;
+            g.opening += r.after;
+            continue;
         }
-        let g = out.last_mut().expect("pushed above");
-        g.opening += r.dir * r.before;
-        // The closing stock is summed on its own, not from the columns.
-        g.closing += r.dir * (r.before + r.during);
+        g.closing -= r.dir * r.after;
+        g.opening -= r.dir * (r.during + r.after);
         match (r.kind.as_str(), r.dir) {
             ("donation", 1) => g.donated += r.during,
             ("purchase", 1) => g.bought += r.during,
@@ -751,6 +824,7 @@ fn goods_lines(
             _ => g.counted += r.dir * r.during,
         }
     }
+    let mut out: Vec<GoodsLine> = lines.into_values().collect();
     // Items with no stock and no movement this month say nothing.
     out.retain(|g| g.opening != 0 || g.closing != 0 || g.flows() != 0 || g.redeemed != 0);
     Ok(out)
@@ -866,7 +940,7 @@ fn check_goods(s: &Summary) -> Vec<Mismatch> {
     for g in &s.goods {
         if g.opening + g.flows() != g.closing {
             out.push(Mismatch {
-                key: "reports.check_goods",
+                key: "reports.check_goods".into(),
                 what: format!("{} {}", g.store_name, g.item_name),
                 expected: g.opening + g.flows(),
                 found: g.closing,
@@ -876,7 +950,7 @@ fn check_goods(s: &Summary) -> Vec<Mismatch> {
     let by_store: i64 = s.redemptions.by_store.iter().map(|r| r.points).sum();
     if by_store != s.redemptions.points {
         out.push(Mismatch {
-            key: "reports.check_redemptions",
+            key: "reports.check_redemptions".into(),
             what: String::new(),
             expected: s.redemptions.points,
             found: by_store,

@@ -7,10 +7,12 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use plotters::prelude::*;
 
-use super::{Bind, HOUSEHOLD_SIDES, Month, load};
+use super::{Bind, Month, load};
 use crate::db::{self, DbConn};
 
-#[derive(QueryableByName, Debug, Clone, Default, PartialEq)]
+#[derive(
+    QueryableByName, Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize,
+)]
 pub struct TrendPoint {
     #[diesel(sql_type = Text)]
     pub month: String,
@@ -36,35 +38,36 @@ pub fn trend(
         months.push(m);
     }
     months.reverse();
-    let rows: Vec<TrendPoint> = load(
-        conn,
-        &format!(
-            "SELECT SUBSTR(CAST(x.posted_on AS TEXT), 1, 7) AS month,
-                    CAST(COALESCE(SUM(CASE WHEN x.kind = 'award' THEN x.signed ELSE 0 END), 0) AS BIGINT) AS awarded,
-                    CAST(COALESCE(SUM(CASE WHEN x.kind IN ('redemption', 'redemption_void') THEN -x.signed ELSE 0 END), 0) AS BIGINT) AS redeemed,
-                    COUNT(DISTINCT CASE WHEN x.kind IN ('award', 'redemption') THEN x.acct END) AS taking_part
-               FROM ({HOUSEHOLD_SIDES}) x JOIN households h ON x.acct = 'household:' || h.id
-               JOIN areas a ON a.id = h.area_id
-              WHERE a.path LIKE $1 AND x.posted_on >= $2
-              GROUP BY SUBSTR(CAST(x.posted_on AS TEXT), 1, 7)"
-        ),
-        &[
+    let binds = || {
+        vec![
             Bind::Text(db::path_prefix(area_path)),
-            Bind::Date(months[0].first_day()),
-            Bind::Date(last.end_day()),
-        ],
+            Bind::Text(months[0].to_string()),
+            Bind::Text(last.to_string()),
+        ]
+    };
+    let points: Vec<TrendPoint> = load(
+        conn,
+        "SELECT t.month AS month,
+                CAST(COALESCE(SUM(CASE WHEN t.kind = 'award' THEN t.points ELSE 0 END), 0) AS BIGINT) AS awarded,
+                CAST(COALESCE(SUM(CASE WHEN t.kind IN ('redemption', 'redemption_void') THEN -t.points ELSE 0 END), 0) AS BIGINT) AS redeemed,
+                CAST(COALESCE(SUM(CASE WHEN t.kind = 'participant' THEN t.entries ELSE 0 END), 0) AS BIGINT) AS taking_part
+           FROM point_month_totals t
+          WHERE t.area_id IN (SELECT a.id FROM areas a WHERE a.path LIKE $1)
+            AND t.month >= $2 AND t.month <= $3
+          GROUP BY t.month",
+        &binds(),
     )?;
     Ok(months
         .into_iter()
         .map(|m| {
             let key = m.to_string();
-            rows.iter()
-                .find(|r| r.month == key)
-                .cloned()
-                .unwrap_or(TrendPoint {
-                    month: key,
-                    ..TrendPoint::default()
-                })
+            let p = points.iter().find(|r| r.month == key);
+            TrendPoint {
+                awarded: p.map(|r| r.awarded).unwrap_or(0),
+                redeemed: p.map(|r| r.redeemed).unwrap_or(0),
+                taking_part: p.map(|r| r.taking_part).unwrap_or(0),
+                month: key,
+            }
         })
         .collect())
 }

@@ -28,6 +28,15 @@ pub struct User {
 }
 
 impl User {
+    /// The name to show for the user: the display name, or else the login.
+    pub fn shown_name(&self) -> &str {
+        if self.display_name.trim().is_empty() {
+            &self.username
+        } else {
+            &self.display_name
+        }
+    }
+
     pub fn role(&self) -> Role {
         // The CHECK constraint keeps the column to known roles; an unknown one
         // gets the least power.

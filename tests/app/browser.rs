@@ -402,3 +402,101 @@ app_test! {
         b.close().await;
     }
 }
+
+/// A Chromium DevTools command sent through chromedriver.
+#[derive(Debug)]
+struct DevTools(serde_json::Value);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for DevTools {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(self.0.to_string()))
+    }
+}
+
+app_test! {
+    async fn the_monthly_summary_prints_as_an_official_document(app) {
+        let Some(b) = start_browser("the_monthly_summary_prints_as_an_official_document").await else { return };
+        let [_, district, _, village] = app.area_chain("打印");
+        for i in 0..30 {
+            let h = app.household(&format!("打印户{i}"), &village);
+            fund(&mut app.conn(), &h, 10 + i);
+        }
+        app.user("zhang", Role::Admin, None, None);
+        b.login(&app, "zhang").await;
+        let month = aixin::reports::Month::of(aixin::time::today(chrono_tz::Asia::Shanghai));
+        b.client
+            .goto(&app.url(&format!("/reports/monthly?month={month}&area_id={district}")))
+            .await
+            .unwrap();
+        assert!(b.text("#p-closing").await.contains(&(0..30).map(|i| 10 + i).sum::<i64>().to_string()));
+
+        // One click prints (the browser's print dialog, here caught).
+        b.client
+            .execute("window.print = () => { document.body.dataset.printed = 'yes'; };", vec![])
+            .await
+            .unwrap();
+        b.client.find(Locator::Css("[data-print]")).await.unwrap().click().await.unwrap();
+        let printed = b.client.execute("return document.body.dataset.printed || '';", vec![]).await.unwrap();
+        assert_eq!(printed, "yes");
+
+        // In print: no navigation, forms or buttons; the header names the
+        // area, month, time and person; the chart and the signature lines show.
+        b.client
+            .issue_cmd(DevTools(serde_json::json!({
+                "cmd": "Emulation.setEmulatedMedia",
+                "params": {"media": "print"}
+            })))
+            .await
+            .unwrap();
+        let shown = |css: &str| {
+            let client = b.client.clone();
+            let script = format!(
+                "const e = document.querySelector({css:?}); return e ? e.getClientRects().length > 0 : null;"
+            );
+            async move { client.execute(&script, vec![]).await.unwrap() }
+        };
+        for css in [".topbar", "[data-print]", "form.filters"] {
+            assert_eq!(shown(css).await, serde_json::json!(false), "{css} is printed");
+        }
+        for css in [".report-meta", ".report-signatures", "#monthly-report svg", "#breakdown"] {
+            assert_eq!(shown(css).await, serde_json::json!(true), "{css} is not printed");
+        }
+        let meta = b.text(".report-meta").await;
+        assert!(meta.contains("打印区") && meta.contains(&month.to_string()) && meta.contains("zhang"), "{meta}");
+        let signatures = b.text(".report-signatures").await;
+        assert!(signatures.contains("制表人") && signatures.contains("审核人"), "{signatures}");
+        // The stylesheet asks for A4 pages.
+        let a4 = b.client
+            .execute(
+                "return [...document.styleSheets].some(s => [...s.cssRules].some(r =>
+                    r instanceof CSSMediaRule && [...r.cssRules].some(p => p instanceof CSSPageRule && /A4/i.test(p.style.size))
+                    || r instanceof CSSPageRule && /A4/i.test(r.style.size)));",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(a4, serde_json::json!(true));
+
+        // And the browser really makes the pages: a PDF, A4, at least one page.
+        let pdf = b.client
+            .print(fantoccini::wd::PrintConfiguration::builder().build().unwrap())
+            .await
+            .unwrap();
+        assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
+        let text = String::from_utf8_lossy(&pdf);
+        let pages = text.matches("/Type /Page\n").count() + text.matches("/Type /Page/").count() + text.matches("/Type /Page ").count();
+        assert!(pages >= 1, "no pages in the PDF");
+        b.close().await;
+    }
+}

@@ -297,3 +297,99 @@ app_test! {
         aw::propose(&mut c, &off.actor(&ctx), &h, &p, "y2", today).unwrap();
     }
 }
+
+app_test! {
+    async fn a_closed_month_prints_the_same_after_households_move(app) {
+        let [city, _district, town, village] = app.area_chain("月结");
+        let village2 = app.area(Some(&town), "月结二村");
+        let h = app.household("迁户", &village);
+        let stay = app.household("留户", &village);
+        let today = aixin::time::today(TZ);
+        let last = Month::of(today).prev();
+        let mut c = app.conn();
+        for (who, amount) in [(&h, 40), (&stay, 15)] {
+            assert!(post(&mut c, ledger::ISSUANCE.into(), ledger::household_account(who), amount, Kind::Adjustment, last.first_day()));
+        }
+        let before = reports::monthly(&mut c, TZ, &village, last).unwrap().unwrap();
+        assert_eq!((before.points.closing, before.households.taking_part), (55, 0));
+        let admin = app.admin().await;
+        let admin_id: String = aixin::db::schema::users::table
+            .filter(aixin::db::schema::users::username.eq("boss"))
+            .select(aixin::db::schema::users::id)
+            .first(&mut c)
+            .unwrap();
+        reports::close::close(&mut c, &AuditCtx::console(), &admin_id, last, today).unwrap();
+
+        // Printed once after the close, then the household moves to the
+        // other village with its 40 points.
+        let url = format!("/reports/monthly?month={last}&area_id={village}");
+        let printed = admin.get(&url).await;
+        printed.assert_contains("id=\"p-closing\">55<");
+        let moved = admin.submit(&format!("/households/{h}"), &[
+            ("head_name", "迁户"), ("area_id", &village2), ("members", "3"), ("status", "registered"),
+        ]).await;
+        assert_eq!(moved.status, 200, "{}", moved.body);
+        let area: String = aixin::db::schema::households::table.find(&h).select(aixin::db::schema::households::area_id).first(&mut c).unwrap();
+        assert_eq!(area, village2);
+
+        // The closed month reads as it was printed.
+        let again = admin.get(&url).await;
+        again.assert_contains("id=\"p-closing\">55<");
+        again.assert_contains("id=\"report-ok\"");
+        let kept = reports::monthly(&mut c, TZ, &village, last).unwrap().unwrap();
+        assert_eq!(kept.points, before.points);
+        // This month carries the move: out of one village, into the other,
+        // nothing at the town; every identity holds.
+        let this = Month::of(today);
+        for (area, opening, moved, closing) in [(&village, 55, -40, 15), (&village2, 0, 40, 40), (&town, 55, 0, 55), (&city, 55, 0, 55)] {
+            let s = reports::monthly(&mut c, TZ, area, this).unwrap().unwrap();
+            assert!(s.ok(), "{area}: {:?}", s.mismatches);
+            assert_eq!((s.points.opening, s.points.moved, s.points.closing), (opening, moved, closing), "{area}");
+        }
+
+        // Reopening drops the kept summary: the month is made afresh from
+        // the ledger's totals, where points stay in the village they were
+        // posted in.
+        reports::close::reopen(&mut c, &AuditCtx::console(), last, "补录").unwrap();
+        let kept: i64 = aixin::db::schema::report_snapshots::table.count().get_result(&mut c).unwrap();
+        assert_eq!(kept, 0);
+        let s = reports::monthly(&mut c, TZ, &village, last).unwrap().unwrap();
+        assert!(s.ok(), "{:?}", s.mismatches);
+        assert_eq!(s.points.closing, 55, "points stay where they were posted");
+    }
+}
+
+app_test! {
+    async fn the_ledger_check_covers_the_monthly_totals_and_they_can_be_made_again(app) {
+        let [city, _, town, village] = app.area_chain("核总");
+        let village2 = app.area(Some(&town), "核总二村");
+        let a = app.household("核甲", &village);
+        let b = app.household("核乙", &village2);
+        let mut c = app.conn();
+        let last = Month::of(aixin::time::today(TZ)).prev();
+        for (h, n, day) in [(&a, 12, last.first_day()), (&b, 7, aixin::time::today(TZ)), (&a, 3, aixin::time::today(TZ))] {
+            assert!(post(&mut c, ledger::ISSUANCE.into(), ledger::household_account(h), n, Kind::Adjustment, day));
+        }
+        assert!(post(&mut c, ledger::household_account(&a), ledger::EXPIRY.into(), 2, Kind::Expiry, aixin::time::today(TZ)));
+        let report = ledger::verify(&mut c).unwrap();
+        assert!(report.ok(), "{report:?}");
+        let before = reports::monthly(&mut c, TZ, &city, last.next()).unwrap().unwrap();
+
+        // A total changed behind the ledger's back is found...
+        diesel::sql_query("UPDATE point_month_totals SET points = points + 5 WHERE kind = 'expiry'").execute(&mut c).unwrap();
+        let report = ledger::verify(&mut c).unwrap();
+        assert!(!report.ok());
+        assert_eq!(report.totals_mismatches.len(), 1, "{report:?}");
+        assert_eq!(report.totals_mismatches[0].1, "expiry");
+        let s = reports::monthly(&mut c, TZ, &city, last.next()).unwrap().unwrap();
+        assert!(!s.ok(), "the summary warns too");
+
+        // ...and made again from the entries, the same as before.
+        aixin::db::write_tx(&mut c, aixin::ledger::totals::rebuild).unwrap();
+        assert!(ledger::verify(&mut c).unwrap().ok());
+        let after = reports::monthly(&mut c, TZ, &city, last.next()).unwrap().unwrap();
+        assert_eq!(after.points, before.points);
+        assert_eq!(after.households, before.households);
+        assert!(after.ok(), "{:?}", after.mismatches);
+    }
+}

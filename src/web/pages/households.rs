@@ -270,9 +270,12 @@ pub async fn update(
     let scope = user.scope.clone();
     let key = state.key.clone();
     let target = id.clone();
+    let today = crate::time::today(state.config.time_zone);
     let result = run(&state, move |c| {
         let input = households::parse_form(c, &scope, &f, false)?;
-        Ok(households::update(c, &ctx, &key, &scope, &target, &input)?)
+        Ok(households::update(
+            c, &ctx, &key, &scope, &target, &input, today,
+        )?)
     })
     .await
     .map(|changed| {
@@ -778,9 +781,11 @@ fn spawn_job(
     let ctx = audit_ctx(req, Some(user));
     let scope = user.scope.clone();
     let job_id = job_id.to_string();
+    let today = crate::time::today(state.config.time_zone);
     actix_web::rt::spawn(async move {
         let _ =
-            web::block(move || import::run_job(&pool, &key, &ctx, &scope, &job_id, commit)).await;
+            web::block(move || import::run_job(&pool, &key, &ctx, &scope, &job_id, commit, today))
+                .await;
     });
 }
 

@@ -108,7 +108,7 @@ pub async fn monthly(
         &ctx,
         &MonthlyPage {
             ctx: &ctx,
-            printed_by: user.user.display_name.clone(),
+            printed_by: user.user.shown_name().to_string(),
             can_close: user.can(Action::CloseMonths),
             trend_svg: if s.trend.is_empty() {
                 String::new()
@@ -149,6 +149,7 @@ pub fn sections(lang: Lang, s: &Summary) -> Vec<Sheet> {
         vec![t("reports.deducted"), String::new(), n(p.deducted)],
         vec![t("reports.reversed"), String::new(), n(p.reversed)],
         vec![t("reports.adjusted"), String::new(), n(p.adjusted)],
+        vec![t("reports.moved"), String::new(), n(p.moved)],
         vec![t("reports.redeemed"), String::new(), n(p.redeemed)],
         vec![t("reports.expired"), String::new(), n(p.expired)],
         vec![t("reports.closing"), String::new(), n(p.closing)],
@@ -176,7 +177,7 @@ pub fn sections(lang: Lang, s: &Summary) -> Vec<Sheet> {
         for i in &h.inactive {
             households.push(vec![
                 format!("  {} ({})", i.head_name, i.village),
-                i.last_active.map(|d| d.to_string()).unwrap_or_default(),
+                i.last_active.clone().unwrap_or_default(),
             ]);
         }
         out.push(sheet(

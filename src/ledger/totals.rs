@@ -1,0 +1,250 @@
+//! Monthly totals of the points ledger, per village: kept by the posting that
+//! writes each entry, in the same transaction, so that reports over a whole
+//! city read a few thousand rows instead of millions of entries. Points count
+//! in the village the household belonged to when they were posted; a move to
+//! another village carries the balance over (move_out, move_in), so that the
+//! totals of an area always add up to the balances of its households.
+
+use chrono::{Datelike, NaiveDate};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+
+use crate::db::DbConn;
+use std::collections::HashMap;
+
+use crate::db::schema::{awards, household_months, households, point_month_totals, rules};
+
+/// Kinds that exist only in the totals: a household's balance leaving one
+/// village and arriving in another.
+pub const MOVE_OUT: &str = "move_out";
+pub const MOVE_IN: &str = "move_in";
+/// Counters with no points: households taking part in the month (earned or
+/// redeemed), and those doing so for the first time ever.
+pub const PARTICIPANT: &str = "participant";
+pub const FIRST_TIME: &str = "first_time";
+
+/// "2026-11" for a day in November 2026.
+pub fn month_key(day: NaiveDate) -> String {
+    format!("{:04}-{:02}", day.year(), day.month())
+}
+
+/// Add one posting's effect on a household's account to its village's
+/// month. `signed` is from the household's side (+ earned, - spent).
+pub(crate) fn record(
+    conn: &mut DbConn,
+    household_id: &str,
+    posted_on: NaiveDate,
+    kind: &str,
+    ref_id: &str,
+    signed: i64,
+) -> QueryResult<()> {
+    let Some(area_id) = households::table
+        .find(household_id)
+        .select(households::area_id)
+        .first::<String>(conn)
+        .optional()?
+    else {
+        // Not a household we know: nothing to count it under.
+        return Ok(());
+    };
+    let category = if kind == "award" {
+        awards::table
+            .inner_join(rules::table.on(rules::id.eq(awards::rule_id)))
+            .filter(awards::id.eq(ref_id))
+            .select(rules::category_id)
+            .first::<String>(conn)
+            .optional()?
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let month = month_key(posted_on);
+    add(conn, &month, &area_id, kind, &category, signed, 1)?;
+    if kind == "award" || kind == "redemption" {
+        // Portable upsert: each backend gets its own placeholders.
+        let sql = "INSERT INTO household_months (month, household_id, area_id) VALUES ($1, $2, $3)
+                   ON CONFLICT (month, household_id) DO NOTHING";
+        macro_rules! run {
+            ($c:expr, $sql:expr) => {
+                diesel::sql_query($sql)
+                    .bind::<Text, _>(&month)
+                    .bind::<Text, _>(household_id)
+                    .bind::<Text, _>(&area_id)
+                    .execute($c)?
+            };
+        }
+        let new = match conn {
+            DbConn::Sqlite(c) => run!(c, sql.replace('$', "?")),
+            DbConn::Pg(c) => run!(c, sql),
+        };
+        if new == 1 {
+            count_participant(conn, household_id, &month, &area_id)?;
+        }
+    }
+    Ok(())
+}
+
+/// A household took part in a month for the first time: count it in its
+/// village's month, and as a first-timer if it never took part before (a
+/// month dated earlier than one counted as its first takes that over).
+fn count_participant(
+    conn: &mut DbConn,
+    household_id: &str,
+    month: &str,
+    area_id: &str,
+) -> QueryResult<()> {
+    add(conn, month, area_id, PARTICIPANT, "", 0, 1)?;
+    let first: Option<(String, String)> = household_months::table
+        .filter(household_months::household_id.eq(household_id))
+        .filter(household_months::month.ne(month))
+        .order(household_months::month)
+        .select((household_months::month, household_months::area_id))
+        .first(conn)
+        .optional()?;
+    match first {
+        Some((m, _)) if m.as_str() < month => Ok(()),
+        Some((m, area)) => {
+            add(conn, &m, &area, FIRST_TIME, "", 0, -1)?;
+            add(conn, month, area_id, FIRST_TIME, "", 0, 1)
+        }
+        None => add(conn, month, area_id, FIRST_TIME, "", 0, 1),
+    }
+}
+
+fn add(
+    conn: &mut DbConn,
+    month: &str,
+    area_id: &str,
+    kind: &str,
+    category: &str,
+    signed: i64,
+    entries: i64,
+) -> QueryResult<()> {
+    let sql = "INSERT INTO point_month_totals (month, area_id, kind, category_id, points, entries)
+               VALUES ($1, $2, $3, $4, $5, $6)
+               ON CONFLICT (month, area_id, kind, category_id)
+               DO UPDATE SET points = point_month_totals.points + excluded.points,
+                             entries = point_month_totals.entries + excluded.entries";
+    macro_rules! run {
+        ($c:expr, $sql:expr) => {
+            diesel::sql_query($sql)
+                .bind::<Text, _>(month)
+                .bind::<Text, _>(area_id)
+                .bind::<Text, _>(kind)
+                .bind::<Text, _>(category)
+                .bind::<BigInt, _>(signed)
+                .bind::<BigInt, _>(entries)
+                .execute($c)?
+        };
+    }
+    match conn {
+        DbConn::Sqlite(c) => run!(c, sql.replace('$', "?")),
+        DbConn::Pg(c) => run!(c, sql),
+    };
+    Ok(())
+}
+
+/// A household moved from one village to another on `day`: its balance
+/// moves with it. Call inside the transaction that changes its area.
+pub fn record_move(
+    conn: &mut DbConn,
+    household_id: &str,
+    from_area: &str,
+    to_area: &str,
+    day: NaiveDate,
+) -> QueryResult<()> {
+    let balance = super::balance(conn, &super::household_account(household_id))?;
+    if balance == 0 || from_area == to_area {
+        return Ok(());
+    }
+    let month = month_key(day);
+    add(conn, &month, from_area, MOVE_OUT, "", -balance, 1)?;
+    add(conn, &month, to_area, MOVE_IN, "", balance, 1)
+}
+
+/// Compare the totals with what the entries say, by (month, kind): the
+/// (month, kind, totals, entries) that differ. Moves only shift points
+/// between villages: in each month they must add up to nothing.
+pub(crate) fn compare(
+    conn: &mut DbConn,
+    from_entries: HashMap<(String, String), i64>,
+) -> QueryResult<Vec<(String, String, i64, i64)>> {
+    let rows: Vec<(String, String, i64)> = point_month_totals::table
+        .filter(point_month_totals::kind.ne_all([PARTICIPANT, FIRST_TIME]))
+        .select((
+            point_month_totals::month,
+            point_month_totals::kind,
+            point_month_totals::points,
+        ))
+        .load(conn)?;
+    let mut kept: HashMap<(String, String), i64> = HashMap::new();
+    for (month, kind, points) in rows {
+        let kind = if kind == MOVE_IN || kind == MOVE_OUT {
+            "move".to_string()
+        } else {
+            kind
+        };
+        *kept.entry((month, kind)).or_default() += points;
+    }
+    let mut keys: Vec<&(String, String)> = kept.keys().chain(from_entries.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    Ok(keys
+        .into_iter()
+        .filter_map(|k| {
+            let (a, b) = (
+                kept.get(k).copied().unwrap_or(0),
+                from_entries.get(k).copied().unwrap_or(0),
+            );
+            (a != b).then(|| (k.0.clone(), k.1.clone(), a, b))
+        })
+        .collect())
+}
+
+/// Make the totals again from the entries, for whoever wrote entries in bulk
+/// without posting them one by one (households in the village they are in
+/// now). Inside the caller's transaction.
+pub fn rebuild(conn: &mut DbConn) -> QueryResult<()> {
+    let month = match conn {
+        DbConn::Sqlite(_) => "strftime('%Y-%m', x.posted_on)",
+        DbConn::Pg(_) => "to_char(x.posted_on, 'YYYY-MM')",
+    };
+    let sides = "(SELECT posted_on, kind, ref_id, amount AS signed, credit AS acct FROM point_entries WHERE credit LIKE 'household:%'
+                  UNION ALL
+                  SELECT posted_on, kind, ref_id, -amount, debit FROM point_entries WHERE debit LIKE 'household:%') x";
+    for sql in [
+        "DELETE FROM point_month_totals".to_string(),
+        "DELETE FROM household_months".to_string(),
+        format!(
+            "INSERT INTO point_month_totals (month, area_id, kind, category_id, points, entries)
+             SELECT {month}, h.area_id, x.kind,
+                    COALESCE(CASE WHEN x.kind = 'award' THEN
+                        (SELECT r.category_id FROM awards aw JOIN rules r ON r.id = aw.rule_id WHERE aw.id = x.ref_id)
+                    END, ''),
+                    SUM(x.signed), COUNT(*)
+               FROM {sides} JOIN households h ON h.id = SUBSTR(x.acct, 11)
+              GROUP BY 1, 2, 3, 4"
+        ),
+        format!(
+            "INSERT INTO household_months (month, household_id, area_id)
+             SELECT DISTINCT {month}, h.id, h.area_id
+               FROM {sides} JOIN households h ON h.id = SUBSTR(x.acct, 11)
+              WHERE x.kind IN ('award', 'redemption')"
+        ),
+        format!(
+            "INSERT INTO point_month_totals (month, area_id, kind, category_id, points, entries)
+             SELECT month, area_id, '{PARTICIPANT}', '', 0, COUNT(*) FROM household_months GROUP BY month, area_id"
+        ),
+        format!(
+            "INSERT INTO point_month_totals (month, area_id, kind, category_id, points, entries)
+             SELECT hm.month, hm.area_id, '{FIRST_TIME}', '', 0, COUNT(*)
+               FROM household_months hm
+              WHERE NOT EXISTS (SELECT 1 FROM household_months p
+                                 WHERE p.household_id = hm.household_id AND p.month < hm.month)
+              GROUP BY hm.month, hm.area_id"
+        ),
+    ] {
+        diesel::sql_query(sql).execute(conn)?;
+    }
+    Ok(())
+}
