@@ -102,7 +102,7 @@ status=0
     --max-examples "${ST_MAX_EXAMPLES:-25}" \
     --max-time "${ST_MAX_TIME:-240}" \
     --phases examples,coverage,fuzzing \
-    --workers 2 \
+    --workers 1 \
     --seed "${ST_SEED:-20261129}" \
     --generation-database none \
     --no-color \
