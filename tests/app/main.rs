@@ -36,6 +36,7 @@ mod browser;
 mod cli;
 mod concurrency;
 mod counter;
+mod demo;
 mod foundation;
 mod households;
 mod lifecycle;
