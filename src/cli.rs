@@ -43,6 +43,9 @@ pub enum Command {
     Demo {
         #[arg(long, default_value_t = 2000)]
         households: usize,
+        /// Months of history, ending with the current month.
+        #[arg(long, default_value_t = 1)]
+        months: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
@@ -168,7 +171,11 @@ pub fn main() -> ExitCode {
         demo: false,
     }) {
         Command::Serve { bind, demo } => serve(config, bind, demo),
-        Command::Demo { households, seed } => {
+        Command::Demo {
+            households,
+            months,
+            seed,
+        } => {
             let (pool, _) = match open_db(&config) {
                 Ok(p) => p,
                 Err(code) => return code,
@@ -181,7 +188,11 @@ pub fn main() -> ExitCode {
                 &config,
                 &pool,
                 &key,
-                crate::demo::DemoSize { households, seed },
+                crate::demo::DemoSize {
+                    households,
+                    months,
+                    seed,
+                },
             ) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(msg) => {
@@ -411,6 +422,7 @@ fn serve(config: Config, bind: Option<String>, demo: bool) -> ExitCode {
                 &key,
                 crate::demo::DemoSize {
                     households: 2000,
+                    months: 6,
                     seed: 1,
                 },
             ) {

@@ -191,7 +191,7 @@ impl Movement {
         ]
     }
 
-    fn compute_hash(&self, prev: &str) -> String {
+    pub fn compute_hash(&self, prev: &str) -> String {
         let f = self.hash_fields();
         let refs: Vec<&str> = f.iter().map(String::as_str).collect();
         chain::entry_hash(prev, &refs)

@@ -37,6 +37,7 @@ mod browser;
 mod cli;
 mod concurrency;
 mod counter;
+mod demo;
 mod foundation;
 mod households;
 mod lifecycle;

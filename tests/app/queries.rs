@@ -67,3 +67,48 @@ app_test! {
         assert_eq!(few, many, "queries per page must not grow with the rows shown");
     }
 }
+
+app_test! {
+    async fn monthly_summary_runs_no_query_per_row(app) {
+        use aixin::db::schema::areas;
+        use diesel::prelude::*;
+        let tz = app.config.time_zone;
+        let admin = app.admin().await;
+        let mut c = app.conn();
+        aixin::demo::city::fill(
+            &mut c,
+            &app.key,
+            app.config.password_cost,
+            aixin::demo::DemoSize { households: 160, months: 2, seed: 3 },
+            tz,
+            &mut |_, _, _| {},
+        )
+        .unwrap();
+        let area = |level: &str| -> String {
+            areas::table
+                .filter(areas::level.eq(level))
+                .order(areas::path.asc())
+                .select(areas::id)
+                .first(&mut app.conn())
+                .unwrap()
+        };
+        let (city, village) = (area("city"), area("village"));
+        drop(c);
+        let month = aixin::reports::Month::of(aixin::time::today(tz));
+        let before = month.prev().prev().prev();
+        let summary = |area: &str, m: aixin::reports::Month| {
+            format!("/reports/monthly?month={m}&area_id={area}")
+        };
+        // Nothing at all; one village's few households; the whole city, its
+        // districts, stores, goods and thousands of ledger rows.
+        let nothing = queries_for(&app, &admin, &summary(&city, before)).await;
+        let few = queries_for(&app, &admin, &summary(&village, month)).await;
+        let many = queries_for(&app, &admin, &summary(&city, month)).await;
+        assert!(nothing > 0);
+        assert_eq!(
+            (nothing, few),
+            (many, many),
+            "the monthly summary's queries must not grow with the rows it shows"
+        );
+    }
+}
