@@ -1809,6 +1809,10 @@ pub fn fill(
         Ok::<_, diesel::result::Error>(())
     })
     .map_err(err)?;
+    // The ledger's monthly reporting totals, which posting one by one keeps.
+    progress("reporting totals", 0, 1);
+    db::write_tx(conn, ledger::totals::rebuild).map_err(err)?;
+    progress("reporting totals", 1, 1);
     if let DbConn::Pg(c) = conn {
         // Fresh statistics, so that the first pages are planned for millions of rows.
         diesel::sql_query("ANALYZE").execute(c).map_err(err)?;
