@@ -841,39 +841,45 @@ pub struct LowStock {
 /// and the admin's home page.
 pub fn low_stock(c: &mut DbConn, store_id: Option<&str>) -> QueryResult<Vec<LowStock>> {
     use crate::db::schema::stores;
+    // One query: each watched item with what is on its shelf.
     let mut q = store_items::table
         .inner_join(items::table)
         .inner_join(stores::table)
+        .left_join(
+            stock::table.on(stock::store_id
+                .eq(store_items::store_id)
+                .and(stock::item_id.eq(store_items::item_id))),
+        )
         .filter(store_items::low_threshold.gt(0))
         .filter(items::active.eq(true))
         .filter(stores::active.eq(true))
         .select((
             store_items::store_id,
             stores::name,
-            store_items::item_id,
             items::name,
             items::unit,
             store_items::low_threshold,
+            stock::quantity.nullable(),
         ))
         .into_boxed();
     if let Some(s) = store_id {
         q = q.filter(store_items::store_id.eq(s.to_string()));
     }
-    let rows = q.load::<(String, String, String, String, String, i64)>(c)?;
-    let mut out = Vec::new();
-    for (store_id, store_name, item_id, item_name, unit, threshold) in rows {
-        let quantity = on_hand(c, &store_id, &item_id)?;
-        if quantity <= threshold {
-            out.push(LowStock {
+    let rows = q.load::<(String, String, String, String, i64, Option<i64>)>(c)?;
+    let mut out: Vec<LowStock> = rows
+        .into_iter()
+        .map(
+            |(store_id, store_name, item_name, unit, threshold, quantity)| LowStock {
                 store_id,
                 store_name,
                 item_name,
                 unit,
-                quantity,
+                quantity: quantity.unwrap_or(0),
                 threshold,
-            });
-        }
-    }
+            },
+        )
+        .filter(|l| l.quantity <= l.threshold)
+        .collect();
     out.sort_by(|a, b| (&a.store_name, &a.item_name).cmp(&(&b.store_name, &b.item_name)));
     Ok(out)
 }

@@ -640,3 +640,22 @@ app_test! {
         b.close().await;
     }
 }
+
+app_test! {
+    async fn low_stock_shows_on_the_admin_home_page(app) {
+        let [_, _, _, village] = app.area_chain("低库");
+        let store = app.store("低库超市", &village);
+        let s = seed(&app, &store);
+        let admin = app.admin().await;
+        // 20 bags of rice and 30 bottles of soy sauce on the shelf: watch
+        // both, one at a level it is under and one it is over.
+        for (item, value) in [(&s.items[0], "25"), (&s.items[1], "5")] {
+            let page = admin.submit(&format!("/stores/{store}/thresholds"), &[("item_id", item.as_str()), ("value", value)]).await;
+            assert_eq!(page.status, 200, "{}", page.body);
+        }
+        let home = admin.get("/").await;
+        home.assert_contains("id=\"low-stock\"");
+        home.assert_contains("大米5kg</td><td class=\"num\">20 / 25<");
+        assert!(!home.body.contains("酱油</td>"), "soy sauce is not low");
+    }
+}
