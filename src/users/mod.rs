@@ -336,7 +336,8 @@ pub fn set_disabled(
 
 /// Set a user's password. A generated one must be changed at next login; one
 /// chosen by a person need not. Every session of the user ends, except
-/// `keep_session` (the one changing its own password stays logged in).
+/// `keep_session` (the one changing its own password stays logged in), and
+/// so do its API tokens (see below).
 pub fn set_password(
     conn: &mut DbConn,
     ctx: &AuditCtx,
@@ -369,7 +370,22 @@ pub fn set_password(
             }
             q.execute(c)?;
         }
-        let action = if ctx.user_id.as_deref() == Some(user_id) {
+        let own = ctx.user_id.as_deref() == Some(user_id);
+        {
+            // API tokens end with the password, like sessions: a reset by
+            // someone else ends all of them; changing one's own ends the
+            // login tokens and keeps the named ones (listed on the profile).
+            use crate::db::schema::api_tokens;
+            let mut q = diesel::update(api_tokens::table)
+                .filter(api_tokens::user_id.eq(user_id))
+                .filter(api_tokens::revoked_at.is_null())
+                .into_boxed();
+            if own {
+                q = q.filter(api_tokens::name.is_null());
+            }
+            q.set(api_tokens::revoked_at.eq(db::now())).execute(c)?;
+        }
+        let action = if own {
             "user.password_change"
         } else {
             "user.password_reset"

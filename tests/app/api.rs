@@ -697,3 +697,34 @@ app_test! {
         api.check_against_description().await;
     }
 }
+
+app_test! {
+    /// A new password ends the API tokens the old one made: one's own change
+    /// ends the login tokens (named ones stay, listed on the profile); a
+    /// reset by an administrator ends them all.
+    async fn tokens_end_with_the_password(app) {
+        let admin = app.admin().await;
+        let page = admin.post("/profile/tokens", &[("name", "柜台扫码枪")]).await;
+        let named = page
+            .body
+            .split("<code id=\"new-token\">")
+            .nth(1)
+            .and_then(|rest| rest.split('<').next())
+            .expect("the secret on the page")
+            .to_string();
+        let api = Api::new(&app);
+        let login = api.token("boss").await;
+        for t in [&login, &named] {
+            assert_eq!(api.get("/api/v1/rules", &[], t).await.0, 200);
+        }
+        let mut c = app.conn();
+        let boss = aixin::users::find_by_username(&mut c, "boss").unwrap().unwrap();
+        let own = aixin::audit::AuditCtx { user_id: Some(boss.id.clone()), ..aixin::audit::AuditCtx::console() };
+        let new = |p: &str| aixin::users::InitialPassword::Given(aixin::domain::NewPassword::parse("field.password", p).unwrap());
+        aixin::users::set_password(&mut c, &own, app.config.password_cost, &boss.id, new("another-secret-1"), None).unwrap();
+        assert_eq!(api.get("/api/v1/rules", &[], &login).await.0, 401);
+        assert_eq!(api.get("/api/v1/rules", &[], &named).await.0, 200);
+        aixin::users::set_password(&mut c, &aixin::audit::AuditCtx::console(), app.config.password_cost, &boss.id, new("another-secret-2"), None).unwrap();
+        assert_eq!(api.get("/api/v1/rules", &[], &named).await.0, 401);
+    }
+}
