@@ -627,6 +627,8 @@ fn raw_redemption(
     diesel::update(ledger_heads::table.find("points"))
         .set(ledger_heads::hash.eq(&e.hash))
         .execute(c)?;
+    // The ledger's monthly reporting totals, which the app keeps with every entry.
+    aixin::ledger::totals::record(c, household, e.posted_on, "redemption", &redemption_id, -1)?;
     diesel::update(stock_chain_head::table.find(1))
         .set(stock_chain_head::seq.eq(stock_chain_head::seq + 1))
         .execute(c)?;

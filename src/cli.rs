@@ -101,6 +101,10 @@ pub enum LedgerCommand {
     /// Recompute the hash chain and every balance; exit 1 and name the first
     /// entry that does not match when anything is wrong.
     Verify,
+    /// Make the monthly reporting totals again from the entries (after
+    /// writing entries in bulk, or when `verify` says they differ), then
+    /// verify.
+    RebuildTotals,
 }
 
 #[derive(Subcommand, Debug)]
@@ -262,6 +266,28 @@ pub fn main() -> ExitCode {
                 }
             }
         }
+        Command::Ledger {
+            command: LedgerCommand::RebuildTotals,
+        } => with_db(&config, |pool| {
+            let mut conn = pool.get().map_err(|e| e.to_string())?;
+            crate::db::write_tx(&mut conn, |c| {
+                crate::ledger::totals::rebuild(c)?;
+                crate::audit::record(
+                    c,
+                    &AuditCtx::console(),
+                    "ledger.rebuild_totals",
+                    "ledger",
+                    "points",
+                    "",
+                )
+            })
+            .map_err(|e| e.to_string())?;
+            drop(conn);
+            match verify_ledger(pool)? {
+                true => Ok(()),
+                false => Err("the ledger check failed after the rebuild".into()),
+            }
+        }),
         Command::Expire { as_of } => with_db(&config, |pool| expire(&config, pool, as_of)),
         Command::Retention { dry_run } => with_db(&config, |pool| retention(pool, dry_run)),
         Command::Import {

@@ -30,7 +30,7 @@ pub fn month_key(day: NaiveDate) -> String {
 
 /// Add one posting's effect on a household's account to its village's
 /// month. `signed` is from the household's side (+ earned, - spent).
-pub(crate) fn record(
+pub fn record(
     conn: &mut DbConn,
     household_id: &str,
     posted_on: NaiveDate,
