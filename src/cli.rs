@@ -271,7 +271,7 @@ pub fn main() -> ExitCode {
         } => with_db(&config, |pool| {
             let mut conn = pool.get().map_err(|e| e.to_string())?;
             crate::db::write_tx(&mut conn, |c| {
-                crate::ledger::totals::rebuild(c)?;
+                crate::ledger::totals::rebuild(c, config.time_zone)?;
                 crate::audit::record(
                     c,
                     &AuditCtx::console(),

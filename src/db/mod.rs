@@ -147,6 +147,18 @@ pub struct QueryCount {
     started: Option<std::time::Instant>,
 }
 
+/// What a slow query's log line shows: the SQL on one line, cut short, and
+/// never its bound values (names, card numbers ...).
+fn slow_sql(debug: &str) -> String {
+    let sql = debug.split(" -- binds:").next().unwrap_or(debug);
+    let mut line = one_line(sql);
+    if let Some((cut, _)) = line.char_indices().nth(600) {
+        line.truncate(cut);
+        line.push_str(" ...");
+    }
+    line
+}
+
 /// A query taking this long is logged as slow.
 pub const SLOW_QUERY: Duration = Duration::from_millis(200);
 
@@ -171,7 +183,7 @@ impl diesel::connection::Instrumentation for QueryCount {
                 {
                     tracing::warn!(
                         ms = took.as_millis() as u64,
-                        sql = %one_line(&query.to_string()),
+                        sql = %slow_sql(&query.to_string()),
                         "slow query"
                     );
                 }
@@ -263,6 +275,56 @@ pub fn migrate(conn: &mut DbConn) -> Result<Vec<String>, MigrationError> {
         DbConn::Pg(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS)?,
     };
     Ok(applied.iter().map(|v| v.to_string()).collect())
+}
+
+/// A value bound into a hand-written query.
+pub enum Bind {
+    Text(String),
+    Int(i64),
+    Date(chrono::NaiveDate),
+    Ts(chrono::NaiveDateTime),
+}
+
+macro_rules! bound {
+    ($db:ty, $sql:expr, $binds:expr) => {{
+        let mut q = diesel::sql_query($sql).into_boxed::<$db>();
+        for b in $binds {
+            q = match b {
+                Bind::Text(s) => q.bind::<diesel::sql_types::Text, _>(s.clone()),
+                Bind::Int(n) => q.bind::<diesel::sql_types::BigInt, _>(*n),
+                Bind::Date(d) => q.bind::<diesel::sql_types::Date, _>(*d),
+                Bind::Ts(t) => q.bind::<diesel::sql_types::Timestamp, _>(*t),
+            };
+        }
+        q
+    }};
+}
+
+/// Run one hand-written query that returns rows, on either backend. The SQL
+/// is written once with `$n` placeholders; SQLite reads them as `?n`.
+pub fn load<T>(conn: &mut DbConn, sql: &str, binds: &[Bind]) -> QueryResult<Vec<T>>
+where
+    T: diesel::QueryableByName<diesel::sqlite::Sqlite>
+        + diesel::QueryableByName<diesel::pg::Pg>
+        + 'static,
+{
+    match conn {
+        DbConn::Sqlite(c) => {
+            bound!(diesel::sqlite::Sqlite, sql.replace('$', "?"), binds).load::<T>(c)
+        }
+        DbConn::Pg(c) => bound!(diesel::pg::Pg, sql.to_string(), binds).load::<T>(c),
+    }
+}
+
+/// Run one hand-written statement (an upsert, say) on either backend, with
+/// `$n` placeholders as for `load`; the number of rows it changed.
+pub fn execute(conn: &mut DbConn, sql: &str, binds: &[Bind]) -> QueryResult<usize> {
+    match conn {
+        DbConn::Sqlite(c) => {
+            bound!(diesel::sqlite::Sqlite, sql.replace('$', "?"), binds).execute(c)
+        }
+        DbConn::Pg(c) => bound!(diesel::pg::Pg, sql.to_string(), binds).execute(c),
+    }
 }
 
 pub fn backend_of(conn: &DbConn) -> Backend {
@@ -439,6 +501,16 @@ mod tests {
             .collect();
         v.sort();
         v
+    }
+
+    #[test]
+    fn slow_queries_are_logged_without_their_values() {
+        let logged =
+            slow_sql("SELECT * FROM households WHERE id_number = ? -- binds: [\"370102\"]");
+        assert_eq!(logged, "SELECT * FROM households WHERE id_number = ?");
+        let long = format!("INSERT INTO awards VALUES {}", "(?, ?), ".repeat(500));
+        assert!(slow_sql(&long).ends_with(" ..."));
+        assert!(slow_sql(&long).chars().count() < 700);
     }
 
     #[test]

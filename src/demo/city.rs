@@ -1811,7 +1811,7 @@ pub fn fill(
     .map_err(err)?;
     // The ledger's monthly reporting totals, which posting one by one keeps.
     progress("reporting totals", 0, 1);
-    db::write_tx(conn, ledger::totals::rebuild).map_err(err)?;
+    db::write_tx(conn, |c| ledger::totals::rebuild(c, tz)).map_err(err)?;
     progress("reporting totals", 1, 1);
     if let DbConn::Pg(c) = conn {
         // Fresh statistics, so that the first pages are planned for millions of rows.

@@ -5,11 +5,12 @@
 //! another village carries the balance over (move_out, move_in), so that the
 //! totals of an area always add up to the balances of its households.
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeZone};
+use chrono_tz::Tz;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
 
-use crate::db::DbConn;
+use crate::db::{self, Bind, DbConn};
+use crate::reports::Month;
 use std::collections::HashMap;
 
 use crate::db::schema::{awards, household_months, households, point_month_totals, rules};
@@ -22,6 +23,13 @@ pub const MOVE_IN: &str = "move_in";
 /// redeemed), and those doing so for the first time ever.
 pub const PARTICIPANT: &str = "participant";
 pub const FIRST_TIME: &str = "first_time";
+/// Counters of awards (no points): proposed in the month, and decided in it
+/// (approved, or rejected), in the household's village at the time.
+pub const PROPOSED: &str = "proposed";
+pub const APPROVED: &str = "approved";
+pub const REJECTED: &str = "rejected";
+/// The kinds that count things rather than points.
+pub const COUNTERS: [&str; 5] = [PARTICIPANT, FIRST_TIME, PROPOSED, APPROVED, REJECTED];
 
 /// "2026-11" for a day in November 2026.
 pub fn month_key(day: NaiveDate) -> String {
@@ -61,22 +69,16 @@ pub fn record(
     let month = month_key(posted_on);
     add(conn, &month, &area_id, kind, &category, signed, 1)?;
     if kind == "award" || kind == "redemption" {
-        // Portable upsert: each backend gets its own placeholders.
-        let sql = "INSERT INTO household_months (month, household_id, area_id) VALUES ($1, $2, $3)
-                   ON CONFLICT (month, household_id) DO NOTHING";
-        macro_rules! run {
-            ($c:expr, $sql:expr) => {
-                diesel::sql_query($sql)
-                    .bind::<Text, _>(&month)
-                    .bind::<Text, _>(household_id)
-                    .bind::<Text, _>(&area_id)
-                    .execute($c)?
-            };
-        }
-        let new = match conn {
-            DbConn::Sqlite(c) => run!(c, sql.replace('$', "?")),
-            DbConn::Pg(c) => run!(c, sql),
-        };
+        let new = db::execute(
+            conn,
+            "INSERT INTO household_months (month, household_id, area_id) VALUES ($1, $2, $3)
+             ON CONFLICT (month, household_id) DO NOTHING",
+            &[
+                Bind::Text(month.clone()),
+                Bind::Text(household_id.to_string()),
+                Bind::Text(area_id.clone()),
+            ],
+        )?;
         if new == 1 {
             count_participant(conn, household_id, &month, &area_id)?;
         }
@@ -125,23 +127,40 @@ fn add(
                ON CONFLICT (month, area_id, kind, category_id)
                DO UPDATE SET points = point_month_totals.points + excluded.points,
                              entries = point_month_totals.entries + excluded.entries";
-    macro_rules! run {
-        ($c:expr, $sql:expr) => {
-            diesel::sql_query($sql)
-                .bind::<Text, _>(month)
-                .bind::<Text, _>(area_id)
-                .bind::<Text, _>(kind)
-                .bind::<Text, _>(category)
-                .bind::<BigInt, _>(signed)
-                .bind::<BigInt, _>(entries)
-                .execute($c)?
-        };
-    }
-    match conn {
-        DbConn::Sqlite(c) => run!(c, sql.replace('$', "?")),
-        DbConn::Pg(c) => run!(c, sql),
-    };
+    db::execute(
+        conn,
+        sql,
+        &[
+            Bind::Text(month.to_string()),
+            Bind::Text(area_id.to_string()),
+            Bind::Text(kind.to_string()),
+            Bind::Text(category.to_string()),
+            Bind::Int(signed),
+            Bind::Int(entries),
+        ],
+    )?;
     Ok(())
+}
+
+/// Count an award as proposed, approved or rejected (`by` -1 takes one
+/// back) in its household's village, in the month of `day`. Inside the
+/// transaction that changes the award.
+pub fn count_award(
+    conn: &mut DbConn,
+    household_id: &str,
+    day: NaiveDate,
+    counter: &str,
+    by: i64,
+) -> QueryResult<()> {
+    let Some(area_id) = households::table
+        .find(household_id)
+        .select(households::area_id)
+        .first::<String>(conn)
+        .optional()?
+    else {
+        return Ok(());
+    };
+    add(conn, &month_key(day), &area_id, counter, "", 0, by)
 }
 
 /// A household moved from one village to another on `day`: its balance
@@ -170,7 +189,7 @@ pub(crate) fn compare(
     from_entries: HashMap<(String, String), i64>,
 ) -> QueryResult<Vec<(String, String, i64, i64)>> {
     let rows: Vec<(String, String, i64)> = point_month_totals::table
-        .filter(point_month_totals::kind.ne_all([PARTICIPANT, FIRST_TIME]))
+        .filter(point_month_totals::kind.ne_all(COUNTERS))
         .select((
             point_month_totals::month,
             point_month_totals::kind,
@@ -203,8 +222,9 @@ pub(crate) fn compare(
 
 /// Make the totals again from the entries, for whoever wrote entries in bulk
 /// without posting them one by one (households in the village they are in
-/// now). Inside the caller's transaction.
-pub fn rebuild(conn: &mut DbConn) -> QueryResult<()> {
+/// now; months cut in the scheme's time zone). Inside the caller's
+/// transaction.
+pub fn rebuild(conn: &mut DbConn, tz: Tz) -> QueryResult<()> {
     let month = match conn {
         DbConn::Sqlite(_) => "strftime('%Y-%m', x.posted_on)",
         DbConn::Pg(_) => "to_char(x.posted_on, 'YYYY-MM')",
@@ -245,6 +265,62 @@ pub fn rebuild(conn: &mut DbConn) -> QueryResult<()> {
         ),
     ] {
         diesel::sql_query(sql).execute(conn)?;
+    }
+    count_awards(conn, tz)
+}
+
+/// The award counters from the awards themselves, one month at a time.
+fn count_awards(conn: &mut DbConn, tz: Tz) -> QueryResult<()> {
+    use diesel::dsl::{max, min};
+    let (first, last_proposed, last_reviewed): (
+        Option<NaiveDateTime>,
+        Option<NaiveDateTime>,
+        Option<NaiveDateTime>,
+    ) = awards::table
+        .select((
+            min(awards::proposed_at),
+            max(awards::proposed_at),
+            max(awards::reviewed_at),
+        ))
+        .first(conn)?;
+    let Some(first) = first else {
+        return Ok(());
+    };
+    let local = |t: NaiveDateTime| tz.from_utc_datetime(&t).date_naive();
+    let last = last_proposed.max(last_reviewed).unwrap_or(first);
+    let (mut month, last) = (Month::of(local(first)), Month::of(local(last)));
+    while month <= last {
+        let binds = [
+            Bind::Text(month.to_string()),
+            Bind::Ts(crate::time::local_day_start_utc(month.first_day(), tz)),
+            Bind::Ts(crate::time::local_day_start_utc(month.end_day(), tz)),
+        ];
+        db::execute(
+            conn,
+            &format!(
+                "INSERT INTO point_month_totals (month, area_id, kind, category_id, points, entries)
+                 SELECT $1, h.area_id, '{PROPOSED}', '', 0, COUNT(*)
+                   FROM awards aw JOIN households h ON h.id = aw.household_id
+                  WHERE aw.proposed_at >= $2 AND aw.proposed_at < $3
+                  GROUP BY h.area_id"
+            ),
+            &binds,
+        )?;
+        db::execute(
+            conn,
+            &format!(
+                "INSERT INTO point_month_totals (month, area_id, kind, category_id, points, entries)
+                 SELECT $1, h.area_id,
+                        CASE WHEN aw.status = 'rejected' THEN '{REJECTED}' ELSE '{APPROVED}' END,
+                        '', 0, COUNT(*)
+                   FROM awards aw JOIN households h ON h.id = aw.household_id
+                  WHERE aw.reviewed_at >= $2 AND aw.reviewed_at < $3
+                    AND aw.status IN ('approved', 'noticed', 'rejected', 'reversed')
+                  GROUP BY h.area_id, CASE WHEN aw.status = 'rejected' THEN '{REJECTED}' ELSE '{APPROVED}' END"
+            ),
+            &binds,
+        )?;
+        month = month.next();
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use crate::db::schema::{areas, awards, households, points_cards, rules, users};
 use crate::db::{self, DbConn};
 use crate::domain::{FieldError, Role, parse_optional_text};
 use crate::households as hh;
-use crate::ledger::{self, Kind, Posting};
+use crate::ledger::{self, Kind, Posting, totals};
 use crate::settings;
 
 /// Who is acting.
@@ -285,8 +285,8 @@ fn insert_award(
     household_id: &str,
     rule: &Rule,
     p: &Proposal,
-    batch: Option<&str>,
-    key: Option<&str>,
+    (batch, key): (Option<&str>, Option<&str>),
+    today: NaiveDate,
 ) -> QueryResult<String> {
     let id = db::new_id();
     let now = db::now();
@@ -307,6 +307,7 @@ fn insert_award(
             awards::updated_at.eq(now),
         ))
         .execute(conn)?;
+    totals::count_award(conn, household_id, today, totals::PROPOSED, 1)?;
     audit::record(
         conn,
         actor.ctx,
@@ -352,7 +353,7 @@ pub fn propose(
         }
         let rule = usable_rule(c, p)?;
         check_household(c, actor, household_id, &rule, p.occurred_on, None)?;
-        let id = insert_award(c, actor, household_id, &rule, p, None, Some(key))?;
+        let id = insert_award(c, actor, household_id, &rule, p, (None, Some(key)), today)?;
         approve_if_review_off(c, actor, &id, today)?;
         find(c, &id)?.ok_or(PointsError::NotFound)
     })
@@ -403,7 +404,7 @@ pub fn propose_batch(
             }
             match check_household(c, actor, hid, &rule, p.occurred_on, None) {
                 Ok(_) => {
-                    let id = insert_award(c, actor, hid, &rule, p, Some(key), None)?;
+                    let id = insert_award(c, actor, hid, &rule, p, (Some(key), None), today)?;
                     approve_if_review_off(c, actor, &id, today)?;
                     out.created += 1;
                 }
@@ -581,6 +582,7 @@ fn accept(
         ))
         .execute(conn)?;
     }
+    totals::count_award(conn, &award.household_id, today, totals::APPROVED, 1)?;
     audit::record(conn, actor.ctx, "award.approve", "award", &award.id, why)?;
     Ok(())
 }
@@ -649,6 +651,7 @@ pub fn review(
                     awards::updated_at.eq(now),
                 ))
                 .execute(c)?;
+                totals::count_award(c, &award.household_id, today, totals::REJECTED, 1)?;
                 audit::record(c, actor.ctx, "award.reject", "award", award_id, &reason)?;
                 Ok(())
             }
@@ -729,12 +732,15 @@ pub fn reverse(
     })
 }
 
-/// An objection during the public notice puts the award back into review.
+/// An objection during the public notice puts the award back into review
+/// (and out of the approvals counted in the month it was reviewed, whose
+/// month is cut in `tz`).
 pub fn object(
     conn: &mut DbConn,
     actor: &Actor,
     award_id: &str,
     objection: &str,
+    tz: chrono_tz::Tz,
 ) -> Result<(), PointsError> {
     let objection: String = objection.trim().chars().take(200).collect();
     if objection.is_empty() {
@@ -757,6 +763,10 @@ pub fn object(
         .execute(c)?;
         if n == 0 {
             return Err(FieldError::new("field.award", "error.award_not_noticed").into());
+        }
+        if let Some(at) = award.reviewed_at {
+            let day = chrono::TimeZone::from_utc_datetime(&tz, &at).date_naive();
+            totals::count_award(c, &award.household_id, day, totals::APPROVED, -1)?;
         }
         audit::record(c, actor.ctx, "award.object", "award", award_id, &objection)?;
         Ok(())

@@ -10,13 +10,15 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use chrono_tz::Tz;
 use diesel::QueryableByName;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Date, Nullable, Text, Timestamp};
+use diesel::sql_types::{BigInt, Nullable, Text};
 
 use crate::db::{self, DbConn};
 use crate::domain::FieldError;
 
 /// A calendar month, cut in the scheme's time zone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Month {
     pub year: i32,
     pub month: u32,
@@ -90,45 +92,7 @@ impl std::fmt::Display for Month {
     }
 }
 
-/// A value bound into a report query.
-pub(crate) enum Bind {
-    Text(String),
-    Date(NaiveDate),
-    Ts(NaiveDateTime),
-}
-
-/// Run one aggregate query on either backend. The SQL is written once with
-/// `$n` placeholders; SQLite reads them as `?n`.
-pub(crate) fn load<T>(conn: &mut DbConn, sql: &str, binds: &[Bind]) -> QueryResult<Vec<T>>
-where
-    T: QueryableByName<diesel::sqlite::Sqlite> + QueryableByName<diesel::pg::Pg> + 'static,
-{
-    macro_rules! run {
-        ($c:expr, $db:ty, $sql:expr) => {{
-            let mut q = diesel::sql_query($sql).into_boxed::<$db>();
-            for b in binds {
-                q = match b {
-                    Bind::Text(s) => q.bind::<Text, _>(s.clone()),
-                    Bind::Date(d) => q.bind::<Date, _>(*d),
-                    Bind::Ts(t) => q.bind::<Timestamp, _>(*t),
-                };
-            }
-            q.load::<T>($c)
-        }};
-    }
-    match conn {
-        DbConn::Sqlite(c) => run!(c, diesel::sqlite::Sqlite, sql.replace('$', "?")),
-        DbConn::Pg(c) => run!(c, diesel::pg::Pg, sql.to_string()),
-    }
-}
-
-#[derive(QueryableByName, Debug, Clone)]
-struct KindRow {
-    #[diesel(sql_type = Text)]
-    kind: String,
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
+pub(crate) use crate::db::{Bind, load};
 
 /// A village's ledger total for one kind (and category) before, in or
 /// after the month (period 0, 1, 2).
@@ -272,26 +236,43 @@ pub struct RedemptionsSection {
     pub top_goods: Vec<NamedRow>,
 }
 
+/// Stock movements since the month began, summed by where they went, what,
+/// and whether in the month (period 1) or after it (2).
 #[derive(QueryableByName, Debug, Clone)]
-struct StockRow {
-    #[diesel(sql_type = Text)]
-    store_id: String,
-    #[diesel(sql_type = Text)]
-    store_name: String,
+struct MovedRow {
+    #[diesel(sql_type = Nullable<Text>)]
+    from_store: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    to_store: Option<String>,
     #[diesel(sql_type = Text)]
     item_id: String,
     #[diesel(sql_type = Text)]
-    item_name: String,
-    #[diesel(sql_type = Text)]
-    unit: String,
-    #[diesel(sql_type = Text)]
     kind: String,
     #[diesel(sql_type = BigInt)]
-    dir: i64,
+    period: i64,
     #[diesel(sql_type = BigInt)]
-    during: i64,
+    quantity: i64,
+}
+
+/// What a store holds of an item now, with the names to show.
+#[derive(QueryableByName, Debug, Clone)]
+struct ShelfRow {
+    #[diesel(sql_type = Text)]
+    store_id: String,
+    #[diesel(sql_type = Text)]
+    item_id: String,
     #[diesel(sql_type = BigInt)]
-    after: i64,
+    quantity: i64,
+}
+
+#[derive(QueryableByName, Debug, Clone)]
+struct NameRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    unit: String,
 }
 
 /// One item at one store over the month.
@@ -469,15 +450,22 @@ fn compute(conn: &mut DbConn, tz: Tz, area_id: &str, month: Month) -> QueryResul
     let months = || vec![Bind::Text(prefix.clone()), Bind::Text(key.clone())];
 
     // Points: the ledger's monthly totals per village (kept with every
-    // entry), before, in and after the month; rolled up here.
+    // entry), in and after the month by kind; before it, only the sum (the
+    // opening balance). Rolled up here.
     let mut totals: Vec<TotalRow> = load(
         conn,
         "SELECT t.area_id AS path, t.kind AS kind, t.category_id AS category_id,
-                CAST(CASE WHEN t.month < $2 THEN 0 WHEN t.month = $2 THEN 1 ELSE 2 END AS BIGINT) AS period,
+                CAST(CASE WHEN t.month = $2 THEN 1 ELSE 2 END AS BIGINT) AS period,
                 CAST(SUM(t.points) AS BIGINT) AS points, CAST(SUM(t.entries) AS BIGINT) AS n
            FROM point_month_totals t
-          WHERE t.area_id IN (SELECT a.id FROM areas a WHERE a.path LIKE $1)
-          GROUP BY t.area_id, t.kind, t.category_id, CASE WHEN t.month < $2 THEN 0 WHEN t.month = $2 THEN 1 ELSE 2 END",
+          WHERE t.month >= $2 AND t.area_id IN (SELECT a.id FROM areas a WHERE a.path LIKE $1)
+          GROUP BY t.area_id, t.kind, t.category_id, CASE WHEN t.month = $2 THEN 1 ELSE 2 END
+         UNION ALL
+         SELECT t.area_id, '', '', CAST(0 AS BIGINT), CAST(SUM(t.points) AS BIGINT), CAST(0 AS BIGINT)
+           FROM point_month_totals t
+          WHERE t.month < $2 AND t.points <> 0
+            AND t.area_id IN (SELECT a.id FROM areas a WHERE a.path LIKE $1)
+          GROUP BY t.area_id",
         &months(),
     )?;
     // Each row under its village's path, for the roll-up below.
@@ -519,26 +507,6 @@ fn compute(conn: &mut DbConn, tz: Tz, area_id: &str, month: Month) -> QueryResul
             (n > 0).then_some(NamedRow { n, points, ..c })
         })
         .collect();
-    let award_counts: Vec<KindRow> = load(
-        conn,
-        "SELECT 'proposed' AS kind, COUNT(*) AS n, CAST(0 AS BIGINT) AS points
-           FROM awards aw JOIN households h ON h.id = aw.household_id JOIN areas a ON a.id = h.area_id
-          WHERE a.path LIKE $1 AND aw.proposed_at >= $2 AND aw.proposed_at < $3
-         UNION ALL
-         SELECT aw.status, COUNT(*), CAST(0 AS BIGINT)
-           FROM awards aw JOIN households h ON h.id = aw.household_id JOIN areas a ON a.id = h.area_id
-          WHERE a.path LIKE $1 AND aw.reviewed_at >= $2 AND aw.reviewed_at < $3
-            AND aw.status IN ('approved', 'noticed', 'rejected', 'reversed')
-          GROUP BY aw.status",
-        &times(),
-    )?;
-    let count_of = |k: &[&str]| -> i64 {
-        award_counts
-            .iter()
-            .filter(|r| k.contains(&r.kind.as_str()))
-            .map(|r| r.n)
-            .sum()
-    };
     let points = PointsSection {
         opening,
         closing: opening + sum(&|r| r.period == 1),
@@ -553,9 +521,9 @@ fn compute(conn: &mut DbConn, tz: Tz, area_id: &str, month: Month) -> QueryResul
             crate::ledger::totals::MOVE_OUT,
         ]),
         by_category,
-        proposed: count_of(&["proposed"]),
-        approved: count_of(&["approved", "noticed", "reversed"]),
-        rejected: count_of(&["rejected"]),
+        proposed: counter(crate::ledger::totals::PROPOSED),
+        approved: counter(crate::ledger::totals::APPROVED),
+        rejected: counter(crate::ledger::totals::REJECTED),
     };
 
     // Households.
@@ -750,7 +718,8 @@ fn check(conn: &mut DbConn, s: &Summary, prefix: &str, after: i64) -> QueryResul
 /// Stock per store and item: opening, the month's movements by kind and
 /// direction, closing; for every store in the area at once. The closing
 /// stock is what the shelf holds now less what moved after the month, so
-/// only the movements since the month began are read.
+/// only the movements since the month began are read: once, summed by the
+/// database, and shared out to the area's stores here.
 fn goods_lines(
     conn: &mut DbConn,
     filter: &str,
@@ -758,70 +727,107 @@ fn goods_lines(
     start_utc: NaiveDateTime,
     end_utc: NaiveDateTime,
 ) -> QueryResult<Vec<GoodsLine>> {
-    let rows: Vec<StockRow> = load(
+    use std::collections::{BTreeMap, HashMap};
+    let stores: HashMap<String, String> = load::<NameRow>(
         conn,
-        &"SELECT s.id AS store_id, s.name AS store_name, i.id AS item_id, i.name AS item_name, i.unit AS unit,
-                x.kind AS kind, x.dir AS dir,
-                CAST(COALESCE(SUM(CASE WHEN x.at < $3 THEN x.quantity ELSE 0 END), 0) AS BIGINT) AS during,
-                CAST(COALESCE(SUM(CASE WHEN x.at >= $3 THEN x.quantity ELSE 0 END), 0) AS BIGINT) AS after
-           FROM (SELECT m.to_store_id AS store_id, m.item_id, m.kind, CAST(1 AS BIGINT) AS dir, m.quantity, m.at
-                   FROM stock_movements m WHERE m.to_store_id IS NOT NULL AND m.at >= $2
-                 UNION ALL
-                 SELECT m.from_store_id, m.item_id, m.kind, CAST(-1 AS BIGINT), m.quantity, m.at
-                   FROM stock_movements m WHERE m.from_store_id IS NOT NULL AND m.at >= $2) x
-           JOIN stores s ON s.id = x.store_id
-           JOIN areas a ON a.id = s.area_id
-           JOIN items i ON i.id = x.item_id
-          WHERE FILTER
-          GROUP BY s.id, s.name, i.id, i.name, i.unit, x.kind, x.dir
-        UNION ALL
-         SELECT s.id, s.name, i.id, i.name, i.unit, 'on_hand', CAST(1 AS BIGINT), CAST(0 AS BIGINT), st.quantity
-           FROM stock st
-           JOIN stores s ON s.id = st.store_id
-           JOIN areas a ON a.id = s.area_id
-           JOIN items i ON i.id = st.item_id
-          WHERE FILTER"
-            .replace("FILTER", filter),
-        &[
-            Bind::Text(prefix.to_string()),
-            Bind::Ts(start_utc),
-            Bind::Ts(end_utc),
-        ],
+        &format!(
+            "SELECT s.id AS id, s.name AS name, '' AS unit
+               FROM stores s JOIN areas a ON a.id = s.area_id WHERE {filter}"
+        ),
+        &[Bind::Text(prefix.to_string())],
+    )?
+    .into_iter()
+    .map(|r| (r.id, r.name))
+    .collect();
+    let moved: Vec<MovedRow> = load(
+        conn,
+        "SELECT m.from_store_id AS from_store, m.to_store_id AS to_store, m.item_id AS item_id,
+                m.kind AS kind, CAST(CASE WHEN m.at < $2 THEN 1 ELSE 2 END AS BIGINT) AS period,
+                CAST(SUM(m.quantity) AS BIGINT) AS quantity
+           FROM stock_movements m
+          WHERE m.at >= $1
+          GROUP BY m.from_store_id, m.to_store_id, m.item_id, m.kind, CASE WHEN m.at < $2 THEN 1 ELSE 2 END",
+        &[Bind::Ts(start_utc), Bind::Ts(end_utc)],
     )?;
-    let mut lines: std::collections::BTreeMap<(String, String, String, String), GoodsLine> =
-        std::collections::BTreeMap::new();
-    for r in rows {
-        let g = lines
-            .entry((
-                r.store_name.clone(),
-                r.store_id.clone(),
-                r.item_name.clone(),
-                r.item_id.clone(),
-            ))
-            .or_insert_with(|| GoodsLine {
-                store_id: r.store_id.clone(),
-                store_name: r.store_name.clone(),
-                item_id: r.item_id.clone(),
-                item_name: r.item_name.clone(),
-                unit: r.unit.clone(),
-                ..GoodsLine::default()
-            });
-        if r.kind == "on_hand" {
+    let shelves: Vec<ShelfRow> = load(
+        conn,
+        &format!(
+            "SELECT st.store_id AS store_id, st.item_id AS item_id, st.quantity AS quantity
+               FROM stock st JOIN stores s ON s.id = st.store_id JOIN areas a ON a.id = s.area_id
+              WHERE {filter}"
+        ),
+        &[Bind::Text(prefix.to_string())],
+    )?;
+    let items: HashMap<String, (String, String)> = load::<NameRow>(
+        conn,
+        "SELECT i.id AS id, i.name AS name, i.unit AS unit FROM items i",
+        &[],
+    )?
+    .into_iter()
+    .map(|r| (r.id, (r.name, r.unit)))
+    .collect();
+
+    type Lines = BTreeMap<(String, String, String, String), GoodsLine>;
+    let mut lines: Lines = BTreeMap::new();
+    // The line of an item at a store of the area (None: not one of them).
+    type Names = HashMap<String, String>;
+    type Items = HashMap<String, (String, String)>;
+    fn line<'a>(
+        lines: &'a mut Lines,
+        (stores, items): (&Names, &Items),
+        store_id: &str,
+        item_id: &str,
+    ) -> Option<&'a mut GoodsLine> {
+        let store_name = stores.get(store_id)?;
+        let (item_name, unit) = items.get(item_id).cloned().unwrap_or_default();
+        Some(
+            lines
+                .entry((
+                    store_name.clone(),
+                    store_id.to_string(),
+                    item_name.clone(),
+                    item_id.to_string(),
+                ))
+                .or_insert_with(|| GoodsLine {
+                    store_id: store_id.to_string(),
+                    store_name: store_name.clone(),
+                    item_id: item_id.to_string(),
+                    item_name,
+                    unit,
+                    ..GoodsLine::default()
+                }),
+        )
+    }
+    for r in &shelves {
+        if let Some(g) = line(&mut lines, (&stores, &items), &r.store_id, &r.item_id) {
             // On the shelf now: the closing stock once later moves are undone.
-            g.closing += r.after;
-            g.opening += r.after;
-            continue;
+            g.closing += r.quantity;
+            g.opening += r.quantity;
         }
-        g.closing -= r.dir * r.after;
-        g.opening -= r.dir * (r.during + r.after);
-        match (r.kind.as_str(), r.dir) {
-            ("donation", 1) => g.donated += r.during,
-            ("purchase", 1) => g.bought += r.during,
-            ("move", 1) => g.moved_in += r.during,
-            ("move", _) => g.moved_out += r.during,
-            ("redemption", -1) => g.redeemed += r.during,
-            ("write_off", -1) => g.written_off += r.during,
-            _ => g.counted += r.dir * r.during,
+    }
+    for r in &moved {
+        for (store, dir) in [(&r.to_store, 1), (&r.from_store, -1)] {
+            let Some(g) = store
+                .as_deref()
+                .and_then(|s| line(&mut lines, (&stores, &items), s, &r.item_id))
+            else {
+                continue;
+            };
+            g.opening -= dir * r.quantity;
+            if r.period == 2 {
+                g.closing -= dir * r.quantity;
+                continue;
+            }
+            let q = r.quantity;
+            match (r.kind.as_str(), dir) {
+                ("donation", 1) => g.donated += q,
+                ("purchase", 1) => g.bought += q,
+                ("move", 1) => g.moved_in += q,
+                ("move", _) => g.moved_out += q,
+                ("redemption", -1) => g.redeemed += q,
+                ("write_off", -1) => g.written_off += q,
+                _ => g.counted += dir * q,
+            }
         }
     }
     let mut out: Vec<GoodsLine> = lines.into_values().collect();

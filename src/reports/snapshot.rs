@@ -4,7 +4,6 @@
 //! drops what was kept.
 
 use diesel::prelude::*;
-use diesel::sql_types::{Text, Timestamp};
 
 use super::{Month, Summary, close};
 use crate::db::schema::report_snapshots;
@@ -36,20 +35,16 @@ pub fn frozen(
     // Two servers making the same summary at once: the first one kept wins.
     let sql = "INSERT INTO report_snapshots (month, scope, body, made_at) VALUES ($1, $2, $3, $4)
                ON CONFLICT (month, scope) DO NOTHING";
-    macro_rules! run {
-        ($c:expr, $sql:expr) => {
-            diesel::sql_query($sql)
-                .bind::<Text, _>(&key)
-                .bind::<Text, _>(scope)
-                .bind::<Text, _>(&body)
-                .bind::<Timestamp, _>(db::now())
-                .execute($c)?
-        };
-    }
-    match conn {
-        DbConn::Sqlite(c) => run!(c, sql.replace('$', "?")),
-        DbConn::Pg(c) => run!(c, sql),
-    };
+    db::execute(
+        conn,
+        sql,
+        &[
+            db::Bind::Text(key.clone()),
+            db::Bind::Text(scope.to_string()),
+            db::Bind::Text(body),
+            db::Bind::Ts(db::now()),
+        ],
+    )?;
     Ok(Some(kept(conn, &key, scope)?.unwrap_or(summary)))
 }
 

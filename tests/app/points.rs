@@ -247,7 +247,7 @@ app_test! {
 
 app_test! {
     async fn awards_on_notice_count_after_it_and_an_objection_sends_them_back(app) {
-        let [_, _, _, village] = app.area_chain("公示");
+        let [city, _, _, village] = app.area_chain("公示");
         let admin = app.admin().await;
         admin.submit("/settings", &[("review_required", "1"), ("notice_days", "3"), ("adjustment_approval_above", "100")]).await;
         let off = app.user("off", Role::Official, Some(&village), None);
@@ -261,10 +261,31 @@ app_test! {
         aw::review(&mut c, &who(&rev, Role::Reviewer).actor(&ctx), &a.id, &Decision::Approve, today()).unwrap();
         assert_eq!(balance(&app, &h), 0, "not counted during the notice period");
         assert_eq!(aw::settle_notices(&mut c, today()).unwrap(), 0);
-        aw::object(&mut c, &who(&off, Role::Official).actor(&ctx), &a.id, "邻居反映并未照顾老人").unwrap();
+        aw::object(
+            &mut c,
+            &who(&off, Role::Official).actor(&ctx),
+            &a.id,
+            "邻居反映并未照顾老人",
+            chrono_tz::Asia::Shanghai,
+        )
+        .unwrap();
         let status: String = awards::table.find(&a.id).select(awards::status).first(&mut c).unwrap();
         assert_eq!(status, "pending", "an objection puts the award back into review");
+        // The month's summary counts awards proposed and decided in it.
+        let month = aixin::reports::Month::of(today());
+        let counts = |c: &mut aixin::db::DbConn| {
+            let s = aixin::reports::monthly(c, chrono_tz::Asia::Shanghai, &city, month).unwrap().unwrap();
+            (s.points.proposed, s.points.approved, s.points.rejected)
+        };
+        assert_eq!(counts(&mut c), (1, 0, 0), "sent back: no longer approved");
         aw::review(&mut c, &who(&rev, Role::Reviewer).actor(&ctx), &a.id, &Decision::Approve, today()).unwrap();
+        assert_eq!(counts(&mut c), (1, 1, 0));
+        let p2 = aw::parse_proposal("N", &today().to_string(), "", today()).unwrap();
+        let b = aw::propose(&mut c, &who(&off, Role::Official).actor(&ctx), &h, &p2, "n2", today()).unwrap();
+        aw::review(&mut c, &who(&rev, Role::Reviewer).actor(&ctx), &b.id, &Decision::Reject("不实".into()), today()).unwrap();
+        assert_eq!(counts(&mut c), (2, 1, 1));
+        aixin::db::write_tx(&mut c, |c| aixin::ledger::totals::rebuild(c, chrono_tz::Asia::Shanghai)).unwrap();
+        assert_eq!(counts(&mut c), (2, 1, 1), "made again from the awards, the same");
         let later = today() + chrono::Duration::days(4);
         assert_eq!(aw::settle_notices(&mut c, later).unwrap(), 1);
         assert_eq!(aw::settle_notices(&mut c, later).unwrap(), 0, "settling twice posts once");

@@ -385,7 +385,10 @@ app_test! {
         assert!(!s.ok(), "the summary warns too");
 
         // ...and made again from the entries, the same as before.
-        aixin::db::write_tx(&mut c, aixin::ledger::totals::rebuild).unwrap();
+        aixin::db::write_tx(&mut c, |c| {
+            aixin::ledger::totals::rebuild(c, TZ)
+        })
+        .unwrap();
         assert!(ledger::verify(&mut c).unwrap().ok());
         let after = reports::monthly(&mut c, TZ, &city, last.next()).unwrap().unwrap();
         assert_eq!(after.points, before.points);

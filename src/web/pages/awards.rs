@@ -601,8 +601,9 @@ pub async fn object(
     let back = super::misc::safe_back(&f.back);
     let ctx = audit_ctx(&req, Some(&user));
     let u = user.who();
+    let tz = state.config.time_zone;
     let result = run(&state, move |c| {
-        Ok(aw::object(c, &u.actor(&ctx), &id, &f.objection)?)
+        Ok(aw::object(c, &u.actor(&ctx), &id, &f.objection, tz)?)
     })
     .await
     .map(|_| flash_ok(&req, &back, "flash.award_objected", &[]));

@@ -1,0 +1,1 @@
+DELETE FROM point_month_totals WHERE kind IN ('proposed', 'approved', 'rejected');
