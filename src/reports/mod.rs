@@ -894,49 +894,76 @@ fn donations(
     })
 }
 
-/// Redemptions completed in the month; `red_from` is the FROM .. WHERE part.
+/// One part of the redemptions section: the total, a store, or an item.
+#[derive(QueryableByName, Debug, Clone)]
+struct RedemptionPart {
+    #[diesel(sql_type = Text)]
+    part: String,
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+    #[diesel(sql_type = BigInt)]
+    points: i64,
+    #[diesel(sql_type = BigInt)]
+    households: i64,
+}
+
+/// Redemptions completed in the month; `red_from` is the FROM .. WHERE part
+/// (over `redemptions r`). The month's redemptions are picked once and
+/// counted three ways in the same statement.
 fn redemptions_section(
     conn: &mut DbConn,
     red_from: &str,
     binds: &[Bind],
 ) -> QueryResult<RedemptionsSection> {
-    let red: Vec<ThreeNums> = load(
+    let parts: Vec<RedemptionPart> = load(
         conn,
         &format!(
-            "SELECT COUNT(*) AS a, CAST(COALESCE(SUM(r.total_points), 0) AS BIGINT) AS b,
-                    COUNT(DISTINCT r.household_id) AS c {red_from}"
+            "WITH m AS MATERIALIZED (SELECT r.id, r.store_id, r.household_id, r.total_points {red_from})
+             SELECT 'all' AS part, '' AS id, '' AS name, COUNT(*) AS n,
+                    CAST(COALESCE(SUM(m.total_points), 0) AS BIGINT) AS points,
+                    COUNT(DISTINCT m.household_id) AS households
+               FROM m
+             UNION ALL
+             SELECT 'store', s.id, s.name, COUNT(*), CAST(COALESCE(SUM(m.total_points), 0) AS BIGINT),
+                    CAST(0 AS BIGINT)
+               FROM m JOIN stores s ON s.id = m.store_id GROUP BY s.id, s.name
+             UNION ALL
+             SELECT 'item', l.item_id, MIN(l.item_name), CAST(SUM(l.quantity) AS BIGINT),
+                    CAST(SUM(l.points) AS BIGINT), CAST(0 AS BIGINT)
+               FROM m JOIN redemption_lines l ON l.redemption_id = m.id GROUP BY l.item_id"
         ),
         binds,
     )?;
-    let by_store: Vec<NamedRow> = load(
-        conn,
-        &format!(
-            "SELECT s.id AS id, s.name AS name, COUNT(*) AS n, CAST(COALESCE(SUM(r.total_points), 0) AS BIGINT) AS points
-               {} GROUP BY s.id, s.name ORDER BY s.name",
-            red_from.replace("JOIN households", "JOIN stores s ON s.id = r.store_id JOIN households")
-        ),
-        binds,
-    )?;
-    let top_goods: Vec<NamedRow> = load(
-        conn,
-        &format!(
-            "SELECT l.item_id AS id, MIN(l.item_name) AS name, CAST(SUM(l.quantity) AS BIGINT) AS n,
-                    CAST(SUM(l.points) AS BIGINT) AS points
-               {} GROUP BY l.item_id ORDER BY n DESC, name LIMIT 10",
-            red_from.replace(
-                "JOIN households",
-                "JOIN redemption_lines l ON l.redemption_id = r.id JOIN households"
-            )
-        ),
-        binds,
-    )?;
-    Ok(RedemptionsSection {
-        count: red.first().map(|r| r.a).unwrap_or(0),
-        points: red.first().map(|r| r.b).unwrap_or(0),
-        households: red.first().map(|r| r.c).unwrap_or(0),
-        by_store,
-        top_goods,
-    })
+    let mut section = RedemptionsSection::default();
+    for p in parts {
+        let row = NamedRow {
+            id: p.id,
+            name: p.name,
+            n: p.n,
+            points: p.points,
+        };
+        match p.part.as_str() {
+            "all" => {
+                section.count = p.n;
+                section.points = p.points;
+                section.households = p.households;
+            }
+            "store" => section.by_store.push(row),
+            _ => section.top_goods.push(row),
+        }
+    }
+    section
+        .by_store
+        .sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+    section
+        .top_goods
+        .sort_by(|a, b| b.n.cmp(&a.n).then_with(|| a.name.cmp(&b.name)));
+    section.top_goods.truncate(10);
+    Ok(section)
 }
 
 /// Opening + in - out = closing for every item at every store, and the
