@@ -160,7 +160,24 @@ pub enum UserCommand {
 /// Exit code for a configuration or database that cannot be used.
 const EXIT_SETUP: u8 = 2;
 
+/// glibc gives busy threads malloc arenas of their own, up to eight per
+/// core, and each keeps the memory it once used: under load the server's
+/// worker and database threads held a third more memory than with two
+/// arenas, at the same speed. `MALLOC_ARENA_MAX` in the environment, when
+/// set, still decides.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only changes malloc's tuning; called before any
+        // other thread exists.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
+        }
+    }
+}
+
 pub fn main() -> ExitCode {
+    limit_malloc_arenas();
     let cli = Cli::parse();
     let config = match Config::from_env() {
         Ok(c) => c,
@@ -170,6 +187,7 @@ pub fn main() -> ExitCode {
         }
     };
     init_logging(config.log_format);
+    db::set_slow_query_ms(config.slow_query_ms);
     match cli.command.unwrap_or(Command::Serve {
         bind: None,
         demo: false,

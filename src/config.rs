@@ -60,6 +60,8 @@ pub struct Config {
     pub login_window_minutes: i64,
     pub session_idle_minutes: i64,
     pub session_absolute_hours: i64,
+    /// Queries taking at least this long are logged with their SQL.
+    pub slow_query_ms: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -126,7 +128,19 @@ impl Config {
                 });
             }
         };
+        let slow_query_ms = match var("AIXIN_SLOW_QUERY_MS") {
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| ConfigError {
+                    name: "AIXIN_SLOW_QUERY_MS",
+                    message: format!("must be a number of milliseconds from 1, not \"{v}\""),
+                })?,
+            None => 200,
+        };
         Ok(Config {
+            slow_query_ms,
             database_url,
             bind,
             pool_size,
@@ -195,5 +209,10 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(e.name, "AIXIN_TRUSTED_PROXIES");
+        let e = Config::from_lookup(|k| (k == "AIXIN_SLOW_QUERY_MS").then(|| "0.5".into()))
+            .unwrap_err();
+        assert_eq!(e.name, "AIXIN_SLOW_QUERY_MS");
+        let c = Config::from_lookup(|k| (k == "AIXIN_SLOW_QUERY_MS").then(|| "20".into())).unwrap();
+        assert_eq!(c.slow_query_ms, 20);
     }
 }
