@@ -142,3 +142,15 @@ pub fn once(
         Ok((done, false))
     })
 }
+
+/// How long a stored answer is replayed. After that a replay is answered
+/// afresh, and the work still happens once: what a write creates carries
+/// the key in its own table (`Key::domain_key`), and a review or a void
+/// changes only what is still pending or completed, so a late replay gets
+/// the record made the first time, or is refused.
+pub const KEEP_DAYS: i64 = 30;
+
+/// Forget stored answers older than `cut` (housekeeping).
+pub fn purge_older_than(c: &mut DbConn, cut: chrono::NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(idem::table.filter(idem::created_at.lt(cut))).execute(c)
+}

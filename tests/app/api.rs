@@ -662,6 +662,25 @@ app_test! {
         assert_eq!(h["balance"], 100 - 21);
         let (_, shelf) = api.get("/api/v1/stores/{id}/stock", &[&store], &clerk).await;
         assert_eq!(shelf["lines"][0]["quantity"], 7);
+
+        // A month on, housekeeping forgets the stored answers; a replay then
+        // finds the redemption made the first time and moves nothing.
+        {
+            use aixin::api::idempotency::{KEEP_DAYS, purge_older_than};
+            use aixin::db::schema::api_idempotency as idem;
+            use diesel::prelude::*;
+            let mut c = app.conn();
+            let month_ago = aixin::db::now() - chrono::Duration::days(KEEP_DAYS + 1);
+            diesel::update(idem::table).set(idem::created_at.eq(month_ago)).execute(&mut c).unwrap();
+            let cut = aixin::db::now() - chrono::Duration::days(KEEP_DAYS);
+            assert!(purge_older_than(&mut c, cut).unwrap() >= 2);
+            assert_eq!(idem::table.count().get_result::<i64>(&mut c).unwrap(), 0);
+        }
+        let (s, again) = api.post("/api/v1/redemptions", &[], &clerk, Some("scan-42"), body.clone()).await;
+        assert!(s == 200 || s == 201, "{s} {again}");
+        assert_eq!(again["id"], first["id"]);
+        let (_, h) = api.get("/api/v1/households/{id}", &[&household], &admin).await;
+        assert_eq!(h["balance"], 100 - 21);
     }
 }
 
