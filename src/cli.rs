@@ -167,7 +167,7 @@ const EXIT_SETUP: u8 = 2;
 /// set, still decides.
 fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+    if std::env::var("MALLOC_ARENA_MAX").map_or(true, |v| v.trim().is_empty()) {
         // SAFETY: mallopt only changes malloc's tuning; called before any
         // other thread exists.
         unsafe {
@@ -617,6 +617,10 @@ async fn housekeeping(pool: DbPool, config: Config) {
                 );
                 let _ = crate::api::card::purge_older_than(&mut c, now - chrono::Duration::days(1));
                 let _ = crate::auth::tokens::purge_expired(&mut c, now - chrono::Duration::days(1));
+                let _ = crate::api::idempotency::purge_older_than(
+                    &mut c,
+                    now - chrono::Duration::days(crate::api::idempotency::KEEP_DAYS),
+                );
                 let _ = crate::households::import::purge_stale_files(&mut c, now);
                 // Awards whose public notice has ended without objection count now.
                 let _ = crate::points::awards::settle_notices(

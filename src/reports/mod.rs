@@ -534,9 +534,12 @@ fn compute(conn: &mut DbConn, tz: Tz, area_id: &str, month: Month) -> QueryResul
         &times(),
     )?;
     let quiet_since = month.prev().prev();
-    // Quiet in the last three months: for a whole city, against the set of
-    // those who were not; below it, asked household by household.
-    let quiet = if area.level == "city" {
+    // Quiet in the last three months: on SQLite for a whole city, against
+    // the set of those who were not; otherwise asked household by household
+    // (PostgreSQL makes that an anti-join, and the set of a whole city's
+    // active households would not fit its hash table for NOT IN: it would
+    // scan the set once per household).
+    let quiet = if area.level == "city" && matches!(conn, DbConn::Sqlite(_)) {
         "h.id NOT IN (SELECT p.household_id FROM household_months p WHERE p.month >= $2 AND p.month <= $3)"
     } else {
         "NOT EXISTS (SELECT 1 FROM household_months p
