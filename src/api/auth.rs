@@ -116,6 +116,7 @@ pub struct TokenResponse {
         (status = 201, description = "A new token", body = TokenResponse),
         (status = 400, description = "Malformed request", body = ErrorBody),
         (status = 401, description = "Wrong name or password, or too many attempts", body = ErrorBody),
+        (status = 422, description = "A field of the wrong type", body = ErrorBody),
         (status = 403, description = "The password must be changed on the login page first", body = ErrorBody),
     )
 )]

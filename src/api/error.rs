@@ -16,6 +16,10 @@ pub enum ApiError {
     /// The request could not be read (JSON, query, path, header).
     #[error("malformed request: {0}")]
     Malformed(String),
+    /// Readable JSON with a field of the wrong type or a value the API does
+    /// not know (serde's reason in `detail`): 422 naming the field.
+    #[error("bad field {field}: {detail}")]
+    BadField { field: String, detail: String },
     #[error("missing or invalid token")]
     Unauthorized,
     #[error("forbidden")]
@@ -125,6 +129,14 @@ impl ApiError {
                 format!("{}: {detail}", i18n::t(lang, "api.malformed")),
                 None,
             ),
+            ApiError::BadField { field, detail } => (
+                "invalid",
+                format!(
+                    "{}: {detail}",
+                    i18n::tf(lang, "api.bad_field", &[("field", field.clone())])
+                ),
+                Some(field.clone()),
+            ),
             ApiError::Unauthorized => (
                 "unauthorized",
                 i18n::t(lang, "api.unauthorized").into(),
@@ -161,6 +173,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         let code = match self {
             ApiError::Malformed(_) => 400,
+            ApiError::BadField { .. } => 422,
             ApiError::Unauthorized => 401,
             ApiError::Forbidden => 403,
             ApiError::NotFound => 404,

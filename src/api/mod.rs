@@ -60,12 +60,43 @@ pub fn utc(t: NaiveDateTime) -> Rfc3339 {
 /// The largest JSON body accepted.
 pub const BODY_LIMIT: usize = 256 * 1024;
 
-/// Parse a JSON body; anything unreadable is a 400 with serde's reason.
+/// Parse a JSON body. What is not JSON at all is a 400 with serde's
+/// reason; JSON with a field of the wrong type, a missing field or a value
+/// the API does not know is a 422 naming the field ("lines[0].quantity").
 pub fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.len() > BODY_LIMIT {
         return Err(ApiError::Malformed("body too large".into()));
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::Malformed(e.to_string()))
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let inner = e.inner();
+        if !matches!(inner.classify(), serde_json::error::Category::Data) {
+            return ApiError::Malformed(inner.to_string());
+        }
+        let path = e.path().to_string();
+        // serde names a missing field in its message, at the object's path.
+        let missing = inner
+            .to_string()
+            .split_once("missing field `")
+            .and_then(|(_, rest)| rest.split_once('`'))
+            .map(|(name, _)| name.to_string());
+        let field = match (path.as_str(), missing) {
+            (".", Some(name)) => name,
+            (_, Some(name)) => format!("{path}.{name}"),
+            (".", None) => return ApiError::Malformed(inner.to_string()),
+            (_, None) => path,
+        };
+        // serde's reason without its " at line 1 column 9".
+        let detail = inner.to_string();
+        let detail = detail
+            .rsplit_once(" at line ")
+            .map_or(detail.as_str(), |(d, _)| d)
+            .to_string();
+        ApiError::BadField { field, detail }
+    })?;
+    // Anything after the JSON value.
+    de.end().map_err(|e| ApiError::Malformed(e.to_string()))?;
+    Ok(value)
 }
 
 /// The caller's language from Accept-Language: the first of zh or en named,
@@ -166,6 +197,10 @@ async fn json_errors(
 fn clone_error(e: &ApiError) -> ApiError {
     match e {
         ApiError::Malformed(m) => ApiError::Malformed(m.clone()),
+        ApiError::BadField { field, detail } => ApiError::BadField {
+            field: field.clone(),
+            detail: detail.clone(),
+        },
         ApiError::Unauthorized => ApiError::Unauthorized,
         ApiError::Forbidden => ApiError::Forbidden,
         ApiError::NotFound => ApiError::NotFound,

@@ -466,8 +466,16 @@ app_test! {
             body: Some("{\"head_name\": ".into()), lang: None,
         }).await;
         assert_eq!((s, bad["error"]["code"].as_str()), (400, Some("malformed")));
-        let (s, _) = api.post("/api/v1/households", &[], &admin, None, json!({"head_name": 1})).await;
-        assert_eq!(s, 400);
+        // Readable JSON of the wrong shape: 422 naming the field, in the
+        // caller's language, down to the line of a basket.
+        let (s, wrong) = api.post("/api/v1/households", &[], &admin, None, json!({"head_name": 1})).await;
+        assert_eq!((s, wrong["error"]["field"].as_str()), (422, Some("head_name")), "{wrong}");
+        assert!(wrong["error"]["message"].as_str().unwrap().contains("字段 head_name"), "{wrong}");
+        let (s, missing) = api.post("/api/v1/households", &[], &admin, None, json!({"members": 2})).await;
+        assert_eq!((s, missing["error"]["field"].as_str()), (422, Some("head_name")), "{missing}");
+        let (s, line) = api.post("/api/v1/redemptions", &[], &admin, Some("shape-1"),
+            json!({"store_id": "s", "card_no": "1", "lines": [{"item_id": "i", "quantity": "三"}]})).await;
+        assert_eq!((s, line["error"]["field"].as_str()), (422, Some("lines[0].quantity")), "{line}");
         let (s, nf) = api.get("/api/v1/nothing-here", &[], &admin).await;
         assert_eq!((s, nf["error"]["code"].as_str()), (404, Some("not_found")));
         api.seen.lock().unwrap().pop(); // not a described route
