@@ -535,9 +535,14 @@ pub fn day_summary(
         .select(Redemption::as_select())
         .load(conn)?;
     let done: Vec<&Redemption> = list.iter().filter(|r| !r.is_void()).collect();
-    let ids: Vec<String> = done.iter().map(|r| r.id.clone()).collect();
+    // The day's lines by the same filter, not by a list of ids: a busy day
+    // would pass more ids than a statement may bind.
     let rows: Vec<(String, String, i64, i64)> = redemption_lines::table
-        .filter(redemption_lines::redemption_id.eq_any(&ids))
+        .inner_join(redemptions::table)
+        .filter(redemptions::store_id.eq(store_id))
+        .filter(redemptions::created_at.ge(from))
+        .filter(redemptions::created_at.lt(to))
+        .filter(redemptions::status.ne("void"))
         .select((
             redemption_lines::item_name,
             redemption_lines::unit,

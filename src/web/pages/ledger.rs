@@ -64,7 +64,8 @@ async fn load_statement(
         let (opening, entries) = ledger::statement(c, &id, from, to)?;
         let account = ledger::household_account(&id);
         // Names for the "who" and "what" columns, in two queries for the page.
-        let user_ids: Vec<String> = entries.iter().filter_map(|e| e.user_id.clone()).collect();
+        let user_ids: std::collections::BTreeSet<String> =
+            entries.iter().filter_map(|e| e.user_id.clone()).collect();
         let names: std::collections::HashMap<String, String> = {
             use crate::db::schema::users;
             use diesel::prelude::*;
@@ -78,7 +79,7 @@ async fn load_statement(
         let rule_names: std::collections::HashMap<String, String> = {
             use crate::db::schema::rules;
             use diesel::prelude::*;
-            let codes: Vec<String> = entries
+            let codes: std::collections::BTreeSet<String> = entries
                 .iter()
                 .filter(|e| e.ref_kind == "award")
                 .map(|e| e.memo.clone())
