@@ -46,12 +46,7 @@ pub fn record(
     ref_id: &str,
     signed: i64,
 ) -> QueryResult<()> {
-    let Some(area_id) = households::table
-        .find(household_id)
-        .select(households::area_id)
-        .first::<String>(conn)
-        .optional()?
-    else {
+    let Some(area_id) = village_of(conn, household_id)? else {
         // Not a household we know: nothing to count it under.
         return Ok(());
     };
@@ -152,15 +147,19 @@ pub fn count_award(
     counter: &str,
     by: i64,
 ) -> QueryResult<()> {
-    let Some(area_id) = households::table
-        .find(household_id)
-        .select(households::area_id)
-        .first::<String>(conn)
-        .optional()?
-    else {
+    let Some(area_id) = village_of(conn, household_id)? else {
         return Ok(());
     };
     add(conn, &month_key(day), &area_id, counter, "", 0, by)
+}
+
+/// The village a household belongs to now (None: no such household).
+fn village_of(conn: &mut DbConn, household_id: &str) -> QueryResult<Option<String>> {
+    households::table
+        .find(household_id)
+        .select(households::area_id)
+        .first::<String>(conn)
+        .optional()
 }
 
 /// A household moved from one village to another on `day`: its balance
