@@ -254,7 +254,7 @@ struct MovedRow {
     quantity: i64,
 }
 
-/// What a store holds of an item now, with the names to show.
+/// What a store holds of an item now.
 #[derive(QueryableByName, Debug, Clone)]
 struct ShelfRow {
     #[diesel(sql_type = Text)]
@@ -265,6 +265,7 @@ struct ShelfRow {
     quantity: i64,
 }
 
+/// A store's or an item's name (and an item's unit), to show.
 #[derive(QueryableByName, Debug, Clone)]
 struct NameRow {
     #[diesel(sql_type = Text)]
