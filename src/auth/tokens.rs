@@ -144,6 +144,24 @@ pub fn create_named(
     })
 }
 
+/// End a user's tokens when their password changes, as their sessions end:
+/// all of them, or (`keep_named`) only the login tokens, keeping the named
+/// ones listed on the profile. Inside the caller's transaction.
+pub fn revoke_for_new_password(
+    conn: &mut DbConn,
+    user_id: &str,
+    keep_named: bool,
+) -> QueryResult<usize> {
+    let mut q = diesel::update(api_tokens::table)
+        .filter(api_tokens::user_id.eq(user_id))
+        .filter(api_tokens::revoked_at.is_null())
+        .into_boxed();
+    if keep_named {
+        q = q.filter(api_tokens::name.is_null());
+    }
+    q.set(api_tokens::revoked_at.eq(db::now())).execute(conn)
+}
+
 /// Revoke one of the user's own tokens.
 pub fn revoke(
     conn: &mut DbConn,

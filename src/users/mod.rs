@@ -371,20 +371,10 @@ pub fn set_password(
             q.execute(c)?;
         }
         let own = ctx.user_id.as_deref() == Some(user_id);
-        {
-            // API tokens end with the password, like sessions: a reset by
-            // someone else ends all of them; changing one's own ends the
-            // login tokens and keeps the named ones (listed on the profile).
-            use crate::db::schema::api_tokens;
-            let mut q = diesel::update(api_tokens::table)
-                .filter(api_tokens::user_id.eq(user_id))
-                .filter(api_tokens::revoked_at.is_null())
-                .into_boxed();
-            if own {
-                q = q.filter(api_tokens::name.is_null());
-            }
-            q.set(api_tokens::revoked_at.eq(db::now())).execute(c)?;
-        }
+        // API tokens end with the password, like sessions: a reset by
+        // someone else ends all of them; changing one's own keeps the named
+        // ones (listed on the profile).
+        crate::auth::tokens::revoke_for_new_password(c, user_id, own)?;
         let action = if own {
             "user.password_change"
         } else {

@@ -599,6 +599,15 @@ app_test! {
     }
 }
 
+/// The secret of a token just made, as the profile page shows it (once).
+fn new_token_secret(body: &str) -> String {
+    body.split("<code id=\"new-token\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("the secret on the page")
+        .to_string()
+}
+
 app_test! {
     /// A named token made on the profile page works until it is revoked
     /// there; its secret is shown once and never stored.
@@ -606,13 +615,7 @@ app_test! {
         let admin = app.admin().await;
         let page = admin.post("/profile/tokens", &[("name", "东村扫码枪")]).await;
         assert_eq!(page.status, 200);
-        let secret = page
-            .body
-            .split("<code id=\"new-token\">")
-            .nth(1)
-            .and_then(|rest| rest.split('<').next())
-            .expect("the secret on the page")
-            .to_string();
+        let secret = new_token_secret(&page.body);
         let api = Api::new(&app);
         let (s, _) = api.get("/api/v1/rules", &[], &secret).await;
         assert_eq!(s, 200);
@@ -732,13 +735,7 @@ app_test! {
     async fn tokens_end_with_the_password(app) {
         let admin = app.admin().await;
         let page = admin.post("/profile/tokens", &[("name", "柜台扫码枪")]).await;
-        let named = page
-            .body
-            .split("<code id=\"new-token\">")
-            .nth(1)
-            .and_then(|rest| rest.split('<').next())
-            .expect("the secret on the page")
-            .to_string();
+        let named = new_token_secret(&page.body);
         let api = Api::new(&app);
         let login = api.token("boss").await;
         for t in [&login, &named] {
