@@ -116,12 +116,11 @@ pub fn get_bool(conn: &mut DbConn, s: Setting) -> QueryResult<bool> {
 
 pub fn parse(s: Setting, text: &str) -> Result<i64, FieldError> {
     let field = s.label_key();
-    match text.trim() {
+    let text = crate::domain::input::normalize(text);
+    match text.as_str() {
         "on" | "true" if s.is_bool() => Ok(1),
         "" | "off" | "false" if s.is_bool() => Ok(0),
-        t => t
-            .parse::<i64>()
-            .ok()
+        t => crate::domain::input::whole_number(t)
             .filter(|n| (s.min..=s.max).contains(n))
             .ok_or(
                 FieldError::new(field, "error.number_range")

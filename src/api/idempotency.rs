@@ -1,9 +1,11 @@
 //! Exactly-once API writes. A POST that moves points or goods carries an
 //! `Idempotency-Key` header; the first response is stored with the key, the
-//! caller and a fingerprint of the request (method, path, body) under a
-//! UNIQUE constraint, in the same transaction as the work. A replay gets the
-//! first response back and changes nothing; the same key with another
-//! request is refused with 409 `idempotency_key_reused`.
+//! caller and a fingerprint of the request (method, path, and the body's
+//! meaning: its JSON in canonical form) under a UNIQUE constraint, in the
+//! same transaction as the work. A replay gets the first response back and
+//! changes nothing, whatever the order of its keys or its white space; the
+//! same key with another request is refused with 409
+//! `idempotency_key_reused`.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
@@ -50,7 +52,7 @@ impl Key {
         h.update(b" ");
         h.update(req.path().as_bytes());
         h.update(b"\n");
-        h.update(body);
+        h.update(canonical_body(body));
         Ok(Key {
             key: key.to_string(),
             fingerprint: hex::encode(h.finalize()),
@@ -65,6 +67,50 @@ impl Key {
         h.update(b"\n");
         h.update(self.key.as_bytes());
         hex::encode(&h.finalize()[..16])
+    }
+}
+
+/// A request body as its meaning: JSON with every object's keys sorted and
+/// no white space between tokens; a body that is not JSON is taken as its
+/// bytes.
+pub fn canonical_body(body: &[u8]) -> Vec<u8> {
+    fn write(v: &serde_json::Value, out: &mut String) {
+        use serde_json::Value;
+        match v {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                out.push('{');
+                for (i, k) in keys.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String(k.clone()).to_string());
+                    out.push(':');
+                    write(&map[k], out);
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(item, out);
+                }
+                out.push(']');
+            }
+            scalar => out.push_str(&scalar.to_string()),
+        }
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(v) => {
+            let mut out = String::with_capacity(body.len());
+            write(&v, &mut out);
+            out.into_bytes()
+        }
+        Err(_) => body.to_vec(),
     }
 }
 
@@ -153,4 +199,22 @@ pub const KEEP_DAYS: i64 = 30;
 /// Forget stored answers older than `cut` (housekeeping).
 pub fn purge_older_than(c: &mut DbConn, cut: chrono::NaiveDateTime) -> QueryResult<usize> {
     diesel::delete(idem::table.filter(idem::created_at.lt(cut))).execute(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_body;
+
+    #[test]
+    fn the_same_meaning_is_the_same_body() {
+        let a = br#"{"household_id":"h1","lines":[{"item_id":"i","quantity":2}],"store_id":"s"}"#;
+        let b = br#"{ "store_id" : "s",
+            "lines": [ { "quantity": 2, "item_id": "i" } ], "household_id": "h1" }"#;
+        assert_eq!(canonical_body(a), canonical_body(b));
+        let c = br#"{"household_id":"h1","lines":[{"item_id":"i","quantity":3}],"store_id":"s"}"#;
+        assert_ne!(canonical_body(a), canonical_body(c));
+        // Order inside an array is meaning, and so is a string's content.
+        assert_ne!(canonical_body(br#"[1,2]"#), canonical_body(br#"[2,1]"#));
+        assert_eq!(canonical_body(b"not json"), b"not json".to_vec());
+    }
 }

@@ -1,10 +1,10 @@
 //! Pure types and rules of the scheme: no actix, no diesel.
 
+pub mod input;
+pub mod people;
 pub mod stock;
 
 use std::fmt;
-
-pub mod people;
 
 pub use people::{CardNo, IdNumber, Phone};
 
@@ -146,7 +146,7 @@ pub struct Username(String);
 
 impl Username {
     pub fn parse(s: &str) -> Result<Username, FieldError> {
-        let s = s.trim().to_lowercase();
+        let s = input::normalize(s).to_lowercase();
         if s.is_empty() {
             return Err(FieldError::new("field.username", "error.required"));
         }

@@ -2,6 +2,7 @@
 //! they are shown masked.
 
 use super::FieldError;
+use super::input::normalize;
 
 /// A resident identity card number: 18 characters, the last a check digit
 /// (0-9 or X) over the first 17, with a birth date that exists.
@@ -28,8 +29,7 @@ pub fn id_check_char(first17: &str) -> Option<char> {
 
 impl IdNumber {
     pub fn parse(field: &'static str, s: &str) -> Result<IdNumber, FieldError> {
-        let s: String = s
-            .trim()
+        let s: String = normalize(s)
             .chars()
             .filter(|c| !c.is_whitespace())
             .collect::<String>()
@@ -39,6 +39,10 @@ impl IdNumber {
         }
         if s.chars().count() != 18 {
             return Err(FieldError::new(field, "error.id_length").arg("n", s.chars().count()));
+        }
+        // Only ASCII may be sliced by position below.
+        if !s.is_ascii() {
+            return Err(FieldError::new(field, "error.id_chars"));
         }
         let (body, last) = s.split_at(17);
         if !body.chars().all(|c| c.is_ascii_digit())
@@ -101,8 +105,7 @@ impl std::fmt::Debug for Phone {
 
 impl Phone {
     pub fn parse(field: &'static str, s: &str) -> Result<Phone, FieldError> {
-        let cleaned: String = s
-            .trim()
+        let cleaned: String = normalize(s)
             .chars()
             .filter(|c| !matches!(c, ' ' | '(' | ')'))
             .collect();
@@ -145,14 +148,19 @@ impl Phone {
     }
 }
 
-pub fn mask_phone(s: &str) -> String {
-    let chars: Vec<char> = s.chars().collect();
-    if chars.len() < 7 {
-        return "*".repeat(chars.len());
-    }
-    let head: String = chars[..3].iter().collect();
-    let tail: String = chars[chars.len() - 4..].iter().collect();
-    format!("{head}{}{tail}", "*".repeat(chars.len() - 7))
+/// The one way a phone is shown masked, on every screen, list and export:
+/// a number of 11 characters or more keeps its first 3 and last 4
+/// (`138****5678`, `053******6666`); a shorter one keeps only its last 2.
+/// White space is dropped first.
+pub fn mask_phone(phone: &str) -> String {
+    let chars: Vec<char> = phone.chars().filter(|c| !c.is_whitespace()).collect();
+    let n = chars.len();
+    let (head, tail) = if n >= 11 { (3, 4) } else { (0, 2.min(n)) };
+    chars
+        .iter()
+        .enumerate()
+        .map(|(i, c)| if i < head || i >= n - tail { *c } else { '*' })
+        .collect()
 }
 
 /// A points card number: 9 digits and a Luhn check digit, so that a
@@ -179,8 +187,7 @@ impl CardNo {
     pub const LEN: usize = 10;
 
     pub fn parse(field: &'static str, s: &str) -> Result<CardNo, FieldError> {
-        let s: String = s
-            .trim()
+        let s: String = normalize(s)
             .chars()
             .filter(|c| !matches!(c, ' ' | '-'))
             .collect();

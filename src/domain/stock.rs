@@ -4,6 +4,9 @@
 use std::fmt;
 
 use super::FieldError;
+use super::input::normalize;
+pub use super::input::parse_date;
+pub use super::people::mask_phone;
 
 /// The most units one line may move; more is almost surely a typing slip.
 pub const MAX_QUANTITY: i64 = 1_000_000;
@@ -42,7 +45,8 @@ impl fmt::Display for Quantity {
 
 /// A whole number from 0 to MAX_QUANTITY (a counted quantity, a threshold).
 pub fn parse_whole(field: &'static str, s: &str) -> Result<i64, FieldError> {
-    let s = s.trim();
+    let s = normalize(s);
+    let s = s.as_str();
     if s.is_empty() {
         return Err(FieldError::new(field, "error.required"));
     }
@@ -57,7 +61,8 @@ pub fn parse_whole(field: &'static str, s: &str) -> Result<i64, FieldError> {
 
 /// A points price: a whole number of points, 0 or more.
 pub fn parse_points_price(field: &'static str, s: &str) -> Result<i64, FieldError> {
-    let s = s.trim();
+    let s = normalize(s);
+    let s = s.as_str();
     if s.is_empty() {
         return Err(FieldError::new(field, "error.required"));
     }
@@ -73,7 +78,8 @@ pub fn parse_points_price(field: &'static str, s: &str) -> Result<i64, FieldErro
 /// An amount typed in yuan ("12", "12.5", "12.34"), kept as integer fen.
 /// Empty means zero.
 pub fn parse_yuan(field: &'static str, s: &str) -> Result<i64, FieldError> {
-    let s = s.trim().trim_start_matches(['¥', '￥']).trim();
+    let s = normalize(s);
+    let s = s.trim_start_matches(['¥', '￥']).trim();
     if s.is_empty() {
         return Ok(0);
     }
@@ -110,22 +116,11 @@ pub fn yuan(fen: impl std::borrow::Borrow<i64>) -> String {
     format!("{sign}{}.{:02}", a / 100, a % 100)
 }
 
-/// A calendar date typed as YYYY-MM-DD.
-pub fn parse_date(field: &'static str, s: &str) -> Result<chrono::NaiveDate, FieldError> {
-    let s = s.trim();
-    if s.is_empty() {
-        return Err(FieldError::new(field, "error.required"));
-    }
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .filter(|d| (2000..=2100).contains(&chrono::Datelike::year(d)))
-        .ok_or(FieldError::new(field, "error.date_format"))
-}
-
 /// A barcode as a scanner types it: 4 to 32 letters, digits or '-'. Empty
 /// means none.
 pub fn parse_barcode(field: &'static str, s: &str) -> Result<Option<String>, FieldError> {
-    let s = s.trim();
+    let s = normalize(s);
+    let s = s.as_str();
     if s.is_empty() {
         return Ok(None);
     }
@@ -139,7 +134,8 @@ pub fn parse_barcode(field: &'static str, s: &str) -> Result<Option<String>, Fie
 
 /// A phone number: digits with optional '+', '-' and spaces; empty is none.
 pub fn parse_phone(field: &'static str, s: &str) -> Result<String, FieldError> {
-    let s = s.trim();
+    let s = normalize(s);
+    let s = s.as_str();
     if s.is_empty() {
         return Ok(String::new());
     }
@@ -153,22 +149,6 @@ pub fn parse_phone(field: &'static str, s: &str) -> Result<String, FieldError> {
         return Err(FieldError::new(field, "error.contact_phone_format"));
     }
     Ok(s.to_string())
-}
-
-/// A phone shown masked: the first 3 and last 4 digits of a mobile number
-/// (138****5678); shorter numbers keep only their last 2.
-pub fn mask_phone(phone: &str) -> String {
-    let chars: Vec<char> = phone.chars().filter(|c| !c.is_whitespace()).collect();
-    let n = chars.len();
-    if n == 0 {
-        return String::new();
-    }
-    let (head, tail) = if n >= 11 { (3, 4) } else { (0, 2.min(n)) };
-    chars
-        .iter()
-        .enumerate()
-        .map(|(i, c)| if i < head || i >= n - tail { *c } else { '*' })
-        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -176,11 +176,11 @@ pub struct HouseholdForm {
 }
 
 pub fn parse_members(s: &str) -> Result<i64, FieldError> {
-    let s = s.trim();
+    let s = crate::domain::input::normalize(s);
     if s.is_empty() {
         return Err(FieldError::new("field.members", "error.required"));
     }
-    match s.parse::<i64>() {
+    match crate::domain::input::whole_number(&s).ok_or(()) {
         Ok(n) if (1..=99).contains(&n) => Ok(n),
         _ => Err(FieldError::new("field.members", "error.members_range")),
     }

@@ -316,22 +316,15 @@ pub struct RuleInput {
     pub active: bool,
 }
 
-pub fn parse_date(field: &'static str, s: &str) -> Result<Option<NaiveDate>, FieldError> {
-    let s = s.trim();
-    if s.is_empty() {
-        return Ok(None);
-    }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map(Some)
-        .map_err(|_| FieldError::new(field, "error.date_format"))
-}
+/// An optional date (`YYYY-MM-DD`); the one date parser.
+pub use crate::domain::input::parse_optional_date as parse_date;
 
 fn parse_optional_positive(field: &'static str, s: &str) -> Result<Option<i64>, FieldError> {
-    let s = s.trim();
+    let s = crate::domain::input::normalize(s);
     if s.is_empty() {
         return Ok(None);
     }
-    match s.parse::<i64>() {
+    match crate::domain::input::whole_number(&s).ok_or(()) {
         Ok(n) if (1..=1_000_000).contains(&n) => Ok(Some(n)),
         _ => Err(FieldError::new(field, "error.positive_whole")),
     }
@@ -339,13 +332,13 @@ fn parse_optional_positive(field: &'static str, s: &str) -> Result<Option<i64>, 
 
 /// Whole points, not zero, within a sane range.
 pub fn parse_points(field: &'static str, s: &str) -> Result<i64, FieldError> {
-    let s = s.trim();
+    let s = crate::domain::input::normalize(s);
     if s.is_empty() {
         return Err(FieldError::new(field, "error.required"));
     }
-    match s.parse::<i64>() {
+    match crate::domain::input::whole_number(&s).ok_or(()) {
         Ok(0) => Err(FieldError::new(field, "error.points_nonzero")),
-        Ok(n) if n.abs() <= 100_000 => Ok(n),
+        Ok(n) if (-100_000..=100_000).contains(&n) => Ok(n),
         _ => Err(FieldError::new(field, "error.points_whole")),
     }
 }

@@ -28,7 +28,7 @@ impl Month {
     /// "2026-11" -> November 2026; anything else names the field.
     pub fn parse(s: &str) -> Result<Month, FieldError> {
         let bad = || FieldError::new("field.month", "error.month_format");
-        let s = s.trim();
+        let s = crate::domain::input::normalize(s);
         let (y, m) = s.split_once('-').ok_or_else(bad)?;
         if y.len() != 4 || m.len() != 2 {
             return Err(bad());
@@ -179,12 +179,8 @@ impl NamedRow {
     }
 }
 
-/// Yuan from fen, for display ("12.50").
-pub fn yuan(fen: impl std::borrow::Borrow<i64>) -> String {
-    let fen = *fen.borrow();
-    let sign = if fen < 0 { "-" } else { "" };
-    format!("{sign}{}.{:02}", fen.abs() / 100, fen.abs() % 100)
-}
+/// Yuan from fen, for display ("12.50"): the one money formatter.
+pub use crate::domain::stock::yuan;
 
 /// Points section: household balances in the area and what moved them.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -375,6 +375,16 @@ app_test! {
         assert_eq!((receipt["total_points"].as_i64(), receipt["balance_after"].as_i64()), (Some(40), Some(10)));
         let (s, again) = api.post("/api/v1/redemptions", &[], &clerk, Some("counter-1"), basket.clone()).await;
         assert_eq!((s, &again), (201, &receipt));
+        // The same meaning in other words (keys in another order, other white
+        // space) is the same request: a replay, not a reused key.
+        let reordered = format!(
+            "{{ \"lines\" : [ {{ \"quantity\": 2, \"item_id\": \"{}\" }} ],\n  \"card_no\": \"{}\", \"store_id\": \"{}\" }}",
+            id(&item), card_no, id(&store)
+        );
+        let (s, again) = api
+            .send(Call { method: Method::POST, template: "/api/v1/redemptions", params: &[], token: Some(&clerk), key: Some("counter-1"), body: Some(reordered), lang: None })
+            .await;
+        assert_eq!((s, &again), (201, &receipt));
         let other = json!({"store_id": id(&store), "card_no": card_no, "lines": [{"item_id": id(&item), "quantity": 1}]});
         let (s, reused) = api.post("/api/v1/redemptions", &[], &clerk, Some("counter-1"), other.clone()).await;
         assert_eq!((s, reused["error"]["code"].as_str()), (409, Some("idempotency_key_reused")), "{reused}");
@@ -750,5 +760,64 @@ app_test! {
         assert_eq!(api.get("/api/v1/rules", &[], &named).await.0, 200);
         aixin::users::set_password(&mut c, &aixin::audit::AuditCtx::console(), app.config.password_cost, &boss.id, new("another-secret-2"), None).unwrap();
         assert_eq!(api.get("/api/v1/rules", &[], &named).await.0, 401);
+    }
+}
+
+/// Full-width digits and letters, as a Chinese input method in full-width
+/// mode types them, with an ideographic space and a zero-width space around.
+fn full_width(s: &str) -> String {
+    let wide: String = s
+        .chars()
+        .map(|c| match c {
+            '!'..='~' => char::from_u32(c as u32 + 0xFEE0).unwrap(),
+            _ => c,
+        })
+        .collect();
+    format!("\u{3000}{wide}\u{200B}")
+}
+
+app_test! {
+    /// A full-width ID number registers a household, on the form and over
+    /// the API, and is kept as the ASCII number (the same household, not a
+    /// second one).
+    async fn a_full_width_id_number_registers_a_household(app) {
+        let [_, _, _, village] = app.area_chain("全角");
+        app.user("boss", Role::Admin, None, None);
+        let id_number = test_id_number();
+        let wide = full_width(&id_number);
+        assert!(wide.len() > 18 * 2, "{wide} is full-width");
+
+        let c = app.client();
+        c.login("boss", PASSWORD).await;
+        let page = c.submit("/households", &[
+            ("head_name", "全角户"), ("id_number", &wide), ("phone", &full_width("13800138000")),
+            ("area_id", &village), ("members", &full_width("3")), ("status", "registered"),
+        ]).await;
+        assert_eq!(page.status, 200);
+        page.assert_contains("已登记，积分卡号");
+        page.assert_contains("138****8000");
+
+        let api = Api::new(&app);
+        let admin = api.token("boss").await;
+        let other = test_id_number();
+        let (s, h) = api.post("/api/v1/households", &[], &admin, None, json!({
+            "head_name": "全角二户", "id_number": full_width(&other), "area_id": village, "members": 2
+        })).await;
+        assert_eq!(s, 201, "{h}");
+        // The first one's number, typed in ASCII now, is the same household.
+        let (s, dup) = api.post("/api/v1/households", &[], &admin, None, json!({
+            "head_name": "重复", "id_number": id_number, "area_id": village, "members": 2
+        })).await;
+        assert_eq!((s, dup["error"]["field"].as_str()), (409, Some("id_number")), "{dup}");
+        // Half a full-width number is a clear error naming the field, never a 500.
+        let broken = format!("{}１２３", &id_number[..15]);
+        let (s, bad) = api.post("/api/v1/households", &[], &admin, None, json!({
+            "head_name": "坏号", "id_number": broken, "area_id": village, "members": 2
+        })).await;
+        assert_eq!((s, bad["error"]["field"].as_str()), (422, Some("id_number")), "{bad}");
+        let (s, bad) = api.post("/api/v1/households", &[], &admin, None, json!({
+            "head_name": "坏号", "id_number": "１１０１０５１９４９１２３１００２é", "area_id": village, "members": 2
+        })).await;
+        assert_eq!((s, bad["error"]["field"].as_str()), (422, Some("id_number")), "{bad}");
     }
 }

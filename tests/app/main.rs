@@ -43,6 +43,7 @@ mod households;
 mod lifecycle;
 mod matrix;
 mod operations;
+mod parsers;
 mod points;
 mod queries;
 mod reports;

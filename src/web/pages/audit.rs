@@ -4,7 +4,6 @@ use serde::Deserialize;
 
 use crate::audit::{self, AuditEntry, AuditFilter};
 use crate::auth::Action;
-use crate::domain::FieldError;
 use crate::web::page::{PageCtx, render};
 use crate::web::{AppError, AppState, CurrentUser, run};
 
@@ -47,15 +46,7 @@ impl AuditQuery {
     }
 }
 
-fn parse_date(field: &'static str, s: &str) -> Result<Option<chrono::NaiveDate>, FieldError> {
-    let s = s.trim();
-    if s.is_empty() {
-        return Ok(None);
-    }
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map(Some)
-        .map_err(|_| FieldError::new(field, "error.date_format"))
-}
+use crate::domain::input::parse_optional_date as parse_date;
 
 pub async fn list(
     req: HttpRequest,
