@@ -62,6 +62,10 @@ pub struct Config {
     pub session_absolute_hours: i64,
     /// Queries taking at least this long are logged with their SQL.
     pub slow_query_ms: u64,
+    /// The address households reach the app at (`https://jifen.example.cn`,
+    /// no trailing slash): a card's QR code opens `{public_url}/h/{card}`.
+    /// None: the QR code holds the card number alone.
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -139,7 +143,26 @@ impl Config {
                 })?,
             None => 200,
         };
+        let public_url = match var("AIXIN_PUBLIC_URL") {
+            Some(v) => {
+                let v = v.trim().trim_end_matches('/').to_string();
+                let ok = (v.starts_with("https://") || v.starts_with("http://"))
+                    && v.len() > "https://".len()
+                    && !v.chars().any(|c| c.is_whitespace() || c.is_control());
+                if !ok {
+                    return Err(ConfigError {
+                        name: "AIXIN_PUBLIC_URL",
+                        message: format!(
+                            "must be an address such as https://jifen.example.cn, not \"{v}\""
+                        ),
+                    });
+                }
+                Some(v)
+            }
+            None => None,
+        };
         Ok(Config {
+            public_url,
             slow_query_ms,
             database_url,
             bind,

@@ -28,3 +28,4 @@ pub mod stores;
 pub mod time;
 pub mod users;
 pub mod web;
+pub mod window;

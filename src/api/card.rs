@@ -4,20 +4,18 @@
 //! app server sees the same counts), like failed logins.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{Duration, NaiveDate};
+use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::{json_body, run};
+use crate::db::DbConn;
 use crate::db::schema::card_failures;
-use crate::db::{self, DbConn};
-use crate::domain::CardNo;
-use crate::households::{self, CardLookup};
 use crate::web::AppState;
 use crate::web::extract::request_info;
+use crate::window::WindowError;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CardRequest {
@@ -46,44 +44,6 @@ pub struct CardBalance {
 
 /// Entries shown to a card holder.
 const LAST_ENTRIES: usize = 20;
-
-fn throttled(
-    c: &mut DbConn,
-    card: &str,
-    ip: &str,
-    config: &crate::config::Config,
-) -> QueryResult<bool> {
-    let since = db::now() - Duration::minutes(config.login_window_minutes);
-    let by_card: i64 = card_failures::table
-        .filter(card_failures::card_no.eq(card))
-        .filter(card_failures::at.gt(since))
-        .count()
-        .get_result(c)?;
-    if by_card >= config.login_max_failures_account {
-        return Ok(true);
-    }
-    let by_ip: i64 = card_failures::table
-        .filter(card_failures::ip.eq(ip))
-        .filter(card_failures::at.gt(since))
-        .count()
-        .get_result(c)?;
-    Ok(by_ip >= config.login_max_failures_ip)
-}
-
-fn record_failure(c: &mut DbConn, card: &str, ip: &str) -> QueryResult<()> {
-    let card: String = card.chars().take(32).collect();
-    db::write_tx(c, |c| {
-        diesel::insert_into(card_failures::table)
-            .values((
-                card_failures::id.eq(db::new_id()),
-                card_failures::card_no.eq(&card),
-                card_failures::ip.eq(ip),
-                card_failures::at.eq(db::now()),
-            ))
-            .execute(c)
-            .map(|_| ())
-    })
-}
 
 /// Old failures (housekeeping).
 pub fn purge_older_than(c: &mut DbConn, cut: chrono::NaiveDateTime) -> QueryResult<usize> {
@@ -115,37 +75,18 @@ pub async fn balance(
     let config = state.config.clone();
     let key = state.key.clone();
     let out = run(&state, move |c| {
-        let parsed = CardNo::parse("field.card_no", &f.card_no);
-        // Failures are counted under the card's own form, however it was typed.
-        let typed: String = match &parsed {
-            Ok(card) => card.as_str().to_string(),
-            Err(_) => f.card_no.chars().filter(|ch| !ch.is_whitespace()).collect(),
-        };
-        if throttled(c, &typed, &ip, &config)? {
-            return Err(ApiError::plain(
-                429,
-                "too_many_attempts",
-                "api.too_many_attempts",
-            ));
-        }
-        let current = match parsed {
-            Ok(card) => match households::lookup_card(c, &card)? {
-                CardLookup::Current { household_id } => Some((card, household_id)),
-                _ => None,
-            },
-            Err(_) => None,
-        };
-        let Some((card, household_id)) = current else {
-            record_failure(c, &typed, &ip)?;
-            return Err(refused());
-        };
-        let Some(pin) = households::card_pin(c, &key, card.as_str())? else {
-            return Err(ApiError::plain(422, "no_pin", "api.card_no_pin"));
-        };
-        if !bool::from(pin.as_bytes().ct_eq(f.pin.trim().as_bytes())) {
-            record_failure(c, card.as_str(), &ip)?;
-            return Err(refused());
-        }
+        let (card, household_id) =
+            crate::window::check_card(c, &key, &config, &f.card_no, &f.pin, &ip).map_err(|e| {
+                match e {
+                    WindowError::Throttled => {
+                        ApiError::plain(429, "too_many_attempts", "api.too_many_attempts")
+                    }
+                    WindowError::Refused => refused(),
+                    WindowError::NoPin => ApiError::plain(422, "no_pin", "api.card_no_pin"),
+                    WindowError::Field(e) => ApiError::Field(e),
+                    WindowError::Db(e) => e.into(),
+                }
+            })?;
         let ledger = super::households::ledger_of(c, &household_id, Some(LAST_ENTRIES))?;
         Ok(CardBalance {
             card_no: card.as_str().to_string(),

@@ -262,6 +262,7 @@ diesel::table! {
         created_by -> Text,
         updated_at -> Timestamp,
         updated_by -> Text,
+        honour_opt_out -> Bool,
     }
 }
 
@@ -577,5 +578,16 @@ diesel::table! {
         scope -> Text,
         body -> Text,
         made_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    household_sessions (token_hash) {
+        token_hash -> Text,
+        household_id -> Text,
+        card_no -> Text,
+        ip -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
     }
 }

@@ -187,10 +187,18 @@ impl CardNo {
     pub const LEN: usize = 10;
 
     pub fn parse(field: &'static str, s: &str) -> Result<CardNo, FieldError> {
-        let s: String = normalize(s)
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '-'))
-            .collect();
+        let plain = normalize(s);
+        // A card's QR code may hold the household's page address, ending in
+        // /h/{card}: a scanner types all of it.
+        let plain = match plain.rfind("/h/") {
+            Some(i) => plain[i + 3..]
+                .split(['?', '#', '/'])
+                .next()
+                .unwrap_or("")
+                .to_string(),
+            None => plain,
+        };
+        let s: String = plain.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
         if s.is_empty() {
             return Err(FieldError::new(field, "error.required"));
         }
@@ -317,6 +325,13 @@ mod tests {
         assert_eq!(
             CardNo::parse("f", "123").unwrap_err().key,
             "error.card_format"
+        );
+        let card = CardNo::generate();
+        let url = format!("https://jifen.example.cn/h/{}?from=qr", card.as_str());
+        assert_eq!(
+            CardNo::parse("f", &url).unwrap(),
+            card,
+            "a scanned QR address"
         );
         let c = CardNo::parse("f", "123-456 7897").unwrap_or_else(|_| CardNo::generate());
         assert_eq!(c.as_str().len(), 10);

@@ -148,7 +148,9 @@ pub async fn request_context(
             HeaderValue::from_static("max-age=31536000"),
         );
     }
-    if !is_static {
+    // Pages are never kept, except the public ones that say how long they
+    // may be (the notice, the honour roll, shelves, the rulebook).
+    if !is_static && !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     if let Ok(v) = HeaderValue::from_str(&info.id) {

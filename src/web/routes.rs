@@ -6,7 +6,7 @@ use actix_web::{Route, web};
 
 use super::pages::{
     areas, audit, auth, awards, counter, donations, goods, home, households, ledger, misc,
-    operations, profile, reports, rules, stock, stocktakes, stores, users,
+    operations, profile, reports, rules, stock, stocktakes, stores, users, window,
 };
 
 pub struct RouteDef {
@@ -44,6 +44,19 @@ pub fn table() -> Vec<RouteDef> {
         get!("/login", auth::login_page),
         post!("/login", auth::login),
         post!("/logout", auth::logout),
+        // The households' own window, opened with the card and its PIN.
+        get!("/h", window::home),
+        get!("/h/{card_no}", window::card),
+        post!("/h/login", window::log_in),
+        post!("/h/logout", window::log_out),
+        post!("/h/pin", window::change_pin),
+        post!("/h/honours", window::honour_choice),
+        // What anyone may read: the rulebook, a store's prices, a village's
+        // notice, an area's honour roll.
+        get!("/public/rules", window::rules),
+        get!("/public/stores/{id}", window::shelf),
+        get!("/public/notice/{id}", window::notice),
+        get!("/public/honours/{id}", window::honours),
         get!("/password", auth::password_page),
         post!("/password", auth::change_password),
         get!("/profile", profile::profile),

@@ -48,3 +48,4 @@ mod points;
 mod queries;
 mod reports;
 mod stock;
+mod window;

@@ -32,6 +32,17 @@ fn matrix(method: &str, path: &str) -> Option<Who> {
     Some(match (method, path) {
         ("GET", "/healthz") | ("GET", "/static/{file:.*}") => Public,
         ("GET", "/login") | ("POST", "/login") | ("POST", "/lang") => Public,
+        // The households' window (card and PIN, no user) and the public pages.
+        ("GET", "/h")
+        | ("GET", "/h/{card_no}")
+        | ("POST", "/h/login")
+        | ("POST", "/h/logout")
+        | ("POST", "/h/pin")
+        | ("POST", "/h/honours")
+        | ("GET", "/public/rules")
+        | ("GET", "/public/stores/{id}")
+        | ("GET", "/public/notice/{id}")
+        | ("GET", "/public/honours/{id}") => Public,
         ("GET", "/") | ("POST", "/logout") | ("GET", "/password") | ("POST", "/password") => {
             AnyUser
         }
@@ -165,6 +176,7 @@ fn concrete(path: &str, f: &Fixture) -> String {
         ("awards", _) => &f.award,
         ("adjustments", _) => &f.adjustment,
         ("stores", _) => &f.store,
+        ("public", "stores") => &f.store,
         ("items", _) => &f.item,
         ("donors", _) => &f.donor,
         ("donations", _) => &f.donation,
@@ -173,7 +185,9 @@ fn concrete(path: &str, f: &Fixture) -> String {
         ("redemptions", _) => &f.redemption,
         _ => &f.area,
     };
-    path.replace("{file:.*}", "css/app.css").replace("{id}", id)
+    path.replace("{file:.*}", "css/app.css")
+        .replace("{card_no}", "1234567897")
+        .replace("{id}", id)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -329,9 +329,15 @@ impl DetailPage<'_> {
     }
 }
 
-/// The QR code of a card number, drawn here as SVG.
-pub fn qr_svg(card: &str) -> String {
-    match qrcode::QrCode::new(card.as_bytes()) {
+/// The QR code of a card, drawn here as SVG: the household's page at the
+/// public address when one is configured (the counter's scanner reads the
+/// card number out of it), else the card number alone.
+pub fn qr_svg(card: &str, public_url: Option<&str>) -> String {
+    let content = match public_url {
+        Some(base) => format!("{base}/h/{card}"),
+        None => card.to_string(),
+    };
+    match qrcode::QrCode::new(content.as_bytes()) {
         Ok(code) => code
             .render::<qrcode::render::svg::Color>()
             .min_dimensions(120, 120)
@@ -379,7 +385,12 @@ async fn detail_page(
     })
     .await?;
     let ctx = PageCtx::build(&req, Some(&user));
-    let qr = row.card_no.as_deref().map(qr_svg).unwrap_or_default();
+    let url = state.config.public_url.as_deref();
+    let qr = row
+        .card_no
+        .as_deref()
+        .map(|card| qr_svg(card, url))
+        .unwrap_or_default();
     let (revealed_id, revealed_phone) = match revealed {
         Some((Secret::IdNumber, v)) => (Some(v), None),
         Some((Secret::Phone, v)) => (None, Some(v)),
@@ -548,6 +559,7 @@ struct CardsPage<'a> {
 fn print_cards(
     c: &mut crate::db::DbConn,
     key: &crate::crypto::DataKey,
+    public_url: Option<&str>,
     rows: Vec<HouseholdRow>,
 ) -> diesel::QueryResult<Vec<PrintCard>> {
     let mut out = Vec::new();
@@ -560,7 +572,7 @@ fn print_cards(
             continue;
         };
         out.push(PrintCard {
-            qr_svg: qr_svg(card.as_str()),
+            qr_svg: qr_svg(card.as_str(), public_url),
             pin: households::card_pin(c, key, card.as_str())?,
             card: card.grouped(),
             row,
@@ -579,9 +591,10 @@ pub async fn card(
     let scope = user.scope.clone();
     let id = id.into_inner();
     let key = state.key.clone();
+    let url = state.config.public_url.clone();
     let cards = run(&state, move |c| {
         let row = households::find(c, &scope, &id)?;
-        Ok(print_cards(c, &key, vec![row])?)
+        Ok(print_cards(c, &key, url.as_deref(), vec![row])?)
     })
     .await?;
     let ctx = PageCtx::build(&req, Some(&user));
@@ -605,9 +618,10 @@ pub async fn cards(
     let filter = q.into_inner().filter();
     let scope = user.scope.clone();
     let key = state.key.clone();
+    let url = state.config.public_url.clone();
     let cards = run(&state, move |c| {
         let rows = households::cards_for(c, &scope, &filter)?;
-        Ok(print_cards(c, &key, rows)?)
+        Ok(print_cards(c, &key, url.as_deref(), rows)?)
     })
     .await?;
     let ctx = PageCtx::build(&req, Some(&user));

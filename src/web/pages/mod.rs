@@ -19,6 +19,7 @@ pub mod stock;
 pub mod stocktakes;
 pub mod stores;
 pub mod users;
+pub mod window;
 
 use super::AppError;
 

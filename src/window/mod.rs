@@ -1,0 +1,503 @@
+//! The households' own window: a household opens its page with its card
+//! number and the PIN printed on the card, and sees its own points, nothing
+//! else; the village's notice, the honour roll, the stores' shelves and the
+//! rulebook are public (see `public`).
+//!
+//! A household's session is short (10 minutes, never extended) and lives in
+//! the database, so every app server knows it. Failed tries are counted per
+//! card and per client address in the database, like failed logins, and the
+//! same counts guard the JSON API's card look-up.
+
+pub mod public;
+
+use chrono::{Duration, NaiveDate};
+use diesel::prelude::*;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::audit::{self, AuditCtx};
+use crate::config::Config;
+use crate::crypto::DataKey;
+use crate::db::schema::{
+    areas, card_failures, household_sessions, households, points_cards, redemption_lines,
+    redemptions, rules, stores,
+};
+use crate::db::{self, DbConn};
+use crate::domain::{CardNo, FieldError};
+use crate::households::{self as register, CardLookup};
+use crate::ledger;
+use crate::points::expiry;
+
+/// How long a household's session lasts, in minutes, from the moment the PIN
+/// was given (it is not extended by use).
+pub const SESSION_MINUTES: i64 = 10;
+
+/// Why a household could not be let in or could not act.
+#[derive(Debug, thiserror::Error)]
+pub enum WindowError {
+    /// Unknown or replaced card, or a wrong PIN: one answer for all, so that
+    /// nobody learns which card numbers exist.
+    #[error("card or PIN refused")]
+    Refused,
+    /// Too many failed tries for this card or from this address.
+    #[error("too many failed tries")]
+    Throttled,
+    /// The card was printed before cards had PINs: it must be reissued.
+    #[error("the card has no PIN")]
+    NoPin,
+    #[error("invalid field {}", .0.field)]
+    Field(FieldError),
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+impl From<FieldError> for WindowError {
+    fn from(e: FieldError) -> Self {
+        WindowError::Field(e)
+    }
+}
+
+impl db::RetryableError for WindowError {
+    fn is_retryable(&self) -> bool {
+        matches!(self, WindowError::Db(e) if e.is_retryable())
+    }
+}
+
+/// Whether a card (as typed) or an address has had too many failed tries in
+/// the login window (`Config::login_window_minutes`, with the account and
+/// address limits of logins).
+pub fn card_throttled(c: &mut DbConn, card: &str, ip: &str, config: &Config) -> QueryResult<bool> {
+    let since = db::now() - Duration::minutes(config.login_window_minutes);
+    let by_card: i64 = card_failures::table
+        .filter(card_failures::card_no.eq(card))
+        .filter(card_failures::at.gt(since))
+        .count()
+        .get_result(c)?;
+    if by_card >= config.login_max_failures_account {
+        return Ok(true);
+    }
+    let by_ip: i64 = card_failures::table
+        .filter(card_failures::ip.eq(ip))
+        .filter(card_failures::at.gt(since))
+        .count()
+        .get_result(c)?;
+    Ok(by_ip >= config.login_max_failures_ip)
+}
+
+/// Count one failed try against a card (as typed, at most 32 characters)
+/// and an address.
+pub fn record_card_failure(c: &mut DbConn, card: &str, ip: &str) -> QueryResult<()> {
+    let card: String = card.chars().take(32).collect();
+    db::write_tx(c, |c| {
+        diesel::insert_into(card_failures::table)
+            .values((
+                card_failures::id.eq(db::new_id()),
+                card_failures::card_no.eq(&card),
+                card_failures::ip.eq(ip),
+                card_failures::at.eq(db::now()),
+            ))
+            .execute(c)
+            .map(|_| ())
+    })
+}
+
+/// The one check of a card number and its PIN, for the household's page and
+/// the JSON API alike. Returns the card and its household's id.
+///
+/// Errors: `Throttled` before anything is looked up when the card or the
+/// address has too many failures; `Refused` (and a failure counted) for an
+/// unknown or replaced card or a wrong PIN; `NoPin` for a card without one.
+pub fn check_card(
+    c: &mut DbConn,
+    key: &DataKey,
+    config: &Config,
+    card_typed: &str,
+    pin: &str,
+    ip: &str,
+) -> Result<(CardNo, String), WindowError> {
+    let parsed = CardNo::parse("field.card_no", card_typed);
+    // Failures are counted under the card's own form, however it was typed.
+    let typed: String = match &parsed {
+        Ok(card) => card.as_str().to_string(),
+        Err(_) => card_typed
+            .chars()
+            .filter(|ch| !ch.is_whitespace())
+            .collect(),
+    };
+    if card_throttled(c, &typed, ip, config)? {
+        return Err(WindowError::Throttled);
+    }
+    let current = match parsed {
+        Ok(card) => match register::lookup_card(c, &card)? {
+            CardLookup::Current { household_id } => Some((card, household_id)),
+            _ => None,
+        },
+        Err(_) => None,
+    };
+    let Some((card, household_id)) = current else {
+        record_card_failure(c, &typed, ip)?;
+        return Err(WindowError::Refused);
+    };
+    let Some(stored) = register::card_pin(c, key, card.as_str())? else {
+        return Err(WindowError::NoPin);
+    };
+    let given = crate::domain::input::normalize(pin);
+    if !bool::from(stored.as_bytes().ct_eq(given.as_bytes())) {
+        record_card_failure(c, card.as_str(), ip)?;
+        return Err(WindowError::Refused);
+    }
+    Ok((card, household_id))
+}
+
+/// A household's open session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HouseholdSession {
+    pub household_id: String,
+    pub card_no: String,
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The audit row of something a household did: no user, the card as the
+/// name, the client's address and the request's id.
+pub fn household_ctx(card_no: &str, ip: &str, request_id: &str) -> AuditCtx {
+    AuditCtx {
+        user_id: None,
+        username: format!("card:{card_no}"),
+        ip: ip.to_string(),
+        request_id: request_id.to_string(),
+    }
+}
+
+/// Check the card and PIN and open a session: returns its secret (64 hex
+/// characters, for a cookie). The login is audited; so is a refusal.
+pub fn log_in(
+    c: &mut DbConn,
+    key: &DataKey,
+    config: &Config,
+    card_typed: &str,
+    pin: &str,
+    ip: &str,
+    request_id: &str,
+) -> Result<String, WindowError> {
+    let (card, household_id) = check_card(c, key, config, card_typed, pin, ip)?;
+    let token = hex::encode(rand::random::<[u8; 32]>());
+    let now = db::now();
+    db::write_tx(c, |c| {
+        // Old sessions of any household go with each login.
+        diesel::delete(household_sessions::table.filter(household_sessions::expires_at.lt(now)))
+            .execute(c)?;
+        diesel::insert_into(household_sessions::table)
+            .values((
+                household_sessions::token_hash.eq(token_hash(&token)),
+                household_sessions::household_id.eq(&household_id),
+                household_sessions::card_no.eq(card.as_str()),
+                household_sessions::ip.eq(ip),
+                household_sessions::created_at.eq(now),
+                household_sessions::expires_at.eq(now + Duration::minutes(SESSION_MINUTES)),
+            ))
+            .execute(c)?;
+        audit::record(
+            c,
+            &household_ctx(card.as_str(), ip, request_id),
+            "household.window_login",
+            "household",
+            &household_id,
+            "",
+        )?;
+        Ok::<_, WindowError>(())
+    })?;
+    Ok(token)
+}
+
+/// The live session of a secret, if it has not ended.
+pub fn session(c: &mut DbConn, token: &str) -> QueryResult<Option<HouseholdSession>> {
+    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(None);
+    }
+    household_sessions::table
+        .find(token_hash(token))
+        .filter(household_sessions::expires_at.gt(db::now()))
+        .select((
+            household_sessions::household_id,
+            household_sessions::card_no,
+        ))
+        .first::<(String, String)>(c)
+        .optional()
+        .map(|o| {
+            o.map(|(household_id, card_no)| HouseholdSession {
+                household_id,
+                card_no,
+            })
+        })
+}
+
+/// End a session (logging out).
+pub fn log_out(c: &mut DbConn, token: &str) -> QueryResult<()> {
+    diesel::delete(household_sessions::table.find(token_hash(token)))
+        .execute(c)
+        .map(|_| ())
+}
+
+/// A new PIN: exactly 6 digits (full-width digits accepted), not all the
+/// same digit and not a run such as 123456.
+///
+/// Errors: `error.pin_format` naming `field`.
+pub fn parse_pin(field: &'static str, s: &str) -> Result<String, FieldError> {
+    let s = crate::domain::input::normalize(s);
+    let b = s.as_bytes();
+    let ok = b.len() == 6 && b.iter().all(u8::is_ascii_digit);
+    let all_same = ok && b.iter().all(|d| *d == b[0]);
+    let run =
+        ok && (b.windows(2).all(|w| w[1] == w[0] + 1) || b.windows(2).all(|w| w[0] == w[1] + 1));
+    if !ok || all_same || run {
+        return Err(FieldError::new(field, "error.pin_format"));
+    }
+    Ok(s)
+}
+
+/// The household changes its own PIN, giving the current one again. Every
+/// other session of the card ends; the change is audited.
+///
+/// Errors: `Refused` (counted as a failure) for a wrong current PIN,
+/// `Throttled`, `Field` for a malformed new PIN or two that differ.
+#[allow(clippy::too_many_arguments)]
+pub fn change_pin(
+    c: &mut DbConn,
+    key: &DataKey,
+    config: &Config,
+    s: &HouseholdSession,
+    token: &str,
+    current: &str,
+    new: &str,
+    again: &str,
+    ip: &str,
+    request_id: &str,
+) -> Result<(), WindowError> {
+    let new_pin = parse_pin("field.new_pin", new)?;
+    if crate::domain::input::normalize(again) != new_pin {
+        return Err(FieldError::new("field.new_pin_again", "error.pin_mismatch").into());
+    }
+    check_card(c, key, config, &s.card_no, current, ip)?;
+    db::write_tx(c, |c| {
+        diesel::update(points_cards::table.find(&s.card_no))
+            .set(points_cards::pin_cipher.eq(key.encrypt(&new_pin)))
+            .execute(c)?;
+        diesel::delete(
+            household_sessions::table
+                .filter(household_sessions::card_no.eq(&s.card_no))
+                .filter(household_sessions::token_hash.ne(token_hash(token))),
+        )
+        .execute(c)?;
+        audit::record(
+            c,
+            &household_ctx(&s.card_no, ip, request_id),
+            "household.pin_change",
+            "household",
+            &s.household_id,
+            "",
+        )?;
+        Ok(())
+    })
+}
+
+/// The household asks to be left off the honour roll, or to be on it again.
+pub fn set_honour_opt_out(
+    c: &mut DbConn,
+    s: &HouseholdSession,
+    opt_out: bool,
+    ip: &str,
+    request_id: &str,
+) -> Result<(), WindowError> {
+    db::write_tx(c, |c| {
+        diesel::update(households::table.find(&s.household_id))
+            .set(households::honour_opt_out.eq(opt_out))
+            .execute(c)?;
+        audit::record(
+            c,
+            &household_ctx(&s.card_no, ip, request_id),
+            if opt_out {
+                "household.honour_opt_out"
+            } else {
+                "household.honour_opt_in"
+            },
+            "household",
+            &s.household_id,
+            "",
+        )?;
+        Ok(())
+    })
+}
+
+/// One line of the household's own history, in plain words.
+#[derive(Debug, Clone)]
+pub struct HistoryLine {
+    pub posted_on: NaiveDate,
+    /// The ledger kind (award, deduction, redemption, ...).
+    pub kind: String,
+    /// What it was: the rule's name, the goods redeemed and the store, or
+    /// the date points expired from.
+    pub what: String,
+    /// Signed points: positive adds.
+    pub points: i64,
+    pub balance: i64,
+}
+
+impl HistoryLine {
+    pub fn kind_key(&self) -> &'static str {
+        ledger::Kind::label_key(&self.kind)
+    }
+}
+
+/// What a household sees of itself.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    pub card_no: String,
+    /// The head of household's name, masked as on the notice (张*三).
+    pub name: String,
+    pub village_id: String,
+    pub village: String,
+    pub balance: i64,
+    /// Newest first.
+    pub history: Vec<HistoryLine>,
+    /// The next points to expire, when points expire at all.
+    pub upcoming: Option<expiry::Upcoming>,
+    /// Stores serving the household's village (their area holds it).
+    pub stores: Vec<public::StoreShelf>,
+    pub honour_opt_out: bool,
+}
+
+/// Entries shown on the household's page (the newest).
+pub const HISTORY_LINES: i64 = 50;
+
+/// The household's own page: balance, history, expiry, its stores.
+pub fn overview(
+    c: &mut DbConn,
+    s: &HouseholdSession,
+    today: NaiveDate,
+    expired_from: &dyn Fn(&str) -> String,
+) -> QueryResult<Overview> {
+    let (head_name, village_id, village, village_path, opt_out): (
+        String,
+        String,
+        String,
+        String,
+        bool,
+    ) = households::table
+        .inner_join(areas::table)
+        .filter(households::id.eq(&s.household_id))
+        .select((
+            households::head_name,
+            areas::id,
+            areas::name,
+            areas::path,
+            households::honour_opt_out,
+        ))
+        .first(c)?;
+    let account = ledger::household_account(&s.household_id);
+    let balance = ledger::balance(c, &account)?;
+    let (_, mut entries) = ledger::statement(c, &s.household_id, None, None)?;
+    // Balances run from the oldest; only the newest lines are shown.
+    let mut running = 0;
+    let mut lines: Vec<(ledger::Entry, i64, i64)> = entries
+        .drain(..)
+        .map(|e| {
+            let points = ledger::signed_for(&e, &account);
+            running += points;
+            (e, points, running)
+        })
+        .collect();
+    lines.reverse();
+    lines.truncate(HISTORY_LINES as usize);
+    let codes: Vec<&str> = lines
+        .iter()
+        .filter(|(e, _, _)| e.ref_kind == "award")
+        .map(|(e, _, _)| e.memo.as_str())
+        .collect();
+    let rule_names: std::collections::HashMap<String, String> = rules::table
+        .filter(rules::code.eq_any(&codes))
+        .filter(rules::superseded_by.is_null())
+        .select((rules::code, rules::name))
+        .load::<(String, String)>(c)?
+        .into_iter()
+        .collect();
+    let redemption_ids: Vec<&str> = lines
+        .iter()
+        .filter(|(e, _, _)| e.ref_kind == "redemption")
+        .map(|(e, _, _)| e.ref_id.as_str())
+        .collect();
+    let mut goods: std::collections::HashMap<String, String> = Default::default();
+    for (rid, store, item, qty, unit) in redemptions::table
+        .inner_join(stores::table)
+        .inner_join(redemption_lines::table)
+        .filter(redemptions::id.eq_any(&redemption_ids))
+        .filter(redemptions::household_id.eq(&s.household_id))
+        .order((redemptions::id, redemption_lines::line_no))
+        .select((
+            redemptions::id,
+            stores::name,
+            redemption_lines::item_name,
+            redemption_lines::quantity,
+            redemption_lines::unit,
+        ))
+        .load::<(String, String, String, i64, String)>(c)?
+    {
+        let text = goods.entry(rid).or_insert_with(|| format!("{store}："));
+        if !text.ends_with('：') {
+            text.push('、');
+        }
+        text.push_str(&format!("{item} {qty}{unit}"));
+    }
+    let history = lines
+        .into_iter()
+        .map(|(e, points, balance)| HistoryLine {
+            posted_on: e.posted_on,
+            what: if e.kind == ledger::Kind::Expiry.as_str() {
+                expired_from(&e.memo)
+            } else if e.ref_kind == "redemption" {
+                goods.get(&e.ref_id).cloned().unwrap_or_default()
+            } else {
+                rule_names
+                    .get(&e.memo)
+                    .cloned()
+                    .unwrap_or_else(|| e.memo.clone())
+            },
+            kind: e.kind,
+            points,
+            balance,
+        })
+        .collect();
+    let upcoming = match expiry::Rule::of_scheme(c)? {
+        Some(rule) => expiry::upcoming(c, rule, &s.household_id, today)?,
+        None => None,
+    };
+    let stores = public::stores_serving(c, &village_path)?;
+    Ok(Overview {
+        card_no: s.card_no.clone(),
+        name: public::mask_name(&head_name),
+        village_id,
+        village,
+        balance,
+        history,
+        upcoming,
+        stores,
+        honour_opt_out: opt_out,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pins_are_six_digits_and_not_obvious() {
+        assert_eq!(parse_pin("f", "２４６８１３").unwrap(), "246813");
+        for bad in [
+            "12345", "1234567", "abcdef", "111111", "123456", "654321", "",
+        ] {
+            assert!(parse_pin("f", bad).is_err(), "{bad}");
+        }
+    }
+}
