@@ -164,7 +164,9 @@ pub fn household_for_card(
     }
 }
 
-/// Items a clerk's entry names: a barcode exactly, else a part of the name.
+/// Items a clerk's entry names: a barcode exactly, else a part of the name
+/// as typed, whatever its case (`led` finds `LED灯泡`; `%` finds only a
+/// name with `%` in it), at most 20.
 pub fn find_items(conn: &mut DbConn, entry: &str) -> QueryResult<Vec<Item>> {
     use crate::db::schema::items;
     let entry = entry.trim();
@@ -179,7 +181,7 @@ pub fn find_items(conn: &mut DbConn, entry: &str) -> QueryResult<Vec<Item>> {
         return Ok(by_barcode);
     }
     items::table
-        .filter(items::name.like(format!("%{entry}%")))
+        .filter(db::contains(items::name, entry))
         .order(items::name.asc())
         .limit(20)
         .select(Item::as_select())

@@ -46,4 +46,5 @@ mod operations;
 mod points;
 mod queries;
 mod reports;
+mod search;
 mod stock;
