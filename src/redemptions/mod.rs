@@ -239,14 +239,38 @@ pub fn add_line(lines: &mut Vec<WantLine>, item_id: &str, quantity: i64) {
     }
 }
 
+/// One redemption as the counter or the API asks for it.
 pub struct RedeemRequest<'a> {
     pub store_id: &'a str,
+    /// The card as scanned or typed: it decides whose points are spent.
     pub card: &'a str,
     pub lines: &'a [WantLine],
+    /// The form key (exactly once).
     pub key: &'a str,
+    /// The household the request names besides the card (the API's
+    /// `household_id`, the counter form's household): when given it must be
+    /// the card's, or the request is refused (`error.household_card_mismatch`
+    /// on `field.household`) and nothing changes.
+    pub household_id: Option<&'a str>,
+    /// The total the clerk was shown, in points: when given and the basket
+    /// now costs something else (a price changed meanwhile), the request is
+    /// refused with the new total (`error.price_changed`) and nothing changes.
+    pub expected_total: Option<i64>,
+}
+
+/// The refusal when a basket no longer costs what was shown: `total` is
+/// what it costs now, `shown` what the clerk saw (both in points).
+pub fn price_changed(shown: i64, total: i64) -> FieldError {
+    FieldError::new("field.expected_total", "error.price_changed")
+        .arg("shown", shown)
+        .arg("total", total)
 }
 
 /// Redeem, exactly once per key. A replay returns the first redemption.
+/// Refused (nothing changes) when the household named besides the card is
+/// another (`error.household_card_mismatch`), or the basket no longer costs
+/// the total shown (`error.price_changed`, a conflict), besides the refusals
+/// of points, stock, store and card.
 pub fn redeem(
     conn: &mut DbConn,
     ctx: &AuditCtx,
@@ -275,6 +299,15 @@ pub fn redeem(
                 .into());
         }
         let (household, card) = household_for_card(c, r.card)?;
+        if let Some(named) = r.household_id.map(str::trim).filter(|h| !h.is_empty())
+            && named != household.household.id
+        {
+            return Err(
+                FieldError::new("field.household", "error.household_card_mismatch")
+                    .arg("card", card.as_str())
+                    .into(),
+            );
+        }
         if settings::get_bool(c, settings::REDEEM_IN_STORE_AREA_ONLY)? {
             let store_area = areas::find(c, &store.store.area_id)?.ok_or(RedeemError::NotFound)?;
             if !household.area_path.starts_with(&store_area.path) {
@@ -304,6 +337,11 @@ pub fn redeem(
         let total: i64 = priced.iter().map(|(_, q, p)| q.get() * p).sum();
         if total <= 0 {
             return Err(FieldError::new("field.items", "error.basket_free").into());
+        }
+        if let Some(shown) = r.expected_total
+            && shown != total
+        {
+            return Err(price_changed(shown, total).into());
         }
         let id = db::new_id();
         let number = format!(

@@ -48,6 +48,8 @@ pub fn redeem_for_test(app: &TestApp, store: &str, household: &str, item: &str) 
                 quantity: 1,
             }],
             key: &uuid::Uuid::new_v4().to_string(),
+            household_id: None,
+            expected_total: None,
         },
         today(),
     )
@@ -131,7 +133,7 @@ fn hidden(body: &str, name: &str) -> Vec<String> {
 
 fn basket_fields<'a>(page: &'a Page, extra: &[(&'a str, &'a str)]) -> Vec<(String, String)> {
     let mut f: Vec<(String, String)> = Vec::new();
-    for name in ["store_id", "card", "key"] {
+    for name in ["store_id", "card", "key", "household_id", "total"] {
         f.push((
             name.to_string(),
             hidden(&page.body, name)
@@ -326,5 +328,108 @@ app_test! {
         let bad = clerk.submit(&format!("/stores/{}/purchases", k.store), &[("key", &aixin::idempotency::IdemKey::issue().to_string()), ("item_id", k.rice.as_str()), ("quantity", "0"), ("note", "x")]).await;
         bad.assert_contains("数量");
         assert!(aixin::stock::verify_stock_ledger(&mut app.conn()).unwrap().ok());
+    }
+}
+
+/// An admin sets an item's catalogue price (the same call the goods page makes).
+fn set_price(app: &TestApp, item: &str, points: &str) {
+    let mut c = app.conn();
+    let it = goods::find(&mut c, item).unwrap().unwrap();
+    goods::update(
+        &mut c,
+        &AuditCtx::console(),
+        item,
+        &ItemForm {
+            name: &it.name,
+            category: &it.category,
+            unit: &it.unit,
+            points_price: points,
+            barcode: it.barcode.as_deref().unwrap_or(""),
+        },
+        true,
+    )
+    .unwrap();
+}
+
+app_test! {
+    /// #16.7: the basket shows 2 x 5 = 10; an admin raises the price to 8;
+    /// the confirmation is refused with the new total shown, the basket kept,
+    /// nothing charged; confirming what is now shown charges 16.
+    async fn the_counter_charges_what_it_showed(app) {
+        let k = setup(&app, 0, 10);
+        set_price(&app, &k.soap, "5");
+        fund(&app, &k.household, 100);
+        let clerk = app.client();
+        clerk.login("clerk", PASSWORD).await;
+        let page = clerk.get(&format!("/counter?card={}", k.card)).await;
+        let page = post_basket(&clerk, &basket_fields(&page, &[("entry", "肥皂"), ("qty", "2")])).await;
+        page.assert_contains("id=\"total\">10<");
+        assert_eq!(hidden(&page.body, "total"), vec!["10".to_string()]);
+        set_price(&app, &k.soap, "8");
+        let refused = post_basket(&clerk, &basket_fields(&page, &[("confirm", "1")])).await;
+        assert_eq!(refused.status, 422, "{}", refused.body);
+        refused.assert_contains("价格有变动：刚才显示的合计为 10 分，现在为 16 分");
+        refused.assert_contains("id=\"total\">16<");
+        assert_eq!(hidden(&refused.body, "line").len(), 1, "the basket stays as it was");
+        assert_eq!(balance(&app, &k.household), 100);
+        assert_eq!(crate::stock::on_hand(&app, &k.store, &k.soap), 10);
+        let n: i64 = redemptions::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(n, 0);
+        // Enter on the empty entry confirms too, and is held to the total the same way.
+        set_price(&app, &k.soap, "9");
+        let refused = post_basket(&clerk, &basket_fields(&refused, &[("entry", "")])).await;
+        refused.assert_contains("现在为 18 分");
+        set_price(&app, &k.soap, "8");
+        let refused = post_basket(&clerk, &basket_fields(&refused, &[("entry", "")])).await;
+        refused.assert_contains("刚才显示的合计为 18 分，现在为 16 分");
+        // A confirmation without the total shown charges nothing.
+        let mut blind = basket_fields(&refused, &[("confirm", "1")]);
+        blind.retain(|(k, _)| k != "total");
+        let page = post_basket(&clerk, &blind).await;
+        assert_eq!(page.status, 422);
+        page.assert_contains("请先核对合计积分");
+        assert_eq!(balance(&app, &k.household), 100);
+        // What is shown now is what is charged.
+        let done = post_basket(&clerk, &basket_fields(&refused, &[("confirm", "1")])).await;
+        assert_eq!(done.status, 303, "{}", done.body);
+        let receipt = clerk.get(done.location.as_deref().unwrap()).await;
+        receipt.assert_contains("id=\"receipt-total\">16<");
+        assert_eq!(balance(&app, &k.household), 84);
+        assert_eq!(crate::stock::on_hand(&app, &k.store, &k.soap), 8);
+    }
+}
+
+app_test! {
+    /// #16.8: the counter form names the household it showed besides the
+    /// card; another household's card in the same form is refused, naming
+    /// the household, and charges no one.
+    async fn the_counter_form_names_one_household(app) {
+        let k = setup(&app, 0, 10);
+        fund(&app, &k.household, 100);
+        let other = app.household("隔壁户", &k.village);
+        fund(&app, &other, 100);
+        let other_card = card_of(&app, &other);
+        let clerk = app.client();
+        clerk.login("clerk", PASSWORD).await;
+        let page = clerk.get(&format!("/counter?card={}", k.card)).await;
+        let page = post_basket(&clerk, &basket_fields(&page, &[("entry", "肥皂")])).await;
+        assert_eq!(hidden(&page.body, "household_id"), vec![k.household.clone()]);
+        let mut swapped = basket_fields(&page, &[("confirm", "1")]);
+        for (name, value) in swapped.iter_mut() {
+            if name == "card" {
+                *value = other_card.clone();
+            }
+        }
+        let refused = post_basket(&clerk, &swapped).await;
+        assert_eq!(refused.status, 422, "{}", refused.body);
+        refused.assert_contains(&format!("农户：卡号 {other_card} 不是所填农户的卡"));
+        assert_eq!(balance(&app, &k.household), 100);
+        assert_eq!(balance(&app, &other), 100);
+        assert_eq!(crate::stock::on_hand(&app, &k.store, &k.soap), 10);
+        // The form as shown goes through, for the household shown.
+        let done = post_basket(&clerk, &basket_fields(&page, &[("confirm", "1")])).await;
+        assert_eq!(done.status, 303, "{}", done.body);
+        assert_eq!(balance(&app, &k.household), 97);
+        assert_eq!(balance(&app, &other), 100);
     }
 }
