@@ -547,72 +547,117 @@ pub fn void(
     })
 }
 
-/// A clerk's end of day (日结) at a store.
+/// A clerk's end of day (日结) at a store. Every event counts on the day it
+/// was made: a redemption on the day it was made, a void on the day it was
+/// voided (whichever day the redemption was made). So a day, once over,
+/// never changes, and a void of an older redemption shows today.
 pub struct DaySummary {
+    /// Redemptions made on the day and not voided by its end.
     pub count: i64,
+    /// Points spent on the day, net: the day's redemptions less every
+    /// void made on the day.
     pub points: i64,
+    /// Voids made on the day (of the day's redemptions or older ones).
     pub voids: i64,
+    /// The points those voids gave back.
     pub void_points: i64,
+    /// Households whose redemptions on the day stood at its end.
     pub households: i64,
-    /// (item, unit, quantity, points), completed redemptions only.
+    /// (item, unit, quantity, points): out on the day's redemptions less
+    /// back by the day's voids; items that net to nothing are left out.
     pub items: Vec<(String, String, i64, i64)>,
+    /// The redemptions made on the day, in order.
     pub redemptions: Vec<Redemption>,
+    /// The redemptions voided on the day, in the order voided.
+    pub voided: Vec<Redemption>,
+    /// The day's end (UTC): a redemption voided at or after it stood that day.
+    pub until: NaiveDateTime,
 }
 
+impl DaySummary {
+    /// Whether a redemption of the day had been voided by the day's end.
+    pub fn void_that_day(&self, r: &Redemption) -> bool {
+        r.voided_at.is_some_and(|v| v < self.until)
+    }
+}
+
+/// The end of day of a store for a local `day` in `tz`.
 pub fn day_summary(
     conn: &mut DbConn,
     store_id: &str,
     day: NaiveDate,
     tz: chrono_tz::Tz,
 ) -> QueryResult<DaySummary> {
+    use std::collections::{BTreeMap, HashSet};
     let from = crate::time::local_day_start_utc(day, tz);
     let to = crate::time::local_day_start_utc(day.succ_opt().unwrap_or(day), tz);
-    let list: Vec<Redemption> = redemptions::table
+    let made: Vec<Redemption> = redemptions::table
         .filter(redemptions::store_id.eq(store_id))
         .filter(redemptions::created_at.ge(from))
         .filter(redemptions::created_at.lt(to))
         .order(redemptions::created_at.asc())
         .select(Redemption::as_select())
         .load(conn)?;
-    let done: Vec<&Redemption> = list.iter().filter(|r| !r.is_void()).collect();
-    // The day's lines by the same filter, not by a list of ids: a busy day
+    let voided: Vec<Redemption> = redemptions::table
+        .filter(redemptions::store_id.eq(store_id))
+        .filter(redemptions::voided_at.ge(from))
+        .filter(redemptions::voided_at.lt(to))
+        .order(redemptions::voided_at.asc())
+        .select(Redemption::as_select())
+        .load(conn)?;
+    let stood = |r: &&Redemption| r.voided_at.is_none_or(|v| v >= to);
+    // The day's lines by the same filters, not by a list of ids: a busy day
     // would pass more ids than a statement may bind.
-    let rows: Vec<(String, String, i64, i64)> = redemption_lines::table
+    let line = (
+        redemption_lines::item_name,
+        redemption_lines::unit,
+        redemption_lines::quantity,
+        redemption_lines::points,
+    );
+    let out: Vec<(String, String, i64, i64)> = redemption_lines::table
         .inner_join(redemptions::table)
         .filter(redemptions::store_id.eq(store_id))
         .filter(redemptions::created_at.ge(from))
         .filter(redemptions::created_at.lt(to))
-        .filter(redemptions::status.ne("void"))
-        .select((
-            redemption_lines::item_name,
-            redemption_lines::unit,
-            redemption_lines::quantity,
-            redemption_lines::points,
-        ))
+        .select(line)
         .load(conn)?;
-    let mut items: std::collections::BTreeMap<(String, String), (i64, i64)> = Default::default();
-    for (name, unit, q, p) in rows {
+    let back: Vec<(String, String, i64, i64)> = redemption_lines::table
+        .inner_join(redemptions::table)
+        .filter(redemptions::store_id.eq(store_id))
+        .filter(redemptions::voided_at.ge(from))
+        .filter(redemptions::voided_at.lt(to))
+        .select(line)
+        .load(conn)?;
+    let mut items: BTreeMap<(String, String), (i64, i64)> = Default::default();
+    for ((name, unit, q, p), sign) in out
+        .into_iter()
+        .map(|l| (l, 1))
+        .chain(back.into_iter().map(|l| (l, -1)))
+    {
         let e = items.entry((name, unit)).or_default();
-        e.0 += q;
-        e.1 += p;
+        e.0 += sign * q;
+        e.1 += sign * p;
     }
-    let households: std::collections::HashSet<&str> =
-        done.iter().map(|r| r.household_id.as_str()).collect();
+    let households: HashSet<&str> = made
+        .iter()
+        .filter(stood)
+        .map(|r| r.household_id.as_str())
+        .collect();
+    let void_points: i64 = voided.iter().map(|r| r.total_points).sum();
     Ok(DaySummary {
-        count: done.len() as i64,
-        points: done.iter().map(|r| r.total_points).sum(),
-        voids: list.iter().filter(|r| r.is_void()).count() as i64,
-        void_points: list
-            .iter()
-            .filter(|r| r.is_void())
-            .map(|r| r.total_points)
-            .sum(),
+        count: made.iter().filter(stood).count() as i64,
+        points: made.iter().map(|r| r.total_points).sum::<i64>() - void_points,
+        voids: voided.len() as i64,
+        void_points,
         households: households.len() as i64,
         items: items
             .into_iter()
+            .filter(|(_, (q, p))| *q != 0 || *p != 0)
             .map(|((n, u), (q, p))| (n, u, q, p))
             .collect(),
-        redemptions: list,
+        redemptions: made,
+        voided,
+        until: to,
     })
 }
 

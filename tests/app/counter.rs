@@ -433,3 +433,75 @@ app_test! {
         assert_eq!(balance(&app, &other), 100);
     }
 }
+
+app_test! {
+    /// #16.4: voiding one of last month's redemptions today leaves that day's
+    /// end of day and last month's summaries as they were printed; the void
+    /// counts today and in this month.
+    async fn a_void_is_dated_when_it_is_made(app) {
+        use aixin::reports::{self, Month};
+        let tz = chrono_tz::Asia::Shanghai;
+        let k = setup(&app, 5, 5);
+        let r = redeem_for_test(&app, &k.store, &k.household, &k.rice);
+        // Made on a day of last month, at ten in the morning there.
+        let this_month = Month::of(today());
+        let last_month = this_month.prev();
+        let then = last_month.first_day() + chrono::Duration::days(9);
+        let at = aixin::time::local_day_start_utc(then, tz) + chrono::Duration::hours(10);
+        diesel::update(redemptions::table.find(&r))
+            .set(redemptions::created_at.eq(at))
+            .execute(&mut app.conn())
+            .unwrap();
+        let store = aixin::stores::find(&mut app.conn(), &k.store).unwrap().unwrap();
+        let area = k.village.clone();
+        let summaries = |month: Month| {
+            let mut c = app.conn();
+            let s = reports::monthly_store(&mut c, tz, &store, month).unwrap().redemptions;
+            let a = reports::monthly(&mut c, tz, &area, month).unwrap().unwrap().redemptions;
+            ((s.count, s.points, s.by_store.len()), (a.count, a.points, a.households))
+        };
+        let clerk = app.client();
+        clerk.login("clerk", PASSWORD).await;
+        let day_then = format!("/counter/day?date={then}");
+        let before = clerk.get(&day_then).await;
+        before.assert_contains("id=\"day-count\">1<");
+        before.assert_contains("id=\"day-points\">45<");
+        before.assert_contains("id=\"day-voids\">0<");
+        let last_before = summaries(last_month);
+        assert_eq!(last_before, ((1, 45, 1), (1, 45, 1)));
+        assert_eq!(summaries(this_month), ((0, 0, 0), (0, 0, 0)));
+
+        let admin = app.admin().await;
+        admin.get(&format!("/redemptions/{r}")).await;
+        let page = admin.submit(&format!("/redemptions/{r}/void"), &[("reason", "核对后撤销")]).await;
+        page.assert_contains("已撤销");
+
+        // The day it was made, and the month, read as before.
+        let after = clerk.get(&day_then).await;
+        after.assert_contains("id=\"day-count\">1<");
+        after.assert_contains("id=\"day-points\">45<");
+        after.assert_contains("id=\"day-voids\">0<");
+        assert!(!after.body.contains("class=\"disabled\""), "not void on the day it was made");
+        assert_eq!(summaries(last_month), last_before);
+        // Today shows the void, and this month gives the points back.
+        let today_page = clerk.get("/counter/day").await;
+        today_page.assert_contains("id=\"day-count\">0<");
+        today_page.assert_contains("id=\"day-voids\">1<");
+        today_page.assert_contains("id=\"day-points\">-45<");
+        today_page.assert_contains("id=\"day-void-list\"");
+        let number: String = redemptions::table.find(&r).select(redemptions::number).first(&mut app.conn()).unwrap();
+        today_page.assert_contains(&number);
+        assert_eq!(summaries(this_month), ((0, -45, 1), (0, -45, 0)));
+
+        // Made and voided the same day: it does not stand, and nets to nothing.
+        let same = redeem_for_test(&app, &k.store, &k.household, &k.soap);
+        clerk.get(&format!("/redemptions/{same}")).await;
+        clerk.submit(&format!("/redemptions/{same}/void"), &[("reason", "拿错了")]).await.assert_contains("已撤销");
+        let today_page = clerk.get("/counter/day").await;
+        today_page.assert_contains("id=\"day-count\">0<");
+        today_page.assert_contains("id=\"day-voids\">2<");
+        today_page.assert_contains("id=\"day-points\">-45<");
+        assert_eq!(summaries(this_month), ((0, -45, 1), (0, -45, 0)));
+        assert_eq!(summaries(last_month), last_before);
+    }
+}
