@@ -505,3 +505,14 @@ app_test! {
         assert_eq!(summaries(last_month), last_before);
     }
 }
+
+app_test! {
+    /// #16.4/#18.2: one print listener, so one print dialog per click (the
+    /// browser test clicks; this one holds the script to a single caller).
+    async fn the_print_button_has_one_listener(app) {
+        let js = app.client().get("/static/js/app.js").await;
+        assert_eq!(js.status, 200);
+        assert_eq!(js.body.matches("window.print(").count(), 1, "{}", js.body);
+        assert_eq!(js.body.matches("[data-print]").count(), 1, "{}", js.body);
+    }
+}
