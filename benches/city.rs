@@ -458,6 +458,9 @@ struct Facts {
     item_name: String,
     /// (clerk username, store id)
     clerks: Vec<(String, String)>,
+    /// The item's price at each clerk's store, in points: the total the
+    /// counter shows for one, which its confirmation carries.
+    prices: Vec<i64>,
     /// (card, household id) of households with points to spend.
     cards: Vec<(String, String)>,
     city: String,
@@ -483,6 +486,11 @@ impl Facts {
             .select((users::username, stores::id))
             .load(c)
             .unwrap();
+        let item = aixin::goods::find(c, &item_id).unwrap().unwrap();
+        let prices: Vec<i64> = clerks
+            .iter()
+            .map(|(_, store)| aixin::goods::price_at(c, store, &item).unwrap())
+            .collect();
         let cards: Vec<(String, String)> =
             points_cards::table
                 .inner_join(households::table)
@@ -517,6 +525,7 @@ impl Facts {
             item_id,
             item_name,
             clerks,
+            prices,
             cards,
             city,
             town,
@@ -864,7 +873,8 @@ async fn login(base: &str, username: &str) -> Session {
 }
 
 /// `clerks` clerks, each at their own store, confirming one-line baskets
-/// (the counter's confirm POST: a fresh form key, the card, one item) as
+/// (the counter's confirm POST: a fresh form key, the card, one item and
+/// the total shown) as
 /// fast as the server answers.
 async fn redeem_load(base: &str, f: Arc<Facts>, clerks: usize, secs: f64) -> Load {
     let mut sessions = Vec::new();
@@ -881,6 +891,7 @@ async fn redeem_load(base: &str, f: Arc<Facts>, clerks: usize, secs: f64) -> Loa
             let mut load = Load::default();
             let mut i = k * 7 + 10_000;
             let line = format!("{}*1", f.item_id);
+            let total = f.prices[k % f.prices.len()].to_string();
             while Instant::now() < deadline {
                 let (card, _) = &f.cards[i % f.cards.len()];
                 i += clerks;
@@ -894,6 +905,7 @@ async fn redeem_load(base: &str, f: Arc<Facts>, clerks: usize, secs: f64) -> Loa
                         ("card", card.as_str()),
                         ("key", key.as_str()),
                         ("line", line.as_str()),
+                        ("total", total.as_str()),
                         ("confirm", "1"),
                     ])
                     .send()

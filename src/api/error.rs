@@ -70,6 +70,7 @@ fn conflict_code(key: &str) -> Option<&'static str> {
         "error.cap_count_reached" | "error.cap_points_reached" => "cap_reached",
         "error.month_closed" => "month_closed",
         "error.form_key_reused" => "idempotency_key_reused",
+        "error.price_changed" => "price_changed",
         "error.award_not_pending"
         | "error.award_not_approved"
         | "error.already_void"

@@ -33,10 +33,17 @@ pub struct NewRedemption {
     #[serde(default)]
     #[schema(format = Uuid)]
     pub household_id: Option<String>,
-    /// ... or its card number, as scanned.
+    /// ... or its card number, as scanned. When both are given they must
+    /// name the same household (422 on `household_id` otherwise); the card
+    /// decides whose points are spent.
     #[serde(default)]
     pub card_no: Option<String>,
     pub lines: Vec<WantLineIn>,
+    /// The total the clerk was shown, in points. When given and the basket
+    /// now costs something else (a price changed meanwhile), nothing is
+    /// charged: 409 `price_changed`, the message naming the new total.
+    #[serde(default)]
+    pub expected_total: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -115,6 +122,8 @@ fn receipt(c: &mut DbConn, id: &str) -> Result<RedemptionOut, ApiError> {
 }
 
 /// Redeem points for goods: points and stock go down together, or not at all.
+/// Name the household by `household_id` or `card_no` (both: the same one);
+/// send `expected_total` to be charged only what was shown.
 #[utoipa::path(post, path = "/api/v1/redemptions", tag = "redemptions",
     request_body = NewRedemption,
     params(("Idempotency-Key" = String, Header, description = "Exactly-once key: a replay returns the first receipt", pattern = "^[A-Za-z0-9_-]{1,64}$")),
@@ -124,8 +133,8 @@ fn receipt(c: &mut DbConn, id: &str) -> Result<RedemptionOut, ApiError> {
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not allowed at this store", body = ErrorBody),
         (status = 404, description = "No such store", body = ErrorBody),
-        (status = 409, description = "Insufficient points or stock, month closed, or key reused", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+        (status = 409, description = "Insufficient points or stock, month closed, key reused, or `price_changed`: the basket no longer costs `expected_total` (the message names the new total)", body = ErrorBody),
+        (status = 422, description = "Invalid field, or `household_id` and `card_no` naming different households", body = ErrorBody),
     ))]
 pub async fn create(
     req: HttpRequest,
@@ -142,11 +151,21 @@ pub async fn create(
     let today = crate::time::today(state.config.time_zone);
     let (done, replayed) = run(&state, move |c| {
         idempotency::once(c, &user_id, &key, |c| {
-            let card = match (&f.household_id, &f.card_no) {
-                (_, Some(card)) if !card.trim().is_empty() => card.trim().to_string(),
-                (Some(h), _) => {
+            let named = f
+                .household_id
+                .as_deref()
+                .map(str::trim)
+                .filter(|h| !h.is_empty());
+            let scanned = f
+                .card_no
+                .as_deref()
+                .map(str::trim)
+                .filter(|c| !c.is_empty());
+            let card = match (named, scanned) {
+                (_, Some(card)) => card.to_string(),
+                (Some(h), None) => {
                     // The household's current card, as if it had been scanned.
-                    let row = match households::find(c, &Scope::All, h.trim()) {
+                    let row = match households::find(c, &Scope::All, h) {
                         Err(households::HouseholdError::NotFound) => {
                             return Err(super::households::unknown_household());
                         }
@@ -155,7 +174,9 @@ pub async fn create(
                     row.card_no
                         .ok_or(FieldError::new("field.card_no", "error.required"))?
                 }
-                _ => return Err(FieldError::new("field.card_no", "error.required").into()),
+                (None, None) => {
+                    return Err(FieldError::new("field.card_no", "error.required").into());
+                }
             };
             let lines: Vec<WantLine> = f
                 .lines
@@ -174,6 +195,8 @@ pub async fn create(
                     card: &card,
                     lines: &lines,
                     key: &dkey,
+                    household_id: named,
+                    expected_total: f.expected_total,
                 },
                 today,
             )?;

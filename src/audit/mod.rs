@@ -92,7 +92,7 @@ pub fn list(
         q = q.filter(audit_log::username.eq(u.clone()));
     }
     if let Some(a) = &filter.action_prefix {
-        q = q.filter(audit_log::action.like(format!("{a}%")));
+        q = q.filter(db::starts_with(audit_log::action, a));
     }
     if let Some(from) = filter.from {
         q = q.filter(audit_log::at.ge(from));

@@ -490,6 +490,57 @@ pub fn path_prefix(path: &str) -> String {
     format!("{path}%")
 }
 
+diesel::define_sql_function! {
+    /// SQL `lower()`: on SQLite it folds ASCII letters, on PostgreSQL every
+    /// cased letter. Used on both sides of a search, so a text always finds
+    /// itself and Latin letters match whatever their case, on both backends.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// `text` with LIKE's wildcards (`%`, `_`) and the escape character (`\`)
+/// escaped, for a pattern used with `ESCAPE '\'`: what was typed matches
+/// only itself.
+pub fn like_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A search condition: `column` contains `text` as typed (wildcards
+/// escaped), ignoring case the same way on SQLite and PostgreSQL
+/// (`lower(column) LIKE lower('%text%') ESCAPE '\'`). Every search by part
+/// of a name goes through here (households, goods, the counter).
+pub type Contains<E> = diesel::dsl::Escape<diesel::dsl::Like<lower<E>, lower<String>>>;
+
+/// See [`Contains`].
+pub fn contains<E>(column: E, text: &str) -> Contains<E>
+where
+    E: diesel::expression::AsExpression<diesel::sql_types::Text>,
+{
+    use diesel::expression_methods::EscapeExpressionMethods;
+    lower(column)
+        .like(lower(format!("%{}%", like_escape(text))))
+        .escape('\\')
+}
+
+/// A search condition: `column` starts with `text` as typed (wildcards
+/// escaped), ignoring case as [`contains`] does (the audit log's action
+/// filter).
+pub fn starts_with<E>(column: E, text: &str) -> Contains<E>
+where
+    E: diesel::expression::AsExpression<diesel::sql_types::Text>,
+{
+    use diesel::expression_methods::EscapeExpressionMethods;
+    lower(column)
+        .like(lower(format!("{}%", like_escape(text))))
+        .escape('\\')
+}
+
 /// Whether the database answers (for /healthz).
 pub fn ping(conn: &mut DbConn) -> bool {
     diesel::sql_query("SELECT 1").execute(conn).is_ok()
@@ -498,6 +549,12 @@ pub fn ping(conn: &mut DbConn) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn like_escape_leaves_no_wildcard() {
+        assert_eq!(like_escape("100%_a\\b"), "100\\%\\_a\\\\b");
+        assert_eq!(like_escape("LED灯泡"), "LED灯泡");
+    }
 
     fn versions(backend: &str) -> Vec<String> {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

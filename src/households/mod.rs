@@ -424,10 +424,10 @@ pub fn list(
                 query = query.filter(
                     households::id_last4
                         .eq(upper)
-                        .or(households::head_name.like(format!("%{q}%"))),
+                        .or(db::contains(households::head_name, &q)),
                 );
             } else {
-                query = query.filter(households::head_name.like(format!("%{q}%")));
+                query = query.filter(db::contains(households::head_name, &q));
             }
         }
         query

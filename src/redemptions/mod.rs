@@ -164,7 +164,9 @@ pub fn household_for_card(
     }
 }
 
-/// Items a clerk's entry names: a barcode exactly, else a part of the name.
+/// Items a clerk's entry names: a barcode exactly, else a part of the name
+/// as typed, whatever its case (`led` finds `LED灯泡`; `%` finds only a
+/// name with `%` in it), at most 20.
 pub fn find_items(conn: &mut DbConn, entry: &str) -> QueryResult<Vec<Item>> {
     use crate::db::schema::items;
     let entry = entry.trim();
@@ -179,7 +181,7 @@ pub fn find_items(conn: &mut DbConn, entry: &str) -> QueryResult<Vec<Item>> {
         return Ok(by_barcode);
     }
     items::table
-        .filter(items::name.like(format!("%{entry}%")))
+        .filter(db::contains(items::name, entry))
         .order(items::name.asc())
         .limit(20)
         .select(Item::as_select())
@@ -237,14 +239,38 @@ pub fn add_line(lines: &mut Vec<WantLine>, item_id: &str, quantity: i64) {
     }
 }
 
+/// One redemption as the counter or the API asks for it.
 pub struct RedeemRequest<'a> {
     pub store_id: &'a str,
+    /// The card as scanned or typed: it decides whose points are spent.
     pub card: &'a str,
     pub lines: &'a [WantLine],
+    /// The form key (exactly once).
     pub key: &'a str,
+    /// The household the request names besides the card (the API's
+    /// `household_id`, the counter form's household): when given it must be
+    /// the card's, or the request is refused (`error.household_card_mismatch`
+    /// on `field.household`) and nothing changes.
+    pub household_id: Option<&'a str>,
+    /// The total the clerk was shown, in points: when given and the basket
+    /// now costs something else (a price changed meanwhile), the request is
+    /// refused with the new total (`error.price_changed`) and nothing changes.
+    pub expected_total: Option<i64>,
+}
+
+/// The refusal when a basket no longer costs what was shown: `total` is
+/// what it costs now, `shown` what the clerk saw (both in points).
+pub fn price_changed(shown: i64, total: i64) -> FieldError {
+    FieldError::new("field.expected_total", "error.price_changed")
+        .arg("shown", shown)
+        .arg("total", total)
 }
 
 /// Redeem, exactly once per key. A replay returns the first redemption.
+/// Refused (nothing changes) when the household named besides the card is
+/// another (`error.household_card_mismatch`), or the basket no longer costs
+/// the total shown (`error.price_changed`, a conflict), besides the refusals
+/// of points, stock, store and card.
 pub fn redeem(
     conn: &mut DbConn,
     ctx: &AuditCtx,
@@ -273,6 +299,15 @@ pub fn redeem(
                 .into());
         }
         let (household, card) = household_for_card(c, r.card)?;
+        if let Some(named) = r.household_id.map(str::trim).filter(|h| !h.is_empty())
+            && named != household.household.id
+        {
+            return Err(
+                FieldError::new("field.household", "error.household_card_mismatch")
+                    .arg("card", card.as_str())
+                    .into(),
+            );
+        }
         if settings::get_bool(c, settings::REDEEM_IN_STORE_AREA_ONLY)? {
             let store_area = areas::find(c, &store.store.area_id)?.ok_or(RedeemError::NotFound)?;
             if !household.area_path.starts_with(&store_area.path) {
@@ -302,6 +337,11 @@ pub fn redeem(
         let total: i64 = priced.iter().map(|(_, q, p)| q.get() * p).sum();
         if total <= 0 {
             return Err(FieldError::new("field.items", "error.basket_free").into());
+        }
+        if let Some(shown) = r.expected_total
+            && shown != total
+        {
+            return Err(price_changed(shown, total).into());
         }
         let id = db::new_id();
         let number = format!(
@@ -507,72 +547,117 @@ pub fn void(
     })
 }
 
-/// A clerk's end of day (日结) at a store.
+/// A clerk's end of day (日结) at a store. Every event counts on the day it
+/// was made: a redemption on the day it was made, a void on the day it was
+/// voided (whichever day the redemption was made). So a day, once over,
+/// never changes, and a void of an older redemption shows today.
 pub struct DaySummary {
+    /// Redemptions made on the day and not voided by its end.
     pub count: i64,
+    /// Points spent on the day, net: the day's redemptions less every
+    /// void made on the day.
     pub points: i64,
+    /// Voids made on the day (of the day's redemptions or older ones).
     pub voids: i64,
+    /// The points those voids gave back.
     pub void_points: i64,
+    /// Households whose redemptions on the day stood at its end.
     pub households: i64,
-    /// (item, unit, quantity, points), completed redemptions only.
+    /// (item, unit, quantity, points): out on the day's redemptions less
+    /// back by the day's voids; items that net to nothing are left out.
     pub items: Vec<(String, String, i64, i64)>,
+    /// The redemptions made on the day, in order.
     pub redemptions: Vec<Redemption>,
+    /// The redemptions voided on the day, in the order voided.
+    pub voided: Vec<Redemption>,
+    /// The day's end (UTC): a redemption voided at or after it stood that day.
+    pub until: NaiveDateTime,
 }
 
+impl DaySummary {
+    /// Whether a redemption of the day had been voided by the day's end.
+    pub fn void_that_day(&self, r: &Redemption) -> bool {
+        r.voided_at.is_some_and(|v| v < self.until)
+    }
+}
+
+/// The end of day of a store for a local `day` in `tz`.
 pub fn day_summary(
     conn: &mut DbConn,
     store_id: &str,
     day: NaiveDate,
     tz: chrono_tz::Tz,
 ) -> QueryResult<DaySummary> {
+    use std::collections::{BTreeMap, HashSet};
     let from = crate::time::local_day_start_utc(day, tz);
     let to = crate::time::local_day_start_utc(day.succ_opt().unwrap_or(day), tz);
-    let list: Vec<Redemption> = redemptions::table
+    let made: Vec<Redemption> = redemptions::table
         .filter(redemptions::store_id.eq(store_id))
         .filter(redemptions::created_at.ge(from))
         .filter(redemptions::created_at.lt(to))
         .order(redemptions::created_at.asc())
         .select(Redemption::as_select())
         .load(conn)?;
-    let done: Vec<&Redemption> = list.iter().filter(|r| !r.is_void()).collect();
-    // The day's lines by the same filter, not by a list of ids: a busy day
+    let voided: Vec<Redemption> = redemptions::table
+        .filter(redemptions::store_id.eq(store_id))
+        .filter(redemptions::voided_at.ge(from))
+        .filter(redemptions::voided_at.lt(to))
+        .order(redemptions::voided_at.asc())
+        .select(Redemption::as_select())
+        .load(conn)?;
+    let stood = |r: &&Redemption| r.voided_at.is_none_or(|v| v >= to);
+    // The day's lines by the same filters, not by a list of ids: a busy day
     // would pass more ids than a statement may bind.
-    let rows: Vec<(String, String, i64, i64)> = redemption_lines::table
+    let line = (
+        redemption_lines::item_name,
+        redemption_lines::unit,
+        redemption_lines::quantity,
+        redemption_lines::points,
+    );
+    let out: Vec<(String, String, i64, i64)> = redemption_lines::table
         .inner_join(redemptions::table)
         .filter(redemptions::store_id.eq(store_id))
         .filter(redemptions::created_at.ge(from))
         .filter(redemptions::created_at.lt(to))
-        .filter(redemptions::status.ne("void"))
-        .select((
-            redemption_lines::item_name,
-            redemption_lines::unit,
-            redemption_lines::quantity,
-            redemption_lines::points,
-        ))
+        .select(line)
         .load(conn)?;
-    let mut items: std::collections::BTreeMap<(String, String), (i64, i64)> = Default::default();
-    for (name, unit, q, p) in rows {
+    let back: Vec<(String, String, i64, i64)> = redemption_lines::table
+        .inner_join(redemptions::table)
+        .filter(redemptions::store_id.eq(store_id))
+        .filter(redemptions::voided_at.ge(from))
+        .filter(redemptions::voided_at.lt(to))
+        .select(line)
+        .load(conn)?;
+    let mut items: BTreeMap<(String, String), (i64, i64)> = Default::default();
+    for ((name, unit, q, p), sign) in out
+        .into_iter()
+        .map(|l| (l, 1))
+        .chain(back.into_iter().map(|l| (l, -1)))
+    {
         let e = items.entry((name, unit)).or_default();
-        e.0 += q;
-        e.1 += p;
+        e.0 += sign * q;
+        e.1 += sign * p;
     }
-    let households: std::collections::HashSet<&str> =
-        done.iter().map(|r| r.household_id.as_str()).collect();
+    let households: HashSet<&str> = made
+        .iter()
+        .filter(stood)
+        .map(|r| r.household_id.as_str())
+        .collect();
+    let void_points: i64 = voided.iter().map(|r| r.total_points).sum();
     Ok(DaySummary {
-        count: done.len() as i64,
-        points: done.iter().map(|r| r.total_points).sum(),
-        voids: list.iter().filter(|r| r.is_void()).count() as i64,
-        void_points: list
-            .iter()
-            .filter(|r| r.is_void())
-            .map(|r| r.total_points)
-            .sum(),
+        count: made.iter().filter(stood).count() as i64,
+        points: made.iter().map(|r| r.total_points).sum::<i64>() - void_points,
+        voids: voided.len() as i64,
+        void_points,
         households: households.len() as i64,
         items: items
             .into_iter()
+            .filter(|(_, (q, p))| *q != 0 || *p != 0)
             .map(|((n, u), (q, p))| (n, u, q, p))
             .collect(),
-        redemptions: list,
+        redemptions: made,
+        voided,
+        until: to,
     })
 }
 

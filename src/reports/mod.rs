@@ -387,9 +387,12 @@ fn compute_store(
     let id = store.store.id.clone();
     let redemptions = redemptions_section(
         conn,
-        "FROM redemptions r JOIN households h ON h.id = r.household_id
-          WHERE r.store_id = $1 AND r.created_at >= $2 AND r.created_at < $3 AND r.status = 'completed'",
-        &[Bind::Text(id.clone()), Bind::Ts(start_utc), Bind::Ts(end_utc)],
+        "FROM redemptions r WHERE r.store_id = $1",
+        &[
+            Bind::Text(id.clone()),
+            Bind::Ts(start_utc),
+            Bind::Ts(end_utc),
+        ],
     )?;
     let goods = goods_lines(conn, STORE_FILTER, &id, start_utc, end_utc)?;
     let donations = donations(conn, STORE_FILTER, &id, start, end)?;
@@ -573,11 +576,11 @@ fn compute(conn: &mut DbConn, tz: Tz, area_id: &str, month: Month) -> QueryResul
         inactive,
     };
 
-    // Redemptions by households of the area made in the month (a void in a
-    // later month does not change the month that is over).
+    // Redemptions by households of the area: made in the month, less the
+    // voids made in it (a void in a later month counts in that month, and
+    // does not change the month that is over).
     let red_from = "FROM redemptions r JOIN households h ON h.id = r.household_id JOIN areas a ON a.id = h.area_id
-          WHERE a.path LIKE $1 AND r.created_at >= $2 AND r.created_at < $3
-            AND (r.status = 'completed' OR r.voided_at >= $3)";
+          WHERE a.path LIKE $1";
     let redemptions = redemptions_section(conn, red_from, &times())?;
 
     // One level down: each child area, rolled up from its villages.
@@ -911,9 +914,18 @@ struct RedemptionPart {
     households: i64,
 }
 
-/// Redemptions completed in the month; `red_from` is the FROM .. WHERE part
-/// (over `redemptions r`). The month's redemptions are picked once and
-/// counted three ways in the same statement.
+/// The redemptions section of a month. One rule, as everywhere in the
+/// summary: an event counts in the month it was made. A redemption counts
+/// in the month it was made, a void in the month it was made (whichever
+/// month the redemption was): `count` is the redemptions made in the month
+/// and still standing at its end, `points` (and each store's and item's
+/// figures) the month's redemptions less the month's voids, `households`
+/// those whose redemptions of the month stood at its end.
+///
+/// `red_from` is the FROM .. WHERE part over `redemptions r` choosing whose
+/// redemptions (by `$1`); `$2` and `$3` are the month's bounds (UTC). The
+/// month's redemptions and voids are picked once and counted three ways in
+/// the same statement.
 fn redemptions_section(
     conn: &mut DbConn,
     red_from: &str,
@@ -922,18 +934,26 @@ fn redemptions_section(
     let parts: Vec<RedemptionPart> = load(
         conn,
         &format!(
-            "WITH m AS MATERIALIZED (SELECT r.id, r.store_id, r.household_id, r.total_points {red_from})
-             SELECT 'all' AS part, '' AS id, '' AS name, COUNT(*) AS n,
-                    CAST(COALESCE(SUM(m.total_points), 0) AS BIGINT) AS points,
-                    COUNT(DISTINCT m.household_id) AS households
+            "WITH m AS MATERIALIZED (
+                SELECT r.id, r.store_id, r.household_id, r.total_points AS points,
+                       CAST(1 AS BIGINT) AS sign,
+                       CAST(CASE WHEN r.voided_at IS NOT NULL AND r.voided_at < $3 THEN 0 ELSE 1 END AS BIGINT) AS stood
+                  {red_from} AND r.created_at >= $2 AND r.created_at < $3
+                UNION ALL
+                SELECT r.id, r.store_id, r.household_id, -r.total_points, CAST(-1 AS BIGINT), CAST(0 AS BIGINT)
+                  {red_from} AND r.voided_at >= $2 AND r.voided_at < $3)
+             SELECT 'all' AS part, '' AS id, '' AS name,
+                    CAST(COALESCE(SUM(m.stood), 0) AS BIGINT) AS n,
+                    CAST(COALESCE(SUM(m.points), 0) AS BIGINT) AS points,
+                    COUNT(DISTINCT CASE WHEN m.stood = 1 THEN m.household_id END) AS households
                FROM m
              UNION ALL
-             SELECT 'store', s.id, s.name, COUNT(*), CAST(COALESCE(SUM(m.total_points), 0) AS BIGINT),
-                    CAST(0 AS BIGINT)
+             SELECT 'store', s.id, s.name, CAST(SUM(m.stood) AS BIGINT),
+                    CAST(SUM(m.points) AS BIGINT), CAST(0 AS BIGINT)
                FROM m JOIN stores s ON s.id = m.store_id GROUP BY s.id, s.name
              UNION ALL
-             SELECT 'item', l.item_id, MIN(l.item_name), CAST(SUM(l.quantity) AS BIGINT),
-                    CAST(SUM(l.points) AS BIGINT), CAST(0 AS BIGINT)
+             SELECT 'item', l.item_id, MIN(l.item_name), CAST(SUM(m.sign * l.quantity) AS BIGINT),
+                    CAST(SUM(m.sign * l.points) AS BIGINT), CAST(0 AS BIGINT)
                FROM m JOIN redemption_lines l ON l.redemption_id = m.id GROUP BY l.item_id"
         ),
         binds,
@@ -952,6 +972,8 @@ fn redemptions_section(
                 section.points = p.points;
                 section.households = p.households;
             }
+            // A store or an item whose month nets to nothing says nothing.
+            _ if row.n == 0 && row.points == 0 => {}
             "store" => section.by_store.push(row),
             _ => section.top_goods.push(row),
         }

@@ -16,14 +16,11 @@
     form.dataset.submitting = "1";
     setTimeout(function () { form.dataset.submitting = ""; }, 5000);
   });
-  // Print buttons (certificates, count sheets).
+  // Print buttons (receipts, end of day, certificates, count sheets, ...):
+  // one listener, so one print dialog per click. No inline script: the CSP
+  // forbids it.
   document.addEventListener("click", function (ev) {
-    var t = ev.target;
-    if (t && t.closest && t.closest("[data-print]")) { window.print(); }
+    var t = ev.target && ev.target.closest ? ev.target.closest("[data-print]") : null;
+    if (t) { ev.preventDefault(); window.print(); }
   });
 })();
-// Print buttons (no inline script: the CSP forbids it).
-document.addEventListener("click", function (ev) {
-  var t = ev.target.closest ? ev.target.closest("[data-print]") : null;
-  if (t) { ev.preventDefault(); window.print(); }
-});

@@ -706,6 +706,73 @@ app_test! {
 }
 
 app_test! {
+    /// #16.8 and #16.7 over the API: a request naming the household twice
+    /// must name the same one (422 on household_id otherwise, nothing
+    /// charged); `expected_total` holds the charge to what was shown (409
+    /// price_changed with the new total otherwise).
+    async fn one_household_per_redemption_charged_what_was_shown(app) {
+        app.user("boss", Role::Admin, None, None);
+        let [_, _, town, village] = app.area_chain("南");
+        let store = app.store("南村爱心超市", &town);
+        app.user("he.clerk", Role::Clerk, None, Some(&store));
+        let (first, first_card) = app.household_with_id("何春花", &village, &test_id_number());
+        let (second, second_card) = app.household_with_id("何秋实", &village, &test_id_number());
+        crate::helpers::fund(&mut app.conn(), &first, 100);
+        crate::helpers::fund(&mut app.conn(), &second, 100);
+        let api = Api::new(&app);
+        let admin = api.token("boss").await;
+        let (_, item) = api.post("/api/v1/items", &[], &admin, None, json!({"name": "毛巾", "unit": "条", "points_price": 5})).await;
+        let clerk = api.token("he.clerk").await;
+        let (s, _) = api.post("/api/v1/donations", &[], &clerk, Some("don-h"), json!({
+            "store_id": store, "donor": {"name": "好心人", "kind": "individual"},
+            "received_on": today().to_string(), "lines": [{"item_id": id(&item), "quantity": 10}]
+        })).await;
+        assert_eq!(s, 201);
+        let balance = |h: Value| h["balance"].as_i64();
+        let lines = json!([{"item_id": id(&item), "quantity": 2}]);
+
+        // One household's id, another's card: refused, naming household_id.
+        let (s, e) = api.post("/api/v1/redemptions", &[], &clerk, Some("two-1"),
+            json!({"store_id": store, "household_id": first, "card_no": second_card, "lines": lines.clone()})).await;
+        assert_eq!((s, e["error"]["code"].as_str(), e["error"]["field"].as_str()), (422, Some("invalid"), Some("household_id")), "{e}");
+        for h in [&first, &second] {
+            let (_, got) = api.get("/api/v1/households/{id}", &[h], &admin).await;
+            assert_eq!(balance(got), Some(100), "nobody is charged");
+        }
+        let (_, shelf) = api.get("/api/v1/stores/{id}/stock", &[&store], &clerk).await;
+        assert_eq!(shelf["lines"][0]["quantity"], 10);
+        // The same household twice, and the total shown: charged that.
+        let (s, r) = api.post("/api/v1/redemptions", &[], &clerk, Some("two-2"),
+            json!({"store_id": store, "household_id": first, "card_no": first_card, "lines": lines.clone(), "expected_total": 10})).await;
+        assert_eq!((s, r["total_points"].as_i64(), r["household_id"].as_str()), (201, Some(10), Some(first.as_str())), "{r}");
+
+        // The price goes up to 8 after the total was shown: 409, the new total named.
+        {
+            let mut c = app.conn();
+            let it = aixin::goods::find(&mut c, &id(&item)).unwrap().unwrap();
+            aixin::goods::update(&mut c, &aixin::audit::AuditCtx::console(), &it.id, &aixin::goods::ItemForm {
+                name: &it.name, category: &it.category, unit: &it.unit, points_price: "8", barcode: "",
+            }, true).unwrap();
+        }
+        let shown = json!({"store_id": store, "household_id": second, "lines": lines.clone(), "expected_total": 10});
+        let (s, e) = api.post("/api/v1/redemptions", &[], &clerk, Some("price-1"), shown).await;
+        assert_eq!((s, e["error"]["code"].as_str(), e["error"]["field"].as_str()), (409, Some("price_changed"), Some("expected_total")), "{e}");
+        assert!(e["error"]["message"].as_str().unwrap().contains("16"), "{e}");
+        let (_, got) = api.get("/api/v1/households/{id}", &[&second], &admin).await;
+        assert_eq!(balance(got), Some(100));
+        let (_, shelf) = api.get("/api/v1/stores/{id}/stock", &[&store], &clerk).await;
+        assert_eq!(shelf["lines"][0]["quantity"], 8);
+        // Shown 16, charged 16.
+        let (s, r) = api.post("/api/v1/redemptions", &[], &clerk, Some("price-2"),
+            json!({"store_id": store, "card_no": second_card, "lines": lines.clone(), "expected_total": 16})).await;
+        assert_eq!((s, r["total_points"].as_i64()), (201, Some(16)), "{r}");
+        let (_, got) = api.get("/api/v1/households/{id}", &[&second], &admin).await;
+        assert_eq!(balance(got), Some(84));
+        api.check_against_description().await;
+    }
+}
+
+app_test! {
     /// One rule for many households at once: those that pass get an award,
     /// the others come back with why; a replay proposes nothing more.
     async fn awards_for_many_households(app) {

@@ -500,3 +500,25 @@ app_test! {
         b.close().await;
     }
 }
+
+app_test! {
+    /// #16.4/#18.2: a print button opens the print dialog once per click.
+    async fn a_print_button_prints_once_per_click(app) {
+        let Some(b) = start_browser("a_print_button_prints_once_per_click").await else { return };
+        let [_, _, town, _] = app.area_chain("打印");
+        let store = app.store("打印超市", &town);
+        app.user("clerk", Role::Clerk, None, Some(&store));
+        b.login(&app, "clerk").await;
+        b.client.goto(&app.url("/counter/day")).await.unwrap();
+        b.client
+            .execute("window.__prints = 0; window.print = function () { window.__prints += 1; }; return 0;", vec![])
+            .await
+            .unwrap();
+        for _ in 0..2 {
+            b.client.find(Locator::Css("[data-print]")).await.unwrap().click().await.unwrap();
+        }
+        let n = b.client.execute("return window.__prints;", vec![]).await.unwrap();
+        assert_eq!(n, serde_json::json!(2), "one dialog per click");
+        b.close().await;
+    }
+}

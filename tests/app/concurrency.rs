@@ -18,6 +18,8 @@ struct Shop {
     household: String,
     card: String,
     key: String,
+    /// The item's price: the total a one-unit basket shows.
+    price: i64,
 }
 
 /// A store with `units` of an item at `price`, a household with exactly
@@ -104,6 +106,7 @@ fn shop(url: &str, units: i64, price: i64) -> Shop {
         household,
         card: card.as_str().to_string(),
         key: key_hex,
+        price,
     }
 }
 
@@ -128,12 +131,14 @@ async fn redeem_once(
 ) -> (u16, Option<String>) {
     let key = uuid::Uuid::new_v4().to_string();
     let line = format!("{}*1", shop.item);
+    let total = shop.price.to_string();
     let form = [
         ("csrf", csrf),
         ("store_id", shop.store.as_str()),
         ("card", shop.card.as_str()),
         ("key", key.as_str()),
         ("line", line.as_str()),
+        ("total", total.as_str()),
         ("confirm", "1"),
     ];
     match http
@@ -184,6 +189,7 @@ async fn never_overspent(url: &str) {
             household: shop.household.clone(),
             card: shop.card.clone(),
             key: String::new(),
+            price: shop.price,
         };
         tasks.push(tokio::spawn(async move {
             redeem_once(&http, &base, &csrf, &shop).await
@@ -271,6 +277,7 @@ async fn survives_a_crash(url: &str) {
             household: shop.household.clone(),
             card: shop.card.clone(),
             key: String::new(),
+            price: shop.price,
         };
         let csrf = csrf.clone();
         let http = http.clone();

@@ -48,6 +48,8 @@ pub fn redeem_for_test(app: &TestApp, store: &str, household: &str, item: &str) 
                 quantity: 1,
             }],
             key: &uuid::Uuid::new_v4().to_string(),
+            household_id: None,
+            expected_total: None,
         },
         today(),
     )
@@ -131,7 +133,7 @@ fn hidden(body: &str, name: &str) -> Vec<String> {
 
 fn basket_fields<'a>(page: &'a Page, extra: &[(&'a str, &'a str)]) -> Vec<(String, String)> {
     let mut f: Vec<(String, String)> = Vec::new();
-    for name in ["store_id", "card", "key"] {
+    for name in ["store_id", "card", "key", "household_id", "total"] {
         f.push((
             name.to_string(),
             hidden(&page.body, name)
@@ -326,5 +328,191 @@ app_test! {
         let bad = clerk.submit(&format!("/stores/{}/purchases", k.store), &[("key", &aixin::idempotency::IdemKey::issue().to_string()), ("item_id", k.rice.as_str()), ("quantity", "0"), ("note", "x")]).await;
         bad.assert_contains("数量");
         assert!(aixin::stock::verify_stock_ledger(&mut app.conn()).unwrap().ok());
+    }
+}
+
+/// An admin sets an item's catalogue price (the same call the goods page makes).
+fn set_price(app: &TestApp, item: &str, points: &str) {
+    let mut c = app.conn();
+    let it = goods::find(&mut c, item).unwrap().unwrap();
+    goods::update(
+        &mut c,
+        &AuditCtx::console(),
+        item,
+        &ItemForm {
+            name: &it.name,
+            category: &it.category,
+            unit: &it.unit,
+            points_price: points,
+            barcode: it.barcode.as_deref().unwrap_or(""),
+        },
+        true,
+    )
+    .unwrap();
+}
+
+app_test! {
+    /// #16.7: the basket shows 2 x 5 = 10; an admin raises the price to 8;
+    /// the confirmation is refused with the new total shown, the basket kept,
+    /// nothing charged; confirming what is now shown charges 16.
+    async fn the_counter_charges_what_it_showed(app) {
+        let k = setup(&app, 0, 10);
+        set_price(&app, &k.soap, "5");
+        fund(&app, &k.household, 100);
+        let clerk = app.client();
+        clerk.login("clerk", PASSWORD).await;
+        let page = clerk.get(&format!("/counter?card={}", k.card)).await;
+        let page = post_basket(&clerk, &basket_fields(&page, &[("entry", "肥皂"), ("qty", "2")])).await;
+        page.assert_contains("id=\"total\">10<");
+        assert_eq!(hidden(&page.body, "total"), vec!["10".to_string()]);
+        set_price(&app, &k.soap, "8");
+        let refused = post_basket(&clerk, &basket_fields(&page, &[("confirm", "1")])).await;
+        assert_eq!(refused.status, 422, "{}", refused.body);
+        refused.assert_contains("价格有变动：刚才显示的合计为 10 分，现在为 16 分");
+        refused.assert_contains("id=\"total\">16<");
+        assert_eq!(hidden(&refused.body, "line").len(), 1, "the basket stays as it was");
+        assert_eq!(balance(&app, &k.household), 100);
+        assert_eq!(crate::stock::on_hand(&app, &k.store, &k.soap), 10);
+        let n: i64 = redemptions::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(n, 0);
+        // Enter on the empty entry confirms too, and is held to the total the same way.
+        set_price(&app, &k.soap, "9");
+        let refused = post_basket(&clerk, &basket_fields(&refused, &[("entry", "")])).await;
+        refused.assert_contains("现在为 18 分");
+        set_price(&app, &k.soap, "8");
+        let refused = post_basket(&clerk, &basket_fields(&refused, &[("entry", "")])).await;
+        refused.assert_contains("刚才显示的合计为 18 分，现在为 16 分");
+        // A confirmation without the total shown charges nothing.
+        let mut blind = basket_fields(&refused, &[("confirm", "1")]);
+        blind.retain(|(k, _)| k != "total");
+        let page = post_basket(&clerk, &blind).await;
+        assert_eq!(page.status, 422);
+        page.assert_contains("请先核对合计积分");
+        assert_eq!(balance(&app, &k.household), 100);
+        // What is shown now is what is charged.
+        let done = post_basket(&clerk, &basket_fields(&refused, &[("confirm", "1")])).await;
+        assert_eq!(done.status, 303, "{}", done.body);
+        let receipt = clerk.get(done.location.as_deref().unwrap()).await;
+        receipt.assert_contains("id=\"receipt-total\">16<");
+        assert_eq!(balance(&app, &k.household), 84);
+        assert_eq!(crate::stock::on_hand(&app, &k.store, &k.soap), 8);
+    }
+}
+
+app_test! {
+    /// #16.8: the counter form names the household it showed besides the
+    /// card; another household's card in the same form is refused, naming
+    /// the household, and charges no one.
+    async fn the_counter_form_names_one_household(app) {
+        let k = setup(&app, 0, 10);
+        fund(&app, &k.household, 100);
+        let other = app.household("隔壁户", &k.village);
+        fund(&app, &other, 100);
+        let other_card = card_of(&app, &other);
+        let clerk = app.client();
+        clerk.login("clerk", PASSWORD).await;
+        let page = clerk.get(&format!("/counter?card={}", k.card)).await;
+        let page = post_basket(&clerk, &basket_fields(&page, &[("entry", "肥皂")])).await;
+        assert_eq!(hidden(&page.body, "household_id"), vec![k.household.clone()]);
+        let mut swapped = basket_fields(&page, &[("confirm", "1")]);
+        for (name, value) in swapped.iter_mut() {
+            if name == "card" {
+                *value = other_card.clone();
+            }
+        }
+        let refused = post_basket(&clerk, &swapped).await;
+        assert_eq!(refused.status, 422, "{}", refused.body);
+        refused.assert_contains(&format!("农户：卡号 {other_card} 不是所填农户的卡"));
+        assert_eq!(balance(&app, &k.household), 100);
+        assert_eq!(balance(&app, &other), 100);
+        assert_eq!(crate::stock::on_hand(&app, &k.store, &k.soap), 10);
+        // The form as shown goes through, for the household shown.
+        let done = post_basket(&clerk, &basket_fields(&page, &[("confirm", "1")])).await;
+        assert_eq!(done.status, 303, "{}", done.body);
+        assert_eq!(balance(&app, &k.household), 97);
+        assert_eq!(balance(&app, &other), 100);
+    }
+}
+
+app_test! {
+    /// #16.4: voiding one of last month's redemptions today leaves that day's
+    /// end of day and last month's summaries as they were printed; the void
+    /// counts today and in this month.
+    async fn a_void_is_dated_when_it_is_made(app) {
+        use aixin::reports::{self, Month};
+        let tz = chrono_tz::Asia::Shanghai;
+        let k = setup(&app, 5, 5);
+        let r = redeem_for_test(&app, &k.store, &k.household, &k.rice);
+        // Made on a day of last month, at ten in the morning there.
+        let this_month = Month::of(today());
+        let last_month = this_month.prev();
+        let then = last_month.first_day() + chrono::Duration::days(9);
+        let at = aixin::time::local_day_start_utc(then, tz) + chrono::Duration::hours(10);
+        diesel::update(redemptions::table.find(&r))
+            .set(redemptions::created_at.eq(at))
+            .execute(&mut app.conn())
+            .unwrap();
+        let store = aixin::stores::find(&mut app.conn(), &k.store).unwrap().unwrap();
+        let area = k.village.clone();
+        let summaries = |month: Month| {
+            let mut c = app.conn();
+            let s = reports::monthly_store(&mut c, tz, &store, month).unwrap().redemptions;
+            let a = reports::monthly(&mut c, tz, &area, month).unwrap().unwrap().redemptions;
+            ((s.count, s.points, s.by_store.len()), (a.count, a.points, a.households))
+        };
+        let clerk = app.client();
+        clerk.login("clerk", PASSWORD).await;
+        let day_then = format!("/counter/day?date={then}");
+        let before = clerk.get(&day_then).await;
+        before.assert_contains("id=\"day-count\">1<");
+        before.assert_contains("id=\"day-points\">45<");
+        before.assert_contains("id=\"day-voids\">0<");
+        let last_before = summaries(last_month);
+        assert_eq!(last_before, ((1, 45, 1), (1, 45, 1)));
+        assert_eq!(summaries(this_month), ((0, 0, 0), (0, 0, 0)));
+
+        let admin = app.admin().await;
+        admin.get(&format!("/redemptions/{r}")).await;
+        let page = admin.submit(&format!("/redemptions/{r}/void"), &[("reason", "核对后撤销")]).await;
+        page.assert_contains("已撤销");
+
+        // The day it was made, and the month, read as before.
+        let after = clerk.get(&day_then).await;
+        after.assert_contains("id=\"day-count\">1<");
+        after.assert_contains("id=\"day-points\">45<");
+        after.assert_contains("id=\"day-voids\">0<");
+        assert!(!after.body.contains("class=\"disabled\""), "not void on the day it was made");
+        assert_eq!(summaries(last_month), last_before);
+        // Today shows the void, and this month gives the points back.
+        let today_page = clerk.get("/counter/day").await;
+        today_page.assert_contains("id=\"day-count\">0<");
+        today_page.assert_contains("id=\"day-voids\">1<");
+        today_page.assert_contains("id=\"day-points\">-45<");
+        today_page.assert_contains("id=\"day-void-list\"");
+        let number: String = redemptions::table.find(&r).select(redemptions::number).first(&mut app.conn()).unwrap();
+        today_page.assert_contains(&number);
+        assert_eq!(summaries(this_month), ((0, -45, 1), (0, -45, 0)));
+
+        // Made and voided the same day: it does not stand, and nets to nothing.
+        let same = redeem_for_test(&app, &k.store, &k.household, &k.soap);
+        clerk.get(&format!("/redemptions/{same}")).await;
+        clerk.submit(&format!("/redemptions/{same}/void"), &[("reason", "拿错了")]).await.assert_contains("已撤销");
+        let today_page = clerk.get("/counter/day").await;
+        today_page.assert_contains("id=\"day-count\">0<");
+        today_page.assert_contains("id=\"day-voids\">2<");
+        today_page.assert_contains("id=\"day-points\">-45<");
+        assert_eq!(summaries(this_month), ((0, -45, 1), (0, -45, 0)));
+        assert_eq!(summaries(last_month), last_before);
+    }
+}
+
+app_test! {
+    /// #16.4/#18.2: one print listener, so one print dialog per click (the
+    /// browser test clicks; this one holds the script to a single caller).
+    async fn the_print_button_has_one_listener(app) {
+        let js = app.client().get("/static/js/app.js").await;
+        assert_eq!(js.status, 200);
+        assert_eq!(js.body.matches("window.print(").count(), 1, "{}", js.body);
+        assert_eq!(js.body.matches("[data-print]").count(), 1, "{}", js.body);
     }
 }

@@ -47,5 +47,6 @@ mod parsers;
 mod points;
 mod queries;
 mod reports;
+mod search;
 mod stock;
 mod window;

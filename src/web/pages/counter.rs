@@ -219,8 +219,16 @@ pub async fn basket_action(
             (1, Ok(q)) => redemptions::add_line(&mut lines, &found[0].id, q),
             (_, Ok(_)) => choices = found,
         }
+    } else if confirm && field(&form, "total").parse::<i64>().is_err() {
+        // A confirmation carries the total the clerk saw; without one there
+        // is nothing to hold the charge to: show the basket priced now.
+        error = Some(i18n::t(lang, "counter.total_missing").to_string());
     } else if confirm {
         let ctx_a = audit_ctx(&req, Some(&user));
+        // The household the page showed, and the total it showed: the
+        // redemption must be for that household and cost exactly that.
+        let named = field(&form, "household_id");
+        let shown = field(&form, "total").parse::<i64>().ok();
         let day = crate::time::today(state.config.time_zone);
         let (store_id, card2, key2, lines2) = (
             store.store.id.clone(),
@@ -237,6 +245,8 @@ pub async fn basket_action(
                     card: &card2,
                     lines: &lines2,
                     key: &key2,
+                    household_id: Some(named.as_str()),
+                    expected_total: shown,
                 },
                 day,
             )?)
