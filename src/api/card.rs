@@ -1,10 +1,12 @@
 //! A household reads its own balance with its card number and the PIN
 //! printed on the card: no token, nothing else about the household.
-//! Failed tries are counted per card and per address in the database (every
-//! app server sees the same counts), like failed logins.
+//! Failed tries are counted like failed logins, by the same mechanism
+//! (`auth::throttle`): per card at an address, per address, and per card
+//! from everywhere (a high ceiling), each taken before the PIN is checked in
+//! one transaction, so parallel guesses cannot pass the limit.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{Duration, NaiveDate};
+use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
@@ -12,6 +14,7 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::{json_body, run};
+use crate::auth::throttle;
 use crate::db::schema::card_failures;
 use crate::db::{self, DbConn};
 use crate::domain::CardNo;
@@ -47,29 +50,8 @@ pub struct CardBalance {
 /// Entries shown to a card holder.
 const LAST_ENTRIES: usize = 20;
 
-fn throttled(
-    c: &mut DbConn,
-    card: &str,
-    ip: &str,
-    config: &crate::config::Config,
-) -> QueryResult<bool> {
-    let since = db::now() - Duration::minutes(config.login_window_minutes);
-    let by_card: i64 = card_failures::table
-        .filter(card_failures::card_no.eq(card))
-        .filter(card_failures::at.gt(since))
-        .count()
-        .get_result(c)?;
-    if by_card >= config.login_max_failures_account {
-        return Ok(true);
-    }
-    let by_ip: i64 = card_failures::table
-        .filter(card_failures::ip.eq(ip))
-        .filter(card_failures::at.gt(since))
-        .count()
-        .get_result(c)?;
-    Ok(by_ip >= config.login_max_failures_ip)
-}
-
+/// A row per failed try (for housekeeping and a look back); the decision is
+/// the throttle's.
 fn record_failure(c: &mut DbConn, card: &str, ip: &str) -> QueryResult<()> {
     let card: String = card.chars().take(32).collect();
     db::write_tx(c, |c| {
@@ -121,7 +103,8 @@ pub async fn balance(
             Ok(card) => card.as_str().to_string(),
             Err(_) => f.card_no.chars().filter(|ch| !ch.is_whitespace()).collect(),
         };
-        if throttled(c, &typed, &ip, &config)? {
+        let limits = throttle::card_limits(&config, &typed, &ip);
+        if !throttle::take(c, &config, &limits, db::now())? {
             return Err(ApiError::plain(
                 429,
                 "too_many_attempts",
@@ -135,17 +118,20 @@ pub async fn balance(
             },
             Err(_) => None,
         };
+        // A wrong card or PIN keeps its slots taken: they are the failures.
         let Some((card, household_id)) = current else {
             record_failure(c, &typed, &ip)?;
             return Err(refused());
         };
         let Some(pin) = households::card_pin(c, &key, card.as_str())? else {
+            db::write_tx(c, |c| throttle::give_back(c, &limits))?;
             return Err(ApiError::plain(422, "no_pin", "api.card_no_pin"));
         };
         if !bool::from(pin.as_bytes().ct_eq(f.pin.trim().as_bytes())) {
             record_failure(c, card.as_str(), &ip)?;
             return Err(refused());
         }
+        db::write_tx(c, |c| throttle::give_back(c, &limits))?;
         let ledger = super::households::ledger_of(c, &household_id, Some(LAST_ENTRIES))?;
         Ok(CardBalance {
             card_no: card.as_str().to_string(),

@@ -579,3 +579,11 @@ diesel::table! {
         made_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    auth_throttles (key) {
+        key -> Text,
+        failures -> BigInt,
+        window_start -> Timestamp,
+    }
+}
