@@ -129,7 +129,10 @@ pub async fn create_token(
     let ctx = audit_ctx(&req, None);
     let config = state.config.clone();
     let dummy = state.dummy_hash.clone();
-    let outcome = run(&state, move |c| {
+    let (outcome, delay) = run(&state, move |c| {
+        // An account failing from many addresses is slowed down, never locked.
+        let delay =
+            auth::throttle::account_delay(c, &config, &auth::attempt_name(&f.username), db::now())?;
         let mut made = None;
         let outcome = auth::login_with(
             c,
@@ -142,14 +145,16 @@ pub async fn create_token(
                 if user.must_change_password {
                     return Ok(String::new());
                 }
-                let (secret, token) = tokens::create(c, &user.id, None, now)?;
+                let (secret, token) = tokens::create(c, &user.id, None, 0, now)?;
                 made = Some(token);
                 Ok(secret)
             },
         )?;
-        Ok((outcome, made))
+        Ok(((outcome, made), delay))
     })
     .await?;
+    // Waited out here, holding no database connection.
+    actix_web::rt::time::sleep(delay).await;
     match outcome {
         (LoginOutcome::Success { token, .. }, Some(made)) if !token.is_empty() => {
             Ok(HttpResponse::Created().json(TokenResponse {

@@ -96,7 +96,38 @@ pub fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     })?;
     // Anything after the JSON value.
     de.end().map_err(|e| ApiError::Malformed(e.to_string()))?;
+    // The forms' one rule for text, here for every string of the body.
+    if let Ok(doc) = serde_json::from_slice::<serde_json::Value>(body)
+        && let Some(field) = control_chars_at(&doc, "")
+    {
+        return Err(ApiError::BadField {
+            field,
+            detail: "control characters".into(),
+        });
+    }
     Ok(value)
+}
+
+/// The path ("lines[0].name") of the first string in `v` holding control
+/// characters (line breaks and tabs aside), if any.
+fn control_chars_at(v: &serde_json::Value, path: &str) -> Option<String> {
+    use serde_json::Value;
+    match v {
+        Value::String(s) if crate::domain::has_control_chars(s) => Some(path.to_string()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| control_chars_at(x, &format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, x)| {
+            let p = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            control_chars_at(x, &p)
+        }),
+        _ => None,
+    }
 }
 
 /// The caller's language from Accept-Language: the first of zh or en named,

@@ -48,8 +48,17 @@ pub fn login(
     )
 }
 
+/// The name a login attempt is counted and filed under: trimmed,
+/// lower-case, at most 64 characters.
+pub fn attempt_name(username: &str) -> String {
+    username.trim().to_lowercase().chars().take(64).collect()
+}
+
 /// The login check with its throttling and audit, opening whatever `open`
-/// makes for the user on success (a session, or an API token).
+/// makes for the user on success (a session, or an API token). The attempt
+/// takes its place in the throttle counters before the password is checked
+/// (one transaction: parallel attempts cannot pass the limit); a success
+/// gives it back. The caller holds back its answer by `throttle::account_delay`.
 pub fn login_with(
     conn: &mut DbConn,
     config: &Config,
@@ -59,7 +68,7 @@ pub fn login_with(
     ctx: &AuditCtx,
     mut open: impl FnMut(&mut DbConn, &User, chrono::NaiveDateTime) -> QueryResult<String>,
 ) -> Result<LoginOutcome, diesel::result::Error> {
-    let username: String = username.trim().to_lowercase().chars().take(64).collect();
+    let username = attempt_name(username);
     let now = db::now();
     // Attempts are filed under the name that was typed.
     let attempt = AuditCtx {
@@ -67,9 +76,9 @@ pub fn login_with(
         ..ctx.clone()
     };
     let ctx = &attempt;
-    if throttle::is_throttled(conn, config, &username, &ctx.ip, now)? {
+    let limits = throttle::login_limits(config, &username, &ctx.ip);
+    if !throttle::take(conn, config, &limits, now)? {
         db::write_tx(conn, |c| {
-            throttle::record_failure(c, &username, &ctx.ip, now)?;
             audit::record(c, ctx, "auth.login_throttled", "user", &username, "")
         })?;
         return Ok(LoginOutcome::Refused);
@@ -83,7 +92,7 @@ pub fn login_with(
     match user {
         Some(user) if password_ok && !user.disabled => {
             let token = db::write_tx(conn, |c| {
-                throttle::clear_account(c, &user.username)?;
+                throttle::clear_account(c, config, &user.username, &ctx.ip)?;
                 let token = open(c, &user, now)?;
                 let who = AuditCtx {
                     user_id: Some(user.id.clone()),
@@ -105,7 +114,7 @@ pub fn login_with(
                 Some(_) => "wrong password",
             };
             db::write_tx(conn, |c| {
-                throttle::record_failure(c, &username, &ctx.ip, now)?;
+                throttle::record_failure(c, config, &username, &ctx.ip, now)?;
                 audit::record(c, ctx, "auth.login_failed", "user", &username, reason)
             })?;
             Ok(LoginOutcome::Refused)

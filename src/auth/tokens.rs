@@ -9,6 +9,7 @@ use rand::RngCore;
 
 use super::session::token_hash;
 use crate::audit::{self, AuditCtx};
+use crate::config::Config;
 use crate::db::schema::{api_tokens, users};
 use crate::db::{self, DbConn};
 use crate::domain::{FieldError, parse_name};
@@ -16,6 +17,15 @@ use crate::users::User;
 
 /// Login tokens last this long.
 pub const LOGIN_TOKEN_HOURS: i64 = 12;
+
+/// A named token lasts this many days unless another choice is made.
+pub const NAMED_TOKEN_DEFAULT_DAYS: i64 = 90;
+
+/// The longest a named token may last, in days.
+pub const NAMED_TOKEN_MAX_DAYS: i64 = 365;
+
+/// The lifetimes offered on the profile page, in days.
+pub const NAMED_TOKEN_DAY_CHOICES: [i64; 4] = [30, 90, 180, 365];
 
 /// "ax_" and 32 random bytes, hex.
 pub fn new_secret() -> String {
@@ -41,24 +51,28 @@ pub struct ApiToken {
     pub revoked_at: Option<NaiveDateTime>,
 }
 
-/// A login token (`name` None, expiring) or a named long-lived one.
-/// Returns the secret (shown once) and the stored row.
+/// A login token (`name` None, lasting 12 hours) or a named one lasting
+/// `days` days (clamped to 1..=365). Returns the secret (shown once) and the
+/// stored row. Every token gets an expiry.
 pub fn create(
     conn: &mut DbConn,
     user_id: &str,
     name: Option<&str>,
+    days: i64,
     now: NaiveDateTime,
 ) -> QueryResult<(String, ApiToken)> {
     let secret = new_secret();
+    let lasts = match name {
+        None => Duration::hours(LOGIN_TOKEN_HOURS),
+        Some(_) => Duration::days(days.clamp(1, NAMED_TOKEN_MAX_DAYS)),
+    };
     let token = ApiToken {
         id: db::new_id(),
         user_id: user_id.to_string(),
         name: name.map(str::to_string),
         token_hash: token_hash(&secret),
         created_at: now,
-        expires_at: name
-            .is_none()
-            .then(|| now + Duration::hours(LOGIN_TOKEN_HOURS)),
+        expires_at: Some(now + lasts),
         last_used_at: None,
         revoked_at: None,
     };
@@ -76,7 +90,7 @@ pub fn create(
 }
 
 /// The live user behind a secret, touching `last_used_at` at most once a
-/// minute. Revoked, expired and disabled users' tokens give None.
+/// minute. Revoked, expired (or expiry-less) and disabled users' tokens give None.
 pub fn authenticate(
     conn: &mut DbConn,
     secret: &str,
@@ -94,7 +108,7 @@ pub fn authenticate(
     let Some((token, user)) = found else {
         return Ok(None);
     };
-    if user.disabled || token.revoked_at.is_some() || token.expires_at.is_some_and(|e| e <= now) {
+    if user.disabled || token.revoked_at.is_some() || token.expires_at.is_none_or(|e| e <= now) {
         return Ok(None);
     }
     if token
@@ -129,37 +143,86 @@ pub fn named_of(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<ApiToken>> 
         .load(conn)
 }
 
-/// Create a named long-lived token for the acting user; returns the secret.
+/// Parse the lifetime chosen for a named token: empty means 90 days; else
+/// whole days from 1 to 365. Errors name the field `profile.token_days`.
+pub fn parse_days(s: &str) -> Result<i64, FieldError> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(NAMED_TOKEN_DEFAULT_DAYS);
+    }
+    match s.parse::<i64>() {
+        Ok(d) if (1..=NAMED_TOKEN_MAX_DAYS).contains(&d) => Ok(d),
+        _ => Err(FieldError::new("auth.token_days", "auth.token_days_range")
+            .arg("max", NAMED_TOKEN_MAX_DAYS)),
+    }
+}
+
+/// Create a named token lasting `days` days for `user`, who must type their
+/// password again (`password`, checked against the stored hash: a wrong one
+/// is `Invalid` on `field.current_password`; wrong ones are throttled like
+/// logins, per user). Returns the secret.
 pub fn create_named(
     conn: &mut DbConn,
+    config: &Config,
     ctx: &AuditCtx,
-    user_id: &str,
+    user: &User,
     name: &str,
+    days: &str,
+    password: &str,
 ) -> Result<String, TokenError> {
     let name = parse_name("field.token_name", name, 60)?;
+    let days = parse_days(days)?;
+    let limits = [super::throttle::Limit {
+        key: format!("reauth:{}", user.id),
+        max: config.login_max_failures_account,
+    }];
+    if !super::throttle::take(conn, config, &limits, db::now())? {
+        return Err(FieldError::new("field.current_password", "api.too_many_attempts").into());
+    }
+    if super::password::verify(password, &user.password_hash) {
+        db::write_tx(conn, |c| super::throttle::give_back(c, &limits))?;
+    } else {
+        db::write_tx(conn, |c| {
+            audit::record(
+                c,
+                ctx,
+                "token.create_refused",
+                "user",
+                &user.id,
+                "wrong password",
+            )
+        })?;
+        return Err(FieldError::new("field.current_password", "error.password_wrong").into());
+    }
     db::write_tx(conn, |c| {
-        let (secret, token) = create(c, user_id, Some(&name), db::now())?;
-        audit::record(c, ctx, "token.create", "api_token", &token.id, &name)?;
+        let (secret, token) = create(c, &user.id, Some(&name), days, db::now())?;
+        audit::record(
+            c,
+            ctx,
+            "token.create",
+            "api_token",
+            &token.id,
+            &format!("{name} ({days} days)"),
+        )?;
         Ok(secret)
     })
 }
 
-/// End a user's tokens when their password changes, as their sessions end:
-/// all of them, or (`keep_named`) only the login tokens, keeping the named
-/// ones listed on the profile. Inside the caller's transaction.
-pub fn revoke_for_new_password(
-    conn: &mut DbConn,
-    user_id: &str,
-    keep_named: bool,
-) -> QueryResult<usize> {
-    let mut q = diesel::update(api_tokens::table)
+/// Revoke every live token of a user, login and named alike, because their
+/// password changed (by themselves or by an admin). Inside the caller's
+/// transaction; returns how many were revoked.
+pub fn revoke_all_of(conn: &mut DbConn, user_id: &str) -> QueryResult<usize> {
+    diesel::update(api_tokens::table)
         .filter(api_tokens::user_id.eq(user_id))
         .filter(api_tokens::revoked_at.is_null())
-        .into_boxed();
-    if keep_named {
-        q = q.filter(api_tokens::name.is_null());
-    }
-    q.set(api_tokens::revoked_at.eq(db::now())).execute(conn)
+        .set(api_tokens::revoked_at.eq(db::now()))
+        .execute(conn)
+}
+
+/// Delete every token of a user (they are being disabled): enabling them
+/// again brings none back. Inside the caller's transaction; returns how many.
+pub fn delete_all_of(conn: &mut DbConn, user_id: &str) -> QueryResult<usize> {
+    diesel::delete(api_tokens::table.filter(api_tokens::user_id.eq(user_id))).execute(conn)
 }
 
 /// Revoke one of the user's own tokens.

@@ -591,3 +591,11 @@ diesel::table! {
         expires_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    auth_throttles (key) {
+        key -> Text,
+        failures -> BigInt,
+        window_start -> Timestamp,
+    }
+}

@@ -209,17 +209,32 @@ pub fn parse_name(field: &'static str, s: &str, max: usize) -> Result<String, Fi
     if s.chars().count() > max {
         return Err(FieldError::new(field, "error.too_long").arg("max", max));
     }
-    if s.chars().any(char::is_control) {
+    if s.chars().any(char::is_control) || has_control_chars(s) {
         return Err(FieldError::new(field, "error.control_chars"));
     }
     Ok(s.to_string())
 }
 
-/// Optional free text: trimmed, possibly empty, bounded.
+/// Whether text holds a character no person types into a field: a control
+/// character other than line breaks and tabs (which multi-line fields
+/// keep), or a bidirectional override that makes text read otherwise than
+/// it is stored.
+pub fn has_control_chars(s: &str) -> bool {
+    s.chars().any(|c| {
+        (c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    })
+}
+
+/// Optional free text: trimmed, possibly empty, bounded, without control
+/// characters (line breaks and tabs aside).
 pub fn parse_optional_text(field: &'static str, s: &str, max: usize) -> Result<String, FieldError> {
     let s = s.trim();
     if s.chars().count() > max {
         return Err(FieldError::new(field, "error.too_long").arg("max", max));
+    }
+    if has_control_chars(s) {
+        return Err(FieldError::new(field, "error.control_chars"));
     }
     Ok(s.to_string())
 }

@@ -5,10 +5,16 @@ use super::HouseholdRow;
 use crate::i18n::{self, Lang};
 
 /// A cell that starts like a formula gets a leading apostrophe, so that a
-/// spreadsheet shows it as text instead of running it.
+/// spreadsheet shows it as text instead of running it: `= + - @`, their
+/// full-width forms `＝ ＋ － ＠` (which spreadsheets in Chinese read as the
+/// same), a tab, a line break, or an invisible zero-width character that
+/// may hide any of these. The one such function of every export.
 pub fn neutralise(s: &str) -> String {
     match s.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}"),
+        Some(
+            '=' | '+' | '-' | '@' | '\t' | '\r' | '\n' | '＝' | '＋' | '－' | '＠' | '\u{200B}'
+            | '\u{200C}' | '\u{200D}' | '\u{200E}' | '\u{200F}' | '\u{2060}' | '\u{FEFF}',
+        ) => format!("'{s}"),
         _ => s.to_string(),
     }
 }
@@ -93,5 +99,22 @@ mod tests {
         assert_eq!(neutralise("-1"), "'-1");
         assert_eq!(neutralise("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(neutralise("王"), "王");
+    }
+
+    #[test]
+    fn full_width_tabs_and_invisible_starts_are_neutralised() {
+        for s in [
+            "＝HYPERLINK(\"x\")",
+            "＋1",
+            "－1",
+            "＠SUM(A1)",
+            "\t=1",
+            "\u{200B}=1",
+            "\u{FEFF}+1",
+            "\u{2060}x",
+        ] {
+            assert_eq!(neutralise(s), format!("'{s}"), "{s:?}");
+        }
+        assert_eq!(neutralise("张＝三"), "张＝三");
     }
 }

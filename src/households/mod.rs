@@ -1080,3 +1080,35 @@ pub fn cards_for(
     let (rows, _) = list(conn, scope, filter, 0, 1000)?;
     Ok(rows)
 }
+
+/// Give a household's current card a new 6-digit PIN (the old one stops
+/// working at once), audited as `card.pin_reset`. The household must be in
+/// `scope`; a household without a current card is `Invalid` on
+/// `field.card_no`. The new PIN is read back with `card_pin` when the card
+/// is printed.
+pub fn reset_card_pin(
+    conn: &mut DbConn,
+    ctx: &AuditCtx,
+    key: &DataKey,
+    scope: &Scope,
+    id: &str,
+) -> Result<(), HouseholdError> {
+    db::write_tx(conn, |c| {
+        let row = find(c, scope, id)?;
+        let Some(card) = row.card_no.clone() else {
+            return Err(FieldError::new("field.card_no", "error.required").into());
+        };
+        let n = diesel::update(
+            points_cards::table
+                .find(&card)
+                .filter(points_cards::replaced_by.is_null()),
+        )
+        .set(points_cards::pin_cipher.eq(key.encrypt(&new_pin())))
+        .execute(c)?;
+        if n == 0 {
+            return Err(FieldError::new("field.card_no", "error.required").into());
+        }
+        audit::record(c, ctx, "card.pin_reset", "household", id, &card)?;
+        Ok(())
+    })
+}

@@ -203,7 +203,8 @@ pub enum InitialPassword {
 }
 
 /// Create a user. Returns the user and, when it was generated, the password
-/// to hand over.
+/// to hand over. A given password that is common or like the user's names
+/// is refused (`Invalid` on `field.password`).
 pub fn create(
     conn: &mut DbConn,
     ctx: &AuditCtx,
@@ -215,7 +216,14 @@ pub fn create(
 ) -> Result<(User, Option<String>), UserError> {
     let (plain, must_change) = match initial {
         InitialPassword::Generate => (password::generate(), true),
-        InitialPassword::Given(p) => (p.expose().to_string(), false),
+        InitialPassword::Given(p) => {
+            password::refuse_weak(
+                "field.password",
+                p.expose(),
+                &[username.as_str(), display_name],
+            )?;
+            (p.expose().to_string(), false)
+        }
     };
     let hash = password::hash(&plain, cost);
     let now = db::now();
@@ -306,7 +314,8 @@ pub fn assign(
     })
 }
 
-/// Disable or enable an account; disabling ends its sessions.
+/// Disable or enable an account; disabling ends its sessions and deletes its
+/// API tokens.
 pub fn set_disabled(
     conn: &mut DbConn,
     ctx: &AuditCtx,
@@ -322,7 +331,9 @@ pub fn set_disabled(
             ))
             .execute(c)?;
         if disabled {
+            // Sessions end and tokens go: enabling the user again revives none.
             auth::end_sessions_of(c, user_id)?;
+            auth::tokens::delete_all_of(c, user_id)?;
         }
         let action = if disabled {
             "user.disable"
@@ -337,7 +348,9 @@ pub fn set_disabled(
 /// Set a user's password. A generated one must be changed at next login; one
 /// chosen by a person need not. Every session of the user ends, except
 /// `keep_session` (the one changing its own password stays logged in), and
-/// so do its API tokens (see below).
+/// every API token of the user is revoked, named ones included. A given
+/// password that is common or like the user's names is refused (`Invalid`
+/// on `field.password`).
 pub fn set_password(
     conn: &mut DbConn,
     ctx: &AuditCtx,
@@ -348,7 +361,15 @@ pub fn set_password(
 ) -> Result<Option<String>, UserError> {
     let (plain, must_change) = match new {
         InitialPassword::Generate => (password::generate(), true),
-        InitialPassword::Given(p) => (p.expose().to_string(), false),
+        InitialPassword::Given(p) => {
+            let user = find(conn, user_id)?.ok_or(UserError::NotFound)?;
+            password::refuse_weak(
+                "field.password",
+                p.expose(),
+                &[&user.username, &user.display_name],
+            )?;
+            (p.expose().to_string(), false)
+        }
     };
     let hash = password::hash(&plain, cost);
     db::write_tx(conn, |c| {
@@ -371,10 +392,9 @@ pub fn set_password(
             q.execute(c)?;
         }
         let own = ctx.user_id.as_deref() == Some(user_id);
-        // API tokens end with the password, like sessions: a reset by
-        // someone else ends all of them; changing one's own keeps the named
-        // ones (listed on the profile).
-        crate::auth::tokens::revoke_for_new_password(c, user_id, own)?;
+        // API tokens end with the password, like the other sessions: all of
+        // them, named ones too, whoever changed it (ASVS 7.4.3).
+        crate::auth::tokens::revoke_all_of(c, user_id)?;
         let action = if own {
             "user.password_change"
         } else {

@@ -267,7 +267,8 @@ pub async fn verify_csrf(req: &HttpRequest, given: &str) -> Result<(), AppError>
 
 /// A url-encoded form whose `csrf` field matches the session's token,
 /// compared in constant time. Anything else is refused with 403 before the
-/// handler runs.
+/// handler runs. A field holding control characters is refused (422, naming
+/// the field) before the handler runs too.
 pub struct CsrfForm<T>(pub T);
 
 #[derive(serde::Deserialize)]
@@ -301,9 +302,35 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
                     if !given.is_empty() && bool::from(exp.as_bytes().ct_eq(given.as_bytes())) => {}
                 _ => return Err(AppError::Csrf),
             }
+            refuse_control_chars(&body)?;
             serde_urlencoded::from_bytes::<T>(&body)
                 .map(CsrfForm)
                 .map_err(|e| AppError::BadRequest(e.to_string()))
         })
     }
+}
+
+/// The one check of every form: no field may hold control characters (line
+/// breaks and tabs aside) or bidirectional overrides. The error names the
+/// field by its label when it has one (`field.<name>`), else by its name.
+pub fn refuse_control_chars(body: &[u8]) -> Result<(), AppError> {
+    let Ok(fields) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(body) else {
+        return Ok(());
+    };
+    let Some((name, _)) = fields
+        .iter()
+        .find(|(_, v)| crate::domain::has_control_chars(v))
+    else {
+        return Ok(());
+    };
+    let label_key = format!("field.{name}");
+    let label = if crate::i18n::t(Lang::Zh, &label_key) == label_key {
+        name.trim_start_matches('@').chars().take(40).collect()
+    } else {
+        format!("@{label_key}")
+    };
+    Err(AppError::Invalid(
+        crate::domain::FieldError::new("auth.form_field", "auth.control_chars_in")
+            .arg("field", label),
+    ))
 }

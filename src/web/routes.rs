@@ -127,6 +127,7 @@ pub fn table() -> Vec<RouteDef> {
         get!("/households/{id}/edit", households::edit_form),
         get!("/households/{id}/card", households::card),
         post!("/households/{id}/card", households::reissue_card),
+        post!("/households/{id}/card/pin", households::reset_pin),
         post!("/households/{id}/reveal", households::reveal),
         post!("/households/{id}/archive", households::archive),
         post!("/households/{id}/restore", households::restore),

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::audit::{self, AuditCtx};
+use crate::auth::throttle;
 use crate::config::Config;
 use crate::crypto::DataKey;
 use crate::db::schema::{
@@ -63,29 +64,9 @@ impl db::RetryableError for WindowError {
     }
 }
 
-/// Whether a card (as typed) or an address has had too many failed tries in
-/// the login window (`Config::login_window_minutes`, with the account and
-/// address limits of logins).
-pub fn card_throttled(c: &mut DbConn, card: &str, ip: &str, config: &Config) -> QueryResult<bool> {
-    let since = db::now() - Duration::minutes(config.login_window_minutes);
-    let by_card: i64 = card_failures::table
-        .filter(card_failures::card_no.eq(card))
-        .filter(card_failures::at.gt(since))
-        .count()
-        .get_result(c)?;
-    if by_card >= config.login_max_failures_account {
-        return Ok(true);
-    }
-    let by_ip: i64 = card_failures::table
-        .filter(card_failures::ip.eq(ip))
-        .filter(card_failures::at.gt(since))
-        .count()
-        .get_result(c)?;
-    Ok(by_ip >= config.login_max_failures_ip)
-}
-
-/// Count one failed try against a card (as typed, at most 32 characters)
-/// and an address.
+/// Note one failed try against a card (as typed, at most 32 characters)
+/// and an address, for housekeeping and a look back; the decision is the
+/// throttle's (`auth::throttle`).
 pub fn record_card_failure(c: &mut DbConn, card: &str, ip: &str) -> QueryResult<()> {
     let card: String = card.chars().take(32).collect();
     db::write_tx(c, |c| {
@@ -124,7 +105,10 @@ pub fn check_card(
             .filter(|ch| !ch.is_whitespace())
             .collect(),
     };
-    if card_throttled(c, &typed, ip, config)? {
+    // Each try takes its slot on the card's and the address's counters
+    // before anything is looked up; a right PIN gives them back.
+    let limits = throttle::card_limits(config, &typed, ip);
+    if !throttle::take(c, config, &limits, db::now())? {
         return Err(WindowError::Throttled);
     }
     let current = match parsed {
@@ -139,6 +123,7 @@ pub fn check_card(
         return Err(WindowError::Refused);
     };
     let Some(stored) = register::card_pin(c, key, card.as_str())? else {
+        db::write_tx(c, |c| throttle::give_back(c, &limits))?;
         return Err(WindowError::NoPin);
     };
     let given = crate::domain::input::normalize(pin);
@@ -146,6 +131,7 @@ pub fn check_card(
         record_card_failure(c, card.as_str(), ip)?;
         return Err(WindowError::Refused);
     }
+    db::write_tx(c, |c| throttle::give_back(c, &limits))?;
     Ok((card, household_id))
 }
 

@@ -623,7 +623,8 @@ app_test! {
     /// there; its secret is shown once and never stored.
     async fn named_tokens_from_the_profile_page(app) {
         let admin = app.admin().await;
-        let page = admin.post("/profile/tokens", &[("name", "东村扫码枪")]).await;
+        // Making one asks for the password again (#17.4).
+        let page = admin.post("/profile/tokens", &[("name", "东村扫码枪"), ("password", PASSWORD)]).await;
         assert_eq!(page.status, 200);
         let secret = new_token_secret(&page.body);
         let api = Api::new(&app);
@@ -806,12 +807,11 @@ app_test! {
 }
 
 app_test! {
-    /// A new password ends the API tokens the old one made: one's own change
-    /// ends the login tokens (named ones stay, listed on the profile); a
-    /// reset by an administrator ends them all.
+    /// A new password ends the API tokens the old one made, login and named
+    /// alike, whether one changes one's own or an administrator resets it.
     async fn tokens_end_with_the_password(app) {
         let admin = app.admin().await;
-        let page = admin.post("/profile/tokens", &[("name", "柜台扫码枪")]).await;
+        let page = admin.post("/profile/tokens", &[("name", "柜台扫码枪"), ("password", PASSWORD)]).await;
         let named = new_token_secret(&page.body);
         let api = Api::new(&app);
         let login = api.token("boss").await;
@@ -824,6 +824,11 @@ app_test! {
         let new = |p: &str| aixin::users::InitialPassword::Given(aixin::domain::NewPassword::parse("field.password", p).unwrap());
         aixin::users::set_password(&mut c, &own, app.config.password_cost, &boss.id, new("another-secret-1"), None).unwrap();
         assert_eq!(api.get("/api/v1/rules", &[], &login).await.0, 401);
+        // Named tokens end with one's own new password too (#17.4, ASVS 7.4.3).
+        assert_eq!(api.get("/api/v1/rules", &[], &named).await.0, 401);
+        admin.login("boss", "another-secret-1").await;
+        let page = admin.post("/profile/tokens", &[("name", "柜台扫码枪"), ("password", "another-secret-1")]).await;
+        let named = new_token_secret(&page.body);
         assert_eq!(api.get("/api/v1/rules", &[], &named).await.0, 200);
         aixin::users::set_password(&mut c, &aixin::audit::AuditCtx::console(), app.config.password_cost, &boss.id, new("another-secret-2"), None).unwrap();
         assert_eq!(api.get("/api/v1/rules", &[], &named).await.0, 401);

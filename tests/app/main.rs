@@ -33,6 +33,7 @@ macro_rules! app_test {
 }
 
 mod api;
+mod auth;
 mod browser;
 mod cli;
 mod concurrency;

@@ -83,15 +83,24 @@ pub async fn login(
     let config = state.config.clone();
     let dummy = state.dummy_hash.clone();
     let (username, pw) = (form.username.clone(), form.password);
-    let outcome = run(&state, move |c| {
+    let (outcome, delay) = run(&state, move |c| {
+        // An account failing from many addresses is slowed down, never locked.
+        let delay = auth::throttle::account_delay(
+            c,
+            &config,
+            &auth::attempt_name(&username),
+            crate::db::now(),
+        )?;
         let outcome = auth::login(c, &config, &dummy, &username, &pw, &ctx, &user_agent)?;
         // A new id at every login: the session this browser had ends here.
         if let (LoginOutcome::Success { .. }, Some(old)) = (&outcome, old_session) {
             session::delete(c, &old)?;
         }
-        Ok(outcome)
+        Ok((outcome, delay))
     })
     .await?;
+    // Waited out here, holding no database connection.
+    actix_web::rt::time::sleep(delay).await;
     match outcome {
         LoginOutcome::Success { user, token } => {
             let secure = state.config.secure_cookies;
@@ -195,6 +204,11 @@ pub async fn change_password(
                 "error.password_unchanged",
             ))
         } else {
+            password::refuse_weak(
+                "field.new_password",
+                p.expose(),
+                &[&user.user.username, &user.user.display_name],
+            )?;
             Ok(p)
         }
     });
@@ -210,10 +224,20 @@ pub async fn change_password(
     );
     let cost = state.config.password_cost;
     let current = form.current;
+    let config = state.config.clone();
     let changed = run(&state, move |c| {
-        if !password::verify(&current, &hash) {
+        // Guesses at the current password are throttled like logins (per
+        // user); a throttled try is told the same as a wrong one.
+        let limits = [auth::throttle::Limit {
+            key: format!("reauth:{user_id}"),
+            max: config.login_max_failures_account,
+        }];
+        if !auth::throttle::take(c, &config, &limits, crate::db::now())?
+            || !password::verify(&current, &hash)
+        {
             return Ok(false);
         }
+        crate::db::write_tx(c, |c| auth::throttle::give_back(c, &limits))?;
         users::set_password(
             c,
             &ctx,

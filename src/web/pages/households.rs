@@ -553,14 +553,23 @@ struct CardsPage<'a> {
     ctx: &'a PageCtx,
     cards: Vec<PrintCard>,
     single: bool,
+    /// Whether the PINs are on the page (admins and the households' own
+    /// officials, printing); others see the cards without them.
+    pins_shown: bool,
+    /// The household of a single card, when its PIN may be reset here.
+    reset_for: Option<String>,
 }
 
-/// The cards of `rows`, each with its PIN.
+/// The cards of `rows`. A card's PIN is a secret: it is read only when
+/// `show_pins` (the viewer may edit these households), and each showing is
+/// audited as `card.pin_shown`.
 fn print_cards(
     c: &mut crate::db::DbConn,
     key: &crate::crypto::DataKey,
     public_url: Option<&str>,
+    ctx: &crate::audit::AuditCtx,
     rows: Vec<HouseholdRow>,
+    show_pins: bool,
 ) -> diesel::QueryResult<Vec<PrintCard>> {
     let mut out = Vec::new();
     for row in rows {
@@ -571,12 +580,33 @@ fn print_cards(
         else {
             continue;
         };
+        let pin = if show_pins {
+            households::card_pin(c, key, card.as_str())?
+        } else {
+            None
+        };
         out.push(PrintCard {
             qr_svg: qr_svg(card.as_str(), public_url),
-            pin: households::card_pin(c, key, card.as_str())?,
+            pin,
             card: card.grouped(),
             row,
         });
+    }
+    let shown: Vec<&PrintCard> = out.iter().filter(|p| p.pin.is_some()).collect();
+    if !shown.is_empty() {
+        crate::db::write_tx(c, |c| {
+            for p in &shown {
+                crate::audit::record(
+                    c,
+                    ctx,
+                    "card.pin_shown",
+                    "household",
+                    &p.row.household.id,
+                    &p.card,
+                )?;
+            }
+            Ok::<(), diesel::result::Error>(())
+        })?;
     }
     Ok(out)
 }
@@ -592,9 +622,19 @@ pub async fn card(
     let id = id.into_inner();
     let key = state.key.clone();
     let url = state.config.public_url.clone();
+    let show_pins = user.can(Action::EditHouseholds);
+    let ctx = audit_ctx(&req, Some(&user));
+    let household = id.clone();
     let cards = run(&state, move |c| {
-        let row = households::find(c, &scope, &id)?;
-        Ok(print_cards(c, &key, url.as_deref(), vec![row])?)
+        let row = households::find(c, &scope, &household)?;
+        Ok(print_cards(
+            c,
+            &key,
+            url.as_deref(),
+            &ctx,
+            vec![row],
+            show_pins,
+        )?)
     })
     .await?;
     let ctx = PageCtx::build(&req, Some(&user));
@@ -604,6 +644,8 @@ pub async fn card(
             ctx: &ctx,
             cards,
             single: true,
+            pins_shown: show_pins,
+            reset_for: show_pins.then_some(id),
         },
     )
 }
@@ -619,9 +661,11 @@ pub async fn cards(
     let scope = user.scope.clone();
     let key = state.key.clone();
     let url = state.config.public_url.clone();
+    let show_pins = user.can(Action::EditHouseholds);
+    let ctx = audit_ctx(&req, Some(&user));
     let cards = run(&state, move |c| {
         let rows = households::cards_for(c, &scope, &filter)?;
-        Ok(print_cards(c, &key, url.as_deref(), rows)?)
+        Ok(print_cards(c, &key, url.as_deref(), &ctx, rows, show_pins)?)
     })
     .await?;
     let ctx = PageCtx::build(&req, Some(&user));
@@ -631,8 +675,33 @@ pub async fn cards(
             ctx: &ctx,
             cards,
             single: false,
+            pins_shown: show_pins,
+            reset_for: None,
         },
     )
+}
+
+/// Give the household's card a new PIN (admins and the household's own
+/// officials), then show the card to print with it.
+pub async fn reset_pin(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    _form: CsrfForm<super::auth::Empty>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::EditHouseholds)?;
+    let id = id.into_inner();
+    let back = format!("/households/{id}/card");
+    let ctx = audit_ctx(&req, Some(&user));
+    let scope = user.scope.clone();
+    let key = state.key.clone();
+    let result = run(&state, move |c| {
+        Ok(households::reset_card_pin(c, &ctx, &key, &scope, &id)?)
+    })
+    .await
+    .map(|()| flash_ok(&req, &back, "auth.pin_reset_done", &[]));
+    or_flash(&req, &back, result)
 }
 
 const EXPORT_LIMIT: i64 = 200_000;

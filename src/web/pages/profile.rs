@@ -1,13 +1,15 @@
 //! The profile page: a user's named API tokens (for a scanner or another
-//! system), made and revoked here. A token's secret is shown once.
+//! system), made and revoked here. A token's secret is shown once; making
+//! one asks for the password again, and each lasts the days chosen (90 by
+//! default, a year at most).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
 use crate::auth::tokens::{self, ApiToken};
-use crate::web::extract::audit_ctx;
-use crate::web::page::{PageCtx, flash_ok, or_flash, render};
+use crate::web::extract::{audit_ctx, lang_of};
+use crate::web::page::{PageCtx, flash_ok, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 #[derive(Template)]
@@ -17,6 +19,20 @@ struct ProfilePage<'a> {
     tokens: Vec<ApiToken>,
     /// The secret of a token made just now (shown once, never stored).
     new_secret: Option<String>,
+    /// The lifetimes offered, in days, and the one selected.
+    day_choices: [i64; 4],
+    default_days: i64,
+    /// What was typed in a refused form (the name), and why it was refused.
+    typed_name: String,
+    error: Option<String>,
+    now: chrono::NaiveDateTime,
+}
+
+impl ProfilePage<'_> {
+    /// Whether a token has passed its expiry (or has none).
+    fn is_expired(&self, t: &ApiToken) -> bool {
+        t.expires_at.is_none_or(|e| e <= self.now)
+    }
 }
 
 async fn page(
@@ -24,17 +40,33 @@ async fn page(
     user: &CurrentUser,
     state: &AppState,
     new_secret: Option<String>,
+    refused: Option<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
     let user_id = user.user.id.clone();
     let list = run(state, move |c| Ok(tokens::named_of(c, &user_id)?)).await?;
     let ctx = PageCtx::build(req, Some(user));
-    render(
+    let (typed_name, error) = match refused {
+        Some((name, why)) => (name, Some(why)),
+        None => (String::new(), None),
+    };
+    let status = if error.is_some() {
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        actix_web::http::StatusCode::OK
+    };
+    render_with_status(
         &ctx,
         &ProfilePage {
             ctx: &ctx,
             tokens: list,
             new_secret,
+            day_choices: tokens::NAMED_TOKEN_DAY_CHOICES,
+            default_days: tokens::NAMED_TOKEN_DEFAULT_DAYS,
+            typed_name,
+            error,
+            now: crate::db::now(),
         },
+        status,
     )
 }
 
@@ -43,17 +75,24 @@ pub async fn profile(
     user: CurrentUser,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    page(&req, &user, &state, None).await
+    page(&req, &user, &state, None, None).await
 }
 
 #[derive(Deserialize)]
 pub struct TokenForm {
     #[serde(default)]
     name: String,
+    /// The lifetime in days (one of the choices; empty: 90).
+    #[serde(default)]
+    days: String,
+    /// The user's password, typed again.
+    #[serde(default)]
+    password: String,
 }
 
 /// Make a named token; the answer is the page with the secret on it (not a
-/// redirect: the secret must not travel in a flash cookie).
+/// redirect: the secret must not travel in a flash cookie). A refused form
+/// comes back with the name as typed and the reason.
 pub async fn create_token(
     req: HttpRequest,
     user: CurrentUser,
@@ -61,15 +100,27 @@ pub async fn create_token(
     form: CsrfForm<TokenForm>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = audit_ctx(&req, Some(&user));
-    let user_id = user.user.id.clone();
-    let name = form.0.name;
+    let acting = user.user.clone();
+    let TokenForm {
+        name,
+        days,
+        password,
+    } = form.0;
+    let typed = name.clone();
+    let config = state.config.clone();
     let made = run(&state, move |c| {
-        Ok(tokens::create_named(c, &ctx, &user_id, &name)?)
+        Ok(tokens::create_named(
+            c, &config, &ctx, &acting, &name, &days, &password,
+        ))
     })
-    .await;
+    .await?;
     match made {
-        Ok(secret) => page(&req, &user, &state, Some(secret)).await,
-        Err(e) => or_flash(&req, "/profile", Err(e)),
+        Ok(secret) => page(&req, &user, &state, Some(secret), None).await,
+        Err(tokens::TokenError::Invalid(e)) => {
+            let why = crate::i18n::field_error(lang_of(&req), &e);
+            page(&req, &user, &state, None, Some((typed, why))).await
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

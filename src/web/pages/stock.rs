@@ -503,14 +503,10 @@ pub async fn movements(
     )
 }
 
-/// A cell as a spreadsheet must not run it: text starting with = + - @ (or a
-/// tab or carriage return) gets a leading apostrophe.
+/// A cell as a spreadsheet must not run it: the one rule of every export
+/// (`households::export::neutralise`).
 pub fn neutralise(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    }
+    crate::households::export::neutralise(s)
 }
 
 /// The most rows one export holds.
