@@ -748,6 +748,9 @@ app_test! {
         // 10 soap on the shelf; the count begins.
         let started = admin.submit(&format!("/stores/{store}/stocktakes"), &[]).await;
         let st = stocktake_id_in(&started);
+        // The sheet says which lines are not counted yet.
+        started.assert_contains("id=\"uncounted\"");
+        started.assert_contains("尚未盘点: 肥皂");
         // The counter keeps trading: 2 soap go home with a household.
         let r = redeem(&app, &store, &household, &soap, 2);
         assert_eq!(on_hand(&app, &store, &soap), 8);
@@ -757,6 +760,7 @@ app_test! {
         counted.assert_contains("-2 块");
         counted.assert_contains("账实相符");
         counted.assert_contains("李站长");
+        assert!(!counted.body.contains("id=\"uncounted\""), "every line is counted");
         let key = key_for(&counted.body, &format!("/stocktakes/{st}/confirm"));
         let version = hidden_in(&counted.body, &format!("/stocktakes/{st}/confirm"), "version");
         let posted = admin.submit(&format!("/stocktakes/{st}/confirm"), &[("key", &key), ("version", &version)]).await;
