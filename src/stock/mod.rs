@@ -287,6 +287,17 @@ pub fn post(c: &mut DbConn, actor: &AuditCtx, t: &Transfer) -> Result<Movement, 
     if let Some(month) = crate::reports::close::closed_month_of(c, t.on)? {
         return Err(crate::reports::close::closed_error("field.date", month).into());
     }
+    // A movement is reversed at most once (a unique key too): say so
+    // rather than fail on the key, whichever workflow is reversing it.
+    if let Some(orig) = t.reverses_id {
+        let done: i64 = stock_movements::table
+            .filter(stock_movements::reverses_id.eq(orig))
+            .count()
+            .get_result(c)?;
+        if done > 0 {
+            return Err(FieldError::new("field.movement", "error.already_reversed").into());
+        }
+    }
     diesel::update(stock_chain_head::table.find(1))
         .set(stock_chain_head::seq.eq(stock_chain_head::seq + 1))
         .execute(c)?;
@@ -869,7 +880,7 @@ pub fn reverse(
 
 /// Post the reversal of one movement (inside the caller's transaction): the
 /// same goods back the other way, naming the original and its workflow.
-/// Refused when it was already reversed.
+/// Refused when it was already reversed (see `post`).
 pub(crate) fn reverse_one(
     c: &mut DbConn,
     actor: &AuditCtx,
@@ -877,13 +888,6 @@ pub(crate) fn reverse_one(
     reason: &str,
     today: NaiveDate,
 ) -> Result<Movement, StockError> {
-    let done: i64 = stock_movements::table
-        .filter(stock_movements::reverses_id.eq(&orig.id))
-        .count()
-        .get_result(c)?;
-    if done > 0 {
-        return Err(FieldError::new("field.movement", "error.already_reversed").into());
-    }
     let item = item_for(c, &orig.item_id)?;
     let (Some(from), Some(to), Some(qty)) = (
         Account::parse(&orig.to_account),

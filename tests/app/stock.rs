@@ -1008,3 +1008,30 @@ app_test! {
         assert_ledger_ok(&app);
     }
 }
+
+app_test! {
+    async fn a_redemption_whose_goods_were_reversed_before_the_fix_is_named_and_void_says_why(app) {
+        let (store, soap, household) = soap_store(&app, "旧账", 10);
+        let r = redeem(&app, &store, &household, &soap, 2);
+        let (_, lines) = aixin::redemptions::find(&mut app.conn(), &r.id).unwrap().unwrap();
+        // What the movements page used to allow: the redemption's movement
+        // reversed on its own.
+        let item = goods::find(&mut app.conn(), &soap).unwrap().unwrap();
+        aixin::db::write_tx(&mut app.conn(), |c| {
+            ledger::post(c, &AuditCtx::console(), &ledger::Transfer {
+                kind: ledger::MovementKind::Reversal, item: &item, quantity: aixin::domain::stock::Quantity::new(2).unwrap(),
+                from: ledger::Account::Redeemed, to: ledger::Account::Shelf(store.clone()),
+                donation_id: None, stocktake_id: None, reverses_id: Some(&lines[0].movement_id), reason: "旧版冲正", on: today(),
+            })
+        })
+        .unwrap();
+        // The ledgers now disagree about the redemption, and the check says which.
+        let report = ledger::verify_stock_ledger(&mut app.conn()).unwrap();
+        let d = report.workflows.first.clone().expect("a disagreement");
+        assert_eq!((d.id.as_str(), d.problem), (r.id.as_str(), "ledger.agree_goods_reversal"), "{report:?}");
+        // Voiding it is a clear refusal, not a failure on a unique key.
+        let v = aixin::redemptions::void(&mut app.conn(), &AuditCtx::console(), &r.id, "退货", true, chrono_tz::Asia::Shanghai);
+        assert!(matches!(v, Err(aixin::redemptions::RedeemError::Invalid(ref e)) if e.key == "error.already_reversed"), "{v:?}");
+        assert_eq!(on_hand(&app, &store, &soap), 10);
+    }
+}
