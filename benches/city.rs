@@ -544,6 +544,7 @@ impl Facts {
                 &self.item_id,
                 "100000",
                 "benchmark",
+                aixin::time::today(chrono_tz::Asia::Shanghai),
             )
             .expect("top up the shelf");
         }

@@ -686,6 +686,35 @@ pub fn verify_ledger(pool: &DbPool) -> Result<bool, String> {
     for account in &r.negative {
         println!("FAILED: {account} is below zero");
     }
+    let goods = crate::stock::verify_stock_ledger(&mut conn).map_err(|e| e.to_string())?;
+    println!(
+        "stock ledger: {} movements, {} documents checked against both ledgers",
+        goods.entries, goods.workflows.checked
+    );
+    if let Some(b) = &goods.first_bad {
+        println!(
+            "FAILED: movement #{} {} does not match ({})",
+            b.seq, b.id, b.problem
+        );
+    }
+    if !goods.head_ok {
+        println!("FAILED: the stock chain head does not point at the last movement");
+    }
+    for m in &goods.mismatches {
+        println!(
+            "FAILED: stock of item {} at store {}: cached {}, movements sum to {}",
+            m.item_id, m.store_id, m.cached, m.ledger
+        );
+    }
+    if let Some(d) = &goods.workflows.first {
+        println!(
+            "FAILED: the ledgers disagree about {} {} ({}): {}",
+            d.workflow,
+            d.number,
+            d.id,
+            crate::i18n::t(console_lang(), d.problem)
+        );
+    }
     let _ = crate::db::write_tx(&mut conn, |c| {
         crate::ledger::record_verify(c, &r)?;
         crate::audit::record(
@@ -694,13 +723,14 @@ pub fn verify_ledger(pool: &DbPool) -> Result<bool, String> {
             "ledger.verify",
             "ledger",
             "points",
-            if r.ok() { "ok" } else { "FAILED" },
+            if r.ok() && goods.ok() { "ok" } else { "FAILED" },
         )
     });
-    if r.ok() {
+    let ok = r.ok() && goods.ok();
+    if ok {
         println!("ok");
     }
-    Ok(r.ok())
+    Ok(ok)
 }
 
 /// The console's language: Chinese when LANG says so, English otherwise.

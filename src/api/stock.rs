@@ -524,6 +524,7 @@ pub async fn movement(
     let store = load_store(&state, &user, action, f.store_id.trim().to_string()).await?;
     let ctx = audit_ctx(&req, Some(&user));
     let user_id = user.user.id.clone();
+    let today = crate::time::today(state.config.time_zone);
     let (done, replayed) = run(&state, move |c| {
         idempotency::once(c, &user_id, &key, |c| {
             let dkey = IdemKey::parse(&key.domain_key(&user_id))?;
@@ -540,11 +541,12 @@ pub async fn movement(
                         f.to_store_id.as_deref().unwrap_or(""),
                         &f.item_id,
                         &qty,
+                        today,
                     )?
                     .id
                 }
                 MovementKindIn::WriteOff => {
-                    stock::write_off(c, &ctx, &dkey, sid, &f.item_id, &qty, reason)?.id
+                    stock::write_off(c, &ctx, &dkey, sid, &f.item_id, &qty, reason, today)?.id
                 }
                 MovementKindIn::Adjustment => {
                     if reason.trim().is_empty() {
@@ -552,7 +554,7 @@ pub async fn movement(
                     }
                     let item = goods::find(c, f.item_id.trim())?
                         .ok_or(FieldError::new("field.item", "error.item_unknown"))?;
-                    stock::adjust(c, &ctx, sid, &item, f.quantity, reason)?
+                    stock::adjust(c, &ctx, sid, &item, f.quantity, reason, today)?
                         .ok_or(FieldError::new("field.quantity", "error.quantity_nonzero"))?
                         .id
                 }

@@ -136,6 +136,9 @@ diesel::table! {
         note -> Text,
         created_by -> Text,
         created_at -> Timestamp,
+        reversed_at -> Nullable<Timestamp>,
+        reversed_by -> Text,
+        reverse_reason -> Text,
     }
 }
 
@@ -161,6 +164,10 @@ diesel::table! {
         counted_by -> Text,
         created_at -> Timestamp,
         posted_at -> Nullable<Timestamp>,
+        start_seq -> BigInt,
+        end_seq -> Nullable<BigInt>,
+        version -> BigInt,
+        witnessed_by -> Text,
     }
 }
 
@@ -170,6 +177,7 @@ diesel::table! {
         item_id -> Text,
         expected -> BigInt,
         counted -> Nullable<BigInt>,
+        moved -> BigInt,
     }
 }
 

@@ -336,6 +336,8 @@ struct NewStocktake {
     counted_by: String,
     created_at: NaiveDateTime,
     posted_at: Option<NaiveDateTime>,
+    start_seq: i64,
+    end_seq: Option<i64>,
 }
 
 #[derive(Insertable)]
@@ -1161,6 +1163,8 @@ impl City {
                     format!("{number}: {} lines", counted_lines.len()),
                 );
                 let reason = format!("{number} ({})", clerk.username);
+                // Nothing else moves at the store while the demo counts.
+                let start_seq = self.stock_seq;
                 let mut posted = 0;
                 for (item, expected, counted) in &counted_lines {
                     self.out.stocktake_lines.push(NewStocktakeLine {
@@ -1205,6 +1209,8 @@ impl City {
                     counted_by: clerk.username.clone(),
                     created_at: at,
                     posted_at: Some(posted_at),
+                    start_seq,
+                    end_seq: Some(start_seq),
                 });
                 let key = self.idem_key();
                 self.out.idem.push(NewIdem {
@@ -1237,7 +1243,7 @@ impl City {
             insert_all!(c, point_entries::table, out.entries, 16);
             insert_all!(c, donations::table, out.donations, 9);
             insert_all!(c, donation_lines::table, out.donation_lines, 6);
-            insert_all!(c, stocktakes::table, out.stocktakes, 9);
+            insert_all!(c, stocktakes::table, out.stocktakes, 11);
             insert_all!(c, stock_movements::table, out.movements, 18);
             insert_all!(c, stocktake_lines::table, out.stocktake_lines, 4);
             insert_all!(c, redemptions::table, out.redemptions, 16);

@@ -126,6 +126,16 @@ pub struct Donation {
     pub note: String,
     pub created_by: String,
     pub created_at: NaiveDateTime,
+    /// When the donation was reversed as a whole (booked in by mistake).
+    pub reversed_at: Option<NaiveDateTime>,
+    pub reversed_by: String,
+    pub reverse_reason: String,
+}
+
+impl Donation {
+    pub fn is_reversed(&self) -> bool {
+        self.reversed_at.is_some()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -297,6 +307,10 @@ pub fn book(
     };
     db::write_tx(conn, |c| {
         stock::once(c, actor, &form, |c| {
+            // Goods and money alike are dated the day received.
+            if let Some(m) = crate::reports::close::closed_month_of(c, donated_on)? {
+                return Err(crate::reports::close::closed_error("field.donated_on", m).into());
+            }
             let donor = find_donor(c, donor_id)?
                 .ok_or(FieldError::new("field.donor", "error.donor_unknown"))?;
             let n = stock::next_number(c, "donation")?;
@@ -351,6 +365,7 @@ pub fn book(
                         stocktake_id: None,
                         reverses_id: None,
                         reason: "",
+                        on: donated_on,
                     },
                 )?;
             }
@@ -368,6 +383,75 @@ pub fn book(
                 ),
             )?;
             Ok(id)
+        })
+    })
+}
+
+/// Reverse a donation booked in by mistake, as a whole: one conditional
+/// update marks it reversed (a second reversal is refused,
+/// `error.donation_already_reversed`), and every goods line goes back from
+/// the shelf to the donor by a reversing movement dated `today`, refused when
+/// the shelf no longer holds the goods. All or nothing, exactly once per key.
+pub fn reverse(
+    conn: &mut DbConn,
+    actor: &AuditCtx,
+    key: &IdemKey,
+    id: &str,
+    reason: &str,
+    today: NaiveDate,
+) -> Result<Outcome, StockError> {
+    use crate::db::schema::stock_movements;
+    let reason = parse_name("field.reason", reason, 200)?;
+    let form = FormKey {
+        key,
+        scope: "donation.reverse",
+        fingerprint: idempotency::fingerprint(&[id, &reason]),
+    };
+    db::write_tx(conn, |c| {
+        stock::once(c, actor, &form, |c| {
+            let number: String = donations::table
+                .find(id)
+                .select(donations::number)
+                .first(c)
+                .optional()?
+                .ok_or(StockError::NotFound)?;
+            let n = diesel::update(
+                donations::table
+                    .find(id)
+                    .filter(donations::reversed_at.is_null()),
+            )
+            .set((
+                donations::reversed_at.eq(Some(db::now())),
+                donations::reversed_by.eq(&actor.username),
+                donations::reverse_reason.eq(&reason),
+            ))
+            .execute(c)?;
+            if n == 0 {
+                return Err(
+                    FieldError::new("field.donation", "error.donation_already_reversed")
+                        .arg("number", &number)
+                        .into(),
+                );
+            }
+            let moves = stock_movements::table
+                .filter(stock_movements::donation_id.eq(id))
+                .filter(stock_movements::kind.eq(MovementKind::Donation.as_str()))
+                .order(stock_movements::seq.asc())
+                .select(stock::Movement::as_select())
+                .load(c)?;
+            let text = format!("{number}: {reason}");
+            for m in &moves {
+                stock::reverse_one(c, actor, m, &text, today)?;
+            }
+            audit::record(
+                c,
+                actor,
+                "donation.reverse",
+                "donation",
+                id,
+                &format!("{number}: {} lines back: {reason}", moves.len()),
+            )?;
+            Ok(id.to_string())
         })
     })
 }

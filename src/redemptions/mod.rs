@@ -407,6 +407,7 @@ pub fn redeem(
                     stocktake_id: None,
                     reverses_id: None,
                     reason: &number,
+                    on: today,
                 },
             )?;
             diesel::insert_into(redemption_lines::table)
@@ -529,6 +530,7 @@ pub fn void(
                     stocktake_id: None,
                     reverses_id: Some(&l.movement_id),
                     reason: &reason,
+                    on: today,
                 },
             )?;
         }

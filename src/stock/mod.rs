@@ -5,11 +5,12 @@
 //! the transaction that writes the row, and lowered only by a conditional
 //! update that cannot go below zero.
 
+pub mod agree;
 pub mod stocktake;
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::audit::{self, AuditCtx};
@@ -258,13 +259,45 @@ pub struct Transfer<'a> {
     pub stocktake_id: Option<&'a str>,
     pub reverses_id: Option<&'a str>,
     pub reason: &'a str,
+    /// The day the posting is dated (in the scheme's time zone): today, or
+    /// for a donation the day it was received. Refused in a closed month.
+    pub on: NaiveDate,
+}
+
+/// Take the stock ledger's turn (the chain head's row lock) without writing a
+/// row, and return the seq of the last movement: what is on the shelves now
+/// is exactly the sum of the movements up to it until the transaction ends.
+pub fn lock_head(c: &mut DbConn) -> QueryResult<i64> {
+    diesel::update(stock_chain_head::table.find(1))
+        .set(stock_chain_head::seq.eq(stock_chain_head::seq))
+        .execute(c)?;
+    stock_chain_head::table
+        .find(1)
+        .select(stock_chain_head::seq)
+        .first(c)
 }
 
 /// Post one transfer. Must run inside a write transaction (`db::write_tx`):
 /// it takes the chain head first (which makes ledger writers take turns),
 /// lowers the source shelf only if it holds enough, raises the destination,
-/// and appends the chained row.
+/// and appends the chained row. A transfer dated into a closed month is
+/// refused (`error.month_closed`), by the same check the points ledger's
+/// `ledger::post` makes (`reports::close::closed_month_of`).
 pub fn post(c: &mut DbConn, actor: &AuditCtx, t: &Transfer) -> Result<Movement, StockError> {
+    if let Some(month) = crate::reports::close::closed_month_of(c, t.on)? {
+        return Err(crate::reports::close::closed_error("field.date", month).into());
+    }
+    // A movement is reversed at most once (a unique key too): say so
+    // rather than fail on the key, whichever workflow is reversing it.
+    if let Some(orig) = t.reverses_id {
+        let done: i64 = stock_movements::table
+            .filter(stock_movements::reverses_id.eq(orig))
+            .count()
+            .get_result(c)?;
+        if done > 0 {
+            return Err(FieldError::new("field.movement", "error.already_reversed").into());
+        }
+    }
     diesel::update(stock_chain_head::table.find(1))
         .set(stock_chain_head::seq.eq(stock_chain_head::seq + 1))
         .execute(c)?;
@@ -436,6 +469,8 @@ fn store_name(c: &mut DbConn, store_id: &str) -> QueryResult<Option<(String, boo
 }
 
 /// Move goods from one store's shelf to another's: one row, one transaction.
+// The form's fields as typed, plus the day the posting is dated.
+#[allow(clippy::too_many_arguments)]
 pub fn move_to_store(
     conn: &mut DbConn,
     actor: &AuditCtx,
@@ -444,6 +479,7 @@ pub fn move_to_store(
     to_store: &str,
     item_id: &str,
     quantity: &str,
+    today: NaiveDate,
 ) -> Result<Outcome, StockError> {
     let to_store = to_store.trim();
     if to_store.is_empty() {
@@ -479,6 +515,7 @@ pub fn move_to_store(
                     stocktake_id: None,
                     reverses_id: None,
                     reason: "",
+                    on: today,
                 },
             )?;
             audit::record(
@@ -512,6 +549,7 @@ struct ShelfInput<'a> {
     item_id: &'a str,
     quantity: &'a str,
     text: &'a str,
+    today: NaiveDate,
 }
 
 fn shelf_once(
@@ -526,6 +564,7 @@ fn shelf_once(
         item_id,
         quantity,
         text,
+        today,
     } = input;
     let qty = Quantity::parse("field.quantity", quantity)?;
     let text = crate::domain::parse_name(f.text_field, text, 200)?;
@@ -556,6 +595,7 @@ fn shelf_once(
                     stocktake_id: None,
                     reverses_id: None,
                     reason: &text,
+                    on: today,
                 },
             )?;
             audit::record(
@@ -572,6 +612,8 @@ fn shelf_once(
 }
 
 /// Write off damaged or expired goods; the reason is required.
+// The form's fields as typed, plus the day the posting is dated.
+#[allow(clippy::too_many_arguments)]
 pub fn write_off(
     conn: &mut DbConn,
     actor: &AuditCtx,
@@ -580,6 +622,7 @@ pub fn write_off(
     item_id: &str,
     quantity: &str,
     reason: &str,
+    today: NaiveDate,
 ) -> Result<Outcome, StockError> {
     let f = ShelfForm {
         scope: "stock.write_off",
@@ -597,6 +640,7 @@ pub fn write_off(
             item_id,
             quantity,
             text: reason,
+            today,
         },
         f,
     )
@@ -604,6 +648,8 @@ pub fn write_off(
 
 /// Goods bought (with donated money) put on the shelf; the note says what
 /// paid for them (e.g. the donation's number).
+// The form's fields as typed, plus the day the posting is dated.
+#[allow(clippy::too_many_arguments)]
 pub fn buy_in(
     conn: &mut DbConn,
     actor: &AuditCtx,
@@ -612,6 +658,7 @@ pub fn buy_in(
     item_id: &str,
     quantity: &str,
     note: &str,
+    today: NaiveDate,
 ) -> Result<Outcome, StockError> {
     let f = ShelfForm {
         scope: "stock.buy_in",
@@ -629,6 +676,7 @@ pub fn buy_in(
             item_id,
             quantity,
             text: note,
+            today,
         },
         f,
     )
@@ -644,6 +692,7 @@ pub fn adjust(
     item: &Item,
     delta: i64,
     reason: &str,
+    today: NaiveDate,
 ) -> Result<Option<Movement>, StockError> {
     let Some(qty) = Quantity::new(delta.abs()) else {
         return Ok(None);
@@ -652,7 +701,7 @@ pub fn adjust(
         let m = post(
             c,
             actor,
-            &adjustment(store_id, item, delta, qty, None, reason),
+            &adjustment(store_id, item, delta, qty, None, reason, today),
         )?;
         audit::record(
             c,
@@ -673,6 +722,7 @@ pub(crate) fn adjustment<'a>(
     qty: Quantity,
     stocktake_id: Option<&'a str>,
     reason: &'a str,
+    on: NaiveDate,
 ) -> Transfer<'a> {
     let shelf = Account::Shelf(store_id.to_string());
     let (from, to) = if delta > 0 {
@@ -690,6 +740,7 @@ pub(crate) fn adjustment<'a>(
         stocktake_id,
         reverses_id: None,
         reason,
+        on,
     }
 }
 
@@ -701,14 +752,100 @@ pub fn find_movement(c: &mut DbConn, id: &str) -> QueryResult<Option<Movement>> 
         .optional()
 }
 
+/// The workflow a movement belongs to, when it is not the stock ledger's
+/// own: its goods come back only through that workflow (voiding the
+/// redemption, reversing the donation or the stocktake), never by reversing
+/// the movement alone, or the other ledger and the paperwork would disagree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// A redemption: (its id, its number).
+    Redemption(String, String),
+    /// A donation: (its id, its number).
+    Donation(String, String),
+    /// A stocktake: (its id, its number).
+    Stocktake(String, String),
+}
+
+impl Owner {
+    /// Where the workflow's own page is.
+    pub fn href(&self) -> String {
+        match self {
+            Owner::Redemption(id, _) => format!("/redemptions/{id}"),
+            Owner::Donation(id, _) => format!("/donations/{id}"),
+            Owner::Stocktake(id, _) => format!("/stocktakes/{id}"),
+        }
+    }
+
+    /// The document's number (DH..., JZ..., PD...).
+    pub fn number(&self) -> &str {
+        match self {
+            Owner::Redemption(_, n) | Owner::Donation(_, n) | Owner::Stocktake(_, n) => n,
+        }
+    }
+
+    /// The refusal shown when someone tries to reverse the movement alone.
+    pub fn refusal(&self) -> FieldError {
+        let key = match self {
+            Owner::Redemption(..) => "error.movement_of_redemption",
+            Owner::Donation(..) => "error.movement_of_donation",
+            Owner::Stocktake(..) => "error.movement_of_stocktake",
+        };
+        FieldError::new("field.movement", key).arg("number", self.number())
+    }
+}
+
+/// Which workflow made a movement (None: a move, write-off, purchase or
+/// adjustment of the stock ledger's own, which `reverse` may undo). A
+/// reversal belongs to whatever its original belongs to.
+pub fn owner_of(c: &mut DbConn, m: &Movement) -> QueryResult<Option<Owner>> {
+    use crate::db::schema::{donations, redemption_lines, redemptions, stocktakes};
+    if let Some(d) = &m.donation_id {
+        let number = donations::table
+            .find(d)
+            .select(donations::number)
+            .first::<String>(c)
+            .optional()?
+            .unwrap_or_default();
+        return Ok(Some(Owner::Donation(d.clone(), number)));
+    }
+    if let Some(s) = &m.stocktake_id {
+        let number = stocktakes::table
+            .find(s)
+            .select(stocktakes::number)
+            .first::<String>(c)
+            .optional()?
+            .unwrap_or_default();
+        return Ok(Some(Owner::Stocktake(s.clone(), number)));
+    }
+    let original = m.reverses_id.as_deref().unwrap_or(&m.id);
+    let redemption = redemption_lines::table
+        .inner_join(redemptions::table)
+        .filter(redemption_lines::movement_id.eq(original))
+        .select((redemptions::id, redemptions::number))
+        .first::<(String, String)>(c)
+        .optional()?;
+    if let Some((id, number)) = redemption {
+        return Ok(Some(Owner::Redemption(id, number)));
+    }
+    if m.kind() == Some(MovementKind::Redemption) {
+        // A redemption movement no redemption names: still not the stock
+        // ledger's own to undo (`aixin ledger verify` names it).
+        return Ok(Some(Owner::Redemption(String::new(), String::new())));
+    }
+    Ok(None)
+}
+
 /// Correct a movement by a reversing one that names it. Each movement can be
-/// reversed once; a reversal itself is not reversed (post a new movement).
+/// reversed once; a reversal itself is not reversed (post a new movement),
+/// and a movement a redemption, donation or stocktake made is refused (see
+/// `Owner`). The reversal is dated `today` (scheme's time zone).
 pub fn reverse(
     conn: &mut DbConn,
     actor: &AuditCtx,
     key: &IdemKey,
     movement_id: &str,
     reason: &str,
+    today: NaiveDate,
 ) -> Result<Outcome, StockError> {
     let reason = crate::domain::parse_name("field.reason", reason, 200)?;
     let form = FormKey {
@@ -724,47 +861,57 @@ pub fn reverse(
                     FieldError::new("field.movement", "error.cannot_reverse_reversal").into(),
                 );
             }
-            let done: i64 = stock_movements::table
-                .filter(stock_movements::reverses_id.eq(&orig.id))
-                .count()
-                .get_result(c)?;
-            if done > 0 {
-                return Err(FieldError::new("field.movement", "error.already_reversed").into());
+            if let Some(owner) = owner_of(c, &orig)? {
+                return Err(owner.refusal().into());
             }
-            let item = item_for(c, &orig.item_id)?;
-            let (Some(from), Some(to), Some(qty)) = (
-                Account::parse(&orig.to_account),
-                Account::parse(&orig.from_account),
-                Quantity::new(orig.quantity),
-            ) else {
-                return Err(StockError::NotFound);
-            };
-            let m = post(
-                c,
-                actor,
-                &Transfer {
-                    kind: MovementKind::Reversal,
-                    item: &item,
-                    quantity: qty,
-                    from,
-                    to,
-                    donation_id: orig.donation_id.as_deref(),
-                    stocktake_id: orig.stocktake_id.as_deref(),
-                    reverses_id: Some(&orig.id),
-                    reason: &reason,
-                },
-            )?;
+            let m = reverse_one(c, actor, &orig, &reason, today)?;
             audit::record(
                 c,
                 actor,
                 "stock.reverse",
                 "stock_movement",
                 &m.id,
-                &format!("reverses #{} {} x{}: {}", orig.seq, item.name, qty, reason),
+                &format!("reverses #{} x{}: {}", orig.seq, orig.quantity, reason),
             )?;
             Ok(m.id)
         })
     })
+}
+
+/// Post the reversal of one movement (inside the caller's transaction): the
+/// same goods back the other way, naming the original and its workflow.
+/// Refused when it was already reversed (see `post`).
+pub(crate) fn reverse_one(
+    c: &mut DbConn,
+    actor: &AuditCtx,
+    orig: &Movement,
+    reason: &str,
+    today: NaiveDate,
+) -> Result<Movement, StockError> {
+    let item = item_for(c, &orig.item_id)?;
+    let (Some(from), Some(to), Some(qty)) = (
+        Account::parse(&orig.to_account),
+        Account::parse(&orig.from_account),
+        Quantity::new(orig.quantity),
+    ) else {
+        return Err(StockError::NotFound);
+    };
+    post(
+        c,
+        actor,
+        &Transfer {
+            kind: MovementKind::Reversal,
+            item: &item,
+            quantity: qty,
+            from,
+            to,
+            donation_id: orig.donation_id.as_deref(),
+            stocktake_id: orig.stocktake_id.as_deref(),
+            reverses_id: Some(&orig.id),
+            reason,
+            on: today,
+        },
+    )
 }
 
 /// One line of a store's shelf.
@@ -980,16 +1127,23 @@ pub struct VerifyReport {
     pub first_bad: Option<BadEntry>,
     pub mismatches: Vec<StockMismatch>,
     pub head_ok: bool,
+    /// Whether the paperwork and both ledgers agree about every redemption,
+    /// donation and stocktake (the first that does not is named).
+    pub workflows: agree::AgreeReport,
 }
 
 impl VerifyReport {
     pub fn ok(&self) -> bool {
-        self.first_bad.is_none() && self.mismatches.is_empty() && self.head_ok
+        self.first_bad.is_none()
+            && self.mismatches.is_empty()
+            && self.head_ok
+            && self.workflows.first.is_none()
     }
 }
 
 /// Recompute the stock ledger: every row's hash and link to the one before,
-/// the chain head, and every cached stock level against the ledger's sum.
+/// the chain head, every cached stock level against the ledger's sum, and
+/// whether every workflow's paperwork agrees with both ledgers.
 pub fn verify_stock_ledger(c: &mut DbConn) -> QueryResult<VerifyReport> {
     let mut report = VerifyReport::default();
     let mut prev = chain::GENESIS.to_string();
@@ -1072,5 +1226,6 @@ pub fn verify_stock_ledger(c: &mut DbConn) -> QueryResult<VerifyReport> {
             });
         }
     }
+    report.workflows = agree::check_workflows(c)?;
     Ok(report)
 }

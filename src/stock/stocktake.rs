@@ -2,13 +2,17 @@
 //! as of its start, the counted quantities keyed in, and on confirmation the
 //! differences posted as adjustments, all in one transaction, against the
 //! stocktake and with who counted.
+//!
+//! The shelf keeps trading while people count: a line's difference is
+//! counted - (expected + what moved on the shelf since the count began), so
+//! goods redeemed, donated or moved meanwhile are not posted a second time.
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::{Outcome, StockError, adjustment, once, post};
+use super::{HistoryRow, Movement, Outcome, StockError, adjustment, once, post};
 use crate::audit::{self, AuditCtx};
-use crate::db::schema::{items, settings, stocktake_lines, stocktakes};
+use crate::db::schema::{items, settings, stock_movements, stocktake_lines, stocktakes};
 use crate::db::{self, DbConn};
 use crate::domain::stock::{Quantity, parse_whole};
 use crate::domain::{FieldError, parse_optional_text};
@@ -30,6 +34,14 @@ pub struct Stocktake {
     pub counted_by: String,
     pub created_at: NaiveDateTime,
     pub posted_at: Option<NaiveDateTime>,
+    /// The stock ledger's last seq when the count began.
+    pub start_seq: i64,
+    /// Its last seq before the differences posted (None while open).
+    pub end_seq: Option<i64>,
+    /// Bumped by every change to the sheet; a confirmation names the one seen.
+    pub version: i64,
+    /// Who witnessed the count (监盘人).
+    pub witnessed_by: String,
 }
 
 impl Stocktake {
@@ -44,23 +56,42 @@ pub struct CountLine {
     pub item_name: String,
     pub category: String,
     pub unit: String,
+    /// On the shelf by the ledger when the count began.
     pub expected: i64,
     pub counted: Option<i64>,
+    /// What moved on the shelf since the count began (+ in, - out): live
+    /// while the stocktake is open, fixed when it posted.
+    pub moved: i64,
 }
 
 impl CountLine {
-    /// Counted minus expected, once counted.
+    /// What the ledger says is on the shelf now (or at posting).
+    pub fn expected_now(&self) -> i64 {
+        self.expected + self.moved
+    }
+
+    /// Counted minus (expected + moved since the start), once counted: the
+    /// adjustment confirming posts.
     pub fn difference(&self) -> Option<i64> {
-        self.counted.map(|c| c - self.expected)
+        self.counted.map(|c| c - self.expected_now())
+    }
+
+    /// The movements since the start as shown: "+2", "-2" or "0".
+    pub fn moved_label(&self) -> String {
+        signed(self.moved)
     }
 
     /// The difference as shown: "+2", "-2", "0", or empty before counting.
     pub fn difference_label(&self) -> String {
-        match self.difference() {
-            Some(d) if d > 0 => format!("+{d}"),
-            Some(d) => d.to_string(),
-            None => String::new(),
-        }
+        self.difference().map(signed).unwrap_or_default()
+    }
+}
+
+fn signed(n: i64) -> String {
+    if n > 0 {
+        format!("+{n}")
+    } else {
+        n.to_string()
     }
 }
 
@@ -88,6 +119,7 @@ pub fn set_show_expected(conn: &mut DbConn, actor: &AuditCtx, show: bool) -> Que
     })
 }
 
+/// A stocktake and its lines, each with what moved since the count began.
 pub fn find(c: &mut DbConn, id: &str) -> QueryResult<Option<(Stocktake, Vec<CountLine>)>> {
     let Some(st) = stocktakes::table
         .find(id)
@@ -108,21 +140,106 @@ pub fn find(c: &mut DbConn, id: &str) -> QueryResult<Option<(Stocktake, Vec<Coun
             items::unit,
             stocktake_lines::expected,
             stocktake_lines::counted,
+            stocktake_lines::moved,
         ))
-        .load::<(String, String, String, String, i64, Option<i64>)>(c)?
+        .load::<(String, String, String, String, i64, Option<i64>, i64)>(c)?
         .into_iter()
         .map(
-            |(item_id, item_name, category, unit, expected, counted)| CountLine {
+            |(item_id, item_name, category, unit, expected, counted, moved)| CountLine {
                 item_id,
                 item_name,
                 category,
                 unit,
                 expected,
                 counted,
+                moved,
             },
         )
         .collect();
+    let mut lines: Vec<CountLine> = lines;
+    if st.is_open() {
+        // Live: everything posted at the store since the count began.
+        let moved = moved_since(c, &st.store_id, st.start_seq, None)?;
+        for l in &mut lines {
+            l.moved = moved.get(&l.item_id).copied().unwrap_or(0);
+        }
+    }
     Ok(Some((st, lines)))
+}
+
+/// The movements at the stocktake's store after its count began (and, once
+/// posted, before its differences posted), oldest first; `limit` caps them.
+pub fn movements_since(
+    c: &mut DbConn,
+    st: &Stocktake,
+    limit: Option<i64>,
+) -> QueryResult<Vec<HistoryRow>> {
+    let mut q = stock_movements::table
+        .inner_join(items::table)
+        .filter(
+            stock_movements::from_store_id
+                .eq(&st.store_id)
+                .or(stock_movements::to_store_id.eq(&st.store_id)),
+        )
+        .filter(stock_movements::seq.gt(st.start_seq))
+        .into_boxed();
+    if let Some(end) = st.end_seq {
+        q = q.filter(stock_movements::seq.le(end));
+    }
+    if let Some(n) = limit {
+        q = q.limit(n);
+    }
+    Ok(q.order(stock_movements::seq.asc())
+        .select((Movement::as_select(), items::name, items::unit))
+        .load::<(Movement, String, String)>(c)?
+        .into_iter()
+        .map(|(m, item_name, unit)| HistoryRow {
+            delta: m.delta_at(&st.store_id),
+            m,
+            item_name,
+            unit,
+        })
+        .collect())
+}
+
+/// Net change per item on a store's shelf over the movements with
+/// `after < seq <= up_to` (no upper bound when None).
+pub(crate) fn moved_since(
+    c: &mut DbConn,
+    store_id: &str,
+    after: i64,
+    up_to: Option<i64>,
+) -> QueryResult<std::collections::HashMap<String, i64>> {
+    let mut q = stock_movements::table
+        .filter(
+            stock_movements::from_store_id
+                .eq(store_id)
+                .or(stock_movements::to_store_id.eq(store_id)),
+        )
+        .filter(stock_movements::seq.gt(after))
+        .into_boxed();
+    if let Some(end) = up_to {
+        q = q.filter(stock_movements::seq.le(end));
+    }
+    let rows = q
+        .select((
+            stock_movements::item_id,
+            stock_movements::quantity,
+            stock_movements::from_store_id,
+            stock_movements::to_store_id,
+        ))
+        .load::<(String, i64, Option<String>, Option<String>)>(c)?;
+    let mut out = std::collections::HashMap::new();
+    for (item, q, from, to) in rows {
+        let e = out.entry(item).or_default();
+        if to.as_deref() == Some(store_id) {
+            *e += q;
+        }
+        if from.as_deref() == Some(store_id) {
+            *e -= q;
+        }
+    }
+    Ok(out)
 }
 
 /// A store's stocktakes, newest first.
@@ -136,13 +253,23 @@ pub fn list_for_store(c: &mut DbConn, store_id: &str) -> QueryResult<Vec<Stockta
 }
 
 /// Start a count: the sheet lists every item the store holds or has a
-/// setting for, with what the ledger says is there now.
-pub fn start(conn: &mut DbConn, actor: &AuditCtx, store_id: &str) -> Result<Stocktake, StockError> {
+/// setting for, with what the ledger says is there now, and remembers where
+/// the ledger stood (so later movements are accounted for at confirmation).
+/// The number's year is `today`'s, in the scheme's time zone.
+pub fn start(
+    conn: &mut DbConn,
+    actor: &AuditCtx,
+    store_id: &str,
+    today: NaiveDate,
+) -> Result<Stocktake, StockError> {
     db::write_tx(conn, |c| {
         let show = show_expected(c)?;
+        // The ledger's turn: the shelf read below is exactly the sum of the
+        // movements up to `start_seq`, with no writer half-way.
+        let start_seq = super::lock_head(c)?;
         let n = super::next_number(c, "stocktake")?;
         let id = db::new_id();
-        let number = format!("PD{}-{n:05}", db::now().format("%Y"));
+        let number = format!("PD{}-{n:05}", today.format("%Y"));
         diesel::insert_into(stocktakes::table)
             .values((
                 stocktakes::id.eq(&id),
@@ -153,6 +280,7 @@ pub fn start(conn: &mut DbConn, actor: &AuditCtx, store_id: &str) -> Result<Stoc
                 stocktakes::started_by.eq(&actor.username),
                 stocktakes::counted_by.eq(""),
                 stocktakes::created_at.eq(db::now()),
+                stocktakes::start_seq.eq(start_seq),
             ))
             .execute(c)?;
         let lines = super::shelf(c, store_id)?;
@@ -183,22 +311,28 @@ pub fn start(conn: &mut DbConn, actor: &AuditCtx, store_id: &str) -> Result<Stoc
     })
 }
 
+/// Who counted and who witnessed, as typed.
+pub struct Counters<'a> {
+    pub counted_by: &'a str,
+    pub witnessed_by: &'a str,
+}
+
 /// Key in counted quantities (`item id` -> typed text; empty = not counted
-/// yet) and who counted. Nothing posts until `confirm`.
+/// yet), who counted and who witnessed. Nothing posts until `confirm`. The
+/// sheet changes only while open (a conditional update on its status, which
+/// also bumps its version); a posted one is refused.
 pub fn save_counts(
     conn: &mut DbConn,
     actor: &AuditCtx,
     id: &str,
-    counted_by: &str,
+    who: &Counters,
     counts: &[(String, String)],
 ) -> Result<Stocktake, StockError> {
-    let counted_by = parse_optional_text("field.counted_by", counted_by, 60)?;
+    let counted_by = parse_optional_text("field.counted_by", who.counted_by, 60)?;
+    let witnessed_by = parse_optional_text("field.witnessed_by", who.witnessed_by, 60)?;
     db::write_tx(conn, |c| {
         let (st, lines) = find(c, id)?.ok_or(StockError::NotFound)?;
-        if !st.is_open() {
-            return Err(FieldError::new("field.stocktake", "error.stocktake_posted").into());
-        }
-        let mut n = 0;
+        let mut parsed = Vec::new();
         for (item_id, text) in counts {
             let Some(line) = lines.iter().find(|l| &l.item_id == item_id) else {
                 continue;
@@ -211,21 +345,40 @@ pub fn save_counts(
                         .arg("max", crate::domain::stock::MAX_QUANTITY)
                 })?),
             };
-            diesel::update(stocktake_lines::table.find((id, item_id)))
+            parsed.push((item_id, counted));
+        }
+        let changed = diesel::update(
+            stocktakes::table
+                .find(id)
+                .filter(stocktakes::status.eq("open")),
+        )
+        .set((
+            stocktakes::counted_by.eq(&counted_by),
+            stocktakes::witnessed_by.eq(&witnessed_by),
+            stocktakes::version.eq(stocktakes::version + 1),
+        ))
+        .execute(c)?;
+        if changed == 0 {
+            return Err(FieldError::new("field.stocktake", "error.stocktake_posted")
+                .arg("number", &st.number)
+                .into());
+        }
+        for (item_id, counted) in &parsed {
+            diesel::update(stocktake_lines::table.find((id, item_id.as_str())))
                 .set(stocktake_lines::counted.eq(counted))
                 .execute(c)?;
-            n += 1;
         }
-        diesel::update(stocktakes::table.find(id))
-            .set(stocktakes::counted_by.eq(&counted_by))
-            .execute(c)?;
         audit::record(
             c,
             actor,
             "stocktake.count",
             "stocktake",
             id,
-            &format!("{}: {n} lines counted by {counted_by}", st.number),
+            &format!(
+                "{}: {} lines counted by {counted_by}, witnessed by {witnessed_by}",
+                st.number,
+                parsed.len()
+            ),
         )?;
         Ok(stocktakes::table
             .find(id)
@@ -234,13 +387,19 @@ pub fn save_counts(
     })
 }
 
-/// Post the differences (counted - expected) as adjustments, all in one
-/// transaction. Every line must have been counted.
+/// Post the differences (counted - (expected + moved since the start)) as
+/// adjustments dated `today`, all in one transaction. Every line must have
+/// been counted. Confirming is one conditional update from open to posted,
+/// on the version the person saw (`seen_version`, else the current one): a
+/// second confirmation, or one of a sheet changed since it was seen, changes
+/// nothing and is refused (`error.stocktake_posted`, `error.stocktake_changed`).
 pub fn confirm(
     conn: &mut DbConn,
     actor: &AuditCtx,
     key: &IdemKey,
     id: &str,
+    seen_version: Option<i64>,
+    today: NaiveDate,
 ) -> Result<Outcome, StockError> {
     let form = super::FormKey {
         key,
@@ -249,10 +408,42 @@ pub fn confirm(
     };
     db::write_tx(conn, |c| {
         once(c, actor, &form, |c| {
-            let (st, lines) = find(c, id)?.ok_or(StockError::NotFound)?;
-            if !st.is_open() {
-                return Err(FieldError::new("field.stocktake", "error.stocktake_posted").into());
+            let st: Stocktake = stocktakes::table
+                .find(id)
+                .select(Stocktake::as_select())
+                .first(c)
+                .optional()?
+                .ok_or(StockError::NotFound)?;
+            let version = seen_version.unwrap_or(st.version);
+            let now = db::now();
+            let won = diesel::update(
+                stocktakes::table
+                    .find(id)
+                    .filter(stocktakes::status.eq("open"))
+                    .filter(stocktakes::version.eq(version)),
+            )
+            .set((
+                stocktakes::status.eq("posted"),
+                stocktakes::posted_at.eq(Some(now)),
+                stocktakes::version.eq(stocktakes::version + 1),
+            ))
+            .execute(c)?;
+            if won == 0 {
+                let status: String = stocktakes::table
+                    .find(id)
+                    .select(stocktakes::status)
+                    .first(c)?;
+                let key = if status == "open" {
+                    "error.stocktake_changed"
+                } else {
+                    "error.stocktake_posted"
+                };
+                return Err(FieldError::new("field.stocktake", key)
+                    .arg("number", &st.number)
+                    .into());
             }
+            // The sheet is ours now: nobody can change it until we commit.
+            let (st, lines) = find(c, id)?.ok_or(StockError::NotFound)?;
             if st.counted_by.trim().is_empty() {
                 return Err(FieldError::new("field.counted_by", "error.required").into());
             }
@@ -261,10 +452,22 @@ pub fn confirm(
                     .arg("item", &l.item_name)
                     .into());
             }
-            let reason = format!("{} ({})", st.number, st.counted_by);
+            // The ledger's turn, then what moved since the count began, up
+            // to the last movement before ours.
+            let end_seq = super::lock_head(c)?;
+            let moved = moved_since(c, &st.store_id, st.start_seq, Some(end_seq))?;
+            let reason = if st.witnessed_by.trim().is_empty() {
+                format!("{} ({})", st.number, st.counted_by)
+            } else {
+                format!("{} ({}, {})", st.number, st.counted_by, st.witnessed_by)
+            };
             let mut posted = 0;
             for l in &lines {
-                let diff = l.difference().unwrap_or(0);
+                let moved = moved.get(&l.item_id).copied().unwrap_or(0);
+                diesel::update(stocktake_lines::table.find((id, l.item_id.as_str())))
+                    .set(stocktake_lines::moved.eq(moved))
+                    .execute(c)?;
+                let diff = l.counted.unwrap_or(0) - (l.expected + moved);
                 let Some(qty) = Quantity::new(diff.abs()) else {
                     continue;
                 };
@@ -272,15 +475,12 @@ pub fn confirm(
                 post(
                     c,
                     actor,
-                    &adjustment(&st.store_id, &item, diff, qty, Some(&st.id), &reason),
+                    &adjustment(&st.store_id, &item, diff, qty, Some(&st.id), &reason, today),
                 )?;
                 posted += 1;
             }
             diesel::update(stocktakes::table.find(id))
-                .set((
-                    stocktakes::status.eq("posted"),
-                    stocktakes::posted_at.eq(Some(db::now())),
-                ))
+                .set(stocktakes::end_seq.eq(Some(end_seq)))
                 .execute(c)?;
             audit::record(
                 c,

@@ -101,6 +101,7 @@ pub fn table() -> Vec<RouteDef> {
         get!("/donors/{id}", donations::donor),
         get!("/donations/{id}", donations::donation),
         get!("/donations/{id}/certificate", donations::certificate),
+        post!("/donations/{id}/reverse", donations::reverse),
         get!("/movements/{id}", stock::movement),
         post!("/movements/{id}/reverse", stock::reverse),
         get!("/ledger/stock", stock::verify),

@@ -140,6 +140,7 @@ fn matrix(method: &str, path: &str) -> Option<Who> {
         | ("POST", "/stocktakes/{id}/counts")
         | ("POST", "/stocktakes/{id}/confirm")
         | ("POST", "/movements/{id}/reverse")
+        | ("POST", "/donations/{id}/reverse")
         | ("POST", "/donors") => Roles(ADMIN_CLERK),
         ("GET", "/ledger/stock") => Roles(ADMIN_AUDITOR),
         _ => return None,

@@ -104,7 +104,7 @@ pub fn seed(app: &TestApp, store: &str) -> Seeded {
         .select(stock_movements::id)
         .first(&mut c)
         .unwrap();
-    let stocktake = stocktake::start(&mut c, &AuditCtx::console(), store)
+    let stocktake = stocktake::start(&mut c, &AuditCtx::console(), store, today())
         .unwrap()
         .id;
     Seeded {
@@ -114,6 +114,11 @@ pub fn seed(app: &TestApp, store: &str) -> Seeded {
         stocktake,
         movement,
     }
+}
+
+/// Today in the scheme's time zone (the tests' default, Asia/Shanghai).
+pub fn today() -> chrono::NaiveDate {
+    aixin::time::today(chrono_tz::Asia::Shanghai)
 }
 
 pub fn on_hand(app: &TestApp, store: &str, item: &str) -> i64 {
@@ -347,18 +352,18 @@ app_test! {
         // The receiving store is closed: the move fails as a whole.
         aixin::stores::set_active(&mut app.conn(), &AuditCtx::console(), &b, false).unwrap();
         let before = movement_count(&app);
-        let r = ledger::move_to_store(&mut app.conn(), &AuditCtx::console(), &IdemKey::issue(), &a, &b, &s.items[0], "5");
+        let r = ledger::move_to_store(&mut app.conn(), &AuditCtx::console(), &IdemKey::issue(), &a, &b, &s.items[0], "5", today());
         assert!(matches!(r, Err(StockError::Invalid(ref e)) if e.key == "error.store_inactive"), "{r:?}");
         assert_eq!(on_hand(&app, &a, &s.items[0]), 20);
         assert_eq!(on_hand(&app, &b, &s.items[0]), 0);
         assert_eq!(movement_count(&app), before);
         // More than the shelf holds: refused, nothing changes.
         aixin::stores::set_active(&mut app.conn(), &AuditCtx::console(), &b, true).unwrap();
-        let r = ledger::move_to_store(&mut app.conn(), &AuditCtx::console(), &IdemKey::issue(), &a, &b, &s.items[0], "25");
+        let r = ledger::move_to_store(&mut app.conn(), &AuditCtx::console(), &IdemKey::issue(), &a, &b, &s.items[0], "25", today());
         assert!(r.is_err());
         assert_eq!(on_hand(&app, &a, &s.items[0]), 20);
         // A good move: one row, both shelves, same transaction.
-        let out = ledger::move_to_store(&mut app.conn(), &AuditCtx::console(), &IdemKey::issue(), &a, &b, &s.items[0], "5").unwrap();
+        let out = ledger::move_to_store(&mut app.conn(), &AuditCtx::console(), &IdemKey::issue(), &a, &b, &s.items[0], "5", today()).unwrap();
         let m = ledger::find_movement(&mut app.conn(), &out.id).unwrap().unwrap();
         assert_eq!((m.from_store_id.as_deref(), m.to_store_id.as_deref()), (Some(a.as_str()), Some(b.as_str())));
         assert_eq!(on_hand(&app, &a, &s.items[0]) + on_hand(&app, &b, &s.items[0]), 20);
@@ -413,7 +418,7 @@ app_test! {
             let mut c = app.conn();
             let d = donate(&mut c, &b, &sa.donor, &[(&sa.items[0], 5)]);
             let m: String = stock_movements::table.filter(stock_movements::donation_id.eq(&d)).select(stock_movements::id).first(&mut c).unwrap();
-            let st = stocktake::start(&mut c, &AuditCtx::console(), &b).unwrap().id;
+            let st = stocktake::start(&mut c, &AuditCtx::console(), &b, today()).unwrap().id;
             (d, m, st)
         };
         app.user("clerk.a", Role::Clerk, None, Some(&a));
@@ -495,6 +500,8 @@ struct Posted {
     to: Option<(usize, usize)>,
     qty: i64,
     reversed: bool,
+    /// Made by a donation: undone only by reversing the donation.
+    donation: bool,
 }
 
 fn refused(r: &Result<impl std::fmt::Debug, StockError>) -> bool {
@@ -530,36 +537,36 @@ app_test! {
                             let d = donate(&mut c, &stores[s], &donor_id, &[(&items[i].id, q)]);
                             let id: String = stock_movements::table.filter(stock_movements::donation_id.eq(&d)).select(stock_movements::id).first(&mut c).unwrap();
                             model[s][i] += q;
-                            posted.push(Posted { id, from: None, to: Some((s, i)), qty: q, reversed: false });
+                            posted.push(Posted { id, from: None, to: Some((s, i)), qty: q, reversed: false, donation: true });
                         }
                         Op::Move(s, i, q) => {
-                            let r = ledger::move_to_store(&mut c, &ctx, &IdemKey::issue(), &stores[s], &stores[1 - s], &items[i].id, &q.to_string());
+                            let r = ledger::move_to_store(&mut c, &ctx, &IdemKey::issue(), &stores[s], &stores[1 - s], &items[i].id, &q.to_string(), today());
                             if model[s][i] >= q {
                                 let out = r.expect("a covered move succeeds");
                                 model[s][i] -= q;
                                 model[1 - s][i] += q;
-                                posted.push(Posted { id: out.id, from: Some((s, i)), to: Some((1 - s, i)), qty: q, reversed: false });
+                                posted.push(Posted { id: out.id, from: Some((s, i)), to: Some((1 - s, i)), qty: q, reversed: false, donation: false });
                             } else {
                                 assert!(refused(&r), "{r:?}");
                             }
                         }
                         Op::WriteOff(s, i, q) => {
-                            let r = ledger::write_off(&mut c, &ctx, &IdemKey::issue(), &stores[s], &items[i].id, &q.to_string(), "过期");
+                            let r = ledger::write_off(&mut c, &ctx, &IdemKey::issue(), &stores[s], &items[i].id, &q.to_string(), "过期", today());
                             if model[s][i] >= q {
                                 let out = r.expect("a covered write-off succeeds");
                                 model[s][i] -= q;
-                                posted.push(Posted { id: out.id, from: Some((s, i)), to: None, qty: q, reversed: false });
+                                posted.push(Posted { id: out.id, from: Some((s, i)), to: None, qty: q, reversed: false, donation: false });
                             } else {
                                 assert!(refused(&r), "{r:?}");
                             }
                         }
                         Op::Adjust(s, i, d) => {
-                            let r = ledger::adjust(&mut c, &ctx, &stores[s], &items[i], d, "盘点");
+                            let r = ledger::adjust(&mut c, &ctx, &stores[s], &items[i], d, "盘点", today());
                             if model[s][i] + d >= 0 {
                                 let m = r.expect("a covered adjustment succeeds").unwrap();
                                 model[s][i] += d;
                                 let (from, to) = if d > 0 { (None, Some((s, i))) } else { (Some((s, i)), None) };
-                                posted.push(Posted { id: m.id, from, to, qty: d.abs(), reversed: false });
+                                posted.push(Posted { id: m.id, from, to, qty: d.abs(), reversed: false, donation: false });
                             } else {
                                 assert!(refused(&r), "{r:?}");
                             }
@@ -570,9 +577,11 @@ app_test! {
                             }
                             let k = k % posted.len();
                             let p = &mut posted[k];
-                            let r = ledger::reverse(&mut c, &ctx, &IdemKey::issue(), &p.id, "更正");
+                            let r = ledger::reverse(&mut c, &ctx, &IdemKey::issue(), &p.id, "更正", today());
                             let covered = p.to.is_none_or(|(s, i)| model[s][i] >= p.qty);
-                            if p.reversed {
+                            if p.donation {
+                                assert!(matches!(r, Err(StockError::Invalid(ref e)) if e.key == "error.movement_of_donation"), "{r:?}");
+                            } else if p.reversed {
                                 assert!(matches!(r, Err(StockError::Invalid(ref e)) if e.key == "error.already_reversed"), "{r:?}");
                             } else if covered {
                                 r.expect("a covered reversal succeeds");
@@ -657,5 +666,372 @@ app_test! {
         home.assert_contains("id=\"low-stock\"");
         home.assert_contains("大米5kg</td><td class=\"num\">20 / 25<");
         assert!(!home.body.contains("酱油</td>"), "soy sauce is not low");
+    }
+}
+
+/// A store with `soap` units of soap on its shelf (a donation) and a
+/// household with points and a card; returns (store, soap, household).
+fn soap_store(app: &TestApp, prefix: &str, soap: i64) -> (String, String, String) {
+    let [_, _, town, village] = app.area_chain(prefix);
+    let store = app.store(&format!("{prefix}爱心超市"), &town);
+    let household = app.household(&format!("{prefix}户"), &village);
+    let mut c = app.conn();
+    let item = item(&mut c, "肥皂", "块", "3");
+    let d = donor(&mut c, &format!("{prefix}捐赠人"));
+    donate(&mut c, &store, &d, &[(&item, soap)]);
+    (store, item, household)
+}
+
+/// Redeem `n` units at the counter, straight through the domain.
+fn redeem(
+    app: &TestApp,
+    store: &str,
+    household: &str,
+    item: &str,
+    n: i64,
+) -> aixin::redemptions::Redemption {
+    use aixin::db::schema::points_cards;
+    fund(&mut app.conn(), household, 1000);
+    let card: String = points_cards::table
+        .filter(points_cards::household_id.eq(household))
+        .filter(points_cards::replaced_by.is_null())
+        .select(points_cards::card_no)
+        .first(&mut app.conn())
+        .unwrap();
+    let (r, _) = aixin::redemptions::redeem(
+        &mut app.conn(),
+        &AuditCtx::console(),
+        &aixin::redemptions::RedeemRequest {
+            store_id: store,
+            card: &card,
+            lines: &[aixin::redemptions::WantLine {
+                item_id: item.to_string(),
+                quantity: n,
+            }],
+            key: &uuid::Uuid::new_v4().to_string(),
+        },
+        today(),
+    )
+    .expect("redeem");
+    r
+}
+
+fn stocktake_id_in(page: &Page) -> String {
+    page.body
+        .split("action=\"/stocktakes/")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// The hidden field `name`'s value in the form posting to `action`.
+fn hidden_in(html: &str, action: &str, name: &str) -> String {
+    let at = html
+        .find(&format!("action=\"{action}\""))
+        .unwrap_or_else(|| panic!("no form posting to {action}"));
+    let rest = &html[at..];
+    let needle = format!("name=\"{name}\" value=\"");
+    let k = rest
+        .find(&needle)
+        .unwrap_or_else(|| panic!("no {name} field"))
+        + needle.len();
+    rest[k..].split('"').next().unwrap().to_string()
+}
+
+app_test! {
+    async fn a_count_accounts_for_what_the_counter_sold_meanwhile(app) {
+        let (store, soap, household) = soap_store(&app, "盘中", 10);
+        let admin = app.admin().await;
+        // 10 soap on the shelf; the count begins.
+        let started = admin.submit(&format!("/stores/{store}/stocktakes"), &[]).await;
+        let st = stocktake_id_in(&started);
+        // The sheet says which lines are not counted yet.
+        started.assert_contains("id=\"uncounted\"");
+        started.assert_contains("尚未盘点: 肥皂");
+        // The counter keeps trading: 2 soap go home with a household.
+        let r = redeem(&app, &store, &household, &soap, 2);
+        assert_eq!(on_hand(&app, &store, &soap), 8);
+        // The counter keys in the 8 that are there and confirms.
+        let counted = admin.submit(&format!("/stocktakes/{st}/counts"), &[(&format!("count_{soap}"), "8"), ("counted_by", "张会计"), ("witnessed_by", "李站长")]).await;
+        counted.assert_contains("id=\"moved-since\"");
+        counted.assert_contains("-2 块");
+        counted.assert_contains("账实相符");
+        counted.assert_contains("李站长");
+        assert!(!counted.body.contains("id=\"uncounted\""), "every line is counted");
+        let key = key_for(&counted.body, &format!("/stocktakes/{st}/confirm"));
+        let version = hidden_in(&counted.body, &format!("/stocktakes/{st}/confirm"), "version");
+        let posted = admin.submit(&format!("/stocktakes/{st}/confirm"), &[("key", &key), ("version", &version)]).await;
+        posted.assert_contains("盘点差异已过账");
+        assert_eq!(on_hand(&app, &store, &soap), 8, "the 2 redeemed are not taken off a second time");
+        let adjustments: i64 = stock_movements::table.filter(stock_movements::stocktake_id.eq(&st)).count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(adjustments, 0);
+        // The posted sheet still shows what moved while counting.
+        let sheet = admin.get(&format!("/stocktakes/{st}")).await;
+        sheet.assert_contains("id=\"moved-since\"");
+        sheet.assert_contains(&r.number);
+        // A second confirmation changes nothing and says so.
+        let before = movement_count(&app);
+        let again = admin.submit(&format!("/stocktakes/{st}/confirm"), &[("key", &IdemKey::issue().to_string()), ("version", &version)]).await;
+        again.assert_contains("已经过账");
+        assert_eq!(movement_count(&app), before);
+        assert_eq!(on_hand(&app, &store, &soap), 8);
+
+        // A real loss while trading: 8 on the shelf, a count begins, 1 more
+        // is redeemed (7), but only 6 are found: exactly 1 is missing.
+        let started = admin.submit(&format!("/stores/{store}/stocktakes"), &[]).await;
+        let st = stocktake_id_in(&started);
+        redeem(&app, &store, &household, &soap, 1);
+        let counted = admin.submit(&format!("/stocktakes/{st}/counts"), &[(&format!("count_{soap}"), "6"), ("counted_by", "张会计")]).await;
+        let key = key_for(&counted.body, &format!("/stocktakes/{st}/confirm"));
+        let seen = hidden_in(&counted.body, &format!("/stocktakes/{st}/confirm"), "version");
+        // Someone changes the count after it was seen: confirming what was
+        // seen is refused, nothing posts.
+        admin.submit(&format!("/stocktakes/{st}/counts"), &[(&format!("count_{soap}"), "5"), ("counted_by", "张会计")]).await;
+        let stale = admin.submit(&format!("/stocktakes/{st}/confirm"), &[("key", &key), ("version", &seen)]).await;
+        stale.assert_contains("又有改动");
+        assert_eq!(on_hand(&app, &store, &soap), 7);
+        let counted = admin.submit(&format!("/stocktakes/{st}/counts"), &[(&format!("count_{soap}"), "6"), ("counted_by", "张会计")]).await;
+        let key = key_for(&counted.body, &format!("/stocktakes/{st}/confirm"));
+        let seen = hidden_in(&counted.body, &format!("/stocktakes/{st}/confirm"), "version");
+        admin.submit(&format!("/stocktakes/{st}/confirm"), &[("key", &key), ("version", &seen)]).await.assert_contains("盘点差异已过账");
+        assert_eq!(on_hand(&app, &store, &soap), 6);
+        assert_ledger_ok(&app);
+    }
+}
+
+app_test! {
+    async fn two_people_confirming_one_stocktake_post_it_once(app) {
+        let (store, soap, household) = soap_store(&app, "同时", 50);
+        for round in 0..4 {
+            let st = stocktake::start(&mut app.conn(), &AuditCtx::console(), &store, today()).unwrap();
+            redeem(&app, &store, &household, &soap, 1);
+            let shelf = on_hand(&app, &store, &soap);
+            // One unit is missing besides the one redeemed.
+            stocktake::save_counts(&mut app.conn(), &AuditCtx::console(), &st.id, &stocktake::Counters { counted_by: "王", witnessed_by: "" }, &[(soap.clone(), (shelf - 1).to_string())]).unwrap();
+            let confirm = |app: &TestApp| {
+                let pool = app.pool.clone();
+                let id = st.id.clone();
+                tokio::task::spawn_blocking(move || {
+                    let mut c = pool.get().unwrap();
+                    stocktake::confirm(&mut c, &AuditCtx::console(), &IdemKey::issue(), &id, None, today())
+                })
+            };
+            let (a, b) = tokio::join!(confirm(&app), confirm(&app));
+            let results = [a.unwrap(), b.unwrap()];
+            let won = results.iter().filter(|r| r.is_ok()).count();
+            assert_eq!(won, 1, "round {round}: exactly one confirmation posts: {results:?}");
+            for r in &results {
+                if let Err(e) = r {
+                    assert!(matches!(e, StockError::Invalid(f) if f.key == "error.stocktake_posted"), "round {round}: {e:?}");
+                }
+            }
+            let posted: i64 = stock_movements::table.filter(stock_movements::stocktake_id.eq(&st.id)).count().get_result(&mut app.conn()).unwrap();
+            assert_eq!(posted, 1, "round {round}: one difference, posted once");
+            assert_eq!(on_hand(&app, &store, &soap), shelf - 1);
+        }
+        assert_ledger_ok(&app);
+    }
+}
+
+app_test! {
+    async fn a_workflows_goods_come_back_only_through_the_workflow(app) {
+        let (store, soap, household) = soap_store(&app, "撤销", 10);
+        let admin = app.admin().await;
+        let balance = |app: &TestApp| aixin::ledger::balance(&mut app.conn(), &aixin::ledger::household_account(&household)).unwrap();
+        let r = redeem(&app, &store, &household, &soap, 2);
+        let after_redeem = balance(&app);
+        let (_, lines) = aixin::redemptions::find(&mut app.conn(), &r.id).unwrap().unwrap();
+        let m = &lines[0].movement_id;
+        // The movements page offers no reversal of a redemption's movement,
+        // and refuses one posted anyway, naming the redemption.
+        let page = admin.get(&format!("/movements/{m}")).await;
+        assert!(!page.body.contains(&format!("action=\"/movements/{m}/reverse\"")), "no reverse button");
+        page.assert_contains(&r.number);
+        let refused = admin.submit(&format!("/movements/{m}/reverse"), &[("key", &IdemKey::issue().to_string()), ("reason", "退货")]).await;
+        refused.assert_contains("撤销这张兑换单");
+        refused.assert_contains(&r.number);
+        assert_eq!(on_hand(&app, &store, &soap), 8);
+        let direct = ledger::reverse(&mut app.conn(), &AuditCtx::console(), &IdemKey::issue(), m, "退货", today());
+        assert!(matches!(direct, Err(StockError::Invalid(ref e)) if e.key == "error.movement_of_redemption"), "{direct:?}");
+        // Voiding the redemption gives back goods and points together.
+        aixin::redemptions::void(&mut app.conn(), &AuditCtx::console(), &r.id, "退货", true, chrono_tz::Asia::Shanghai).expect("void");
+        assert_eq!(on_hand(&app, &store, &soap), 10);
+        assert_eq!(balance(&app), after_redeem + r.total_points);
+
+        // A donation's movement: refused alone; the donation is reversed whole.
+        let donation: String = donations_t::table.filter(donations_t::store_id.eq(&store)).select(donations_t::id).first(&mut app.conn()).unwrap();
+        let dm: String = stock_movements::table.filter(stock_movements::donation_id.eq(&donation)).select(stock_movements::id).first(&mut app.conn()).unwrap();
+        let page = admin.get(&format!("/movements/{dm}")).await;
+        assert!(!page.body.contains(&format!("action=\"/movements/{dm}/reverse\"")));
+        let refused = admin.submit(&format!("/movements/{dm}/reverse"), &[("key", &IdemKey::issue().to_string()), ("reason", "登记错了")]).await;
+        refused.assert_contains("整张捐赠单");
+        assert_eq!(on_hand(&app, &store, &soap), 10);
+        let page = admin.get(&format!("/donations/{donation}")).await;
+        let key = key_for(&page.body, &format!("/donations/{donation}/reverse"));
+        let back = admin.submit(&format!("/donations/{donation}/reverse"), &[("key", &key), ("reason", "登记错了")]).await;
+        back.assert_contains("捐赠单已冲正");
+        back.assert_contains("id=\"donation-reversed\"");
+        assert_eq!(on_hand(&app, &store, &soap), 0);
+        let again = admin.submit(&format!("/donations/{donation}/reverse"), &[("key", &IdemKey::issue().to_string()), ("reason", "再来")]).await;
+        again.assert_contains("已经冲正过了");
+        assert_eq!(on_hand(&app, &store, &soap), 0);
+
+        // A stocktake's adjustment: refused alone.
+        let mut c = app.conn();
+        let d = donor(&mut c, "再捐");
+        donate(&mut c, &store, &d, &[(&soap, 5)]);
+        let st = stocktake::start(&mut c, &AuditCtx::console(), &store, today()).unwrap();
+        stocktake::save_counts(&mut c, &AuditCtx::console(), &st.id, &stocktake::Counters { counted_by: "王", witnessed_by: "" }, &[(soap.clone(), "4".into())]).unwrap();
+        stocktake::confirm(&mut c, &AuditCtx::console(), &IdemKey::issue(), &st.id, None, today()).unwrap();
+        let am: String = stock_movements::table.filter(stock_movements::stocktake_id.eq(&st.id)).select(stock_movements::id).first(&mut c).unwrap();
+        let r = ledger::reverse(&mut c, &AuditCtx::console(), &IdemKey::issue(), &am, "盘错了", today());
+        assert!(matches!(r, Err(StockError::Invalid(ref e)) if e.key == "error.movement_of_stocktake"), "{r:?}");
+        drop(c);
+        assert_eq!(on_hand(&app, &store, &soap), 4);
+        assert_ledger_ok(&app);
+        assert!(aixin::ledger::verify(&mut app.conn()).unwrap().ok());
+    }
+}
+
+/// Run the `aixin` binary against the app's database.
+fn aixin_cli(app: &TestApp, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aixin"))
+        .args(args)
+        .env("DATABASE_URL", &app.config.database_url)
+        .env("RUST_LOG", "warn")
+        .env("LANG", "C")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+    )
+}
+
+app_test! {
+    async fn ledger_verify_names_a_redemption_the_ledgers_disagree_about(app) {
+        let (store, soap, household) = soap_store(&app, "核对", 10);
+        let first = redeem(&app, &store, &household, &soap, 1);
+        let second = redeem(&app, &store, &household, &soap, 2);
+        let (ok, out) = aixin_cli(&app, &["ledger", "verify"]);
+        assert!(ok, "{out}");
+        assert!(out.contains("documents checked"), "{out}");
+        // The paperwork altered by hand: the chain is intact, but the
+        // redemption no longer agrees with its movement.
+        diesel::sql_query(format!("UPDATE redemption_lines SET quantity = 3 WHERE redemption_id = '{}'", second.id)).execute(&mut app.conn()).unwrap();
+        let (ok, out) = aixin_cli(&app, &["ledger", "verify"]);
+        assert!(!ok, "{out}");
+        assert!(out.contains(&second.number), "names the redemption: {out}");
+        let r = ledger::verify_stock_ledger(&mut app.conn()).unwrap();
+        assert_eq!(r.workflows.first.as_ref().map(|d| d.id.as_str()), Some(second.id.as_str()), "{r:?}");
+        diesel::sql_query(format!("UPDATE redemption_lines SET quantity = 2 WHERE redemption_id = '{}'", second.id)).execute(&mut app.conn()).unwrap();
+        assert_ledger_ok(&app);
+        // A redemption's stock movement deleted by hand.
+        let mut c = app.conn();
+        let drops: &[&str] = match &*c {
+            DbConn::Sqlite(_) => &["DROP TRIGGER stock_movements_no_delete"],
+            DbConn::Pg(_) => &["DROP TRIGGER stock_movements_append_only ON stock_movements"],
+        };
+        for d in drops {
+            diesel::sql_query(*d).execute(&mut c).unwrap();
+        }
+        let (_, lines) = aixin::redemptions::find(&mut c, &first.id).unwrap().unwrap();
+        diesel::sql_query(format!("DELETE FROM stock_movements WHERE id = '{}'", lines[0].movement_id)).execute(&mut c).unwrap();
+        drop(c);
+        let (ok, out) = aixin_cli(&app, &["ledger", "verify"]);
+        assert!(!ok, "{out}");
+        assert!(out.contains(&first.number), "names the redemption: {out}");
+        let admin = app.admin().await;
+        let page = admin.get("/ledger/stock").await;
+        page.assert_contains("id=\"workflow-bad\"");
+        page.assert_contains(&first.number);
+        let page = admin.get("/ledger/verify").await;
+        page.assert_contains(&first.number);
+    }
+}
+
+app_test! {
+    async fn nothing_is_dated_into_a_closed_month(app) {
+        let (store, soap, _) = soap_store(&app, "月结", 10);
+        let admin = app.admin().await;
+        let boss: String = {
+            use aixin::db::schema::users;
+            users::table.filter(users::username.eq("boss")).select(users::id).first(&mut app.conn()).unwrap()
+        };
+        let october = aixin::reports::Month::parse("2026-10").unwrap();
+        aixin::reports::close::close(&mut app.conn(), &AuditCtx::console(), &boss, october, today()).unwrap();
+        let donor_id = donations::list_donors(&mut app.conn()).unwrap()[0].id.clone();
+        let before = movement_count(&app);
+        // The API: 409 month_closed, the shelf unchanged.
+        let http = reqwest::Client::new();
+        let token: serde_json::Value = http.post(app.url("/api/v1/tokens")).json(&serde_json::json!({"username": "boss", "password": PASSWORD})).send().await.unwrap().json().await.unwrap();
+        let token = token["token"].as_str().unwrap().to_string();
+        let res = http.post(app.url("/api/v1/donations")).bearer_auth(&token).header("Idempotency-Key", "closed-1")
+            .json(&serde_json::json!({"store_id": store, "donor_id": donor_id, "received_on": "2026-10-15", "lines": [{"item_id": soap, "quantity": 5}]}))
+            .send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 409);
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "month_closed", "{body}");
+        // Money alone is dated too.
+        let res = http.post(app.url("/api/v1/donations")).bearer_auth(&token).header("Idempotency-Key", "closed-2")
+            .json(&serde_json::json!({"store_id": store, "donor_id": donor_id, "received_on": "2026-10-15", "money_fen": 10000, "lines": []}))
+            .send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 409);
+        // The page: a message naming the month, what was typed kept.
+        let form = admin.get(&format!("/stores/{store}/donations/new")).await;
+        let key = key_for(&form.body, &format!("/stores/{store}/donations"));
+        let p = admin.submit(&format!("/stores/{store}/donations"), &[("key", &key), ("donor_id", &donor_id), ("donated_on", "2026-10-15"), ("item", &soap), ("quantity", "5"), ("value", "")]).await;
+        assert_eq!(p.status, 200);
+        p.assert_contains("2026-10 已经月结");
+        assert_eq!(on_hand(&app, &store, &soap), 10);
+        assert_eq!(movement_count(&app), before);
+        let n: i64 = donations_t::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(n, 1);
+        // Every stock posting goes through the same check.
+        let item = goods::find(&mut app.conn(), &soap).unwrap().unwrap();
+        let oct = chrono::NaiveDate::from_ymd_opt(2026, 10, 15).unwrap();
+        let r = aixin::db::write_tx(&mut app.conn(), |c| {
+            ledger::post(c, &AuditCtx::console(), &ledger::Transfer {
+                kind: ledger::MovementKind::WriteOff, item: &item, quantity: aixin::domain::stock::Quantity::new(1).unwrap(),
+                from: ledger::Account::Shelf(store.clone()), to: ledger::Account::WrittenOff,
+                donation_id: None, stocktake_id: None, reverses_id: None, reason: "过期", on: oct,
+            })
+        });
+        assert!(matches!(r, Err(StockError::Invalid(ref e)) if e.key == "error.month_closed"), "{r:?}");
+        // November is open: the same donation dated today goes through.
+        let p = admin.submit(&format!("/stores/{store}/donations"), &[("key", &key), ("donor_id", &donor_id), ("donated_on", &today().to_string()), ("item", &soap), ("quantity", "5"), ("value", "")]).await;
+        p.assert_contains("捐赠已入库");
+        assert_eq!(on_hand(&app, &store, &soap), 15);
+        assert_ledger_ok(&app);
+    }
+}
+
+app_test! {
+    async fn a_redemption_whose_goods_were_reversed_before_the_fix_is_named_and_void_says_why(app) {
+        let (store, soap, household) = soap_store(&app, "旧账", 10);
+        let r = redeem(&app, &store, &household, &soap, 2);
+        let (_, lines) = aixin::redemptions::find(&mut app.conn(), &r.id).unwrap().unwrap();
+        // What the movements page used to allow: the redemption's movement
+        // reversed on its own.
+        let item = goods::find(&mut app.conn(), &soap).unwrap().unwrap();
+        aixin::db::write_tx(&mut app.conn(), |c| {
+            ledger::post(c, &AuditCtx::console(), &ledger::Transfer {
+                kind: ledger::MovementKind::Reversal, item: &item, quantity: aixin::domain::stock::Quantity::new(2).unwrap(),
+                from: ledger::Account::Redeemed, to: ledger::Account::Shelf(store.clone()),
+                donation_id: None, stocktake_id: None, reverses_id: Some(&lines[0].movement_id), reason: "旧版冲正", on: today(),
+            })
+        })
+        .unwrap();
+        // The ledgers now disagree about the redemption, and the check says which.
+        let report = ledger::verify_stock_ledger(&mut app.conn()).unwrap();
+        let d = report.workflows.first.clone().expect("a disagreement");
+        assert_eq!((d.id.as_str(), d.problem), (r.id.as_str(), "ledger.agree_goods_reversal"), "{report:?}");
+        // Voiding it is a clear refusal, not a failure on a unique key.
+        let v = aixin::redemptions::void(&mut app.conn(), &AuditCtx::console(), &r.id, "退货", true, chrono_tz::Asia::Shanghai);
+        assert!(matches!(v, Err(aixin::redemptions::RedeemError::Invalid(ref e)) if e.key == "error.already_reversed"), "{v:?}");
+        assert_eq!(on_hand(&app, &store, &soap), 10);
     }
 }

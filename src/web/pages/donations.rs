@@ -285,6 +285,15 @@ async fn load_donation(
     user: &CurrentUser,
     id: String,
 ) -> Result<DonationView, AppError> {
+    Ok(load_donation_at(state, user, id).await?.0)
+}
+
+/// A donation and its store, which the user may see.
+async fn load_donation_at(
+    state: &AppState,
+    user: &CurrentUser,
+    id: String,
+) -> Result<(DonationView, StoreRow), AppError> {
     user.require(Action::ViewDonors)?;
     let (view, store) = run(state, move |c| {
         let view = donations::find_donation(c, &id)?.ok_or(AppError::NotFound)?;
@@ -293,7 +302,7 @@ async fn load_donation(
     })
     .await?;
     user.require_store(Action::ViewDonors, &store)?;
-    Ok(view)
+    Ok((view, store))
 }
 
 #[derive(Template)]
@@ -301,6 +310,9 @@ async fn load_donation(
 struct DonationPage<'a> {
     ctx: &'a PageCtx,
     d: DonationView,
+    /// Whether the user may reverse the donation (not yet reversed).
+    can_reverse: bool,
+    key: String,
 }
 
 pub async fn donation(
@@ -309,9 +321,58 @@ pub async fn donation(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let d = load_donation(&state, &user, id.into_inner()).await?;
+    let (d, store) = load_donation_at(&state, &user, id.into_inner()).await?;
     let ctx = PageCtx::build(&req, Some(&user));
-    render(&ctx, &DonationPage { ctx: &ctx, d })
+    render(
+        &ctx,
+        &DonationPage {
+            ctx: &ctx,
+            can_reverse: !d.donation.is_reversed()
+                && user.can_at_store(Action::BookDonation, &store),
+            d,
+            key: form_key(),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct ReverseForm {
+    #[serde(default)]
+    key: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// Reverse a donation booked in by mistake: its goods go back to the donor
+/// (all lines, one transaction); the movements page refuses them one by one.
+pub async fn reverse(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: CsrfForm<ReverseForm>,
+) -> Result<HttpResponse, AppError> {
+    let (d, store) = load_donation_at(&state, &user, id.into_inner()).await?;
+    user.require_store(Action::BookDonation, &store)?;
+    let back = format!("/donations/{}", d.donation.id);
+    let f = form.0;
+    let ctx = audit_ctx(&req, Some(&user));
+    let today = crate::time::today(state.config.time_zone);
+    let result = async {
+        let key = IdemKey::parse(&f.key)?;
+        let id = d.donation.id.clone();
+        let out = run(&state, move |c| {
+            Ok(donations::reverse(c, &ctx, &key, &id, &f.reason, today)?)
+        })
+        .await?;
+        Ok(if out.replayed {
+            flash_ok(&req, &back, "flash.already_done", &[])
+        } else {
+            flash_ok(&req, &back, "flash.donation_reversed", &[])
+        })
+    }
+    .await;
+    or_flash(&req, &back, result)
 }
 
 #[derive(Template)]

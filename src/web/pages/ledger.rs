@@ -391,6 +391,8 @@ pub async fn adjustment_decide(
 struct VerifyPage<'a> {
     ctx: &'a PageCtx,
     report: VerifyReport,
+    /// Whether every redemption, donation and stocktake agrees with both ledgers.
+    workflows: crate::stock::agree::AgreeReport,
 }
 
 pub async fn verify(
@@ -416,8 +418,16 @@ pub async fn verify(
         Ok(r)
     })
     .await?;
+    let workflows = run(&state, |c| Ok(crate::stock::agree::check_workflows(c)?)).await?;
     let ctx = PageCtx::build(&req, Some(&user));
-    render(&ctx, &VerifyPage { ctx: &ctx, report })
+    render(
+        &ctx,
+        &VerifyPage {
+            ctx: &ctx,
+            report,
+            workflows,
+        },
+    )
 }
 
 #[derive(Template)]

@@ -168,6 +168,7 @@ pub async fn move_stock(
     let back = format!("/stores/{}", store.store.id);
     let f = form.0;
     let ctx = audit_ctx(&req, Some(&user));
+    let today = crate::time::today(state.config.time_zone);
     let result = async {
         let key = IdemKey::parse(&f.key)?;
         if !store.store.active {
@@ -183,6 +184,7 @@ pub async fn move_stock(
                 &f.to_store_id,
                 &f.item_id,
                 &f.quantity,
+                today,
             )?)
         })
         .await?;
@@ -216,6 +218,7 @@ pub async fn write_off(
     let back = format!("/stores/{}", store.store.id);
     let f = form.0;
     let ctx = audit_ctx(&req, Some(&user));
+    let today = crate::time::today(state.config.time_zone);
     let result = async {
         let key = IdemKey::parse(&f.key)?;
         let sid = store.store.id.clone();
@@ -228,6 +231,7 @@ pub async fn write_off(
                 &f.item_id,
                 &f.quantity,
                 &f.reason,
+                today,
             )?)
         })
         .await?;
@@ -261,6 +265,7 @@ pub async fn buy_in(
     let back = format!("/stores/{}", store.store.id);
     let f = form.0;
     let ctx = audit_ctx(&req, Some(&user));
+    let today = crate::time::today(state.config.time_zone);
     let result = async {
         let key = IdemKey::parse(&f.key)?;
         let sid = store.store.id.clone();
@@ -273,6 +278,7 @@ pub async fn buy_in(
                 &f.item_id,
                 &f.quantity,
                 &f.note,
+                today,
             )?)
         })
         .await?;
@@ -647,6 +653,8 @@ struct MovementPage<'a> {
     to_label: String,
     reversed_by: Option<Movement>,
     can_reverse: bool,
+    /// The workflow that made the movement, which alone may undo it.
+    owner: Option<stock::Owner>,
     key: String,
 }
 
@@ -691,7 +699,7 @@ pub async fn movement(
             .iter()
             .any(|s| user.can_at_store(Action::MoveStock, s));
     let mid = m.id.clone();
-    let (m, item, from_label, to_label, reversed_by) = run(&state, move |c| {
+    let (m, item, from_label, to_label, reversed_by, owner) = run(&state, move |c| {
         let item = goods::find(c, &m.item_id)?.ok_or(AppError::NotFound)?;
         let store_names: HashMap<String, String> = stores::list(c)?
             .into_iter()
@@ -713,7 +721,8 @@ pub async fn movement(
             .select(Movement::as_select())
             .first(c)
             .optional()?;
-        Ok((m, item, from_label, to_label, reversed_by))
+        let owner = stock::owner_of(c, &m)?;
+        Ok((m, item, from_label, to_label, reversed_by, owner))
     })
     .await?;
     let ctx = PageCtx::build(&req, Some(&user));
@@ -721,7 +730,8 @@ pub async fn movement(
         &ctx,
         &MovementPage {
             ctx: &ctx,
-            can_reverse: can_reverse && reversed_by.is_none(),
+            can_reverse: can_reverse && reversed_by.is_none() && owner.is_none(),
+            owner,
             m,
             item,
             from_label,
@@ -752,10 +762,11 @@ pub async fn reverse(
     let back = format!("/movements/{}", m.id);
     let f = form.0;
     let ctx = audit_ctx(&req, Some(&user));
+    let today = crate::time::today(state.config.time_zone);
     let result = async {
         let key = IdemKey::parse(&f.key)?;
         let out = run(&state, move |c| {
-            Ok(stock::reverse(c, &ctx, &key, &m.id, &f.reason)?)
+            Ok(stock::reverse(c, &ctx, &key, &m.id, &f.reason, today)?)
         })
         .await?;
         Ok(done(

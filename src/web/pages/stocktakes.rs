@@ -7,7 +7,8 @@ use serde::Deserialize;
 use super::stock::{form_key, load_store};
 use crate::auth::Action;
 use crate::idempotency::IdemKey;
-use crate::stock::stocktake::{self, CountLine, Stocktake};
+use crate::stock::HistoryRow;
+use crate::stock::stocktake::{self, CountLine, Counters, Stocktake};
 use crate::stores::{self, StoreRow};
 use crate::web::extract::audit_ctx;
 use crate::web::page::{PageCtx, flash_ok, or_flash, render};
@@ -25,7 +26,8 @@ pub async fn start(
     let back = format!("/stores/{}", store.store.id);
     let ctx = audit_ctx(&req, Some(&user));
     let sid = store.store.id.clone();
-    let result = run(&state, move |c| Ok(stocktake::start(c, &ctx, &sid)?))
+    let today = crate::time::today(state.config.time_zone);
+    let result = run(&state, move |c| Ok(stocktake::start(c, &ctx, &sid, today)?))
         .await
         .map(|st| {
             flash_ok(
@@ -66,6 +68,8 @@ struct StocktakePage<'a> {
     can_count: bool,
     all_counted: bool,
     key: String,
+    /// What moved on the shelf since the count began (the first 200).
+    moves: Vec<HistoryRow>,
 }
 
 impl StocktakePage<'_> {
@@ -74,6 +78,10 @@ impl StocktakePage<'_> {
             .iter()
             .filter(|l| l.difference().is_some_and(|d| d != 0))
             .collect()
+    }
+
+    fn uncounted(&self) -> Vec<&CountLine> {
+        self.lines.iter().filter(|l| l.counted.is_none()).collect()
     }
 }
 
@@ -85,6 +93,13 @@ pub async fn detail(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let (st, lines, store) = load(&state, &user, Action::ViewStock, id.into_inner()).await?;
+    let moves = {
+        let st = st.clone();
+        run(&state, move |c| {
+            Ok(stocktake::movements_since(c, &st, Some(200))?)
+        })
+        .await?
+    };
     let ctx = PageCtx::build(&req, Some(&user));
     render(
         &ctx,
@@ -96,6 +111,7 @@ pub async fn detail(
             lines,
             store,
             key: form_key(),
+            moves,
         },
     )
 }
@@ -111,24 +127,26 @@ pub async fn save_counts(
     let (st, _, _) = load(&state, &user, Action::Stocktake, id.into_inner()).await?;
     let back = format!("/stocktakes/{}", st.id);
     let fields = form.0;
-    let counted_by = fields
-        .iter()
-        .find(|(k, _)| k == "counted_by")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let counted_by = field("counted_by");
+    let witnessed_by = field("witnessed_by");
     let counts: Vec<(String, String)> = fields
         .into_iter()
         .filter_map(|(k, v)| k.strip_prefix("count_").map(|id| (id.to_string(), v)))
         .collect();
     let ctx = audit_ctx(&req, Some(&user));
     let result = run(&state, move |c| {
-        Ok(stocktake::save_counts(
-            c,
-            &ctx,
-            &st.id,
-            &counted_by,
-            &counts,
-        )?)
+        let who = Counters {
+            counted_by: &counted_by,
+            witnessed_by: &witnessed_by,
+        };
+        Ok(stocktake::save_counts(c, &ctx, &st.id, &who, &counts)?)
     })
     .await
     .map(|_| flash_ok(&req, &back, "flash.counts_saved", &[]));
@@ -139,6 +157,9 @@ pub async fn save_counts(
 pub struct ConfirmForm {
     #[serde(default)]
     key: String,
+    /// The sheet's version when the person saw it.
+    #[serde(default)]
+    version: String,
 }
 
 /// Post the differences as adjustments, in one transaction.
@@ -154,8 +175,16 @@ pub async fn confirm(
     let ctx = audit_ctx(&req, Some(&user));
     let result = async {
         let key = IdemKey::parse(&form.0.key)?;
+        let seen = match form.0.version.trim() {
+            "" => None,
+            v => Some(v.parse::<i64>().map_err(|_| {
+                crate::domain::FieldError::new("field.stocktake", "error.stocktake_changed")
+                    .arg("number", &st.number)
+            })?),
+        };
+        let today = crate::time::today(state.config.time_zone);
         let out = run(&state, move |c| {
-            Ok(stocktake::confirm(c, &ctx, &key, &st.id)?)
+            Ok(stocktake::confirm(c, &ctx, &key, &st.id, seen, today)?)
         })
         .await?;
         Ok(if out.replayed {
