@@ -71,6 +71,10 @@ fn conflict_code(key: &str) -> Option<&'static str> {
         "error.month_closed" => "month_closed",
         "error.form_key_reused" => "idempotency_key_reused",
         "error.award_not_pending"
+        | "error.award_changed"
+        | "error.award_not_noticed"
+        | "error.adjustment_changed"
+        | "error.adjustment_decided"
         | "error.award_not_approved"
         | "error.already_void"
         | "error.id_taken"

@@ -337,7 +337,12 @@ fn parse_optional_positive(field: &'static str, s: &str) -> Result<Option<i64>, 
     }
 }
 
-/// Whole points, not zero, within a sane range.
+/// The largest size of any one points value typed in (a rule, an
+/// adjustment), in points, either way.
+pub const MAX_POINTS: i64 = 100_000;
+
+/// Whole points, not zero, within +/- [`MAX_POINTS`]. Never overflows: the
+/// range is checked without `abs()` (which wraps on `i64::MIN`).
 pub fn parse_points(field: &'static str, s: &str) -> Result<i64, FieldError> {
     let s = s.trim();
     if s.is_empty() {
@@ -345,8 +350,21 @@ pub fn parse_points(field: &'static str, s: &str) -> Result<i64, FieldError> {
     }
     match s.parse::<i64>() {
         Ok(0) => Err(FieldError::new(field, "error.points_nonzero")),
-        Ok(n) if n.abs() <= 100_000 => Ok(n),
-        _ => Err(FieldError::new(field, "error.points_whole")),
+        Ok(n) if (-MAX_POINTS..=MAX_POINTS).contains(&n) => Ok(n),
+        Ok(_) => Err(FieldError::new(field, "error.number_range")
+            .arg("min", -MAX_POINTS)
+            .arg("max", MAX_POINTS)),
+        // Digits beyond i64 are out of range too, not "not a number".
+        Err(_)
+            if s.trim_start_matches(['-', '+'])
+                .bytes()
+                .all(|b| b.is_ascii_digit()) =>
+        {
+            Err(FieldError::new(field, "error.number_range")
+                .arg("min", -MAX_POINTS)
+                .arg("max", MAX_POINTS))
+        }
+        Err(_) => Err(FieldError::new(field, "error.points_whole")),
     }
 }
 
