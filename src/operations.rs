@@ -288,4 +288,21 @@ mod tests {
         assert!(at.is_some());
         assert_eq!(rest, "/var/backups/a b.db");
     }
+
+    #[test]
+    fn stored_messages_read_in_either_language() {
+        let e = FieldError::new("field.points", "error.insufficient_points")
+            .arg("balance", 3)
+            .arg("needed", 5)
+            .arg("short", 2);
+        let stored = store_error("王|大山", &e);
+        assert_eq!(
+            show_message(Lang::Zh, &stored),
+            "王 大山: 积分不足：现有 3 分，需要 5 分，还差 2 分"
+        );
+        assert!(show_message(Lang::En, &stored).starts_with("王 大山: "));
+        // Text that is not a key stays as it is.
+        assert_eq!(show_message(Lang::En, "disk full"), "disk full");
+        assert_eq!(show_message(Lang::En, ""), "");
+    }
 }

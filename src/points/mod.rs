@@ -563,4 +563,24 @@ mod tests {
         );
         assert_eq!(parse_points("f", "").unwrap_err().key, "error.required");
     }
+
+    #[test]
+    fn points_are_bounded_and_never_wrap() {
+        assert_eq!(parse_points("f", "100000").unwrap(), MAX_POINTS);
+        assert_eq!(parse_points("f", "-100000").unwrap(), -MAX_POINTS);
+        for typed in [
+            "100001",
+            "-100001",
+            "-9223372036854775808",
+            "9223372036854775807",
+            "99999999999999999999",
+            "-99999999999999999999",
+        ] {
+            assert_eq!(
+                parse_points("f", typed).unwrap_err().key,
+                "error.number_range",
+                "{typed}"
+            );
+        }
+    }
 }
