@@ -238,7 +238,7 @@ pub struct AwardOut {
     pub settle_error: Option<String>,
 }
 
-fn award_out(a: &Award) -> AwardOut {
+fn award_out(a: &Award, lang: i18n::Lang) -> AwardOut {
     AwardOut {
         id: a.id.clone(),
         household_id: a.household_id.clone(),
@@ -254,8 +254,7 @@ fn award_out(a: &Award) -> AwardOut {
         reviewed_at: a.reviewed_at.map(utc),
         batch_id: a.batch_id.clone(),
         version: a.version,
-        settle_error: Some(a.settle_problem(&crate::i18n::Lang::default()))
-            .filter(|s| !s.is_empty()),
+        settle_error: Some(a.settle_problem(&lang)).filter(|s| !s.is_empty()),
     }
 }
 
@@ -284,10 +283,12 @@ pub struct AwardQuery {
         (status = 404, description = "No such household", body = ErrorBody),
     ))]
 pub async fn list_awards(
+    req: HttpRequest,
     user: ApiUser,
     state: web::Data<AppState>,
     q: web::Query<AwardQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let lang = lang_of(&req);
     let q = q.into_inner();
     let scope = user.scope.clone();
     let user_id = user.user.id.clone();
@@ -319,7 +320,7 @@ pub async fn list_awards(
     .await?;
     let out: Vec<AwardOut> = rows
         .iter()
-        .map(|r| award_out(&r.award))
+        .map(|r| award_out(&r.award, lang))
         .filter(|a| q.status.is_none_or(|s| s == a.status))
         .collect();
     Ok(HttpResponse::Ok().json(out))
@@ -402,7 +403,7 @@ pub async fn create_awards(
                     let a = aw::propose(c, &actor, h.trim(), &p, &dkey, today)?;
                     AwardsCreated {
                         batch_id: None,
-                        awards: vec![award_out(&a)],
+                        awards: vec![award_out(&a, lang)],
                         refused: Vec::new(),
                     }
                 }
@@ -412,7 +413,7 @@ pub async fn create_awards(
                     let made = aw::batch(c, &b.batch_id)?;
                     AwardsCreated {
                         batch_id: Some(b.batch_id),
-                        awards: made.iter().map(|r| award_out(&r.award)).collect(),
+                        awards: made.iter().map(|r| award_out(&r.award, lang)).collect(),
                         refused: b
                             .refused
                             .iter()
@@ -477,6 +478,7 @@ async fn decide(
     };
     let reason = f.reason.unwrap_or_default();
     let seen = f.version;
+    let lang = lang_of(&req);
     let ctx = audit_ctx(&req, Some(&user));
     let who = user.who();
     let today = crate::time::today(state.config.time_zone);
@@ -499,7 +501,7 @@ async fn decide(
                 Review::Reverse => aw::reverse_seen(c, &actor, &id, &reason, seen, today)?,
             }
             let a = aw::find(c, &id)?.ok_or(ApiError::NotFound)?;
-            Stored::json(200, &award_out(&a))
+            Stored::json(200, &award_out(&a, lang))
         })
     })
     .await?;
