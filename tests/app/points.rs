@@ -948,3 +948,36 @@ app_test! {
         assert!(matches!(e, aixin::points::PointsError::Invalid(ref f) if f.key == "error.number_range"), "{e:?}");
     }
 }
+
+app_test! {
+    async fn an_expiry_that_cannot_post_is_reported_not_thrown_away(app) {
+        use aixin::points::expiry;
+        let [_, _, _, village] = app.area_chain("月结过期");
+        let h1 = app.household("甲过期户", &village);
+        let h2 = app.household("乙过期户", &village);
+        for h in [&h1, &h2] {
+            post_on(&app, ledger::ISSUANCE, &ledger::household_account(h), 20, "2024-03-01", Kind::Award);
+        }
+        let admin_id = app.user("closer", Role::Admin, None, None);
+        let mut c = app.conn();
+        aixin::settings::set(&mut c, &AuditCtx::console(), aixin::settings::EXPIRY_YEARS, 1).unwrap();
+        let jan = aixin::reports::Month::of(d("2026-01-15"));
+        aixin::reports::close::close(&mut c, &AuditCtx::console(), &admin_id, jan, today()).unwrap();
+        // Every household's posting is refused (the month is closed): each is
+        // reported with why, the run itself does not fail, nothing moves.
+        let out = expiry::daily(&mut c, d("2026-01-15")).unwrap().unwrap();
+        assert_eq!((out.households, out.points, out.failed.len()), (0, 0, 2));
+        assert_eq!(balance(&app, &h1), 20);
+        assert_eq!(balance(&app, &h2), 20);
+        drop(c);
+        let admin = app.admin().await;
+        let ops = admin.get("/operations").await;
+        ops.assert_contains("id=\"job-expiry\" data-failed=\"2\"");
+        ops.assert_contains("2026-01 已经月结");
+        // The next day's run in an open month takes them.
+        let mut c = app.conn();
+        let out = expiry::daily(&mut c, d("2026-02-02")).unwrap().unwrap();
+        assert_eq!((out.households, out.points, out.failed.len()), (2, 40, 0));
+        assert!(ledger::verify(&mut c).unwrap().ok());
+    }
+}
