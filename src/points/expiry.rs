@@ -362,7 +362,15 @@ pub fn daily(conn: &mut DbConn, day: NaiveDate) -> Result<Option<Outcome>, ledge
             ),
             o.failed
                 .iter()
-                .map(|(h, why)| format!("{h}\t{why}"))
+                .map(|(h, why)| {
+                    // Named as people know the household (its id if gone).
+                    let name: String = crate::db::schema::households::table
+                        .find(h)
+                        .select(crate::db::schema::households::head_name)
+                        .first(conn)
+                        .unwrap_or_else(|_| h.clone());
+                    format!("{}\t{why}", name.replace(['\t', '\n', '|'], " "))
+                })
                 .collect::<Vec<_>>(),
         ),
         Err(e) => (

@@ -973,7 +973,7 @@ app_test! {
         let admin = app.admin().await;
         let ops = admin.get("/operations").await;
         ops.assert_contains("id=\"job-expiry\" data-failed=\"2\"");
-        ops.assert_contains("2026-01 已经月结");
+        ops.assert_contains("甲过期户: 2026-01 已经月结");
         // The next day's run in an open month takes them.
         let mut c = app.conn();
         let out = expiry::daily(&mut c, d("2026-02-02")).unwrap().unwrap();
