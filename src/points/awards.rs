@@ -833,6 +833,7 @@ pub fn reverse_seen(
             awards::reversed_by.eq(actor.user_id),
             awards::reversed_at.eq(now),
             awards::reverse_reason.eq(&reason),
+            awards::settle_error.eq(""),
             awards::updated_at.eq(now),
             awards::version.eq(awards::version + 1),
         ))
