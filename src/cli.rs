@@ -585,15 +585,48 @@ fn retention(pool: &DbPool, dry_run: bool) -> Result<(), String> {
 /// first: the nightly backup (when AIXIN_BACKUP_DIR is set), points expiry
 /// and retention (when their settings are on).
 fn daily_jobs(pool: &DbPool, config: &Config) {
+    use crate::operations::{record_run, store_message};
     let day = crate::time::today(config.time_zone);
-    if let Some(dir) = &config.backup_dir {
+    // The backup takes its own connection: run it before holding one here.
+    let backup_run = config.backup_dir.as_ref().and_then(|dir| {
         match crate::backup::nightly(pool, &config.database_url, dir, config.backup_keep, day) {
-            Ok(true) => tracing::info!(%day, "nightly backup taken"),
-            Ok(false) => {}
-            Err(e) => tracing::error!(error = %e, "nightly backup failed"),
+            Ok(true) => {
+                tracing::info!(%day, "nightly backup taken");
+                let sqlite = matches!(
+                    crate::db::DbTarget::parse(&config.database_url),
+                    Ok(crate::db::DbTarget::Sqlite(_))
+                );
+                let path = crate::backup::nightly_file(dir, day, sqlite);
+                Some((
+                    store_message(
+                        "",
+                        "ops.job_backup_done",
+                        &[("path", path.display().to_string())],
+                    ),
+                    Vec::new(),
+                ))
+            }
+            Ok(false) => None,
+            Err(e) => {
+                tracing::error!(error = %e, "nightly backup failed");
+                Some((
+                    String::new(),
+                    vec![store_message(
+                        "",
+                        "ops.job_failed",
+                        &[("why", e.to_string())],
+                    )],
+                ))
+            }
         }
-    }
+    });
     let Ok(mut c) = pool.get() else { return };
+    if let Some((done, failed)) = backup_run
+        && let Err(e) = record_run(&mut c, "backup", &done, &failed)
+    {
+        tracing::error!(error = %e, "could not record the backup run");
+    }
+    // Expiry records its own run (with each household that failed).
     match crate::points::expiry::daily(&mut c, day) {
         Ok(Some(out)) => {
             tracing::info!(%day, households = out.households, points = out.points, "points expired")
@@ -601,12 +634,37 @@ fn daily_jobs(pool: &DbPool, config: &Config) {
         Ok(None) => {}
         Err(e) => tracing::error!(error = %e, "points expiry failed"),
     }
-    match crate::households::retention::daily(&mut c, day) {
+    let recorded = match crate::households::retention::daily(&mut c, day) {
         Ok(Some(out)) => {
-            tracing::info!(%day, households = out.households.len(), "personal data erased")
+            tracing::info!(%day, households = out.households.len(), "personal data erased");
+            record_run(
+                &mut c,
+                "retention",
+                &store_message(
+                    "",
+                    "ops.retention_result",
+                    &[("n", out.households.len().to_string())],
+                ),
+                &[],
+            )
         }
-        Ok(None) => {}
-        Err(e) => tracing::error!(error = %e, "retention failed"),
+        Ok(None) => Ok(()),
+        Err(e) => {
+            tracing::error!(error = %e, "retention failed");
+            record_run(
+                &mut c,
+                "retention",
+                "",
+                &[store_message(
+                    "",
+                    "ops.job_failed",
+                    &[("why", e.to_string())],
+                )],
+            )
+        }
+    };
+    if let Err(e) = recorded {
+        tracing::error!(error = %e, "could not record the retention run");
     }
 }
 
@@ -633,11 +691,14 @@ async fn housekeeping(pool: DbPool, config: Config) {
                     now - chrono::Duration::days(crate::api::idempotency::KEEP_DAYS),
                 );
                 let _ = crate::households::import::purge_stale_files(&mut c, now);
-                // Awards whose public notice has ended without objection count now.
-                let _ = crate::points::awards::settle_notices(
-                    &mut c,
-                    crate::time::today(config.time_zone),
-                );
+                // Awards whose public notice has ended without objection
+                // count now; each that cannot is marked with why, and the
+                // run is recorded for the operations page.
+                if let Err(e) =
+                    crate::points::awards::settle_job(&mut c, crate::time::today(config.time_zone))
+                {
+                    tracing::error!(error = ?e, "settling awards after notice failed");
+                }
             }
             daily_jobs(&pool, &config);
         })

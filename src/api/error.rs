@@ -72,6 +72,10 @@ fn conflict_code(key: &str) -> Option<&'static str> {
         "error.form_key_reused" => "idempotency_key_reused",
         "error.price_changed" => "price_changed",
         "error.award_not_pending"
+        | "error.award_changed"
+        | "error.award_not_noticed"
+        | "error.adjustment_changed"
+        | "error.adjustment_decided"
         | "error.award_not_approved"
         | "error.already_void"
         | "error.id_taken"

@@ -229,9 +229,16 @@ pub struct AwardOut {
     pub reviewed_by: Option<String>,
     pub reviewed_at: Option<chrono::DateTime<chrono::Utc>>,
     pub batch_id: Option<String>,
+    /// Bumped by every change; send it back with a decision to have the
+    /// decision refused (409) when the award has changed since.
+    pub version: i64,
+    /// Why the award could not be credited when its notice ended (absent
+    /// when nothing failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settle_error: Option<String>,
 }
 
-fn award_out(a: &Award) -> AwardOut {
+fn award_out(a: &Award, lang: i18n::Lang) -> AwardOut {
     AwardOut {
         id: a.id.clone(),
         household_id: a.household_id.clone(),
@@ -246,6 +253,8 @@ fn award_out(a: &Award) -> AwardOut {
         reviewed_by: a.reviewed_by.clone(),
         reviewed_at: a.reviewed_at.map(utc),
         batch_id: a.batch_id.clone(),
+        version: a.version,
+        settle_error: Some(a.settle_problem(&lang)).filter(|s| !s.is_empty()),
     }
 }
 
@@ -274,10 +283,12 @@ pub struct AwardQuery {
         (status = 404, description = "No such household", body = ErrorBody),
     ))]
 pub async fn list_awards(
+    req: HttpRequest,
     user: ApiUser,
     state: web::Data<AppState>,
     q: web::Query<AwardQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let lang = lang_of(&req);
     let q = q.into_inner();
     let scope = user.scope.clone();
     let user_id = user.user.id.clone();
@@ -309,7 +320,7 @@ pub async fn list_awards(
     .await?;
     let out: Vec<AwardOut> = rows
         .iter()
-        .map(|r| award_out(&r.award))
+        .map(|r| award_out(&r.award, lang))
         .filter(|a| q.status.is_none_or(|s| s == a.status))
         .collect();
     Ok(HttpResponse::Ok().json(out))
@@ -392,7 +403,7 @@ pub async fn create_awards(
                     let a = aw::propose(c, &actor, h.trim(), &p, &dkey, today)?;
                     AwardsCreated {
                         batch_id: None,
-                        awards: vec![award_out(&a)],
+                        awards: vec![award_out(&a, lang)],
                         refused: Vec::new(),
                     }
                 }
@@ -402,7 +413,7 @@ pub async fn create_awards(
                     let made = aw::batch(c, &b.batch_id)?;
                     AwardsCreated {
                         batch_id: Some(b.batch_id),
-                        awards: made.iter().map(|r| award_out(&r.award)).collect(),
+                        awards: made.iter().map(|r| award_out(&r.award, lang)).collect(),
                         refused: b
                             .refused
                             .iter()
@@ -435,6 +446,10 @@ fn award_in_scope(c: &mut DbConn, scope: &Scope, id: &str) -> Result<Award, ApiE
 pub struct ReasonBody {
     #[serde(default)]
     pub reason: Option<String>,
+    /// The version of the award the decision was made on (from
+    /// `AwardOut.version`); when given and no longer current: 409.
+    #[serde(default)]
+    pub version: Option<i64>,
 }
 
 enum Review {
@@ -462,6 +477,8 @@ async fn decide(
         json_body(&body)?
     };
     let reason = f.reason.unwrap_or_default();
+    let seen = f.version;
+    let lang = lang_of(&req);
     let ctx = audit_ctx(&req, Some(&user));
     let who = user.who();
     let today = crate::time::today(state.config.time_zone);
@@ -470,14 +487,21 @@ async fn decide(
             award_in_scope(c, &who.scope, &id)?;
             let actor = who.actor(&ctx);
             match what {
-                Review::Approve => aw::review(c, &actor, &id, &Decision::Approve, today)?,
-                Review::Reject => {
-                    aw::review(c, &actor, &id, &Decision::Reject(reason.clone()), today)?
+                Review::Approve => {
+                    aw::review_seen(c, &actor, &id, &Decision::Approve, seen, today)?
                 }
-                Review::Reverse => aw::reverse(c, &actor, &id, &reason, today)?,
+                Review::Reject => aw::review_seen(
+                    c,
+                    &actor,
+                    &id,
+                    &Decision::Reject(reason.clone()),
+                    seen,
+                    today,
+                )?,
+                Review::Reverse => aw::reverse_seen(c, &actor, &id, &reason, seen, today)?,
             }
             let a = aw::find(c, &id)?.ok_or(ApiError::NotFound)?;
-            Stored::json(200, &award_out(&a))
+            Stored::json(200, &award_out(&a, lang))
         })
     })
     .await?;
@@ -485,17 +509,20 @@ async fn decide(
 }
 
 /// Approve a pending award (never one's own). The points are credited now,
-/// or after the public notice period when there is one.
+/// or after the public notice period when there is one. With `version`
+/// (from the award as listed), refused with 409 when the award has
+/// changed since.
 #[utoipa::path(post, path = "/api/v1/awards/{id}/approve", tag = "points",
     params(("id" = String, Path, description = "Award id"),
         ("Idempotency-Key" = String, Header, description = "Exactly-once key", pattern = "^[A-Za-z0-9_-]{1,64}$")),
+    request_body = ReasonBody,
     responses(
         (status = 200, description = "The award as it is now", body = AwardOut),
         (status = 400, description = "Malformed, or no Idempotency-Key", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not allowed", body = ErrorBody),
         (status = 404, description = "No such award", body = ErrorBody),
-        (status = 409, description = "Not pending, cap reached, or key reused", body = ErrorBody),
+        (status = 409, description = "Not pending, changed since the version sent, cap reached, or key reused", body = ErrorBody),
         (status = 422, description = "The caller proposed it, or helps the household", body = ErrorBody),
     ))]
 pub async fn approve(
@@ -519,7 +546,7 @@ pub async fn approve(
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not allowed", body = ErrorBody),
         (status = 404, description = "No such award", body = ErrorBody),
-        (status = 409, description = "Not pending, or key reused", body = ErrorBody),
+        (status = 409, description = "Not pending, changed since the version sent, or key reused", body = ErrorBody),
         (status = 422, description = "No reason, or the caller proposed it", body = ErrorBody),
     ))]
 pub async fn reject(
@@ -543,7 +570,7 @@ pub async fn reject(
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not allowed", body = ErrorBody),
         (status = 404, description = "No such award", body = ErrorBody),
-        (status = 409, description = "Not approved, insufficient points, month closed, or key reused", body = ErrorBody),
+        (status = 409, description = "Not approved, changed since the version sent, insufficient points, month closed, or key reused", body = ErrorBody),
         (status = 422, description = "No reason", body = ErrorBody),
     ))]
 pub async fn reverse(

@@ -372,6 +372,8 @@ diesel::table! {
         reversed_at -> Nullable<Timestamp>,
         reverse_reason -> Text,
         updated_at -> Timestamp,
+        version -> BigInt,
+        settle_error -> Text,
     }
 }
 
@@ -424,6 +426,16 @@ diesel::table! {
         decided_at -> Nullable<Timestamp>,
         entry_id -> Nullable<Text>,
         idempotency_key -> Nullable<Text>,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    job_runs (job) {
+        job -> Text,
+        at -> Timestamp,
+        done -> Text,
+        failed -> Text,
     }
 }
 

@@ -28,6 +28,8 @@ pub struct Adjustment {
     pub decided_at: Option<NaiveDateTime>,
     pub entry_id: Option<String>,
     pub idempotency_key: Option<String>,
+    /// Bumped by every change; a decision names the version it was made on.
+    pub version: i64,
 }
 
 fn post_adjustment(
@@ -47,7 +49,10 @@ fn post_adjustment(
         &Posting {
             debit,
             credit,
-            amount: adj.amount.abs(),
+            amount: adj
+                .amount
+                .checked_abs()
+                .ok_or(ledger::LedgerError::BadAmount)?,
             kind: Kind::Adjustment,
             ref_kind: "adjustment".into(),
             ref_id: adj.id.clone(),
@@ -66,7 +71,35 @@ pub enum Requested {
     AwaitingApproval,
 }
 
-/// Ask for an adjustment (signed points). Small ones post at once.
+/// The points a household was adjusted by without a second administrator
+/// on `day` (the scheme's day, cut in `tz`), counted in either direction.
+fn self_posted_on(
+    conn: &mut DbConn,
+    household_id: &str,
+    day: NaiveDate,
+    tz: chrono_tz::Tz,
+) -> QueryResult<i64> {
+    let start = crate::time::local_day_start_utc(day, tz);
+    let end = crate::time::local_day_start_utc(day + chrono::Duration::days(1), tz);
+    let amounts: Vec<i64> = point_adjustments::table
+        .filter(point_adjustments::household_id.eq(household_id))
+        .filter(point_adjustments::status.eq("posted"))
+        .filter(point_adjustments::decided_by.is_null())
+        .filter(point_adjustments::requested_at.ge(start))
+        .filter(point_adjustments::requested_at.lt(end))
+        .select(point_adjustments::amount)
+        .load(conn)?;
+    Ok(amounts.iter().fold(0i64, |sum, a| {
+        sum.saturating_add(a.unsigned_abs().min(i64::MAX as u64) as i64)
+    }))
+}
+
+/// Ask for an adjustment (signed points, |amount| <= [`super::MAX_POINTS`]).
+/// It posts at once only while the household's adjustments of the day
+/// (`today`, in the scheme's zone `tz`), this one included, stay within
+/// the threshold; otherwise it waits for a second administrator. Splitting
+/// a large adjustment into small ones therefore changes nothing.
+#[allow(clippy::too_many_arguments)]
 pub fn request(
     conn: &mut DbConn,
     actor: &Actor,
@@ -75,6 +108,7 @@ pub fn request(
     reason: &str,
     key: &str,
     today: NaiveDate,
+    tz: chrono_tz::Tz,
 ) -> Result<Requested, PointsError> {
     let reason: String = reason.trim().chars().take(200).collect();
     if reason.is_empty() {
@@ -82,6 +116,12 @@ pub fn request(
     }
     if amount == 0 {
         return Err(FieldError::new("field.points", "error.points_nonzero").into());
+    }
+    if amount.unsigned_abs() > super::MAX_POINTS as u64 {
+        return Err(FieldError::new("field.points", "error.number_range")
+            .arg("min", -super::MAX_POINTS)
+            .arg("max", super::MAX_POINTS)
+            .into());
     }
     db::write_tx(conn, |c| {
         if let Some(existing) = point_adjustments::table
@@ -101,6 +141,10 @@ pub fn request(
             return Err(FieldError::new("field.household", "error.household_archived").into());
         }
         let threshold = settings::get(c, settings::ADJUSTMENT_APPROVAL_ABOVE)?;
+        // One writer per household at a time, so that two requests at the
+        // same moment cannot both count the day without the other.
+        ledger::lock_account(c, &ledger::household_account(household_id))?;
+        let day_so_far = self_posted_on(c, household_id, today, tz)?;
         let id = db::new_id();
         let adj = Adjustment {
             id: id.clone(),
@@ -114,6 +158,7 @@ pub fn request(
             decided_at: None,
             entry_id: None,
             idempotency_key: Some(key.to_string()),
+            version: 1,
         };
         diesel::insert_into(point_adjustments::table)
             .values((
@@ -135,7 +180,7 @@ pub fn request(
             &id,
             &format!("{amount:+} {reason}"),
         )?;
-        if amount.abs() <= threshold {
+        if day_so_far.saturating_add(amount.unsigned_abs() as i64) <= threshold {
             let entry_id = post_adjustment(c, &adj, actor.user_id, today)?;
             diesel::update(point_adjustments::table.find(&id))
                 .set((
@@ -159,12 +204,27 @@ pub fn request(
     })
 }
 
-/// A second administrator approves or rejects a large adjustment.
+/// A second administrator approves or rejects a large adjustment (any
+/// version).
 pub fn decide(
     conn: &mut DbConn,
     actor: &Actor,
     id: &str,
     approve: bool,
+    today: NaiveDate,
+) -> Result<(), PointsError> {
+    decide_seen(conn, actor, id, approve, None, today)
+}
+
+/// A second administrator's decision on the adjustment as seen at version
+/// `seen`: one conditional update on (id, pending, version); refused when
+/// it changed or was decided meanwhile.
+pub fn decide_seen(
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: &str,
+    approve: bool,
+    seen: Option<i64>,
     today: NaiveDate,
 ) -> Result<(), PointsError> {
     db::write_tx(conn, |c| {
@@ -180,33 +240,31 @@ pub fn decide(
         if adj.status != "pending" {
             return Err(FieldError::new("field.adjustment", "error.adjustment_decided").into());
         }
+        if seen.is_some_and(|v| v != adj.version) {
+            return Err(FieldError::new("field.adjustment", "error.adjustment_changed").into());
+        }
         let now = db::now();
+        let n = diesel::update(
+            point_adjustments::table
+                .find(id)
+                .filter(point_adjustments::status.eq("pending"))
+                .filter(point_adjustments::version.eq(adj.version)),
+        )
+        .set((
+            point_adjustments::status.eq(if approve { "posted" } else { "rejected" }),
+            point_adjustments::decided_by.eq(actor.user_id),
+            point_adjustments::decided_at.eq(now),
+            point_adjustments::version.eq(point_adjustments::version + 1),
+        ))
+        .execute(c)?;
+        if n == 0 {
+            return Err(FieldError::new("field.adjustment", "error.adjustment_decided").into());
+        }
         if approve {
             let entry_id = post_adjustment(c, &adj, actor.user_id, today)?;
-            diesel::update(
-                point_adjustments::table
-                    .find(id)
-                    .filter(point_adjustments::status.eq("pending")),
-            )
-            .set((
-                point_adjustments::status.eq("posted"),
-                point_adjustments::entry_id.eq(&entry_id),
-                point_adjustments::decided_by.eq(actor.user_id),
-                point_adjustments::decided_at.eq(now),
-            ))
-            .execute(c)?;
-        } else {
-            diesel::update(
-                point_adjustments::table
-                    .find(id)
-                    .filter(point_adjustments::status.eq("pending")),
-            )
-            .set((
-                point_adjustments::status.eq("rejected"),
-                point_adjustments::decided_by.eq(actor.user_id),
-                point_adjustments::decided_at.eq(now),
-            ))
-            .execute(c)?;
+            diesel::update(point_adjustments::table.find(id))
+                .set(point_adjustments::entry_id.eq(&entry_id))
+                .execute(c)?;
         }
         audit::record(
             c,

@@ -66,11 +66,21 @@ pub struct Award {
     pub reversed_at: Option<NaiveDateTime>,
     pub reverse_reason: String,
     pub updated_at: NaiveDateTime,
+    /// Bumped by every change; a decision names the version it was made on.
+    pub version: i64,
+    /// Why settling after the notice failed (empty when it did not).
+    pub settle_error: String,
 }
 
 impl Award {
     pub fn status_key(&self) -> &'static str {
         status_key(&self.status)
+    }
+
+    /// Why settling this award after its notice failed, in `lang` (empty
+    /// when it did not).
+    pub fn settle_problem(&self, lang: &crate::i18n::Lang) -> String {
+        settle_error_text(*lang, &self.settle_error)
     }
 }
 
@@ -163,6 +173,33 @@ pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Award>> {
         .optional()
 }
 
+/// Refuse a decision made on a version of the award that is no longer
+/// current (`seen` is None when the caller did not say which it saw).
+fn check_seen(award: &Award, seen: Option<i64>) -> Result<(), PointsError> {
+    match seen {
+        Some(v) if v != award.version => Err(changed_error(award)),
+        _ => Ok(()),
+    }
+}
+
+/// "This award changed after you opened it": what it is now.
+fn changed_error(award: &Award) -> PointsError {
+    FieldError::new("field.award", "error.award_changed")
+        .arg("rule", &award.rule_code)
+        .arg("points", award.points)
+        .arg("status", format!("@{}", award.status_key()))
+        .into()
+}
+
+/// The refusal after a guarded update matched no row: the award as it is now.
+fn lost_race(conn: &mut DbConn, award_id: &str) -> PointsError {
+    match find(conn, award_id) {
+        Ok(Some(a)) => changed_error(&a),
+        Ok(None) => PointsError::NotFound,
+        Err(e) => e.into(),
+    }
+}
+
 /// The cap of a rule, checked against what the household already has (or
 /// has pending) in the rule's period. The refusal names the rule, the cap
 /// and what is already used.
@@ -204,8 +241,10 @@ pub fn check_cap(
             .into());
     }
     if let Some(cap) = rule.cap_points {
-        let sum: i64 = used.iter().map(|(_, p)| p.abs()).sum();
-        if sum + rule.points.abs() > cap {
+        let sum: i64 = used
+            .iter()
+            .fold(0i64, |s, (_, p)| s.saturating_add(p.saturating_abs()));
+        if sum.saturating_add(rule.points.saturating_abs()) > cap {
             return Err(FieldError::new("field.rule", "error.cap_points_reached")
                 .arg("rule", &rule.name)
                 .arg("cap", cap)
@@ -446,15 +485,28 @@ fn own_pending(conn: &mut DbConn, actor: &Actor, award_id: &str) -> Result<Award
     Ok(award)
 }
 
-/// Change a proposal that nobody has reviewed yet.
+/// Change a proposal that nobody has reviewed yet (any version).
 pub fn edit(
     conn: &mut DbConn,
     actor: &Actor,
     award_id: &str,
     p: &Proposal,
 ) -> Result<(), PointsError> {
+    edit_seen(conn, actor, award_id, p, None)
+}
+
+/// Change a proposal that nobody has reviewed yet, as last seen at version
+/// `seen` (refused, saying what it is now, when it has changed since).
+pub fn edit_seen(
+    conn: &mut DbConn,
+    actor: &Actor,
+    award_id: &str,
+    p: &Proposal,
+    seen: Option<i64>,
+) -> Result<(), PointsError> {
     db::write_tx(conn, |c| {
         let award = own_pending(c, actor, award_id)?;
+        check_seen(&award, seen)?;
         let rule = usable_rule(c, p)?;
         check_household(
             c,
@@ -464,10 +516,11 @@ pub fn edit(
             p.occurred_on,
             Some(award_id),
         )?;
-        diesel::update(
+        let n = diesel::update(
             awards::table
                 .find(award_id)
-                .filter(awards::status.eq("pending")),
+                .filter(awards::status.eq("pending"))
+                .filter(awards::version.eq(award.version)),
         )
         .set((
             awards::rule_id.eq(&rule.id),
@@ -476,8 +529,12 @@ pub fn edit(
             awards::occurred_on.eq(p.occurred_on),
             awards::note.eq(&p.note),
             awards::updated_at.eq(db::now()),
+            awards::version.eq(awards::version + 1),
         ))
         .execute(c)?;
+        if n == 0 {
+            return Err(lost_race(c, award_id));
+        }
         audit::record(
             c,
             actor.ctx,
@@ -490,19 +547,36 @@ pub fn edit(
     })
 }
 
+/// Withdraw one's own pending proposal (any version).
 pub fn withdraw(conn: &mut DbConn, actor: &Actor, award_id: &str) -> Result<(), PointsError> {
+    withdraw_seen(conn, actor, award_id, None)
+}
+
+/// Withdraw one's own pending proposal as seen at version `seen`.
+pub fn withdraw_seen(
+    conn: &mut DbConn,
+    actor: &Actor,
+    award_id: &str,
+    seen: Option<i64>,
+) -> Result<(), PointsError> {
     db::write_tx(conn, |c| {
-        own_pending(c, actor, award_id)?;
-        diesel::update(
+        let award = own_pending(c, actor, award_id)?;
+        check_seen(&award, seen)?;
+        let n = diesel::update(
             awards::table
                 .find(award_id)
-                .filter(awards::status.eq("pending")),
+                .filter(awards::status.eq("pending"))
+                .filter(awards::version.eq(award.version)),
         )
         .set((
             awards::status.eq("withdrawn"),
             awards::updated_at.eq(db::now()),
+            awards::version.eq(awards::version + 1),
         ))
         .execute(c)?;
+        if n == 0 {
+            return Err(lost_race(c, award_id));
+        }
         audit::record(c, actor.ctx, "award.withdraw", "award", award_id, "")?;
         Ok(())
     })
@@ -527,7 +601,10 @@ fn post_award(
         &Posting {
             debit,
             credit,
-            amount: award.points.abs(),
+            amount: award
+                .points
+                .checked_abs()
+                .ok_or(ledger::LedgerError::BadAmount)?,
             kind,
             ref_kind: "award".into(),
             ref_id: award.id.clone(),
@@ -542,7 +619,9 @@ fn post_award(
 }
 
 /// Approve: on public notice first when the scheme has a notice period,
-/// otherwise straight to the ledger.
+/// otherwise straight to the ledger. One conditional update on (id,
+/// pending, the version read); a lost race is refused, saying what the
+/// award is now.
 fn accept(
     conn: &mut DbConn,
     actor: &Actor,
@@ -552,35 +631,41 @@ fn accept(
 ) -> Result<(), PointsError> {
     let notice_days = settings::get(conn, settings::NOTICE_DAYS)?;
     let now = db::now();
-    if notice_days > 0 {
-        diesel::update(
-            awards::table
-                .find(&award.id)
-                .filter(awards::status.eq("pending")),
-        )
-        .set((
-            awards::status.eq("noticed"),
-            awards::reviewed_by.eq(actor.user_id),
-            awards::reviewed_at.eq(now),
-            awards::notice_until.eq(today + chrono::Duration::days(notice_days)),
-            awards::updated_at.eq(now),
-        ))
-        .execute(conn)?;
+    let guarded = awards::table
+        .find(&award.id)
+        .filter(awards::status.eq("pending"))
+        .filter(awards::version.eq(award.version));
+    let n = if notice_days > 0 {
+        diesel::update(guarded)
+            .set((
+                awards::status.eq("noticed"),
+                awards::reviewed_by.eq(actor.user_id),
+                awards::reviewed_at.eq(now),
+                awards::notice_until.eq(today + chrono::Duration::days(notice_days)),
+                awards::updated_at.eq(now),
+                awards::settle_error.eq(""),
+                awards::version.eq(awards::version + 1),
+            ))
+            .execute(conn)?
     } else {
+        diesel::update(guarded)
+            .set((
+                awards::status.eq("approved"),
+                awards::reviewed_by.eq(actor.user_id),
+                awards::reviewed_at.eq(now),
+                awards::updated_at.eq(now),
+                awards::version.eq(awards::version + 1),
+            ))
+            .execute(conn)?
+    };
+    if n == 0 {
+        return Err(lost_race(conn, &award.id));
+    }
+    if notice_days <= 0 {
         let entry_id = post_award(conn, award, Some(actor.user_id.to_string()), today)?;
-        diesel::update(
-            awards::table
-                .find(&award.id)
-                .filter(awards::status.eq("pending")),
-        )
-        .set((
-            awards::status.eq("approved"),
-            awards::reviewed_by.eq(actor.user_id),
-            awards::reviewed_at.eq(now),
-            awards::entry_id.eq(&entry_id),
-            awards::updated_at.eq(now),
-        ))
-        .execute(conn)?;
+        diesel::update(awards::table.find(&award.id))
+            .set(awards::entry_id.eq(&entry_id))
+            .execute(conn)?;
     }
     totals::count_award(conn, &award.household_id, today, totals::APPROVED, 1)?;
     audit::record(conn, actor.ctx, "award.approve", "award", &award.id, why)?;
@@ -592,13 +677,27 @@ pub enum Decision {
     Reject(String),
 }
 
-/// Review one award. Nobody reviews an award they proposed, or one for a
-/// household they are the helper of.
+/// Review one award (any version). Nobody reviews an award they proposed,
+/// or one for a household they are the helper of.
 pub fn review(
     conn: &mut DbConn,
     actor: &Actor,
     award_id: &str,
     decision: &Decision,
+    today: NaiveDate,
+) -> Result<(), PointsError> {
+    review_seen(conn, actor, award_id, decision, None, today)
+}
+
+/// Review one award as the reviewer saw it (version `seen`): when it has
+/// changed since, or someone else decided it first, the decision is
+/// refused with what the award is now.
+pub fn review_seen(
+    conn: &mut DbConn,
+    actor: &Actor,
+    award_id: &str,
+    decision: &Decision,
+    seen: Option<i64>,
     today: NaiveDate,
 ) -> Result<(), PointsError> {
     if let Decision::Reject(reason) = decision
@@ -622,6 +721,7 @@ pub fn review(
                 .arg("status", format!("@{}", award.status_key()))
                 .into());
         }
+        check_seen(&award, seen)?;
         match decision {
             Decision::Approve => {
                 let rule = find_rule(c, &award.rule_id)?.ok_or(PointsError::NotFound)?;
@@ -638,10 +738,11 @@ pub fn review(
             Decision::Reject(reason) => {
                 let reason: String = reason.trim().chars().take(200).collect();
                 let now = db::now();
-                diesel::update(
+                let n = diesel::update(
                     awards::table
                         .find(award_id)
-                        .filter(awards::status.eq("pending")),
+                        .filter(awards::status.eq("pending"))
+                        .filter(awards::version.eq(award.version)),
                 )
                 .set((
                     awards::status.eq("rejected"),
@@ -649,8 +750,12 @@ pub fn review(
                     awards::reviewed_at.eq(now),
                     awards::review_note.eq(&reason),
                     awards::updated_at.eq(now),
+                    awards::version.eq(awards::version + 1),
                 ))
                 .execute(c)?;
+                if n == 0 {
+                    return Err(lost_race(c, award_id));
+                }
                 totals::count_award(c, &award.household_id, today, totals::REJECTED, 1)?;
                 audit::record(c, actor.ctx, "award.reject", "award", award_id, &reason)?;
                 Ok(())
@@ -659,19 +764,20 @@ pub fn review(
     })
 }
 
-/// Review many at once; each one stands or falls alone. Returns the ones
-/// that could not be done, with why.
+/// Review many at once, each as its reviewer saw it (award id, version
+/// seen); each one stands or falls alone. Returns how many were done and
+/// the ones that could not be, with why.
 pub fn review_many(
     conn: &mut DbConn,
     actor: &Actor,
-    ids: &[String],
+    ids: &[(String, Option<i64>)],
     decision: &Decision,
     today: NaiveDate,
 ) -> Result<(usize, Vec<(String, FieldError)>), PointsError> {
     let mut done = 0;
     let mut failed = Vec::new();
-    for id in ids {
-        match review(conn, actor, id, decision, today) {
+    for (id, seen) in ids {
+        match review_seen(conn, actor, id, decision, *seen, today) {
             Ok(()) => done += 1,
             Err(PointsError::Invalid(e)) => failed.push((id.clone(), e)),
             Err(PointsError::Forbidden) | Err(PointsError::NotFound) => failed.push((
@@ -692,6 +798,18 @@ pub fn reverse(
     reason: &str,
     today: NaiveDate,
 ) -> Result<(), PointsError> {
+    reverse_seen(conn, actor, award_id, reason, None, today)
+}
+
+/// Undo an approved award as seen at version `seen`.
+pub fn reverse_seen(
+    conn: &mut DbConn,
+    actor: &Actor,
+    award_id: &str,
+    reason: &str,
+    seen: Option<i64>,
+    today: NaiveDate,
+) -> Result<(), PointsError> {
     let reason: String = reason.trim().chars().take(200).collect();
     if reason.is_empty() {
         return Err(FieldError::new("field.reason", "error.required").into());
@@ -701,6 +819,27 @@ pub fn reverse(
         hh::find(c, actor.scope, &award.household_id)?;
         if !matches!(award.status.as_str(), "approved" | "noticed") {
             return Err(FieldError::new("field.award", "error.award_not_approved").into());
+        }
+        check_seen(&award, seen)?;
+        let now = db::now();
+        let n = diesel::update(
+            awards::table
+                .find(award_id)
+                .filter(awards::status.eq(&award.status))
+                .filter(awards::version.eq(award.version)),
+        )
+        .set((
+            awards::status.eq("reversed"),
+            awards::reversed_by.eq(actor.user_id),
+            awards::reversed_at.eq(now),
+            awards::reverse_reason.eq(&reason),
+            awards::settle_error.eq(""),
+            awards::updated_at.eq(now),
+            awards::version.eq(awards::version + 1),
+        ))
+        .execute(c)?;
+        if n == 0 {
+            return Err(lost_race(c, award_id));
         }
         if let Some(entry_id) = &award.entry_id {
             let entry = ledger::find_entry(c, entry_id)?.ok_or(PointsError::NotFound)?;
@@ -713,20 +852,6 @@ pub fn reverse(
                 today,
             )?;
         }
-        let now = db::now();
-        diesel::update(
-            awards::table
-                .find(award_id)
-                .filter(awards::status.eq_any(["approved", "noticed"])),
-        )
-        .set((
-            awards::status.eq("reversed"),
-            awards::reversed_by.eq(actor.user_id),
-            awards::reversed_at.eq(now),
-            awards::reverse_reason.eq(&reason),
-            awards::updated_at.eq(now),
-        ))
-        .execute(c)?;
         audit::record(c, actor.ctx, "award.reverse", "award", award_id, &reason)?;
         Ok(())
     })
@@ -742,6 +867,18 @@ pub fn object(
     objection: &str,
     tz: chrono_tz::Tz,
 ) -> Result<(), PointsError> {
+    object_seen(conn, actor, award_id, objection, None, tz)
+}
+
+/// An objection to the award as seen at version `seen`.
+pub fn object_seen(
+    conn: &mut DbConn,
+    actor: &Actor,
+    award_id: &str,
+    objection: &str,
+    seen: Option<i64>,
+    tz: chrono_tz::Tz,
+) -> Result<(), PointsError> {
     let objection: String = objection.trim().chars().take(200).collect();
     if objection.is_empty() {
         return Err(FieldError::new("field.objection", "error.required").into());
@@ -749,20 +886,27 @@ pub fn object(
     db::write_tx(conn, |c| {
         let award = find(c, award_id)?.ok_or(PointsError::NotFound)?;
         hh::find(c, actor.scope, &award.household_id)?;
+        if award.status != "noticed" {
+            return Err(FieldError::new("field.award", "error.award_not_noticed").into());
+        }
+        check_seen(&award, seen)?;
         let n = diesel::update(
             awards::table
                 .find(award_id)
-                .filter(awards::status.eq("noticed")),
+                .filter(awards::status.eq("noticed"))
+                .filter(awards::version.eq(award.version)),
         )
         .set((
             awards::status.eq("pending"),
             awards::objection.eq(&objection),
             awards::notice_until.eq(None::<NaiveDate>),
+            awards::settle_error.eq(""),
             awards::updated_at.eq(db::now()),
+            awards::version.eq(awards::version + 1),
         ))
         .execute(c)?;
         if n == 0 {
-            return Err(FieldError::new("field.award", "error.award_not_noticed").into());
+            return Err(lost_race(c, award_id));
         }
         if let Some(at) = award.reviewed_at {
             let day = chrono::TimeZone::from_utc_datetime(&tz, &at).date_naive();
@@ -773,44 +917,161 @@ pub fn object(
     })
 }
 
+/// What one settlement run did: how many awards were credited, and the
+/// ones that could not be (award id, why), each kept on notice with its
+/// reason for the people who can act.
+#[derive(Debug, Default)]
+pub struct Settled {
+    pub settled: usize,
+    pub failed: Vec<(String, FieldError)>,
+}
+
 /// Post the awards whose notice period has ended without objection. Safe to
-/// run any number of times, on any number of servers.
+/// run any number of times, on any number of servers. Returns how many
+/// were credited; see [`settle_notices_report`] for the failures.
 pub fn settle_notices(conn: &mut DbConn, today: NaiveDate) -> Result<usize, PointsError> {
-    let due: Vec<Award> = awards::table
-        .filter(awards::status.eq("noticed"))
-        .filter(awards::notice_until.lt(today))
-        .select(Award::as_select())
-        .limit(1000)
-        .load(conn)?;
-    let mut settled = 0;
-    for award in due {
-        settled += db::write_tx(conn, |c| {
-            let entry_id = post_award(c, &award, award.reviewed_by.clone(), today)?;
+    Ok(settle_notices_report(conn, today)?.settled)
+}
+
+const SETTLE_PAGE: i64 = 500;
+
+/// Settle every award due by `today`, each in its own savepoint: one that
+/// fails (a deduction bigger than the balance, a closed month) is rolled
+/// back alone, marked with its reason (`settle_error`) and retried on
+/// later runs; the rest go through.
+pub fn settle_notices_report(conn: &mut DbConn, today: NaiveDate) -> Result<Settled, PointsError> {
+    let mut out = Settled::default();
+    let mut after = String::new();
+    loop {
+        let due: Vec<Award> = awards::table
+            .filter(awards::status.eq("noticed"))
+            .filter(awards::notice_until.lt(today))
+            .filter(awards::id.gt(&after))
+            .order(awards::id.asc())
+            .select(Award::as_select())
+            .limit(SETTLE_PAGE)
+            .load(conn)?;
+        let Some(last) = due.last() else { break };
+        after = last.id.clone();
+        for award in &due {
+            match settle_one(conn, award, today) {
+                Ok(n) => out.settled += n,
+                Err(e) => out.failed.push((award.id.clone(), e)),
+            }
+        }
+        if (due.len() as i64) < SETTLE_PAGE {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// One award: its own transaction, the posting in a savepoint inside it;
+/// when the posting fails the reason is written on the award instead.
+fn settle_one(conn: &mut DbConn, award: &Award, today: NaiveDate) -> Result<usize, FieldError> {
+    let r = db::write_tx(conn, |c| {
+        let attempt = db::write_tx(c, |c| {
             let n = diesel::update(
                 awards::table
                     .find(&award.id)
-                    .filter(awards::status.eq("noticed")),
+                    .filter(awards::status.eq("noticed"))
+                    .filter(awards::version.eq(award.version)),
             )
             .set((
                 awards::status.eq("approved"),
-                awards::entry_id.eq(&entry_id),
+                awards::settle_error.eq(""),
                 awards::updated_at.eq(db::now()),
+                awards::version.eq(awards::version + 1),
             ))
             .execute(c)?;
-            if n == 1 {
-                audit::record(
-                    c,
-                    &AuditCtx::console(),
-                    "award.settle",
-                    "award",
-                    &award.id,
-                    "notice period over",
-                )?;
+            if n == 0 {
+                // Objected to, reversed or settled elsewhere meanwhile.
+                return Ok(0);
             }
+            let entry_id = post_award(c, award, award.reviewed_by.clone(), today)?;
+            diesel::update(awards::table.find(&award.id))
+                .set(awards::entry_id.eq(&entry_id))
+                .execute(c)?;
+            audit::record(
+                c,
+                &AuditCtx::console(),
+                "award.settle",
+                "award",
+                &award.id,
+                "notice period over",
+            )?;
             Ok::<usize, PointsError>(n)
-        })?;
+        });
+        let e = match attempt {
+            Ok(n) => return Ok(Ok(n)),
+            Err(e) if db::RetryableError::is_retryable(&e) => return Err(e),
+            Err(PointsError::Invalid(e)) => e,
+            Err(other) => {
+                FieldError::new("field.award", "error.settle_failed").arg("why", e_text(&other))
+            }
+        };
+        // Only the marker changes: the award stays on notice, at its
+        // version, so nobody's decision is refused over it.
+        diesel::update(
+            awards::table
+                .find(&award.id)
+                .filter(awards::status.eq("noticed")),
+        )
+        .set(awards::settle_error.eq(settle_reason(&e)))
+        .execute(c)?;
+        Ok(Err(e))
+    });
+    match r {
+        Ok(r) => r,
+        Err(e) => Err(FieldError::new("field.award", "error.settle_failed").arg("why", e_text(&e))),
     }
-    Ok(settled)
+}
+
+fn e_text(e: &PointsError) -> String {
+    match e {
+        PointsError::Db(d) => d.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// A field error as stored text, shown later in the reader's language by
+/// [`settle_error_text`].
+fn settle_reason(e: &FieldError) -> String {
+    crate::operations::store_error("", e)
+}
+
+/// The stored reason an award could not be settled, in `lang` (empty when
+/// nothing failed).
+pub fn settle_error_text(lang: crate::i18n::Lang, stored: &str) -> String {
+    crate::operations::show_message(lang, stored)
+}
+
+/// The scheduled settlement: settle what is due by `today` and record the
+/// run (how many were credited; each failure with the household, the rule
+/// and why) for the operations page.
+pub fn settle_job(conn: &mut DbConn, today: NaiveDate) -> Result<Settled, PointsError> {
+    let out = settle_notices_report(conn, today)?;
+    let mut failed = Vec::new();
+    for (id, e) in &out.failed {
+        let who: Option<(String, String)> = awards::table
+            .inner_join(households::table)
+            .filter(awards::id.eq(id))
+            .select((households::head_name, awards::rule_code))
+            .first(conn)
+            .optional()?;
+        let prefix = match who {
+            Some((name, rule)) => format!("{name} {rule}"),
+            None => id.clone(),
+        };
+        failed.push(crate::operations::store_error(&prefix, e));
+    }
+    crate::operations::record_run(
+        conn,
+        "settle",
+        &crate::operations::store_message("", "ops.job_settled", &[("n", out.settled.to_string())]),
+        &failed,
+    )?;
+    Ok(out)
 }
 
 /// Awards waiting for review in the scope, oldest first.
@@ -822,6 +1083,22 @@ pub fn review_queue(
     let rows = award_rows!(scope_like(scope)?)
         .filter(awards::status.eq("pending"))
         .order((awards::proposed_at.asc(), awards::id.asc()))
+        .limit(limit)
+        .load::<RowTuple>(conn)?;
+    Ok(rows.into_iter().map(to_row).collect())
+}
+
+/// Awards in the scope whose notice has ended but which could not be
+/// credited (with the reason), oldest first.
+pub fn unsettled(
+    conn: &mut DbConn,
+    scope: &Scope,
+    limit: i64,
+) -> Result<Vec<AwardRow>, PointsError> {
+    let rows = award_rows!(scope_like(scope)?)
+        .filter(awards::status.eq("noticed"))
+        .filter(awards::settle_error.ne(""))
+        .order((awards::notice_until.asc(), awards::id.asc()))
         .limit(limit)
         .load::<RowTuple>(conn)?;
     Ok(rows.into_iter().map(to_row).collect())

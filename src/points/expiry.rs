@@ -6,8 +6,17 @@
 //! (spending, deductions, earlier expiries) came out of its oldest points, so
 //! what has expired by a cutoff date is
 //! `max(0, earned on or before the cutoff - everything that ever left)`.
+//!
+//! Reversals are not spending and not earning: a reversed award takes back
+//! its own points (the credit it reverses no longer counts as earned, on
+//! the day it was earned), and a voided redemption gives its points back
+//! with their original earning dates (the debit it reverses no longer
+//! counts as having left).
+//!
 //! Each run posts the difference through the ledger under the key
-//! `expiry:<household>:<cutoff>`, so running it twice expires nothing more.
+//! `expiry:<household>:<cutoff>:<points expired before>`, so running it
+//! twice expires nothing more, while points that come due later under the
+//! same cutoff (a voided redemption's old points) still expire.
 
 use std::collections::HashMap;
 
@@ -84,6 +93,9 @@ pub struct Outcome {
     pub cutoff: Option<NaiveDate>,
     pub households: usize,
     pub points: i64,
+    /// Households whose expiry could not be posted: (household id, why, as
+    /// a stored message); the others went through.
+    pub failed: Vec<(String, String)>,
 }
 
 const BATCH: usize = 500;
@@ -97,8 +109,14 @@ fn sum_amount() -> diesel::expression::SqlLiteral<BigInt> {
     diesel::dsl::sql::<BigInt>("CAST(SUM(amount) AS BIGINT)")
 }
 
-/// Points credited to household accounts on or before `cutoff` (all of
-/// them, or only these accounts), one aggregate query.
+fn add_to(map: &mut HashMap<String, i64>, account: String, amount: i64) {
+    let v = map.entry(account).or_insert(0);
+    *v = v.saturating_add(amount);
+}
+
+/// Points earned by household accounts on or before `cutoff` and not taken
+/// back by a reversal (all accounts, or only these): the credits that are
+/// not reversals themselves, less the reversals of credits earned by then.
 fn earned_by(
     conn: &mut DbConn,
     cutoff: NaiveDate,
@@ -107,6 +125,7 @@ fn earned_by(
     let q = point_entries::table
         .filter(point_entries::credit.like("household:%"))
         .filter(point_entries::posted_on.le(cutoff))
+        .filter(point_entries::reverses.is_null())
         .group_by(point_entries::credit)
         .select((point_entries::credit, sum_amount()));
     let rows: Vec<(String, i64)> = match accounts {
@@ -115,14 +134,33 @@ fn earned_by(
             .load(conn)?,
         None => q.load(conn)?,
     };
-    Ok(rows.into_iter().collect())
+    let mut earned: HashMap<String, i64> = rows.into_iter().collect();
+    let original = diesel::alias!(point_entries as original);
+    let mut q = point_entries::table
+        .inner_join(
+            original.on(point_entries::reverses.eq(original.field(point_entries::id).nullable())),
+        )
+        .filter(point_entries::debit.like("household:%"))
+        .filter(original.field(point_entries::posted_on).le(cutoff))
+        .select((point_entries::debit, point_entries::amount))
+        .into_boxed();
+    if let Some(a) = accounts {
+        q = q.filter(point_entries::debit.eq_any(a.to_vec()));
+    }
+    for (account, amount) in q.load::<(String, i64)>(conn)? {
+        add_to(&mut earned, account, -amount);
+    }
+    Ok(earned)
 }
 
 /// Everything that ever left household accounts (spending, deductions,
-/// reversals, earlier expiries), one aggregate query.
+/// earlier expiries), less what came back by a reversal of such a debit
+/// (a voided redemption). Reversals of awards are not counted here: they
+/// take back the award's own points (see [`earned_by`]).
 fn left_from(conn: &mut DbConn, accounts: Option<&[String]>) -> QueryResult<HashMap<String, i64>> {
     let q = point_entries::table
         .filter(point_entries::debit.like("household:%"))
+        .filter(point_entries::reverses.is_null())
         .group_by(point_entries::debit)
         .select((point_entries::debit, sum_amount()));
     let rows: Vec<(String, i64)> = match accounts {
@@ -131,6 +169,32 @@ fn left_from(conn: &mut DbConn, accounts: Option<&[String]>) -> QueryResult<Hash
             .load(conn)?,
         None => q.load(conn)?,
     };
+    let mut left: HashMap<String, i64> = rows.into_iter().collect();
+    let q = point_entries::table
+        .filter(point_entries::credit.like("household:%"))
+        .filter(point_entries::reverses.is_not_null())
+        .group_by(point_entries::credit)
+        .select((point_entries::credit, sum_amount()));
+    let back: Vec<(String, i64)> = match accounts {
+        Some(a) => q
+            .filter(point_entries::credit.eq_any(a.to_vec()))
+            .load(conn)?,
+        None => q.load(conn)?,
+    };
+    for (account, amount) in back {
+        add_to(&mut left, account, -amount);
+    }
+    Ok(left)
+}
+
+/// Points expired so far, per household account (to key each run's posting).
+fn expired_so_far(conn: &mut DbConn, accounts: &[String]) -> QueryResult<HashMap<String, i64>> {
+    let rows: Vec<(String, i64)> = point_entries::table
+        .filter(point_entries::debit.eq_any(accounts.to_vec()))
+        .filter(point_entries::kind.eq(Kind::Expiry.as_str()))
+        .group_by(point_entries::debit)
+        .select((point_entries::debit, sum_amount()))
+        .load(conn)?;
     Ok(rows.into_iter().collect())
 }
 
@@ -147,7 +211,7 @@ fn due(
         .into_iter()
         .map(|(a, e)| {
             let gone = left.get(&a).copied().unwrap_or(0);
-            (a, e - gone)
+            (a, e.saturating_sub(gone.max(0)))
         })
         .filter(|(_, n)| *n > 0)
         .collect();
@@ -161,6 +225,7 @@ pub fn preview(conn: &mut DbConn, rule: Rule, as_of: NaiveDate) -> QueryResult<O
     let due = due(conn, cutoff, None)?;
     Ok(Outcome {
         cutoff: Some(cutoff),
+        failed: Vec::new(),
         households: due.len(),
         points: due.iter().map(|(_, n)| n).sum(),
     })
@@ -186,30 +251,45 @@ pub fn run(
         ..Outcome::default()
     };
     for batch in candidates.chunks(BATCH) {
-        let (households, points) = db::write_tx(conn, |c| {
+        let (households, points, failed) = db::write_tx(conn, |c| {
             diesel::update(point_balances::table.filter(point_balances::account.eq_any(batch)))
                 .set(point_balances::balance.eq(point_balances::balance))
                 .execute(c)?;
             let mut households = 0usize;
             let mut points = 0i64;
+            let mut failed = Vec::new();
+            let before = expired_so_far(c, batch)?;
             for (account, amount) in due(c, cutoff, Some(batch))? {
                 let household = household_of(&account).to_string();
-                let entry = ledger::post(
-                    c,
-                    &Posting {
-                        debit: account.clone(),
-                        credit: ledger::EXPIRY.to_string(),
-                        amount,
-                        kind: Kind::Expiry,
-                        ref_kind: "expiry".into(),
-                        ref_id: cutoff.to_string(),
-                        memo: cutoff.to_string(),
-                        user_id: ctx.user_id.clone(),
-                        posted_on: as_of,
-                        idempotency_key: Some(format!("expiry:{household}:{cutoff}")),
-                        reverses: None,
-                    },
-                )?;
+                let already = before.get(&account).copied().unwrap_or(0);
+                // Each household in its own savepoint: one that fails is
+                // rolled back alone and reported; the rest go through.
+                let posted = db::write_tx(c, |c| {
+                    ledger::post(
+                        c,
+                        &Posting {
+                            debit: account.clone(),
+                            credit: ledger::EXPIRY.to_string(),
+                            amount,
+                            kind: Kind::Expiry,
+                            ref_kind: "expiry".into(),
+                            ref_id: cutoff.to_string(),
+                            memo: cutoff.to_string(),
+                            user_id: ctx.user_id.clone(),
+                            posted_on: as_of,
+                            idempotency_key: Some(format!("expiry:{household}:{cutoff}:{already}")),
+                            reverses: None,
+                        },
+                    )
+                });
+                let entry = match posted {
+                    Ok(entry) => entry,
+                    Err(e) if db::RetryableError::is_retryable(&e) => return Err(e),
+                    Err(e) => {
+                        failed.push((household, failure_text(e)));
+                        continue;
+                    }
+                };
                 // A key seen before returns the earlier entry: nothing new.
                 if entry.amount == amount && entry.posted_on == as_of {
                     households += 1;
@@ -228,10 +308,11 @@ pub fn run(
                     ),
                 )?;
             }
-            Ok::<_, ledger::LedgerError>((households, points))
+            Ok::<_, ledger::LedgerError>((households, points, failed))
         })?;
         outcome.households += households;
         outcome.points += points;
+        outcome.failed.extend(failed);
     }
     settings::put_raw(
         conn,
@@ -246,7 +327,17 @@ pub fn run(
     Ok(outcome)
 }
 
+/// Why one household's expiry failed, as a stored message.
+fn failure_text(e: ledger::LedgerError) -> String {
+    match super::PointsError::from(e) {
+        super::PointsError::Invalid(f) => crate::operations::store_error("", &f),
+        other => crate::operations::store_message("", &format!("{other:?}"), &[]),
+    }
+}
+
 /// The scheme's daily expiry: once a day across all app servers, when on.
+/// The run (what expired, which households failed and why, or why the
+/// whole run failed) is recorded for the operations page.
 pub fn daily(conn: &mut DbConn, day: NaiveDate) -> Result<Option<Outcome>, ledger::LedgerError> {
     let Some(rule) = Rule::of_scheme(conn)? else {
         return Ok(None);
@@ -258,7 +349,46 @@ pub fn daily(conn: &mut DbConn, day: NaiveDate) -> Result<Option<Outcome>, ledge
         username: "(daily)".into(),
         ..AuditCtx::default()
     };
-    run(conn, &ctx, rule, day).map(Some)
+    let out = run(conn, &ctx, rule, day);
+    let (done, failed) = match &out {
+        Ok(o) => (
+            crate::operations::store_message(
+                "",
+                "ops.expiry_result",
+                &[
+                    ("households", o.households.to_string()),
+                    ("points", o.points.to_string()),
+                ],
+            ),
+            o.failed
+                .iter()
+                .map(|(h, why)| {
+                    // Named as people know the household (its id if gone).
+                    let name: String = crate::db::schema::households::table
+                        .find(h)
+                        .select(crate::db::schema::households::head_name)
+                        .first(conn)
+                        .unwrap_or_else(|_| h.clone());
+                    format!("{}\t{why}", name.replace(['\t', '\n', '|'], " "))
+                })
+                .collect::<Vec<_>>(),
+        ),
+        Err(e) => (
+            String::new(),
+            vec![crate::operations::store_message(
+                "",
+                "ops.job_failed",
+                &[("why", e.to_string())],
+            )],
+        ),
+    };
+    crate::operations::record_run(conn, "expiry", &done, &failed)?;
+    out.map(Some)
+}
+
+fn add_to_str<'a>(map: &mut HashMap<&'a str, i64>, key: &'a str, amount: i64) {
+    let v = map.entry(key).or_insert(0);
+    *v = v.saturating_add(amount);
 }
 
 /// Points that will expire next for one household: the last day they are
@@ -279,17 +409,44 @@ pub fn upcoming(
     today: NaiveDate,
 ) -> QueryResult<Option<Upcoming>> {
     let account = ledger::household_account(household_id);
-    let credits: Vec<(NaiveDate, i64)> = point_entries::table
+    // (id, earned on, amount, the entry it reverses)
+    let credits: Vec<(String, NaiveDate, i64, Option<String>)> = point_entries::table
         .filter(point_entries::credit.eq(&account))
         .order(point_entries::seq.asc())
-        .select((point_entries::posted_on, point_entries::amount))
+        .select((
+            point_entries::id,
+            point_entries::posted_on,
+            point_entries::amount,
+            point_entries::reverses,
+        ))
         .load(conn)?;
-    let mut gone = left_from(conn, Some(std::slice::from_ref(&account)))?
-        .get(&account)
-        .copied()
-        .unwrap_or(0);
+    let debits: Vec<(i64, Option<String>)> = point_entries::table
+        .filter(point_entries::debit.eq(&account))
+        .select((point_entries::amount, point_entries::reverses))
+        .load(conn)?;
+    // A reversed award's points leave with it; a voided redemption's come
+    // back (out of what left) with their original dates.
+    let mut taken_back: HashMap<&str, i64> = HashMap::new();
+    let mut gone = 0i64;
+    for (amount, reverses) in &debits {
+        match reverses {
+            Some(id) => add_to_str(&mut taken_back, id, *amount),
+            None => gone = gone.saturating_add(*amount),
+        }
+    }
     let mut lots: Vec<(NaiveDate, i64)> = Vec::new();
-    let mut sorted = credits;
+    let mut sorted: Vec<(NaiveDate, i64)> = Vec::new();
+    for (id, day, amount, reverses) in &credits {
+        if reverses.is_some() {
+            gone = gone.saturating_sub(*amount);
+        } else {
+            let left = amount - taken_back.get(id.as_str()).copied().unwrap_or(0);
+            if left > 0 {
+                sorted.push((*day, left));
+            }
+        }
+    }
+    let mut gone = gone.max(0);
     sorted.sort_by_key(|(d, _)| *d);
     for (day, amount) in sorted {
         let used = gone.min(amount);

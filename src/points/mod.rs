@@ -330,7 +330,12 @@ fn parse_optional_positive(field: &'static str, s: &str) -> Result<Option<i64>, 
     }
 }
 
-/// Whole points, not zero, within a sane range.
+/// The largest size of any one points value typed in (a rule, an
+/// adjustment), in points, either way.
+pub const MAX_POINTS: i64 = 100_000;
+
+/// Whole points, not zero, within +/- [`MAX_POINTS`]. Never overflows: the
+/// range is checked without `abs()` (which wraps on `i64::MIN`).
 pub fn parse_points(field: &'static str, s: &str) -> Result<i64, FieldError> {
     let s = crate::domain::input::normalize(s);
     if s.is_empty() {
@@ -338,8 +343,21 @@ pub fn parse_points(field: &'static str, s: &str) -> Result<i64, FieldError> {
     }
     match crate::domain::input::whole_number(&s).ok_or(()) {
         Ok(0) => Err(FieldError::new(field, "error.points_nonzero")),
-        Ok(n) if (-100_000..=100_000).contains(&n) => Ok(n),
-        _ => Err(FieldError::new(field, "error.points_whole")),
+        Ok(n) if (-MAX_POINTS..=MAX_POINTS).contains(&n) => Ok(n),
+        Ok(_) => Err(FieldError::new(field, "error.number_range")
+            .arg("min", -MAX_POINTS)
+            .arg("max", MAX_POINTS)),
+        // Digits beyond i64 are out of range too, not "not a number".
+        Err(_)
+            if s.trim_start_matches(['-', '+'])
+                .bytes()
+                .all(|b| b.is_ascii_digit()) =>
+        {
+            Err(FieldError::new(field, "error.number_range")
+                .arg("min", -MAX_POINTS)
+                .arg("max", MAX_POINTS))
+        }
+        Err(_) => Err(FieldError::new(field, "error.points_whole")),
     }
 }
 
@@ -537,5 +555,25 @@ mod tests {
             "error.points_whole"
         );
         assert_eq!(parse_points("f", "").unwrap_err().key, "error.required");
+    }
+
+    #[test]
+    fn points_are_bounded_and_never_wrap() {
+        assert_eq!(parse_points("f", "100000").unwrap(), MAX_POINTS);
+        assert_eq!(parse_points("f", "-100000").unwrap(), -MAX_POINTS);
+        for typed in [
+            "100001",
+            "-100001",
+            "-9223372036854775808",
+            "9223372036854775807",
+            "99999999999999999999",
+            "-99999999999999999999",
+        ] {
+            assert_eq!(
+                parse_points("f", typed).unwrap_err().key,
+                "error.number_range",
+                "{typed}"
+            );
+        }
     }
 }

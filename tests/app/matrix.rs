@@ -223,7 +223,7 @@ app_test! {
             let award = aixin::points::awards::propose(&mut c, &who.actor(&ctx), &household, &p, "k1", today).unwrap().id;
             let admin_id = app.user("m-admin2", Role::Admin, None, None);
             let who = Who { user_id: admin_id, role: Role::Admin, scope: aixin::auth::Scope::All };
-            aixin::points::adjustments::request(&mut c, &who.actor(&ctx), &household, 5000, "big", "k2", today).unwrap();
+            aixin::points::adjustments::request(&mut c, &who.actor(&ctx), &household, 5000, "big", "k2", today, chrono_tz::Asia::Shanghai).unwrap();
             use aixin::db::schema::point_adjustments;
             let adjustment: String = point_adjustments::table.select(point_adjustments::id).first(&mut c).unwrap();
             (award, adjustment)

@@ -302,9 +302,9 @@ app_test! {
         let ctx = AuditCtx::console();
         let mut c = app.conn();
         use aixin::points::adjustments;
-        assert!(matches!(adjustments::request(&mut c, &who(&a1, Role::Admin).actor(&ctx), &h, 50, "补录", "j1", today()).unwrap(), adjustments::Requested::Posted));
+        assert!(matches!(adjustments::request(&mut c, &who(&a1, Role::Admin).actor(&ctx), &h, 50, "补录", "j1", today(), chrono_tz::Asia::Shanghai).unwrap(), adjustments::Requested::Posted));
         assert_eq!(balance(&app, &h), 50);
-        assert!(matches!(adjustments::request(&mut c, &who(&a1, Role::Admin).actor(&ctx), &h, 500, "大额补录", "j2", today()).unwrap(), adjustments::Requested::AwaitingApproval));
+        assert!(matches!(adjustments::request(&mut c, &who(&a1, Role::Admin).actor(&ctx), &h, 500, "大额补录", "j2", today(), chrono_tz::Asia::Shanghai).unwrap(), adjustments::Requested::AwaitingApproval));
         assert_eq!(balance(&app, &h), 50);
         let pending = adjustments::pending(&mut c).unwrap();
         let id = pending[0].0.id.clone();
@@ -312,7 +312,7 @@ app_test! {
         adjustments::decide(&mut c, &who(&a2, Role::Admin).actor(&ctx), &id, true, today()).unwrap();
         assert_eq!(balance(&app, &h), 550);
         // A replayed request posts nothing more.
-        adjustments::request(&mut c, &who(&a1, Role::Admin).actor(&ctx), &h, 50, "补录", "j1", today()).unwrap();
+        adjustments::request(&mut c, &who(&a1, Role::Admin).actor(&ctx), &h, 50, "补录", "j1", today(), chrono_tz::Asia::Shanghai).unwrap();
         assert_eq!(balance(&app, &h), 550);
         assert!(ledger::verify(&mut c).unwrap().ok());
     }
@@ -413,5 +413,571 @@ app_test! {
         assert_eq!(out.status.code(), Some(1));
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains("entry #2"), "{text}");
+    }
+}
+
+// ---- #16.2: what the reviewer saw is what gets decided ----
+
+fn award_version(app: &TestApp, id: &str) -> i64 {
+    awards::table
+        .find(id)
+        .select(awards::version)
+        .first(&mut app.conn())
+        .unwrap()
+}
+
+fn award_status(app: &TestApp, id: &str) -> String {
+    awards::table
+        .find(id)
+        .select(awards::status)
+        .first(&mut app.conn())
+        .unwrap()
+}
+
+fn refused_as_changed(e: aixin::points::PointsError) -> bool {
+    matches!(e, aixin::points::PointsError::Invalid(ref f) if f.key == "error.award_changed")
+}
+
+/// POST to the API as `username` with an Idempotency-Key: (status, body).
+async fn api_post(
+    app: &TestApp,
+    username: &str,
+    path: &str,
+    key: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let http = reqwest::Client::new();
+    let token: serde_json::Value = http
+        .post(app.url("/api/v1/tokens"))
+        .json(&serde_json::json!({"username": username, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["token"].as_str().unwrap().to_string();
+    let r = http
+        .post(app.url(path))
+        .bearer_auth(token)
+        .header("Idempotency-Key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+app_test! {
+    async fn the_reviewer_approves_what_they_saw_not_what_it_became(app) {
+        let [_, _, _, village] = app.area_chain("所见");
+        let off = app.user("off", Role::Official, Some(&village), None);
+        let rev = app.user("rev", Role::Reviewer, Some(&village), None);
+        app.rule("S5", "打扫庭院", 5, None);
+        app.rule("BIG", "见义勇为", 1000, None);
+        let h = app.household("庚户", &village);
+        let ctx = AuditCtx::console();
+        let day = today().to_string();
+        let a = {
+            let mut c = app.conn();
+            let p = aw::parse_proposal("S5", &day, "", today()).unwrap();
+            aw::propose(&mut c, &who(&off, Role::Official).actor(&ctx), &h, &p, "s1", today()).unwrap()
+        };
+        assert_eq!(a.version, 1);
+        // The reviewer's queue shows 5 points, and the version it shows.
+        let reviewer = app.client();
+        reviewer.login("rev", PASSWORD).await;
+        let queue = reviewer.get("/review").await;
+        queue.assert_contains(&format!("name=\"v:{}\" value=\"1\"", a.id));
+        // Meanwhile the proposer makes it a 1,000-point award.
+        let official = app.client();
+        official.login("off", PASSWORD).await;
+        let edit = official.get(&format!("/awards/{}/edit", a.id)).await;
+        edit.assert_contains("name=\"version\" value=\"1\"");
+        let page = official.submit(&format!("/awards/{}", a.id), &[("rule_code", "BIG"), ("occurred_on", &day), ("note", ""), ("version", "1")]).await;
+        assert!(!page.body.contains("已经变了"), "{}", page.body);
+        assert_eq!(award_version(&app, &a.id), 2);
+        // A second save of the stale edit form is refused too.
+        let page = official.submit(&format!("/awards/{}", a.id), &[("rule_code", "S5"), ("occurred_on", &day), ("note", ""), ("version", "1")]).await;
+        page.assert_contains("已经变了");
+        // The reviewer approves the row on the page already open: refused, saying what it is now.
+        let v = format!("v:{}", a.id);
+        let page = reviewer.submit("/review", &[("approve_one", &a.id), (&v, "1")]).await;
+        page.assert_contains("这条申报在您打开后已经变了（现在：BIG，1000 分");
+        assert_eq!(balance(&app, &h), 0);
+        assert_eq!(award_status(&app, &a.id), "pending");
+        // Looking again and approving what is shown now works.
+        let queue = reviewer.get("/review").await;
+        queue.assert_contains(&format!("name=\"v:{}\" value=\"2\"", a.id));
+        let page = reviewer.submit("/review", &[("approve_one", &a.id), (&v, "2")]).await;
+        page.assert_contains("已处理 1 项");
+        assert_eq!(balance(&app, &h), 1000);
+
+        // Bulk approval carries each row's version: the changed row is refused, the other goes.
+        let (b, d) = {
+            let mut c = app.conn();
+            let p = aw::parse_proposal("S5", &day, "", today()).unwrap();
+            let b = aw::propose(&mut c, &who(&off, Role::Official).actor(&ctx), &h, &p, "s2", today()).unwrap();
+            let d = aw::propose(&mut c, &who(&off, Role::Official).actor(&ctx), &h, &p, "s3", today()).unwrap();
+            let big = aw::parse_proposal("BIG", &day, "", today()).unwrap();
+            aw::edit(&mut c, &who(&off, Role::Official).actor(&ctx), &d.id, &big).unwrap();
+            (b, d)
+        };
+        let (vb, vd) = (format!("v:{}", b.id), format!("v:{}", d.id));
+        let page = reviewer.submit("/review", &[("decision", "approve"), ("id", &b.id), (&vb, "1"), ("id", &d.id), (&vd, "1")]).await;
+        page.assert_contains("已处理 1 项");
+        page.assert_contains("已经变了");
+        assert_eq!(award_status(&app, &b.id), "approved");
+        assert_eq!(award_status(&app, &d.id), "pending");
+        assert_eq!(balance(&app, &h), 1005);
+
+        // The API: a stale version is a 409 naming what changed; the current one goes.
+        let (s, body) = api_post(&app, "rev", &format!("/api/v1/awards/{}/reject", d.id), "rj-1", serde_json::json!({"reason": "不实", "version": 1})).await;
+        assert_eq!(s, 409, "{body}");
+        assert_eq!(body["error"]["code"], "conflict");
+        assert!(body["error"]["message"].as_str().unwrap().contains("1000"), "{body}");
+        assert_eq!(award_status(&app, &d.id), "pending");
+        let (s, body) = api_post(&app, "rev", &format!("/api/v1/awards/{}/approve", d.id), "ok-1", serde_json::json!({"version": 2})).await;
+        assert_eq!(s, 200, "{body}");
+        assert_eq!(body["version"], 3);
+        assert_eq!(balance(&app, &h), 2005);
+
+        // Rejection, withdrawal, objection and reversal carry the version too.
+        let mut c = app.conn();
+        let p = aw::parse_proposal("S5", &day, "", today()).unwrap();
+        let e = aw::propose(&mut c, &who(&off, Role::Official).actor(&ctx), &h, &p, "s4", today()).unwrap();
+        aw::edit(&mut c, &who(&off, Role::Official).actor(&ctx), &e.id, &p).unwrap();
+        assert!(refused_as_changed(aw::review_seen(&mut c, &who(&rev, Role::Reviewer).actor(&ctx), &e.id, &Decision::Reject("x".into()), Some(1), today()).unwrap_err()));
+        assert!(refused_as_changed(aw::withdraw_seen(&mut c, &who(&off, Role::Official).actor(&ctx), &e.id, Some(1)).unwrap_err()));
+        assert_eq!(award_status(&app, &e.id), "pending");
+        aw::withdraw_seen(&mut c, &who(&off, Role::Official).actor(&ctx), &e.id, Some(2)).unwrap();
+        assert_eq!(award_status(&app, &e.id), "withdrawn");
+        let admin = app.user("boss", Role::Admin, None, None);
+        assert!(refused_as_changed(aw::reverse_seen(&mut c, &who(&admin, Role::Admin).actor(&ctx), &a.id, "误录", Some(1), today()).unwrap_err()));
+        assert_eq!(balance(&app, &h), 2005, "nothing refused moved any points");
+        aw::reverse_seen(&mut c, &who(&admin, Role::Admin).actor(&ctx), &a.id, "误录", Some(award_version(&app, &a.id)), today()).unwrap();
+        assert_eq!(balance(&app, &h), 1005);
+        let approvals: i64 = audit_log::table.filter(audit_log::action.eq("award.approve")).count().get_result(&mut c).unwrap();
+        assert_eq!(approvals, 3);
+        assert!(ledger::verify(&mut c).unwrap().ok());
+    }
+}
+
+app_test! {
+    async fn an_objection_names_the_version_it_was_made_on(app) {
+        let [_, _, _, village] = app.area_chain("异议");
+        let admin = app.admin().await;
+        admin.submit("/settings", &[("review_required", "1"), ("notice_days", "3"), ("adjustment_approval_above", "100")]).await;
+        let off = app.user("off", Role::Official, Some(&village), None);
+        let rev = app.user("rev", Role::Reviewer, Some(&village), None);
+        app.rule("N", "孝老爱亲", 6, None);
+        let h = app.household("辛户", &village);
+        let ctx = AuditCtx::console();
+        let mut c = app.conn();
+        let p = aw::parse_proposal("N", &today().to_string(), "", today()).unwrap();
+        let a = aw::propose(&mut c, &who(&off, Role::Official).actor(&ctx), &h, &p, "n1", today()).unwrap();
+        aw::review_seen(&mut c, &who(&rev, Role::Reviewer).actor(&ctx), &a.id, &Decision::Approve, Some(1), today()).unwrap();
+        assert_eq!(award_version(&app, &a.id), 2);
+        // The household page carries the version in the objection form.
+        let page = admin.get(&format!("/households/{h}")).await;
+        page.assert_contains("name=\"version\" value=\"2\"");
+        let e = aw::object_seen(&mut c, &who(&off, Role::Official).actor(&ctx), &a.id, "不实", Some(1), chrono_tz::Asia::Shanghai).unwrap_err();
+        assert!(refused_as_changed(e));
+        assert_eq!(award_status(&app, &a.id), "noticed");
+        aw::object_seen(&mut c, &who(&off, Role::Official).actor(&ctx), &a.id, "不实", Some(2), chrono_tz::Asia::Shanghai).unwrap();
+        assert_eq!(award_status(&app, &a.id), "pending");
+    }
+}
+
+app_test! {
+    async fn two_reviewers_deciding_one_award_at_once_one_decision_stands(app) {
+        let [city, _, _, village] = app.area_chain("并审");
+        let off = app.user("off", Role::Official, Some(&village), None);
+        let r1 = app.user("rev1", Role::Reviewer, Some(&village), None);
+        let r2 = app.user("rev2", Role::Reviewer, Some(&village), None);
+        app.rule("P", "志愿服务", 7, None);
+        let h = app.household("壬户", &village);
+        let ctx = AuditCtx::console();
+        let rounds = 12;
+        let mut ids = Vec::new();
+        for i in 0..rounds {
+            let mut c = app.conn();
+            let p = aw::parse_proposal("P", &today().to_string(), "", today()).unwrap();
+            ids.push(aw::propose(&mut c, &who(&off, Role::Official).actor(&ctx), &h, &p, &format!("c{i}"), today()).unwrap().id);
+        }
+        let mut approved = 0;
+        for (i, id) in ids.iter().enumerate() {
+            // Both saw version 1; one approves, the other approves or rejects, at the same moment.
+            let barrier = std::sync::Barrier::new(2);
+            let results: Vec<Result<(), aixin::points::PointsError>> = std::thread::scope(|s| {
+                let handles: Vec<_> = [(&r1, Decision::Approve), (&r2, if i % 2 == 0 { Decision::Approve } else { Decision::Reject("不实".into()) })]
+                    .into_iter()
+                    .map(|(r, d)| {
+                        let barrier = &barrier;
+                        let app = &app;
+                        s.spawn(move || {
+                            let mut c = app.conn();
+                            let w = who(r, Role::Reviewer);
+                            let ctx = AuditCtx::console();
+                            barrier.wait();
+                            aw::review_seen(&mut c, &w.actor(&ctx), id, &d, Some(1), today())
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            let ok = results.iter().filter(|r| r.is_ok()).count();
+            assert_eq!(ok, 1, "round {i}: {results:?}");
+            for r in results {
+                if let Err(e) = r {
+                    assert!(matches!(e, aixin::points::PointsError::Invalid(ref f) if f.key == "error.award_changed" || f.key == "error.award_not_pending"), "the other is told: {e:?}");
+                }
+            }
+            if award_status(&app, id) == "approved" {
+                approved += 1;
+            }
+        }
+        let mut c = app.conn();
+        // One decision each in the audit log, and in the month's counts.
+        let decisions: i64 = audit_log::table
+            .filter(audit_log::action.eq_any(["award.approve", "award.reject"]))
+            .count().get_result(&mut c).unwrap();
+        assert_eq!(decisions, rounds as i64);
+        let month = aixin::reports::Month::of(today());
+        let s = aixin::reports::monthly(&mut c, chrono_tz::Asia::Shanghai, &city, month).unwrap().unwrap();
+        assert_eq!((s.points.approved, s.points.rejected), (approved, rounds as i64 - approved));
+        let entries: i64 = point_entries::table.filter(point_entries::ref_kind.eq("award")).count().get_result(&mut c).unwrap();
+        assert_eq!(entries, approved);
+        assert_eq!(balance(&app, &h), 7 * approved);
+        assert!(ledger::verify(&mut c).unwrap().ok());
+    }
+}
+
+// ---- #16.3: batch jobs never stall on one record ----
+
+app_test! {
+    async fn one_award_that_cannot_settle_never_holds_up_the_others(app) {
+        let [_, _, _, village] = app.area_chain("结算");
+        let admin = app.admin().await;
+        let page = admin.submit("/settings", &[("review_required", "1"), ("notice_days", "1"), ("adjustment_approval_above", "100")]).await;
+        page.assert_contains("设置已保存");
+        let off = app.user("off", Role::Official, Some(&village), None);
+        let rev = app.user("rev", Role::Reviewer, Some(&village), None);
+        app.rule("D5", "乱扔垃圾", -5, None);
+        app.rule("P4", "志愿服务", 4, None);
+        let poor = app.household("欠分户", &village);
+        grant(&app, &poor, 3);
+        let others: Vec<String> = (0..5).map(|i| app.household(&format!("加分户{i}"), &village)).collect();
+        let ctx = AuditCtx::console();
+        let day = today().to_string();
+        let mut c = app.conn();
+        let d = aw::parse_proposal("D5", &day, "", today()).unwrap();
+        let deduction = aw::propose(&mut c, &who(&off, Role::Official).actor(&ctx), &poor, &d, "d", today()).unwrap();
+        let p = aw::parse_proposal("P4", &day, "", today()).unwrap();
+        let mut ids = vec![(deduction.id.clone(), Some(1))];
+        for (i, h) in others.iter().enumerate() {
+            let a = aw::propose(&mut c, &who(&off, Role::Official).actor(&ctx), h, &p, &format!("p{i}"), today()).unwrap();
+            ids.push((a.id, Some(1)));
+        }
+        // Approved together: all six go on notice (nothing is posted yet).
+        let (done, failed) = aw::review_many(&mut c, &who(&rev, Role::Reviewer).actor(&ctx), &ids, &Decision::Approve, today()).unwrap();
+        assert_eq!((done, failed.len()), (6, 0));
+        // The notice ends: five are credited, the deduction is marked with why.
+        let later = today() + chrono::Duration::days(2);
+        let out = aw::settle_job(&mut c, later).unwrap();
+        assert_eq!(out.settled, 5);
+        assert_eq!(out.failed.len(), 1);
+        assert_eq!(out.failed[0].1.key, "error.insufficient_points");
+        for h in &others {
+            assert_eq!(balance(&app, h), 4);
+        }
+        assert_eq!(balance(&app, &poor), 3);
+        let stuck = aw::find(&mut c, &deduction.id).unwrap().unwrap();
+        assert_eq!(stuck.status, "noticed");
+        assert!(stuck.settle_problem(&aixin::i18n::Lang::Zh).contains("还差 2 分"), "{}", stuck.settle_error);
+        // Every run after: nothing stalls, nothing is credited twice.
+        let again = aw::settle_job(&mut c, later).unwrap();
+        assert_eq!((again.settled, again.failed.len()), (0, 1));
+        for h in &others {
+            assert_eq!(balance(&app, h), 4);
+        }
+        drop(c);
+        // Where the people who can act see it: the household's page, the
+        // official's list, the reviewer's queue, and the operations page.
+        let page = admin.get(&format!("/households/{poor}")).await;
+        page.assert_contains("公示期满未能入账");
+        page.assert_contains("还差 2 分");
+        let official = app.client();
+        official.login("off", PASSWORD).await;
+        official.get("/awards").await.assert_contains("还差 2 分");
+        let reviewer = app.client();
+        reviewer.login("rev", PASSWORD).await;
+        let queue = reviewer.get("/review").await;
+        queue.assert_contains("id=\"unsettled\"");
+        queue.assert_contains("欠分户");
+        let ops = admin.get("/operations").await;
+        ops.assert_contains("id=\"job-settle\"");
+        ops.assert_contains("入账 0 条");
+        ops.assert_contains("欠分户 D5: 积分不足");
+        // Once the household has the points, the next run settles it and clears the mark.
+        grant(&app, &poor, 2);
+        let mut c = app.conn();
+        let out = aw::settle_job(&mut c, later).unwrap();
+        assert_eq!((out.settled, out.failed.len()), (1, 0));
+        assert_eq!(balance(&app, &poor), 0);
+        let settled = aw::find(&mut c, &deduction.id).unwrap().unwrap();
+        assert_eq!((settled.status.as_str(), settled.settle_error.as_str()), ("approved", ""));
+        assert!(ledger::verify(&mut c).unwrap().ok());
+        drop(c);
+        let ops = admin.get("/operations").await;
+        ops.assert_contains("入账 1 条");
+    }
+}
+
+app_test! {
+    async fn the_operations_page_shows_each_daily_jobs_last_run(app) {
+        let [_, _, _, village] = app.area_chain("任务");
+        let h = app.household("过期户", &village);
+        let mut c = app.conn();
+        aixin::settings::set(&mut c, &AuditCtx::console(), aixin::settings::EXPIRY_YEARS, 1).unwrap();
+        aixin::db::write_tx(&mut c, |c| {
+            ledger::post(c, &Posting {
+                debit: ledger::ISSUANCE.into(),
+                credit: ledger::household_account(&h),
+                amount: 30,
+                kind: Kind::Award,
+                ref_kind: "test".into(),
+                ref_id: String::new(),
+                memo: String::new(),
+                user_id: None,
+                posted_on: chrono::NaiveDate::from_ymd_opt(2020, 5, 1).unwrap(),
+                idempotency_key: None,
+                reverses: None,
+            })
+        }).unwrap();
+        let out = aixin::points::expiry::daily(&mut c, today()).unwrap().unwrap();
+        assert_eq!((out.households, out.points, out.failed.len()), (1, 30, 0));
+        drop(c);
+        let admin = app.admin().await;
+        let ops = admin.get("/operations").await;
+        ops.assert_contains("id=\"job-expiry\"");
+        ops.assert_contains("1 户，共 30 分过期");
+        ops.assert_contains("没有失败");
+    }
+}
+
+// ---- #16.9: expiry takes back the right points ----
+
+fn post_on(
+    app: &TestApp,
+    debit: &str,
+    credit: &str,
+    amount: i64,
+    on: &str,
+    kind: Kind,
+) -> ledger::Entry {
+    let mut c = app.conn();
+    aixin::db::write_tx(&mut c, |c| {
+        ledger::post(
+            c,
+            &Posting {
+                debit: debit.into(),
+                credit: credit.into(),
+                amount,
+                kind,
+                ref_kind: "test".into(),
+                ref_id: String::new(),
+                memo: String::new(),
+                user_id: None,
+                posted_on: on.parse().unwrap(),
+                idempotency_key: None,
+                reverses: None,
+            },
+        )
+    })
+    .unwrap()
+}
+
+fn reverse_on(app: &TestApp, entry: &ledger::Entry, on: &str, kind: Kind) {
+    let mut c = app.conn();
+    aixin::db::write_tx(&mut c, |c| {
+        ledger::reverse(c, entry, kind, "test", None, on.parse().unwrap())
+    })
+    .unwrap();
+}
+
+fn d(s: &str) -> chrono::NaiveDate {
+    s.parse().unwrap()
+}
+
+app_test! {
+    async fn a_reversal_takes_back_the_reversed_awards_own_points(app) {
+        use aixin::points::expiry;
+        let [_, _, _, village] = app.area_chain("冲销");
+        let h = app.household("冲销户", &village);
+        let acct = ledger::household_account(&h);
+        post_on(&app, ledger::ISSUANCE, &acct, 100, "2024-05-10", Kind::Award);
+        let june = post_on(&app, ledger::ISSUANCE, &acct, 50, "2025-06-10", Kind::Award);
+        reverse_on(&app, &june, "2025-07-10", Kind::AwardReversal);
+        let rule = expiry::Rule::Years(1);
+        let mut c = app.conn();
+        // Before the run, the 100 are shown as valid to the end of 2025.
+        let next = expiry::upcoming(&mut c, rule, &h, d("2025-12-01")).unwrap().unwrap();
+        assert_eq!((next.points, next.valid_until), (100, d("2025-12-31")));
+        let out = expiry::run(&mut c, &AuditCtx::console(), rule, d("2026-01-01")).unwrap();
+        assert_eq!(out.points, 100, "the 2024 points expire, not the reversed award's");
+        assert_eq!(balance(&app, &h), 0);
+        assert_eq!(expiry::upcoming(&mut c, rule, &h, d("2026-01-01")).unwrap(), None);
+        let again = expiry::run(&mut c, &AuditCtx::console(), rule, d("2026-01-02")).unwrap();
+        assert_eq!(again.points, 0);
+        assert!(ledger::verify(&mut c).unwrap().ok());
+    }
+}
+
+app_test! {
+    async fn a_voided_redemption_gives_points_back_with_their_earning_dates(app) {
+        use aixin::points::expiry;
+        let [_, _, _, village] = app.area_chain("退单");
+        let h = app.household("退单户", &village);
+        let late = app.household("晚退户", &village);
+        let store = ledger::store_account("s1");
+        let rule = expiry::Rule::Years(1);
+        // Voided before the run: the 100 of 2024 are all still there, and expire.
+        let acct = ledger::household_account(&h);
+        post_on(&app, ledger::ISSUANCE, &acct, 100, "2024-05-10", Kind::Award);
+        let spent = post_on(&app, &acct, &store, 60, "2025-03-01", Kind::Redemption);
+        post_on(&app, ledger::ISSUANCE, &acct, 50, "2025-06-10", Kind::Award);
+        reverse_on(&app, &spent, "2025-08-01", Kind::RedemptionVoid);
+        let mut c = app.conn();
+        let next = expiry::upcoming(&mut c, rule, &h, d("2025-12-01")).unwrap().unwrap();
+        assert_eq!((next.points, next.valid_until), (100, d("2025-12-31")));
+        drop(c);
+        // Voided after a run: the returned 2024 points go at the next run.
+        let acct2 = ledger::household_account(&late);
+        post_on(&app, ledger::ISSUANCE, &acct2, 100, "2024-05-10", Kind::Award);
+        let spent2 = post_on(&app, &acct2, &store, 60, "2025-03-01", Kind::Redemption);
+        post_on(&app, ledger::ISSUANCE, &acct2, 50, "2025-06-10", Kind::Award);
+        let mut c = app.conn();
+        let out = expiry::run(&mut c, &AuditCtx::console(), rule, d("2026-01-01")).unwrap();
+        assert_eq!(out.points, 100 + 40);
+        assert_eq!(balance(&app, &h), 50);
+        assert_eq!(balance(&app, &late), 50);
+        drop(c);
+        reverse_on(&app, &spent2, "2026-02-01", Kind::RedemptionVoid);
+        assert_eq!(balance(&app, &late), 110);
+        let mut c = app.conn();
+        let next = expiry::upcoming(&mut c, rule, &late, d("2026-02-01")).unwrap().unwrap();
+        assert_eq!((next.points, next.valid_until), (60, d("2026-02-01")), "already past their date: due now");
+        let out = expiry::run(&mut c, &AuditCtx::console(), rule, d("2026-02-02")).unwrap();
+        assert_eq!((out.households, out.points), (1, 60));
+        assert_eq!(balance(&app, &late), 50);
+        let next = expiry::upcoming(&mut c, rule, &late, d("2026-02-02")).unwrap().unwrap();
+        assert_eq!((next.points, next.valid_until), (50, d("2026-12-31")));
+        let again = expiry::run(&mut c, &AuditCtx::console(), rule, d("2026-02-03")).unwrap();
+        assert_eq!(again.points, 0, "twice: nothing more");
+        assert!(ledger::verify(&mut c).unwrap().ok());
+    }
+}
+
+// ---- #17.6: limits that cannot be split or wrapped ----
+
+app_test! {
+    async fn small_adjustments_add_up_to_the_days_threshold(app) {
+        use aixin::points::adjustments::{self, Requested};
+        let [_, _, _, village] = app.area_chain("拆分");
+        let h = app.household("拆分户", &village);
+        let other = app.household("别户", &village);
+        let a1 = app.user("a1", Role::Admin, None, None);
+        let tz = chrono_tz::Asia::Shanghai;
+        let ctx = AuditCtx::console();
+        // Five of +100 at the same moment, threshold 100: one posts, four wait.
+        let (pool, _) = aixin::db::open(&app.config.database_url, 6).unwrap();
+        let barrier = std::sync::Barrier::new(5);
+        let results: Vec<Requested> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..5).map(|i| {
+                let (barrier, pool, a1, h, ctx) = (&barrier, &pool, &a1, &h, &ctx);
+                s.spawn(move || {
+                    let mut c = pool.get().unwrap();
+                    barrier.wait();
+                    adjustments::request(&mut c, &who(a1, Role::Admin).actor(ctx), h, 100, "补录", &format!("k{i}"), today(), tz).unwrap()
+                })
+            }).collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let posted = results.iter().filter(|r| matches!(r, Requested::Posted)).count();
+        assert_eq!(posted, 1);
+        assert_eq!(balance(&app, &h), 100);
+        let mut c = app.conn();
+        // Either direction counts; another household has its own day.
+        assert!(matches!(adjustments::request(&mut c, &who(&a1, Role::Admin).actor(&ctx), &h, -1, "更正", "k9", today(), tz).unwrap(), Requested::AwaitingApproval));
+        assert!(matches!(adjustments::request(&mut c, &who(&a1, Role::Admin).actor(&ctx), &other, 100, "补录", "k10", today(), tz).unwrap(), Requested::Posted));
+        assert_eq!(adjustments::pending(&mut c).unwrap().len(), 5);
+        // A decision on a version that is no longer current is refused.
+        let a2 = app.user("a2", Role::Admin, None, None);
+        let a3 = app.user("a3", Role::Admin, None, None);
+        let id = adjustments::pending(&mut c).unwrap()[0].0.id.clone();
+        adjustments::decide_seen(&mut c, &who(&a2, Role::Admin).actor(&ctx), &id, false, Some(1), today()).unwrap();
+        let e = adjustments::decide_seen(&mut c, &who(&a3, Role::Admin).actor(&ctx), &id, true, Some(1), today()).unwrap_err();
+        assert!(matches!(e, aixin::points::PointsError::Invalid(ref f) if f.key == "error.adjustment_decided"), "{e:?}");
+        assert_eq!(balance(&app, &h), 100);
+    }
+}
+
+app_test! {
+    async fn points_typed_in_are_bounded_and_never_wrap(app) {
+        let [_, _, _, village] = app.area_chain("边界");
+        let h = app.household("边界户", &village);
+        let admin = app.admin().await;
+        for typed in ["-9223372036854775808", "9223372036854775807", "99999999999999999999", "100001", "-100001"] {
+            let page = admin.submit("/rules", &[("code", "X1"), ("name", "溢出"), ("category_id", "cat-01"), ("points", typed), ("active", "1")]).await;
+            page.assert_contains("应为 -100000 到 100000 之间的整数");
+            let page = admin.submit(&format!("/households/{h}/adjust"), &[("key", &format!("adj{typed}")), ("amount", typed), ("reason", "试")]).await;
+            page.assert_contains("应为 -100000 到 100000 之间的整数");
+        }
+        let n: i64 = aixin::db::schema::rules::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(n, 0, "no rule was made");
+        assert_eq!(balance(&app, &h), 0);
+        // The API says the same, as a 422 naming the field.
+        let (s, body) = api_post(&app, "boss", "/api/v1/rules", "r1", serde_json::json!({"code": "X2", "name": "溢出", "category": "cat-01", "points": i64::MIN})).await;
+        assert_eq!(s, 422, "{body}");
+        assert_eq!(body["error"]["field"], "points");
+        // Directly: an adjustment beyond the bound is refused before anything moves.
+        let a1 = app.user("a1", Role::Admin, None, None);
+        let e = aixin::points::adjustments::request(&mut app.conn(), &who(&a1, Role::Admin).actor(&AuditCtx::console()), &h, i64::MIN, "x", "m", today(), chrono_tz::Asia::Shanghai).err().unwrap();
+        assert!(matches!(e, aixin::points::PointsError::Invalid(ref f) if f.key == "error.number_range"), "{e:?}");
+    }
+}
+
+app_test! {
+    async fn an_expiry_that_cannot_post_is_reported_not_thrown_away(app) {
+        use aixin::points::expiry;
+        let [_, _, _, village] = app.area_chain("月结过期");
+        let h1 = app.household("甲过期户", &village);
+        let h2 = app.household("乙过期户", &village);
+        for h in [&h1, &h2] {
+            post_on(&app, ledger::ISSUANCE, &ledger::household_account(h), 20, "2024-03-01", Kind::Award);
+        }
+        let admin_id = app.user("closer", Role::Admin, None, None);
+        let mut c = app.conn();
+        aixin::settings::set(&mut c, &AuditCtx::console(), aixin::settings::EXPIRY_YEARS, 1).unwrap();
+        let jan = aixin::reports::Month::of(d("2026-01-15"));
+        aixin::reports::close::close(&mut c, &AuditCtx::console(), &admin_id, jan, today()).unwrap();
+        // Every household's posting is refused (the month is closed): each is
+        // reported with why, the run itself does not fail, nothing moves.
+        let out = expiry::daily(&mut c, d("2026-01-15")).unwrap().unwrap();
+        assert_eq!((out.households, out.points, out.failed.len()), (0, 0, 2));
+        assert_eq!(balance(&app, &h1), 20);
+        assert_eq!(balance(&app, &h2), 20);
+        drop(c);
+        let admin = app.admin().await;
+        let ops = admin.get("/operations").await;
+        ops.assert_contains("id=\"job-expiry\" data-failed=\"2\"");
+        ops.assert_contains("甲过期户: 2026-01 已经月结");
+        // The next day's run in an open month takes them.
+        let mut c = app.conn();
+        let out = expiry::daily(&mut c, d("2026-02-02")).unwrap().unwrap();
+        assert_eq!((out.households, out.points, out.failed.len()), (2, 40, 0));
+        assert!(ledger::verify(&mut c).unwrap().ok());
     }
 }

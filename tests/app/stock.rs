@@ -709,6 +709,8 @@ fn redeem(
                 quantity: n,
             }],
             key: &uuid::Uuid::new_v4().to_string(),
+            household_id: None,
+            expected_total: None,
         },
         today(),
     )

@@ -112,6 +112,9 @@ pub struct ProposeForm {
     note: String,
     #[serde(default)]
     key: String,
+    /// The version of the award the form was opened on (edits only).
+    #[serde(default)]
+    version: String,
 }
 
 pub async fn propose(
@@ -414,7 +417,7 @@ pub async fn edit(
     let u = user.who();
     let result = run(&state, move |c| {
         let p = aw::parse_proposal(&f.rule_code, &f.occurred_on, &f.note, day)?;
-        aw::edit(c, &u.actor(&ctx), &id, &p)?;
+        aw::edit_seen(c, &u.actor(&ctx), &id, &p, seen_version(&f.version))?;
         Ok(())
     })
     .await
@@ -422,20 +425,29 @@ pub async fn edit(
     or_flash(&req, &back, result)
 }
 
+#[derive(Deserialize)]
+pub struct VersionForm {
+    #[serde(default)]
+    version: String,
+}
+
 pub async fn withdraw(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    _f: CsrfForm<super::auth::Empty>,
+    f: CsrfForm<VersionForm>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ProposeAwards)?;
     let id = id.into_inner();
+    let seen = seen_version(&f.0.version);
     let ctx = audit_ctx(&req, Some(&user));
     let u = user.who();
-    let result = run(&state, move |c| Ok(aw::withdraw(c, &u.actor(&ctx), &id)?))
-        .await
-        .map(|_| flash_ok(&req, "/awards", "flash.award_withdrawn", &[]));
+    let result = run(&state, move |c| {
+        Ok(aw::withdraw_seen(c, &u.actor(&ctx), &id, seen)?)
+    })
+    .await
+    .map(|_| flash_ok(&req, "/awards", "flash.award_withdrawn", &[]));
     or_flash(&req, "/awards", result)
 }
 
@@ -444,6 +456,8 @@ pub async fn withdraw(
 struct ReviewPage<'a> {
     ctx: &'a PageCtx,
     rows: Vec<AwardRow>,
+    /// Awards on notice that could not be credited, with why.
+    unsettled: Vec<AwardRow>,
     my_id: String,
 }
 
@@ -454,13 +468,20 @@ pub async fn review_queue(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ReviewAwards)?;
     let scope = user.scope.clone();
-    let rows = run(&state, move |c| Ok(aw::review_queue(c, &scope, 500)?)).await?;
+    let (rows, unsettled) = run(&state, move |c| {
+        Ok((
+            aw::review_queue(c, &scope, 500)?,
+            aw::unsettled(c, &scope, 500)?,
+        ))
+    })
+    .await?;
     let ctx = PageCtx::build(&req, Some(&user));
     render(
         &ctx,
         &ReviewPage {
             ctx: &ctx,
             rows,
+            unsettled,
             my_id: user.user.id.clone(),
         },
     )
@@ -498,6 +519,14 @@ pub async fn review(
             .map(|(_, v)| v.clone())
             .collect(),
     };
+    // Each row carries the version the reviewer saw (`v:<id>`).
+    let ids: Vec<(String, Option<i64>)> = ids
+        .into_iter()
+        .map(|id| {
+            let seen = seen_version(&field(&form, &format!("v:{id}")));
+            (id, seen)
+        })
+        .collect();
     if ids.is_empty() {
         return Ok(flash_field_error(
             &req,
@@ -546,10 +575,18 @@ pub async fn review(
     }
 }
 
+/// The version a form says its person saw (none when the field is absent
+/// or not a number: then the decision applies to the award as it is).
+pub fn seen_version(s: &str) -> Option<i64> {
+    s.trim().parse().ok()
+}
+
 #[derive(Deserialize)]
 pub struct ReasonForm {
     #[serde(default)]
     reason: String,
+    #[serde(default)]
+    version: String,
 }
 
 pub async fn reverse(
@@ -564,6 +601,7 @@ pub async fn reverse(
     let ctx = audit_ctx(&req, Some(&user));
     let day = today(&state);
     let u = user.who();
+    let seen = seen_version(&form.0.version);
     let reason = form.0.reason;
     let aid = id.clone();
     let household = run(&state, move |c| {
@@ -573,7 +611,14 @@ pub async fn reverse(
     .ok_or(AppError::NotFound)?;
     let back = format!("/households/{household}");
     let result = run(&state, move |c| {
-        Ok(aw::reverse(c, &u.actor(&ctx), &id, &reason, day)?)
+        Ok(aw::reverse_seen(
+            c,
+            &u.actor(&ctx),
+            &id,
+            &reason,
+            seen,
+            day,
+        )?)
     })
     .await
     .map(|_| flash_ok(&req, &back, "flash.award_reversed", &[]));
@@ -586,6 +631,8 @@ pub struct ObjectForm {
     objection: String,
     #[serde(default)]
     back: String,
+    #[serde(default)]
+    version: String,
 }
 
 pub async fn object(
@@ -603,7 +650,14 @@ pub async fn object(
     let u = user.who();
     let tz = state.config.time_zone;
     let result = run(&state, move |c| {
-        Ok(aw::object(c, &u.actor(&ctx), &id, &f.objection, tz)?)
+        Ok(aw::object_seen(
+            c,
+            &u.actor(&ctx),
+            &id,
+            &f.objection,
+            seen_version(&f.version),
+            tz,
+        )?)
     })
     .await
     .map(|_| flash_ok(&req, &back, "flash.award_objected", &[]));

@@ -302,13 +302,14 @@ pub async fn adjust(
         ));
     }
     let ctx = audit_ctx(&req, Some(&user));
-    let day = crate::time::today(state.config.time_zone);
+    let tz = state.config.time_zone;
+    let day = crate::time::today(tz);
     let u = user.who();
     let result = run(&state, move |c| {
         let amount = points::parse_points("field.points", &f.amount)?;
         let actor = u.actor(&ctx);
         Ok(adjustments::request(
-            c, &actor, &id, amount, &f.reason, &f.key, day,
+            c, &actor, &id, amount, &f.reason, &f.key, day, tz,
         )?)
     })
     .await
@@ -351,6 +352,9 @@ pub async fn adjustments_list(
 pub struct DecideForm {
     #[serde(default)]
     decision: String,
+    /// The version of the adjustment the admin saw.
+    #[serde(default)]
+    version: String,
 }
 
 pub async fn adjustment_decide(
@@ -363,12 +367,15 @@ pub async fn adjustment_decide(
     user.require(Action::AdjustPoints)?;
     let id = id.into_inner();
     let approve = form.0.decision == "approve";
+    let seen = super::awards::seen_version(&form.0.version);
     let ctx = audit_ctx(&req, Some(&user));
     let day = crate::time::today(state.config.time_zone);
     let u = user.who();
     let result = run(&state, move |c| {
         let actor = u.actor(&ctx);
-        Ok(adjustments::decide(c, &actor, &id, approve, day)?)
+        Ok(adjustments::decide_seen(
+            c, &actor, &id, approve, seen, day,
+        )?)
     })
     .await
     .map(|_| {
