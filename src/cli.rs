@@ -633,6 +633,7 @@ async fn housekeeping(pool: DbPool, config: Config) {
                     now - chrono::Duration::days(crate::api::idempotency::KEEP_DAYS),
                 );
                 let _ = crate::households::import::purge_stale_files(&mut c, now);
+                let _ = crate::households::import::fail_stale_jobs(&mut c, now);
                 // Awards whose public notice has ended without objection count now.
                 let _ = crate::points::awards::settle_notices(
                     &mut c,

@@ -188,57 +188,184 @@ pub struct Cell {
     pub numeric: bool,
 }
 
+/// The most data rows a file may hold (a county's list is well under it).
+pub const MAX_ROWS: usize = 100_000;
+/// The furthest column a filled cell may be in (column CV).
+pub const MAX_COLUMNS: u32 = 100;
+/// The most filled cells a file may hold.
+pub const MAX_CELLS: usize = 2_000_000;
+/// The most text, in bytes, all cells together may hold once read.
+pub const MAX_TEXT_BYTES: usize = 64 * 1024 * 1024;
+/// The most bytes an XLSX may unpack to, all its zip entries together.
+pub const MAX_UNZIPPED_BYTES: u64 = 100 * 1024 * 1024;
+/// Longest text kept of one cell (every field is far shorter; a longer one
+/// is refused by the field's own check).
+const MAX_CELL_CHARS: usize = 1_000;
+
+fn too_large() -> FieldError {
+    FieldError::new("field.file", "error.file_too_big_sheet")
+        .arg("rows", MAX_ROWS)
+        .arg("columns", MAX_COLUMNS)
+}
+
+/// The filled rows of a sheet, read under the caps above: (row number as a
+/// spreadsheet shows it, cells by column).
+struct Grid {
+    rows: std::collections::BTreeMap<u32, Vec<(u32, Cell)>>,
+    cells: usize,
+    text_bytes: usize,
+}
+
+impl Grid {
+    fn new() -> Grid {
+        Grid {
+            rows: Default::default(),
+            cells: 0,
+            text_bytes: 0,
+        }
+    }
+
+    /// Keep one cell (0-based position); empty cells are skipped, a filled
+    /// one outside the caps refuses the file.
+    fn push(&mut self, row: u32, col: u32, mut cell: Cell) -> Result<(), FieldError> {
+        if cell.text.trim().is_empty() {
+            return Ok(());
+        }
+        if col >= MAX_COLUMNS || row as usize >= MAX_ROWS + HEADER_SEARCH_ROWS {
+            return Err(too_large());
+        }
+        if let Some((i, _)) = cell.text.char_indices().nth(MAX_CELL_CHARS) {
+            cell.text.truncate(i);
+        }
+        self.cells += 1;
+        self.text_bytes += cell.text.len();
+        if self.cells > MAX_CELLS || self.text_bytes > MAX_TEXT_BYTES {
+            return Err(too_large());
+        }
+        self.rows.entry(row).or_default().push((col, cell));
+        if self.rows.len() > MAX_ROWS + HEADER_SEARCH_ROWS {
+            return Err(too_large());
+        }
+        Ok(())
+    }
+}
+
+/// Measure every entry of an XLSX (a zip) by unpacking it into nothing,
+/// before anything is read into memory: a small file that unpacks to
+/// gigabytes (a zip bomb) is refused. The declared sizes are not trusted.
+fn check_zip(bytes: &[u8]) -> Result<(), FieldError> {
+    let unreadable = || FieldError::new("field.file", "error.file_unreadable");
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|_| unreadable())?;
+    let mut total: u64 = 0;
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).map_err(|_| unreadable())?;
+        let left = MAX_UNZIPPED_BYTES - total;
+        let n = std::io::copy(&mut (&mut entry).take(left + 1), &mut std::io::sink())
+            .map_err(|_| unreadable())?;
+        total += n;
+        if total > MAX_UNZIPPED_BYTES {
+            return Err(FieldError::new("field.file", "error.file_unzips_too_large")
+                .arg("mb", MAX_UNZIPPED_BYTES / 1024 / 1024));
+        }
+    }
+    Ok(())
+}
+
+/// The first sheet of an XLSX, read cell by cell (the sheet's declared
+/// dimensions are not trusted: one cell at XFD1048576 must not make a grid
+/// of seventeen billion cells).
+fn read_xlsx(bytes: &[u8]) -> Result<Grid, FieldError> {
+    use calamine::DataRef;
+    let unreadable = || FieldError::new("field.file", "error.file_unreadable");
+    check_zip(bytes)?;
+    let mut wb: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(|_| unreadable())?;
+    let name = wb
+        .sheet_names()
+        .first()
+        .cloned()
+        .ok_or(FieldError::new("field.file", "error.file_empty"))?;
+    let mut reader = wb.worksheet_cells_reader(&name).map_err(|_| unreadable())?;
+    let mut grid = Grid::new();
+    while let Some(cell) = reader.next_cell().map_err(|_| unreadable())? {
+        let (row, col) = cell.get_position();
+        let value = match cell.get_value() {
+            DataRef::SharedString(s) => Data::String(s.chars().take(MAX_CELL_CHARS + 1).collect()),
+            other => Data::from(other.clone()),
+        };
+        grid.push(row, col, cell_of(&value))?;
+    }
+    Ok(grid)
+}
+
+fn read_csv(bytes: &[u8]) -> Result<Grid, FieldError> {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => std::borrow::Cow::Borrowed(t.trim_start_matches('\u{feff}')),
+        Err(_) => {
+            let (t, _, bad) = encoding_rs::GB18030.decode(bytes);
+            if bad {
+                return Err(FieldError::new("field.file", "error.file_encoding"));
+            }
+            t
+        }
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut grid = Grid::new();
+    for (row, rec) in rdr.records().enumerate() {
+        let rec = rec.map_err(|_| FieldError::new("field.file", "error.file_unreadable"))?;
+        for (col, s) in rec.iter().enumerate() {
+            let cell = Cell {
+                text: s.to_string(),
+                numeric: false,
+            };
+            grid.push(
+                u32::try_from(row).unwrap_or(u32::MAX),
+                u32::try_from(col).unwrap_or(u32::MAX),
+                cell,
+            )?;
+        }
+    }
+    Ok(grid)
+}
+
+/// How many rows from the top may come before the header row.
+const HEADER_SEARCH_ROWS: usize = 10;
+
 /// Read a CSV (UTF-8 or GB18030, as Excel on Chinese Windows saves it) or an
-/// XLSX file.
+/// XLSX file (its first sheet), under the size caps above.
+///
+/// Errors (in the `field.file` field): unreadable, empty, wrong encoding,
+/// too large a sheet or a zip that unpacks too large, a required column missing.
 pub fn read_table(file_name: &str, bytes: &[u8]) -> Result<Table, FieldError> {
     let is_xlsx = bytes.starts_with(b"PK") || file_name.to_lowercase().ends_with(".xlsx");
-    let grid: Vec<Vec<Cell>> = if is_xlsx {
-        let mut wb: Xlsx<_> = Xlsx::new(Cursor::new(bytes.to_vec()))
-            .map_err(|_| FieldError::new("field.file", "error.file_unreadable"))?;
-        let range = wb
-            .worksheet_range_at(0)
-            .ok_or(FieldError::new("field.file", "error.file_empty"))?
-            .map_err(|_| FieldError::new("field.file", "error.file_unreadable"))?;
-        range
-            .rows()
-            .map(|r| r.iter().map(cell_of).collect())
-            .collect()
+    let grid = if is_xlsx {
+        read_xlsx(bytes)?
     } else {
-        let text = match std::str::from_utf8(bytes) {
-            Ok(t) => t.trim_start_matches('\u{feff}').to_string(),
-            Err(_) => {
-                let (t, _, bad) = encoding_rs::GB18030.decode(bytes);
-                if bad {
-                    return Err(FieldError::new("field.file", "error.file_encoding"));
-                }
-                t.into_owned()
-            }
-        };
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(text.as_bytes());
-        let mut grid = Vec::new();
-        for rec in rdr.records() {
-            let rec = rec.map_err(|_| FieldError::new("field.file", "error.file_unreadable"))?;
-            grid.push(
-                rec.iter()
-                    .map(|s| Cell {
-                        text: s.to_string(),
-                        numeric: false,
-                    })
-                    .collect(),
-            );
-        }
-        grid
+        read_csv(bytes)?
     };
-    let mut iter = grid.into_iter().enumerate();
-    let header = loop {
-        match iter.next() {
-            None => return Err(FieldError::new("field.file", "error.file_empty")),
-            Some((_, r)) if r.iter().all(|c| c.text.trim().is_empty()) => continue,
-            Some((_, r)) => break r,
+    let mut iter = grid.rows.into_iter().map(|(row, cells)| {
+        let width = cells
+            .iter()
+            .map(|(c, _)| *c as usize + 1)
+            .max()
+            .unwrap_or(0);
+        let mut line = vec![
+            Cell {
+                text: String::new(),
+                numeric: false
+            };
+            width
+        ];
+        for (c, cell) in cells {
+            line[c as usize] = cell;
         }
+        (row as usize, line)
+    });
+    let header = match iter.next() {
+        None => return Err(FieldError::new("field.file", "error.file_empty")),
+        Some((_, r)) => r,
     };
     let columns: Vec<Option<Column>> = header.iter().map(|c| Column::of_header(&c.text)).collect();
     for c in Column::ALL.into_iter().filter(|c| c.required()) {
@@ -250,9 +377,6 @@ pub fn read_table(file_name: &str, bytes: &[u8]) -> Result<Table, FieldError> {
     }
     let mut rows = Vec::new();
     for (i, r) in iter {
-        if r.iter().all(|c| c.text.trim().is_empty()) {
-            continue;
-        }
         let mut map = HashMap::new();
         for (cell, col) in r.into_iter().zip(&columns) {
             if let Some(col) = col {
@@ -774,15 +898,20 @@ fn set_job(
     total: i64,
     report: &str,
 ) -> QueryResult<()> {
-    diesel::update(import_jobs::table.find(id))
-        .set((
-            import_jobs::state.eq(state),
-            import_jobs::rows_done.eq(done),
-            import_jobs::rows_total.eq(total),
-            import_jobs::report.eq(report),
-            import_jobs::updated_at.eq(db::now()),
-        ))
-        .execute(conn)?;
+    // Only a running job moves on (one ended as stale stays ended).
+    diesel::update(
+        import_jobs::table
+            .find(id)
+            .filter(import_jobs::state.eq_any(["checking", "importing"])),
+    )
+    .set((
+        import_jobs::state.eq(state),
+        import_jobs::rows_done.eq(done),
+        import_jobs::rows_total.eq(total),
+        import_jobs::report.eq(report),
+        import_jobs::updated_at.eq(db::now()),
+    ))
+    .execute(conn)?;
     // The uploaded file holds full ID numbers and phones: keep it only while
     // the job still needs it.
     if matches!(state, "done" | "failed") {
@@ -817,8 +946,97 @@ fn error_report(e: FieldError) -> String {
     .unwrap_or_default()
 }
 
-/// Run a job's check or commit to the end (on a blocking thread).
+/// How many import checks or commits one app server runs at once; more
+/// wait their turn (each can hold a large file's rows in memory).
+pub const MAX_RUNNING_JOBS: usize = 2;
+
+/// A counting semaphore for [`MAX_RUNNING_JOBS`] (a per-process resource
+/// cap, not a correctness guard: job states are guarded in the database).
+static RUNNING: (std::sync::Mutex<usize>, std::sync::Condvar) =
+    (std::sync::Mutex::new(0), std::sync::Condvar::new());
+
+struct Slot;
+
+impl Slot {
+    fn acquire() -> Slot {
+        let (lock, cv) = &RUNNING;
+        let mut n = lock.lock().unwrap_or_else(|e| e.into_inner());
+        while *n >= MAX_RUNNING_JOBS {
+            n = cv.wait(n).unwrap_or_else(|e| e.into_inner());
+        }
+        *n += 1;
+        Slot
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let (lock, cv) = &RUNNING;
+        let mut n = lock.lock().unwrap_or_else(|e| e.into_inner());
+        *n = n.saturating_sub(1);
+        cv.notify_one();
+    }
+}
+
+/// A job that has shown no progress for this long was interrupted (its
+/// server stopped): it is ended as failed.
+pub const STALE_JOB_MINUTES: i64 = 30;
+
+/// End as failed, with its reason, every job still "checking" or
+/// "importing" that has not moved for [`STALE_JOB_MINUTES`] (an import runs
+/// in one transaction, so an interrupted one left nothing behind).
+/// Returns how many were ended.
+pub fn fail_stale_jobs(conn: &mut DbConn, now: chrono::NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        import_jobs::table
+            .filter(import_jobs::state.eq_any(["checking", "importing"]))
+            .filter(import_jobs::updated_at.lt(now - chrono::Duration::minutes(STALE_JOB_MINUTES))),
+    )
+    .set((
+        import_jobs::state.eq("failed"),
+        import_jobs::report.eq(error_report(FieldError::new(
+            "field.file",
+            "error.import_interrupted",
+        ))),
+        import_jobs::file.eq(Vec::<u8>::new()),
+        import_jobs::updated_at.eq(now),
+    ))
+    .execute(conn)
+}
+
+/// Run a job's check or commit to the end (on a blocking thread), at most
+/// [`MAX_RUNNING_JOBS`] at once. Whatever happens (a refused file, a
+/// database error, a panic) the job ends "checked", "done" or "failed" with
+/// its reason; it is never left running.
 pub fn run_job(
+    pool: &DbPool,
+    key: &DataKey,
+    ctx: &AuditCtx,
+    scope: &Scope,
+    job_id: &str,
+    commit_it: bool,
+    today: chrono::NaiveDate,
+) {
+    let _slot = Slot::acquire();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_job_inner(pool, key, ctx, scope, job_id, commit_it, today)
+    }));
+    if outcome.is_err() {
+        tracing::error!(job = job_id, "import job panicked");
+        if let Ok(mut conn) = pool.get() {
+            let _ = set_job(
+                &mut conn,
+                job_id,
+                "failed",
+                0,
+                0,
+                &error_report(FieldError::new("field.file", "error.import_failed")),
+            );
+        }
+    }
+}
+
+fn run_job_inner(
     pool: &DbPool,
     key: &DataKey,
     ctx: &AuditCtx,

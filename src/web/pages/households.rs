@@ -800,6 +800,8 @@ struct JobPage<'a> {
 /// Only the person who uploaded a file (or an admin) sees its job.
 async fn load_job(state: &AppState, user: &CurrentUser, id: String) -> Result<Job, AppError> {
     let job = run(state, move |c| {
+        // A job whose server stopped mid-way is shown as failed, not running.
+        import::fail_stale_jobs(c, crate::db::now())?;
         import::find_job(c, &id)?.ok_or(AppError::NotFound)
     })
     .await?;

@@ -1,0 +1,191 @@
+//! Importing household lists safely: hostile files, the register's
+//! correctness, personal data at rest, confirming what was checked, and
+//! what a check may tell about households outside the caller's scope.
+
+use std::io::{Cursor, Write};
+
+use aixin::db::schema::{households, import_jobs};
+use diesel::prelude::*;
+
+use crate::helpers::*;
+
+fn count_households(app: &TestApp) -> i64 {
+    households::table
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap()
+}
+
+const HEADERS: [&str; 7] = [
+    "户主姓名",
+    "身份证号",
+    "联系电话",
+    "所属村",
+    "家庭住址",
+    "家庭人口",
+    "户类型",
+];
+
+/// An XLSX with the headers in row `header_row` (0-based) and `rows` below.
+fn xlsx(
+    header_row: u32,
+    rows: &[Vec<XCell>],
+    extra: impl FnOnce(&mut rust_xlsxwriter::Worksheet),
+) -> Vec<u8> {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (c, h) in HEADERS.iter().enumerate() {
+        ws.write_string(header_row, c as u16, *h).unwrap();
+    }
+    for (r, row) in rows.iter().enumerate() {
+        for (c, cell) in row.iter().enumerate() {
+            let at = (header_row + 1 + r as u32, c as u16);
+            match cell {
+                XCell::S(s) => ws.write_string(at.0, at.1, s).unwrap(),
+                XCell::N(n) => ws.write_number(at.0, at.1, *n).unwrap(),
+            };
+        }
+    }
+    extra(ws);
+    wb.save_to_buffer().unwrap()
+}
+
+enum XCell {
+    S(String),
+    N(f64),
+}
+
+fn s(x: &str) -> XCell {
+    XCell::S(x.to_string())
+}
+
+pub async fn upload(c: &Client, name: &str, bytes: Vec<u8>) -> Page {
+    c.get("/households/import").await;
+    let token = c.csrf().await;
+    let form = reqwest::multipart::Form::new().text("csrf", token).part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()),
+    );
+    let res = c
+        .http
+        .post(format!("{}/households/import", c.base))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let location = res
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    Page {
+        status,
+        location,
+        body: res.text().await.unwrap(),
+        headers: Default::default(),
+    }
+}
+
+/// Follow an import job until it stops running.
+pub async fn wait_job(c: &Client, path: &str) -> Page {
+    for _ in 0..600 {
+        let page = c.get(path).await;
+        if !page.body.contains("data-state=\"checking\"")
+            && !page.body.contains("data-state=\"importing\"")
+        {
+            return page;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("import job did not finish");
+}
+
+/// Upload a file and wait for its check.
+async fn check_file(c: &Client, name: &str, bytes: Vec<u8>) -> (String, Page) {
+    let up = upload(c, name, bytes).await;
+    assert_eq!(up.status, 303, "{}", up.body);
+    let job = up.location.unwrap();
+    let page = wait_job(c, &job).await;
+    (job, page)
+}
+
+/// A valid XLSX with one more zip entry that unpacks to `mb` MB of zeros
+/// (a zip bomb: the file stays a few hundred KB).
+fn zip_bomb(mb: usize) -> Vec<u8> {
+    let base = xlsx(0, &[], |_| {});
+    let mut src = zip::ZipArchive::new(Cursor::new(base)).unwrap();
+    let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    for i in 0..src.len() {
+        w.raw_copy_file(src.by_index_raw(i).unwrap()).unwrap();
+    }
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    w.start_file("xl/media/image1.bin", opts).unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..mb {
+        w.write_all(&zeros).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+app_test! {
+    async fn hostile_files_are_refused_while_the_server_keeps_answering(app) {
+        let admin = app.admin().await;
+        // Headers and one cell at XFD1048576: 1.7 KB that once meant 512 GB.
+        let far = xlsx(0, &[], |ws| {
+            ws.write_string(1_048_575, 16_383, "x").unwrap();
+        });
+        assert!(far.len() < 10_000);
+        let (_, page) = check_file(&admin, "far.xlsx", far).await;
+        page.assert_contains("data-state=\"failed\"");
+        page.assert_contains("表格过大");
+        // One cell at Z400000.
+        let deep = xlsx(0, &[], |ws| {
+            ws.write_string(399_999, 25, "x").unwrap();
+        });
+        let (_, page) = check_file(&admin, "deep.xlsx", deep).await;
+        page.assert_contains("data-state=\"failed\"");
+        page.assert_contains("表格过大");
+        // A zip bomb.
+        let bomb = zip_bomb(120);
+        assert!(bomb.len() < 1_000_000, "{}", bomb.len());
+        let (_, page) = check_file(&admin, "bomb.xlsx", bomb).await;
+        page.assert_contains("data-state=\"failed\"");
+        page.assert_contains("解压后超过");
+        // The server answers, and no job is left running or holding a file.
+        assert_eq!(admin.get("/households/import").await.status, 200);
+        let jobs: Vec<(String, Vec<u8>)> = import_jobs::table
+            .select((import_jobs::state, import_jobs::file))
+            .load(&mut app.conn())
+            .unwrap();
+        assert_eq!(jobs.len(), 3);
+        assert!(jobs.iter().all(|(s, f)| s == "failed" && f.is_empty()), "{:?}", jobs.iter().map(|j| &j.0).collect::<Vec<_>>());
+        assert_eq!(count_households(&app), 0);
+    }
+}
+
+app_test! {
+    async fn a_job_whose_server_stopped_ends_failed_with_its_reason(app) {
+        let admin = app.admin().await;
+        let admin_id: String = aixin::db::schema::users::table
+            .filter(aixin::db::schema::users::username.eq("boss"))
+            .select(aixin::db::schema::users::id)
+            .first(&mut app.conn())
+            .unwrap();
+        let job = {
+            let mut c = app.conn();
+            let id = aixin::households::import::create_job(&mut c, &admin_id, "x.csv", b"x").unwrap();
+            diesel::update(import_jobs::table.find(&id))
+                .set(import_jobs::updated_at.eq(aixin::db::now() - chrono::Duration::hours(2)))
+                .execute(&mut c)
+                .unwrap();
+            id
+        };
+        let page = admin.get(&format!("/households/import/{job}")).await;
+        page.assert_contains("data-state=\"failed\"");
+        page.assert_contains("处理被中断");
+        let file: Vec<u8> = import_jobs::table.find(&job).select(import_jobs::file).first(&mut app.conn()).unwrap();
+        assert!(file.is_empty());
+    }
+}
