@@ -363,18 +363,43 @@ pub fn read_table(file_name: &str, bytes: &[u8]) -> Result<Table, FieldError> {
         }
         (row as usize, line)
     });
-    let header = match iter.next() {
-        None => return Err(FieldError::new("field.file", "error.file_empty")),
-        Some((_, r)) => r,
-    };
-    let columns: Vec<Option<Column>> = header.iter().map(|c| Column::of_header(&c.text)).collect();
-    for c in Column::ALL.into_iter().filter(|c| c.required()) {
-        if !columns.contains(&Some(c)) {
-            return Err(
-                FieldError::new("field.file", "error.column_missing").arg("column", c.header())
-            );
+    // The header row is the first of the top rows that names every required
+    // column (a title such as "2026年某村农户花名册" may come above it).
+    let mut top: Vec<(usize, Vec<Cell>)> = Vec::new();
+    let mut found = None;
+    for (row, line) in iter.by_ref() {
+        let columns: Vec<Option<Column>> =
+            line.iter().map(|c| Column::of_header(&c.text)).collect();
+        let complete = Column::ALL
+            .into_iter()
+            .filter(|c| c.required())
+            .all(|c| columns.contains(&Some(c)));
+        if complete {
+            found = Some(columns);
+            break;
+        }
+        top.push((row, line));
+        if row >= HEADER_SEARCH_ROWS {
+            break;
         }
     }
+    let columns = match found {
+        Some(columns) => columns,
+        None => {
+            // Name what the likeliest header row (most headers known) lacks.
+            let best: Vec<Option<Column>> = top
+                .iter()
+                .map(|(_, line)| line.iter().map(|c| Column::of_header(&c.text)).collect())
+                .max_by_key(|cols: &Vec<Option<Column>>| cols.iter().flatten().count())
+                .ok_or(FieldError::new("field.file", "error.file_empty"))?;
+            let missing = Column::ALL
+                .into_iter()
+                .find(|c| c.required() && !best.contains(&Some(*c)))
+                .unwrap_or(Column::HeadName);
+            return Err(FieldError::new("field.file", "error.column_missing")
+                .arg("column", missing.header()));
+        }
+    };
     let mut rows = Vec::new();
     for (i, r) in iter {
         let mut map = HashMap::new();
@@ -530,15 +555,13 @@ fn check_row(
         40
     ));
     let id_cell = row.get(&Column::IdNumber);
-    let id_number = keep!(
-        IdNumber::parse("field.id_number", text(row, Column::IdNumber)).map_err(|e| {
-            if id_cell.is_some_and(|c| c.numeric) && e.key != "error.required" {
-                FieldError::new("field.id_number", "error.id_numeric_cell")
-            } else {
-                e
-            }
-        })
-    );
+    // An ID number Excel stored as a number has lost its last digits even
+    // when the check digit happens to fit: refused whatever it says.
+    let id_number = keep!(if id_cell.is_some_and(|c| c.numeric) {
+        Err(FieldError::new("field.id_number", "error.id_numeric_cell"))
+    } else {
+        IdNumber::parse("field.id_number", text(row, Column::IdNumber))
+    });
     let phone_text = text(row, Column::Phone);
     let phone = if phone_text.trim().is_empty() {
         Some(None)

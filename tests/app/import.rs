@@ -189,3 +189,38 @@ app_test! {
         assert!(file.is_empty());
     }
 }
+
+app_test! {
+    async fn an_import_keeps_the_register_right(app) {
+        let [_, _, _, _village] = app.area_chain("莱芜");
+        let admin = app.admin().await;
+        let good = test_id_number();
+        // A merged title above the headers, which are in row 2.
+        let file = xlsx(
+            1,
+            &[
+                vec![s("张三"), s(&good), s(""), s("莱芜村"), s("一组"), s("3"), s("建档立卡户")],
+                // Excel kept 15 significant digits; the check digit happens to fit.
+                vec![s("李四"), XCell::N(110_101_199_003_010_000.0), s(""), s("莱芜村"), s("一组"), s("3"), s("")],
+            ],
+            |ws| {
+                ws.merge_range(0, 0, 0, 6, "2026年某村农户花名册", &rust_xlsxwriter::Format::new())
+                    .unwrap();
+            },
+        );
+        let (job, page) = check_file(&admin, "list.xlsx", file).await;
+        page.assert_contains("data-state=\"checked\"");
+        page.assert_contains("id=\"n-create\">1<");
+        page.assert_contains("id=\"n-refused\">1<");
+        page.assert_contains("Excel 把它存成了数字");
+        assert!(!page.body.contains("缺少"), "the header row is found below the title");
+        // The refused row is row 4 as the spreadsheet shows it.
+        page.assert_contains("<td>4</td>");
+        let _ = job;
+        // Headers nowhere in the top rows: the missing column is named.
+        let csv = "2026年某村农户花名册\n姓名,电话\n张三,13800138000\n";
+        let (_, page) = check_file(&admin, "bad.csv", csv.as_bytes().to_vec()).await;
+        page.assert_contains("data-state=\"failed\"");
+        page.assert_contains("缺少“身份证号”列");
+    }
+}
