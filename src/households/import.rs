@@ -871,12 +871,22 @@ impl Job {
 
 pub const MAX_FILE_BYTES: usize = 20 * 1024 * 1024;
 
+/// An unconfirmed check's file is deleted after this many minutes (the
+/// housekeeping runs every five, so it is gone within the hour), and the
+/// check can no longer be confirmed.
+pub const CHECK_KEEP_MINUTES: i64 = 50;
+
+/// Record an uploaded file as a job being checked. The file (full ID numbers
+/// and phones) is kept encrypted with the data key, and only until the job
+/// is confirmed, fails, or its check expires. Returns the job's id.
 pub fn create_job(
     conn: &mut DbConn,
+    key: &DataKey,
     user_id: &str,
     file_name: &str,
     bytes: &[u8],
 ) -> QueryResult<String> {
+    let bytes = key.encrypt_bytes(bytes);
     let id = db::new_id();
     let now = db::now();
     diesel::insert_into(import_jobs::table)
@@ -885,7 +895,7 @@ pub fn create_job(
             import_jobs::kind.eq("households"),
             import_jobs::user_id.eq(user_id),
             import_jobs::file_name.eq(file_name),
-            import_jobs::file.eq(bytes),
+            import_jobs::file.eq(&bytes),
             import_jobs::state.eq("checking"),
             import_jobs::created_at.eq(now),
             import_jobs::updated_at.eq(now),
@@ -894,14 +904,21 @@ pub fn create_job(
     Ok(id)
 }
 
-/// Forget the files of jobs that were checked but never imported, after a day.
+/// Delete the files of checks not confirmed within [`CHECK_KEEP_MINUTES`]:
+/// the job becomes "expired" (its report stays; confirming is refused).
+/// Returns how many files were deleted.
 pub fn purge_stale_files(conn: &mut DbConn, now: chrono::NaiveDateTime) -> QueryResult<usize> {
     diesel::update(
         import_jobs::table
-            .filter(import_jobs::updated_at.lt(now - chrono::Duration::days(1)))
-            .filter(import_jobs::state.ne("importing")),
+            .filter(import_jobs::state.eq("checked"))
+            .filter(
+                import_jobs::updated_at.lt(now - chrono::Duration::minutes(CHECK_KEEP_MINUTES)),
+            ),
     )
-    .set(import_jobs::file.eq(Vec::<u8>::new()))
+    .set((
+        import_jobs::state.eq("expired"),
+        import_jobs::file.eq(Vec::<u8>::new()),
+    ))
     .execute(conn)
 }
 
@@ -945,13 +962,16 @@ fn set_job(
     Ok(())
 }
 
-/// Move a checked job to "importing", exactly once (a second confirm finds
-/// it already moving and does nothing).
+/// Move a checked job to "importing", exactly once, and only while its
+/// check has not expired (a second confirm, or a late one, changes nothing
+/// and gets `false`).
 pub fn start_commit(conn: &mut DbConn, id: &str) -> QueryResult<bool> {
+    let fresh_since = db::now() - chrono::Duration::minutes(CHECK_KEEP_MINUTES);
     let n = diesel::update(
         import_jobs::table
             .find(id)
-            .filter(import_jobs::state.eq("checked")),
+            .filter(import_jobs::state.eq("checked"))
+            .filter(import_jobs::updated_at.ge(fresh_since)),
     )
     .set((
         import_jobs::state.eq("importing"),
@@ -1070,11 +1090,24 @@ fn run_job_inner(
 ) {
     let result = (|| -> Result<(), String> {
         let mut conn = pool.get().map_err(|e| e.to_string())?;
-        let (file_name, bytes): (String, Vec<u8>) = import_jobs::table
+        let (file_name, stored): (String, Vec<u8>) = import_jobs::table
             .find(job_id)
             .select((import_jobs::file_name, import_jobs::file))
             .first(&mut conn)
             .map_err(|e| e.to_string())?;
+        let Some(bytes) = key.decrypt_bytes(&stored) else {
+            // Deleted (expired), or kept in the clear by an older version.
+            set_job(
+                &mut conn,
+                job_id,
+                "failed",
+                0,
+                0,
+                &error_report(FieldError::new("field.file", "error.import_expired")),
+            )
+            .map_err(|e| e.to_string())?;
+            return Ok(());
+        };
         let table = match read_table(&file_name, &bytes) {
             Ok(t) => t,
             Err(e) => {

@@ -175,7 +175,7 @@ app_test! {
             .unwrap();
         let job = {
             let mut c = app.conn();
-            let id = aixin::households::import::create_job(&mut c, &admin_id, "x.csv", b"x").unwrap();
+            let id = aixin::households::import::create_job(&mut c, &app.key, &admin_id, "x.csv", b"x").unwrap();
             diesel::update(import_jobs::table.find(&id))
                 .set(import_jobs::updated_at.eq(aixin::db::now() - chrono::Duration::hours(2)))
                 .execute(&mut c)
@@ -222,5 +222,62 @@ app_test! {
         let (_, page) = check_file(&admin, "bad.csv", csv.as_bytes().to_vec()).await;
         page.assert_contains("data-state=\"failed\"");
         page.assert_contains("缺少“身份证号”列");
+    }
+}
+
+/// A CSV of households in `village`, one per ID number.
+fn csv_file(village: &str, ids: &[String]) -> String {
+    let mut s = String::from("户主姓名,身份证号,联系电话,所属村,家庭住址,家庭人口,户类型,备注\n");
+    for (i, id) in ids.iter().enumerate() {
+        s.push_str(&format!(
+            "户主{i},{id},1380013{i:04},{village},一组,3,建档立卡户,\n"
+        ));
+    }
+    s
+}
+
+app_test! {
+    async fn an_uploaded_file_is_kept_encrypted_and_not_for_long(app) {
+        let [_, _, _, _village] = app.area_chain("章丘");
+        let admin = app.admin().await;
+        let ids: Vec<String> = (0..2).map(|_| test_id_number()).collect();
+        let file = csv_file("章丘村", &ids);
+        let (job, page) = check_file(&admin, "list.csv", file.clone().into_bytes()).await;
+        page.assert_contains("data-state=\"checked\"");
+        let job_id = job.rsplit('/').next().unwrap().to_string();
+        let stored: Vec<u8> = import_jobs::table.find(&job_id).select(import_jobs::file).first(&mut app.conn()).unwrap();
+        assert!(!stored.is_empty(), "kept until confirmed");
+        let as_text = String::from_utf8_lossy(&stored);
+        assert!(!as_text.contains(&ids[0]) && !as_text.contains("户主"), "not in the clear");
+        assert_eq!(app.key.decrypt_bytes(&stored).unwrap(), file.as_bytes());
+        // An hour later, unconfirmed: the file is gone and confirming is refused.
+        {
+            let mut c = app.conn();
+            diesel::update(import_jobs::table.find(&job_id))
+                .set(import_jobs::updated_at.eq(aixin::db::now() - chrono::Duration::minutes(55)))
+                .execute(&mut c)
+                .unwrap();
+        }
+        let confirmed = admin.submit(&format!("{job}/confirm"), &[]).await;
+        confirmed.assert_contains("检查结果已过期");
+        assert_eq!(count_households(&app), 0);
+        let purged = aixin::households::import::purge_stale_files(&mut app.conn(), aixin::db::now()).unwrap();
+        assert_eq!(purged, 1);
+        let (state, stored): (String, Vec<u8>) = import_jobs::table.find(&job_id).select((import_jobs::state, import_jobs::file)).first(&mut app.conn()).unwrap();
+        assert_eq!(state, "expired");
+        assert!(stored.is_empty());
+        admin.get(&job).await.assert_contains("id=\"import-expired\"");
+        // Confirmed in time: imported, and the file is gone.
+        let (job, _) = check_file(&admin, "list.csv", file.into_bytes()).await;
+        assert_eq!(admin.post(&format!("{job}/confirm"), &[]).await.status, 303);
+        wait_job(&admin, &job).await.assert_contains("data-state=\"done\"");
+        assert_eq!(count_households(&app), 2);
+        let job_id = job.rsplit('/').next().unwrap().to_string();
+        let stored: Vec<u8> = import_jobs::table.find(&job_id).select(import_jobs::file).first(&mut app.conn()).unwrap();
+        assert!(stored.is_empty());
+        // A second confirm is refused with a message, and changes nothing.
+        let again = admin.submit(&format!("{job}/confirm"), &[]).await;
+        again.assert_contains("该文件已确认导入");
+        assert_eq!(count_households(&app), 2);
     }
 }

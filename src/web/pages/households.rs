@@ -759,8 +759,9 @@ pub async fn import_upload(
         ));
     }
     let user_id = user.user.id.clone();
+    let key = state.key.clone();
     let job_id = run(&state, move |c| {
-        Ok(import::create_job(c, &user_id, &file_name, &bytes)?)
+        Ok(import::create_job(c, &key, &user_id, &file_name, &bytes)?)
     })
     .await?;
     spawn_job(&state, &req, &user, &job_id, false);
@@ -848,11 +849,20 @@ pub async fn import_confirm(
     let job = load_job(&state, &user, id.into_inner()).await?;
     let job_id = job.id.clone();
     let started = run(&state, move |c| Ok(import::start_commit(c, &job_id)?)).await?;
-    if started {
-        spawn_job(&state, &req, &user, &job.id, true);
+    let path = format!("/households/import/{}", job.id);
+    if !started {
+        // Confirmed already, or its check expired: say so, change nothing.
+        let key = if job.state == "checked" || job.state == "expired" {
+            "error.import_expired"
+        } else {
+            "error.import_already_confirmed"
+        };
+        return Ok(flash_field_error(
+            &req,
+            &path,
+            &FieldError::new("field.file", key),
+        ));
     }
-    Ok(crate::web::middleware::see_other(&format!(
-        "/households/import/{}",
-        job.id
-    )))
+    spawn_job(&state, &req, &user, &job.id, true);
+    Ok(crate::web::middleware::see_other(&path))
 }
