@@ -10,6 +10,7 @@ use std::io::Cursor;
 use calamine::{Data, Reader, Xlsx};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::{HouseholdError, HouseholdInput, Status, parse_members};
 use crate::areas::{self, Area};
@@ -165,6 +166,31 @@ pub struct Report {
     pub sample_create: Vec<SampleRow>,
     pub sample_update: Vec<SampleRow>,
     pub committed: bool,
+    /// Every field an update would change, old and new value (phones masked).
+    #[serde(default)]
+    pub changes: Vec<FieldChange>,
+    /// A digest of everything the check found (and the state of the
+    /// households it would touch): a confirm applies only while the same
+    /// check gives the same digest.
+    #[serde(default)]
+    pub fingerprint: String,
+    /// The data changed after the check that was confirmed, so this is a
+    /// new check to review.
+    #[serde(default)]
+    pub changed_since_check: bool,
+}
+
+/// One field an import would change in a registered household.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct FieldChange {
+    pub row: usize,
+    pub head_name: String,
+    /// Translation key of the field's name.
+    pub field: String,
+    pub old: String,
+    pub new: String,
+    /// `old` and `new` are translation keys (the household type).
+    pub translate: bool,
 }
 
 impl Report {
@@ -504,6 +530,18 @@ impl Villages {
     }
 }
 
+/// Officials' shown names by id.
+fn helper_names(conn: &mut DbConn) -> QueryResult<HashMap<String, String>> {
+    let rows: Vec<(String, String, String)> = users::table
+        .filter(users::role.eq("official"))
+        .select((users::id, users::username, users::display_name))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, u, d)| (id, if d.is_empty() { u } else { d }))
+        .collect())
+}
+
 /// Officials by username or display name.
 fn helper_ids(conn: &mut DbConn) -> QueryResult<HashMap<String, String>> {
     let rows: Vec<(String, String, String)> = users::table
@@ -675,24 +713,37 @@ fn plan(
         }
     }
     // Which of the ID numbers are already registered, in chunks.
-    let mut existing: HashMap<String, (super::Household, String)> = HashMap::new();
+    let mut existing: HashMap<String, (super::Household, String, String)> = HashMap::new();
     let lookups: Vec<String> = checked.iter().map(|(l, _)| l.clone()).collect();
     for chunk in lookups.chunks(500) {
-        let found: Vec<(super::Household, String)> = households::table
+        let found: Vec<(super::Household, String, String)> = households::table
             .inner_join(crate::db::schema::areas::table)
             .filter(households::id_lookup.eq_any(chunk))
             .filter(households::archived.eq(false))
             .select((
                 super::Household::as_select(),
                 crate::db::schema::areas::path,
+                crate::db::schema::areas::name,
             ))
             .load(conn)?;
-        for (h, path) in found {
-            existing.insert(h.id_lookup.clone(), (h, path));
+        for (h, path, name) in found {
+            existing.insert(h.id_lookup.clone(), (h, path, name));
         }
     }
+    let helper_names = helper_names(conn)?;
+    // What the digest covers besides the report: each planned row with the
+    // ids it resolved to, and the version of each household it matched.
+    let mut digest = Sha256::new();
     let mut plans = Vec::new();
     for (lookup, c) in checked {
+        let inp = &c.input;
+        digest.update(format!(
+            "row {} {lookup} {} {:?} {} {} {} {}\n",
+            c.row, inp.area_id, inp.helper_id, inp.head_name, inp.members, inp.address, inp.notes
+        ));
+        if let Some((h, _, _)) = existing.get(&lookup) {
+            digest.update(format!("household {} {}\n", h.id, h.updated_at));
+        }
         match existing.get(&lookup) {
             None => {
                 report.create += 1;
@@ -705,7 +756,7 @@ fn plan(
                 }
                 plans.push(Plan::Create(c));
             }
-            Some((h, path)) => {
+            Some((h, path, old_village)) => {
                 if !scope.covers_area_path(path) {
                     report.refused.push(RowError::new(
                         c.row,
@@ -729,6 +780,13 @@ fn plan(
                 if same {
                     report.unchanged += 1;
                 } else {
+                    report.changes.extend(field_changes(
+                        &c,
+                        h,
+                        old_village,
+                        phone_now.is_some(),
+                        &helper_names,
+                    ));
                     report.update += 1;
                     if report.sample_update.len() < 50 {
                         report.sample_update.push(SampleRow {
@@ -746,8 +804,86 @@ fn plan(
         }
     }
     report.refused.sort_by_key(|e| e.row);
+    digest.update(serde_json::to_vec(&report).unwrap_or_default());
+    report.fingerprint = hex::encode(digest.finalize());
     progress(total, total);
     Ok((report, plans))
+}
+
+/// The fields a row would change in household `h`, old and new values.
+fn field_changes(
+    c: &Checked,
+    h: &super::Household,
+    old_village: &str,
+    had_phone: bool,
+    helper_names: &HashMap<String, String>,
+) -> Vec<FieldChange> {
+    let inp = &c.input;
+    let mut out = Vec::new();
+    let mut push = |field: &str, old: String, new: String, translate: bool| {
+        if old != new {
+            out.push(FieldChange {
+                row: c.row,
+                head_name: h.head_name.clone(),
+                field: field.to_string(),
+                old,
+                new,
+                translate,
+            });
+        }
+    };
+    push(
+        "field.head_name",
+        h.head_name.clone(),
+        inp.head_name.clone(),
+        false,
+    );
+    let new_phone = inp.phone.as_ref().map(|p| p.masked()).unwrap_or_default();
+    let old_phone = if had_phone {
+        h.phone_masked.clone()
+    } else {
+        String::new()
+    };
+    if old_phone != new_phone || (had_phone && inp.phone.is_none()) {
+        push("field.phone", old_phone, new_phone, false);
+    }
+    push(
+        "field.village",
+        old_village.to_string(),
+        c.village.clone(),
+        false,
+    );
+    push(
+        "field.address",
+        h.address.clone(),
+        inp.address.clone(),
+        false,
+    );
+    push(
+        "field.members",
+        h.members.to_string(),
+        inp.members.to_string(),
+        false,
+    );
+    push(
+        "field.status",
+        Status::label_key_of(&h.status).to_string(),
+        inp.status.label_key().to_string(),
+        true,
+    );
+    let helper = |id: &Option<String>| {
+        id.as_ref()
+            .map(|i| helper_names.get(i).cloned().unwrap_or_default())
+            .unwrap_or_default()
+    };
+    push(
+        "field.helper",
+        helper(&h.helper_id),
+        helper(&inp.helper_id),
+        false,
+    );
+    push("field.notes", h.notes.clone(), inp.notes.clone(), false);
+    out
 }
 
 /// Check a file without changing anything.
@@ -762,6 +898,8 @@ pub fn check(
 }
 
 /// Check again and write every valid row, in one transaction: all or none.
+/// (For the console, which checks and writes in one go; a confirmed web
+/// import goes through [`commit_checked`].)
 pub fn commit(
     conn: &mut DbConn,
     ctx: &AuditCtx,
@@ -771,8 +909,68 @@ pub fn commit(
     file_name: &str,
     today: chrono::NaiveDate,
 ) -> Result<Report, HouseholdError> {
+    match commit_inner(conn, ctx, key, scope, table, file_name, today, None, "")? {
+        Confirmed::Done(r) | Confirmed::Changed(r) => Ok(r),
+    }
+}
+
+/// What confirming a check came to.
+#[derive(Debug)]
+pub enum Confirmed {
+    /// Written, exactly as checked.
+    Done(Report),
+    /// Nothing written: checking again (in the same transaction) found
+    /// something different; this is the new check, to review.
+    Changed(Report),
+}
+
+/// Write a checked file, as its uploader (`ctx`, `scope`), only if checking
+/// it again now gives the check that was shown (`fingerprint`); all rows in
+/// one transaction. `confirmed_by` (when someone else confirmed) goes into
+/// the audit row.
+#[allow(clippy::too_many_arguments)]
+pub fn commit_checked(
+    conn: &mut DbConn,
+    ctx: &AuditCtx,
+    key: &DataKey,
+    scope: &Scope,
+    table: &Table,
+    file_name: &str,
+    today: chrono::NaiveDate,
+    fingerprint: &str,
+    confirmed_by: &str,
+) -> Result<Confirmed, HouseholdError> {
+    commit_inner(
+        conn,
+        ctx,
+        key,
+        scope,
+        table,
+        file_name,
+        today,
+        Some(fingerprint),
+        confirmed_by,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn commit_inner(
+    conn: &mut DbConn,
+    ctx: &AuditCtx,
+    key: &DataKey,
+    scope: &Scope,
+    table: &Table,
+    file_name: &str,
+    today: chrono::NaiveDate,
+    fingerprint: Option<&str>,
+    confirmed_by: &str,
+) -> Result<Confirmed, HouseholdError> {
     db::write_tx(conn, |c| {
         let (mut report, plans) = plan(c, key, scope, table, &mut |_, _| {})?;
+        if fingerprint.is_some_and(|f| f != report.fingerprint) {
+            report.changed_since_check = true;
+            return Ok(Confirmed::Changed(report));
+        }
         for p in &plans {
             match p {
                 Plan::Create(checked) => {
@@ -786,6 +984,11 @@ pub fn commit(
             }
         }
         report.committed = true;
+        let by = if confirmed_by.is_empty() || confirmed_by == ctx.username {
+            String::new()
+        } else {
+            format!(" (confirmed by {confirmed_by})")
+        };
         audit::record(
             c,
             ctx,
@@ -793,14 +996,14 @@ pub fn commit(
             "file",
             "",
             &format!(
-                "{file_name}: {} created, {} updated, {} unchanged, {} rows refused",
+                "{file_name}: {} created, {} updated, {} unchanged, {} rows refused{by}",
                 report.create,
                 report.update,
                 report.unchanged,
                 report.refused_rows()
             ),
         )?;
-        Ok(report)
+        Ok(Confirmed::Done(report))
     })
 }
 
@@ -1090,11 +1293,17 @@ fn run_job_inner(
 ) {
     let result = (|| -> Result<(), String> {
         let mut conn = pool.get().map_err(|e| e.to_string())?;
-        let (file_name, stored): (String, Vec<u8>) = import_jobs::table
-            .find(job_id)
-            .select((import_jobs::file_name, import_jobs::file))
-            .first(&mut conn)
-            .map_err(|e| e.to_string())?;
+        let (file_name, stored, uploader_id, checked): (String, Vec<u8>, String, String) =
+            import_jobs::table
+                .find(job_id)
+                .select((
+                    import_jobs::file_name,
+                    import_jobs::file,
+                    import_jobs::user_id,
+                    import_jobs::report,
+                ))
+                .first(&mut conn)
+                .map_err(|e| e.to_string())?;
         let Some(bytes) = key.decrypt_bytes(&stored) else {
             // Deleted (expired), or kept in the clear by an older version.
             set_job(
@@ -1118,13 +1327,46 @@ fn run_job_inner(
         };
         let total = table.rows.len() as i64;
         if commit_it {
-            set_job(&mut conn, job_id, "importing", 0, total, "").map_err(|e| e.to_string())?;
-            let report = commit(&mut conn, ctx, key, scope, &table, &file_name, today)
-                .map_err(|e| format!("{e:?}"))?;
+            // Written as the person who uploaded and checked the file, within
+            // their scope (not the confirmer's), and only as it was checked.
+            let uploader = crate::users::find(&mut conn, &uploader_id)
+                .map_err(|e| e.to_string())?
+                .filter(|u| !u.disabled)
+                .ok_or("the uploader no longer exists or is disabled")?;
+            let uploader_scope =
+                crate::users::scope_of(&mut conn, &uploader).map_err(|e| e.to_string())?;
+            let uploader_ctx = AuditCtx {
+                user_id: Some(uploader.id.clone()),
+                username: uploader.username.clone(),
+                ip: ctx.ip.clone(),
+                request_id: ctx.request_id.clone(),
+            };
+            let fingerprint = serde_json::from_str::<Report>(&checked)
+                .map(|r| r.fingerprint)
+                .unwrap_or_default();
+            set_job(&mut conn, job_id, "importing", 0, total, &checked)
+                .map_err(|e| e.to_string())?;
+            let outcome = commit_checked(
+                &mut conn,
+                &uploader_ctx,
+                key,
+                &uploader_scope,
+                &table,
+                &file_name,
+                today,
+                &fingerprint,
+                &ctx.username,
+            )
+            .map_err(|e| format!("{e:?}"))?;
+            let (state, report) = match outcome {
+                Confirmed::Done(r) => ("done", r),
+                // Back to "checked" with the new check, to be reviewed.
+                Confirmed::Changed(r) => ("checked", r),
+            };
             set_job(
                 &mut conn,
                 job_id,
-                "done",
+                state,
                 total,
                 total,
                 &serde_json::to_string(&report).unwrap_or_default(),

@@ -281,3 +281,85 @@ app_test! {
         assert_eq!(count_households(&app), 2);
     }
 }
+
+/// city > district > two towns, a village in each; returns (town A,
+/// village A, village B), named 甲镇/甲村 and 乙镇/乙村 after `p`.
+fn two_towns(app: &TestApp, p: &str) -> (String, String, String) {
+    let city = app.area(None, &format!("{p}市"));
+    let district = app.area(Some(&city), &format!("{p}区"));
+    let town_a = app.area(Some(&district), &format!("{p}甲镇"));
+    let village_a = app.area(Some(&town_a), &format!("{p}甲村"));
+    let town_b = app.area(Some(&district), &format!("{p}乙镇"));
+    let village_b = app.area(Some(&town_b), &format!("{p}乙村"));
+    (town_a, village_a, village_b)
+}
+
+fn row(name: &str, id: &str, village: &str, members: u32) -> String {
+    format!("{name},{id},13800138000,{village},一组 1 号,{members},建档立卡户\n")
+}
+
+const CSV_HEAD: &str = "户主姓名,身份证号,联系电话,所属村,家庭住址,家庭人口,户类型\n";
+
+app_test! {
+    async fn an_import_confirms_exactly_what_its_check_showed(app) {
+        use aixin::domain::Role;
+        let (town_a, village_a, village_b) = two_towns(&app, "历下");
+        app.user("li", Role::Official, Some(&town_a), None);
+        let li = app.client();
+        li.login("li", PASSWORD).await;
+        let admin = app.admin().await;
+        // A household in the other town, outside li's scope.
+        let elsewhere = test_id_number();
+        let (other_id, _) = app.household_with_id("王五", &village_b, &elsewhere);
+        let fresh = test_id_number();
+        let file = format!(
+            "{CSV_HEAD}{}{}",
+            row("新户", &fresh, "历下甲村", 3),
+            row("王五", &elsewhere, "历下甲村", 3)
+        );
+        let (job, page) = check_file(&li, "list.csv", file.into_bytes()).await;
+        page.assert_contains("id=\"n-create\">1<");
+        page.assert_contains("id=\"n-refused\">1<");
+        // The admin confirms the official's check: applied as li, in li's scope.
+        assert_eq!(admin.post(&format!("{job}/confirm"), &[]).await.status, 303);
+        wait_job(&admin, &job).await.assert_contains("data-state=\"done\"");
+        let created: Vec<(String, String)> = households::table
+            .filter(households::id.ne(&other_id))
+            .select((households::head_name, households::created_by))
+            .load(&mut app.conn())
+            .unwrap();
+        assert_eq!(created, vec![("新户".to_string(), "li".to_string())]);
+        let area: String = households::table.find(&other_id).select(households::area_id).first(&mut app.conn()).unwrap();
+        assert_eq!(area, village_b, "the row the check refused is not applied");
+
+        // Something changed after the check: nothing is written, the new check is shown.
+        let later = test_id_number();
+        let file = format!("{CSV_HEAD}{}", row("后来户", &later, "历下甲村", 3));
+        let (job, page) = check_file(&li, "later.csv", file.into_bytes()).await;
+        page.assert_contains("id=\"n-create\">1<");
+        app.household_with_id("抢先户", &village_a, &later);
+        let before = count_households(&app);
+        assert_eq!(li.post(&format!("{job}/confirm"), &[]).await.status, 303);
+        let page = wait_job(&li, &job).await;
+        page.assert_contains("data-state=\"checked\"");
+        page.assert_contains("id=\"import-changed\"");
+        page.assert_contains("id=\"n-create\">0<");
+        assert_eq!(count_households(&app), before);
+
+        // An update lists old and new values and needs a tick.
+        let known = test_id_number();
+        let (known_id, _) = app.household_with_id("赵六", &village_a, &known);
+        let file = format!("{CSV_HEAD}{}", row("赵六", &known, "历下甲村", 5));
+        let (job, page) = check_file(&li, "update.csv", file.into_bytes()).await;
+        page.assert_contains("id=\"n-update\">1<");
+        page.assert_contains("<td>家庭人口</td><td>3</td><td>5</td>");
+        let unticked = li.submit(&format!("{job}/confirm"), &[]).await;
+        unticked.assert_contains("请勾选");
+        let members: i64 = households::table.find(&known_id).select(households::members).first(&mut app.conn()).unwrap();
+        assert_eq!(members, 3, "not applied without the tick");
+        assert_eq!(li.post(&format!("{job}/confirm"), &[("apply_updates", "1")]).await.status, 303);
+        wait_job(&li, &job).await.assert_contains("data-state=\"done\"");
+        let members: i64 = households::table.find(&known_id).select(households::members).first(&mut app.conn()).unwrap();
+        assert_eq!(members, 5);
+    }
+}

@@ -838,15 +838,31 @@ pub async fn import_job(
     Ok(res)
 }
 
+/// The confirm form: updates to registered households apply only when
+/// `apply_updates` is ticked.
+#[derive(Deserialize)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    apply_updates: String,
+}
+
 pub async fn import_confirm(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    _form: CsrfForm<super::auth::Empty>,
+    form: CsrfForm<ConfirmForm>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ImportHouseholds)?;
     let job = load_job(&state, &user, id.into_inner()).await?;
+    let updates = job.report().map(|r| r.update).unwrap_or(0);
+    if job.state == "checked" && updates > 0 && form.0.apply_updates != "1" {
+        return Ok(flash_field_error(
+            &req,
+            &format!("/households/import/{}", job.id),
+            &FieldError::new("field.apply_updates", "error.import_updates_unticked"),
+        ));
+    }
     let job_id = job.id.clone();
     let started = run(&state, move |c| Ok(import::start_commit(c, &job_id)?)).await?;
     let path = format!("/households/import/{}", job.id);
