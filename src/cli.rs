@@ -742,6 +742,8 @@ fn import_households(
     })
     .map_err(|e| format!("{e:?}"))?;
     bar.finish_and_clear();
+    import::audit_check(&mut conn, &AuditCtx::console(), &name, &report)
+        .map_err(|e| e.to_string())?;
     for e in &report.refused {
         println!(
             "{} {}: {}: {}",

@@ -178,6 +178,11 @@ pub struct Report {
     /// new check to review.
     #[serde(default)]
     pub changed_since_check: bool,
+    /// Rows whose ID number is registered outside the checker's scope, with
+    /// that household's id: for the administrators' audit log only, never
+    /// stored in the job or shown to the checker.
+    #[serde(skip)]
+    pub conflicts: Vec<(usize, String)>,
 }
 
 /// One field an import would change in a registered household.
@@ -758,10 +763,12 @@ fn plan(
             }
             Some((h, path, old_village)) => {
                 if !scope.covers_area_path(path) {
+                    // Nothing about a household the checker may not see.
                     report.refused.push(RowError::new(
                         c.row,
-                        FieldError::new("field.id_number", "error.id_taken_elsewhere"),
+                        FieldError::new("field.id_number", "error.id_needs_admin"),
                     ));
+                    report.conflicts.push((c.row, h.id.clone()));
                     continue;
                 }
                 let phone_now = if h.phone_cipher.is_empty() {
@@ -886,7 +893,7 @@ fn field_changes(
     out
 }
 
-/// Check a file without changing anything.
+/// Check a file without changing any household.
 pub fn check(
     conn: &mut DbConn,
     key: &DataKey,
@@ -895,6 +902,73 @@ pub fn check(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Report, HouseholdError> {
     plan(conn, key, scope, table, progress).map(|(r, _)| r)
+}
+
+/// The most rows whose ID number is registered outside the checker's scope
+/// that one check records one by one in the audit log (the rest are counted).
+const MAX_CONFLICTS_AUDITED: usize = 100;
+
+/// Record a check in the audit log with its counts, and each row whose ID
+/// number is registered outside the checker's scope with that household,
+/// for the administrators to look at.
+pub fn audit_check(
+    conn: &mut DbConn,
+    ctx: &AuditCtx,
+    file_name: &str,
+    report: &Report,
+) -> QueryResult<()> {
+    db::write_tx(conn, |c| {
+        audit::record(
+            c,
+            ctx,
+            "household.import_check",
+            "file",
+            "",
+            &format!(
+                "{file_name}: {} rows, {} to create, {} to update, {} unchanged, {} rows refused, {} for an administrator to check",
+                report.total,
+                report.create,
+                report.update,
+                report.unchanged,
+                report.refused_rows(),
+                report.conflicts.len()
+            ),
+        )?;
+        for (row, other) in report.conflicts.iter().take(MAX_CONFLICTS_AUDITED) {
+            audit::record(
+                c,
+                ctx,
+                "household.id_conflict",
+                "household",
+                other,
+                &format!(
+                    "{file_name} row {row}: the ID number is registered to this household, outside the user's scope; an administrator must check it"
+                ),
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// How many files one user may have checked in an hour (counted in the
+/// database, so across app servers).
+pub const MAX_CHECKS_PER_HOUR: i64 = 20;
+
+/// Whether `user_id` may have another file checked now; `Err` is the
+/// message to show (too many checks in the last hour).
+pub fn may_check(conn: &mut DbConn, user_id: &str) -> Result<(), HouseholdError> {
+    let since = db::now() - chrono::Duration::hours(1);
+    let n: i64 = import_jobs::table
+        .filter(import_jobs::user_id.eq(user_id))
+        .filter(import_jobs::created_at.ge(since))
+        .count()
+        .get_result(conn)?;
+    if n >= MAX_CHECKS_PER_HOUR {
+        return Err(FieldError::new("field.file", "error.import_rate_limited")
+            .arg("n", MAX_CHECKS_PER_HOUR)
+            .into());
+    }
+    Ok(())
 }
 
 /// Check again and write every valid row, in one transaction: all or none.
@@ -1385,6 +1459,7 @@ fn run_job_inner(
                 );
             })
             .map_err(|e| format!("{e:?}"))?;
+            audit_check(&mut conn, ctx, &file_name, &report).map_err(|e| e.to_string())?;
             set_job(
                 &mut conn,
                 job_id,

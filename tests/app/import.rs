@@ -363,3 +363,65 @@ app_test! {
         assert_eq!(members, 5);
     }
 }
+
+app_test! {
+    async fn a_check_tells_nothing_about_households_outside_the_scope(app) {
+        use aixin::db::schema::audit_log;
+        use aixin::domain::Role;
+        let (town_a, village_a, village_b) = two_towns(&app, "天桥");
+        app.user("li", Role::Official, Some(&town_a), None);
+        let li = app.client();
+        li.login("li", PASSWORD).await;
+        let elsewhere = test_id_number();
+        let (other_id, _) = app.household_with_id("王五", &village_b, &elsewhere);
+        // A dry-run check of generated numbers, one registered in another town.
+        let file = format!(
+            "{CSV_HEAD}{}{}",
+            row("试探一", &test_id_number(), "天桥甲村", 3),
+            row("试探二", &elsewhere, "天桥甲村", 3)
+        );
+        let (_, page) = check_file(&li, "probe.csv", file.into_bytes()).await;
+        page.assert_contains("id=\"n-refused\">1<");
+        page.assert_contains("此行需由管理员核对");
+        assert!(!page.body.contains("其他区域") && !page.body.contains("王五") && !page.body.contains("天桥乙"));
+        // Audited: the check with its counts, and the conflict for the administrators.
+        let rows: Vec<(String, String, String)> = audit_log::table
+            .select((audit_log::action, audit_log::target_id, audit_log::summary))
+            .load(&mut app.conn())
+            .unwrap();
+        let check = rows.iter().find(|r| r.0 == "household.import_check").expect("the check is audited");
+        assert!(check.2.contains("2 rows") && check.2.contains("1 to create") && check.2.contains("1 for an administrator"), "{}", check.2);
+        assert!(rows.iter().any(|r| r.0 == "household.id_conflict" && r.1 == other_id), "the conflict is in the administrators' log");
+        assert!(rows.iter().all(|r| !r.2.contains(&elsewhere)), "no full ID number in the audit log");
+
+        // Registering one household: the same neutral refusal, audited, on the form and the API.
+        let again = li.submit("/households", &[
+            ("head_name", "试探三"), ("id_number", &elsewhere), ("area_id", &village_a), ("members", "2"),
+        ]).await;
+        again.assert_contains("此行需由管理员核对");
+        assert!(!again.body.contains("其他区域"));
+        let conflicts = audit_log::table
+            .filter(audit_log::action.eq("household.id_conflict"))
+            .count()
+            .get_result::<i64>(&mut app.conn())
+            .unwrap();
+        assert_eq!(conflicts, 2);
+        assert_eq!(count_households(&app), 1);
+
+        // Checks are limited per user and hour, in the database.
+        let li_id: String = aixin::db::schema::users::table
+            .filter(aixin::db::schema::users::username.eq("li"))
+            .select(aixin::db::schema::users::id)
+            .first(&mut app.conn())
+            .unwrap();
+        for _ in 1..aixin::households::import::MAX_CHECKS_PER_HOUR {
+            aixin::households::import::create_job(&mut app.conn(), &app.key, &li_id, "x.csv", b"x").unwrap();
+        }
+        let jobs_before: i64 = import_jobs::table.count().get_result(&mut app.conn()).unwrap();
+        let refused = upload(&li, "more.csv", CSV_HEAD.as_bytes().to_vec()).await;
+        assert_eq!(refused.location.as_deref(), Some("/households/import"));
+        li.follow("/households/import").await.assert_contains("一小时内最多检查 20 个文件");
+        let jobs_after: i64 = import_jobs::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(jobs_after, jobs_before);
+    }
+}

@@ -760,10 +760,23 @@ pub async fn import_upload(
     }
     let user_id = user.user.id.clone();
     let key = state.key.clone();
-    let job_id = run(&state, move |c| {
-        Ok(import::create_job(c, &key, &user_id, &file_name, &bytes)?)
+    // At most so many checks per user and hour, counted in the database.
+    let created = run(&state, move |c| {
+        Ok(crate::db::write_tx(c, |c| {
+            import::may_check(c, &user_id)?;
+            Ok::<_, crate::households::HouseholdError>(import::create_job(
+                c, &key, &user_id, &file_name, &bytes,
+            )?)
+        })?)
     })
-    .await?;
+    .await;
+    let job_id = match created {
+        Ok(id) => id,
+        Err(AppError::Invalid(e)) => {
+            return Ok(flash_field_error(&req, "/households/import", &e));
+        }
+        Err(e) => return Err(e),
+    };
     spawn_job(&state, &req, &user, &job_id, false);
     Ok(crate::web::middleware::see_other(&format!(
         "/households/import/{job_id}"
