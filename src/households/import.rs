@@ -623,8 +623,10 @@ fn check_row(
         Some(Status::Registered)
     } else {
         keep!(
-            Status::parse(status_text)
-                .ok_or(FieldError::new("field.status", "error.status_unknown"))
+            Status::parse(status_text).ok_or(
+                FieldError::new("field.status", "error.status_unknown_value")
+                    .arg("value", status_text.trim())
+            )
         )
     };
     let helper_text = text(row, Column::Helper).trim();

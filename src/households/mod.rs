@@ -38,13 +38,16 @@ impl Status {
         }
     }
 
+    /// The type from its stored name or an accepted Chinese name; `None`
+    /// for anything else (never a guess).
     pub fn parse(s: &str) -> Option<Status> {
         let s = s.trim();
         Status::ALL
             .into_iter()
             .find(|x| x.as_str() == s)
             .or(match s {
-                "建档立卡" | "建档立卡户" | "建档立卡贫困户" | "贫困户" => {
+                // Not the bare "贫困户": it may mean any of the three types.
+                "建档立卡" | "建档立卡户" | "建档立卡贫困户" => {
                     Some(Status::Registered)
                 }
                 "脱贫" | "脱贫户" | "已脱贫" => Some(Status::Lifted),

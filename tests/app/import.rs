@@ -425,3 +425,20 @@ app_test! {
         assert_eq!(jobs_after, jobs_before);
     }
 }
+
+app_test! {
+    async fn an_unknown_household_type_is_refused_never_guessed(app) {
+        let [_, _, _, _village] = app.area_chain("长清");
+        let admin = app.admin().await;
+        let file = format!(
+            "{CSV_HEAD}{}{}",
+            row("甲", &test_id_number(), "长清村", 3).replace("建档立卡户", "贫困户"),
+            row("乙", &test_id_number(), "长清村", 3).replace("建档立卡户", "低保户")
+        );
+        let (_, page) = check_file(&admin, "types.csv", file.into_bytes()).await;
+        page.assert_contains("id=\"n-create\">0<");
+        page.assert_contains("id=\"n-refused\">2<");
+        page.assert_contains("“贫困户”不是可用的户类型，应为 建档立卡户、脱贫户 或 监测户");
+        page.assert_contains("“低保户”不是可用的户类型");
+    }
+}
