@@ -285,6 +285,7 @@ impl Grid {
 /// before anything is read into memory: a small file that unpacks to
 /// gigabytes (a zip bomb) is refused. The declared sizes are not trusted.
 fn check_zip(bytes: &[u8]) -> Result<(), FieldError> {
+    use std::io::Read;
     let unreadable = || FieldError::new("field.file", "error.file_unreadable");
     let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|_| unreadable())?;
     let mut total: u64 = 0;
@@ -793,7 +794,7 @@ fn plan(
                         &c,
                         h,
                         old_village,
-                        phone_now.is_some(),
+                        phone_now.as_deref(),
                         &helper_names,
                     ));
                     report.update += 1;
@@ -824,11 +825,25 @@ fn field_changes(
     c: &Checked,
     h: &super::Household,
     old_village: &str,
-    had_phone: bool,
+    phone_now: Option<&str>,
     helper_names: &HashMap<String, String>,
 ) -> Vec<FieldChange> {
     let inp = &c.input;
     let mut out = Vec::new();
+    // Phones are compared in full but shown masked (two numbers may share
+    // a mask: the change is listed all the same).
+    if phone_now != inp.phone.as_ref().map(|p| p.expose()) {
+        out.push(FieldChange {
+            row: c.row,
+            head_name: h.head_name.clone(),
+            field: "field.phone".into(),
+            old: phone_now
+                .map(|_| h.phone_masked.clone())
+                .unwrap_or_default(),
+            new: inp.phone.as_ref().map(|p| p.masked()).unwrap_or_default(),
+            translate: false,
+        });
+    }
     let mut push = |field: &str, old: String, new: String, translate: bool| {
         if old != new {
             out.push(FieldChange {
@@ -847,15 +862,6 @@ fn field_changes(
         inp.head_name.clone(),
         false,
     );
-    let new_phone = inp.phone.as_ref().map(|p| p.masked()).unwrap_or_default();
-    let old_phone = if had_phone {
-        h.phone_masked.clone()
-    } else {
-        String::new()
-    };
-    if old_phone != new_phone || (had_phone && inp.phone.is_none()) {
-        push("field.phone", old_phone, new_phone, false);
-    }
     push(
         "field.village",
         old_village.to_string(),
