@@ -691,6 +691,7 @@ async fn housekeeping(pool: DbPool, config: Config) {
                     now - chrono::Duration::days(crate::api::idempotency::KEEP_DAYS),
                 );
                 let _ = crate::households::import::purge_stale_files(&mut c, now);
+                let _ = crate::households::import::fail_stale_jobs(&mut c, now);
                 // Awards whose public notice has ended without objection
                 // count now; each that cannot is marked with why, and the
                 // run is recorded for the operations page.
@@ -832,6 +833,8 @@ fn import_households(
     })
     .map_err(|e| format!("{e:?}"))?;
     bar.finish_and_clear();
+    import::audit_check(&mut conn, &AuditCtx::console(), &name, &report)
+        .map_err(|e| e.to_string())?;
     for e in &report.refused {
         println!(
             "{} {}: {}: {}",

@@ -80,6 +80,7 @@ fn conflict_code(key: &str) -> Option<&'static str> {
         | "error.already_void"
         | "error.id_taken"
         | "error.id_taken_elsewhere"
+        | "error.id_needs_admin"
         | "error.area_name_taken"
         | "error.store_name_taken"
         | "error.rule_code_taken"

@@ -106,6 +106,29 @@ impl DataKey {
         String::from_utf8(pt).ok()
     }
 
+    /// Encrypt bytes (an uploaded file): nonce || ciphertext, raw.
+    pub fn encrypt_bytes(&self, plaintext: &[u8]) -> Vec<u8> {
+        let mut nonce = [0u8; 24];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let ct = self
+            .cipher
+            .encrypt(XNonce::from_slice(&nonce), plaintext)
+            .expect("encryption in memory cannot fail");
+        let mut out = nonce.to_vec();
+        out.extend(ct);
+        out
+    }
+
+    /// The bytes of [`DataKey::encrypt_bytes`]; `None` when they were not
+    /// written with this key (or are not encrypted at all).
+    pub fn decrypt_bytes(&self, stored: &[u8]) -> Option<Vec<u8>> {
+        if stored.len() < 24 {
+            return None;
+        }
+        let (nonce, ct) = stored.split_at(24);
+        self.cipher.decrypt(XNonce::from_slice(nonce), ct).ok()
+    }
+
     /// A keyed hash for finding equal values without decrypting.
     pub fn lookup(&self, kind: &str, value: &str) -> String {
         let mut mac =

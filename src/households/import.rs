@@ -10,6 +10,7 @@ use std::io::Cursor;
 use calamine::{Data, Reader, Xlsx};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::{HouseholdError, HouseholdInput, Status, parse_members};
 use crate::areas::{self, Area};
@@ -165,6 +166,36 @@ pub struct Report {
     pub sample_create: Vec<SampleRow>,
     pub sample_update: Vec<SampleRow>,
     pub committed: bool,
+    /// Every field an update would change, old and new value (phones masked).
+    #[serde(default)]
+    pub changes: Vec<FieldChange>,
+    /// A digest of everything the check found (and the state of the
+    /// households it would touch): a confirm applies only while the same
+    /// check gives the same digest.
+    #[serde(default)]
+    pub fingerprint: String,
+    /// The data changed after the check that was confirmed, so this is a
+    /// new check to review.
+    #[serde(default)]
+    pub changed_since_check: bool,
+    /// Rows whose ID number is registered outside the checker's scope, with
+    /// that household's id: for the administrators' audit log only, never
+    /// stored in the job or shown to the checker.
+    #[serde(skip)]
+    pub conflicts: Vec<(usize, String)>,
+}
+
+/// One field an import would change in a registered household.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct FieldChange {
+    pub row: usize,
+    pub head_name: String,
+    /// Translation key of the field's name.
+    pub field: String,
+    pub old: String,
+    pub new: String,
+    /// `old` and `new` are translation keys (the household type).
+    pub translate: bool,
 }
 
 impl Report {
@@ -188,71 +219,221 @@ pub struct Cell {
     pub numeric: bool,
 }
 
-/// Read a CSV (UTF-8 or GB18030, as Excel on Chinese Windows saves it) or an
-/// XLSX file.
-pub fn read_table(file_name: &str, bytes: &[u8]) -> Result<Table, FieldError> {
-    let is_xlsx = bytes.starts_with(b"PK") || file_name.to_lowercase().ends_with(".xlsx");
-    let grid: Vec<Vec<Cell>> = if is_xlsx {
-        let mut wb: Xlsx<_> = Xlsx::new(Cursor::new(bytes.to_vec()))
-            .map_err(|_| FieldError::new("field.file", "error.file_unreadable"))?;
-        let range = wb
-            .worksheet_range_at(0)
-            .ok_or(FieldError::new("field.file", "error.file_empty"))?
-            .map_err(|_| FieldError::new("field.file", "error.file_unreadable"))?;
-        range
-            .rows()
-            .map(|r| r.iter().map(cell_of).collect())
-            .collect()
-    } else {
-        let text = match std::str::from_utf8(bytes) {
-            Ok(t) => t.trim_start_matches('\u{feff}').to_string(),
-            Err(_) => {
-                let (t, _, bad) = encoding_rs::GB18030.decode(bytes);
-                if bad {
-                    return Err(FieldError::new("field.file", "error.file_encoding"));
-                }
-                t.into_owned()
-            }
-        };
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(text.as_bytes());
-        let mut grid = Vec::new();
-        for rec in rdr.records() {
-            let rec = rec.map_err(|_| FieldError::new("field.file", "error.file_unreadable"))?;
-            grid.push(
-                rec.iter()
-                    .map(|s| Cell {
-                        text: s.to_string(),
-                        numeric: false,
-                    })
-                    .collect(),
-            );
-        }
-        grid
-    };
-    let mut iter = grid.into_iter().enumerate();
-    let header = loop {
-        match iter.next() {
-            None => return Err(FieldError::new("field.file", "error.file_empty")),
-            Some((_, r)) if r.iter().all(|c| c.text.trim().is_empty()) => continue,
-            Some((_, r)) => break r,
-        }
-    };
-    let columns: Vec<Option<Column>> = header.iter().map(|c| Column::of_header(&c.text)).collect();
-    for c in Column::ALL.into_iter().filter(|c| c.required()) {
-        if !columns.contains(&Some(c)) {
-            return Err(
-                FieldError::new("field.file", "error.column_missing").arg("column", c.header())
-            );
+/// The most data rows a file may hold (a county's list is well under it).
+pub const MAX_ROWS: usize = 100_000;
+/// The furthest column a filled cell may be in (column CV).
+pub const MAX_COLUMNS: u32 = 100;
+/// The most filled cells a file may hold.
+pub const MAX_CELLS: usize = 2_000_000;
+/// The most text, in bytes, all cells together may hold once read.
+pub const MAX_TEXT_BYTES: usize = 64 * 1024 * 1024;
+/// The most bytes an XLSX may unpack to, all its zip entries together.
+pub const MAX_UNZIPPED_BYTES: u64 = 100 * 1024 * 1024;
+/// Longest text kept of one cell (every field is far shorter; a longer one
+/// is refused by the field's own check).
+const MAX_CELL_CHARS: usize = 1_000;
+
+fn too_large() -> FieldError {
+    FieldError::new("field.file", "error.file_too_big_sheet")
+        .arg("rows", MAX_ROWS)
+        .arg("columns", MAX_COLUMNS)
+}
+
+/// The filled rows of a sheet, read under the caps above: (row number as a
+/// spreadsheet shows it, cells by column).
+struct Grid {
+    rows: std::collections::BTreeMap<u32, Vec<(u32, Cell)>>,
+    cells: usize,
+    text_bytes: usize,
+}
+
+impl Grid {
+    fn new() -> Grid {
+        Grid {
+            rows: Default::default(),
+            cells: 0,
+            text_bytes: 0,
         }
     }
+
+    /// Keep one cell (0-based position); empty cells are skipped, a filled
+    /// one outside the caps refuses the file.
+    fn push(&mut self, row: u32, col: u32, mut cell: Cell) -> Result<(), FieldError> {
+        if cell.text.trim().is_empty() {
+            return Ok(());
+        }
+        if col >= MAX_COLUMNS || row as usize >= MAX_ROWS + HEADER_SEARCH_ROWS {
+            return Err(too_large());
+        }
+        if let Some((i, _)) = cell.text.char_indices().nth(MAX_CELL_CHARS) {
+            cell.text.truncate(i);
+        }
+        self.cells += 1;
+        self.text_bytes += cell.text.len();
+        if self.cells > MAX_CELLS || self.text_bytes > MAX_TEXT_BYTES {
+            return Err(too_large());
+        }
+        self.rows.entry(row).or_default().push((col, cell));
+        if self.rows.len() > MAX_ROWS + HEADER_SEARCH_ROWS {
+            return Err(too_large());
+        }
+        Ok(())
+    }
+}
+
+/// Measure every entry of an XLSX (a zip) by unpacking it into nothing,
+/// before anything is read into memory: a small file that unpacks to
+/// gigabytes (a zip bomb) is refused. The declared sizes are not trusted.
+fn check_zip(bytes: &[u8]) -> Result<(), FieldError> {
+    use std::io::Read;
+    let unreadable = || FieldError::new("field.file", "error.file_unreadable");
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|_| unreadable())?;
+    let mut total: u64 = 0;
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).map_err(|_| unreadable())?;
+        let left = MAX_UNZIPPED_BYTES - total;
+        let n = std::io::copy(&mut (&mut entry).take(left + 1), &mut std::io::sink())
+            .map_err(|_| unreadable())?;
+        total += n;
+        if total > MAX_UNZIPPED_BYTES {
+            return Err(FieldError::new("field.file", "error.file_unzips_too_large")
+                .arg("mb", MAX_UNZIPPED_BYTES / 1024 / 1024));
+        }
+    }
+    Ok(())
+}
+
+/// The first sheet of an XLSX, read cell by cell (the sheet's declared
+/// dimensions are not trusted: one cell at XFD1048576 must not make a grid
+/// of seventeen billion cells).
+fn read_xlsx(bytes: &[u8]) -> Result<Grid, FieldError> {
+    use calamine::DataRef;
+    let unreadable = || FieldError::new("field.file", "error.file_unreadable");
+    check_zip(bytes)?;
+    let mut wb: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(|_| unreadable())?;
+    let name = wb
+        .sheet_names()
+        .first()
+        .cloned()
+        .ok_or(FieldError::new("field.file", "error.file_empty"))?;
+    let mut reader = wb.worksheet_cells_reader(&name).map_err(|_| unreadable())?;
+    let mut grid = Grid::new();
+    while let Some(cell) = reader.next_cell().map_err(|_| unreadable())? {
+        let (row, col) = cell.get_position();
+        let value = match cell.get_value() {
+            DataRef::SharedString(s) => Data::String(s.chars().take(MAX_CELL_CHARS + 1).collect()),
+            other => Data::from(other.clone()),
+        };
+        grid.push(row, col, cell_of(&value))?;
+    }
+    Ok(grid)
+}
+
+fn read_csv(bytes: &[u8]) -> Result<Grid, FieldError> {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => std::borrow::Cow::Borrowed(t.trim_start_matches('\u{feff}')),
+        Err(_) => {
+            let (t, _, bad) = encoding_rs::GB18030.decode(bytes);
+            if bad {
+                return Err(FieldError::new("field.file", "error.file_encoding"));
+            }
+            t
+        }
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut grid = Grid::new();
+    for (row, rec) in rdr.records().enumerate() {
+        let rec = rec.map_err(|_| FieldError::new("field.file", "error.file_unreadable"))?;
+        for (col, s) in rec.iter().enumerate() {
+            let cell = Cell {
+                text: s.to_string(),
+                numeric: false,
+            };
+            grid.push(
+                u32::try_from(row).unwrap_or(u32::MAX),
+                u32::try_from(col).unwrap_or(u32::MAX),
+                cell,
+            )?;
+        }
+    }
+    Ok(grid)
+}
+
+/// How many rows from the top may come before the header row.
+const HEADER_SEARCH_ROWS: usize = 10;
+
+/// Read a CSV (UTF-8 or GB18030, as Excel on Chinese Windows saves it) or an
+/// XLSX file (its first sheet), under the size caps above.
+///
+/// Errors (in the `field.file` field): unreadable, empty, wrong encoding,
+/// too large a sheet or a zip that unpacks too large, a required column missing.
+pub fn read_table(file_name: &str, bytes: &[u8]) -> Result<Table, FieldError> {
+    let is_xlsx = bytes.starts_with(b"PK") || file_name.to_lowercase().ends_with(".xlsx");
+    let grid = if is_xlsx {
+        read_xlsx(bytes)?
+    } else {
+        read_csv(bytes)?
+    };
+    let mut iter = grid.rows.into_iter().map(|(row, cells)| {
+        let width = cells
+            .iter()
+            .map(|(c, _)| *c as usize + 1)
+            .max()
+            .unwrap_or(0);
+        let mut line = vec![
+            Cell {
+                text: String::new(),
+                numeric: false
+            };
+            width
+        ];
+        for (c, cell) in cells {
+            line[c as usize] = cell;
+        }
+        (row as usize, line)
+    });
+    // The header row is the first of the top rows that names every required
+    // column (a title such as "2026年某村农户花名册" may come above it).
+    let mut top: Vec<(usize, Vec<Cell>)> = Vec::new();
+    let mut found = None;
+    for (row, line) in iter.by_ref() {
+        let columns: Vec<Option<Column>> =
+            line.iter().map(|c| Column::of_header(&c.text)).collect();
+        let complete = Column::ALL
+            .into_iter()
+            .filter(|c| c.required())
+            .all(|c| columns.contains(&Some(c)));
+        if complete {
+            found = Some(columns);
+            break;
+        }
+        top.push((row, line));
+        if row >= HEADER_SEARCH_ROWS {
+            break;
+        }
+    }
+    let columns = match found {
+        Some(columns) => columns,
+        None => {
+            // Name what the likeliest header row (most headers known) lacks.
+            let best: Vec<Option<Column>> = top
+                .iter()
+                .map(|(_, line)| line.iter().map(|c| Column::of_header(&c.text)).collect())
+                .max_by_key(|cols: &Vec<Option<Column>>| cols.iter().flatten().count())
+                .ok_or(FieldError::new("field.file", "error.file_empty"))?;
+            let missing = Column::ALL
+                .into_iter()
+                .find(|c| c.required() && !best.contains(&Some(*c)))
+                .unwrap_or(Column::HeadName);
+            return Err(FieldError::new("field.file", "error.column_missing")
+                .arg("column", missing.header()));
+        }
+    };
     let mut rows = Vec::new();
     for (i, r) in iter {
-        if r.iter().all(|c| c.text.trim().is_empty()) {
-            continue;
-        }
         let mut map = HashMap::new();
         for (cell, col) in r.into_iter().zip(&columns) {
             if let Some(col) = col {
@@ -355,6 +536,18 @@ impl Villages {
     }
 }
 
+/// Officials' shown names by id.
+fn helper_names(conn: &mut DbConn) -> QueryResult<HashMap<String, String>> {
+    let rows: Vec<(String, String, String)> = users::table
+        .filter(users::role.eq("official"))
+        .select((users::id, users::username, users::display_name))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, u, d)| (id, if d.is_empty() { u } else { d }))
+        .collect())
+}
+
 /// Officials by username or display name.
 fn helper_ids(conn: &mut DbConn) -> QueryResult<HashMap<String, String>> {
     let rows: Vec<(String, String, String)> = users::table
@@ -406,15 +599,13 @@ fn check_row(
         40
     ));
     let id_cell = row.get(&Column::IdNumber);
-    let id_number = keep!(
-        IdNumber::parse("field.id_number", text(row, Column::IdNumber)).map_err(|e| {
-            if id_cell.is_some_and(|c| c.numeric) && e.key != "error.required" {
-                FieldError::new("field.id_number", "error.id_numeric_cell")
-            } else {
-                e
-            }
-        })
-    );
+    // An ID number Excel stored as a number has lost its last digits even
+    // when the check digit happens to fit: refused whatever it says.
+    let id_number = keep!(if id_cell.is_some_and(|c| c.numeric) {
+        Err(FieldError::new("field.id_number", "error.id_numeric_cell"))
+    } else {
+        IdNumber::parse("field.id_number", text(row, Column::IdNumber))
+    });
     let phone_text = text(row, Column::Phone);
     let phone = if phone_text.trim().is_empty() {
         Some(None)
@@ -433,8 +624,10 @@ fn check_row(
         Some(Status::Registered)
     } else {
         keep!(
-            Status::parse(status_text)
-                .ok_or(FieldError::new("field.status", "error.status_unknown"))
+            Status::parse(status_text).ok_or(
+                FieldError::new("field.status", "error.status_unknown_value")
+                    .arg("value", status_text.trim())
+            )
         )
     };
     let helper_text = text(row, Column::Helper).trim();
@@ -528,24 +721,37 @@ fn plan(
         }
     }
     // Which of the ID numbers are already registered, in chunks.
-    let mut existing: HashMap<String, (super::Household, String)> = HashMap::new();
+    let mut existing: HashMap<String, (super::Household, String, String)> = HashMap::new();
     let lookups: Vec<String> = checked.iter().map(|(l, _)| l.clone()).collect();
     for chunk in lookups.chunks(500) {
-        let found: Vec<(super::Household, String)> = households::table
+        let found: Vec<(super::Household, String, String)> = households::table
             .inner_join(crate::db::schema::areas::table)
             .filter(households::id_lookup.eq_any(chunk))
             .filter(households::archived.eq(false))
             .select((
                 super::Household::as_select(),
                 crate::db::schema::areas::path,
+                crate::db::schema::areas::name,
             ))
             .load(conn)?;
-        for (h, path) in found {
-            existing.insert(h.id_lookup.clone(), (h, path));
+        for (h, path, name) in found {
+            existing.insert(h.id_lookup.clone(), (h, path, name));
         }
     }
+    let helper_names = helper_names(conn)?;
+    // What the digest covers besides the report: each planned row with the
+    // ids it resolved to, and the version of each household it matched.
+    let mut digest = Sha256::new();
     let mut plans = Vec::new();
     for (lookup, c) in checked {
+        let inp = &c.input;
+        digest.update(format!(
+            "row {} {lookup} {} {:?} {} {} {} {}\n",
+            c.row, inp.area_id, inp.helper_id, inp.head_name, inp.members, inp.address, inp.notes
+        ));
+        if let Some((h, _, _)) = existing.get(&lookup) {
+            digest.update(format!("household {} {}\n", h.id, h.updated_at));
+        }
         match existing.get(&lookup) {
             None => {
                 report.create += 1;
@@ -558,12 +764,14 @@ fn plan(
                 }
                 plans.push(Plan::Create(c));
             }
-            Some((h, path)) => {
+            Some((h, path, old_village)) => {
                 if !scope.covers_area_path(path) {
+                    // Nothing about a household the checker may not see.
                     report.refused.push(RowError::new(
                         c.row,
-                        FieldError::new("field.id_number", "error.id_taken_elsewhere"),
+                        FieldError::new("field.id_number", "error.id_needs_admin"),
                     ));
+                    report.conflicts.push((c.row, h.id.clone()));
                     continue;
                 }
                 let phone_now = if h.phone_cipher.is_empty() {
@@ -582,6 +790,13 @@ fn plan(
                 if same {
                     report.unchanged += 1;
                 } else {
+                    report.changes.extend(field_changes(
+                        &c,
+                        h,
+                        old_village,
+                        phone_now.as_deref(),
+                        &helper_names,
+                    ));
                     report.update += 1;
                     if report.sample_update.len() < 50 {
                         report.sample_update.push(SampleRow {
@@ -599,11 +814,94 @@ fn plan(
         }
     }
     report.refused.sort_by_key(|e| e.row);
+    digest.update(serde_json::to_vec(&report).unwrap_or_default());
+    report.fingerprint = hex::encode(digest.finalize());
     progress(total, total);
     Ok((report, plans))
 }
 
-/// Check a file without changing anything.
+/// The fields a row would change in household `h`, old and new values.
+fn field_changes(
+    c: &Checked,
+    h: &super::Household,
+    old_village: &str,
+    phone_now: Option<&str>,
+    helper_names: &HashMap<String, String>,
+) -> Vec<FieldChange> {
+    let inp = &c.input;
+    let mut out = Vec::new();
+    // Phones are compared in full but shown masked (two numbers may share
+    // a mask: the change is listed all the same).
+    if phone_now != inp.phone.as_ref().map(|p| p.expose()) {
+        out.push(FieldChange {
+            row: c.row,
+            head_name: h.head_name.clone(),
+            field: "field.phone".into(),
+            old: phone_now
+                .map(|_| h.phone_masked.clone())
+                .unwrap_or_default(),
+            new: inp.phone.as_ref().map(|p| p.masked()).unwrap_or_default(),
+            translate: false,
+        });
+    }
+    let mut push = |field: &str, old: String, new: String, translate: bool| {
+        if old != new {
+            out.push(FieldChange {
+                row: c.row,
+                head_name: h.head_name.clone(),
+                field: field.to_string(),
+                old,
+                new,
+                translate,
+            });
+        }
+    };
+    push(
+        "field.head_name",
+        h.head_name.clone(),
+        inp.head_name.clone(),
+        false,
+    );
+    push(
+        "field.village",
+        old_village.to_string(),
+        c.village.clone(),
+        false,
+    );
+    push(
+        "field.address",
+        h.address.clone(),
+        inp.address.clone(),
+        false,
+    );
+    push(
+        "field.members",
+        h.members.to_string(),
+        inp.members.to_string(),
+        false,
+    );
+    push(
+        "field.status",
+        Status::label_key_of(&h.status).to_string(),
+        inp.status.label_key().to_string(),
+        true,
+    );
+    let helper = |id: &Option<String>| {
+        id.as_ref()
+            .map(|i| helper_names.get(i).cloned().unwrap_or_default())
+            .unwrap_or_default()
+    };
+    push(
+        "field.helper",
+        helper(&h.helper_id),
+        helper(&inp.helper_id),
+        false,
+    );
+    push("field.notes", h.notes.clone(), inp.notes.clone(), false);
+    out
+}
+
+/// Check a file without changing any household.
 pub fn check(
     conn: &mut DbConn,
     key: &DataKey,
@@ -614,7 +912,76 @@ pub fn check(
     plan(conn, key, scope, table, progress).map(|(r, _)| r)
 }
 
+/// The most rows whose ID number is registered outside the checker's scope
+/// that one check records one by one in the audit log (the rest are counted).
+const MAX_CONFLICTS_AUDITED: usize = 100;
+
+/// Record a check in the audit log with its counts, and each row whose ID
+/// number is registered outside the checker's scope with that household,
+/// for the administrators to look at.
+pub fn audit_check(
+    conn: &mut DbConn,
+    ctx: &AuditCtx,
+    file_name: &str,
+    report: &Report,
+) -> QueryResult<()> {
+    db::write_tx(conn, |c| {
+        audit::record(
+            c,
+            ctx,
+            "household.import_check",
+            "file",
+            "",
+            &format!(
+                "{file_name}: {} rows, {} to create, {} to update, {} unchanged, {} rows refused, {} for an administrator to check",
+                report.total,
+                report.create,
+                report.update,
+                report.unchanged,
+                report.refused_rows(),
+                report.conflicts.len()
+            ),
+        )?;
+        for (row, other) in report.conflicts.iter().take(MAX_CONFLICTS_AUDITED) {
+            audit::record(
+                c,
+                ctx,
+                "household.id_conflict",
+                "household",
+                other,
+                &format!(
+                    "{file_name} row {row}: the ID number is registered to this household, outside the user's scope; an administrator must check it"
+                ),
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// How many files one user may have checked in an hour (counted in the
+/// database, so across app servers).
+pub const MAX_CHECKS_PER_HOUR: i64 = 20;
+
+/// Whether `user_id` may have another file checked now; `Err` is the
+/// message to show (too many checks in the last hour).
+pub fn may_check(conn: &mut DbConn, user_id: &str) -> Result<(), HouseholdError> {
+    let since = db::now() - chrono::Duration::hours(1);
+    let n: i64 = import_jobs::table
+        .filter(import_jobs::user_id.eq(user_id))
+        .filter(import_jobs::created_at.ge(since))
+        .count()
+        .get_result(conn)?;
+    if n >= MAX_CHECKS_PER_HOUR {
+        return Err(FieldError::new("field.file", "error.import_rate_limited")
+            .arg("n", MAX_CHECKS_PER_HOUR)
+            .into());
+    }
+    Ok(())
+}
+
 /// Check again and write every valid row, in one transaction: all or none.
+/// (For the console, which checks and writes in one go; a confirmed web
+/// import goes through [`commit_checked`].)
 pub fn commit(
     conn: &mut DbConn,
     ctx: &AuditCtx,
@@ -624,8 +991,68 @@ pub fn commit(
     file_name: &str,
     today: chrono::NaiveDate,
 ) -> Result<Report, HouseholdError> {
+    match commit_inner(conn, ctx, key, scope, table, file_name, today, None, "")? {
+        Confirmed::Done(r) | Confirmed::Changed(r) => Ok(r),
+    }
+}
+
+/// What confirming a check came to.
+#[derive(Debug)]
+pub enum Confirmed {
+    /// Written, exactly as checked.
+    Done(Report),
+    /// Nothing written: checking again (in the same transaction) found
+    /// something different; this is the new check, to review.
+    Changed(Report),
+}
+
+/// Write a checked file, as its uploader (`ctx`, `scope`), only if checking
+/// it again now gives the check that was shown (`fingerprint`); all rows in
+/// one transaction. `confirmed_by` (when someone else confirmed) goes into
+/// the audit row.
+#[allow(clippy::too_many_arguments)]
+pub fn commit_checked(
+    conn: &mut DbConn,
+    ctx: &AuditCtx,
+    key: &DataKey,
+    scope: &Scope,
+    table: &Table,
+    file_name: &str,
+    today: chrono::NaiveDate,
+    fingerprint: &str,
+    confirmed_by: &str,
+) -> Result<Confirmed, HouseholdError> {
+    commit_inner(
+        conn,
+        ctx,
+        key,
+        scope,
+        table,
+        file_name,
+        today,
+        Some(fingerprint),
+        confirmed_by,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn commit_inner(
+    conn: &mut DbConn,
+    ctx: &AuditCtx,
+    key: &DataKey,
+    scope: &Scope,
+    table: &Table,
+    file_name: &str,
+    today: chrono::NaiveDate,
+    fingerprint: Option<&str>,
+    confirmed_by: &str,
+) -> Result<Confirmed, HouseholdError> {
     db::write_tx(conn, |c| {
         let (mut report, plans) = plan(c, key, scope, table, &mut |_, _| {})?;
+        if fingerprint.is_some_and(|f| f != report.fingerprint) {
+            report.changed_since_check = true;
+            return Ok(Confirmed::Changed(report));
+        }
         for p in &plans {
             match p {
                 Plan::Create(checked) => {
@@ -639,6 +1066,11 @@ pub fn commit(
             }
         }
         report.committed = true;
+        let by = if confirmed_by.is_empty() || confirmed_by == ctx.username {
+            String::new()
+        } else {
+            format!(" (confirmed by {confirmed_by})")
+        };
         audit::record(
             c,
             ctx,
@@ -646,14 +1078,14 @@ pub fn commit(
             "file",
             "",
             &format!(
-                "{file_name}: {} created, {} updated, {} unchanged, {} rows refused",
+                "{file_name}: {} created, {} updated, {} unchanged, {} rows refused{by}",
                 report.create,
                 report.update,
                 report.unchanged,
                 report.refused_rows()
             ),
         )?;
-        Ok(report)
+        Ok(Confirmed::Done(report))
     })
 }
 
@@ -724,12 +1156,22 @@ impl Job {
 
 pub const MAX_FILE_BYTES: usize = 20 * 1024 * 1024;
 
+/// An unconfirmed check's file is deleted after this many minutes (the
+/// housekeeping runs every five, so it is gone within the hour), and the
+/// check can no longer be confirmed.
+pub const CHECK_KEEP_MINUTES: i64 = 50;
+
+/// Record an uploaded file as a job being checked. The file (full ID numbers
+/// and phones) is kept encrypted with the data key, and only until the job
+/// is confirmed, fails, or its check expires. Returns the job's id.
 pub fn create_job(
     conn: &mut DbConn,
+    key: &DataKey,
     user_id: &str,
     file_name: &str,
     bytes: &[u8],
 ) -> QueryResult<String> {
+    let bytes = key.encrypt_bytes(bytes);
     let id = db::new_id();
     let now = db::now();
     diesel::insert_into(import_jobs::table)
@@ -738,7 +1180,7 @@ pub fn create_job(
             import_jobs::kind.eq("households"),
             import_jobs::user_id.eq(user_id),
             import_jobs::file_name.eq(file_name),
-            import_jobs::file.eq(bytes),
+            import_jobs::file.eq(&bytes),
             import_jobs::state.eq("checking"),
             import_jobs::created_at.eq(now),
             import_jobs::updated_at.eq(now),
@@ -747,14 +1189,21 @@ pub fn create_job(
     Ok(id)
 }
 
-/// Forget the files of jobs that were checked but never imported, after a day.
+/// Delete the files of checks not confirmed within [`CHECK_KEEP_MINUTES`]:
+/// the job becomes "expired" (its report stays; confirming is refused).
+/// Returns how many files were deleted.
 pub fn purge_stale_files(conn: &mut DbConn, now: chrono::NaiveDateTime) -> QueryResult<usize> {
     diesel::update(
         import_jobs::table
-            .filter(import_jobs::updated_at.lt(now - chrono::Duration::days(1)))
-            .filter(import_jobs::state.ne("importing")),
+            .filter(import_jobs::state.eq("checked"))
+            .filter(
+                import_jobs::updated_at.lt(now - chrono::Duration::minutes(CHECK_KEEP_MINUTES)),
+            ),
     )
-    .set(import_jobs::file.eq(Vec::<u8>::new()))
+    .set((
+        import_jobs::state.eq("expired"),
+        import_jobs::file.eq(Vec::<u8>::new()),
+    ))
     .execute(conn)
 }
 
@@ -774,15 +1223,20 @@ fn set_job(
     total: i64,
     report: &str,
 ) -> QueryResult<()> {
-    diesel::update(import_jobs::table.find(id))
-        .set((
-            import_jobs::state.eq(state),
-            import_jobs::rows_done.eq(done),
-            import_jobs::rows_total.eq(total),
-            import_jobs::report.eq(report),
-            import_jobs::updated_at.eq(db::now()),
-        ))
-        .execute(conn)?;
+    // Only a running job moves on (one ended as stale stays ended).
+    diesel::update(
+        import_jobs::table
+            .find(id)
+            .filter(import_jobs::state.eq_any(["checking", "importing"])),
+    )
+    .set((
+        import_jobs::state.eq(state),
+        import_jobs::rows_done.eq(done),
+        import_jobs::rows_total.eq(total),
+        import_jobs::report.eq(report),
+        import_jobs::updated_at.eq(db::now()),
+    ))
+    .execute(conn)?;
     // The uploaded file holds full ID numbers and phones: keep it only while
     // the job still needs it.
     if matches!(state, "done" | "failed") {
@@ -793,13 +1247,16 @@ fn set_job(
     Ok(())
 }
 
-/// Move a checked job to "importing", exactly once (a second confirm finds
-/// it already moving and does nothing).
+/// Move a checked job to "importing", exactly once, and only while its
+/// check has not expired (a second confirm, or a late one, changes nothing
+/// and gets `false`).
 pub fn start_commit(conn: &mut DbConn, id: &str) -> QueryResult<bool> {
+    let fresh_since = db::now() - chrono::Duration::minutes(CHECK_KEEP_MINUTES);
     let n = diesel::update(
         import_jobs::table
             .find(id)
-            .filter(import_jobs::state.eq("checked")),
+            .filter(import_jobs::state.eq("checked"))
+            .filter(import_jobs::updated_at.ge(fresh_since)),
     )
     .set((
         import_jobs::state.eq("importing"),
@@ -817,8 +1274,97 @@ fn error_report(e: FieldError) -> String {
     .unwrap_or_default()
 }
 
-/// Run a job's check or commit to the end (on a blocking thread).
+/// How many import checks or commits one app server runs at once; more
+/// wait their turn (each can hold a large file's rows in memory).
+pub const MAX_RUNNING_JOBS: usize = 2;
+
+/// A counting semaphore for [`MAX_RUNNING_JOBS`] (a per-process resource
+/// cap, not a correctness guard: job states are guarded in the database).
+static RUNNING: (std::sync::Mutex<usize>, std::sync::Condvar) =
+    (std::sync::Mutex::new(0), std::sync::Condvar::new());
+
+struct Slot;
+
+impl Slot {
+    fn acquire() -> Slot {
+        let (lock, cv) = &RUNNING;
+        let mut n = lock.lock().unwrap_or_else(|e| e.into_inner());
+        while *n >= MAX_RUNNING_JOBS {
+            n = cv.wait(n).unwrap_or_else(|e| e.into_inner());
+        }
+        *n += 1;
+        Slot
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let (lock, cv) = &RUNNING;
+        let mut n = lock.lock().unwrap_or_else(|e| e.into_inner());
+        *n = n.saturating_sub(1);
+        cv.notify_one();
+    }
+}
+
+/// A job that has shown no progress for this long was interrupted (its
+/// server stopped): it is ended as failed.
+pub const STALE_JOB_MINUTES: i64 = 30;
+
+/// End as failed, with its reason, every job still "checking" or
+/// "importing" that has not moved for [`STALE_JOB_MINUTES`] (an import runs
+/// in one transaction, so an interrupted one left nothing behind).
+/// Returns how many were ended.
+pub fn fail_stale_jobs(conn: &mut DbConn, now: chrono::NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        import_jobs::table
+            .filter(import_jobs::state.eq_any(["checking", "importing"]))
+            .filter(import_jobs::updated_at.lt(now - chrono::Duration::minutes(STALE_JOB_MINUTES))),
+    )
+    .set((
+        import_jobs::state.eq("failed"),
+        import_jobs::report.eq(error_report(FieldError::new(
+            "field.file",
+            "error.import_interrupted",
+        ))),
+        import_jobs::file.eq(Vec::<u8>::new()),
+        import_jobs::updated_at.eq(now),
+    ))
+    .execute(conn)
+}
+
+/// Run a job's check or commit to the end (on a blocking thread), at most
+/// [`MAX_RUNNING_JOBS`] at once. Whatever happens (a refused file, a
+/// database error, a panic) the job ends "checked", "done" or "failed" with
+/// its reason; it is never left running.
 pub fn run_job(
+    pool: &DbPool,
+    key: &DataKey,
+    ctx: &AuditCtx,
+    scope: &Scope,
+    job_id: &str,
+    commit_it: bool,
+    today: chrono::NaiveDate,
+) {
+    let _slot = Slot::acquire();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_job_inner(pool, key, ctx, scope, job_id, commit_it, today)
+    }));
+    if outcome.is_err() {
+        tracing::error!(job = job_id, "import job panicked");
+        if let Ok(mut conn) = pool.get() {
+            let _ = set_job(
+                &mut conn,
+                job_id,
+                "failed",
+                0,
+                0,
+                &error_report(FieldError::new("field.file", "error.import_failed")),
+            );
+        }
+    }
+}
+
+fn run_job_inner(
     pool: &DbPool,
     key: &DataKey,
     ctx: &AuditCtx,
@@ -829,11 +1375,30 @@ pub fn run_job(
 ) {
     let result = (|| -> Result<(), String> {
         let mut conn = pool.get().map_err(|e| e.to_string())?;
-        let (file_name, bytes): (String, Vec<u8>) = import_jobs::table
-            .find(job_id)
-            .select((import_jobs::file_name, import_jobs::file))
-            .first(&mut conn)
+        let (file_name, stored, uploader_id, checked): (String, Vec<u8>, String, String) =
+            import_jobs::table
+                .find(job_id)
+                .select((
+                    import_jobs::file_name,
+                    import_jobs::file,
+                    import_jobs::user_id,
+                    import_jobs::report,
+                ))
+                .first(&mut conn)
+                .map_err(|e| e.to_string())?;
+        let Some(bytes) = key.decrypt_bytes(&stored) else {
+            // Deleted (expired), or kept in the clear by an older version.
+            set_job(
+                &mut conn,
+                job_id,
+                "failed",
+                0,
+                0,
+                &error_report(FieldError::new("field.file", "error.import_expired")),
+            )
             .map_err(|e| e.to_string())?;
+            return Ok(());
+        };
         let table = match read_table(&file_name, &bytes) {
             Ok(t) => t,
             Err(e) => {
@@ -844,13 +1409,46 @@ pub fn run_job(
         };
         let total = table.rows.len() as i64;
         if commit_it {
-            set_job(&mut conn, job_id, "importing", 0, total, "").map_err(|e| e.to_string())?;
-            let report = commit(&mut conn, ctx, key, scope, &table, &file_name, today)
-                .map_err(|e| format!("{e:?}"))?;
+            // Written as the person who uploaded and checked the file, within
+            // their scope (not the confirmer's), and only as it was checked.
+            let uploader = crate::users::find(&mut conn, &uploader_id)
+                .map_err(|e| e.to_string())?
+                .filter(|u| !u.disabled)
+                .ok_or("the uploader no longer exists or is disabled")?;
+            let uploader_scope =
+                crate::users::scope_of(&mut conn, &uploader).map_err(|e| e.to_string())?;
+            let uploader_ctx = AuditCtx {
+                user_id: Some(uploader.id.clone()),
+                username: uploader.username.clone(),
+                ip: ctx.ip.clone(),
+                request_id: ctx.request_id.clone(),
+            };
+            let fingerprint = serde_json::from_str::<Report>(&checked)
+                .map(|r| r.fingerprint)
+                .unwrap_or_default();
+            set_job(&mut conn, job_id, "importing", 0, total, &checked)
+                .map_err(|e| e.to_string())?;
+            let outcome = commit_checked(
+                &mut conn,
+                &uploader_ctx,
+                key,
+                &uploader_scope,
+                &table,
+                &file_name,
+                today,
+                &fingerprint,
+                &ctx.username,
+            )
+            .map_err(|e| format!("{e:?}"))?;
+            let (state, report) = match outcome {
+                Confirmed::Done(r) => ("done", r),
+                // Back to "checked" with the new check, to be reviewed.
+                Confirmed::Changed(r) => ("checked", r),
+            };
             set_job(
                 &mut conn,
                 job_id,
-                "done",
+                state,
                 total,
                 total,
                 &serde_json::to_string(&report).unwrap_or_default(),
@@ -869,6 +1467,7 @@ pub fn run_job(
                 );
             })
             .map_err(|e| format!("{e:?}"))?;
+            audit_check(&mut conn, ctx, &file_name, &report).map_err(|e| e.to_string())?;
             set_job(
                 &mut conn,
                 job_id,

@@ -38,13 +38,16 @@ impl Status {
         }
     }
 
+    /// The type from its stored name or an accepted Chinese name; `None`
+    /// for anything else (never a guess).
     pub fn parse(s: &str) -> Option<Status> {
         let s = s.trim();
         Status::ALL
             .into_iter()
             .find(|x| x.as_str() == s)
             .or(match s {
-                "建档立卡" | "建档立卡户" | "建档立卡贫困户" | "贫困户" => {
+                // Not the bare "贫困户": it may mean any of the three types.
+                "建档立卡" | "建档立卡户" | "建档立卡贫困户" => {
                     Some(Status::Registered)
                 }
                 "脱贫" | "脱贫户" | "已脱贫" => Some(Status::Lifted),
@@ -484,14 +487,38 @@ fn active_with_lookup(
         .optional()
 }
 
+/// The refusal of an ID number already registered. Inside the caller's
+/// scope it names the household; outside, it says nothing about it (not
+/// even that it is "elsewhere"): an administrator must look, and
+/// [`audit_conflict`] tells them where.
 fn duplicate_error(scope: &Scope, name: &str, path: &str) -> HouseholdError {
     if scope.covers_area_path(path) {
         FieldError::new("field.id_number", "error.id_taken")
             .arg("name", name)
             .into()
     } else {
-        FieldError::new("field.id_number", "error.id_taken_elsewhere").into()
+        FieldError::new("field.id_number", "error.id_needs_admin").into()
     }
+}
+
+/// Record, for the administrators (in the audit log), that someone entered
+/// an ID number registered to household `other_id` outside their scope.
+fn audit_conflict(
+    conn: &mut DbConn,
+    ctx: &AuditCtx,
+    other_id: &str,
+    what: &str,
+) -> QueryResult<()> {
+    audit::record(
+        conn,
+        ctx,
+        "household.id_conflict",
+        "household",
+        other_id,
+        &format!(
+            "{what}: the ID number is registered to this household, outside the user's scope; an administrator must check it"
+        ),
+    )
 }
 
 /// Issue a new card number that is not in use.
@@ -569,8 +596,12 @@ pub fn create(
         Some(p) => (key.encrypt(p.expose()), p.masked()),
         None => (String::new(), String::new()),
     };
-    db::write_tx(conn, |c| {
-        if let Some((_, name, path)) = active_with_lookup(c, &lookup, None)? {
+    let mut conflict: Option<String> = None;
+    let result = db::write_tx(conn, |c| {
+        if let Some((other, name, path)) = active_with_lookup(c, &lookup, None)? {
+            if !scope.covers_area_path(&path) {
+                conflict = Some(other);
+            }
             return Err(duplicate_error(scope, &name, &path));
         }
         let id = db::new_id();
@@ -606,7 +637,16 @@ pub fn create(
             &format!("{} {}", input.head_name, id_number.masked()),
         )?;
         Ok((id, card))
-    })
+    });
+    if let Some(other) = conflict {
+        audit_conflict(
+            conn,
+            ctx,
+            &other,
+            &format!("register {} {}", input.head_name, id_number.masked()),
+        )?;
+    }
+    result
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -710,7 +750,8 @@ pub fn update(
         .phone
         .as_ref()
         .map(|p| (key.encrypt(p.expose()), p.masked()));
-    db::write_tx(conn, |c| {
+    let mut conflict: Option<String> = None;
+    let result = db::write_tx(conn, |c| {
         let row = find(c, scope, id)?;
         let h = &row.household;
         if h.archived {
@@ -731,8 +772,11 @@ pub fn update(
             );
         }
         if let Some((lookup, ..)) = &new_id
-            && let Some((_, name, path)) = active_with_lookup(c, lookup, Some(id))?
+            && let Some((other, name, path)) = active_with_lookup(c, lookup, Some(id))?
         {
+            if !scope.covers_area_path(&path) {
+                conflict = Some(other);
+            }
             return Err(duplicate_error(scope, &name, &path));
         }
         let now = db::now();
@@ -790,7 +834,16 @@ pub fn update(
             &format!("{}: {}", input.head_name, changed.join(", ")),
         )?;
         Ok(changed)
-    })
+    });
+    if let Some(other) = conflict {
+        audit_conflict(
+            conn,
+            ctx,
+            &other,
+            &format!("change household {id} to an ID number"),
+        )?;
+    }
+    result
 }
 
 /// Archive (or restore) a household. Archived households earn and spend

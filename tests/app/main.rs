@@ -41,6 +41,7 @@ mod counter;
 mod demo;
 mod foundation;
 mod households;
+mod import;
 mod lifecycle;
 mod matrix;
 mod operations;

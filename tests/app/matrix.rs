@@ -238,7 +238,7 @@ app_test! {
             adjustment,
             import_job: {
                 let mut c = app.conn();
-                aixin::households::import::create_job(&mut c, &official_id, "x.csv", b"x").unwrap()
+                aixin::households::import::create_job(&mut c, &app.key, &official_id, "x.csv", b"x").unwrap()
             },
             store: store.clone(),
             item: goods.items[0].clone(),

@@ -842,10 +842,24 @@ pub async fn import_upload(
         ));
     }
     let user_id = user.user.id.clone();
-    let job_id = run(&state, move |c| {
-        Ok(import::create_job(c, &user_id, &file_name, &bytes)?)
+    let key = state.key.clone();
+    // At most so many checks per user and hour, counted in the database.
+    let created = run(&state, move |c| {
+        Ok(crate::db::write_tx(c, |c| {
+            import::may_check(c, &user_id)?;
+            Ok::<_, crate::households::HouseholdError>(import::create_job(
+                c, &key, &user_id, &file_name, &bytes,
+            )?)
+        })?)
     })
-    .await?;
+    .await;
+    let job_id = match created {
+        Ok(id) => id,
+        Err(AppError::Invalid(e)) => {
+            return Ok(flash_field_error(&req, "/households/import", &e));
+        }
+        Err(e) => return Err(e),
+    };
     spawn_job(&state, &req, &user, &job_id, false);
     Ok(crate::web::middleware::see_other(&format!(
         "/households/import/{job_id}"
@@ -883,6 +897,8 @@ struct JobPage<'a> {
 /// Only the person who uploaded a file (or an admin) sees its job.
 async fn load_job(state: &AppState, user: &CurrentUser, id: String) -> Result<Job, AppError> {
     let job = run(state, move |c| {
+        // A job whose server stopped mid-way is shown as failed, not running.
+        import::fail_stale_jobs(c, crate::db::now())?;
         import::find_job(c, &id)?.ok_or(AppError::NotFound)
     })
     .await?;
@@ -918,22 +934,47 @@ pub async fn import_job(
     Ok(res)
 }
 
+/// The confirm form: updates to registered households apply only when
+/// `apply_updates` is ticked.
+#[derive(Deserialize)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    apply_updates: String,
+}
+
 pub async fn import_confirm(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    _form: CsrfForm<super::auth::Empty>,
+    form: CsrfForm<ConfirmForm>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ImportHouseholds)?;
     let job = load_job(&state, &user, id.into_inner()).await?;
+    let updates = job.report().map(|r| r.update).unwrap_or(0);
+    if job.state == "checked" && updates > 0 && form.0.apply_updates != "1" {
+        return Ok(flash_field_error(
+            &req,
+            &format!("/households/import/{}", job.id),
+            &FieldError::new("field.apply_updates", "error.import_updates_unticked"),
+        ));
+    }
     let job_id = job.id.clone();
     let started = run(&state, move |c| Ok(import::start_commit(c, &job_id)?)).await?;
-    if started {
-        spawn_job(&state, &req, &user, &job.id, true);
+    let path = format!("/households/import/{}", job.id);
+    if !started {
+        // Confirmed already, or its check expired: say so, change nothing.
+        let key = if job.state == "checked" || job.state == "expired" {
+            "error.import_expired"
+        } else {
+            "error.import_already_confirmed"
+        };
+        return Ok(flash_field_error(
+            &req,
+            &path,
+            &FieldError::new("field.file", key),
+        ));
     }
-    Ok(crate::web::middleware::see_other(&format!(
-        "/households/import/{}",
-        job.id
-    )))
+    spawn_job(&state, &req, &user, &job.id, true);
+    Ok(crate::web::middleware::see_other(&path))
 }

@@ -1,0 +1,2 @@
+-- The deleted files cannot come back; nothing to undo.
+SELECT 1;
