@@ -13,8 +13,8 @@ use crate::crypto::DataKey;
 use crate::db::{self, DbPool};
 use crate::domain::{NewPassword, Username};
 use crate::i18n::{self, Lang};
+use crate::state::AppState;
 use crate::users::{self, Assignment, InitialPassword, UserError};
-use crate::web::{self, AppState};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -493,7 +493,7 @@ fn serve(config: Config, bind: Option<String>, demo: bool) -> ExitCode {
     }
     let state = AppState::new(pool.clone(), config.clone(), backend, key);
     let result = actix_web::rt::System::new().block_on(async move {
-        let server = web::serve(state, listener, None)?;
+        let server = crate::server::serve(state, listener, None)?;
         actix_web::rt::spawn(housekeeping(pool, config));
         println!("aixin: serving on http://{addr} ({})", backend.name());
         server.await

@@ -10,8 +10,8 @@ use super::{ApiUser, json_body};
 use crate::areas::{self, Area};
 use crate::auth::{Action, Scope};
 use crate::domain::{AreaLevel, FieldError};
-use crate::web::AppState;
-use crate::web::extract::audit_ctx;
+use crate::request::audit_ctx;
+use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]

@@ -13,11 +13,12 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ErrorBody};
 use super::run;
 use super::{json_body, utc};
+use crate::auth::Authed;
 use crate::auth::{self, LoginOutcome, tokens};
 use crate::db;
+use crate::request::{audit_ctx, state};
+use crate::state::AppState;
 use crate::users;
-use crate::web::AppState;
-use crate::web::extract::{Authed, audit_ctx, state};
 
 /// The user a Bearer token acts for, with their role and scope as they are now.
 #[derive(Debug, Clone)]

@@ -13,8 +13,8 @@ use super::error::{ApiError, ErrorBody};
 use super::{json_body, run};
 use crate::db::DbConn;
 use crate::db::schema::card_failures;
-use crate::web::AppState;
-use crate::web::extract::request_info;
+use crate::request::request_info;
+use crate::state::AppState;
 use crate::window::WindowError;
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -9,7 +9,6 @@ use utoipa::ToSchema;
 
 use crate::domain::FieldError;
 use crate::i18n::{self, Lang};
-use crate::web::AppError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -197,50 +196,33 @@ impl ResponseError for ApiError {
     }
 }
 
-impl From<AppError> for ApiError {
-    fn from(e: AppError) -> Self {
-        match e {
-            AppError::LoginRequired { .. } => ApiError::Unauthorized,
-            AppError::PasswordChangeRequired | AppError::Forbidden | AppError::Csrf => {
-                ApiError::Forbidden
-            }
-            AppError::NotFound => ApiError::NotFound,
-            AppError::BadRequest(m) => ApiError::Malformed(m),
-            AppError::Invalid(f) => ApiError::Field(f),
-            AppError::Unavailable(m) => ApiError::Unavailable(m),
-            AppError::Internal(m) => ApiError::Internal(m),
-        }
-    }
-}
-
 impl From<FieldError> for ApiError {
     fn from(e: FieldError) -> Self {
         ApiError::Field(e)
     }
 }
 
-/// Domain errors reach the API through the pages' one mapping.
-macro_rules! via_app_error {
-    ($($t:ty),*) => {$(
-        impl From<$t> for ApiError {
-            fn from(e: $t) -> Self {
-                ApiError::from(AppError::from(e))
-            }
-        }
-    )*};
+impl From<diesel::result::Error> for ApiError {
+    fn from(e: diesel::result::Error) -> Self {
+        ApiError::Internal(e.to_string())
+    }
 }
 
-via_app_error!(
-    diesel::result::Error,
-    crate::areas::AreaError,
-    crate::households::HouseholdError,
-    crate::points::PointsError,
-    crate::redemptions::RedeemError,
-    crate::stock::StockError,
-    crate::stores::StoreError,
-    crate::goods::GoodsError,
-    crate::users::UserError
-);
+/// Area errors reach the API through the one vocabulary the pages use too.
+impl From<crate::error::Problem> for ApiError {
+    fn from(p: crate::error::Problem) -> Self {
+        use crate::error::Problem;
+        match p {
+            Problem::Invalid(f) => ApiError::Field(f),
+            Problem::NotFound => ApiError::NotFound,
+            Problem::Forbidden => ApiError::Forbidden,
+            Problem::Raced(why) => ApiError::Unavailable(why.into()),
+            Problem::Db(d) => d.into(),
+        }
+    }
+}
+
+crate::from_problem!(ApiError);
 
 impl crate::db::RetryableError for ApiError {
     fn is_retryable(&self) -> bool {

@@ -12,8 +12,8 @@ use crate::auth::Action;
 use crate::domain::{CardNo, FieldError};
 use crate::households::{self, CardLookup, HouseholdForm, HouseholdRow, ListFilter, Status};
 use crate::ledger;
-use crate::web::AppState;
-use crate::web::extract::audit_ctx;
+use crate::request::audit_ctx;
+use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]

@@ -27,8 +27,8 @@ use serde::de::DeserializeOwned;
 
 use crate::db::DbConn;
 use crate::i18n::Lang;
-use crate::web::AppState;
-use crate::web::extract::{audit_ctx, state};
+use crate::request::{audit_ctx, state};
+use crate::state::AppState;
 pub use auth::ApiUser;
 pub use error::ApiError;
 
@@ -48,6 +48,21 @@ where
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?
+}
+
+/// A store the caller may do `action` at: the one check is
+/// `stores::for_actor` (403 outside the role or scope, 404 unknown).
+pub async fn load_store(
+    state: &AppState,
+    user: &crate::auth::Authed,
+    action: crate::auth::Action,
+    id: String,
+) -> Result<crate::stores::StoreRow, ApiError> {
+    let (role, scope) = (user.role(), user.scope.clone());
+    run(state, move |c| {
+        Ok(crate::stores::for_actor(c, role, &scope, action, &id)?)
+    })
+    .await
 }
 
 /// Times go out as RFC 3339 in UTC.

@@ -82,7 +82,7 @@ pub async fn docs_page() -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
         .body(
-            crate::web::static_files::find("api/docs.html")
+            crate::static_files::find("api/docs.html")
                 .map(|f| f.body)
                 .unwrap_or_default(),
         )

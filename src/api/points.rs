@@ -16,8 +16,8 @@ use crate::households as hh;
 use crate::i18n;
 use crate::points::awards::{self as aw, Award, Decision};
 use crate::points::{self, Rule, RuleForm};
-use crate::web::AppState;
-use crate::web::extract::audit_ctx;
+use crate::request::audit_ctx;
+use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]

@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::idempotency::{self, Key, Stored};
+use super::load_store;
 use super::run;
 use super::{ApiUser, json_body, utc};
 use crate::auth::{Action, Scope};
@@ -13,9 +14,8 @@ use crate::db::DbConn;
 use crate::domain::FieldError;
 use crate::households;
 use crate::redemptions::{self, Line, RedeemRequest, Redemption, WantLine};
-use crate::web::AppState;
-use crate::web::extract::audit_ctx;
-use crate::web::pages::stock::load_store;
+use crate::request::audit_ctx;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct WantLineIn {

@@ -9,8 +9,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::{ApiError, ErrorBody};
 use super::{ApiUser, utc};
 use crate::reports::Summary;
-use crate::web::AppState;
-use crate::web::pages::reports::{MonthlyQuery, load};
+use crate::reports::scoped::{MonthlyQuery, monthly_for};
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -184,6 +184,11 @@ pub async fn monthly(
         area_id: q.area_id.unwrap_or_default(),
         store_id: q.store_id.unwrap_or_default(),
     };
-    let (summary, _) = load(&user, &state, &query).await?;
+    let (role, scope) = (user.role(), user.scope.clone());
+    let tz = state.config.time_zone;
+    let (summary, _) = super::run(&state, move |c| {
+        Ok(monthly_for(c, role, &scope, tz, &query)?)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(report_out(&summary)))
 }

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::idempotency::{self, Key, Stored};
+use super::load_store;
 use super::run;
 use super::{ApiUser, json_body};
 use crate::auth::Action;
@@ -14,11 +15,10 @@ use crate::domain::FieldError;
 use crate::donations::{self, DonationForm, DonorForm, LineInput};
 use crate::goods::{self, Item, ItemForm};
 use crate::idempotency::IdemKey;
+use crate::request::audit_ctx;
+use crate::state::AppState;
 use crate::stock;
 use crate::stores::{self, StoreForm, StoreRow};
-use crate::web::AppState;
-use crate::web::extract::audit_ctx;
-use crate::web::pages::stock::load_store;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct StoreOut {

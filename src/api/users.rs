@@ -9,9 +9,9 @@ use super::run;
 use super::{ApiUser, json_body, utc};
 use crate::auth::Action;
 use crate::domain::{FieldError, NewPassword, Role, Username};
+use crate::request::audit_ctx;
+use crate::state::AppState;
 use crate::users::{self, Assignment, InitialPassword, User};
-use crate::web::AppState;
-use crate::web::extract::audit_ctx;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]

@@ -1,5 +1,6 @@
 //! Logging in, sessions, throttling and who may do what.
 
+pub mod actor;
 pub mod password;
 pub mod permissions;
 pub mod session;
@@ -13,6 +14,7 @@ use crate::config::Config;
 use crate::db::{self, DbConn};
 use crate::users::{self, User};
 
+pub use actor::{Authed, Forbidden};
 pub use permissions::{Action, Scope};
 
 /// The outcome of a login attempt.

@@ -5,6 +5,7 @@
 //! come from), `store:<id>` (points spent at a store) and `expiry`.
 
 pub mod chain;
+pub mod closed;
 pub mod totals;
 
 use std::collections::HashMap;
@@ -215,7 +216,7 @@ pub fn post(conn: &mut DbConn, p: &Posting) -> Result<Entry, LedgerError> {
     if p.amount <= 0 || p.debit == p.credit {
         return Err(LedgerError::BadAmount);
     }
-    if let Some(month) = crate::reports::close::closed_month_of(conn, p.posted_on)? {
+    if let Some(month) = closed::closed_month_of(conn, p.posted_on)? {
         return Err(LedgerError::MonthClosed(month));
     }
     if let Some(key) = &p.idempotency_key

@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 use diesel::prelude::*;
 
 use crate::db::{self, Bind, DbConn};
-use crate::reports::Month;
+use crate::time::Month;
 use std::collections::HashMap;
 
 use crate::db::schema::{awards, household_months, households, point_month_totals, rules};

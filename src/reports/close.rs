@@ -57,20 +57,7 @@ pub fn find(conn: &mut DbConn, month: Month) -> QueryResult<Option<Closed>> {
         })
 }
 
-/// The closed month a day falls in, if it does.
-pub fn closed_month_of(conn: &mut DbConn, day: NaiveDate) -> QueryResult<Option<String>> {
-    let month = Month::of(day).to_string();
-    let n: i64 = month_closes::table
-        .filter(month_closes::month.eq(&month))
-        .count()
-        .get_result(conn)?;
-    Ok((n > 0).then_some(month))
-}
-
-/// The error for a date that falls in a closed month, naming the close.
-pub fn closed_error(field: &'static str, month: String) -> FieldError {
-    FieldError::new(field, "error.month_closed").arg("month", month)
-}
+pub use crate::ledger::closed::{closed_error, closed_month_of};
 
 /// Close a month that has ended (today, in the scheme's time zone).
 pub fn close(

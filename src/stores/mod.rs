@@ -5,9 +5,10 @@ use diesel::prelude::*;
 
 use crate::areas;
 use crate::audit::{self, AuditCtx};
+use crate::auth::{Action, Scope};
 use crate::db::schema::{areas as areas_t, stores};
 use crate::db::{self, DbConn};
-use crate::domain::{FieldError, parse_name, parse_optional_text};
+use crate::domain::{FieldError, Role, parse_name, parse_optional_text};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = stores)]
@@ -34,6 +35,10 @@ pub enum StoreError {
     Invalid(FieldError),
     #[error("not found")]
     NotFound,
+    /// The actor's role may not act there, or the store is outside their
+    /// scope.
+    #[error("forbidden")]
+    Forbidden,
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
 }
@@ -64,6 +69,29 @@ pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<StoreRow>> {
                 area_path,
             })
         })
+}
+
+/// A store by id for someone who wants to do `action` there: the role may
+/// act, and the store lies in the scope (a clerk: only their own store).
+/// The one check for every store id that arrives in a URL, a form or JSON.
+///
+/// Errors: `Forbidden` before anything is read when the role may not act,
+/// and for a store outside the scope; `NotFound` for an unknown id.
+pub fn for_actor(
+    conn: &mut DbConn,
+    role: Role,
+    scope: &Scope,
+    action: Action,
+    id: &str,
+) -> Result<StoreRow, StoreError> {
+    if !crate::auth::permissions::can(role, action) {
+        return Err(StoreError::Forbidden);
+    }
+    let store = find(conn, id)?.ok_or(StoreError::NotFound)?;
+    if !scope.covers_store(&store.store.id, &store.area_path) {
+        return Err(StoreError::Forbidden);
+    }
+    Ok(store)
 }
 
 pub fn list(conn: &mut DbConn) -> QueryResult<Vec<StoreRow>> {

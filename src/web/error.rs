@@ -4,12 +4,7 @@
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 
-use crate::areas::AreaError;
 use crate::domain::FieldError;
-use crate::goods::GoodsError;
-use crate::stock::StockError;
-use crate::stores::StoreError;
-use crate::users::UserError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -109,92 +104,17 @@ impl From<FieldError> for AppError {
     }
 }
 
-macro_rules! from_area_error {
-    ($t:ident) => {
-        impl From<$t> for AppError {
-            fn from(e: $t) -> Self {
-                match e {
-                    $t::Invalid(f) => AppError::Invalid(f),
-                    $t::NotFound => AppError::NotFound,
-                    $t::Db(d) => d.into(),
-                }
-            }
-        }
-    };
-}
-
-from_area_error!(UserError);
-
-impl From<crate::redemptions::RedeemError> for AppError {
-    fn from(e: crate::redemptions::RedeemError) -> Self {
-        use crate::redemptions::RedeemError as R;
-        match e {
-            R::Invalid(f) => AppError::Invalid(f),
-            R::NotFound => AppError::NotFound,
-            R::Forbidden => AppError::Forbidden,
-            R::Raced => AppError::Unavailable("raced".into()),
-            R::Db(d) => d.into(),
+impl From<crate::error::Problem> for AppError {
+    fn from(p: crate::error::Problem) -> Self {
+        use crate::error::Problem;
+        match p {
+            Problem::Invalid(f) => AppError::Invalid(f),
+            Problem::NotFound => AppError::NotFound,
+            Problem::Forbidden => AppError::Forbidden,
+            Problem::Raced(why) => AppError::Unavailable(why.into()),
+            Problem::Db(d) => d.into(),
         }
     }
 }
 
-impl From<crate::points::PointsError> for AppError {
-    fn from(e: crate::points::PointsError) -> Self {
-        use crate::points::PointsError as P;
-        match e {
-            P::Invalid(f) => AppError::Invalid(f),
-            P::NotFound => AppError::NotFound,
-            P::Forbidden => AppError::Forbidden,
-            P::Db(d) => d.into(),
-        }
-    }
-}
-
-impl From<crate::households::HouseholdError> for AppError {
-    fn from(e: crate::households::HouseholdError) -> Self {
-        use crate::households::HouseholdError as H;
-        match e {
-            H::Invalid(f) => AppError::Invalid(f),
-            H::NotFound => AppError::NotFound,
-            H::Forbidden => AppError::Forbidden,
-            H::Db(d) => d.into(),
-        }
-    }
-}
-from_area_error!(AreaError);
-
-impl From<crate::reports::close::CloseError> for AppError {
-    fn from(e: crate::reports::close::CloseError) -> Self {
-        use crate::reports::close::CloseError;
-        match e {
-            CloseError::Invalid(f) => AppError::Invalid(f),
-            CloseError::Db(d) => d.into(),
-        }
-    }
-}
-from_area_error!(StoreError);
-from_area_error!(GoodsError);
-
-impl From<StockError> for AppError {
-    fn from(e: StockError) -> Self {
-        match e {
-            StockError::Invalid(f) => AppError::Invalid(f),
-            StockError::NotFound => AppError::NotFound,
-            StockError::Raced => {
-                AppError::Unavailable("the same form was sent twice at once".into())
-            }
-            StockError::Db(d) => d.into(),
-        }
-    }
-}
-
-impl From<crate::auth::tokens::TokenError> for AppError {
-    fn from(e: crate::auth::tokens::TokenError) -> Self {
-        use crate::auth::tokens::TokenError as T;
-        match e {
-            T::Invalid(f) => AppError::Invalid(f),
-            T::NotFound => AppError::NotFound,
-            T::Db(d) => d.into(),
-        }
-    }
-}
+crate::from_problem!(AppError);

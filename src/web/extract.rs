@@ -9,14 +9,13 @@ use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
-use super::middleware::RequestInfo;
-use super::{AppError, AppState, run};
-use crate::audit::AuditCtx;
-use crate::auth::{self, Action, Scope, session};
+use super::{AppError, run};
+pub use crate::auth::Authed;
+use crate::auth::session;
 use crate::db;
 use crate::i18n::Lang;
-use crate::stores::StoreRow;
-use crate::users::{self, User};
+pub use crate::request::{audit_ctx, request_info, state};
+use crate::users;
 
 /// Cookie names; with secure cookies on, they carry the `__Host-` prefix
 /// (Secure, Path=/, no Domain: the browser refuses them from anywhere else).
@@ -47,33 +46,11 @@ impl CookieNames {
     pub const LANG: &'static str = "aixin_lang";
 }
 
-pub fn state(req: &HttpRequest) -> web::Data<AppState> {
-    req.app_data::<web::Data<AppState>>()
-        .expect("AppState is registered")
-        .clone()
-}
-
 /// The language chosen with the switch (a cookie), Chinese by default.
 pub fn lang_of(req: &HttpRequest) -> Lang {
     req.cookie(CookieNames::LANG)
         .and_then(|c| Lang::parse(c.value()))
         .unwrap_or_default()
-}
-
-pub fn request_info(req: &HttpRequest) -> RequestInfo {
-    req.extensions()
-        .get::<RequestInfo>()
-        .cloned()
-        .unwrap_or_default()
-}
-
-/// A logged-in user with a live session.
-#[derive(Debug)]
-pub struct Authed {
-    pub user: User,
-    pub session_id: String,
-    pub csrf: String,
-    pub scope: Scope,
 }
 
 /// The logged-in user of this request, having changed any generated password.
@@ -96,49 +73,6 @@ impl std::ops::Deref for SessionUser {
     type Target = Authed;
     fn deref(&self) -> &Authed {
         &self.0
-    }
-}
-
-impl Authed {
-    pub fn role(&self) -> crate::domain::Role {
-        self.user.role()
-    }
-
-    /// The one permission check: refuse with 403 unless the role may act.
-    pub fn require(&self, action: Action) -> Result<(), AppError> {
-        if auth::permissions::can(self.role(), action) {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden)
-        }
-    }
-
-    pub fn can(&self, action: Action) -> bool {
-        auth::permissions::can(self.role(), action)
-    }
-
-    /// Who is acting, to carry into a database operation.
-    pub fn who(&self) -> crate::points::awards::Who {
-        crate::points::awards::Who {
-            user_id: self.user.id.clone(),
-            role: self.role(),
-            scope: self.scope.clone(),
-        }
-    }
-    /// The one check for anything done at a store: the role may act, and the
-    /// store lies in the user's scope (a clerk: only their own store). Every
-    /// store id that arrives in a URL or a form goes through here.
-    pub fn require_store(&self, action: Action, store: &StoreRow) -> Result<(), AppError> {
-        self.require(action)?;
-        if self.scope.covers_store(&store.store.id, &store.area_path) {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden)
-        }
-    }
-
-    pub fn can_at_store(&self, action: Action, store: &StoreRow) -> bool {
-        self.require_store(action, store).is_ok()
     }
 }
 
@@ -228,17 +162,6 @@ impl FromRequest for CurrentUser {
 /// The logged-in user if there is one (for pages anyone may see).
 pub async fn maybe_user(req: &HttpRequest) -> Result<Option<Rc<Authed>>, AppError> {
     load_session(req).await
-}
-
-/// Who is acting and from where, for audit rows.
-pub fn audit_ctx(req: &HttpRequest, user: Option<&Authed>) -> AuditCtx {
-    let info = request_info(req);
-    AuditCtx {
-        user_id: user.map(|u| u.user.id.clone()),
-        username: user.map(|u| u.user.username.clone()).unwrap_or_default(),
-        ip: info.ip,
-        request_id: info.id,
-    }
 }
 
 /// The CSRF token a form on this request must carry: the session's when

@@ -16,12 +16,7 @@ use super::page::{PageCtx, render_error_page};
 use super::run;
 use crate::audit;
 
-/// The request's id and the client's address, kept in the request.
-#[derive(Debug, Clone, Default)]
-pub struct RequestInfo {
-    pub id: String,
-    pub ip: String,
-}
+pub use crate::request::RequestInfo;
 
 /// The client's address: the peer, or the last address in X-Forwarded-For
 /// that is not a trusted proxy, when the peer itself is a trusted proxy.

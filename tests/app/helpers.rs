@@ -8,8 +8,8 @@ use aixin::audit::AuditCtx;
 use aixin::config::{Config, PasswordCost};
 use aixin::db::{self, DbPool, PooledConn};
 use aixin::domain::{NewPassword, Role, Username};
+use aixin::state::AppState;
 use aixin::users::{self, Assignment, InitialPassword};
-use aixin::web::{self, AppState};
 use diesel::prelude::*;
 
 pub const PASSWORD: &str = "test-password-1";
@@ -116,7 +116,7 @@ pub async fn spawn_app_with(
     );
     key.check_against(&mut pool.get().unwrap()).unwrap();
     let state = AppState::new(pool.clone(), config.clone(), backend, key.clone());
-    let server = web::serve(state, listener, Some(2)).expect("start server");
+    let server = aixin::server::serve(state, listener, Some(2)).expect("start server");
     tokio::spawn(server);
     Some(TestApp {
         addr,

@@ -42,6 +42,7 @@ mod demo;
 mod foundation;
 mod households;
 mod import;
+mod layers;
 mod lifecycle;
 mod matrix;
 mod operations;

@@ -72,6 +72,7 @@ fn matrix(method: &str, path: &str) -> Option<Who> {
         | ("GET", "/households/{id}/edit")
         | ("POST", "/households/{id}")
         | ("POST", "/households/{id}/card")
+        | ("POST", "/households/{id}/card/pin")
         | ("POST", "/households/{id}/reveal")
         | ("POST", "/households/{id}/archive")
         | ("POST", "/households/{id}/restore")

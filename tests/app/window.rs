@@ -141,10 +141,10 @@ app_test! {
         }
         // A second app server: its own process state, the same database.
         let (pool, backend) = aixin::db::open(&app.config.database_url, 2).unwrap();
-        let state = aixin::web::AppState::new(pool, app.config.clone(), backend, app.key.clone());
+        let state = aixin::state::AppState::new(pool, app.config.clone(), backend, app.key.clone());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(aixin::web::serve(state, listener, Some(1)).unwrap());
+        tokio::spawn(aixin::server::serve(state, listener, Some(1)).unwrap());
         let c = Client::new(&addr);
         let p = c.post("/h/login", &[("card_no", &card), ("pin", &pin)]).await;
         assert_eq!(p.status, 429, "{}", p.body);

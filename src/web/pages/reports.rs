@@ -5,8 +5,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::areas::Area;
-use crate::auth::{Action, Scope};
-use crate::domain::FieldError;
+use crate::auth::Action;
 use crate::i18n::{self, Lang};
 use crate::reports::{self, Month, Summary};
 use crate::web::export::Sheet;
@@ -14,65 +13,20 @@ use crate::web::extract::{audit_ctx, lang_of};
 use crate::web::page::{PageCtx, flash_ok, or_flash, render};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
-#[derive(Deserialize, Default, Clone)]
-pub struct MonthlyQuery {
-    #[serde(default)]
-    pub month: String,
-    #[serde(default)]
-    pub area_id: String,
-    #[serde(default)]
-    pub store_id: String,
-}
+pub use crate::reports::scoped::MonthlyQuery;
 
-/// Parse the query and load the summary, within the user's scope.
+/// The summary asked for, within the user's scope (the one check is
+/// `reports::scoped::monthly_for`).
 pub(crate) async fn load(
     user: &crate::web::extract::Authed,
     state: &AppState,
     q: &MonthlyQuery,
 ) -> Result<(Summary, Vec<Area>), AppError> {
-    user.require(Action::ViewReports)?;
+    let (role, scope) = (user.role(), user.scope.clone());
     let tz = state.config.time_zone;
-    let month = if q.month.trim().is_empty() {
-        Month::of(crate::time::today(tz))
-    } else {
-        Month::parse(&q.month)?
-    };
-    let scope = user.scope.clone();
-    let wanted = q.area_id.trim().to_string();
-    let store_id = q.store_id.trim().to_string();
-    if !store_id.is_empty() && !wanted.is_empty() {
-        return Err(FieldError::new("field.report_store", "error.report_area_or_store").into());
-    }
+    let q = q.clone();
     run(state, move |c| {
-        let areas = match &scope {
-            Scope::All => crate::areas::tree(c)?,
-            Scope::Area { path, .. } => crate::areas::subtree(c, path)?,
-            Scope::Store { .. } | Scope::Nothing => return Err(AppError::Forbidden),
-        };
-        if !store_id.is_empty() {
-            // A store outside the scope reads as unknown, like an area.
-            let store = crate::stores::find(c, &store_id)?
-                .filter(|s| scope.covers_store(&s.store.id, &s.area_path))
-                .ok_or_else(|| FieldError::new("field.report_store", "error.store_unknown"))?;
-            return Ok((reports::monthly_store(c, tz, &store, month)?, areas));
-        }
-        let area_id = if wanted.is_empty() {
-            match areas.first() {
-                Some(a) => a.id.clone(),
-                None => {
-                    return Err(FieldError::new("field.report_area", "error.area_unknown").into());
-                }
-            }
-        } else {
-            wanted
-        };
-        // An area outside the scope reads as unknown: no hint that it exists.
-        if !areas.iter().any(|a| a.id == area_id) {
-            return Err(FieldError::new("field.report_area", "error.area_unknown").into());
-        }
-        let summary = reports::monthly(c, tz, &area_id, month)?
-            .ok_or_else(|| FieldError::new("field.report_area", "error.area_unknown"))?;
-        Ok((summary, areas))
+        Ok(reports::scoped::monthly_for(c, role, &scope, tz, &q)?)
     })
     .await
 }

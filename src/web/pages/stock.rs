@@ -29,12 +29,11 @@ pub async fn load_store(
     action: Action,
     id: String,
 ) -> Result<StoreRow, AppError> {
-    user.require(action)?;
-    let store = run(state, move |c| Ok(stores::find(c, &id)?))
-        .await?
-        .ok_or(AppError::NotFound)?;
-    user.require_store(action, &store)?;
-    Ok(store)
+    let (role, scope) = (user.role(), user.scope.clone());
+    run(state, move |c| {
+        Ok(stores::for_actor(c, role, &scope, action, &id)?)
+    })
+    .await
 }
 
 /// A fresh idempotency key for a form being drawn.

@@ -1,0 +1,43 @@
+//! What a request carries for every layer: the app's state, the request's
+//! id and the client's address (set by the middleware), and the audit
+//! context made from them and the actor.
+
+use actix_web::{HttpMessage, HttpRequest, web};
+
+use crate::audit::AuditCtx;
+use crate::auth::Authed;
+use crate::state::AppState;
+
+/// The request's id and the client's address, kept in the request.
+#[derive(Debug, Clone, Default)]
+pub struct RequestInfo {
+    pub id: String,
+    pub ip: String,
+}
+
+/// The app's state (set at assembly).
+pub fn state(req: &HttpRequest) -> web::Data<AppState> {
+    req.app_data::<web::Data<AppState>>()
+        .expect("AppState is registered")
+        .clone()
+}
+
+/// The request's id and the client's address (empty outside the
+/// middleware, as in a test).
+pub fn request_info(req: &HttpRequest) -> RequestInfo {
+    req.extensions()
+        .get::<RequestInfo>()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Who is acting and from where, for audit rows.
+pub fn audit_ctx(req: &HttpRequest, user: Option<&Authed>) -> AuditCtx {
+    let info = request_info(req);
+    AuditCtx {
+        user_id: user.map(|u| u.user.id.clone()),
+        username: user.map(|u| u.user.username.clone()).unwrap_or_default(),
+        ip: info.ip,
+        request_id: info.id,
+    }
+}

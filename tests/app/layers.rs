@@ -1,0 +1,150 @@
+//! The layers point one way: pages and the API on top, the domain areas in
+//! the middle, the database and pure types at the bottom. A use of an upper
+//! layer from a lower one fails here, naming the file and line.
+
+use std::path::{Path, PathBuf};
+
+/// Every `.rs` file under `dir`.
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// Lines of files under `src/{folder}` that name any of `forbidden`
+/// (comments aside).
+fn uses(folder: &str, forbidden: &[&str]) -> Vec<String> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let dir = src.join(folder);
+    let files = if dir.is_dir() {
+        rust_files(&dir)
+    } else {
+        vec![src.join(format!("{folder}.rs"))]
+    };
+    let mut found = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if forbidden.iter().any(|f| code.contains(f)) {
+                found.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    found
+}
+
+/// The domain areas and the layers under them: none knows of pages or the API.
+const BELOW_THE_WEB: &[&str] = &[
+    "areas",
+    "audit",
+    "auth",
+    "backup",
+    "config",
+    "crypto",
+    "db",
+    "demo",
+    "domain",
+    "donations",
+    "error",
+    "goods",
+    "households",
+    "i18n",
+    "idempotency",
+    "ledger",
+    "operations",
+    "points",
+    "redemptions",
+    "reports",
+    "settings",
+    "state",
+    "stock",
+    "stores",
+    "time",
+    "users",
+    "window",
+];
+
+#[test]
+fn the_api_uses_no_page_code() {
+    let found = uses("api", &["crate::web", "web::pages", "super::super::web"]);
+    assert!(
+        found.is_empty(),
+        "the API imports from the pages:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn domain_areas_use_neither_pages_nor_the_api() {
+    let mut found = Vec::new();
+    for folder in BELOW_THE_WEB {
+        found.extend(uses(
+            folder,
+            &["crate::web", "crate::api", "crate::server", "crate::cli"],
+        ));
+    }
+    assert!(
+        found.is_empty(),
+        "a domain area imports from a layer above it:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_ledger_uses_no_reports() {
+    let found = uses("ledger", &["crate::reports", "reports::"]);
+    assert!(
+        found.is_empty(),
+        "the ledger imports from the reports:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_domain_types_need_no_database_and_no_framework() {
+    let found = uses("domain", &["diesel", "actix_web", "crate::db"]);
+    assert!(
+        found.is_empty(),
+        "domain types depend on the database or the framework:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn every_folder_of_src_is_placed_in_a_layer() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let placed: Vec<&str> = BELOW_THE_WEB
+        .iter()
+        .copied()
+        .chain([
+            "api",
+            "web",
+            "server",
+            "cli",
+            "lib",
+            "main",
+            "request",
+            "static_files",
+        ])
+        .collect();
+    let mut unplaced = Vec::new();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        if !placed.contains(&name.as_str()) {
+            unplaced.push(name);
+        }
+    }
+    assert!(
+        unplaced.is_empty(),
+        "add these to a layer in tests/app/layers.rs: {unplaced:?}"
+    );
+}
