@@ -844,6 +844,17 @@ fn field_changes(
             translate: false,
         });
     }
+    // Villages are compared by id (two villages may share a name).
+    if h.area_id != inp.area_id {
+        out.push(FieldChange {
+            row: c.row,
+            head_name: h.head_name.clone(),
+            field: "field.village".into(),
+            old: old_village.to_string(),
+            new: c.village.clone(),
+            translate: false,
+        });
+    }
     let mut push = |field: &str, old: String, new: String, translate: bool| {
         if old != new {
             out.push(FieldChange {
@@ -860,12 +871,6 @@ fn field_changes(
         "field.head_name",
         h.head_name.clone(),
         inp.head_name.clone(),
-        false,
-    );
-    push(
-        "field.village",
-        old_village.to_string(),
-        c.village.clone(),
         false,
     );
     push(
