@@ -49,6 +49,7 @@ mod operations;
 mod parsers;
 mod points;
 mod queries;
+mod races;
 mod reports;
 mod search;
 mod stock;
