@@ -40,6 +40,7 @@ mod concurrency;
 mod counter;
 mod demo;
 mod foundation;
+mod fuzz_forms;
 mod households;
 mod import;
 mod layers;
