@@ -61,8 +61,7 @@ fn refused() -> ApiError {
     responses(
         (status = 200, description = "The balance", body = CardBalance),
         (status = 400, description = "Malformed", body = ErrorBody),
-        (status = 401, description = "Unknown card or wrong PIN", body = ErrorBody),
-        (status = 422, description = "The card has no PIN yet: ask for the card to be reissued", body = ErrorBody),
+        (status = 401, description = "Unknown card, wrong PIN, or a card printed before cards had PINs (reissue it): one answer for all", body = ErrorBody),
         (status = 429, description = "Too many failed tries for this card or from this address", body = ErrorBody),
     ))]
 pub async fn balance(
@@ -82,7 +81,6 @@ pub async fn balance(
                         ApiError::plain(429, "too_many_attempts", "api.too_many_attempts")
                     }
                     WindowError::Refused => refused(),
-                    WindowError::NoPin => ApiError::plain(422, "no_pin", "api.card_no_pin"),
                     WindowError::Field(e) => ApiError::Field(e),
                     WindowError::Db(e) => e.into(),
                 }

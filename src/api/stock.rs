@@ -383,6 +383,7 @@ pub async fn donate(
     }
     let ctx = audit_ctx(&req, Some(&user));
     let user_id = user.user.id.clone();
+    let today = crate::time::today(state.config.time_zone);
     let (done, replayed) = run(&state, move |c| {
         idempotency::once(c, &user_id, &key, |c| {
             let donor_id = match (&f.donor_id, &f.donor) {
@@ -429,6 +430,7 @@ pub async fn donate(
                     note: f.note.as_deref().unwrap_or(""),
                     lines: &lines,
                 },
+                today,
             )?;
             let v = donations::find_donation(c, &out.id)?.ok_or(ApiError::NotFound)?;
             Stored::json(
@@ -549,7 +551,7 @@ pub async fn movement(
                     stock::write_off(c, &ctx, &dkey, sid, &f.item_id, &qty, reason, today)?.id
                 }
                 MovementKindIn::Adjustment => {
-                    if reason.trim().is_empty() {
+                    if crate::domain::input::trim_text(reason).is_empty() {
                         return Err(FieldError::new("field.reason", "error.required").into());
                     }
                     let item = goods::find(c, f.item_id.trim())?

@@ -21,6 +21,12 @@ fn is_invisible(c: char) -> bool {
     )
 }
 
+/// Text a person typed, without the white space and invisible characters
+/// around it: a reason of only zero-width spaces is an empty reason.
+pub fn trim_text(s: &str) -> &str {
+    s.trim_matches(|c: char| c.is_whitespace() || is_invisible(c))
+}
+
 /// The ASCII character a full-width form stands for (`１` -> `1`, `Ｘ` -> `X`,
 /// `－` -> `-`, the ideographic space U+3000 -> ' '); other characters are
 /// kept as they are.
@@ -94,6 +100,8 @@ mod tests {
         );
         assert_eq!(normalize("\u{FEFF}１３８－００１３"), "138-0013");
         assert_eq!(normalize("张三"), "张三");
+        assert_eq!(trim_text(" \u{200B}\u{FEFF}　"), "");
+        assert_eq!(trim_text("\u{200B}拿错了 "), "拿错了");
     }
 
     #[test]

@@ -202,7 +202,7 @@ impl NewPassword {
 /// A name typed by a person (an area, a store, a display name): trimmed,
 /// not empty, not too long.
 pub fn parse_name(field: &'static str, s: &str, max: usize) -> Result<String, FieldError> {
-    let s = s.trim();
+    let s = input::trim_text(s);
     if s.is_empty() {
         return Err(FieldError::new(field, "error.required"));
     }
@@ -229,7 +229,7 @@ pub fn has_control_chars(s: &str) -> bool {
 /// Optional free text: trimmed, possibly empty, bounded, without control
 /// characters (line breaks and tabs aside).
 pub fn parse_optional_text(field: &'static str, s: &str, max: usize) -> Result<String, FieldError> {
-    let s = s.trim();
+    let s = input::trim_text(s);
     if s.chars().count() > max {
         return Err(FieldError::new(field, "error.too_long").arg("max", max));
     }

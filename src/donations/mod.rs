@@ -241,18 +241,25 @@ struct ParsedLine {
 /// Book a donation in at `store_id`: the donation, its lines, one ledger
 /// movement per line (donor -> shelf) and the audit row, all or nothing.
 /// Returns the donation's id (the same one again for a replayed form).
+/// `today` is the scheme's day: a donation dated after it is refused.
 pub fn book(
     conn: &mut DbConn,
     actor: &AuditCtx,
     key: &IdemKey,
     store_id: &str,
     f: &DonationForm,
+    today: NaiveDate,
 ) -> Result<Outcome, StockError> {
     let donor_id = f.donor_id.trim();
     if donor_id.is_empty() {
         return Err(FieldError::new("field.donor", "error.required").into());
     }
     let donated_on = parse_date("field.donated_on", f.donated_on)?;
+    // Goods arrive on a day that has come: a later date would post stock,
+    // and next year's numbers, now.
+    if donated_on > today {
+        return Err(FieldError::new("field.donated_on", "error.date_in_future").into());
+    }
     let money_fen = parse_yuan("field.money", f.money)?;
     let note = parse_optional_text("field.note", f.note, 500)?;
     let mut lines = Vec::new();

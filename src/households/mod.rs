@@ -1003,6 +1003,8 @@ pub fn reissue_card(
                 .set(points_cards::replaced_by.eq(card.as_str()))
                 .execute(c)?;
         }
+        // A lost card's page closes with it.
+        crate::window::end_sessions(c, id)?;
         audit::record(
             c,
             ctx,
@@ -1161,6 +1163,7 @@ pub fn reset_card_pin(
         if n == 0 {
             return Err(FieldError::new("field.card_no", "error.required").into());
         }
+        crate::window::end_sessions(c, id)?;
         audit::record(c, ctx, "card.pin_reset", "household", id, &card)?;
         Ok(())
     })

@@ -701,7 +701,7 @@ pub fn review_seen(
     today: NaiveDate,
 ) -> Result<(), PointsError> {
     if let Decision::Reject(reason) = decision
-        && reason.trim().is_empty()
+        && crate::domain::input::trim_text(reason).is_empty()
     {
         return Err(FieldError::new("field.reason", "error.reject_reason_required").into());
     }

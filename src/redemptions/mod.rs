@@ -473,7 +473,10 @@ pub fn void(
     any_day: bool,
     tz: chrono_tz::Tz,
 ) -> Result<Redemption, RedeemError> {
-    let reason: String = reason.trim().chars().take(200).collect();
+    let reason: String = crate::domain::input::trim_text(reason)
+        .chars()
+        .take(200)
+        .collect();
     if reason.is_empty() {
         return Err(FieldError::new("field.reason", "error.required").into());
     }

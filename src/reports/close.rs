@@ -97,7 +97,7 @@ pub fn reopen(
     month: Month,
     reason: &str,
 ) -> Result<(), CloseError> {
-    let reason = reason.trim();
+    let reason = crate::domain::input::trim_text(reason);
     if reason.is_empty() {
         return Err(FieldError::new("field.reason", "error.reopen_reason_required").into());
     }

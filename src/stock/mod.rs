@@ -694,7 +694,16 @@ pub fn adjust(
     reason: &str,
     today: NaiveDate,
 ) -> Result<Option<Movement>, StockError> {
-    let Some(qty) = Quantity::new(delta.abs()) else {
+    // `abs` of i64::MIN wraps: a size that does not fit is too big, never a panic.
+    let too_big = || {
+        FieldError::new("field.quantity", "error.number_too_big")
+            .arg("max", crate::domain::stock::MAX_QUANTITY)
+    };
+    let size = delta.checked_abs().ok_or_else(too_big)?;
+    if size > crate::domain::stock::MAX_QUANTITY {
+        return Err(too_big().into());
+    }
+    let Some(qty) = Quantity::new(size) else {
         return Ok(None);
     };
     db::write_tx(conn, |c| {

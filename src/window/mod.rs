@@ -43,9 +43,6 @@ pub enum WindowError {
     /// Too many failed tries for this card or from this address.
     #[error("too many failed tries")]
     Throttled,
-    /// The card was printed before cards had PINs: it must be reissued.
-    #[error("the card has no PIN")]
-    NoPin,
     #[error("invalid field {}", .0.field)]
     Field(FieldError),
     #[error(transparent)]
@@ -87,7 +84,8 @@ pub fn record_card_failure(c: &mut DbConn, card: &str, ip: &str) -> QueryResult<
 ///
 /// Errors: `Throttled` before anything is looked up when the card or the
 /// address has too many failures; `Refused` (and a failure counted) for an
-/// unknown or replaced card or a wrong PIN; `NoPin` for a card without one.
+/// unknown or replaced card, a card printed before cards had PINs, or a
+/// wrong PIN.
 pub fn check_card(
     c: &mut DbConn,
     key: &DataKey,
@@ -122,9 +120,11 @@ pub fn check_card(
         record_card_failure(c, &typed, ip)?;
         return Err(WindowError::Refused);
     };
+    // A card without a PIN answers as a wrong PIN would, and counts: the
+    // answer must not tell which card numbers exist.
     let Some(stored) = register::card_pin(c, key, card.as_str())? else {
-        db::write_tx(c, |c| throttle::give_back(c, &limits))?;
-        return Err(WindowError::NoPin);
+        record_card_failure(c, card.as_str(), ip)?;
+        return Err(WindowError::Refused);
     };
     let given = crate::domain::input::normalize(pin);
     if !bool::from(stored.as_bytes().ct_eq(given.as_bytes())) {
@@ -218,6 +218,16 @@ pub fn session(c: &mut DbConn, token: &str) -> QueryResult<Option<HouseholdSessi
                 card_no,
             })
         })
+}
+
+/// End every open session of a household (its card was reissued or its
+/// PIN reset: whoever holds the old card or PIN is out at once).
+pub fn end_sessions(c: &mut DbConn, household_id: &str) -> QueryResult<()> {
+    diesel::delete(
+        household_sessions::table.filter(household_sessions::household_id.eq(household_id)),
+    )
+    .execute(c)
+    .map(|_| ())
 }
 
 /// End a session (logging out).

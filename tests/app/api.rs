@@ -567,7 +567,8 @@ app_test! {
             method: Method::POST, template: "/api/v1/card", params: &[], token: None, key: None,
             body: Some(json!({"card_no": old_card, "pin": "123456"}).to_string()), lang: None,
         }).await;
-        assert_eq!((s, none["error"]["code"].as_str()), (422, Some("no_pin")));
+        // It answers as a wrong PIN does: which card numbers exist is not told.
+        assert_eq!((s, none["error"]["code"].as_str()), (401, Some("card_refused")));
         let reissued = official.post(&format!("/households/{old_household}/card"), &[]).await;
         assert_eq!(reissued.status, 303);
         let new_card: String = {

@@ -39,6 +39,7 @@ mod cli;
 mod concurrency;
 mod counter;
 mod demo;
+mod edges;
 mod foundation;
 mod fuzz_forms;
 mod households;

@@ -79,6 +79,7 @@ pub fn donate(c: &mut DbConn, store: &str, donor: &str, lines: &[(&str, i64)]) -
             note: "",
             lines: &lines,
         },
+        today(),
     )
     .expect("book donation")
     .id

@@ -252,6 +252,7 @@ pub async fn book(
         }
         let key = IdemKey::parse(&key)?;
         let sid = store.store.id.clone();
+        let today = crate::time::today(state.config.time_zone);
         let out = run(&state, move |c| {
             Ok(donations::book(
                 c,
@@ -265,6 +266,7 @@ pub async fn book(
                     note: &note,
                     lines: &lines,
                 },
+                today,
             )?)
         })
         .await?;

@@ -189,7 +189,6 @@ pub async fn log_in(
         }
         Err(WindowError::Refused) => (StatusCode::UNAUTHORIZED, "window.refused"),
         Err(WindowError::Throttled) => (StatusCode::TOO_MANY_REQUESTS, "window.throttled"),
-        Err(WindowError::NoPin) => (StatusCode::UNPROCESSABLE_ENTITY, "window.no_pin"),
         Err(WindowError::Field(e)) => return Err(AppError::Invalid(e)),
         Err(WindowError::Db(e)) => return Err(e.into()),
     };
@@ -266,7 +265,6 @@ pub async fn change_pin(
             crate::web::page::FlashKind::Error,
             i18n::t(lang_of(&req), "window.throttled").to_string(),
         )),
-        Err(WindowError::NoPin) => Err(AppError::NotFound),
         Err(WindowError::Db(e)) => Err(e.into()),
     }
 }
