@@ -883,7 +883,10 @@ app_test! {
         })).await;
         assert_eq!((s, dup["error"]["field"].as_str()), (409, Some("id_number")), "{dup}");
         // Half a full-width number is a clear error naming the field, never a 500.
-        let broken = format!("{}１２３", &id_number[..15]);
+        // (a wrong check digit typed full-width)
+        let body17 = &id_number[..17];
+        let wrong = if aixin::domain::people::id_check_char(body17) == Some('0') { '１' } else { '０' };
+        let broken = format!("{body17}{wrong}");
         let (s, bad) = api.post("/api/v1/households", &[], &admin, None, json!({
             "head_name": "坏号", "id_number": broken, "area_id": village, "members": 2
         })).await;
