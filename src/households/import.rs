@@ -1228,26 +1228,25 @@ fn set_job(
     total: i64,
     report: &str,
 ) -> QueryResult<()> {
-    // Only a running job moves on (one ended as stale stays ended).
-    diesel::update(
-        import_jobs::table
-            .find(id)
-            .filter(import_jobs::state.eq_any(["checking", "importing"])),
-    )
-    .set((
+    // Only a running job moves on (one ended as stale stays ended). The
+    // uploaded file holds full ID numbers and phones: an ended job drops it
+    // in the same statement, so no reader ever sees "done" with the file.
+    let running = import_jobs::table
+        .find(id)
+        .filter(import_jobs::state.eq_any(["checking", "importing"]));
+    let progress = (
         import_jobs::state.eq(state),
         import_jobs::rows_done.eq(done),
         import_jobs::rows_total.eq(total),
         import_jobs::report.eq(report),
         import_jobs::updated_at.eq(db::now()),
-    ))
-    .execute(conn)?;
-    // The uploaded file holds full ID numbers and phones: keep it only while
-    // the job still needs it.
+    );
     if matches!(state, "done" | "failed") {
-        diesel::update(import_jobs::table.find(id))
-            .set(import_jobs::file.eq(Vec::<u8>::new()))
+        diesel::update(running)
+            .set((progress, import_jobs::file.eq(Vec::<u8>::new())))
             .execute(conn)?;
+    } else {
+        diesel::update(running).set(progress).execute(conn)?;
     }
     Ok(())
 }
