@@ -178,6 +178,7 @@ diesel::table! {
         expected -> BigInt,
         counted -> Nullable<BigInt>,
         moved -> BigInt,
+        counted_seq -> Nullable<BigInt>,
     }
 }
 

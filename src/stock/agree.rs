@@ -288,16 +288,19 @@ fn stocktakes_agree(c: &mut DbConn, checked: &mut i64) -> QueryResult<Option<Dis
         };
         after = last.0.clone();
         let ids: Vec<String> = batch.iter().map(|r| r.0.clone()).collect();
-        let lines: Vec<(String, String, i64, Option<i64>, i64)> = stocktake_lines::table
-            .filter(stocktake_lines::stocktake_id.eq_any(&ids))
-            .select((
-                stocktake_lines::stocktake_id,
-                stocktake_lines::item_id,
-                stocktake_lines::expected,
-                stocktake_lines::counted,
-                stocktake_lines::moved,
-            ))
-            .load(c)?;
+        #[allow(clippy::type_complexity)]
+        let lines: Vec<(String, String, i64, Option<i64>, i64, Option<i64>)> =
+            stocktake_lines::table
+                .filter(stocktake_lines::stocktake_id.eq_any(&ids))
+                .select((
+                    stocktake_lines::stocktake_id,
+                    stocktake_lines::item_id,
+                    stocktake_lines::expected,
+                    stocktake_lines::counted,
+                    stocktake_lines::moved,
+                    stocktake_lines::counted_seq,
+                ))
+                .load(c)?;
         let moves: Vec<Movement> = stock_movements::table
             .filter(stock_movements::stocktake_id.eq_any(&ids))
             .select(Movement::as_select())
@@ -319,15 +322,18 @@ fn stocktakes_agree(c: &mut DbConn, checked: &mut i64) -> QueryResult<Option<Dis
                 }
                 continue;
             };
-            // What moved during the count, recomputed from the ledger, must
-            // be what the sheet kept.
-            let ledger_moved =
-                super::stocktake::moved_since(c, store_id, *start_seq, Some(end_seq))?;
+            // What moved during the count (up to each line's own count),
+            // recomputed from the ledger, must be what the sheet kept.
             let mut want: HashMap<&str, i64> = HashMap::new();
-            for (_, item, expected, counted, moved) in lines.iter().filter(|l| &l.0 == id) {
+            for (_, item, expected, counted, moved, counted_seq) in
+                lines.iter().filter(|l| &l.0 == id)
+            {
                 let Some(counted) = counted else {
                     return bad("ledger.agree_not_counted");
                 };
+                let up_to = counted_seq.map_or(end_seq, |s| s.min(end_seq));
+                let ledger_moved =
+                    super::stocktake::moved_since(c, store_id, *start_seq, Some(up_to))?;
                 if ledger_moved.get(item).copied().unwrap_or(0) != *moved {
                     return bad("ledger.agree_moved_differ");
                 }

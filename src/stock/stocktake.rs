@@ -59,9 +59,13 @@ pub struct CountLine {
     /// On the shelf by the ledger when the count began.
     pub expected: i64,
     pub counted: Option<i64>,
-    /// What moved on the shelf since the count began (+ in, - out): live
-    /// while the stocktake is open, fixed when it posted.
+    /// What moved on the shelf since the count began and before the line
+    /// was counted (+ in, - out): live while it is not counted yet, fixed
+    /// when it posted.
     pub moved: i64,
+    /// Where the stock ledger stood when this line's count was saved: what
+    /// moves after it is not in the count, and is not taken from it.
+    pub counted_seq: Option<i64>,
 }
 
 impl CountLine {
@@ -141,30 +145,72 @@ pub fn find(c: &mut DbConn, id: &str) -> QueryResult<Option<(Stocktake, Vec<Coun
             stocktake_lines::expected,
             stocktake_lines::counted,
             stocktake_lines::moved,
+            stocktake_lines::counted_seq,
         ))
-        .load::<(String, String, String, String, i64, Option<i64>, i64)>(c)?
+        .load::<(
+            String,
+            String,
+            String,
+            String,
+            i64,
+            Option<i64>,
+            i64,
+            Option<i64>,
+        )>(c)?
         .into_iter()
         .map(
-            |(item_id, item_name, category, unit, expected, counted, moved)| CountLine {
-                item_id,
-                item_name,
-                category,
-                unit,
-                expected,
-                counted,
-                moved,
+            |(item_id, item_name, category, unit, expected, counted, moved, counted_seq)| {
+                CountLine {
+                    item_id,
+                    item_name,
+                    category,
+                    unit,
+                    expected,
+                    counted,
+                    moved,
+                    counted_seq,
+                }
             },
         )
         .collect();
     let mut lines: Vec<CountLine> = lines;
     if st.is_open() {
-        // Live: everything posted at the store since the count began.
-        let moved = moved_since(c, &st.store_id, st.start_seq, None)?;
-        for l in &mut lines {
-            l.moved = moved.get(&l.item_id).copied().unwrap_or(0);
-        }
+        // Live: what moved since the count began, up to each line's count.
+        set_moved(c, &st.store_id, st.start_seq, None, &mut lines)?;
     }
     Ok(Some((st, lines)))
+}
+
+/// Fill each line's `moved`: the shelf's net change after `start_seq` and up
+/// to the line's own count (`counted_seq`), or up to `end` (None: now) for a
+/// line not counted yet. Goods that moved after a line was counted are on
+/// the shelf the count saw no more, and are not taken from the count.
+fn set_moved(
+    c: &mut DbConn,
+    store_id: &str,
+    start_seq: i64,
+    end: Option<i64>,
+    lines: &mut [CountLine],
+) -> QueryResult<()> {
+    let mut by_bound: std::collections::HashMap<
+        Option<i64>,
+        std::collections::HashMap<String, i64>,
+    > = std::collections::HashMap::new();
+    for l in lines.iter_mut() {
+        let bound = match (l.counted_seq, end) {
+            (Some(s), Some(e)) => Some(s.min(e)),
+            (Some(s), None) => Some(s),
+            (None, e) => e,
+        };
+        let moved = match by_bound.entry(bound) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(moved_since(c, store_id, start_seq, bound)?)
+            }
+        };
+        l.moved = moved.get(&l.item_id).copied().unwrap_or(0);
+    }
+    Ok(())
 }
 
 /// The movements at the stocktake's store after its count began (and, once
@@ -363,9 +409,19 @@ pub fn save_counts(
                 .arg("number", &st.number)
                 .into());
         }
+        // Where the ledger stands as these counts are written down: what
+        // moves later is not in them.
+        let head = super::lock_head(c)?;
         for (item_id, counted) in &parsed {
+            let before = lines.iter().find(|l| &l.item_id == *item_id);
+            if before.is_some_and(|l| l.counted == *counted) {
+                continue;
+            }
             diesel::update(stocktake_lines::table.find((id, item_id.as_str())))
-                .set(stocktake_lines::counted.eq(counted))
+                .set((
+                    stocktake_lines::counted.eq(counted),
+                    stocktake_lines::counted_seq.eq(counted.map(|_| head)),
+                ))
                 .execute(c)?;
         }
         audit::record(
@@ -455,7 +511,8 @@ pub fn confirm(
             // The ledger's turn, then what moved since the count began, up
             // to the last movement before ours.
             let end_seq = super::lock_head(c)?;
-            let moved = moved_since(c, &st.store_id, st.start_seq, Some(end_seq))?;
+            let mut lines = lines;
+            set_moved(c, &st.store_id, st.start_seq, Some(end_seq), &mut lines)?;
             let reason = if st.witnessed_by.trim().is_empty() {
                 format!("{} ({})", st.number, st.counted_by)
             } else {
@@ -463,7 +520,7 @@ pub fn confirm(
             };
             let mut posted = 0;
             for l in &lines {
-                let moved = moved.get(&l.item_id).copied().unwrap_or(0);
+                let moved = l.moved;
                 diesel::update(stocktake_lines::table.find((id, l.item_id.as_str())))
                     .set(stocktake_lines::moved.eq(moved))
                     .execute(c)?;

@@ -1,0 +1,1 @@
+ALTER TABLE stocktake_lines DROP COLUMN counted_seq;
