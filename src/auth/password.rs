@@ -29,14 +29,20 @@ pub fn common_count() -> usize {
     COMMON.len()
 }
 
-/// Whether `password` (case and surrounding spaces aside) is on the list of
-/// the most common passwords.
+/// Whether `password` (case, full-width forms and surrounding spaces aside:
+/// `１２３４５６７８` is `12345678`) is on the list of the most common
+/// passwords.
 pub fn is_common(password: &str) -> bool {
-    COMMON.contains(password.trim().to_lowercase().as_str())
+    COMMON.contains(
+        crate::domain::input::normalize(password)
+            .to_lowercase()
+            .as_str(),
+    )
 }
 
 fn squeeze(s: &str) -> String {
-    s.chars()
+    crate::domain::input::normalize(s)
+        .chars()
         .filter(|c| !c.is_whitespace())
         .flat_map(char::to_lowercase)
         .collect()
@@ -138,6 +144,8 @@ mod tests {
         assert!(common_count() >= 10_000, "{}", common_count());
         for pw in [
             "12345678",
+            "１２３４５６７８",
+            "ｐａｓｓｗｏｒｄ",
             "password",
             "Password",
             " qwertyuiop ",
