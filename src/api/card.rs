@@ -62,6 +62,7 @@ fn refused() -> ApiError {
         (status = 200, description = "The balance", body = CardBalance),
         (status = 400, description = "Malformed", body = ErrorBody),
         (status = 401, description = "Unknown card, wrong PIN, or a card printed before cards had PINs (reissue it): one answer for all", body = ErrorBody),
+        (status = 422, description = "A field of the wrong type (the card number and PIN are strings)", body = ErrorBody),
         (status = 429, description = "Too many failed tries for this card or from this address", body = ErrorBody),
     ))]
 pub async fn balance(
