@@ -47,13 +47,15 @@ pub struct StoreShelf {
 /// A store's shelf: its active goods with their prices, and whether there
 /// are any (never how many). None for an unknown or closed store.
 pub fn shelf(c: &mut DbConn, store_id: &str) -> QueryResult<Option<StoreShelf>> {
-    let Some(store) = stores::find(c, store_id)? else {
-        return Ok(None);
-    };
-    if !store.store.active {
-        return Ok(None);
+    match stores::find(c, store_id)? {
+        Some(store) if store.store.active => shelf_of(c, store).map(Some),
+        _ => Ok(None),
     }
-    let items = crate::stock::shelf(c, store_id)?
+}
+
+/// The public shelf of a store already read.
+fn shelf_of(c: &mut DbConn, store: StoreRow) -> QueryResult<StoreShelf> {
+    let items = crate::stock::shelf(c, &store.store.id)?
         .into_iter()
         .filter(|l| l.item.active)
         .map(|l| ShelfItem {
@@ -63,18 +65,15 @@ pub fn shelf(c: &mut DbConn, store_id: &str) -> QueryResult<Option<StoreShelf>> 
             in_stock: l.quantity > 0,
         })
         .collect();
-    Ok(Some(StoreShelf { store, items }))
+    Ok(StoreShelf { store, items })
 }
 
 /// The open stores whose area holds a village (by the village's path).
 pub fn stores_serving(c: &mut DbConn, village_path: &str) -> QueryResult<Vec<StoreShelf>> {
     let mut out = Vec::new();
     for s in stores::list(c)? {
-        if s.store.active
-            && village_path.starts_with(s.area_path.as_str())
-            && let Some(shelf) = shelf(c, &s.store.id)?
-        {
-            out.push(shelf);
+        if s.store.active && village_path.starts_with(s.area_path.as_str()) {
+            out.push(shelf_of(c, s)?);
         }
     }
     Ok(out)

@@ -201,7 +201,7 @@ pub async fn log_in(
 pub async fn log_out(
     req: HttpRequest,
     state: web::Data<AppState>,
-    _form: CsrfForm<Empty>,
+    _form: CsrfForm<super::auth::Empty>,
 ) -> Result<HttpResponse, AppError> {
     let secure = state.config.secure_cookies;
     if let Some(token) = token_of(&req, secure) {
@@ -219,9 +219,6 @@ pub async fn log_out(
         .cookie(gone)
         .finish())
 }
-
-#[derive(Deserialize)]
-pub struct Empty {}
 
 #[derive(Deserialize)]
 pub struct PinForm {
