@@ -323,7 +323,10 @@ fn stocktakes_agree(c: &mut DbConn, checked: &mut i64) -> QueryResult<Option<Dis
                 continue;
             };
             // What moved during the count (up to each line's own count),
-            // recomputed from the ledger, must be what the sheet kept.
+            // recomputed from the ledger, must be what the sheet kept. The
+            // store's movements of the whole count are read once; each line
+            // sums those up to its own bound.
+            let during = super::stocktake::moves_between(c, store_id, *start_seq, end_seq)?;
             let mut want: HashMap<&str, i64> = HashMap::new();
             for (_, item, expected, counted, moved, counted_seq) in
                 lines.iter().filter(|l| &l.0 == id)
@@ -332,9 +335,12 @@ fn stocktakes_agree(c: &mut DbConn, checked: &mut i64) -> QueryResult<Option<Dis
                     return bad("ledger.agree_not_counted");
                 };
                 let up_to = counted_seq.map_or(end_seq, |s| s.min(end_seq));
-                let ledger_moved =
-                    super::stocktake::moved_since(c, store_id, *start_seq, Some(up_to))?;
-                if ledger_moved.get(item).copied().unwrap_or(0) != *moved {
+                let ledger_moved: i64 = during
+                    .iter()
+                    .filter(|(seq, it, _)| *seq <= up_to && it == item)
+                    .map(|(_, _, d)| d)
+                    .sum();
+                if ledger_moved != *moved {
                     return bad("ledger.agree_moved_differ");
                 }
                 want.insert(item.as_str(), counted - expected - moved);

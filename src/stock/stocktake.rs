@@ -288,6 +288,47 @@ pub(crate) fn moved_since(
     Ok(out)
 }
 
+/// A store's shelf movements with `after < seq <= up_to`, in ledger order:
+/// (seq, item id, signed change on that shelf). One query for a whole
+/// count, which callers then cut at each line's own bound.
+pub(crate) fn moves_between(
+    c: &mut DbConn,
+    store_id: &str,
+    after: i64,
+    up_to: i64,
+) -> QueryResult<Vec<(i64, String, i64)>> {
+    let rows = stock_movements::table
+        .filter(
+            stock_movements::from_store_id
+                .eq(store_id)
+                .or(stock_movements::to_store_id.eq(store_id)),
+        )
+        .filter(stock_movements::seq.gt(after))
+        .filter(stock_movements::seq.le(up_to))
+        .order(stock_movements::seq.asc())
+        .select((
+            stock_movements::seq,
+            stock_movements::item_id,
+            stock_movements::quantity,
+            stock_movements::from_store_id,
+            stock_movements::to_store_id,
+        ))
+        .load::<(i64, String, i64, Option<String>, Option<String>)>(c)?;
+    Ok(rows
+        .into_iter()
+        .map(|(seq, item, q, from, to)| {
+            let mut d = 0;
+            if to.as_deref() == Some(store_id) {
+                d += q;
+            }
+            if from.as_deref() == Some(store_id) {
+                d -= q;
+            }
+            (seq, item, d)
+        })
+        .collect())
+}
+
 /// A store's stocktakes, newest first.
 pub fn list_for_store(c: &mut DbConn, store_id: &str) -> QueryResult<Vec<Stocktake>> {
     stocktakes::table
