@@ -562,6 +562,9 @@ fn retention(pool: &DbPool, dry_run: bool) -> Result<(), String> {
     for id in &out.households {
         println!("{id}");
     }
+    for (id, why) in &out.failed {
+        eprintln!("{id}: {}", crate::operations::show_message(lang, why));
+    }
     let key = if dry_run {
         "ops.retention_would"
     } else {
@@ -634,37 +637,13 @@ fn daily_jobs(pool: &DbPool, config: &Config) {
         Ok(None) => {}
         Err(e) => tracing::error!(error = %e, "points expiry failed"),
     }
-    let recorded = match crate::households::retention::daily(&mut c, day) {
+    // Retention too (with each household that could not be erased).
+    match crate::households::retention::daily(&mut c, day) {
         Ok(Some(out)) => {
-            tracing::info!(%day, households = out.households.len(), "personal data erased");
-            record_run(
-                &mut c,
-                "retention",
-                &store_message(
-                    "",
-                    "ops.retention_result",
-                    &[("n", out.households.len().to_string())],
-                ),
-                &[],
-            )
+            tracing::info!(%day, households = out.households.len(), failed = out.failed.len(), "personal data erased")
         }
-        Ok(None) => Ok(()),
-        Err(e) => {
-            tracing::error!(error = %e, "retention failed");
-            record_run(
-                &mut c,
-                "retention",
-                "",
-                &[store_message(
-                    "",
-                    "ops.job_failed",
-                    &[("why", e.to_string())],
-                )],
-            )
-        }
-    };
-    if let Err(e) = recorded {
-        tracing::error!(error = %e, "could not record the retention run");
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "retention failed"),
     }
 }
 

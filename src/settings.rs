@@ -185,6 +185,18 @@ pub fn claim(conn: &mut DbConn, key: &str) -> bool {
         .is_ok()
 }
 
+/// Give back a day's claim taken with [`claim`] (its run failed as a
+/// whole), so that the next tick, on any app server, runs the day again.
+pub fn release(conn: &mut DbConn, key: &str) -> QueryResult<()> {
+    diesel::delete(
+        settings::table
+            .find(key)
+            .filter(settings::value.eq("claimed")),
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
 pub fn set(conn: &mut DbConn, ctx: &AuditCtx, s: Setting, value: i64) -> QueryResult<()> {
     db::write_tx(conn, |c| {
         let before = get(c, s)?;

@@ -52,13 +52,19 @@ pub fn threshold(now: NaiveDateTime, years: i64) -> NaiveDateTime {
 pub struct Outcome {
     /// The households erased (or, in a dry run, that would be).
     pub households: Vec<String>,
+    /// The households that could not be erased: (household id, why, as a
+    /// stored message). Each was left as it was; the next run tries again.
+    pub failed: Vec<(String, String)>,
 }
 
 const BATCH: usize = 200;
 
 /// Erase the personal data of households archived more than `years` ago.
-/// Each batch is one transaction, with an audit row per household that
-/// names no personal data.
+/// Each batch is one transaction and each household a savepoint inside it,
+/// with an audit row per household that names no personal data: one that
+/// cannot be erased is rolled back alone and reported in
+/// [`Outcome::failed`], the rest go through. Errors only for what stops the
+/// whole run (the database itself).
 pub fn run(
     conn: &mut DbConn,
     ctx: &AuditCtx,
@@ -69,12 +75,16 @@ pub fn run(
     let before = threshold(now, years);
     let ids = due_ids(conn, before)?;
     if dry_run {
-        return Ok(Outcome { households: ids });
+        return Ok(Outcome {
+            households: ids,
+            failed: Vec::new(),
+        });
     }
-    let mut done = Vec::new();
+    let mut out = Outcome::default();
     for batch in ids.chunks(BATCH) {
-        let erased = db::write_tx(conn, |c| {
+        let (erased, failed) = db::write_tx(conn, |c| {
             let mut erased = Vec::new();
+            let mut failed = Vec::new();
             let rows: Vec<(String, String, bool, Option<NaiveDateTime>, String)> =
                 households::table
                     .filter(households::id.eq_any(batch))
@@ -91,61 +101,137 @@ pub fn run(
                 if !archived || archived_at.is_none_or(|a| a >= before) || is_erased(&lookup) {
                     continue;
                 }
-                diesel::update(households::table.find(&id))
-                    .set((
-                        households::head_name.eq(initials(&name)),
-                        households::id_cipher.eq(""),
-                        households::id_lookup.eq(format!("{ERASED_LOOKUP}{id}")),
-                        households::id_masked.eq(ERASED),
-                        households::id_last4.eq(""),
-                        households::phone_cipher.eq(""),
-                        households::phone_masked.eq(ERASED),
-                        households::address.eq(""),
-                        households::notes.eq(""),
-                        households::updated_at.eq(now),
-                        households::updated_by.eq(&ctx.username),
-                    ))
-                    .execute(c)?;
-                // Reasons for status changes are free text about the family.
-                diesel::update(
-                    household_status_history::table
-                        .filter(household_status_history::household_id.eq(&id)),
-                )
-                .set(household_status_history::reason.eq(""))
-                .execute(c)?;
-                audit::record(
-                    c,
-                    ctx,
-                    "household.erase",
-                    "household",
-                    &id,
-                    &format!("retention: archived more than {years} years ago"),
-                )?;
-                erased.push(id);
+                match db::write_tx(c, |c| erase_one(c, ctx, &id, &name, years, now)) {
+                    Ok(()) => erased.push(id),
+                    Err(e) if db::RetryableError::is_retryable(&e) => return Err(e),
+                    Err(e) => failed.push((
+                        id,
+                        crate::operations::store_message(
+                            "",
+                            "ops.job_failed",
+                            &[("why", e.to_string())],
+                        ),
+                    )),
+                }
             }
-            Ok::<_, diesel::result::Error>(erased)
+            Ok::<_, diesel::result::Error>((erased, failed))
         })?;
-        done.extend(erased);
+        out.households.extend(erased);
+        out.failed.extend(failed);
     }
     settings::put_raw(
         conn,
         "last_retention",
-        &format!("{} {}", db::now().format("%Y-%m-%d %H:%M:%S"), done.len()),
+        &format!(
+            "{} {}",
+            db::now().format("%Y-%m-%d %H:%M:%S"),
+            out.households.len()
+        ),
     )?;
-    Ok(Outcome { households: done })
+    Ok(out)
+}
+
+/// Erase one household's personal data (inside the caller's transaction).
+fn erase_one(
+    c: &mut DbConn,
+    ctx: &AuditCtx,
+    id: &str,
+    name: &str,
+    years: i64,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(households::table.find(id))
+        .set((
+            households::head_name.eq(initials(name)),
+            households::id_cipher.eq(""),
+            households::id_lookup.eq(format!("{ERASED_LOOKUP}{id}")),
+            households::id_masked.eq(ERASED),
+            households::id_last4.eq(""),
+            households::phone_cipher.eq(""),
+            households::phone_masked.eq(ERASED),
+            households::address.eq(""),
+            households::notes.eq(""),
+            households::updated_at.eq(now),
+            households::updated_by.eq(&ctx.username),
+        ))
+        .execute(c)?;
+    // Reasons for status changes are free text about the family.
+    diesel::update(
+        household_status_history::table.filter(household_status_history::household_id.eq(id)),
+    )
+    .set(household_status_history::reason.eq(""))
+    .execute(c)?;
+    audit::record(
+        c,
+        ctx,
+        "household.erase",
+        "household",
+        id,
+        &format!("retention: archived more than {years} years ago"),
+    )
 }
 
 /// The scheme's daily erasure: once a day across all app servers, when on.
+/// The run is recorded for the operations page: how many were erased, and
+/// each household that could not be, by name and number, with why, so an
+/// administrator can find it and act. A run that fails as a whole is
+/// recorded with why and gives its day's claim back (the next tick tries
+/// again).
 pub fn daily(conn: &mut DbConn, day: chrono::NaiveDate) -> QueryResult<Option<Outcome>> {
     let years = settings::get(conn, settings::RETENTION_YEARS)?;
-    if years == 0 || !settings::claim(conn, &format!("retention:{day}")) {
+    let claim = format!("retention:{day}");
+    if years == 0 || !settings::claim(conn, &claim) {
         return Ok(None);
     }
     let ctx = AuditCtx {
         username: "(daily)".into(),
         ..AuditCtx::default()
     };
-    run(conn, &ctx, years, db::now(), false).map(Some)
+    let out = run(conn, &ctx, years, db::now(), false);
+    let (done, failed) = match &out {
+        Ok(o) => (
+            crate::operations::store_message(
+                "",
+                "ops.retention_result",
+                &[("n", o.households.len().to_string())],
+            ),
+            o.failed
+                .iter()
+                .map(|(id, why)| format!("{}\t{why}", who(conn, id)))
+                .collect::<Vec<_>>(),
+        ),
+        Err(e) => {
+            settings::release(conn, &claim)?;
+            (
+                String::new(),
+                vec![crate::operations::store_message(
+                    "",
+                    "ops.job_failed",
+                    &[("why", e.to_string())],
+                )],
+            )
+        }
+    };
+    crate::operations::record_run(conn, "retention", &done, &failed)?;
+    out.map(Some)
+}
+
+/// A household as an administrator finds it: its head's name and its card
+/// number (its id when it has no current card or is gone).
+fn who(conn: &mut DbConn, id: &str) -> String {
+    use crate::db::schema::points_cards;
+    let name: String = households::table
+        .find(id)
+        .select(households::head_name)
+        .first(conn)
+        .unwrap_or_else(|_| id.to_string());
+    let card: Option<String> = points_cards::table
+        .filter(points_cards::household_id.eq(id))
+        .filter(points_cards::replaced_by.is_null())
+        .select(points_cards::card_no)
+        .first(conn)
+        .ok();
+    format!("{} ({})", name, card.as_deref().unwrap_or(id)).replace(['\t', '\n', '|'], " ")
 }
 
 #[cfg(test)]

@@ -337,12 +337,16 @@ fn failure_text(e: ledger::LedgerError) -> String {
 
 /// The scheme's daily expiry: once a day across all app servers, when on.
 /// The run (what expired, which households failed and why, or why the
-/// whole run failed) is recorded for the operations page.
+/// whole run failed) is recorded for the operations page. A run that fails
+/// as a whole gives its day's claim back, so the next tick tries again
+/// (what a failed run had posted is not posted twice: each household's
+/// expiry carries its own idempotency key).
 pub fn daily(conn: &mut DbConn, day: NaiveDate) -> Result<Option<Outcome>, ledger::LedgerError> {
     let Some(rule) = Rule::of_scheme(conn)? else {
         return Ok(None);
     };
-    if !settings::claim(conn, &format!("expiry:{day}")) {
+    let claim = format!("expiry:{day}");
+    if !settings::claim(conn, &claim) {
         return Ok(None);
     }
     let ctx = AuditCtx {
@@ -350,6 +354,9 @@ pub fn daily(conn: &mut DbConn, day: NaiveDate) -> Result<Option<Outcome>, ledge
         ..AuditCtx::default()
     };
     let out = run(conn, &ctx, rule, day);
+    if out.is_err() {
+        settings::release(conn, &claim)?;
+    }
     let (done, failed) = match &out {
         Ok(o) => (
             crate::operations::store_message(
