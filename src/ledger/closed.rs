@@ -1,6 +1,7 @@
-//! Closed months (月结) as the ledgers see them: the one check every dated
-//! posting makes (points entries, stock movements, donations, awards)
-//! before it is written. Closing and reopening live with the reports.
+//! Closed months (月结) and dates that cannot be, as the ledgers see them:
+//! the one check every dated posting makes (points entries, stock
+//! movements, donations, awards) before it is written. Closing and
+//! reopening live with the reports.
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
@@ -23,4 +24,47 @@ pub fn closed_month_of(conn: &mut DbConn, day: NaiveDate) -> QueryResult<Option<
 /// The error for a date that falls in a closed month, naming the close.
 pub fn closed_error(field: &'static str, month: String) -> FieldError {
     FieldError::new(field, "error.month_closed").arg("month", month)
+}
+
+/// How many days after today (UTC) a posting may still be dated. Forms
+/// refuse any day after the scheme's today already; this is the last line
+/// for every path into the ledgers (the API, the command line, scheduled
+/// runs "as of" a day): a date further ahead is a mistyped year or a wrong
+/// clock, never a day that has come in any time zone or a run prepared a
+/// few weeks early.
+pub const FAR_FUTURE_DAYS: i64 = 60;
+
+/// Whether `day` is more than [`FAR_FUTURE_DAYS`] after today (UTC).
+pub fn far_future(day: NaiveDate) -> bool {
+    far_future_from(day, chrono::Utc::now().date_naive())
+}
+
+/// Whether `day` is more than [`FAR_FUTURE_DAYS`] after `today`.
+pub fn far_future_from(day: NaiveDate, today: NaiveDate) -> bool {
+    today
+        .checked_add_signed(chrono::Duration::days(FAR_FUTURE_DAYS))
+        .is_some_and(|limit| day > limit)
+}
+
+/// The error for a posting dated too far ahead, naming the date.
+pub fn far_future_error(field: &'static str, day: NaiveDate) -> FieldError {
+    FieldError::new(field, "error.date_far_future")
+        .arg("date", day.to_string())
+        .arg("days", FAR_FUTURE_DAYS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn far_is_more_than_the_allowed_days_ahead() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+        let limit = today + chrono::Duration::days(FAR_FUTURE_DAYS);
+        assert!(!far_future_from(today, today));
+        assert!(!far_future_from(limit, today));
+        assert!(far_future_from(limit.succ_opt().unwrap(), today));
+        assert!(far_future_from(NaiveDate::MAX, today));
+        assert!(!far_future_from(NaiveDate::MIN, today));
+    }
 }

@@ -147,6 +147,9 @@ pub enum LedgerError {
     /// The posting date falls in a closed month (the month, YYYY-MM).
     #[error("month {0} is closed")]
     MonthClosed(String),
+    /// The posting date is more than `closed::FAR_FUTURE_DAYS` ahead.
+    #[error("{0} is too far in the future")]
+    FarFuture(NaiveDate),
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
 }
@@ -208,13 +211,18 @@ pub fn lock_account(conn: &mut DbConn, account: &str) -> QueryResult<()> {
     Ok(())
 }
 
-/// Post one transfer inside the caller's transaction. A posting whose
+/// Post one transfer inside the caller's transaction. A posting dated
+/// into a closed month (`MonthClosed`) or far ahead (`FarFuture`) is
+/// refused before anything is written. A posting whose
 /// idempotency key was seen before returns the first entry and changes
 /// nothing. The debit of a household is a conditional update: it never
 /// takes a balance below zero.
 pub fn post(conn: &mut DbConn, p: &Posting) -> Result<Entry, LedgerError> {
     if p.amount <= 0 || p.debit == p.credit {
         return Err(LedgerError::BadAmount);
+    }
+    if closed::far_future(p.posted_on) {
+        return Err(LedgerError::FarFuture(p.posted_on));
     }
     if let Some(month) = closed::closed_month_of(conn, p.posted_on)? {
         return Err(LedgerError::MonthClosed(month));

@@ -162,6 +162,7 @@ impl From<crate::ledger::LedgerError> for PointsError {
             }
             L::BadAmount => FieldError::new("field.points", "error.points_nonzero").into(),
             L::MonthClosed(m) => crate::reports::close::closed_error("field.date", m).into(),
+            L::FarFuture(d) => crate::ledger::closed::far_future_error("field.date", d).into(),
             L::Db(d) => PointsError::Db(d),
         }
     }

@@ -67,6 +67,9 @@ impl From<ledger::LedgerError> for RedeemError {
             ledger::LedgerError::MonthClosed(m) => {
                 crate::reports::close::closed_error("field.date", m).into()
             }
+            ledger::LedgerError::FarFuture(d) => {
+                ledger::closed::far_future_error("field.date", d).into()
+            }
             ledger::LedgerError::Db(d) => RedeemError::Db(d),
         }
     }

@@ -281,14 +281,23 @@ pub fn lock_head(c: &mut DbConn) -> QueryResult<i64> {
 /// it takes the chain head first (which makes ledger writers take turns),
 /// lowers the source shelf only if it holds enough, raises the destination,
 /// and appends the chained row. A transfer dated into a closed month is
-/// refused (`error.month_closed`), by the same check the points ledger's
-/// `ledger::post` makes (`reports::close::closed_month_of`).
+/// refused (`error.month_closed`), and so is one dated far ahead
+/// (`error.date_far_future`), by the same checks the points ledger's
+/// `ledger::post` makes (`ledger::closed`).
 pub fn post(c: &mut DbConn, actor: &AuditCtx, t: &Transfer) -> Result<Movement, StockError> {
+    if crate::ledger::closed::far_future(t.on) {
+        return Err(crate::ledger::closed::far_future_error("field.date", t.on).into());
+    }
     if let Some(month) = crate::reports::close::closed_month_of(c, t.on)? {
         return Err(crate::reports::close::closed_error("field.date", month).into());
     }
+    diesel::update(stock_chain_head::table.find(1))
+        .set(stock_chain_head::seq.eq(stock_chain_head::seq + 1))
+        .execute(c)?;
     // A movement is reversed at most once (a unique key too): say so
     // rather than fail on the key, whichever workflow is reversing it.
+    // Asked after taking the chain head, so that of two reversals at once
+    // the second sees the first.
     if let Some(orig) = t.reverses_id {
         let done: i64 = stock_movements::table
             .filter(stock_movements::reverses_id.eq(orig))
@@ -298,9 +307,6 @@ pub fn post(c: &mut DbConn, actor: &AuditCtx, t: &Transfer) -> Result<Movement, 
             return Err(FieldError::new("field.movement", "error.already_reversed").into());
         }
     }
-    diesel::update(stock_chain_head::table.find(1))
-        .set(stock_chain_head::seq.eq(stock_chain_head::seq + 1))
-        .execute(c)?;
     let (seq, prev): (i64, String) = stock_chain_head::table
         .find(1)
         .select((stock_chain_head::seq, stock_chain_head::hash))
