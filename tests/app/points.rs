@@ -67,14 +67,16 @@ app_test! {
             .order(aixin::db::schema::households::head_name.asc())
             .select(awards::id).load(&mut app.conn()).unwrap();
         // Reject one without a reason: refused. With a reason: done.
-        let page = reviewer.submit("/review", &[("id", &ids[7]), ("decision", "reject"), ("reason", "")]).await;
+        let seen: Vec<String> = ids.iter().map(|id| format!("v:{id}")).collect();
+        let page = reviewer.submit("/review", &[("id", &ids[7]), (&seen[7], "1"), ("decision", "reject"), ("reason", "")]).await;
         page.assert_contains("驳回时必须填写原因");
-        let page = reviewer.submit("/review", &[("id", &ids[7]), ("decision", "reject"), ("reason", "未参加培训")]).await;
+        let page = reviewer.submit("/review", &[("id", &ids[7]), (&seen[7], "1"), ("decision", "reject"), ("reason", "未参加培训")]).await;
         page.assert_contains("已处理 1 项");
         let mut approve: Vec<(&str, &str)> = vec![("decision", "approve")];
         for (i, id) in ids.iter().enumerate() {
             if i != 7 {
                 approve.push(("id", id));
+                approve.push((&seen[i], "1"));
             }
         }
         let page = reviewer.submit("/review", &approve).await;

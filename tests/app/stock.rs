@@ -211,7 +211,8 @@ app_test! {
         counted.assert_contains("id=\"differences\"");
         counted.assert_contains("-2");
         let key = key_for(&counted.body, &format!("/stocktakes/{st_id}/confirm"));
-        let posted = admin.submit(&format!("/stocktakes/{st_id}/confirm"), &[("key", &key)]).await;
+        let version = hidden_in(&counted.body, &format!("/stocktakes/{st_id}/confirm"), "version");
+        let posted = admin.submit(&format!("/stocktakes/{st_id}/confirm"), &[("key", &key), ("version", &version)]).await;
         posted.assert_contains("盘点差异已过账");
         assert_eq!(on_hand(&app, &a, &items["酱油"]), 28);
         let adjustments: i64 = stock_movements::table.filter(stock_movements::stocktake_id.eq(&st_id)).count().get_result(&mut app.conn()).unwrap();
@@ -731,7 +732,7 @@ fn stocktake_id_in(page: &Page) -> String {
 }
 
 /// The hidden field `name`'s value in the form posting to `action`.
-fn hidden_in(html: &str, action: &str, name: &str) -> String {
+pub fn hidden_in(html: &str, action: &str, name: &str) -> String {
     let at = html
         .find(&format!("action=\"{action}\""))
         .unwrap_or_else(|| panic!("no form posting to {action}"));

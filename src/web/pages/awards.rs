@@ -417,7 +417,8 @@ pub async fn edit(
     let u = user.who();
     let result = run(&state, move |c| {
         let p = aw::parse_proposal(&f.rule_code, &f.occurred_on, &f.note, day)?;
-        aw::edit_seen(c, &u.actor(&ctx), &id, &p, seen_version(&f.version))?;
+        let seen = seen_version(&f.version)?;
+        aw::edit_seen(c, &u.actor(&ctx), &id, &p, Some(seen))?;
         Ok(())
     })
     .await
@@ -444,7 +445,7 @@ pub async fn withdraw(
     let ctx = audit_ctx(&req, Some(&user));
     let u = user.who();
     let result = run(&state, move |c| {
-        Ok(aw::withdraw_seen(c, &u.actor(&ctx), &id, seen)?)
+        Ok(aw::withdraw_seen(c, &u.actor(&ctx), &id, Some(seen?))?)
     })
     .await
     .map(|_| flash_ok(&req, "/awards", "flash.award_withdrawn", &[]));
@@ -519,14 +520,19 @@ pub async fn review(
             .map(|(_, v)| v.clone())
             .collect(),
     };
-    // Each row carries the version the reviewer saw (`v:<id>`).
-    let ids: Vec<(String, Option<i64>)> = ids
+    // Each row carries the version the reviewer saw (`v:<id>`); a row
+    // without it refuses the whole form, before anything is decided.
+    let ids: Result<Vec<(String, Option<i64>)>, FieldError> = ids
         .into_iter()
         .map(|id| {
-            let seen = seen_version(&field(&form, &format!("v:{id}")));
-            (id, seen)
+            let seen = seen_version(&field(&form, &format!("v:{id}")))?;
+            Ok((id, Some(seen)))
         })
         .collect();
+    let ids = match ids {
+        Ok(ids) => ids,
+        Err(e) => return Ok(flash_field_error(&req, "/review", &e)),
+    };
     if ids.is_empty() {
         return Ok(flash_field_error(
             &req,
@@ -575,10 +581,14 @@ pub async fn review(
     }
 }
 
-/// The version a form says its person saw (none when the field is absent
-/// or not a number: then the decision applies to the award as it is).
-pub fn seen_version(s: &str) -> Option<i64> {
-    s.trim().parse().ok()
+/// The version a form says its person saw. Required: every page decision
+/// is checked against what was on the screen, so a form without it (an old
+/// page, a hand-made request) is refused, naming the field, and changes
+/// nothing.
+pub fn seen_version(s: &str) -> Result<i64, FieldError> {
+    s.trim()
+        .parse()
+        .map_err(|_| FieldError::new("field.seen_version", "error.seen_version_missing"))
 }
 
 #[derive(Deserialize)]
@@ -616,7 +626,7 @@ pub async fn reverse(
             &u.actor(&ctx),
             &id,
             &reason,
-            seen,
+            Some(seen?),
             day,
         )?)
     })
@@ -655,7 +665,7 @@ pub async fn object(
             &u.actor(&ctx),
             &id,
             &f.objection,
-            seen_version(&f.version),
+            Some(seen_version(&f.version)?),
             tz,
         )?)
     })

@@ -374,7 +374,12 @@ pub async fn adjustment_decide(
     let result = run(&state, move |c| {
         let actor = u.actor(&ctx);
         Ok(adjustments::decide_seen(
-            c, &actor, &id, approve, seen, day,
+            c,
+            &actor,
+            &id,
+            approve,
+            Some(seen?),
+            day,
         )?)
     })
     .await

@@ -175,13 +175,8 @@ pub async fn confirm(
     let ctx = audit_ctx(&req, Some(&user));
     let result = async {
         let key = IdemKey::parse(&form.0.key)?;
-        let seen = match form.0.version.trim() {
-            "" => None,
-            v => Some(v.parse::<i64>().map_err(|_| {
-                crate::domain::FieldError::new("field.stocktake", "error.stocktake_changed")
-                    .arg("number", &st.number)
-            })?),
-        };
+        // The sheet as the person saw it: required (see `seen_version`).
+        let seen = Some(super::awards::seen_version(&form.0.version)?);
         let today = crate::time::today(state.config.time_zone);
         let out = run(&state, move |c| {
             Ok(stocktake::confirm(c, &ctx, &key, &st.id, seen, today)?)
