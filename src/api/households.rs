@@ -388,7 +388,8 @@ pub async fn update(
             let input = households::parse_form(c, &scope, &form, false)?;
             households::update(c, &ctx, &key, &scope, &hid, &input, today)?;
         }
-        if let Some(archived) = p.archived {
+        // The state asked for: a household already so is left as it is.
+        if let Some(archived) = p.archived.filter(|a| *a != row.household.archived) {
             households::set_archived(
                 c,
                 &ctx,

@@ -862,8 +862,19 @@ pub fn set_archived(
     }
     db::write_tx(conn, |c| {
         let row = find(c, scope, id)?;
+        let already = || {
+            FieldError::new(
+                "field.household",
+                if archived {
+                    "error.household_already_archived"
+                } else {
+                    "error.household_not_archived"
+                },
+            )
+            .arg("name", &row.household.head_name)
+        };
         if row.household.archived == archived {
-            return Ok(row);
+            return Err(already().into());
         }
         if !archived && retention::is_erased(&row.household.id_lookup) {
             return Err(FieldError::new("field.household", "error.household_erased").into());
@@ -875,14 +886,23 @@ pub fn set_archived(
             return Err(duplicate_error(scope, &name, &path));
         }
         let now = db::now();
-        diesel::update(households::table.find(id))
-            .set((
-                households::archived.eq(archived),
-                households::archived_at.eq(archived.then_some(now)),
-                households::updated_at.eq(now),
-                households::updated_by.eq(&ctx.username),
-            ))
-            .execute(c)?;
+        // Guarded on the state read: of two people archiving (or restoring)
+        // at once, one does it and the other is told.
+        let n = diesel::update(
+            households::table
+                .find(id)
+                .filter(households::archived.eq(!archived)),
+        )
+        .set((
+            households::archived.eq(archived),
+            households::archived_at.eq(archived.then_some(now)),
+            households::updated_at.eq(now),
+            households::updated_by.eq(&ctx.username),
+        ))
+        .execute(c)?;
+        if n == 0 {
+            return Err(already().into());
+        }
         let action = if archived {
             "household.archive"
         } else {
@@ -973,29 +993,46 @@ pub fn lookup_card(conn: &mut DbConn, card: &CardNo) -> QueryResult<CardLookup> 
 }
 
 /// Replace a lost card: the old number stops working and says what replaced it.
+/// `seen` is the card the person saw on the page (when the form carried
+/// it): if that card is no longer current, someone replaced it meanwhile
+/// and the request is refused (`error.card_already_reissued`), so two
+/// people pressing "reissue" issue one new card, not two.
 pub fn reissue_card(
     conn: &mut DbConn,
     ctx: &AuditCtx,
     key: &DataKey,
     scope: &Scope,
     id: &str,
+    seen: Option<&str>,
 ) -> Result<CardNo, HouseholdError> {
     db::write_tx(conn, |c| {
         let row = find(c, scope, id)?;
         if row.household.archived {
             return Err(FieldError::new("field.household", "error.household_archived").into());
         }
+        if seen.is_some_and(|s| Some(s) != row.card_no.as_deref()) {
+            return Err(FieldError::new("field.card_no", "error.card_already_reissued").into());
+        }
         let now = db::now();
         // The new card must exist before the old one can point at it, and only
         // one card may be current: retire the old one first, then issue.
         let old = row.card_no.clone();
         if let Some(old) = &old {
-            diesel::update(points_cards::table.find(old))
-                .set((
-                    points_cards::replaced_by.eq(""),
-                    points_cards::replaced_at.eq(now),
-                ))
-                .execute(c)?;
+            // Guarded on the card still being current: of two people
+            // reissuing at once, one issues the new card, the other is told.
+            let n = diesel::update(
+                points_cards::table
+                    .find(old)
+                    .filter(points_cards::replaced_by.is_null()),
+            )
+            .set((
+                points_cards::replaced_by.eq(""),
+                points_cards::replaced_at.eq(now),
+            ))
+            .execute(c)?;
+            if n == 0 {
+                return Err(FieldError::new("field.card_no", "error.card_already_reissued").into());
+            }
         }
         let card = new_card(c, key, id, &ctx.username, now)?;
         if let Some(old) = &old {

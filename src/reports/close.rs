@@ -78,13 +78,25 @@ pub fn close(
                 .arg("month", month.to_string())
                 .into());
         }
-        diesel::insert_into(month_closes::table)
+        // The month is the key: of two people closing it at once, one
+        // insert goes in and the other is told the month is closed.
+        let inserted = diesel::insert_into(month_closes::table)
             .values((
                 month_closes::month.eq(month.to_string()),
                 month_closes::closed_at.eq(db::now()),
                 month_closes::closed_by.eq(user_id),
             ))
-            .execute(c)?;
+            .execute(c);
+        if let Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) = inserted
+        {
+            return Err(FieldError::new("field.month", "error.month_already_closed")
+                .arg("month", month.to_string())
+                .into());
+        }
+        inserted?;
         audit::record(c, ctx, "month.close", "month", &month.to_string(), "")?;
         Ok(())
     })

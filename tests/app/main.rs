@@ -44,6 +44,7 @@ mod foundation;
 mod fuzz_forms;
 mod households;
 mod import;
+mod integrity;
 mod layers;
 mod lifecycle;
 mod matrix;

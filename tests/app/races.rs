@@ -100,3 +100,363 @@ app_test! {
         assert!(aixin::ledger::verify(&mut app.conn()).unwrap().ok());
     }
 }
+
+/// A reviewer and an official in `village`, and a household there.
+fn award_people(app: &TestApp, p: &str) -> (String, String, String, String) {
+    let [city, _, _, village] = app.area_chain(p);
+    let off = app.user("race-off", Role::Official, Some(&village), None);
+    let rev = app.user("race-rev", Role::Reviewer, Some(&village), None);
+    let household = app.household(&format!("{p}户"), &village);
+    (city, off, rev, household)
+}
+
+fn who(user_id: &str, role: Role) -> Who {
+    Who {
+        user_id: user_id.to_string(),
+        role,
+        scope: aixin::auth::Scope::All,
+    }
+}
+
+fn today() -> chrono::NaiveDate {
+    aixin::time::today(chrono_tz::Asia::Shanghai)
+}
+
+/// An award of `rule` proposed by `off` (version 1); approved by `rev`
+/// when `rev` is given (version 2).
+fn award(
+    app: &TestApp,
+    off: &str,
+    rev: Option<&str>,
+    household: &str,
+    rule: &str,
+    key: &str,
+) -> String {
+    use aixin::points::awards as aw;
+    let ctx = AuditCtx::console();
+    let mut c = app.conn();
+    let p = aw::parse_proposal(rule, &today().to_string(), "", today()).unwrap();
+    let id = aw::propose(
+        &mut c,
+        &who(off, Role::Official).actor(&ctx),
+        household,
+        &p,
+        key,
+        today(),
+    )
+    .unwrap()
+    .id;
+    if let Some(rev) = rev {
+        aw::review_seen(
+            &mut c,
+            &who(rev, Role::Reviewer).actor(&ctx),
+            &id,
+            &aw::Decision::Approve,
+            Some(1),
+            today(),
+        )
+        .unwrap();
+    }
+    id
+}
+
+fn audit_count(app: &TestApp, action: &str) -> i64 {
+    use aixin::db::schema::audit_log;
+    audit_log::table
+        .filter(audit_log::action.eq(action))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap()
+}
+
+app_test! {
+    async fn two_confirms_of_one_import_apply_it_once(app) {
+        use aixin::db::schema::households;
+        app.area_chain("并导");
+        let (a, b) = two_admins(&app).await;
+        let file = format!(
+            "户主姓名,身份证号,联系电话,所属村,家庭住址,家庭人口,户类型\n甲户,{},13800138000,并导村,一组,3,建档立卡户\n乙户,{},13800138001,并导村,二组,2,脱贫户\n",
+            test_id_number(),
+            test_id_number()
+        );
+        let up = crate::import::upload(&a, "list.csv", file.into_bytes()).await;
+        assert_eq!(up.status, 303, "{}", up.body);
+        let job = up.location.unwrap();
+        crate::import::wait_job(&a, &job).await.assert_contains("data-state=\"checked\"");
+        b.get(&job).await;
+        let path = format!("{job}/confirm");
+        let (x, y) = tokio::join!(a.submit(&path, &[]), b.submit(&path, &[]));
+        assert!(x.status < 500 && y.status < 500, "{} {}", x.status, y.status);
+        let told = [&x, &y].iter().filter(|p| p.body.contains("该文件已确认导入")).count();
+        assert_eq!(told, 1, "the one who came second is told it was confirmed already");
+        crate::import::wait_job(&a, &job).await.assert_contains("data-state=\"done\"");
+        let n: i64 = households::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(n, 2, "each household of the file registered once");
+        let cards: i64 = aixin::db::schema::points_cards::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(cards, 2);
+    }
+}
+
+app_test! {
+    async fn two_reversals_of_one_award_take_back_once(app) {
+        let (_, off, rev, household) = award_people(&app, "并销");
+        app.rule("R5", "志愿服务", 5, None);
+        let id = award(&app, &off, Some(&rev), &household, "R5", "r5");
+        assert_eq!(crate::counter::balance(&app, &household), 5);
+        let (a, b) = two_admins(&app).await;
+        let path = format!("/awards/{id}/reverse");
+        let form = [("reason", "重复申报"), ("version", "2")];
+        let (x, y) = tokio::join!(a.submit(&path, &form), b.submit(&path, &form));
+        assert!(x.status < 500 && y.status < 500, "{} {}", x.status, y.status);
+        let reversals: i64 = point_entries::table
+            .filter(point_entries::kind.eq("award_reversal"))
+            .count()
+            .get_result(&mut app.conn())
+            .unwrap();
+        assert_eq!(reversals, 1, "one reversal stands");
+        assert_eq!(audit_count(&app, "award.reverse"), 1);
+        assert_eq!(crate::counter::balance(&app, &household), 0, "the points go back once");
+        assert!(aixin::ledger::verify(&mut app.conn()).unwrap().ok());
+    }
+}
+
+app_test! {
+    async fn an_edit_and_an_approval_at_the_same_moment_one_stands(app) {
+        use aixin::db::schema::awards;
+        let (_, _, _, village) = {
+            let [c, d, t, v] = app.area_chain("并改");
+            (c, d, t, v)
+        };
+        app.user("gai-off", Role::Official, Some(&village), None);
+        app.user("gai-rev", Role::Reviewer, Some(&village), None);
+        let household = app.household("并改户", &village);
+        app.rule("S5", "环境卫生", 5, None);
+        app.rule("BIG", "见义勇为", 1000, None);
+        let (official, reviewer) = (app.client(), app.client());
+        official.login("gai-off", PASSWORD).await;
+        reviewer.login("gai-rev", PASSWORD).await;
+        let off_id: String = aixin::db::schema::users::table
+            .filter(aixin::db::schema::users::username.eq("gai-off"))
+            .select(aixin::db::schema::users::id)
+            .first(&mut app.conn())
+            .unwrap();
+        let mut big = 0;
+        for round in 0..4 {
+            let id = award(&app, &off_id, None, &household, "S5", &format!("g{round}"));
+            let day = today().to_string();
+            let v = format!("v:{id}");
+            let edit_path = format!("/awards/{id}");
+            let edit = [("rule_code", "BIG"), ("occurred_on", day.as_str()), ("note", ""), ("version", "1")];
+            let review = [("approve_one", id.as_str()), (v.as_str(), "1")];
+            let (x, y) = tokio::join!(official.submit(&edit_path, &edit), reviewer.submit("/review", &review));
+            assert!(x.status < 500 && y.status < 500, "{} {}", x.status, y.status);
+            let (status, points): (String, i64) = awards::table
+                .find(&id)
+                .select((awards::status, awards::points))
+                .first(&mut app.conn())
+                .unwrap();
+            match status.as_str() {
+                // The approval came first: 5 points, the edit refused.
+                "approved" => assert_eq!(points, 5, "round {round}"),
+                // The edit came first: the approval of what was seen is refused.
+                "pending" => {
+                    assert_eq!(points, 1000, "round {round}");
+                    big += 1;
+                }
+                other => panic!("round {round}: {other}"),
+            }
+        }
+        let approved: i64 = awards::table.filter(awards::status.eq("approved")).count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(crate::counter::balance(&app, &household), 5 * approved, "never the 1,000 nobody saw");
+        assert_eq!(approved + big, 4);
+        assert!(aixin::ledger::verify(&mut app.conn()).unwrap().ok());
+    }
+}
+
+app_test! {
+    async fn two_objections_to_one_award_on_notice_count_once(app) {
+        use aixin::db::schema::awards;
+        let (city, off, rev, household) = award_people(&app, "并议");
+        aixin::settings::set(&mut app.conn(), &AuditCtx::console(), aixin::settings::NOTICE_DAYS, 3).unwrap();
+        app.rule("N5", "孝老爱亲", 5, None);
+        let id = award(&app, &off, Some(&rev), &household, "N5", "n5");
+        let (a, b) = two_admins(&app).await;
+        let path = format!("/awards/{id}/object");
+        let back = format!("/households/{household}");
+        let form = [("objection", "不实"), ("back", back.as_str()), ("version", "2")];
+        let (x, y) = tokio::join!(a.submit(&path, &form), b.submit(&path, &form));
+        assert!(x.status < 500 && y.status < 500, "{} {}", x.status, y.status);
+        let status: String = awards::table.find(&id).select(awards::status).first(&mut app.conn()).unwrap();
+        assert_eq!(status, "pending", "back in review");
+        assert_eq!(audit_count(&app, "award.object"), 1, "one objection stands");
+        let month = aixin::reports::Month::of(today());
+        let s = aixin::reports::monthly(&mut app.conn(), chrono_tz::Asia::Shanghai, &city, month).unwrap().unwrap();
+        assert_eq!(s.points.approved, 0, "taken out of the month's approvals once, not twice");
+    }
+}
+
+app_test! {
+    async fn two_settlement_runs_at_once_credit_each_award_once(app) {
+        use aixin::points::awards as aw;
+        let (_, off, rev, household) = award_people(&app, "并结");
+        aixin::settings::set(&mut app.conn(), &AuditCtx::console(), aixin::settings::NOTICE_DAYS, 1).unwrap();
+        app.rule("J3", "公益劳动", 3, None);
+        for i in 0..6 {
+            award(&app, &off, Some(&rev), &household, "J3", &format!("j{i}"));
+        }
+        let later = today() + chrono::Duration::days(2);
+        let barrier = std::sync::Barrier::new(2);
+        let settled: Vec<usize> = std::thread::scope(|s| {
+            let runs: Vec<_> = (0..2)
+                .map(|_| {
+                    let (app, barrier) = (&app, &barrier);
+                    s.spawn(move || {
+                        let mut c = app.conn();
+                        barrier.wait();
+                        aw::settle_notices(&mut c, later).unwrap()
+                    })
+                })
+                .collect();
+            runs.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        assert_eq!(settled.iter().sum::<usize>(), 6, "six credited between the two runs: {settled:?}");
+        let entries: i64 = point_entries::table.filter(point_entries::ref_kind.eq("award")).count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(entries, 6);
+        assert_eq!(audit_count(&app, "award.settle"), 6);
+        assert_eq!(crate::counter::balance(&app, &household), 18);
+        assert!(aixin::ledger::verify(&mut app.conn()).unwrap().ok());
+    }
+}
+
+app_test! {
+    async fn two_servers_starting_the_days_expiry_at_once_expire_once(app) {
+        use aixin::ledger::{self, Kind, Posting};
+        let [_, _, _, village] = app.area_chain("并期");
+        let household = app.household("并期户", &village);
+        let earned = today() - chrono::Duration::days(800);
+        aixin::db::write_tx(&mut app.conn(), |c| ledger::post(c, &Posting {
+            debit: ledger::ISSUANCE.into(),
+            credit: ledger::household_account(&household),
+            amount: 40,
+            kind: Kind::Award,
+            ref_kind: "test".into(),
+            ref_id: "old".into(),
+            memo: String::new(),
+            user_id: None,
+            posted_on: earned,
+            idempotency_key: None,
+            reverses: None,
+        })).unwrap();
+        aixin::settings::set(&mut app.conn(), &AuditCtx::console(), aixin::settings::EXPIRY_YEARS, 1).unwrap();
+        let barrier = std::sync::Barrier::new(2);
+        let runs: Vec<Option<i64>> = std::thread::scope(|s| {
+            let runs: Vec<_> = (0..2)
+                .map(|_| {
+                    let (app, barrier) = (&app, &barrier);
+                    s.spawn(move || {
+                        let mut c = app.conn();
+                        barrier.wait();
+                        aixin::points::expiry::daily(&mut c, today()).unwrap().map(|o| o.points)
+                    })
+                })
+                .collect();
+            runs.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        assert_eq!(runs.iter().flatten().count(), 1, "one server claims the day: {runs:?}");
+        let expired: i64 = point_entries::table.filter(point_entries::kind.eq("expiry")).count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(expired, 1);
+        assert_eq!(crate::counter::balance(&app, &household), 0);
+        assert!(ledger::verify(&mut app.conn()).unwrap().ok());
+    }
+}
+
+app_test! {
+    async fn two_archivings_of_one_household_archive_it_once(app) {
+        let [_, _, _, village] = app.area_chain("并档");
+        let household = app.household("并档户", &village);
+        let (a, b) = two_admins(&app).await;
+        let path = format!("/households/{household}/archive");
+        let (x, y) = tokio::join!(a.submit(&path, &[("reason", "迁出")]), b.submit(&path, &[("reason", "迁出")]));
+        assert!(x.status < 500 && y.status < 500, "{} {}", x.status, y.status);
+        assert_eq!(audit_count(&app, "household.archive"), 1, "one archiving stands");
+        let told = [&x, &y].iter().filter(|p| p.body.contains("已经归档了")).count();
+        assert_eq!(told, 1, "the other is told");
+        // Restoring twice at once: the same.
+        let path = format!("/households/{household}/restore");
+        let (x, y) = tokio::join!(a.submit(&path, &[("reason", "回迁")]), b.submit(&path, &[("reason", "回迁")]));
+        assert!(x.status < 500 && y.status < 500, "{} {}", x.status, y.status);
+        assert_eq!(audit_count(&app, "household.restore"), 1);
+    }
+}
+
+app_test! {
+    async fn two_reissues_of_one_card_issue_one_new_card(app) {
+        use aixin::db::schema::points_cards;
+        let [_, _, _, village] = app.area_chain("并卡");
+        let household = app.household("并卡户", &village);
+        let (a, b) = two_admins(&app).await;
+        let path = format!("/households/{household}/card");
+        let seen_a = a.get(&format!("/households/{household}")).await;
+        let seen_b = b.get(&format!("/households/{household}")).await;
+        let card_a = crate::stock::hidden_in(&seen_a.body, &path, "card");
+        let card_b = crate::stock::hidden_in(&seen_b.body, &path, "card");
+        let (form_a, form_b) = ([("card", card_a.as_str())], [("card", card_b.as_str())]);
+        let (x, y) = tokio::join!(a.submit(&path, &form_a), b.submit(&path, &form_b));
+        assert!(x.status < 500 && y.status < 500, "{} {}", x.status, y.status);
+        let mut c = app.conn();
+        let current: i64 = points_cards::table
+            .filter(points_cards::household_id.eq(&household))
+            .filter(points_cards::replaced_by.is_null())
+            .count()
+            .get_result(&mut c)
+            .unwrap();
+        let all: i64 = points_cards::table.filter(points_cards::household_id.eq(&household)).count().get_result(&mut c).unwrap();
+        assert_eq!((current, all), (1, 2), "one new card, the old one replaced once");
+        assert_eq!(audit_count(&app, "household.card_reissue"), 1);
+        let told = [&x, &y].iter().filter(|p| p.body.contains("刚刚已经补办过了")).count();
+        assert_eq!(told, 1, "the other is told");
+    }
+}
+
+app_test! {
+    async fn two_closes_of_one_month_close_it_once(app) {
+        let [city, _, _, _] = app.area_chain("并月");
+        let last = aixin::reports::Month::of(today()).prev().to_string();
+        let (a, b) = two_admins(&app).await;
+        let form = [("month", last.as_str()), ("area_id", city.as_str())];
+        let (x, y) = tokio::join!(a.submit("/reports/close", &form), b.submit("/reports/close", &form));
+        assert!(x.status < 500 && y.status < 500, "{} {}", x.status, y.status);
+        assert_eq!(audit_count(&app, "month.close"), 1, "one close stands");
+        let closes: i64 = aixin::db::schema::month_closes::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(closes, 1);
+    }
+}
+
+app_test! {
+    async fn two_reversals_of_one_movement_post_once(app) {
+        let [_, _, town, _] = app.area_chain("并移");
+        let store = app.store("并移超市", &town);
+        let goods = crate::stock::seed(&app, &store);
+        let item = aixin::goods::find(&mut app.conn(), &goods.items[1]).unwrap().unwrap();
+        let m = aixin::stock::adjust(&mut app.conn(), &AuditCtx::console(), &store, &item, -3, "破损", today()).unwrap().unwrap();
+        let shelf = crate::stock::on_hand(&app, &store, &item.id);
+        let (a, b) = two_admins(&app).await;
+        let page_a = a.get(&format!("/movements/{}", m.id)).await;
+        let page_b = b.get(&format!("/movements/{}", m.id)).await;
+        let path = format!("/movements/{}/reverse", m.id);
+        let key_a = crate::stock::key_for(&page_a.body, &path);
+        let key_b = crate::stock::key_for(&page_b.body, &path);
+        let form_a = [("key", key_a.as_str()), ("reason", "点错了")];
+        let form_b = [("key", key_b.as_str()), ("reason", "点错了")];
+        let (x, y) = tokio::join!(a.submit(&path, &form_a), b.submit(&path, &form_b));
+        assert!(x.status < 500 && y.status < 500, "{} {}", x.status, y.status);
+        let reversals: i64 = stock_movements::table
+            .filter(stock_movements::reverses_id.eq(&m.id))
+            .count()
+            .get_result(&mut app.conn())
+            .unwrap();
+        assert_eq!(reversals, 1, "one reversal stands");
+        assert_eq!(crate::stock::on_hand(&app, &store, &item.id), shelf + 3);
+        assert!(aixin::stock::verify_stock_ledger(&mut app.conn()).unwrap().ok());
+    }
+}

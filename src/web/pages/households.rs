@@ -510,12 +510,19 @@ pub async fn restore(
     set_archived(req, user, state, id.into_inner(), false, form.0.reason).await
 }
 
+/// The reissue form: the card the person saw as current.
+#[derive(Deserialize)]
+pub struct ReissueForm {
+    #[serde(default)]
+    card: String,
+}
+
 pub async fn reissue_card(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    _form: CsrfForm<super::auth::Empty>,
+    form: CsrfForm<ReissueForm>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::EditHouseholds)?;
     let id = id.into_inner();
@@ -523,8 +530,10 @@ pub async fn reissue_card(
     let ctx = audit_ctx(&req, Some(&user));
     let scope = user.scope.clone();
     let key = state.key.clone();
+    let seen = crate::domain::input::normalize(&form.0.card);
     let result = run(&state, move |c| {
-        Ok(households::reissue_card(c, &ctx, &key, &scope, &id)?)
+        let seen = Some(seen.as_str()).filter(|s| !s.is_empty());
+        Ok(households::reissue_card(c, &ctx, &key, &scope, &id, seen)?)
     })
     .await
     .map(|card| {
@@ -963,8 +972,14 @@ pub async fn import_confirm(
     let started = run(&state, move |c| Ok(import::start_commit(c, &job_id)?)).await?;
     let path = format!("/households/import/{}", job.id);
     if !started {
-        // Confirmed already, or its check expired: say so, change nothing.
-        let key = if job.state == "checked" || job.state == "expired" {
+        // Confirmed already (perhaps by someone else this very moment), or
+        // its check expired: say which, as the job stands now, and change
+        // nothing.
+        let job_id = job.id.clone();
+        let now = run(&state, move |c| Ok(import::find_job(c, &job_id)?))
+            .await?
+            .unwrap_or(job.clone());
+        let key = if now.state == "checked" || now.state == "expired" {
             "error.import_expired"
         } else {
             "error.import_already_confirmed"
