@@ -429,6 +429,11 @@ app_test! {
         assert_eq!(audit_count(&app, "month.close"), 1, "one close stands");
         let closes: i64 = aixin::db::schema::month_closes::table.count().get_result(&mut app.conn()).unwrap();
         assert_eq!(closes, 1);
+        // Reopening twice at once: one reopening stands.
+        let form = [("month", last.as_str()), ("area_id", city.as_str()), ("reason", "补录漏记的捐赠")];
+        let (x, y) = tokio::join!(a.submit("/reports/reopen", &form), b.submit("/reports/reopen", &form));
+        assert!(x.status < 500 && y.status < 500, "{} {}", x.status, y.status);
+        assert_eq!(audit_count(&app, "month.reopen"), 1, "one reopening stands");
     }
 }
 
@@ -458,5 +463,38 @@ app_test! {
         assert_eq!(reversals, 1, "one reversal stands");
         assert_eq!(crate::stock::on_hand(&app, &store, &item.id), shelf + 3);
         assert!(aixin::stock::verify_stock_ledger(&mut app.conn()).unwrap().ok());
+    }
+}
+
+app_test! {
+    async fn a_withdrawal_and_an_approval_at_the_same_moment_one_stands(app) {
+        use aixin::db::schema::awards;
+        let [_, _, _, village] = app.area_chain("并撤申");
+        app.user("ch-off", Role::Official, Some(&village), None);
+        app.user("ch-rev", Role::Reviewer, Some(&village), None);
+        let household = app.household("并撤申户", &village);
+        app.rule("C5", "环境卫生", 5, None);
+        let (official, reviewer) = (app.client(), app.client());
+        official.login("ch-off", PASSWORD).await;
+        reviewer.login("ch-rev", PASSWORD).await;
+        let off_id: String = aixin::db::schema::users::table
+            .filter(aixin::db::schema::users::username.eq("ch-off"))
+            .select(aixin::db::schema::users::id)
+            .first(&mut app.conn())
+            .unwrap();
+        for round in 0..4 {
+            let id = award(&app, &off_id, None, &household, "C5", &format!("c{round}"));
+            let v = format!("v:{id}");
+            let withdraw = format!("/awards/{id}/withdraw");
+            let review = [("approve_one", id.as_str()), (v.as_str(), "1")];
+            let (x, y) = tokio::join!(official.submit(&withdraw, &[("version", "1")]), reviewer.submit("/review", &review));
+            assert!(x.status < 500 && y.status < 500, "{} {}", x.status, y.status);
+            let status: String = awards::table.find(&id).select(awards::status).first(&mut app.conn()).unwrap();
+            assert!(status == "approved" || status == "withdrawn", "round {round}: {status}");
+        }
+        let approved: i64 = awards::table.filter(awards::status.eq("approved")).count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(crate::counter::balance(&app, &household), 5 * approved, "a withdrawn award never counts");
+        assert_eq!(audit_count(&app, "award.approve") + audit_count(&app, "award.withdraw"), 4, "one decision each");
+        assert!(aixin::ledger::verify(&mut app.conn()).unwrap().ok());
     }
 }

@@ -1053,3 +1053,41 @@ app_test! {
         assert_eq!(on_hand(&app, &store, &soap), 10);
     }
 }
+
+app_test! {
+    async fn ledger_verify_cuts_each_stocktake_line_at_its_own_count_and_names_one_altered_by_hand(app) {
+        let (store, soap, household) = soap_store(&app, "逐行", 20);
+        let towel = {
+            let mut c = app.conn();
+            let t = item(&mut c, "毛巾", "条", "5");
+            let d = donor(&mut c, "逐行捐赠人二");
+            donate(&mut c, &store, &d, &[(&t, 10)]);
+            t
+        };
+        let ctx = AuditCtx::console();
+        let by = stocktake::Counters { counted_by: "王", witnessed_by: "" };
+        let st = stocktake::start(&mut app.conn(), &ctx, &store, today()).unwrap();
+        redeem(&app, &store, &household, &soap, 2);
+        // Soap is counted (18 on the shelf, one missing); then more moves,
+        // some of it soap, before the towels are counted.
+        stocktake::save_counts(&mut app.conn(), &ctx, &st.id, &by, &[(soap.clone(), "17".to_string())]).unwrap();
+        redeem(&app, &store, &household, &towel, 3);
+        redeem(&app, &store, &household, &soap, 1);
+        stocktake::save_counts(&mut app.conn(), &ctx, &st.id, &by, &[(towel.clone(), "7".to_string())]).unwrap();
+        stocktake::confirm(&mut app.conn(), &ctx, &IdemKey::issue(), &st.id, None, today()).unwrap();
+        assert_eq!(on_hand(&app, &store, &soap), 16, "the missing one, and not the sale after the count");
+        assert_eq!(on_hand(&app, &store, &towel), 7);
+        // Each line is recomputed up to its own count: all agree.
+        assert_ledger_ok(&app);
+        let (ok, out) = aixin_cli(&app, &["ledger", "verify"]);
+        assert!(ok, "{out}");
+        // The sheet altered by hand: its soap line says nothing moved.
+        diesel::sql_query(format!("UPDATE stocktake_lines SET moved = 0 WHERE stocktake_id = '{}' AND item_id = '{}'", st.id, soap)).execute(&mut app.conn()).unwrap();
+        let r = ledger::verify_stock_ledger(&mut app.conn()).unwrap();
+        let d = r.workflows.first.clone().expect("a disagreement");
+        assert_eq!((d.id.as_str(), d.problem), (st.id.as_str(), "ledger.agree_moved_differ"), "{r:?}");
+        let (ok, out) = aixin_cli(&app, &["ledger", "verify"]);
+        assert!(!ok, "{out}");
+        assert!(out.contains(&st.number), "names the stocktake: {out}");
+    }
+}
