@@ -21,6 +21,36 @@ pub fn closed_month_of(conn: &mut DbConn, day: NaiveDate) -> QueryResult<Option<
     Ok((n > 0).then_some(month))
 }
 
+/// Take the points ledger's chain head row for the rest of the
+/// transaction without changing it: the lock every points posting holds
+/// before it asks [`closed_month_of`].
+pub fn hold_points_ledger(conn: &mut DbConn) -> QueryResult<()> {
+    use crate::db::schema::ledger_heads;
+    diesel::update(ledger_heads::table.find("points"))
+        .set(ledger_heads::seq.eq(ledger_heads::seq))
+        .execute(conn)
+        .map(drop)
+}
+
+/// The same for the stock ledger's chain head.
+pub fn hold_stock_ledger(conn: &mut DbConn) -> QueryResult<()> {
+    use crate::db::schema::stock_chain_head;
+    diesel::update(stock_chain_head::table.find(1))
+        .set(stock_chain_head::seq.eq(stock_chain_head::seq))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Hold both ledgers' chain heads: a month close does this before it is
+/// written, so it waits for postings already under way and every posting
+/// after it sees the close. Without it, on PostgreSQL a posting that had
+/// checked the month a moment before could still commit into it after
+/// the close.
+pub fn hold_ledgers(conn: &mut DbConn) -> QueryResult<()> {
+    hold_points_ledger(conn)?;
+    hold_stock_ledger(conn)
+}
+
 /// The error for a date that falls in a closed month, naming the close.
 pub fn closed_error(field: &'static str, month: String) -> FieldError {
     FieldError::new(field, "error.month_closed").arg("month", month)

@@ -224,6 +224,11 @@ pub fn post(conn: &mut DbConn, p: &Posting) -> Result<Entry, LedgerError> {
     if closed::far_future(p.posted_on) {
         return Err(LedgerError::FarFuture(p.posted_on));
     }
+    // Hold the chain head before asking whether the month is closed: a
+    // close takes the same row first (`closed::hold_ledgers`), so a close
+    // and a posting into its month never overlap (PostgreSQL; SQLite
+    // writes one at a time anyway).
+    closed::hold_points_ledger(conn)?;
     if let Some(month) = closed::closed_month_of(conn, p.posted_on)? {
         return Err(LedgerError::MonthClosed(month));
     }

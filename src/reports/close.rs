@@ -73,6 +73,7 @@ pub fn close(
             .into());
     }
     db::write_tx(conn, |c| {
+        crate::ledger::closed::hold_ledgers(c)?;
         if find(c, month)?.is_some() {
             return Err(FieldError::new("field.month", "error.month_already_closed")
                 .arg("month", month.to_string())

@@ -288,8 +288,11 @@ pub fn post(c: &mut DbConn, actor: &AuditCtx, t: &Transfer) -> Result<Movement, 
     if crate::ledger::closed::far_future(t.on) {
         return Err(crate::ledger::closed::far_future_error("field.date", t.on).into());
     }
-    if let Some(month) = crate::reports::close::closed_month_of(c, t.on)? {
-        return Err(crate::reports::close::closed_error("field.date", month).into());
+    // As the points ledger does: the chain head first, then the closed
+    // month, so a close cannot slip in between (`closed::hold_ledgers`).
+    crate::ledger::closed::hold_stock_ledger(c)?;
+    if let Some(month) = crate::ledger::closed::closed_month_of(c, t.on)? {
+        return Err(crate::ledger::closed::closed_error("field.date", month).into());
     }
     diesel::update(stock_chain_head::table.find(1))
         .set(stock_chain_head::seq.eq(stock_chain_head::seq + 1))

@@ -498,3 +498,44 @@ app_test! {
         assert!(aixin::ledger::verify(&mut app.conn()).unwrap().ok());
     }
 }
+
+app_test! {
+    async fn a_month_close_waits_for_a_posting_already_under_way(app) {
+        // A posting into last month has started and not yet committed; a
+        // close of that month, made meanwhile, must wait for it: otherwise
+        // (PostgreSQL) the posting, having checked the month a moment
+        // before, commits into a month already closed.
+        let [_, _, town, _] = app.area_chain("并结");
+        let store = app.store("并结超市", &town);
+        let goods = crate::stock::seed(&app, &store);
+        let item = aixin::goods::find(&mut app.conn(), &goods.items[1]).unwrap().unwrap();
+        let admin = app.user("race-close", Role::Admin, None, None);
+        let month = aixin::reports::Month::of(today()).prev();
+        let day = month.end_day();
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let pool = app.pool.clone();
+        let posting = std::thread::spawn(move || {
+            let mut c = pool.get().unwrap();
+            aixin::db::write_tx::<_, diesel::result::Error, _>(&mut c, |c| {
+                aixin::stock::adjust(c, &AuditCtx::console(), &store, &item, -1, "破损", day)
+                    .expect("the posting goes in before the close");
+                let _ = started_tx.send(());
+                std::thread::sleep(std::time::Duration::from_millis(700));
+                Ok(std::time::Instant::now())
+            })
+            .unwrap()
+        });
+        started_rx.recv().unwrap();
+        let pool = app.pool.clone();
+        let closed_at = tokio::task::spawn_blocking(move || {
+            let mut c = pool.get().unwrap();
+            aixin::reports::close::close(&mut c, &AuditCtx::console(), &admin, month, today()).unwrap();
+            std::time::Instant::now()
+        })
+        .await
+        .unwrap();
+        let committed_at = posting.join().unwrap();
+        assert!(closed_at >= committed_at, "the close waited for the posting under way");
+        assert!(aixin::stock::verify_stock_ledger(&mut app.conn()).unwrap().ok());
+    }
+}
