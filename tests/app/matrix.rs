@@ -28,7 +28,7 @@ const ADMIN_CLERK: &[Role] = &[Role::Admin, Role::Clerk];
 const STOCK_READERS: &[Role] = &[Role::Admin, Role::Auditor, Role::Clerk];
 
 fn matrix(method: &str, path: &str) -> Option<Who> {
-    use Who::*;
+    use self::Who::*;
     Some(match (method, path) {
         ("GET", "/healthz") | ("GET", "/static/{file:.*}") => Public,
         ("GET", "/login") | ("POST", "/login") | ("POST", "/lang") => Public,
@@ -215,15 +215,14 @@ app_test! {
         let household = app.household("矩阵户", &village);
         app.rule("M1", "矩阵细则", 5, None);
         let (award, adjustment) = {
-            use aixin::points::awards::Who;
-            let mut c = app.conn();
+                        let mut c = app.conn();
             let ctx = aixin::audit::AuditCtx::console();
-            let who = Who { user_id: official_id.clone(), role: Role::Official, scope: aixin::auth::Scope::All };
+            let who = crate::helpers::Who { user_id: official_id.clone(), role: Role::Official, scope: aixin::auth::Scope::All };
             let today = chrono::Utc::now().date_naive();
             let p = aixin::points::awards::parse_proposal("M1", &today.to_string(), "", today).unwrap();
             let award = aixin::points::awards::propose(&mut c, &who.actor(&ctx), &household, &p, "k1", today).unwrap().id;
             let admin_id = app.user("m-admin2", Role::Admin, None, None);
-            let who = Who { user_id: admin_id, role: Role::Admin, scope: aixin::auth::Scope::All };
+            let who = crate::helpers::Who { user_id: admin_id, role: Role::Admin, scope: aixin::auth::Scope::All };
             aixin::points::adjustments::request(&mut c, &who.actor(&ctx), &household, 5000, "big", "k2", today, chrono_tz::Asia::Shanghai).unwrap();
             use aixin::db::schema::point_adjustments;
             let adjustment: String = point_adjustments::table.select(point_adjustments::id).first(&mut c).unwrap();
