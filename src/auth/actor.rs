@@ -92,17 +92,6 @@ impl Actor {
             Err(Forbidden)
         }
     }
-
-    /// Refuse unless the role may do `action` and the area (by its path)
-    /// lies in the scope.
-    pub fn require_area(&self, action: Action, area_path: &str) -> Result<(), Forbidden> {
-        self.require(action)?;
-        if self.scope.covers_area_path(area_path) {
-            Ok(())
-        } else {
-            Err(Forbidden)
-        }
-    }
 }
 
 /// A logged-in user with a live session (or a live API token), and the

@@ -561,9 +561,9 @@ app_test! {
         // A clerk redeeming at their own store for a household (which no
         // clerk's scope covers): the operation decides that a clerk may read it.
         crate::counter::fund(&app, &mine, 100);
-        let goods_a = crate::stock::seed(&app, &store_a);
+        crate::stock::donate(&mut app.conn(), &store_a, &goods_b.donor, &[(goods_b.items[1].as_str(), 5)]);
         let (status, answer) = api(&app, "POST", "/api/v1/redemptions", Some(&clerk),
-            Some(serde_json::json!({"store_id": store_a, "household_id": mine, "lines": [{"item_id": goods_a.items[1], "quantity": 1}]}))).await;
+            Some(serde_json::json!({"store_id": store_a, "household_id": mine, "lines": [{"item_id": goods_b.items[1], "quantity": 1}]}))).await;
         assert_eq!(status, 201, "redeeming at their own store: {answer}");
 
         // One's own award: the admin who proposed it may not approve it.

@@ -303,10 +303,9 @@ pub async fn adjust(
     }
     let tz = state.config.time_zone;
     let day = crate::time::today(tz);
-    let u = user.actor();
+    let actor = user.actor();
     let result = run(&state, move |c| {
         let amount = points::parse_points("field.points", &f.amount)?;
-        let actor = u.clone();
         Ok(adjustments::request(
             c, &actor, &id, amount, &f.reason, &f.key, day, tz,
         )?)
@@ -368,9 +367,8 @@ pub async fn adjustment_decide(
     let approve = form.0.decision == "approve";
     let seen = super::awards::seen_version(&form.0.version);
     let day = crate::time::today(state.config.time_zone);
-    let u = user.actor();
+    let actor = user.actor();
     let result = run(&state, move |c| {
-        let actor = u.clone();
         Ok(adjustments::decide_seen(
             c, &actor, &id, approve, seen, day,
         )?)
