@@ -806,14 +806,14 @@ fn import_households(
             .progress_chars("=> "),
     );
     bar.set_message(i18n::t(lang, "households.checking").to_string());
-    let scope = crate::auth::Scope::All;
-    let report = import::check(&mut conn, key, &scope, &table, &mut |done, _| {
+    // The console acts as the system: every village, an administrator's rights.
+    let actor = crate::auth::Actor::console();
+    let report = import::check(&mut conn, key, &actor, &table, &mut |done, _| {
         bar.set_position(done as u64)
     })
     .map_err(|e| format!("{e:?}"))?;
     bar.finish_and_clear();
-    import::audit_check(&mut conn, &AuditCtx::console(), &name, &report)
-        .map_err(|e| e.to_string())?;
+    import::audit_check(&mut conn, &actor, &name, &report).map_err(|e| e.to_string())?;
     for e in &report.refused {
         println!(
             "{} {}: {}: {}",
@@ -849,16 +849,8 @@ fn import_households(
     let spinner = indicatif::ProgressBar::new_spinner();
     spinner.set_message(i18n::t(lang, "households.importing").to_string());
     spinner.enable_steady_tick(Duration::from_millis(120));
-    let done = import::commit(
-        &mut conn,
-        &AuditCtx::console(),
-        key,
-        &scope,
-        &table,
-        &name,
-        today,
-    )
-    .map_err(|e| format!("{e:?}"))?;
+    let done = import::commit(&mut conn, &actor, key, &table, &name, today)
+        .map_err(|e| format!("{e:?}"))?;
     spinner.finish_and_clear();
     println!(
         "{} {}",

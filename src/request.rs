@@ -31,13 +31,19 @@ pub fn request_info(req: &HttpRequest) -> RequestInfo {
         .unwrap_or_default()
 }
 
-/// Who is acting and from where, for audit rows.
+/// Who is acting and from where, for audit rows: the actor's own when
+/// someone is logged in (`Authed::audit`), else the request's address and id.
 pub fn audit_ctx(req: &HttpRequest, user: Option<&Authed>) -> AuditCtx {
-    let info = request_info(req);
-    AuditCtx {
-        user_id: user.map(|u| u.user.id.clone()),
-        username: user.map(|u| u.user.username.clone()).unwrap_or_default(),
-        ip: info.ip,
-        request_id: info.id,
+    match user {
+        Some(u) => u.audit(),
+        None => {
+            let info = request_info(req);
+            AuditCtx {
+                user_id: None,
+                username: String::new(),
+                ip: info.ip,
+                request_id: info.id,
+            }
+        }
     }
 }

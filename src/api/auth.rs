@@ -51,6 +51,7 @@ impl FromRequest for ApiUser {
             }
             let secret = bearer(&req).ok_or(ApiError::Unauthorized)?;
             let st = state(&req);
+            let info = crate::request::request_info(&req);
             let authed = run(&st, move |c| {
                 let Some(user) = tokens::authenticate(c, &secret, db::now())? else {
                     return Ok(None);
@@ -61,6 +62,8 @@ impl FromRequest for ApiUser {
                     session_id: String::new(),
                     csrf: String::new(),
                     scope,
+                    ip: info.ip,
+                    request_id: info.id,
                 }))
             })
             .await?

@@ -1,6 +1,6 @@
 //! Households, their balance and their ledger.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -12,7 +12,6 @@ use crate::auth::Action;
 use crate::domain::{CardNo, FieldError};
 use crate::households::{self, CardLookup, HouseholdForm, HouseholdRow, ListFilter, Status};
 use crate::ledger;
-use crate::request::audit_ctx;
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -156,7 +155,7 @@ pub async fn list(
         .card_no
         .map(|c| c.trim().to_string())
         .filter(|c| !c.is_empty());
-    let scope = user.scope.clone();
+    let actor = user.actor();
     let (rows, total) = run(&state, move |c| {
         let (rows, total) = match &card {
             // A card number names at most one household (its current card).
@@ -166,7 +165,7 @@ pub async fn list(
                 .transpose()?
             {
                 Some(CardLookup::Current { household_id }) => {
-                    match households::find(c, &scope, &household_id) {
+                    match households::find(c, &actor, &household_id) {
                         Ok(row) if filter.include_archived || !row.household.archived => {
                             (vec![row], 1)
                         }
@@ -178,7 +177,7 @@ pub async fn list(
                 }
                 _ => (Vec::new(), 0),
             },
-            None => households::list(c, &scope, &filter, page - 1, per_page)?,
+            None => households::list(c, &actor, &filter, page - 1, per_page)?,
         };
         let ids: Vec<String> = rows.iter().map(|r| r.household.id.clone()).collect();
         let balances = ledger::household_balances(c, &ids)?;
@@ -198,9 +197,9 @@ pub async fn list(
 }
 
 async fn load(user: &ApiUser, state: &AppState, id: String) -> Result<HouseholdOut, ApiError> {
-    let scope = user.scope.clone();
+    let actor = user.actor();
     run(state, move |c| {
-        let row = households::find(c, &scope, &id)?;
+        let row = households::find(c, &actor, &id)?;
         let balance = ledger::balance(c, &ledger::household_account(&id))?;
         Ok(to_out(&row, balance))
     })
@@ -260,7 +259,6 @@ pub struct NewHousehold {
         (status = 422, description = "Invalid field", body = ErrorBody),
     ))]
 pub async fn create(
-    req: HttpRequest,
     user: ApiUser,
     state: web::Data<AppState>,
     body: web::Bytes,
@@ -279,12 +277,11 @@ pub async fn create(
         notes: f.notes.unwrap_or_default(),
         status_reason: String::new(),
     };
-    let ctx = audit_ctx(&req, Some(&user));
     let key = state.key.clone();
-    let scope = user.scope.clone();
+    let actor = user.actor();
     let id = run(&state, move |c| {
-        let input = households::parse_form(c, &scope, &form, true)?;
-        let (id, _card) = households::create(c, &ctx, &key, &scope, &input)?;
+        let input = households::parse_form(c, &actor, &form, true)?;
+        let (id, _card) = households::create(c, &actor, &key, &input)?;
         Ok(id)
     })
     .await?;
@@ -339,7 +336,6 @@ pub struct HouseholdPatch {
         (status = 422, description = "Invalid field", body = ErrorBody),
     ))]
 pub async fn update(
-    req: HttpRequest,
     user: ApiUser,
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -348,13 +344,12 @@ pub async fn update(
     user.require(Action::EditHouseholds)?;
     let p: HouseholdPatch = json_body(&body)?;
     let id = id.into_inner();
-    let ctx = audit_ctx(&req, Some(&user));
     let key = state.key.clone();
-    let scope = user.scope.clone();
+    let actor = user.actor();
     let hid = id.clone();
     let today = crate::time::today(state.config.time_zone);
     run(&state, move |c| {
-        let row = households::find(c, &scope, &hid)?;
+        let row = households::find(c, &actor, &hid)?;
         let h = &row.household;
         let edits = p.head_name.is_some()
             || p.id_number.is_some()
@@ -385,15 +380,14 @@ pub async fn update(
                 notes: p.notes.clone().unwrap_or_else(|| h.notes.clone()),
                 status_reason: p.status_reason.clone().unwrap_or_default(),
             };
-            let input = households::parse_form(c, &scope, &form, false)?;
-            households::update(c, &ctx, &key, &scope, &hid, &input, today)?;
+            let input = households::parse_form(c, &actor, &form, false)?;
+            households::update(c, &actor, &key, &hid, &input, today)?;
         }
         // The state asked for: a household already so is left as it is.
         if let Some(archived) = p.archived.filter(|a| *a != row.household.archived) {
             households::set_archived(
                 c,
-                &ctx,
-                &scope,
+                &actor,
                 &hid,
                 archived,
                 p.archive_reason.as_deref().unwrap_or(""),
@@ -446,9 +440,9 @@ pub async fn ledger(
 ) -> Result<HttpResponse, ApiError> {
     user.require(Action::ViewStatements)?;
     let id = id.into_inner();
-    let scope = user.scope.clone();
+    let actor = user.actor();
     let out = run(&state, move |c| {
-        households::find(c, &scope, &id)?;
+        households::find(c, &actor, &id)?;
         Ok(ledger_of(c, &id, None)?)
     })
     .await?;

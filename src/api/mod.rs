@@ -58,9 +58,9 @@ pub async fn load_store(
     action: crate::auth::Action,
     id: String,
 ) -> Result<crate::stores::StoreRow, ApiError> {
-    let (role, scope) = (user.role(), user.scope.clone());
+    let actor = user.actor();
     run(state, move |c| {
-        Ok(crate::stores::for_actor(c, role, &scope, action, &id)?)
+        Ok(crate::stores::for_actor(c, &actor, action, &id)?)
     })
     .await
 }

@@ -9,7 +9,7 @@ use super::error::{ApiError, ErrorBody};
 use super::idempotency::{self, Key, Stored};
 use super::run;
 use super::{ApiUser, json_body, lang_of, utc};
-use crate::auth::{Action, Scope};
+use crate::auth::{Action, Actor};
 use crate::db::DbConn;
 use crate::domain::FieldError;
 use crate::households as hh;
@@ -290,7 +290,7 @@ pub async fn list_awards(
 ) -> Result<HttpResponse, ApiError> {
     let lang = lang_of(&req);
     let q = q.into_inner();
-    let scope = user.scope.clone();
+    let actor = user.actor();
     let user_id = user.user.id.clone();
     let household = q.household_id.filter(|h| !h.trim().is_empty());
     let mode = if household.is_some() {
@@ -309,10 +309,10 @@ pub async fn list_awards(
     let rows = run(&state, move |c| {
         let rows = match (mode, &household) {
             (0, Some(h)) => {
-                hh::find(c, &scope, h)?;
+                hh::find(c, &actor, h)?;
                 aw::for_household(c, h)?
             }
-            (1, _) => aw::review_queue(c, &scope, 500)?,
+            (1, _) => aw::review_queue(c, &actor, 500)?,
             _ => aw::proposed_by(c, &user_id, 500)?,
         };
         Ok(rows)
@@ -382,8 +382,7 @@ pub async fn create_awards(
     user.require(Action::ProposeAwards)?;
     let key = Key::of(&req, &body)?;
     let f: NewAward = json_body(&body)?;
-    let ctx = audit_ctx(&req, Some(&user));
-    let who = user.who();
+    let who = user.actor();
     let today = crate::time::today(state.config.time_zone);
     let lang = lang_of(&req);
     let (done, replayed) = run(&state, move |c| {
@@ -396,7 +395,7 @@ pub async fn create_awards(
                 f.note.as_deref().unwrap_or(""),
                 today,
             )?;
-            let actor = who.actor(&ctx);
+            let actor = who.clone();
             let dkey = key.domain_key(&who.user_id);
             let out = match (&f.household_id, &f.household_ids) {
                 (Some(h), None) => {
@@ -436,9 +435,9 @@ pub async fn create_awards(
     Ok(done.response(replayed))
 }
 
-fn award_in_scope(c: &mut DbConn, scope: &Scope, id: &str) -> Result<Award, ApiError> {
+fn award_in_scope(c: &mut DbConn, actor: &Actor, id: &str) -> Result<Award, ApiError> {
     let a = aw::find(c, id)?.ok_or(ApiError::NotFound)?;
-    hh::find(c, scope, &a.household_id)?;
+    hh::find(c, actor, &a.household_id)?;
     Ok(a)
 }
 
@@ -479,13 +478,12 @@ async fn decide(
     let reason = f.reason.unwrap_or_default();
     let seen = f.version;
     let lang = lang_of(&req);
-    let ctx = audit_ctx(&req, Some(&user));
-    let who = user.who();
+    let who = user.actor();
     let today = crate::time::today(state.config.time_zone);
     let (done, replayed) = run(&state, move |c| {
         idempotency::once(c, &who.user_id, &key, |c| {
-            award_in_scope(c, &who.scope, &id)?;
-            let actor = who.actor(&ctx);
+            award_in_scope(c, &who, &id)?;
+            let actor = who.clone();
             match what {
                 Review::Approve => {
                     aw::review_seen(c, &actor, &id, &Decision::Approve, seen, today)?

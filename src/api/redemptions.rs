@@ -9,12 +9,10 @@ use super::idempotency::{self, Key, Stored};
 use super::load_store;
 use super::run;
 use super::{ApiUser, json_body, utc};
-use crate::auth::{Action, Scope};
+use crate::auth::Action;
 use crate::db::DbConn;
 use crate::domain::FieldError;
-use crate::households;
 use crate::redemptions::{self, Line, RedeemRequest, Redemption, WantLine};
-use crate::request::audit_ctx;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -146,7 +144,7 @@ pub async fn create(
     let key = Key::of(&req, &body)?;
     let f: NewRedemption = json_body(&body)?;
     let store = load_store(&state, &user, Action::Redeem, f.store_id.trim().to_string()).await?;
-    let ctx = audit_ctx(&req, Some(&user));
+    let actor = user.actor();
     let user_id = user.user.id.clone();
     let today = crate::time::today(state.config.time_zone);
     let (done, replayed) = run(&state, move |c| {
@@ -165,14 +163,13 @@ pub async fn create(
                 (_, Some(card)) => card.to_string(),
                 (Some(h), None) => {
                     // The household's current card, as if it had been scanned.
-                    let row = match households::find(c, &Scope::All, h) {
-                        Err(households::HouseholdError::NotFound) => {
+                    let card = match redemptions::card_of(c, &actor, h) {
+                        Err(redemptions::RedeemError::NotFound) => {
                             return Err(super::households::unknown_household());
                         }
                         other => other?,
                     };
-                    row.card_no
-                        .ok_or(FieldError::new("field.card_no", "error.required"))?
+                    card.ok_or(FieldError::new("field.card_no", "error.required"))?
                 }
                 (None, None) => {
                     return Err(FieldError::new("field.card_no", "error.required").into());
@@ -189,7 +186,7 @@ pub async fn create(
             let dkey = key.domain_key(&user_id);
             let (r, _) = redemptions::redeem(
                 c,
-                &ctx,
+                &actor,
                 &RedeemRequest {
                     store_id: &store.store.id,
                     card: &card,
@@ -223,8 +220,12 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     user.require(Action::ViewRedemptions)?;
     let id = id.into_inner();
-    let out = run(&state, move |c| receipt(c, &id)).await?;
-    load_store(&state, &user, Action::ViewRedemptions, out.store_id.clone()).await?;
+    let actor = user.actor();
+    let out = run(&state, move |c| {
+        let (r, lines) = redemptions::find_for(c, &actor, Action::ViewRedemptions, &id)?;
+        Ok(redemption_out(&r, &lines))
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(out))
 }
 
@@ -259,20 +260,12 @@ pub async fn void(
     let key = Key::of(&req, &body)?;
     let f: VoidBody = json_body(&body)?;
     let id = id.into_inner();
-    let rid = id.clone();
-    let store_id = run(&state, move |c| {
-        Ok(redemptions::find(c, &rid)?.map(|(r, _)| r.store_id))
-    })
-    .await?
-    .ok_or(ApiError::NotFound)?;
-    load_store(&state, &user, Action::Redeem, store_id).await?;
-    let ctx = audit_ctx(&req, Some(&user));
-    let any_day = user.can(Action::VoidAnyDay);
+    let actor = user.actor();
     let tz = state.config.time_zone;
     let user_id = user.user.id.clone();
     let (done, replayed) = run(&state, move |c| {
         idempotency::once(c, &user_id, &key, |c| {
-            redemptions::void(c, &ctx, &id, &f.reason, any_day, tz)?;
+            redemptions::void(c, &actor, &id, &f.reason, tz)?;
             Stored::json(200, &receipt(c, &id)?)
         })
     })

@@ -184,11 +184,8 @@ pub async fn monthly(
         area_id: q.area_id.unwrap_or_default(),
         store_id: q.store_id.unwrap_or_default(),
     };
-    let (role, scope) = (user.role(), user.scope.clone());
+    let actor = user.actor();
     let tz = state.config.time_zone;
-    let (summary, _) = super::run(&state, move |c| {
-        Ok(monthly_for(c, role, &scope, tz, &query)?)
-    })
-    .await?;
+    let (summary, _) = super::run(&state, move |c| Ok(monthly_for(c, &actor, tz, &query)?)).await?;
     Ok(HttpResponse::Ok().json(report_out(&summary)))
 }

@@ -92,18 +92,17 @@ pub struct NewStore {
         (status = 422, description = "Invalid field", body = ErrorBody),
     ))]
 pub async fn create_store(
-    req: HttpRequest,
     user: ApiUser,
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Action::ManageStores)?;
     let f: NewStore = json_body(&body)?;
-    let ctx = audit_ctx(&req, Some(&user));
+    let actor = user.actor();
     let out = run(&state, move |c| {
         let s = stores::create(
             c,
-            &ctx,
+            &actor,
             &StoreForm {
                 name: &f.name,
                 area_id: &f.area_id,

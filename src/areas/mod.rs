@@ -75,6 +75,17 @@ pub fn subtree(conn: &mut DbConn, path: &str) -> QueryResult<Vec<Area>> {
     Ok(tree_order(all))
 }
 
+/// The areas a scope may see, in tree order (none for a clerk's store or
+/// a user without an area): what every area chooser and scoped summary uses.
+pub fn visible(conn: &mut DbConn, scope: &crate::auth::Scope) -> QueryResult<Vec<Area>> {
+    use crate::auth::Scope;
+    match scope {
+        Scope::All => tree(conn),
+        Scope::Area { path, .. } => subtree(conn, path),
+        Scope::Store { .. } | Scope::Nothing => Ok(Vec::new()),
+    }
+}
+
 /// Order areas depth-first, siblings by name.
 pub fn tree_order(mut all: Vec<Area>) -> Vec<Area> {
     use std::collections::HashMap;

@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::db::{self, DbConn};
 use crate::users::{self, User};
 
-pub use actor::{Authed, Forbidden};
+pub use actor::{Actor, Authed, Forbidden};
 pub use permissions::{Action, Scope};
 
 /// The outcome of a login attempt.

@@ -98,6 +98,18 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// The one answer to "which areas may this scope see", as a filter on
+    /// area paths: `None` sees no area (a clerk, or a user whose area is
+    /// missing), `Some(None)` every area, `Some(Some(pattern))` a subtree
+    /// (a `LIKE` pattern on `areas.path`).
+    pub fn area_filter(&self) -> Option<Option<String>> {
+        match self {
+            Scope::All => Some(None),
+            Scope::Area { path, .. } => Some(Some(crate::db::path_prefix(path))),
+            Scope::Store { .. } | Scope::Nothing => None,
+        }
+    }
+
     /// Whether an area (given by its path) lies inside this scope.
     pub fn covers_area_path(&self, area_path: &str) -> bool {
         match self {

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use super::{HouseholdError, HouseholdInput, Status, parse_members};
 use crate::areas::{self, Area};
 use crate::audit::{self, AuditCtx};
-use crate::auth::Scope;
+use crate::auth::{Action, Actor, Scope};
 use crate::crypto::DataKey;
 use crate::db::schema::{households, import_jobs, users};
 use crate::db::{self, DbConn, DbPool};
@@ -910,10 +910,12 @@ fn field_changes(
 pub fn check(
     conn: &mut DbConn,
     key: &DataKey,
-    scope: &Scope,
+    actor: &Actor,
     table: &Table,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Report, HouseholdError> {
+    actor.require(Action::ImportHouseholds)?;
+    let scope = &actor.scope;
     plan(conn, key, scope, table, progress).map(|(r, _)| r)
 }
 
@@ -926,10 +928,11 @@ const MAX_CONFLICTS_AUDITED: usize = 100;
 /// for the administrators to look at.
 pub fn audit_check(
     conn: &mut DbConn,
-    ctx: &AuditCtx,
+    actor: &Actor,
     file_name: &str,
     report: &Report,
 ) -> QueryResult<()> {
+    let ctx = &actor.audit();
     db::write_tx(conn, |c| {
         audit::record(
             c,
@@ -989,14 +992,14 @@ pub fn may_check(conn: &mut DbConn, user_id: &str) -> Result<(), HouseholdError>
 /// import goes through [`commit_checked`].)
 pub fn commit(
     conn: &mut DbConn,
-    ctx: &AuditCtx,
+    actor: &Actor,
     key: &DataKey,
-    scope: &Scope,
     table: &Table,
     file_name: &str,
     today: chrono::NaiveDate,
 ) -> Result<Report, HouseholdError> {
-    match commit_inner(conn, ctx, key, scope, table, file_name, today, None, "")? {
+    actor.require(Action::ImportHouseholds)?;
+    match commit_inner(conn, actor, key, table, file_name, today, None, "")? {
         Confirmed::Done(r) | Confirmed::Changed(r) => Ok(r),
     }
 }
@@ -1018,20 +1021,19 @@ pub enum Confirmed {
 #[allow(clippy::too_many_arguments)]
 pub fn commit_checked(
     conn: &mut DbConn,
-    ctx: &AuditCtx,
+    actor: &Actor,
     key: &DataKey,
-    scope: &Scope,
     table: &Table,
     file_name: &str,
     today: chrono::NaiveDate,
     fingerprint: &str,
     confirmed_by: &str,
 ) -> Result<Confirmed, HouseholdError> {
+    actor.require(Action::ImportHouseholds)?;
     commit_inner(
         conn,
-        ctx,
+        actor,
         key,
-        scope,
         table,
         file_name,
         today,
@@ -1043,15 +1045,16 @@ pub fn commit_checked(
 #[allow(clippy::too_many_arguments)]
 fn commit_inner(
     conn: &mut DbConn,
-    ctx: &AuditCtx,
+    actor: &Actor,
     key: &DataKey,
-    scope: &Scope,
     table: &Table,
     file_name: &str,
     today: chrono::NaiveDate,
     fingerprint: Option<&str>,
     confirmed_by: &str,
 ) -> Result<Confirmed, HouseholdError> {
+    let ctx = &actor.audit();
+    let scope = &actor.scope;
     db::write_tx(conn, |c| {
         let (mut report, plans) = plan(c, key, scope, table, &mut |_, _| {})?;
         if fingerprint.is_some_and(|f| f != report.fingerprint) {
@@ -1066,7 +1069,7 @@ fn commit_inner(
                 Plan::Update { id, checked } => {
                     let mut input = checked.input.clone();
                     input.status_reason = "import".into();
-                    super::update(c, ctx, key, scope, id, &input, today)?;
+                    super::update(c, actor, key, id, &input, today)?;
                 }
             }
         }
@@ -1212,6 +1215,22 @@ pub fn purge_stale_files(conn: &mut DbConn, now: chrono::NaiveDateTime) -> Query
     .execute(conn)
 }
 
+/// A job for the person who uploaded its file, or an administrator: only
+/// they see its report or confirm it. A job whose server stopped mid-way
+/// is ended as failed first, so it never shows as running.
+///
+/// Errors: `Forbidden` for a role without `ImportHouseholds` or another
+/// user's job; `NotFound` for an unknown id.
+pub fn job_for(conn: &mut DbConn, actor: &Actor, id: &str) -> Result<Job, HouseholdError> {
+    actor.require(Action::ImportHouseholds)?;
+    fail_stale_jobs(conn, db::now())?;
+    let job = find_job(conn, id)?.ok_or(HouseholdError::NotFound)?;
+    if job.user_id != actor.user_id && actor.role != crate::domain::Role::Admin {
+        return Err(HouseholdError::Forbidden);
+    }
+    Ok(job)
+}
+
 pub fn find_job(conn: &mut DbConn, id: &str) -> QueryResult<Option<Job>> {
     import_jobs::table
         .find(id)
@@ -1343,15 +1362,14 @@ pub fn fail_stale_jobs(conn: &mut DbConn, now: chrono::NaiveDateTime) -> QueryRe
 pub fn run_job(
     pool: &DbPool,
     key: &DataKey,
-    ctx: &AuditCtx,
-    scope: &Scope,
+    actor: &Actor,
     job_id: &str,
     commit_it: bool,
     today: chrono::NaiveDate,
 ) {
     let _slot = Slot::acquire();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        run_job_inner(pool, key, ctx, scope, job_id, commit_it, today)
+        run_job_inner(pool, key, actor, job_id, commit_it, today)
     }));
     if outcome.is_err() {
         tracing::error!(job = job_id, "import job panicked");
@@ -1371,8 +1389,7 @@ pub fn run_job(
 fn run_job_inner(
     pool: &DbPool,
     key: &DataKey,
-    ctx: &AuditCtx,
-    scope: &Scope,
+    actor: &Actor,
     job_id: &str,
     commit_it: bool,
     today: chrono::NaiveDate,
@@ -1421,11 +1438,13 @@ fn run_job_inner(
                 .ok_or("the uploader no longer exists or is disabled")?;
             let uploader_scope =
                 crate::users::scope_of(&mut conn, &uploader).map_err(|e| e.to_string())?;
-            let uploader_ctx = AuditCtx {
-                user_id: Some(uploader.id.clone()),
+            let as_uploader = Actor {
+                user_id: uploader.id.clone(),
                 username: uploader.username.clone(),
-                ip: ctx.ip.clone(),
-                request_id: ctx.request_id.clone(),
+                role: uploader.role(),
+                scope: uploader_scope,
+                ip: actor.ip.clone(),
+                request_id: actor.request_id.clone(),
             };
             let fingerprint = serde_json::from_str::<Report>(&checked)
                 .map(|r| r.fingerprint)
@@ -1434,14 +1453,13 @@ fn run_job_inner(
                 .map_err(|e| e.to_string())?;
             let outcome = commit_checked(
                 &mut conn,
-                &uploader_ctx,
+                &as_uploader,
                 key,
-                &uploader_scope,
                 &table,
                 &file_name,
                 today,
                 &fingerprint,
-                &ctx.username,
+                &actor.username,
             )
             .map_err(|e| format!("{e:?}"))?;
             let (state, report) = match outcome {
@@ -1460,7 +1478,7 @@ fn run_job_inner(
             .map_err(|e| e.to_string())?;
         } else {
             let mut progress_conn = pool.get().map_err(|e| e.to_string())?;
-            let report = check(&mut conn, key, scope, &table, &mut |done, total| {
+            let report = check(&mut conn, key, actor, &table, &mut |done, total| {
                 let _ = set_job(
                     &mut progress_conn,
                     job_id,
@@ -1471,7 +1489,7 @@ fn run_job_inner(
                 );
             })
             .map_err(|e| format!("{e:?}"))?;
-            audit_check(&mut conn, ctx, &file_name, &report).map_err(|e| e.to_string())?;
+            audit_check(&mut conn, actor, &file_name, &report).map_err(|e| e.to_string())?;
             set_job(
                 &mut conn,
                 job_id,

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 
 use crate::areas;
 use crate::audit::{self, AuditCtx};
-use crate::auth::Scope;
+use crate::auth::{Action, Actor, Scope};
 use crate::crypto::DataKey;
 use crate::db::schema::{
     areas as areas_t, household_status_history as hist, households, points_cards, users,
@@ -124,6 +124,12 @@ pub enum HouseholdError {
     Db(#[from] diesel::result::Error),
 }
 
+impl From<crate::auth::Forbidden> for HouseholdError {
+    fn from(_: crate::auth::Forbidden) -> Self {
+        HouseholdError::Forbidden
+    }
+}
+
 impl From<FieldError> for HouseholdError {
     fn from(e: FieldError) -> Self {
         HouseholdError::Invalid(e)
@@ -193,10 +199,12 @@ pub fn parse_members(s: &str) -> Result<i64, FieldError> {
 /// and phone empty to keep them.
 pub fn parse_form(
     conn: &mut DbConn,
-    scope: &Scope,
+    actor: &Actor,
     f: &HouseholdForm,
     new: bool,
 ) -> Result<HouseholdInput, HouseholdError> {
+    actor.require(Action::EditHouseholds)?;
+    let scope = &actor.scope;
     let head_name = parse_name("field.head_name", &f.head_name, 40)?;
     let id_number = if new || !f.id_number.trim().is_empty() {
         Some(IdNumber::parse("field.id_number", &f.id_number)?)
@@ -275,8 +283,24 @@ fn check_helper(conn: &mut DbConn, helper_id: &str) -> Result<(), HouseholdError
     }
 }
 
-/// A household by id, with its area path, if the scope covers it.
-pub fn find(conn: &mut DbConn, scope: &Scope, id: &str) -> Result<HouseholdRow, HouseholdError> {
+/// A household by id, with its area path, if the actor may see households
+/// and their scope covers this one.
+///
+/// Errors: `NotFound` for an unknown id, `Forbidden` for a role without
+/// `ViewHouseholds` or a household outside the actor's scope.
+pub fn find(conn: &mut DbConn, actor: &Actor, id: &str) -> Result<HouseholdRow, HouseholdError> {
+    actor.require(Action::ViewHouseholds)?;
+    let row = load(conn, id)?;
+    if !actor.scope.covers_area_path(&row.area_path) {
+        return Err(HouseholdError::Forbidden);
+    }
+    Ok(row)
+}
+
+/// A household by id without asking who reads it: only for operations that
+/// decide themselves what their actor may read (a clerk redeeming for the
+/// household whose card was scanned). `NotFound` for an unknown id.
+pub(crate) fn load(conn: &mut DbConn, id: &str) -> Result<HouseholdRow, HouseholdError> {
     let row = households::table
         .inner_join(areas_t::table)
         .left_join(users::table)
@@ -304,11 +328,7 @@ pub fn find(conn: &mut DbConn, scope: &Scope, id: &str) -> Result<HouseholdRow, 
         )>(conn)
         .optional()?
         .ok_or(HouseholdError::NotFound)?;
-    let row = to_row(row);
-    if !scope.covers_area_path(&row.area_path) {
-        return Err(HouseholdError::Forbidden);
-    }
-    Ok(row)
+    Ok(to_row(row))
 }
 
 fn to_row(
@@ -331,15 +351,6 @@ fn to_row(
         area_path,
         helper,
         card_no,
-    }
-}
-
-/// The scope's filter on the area path, for lists.
-fn scope_prefix(scope: &Scope) -> Option<Option<String>> {
-    match scope {
-        Scope::All => Some(None),
-        Scope::Area { path, .. } => Some(Some(db::path_prefix(path))),
-        Scope::Store { .. } | Scope::Nothing => None,
     }
 }
 
@@ -376,12 +387,14 @@ pub const PAGE_SIZE: i64 = 50;
 /// One page of households visible in the scope, and how many match in all.
 pub fn list(
     conn: &mut DbConn,
-    scope: &Scope,
+    actor: &Actor,
     filter: &ListFilter,
     page: i64,
     page_size: i64,
 ) -> Result<(Vec<HouseholdRow>, i64), HouseholdError> {
-    let Some(prefix) = scope_prefix(scope) else {
+    actor.require(Action::ViewHouseholds)?;
+    let scope = &actor.scope;
+    let Some(prefix) = scope.area_filter() else {
         return Ok((Vec::new(), 0));
     };
     // The area filter: a subtree, itself inside the scope.
@@ -581,11 +594,13 @@ fn record_status(
 /// Register a household and issue its card, in one transaction.
 pub fn create(
     conn: &mut DbConn,
-    ctx: &AuditCtx,
+    actor: &Actor,
     key: &DataKey,
-    scope: &Scope,
     input: &HouseholdInput,
 ) -> Result<(String, CardNo), HouseholdError> {
+    actor.require(Action::EditHouseholds)?;
+    let ctx = &actor.audit();
+    let scope = &actor.scope;
     let id_number = input
         .id_number
         .as_ref()
@@ -731,13 +746,15 @@ fn changes(
 /// status history. Returns the names of the fields that changed.
 pub fn update(
     conn: &mut DbConn,
-    ctx: &AuditCtx,
+    actor: &Actor,
     key: &DataKey,
-    scope: &Scope,
     id: &str,
     input: &HouseholdInput,
     today: chrono::NaiveDate,
 ) -> Result<Vec<&'static str>, HouseholdError> {
+    actor.require(Action::EditHouseholds)?;
+    let ctx = &actor.audit();
+    let scope = &actor.scope;
     let new_id = input.id_number.as_ref().map(|n| {
         (
             key.lookup("id", n.expose()),
@@ -752,7 +769,7 @@ pub fn update(
         .map(|p| (key.encrypt(p.expose()), p.masked()));
     let mut conflict: Option<String> = None;
     let result = db::write_tx(conn, |c| {
-        let row = find(c, scope, id)?;
+        let row = find(c, actor, id)?;
         let h = &row.household;
         if h.archived {
             return Err(FieldError::new("field.household", "error.household_archived").into());
@@ -850,18 +867,20 @@ pub fn update(
 /// nothing; they are never deleted once anything refers to them.
 pub fn set_archived(
     conn: &mut DbConn,
-    ctx: &AuditCtx,
-    scope: &Scope,
+    actor: &Actor,
     id: &str,
     archived: bool,
     reason: &str,
 ) -> Result<HouseholdRow, HouseholdError> {
+    actor.require(Action::EditHouseholds)?;
+    let ctx = &actor.audit();
+    let scope = &actor.scope;
     let reason = parse_optional_text("field.reason", reason, 200)?;
     if archived && reason.is_empty() {
         return Err(FieldError::new("field.reason", "error.required").into());
     }
     db::write_tx(conn, |c| {
-        let row = find(c, scope, id)?;
+        let row = find(c, actor, id)?;
         let already = || {
             FieldError::new(
                 "field.household",
@@ -916,7 +935,7 @@ pub fn set_archived(
             id,
             &format!("{}: {reason}", row.household.head_name),
         )?;
-        find(c, scope, id)
+        find(c, actor, id)
     })
 }
 
@@ -930,14 +949,15 @@ pub enum Secret {
 /// is audited.
 pub fn reveal(
     conn: &mut DbConn,
-    ctx: &AuditCtx,
+    actor: &Actor,
     key: &DataKey,
-    scope: &Scope,
     id: &str,
     what: Secret,
 ) -> Result<String, HouseholdError> {
+    actor.require(Action::RevealPersonalData)?;
+    let ctx = &actor.audit();
     db::write_tx(conn, |c| {
-        let row = find(c, scope, id)?;
+        let row = find(c, actor, id)?;
         let (cipher, name) = match what {
             Secret::IdNumber => (&row.household.id_cipher, "id_number"),
             Secret::Phone => (&row.household.phone_cipher, "phone"),
@@ -999,14 +1019,15 @@ pub fn lookup_card(conn: &mut DbConn, card: &CardNo) -> QueryResult<CardLookup> 
 /// people pressing "reissue" issue one new card, not two.
 pub fn reissue_card(
     conn: &mut DbConn,
-    ctx: &AuditCtx,
+    actor: &Actor,
     key: &DataKey,
-    scope: &Scope,
     id: &str,
     seen: Option<&str>,
 ) -> Result<CardNo, HouseholdError> {
+    actor.require(Action::EditHouseholds)?;
+    let ctx = &actor.audit();
     db::write_tx(conn, |c| {
-        let row = find(c, scope, id)?;
+        let row = find(c, actor, id)?;
         if row.household.archived {
             return Err(FieldError::new("field.household", "error.household_archived").into());
         }
@@ -1114,12 +1135,9 @@ pub fn old_cards(conn: &mut DbConn, id: &str) -> QueryResult<Vec<(String, Option
 }
 
 /// Villages inside the scope, for choosing one.
-pub fn villages_in_scope(conn: &mut DbConn, scope: &Scope) -> QueryResult<Vec<areas::Area>> {
-    let all = match scope {
-        Scope::All => areas::tree(conn)?,
-        Scope::Area { path, .. } => areas::subtree(conn, path)?,
-        _ => Vec::new(),
-    };
+pub fn villages_in_scope(conn: &mut DbConn, actor: &Actor) -> QueryResult<Vec<areas::Area>> {
+    let scope = &actor.scope;
+    let all = areas::visible(conn, scope)?;
     Ok(all
         .into_iter()
         .filter(|a| a.level() == AreaLevel::Village)
@@ -1127,7 +1145,8 @@ pub fn villages_in_scope(conn: &mut DbConn, scope: &Scope) -> QueryResult<Vec<ar
 }
 
 /// Officials (and admins) who can be assigned as helpers: (id, name).
-pub fn helpers(conn: &mut DbConn, scope: &Scope) -> QueryResult<Vec<(String, String)>> {
+pub fn helpers(conn: &mut DbConn, actor: &Actor) -> QueryResult<Vec<(String, String)>> {
+    let scope = &actor.scope;
     let rows: Vec<(String, String, String, Option<String>)> = users::table
         .left_join(areas_t::table)
         .filter(users::role.eq("official"))
@@ -1166,10 +1185,11 @@ pub fn helpers(conn: &mut DbConn, scope: &Scope) -> QueryResult<Vec<(String, Str
 /// Households with their current cards, for printing a sheet of cards.
 pub fn cards_for(
     conn: &mut DbConn,
-    scope: &Scope,
+    actor: &Actor,
     filter: &ListFilter,
 ) -> Result<Vec<HouseholdRow>, HouseholdError> {
-    let (rows, _) = list(conn, scope, filter, 0, 1000)?;
+    actor.require(Action::ViewHouseholds)?;
+    let (rows, _) = list(conn, actor, filter, 0, 1000)?;
     Ok(rows)
 }
 
@@ -1180,13 +1200,14 @@ pub fn cards_for(
 /// is printed.
 pub fn reset_card_pin(
     conn: &mut DbConn,
-    ctx: &AuditCtx,
+    actor: &Actor,
     key: &DataKey,
-    scope: &Scope,
     id: &str,
 ) -> Result<(), HouseholdError> {
+    actor.require(Action::EditHouseholds)?;
+    let ctx = &actor.audit();
     db::write_tx(conn, |c| {
-        let row = find(c, scope, id)?;
+        let row = find(c, actor, id)?;
         let Some(card) = row.card_no.clone() else {
             return Err(FieldError::new("field.card_no", "error.required").into());
         };

@@ -5,8 +5,8 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::PointsError;
-use super::awards::Actor;
 use crate::audit;
+use crate::auth::{Action, Actor};
 use crate::db::schema::{households, point_adjustments, users};
 use crate::db::{self, DbConn};
 use crate::domain::FieldError;
@@ -110,6 +110,7 @@ pub fn request(
     today: NaiveDate,
     tz: chrono_tz::Tz,
 ) -> Result<Requested, PointsError> {
+    actor.require(Action::AdjustPoints)?;
     let reason: String = reason.trim().chars().take(200).collect();
     if reason.is_empty() {
         return Err(FieldError::new("field.reason", "error.required").into());
@@ -136,7 +137,7 @@ pub fn request(
                 Requested::Posted
             });
         }
-        let h = hh::find(c, actor.scope, household_id)?;
+        let h = hh::find(c, actor, household_id)?;
         if h.household.archived {
             return Err(FieldError::new("field.household", "error.household_archived").into());
         }
@@ -152,7 +153,7 @@ pub fn request(
             amount,
             reason: reason.clone(),
             status: "pending".into(),
-            requested_by: actor.user_id.to_string(),
+            requested_by: actor.user_id.clone(),
             requested_at: db::now(),
             decided_by: None,
             decided_at: None,
@@ -174,14 +175,14 @@ pub fn request(
             .execute(c)?;
         audit::record(
             c,
-            actor.ctx,
+            &actor.audit(),
             "adjustment.request",
             "adjustment",
             &id,
             &format!("{amount:+} {reason}"),
         )?;
         if day_so_far.saturating_add(amount.unsigned_abs() as i64) <= threshold {
-            let entry_id = post_adjustment(c, &adj, actor.user_id, today)?;
+            let entry_id = post_adjustment(c, &adj, &actor.user_id, today)?;
             diesel::update(point_adjustments::table.find(&id))
                 .set((
                     point_adjustments::status.eq("posted"),
@@ -191,7 +192,7 @@ pub fn request(
                 .execute(c)?;
             audit::record(
                 c,
-                actor.ctx,
+                &actor.audit(),
                 "adjustment.post",
                 "adjustment",
                 &id,
@@ -227,6 +228,7 @@ pub fn decide_seen(
     seen: Option<i64>,
     today: NaiveDate,
 ) -> Result<(), PointsError> {
+    actor.require(Action::AdjustPoints)?;
     db::write_tx(conn, |c| {
         let adj = point_adjustments::table
             .find(id)
@@ -252,7 +254,7 @@ pub fn decide_seen(
         )
         .set((
             point_adjustments::status.eq(if approve { "posted" } else { "rejected" }),
-            point_adjustments::decided_by.eq(actor.user_id),
+            point_adjustments::decided_by.eq(&actor.user_id),
             point_adjustments::decided_at.eq(now),
             point_adjustments::version.eq(point_adjustments::version + 1),
         ))
@@ -261,14 +263,14 @@ pub fn decide_seen(
             return Err(FieldError::new("field.adjustment", "error.adjustment_decided").into());
         }
         if approve {
-            let entry_id = post_adjustment(c, &adj, actor.user_id, today)?;
+            let entry_id = post_adjustment(c, &adj, &actor.user_id, today)?;
             diesel::update(point_adjustments::table.find(id))
                 .set(point_adjustments::entry_id.eq(&entry_id))
                 .execute(c)?;
         }
         audit::record(
             c,
-            actor.ctx,
+            &actor.audit(),
             if approve {
                 "adjustment.approve"
             } else {

@@ -6,40 +6,13 @@ use diesel::prelude::*;
 
 use super::{PointsError, Rule, current_rule, find_rule};
 use crate::audit::{self, AuditCtx};
-use crate::auth::Scope;
+use crate::auth::{Action, Actor, Scope};
 use crate::db::schema::{areas, awards, households, points_cards, rules, users};
 use crate::db::{self, DbConn};
 use crate::domain::{FieldError, Role, parse_optional_text};
 use crate::households as hh;
 use crate::ledger::{self, Kind, Posting, totals};
 use crate::settings;
-
-/// Who is acting.
-pub struct Actor<'a> {
-    pub ctx: &'a AuditCtx,
-    pub user_id: &'a str,
-    pub role: Role,
-    pub scope: &'a Scope,
-}
-
-/// Who is acting, owned (to carry onto a blocking thread).
-#[derive(Debug, Clone)]
-pub struct Who {
-    pub user_id: String,
-    pub role: Role,
-    pub scope: Scope,
-}
-
-impl Who {
-    pub fn actor<'a>(&'a self, ctx: &'a AuditCtx) -> Actor<'a> {
-        Actor {
-            ctx,
-            user_id: &self.user_id,
-            role: self.role,
-            scope: &self.scope,
-        }
-    }
-}
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = awards)]
@@ -158,11 +131,7 @@ macro_rules! award_rows {
 }
 
 fn scope_like(scope: &Scope) -> Result<Option<String>, PointsError> {
-    match scope {
-        Scope::All => Ok(None),
-        Scope::Area { path, .. } => Ok(Some(db::path_prefix(path))),
-        _ => Err(PointsError::Forbidden),
-    }
+    scope.area_filter().ok_or(PointsError::Forbidden)
 }
 
 pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Award>> {
@@ -309,7 +278,7 @@ fn check_household(
     if let Some(m) = crate::reports::close::closed_month_of(conn, occurred_on)? {
         return Err(crate::reports::close::closed_error("field.occurred_on", m).into());
     }
-    let h = hh::find(conn, actor.scope, household_id)?;
+    let h = hh::find(conn, actor, household_id)?;
     if h.household.archived {
         return Err(FieldError::new("field.household", "error.household_archived").into());
     }
@@ -341,7 +310,7 @@ fn insert_award(
             awards::status.eq("pending"),
             awards::batch_id.eq(batch),
             awards::idempotency_key.eq(key),
-            awards::proposed_by.eq(actor.user_id),
+            awards::proposed_by.eq(&actor.user_id),
             awards::proposed_at.eq(now),
             awards::updated_at.eq(now),
         ))
@@ -349,7 +318,7 @@ fn insert_award(
     totals::count_award(conn, household_id, today, totals::PROPOSED, 1)?;
     audit::record(
         conn,
-        actor.ctx,
+        &actor.audit(),
         "award.propose",
         "award",
         &id,
@@ -381,6 +350,7 @@ pub fn propose(
     key: &str,
     today: NaiveDate,
 ) -> Result<Award, PointsError> {
+    actor.require(Action::ProposeAwards)?;
     db::write_tx(conn, |c| {
         if let Some(existing) = awards::table
             .filter(awards::idempotency_key.eq(key))
@@ -416,6 +386,7 @@ pub fn propose_batch(
     key: &str,
     today: NaiveDate,
 ) -> Result<BatchOutcome, PointsError> {
+    actor.require(Action::ProposeAwards)?;
     db::write_tx(conn, |c| {
         let done: i64 = awards::table
             .filter(awards::batch_id.eq(key))
@@ -473,7 +444,7 @@ pub fn propose_batch(
 
 fn own_pending(conn: &mut DbConn, actor: &Actor, award_id: &str) -> Result<Award, PointsError> {
     let award = find(conn, award_id)?.ok_or(PointsError::NotFound)?;
-    hh::find(conn, actor.scope, &award.household_id)?;
+    hh::find(conn, actor, &award.household_id)?;
     if award.proposed_by != actor.user_id && actor.role != Role::Admin {
         return Err(PointsError::Forbidden);
     }
@@ -504,6 +475,7 @@ pub fn edit_seen(
     p: &Proposal,
     seen: Option<i64>,
 ) -> Result<(), PointsError> {
+    actor.require(Action::ProposeAwards)?;
     db::write_tx(conn, |c| {
         let award = own_pending(c, actor, award_id)?;
         check_seen(&award, seen)?;
@@ -537,7 +509,7 @@ pub fn edit_seen(
         }
         audit::record(
             c,
-            actor.ctx,
+            &actor.audit(),
             "award.edit",
             "award",
             award_id,
@@ -559,6 +531,7 @@ pub fn withdraw_seen(
     award_id: &str,
     seen: Option<i64>,
 ) -> Result<(), PointsError> {
+    actor.require(Action::ProposeAwards)?;
     db::write_tx(conn, |c| {
         let award = own_pending(c, actor, award_id)?;
         check_seen(&award, seen)?;
@@ -577,7 +550,7 @@ pub fn withdraw_seen(
         if n == 0 {
             return Err(lost_race(c, award_id));
         }
-        audit::record(c, actor.ctx, "award.withdraw", "award", award_id, "")?;
+        audit::record(c, &actor.audit(), "award.withdraw", "award", award_id, "")?;
         Ok(())
     })
 }
@@ -639,7 +612,7 @@ fn accept(
         diesel::update(guarded)
             .set((
                 awards::status.eq("noticed"),
-                awards::reviewed_by.eq(actor.user_id),
+                awards::reviewed_by.eq(&actor.user_id),
                 awards::reviewed_at.eq(now),
                 awards::notice_until.eq(today + chrono::Duration::days(notice_days)),
                 awards::updated_at.eq(now),
@@ -651,7 +624,7 @@ fn accept(
         diesel::update(guarded)
             .set((
                 awards::status.eq("approved"),
-                awards::reviewed_by.eq(actor.user_id),
+                awards::reviewed_by.eq(&actor.user_id),
                 awards::reviewed_at.eq(now),
                 awards::updated_at.eq(now),
                 awards::version.eq(awards::version + 1),
@@ -662,13 +635,20 @@ fn accept(
         return Err(lost_race(conn, &award.id));
     }
     if notice_days <= 0 {
-        let entry_id = post_award(conn, award, Some(actor.user_id.to_string()), today)?;
+        let entry_id = post_award(conn, award, Some(actor.user_id.clone()), today)?;
         diesel::update(awards::table.find(&award.id))
             .set(awards::entry_id.eq(&entry_id))
             .execute(conn)?;
     }
     totals::count_award(conn, &award.household_id, today, totals::APPROVED, 1)?;
-    audit::record(conn, actor.ctx, "award.approve", "award", &award.id, why)?;
+    audit::record(
+        conn,
+        &actor.audit(),
+        "award.approve",
+        "award",
+        &award.id,
+        why,
+    )?;
     Ok(())
 }
 
@@ -700,6 +680,7 @@ pub fn review_seen(
     seen: Option<i64>,
     today: NaiveDate,
 ) -> Result<(), PointsError> {
+    actor.require(Action::ReviewAwards)?;
     if let Decision::Reject(reason) = decision
         && crate::domain::input::trim_text(reason).is_empty()
     {
@@ -707,11 +688,11 @@ pub fn review_seen(
     }
     db::write_tx(conn, |c| {
         let award = find(c, award_id)?.ok_or(PointsError::NotFound)?;
-        let h = hh::find(c, actor.scope, &award.household_id)?;
+        let h = hh::find(c, actor, &award.household_id)?;
         if award.proposed_by == actor.user_id {
             return Err(FieldError::new("field.award", "error.review_own").into());
         }
-        if h.household.helper_id.as_deref() == Some(actor.user_id) {
+        if h.household.helper_id.as_deref() == Some(actor.user_id.as_str()) {
             return Err(FieldError::new("field.award", "error.review_own_household")
                 .arg("name", &h.household.head_name)
                 .into());
@@ -746,7 +727,7 @@ pub fn review_seen(
                 )
                 .set((
                     awards::status.eq("rejected"),
-                    awards::reviewed_by.eq(actor.user_id),
+                    awards::reviewed_by.eq(&actor.user_id),
                     awards::reviewed_at.eq(now),
                     awards::review_note.eq(&reason),
                     awards::updated_at.eq(now),
@@ -757,7 +738,14 @@ pub fn review_seen(
                     return Err(lost_race(c, award_id));
                 }
                 totals::count_award(c, &award.household_id, today, totals::REJECTED, 1)?;
-                audit::record(c, actor.ctx, "award.reject", "award", award_id, &reason)?;
+                audit::record(
+                    c,
+                    &actor.audit(),
+                    "award.reject",
+                    "award",
+                    award_id,
+                    &reason,
+                )?;
                 Ok(())
             }
         }
@@ -774,6 +762,7 @@ pub fn review_many(
     decision: &Decision,
     today: NaiveDate,
 ) -> Result<(usize, Vec<(String, FieldError)>), PointsError> {
+    actor.require(Action::ReviewAwards)?;
     let mut done = 0;
     let mut failed = Vec::new();
     for (id, seen) in ids {
@@ -810,13 +799,14 @@ pub fn reverse_seen(
     seen: Option<i64>,
     today: NaiveDate,
 ) -> Result<(), PointsError> {
+    actor.require(Action::ReverseAwards)?;
     let reason: String = reason.trim().chars().take(200).collect();
     if reason.is_empty() {
         return Err(FieldError::new("field.reason", "error.required").into());
     }
     db::write_tx(conn, |c| {
         let award = find(c, award_id)?.ok_or(PointsError::NotFound)?;
-        hh::find(c, actor.scope, &award.household_id)?;
+        hh::find(c, actor, &award.household_id)?;
         if !matches!(award.status.as_str(), "approved" | "noticed") {
             return Err(FieldError::new("field.award", "error.award_not_approved").into());
         }
@@ -830,7 +820,7 @@ pub fn reverse_seen(
         )
         .set((
             awards::status.eq("reversed"),
-            awards::reversed_by.eq(actor.user_id),
+            awards::reversed_by.eq(&actor.user_id),
             awards::reversed_at.eq(now),
             awards::reverse_reason.eq(&reason),
             awards::settle_error.eq(""),
@@ -848,11 +838,18 @@ pub fn reverse_seen(
                 &entry,
                 Kind::AwardReversal,
                 &reason,
-                Some(actor.user_id.to_string()),
+                Some(actor.user_id.clone()),
                 today,
             )?;
         }
-        audit::record(c, actor.ctx, "award.reverse", "award", award_id, &reason)?;
+        audit::record(
+            c,
+            &actor.audit(),
+            "award.reverse",
+            "award",
+            award_id,
+            &reason,
+        )?;
         Ok(())
     })
 }
@@ -879,13 +876,14 @@ pub fn object_seen(
     seen: Option<i64>,
     tz: chrono_tz::Tz,
 ) -> Result<(), PointsError> {
+    actor.require(Action::ObjectToAwards)?;
     let objection: String = objection.trim().chars().take(200).collect();
     if objection.is_empty() {
         return Err(FieldError::new("field.objection", "error.required").into());
     }
     db::write_tx(conn, |c| {
         let award = find(c, award_id)?.ok_or(PointsError::NotFound)?;
-        hh::find(c, actor.scope, &award.household_id)?;
+        hh::find(c, actor, &award.household_id)?;
         if award.status != "noticed" {
             return Err(FieldError::new("field.award", "error.award_not_noticed").into());
         }
@@ -912,7 +910,14 @@ pub fn object_seen(
             let day = chrono::TimeZone::from_utc_datetime(&tz, &at).date_naive();
             totals::count_award(c, &award.household_id, day, totals::APPROVED, -1)?;
         }
-        audit::record(c, actor.ctx, "award.object", "award", award_id, &objection)?;
+        audit::record(
+            c,
+            &actor.audit(),
+            "award.object",
+            "award",
+            award_id,
+            &objection,
+        )?;
         Ok(())
     })
 }
@@ -1077,9 +1082,10 @@ pub fn settle_job(conn: &mut DbConn, today: NaiveDate) -> Result<Settled, Points
 /// Awards waiting for review in the scope, oldest first.
 pub fn review_queue(
     conn: &mut DbConn,
-    scope: &Scope,
+    actor: &Actor,
     limit: i64,
 ) -> Result<Vec<AwardRow>, PointsError> {
+    let scope = &actor.scope;
     let rows = award_rows!(scope_like(scope)?)
         .filter(awards::status.eq("pending"))
         .order((awards::proposed_at.asc(), awards::id.asc()))
@@ -1092,9 +1098,10 @@ pub fn review_queue(
 /// credited (with the reason), oldest first.
 pub fn unsettled(
     conn: &mut DbConn,
-    scope: &Scope,
+    actor: &Actor,
     limit: i64,
 ) -> Result<Vec<AwardRow>, PointsError> {
+    let scope = &actor.scope;
     let rows = award_rows!(scope_like(scope)?)
         .filter(awards::status.eq("noticed"))
         .filter(awards::settle_error.ne(""))
@@ -1138,11 +1145,12 @@ pub fn batch(conn: &mut DbConn, batch_id: &str) -> Result<Vec<AwardRow>, PointsE
 /// for what happened in the period.
 pub fn notice(
     conn: &mut DbConn,
-    scope: &Scope,
+    actor: &Actor,
     village_path: &str,
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<AwardRow>, PointsError> {
+    let scope = &actor.scope;
     if !scope.covers_area_path(village_path) {
         return Err(PointsError::Forbidden);
     }

@@ -137,6 +137,12 @@ impl From<FieldError> for PointsError {
     }
 }
 
+impl From<crate::auth::Forbidden> for PointsError {
+    fn from(_: crate::auth::Forbidden) -> Self {
+        PointsError::Forbidden
+    }
+}
+
 impl From<crate::households::HouseholdError> for PointsError {
     fn from(e: crate::households::HouseholdError) -> Self {
         use crate::households::HouseholdError as H;

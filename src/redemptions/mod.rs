@@ -7,7 +7,8 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::areas;
-use crate::audit::{self, AuditCtx};
+use crate::audit;
+use crate::auth::{Action, Actor, Forbidden};
 use crate::db::schema::{redemption_lines, redemptions, stock_movements};
 use crate::db::{self, DbConn};
 use crate::domain::stock::Quantity;
@@ -37,6 +38,12 @@ pub enum RedeemError {
 impl From<FieldError> for RedeemError {
     fn from(e: FieldError) -> Self {
         RedeemError::Invalid(e)
+    }
+}
+
+impl From<Forbidden> for RedeemError {
+    fn from(_: Forbidden) -> Self {
+        RedeemError::Forbidden
     }
 }
 
@@ -139,11 +146,16 @@ pub struct Line {
     pub movement_id: String,
 }
 
-/// The household a card number names, checked for the counter.
+/// The household a card number names, checked for the counter: any
+/// household may redeem at any store, so an actor who may redeem reads it
+/// whatever their scope. Errors: `Forbidden` for a role without `Redeem`,
+/// `Invalid` naming `card_no` (unknown, replaced, archived).
 pub fn household_for_card(
     conn: &mut DbConn,
+    actor: &Actor,
     card_text: &str,
 ) -> Result<(HouseholdRow, CardNo), RedeemError> {
+    actor.require(Action::Redeem)?;
     let card = CardNo::parse("field.card_no", card_text)?;
     match households::lookup_card(conn, &card)? {
         CardLookup::Unknown => Err(FieldError::new("field.card_no", "error.card_unknown")
@@ -154,7 +166,7 @@ pub fn household_for_card(
             .arg("new", by)
             .into()),
         CardLookup::Current { household_id } => {
-            let row = households::find(conn, &crate::auth::Scope::All, &household_id)?;
+            let row = households::load(conn, &household_id)?;
             if row.household.archived {
                 return Err(
                     FieldError::new("field.card_no", "error.household_archived_card")
@@ -276,10 +288,12 @@ pub fn price_changed(shown: i64, total: i64) -> FieldError {
 /// of points, stock, store and card.
 pub fn redeem(
     conn: &mut DbConn,
-    ctx: &AuditCtx,
+    actor: &Actor,
     r: &RedeemRequest,
     today: NaiveDate,
 ) -> Result<(Redemption, bool), RedeemError> {
+    actor.require(Action::Redeem)?;
+    let ctx = &actor.audit();
     if r.key.trim().is_empty() || r.key.len() > 64 {
         return Err(FieldError::new("field.form", "error.form_expired").into());
     }
@@ -296,12 +310,13 @@ pub fn redeem(
             return Ok((done, true));
         }
         let store = stores::find(c, r.store_id)?.ok_or(RedeemError::NotFound)?;
+        actor.require_store(Action::Redeem, &store)?;
         if !store.store.active {
             return Err(FieldError::new("field.store", "error.store_inactive")
                 .arg("name", &store.store.name)
                 .into());
         }
-        let (household, card) = household_for_card(c, r.card)?;
+        let (household, card) = household_for_card(c, actor, r.card)?;
         if let Some(named) = r.household_id.map(str::trim).filter(|h| !h.is_empty())
             && named != household.household.id
         {
@@ -465,17 +480,67 @@ pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<(Redemption, Vec<
     Ok(Some((r, lines)))
 }
 
+/// A redemption with its lines, for an actor who may do `action` at its
+/// store (`ViewRedemptions` to read a receipt, `Redeem` to void it).
+///
+/// Errors: `NotFound` for an unknown id; `Forbidden` for a role without
+/// `action` or a store outside the actor's scope.
+pub fn find_for(
+    conn: &mut DbConn,
+    actor: &Actor,
+    action: Action,
+    id: &str,
+) -> Result<(Redemption, Vec<Line>), RedeemError> {
+    actor.require(action)?;
+    let (r, lines) = find(conn, id)?.ok_or(RedeemError::NotFound)?;
+    let store = stores::find(conn, &r.store_id)?.ok_or(RedeemError::NotFound)?;
+    actor.require_store(action, &store)?;
+    Ok((r, lines))
+}
+
+/// A receipt: the redemption, its lines and its household, for an actor
+/// who may see receipts at its store (see `find_for`).
+pub fn receipt(
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: &str,
+) -> Result<(Redemption, Vec<Line>, HouseholdRow), RedeemError> {
+    let (r, lines) = find_for(conn, actor, Action::ViewRedemptions, id)?;
+    let h = households::load(conn, &r.household_id)?;
+    Ok((r, lines, h))
+}
+
+/// The current card of a household a clerk names at the counter instead of
+/// scanning its card (`None`: it has none). Any household may redeem at
+/// any store, so an actor who may redeem reads it whatever their scope.
+///
+/// Errors: `Forbidden` for a role without `Redeem`; `NotFound` for an
+/// unknown household.
+pub fn card_of(
+    conn: &mut DbConn,
+    actor: &Actor,
+    household_id: &str,
+) -> Result<Option<String>, RedeemError> {
+    actor.require(Action::Redeem)?;
+    Ok(households::load(conn, household_id)?.card_no)
+}
+
 /// Void a redemption: reversing rows on both ledgers, goods back on the
-/// shelf, points back to the household. `any_day` lets an admin void an
-/// older one; clerks only void today's.
+/// shelf, points back to the household. An actor who may `VoidAnyDay` (an
+/// admin) voids an older one; clerks only today's, at their own store.
+///
+/// Errors: `NotFound`; `Forbidden` for a role without `Redeem` or a store
+/// outside the actor's scope; `Invalid` naming `reason` or `redemption`.
 pub fn void(
     conn: &mut DbConn,
-    ctx: &AuditCtx,
+    actor: &Actor,
     id: &str,
     reason: &str,
-    any_day: bool,
     tz: chrono_tz::Tz,
 ) -> Result<Redemption, RedeemError> {
+    find_for(conn, actor, Action::Redeem, id)?;
+    let any_day = actor.require(Action::VoidAnyDay).is_ok();
+    let ctx = &actor.audit();
     let reason: String = crate::domain::input::trim_text(reason)
         .chars()
         .take(200)

@@ -6,9 +6,9 @@ use serde::Deserialize;
 
 use super::{Month, Summary};
 use crate::areas::Area;
-use crate::auth::{Action, Scope};
+use crate::auth::{Action, Actor};
 use crate::db::DbConn;
-use crate::domain::{FieldError, Role};
+use crate::domain::FieldError;
 
 /// What a summary is asked for: a month (`YYYY-MM`; empty: this month) and
 /// an area or a store (both empty: the first area of the scope).
@@ -48,14 +48,14 @@ impl From<FieldError> for ReportError {
 /// one; `Invalid` naming `month`, `report_area` or `report_store`.
 pub fn monthly_for(
     c: &mut DbConn,
-    role: Role,
-    scope: &Scope,
+    actor: &Actor,
     tz: chrono_tz::Tz,
     q: &MonthlyQuery,
 ) -> Result<(Summary, Vec<Area>), ReportError> {
-    if !crate::auth::permissions::can(role, Action::ViewReports) {
+    if actor.require(Action::ViewReports).is_err() {
         return Err(ReportError::Forbidden);
     }
+    let scope = &actor.scope;
     let month = if q.month.trim().is_empty() {
         Month::of(crate::time::today(tz))
     } else {
@@ -66,11 +66,10 @@ pub fn monthly_for(
     if !store_id.is_empty() && !wanted.is_empty() {
         return Err(FieldError::new("field.report_store", "error.report_area_or_store").into());
     }
-    let areas = match scope {
-        Scope::All => crate::areas::tree(c)?,
-        Scope::Area { path, .. } => crate::areas::subtree(c, path)?,
-        Scope::Store { .. } | Scope::Nothing => return Err(ReportError::Forbidden),
-    };
+    if scope.area_filter().is_none() {
+        return Err(ReportError::Forbidden);
+    }
+    let areas = crate::areas::visible(c, scope)?;
     if !store_id.is_empty() {
         // A store outside the scope reads as unknown, like an area.
         let store = crate::stores::find(c, &store_id)?

@@ -4,11 +4,11 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::areas;
-use crate::audit::{self, AuditCtx};
-use crate::auth::{Action, Scope};
+use crate::audit;
+use crate::auth::{Action, Actor};
 use crate::db::schema::{areas as areas_t, stores};
 use crate::db::{self, DbConn};
-use crate::domain::{FieldError, Role, parse_name, parse_optional_text};
+use crate::domain::{FieldError, parse_name, parse_optional_text};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = stores)]
@@ -41,6 +41,12 @@ pub enum StoreError {
     Forbidden,
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
+}
+
+impl From<crate::auth::Forbidden> for StoreError {
+    fn from(_: crate::auth::Forbidden) -> Self {
+        StoreError::Forbidden
+    }
 }
 
 impl From<FieldError> for StoreError {
@@ -79,16 +85,15 @@ pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<StoreRow>> {
 /// and for a store outside the scope; `NotFound` for an unknown id.
 pub fn for_actor(
     conn: &mut DbConn,
-    role: Role,
-    scope: &Scope,
+    actor: &Actor,
     action: Action,
     id: &str,
 ) -> Result<StoreRow, StoreError> {
-    if !crate::auth::permissions::can(role, action) {
+    if actor.require(action).is_err() {
         return Err(StoreError::Forbidden);
     }
     let store = find(conn, id)?.ok_or(StoreError::NotFound)?;
-    if !scope.covers_store(&store.store.id, &store.area_path) {
+    if actor.require_store(action, &store).is_err() {
         return Err(StoreError::Forbidden);
     }
     Ok(store)
@@ -117,7 +122,9 @@ pub struct StoreForm<'a> {
     pub opening_hours: &'a str,
 }
 
-pub fn create(conn: &mut DbConn, ctx: &AuditCtx, form: &StoreForm) -> Result<Store, StoreError> {
+pub fn create(conn: &mut DbConn, actor: &Actor, form: &StoreForm) -> Result<Store, StoreError> {
+    actor.require(Action::ManageStores)?;
+    let ctx = &actor.audit();
     let name = parse_name("field.store_name", form.name, 60)?;
     let address = parse_optional_text("field.address", form.address, 200)?;
     let hours = parse_optional_text("field.opening_hours", form.opening_hours, 100)?;
@@ -161,10 +168,12 @@ pub fn create(conn: &mut DbConn, ctx: &AuditCtx, form: &StoreForm) -> Result<Sto
 /// Change a store's name, area, address or hours.
 pub fn update(
     conn: &mut DbConn,
-    ctx: &AuditCtx,
+    actor: &Actor,
     id: &str,
     form: &StoreForm,
 ) -> Result<Store, StoreError> {
+    actor.require(Action::ManageStores)?;
+    let ctx = &actor.audit();
     let name = parse_name("field.store_name", form.name, 60)?;
     let address = parse_optional_text("field.address", form.address, 200)?;
     let hours = parse_optional_text("field.opening_hours", form.opening_hours, 100)?;
@@ -210,10 +219,12 @@ pub fn update(
 /// receives nothing new.
 pub fn set_active(
     conn: &mut DbConn,
-    ctx: &AuditCtx,
+    actor: &Actor,
     id: &str,
     active: bool,
 ) -> Result<Store, StoreError> {
+    actor.require(Action::ManageStores)?;
+    let ctx = &actor.audit();
     db::write_tx(conn, |c| {
         let before = find(c, id)?.ok_or(StoreError::NotFound)?;
         diesel::update(stores::table.find(id))

@@ -89,6 +89,7 @@ async fn load_session(req: &HttpRequest) -> Result<Option<Rc<Authed>>, AppError>
         .cookie(CookieNames::session(state.config.secure_cookies))
         .map(|c| c.value().to_string())
         .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()));
+    let info = request_info(req);
     let loaded = match token {
         None => None,
         Some(token) => {
@@ -104,6 +105,8 @@ async fn load_session(req: &HttpRequest) -> Result<Option<Rc<Authed>>, AppError>
                             session_id: s.id,
                             csrf: s.csrf_token,
                             scope,
+                            ip: info.ip,
+                            request_id: info.id,
                         }))
                     }
                 }

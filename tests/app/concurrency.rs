@@ -45,7 +45,7 @@ fn shop(url: &str, units: i64, price: i64) -> Shop {
         .id;
     let store = aixin::stores::create(
         &mut c,
-        &ctx,
+        &aixin::auth::Actor::console(),
         &aixin::stores::StoreForm {
             name: "并发超市",
             area_id: &town,
@@ -98,7 +98,7 @@ fn shop(url: &str, units: i64, price: i64) -> Shop {
         status_reason: String::new(),
     };
     let (household, card) =
-        aixin::households::create(&mut c, &ctx, &key, &aixin::auth::Scope::All, &input).unwrap();
+        aixin::households::create(&mut c, &aixin::auth::Actor::console(), &key, &input).unwrap();
     fund(&mut c, &household, units * price);
     Shop {
         store,

@@ -39,7 +39,7 @@ pub fn redeem_for_test(app: &TestApp, store: &str, household: &str, item: &str) 
     let card = card_of(app, household);
     let (r, _) = rd::redeem(
         &mut app.conn(),
-        &AuditCtx::console(),
+        &aixin::auth::Actor::console(),
         &RedeemRequest {
             store_id: store,
             card: &card,

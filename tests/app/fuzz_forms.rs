@@ -217,7 +217,8 @@ app_test! {
         let official = app.user("f-official", Role::Official, Some(&village), None);
         {
             // An award waiting for review, so the reviewer has forms too.
-            use aixin::points::awards::{self, Who};
+            use aixin::points::awards;
+            use crate::helpers::Who;
             let mut c = app.conn();
             let ctx = aixin::audit::AuditCtx::console();
             let who = Who { user_id: official, role: Role::Official, scope: aixin::auth::Scope::All };

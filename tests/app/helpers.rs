@@ -186,7 +186,7 @@ impl TestApp {
         let mut c = self.conn();
         aixin::stores::create(
             &mut c,
-            &AuditCtx::console(),
+            &aixin::auth::Actor::console(),
             &aixin::stores::StoreForm {
                 name,
                 area_id,
@@ -251,14 +251,9 @@ impl TestApp {
             notes: String::new(),
             status_reason: String::new(),
         };
-        let (id, card) = households::create(
-            &mut c,
-            &AuditCtx::console(),
-            &self.key,
-            &aixin::auth::Scope::All,
-            &input,
-        )
-        .expect("create household");
+        let (id, card) =
+            households::create(&mut c, &aixin::auth::Actor::console(), &self.key, &input)
+                .expect("create household");
         (id, card.as_str().to_string())
     }
 
@@ -549,4 +544,25 @@ pub fn fund(conn: &mut aixin::db::DbConn, household: &str, points: i64) {
         )
     })
     .expect("fund a household");
+}
+
+/// A user acting outside a request, for calling operations directly: the
+/// owned actor is made with the audit context's name and address.
+pub struct Who {
+    pub user_id: String,
+    pub role: Role,
+    pub scope: aixin::auth::Scope,
+}
+
+impl Who {
+    pub fn actor(&self, ctx: &AuditCtx) -> aixin::auth::Actor {
+        aixin::auth::Actor {
+            user_id: self.user_id.clone(),
+            username: ctx.username.clone(),
+            role: self.role,
+            scope: self.scope.clone(),
+            ip: ctx.ip.clone(),
+            request_id: ctx.request_id.clone(),
+        }
+    }
 }

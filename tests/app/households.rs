@@ -325,14 +325,14 @@ app_test! {
                     .execute(&mut *c).unwrap();
             }
         }
-        let result = aixin::households::import::commit(&mut c, &aixin::audit::AuditCtx::console(), &app.key, &aixin::auth::Scope::All, &table, "x.csv", aixin::time::today(chrono_tz::Asia::Shanghai));
+        let result = aixin::households::import::commit(&mut c, &aixin::auth::Actor::console(), &app.key, &table, "x.csv", aixin::time::today(chrono_tz::Asia::Shanghai));
         assert!(result.is_err());
         assert_eq!(count_households(&app), 0, "a failure midway leaves nothing behind");
         let cards: i64 = points_cards::table.count().get_result(&mut app.conn()).unwrap();
         assert_eq!(cards, 0);
         diesel::sql_query("DROP TRIGGER refuse_third ON households").execute(&mut *c).ok();
         diesel::sql_query("DROP TRIGGER refuse_third").execute(&mut *c).ok();
-        let report = aixin::households::import::commit(&mut c, &aixin::audit::AuditCtx::console(), &app.key, &aixin::auth::Scope::All, &table, "x.csv", aixin::time::today(chrono_tz::Asia::Shanghai)).unwrap();
+        let report = aixin::households::import::commit(&mut c, &aixin::auth::Actor::console(), &app.key, &table, "x.csv", aixin::time::today(chrono_tz::Asia::Shanghai)).unwrap();
         assert_eq!(report.create, 3);
         assert_eq!(count_households(&app), 3);
     }

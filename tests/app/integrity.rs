@@ -7,7 +7,7 @@ use aixin::db::DbConn;
 use aixin::db::schema::{households, point_entries, stock_movements};
 use aixin::domain::Role;
 use aixin::ledger::{self, Kind, Posting};
-use aixin::points::awards::{self as aw, Decision, Who};
+use aixin::points::awards::{self as aw, Decision};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
@@ -70,7 +70,7 @@ app_test! {
         {
             let mut c = app.conn();
             for h in &ids {
-                aixin::households::set_archived(&mut c, &AuditCtx::console(), &aixin::auth::Scope::All, h, true, "搬迁").unwrap();
+                aixin::households::set_archived(&mut c, &aixin::auth::Actor::console(), h, true, "搬迁").unwrap();
             }
             diesel::update(households::table)
                 .set(households::archived_at.eq(aixin::db::now() - chrono::Duration::days(3 * 366)))

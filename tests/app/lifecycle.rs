@@ -216,9 +216,8 @@ app_test! {
         {
             use aixin::db::schema::households;
             let mut c = app.conn();
-            let ctx = AuditCtx::console();
             for h in [&gone, &recent] {
-                aixin::households::set_archived(&mut c, &ctx, &aixin::auth::Scope::All, h, true, "搬迁").unwrap();
+                aixin::households::set_archived(&mut c, &aixin::auth::Actor::console(), h, true, "搬迁").unwrap();
             }
             let long_ago = aixin::db::now() - chrono::Duration::days(6 * 366);
             diesel::update(households::table.find(&gone))
@@ -295,7 +294,8 @@ app_test! {
         app.rule("OP1", "运行细则", 5, None);
         let official = app.user("op-official", Role::Official, Some(&village), None);
         {
-            use aixin::points::awards::{self, Who};
+            use aixin::points::awards;
+            use crate::helpers::Who;
             let mut c = app.conn();
             let ctx = AuditCtx::console();
             let who = Who { user_id: official, role: Role::Official, scope: aixin::auth::Scope::All };

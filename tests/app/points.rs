@@ -6,7 +6,7 @@ use aixin::db::schema::{audit_log, awards, point_entries};
 use aixin::domain::Role;
 use aixin::ledger::{self, Kind, Posting};
 
-use aixin::points::awards::{self as aw, Decision, Who};
+use aixin::points::awards::{self as aw, Decision};
 use diesel::prelude::*;
 
 use crate::helpers::*;

@@ -3,7 +3,7 @@
 
 use aixin::audit::AuditCtx;
 use aixin::domain::Role;
-use aixin::points::awards::{self as aw, Decision, Who};
+use aixin::points::awards::{self as aw, Decision};
 
 use crate::helpers::*;
 

@@ -6,7 +6,6 @@ use aixin::audit::AuditCtx;
 use aixin::db::schema::{point_entries, stock_movements};
 use aixin::domain::Role;
 use aixin::points::adjustments;
-use aixin::points::awards::Who;
 use diesel::prelude::*;
 
 use crate::helpers::*;

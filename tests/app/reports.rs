@@ -6,7 +6,7 @@ use aixin::auth::Scope;
 use aixin::db::DbConn;
 use aixin::domain::Role;
 use aixin::ledger::{self, Kind, Posting};
-use aixin::points::awards::{self as aw, Decision, Who};
+use aixin::points::awards::{self as aw, Decision};
 use aixin::reports::{self, Month};
 use chrono::NaiveDate;
 use diesel::prelude::*;

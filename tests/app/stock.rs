@@ -352,7 +352,7 @@ app_test! {
         let s = seed(&app, &a);
         let admin = app.admin().await;
         // The receiving store is closed: the move fails as a whole.
-        aixin::stores::set_active(&mut app.conn(), &AuditCtx::console(), &b, false).unwrap();
+        aixin::stores::set_active(&mut app.conn(), &aixin::auth::Actor::console(), &b, false).unwrap();
         let before = movement_count(&app);
         let r = ledger::move_to_store(&mut app.conn(), &AuditCtx::console(), &IdemKey::issue(), &a, &b, &s.items[0], "5", today());
         assert!(matches!(r, Err(StockError::Invalid(ref e)) if e.key == "error.store_inactive"), "{r:?}");
@@ -360,7 +360,7 @@ app_test! {
         assert_eq!(on_hand(&app, &b, &s.items[0]), 0);
         assert_eq!(movement_count(&app), before);
         // More than the shelf holds: refused, nothing changes.
-        aixin::stores::set_active(&mut app.conn(), &AuditCtx::console(), &b, true).unwrap();
+        aixin::stores::set_active(&mut app.conn(), &aixin::auth::Actor::console(), &b, true).unwrap();
         let r = ledger::move_to_store(&mut app.conn(), &AuditCtx::console(), &IdemKey::issue(), &a, &b, &s.items[0], "25", today());
         assert!(r.is_err());
         assert_eq!(on_hand(&app, &a, &s.items[0]), 20);
@@ -702,7 +702,7 @@ fn redeem(
         .unwrap();
     let (r, _) = aixin::redemptions::redeem(
         &mut app.conn(),
-        &AuditCtx::console(),
+        &aixin::auth::Actor::console(),
         &aixin::redemptions::RedeemRequest {
             store_id: store,
             card: &card,
@@ -875,7 +875,7 @@ app_test! {
         let direct = ledger::reverse(&mut app.conn(), &AuditCtx::console(), &IdemKey::issue(), m, "退货", today());
         assert!(matches!(direct, Err(StockError::Invalid(ref e)) if e.key == "error.movement_of_redemption"), "{direct:?}");
         // Voiding the redemption gives back goods and points together.
-        aixin::redemptions::void(&mut app.conn(), &AuditCtx::console(), &r.id, "退货", true, chrono_tz::Asia::Shanghai).expect("void");
+        aixin::redemptions::void(&mut app.conn(), &aixin::auth::Actor::console(), &r.id, "退货", chrono_tz::Asia::Shanghai).expect("void");
         assert_eq!(on_hand(&app, &store, &soap), 10);
         assert_eq!(balance(&app), after_redeem + r.total_points);
 
@@ -1048,7 +1048,7 @@ app_test! {
         let d = report.workflows.first.clone().expect("a disagreement");
         assert_eq!((d.id.as_str(), d.problem), (r.id.as_str(), "ledger.agree_goods_reversal"), "{report:?}");
         // Voiding it is a clear refusal, not a failure on a unique key.
-        let v = aixin::redemptions::void(&mut app.conn(), &AuditCtx::console(), &r.id, "退货", true, chrono_tz::Asia::Shanghai);
+        let v = aixin::redemptions::void(&mut app.conn(), &aixin::auth::Actor::console(), &r.id, "退货", chrono_tz::Asia::Shanghai);
         assert!(matches!(v, Err(aixin::redemptions::RedeemError::Invalid(ref e)) if e.key == "error.already_reversed"), "{v:?}");
         assert_eq!(on_hand(&app, &store, &soap), 10);
     }

@@ -2,9 +2,10 @@
 //! PIN and sees its own points and nothing else; anyone reads the village's
 //! notice (masked names), the honour roll, a store's prices and the rulebook.
 
+use crate::helpers::Who;
 use aixin::audit::AuditCtx;
 use aixin::domain::Role;
-use aixin::points::awards::{self, Who};
+use aixin::points::awards;
 use chrono::Datelike;
 
 use crate::helpers::*;

@@ -10,7 +10,7 @@ use crate::domain::{CardNo, FieldError};
 use crate::households::{self, CardLookup, HouseholdRow, ListFilter};
 use crate::points::awards::{self as aw, AwardRow, Decision};
 use crate::points::{self, Rule};
-use crate::web::extract::{audit_ctx, lang_of};
+use crate::web::extract::lang_of;
 use crate::web::page::{PageCtx, flash_field_error, flash_ok, or_flash, render};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
@@ -46,7 +46,7 @@ pub async fn new_form(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ProposeAwards)?;
     let q = q.into_inner();
-    let scope = user.scope.clone();
+    let actor = user.actor();
     let lang = lang_of(&req);
     let card_text = q.card.trim().to_string();
     let (household, rules, notice) = run(&state, move |c| {
@@ -75,7 +75,7 @@ pub async fn new_form(
             }
         }
         let household = match household_id {
-            Some(h) => Some(households::find(c, &scope, &h)?),
+            Some(h) => Some(households::find(c, &actor, &h)?),
             None => None,
         };
         let rules = points::current_rules(c)?
@@ -136,12 +136,11 @@ pub async fn propose(
             &FieldError::new("field.form", "error.form_expired"),
         ));
     }
-    let ctx = audit_ctx(&req, Some(&user));
     let day = today(&state);
-    let u = user.who();
+    let u = user.actor();
     let result = run(&state, move |c| {
         let p = aw::parse_proposal(&f.rule_code, &f.occurred_on, &f.note, day)?;
-        let award = aw::propose(c, &u.actor(&ctx), &f.household_id, &p, &f.key, day)?;
+        let award = aw::propose(c, &u, &f.household_id, &p, &f.key, day)?;
         Ok(award)
     })
     .await
@@ -187,16 +186,16 @@ pub async fn batch_form(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ProposeAwards)?;
     let area_id = q.into_inner().area_id;
-    let scope = user.scope.clone();
+    let actor = user.actor();
     let a = area_id.clone();
     let (villages, households, rules) = run(&state, move |c| {
-        let villages = households::villages_in_scope(c, &scope)?;
+        let villages = households::villages_in_scope(c, &actor)?;
         let households = if a.is_empty() {
             Vec::new()
         } else {
             households::list(
                 c,
-                &scope,
+                &actor,
                 &ListFilter {
                     area_id: Some(a),
                     ..Default::default()
@@ -265,9 +264,8 @@ pub async fn propose_batch(
         ));
     }
     let lang = lang_of(&req);
-    let ctx = audit_ctx(&req, Some(&user));
     let day = today(&state);
-    let u = user.who();
+    let u = user.actor();
     let result = run(&state, move |c| {
         let p = aw::parse_proposal(
             &field(&form, "rule_code"),
@@ -312,7 +310,7 @@ pub async fn propose_batch(
         if ids.is_empty() {
             return Err(FieldError::new("field.households", "error.no_households").into());
         }
-        let out = aw::propose_batch(c, &u.actor(&ctx), &ids, &p, &key, day)?;
+        let out = aw::propose_batch(c, &u, &ids, &p, &key, day)?;
         refused.extend(
             out.refused
                 .iter()
@@ -375,10 +373,10 @@ pub async fn edit_form(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ProposeAwards)?;
     let id = id.into_inner();
-    let scope = user.scope.clone();
+    let actor = user.actor();
     let (award, household, rules) = run(&state, move |c| {
         let award = aw::find(c, &id)?.ok_or(AppError::NotFound)?;
-        let household = households::find(c, &scope, &award.household_id)?;
+        let household = households::find(c, &actor, &award.household_id)?;
         let rules = points::current_rules(c)?
             .into_iter()
             .filter(|(r, _)| r.active)
@@ -412,13 +410,12 @@ pub async fn edit(
     let id = id.into_inner();
     let back = format!("/awards/{id}/edit");
     let f = form.0;
-    let ctx = audit_ctx(&req, Some(&user));
     let day = today(&state);
-    let u = user.who();
+    let u = user.actor();
     let result = run(&state, move |c| {
         let p = aw::parse_proposal(&f.rule_code, &f.occurred_on, &f.note, day)?;
         let seen = seen_version(&f.version)?;
-        aw::edit_seen(c, &u.actor(&ctx), &id, &p, Some(seen))?;
+        aw::edit_seen(c, &u, &id, &p, Some(seen))?;
         Ok(())
     })
     .await
@@ -442,13 +439,10 @@ pub async fn withdraw(
     user.require(Action::ProposeAwards)?;
     let id = id.into_inner();
     let seen = seen_version(&f.0.version);
-    let ctx = audit_ctx(&req, Some(&user));
-    let u = user.who();
-    let result = run(&state, move |c| {
-        Ok(aw::withdraw_seen(c, &u.actor(&ctx), &id, Some(seen?))?)
-    })
-    .await
-    .map(|_| flash_ok(&req, "/awards", "flash.award_withdrawn", &[]));
+    let u = user.actor();
+    let result = run(&state, move |c| Ok(aw::withdraw_seen(c, &u, &id, Some(seen?))?))
+        .await
+        .map(|_| flash_ok(&req, "/awards", "flash.award_withdrawn", &[]));
     or_flash(&req, "/awards", result)
 }
 
@@ -468,11 +462,11 @@ pub async fn review_queue(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ReviewAwards)?;
-    let scope = user.scope.clone();
+    let actor = user.actor();
     let (rows, unsettled) = run(&state, move |c| {
         Ok((
-            aw::review_queue(c, &scope, 500)?,
-            aw::unsettled(c, &scope, 500)?,
+            aw::review_queue(c, &actor, 500)?,
+            aw::unsettled(c, &actor, 500)?,
         ))
     })
     .await?;
@@ -546,11 +540,10 @@ pub async fn review(
         Decision::Approve
     };
     let lang = lang_of(&req);
-    let ctx = audit_ctx(&req, Some(&user));
     let day = today(&state);
-    let u = user.who();
+    let u = user.actor();
     let result = run(&state, move |c| {
-        Ok(aw::review_many(c, &u.actor(&ctx), &ids, &decision, day)?)
+        Ok(aw::review_many(c, &u, &ids, &decision, day)?)
     })
     .await;
     match result {
@@ -608,9 +601,8 @@ pub async fn reverse(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ReverseAwards)?;
     let id = id.into_inner();
-    let ctx = audit_ctx(&req, Some(&user));
     let day = today(&state);
-    let u = user.who();
+    let u = user.actor();
     let seen = seen_version(&form.0.version);
     let reason = form.0.reason;
     let aid = id.clone();
@@ -621,14 +613,7 @@ pub async fn reverse(
     .ok_or(AppError::NotFound)?;
     let back = format!("/households/{household}");
     let result = run(&state, move |c| {
-        Ok(aw::reverse_seen(
-            c,
-            &u.actor(&ctx),
-            &id,
-            &reason,
-            Some(seen?),
-            day,
-        )?)
+        Ok(aw::reverse_seen(c, &u, &id, &reason, Some(seen?), day)?)
     })
     .await
     .map(|_| flash_ok(&req, &back, "flash.award_reversed", &[]));
@@ -656,13 +641,12 @@ pub async fn object(
     let id = id.into_inner();
     let f = form.0;
     let back = super::misc::safe_back(&f.back);
-    let ctx = audit_ctx(&req, Some(&user));
-    let u = user.who();
+    let u = user.actor();
     let tz = state.config.time_zone;
     let result = run(&state, move |c| {
         Ok(aw::object_seen(
             c,
-            &u.actor(&ctx),
+            &u,
             &id,
             &f.objection,
             Some(seen_version(&f.version)?),
@@ -731,17 +715,17 @@ pub async fn notice(
             day
         }
     };
-    let scope = user.scope.clone();
+    let actor = user.actor();
     let vid = q.village_id.trim().to_string();
     let (villages, village, rows, notice_days) = run(&state, move |c| {
-        let villages = households::villages_in_scope(c, &scope)?;
+        let villages = households::villages_in_scope(c, &actor)?;
         let village = if vid.is_empty() {
             None
         } else {
             areas::find(c, &vid)?
         };
         let rows = match &village {
-            Some(v) => aw::notice(c, &scope, &v.path, from, to)?,
+            Some(v) => aw::notice(c, &actor, &v.path, from, to)?,
             None => Vec::new(),
         };
         Ok((

@@ -12,7 +12,7 @@ use crate::households::HouseholdRow;
 use crate::i18n;
 use crate::redemptions::{self, DaySummary, Line, PricedLine, RedeemRequest, Redemption, WantLine};
 use crate::stores::StoreRow;
-use crate::web::extract::{audit_ctx, lang_of};
+use crate::web::extract::lang_of;
 use crate::web::middleware::see_other;
 use crate::web::page::{PageCtx, flash_field_error, flash_ok, or_flash, render};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
@@ -95,8 +95,9 @@ pub async fn counter(
         (None, None)
     } else {
         let card2 = card.clone();
+        let actor = user.actor();
         match run(&state, move |c| {
-            let (h, _) = redemptions::household_for_card(c, &card2)?;
+            let (h, _) = redemptions::household_for_card(c, &actor, &card2)?;
             let balance =
                 crate::ledger::balance(c, &crate::ledger::household_account(&h.household.id))?;
             Ok((h, balance))
@@ -224,7 +225,7 @@ pub async fn basket_action(
         // is nothing to hold the charge to: show the basket priced now.
         error = Some(i18n::t(lang, "counter.total_missing").to_string());
     } else if confirm {
-        let ctx_a = audit_ctx(&req, Some(&user));
+        let actor = user.actor();
         // The household the page showed, and the total it showed: the
         // redemption must be for that household and cost exactly that.
         let named = field(&form, "household_id");
@@ -239,7 +240,7 @@ pub async fn basket_action(
         let result = run(&state, move |c| {
             Ok(redemptions::redeem(
                 c,
-                &ctx_a,
+                &actor,
                 &RedeemRequest {
                     store_id: &store_id,
                     card: &card2,
@@ -262,8 +263,9 @@ pub async fn basket_action(
     let store_id = store.store.id.clone();
     let card2 = card.clone();
     let lines2 = lines.clone();
+    let actor = user.actor();
     let loaded = run(&state, move |c| {
-        let h = match redemptions::household_for_card(c, &card2) {
+        let h = match redemptions::household_for_card(c, &actor, &card2) {
             Ok((h, _)) => {
                 let b =
                     crate::ledger::balance(c, &crate::ledger::household_account(&h.household.id))?;
@@ -329,12 +331,9 @@ pub async fn receipt(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ViewRedemptions)?;
     let id = id.into_inner();
-    let (r, lines, household) = run(&state, move |c| {
-        let (r, lines) = redemptions::find(c, &id)?.ok_or(AppError::NotFound)?;
-        let h = crate::households::find(c, &Scope::All, &r.household_id)?;
-        Ok((r, lines, h))
-    })
-    .await?;
+    let actor = user.actor();
+    let (r, lines, household) =
+        run(&state, move |c| Ok(redemptions::receipt(c, &actor, &id)?)).await?;
     let store = load_store(&state, &user, Action::ViewRedemptions, r.store_id.clone()).await?;
     let paper = match q.paper.as_str() {
         "58" => "paper-58",
@@ -375,19 +374,11 @@ pub async fn void(
     user.require(Action::Redeem)?;
     let id = id.into_inner();
     let back = format!("/redemptions/{id}");
-    let rid = id.clone();
-    let store_id = run(&state, move |c| {
-        Ok(redemptions::find(c, &rid)?.map(|(r, _)| r.store_id))
-    })
-    .await?
-    .ok_or(AppError::NotFound)?;
-    load_store(&state, &user, Action::Redeem, store_id).await?;
-    let ctx = audit_ctx(&req, Some(&user));
-    let any_day = user.can(Action::VoidAnyDay);
+    let actor = user.actor();
     let tz = state.config.time_zone;
     let reason = form.0.reason;
     let result = run(&state, move |c| {
-        Ok(redemptions::void(c, &ctx, &id, &reason, any_day, tz)?)
+        Ok(redemptions::void(c, &actor, &id, &reason, tz)?)
     })
     .await
     .map(|_| flash_ok(&req, &back, "flash.redemption_voided", &[]));

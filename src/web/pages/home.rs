@@ -34,7 +34,7 @@ pub async fn home(
     user: CurrentUser,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let scope = user.scope.clone();
+    let actor = user.actor();
     let (can_review, can_propose, can_adjust, is_admin) = (
         user.can(Action::ReviewAwards),
         user.can(Action::ProposeAwards),
@@ -44,14 +44,14 @@ pub async fn home(
     let user_id = user.user.id.clone();
     let tz = state.config.time_zone;
     let (scope_name, w) = run(&state, move |c| {
-        let scope_name = match &scope {
+        let scope_name = match &actor.scope {
             Scope::Area { id, .. } => crate::areas::find(c, id)?.map(|a| a.name),
             Scope::Store { id } => crate::stores::find(c, id)?.map(|s| s.store.name),
             Scope::All | Scope::Nothing => None,
         };
         let mut w = Waiting::default();
         if can_review {
-            w.reviews = Some(crate::points::awards::review_queue(c, &scope, 500)?.len());
+            w.reviews = Some(crate::points::awards::review_queue(c, &actor, 500)?.len());
         }
         if can_propose {
             use crate::db::schema::awards;
@@ -66,7 +66,7 @@ pub async fn home(
         if can_adjust {
             w.adjustments = Some(crate::points::adjustments::pending(c)?.len());
         }
-        match &scope {
+        match &actor.scope {
             Scope::Store { id } => {
                 w.low_stock = crate::stock::low_stock(c, Some(id))?;
                 w.today = Some(crate::redemptions::day_summary(

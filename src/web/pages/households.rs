@@ -91,10 +91,10 @@ pub async fn list(
     let q = q.into_inner();
     let filter = q.filter();
     let page = q.page.unwrap_or(0).max(0);
-    let scope = user.scope.clone();
+    let actor = user.actor();
     let card = CardNo::parse("field.card_no", &q.q).ok();
     let (rows, total, villages, helpers, lookup) = run(&state, move |c| {
-        let (rows, total) = households::list(c, &scope, &filter, page, households::PAGE_SIZE)?;
+        let (rows, total) = households::list(c, &actor, &filter, page, households::PAGE_SIZE)?;
         let lookup = match &card {
             Some(card) => Some(households::lookup_card(c, card)?),
             None => None,
@@ -102,8 +102,8 @@ pub async fn list(
         Ok((
             rows,
             total,
-            households::villages_in_scope(c, &scope)?,
-            households::helpers(c, &scope)?,
+            households::villages_in_scope(c, &actor)?,
+            households::helpers(c, &actor)?,
             lookup,
         ))
     })
@@ -186,16 +186,16 @@ async fn form_page(
     id: Option<String>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::EditHouseholds)?;
-    let scope = user.scope.clone();
+    let actor = user.actor();
     let (household, villages, helpers) = run(&state, move |c| {
         let household = match id {
-            Some(id) => Some(households::find(c, &scope, &id)?),
+            Some(id) => Some(households::find(c, &actor, &id)?),
             None => None,
         };
         Ok((
             household,
-            households::villages_in_scope(c, &scope)?,
-            households::helpers(c, &scope)?,
+            households::villages_in_scope(c, &actor)?,
+            households::helpers(c, &actor)?,
         ))
     })
     .await?;
@@ -237,12 +237,11 @@ pub async fn create(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::EditHouseholds)?;
     let f = form.0;
-    let ctx = audit_ctx(&req, Some(&user));
-    let scope = user.scope.clone();
+    let actor = user.actor();
     let key = state.key.clone();
     let result = run(&state, move |c| {
-        let input = households::parse_form(c, &scope, &f, true)?;
-        Ok(households::create(c, &ctx, &key, &scope, &input)?)
+        let input = households::parse_form(c, &actor, &f, true)?;
+        Ok(households::create(c, &actor, &key, &input)?)
     })
     .await
     .map(|(id, card)| {
@@ -266,16 +265,13 @@ pub async fn update(
     user.require(Action::EditHouseholds)?;
     let id = id.into_inner();
     let f = form.0;
-    let ctx = audit_ctx(&req, Some(&user));
-    let scope = user.scope.clone();
+    let actor = user.actor();
     let key = state.key.clone();
     let target = id.clone();
     let today = crate::time::today(state.config.time_zone);
     let result = run(&state, move |c| {
-        let input = households::parse_form(c, &scope, &f, false)?;
-        Ok(households::update(
-            c, &ctx, &key, &scope, &target, &input, today,
-        )?)
+        let input = households::parse_form(c, &actor, &f, false)?;
+        Ok(households::update(c, &actor, &key, &target, &input, today)?)
     })
     .await
     .map(|changed| {
@@ -358,16 +354,12 @@ async fn detail_page(
     if reveal.is_some() {
         user.require(Action::RevealPersonalData)?;
     }
-    let scope = user.scope.clone();
-    let ctx_a = audit_ctx(&req, Some(&user));
+    let actor = user.actor();
     let key = state.key.clone();
     let (row, history, old_cards, revealed, balance, awards, redemptions) = run(&state, move |c| {
-        let row = households::find(c, &scope, &id)?;
+        let row = households::find(c, &actor, &id)?;
         let revealed = match reveal {
-            Some(what) => Some((
-                what,
-                households::reveal(c, &ctx_a, &key, &scope, &id, what)?,
-            )),
+            Some(what) => Some((what, households::reveal(c, &actor, &key, &id, what)?)),
             None => None,
         };
         let balance = crate::ledger::balance(c, &crate::ledger::household_account(&id))?;
@@ -467,12 +459,9 @@ async fn set_archived(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::EditHouseholds)?;
     let back = format!("/households/{id}");
-    let ctx = audit_ctx(&req, Some(&user));
-    let scope = user.scope.clone();
+    let actor = user.actor();
     let result = run(&state, move |c| {
-        Ok(households::set_archived(
-            c, &ctx, &scope, &id, archived, &reason,
-        )?)
+        Ok(households::set_archived(c, &actor, &id, archived, &reason)?)
     })
     .await
     .map(|_| {
@@ -527,13 +516,12 @@ pub async fn reissue_card(
     user.require(Action::EditHouseholds)?;
     let id = id.into_inner();
     let back = format!("/households/{id}");
-    let ctx = audit_ctx(&req, Some(&user));
-    let scope = user.scope.clone();
+    let actor = user.actor();
     let key = state.key.clone();
     let seen = crate::domain::input::normalize(&form.0.card);
     let result = run(&state, move |c| {
         let seen = Some(seen.as_str()).filter(|s| !s.is_empty());
-        Ok(households::reissue_card(c, &ctx, &key, &scope, &id, seen)?)
+        Ok(households::reissue_card(c, &actor, &key, &id, seen)?)
     })
     .await
     .map(|card| {
@@ -627,7 +615,7 @@ pub async fn card(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ViewHouseholds)?;
-    let scope = user.scope.clone();
+    let actor = user.actor();
     let id = id.into_inner();
     let key = state.key.clone();
     let url = state.config.public_url.clone();
@@ -635,7 +623,7 @@ pub async fn card(
     let ctx = audit_ctx(&req, Some(&user));
     let household = id.clone();
     let cards = run(&state, move |c| {
-        let row = households::find(c, &scope, &household)?;
+        let row = households::find(c, &actor, &household)?;
         Ok(print_cards(
             c,
             &key,
@@ -667,13 +655,13 @@ pub async fn cards(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ViewHouseholds)?;
     let filter = q.into_inner().filter();
-    let scope = user.scope.clone();
+    let actor = user.actor();
     let key = state.key.clone();
     let url = state.config.public_url.clone();
     let show_pins = user.can(Action::EditHouseholds);
     let ctx = audit_ctx(&req, Some(&user));
     let cards = run(&state, move |c| {
-        let rows = households::cards_for(c, &scope, &filter)?;
+        let rows = households::cards_for(c, &actor, &filter)?;
         Ok(print_cards(c, &key, url.as_deref(), &ctx, rows, show_pins)?)
     })
     .await?;
@@ -702,11 +690,10 @@ pub async fn reset_pin(
     user.require(Action::EditHouseholds)?;
     let id = id.into_inner();
     let back = format!("/households/{id}/card");
-    let ctx = audit_ctx(&req, Some(&user));
-    let scope = user.scope.clone();
+    let actor = user.actor();
     let key = state.key.clone();
     let result = run(&state, move |c| {
-        Ok(households::reset_card_pin(c, &ctx, &key, &scope, &id)?)
+        Ok(households::reset_card_pin(c, &actor, &key, &id)?)
     })
     .await
     .map(|()| flash_ok(&req, &back, "auth.pin_reset_done", &[]));
@@ -724,12 +711,12 @@ async fn export(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ExportHouseholds)?;
     let filter = q.filter();
-    let scope = user.scope.clone();
+    let actor = user.actor();
     let ctx = audit_ctx(&req, Some(&user));
     let lang = lang_of(&req);
     let link = q.link(None);
     let rows = run(&state, move |c| {
-        let (rows, total) = households::list(c, &scope, &filter, 0, EXPORT_LIMIT)?;
+        let (rows, total) = households::list(c, &actor, &filter, 0, EXPORT_LIMIT)?;
         crate::db::write_tx(c, |c| {
             crate::audit::record(
                 c,
@@ -869,29 +856,21 @@ pub async fn import_upload(
         }
         Err(e) => return Err(e),
     };
-    spawn_job(&state, &req, &user, &job_id, false);
+    spawn_job(&state, &user, &job_id, false);
     Ok(crate::web::middleware::see_other(&format!(
         "/households/import/{job_id}"
     )))
 }
 
-fn spawn_job(
-    state: &web::Data<AppState>,
-    req: &HttpRequest,
-    user: &CurrentUser,
-    job_id: &str,
-    commit: bool,
-) {
+fn spawn_job(state: &web::Data<AppState>, user: &CurrentUser, job_id: &str, commit: bool) {
     let pool = state.pool.clone();
     let key = state.key.clone();
-    let ctx = audit_ctx(req, Some(user));
-    let scope = user.scope.clone();
+    let actor = user.actor();
     let job_id = job_id.to_string();
     let today = crate::time::today(state.config.time_zone);
     actix_web::rt::spawn(async move {
         let _ =
-            web::block(move || import::run_job(&pool, &key, &ctx, &scope, &job_id, commit, today))
-                .await;
+            web::block(move || import::run_job(&pool, &key, &actor, &job_id, commit, today)).await;
     });
 }
 
@@ -903,18 +882,11 @@ struct JobPage<'a> {
     report: Option<Report>,
 }
 
-/// Only the person who uploaded a file (or an admin) sees its job.
+/// Only the person who uploaded a file (or an admin) sees its job (the
+/// one check is `import::job_for`).
 async fn load_job(state: &AppState, user: &CurrentUser, id: String) -> Result<Job, AppError> {
-    let job = run(state, move |c| {
-        // A job whose server stopped mid-way is shown as failed, not running.
-        import::fail_stale_jobs(c, crate::db::now())?;
-        import::find_job(c, &id)?.ok_or(AppError::NotFound)
-    })
-    .await?;
-    if job.user_id != user.user.id && user.role() != crate::domain::Role::Admin {
-        return Err(AppError::Forbidden);
-    }
-    Ok(job)
+    let actor = user.actor();
+    run(state, move |c| Ok(import::job_for(c, &actor, &id)?)).await
 }
 
 pub async fn import_job(
@@ -990,6 +962,6 @@ pub async fn import_confirm(
             &FieldError::new("field.file", key),
         ));
     }
-    spawn_job(&state, &req, &user, &job.id, true);
+    spawn_job(&state, &user, &job.id, true);
     Ok(crate::web::middleware::see_other(&path))
 }

@@ -52,11 +52,11 @@ async fn load_statement(
     user.require(Action::ViewStatements)?;
     let from = points::parse_date("field.from", &q.from)?;
     let to = points::parse_date("field.to", &q.to)?;
-    let scope = user.scope.clone();
+    let actor = user.actor();
     let lang = lang_of(req);
     let today = crate::time::today(state.config.time_zone);
     run(state, move |c| {
-        let household = households::find(c, &scope, &id)?;
+        let household = households::find(c, &actor, &id)?;
         let upcoming = match expiry::Rule::of_scheme(c)? {
             Some(rule) => expiry::upcoming(c, rule, &id, today)?,
             None => None,
@@ -301,13 +301,11 @@ pub async fn adjust(
             &FieldError::new("field.form", "error.form_expired"),
         ));
     }
-    let ctx = audit_ctx(&req, Some(&user));
     let tz = state.config.time_zone;
     let day = crate::time::today(tz);
-    let u = user.who();
+    let actor = user.actor();
     let result = run(&state, move |c| {
         let amount = points::parse_points("field.points", &f.amount)?;
-        let actor = u.actor(&ctx);
         Ok(adjustments::request(
             c, &actor, &id, amount, &f.reason, &f.key, day, tz,
         )?)
@@ -368,11 +366,9 @@ pub async fn adjustment_decide(
     let id = id.into_inner();
     let approve = form.0.decision == "approve";
     let seen = super::awards::seen_version(&form.0.version);
-    let ctx = audit_ctx(&req, Some(&user));
     let day = crate::time::today(state.config.time_zone);
-    let u = user.who();
+    let actor = user.actor();
     let result = run(&state, move |c| {
-        let actor = u.actor(&ctx);
         Ok(adjustments::decide_seen(
             c,
             &actor,

@@ -22,11 +22,11 @@ pub(crate) async fn load(
     state: &AppState,
     q: &MonthlyQuery,
 ) -> Result<(Summary, Vec<Area>), AppError> {
-    let (role, scope) = (user.role(), user.scope.clone());
+    let actor = user.actor();
     let tz = state.config.time_zone;
     let q = q.clone();
     run(state, move |c| {
-        Ok(reports::scoped::monthly_for(c, role, &scope, tz, &q)?)
+        Ok(reports::scoped::monthly_for(c, &actor, tz, &q)?)
     })
     .await
 }

@@ -29,9 +29,9 @@ pub async fn load_store(
     action: Action,
     id: String,
 ) -> Result<StoreRow, AppError> {
-    let (role, scope) = (user.role(), user.scope.clone());
+    let actor = user.actor();
     run(state, move |c| {
-        Ok(stores::for_actor(c, role, &scope, action, &id)?)
+        Ok(stores::for_actor(c, &actor, action, &id)?)
     })
     .await
 }

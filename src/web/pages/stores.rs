@@ -6,7 +6,6 @@ use crate::areas::{self, Area};
 use crate::auth::Action;
 use crate::domain::FieldError;
 use crate::stores::{self, StoreForm, StoreRow};
-use crate::web::extract::audit_ctx;
 use crate::web::page::{PageCtx, flash_ok, or_flash, render};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
@@ -67,11 +66,11 @@ pub async fn create(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ManageStores)?;
     let f = form.0;
-    let ctx = audit_ctx(&req, Some(&user));
+    let actor = user.actor();
     let result = run(&state, move |c| {
         Ok(stores::create(
             c,
-            &ctx,
+            &actor,
             &StoreForm {
                 name: &f.name,
                 area_id: &f.area_id,
@@ -97,12 +96,12 @@ pub async fn update(
         super::stock::load_store(&state, &user, Action::ManageStores, id.into_inner()).await?;
     let back = format!("/stores/{}", store.store.id);
     let f = form.0;
-    let ctx = audit_ctx(&req, Some(&user));
+    let actor = user.actor();
     let sid = store.store.id.clone();
     let result = run(&state, move |c| {
         Ok(stores::update(
             c,
-            &ctx,
+            &actor,
             &sid,
             &StoreForm {
                 name: &f.name,
@@ -134,7 +133,7 @@ pub async fn set_active(
     let store =
         super::stock::load_store(&state, &user, Action::ManageStores, id.into_inner()).await?;
     let back = format!("/stores/{}", store.store.id);
-    let ctx = audit_ctx(&req, Some(&user));
+    let actor = user.actor();
     let sid = store.store.id.clone();
     let result = async {
         let active = match form.0.active.as_str() {
@@ -143,7 +142,7 @@ pub async fn set_active(
             _ => return Err(FieldError::new("field.active", "error.choose_one").into()),
         };
         let s = run(&state, move |c| {
-            Ok(stores::set_active(c, &ctx, &sid, active)?)
+            Ok(stores::set_active(c, &actor, &sid, active)?)
         })
         .await?;
         let key = if s.active {
@@ -172,7 +171,7 @@ pub async fn stocktake_setting(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ManageStores)?;
     let show = form.0.show_expected == "1";
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.audit();
     run(&state, move |c| {
         Ok(crate::stock::stocktake::set_show_expected(c, &ctx, show)?)
     })
