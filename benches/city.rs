@@ -385,6 +385,7 @@ fn run_target(t: &Target, households: usize, months: usize, dir: &Path) -> Vec<R
     let mut c = aixin(t);
     c.args(["import", "households"])
         .arg(&file)
+        .args(["--as", "demo-admin", "--apply-updates"])
         .stdout(Stdio::null());
     let import_secs = timed(c);
     rows.push(row(

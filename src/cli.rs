@@ -109,16 +109,24 @@ pub enum LedgerCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum ImportCommand {
-    /// Import households from an XLSX or CSV file (Chinese column headers):
-    /// every row is checked, then the valid rows are written in one
-    /// transaction. Rows are matched by ID number, so importing the same file
-    /// twice changes nothing.
+    /// Import households from an XLSX or CSV file (Chinese column headers),
+    /// as the pages do it: the file is checked (and the check audited), then
+    /// the valid rows are written in one transaction, only while checking
+    /// again gives the same check. Rows are matched by ID number, so
+    /// importing the same file twice changes nothing.
     Households {
         /// The .xlsx or .csv file
         file: std::path::PathBuf,
+        /// The administrator (username) the import is done and audited as.
+        #[arg(long = "as", value_name = "USERNAME")]
+        as_user: String,
         /// Only check the file and report; change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Apply the listed changes to households already registered
+        /// (without it, a file that would change any is not imported).
+        #[arg(long)]
+        apply_updates: bool,
     },
 }
 
@@ -320,7 +328,13 @@ pub fn main() -> ExitCode {
         Command::Expire { as_of } => with_db(&config, |pool| expire(&config, pool, as_of)),
         Command::Retention { dry_run } => with_db(&config, |pool| retention(pool, dry_run)),
         Command::Import {
-            command: ImportCommand::Households { file, dry_run },
+            command:
+                ImportCommand::Households {
+                    file,
+                    as_user,
+                    dry_run,
+                    apply_updates,
+                },
         } => {
             let (pool, _) = match open_db(&config) {
                 Ok(p) => p,
@@ -333,8 +347,12 @@ pub fn main() -> ExitCode {
             match import_households(
                 &pool,
                 &key,
-                &file,
-                dry_run,
+                &ImportRun {
+                    file: &file,
+                    as_user: &as_user,
+                    dry_run,
+                    apply_updates,
+                },
                 crate::time::today(config.time_zone),
             ) {
                 Ok(true) => ExitCode::SUCCESS,
@@ -782,23 +800,55 @@ fn console_lang() -> Lang {
     }
 }
 
+/// What `aixin import households` was asked to do.
+struct ImportRun<'a> {
+    file: &'a std::path::Path,
+    as_user: &'a str,
+    dry_run: bool,
+    apply_updates: bool,
+}
+
+/// The administrator a console import acts as: an enabled admin, by
+/// username. Errors are the message to print.
+fn console_admin(
+    conn: &mut crate::db::DbConn,
+    username: &str,
+) -> Result<crate::auth::Actor, String> {
+    let user = users::find_by_username(conn, &username.trim().to_lowercase())
+        .map_err(|e| e.to_string())?
+        .filter(|u| !u.disabled && u.role() == crate::domain::Role::Admin)
+        .ok_or_else(|| format!("--as: \"{username}\" is not an enabled administrator"))?;
+    Ok(crate::auth::Actor {
+        user_id: user.id,
+        username: user.username,
+        role: crate::domain::Role::Admin,
+        scope: crate::auth::Scope::All,
+        ip: String::new(),
+        request_id: "console".into(),
+    })
+}
+
+/// Check a file and (unless `--dry-run`) import it through the same
+/// operations as the pages: the check is audited as the administrator, and
+/// the write happens only while checking again gives the same digest.
 /// Returns whether every row could be imported.
 fn import_households(
     pool: &DbPool,
     key: &DataKey,
-    file: &std::path::Path,
-    dry_run: bool,
+    run: &ImportRun,
     today: chrono::NaiveDate,
 ) -> Result<bool, String> {
     use crate::households::import;
     let lang = console_lang();
+    let file = run.file;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let actor = console_admin(&mut conn, run.as_user)?;
     let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let table = import::read_table(&name, &bytes).map_err(|e| i18n::field_error(lang, &e))?;
-    let mut conn = pool.get().map_err(|e| e.to_string())?;
     let bar = indicatif::ProgressBar::new(table.rows.len() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})")
@@ -806,8 +856,6 @@ fn import_households(
             .progress_chars("=> "),
     );
     bar.set_message(i18n::t(lang, "households.checking").to_string());
-    // The console acts as the system: every village, an administrator's rights.
-    let actor = crate::auth::Actor::console();
     let report = import::check(&mut conn, key, &actor, &table, &mut |done, _| {
         bar.set_position(done as u64)
     })
@@ -821,6 +869,24 @@ fn import_households(
             e.row,
             i18n::t(lang, &e.field),
             e.message(&lang)
+        );
+    }
+    for ch in &report.changes {
+        let shown = |v: &str| {
+            if ch.translate {
+                i18n::t(lang, v).to_string()
+            } else {
+                v.to_string()
+            }
+        };
+        println!(
+            "{} {}: {}: {}: {} -> {}",
+            i18n::t(lang, "households.row"),
+            ch.row,
+            ch.head_name,
+            i18n::t(lang, &ch.field),
+            shown(&ch.old),
+            shown(&ch.new)
         );
     }
     let summary = |r: &import::Report| {
@@ -839,25 +905,47 @@ fn import_households(
         )
     };
     println!("{}", summary(&report));
-    if dry_run {
+    if run.dry_run {
         println!("(--dry-run: nothing was changed)");
         return Ok(report.refused.is_empty());
     }
     if report.create + report.update == 0 {
         return Ok(report.refused.is_empty());
     }
+    if report.update > 0 && !run.apply_updates {
+        return Err(format!(
+            "{} (--apply-updates)",
+            i18n::t(lang, "error.import_updates_unticked")
+        ));
+    }
     let spinner = indicatif::ProgressBar::new_spinner();
     spinner.set_message(i18n::t(lang, "households.importing").to_string());
     spinner.enable_steady_tick(Duration::from_millis(120));
-    let done = import::commit(&mut conn, &actor, key, &table, &name, today)
-        .map_err(|e| format!("{e:?}"))?;
+    let outcome = import::commit_checked(
+        &mut conn,
+        &actor,
+        key,
+        &table,
+        &name,
+        today,
+        &report.fingerprint,
+        &actor.username,
+    )
+    .map_err(|e| format!("{e:?}"))?;
     spinner.finish_and_clear();
-    println!(
-        "{} {}",
-        i18n::t(lang, "households.import_done"),
-        summary(&done)
-    );
-    Ok(done.refused.is_empty())
+    match outcome {
+        import::Confirmed::Done(done) => {
+            println!(
+                "{} {}",
+                i18n::t(lang, "households.import_done"),
+                summary(&done)
+            );
+            Ok(done.refused.is_empty())
+        }
+        // Someone changed the register between the check and the write:
+        // nothing was written; the operator runs the command again.
+        import::Confirmed::Changed(_) => Err(i18n::t(lang, "error.import_changed").to_string()),
+    }
 }
 
 fn describe_user_error(e: &UserError) -> String {

@@ -127,17 +127,17 @@ pub struct HouseholdPage {
     params(ListQuery),
     responses(
         (status = 200, description = "One page", body = HouseholdPage),
-        (status = 400, description = "Malformed query", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not allowed", body = ErrorBody),
+        (status = 422, description = "A query parameter of the wrong type or value, named in `field`", body = ErrorBody),
     ))]
 pub async fn list(
     user: ApiUser,
     state: web::Data<AppState>,
-    q: web::Query<ListQuery>,
+    q: super::ApiQuery<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Action::ViewHouseholds)?;
-    let q = q.into_inner();
+    let q = q.0;
     let page = q.page.unwrap_or(1).clamp(1, 100_000);
     let per_page = q.per_page.unwrap_or(households::PAGE_SIZE).clamp(1, 200);
     let filter = ListFilter {

@@ -22,7 +22,8 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::db::DbConn;
@@ -88,26 +89,8 @@ pub fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         if !matches!(inner.classify(), serde_json::error::Category::Data) {
             return ApiError::Malformed(inner.to_string());
         }
-        let path = e.path().to_string();
-        // serde names a missing field in its message, at the object's path.
-        let missing = inner
-            .to_string()
-            .split_once("missing field `")
-            .and_then(|(_, rest)| rest.split_once('`'))
-            .map(|(name, _)| name.to_string());
-        let field = match (path.as_str(), missing) {
-            (".", Some(name)) => name,
-            (_, Some(name)) => format!("{path}.{name}"),
-            (".", None) => return ApiError::Malformed(inner.to_string()),
-            (_, None) => path,
-        };
-        // serde's reason without its " at line 1 column 9".
-        let detail = inner.to_string();
-        let detail = detail
-            .rsplit_once(" at line ")
-            .map_or(detail.as_str(), |(d, _)| d)
-            .to_string();
-        ApiError::BadField { field, detail }
+        bad_field(&e.path().to_string(), &inner.to_string())
+            .unwrap_or_else(|| ApiError::Malformed(inner.to_string()))
     })?;
     // Anything after the JSON value.
     de.end().map_err(|e| ApiError::Malformed(e.to_string()))?;
@@ -121,6 +104,79 @@ pub fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         });
     }
     Ok(value)
+}
+
+/// The 422 for serde's `message` about the value at `path` ("." for the
+/// whole): the field is the path, or the missing field serde names. `None`
+/// when no field can be named.
+fn bad_field(path: &str, message: &str) -> Option<ApiError> {
+    // serde names a missing field in its message, at the object's path.
+    let missing = message
+        .split_once("missing field `")
+        .and_then(|(_, rest)| rest.split_once('`'))
+        .map(|(name, _)| name.to_string());
+    let field = match (path, missing) {
+        (".", Some(name)) => name,
+        (_, Some(name)) => format!("{path}.{name}"),
+        (".", None) => return None,
+        (_, None) => path.to_string(),
+    };
+    // serde's reason without its " at line 1 column 9".
+    let detail = message
+        .rsplit_once(" at line ")
+        .map_or(message, |(d, _)| d)
+        .to_string();
+    Some(ApiError::BadField { field, detail })
+}
+
+/// A query string read into `T`, the API's way: a parameter of the wrong
+/// type ("page=abc"), one missing, or a value the API does not know is a
+/// 422 naming the parameter, in the API's JSON error.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned> actix_web::FromRequest for ApiQuery<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(query_of(req.query_string()).map(ApiQuery))
+    }
+}
+
+/// Read a query string into `T` (see [`ApiQuery`]).
+pub fn query_of<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let message = e.inner().to_string();
+        bad_field(&e.path().to_string(), &message).unwrap_or(ApiError::BadField {
+            field: "query".into(),
+            detail: message,
+        })
+    })
+}
+
+/// A date in a JSON body, read as people and devices type it: full-width
+/// `２０２６－１１－３０` is 2026-11-30 (`domain::input::parse_date`: years
+/// 2000 to 2100). Anything else is a 422 naming the field.
+pub fn typed_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
+    let s = String::deserialize(d)?;
+    crate::domain::input::parse_date("date", &s).map_err(|_| not_a_date(&s))
+}
+
+/// An optional date in a JSON body (see [`typed_date`]); null or empty is
+/// none.
+pub fn typed_optional_date<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<NaiveDate>, D::Error> {
+    let s = Option::<String>::deserialize(d)?.unwrap_or_default();
+    crate::domain::input::parse_optional_date("date", &s).map_err(|_| not_a_date(&s))
+}
+
+fn not_a_date<E: serde::de::Error>(s: &str) -> E {
+    let shown: String = s.chars().take(40).collect();
+    E::custom(format!(
+        "\"{shown}\" is not a date YYYY-MM-DD in the years 2000 to 2100"
+    ))
 }
 
 /// The path ("lines[0].name") of the first string in `v` holding control
@@ -185,6 +241,13 @@ async fn json_errors(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let lang = lang_of(req.request());
+    if writes_without_json(&req) {
+        // A cross-site page can send `text/plain` or a form without asking
+        // first; a JSON write is taken only as JSON, before it is read.
+        let resp = ApiError::plain(415, "unsupported_media_type", "api.unsupported_media_type")
+            .response(lang);
+        return Ok(req.into_response(resp).map_into_boxed_body());
+    }
     let res = next.call(req).await?;
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) {
@@ -240,6 +303,39 @@ async fn json_errors(
     Ok(ServiceResponse::new(http_req, resp).map_into_boxed_body())
 }
 
+/// Whether `req` is one of the API's writes (a route of the table taking a
+/// body) sent without `Content-Type: application/json`.
+fn writes_without_json(req: &ServiceRequest) -> bool {
+    use actix_web::http::Method;
+    let method = req.method();
+    if !matches!(*method, Method::POST | Method::PUT | Method::PATCH) {
+        return false;
+    }
+    let is_json = matches!(
+        actix_web::HttpMessage::mime_type(req),
+        Ok(Some(m)) if m.essence_str() == "application/json"
+    );
+    if is_json {
+        return false;
+    }
+    let path = req.path();
+    routes::table()
+        .iter()
+        .any(|r| r.method == method && path_matches(r.path, path))
+}
+
+/// Whether a request path fits a route's template (`{id}` takes one segment).
+fn path_matches(template: &str, path: &str) -> bool {
+    let (mut t, mut p) = (template.split('/'), path.split('/'));
+    loop {
+        match (t.next(), p.next()) {
+            (None, None) => return true,
+            (Some(a), Some(b)) if a.starts_with('{') || a == b => {}
+            _ => return false,
+        }
+    }
+}
+
 fn clone_error(e: &ApiError) -> ApiError {
     match e {
         ApiError::Malformed(m) => ApiError::Malformed(m.clone()),
@@ -278,14 +374,26 @@ pub fn service() -> actix_web::Scope<
     >,
 > {
     let mut scope = web::scope("/api")
-        .app_data(
-            web::QueryConfig::default()
-                .error_handler(|e, _| ApiError::Malformed(e.to_string()).into()),
-        )
-        .app_data(
-            web::PathConfig::default()
-                .error_handler(|e, _| ApiError::Malformed(e.to_string()).into()),
-        )
+        .app_data(web::QueryConfig::default().error_handler(|e, _| {
+            ApiError::BadField {
+                field: "query".into(),
+                detail: e.to_string(),
+            }
+            .into()
+        }))
+        .app_data(web::PathConfig::default().error_handler(|e, req| {
+            // The path's parameter (every API path has at most one).
+            let field = req
+                .match_info()
+                .iter()
+                .next()
+                .map_or("path".to_string(), |(name, _)| name.to_string());
+            ApiError::BadField {
+                field,
+                detail: e.to_string(),
+            }
+            .into()
+        }))
         .app_data(
             web::JsonConfig::default()
                 .limit(BODY_LIMIT)

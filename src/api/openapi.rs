@@ -29,7 +29,7 @@ use super::{areas, auth, card, error, households, points, redemptions, reports, 
         users::list, users::create, users::update,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &JsonBodies),
     security(("bearerAuth" = [])),
     tags(
         (name = "tokens", description = "Getting a token"),
@@ -61,6 +61,37 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// Every operation that takes a body says that it takes JSON only: 415 for
+/// any other `Content-Type` (see `api::writes_without_json`).
+struct JsonBodies;
+
+impl Modify for JsonBodies {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let refused = ResponseBuilder::new()
+            .description("The body is not sent as application/json")
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            for op in [&mut item.post, &mut item.put, &mut item.patch]
+                .into_iter()
+                .flatten()
+            {
+                if op.request_body.is_some() {
+                    op.responses
+                        .responses
+                        .insert("415".into(), refused.clone().into());
+                }
+            }
+        }
     }
 }
 

@@ -123,9 +123,9 @@ pub struct NewRule {
     pub cap_points: Option<i64>,
     #[serde(default)]
     pub cap_period: Option<CapPeriod>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::typed_optional_date")]
     pub valid_from: Option<NaiveDate>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::typed_optional_date")]
     pub valid_to: Option<NaiveDate>,
     /// True unless given.
     #[serde(default)]
@@ -277,19 +277,19 @@ pub struct AwardQuery {
     params(AwardQuery),
     responses(
         (status = 200, description = "Awards", body = Vec<AwardOut>),
-        (status = 400, description = "Malformed query", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not allowed", body = ErrorBody),
         (status = 404, description = "No such household", body = ErrorBody),
+        (status = 422, description = "A query parameter of the wrong type or value, named in `field`", body = ErrorBody),
     ))]
 pub async fn list_awards(
     req: HttpRequest,
     user: ApiUser,
     state: web::Data<AppState>,
-    q: web::Query<AwardQuery>,
+    q: super::ApiQuery<AwardQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let lang = lang_of(&req);
-    let q = q.into_inner();
+    let q = q.0;
     let actor = user.actor();
     let user_id = user.user.id.clone();
     let household = q.household_id.filter(|h| !h.trim().is_empty());
@@ -337,6 +337,8 @@ pub struct NewAward {
     pub household_ids: Option<Vec<String>>,
     #[schema(format = Uuid)]
     pub rule_id: String,
+    /// YYYY-MM-DD (full-width digits are read as digits).
+    #[serde(deserialize_with = "super::typed_date")]
     pub occurred_on: NaiveDate,
     #[serde(default)]
     pub note: Option<String>,

@@ -168,7 +168,6 @@ fn report_out(s: &Summary) -> MonthlyReport {
     params(ReportQuery),
     responses(
         (status = 200, description = "The summary", body = MonthlyReport),
-        (status = 400, description = "Malformed query", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not allowed", body = ErrorBody),
         (status = 422, description = "Bad month, unknown area or store, or both given", body = ErrorBody),
@@ -176,9 +175,9 @@ fn report_out(s: &Summary) -> MonthlyReport {
 pub async fn monthly(
     user: ApiUser,
     state: web::Data<AppState>,
-    q: web::Query<ReportQuery>,
+    q: super::ApiQuery<ReportQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = q.into_inner();
+    let q = q.0;
     let query = MonthlyQuery {
         month: q.month.unwrap_or_default(),
         area_id: q.area_id.unwrap_or_default(),

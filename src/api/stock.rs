@@ -308,6 +308,8 @@ pub struct NewDonation {
     /// ... or a new one.
     #[serde(default)]
     pub donor: Option<NewDonor>,
+    /// YYYY-MM-DD (full-width digits are read as digits).
+    #[serde(deserialize_with = "super::typed_date")]
     pub received_on: NaiveDate,
     /// Money given, in fen.
     #[serde(default)]

@@ -143,15 +143,14 @@ pub fn named_of(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<ApiToken>> 
         .load(conn)
 }
 
-/// Parse the lifetime chosen for a named token: empty means 90 days; else
-/// whole days from 1 to 365. Errors name the field `profile.token_days`.
+/// Parse the lifetime chosen for a named token (full-width digits read as
+/// digits): empty means 90 days; else whole days from 1 to 365. Errors name the field `profile.token_days`.
 pub fn parse_days(s: &str) -> Result<i64, FieldError> {
-    let s = s.trim();
-    if s.is_empty() {
+    if crate::domain::input::normalize(s).is_empty() {
         return Ok(NAMED_TOKEN_DEFAULT_DAYS);
     }
-    match s.parse::<i64>() {
-        Ok(d) if (1..=NAMED_TOKEN_MAX_DAYS).contains(&d) => Ok(d),
+    match crate::domain::input::whole_number(s) {
+        Some(d) if (1..=NAMED_TOKEN_MAX_DAYS).contains(&d) => Ok(d),
         _ => Err(FieldError::new("auth.token_days", "auth.token_days_range")
             .arg("max", NAMED_TOKEN_MAX_DAYS)),
     }

@@ -184,8 +184,162 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     std::fs::write(path, contents)
 }
 
+/// An upload on its way in, kept out of memory: each piece is encrypted
+/// with the data key as it arrives and written to an unnamed temporary file
+/// (no path; the system deletes it when the spool is dropped or the process
+/// dies). The pieces are bound to this spool, their order and the end, so
+/// the file cannot be cut short or rearranged unnoticed. Sizes in bytes.
+pub struct EncryptedSpool {
+    key: std::sync::Arc<DataKey>,
+    file: std::io::BufWriter<std::fs::File>,
+    id: [u8; 16],
+    pieces: u64,
+    len: u64,
+    cap: u64,
+}
+
+/// What binds a piece to its spool, its place and whether it ends the file.
+fn spool_aad(id: &[u8; 16], index: u64, last: bool) -> [u8; 25] {
+    let mut aad = [0u8; 25];
+    aad[..16].copy_from_slice(id);
+    aad[16..24].copy_from_slice(&index.to_le_bytes());
+    aad[24] = u8::from(last);
+    aad
+}
+
+/// Why a spool refused a piece.
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    /// More than the cap was sent; nothing past the cap was kept.
+    #[error("more than {0} bytes")]
+    TooLarge(u64),
+    #[error("temporary file: {0}")]
+    Io(#[from] std::io::Error),
+    /// The file does not read back as what was written.
+    #[error("the temporary file was altered")]
+    Altered,
+}
+
+impl EncryptedSpool {
+    /// An empty spool taking at most `cap` bytes of plaintext.
+    pub fn new(key: std::sync::Arc<DataKey>, cap: u64) -> Result<EncryptedSpool, SpoolError> {
+        let mut id = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut id);
+        Ok(EncryptedSpool {
+            key,
+            file: std::io::BufWriter::new(tempfile::tempfile()?),
+            id,
+            pieces: 0,
+            len: 0,
+            cap,
+        })
+    }
+
+    /// The plaintext bytes taken so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Take the next piece; `TooLarge` (and nothing written) when it would
+    /// pass the cap.
+    pub fn write(&mut self, piece: &[u8]) -> Result<(), SpoolError> {
+        if self.len + piece.len() as u64 > self.cap {
+            return Err(SpoolError::TooLarge(self.cap));
+        }
+        self.seal(piece, false)?;
+        self.len += piece.len() as u64;
+        Ok(())
+    }
+
+    fn seal(&mut self, piece: &[u8], last: bool) -> Result<(), SpoolError> {
+        use chacha20poly1305::aead::Payload;
+        use std::io::Write;
+        let aad = spool_aad(&self.id, self.pieces, last);
+        let mut nonce = [0u8; 24];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let ct = self
+            .key
+            .cipher
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: piece,
+                    aad: &aad,
+                },
+            )
+            .expect("encryption in memory cannot fail");
+        self.file.write_all(&(ct.len() as u32).to_le_bytes())?;
+        self.file.write_all(&nonce)?;
+        self.file.write_all(&ct)?;
+        self.pieces += 1;
+        Ok(())
+    }
+
+    /// Everything taken, read back from the file and decrypted (the one
+    /// moment the whole plaintext is in memory).
+    pub fn read_all(mut self) -> Result<Vec<u8>, SpoolError> {
+        use chacha20poly1305::aead::Payload;
+        use std::io::{Read, Seek, SeekFrom};
+        self.seal(&[], true)?;
+        let mut file = self
+            .file
+            .into_inner()
+            .map_err(|e| SpoolError::Io(e.into_error()))?;
+        file.seek(SeekFrom::Start(0))?;
+        let mut reader = std::io::BufReader::new(file);
+        let mut out = Vec::with_capacity(usize::try_from(self.len).unwrap_or(0));
+        for index in 0..self.pieces {
+            let last = index + 1 == self.pieces;
+            let mut len = [0u8; 4];
+            let mut nonce = [0u8; 24];
+            reader.read_exact(&mut len)?;
+            reader.read_exact(&mut nonce)?;
+            let len = u32::from_le_bytes(len) as usize;
+            // A piece is never longer than the cap and its tag.
+            if len as u64 > self.cap + 16 {
+                return Err(SpoolError::Altered);
+            }
+            let mut ct = vec![0u8; len];
+            reader.read_exact(&mut ct)?;
+            let aad = spool_aad(&self.id, index, last);
+            let plain = self
+                .key
+                .cipher
+                .decrypt(
+                    XNonce::from_slice(&nonce),
+                    Payload {
+                        msg: &ct,
+                        aad: &aad,
+                    },
+                )
+                .map_err(|_| SpoolError::Altered)?;
+            out.extend_from_slice(&plain);
+        }
+        if out.len() as u64 != self.len {
+            return Err(SpoolError::Altered);
+        }
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_spool_gives_back_what_it_took_and_refuses_past_its_cap() {
+        let key = std::sync::Arc::new(DataKey::from_master(&[7u8; 32]));
+        let mut spool = EncryptedSpool::new(key, 10).unwrap();
+        spool.write(b"3701").unwrap();
+        spool.write(b"").unwrap();
+        spool.write(b"02199").unwrap();
+        assert!(matches!(spool.write(b"xx"), Err(SpoolError::TooLarge(10))));
+        assert_eq!(spool.len(), 9);
+        assert_eq!(spool.read_all().unwrap(), b"370102199");
+    }
     use super::*;
 
     #[test]

@@ -259,6 +259,11 @@ impl Grid {
     /// Keep one cell (0-based position); empty cells are skipped, a filled
     /// one outside the caps refuses the file.
     fn push(&mut self, row: u32, col: u32, mut cell: Cell) -> Result<(), FieldError> {
+        // Excel's text marker: `'3701...` is the text `3701...` (and the
+        // exports put it before cells a spreadsheet would take as formulas).
+        if !cell.numeric && cell.text.starts_with('\'') {
+            cell.text.remove(0);
+        }
         if cell.text.trim().is_empty() {
             return Ok(());
         }
@@ -345,8 +350,30 @@ fn read_csv(bytes: &[u8]) -> Result<Grid, FieldError> {
         .flexible(true)
         .from_reader(text.as_bytes());
     let mut grid = Grid::new();
-    for (row, rec) in rdr.records().enumerate() {
+    // A row's number is the line it starts on, as a spreadsheet opening the
+    // file counts it: blank lines (which the reader skips) are rows too, and
+    // a quoted cell's line breaks are not.
+    let mut breaks_in_cells: u64 = 0;
+    for rec in rdr.records() {
         let rec = rec.map_err(|_| FieldError::new("field.file", "error.file_unreadable"))?;
+        // The reader's position is where it began looking, before the
+        // blank lines it skipped.
+        let line = rec.position().map_or(1, |p| {
+            let skipped = text
+                .as_bytes()
+                .get(p.byte() as usize..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|b| matches!(b, b'\n' | b'\r'))
+                .filter(|b| **b == b'\n')
+                .count() as u64;
+            p.line() + skipped
+        });
+        let row = line.saturating_sub(1).saturating_sub(breaks_in_cells);
+        breaks_in_cells += rec
+            .iter()
+            .map(|f| f.matches('\n').count() as u64)
+            .sum::<u64>();
         for (col, s) in rec.iter().enumerate() {
             let cell = Cell {
                 text: s.to_string(),
@@ -971,8 +998,15 @@ pub fn audit_check(
 pub const MAX_CHECKS_PER_HOUR: i64 = 20;
 
 /// Whether `user_id` may have another file checked now; `Err` is the
-/// message to show (too many checks in the last hour).
+/// message to show (too many checks in the last hour). Call it inside the
+/// transaction that records the job: it takes the user's row lock first, so
+/// that parallel uploads by one user are counted one after the other and
+/// never pass the limit together (SQLite's write transactions are serial
+/// already).
 pub fn may_check(conn: &mut DbConn, user_id: &str) -> Result<(), HouseholdError> {
+    diesel::update(users::table.find(user_id))
+        .set(users::disabled.eq(users::disabled))
+        .execute(conn)?;
     let since = db::now() - chrono::Duration::hours(1);
     let n: i64 = import_jobs::table
         .filter(import_jobs::user_id.eq(user_id))

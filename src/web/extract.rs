@@ -120,7 +120,10 @@ async fn load_session(req: &HttpRequest) -> Result<Option<Rc<Authed>>, AppError>
 }
 
 fn login_required(req: &HttpRequest) -> AppError {
-    let next = if req.method() == actix_web::http::Method::GET {
+    let next = if matches!(
+        *req.method(),
+        actix_web::http::Method::GET | actix_web::http::Method::HEAD
+    ) {
         match req.query_string() {
             "" => req.path().to_string(),
             q => format!("{}?{}", req.path(), q),

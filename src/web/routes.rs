@@ -2,7 +2,7 @@
 //! test walks it, so a route cannot be added without the test knowing.
 
 use actix_web::http::Method;
-use actix_web::{Route, web};
+use actix_web::{Route, guard, web};
 
 use super::pages::{
     areas, audit, auth, awards, counter, donations, goods, home, households, ledger, misc,
@@ -20,7 +20,13 @@ macro_rules! get {
         RouteDef {
             method: Method::GET,
             path: $path,
-            make: || web::get().to($handler),
+            // HEAD answers as GET does, without the body (which the server
+            // leaves out).
+            make: || {
+                web::route()
+                    .guard(guard::Any(guard::Get()).or(guard::Head()))
+                    .to($handler)
+            },
         }
     };
 }

@@ -489,8 +489,8 @@ app_test! {
         let (s, nf) = api.get("/api/v1/nothing-here", &[], &admin).await;
         assert_eq!((s, nf["error"]["code"].as_str()), (404, Some("not_found")));
         api.seen.lock().unwrap().pop(); // not a described route
-        let (s, _) = api.get("/api/v1/households?page=abc", &[], &admin).await;
-        assert_eq!(s, 400);
+        let (s, page) = api.get("/api/v1/households?page=abc", &[], &admin).await;
+        assert_eq!((s, page["error"]["field"].as_str()), (422, Some("page")), "{page}");
 
         // An invalid field: 422, named, in English when asked.
         let (s, invalid) = api.send(Call {

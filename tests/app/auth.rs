@@ -67,9 +67,19 @@ app_test! {
         page.assert_contains("Something in the request is wrong");
         // The API: its JSON error.
         let token = login_token(&app, "boss").await;
-        let (s, body) = api(&app, reqwest::Method::GET, "/api/v1/households?page=abc", Some(&token), None).await;
-        assert_eq!(s, 400, "{body}");
-        assert_eq!(body["error"]["code"], "malformed");
+        for (path, field) in [
+            ("/api/v1/households?page=abc", "page"),
+            ("/api/v1/households?per_page=1.5", "per_page"),
+            ("/api/v1/households?archived=perhaps", "archived"),
+            ("/api/v1/households?status=nope", "status"),
+            ("/api/v1/awards?status=%E2%80%AE", "status"),
+        ] {
+            let (s, body) = api(&app, reqwest::Method::GET, path, Some(&token), None).await;
+            assert_eq!(s, 422, "{path}: {body}");
+            assert_eq!(body["error"]["code"], "invalid", "{path}: {body}");
+            assert_eq!(body["error"]["field"], field, "{path}: {body}");
+            assert!(body["error"]["message"].as_str().unwrap().contains(field), "{body}");
+        }
     }
 }
 
@@ -167,7 +177,9 @@ app_test! {
         let page = c.post("/profile/tokens", &[("name", "扫码枪"), ("password", PASSWORD)]).await;
         assert_eq!(page.status, 200, "{}", page.body);
         let named = new_secret(&page.body);
-        let page = c.post("/profile/tokens", &[("name", "月报"), ("days", "30"), ("password", PASSWORD)]).await;
+        // Typed full-width, as a Chinese input method may leave it.
+        let page = c.post("/profile/tokens", &[("name", "月报"), ("days", "３０"), ("password", PASSWORD)]).await;
+        assert_eq!(page.status, 200, "{}", page.body);
         let monthly = new_secret(&page.body);
         let lifetimes: Vec<(Option<String>, chrono::NaiveDateTime, Option<chrono::NaiveDateTime>)> = api_tokens::table
             .filter(api_tokens::user_id.eq(&zhou))

@@ -219,6 +219,31 @@ fn import_households_from_the_command_line() {
         aixin::areas::create(&mut c, &ctx, Some(&town.id), "东村").unwrap();
     }
     drop(pool);
+    // The administrator the import is done as, and an auditor who may not.
+    for (name, role) in [("boss", "admin"), ("reader", "auditor")] {
+        let mut child = aixin()
+            .args([
+                "user",
+                "add",
+                "--username",
+                name,
+                "--role",
+                role,
+                "--password-stdin",
+            ])
+            .env("DATABASE_URL", &url)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"a long enough password\n")
+            .unwrap();
+        assert!(child.wait().unwrap().success());
+    }
     let file = dir.path().join("list.csv");
     let ids: Vec<String> = (0..3).map(|_| test_id_number()).collect();
     let mut csv = String::from("户主姓名,身份证号,所属村,家庭人口\n");
@@ -227,8 +252,11 @@ fn import_households_from_the_command_line() {
     }
     csv.push_str("坏,1,东村,3\n");
     std::fs::write(&file, csv).unwrap();
-    let run = |extra: &[&str]| {
+    let run_as = |who: Option<&str>, extra: &[&str]| {
         let mut args = vec!["import", "households", file.to_str().unwrap()];
+        if let Some(who) = who {
+            args.extend_from_slice(&["--as", who]);
+        }
         args.extend_from_slice(extra);
         aixin()
             .args(&args)
@@ -238,6 +266,16 @@ fn import_households_from_the_command_line() {
             .output()
             .unwrap()
     };
+    let run = |extra: &[&str]| run_as(Some("boss"), extra);
+    // Only as a named, enabled administrator.
+    assert_eq!(run_as(None, &[]).status.code(), Some(2));
+    let refused = run_as(Some("reader"), &[]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("not an enabled administrator"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
     let dry = run(&["--dry-run"]);
     let out = String::from_utf8_lossy(&dry.stdout);
     assert!(
@@ -265,6 +303,63 @@ fn import_households_from_the_command_line() {
     let again = run(&[]);
     assert!(String::from_utf8_lossy(&again.stdout).contains("Unchanged: 3"));
     assert_eq!(n(), 3, "the same file twice changes nothing");
+    // Checks and the import are audited as the administrator.
+    let audited: Vec<(String, String)> = {
+        use aixin::db::schema::audit_log;
+        audit_log::table
+            .filter(audit_log::action.like("household.import%"))
+            .select((audit_log::action, audit_log::username))
+            .load(&mut pool.get().unwrap())
+            .unwrap()
+    };
+    assert!(audited.iter().all(|(_, who)| who == "boss"), "{audited:?}");
+    assert_eq!(
+        audited
+            .iter()
+            .filter(|(a, _)| a == "household.import")
+            .count(),
+        1,
+        "{audited:?}"
+    );
+    assert!(
+        audited
+            .iter()
+            .filter(|(a, _)| a == "household.import_check")
+            .count()
+            >= 3
+    );
+    // A file that changes registered households is written only with
+    // --apply-updates, and lists each change first.
+    let mut csv = String::from("户主姓名,身份证号,所属村,家庭人口\n");
+    for (i, id) in ids.iter().enumerate() {
+        csv.push_str(&format!("户{i},{id},港沟街道/东村,{}\n", i + 5));
+    }
+    std::fs::write(&file, csv).unwrap();
+    let unticked = run(&[]);
+    assert_eq!(unticked.status.code(), Some(1));
+    let listed = String::from_utf8_lossy(&unticked.stdout);
+    assert!(listed.contains("-> 5"), "{listed}");
+    assert!(
+        String::from_utf8_lossy(&unticked.stderr).contains("--apply-updates"),
+        "{}",
+        String::from_utf8_lossy(&unticked.stderr)
+    );
+    let members = || -> Vec<i64> {
+        use aixin::db::schema::households;
+        households::table
+            .select(households::members)
+            .order(households::members)
+            .load(&mut pool.get().unwrap())
+            .unwrap()
+    };
+    assert_eq!(members(), vec![1, 2, 3], "nothing changed without the flag");
+    let applied = run(&["--apply-updates"]);
+    assert!(
+        applied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    assert_eq!(members(), vec![5, 6, 7]);
 }
 
 #[test]

@@ -516,3 +516,55 @@ app_test! {
         assert_eq!(js.body.matches("[data-print]").count(), 1, "{}", js.body);
     }
 }
+
+app_test! {
+    /// The basket's hidden lines and the end of day's date are read as
+    /// typed full-width; a line that cannot be read is refused with its
+    /// field, never dropped, and nothing is redeemed.
+    async fn full_width_lines_are_read_and_a_bad_line_is_refused(app) {
+        let k = setup(&app, 10, 10);
+        fund(&app, &k.household, 200);
+        let clerk = app.client();
+        clerk.login("clerk", PASSWORD).await;
+        let page = clerk.get(&format!("/counter?card={}", k.card)).await;
+        let page = post_basket(&clerk, &basket_fields(&page, &[("entry", "6901234500011")])).await;
+        assert_eq!(hidden(&page.body, "line"), vec![format!("{}*1", k.rice)]);
+        let with_line = |line: String, extra: &[(&str, &str)]| {
+            let mut f: Vec<(String, String)> = basket_fields(&page, extra)
+                .into_iter()
+                .filter(|(name, _)| name != "line")
+                .collect();
+            f.push(("line".into(), line));
+            f
+        };
+        // `*２`: two bags of rice, then the soap is added.
+        let two = post_basket(&clerk, &with_line(format!("{}*２", k.rice), &[("entry", "肥皂")])).await;
+        assert_eq!(two.status, 200, "{}", two.body);
+        assert_eq!(hidden(&two.body, "line"), vec![format!("{}*2", k.rice), format!("{}*1", k.soap)]);
+        // A line without its quantity, or without its item: refused, named.
+        for bad in [format!("{}*", k.rice), format!("{}*x", k.rice), "*2".to_string(), k.rice.clone()] {
+            let refused = post_basket(&clerk, &with_line(bad.clone(), &[("entry", "肥皂")])).await;
+            assert_eq!(refused.status, 422, "{bad}");
+            assert!(refused.body.contains("数量") || refused.body.contains("无法读取"), "{bad}: {}", refused.body);
+            assert!(hidden(&refused.body, "line").is_empty(), "{bad}: nothing was added");
+            let confirmed = post_basket(&clerk, &with_line(bad.clone(), &[("confirm", "1")])).await;
+            assert_eq!(confirmed.status, 422, "{bad}");
+        }
+        let n: i64 = redemptions::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(n, 0, "nothing redeemed from a basket not read whole");
+        assert_eq!(balance(&app, &k.household), 200);
+        // The end of day, its date typed full-width.
+        let day = today().to_string();
+        let wide: String = day
+            .chars()
+            .map(|c| match c {
+                '0'..='9' => char::from_u32(c as u32 + 0xFEE0).unwrap(),
+                '-' => '－',
+                c => c,
+            })
+            .collect();
+        let page = clerk.get(&format!("/counter/day?date={wide}")).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        page.assert_contains(&day);
+    }
+}

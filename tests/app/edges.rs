@@ -87,3 +87,143 @@ app_test! {
         assert_eq!((no_pin.status, unknown.status), (401, 401));
     }
 }
+
+app_test! {
+    /// A JSON write is taken only as JSON: a cross-site page can post
+    /// `text/plain` or a form without asking, so PIN guesses and logins sent
+    /// so are refused (415, the API's JSON error) before anything is read.
+    async fn json_writes_take_json_only(app) {
+        let [_, _, _, village] = app.area_chain("类型");
+        let household = app.household("类型户", &village);
+        let card: String = {
+            use aixin::db::schema::points_cards;
+            use diesel::prelude::*;
+            points_cards::table
+                .filter(points_cards::household_id.eq(&household))
+                .select(points_cards::card_no)
+                .first(&mut app.conn())
+                .unwrap()
+        };
+        app.user("boss", Role::Admin, None, None);
+        let http = reqwest::Client::new();
+        let guess = json!({"card_no": card, "pin": "000000"}).to_string();
+        for ct in ["text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
+            let res = http.post(app.url("/api/v1/card")).header("Content-Type", ct).body(guess.clone()).send().await.unwrap();
+            assert_eq!(res.status().as_u16(), 415, "{ct}");
+            assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+            let body: Value = res.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "unsupported_media_type", "{body}");
+        }
+        let res = http.post(app.url("/api/v1/card")).body(guess.clone()).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 415, "no Content-Type at all");
+        {
+            use aixin::db::schema::card_failures;
+            use diesel::prelude::*;
+            let n: i64 = card_failures::table.count().get_result(&mut app.conn()).unwrap();
+            assert_eq!(n, 0, "no guess was counted: none was read");
+        }
+        // A login sent as a form, and a write with a token: refused too.
+        let res = http.post(app.url("/api/v1/tokens")).header("Content-Type", "text/plain")
+            .body(json!({"username": "boss", "password": PASSWORD}).to_string()).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 415);
+        let t = token(&app, "boss").await;
+        let res = http.post(app.url("/api/v1/areas")).bearer_auth(&t).header("Content-Type", "text/plain")
+            .body(json!({"name": "某市"}).to_string()).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 415);
+        // JSON with its charset is JSON; a wrong PIN is then a 401.
+        let res = http.post(app.url("/api/v1/card")).header("Content-Type", "application/json; charset=utf-8")
+            .body(guess).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 401);
+        // The description says so for every operation with a body.
+        let doc: Value = http.get(app.url("/api/openapi.json")).send().await.unwrap().json().await.unwrap();
+        for (path, ops) in doc["paths"].as_object().unwrap() {
+            for (method, op) in ops.as_object().unwrap() {
+                if op.get("requestBody").is_some() {
+                    assert!(op["responses"].get("415").is_some(), "{method} {path}");
+                }
+            }
+        }
+    }
+}
+
+app_test! {
+    /// HEAD answers as GET does, without the body: the same status and
+    /// headers, on public pages, logged-in pages and redirects alike.
+    async fn head_answers_like_get_without_a_body(app) {
+        let admin = app.admin().await;
+        for path in ["/login", "/healthz", "/public/rules", "/households", "/", "/static/css/app.css"] {
+            let get = admin.http.get(app.url(path)).send().await.unwrap();
+            let head = admin.http.head(app.url(path)).send().await.unwrap();
+            assert_eq!(head.status(), get.status(), "{path}");
+            assert_ne!(head.status().as_u16(), 404, "{path}");
+            assert_eq!(head.headers().get("content-type"), get.headers().get("content-type"), "{path}");
+            assert!(head.bytes().await.unwrap().is_empty(), "{path}");
+        }
+        // Logged out: the same redirect to the login page as a GET.
+        let stranger = app.client();
+        let head = stranger.http.head(app.url("/households")).send().await.unwrap();
+        assert_eq!(head.status().as_u16(), 303);
+        assert!(head.headers()["location"].to_str().unwrap().contains("/login"));
+        // Still not a way to change anything: POST routes do not answer HEAD.
+        assert_eq!(stranger.http.head(app.url("/logout")).send().await.unwrap().status().as_u16(), 404);
+    }
+}
+
+app_test! {
+    /// Dates in the API's bodies are read as typed: full-width digits too.
+    async fn full_width_dates_in_the_api_are_read_as_dates(app) {
+        let [_, _, town, _] = app.area_chain("全角");
+        let store = app.store("全角超市", &town);
+        let goods = crate::stock::seed(&app, &store);
+        app.user("boss", Role::Admin, None, None);
+        let t = token(&app, "boss").await;
+        let day = crate::stock::today().to_string();
+        let wide: String = day
+            .chars()
+            .map(|c| match c {
+                '0'..='9' => char::from_u32(c as u32 + 0xFEE0).unwrap(),
+                '-' => '－',
+                c => c,
+            })
+            .collect();
+        let (s, body) = api_post(&app, &t, "don-wide", "/api/v1/donations", json!({
+            "store_id": store, "donor_id": goods.donor, "received_on": wide,
+            "lines": [{"item_id": goods.items[0], "quantity": 1}]
+        })).await;
+        assert_eq!(s, 201, "{body}");
+        assert_eq!(body["received_on"], day.as_str(), "{body}");
+        let (s, body) = api_post(&app, &t, "don-bad", "/api/v1/donations", json!({
+            "store_id": store, "donor_id": goods.donor, "received_on": "昨天",
+            "lines": [{"item_id": goods.items[0], "quantity": 1}]
+        })).await;
+        assert_eq!((s, body["error"]["field"].as_str()), (422, Some("received_on")), "{body}");
+    }
+}
+
+app_test! {
+    /// What people type is shown as text, never run: a household named like
+    /// a script is escaped on its page; no page may be framed or opened
+    /// into another's window; the script keeps nothing in the browser.
+    async fn pages_escape_what_was_typed_and_cannot_be_framed(app) {
+        let [_, _, _, village] = app.area_chain("转义");
+        let household = app.household("<i>王</i>", &village);
+        let admin = app.admin().await;
+        let page = admin.get(&format!("/households/{household}")).await;
+        assert_eq!(page.status, 200);
+        assert!(!page.body.contains("<i>王</i>"), "the name is not markup");
+        page.assert_contains("&#60;i&#62;王&#60;/i&#62;");
+        for (name, value) in [
+            ("x-frame-options", "DENY"),
+            ("cross-origin-opener-policy", "same-origin"),
+            ("x-content-type-options", "nosniff"),
+            ("referrer-policy", "same-origin"),
+        ] {
+            assert_eq!(page.headers.get(name).map(|v| v.to_str().unwrap()), Some(value), "{name}");
+        }
+        let csp = page.headers.get("content-security-policy").unwrap().to_str().unwrap();
+        assert!(csp.contains("default-src 'self'") && csp.contains("object-src 'none'"), "{csp}");
+        let js = admin.get("/static/js/app.js").await;
+        assert_eq!(js.status, 200);
+        assert!(!js.body.contains("localStorage") && !js.body.contains("sessionStorage"));
+    }
+}

@@ -442,3 +442,98 @@ app_test! {
         page.assert_contains("“低保户”不是可用的户类型");
     }
 }
+
+app_test! {
+    async fn parallel_uploads_stop_exactly_at_the_hourly_check_limit(app) {
+        let admin = app.admin().await;
+        let admin_id: String = aixin::db::schema::users::table
+            .filter(aixin::db::schema::users::username.eq("boss"))
+            .select(aixin::db::schema::users::id)
+            .first(&mut app.conn())
+            .unwrap();
+        let limit = aixin::households::import::MAX_CHECKS_PER_HOUR as usize;
+        // Checks already made this hour: all but four of the limit.
+        for _ in 0..limit - 4 {
+            let mut c = app.conn();
+            let id = aixin::households::import::create_job(&mut c, &app.key, &admin_id, "x.csv", b"x").unwrap();
+            diesel::update(import_jobs::table.find(&id))
+                .set(import_jobs::state.eq("failed"))
+                .execute(&mut c)
+                .unwrap();
+        }
+        admin.get("/households/import").await;
+        let token = admin.csrf().await;
+        let send = |i: usize| {
+            let form = reqwest::multipart::Form::new().text("csrf", token.clone()).part(
+                "file",
+                reqwest::multipart::Part::bytes(format!("户主姓名,身份证号,所属村,家庭人口\n户{i},1,东村,1\n").into_bytes())
+                    .file_name(format!("list{i}.csv")),
+            );
+            admin.http.post(format!("{}/households/import", admin.base)).multipart(form).send()
+        };
+        let answers = futures_util::future::join_all((0..12).map(send)).await;
+        let mut accepted = 0;
+        for res in answers {
+            let res = res.unwrap();
+            assert_eq!(res.status().as_u16(), 303);
+            let to = res.headers().get("location").unwrap().to_str().unwrap().to_string();
+            if to != "/households/import" {
+                accepted += 1;
+            }
+        }
+        assert_eq!(accepted, 4, "exactly the four checks left this hour");
+        let jobs: i64 = import_jobs::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(jobs as usize, limit);
+    }
+}
+
+app_test! {
+    /// An upload past the cap is refused as it arrives (it goes to an
+    /// encrypted temporary file, never whole into memory), and leaves no job.
+    async fn an_upload_past_the_cap_is_refused_and_leaves_nothing(app) {
+        let admin = app.admin().await;
+        let cap = aixin::households::import::MAX_FILE_BYTES;
+        let mut big = b"\xe6\x88\xb7\xe4\xb8\xbb\xe5\xa7\x93\xe5\x90\x8d\n".to_vec();
+        big.resize(cap + 1, b'x');
+        let up = upload(&admin, "big.csv", big).await;
+        assert_eq!(up.status, 303, "{}", up.body);
+        assert_eq!(up.location.as_deref(), Some("/households/import"));
+        admin.get("/households/import").await.assert_contains("20 MB");
+        let jobs: i64 = import_jobs::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(jobs, 0);
+        // The server goes on answering, and a file within the cap is taken.
+        let up = upload(&admin, "list.csv", "户主姓名,身份证号,所属村,家庭人口\n".as_bytes().to_vec()).await;
+        assert_eq!(up.status, 303);
+        assert_ne!(up.location.as_deref(), Some("/households/import"));
+    }
+}
+
+app_test! {
+    /// A CSV's rows are numbered as a spreadsheet opening it numbers them
+    /// (blank lines count, a line break inside a quoted cell does not), and
+    /// Excel's text marker `'` before an ID number is read as the text it marks.
+    async fn csv_rows_are_numbered_as_the_spreadsheet_shows_them(app) {
+        let [_, _, _, _village] = app.area_chain("行号");
+        let admin = app.admin().await;
+        let (a, b) = (test_id_number(), test_id_number());
+        let csv = format!(
+            "户主姓名,身份证号,所属村,家庭住址,家庭人口\n\
+             \n\
+             错一,123,行号村,一组,2\n\
+             好一,{a},行号村,\"一组\n东头\",2\n\
+             错二,456,行号村,一组,2\n\
+             好二,'{b},行号村,一组,2\n"
+        );
+        let (_, page) = check_file(&admin, "rows.csv", csv.into_bytes()).await;
+        page.assert_contains("data-state=\"checked\"");
+        page.assert_contains("id=\"n-create\">2<");
+        page.assert_contains("id=\"n-refused\">2<");
+        let refused: Vec<&str> = page
+            .body
+            .split("<tr><td>")
+            .skip(1)
+            .map(|r| r.split("</td>").next().unwrap())
+            .collect();
+        assert_eq!(refused, vec!["3", "5"], "{}", page.body);
+    }
+}

@@ -139,18 +139,32 @@ fn field(form: &[(String, String)], name: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The basket from the form's `line` fields ("item*quantity").
-fn basket(form: &[(String, String)]) -> Vec<WantLine> {
+/// The basket from the form's `line` fields ("item*quantity", the quantity
+/// read by the one quantity parser, full-width digits included). A line
+/// that cannot be read refuses the basket, naming its field; it is never
+/// dropped. Also returns the lines that could be read, to show again.
+fn basket(form: &[(String, String)]) -> (Vec<WantLine>, Option<crate::domain::FieldError>) {
     let mut lines = Vec::new();
+    let mut refused = None;
     for (_, v) in form.iter().filter(|(k, _)| k == "line") {
-        if let Some((item, q)) = v.split_once('*')
-            && let Ok(q) = q.parse::<i64>()
-            && q > 0
-        {
-            redemptions::add_line(&mut lines, item, q);
+        let read = match v.split_once(['*', '＊']) {
+            Some((item, q)) if !item.trim().is_empty() => {
+                crate::domain::stock::Quantity::parse("field.quantity", q)
+                    .map(|q| (item.trim(), q.get()))
+            }
+            _ => Err(crate::domain::FieldError::new(
+                "field.item",
+                "error.basket_line_unreadable",
+            )),
+        };
+        match read {
+            Ok((item, q)) => redemptions::add_line(&mut lines, item, q),
+            Err(e) => {
+                refused.get_or_insert(e);
+            }
         }
     }
-    lines
+    (lines, refused)
 }
 
 /// Every action at the counter: add a scanned or typed item, pick one of
@@ -171,10 +185,13 @@ pub async fn basket_action(
     if key.is_empty() {
         key = form_key();
     }
-    let mut lines = basket(&form);
+    let (mut lines, unreadable) = basket(&form);
     let entry = field(&form, "entry");
     let qty_text = field(&form, "qty");
     let mut error: Option<String> = None;
+    if let Some(e) = &unreadable {
+        error = Some(i18n::field_error(lang, e));
+    }
     let mut choices = Vec::new();
     let quantity = if qty_text.is_empty() {
         Ok(1)
@@ -188,7 +205,9 @@ pub async fn basket_action(
     let pick = field(&form, "pick");
     let confirm = form.iter().any(|(k, _)| k == "confirm")
         || (entry.is_empty() && pick.is_empty() && remove.is_none() && !lines.is_empty());
-    if let Some(i) = remove {
+    if unreadable.is_some() {
+        // Nothing is added, removed or redeemed from a basket not read whole.
+    } else if let Some(i) = remove {
         if i < lines.len() {
             lines.remove(i);
         }

@@ -795,13 +795,28 @@ pub async fn import_upload(
     mut payload: Multipart,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ImportHouseholds)?;
+    use crate::crypto::{EncryptedSpool, SpoolError};
+    let too_large = || {
+        let mut res = flash_field_error(
+            &req,
+            "/households/import",
+            &FieldError::new("field.file", "error.file_too_large")
+                .arg("mb", import::MAX_FILE_BYTES / 1024 / 1024),
+        );
+        // The rest of the body is left unread: this connection ends here.
+        res.head_mut()
+            .set_connection_type(actix_web::http::ConnectionType::Close);
+        Ok(res)
+    };
     let mut csrf = String::new();
     let mut file_name = String::new();
-    let mut bytes: Vec<u8> = Vec::new();
+    // The file goes to an encrypted temporary file as it arrives, never
+    // whole into memory; past the cap the rest is not read.
+    let mut spool: Option<EncryptedSpool> = None;
     while let Some(field) = payload.next().await {
         let mut field = field.map_err(|e| AppError::BadRequest(e.to_string()))?;
         let name = field.name().unwrap_or("").to_string();
-        if name == "file" {
+        if name == "file" && spool.is_none() {
             file_name = field
                 .content_disposition()
                 .and_then(|cd| cd.get_filename())
@@ -809,38 +824,48 @@ pub async fn import_upload(
                 .chars()
                 .take(100)
                 .collect();
+            let mut s = EncryptedSpool::new(state.key.clone(), import::MAX_FILE_BYTES as u64)
+                .map_err(|e| AppError::Internal(e.to_string()))?;
+            while let Some(chunk) = field.next().await {
+                let chunk = chunk.map_err(|e| AppError::BadRequest(e.to_string()))?;
+                match s.write(&chunk) {
+                    Ok(()) => {}
+                    Err(SpoolError::TooLarge(_)) => return too_large(),
+                    Err(e) => return Err(AppError::Internal(e.to_string())),
+                }
+            }
+            spool = Some(s);
+            continue;
         }
+        // The form's other field is its CSRF token: a few bytes. Anything
+        // longer, or any other field, is not this form.
         let mut buf = Vec::new();
         while let Some(chunk) = field.next().await {
             let chunk = chunk.map_err(|e| AppError::BadRequest(e.to_string()))?;
-            if buf.len() + chunk.len() > import::MAX_FILE_BYTES {
-                return Ok(flash_field_error(
-                    &req,
-                    "/households/import",
-                    &FieldError::new("field.file", "error.file_too_large")
-                        .arg("mb", import::MAX_FILE_BYTES / 1024 / 1024),
-                ));
+            if name != "csrf" || buf.len() + chunk.len() > 1024 {
+                return Err(AppError::BadRequest(format!("unexpected field {name}")));
             }
             buf.extend_from_slice(&chunk);
         }
-        match name.as_str() {
-            "csrf" => csrf = String::from_utf8_lossy(&buf).into_owned(),
-            "file" => bytes = buf,
-            _ => {}
+        if name == "csrf" {
+            csrf = String::from_utf8_lossy(&buf).into_owned();
         }
     }
     verify_csrf(&req, &csrf).await?;
-    if bytes.is_empty() {
+    let Some(spool) = spool.filter(|s| !s.is_empty()) else {
         return Ok(flash_field_error(
             &req,
             "/households/import",
             &FieldError::new("field.file", "error.file_missing"),
         ));
-    }
+    };
     let user_id = user.user.id.clone();
     let key = state.key.clone();
     // At most so many checks per user and hour, counted in the database.
     let created = run(&state, move |c| {
+        let bytes = spool
+            .read_all()
+            .map_err(|e| AppError::Internal(e.to_string()))?;
         Ok(crate::db::write_tx(c, |c| {
             import::may_check(c, &user_id)?;
             Ok::<_, crate::households::HouseholdError>(import::create_job(
