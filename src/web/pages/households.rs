@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::areas::Area;
 use crate::auth::Action;
 use crate::domain::{CardNo, FieldError};
-use crate::households::import::{self, Job, Report};
+use crate::households::import::{self, ImportState, Job, Report};
 use crate::households::{
     self, CardLookup, HouseholdForm, HouseholdRow, ListFilter, Secret, Sort, Status, StatusChange,
 };
@@ -952,7 +952,7 @@ pub async fn import_confirm(
     user.require(Action::ImportHouseholds)?;
     let job = load_job(&state, &user, id.into_inner()).await?;
     let updates = job.report().map(|r| r.update).unwrap_or(0);
-    if job.state == "checked" && updates > 0 && form.0.apply_updates != "1" {
+    if job.state == ImportState::Checked && updates > 0 && form.0.apply_updates != "1" {
         return Ok(flash_field_error(
             &req,
             &format!("/households/import/{}", job.id),
@@ -964,7 +964,7 @@ pub async fn import_confirm(
     let path = format!("/households/import/{}", job.id);
     if !started {
         // Confirmed already, or its check expired: say so, change nothing.
-        let key = if job.state == "checked" || job.state == "expired" {
+        let key = if matches!(job.state, ImportState::Checked | ImportState::Expired) {
             "error.import_expired"
         } else {
             "error.import_already_confirmed"
