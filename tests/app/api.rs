@@ -690,14 +690,15 @@ app_test! {
         // finds the redemption made the first time and moves nothing.
         {
             use aixin::api::idempotency::{KEEP_DAYS, purge_older_than};
-            use aixin::db::schema::api_idempotency as idem;
+            use aixin::db::schema::idempotency_keys as idem;
             use diesel::prelude::*;
             let mut c = app.conn();
+            let api_keys = idem::table.filter(idem::scope.eq(aixin::idempotency::API_SCOPE));
             let month_ago = aixin::db::now() - chrono::Duration::days(KEEP_DAYS + 1);
-            diesel::update(idem::table).set(idem::created_at.eq(month_ago)).execute(&mut c).unwrap();
+            diesel::update(api_keys).set(idem::created_at.eq(month_ago)).execute(&mut c).unwrap();
             let cut = aixin::db::now() - chrono::Duration::days(KEEP_DAYS);
             assert!(purge_older_than(&mut c, cut).unwrap() >= 2);
-            assert_eq!(idem::table.count().get_result::<i64>(&mut c).unwrap(), 0);
+            assert_eq!(api_keys.count().get_result::<i64>(&mut c).unwrap(), 0);
         }
         let (s, again) = api.post("/api/v1/redemptions", &[], &clerk, Some("scan-42"), body.clone()).await;
         assert!(s == 200 || s == 201, "{s} {again}");
