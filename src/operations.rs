@@ -213,15 +213,15 @@ pub fn overview(conn: &mut DbConn, config: &Config) -> QueryResult<Overview> {
         .count()
         .get_result(conn)?;
     let imports_running = import_jobs::table
-        .filter(import_jobs::state.eq_any(["checking", "importing"]))
+        .filter(import_jobs::state.eq_any(crate::households::import::ImportState::RUNNING))
         .count()
         .get_result(conn)?;
     let awards_pending = awards::table
-        .filter(awards::status.eq("pending"))
+        .filter(awards::status.eq(crate::points::awards::AwardStatus::Pending))
         .count()
         .get_result(conn)?;
     let adjustments_pending = point_adjustments::table
-        .filter(point_adjustments::status.eq("pending"))
+        .filter(point_adjustments::status.eq(crate::points::adjustments::AdjustmentStatus::Pending))
         .count()
         .get_result(conn)?;
     let last_expiry = settings::get_raw(conn, "last_expiry")?.map(|v| {

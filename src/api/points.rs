@@ -197,15 +197,16 @@ pub enum AwardStatus {
     Reversed,
 }
 
-impl AwardStatus {
-    fn of(s: &str) -> AwardStatus {
+impl From<crate::points::awards::AwardStatus> for AwardStatus {
+    fn from(s: crate::points::awards::AwardStatus) -> AwardStatus {
+        use crate::points::awards::AwardStatus as S;
         match s {
-            "pending" => AwardStatus::Pending,
-            "noticed" => AwardStatus::Noticed,
-            "approved" => AwardStatus::Approved,
-            "rejected" => AwardStatus::Rejected,
-            "withdrawn" => AwardStatus::Withdrawn,
-            _ => AwardStatus::Reversed,
+            S::Pending => AwardStatus::Pending,
+            S::Noticed => AwardStatus::Noticed,
+            S::Approved => AwardStatus::Approved,
+            S::Rejected => AwardStatus::Rejected,
+            S::Withdrawn => AwardStatus::Withdrawn,
+            S::Reversed => AwardStatus::Reversed,
         }
     }
 }
@@ -246,7 +247,7 @@ fn award_out(a: &Award, lang: i18n::Lang) -> AwardOut {
         rule_code: a.rule_code.clone(),
         occurred_on: a.occurred_on,
         note: a.note.clone(),
-        status: AwardStatus::of(&a.status),
+        status: a.status.into(),
         points: a.points,
         proposed_by: a.proposed_by.clone(),
         proposed_at: utc(a.proposed_at),

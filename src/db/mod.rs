@@ -1,6 +1,7 @@
 //! The database: one connection type for SQLite and PostgreSQL, chosen by URL.
 
 pub mod schema;
+pub mod text_enum;
 
 use std::time::Duration;
 

@@ -527,7 +527,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     redemptions,
     redemption_lines,
     api_tokens,
-    api_idempotency,
     card_failures,
 );
 
@@ -553,17 +552,6 @@ diesel::table! {
 }
 
 diesel::joinable!(api_tokens -> users (user_id));
-
-diesel::table! {
-    api_idempotency (user_id, key) {
-        user_id -> Text,
-        key -> Text,
-        fingerprint -> Text,
-        status -> BigInt,
-        body -> Text,
-        created_at -> Timestamp,
-    }
-}
 
 diesel::table! {
     card_failures (id) {

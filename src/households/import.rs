@@ -1164,6 +1164,31 @@ fn create_in_tx(
     Ok(())
 }
 
+crate::text_enum! {
+    /// Where an import job stands: its file being checked (`Checking`),
+    /// checked and waiting to be confirmed (`Checked`), being imported
+    /// (`Importing`), or ended: imported (`Done`), refused (`Failed`) or
+    /// not confirmed in time (`Expired`).
+    pub enum ImportState {
+        Checking = "checking",
+        Checked = "checked",
+        Importing = "importing",
+        Done = "done",
+        Failed = "failed",
+        Expired = "expired",
+    }
+}
+
+impl ImportState {
+    /// A job still working on its file.
+    pub const RUNNING: [ImportState; 2] = [ImportState::Checking, ImportState::Importing];
+
+    /// Whether the job has ended with its file dropped.
+    pub fn ended(self) -> bool {
+        matches!(self, ImportState::Done | ImportState::Failed)
+    }
+}
+
 /// Import jobs: an uploaded file, checked (and later imported) in the
 /// background while the browser shows progress.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -1173,7 +1198,7 @@ pub struct Job {
     pub kind: String,
     pub user_id: String,
     pub file_name: String,
-    pub state: String,
+    pub state: ImportState,
     pub rows_total: i64,
     pub rows_done: i64,
     pub report: String,
@@ -1192,7 +1217,7 @@ impl Job {
         }
     }
     pub fn running(&self) -> bool {
-        matches!(self.state.as_str(), "checking" | "importing")
+        ImportState::RUNNING.contains(&self.state)
     }
 }
 
@@ -1223,7 +1248,7 @@ pub fn create_job(
             import_jobs::user_id.eq(user_id),
             import_jobs::file_name.eq(file_name),
             import_jobs::file.eq(&bytes),
-            import_jobs::state.eq("checking"),
+            import_jobs::state.eq(ImportState::Checking),
             import_jobs::created_at.eq(now),
             import_jobs::updated_at.eq(now),
         ))
@@ -1237,13 +1262,13 @@ pub fn create_job(
 pub fn purge_stale_files(conn: &mut DbConn, now: chrono::NaiveDateTime) -> QueryResult<usize> {
     diesel::update(
         import_jobs::table
-            .filter(import_jobs::state.eq("checked"))
+            .filter(import_jobs::state.eq(ImportState::Checked))
             .filter(
                 import_jobs::updated_at.lt(now - chrono::Duration::minutes(CHECK_KEEP_MINUTES)),
             ),
     )
     .set((
-        import_jobs::state.eq("expired"),
+        import_jobs::state.eq(ImportState::Expired),
         import_jobs::file.eq(Vec::<u8>::new()),
     ))
     .execute(conn)
@@ -1276,7 +1301,7 @@ pub fn find_job(conn: &mut DbConn, id: &str) -> QueryResult<Option<Job>> {
 fn set_job(
     conn: &mut DbConn,
     id: &str,
-    state: &str,
+    state: ImportState,
     done: i64,
     total: i64,
     report: &str,
@@ -1286,7 +1311,7 @@ fn set_job(
     // in the same statement, so no reader ever sees "done" with the file.
     let running = import_jobs::table
         .find(id)
-        .filter(import_jobs::state.eq_any(["checking", "importing"]));
+        .filter(import_jobs::state.eq_any(ImportState::RUNNING));
     let progress = (
         import_jobs::state.eq(state),
         import_jobs::rows_done.eq(done),
@@ -1294,7 +1319,7 @@ fn set_job(
         import_jobs::report.eq(report),
         import_jobs::updated_at.eq(db::now()),
     );
-    if matches!(state, "done" | "failed") {
+    if state.ended() {
         diesel::update(running)
             .set((progress, import_jobs::file.eq(Vec::<u8>::new())))
             .execute(conn)?;
@@ -1312,11 +1337,11 @@ pub fn start_commit(conn: &mut DbConn, id: &str) -> QueryResult<bool> {
     let n = diesel::update(
         import_jobs::table
             .find(id)
-            .filter(import_jobs::state.eq("checked"))
+            .filter(import_jobs::state.eq(ImportState::Checked))
             .filter(import_jobs::updated_at.ge(fresh_since)),
     )
     .set((
-        import_jobs::state.eq("importing"),
+        import_jobs::state.eq(ImportState::Importing),
         import_jobs::updated_at.eq(db::now()),
     ))
     .execute(conn)?;
@@ -1374,11 +1399,11 @@ pub const STALE_JOB_MINUTES: i64 = 30;
 pub fn fail_stale_jobs(conn: &mut DbConn, now: chrono::NaiveDateTime) -> QueryResult<usize> {
     diesel::update(
         import_jobs::table
-            .filter(import_jobs::state.eq_any(["checking", "importing"]))
+            .filter(import_jobs::state.eq_any(ImportState::RUNNING))
             .filter(import_jobs::updated_at.lt(now - chrono::Duration::minutes(STALE_JOB_MINUTES))),
     )
     .set((
-        import_jobs::state.eq("failed"),
+        import_jobs::state.eq(ImportState::Failed),
         import_jobs::report.eq(error_report(FieldError::new(
             "field.file",
             "error.import_interrupted",
@@ -1411,7 +1436,7 @@ pub fn run_job(
             let _ = set_job(
                 &mut conn,
                 job_id,
-                "failed",
+                ImportState::Failed,
                 0,
                 0,
                 &error_report(FieldError::new("field.file", "error.import_failed")),
@@ -1446,7 +1471,7 @@ fn run_job_inner(
             set_job(
                 &mut conn,
                 job_id,
-                "failed",
+                ImportState::Failed,
                 0,
                 0,
                 &error_report(FieldError::new("field.file", "error.import_expired")),
@@ -1457,8 +1482,15 @@ fn run_job_inner(
         let table = match read_table(&file_name, &bytes) {
             Ok(t) => t,
             Err(e) => {
-                set_job(&mut conn, job_id, "failed", 0, 0, &error_report(e))
-                    .map_err(|e| e.to_string())?;
+                set_job(
+                    &mut conn,
+                    job_id,
+                    ImportState::Failed,
+                    0,
+                    0,
+                    &error_report(e),
+                )
+                .map_err(|e| e.to_string())?;
                 return Ok(());
             }
         };
@@ -1483,8 +1515,15 @@ fn run_job_inner(
             let fingerprint = serde_json::from_str::<Report>(&checked)
                 .map(|r| r.fingerprint)
                 .unwrap_or_default();
-            set_job(&mut conn, job_id, "importing", 0, total, &checked)
-                .map_err(|e| e.to_string())?;
+            set_job(
+                &mut conn,
+                job_id,
+                ImportState::Importing,
+                0,
+                total,
+                &checked,
+            )
+            .map_err(|e| e.to_string())?;
             let outcome = commit_checked(
                 &mut conn,
                 &as_uploader,
@@ -1497,9 +1536,9 @@ fn run_job_inner(
             )
             .map_err(|e| format!("{e:?}"))?;
             let (state, report) = match outcome {
-                Confirmed::Done(r) => ("done", r),
+                Confirmed::Done(r) => (ImportState::Done, r),
                 // Back to "checked" with the new check, to be reviewed.
-                Confirmed::Changed(r) => ("checked", r),
+                Confirmed::Changed(r) => (ImportState::Checked, r),
             };
             set_job(
                 &mut conn,
@@ -1516,7 +1555,7 @@ fn run_job_inner(
                 let _ = set_job(
                     &mut progress_conn,
                     job_id,
-                    "checking",
+                    ImportState::Checking,
                     done as i64,
                     total as i64,
                     "",
@@ -1527,7 +1566,7 @@ fn run_job_inner(
             set_job(
                 &mut conn,
                 job_id,
-                "checked",
+                ImportState::Checked,
                 total,
                 total,
                 &serde_json::to_string(&report).unwrap_or_default(),
@@ -1542,7 +1581,7 @@ fn run_job_inner(
             let _ = set_job(
                 &mut conn,
                 job_id,
-                "failed",
+                ImportState::Failed,
                 0,
                 0,
                 &error_report(FieldError::new("field.file", "error.import_failed")),

@@ -1,8 +1,13 @@
-//! Exactly-once forms. A form that moves goods or points carries a key the
-//! server issued when it drew the form; the first use stores the key with its
-//! result under a UNIQUE constraint, in the same transaction as the work. A
-//! replay gets the first result back and changes nothing; the same key with
-//! different content is refused.
+//! Exactly once, for page forms and API writes alike: one table, one
+//! pattern. A form that moves goods or points carries a key the server
+//! issued when it drew the form; an API write carries the caller's
+//! `Idempotency-Key` header (stored as [`IdemKey::api`], per user). The
+//! first use stores the key with its result under a UNIQUE constraint, in
+//! the same transaction as the work. A replay gets the first result back
+//! and changes nothing; the same key with different content is refused.
+//! What "the same content" means is a fingerprint: of the form's parsed
+//! fields ([`fingerprint`]), or of the API body's meaning
+//! ([`canonical_json`]).
 //!
 //! Use inside one write transaction:
 //! ```text
@@ -42,8 +47,93 @@ impl IdemKey {
         }
     }
 
+    /// The stored key of an API write: the caller's `Idempotency-Key`
+    /// (already checked as 1 to 64 of `A-Za-z0-9_-`) for one user, so two
+    /// users' keys never meet. It cannot be mistaken for a form's key.
+    pub fn api(user_id: &str, client_key: &str) -> IdemKey {
+        IdemKey(format!("{API_SCOPE}:{user_id}:{client_key}"))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// The scope of every API write's key.
+pub const API_SCOPE: &str = "api";
+
+/// How long an API write's stored answer is replayed. After that a replay
+/// is answered afresh, and the work still happens once: what a write
+/// creates carries the key in its own table, and a review or a void
+/// changes only what is still pending or completed, so a late replay gets
+/// the record made the first time, or is refused. (A form's key is kept:
+/// a form is drawn with a fresh one.)
+pub const API_KEEP_DAYS: i64 = 30;
+
+/// Forget API writes' answers stored before `cut` (housekeeping). Returns
+/// how many were forgotten.
+pub fn purge_api_older_than(conn: &mut DbConn, cut: chrono::NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(
+        idempotency_keys::table
+            .filter(idempotency_keys::scope.eq(API_SCOPE))
+            .filter(idempotency_keys::created_at.lt(cut)),
+    )
+    .execute(conn)
+}
+
+/// A JSON request body as its meaning, for an API write's fingerprint:
+/// every object's keys sorted, a member whose value is `null` dropped (it
+/// means the same as an absent one), every string made plain as the
+/// operations make it before parsing ([`normalize`]: full-width forms to
+/// ASCII, invisible characters and surrounding spaces gone), no white space
+/// between tokens. A body that is not JSON is taken as its bytes.
+///
+/// [`normalize`]: crate::domain::input::normalize
+pub fn canonical_json(body: &[u8]) -> Vec<u8> {
+    fn write(v: &serde_json::Value, out: &mut String) {
+        use serde_json::Value;
+        match v {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map
+                    .iter()
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(k, _)| k)
+                    .collect();
+                keys.sort();
+                out.push('{');
+                for (i, k) in keys.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String(k.clone()).to_string());
+                    out.push(':');
+                    write(&map[k], out);
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(item, out);
+                }
+                out.push(']');
+            }
+            Value::String(s) => {
+                out.push_str(&Value::String(crate::domain::input::normalize(s)).to_string())
+            }
+            scalar => out.push_str(&scalar.to_string()),
+        }
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(v) => {
+            let mut out = String::with_capacity(body.len());
+            write(&v, &mut out);
+            out.into_bytes()
+        }
+        Err(_) => body.to_vec(),
     }
 }
 
@@ -147,5 +237,35 @@ mod tests {
         assert!(IdemKey::parse("").is_err());
         assert!(IdemKey::parse("'; drop table x; --").is_err());
         assert_ne!(fingerprint(&["a", "bc"]), fingerprint(&["ab", "c"]));
+        // An API key is per user and never looks like a form's key.
+        let api = IdemKey::api("u1", "scan-42");
+        assert_ne!(api, IdemKey::api("u2", "scan-42"));
+        assert!(IdemKey::parse(api.as_str()).is_err());
+    }
+
+    #[test]
+    fn the_same_meaning_is_the_same_body() {
+        let a = br#"{"household_id":"h1","lines":[{"item_id":"i","quantity":2}],"store_id":"s"}"#;
+        let b = br#"{ "store_id" : "s",
+            "lines": [ { "quantity": 2, "item_id": "i" } ], "household_id": "h1" }"#;
+        assert_eq!(canonical_json(a), canonical_json(b));
+        let c = br#"{"household_id":"h1","lines":[{"item_id":"i","quantity":3}],"store_id":"s"}"#;
+        assert_ne!(canonical_json(a), canonical_json(c));
+        // Order inside an array is meaning, and so is a string's content.
+        assert_ne!(canonical_json(br#"[1,2]"#), canonical_json(br#"[2,1]"#));
+        assert_ne!(
+            canonical_json(br#"{"a":"x"}"#),
+            canonical_json(br#"{"a":"y"}"#)
+        );
+        assert_eq!(canonical_json(b"not json"), b"not json".to_vec());
+        // null is absent; a full-width card number is its ASCII form.
+        assert_eq!(
+            canonical_json(br#"{"card_no":"AX0001","household_id":null}"#),
+            canonical_json("{\"card_no\": \"ＡＸ０００１\"}".as_bytes())
+        );
+        assert_ne!(
+            canonical_json(br#"{"household_id":null}"#),
+            canonical_json(br#"{"household_id":"h1"}"#)
+        );
     }
 }

@@ -31,40 +31,33 @@ fn is_household(account: &str) -> bool {
     account.starts_with("household:")
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Award,
-    Deduction,
-    AwardReversal,
-    Adjustment,
-    Redemption,
-    RedemptionVoid,
-    Expiry,
+crate::text_enum! {
+    /// What a points entry records.
+    pub enum Kind {
+        Award = "award",
+        Deduction = "deduction",
+        AwardReversal = "award_reversal",
+        Adjustment = "adjustment",
+        Redemption = "redemption",
+        RedemptionVoid = "redemption_void",
+        Expiry = "expiry",
+    }
 }
 
 impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Award => "award",
-            Kind::Deduction => "deduction",
-            Kind::AwardReversal => "award_reversal",
-            Kind::Adjustment => "adjustment",
-            Kind::Redemption => "redemption",
-            Kind::RedemptionVoid => "redemption_void",
-            Kind::Expiry => "expiry",
-        }
-    }
-
+    /// The translation key of a stored kind's name; a word no kind has
+    /// (a row written by hand) is shown as "other", never refused, so a
+    /// ledger with such a row can still be read and verified.
     pub fn label_key(kind: &str) -> &'static str {
-        match kind {
-            "award" => "ledger.kind_award",
-            "deduction" => "ledger.kind_deduction",
-            "award_reversal" => "ledger.kind_award_reversal",
-            "adjustment" => "ledger.kind_adjustment",
-            "redemption" => "ledger.kind_redemption",
-            "redemption_void" => "ledger.kind_redemption_void",
-            "expiry" => "ledger.kind_expiry",
-            _ => "ledger.kind_other",
+        match Kind::parse(kind) {
+            Ok(Kind::Award) => "ledger.kind_award",
+            Ok(Kind::Deduction) => "ledger.kind_deduction",
+            Ok(Kind::AwardReversal) => "ledger.kind_award_reversal",
+            Ok(Kind::Adjustment) => "ledger.kind_adjustment",
+            Ok(Kind::Redemption) => "ledger.kind_redemption",
+            Ok(Kind::RedemptionVoid) => "ledger.kind_redemption_void",
+            Ok(Kind::Expiry) => "ledger.kind_expiry",
+            Err(_) => "ledger.kind_other",
         }
     }
 }
@@ -135,6 +128,14 @@ impl Entry {
 
     pub fn kind_key(&self) -> &'static str {
         Kind::label_key(&self.kind)
+    }
+
+    /// Its kind. The row keeps the stored word (it is part of the hashed
+    /// content, and verify must read a row whatever it holds).
+    ///
+    /// Errors: `UnknownText` for a word no kind has.
+    pub fn kind(&self) -> Result<Kind, crate::db::text_enum::UnknownText> {
+        Kind::parse(&self.kind)
     }
 }
 

@@ -14,6 +14,57 @@ use crate::households as hh;
 use crate::ledger::{self, Kind, Posting};
 use crate::settings;
 
+crate::text_enum! {
+    /// Where an adjustment stands: waiting for a second administrator
+    /// (`Pending`), on the ledger (`Posted`), or refused (`Rejected`).
+    pub enum AdjustmentStatus {
+        Pending = "pending",
+        Posted = "posted",
+        Rejected = "rejected",
+    }
+}
+
+/// What a status change writes besides the status and the version
+/// (`None` leaves a column as it is).
+#[derive(Default, AsChangeset)]
+#[diesel(table_name = point_adjustments)]
+pub struct AdjustmentChanges<'a> {
+    pub decided_by: Option<&'a str>,
+    pub decided_at: Option<NaiveDateTime>,
+    pub entry_id: Option<&'a str>,
+}
+
+/// The one way an adjustment changes status: one conditional update on its
+/// id, the status `from` and the `version` read, setting `to` with
+/// `changes` and bumping the version.
+///
+/// Errors: `PointsError::Invalid` with `error.adjustment_decided` when no
+/// row matched (decided or changed by someone else first).
+pub fn transition(
+    conn: &mut DbConn,
+    id: &str,
+    (from, version): (AdjustmentStatus, i64),
+    to: AdjustmentStatus,
+    changes: AdjustmentChanges,
+) -> Result<(), PointsError> {
+    let n = diesel::update(
+        point_adjustments::table
+            .find(id)
+            .filter(point_adjustments::status.eq(from))
+            .filter(point_adjustments::version.eq(version)),
+    )
+    .set((
+        point_adjustments::status.eq(to),
+        point_adjustments::version.eq(point_adjustments::version + 1),
+        changes,
+    ))
+    .execute(conn)?;
+    if n == 0 {
+        return Err(FieldError::new("field.adjustment", "error.adjustment_decided").into());
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = point_adjustments)]
 pub struct Adjustment {
@@ -21,7 +72,7 @@ pub struct Adjustment {
     pub household_id: String,
     pub amount: i64,
     pub reason: String,
-    pub status: String,
+    pub status: AdjustmentStatus,
     pub requested_by: String,
     pub requested_at: NaiveDateTime,
     pub decided_by: Option<String>,
@@ -83,7 +134,7 @@ fn self_posted_on(
     let end = crate::time::local_day_start_utc(day + chrono::Duration::days(1), tz);
     let amounts: Vec<i64> = point_adjustments::table
         .filter(point_adjustments::household_id.eq(household_id))
-        .filter(point_adjustments::status.eq("posted"))
+        .filter(point_adjustments::status.eq(AdjustmentStatus::Posted))
         .filter(point_adjustments::decided_by.is_null())
         .filter(point_adjustments::requested_at.ge(start))
         .filter(point_adjustments::requested_at.lt(end))
@@ -131,7 +182,7 @@ pub fn request(
             .first(c)
             .optional()?
         {
-            return Ok(if existing.status == "pending" {
+            return Ok(if existing.status == AdjustmentStatus::Pending {
                 Requested::AwaitingApproval
             } else {
                 Requested::Posted
@@ -152,7 +203,7 @@ pub fn request(
             household_id: household_id.to_string(),
             amount,
             reason: reason.clone(),
-            status: "pending".into(),
+            status: AdjustmentStatus::Pending,
             requested_by: actor.user_id.clone(),
             requested_at: db::now(),
             decided_by: None,
@@ -167,7 +218,7 @@ pub fn request(
                 point_adjustments::household_id.eq(&adj.household_id),
                 point_adjustments::amount.eq(adj.amount),
                 point_adjustments::reason.eq(&adj.reason),
-                point_adjustments::status.eq("pending"),
+                point_adjustments::status.eq(adj.status),
                 point_adjustments::requested_by.eq(&adj.requested_by),
                 point_adjustments::requested_at.eq(adj.requested_at),
                 point_adjustments::idempotency_key.eq(&adj.idempotency_key),
@@ -183,13 +234,17 @@ pub fn request(
         )?;
         if day_so_far.saturating_add(amount.unsigned_abs() as i64) <= threshold {
             let entry_id = post_adjustment(c, &adj, &actor.user_id, today)?;
-            diesel::update(point_adjustments::table.find(&id))
-                .set((
-                    point_adjustments::status.eq("posted"),
-                    point_adjustments::entry_id.eq(&entry_id),
-                    point_adjustments::decided_at.eq(db::now()),
-                ))
-                .execute(c)?;
+            transition(
+                c,
+                &id,
+                (AdjustmentStatus::Pending, adj.version),
+                AdjustmentStatus::Posted,
+                AdjustmentChanges {
+                    entry_id: Some(&entry_id),
+                    decided_at: Some(db::now()),
+                    ..Default::default()
+                },
+            )?;
             audit::record(
                 c,
                 &actor.audit(),
@@ -239,29 +294,27 @@ pub fn decide_seen(
         if adj.requested_by == actor.user_id {
             return Err(FieldError::new("field.adjustment", "error.second_admin_needed").into());
         }
-        if adj.status != "pending" {
+        if adj.status != AdjustmentStatus::Pending {
             return Err(FieldError::new("field.adjustment", "error.adjustment_decided").into());
         }
         if seen.is_some_and(|v| v != adj.version) {
             return Err(FieldError::new("field.adjustment", "error.adjustment_changed").into());
         }
-        let now = db::now();
-        let n = diesel::update(
-            point_adjustments::table
-                .find(id)
-                .filter(point_adjustments::status.eq("pending"))
-                .filter(point_adjustments::version.eq(adj.version)),
-        )
-        .set((
-            point_adjustments::status.eq(if approve { "posted" } else { "rejected" }),
-            point_adjustments::decided_by.eq(&actor.user_id),
-            point_adjustments::decided_at.eq(now),
-            point_adjustments::version.eq(point_adjustments::version + 1),
-        ))
-        .execute(c)?;
-        if n == 0 {
-            return Err(FieldError::new("field.adjustment", "error.adjustment_decided").into());
-        }
+        transition(
+            c,
+            id,
+            (AdjustmentStatus::Pending, adj.version),
+            if approve {
+                AdjustmentStatus::Posted
+            } else {
+                AdjustmentStatus::Rejected
+            },
+            AdjustmentChanges {
+                decided_by: Some(actor.user_id.as_str()),
+                decided_at: Some(db::now()),
+                ..Default::default()
+            },
+        )?;
         if approve {
             let entry_id = post_adjustment(c, &adj, &actor.user_id, today)?;
             diesel::update(point_adjustments::table.find(id))
@@ -289,7 +342,7 @@ pub fn pending(conn: &mut DbConn) -> QueryResult<Vec<(Adjustment, String, String
     point_adjustments::table
         .inner_join(households::table)
         .inner_join(users::table.on(users::id.eq(point_adjustments::requested_by)))
-        .filter(point_adjustments::status.eq("pending"))
+        .filter(point_adjustments::status.eq(AdjustmentStatus::Pending))
         .order(point_adjustments::requested_at.asc())
         .select((
             Adjustment::as_select(),

@@ -14,6 +14,45 @@ use crate::households as hh;
 use crate::ledger::{self, Kind, Posting, totals};
 use crate::settings;
 
+crate::text_enum! {
+    /// Where an award stands: proposed (`Pending`), on public notice
+    /// (`Noticed`), credited (`Approved`), or ended without points
+    /// (`Rejected`, `Withdrawn`) or taken back (`Reversed`).
+    pub enum AwardStatus {
+        Pending = "pending",
+        Noticed = "noticed",
+        Approved = "approved",
+        Rejected = "rejected",
+        Withdrawn = "withdrawn",
+        Reversed = "reversed",
+    }
+}
+
+impl AwardStatus {
+    /// The translation key of its name.
+    pub fn label_key(self) -> &'static str {
+        match self {
+            AwardStatus::Pending => "awards.status_pending",
+            AwardStatus::Noticed => "awards.status_noticed",
+            AwardStatus::Approved => "awards.status_approved",
+            AwardStatus::Rejected => "awards.status_rejected",
+            AwardStatus::Withdrawn => "awards.status_withdrawn",
+            AwardStatus::Reversed => "awards.status_reversed",
+        }
+    }
+
+    /// Approved, whether still on notice or already credited: what a
+    /// reversal can undo and what the public sheets show.
+    pub const ACCEPTED: [AwardStatus; 2] = [AwardStatus::Approved, AwardStatus::Noticed];
+
+    /// What counts against a rule's cap: everything not ended.
+    pub const LIVE: [AwardStatus; 3] = [
+        AwardStatus::Pending,
+        AwardStatus::Noticed,
+        AwardStatus::Approved,
+    ];
+}
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = awards)]
 pub struct Award {
@@ -24,7 +63,7 @@ pub struct Award {
     pub points: i64,
     pub occurred_on: NaiveDate,
     pub note: String,
-    pub status: String,
+    pub status: AwardStatus,
     pub batch_id: Option<String>,
     pub idempotency_key: Option<String>,
     pub proposed_by: String,
@@ -47,7 +86,22 @@ pub struct Award {
 
 impl Award {
     pub fn status_key(&self) -> &'static str {
-        status_key(&self.status)
+        self.status.label_key()
+    }
+
+    /// Still a proposal nobody has decided.
+    pub fn is_pending(&self) -> bool {
+        self.status == AwardStatus::Pending
+    }
+
+    /// On public notice: open to an objection.
+    pub fn is_noticed(&self) -> bool {
+        self.status == AwardStatus::Noticed
+    }
+
+    /// Approved (on notice or credited): a reversal can undo it.
+    pub fn is_accepted(&self) -> bool {
+        AwardStatus::ACCEPTED.contains(&self.status)
     }
 
     /// Why settling this award after its notice failed, in `lang` (empty
@@ -57,15 +111,58 @@ impl Award {
     }
 }
 
-pub fn status_key(s: &str) -> &'static str {
-    match s {
-        "pending" => "awards.status_pending",
-        "noticed" => "awards.status_noticed",
-        "approved" => "awards.status_approved",
-        "rejected" => "awards.status_rejected",
-        "withdrawn" => "awards.status_withdrawn",
-        _ => "awards.status_reversed",
+/// What a status change writes besides the status, the time and the
+/// version (`None` leaves a column as it is).
+#[derive(Default, AsChangeset)]
+#[diesel(table_name = awards)]
+pub struct AwardChanges<'a> {
+    pub rule_id: Option<&'a str>,
+    pub rule_code: Option<&'a str>,
+    pub points: Option<i64>,
+    pub occurred_on: Option<NaiveDate>,
+    pub note: Option<&'a str>,
+    pub reviewed_by: Option<&'a str>,
+    pub reviewed_at: Option<NaiveDateTime>,
+    pub review_note: Option<&'a str>,
+    pub notice_until: Option<Option<NaiveDate>>,
+    pub objection: Option<&'a str>,
+    pub reversed_by: Option<&'a str>,
+    pub reversed_at: Option<NaiveDateTime>,
+    pub reverse_reason: Option<&'a str>,
+    pub settle_error: Option<&'a str>,
+}
+
+/// The one way an award changes: one conditional update on its id, the
+/// status `from` and the `version` read, setting `to` with `changes` and
+/// bumping the version.
+///
+/// Errors: when no row matched (someone else changed or decided it
+/// first), `PointsError::Invalid` with `error.award_changed` saying what
+/// the award is now, or `PointsError::NotFound` when it is gone.
+pub fn transition(
+    conn: &mut DbConn,
+    award_id: &str,
+    (from, version): (AwardStatus, i64),
+    to: AwardStatus,
+    changes: AwardChanges,
+) -> Result<(), PointsError> {
+    let n = diesel::update(
+        awards::table
+            .find(award_id)
+            .filter(awards::status.eq(from))
+            .filter(awards::version.eq(version)),
+    )
+    .set((
+        awards::status.eq(to),
+        awards::updated_at.eq(db::now()),
+        awards::version.eq(awards::version + 1),
+        changes,
+    ))
+    .execute(conn)?;
+    if n == 0 {
+        return Err(lost_race(conn, award_id));
     }
+    Ok(())
 }
 
 /// An award with the names lists show.
@@ -186,7 +283,7 @@ pub fn check_cap(
     let mut q = awards::table
         .filter(awards::household_id.eq(household_id))
         .filter(awards::rule_code.eq(&rule.code))
-        .filter(awards::status.eq_any(["pending", "noticed", "approved"]))
+        .filter(awards::status.eq_any(AwardStatus::LIVE))
         .filter(awards::occurred_on.ge(start))
         .filter(awards::occurred_on.lt(end))
         .into_boxed();
@@ -307,7 +404,7 @@ fn insert_award(
             awards::points.eq(rule.points),
             awards::occurred_on.eq(p.occurred_on),
             awards::note.eq(&p.note),
-            awards::status.eq("pending"),
+            awards::status.eq(AwardStatus::Pending),
             awards::batch_id.eq(batch),
             awards::idempotency_key.eq(key),
             awards::proposed_by.eq(&actor.user_id),
@@ -448,7 +545,7 @@ fn own_pending(conn: &mut DbConn, actor: &Actor, award_id: &str) -> Result<Award
     if award.proposed_by != actor.user_id && actor.role != Role::Admin {
         return Err(PointsError::Forbidden);
     }
-    if award.status != "pending" {
+    if !award.is_pending() {
         return Err(FieldError::new("field.award", "error.award_not_pending")
             .arg("status", format!("@{}", award.status_key()))
             .into());
@@ -488,25 +585,20 @@ pub fn edit_seen(
             p.occurred_on,
             Some(award_id),
         )?;
-        let n = diesel::update(
-            awards::table
-                .find(award_id)
-                .filter(awards::status.eq("pending"))
-                .filter(awards::version.eq(award.version)),
-        )
-        .set((
-            awards::rule_id.eq(&rule.id),
-            awards::rule_code.eq(&rule.code),
-            awards::points.eq(rule.points),
-            awards::occurred_on.eq(p.occurred_on),
-            awards::note.eq(&p.note),
-            awards::updated_at.eq(db::now()),
-            awards::version.eq(awards::version + 1),
-        ))
-        .execute(c)?;
-        if n == 0 {
-            return Err(lost_race(c, award_id));
-        }
+        transition(
+            c,
+            award_id,
+            (AwardStatus::Pending, award.version),
+            AwardStatus::Pending,
+            AwardChanges {
+                rule_id: Some(&rule.id),
+                rule_code: Some(&rule.code),
+                points: Some(rule.points),
+                occurred_on: Some(p.occurred_on),
+                note: Some(&p.note),
+                ..Default::default()
+            },
+        )?;
         audit::record(
             c,
             &actor.audit(),
@@ -535,21 +627,13 @@ pub fn withdraw_seen(
     db::write_tx(conn, |c| {
         let award = own_pending(c, actor, award_id)?;
         check_seen(&award, seen)?;
-        let n = diesel::update(
-            awards::table
-                .find(award_id)
-                .filter(awards::status.eq("pending"))
-                .filter(awards::version.eq(award.version)),
-        )
-        .set((
-            awards::status.eq("withdrawn"),
-            awards::updated_at.eq(db::now()),
-            awards::version.eq(awards::version + 1),
-        ))
-        .execute(c)?;
-        if n == 0 {
-            return Err(lost_race(c, award_id));
-        }
+        transition(
+            c,
+            award_id,
+            (AwardStatus::Pending, award.version),
+            AwardStatus::Withdrawn,
+            AwardChanges::default(),
+        )?;
         audit::record(c, &actor.audit(), "award.withdraw", "award", award_id, "")?;
         Ok(())
     })
@@ -603,36 +687,21 @@ fn accept(
     why: &str,
 ) -> Result<(), PointsError> {
     let notice_days = settings::get(conn, settings::NOTICE_DAYS)?;
-    let now = db::now();
-    let guarded = awards::table
-        .find(&award.id)
-        .filter(awards::status.eq("pending"))
-        .filter(awards::version.eq(award.version));
-    let n = if notice_days > 0 {
-        diesel::update(guarded)
-            .set((
-                awards::status.eq("noticed"),
-                awards::reviewed_by.eq(&actor.user_id),
-                awards::reviewed_at.eq(now),
-                awards::notice_until.eq(today + chrono::Duration::days(notice_days)),
-                awards::updated_at.eq(now),
-                awards::settle_error.eq(""),
-                awards::version.eq(awards::version + 1),
-            ))
-            .execute(conn)?
-    } else {
-        diesel::update(guarded)
-            .set((
-                awards::status.eq("approved"),
-                awards::reviewed_by.eq(&actor.user_id),
-                awards::reviewed_at.eq(now),
-                awards::updated_at.eq(now),
-                awards::version.eq(awards::version + 1),
-            ))
-            .execute(conn)?
+    let reviewed = AwardChanges {
+        reviewed_by: Some(actor.user_id.as_str()),
+        reviewed_at: Some(db::now()),
+        ..Default::default()
     };
-    if n == 0 {
-        return Err(lost_race(conn, &award.id));
+    let from = (AwardStatus::Pending, award.version);
+    if notice_days > 0 {
+        let changes = AwardChanges {
+            notice_until: Some(Some(today + chrono::Duration::days(notice_days))),
+            settle_error: Some(""),
+            ..reviewed
+        };
+        transition(conn, &award.id, from, AwardStatus::Noticed, changes)?;
+    } else {
+        transition(conn, &award.id, from, AwardStatus::Approved, reviewed)?;
     }
     if notice_days <= 0 {
         let entry_id = post_award(conn, award, Some(actor.user_id.clone()), today)?;
@@ -697,7 +766,7 @@ pub fn review_seen(
                 .arg("name", &h.household.head_name)
                 .into());
         }
-        if award.status != "pending" {
+        if !award.is_pending() {
             return Err(FieldError::new("field.award", "error.award_not_pending")
                 .arg("status", format!("@{}", award.status_key()))
                 .into());
@@ -718,25 +787,18 @@ pub fn review_seen(
             }
             Decision::Reject(reason) => {
                 let reason: String = reason.trim().chars().take(200).collect();
-                let now = db::now();
-                let n = diesel::update(
-                    awards::table
-                        .find(award_id)
-                        .filter(awards::status.eq("pending"))
-                        .filter(awards::version.eq(award.version)),
-                )
-                .set((
-                    awards::status.eq("rejected"),
-                    awards::reviewed_by.eq(&actor.user_id),
-                    awards::reviewed_at.eq(now),
-                    awards::review_note.eq(&reason),
-                    awards::updated_at.eq(now),
-                    awards::version.eq(awards::version + 1),
-                ))
-                .execute(c)?;
-                if n == 0 {
-                    return Err(lost_race(c, award_id));
-                }
+                transition(
+                    c,
+                    award_id,
+                    (AwardStatus::Pending, award.version),
+                    AwardStatus::Rejected,
+                    AwardChanges {
+                        reviewed_by: Some(actor.user_id.as_str()),
+                        reviewed_at: Some(db::now()),
+                        review_note: Some(&reason),
+                        ..Default::default()
+                    },
+                )?;
                 totals::count_award(c, &award.household_id, today, totals::REJECTED, 1)?;
                 audit::record(
                     c,
@@ -807,30 +869,23 @@ pub fn reverse_seen(
     db::write_tx(conn, |c| {
         let award = find(c, award_id)?.ok_or(PointsError::NotFound)?;
         hh::find(c, actor, &award.household_id)?;
-        if !matches!(award.status.as_str(), "approved" | "noticed") {
+        if !award.is_accepted() {
             return Err(FieldError::new("field.award", "error.award_not_approved").into());
         }
         check_seen(&award, seen)?;
-        let now = db::now();
-        let n = diesel::update(
-            awards::table
-                .find(award_id)
-                .filter(awards::status.eq(&award.status))
-                .filter(awards::version.eq(award.version)),
-        )
-        .set((
-            awards::status.eq("reversed"),
-            awards::reversed_by.eq(&actor.user_id),
-            awards::reversed_at.eq(now),
-            awards::reverse_reason.eq(&reason),
-            awards::settle_error.eq(""),
-            awards::updated_at.eq(now),
-            awards::version.eq(awards::version + 1),
-        ))
-        .execute(c)?;
-        if n == 0 {
-            return Err(lost_race(c, award_id));
-        }
+        transition(
+            c,
+            award_id,
+            (award.status, award.version),
+            AwardStatus::Reversed,
+            AwardChanges {
+                reversed_by: Some(actor.user_id.as_str()),
+                reversed_at: Some(db::now()),
+                reverse_reason: Some(&reason),
+                settle_error: Some(""),
+                ..Default::default()
+            },
+        )?;
         if let Some(entry_id) = &award.entry_id {
             let entry = ledger::find_entry(c, entry_id)?.ok_or(PointsError::NotFound)?;
             ledger::reverse(
@@ -884,28 +939,22 @@ pub fn object_seen(
     db::write_tx(conn, |c| {
         let award = find(c, award_id)?.ok_or(PointsError::NotFound)?;
         hh::find(c, actor, &award.household_id)?;
-        if award.status != "noticed" {
+        if !award.is_noticed() {
             return Err(FieldError::new("field.award", "error.award_not_noticed").into());
         }
         check_seen(&award, seen)?;
-        let n = diesel::update(
-            awards::table
-                .find(award_id)
-                .filter(awards::status.eq("noticed"))
-                .filter(awards::version.eq(award.version)),
-        )
-        .set((
-            awards::status.eq("pending"),
-            awards::objection.eq(&objection),
-            awards::notice_until.eq(None::<NaiveDate>),
-            awards::settle_error.eq(""),
-            awards::updated_at.eq(db::now()),
-            awards::version.eq(awards::version + 1),
-        ))
-        .execute(c)?;
-        if n == 0 {
-            return Err(lost_race(c, award_id));
-        }
+        transition(
+            c,
+            award_id,
+            (AwardStatus::Noticed, award.version),
+            AwardStatus::Pending,
+            AwardChanges {
+                objection: Some(&objection),
+                notice_until: Some(None),
+                settle_error: Some(""),
+                ..Default::default()
+            },
+        )?;
         if let Some(at) = award.reviewed_at {
             let day = chrono::TimeZone::from_utc_datetime(&tz, &at).date_naive();
             totals::count_award(c, &award.household_id, day, totals::APPROVED, -1)?;
@@ -949,7 +998,7 @@ pub fn settle_notices_report(conn: &mut DbConn, today: NaiveDate) -> Result<Sett
     let mut after = String::new();
     loop {
         let due: Vec<Award> = awards::table
-            .filter(awards::status.eq("noticed"))
+            .filter(awards::status.eq(AwardStatus::Noticed))
             .filter(awards::notice_until.lt(today))
             .filter(awards::id.gt(&after))
             .order(awards::id.asc())
@@ -976,22 +1025,22 @@ pub fn settle_notices_report(conn: &mut DbConn, today: NaiveDate) -> Result<Sett
 fn settle_one(conn: &mut DbConn, award: &Award, today: NaiveDate) -> Result<usize, FieldError> {
     let r = db::write_tx(conn, |c| {
         let attempt = db::write_tx(c, |c| {
-            let n = diesel::update(
-                awards::table
-                    .find(&award.id)
-                    .filter(awards::status.eq("noticed"))
-                    .filter(awards::version.eq(award.version)),
-            )
-            .set((
-                awards::status.eq("approved"),
-                awards::settle_error.eq(""),
-                awards::updated_at.eq(db::now()),
-                awards::version.eq(awards::version + 1),
-            ))
-            .execute(c)?;
-            if n == 0 {
-                // Objected to, reversed or settled elsewhere meanwhile.
-                return Ok(0);
+            let settled = transition(
+                c,
+                &award.id,
+                (AwardStatus::Noticed, award.version),
+                AwardStatus::Approved,
+                AwardChanges {
+                    settle_error: Some(""),
+                    ..Default::default()
+                },
+            );
+            match settled {
+                Ok(()) => {}
+                // Objected to, reversed or settled elsewhere meanwhile:
+                // nothing is due any more.
+                Err(PointsError::Invalid(_) | PointsError::NotFound) => return Ok(0),
+                Err(e) => return Err(e),
             }
             let entry_id = post_award(c, award, award.reviewed_by.clone(), today)?;
             diesel::update(awards::table.find(&award.id))
@@ -1005,7 +1054,7 @@ fn settle_one(conn: &mut DbConn, award: &Award, today: NaiveDate) -> Result<usiz
                 &award.id,
                 "notice period over",
             )?;
-            Ok::<usize, PointsError>(n)
+            Ok::<usize, PointsError>(1)
         });
         let e = match attempt {
             Ok(n) => return Ok(Ok(n)),
@@ -1020,7 +1069,7 @@ fn settle_one(conn: &mut DbConn, award: &Award, today: NaiveDate) -> Result<usiz
         diesel::update(
             awards::table
                 .find(&award.id)
-                .filter(awards::status.eq("noticed")),
+                .filter(awards::status.eq(AwardStatus::Noticed)),
         )
         .set(awards::settle_error.eq(settle_reason(&e)))
         .execute(c)?;
@@ -1087,7 +1136,7 @@ pub fn review_queue(
 ) -> Result<Vec<AwardRow>, PointsError> {
     let scope = &actor.scope;
     let rows = award_rows!(scope_like(scope)?)
-        .filter(awards::status.eq("pending"))
+        .filter(awards::status.eq(AwardStatus::Pending))
         .order((awards::proposed_at.asc(), awards::id.asc()))
         .limit(limit)
         .load::<RowTuple>(conn)?;
@@ -1103,7 +1152,7 @@ pub fn unsettled(
 ) -> Result<Vec<AwardRow>, PointsError> {
     let scope = &actor.scope;
     let rows = award_rows!(scope_like(scope)?)
-        .filter(awards::status.eq("noticed"))
+        .filter(awards::status.eq(AwardStatus::Noticed))
         .filter(awards::settle_error.ne(""))
         .order((awards::notice_until.asc(), awards::id.asc()))
         .limit(limit)
@@ -1155,7 +1204,7 @@ pub fn notice(
         return Err(PointsError::Forbidden);
     }
     let rows = award_rows!(Some(db::path_prefix(village_path)))
-        .filter(awards::status.eq_any(["approved", "noticed"]))
+        .filter(awards::status.eq_any(AwardStatus::ACCEPTED))
         .filter(awards::occurred_on.ge(from))
         .filter(awards::occurred_on.le(to))
         .order((households::head_name.asc(), awards::occurred_on.asc()))

@@ -104,6 +104,49 @@ impl db::RetryableError for RedeemError {
     }
 }
 
+crate::text_enum! {
+    /// A redemption stands (`Completed`) or was undone by a reversing
+    /// entry (`Void`).
+    pub enum RedemptionStatus {
+        Completed = "completed",
+        Void = "void",
+    }
+}
+
+/// What voiding writes besides the status.
+#[derive(AsChangeset)]
+#[diesel(table_name = redemptions)]
+pub struct RedemptionChanges<'a> {
+    pub voided_at: NaiveDateTime,
+    pub voided_by: &'a str,
+    pub void_reason: &'a str,
+}
+
+/// The one way a redemption changes status: one conditional update on its
+/// id and the status `from`, setting `to` with `changes`.
+///
+/// Errors: `RedeemError::Invalid` with `error.already_void` when no row
+/// matched (someone else voided it first).
+pub fn transition(
+    conn: &mut DbConn,
+    id: &str,
+    from: RedemptionStatus,
+    to: RedemptionStatus,
+    changes: RedemptionChanges,
+) -> Result<(), RedeemError> {
+    let n = diesel::update(
+        redemptions::table
+            .find(id)
+            .filter(redemptions::status.eq(from)),
+    )
+    .set((redemptions::status.eq(to), changes))
+    .execute(conn)?;
+    if n == 0 {
+        return Err(FieldError::new("field.redemption", "error.already_void").into());
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = redemptions)]
 pub struct Redemption {
@@ -116,7 +159,7 @@ pub struct Redemption {
     pub clerk_username: String,
     pub total_points: i64,
     pub balance_after: i64,
-    pub status: String,
+    pub status: RedemptionStatus,
     pub points_entry_id: String,
     pub idempotency_key: String,
     pub created_at: NaiveDateTime,
@@ -127,7 +170,7 @@ pub struct Redemption {
 
 impl Redemption {
     pub fn is_void(&self) -> bool {
-        self.status == "void"
+        self.status == RedemptionStatus::Void
     }
 }
 
@@ -397,7 +440,7 @@ pub fn redeem(
                 redemptions::clerk_username.eq(&ctx.username),
                 redemptions::total_points.eq(total),
                 redemptions::balance_after.eq(balance_after),
-                redemptions::status.eq("completed"),
+                redemptions::status.eq(RedemptionStatus::Completed),
                 redemptions::points_entry_id.eq(&entry.id),
                 redemptions::idempotency_key.eq(r.key),
                 redemptions::created_at.eq(db::now()),
@@ -561,21 +604,17 @@ pub fn void(
         if day != today && !any_day {
             return Err(FieldError::new("field.redemption", "error.void_same_day_only").into());
         }
-        let n = diesel::update(
-            redemptions::table
-                .find(id)
-                .filter(redemptions::status.eq("completed")),
-        )
-        .set((
-            redemptions::status.eq("void"),
-            redemptions::voided_at.eq(db::now()),
-            redemptions::voided_by.eq(&ctx.username),
-            redemptions::void_reason.eq(&reason),
-        ))
-        .execute(c)?;
-        if n == 0 {
-            return Err(FieldError::new("field.redemption", "error.already_void").into());
-        }
+        transition(
+            c,
+            id,
+            RedemptionStatus::Completed,
+            RedemptionStatus::Void,
+            RedemptionChanges {
+                voided_at: db::now(),
+                voided_by: &ctx.username,
+                void_reason: &reason,
+            },
+        )?;
         let entry = ledger::find_entry(c, &r.points_entry_id)?.ok_or(RedeemError::NotFound)?;
         ledger::reverse(
             c,

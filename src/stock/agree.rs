@@ -98,7 +98,14 @@ fn movements(
     Ok((found, reversed))
 }
 
-type RedemptionRow = (String, String, String, i64, String, String);
+type RedemptionRow = (
+    String,
+    String,
+    String,
+    i64,
+    crate::redemptions::RedemptionStatus,
+    String,
+);
 
 fn redemptions_agree(c: &mut DbConn, checked: &mut i64) -> QueryResult<Option<Disagreement>> {
     let mut after = String::new();
@@ -158,7 +165,7 @@ fn redemptions_agree(c: &mut DbConn, checked: &mut i64) -> QueryResult<Option<Di
             .collect();
         for (id, number, store_id, total, status, entry_id) in &batch {
             *checked += 1;
-            let void = status == "void";
+            let void = *status == crate::redemptions::RedemptionStatus::Void;
             let bad = |p| Ok(Some(Disagreement::new("redemption", id, number, p)));
             match entries.get(entry_id) {
                 None => return bad("ledger.agree_points_missing"),
@@ -267,7 +274,14 @@ fn donations_agree(c: &mut DbConn, checked: &mut i64) -> QueryResult<Option<Disa
 }
 
 fn stocktakes_agree(c: &mut DbConn, checked: &mut i64) -> QueryResult<Option<Disagreement>> {
-    type Row = (String, String, String, String, i64, Option<i64>);
+    type Row = (
+        String,
+        String,
+        String,
+        super::stocktake::StocktakeStatus,
+        i64,
+        Option<i64>,
+    );
     let mut after = String::new();
     loop {
         let batch: Vec<Row> = stocktakes::table
@@ -316,7 +330,10 @@ fn stocktakes_agree(c: &mut DbConn, checked: &mut i64) -> QueryResult<Option<Dis
                 *got.entry(m.item_id.as_str()).or_default() += m.delta_at(store_id);
             }
             got.retain(|_, q| *q != 0);
-            let (true, Some(end_seq)) = (status == "posted", *end_seq) else {
+            let (true, Some(end_seq)) = (
+                *status == super::stocktake::StocktakeStatus::Posted,
+                *end_seq,
+            ) else {
                 if !got.is_empty() {
                     return bad("ledger.agree_goods_differ");
                 }

@@ -73,44 +73,20 @@ impl Account {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MovementKind {
-    Donation,
-    Purchase,
-    Redemption,
-    Move,
-    Adjustment,
-    WriteOff,
-    Reversal,
+crate::text_enum! {
+    /// What a stock movement records.
+    pub enum MovementKind {
+        Donation = "donation",
+        Purchase = "purchase",
+        Redemption = "redemption",
+        Move = "move",
+        Adjustment = "adjustment",
+        WriteOff = "write_off",
+        Reversal = "reversal",
+    }
 }
 
 impl MovementKind {
-    pub const ALL: [MovementKind; 7] = [
-        MovementKind::Donation,
-        MovementKind::Purchase,
-        MovementKind::Redemption,
-        MovementKind::Move,
-        MovementKind::Adjustment,
-        MovementKind::WriteOff,
-        MovementKind::Reversal,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MovementKind::Donation => "donation",
-            MovementKind::Purchase => "purchase",
-            MovementKind::Redemption => "redemption",
-            MovementKind::Move => "move",
-            MovementKind::Adjustment => "adjustment",
-            MovementKind::WriteOff => "write_off",
-            MovementKind::Reversal => "reversal",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<MovementKind> {
-        MovementKind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
     pub fn label_key(self) -> &'static str {
         match self {
             MovementKind::Donation => "stock.kind_donation",
@@ -149,7 +125,7 @@ pub struct Movement {
 
 impl Movement {
     pub fn kind(&self) -> Option<MovementKind> {
-        MovementKind::parse(&self.kind)
+        MovementKind::parse(&self.kind).ok()
     }
 
     pub fn kind_label_key(&self) -> &'static str {

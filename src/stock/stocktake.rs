@@ -22,13 +22,76 @@ use crate::idempotency::{self, IdemKey};
 /// The setting: whether count sheets show the expected quantities.
 pub const SHOW_EXPECTED_KEY: &str = "stocktake.show_expected";
 
+crate::text_enum! {
+    /// A count sheet is being keyed in (`Open`) or its differences are on
+    /// the ledger (`Posted`).
+    pub enum StocktakeStatus {
+        Open = "open",
+        Posted = "posted",
+    }
+}
+
+/// What a change of a sheet writes besides its status and version (`None`
+/// leaves a column as it is).
+#[derive(Default, AsChangeset)]
+#[diesel(table_name = stocktakes)]
+pub struct StocktakeChanges<'a> {
+    pub counted_by: Option<&'a str>,
+    pub witnessed_by: Option<&'a str>,
+    pub posted_at: Option<Option<NaiveDateTime>>,
+}
+
+/// The one way a count sheet changes: one conditional update on its id,
+/// the status `from` and, when given, the `version` the person saw,
+/// setting `to` with `changes` and bumping the version.
+///
+/// Errors: when no row matched, `error.stocktake_changed` if the sheet is
+/// still open (changed since it was seen), else `error.stocktake_posted`.
+pub fn transition(
+    conn: &mut DbConn,
+    st: &Stocktake,
+    (from, version): (StocktakeStatus, Option<i64>),
+    to: StocktakeStatus,
+    changes: StocktakeChanges,
+) -> Result<(), StockError> {
+    let mut guarded = diesel::update(stocktakes::table)
+        .filter(stocktakes::id.eq(&st.id))
+        .filter(stocktakes::status.eq(from))
+        .into_boxed();
+    if let Some(v) = version {
+        guarded = guarded.filter(stocktakes::version.eq(v));
+    }
+    let n = guarded
+        .set((
+            stocktakes::status.eq(to),
+            stocktakes::version.eq(stocktakes::version + 1),
+            changes,
+        ))
+        .execute(conn)?;
+    if n == 0 {
+        let now: StocktakeStatus = stocktakes::table
+            .find(&st.id)
+            .select(stocktakes::status)
+            .first(conn)?;
+        let key = if now == StocktakeStatus::Open {
+            "error.stocktake_changed"
+        } else {
+            "error.stocktake_posted"
+        };
+        return Err(FieldError::new("field.stocktake", key)
+            .arg("number", &st.number)
+            .into());
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = stocktakes)]
 pub struct Stocktake {
     pub id: String,
     pub number: String,
     pub store_id: String,
-    pub status: String,
+    pub status: StocktakeStatus,
     pub show_expected: bool,
     pub started_by: String,
     pub counted_by: String,
@@ -46,7 +109,7 @@ pub struct Stocktake {
 
 impl Stocktake {
     pub fn is_open(&self) -> bool {
-        self.status == "open"
+        self.status == StocktakeStatus::Open
     }
 }
 
@@ -362,7 +425,7 @@ pub fn start(
                 stocktakes::id.eq(&id),
                 stocktakes::number.eq(&number),
                 stocktakes::store_id.eq(store_id),
-                stocktakes::status.eq("open"),
+                stocktakes::status.eq(StocktakeStatus::Open),
                 stocktakes::show_expected.eq(show),
                 stocktakes::started_by.eq(&actor.username),
                 stocktakes::counted_by.eq(""),
@@ -434,22 +497,18 @@ pub fn save_counts(
             };
             parsed.push((item_id, counted));
         }
-        let changed = diesel::update(
-            stocktakes::table
-                .find(id)
-                .filter(stocktakes::status.eq("open")),
-        )
-        .set((
-            stocktakes::counted_by.eq(&counted_by),
-            stocktakes::witnessed_by.eq(&witnessed_by),
-            stocktakes::version.eq(stocktakes::version + 1),
-        ))
-        .execute(c)?;
-        if changed == 0 {
-            return Err(FieldError::new("field.stocktake", "error.stocktake_posted")
-                .arg("number", &st.number)
-                .into());
-        }
+        // Any version: counts keyed in by two people at once both stand.
+        transition(
+            c,
+            &st,
+            (StocktakeStatus::Open, None),
+            StocktakeStatus::Open,
+            StocktakeChanges {
+                counted_by: Some(&counted_by),
+                witnessed_by: Some(&witnessed_by),
+                ..Default::default()
+            },
+        )?;
         // Where the ledger stands as these counts are written down: what
         // moves later is not in them.
         let head = super::lock_head(c)?;
@@ -513,32 +572,16 @@ pub fn confirm(
                 .ok_or(StockError::NotFound)?;
             let version = seen_version.unwrap_or(st.version);
             let now = db::now();
-            let won = diesel::update(
-                stocktakes::table
-                    .find(id)
-                    .filter(stocktakes::status.eq("open"))
-                    .filter(stocktakes::version.eq(version)),
-            )
-            .set((
-                stocktakes::status.eq("posted"),
-                stocktakes::posted_at.eq(Some(now)),
-                stocktakes::version.eq(stocktakes::version + 1),
-            ))
-            .execute(c)?;
-            if won == 0 {
-                let status: String = stocktakes::table
-                    .find(id)
-                    .select(stocktakes::status)
-                    .first(c)?;
-                let key = if status == "open" {
-                    "error.stocktake_changed"
-                } else {
-                    "error.stocktake_posted"
-                };
-                return Err(FieldError::new("field.stocktake", key)
-                    .arg("number", &st.number)
-                    .into());
-            }
+            transition(
+                c,
+                &st,
+                (StocktakeStatus::Open, Some(version)),
+                StocktakeStatus::Posted,
+                StocktakeChanges {
+                    posted_at: Some(Some(now)),
+                    ..Default::default()
+                },
+            )?;
             // The sheet is ours now: nobody can change it until we commit.
             let (st, lines) = find(c, id)?.ok_or(StockError::NotFound)?;
             if st.counted_by.trim().is_empty() {

@@ -450,7 +450,7 @@ pub fn overview(
         .into_iter()
         .map(|(e, points, balance)| HistoryLine {
             posted_on: e.posted_on,
-            what: if e.kind == ledger::Kind::Expiry.as_str() {
+            what: if e.kind() == Ok(ledger::Kind::Expiry) {
                 expired_from(&e.memo)
             } else if e.ref_kind == "redemption" {
                 goods.get(&e.ref_id).cloned().unwrap_or_default()

@@ -690,14 +690,15 @@ app_test! {
         // finds the redemption made the first time and moves nothing.
         {
             use aixin::api::idempotency::{KEEP_DAYS, purge_older_than};
-            use aixin::db::schema::api_idempotency as idem;
+            use aixin::db::schema::idempotency_keys as idem;
             use diesel::prelude::*;
             let mut c = app.conn();
+            let api_keys = idem::table.filter(idem::scope.eq(aixin::idempotency::API_SCOPE));
             let month_ago = aixin::db::now() - chrono::Duration::days(KEEP_DAYS + 1);
-            diesel::update(idem::table).set(idem::created_at.eq(month_ago)).execute(&mut c).unwrap();
+            diesel::update(api_keys).set(idem::created_at.eq(month_ago)).execute(&mut c).unwrap();
             let cut = aixin::db::now() - chrono::Duration::days(KEEP_DAYS);
             assert!(purge_older_than(&mut c, cut).unwrap() >= 2);
-            assert_eq!(idem::table.count().get_result::<i64>(&mut c).unwrap(), 0);
+            assert_eq!(api_keys.count().get_result::<i64>(&mut c).unwrap(), 0);
         }
         let (s, again) = api.post("/api/v1/redemptions", &[], &clerk, Some("scan-42"), body.clone()).await;
         assert!(s == 200 || s == 201, "{s} {again}");
@@ -895,5 +896,48 @@ app_test! {
             "head_name": "坏号", "id_number": "１１０１０５１９４９１２３１００２é", "area_id": village, "members": 2
         })).await;
         assert_eq!((s, bad["error"]["field"].as_str()), (422, Some("id_number")), "{bad}");
+    }
+}
+
+app_test! {
+    /// A retried redemption means the same whatever its form: keys in
+    /// another order, a `null` for an absent member, the card number typed
+    /// full-width. It replays the first receipt and charges once; another
+    /// basket under the same key is 409 `idempotency_key_reused`.
+    async fn a_replay_is_known_by_its_meaning(app) {
+        app.user("boss", Role::Admin, None, None);
+        let [_, _, town, village] = app.area_chain("西");
+        let store = app.store("西村爱心超市", &town);
+        app.user("xi.clerk", Role::Clerk, None, Some(&store));
+        let (household, card) = app.household_with_id("西月", &village, &test_id_number());
+        crate::helpers::fund(&mut app.conn(), &household, 100);
+        let api = Api::new(&app);
+        let admin = api.token("boss").await;
+        let (_, item) = api.post("/api/v1/items", &[], &admin, None, json!({"name": "盐", "unit": "袋", "points_price": 4})).await;
+        let clerk = api.token("xi.clerk").await;
+        let (s, _) = api.post("/api/v1/donations", &[], &clerk, Some("don-x"), json!({
+            "store_id": store, "donor": {"name": "好心人", "kind": "individual"},
+            "received_on": today().to_string(), "lines": [{"item_id": id(&item), "quantity": 10}]
+        })).await;
+        assert_eq!(s, 201);
+        let (s, first) = api.post("/api/v1/redemptions", &[], &clerk, Some("mean-1"),
+            json!({"store_id": store, "card_no": card, "lines": [{"item_id": id(&item), "quantity": 2}]})).await;
+        assert_eq!(s, 201, "{first}");
+        let wide: String = card
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { char::from_u32(c as u32 + 0xFEE0).unwrap() } else { c })
+            .collect();
+        assert_ne!(wide, card);
+        let (s, again) = api.post("/api/v1/redemptions", &[], &clerk, Some("mean-1"),
+            json!({"lines": [{"quantity": 2, "item_id": id(&item)}], "household_id": null, "card_no": wide, "store_id": store})).await;
+        assert!(s == 200 || s == 201, "{s} {again}");
+        assert_eq!(again, first, "the first receipt, replayed");
+        let (_, h) = api.get("/api/v1/households/{id}", &[&household], &admin).await;
+        assert_eq!(h["balance"], 100 - 8, "charged once");
+        let (s, e) = api.post("/api/v1/redemptions", &[], &clerk, Some("mean-1"),
+            json!({"store_id": store, "card_no": card, "lines": [{"item_id": id(&item), "quantity": 3}]})).await;
+        assert_eq!((s, e["error"]["code"].as_str()), (409, Some("idempotency_key_reused")), "{e}");
+        let (_, h) = api.get("/api/v1/households/{id}", &[&household], &admin).await;
+        assert_eq!(h["balance"], 100 - 8, "nothing more charged");
     }
 }

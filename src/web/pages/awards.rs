@@ -145,7 +145,7 @@ pub async fn propose(
     })
     .await
     .map(|award| {
-        let key = if award.status == "pending" {
+        let key = if award.is_pending() {
             "flash.award_proposed"
         } else {
             "flash.award_proposed_approved"

@@ -58,7 +58,7 @@ pub async fn home(
             w.my_pending = Some(
                 awards::table
                     .filter(awards::proposed_by.eq(&user_id))
-                    .filter(awards::status.eq("pending"))
+                    .filter(awards::status.eq(crate::points::awards::AwardStatus::Pending))
                     .count()
                     .get_result(c)?,
             );

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::areas::Area;
 use crate::auth::Action;
 use crate::domain::{CardNo, FieldError};
-use crate::households::import::{self, Job, Report};
+use crate::households::import::{self, ImportState, Job, Report};
 use crate::households::{
     self, CardLookup, HouseholdForm, HouseholdRow, ListFilter, Secret, Sort, Status, StatusChange,
 };
@@ -958,7 +958,7 @@ pub async fn import_confirm(
     user.require(Action::ImportHouseholds)?;
     let job = load_job(&state, &user, id.into_inner()).await?;
     let updates = job.report().map(|r| r.update).unwrap_or(0);
-    if job.state == "checked" && updates > 0 && form.0.apply_updates != "1" {
+    if job.state == ImportState::Checked && updates > 0 && form.0.apply_updates != "1" {
         return Ok(flash_field_error(
             &req,
             &format!("/households/import/{}", job.id),
@@ -976,7 +976,7 @@ pub async fn import_confirm(
         let now = run(&state, move |c| Ok(import::find_job(c, &job_id)?))
             .await?
             .unwrap_or(job.clone());
-        let key = if now.state == "checked" || now.state == "expired" {
+        let key = if matches!(now.state, ImportState::Checked | ImportState::Expired) {
             "error.import_expired"
         } else {
             "error.import_already_confirmed"

@@ -105,7 +105,7 @@ async fn load_statement(
                         .and_then(|u| names.get(u))
                         .cloned()
                         .unwrap_or_default(),
-                    what: if e.kind == ledger::Kind::Expiry.as_str() {
+                    what: if e.kind() == Ok(ledger::Kind::Expiry) {
                         i18n::tf(
                             lang,
                             "ledger.expired_earned_by",

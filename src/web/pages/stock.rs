@@ -376,7 +376,8 @@ impl HistoryQuery {
         let kind = match self.kind.trim() {
             "" => None,
             k => Some(
-                MovementKind::parse(k).ok_or(FieldError::new("field.kind", "error.choose_one"))?,
+                MovementKind::parse(k)
+                    .map_err(|_| FieldError::new("field.kind", "error.choose_one"))?,
             ),
         };
         Ok(HistoryFilter {
@@ -454,7 +455,7 @@ struct HistoryPage<'a> {
     store: StoreRow,
     lines: Vec<HistoryLine>,
     items: Vec<Item>,
-    kinds: [MovementKind; 7],
+    kinds: &'static [MovementKind],
     q: HistoryQuery,
     page: i64,
     more: bool,
