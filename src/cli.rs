@@ -666,6 +666,16 @@ fn daily_jobs(pool: &DbPool, config: &Config) {
     if let Err(e) = recorded {
         tracing::error!(error = %e, "could not record the retention run");
     }
+    // Photos of households' reports go after their own retention period.
+    let ctx = AuditCtx {
+        username: "(daily)".into(),
+        ..AuditCtx::default()
+    };
+    match crate::window::deeds::purge_photos(&mut c, &ctx, db::now()) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(%day, photos = n, "report photos deleted"),
+        Err(e) => tracing::error!(error = %e, "report photo retention failed"),
+    }
 }
 
 /// Sweep expired sessions and old failed-login rows now and then, and run

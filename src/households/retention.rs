@@ -113,6 +113,9 @@ pub fn run(
                 )
                 .set(household_status_history::reason.eq(""))
                 .execute(c)?;
+                // What the household wrote and sent from its own page.
+                crate::window::deeds::erase_household(c, &id)?;
+                crate::window::objections::erase_household(c, &id)?;
                 audit::record(
                     c,
                     ctx,
