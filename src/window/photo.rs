@@ -58,9 +58,13 @@ pub fn clean(bytes: &[u8]) -> Result<Cleaned, FieldError> {
     limits.max_image_height = Some(20_000);
     limits.max_alloc = Some(MAX_DECODE_BYTES);
     reader.limits(limits);
-    let mut decoder = reader
-        .into_decoder()
-        .map_err(|_| refused("error.photo_format"))?;
+    // A header past the decoder's limits is a picture too big, not a bad file.
+    let mut decoder = reader.into_decoder().map_err(|e| match e {
+        image::ImageError::Limits(_) => {
+            refused("error.photo_too_many_pixels").arg("mp", MAX_PIXELS / 1_000_000)
+        }
+        _ => refused("error.photo_format"),
+    })?;
     // The header's size is checked before a single pixel is decoded.
     let (w, h) = decoder.dimensions();
     if u64::from(w) * u64::from(h) > MAX_PIXELS || w == 0 || h == 0 {
