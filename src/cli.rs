@@ -663,6 +663,16 @@ fn daily_jobs(pool: &DbPool, config: &Config) {
         Ok(None) => {}
         Err(e) => tracing::error!(error = %e, "retention failed"),
     }
+    // Photos of households' reports go after their own retention period.
+    let ctx = AuditCtx {
+        username: "(daily)".into(),
+        ..AuditCtx::default()
+    };
+    match crate::window::deeds::purge_photos(&mut c, &ctx, db::now()) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(%day, photos = n, "report photos deleted"),
+        Err(e) => tracing::error!(error = %e, "report photo retention failed"),
+    }
 }
 
 /// Sweep expired sessions and old failed-login rows now and then, and run

@@ -66,6 +66,10 @@ pub struct Config {
     /// no trailing slash): a card's QR code opens `{public_url}/h/{card}`.
     /// None: the QR code holds the card number alone.
     pub public_url: Option<String>,
+    /// Requests one client address may make to the public pages (notice,
+    /// honour roll, price lists, rulebook) per minute, counted in the
+    /// database across app servers (`AIXIN_PUBLIC_PER_MINUTE`).
+    pub public_per_minute: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -161,8 +165,20 @@ impl Config {
             }
             None => None,
         };
+        let public_per_minute = match var("AIXIN_PUBLIC_PER_MINUTE") {
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=100_000).contains(n))
+                .ok_or_else(|| ConfigError {
+                    name: "AIXIN_PUBLIC_PER_MINUTE",
+                    message: format!("must be a number from 1 to 100000, not \"{v}\""),
+                })?,
+            None => 120,
+        };
         Ok(Config {
             public_url,
+            public_per_minute,
             slow_query_ms,
             database_url,
             bind,

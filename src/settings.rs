@@ -31,6 +31,8 @@ impl Setting {
             "expiry_years" => "settings.expiry_years",
             "expiry_months" => "settings.expiry_months",
             "retention_years" => "settings.retention_years",
+            "photo_days" => "settings.photo_days",
+            "black_list" => "settings.black_list",
             _ => "settings.adjustment_approval_above",
         }
     }
@@ -89,6 +91,22 @@ pub const RETENTION_YEARS: Setting = Setting {
     max: 100,
 };
 
+/// Photos of a household's report are deleted this many days after the
+/// report was decided (0: kept until the household's data is erased).
+pub const PHOTO_DAYS: Setting = Setting {
+    key: "photo_days",
+    default: 365,
+    min: 0,
+    max: 3650,
+};
+/// The black list (黑榜) of deductions is published (off by default).
+pub const BLACK_LIST: Setting = Setting {
+    key: "black_list",
+    default: 0,
+    min: 0,
+    max: 1,
+};
+
 pub const ALL: &[Setting] = &[
     REVIEW_REQUIRED,
     NOTICE_DAYS,
@@ -97,6 +115,8 @@ pub const ALL: &[Setting] = &[
     EXPIRY_YEARS,
     EXPIRY_MONTHS,
     RETENTION_YEARS,
+    PHOTO_DAYS,
+    BLACK_LIST,
 ];
 
 pub fn get(conn: &mut DbConn, s: Setting) -> QueryResult<i64> {

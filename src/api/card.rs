@@ -84,6 +84,7 @@ pub async fn balance(
                     WindowError::Refused => refused(),
                     WindowError::Field(e) => ApiError::Field(e),
                     WindowError::Db(e) => e.into(),
+                    WindowError::Raced => crate::error::Problem::Raced("card check").into(),
                 }
             })?;
         let ledger = super::households::ledger_of(c, &household_id, Some(LAST_ENTRIES))?;

@@ -129,7 +129,23 @@ pub fn take(
     limits: &[Limit],
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    let window = Duration::minutes(config.login_window_minutes);
+    take_within(
+        conn,
+        limits,
+        Duration::minutes(config.login_window_minutes),
+        now,
+    )
+}
+
+/// Take one slot on every counter for a window of the caller's choosing
+/// (e.g. requests to the public pages per address and minute), all or none.
+/// False (nothing counted) when any counter is full.
+pub fn take_within(
+    conn: &mut DbConn,
+    limits: &[Limit],
+    window: Duration,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
     let taken = db::write_tx(conn, |c| {
         for l in limits {
             if !take_one(c, l, window, now)? {

@@ -528,6 +528,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     redemption_lines,
     api_tokens,
     card_failures,
+    deed_reports,
+    deed_photos,
+    notice_objections,
 );
 
 diesel::table! {
@@ -608,3 +611,53 @@ diesel::table! {
         window_start -> Timestamp,
     }
 }
+
+diesel::table! {
+    deed_reports (id) {
+        id -> Text,
+        household_id -> Text,
+        card_no -> Text,
+        rule_id -> Text,
+        rule_code -> Text,
+        occurred_on -> Date,
+        note -> Text,
+        status -> Text,
+        decline_reason -> Text,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+        award_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    deed_photos (id) {
+        id -> Text,
+        report_id -> Text,
+        position -> BigInt,
+        width -> BigInt,
+        height -> BigInt,
+        jpeg -> Binary,
+    }
+}
+
+diesel::table! {
+    notice_objections (id) {
+        id -> Text,
+        award_id -> Text,
+        household_id -> Text,
+        reason -> Text,
+        status -> Text,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+        decision_note -> Text,
+        created_at -> Timestamp,
+        version -> BigInt,
+    }
+}
+
+diesel::joinable!(deed_reports -> households (household_id));
+diesel::joinable!(deed_reports -> rules (rule_id));
+diesel::joinable!(deed_photos -> deed_reports (report_id));
+diesel::joinable!(notice_objections -> awards (award_id));

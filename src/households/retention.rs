@@ -161,6 +161,9 @@ fn erase_one(
     )
     .set(household_status_history::reason.eq(""))
     .execute(c)?;
+    // What the household wrote and sent from its own page.
+    crate::window::deeds::erase_household(c, id)?;
+    crate::window::objections::erase_household(c, id)?;
     audit::record(
         c,
         ctx,

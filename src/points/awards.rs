@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use super::{PointsError, Rule, current_rule, find_rule};
 use crate::audit::{self, AuditCtx};
 use crate::auth::{Action, Actor, Scope};
-use crate::db::schema::{areas, awards, households, points_cards, rules, users};
+use crate::db::schema::{areas, awards, households, notice_objections, points_cards, rules, users};
 use crate::db::{self, DbConn};
 use crate::domain::{FieldError, Role, parse_optional_text};
 use crate::households as hh;
@@ -1001,6 +1001,12 @@ pub fn settle_notices_report(conn: &mut DbConn, today: NaiveDate) -> Result<Sett
             .filter(awards::status.eq(AwardStatus::Noticed))
             .filter(awards::notice_until.lt(today))
             .filter(awards::id.gt(&after))
+            // An entry a household objected to waits for the reviewer's decision.
+            .filter(diesel::dsl::not(diesel::dsl::exists(
+                notice_objections::table
+                    .filter(notice_objections::award_id.eq(awards::id))
+                    .filter(notice_objections::status.eq("open")),
+            )))
             .order(awards::id.asc())
             .select(Award::as_select())
             .limit(SETTLE_PAGE)

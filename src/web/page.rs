@@ -194,10 +194,20 @@ fn nav_for(a: &Authed) -> Vec<NavItem> {
             label_key: "nav.awards",
         });
     }
+    if a.can(Action::ProposeAwards) {
+        items.push(NavItem {
+            href: "/deeds",
+            label_key: "nav.deeds",
+        });
+    }
     if a.can(Action::ReviewAwards) {
         items.push(NavItem {
             href: "/review",
             label_key: "nav.review",
+        });
+        items.push(NavItem {
+            href: "/objections",
+            label_key: "nav.objections",
         });
     }
     if a.can(Action::ViewNotice) {

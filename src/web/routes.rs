@@ -5,7 +5,7 @@ use actix_web::http::Method;
 use actix_web::{Route, guard, web};
 
 use super::pages::{
-    areas, audit, auth, awards, counter, donations, goods, home, households, ledger, misc,
+    areas, audit, auth, awards, counter, deeds, donations, goods, home, households, ledger, misc,
     operations, profile, reports, rules, stock, stocktakes, stores, users, window,
 };
 
@@ -57,12 +57,18 @@ pub fn table() -> Vec<RouteDef> {
         post!("/h/logout", window::log_out),
         post!("/h/pin", window::change_pin),
         post!("/h/honours", window::honour_choice),
+        post!("/h/reports", window::report_deed),
+        post!("/h/objections", window::object),
+        get!("/h/photos/{id}", window::own_photo),
         // What anyone may read: the rulebook, a store's prices, a village's
         // notice, an area's honour roll.
         get!("/public/rules", window::rules),
         get!("/public/stores/{id}", window::shelf),
+        get!("/public/notice", window::notice_pick),
         get!("/public/notice/{id}", window::notice),
+        get!("/public/honours", window::honours_pick),
         get!("/public/honours/{id}", window::honours),
+        get!("/public/blacklist/{id}", window::black_list),
         get!("/password", auth::password_page),
         post!("/password", auth::change_password),
         get!("/profile", profile::profile),
@@ -154,6 +160,14 @@ pub fn table() -> Vec<RouteDef> {
         post!("/awards/{id}/withdraw", awards::withdraw),
         post!("/awards/{id}/reverse", awards::reverse),
         post!("/awards/{id}/object", awards::object),
+        // Deeds households reported, for the officials of their area.
+        get!("/deeds", deeds::list),
+        post!("/deeds/{id}/award", deeds::to_award),
+        post!("/deeds/{id}/decline", deeds::decline),
+        get!("/deeds/photos/{id}", deeds::photo),
+        // Households' objections to the online notice, for the reviewers.
+        get!("/objections", deeds::objections_queue),
+        post!("/objections/{id}", deeds::decide_objection),
         get!("/review", awards::review_queue),
         post!("/review", awards::review),
         get!("/notice", awards::notice),

@@ -8,6 +8,9 @@
 //! card and per client address in the database, like failed logins, and the
 //! same counts guard the JSON API's card look-up.
 
+pub mod deeds;
+pub mod objections;
+pub mod photo;
 pub mod public;
 
 use chrono::{Duration, NaiveDate};
@@ -45,8 +48,22 @@ pub enum WindowError {
     Throttled,
     #[error("invalid field {}", .0.field)]
     Field(FieldError),
+    /// Another transaction did the same first (the same form twice at
+    /// once); retried, the second finds the first's result.
+    #[error("raced")]
+    Raced,
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
+}
+
+impl From<crate::idempotency::Error> for WindowError {
+    fn from(e: crate::idempotency::Error) -> Self {
+        match e {
+            crate::idempotency::Error::Reused(f) => WindowError::Field(f),
+            crate::idempotency::Error::Raced => WindowError::Raced,
+            crate::idempotency::Error::Db(d) => WindowError::Db(d),
+        }
+    }
 }
 
 impl From<FieldError> for WindowError {
@@ -57,7 +74,11 @@ impl From<FieldError> for WindowError {
 
 impl db::RetryableError for WindowError {
     fn is_retryable(&self) -> bool {
-        matches!(self, WindowError::Db(e) if e.is_retryable())
+        match self {
+            WindowError::Raced => true,
+            WindowError::Db(e) => e.is_retryable(),
+            _ => false,
+        }
     }
 }
 

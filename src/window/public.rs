@@ -187,17 +187,39 @@ pub fn honours(
     area_id: &str,
     month: Month,
 ) -> QueryResult<Option<(Area, Vec<Honour>)>> {
+    ranked(c, area_id, month, false)
+}
+
+/// The black list (黑榜) of an area for a month, when the scheme publishes
+/// one (`settings::BLACK_LIST`): the households with the most points
+/// deducted for deeds in the month, under the honour roll's privacy rules
+/// (masked names, village only, archived households and those that asked
+/// not to be named left out). `points` are the points deducted, positive.
+/// None when the area is unknown.
+pub fn black_list(
+    c: &mut DbConn,
+    area_id: &str,
+    month: Month,
+) -> QueryResult<Option<(Area, Vec<Honour>)>> {
+    ranked(c, area_id, month, true)
+}
+
+fn ranked(
+    c: &mut DbConn,
+    area_id: &str,
+    month: Month,
+    deductions: bool,
+) -> QueryResult<Option<(Area, Vec<Honour>)>> {
     let Some(area) = areas::find(c, area_id)? else {
         return Ok(None);
     };
     let (from, end) = (month.first_day(), month.end_day());
-    let rows: Vec<(String, String, String, i64)> = awards::table
+    let mut q = awards::table
         .inner_join(households::table.inner_join(areas_t::table))
         .filter(areas_t::path.like(crate::db::path_prefix(&area.path)))
         .filter(households::honour_opt_out.eq(false))
         .filter(households::archived.eq(false))
         .filter(awards::status.eq_any(crate::points::awards::AwardStatus::ACCEPTED))
-        .filter(awards::points.gt(0))
         .filter(awards::occurred_on.ge(from))
         .filter(awards::occurred_on.lt(end))
         .select((
@@ -206,14 +228,20 @@ pub fn honours(
             areas_t::name,
             awards::points,
         ))
-        .load(c)?;
+        .into_boxed();
+    q = if deductions {
+        q.filter(awards::points.lt(0))
+    } else {
+        q.filter(awards::points.gt(0))
+    };
+    let rows: Vec<(String, String, String, i64)> = q.load(c)?;
     let mut by_household: std::collections::HashMap<String, (String, String, i64)> =
         Default::default();
     for (id, name, village, points) in rows {
         by_household
             .entry(id)
             .or_insert_with(|| (name, village, 0))
-            .2 += points;
+            .2 += points.saturating_abs();
     }
     let mut list: Vec<(String, String, String, i64)> = by_household
         .into_iter()
@@ -239,6 +267,38 @@ pub fn honours(
         })
         .collect();
     Ok(Some((area, honours)))
+}
+
+/// A town and its villages, for the public pickers.
+#[derive(Debug, Clone)]
+pub struct TownVillages {
+    pub town: Area,
+    pub villages: Vec<Area>,
+}
+
+/// Every town with its villages, in the tree's order, for choosing a
+/// village's notice or an area's honour roll without knowing its id.
+pub fn towns_and_villages(c: &mut DbConn) -> QueryResult<Vec<TownVillages>> {
+    let all = areas::tree_order(areas::tree(c)?);
+    let mut out: Vec<TownVillages> = Vec::new();
+    for a in &all {
+        if a.level() == AreaLevel::Town {
+            out.push(TownVillages {
+                town: a.clone(),
+                villages: Vec::new(),
+            });
+        }
+    }
+    for a in all {
+        if a.level() == AreaLevel::Village
+            && let Some(t) = out
+                .iter_mut()
+                .find(|t| a.parent_id.as_deref() == Some(t.town.id.as_str()))
+        {
+            t.villages.push(a);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

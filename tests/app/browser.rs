@@ -36,6 +36,11 @@ fn find_program(candidates: &[&str]) -> Option<String> {
 /// Start chromedriver and a headless Chromium, or None (skipped) when they
 /// are not installed.
 pub async fn start_browser(test: &str) -> Option<Browser> {
+    start_browser_sized(test, 1280, 900).await
+}
+
+/// A browser whose window is `width` x `height` (a phone: 390 x 844).
+pub async fn start_browser_sized(test: &str, width: u32, height: u32) -> Option<Browser> {
     let driver_path = std::env::var("AIXIN_CHROMEDRIVER")
         .ok()
         .or_else(|| find_program(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]));
@@ -68,7 +73,7 @@ pub async fn start_browser(test: &str) -> Option<Browser> {
             "args": [
                 "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-quic", "--no-first-run", "--window-size=1280,900",
+                "--disable-quic", "--no-first-run", format!("--window-size={width},{height}"),
                 format!("--user-data-dir={}", profile.path().display()),
             ]
         }
@@ -519,6 +524,161 @@ app_test! {
         }
         let n = b.client.execute("return window.__prints;", vec![]).await.unwrap();
         assert_eq!(n, serde_json::json!(2), "one dialog per click");
+        b.close().await;
+    }
+}
+
+/// The pages of a PDF (its page objects, not the page tree's `/Pages`).
+fn pdf_pages(pdf: &[u8]) -> usize {
+    let needle = b"/Type /Page";
+    let mut n = 0;
+    let mut i = 0;
+    while i + needle.len() < pdf.len() {
+        if &pdf[i..i + needle.len()] == needle {
+            if pdf[i + needle.len()] != b's' {
+                n += 1;
+            }
+            i += needle.len();
+        } else {
+            i += 1;
+        }
+    }
+    n
+}
+
+/// A household's PIN as printed on its card.
+fn pin_of(app: &TestApp, card: &str) -> String {
+    aixin::households::card_pin(&mut app.conn(), &app.key, card)
+        .unwrap()
+        .expect("a card with a PIN")
+}
+
+app_test! {
+    /// #19, done when: on a phone-sized screen, a household opens its card's
+    /// address, sees its points and shelf, reports a deed with a photo; the
+    /// official turns it into an award, the reviewer approves it looking at
+    /// the photo; it is on the notice, masked; a neighbour objects, the
+    /// reviewer decides; the month's honour roll prints on one A4 page.
+    async fn a_household_on_a_phone_reports_a_deed_that_ends_on_the_notice(app) {
+        use aixin::db::schema::{awards as awards_t, deed_photos, deed_reports, notice_objections};
+        use diesel::prelude::*;
+        let Some(b) = start_browser_sized("a_household_on_a_phone_reports_a_deed_that_ends_on_the_notice", 390, 844).await else { return };
+        let [_, _, town, village] = app.area_chain("手机");
+        let store = app.store("手机村爱心超市", &town);
+        let official = app.user("ph-official", Role::Official, Some(&village), None);
+        app.user("ph-reviewer", Role::Reviewer, Some(&village), None);
+        let console = AuditCtx::console();
+        aixin::settings::set(&mut app.conn(), &console, aixin::settings::NOTICE_DAYS, 7).unwrap();
+        aixin::settings::set(&mut app.conn(), &console, aixin::settings::EXPIRY_MONTHS, 12).unwrap();
+        app.rule("PH1", "清扫村道", 10, None);
+        let goods = crate::stock::seed(&app, &store);
+        let _ = goods;
+        let today = aixin::time::today(chrono_tz::Asia::Shanghai);
+        // Twenty neighbours already on this month's roll: the poster is full.
+        aixin::settings::set(&mut app.conn(), &console, aixin::settings::REVIEW_REQUIRED, 0).unwrap();
+        for i in 0..20 {
+            let h = app.household(&format!("邻居{i:02}号"), &village);
+            let ctx = AuditCtx::console();
+            let who = Who { user_id: official.clone(), role: Role::Official, scope: aixin::auth::Scope::All };
+            let p = aixin::points::awards::parse_proposal("PH1", &today.to_string(), "", today).unwrap();
+            aixin::points::awards::propose(&mut app.conn(), &who.actor(&ctx), &h, &p, &format!("ph-{i}"), today).unwrap();
+        }
+        aixin::settings::set(&mut app.conn(), &console, aixin::settings::REVIEW_REQUIRED, 1).unwrap();
+        let (mine, my_card) = app.household_with_id("张三丰", &village, &test_id_number());
+        let (_, their_card) = app.household_with_id("李四光", &village, &test_id_number());
+        fund(&mut app.conn(), &mine, 30);
+
+        // The card's address, the PIN: balance, history, expiry, the shelf.
+        b.client.goto(&app.url(&format!("/h/{my_card}"))).await.unwrap();
+        b.fill("#pin", &pin_of(&app, &my_card)).await;
+        b.click("#open").await;
+        assert_eq!(b.path().await, "/h");
+        assert_eq!(b.text("#balance").await, "30");
+        assert!(!b.text("#history").await.is_empty());
+        assert!(b.text("#expiring").await.contains("30"));
+        assert!(b.text("body").await.contains("大米5kg"));
+
+        // A deed reported with a photo straight from a phone (EXIF and GPS in it).
+        let dir = tempfile::tempdir().unwrap();
+        let photo = dir.path().join("IMG_0001.jpg");
+        std::fs::write(&photo, aixin::window::photo::with_exif(&aixin::window::photo::sample_jpeg(2000, 1500))).unwrap();
+        b.client.find(Locator::Css("#report-rule option[value='PH1']")).await.unwrap().click().await.unwrap();
+        b.fill("#report-note", "扫了村东头的路").await;
+        b.client.find(Locator::Css("#report-photo")).await.unwrap().send_keys(&photo.display().to_string()).await.unwrap();
+        b.click("#report-send").await;
+        assert!(b.text(".flash").await.contains("已提交申报"));
+        assert!(b.text("#my-reports").await.contains("清扫村道"));
+        let (report_id, photo_id, jpeg): (String, String, Vec<u8>) = deed_photos::table
+            .inner_join(deed_reports::table)
+            .select((deed_reports::id, deed_photos::id, deed_photos::jpeg))
+            .first(&mut app.conn())
+            .unwrap();
+        assert!(!aixin::window::photo::has_metadata(&jpeg), "the stored photo has no EXIF");
+        assert!(!jpeg.windows(3).any(|w| w == b"GPS"));
+
+        // The official turns it into an award.
+        b.login(&app, "ph-official").await;
+        b.client.goto(&app.url("/deeds")).await.unwrap();
+        b.click(&format!("#award-{report_id}")).await;
+        assert!(b.text(".flash").await.contains("已转为积分申报"));
+        let award_id: String = awards_t::table
+            .filter(awards_t::household_id.eq(&mine))
+            .select(awards_t::id)
+            .first(&mut app.conn())
+            .unwrap();
+        b.client.delete_all_cookies().await.unwrap();
+
+        // The reviewer approves it with the photo beside it.
+        b.login(&app, "ph-reviewer").await;
+        b.client.goto(&app.url("/review")).await.unwrap();
+        let shown = b.client
+            .execute(
+                &format!("const i = document.querySelector('img[src=\"/deeds/photos/{photo_id}\"]'); return i ? i.complete && i.naturalWidth : 0;"),
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(shown.as_i64().unwrap_or(0) > 0, "the photo is shown beside the award: {shown}");
+        b.click(&format!("button[name=approve_one][value='{award_id}']")).await;
+        let status: String = awards_t::table.find(&award_id).select(awards_t::status).first(&mut app.conn()).unwrap();
+        assert_eq!(status, "noticed");
+
+        // On the village's notice, masked.
+        b.client.goto(&app.url("/public/notice")).await.unwrap();
+        b.client.find(Locator::Css(&format!("#pick-village option[value='{village}']"))).await.unwrap().click().await.unwrap();
+        b.click("#pick-show").await;
+        let notice = b.text("#notice-awards").await;
+        assert!(notice.contains("张*丰") && !notice.contains("张三丰"), "{notice}");
+
+        // A neighbour objects from its own page.
+        b.client.goto(&app.url(&format!("/h/{their_card}"))).await.unwrap();
+        b.fill("#pin", &pin_of(&app, &their_card)).await;
+        b.click("#open").await;
+        let entry = format!("li[data-award='{award_id}']");
+        b.fill(&format!("{entry} input[name=reason]"), "那天路是我扫的").await;
+        b.click(&format!("{entry} button")).await;
+        assert!(b.text(".flash").await.contains("异议已提交"));
+
+        // The reviewer upholds it: back in review; the notice says so.
+        let oid: String = notice_objections::table.select(notice_objections::id).first(&mut app.conn()).unwrap();
+        b.client.goto(&app.url("/objections")).await.unwrap();
+        b.click(&format!("#uphold-{oid}")).await;
+        assert!(b.text(".flash").await.contains("异议成立"));
+        let status: String = awards_t::table.find(&award_id).select(awards_t::status).first(&mut app.conn()).unwrap();
+        assert_eq!(status, "pending");
+        b.client.goto(&app.url(&format!("/public/notice/{village}"))).await.unwrap();
+        assert!(b.text("#notice-objections").await.contains("异议成立"));
+
+        // The month's honour roll, twenty names, on one A4 page.
+        let month = aixin::reports::Month::of(today);
+        b.client.goto(&app.url(&format!("/public/honours/{village}?month={month}"))).await.unwrap();
+        assert_eq!(b.client.find_all(Locator::Css("#honours li")).await.unwrap().len(), 20);
+        let pdf = b.client
+            .print(fantoccini::wd::PrintConfiguration::builder().shrink_to_fit(false).build().unwrap())
+            .await
+            .unwrap();
+        assert!(pdf.starts_with(b"%PDF-"));
+        assert_eq!(pdf_pages(&pdf), 1, "the honour roll prints on one A4 page");
         b.close().await;
     }
 }

@@ -39,10 +39,24 @@ fn matrix(method: &str, path: &str) -> Option<Who> {
         | ("POST", "/h/logout")
         | ("POST", "/h/pin")
         | ("POST", "/h/honours")
+        | ("POST", "/h/reports")
+        | ("POST", "/h/objections")
+        | ("GET", "/h/photos/{id}")
         | ("GET", "/public/rules")
         | ("GET", "/public/stores/{id}")
+        | ("GET", "/public/notice")
         | ("GET", "/public/notice/{id}")
-        | ("GET", "/public/honours/{id}") => Public,
+        | ("GET", "/public/honours")
+        | ("GET", "/public/honours/{id}")
+        | ("GET", "/public/blacklist/{id}") => Public,
+        // Deeds households reported: the officials of their area act on them;
+        // their photos are read by whoever reads households.
+        ("GET", "/deeds") | ("POST", "/deeds/{id}/award") | ("POST", "/deeds/{id}/decline") => {
+            Roles(HOUSEHOLD_KEEPERS)
+        }
+        ("GET", "/deeds/photos/{id}") => Roles(HOUSEHOLD_READERS),
+        // Households' objections to the online notice: the reviewers decide.
+        ("GET", "/objections") | ("POST", "/objections/{id}") => Roles(REVIEWERS),
         ("GET", "/") | ("POST", "/logout") | ("GET", "/password") | ("POST", "/password") => {
             AnyUser
         }

@@ -152,3 +152,356 @@ app_test! {
         p.assert_contains("尝试次数太多");
     }
 }
+
+/// The value of a hidden input named `name` in a page.
+fn hidden(body: &str, name: &str) -> String {
+    let needle = format!("name=\"{name}\" value=\"");
+    let at = body
+        .find(&needle)
+        .unwrap_or_else(|| panic!("no {name} in:\n{body}"));
+    let rest = &body[at + needle.len()..];
+    rest[..rest.find('"').unwrap()].to_string()
+}
+
+/// The household's report form, sent as a phone's browser sends it.
+async fn send_report(
+    c: &Client,
+    key: &str,
+    rule: &str,
+    on: &str,
+    note: &str,
+    photos: Vec<Vec<u8>>,
+) -> Page {
+    let token = c.csrf().await;
+    let mut form = reqwest::multipart::Form::new()
+        .text("csrf", token)
+        .text("key", key.to_string())
+        .text("rule_code", rule.to_string())
+        .text("occurred_on", on.to_string())
+        .text("note", note.to_string());
+    for (i, p) in photos.into_iter().enumerate() {
+        form = form.part(
+            "photo",
+            reqwest::multipart::Part::bytes(p)
+                .file_name(format!("IMG_{i}.jpg"))
+                .mime_str("image/jpeg")
+                .unwrap(),
+        );
+    }
+    let res = c
+        .http
+        .post(format!("{}/h/reports", c.base))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let location = res
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let headers = res.headers().clone();
+    let body = res.text().await.unwrap();
+    if let (Some(loc), 303) = (&location, status) {
+        return c.follow(loc).await;
+    }
+    Page {
+        status,
+        location,
+        body,
+        headers,
+    }
+}
+
+/// A household client with its page open.
+async fn open_window(app: &TestApp, card: &str) -> Client {
+    let c = app.client();
+    c.get(&format!("/h/{card}")).await;
+    let pin = pin_of(app, card);
+    let home = c
+        .submit("/h/login", &[("card_no", card), ("pin", &pin)])
+        .await;
+    assert_eq!(home.status, 200, "{}", home.body);
+    c
+}
+
+app_test! {
+    /// #19.2 and #19.3: a household reports a deed with a photo; the official
+    /// turns it into an award, the reviewer approves it beside the photo; a
+    /// neighbour objects on the notice and the reviewer decides it; the
+    /// outcome is on the public notice.
+    async fn a_reported_deed_becomes_an_award_and_a_neighbour_objects(app) {
+        use aixin::db::schema::{awards as awards_t, deed_photos, deed_reports, notice_objections};
+        use diesel::prelude::*;
+        let [_, _, _, village] = app.area_chain("申报");
+        let official = app.user("d-official", Role::Official, Some(&village), None);
+        app.user("d-reviewer", Role::Reviewer, Some(&village), None);
+        aixin::settings::set(&mut app.conn(), &AuditCtx::console(), aixin::settings::NOTICE_DAYS, 7).unwrap();
+        app.rule("D1", "清扫村道", 10, None);
+        app.rule("D2", "乱倒垃圾", -5, None);
+        let (mine, my_card) = app.household_with_id("张三丰", &village, &test_id_number());
+        let (_, their_card) = app.household_with_id("李四光", &village, &test_id_number());
+        let today = aixin::time::today(chrono_tz::Asia::Shanghai);
+
+        let h = open_window(&app, &my_card).await;
+        let home = h.get("/h").await;
+        home.assert_contains("id=\"report-form\"");
+        assert!(!home.body.contains("乱倒垃圾 (+"), "a deduction is not something to report");
+        let key = hidden(&home.body, "key");
+
+        // Wrong input: named, what was typed kept, nothing stored.
+        let bad = send_report(&h, &key, "", &today.to_string(), "扫了东头的路", vec![]).await;
+        assert_eq!(bad.status, 422);
+        bad.assert_contains("积分细则");
+        bad.assert_contains("扫了东头的路");
+        let not_photo = send_report(&h, &key, "D1", &today.to_string(), "扫了东头的路", vec![b"GIF89a not a photo".to_vec()]).await;
+        assert_eq!(not_photo.status, 422);
+        not_photo.assert_contains("JPEG");
+        let four = vec![aixin::window::photo::sample_jpeg(8, 8); 4];
+        let too_many = send_report(&h, &key, "D1", &today.to_string(), "扫了东头的路", four).await;
+        assert_eq!(too_many.status, 422);
+        too_many.assert_contains("最多上传 3 张");
+        let count = |app: &TestApp| -> i64 { deed_reports::table.count().get_result(&mut app.conn()).unwrap() };
+        assert_eq!(count(&app), 0);
+
+        // A phone's photo, with EXIF and GPS; sent twice by a double tap.
+        let phone = aixin::window::photo::with_exif(&aixin::window::photo::sample_jpeg(2400, 1800));
+        let sent = send_report(&h, &key, "D1", &today.to_string(), "扫了东头的路", vec![phone.clone()]).await;
+        assert_eq!(sent.status, 200, "{}", sent.body);
+        sent.assert_contains("已提交申报");
+        sent.assert_contains("data-status=\"open\"");
+        let again = send_report(&h, &key, "D1", &today.to_string(), "扫了东头的路", vec![phone]).await;
+        again.assert_contains("已经提交过");
+        assert_eq!(count(&app), 1, "one report for one form");
+        let (photo_id, jpeg, w): (String, Vec<u8>, i64) = deed_photos::table
+            .select((deed_photos::id, deed_photos::jpeg, deed_photos::width))
+            .first(&mut app.conn())
+            .unwrap();
+        assert!(!aixin::window::photo::has_metadata(&jpeg), "no EXIF in the stored photo");
+        assert!(!jpeg.windows(3).any(|w| w == b"GPS"), "no GPS in the stored photo");
+        assert_eq!(w, 1600, "made smaller on the server");
+        assert_eq!(h.get(&format!("/h/photos/{photo_id}")).await.status, 200, "the household sees its own photo");
+
+        // The official's list: the report, its photo; turned into an award.
+        let o = app.client();
+        o.login("d-official", PASSWORD).await;
+        let list = o.get("/deeds").await;
+        list.assert_contains("张三丰");
+        list.assert_contains(&format!("/deeds/photos/{photo_id}"));
+        let photo = o.get(&format!("/deeds/photos/{photo_id}")).await;
+        assert_eq!(photo.status, 200);
+        assert_eq!(photo.headers.get("content-type").unwrap(), "image/jpeg");
+        let report_id: String = deed_reports::table.select(deed_reports::id).first(&mut app.conn()).unwrap();
+        let version = hidden(&list.body[list.body.find(&format!("/deeds/{report_id}/award")).unwrap()..], "version");
+        let done = o.submit(&format!("/deeds/{report_id}/award"), &[("version", &version)]).await;
+        done.assert_contains("已转为积分申报");
+        let twice = o.submit(&format!("/deeds/{report_id}/award"), &[("version", &version)]).await;
+        twice.assert_contains("已经处理过了");
+        let (award_id, note, status, proposer): (String, String, String, String) = awards_t::table
+            .select((awards_t::id, awards_t::note, awards_t::status, awards_t::proposed_by))
+            .first(&mut app.conn())
+            .unwrap();
+        assert_eq!((status.as_str(), proposer.as_str()), ("pending", official.as_str()));
+        assert!(note.contains("扫了东头的路"), "{note}");
+        assert_eq!(aixin::window::deeds::report_of_award(&mut app.conn(), &award_id).unwrap(), Some(report_id.clone()), "the award links back to the report");
+
+        // The reviewer approves it looking at the photo.
+        let r = app.client();
+        r.login("d-reviewer", PASSWORD).await;
+        let queue = r.get("/review").await;
+        queue.assert_contains(&format!("src=\"/deeds/photos/{photo_id}\""));
+        assert_eq!(r.get(&format!("/deeds/photos/{photo_id}")).await.status, 200);
+        let v = hidden(&queue.body, &format!("v:{award_id}"));
+        r.submit("/review", &[("approve_one", &award_id), (&format!("v:{award_id}"), &v)]).await;
+        let status: String = awards_t::table.find(&award_id).select(awards_t::status).first(&mut app.conn()).unwrap();
+        assert_eq!(status, "noticed");
+        let anon = app.client();
+        anon.get(&format!("/public/notice/{village}")).await.assert_contains("张*丰");
+
+        // The neighbour objects from its own page; the entry waits.
+        let n = open_window(&app, &their_card).await;
+        let page = n.get("/h").await;
+        page.assert_contains(&format!("data-award=\"{award_id}\""));
+        let empty = n.post("/h/objections", &[("award_id", &award_id), ("reason", "")]).await;
+        assert_eq!(empty.status, 422);
+        empty.assert_contains("异议");
+        let objected = n.submit("/h/objections", &[("award_id", &award_id), ("reason", "那天路是我扫的")]).await;
+        objected.assert_contains("异议已提交");
+        n.submit("/h/objections", &[("award_id", &award_id), ("reason", "再说一次")]).await;
+        let objections: i64 = notice_objections::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(objections, 1, "one objection per household and entry");
+        // Its own entry cannot be objected to by the household itself.
+        let own = h.post("/h/objections", &[("award_id", &award_id), ("reason", "x")]).await;
+        assert_eq!(own.status, 422);
+        // While the objection is open the entry is not credited.
+        let settled = aixin::points::awards::settle_notices(&mut app.conn(), today + chrono::Duration::days(30)).unwrap();
+        assert_eq!(settled, 0);
+
+        // The reviewer dismisses it; the notice shows the outcome, not who or why.
+        let q = r.get("/objections").await;
+        q.assert_contains("那天路是我扫的");
+        let oid: String = notice_objections::table.select(notice_objections::id).first(&mut app.conn()).unwrap();
+        let ov = hidden(&q.body[q.body.find(&format!("/objections/{oid}")).unwrap()..], "version");
+        r.submit(&format!("/objections/{oid}"), &[("decision", "dismiss"), ("version", &ov), ("note", "核实无误")]).await
+            .assert_contains("异议不成立");
+        let notice = anon.get(&format!("/public/notice/{village}")).await;
+        notice.assert_contains("id=\"notice-objections\"");
+        notice.assert_contains("异议不成立");
+        assert!(!notice.body.contains("那天路是我扫的") && !notice.body.contains("李四光") && !notice.body.contains(&their_card));
+        let settled = aixin::points::awards::settle_notices(&mut app.conn(), today + chrono::Duration::days(30)).unwrap();
+        assert_eq!(settled, 1, "dismissed: the entry is credited when its notice ends");
+
+        // A second report, declined with a reason the household sees.
+        let key2 = hidden(&h.get("/h").await.body, "key");
+        send_report(&h, &key2, "D1", &today.to_string(), "又扫了一次", vec![]).await.assert_contains("已提交申报");
+        let second: String = deed_reports::table.filter(deed_reports::status.eq("open")).select(deed_reports::id).first(&mut app.conn()).unwrap();
+        let none = o.post(&format!("/deeds/{second}/decline"), &[("reason", " ")]).await;
+        assert_eq!(none.status, 303);
+        o.submit(&format!("/deeds/{second}/decline"), &[("reason", "没有看到照片，请补充")]).await.assert_contains("已退回");
+        h.get("/h").await.assert_contains("没有看到照片，请补充");
+
+        let actions = app.audit_actions();
+        for a in ["household.deed_report", "deed_report.award", "deed_report.decline", "household.objection", "objection.dismiss"] {
+            assert!(actions.contains(&a.to_string()), "{a} audited: {actions:?}");
+        }
+        let _ = mine;
+    }
+}
+
+app_test! {
+    /// #19.3: two reviewers decide one objection at the same moment: one
+    /// decision stands, the other is told what the first decided; the award
+    /// goes back to review once.
+    async fn two_reviewers_decide_one_objection_at_once(app) {
+        use aixin::db::schema::{audit_log, awards as awards_t, notice_objections};
+        use diesel::prelude::*;
+        let [_, _, _, village] = app.area_chain("并议");
+        let official = app.user("o-official", Role::Official, Some(&village), None);
+        app.user("o-rev-a", Role::Reviewer, Some(&village), None);
+        app.user("o-rev-b", Role::Reviewer, Some(&village), None);
+        aixin::settings::set(&mut app.conn(), &AuditCtx::console(), aixin::settings::NOTICE_DAYS, 7).unwrap();
+        app.rule("R1", "帮助邻居", 8, None);
+        let (earner, _) = app.household_with_id("王大山", &village, &test_id_number());
+        let (_, objector_card) = app.household_with_id("赵小河", &village, &test_id_number());
+        let today = aixin::time::today(chrono_tz::Asia::Shanghai);
+        award(&app, &official, &earner, "R1", today, "o-1");
+        let award_id: String = awards_t::table.select(awards_t::id).first(&mut app.conn()).unwrap();
+        {
+            let reviewer: String = aixin::db::schema::users::table
+                .filter(aixin::db::schema::users::username.eq("o-rev-a"))
+                .select(aixin::db::schema::users::id)
+                .first(&mut app.conn())
+                .unwrap();
+            let ctx = AuditCtx::console();
+            let who = Who { user_id: reviewer, role: Role::Reviewer, scope: aixin::auth::Scope::All };
+            awards::review(&mut app.conn(), &who.actor(&ctx), &award_id, &awards::Decision::Approve, today).unwrap();
+        }
+        let n = open_window(&app, &objector_card).await;
+        n.submit("/h/objections", &[("award_id", &award_id), ("reason", "不是他帮的")]).await.assert_contains("异议已提交");
+        let oid: String = notice_objections::table.select(notice_objections::id).first(&mut app.conn()).unwrap();
+        let (a, b) = (app.client(), app.client());
+        a.login("o-rev-a", PASSWORD).await;
+        b.login("o-rev-b", PASSWORD).await;
+        let (pa, pb) = (a.get("/objections").await, b.get("/objections").await);
+        let (va, vb) = (hidden(&pa.body, "version"), hidden(&pb.body, "version"));
+        let path = format!("/objections/{oid}");
+        let form_a = [("decision", "uphold"), ("version", va.as_str())];
+        let form_b = [("decision", "dismiss"), ("version", vb.as_str())];
+        let (x, y) = tokio::join!(a.submit(&path, &form_a), b.submit(&path, &form_b));
+        assert!(x.status < 500 && y.status < 500, "{} {}", x.status, y.status);
+        let refused = [&x, &y].iter().filter(|p| p.body.contains("已经处理过了")).count();
+        assert_eq!(refused, 1, "exactly one reviewer is told it was decided first");
+        let decisions: i64 = audit_log::table
+            .filter(audit_log::action.eq_any(["objection.uphold", "objection.dismiss"]))
+            .count()
+            .get_result(&mut app.conn())
+            .unwrap();
+        assert_eq!(decisions, 1);
+        let status: String = notice_objections::table.find(&oid).select(notice_objections::status).first(&mut app.conn()).unwrap();
+        let award_status: String = awards_t::table.find(&award_id).select(awards_t::status).first(&mut app.conn()).unwrap();
+        match status.as_str() {
+            "upheld" => assert_eq!(award_status, "pending", "upheld: back in review"),
+            "dismissed" => assert_eq!(award_status, "noticed", "dismissed: still on notice"),
+            other => panic!("objection left {other}"),
+        }
+    }
+}
+
+app_test! {
+    /// #19.5, #19.4, #19.6: villages are chosen by name; an impossible date
+    /// is named, not replaced; the black list exists only when turned on;
+    /// the public pages are limited per address across app servers.
+    async fn the_public_pages_are_found_by_name_and_limited_per_address(app) {
+        let [_, _, town, village] = app.area_chain("公开");
+        let official = app.user("p-official", Role::Official, Some(&village), None);
+        aixin::settings::set(&mut app.conn(), &AuditCtx::console(), aixin::settings::REVIEW_REQUIRED, 0).unwrap();
+        app.rule("P2", "乱倒垃圾", -3, None);
+        let (h, _) = app.household_with_id("钱多多", &village, &test_id_number());
+        let today = aixin::time::today(chrono_tz::Asia::Shanghai);
+        fund(&mut app.conn(), &h, 10);
+        award(&app, &official, &h, "P2", today, "p-1");
+        let anon = app.client();
+        let pick = anon.get("/public/notice").await;
+        assert_eq!(pick.status, 200);
+        pick.assert_contains("公开镇");
+        pick.assert_contains(&format!("/public/notice/{village}"));
+        let chosen = anon.get(&format!("/public/notice?village={village}")).await;
+        chosen.assert_contains("id=\"notice-deductions\"");
+        let impossible = anon.get(&format!("/public/notice/{village}?from=2026-02-30")).await;
+        assert_eq!(impossible.status, 400);
+        impossible.assert_contains("没有这一天：2026-02-30");
+        impossible.assert_contains("value=\"2026-02-30\"");
+        assert!(!impossible.body.contains("id=\"notice-deductions\""), "no notice for a period that cannot be");
+        let backwards = anon.get(&format!("/public/notice/{village}?from=2026-11-20&to=2026-11-01")).await;
+        assert_eq!(backwards.status, 400);
+        anon.get("/public/honours").await.assert_contains(&format!("/public/honours/{town}"));
+
+        // The black list: no such page until the scheme turns it on.
+        let month = aixin::reports::Month::of(today);
+        let path = format!("/public/blacklist/{town}?month={month}");
+        assert_eq!(anon.get(&path).await.status, 404);
+        assert!(!anon.get(&format!("/public/honours/{town}?month={month}")).await.body.contains("/public/blacklist/"));
+        aixin::settings::set(&mut app.conn(), &AuditCtx::console(), aixin::settings::BLACK_LIST, 1).unwrap();
+        let black = anon.get(&path).await;
+        assert_eq!(black.status, 200);
+        black.assert_contains("钱*多");
+        assert!(!black.body.contains("钱多多"));
+        aixin::db::write_tx(&mut app.conn(), |c| {
+            use diesel::prelude::*;
+            diesel::update(aixin::db::schema::households::table.find(&h))
+                .set(aixin::db::schema::households::honour_opt_out.eq(true))
+                .execute(c)
+        })
+        .unwrap();
+        assert!(!anon.get(&path).await.body.contains("钱*多"), "the same privacy rules: a household that asked is not named");
+
+        // Two app servers with a limit of 5 a minute per address, one database
+        // (the counts so far, under the tests' high limit, are cleared first).
+        {
+            use diesel::prelude::*;
+            diesel::delete(aixin::db::schema::auth_throttles::table).execute(&mut app.conn()).unwrap();
+        }
+        let mut config = app.config.clone();
+        config.public_per_minute = 5;
+        let mut clients = Vec::new();
+        for _ in 0..2 {
+            let (pool, backend) = aixin::db::open(&config.database_url, 2).unwrap();
+            let state = aixin::state::AppState::new(pool, config.clone(), backend, app.key.clone());
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = format!("http://{}", listener.local_addr().unwrap());
+            tokio::spawn(aixin::server::serve(state, listener, Some(1)).unwrap());
+            clients.push(Client::new(&addr));
+        }
+        let mut statuses = Vec::new();
+        for i in 0..8 {
+            statuses.push(clients[i % 2].get("/public/rules").await.status);
+        }
+        assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 5, "{statuses:?}");
+        let busy = clients[0].get(&format!("/public/notice/{village}")).await;
+        assert_eq!(busy.status, 429);
+        busy.assert_contains("访问太频繁");
+        assert_eq!(busy.headers.get("retry-after").unwrap(), "60");
+        assert!(busy.headers.get("cache-control").is_none_or(|v| !v.to_str().unwrap().contains("public")));
+    }
+}

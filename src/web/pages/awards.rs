@@ -454,6 +454,20 @@ struct ReviewPage<'a> {
     /// Awards on notice that could not be credited, with why.
     unsettled: Vec<AwardRow>,
     my_id: String,
+    /// The photos of the households' reports behind the awards: (award id,
+    /// photo id).
+    photos: Vec<(String, String)>,
+}
+
+impl ReviewPage<'_> {
+    /// The photos beside an award (those of the report it came from).
+    fn photos_of(&self, award_id: &str) -> Vec<&str> {
+        self.photos
+            .iter()
+            .filter(|(a, _)| a == award_id)
+            .map(|(_, p)| p.as_str())
+            .collect()
+    }
 }
 
 pub async fn review_queue(
@@ -463,11 +477,11 @@ pub async fn review_queue(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ReviewAwards)?;
     let actor = user.actor();
-    let (rows, unsettled) = run(&state, move |c| {
-        Ok((
-            aw::review_queue(c, &actor, 500)?,
-            aw::unsettled(c, &actor, 500)?,
-        ))
+    let (rows, unsettled, photos) = run(&state, move |c| {
+        let rows = aw::review_queue(c, &actor, 500)?;
+        let ids: Vec<&str> = rows.iter().map(|r| r.award.id.as_str()).collect();
+        let photos = crate::window::deeds::photos_of_awards(c, &ids)?;
+        Ok((rows, aw::unsettled(c, &actor, 500)?, photos))
     })
     .await?;
     let ctx = PageCtx::build(&req, Some(&user));
@@ -478,6 +492,7 @@ pub async fn review_queue(
             rows,
             unsettled,
             my_id: user.user.id.clone(),
+            photos,
         },
     )
 }

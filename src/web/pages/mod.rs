@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod awards;
 pub mod counter;
+pub mod deeds;
 pub mod donations;
 pub mod goods;
 pub mod home;

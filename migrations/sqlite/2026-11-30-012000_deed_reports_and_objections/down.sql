@@ -1,0 +1,3 @@
+DROP TABLE notice_objections;
+DROP TABLE deed_photos;
+DROP TABLE deed_reports;
