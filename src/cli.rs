@@ -48,6 +48,11 @@ pub enum Command {
         months: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Plant a known set of anomalies (one or more per integrity signal)
+        /// in the month two before the current one; needs at least 800
+        /// households and 3 months (8 for the never-redeeming household).
+        #[arg(long)]
+        plant_anomalies: bool,
     },
     /// Apply pending database migrations and exit.
     Migrate,
@@ -208,6 +213,7 @@ pub fn main() -> ExitCode {
             households,
             months,
             seed,
+            plant_anomalies,
         } => {
             let (pool, _) = match open_db(&config) {
                 Ok(p) => p,
@@ -226,6 +232,7 @@ pub fn main() -> ExitCode {
                     months,
                     seed,
                 },
+                plant_anomalies,
             ) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(msg) => {
@@ -405,6 +412,7 @@ fn run_demo(
     pool: &DbPool,
     key: &DataKey,
     size: crate::demo::DemoSize,
+    plant: bool,
 ) -> Result<(), String> {
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     let bar = indicatif::ProgressBar::new(size.households as u64);
@@ -413,12 +421,13 @@ fn run_demo(
             .expect("valid template")
             .progress_chars("=> "),
     );
-    let logins = crate::demo::fill(
+    let (logins, _, planted) = crate::demo::city::fill_with(
         &mut conn,
         key,
         config.password_cost,
         size,
         config.time_zone,
+        plant,
         &mut |step, done, total| {
             bar.set_message(step.to_string());
             bar.set_length(total as u64);
@@ -426,6 +435,15 @@ fn run_demo(
         },
     )?;
     bar.finish_and_clear();
+    if plant {
+        if planted.is_empty() {
+            return Err("no anomalies planted: the city needs at least 800 households (ten villages) and 3 months".into());
+        }
+        println!("aixin: planted {} anomalies:", planted.len());
+        for p in &planted {
+            println!("  {} {} {}", p.month, p.kind.as_str(), p.subject);
+        }
+    }
     println!(
         "aixin: demo city ready ({} households). Log in with password \"{}\" as:\n  {} (administrator)\n  {} (official)\n  {} (reviewer)\n  {} (store clerk)\n  {} (auditor)",
         size.households,
@@ -480,6 +498,7 @@ fn serve(config: Config, bind: Option<String>, demo: bool) -> ExitCode {
                     months: 6,
                     seed: 1,
                 },
+                false,
             ) {
                 eprintln!("aixin: {msg}");
                 return ExitCode::FAILURE;

@@ -620,3 +620,18 @@ diesel::table! {
         window_start -> Timestamp,
     }
 }
+
+diesel::table! {
+    signal_marks (id) {
+        id -> Text,
+        month -> Text,
+        kind -> Text,
+        subject -> Text,
+        note -> Text,
+        marked_by -> Text,
+        marked_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(signal_marks -> users (marked_by));
+diesel::allow_tables_to_appear_in_same_query!(signal_marks, users);

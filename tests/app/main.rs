@@ -54,5 +54,6 @@ mod queries;
 mod races;
 mod reports;
 mod search;
+mod signals;
 mod stock;
 mod window;
