@@ -1600,7 +1600,7 @@ pub fn fill_with(
                 n_awards += 3;
             }
             if is_p && pv == plant::V_PAIR {
-                n_awards += 1;
+                n_awards += 2;
             }
             let never = Some(h) == never_h;
             if never {
