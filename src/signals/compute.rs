@@ -380,7 +380,7 @@ pub fn review_pairs(awards: &[AwardRow], t: &Thresholds) -> Vec<Finding> {
 }
 
 /// Reviewers who decide many awards within seconds of their previous
-/// decision: score = such decisions times their share of all.
+/// decision: score = the number of such decisions.
 pub fn fast_reviews(awards: &[AwardRow], t: &Thresholds) -> Vec<Finding> {
     let mut by: BTreeMap<&str, Vec<&AwardRow>> = BTreeMap::new();
     for a in awards {
@@ -398,14 +398,12 @@ pub fn fast_reviews(awards: &[AwardRow], t: &Thresholds) -> Vec<Finding> {
                 fast.push(w[1]);
             }
         }
-        let share = fast.len() as f64 / list.len() as f64;
-        let score = fast.len() as f64 * share;
-        if (fast.len() as i64) >= t.fast_min && score >= t.fast_min as f64 * 0.3 {
+        if (fast.len() as i64) >= t.fast_min {
             out.push(Finding::new(
                 Kind::FastReviews,
                 r,
-                score,
-                t.fast_min as f64 * 0.3,
+                fast.len() as f64,
+                t.fast_min as f64,
                 format!("{} / {}", fast.len(), list.len()),
                 vec![r.to_string()],
                 fast.into_iter().take(50).map(award_ref).collect(),
