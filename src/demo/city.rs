@@ -1667,10 +1667,8 @@ pub fn fill_with(
                     &official,
                     outcome.map(|rej| (rej, reviewed_at, reviewer)),
                 );
-                if !note.is_empty() {
-                    if let Some(row) = city.out.awards.last_mut() {
-                        row.note = note.to_string();
-                    }
+                if let Some(row) = city.out.awards.last_mut().filter(|_| !note.is_empty()) {
+                    row.note = note.to_string();
                 }
                 if outcome == Some(false) {
                     if reviewed_at < month_end {
@@ -1793,7 +1791,7 @@ pub fn fill_with(
             if rng.gen_bool(if launch { 0.5 } else { 0.27 }) && !never {
                 let day = day_of(&mut rng);
                 let mut at = moment(&mut rng, tz, day, 8, 17);
-                let night = is_p && town % city.stores.len() == 0 && night_left > 0;
+                let night = is_p && town.is_multiple_of(city.stores.len()) && night_left > 0;
                 if night {
                     at = moment(&mut rng, tz, day, 21, 23);
                 }

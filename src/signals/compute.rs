@@ -209,7 +209,7 @@ pub fn proposers(awards: &[AwardRow], t: &Thresholds) -> (Vec<Finding>, Vec<Find
             let z = robust_z(*x, &others);
             if z >= t.proposer_z {
                 let mut r: Vec<&AwardRow> = rows[p].clone();
-                r.sort_by(|a, b| b.points.cmp(&a.points));
+                r.sort_by_key(|a| std::cmp::Reverse(a.points));
                 outliers.push(Finding::new(
                     Kind::ProposerOutlier,
                     p,
@@ -427,7 +427,7 @@ pub fn backdated(awards: &[AwardRow], tz: Tz, t: &Thresholds) -> Vec<Finding> {
     sort(
         by.into_iter()
             .map(|(p, mut list)| {
-                list.sort_by(|a, b| b.1.cmp(&a.1));
+                list.sort_by_key(|b| std::cmp::Reverse(b.1));
                 let max = list[0].1;
                 Finding::new(
                     Kind::Backdated,

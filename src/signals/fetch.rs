@@ -185,15 +185,7 @@ pub fn month(
     // Losses: write-offs, and stocktake differences (short counts lose,
     // over counts give back), valued at the item's price.
     let store_ids: HashSet<&str> = stores.iter().map(|s| s.id.as_str()).collect();
-    let moves: Vec<(
-        String,
-        String,
-        i64,
-        Option<String>,
-        Option<String>,
-        String,
-        i64,
-    )> = stock_movements::table
+    let moves: Vec<LossMove> = stock_movements::table
         .inner_join(items::table)
         .filter(stock_movements::at.ge(from))
         .filter(stock_movements::at.lt(to))
@@ -247,6 +239,19 @@ pub fn month(
         earners,
     })
 }
+
+/// A loss movement: id, kind, quantity, from store, to store, item name, price.
+type LossMove = (
+    String,
+    String,
+    i64,
+    Option<String>,
+    Option<String>,
+    String,
+    i64,
+);
+/// A household's head, the months (year, month) it earned in, and its points.
+type EarnedMonths = (String, HashSet<(i32, u32)>, i64);
 
 type AwardTuple = (
     (String, String, i64, NaiveDate, String, String),
@@ -346,7 +351,7 @@ fn earners(
             awards::points,
         ))
         .load(c)?;
-    let mut by: HashMap<String, (String, HashSet<(i32, u32)>, i64)> = HashMap::new();
+    let mut by: HashMap<String, EarnedMonths> = HashMap::new();
     for (h, name, on, points) in rows {
         let e = by.entry(h).or_insert((name, HashSet::new(), 0));
         e.1.insert((on.year(), on.month()));
