@@ -1052,3 +1052,46 @@ app_test! {
         assert_eq!(on_hand(&app, &store, &soap), 10);
     }
 }
+
+app_test! {
+    async fn a_donation_with_several_bad_lines_names_each_and_keeps_every_line(app) {
+        let [_, _, town, _] = app.area_chain("市中");
+        let store = app.store("市中爱心超市", &town);
+        let (rice, oil, towel, donor) = {
+            let mut c = app.conn();
+            (item(&mut c, "大米", "袋", "45"), item(&mut c, "食用油", "桶", "60"), item(&mut c, "毛巾", "条", "12"), donor(&mut c, "李女士"))
+        };
+        let admin = app.admin().await;
+        let form = admin.get(&format!("/stores/{store}/donations/new")).await;
+        let key = key_for(&form.body, &format!("/stores/{store}/donations"));
+        let path = format!("/stores/{store}/donations");
+        let page = admin.post(&path, &[
+            ("key", &key), ("donor_id", &donor), ("donated_on", "2026-11-29"), ("money", "abc"), ("note", "重阳节"),
+            ("item", &rice), ("quantity", "20"), ("value", "900"),
+            ("item", &oil), ("quantity", "-3"), ("value", "240"),
+            ("item", &towel), ("quantity", "15"), ("value", "x"),
+        ]).await;
+        assert_eq!(page.status, 422, "the form comes back");
+        // Every mistake is named once: the money and lines 2 and 3.
+        page.assert_contains("捐款金额（元）：");
+        page.assert_contains("第 2 行");
+        page.assert_contains("第 3 行");
+        assert_eq!(page.body.matches(r#"data-field="field.donation_line""#).count(), 2, "each bad line has its message beside it");
+        // All three lines, the donor and the note are still there.
+        for kept in [r#"value="20""#, r#"value="900""#, r#"value="-3""#, r#"value="15""#, r#"value="x""#, r#"value="abc""#, r#"value="重阳节""#, &format!(r#"value="{key}""#)] {
+            page.assert_contains(kept);
+        }
+        page.assert_contains(&format!(r#"<option value="{towel}" selected>"#));
+        page.assert_contains(&format!(r#"<option value="{donor}" selected>"#));
+        assert_eq!(on_hand(&app, &store, &rice), 0, "nothing was booked");
+        // Correcting the three fields books it, once, with the same key.
+        let booked = admin.submit(&path, &[
+            ("key", &key), ("donor_id", &donor), ("donated_on", "2026-11-29"), ("money", "0"), ("note", "重阳节"),
+            ("item", &rice), ("quantity", "20"), ("value", "900"),
+            ("item", &oil), ("quantity", "3"), ("value", "240"),
+            ("item", &towel), ("quantity", "15"), ("value", "150"),
+        ]).await;
+        booked.assert_contains("捐赠已入库");
+        assert_eq!(on_hand(&app, &store, &oil), 3);
+    }
+}
