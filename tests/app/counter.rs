@@ -528,7 +528,7 @@ app_test! {
         };
         let west = app.area(Some(&town_id), "西庄村");
         let id_a = crate::helpers::test_id_number();
-        let (a, card_a) = app.household_with_id("张三", &k.village, &id_a);
+        let (_, card_a) = app.household_with_id("张三", &k.village, &id_a);
         let (b, _) = app.household_with_id("张三", &west, &crate::helpers::test_id_number());
         let [_, _, _, far] = app.area_chain("远方");
         app.household("张三丰", &far);
@@ -545,10 +545,14 @@ app_test! {
         assert!(!page.body.contains("张三丰"), "a household outside the store's area is not listed");
         assert!(!page.body.contains(&id_a), "the full ID number is never shown");
         // Choosing one opens the counter on that household.
-        let link = format!("/counter?store_id={}&amp;card={card_a}", k.store);
+        let link = format!("/counter?store_id={}&#38;card={card_a}", k.store);
         page.assert_contains(&link);
-        let opened = clerk.get(&link.replace("&amp;", "&")).await;
+        let opened = clerk.get(&link.replace("&#38;", "&")).await;
         opened.assert_contains(r#"id="household-name">张三<"#);
+        // A link carrying the basket (the language switch's) keeps it.
+        let with_basket = clerk.get(&format!("{}&line={}*2", link.replace("&#38;", "&"), k.rice)).await;
+        with_basket.assert_contains("大米5kg");
+        with_basket.assert_contains(r#"id="total">90<"#);
 
         // By ID number (as a card reader types it): straight to the household.
         let by_id = clerk.get(&format!("/counter?card={id_a}")).await;

@@ -382,3 +382,23 @@ app_test! {
         assert_eq!(name, "王大山", "nothing changed");
     }
 }
+
+app_test! {
+    async fn a_page_past_the_last_goes_to_the_last(app) {
+        let [_, _, _, village] = app.area_chain("分页");
+        for i in 0..51 {
+            app.household(&format!("户{i:02}"), &village);
+        }
+        let admin = app.admin().await;
+        let last = admin.get("/households?page=1").await;
+        last.assert_contains("2 / 2");
+        // The language switch comes back to this page, query and all.
+        last.assert_contains(r#"name="back" value="/households?page=1""#);
+        let past = admin.get("/households?q=%E6%88%B7&page=40").await;
+        assert_eq!(past.status, 303);
+        assert_eq!(past.location.as_deref(), Some("/households?q=%E6%88%B7&page=1"));
+        let shown = admin.follow("/households?page=40").await;
+        shown.assert_contains("2 / 2");
+        assert!(!shown.body.contains("41 / "));
+    }
+}

@@ -140,6 +140,20 @@ pub async fn counter(
             }
         }
     };
+    // The basket, when a link carries it (the language switch does).
+    let wanted = basket(
+        &serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
+            .unwrap_or_default(),
+    );
+    let lines = if household.is_some() && !wanted.is_empty() {
+        let store_id = store.store.id.clone();
+        run(&state, move |c| {
+            Ok(redemptions::price_basket(c, &store_id, &wanted)?)
+        })
+        .await?
+    } else {
+        Vec::new()
+    };
     let ctx = PageCtx::build(&req, Some(&user));
     render(
         &ctx,
@@ -149,11 +163,28 @@ pub async fn counter(
             card,
             household,
             key: form_key(),
-            lines: Vec::new(),
+            lines,
             choices: Vec::new(),
             error,
             found,
         },
+    )
+}
+
+/// The counter on a household's card with a basket (`line` = `item*qty`).
+fn counter_link(store: &StoreRow, card: &str, lines: &[WantLine]) -> String {
+    let mut q = vec![
+        ("store_id".to_string(), store.store.id.clone()),
+        ("card".to_string(), card.to_string()),
+    ];
+    q.extend(
+        lines
+            .iter()
+            .map(|l| ("line".to_string(), format!("{}*{}", l.item_id, l.quantity))),
+    );
+    format!(
+        "/counter?{}",
+        serde_urlencoded::to_string(q).unwrap_or_default()
     )
 }
 
@@ -334,7 +365,8 @@ pub async fn basket_action(
         Err(AppError::Invalid(e)) => return Ok(flash_field_error(&req, "/counter", &e)),
         Err(e) => return Err(e),
     };
-    let ctx = PageCtx::build(&req, Some(&user));
+    let mut ctx = PageCtx::build(&req, Some(&user));
+    ctx.back = counter_link(&store, &card, &lines);
     let status = if error.is_some() {
         actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
     } else {

@@ -118,6 +118,14 @@ pub async fn list(
             rows[0].household.id
         )));
     }
+    // A page past the last (an old link, a shrunk list) goes to the last.
+    let pages = (total + households::PAGE_SIZE - 1) / households::PAGE_SIZE;
+    if page >= pages && pages > 0 {
+        return Ok(crate::web::middleware::see_other(&format!(
+            "/households?{}",
+            q.link(Some(pages - 1))
+        )));
+    }
     let lang = lang_of(&req);
     let notice = match lookup {
         Some(CardLookup::Replaced { by }) => Some(crate::i18n::tf(
@@ -137,7 +145,7 @@ pub async fn list(
         &ctx,
         &ListPage {
             ctx: &ctx,
-            pages: (total + households::PAGE_SIZE - 1) / households::PAGE_SIZE,
+            pages,
             rows,
             total,
             page,
