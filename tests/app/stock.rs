@@ -1001,8 +1001,9 @@ app_test! {
         let form = admin.get(&format!("/stores/{store}/donations/new")).await;
         let key = key_for(&form.body, &format!("/stores/{store}/donations"));
         let p = admin.submit(&format!("/stores/{store}/donations"), &[("key", &key), ("donor_id", &donor_id), ("donated_on", "2026-10-15"), ("item", &soap), ("quantity", "5"), ("value", "")]).await;
-        assert_eq!(p.status, 200);
+        assert_eq!(p.status, 422, "the form comes back");
         p.assert_contains("2026-10 已经月结");
+        p.assert_contains(r#"value="2026-10-15""#);
         assert_eq!(on_hand(&app, &store, &soap), 10);
         assert_eq!(movement_count(&app), before);
         let n: i64 = donations_t::table.count().get_result(&mut app.conn()).unwrap();

@@ -124,10 +124,10 @@ pub async fn counter(
                     })
                     .await?;
                     // One household for an ID number is that household.
-                    if let ([one], FoundBy::IdNumber) = (rows.as_slice(), by) {
-                        if let Some(current) = &one.card_no {
-                            return Ok(see_other(&serve_link(&store, current)));
-                        }
+                    if let ([one], FoundBy::IdNumber) = (rows.as_slice(), by)
+                        && let Some(current) = &one.card_no
+                    {
+                        return Ok(see_other(&serve_link(&store, current)));
                     }
                     let error = rows
                         .is_empty()
