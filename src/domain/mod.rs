@@ -10,11 +10,14 @@ pub use people::{CardNo, IdNumber, Phone};
 
 /// A form field that did not parse, with a message a person can act on.
 /// `field` and `key` are translation keys (`field.*`, `error.*`).
+/// `others` holds the same form's further field errors, found in the same
+/// pass (see [`FieldChecks`]), so a page can show every one beside its field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
     pub field: &'static str,
     pub key: &'static str,
     pub args: Vec<(&'static str, String)>,
+    pub others: Vec<FieldError>,
 }
 
 impl FieldError {
@@ -23,12 +26,88 @@ impl FieldError {
             field,
             key,
             args: Vec::new(),
+            others: Vec::new(),
         }
     }
 
     pub fn arg(mut self, name: &'static str, value: impl fmt::Display) -> Self {
         self.args.push((name, value.to_string()));
         self
+    }
+
+    /// The value of argument `name`, if given (a line's `n`, say).
+    pub fn arg_value(&self, name: &str) -> Option<&str> {
+        self.args
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// This error and the form's others, in the form's order; each without
+    /// its own `others`.
+    pub fn all(&self) -> Vec<&FieldError> {
+        let mut out = vec![self];
+        out.extend(self.others.iter().flat_map(FieldError::all));
+        out
+    }
+}
+
+/// Collects a form's field errors so one pass reports all of them, not
+/// only the first: `take` each parse's result, then `finish`.
+#[derive(Debug, Default)]
+pub struct FieldChecks {
+    errors: Vec<FieldError>,
+}
+
+impl FieldChecks {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The parsed value, or `None` after noting the error.
+    pub fn take<T>(&mut self, r: Result<T, FieldError>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.push(e);
+                None
+            }
+        }
+    }
+
+    pub fn push(&mut self, e: FieldError) {
+        let FieldError {
+            field,
+            key,
+            args,
+            others,
+        } = e;
+        self.errors.push(FieldError {
+            field,
+            key,
+            args,
+            others: Vec::new(),
+        });
+        for o in others {
+            self.push(o);
+        }
+    }
+
+    pub fn is_clean(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// `Ok` when nothing was wrong; otherwise the first error carrying the
+    /// others.
+    pub fn finish(self) -> Result<(), FieldError> {
+        let mut it = self.errors.into_iter();
+        match it.next() {
+            None => Ok(()),
+            Some(mut first) => {
+                first.others = it.collect();
+                Err(first)
+            }
+        }
     }
 }
 

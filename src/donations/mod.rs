@@ -11,7 +11,7 @@ use crate::audit::{self, AuditCtx};
 use crate::db::schema::{donation_lines, donations, donors, items, stores};
 use crate::db::{self, DbConn};
 use crate::domain::stock::{DonorKind, Quantity, mask_phone, parse_date, parse_phone, parse_yuan};
-use crate::domain::{FieldError, parse_name, parse_optional_text};
+use crate::domain::{FieldChecks, FieldError, parse_name, parse_optional_text};
 use crate::goods;
 use crate::idempotency::{self, IdemKey};
 use crate::stock::{self, Account, FormKey, MovementKind, Outcome, StockError, Transfer};
@@ -250,19 +250,27 @@ pub fn book(
     f: &DonationForm,
     today: NaiveDate,
 ) -> Result<Outcome, StockError> {
+    // Every field and every line is checked, so the clerk sees all that is
+    // wrong at once; a value left at its default is never used (`finish`).
+    let mut checks = FieldChecks::new();
     let donor_id = f.donor_id.trim();
     if donor_id.is_empty() {
-        return Err(FieldError::new("field.donor", "error.required").into());
+        checks.push(FieldError::new("field.donor", "error.required"));
     }
-    let donated_on = parse_date("field.donated_on", f.donated_on)?;
+    let donated_on = checks.take(parse_date("field.donated_on", f.donated_on));
     // Goods arrive on a day that has come: a later date would post stock,
     // and next year's numbers, now.
-    if donated_on > today {
-        return Err(FieldError::new("field.donated_on", "error.date_in_future").into());
+    if donated_on.is_some_and(|d| d > today) {
+        checks.push(FieldError::new("field.donated_on", "error.date_in_future"));
     }
-    let money_fen = parse_yuan("field.money", f.money)?;
-    let note = parse_optional_text("field.note", f.note, 500)?;
+    let money_fen = checks
+        .take(parse_yuan("field.money", f.money))
+        .unwrap_or_default();
+    let note = checks
+        .take(parse_optional_text("field.note", f.note, 500))
+        .unwrap_or_default();
     let mut lines = Vec::new();
+    let mut any_line = false;
     for (i, l) in f.lines.iter().enumerate() {
         let blank = l.item_id.trim().is_empty()
             && l.quantity.trim().is_empty()
@@ -270,28 +278,36 @@ pub fn book(
         if blank {
             continue;
         }
+        any_line = true;
         if l.item_id.trim().is_empty() {
-            return Err(FieldError::new("field.donation_line", "error.line_item")
-                .arg("n", i + 1)
-                .into());
+            checks.push(FieldError::new("field.donation_line", "error.line_item").arg("n", i + 1));
         }
-        let quantity = Quantity::parse("field.quantity", &l.quantity).map_err(|_| {
+        let quantity = checks.take(Quantity::parse("field.quantity", &l.quantity).map_err(|_| {
             FieldError::new("field.donation_line", "error.line_quantity")
                 .arg("n", i + 1)
                 .arg("max", crate::domain::stock::MAX_QUANTITY)
-        })?;
-        let value_fen = parse_yuan("field.value", &l.value).map_err(|_| {
+        }));
+        let value_fen = checks.take(parse_yuan("field.value", &l.value).map_err(|_| {
             FieldError::new("field.donation_line", "error.line_value").arg("n", i + 1)
-        })?;
-        lines.push(ParsedLine {
-            item_id: l.item_id.trim().to_string(),
-            quantity,
-            value_fen,
-        });
+        }));
+        if let (Some(quantity), Some(value_fen)) = (quantity, value_fen) {
+            lines.push(ParsedLine {
+                item_id: l.item_id.trim().to_string(),
+                quantity,
+                value_fen,
+            });
+        }
     }
-    if lines.is_empty() && money_fen == 0 {
-        return Err(FieldError::new("field.donation_line", "error.donation_empty").into());
+    if !any_line && money_fen == 0 {
+        checks.push(FieldError::new(
+            "field.donation_line",
+            "error.donation_empty",
+        ));
     }
+    checks.finish()?;
+    let Some(donated_on) = donated_on else {
+        return Err(FieldError::new("field.donated_on", "error.required").into());
+    };
     let mut fp: Vec<String> = vec![
         store_id.into(),
         donor_id.into(),

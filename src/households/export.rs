@@ -9,7 +9,11 @@ use crate::i18n::{self, Lang};
 /// full-width forms `＝ ＋ － ＠` (which spreadsheets in Chinese read as the
 /// same), a tab, a line break, or an invisible zero-width character that
 /// may hide any of these. The one such function of every export.
+/// A plain number (`-80`, `+5`, `-12.50`) runs nothing and stays a number.
 pub fn neutralise(s: &str) -> String {
+    if is_plain_number(s) {
+        return s.to_string();
+    }
     match s.chars().next() {
         Some(
             '=' | '+' | '-' | '@' | '\t' | '\r' | '\n' | '＝' | '＋' | '－' | '＠' | '\u{200B}'
@@ -17,6 +21,18 @@ pub fn neutralise(s: &str) -> String {
         ) => format!("'{s}"),
         _ => s.to_string(),
     }
+}
+
+/// An optional sign, digits, and at most one decimal point followed by digits.
+fn is_plain_number(s: &str) -> bool {
+    let body = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let (int, frac) = match body.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (body, None),
+    };
+    !int.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
 }
 
 const HEADERS: [&str; 11] = [
@@ -95,10 +111,18 @@ mod tests {
     #[test]
     fn formulas_are_neutralised() {
         assert_eq!(neutralise("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
-        assert_eq!(neutralise("+1"), "'+1");
-        assert_eq!(neutralise("-1"), "'-1");
+        assert_eq!(neutralise("-1+1"), "'-1+1");
+        assert_eq!(neutralise("-"), "'-");
+        assert_eq!(neutralise("-1."), "'-1.");
         assert_eq!(neutralise("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(neutralise("王"), "王");
+    }
+
+    #[test]
+    fn plain_numbers_stay_numbers() {
+        for n in ["-80", "+5", "0", "-12.50", "1234"] {
+            assert_eq!(neutralise(n), n);
+        }
     }
 
     #[test]

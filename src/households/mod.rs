@@ -2,6 +2,7 @@
 //! keeping their personal data encrypted, finding them again.
 
 pub mod export;
+pub mod find;
 pub mod import;
 pub mod retention;
 
@@ -17,7 +18,7 @@ use crate::db::schema::{
 };
 use crate::db::{self, DbConn};
 use crate::domain::{
-    AreaLevel, CardNo, FieldError, IdNumber, Phone, parse_name, parse_optional_text,
+    AreaLevel, CardNo, FieldChecks, FieldError, IdNumber, Phone, parse_name, parse_optional_text,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,35 +206,65 @@ pub fn parse_form(
 ) -> Result<HouseholdInput, HouseholdError> {
     actor.require(Action::EditHouseholds)?;
     let scope = &actor.scope;
-    let head_name = parse_name("field.head_name", &f.head_name, 40)?;
+    // Every field is checked, so the person sees all that is wrong at once;
+    // a value left at its default below is never used (`finish` refuses).
+    let mut checks = FieldChecks::new();
+    let head_name = checks
+        .take(parse_name("field.head_name", &f.head_name, 40))
+        .unwrap_or_default();
     let id_number = if new || !f.id_number.trim().is_empty() {
-        Some(IdNumber::parse("field.id_number", &f.id_number)?)
+        checks.take(IdNumber::parse("field.id_number", &f.id_number))
     } else {
         None
     };
     let phone = if f.phone.trim().is_empty() {
         None
     } else {
-        Some(Phone::parse("field.phone", &f.phone)?)
+        checks.take(Phone::parse("field.phone", &f.phone))
     };
     let area_id = f.area_id.trim().to_string();
     if area_id.is_empty() {
-        return Err(FieldError::new("field.village", "error.required").into());
+        checks.push(FieldError::new("field.village", "error.required"));
+    } else {
+        match check_village(conn, scope, &area_id) {
+            Ok(_) => {}
+            Err(HouseholdError::Invalid(e)) => checks.push(e),
+            Err(e) => return Err(e),
+        }
     }
-    check_village(conn, scope, &area_id)?;
-    let address = parse_optional_text("field.address", &f.address, 200)?;
-    let members = parse_members(&f.members)?;
+    let address = checks
+        .take(parse_optional_text("field.address", &f.address, 200))
+        .unwrap_or_default();
+    let members = checks.take(parse_members(&f.members)).unwrap_or(1);
     let status = if f.status.trim().is_empty() {
         Status::Registered
     } else {
-        Status::parse(&f.status).ok_or(FieldError::new("field.status", "error.status_unknown"))?
+        checks
+            .take(
+                Status::parse(&f.status)
+                    .ok_or(FieldError::new("field.status", "error.status_unknown")),
+            )
+            .unwrap_or(Status::Registered)
     };
     let helper_id = Some(f.helper_id.trim().to_string()).filter(|s| !s.is_empty());
     if let Some(h) = &helper_id {
-        check_helper(conn, h)?;
+        match check_helper(conn, h) {
+            Ok(()) => {}
+            Err(HouseholdError::Invalid(e)) => checks.push(e),
+            Err(e) => return Err(e),
+        }
     }
-    let notes = parse_optional_text("field.notes", &f.notes, 500)?;
-    let status_reason = parse_optional_text("field.status_reason", &f.status_reason, 200)?;
+    let notes = checks
+        .take(parse_optional_text("field.notes", &f.notes, 500))
+        .unwrap_or_default();
+    let status_reason = checks
+        .take(parse_optional_text(
+            "field.status_reason",
+            &f.status_reason,
+            200,
+        ))
+        .unwrap_or_default();
+    checks.finish()?;
     Ok(HouseholdInput {
         head_name,
         id_number,
@@ -331,7 +362,7 @@ pub(crate) fn load(conn: &mut DbConn, id: &str) -> Result<HouseholdRow, Househol
     Ok(to_row(row))
 }
 
-fn to_row(
+pub(crate) fn to_row(
     (household, village, area_path, username, display, card_no): (
         Household,
         String,

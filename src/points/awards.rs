@@ -334,21 +334,34 @@ pub fn parse_proposal(
     note: &str,
     today: NaiveDate,
 ) -> Result<Proposal, FieldError> {
+    // Every field is checked, so all that is wrong shows at once.
+    let mut checks = crate::domain::FieldChecks::new();
     if rule_code.trim().is_empty() {
-        return Err(FieldError::new("field.rule", "error.required"));
+        checks.push(FieldError::new("field.rule", "error.required"));
     }
-    let occurred_on = super::parse_date("field.occurred_on", occurred_on)?
-        .ok_or(FieldError::new("field.occurred_on", "error.required"))?;
-    if occurred_on > today {
-        return Err(FieldError::new("field.occurred_on", "error.date_in_future"));
+    let parsed = checks.take(super::parse_date("field.occurred_on", occurred_on));
+    let day = parsed.flatten();
+    match day {
+        None if parsed.is_some() => {
+            checks.push(FieldError::new("field.occurred_on", "error.required"))
+        }
+        None => {}
+        Some(d) if d > today => {
+            checks.push(FieldError::new("field.occurred_on", "error.date_in_future"))
+        }
+        Some(d) if d < today - chrono::Duration::days(366) => {
+            checks.push(FieldError::new("field.occurred_on", "error.date_too_old"))
+        }
+        Some(_) => {}
     }
-    if occurred_on < today - chrono::Duration::days(366) {
-        return Err(FieldError::new("field.occurred_on", "error.date_too_old"));
-    }
+    let note = checks
+        .take(parse_optional_text("field.note", note, 200))
+        .unwrap_or_default();
+    checks.finish()?;
     Ok(Proposal {
         rule_code: rule_code.trim().to_string(),
-        occurred_on,
-        note: parse_optional_text("field.note", note, 200)?,
+        occurred_on: day.unwrap_or(today),
+        note,
     })
 }
 

@@ -204,9 +204,9 @@ pub fn household_for_card(
         CardLookup::Unknown => Err(FieldError::new("field.card_no", "error.card_unknown")
             .arg("card", card.as_str())
             .into()),
-        CardLookup::Replaced { by } => Err(FieldError::new("field.card_no", "error.card_replaced")
+        // Whoever holds the old card does not learn the new one's number.
+        CardLookup::Replaced { .. } => Err(FieldError::new("field.card_no", "error.card_replaced")
             .arg("card", card.as_str())
-            .arg("new", by)
             .into()),
         CardLookup::Current { household_id } => {
             let row = households::load(conn, &household_id)?;

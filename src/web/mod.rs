@@ -4,6 +4,7 @@
 pub mod error;
 pub mod export;
 pub mod extract;
+pub mod form;
 pub mod middleware;
 pub mod page;
 pub mod pages;

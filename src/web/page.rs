@@ -69,6 +69,9 @@ pub struct PageCtx {
     pub flashes: Vec<Flash>,
     pub request_id: String,
     pub path: String,
+    /// Where the language switch comes back to: this page with its query
+    /// (a GET's), so the page, its filters and its paging stay.
+    pub back: String,
     pub time_zone: chrono_tz::Tz,
     /// The pre-login CSRF cookie to set, when the browser has none yet.
     new_pre_csrf: Option<String>,
@@ -109,6 +112,13 @@ impl PageCtx {
             flashes,
             request_id: request_info(req).id,
             path: req.path().to_string(),
+            back: match (
+                req.method() == actix_web::http::Method::GET,
+                req.query_string(),
+            ) {
+                (true, q) if !q.is_empty() => format!("{}?{}", req.path(), q),
+                _ => req.path().to_string(),
+            },
             time_zone: st.config.time_zone,
             new_pre_csrf,
             had_flash: flash_cookie.is_some(),

@@ -13,12 +13,12 @@ use super::public::mask_name;
 use super::{HouseholdSession, WindowError, household_ctx};
 use crate::audit;
 use crate::auth::Action;
+use crate::auth::Actor;
 use crate::auth::permissions::can;
 use crate::db::schema::{areas, awards, households, notice_objections, rules};
 use crate::db::{self, DbConn};
 use crate::domain::{FieldError, parse_optional_text};
 use crate::points::PointsError;
-use crate::auth::Actor;
 use crate::points::awards as aw;
 
 /// An objection's status, stored as text.

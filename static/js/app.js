@@ -23,4 +23,8 @@
     var t = ev.target && ev.target.closest ? ev.target.closest("[data-print]") : null;
     if (t) { ev.preventDefault(); window.print(); }
   });
+  // A look-up that found nothing selects what was typed, so the next scan
+  // replaces it instead of being appended to it.
+  var again = document.querySelector("[data-select-on-load]");
+  if (again) { again.focus(); again.select(); }
 })();

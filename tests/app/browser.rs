@@ -682,3 +682,37 @@ app_test! {
         b.close().await;
     }
 }
+
+app_test! {
+    async fn a_clerk_finds_a_household_by_name_when_the_card_is_left_at_home(app) {
+        let Some(b) = start_browser("a_clerk_finds_a_household_by_name").await else { return };
+        let [_, _, town, village] = app.area_chain("忘卡");
+        let store = app.store("忘卡超市", &town);
+        app.user("clerk", Role::Clerk, None, Some(&store));
+        let id_number = test_id_number();
+        let (household, _) = app.household_with_id("王大山", &village, &id_number);
+        app.household_with_id("王小山", &village, &test_id_number());
+        crate::counter::fund(&app, &household, 30);
+        b.login(&app, "clerk").await;
+        b.client.goto(&app.url("/counter")).await.unwrap();
+        let enter = fantoccini::key::Key::Enter.to_string();
+        // A name nobody has: the message, and the text selected for the next try.
+        b.type_and_wait("#card", &format!("王大海{enter}")).await;
+        assert!(b.text("#counter-error").await.contains("王大海"));
+        let selected = b
+            .client
+            .execute("var e = document.getElementById('card'); return document.activeElement === e && e.selectionStart === 0 && e.selectionEnd === e.value.length && e.value.length > 0;", vec![])
+            .await
+            .unwrap();
+        assert_eq!(selected, serde_json::json!(true), "the failed text is selected");
+        // Typing replaces it: the head's name finds the household, shown with village and masked ID.
+        b.type_and_wait("#card", &format!("大山{enter}")).await;
+        assert_eq!(b.text("#found .found-name").await, "王大山");
+        let row = b.text("#found tbody tr").await;
+        assert!(row.contains("忘卡村") && row.contains(&format!("{}********{}", &id_number[..6], &id_number[14..])), "{row}");
+        b.click("#found a.button").await;
+        assert_eq!(b.text("#household-name").await, "王大山");
+        assert_eq!(b.text("#balance").await, "30");
+        b.close().await;
+    }
+}

@@ -250,7 +250,8 @@ app_test! {
         admin.submit(&format!("/households/{}/card", k.household), &[]).await;
         let new_card = card_of(&app, &k.household);
         let page = clerk.get(&format!("/counter?card={}", k.card)).await;
-        page.assert_contains(&format!("已补办新卡 {new_card}"));
+        page.assert_contains("已作废（已补办新卡）");
+        assert!(!page.body.contains(&format!("新卡 {new_card}")), "the old card does not tell the new number");
         // An archived household redeems nothing.
         admin.submit(&format!("/households/{}/archive", k.household), &[("reason", "迁出")]).await;
         let page = clerk.get(&format!("/counter?card={new_card}")).await;
@@ -567,4 +568,78 @@ app_test! {
         assert_eq!(page.status, 200, "{}", page.body);
         page.assert_contains(&day);
     }
+}
+
+app_test! {
+    async fn a_clerk_finds_a_household_without_its_card(app) {
+        let k = setup(&app, 10, 10);
+        // Two namesakes in two villages of the store's town, and one outside it.
+        let town_id: String = {
+            use aixin::db::schema::stores;
+            stores::table.find(&k.store).select(stores::area_id).first(&mut app.conn()).unwrap()
+        };
+        let west = app.area(Some(&town_id), "西庄村");
+        let id_a = crate::helpers::test_id_number();
+        let (_, card_a) = app.household_with_id("张三", &k.village, &id_a);
+        let (b, _) = app.household_with_id("张三", &west, &crate::helpers::test_id_number());
+        let [_, _, _, far] = app.area_chain("远方");
+        app.household("张三丰", &far);
+        let clerk = Client::new(&app.url(""));
+        clerk.login("clerk", PASSWORD).await;
+
+        // By name: both namesakes, told apart by village and masked ID; not the one far away.
+        let page = clerk.get(&format!("/counter?card={}", urlencoding("张三"))).await;
+        assert_eq!(page.status, 200);
+        page.assert_contains("找到以下农户");
+        page.assert_contains("柜台村");
+        page.assert_contains("西庄村");
+        page.assert_contains(&format!("{}********{}", &id_a[..6], &id_a[14..]));
+        assert!(!page.body.contains("张三丰"), "a household outside the store's area is not listed");
+        assert!(!page.body.contains(&id_a), "the full ID number is never shown");
+        // Choosing one opens the counter on that household.
+        let link = format!("/counter?store_id={}&#38;card={card_a}", k.store);
+        page.assert_contains(&link);
+        let opened = clerk.get(&link.replace("&#38;", "&")).await;
+        opened.assert_contains(r#"id="household-name">张三<"#);
+        // A link carrying the basket (the language switch's) keeps it.
+        let with_basket = clerk.get(&format!("{}&line={}*2", link.replace("&#38;", "&"), k.rice)).await;
+        with_basket.assert_contains("大米5kg");
+        with_basket.assert_contains(r#"id="total">90<"#);
+
+        // By ID number (as a card reader types it): straight to the household.
+        let by_id = clerk.get(&format!("/counter?card={id_a}")).await;
+        assert_eq!(by_id.status, 303);
+        assert!(by_id.location.as_deref().unwrap().contains(&card_a));
+
+        // By an old card: the household, never the new card's number.
+        let admin = app.admin().await;
+        admin.get(&format!("/households/{b}")).await;
+        let old_b = card_of(&app, &b);
+        admin.submit(&format!("/households/{b}/card"), &[]).await;
+        let new_b = card_of(&app, &b);
+        let page = clerk.get(&format!("/counter?card={old_b}")).await;
+        page.assert_contains("这张旧卡属于下面这户");
+        page.assert_contains("西庄村");
+        assert!(!page.body.contains(&format!("新卡 {new_b}")));
+
+        // Nothing found: said plainly, and the text is selected for the next scan.
+        let none = clerk.get(&format!("/counter?card={}", urlencoding("李四"))).await;
+        none.assert_contains("没有与“李四”相符的农户");
+        none.assert_contains("data-select-on-load");
+
+        // Every look-up without the card is in the audit log, without the ID number.
+        let finds: Vec<String> = {
+            use aixin::db::schema::audit_log;
+            audit_log::table.filter(audit_log::action.eq("household.find")).select(audit_log::summary).load(&mut app.conn()).unwrap()
+        };
+        assert_eq!(finds.len(), 4, "{finds:?}");
+        assert!(finds.iter().any(|s| s.contains("by=name found=2")));
+        assert!(finds.iter().any(|s| s.contains("by=id_number found=1")));
+        assert!(finds.iter().any(|s| s.contains("by=old_card found=1")));
+        assert!(finds.iter().all(|s| !s.contains(&id_a)));
+    }
+}
+
+fn urlencoding(s: &str) -> String {
+    serde_urlencoded::to_string([("x", s)]).unwrap()[2..].to_string()
 }

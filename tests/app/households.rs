@@ -337,3 +337,68 @@ app_test! {
         assert_eq!(count_households(&app), 3);
     }
 }
+
+app_test! {
+    async fn a_refused_registration_keeps_what_was_typed_and_names_every_wrong_field(app) {
+        let [_, _, _, village] = app.area_chain("凤山");
+        let admin = app.admin().await;
+        let good = test_id_number();
+        // Two mistakes at once: a short ID number and a bad member count.
+        let page = admin.post("/households", &[
+            ("head_name", "王大山"), ("id_number", "37010219"), ("phone", "13800138000"),
+            ("area_id", &village), ("address", "一组 3 号"), ("members", "0"), ("notes", "独居老人"),
+        ]).await;
+        assert_eq!(page.status, 422, "the form comes back, not a redirect");
+        page.assert_contains("身份证号：应为 18 位（现在是 8 位）");
+        page.assert_contains("家庭人口：应为 1 到 99");
+        // Each message sits beside its field, and what was typed is still there.
+        page.assert_contains(r#"<span class="field-error" data-field="field.id_number">"#);
+        page.assert_contains(r#"<span class="field-error" data-field="field.members">"#);
+        for kept in [r#"value="王大山""#, r#"value="37010219""#, r#"value="13800138000""#, r#"value="一组 3 号""#, "独居老人"] {
+            page.assert_contains(kept);
+        }
+        page.assert_contains(&format!(r#"<option value="{village}" selected>"#));
+        assert_eq!(count_households(&app), 0, "nothing was created");
+        // Fixing only the two fields is enough.
+        let fixed = admin.submit("/households", &[
+            ("head_name", "王大山"), ("id_number", &good), ("phone", "13800138000"),
+            ("area_id", &village), ("address", "一组 3 号"), ("members", "4"), ("notes", "独居老人"),
+        ]).await;
+        fixed.assert_contains("已登记，积分卡号");
+        assert_eq!(count_households(&app), 1);
+
+        // The edit form keeps the other changes when one field is refused.
+        let id: String = households::table.select(households::id).first(&mut app.conn()).unwrap();
+        let edit = admin.post(&format!("/households/{id}"), &[
+            ("head_name", "王大川"), ("area_id", &village), ("address", "二组 8 号"), ("members", "100"),
+            ("status", "registered"), ("notes", "搬到二组"),
+        ]).await;
+        assert_eq!(edit.status, 422);
+        edit.assert_contains("家庭人口：应为 1 到 99");
+        for kept in [r#"value="王大川""#, r#"value="二组 8 号""#, r#"value="100""#, "搬到二组"] {
+            edit.assert_contains(kept);
+        }
+        let name: String = households::table.select(households::head_name).first(&mut app.conn()).unwrap();
+        assert_eq!(name, "王大山", "nothing changed");
+    }
+}
+
+app_test! {
+    async fn a_page_past_the_last_goes_to_the_last(app) {
+        let [_, _, _, village] = app.area_chain("分页");
+        for i in 0..51 {
+            app.household(&format!("户{i:02}"), &village);
+        }
+        let admin = app.admin().await;
+        let last = admin.get("/households?page=1").await;
+        last.assert_contains("2 / 2");
+        // The language switch comes back to this page, query and all.
+        last.assert_contains(r#"name="back" value="/households?page=1""#);
+        let past = admin.get("/households?q=%E6%88%B7&page=40").await;
+        assert_eq!(past.status, 303);
+        assert_eq!(past.location.as_deref(), Some("/households?q=%E6%88%B7&page=1"));
+        let shown = admin.follow("/households?page=40").await;
+        shown.assert_contains("2 / 2");
+        assert!(!shown.body.contains("41 / "));
+    }
+}

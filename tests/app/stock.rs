@@ -326,7 +326,7 @@ app_test! {
             ("2026-11-29", "", "", "", "至少填写一行"),
         ] {
             let p = admin.submit(&format!("/stores/{a}/donations"), &[("key", &key), ("donor_id", &s.donor), ("donated_on", date), ("item", item), ("quantity", qty), ("value", value)]).await;
-            assert_eq!(p.status, 200);
+            assert_eq!(p.status, 422, "the form comes back with what was typed");
             p.assert_contains(msg);
         }
         // Goods: bad price, duplicate barcode.
@@ -1002,8 +1002,9 @@ app_test! {
         let form = admin.get(&format!("/stores/{store}/donations/new")).await;
         let key = key_for(&form.body, &format!("/stores/{store}/donations"));
         let p = admin.submit(&format!("/stores/{store}/donations"), &[("key", &key), ("donor_id", &donor_id), ("donated_on", "2026-10-15"), ("item", &soap), ("quantity", "5"), ("value", "")]).await;
-        assert_eq!(p.status, 200);
+        assert_eq!(p.status, 422, "the form comes back");
         p.assert_contains("2026-10 已经月结");
+        p.assert_contains(r#"value="2026-10-15""#);
         assert_eq!(on_hand(&app, &store, &soap), 10);
         assert_eq!(movement_count(&app), before);
         let n: i64 = donations_t::table.count().get_result(&mut app.conn()).unwrap();
@@ -1089,5 +1090,48 @@ app_test! {
         let (ok, out) = aixin_cli(&app, &["ledger", "verify"]);
         assert!(!ok, "{out}");
         assert!(out.contains(&st.number), "names the stocktake: {out}");
+    }
+}
+
+app_test! {
+    async fn a_donation_with_several_bad_lines_names_each_and_keeps_every_line(app) {
+        let [_, _, town, _] = app.area_chain("市中");
+        let store = app.store("市中爱心超市", &town);
+        let (rice, oil, towel, donor) = {
+            let mut c = app.conn();
+            (item(&mut c, "大米", "袋", "45"), item(&mut c, "食用油", "桶", "60"), item(&mut c, "毛巾", "条", "12"), donor(&mut c, "李女士"))
+        };
+        let admin = app.admin().await;
+        let form = admin.get(&format!("/stores/{store}/donations/new")).await;
+        let key = key_for(&form.body, &format!("/stores/{store}/donations"));
+        let path = format!("/stores/{store}/donations");
+        let page = admin.post(&path, &[
+            ("key", &key), ("donor_id", &donor), ("donated_on", "2026-11-29"), ("money", "abc"), ("note", "重阳节"),
+            ("item", &rice), ("quantity", "20"), ("value", "900"),
+            ("item", &oil), ("quantity", "-3"), ("value", "240"),
+            ("item", &towel), ("quantity", "15"), ("value", "x"),
+        ]).await;
+        assert_eq!(page.status, 422, "the form comes back");
+        // Every mistake is named once: the money and lines 2 and 3.
+        page.assert_contains("捐款金额（元）：");
+        page.assert_contains("第 2 行");
+        page.assert_contains("第 3 行");
+        assert_eq!(page.body.matches(r#"data-field="field.donation_line""#).count(), 2, "each bad line has its message beside it");
+        // All three lines, the donor and the note are still there.
+        for kept in [r#"value="20""#, r#"value="900""#, r#"value="-3""#, r#"value="15""#, r#"value="x""#, r#"value="abc""#, r#"value="重阳节""#, &format!(r#"value="{key}""#)] {
+            page.assert_contains(kept);
+        }
+        page.assert_contains(&format!(r#"<option value="{towel}" selected>"#));
+        page.assert_contains(&format!(r#"<option value="{donor}" selected>"#));
+        assert_eq!(on_hand(&app, &store, &rice), 0, "nothing was booked");
+        // Correcting the three fields books it, once, with the same key.
+        let booked = admin.submit(&path, &[
+            ("key", &key), ("donor_id", &donor), ("donated_on", "2026-11-29"), ("money", "0"), ("note", "重阳节"),
+            ("item", &rice), ("quantity", "20"), ("value", "900"),
+            ("item", &oil), ("quantity", "3"), ("value", "240"),
+            ("item", &towel), ("quantity", "15"), ("value", "150"),
+        ]).await;
+        booked.assert_contains("捐赠已入库");
+        assert_eq!(on_hand(&app, &store, &oil), 3);
     }
 }

@@ -1,3 +1,4 @@
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::NaiveDate;
@@ -11,7 +12,10 @@ use crate::households::{self, CardLookup, HouseholdRow, ListFilter};
 use crate::points::awards::{self as aw, AwardRow, Decision};
 use crate::points::{self, Rule};
 use crate::web::extract::lang_of;
-use crate::web::page::{PageCtx, flash_field_error, flash_ok, or_flash, render};
+use crate::web::form::FormErrors;
+use crate::web::page::{
+    PageCtx, flash_field_error, flash_ok, or_flash, render, render_with_status,
+};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 fn today(state: &AppState) -> NaiveDate {
@@ -36,6 +40,9 @@ struct NewPage<'a> {
     key: String,
     card: String,
     notice: Option<String>,
+    /// What was typed, shown again after a refusal (empty otherwise).
+    typed: ProposeForm,
+    errors: FormErrors,
 }
 
 pub async fn new_form(
@@ -45,7 +52,18 @@ pub async fn new_form(
     q: web::Query<NewQuery>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ProposeAwards)?;
-    let q = q.into_inner();
+    proposal_page(req, user, state, q.into_inner(), None).await
+}
+
+/// The proposal form; `refused` shows a refused proposal again (422) with
+/// what was typed and each error beside its field.
+async fn proposal_page(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    q: NewQuery,
+    refused: Option<(ProposeForm, FieldError)>,
+) -> Result<HttpResponse, AppError> {
     let actor = user.actor();
     let lang = lang_of(&req);
     let card_text = q.card.trim().to_string();
@@ -86,21 +104,42 @@ pub async fn new_form(
     })
     .await?;
     let ctx = PageCtx::build(&req, Some(&user));
-    render(
+    let day = today(&state).to_string();
+    let (typed, errors, status) = match refused {
+        Some((f, e)) => (
+            f,
+            FormErrors::new(ctx.lang, &e),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        None => (
+            ProposeForm {
+                occurred_on: day.clone(),
+                key: form_key(),
+                ..ProposeForm::default()
+            },
+            FormErrors::default(),
+            StatusCode::OK,
+        ),
+    };
+    render_with_status(
         &ctx,
         &NewPage {
             ctx: &ctx,
             household,
             rules,
-            today: today(&state).to_string(),
-            key: form_key(),
+            today: day,
+            // A refused form keeps its key: the corrected one is still one award.
+            key: typed.key.clone(),
             card: q.card,
             notice,
+            typed,
+            errors,
         },
+        status,
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default, Clone)]
 pub struct ProposeForm {
     #[serde(default)]
     household_id: String,
@@ -138,26 +177,36 @@ pub async fn propose(
     }
     let day = today(&state);
     let u = user.actor();
+    let typed = f.clone();
     let result = run(&state, move |c| {
         let p = aw::parse_proposal(&f.rule_code, &f.occurred_on, &f.note, day)?;
         let award = aw::propose(c, &u, &f.household_id, &p, &f.key, day)?;
         Ok(award)
     })
-    .await
-    .map(|award| {
-        let key = if award.is_pending() {
-            "flash.award_proposed"
-        } else {
-            "flash.award_proposed_approved"
-        };
-        flash_ok(
-            &req,
-            &format!("/households/{}", award.household_id),
-            key,
-            &[],
-        )
-    });
-    or_flash(&req, &back, result)
+    .await;
+    match result {
+        Ok(award) => {
+            let key = if award.is_pending() {
+                "flash.award_proposed"
+            } else {
+                "flash.award_proposed_approved"
+            };
+            Ok(flash_ok(
+                &req,
+                &format!("/households/{}", award.household_id),
+                key,
+                &[],
+            ))
+        }
+        Err(AppError::Invalid(e)) => {
+            let q = NewQuery {
+                household_id: typed.household_id.clone(),
+                card: String::new(),
+            };
+            proposal_page(req, user, state, q, Some((typed, e))).await
+        }
+        Err(e) => or_flash(&req, &back, Err(e)),
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -440,9 +489,11 @@ pub async fn withdraw(
     let id = id.into_inner();
     let seen = seen_version(&f.0.version);
     let u = user.actor();
-    let result = run(&state, move |c| Ok(aw::withdraw_seen(c, &u, &id, Some(seen?))?))
-        .await
-        .map(|_| flash_ok(&req, "/awards", "flash.award_withdrawn", &[]));
+    let result = run(&state, move |c| {
+        Ok(aw::withdraw_seen(c, &u, &id, Some(seen?))?)
+    })
+    .await
+    .map(|_| flash_ok(&req, "/awards", "flash.award_withdrawn", &[]));
     or_flash(&req, "/awards", result)
 }
 

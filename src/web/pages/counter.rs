@@ -9,6 +9,7 @@ use super::stock::{form_key, load_store};
 use crate::auth::{Action, Scope};
 use crate::goods::Item;
 use crate::households::HouseholdRow;
+use crate::households::find::{self, FoundBy, Query};
 use crate::i18n;
 use crate::redemptions::{self, DaySummary, Line, PricedLine, RedeemRequest, Redemption, WantLine};
 use crate::stores::StoreRow;
@@ -43,9 +44,14 @@ struct CounterPage<'a> {
     lines: Vec<PricedLine>,
     choices: Vec<Item>,
     error: Option<String>,
+    /// Households found by name, ID number or old card, to choose from.
+    found: Option<Found>,
 }
 
 impl CounterPage<'_> {
+    fn serve_link(&self, card: &str) -> String {
+        serve_link(&self.store, card)
+    }
     fn total(&self) -> i64 {
         self.lines.iter().map(|l| l.points).sum()
     }
@@ -91,23 +97,65 @@ pub async fn counter(
     let store = counter_store(&state, &user, Action::Redeem, &q.store_id).await?;
     let lang = lang_of(&req);
     let card = q.card.trim().to_string();
-    let (household, error) = if card.is_empty() {
-        (None, None)
-    } else {
-        let card2 = card.clone();
-        let actor = user.actor();
-        match run(&state, move |c| {
-            let (h, _) = redemptions::household_for_card(c, &actor, &card2)?;
-            let balance =
-                crate::ledger::balance(c, &crate::ledger::household_account(&h.household.id))?;
-            Ok((h, balance))
-        })
-        .await
-        {
-            Ok(h) => (Some(h), None),
-            Err(AppError::Invalid(e)) => (None, Some(i18n::field_error(lang, &e))),
-            Err(e) => return Err(e),
+    let mut found = None;
+    let (household, error) = match Query::parse(&card) {
+        Ok(None) => (None, None),
+        Err(e) => (None, Some(i18n::field_error(lang, &e))),
+        // A card in use opens its household; anything else is looked for.
+        Ok(Some(query)) => {
+            let card2 = card.clone();
+            let actor = user.actor();
+            let opened = run(&state, move |c| {
+                let (h, _) = redemptions::household_for_card(c, &actor, &card2)?;
+                let balance =
+                    crate::ledger::balance(c, &crate::ledger::household_account(&h.household.id))?;
+                Ok((h, balance))
+            })
+            .await;
+            match opened {
+                Ok(h) => (Some(h), None),
+                Err(AppError::Invalid(e))
+                    if !matches!(query, Query::Card(_)) || e.key == "error.card_replaced" =>
+                {
+                    let ctx_a = user.actor().audit();
+                    let key = state.key.clone();
+                    let path = store.area_path.clone();
+                    let (by, rows) = run(&state, move |c| {
+                        Ok(find::find_at_counter(c, &ctx_a, &key, &path, &query)?)
+                    })
+                    .await?;
+                    // One household for an ID number is that household.
+                    if let ([one], FoundBy::IdNumber) = (rows.as_slice(), by)
+                        && let Some(current) = &one.card_no
+                    {
+                        return Ok(see_other(&serve_link(&store, current)));
+                    }
+                    let error = rows
+                        .is_empty()
+                        .then(|| i18n::tf(lang, "counter.found_none", &[("text", card.clone())]));
+                    found = Some(Found { by, rows });
+                    (None, error)
+                }
+                Err(AppError::Invalid(e)) => (None, Some(i18n::field_error(lang, &e))),
+                Err(e) => return Err(e),
+            }
         }
+    };
+    // The basket, when a link carries it (the language switch does).
+    // A line that cannot be read is left out of the basket shown (nothing
+    // is redeemed from a GET; the confirm refuses such a line by name).
+    let (wanted, _) = basket(
+        &serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
+            .unwrap_or_default(),
+    );
+    let lines = if household.is_some() && !wanted.is_empty() {
+        let store_id = store.store.id.clone();
+        run(&state, move |c| {
+            Ok(redemptions::price_basket(c, &store_id, &wanted)?)
+        })
+        .await?
+    } else {
+        Vec::new()
     };
     let ctx = PageCtx::build(&req, Some(&user));
     render(
@@ -118,11 +166,50 @@ pub async fn counter(
             card,
             household,
             key: form_key(),
-            lines: Vec::new(),
+            lines,
             choices: Vec::new(),
             error,
+            found,
         },
     )
+}
+
+/// The counter on a household's card with a basket (`line` = `item*qty`).
+fn counter_link(store: &StoreRow, card: &str, lines: &[WantLine]) -> String {
+    let mut q = vec![
+        ("store_id".to_string(), store.store.id.clone()),
+        ("card".to_string(), card.to_string()),
+    ];
+    q.extend(
+        lines
+            .iter()
+            .map(|l| ("line".to_string(), format!("{}*{}", l.item_id, l.quantity))),
+    );
+    format!(
+        "/counter?{}",
+        serde_urlencoded::to_string(q).unwrap_or_default()
+    )
+}
+
+/// The counter opened on a household's card in use.
+fn serve_link(store: &StoreRow, card: &str) -> String {
+    format!(
+        "/counter?{}",
+        serde_urlencoded::to_string([("store_id", store.store.id.as_str()), ("card", card)])
+            .unwrap_or_default()
+    )
+}
+
+/// Households found without their card, for the clerk to choose from.
+pub struct Found {
+    by: FoundBy,
+    rows: Vec<HouseholdRow>,
+}
+
+impl Found {
+    fn old_card(&self) -> bool {
+        self.by == FoundBy::OldCard
+    }
 }
 
 #[derive(Template)]
@@ -301,7 +388,8 @@ pub async fn basket_action(
         Err(AppError::Invalid(e)) => return Ok(flash_field_error(&req, "/counter", &e)),
         Err(e) => return Err(e),
     };
-    let ctx = PageCtx::build(&req, Some(&user));
+    let mut ctx = PageCtx::build(&req, Some(&user));
+    ctx.back = counter_link(&store, &card, &lines);
     let status = if error.is_some() {
         actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -318,6 +406,7 @@ pub async fn basket_action(
             lines: priced,
             choices,
             error,
+            found: None,
         },
         status,
     )

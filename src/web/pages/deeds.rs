@@ -27,10 +27,7 @@ pub async fn list(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ProposeAwards)?;
     let actor = user.actor();
-    let reports = run(&state, move |c| {
-        Ok(deeds::for_officials(c, &actor, 500)?)
-    })
-    .await?;
+    let reports = run(&state, move |c| Ok(deeds::for_officials(c, &actor, 500)?)).await?;
     let ctx = PageCtx::build(&req, Some(&user));
     render(&ctx, &ListPage { ctx: &ctx, reports })
 }
@@ -94,8 +91,7 @@ pub async fn photo(
     user.require(Action::ViewHouseholds)?;
     let id = path.into_inner();
     let actor = user.actor();
-    let jpeg = run(&state, move |c| Ok(deeds::photo_for_staff(c, &actor, &id)?))
-    .await?;
+    let jpeg = run(&state, move |c| Ok(deeds::photo_for_staff(c, &actor, &id)?)).await?;
     Ok(super::window::jpeg_response(jpeg))
 }
 
@@ -114,10 +110,7 @@ pub async fn objections_queue(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ReviewAwards)?;
     let actor = user.actor();
-    let rows = run(&state, move |c| {
-        Ok(objections::queue(c, &actor, 500)?)
-    })
-    .await?;
+    let rows = run(&state, move |c| Ok(objections::queue(c, &actor, 500)?)).await?;
     let ctx = PageCtx::build(&req, Some(&user));
     render(&ctx, &ObjectionsPage { ctx: &ctx, rows })
 }

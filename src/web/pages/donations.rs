@@ -1,5 +1,6 @@
 //! Donors, booking donations in, and the donation's page and certificate.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -14,7 +15,8 @@ use crate::goods::{self, Item};
 use crate::idempotency::IdemKey;
 use crate::stores::{self, StoreRow};
 use crate::web::extract::audit_ctx;
-use crate::web::page::{PageCtx, flash_ok, or_flash, render};
+use crate::web::form::FormErrors;
+use crate::web::page::{PageCtx, flash_ok, or_flash, render, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 /// The store a user's view of donations is limited to (clerks: their own).
@@ -169,9 +171,85 @@ struct NewDonationPage<'a> {
     store: StoreRow,
     donors: Vec<Donor>,
     items: Vec<Item>,
-    today: String,
     key: String,
-    rows: Vec<usize>,
+    /// What the form shows: empty, or what was typed before a refusal.
+    typed: TypedDonation,
+    errors: FormErrors,
+}
+
+/// The donation form's fields as typed, one entry per line (at least six).
+#[derive(Default)]
+struct TypedDonation {
+    key: String,
+    donor_id: String,
+    donated_on: String,
+    money: String,
+    note: String,
+    lines: Vec<LineInput>,
+}
+
+impl NewDonationPage<'_> {
+    /// The lines with their 1-based numbers.
+    fn rows(&self) -> Vec<(usize, &LineInput)> {
+        self.typed
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (i + 1, l))
+            .collect()
+    }
+}
+
+/// The booking form; `refused` shows a refused submission again (422) with
+/// every line as typed and each error beside its field or line.
+async fn donation_form(
+    req: &HttpRequest,
+    user: &CurrentUser,
+    state: &AppState,
+    store: StoreRow,
+    refused: Option<(TypedDonation, crate::domain::FieldError)>,
+) -> Result<HttpResponse, AppError> {
+    let (donors, items) = run(state, |c| {
+        Ok((donations::list_donors(c)?, goods::list_active(c)?))
+    })
+    .await?;
+    let ctx = PageCtx::build(req, Some(user));
+    // A refused form keeps its key: the corrected form is still one booking.
+    let key = refused
+        .as_ref()
+        .and_then(|(t, _)| IdemKey::parse(&t.key).ok().map(|_| t.key.clone()))
+        .unwrap_or_else(form_key);
+    let (mut typed, errors, status) = match refused {
+        Some((t, e)) => (
+            t,
+            FormErrors::new(ctx.lang, &e),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        None => (
+            TypedDonation {
+                donated_on: crate::time::today(state.config.time_zone).to_string(),
+                ..TypedDonation::default()
+            },
+            FormErrors::default(),
+            StatusCode::OK,
+        ),
+    };
+    while typed.lines.len() < 6 {
+        typed.lines.push(LineInput::default());
+    }
+    render_with_status(
+        &ctx,
+        &NewDonationPage {
+            ctx: &ctx,
+            store,
+            donors,
+            items,
+            key,
+            typed,
+            errors,
+        },
+        status,
+    )
 }
 
 pub async fn new_donation(
@@ -181,23 +259,7 @@ pub async fn new_donation(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let store = load_store(&state, &user, Action::BookDonation, id.into_inner()).await?;
-    let (donors, items) = run(&state, |c| {
-        Ok((donations::list_donors(c)?, goods::list_active(c)?))
-    })
-    .await?;
-    let ctx = PageCtx::build(&req, Some(&user));
-    render(
-        &ctx,
-        &NewDonationPage {
-            ctx: &ctx,
-            store,
-            donors,
-            items,
-            today: crate::time::today(state.config.time_zone).to_string(),
-            key: form_key(),
-            rows: (1..=6).collect(),
-        },
-    )
+    donation_form(&req, &user, &state, store, None).await
 }
 
 /// Book a donation in. The form's fields `item`, `quantity` and `value`
@@ -210,7 +272,6 @@ pub async fn book(
     form: CsrfForm<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     let store = load_store(&state, &user, Action::BookDonation, id.into_inner()).await?;
-    let back = format!("/stores/{}/donations/new", store.store.id);
     let fields = form.0;
     let one = |name: &str| {
         fields
@@ -227,7 +288,12 @@ pub async fn book(
             .collect()
     };
     let (item_ids, quantities, values) = (all("item"), all("quantity"), all("value"));
-    let n = item_ids.len().max(quantities.len()).max(values.len());
+    // A form with thousands of lines is not a donation anyone typed.
+    let n = item_ids
+        .len()
+        .max(quantities.len())
+        .max(values.len())
+        .min(200);
     let get = |v: &Vec<String>, i: usize| v.get(i).cloned().unwrap_or_default();
     let lines: Vec<LineInput> = (0..n)
         .map(|i| LineInput {
@@ -236,13 +302,15 @@ pub async fn book(
             value: get(&values, i),
         })
         .collect();
-    let (key, donor_id, donated_on, money, note) = (
-        one("key"),
-        one("donor_id"),
-        one("donated_on"),
-        one("money"),
-        one("note"),
-    );
+    let typed = TypedDonation {
+        key: one("key"),
+        donor_id: one("donor_id"),
+        donated_on: one("donated_on"),
+        money: one("money"),
+        note: one("note"),
+        lines,
+    };
+    let key = typed.key.clone();
     let ctx = audit_ctx(&req, Some(&user));
     let result = async {
         if !store.store.active {
@@ -253,6 +321,14 @@ pub async fn book(
         let key = IdemKey::parse(&key)?;
         let sid = store.store.id.clone();
         let today = crate::time::today(state.config.time_zone);
+        let t = TypedDonation {
+            key: String::new(),
+            donor_id: typed.donor_id.clone(),
+            donated_on: typed.donated_on.clone(),
+            money: typed.money.clone(),
+            note: typed.note.clone(),
+            lines: typed.lines.clone(),
+        };
         let out = run(&state, move |c| {
             Ok(donations::book(
                 c,
@@ -260,11 +336,11 @@ pub async fn book(
                 &key,
                 &sid,
                 &DonationForm {
-                    donor_id: &donor_id,
-                    donated_on: &donated_on,
-                    money: &money,
-                    note: &note,
-                    lines: &lines,
+                    donor_id: &t.donor_id,
+                    donated_on: &t.donated_on,
+                    money: &t.money,
+                    note: &t.note,
+                    lines: &t.lines,
                 },
                 today,
             )?)
@@ -278,7 +354,12 @@ pub async fn book(
         })
     }
     .await;
-    or_flash(&req, &back, result)
+    match result {
+        Err(AppError::Invalid(e)) => {
+            donation_form(&req, &user, &state, store, Some((typed, e))).await
+        }
+        other => other,
+    }
 }
 
 /// Load a donation and check the user may see its store.

@@ -1,5 +1,5 @@
 use actix_multipart::Multipart;
-use actix_web::http::header;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use futures_util::StreamExt;
@@ -13,7 +13,10 @@ use crate::households::{
     self, CardLookup, HouseholdForm, HouseholdRow, ListFilter, Secret, Sort, Status, StatusChange,
 };
 use crate::web::extract::{audit_ctx, lang_of, verify_csrf};
-use crate::web::page::{PageCtx, flash_field_error, flash_ok, or_flash, render};
+use crate::web::form::FormErrors;
+use crate::web::page::{
+    PageCtx, flash_field_error, flash_ok, or_flash, render, render_with_status,
+};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 #[derive(Deserialize, Default, Clone)]
@@ -115,6 +118,14 @@ pub async fn list(
             rows[0].household.id
         )));
     }
+    // A page past the last (an old link, a shrunk list) goes to the last.
+    let pages = (total + households::PAGE_SIZE - 1) / households::PAGE_SIZE;
+    if page >= pages && pages > 0 {
+        return Ok(crate::web::middleware::see_other(&format!(
+            "/households?{}",
+            q.link(Some(pages - 1))
+        )));
+    }
     let lang = lang_of(&req);
     let notice = match lookup {
         Some(CardLookup::Replaced { by }) => Some(crate::i18n::tf(
@@ -134,7 +145,7 @@ pub async fn list(
         &ctx,
         &ListPage {
             ctx: &ctx,
-            pages: (total + households::PAGE_SIZE - 1) / households::PAGE_SIZE,
+            pages,
             rows,
             total,
             page,
@@ -155,6 +166,9 @@ struct FormPage<'a> {
     ctx: &'a PageCtx,
     /// None for a new household.
     household: Option<HouseholdRow>,
+    /// What the form shows: the household's values, or what was typed.
+    values: HouseholdForm,
+    errors: FormErrors,
     villages: Vec<Area>,
     helpers: Vec<(String, String)>,
     statuses: [Status; 3],
@@ -162,28 +176,43 @@ struct FormPage<'a> {
 
 impl FormPage<'_> {
     fn selected_area(&self, id: &str) -> bool {
-        self.household
-            .as_ref()
-            .is_some_and(|h| h.household.area_id == id)
+        self.values.area_id == id
     }
     fn selected_helper(&self, id: &str) -> bool {
-        self.household
-            .as_ref()
-            .is_some_and(|h| h.household.helper_id.as_deref() == Some(id))
+        self.values.helper_id == id
     }
     fn selected_status(&self, s: &Status) -> bool {
-        match &self.household {
-            Some(h) => h.household.status == s.as_str(),
+        match Status::parse(&self.values.status) {
+            Some(v) => v == *s,
             None => *s == Status::Registered,
         }
     }
 }
 
+/// The form's fields filled from a stored household (the ID number and
+/// phone stay empty: left empty, they are kept).
+fn values_of(h: &HouseholdRow) -> HouseholdForm {
+    let h = &h.household;
+    HouseholdForm {
+        head_name: h.head_name.clone(),
+        area_id: h.area_id.clone(),
+        address: h.address.clone(),
+        members: h.members.to_string(),
+        status: h.status.clone(),
+        helper_id: h.helper_id.clone().unwrap_or_default(),
+        notes: h.notes.clone(),
+        ..HouseholdForm::default()
+    }
+}
+
+/// The registration or edit form; `typed` is a refused submission shown
+/// again with what was typed and every error beside its field (422).
 async fn form_page(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
     id: Option<String>,
+    typed: Option<(HouseholdForm, crate::domain::FieldError)>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::EditHouseholds)?;
     let actor = user.actor();
@@ -200,15 +229,30 @@ async fn form_page(
     })
     .await?;
     let ctx = PageCtx::build(&req, Some(&user));
-    render(
+    let (values, errors) = match typed {
+        Some((f, e)) => (f, FormErrors::new(ctx.lang, &e)),
+        None => (
+            household.as_ref().map(values_of).unwrap_or_default(),
+            FormErrors::default(),
+        ),
+    };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    render_with_status(
         &ctx,
         &FormPage {
             ctx: &ctx,
             household,
+            values,
+            errors,
             villages,
             helpers,
             statuses: Status::ALL,
         },
+        status,
     )
 }
 
@@ -217,7 +261,7 @@ pub async fn new_form(
     user: CurrentUser,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    form_page(req, user, state, None).await
+    form_page(req, user, state, None, None).await
 }
 
 pub async fn edit_form(
@@ -226,7 +270,7 @@ pub async fn edit_form(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    form_page(req, user, state, Some(id.into_inner())).await
+    form_page(req, user, state, Some(id.into_inner()), None).await
 }
 
 pub async fn create(
@@ -237,22 +281,24 @@ pub async fn create(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::EditHouseholds)?;
     let f = form.0;
+    let typed = f.clone();
     let actor = user.actor();
     let key = state.key.clone();
     let result = run(&state, move |c| {
         let input = households::parse_form(c, &actor, &f, true)?;
         Ok(households::create(c, &actor, &key, &input)?)
     })
-    .await
-    .map(|(id, card)| {
-        flash_ok(
+    .await;
+    match result {
+        Ok((id, card)) => Ok(flash_ok(
             &req,
             &format!("/households/{id}"),
             "flash.household_created",
             &[("card", card.grouped())],
-        )
-    });
-    or_flash(&req, "/households/new", result)
+        )),
+        Err(AppError::Invalid(e)) => form_page(req, user, state, None, Some((typed, e))).await,
+        Err(e) => Err(e),
+    }
 }
 
 pub async fn update(
@@ -265,6 +311,7 @@ pub async fn update(
     user.require(Action::EditHouseholds)?;
     let id = id.into_inner();
     let f = form.0;
+    let typed = f.clone();
     let actor = user.actor();
     let key = state.key.clone();
     let target = id.clone();
@@ -273,23 +320,19 @@ pub async fn update(
         let input = households::parse_form(c, &actor, &f, false)?;
         Ok(households::update(c, &actor, &key, &target, &input, today)?)
     })
-    .await
-    .map(|changed| {
-        let key = if changed.is_empty() {
-            "flash.nothing_changed"
-        } else {
-            "flash.household_updated"
-        };
-        flash_ok(&req, &format!("/households/{id}"), key, &[])
-    });
-    or_flash(
-        &req,
-        &format!(
-            "/households/{}/edit",
-            req.match_info().get("id").unwrap_or("")
-        ),
-        result,
-    )
+    .await;
+    match result {
+        Ok(changed) => {
+            let key = if changed.is_empty() {
+                "flash.nothing_changed"
+            } else {
+                "flash.household_updated"
+            };
+            Ok(flash_ok(&req, &format!("/households/{id}"), key, &[]))
+        }
+        Err(AppError::Invalid(e)) => form_page(req, user, state, Some(id), Some((typed, e))).await,
+        Err(e) => Err(e),
+    }
 }
 
 #[derive(Template)]

@@ -1,0 +1,161 @@
+//! Finding a household at the counter without its card: by the head's name,
+//! by ID number (typed, or typed by an ID card reader), or by an old card.
+
+use diesel::prelude::*;
+
+use super::{CardLookup, Household, HouseholdError, HouseholdRow, lookup_card, to_row};
+use crate::audit::{self, AuditCtx};
+use crate::crypto::DataKey;
+use crate::db::schema::{areas as areas_t, households, points_cards, users};
+use crate::db::{self, DbConn};
+use crate::domain::input::normalize;
+use crate::domain::{CardNo, FieldError, IdNumber};
+
+/// At most this many households are listed for one name.
+pub const MAX_FOUND: i64 = 20;
+
+/// How a household was found without its current card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FoundBy {
+    /// A part of the head's name.
+    Name,
+    /// The full ID number (never stored or logged as typed).
+    IdNumber,
+    /// A card that was replaced: the household is found, the new card's
+    /// number is not told.
+    OldCard,
+}
+
+impl FoundBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FoundBy::Name => "name",
+            FoundBy::IdNumber => "id_number",
+            FoundBy::OldCard => "old_card",
+        }
+    }
+}
+
+/// What the counter's box holds when it is not a card in use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Query {
+    Name(String),
+    IdNumber(IdNumber),
+    /// A card number: in use, replaced or unknown.
+    Card(CardNo),
+}
+
+impl Query {
+    /// A card number if it reads as one, else an ID number if it is a
+    /// valid one, else a name; `None` for nothing typed. Digits that are
+    /// neither are refused as the mistyped card (or, 18 long, ID number)
+    /// they most likely are, naming what is wrong with it.
+    pub fn parse(text: &str) -> Result<Option<Query>, FieldError> {
+        let text = normalize(text);
+        if text.is_empty() {
+            return Ok(None);
+        }
+        let card = CardNo::parse("field.card_no", &text);
+        if let Ok(c) = card {
+            return Ok(Some(Query::Card(c)));
+        }
+        let id = IdNumber::parse("field.id_number", &text);
+        if let Ok(id) = id {
+            return Ok(Some(Query::IdNumber(id)));
+        }
+        if text.chars().any(|c| c.is_ascii_digit()) {
+            let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+            return Err(match (compact.chars().count(), id, card) {
+                (18, Err(e), _) => e,
+                (_, _, Err(e)) => e,
+                (_, Err(e), _) => e,
+                _ => FieldError::new("field.card_no", "error.card_unknown").arg("card", &text),
+            });
+        }
+        Ok(Some(Query::Name(text.chars().take(40).collect())))
+    }
+}
+
+/// Households a counter under `area_path` may serve that match `query`
+/// (not archived, ordered by name, at most [`MAX_FOUND`]), and how they were
+/// found. A card in use is not a look-up without the card and finds nothing
+/// here. Each look-up writes one audit row, `household.find`, naming how and
+/// how many were found (never the ID number typed).
+/// Errors: database errors only.
+pub fn find_at_counter(
+    conn: &mut DbConn,
+    ctx: &AuditCtx,
+    key: &DataKey,
+    area_path: &str,
+    query: &Query,
+) -> Result<(FoundBy, Vec<HouseholdRow>), HouseholdError> {
+    db::write_tx(conn, |c| {
+        let prefix = db::path_prefix(area_path);
+        let base = households::table
+            .inner_join(areas_t::table)
+            .left_join(users::table)
+            .left_join(
+                points_cards::table.on(points_cards::household_id
+                    .eq(households::id)
+                    .and(points_cards::replaced_by.is_null())),
+            )
+            .filter(areas_t::path.like(prefix))
+            .filter(households::archived.eq(false))
+            .into_boxed();
+        let (by, query) = match query {
+            Query::Name(name) => (
+                FoundBy::Name,
+                base.filter(db::contains(households::head_name, name)),
+            ),
+            Query::IdNumber(id) => (
+                FoundBy::IdNumber,
+                base.filter(households::id_lookup.eq(key.lookup("id", id.expose()))),
+            ),
+            Query::Card(card) => match lookup_card(c, card)? {
+                CardLookup::Replaced { .. } => {
+                    let owner: String = points_cards::table
+                        .find(card.as_str())
+                        .select(points_cards::household_id)
+                        .first(c)?;
+                    (FoundBy::OldCard, base.filter(households::id.eq(owner)))
+                }
+                CardLookup::Current { .. } | CardLookup::Unknown => {
+                    return Ok((FoundBy::OldCard, Vec::new()));
+                }
+            },
+        };
+        let rows = query
+            .order((households::head_name.asc(), households::id.asc()))
+            .limit(MAX_FOUND)
+            .select((
+                Household::as_select(),
+                areas_t::name,
+                areas_t::path,
+                users::username.nullable(),
+                users::display_name.nullable(),
+                points_cards::card_no.nullable(),
+            ))
+            .load::<(
+                Household,
+                String,
+                String,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+            )>(c)?;
+        let rows: Vec<HouseholdRow> = rows.into_iter().map(to_row).collect();
+        let target = match rows.as_slice() {
+            [one] => one.household.id.as_str(),
+            _ => "",
+        };
+        audit::record(
+            c,
+            ctx,
+            "household.find",
+            "household",
+            target,
+            &format!("by={} found={}", by.as_str(), rows.len()),
+        )?;
+        Ok((by, rows))
+    })
+}
