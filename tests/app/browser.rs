@@ -597,6 +597,11 @@ app_test! {
         assert!(!b.text("#history").await.is_empty());
         assert!(b.text("#expiring").await.contains("30"));
         assert!(b.text("body").await.contains("大米5kg"));
+        let (page, screen) = (
+            b.client.execute("return document.documentElement.scrollWidth;", vec![]).await.unwrap(),
+            b.client.execute("return window.innerWidth;", vec![]).await.unwrap(),
+        );
+        assert!(page.as_i64().unwrap() <= screen.as_i64().unwrap(), "the household's page fits the phone: {page} > {screen}");
 
         // A deed reported with a photo straight from a phone (EXIF and GPS in it).
         let dir = tempfile::tempdir().unwrap();

@@ -356,9 +356,11 @@ app_test! {
         let key2 = hidden(&h.get("/h").await.body, "key");
         send_report(&h, &key2, "D1", &today.to_string(), "又扫了一次", vec![]).await.assert_contains("已提交申报");
         let second: String = deed_reports::table.filter(deed_reports::status.eq("open")).select(deed_reports::id).first(&mut app.conn()).unwrap();
-        let none = o.post(&format!("/deeds/{second}/decline"), &[("reason", " ")]).await;
+        let list = o.get("/deeds").await;
+        let v2 = hidden(&list.body[list.body.find(&format!("/deeds/{second}/decline")).unwrap()..], "version");
+        let none = o.post(&format!("/deeds/{second}/decline"), &[("reason", " "), ("version", &v2)]).await;
         assert_eq!(none.status, 303);
-        o.submit(&format!("/deeds/{second}/decline"), &[("reason", "没有看到照片，请补充")]).await.assert_contains("已退回");
+        o.submit(&format!("/deeds/{second}/decline"), &[("reason", "没有看到照片，请补充"), ("version", &v2)]).await.assert_contains("已退回");
         h.get("/h").await.assert_contains("没有看到照片，请补充");
 
         let actions = app.audit_actions();
@@ -503,5 +505,62 @@ app_test! {
         busy.assert_contains("访问太频繁");
         assert_eq!(busy.headers.get("retry-after").unwrap(), "60");
         assert!(busy.headers.get("cache-control").is_none_or(|v| !v.to_str().unwrap().contains("public")));
+    }
+}
+
+app_test! {
+    /// #19, done when: another household's data through every household
+    /// page gives nothing: its photos (the household's and the staff's
+    /// address), its entries on another village's notice (no objection
+    /// made), its reports and points on one's own page.
+    async fn no_household_page_reaches_another_households_reports_photos_or_entries(app) {
+        use aixin::db::schema::{awards as awards_t, deed_photos, notice_objections};
+        use diesel::prelude::*;
+        let [_, _, town, village] = app.area_chain("隔户");
+        let other_village = app.area(Some(&town), "隔壁村");
+        let official = app.user("x-official", Role::Official, Some(&other_village), None);
+        aixin::settings::set(&mut app.conn(), &AuditCtx::console(), aixin::settings::NOTICE_DAYS, 7).unwrap();
+        aixin::settings::set(&mut app.conn(), &AuditCtx::console(), aixin::settings::REVIEW_REQUIRED, 0).unwrap();
+        app.rule("X1", "清扫村道", 10, None);
+        let (_, my_card) = app.household_with_id("张三丰", &village, &test_id_number());
+        let (theirs, their_card) = app.household_with_id("李四光", &other_village, &test_id_number());
+        let today = aixin::time::today(chrono_tz::Asia::Shanghai);
+
+        // The other household reports a deed with a photo, and has an entry on its village's notice.
+        let them = open_window(&app, &their_card).await;
+        let key = hidden(&them.get("/h").await.body, "key");
+        let sent = send_report(&them, &key, "X1", &today.to_string(), "帮隔壁修了屋顶", vec![aixin::window::photo::sample_jpeg(64, 48)]).await;
+        assert_eq!(sent.status, 200, "{}", sent.body);
+        let photo_id: String = deed_photos::table.select(deed_photos::id).first(&mut app.conn()).unwrap();
+        award(&app, &official, &theirs, "X1", today, "x-1");
+        let (award_id, status): (String, String) = awards_t::table
+            .filter(awards_t::household_id.eq(&theirs))
+            .select((awards_t::id, awards_t::status))
+            .first(&mut app.conn())
+            .unwrap();
+        assert_eq!(status, "noticed");
+
+        let me = open_window(&app, &my_card).await;
+        // Its photo, by the household's address and by the staff's.
+        for path in [format!("/h/photos/{photo_id}"), format!("/deeds/photos/{photo_id}")] {
+            let p = me.get(&path).await;
+            assert_ne!(p.status, 200, "{path}");
+            assert!(p.headers.get("content-type").is_none_or(|t| t != "image/jpeg"), "{path}");
+        }
+        // Its entry on another village's notice: no objection is taken.
+        let refused = me.submit("/h/objections", &[("award_id", &award_id), ("reason", "那天路是我扫的")]).await;
+        assert!(refused.status < 500, "{}", refused.status);
+        let objections: i64 = notice_objections::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(objections, 0, "no objection to another village's entry");
+        // One's own page shows nothing of it.
+        let home = me.get("/h").await;
+        for theirs_shown in ["李四光", "李*光", "帮隔壁修了屋顶", their_card.as_str(), photo_id.as_str(), award_id.as_str()] {
+            assert!(!home.body.contains(theirs_shown), "{theirs_shown} on another household's page");
+        }
+        // Nor does any other address a household session can reach.
+        for path in [format!("/h/{their_card}"), format!("/households/{theirs}"), "/deeds".to_string(), "/objections".to_string()] {
+            let p = me.get(&path).await;
+            assert!(!p.body.contains("帮隔壁修了屋顶") && !p.body.contains("id=\"balance\">10<"), "{path}: {}", p.status);
+        }
     }
 }
