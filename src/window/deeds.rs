@@ -193,6 +193,10 @@ fn with_photos(c: &mut DbConn, rows: Vec<ReportTuple>) -> QueryResult<Vec<Report
 /// Errors: `Field` for a rule that is unknown, inactive or a deduction
 /// (`field.rule`), a reused form key (`field.form`); `Db`.
 #[allow(clippy::too_many_arguments)]
+/// How many deeds one household may report in 24 hours: enough for any
+/// real week of good deeds, too few to flood the officials' list.
+pub const MAX_REPORTS_PER_DAY: i64 = 10;
+
 pub fn report(
     c: &mut DbConn,
     s: &HouseholdSession,
@@ -223,6 +227,22 @@ pub fn report(
     db::write_tx(c, |c| {
         if let Some(id) = idempotency::lookup(c, key, FORM_SCOPE, &who, &fingerprint)? {
             return Ok((id, true));
+        }
+        // The household's row first, so that its parallel reports are
+        // counted one after the other (PostgreSQL; SQLite writes serially).
+        diesel::update(households::table.find(&s.household_id))
+            .set(households::honour_opt_out.eq(households::honour_opt_out))
+            .execute(c)?;
+        let since = db::now() - chrono::Duration::hours(24);
+        let recent: i64 = deed_reports::table
+            .filter(deed_reports::household_id.eq(&s.household_id))
+            .filter(deed_reports::created_at.ge(since))
+            .count()
+            .get_result(c)?;
+        if recent >= MAX_REPORTS_PER_DAY {
+            return Err(FieldError::new("field.report", "error.reports_per_day")
+                .arg("n", MAX_REPORTS_PER_DAY)
+                .into());
         }
         let rule = current_rule(c, &input.rule_code)?
             .filter(|r| r.active && r.points > 0 && r.valid_on(input.occurred_on))

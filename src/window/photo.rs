@@ -15,11 +15,42 @@ use crate::domain::FieldError;
 pub const MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
 /// The most pixels an upload may declare (width x height): a decompression
 /// bomb (a small file claiming a huge picture) is refused before decoding.
-pub const MAX_PIXELS: u64 = 50_000_000;
+pub const MAX_PIXELS: u64 = 24_000_000;
 /// The longest side of a stored photo, in pixels.
 pub const MAX_SIDE: u32 = 1600;
+/// How many photos one app server decodes at once (a per-process memory
+/// cap, not a correctness guard); the others wait their turn.
+pub const DECODING_AT_ONCE: usize = 1;
+
+static DECODING: (std::sync::Mutex<usize>, std::sync::Condvar) =
+    (std::sync::Mutex::new(0), std::sync::Condvar::new());
+
+/// A turn at decoding, given back when dropped.
+struct Turn;
+
+impl Turn {
+    fn take() -> Turn {
+        let (lock, cv) = &DECODING;
+        let mut n = lock.lock().unwrap_or_else(|e| e.into_inner());
+        while *n >= DECODING_AT_ONCE {
+            n = cv.wait(n).unwrap_or_else(|e| e.into_inner());
+        }
+        *n += 1;
+        Turn
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        let (lock, cv) = &DECODING;
+        let mut n = lock.lock().unwrap_or_else(|e| e.into_inner());
+        *n = n.saturating_sub(1);
+        cv.notify_one();
+    }
+}
+
 /// The memory the decoder may take for one photo, in bytes.
-pub const MAX_DECODE_BYTES: u64 = 256 * 1024 * 1024;
+pub const MAX_DECODE_BYTES: u64 = 128 * 1024 * 1024;
 /// JPEG quality of the stored photo (0-100).
 pub const QUALITY: u8 = 80;
 /// Photos one report may carry.
@@ -47,6 +78,9 @@ pub fn clean(bytes: &[u8]) -> Result<Cleaned, FieldError> {
     if bytes.len() > MAX_UPLOAD_BYTES {
         return Err(refused("error.photo_too_large").arg("mb", MAX_UPLOAD_BYTES / 1024 / 1024));
     }
+    // One photo decoded at a time per app server: a few small files that
+    // each unpack to a picture of many megapixels must not add up.
+    let _turn = Turn::take();
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|_| refused("error.photo_format"))?;

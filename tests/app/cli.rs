@@ -369,7 +369,7 @@ fn demo_fills_an_empty_database_once_with_working_logins() {
     let key = dir.path().join("demo.key");
     let run = || {
         aixin()
-            .args(["demo", "--households", "40", "--seed", "7"])
+            .args(["demo", "--households", "40", "--months", "2", "--seed", "7"])
             .env("DATABASE_URL", &url)
             .env("AIXIN_DATA_KEY_FILE", &key)
             .output()

@@ -539,7 +539,7 @@ pub fn fund(conn: &mut aixin::db::DbConn, household: &str, points: i64) {
                 ref_id: String::new(),
                 memo: "test".into(),
                 user_id: None,
-                posted_on: chrono::Utc::now().date_naive(),
+                posted_on: aixin::time::today(chrono_tz::Asia::Shanghai),
                 idempotency_key: None,
                 reverses: None,
             },

@@ -186,7 +186,7 @@ fn stream_of_postings(
                         ref_id: String::new(),
                         memo: String::new(),
                         user_id: None,
-                        posted_on: chrono::Utc::now().date_naive(),
+                        posted_on: aixin::time::today(chrono_tz::Asia::Shanghai),
                         idempotency_key: None,
                         reverses: None,
                     },

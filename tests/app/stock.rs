@@ -67,6 +67,7 @@ pub fn donate(c: &mut DbConn, store: &str, donor: &str, lines: &[(&str, i64)]) -
             value: "10".into(),
         })
         .collect();
+    let on = today().to_string();
     donations::book(
         c,
         &AuditCtx::console(),
@@ -74,7 +75,7 @@ pub fn donate(c: &mut DbConn, store: &str, donor: &str, lines: &[(&str, i64)]) -
         store,
         &DonationForm {
             donor_id: donor,
-            donated_on: "2026-11-29",
+            donated_on: &on,
             money: "",
             note: "",
             lines: &lines,

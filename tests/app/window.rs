@@ -26,7 +26,7 @@ fn award(
         role: Role::Official,
         scope: aixin::auth::Scope::All,
     };
-    let today = chrono::Utc::now().date_naive();
+    let today = aixin::time::today(chrono_tz::Asia::Shanghai);
     let p = awards::parse_proposal(code, &on.to_string(), "", today).unwrap();
     awards::propose(&mut c, &who.actor(&ctx), household, &p, key, today).unwrap();
 }
@@ -48,7 +48,7 @@ app_test! {
         app.rule("W2", "乱倒垃圾", -3, None);
         let (mine, my_card) = app.household_with_id("张三丰", &village, &test_id_number());
         let (theirs, their_card) = app.household_with_id("李四光", &other_village, &test_id_number());
-        let today = chrono::Utc::now().date_naive();
+        let today = aixin::time::today(chrono_tz::Asia::Shanghai);
         award(&app, &official, &mine, "W1", today, "w-1");
         award(&app, &official, &mine, "W2", today, "w-2");
         let official2 = app.user("w-official2", Role::Official, Some(&other_village), None);
@@ -562,5 +562,32 @@ app_test! {
             let p = me.get(&path).await;
             assert!(!p.body.contains("帮隔壁修了屋顶") && !p.body.contains("id=\"balance\">10<"), "{path}: {}", p.status);
         }
+    }
+}
+
+app_test! {
+    /// One card cannot flood the officials' list: a household's reports are
+    /// limited per 24 hours, with a message, and nothing more is stored.
+    async fn a_household_reports_at_most_a_days_worth_of_deeds(app) {
+        use aixin::db::schema::deed_reports;
+        use diesel::prelude::*;
+        let [_, _, _, village] = app.area_chain("限报");
+        app.rule("L1", "清扫村道", 10, None);
+        let (_, card) = app.household_with_id("张三丰", &village, &test_id_number());
+        let today = aixin::time::today(chrono_tz::Asia::Shanghai);
+        let h = open_window(&app, &card).await;
+        let max = aixin::window::deeds::MAX_REPORTS_PER_DAY;
+        for i in 0..max {
+            let key = hidden(&h.get("/h").await.body, "key");
+            let sent = send_report(&h, &key, "L1", &today.to_string(), &format!("第{i}次"), vec![]).await;
+            sent.assert_contains("已提交申报");
+        }
+        let key = hidden(&h.get("/h").await.body, "key");
+        let refused = send_report(&h, &key, "L1", &today.to_string(), "再报一次", vec![]).await;
+        assert_eq!(refused.status, 422);
+        refused.assert_contains("24 小时内最多申报");
+        refused.assert_contains("再报一次");
+        let n: i64 = deed_reports::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(n, max);
     }
 }
