@@ -26,7 +26,6 @@ pub mod reports;
 pub mod request;
 pub mod server;
 pub mod settings;
-pub mod signals;
 pub mod state;
 pub mod static_files;
 pub mod stock;

@@ -4,7 +4,6 @@
 //! redemptions, donations, moves and stocktakes. Deterministic for a seed.
 
 pub mod city;
-pub mod plant;
 
 use rand::Rng;
 use rand::rngs::StdRng;

@@ -64,7 +64,6 @@ const BELOW_THE_WEB: &[&str] = &[
     "redemptions",
     "reports",
     "settings",
-    "signals",
     "state",
     "stock",
     "stores",

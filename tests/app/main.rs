@@ -55,6 +55,5 @@ mod queries;
 mod races;
 mod reports;
 mod search;
-mod signals;
 mod stock;
 mod window;

@@ -1,2 +1,0 @@
-DROP INDEX awards_occurred;
-DROP TABLE signal_marks;
