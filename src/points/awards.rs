@@ -1018,7 +1018,10 @@ pub fn settle_notices_report(conn: &mut DbConn, today: NaiveDate) -> Result<Sett
             .filter(diesel::dsl::not(diesel::dsl::exists(
                 notice_objections::table
                     .filter(notice_objections::award_id.eq(awards::id))
-                    .filter(notice_objections::status.eq("open")),
+                    .filter(
+                        notice_objections::status
+                            .eq(crate::window::objections::Status::Open.as_str()),
+                    ),
             )))
             .order(awards::id.asc())
             .select(Award::as_select())
