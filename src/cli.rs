@@ -48,6 +48,11 @@ pub enum Command {
         months: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Plant a known set of anomalies (one or more per integrity signal)
+        /// in the month two before the current one; needs at least 800
+        /// households and 3 months (8 for the never-redeeming household).
+        #[arg(long)]
+        plant_anomalies: bool,
     },
     /// Apply pending database migrations and exit.
     Migrate,
@@ -216,6 +221,7 @@ pub fn main() -> ExitCode {
             households,
             months,
             seed,
+            plant_anomalies,
         } => {
             let (pool, _) = match open_db(&config) {
                 Ok(p) => p,
@@ -234,6 +240,7 @@ pub fn main() -> ExitCode {
                     months,
                     seed,
                 },
+                plant_anomalies,
             ) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(msg) => {
@@ -423,6 +430,7 @@ fn run_demo(
     pool: &DbPool,
     key: &DataKey,
     size: crate::demo::DemoSize,
+    plant: bool,
 ) -> Result<(), String> {
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     let bar = indicatif::ProgressBar::new(size.households as u64);
@@ -431,12 +439,13 @@ fn run_demo(
             .expect("valid template")
             .progress_chars("=> "),
     );
-    let logins = crate::demo::fill(
+    let (logins, _, planted) = crate::demo::city::fill_with(
         &mut conn,
         key,
         config.password_cost,
         size,
         config.time_zone,
+        plant,
         &mut |step, done, total| {
             bar.set_message(step.to_string());
             bar.set_length(total as u64);
@@ -444,6 +453,15 @@ fn run_demo(
         },
     )?;
     bar.finish_and_clear();
+    if plant {
+        if planted.is_empty() {
+            return Err("no anomalies planted: the city needs at least 800 households (ten villages) and 3 months".into());
+        }
+        println!("aixin: planted {} anomalies:", planted.len());
+        for p in &planted {
+            println!("  {} {} {}", p.month, p.kind.as_str(), p.subject);
+        }
+    }
     println!(
         "aixin: demo city ready ({} households). Log in with password \"{}\" as:\n  {} (administrator)\n  {} (official)\n  {} (reviewer)\n  {} (store clerk)\n  {} (auditor)",
         size.households,
@@ -498,6 +516,7 @@ fn serve(config: Config, bind: Option<String>, demo: bool) -> ExitCode {
                     months: 6,
                     seed: 1,
                 },
+                false,
             ) {
                 eprintln!("aixin: {msg}");
                 return ExitCode::FAILURE;

@@ -59,6 +59,9 @@ to_problem!(crate::goods::GoodsError { Invalid(f) => Invalid(f), NotFound => Not
 to_problem!(crate::auth::tokens::TokenError { Invalid(f) => Invalid(f), NotFound => NotFound, Db(d) => Db(d) });
 to_problem!(crate::reports::close::CloseError { Invalid(f) => Invalid(f), Db(d) => Db(d) });
 to_problem!(crate::reports::scoped::ReportError { Invalid(f) => Invalid(f), Forbidden => Forbidden, Db(d) => Db(d) });
+to_problem!(crate::signals::SignalsError {
+    Invalid(f) => Invalid(f), NotFound => NotFound, Forbidden => Forbidden, Db(d) => Db(d)
+});
 to_problem!(crate::stores::StoreError {
     Invalid(f) => Invalid(f), NotFound => NotFound, Forbidden => Forbidden, Db(d) => Db(d)
 });
@@ -93,6 +96,7 @@ macro_rules! from_problem {
             $crate::points::PointsError,
             $crate::redemptions::RedeemError,
             $crate::stock::StockError,
+            $crate::signals::SignalsError,
             $crate::auth::Forbidden
         );
     };

@@ -26,6 +26,7 @@ pub mod reports;
 pub mod request;
 pub mod server;
 pub mod settings;
+pub mod signals;
 pub mod state;
 pub mod static_files;
 pub mod stock;

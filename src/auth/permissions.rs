@@ -54,6 +54,11 @@ pub enum Action {
     ViewReports,
     /// Close a month (月结) and reopen it.
     CloseMonths,
+    /// See the integrity signals (never officials or reviewers: many are
+    /// about them).
+    ViewSignals,
+    /// Mark a signal's finding as looked into, with a note.
+    MarkSignals,
 }
 
 /// Whether a role may perform an action at all (before any object's scope).
@@ -79,6 +84,7 @@ pub fn can(role: Role, action: Action) -> bool {
         }
         ViewAreas | ViewStores | ViewAudit | VerifyLedger => matches!(role, Admin | Auditor),
         ManageCatalogue | CloseMonths => role == Admin,
+        ViewSignals | MarkSignals => matches!(role, Admin | Auditor),
         ViewStock | ViewDonors => matches!(role, Admin | Auditor | Clerk),
         ManageDonors | BookDonation | MoveStock | Stocktake => matches!(role, Admin | Clerk),
     }

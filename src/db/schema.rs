@@ -661,3 +661,18 @@ diesel::joinable!(deed_reports -> households (household_id));
 diesel::joinable!(deed_reports -> rules (rule_id));
 diesel::joinable!(deed_photos -> deed_reports (report_id));
 diesel::joinable!(notice_objections -> awards (award_id));
+
+diesel::table! {
+    signal_marks (id) {
+        id -> Text,
+        month -> Text,
+        kind -> Text,
+        subject -> Text,
+        note -> Text,
+        marked_by -> Text,
+        marked_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(signal_marks -> users (marked_by));
+diesel::allow_tables_to_appear_in_same_query!(signal_marks, users);

@@ -25,6 +25,7 @@ use crate::db::{self, DbConn};
 use crate::ledger::{self, chain};
 use crate::reports::Month;
 
+use super::plant::{self, Planted};
 use super::{DISTRICTS, DemoLogins, DemoSize, GIVEN, GOODS, RULES, SURNAMES};
 
 /// Rows per INSERT: under SQLite's 32,766 bound parameters for the widest table.
@@ -1265,6 +1266,21 @@ pub fn fill(
     tz: chrono_tz::Tz,
     progress: &mut dyn FnMut(&str, usize, usize),
 ) -> Result<(DemoLogins, Made), String> {
+    fill_with(conn, key, cost, size, tz, false, progress).map(|(l, m, _)| (l, m))
+}
+
+/// As `fill`, and with `plant` the known anomalies of `demo::plant` among
+/// the ordinary months (when the city has at least ten villages and three
+/// months): returns what was planted.
+pub fn fill_with(
+    conn: &mut DbConn,
+    key: &DataKey,
+    cost: PasswordCost,
+    size: DemoSize,
+    tz: chrono_tz::Tz,
+    plant: bool,
+    progress: &mut dyn FnMut(&str, usize, usize),
+) -> Result<(DemoLogins, Made, Vec<Planted>), String> {
     if !super::is_empty(conn).map_err(|e| e.to_string())? {
         return Err("the database already has households; the demo only fills an empty one".into());
     }
@@ -1308,6 +1324,13 @@ pub fn fill(
     let logins = setup(conn, &mut city, cost, size.households, start)?;
     progress("areas, staff, stores", 1, 1);
     let rules = load_rules(conn).map_err(err)?;
+
+    // What is planted, and where (see `demo::plant`).
+    let planting = plant && plant::fits(city.villages.len(), months);
+    let p_month = plant::month(Month::of(today));
+    let archive_at = crate::time::local_day_start_utc(p_month.first_day() + Duration::days(10), tz);
+    let mut archived: Option<usize> = None;
+    let mut planted: Vec<Planted> = Vec::new();
 
     // Households: most registered in the first week, the rest over the months.
     let span = (now - start).num_seconds().max(1);
@@ -1354,6 +1377,16 @@ pub fn fill(
         };
         let id = city.id_at(created_at);
         let status = statuses[rng.gen_range(0..3)];
+        // The planted household that earns after being archived.
+        let archived_at = (planting
+            && archived.is_none()
+            && village == plant::V_HOUSEHOLDS
+            && n >= village + city.villages.len()
+            && created_at < archive_at)
+            .then(|| {
+                archived = Some(n);
+                archive_at
+            });
         rows.push(NewHousehold {
             id: id.clone(),
             head_name: head_name.clone(),
@@ -1369,8 +1402,8 @@ pub fn fill(
             status: status.into(),
             helper_id: Some(city.villages[village].official.id.clone()),
             notes: String::new(),
-            archived: false,
-            archived_at: None,
+            archived: archived_at.is_some(),
+            archived_at,
             created_at,
             created_by: "(console)".into(),
             updated_at: created_at,
@@ -1426,6 +1459,82 @@ pub fn fill(
         .map_err(err)?;
     }
     progress("households", size.households, size.households);
+    // The planted households: registered before the planted month.
+    let nv = city.villages.len();
+    let p_start = crate::time::local_day_start_utc(p_month.first_day(), tz);
+    let nth_of = |village: usize, nth: usize| -> Option<usize> {
+        (0..city.households.len())
+            .filter(|h| city.households[*h].village == village % nv.max(1))
+            .filter(|h| city.households[*h].created_at < p_start && Some(*h) != archived)
+            .nth(nth)
+    };
+    let (two_stores_h, never_h, valuable_h) = if planting {
+        (
+            nth_of(plant::V_COUNTER, 0),
+            nth_of(plant::V_COUNTER, 1),
+            nth_of(plant::V_HOUSEHOLDS, 0),
+        )
+    } else {
+        (None, None, None)
+    };
+    let favoured: Vec<usize> = if planting {
+        [
+            nth_of(plant::V_CONCENTRATION, 0),
+            nth_of(plant::V_CONCENTRATION, 1),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    } else {
+        Vec::new()
+    };
+    let helped_h = if planting {
+        nth_of(plant::V_HELPER, 0)
+    } else {
+        None
+    };
+    if planting {
+        let official = |v: usize| city.villages[v % nv].official.id.clone();
+        let hid = |h: Option<usize>| h.map(|h| city.households[h].id.clone());
+        let town_reviewer = |v: usize| reviewers_of(&logins, city.villages[v % nv].town).id.clone();
+        let mut add = |kind, subject: Option<String>| {
+            if let Some(subject) = subject {
+                planted.push(Planted {
+                    kind,
+                    month: p_month,
+                    subject,
+                });
+            }
+        };
+        use crate::signals::Kind as K;
+        add(K::ProposerOutlier, Some(official(plant::V_OUTLIER)));
+        add(
+            K::ProposerConcentration,
+            Some(official(plant::V_CONCENTRATION)),
+        );
+        add(K::HelperShare, hid(helped_h));
+        add(
+            K::ReviewPair,
+            Some(format!(
+                "{}|{}",
+                official(plant::V_PAIR),
+                town_reviewer(plant::V_PAIR)
+            )),
+        );
+        add(K::FastReviews, Some(town_reviewer(plant::V_FAST)));
+        add(K::Backdated, Some(official(plant::V_BACKDATED)));
+        add(K::MonthEndBurst, Some(official(plant::V_BURST)));
+        add(K::CopiedNote, Some(official(plant::V_COPIED)));
+        add(K::ClerkVoids, Some(city.stores[1].clerk.id.clone()));
+        add(K::TwoStores, hid(two_stores_h));
+        add(K::ValuableGoods, hid(valuable_h));
+        add(K::StockLosses, Some(city.stores[1].id.clone()));
+        add(K::NeverRedeem, hid(never_h));
+        add(K::AfterArchive, hid(archived));
+    }
+    // The planted month's rules of thumb.
+    let fast_base = crate::time::local_day_start_utc(p_month.end_day() + Duration::days(3), tz)
+        + Duration::hours(11);
 
     // The months, oldest first.
     let mut carried: Vec<(NaiveDateTime, u64, Event)> = Vec::new();
@@ -1440,6 +1549,13 @@ pub fn fill(
         let month_end = crate::time::local_day_start_utc(month.end_day(), tz).min(now);
         let last_day = month.end_day().pred_opt().expect("a day").min(today);
         let mut events = std::mem::take(&mut carried);
+        let is_p = planting && month == p_month;
+        let (mut fast_n, mut backdated_left, mut copied_left, mut night_left) = (
+            0i64,
+            plant::BACKDATED,
+            plant::COPIED_HOUSEHOLDS,
+            plant::NIGHT_REDEMPTIONS,
+        );
         let mut push = |events: &mut Vec<(NaiveDateTime, u64, Event)>, at, e| {
             order += 1;
             events.push((at, order, e));
@@ -1473,12 +1589,24 @@ pub fn fill(
             // The scheme's first month is its launch: everyone takes part
             // in its first days, and half of them visit a store.
             let launch = m == 0;
-            let n_awards = match rng.gen_range(0..100) {
+            let mut n_awards = match rng.gen_range(0..100) {
                 0..35 if !launch => 0,
                 0..75 => 1,
                 75..95 => 2,
                 _ => 3,
             };
+            let pv = village % nv.max(1);
+            if is_p && pv == plant::V_OUTLIER {
+                n_awards += 3;
+            }
+            if is_p && pv == plant::V_PAIR {
+                n_awards += 2;
+            }
+            let never = Some(h) == never_h;
+            if never {
+                n_awards = n_awards.max(2);
+            }
+            let mut copied_here = false;
             let mut used = [false; 16];
             for _ in 0..n_awards {
                 let r = rng.gen_range(0..rules.len() - 1);
@@ -1486,19 +1614,45 @@ pub fn fill(
                     continue;
                 }
                 used[r] = true;
-                let occurred_on = if launch {
+                let mut occurred_on = if launch {
                     days[rng.gen_range(0..days.len().min(8))]
                 } else {
                     day_of(&mut rng)
                 };
                 let proposed_on = occurred_on + Duration::days(rng.gen_range(0..3));
-                let proposed_at = moment(&mut rng, tz, proposed_on, 8, 18);
+                let mut proposed_at = moment(&mut rng, tz, proposed_on, 8, 18);
+                let mut note = "";
+                if is_p && pv == plant::V_BURST {
+                    let d = last_day - Duration::days(rng.gen_range(0..2));
+                    proposed_at = moment(&mut rng, tz, d, 8, 18);
+                    occurred_on = occurred_on.min(d);
+                }
+                if is_p && pv == plant::V_BACKDATED && backdated_left > 0 {
+                    backdated_left -= 1;
+                    occurred_on =
+                        local_day(tz, proposed_at) - Duration::days(plant::BACKDATED_DAYS);
+                }
+                if is_p && pv == plant::V_COPIED && copied_left > 0 && !copied_here {
+                    copied_left -= 1;
+                    copied_here = true;
+                    let d = days[14.min(days.len() - 1)];
+                    proposed_at = moment(&mut rng, tz, d, 9, 11);
+                    occurred_on = d.pred_opt().expect("a day");
+                    note = plant::COPIED_NOTE;
+                }
                 if proposed_at > now || proposed_at < hh_created {
                     continue;
                 }
                 let reviewed_on = local_day(tz, proposed_at) + Duration::days(rng.gen_range(1..7));
-                let reviewed_at = moment(&mut rng, tz, reviewed_on, 8, 18);
-                let rejected = rng.gen_bool(0.03);
+                let mut reviewed_at = moment(&mut rng, tz, reviewed_on, 8, 18);
+                let mut rejected = rng.gen_bool(0.03);
+                if (is_p && pv == plant::V_PAIR) || never {
+                    rejected = false;
+                }
+                if is_p && pv == plant::V_FAST && fast_n < 60 {
+                    reviewed_at = fast_base + Duration::seconds(2 * fast_n);
+                    fast_n += 1;
+                }
                 let outcome = if reviewed_at > now {
                     None
                 } else {
@@ -1513,6 +1667,9 @@ pub fn fill(
                     &official,
                     outcome.map(|rej| (rej, reviewed_at, reviewer)),
                 );
+                if let Some(row) = city.out.awards.last_mut().filter(|_| !note.is_empty()) {
+                    row.note = note.to_string();
+                }
                 if outcome == Some(false) {
                     if reviewed_at < month_end {
                         credits.push((reviewed_at, rules[r].points));
@@ -1526,6 +1683,61 @@ pub fn fill(
                             household: h,
                             points: rules[r].points,
                             rule_code: rules[r].code,
+                            reviewer: reviewer.id.clone(),
+                        },
+                    );
+                }
+            }
+            // Planted extra awards (of the first rule): to favoured
+            // households, and to fund the planted visits.
+            if is_p {
+                let mut extra: Vec<(usize, usize, NaiveDate)> = Vec::new();
+                let early = |k: usize| days[(k % 5).min(days.len() - 1)];
+                if favoured.contains(&h) {
+                    extra.extend((0..20).map(|k| (village, k, early(k))));
+                }
+                if Some(h) == helped_h {
+                    extra.extend((0..6).map(|k| (village, k, early(k))));
+                }
+                if Some(h) == valuable_h {
+                    extra.extend((0..25).map(|k| (10 + k / 5, k, early(k))));
+                }
+                if Some(h) == two_stores_h {
+                    extra.extend((0..2).map(|k| (village + 3, k, early(k))));
+                }
+                if Some(h) == archived {
+                    extra.extend((0..2).map(|k| (village, k, days[19.min(days.len() - 1)])));
+                }
+                for (v, k, day) in extra {
+                    let by = city.villages[v % nv].official.clone();
+                    let reviewer = reviewers_of(&logins, city.villages[v % nv].town);
+                    let proposed_at =
+                        moment(&mut rng, tz, day, 8, 12) + Duration::seconds(k as i64);
+                    let reviewed_at = proposed_at + Duration::hours(2);
+                    if proposed_at < hh_created || reviewed_at > now {
+                        continue;
+                    }
+                    let award = award_row(
+                        &mut city,
+                        &rules[0],
+                        h,
+                        day,
+                        proposed_at,
+                        &by,
+                        Some((false, reviewed_at, reviewer)),
+                    );
+                    if reviewed_at < month_end {
+                        credits.push((reviewed_at, rules[0].points));
+                    }
+                    push(
+                        &mut events,
+                        reviewed_at,
+                        Event::Award {
+                            award_id: award.0,
+                            entry_id: award.1.expect("approved"),
+                            household: h,
+                            points: rules[0].points,
+                            rule_code: rules[0].code,
                             reviewer: reviewer.id.clone(),
                         },
                     );
@@ -1576,9 +1788,13 @@ pub fn fill(
                 }
             }
             // A visit to the store, paid from the points credited before it.
-            if rng.gen_bool(if launch { 0.5 } else { 0.27 }) {
+            if rng.gen_bool(if launch { 0.5 } else { 0.27 }) && !never {
                 let day = day_of(&mut rng);
-                let at = moment(&mut rng, tz, day, 8, 17);
+                let mut at = moment(&mut rng, tz, day, 8, 17);
+                let night = is_p && town.is_multiple_of(city.stores.len()) && night_left > 0;
+                if night {
+                    at = moment(&mut rng, tz, day, 21, 23);
+                }
                 let mut budget = credited(at) - held_back;
                 if at > hh_created && at <= now && budget >= 1 {
                     let store = town % city.stores.len();
@@ -1605,7 +1821,16 @@ pub fn fill(
                     }
                     if !lines.is_empty() {
                         let id = city.id_at(at);
-                        if rng.gen_bool(0.006) {
+                        if night {
+                            night_left -= 1;
+                            planted.push(Planted {
+                                kind: crate::signals::Kind::OutsideHours,
+                                month: p_month,
+                                subject: id.clone(),
+                            });
+                        }
+                        let void_rate = if is_p && store == 1 { 0.25 } else { 0.006 };
+                        if rng.gen_bool(void_rate) {
                             let void_at = at + Duration::minutes(rng.gen_range(2..30));
                             if void_at <= now {
                                 push(
@@ -1630,6 +1855,53 @@ pub fn fill(
                     }
                 }
             }
+        }
+
+        // The planted visits: one household at two stores within minutes,
+        // another taking thermos flasks again and again; and a store writing
+        // off a great deal of rice.
+        if is_p {
+            let mut visits: Vec<(usize, usize, NaiveDateTime, usize, i64)> = Vec::new();
+            if let Some(h) = two_stores_h {
+                let day = days[14.min(days.len() - 1)];
+                let at = utc(tz, day.and_hms_opt(10, 0, 0).expect("a time"));
+                visits.push((h, 0, at, 4, 1));
+                visits.push((h, 1, at + Duration::minutes(12), 6, 1));
+            }
+            if let Some(h) = valuable_h {
+                let store = city.villages[city.households[h].village].town % city.stores.len();
+                for k in 0..4 {
+                    let day = days[(15 + k).min(days.len() - 1)];
+                    let at = utc(tz, day.and_hms_opt(15, 0, k as u32).expect("a time"));
+                    visits.push((h, store, at, 10, 2));
+                }
+            }
+            for (h, store, at, item, q) in visits {
+                *demand.entry((store, item)).or_default() += q;
+                let id = city.id_at(at);
+                push(
+                    &mut events,
+                    at,
+                    Event::Redeem {
+                        id,
+                        household: h,
+                        store,
+                        lines: vec![(item, q)],
+                    },
+                );
+            }
+            *demand.entry((1, 0)).or_default() += 40;
+            let day = days[19.min(days.len() - 1)];
+            push(
+                &mut events,
+                utc(tz, day.and_hms_opt(16, 30, 0).expect("a time")),
+                Event::WriteOff {
+                    store: 1,
+                    item: 0,
+                    quantity: 40,
+                    reason: "破损",
+                },
+            );
         }
 
         // Donations at the start of the month: what the baskets will want,
@@ -1825,7 +2097,7 @@ pub fn fill(
     } else if let DbConn::Sqlite(c) = conn {
         diesel::sql_query("ANALYZE").execute(c).map_err(err)?;
     }
-    Ok((logins.named, made))
+    Ok((logins.named, made, planted))
 }
 
 /// The demo logins and every town's reviewer.

@@ -4,6 +4,7 @@
 //! redemptions, donations, moves and stocktakes. Deterministic for a seed.
 
 pub mod city;
+pub mod plant;
 
 use rand::Rng;
 use rand::rngs::StdRng;

@@ -302,6 +302,12 @@ fn nav_for(a: &Authed) -> Vec<NavItem> {
             label_key: "nav.audit",
         });
     }
+    if a.can(Action::ViewSignals) {
+        items.push(NavItem {
+            href: "/signals",
+            label_key: "nav.signals",
+        });
+    }
     items
 }
 

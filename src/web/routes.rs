@@ -6,7 +6,7 @@ use actix_web::{Route, guard, web};
 
 use super::pages::{
     areas, audit, auth, awards, counter, deeds, donations, goods, home, households, ledger, misc,
-    operations, profile, reports, rules, stock, stocktakes, stores, users, window,
+    operations, profile, reports, rules, signals, stock, stocktakes, stores, users, window,
 };
 
 pub struct RouteDef {
@@ -187,5 +187,8 @@ pub fn table() -> Vec<RouteDef> {
         get!("/settings", ledger::settings_page),
         post!("/settings", ledger::settings_save),
         get!("/operations", operations::page),
+        get!("/signals", signals::page),
+        get!("/signals.xlsx", signals::xlsx),
+        post!("/signals/marks", signals::mark),
     ]
 }

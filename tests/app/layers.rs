@@ -64,6 +64,7 @@ const BELOW_THE_WEB: &[&str] = &[
     "redemptions",
     "reports",
     "settings",
+    "signals",
     "state",
     "stock",
     "stores",

@@ -55,5 +55,6 @@ mod queries;
 mod races;
 mod reports;
 mod search;
+mod signals;
 mod stock;
 mod window;

@@ -72,6 +72,10 @@ fn matrix(method: &str, path: &str) -> Option<Who> {
         | ("POST", "/users/{id}/enable")
         | ("POST", "/users/{id}/password") => Roles(ADMIN),
         ("GET", "/areas") | ("GET", "/stores") | ("GET", "/audit") => Roles(ADMIN_AUDITOR),
+        // Integrity signals: never officials, reviewers or clerks.
+        ("GET", "/signals") | ("GET", "/signals.xlsx") | ("POST", "/signals/marks") => {
+            Roles(ADMIN_AUDITOR)
+        }
         ("POST", "/areas") | ("POST", "/areas/{id}/rename") | ("POST", "/areas/{id}/delete") => {
             Roles(ADMIN)
         }

@@ -16,6 +16,7 @@ pub mod operations;
 pub mod profile;
 pub mod reports;
 pub mod rules;
+pub mod signals;
 pub mod stock;
 pub mod stocktakes;
 pub mod stores;

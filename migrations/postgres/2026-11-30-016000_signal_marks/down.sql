@@ -1,0 +1,2 @@
+DROP INDEX awards_occurred;
+DROP TABLE signal_marks;
