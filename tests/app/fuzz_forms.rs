@@ -222,7 +222,7 @@ app_test! {
             let mut c = app.conn();
             let ctx = aixin::audit::AuditCtx::console();
             let who = Who { user_id: official, role: Role::Official, scope: aixin::auth::Scope::All };
-            let today = chrono::Utc::now().date_naive();
+            let today = aixin::time::today(chrono_tz::Asia::Shanghai);
             let p = awards::parse_proposal("F1", &today.to_string(), "", today).unwrap();
             awards::propose(&mut c, &who.actor(&ctx), &household, &p, "fuzz-1", today).unwrap();
         }

@@ -204,7 +204,7 @@ app_test! {
 
 app_test! {
     async fn a_posting_dated_far_ahead_is_refused_at_posting(app) {
-        let far = chrono::Utc::now().date_naive() + chrono::Duration::days(ledger::closed::FAR_FUTURE_DAYS + 1);
+        let far = aixin::time::today(chrono_tz::Asia::Shanghai) + chrono::Duration::days(ledger::closed::FAR_FUTURE_DAYS + 1);
         let [_, _, town, village] = app.area_chain("远期");
         let h = app.household("远期户", &village);
         // The points ledger.

@@ -236,7 +236,7 @@ app_test! {
                         let mut c = app.conn();
             let ctx = aixin::audit::AuditCtx::console();
             let who = crate::helpers::Who { user_id: official_id.clone(), role: Role::Official, scope: aixin::auth::Scope::All };
-            let today = chrono::Utc::now().date_naive();
+            let today = aixin::time::today(chrono_tz::Asia::Shanghai);
             let p = aixin::points::awards::parse_proposal("M1", &today.to_string(), "", today).unwrap();
             let award = aixin::points::awards::propose(&mut c, &who.actor(&ctx), &household, &p, "k1", today).unwrap().id;
             let admin_id = app.user("m-admin2", Role::Admin, None, None);
@@ -433,7 +433,7 @@ app_test! {
             let mut c = app.conn();
             let ctx = aixin::audit::AuditCtx::console();
             let who = crate::helpers::Who { user_id: official_id.clone(), role: Role::Official, scope: aixin::auth::Scope::All };
-            let today = chrono::Utc::now().date_naive();
+            let today = aixin::time::today(chrono_tz::Asia::Shanghai);
             let p = aixin::points::awards::parse_proposal("A1", &today.to_string(), "", today).unwrap();
             aixin::points::awards::propose(&mut c, &who.actor(&ctx), &household, &p, "ak1", today).unwrap().id
         };

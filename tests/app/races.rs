@@ -84,7 +84,7 @@ app_test! {
             let mut c = app.conn();
             let ctx = AuditCtx::console();
             let who = Who { user_id: requester, role: Role::Admin, scope: aixin::auth::Scope::All };
-            let today = chrono::Utc::now().date_naive();
+            let today = aixin::time::today(chrono_tz::Asia::Shanghai);
             let asked = adjustments::request(&mut c, &who.actor(&ctx), &household, 5000, "大额补录", "race-adj", today, chrono_tz::Asia::Shanghai).unwrap();
             assert!(matches!(asked, adjustments::Requested::AwaitingApproval));
         }
