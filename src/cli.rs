@@ -683,11 +683,11 @@ fn daily_jobs(pool: &DbPool, config: &Config) {
         Err(e) => tracing::error!(error = %e, "retention failed"),
     }
     // Photos of households' reports go after their own retention period.
-    let ctx = AuditCtx {
+    let daily = crate::auth::Actor {
         username: "(daily)".into(),
-        ..AuditCtx::default()
+        ..crate::auth::Actor::console()
     };
-    match crate::window::deeds::purge_photos(&mut c, &ctx, db::now()) {
+    match crate::window::deeds::purge_photos(&mut c, &daily, db::now()) {
         Ok(0) => {}
         Ok(n) => tracing::info!(%day, photos = n, "report photos deleted"),
         Err(e) => tracing::error!(error = %e, "report photo retention failed"),

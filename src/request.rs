@@ -47,3 +47,34 @@ pub fn audit_ctx(req: &HttpRequest, user: Option<&Authed>) -> AuditCtx {
         }
     }
 }
+
+/// The methods the routes of a table take at `path` (`routes` gives each
+/// route's template and method; `{name}` is one segment, `{name:.*}` the
+/// rest). Empty when no route's template fits: an unknown address (404);
+/// otherwise the request's method is not one of them (405 with `Allow`).
+pub fn methods_at<'a>(
+    path: &str,
+    routes: impl Iterator<Item = (&'a str, &'a actix_web::http::Method)>,
+) -> Vec<actix_web::http::Method> {
+    let mut out: Vec<actix_web::http::Method> = Vec::new();
+    for (template, method) in routes {
+        if actix_web::dev::ResourceDef::new(template).is_match(path) && !out.contains(method) {
+            out.push(method.clone());
+        }
+    }
+    out
+}
+
+/// The `Allow` header of a path taking `methods`: HEAD wherever GET is.
+pub fn allow_header<'a>(methods: impl Iterator<Item = &'a actix_web::http::Method>) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for m in methods {
+        if !names.contains(&m.as_str()) {
+            names.push(m.as_str());
+        }
+        if *m == actix_web::http::Method::GET && !names.contains(&"HEAD") {
+            names.push("HEAD");
+        }
+    }
+    names.join(", ")
+}

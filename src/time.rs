@@ -51,8 +51,18 @@ impl Month {
         }
         let year: i32 = y.parse().map_err(|_| bad())?;
         let month: u32 = m.parse().map_err(|_| bad())?;
-        if !(2000..=2100).contains(&year) || !(1..=12).contains(&month) {
-            return Err(bad());
+        // Out of range is said as such, as the date parser says it.
+        use crate::domain::input::{FIRST_YEAR, LAST_YEAR};
+        if !(FIRST_YEAR..=LAST_YEAR).contains(&year) {
+            return Err(FieldError::new("field.month", "error.date_year_range")
+                .arg("date", s.clone())
+                .arg("from", FIRST_YEAR)
+                .arg("to", LAST_YEAR));
+        }
+        if !(1..=12).contains(&month) {
+            return Err(
+                FieldError::new("field.month", "error.date_impossible").arg("date", s.clone())
+            );
         }
         Ok(Month { year, month })
     }

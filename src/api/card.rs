@@ -75,18 +75,18 @@ pub async fn balance(
     let config = state.config.clone();
     let key = state.key.clone();
     let out = run(&state, move |c| {
-        let (card, household_id) =
-            crate::window::check_card(c, &key, &config, &f.card_no, &f.pin, &ip).map_err(|e| {
-                match e {
-                    WindowError::Throttled => {
-                        ApiError::plain(429, "too_many_attempts", "api.too_many_attempts")
-                    }
-                    WindowError::Refused => refused(),
-                    WindowError::Field(e) => ApiError::Field(e),
-                    WindowError::Db(e) => e.into(),
-                    WindowError::Raced => crate::error::Problem::Raced("card check").into(),
-                }
-            })?;
+        let (card, household_id) = crate::window::check_card(
+            c, &key, &config, &f.card_no, &f.pin, &ip, None,
+        )
+        .map_err(|e| match e {
+            WindowError::Throttled => {
+                ApiError::plain(429, "too_many_attempts", "api.too_many_attempts")
+            }
+            WindowError::Refused => refused(),
+            WindowError::Field(e) => ApiError::Field(e),
+            WindowError::Db(e) => e.into(),
+            WindowError::Raced => crate::error::Problem::Raced("card check").into(),
+        })?;
         let ledger = super::households::ledger_of(c, &household_id, Some(LAST_ENTRIES))?;
         Ok(CardBalance {
             card_no: card.as_str().to_string(),

@@ -267,6 +267,7 @@ async fn json_errors(
         None if status.as_u16() == 404 => ApiError::NotFound,
         None => return Ok(res.map_into_boxed_body()),
     };
+    let allow = res.headers().get(header::ALLOW).cloned();
     let http_req = res.request().clone();
     match &api_error {
         ApiError::Internal(detail) => {
@@ -299,7 +300,10 @@ async fn json_errors(
         }
         _ => {}
     }
-    let resp = api_error.response(lang);
+    let mut resp = api_error.response(lang);
+    if let Some(allow) = allow {
+        resp.headers_mut().insert(header::ALLOW, allow);
+    }
     Ok(ServiceResponse::new(http_req, resp).map_into_boxed_body())
 }
 
@@ -357,8 +361,25 @@ fn clone_error(e: &ApiError) -> ApiError {
     }
 }
 
-async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound)
+/// No route answered: 405 with `Allow` (and the JSON error) when a route of
+/// the table takes this path with another method, else 404.
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let table = routes::table();
+    let get = actix_web::http::Method::GET;
+    let documents = [("/api/openapi.json", &get), ("/api/docs", &get)];
+    let methods = crate::request::methods_at(
+        req.path(),
+        table
+            .iter()
+            .map(|r| (r.path, &r.method))
+            .chain(documents.iter().copied()),
+    );
+    if methods.is_empty() {
+        return Err(ApiError::NotFound);
+    }
+    Ok(HttpResponse::MethodNotAllowed()
+        .insert_header((header::ALLOW, crate::request::allow_header(methods.iter())))
+        .finish())
 }
 
 /// The `/api` scope: its routes from the one table, the description, the
@@ -401,8 +422,8 @@ pub fn service() -> actix_web::Scope<
         )
         .app_data(web::PayloadConfig::new(BODY_LIMIT))
         .wrap(actix_web::middleware::from_fn(json_errors))
-        .route("/openapi.json", web::get().to(openapi::document))
-        .route("/docs", web::get().to(openapi::docs_page));
+        .route("/openapi.json", routes::get_or_head().to(openapi::document))
+        .route("/docs", routes::get_or_head().to(openapi::docs_page));
     for r in routes::table() {
         let path = r.path.strip_prefix("/api").unwrap_or(r.path);
         scope = scope.route(path, (r.make)());

@@ -444,14 +444,15 @@ fn award_in_scope(c: &mut DbConn, actor: &Actor, id: &str) -> Result<Award, ApiE
     Ok(a)
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
+/// A decision on an award: approve, reject or reverse.
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct ReasonBody {
     #[serde(default)]
     pub reason: Option<String>,
     /// The version of the award the decision was made on (from
-    /// `AwardOut.version`); when given and no longer current: 409.
-    #[serde(default)]
-    pub version: Option<i64>,
+    /// `AwardOut.version`), required as on the pages: missing, 422 naming
+    /// `version`; no longer current, 409 (the award changed since).
+    pub version: i64,
 }
 
 enum Review {
@@ -473,13 +474,14 @@ async fn decide(
         Review::Reverse => Action::ReverseAwards,
     })?;
     let key = Key::of(&req, &body)?;
+    // An empty body is an empty object: refused for its missing version.
     let f: ReasonBody = if body.iter().all(u8::is_ascii_whitespace) {
-        ReasonBody::default()
+        json_body(b"{}")?
     } else {
         json_body(&body)?
     };
     let reason = f.reason.unwrap_or_default();
-    let seen = f.version;
+    let seen = Some(f.version);
     let lang = lang_of(&req);
     let who = user.actor();
     let today = crate::time::today(state.config.time_zone);
@@ -510,9 +512,9 @@ async fn decide(
 }
 
 /// Approve a pending award (never one's own). The points are credited now,
-/// or after the public notice period when there is one. With `version`
-/// (from the award as listed), refused with 409 when the award has
-/// changed since.
+/// or after the public notice period when there is one. The body carries
+/// the `version` of the award as the reviewer saw it: refused with 409
+/// when the award has changed since, 422 naming `version` when missing.
 #[utoipa::path(post, path = "/api/v1/awards/{id}/approve", tag = "points",
     params(("id" = String, Path, description = "Award id"),
         ("Idempotency-Key" = String, Header, description = "Exactly-once key", pattern = "^[A-Za-z0-9_-]{1,64}$")),
@@ -524,7 +526,7 @@ async fn decide(
         (status = 403, description = "Not allowed", body = ErrorBody),
         (status = 404, description = "No such award", body = ErrorBody),
         (status = 409, description = "Not pending, changed since the version sent, cap reached, or key reused", body = ErrorBody),
-        (status = 422, description = "The caller proposed it, or helps the household", body = ErrorBody),
+        (status = 422, description = "No version, the caller proposed it, or helps the household", body = ErrorBody),
     ))]
 pub async fn approve(
     req: HttpRequest,
@@ -536,7 +538,8 @@ pub async fn approve(
     decide(req, user, state, id.into_inner(), body, Review::Approve).await
 }
 
-/// Reject a pending award, with a reason.
+/// Reject a pending award, with a reason and the `version` seen (409 when
+/// the award changed since, 422 naming `version` when missing).
 #[utoipa::path(post, path = "/api/v1/awards/{id}/reject", tag = "points",
     params(("id" = String, Path, description = "Award id"),
         ("Idempotency-Key" = String, Header, description = "Exactly-once key", pattern = "^[A-Za-z0-9_-]{1,64}$")),
@@ -548,7 +551,7 @@ pub async fn approve(
         (status = 403, description = "Not allowed", body = ErrorBody),
         (status = 404, description = "No such award", body = ErrorBody),
         (status = 409, description = "Not pending, changed since the version sent, or key reused", body = ErrorBody),
-        (status = 422, description = "No reason, or the caller proposed it", body = ErrorBody),
+        (status = 422, description = "No reason or no version, or the caller proposed it", body = ErrorBody),
     ))]
 pub async fn reject(
     req: HttpRequest,
@@ -560,7 +563,9 @@ pub async fn reject(
     decide(req, user, state, id.into_inner(), body, Review::Reject).await
 }
 
-/// Reverse an approved award with a reversing entry. Admins only.
+/// Reverse an approved award with a reversing entry, with a reason and the
+/// `version` seen (409 when the award changed since, 422 naming `version`
+/// when missing). Admins only.
 #[utoipa::path(post, path = "/api/v1/awards/{id}/reverse", tag = "points",
     params(("id" = String, Path, description = "Award id"),
         ("Idempotency-Key" = String, Header, description = "Exactly-once key", pattern = "^[A-Za-z0-9_-]{1,64}$")),
@@ -572,7 +577,7 @@ pub async fn reject(
         (status = 403, description = "Not allowed", body = ErrorBody),
         (status = 404, description = "No such award", body = ErrorBody),
         (status = 409, description = "Not approved, changed since the version sent, insufficient points, month closed, or key reused", body = ErrorBody),
-        (status = 422, description = "No reason", body = ErrorBody),
+        (status = 422, description = "No reason or no version", body = ErrorBody),
     ))]
 pub async fn reverse(
     req: HttpRequest,

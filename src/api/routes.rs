@@ -2,7 +2,7 @@
 //! checks that each one is in the OpenAPI description.
 
 use actix_web::http::Method;
-use actix_web::{Route, web};
+use actix_web::{Route, guard, web};
 
 use super::{areas, auth, card, households, points, redemptions, reports, stock, users};
 
@@ -13,6 +13,15 @@ pub struct ApiRoute {
 }
 
 macro_rules! route {
+    (GET, get, $path:literal, $handler:path) => {
+        ApiRoute {
+            method: Method::GET,
+            path: $path,
+            // HEAD answers as GET does, without the body (the server
+            // leaves it out).
+            make: || get_or_head().to($handler),
+        }
+    };
     ($m:ident, $method:ident, $path:literal, $handler:path) => {
         ApiRoute {
             method: Method::$m,
@@ -20,6 +29,11 @@ macro_rules! route {
             make: || web::$method().to($handler),
         }
     };
+}
+
+/// A route taking GET and HEAD.
+pub fn get_or_head() -> Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 
 pub fn table() -> Vec<ApiRoute> {

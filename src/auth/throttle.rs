@@ -53,8 +53,10 @@ fn account_key(username: &str) -> String {
     format!("login-acct:{username}")
 }
 
-/// The PIN counters of a card typed from `ip`: the card at that address, the
-/// address across cards, and the card from everywhere (a high ceiling).
+/// The PIN counters of a card typed from `ip` on a phone without the card's
+/// device mark: the card at that address, the address across cards, and the
+/// card from everywhere (a high ceiling against guessing from many
+/// addresses; a phone with the mark is not held by it).
 pub fn card_limits(config: &Config, card: &str, ip: &str) -> Vec<Limit> {
     let card: String = card.chars().take(32).collect();
     vec![
@@ -71,6 +73,17 @@ pub fn card_limits(config: &Config, card: &str, ip: &str) -> Vec<Limit> {
             max: CARD_CEILING,
         },
     ]
+}
+
+/// The PIN counter of a phone that carries the card's device mark
+/// (`window::device_mark`), by the mark's nonce: its failures count for that
+/// phone alone, never for the card at an address, the address or the card
+/// everywhere, so strangers' wrong PINs cannot lock it out.
+pub fn device_limits(config: &Config, nonce: &str) -> Vec<Limit> {
+    vec![Limit {
+        key: format!("card-device:{nonce}"),
+        max: config.login_max_failures_account,
+    }]
 }
 
 /// Take one attempt's slot on one counter, in one statement: a new window

@@ -51,27 +51,56 @@ pub fn normalize(s: &str) -> String {
     plain.trim().to_string()
 }
 
-/// A calendar date typed as `YYYY-MM-DD` (full-width digits accepted), in
-/// the years 2000 to 2100. Empty is `Ok(None)`.
+/// The first and last years a date may fall in: nothing the scheme records
+/// happened before 2000 or after 2100.
+pub const FIRST_YEAR: i32 = 2000;
+pub const LAST_YEAR: i32 = 2100;
+
+/// A calendar date typed as `YYYY-MM-DD` (full-width digits accepted, one
+/// digit for month or day too), in the years [`FIRST_YEAR`] to
+/// [`LAST_YEAR`]. Empty is `Ok(None)`. The one date parser of the app:
+/// every form, query and import date goes through it.
 ///
-/// Errors: `error.date_format` for anything else, naming `field`.
+/// Errors, naming `field`: `error.date_format` when it is not shaped like a
+/// date; `error.date_year_range` (with `date`, `from`, `to`) for a year
+/// outside the range; `error.date_impossible` (with `date`) for a day the
+/// calendar does not have (2026-02-30, month 13).
 pub fn parse_optional_date(field: &'static str, s: &str) -> Result<Option<NaiveDate>, FieldError> {
     let s = normalize(s);
     if s.is_empty() {
         return Ok(None);
     }
-    // chrono accepts `2026-1-5`; a form's date input always sends two
-    // digits, and a typed date with one is still clear, so both pass.
-    NaiveDate::parse_from_str(&s, "%Y-%m-%d")
-        .ok()
-        .filter(|d| (2000..=2100).contains(&chrono::Datelike::year(d)))
+    let format = || FieldError::new(field, "error.date_format");
+    let parts: Vec<&str> = s.split('-').collect();
+    let [y, m, d] = parts.as_slice() else {
+        return Err(format());
+    };
+    let digits = |p: &str, max: usize| {
+        !p.is_empty() && p.len() <= max && p.bytes().all(|b| b.is_ascii_digit())
+    };
+    if !digits(y, 18) || !digits(m, 2) || !digits(d, 2) {
+        return Err(format());
+    }
+    // At most 18 and 2 digits: these always fit.
+    let (year, month, day): (i64, u32, u32) = (
+        y.parse().map_err(|_| format())?,
+        m.parse().map_err(|_| format())?,
+        d.parse().map_err(|_| format())?,
+    );
+    if !(i64::from(FIRST_YEAR)..=i64::from(LAST_YEAR)).contains(&year) {
+        return Err(FieldError::new(field, "error.date_year_range")
+            .arg("date", s.clone())
+            .arg("from", FIRST_YEAR)
+            .arg("to", LAST_YEAR));
+    }
+    NaiveDate::from_ymd_opt(year as i32, month, day)
         .map(Some)
-        .ok_or_else(|| FieldError::new(field, "error.date_format"))
+        .ok_or_else(|| FieldError::new(field, "error.date_impossible").arg("date", s.clone()))
 }
 
 /// A required calendar date (see [`parse_optional_date`]).
 ///
-/// Errors: `error.required` when empty, `error.date_format` otherwise.
+/// Errors: `error.required` when empty, otherwise as [`parse_optional_date`].
 pub fn parse_date(field: &'static str, s: &str) -> Result<NaiveDate, FieldError> {
     parse_optional_date(field, s)?.ok_or_else(|| FieldError::new(field, "error.required"))
 }
@@ -113,9 +142,26 @@ mod tests {
         assert_eq!(parse_date("f", "").unwrap_err().key, "error.required");
         assert_eq!(parse_optional_date("f", " ").unwrap(), None);
         assert_eq!(
-            parse_date("f", "1999-12-31").unwrap_err().key,
-            "error.date_format"
+            parse_date("f", "2026-1-5").unwrap().to_string(),
+            "2026-01-05"
         );
+        for (typed, key) in [
+            ("1999-12-31", "error.date_year_range"),
+            ("1900-01-01", "error.date_year_range"),
+            ("2101-01-01", "error.date_year_range"),
+            ("999999999-01-01", "error.date_year_range"),
+            ("2026-02-30", "error.date_impossible"),
+            ("2026-13-01", "error.date_impossible"),
+            ("2026-00-10", "error.date_impossible"),
+            ("2026/01/05", "error.date_format"),
+            ("20260105", "error.date_format"),
+            ("2026-01-05T00:00", "error.date_format"),
+            ("+2026-01-05", "error.date_format"),
+            ("2026-001-05", "error.date_format"),
+            ("9999999999-01-01", "error.date_year_range"),
+        ] {
+            assert_eq!(parse_date("f", typed).unwrap_err().key, key, "{typed}");
+        }
         assert_eq!(whole_number("１２"), Some(12));
         assert_eq!(whole_number("-5"), Some(-5));
         assert_eq!(whole_number("+5"), Some(5));

@@ -20,6 +20,10 @@ pub enum AppError {
     Csrf,
     #[error("not found")]
     NotFound,
+    /// A known address asked with a method it does not take; `allow` lists
+    /// the ones it does (the `Allow` header).
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: String },
     #[error("bad request: {0}")]
     BadRequest(String),
     #[error("invalid field {}", .0.field)]
@@ -41,6 +45,7 @@ impl AppError {
             AppError::Forbidden => ("error.forbidden_title", "error.forbidden_text"),
             AppError::Csrf => ("error.forbidden_title", "error.csrf_text"),
             AppError::NotFound => ("error.not_found_title", "error.not_found_text"),
+            AppError::MethodNotAllowed { .. } => ("error.method_title", "error.method_text"),
             AppError::BadRequest(_) | AppError::Invalid(_) => {
                 ("error.bad_request_title", "error.bad_request_text")
             }
@@ -58,6 +63,7 @@ impl ResponseError for AppError {
             }
             AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -239,10 +239,22 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
     }
 }
 
-/// The one check of every form: no field may hold control characters (line
-/// breaks and tabs aside) or bidirectional overrides. The error names the
-/// field by its label when it has one (`field.<name>`), else by its name.
+/// The one check of every form: every field's name and value must be
+/// UTF-8 once percent-decoded (bytes that are not are refused, never
+/// mended into U+FFFD), and no field may hold control characters (line
+/// breaks and tabs aside) or bidirectional overrides. The error (422)
+/// names the field by its label when it has one (`field.<name>`), else by
+/// its name.
 pub fn refuse_control_chars(body: &[u8]) -> Result<(), AppError> {
+    for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+        let mut halves = pair.splitn(2, |b| *b == b'=');
+        let name = url_decode(halves.next().unwrap_or_default());
+        let value = url_decode(halves.next().unwrap_or_default());
+        let name_text = String::from_utf8_lossy(&name);
+        if std::str::from_utf8(&name).is_err() || std::str::from_utf8(&value).is_err() {
+            return Err(field_refusal(&name_text, "auth.not_utf8_in"));
+        }
+    }
     let Ok(fields) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(body) else {
         return Ok(());
     };
@@ -252,14 +264,63 @@ pub fn refuse_control_chars(body: &[u8]) -> Result<(), AppError> {
     else {
         return Ok(());
     };
+    Err(field_refusal(name, "auth.control_chars_in"))
+}
+
+/// A form field refused by the form extractor, named by its label.
+fn field_refusal(name: &str, key: &'static str) -> AppError {
     let label_key = format!("field.{name}");
     let label = if crate::i18n::t(Lang::Zh, &label_key) == label_key {
         name.trim_start_matches('@').chars().take(40).collect()
     } else {
         format!("@{label_key}")
     };
-    Err(AppError::Invalid(
-        crate::domain::FieldError::new("auth.form_field", "auth.control_chars_in")
-            .arg("field", label),
-    ))
+    AppError::Invalid(crate::domain::FieldError::new("auth.form_field", key).arg("field", label))
+}
+
+/// One name or value of a url-encoded form as bytes: `+` is a space and
+/// `%XY` the byte XY (a `%` not followed by two hex digits stays as it is,
+/// as browsers and the form parser read it).
+fn url_decode(raw: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < raw.len() => match (hex(raw[i + 1]), hex(raw[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_that_are_not_utf8_are_refused_naming_the_field() {
+        assert_eq!(url_decode(b"a+b%E5%BC%A0%2"), "a b张%2".as_bytes());
+        assert!(refuse_control_chars("note=%E5%BC%A0%E4%B8%89&csrf=x".as_bytes()).is_ok());
+        for bad in [
+            &b"note=%FF%FE"[..],
+            b"note=ok&reason=%C3%28",
+            b"%FF=1",
+            b"note=\xff",
+        ] {
+            match refuse_control_chars(bad) {
+                Err(AppError::Invalid(e)) => assert_eq!(e.key, "auth.not_utf8_in"),
+                other => panic!("{:?}: {other:?}", String::from_utf8_lossy(bad)),
+            }
+        }
+    }
 }

@@ -113,7 +113,12 @@ pub async fn request_context(
             }
             let user = super::extract::maybe_user(&http_req).await.ok().flatten();
             let ctx = PageCtx::build(&http_req, user.as_deref());
-            let page = render_error_page(&ctx, status, app_error);
+            let mut page = render_error_page(&ctx, status, app_error);
+            if let AppError::MethodNotAllowed { allow } = app_error
+                && let Ok(v) = HeaderValue::from_str(allow)
+            {
+                page.headers_mut().insert(header::ALLOW, v);
+            }
             ServiceResponse::new(http_req, page).map_into_boxed_body()
         }
         _ => res.map_into_boxed_body(),

@@ -10,8 +10,8 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::photo::{self, Cleaned};
-use super::{HouseholdSession, WindowError, household_ctx};
-use crate::audit::{self, AuditCtx};
+use super::{HouseholdSession, WindowError};
+use crate::audit;
 use crate::auth::Actor;
 use crate::auth::permissions::can;
 use crate::auth::{Action, Scope};
@@ -26,28 +26,23 @@ use crate::settings;
 /// The idempotency scope of the household's report form.
 const FORM_SCOPE: &str = "window.deed_report";
 
-/// A report's status, stored as text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Open,
-    Awarded,
-    Declined,
+crate::text_enum! {
+    /// Where a household's report stands: open until an official turns it
+    /// into a proposed award or declines it.
+    pub enum ReportStatus {
+        Open = "open",
+        Awarded = "awarded",
+        Declined = "declined",
+    }
 }
 
-impl Status {
-    pub fn as_str(self) -> &'static str {
+impl ReportStatus {
+    /// The translation key of the status's label.
+    pub fn label_key(self) -> &'static str {
         match self {
-            Status::Open => "open",
-            Status::Awarded => "awarded",
-            Status::Declined => "declined",
-        }
-    }
-
-    pub fn label_key_of(s: &str) -> &'static str {
-        match s {
-            "open" => "deeds.status_open",
-            "awarded" => "deeds.status_awarded",
-            _ => "deeds.status_declined",
+            ReportStatus::Open => "deeds.status_open",
+            ReportStatus::Awarded => "deeds.status_awarded",
+            ReportStatus::Declined => "deeds.status_declined",
         }
     }
 }
@@ -92,7 +87,7 @@ pub struct Report {
     pub points: i64,
     pub occurred_on: NaiveDate,
     pub note: String,
-    pub status: String,
+    pub status: ReportStatus,
     pub decline_reason: String,
     pub award_id: Option<String>,
     pub created_at: NaiveDateTime,
@@ -103,11 +98,11 @@ pub struct Report {
 
 impl Report {
     pub fn status_key(&self) -> &'static str {
-        Status::label_key_of(&self.status)
+        self.status.label_key()
     }
 
     pub fn is_open(&self) -> bool {
-        self.status == Status::Open.as_str()
+        self.status == ReportStatus::Open
     }
 }
 
@@ -121,7 +116,7 @@ type ReportTuple = (
     i64,
     NaiveDate,
     String,
-    String,
+    ReportStatus,
     String,
     Option<String>,
     NaiveDateTime,
@@ -186,25 +181,23 @@ fn with_photos(c: &mut DbConn, rows: Vec<ReportTuple>) -> QueryResult<Vec<Report
         .collect())
 }
 
+/// How many deeds one household may report in 24 hours: enough for any
+/// real week of good deeds, too few to flood the officials' list.
+pub const MAX_REPORTS_PER_DAY: i64 = 10;
+
 /// The household reports a deed, with its cleaned photos. A form sent twice
 /// (the same key) reports once; returns the report's id and whether this was
 /// a replay. Audited under the card.
 ///
 /// Errors: `Field` for a rule that is unknown, inactive or a deduction
-/// (`field.rule`), a reused form key (`field.form`); `Db`.
-#[allow(clippy::too_many_arguments)]
-/// How many deeds one household may report in 24 hours: enough for any
-/// real week of good deeds, too few to flood the officials' list.
-pub const MAX_REPORTS_PER_DAY: i64 = 10;
-
+/// (`field.rule`), a reused form key (`field.form`), too many reports in a
+/// day (`field.report`); `Db`.
 pub fn report(
     c: &mut DbConn,
     s: &HouseholdSession,
     input: &DeedInput,
     photos: &[Cleaned],
     key: &IdemKey,
-    ip: &str,
-    request_id: &str,
 ) -> Result<(String, bool), WindowError> {
     if photos.len() > photo::MAX_PHOTOS {
         return Err(FieldError::new("field.photo", "error.photo_count")
@@ -257,7 +250,7 @@ pub fn report(
                 deed_reports::rule_code.eq(&rule.code),
                 deed_reports::occurred_on.eq(input.occurred_on),
                 deed_reports::note.eq(&input.note),
-                deed_reports::status.eq(Status::Open.as_str()),
+                deed_reports::status.eq(ReportStatus::Open),
                 deed_reports::created_at.eq(db::now()),
             ))
             .execute(c)?;
@@ -275,7 +268,7 @@ pub fn report(
         }
         audit::record(
             c,
-            &household_ctx(&s.card_no, ip, request_id),
+            &s.audit(),
             "household.deed_report",
             "deed_report",
             &id,
@@ -323,7 +316,7 @@ pub fn for_officials(
         return Err(PointsError::Forbidden);
     }
     let prefix = scope_prefix(&actor.scope)?;
-    let mut open = report_rows!().filter(deed_reports::status.eq(Status::Open.as_str()));
+    let mut open = report_rows!().filter(deed_reports::status.eq(ReportStatus::Open));
     if let Some(p) = &prefix {
         open = open.filter(areas::path.like(p.clone()));
     }
@@ -331,7 +324,7 @@ pub fn for_officials(
         .order((deed_reports::created_at.asc(), deed_reports::id.asc()))
         .limit(limit)
         .load::<ReportTuple>(c)?;
-    let mut decided = report_rows!().filter(deed_reports::status.ne(Status::Open.as_str()));
+    let mut decided = report_rows!().filter(deed_reports::status.ne(ReportStatus::Open));
     if let Some(p) = &prefix {
         decided = decided.filter(areas::path.like(p.clone()));
     }
@@ -357,43 +350,49 @@ pub fn find(c: &mut DbConn, actor: &Actor, id: &str) -> Result<Report, PointsErr
     Ok(with_photos(c, vec![row])?.remove(0))
 }
 
-/// The guarded step out of `open`: one conditional update on the status and
-/// the version the official saw; zero rows is a refusal saying what the
-/// report is now.
-fn close_report(
+/// What a decision writes beside the new status.
+#[derive(Debug, Clone, Copy)]
+pub struct Decided<'a> {
+    pub by: &'a str,
+    /// The reason the household sees (empty when awarded).
+    pub reason: &'a str,
+}
+
+/// The one guarded status change of a report: one conditional update on its
+/// status and the version the official saw. Zero rows is a refusal
+/// (`field.report`, `error.report_decided`) saying what the report is now.
+///
+/// Errors: `Invalid` as said; `NotFound` when there is no such report.
+pub fn transition(
     c: &mut DbConn,
-    report: &Report,
-    seen: Option<i64>,
-    to: Status,
-    user_id: &str,
-    reason: &str,
+    report_id: &str,
+    (from, version): (ReportStatus, i64),
+    to: ReportStatus,
+    decided: Decided<'_>,
 ) -> Result<(), PointsError> {
-    let version = seen.unwrap_or(report.version);
     let n = diesel::update(
         deed_reports::table
-            .find(&report.id)
-            .filter(deed_reports::status.eq(Status::Open.as_str()))
+            .find(report_id)
+            .filter(deed_reports::status.eq(from))
             .filter(deed_reports::version.eq(version)),
     )
     .set((
-        deed_reports::status.eq(to.as_str()),
-        deed_reports::decided_by.eq(user_id),
+        deed_reports::status.eq(to),
+        deed_reports::decided_by.eq(decided.by),
         deed_reports::decided_at.eq(db::now()),
-        deed_reports::decline_reason.eq(reason),
+        deed_reports::decline_reason.eq(decided.reason),
         deed_reports::version.eq(deed_reports::version + 1),
     ))
     .execute(c)?;
     if n == 0 {
-        let now: Option<String> = deed_reports::table
-            .find(&report.id)
+        let now: ReportStatus = deed_reports::table
+            .find(report_id)
             .select(deed_reports::status)
             .first(c)
-            .optional()?;
+            .optional()?
+            .ok_or(PointsError::NotFound)?;
         return Err(FieldError::new("field.report", "error.report_decided")
-            .arg(
-                "status",
-                format!("@{}", Status::label_key_of(now.as_deref().unwrap_or(""))),
-            )
+            .arg("status", format!("@{}", now.label_key()))
             .into());
     }
     Ok(())
@@ -418,7 +417,16 @@ pub fn to_award(
     }
     db::write_tx(c, |c| {
         let report = find(c, actor, report_id)?;
-        close_report(c, &report, seen, Status::Awarded, &actor.user_id, "")?;
+        transition(
+            c,
+            &report.id,
+            (ReportStatus::Open, seen.unwrap_or(report.version)),
+            ReportStatus::Awarded,
+            Decided {
+                by: &actor.user_id,
+                reason: "",
+            },
+        )?;
         let note: String = if report.note.is_empty() {
             "农户申报".to_string()
         } else {
@@ -472,7 +480,16 @@ pub fn decline(
     }
     db::write_tx(c, |c| {
         let report = find(c, actor, report_id)?;
-        close_report(c, &report, seen, Status::Declined, &actor.user_id, &reason)?;
+        transition(
+            c,
+            &report.id,
+            (ReportStatus::Open, seen.unwrap_or(report.version)),
+            ReportStatus::Declined,
+            Decided {
+                by: &actor.user_id,
+                reason: &reason,
+            },
+        )?;
         audit::record(
             c,
             &actor.audit(),
@@ -545,7 +562,7 @@ pub fn report_of_award(c: &mut DbConn, award_id: &str) -> QueryResult<Option<Str
 
 /// Delete the photos of reports decided more than `settings::PHOTO_DAYS`
 /// days before `now` (nothing when the setting is 0). Returns how many.
-pub fn purge_photos(c: &mut DbConn, ctx: &AuditCtx, now: NaiveDateTime) -> QueryResult<usize> {
+pub fn purge_photos(c: &mut DbConn, actor: &Actor, now: NaiveDateTime) -> QueryResult<usize> {
     let days = settings::get(c, settings::PHOTO_DAYS)?;
     if days == 0 {
         return Ok(0);
@@ -553,7 +570,7 @@ pub fn purge_photos(c: &mut DbConn, ctx: &AuditCtx, now: NaiveDateTime) -> Query
     let cut = now - chrono::Duration::days(days);
     db::write_tx(c, |c| {
         let due: Vec<String> = deed_reports::table
-            .filter(deed_reports::status.ne(Status::Open.as_str()))
+            .filter(deed_reports::status.ne(ReportStatus::Open))
             .filter(deed_reports::decided_at.lt(cut))
             .select(deed_reports::id)
             .load(c)?;
@@ -562,7 +579,7 @@ pub fn purge_photos(c: &mut DbConn, ctx: &AuditCtx, now: NaiveDateTime) -> Query
         if n > 0 {
             audit::record(
                 c,
-                ctx,
+                &actor.audit(),
                 "deed_report.photos_deleted",
                 "deed_report",
                 "",

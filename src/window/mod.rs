@@ -4,9 +4,14 @@
 //! rulebook are public (see `public`).
 //!
 //! A household's session is short (10 minutes, never extended) and lives in
-//! the database, so every app server knows it. Failed tries are counted per
-//! card and per client address in the database, like failed logins, and the
-//! same counts guard the JSON API's card look-up.
+//! the database, so every app server knows it. Failed tries are counted in
+//! the database, like failed logins, and the same counts guard the JSON
+//! API's card look-up: per card at a client address, per address across
+//! cards, and per card from everywhere (a high ceiling). A phone that has
+//! opened the card's page before carries a device mark (a cookie signed with
+//! the data key, bound to the card): its tries are counted for that phone
+//! alone, so a stranger typing wrong PINs, even behind the same village
+//! address, cannot lock the household out of its own phone.
 
 pub mod deeds;
 pub mod objections;
@@ -20,6 +25,7 @@ use subtle::ConstantTimeEq;
 
 use crate::audit::{self, AuditCtx};
 use crate::auth::throttle;
+use crate::auth::throttle::Limit;
 use crate::config::Config;
 use crate::crypto::DataKey;
 use crate::db::schema::{
@@ -100,13 +106,38 @@ pub fn record_card_failure(c: &mut DbConn, card: &str, ip: &str) -> QueryResult<
     })
 }
 
+/// A device mark: a value for the phone's long-lived cookie, given when the
+/// card's page was opened with the right PIN. Bound to the card by a keyed
+/// hash over the card and a random nonce; it proves only that this browser
+/// knew the PIN once, and lets nobody in without the PIN.
+pub fn device_mark(key: &DataKey, card: &CardNo) -> String {
+    let nonce = hex::encode(rand::random::<[u8; 16]>());
+    let sig = key.lookup("card-device", &format!("{}|{nonce}", card.as_str()));
+    format!("{nonce}.{sig}")
+}
+
+/// The nonce of a device mark when it was made for this card by this key.
+fn device_of(key: &DataKey, card: &str, mark: &str) -> Option<String> {
+    let (nonce, sig) = mark.split_once('.')?;
+    if nonce.len() != 32 || !nonce.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let expected = key.lookup("card-device", &format!("{card}|{nonce}"));
+    bool::from(expected.as_bytes().ct_eq(sig.as_bytes())).then(|| nonce.to_string())
+}
+
 /// The one check of a card number and its PIN, for the household's page and
 /// the JSON API alike. Returns the card and its household's id.
 ///
-/// Errors: `Throttled` before anything is looked up when the card or the
-/// address has too many failures; `Refused` (and a failure counted) for an
-/// unknown or replaced card, a card printed before cards had PINs, or a
-/// wrong PIN.
+/// `device` is the phone's device mark (`device_mark`), if it sent one: a
+/// mark made for this card puts the try on that phone's own counter only
+/// (`throttle::device_limits`); without one the try counts for the card at
+/// this address, for the address and for the card everywhere
+/// (`throttle::card_limits`).
+///
+/// Errors: `Throttled` before anything is looked up when a counter is full;
+/// `Refused` (and a failure counted) for an unknown or replaced card, a
+/// card printed before cards had PINs, or a wrong PIN.
 pub fn check_card(
     c: &mut DbConn,
     key: &DataKey,
@@ -114,6 +145,7 @@ pub fn check_card(
     card_typed: &str,
     pin: &str,
     ip: &str,
+    device: Option<&str>,
 ) -> Result<(CardNo, String), WindowError> {
     let parsed = CardNo::parse("field.card_no", card_typed);
     // Failures are counted under the card's own form, however it was typed.
@@ -124,9 +156,12 @@ pub fn check_card(
             .filter(|ch| !ch.is_whitespace())
             .collect(),
     };
-    // Each try takes its slot on the card's and the address's counters
-    // before anything is looked up; a right PIN gives them back.
-    let limits = throttle::card_limits(config, &typed, ip);
+    // Each try takes its slot on its counters before anything is looked
+    // up; a right PIN gives them back.
+    let limits: Vec<Limit> = match device.and_then(|m| device_of(key, &typed, m)) {
+        Some(nonce) => throttle::device_limits(config, &nonce),
+        None => throttle::card_limits(config, &typed, ip),
+    };
     if !throttle::take(c, config, &limits, db::now())? {
         return Err(WindowError::Throttled);
     }
@@ -156,20 +191,34 @@ pub fn check_card(
     Ok((card, household_id))
 }
 
-/// A household's open session.
+/// A household's open session, as the request that carries it acts: the
+/// household window's counterpart of `auth::Actor`. Every household
+/// operation takes it and checks nothing else about who is acting; its
+/// `audit()` is the audit row's who (the card) and from where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HouseholdSession {
     pub household_id: String,
     pub card_no: String,
+    /// The client's address.
+    pub ip: String,
+    /// The request's id.
+    pub request_id: String,
+}
+
+impl HouseholdSession {
+    /// The audit row's who and from where: no user, the card as the name.
+    pub fn audit(&self) -> AuditCtx {
+        card_ctx(&self.card_no, &self.ip, &self.request_id)
+    }
 }
 
 fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// The audit row of something a household did: no user, the card as the
+/// The audit row of something done with a card: no user, the card as the
 /// name, the client's address and the request's id.
-pub fn household_ctx(card_no: &str, ip: &str, request_id: &str) -> AuditCtx {
+fn card_ctx(card_no: &str, ip: &str, request_id: &str) -> AuditCtx {
     AuditCtx {
         user_id: None,
         username: format!("card:{card_no}"),
@@ -178,8 +227,12 @@ pub fn household_ctx(card_no: &str, ip: &str, request_id: &str) -> AuditCtx {
     }
 }
 
-/// Check the card and PIN and open a session: returns its secret (64 hex
-/// characters, for a cookie). The login is audited; so is a refusal.
+/// Check the card and PIN (with the phone's device mark, if any) and open a
+/// session: returns its secret (64 hex characters, for a cookie) and a
+/// fresh device mark for the phone. The login is audited.
+///
+/// Errors: as [`check_card`].
+#[allow(clippy::too_many_arguments)]
 pub fn log_in(
     c: &mut DbConn,
     key: &DataKey,
@@ -188,8 +241,9 @@ pub fn log_in(
     pin: &str,
     ip: &str,
     request_id: &str,
-) -> Result<String, WindowError> {
-    let (card, household_id) = check_card(c, key, config, card_typed, pin, ip)?;
+    device: Option<&str>,
+) -> Result<(String, String), WindowError> {
+    let (card, household_id) = check_card(c, key, config, card_typed, pin, ip, device)?;
     let token = hex::encode(rand::random::<[u8; 32]>());
     let now = db::now();
     db::write_tx(c, |c| {
@@ -208,7 +262,7 @@ pub fn log_in(
             .execute(c)?;
         audit::record(
             c,
-            &household_ctx(card.as_str(), ip, request_id),
+            &card_ctx(card.as_str(), ip, request_id),
             "household.window_login",
             "household",
             &household_id,
@@ -216,11 +270,17 @@ pub fn log_in(
         )?;
         Ok::<_, WindowError>(())
     })?;
-    Ok(token)
+    Ok((token, device_mark(key, &card)))
 }
 
-/// The live session of a secret, if it has not ended.
-pub fn session(c: &mut DbConn, token: &str) -> QueryResult<Option<HouseholdSession>> {
+/// The live session of a secret, if it has not ended, acting from `ip` in
+/// request `request_id`.
+pub fn session(
+    c: &mut DbConn,
+    token: &str,
+    ip: &str,
+    request_id: &str,
+) -> QueryResult<Option<HouseholdSession>> {
     if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(None);
     }
@@ -237,6 +297,8 @@ pub fn session(c: &mut DbConn, token: &str) -> QueryResult<Option<HouseholdSessi
             o.map(|(household_id, card_no)| HouseholdSession {
                 household_id,
                 card_no,
+                ip: ip.to_string(),
+                request_id: request_id.to_string(),
             })
         })
 }
@@ -275,11 +337,13 @@ pub fn parse_pin(field: &'static str, s: &str) -> Result<String, FieldError> {
     Ok(s)
 }
 
-/// The household changes its own PIN, giving the current one again. Every
-/// other session of the card ends; the change is audited.
+/// The household changes its own PIN, giving the current one again (its
+/// phone's device mark counts the try as at login). Every other session of
+/// the card ends; the change is audited.
 ///
-/// Errors: `Refused` (counted as a failure) for a wrong current PIN,
-/// `Throttled`, `Field` for a malformed new PIN or two that differ.
+/// Errors: `Field` for a malformed new PIN (`field.new_pin`) or two that
+/// differ (`field.new_pin_again`), checked first; `Refused` (counted as a
+/// failure) for a wrong current PIN; `Throttled`.
 #[allow(clippy::too_many_arguments)]
 pub fn change_pin(
     c: &mut DbConn,
@@ -290,14 +354,13 @@ pub fn change_pin(
     current: &str,
     new: &str,
     again: &str,
-    ip: &str,
-    request_id: &str,
+    device: Option<&str>,
 ) -> Result<(), WindowError> {
     let new_pin = parse_pin("field.new_pin", new)?;
     if crate::domain::input::normalize(again) != new_pin {
         return Err(FieldError::new("field.new_pin_again", "error.pin_mismatch").into());
     }
-    check_card(c, key, config, &s.card_no, current, ip)?;
+    check_card(c, key, config, &s.card_no, current, &s.ip, device)?;
     db::write_tx(c, |c| {
         diesel::update(points_cards::table.find(&s.card_no))
             .set(points_cards::pin_cipher.eq(key.encrypt(&new_pin)))
@@ -310,7 +373,7 @@ pub fn change_pin(
         .execute(c)?;
         audit::record(
             c,
-            &household_ctx(&s.card_no, ip, request_id),
+            &s.audit(),
             "household.pin_change",
             "household",
             &s.household_id,
@@ -320,13 +383,12 @@ pub fn change_pin(
     })
 }
 
-/// The household asks to be left off the honour roll, or to be on it again.
+/// The household asks to be left off the honour roll, or to be on it
+/// again. Audited.
 pub fn set_honour_opt_out(
     c: &mut DbConn,
     s: &HouseholdSession,
     opt_out: bool,
-    ip: &str,
-    request_id: &str,
 ) -> Result<(), WindowError> {
     db::write_tx(c, |c| {
         diesel::update(households::table.find(&s.household_id))
@@ -334,7 +396,7 @@ pub fn set_honour_opt_out(
             .execute(c)?;
         audit::record(
             c,
-            &household_ctx(&s.card_no, ip, request_id),
+            &s.audit(),
             if opt_out {
                 "household.honour_opt_out"
             } else {
@@ -507,6 +569,28 @@ pub fn overview(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_device_mark_holds_only_for_its_card_and_key() {
+        let key = DataKey::from_master(&[7u8; 32]);
+        let card = CardNo::generate();
+        let other = CardNo::generate();
+        let mark = device_mark(&key, &card);
+        let nonce = device_of(&key, card.as_str(), &mark).expect("its own card");
+        assert_eq!(nonce.len(), 32);
+        assert_eq!(device_of(&key, other.as_str(), &mark), None, "another card");
+        let other_key = DataKey::from_master(&[8u8; 32]);
+        assert_eq!(
+            device_of(&other_key, card.as_str(), &mark),
+            None,
+            "another key"
+        );
+        let forged = format!("{}.{}", "ab".repeat(16), "00".repeat(32));
+        assert_eq!(device_of(&key, card.as_str(), &forged), None);
+        for junk in ["", ".", "x.y", &mark[..mark.len() - 1]] {
+            assert_eq!(device_of(&key, card.as_str(), junk), None, "{junk}");
+        }
+    }
 
     #[test]
     fn pins_are_six_digits_and_not_obvious() {

@@ -10,7 +10,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::public::mask_name;
-use super::{HouseholdSession, WindowError, household_ctx};
+use super::{HouseholdSession, WindowError};
 use crate::audit;
 use crate::auth::Action;
 use crate::auth::Actor;
@@ -21,30 +21,78 @@ use crate::domain::{FieldError, parse_optional_text};
 use crate::points::PointsError;
 use crate::points::awards as aw;
 
-/// An objection's status, stored as text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Open,
-    Upheld,
-    Dismissed,
+crate::text_enum! {
+    /// Where an objection stands: open until a reviewer upholds or
+    /// dismisses it.
+    pub enum ObjectionStatus {
+        Open = "open",
+        Upheld = "upheld",
+        Dismissed = "dismissed",
+    }
 }
 
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Open => "open",
-            Status::Upheld => "upheld",
-            Status::Dismissed => "dismissed",
-        }
-    }
+/// The name the settlement of noticed awards knows the status by.
+pub type Status = ObjectionStatus;
 
-    pub fn label_key_of(s: &str) -> &'static str {
-        match s {
-            "open" => "objections.status_open",
-            "upheld" => "objections.status_upheld",
-            _ => "objections.status_dismissed",
+impl ObjectionStatus {
+    /// The translation key of the status's label.
+    pub fn label_key(self) -> &'static str {
+        match self {
+            ObjectionStatus::Open => "objections.status_open",
+            ObjectionStatus::Upheld => "objections.status_upheld",
+            ObjectionStatus::Dismissed => "objections.status_dismissed",
         }
     }
+}
+
+/// What a decision writes beside the new status.
+#[derive(Debug, Clone, Copy)]
+pub struct Decided<'a> {
+    pub by: &'a str,
+    pub note: &'a str,
+}
+
+/// The one guarded status change of an objection: one conditional update
+/// on its status and the version the reviewer saw (`None`: the current
+/// one). Zero rows is a refusal (`field.objection`,
+/// `error.objection_decided`) saying what the objection is now.
+///
+/// Errors: `Invalid` as said; `NotFound` when there is no such objection.
+pub fn transition(
+    c: &mut DbConn,
+    objection_id: &str,
+    (from, version): (ObjectionStatus, i64),
+    to: ObjectionStatus,
+    decided: Decided<'_>,
+) -> Result<(), PointsError> {
+    let n = diesel::update(
+        notice_objections::table
+            .find(objection_id)
+            .filter(notice_objections::status.eq(from))
+            .filter(notice_objections::version.eq(version)),
+    )
+    .set((
+        notice_objections::status.eq(to),
+        notice_objections::decided_by.eq(decided.by),
+        notice_objections::decided_at.eq(db::now()),
+        notice_objections::decision_note.eq(decided.note),
+        notice_objections::version.eq(notice_objections::version + 1),
+    ))
+    .execute(c)?;
+    if n == 0 {
+        let now: ObjectionStatus = notice_objections::table
+            .find(objection_id)
+            .select(notice_objections::status)
+            .first(c)
+            .optional()?
+            .ok_or(PointsError::NotFound)?;
+        return Err(
+            FieldError::new("field.objection", "error.objection_decided")
+                .arg("status", format!("@{}", now.label_key()))
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 /// The area (village) a household is registered in.
@@ -66,12 +114,12 @@ pub struct OnNotice {
     pub points: i64,
     pub notice_until: Option<NaiveDate>,
     /// The status of this household's objection to it, if it made one.
-    pub mine: Option<String>,
+    pub mine: Option<ObjectionStatus>,
 }
 
 impl OnNotice {
     pub fn mine_key(&self) -> &'static str {
-        Status::label_key_of(self.mine.as_deref().unwrap_or(""))
+        self.mine.map_or("", ObjectionStatus::label_key)
     }
 }
 
@@ -102,11 +150,11 @@ pub fn on_notice_for(
         ))
         .load(c)?;
     let ids: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
-    let mine: std::collections::HashMap<String, String> = notice_objections::table
+    let mine: std::collections::HashMap<String, ObjectionStatus> = notice_objections::table
         .filter(notice_objections::household_id.eq(&s.household_id))
         .filter(notice_objections::award_id.eq_any(&ids))
         .select((notice_objections::award_id, notice_objections::status))
-        .load::<(String, String)>(c)?
+        .load::<(String, ObjectionStatus)>(c)?
         .into_iter()
         .collect();
     Ok(rows
@@ -127,35 +175,37 @@ pub fn on_notice_for(
 
 /// A household objects to an entry of its own village's notice while the
 /// entry is on notice (`today` inside the notice window). One objection per
-/// household and entry: sending it again changes nothing. Audited under
+/// household and entry: a second one (or the same form sent again) is
+/// refused, telling the household the first one's status. Audited under
 /// the card. Returns the objection's id.
 ///
 /// Errors (`Field`): `field.objection` empty, too long (200) or holding
 /// control characters; `field.award` when the entry is not on this
 /// village's notice now (also for an unknown id: nothing tells which ids
-/// exist) or is the household's own.
+/// exist) or is the household's own; `field.award` (`error.objection_already`,
+/// with `status`) when the household has objected to it already.
 pub fn object(
     c: &mut DbConn,
     s: &HouseholdSession,
     award_id: &str,
     reason: &str,
     today: NaiveDate,
-    ip: &str,
-    request_id: &str,
 ) -> Result<String, WindowError> {
     let reason = parse_optional_text("field.objection", reason, 200)?;
     if reason.is_empty() {
         return Err(FieldError::new("field.objection", "error.required").into());
     }
     db::write_tx(c, |c| {
-        if let Some(id) = notice_objections::table
+        if let Some(status) = notice_objections::table
             .filter(notice_objections::award_id.eq(award_id))
             .filter(notice_objections::household_id.eq(&s.household_id))
-            .select(notice_objections::id)
-            .first::<String>(c)
+            .select(notice_objections::status)
+            .first::<ObjectionStatus>(c)
             .optional()?
         {
-            return Ok(id);
+            return Err(FieldError::new("field.award", "error.objection_already")
+                .arg("status", format!("@{}", status.label_key()))
+                .into());
         }
         let village = village_of(c, &s.household_id)?;
         let entry: Option<(String, String, Option<NaiveDate>)> = awards::table
@@ -180,7 +230,7 @@ pub fn object(
                 notice_objections::award_id.eq(award_id),
                 notice_objections::household_id.eq(&s.household_id),
                 notice_objections::reason.eq(&reason),
-                notice_objections::status.eq(Status::Open.as_str()),
+                notice_objections::status.eq(ObjectionStatus::Open),
                 notice_objections::created_at.eq(db::now()),
             ))
             .execute(c)
@@ -193,7 +243,7 @@ pub fn object(
             })?;
         audit::record(
             c,
-            &household_ctx(&s.card_no, ip, request_id),
+            &s.audit(),
             "household.objection",
             "award",
             award_id,
@@ -215,7 +265,7 @@ pub struct Objection {
     /// The objecting household's name.
     pub objector: String,
     pub reason: String,
-    pub status: String,
+    pub status: ObjectionStatus,
     pub decision_note: String,
     pub created_at: NaiveDateTime,
     pub version: i64,
@@ -223,7 +273,7 @@ pub struct Objection {
 
 impl Objection {
     pub fn status_key(&self) -> &'static str {
-        Status::label_key_of(&self.status)
+        self.status.label_key()
     }
 }
 
@@ -246,7 +296,7 @@ pub fn queue(c: &mut DbConn, actor: &Actor, limit: i64) -> Result<Vec<Objection>
                 .inner_join(households::table.inner_join(areas::table))
                 .inner_join(rules::table),
         )
-        .filter(notice_objections::status.eq(Status::Open.as_str()))
+        .filter(notice_objections::status.eq(ObjectionStatus::Open))
         .select((
             notice_objections::id,
             aw::Award::as_select(),
@@ -273,7 +323,7 @@ pub fn queue(c: &mut DbConn, actor: &Actor, limit: i64) -> Result<Vec<Objection>
         String,
         String,
         String,
-        String,
+        ObjectionStatus,
         String,
         NaiveDateTime,
         i64,
@@ -353,34 +403,19 @@ pub fn decide(
         let award = aw::find(c, &award_id)?.ok_or(PointsError::NotFound)?;
         crate::households::find(c, actor, &award.household_id)?;
         let to = match decision {
-            Decision::Uphold => Status::Upheld,
-            Decision::Dismiss => Status::Dismissed,
+            Decision::Uphold => ObjectionStatus::Upheld,
+            Decision::Dismiss => ObjectionStatus::Dismissed,
         };
-        let n = diesel::update(
-            notice_objections::table
-                .find(objection_id)
-                .filter(notice_objections::status.eq(Status::Open.as_str()))
-                .filter(notice_objections::version.eq(seen.unwrap_or(version))),
-        )
-        .set((
-            notice_objections::status.eq(to.as_str()),
-            notice_objections::decided_by.eq(&actor.user_id),
-            notice_objections::decided_at.eq(db::now()),
-            notice_objections::decision_note.eq(&note),
-            notice_objections::version.eq(notice_objections::version + 1),
-        ))
-        .execute(c)?;
-        if n == 0 {
-            let now: String = notice_objections::table
-                .find(objection_id)
-                .select(notice_objections::status)
-                .first(c)?;
-            return Err(
-                FieldError::new("field.objection", "error.objection_decided")
-                    .arg("status", format!("@{}", Status::label_key_of(&now)))
-                    .into(),
-            );
-        }
+        transition(
+            c,
+            objection_id,
+            (ObjectionStatus::Open, seen.unwrap_or(version)),
+            to,
+            Decided {
+                by: &actor.user_id,
+                note: &note,
+            },
+        )?;
         if decision == Decision::Uphold {
             let text: String = format!("农户异议：{reason}").chars().take(200).collect();
             aw::object_seen(c, actor, &award_id, &text, None, tz)?;
@@ -408,12 +443,12 @@ pub struct Outcome {
     pub rule: String,
     pub occurred_on: NaiveDate,
     pub points: i64,
-    pub status: String,
+    pub status: ObjectionStatus,
 }
 
 impl Outcome {
     pub fn status_key(&self) -> &'static str {
-        Status::label_key_of(&self.status)
+        self.status.label_key()
     }
 }
 
@@ -424,7 +459,7 @@ pub fn outcomes(
     from: NaiveDate,
     to: NaiveDate,
 ) -> QueryResult<Vec<Outcome>> {
-    let rows: Vec<(String, String, NaiveDate, i64, String)> = notice_objections::table
+    let rows: Vec<(String, String, NaiveDate, i64, ObjectionStatus)> = notice_objections::table
         .inner_join(
             awards::table
                 .inner_join(households::table)

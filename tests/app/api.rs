@@ -344,7 +344,25 @@ app_test! {
         assert_eq!(s, 403);
         let (s, queue) = api.get("/api/v1/awards?status=pending", &[], &reviewer_t).await;
         assert!(s == 200 && queue.as_array().unwrap().len() == 1, "{queue}");
-        let (s, approved) = api.post("/api/v1/awards/{id}/approve", &[&id(&award)], &reviewer_t, Some("ok-1"), json!({})).await;
+        // A decision carries the version the reviewer saw (#16.2): without
+        // it, 422 naming `version`, nothing changed; a stale one, 409.
+        for (key, body) in [("nv-1", json!({})), ("nv-2", json!({"version": null})), ("nv-3", json!({"reason": "好"}))] {
+            let (s, refused) = api.post("/api/v1/awards/{id}/approve", &[&id(&award)], &reviewer_t, Some(key), body).await;
+            assert_eq!((s, refused["error"]["field"].as_str()), (422, Some("version")), "{refused}");
+        }
+        let (s, refused) = api.send(Call {
+            method: Method::POST,
+            template: "/api/v1/awards/{id}/reject",
+            params: &[&id(&award)],
+            token: Some(&reviewer_t),
+            key: Some("nv-4"),
+            body: Some(String::new()),
+            lang: None,
+        }).await;
+        assert_eq!((s, refused["error"]["field"].as_str()), (422, Some("version")), "an empty body: {refused}");
+        let (s, stale) = api.post("/api/v1/awards/{id}/approve", &[&id(&award)], &reviewer_t, Some("nv-5"), json!({"version": 0})).await;
+        assert_eq!(s, 409, "{stale}");
+        let (s, approved) = api.post("/api/v1/awards/{id}/approve", &[&id(&award)], &reviewer_t, Some("ok-1"), json!({"version": award["version"]})).await;
         assert_eq!((s, approved["status"].as_str()), (200, Some("approved")), "{approved}");
         let (_, h) = api.get("/api/v1/households/{id}", &[&hid], &official_t).await;
         assert_eq!(h["balance"], 50);

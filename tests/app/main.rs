@@ -58,3 +58,4 @@ mod search;
 mod signals;
 mod stock;
 mod window;
+mod window_edges;

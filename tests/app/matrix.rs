@@ -590,7 +590,7 @@ app_test! {
         assert_eq!(status, 201, "{answer}");
         let own = answer["awards"][0]["id"].as_str().or(answer["id"].as_str()).map(str::to_string)
             .unwrap_or_else(|| panic!("the award's id in {answer}"));
-        let (status, answer) = api(&app, "POST", &format!("/api/v1/awards/{own}/approve"), Some(&admin), Some(serde_json::json!({}))).await;
+        let (status, answer) = api(&app, "POST", &format!("/api/v1/awards/{own}/approve"), Some(&admin), Some(serde_json::json!({"version": 1}))).await;
         assert_eq!(status, 422, "approving one's own award: {answer}");
         let still: String = awards::table.find(&own).select(awards::status).first(&mut app.conn()).unwrap();
         assert_eq!(still, "pending");
@@ -599,7 +599,7 @@ app_test! {
         let before = awards_of(&mine);
         for (method, path, body) in [
             ("POST", "/api/v1/awards".to_string(), serde_json::json!({"household_id": mine, "rule_id": rule, "occurred_on": today})),
-            ("POST", format!("/api/v1/awards/{own}/approve"), serde_json::json!({})),
+            ("POST", format!("/api/v1/awards/{own}/approve"), serde_json::json!({"version": 1})),
             ("PATCH", format!("/api/v1/households/{mine}"), serde_json::json!({"notes": "审计"})),
             ("POST", format!("/api/v1/redemptions/{at_b}/void"), serde_json::json!({"reason": "审计"})),
         ] {

@@ -451,12 +451,12 @@ app_test! {
         let chosen = anon.get(&format!("/public/notice?village={village}")).await;
         chosen.assert_contains("id=\"notice-deductions\"");
         let impossible = anon.get(&format!("/public/notice/{village}?from=2026-02-30")).await;
-        assert_eq!(impossible.status, 400);
+        assert_eq!(impossible.status, 422);
         impossible.assert_contains("没有这一天：2026-02-30");
         impossible.assert_contains("value=\"2026-02-30\"");
         assert!(!impossible.body.contains("id=\"notice-deductions\""), "no notice for a period that cannot be");
         let backwards = anon.get(&format!("/public/notice/{village}?from=2026-11-20&to=2026-11-01")).await;
-        assert_eq!(backwards.status, 400);
+        assert_eq!(backwards.status, 422);
         anon.get("/public/honours").await.assert_contains(&format!("/public/honours/{town}"));
 
         // The black list: no such page until the scheme turns it on.

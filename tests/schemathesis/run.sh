@@ -76,7 +76,10 @@ item="$(post /api/v1/items '{"name":"食用盐","unit":"袋","points_price":3}' 
 rule="$(post /api/v1/rules '{"code":"FZ01","name":"打扫卫生","category":"cat-03","points":5}' | field '["id"]')"
 household="$(post /api/v1/households "{\"head_name\":\"张三\",\"id_number\":\"11010519491231002X\",\"area_id\":\"$village\",\"members\":2}" | field '["id"]')"
 post /api/v1/donations "{\"store_id\":\"$store\",\"donor\":{\"name\":\"测试公司\",\"kind\":\"enterprise\"},\"received_on\":\"$(date -u +%F)\",\"lines\":[{\"item_id\":\"$item\",\"quantity\":50}]}" >/dev/null
-echo "   area $village, store $store, item $item, rule $rule, household $household"
+# A pending award, so that the decisions reach past "not found" to their
+# required version (the admin proposed it: deciding it is refused, 422).
+award="$(post /api/v1/awards "{\"household_id\":\"$household\",\"rule_id\":\"$rule\",\"occurred_on\":\"$(date -u +%F)\"}" | field '["awards"][0]["id"]')"
+echo "   area $village, store $store, item $item, rule $rule, household $household, award $award"
 
 # Point the {id} of a few operations at the seeded records, so that the
 # fuzzer also reaches past "not found" into the domain's own checks.
@@ -88,6 +91,10 @@ parameters = { "path.id" = "$household" }
 [[operations]]
 include-path = "/api/v1/stores/{id}/stock"
 parameters = { "path.id" = "$store" }
+
+[[operations]]
+include-path-regex = "^/api/v1/awards/\\\\{id\\\\}/"
+parameters = { "path.id" = "$award" }
 
 [[operations]]
 include-path = "/api/v1/areas/{id}"

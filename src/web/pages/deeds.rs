@@ -40,6 +40,35 @@ pub struct DecideForm {
     reason: String,
 }
 
+/// The one shape of an official's or reviewer's decision on something a
+/// household sent (a report, an objection): the role may act at all, the
+/// form carries the version the person saw, one operation decides it as
+/// that person, and the list shows what happened (a refusal as a message
+/// naming what the record is now).
+async fn decide<F>(
+    req: &HttpRequest,
+    user: &CurrentUser,
+    state: &AppState,
+    action: Action,
+    list: &'static str,
+    done_key: &'static str,
+    version: &str,
+    op: F,
+) -> Result<HttpResponse, AppError>
+where
+    F: FnOnce(&mut crate::db::DbConn, &crate::auth::Actor, i64) -> Result<(), AppError>
+        + Send
+        + 'static,
+{
+    user.require(action)?;
+    let seen = seen_version(version);
+    let actor = user.actor();
+    let result = run(state, move |c| op(c, &actor, seen?))
+        .await
+        .map(|_| flash_ok(req, list, done_key, &[]));
+    or_flash(req, list, result)
+}
+
 /// Turn a report into a proposed award (the usual review follows).
 pub async fn to_award(
     req: HttpRequest,
@@ -48,17 +77,22 @@ pub async fn to_award(
     path: web::Path<String>,
     form: CsrfForm<DecideForm>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(Action::ProposeAwards)?;
     let id = path.into_inner();
-    let seen = seen_version(&form.0.version);
-    let actor = user.actor();
     let today = crate::time::today(state.config.time_zone);
-    let result = run(&state, move |c| {
-        Ok(deeds::to_award(c, &actor, &id, Some(seen?), today)?)
-    })
+    decide(
+        &req,
+        &user,
+        &state,
+        Action::ProposeAwards,
+        "/deeds",
+        "deeds.awarded",
+        &form.0.version,
+        move |c, actor, seen| {
+            deeds::to_award(c, actor, &id, Some(seen), today)?;
+            Ok(())
+        },
+    )
     .await
-    .map(|_| flash_ok(&req, "/deeds", "deeds.awarded", &[]));
-    or_flash(&req, "/deeds", result)
 }
 
 /// Decline a report, with a reason the household sees.
@@ -69,17 +103,19 @@ pub async fn decline(
     path: web::Path<String>,
     form: CsrfForm<DecideForm>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(Action::ProposeAwards)?;
     let id = path.into_inner();
     let f = form.0;
-    let seen = seen_version(&f.version);
-    let actor = user.actor();
-    let result = run(&state, move |c| {
-        Ok(deeds::decline(c, &actor, &id, &f.reason, Some(seen?))?)
-    })
+    decide(
+        &req,
+        &user,
+        &state,
+        Action::ProposeAwards,
+        "/deeds",
+        "deeds.declined",
+        &f.version,
+        move |c, actor, seen| Ok(deeds::decline(c, actor, &id, &f.reason, Some(seen))?),
+    )
     .await
-    .map(|_| flash_ok(&req, "/deeds", "deeds.declined", &[]));
-    or_flash(&req, "/deeds", result)
 }
 
 /// A report's photo, for staff whose area holds the household.
@@ -133,12 +169,11 @@ pub async fn decide_objection(
     path: web::Path<String>,
     form: CsrfForm<ObjectionDecisionForm>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(Action::ReviewAwards)?;
     let id = path.into_inner();
     let f = form.0;
-    let decision = match f.decision.as_str() {
-        "uphold" => Decision::Uphold,
-        "dismiss" => Decision::Dismiss,
+    let (decision, done_key) = match f.decision.as_str() {
+        "uphold" => (Decision::Uphold, "objections.upheld"),
+        "dismiss" => (Decision::Dismiss, "objections.dismissed"),
         _ => {
             return Ok(crate::web::page::flash_field_error(
                 &req,
@@ -147,27 +182,26 @@ pub async fn decide_objection(
             ));
         }
     };
-    let seen = seen_version(&f.version);
-    let actor = user.actor();
     let tz = state.config.time_zone;
-    let result = run(&state, move |c| {
-        Ok(objections::decide(
-            c,
-            &actor,
-            &id,
-            decision,
-            &f.note,
-            Some(seen?),
-            tz,
-        )?)
-    })
+    decide(
+        &req,
+        &user,
+        &state,
+        Action::ReviewAwards,
+        "/objections",
+        done_key,
+        &f.version,
+        move |c, actor, seen| {
+            Ok(objections::decide(
+                c,
+                actor,
+                &id,
+                decision,
+                &f.note,
+                Some(seen),
+                tz,
+            )?)
+        },
+    )
     .await
-    .map(|_| {
-        let key = match decision {
-            Decision::Uphold => "objections.upheld",
-            Decision::Dismiss => "objections.dismissed",
-        };
-        flash_ok(&req, "/objections", key, &[])
-    });
-    or_flash(&req, "/objections", result)
 }

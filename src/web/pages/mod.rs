@@ -25,6 +25,15 @@ pub mod window;
 
 use super::AppError;
 
-pub async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
-    Err(AppError::NotFound)
+/// No route answered: 405 with `Allow` when a page route takes this path
+/// with another method, else 404 (both as the app's error page).
+pub async fn not_found(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse, AppError> {
+    let table = super::routes::table();
+    let methods = crate::request::methods_at(req.path(), table.iter().map(|r| (r.path, &r.method)));
+    if methods.is_empty() {
+        return Err(AppError::NotFound);
+    }
+    Err(AppError::MethodNotAllowed {
+        allow: crate::request::allow_header(methods.iter()),
+    })
 }

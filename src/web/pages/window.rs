@@ -1,18 +1,25 @@
 //! The households' window and the public pages: a household's own page
 //! behind its card and PIN, and the notice, honour roll, shelves and
 //! rulebook that anyone may read. No script is needed to read any of them.
+//!
+//! Every household handler takes the [`Household`] extractor (the open
+//! session, or back to `/h` for the PIN), calls one `window` operation with
+//! it, and on a refused field draws the page again (422) with what was
+//! typed and the message beside its form (`Returned`).
 
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::dev::Payload;
 use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use askama::Template;
+use futures_util::future::LocalBoxFuture;
 use serde::Deserialize;
 
 use crate::domain::FieldError;
 use crate::i18n;
 use crate::points::{self, Category, Rule};
 use crate::reports::Month;
-use crate::web::extract::{CsrfForm, lang_of, maybe_user, request_info};
+use crate::web::extract::{CsrfForm, lang_of, maybe_user, request_info, state as state_of};
 use crate::web::middleware::see_other;
 use crate::web::page::{PageCtx, flash_ok, render, render_with_status};
 use crate::web::{AppError, AppState, run};
@@ -30,23 +37,83 @@ fn cookie_name(secure: bool) -> &'static str {
     }
 }
 
+/// The phone's device mark for its card (`window::device_mark`).
+fn device_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-aixin_card_device"
+    } else {
+        "aixin_card_device"
+    }
+}
+
+/// How long a phone keeps its device mark, in days.
+pub const DEVICE_MARK_DAYS: i64 = 365;
+
 fn token_of(req: &HttpRequest, secure: bool) -> Option<String> {
     req.cookie(cookie_name(secure))
         .map(|c| c.value().to_string())
         .filter(|v| !v.is_empty())
 }
 
-/// The household of this request's session, if one is open.
-async fn household_of(
-    req: &HttpRequest,
-    state: &AppState,
-) -> Result<Option<(HouseholdSession, String)>, AppError> {
+fn device_of(req: &HttpRequest, secure: bool) -> Option<String> {
+    req.cookie(device_cookie_name(secure))
+        .map(|c| c.value().chars().take(200).collect::<String>())
+        .filter(|v| !v.is_empty())
+}
+
+/// The household of this request's window session: what every household
+/// page and form takes, and hands to the `window` operation as the one
+/// who acts. Without an open session (never opened, ended, or expired
+/// after its 10 minutes) the request goes back to `/h` for the PIN.
+pub struct Household {
+    pub session: HouseholdSession,
+    /// The session's secret (a PIN change keeps this session open).
+    token: String,
+}
+
+/// A household request without an open session: back to `/h`.
+#[derive(Debug, thiserror::Error)]
+#[error("the household's page is closed")]
+pub struct WindowClosed;
+
+impl ResponseError for WindowClosed {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::SEE_OTHER
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        see_other("/h")
+    }
+}
+
+/// The open session of this request, if any.
+async fn household_of(req: &HttpRequest) -> Result<Option<Household>, AppError> {
+    let state = state_of(req);
     let Some(token) = token_of(req, state.config.secure_cookies) else {
         return Ok(None);
     };
+    let info = request_info(req);
     let t = token.clone();
-    let s = run(state, move |c| Ok(window::session(c, &t)?)).await?;
-    Ok(s.map(|s| (s, token)))
+    let s = run(&state, move |c| {
+        Ok(window::session(c, &t, &info.ip, &info.id)?)
+    })
+    .await?;
+    Ok(s.map(|session| Household { session, token }))
+}
+
+impl FromRequest for Household {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            match household_of(&req).await? {
+                Some(h) => Ok(h),
+                None => Err(WindowClosed.into()),
+            }
+        })
+    }
 }
 
 /// A page context for the window: a logged-in staff user's, if any (so that
@@ -93,10 +160,8 @@ struct HomePage<'a> {
     rules: Vec<(Rule, String)>,
     reports: Vec<Report>,
     on_notice: Vec<OnNotice>,
-    /// The report form: a fresh key, and what was typed when it came back.
-    draft: Draft,
-    report_error: Option<String>,
-    objection_error: Option<String>,
+    /// A form that came back, with what was typed and what was wrong.
+    back: Returned,
     max_photos: usize,
 }
 
@@ -109,20 +174,33 @@ pub struct Draft {
     note: String,
 }
 
-/// Draw the household's page (`draft` and the errors when a form came back).
+/// A household form that came back refused: what was typed into it (never
+/// a PIN: those are typed again, as browsers never refill a password) and
+/// the message shown beside it.
+#[derive(Debug, Clone, Default)]
+pub struct Returned {
+    draft: Draft,
+    report_error: Option<String>,
+    /// The entry objected to and the reason typed.
+    objection_award: String,
+    objection_reason: String,
+    objection_error: Option<String>,
+    pin_error: Option<String>,
+    honour_error: Option<String>,
+}
+
+/// Draw the household's page (with a form that came back, if any).
 async fn home_page(
     req: &HttpRequest,
-    state: &AppState,
     s: HouseholdSession,
-    mut draft: Draft,
-    report_error: Option<String>,
-    objection_error: Option<String>,
+    mut back: Returned,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
+    let state = state_of(req);
     let ctx = ctx_of(req).await?;
     let today = crate::time::today(state.config.time_zone);
     let lang = ctx.lang;
-    let (o, rules, reports, on_notice) = run(state, move |c| {
+    let (o, rules, reports, on_notice) = run(&state, move |c| {
         let expired = move |earned: &str| {
             i18n::tf(
                 lang,
@@ -149,11 +227,11 @@ async fn home_page(
             ],
         )
     });
-    if draft.key.is_empty() {
-        draft.key = crate::idempotency::IdemKey::issue().to_string();
+    if back.draft.key.is_empty() {
+        back.draft.key = crate::idempotency::IdemKey::issue().to_string();
     }
-    if draft.occurred_on.is_empty() {
-        draft.occurred_on = today.to_string();
+    if back.draft.occurred_on.is_empty() {
+        back.draft.occurred_on = today.to_string();
     }
     render_with_status(
         &ctx,
@@ -165,32 +243,54 @@ async fn home_page(
             rules,
             reports,
             on_notice,
-            draft,
-            report_error,
-            objection_error,
+            back,
             max_photos: photo::MAX_PHOTOS,
         },
         status,
     )
 }
 
+/// The household's page again, 422, with a refused form.
+async fn refused(
+    req: &HttpRequest,
+    s: HouseholdSession,
+    back: Returned,
+) -> Result<HttpResponse, AppError> {
+    home_page(req, s, back, StatusCode::UNPROCESSABLE_ENTITY).await
+}
+
+/// An error of a household operation that is not about a field.
+fn unexpected(e: WindowError) -> AppError {
+    match e {
+        WindowError::Db(e) => e.into(),
+        WindowError::Field(f) => AppError::Invalid(f),
+        other => AppError::internal(other),
+    }
+}
+
 /// `/h`: the household's own page, or the form to open it.
-pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let Some((s, _)) = household_of(&req, &state).await? else {
+pub async fn home(req: HttpRequest) -> Result<HttpResponse, AppError> {
+    let Some(h) = household_of(&req).await? else {
         let ctx = ctx_of(&req).await?;
         return login_page(&ctx, String::new(), None, StatusCode::OK);
     };
-    home_page(
-        &req,
-        &state,
-        s,
-        Draft::default(),
-        None,
-        None,
-        StatusCode::OK,
-    )
-    .await
+    home_page(&req, h.session, Returned::default(), StatusCode::OK).await
 }
+
+/// The label key of a report form's field, by its name.
+fn report_field(name: &str) -> &'static str {
+    match name {
+        "rule_code" => "field.rule",
+        "occurred_on" => "field.occurred_on",
+        "note" => "field.note",
+        "photo" => "field.photo",
+        _ => "field.form",
+    }
+}
+
+/// The most parts a report form may have: its five fields and the photos,
+/// with room for a browser's empty file part or two.
+pub const MAX_REPORT_PARTS: usize = 5 + photo::MAX_PHOTOS + 4;
 
 /// The household reports a good deed (multipart: the form's fields and up
 /// to three photos). Photos are cleaned off the async workers; a form sent
@@ -198,16 +298,24 @@ pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
 /// typed (the photos must be chosen again: browsers never refill a file).
 pub async fn report_deed(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    h: Household,
     mut payload: actix_multipart::Multipart,
 ) -> Result<HttpResponse, AppError> {
     use futures_util::StreamExt;
+    let state = state_of(&req);
     let mut csrf = String::new();
     let mut draft = Draft::default();
     let mut uploads: Vec<Vec<u8>> = Vec::new();
     let mut problem: Option<FieldError> = None;
+    let mut parts = 0;
     while let Some(field) = payload.next().await {
         let mut field = field.map_err(|e| AppError::BadRequest(e.to_string()))?;
+        // The form has five fields and a few photos: a body of endless
+        // parts is not this form, and is not read on.
+        parts += 1;
+        if parts > MAX_REPORT_PARTS {
+            return Err(AppError::BadRequest("too many parts".into()));
+        }
         let name = field.name().unwrap_or("").to_string();
         let cap = if name == "photo" {
             photo::MAX_UPLOAD_BYTES
@@ -225,45 +333,51 @@ pub async fn report_deed(
             }
             buf.extend_from_slice(&chunk);
         }
-        let text = || String::from_utf8_lossy(&buf).into_owned();
-        match name.as_str() {
-            "csrf" => csrf = text(),
-            "key" => draft.key = text(),
-            "rule_code" => draft.rule_code = text(),
-            "occurred_on" => draft.occurred_on = text(),
-            "note" => draft.note = text(),
-            "photo" if over => {
-                problem.get_or_insert(
-                    FieldError::new("field.photo", "error.photo_too_large")
-                        .arg("mb", photo::MAX_UPLOAD_BYTES / 1024 / 1024),
-                );
+        if name != "photo" {
+            // Text that is not UTF-8 is refused, never stored mended.
+            let text = match String::from_utf8(std::mem::take(&mut buf)) {
+                Ok(t) if !over => t,
+                Ok(_) => {
+                    problem.get_or_insert(
+                        FieldError::new(report_field(&name), "error.too_long").arg("max", cap),
+                    );
+                    continue;
+                }
+                Err(e) => {
+                    problem.get_or_insert(FieldError::new(report_field(&name), "error.not_utf8"));
+                    String::from_utf8_lossy(e.as_bytes()).into_owned()
+                }
+            };
+            if crate::domain::has_control_chars(&text) {
+                problem.get_or_insert(FieldError::new(report_field(&name), "error.control_chars"));
             }
+            match name.as_str() {
+                "csrf" => csrf = text,
+                "key" => draft.key = text,
+                "rule_code" => draft.rule_code = text,
+                "occurred_on" => draft.occurred_on = text,
+                "note" => draft.note = text,
+                _ => {}
+            }
+            continue;
+        }
+        if over {
+            problem.get_or_insert(
+                FieldError::new("field.photo", "error.photo_too_large")
+                    .arg("mb", photo::MAX_UPLOAD_BYTES / 1024 / 1024),
+            );
+        } else if buf.is_empty() {
             // A file input left empty still sends an empty part.
-            "photo" if buf.is_empty() => {}
-            "photo" if uploads.len() >= photo::MAX_PHOTOS => {
-                problem.get_or_insert(
-                    FieldError::new("field.photo", "error.photo_count")
-                        .arg("max", photo::MAX_PHOTOS),
-                );
-            }
-            "photo" => uploads.push(buf),
-            _ => {}
+        } else if uploads.len() >= photo::MAX_PHOTOS {
+            problem.get_or_insert(
+                FieldError::new("field.photo", "error.photo_count").arg("max", photo::MAX_PHOTOS),
+            );
+        } else {
+            uploads.push(buf);
         }
     }
     crate::web::extract::verify_csrf(&req, &csrf).await?;
-    let Some((s, _)) = household_of(&req, &state).await? else {
-        return Ok(see_other("/h"));
-    };
-    for v in [
-        &draft.rule_code,
-        &draft.occurred_on,
-        &draft.note,
-        &draft.key,
-    ] {
-        if crate::domain::has_control_chars(v) {
-            problem.get_or_insert(FieldError::new("field.note", "error.control_chars"));
-        }
-    }
+    let s = h.session;
     let today = crate::time::today(state.config.time_zone);
     let parsed = match problem {
         Some(e) => Err(e),
@@ -284,48 +398,25 @@ pub async fn report_deed(
         .map_err(AppError::internal)?,
     };
     let lang = lang_of(&req);
+    let back = |e: &FieldError, draft: Draft| Returned {
+        draft,
+        report_error: Some(i18n::field_error(lang, e)),
+        ..Returned::default()
+    };
     let (input, key, photos) = match cleaned {
         Ok(v) => v,
-        Err(e) => {
-            let msg = i18n::field_error(lang, &e);
-            return home_page(
-                &req,
-                &state,
-                s,
-                draft,
-                Some(msg),
-                None,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
-        }
+        Err(e) => return refused(&req, s, back(&e, draft)).await,
     };
-    let info = request_info(&req);
     let s2 = s.clone();
     let result = run(&state, move |c| {
-        Ok(deeds::report(
-            c, &s2, &input, &photos, &key, &info.ip, &info.id,
-        ))
+        Ok(deeds::report(c, &s2, &input, &photos, &key))
     })
     .await?;
     match result {
         Ok((_, false)) => Ok(flash_ok(&req, "/h#reports", "window.reported", &[])),
         Ok((_, true)) => Ok(flash_ok(&req, "/h#reports", "flash.already_done", &[])),
-        Err(WindowError::Field(e)) => {
-            let msg = i18n::field_error(lang, &e);
-            home_page(
-                &req,
-                &state,
-                s,
-                draft,
-                Some(msg),
-                None,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-        Err(WindowError::Db(e)) => Err(e.into()),
-        Err(other) => Err(AppError::internal(other)),
+        Err(WindowError::Field(e)) => refused(&req, s, back(&e, draft)).await,
+        Err(other) => Err(unexpected(other)),
     }
 }
 
@@ -340,58 +431,42 @@ pub struct ObjectionForm {
 /// The household objects to an entry of its village's notice.
 pub async fn object(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    h: Household,
     form: CsrfForm<ObjectionForm>,
 ) -> Result<HttpResponse, AppError> {
-    let Some((s, _)) = household_of(&req, &state).await? else {
-        return Ok(see_other("/h"));
-    };
+    let state = state_of(&req);
     let f = form.0;
-    let info = request_info(&req);
     let today = crate::time::today(state.config.time_zone);
-    let s2 = s.clone();
+    let s = h.session;
+    let (s2, award, reason) = (s.clone(), f.award_id.clone(), f.reason.clone());
     let result = run(&state, move |c| {
-        Ok(objections::object(
-            c,
-            &s2,
-            &f.award_id,
-            &f.reason,
-            today,
-            &info.ip,
-            &info.id,
-        ))
+        Ok(objections::object(c, &s2, &award, &reason, today))
     })
     .await?;
     match result {
         Ok(_) => Ok(flash_ok(&req, "/h#notice", "window.objected", &[])),
         Err(WindowError::Field(e)) => {
-            let msg = i18n::field_error(lang_of(&req), &e);
-            home_page(
-                &req,
-                &state,
-                s,
-                Draft::default(),
-                None,
-                Some(msg),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            let back = Returned {
+                objection_award: f.award_id,
+                objection_reason: f.reason,
+                objection_error: Some(i18n::field_error(lang_of(&req), &e)),
+                ..Returned::default()
+            };
+            refused(&req, s, back).await
         }
-        Err(WindowError::Db(e)) => Err(e.into()),
-        Err(other) => Err(AppError::internal(other)),
+        Err(other) => Err(unexpected(other)),
     }
 }
 
 /// One of the household's own photos (never another household's).
 pub async fn own_photo(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    h: Household,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let Some((s, _)) = household_of(&req, &state).await? else {
-        return Err(AppError::NotFound);
-    };
+    let state = state_of(&req);
     let id = path.into_inner();
+    let s = h.session;
     let jpeg = run(&state, move |c| Ok(deeds::photo_for_household(c, &s, &id)?))
         .await?
         .ok_or(AppError::NotFound)?;
@@ -408,17 +483,13 @@ pub fn jpeg_response(jpeg: Vec<u8>) -> HttpResponse {
 
 /// `/h/{card_no}`: where the card's QR code leads; the card number is
 /// filled in, the PIN is asked for.
-pub async fn card(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
+pub async fn card(req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse, AppError> {
     let typed = path.into_inner();
     let card = crate::domain::CardNo::parse("field.card_no", &typed)
         .map(|c| c.as_str().to_string())
         .unwrap_or_default();
-    if let Some((s, _)) = household_of(&req, &state).await?
-        && s.card_no == card
+    if let Some(h) = household_of(&req).await?
+        && h.session.card_no == card
     {
         return Ok(see_other("/h"));
     }
@@ -434,26 +505,32 @@ pub struct LoginForm {
     pin: String,
 }
 
-/// Open the household's page with its card number and PIN.
-pub async fn log_in(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    form: CsrfForm<LoginForm>,
-) -> Result<HttpResponse, AppError> {
+/// Open the household's page with its card number and PIN. The phone gets
+/// (or renews) its device mark for the card.
+pub async fn log_in(req: HttpRequest, form: CsrfForm<LoginForm>) -> Result<HttpResponse, AppError> {
+    let state = state_of(&req);
     let form = form.0;
     let info = request_info(&req);
+    let secure = state.config.secure_cookies;
+    let device = device_of(&req, secure);
     let (key, config) = (state.key.clone(), state.config.clone());
     let (card, pin) = (form.card_no.clone(), form.pin.clone());
     let result = run(&state, move |c| {
         Ok(window::log_in(
-            c, &key, &config, &card, &pin, &info.ip, &info.id,
+            c,
+            &key,
+            &config,
+            &card,
+            &pin,
+            &info.ip,
+            &info.id,
+            device.as_deref(),
         ))
     })
     .await?;
     let lang = lang_of(&req);
     let (status, key) = match result {
-        Ok(token) => {
-            let secure = state.config.secure_cookies;
+        Ok((token, mark)) => {
             let cookie = Cookie::build(cookie_name(secure), token)
                 .path("/")
                 .http_only(true)
@@ -461,16 +538,22 @@ pub async fn log_in(
                 .same_site(SameSite::Lax)
                 .max_age(CookieDuration::minutes(window::SESSION_MINUTES))
                 .finish();
+            let device = Cookie::build(device_cookie_name(secure), mark)
+                .path("/")
+                .http_only(true)
+                .secure(secure)
+                .same_site(SameSite::Lax)
+                .max_age(CookieDuration::days(DEVICE_MARK_DAYS))
+                .finish();
             return Ok(HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, "/h"))
                 .cookie(cookie)
+                .cookie(device)
                 .finish());
         }
         Err(WindowError::Refused) => (StatusCode::UNAUTHORIZED, "window.refused"),
         Err(WindowError::Throttled) => (StatusCode::TOO_MANY_REQUESTS, "window.throttled"),
-        Err(WindowError::Field(e)) => return Err(AppError::Invalid(e)),
-        Err(WindowError::Db(e)) => return Err(e.into()),
-        Err(other @ WindowError::Raced) => return Err(AppError::internal(other)),
+        Err(other) => return Err(unexpected(other)),
     };
     let ctx = ctx_of(&req).await?;
     let card = crate::domain::input::normalize(&form.card_no);
@@ -480,9 +563,9 @@ pub async fn log_in(
 /// Close the household's page.
 pub async fn log_out(
     req: HttpRequest,
-    state: web::Data<AppState>,
     _form: CsrfForm<super::auth::Empty>,
 ) -> Result<HttpResponse, AppError> {
+    let state = state_of(&req);
     let secure = state.config.secure_cookies;
     if let Some(token) = token_of(&req, secure) {
         run(&state, move |c| Ok(window::log_out(c, &token)?)).await?;
@@ -510,41 +593,59 @@ pub struct PinForm {
     again: String,
 }
 
-/// The household changes its PIN.
+/// The household changes its PIN. A refusal (a malformed or mismatched new
+/// PIN, a wrong current one, too many tries) draws the page again with the
+/// message beside the PIN form: 422, or 429 when throttled.
 pub async fn change_pin(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    h: Household,
     form: CsrfForm<PinForm>,
 ) -> Result<HttpResponse, AppError> {
-    let Some((s, token)) = household_of(&req, &state).await? else {
-        return Ok(see_other("/h"));
-    };
+    let state = state_of(&req);
     let f = form.0;
-    let info = request_info(&req);
     let (key, config) = (state.key.clone(), state.config.clone());
+    let device = device_of(&req, state.config.secure_cookies);
+    let (s, token) = (h.session, h.token);
+    let s2 = s.clone();
     let result = run(&state, move |c| {
         Ok(window::change_pin(
-            c, &key, &config, &s, &token, &f.current, &f.new, &f.again, &info.ip, &info.id,
+            c,
+            &key,
+            &config,
+            &s2,
+            &token,
+            &f.current,
+            &f.new,
+            &f.again,
+            device.as_deref(),
         ))
     })
     .await?;
-    match result {
-        Ok(()) => Ok(flash_ok(&req, "/h", "window.pin_changed", &[])),
-        Err(WindowError::Field(e)) => Ok(crate::web::page::flash_field_error(&req, "/h#pin", &e)),
-        Err(WindowError::Refused) => Ok(crate::web::page::flash_field_error(
-            &req,
-            "/h#pin",
-            &FieldError::new("field.current_pin", "error.pin_wrong"),
-        )),
-        Err(WindowError::Throttled) => Ok(crate::web::page::redirect_with_flash(
-            &req,
-            "/h#pin",
-            crate::web::page::FlashKind::Error,
-            i18n::t(lang_of(&req), "window.throttled").to_string(),
-        )),
-        Err(WindowError::Db(e)) => Err(e.into()),
-        Err(other @ WindowError::Raced) => Err(AppError::internal(other)),
-    }
+    let lang = lang_of(&req);
+    let (e, status) = match result {
+        Ok(()) => return Ok(flash_ok(&req, "/h", "window.pin_changed", &[])),
+        Err(WindowError::Field(e)) => (
+            i18n::field_error(lang, &e),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Err(WindowError::Refused) => (
+            i18n::field_error(
+                lang,
+                &FieldError::new("field.current_pin", "error.pin_wrong"),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Err(WindowError::Throttled) => (
+            i18n::t(lang, "window.throttled").to_string(),
+            StatusCode::TOO_MANY_REQUESTS,
+        ),
+        Err(other) => return Err(unexpected(other)),
+    };
+    let back = Returned {
+        pin_error: Some(e),
+        ..Returned::default()
+    };
+    home_page(&req, s, back, status).await
 }
 
 #[derive(Deserialize)]
@@ -553,22 +654,29 @@ pub struct HonourForm {
     opt_out: String,
 }
 
-/// The household asks to be left off the honour roll, or to be on it.
+/// The household asks to be left off the honour roll ("1"), or to be on it
+/// ("0"); anything else is refused (422).
 pub async fn honour_choice(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    h: Household,
     form: CsrfForm<HonourForm>,
 ) -> Result<HttpResponse, AppError> {
-    let Some((s, _)) = household_of(&req, &state).await? else {
-        return Ok(see_other("/h"));
+    let state = state_of(&req);
+    let s = h.session;
+    let opt_out = match form.0.opt_out.as_str() {
+        "1" => true,
+        "0" => false,
+        _ => {
+            let e = FieldError::new("field.honour", "error.choose_one");
+            let back = Returned {
+                honour_error: Some(i18n::field_error(lang_of(&req), &e)),
+                ..Returned::default()
+            };
+            return refused(&req, s, back).await;
+        }
     };
-    let opt_out = form.0.opt_out == "1";
-    let info = request_info(&req);
     run(&state, move |c| {
-        window::set_honour_opt_out(c, &s, opt_out, &info.ip, &info.id).map_err(|e| match e {
-            WindowError::Db(e) => AppError::from(e),
-            other => AppError::internal(other),
-        })
+        window::set_honour_opt_out(c, &s, opt_out).map_err(unexpected)
     })
     .await?;
     Ok(flash_ok(&req, "/h", "window.honour_saved", &[]))
@@ -658,34 +766,35 @@ struct PickPage<'a> {
     error: Option<String>,
 }
 
+/// The longest period one notice shows, in days (one month's notice).
+pub const NOTICE_SPAN_DAYS: i64 = 31;
+
 /// The period a notice is asked for: this month so far when nothing is
-/// given; a date that cannot be (2026-02-30), or a period that ends before
-/// it starts, is an error naming the field, never quietly replaced.
+/// given. The notice is what is on notice now, not the village's history:
+/// a period starts no earlier than the first day of last month (the last
+/// notice a household may still be reading), ends no later than today and
+/// spans at most [`NOTICE_SPAN_DAYS`]. Anything else, or a date that cannot
+/// be, is an error naming the field, never quietly replaced.
 fn notice_period(
     q: &PeriodQuery,
     today: chrono::NaiveDate,
 ) -> Result<(chrono::NaiveDate, chrono::NaiveDate), FieldError> {
     let (month_start, _) = points::Period::Month.window(today);
-    // A date shaped right that is not in the calendar gets its own message.
-    let date = |field: &'static str, s: &str| {
-        crate::domain::input::parse_optional_date(field, s).map_err(|e| {
-            let t = crate::domain::input::normalize(s);
-            let parts: Vec<&str> = t.split('-').collect();
-            let shaped = parts.len() == 3
-                && parts
-                    .iter()
-                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-            if shaped {
-                FieldError::new(field, "error.date_impossible").arg("date", t)
-            } else {
-                e
-            }
-        })
-    };
+    let (earliest, _) = points::Period::Month.window(month_start - chrono::Duration::days(1));
+    let date = crate::domain::input::parse_optional_date;
     let from = date("field.from", &q.from)?.unwrap_or(month_start);
     let to = date("field.to", &q.to)?.unwrap_or(today);
+    if from < earliest {
+        return Err(FieldError::new("field.from", "error.notice_too_early").arg("date", earliest));
+    }
+    if to > today {
+        return Err(FieldError::new("field.to", "error.date_in_future"));
+    }
     if to < from {
         return Err(FieldError::new("field.to", "error.period_backwards"));
+    }
+    if (to - from).num_days() >= NOTICE_SPAN_DAYS {
+        return Err(FieldError::new("field.to", "error.notice_span").arg("days", NOTICE_SPAN_DAYS));
     }
     Ok((from, to))
 }
@@ -759,7 +868,15 @@ async fn notice_of(
         Err(e) => {
             let msg = i18n::field_error(lang_of(req), &e);
             q.village = id;
-            return pick_page(req, state, "notice", q, Some(msg), StatusCode::BAD_REQUEST).await;
+            return pick_page(
+                req,
+                state,
+                "notice",
+                q,
+                Some(msg),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
         }
     };
     let ctx = ctx_of(req).await?;
