@@ -27,7 +27,7 @@ use diesel::prelude::*;
 
 use aixin::db::schema::{
     households, items, ledger_heads, point_balances, point_entries, points_cards, redemption_lines,
-    redemptions, stock, stock_chain_head, stock_movements, stores, users,
+    redemptions, stock, stock_chain_head, stores, users,
 };
 use aixin::db::{self, DbConn, DbPool};
 
@@ -539,7 +539,7 @@ impl Facts {
         for (_, store) in &self.clerks {
             aixin::stock::buy_in(
                 c,
-                &aixin::audit::AuditCtx::console(),
+                &aixin::auth::Actor::console(),
                 &aixin::idempotency::IdemKey::issue(),
                 store,
                 &self.item_id,
@@ -640,45 +640,21 @@ fn raw_redemption(
         .select((ledger_heads::seq, ledger_heads::hash))
         .first(c)?;
     let redemption_id = db::new_id();
-    let mut e = aixin::ledger::Entry {
-        seq,
-        id: db::new_id(),
-        at: now,
-        posted_on: now.date(),
+    let posting = aixin::ledger::Posting {
         debit: h_acct,
         credit: s_acct,
         amount: 1,
-        kind: "redemption".into(),
+        kind: aixin::ledger::Kind::Redemption,
         ref_kind: "redemption".into(),
         ref_id: redemption_id.clone(),
         memo: "bench".into(),
         user_id: None,
+        posted_on: now.date(),
         idempotency_key: Some(format!("redemption:{redemption_id}")),
         reverses: None,
-        prev_hash: prev,
-        hash: String::new(),
     };
-    e.hash = e.compute_hash();
-    diesel::insert_into(point_entries::table)
-        .values((
-            point_entries::seq.eq(e.seq),
-            point_entries::id.eq(&e.id),
-            point_entries::at.eq(e.at),
-            point_entries::posted_on.eq(e.posted_on),
-            point_entries::debit.eq(&e.debit),
-            point_entries::credit.eq(&e.credit),
-            point_entries::amount.eq(e.amount),
-            point_entries::kind.eq(&e.kind),
-            point_entries::ref_kind.eq(&e.ref_kind),
-            point_entries::ref_id.eq(&e.ref_id),
-            point_entries::memo.eq(&e.memo),
-            point_entries::user_id.eq(&e.user_id),
-            point_entries::idempotency_key.eq(&e.idempotency_key),
-            point_entries::reverses.eq(&e.reverses),
-            point_entries::prev_hash.eq(&e.prev_hash),
-            point_entries::hash.eq(&e.hash),
-        ))
-        .execute(c)?;
+    let e = aixin::ledger::Entry::chained(seq, prev, db::new_id(), now, &posting);
+    e.insert(c)?;
     diesel::update(ledger_heads::table.find("points"))
         .set(ledger_heads::hash.eq(&e.hash))
         .execute(c)?;
@@ -701,45 +677,21 @@ fn raw_redemption(
     if n != 1 {
         return Err(diesel::result::Error::NotFound);
     }
-    let mut m = aixin::stock::Movement {
-        id: db::new_id(),
-        seq: mseq,
-        at: now,
-        kind: "redemption".into(),
+    let draft = aixin::stock::Draft {
+        kind: aixin::stock::MovementKind::Redemption,
         item_id: item_id.into(),
         quantity: 1,
-        from_account: format!("shelf:{store}"),
-        to_account: "redeemed".into(),
-        from_store_id: Some(store.into()),
-        to_store_id: None,
+        from: aixin::stock::Account::Shelf(store.into()),
+        to: aixin::stock::Account::Redeemed,
         donation_id: None,
         stocktake_id: None,
         reverses_id: None,
         reason: "bench".into(),
         user_id: None,
         username: clerk.into(),
-        prev_hash: mprev,
-        hash: String::new(),
     };
-    m.hash = m.compute_hash(&m.prev_hash);
-    diesel::insert_into(stock_movements::table)
-        .values((
-            stock_movements::id.eq(&m.id),
-            stock_movements::seq.eq(m.seq),
-            stock_movements::at.eq(m.at),
-            stock_movements::kind.eq(&m.kind),
-            stock_movements::item_id.eq(&m.item_id),
-            stock_movements::quantity.eq(m.quantity),
-            stock_movements::from_account.eq(&m.from_account),
-            stock_movements::to_account.eq(&m.to_account),
-            stock_movements::from_store_id.eq(&m.from_store_id),
-            stock_movements::to_store_id.eq(&m.to_store_id),
-            stock_movements::reason.eq(&m.reason),
-            stock_movements::username.eq(&m.username),
-            stock_movements::prev_hash.eq(&m.prev_hash),
-            stock_movements::hash.eq(&m.hash),
-        ))
-        .execute(c)?;
+    let m = aixin::stock::Movement::chained(mseq, mprev, db::new_id(), now, draft);
+    m.insert(c)?;
     diesel::update(stock_chain_head::table.find(1))
         .set(stock_chain_head::hash.eq(&m.hash))
         .execute(c)?;

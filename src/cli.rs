@@ -563,8 +563,8 @@ fn expire(config: &Config, pool: &DbPool, as_of: Option<String>) -> Result<(), S
         println!("{}", i18n::t(lang, "ops.expiry_off_cli"));
         return Ok(());
     };
-    let out =
-        expiry::run(&mut conn, &AuditCtx::console(), rule, as_of).map_err(|e| e.to_string())?;
+    let out = expiry::run(&mut conn, &crate::auth::Actor::console(), rule, as_of)
+        .map_err(|e| e.to_string())?;
     println!(
         "{}",
         i18n::tf(
@@ -979,9 +979,9 @@ fn import_households(
 
 fn describe_user_error(e: &UserError) -> String {
     match e {
-        UserError::Invalid(f) => i18n::field_error(Lang::En, f),
+        UserError::Invalid(f) | UserError::Conflict(_, f) => i18n::field_error(Lang::En, f),
         UserError::NotFound => "no such user".into(),
-        UserError::Db(d) => d.to_string(),
+        other => other.to_string(),
     }
 }
 
@@ -1001,7 +1001,7 @@ fn read_password_stdin() -> Result<NewPassword, String> {
 
 fn user_command(config: &Config, pool: &DbPool, command: UserCommand) -> Result<(), String> {
     let mut conn = pool.get().map_err(|e| e.to_string())?;
-    let ctx = AuditCtx::console();
+    let ctx = crate::auth::Actor::console();
     match command {
         UserCommand::Add {
             username,

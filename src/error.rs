@@ -1,16 +1,23 @@
 //! What any operation's refusal comes to, whoever asked: the one vocabulary
 //! the pages (`web::AppError`) and the API (`api::ApiError`) both translate
-//! from. Each area keeps its own error type; each maps here once.
+//! from. Areas whose refusals are only these use `Problem` itself (users,
+//! areas, stores, goods, tokens, month close); an area with more to say
+//! keeps its own enum, which maps here once.
 
-use crate::domain::FieldError;
+use crate::domain::{Conflict, FieldError};
 
 /// A refusal or failure as the layers above see it.
 #[derive(Debug, thiserror::Error)]
 pub enum Problem {
-    /// A field that does not parse, or a conflict with the state of things
-    /// (its key says which): 422 or 409, a message beside the field.
+    /// A field that does not parse: 422, a message beside the field.
     #[error("invalid field {}", .0.field)]
     Invalid(FieldError),
+    /// A conflict with the state of things (points, stock, a cap, a closed
+    /// month, a key used for something else, a record changed or a name
+    /// taken): 409 in the API with the conflict's code, the message beside
+    /// its field on a page.
+    #[error("conflict on {}", .1.field)]
+    Conflict(Conflict, FieldError),
     #[error("not found")]
     NotFound,
     /// The role may not act, or the object lies outside the actor's scope.
@@ -25,8 +32,12 @@ pub enum Problem {
 }
 
 impl From<FieldError> for Problem {
+    /// A conflict when the refusal was made as one (`FieldError::conflict`).
     fn from(e: FieldError) -> Self {
-        Problem::Invalid(e)
+        match e.conflict {
+            Some(c) => Problem::Conflict(c, e),
+            None => Problem::Invalid(e),
+        }
     }
 }
 
@@ -36,8 +47,19 @@ impl From<crate::auth::Forbidden> for Problem {
     }
 }
 
+impl crate::db::RetryableError for Problem {
+    fn is_retryable(&self) -> bool {
+        match self {
+            Problem::Raced(_) => true,
+            Problem::Db(e) => e.is_retryable(),
+            _ => false,
+        }
+    }
+}
+
 /// Map an area's error enum, whose variants are a subset of `Invalid`,
-/// `NotFound`, `Forbidden`, `Raced` and `Db`, onto `Problem`.
+/// `NotFound`, `Forbidden`, `Raced` and `Db`, onto `Problem` (a field
+/// error made as a conflict becomes `Problem::Conflict`).
 macro_rules! to_problem {
     ($t:ty { $($variant:ident $(($bind:ident))? => $out:expr),* $(,)? }) => {
         impl From<$t> for Problem {
@@ -53,30 +75,22 @@ macro_rules! to_problem {
     };
 }
 
-to_problem!(crate::users::UserError { Invalid(f) => Invalid(f), NotFound => NotFound, Db(d) => Db(d) });
-to_problem!(crate::areas::AreaError { Invalid(f) => Invalid(f), NotFound => NotFound, Db(d) => Db(d) });
-to_problem!(crate::goods::GoodsError { Invalid(f) => Invalid(f), NotFound => NotFound, Db(d) => Db(d) });
-to_problem!(crate::auth::tokens::TokenError { Invalid(f) => Invalid(f), NotFound => NotFound, Db(d) => Db(d) });
-to_problem!(crate::reports::close::CloseError { Invalid(f) => Invalid(f), Db(d) => Db(d) });
-to_problem!(crate::reports::scoped::ReportError { Invalid(f) => Invalid(f), Forbidden => Forbidden, Db(d) => Db(d) });
+to_problem!(crate::reports::scoped::ReportError { Invalid(f) => f.into(), Forbidden => Forbidden, Db(d) => Db(d) });
 to_problem!(crate::signals::SignalsError {
-    Invalid(f) => Invalid(f), NotFound => NotFound, Forbidden => Forbidden, Db(d) => Db(d)
-});
-to_problem!(crate::stores::StoreError {
-    Invalid(f) => Invalid(f), NotFound => NotFound, Forbidden => Forbidden, Db(d) => Db(d)
+    Invalid(f) => f.into(), NotFound => NotFound, Forbidden => Forbidden, Db(d) => Db(d)
 });
 to_problem!(crate::households::HouseholdError {
-    Invalid(f) => Invalid(f), NotFound => NotFound, Forbidden => Forbidden, Db(d) => Db(d)
+    Invalid(f) => f.into(), NotFound => NotFound, Forbidden => Forbidden, Db(d) => Db(d)
 });
 to_problem!(crate::points::PointsError {
-    Invalid(f) => Invalid(f), NotFound => NotFound, Forbidden => Forbidden, Db(d) => Db(d)
+    Invalid(f) => f.into(), NotFound => NotFound, Forbidden => Forbidden, Db(d) => Db(d)
 });
 to_problem!(crate::redemptions::RedeemError {
-    Invalid(f) => Invalid(f), NotFound => NotFound, Forbidden => Forbidden,
+    Invalid(f) => f.into(), NotFound => NotFound, Forbidden => Forbidden,
     Raced => Raced("raced"), Db(d) => Db(d)
 });
 to_problem!(crate::stock::StockError {
-    Invalid(f) => Invalid(f), NotFound => NotFound,
+    Invalid(f) => f.into(), NotFound => NotFound, Forbidden => Forbidden,
     Raced => Raced("the same form was sent twice at once"), Db(d) => Db(d)
 });
 
@@ -85,13 +99,7 @@ to_problem!(crate::stock::StockError {
 macro_rules! from_problem {
     ($target:ty) => {
         $crate::from_problem!($target:
-            $crate::users::UserError,
-            $crate::areas::AreaError,
-            $crate::goods::GoodsError,
-            $crate::auth::tokens::TokenError,
-            $crate::reports::close::CloseError,
             $crate::reports::scoped::ReportError,
-            $crate::stores::StoreError,
             $crate::households::HouseholdError,
             $crate::points::PointsError,
             $crate::redemptions::RedeemError,

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod areas;
+pub mod at_once;
 pub mod audit;
 pub mod auth;
 pub mod backup;

@@ -3,7 +3,8 @@
 
 use diesel::prelude::*;
 
-use crate::audit::{self, AuditCtx};
+use crate::audit;
+use crate::auth::{Action, Actor};
 use crate::db::schema::settings;
 use crate::db::{self, DbConn};
 use crate::domain::FieldError;
@@ -217,7 +218,15 @@ pub fn release(conn: &mut DbConn, key: &str) -> QueryResult<()> {
     Ok(())
 }
 
-pub fn set(conn: &mut DbConn, ctx: &AuditCtx, s: Setting, value: i64) -> QueryResult<()> {
+/// Change a setting (nothing, not even an audit row, when it already has
+/// this value). Errors: `Forbidden` for a role that may not change settings.
+pub fn set(
+    conn: &mut DbConn,
+    ctx: &Actor,
+    s: Setting,
+    value: i64,
+) -> Result<(), crate::error::Problem> {
+    ctx.require(Action::ManageSettings)?;
     db::write_tx(conn, |c| {
         let before = get(c, s)?;
         if before == value {
@@ -237,6 +246,7 @@ pub fn set(conn: &mut DbConn, ctx: &AuditCtx, s: Setting, value: i64) -> QueryRe
             "setting",
             s.key,
             &format!("{before} -> {value}"),
-        )
+        )?;
+        Ok(())
     })
 }

@@ -1,6 +1,6 @@
 //! Areas: city > district > town > village.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -10,7 +10,6 @@ use super::{ApiUser, json_body};
 use crate::areas::{self, Area};
 use crate::auth::{Action, Scope};
 use crate::domain::{AreaLevel, FieldError};
-use crate::request::audit_ctx;
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -133,14 +132,13 @@ pub async fn get(
         (status = 422, description = "Invalid field", body = ErrorBody),
     ))]
 pub async fn create(
-    req: HttpRequest,
     user: ApiUser,
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Action::ManageAreas)?;
     let f: NewArea = json_body(&body)?;
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let area = run(&state, move |c| {
         let parent = match f.parent_id.as_deref().map(str::trim) {
             Some("") | None => None,

@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::FieldError;
+use crate::domain::{Conflict, FieldError};
 use crate::i18n::{self, Lang};
 
 #[derive(Debug, thiserror::Error)]
@@ -25,10 +25,13 @@ pub enum ApiError {
     Forbidden,
     #[error("not found")]
     NotFound,
-    /// A field the domain refused: 422, or 409 when it is a conflict with
-    /// the state of things (points, stock, caps, closed months, keys).
+    /// A field the domain refused: 422.
     #[error("invalid field {}", .0.field)]
     Field(FieldError),
+    /// A conflict with the state of things (points, stock, caps, closed
+    /// months, keys, a record changed, a name taken): 409 with its code.
+    #[error("conflict on {}", .1.field)]
+    Conflict(Conflict, FieldError),
     /// A fixed message (by translation key) with its own status and code.
     #[error("{code}")]
     Plain {
@@ -61,39 +64,9 @@ pub struct ErrorDetail {
     pub field: Option<String>,
 }
 
-/// Conflicts with the state of things, by message key.
-fn conflict_code(key: &str) -> Option<&'static str> {
-    Some(match key {
-        "error.insufficient_points" => "insufficient_points",
-        "error.not_enough_stock" => "insufficient_stock",
-        "error.cap_count_reached" | "error.cap_points_reached" => "cap_reached",
-        "error.month_closed" => "month_closed",
-        "error.form_key_reused" => "idempotency_key_reused",
-        "error.price_changed" => "price_changed",
-        "error.award_not_pending"
-        | "error.award_changed"
-        | "error.award_not_noticed"
-        | "error.adjustment_changed"
-        | "error.adjustment_decided"
-        | "error.award_not_approved"
-        | "error.already_void"
-        | "error.id_taken"
-        | "error.id_taken_elsewhere"
-        | "error.id_needs_admin"
-        | "error.area_name_taken"
-        | "error.store_name_taken"
-        | "error.rule_code_taken"
-        | "error.category_taken"
-        | "error.item_name_taken"
-        | "error.barcode_taken"
-        | "error.username_taken" => "conflict",
-        _ => return None,
-    })
-}
-
 /// The error code of a field error: a conflict's own code, else "invalid".
 pub fn field_code(e: &FieldError) -> &'static str {
-    conflict_code(e.key).unwrap_or("invalid")
+    e.conflict.map(Conflict::code).unwrap_or("invalid")
 }
 
 /// The JSON field name for a form field's translation key.
@@ -150,7 +123,12 @@ impl ApiError {
             ApiError::Forbidden => ("forbidden", i18n::t(lang, "api.forbidden").into(), None),
             ApiError::NotFound => ("not_found", i18n::t(lang, "api.not_found").into(), None),
             ApiError::Field(e) => (
-                field_code(e),
+                "invalid",
+                i18n::field_error(lang, e),
+                Some(json_field(e.field)),
+            ),
+            ApiError::Conflict(c, e) => (
+                c.code(),
                 i18n::field_error(lang, e),
                 Some(json_field(e.field)),
             ),
@@ -182,7 +160,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized => 401,
             ApiError::Forbidden => 403,
             ApiError::NotFound => 404,
-            ApiError::Field(e) if conflict_code(e.key).is_some() => 409,
+            ApiError::Conflict(..) => 409,
             ApiError::Field(_) => 422,
             ApiError::Plain { status, .. } => *status,
             ApiError::Unavailable(_) => 503,
@@ -197,8 +175,12 @@ impl ResponseError for ApiError {
 }
 
 impl From<FieldError> for ApiError {
+    /// A conflict when the refusal was made as one (`FieldError::conflict`).
     fn from(e: FieldError) -> Self {
-        ApiError::Field(e)
+        match e.conflict {
+            Some(c) => ApiError::Conflict(c, e),
+            None => ApiError::Field(e),
+        }
     }
 }
 
@@ -213,7 +195,8 @@ impl From<crate::error::Problem> for ApiError {
     fn from(p: crate::error::Problem) -> Self {
         use crate::error::Problem;
         match p {
-            Problem::Invalid(f) => ApiError::Field(f),
+            Problem::Invalid(f) => f.into(),
+            Problem::Conflict(c, f) => ApiError::Conflict(c, f),
             Problem::NotFound => ApiError::NotFound,
             Problem::Forbidden => ApiError::Forbidden,
             Problem::Raced(why) => ApiError::Unavailable(why.into()),

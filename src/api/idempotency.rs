@@ -121,7 +121,7 @@ pub fn once(
 ) -> Result<(Stored, bool), ApiError> {
     let stored_key = IdemKey::api(user_id, &key.key);
     let refused = |e: once_only::Error| match e {
-        once_only::Error::Reused(f) => ApiError::Field(f),
+        once_only::Error::Reused(f) => f.into(),
         // Another request with this key committed first: retrying finds
         // its response.
         once_only::Error::Raced => ApiError::Unavailable(RETRY.into()),

@@ -255,7 +255,6 @@ async fn json_errors(
     }
     let api_error = match res.response().error() {
         Some(e) => match e.as_error::<ApiError>() {
-            Some(ApiError::Field(f)) => ApiError::Field(f.clone()),
             Some(other) => clone_error(other),
             None if status.is_client_error() => ApiError::Malformed(e.to_string()),
             None => ApiError::Internal(e.to_string()),
@@ -351,6 +350,7 @@ fn clone_error(e: &ApiError) -> ApiError {
         ApiError::Forbidden => ApiError::Forbidden,
         ApiError::NotFound => ApiError::NotFound,
         ApiError::Field(f) => ApiError::Field(f.clone()),
+        ApiError::Conflict(c, f) => ApiError::Conflict(*c, f.clone()),
         ApiError::Plain { status, code, key } => ApiError::Plain {
             status: *status,
             code,

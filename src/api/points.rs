@@ -16,7 +16,6 @@ use crate::households as hh;
 use crate::i18n;
 use crate::points::awards::{self as aw, Award, Decision};
 use crate::points::{self, Rule, RuleForm};
-use crate::request::audit_ctx;
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -144,14 +143,13 @@ pub struct NewRule {
         (status = 422, description = "Invalid field", body = ErrorBody),
     ))]
 pub async fn create_rule(
-    req: HttpRequest,
     user: ApiUser,
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Action::ManageRules)?;
     let f: NewRule = json_body(&body)?;
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let out = run(&state, move |c| {
         let wanted = f.category.trim().to_string();
         let category = points::categories(c)?

@@ -15,7 +15,6 @@ use crate::domain::FieldError;
 use crate::donations::{self, DonationForm, DonorForm, LineInput};
 use crate::goods::{self, Item, ItemForm};
 use crate::idempotency::IdemKey;
-use crate::request::audit_ctx;
 use crate::state::AppState;
 use crate::stock;
 use crate::stores::{self, StoreForm, StoreRow};
@@ -232,14 +231,13 @@ pub struct NewItem {
         (status = 422, description = "Invalid field", body = ErrorBody),
     ))]
 pub async fn create_item(
-    req: HttpRequest,
     user: ApiUser,
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Action::ManageCatalogue)?;
     let f: NewItem = json_body(&body)?;
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let item = run(&state, move |c| {
         Ok(goods::create(
             c,
@@ -342,11 +340,6 @@ pub struct DonationLineOut {
     pub value_fen: i64,
 }
 
-/// Fen as the yuan text the donation form takes ("12.34").
-fn fen_text(fen: i64) -> String {
-    format!("{}.{:02}", fen / 100, fen % 100)
-}
-
 /// Book donated goods in at a store: the shelf goes up, the donor is thanked.
 #[utoipa::path(post, path = "/api/v1/donations", tag = "stock",
     request_body = NewDonation,
@@ -382,7 +375,7 @@ pub async fn donate(
     if f.donor.is_some() {
         user.require(Action::ManageDonors)?;
     }
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let user_id = user.user.id.clone();
     let today = crate::time::today(state.config.time_zone);
     let (done, replayed) = run(&state, move |c| {
@@ -415,7 +408,10 @@ pub async fn donate(
                 .map(|l| LineInput {
                     item_id: l.item_id.clone(),
                     quantity: l.quantity.to_string(),
-                    value: l.value_fen.map(fen_text).unwrap_or_default(),
+                    value: l
+                        .value_fen
+                        .map(crate::domain::stock::yuan)
+                        .unwrap_or_default(),
                 })
                 .collect();
             let dkey = IdemKey::parse(&key.domain_key(&user_id))?;
@@ -427,7 +423,10 @@ pub async fn donate(
                 &DonationForm {
                     donor_id: &donor_id,
                     donated_on: &f.received_on.to_string(),
-                    money: &f.money_fen.map(fen_text).unwrap_or_default(),
+                    money: &f
+                        .money_fen
+                        .map(crate::domain::stock::yuan)
+                        .unwrap_or_default(),
                     note: f.note.as_deref().unwrap_or(""),
                     lines: &lines,
                 },
@@ -525,7 +524,7 @@ pub async fn movement(
         _ => Action::MoveStock,
     };
     let store = load_store(&state, &user, action, f.store_id.trim().to_string()).await?;
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let user_id = user.user.id.clone();
     let today = crate::time::today(state.config.time_zone);
     let (done, replayed) = run(&state, move |c| {

@@ -1,6 +1,6 @@
 //! Users (admins only).
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -9,7 +9,6 @@ use super::run;
 use super::{ApiUser, json_body, utc};
 use crate::auth::Action;
 use crate::domain::{FieldError, NewPassword, Role, Username};
-use crate::request::audit_ctx;
 use crate::state::AppState;
 use crate::users::{self, Assignment, InitialPassword, User};
 
@@ -116,7 +115,6 @@ pub struct NewUser {
         (status = 422, description = "Invalid field", body = ErrorBody),
     ))]
 pub async fn create(
-    req: HttpRequest,
     user: ApiUser,
     state: web::Data<AppState>,
     body: web::Bytes,
@@ -130,7 +128,7 @@ pub async fn create(
         f.display_name.as_deref().unwrap_or(""),
         60,
     )?;
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let cost = state.config.password_cost;
     let made = run(&state, move |c| {
         let assignment = Assignment::parse(
@@ -186,7 +184,6 @@ pub struct UserPatch {
         (status = 422, description = "Invalid field", body = ErrorBody),
     ))]
 pub async fn update(
-    req: HttpRequest,
     user: ApiUser,
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -207,7 +204,7 @@ pub async fn update(
         .as_deref()
         .map(|p| NewPassword::parse("field.password", p))
         .transpose()?;
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let cost = state.config.password_cost;
     let out = run(&state, move |c| {
         let subject = users::find(c, &id)?.ok_or(ApiError::NotFound)?;

@@ -3,7 +3,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::audit::{self, AuditCtx};
+use crate::audit;
+use crate::auth::{Action, Actor};
 use crate::db::schema::{areas, stores, users};
 use crate::db::{self, DbConn};
 use crate::domain::{AreaLevel, FieldError, parse_name};
@@ -30,27 +31,8 @@ impl Area {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum AreaError {
-    #[error("invalid field")]
-    Invalid(FieldError),
-    #[error("not found")]
-    NotFound,
-    #[error(transparent)]
-    Db(#[from] diesel::result::Error),
-}
-
-impl From<FieldError> for AreaError {
-    fn from(e: FieldError) -> Self {
-        AreaError::Invalid(e)
-    }
-}
-
-impl db::RetryableError for AreaError {
-    fn is_retryable(&self) -> bool {
-        matches!(self, AreaError::Db(e) if e.is_retryable())
-    }
-}
+/// This area's refusals: the one vocabulary every operation shares.
+pub type AreaError = crate::error::Problem;
 
 pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Area>> {
     areas::table
@@ -117,12 +99,14 @@ pub fn tree_order(mut all: Vec<Area>) -> Vec<Area> {
 
 /// Create an area under `parent_id` (or a city at the top). The level follows
 /// from the parent's.
+/// Errors: `Forbidden` for a role that may not manage areas.
 pub fn create(
     conn: &mut DbConn,
-    ctx: &AuditCtx,
+    ctx: &Actor,
     parent_id: Option<&str>,
     name: &str,
 ) -> Result<Area, AreaError> {
+    ctx.require(Action::ManageAreas)?;
     let name = parse_name("field.area_name", name, 60)?;
     db::write_tx(conn, |c| {
         let id = db::new_id();
@@ -139,9 +123,13 @@ pub fn create(
             }
         };
         if sibling_named(c, parent_id, &name, None)? {
-            return Err(FieldError::new("field.area_name", "error.area_name_taken")
-                .arg("name", &name)
-                .into());
+            return Err(FieldError::conflict(
+                "field.area_name",
+                "error.area_name_taken",
+                crate::domain::Conflict::Taken,
+            )
+            .arg("name", &name)
+            .into());
         }
         diesel::insert_into(areas::table)
             .values((
@@ -183,14 +171,21 @@ fn sibling_named(
     Ok(q.count().get_result::<i64>(conn)? > 0)
 }
 
-pub fn rename(conn: &mut DbConn, ctx: &AuditCtx, id: &str, name: &str) -> Result<Area, AreaError> {
+/// Rename an area. Errors: `Forbidden` for a role that may not manage
+/// areas; `NotFound`; a name taken under the same parent.
+pub fn rename(conn: &mut DbConn, ctx: &Actor, id: &str, name: &str) -> Result<Area, AreaError> {
+    ctx.require(Action::ManageAreas)?;
     let name = parse_name("field.area_name", name, 60)?;
     db::write_tx(conn, |c| {
         let before = find(c, id)?.ok_or(AreaError::NotFound)?;
         if sibling_named(c, before.parent_id.as_deref(), &name, Some(id))? {
-            return Err(FieldError::new("field.area_name", "error.area_name_taken")
-                .arg("name", &name)
-                .into());
+            return Err(FieldError::conflict(
+                "field.area_name",
+                "error.area_name_taken",
+                crate::domain::Conflict::Taken,
+            )
+            .arg("name", &name)
+            .into());
         }
         diesel::update(areas::table.find(id))
             .set(areas::name.eq(&name))
@@ -209,7 +204,9 @@ pub fn rename(conn: &mut DbConn, ctx: &AuditCtx, id: &str, name: &str) -> Result
 
 /// Delete an area nothing refers to: no children, no users, no stores (later
 /// tables add their own references, and the foreign keys refuse the rest).
-pub fn delete(conn: &mut DbConn, ctx: &AuditCtx, id: &str) -> Result<(), AreaError> {
+/// Errors: `Forbidden` for a role that may not manage areas.
+pub fn delete(conn: &mut DbConn, ctx: &Actor, id: &str) -> Result<(), AreaError> {
+    ctx.require(Action::ManageAreas)?;
     db::write_tx(conn, |c| {
         let area = find(c, id)?.ok_or(AreaError::NotFound)?;
         let children: i64 = areas::table

@@ -7,13 +7,20 @@ use diesel::prelude::*;
 use crate::db::schema::audit_log;
 use crate::db::{self, DbConn};
 
-/// Who is acting, and from where, for the audit row.
+/// Who is acting, and from where, as the audit row records it: made from
+/// the operation's `auth::Actor` (`Actor::audit`).
 #[derive(Debug, Clone, Default)]
 pub struct AuditCtx {
     pub user_id: Option<String>,
     pub username: String,
     pub ip: String,
     pub request_id: String,
+}
+
+impl From<&AuditCtx> for AuditCtx {
+    fn from(ctx: &AuditCtx) -> AuditCtx {
+        ctx.clone()
+    }
 }
 
 impl AuditCtx {
@@ -43,16 +50,19 @@ pub struct AuditEntry {
     pub request_id: String,
 }
 
-/// Append one row. `summary` is a short before/after description; it must
-/// never hold passwords, tokens, full ID numbers or phones.
+/// Append one row. `who` is the acting `auth::Actor` (or, for a request
+/// with nobody logged in such as a login attempt, its bare `AuditCtx`).
+/// `summary` is a short before/after description; it must never hold
+/// passwords, tokens, full ID numbers or phones.
 pub fn record(
     conn: &mut DbConn,
-    ctx: &AuditCtx,
+    who: impl Into<AuditCtx>,
     action: &str,
     target_kind: &str,
     target_id: &str,
     summary: &str,
 ) -> QueryResult<()> {
+    let ctx: AuditCtx = who.into();
     let summary: String = summary.chars().take(500).collect();
     diesel::insert_into(audit_log::table)
         .values((

@@ -94,6 +94,12 @@ impl Actor {
     }
 }
 
+impl From<&Actor> for AuditCtx {
+    fn from(actor: &Actor) -> AuditCtx {
+        actor.audit()
+    }
+}
+
 /// A logged-in user with a live session (or a live API token), and the
 /// request they act in.
 #[derive(Debug)]

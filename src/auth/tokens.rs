@@ -8,7 +8,8 @@ use diesel::prelude::*;
 use rand::RngCore;
 
 use super::session::token_hash;
-use crate::audit::{self, AuditCtx};
+use crate::audit;
+use crate::auth::Actor;
 use crate::config::Config;
 use crate::db::schema::{api_tokens, users};
 use crate::db::{self, DbConn};
@@ -159,16 +160,20 @@ pub fn parse_days(s: &str) -> Result<i64, FieldError> {
 /// Create a named token lasting `days` days for `user`, who must type their
 /// password again (`password`, checked against the stored hash: a wrong one
 /// is `Invalid` on `field.current_password`; wrong ones are throttled like
-/// logins, per user). Returns the secret.
+/// logins, per user). Returns the secret. Errors: `Forbidden` unless the
+/// actor is `user` (a token is made only by its owner).
 pub fn create_named(
     conn: &mut DbConn,
     config: &Config,
-    ctx: &AuditCtx,
+    ctx: &Actor,
     user: &User,
     name: &str,
     days: &str,
     password: &str,
 ) -> Result<String, TokenError> {
+    if ctx.is_system() || ctx.user_id != user.id {
+        return Err(TokenError::Forbidden);
+    }
     let name = parse_name("field.token_name", name, 60)?;
     let days = parse_days(days)?;
     let limits = [super::throttle::Limit {
@@ -224,13 +229,10 @@ pub fn delete_all_of(conn: &mut DbConn, user_id: &str) -> QueryResult<usize> {
     diesel::delete(api_tokens::table.filter(api_tokens::user_id.eq(user_id))).execute(conn)
 }
 
-/// Revoke one of the user's own tokens.
-pub fn revoke(
-    conn: &mut DbConn,
-    ctx: &AuditCtx,
-    user_id: &str,
-    token_id: &str,
-) -> Result<(), TokenError> {
+/// Revoke one of the actor's own tokens. Errors: `NotFound` for a token
+/// that is not theirs, or is already revoked.
+pub fn revoke(conn: &mut DbConn, ctx: &Actor, token_id: &str) -> Result<(), TokenError> {
+    let user_id = ctx.user_id.as_str();
     db::write_tx(conn, |c| {
         let n = diesel::update(
             api_tokens::table
@@ -248,27 +250,8 @@ pub fn revoke(
     })
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum TokenError {
-    #[error("invalid field")]
-    Invalid(FieldError),
-    #[error("not found")]
-    NotFound,
-    #[error(transparent)]
-    Db(#[from] diesel::result::Error),
-}
-
-impl From<FieldError> for TokenError {
-    fn from(e: FieldError) -> Self {
-        TokenError::Invalid(e)
-    }
-}
-
-impl db::RetryableError for TokenError {
-    fn is_retryable(&self) -> bool {
-        matches!(self, TokenError::Db(e) if e.is_retryable())
-    }
-}
+/// This area's refusals: the one vocabulary every operation shares.
+pub type TokenError = crate::error::Problem;
 
 #[cfg(test)]
 mod tests {

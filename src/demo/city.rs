@@ -221,50 +221,6 @@ struct NewAward {
 }
 
 #[derive(Insertable)]
-#[diesel(table_name = point_entries, treat_none_as_default_value = false)]
-struct NewEntry {
-    seq: i64,
-    id: String,
-    at: NaiveDateTime,
-    posted_on: NaiveDate,
-    debit: String,
-    credit: String,
-    amount: i64,
-    kind: String,
-    ref_kind: String,
-    ref_id: String,
-    memo: String,
-    user_id: Option<String>,
-    idempotency_key: Option<String>,
-    reverses: Option<String>,
-    prev_hash: String,
-    hash: String,
-}
-
-#[derive(Insertable)]
-#[diesel(table_name = stock_movements, treat_none_as_default_value = false)]
-struct NewMovement {
-    id: String,
-    seq: i64,
-    at: NaiveDateTime,
-    kind: String,
-    item_id: String,
-    quantity: i64,
-    from_account: String,
-    to_account: String,
-    from_store_id: Option<String>,
-    to_store_id: Option<String>,
-    donation_id: Option<String>,
-    stocktake_id: Option<String>,
-    reverses_id: Option<String>,
-    reason: String,
-    user_id: Option<String>,
-    username: String,
-    prev_hash: String,
-    hash: String,
-}
-
-#[derive(Insertable)]
 #[diesel(table_name = redemptions, treat_none_as_default_value = false)]
 struct NewRedemption {
     id: String,
@@ -447,8 +403,8 @@ enum Event {
 #[derive(Default)]
 struct Out {
     awards: Vec<NewAward>,
-    entries: Vec<NewEntry>,
-    movements: Vec<NewMovement>,
+    entries: Vec<ledger::Entry>,
+    movements: Vec<crate::stock::Movement>,
     redemptions: Vec<NewRedemption>,
     redemption_lines: Vec<NewRedemptionLine>,
     donations: Vec<NewDonation>,
@@ -608,44 +564,23 @@ impl City {
             }
         }
         self.point_seq += 1;
-        let mut e = ledger::Entry {
-            seq: self.point_seq,
-            id,
-            at,
-            posted_on: local_day(self.tz, at),
+        let posting = ledger::Posting {
             debit: debit.1,
             credit: credit.1,
             amount,
-            kind: kind.as_str().to_string(),
+            kind,
             ref_kind: ref_kind.to_string(),
             ref_id: ref_id.to_string(),
-            memo: memo.chars().take(200).collect(),
+            memo,
             user_id,
+            posted_on: local_day(self.tz, at),
             idempotency_key: Some(idempotency_key),
             reverses,
-            prev_hash: std::mem::take(&mut self.point_prev),
-            hash: String::new(),
         };
-        e.hash = e.compute_hash();
+        let prev = std::mem::take(&mut self.point_prev);
+        let e = ledger::Entry::chained(self.point_seq, prev, id, at, &posting);
         self.point_prev = e.hash.clone();
-        self.out.entries.push(NewEntry {
-            seq: e.seq,
-            id: e.id,
-            at: e.at,
-            posted_on: e.posted_on,
-            debit: e.debit,
-            credit: e.credit,
-            amount: e.amount,
-            kind: e.kind,
-            ref_kind: e.ref_kind,
-            ref_id: e.ref_id,
-            memo: e.memo,
-            user_id: e.user_id,
-            idempotency_key: e.idempotency_key,
-            reverses: e.reverses,
-            prev_hash: e.prev_hash,
-            hash: e.hash,
-        });
+        self.out.entries.push(e);
         self.point_seq
     }
 
@@ -678,49 +613,25 @@ impl City {
         }
         self.stock_seq += 1;
         let id = self.id_at(at);
-        let mut m = crate::stock::Movement {
-            id,
-            seq: self.stock_seq,
-            at,
-            kind: kind.as_str().to_string(),
+        let account = |code: &str| crate::stock::Account::parse(code).expect("a known account");
+        let draft = crate::stock::Draft {
+            kind,
             item_id: self.items[item].id.clone(),
             quantity,
-            from_account: from.1,
-            to_account: to.1,
-            from_store_id: from.0.map(|s| self.stores[s].id.clone()),
-            to_store_id: to.0.map(|s| self.stores[s].id.clone()),
+            from: account(&from.1),
+            to: account(&to.1),
             donation_id: donation_id.map(str::to_string),
             stocktake_id: stocktake_id.map(str::to_string),
             reverses_id: reverses_id.map(str::to_string),
             reason: reason.to_string(),
             user_id: Some(who.id.clone()),
             username: who.username.clone(),
-            prev_hash: std::mem::take(&mut self.stock_prev),
-            hash: String::new(),
         };
-        m.hash = m.compute_hash(&m.prev_hash);
+        let prev = std::mem::take(&mut self.stock_prev);
+        let m = crate::stock::Movement::chained(self.stock_seq, prev, id, at, draft);
         self.stock_prev = m.hash.clone();
         let id = m.id.clone();
-        self.out.movements.push(NewMovement {
-            id: m.id,
-            seq: m.seq,
-            at: m.at,
-            kind: m.kind,
-            item_id: m.item_id,
-            quantity: m.quantity,
-            from_account: m.from_account,
-            to_account: m.to_account,
-            from_store_id: m.from_store_id,
-            to_store_id: m.to_store_id,
-            donation_id: m.donation_id,
-            stocktake_id: m.stocktake_id,
-            reverses_id: m.reverses_id,
-            reason: m.reason,
-            user_id: m.user_id,
-            username: m.username,
-            prev_hash: m.prev_hash,
-            hash: m.hash,
-        });
+        self.out.movements.push(m);
         Some(id)
     }
 

@@ -8,6 +8,45 @@ use std::fmt;
 
 pub use people::{CardNo, IdNumber, Phone};
 
+/// Why a refusal is a conflict with the state of things rather than input
+/// to correct: the API answers 409 with the conflict's code. Set where the
+/// refusal is made (`FieldError::conflict`), never told from the message's
+/// key, so renaming a message cannot change what the refusal is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    /// The household's balance does not cover it.
+    InsufficientPoints,
+    /// The shelf does not hold enough.
+    InsufficientStock,
+    /// A rule's cap for the period is reached.
+    CapReached,
+    /// The day falls in a closed month.
+    MonthClosed,
+    /// A form or idempotency key already used for something else.
+    KeyReused,
+    /// A price changed since the total was shown.
+    PriceChanged,
+    /// The record was decided or changed since it was read.
+    Changed,
+    /// A name, number or code is already taken.
+    Taken,
+}
+
+impl Conflict {
+    /// The API's error code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Conflict::InsufficientPoints => "insufficient_points",
+            Conflict::InsufficientStock => "insufficient_stock",
+            Conflict::CapReached => "cap_reached",
+            Conflict::MonthClosed => "month_closed",
+            Conflict::KeyReused => "idempotency_key_reused",
+            Conflict::PriceChanged => "price_changed",
+            Conflict::Changed | Conflict::Taken => "conflict",
+        }
+    }
+}
+
 /// A form field that did not parse, with a message a person can act on.
 /// `field` and `key` are translation keys (`field.*`, `error.*`).
 /// `others` holds the same form's further field errors, found in the same
@@ -18,6 +57,8 @@ pub struct FieldError {
     pub key: &'static str,
     pub args: Vec<(&'static str, String)>,
     pub others: Vec<FieldError>,
+    /// Set when this refusal is a conflict with the state of things.
+    pub conflict: Option<Conflict>,
 }
 
 impl FieldError {
@@ -27,6 +68,16 @@ impl FieldError {
             key,
             args: Vec::new(),
             others: Vec::new(),
+            conflict: None,
+        }
+    }
+
+    /// A refusal that is a conflict with the state of things (see
+    /// [`Conflict`]), shown beside `field` with message `key`.
+    pub fn conflict(field: &'static str, key: &'static str, kind: Conflict) -> Self {
+        FieldError {
+            conflict: Some(kind),
+            ..FieldError::new(field, key)
         }
     }
 
@@ -81,12 +132,14 @@ impl FieldChecks {
             key,
             args,
             others,
+            conflict,
         } = e;
         self.errors.push(FieldError {
             field,
             key,
             args,
             others: Vec::new(),
+            conflict,
         });
         for o in others {
             self.push(o);

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use crate::audit::{self, AuditCtx};
+use crate::audit;
+use crate::auth::{Action, Actor};
 use crate::db::schema::{donation_lines, donations, donors, items, stores};
 use crate::db::{self, DbConn};
 use crate::domain::stock::{DonorKind, Quantity, mask_phone, parse_date, parse_phone, parse_yuan};
@@ -71,11 +72,10 @@ pub fn list_donors(c: &mut DbConn) -> QueryResult<Vec<Donor>> {
         .load(c)
 }
 
-pub fn create_donor(
-    conn: &mut DbConn,
-    actor: &AuditCtx,
-    f: &DonorForm,
-) -> Result<Donor, StockError> {
+/// Add a donor. Errors: `Forbidden` for a role that may not add donors;
+/// `Invalid` naming the field.
+pub fn create_donor(conn: &mut DbConn, actor: &Actor, f: &DonorForm) -> Result<Donor, StockError> {
+    actor.require(Action::ManageDonors)?;
     let kind =
         DonorKind::parse(f.kind).ok_or(FieldError::new("field.donor_kind", "error.choose_one"))?;
     let name = if kind == DonorKind::Anonymous && f.name.trim().is_empty() {
@@ -242,14 +242,17 @@ struct ParsedLine {
 /// movement per line (donor -> shelf) and the audit row, all or nothing.
 /// Returns the donation's id (the same one again for a replayed form).
 /// `today` is the scheme's day: a donation dated after it is refused.
+/// Errors: `Forbidden` unless the actor may book donations in at the store
+/// (checked before any field); `NotFound` for an unknown store.
 pub fn book(
     conn: &mut DbConn,
-    actor: &AuditCtx,
+    actor: &Actor,
     key: &IdemKey,
     store_id: &str,
     f: &DonationForm,
     today: NaiveDate,
 ) -> Result<Outcome, StockError> {
+    actor.require(Action::BookDonation)?;
     // Every field and every line is checked, so the clerk sees all that is
     // wrong at once; a value left at its default is never used (`finish`).
     let mut checks = FieldChecks::new();
@@ -329,6 +332,7 @@ pub fn book(
         fingerprint: idempotency::fingerprint(&fp_refs),
     };
     db::write_tx(conn, |c| {
+        stock::store_for(c, actor, Action::BookDonation, store_id)?;
         stock::once(c, actor, &form, |c| {
             // Goods and money alike are dated the day received.
             if let Some(m) = crate::reports::close::closed_month_of(c, donated_on)? {
@@ -415,14 +419,17 @@ pub fn book(
 /// `error.donation_already_reversed`), and every goods line goes back from
 /// the shelf to the donor by a reversing movement dated `today`, refused when
 /// the shelf no longer holds the goods. All or nothing, exactly once per key.
+/// Errors: `Forbidden` unless the actor may book donations at the
+/// donation's store; `NotFound` for an unknown donation.
 pub fn reverse(
     conn: &mut DbConn,
-    actor: &AuditCtx,
+    actor: &Actor,
     key: &IdemKey,
     id: &str,
     reason: &str,
     today: NaiveDate,
 ) -> Result<Outcome, StockError> {
+    actor.require(Action::BookDonation)?;
     use crate::db::schema::stock_movements;
     let reason = parse_name("field.reason", reason, 200)?;
     let form = FormKey {
@@ -431,13 +438,14 @@ pub fn reverse(
         fingerprint: idempotency::fingerprint(&[id, &reason]),
     };
     db::write_tx(conn, |c| {
+        let (number, store_id): (String, String) = donations::table
+            .find(id)
+            .select((donations::number, donations::store_id))
+            .first(c)
+            .optional()?
+            .ok_or(StockError::NotFound)?;
+        stock::store_for(c, actor, Action::BookDonation, &store_id)?;
         stock::once(c, actor, &form, |c| {
-            let number: String = donations::table
-                .find(id)
-                .select(donations::number)
-                .first(c)
-                .optional()?
-                .ok_or(StockError::NotFound)?;
             let n = diesel::update(
                 donations::table
                     .find(id)

@@ -5,7 +5,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::audit::{self, AuditCtx};
+use crate::audit;
+use crate::auth::{Action, Actor};
 use crate::db::schema::{items, store_items};
 use crate::db::{self, DbConn};
 use crate::domain::stock::{parse_barcode, parse_points_price, parse_whole};
@@ -25,27 +26,8 @@ pub struct Item {
     pub updated_at: NaiveDateTime,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum GoodsError {
-    #[error("invalid field")]
-    Invalid(FieldError),
-    #[error("not found")]
-    NotFound,
-    #[error(transparent)]
-    Db(#[from] diesel::result::Error),
-}
-
-impl From<FieldError> for GoodsError {
-    fn from(e: FieldError) -> Self {
-        GoodsError::Invalid(e)
-    }
-}
-
-impl db::RetryableError for GoodsError {
-    fn is_retryable(&self) -> bool {
-        matches!(self, GoodsError::Db(e) if e.is_retryable())
-    }
-}
+/// This area's refusals: the one vocabulary every operation shares.
+pub type GoodsError = crate::error::Problem;
 
 pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Item>> {
     items::table
@@ -108,20 +90,32 @@ fn unique_error(e: diesel::result::Error, p: &ParsedItem) -> GoodsError {
     if db::is_unique_violation(&e) {
         let msg = e.to_string();
         if msg.contains("barcode") {
-            FieldError::new("field.barcode", "error.barcode_taken")
-                .arg("barcode", p.barcode.clone().unwrap_or_default())
-                .into()
+            FieldError::conflict(
+                "field.barcode",
+                "error.barcode_taken",
+                crate::domain::Conflict::Taken,
+            )
+            .arg("barcode", p.barcode.clone().unwrap_or_default())
+            .into()
         } else {
-            FieldError::new("field.item_name", "error.item_name_taken")
-                .arg("name", &p.name)
-                .into()
+            FieldError::conflict(
+                "field.item_name",
+                "error.item_name_taken",
+                crate::domain::Conflict::Taken,
+            )
+            .arg("name", &p.name)
+            .into()
         }
     } else {
         GoodsError::Db(e)
     }
 }
 
-pub fn create(conn: &mut DbConn, ctx: &AuditCtx, form: &ItemForm) -> Result<Item, GoodsError> {
+/// Add an item to the catalogue. Errors: `Forbidden` for a role that may
+/// not keep the catalogue; `Invalid` naming the field (a name or barcode
+/// taken is a conflict).
+pub fn create(conn: &mut DbConn, ctx: &Actor, form: &ItemForm) -> Result<Item, GoodsError> {
+    ctx.require(Action::ManageCatalogue)?;
     let p = form.parse()?;
     let id = db::new_id();
     db::write_tx(conn, |c| {
@@ -153,13 +147,16 @@ pub fn create(conn: &mut DbConn, ctx: &AuditCtx, form: &ItemForm) -> Result<Item
 }
 
 /// Change an item. The price applies from now on; past records keep theirs.
+/// Errors: `Forbidden` for a role that may not keep the catalogue;
+/// `NotFound`; `Invalid` naming the field.
 pub fn update(
     conn: &mut DbConn,
-    ctx: &AuditCtx,
+    ctx: &Actor,
     id: &str,
     form: &ItemForm,
     active: bool,
 ) -> Result<Item, GoodsError> {
+    ctx.require(Action::ManageCatalogue)?;
     let p = form.parse()?;
     db::write_tx(conn, |c| {
         let before = find(c, id)?.ok_or(GoodsError::NotFound)?;
@@ -239,13 +236,15 @@ fn put_store_item(c: &mut DbConn, store_id: &str, item_id: &str, s: &StoreItem) 
 }
 
 /// Set (or clear, with an empty price) a store's own price for an item.
+/// Errors: `Forbidden` unless the actor may keep prices at the store.
 pub fn set_store_price(
     conn: &mut DbConn,
-    ctx: &AuditCtx,
+    ctx: &Actor,
     store_id: &str,
     item_id: &str,
     price: &str,
 ) -> Result<Item, GoodsError> {
+    crate::stores::for_actor(conn, ctx, Action::ManageCatalogue, store_id)?;
     let price = match price.trim() {
         "" => None,
         p => Some(parse_points_price("field.store_price", p)?),
@@ -256,13 +255,15 @@ pub fn set_store_price(
 }
 
 /// Set a store's low-stock threshold for an item (0 turns the warning off).
+/// Errors: `Forbidden` unless the actor may move stock at the store.
 pub fn set_threshold(
     conn: &mut DbConn,
-    ctx: &AuditCtx,
+    ctx: &Actor,
     store_id: &str,
     item_id: &str,
     threshold: &str,
 ) -> Result<Item, GoodsError> {
+    crate::stores::for_actor(conn, ctx, Action::MoveStock, store_id)?;
     let t = parse_whole("field.low_threshold", threshold)?;
     set_store_item(conn, ctx, store_id, item_id, "store_item.threshold", |s| {
         s.low_threshold = t
@@ -271,7 +272,7 @@ pub fn set_threshold(
 
 fn set_store_item(
     conn: &mut DbConn,
-    ctx: &AuditCtx,
+    ctx: &Actor,
     store_id: &str,
     item_id: &str,
     action: &str,

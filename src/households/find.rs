@@ -3,7 +3,10 @@
 
 use diesel::prelude::*;
 
-use super::{CardLookup, Household, HouseholdError, HouseholdRow, lookup_card, to_row};
+use super::{
+    CardLookup, Household, HouseholdError, HouseholdRow, RowTuple, household_rows, lookup_card,
+    row_columns, to_row,
+};
 use crate::audit::{self, AuditCtx};
 use crate::crypto::DataKey;
 use crate::db::schema::{areas as areas_t, households, points_cards, users};
@@ -91,14 +94,7 @@ pub fn find_at_counter(
 ) -> Result<(FoundBy, Vec<HouseholdRow>), HouseholdError> {
     db::write_tx(conn, |c| {
         let prefix = db::path_prefix(area_path);
-        let base = households::table
-            .inner_join(areas_t::table)
-            .left_join(users::table)
-            .left_join(
-                points_cards::table.on(points_cards::household_id
-                    .eq(households::id)
-                    .and(points_cards::replaced_by.is_null())),
-            )
+        let base = household_rows!()
             .filter(areas_t::path.like(prefix))
             .filter(households::archived.eq(false))
             .into_boxed();
@@ -127,22 +123,8 @@ pub fn find_at_counter(
         let rows = query
             .order((households::head_name.asc(), households::id.asc()))
             .limit(MAX_FOUND)
-            .select((
-                Household::as_select(),
-                areas_t::name,
-                areas_t::path,
-                users::username.nullable(),
-                users::display_name.nullable(),
-                points_cards::card_no.nullable(),
-            ))
-            .load::<(
-                Household,
-                String,
-                String,
-                Option<String>,
-                Option<String>,
-                Option<String>,
-            )>(c)?;
+            .select(row_columns!())
+            .load::<RowTuple>(c)?;
         let rows: Vec<HouseholdRow> = rows.into_iter().map(to_row).collect();
         let target = match rows.as_slice() {
             [one] => one.household.id.as_str(),

@@ -796,7 +796,11 @@ fn plan(
                     // Nothing about a household the checker may not see.
                     report.refused.push(RowError::new(
                         c.row,
-                        FieldError::new("field.id_number", "error.id_needs_admin"),
+                        FieldError::conflict(
+                            "field.id_number",
+                            "error.id_needs_admin",
+                            crate::domain::Conflict::Taken,
+                        ),
                     ));
                     report.conflicts.push((c.row, h.id.clone()));
                     continue;
@@ -1260,18 +1264,13 @@ pub fn create_job(
 /// the job becomes "expired" (its report stays; confirming is refused).
 /// Returns how many files were deleted.
 pub fn purge_stale_files(conn: &mut DbConn, now: chrono::NaiveDateTime) -> QueryResult<usize> {
-    diesel::update(
-        import_jobs::table
-            .filter(import_jobs::state.eq(ImportState::Checked))
-            .filter(
-                import_jobs::updated_at.lt(now - chrono::Duration::minutes(CHECK_KEEP_MINUTES)),
-            ),
+    transition(
+        conn,
+        Jobs::IdleSince(now - chrono::Duration::minutes(CHECK_KEEP_MINUTES)),
+        &[ImportState::Checked],
+        ImportState::Expired,
+        JobChanges::default(),
     )
-    .set((
-        import_jobs::state.eq(ImportState::Expired),
-        import_jobs::file.eq(Vec::<u8>::new()),
-    ))
-    .execute(conn)
 }
 
 /// A job for the person who uploaded its file, or an administrator: only
@@ -1298,6 +1297,70 @@ pub fn find_job(conn: &mut DbConn, id: &str) -> QueryResult<Option<Job>> {
         .optional()
 }
 
+/// Which import jobs a transition looks at.
+enum Jobs<'a> {
+    /// One job; with `fresh_since`, only if it last moved at or after then.
+    One {
+        id: &'a str,
+        fresh_since: Option<chrono::NaiveDateTime>,
+    },
+    /// Every job that has not moved since then.
+    IdleSince(chrono::NaiveDateTime),
+}
+
+/// What a transition writes besides the state (`None`: left as it is).
+#[derive(Default, AsChangeset)]
+#[diesel(table_name = import_jobs)]
+struct JobChanges {
+    rows_done: Option<i64>,
+    rows_total: Option<i64>,
+    report: Option<String>,
+    updated_at: Option<chrono::NaiveDateTime>,
+}
+
+/// The one way an import job's state changes: one conditional update of
+/// the `jobs` whose state is one of `from`, to `to` with `changes`. The
+/// uploaded file holds full ID numbers and phones: a job that ends or
+/// expires drops it in the same statement, so no reader ever sees "done"
+/// with the file. Returns how many jobs moved; zero means none stood where
+/// `from` says (a second confirm, or a job already ended as stale), and the
+/// caller says what that means.
+fn transition(
+    conn: &mut DbConn,
+    jobs: Jobs,
+    from: &[ImportState],
+    to: ImportState,
+    changes: JobChanges,
+) -> QueryResult<usize> {
+    let mut guarded = diesel::update(import_jobs::table)
+        .filter(import_jobs::state.eq_any(from.to_vec()))
+        .into_boxed();
+    match jobs {
+        Jobs::One { id, fresh_since } => {
+            guarded = guarded.filter(import_jobs::id.eq(id));
+            if let Some(t) = fresh_since {
+                guarded = guarded.filter(import_jobs::updated_at.ge(t));
+            }
+        }
+        Jobs::IdleSince(t) => guarded = guarded.filter(import_jobs::updated_at.lt(t)),
+    }
+    if to.ended() || to == ImportState::Expired {
+        guarded
+            .set((
+                import_jobs::state.eq(to),
+                import_jobs::file.eq(Vec::<u8>::new()),
+                changes,
+            ))
+            .execute(conn)
+    } else {
+        guarded
+            .set((import_jobs::state.eq(to), changes))
+            .execute(conn)
+    }
+}
+
+/// A running job's progress, or its end: only a running job moves on (one
+/// ended as stale stays ended).
 fn set_job(
     conn: &mut DbConn,
     id: &str,
@@ -1306,26 +1369,17 @@ fn set_job(
     total: i64,
     report: &str,
 ) -> QueryResult<()> {
-    // Only a running job moves on (one ended as stale stays ended). The
-    // uploaded file holds full ID numbers and phones: an ended job drops it
-    // in the same statement, so no reader ever sees "done" with the file.
-    let running = import_jobs::table
-        .find(id)
-        .filter(import_jobs::state.eq_any(ImportState::RUNNING));
-    let progress = (
-        import_jobs::state.eq(state),
-        import_jobs::rows_done.eq(done),
-        import_jobs::rows_total.eq(total),
-        import_jobs::report.eq(report),
-        import_jobs::updated_at.eq(db::now()),
-    );
-    if state.ended() {
-        diesel::update(running)
-            .set((progress, import_jobs::file.eq(Vec::<u8>::new())))
-            .execute(conn)?;
-    } else {
-        diesel::update(running).set(progress).execute(conn)?;
-    }
+    let one = Jobs::One {
+        id,
+        fresh_since: None,
+    };
+    let changes = JobChanges {
+        rows_done: Some(done),
+        rows_total: Some(total),
+        report: Some(report.to_string()),
+        updated_at: Some(db::now()),
+    };
+    transition(conn, one, &ImportState::RUNNING, state, changes)?;
     Ok(())
 }
 
@@ -1333,18 +1387,21 @@ fn set_job(
 /// check has not expired (a second confirm, or a late one, changes nothing
 /// and gets `false`).
 pub fn start_commit(conn: &mut DbConn, id: &str) -> QueryResult<bool> {
-    let fresh_since = db::now() - chrono::Duration::minutes(CHECK_KEEP_MINUTES);
-    let n = diesel::update(
-        import_jobs::table
-            .find(id)
-            .filter(import_jobs::state.eq(ImportState::Checked))
-            .filter(import_jobs::updated_at.ge(fresh_since)),
-    )
-    .set((
-        import_jobs::state.eq(ImportState::Importing),
-        import_jobs::updated_at.eq(db::now()),
-    ))
-    .execute(conn)?;
+    let one = Jobs::One {
+        id,
+        fresh_since: Some(db::now() - chrono::Duration::minutes(CHECK_KEEP_MINUTES)),
+    };
+    let changes = JobChanges {
+        updated_at: Some(db::now()),
+        ..JobChanges::default()
+    };
+    let n = transition(
+        conn,
+        one,
+        &[ImportState::Checked],
+        ImportState::Importing,
+        changes,
+    )?;
     Ok(n == 1)
 }
 
@@ -1360,33 +1417,9 @@ fn error_report(e: FieldError) -> String {
 /// wait their turn (each can hold a large file's rows in memory).
 pub const MAX_RUNNING_JOBS: usize = 2;
 
-/// A counting semaphore for [`MAX_RUNNING_JOBS`] (a per-process resource
-/// cap, not a correctness guard: job states are guarded in the database).
-static RUNNING: (std::sync::Mutex<usize>, std::sync::Condvar) =
-    (std::sync::Mutex::new(0), std::sync::Condvar::new());
-
-struct Slot;
-
-impl Slot {
-    fn acquire() -> Slot {
-        let (lock, cv) = &RUNNING;
-        let mut n = lock.lock().unwrap_or_else(|e| e.into_inner());
-        while *n >= MAX_RUNNING_JOBS {
-            n = cv.wait(n).unwrap_or_else(|e| e.into_inner());
-        }
-        *n += 1;
-        Slot
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let (lock, cv) = &RUNNING;
-        let mut n = lock.lock().unwrap_or_else(|e| e.into_inner());
-        *n = n.saturating_sub(1);
-        cv.notify_one();
-    }
-}
+/// The turns for [`MAX_RUNNING_JOBS`] (a per-process resource cap, not a
+/// correctness guard: job states are guarded in the database).
+static RUNNING: crate::at_once::AtOnce = crate::at_once::AtOnce::new(MAX_RUNNING_JOBS);
 
 /// A job that has shown no progress for this long was interrupted (its
 /// server stopped): it is ended as failed.
@@ -1397,21 +1430,21 @@ pub const STALE_JOB_MINUTES: i64 = 30;
 /// in one transaction, so an interrupted one left nothing behind).
 /// Returns how many were ended.
 pub fn fail_stale_jobs(conn: &mut DbConn, now: chrono::NaiveDateTime) -> QueryResult<usize> {
-    diesel::update(
-        import_jobs::table
-            .filter(import_jobs::state.eq_any(ImportState::RUNNING))
-            .filter(import_jobs::updated_at.lt(now - chrono::Duration::minutes(STALE_JOB_MINUTES))),
-    )
-    .set((
-        import_jobs::state.eq(ImportState::Failed),
-        import_jobs::report.eq(error_report(FieldError::new(
+    let changes = JobChanges {
+        report: Some(error_report(FieldError::new(
             "field.file",
             "error.import_interrupted",
         ))),
-        import_jobs::file.eq(Vec::<u8>::new()),
-        import_jobs::updated_at.eq(now),
-    ))
-    .execute(conn)
+        updated_at: Some(now),
+        ..JobChanges::default()
+    };
+    transition(
+        conn,
+        Jobs::IdleSince(now - chrono::Duration::minutes(STALE_JOB_MINUTES)),
+        &ImportState::RUNNING,
+        ImportState::Failed,
+        changes,
+    )
 }
 
 /// Run a job's check or commit to the end (on a blocking thread), at most
@@ -1426,7 +1459,7 @@ pub fn run_job(
     commit_it: bool,
     today: chrono::NaiveDate,
 ) {
-    let _slot = Slot::acquire();
+    let _turn = RUNNING.turn();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         run_job_inner(pool, key, actor, job_id, commit_it, today)
     }));

@@ -314,6 +314,49 @@ fn check_helper(conn: &mut DbConn, helper_id: &str) -> Result<(), HouseholdError
     }
 }
 
+/// Households with their village, helper and live card: the one source a
+/// `HouseholdRow` is read from (select `row_columns!()`, load `RowTuple`,
+/// make rows with `to_row`).
+macro_rules! household_rows {
+    () => {
+        households::table
+            .inner_join(areas_t::table)
+            .left_join(users::table)
+            .left_join(
+                points_cards::table.on(points_cards::household_id
+                    .eq(households::id)
+                    .and(points_cards::replaced_by.is_null())),
+            )
+    };
+}
+pub(crate) use household_rows;
+
+/// The columns of a `HouseholdRow`, from `household_rows!()`.
+macro_rules! row_columns {
+    () => {
+        (
+            Household::as_select(),
+            areas_t::name,
+            areas_t::path,
+            users::username.nullable(),
+            users::display_name.nullable(),
+            points_cards::card_no.nullable(),
+        )
+    };
+}
+pub(crate) use row_columns;
+
+/// What `row_columns!()` loads: the household, its village's name and path,
+/// its helper's username and display name, its live card.
+pub(crate) type RowTuple = (
+    Household,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
 /// A household by id, with its area path, if the actor may see households
 /// and their scope covers this one.
 ///
@@ -332,45 +375,17 @@ pub fn find(conn: &mut DbConn, actor: &Actor, id: &str) -> Result<HouseholdRow, 
 /// decide themselves what their actor may read (a clerk redeeming for the
 /// household whose card was scanned). `NotFound` for an unknown id.
 pub(crate) fn load(conn: &mut DbConn, id: &str) -> Result<HouseholdRow, HouseholdError> {
-    let row = households::table
-        .inner_join(areas_t::table)
-        .left_join(users::table)
-        .left_join(
-            points_cards::table.on(points_cards::household_id
-                .eq(households::id)
-                .and(points_cards::replaced_by.is_null())),
-        )
+    let row = household_rows!()
         .filter(households::id.eq(id))
-        .select((
-            Household::as_select(),
-            areas_t::name,
-            areas_t::path,
-            users::username.nullable(),
-            users::display_name.nullable(),
-            points_cards::card_no.nullable(),
-        ))
-        .first::<(
-            Household,
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        )>(conn)
+        .select(row_columns!())
+        .first::<RowTuple>(conn)
         .optional()?
         .ok_or(HouseholdError::NotFound)?;
     Ok(to_row(row))
 }
 
 pub(crate) fn to_row(
-    (household, village, area_path, username, display, card_no): (
-        Household,
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    ),
+    (household, village, area_path, username, display, card_no): RowTuple,
 ) -> HouseholdRow {
     let helper = match (display, username) {
         (Some(d), _) if !d.is_empty() => Some(d),
@@ -439,15 +454,7 @@ pub fn list(
     let q = filter.q.trim().to_string();
     let card = CardNo::parse("q", &q).ok();
     let build = |prefix: &Option<String>| {
-        let mut query = households::table
-            .inner_join(areas_t::table)
-            .left_join(users::table)
-            .left_join(
-                points_cards::table.on(points_cards::household_id
-                    .eq(households::id)
-                    .and(points_cards::replaced_by.is_null())),
-            )
-            .into_boxed();
+        let mut query = household_rows!().into_boxed();
         if let Some(p) = prefix {
             query = query.filter(areas_t::path.like(p.clone()));
         }
@@ -493,22 +500,8 @@ pub fn list(
     let rows = query
         .limit(page_size)
         .offset(page.max(0) * page_size)
-        .select((
-            Household::as_select(),
-            areas_t::name,
-            areas_t::path,
-            users::username.nullable(),
-            users::display_name.nullable(),
-            points_cards::card_no.nullable(),
-        ))
-        .load::<(
-            Household,
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        )>(conn)?;
+        .select(row_columns!())
+        .load::<RowTuple>(conn)?;
     Ok((rows.into_iter().map(to_row).collect(), total))
 }
 
@@ -537,11 +530,20 @@ fn active_with_lookup(
 /// [`audit_conflict`] tells them where.
 fn duplicate_error(scope: &Scope, name: &str, path: &str) -> HouseholdError {
     if scope.covers_area_path(path) {
-        FieldError::new("field.id_number", "error.id_taken")
-            .arg("name", name)
-            .into()
+        FieldError::conflict(
+            "field.id_number",
+            "error.id_taken",
+            crate::domain::Conflict::Taken,
+        )
+        .arg("name", name)
+        .into()
     } else {
-        FieldError::new("field.id_number", "error.id_needs_admin").into()
+        FieldError::conflict(
+            "field.id_number",
+            "error.id_needs_admin",
+            crate::domain::Conflict::Taken,
+        )
+        .into()
     }
 }
 

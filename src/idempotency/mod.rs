@@ -190,9 +190,10 @@ pub fn lookup(
         Some((s, u, h, result)) if s == scope && u == user_id && h == request_hash => {
             Ok(Some(result))
         }
-        Some(_) => Err(Error::Reused(FieldError::new(
+        Some(_) => Err(Error::Reused(FieldError::conflict(
             "field.form",
             "error.form_key_reused",
+            crate::domain::Conflict::KeyReused,
         ))),
     }
 }

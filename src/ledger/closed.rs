@@ -53,7 +53,12 @@ pub fn hold_ledgers(conn: &mut DbConn) -> QueryResult<()> {
 
 /// The error for a date that falls in a closed month, naming the close.
 pub fn closed_error(field: &'static str, month: String) -> FieldError {
-    FieldError::new(field, "error.month_closed").arg("month", month)
+    FieldError::conflict(
+        field,
+        "error.month_closed",
+        crate::domain::Conflict::MonthClosed,
+    )
+    .arg("month", month)
 }
 
 /// How many days after today (UTC) a posting may still be dated. Forms

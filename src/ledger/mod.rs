@@ -79,8 +79,11 @@ pub struct Posting {
     pub reverses: Option<String>,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, PartialEq)]
-#[diesel(table_name = point_entries)]
+/// One row of the points ledger. Made only by `Entry::chained` and written
+/// only by `Entry::insert`: the app's postings (`post`), the demo generator
+/// and the benchmark all go through them.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq)]
+#[diesel(table_name = point_entries, treat_none_as_default_value = false)]
 pub struct Entry {
     pub seq: i64,
     pub id: String,
@@ -101,6 +104,46 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// The entry a posting makes: its place in the chain (`seq`, after the
+    /// entry whose hash is `prev_hash`), its id and time, the posting's
+    /// fields (the memo cut to 200 characters), and its own hash.
+    pub fn chained(
+        seq: i64,
+        prev_hash: String,
+        id: String,
+        at: NaiveDateTime,
+        p: &Posting,
+    ) -> Entry {
+        let mut entry = Entry {
+            seq,
+            id,
+            at,
+            posted_on: p.posted_on,
+            debit: p.debit.clone(),
+            credit: p.credit.clone(),
+            amount: p.amount,
+            kind: p.kind.as_str().to_string(),
+            ref_kind: p.ref_kind.clone(),
+            ref_id: p.ref_id.clone(),
+            memo: p.memo.chars().take(200).collect(),
+            user_id: p.user_id.clone(),
+            idempotency_key: p.idempotency_key.clone(),
+            reverses: p.reverses.clone(),
+            prev_hash,
+            hash: String::new(),
+        };
+        entry.hash = entry.compute_hash();
+        entry
+    }
+
+    /// Write the row (the caller holds the chain head and moves it on).
+    pub fn insert(&self, conn: &mut DbConn) -> QueryResult<()> {
+        diesel::insert_into(point_entries::table)
+            .values(self)
+            .execute(conn)?;
+        Ok(())
+    }
+
     fn hash_fields(&self) -> Vec<String> {
         vec![
             self.seq.to_string(),
@@ -151,6 +194,9 @@ pub enum LedgerError {
     /// The posting date is more than `closed::FAR_FUTURE_DAYS` ahead.
     #[error("{0} is too far in the future")]
     FarFuture(NaiveDate),
+    /// The actor's role may not do this.
+    #[error("forbidden")]
+    Forbidden,
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
 }
@@ -275,45 +321,8 @@ pub fn post(conn: &mut DbConn, p: &Posting) -> Result<Entry, LedgerError> {
         .find("points")
         .select((ledger_heads::seq, ledger_heads::hash))
         .first(conn)?;
-    let mut entry = Entry {
-        seq,
-        id: db::new_id(),
-        at: db::now(),
-        posted_on: p.posted_on,
-        debit: p.debit.clone(),
-        credit: p.credit.clone(),
-        amount: p.amount,
-        kind: p.kind.as_str().to_string(),
-        ref_kind: p.ref_kind.clone(),
-        ref_id: p.ref_id.clone(),
-        memo: p.memo.chars().take(200).collect(),
-        user_id: p.user_id.clone(),
-        idempotency_key: p.idempotency_key.clone(),
-        reverses: p.reverses.clone(),
-        prev_hash,
-        hash: String::new(),
-    };
-    entry.hash = entry.compute_hash();
-    diesel::insert_into(point_entries::table)
-        .values((
-            point_entries::seq.eq(entry.seq),
-            point_entries::id.eq(&entry.id),
-            point_entries::at.eq(entry.at),
-            point_entries::posted_on.eq(entry.posted_on),
-            point_entries::debit.eq(&entry.debit),
-            point_entries::credit.eq(&entry.credit),
-            point_entries::amount.eq(entry.amount),
-            point_entries::kind.eq(&entry.kind),
-            point_entries::ref_kind.eq(&entry.ref_kind),
-            point_entries::ref_id.eq(&entry.ref_id),
-            point_entries::memo.eq(&entry.memo),
-            point_entries::user_id.eq(&entry.user_id),
-            point_entries::idempotency_key.eq(&entry.idempotency_key),
-            point_entries::reverses.eq(&entry.reverses),
-            point_entries::prev_hash.eq(&entry.prev_hash),
-            point_entries::hash.eq(&entry.hash),
-        ))
-        .execute(conn)?;
+    let entry = Entry::chained(seq, prev_hash, db::new_id(), db::now(), p);
+    entry.insert(conn)?;
     diesel::update(ledger_heads::table.find("points"))
         .set(ledger_heads::hash.eq(&entry.hash))
         .execute(conn)?;

@@ -60,7 +60,12 @@ pub fn transition(
     ))
     .execute(conn)?;
     if n == 0 {
-        return Err(FieldError::new("field.adjustment", "error.adjustment_decided").into());
+        return Err(FieldError::conflict(
+            "field.adjustment",
+            "error.adjustment_decided",
+            crate::domain::Conflict::Changed,
+        )
+        .into());
     }
     Ok(())
 }
@@ -295,10 +300,20 @@ pub fn decide_seen(
             return Err(FieldError::new("field.adjustment", "error.second_admin_needed").into());
         }
         if adj.status != AdjustmentStatus::Pending {
-            return Err(FieldError::new("field.adjustment", "error.adjustment_decided").into());
+            return Err(FieldError::conflict(
+                "field.adjustment",
+                "error.adjustment_decided",
+                crate::domain::Conflict::Changed,
+            )
+            .into());
         }
         if seen.is_some_and(|v| v != adj.version) {
-            return Err(FieldError::new("field.adjustment", "error.adjustment_changed").into());
+            return Err(FieldError::conflict(
+                "field.adjustment",
+                "error.adjustment_changed",
+                crate::domain::Conflict::Changed,
+            )
+            .into());
         }
         transition(
             c,

@@ -250,11 +250,15 @@ fn check_seen(award: &Award, seen: Option<i64>) -> Result<(), PointsError> {
 
 /// "This award changed after you opened it": what it is now.
 fn changed_error(award: &Award) -> PointsError {
-    FieldError::new("field.award", "error.award_changed")
-        .arg("rule", &award.rule_code)
-        .arg("points", award.points)
-        .arg("status", format!("@{}", award.status_key()))
-        .into()
+    FieldError::conflict(
+        "field.award",
+        "error.award_changed",
+        crate::domain::Conflict::Changed,
+    )
+    .arg("rule", &award.rule_code)
+    .arg("points", award.points)
+    .arg("status", format!("@{}", award.status_key()))
+    .into()
 }
 
 /// The refusal after a guarded update matched no row: the award as it is now.
@@ -298,25 +302,33 @@ pub fn check_cap(
     if let Some(cap) = rule.cap_count
         && used.len() as i64 >= cap
     {
-        return Err(FieldError::new("field.rule", "error.cap_count_reached")
-            .arg("rule", &rule.name)
-            .arg("cap", cap)
-            .arg("period", period_arg)
-            .arg("used", used.len())
-            .arg("first", used[0].0)
-            .into());
+        return Err(FieldError::conflict(
+            "field.rule",
+            "error.cap_count_reached",
+            crate::domain::Conflict::CapReached,
+        )
+        .arg("rule", &rule.name)
+        .arg("cap", cap)
+        .arg("period", period_arg)
+        .arg("used", used.len())
+        .arg("first", used[0].0)
+        .into());
     }
     if let Some(cap) = rule.cap_points {
         let sum: i64 = used
             .iter()
             .fold(0i64, |s, (_, p)| s.saturating_add(p.saturating_abs()));
         if sum.saturating_add(rule.points.saturating_abs()) > cap {
-            return Err(FieldError::new("field.rule", "error.cap_points_reached")
-                .arg("rule", &rule.name)
-                .arg("cap", cap)
-                .arg("period", period_arg)
-                .arg("used", sum)
-                .into());
+            return Err(FieldError::conflict(
+                "field.rule",
+                "error.cap_points_reached",
+                crate::domain::Conflict::CapReached,
+            )
+            .arg("rule", &rule.name)
+            .arg("cap", cap)
+            .arg("period", period_arg)
+            .arg("used", sum)
+            .into());
         }
     }
     Ok(())
@@ -559,9 +571,13 @@ fn own_pending(conn: &mut DbConn, actor: &Actor, award_id: &str) -> Result<Award
         return Err(PointsError::Forbidden);
     }
     if !award.is_pending() {
-        return Err(FieldError::new("field.award", "error.award_not_pending")
-            .arg("status", format!("@{}", award.status_key()))
-            .into());
+        return Err(FieldError::conflict(
+            "field.award",
+            "error.award_not_pending",
+            crate::domain::Conflict::Changed,
+        )
+        .arg("status", format!("@{}", award.status_key()))
+        .into());
     }
     Ok(award)
 }
@@ -780,9 +796,13 @@ pub fn review_seen(
                 .into());
         }
         if !award.is_pending() {
-            return Err(FieldError::new("field.award", "error.award_not_pending")
-                .arg("status", format!("@{}", award.status_key()))
-                .into());
+            return Err(FieldError::conflict(
+                "field.award",
+                "error.award_not_pending",
+                crate::domain::Conflict::Changed,
+            )
+            .arg("status", format!("@{}", award.status_key()))
+            .into());
         }
         check_seen(&award, seen)?;
         match decision {
@@ -883,7 +903,12 @@ pub fn reverse_seen(
         let award = find(c, award_id)?.ok_or(PointsError::NotFound)?;
         hh::find(c, actor, &award.household_id)?;
         if !award.is_accepted() {
-            return Err(FieldError::new("field.award", "error.award_not_approved").into());
+            return Err(FieldError::conflict(
+                "field.award",
+                "error.award_not_approved",
+                crate::domain::Conflict::Changed,
+            )
+            .into());
         }
         check_seen(&award, seen)?;
         transition(
@@ -953,7 +978,12 @@ pub fn object_seen(
         let award = find(c, award_id)?.ok_or(PointsError::NotFound)?;
         hh::find(c, actor, &award.household_id)?;
         if !award.is_noticed() {
-            return Err(FieldError::new("field.award", "error.award_not_noticed").into());
+            return Err(FieldError::conflict(
+                "field.award",
+                "error.award_not_noticed",
+                crate::domain::Conflict::Changed,
+            )
+            .into());
         }
         check_seen(&award, seen)?;
         transition(

@@ -24,7 +24,8 @@ use chrono::{Datelike, Months, NaiveDate};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
-use crate::audit::{self, AuditCtx};
+use crate::audit;
+use crate::auth::{Action, Actor};
 use crate::db::schema::{point_balances, point_entries};
 use crate::db::{self, DbConn};
 use crate::ledger::{self, Kind, Posting};
@@ -234,13 +235,17 @@ pub fn preview(conn: &mut DbConn, rule: Rule, as_of: NaiveDate) -> QueryResult<O
 /// Expire what is due as of `as_of`, in batches of households; each batch is
 /// one transaction with its audit row. The accounts of a batch are locked
 /// and their amounts recomputed inside it, so a redemption racing the run
-/// can never be expired twice over.
+/// can never be expired twice over. Errors: `Forbidden` for a role that
+/// may not adjust points (the run is the system's, or an administrator's).
 pub fn run(
     conn: &mut DbConn,
-    ctx: &AuditCtx,
+    ctx: &Actor,
     rule: Rule,
     as_of: NaiveDate,
 ) -> Result<Outcome, ledger::LedgerError> {
+    if ctx.require(Action::AdjustPoints).is_err() {
+        return Err(ledger::LedgerError::Forbidden);
+    }
     let cutoff = rule.cutoff(as_of);
     let candidates: Vec<String> = due(conn, cutoff, None)?
         .into_iter()
@@ -275,7 +280,7 @@ pub fn run(
                             ref_kind: "expiry".into(),
                             ref_id: cutoff.to_string(),
                             memo: cutoff.to_string(),
-                            user_id: ctx.user_id.clone(),
+                            user_id: ctx.audit().user_id,
                             posted_on: as_of,
                             idempotency_key: Some(format!("expiry:{household}:{cutoff}:{already}")),
                             reverses: None,
@@ -349,9 +354,9 @@ pub fn daily(conn: &mut DbConn, day: NaiveDate) -> Result<Option<Outcome>, ledge
     if !settings::claim(conn, &claim) {
         return Ok(None);
     }
-    let ctx = AuditCtx {
+    let ctx = Actor {
         username: "(daily)".into(),
-        ..AuditCtx::default()
+        ..Actor::console()
     };
     let out = run(conn, &ctx, rule, day);
     if out.is_err() {

@@ -9,7 +9,8 @@ pub mod expiry;
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use crate::audit::{self, AuditCtx};
+use crate::audit;
+use crate::auth::{Action, Actor};
 use crate::db::schema::{rule_categories, rules};
 use crate::db::{self, DbConn};
 use crate::domain::{FieldError, parse_name};
@@ -159,16 +160,19 @@ impl From<crate::ledger::LedgerError> for PointsError {
     fn from(e: crate::ledger::LedgerError) -> Self {
         use crate::ledger::LedgerError as L;
         match e {
-            L::Insufficient { balance, needed } => {
-                FieldError::new("field.points", "error.insufficient_points")
-                    .arg("balance", balance)
-                    .arg("needed", needed)
-                    .arg("short", needed - balance)
-                    .into()
-            }
+            L::Insufficient { balance, needed } => FieldError::conflict(
+                "field.points",
+                "error.insufficient_points",
+                crate::domain::Conflict::InsufficientPoints,
+            )
+            .arg("balance", balance)
+            .arg("needed", needed)
+            .arg("short", needed - balance)
+            .into(),
             L::BadAmount => FieldError::new("field.points", "error.points_nonzero").into(),
             L::MonthClosed(m) => crate::reports::close::closed_error("field.date", m).into(),
             L::FarFuture(d) => crate::ledger::closed::far_future_error("field.date", d).into(),
+            L::Forbidden => PointsError::Forbidden,
             L::Db(d) => PointsError::Db(d),
         }
     }
@@ -187,11 +191,10 @@ pub fn categories(conn: &mut DbConn) -> QueryResult<Vec<Category>> {
         .load(conn)
 }
 
-pub fn add_category(
-    conn: &mut DbConn,
-    ctx: &AuditCtx,
-    name: &str,
-) -> Result<Category, PointsError> {
+/// Add a rule category. Errors: `Forbidden` for a role that may not keep
+/// the rules; a name taken.
+pub fn add_category(conn: &mut DbConn, ctx: &Actor, name: &str) -> Result<Category, PointsError> {
+    ctx.require(Action::ManageRules)?;
     let name = parse_name("field.category", name, 30)?;
     let r = db::write_tx(conn, |c| {
         let id = db::new_id();
@@ -214,11 +217,13 @@ pub fn add_category(
         )
     });
     match r {
-        Err(PointsError::Db(e)) if db::is_unique_violation(&e) => {
-            Err(FieldError::new("field.category", "error.category_taken")
-                .arg("name", &name)
-                .into())
-        }
+        Err(PointsError::Db(e)) if db::is_unique_violation(&e) => Err(FieldError::conflict(
+            "field.category",
+            "error.category_taken",
+            crate::domain::Conflict::Taken,
+        )
+        .arg("name", &name)
+        .into()),
         other => other,
     }
 }
@@ -423,7 +428,7 @@ pub fn parse_rule_form(conn: &mut DbConn, f: &RuleForm) -> Result<RuleInput, Poi
 
 fn insert_rule(
     conn: &mut DbConn,
-    ctx: &AuditCtx,
+    ctx: &Actor,
     input: &RuleInput,
     version: i64,
 ) -> QueryResult<String> {
@@ -449,20 +454,23 @@ fn insert_rule(
     Ok(id)
 }
 
-pub fn create_rule(
-    conn: &mut DbConn,
-    ctx: &AuditCtx,
-    input: &RuleInput,
-) -> Result<Rule, PointsError> {
+/// Add a rule (its first version). Errors: `Forbidden` for a role that may
+/// not keep the rules; a code taken.
+pub fn create_rule(conn: &mut DbConn, ctx: &Actor, input: &RuleInput) -> Result<Rule, PointsError> {
+    ctx.require(Action::ManageRules)?;
     db::write_tx(conn, |c| {
         let taken: i64 = rules::table
             .filter(rules::code.eq(&input.code))
             .count()
             .get_result(c)?;
         if taken > 0 {
-            return Err(FieldError::new("field.rule_code", "error.rule_code_taken")
-                .arg("code", &input.code)
-                .into());
+            return Err(FieldError::conflict(
+                "field.rule_code",
+                "error.rule_code_taken",
+                crate::domain::Conflict::Taken,
+            )
+            .arg("code", &input.code)
+            .into());
         }
         let id = insert_rule(c, ctx, input, 1)?;
         audit::record(
@@ -478,13 +486,15 @@ pub fn create_rule(
 }
 
 /// Editing a rule adds a version and retires the old one; awards keep the
-/// version they were made under.
+/// version they were made under. Errors: `Forbidden` for a role that may
+/// not keep the rules; `NotFound`.
 pub fn edit_rule(
     conn: &mut DbConn,
-    ctx: &AuditCtx,
+    ctx: &Actor,
     code: &str,
     input: &RuleInput,
 ) -> Result<Rule, PointsError> {
+    ctx.require(Action::ManageRules)?;
     db::write_tx(conn, |c| {
         let old = current_rule(c, code)?.ok_or(PointsError::NotFound)?;
         let mut input = input.clone();

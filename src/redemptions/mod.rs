@@ -52,6 +52,7 @@ impl From<StockError> for RedeemError {
         match e {
             StockError::Invalid(f) => RedeemError::Invalid(f),
             StockError::NotFound => RedeemError::NotFound,
+            StockError::Forbidden => RedeemError::Forbidden,
             StockError::Raced => RedeemError::Db(diesel::result::Error::RollbackTransaction),
             StockError::Db(d) => RedeemError::Db(d),
         }
@@ -61,13 +62,15 @@ impl From<StockError> for RedeemError {
 impl From<ledger::LedgerError> for RedeemError {
     fn from(e: ledger::LedgerError) -> Self {
         match e {
-            ledger::LedgerError::Insufficient { balance, needed } => {
-                FieldError::new("field.points", "error.insufficient_points")
-                    .arg("balance", balance)
-                    .arg("needed", needed)
-                    .arg("short", needed - balance)
-                    .into()
-            }
+            ledger::LedgerError::Insufficient { balance, needed } => FieldError::conflict(
+                "field.points",
+                "error.insufficient_points",
+                crate::domain::Conflict::InsufficientPoints,
+            )
+            .arg("balance", balance)
+            .arg("needed", needed)
+            .arg("short", needed - balance)
+            .into(),
             ledger::LedgerError::BadAmount => {
                 FieldError::new("field.items", "error.basket_empty").into()
             }
@@ -77,6 +80,7 @@ impl From<ledger::LedgerError> for RedeemError {
             ledger::LedgerError::FarFuture(d) => {
                 ledger::closed::far_future_error("field.date", d).into()
             }
+            ledger::LedgerError::Forbidden => RedeemError::Forbidden,
             ledger::LedgerError::Db(d) => RedeemError::Db(d),
         }
     }
@@ -142,7 +146,12 @@ pub fn transition(
     .set((redemptions::status.eq(to), changes))
     .execute(conn)?;
     if n == 0 {
-        return Err(FieldError::new("field.redemption", "error.already_void").into());
+        return Err(FieldError::conflict(
+            "field.redemption",
+            "error.already_void",
+            crate::domain::Conflict::Changed,
+        )
+        .into());
     }
     Ok(())
 }
@@ -319,9 +328,13 @@ pub struct RedeemRequest<'a> {
 /// The refusal when a basket no longer costs what was shown: `total` is
 /// what it costs now, `shown` what the clerk saw (both in points).
 pub fn price_changed(shown: i64, total: i64) -> FieldError {
-    FieldError::new("field.expected_total", "error.price_changed")
-        .arg("shown", shown)
-        .arg("total", total)
+    FieldError::conflict(
+        "field.expected_total",
+        "error.price_changed",
+        crate::domain::Conflict::PriceChanged,
+    )
+    .arg("shown", shown)
+    .arg("total", total)
 }
 
 /// Redeem, exactly once per key. A replay returns the first redemption.
@@ -457,7 +470,7 @@ pub fn redeem(
         for (n, (item, quantity, unit_points)) in priced.iter().enumerate() {
             let m = stock::post(
                 c,
-                ctx,
+                actor,
                 &Transfer {
                     kind: MovementKind::Redemption,
                     item,
@@ -595,7 +608,12 @@ pub fn void(
     db::write_tx(conn, |c| {
         let (r, lines) = find(c, id)?.ok_or(RedeemError::NotFound)?;
         if r.is_void() {
-            return Err(FieldError::new("field.redemption", "error.already_void").into());
+            return Err(FieldError::conflict(
+                "field.redemption",
+                "error.already_void",
+                crate::domain::Conflict::Changed,
+            )
+            .into());
         }
         let day = {
             use chrono::TimeZone;
@@ -629,7 +647,7 @@ pub fn void(
             let quantity = Quantity::new(l.quantity).ok_or(RedeemError::NotFound)?;
             stock::post(
                 c,
-                ctx,
+                actor,
                 &Transfer {
                     kind: MovementKind::Reversal,
                     item: &item,

@@ -5,24 +5,14 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::Month;
-use crate::audit::{self, AuditCtx};
+use crate::audit;
+use crate::auth::{Action, Actor};
 use crate::db::schema::{month_closes, users};
 use crate::db::{self, DbConn};
 use crate::domain::FieldError;
 
-#[derive(Debug, thiserror::Error)]
-pub enum CloseError {
-    #[error("invalid field")]
-    Invalid(FieldError),
-    #[error(transparent)]
-    Db(#[from] diesel::result::Error),
-}
-
-impl From<FieldError> for CloseError {
-    fn from(e: FieldError) -> Self {
-        CloseError::Invalid(e)
-    }
-}
+/// This area's refusals: the one vocabulary every operation shares.
+pub type CloseError = crate::error::Problem;
 
 /// Who closed a month, and when.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -59,14 +49,17 @@ pub fn find(conn: &mut DbConn, month: Month) -> QueryResult<Option<Closed>> {
 
 pub use crate::ledger::closed::{closed_error, closed_month_of};
 
-/// Close a month that has ended (today, in the scheme's time zone).
+/// Close a month that has ended (today, in the scheme's time zone);
+/// `user_id` is who the close is filed under. Errors: `Forbidden` for a
+/// role that may not close months.
 pub fn close(
     conn: &mut DbConn,
-    ctx: &AuditCtx,
+    ctx: &Actor,
     user_id: &str,
     month: Month,
     today: NaiveDate,
 ) -> Result<(), CloseError> {
+    ctx.require(Action::CloseMonths)?;
     if month.end_day() > today {
         return Err(FieldError::new("field.month", "error.month_not_over")
             .arg("month", month.to_string())
@@ -104,12 +97,14 @@ pub fn close(
 }
 
 /// Reopen a closed month; a reason is required and kept in the audit log.
+/// Errors: `Forbidden` for a role that may not close months.
 pub fn reopen(
     conn: &mut DbConn,
-    ctx: &AuditCtx,
+    ctx: &Actor,
     month: Month,
     reason: &str,
 ) -> Result<(), CloseError> {
+    ctx.require(Action::CloseMonths)?;
     let reason = crate::domain::input::trim_text(reason);
     if reason.is_empty() {
         return Err(FieldError::new("field.reason", "error.reopen_reason_required").into());
@@ -125,10 +120,4 @@ pub fn reopen(
         audit::record(c, ctx, "month.reopen", "month", &month.to_string(), reason)?;
         Ok(())
     })
-}
-
-impl db::RetryableError for CloseError {
-    fn is_retryable(&self) -> bool {
-        matches!(self, CloseError::Db(e) if e.is_retryable())
-    }
 }

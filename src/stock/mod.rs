@@ -13,7 +13,8 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use crate::audit::{self, AuditCtx};
+use crate::audit;
+use crate::auth::{Action, Actor, Forbidden};
 use crate::db::schema::{counters, items, stock, stock_chain_head, stock_movements, store_items};
 use crate::db::{self, DbConn};
 use crate::domain::FieldError;
@@ -100,8 +101,11 @@ impl MovementKind {
     }
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = stock_movements)]
+/// One row of the stock ledger. Made only by `Movement::chained` and
+/// written only by `Movement::insert`: the app's `post`, the demo generator
+/// and the benchmark all go through them.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = stock_movements, treat_none_as_default_value = false)]
 pub struct Movement {
     pub id: String,
     pub seq: i64,
@@ -123,7 +127,66 @@ pub struct Movement {
     pub hash: String,
 }
 
+/// What a movement says, before the chain gives it its place.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub kind: MovementKind,
+    pub item_id: String,
+    /// Units, > 0.
+    pub quantity: i64,
+    pub from: Account,
+    pub to: Account,
+    pub donation_id: Option<String>,
+    pub stocktake_id: Option<String>,
+    pub reverses_id: Option<String>,
+    pub reason: String,
+    /// Who moved it (None: the system).
+    pub user_id: Option<String>,
+    pub username: String,
+}
+
 impl Movement {
+    /// The movement a draft makes: its place in the chain (`seq`, after the
+    /// movement whose hash is `prev_hash`), its id and time, and its own hash.
+    pub fn chained(
+        seq: i64,
+        prev_hash: String,
+        id: String,
+        at: NaiveDateTime,
+        d: Draft,
+    ) -> Movement {
+        let mut m = Movement {
+            id,
+            seq,
+            at,
+            kind: d.kind.as_str().to_string(),
+            item_id: d.item_id,
+            quantity: d.quantity,
+            from_account: d.from.code(),
+            to_account: d.to.code(),
+            from_store_id: d.from.store().map(str::to_string),
+            to_store_id: d.to.store().map(str::to_string),
+            donation_id: d.donation_id,
+            stocktake_id: d.stocktake_id,
+            reverses_id: d.reverses_id,
+            reason: d.reason,
+            user_id: d.user_id,
+            username: d.username,
+            prev_hash,
+            hash: String::new(),
+        };
+        m.hash = m.compute_hash(&m.prev_hash);
+        m
+    }
+
+    /// Write the row (the caller holds the chain head and moves it on).
+    pub fn insert(&self, c: &mut DbConn) -> QueryResult<()> {
+        diesel::insert_into(stock_movements::table)
+            .values(self)
+            .execute(c)?;
+        Ok(())
+    }
+
     pub fn kind(&self) -> Option<MovementKind> {
         MovementKind::parse(&self.kind).ok()
     }
@@ -181,6 +244,9 @@ pub enum StockError {
     Invalid(FieldError),
     #[error("not found")]
     NotFound,
+    /// The role may not do this, or the store lies outside the actor's scope.
+    #[error("forbidden")]
+    Forbidden,
     /// Another transaction used the same form key at the same moment.
     #[error("raced on an idempotency key")]
     Raced,
@@ -194,22 +260,63 @@ impl From<FieldError> for StockError {
     }
 }
 
+impl From<Forbidden> for StockError {
+    fn from(_: Forbidden) -> Self {
+        StockError::Forbidden
+    }
+}
+
+impl From<crate::error::Problem> for StockError {
+    fn from(e: crate::error::Problem) -> Self {
+        use crate::error::Problem as P;
+        match e {
+            P::Invalid(f) | P::Conflict(_, f) => StockError::Invalid(f),
+            P::NotFound => StockError::NotFound,
+            P::Forbidden => StockError::Forbidden,
+            P::Raced(_) => StockError::Raced,
+            P::Db(d) => StockError::Db(d),
+        }
+    }
+}
+
+/// The store `store_id`, which the actor must be allowed `action` at (a
+/// clerk: only their own store): the check every stock operation makes
+/// itself. Errors: `Forbidden` for a role that may not act or a store outside
+/// the scope, `NotFound` for an unknown store.
+pub fn store_for(
+    c: &mut DbConn,
+    actor: &Actor,
+    action: Action,
+    store_id: &str,
+) -> Result<crate::stores::StoreRow, StockError> {
+    Ok(crate::stores::for_actor(c, actor, action, store_id)?)
+}
+
+/// Refuse unless the actor may do `action` at one of the stores a movement
+/// touched. Errors: `Forbidden`.
+pub fn require_movement(
+    c: &mut DbConn,
+    actor: &Actor,
+    action: Action,
+    m: &Movement,
+) -> Result<(), StockError> {
+    actor.require(action)?;
+    for s in [&m.from_store_id, &m.to_store_id].into_iter().flatten() {
+        if let Some(row) = crate::stores::find(c, s)?
+            && actor.require_store(action, &row).is_ok()
+        {
+            return Ok(());
+        }
+    }
+    Err(StockError::Forbidden)
+}
+
 impl From<idempotency::Error> for StockError {
     fn from(e: idempotency::Error) -> Self {
         match e {
             idempotency::Error::Reused(f) => StockError::Invalid(f),
             idempotency::Error::Raced => StockError::Raced,
             idempotency::Error::Db(d) => StockError::Db(d),
-        }
-    }
-}
-
-impl From<goods::GoodsError> for StockError {
-    fn from(e: goods::GoodsError) -> Self {
-        match e {
-            goods::GoodsError::Invalid(f) => StockError::Invalid(f),
-            goods::GoodsError::NotFound => StockError::NotFound,
-            goods::GoodsError::Db(d) => StockError::Db(d),
         }
     }
 }
@@ -259,8 +366,9 @@ pub fn lock_head(c: &mut DbConn) -> QueryResult<i64> {
 /// and appends the chained row. A transfer dated into a closed month is
 /// refused (`error.month_closed`), and so is one dated far ahead
 /// (`error.date_far_future`), by the same checks the points ledger's
-/// `ledger::post` makes (`ledger::closed`).
-pub fn post(c: &mut DbConn, actor: &AuditCtx, t: &Transfer) -> Result<Movement, StockError> {
+/// `ledger::post` makes (`ledger::closed`). The caller, an operation, has
+/// checked the actor's role and scope; `actor` is who the row names.
+pub fn post(c: &mut DbConn, actor: &Actor, t: &Transfer) -> Result<Movement, StockError> {
     if crate::ledger::closed::far_future(t.on) {
         return Err(crate::ledger::closed::far_future_error("field.date", t.on).into());
     }
@@ -302,12 +410,16 @@ pub fn post(c: &mut DbConn, actor: &AuditCtx, t: &Transfer) -> Result<Movement, 
         .execute(c)?;
         if lowered == 0 {
             let left = on_hand(c, store_id, &t.item.id)?;
-            return Err(FieldError::new("field.quantity", "error.not_enough_stock")
-                .arg("item", &t.item.name)
-                .arg("left", left)
-                .arg("unit", &t.item.unit)
-                .arg("wanted", n)
-                .into());
+            return Err(FieldError::conflict(
+                "field.quantity",
+                "error.not_enough_stock",
+                crate::domain::Conflict::InsufficientStock,
+            )
+            .arg("item", &t.item.name)
+            .arg("left", left)
+            .arg("unit", &t.item.unit)
+            .arg("wanted", n)
+            .into());
         }
     }
     if let Some(store_id) = t.to.store() {
@@ -330,49 +442,21 @@ pub fn post(c: &mut DbConn, actor: &AuditCtx, t: &Transfer) -> Result<Movement, 
                 .execute(c)?;
         }
     }
-    let mut m = Movement {
-        id: db::new_id(),
-        seq,
-        at: db::now(),
-        kind: t.kind.as_str().to_string(),
+    let draft = Draft {
+        kind: t.kind,
         item_id: t.item.id.clone(),
         quantity: n,
-        from_account: t.from.code(),
-        to_account: t.to.code(),
-        from_store_id: t.from.store().map(str::to_string),
-        to_store_id: t.to.store().map(str::to_string),
+        from: t.from.clone(),
+        to: t.to.clone(),
         donation_id: t.donation_id.map(str::to_string),
         stocktake_id: t.stocktake_id.map(str::to_string),
         reverses_id: t.reverses_id.map(str::to_string),
         reason: t.reason.to_string(),
-        user_id: actor.user_id.clone(),
+        user_id: actor.audit().user_id,
         username: actor.username.clone(),
-        prev_hash: prev.clone(),
-        hash: String::new(),
     };
-    m.hash = m.compute_hash(&prev);
-    diesel::insert_into(stock_movements::table)
-        .values((
-            stock_movements::id.eq(&m.id),
-            stock_movements::seq.eq(m.seq),
-            stock_movements::at.eq(m.at),
-            stock_movements::kind.eq(&m.kind),
-            stock_movements::item_id.eq(&m.item_id),
-            stock_movements::quantity.eq(m.quantity),
-            stock_movements::from_account.eq(&m.from_account),
-            stock_movements::to_account.eq(&m.to_account),
-            stock_movements::from_store_id.eq(&m.from_store_id),
-            stock_movements::to_store_id.eq(&m.to_store_id),
-            stock_movements::donation_id.eq(&m.donation_id),
-            stock_movements::stocktake_id.eq(&m.stocktake_id),
-            stock_movements::reverses_id.eq(&m.reverses_id),
-            stock_movements::reason.eq(&m.reason),
-            stock_movements::user_id.eq(&m.user_id),
-            stock_movements::username.eq(&m.username),
-            stock_movements::prev_hash.eq(&m.prev_hash),
-            stock_movements::hash.eq(&m.hash),
-        ))
-        .execute(c)?;
+    let m = Movement::chained(seq, prev, db::new_id(), db::now(), draft);
+    m.insert(c)?;
     diesel::update(stock_chain_head::table.find(1))
         .set(stock_chain_head::hash.eq(&m.hash))
         .execute(c)?;
@@ -420,11 +504,11 @@ pub struct FormKey<'a> {
 /// Run `work` once per form key, inside the caller's transaction.
 pub fn once(
     c: &mut DbConn,
-    actor: &AuditCtx,
+    actor: &Actor,
     form: &FormKey,
     work: impl FnOnce(&mut DbConn) -> Result<String, StockError>,
 ) -> Result<Outcome, StockError> {
-    let user = actor.user_id.clone().unwrap_or_default();
+    let user = actor.user_id.clone();
     if let Some(id) = idempotency::lookup(c, form.key, form.scope, &user, &form.fingerprint)? {
         return Ok(Outcome { id, replayed: true });
     }
@@ -454,11 +538,13 @@ fn store_name(c: &mut DbConn, store_id: &str) -> QueryResult<Option<(String, boo
 }
 
 /// Move goods from one store's shelf to another's: one row, one transaction.
+/// Errors: `Forbidden` unless the actor may move stock from `from_store`
+/// (checked first); `NotFound` for an unknown store.
 // The form's fields as typed, plus the day the posting is dated.
 #[allow(clippy::too_many_arguments)]
 pub fn move_to_store(
     conn: &mut DbConn,
-    actor: &AuditCtx,
+    actor: &Actor,
     key: &IdemKey,
     from_store: &str,
     to_store: &str,
@@ -466,6 +552,7 @@ pub fn move_to_store(
     quantity: &str,
     today: NaiveDate,
 ) -> Result<Outcome, StockError> {
+    actor.require(Action::MoveStock)?;
     let to_store = to_store.trim();
     if to_store.is_empty() {
         return Err(FieldError::new("field.to_store", "error.required").into());
@@ -480,6 +567,7 @@ pub fn move_to_store(
         fingerprint: idempotency::fingerprint(&[from_store, to_store, item_id, &qty.to_string()]),
     };
     db::write_tx(conn, |c| {
+        store_for(c, actor, Action::MoveStock, from_store)?;
         once(c, actor, &form, |c| {
             let (to_name, to_active) = store_name(c, to_store)?
                 .ok_or(FieldError::new("field.to_store", "error.store_unknown"))?;
@@ -520,6 +608,8 @@ pub fn move_to_store(
 /// account (a write-off, goods bought in), exactly once per form key.
 struct ShelfForm {
     scope: &'static str,
+    /// What the actor must be allowed at the store.
+    action: Action,
     kind: MovementKind,
     /// Whether goods leave the shelf (to `other`) or arrive on it (from `other`).
     leaves_shelf: bool,
@@ -539,7 +629,7 @@ struct ShelfInput<'a> {
 
 fn shelf_once(
     conn: &mut DbConn,
-    actor: &AuditCtx,
+    actor: &Actor,
     key: &IdemKey,
     input: ShelfInput,
     f: ShelfForm,
@@ -551,6 +641,7 @@ fn shelf_once(
         text,
         today,
     } = input;
+    actor.require(f.action)?;
     let qty = Quantity::parse("field.quantity", quantity)?;
     let text = crate::domain::parse_name(f.text_field, text, 200)?;
     let form = FormKey {
@@ -565,6 +656,7 @@ fn shelf_once(
         (f.other.clone(), shelf)
     };
     db::write_tx(conn, |c| {
+        store_for(c, actor, f.action, store_id)?;
         once(c, actor, &form, |c| {
             let item = item_for(c, item_id)?;
             let m = post(
@@ -597,11 +689,12 @@ fn shelf_once(
 }
 
 /// Write off damaged or expired goods; the reason is required.
+/// Errors: `Forbidden` unless the actor may move stock at the store.
 // The form's fields as typed, plus the day the posting is dated.
 #[allow(clippy::too_many_arguments)]
 pub fn write_off(
     conn: &mut DbConn,
-    actor: &AuditCtx,
+    actor: &Actor,
     key: &IdemKey,
     store_id: &str,
     item_id: &str,
@@ -611,6 +704,7 @@ pub fn write_off(
 ) -> Result<Outcome, StockError> {
     let f = ShelfForm {
         scope: "stock.write_off",
+        action: Action::MoveStock,
         kind: MovementKind::WriteOff,
         leaves_shelf: true,
         other: Account::WrittenOff,
@@ -632,12 +726,13 @@ pub fn write_off(
 }
 
 /// Goods bought (with donated money) put on the shelf; the note says what
-/// paid for them (e.g. the donation's number).
+/// paid for them (e.g. the donation's number). Errors: `Forbidden` unless
+/// the actor may book goods in at the store.
 // The form's fields as typed, plus the day the posting is dated.
 #[allow(clippy::too_many_arguments)]
 pub fn buy_in(
     conn: &mut DbConn,
-    actor: &AuditCtx,
+    actor: &Actor,
     key: &IdemKey,
     store_id: &str,
     item_id: &str,
@@ -647,6 +742,7 @@ pub fn buy_in(
 ) -> Result<Outcome, StockError> {
     let f = ShelfForm {
         scope: "stock.buy_in",
+        action: Action::BookDonation,
         kind: MovementKind::Purchase,
         leaves_shelf: false,
         other: Account::Purchase,
@@ -669,16 +765,18 @@ pub fn buy_in(
 
 /// A counted adjustment outside a stocktake: +delta comes from the counted
 /// account onto the shelf, -delta leaves it. (Stocktakes post theirs in one
-/// transaction; see `stocktake::confirm`.)
+/// transaction; see `stocktake::confirm`.) Errors: `Forbidden` unless the
+/// actor may count stock at the store.
 pub fn adjust(
     conn: &mut DbConn,
-    actor: &AuditCtx,
+    actor: &Actor,
     store_id: &str,
     item: &Item,
     delta: i64,
     reason: &str,
     today: NaiveDate,
 ) -> Result<Option<Movement>, StockError> {
+    actor.require(Action::Stocktake)?;
     // `abs` of i64::MIN wraps: a size that does not fit is too big, never a panic.
     let too_big = || {
         FieldError::new("field.quantity", "error.number_too_big")
@@ -692,6 +790,7 @@ pub fn adjust(
         return Ok(None);
     };
     db::write_tx(conn, |c| {
+        store_for(c, actor, Action::Stocktake, store_id)?;
         let m = post(
             c,
             actor,
@@ -832,15 +931,18 @@ pub fn owner_of(c: &mut DbConn, m: &Movement) -> QueryResult<Option<Owner>> {
 /// Correct a movement by a reversing one that names it. Each movement can be
 /// reversed once; a reversal itself is not reversed (post a new movement),
 /// and a movement a redemption, donation or stocktake made is refused (see
-/// `Owner`). The reversal is dated `today` (scheme's time zone).
+/// `Owner`). The reversal is dated `today` (scheme's time zone). Errors:
+/// `Forbidden` unless the actor may move stock at a store the movement
+/// touched; `NotFound` for an unknown movement.
 pub fn reverse(
     conn: &mut DbConn,
-    actor: &AuditCtx,
+    actor: &Actor,
     key: &IdemKey,
     movement_id: &str,
     reason: &str,
     today: NaiveDate,
 ) -> Result<Outcome, StockError> {
+    actor.require(Action::MoveStock)?;
     let reason = crate::domain::parse_name("field.reason", reason, 200)?;
     let form = FormKey {
         key,
@@ -850,6 +952,7 @@ pub fn reverse(
     db::write_tx(conn, |c| {
         once(c, actor, &form, |c| {
             let orig = find_movement(c, movement_id)?.ok_or(StockError::NotFound)?;
+            require_movement(c, actor, Action::MoveStock, &orig)?;
             if orig.kind() == Some(MovementKind::Reversal) {
                 return Err(
                     FieldError::new("field.movement", "error.cannot_reverse_reversal").into(),
@@ -877,7 +980,7 @@ pub fn reverse(
 /// Refused when it was already reversed (see `post`).
 pub(crate) fn reverse_one(
     c: &mut DbConn,
-    actor: &AuditCtx,
+    actor: &Actor,
     orig: &Movement,
     reason: &str,
     today: NaiveDate,

@@ -11,7 +11,8 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::{HistoryRow, Movement, Outcome, StockError, adjustment, once, post};
-use crate::audit::{self, AuditCtx};
+use crate::audit;
+use crate::auth::{Action, Actor};
 use crate::db::schema::{items, settings, stock_movements, stocktake_lines, stocktakes};
 use crate::db::{self, DbConn};
 use crate::domain::stock::{Quantity, parse_whole};
@@ -171,7 +172,10 @@ pub fn show_expected(c: &mut DbConn) -> QueryResult<bool> {
         .is_some_and(|v| v == "1"))
 }
 
-pub fn set_show_expected(conn: &mut DbConn, actor: &AuditCtx, show: bool) -> QueryResult<()> {
+/// Whether count sheets show what the ledger expects (an administrator's
+/// setting). Errors: `Forbidden` for a role that may not manage stores.
+pub fn set_show_expected(conn: &mut DbConn, actor: &Actor, show: bool) -> Result<(), StockError> {
+    actor.require(Action::ManageStores)?;
     let v = if show { "1" } else { "0" };
     db::write_tx(conn, |c| {
         let n = diesel::update(settings::table.find(SHOW_EXPECTED_KEY))
@@ -182,7 +186,14 @@ pub fn set_show_expected(conn: &mut DbConn, actor: &AuditCtx, show: bool) -> Que
                 .values((settings::key.eq(SHOW_EXPECTED_KEY), settings::value.eq(v)))
                 .execute(c)?;
         }
-        audit::record(c, actor, "setting.change", "setting", SHOW_EXPECTED_KEY, v)
+        Ok(audit::record(
+            c,
+            actor,
+            "setting.change",
+            "setting",
+            SHOW_EXPECTED_KEY,
+            v,
+        )?)
     })
 }
 
@@ -405,14 +416,18 @@ pub fn list_for_store(c: &mut DbConn, store_id: &str) -> QueryResult<Vec<Stockta
 /// Start a count: the sheet lists every item the store holds or has a
 /// setting for, with what the ledger says is there now, and remembers where
 /// the ledger stood (so later movements are accounted for at confirmation).
-/// The number's year is `today`'s, in the scheme's time zone.
+/// The number's year is `today`'s, in the scheme's time zone. Errors:
+/// `Forbidden` unless the actor may count at the store; `NotFound` for an
+/// unknown store.
 pub fn start(
     conn: &mut DbConn,
-    actor: &AuditCtx,
+    actor: &Actor,
     store_id: &str,
     today: NaiveDate,
 ) -> Result<Stocktake, StockError> {
+    actor.require(Action::Stocktake)?;
     db::write_tx(conn, |c| {
+        super::store_for(c, actor, Action::Stocktake, store_id)?;
         let show = show_expected(c)?;
         // The ledger's turn: the shelf read below is exactly the sum of the
         // movements up to `start_seq`, with no writer half-way.
@@ -470,18 +485,21 @@ pub struct Counters<'a> {
 /// Key in counted quantities (`item id` -> typed text; empty = not counted
 /// yet), who counted and who witnessed. Nothing posts until `confirm`. The
 /// sheet changes only while open (a conditional update on its status, which
-/// also bumps its version); a posted one is refused.
+/// also bumps its version); a posted one is refused. Errors: `Forbidden`
+/// unless the actor may count at the sheet's store; `NotFound`.
 pub fn save_counts(
     conn: &mut DbConn,
-    actor: &AuditCtx,
+    actor: &Actor,
     id: &str,
     who: &Counters,
     counts: &[(String, String)],
 ) -> Result<Stocktake, StockError> {
+    actor.require(Action::Stocktake)?;
     let counted_by = parse_optional_text("field.counted_by", who.counted_by, 60)?;
     let witnessed_by = parse_optional_text("field.witnessed_by", who.witnessed_by, 60)?;
     db::write_tx(conn, |c| {
         let (st, lines) = find(c, id)?.ok_or(StockError::NotFound)?;
+        super::store_for(c, actor, Action::Stocktake, &st.store_id)?;
         let mut parsed = Vec::new();
         for (item_id, text) in counts {
             let Some(line) = lines.iter().find(|l| &l.item_id == item_id) else {
@@ -549,20 +567,29 @@ pub fn save_counts(
 /// on the version the person saw (`seen_version`, else the current one): a
 /// second confirmation, or one of a sheet changed since it was seen, changes
 /// nothing and is refused (`error.stocktake_posted`, `error.stocktake_changed`).
+/// Errors: `Forbidden` unless the actor may count at the sheet's store.
 pub fn confirm(
     conn: &mut DbConn,
-    actor: &AuditCtx,
+    actor: &Actor,
     key: &IdemKey,
     id: &str,
     seen_version: Option<i64>,
     today: NaiveDate,
 ) -> Result<Outcome, StockError> {
+    actor.require(Action::Stocktake)?;
     let form = super::FormKey {
         key,
         scope: "stocktake.confirm",
         fingerprint: idempotency::fingerprint(&[id]),
     };
     db::write_tx(conn, |c| {
+        let store_id: String = stocktakes::table
+            .find(id)
+            .select(stocktakes::store_id)
+            .first(c)
+            .optional()?
+            .ok_or(StockError::NotFound)?;
+        super::store_for(c, actor, Action::Stocktake, &store_id)?;
         once(c, actor, &form, |c| {
             let st: Stocktake = stocktakes::table
                 .find(id)

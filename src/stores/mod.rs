@@ -29,37 +29,8 @@ pub struct StoreRow {
     pub area_path: String,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("invalid field")]
-    Invalid(FieldError),
-    #[error("not found")]
-    NotFound,
-    /// The actor's role may not act there, or the store is outside their
-    /// scope.
-    #[error("forbidden")]
-    Forbidden,
-    #[error(transparent)]
-    Db(#[from] diesel::result::Error),
-}
-
-impl From<crate::auth::Forbidden> for StoreError {
-    fn from(_: crate::auth::Forbidden) -> Self {
-        StoreError::Forbidden
-    }
-}
-
-impl From<FieldError> for StoreError {
-    fn from(e: FieldError) -> Self {
-        StoreError::Invalid(e)
-    }
-}
-
-impl db::RetryableError for StoreError {
-    fn is_retryable(&self) -> bool {
-        matches!(self, StoreError::Db(e) if e.is_retryable())
-    }
-}
+/// This area's refusals: the one vocabulary every operation shares.
+pub type StoreError = crate::error::Problem;
 
 pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<StoreRow>> {
     stores::table
@@ -155,9 +126,10 @@ pub fn create(conn: &mut DbConn, actor: &Actor, form: &StoreForm) -> Result<Stor
             .first(c)?)
     });
     match result {
-        Err(StoreError::Db(e)) if db::is_unique_violation(&e) => Err(FieldError::new(
+        Err(StoreError::Db(e)) if db::is_unique_violation(&e) => Err(FieldError::conflict(
             "field.store_name",
             "error.store_name_taken",
+            crate::domain::Conflict::Taken,
         )
         .arg("name", &name)
         .into()),
@@ -205,9 +177,10 @@ pub fn update(
         Ok(stores::table.find(id).select(Store::as_select()).first(c)?)
     });
     match result {
-        Err(StoreError::Db(e)) if db::is_unique_violation(&e) => Err(FieldError::new(
+        Err(StoreError::Db(e)) if db::is_unique_violation(&e) => Err(FieldError::conflict(
             "field.store_name",
             "error.store_name_taken",
+            crate::domain::Conflict::Taken,
         )
         .arg("name", &name)
         .into()),

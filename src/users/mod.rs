@@ -4,8 +4,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::areas;
-use crate::audit::{self, AuditCtx};
+use crate::audit;
 use crate::auth::{self, Scope, password};
+use crate::auth::{Action, Actor};
 use crate::config::PasswordCost;
 use crate::db::schema::{areas as areas_t, stores, users};
 use crate::db::{self, DbConn};
@@ -52,27 +53,8 @@ pub struct UserRow {
     pub store_name: Option<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum UserError {
-    #[error("invalid field")]
-    Invalid(FieldError),
-    #[error("not found")]
-    NotFound,
-    #[error(transparent)]
-    Db(#[from] diesel::result::Error),
-}
-
-impl db::RetryableError for UserError {
-    fn is_retryable(&self) -> bool {
-        matches!(self, UserError::Db(e) if e.is_retryable())
-    }
-}
-
-impl From<FieldError> for UserError {
-    fn from(e: FieldError) -> Self {
-        UserError::Invalid(e)
-    }
-}
+/// This area's refusals: the one vocabulary every operation shares.
+pub type UserError = crate::error::Problem;
 
 pub fn find_by_username(conn: &mut DbConn, username: &str) -> QueryResult<Option<User>> {
     users::table
@@ -204,16 +186,18 @@ pub enum InitialPassword {
 
 /// Create a user. Returns the user and, when it was generated, the password
 /// to hand over. A given password that is common or like the user's names
-/// is refused (`Invalid` on `field.password`).
+/// is refused (`Invalid` on `field.password`); `Forbidden` for a role
+/// that may not manage users.
 pub fn create(
     conn: &mut DbConn,
-    ctx: &AuditCtx,
+    ctx: &Actor,
     cost: PasswordCost,
     username: &Username,
     display_name: &str,
     assignment: &Assignment,
     initial: InitialPassword,
 ) -> Result<(User, Option<String>), UserError> {
+    ctx.require(Action::ManageUsers)?;
     let (plain, must_change) = match initial {
         InitialPassword::Generate => (password::generate(), true),
         InitialPassword::Given(p) => {
@@ -256,22 +240,26 @@ pub fn create(
     });
     match result {
         Ok(user) => Ok((user, must_change.then_some(plain))),
-        Err(e) if db::is_unique_violation(&e) => {
-            Err(FieldError::new("field.username", "error.username_taken")
-                .arg("username", username.as_str())
-                .into())
-        }
+        Err(e) if db::is_unique_violation(&e) => Err(FieldError::conflict(
+            "field.username",
+            "error.username_taken",
+            crate::domain::Conflict::Taken,
+        )
+        .arg("username", username.as_str())
+        .into()),
         Err(e) => Err(e.into()),
     }
 }
 
-/// Change a user's role and scope; their sessions end.
+/// Change a user's role and scope; their sessions end. Errors: `Forbidden`
+/// for a role that may not manage users; `NotFound`.
 pub fn assign(
     conn: &mut DbConn,
-    ctx: &AuditCtx,
+    ctx: &Actor,
     user_id: &str,
     assignment: &Assignment,
 ) -> Result<User, UserError> {
+    ctx.require(Action::ManageUsers)?;
     db::write_tx(conn, |c| {
         let before = find(c, user_id)?.ok_or(UserError::NotFound)?;
         diesel::update(users::table.find(user_id))
@@ -315,13 +303,15 @@ pub fn assign(
 }
 
 /// Disable or enable an account; disabling ends its sessions and deletes its
-/// API tokens.
+/// API tokens. Errors: `Forbidden` for a role that may not manage users;
+/// `NotFound`.
 pub fn set_disabled(
     conn: &mut DbConn,
-    ctx: &AuditCtx,
+    ctx: &Actor,
     user_id: &str,
     disabled: bool,
 ) -> Result<User, UserError> {
+    ctx.require(Action::ManageUsers)?;
     db::write_tx(conn, |c| {
         let before = find(c, user_id)?.ok_or(UserError::NotFound)?;
         diesel::update(users::table.find(user_id))
@@ -350,15 +340,17 @@ pub fn set_disabled(
 /// `keep_session` (the one changing its own password stays logged in), and
 /// every API token of the user is revoked, named ones included. A given
 /// password that is common or like the user's names is refused (`Invalid`
-/// on `field.password`).
+/// on `field.password`). Errors: `Forbidden` unless the actor is the user
+/// or may manage users; `NotFound`.
 pub fn set_password(
     conn: &mut DbConn,
-    ctx: &AuditCtx,
+    ctx: &Actor,
     cost: PasswordCost,
     user_id: &str,
     new: InitialPassword,
     keep_session: Option<&str>,
 ) -> Result<Option<String>, UserError> {
+    require_self_or_admin(ctx, user_id)?;
     let (plain, must_change) = match new {
         InitialPassword::Generate => (password::generate(), true),
         InitialPassword::Given(p) => {
@@ -391,7 +383,7 @@ pub fn set_password(
             }
             q.execute(c)?;
         }
-        let own = ctx.user_id.as_deref() == Some(user_id);
+        let own = !ctx.is_system() && ctx.user_id == user_id;
         // API tokens end with the password, like the other sessions: all of
         // them, named ones too, whoever changed it (ASVS 7.4.3).
         crate::auth::tokens::revoke_all_of(c, user_id)?;
@@ -437,7 +429,7 @@ pub fn ensure_first_admin(
     };
     match create(
         conn,
-        &AuditCtx::console(),
+        &Actor::console(),
         cost,
         &username,
         "",
@@ -445,7 +437,7 @@ pub fn ensure_first_admin(
         initial,
     ) {
         Ok((_, generated)) => Ok(Some(FirstAdmin { generated })),
-        Err(UserError::Invalid(e)) if e.key == "error.username_taken" => Ok(None),
+        Err(UserError::Conflict(_, e)) if e.key == "error.username_taken" => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -455,13 +447,26 @@ pub struct FirstAdmin {
     pub generated: Option<String>,
 }
 
-/// Update the display name (shown in lists and on printouts).
+/// Refuse unless the actor is the user `user_id` or may manage users.
+fn require_self_or_admin(actor: &Actor, user_id: &str) -> Result<(), UserError> {
+    if (!actor.is_system() && actor.user_id == user_id)
+        || actor.require(Action::ManageUsers).is_ok()
+    {
+        Ok(())
+    } else {
+        Err(UserError::Forbidden)
+    }
+}
+
+/// Update the display name (shown in lists and on printouts). Errors:
+/// `Forbidden` unless the actor is the user or may manage users; `NotFound`.
 pub fn set_display_name(
     conn: &mut DbConn,
-    ctx: &AuditCtx,
+    ctx: &Actor,
     user_id: &str,
     name: &str,
 ) -> Result<(), UserError> {
+    require_self_or_admin(ctx, user_id)?;
     db::write_tx(conn, |c| {
         let n = diesel::update(users::table.find(user_id))
             .set((

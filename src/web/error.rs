@@ -114,7 +114,7 @@ impl From<crate::error::Problem> for AppError {
     fn from(p: crate::error::Problem) -> Self {
         use crate::error::Problem;
         match p {
-            Problem::Invalid(f) => AppError::Invalid(f),
+            Problem::Invalid(f) | Problem::Conflict(_, f) => AppError::Invalid(f),
             Problem::NotFound => AppError::NotFound,
             Problem::Forbidden => AppError::Forbidden,
             Problem::Raced(why) => AppError::Unavailable(why.into()),

@@ -22,32 +22,7 @@ pub const MAX_SIDE: u32 = 1600;
 /// cap, not a correctness guard); the others wait their turn.
 pub const DECODING_AT_ONCE: usize = 1;
 
-static DECODING: (std::sync::Mutex<usize>, std::sync::Condvar) =
-    (std::sync::Mutex::new(0), std::sync::Condvar::new());
-
-/// A turn at decoding, given back when dropped.
-struct Turn;
-
-impl Turn {
-    fn take() -> Turn {
-        let (lock, cv) = &DECODING;
-        let mut n = lock.lock().unwrap_or_else(|e| e.into_inner());
-        while *n >= DECODING_AT_ONCE {
-            n = cv.wait(n).unwrap_or_else(|e| e.into_inner());
-        }
-        *n += 1;
-        Turn
-    }
-}
-
-impl Drop for Turn {
-    fn drop(&mut self) {
-        let (lock, cv) = &DECODING;
-        let mut n = lock.lock().unwrap_or_else(|e| e.into_inner());
-        *n = n.saturating_sub(1);
-        cv.notify_one();
-    }
-}
+static DECODING: crate::at_once::AtOnce = crate::at_once::AtOnce::new(DECODING_AT_ONCE);
 
 /// The memory the decoder may take for one photo, in bytes.
 pub const MAX_DECODE_BYTES: u64 = 128 * 1024 * 1024;
@@ -80,7 +55,7 @@ pub fn clean(bytes: &[u8]) -> Result<Cleaned, FieldError> {
     }
     // One photo decoded at a time per app server: a few small files that
     // each unpack to a picture of many megapixels must not add up.
-    let _turn = Turn::take();
+    let _turn = DECODING.turn();
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|_| refused("error.photo_format"))?;

@@ -771,7 +771,7 @@ app_test! {
         {
             let mut c = app.conn();
             let it = aixin::goods::find(&mut c, &id(&item)).unwrap().unwrap();
-            aixin::goods::update(&mut c, &aixin::audit::AuditCtx::console(), &it.id, &aixin::goods::ItemForm {
+            aixin::goods::update(&mut c, &aixin::auth::Actor::console(), &it.id, &aixin::goods::ItemForm {
                 name: &it.name, category: &it.category, unit: &it.unit, points_price: "8", barcode: "",
             }, true).unwrap();
         }
@@ -840,7 +840,7 @@ app_test! {
         }
         let mut c = app.conn();
         let boss = aixin::users::find_by_username(&mut c, "boss").unwrap().unwrap();
-        let own = aixin::audit::AuditCtx { user_id: Some(boss.id.clone()), ..aixin::audit::AuditCtx::console() };
+        let own = aixin::auth::Actor::user(boss.id.clone(), aixin::domain::Role::Admin, aixin::auth::Scope::All);
         let new = |p: &str| aixin::users::InitialPassword::Given(aixin::domain::NewPassword::parse("field.password", p).unwrap());
         aixin::users::set_password(&mut c, &own, app.config.password_cost, &boss.id, new("another-secret-1"), None).unwrap();
         assert_eq!(api.get("/api/v1/rules", &[], &login).await.0, 401);
@@ -850,7 +850,7 @@ app_test! {
         let page = admin.post("/profile/tokens", &[("name", "柜台扫码枪"), ("password", "another-secret-1")]).await;
         let named = new_token_secret(&page.body);
         assert_eq!(api.get("/api/v1/rules", &[], &named).await.0, 200);
-        aixin::users::set_password(&mut c, &aixin::audit::AuditCtx::console(), app.config.password_cost, &boss.id, new("another-secret-2"), None).unwrap();
+        aixin::users::set_password(&mut c, &aixin::auth::Actor::console(), app.config.password_cost, &boss.id, new("another-secret-2"), None).unwrap();
         assert_eq!(api.get("/api/v1/rules", &[], &named).await.0, 401);
     }
 }

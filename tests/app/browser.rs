@@ -6,7 +6,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::helpers::test_id_number;
-use aixin::audit::AuditCtx;
 use aixin::domain::{Role, Username};
 use aixin::users::{self, Assignment, InitialPassword};
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -194,7 +193,7 @@ app_test! {
             let mut c = app.conn();
             let (_, pw) = users::create(
                 &mut c,
-                &AuditCtx::console(),
+                &aixin::auth::Actor::console(),
                 app.config.password_cost,
                 &Username::parse("admin").unwrap(),
                 "",
@@ -379,7 +378,7 @@ app_test! {
         app.user("clerk", Role::Clerk, None, Some(&store));
         {
             let mut c = app.conn();
-            let ctx = aixin::audit::AuditCtx::console();
+            let ctx = aixin::auth::Actor::console();
             let rice = aixin::goods::create(&mut c, &ctx, &aixin::goods::ItemForm { name: "大米", category: "粮油", unit: "袋", points_price: "40", barcode: "6900000000011" }).unwrap().id;
             let oil = aixin::goods::create(&mut c, &ctx, &aixin::goods::ItemForm { name: "酱油", category: "调味", unit: "瓶", points_price: "8", barcode: "6900000000028" }).unwrap().id;
             let donor = crate::stock::donor(&mut c, "扫码捐赠");
@@ -567,7 +566,7 @@ app_test! {
         let store = app.store("手机村爱心超市", &town);
         let official = app.user("ph-official", Role::Official, Some(&village), None);
         app.user("ph-reviewer", Role::Reviewer, Some(&village), None);
-        let console = AuditCtx::console();
+        let console = aixin::auth::Actor::console();
         aixin::settings::set(&mut app.conn(), &console, aixin::settings::NOTICE_DAYS, 7).unwrap();
         aixin::settings::set(&mut app.conn(), &console, aixin::settings::EXPIRY_MONTHS, 12).unwrap();
         app.rule("PH1", "清扫村道", 10, None);
@@ -578,7 +577,7 @@ app_test! {
         aixin::settings::set(&mut app.conn(), &console, aixin::settings::REVIEW_REQUIRED, 0).unwrap();
         for i in 0..20 {
             let h = app.household(&format!("邻居{i:02}号"), &village);
-            let ctx = AuditCtx::console();
+            let ctx = aixin::auth::Actor::console();
             let who = Who { user_id: official.clone(), role: Role::Official, scope: aixin::auth::Scope::All };
             let p = aixin::points::awards::parse_proposal("PH1", &today.to_string(), "", today).unwrap();
             aixin::points::awards::propose(&mut app.conn(), &who.actor(&ctx), &h, &p, &format!("ph-{i}"), today).unwrap();

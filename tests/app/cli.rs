@@ -212,7 +212,7 @@ fn import_households_from_the_command_line() {
     let (pool, _) = aixin::db::open(&url, 1).unwrap();
     {
         let mut c = pool.get().unwrap();
-        let ctx = aixin::audit::AuditCtx::console();
+        let ctx = aixin::auth::Actor::console();
         let city = aixin::areas::create(&mut c, &ctx, None, "济南市").unwrap();
         let district = aixin::areas::create(&mut c, &ctx, Some(&city.id), "历城区").unwrap();
         let town = aixin::areas::create(&mut c, &ctx, Some(&district.id), "港沟街道").unwrap();

@@ -1,7 +1,6 @@
 //! Never overspent, on any number of servers; nothing half-written after a
 //! crash. Real `aixin serve` processes on one database.
 
-use aixin::audit::AuditCtx;
 use aixin::db::schema::redemptions;
 use aixin::domain::{NewPassword, Role, Username};
 use aixin::goods::{self, ItemForm};
@@ -30,7 +29,7 @@ fn shop(url: &str, units: i64, price: i64) -> Shop {
     let key_hex = aixin::crypto::DataKey::generate_hex();
     let key = aixin::crypto::DataKey::from_hex(&key_hex).unwrap();
     key.check_against(&mut c).unwrap();
-    let ctx = AuditCtx::console();
+    let ctx = aixin::auth::Actor::console();
     let city = aixin::areas::create(&mut c, &ctx, None, "并发市")
         .unwrap()
         .id;

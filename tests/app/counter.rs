@@ -1,6 +1,5 @@
 //! The redemption counter: fast for the clerk, impossible to overspend.
 
-use aixin::audit::AuditCtx;
 use aixin::db::schema::{redemptions, stock_movements};
 use aixin::domain::Role;
 use aixin::goods::{self, ItemForm};
@@ -74,7 +73,7 @@ fn setup(app: &TestApp, rice_stock: i64, soap_stock: i64) -> Counter {
     let mut c = app.conn();
     let rice = goods::create(
         &mut c,
-        &AuditCtx::console(),
+        &aixin::auth::Actor::console(),
         &ItemForm {
             name: "大米5kg",
             category: "粮油",
@@ -87,7 +86,7 @@ fn setup(app: &TestApp, rice_stock: i64, soap_stock: i64) -> Counter {
     .id;
     let soap = goods::create(
         &mut c,
-        &AuditCtx::console(),
+        &aixin::auth::Actor::console(),
         &ItemForm {
             name: "肥皂",
             category: "日用",
@@ -338,7 +337,7 @@ fn set_price(app: &TestApp, item: &str, points: &str) {
     let it = goods::find(&mut c, item).unwrap().unwrap();
     goods::update(
         &mut c,
-        &AuditCtx::console(),
+        &aixin::auth::Actor::console(),
         item,
         &ItemForm {
             name: &it.name,

@@ -220,7 +220,7 @@ app_test! {
             use aixin::points::awards;
             use crate::helpers::Who;
             let mut c = app.conn();
-            let ctx = aixin::audit::AuditCtx::console();
+            let ctx = aixin::auth::Actor::console();
             let who = Who { user_id: official, role: Role::Official, scope: aixin::auth::Scope::All };
             let today = aixin::time::today(chrono_tz::Asia::Shanghai);
             let p = awards::parse_proposal("F1", &today.to_string(), "", today).unwrap();

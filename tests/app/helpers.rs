@@ -170,7 +170,7 @@ impl TestApp {
 
     pub fn area(&self, parent: Option<&str>, name: &str) -> String {
         let mut c = self.conn();
-        aixin::areas::create(&mut c, &AuditCtx::console(), parent, name)
+        aixin::areas::create(&mut c, &aixin::auth::Actor::console(), parent, name)
             .expect("create area")
             .id
     }
@@ -216,7 +216,7 @@ impl TestApp {
         };
         let (user, _) = users::create(
             &mut c,
-            &AuditCtx::console(),
+            &aixin::auth::Actor::console(),
             self.config.password_cost,
             &Username::parse(username).unwrap(),
             "",
@@ -274,7 +274,7 @@ impl TestApp {
             valid_to: None,
             active: true,
         };
-        aixin::points::create_rule(&mut c, &AuditCtx::console(), &input)
+        aixin::points::create_rule(&mut c, &aixin::auth::Actor::console(), &input)
             .expect("create rule")
             .code
     }
@@ -557,7 +557,8 @@ pub struct Who {
 }
 
 impl Who {
-    pub fn actor(&self, ctx: &AuditCtx) -> aixin::auth::Actor {
+    pub fn actor(&self, ctx: impl Into<AuditCtx>) -> aixin::auth::Actor {
+        let ctx: AuditCtx = ctx.into();
         aixin::auth::Actor {
             user_id: self.user_id.clone(),
             username: ctx.username.clone(),

@@ -76,7 +76,7 @@ app_test! {
                 .set(households::archived_at.eq(aixin::db::now() - chrono::Duration::days(3 * 366)))
                 .execute(&mut c)
                 .unwrap();
-            aixin::settings::set(&mut c, &AuditCtx::console(), aixin::settings::RETENTION_YEARS, 2).unwrap();
+            aixin::settings::set(&mut c, &aixin::auth::Actor::console(), aixin::settings::RETENTION_YEARS, 2).unwrap();
         }
         // The second household cannot be changed (the database refuses it).
         refuse(&app, "hold_one", "UPDATE", "households", &format!("OLD.id = '{}'", ids[1]));
@@ -122,7 +122,7 @@ app_test! {
             idempotency_key: None,
             reverses: None,
         })).unwrap();
-        aixin::settings::set(&mut app.conn(), &AuditCtx::console(), aixin::settings::EXPIRY_YEARS, 1).unwrap();
+        aixin::settings::set(&mut app.conn(), &aixin::auth::Actor::console(), aixin::settings::EXPIRY_YEARS, 1).unwrap();
         // The run fails as a whole (its audit row cannot be written).
         refuse(&app, "no_expiry_audit", "INSERT", "audit_log", "NEW.action = 'points.expire'");
         assert!(aixin::points::expiry::daily(&mut app.conn(), today()).is_err());
@@ -150,7 +150,7 @@ app_test! {
         let rev = app.user("wb-rev", Role::Reviewer, Some(&village), None);
         let h = app.household("无版户", &village);
         app.rule("W5", "志愿服务", 5, None);
-        let ctx = AuditCtx::console();
+        let ctx = aixin::auth::Actor::console();
         let ids: Vec<String> = (0..2)
             .map(|i| {
                 let p = aw::parse_proposal("W5", &today().to_string(), "", today()).unwrap();
@@ -189,7 +189,7 @@ app_test! {
         {
             use aixin::points::adjustments;
             let a1 = app.user("wb-a1", Role::Admin, None, None);
-            aixin::settings::set(&mut app.conn(), &ctx, aixin::settings::ADJUSTMENT_APPROVAL_ABOVE, 100).unwrap();
+            aixin::settings::set(&mut app.conn(), &aixin::auth::Actor::console(), aixin::settings::ADJUSTMENT_APPROVAL_ABOVE, 100).unwrap();
             let asked = adjustments::request(&mut app.conn(), &who(&a1, Role::Admin).actor(&ctx), &h, 500, "补录", "wb-adj", today(), chrono_tz::Asia::Shanghai).unwrap();
             assert!(matches!(asked, adjustments::Requested::AwaitingApproval));
             let id = adjustments::pending(&mut app.conn()).unwrap()[0].0.id.clone();
@@ -227,7 +227,7 @@ app_test! {
         let goods = crate::stock::seed(&app, &store);
         let item = aixin::goods::find(&mut app.conn(), &goods.items[0]).unwrap().unwrap();
         let before: i64 = stock_movements::table.count().get_result(&mut app.conn()).unwrap();
-        let e = aixin::stock::adjust(&mut app.conn(), &AuditCtx::console(), &store, &item, 5, "盘盈", far).unwrap_err();
+        let e = aixin::stock::adjust(&mut app.conn(), &aixin::auth::Actor::console(), &store, &item, 5, "盘盈", far).unwrap_err();
         assert!(matches!(e, aixin::stock::StockError::Invalid(ref f) if f.key == "error.date_far_future"), "{e:?}");
         let after: i64 = stock_movements::table.count().get_result(&mut app.conn()).unwrap();
         assert_eq!(before, after);
@@ -235,8 +235,8 @@ app_test! {
         let off = app.user("yq-off", Role::Official, Some(&village), None);
         let rev = app.user("yq-rev", Role::Reviewer, Some(&village), None);
         app.rule("Y5", "志愿服务", 5, None);
-        let ctx = AuditCtx::console();
-        aixin::settings::set(&mut app.conn(), &ctx, aixin::settings::NOTICE_DAYS, 1).unwrap();
+        let ctx = aixin::auth::Actor::console();
+        aixin::settings::set(&mut app.conn(), &aixin::auth::Actor::console(), aixin::settings::NOTICE_DAYS, 1).unwrap();
         let p = aw::parse_proposal("Y5", &today().to_string(), "", today()).unwrap();
         let a = aw::propose(&mut app.conn(), &who(&off, Role::Official).actor(&ctx), &h, &p, "y5", today()).unwrap();
         aw::review_seen(&mut app.conn(), &who(&rev, Role::Reviewer).actor(&ctx), &a.id, &Decision::Approve, Some(1), today()).unwrap();

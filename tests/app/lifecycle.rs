@@ -2,7 +2,6 @@
 //! personal data is erased after the retention period, and the operations
 //! page tells an administrator how the installation is doing.
 
-use aixin::audit::AuditCtx;
 use aixin::domain::Role;
 use aixin::ledger::{self, Kind, Posting};
 use aixin::settings;
@@ -66,7 +65,7 @@ fn balance(app: &TestApp, household: &str) -> i64 {
 }
 
 fn set(app: &TestApp, s: settings::Setting, v: i64) {
-    settings::set(&mut app.conn(), &AuditCtx::console(), s, v).unwrap();
+    settings::set(&mut app.conn(), &aixin::auth::Actor::console(), s, v).unwrap();
 }
 
 fn expiry_entries(app: &TestApp) -> i64 {
@@ -135,7 +134,7 @@ app_test! {
         // A year on, the 2025 points go too, for both households.
         let out = {
             let mut c = app.conn();
-            aixin::points::expiry::run(&mut c, &AuditCtx::console(), aixin::points::expiry::Rule::Years(1), day("2027-01-01")).unwrap()
+            aixin::points::expiry::run(&mut c, &aixin::auth::Actor::console(), aixin::points::expiry::Rule::Years(1), day("2027-01-01")).unwrap()
         };
         assert_eq!((out.households, out.points), (2, 70));
         assert_eq!(balance(&app, &old), 0);
@@ -158,7 +157,7 @@ app_test! {
         spend(&app, &h, 4, "2026-02-01");
         let rule = aixin::points::expiry::Rule::Months(6);
         let mut c = app.conn();
-        let ctx = AuditCtx::console();
+        let ctx = aixin::auth::Actor::console();
         let out = aixin::points::expiry::run(&mut c, &ctx, rule, day("2026-07-14")).unwrap();
         assert_eq!(out.points, 0);
         let out = aixin::points::expiry::run(&mut c, &ctx, rule, day("2026-07-15")).unwrap();
@@ -297,7 +296,7 @@ app_test! {
             use aixin::points::awards;
             use crate::helpers::Who;
             let mut c = app.conn();
-            let ctx = AuditCtx::console();
+            let ctx = aixin::auth::Actor::console();
             let who = Who { user_id: official, role: Role::Official, scope: aixin::auth::Scope::All };
             let today = aixin::time::today(app.config.time_zone);
             let p = awards::parse_proposal("OP1", &today.to_string(), "", today).unwrap();

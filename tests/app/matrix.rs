@@ -234,7 +234,7 @@ app_test! {
         app.rule("M1", "矩阵细则", 5, None);
         let (award, adjustment) = {
                         let mut c = app.conn();
-            let ctx = aixin::audit::AuditCtx::console();
+            let ctx = aixin::auth::Actor::console();
             let who = crate::helpers::Who { user_id: official_id.clone(), role: Role::Official, scope: aixin::auth::Scope::All };
             let today = aixin::time::today(chrono_tz::Asia::Shanghai);
             let p = aixin::points::awards::parse_proposal("M1", &today.to_string(), "", today).unwrap();
@@ -431,7 +431,7 @@ app_test! {
         let rule = app.rule("A1", "接口细则", 5, None);
         let award = {
             let mut c = app.conn();
-            let ctx = aixin::audit::AuditCtx::console();
+            let ctx = aixin::auth::Actor::console();
             let who = crate::helpers::Who { user_id: official_id.clone(), role: Role::Official, scope: aixin::auth::Scope::All };
             let today = aixin::time::today(chrono_tz::Asia::Shanghai);
             let p = aixin::points::awards::parse_proposal("A1", &today.to_string(), "", today).unwrap();

@@ -46,7 +46,7 @@ async fn two_servers(database_url: &str) {
     let [_, _, _, village] = {
         let (pool, _) = aixin::db::open(database_url, 1).unwrap();
         let mut c = pool.get().unwrap();
-        let ctx = aixin::audit::AuditCtx::console();
+        let ctx = aixin::auth::Actor::console();
         let city = aixin::areas::create(&mut c, &ctx, None, "两服市")
             .unwrap()
             .id;

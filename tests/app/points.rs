@@ -118,7 +118,7 @@ app_test! {
         let reviewer_id = app.user("rev1", Role::Reviewer, Some(&village), None);
         app.rule("A1", "打扫庭院", 2, None);
         let h = app.household("甲户", &village);
-        let ctx = AuditCtx::console();
+        let ctx = aixin::auth::Actor::console();
         let mut c = app.conn();
         let p = aw::parse_proposal("A1", &today().to_string(), "", today()).unwrap();
         let own = aw::propose(&mut c, &who(&admin_id, Role::Admin).actor(&ctx), &h, &p, "k-own", today()).unwrap();
@@ -155,10 +155,10 @@ app_test! {
                 cap_count: None, cap_points: Some(20), cap_period: Some(aixin::points::Period::Year),
                 valid_from: None, valid_to: None, active: true,
             };
-            aixin::points::create_rule(&mut c, &AuditCtx::console(), &input).unwrap();
+            aixin::points::create_rule(&mut c, &aixin::auth::Actor::console(), &input).unwrap();
         }
         let h = app.household("乙户", &village);
-        let ctx = AuditCtx::console();
+        let ctx = aixin::auth::Actor::console();
         let mut c = app.conn();
         let actor = who(&off, Role::Official);
         let d = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
@@ -197,7 +197,7 @@ app_test! {
         app.rule("D", "乱扔垃圾", -5, None);
         let h = app.household("丙户", &village);
         grant(&app, &h, 3);
-        let ctx = AuditCtx::console();
+        let ctx = aixin::auth::Actor::console();
         let mut c = app.conn();
         let p = aw::parse_proposal("D", &today().to_string(), "", today()).unwrap();
         let a = aw::propose(&mut c, &who(&off, Role::Official).actor(&ctx), &h, &p, "d1", today()).unwrap();
@@ -256,7 +256,7 @@ app_test! {
         let rev = app.user("rev", Role::Reviewer, Some(&village), None);
         app.rule("N", "孝老爱亲", 6, None);
         let h = app.household("戊户", &village);
-        let ctx = AuditCtx::console();
+        let ctx = aixin::auth::Actor::console();
         let mut c = app.conn();
         let p = aw::parse_proposal("N", &today().to_string(), "", today()).unwrap();
         let a = aw::propose(&mut c, &who(&off, Role::Official).actor(&ctx), &h, &p, "n1", today()).unwrap();
@@ -301,7 +301,7 @@ app_test! {
         let h = app.household("己户", &village);
         let a1 = app.user("a1", Role::Admin, None, None);
         let a2 = app.user("a2", Role::Admin, None, None);
-        let ctx = AuditCtx::console();
+        let ctx = aixin::auth::Actor::console();
         let mut c = app.conn();
         use aixin::points::adjustments;
         assert!(matches!(adjustments::request(&mut c, &who(&a1, Role::Admin).actor(&ctx), &h, 50, "补录", "j1", today(), chrono_tz::Asia::Shanghai).unwrap(), adjustments::Requested::Posted));
@@ -479,7 +479,7 @@ app_test! {
         app.rule("S5", "打扫庭院", 5, None);
         app.rule("BIG", "见义勇为", 1000, None);
         let h = app.household("庚户", &village);
-        let ctx = AuditCtx::console();
+        let ctx = aixin::auth::Actor::console();
         let day = today().to_string();
         let a = {
             let mut c = app.conn();
@@ -575,7 +575,7 @@ app_test! {
         let rev = app.user("rev", Role::Reviewer, Some(&village), None);
         app.rule("N", "孝老爱亲", 6, None);
         let h = app.household("辛户", &village);
-        let ctx = AuditCtx::console();
+        let ctx = aixin::auth::Actor::console();
         let mut c = app.conn();
         let p = aw::parse_proposal("N", &today().to_string(), "", today()).unwrap();
         let a = aw::propose(&mut c, &who(&off, Role::Official).actor(&ctx), &h, &p, "n1", today()).unwrap();
@@ -600,7 +600,7 @@ app_test! {
         let r2 = app.user("rev2", Role::Reviewer, Some(&village), None);
         app.rule("P", "志愿服务", 7, None);
         let h = app.household("壬户", &village);
-        let ctx = AuditCtx::console();
+        let ctx = aixin::auth::Actor::console();
         let rounds = 12;
         let mut ids = Vec::new();
         for i in 0..rounds {
@@ -621,7 +621,7 @@ app_test! {
                         s.spawn(move || {
                             let mut c = app.conn();
                             let w = who(r, Role::Reviewer);
-                            let ctx = AuditCtx::console();
+                            let ctx = aixin::auth::Actor::console();
                             barrier.wait();
                             aw::review_seen(&mut c, &w.actor(&ctx), id, &d, Some(1), today())
                         })
@@ -671,7 +671,7 @@ app_test! {
         let poor = app.household("欠分户", &village);
         grant(&app, &poor, 3);
         let others: Vec<String> = (0..5).map(|i| app.household(&format!("加分户{i}"), &village)).collect();
-        let ctx = AuditCtx::console();
+        let ctx = aixin::auth::Actor::console();
         let day = today().to_string();
         let mut c = app.conn();
         let d = aw::parse_proposal("D5", &day, "", today()).unwrap();
@@ -742,7 +742,7 @@ app_test! {
         let [_, _, _, village] = app.area_chain("任务");
         let h = app.household("过期户", &village);
         let mut c = app.conn();
-        aixin::settings::set(&mut c, &AuditCtx::console(), aixin::settings::EXPIRY_YEARS, 1).unwrap();
+        aixin::settings::set(&mut c, &aixin::auth::Actor::console(), aixin::settings::EXPIRY_YEARS, 1).unwrap();
         aixin::db::write_tx(&mut c, |c| {
             ledger::post(c, &Posting {
                 debit: ledger::ISSUANCE.into(),
@@ -827,11 +827,11 @@ app_test! {
         // Before the run, the 100 are shown as valid to the end of 2025.
         let next = expiry::upcoming(&mut c, rule, &h, d("2025-12-01")).unwrap().unwrap();
         assert_eq!((next.points, next.valid_until), (100, d("2025-12-31")));
-        let out = expiry::run(&mut c, &AuditCtx::console(), rule, d("2026-01-01")).unwrap();
+        let out = expiry::run(&mut c, &aixin::auth::Actor::console(), rule, d("2026-01-01")).unwrap();
         assert_eq!(out.points, 100, "the 2024 points expire, not the reversed award's");
         assert_eq!(balance(&app, &h), 0);
         assert_eq!(expiry::upcoming(&mut c, rule, &h, d("2026-01-01")).unwrap(), None);
-        let again = expiry::run(&mut c, &AuditCtx::console(), rule, d("2026-01-02")).unwrap();
+        let again = expiry::run(&mut c, &aixin::auth::Actor::console(), rule, d("2026-01-02")).unwrap();
         assert_eq!(again.points, 0);
         assert!(ledger::verify(&mut c).unwrap().ok());
     }
@@ -861,7 +861,7 @@ app_test! {
         let spent2 = post_on(&app, &acct2, &store, 60, "2025-03-01", Kind::Redemption);
         post_on(&app, ledger::ISSUANCE, &acct2, 50, "2025-06-10", Kind::Award);
         let mut c = app.conn();
-        let out = expiry::run(&mut c, &AuditCtx::console(), rule, d("2026-01-01")).unwrap();
+        let out = expiry::run(&mut c, &aixin::auth::Actor::console(), rule, d("2026-01-01")).unwrap();
         assert_eq!(out.points, 100 + 40);
         assert_eq!(balance(&app, &h), 50);
         assert_eq!(balance(&app, &late), 50);
@@ -871,12 +871,12 @@ app_test! {
         let mut c = app.conn();
         let next = expiry::upcoming(&mut c, rule, &late, d("2026-02-01")).unwrap().unwrap();
         assert_eq!((next.points, next.valid_until), (60, d("2026-02-01")), "already past their date: due now");
-        let out = expiry::run(&mut c, &AuditCtx::console(), rule, d("2026-02-02")).unwrap();
+        let out = expiry::run(&mut c, &aixin::auth::Actor::console(), rule, d("2026-02-02")).unwrap();
         assert_eq!((out.households, out.points), (1, 60));
         assert_eq!(balance(&app, &late), 50);
         let next = expiry::upcoming(&mut c, rule, &late, d("2026-02-02")).unwrap().unwrap();
         assert_eq!((next.points, next.valid_until), (50, d("2026-12-31")));
-        let again = expiry::run(&mut c, &AuditCtx::console(), rule, d("2026-02-03")).unwrap();
+        let again = expiry::run(&mut c, &aixin::auth::Actor::console(), rule, d("2026-02-03")).unwrap();
         assert_eq!(again.points, 0, "twice: nothing more");
         assert!(ledger::verify(&mut c).unwrap().ok());
     }
@@ -892,7 +892,7 @@ app_test! {
         let other = app.household("别户", &village);
         let a1 = app.user("a1", Role::Admin, None, None);
         let tz = chrono_tz::Asia::Shanghai;
-        let ctx = AuditCtx::console();
+        let ctx = aixin::auth::Actor::console();
         // Five of +100 at the same moment, threshold 100: one posts, four wait.
         let (pool, _) = aixin::db::open(&app.config.database_url, 6).unwrap();
         let barrier = std::sync::Barrier::new(5);
@@ -962,9 +962,9 @@ app_test! {
         }
         let admin_id = app.user("closer", Role::Admin, None, None);
         let mut c = app.conn();
-        aixin::settings::set(&mut c, &AuditCtx::console(), aixin::settings::EXPIRY_YEARS, 1).unwrap();
+        aixin::settings::set(&mut c, &aixin::auth::Actor::console(), aixin::settings::EXPIRY_YEARS, 1).unwrap();
         let jan = aixin::reports::Month::of(d("2026-01-15"));
-        aixin::reports::close::close(&mut c, &AuditCtx::console(), &admin_id, jan, today()).unwrap();
+        aixin::reports::close::close(&mut c, &aixin::auth::Actor::console(), &admin_id, jan, today()).unwrap();
         // Every household's posting is refused (the month is closed): each is
         // reported with why, the run itself does not fail, nothing moves.
         let out = expiry::daily(&mut c, d("2026-01-15")).unwrap().unwrap();

@@ -1,7 +1,6 @@
 //! No query per row: the pages that list many things run the same number of
 //! queries for a few rows as for many.
 
-use aixin::audit::AuditCtx;
 use aixin::domain::Role;
 use aixin::points::awards::{self as aw, Decision};
 
@@ -18,7 +17,7 @@ async fn queries_for(app: &TestApp, c: &Client, path: &str) -> u64 {
 
 fn approved_award(app: &TestApp, official: &str, reviewer: &str, household: &str, key: &str) {
     let mut c = app.conn();
-    let ctx = AuditCtx::console();
+    let ctx = aixin::auth::Actor::console();
     let today = aixin::time::today(chrono_tz::Asia::Shanghai);
     let p = aw::parse_proposal("Q1", &today.to_string(), "", today).unwrap();
     let o = Who {

@@ -2,7 +2,6 @@
 //! exactly one of them through, on SQLite and on PostgreSQL, and the other
 //! gets a page (never a 5xx), with nothing counted twice.
 
-use aixin::audit::AuditCtx;
 use aixin::db::schema::{point_entries, stock_movements};
 use aixin::domain::Role;
 use aixin::points::adjustments;
@@ -82,7 +81,7 @@ app_test! {
         let requester = app.user("race-c", Role::Admin, None, None);
         {
             let mut c = app.conn();
-            let ctx = AuditCtx::console();
+            let ctx = aixin::auth::Actor::console();
             let who = Who { user_id: requester, role: Role::Admin, scope: aixin::auth::Scope::All };
             let today = aixin::time::today(chrono_tz::Asia::Shanghai);
             let asked = adjustments::request(&mut c, &who.actor(&ctx), &household, 5000, "大额补录", "race-adj", today, chrono_tz::Asia::Shanghai).unwrap();
@@ -132,7 +131,7 @@ fn award(
     key: &str,
 ) -> String {
     use aixin::points::awards as aw;
-    let ctx = AuditCtx::console();
+    let ctx = aixin::auth::Actor::console();
     let mut c = app.conn();
     let p = aw::parse_proposal(rule, &today().to_string(), "", today()).unwrap();
     let id = aw::propose(
@@ -276,7 +275,7 @@ app_test! {
     async fn two_objections_to_one_award_on_notice_count_once(app) {
         use aixin::db::schema::awards;
         let (city, off, rev, household) = award_people(&app, "并议");
-        aixin::settings::set(&mut app.conn(), &AuditCtx::console(), aixin::settings::NOTICE_DAYS, 3).unwrap();
+        aixin::settings::set(&mut app.conn(), &aixin::auth::Actor::console(), aixin::settings::NOTICE_DAYS, 3).unwrap();
         app.rule("N5", "孝老爱亲", 5, None);
         let id = award(&app, &off, Some(&rev), &household, "N5", "n5");
         let (a, b) = two_admins(&app).await;
@@ -298,7 +297,7 @@ app_test! {
     async fn two_settlement_runs_at_once_credit_each_award_once(app) {
         use aixin::points::awards as aw;
         let (_, off, rev, household) = award_people(&app, "并结");
-        aixin::settings::set(&mut app.conn(), &AuditCtx::console(), aixin::settings::NOTICE_DAYS, 1).unwrap();
+        aixin::settings::set(&mut app.conn(), &aixin::auth::Actor::console(), aixin::settings::NOTICE_DAYS, 1).unwrap();
         app.rule("J3", "公益劳动", 3, None);
         for i in 0..6 {
             award(&app, &off, Some(&rev), &household, "J3", &format!("j{i}"));
@@ -346,7 +345,7 @@ app_test! {
             idempotency_key: None,
             reverses: None,
         })).unwrap();
-        aixin::settings::set(&mut app.conn(), &AuditCtx::console(), aixin::settings::EXPIRY_YEARS, 1).unwrap();
+        aixin::settings::set(&mut app.conn(), &aixin::auth::Actor::console(), aixin::settings::EXPIRY_YEARS, 1).unwrap();
         let barrier = std::sync::Barrier::new(2);
         let runs: Vec<Option<i64>> = std::thread::scope(|s| {
             let runs: Vec<_> = (0..2)
@@ -442,7 +441,7 @@ app_test! {
         let store = app.store("并移超市", &town);
         let goods = crate::stock::seed(&app, &store);
         let item = aixin::goods::find(&mut app.conn(), &goods.items[1]).unwrap().unwrap();
-        let m = aixin::stock::adjust(&mut app.conn(), &AuditCtx::console(), &store, &item, -3, "破损", today()).unwrap().unwrap();
+        let m = aixin::stock::adjust(&mut app.conn(), &aixin::auth::Actor::console(), &store, &item, -3, "破损", today()).unwrap().unwrap();
         let shelf = crate::stock::on_hand(&app, &store, &item.id);
         let (a, b) = two_admins(&app).await;
         let page_a = a.get(&format!("/movements/{}", m.id)).await;
@@ -516,7 +515,7 @@ app_test! {
         let posting = std::thread::spawn(move || {
             let mut c = pool.get().unwrap();
             aixin::db::write_tx::<_, diesel::result::Error, _>(&mut c, |c| {
-                aixin::stock::adjust(c, &AuditCtx::console(), &store, &item, -1, "破损", day)
+                aixin::stock::adjust(c, &aixin::auth::Actor::console(), &store, &item, -1, "破损", day)
                     .expect("the posting goes in before the close");
                 let _ = started_tx.send(());
                 std::thread::sleep(std::time::Duration::from_millis(700));
@@ -528,7 +527,7 @@ app_test! {
         let pool = app.pool.clone();
         let closed_at = tokio::task::spawn_blocking(move || {
             let mut c = pool.get().unwrap();
-            aixin::reports::close::close(&mut c, &AuditCtx::console(), &admin, month, today()).unwrap();
+            aixin::reports::close::close(&mut c, &aixin::auth::Actor::console(), &admin, month, today()).unwrap();
             std::time::Instant::now()
         })
         .await

@@ -1,7 +1,6 @@
 //! The monthly summary: a random month of activity, and every identity holds
 //! (opening + changes = closing, areas below sum to the total, ledger agrees).
 
-use aixin::audit::AuditCtx;
 use aixin::auth::Scope;
 use aixin::db::DbConn;
 use aixin::domain::Role;
@@ -73,7 +72,7 @@ app_test! {
         let this = Month::of(today);
         let month = this.prev();
         let before = month.prev();
-        let ctx = AuditCtx::console();
+        let ctx = aixin::auth::Actor::console();
         let off = Who { user_id: official, role: Role::Official, scope: Scope::All };
         let rev = Who { user_id: reviewer, role: Role::Reviewer, scope: Scope::All };
         let seed: u64 = std::env::var("REPORT_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| rand::thread_rng().r#gen());
@@ -270,7 +269,7 @@ app_test! {
         page.assert_contains("撤销月结");
 
         // An official's award dated into the closed month is refused, naming the close.
-        let ctx = AuditCtx::console();
+        let ctx = aixin::auth::Actor::console();
         let off = Who { user_id: official.clone(), role: Role::Official, scope: Scope::All };
         let mut c = app.conn();
         let p = aw::parse_proposal("YJ1", &day.to_string(), "", today).unwrap();
@@ -318,7 +317,7 @@ app_test! {
             .select(aixin::db::schema::users::id)
             .first(&mut c)
             .unwrap();
-        reports::close::close(&mut c, &AuditCtx::console(), &admin_id, last, today).unwrap();
+        reports::close::close(&mut c, &aixin::auth::Actor::console(), &admin_id, last, today).unwrap();
 
         // Printed once after the close, then the household moves to the
         // other village with its 40 points.
@@ -350,7 +349,7 @@ app_test! {
         // Reopening drops the kept summary: the month is made afresh from
         // the ledger's totals, where points stay in the village they were
         // posted in.
-        reports::close::reopen(&mut c, &AuditCtx::console(), last, "补录").unwrap();
+        reports::close::reopen(&mut c, &aixin::auth::Actor::console(), last, "补录").unwrap();
         let kept: i64 = aixin::db::schema::report_snapshots::table.count().get_result(&mut c).unwrap();
         assert_eq!(kept, 0);
         let s = reports::monthly(&mut c, TZ, &village, last).unwrap().unwrap();

@@ -2,7 +2,7 @@
 //! characters, and case is ignored, the same on SQLite and PostgreSQL, in
 //! every search (households, goods at the counter, the audit log).
 
-use aixin::audit::{self, AuditCtx, AuditFilter};
+use aixin::audit::{self, AuditFilter};
 use aixin::domain::Role;
 use aixin::goods::{self, ItemForm};
 use aixin::redemptions as rd;
@@ -12,7 +12,7 @@ use crate::helpers::{PASSWORD, TestApp};
 fn item(app: &TestApp, name: &str, barcode: &str) -> String {
     goods::create(
         &mut app.conn(),
-        &AuditCtx::console(),
+        &aixin::auth::Actor::console(),
         &ItemForm {
             name,
             category: "日用",

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use aixin::audit::AuditCtx;
 use aixin::db::DbConn;
 use aixin::db::schema::{donations as donations_t, stock, stock_movements};
 use aixin::domain::Role;
@@ -28,7 +27,7 @@ pub struct Seeded {
 pub fn item(c: &mut DbConn, name: &str, unit: &str, price: &str) -> String {
     goods::create(
         c,
-        &AuditCtx::console(),
+        &aixin::auth::Actor::console(),
         &ItemForm {
             name,
             category: "日用",
@@ -44,7 +43,7 @@ pub fn item(c: &mut DbConn, name: &str, unit: &str, price: &str) -> String {
 pub fn donor(c: &mut DbConn, name: &str) -> String {
     donations::create_donor(
         c,
-        &AuditCtx::console(),
+        &aixin::auth::Actor::console(),
         &DonorForm {
             name,
             kind: "enterprise",
@@ -70,7 +69,7 @@ pub fn donate(c: &mut DbConn, store: &str, donor: &str, lines: &[(&str, i64)]) -
     let on = today().to_string();
     donations::book(
         c,
-        &AuditCtx::console(),
+        &aixin::auth::Actor::console(),
         &IdemKey::issue(),
         store,
         &DonationForm {
@@ -106,7 +105,7 @@ pub fn seed(app: &TestApp, store: &str) -> Seeded {
         .select(stock_movements::id)
         .first(&mut c)
         .unwrap();
-    let stocktake = stocktake::start(&mut c, &AuditCtx::console(), store, today())
+    let stocktake = stocktake::start(&mut c, &aixin::auth::Actor::console(), store, today())
         .unwrap()
         .id;
     Seeded {
@@ -355,18 +354,18 @@ app_test! {
         // The receiving store is closed: the move fails as a whole.
         aixin::stores::set_active(&mut app.conn(), &aixin::auth::Actor::console(), &b, false).unwrap();
         let before = movement_count(&app);
-        let r = ledger::move_to_store(&mut app.conn(), &AuditCtx::console(), &IdemKey::issue(), &a, &b, &s.items[0], "5", today());
+        let r = ledger::move_to_store(&mut app.conn(), &aixin::auth::Actor::console(), &IdemKey::issue(), &a, &b, &s.items[0], "5", today());
         assert!(matches!(r, Err(StockError::Invalid(ref e)) if e.key == "error.store_inactive"), "{r:?}");
         assert_eq!(on_hand(&app, &a, &s.items[0]), 20);
         assert_eq!(on_hand(&app, &b, &s.items[0]), 0);
         assert_eq!(movement_count(&app), before);
         // More than the shelf holds: refused, nothing changes.
         aixin::stores::set_active(&mut app.conn(), &aixin::auth::Actor::console(), &b, true).unwrap();
-        let r = ledger::move_to_store(&mut app.conn(), &AuditCtx::console(), &IdemKey::issue(), &a, &b, &s.items[0], "25", today());
+        let r = ledger::move_to_store(&mut app.conn(), &aixin::auth::Actor::console(), &IdemKey::issue(), &a, &b, &s.items[0], "25", today());
         assert!(r.is_err());
         assert_eq!(on_hand(&app, &a, &s.items[0]), 20);
         // A good move: one row, both shelves, same transaction.
-        let out = ledger::move_to_store(&mut app.conn(), &AuditCtx::console(), &IdemKey::issue(), &a, &b, &s.items[0], "5", today()).unwrap();
+        let out = ledger::move_to_store(&mut app.conn(), &aixin::auth::Actor::console(), &IdemKey::issue(), &a, &b, &s.items[0], "5", today()).unwrap();
         let m = ledger::find_movement(&mut app.conn(), &out.id).unwrap().unwrap();
         assert_eq!((m.from_store_id.as_deref(), m.to_store_id.as_deref()), (Some(a.as_str()), Some(b.as_str())));
         assert_eq!(on_hand(&app, &a, &s.items[0]) + on_hand(&app, &b, &s.items[0]), 20);
@@ -421,7 +420,7 @@ app_test! {
             let mut c = app.conn();
             let d = donate(&mut c, &b, &sa.donor, &[(&sa.items[0], 5)]);
             let m: String = stock_movements::table.filter(stock_movements::donation_id.eq(&d)).select(stock_movements::id).first(&mut c).unwrap();
-            let st = stocktake::start(&mut c, &AuditCtx::console(), &b, today()).unwrap().id;
+            let st = stocktake::start(&mut c, &aixin::auth::Actor::console(), &b, today()).unwrap().id;
             (d, m, st)
         };
         app.user("clerk.a", Role::Clerk, None, Some(&a));
@@ -531,7 +530,7 @@ app_test! {
                 let n = case.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let stores = [app.store(&format!("p{n}a-{}", uuid::Uuid::new_v4()), &town), app.store(&format!("p{n}b-{}", uuid::Uuid::new_v4()), &town)];
                 let mut c = app.conn();
-                let ctx = AuditCtx::console();
+                let ctx = aixin::auth::Actor::console();
                 let mut model = [[0i64; 2]; 2];
                 let mut posted: Vec<Posted> = Vec::new();
                 for op in &ops {
@@ -825,17 +824,17 @@ app_test! {
     async fn two_people_confirming_one_stocktake_post_it_once(app) {
         let (store, soap, household) = soap_store(&app, "同时", 50);
         for round in 0..4 {
-            let st = stocktake::start(&mut app.conn(), &AuditCtx::console(), &store, today()).unwrap();
+            let st = stocktake::start(&mut app.conn(), &aixin::auth::Actor::console(), &store, today()).unwrap();
             redeem(&app, &store, &household, &soap, 1);
             let shelf = on_hand(&app, &store, &soap);
             // One unit is missing besides the one redeemed.
-            stocktake::save_counts(&mut app.conn(), &AuditCtx::console(), &st.id, &stocktake::Counters { counted_by: "王", witnessed_by: "" }, &[(soap.clone(), (shelf - 1).to_string())]).unwrap();
+            stocktake::save_counts(&mut app.conn(), &aixin::auth::Actor::console(), &st.id, &stocktake::Counters { counted_by: "王", witnessed_by: "" }, &[(soap.clone(), (shelf - 1).to_string())]).unwrap();
             let confirm = |app: &TestApp| {
                 let pool = app.pool.clone();
                 let id = st.id.clone();
                 tokio::task::spawn_blocking(move || {
                     let mut c = pool.get().unwrap();
-                    stocktake::confirm(&mut c, &AuditCtx::console(), &IdemKey::issue(), &id, None, today())
+                    stocktake::confirm(&mut c, &aixin::auth::Actor::console(), &IdemKey::issue(), &id, None, today())
                 })
             };
             let (a, b) = tokio::join!(confirm(&app), confirm(&app));
@@ -873,7 +872,7 @@ app_test! {
         refused.assert_contains("撤销这张兑换单");
         refused.assert_contains(&r.number);
         assert_eq!(on_hand(&app, &store, &soap), 8);
-        let direct = ledger::reverse(&mut app.conn(), &AuditCtx::console(), &IdemKey::issue(), m, "退货", today());
+        let direct = ledger::reverse(&mut app.conn(), &aixin::auth::Actor::console(), &IdemKey::issue(), m, "退货", today());
         assert!(matches!(direct, Err(StockError::Invalid(ref e)) if e.key == "error.movement_of_redemption"), "{direct:?}");
         // Voiding the redemption gives back goods and points together.
         aixin::redemptions::void(&mut app.conn(), &aixin::auth::Actor::console(), &r.id, "退货", chrono_tz::Asia::Shanghai).expect("void");
@@ -902,11 +901,11 @@ app_test! {
         let mut c = app.conn();
         let d = donor(&mut c, "再捐");
         donate(&mut c, &store, &d, &[(&soap, 5)]);
-        let st = stocktake::start(&mut c, &AuditCtx::console(), &store, today()).unwrap();
-        stocktake::save_counts(&mut c, &AuditCtx::console(), &st.id, &stocktake::Counters { counted_by: "王", witnessed_by: "" }, &[(soap.clone(), "4".into())]).unwrap();
-        stocktake::confirm(&mut c, &AuditCtx::console(), &IdemKey::issue(), &st.id, None, today()).unwrap();
+        let st = stocktake::start(&mut c, &aixin::auth::Actor::console(), &store, today()).unwrap();
+        stocktake::save_counts(&mut c, &aixin::auth::Actor::console(), &st.id, &stocktake::Counters { counted_by: "王", witnessed_by: "" }, &[(soap.clone(), "4".into())]).unwrap();
+        stocktake::confirm(&mut c, &aixin::auth::Actor::console(), &IdemKey::issue(), &st.id, None, today()).unwrap();
         let am: String = stock_movements::table.filter(stock_movements::stocktake_id.eq(&st.id)).select(stock_movements::id).first(&mut c).unwrap();
-        let r = ledger::reverse(&mut c, &AuditCtx::console(), &IdemKey::issue(), &am, "盘错了", today());
+        let r = ledger::reverse(&mut c, &aixin::auth::Actor::console(), &IdemKey::issue(), &am, "盘错了", today());
         assert!(matches!(r, Err(StockError::Invalid(ref e)) if e.key == "error.movement_of_stocktake"), "{r:?}");
         drop(c);
         assert_eq!(on_hand(&app, &store, &soap), 4);
@@ -981,7 +980,7 @@ app_test! {
             users::table.filter(users::username.eq("boss")).select(users::id).first(&mut app.conn()).unwrap()
         };
         let october = aixin::reports::Month::parse("2026-10").unwrap();
-        aixin::reports::close::close(&mut app.conn(), &AuditCtx::console(), &boss, october, today()).unwrap();
+        aixin::reports::close::close(&mut app.conn(), &aixin::auth::Actor::console(), &boss, october, today()).unwrap();
         let donor_id = donations::list_donors(&mut app.conn()).unwrap()[0].id.clone();
         let before = movement_count(&app);
         // The API: 409 month_closed, the shelf unchanged.
@@ -1014,7 +1013,7 @@ app_test! {
         let item = goods::find(&mut app.conn(), &soap).unwrap().unwrap();
         let oct = chrono::NaiveDate::from_ymd_opt(2026, 10, 15).unwrap();
         let r = aixin::db::write_tx(&mut app.conn(), |c| {
-            ledger::post(c, &AuditCtx::console(), &ledger::Transfer {
+            ledger::post(c, &aixin::auth::Actor::console(), &ledger::Transfer {
                 kind: ledger::MovementKind::WriteOff, item: &item, quantity: aixin::domain::stock::Quantity::new(1).unwrap(),
                 from: ledger::Account::Shelf(store.clone()), to: ledger::Account::WrittenOff,
                 donation_id: None, stocktake_id: None, reverses_id: None, reason: "过期", on: oct,
@@ -1038,7 +1037,7 @@ app_test! {
         // reversed on its own.
         let item = goods::find(&mut app.conn(), &soap).unwrap().unwrap();
         aixin::db::write_tx(&mut app.conn(), |c| {
-            ledger::post(c, &AuditCtx::console(), &ledger::Transfer {
+            ledger::post(c, &aixin::auth::Actor::console(), &ledger::Transfer {
                 kind: ledger::MovementKind::Reversal, item: &item, quantity: aixin::domain::stock::Quantity::new(2).unwrap(),
                 from: ledger::Account::Redeemed, to: ledger::Account::Shelf(store.clone()),
                 donation_id: None, stocktake_id: None, reverses_id: Some(&lines[0].movement_id), reason: "旧版冲正", on: today(),
@@ -1066,7 +1065,7 @@ app_test! {
             donate(&mut c, &store, &d, &[(&t, 10)]);
             t
         };
-        let ctx = AuditCtx::console();
+        let ctx = aixin::auth::Actor::console();
         let by = stocktake::Counters { counted_by: "王", witnessed_by: "" };
         let st = stocktake::start(&mut app.conn(), &ctx, &store, today()).unwrap();
         redeem(&app, &store, &household, &soap, 2);

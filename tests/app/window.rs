@@ -43,7 +43,7 @@ app_test! {
         let other_village = app.area(Some(&town), "西窗村");
         let store = app.store("窗口爱心超市", &town);
         let official = app.user("w-official", Role::Official, Some(&village), None);
-        aixin::settings::set(&mut app.conn(), &AuditCtx::console(), aixin::settings::REVIEW_REQUIRED, 0).unwrap();
+        aixin::settings::set(&mut app.conn(), &aixin::auth::Actor::console(), aixin::settings::REVIEW_REQUIRED, 0).unwrap();
         app.rule("W1", "清扫村道", 10, None);
         app.rule("W2", "乱倒垃圾", -3, None);
         let (mine, my_card) = app.household_with_id("张三丰", &village, &test_id_number());
@@ -237,7 +237,7 @@ app_test! {
         let [_, _, _, village] = app.area_chain("申报");
         let official = app.user("d-official", Role::Official, Some(&village), None);
         app.user("d-reviewer", Role::Reviewer, Some(&village), None);
-        aixin::settings::set(&mut app.conn(), &AuditCtx::console(), aixin::settings::NOTICE_DAYS, 7).unwrap();
+        aixin::settings::set(&mut app.conn(), &aixin::auth::Actor::console(), aixin::settings::NOTICE_DAYS, 7).unwrap();
         app.rule("D1", "清扫村道", 10, None);
         app.rule("D2", "乱倒垃圾", -5, None);
         let (mine, my_card) = app.household_with_id("张三丰", &village, &test_id_number());
@@ -382,7 +382,7 @@ app_test! {
         let official = app.user("o-official", Role::Official, Some(&village), None);
         app.user("o-rev-a", Role::Reviewer, Some(&village), None);
         app.user("o-rev-b", Role::Reviewer, Some(&village), None);
-        aixin::settings::set(&mut app.conn(), &AuditCtx::console(), aixin::settings::NOTICE_DAYS, 7).unwrap();
+        aixin::settings::set(&mut app.conn(), &aixin::auth::Actor::console(), aixin::settings::NOTICE_DAYS, 7).unwrap();
         app.rule("R1", "帮助邻居", 8, None);
         let (earner, _) = app.household_with_id("王大山", &village, &test_id_number());
         let (_, objector_card) = app.household_with_id("赵小河", &village, &test_id_number());
@@ -437,7 +437,7 @@ app_test! {
     async fn the_public_pages_are_found_by_name_and_limited_per_address(app) {
         let [_, _, town, village] = app.area_chain("公开");
         let official = app.user("p-official", Role::Official, Some(&village), None);
-        aixin::settings::set(&mut app.conn(), &AuditCtx::console(), aixin::settings::REVIEW_REQUIRED, 0).unwrap();
+        aixin::settings::set(&mut app.conn(), &aixin::auth::Actor::console(), aixin::settings::REVIEW_REQUIRED, 0).unwrap();
         app.rule("P2", "乱倒垃圾", -3, None);
         let (h, _) = app.household_with_id("钱多多", &village, &test_id_number());
         let today = aixin::time::today(chrono_tz::Asia::Shanghai);
@@ -464,7 +464,7 @@ app_test! {
         let path = format!("/public/blacklist/{town}?month={month}");
         assert_eq!(anon.get(&path).await.status, 404);
         assert!(!anon.get(&format!("/public/honours/{town}?month={month}")).await.body.contains("/public/blacklist/"));
-        aixin::settings::set(&mut app.conn(), &AuditCtx::console(), aixin::settings::BLACK_LIST, 1).unwrap();
+        aixin::settings::set(&mut app.conn(), &aixin::auth::Actor::console(), aixin::settings::BLACK_LIST, 1).unwrap();
         let black = anon.get(&path).await;
         assert_eq!(black.status, 200);
         black.assert_contains("钱*多");
@@ -519,8 +519,8 @@ app_test! {
         let [_, _, town, village] = app.area_chain("隔户");
         let other_village = app.area(Some(&town), "隔壁村");
         let official = app.user("x-official", Role::Official, Some(&other_village), None);
-        aixin::settings::set(&mut app.conn(), &AuditCtx::console(), aixin::settings::NOTICE_DAYS, 7).unwrap();
-        aixin::settings::set(&mut app.conn(), &AuditCtx::console(), aixin::settings::REVIEW_REQUIRED, 0).unwrap();
+        aixin::settings::set(&mut app.conn(), &aixin::auth::Actor::console(), aixin::settings::NOTICE_DAYS, 7).unwrap();
+        aixin::settings::set(&mut app.conn(), &aixin::auth::Actor::console(), aixin::settings::REVIEW_REQUIRED, 0).unwrap();
         app.rule("X1", "清扫村道", 10, None);
         let (_, my_card) = app.household_with_id("张三丰", &village, &test_id_number());
         let (theirs, their_card) = app.household_with_id("李四光", &other_village, &test_id_number());

@@ -4,7 +4,6 @@ use serde::Deserialize;
 
 use crate::areas::{self, Area};
 use crate::auth::Action;
-use crate::web::extract::audit_ctx;
 use crate::web::page::{PageCtx, flash_ok, or_flash, render};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
@@ -48,9 +47,8 @@ pub async fn create(
     state: web::Data<AppState>,
     form: CsrfForm<NewAreaForm>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(Action::ManageAreas)?;
     let f = form.0;
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let result = run(&state, move |c| {
         let parent = Some(f.parent_id.trim()).filter(|p| !p.is_empty());
         Ok(areas::create(c, &ctx, parent, &f.name)?)
@@ -73,9 +71,8 @@ pub async fn rename(
     id: web::Path<String>,
     form: CsrfForm<RenameForm>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(Action::ManageAreas)?;
     let id = id.into_inner();
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let name = form.0.name;
     let result = run(&state, move |c| Ok(areas::rename(c, &ctx, &id, &name)?))
         .await
@@ -90,9 +87,8 @@ pub async fn delete(
     id: web::Path<String>,
     _form: CsrfForm<super::auth::Empty>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(Action::ManageAreas)?;
     let id = id.into_inner();
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let result = run(&state, move |c| Ok(areas::delete(c, &ctx, &id)?))
         .await
         .map(|_| flash_ok(&req, "/areas", "flash.area_deleted", &[]));

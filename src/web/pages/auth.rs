@@ -138,7 +138,7 @@ pub async fn logout(
     state: web::Data<AppState>,
     _form: CsrfForm<Empty>,
 ) -> Result<HttpResponse, AppError> {
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let session_id = user.session_id.clone();
     let user_id = user.user.id.clone();
     run(&state, move |c| {
@@ -216,7 +216,7 @@ pub async fn change_password(
         Ok(p) => p,
         Err(e) => return Ok(crate::web::page::flash_field_error(&req, "/password", &e)),
     };
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let (user_id, hash, session_id) = (
         user.user.id.clone(),
         user.user.password_hash.clone(),

@@ -14,7 +14,6 @@ use crate::donations::{
 use crate::goods::{self, Item};
 use crate::idempotency::IdemKey;
 use crate::stores::{self, StoreRow};
-use crate::web::extract::audit_ctx;
 use crate::web::form::FormErrors;
 use crate::web::page::{PageCtx, flash_ok, or_flash, render, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
@@ -79,7 +78,7 @@ pub async fn create_donor(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ManageDonors)?;
     let f = form.0;
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let result = run(&state, move |c| {
         Ok(donations::create_donor(
             c,
@@ -311,7 +310,7 @@ pub async fn book(
         lines,
     };
     let key = typed.key.clone();
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let result = async {
         if !store.store.active {
             return Err(
@@ -439,7 +438,7 @@ pub async fn reverse(
     user.require_store(Action::BookDonation, &store)?;
     let back = format!("/donations/{}", d.donation.id);
     let f = form.0;
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let today = crate::time::today(state.config.time_zone);
     let result = async {
         let key = IdemKey::parse(&f.key)?;

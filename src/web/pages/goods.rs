@@ -6,7 +6,6 @@ use serde::Deserialize;
 
 use crate::auth::Action;
 use crate::goods::{self, Item, ItemForm};
-use crate::web::extract::audit_ctx;
 use crate::web::page::{PageCtx, flash_ok, or_flash, render};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
@@ -70,9 +69,8 @@ pub async fn create(
     state: web::Data<AppState>,
     form: CsrfForm<ItemFields>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(Action::ManageCatalogue)?;
     let f = form.0;
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let result = run(&state, move |c| Ok(goods::create(c, &ctx, &f.form())?))
         .await
         .map(|i| flash_ok(&req, "/items", "flash.item_created", &[("name", i.name)]));
@@ -86,10 +84,9 @@ pub async fn update(
     id: web::Path<String>,
     form: CsrfForm<ItemFields>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(Action::ManageCatalogue)?;
     let id = id.into_inner();
     let f = form.0;
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let result = run(&state, move |c| {
         Ok(goods::update(c, &ctx, &id, &f.form(), f.active == "1")?)
     })

@@ -12,7 +12,7 @@ use crate::households::import::{self, ImportState, Job, Report};
 use crate::households::{
     self, CardLookup, HouseholdForm, HouseholdRow, ListFilter, Secret, Sort, Status, StatusChange,
 };
-use crate::web::extract::{audit_ctx, lang_of, verify_csrf};
+use crate::web::extract::{lang_of, verify_csrf};
 use crate::web::form::FormErrors;
 use crate::web::page::{
     PageCtx, flash_field_error, flash_ok, or_flash, render, render_with_status,
@@ -607,7 +607,7 @@ fn print_cards(
     c: &mut crate::db::DbConn,
     key: &crate::crypto::DataKey,
     public_url: Option<&str>,
-    ctx: &crate::audit::AuditCtx,
+    ctx: &crate::auth::Actor,
     rows: Vec<HouseholdRow>,
     show_pins: bool,
 ) -> diesel::QueryResult<Vec<PrintCard>> {
@@ -663,7 +663,7 @@ pub async fn card(
     let key = state.key.clone();
     let url = state.config.public_url.clone();
     let show_pins = user.can(Action::EditHouseholds);
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let household = id.clone();
     let cards = run(&state, move |c| {
         let row = households::find(c, &actor, &household)?;
@@ -702,7 +702,7 @@ pub async fn cards(
     let key = state.key.clone();
     let url = state.config.public_url.clone();
     let show_pins = user.can(Action::EditHouseholds);
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let cards = run(&state, move |c| {
         let rows = households::cards_for(c, &actor, &filter)?;
         Ok(print_cards(c, &key, url.as_deref(), &ctx, rows, show_pins)?)
@@ -755,7 +755,7 @@ async fn export(
     user.require(Action::ExportHouseholds)?;
     let filter = q.filter();
     let actor = user.actor();
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let lang = lang_of(&req);
     let link = q.link(None);
     let rows = run(&state, move |c| {

@@ -10,7 +10,7 @@ use crate::i18n::{self, Lang};
 use crate::ledger::{self, Entry, VerifyReport};
 use crate::points::{self, adjustments, expiry};
 use crate::settings::{self, Setting};
-use crate::web::extract::{audit_ctx, lang_of};
+use crate::web::extract::lang_of;
 use crate::web::page::{PageCtx, flash_field_error, flash_ok, or_flash, render};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
@@ -218,7 +218,7 @@ async fn statement_export(
 ) -> Result<HttpResponse, AppError> {
     let s = load_statement(&req, &user, &state, id.clone(), &q).await?;
     let lang = lang_of(&req);
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     run(&state, move |c| {
         Ok(crate::db::write_tx(c, |c| {
             crate::audit::record(
@@ -409,7 +409,7 @@ pub async fn verify(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::VerifyLedger)?;
-    let ctx_a = audit_ctx(&req, Some(&user));
+    let ctx_a = user.actor();
     let report = run(&state, move |c| {
         let r = ledger::verify(c)?;
         crate::db::write_tx(c, |c| {
@@ -471,7 +471,7 @@ pub async fn settings_save(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ManageSettings)?;
     let form = form.0;
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let result = run(&state, move |c| {
         let mut parsed = Vec::new();
         for s in settings::ALL {

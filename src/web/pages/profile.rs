@@ -8,7 +8,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::auth::tokens::{self, ApiToken};
-use crate::web::extract::{audit_ctx, lang_of};
+use crate::web::extract::lang_of;
 use crate::web::page::{PageCtx, flash_ok, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
@@ -99,7 +99,7 @@ pub async fn create_token(
     state: web::Data<AppState>,
     form: CsrfForm<TokenForm>,
 ) -> Result<HttpResponse, AppError> {
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let acting = user.user.clone();
     let TokenForm {
         name,
@@ -116,7 +116,7 @@ pub async fn create_token(
     .await?;
     match made {
         Ok(secret) => page(&req, &user, &state, Some(secret), None).await,
-        Err(tokens::TokenError::Invalid(e)) => {
+        Err(tokens::TokenError::Invalid(e) | tokens::TokenError::Conflict(_, e)) => {
             let why = crate::i18n::field_error(lang_of(&req), &e);
             page(&req, &user, &state, None, Some((typed, why))).await
         }
@@ -131,9 +131,8 @@ pub async fn revoke_token(
     id: web::Path<String>,
     _form: CsrfForm<super::auth::Empty>,
 ) -> Result<HttpResponse, AppError> {
-    let ctx = audit_ctx(&req, Some(&user));
-    let user_id = user.user.id.clone();
+    let ctx = user.actor();
     let id = id.into_inner();
-    run(&state, move |c| Ok(tokens::revoke(c, &ctx, &user_id, &id)?)).await?;
+    run(&state, move |c| Ok(tokens::revoke(c, &ctx, &id)?)).await?;
     Ok(flash_ok(&req, "/profile", "flash.token_revoked", &[]))
 }

@@ -9,7 +9,7 @@ use crate::auth::Action;
 use crate::i18n::{self, Lang};
 use crate::reports::{self, Month, Summary};
 use crate::web::export::Sheet;
-use crate::web::extract::{audit_ctx, lang_of};
+use crate::web::extract::lang_of;
 use crate::web::page::{PageCtx, flash_ok, or_flash, render};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
@@ -359,7 +359,7 @@ pub async fn close_month(
     user.require(Action::CloseMonths)?;
     let form = form.0;
     let back = back_to(&form);
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let user_id = user.user.id.clone();
     let today = crate::time::today(state.config.time_zone);
     let result = async {
@@ -389,7 +389,7 @@ pub async fn reopen_month(
     user.require(Action::CloseMonths)?;
     let form = form.0;
     let back = back_to(&form);
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let result = async {
         let month = Month::parse(&form.month)?;
         let reason = form.reason.clone();

@@ -4,7 +4,6 @@ use serde::Deserialize;
 
 use crate::auth::Action;
 use crate::points::{self, Category, Period, Rule, RuleForm};
-use crate::web::extract::audit_ctx;
 use crate::web::page::{PageCtx, flash_ok, or_flash, render};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
@@ -71,7 +70,7 @@ pub async fn create(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ManageRules)?;
     let f = form.0;
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let result = run(&state, move |c| {
         let input = points::parse_rule_form(c, &f)?;
         Ok(points::create_rule(c, &ctx, &input)?)
@@ -135,7 +134,7 @@ pub async fn edit(
     let back = format!("/rules/{}/edit", crate::web::error::urlencode(&code));
     let mut f = form.0;
     f.code = code.clone();
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let result = run(&state, move |c| {
         let input = points::parse_rule_form(c, &f)?;
         Ok(points::edit_rule(c, &ctx, &code, &input)?)
@@ -164,8 +163,7 @@ pub async fn add_category(
     state: web::Data<AppState>,
     form: CsrfForm<CategoryForm>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(Action::ManageRules)?;
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let name = form.0.name;
     let result = run(&state, move |c| Ok(points::add_category(c, &ctx, &name)?))
         .await

@@ -17,7 +17,7 @@ use crate::idempotency::IdemKey;
 use crate::stock::stocktake::{self, Stocktake};
 use crate::stock::{self, Account, HistoryFilter, LowStock, Movement, MovementKind, ShelfLine};
 use crate::stores::{self, StoreRow};
-use crate::web::extract::{audit_ctx, lang_of};
+use crate::web::extract::lang_of;
 use crate::web::page::{PageCtx, flash_ok, or_flash, render};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
@@ -166,7 +166,7 @@ pub async fn move_stock(
     let store = load_store(&state, &user, Action::MoveStock, id.into_inner()).await?;
     let back = format!("/stores/{}", store.store.id);
     let f = form.0;
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let today = crate::time::today(state.config.time_zone);
     let result = async {
         let key = IdemKey::parse(&f.key)?;
@@ -216,7 +216,7 @@ pub async fn write_off(
     let store = load_store(&state, &user, Action::MoveStock, id.into_inner()).await?;
     let back = format!("/stores/{}", store.store.id);
     let f = form.0;
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let today = crate::time::today(state.config.time_zone);
     let result = async {
         let key = IdemKey::parse(&f.key)?;
@@ -263,7 +263,7 @@ pub async fn buy_in(
     let store = load_store(&state, &user, Action::BookDonation, id.into_inner()).await?;
     let back = format!("/stores/{}", store.store.id);
     let f = form.0;
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let today = crate::time::today(state.config.time_zone);
     let result = async {
         let key = IdemKey::parse(&f.key)?;
@@ -303,11 +303,10 @@ pub async fn set_threshold(
     id: web::Path<String>,
     form: CsrfForm<ItemSettingForm>,
 ) -> Result<HttpResponse, AppError> {
-    let store = load_store(&state, &user, Action::MoveStock, id.into_inner()).await?;
-    let back = format!("/stores/{}", store.store.id);
+    let sid = id.into_inner();
+    let back = format!("/stores/{sid}");
     let f = form.0;
-    let ctx = audit_ctx(&req, Some(&user));
-    let sid = store.store.id.clone();
+    let ctx = user.actor();
     let result = run(&state, move |c| {
         Ok(goods::set_threshold(c, &ctx, &sid, &f.item_id, &f.value)?)
     })
@@ -324,11 +323,10 @@ pub async fn set_price(
     id: web::Path<String>,
     form: CsrfForm<ItemSettingForm>,
 ) -> Result<HttpResponse, AppError> {
-    let store = load_store(&state, &user, Action::ManageCatalogue, id.into_inner()).await?;
-    let back = format!("/stores/{}", store.store.id);
+    let sid = id.into_inner();
+    let back = format!("/stores/{sid}");
     let f = form.0;
-    let ctx = audit_ctx(&req, Some(&user));
-    let sid = store.store.id.clone();
+    let ctx = user.actor();
     let result = run(&state, move |c| {
         Ok(goods::set_store_price(c, &ctx, &sid, &f.item_id, &f.value)?)
     })
@@ -536,7 +534,7 @@ pub async fn export(
     };
     let filter = q.filter(state.config.time_zone)?;
     let sid = store.store.id.clone();
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let tz = state.config.time_zone;
     let (headers, rows) = run(&state, move |c| {
         let rows = stock::history(c, &sid, &filter, 0, EXPORT_LIMIT)?;
@@ -761,7 +759,7 @@ pub async fn reverse(
     let (m, _) = movement_for(&state, &user, Action::MoveStock, id.into_inner()).await?;
     let back = format!("/movements/{}", m.id);
     let f = form.0;
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let today = crate::time::today(state.config.time_zone);
     let result = async {
         let key = IdemKey::parse(&f.key)?;

@@ -4,13 +4,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::stock::{form_key, load_store};
+use super::stock::form_key;
 use crate::auth::Action;
 use crate::idempotency::IdemKey;
 use crate::stock::HistoryRow;
 use crate::stock::stocktake::{self, CountLine, Counters, Stocktake};
 use crate::stores::{self, StoreRow};
-use crate::web::extract::audit_ctx;
 use crate::web::page::{PageCtx, flash_ok, or_flash, render};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
@@ -22,10 +21,9 @@ pub async fn start(
     id: web::Path<String>,
     _form: CsrfForm<super::auth::Empty>,
 ) -> Result<HttpResponse, AppError> {
-    let store = load_store(&state, &user, Action::Stocktake, id.into_inner()).await?;
-    let back = format!("/stores/{}", store.store.id);
-    let ctx = audit_ctx(&req, Some(&user));
-    let sid = store.store.id.clone();
+    let sid = id.into_inner();
+    let back = format!("/stores/{sid}");
+    let ctx = user.actor();
     let today = crate::time::today(state.config.time_zone);
     let result = run(&state, move |c| Ok(stocktake::start(c, &ctx, &sid, today)?))
         .await
@@ -140,7 +138,7 @@ pub async fn save_counts(
         .into_iter()
         .filter_map(|(k, v)| k.strip_prefix("count_").map(|id| (id.to_string(), v)))
         .collect();
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let result = run(&state, move |c| {
         let who = Counters {
             counted_by: &counted_by,
@@ -172,7 +170,7 @@ pub async fn confirm(
 ) -> Result<HttpResponse, AppError> {
     let (st, _, _) = load(&state, &user, Action::Stocktake, id.into_inner()).await?;
     let back = format!("/stocktakes/{}", st.id);
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let result = async {
         let key = IdemKey::parse(&form.0.key)?;
         // The sheet as the person saw it: required (see `seen_version`).

@@ -169,9 +169,8 @@ pub async fn stocktake_setting(
     state: web::Data<AppState>,
     form: CsrfForm<StocktakeSettingForm>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(Action::ManageStores)?;
     let show = form.0.show_expected == "1";
-    let ctx = user.audit();
+    let ctx = user.actor();
     run(&state, move |c| {
         Ok(crate::stock::stocktake::set_show_expected(c, &ctx, show)?)
     })

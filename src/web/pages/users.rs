@@ -7,7 +7,6 @@ use crate::auth::Action;
 use crate::domain::{NewPassword, Role, Username, parse_optional_text};
 use crate::stores::{self, StoreRow};
 use crate::users::{self, Assignment, InitialPassword, User, UserRow};
-use crate::web::extract::audit_ctx;
 use crate::web::page::{PageCtx, flash_ok, or_flash, render};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
@@ -78,7 +77,7 @@ pub async fn create(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ManageUsers)?;
     let f = form.0;
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let cost = state.config.password_cost;
     let result = run(&state, move |c| {
         let username = Username::parse(&f.username)?;
@@ -185,7 +184,7 @@ pub async fn assign(
     let id = id.into_inner();
     let back = format!("/users/{id}");
     let f = form.0;
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let self_id = user.user.id.clone();
     let result = run(&state, move |c| {
         let subject = users::find(c, &id)?.ok_or(AppError::NotFound)?;
@@ -226,7 +225,7 @@ async fn set_disabled(
         let e = crate::domain::FieldError::new("field.user", "error.cannot_disable_self");
         return Ok(crate::web::page::flash_field_error(&req, &back, &e));
     }
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let subject = run(&state, move |c| {
         Ok(users::set_disabled(c, &ctx, &id, disabled)?)
     })
@@ -281,7 +280,7 @@ pub async fn reset_password(
     user.require(Action::ManageUsers)?;
     let id = id.into_inner();
     let back = format!("/users/{id}");
-    let ctx = audit_ctx(&req, Some(&user));
+    let ctx = user.actor();
     let cost = state.config.password_cost;
     let given = form.0.password;
     let target = id.clone();
