@@ -51,6 +51,7 @@ fn shop(url: &str, units: i64, price: i64) -> Shop {
             area_id: &town,
             address: "",
             opening_hours: "",
+            phone: "",
         },
     )
     .unwrap()
