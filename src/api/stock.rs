@@ -107,6 +107,7 @@ pub async fn create_store(
                 area_id: &f.area_id,
                 address: f.address.as_deref().unwrap_or(""),
                 opening_hours: f.opening_hours.as_deref().unwrap_or(""),
+                phone: "",
             },
         )?;
         stores::find(c, &s.id)?.ok_or(ApiError::NotFound)

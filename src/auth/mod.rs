@@ -102,6 +102,9 @@ pub fn login_with(
                     ..ctx.clone()
                 };
                 audit::record(c, &who, "auth.login", "user", &user.id, "")?;
+                diesel::update(crate::db::schema::users::table.find(&user.id))
+                    .set(crate::db::schema::users::last_login_at.eq(now))
+                    .execute(c)?;
                 Ok::<_, diesel::result::Error>(token)
             })?;
             Ok(LoginOutcome::Success {

@@ -20,6 +20,9 @@ diesel::table! {
         opening_hours -> Text,
         active -> Bool,
         created_at -> Timestamp,
+        phone -> Text,
+        receipt_paper -> Text,
+        print_after_confirm -> Bool,
     }
 }
 
@@ -36,6 +39,7 @@ diesel::table! {
         must_change_password -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        last_login_at -> Nullable<Timestamp>,
     }
 }
 
@@ -313,6 +317,7 @@ diesel::table! {
         report -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        refused_rows -> Binary,
     }
 }
 

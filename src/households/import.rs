@@ -183,6 +183,19 @@ pub struct Report {
     /// stored in the job or shown to the checker.
     #[serde(skip)]
     pub conflicts: Vec<(usize, String)>,
+    /// The households an import registered, each with its new card.
+    #[serde(default)]
+    pub created: Vec<CreatedHousehold>,
+}
+
+/// A household an import registered: its file row and its new card.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct CreatedHousehold {
+    pub row: usize,
+    pub household_id: String,
+    pub head_name: String,
+    pub village: String,
+    pub card_no: String,
 }
 
 /// One field an import would change in a registered household.
@@ -199,6 +212,11 @@ pub struct FieldChange {
 }
 
 impl Report {
+    /// Whether any row (not the file as a whole) was refused.
+    pub fn has_refused_rows(&self) -> bool {
+        self.refused.iter().any(|e| e.row > 0)
+    }
+
     pub fn refused_rows(&self) -> usize {
         let mut rows: Vec<usize> = self.refused.iter().map(|e| e.row).collect();
         rows.dedup();
@@ -1102,7 +1120,14 @@ fn commit_inner(
         for p in &plans {
             match p {
                 Plan::Create(checked) => {
-                    create_in_tx(c, ctx, key, &checked.input)?;
+                    let (household_id, card) = create_in_tx(c, ctx, key, &checked.input)?;
+                    report.created.push(CreatedHousehold {
+                        row: checked.row,
+                        household_id,
+                        head_name: checked.input.head_name.clone(),
+                        village: checked.village.clone(),
+                        card_no: card.as_str().to_string(),
+                    });
                 }
                 Plan::Update { id, checked } => {
                     let mut input = checked.input.clone();
@@ -1137,12 +1162,13 @@ fn commit_inner(
 
 /// Insert one household with its card inside the import's transaction
 /// (no audit row per household: the import's own row covers them).
+/// Returns the household's id and its card.
 fn create_in_tx(
     c: &mut DbConn,
     ctx: &AuditCtx,
     key: &DataKey,
     input: &HouseholdInput,
-) -> Result<(), HouseholdError> {
+) -> Result<(String, crate::domain::CardNo), HouseholdError> {
     let id_number = input.id_number.as_ref().expect("parsed");
     let lookup = key.lookup("id", id_number.expose());
     let (phone_cipher, phone_masked) = match &input.phone {
@@ -1163,9 +1189,102 @@ fn create_in_tx(
         &phone_masked,
         now,
     )?;
-    super::new_card(c, key, &id, &ctx.username, now)?;
+    let card = super::new_card(c, key, &id, &ctx.username, now)?;
     super::record_status(c, ctx, &id, None, input.status.as_str(), "import", now)?;
+    Ok((id, card))
+}
+
+/// The refused rows of a file as they were typed: each with its row
+/// number and its cells in the order of [`Column::ALL`].
+pub type RefusedRows = Vec<(usize, Vec<String>)>;
+
+/// Days an import's refused rows are kept for download.
+pub const REFUSED_KEEP_DAYS: i64 = 7;
+
+/// Keep the rows a check or an import refused, encrypted with the data key
+/// (they hold full ID numbers and phones), for the person to fix and load
+/// again; earlier ones of the job are replaced.
+fn keep_refused(
+    conn: &mut DbConn,
+    key: &DataKey,
+    job_id: &str,
+    table: &Table,
+    report: &Report,
+) -> QueryResult<()> {
+    let refused: std::collections::BTreeSet<usize> = report
+        .refused
+        .iter()
+        .map(|e| e.row)
+        .filter(|r| *r > 0)
+        .collect();
+    let rows: RefusedRows = table
+        .rows
+        .iter()
+        .filter(|(n, _)| refused.contains(n))
+        .map(|(n, cells)| {
+            (
+                *n,
+                Column::ALL
+                    .iter()
+                    .map(|c| cells.get(c).map(|x| x.text.clone()).unwrap_or_default())
+                    .collect(),
+            )
+        })
+        .collect();
+    let stored = if rows.is_empty() {
+        Vec::new()
+    } else {
+        key.encrypt_bytes(&serde_json::to_vec(&rows).unwrap_or_default())
+    };
+    diesel::update(import_jobs::table.find(job_id))
+        .set(import_jobs::refused_rows.eq(stored))
+        .execute(conn)?;
     Ok(())
+}
+
+/// A job's refused rows, for the person who may see the job (see
+/// [`job_for`]); empty when none were refused or they were purged.
+///
+/// Errors: as [`job_for`].
+pub fn refused_rows(
+    conn: &mut DbConn,
+    actor: &Actor,
+    key: &DataKey,
+    id: &str,
+) -> Result<(Job, RefusedRows), HouseholdError> {
+    let job = job_for(conn, actor, id)?;
+    let stored: Vec<u8> = import_jobs::table
+        .find(id)
+        .select(import_jobs::refused_rows)
+        .first(conn)?;
+    let rows = key
+        .decrypt_bytes(&stored)
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    Ok((job, rows))
+}
+
+/// The households a finished import registered, read again for the actor
+/// (each within their scope), to print their cards.
+///
+/// Errors: as [`job_for`].
+pub fn created_households(
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: &str,
+) -> Result<Vec<super::HouseholdRow>, HouseholdError> {
+    let job = job_for(conn, actor, id)?;
+    let created = job.report().map(|r| r.created).unwrap_or_default();
+    let mut rows = Vec::with_capacity(created.len());
+    for h in created {
+        match super::find(conn, actor, &h.household_id) {
+            Ok(row) => rows.push(row),
+            // Since moved out of the actor's scope or archived away.
+            Err(HouseholdError::NotFound | HouseholdError::Forbidden) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(rows)
 }
 
 crate::text_enum! {
@@ -1262,15 +1381,24 @@ pub fn create_job(
 
 /// Delete the files of checks not confirmed within [`CHECK_KEEP_MINUTES`]:
 /// the job becomes "expired" (its report stays; confirming is refused).
-/// Returns how many files were deleted.
+/// Refused rows older than [`REFUSED_KEEP_DAYS`] go too. Returns how many
+/// files were deleted.
 pub fn purge_stale_files(conn: &mut DbConn, now: chrono::NaiveDateTime) -> QueryResult<usize> {
-    transition(
+    let purged = transition(
         conn,
         Jobs::IdleSince(now - chrono::Duration::minutes(CHECK_KEEP_MINUTES)),
         &[ImportState::Checked],
         ImportState::Expired,
         JobChanges::default(),
+    )?;
+    // Refused rows are kept a week for fixing, then go too.
+    diesel::update(
+        import_jobs::table
+            .filter(import_jobs::updated_at.lt(now - chrono::Duration::days(REFUSED_KEEP_DAYS))),
     )
+    .set(import_jobs::refused_rows.eq(Vec::<u8>::new()))
+    .execute(conn)?;
+    Ok(purged)
 }
 
 /// A job for the person who uploaded its file, or an administrator: only
@@ -1573,6 +1701,7 @@ fn run_job_inner(
                 // Back to "checked" with the new check, to be reviewed.
                 Confirmed::Changed(r) => (ImportState::Checked, r),
             };
+            keep_refused(&mut conn, key, job_id, &table, &report).map_err(|e| e.to_string())?;
             set_job(
                 &mut conn,
                 job_id,
@@ -1596,6 +1725,7 @@ fn run_job_inner(
             })
             .map_err(|e| format!("{e:?}"))?;
             audit_check(&mut conn, actor, &file_name, &report).map_err(|e| e.to_string())?;
+            keep_refused(&mut conn, key, job_id, &table, &report).map_err(|e| e.to_string())?;
             set_job(
                 &mut conn,
                 job_id,

@@ -228,6 +228,18 @@ pub fn add_category(conn: &mut DbConn, ctx: &Actor, name: &str) -> Result<Catego
     }
 }
 
+/// The rulebook's edition: how many rule versions were ever written (each
+/// new rule, change or retirement makes the next edition), and when the
+/// latest was written (UTC; `None` for an empty rulebook).
+pub fn rulebook_edition(conn: &mut DbConn) -> QueryResult<(i64, Option<NaiveDateTime>)> {
+    rules::table
+        .select((
+            diesel::dsl::count_star(),
+            diesel::dsl::max(rules::created_at),
+        ))
+        .first(conn)
+}
+
 /// The rules in force (current versions), by category and code.
 pub fn current_rules(conn: &mut DbConn) -> QueryResult<Vec<(Rule, String)>> {
     rules::table

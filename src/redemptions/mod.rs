@@ -181,6 +181,11 @@ impl Redemption {
     pub fn is_void(&self) -> bool {
         self.status == RedemptionStatus::Void
     }
+
+    /// The household's balance just before this redemption, in points.
+    pub fn balance_before(&self) -> i64 {
+        self.balance_after + self.total_points
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -556,14 +561,34 @@ pub fn find_for(
 
 /// A receipt: the redemption, its lines and its household, for an actor
 /// who may see receipts at its store (see `find_for`).
-pub fn receipt(
-    conn: &mut DbConn,
-    actor: &Actor,
-    id: &str,
-) -> Result<(Redemption, Vec<Line>, HouseholdRow), RedeemError> {
-    let (r, lines) = find_for(conn, actor, Action::ViewRedemptions, id)?;
-    let h = households::load(conn, &r.household_id)?;
-    Ok((r, lines, h))
+pub fn receipt(conn: &mut DbConn, actor: &Actor, id: &str) -> Result<Receipt, RedeemError> {
+    let (redemption, lines) = find_for(conn, actor, Action::ViewRedemptions, id)?;
+    let household = households::load(conn, &redemption.household_id)?;
+    let clerk_name = match &redemption.clerk_id {
+        Some(clerk) => crate::db::schema::users::table
+            .find(clerk)
+            .select(crate::db::schema::users::display_name)
+            .first::<String>(conn)
+            .optional()?
+            .filter(|n| !n.trim().is_empty()),
+        None => None,
+    }
+    .unwrap_or_else(|| redemption.clerk_username.clone());
+    Ok(Receipt {
+        redemption,
+        lines,
+        household,
+        clerk_name,
+    })
+}
+
+/// Everything a printed receipt shows.
+pub struct Receipt {
+    pub redemption: Redemption,
+    pub lines: Vec<Line>,
+    pub household: HouseholdRow,
+    /// The clerk's display name (their user name when they have none).
+    pub clerk_name: String,
 }
 
 /// The current card of a household a clerk names at the counter instead of
@@ -702,9 +727,19 @@ pub struct DaySummary {
     pub voided: Vec<Redemption>,
     /// The day's end (UTC): a redemption voided at or after it stood that day.
     pub until: NaiveDateTime,
+    /// Head of household's name by household id, for every redemption listed.
+    pub head_names: std::collections::HashMap<String, String>,
 }
 
 impl DaySummary {
+    /// The head of household's name for a listed redemption.
+    pub fn head_name(&self, r: &Redemption) -> &str {
+        self.head_names
+            .get(&r.household_id)
+            .map(String::as_str)
+            .unwrap_or("")
+    }
+
     /// Whether a redemption of the day had been voided by the day's end.
     pub fn void_that_day(&self, r: &Redemption) -> bool {
         r.voided_at.is_some_and(|v| v < self.until)
@@ -774,6 +809,28 @@ pub fn day_summary(
         .map(|r| r.household_id.as_str())
         .collect();
     let void_points: i64 = voided.iter().map(|r| r.total_points).sum();
+    // Names by the same filters (made on the day, or voided on it).
+    let mut head_names = std::collections::HashMap::new();
+    for (on_day, by_void) in [(true, false), (false, true)] {
+        use crate::db::schema::households;
+        let mut q = households::table
+            .inner_join(redemptions::table.on(redemptions::household_id.eq(households::id)))
+            .filter(redemptions::store_id.eq(store_id))
+            .select((households::id, households::head_name))
+            .distinct()
+            .into_boxed();
+        if on_day {
+            q = q
+                .filter(redemptions::created_at.ge(from))
+                .filter(redemptions::created_at.lt(to));
+        }
+        if by_void {
+            q = q
+                .filter(redemptions::voided_at.ge(from))
+                .filter(redemptions::voided_at.lt(to));
+        }
+        head_names.extend(q.load::<(String, String)>(conn)?);
+    }
     Ok(DaySummary {
         count: made.iter().filter(stood).count() as i64,
         points: made.iter().map(|r| r.total_points).sum::<i64>() - void_points,
@@ -788,6 +845,7 @@ pub fn day_summary(
         redemptions: made,
         voided,
         until: to,
+        head_names,
     })
 }
 

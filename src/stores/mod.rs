@@ -20,6 +20,46 @@ pub struct Store {
     pub opening_hours: String,
     pub active: bool,
     pub created_at: NaiveDateTime,
+    /// The store's telephone, printed on its receipts ("" when not given).
+    pub phone: String,
+    /// The paper its receipts print on.
+    pub receipt_paper: Paper,
+    /// Whether a receipt prints by itself once a redemption is confirmed.
+    pub print_after_confirm: bool,
+}
+
+crate::text_enum! {
+    /// The paper a store's receipts print on: a 58 mm or 80 mm thermal roll
+    /// (the receipt as long as its content) or an A4 sheet.
+    pub enum Paper { Roll58 = "58", Roll80 = "80", A4 = "a4" }
+}
+
+impl Paper {
+    /// The paper a form or link names ("58", "80", "a4"; "A4" too).
+    ///
+    /// Errors: `field.receipt_paper` / `error.choose_one` for anything else.
+    pub fn from_form(s: &str) -> Result<Paper, FieldError> {
+        Paper::parse(&s.trim().to_ascii_lowercase())
+            .map_err(|_| FieldError::new("field.receipt_paper", "error.choose_one"))
+    }
+
+    /// The receipt's CSS class for this paper.
+    pub fn css_class(self) -> &'static str {
+        match self {
+            Paper::Roll58 => "paper-58",
+            Paper::Roll80 => "paper-80",
+            Paper::A4 => "paper-a4",
+        }
+    }
+
+    /// How the paper is named on the page (58 mm, 80 mm, A4).
+    pub fn label(self) -> &'static str {
+        match self {
+            Paper::Roll58 => "58 mm",
+            Paper::Roll80 => "80 mm",
+            Paper::A4 => "A4",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -91,6 +131,13 @@ pub struct StoreForm<'a> {
     pub area_id: &'a str,
     pub address: &'a str,
     pub opening_hours: &'a str,
+    pub phone: &'a str,
+}
+
+/// How a store prints its receipts.
+pub struct ReceiptSettings {
+    pub paper: Paper,
+    pub print_after_confirm: bool,
 }
 
 pub fn create(conn: &mut DbConn, actor: &Actor, form: &StoreForm) -> Result<Store, StoreError> {
@@ -99,6 +146,7 @@ pub fn create(conn: &mut DbConn, actor: &Actor, form: &StoreForm) -> Result<Stor
     let name = parse_name("field.store_name", form.name, 60)?;
     let address = parse_optional_text("field.address", form.address, 200)?;
     let hours = parse_optional_text("field.opening_hours", form.opening_hours, 100)?;
+    let phone = parse_optional_text("field.store_phone", form.phone, 40)?;
     let area_id = form.area_id.trim();
     if area_id.is_empty() {
         return Err(FieldError::new("field.area", "error.area_required").into());
@@ -115,6 +163,7 @@ pub fn create(conn: &mut DbConn, actor: &Actor, form: &StoreForm) -> Result<Stor
                 stores::area_id.eq(area_id),
                 stores::address.eq(&address),
                 stores::opening_hours.eq(&hours),
+                stores::phone.eq(&phone),
                 stores::active.eq(true),
                 stores::created_at.eq(db::now()),
             ))
@@ -149,6 +198,7 @@ pub fn update(
     let name = parse_name("field.store_name", form.name, 60)?;
     let address = parse_optional_text("field.address", form.address, 200)?;
     let hours = parse_optional_text("field.opening_hours", form.opening_hours, 100)?;
+    let phone = parse_optional_text("field.store_phone", form.phone, 40)?;
     let area_id = form.area_id.trim();
     if area_id.is_empty() {
         return Err(FieldError::new("field.area", "error.area_required").into());
@@ -164,6 +214,7 @@ pub fn update(
                 stores::area_id.eq(area_id),
                 stores::address.eq(&address),
                 stores::opening_hours.eq(&hours),
+                stores::phone.eq(&phone),
             ))
             .execute(c)?;
         audit::record(
@@ -209,6 +260,44 @@ pub fn set_active(
             "store.deactivate"
         };
         audit::record(c, ctx, action, "store", id, &before.store.name)?;
+        Ok(stores::table.find(id).select(Store::as_select()).first(c)?)
+    })
+}
+
+/// Set how a store prints its receipts: its paper, and whether the receipt
+/// prints by itself after a confirmed redemption. An administrator, or a
+/// clerk at their own store (the paper is in front of them).
+///
+/// Errors: `Forbidden` outside the actor's stores; `NotFound` for an
+/// unknown store.
+pub fn set_receipt_settings(
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: &str,
+    settings: &ReceiptSettings,
+) -> Result<Store, StoreError> {
+    let ctx = &actor.audit();
+    db::write_tx(conn, |c| {
+        let store = for_actor(c, actor, Action::Redeem, id)?;
+        diesel::update(stores::table.find(id))
+            .set((
+                stores::receipt_paper.eq(settings.paper),
+                stores::print_after_confirm.eq(settings.print_after_confirm),
+            ))
+            .execute(c)?;
+        audit::record(
+            c,
+            ctx,
+            "store.receipt_settings",
+            "store",
+            id,
+            &format!(
+                "{}: paper {}, print after confirm {}",
+                store.store.name,
+                settings.paper.as_str(),
+                settings.print_after_confirm
+            ),
+        )?;
         Ok(stores::table.find(id).select(Store::as_select()).first(c)?)
     })
 }

@@ -26,6 +26,8 @@ pub struct User {
     pub must_change_password: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// When the user last logged in (UTC); `None`: never.
+    pub last_login_at: Option<NaiveDateTime>,
 }
 
 impl User {
@@ -135,6 +137,11 @@ impl Assignment {
         area_id: &str,
         store_id: &str,
     ) -> Result<Assignment, UserError> {
+        // No role is chosen for anyone: an empty choice is refused, never
+        // taken as the first role in the list.
+        if role.trim().is_empty() {
+            return Err(FieldError::new("field.role", "error.choose_one").into());
+        }
         let role = Role::parse(role).ok_or(FieldError::new("field.role", "error.role_unknown"))?;
         let area_id = Some(area_id.trim()).filter(|s| !s.is_empty());
         let store_id = Some(store_id.trim()).filter(|s| !s.is_empty());

@@ -3,11 +3,17 @@
 
 pub use crate::households::export::neutralise;
 
+/// A CSV file: a header record, then one record per row. Rows may differ in
+/// length (a report's sections do): each is still its own line.
 pub fn csv(headers: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
     // A BOM, so that Excel on Chinese Windows reads UTF-8.
     let mut out = "\u{feff}".as_bytes().to_vec();
     {
-        let mut w = ::csv::Writer::from_writer(&mut out);
+        // Flexible: a record of another length than the first is written
+        // whole and ended, never refused half-written onto the same line.
+        let mut w = ::csv::WriterBuilder::new()
+            .flexible(true)
+            .from_writer(&mut out);
         let _ = w.write_record(headers);
         for r in rows {
             let _ = w.write_record(r.iter().map(|c| neutralise(c)));
@@ -34,6 +40,8 @@ pub fn xlsx(
             write_cell(sheet, i as u32 + 1, c as u16, v)?;
         }
     }
+    let headers: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
+    fit_columns(sheet, &headers, rows)?;
     wb.save_to_buffer()
 }
 
@@ -44,8 +52,13 @@ pub struct Sheet {
     pub rows: Vec<Vec<String>>,
 }
 
-/// A workbook with one sheet per table.
-pub fn xlsx_sheets(sheets: &[Sheet]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+/// A workbook with one sheet per table. With a `title` (e.g. the report,
+/// its area and month), each sheet opens with it in bold above the headers.
+/// Columns are as wide as their longest cell (within bounds).
+pub fn xlsx_sheets(
+    sheets: &[Sheet],
+    title: Option<&str>,
+) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     let mut wb = rust_xlsxwriter::Workbook::new();
     let bold = rust_xlsxwriter::Format::new().set_bold();
     for Sheet {
@@ -62,35 +75,99 @@ pub fn xlsx_sheets(sheets: &[Sheet]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxErr
             .take(31)
             .collect();
         sheet.set_name(clean)?;
+        let first = match title {
+            Some(t) => {
+                sheet.write_string_with_format(0, 0, neutralise(t), &bold)?;
+                2
+            }
+            None => 0,
+        };
         for (c, h) in headers.iter().enumerate() {
-            sheet.write_string_with_format(0, c as u16, h, &bold)?;
+            sheet.write_string_with_format(first, c as u16, h, &bold)?;
         }
         for (i, r) in rows.iter().enumerate() {
             for (c, v) in r.iter().enumerate() {
-                write_cell(sheet, i as u32 + 1, c as u16, v)?;
+                write_cell(sheet, first + 1 + i as u32, c as u16, v)?;
             }
         }
+        fit_columns(sheet, headers, rows)?;
     }
     wb.save_to_buffer()
 }
 
-/// Whole numbers as numbers (not those with a leading zero, such as ids),
-/// everything else as neutralised text.
+/// Each column as wide as its longest header or cell (a Chinese character
+/// counts two), between 6 and 60 characters.
+fn fit_columns(
+    sheet: &mut rust_xlsxwriter::Worksheet,
+    headers: &[String],
+    rows: &[Vec<String>],
+) -> Result<(), rust_xlsxwriter::XlsxError> {
+    let width = |s: &str| -> usize { s.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum() };
+    let columns = rows
+        .iter()
+        .map(Vec::len)
+        .chain([headers.len()])
+        .max()
+        .unwrap_or(0);
+    for col in 0..columns {
+        let widest = headers
+            .get(col)
+            .map(|h| width(h.as_str()))
+            .into_iter()
+            .chain(
+                rows.iter()
+                    .filter_map(|r| r.get(col).map(|v| width(v.as_str()))),
+            )
+            .max()
+            .unwrap_or(0);
+        sheet.set_column_width(col as u16, (widest + 2).clamp(6, 60) as f64)?;
+    }
+    Ok(())
+}
+
+/// Plain numbers as numbers: whole ones, and amounts with decimals (yuan
+/// such as `12.50`, shown with two places). Not those with a leading zero
+/// (ids, card numbers); everything else as neutralised text.
 fn write_cell(
     sheet: &mut rust_xlsxwriter::Worksheet,
     row: u32,
     col: u16,
     v: &str,
 ) -> Result<(), rust_xlsxwriter::XlsxError> {
-    let numeric = !(v.starts_with("-0") || v.starts_with('0') && v != "0");
-    match v.parse::<i64>() {
-        Ok(n) if numeric => sheet.write_number(row, col, n as f64)?,
-        _ => sheet.write_string(row, col, neutralise(v))?,
+    match as_number(v) {
+        Some((n, true)) => {
+            let money = rust_xlsxwriter::Format::new().set_num_format("0.00");
+            sheet.write_number_with_format(row, col, n, &money)?
+        }
+        Some((n, false)) => sheet.write_number(row, col, n)?,
+        None => sheet.write_string(row, col, neutralise(v))?,
     };
     Ok(())
 }
 
-/// A file to download: CSV or XLSX, by the file name's extension.
+/// A cell's text as a number, and whether it has decimals: an optional
+/// minus, digits without a leading zero (but "0" and "0.5"), and at most
+/// one decimal point followed by one to four digits.
+fn as_number(v: &str) -> Option<(f64, bool)> {
+    let body = v.strip_prefix('-').unwrap_or(v);
+    let (int, frac) = match body.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (body, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(int) || (int.len() > 1 && int.starts_with('0')) || int.len() > 15 {
+        return None;
+    }
+    match frac {
+        None => int.parse::<i64>().ok().map(|n| (n as f64, false)),
+        Some(f) if digits(f) && f.len() <= 4 => v.parse::<f64>().ok().map(|n| (n, true)),
+        Some(_) => None,
+    }
+}
+
+/// A file to download: CSV or XLSX, by the file name's extension. The name
+/// may hold any language (sent as RFC 6266 `filename*`, with an ASCII
+/// stand-in for old clients); characters no file system takes are dropped.
 pub fn attachment(file_name: &str, body: Vec<u8>) -> actix_web::HttpResponse {
     use actix_web::http::header;
     let content_type = if file_name.ends_with(".xlsx") {
@@ -100,9 +177,41 @@ pub fn attachment(file_name: &str, body: Vec<u8>) -> actix_web::HttpResponse {
     };
     actix_web::HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, content_type))
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{file_name}\""),
-        ))
+        .insert_header((header::CONTENT_DISPOSITION, disposition(file_name)))
         .body(body)
+}
+
+/// `attachment; filename="ascii"; filename*=UTF-8''percent-encoded`.
+fn disposition(file_name: &str) -> String {
+    let clean: String = file_name
+        .chars()
+        .filter(|c| !c.is_control() && !"\\/:*?\"<>|;".contains(*c))
+        .collect();
+    let ascii: String = clean
+        .chars()
+        .map(|c| if c.is_ascii() && c != '%' { c } else { '_' })
+        .collect();
+    if ascii == clean {
+        return format!("attachment; filename=\"{clean}\"");
+    }
+    let mut encoded = String::new();
+    for b in clean.bytes() {
+        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+            encoded.push(b as char);
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+/// A file name's part taken from a name people typed (an area, a store):
+/// spaces become hyphens and characters no file system takes are dropped.
+pub fn name_part(s: &str) -> String {
+    s.trim()
+        .chars()
+        .filter(|c| !c.is_control() && !"\\/:*?\"<>|;'%".contains(*c))
+        .map(|c| if c.is_whitespace() { '-' } else { c })
+        .take(60)
+        .collect()
 }

@@ -91,6 +91,7 @@ pub fn table() -> Vec<RouteDef> {
         get!("/stores/{id}", stock::detail),
         post!("/stores/{id}/edit", stores::update),
         post!("/stores/{id}/active", stores::set_active),
+        post!("/stores/{id}/printing", counter::printing),
         post!("/stores/{id}/moves", stock::move_stock),
         post!("/stores/{id}/write-offs", stock::write_off),
         post!("/stores/{id}/purchases", stock::buy_in),
@@ -127,6 +128,15 @@ pub fn table() -> Vec<RouteDef> {
         get!("/households/import", households::import_form),
         post!("/households/import", households::import_upload),
         get!("/households/import/{id}", households::import_job),
+        get!("/households/import/{id}/cards", households::import_cards),
+        get!(
+            "/households/import/{id}/refused.csv",
+            households::import_refused_csv
+        ),
+        get!(
+            "/households/import/{id}/refused.xlsx",
+            households::import_refused_xlsx
+        ),
         post!(
             "/households/import/{id}/confirm",
             households::import_confirm

@@ -1,17 +1,21 @@
 // Small progressive touches; every page works without this file.
 (function () {
   "use strict";
-  // Ask before destructive actions (buttons marked .danger).
+  // Ask before destructive actions (buttons marked .danger) and before
+  // those that carry their own question (data-confirm="...").
   document.addEventListener("submit", function (ev) {
     var btn = ev.submitter;
-    if (btn && btn.classList.contains("danger") && btn.dataset.confirm !== "no") {
-      var msg = document.documentElement.lang === "en" ? "Are you sure?" : "确定要这样做吗？";
+    if (!btn || btn.dataset.confirm === "no") { return; }
+    if (btn.classList.contains("danger") || btn.dataset.confirm) {
+      var msg = btn.dataset.confirm ||
+        (document.documentElement.lang === "en" ? "Are you sure?" : "确定要这样做吗？");
       if (!window.confirm(msg)) { ev.preventDefault(); }
     }
   });
   // A second click on a submit button while the form is on its way does nothing.
   document.addEventListener("submit", function (ev) {
     var form = ev.target;
+    if (ev.defaultPrevented) { return; }  // a question answered "no"
     if (form.dataset.submitting === "1") { ev.preventDefault(); return; }
     form.dataset.submitting = "1";
     setTimeout(function () { form.dataset.submitting = ""; }, 5000);
@@ -22,6 +26,44 @@
   document.addEventListener("click", function (ev) {
     var t = ev.target && ev.target.closest ? ev.target.closest("[data-print]") : null;
     if (t) { ev.preventDefault(); window.print(); }
+  });
+  // A thermal receipt (58 mm or 80 mm roll) prints as long as its content:
+  // its page is sized to the receipt just before printing (a constructed
+  // sheet, which the CSP allows). Without this the printer's roll decides.
+  window.addEventListener("beforeprint", function () {
+    var r = document.querySelector(".receipt[data-paper='58'], .receipt[data-paper='80']");
+    if (!r || !("adoptedStyleSheets" in document)) { return; }
+    var w = r.dataset.paper;
+    var mm = Math.ceil(r.getBoundingClientRect().height * 25.4 / 96) + 6;
+    try {
+      var sheet = new CSSStyleSheet();
+      sheet.replaceSync("@page receipt" + w + " { size: " + w + "mm " + mm + "mm; margin: 0; }");
+      document.adoptedStyleSheets = [sheet];
+    } catch (e) { /* an old browser: the printer's roll decides */ }
+  });
+  // A receipt at a store that prints by itself prints once as it opens; the
+  // address loses its ?print=1 so a reload does not print it again.
+  var auto = document.querySelector("[data-print-on-load]");
+  if (auto) {
+    if (window.history && window.history.replaceState) {
+      window.history.replaceState(null, "", window.location.pathname);
+    }
+    window.print();
+  }
+  // One key each for what a clerk does all day (shown beside each button):
+  // an element marked data-key="F8" is clicked by F8, wherever the focus is.
+  document.addEventListener("keydown", function (ev) {
+    if (ev.altKey || ev.ctrlKey || ev.metaKey || ev.shiftKey || !/^F\d+$/.test(ev.key)) { return; }
+    var el = document.querySelector("[data-key='" + ev.key + "']");
+    if (!el) { return; }
+    ev.preventDefault();
+    el.click();
+    // A list opened by its key takes the focus, so arrows and Tab move in it.
+    var box = el.tagName === "SUMMARY" ? el.parentElement : null;
+    if (box && box.open) {
+      var first = box.querySelector("button, a, input");
+      if (first) { first.focus(); }
+    }
   });
   // A look-up that found nothing selects what was typed, so the next scan
   // replaces it instead of being appended to it.

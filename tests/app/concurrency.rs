@@ -50,6 +50,7 @@ fn shop(url: &str, units: i64, price: i64) -> Shop {
             area_id: &town,
             address: "",
             opening_hours: "",
+            phone: "",
         },
     )
     .unwrap()

@@ -22,7 +22,7 @@ pub fn balance(app: &TestApp, household: &str) -> i64 {
     ledger::balance(&mut app.conn(), &ledger::household_account(household)).unwrap()
 }
 
-fn card_of(app: &TestApp, household: &str) -> String {
+pub(crate) fn card_of(app: &TestApp, household: &str) -> String {
     use aixin::db::schema::points_cards;
     points_cards::table
         .filter(points_cards::household_id.eq(household))
@@ -57,16 +57,16 @@ pub fn redeem_for_test(app: &TestApp, store: &str, household: &str, item: &str) 
 }
 
 /// A store with a clerk, two goods on its shelf and a household.
-struct Counter {
-    store: String,
-    rice: String,
-    soap: String,
-    household: String,
-    card: String,
-    village: String,
+pub(crate) struct Counter {
+    pub(crate) store: String,
+    pub(crate) rice: String,
+    pub(crate) soap: String,
+    pub(crate) household: String,
+    pub(crate) card: String,
+    pub(crate) village: String,
 }
 
-fn setup(app: &TestApp, rice_stock: i64, soap_stock: i64) -> Counter {
+pub(crate) fn setup(app: &TestApp, rice_stock: i64, soap_stock: i64) -> Counter {
     let [_, _, town, village] = app.area_chain("柜台");
     let store = app.store("柜台超市", &town);
     app.user("clerk", Role::Clerk, None, Some(&store));
@@ -122,7 +122,7 @@ fn setup(app: &TestApp, rice_stock: i64, soap_stock: i64) -> Counter {
 }
 
 /// The basket form's hidden fields on a counter page.
-fn hidden(body: &str, name: &str) -> Vec<String> {
+pub(crate) fn hidden(body: &str, name: &str) -> Vec<String> {
     let needle = format!("name=\"{name}\" value=\"");
     body.split(&needle)
         .skip(1)
@@ -130,7 +130,10 @@ fn hidden(body: &str, name: &str) -> Vec<String> {
         .collect()
 }
 
-fn basket_fields<'a>(page: &'a Page, extra: &[(&'a str, &'a str)]) -> Vec<(String, String)> {
+pub(crate) fn basket_fields<'a>(
+    page: &'a Page,
+    extra: &[(&'a str, &'a str)],
+) -> Vec<(String, String)> {
     let mut f: Vec<(String, String)> = Vec::new();
     for name in ["store_id", "card", "key", "household_id", "total"] {
         f.push((
@@ -150,7 +153,7 @@ fn basket_fields<'a>(page: &'a Page, extra: &[(&'a str, &'a str)]) -> Vec<(Strin
     f
 }
 
-async fn post_basket(c: &Client, fields: &[(String, String)]) -> Page {
+pub(crate) async fn post_basket(c: &Client, fields: &[(String, String)]) -> Page {
     let refs: Vec<(&str, &str)> = fields
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))

@@ -194,6 +194,7 @@ impl TestApp {
                 area_id,
                 address: "",
                 opening_hours: "",
+                phone: "",
             },
         )
         .expect("create store")

@@ -32,18 +32,22 @@ macro_rules! app_test {
     };
 }
 
+mod admin_pages;
 mod api;
 mod auth;
 mod browser;
 mod cli;
 mod concurrency;
 mod counter;
+mod counter_print;
 mod demo;
 mod edges;
+mod exports;
 mod foundation;
 mod fuzz_forms;
 mod households;
 mod import;
+mod import_results;
 mod integrity;
 mod layers;
 mod lifecycle;
@@ -57,5 +61,6 @@ mod reports;
 mod search;
 mod signals;
 mod stock;
+mod walks;
 mod window;
 mod window_edges;

@@ -97,6 +97,9 @@ fn matrix(method: &str, path: &str) -> Option<Who> {
         | ("GET", "/households/import")
         | ("POST", "/households/import")
         | ("GET", "/households/import/{id}")
+        | ("GET", "/households/import/{id}/cards")
+        | ("GET", "/households/import/{id}/refused.csv")
+        | ("GET", "/households/import/{id}/refused.xlsx")
         | ("POST", "/households/import/{id}/confirm") => Roles(HOUSEHOLD_KEEPERS),
         ("GET", "/rules") | ("GET", "/rules/print") => AnyUser,
         ("POST", "/rules")
@@ -126,9 +129,10 @@ fn matrix(method: &str, path: &str) -> Option<Who> {
         | ("GET", "/reports/monthly.csv")
         | ("GET", "/reports/monthly.xlsx") => Roles(HOUSEHOLD_READERS),
         ("POST", "/reports/close") | ("POST", "/reports/reopen") => Roles(ADMIN),
-        ("GET", "/counter") | ("POST", "/counter") | ("POST", "/redemptions/{id}/void") => {
-            Roles(ADMIN_CLERK)
-        }
+        ("GET", "/counter")
+        | ("POST", "/counter")
+        | ("POST", "/redemptions/{id}/void")
+        | ("POST", "/stores/{id}/printing") => Roles(ADMIN_CLERK),
         ("GET", "/counter/day") | ("GET", "/redemptions/{id}") => Roles(STOCK_READERS),
         ("GET", "/settings") | ("POST", "/settings") | ("GET", "/operations") => Roles(ADMIN),
         ("POST", "/stores")

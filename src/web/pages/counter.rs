@@ -12,7 +12,7 @@ use crate::households::HouseholdRow;
 use crate::households::find::{self, FoundBy, Query};
 use crate::i18n;
 use crate::redemptions::{self, DaySummary, Line, PricedLine, RedeemRequest, Redemption, WantLine};
-use crate::stores::StoreRow;
+use crate::stores::{Paper, ReceiptSettings, StoreRow};
 use crate::web::extract::lang_of;
 use crate::web::middleware::see_other;
 use crate::web::page::{PageCtx, flash_field_error, flash_ok, or_flash, render};
@@ -46,6 +46,8 @@ struct CounterPage<'a> {
     error: Option<String>,
     /// Households found by name, ID number or old card, to choose from.
     found: Option<Found>,
+    /// The store's goods with their prices and stock (F4 opens the list).
+    shelf: Vec<crate::stock::ShelfLine>,
 }
 
 impl CounterPage<'_> {
@@ -63,6 +65,9 @@ impl CounterPage<'_> {
     }
     fn line_value(&self, l: &PricedLine) -> String {
         format!("{}*{}", l.item.id, l.quantity)
+    }
+    fn next_link(&self) -> String {
+        format!("/counter?store_id={}", self.store.store.id)
     }
     fn masked_id(&self) -> String {
         self.household
@@ -148,14 +153,17 @@ pub async fn counter(
         &serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
             .unwrap_or_default(),
     );
-    let lines = if household.is_some() && !wanted.is_empty() {
+    let (lines, shelf) = if household.is_some() {
         let store_id = store.store.id.clone();
         run(&state, move |c| {
-            Ok(redemptions::price_basket(c, &store_id, &wanted)?)
+            Ok((
+                redemptions::price_basket(c, &store_id, &wanted)?,
+                counter_shelf(c, &store_id)?,
+            ))
         })
         .await?
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     let ctx = PageCtx::build(&req, Some(&user));
     render(
@@ -170,8 +178,21 @@ pub async fn counter(
             choices: Vec::new(),
             error,
             found,
+            shelf,
         },
     )
+}
+
+/// The goods a clerk can hand out here: active items on the shelf, with
+/// their price at this store and how many are there.
+fn counter_shelf(
+    c: &mut crate::db::DbConn,
+    store_id: &str,
+) -> diesel::QueryResult<Vec<crate::stock::ShelfLine>> {
+    Ok(crate::stock::shelf(c, store_id)?
+        .into_iter()
+        .filter(|l| l.item.active)
+        .collect())
 }
 
 /// The counter on a household's card with a basket (`line` = `item*qty`).
@@ -254,6 +275,44 @@ fn basket(form: &[(String, String)]) -> (Vec<WantLine>, Option<crate::domain::Fi
     (lines, refused)
 }
 
+/// Apply the quantities typed into the basket's own boxes (`qty_<item>`):
+/// a new number replaces the line's, 0 takes the line out. Returns whether
+/// anything changed, or the first box that cannot be read (nothing is
+/// changed then).
+fn change_quantities(
+    lines: &mut Vec<WantLine>,
+    form: &[(String, String)],
+) -> (bool, Option<crate::domain::FieldError>) {
+    let mut wanted = Vec::with_capacity(lines.len());
+    for l in lines.iter() {
+        let typed = field(form, &format!("qty_{}", l.item_id));
+        let q = if typed.is_empty() {
+            l.quantity
+        } else if crate::domain::input::normalize(&typed) == "0" {
+            0
+        } else {
+            match crate::domain::stock::Quantity::parse("field.quantity", &typed) {
+                Ok(q) => q.get(),
+                Err(e) => return (false, Some(e)),
+            }
+        };
+        wanted.push(q);
+    }
+    let changed = lines.iter().zip(&wanted).any(|(l, q)| l.quantity != *q);
+    if changed {
+        let mut keep = wanted.into_iter();
+        lines.retain_mut(|l| match keep.next() {
+            Some(0) => false,
+            Some(q) => {
+                l.quantity = q;
+                true
+            }
+            None => true,
+        });
+    }
+    (changed, None)
+}
+
 /// Every action at the counter: add a scanned or typed item, pick one of
 /// several matches, remove a line, or (Enter on an empty entry, or the
 /// confirm button) redeem.
@@ -290,11 +349,23 @@ pub async fn basket_action(
         .find(|(k, _)| k == "remove")
         .and_then(|(_, v)| v.parse::<usize>().ok());
     let pick = field(&form, "pick");
-    let confirm = form.iter().any(|(k, _)| k == "confirm")
-        || (entry.is_empty() && pick.is_empty() && remove.is_none() && !lines.is_empty());
-    if unreadable.is_some() {
+    // Quantities changed in the basket's own boxes (0 takes the line out).
+    let (changed, unreadable_qty) = if unreadable.is_none() {
+        change_quantities(&mut lines, &form)
+    } else {
+        (false, None)
+    };
+    if let Some(e) = &unreadable_qty {
+        error = Some(i18n::field_error(lang, e));
+    }
+    // Enter in a quantity box applies the change; it never confirms.
+    let confirm = !changed
+        && unreadable_qty.is_none()
+        && (form.iter().any(|(k, _)| k == "confirm")
+            || (entry.is_empty() && pick.is_empty() && remove.is_none() && !lines.is_empty()));
+    if unreadable.is_some() || unreadable_qty.is_some() {
         // Nothing is added, removed or redeemed from a basket not read whole.
-    } else if let Some(i) = remove {
+    } else if let Some(i) = remove.filter(|_| !changed) {
         if i < lines.len() {
             lines.remove(i);
         }
@@ -360,7 +431,15 @@ pub async fn basket_action(
         })
         .await;
         match result {
-            Ok((r, _replayed)) => return Ok(see_other(&format!("/redemptions/{}", r.id))),
+            Ok((r, _replayed)) => {
+                // A store that prints by itself prints this receipt once.
+                let print = if store.store.print_after_confirm {
+                    "?print=1"
+                } else {
+                    ""
+                };
+                return Ok(see_other(&format!("/redemptions/{}{print}", r.id)));
+            }
             Err(AppError::Invalid(e)) => error = Some(i18n::field_error(lang, &e)),
             Err(e) => return Err(e),
         }
@@ -380,10 +459,11 @@ pub async fn basket_action(
             Err(_) => None,
         };
         let priced = redemptions::price_basket(c, &store_id, &lines2)?;
-        Ok((h, priced))
+        let shelf = counter_shelf(c, &store_id)?;
+        Ok((h, priced, shelf))
     })
     .await;
-    let (household, priced) = match loaded {
+    let (household, priced, shelf) = match loaded {
         Ok(x) => x,
         Err(AppError::Invalid(e)) => return Ok(flash_field_error(&req, "/counter", &e)),
         Err(e) => return Err(e),
@@ -407,6 +487,7 @@ pub async fn basket_action(
             choices,
             error,
             found: None,
+            shelf,
         },
         status,
     )
@@ -420,14 +501,24 @@ struct ReceiptPage<'a> {
     lines: Vec<Line>,
     store: StoreRow,
     household: HouseholdRow,
-    paper: &'static str,
+    clerk_name: String,
+    paper: Paper,
+    papers: &'static [Paper],
     can_void: bool,
+    /// The clerk may set how this store prints (its paper, printing by itself).
+    can_set_printing: bool,
+    /// Print once as the page opens (a store that prints after confirming).
+    auto_print: bool,
 }
 
 #[derive(Deserialize, Default)]
 pub struct ReceiptQuery {
+    /// A paper to show this once ("58", "80", "a4"); the store's otherwise.
     #[serde(default)]
     paper: String,
+    /// "1" right after a confirmed redemption at a store that prints by itself.
+    #[serde(default)]
+    print: String,
 }
 
 pub async fn receipt(
@@ -440,30 +531,78 @@ pub async fn receipt(
     user.require(Action::ViewRedemptions)?;
     let id = id.into_inner();
     let actor = user.actor();
-    let (r, lines, household) =
-        run(&state, move |c| Ok(redemptions::receipt(c, &actor, &id)?)).await?;
+    let receipt = run(&state, move |c| Ok(redemptions::receipt(c, &actor, &id)?)).await?;
+    let r = receipt.redemption;
     let store = load_store(&state, &user, Action::ViewRedemptions, r.store_id.clone()).await?;
-    let paper = match q.paper.as_str() {
-        "58" => "paper-58",
-        "a4" => "paper-a4",
-        _ => "paper-80",
-    };
-    let can_void = !r.is_void()
-        && user.can(Action::Redeem)
-        && user.require_store(Action::Redeem, &store).is_ok();
+    let paper = Paper::from_form(&q.paper).unwrap_or(store.store.receipt_paper);
+    let at_counter = user.can(Action::Redeem) && user.require_store(Action::Redeem, &store).is_ok();
+    let can_void = !r.is_void() && at_counter;
+    let auto_print = q.print == "1" && at_counter && store.store.print_after_confirm;
     let ctx = PageCtx::build(&req, Some(&user));
     render(
         &ctx,
         &ReceiptPage {
             ctx: &ctx,
             r,
-            lines,
+            lines: receipt.lines,
             store,
-            household,
+            household: receipt.household,
+            clerk_name: receipt.clerk_name,
             paper,
+            papers: Paper::ALL,
             can_void,
+            can_set_printing: at_counter,
+            auto_print,
         },
     )
+}
+
+#[derive(Deserialize)]
+pub struct PrintingForm {
+    #[serde(default)]
+    paper: String,
+    /// "1" when the receipt prints by itself after confirming.
+    #[serde(default)]
+    print_after_confirm: String,
+    /// The receipt to go back to.
+    #[serde(default)]
+    redemption_id: String,
+}
+
+/// Remember how a store prints its receipts (its paper, and whether a
+/// receipt prints by itself after confirming): a clerk there or an admin.
+pub async fn printing(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: CsrfForm<PrintingForm>,
+) -> Result<HttpResponse, AppError> {
+    let store = load_store(&state, &user, Action::Redeem, id.into_inner()).await?;
+    let f = form.0;
+    let rid = f.redemption_id.trim();
+    let back = if !rid.is_empty() && rid.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        format!("/redemptions/{rid}")
+    } else {
+        format!("/counter?store_id={}", store.store.id)
+    };
+    let result = async {
+        let settings = ReceiptSettings {
+            paper: Paper::from_form(&f.paper)?,
+            print_after_confirm: f.print_after_confirm == "1",
+        };
+        let actor = user.actor();
+        let sid = store.store.id.clone();
+        run(&state, move |c| {
+            Ok(crate::stores::set_receipt_settings(
+                c, &actor, &sid, &settings,
+            )?)
+        })
+        .await?;
+        Ok(flash_ok(&req, &back, "flash.printing_saved", &[]))
+    }
+    .await;
+    or_flash(&req, &back, result)
 }
 
 #[derive(Deserialize)]

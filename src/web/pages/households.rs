@@ -983,6 +983,122 @@ pub async fn import_job(
     Ok(res)
 }
 
+/// The rows an import refused, as a CSV file to fix and load again.
+pub async fn import_refused_csv(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    import_refused(req, user, state, id.into_inner(), "csv").await
+}
+
+/// The rows an import refused, as an XLSX file to fix and load again.
+pub async fn import_refused_xlsx(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    import_refused(req, user, state, id.into_inner(), "xlsx").await
+}
+
+/// The rows an import refused: the columns as the template names them,
+/// each row as it was typed, and a last column with the reasons.
+async fn import_refused(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: String,
+    ext: &str,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ImportHouseholds)?;
+    let actor = user.actor();
+    let key = state.key.clone();
+    let (job, rows) = run(&state, move |c| {
+        Ok(import::refused_rows(c, &actor, &key, &id)?)
+    })
+    .await?;
+    let lang = crate::web::extract::lang_of(&req);
+    let report = job.report().unwrap_or_default();
+    let reason_header = crate::i18n::t(lang, "households.refused_reason");
+    let mut headers: Vec<&str> = import::Column::ALL.iter().map(|c| c.header()).collect();
+    headers.push(reason_header);
+    let table: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|(row, mut cells)| {
+            let reasons: Vec<String> = report
+                .refused
+                .iter()
+                .filter(|e| e.row == row)
+                .map(|e| {
+                    format!(
+                        "{}{}{}",
+                        crate::i18n::t(lang, &e.field),
+                        crate::i18n::t(lang, "common.colon"),
+                        e.message(&lang)
+                    )
+                })
+                .collect();
+            cells.push(reasons.join(crate::i18n::t(lang, "common.semicolon")));
+            cells
+        })
+        .collect();
+    let stem = job
+        .file_name
+        .rsplit_once('.')
+        .map(|(s, _)| s)
+        .unwrap_or(&job.file_name);
+    let name = format!(
+        "{}-{}.{ext}",
+        crate::web::export::name_part(stem),
+        crate::web::export::name_part(crate::i18n::t(lang, "households.refused_file"))
+    );
+    let body = if ext == "xlsx" {
+        crate::web::export::xlsx(
+            crate::i18n::t(lang, "households.refused_file"),
+            &headers,
+            &table,
+        )
+        .map_err(AppError::internal)?
+    } else {
+        crate::web::export::csv(&headers, &table)
+    };
+    Ok(crate::web::export::attachment(&name, body))
+}
+
+/// The cards of the households an import registered, to print at once.
+pub async fn import_cards(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ImportHouseholds)?;
+    let id = id.into_inner();
+    let actor = user.actor();
+    let key = state.key.clone();
+    let url = state.config.public_url.clone();
+    let show_pins = user.can(Action::EditHouseholds);
+    let ctx = audit_ctx(&req, Some(&user));
+    let cards = run(&state, move |c| {
+        let rows = import::created_households(c, &actor, &id)?;
+        Ok(print_cards(c, &key, url.as_deref(), &ctx, rows, show_pins)?)
+    })
+    .await?;
+    let ctx = PageCtx::build(&req, Some(&user));
+    render(
+        &ctx,
+        &CardsPage {
+            ctx: &ctx,
+            cards,
+            single: false,
+            pins_shown: show_pins,
+            reset_for: None,
+        },
+    )
+}
+
 /// The confirm form: updates to registered households apply only when
 /// `apply_updates` is ticked.
 #[derive(Deserialize)]

@@ -40,7 +40,11 @@ struct MonthlyPage<'a> {
     printed_at: String,
     printed_by: String,
     query: String,
+    /// The month can be closed here (an admin, an area's summary, the
+    /// month over) or reopened (it is closed).
     can_close: bool,
+    /// Stores in the area shown, for their own summaries.
+    stores: Vec<crate::stores::StoreRow>,
     /// The 12-month trend chart (SVG drawn here, no user text inside).
     trend_svg: String,
 }
@@ -52,6 +56,22 @@ pub async fn monthly(
     q: web::Query<MonthlyQuery>,
 ) -> Result<HttpResponse, AppError> {
     let (s, areas) = load(&user, &state, &q).await?;
+    let scope = user.scope.clone();
+    let area_path = areas
+        .iter()
+        .find(|a| a.id == s.area_id)
+        .map(|a| a.path.clone());
+    let stores = run(&state, move |c| Ok(crate::stores::list(c)?))
+        .await?
+        .into_iter()
+        .filter(|st| {
+            scope.covers_store(&st.store.id, &st.area_path)
+                && area_path
+                    .as_deref()
+                    .is_some_and(|p| st.area_path.starts_with(p))
+        })
+        .collect();
+    let today = crate::time::today(state.config.time_zone);
     let ctx = PageCtx::build(&req, Some(&user));
     let printed_at = crate::time::format_local(crate::db::now(), state.config.time_zone);
     let query = match &s.store_id {
@@ -63,7 +83,10 @@ pub async fn monthly(
         &MonthlyPage {
             ctx: &ctx,
             printed_by: user.user.shown_name().to_string(),
-            can_close: user.can(Action::CloseMonths),
+            can_close: user.can(Action::CloseMonths)
+                && s.store_id.is_none()
+                && (s.closed.is_some() || s.month.end_day() <= today),
+            stores,
             trend_svg: if s.trend.is_empty() {
                 String::new()
             } else {
@@ -280,12 +303,30 @@ pub fn sections(lang: Lang, s: &Summary) -> Vec<Sheet> {
     out
 }
 
-fn file_name(s: &Summary, ext: &str) -> String {
-    // Area ids are ASCII; names may not be, so the file is named by id.
-    let id = s.store_id.as_deref().unwrap_or(&s.area_id);
-    format!("monthly-{}-{id}.{ext}", s.month)
+/// The file's name: the report, its area (or store) and its month, e.g.
+/// `月度汇总-凤山街道-2026-11.csv`.
+fn file_name(lang: Lang, s: &Summary, ext: &str) -> String {
+    use crate::web::export::name_part;
+    format!(
+        "{}-{}-{}.{ext}",
+        name_part(i18n::t(lang, "reports.title")),
+        name_part(&s.area_name),
+        s.month
+    )
 }
 
+/// The row above everything: the report, its area (or store) and month.
+fn title_row(lang: Lang, s: &Summary) -> Vec<String> {
+    vec![
+        i18n::t(lang, "reports.title").to_string(),
+        format!("{}：{}", i18n::t(lang, "reports.area"), s.area_name),
+        format!("{}：{}", i18n::t(lang, "reports.month"), s.month),
+    ]
+}
+
+/// The summary as one CSV: a title row (report, area, month), then each
+/// section's name, its header and its rows, one record per row, and a
+/// blank line between sections.
 pub async fn monthly_csv(
     req: HttpRequest,
     user: CurrentUser,
@@ -294,24 +335,24 @@ pub async fn monthly_csv(
 ) -> Result<HttpResponse, AppError> {
     let (s, _) = load(&user, &state, &q).await?;
     let lang = lang_of(&req);
-    // One CSV: each section's title row, its header, its rows, a blank line.
-    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut rows: Vec<Vec<String>> = vec![Vec::new()];
     for sheet in sections(lang, &s) {
         rows.push(vec![sheet.name]);
         rows.push(sheet.headers);
         rows.extend(sheet.rows);
         rows.push(Vec::new());
     }
-    let title = format!(
-        "{} {} {}",
-        i18n::t(lang, "reports.title"),
-        s.area_name,
-        s.month
-    );
-    let body = crate::web::export::csv(&[title.as_str()], &rows);
-    Ok(crate::web::export::attachment(&file_name(&s, "csv"), body))
+    rows.pop();
+    let title = title_row(lang, &s);
+    let title: Vec<&str> = title.iter().map(String::as_str).collect();
+    let body = crate::web::export::csv(&title, &rows);
+    Ok(crate::web::export::attachment(
+        &file_name(lang, &s, "csv"),
+        body,
+    ))
 }
 
+/// The summary as a workbook: a sheet per section, each under the title.
 pub async fn monthly_xlsx(
     req: HttpRequest,
     user: CurrentUser,
@@ -321,8 +362,13 @@ pub async fn monthly_xlsx(
     let (s, _) = load(&user, &state, &q).await?;
     let lang = lang_of(&req);
     let sheets = sections(lang, &s);
-    let body = crate::web::export::xlsx_sheets(&sheets).map_err(AppError::internal)?;
-    Ok(crate::web::export::attachment(&file_name(&s, "xlsx"), body))
+    let title = title_row(lang, &s).join(" ");
+    let body =
+        crate::web::export::xlsx_sheets(&sheets, Some(&title)).map_err(AppError::internal)?;
+    Ok(crate::web::export::attachment(
+        &file_name(lang, &s, "xlsx"),
+        body,
+    ))
 }
 
 fn sheet(name: String, headers: Vec<String>, rows: Vec<Vec<String>>) -> Sheet {

@@ -17,6 +17,12 @@ struct ListPage<'a> {
     can_edit: bool,
     print: bool,
     f: RuleForm,
+    /// The rulebook's edition (see `points::rulebook_edition`).
+    edition: i64,
+    /// When the rulebook last changed (UTC).
+    changed_at: Option<chrono::NaiveDateTime>,
+    /// Today in the scheme's time zone, for the printed sheet.
+    today: String,
 }
 
 async fn list_page(
@@ -26,10 +32,15 @@ async fn list_page(
     print: bool,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ViewRules)?;
-    let (rules, categories) = run(&state, |c| {
-        Ok((points::current_rules(c)?, points::categories(c)?))
+    let (rules, categories, edition) = run(&state, |c| {
+        Ok((
+            points::current_rules(c)?,
+            points::categories(c)?,
+            points::rulebook_edition(c)?,
+        ))
     })
     .await?;
+    let today = crate::time::today(state.config.time_zone).to_string();
     let ctx = PageCtx::build(&req, Some(&user));
     render(
         &ctx,
@@ -41,6 +52,9 @@ async fn list_page(
             can_edit: user.can(Action::ManageRules) && !print,
             print,
             f: RuleForm::blank(),
+            edition: edition.0,
+            changed_at: edition.1,
+            today,
         },
     )
 }

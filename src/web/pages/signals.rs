@@ -239,8 +239,8 @@ pub async fn xlsx(
     q: web::Query<SignalsQuery>,
 ) -> Result<HttpResponse, AppError> {
     let (r, _) = load(&user, &state, q.into_inner()).await?;
-    let body =
-        crate::web::export::xlsx_sheets(&sheets(lang_of(&req), &r)).map_err(AppError::internal)?;
+    let body = crate::web::export::xlsx_sheets(&sheets(lang_of(&req), &r), None)
+        .map_err(AppError::internal)?;
     // Area ids are ASCII; names may not be, so the file is named by id.
     let name = format!("signals-{}-{}.xlsx", r.month, r.area_id);
     Ok(crate::web::export::attachment(&name, body))

@@ -67,6 +67,8 @@ struct StorePage<'a> {
     can_move: bool,
     can_book: bool,
     can_count: bool,
+    /// May open this store's monthly summary.
+    can_report: bool,
     move_key: String,
     write_off_key: String,
     buy_in_key: String,
@@ -116,6 +118,8 @@ pub async fn detail(
             can_move: user.can_at_store(Action::MoveStock, &store) && store.store.active,
             can_book: user.can_at_store(Action::BookDonation, &store) && store.store.active,
             can_count: user.can_at_store(Action::Stocktake, &store),
+            can_report: user.can(Action::ViewReports)
+                && user.scope.covers_store(&store.store.id, &store.area_path),
             store,
             shelf,
             low,

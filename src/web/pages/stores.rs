@@ -56,6 +56,8 @@ pub struct NewStoreForm {
     address: String,
     #[serde(default)]
     opening_hours: String,
+    #[serde(default)]
+    phone: String,
 }
 
 pub async fn create(
@@ -76,6 +78,7 @@ pub async fn create(
                 area_id: &f.area_id,
                 address: &f.address,
                 opening_hours: &f.opening_hours,
+                phone: &f.phone,
             },
         )?)
     })
@@ -108,6 +111,7 @@ pub async fn update(
                 area_id: &f.area_id,
                 address: &f.address,
                 opening_hours: &f.opening_hours,
+                phone: &f.phone,
             },
         )?)
     })

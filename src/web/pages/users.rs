@@ -18,19 +18,61 @@ struct ListPage<'a> {
     areas: Vec<Area>,
     stores: Vec<StoreRow>,
     roles: [Role; 5],
+    /// What the list was searched for ("" for everyone).
+    q: String,
+    /// How many users there are in all (the list may show fewer).
+    total: usize,
+}
+
+#[derive(Deserialize, Default)]
+pub struct UserSearch {
+    /// Part of a login, display name, role, area or store name.
+    #[serde(default)]
+    q: String,
+}
+
+/// Whether a user's row matches what was searched (case-insensitive, on
+/// the login, display name, role word and label, area and store).
+fn matches(row: &UserRow, lang: crate::i18n::Lang, q: &str) -> bool {
+    if q.is_empty() {
+        return true;
+    }
+    let role_label = Role::parse(&row.user.role)
+        .map(|r| crate::i18n::t(lang, r.label_key()).to_string())
+        .unwrap_or_default();
+    [
+        row.user.username.as_str(),
+        row.user.display_name.as_str(),
+        row.user.role.as_str(),
+        role_label.as_str(),
+        row.area_name.as_deref().unwrap_or(""),
+        row.store_name.as_deref().unwrap_or(""),
+    ]
+    .iter()
+    .any(|f| f.to_lowercase().contains(q))
 }
 
 pub async fn list(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
+    search: web::Query<UserSearch>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ManageUsers)?;
-    let (users, areas, stores) = run(&state, |c| {
+    let (all, areas, stores) = run(&state, |c| {
         Ok((users::list(c)?, areas::tree(c)?, stores::list(c)?))
     })
     .await?;
     let ctx = PageCtx::build(&req, Some(&user));
+    let q = crate::domain::input::normalize(&search.q)
+        .trim()
+        .to_string();
+    let needle = q.to_lowercase();
+    let total = all.len();
+    let users = all
+        .into_iter()
+        .filter(|r| matches(r, ctx.lang, &needle))
+        .collect();
     render(
         &ctx,
         &ListPage {
@@ -39,6 +81,8 @@ pub async fn list(
             areas,
             stores,
             roles: Role::ALL,
+            q,
+            total,
         },
     )
 }
