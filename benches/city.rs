@@ -379,6 +379,24 @@ fn run_target(t: &Target, households: usize, months: usize, dir: &Path) -> Vec<R
         ));
     }
 
+    // The month's integrity signals for the whole city, against the raw SQL
+    // of their largest query (the month's awards with their households).
+    let (first_ms, again_ms, raw_ms) = signals_times(&pool, &t.key_file, &facts.city);
+    rows.push(row(
+        "integrity signals, city (last full month; trend computed)",
+        format!("{first_ms:.0} ms"),
+        format!("raw SQL of the month's awards: {raw_ms:.0} ms"),
+        Some(first_ms / raw_ms),
+        "< 5 s",
+    ));
+    rows.push(row(
+        "integrity signals, city (trend from its stored figures)",
+        format!("{again_ms:.0} ms"),
+        format!("raw SQL of the month's awards: {raw_ms:.0} ms"),
+        Some(again_ms / raw_ms),
+        "< 5 s",
+    ));
+
     // Import and verify, through the command line.
     let file = dir.join(format!("import-{}.csv", t.name));
     write_import(&pool, &file, 20_000);
@@ -1124,6 +1142,81 @@ fn summary_times(pool: &DbPool, area_id: &str, whole_city: bool) -> (f64, f64) {
         })
         .collect();
     (median(app), median(raw))
+}
+
+/// Milliseconds of the signals page's report for the last full month and
+/// the whole city: the first time (the eleven months of the sparkline
+/// computed and stored), then the median of 3 with the trend read back; and
+/// of the raw SQL of the month's awards (the largest of its queries, see
+/// docs/signals.md), median of 3.
+fn signals_times(pool: &DbPool, key_file: &Path, area_id: &str) -> (f64, f64, f64) {
+    let key = aixin::crypto::DataKey::load_or_create(None, key_file).expect("the city's data key");
+    let tz = chrono_tz::Asia::Shanghai;
+    let month = aixin::time::Month::of(aixin::time::today(tz)).prev();
+    let c = &mut pool.get().unwrap();
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v[v.len() / 2]
+    };
+    let area = aixin::areas::find(c, area_id).unwrap().expect("the city");
+    let t = aixin::signals::Thresholds::load(c).unwrap();
+    diesel::delete(aixin::db::schema::signal_month_counts::table)
+        .execute(&mut **c)
+        .unwrap();
+    let started = Instant::now();
+    aixin::signals::compute_report(c, tz, &key, &area, month, &t).unwrap();
+    let first = started.elapsed().as_secs_f64() * 1000.0;
+    let again: Vec<f64> = (0..3)
+        .map(|_| {
+            let started = Instant::now();
+            aixin::signals::compute_report(c, tz, &key, &area, month, &t).unwrap();
+            started.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    let (from, to) = aixin::signals::fetch::bounds(tz, month);
+    let prefix = format!("{}%", area.path);
+    let sql =
+        "SELECT awards.id, awards.household_id, awards.points, awards.occurred_on, awards.note,
+                      awards.status, awards.proposed_by, awards.proposed_at, awards.reviewed_by,
+                      awards.reviewed_at, households.head_name, households.helper_id,
+                      households.archived_at, areas.path
+                 FROM awards
+                 JOIN households ON households.id = awards.household_id
+                 JOIN areas ON areas.id = households.area_id
+                WHERE areas.path LIKE $1 AND awards.proposed_at >= $2 AND awards.proposed_at < $3
+                  AND awards.status <> 'withdrawn'";
+    #[derive(QueryableByName)]
+    #[allow(dead_code)]
+    struct A {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        id: String,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        points: i64,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        path: String,
+    }
+    let raw: Vec<f64> = (0..3)
+        .map(|_| {
+            let started = Instant::now();
+            let rows: Vec<A> = match &mut **c {
+                DbConn::Sqlite(s) => diesel::sql_query(sql.replace('$', "?"))
+                    .bind::<diesel::sql_types::Text, _>(&prefix)
+                    .bind::<diesel::sql_types::Timestamp, _>(from)
+                    .bind::<diesel::sql_types::Timestamp, _>(to)
+                    .load(s)
+                    .unwrap(),
+                DbConn::Pg(p) => diesel::sql_query(sql)
+                    .bind::<diesel::sql_types::Text, _>(&prefix)
+                    .bind::<diesel::sql_types::Timestamp, _>(from)
+                    .bind::<diesel::sql_types::Timestamp, _>(to)
+                    .load(p)
+                    .unwrap(),
+            };
+            assert!(!rows.is_empty());
+            started.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    (first, median(again), median(raw))
 }
 
 /// A household list of `n` new households in the app's import format, in

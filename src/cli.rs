@@ -80,6 +80,11 @@ pub enum Command {
         #[command(subcommand)]
         command: LedgerCommand,
     },
+    /// The integrity signals.
+    Signals {
+        #[command(subcommand)]
+        command: SignalsCommand,
+    },
     /// Import data from files.
     Import {
         #[command(subcommand)]
@@ -98,6 +103,19 @@ pub enum Command {
         /// Only list the households that would be erased; change nothing.
         #[arg(long)]
         dry_run: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SignalsCommand {
+    /// Forget the stored monthly figures of the integrity signals (the
+    /// signals page's 12-month sparkline) and compute the last months
+    /// again for the whole scheme (after changing a threshold, or to check
+    /// them); other areas' figures are computed again when first shown.
+    Rebuild {
+        /// Months before the current one to compute
+        #[arg(long, default_value_t = 11)]
+        months: usize,
     },
 }
 
@@ -294,6 +312,16 @@ pub fn main() -> ExitCode {
                 }
             }
         }
+        Command::Signals {
+            command: SignalsCommand::Rebuild { months },
+        } => with_db(&config, |pool| {
+            let key = load_key(&config, pool).map_err(|_| "the data key".to_string())?;
+            let mut conn = pool.get().map_err(|e| e.to_string())?;
+            let n = crate::signals::trend::rebuild(&mut conn, config.time_zone, &key, months)
+                .map_err(|e| e.to_string())?;
+            println!("aixin: signal figures computed again for {n} months");
+            Ok(())
+        }),
         Command::Ledger {
             command: LedgerCommand::Verify,
         } => {
@@ -445,7 +473,10 @@ fn run_demo(
         config.password_cost,
         size,
         config.time_zone,
-        plant,
+        crate::demo::city::FillOptions {
+            plant,
+            now: crate::db::now(),
+        },
         &mut |step, done, total| {
             bar.set_message(step.to_string());
             bar.set_length(total as u64);
@@ -528,10 +559,10 @@ fn serve(config: Config, bind: Option<String>, demo: bool) -> ExitCode {
             );
         }
     }
-    let state = AppState::new(pool.clone(), config.clone(), backend, key);
+    let state = AppState::new(pool.clone(), config.clone(), backend, key.clone());
     let result = actix_web::rt::System::new().block_on(async move {
         let server = crate::server::serve(state, listener, None)?;
-        actix_web::rt::spawn(housekeeping(pool, config));
+        actix_web::rt::spawn(housekeeping(pool, config, key));
         println!("aixin: serving on http://{addr} ({})", backend.name());
         server.await
     });
@@ -623,8 +654,9 @@ fn retention(pool: &DbPool, dry_run: bool) -> Result<(), String> {
 
 /// The jobs that run once a day, on whichever app server claims the day
 /// first: the nightly backup (when AIXIN_BACKUP_DIR is set), points expiry
-/// and retention (when their settings are on).
-fn daily_jobs(pool: &DbPool, config: &Config) {
+/// and retention (when their settings are on), and the integrity signals'
+/// figures of the month just past.
+fn daily_jobs(pool: &DbPool, config: &Config, key: &DataKey) {
     use crate::operations::{record_run, store_message};
     let day = crate::time::today(config.time_zone);
     // The backup takes its own connection: run it before holding one here.
@@ -682,6 +714,13 @@ fn daily_jobs(pool: &DbPool, config: &Config) {
         Ok(None) => {}
         Err(e) => tracing::error!(error = %e, "retention failed"),
     }
+    // The integrity signals' figures of the month just past, which late
+    // reviews and voids can still change (the sparkline reads them).
+    match crate::signals::trend::daily(&mut c, config.time_zone, key, day) {
+        Ok(Some(n)) => tracing::info!(%day, areas = n, "signal figures refreshed"),
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "signal figures failed"),
+    }
     // Photos of households' reports go after their own retention period.
     let daily = crate::auth::Actor {
         username: "(daily)".into(),
@@ -696,12 +735,13 @@ fn daily_jobs(pool: &DbPool, config: &Config) {
 
 /// Sweep expired sessions and old failed-login rows now and then, and run
 /// the daily jobs.
-async fn housekeeping(pool: DbPool, config: Config) {
+async fn housekeeping(pool: DbPool, config: Config, key: std::sync::Arc<DataKey>) {
     let mut tick = actix_web::rt::time::interval(Duration::from_secs(300));
     loop {
         tick.tick().await;
         let pool = pool.clone();
         let config = config.clone();
+        let key = key.clone();
         let _ = actix_web::web::block(move || {
             if let Ok(mut c) = pool.get() {
                 let now = db::now();
@@ -727,7 +767,7 @@ async fn housekeeping(pool: DbPool, config: Config) {
                     tracing::error!(error = ?e, "settling awards after notice failed");
                 }
             }
-            daily_jobs(&pool, &config);
+            daily_jobs(&pool, &config, &key);
         })
         .await;
     }

@@ -40,6 +40,13 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         last_login_at -> Nullable<Timestamp>,
+        id_cipher -> Text,
+        id_lookup -> Text,
+        id_masked -> Text,
+        phone_cipher -> Text,
+        phone_masked -> Text,
+        home_area_id -> Nullable<Text>,
+        home_address -> Text,
     }
 }
 
@@ -681,3 +688,14 @@ diesel::table! {
 
 diesel::joinable!(signal_marks -> users (marked_by));
 diesel::allow_tables_to_appear_in_same_query!(signal_marks, users);
+
+diesel::table! {
+    signal_month_counts (month, area_id, kind) {
+        month -> Text,
+        area_id -> Text,
+        kind -> Text,
+        findings -> BigInt,
+        thresholds -> Text,
+        computed_at -> Timestamp,
+    }
+}

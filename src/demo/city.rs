@@ -1044,7 +1044,11 @@ impl City {
             Event::Stocktake { store } => {
                 let clerk = self.stores[store].clerk.clone();
                 self.stocktake_no += 1;
-                let number = format!("PD{}-{:05}", at.format("%Y"), self.stocktake_no);
+                let number = format!(
+                    "PD{}-{:05}",
+                    local_day(self.tz, at).format("%Y"),
+                    self.stocktake_no
+                );
                 let id = self.id_at(at);
                 let posted_at = at + Duration::minutes(45);
                 // A few items counted one or two off what the ledger says.
@@ -1177,21 +1181,37 @@ pub fn fill(
     tz: chrono_tz::Tz,
     progress: &mut dyn FnMut(&str, usize, usize),
 ) -> Result<(DemoLogins, Made), String> {
-    fill_with(conn, key, cost, size, tz, false, progress).map(|(l, m, _)| (l, m))
+    let options = FillOptions {
+        plant: false,
+        now: db::now(),
+    };
+    fill_with(conn, key, cost, size, tz, options, progress).map(|(l, m, _)| (l, m))
 }
 
-/// As `fill`, and with `plant` the known anomalies of `demo::plant` among
-/// the ordinary months (when the city has at least ten villages and three
-/// months): returns what was planted.
+/// How a demo city is filled beyond its size.
+#[derive(Debug, Clone, Copy)]
+pub struct FillOptions {
+    /// Plant the known anomalies of `demo::plant`.
+    pub plant: bool,
+    /// The moment the history ends (UTC): its day and month in the scheme's
+    /// time zone are the demo's "today" and current month.
+    pub now: NaiveDateTime,
+}
+
+/// As `fill`, with its history ending at `options.now`, and with
+/// `options.plant` the known anomalies of `demo::plant` among the ordinary
+/// months (when the city has at least ten villages and three months):
+/// returns what was planted.
 pub fn fill_with(
     conn: &mut DbConn,
     key: &DataKey,
     cost: PasswordCost,
     size: DemoSize,
     tz: chrono_tz::Tz,
-    plant: bool,
+    options: FillOptions,
     progress: &mut dyn FnMut(&str, usize, usize),
 ) -> Result<(DemoLogins, Made, Vec<Planted>), String> {
+    let plant = options.plant;
     if !super::is_empty(conn).map_err(|e| e.to_string())? {
         return Err("the database already has households; the demo only fills an empty one".into());
     }
@@ -1204,8 +1224,8 @@ pub fn fill_with(
     }
     let months = size.months.max(1);
     let mut rng = StdRng::seed_from_u64(size.seed);
-    let now = db::now();
-    let today = crate::time::today(tz);
+    let now = options.now;
+    let today = local_day(tz, now);
     let mut first_month = Month::of(today);
     for _ in 1..months {
         first_month = first_month.prev();
@@ -1251,6 +1271,8 @@ pub fn fill_with(
     let mut rows = Vec::new();
     let mut cards = Vec::new();
     let mut history = Vec::new();
+    // Each household's phone, for the staff member planted as its relative.
+    let mut phones: Vec<String> = Vec::new();
     for n in 0..size.households {
         let village = n % city.villages.len();
         let offset = if rng.gen_bool(0.85) {
@@ -1280,6 +1302,9 @@ pub fn fill_with(
         );
         let phone =
             crate::domain::Phone::parse("field.phone", &phone).map_err(|e| format!("{e:?}"))?;
+        if planting {
+            phones.push(phone.expose().to_string());
+        }
         let card = loop {
             let c = card_number(&mut rng);
             if seen_cards.insert(c.clone()) {
@@ -1404,6 +1429,24 @@ pub fn fill_with(
     } else {
         None
     };
+    // The household of a clerk's relative: the clerk's own record carries
+    // its phone.
+    let related_h = if planting {
+        nth_of(plant::V_HOUSEHOLDS, 1)
+    } else {
+        None
+    };
+    if let Some(h) = related_h {
+        let phone =
+            crate::domain::Phone::parse("field.phone", &phones[h]).map_err(|e| format!("{e:?}"))?;
+        diesel::update(users::table.find(&city.stores[0].clerk.id))
+            .set((
+                users::phone_cipher.eq(key.encrypt(phone.expose())),
+                users::phone_masked.eq(phone.masked()),
+            ))
+            .execute(conn)
+            .map_err(err)?;
+    }
     if planting {
         let official = |v: usize| city.villages[v % nv].official.id.clone();
         let hid = |h: Option<usize>| h.map(|h| city.households[h].id.clone());
@@ -1442,6 +1485,7 @@ pub fn fill_with(
         add(K::StockLosses, Some(city.stores[1].id.clone()));
         add(K::NeverRedeem, hid(never_h));
         add(K::AfterArchive, hid(archived));
+        add(K::StaffRelated, hid(related_h));
     }
     // The planted month's rules of thumb.
     let fast_base = crate::time::local_day_start_utc(p_month.end_day() + Duration::days(3), tz)
@@ -1538,7 +1582,11 @@ pub fn fill_with(
                     proposed_at = moment(&mut rng, tz, d, 8, 18);
                     occurred_on = occurred_on.min(d);
                 }
-                if is_p && pv == plant::V_BACKDATED && backdated_left > 0 {
+                if is_p
+                    && pv == plant::V_BACKDATED
+                    && backdated_left > 0
+                    && Month::of(local_day(tz, proposed_at)) == p_month
+                {
                     backdated_left -= 1;
                     occurred_on =
                         local_day(tz, proposed_at) - Duration::days(plant::BACKDATED_DAYS);
@@ -1557,7 +1605,12 @@ pub fn fill_with(
                 let reviewed_on = local_day(tz, proposed_at) + Duration::days(rng.gen_range(1..7));
                 let mut reviewed_at = moment(&mut rng, tz, reviewed_on, 8, 18);
                 let mut rejected = rng.gen_bool(0.03);
-                if (is_p && pv == plant::V_PAIR) || never {
+                // The planted pair: every award of the village proposed in
+                // the planted month is approved, also those of deeds done at
+                // the end of the month before (the signal reads the month of
+                // the proposal, not of the deed).
+                let proposed_in_p = planting && Month::of(local_day(tz, proposed_at)) == p_month;
+                if (proposed_in_p && pv == plant::V_PAIR) || never {
                     rejected = false;
                 }
                 if is_p && pv == plant::V_FAST && fast_n < 60 {
@@ -1609,6 +1662,9 @@ pub fn fill_with(
                 }
                 if Some(h) == helped_h {
                     extra.extend((0..6).map(|k| (village, k, early(k))));
+                }
+                if Some(h) == related_h {
+                    extra.extend((0..2).map(|k| (village, k, early(k))));
                 }
                 if Some(h) == valuable_h {
                     extra.extend((0..25).map(|k| (10 + k / 5, k, early(k))));
@@ -1699,7 +1755,10 @@ pub fn fill_with(
                 }
             }
             // A visit to the store, paid from the points credited before it.
-            if rng.gen_bool(if launch { 0.5 } else { 0.27 }) && !never {
+            // (The planted visitors come only for their planted visits that
+            // month, so that nothing else spends what funds them.)
+            let planted_visitor = is_p && (Some(h) == two_stores_h || Some(h) == valuable_h);
+            if rng.gen_bool(if launch { 0.5 } else { 0.27 }) && !never && !planted_visitor {
                 let day = day_of(&mut rng);
                 let mut at = moment(&mut rng, tz, day, 8, 17);
                 let night = is_p && town.is_multiple_of(city.stores.len()) && night_left > 0;

@@ -20,7 +20,9 @@ pub const V_FAST: usize = 7;
 /// Households of these villages: the first redeems at two stores, the
 /// second earns every month and never redeems.
 pub const V_COUNTER: usize = 8;
-/// The first takes valuable goods, the second earns after being archived.
+/// The first takes valuable goods, another earns after being archived, and
+/// the second (archived aside) is a clerk's relative: the clerk of the
+/// first store has its phone on their own record.
 pub const V_HOUSEHOLDS: usize = 9;
 /// The note copied across households.
 pub const COPIED_NOTE: &str = "积极参加村庄环境整治，表现突出";

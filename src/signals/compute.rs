@@ -63,6 +63,8 @@ pub struct LineRow {
     pub quantity: i64,
     /// Points per unit.
     pub unit_points: i64,
+    /// Who handed the goods over.
+    pub clerk_id: Option<String>,
 }
 
 /// A store as the counter signals see it.
@@ -84,6 +86,8 @@ pub struct StoreLosses {
     pub redeemed_points: i64,
     /// The loss movements, to link to.
     pub movements: Vec<(String, String)>,
+    /// Who recorded them.
+    pub recorded_by: Vec<String>,
 }
 
 /// A household's approved earning by month, and whether it ever redeemed.
@@ -96,6 +100,17 @@ pub struct EarnerRow {
     /// Points approved in the window.
     pub points: i64,
     pub ever_redeemed: bool,
+    /// Who proposed those points.
+    pub proposers: Vec<String>,
+}
+
+/// A household that shares something with a staff member's own record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relation {
+    pub household_id: String,
+    pub staff_id: String,
+    /// What they share: `id`, `phone`, `address`, joined by `+`.
+    pub how: String,
 }
 
 fn town_of(path: &str) -> &str {
@@ -544,6 +559,52 @@ pub fn after_archive(awards: &[AwardRow]) -> Vec<Finding> {
     )
 }
 
+/// Awards (approved or pending) to households related to a staff member:
+/// score = the household's points in the month; every such household is
+/// flagged (a favour to one's own family needs no threshold).
+pub fn staff_related(awards: &[AwardRow], related: &[Relation]) -> Vec<Finding> {
+    if related.is_empty() {
+        return Vec::new();
+    }
+    let mut by: BTreeMap<&str, Vec<&Relation>> = BTreeMap::new();
+    for r in related {
+        by.entry(&r.household_id).or_default().push(r);
+    }
+    let mut rows: BTreeMap<&str, Vec<&AwardRow>> = BTreeMap::new();
+    for a in awards.iter().filter(|a| counted(a) && a.points > 0) {
+        if by.contains_key(a.household_id.as_str()) {
+            rows.entry(&a.household_id).or_default().push(a);
+        }
+    }
+    sort(
+        rows.into_iter()
+            .map(|(h, list)| {
+                let points: i64 = list.iter().map(|a| a.points).sum();
+                let relations = &by[h];
+                let mut staff: Vec<String> = relations.iter().map(|r| r.staff_id.clone()).collect();
+                // The proposers too: a colleague may be the one doing the favour.
+                for a in &list {
+                    if !staff.contains(&a.proposed_by) {
+                        staff.push(a.proposed_by.clone());
+                    }
+                }
+                let how: Vec<&str> = relations.iter().map(|r| r.how.as_str()).collect();
+                let mut refs = vec![household_ref(h, &list[0].head_name)];
+                refs.extend(list.iter().take(50).map(|a| award_ref(a)));
+                Finding::new(
+                    Kind::StaffRelated,
+                    h,
+                    points as f64,
+                    0.0,
+                    format!("{}; {points}", how.join(", ")),
+                    staff,
+                    refs,
+                )
+            })
+            .collect(),
+    )
+}
+
 /// Clerks whose void rate is far above the other clerks'.
 pub fn clerk_voids(redemptions: &[RedemptionRow], tz: Tz, t: &Thresholds) -> Vec<Finding> {
     let mut by: BTreeMap<&str, Vec<&RedemptionRow>> = BTreeMap::new();
@@ -731,13 +792,16 @@ pub fn valuable_goods(lines: &[LineRow], t: &Thresholds) -> Vec<Finding> {
                 });
             }
         }
+        let mut clerks: Vec<String> = list.iter().filter_map(|l| l.clerk_id.clone()).collect();
+        clerks.sort();
+        clerks.dedup();
         out.push(Finding::new(
             Kind::ValuableGoods,
             h,
             q as f64,
             t.valuable_units as f64,
             format!("{q} ({:.0}%)", share * 100.0),
-            Vec::new(),
+            clerks,
             refs,
         ));
     }
@@ -788,7 +852,7 @@ pub fn stock_losses(stores: &[StoreLosses], names: &[StoreRow], t: &Thresholds) 
                 score,
                 t.loss_ratio,
                 format!("{} / {}", s.lost_points, s.redeemed_points),
-                Vec::new(),
+                s.recorded_by.clone(),
                 refs,
             ));
         }
@@ -809,7 +873,7 @@ pub fn never_redeem(earners: &[EarnerRow], window_months: i64) -> Vec<Finding> {
                     e.points as f64,
                     0.0,
                     format!("{} / {}", e.months_earning, e.points),
-                    Vec::new(),
+                    e.proposers.clone(),
                     vec![household_ref(&e.household_id, &e.head_name)],
                 )
             })
@@ -1113,6 +1177,7 @@ mod tests {
                 item_name: "大米".into(),
                 quantity: 1 + (n % 2),
                 unit_points: 45,
+                clerk_id: None,
             })
             .collect();
         assert!(valuable_goods(&lines, &t()).is_empty());
@@ -1125,6 +1190,7 @@ mod tests {
                 item_name: "大米".into(),
                 quantity: 3,
                 unit_points: 45,
+                clerk_id: None,
             });
         }
         let out = valuable_goods(&lines, &t());
@@ -1140,6 +1206,7 @@ mod tests {
                 lost_points: 20 + s,
                 redeemed_points: 2000,
                 movements: vec![],
+                recorded_by: vec![],
             })
             .collect();
         assert!(stock_losses(&stores, &[], &t()).is_empty());
@@ -1150,6 +1217,23 @@ mod tests {
     }
 
     #[test]
+    fn awards_to_a_staff_members_family() {
+        let rows = town(|_, _, _| {});
+        assert!(staff_related(&rows, &[]).is_empty());
+        let rel = |h: &str, how: &str| Relation {
+            household_id: h.into(),
+            staff_id: "clerk9".into(),
+            how: how.into(),
+        };
+        let out = staff_related(&rows, &[rel("h1-3", "phone"), rel("nobody", "id")]);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].subject, "h1-3");
+        assert!(out[0].staff.contains(&"clerk9".to_string()));
+        assert!(out[0].staff.contains(&"o1".to_string()));
+        assert!(out[0].detail.starts_with("phone"));
+    }
+
+    #[test]
     fn earning_every_month_never_redeeming() {
         let e = |id: &str, months, redeemed| EarnerRow {
             household_id: id.into(),
@@ -1157,6 +1241,7 @@ mod tests {
             months_earning: months,
             points: 10 * months,
             ever_redeemed: redeemed,
+            proposers: vec![],
         };
         let out = never_redeem(&[e("a", 6, false), e("b", 6, true), e("c", 5, false)], 6);
         assert_eq!(out.len(), 1);

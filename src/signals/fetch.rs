@@ -9,7 +9,10 @@ use chrono_tz::Tz;
 use diesel::prelude::*;
 
 use super::Thresholds;
-use super::compute::{AwardRow, EarnerRow, LineRow, RedemptionRow, StoreLosses, StoreRow};
+use super::compute::{
+    AwardRow, EarnerRow, LineRow, RedemptionRow, Relation, StoreLosses, StoreRow,
+};
+use crate::crypto::DataKey;
 use crate::db::schema::{
     areas, awards, households, items, redemption_lines, redemptions, stock_movements, stores, users,
 };
@@ -25,6 +28,8 @@ pub struct MonthRows {
     pub stores: Vec<StoreRow>,
     pub losses: Vec<StoreLosses>,
     pub earners: Vec<EarnerRow>,
+    /// Households that share a phone, ID number or home with a staff member.
+    pub related: Vec<Relation>,
 }
 
 /// Users' and stores' shown names by id.
@@ -61,6 +66,7 @@ pub fn bounds(tz: Tz, month: Month) -> (NaiveDateTime, NaiveDateTime) {
 pub fn month(
     c: &mut DbConn,
     tz: Tz,
+    key: &DataKey,
     area_path: &str,
     month: Month,
     t: &Thresholds,
@@ -156,8 +162,18 @@ pub fn month(
             redemption_lines::item_name,
             redemption_lines::quantity,
             redemption_lines::unit_points,
+            redemptions::clerk_id,
         ))
-        .load::<(String, String, String, String, String, i64, i64)>(c)?
+        .load::<(
+            String,
+            String,
+            String,
+            String,
+            String,
+            i64,
+            i64,
+            Option<String>,
+        )>(c)?
         .into_iter()
         .map(
             |(
@@ -168,6 +184,7 @@ pub fn month(
                 item_name,
                 quantity,
                 unit_points,
+                clerk_id,
             )| {
                 LineRow {
                     redemption_id,
@@ -177,6 +194,7 @@ pub fn month(
                     item_name,
                     quantity,
                     unit_points,
+                    clerk_id,
                 }
             },
         )
@@ -198,6 +216,7 @@ pub fn month(
             stock_movements::to_store_id,
             items::name,
             items::points_price,
+            stock_movements::user_id,
         ))
         .load(c)?;
     let mut losses: HashMap<String, StoreLosses> = stores
@@ -212,11 +231,14 @@ pub fn month(
             )
         })
         .collect();
-    for (id, kind, q, from_store, to_store, name, price) in moves {
+    for (id, kind, q, from_store, to_store, name, price, user) in moves {
         if let Some(s) = from_store.filter(|s| store_ids.contains(s.as_str())) {
             let l = losses.get_mut(&s).expect("an area store");
             l.lost_points += q * price;
             l.movements.push((id, format!("{kind} {name} x{q}")));
+            if let Some(u) = user.filter(|u| !l.recorded_by.contains(u)) {
+                l.recorded_by.push(u);
+            }
         } else if let Some(s) = to_store.filter(|s| store_ids.contains(s.as_str())) {
             losses.get_mut(&s).expect("an area store").lost_points -= q * price;
         }
@@ -230,7 +252,9 @@ pub fn month(
     losses.sort_by(|a, b| a.store_id.cmp(&b.store_id));
 
     let earners = earners(c, &prefix, month, t.never_months, to)?;
+    let related = related(c, key)?;
     Ok(MonthRows {
+        related,
         awards,
         redemptions,
         lines,
@@ -240,7 +264,8 @@ pub fn month(
     })
 }
 
-/// A loss movement: id, kind, quantity, from store, to store, item name, price.
+/// A loss movement: id, kind, quantity, from store, to store, item name,
+/// price, who recorded it.
 type LossMove = (
     String,
     String,
@@ -249,9 +274,11 @@ type LossMove = (
     Option<String>,
     String,
     i64,
+    Option<String>,
 );
-/// A household's head, the months (year, month) it earned in, and its points.
-type EarnedMonths = (String, HashSet<(i32, u32)>, i64);
+/// A household's head, the months (year, month) it earned in, its points,
+/// and who proposed them.
+type EarnedMonths = (String, HashSet<(i32, u32)>, i64, Vec<String>);
 
 type AwardTuple = (
     (String, String, i64, NaiveDate, String, String),
@@ -337,7 +364,7 @@ fn earners(
     for _ in 1..window {
         first = first.prev();
     }
-    let rows: Vec<(String, String, NaiveDate, i64)> = awards::table
+    let rows: Vec<(String, String, NaiveDate, i64, String)> = awards::table
         .inner_join(households::table.inner_join(areas::table))
         .filter(areas::path.like(prefix))
         .filter(awards::status.eq("approved"))
@@ -349,13 +376,17 @@ fn earners(
             households::head_name,
             awards::occurred_on,
             awards::points,
+            awards::proposed_by,
         ))
         .load(c)?;
     let mut by: HashMap<String, EarnedMonths> = HashMap::new();
-    for (h, name, on, points) in rows {
-        let e = by.entry(h).or_insert((name, HashSet::new(), 0));
+    for (h, name, on, points, proposer) in rows {
+        let e = by.entry(h).or_insert((name, HashSet::new(), 0, Vec::new()));
         e.1.insert((on.year(), on.month()));
         e.2 += points;
+        if !e.3.contains(&proposer) {
+            e.3.push(proposer);
+        }
     }
     by.retain(|_, e| e.1.len() as i64 >= window);
     if by.is_empty() {
@@ -372,14 +403,122 @@ fn earners(
         .collect();
     let mut out: Vec<EarnerRow> = by
         .into_iter()
-        .map(|(household_id, (head_name, months, points))| EarnerRow {
-            ever_redeemed: redeemed.contains(&household_id),
-            household_id,
-            head_name,
-            months_earning: months.len() as i64,
-            points,
-        })
+        .map(
+            |(household_id, (head_name, months, points, proposers))| EarnerRow {
+                ever_redeemed: redeemed.contains(&household_id),
+                proposers,
+                household_id,
+                head_name,
+                months_earning: months.len() as i64,
+                points,
+            },
+        )
         .collect();
     out.sort_by(|a, b| a.household_id.cmp(&b.household_id));
     Ok(out)
+}
+
+/// Households that share a phone, an ID number or a home (the same village
+/// and address) with a staff member's own record. Reads the few staff with
+/// anything on file, then the households matching any of it by index (ID
+/// by its keyed hash; phone by its masked form, then the two decrypted and
+/// compared; home by village and address): no household is decrypted
+/// unless its masked phone is a staff member's.
+pub fn related(c: &mut DbConn, key: &DataKey) -> QueryResult<Vec<Relation>> {
+    type Staff = (String, String, String, String, Option<String>, String);
+    let staff: Vec<Staff> = users::table
+        .filter(
+            users::id_lookup
+                .ne("")
+                .or(users::phone_masked.ne(""))
+                .or(users::home_area_id.is_not_null()),
+        )
+        .select((
+            users::id,
+            users::id_lookup,
+            users::phone_cipher,
+            users::phone_masked,
+            users::home_area_id,
+            users::home_address,
+        ))
+        .load(c)?;
+    if staff.is_empty() {
+        return Ok(Vec::new());
+    }
+    let lookups: Vec<&str> = staff
+        .iter()
+        .map(|s| s.1.as_str())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let masks: Vec<&str> = staff
+        .iter()
+        .map(|s| s.3.as_str())
+        .filter(|m| !m.is_empty())
+        .collect();
+    let homes: Vec<&str> = staff
+        .iter()
+        .filter(|s| !home_key(&s.5).is_empty())
+        .filter_map(|s| s.4.as_deref())
+        .collect();
+    let households: Vec<(String, String, String, String, String, String)> = households::table
+        .filter(
+            households::id_lookup
+                .eq_any(&lookups)
+                .or(households::phone_masked.eq_any(&masks))
+                .or(households::area_id.eq_any(&homes)),
+        )
+        .select((
+            households::id,
+            households::id_lookup,
+            households::phone_cipher,
+            households::phone_masked,
+            households::area_id,
+            households::address,
+        ))
+        .load(c)?;
+    let staff_phones: Vec<Option<String>> = staff
+        .iter()
+        .map(|s| (!s.2.is_empty()).then(|| key.decrypt(&s.2)).flatten())
+        .collect();
+    let mut out = Vec::new();
+    for (h, h_lookup, h_cipher, h_masked, h_area, h_address) in &households {
+        let mut phone: Option<Option<String>> = None;
+        for (s, staff_phone) in staff.iter().zip(&staff_phones) {
+            let mut how = Vec::new();
+            if !s.1.is_empty() && s.1 == *h_lookup {
+                how.push("id");
+            }
+            if !s.3.is_empty() && s.3 == *h_masked && staff_phone.is_some() {
+                let hp = phone.get_or_insert_with(|| key.decrypt(h_cipher));
+                if hp == staff_phone {
+                    how.push("phone");
+                }
+            }
+            let home = home_key(&s.5);
+            if s.4.as_deref() == Some(h_area.as_str())
+                && !home.is_empty()
+                && home == home_key(h_address)
+            {
+                how.push("address");
+            }
+            if !how.is_empty() {
+                out.push(Relation {
+                    household_id: h.clone(),
+                    staff_id: s.0.clone(),
+                    how: how.join("+"),
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| (&a.household_id, &a.staff_id).cmp(&(&b.household_id, &b.staff_id)));
+    Ok(out)
+}
+
+/// An address as compared: made plain (full-width to ASCII), without white
+/// space.
+fn home_key(address: &str) -> String {
+    crate::domain::input::normalize(address)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect()
 }

@@ -8,11 +8,13 @@
 pub mod compute;
 pub mod fetch;
 pub mod marks;
+pub mod trend;
 
 use chrono_tz::Tz;
 
 use crate::areas::Area;
 use crate::auth::{Action, Scope};
+use crate::crypto::DataKey;
 use crate::db::DbConn;
 use crate::domain::{FieldError, Role};
 use crate::settings::{self, Setting};
@@ -36,10 +38,11 @@ pub enum Kind {
     StockLosses,
     NeverRedeem,
     AfterArchive,
+    StaffRelated,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 15] = [
+    pub const ALL: [Kind; 16] = [
         Kind::ProposerOutlier,
         Kind::ProposerConcentration,
         Kind::HelperShare,
@@ -55,6 +58,7 @@ impl Kind {
         Kind::StockLosses,
         Kind::NeverRedeem,
         Kind::AfterArchive,
+        Kind::StaffRelated,
     ];
 
     /// The stable name stored with a mark and used in docs/signals.md.
@@ -75,6 +79,7 @@ impl Kind {
             Kind::StockLosses => "stock_losses",
             Kind::NeverRedeem => "never_redeem",
             Kind::AfterArchive => "after_archive",
+            Kind::StaffRelated => "staff_related",
         }
     }
 
@@ -432,11 +437,12 @@ pub fn for_viewer(
     c: &mut DbConn,
     viewer: &Viewer,
     tz: Tz,
+    key: &DataKey,
     q: &SignalsQuery,
 ) -> Result<(Report, Vec<Area>), SignalsError> {
     let (month, area, areas) = resolve(c, viewer, tz, q)?;
     let t = Thresholds::load(c)?;
-    let mut report = compute_report(c, tz, &area, month, &t)?;
+    let mut report = compute_report(c, tz, key, &area, month, &t)?;
     for s in &mut report.signals {
         s.findings
             .retain(|f| !f.staff.iter().any(|u| u == viewer.user_id));
@@ -444,16 +450,18 @@ pub fn for_viewer(
     Ok((report, areas))
 }
 
-/// Every signal's findings for one month, in an area.
+/// Every signal's findings for one month, in an area (`key` reads the
+/// phones staff and households have on file, for the staff signal).
 pub fn compute_month(
     c: &mut DbConn,
     tz: Tz,
+    key: &DataKey,
     area_path: &str,
     month: Month,
     t: &Thresholds,
 ) -> diesel::QueryResult<Vec<Vec<Finding>>> {
     use compute as f;
-    let rows = fetch::month(c, tz, area_path, month, t)?;
+    let rows = fetch::month(c, tz, key, area_path, month, t)?;
     let last_day = month.end_day().pred_opt().expect("a day");
     let (outliers, concentrated) = f::proposers(&rows.awards, t);
     let by_kind = vec![
@@ -472,38 +480,40 @@ pub fn compute_month(
         f::stock_losses(&rows.losses, &rows.stores, t),
         f::never_redeem(&rows.earners, t.never_months),
         f::after_archive(&rows.awards),
+        f::staff_related(&rows.awards, &rows.related),
     ];
     Ok(by_kind)
 }
 
 /// The report for a month and area: findings with names and marks, a
-/// 12-month trend per signal, most serious first.
+/// 12-month trend per signal (the eleven months before from their running
+/// figures, `trend`), most serious first.
 pub fn compute_report(
     c: &mut DbConn,
     tz: Tz,
+    key: &DataKey,
     area: &Area,
     month: Month,
     t: &Thresholds,
 ) -> diesel::QueryResult<Report> {
-    let mut now = compute_month(c, tz, &area.path, month, t)?;
-    // The trend: the same signals for the eleven months before.
-    let mut trend: Vec<Vec<usize>> = vec![Vec::new(); Kind::ALL.len()];
-    let mut m = month;
+    let mut now = compute_month(c, tz, key, &area.path, month, t)?;
+    // The trend: the eleven months before, from their running figures.
     let mut months = Vec::new();
+    let mut m = month;
     for _ in 0..11 {
         m = m.prev();
         months.push(m);
     }
     months.reverse();
-    for m in months {
-        let counts = compute_month(c, tz, &area.path, m, t)?;
-        for (i, f) in counts.iter().enumerate() {
-            trend[i].push(f.len());
-        }
-    }
-    for (i, f) in now.iter().enumerate() {
-        trend[i].push(f.len());
-    }
+    let past = trend::counts(c, tz, key, &area.id, &area.path, &months, t)?;
+    let trend: Vec<Vec<usize>> = (0..Kind::ALL.len())
+        .map(|i| {
+            past.iter()
+                .map(|row| row[i])
+                .chain(std::iter::once(now[i].len()))
+                .collect()
+        })
+        .collect();
     let names = fetch::names(c)?;
     let marked = marks::for_month(c, month, &area.id)?;
     for findings in &mut now {
@@ -563,7 +573,8 @@ fn subject_label(f: &Finding, names: &fetch::Names) -> String {
         | Kind::TwoStores
         | Kind::ValuableGoods
         | Kind::NeverRedeem
-        | Kind::AfterArchive => f
+        | Kind::AfterArchive
+        | Kind::StaffRelated => f
             .rows
             .iter()
             .find(|r| r.kind == RowKind::Household)

@@ -488,3 +488,215 @@ pub fn set_display_name(
         Ok(())
     })
 }
+
+/// A staff member's own phone, ID number and home (a village and the
+/// address in it), as typed on their page. Empty phone and ID fields keep
+/// what is stored; `clear_phone` / `clear_id_number` ("1") remove it.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct PersonalForm {
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub id_number: String,
+    #[serde(default)]
+    pub clear_phone: String,
+    #[serde(default)]
+    pub clear_id_number: String,
+    #[serde(default)]
+    pub home_area_id: String,
+    #[serde(default)]
+    pub home_address: String,
+}
+
+/// What to change of a staff member's own data, parsed.
+#[derive(Debug, Clone, Default)]
+pub struct Personal {
+    /// None: keep; Some(None): remove; Some(Some(p)): set.
+    pub phone: Option<Option<crate::domain::Phone>>,
+    pub id_number: Option<Option<crate::domain::IdNumber>>,
+    /// A village, or none.
+    pub home_area_id: Option<String>,
+    /// The address within the village (as a household's `address`).
+    pub home_address: String,
+}
+
+impl Personal {
+    /// Parse the form, naming every refused field at once: `field.phone`
+    /// (`error.phone_format`), `field.id_number` (its format or check
+    /// digit), `field.home_area` (`error.area_unknown`,
+    /// `error.not_a_village`), `field.home_address` (too long, control
+    /// characters, or given without a village: `error.required` on the
+    /// village).
+    pub fn parse(c: &mut DbConn, f: &PersonalForm) -> Result<Personal, UserError> {
+        use crate::domain::{FieldChecks, IdNumber, Phone, parse_optional_text};
+        let mut checks = FieldChecks::new();
+        let phone = if f.clear_phone == "1" {
+            Some(None)
+        } else if f.phone.trim().is_empty() {
+            None
+        } else {
+            checks.take(Phone::parse("field.phone", &f.phone)).map(Some)
+        };
+        let id_number = if f.clear_id_number == "1" {
+            Some(None)
+        } else if f.id_number.trim().is_empty() {
+            None
+        } else {
+            checks
+                .take(IdNumber::parse("field.id_number", &f.id_number))
+                .map(Some)
+        };
+        let home_address = checks
+            .take(parse_optional_text(
+                "field.home_address",
+                &f.home_address,
+                200,
+            ))
+            .unwrap_or_default();
+        let wanted = f.home_area_id.trim();
+        let home_area_id = if wanted.is_empty() {
+            if !home_address.is_empty() {
+                checks.push(FieldError::new("field.home_area", "error.required"));
+            }
+            None
+        } else {
+            match areas::find(c, wanted)? {
+                None => {
+                    checks.push(FieldError::new("field.home_area", "error.area_unknown"));
+                    None
+                }
+                Some(a) if a.level() != crate::domain::AreaLevel::Village => {
+                    checks.push(
+                        FieldError::new("field.home_area", "error.not_a_village")
+                            .arg("name", a.name.clone()),
+                    );
+                    None
+                }
+                Some(a) => Some(a.id),
+            }
+        };
+        checks.finish()?;
+        Ok(Personal {
+            phone,
+            id_number,
+            home_area_id,
+            home_address,
+        })
+    }
+}
+
+/// A staff member's own data as shown (masked) on their page.
+#[derive(Debug, Clone, Default)]
+pub struct PersonalShown {
+    pub phone_masked: String,
+    pub id_masked: String,
+    pub home_area_id: Option<String>,
+    pub home_address: String,
+}
+
+/// The masked phone and ID number and the home of a user.
+pub fn personal(conn: &mut DbConn, user_id: &str) -> Result<PersonalShown, UserError> {
+    let (phone_masked, id_masked, home_area_id, home_address) = users::table
+        .find(user_id)
+        .select((
+            users::phone_masked,
+            users::id_masked,
+            users::home_area_id,
+            users::home_address,
+        ))
+        .first::<(String, String, Option<String>, String)>(conn)
+        .optional()?
+        .ok_or(UserError::NotFound)?;
+    Ok(PersonalShown {
+        phone_masked,
+        id_masked,
+        home_area_id,
+        home_address,
+    })
+}
+
+/// Store a staff member's own phone and ID number (encrypted with the data
+/// key, masked for showing, the ID number also as the keyed hash households
+/// use for look-up) and home, in one transaction with its audit row
+/// (`user.personal`, naming what changed, masked). `NotFound` for an
+/// unknown user,
+/// `Forbidden` for an actor who may not manage users.
+pub fn set_personal(
+    conn: &mut DbConn,
+    ctx: &Actor,
+    key: &crate::crypto::DataKey,
+    user_id: &str,
+    p: &Personal,
+) -> Result<(), UserError> {
+    ctx.require(Action::ManageUsers)?;
+    db::write_tx(conn, |c| {
+        let mut changed: Vec<String> = Vec::new();
+        let found = diesel::update(users::table.find(user_id))
+            .set((
+                users::home_area_id.eq(&p.home_area_id),
+                users::home_address.eq(&p.home_address),
+                users::updated_at.eq(db::now()),
+            ))
+            .execute(c)?;
+        if found == 0 {
+            return Err(UserError::NotFound);
+        }
+        changed.push(format!(
+            "home {} {}",
+            p.home_area_id.as_deref().unwrap_or("-"),
+            p.home_address
+        ));
+        match &p.phone {
+            None => {}
+            Some(phone) => {
+                let (cipher, masked) = match phone {
+                    Some(ph) => (key.encrypt(ph.expose()), ph.masked()),
+                    None => (String::new(), String::new()),
+                };
+                diesel::update(users::table.find(user_id))
+                    .set((
+                        users::phone_cipher.eq(cipher),
+                        users::phone_masked.eq(&masked),
+                    ))
+                    .execute(c)?;
+                changed.push(format!(
+                    "phone {}",
+                    if masked.is_empty() { "-" } else { &masked }
+                ));
+            }
+        }
+        match &p.id_number {
+            None => {}
+            Some(id) => {
+                let (cipher, lookup, masked) = match id {
+                    Some(n) => (
+                        key.encrypt(n.expose()),
+                        key.lookup("id", n.expose()),
+                        n.masked(),
+                    ),
+                    None => (String::new(), String::new(), String::new()),
+                };
+                diesel::update(users::table.find(user_id))
+                    .set((
+                        users::id_cipher.eq(cipher),
+                        users::id_lookup.eq(lookup),
+                        users::id_masked.eq(&masked),
+                    ))
+                    .execute(c)?;
+                changed.push(format!(
+                    "id {}",
+                    if masked.is_empty() { "-" } else { &masked }
+                ));
+            }
+        }
+        audit::record(
+            c,
+            ctx,
+            "user.personal",
+            "user",
+            user_id,
+            &changed.join("; "),
+        )?;
+        Ok(())
+    })
+}

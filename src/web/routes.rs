@@ -78,6 +78,7 @@ pub fn table() -> Vec<RouteDef> {
         post!("/users", users::create),
         get!("/users/{id}", users::detail),
         post!("/users/{id}/assign", users::assign),
+        post!("/users/{id}/personal", users::set_personal),
         post!("/users/{id}/disable", users::disable),
         post!("/users/{id}/enable", users::enable),
         post!("/users/{id}/password", users::reset_password),

@@ -720,3 +720,149 @@ app_test! {
         b.close().await;
     }
 }
+
+app_test! {
+    /// #20, done when: an auditor opens the month's integrity signals of the
+    /// planted demo city, prints the report (A4, signature lines, no forms)
+    /// and downloads its XLSX, which names a planted subject.
+    async fn an_auditor_prints_the_integrity_report_and_downloads_it(app) {
+        use aixin::demo::{DEMO_PASSWORD, DemoSize, city};
+        use aixin::db::schema::{areas, users as users_t};
+        use calamine::Reader;
+        use diesel::prelude::*;
+        let Some(b) = start_browser("an_auditor_prints_the_integrity_report_and_downloads_it").await else { return };
+        let tz = app.config.time_zone;
+        let (logins, _, planted) = city::fill_with(
+            &mut app.conn(),
+            &app.key,
+            app.config.password_cost,
+            DemoSize { households: 800, months: 4, seed: 3 },
+            tz,
+            city::FillOptions { plant: true, now: aixin::db::now() },
+            &mut |_, _, _| {},
+        )
+        .unwrap();
+        let month = planted[0].month;
+        let city_id: String = areas::table
+            .filter(areas::level.eq("city"))
+            .select(areas::id)
+            .first(&mut app.conn())
+            .unwrap();
+        let clerk = &planted.iter().find(|p| p.kind == aixin::signals::Kind::ClerkVoids).unwrap().subject;
+        let clerk_name: String = users_t::table.find(clerk).select(users_t::username).first(&mut app.conn()).unwrap();
+
+        b.client.goto(&app.url("/login")).await.unwrap();
+        b.fill("#username", &logins.auditor).await;
+        b.fill("#password", DEMO_PASSWORD).await;
+        b.click("#login").await;
+        b.client.goto(&app.url(&format!("/signals?month={month}&area={city_id}"))).await.unwrap();
+        b.client
+            .find(Locator::Css(&format!("#signal-clerk_voids tr[data-subject=\"{clerk}\"]")))
+            .await
+            .unwrap_or_else(|e| panic!("the planted clerk is not on the page: {e}"));
+
+        // One click prints (the dialog, here caught).
+        b.client
+            .execute("window.print = () => { document.body.dataset.printed = 'yes'; };", vec![])
+            .await
+            .unwrap();
+        b.client.find(Locator::Css("#print-signals")).await.unwrap().click().await.unwrap();
+        let printed = b.client.execute("return document.body.dataset.printed || '';", vec![]).await.unwrap();
+        assert_eq!(printed, "yes");
+
+        // In print: no navigation, filters, buttons or mark forms; the header
+        // and the signature lines show; the pages are A4.
+        b.client
+            .issue_cmd(DevTools(serde_json::json!({
+                "cmd": "Emulation.setEmulatedMedia",
+                "params": {"media": "print"}
+            })))
+            .await
+            .unwrap();
+        let shown = |css: &str| {
+            let client = b.client.clone();
+            let script = format!(
+                "const e = document.querySelector({css:?}); return e ? e.getClientRects().length > 0 : null;"
+            );
+            async move { client.execute(&script, vec![]).await.unwrap() }
+        };
+        for css in [".topbar", "#print-signals", "#signals-xlsx", "form.filters", "form.inline-mark"] {
+            assert_eq!(shown(css).await, serde_json::json!(false), "{css} is printed");
+        }
+        for css in [".report-meta", ".report-signatures", "#signals-summary", "#signal-clerk_voids", "svg.sparkline"] {
+            assert_eq!(shown(css).await, serde_json::json!(true), "{css} is not printed");
+        }
+        let meta = b.text(".report-meta").await;
+        assert!(meta.contains(&month.to_string()) && meta.contains(&logins.auditor), "{meta}");
+        let signatures = b.text(".report-signatures").await;
+        assert_eq!(signatures.matches("＿＿＿＿＿＿＿＿").count(), 3, "{signatures}");
+        let a4 = b.client
+            .execute(
+                "return [...document.styleSheets].some(s => [...s.cssRules].some(r =>
+                    r instanceof CSSMediaRule && [...r.cssRules].some(p => p instanceof CSSPageRule && /A4/i.test(p.style.size))
+                    || r instanceof CSSPageRule && /A4/i.test(r.style.size)));",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(a4, serde_json::json!(true), "the print stylesheet asks for A4");
+        let pdf = b.client
+            .print(
+                fantoccini::wd::PrintConfiguration::builder()
+                    .size(fantoccini::wd::PrintSize::A4)
+                    .shrink_to_fit(false)
+                    .build()
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert!(pdf.starts_with(b"%PDF-"));
+        let pages = pdf_pages(&pdf);
+        assert!((1..=30).contains(&pages), "{pages} A4 pages");
+        b.client
+            .issue_cmd(DevTools(serde_json::json!({
+                "cmd": "Emulation.setEmulatedMedia",
+                "params": {"media": ""}
+            })))
+            .await
+            .unwrap();
+
+        // The XLSX, downloaded as a person would, names the planted clerk on
+        // the sheet of their signal.
+        let downloads = tempfile::tempdir().unwrap();
+        b.client
+            .issue_cmd(DevTools(serde_json::json!({
+                "cmd": "Page.setDownloadBehavior",
+                "params": {"behavior": "allow", "downloadPath": downloads.path().to_str().unwrap()}
+            })))
+            .await
+            .unwrap();
+        b.client.find(Locator::Css("#signals-xlsx")).await.unwrap().click().await.unwrap();
+        let mut file = None;
+        for _ in 0..200 {
+            file = std::fs::read_dir(downloads.path())
+                .unwrap()
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .find(|p| p.extension().is_some_and(|x| x == "xlsx"));
+            if file.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let file = file.expect("the XLSX was downloaded");
+        assert!(file.file_name().unwrap().to_string_lossy().starts_with(&format!("signals-{month}-")));
+        let mut book: calamine::Xlsx<_> = calamine::open_workbook(&file).unwrap();
+        // (The sheet is named in the page's language.)
+        let sheet = [aixin::i18n::Lang::Zh, aixin::i18n::Lang::En]
+            .into_iter()
+            .map(|l| aixin::i18n::t(l, "signals.kind_clerk_voids").to_string())
+            .find(|n| book.sheet_names().contains(n))
+            .unwrap_or_else(|| panic!("no sheet of the clerk's signal: {:?}", book.sheet_names()));
+        let range = book.worksheet_range(&sheet).unwrap();
+        assert!(
+            range.rows().any(|r| r.iter().any(|c| c.to_string() == clerk_name)),
+            "{clerk_name} is not in the sheet"
+        );
+        b.close().await;
+    }
+}

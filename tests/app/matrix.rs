@@ -68,6 +68,7 @@ fn matrix(method: &str, path: &str) -> Option<Who> {
         | ("POST", "/users")
         | ("GET", "/users/{id}")
         | ("POST", "/users/{id}/assign")
+        | ("POST", "/users/{id}/personal")
         | ("POST", "/users/{id}/disable")
         | ("POST", "/users/{id}/enable")
         | ("POST", "/users/{id}/password") => Roles(ADMIN),

@@ -10,65 +10,126 @@ use diesel::prelude::*;
 
 use crate::helpers::*;
 
+/// The moment the scheme's current month began (local midnight of its
+/// first day), in UTC: the demo is filled as if it ended just before or
+/// just after it, so that the test does not depend on the hour it runs at.
+fn month_start_utc(tz: chrono_tz::Tz) -> chrono::NaiveDateTime {
+    let month = aixin::time::Month::of(aixin::time::today(tz));
+    aixin::time::local_day_start_utc(month.first_day(), tz)
+}
+
+/// Fill the test's demo city with its history ending at `now`, compute the
+/// planted month's signals for the whole city, print precision and recall
+/// per signal, and check that every planted anomaly is among the first 20
+/// findings of its signal. Returns the logins, what was planted and the
+/// city's area id.
+fn planted_are_found_at(
+    app: &TestApp,
+    now: chrono::NaiveDateTime,
+) -> (
+    aixin::demo::DemoLogins,
+    Vec<aixin::demo::plant::Planted>,
+    String,
+) {
+    let tz = app.config.time_zone;
+    let (logins, _, planted) = {
+        let mut c = app.conn();
+        city::fill_with(
+            &mut c,
+            &app.key,
+            app.config.password_cost,
+            DemoSize {
+                households: 1000,
+                months: 9,
+                seed: 7,
+            },
+            tz,
+            city::FillOptions { plant: true, now },
+            &mut |_, _, _| {},
+        )
+        .unwrap()
+    };
+    for k in Kind::ALL {
+        assert!(
+            planted.iter().any(|p| p.kind == k),
+            "nothing planted for {k:?}"
+        );
+    }
+    let month = planted[0].month;
+    // Two months before the one `now` falls in, in the scheme's zone.
+    let local_now = aixin::time::format_local(now, tz);
+    assert_eq!(
+        month.next().next().to_string(),
+        local_now[..7],
+        "{local_now}"
+    );
+    let mut c = app.conn();
+    let city_id: String = areas::table
+        .filter(areas::level.eq("city"))
+        .select(areas::id)
+        .first(&mut c)
+        .unwrap();
+    let area = aixin::areas::find(&mut c, &city_id).unwrap().unwrap();
+    let report =
+        signals::compute_report(&mut c, tz, &app.key, &area, month, &Thresholds::default())
+            .unwrap();
+    let mut missing = Vec::new();
+    println!("at {local_now} ({tz}), month {month}:");
+    println!("signal                   planted found(top 20) findings precision recall");
+    for s in &report.signals {
+        let mine: Vec<_> = planted.iter().filter(|p| p.kind == s.kind).collect();
+        let top: Vec<_> = s.findings.iter().take(20).collect();
+        let found = mine
+            .iter()
+            .filter(|p| top.iter().any(|f| p.matches(s.kind, &f.subject)))
+            .count();
+        let true_positives = s
+            .findings
+            .iter()
+            .filter(|f| mine.iter().any(|p| p.matches(s.kind, &f.subject)))
+            .count();
+        println!(
+            "{:<24} {:>7} {:>12} {:>8} {:>9.2} {:>6.2}",
+            s.kind.as_str(),
+            mine.len(),
+            found,
+            s.findings.len(),
+            true_positives as f64 / s.findings.len().max(1) as f64,
+            found as f64 / mine.len().max(1) as f64,
+        );
+        for p in mine {
+            if !top.iter().any(|f| p.matches(s.kind, &f.subject)) {
+                missing.push(format!("{p:?}"));
+            }
+        }
+        assert_eq!(s.trend.len(), 12);
+    }
+    assert!(
+        missing.is_empty(),
+        "at {local_now}: planted but not among the first 20:\n{}",
+        missing.join("\n")
+    );
+    (logins, planted, city_id)
+}
+
+app_test! {
+    async fn planted_anomalies_are_found_just_before_the_month_turns(app) {
+        // 23:59 on the last day of the month before, in the scheme's zone:
+        // the same day in UTC.
+        let now = month_start_utc(app.config.time_zone) - chrono::Duration::minutes(1);
+        planted_are_found_at(&app, now);
+    }
+}
+
 app_test! {
     async fn planted_anomalies_are_found(app) {
+        // 00:01 on the first of the month in the scheme's zone, while UTC is
+        // still on the last day of the month before (for a zone east of UTC).
         let tz = app.config.time_zone;
-        let (logins, _, planted) = {
-            let mut c = app.conn();
-            city::fill_with(
-                &mut c,
-                &app.key,
-                app.config.password_cost,
-                DemoSize { households: 1000, months: 9, seed: 7 },
-                tz,
-                true,
-                &mut |_, _, _| {},
-            )
-            .unwrap()
-        };
-        for k in Kind::ALL {
-            assert!(planted.iter().any(|p| p.kind == k), "nothing planted for {k:?}");
-        }
+        let now = month_start_utc(tz) + chrono::Duration::minutes(1);
+        let (logins, planted, city_id) = planted_are_found_at(&app, now);
         let month = planted[0].month;
         let mut c = app.conn();
-        let city_id: String = areas::table
-            .filter(areas::level.eq("city"))
-            .select(areas::id)
-            .first(&mut c)
-            .unwrap();
-        let area = aixin::areas::find(&mut c, &city_id).unwrap().unwrap();
-        let report = signals::compute_report(&mut c, tz, &area, month, &Thresholds::default()).unwrap();
-        let mut missing = Vec::new();
-        println!("signal                   planted found(top 20) findings precision recall");
-        for s in &report.signals {
-            let mine: Vec<_> = planted.iter().filter(|p| p.kind == s.kind).collect();
-            let top: Vec<_> = s.findings.iter().take(20).collect();
-            let found = mine
-                .iter()
-                .filter(|p| top.iter().any(|f| p.matches(s.kind, &f.subject)))
-                .count();
-            let true_positives = s
-                .findings
-                .iter()
-                .filter(|f| mine.iter().any(|p| p.matches(s.kind, &f.subject)))
-                .count();
-            println!(
-                "{:<24} {:>7} {:>12} {:>8} {:>9.2} {:>6.2}",
-                s.kind.as_str(),
-                mine.len(),
-                found,
-                s.findings.len(),
-                true_positives as f64 / s.findings.len().max(1) as f64,
-                found as f64 / mine.len().max(1) as f64,
-            );
-            for p in mine {
-                if !top.iter().any(|f| p.matches(s.kind, &f.subject)) {
-                    missing.push(format!("{p:?}"));
-                }
-            }
-            assert_eq!(s.trend.len(), 12);
-        }
-        assert!(missing.is_empty(), "planted but not among the first 20:\n{}", missing.join("\n"));
 
         // The auditor's page shows each of them.
         let auditor = app.client();
@@ -110,20 +171,110 @@ app_test! {
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         );
 
-        // Officials never see the page.
+        // Officials never see the page, nor its export.
         let official = app.client();
         official.login(&logins.official, DEMO_PASSWORD).await;
         assert_eq!(official.get(&path).await.status, 403);
+        assert_eq!(official.get(&format!("/signals.xlsx?month={month}&area={city_id}")).await.status, 403);
         assert_eq!(official.get("/signals.xlsx").await.status, 403);
 
-        // Nobody sees a finding about themselves.
-        let subject = planted.iter().find(|p| p.kind == Kind::ProposerOutlier).unwrap().subject.clone();
+        // Nobody sees a finding about themselves: not the staff behind any
+        // planted finding, were they to look as an admin.
         let scope = aixin::auth::Scope::All;
-        let viewer = Viewer { user_id: &subject, role: Role::Admin, scope: &scope };
         let q = SignalsQuery { month: month.to_string(), area: city_id.clone() };
-        let (r, _) = signals::for_viewer(&mut c, &viewer, tz, &q).unwrap();
-        assert!(!r.signals.iter().flat_map(|s| &s.findings).any(|f| f.staff.contains(&subject)));
-        assert!(!r.signals.iter().find(|s| s.kind == Kind::ProposerOutlier).unwrap().findings.iter().any(|f| f.subject == subject));
+        let staff: Vec<&str> = planted
+            .iter()
+            .filter(|p| {
+                matches!(
+                    p.kind,
+                    Kind::ProposerOutlier | Kind::ProposerConcentration | Kind::FastReviews
+                        | Kind::Backdated | Kind::MonthEndBurst | Kind::CopiedNote | Kind::ClerkVoids
+                )
+            })
+            .map(|p| p.subject.as_str())
+            .collect();
+        for subject in &staff {
+            let viewer = Viewer { user_id: subject, role: Role::Admin, scope: &scope };
+            let (r, _) = signals::for_viewer(&mut c, &viewer, tz, &app.key, &q).unwrap();
+            for f in r.signals.iter().flat_map(|s| &s.findings) {
+                assert!(!f.staff.iter().any(|u| u == subject), "{subject} sees {f:?}");
+                assert!(
+                    f.subject != *subject && !f.subject.starts_with(&format!("{subject}|")),
+                    "{subject} sees {f:?}"
+                );
+            }
+        }
+
+        // On the page too: the clerk who voids so often, made an auditor,
+        // sees the month without the finding about them (and the others).
+        let clerk = &stores_clerk.subject;
+        diesel::update(aixin::db::schema::users::table.find(clerk))
+            .set((
+                aixin::db::schema::users::role.eq("auditor"),
+                aixin::db::schema::users::store_id.eq(None::<String>),
+                aixin::db::schema::users::area_id.eq(None::<String>),
+            ))
+            .execute(&mut c)
+            .unwrap();
+        let clerk_name: String = aixin::db::schema::users::table
+            .find(clerk)
+            .select(aixin::db::schema::users::username)
+            .first(&mut c)
+            .unwrap();
+        let as_auditor = app.client();
+        as_auditor.login(&clerk_name, DEMO_PASSWORD).await;
+        let own = as_auditor.get(&path).await;
+        assert_eq!(own.status, 200, "{}", own.body);
+        assert!(!own.body.contains(&format!("data-subject=\"{clerk}\"")));
+        let outlier = planted.iter().find(|p| p.kind == Kind::ProposerOutlier).unwrap();
+        assert!(own.body.contains(&format!("data-subject=\"{}\"", outlier.subject)));
+        let xlsx = as_auditor.get(&format!("/signals.xlsx?month={month}&area={city_id}")).await;
+        assert_eq!(xlsx.status, 200);
+    }
+}
+
+app_test! {
+    async fn only_admins_and_auditors_open_the_signals(app) {
+        let [city, _, town, village] = app.area_chain("看");
+        let store = app.store("看店", &village);
+        app.user("sig-admin", Role::Admin, None, None);
+        app.user("sig-auditor", Role::Auditor, None, None);
+        app.user("sig-official", Role::Official, Some(&village), None);
+        app.user("sig-reviewer", Role::Reviewer, Some(&town), None);
+        app.user("sig-clerk", Role::Clerk, None, Some(&store));
+        let month = aixin::time::Month::of(aixin::time::today(app.config.time_zone)).to_string();
+        let pages = [
+            format!("/signals?month={month}&area={city}"),
+            format!("/signals.xlsx?month={month}&area={city}"),
+            "/signals".to_string(),
+            "/signals.xlsx".to_string(),
+        ];
+        for (who, allowed) in [
+            ("sig-admin", true),
+            ("sig-auditor", true),
+            ("sig-official", false),
+            ("sig-reviewer", false),
+            ("sig-clerk", false),
+        ] {
+            let client = app.client();
+            client.login(who, PASSWORD).await;
+            for p in &pages {
+                let r = client.get(p).await;
+                assert_eq!(r.status, if allowed { 200 } else { 403 }, "{who} {p}");
+            }
+            if !allowed {
+                let r = client
+                    .post("/signals/marks", &[
+                        ("month", month.as_str()),
+                        ("area", city.as_str()),
+                        ("kind", "clerk_voids"),
+                        ("subject", "x"),
+                        ("note", "查过"),
+                    ])
+                    .await;
+                assert_eq!(r.status, 403, "{who} marks");
+            }
+        }
     }
 }
 
@@ -164,5 +315,109 @@ app_test! {
         let n: i64 = signal_marks::table.count().get_result(&mut app.conn()).unwrap();
         assert_eq!(n, 1);
         assert!(app.audit_actions().iter().any(|a| a == "signal.mark"));
+    }
+}
+
+app_test! {
+    async fn awards_to_a_staff_members_relatives_are_found(app) {
+        use aixin::db::schema::users;
+        use aixin::points::awards::{self as aw, Decision};
+        let tz = app.config.time_zone;
+        let [city, _, town, village] = app.area_chain("亲");
+        let official = app.user("qin-guan", Role::Official, Some(&village), None);
+        let reviewer = app.user("qin-shen", Role::Reviewer, Some(&village), None);
+        let store = app.store("亲店", &village);
+        let clerk = app.user("qin-dian", Role::Clerk, None, Some(&store));
+        app.rule("Q1", "参加培训", 2, None);
+        let id_number = test_id_number();
+        // (Every test household has the phone 13800138000, at 一组 1 号.)
+        let (relative, _) = app.household_with_id("亲戚户", &village, &id_number);
+        let admin = app.admin().await;
+        let page = admin.get(&format!("/users/{clerk}")).await;
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains("name=\"home_area_id\""));
+
+        // Refused: every field named beside it, what was typed kept, nothing stored.
+        let bad = admin
+            .post(&format!("/users/{clerk}/personal"), &[
+                ("phone", "12345"),
+                ("id_number", "370102199001011230"),
+                ("home_area_id", &town),
+                ("home_address", "一组 1 号"),
+            ])
+            .await;
+        assert_eq!(bad.status, 422, "{}", bad.body);
+        for f in ["field.phone", "field.id_number", "field.home_area"] {
+            assert!(bad.body.contains(&format!("data-field=\"{f}\"")), "{f}");
+        }
+        assert!(bad.body.contains("value=\"12345\""));
+        assert!(bad.body.contains("value=\"一组 1 号\""));
+        let address_alone = admin
+            .post(&format!("/users/{clerk}/personal"), &[("home_address", "一组 1 号")])
+            .await;
+        assert_eq!(address_alone.status, 422);
+        assert!(address_alone.body.contains("data-field=\"field.home_area\""));
+        let stored: (String, String) = users::table
+            .find(&clerk)
+            .select((users::phone_masked, users::home_address))
+            .first(&mut app.conn())
+            .unwrap();
+        assert_eq!(stored, (String::new(), String::new()));
+
+        // Stored: masked on the page, encrypted in the database, audited.
+        let ok = admin
+            .post(&format!("/users/{clerk}/personal"), &[
+                ("phone", "138 0013 8000"),
+                ("id_number", &id_number),
+            ])
+            .await;
+        assert_eq!(ok.status, 303, "{}", ok.body);
+        let page = admin.get(&format!("/users/{clerk}")).await;
+        assert!(page.body.contains("138****8000"));
+        assert!(!page.body.contains(&id_number));
+        let (cipher, lookup): (String, String) = users::table
+            .find(&clerk)
+            .select((users::id_cipher, users::id_lookup))
+            .first(&mut app.conn())
+            .unwrap();
+        assert!(!cipher.is_empty() && !cipher.contains(&id_number));
+        assert_eq!(lookup, app.key.lookup("id", &id_number));
+        assert!(app.audit_actions().iter().any(|a| a == "user.personal"));
+        // Empty fields keep what is stored; the home is the reviewer's.
+        let home = admin
+            .post(&format!("/users/{reviewer}/personal"), &[
+                ("home_area_id", &village),
+                ("home_address", "一组1号"),
+            ])
+            .await;
+        assert_eq!(home.status, 303, "{}", home.body);
+
+        // The relative's award is found, with the staff behind it; another
+        // household at the same address (and, as every test household, the
+        // same phone) is found too, without the ID.
+        let neighbour = app.household("邻户", &village);
+        let mut c = app.conn();
+        let ctx = aixin::audit::AuditCtx::console();
+        let today = aixin::time::today(tz);
+        let o = Who { user_id: official.clone(), role: Role::Official, scope: aixin::auth::Scope::All };
+        let r = Who { user_id: reviewer.clone(), role: Role::Reviewer, scope: aixin::auth::Scope::All };
+        for (h, key) in [(&relative, "k1"), (&neighbour, "k2")] {
+            let p = aw::parse_proposal("Q1", &today.to_string(), "", today).unwrap();
+            let a = aw::propose(&mut c, &o.actor(&ctx), h, &p, key, today).unwrap();
+            aw::review(&mut c, &r.actor(&ctx), &a.id, &Decision::Approve, today).unwrap();
+        }
+        let area = aixin::areas::find(&mut c, &city).unwrap().unwrap();
+        let month = aixin::time::Month::of(today);
+        let report =
+            signals::compute_report(&mut c, tz, &app.key, &area, month, &Thresholds::default()).unwrap();
+        let s = report.signals.iter().find(|s| s.kind == Kind::StaffRelated).unwrap();
+        let of = |h: &str| s.findings.iter().find(|f| f.subject == h).unwrap_or_else(|| panic!("{h}: {s:?}"));
+        let f = of(&relative);
+        assert!(f.staff.contains(&clerk) && f.staff.contains(&official), "{f:?}");
+        assert!(f.detail.contains("id+phone"), "{f:?}");
+        assert!(f.staff.contains(&reviewer), "{f:?}");
+        let n = of(&neighbour);
+        assert!(n.staff.contains(&reviewer) && n.staff.contains(&clerk), "{n:?}");
+        assert!(n.detail.contains("phone") && n.detail.contains("address") && !n.detail.contains("id"), "{n:?}");
     }
 }

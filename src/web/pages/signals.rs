@@ -26,13 +26,14 @@ async fn load(
 ) -> Result<(Report, Vec<Area>), AppError> {
     let (user_id, role, scope) = (user.user.id.clone(), user.role(), user.scope.clone());
     let tz = state.config.time_zone;
+    let key = state.key.clone();
     run(state, move |c| {
         let viewer = Viewer {
             user_id: &user_id,
             role,
             scope: &scope,
         };
-        Ok(signals::for_viewer(c, &viewer, tz, &q)?)
+        Ok(signals::for_viewer(c, &viewer, tz, &key, &q)?)
     })
     .await
 }

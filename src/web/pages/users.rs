@@ -1,3 +1,4 @@
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -7,7 +8,8 @@ use crate::auth::Action;
 use crate::domain::{NewPassword, Role, Username, parse_optional_text};
 use crate::stores::{self, StoreRow};
 use crate::users::{self, Assignment, InitialPassword, User, UserRow};
-use crate::web::page::{PageCtx, flash_ok, or_flash, render};
+use crate::web::form::FormErrors;
+use crate::web::page::{PageCtx, flash_ok, or_flash, render, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 #[derive(Template)]
@@ -175,6 +177,30 @@ struct DetailPage<'a> {
     stores: Vec<StoreRow>,
     roles: [Role; 5],
     is_self: bool,
+    /// The staff member's own phone and ID (masked) and home.
+    personal: users::PersonalShown,
+    /// What was typed in the personal form after a refusal (else empty).
+    typed: users::PersonalForm,
+    errors: FormErrors,
+}
+
+impl DetailPage<'_> {
+    /// The home village to show selected: the typed one after a refusal.
+    fn home_selected(&self, area_id: &str) -> bool {
+        if self.errors.is_empty() {
+            self.personal.home_area_id.as_deref() == Some(area_id)
+        } else {
+            self.typed.home_area_id == area_id
+        }
+    }
+
+    fn home_address(&self) -> &str {
+        if self.errors.is_empty() {
+            &self.personal.home_address
+        } else {
+            &self.typed.home_address
+        }
+    }
 }
 
 pub async fn detail(
@@ -184,15 +210,39 @@ pub async fn detail(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ManageUsers)?;
-    let id = id.into_inner();
-    let (subject, areas, stores) = run(&state, move |c| {
+    detail_page(req, user, state, id.into_inner(), None).await
+}
+
+/// The user's page; `refused` shows the personal form again (422) with
+/// what was typed and each error beside its field.
+async fn detail_page(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: String,
+    refused: Option<(users::PersonalForm, crate::domain::FieldError)>,
+) -> Result<HttpResponse, AppError> {
+    let (subject, areas, stores, personal) = run(&state, move |c| {
         let subject = users::find(c, &id)?.ok_or(AppError::NotFound)?;
-        Ok((subject, areas::tree(c)?, stores::list(c)?))
+        let personal = users::personal(c, &subject.id)?;
+        Ok((subject, areas::tree(c)?, stores::list(c)?, personal))
     })
     .await?;
     let ctx = PageCtx::build(&req, Some(&user));
     let is_self = subject.id == user.user.id;
-    render(
+    let (typed, errors, status) = match refused {
+        Some((f, e)) => (
+            f,
+            FormErrors::new(ctx.lang, &e),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        None => (
+            users::PersonalForm::default(),
+            FormErrors::default(),
+            StatusCode::OK,
+        ),
+    };
+    render_with_status(
         &ctx,
         &DetailPage {
             ctx: &ctx,
@@ -201,8 +251,48 @@ pub async fn detail(
             stores,
             roles: Role::ALL,
             is_self,
+            personal,
+            typed,
+            errors,
         },
+        status,
     )
+}
+
+/// Store a staff member's own phone, ID number and home (for the
+/// integrity signals); a refused field shows the page again with what was
+/// typed.
+pub async fn set_personal(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: CsrfForm<users::PersonalForm>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ManageUsers)?;
+    let id = id.into_inner();
+    let back = format!("/users/{id}");
+    let f = form.0;
+    let ctx = user.actor();
+    let key = state.key.clone();
+    let (uid, typed) = (id.clone(), f.clone());
+    let result = run(&state, move |c| {
+        let subject = users::find(c, &uid)?.ok_or(AppError::NotFound)?;
+        let personal = users::Personal::parse(c, &typed)?;
+        users::set_personal(c, &ctx, &key, &subject.id, &personal)?;
+        Ok(subject.username)
+    })
+    .await;
+    match result {
+        Ok(username) => Ok(flash_ok(
+            &req,
+            &back,
+            "flash.user_updated",
+            &[("username", username)],
+        )),
+        Err(AppError::Invalid(e)) => detail_page(req, user, state, id, Some((f, e))).await,
+        Err(e) => Err(e),
+    }
 }
 
 #[derive(Deserialize)]

@@ -1,0 +1,1 @@
+DROP TABLE signal_month_counts;
