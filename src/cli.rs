@@ -48,6 +48,10 @@ pub enum Command {
         months: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Spread the households over this many cities; more than one puts
+        /// them under one province.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=100))]
+        cities: u16,
         /// Plant a known set of anomalies (one or more per integrity signal)
         /// in the month two before the current one; needs at least 800
         /// households and 3 months (8 for the never-redeeming household).
@@ -221,6 +225,7 @@ pub fn main() -> ExitCode {
             households,
             months,
             seed,
+            cities,
             plant_anomalies,
         } => {
             let (pool, _) = match open_db(&config) {
@@ -240,6 +245,7 @@ pub fn main() -> ExitCode {
                     months,
                     seed,
                 },
+                cities as usize,
                 plant_anomalies,
             ) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -430,6 +436,7 @@ fn run_demo(
     pool: &DbPool,
     key: &DataKey,
     size: crate::demo::DemoSize,
+    cities: usize,
     plant: bool,
 ) -> Result<(), String> {
     let mut conn = pool.get().map_err(|e| e.to_string())?;
@@ -439,11 +446,12 @@ fn run_demo(
             .expect("valid template")
             .progress_chars("=> "),
     );
-    let (logins, _, planted) = crate::demo::city::fill_with(
+    let (logins, _, planted) = crate::demo::city::fill_cities(
         &mut conn,
         key,
         config.password_cost,
         size,
+        cities,
         config.time_zone,
         plant,
         &mut |step, done, total| {
@@ -472,6 +480,9 @@ fn run_demo(
         logins.clerk,
         logins.auditor
     );
+    if cities > 1 {
+        println!("  demo-auditor-province (auditor of the province's {cities} cities only)");
+    }
     Ok(())
 }
 
@@ -516,6 +527,7 @@ fn serve(config: Config, bind: Option<String>, demo: bool) -> ExitCode {
                     months: 6,
                     seed: 1,
                 },
+                1,
                 false,
             ) {
                 eprintln!("aixin: {msg}");

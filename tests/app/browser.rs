@@ -410,7 +410,7 @@ app_test! {
 
 /// A Chromium DevTools command sent through chromedriver.
 #[derive(Debug)]
-struct DevTools(serde_json::Value);
+pub struct DevTools(pub serde_json::Value);
 
 impl fantoccini::wd::WebDriverCompatibleCommand for DevTools {
     fn endpoint(

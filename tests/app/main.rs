@@ -51,6 +51,7 @@ mod matrix;
 mod operations;
 mod parsers;
 mod points;
+mod province;
 mod queries;
 mod races;
 mod reports;
