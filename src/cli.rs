@@ -540,6 +540,23 @@ fn serve(config: Config, bind: Option<String>, demo: bool) -> ExitCode {
             );
         }
     }
+    // SQLite: keep the write-ahead log bounded while the server runs (db::wal).
+    let _wal_keeper = match db::DbTarget::parse(&config.database_url) {
+        Ok(db::DbTarget::Sqlite(path)) if config.wal_restart_mb > 0 => {
+            let policy = db::wal::WalPolicy {
+                restart_above: config.wal_restart_mb * 1024 * 1024,
+                ..db::wal::WalPolicy::default()
+            };
+            match db::wal::keep(&path, policy) {
+                Ok(k) => Some(k),
+                Err(e) => {
+                    eprintln!("aixin: cannot start the write-ahead log keeper: {e}");
+                    return ExitCode::from(EXIT_SETUP);
+                }
+            }
+        }
+        _ => None,
+    };
     let state = AppState::new(pool.clone(), config.clone(), backend, key);
     let result = actix_web::rt::System::new().block_on(async move {
         let server = crate::server::serve(state, listener, None)?;

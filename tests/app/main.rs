@@ -58,4 +58,5 @@ mod reports;
 mod search;
 mod signals;
 mod stock;
+mod wal;
 mod window;
