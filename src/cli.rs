@@ -48,6 +48,10 @@ pub enum Command {
         months: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Spread the households over this many cities; more than one puts
+        /// them under one province.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=100))]
+        cities: u16,
         /// Plant a known set of anomalies (one or more per integrity signal)
         /// in the month two before the current one; needs at least 800
         /// households and 3 months (8 for the never-redeeming household).
@@ -239,6 +243,7 @@ pub fn main() -> ExitCode {
             households,
             months,
             seed,
+            cities,
             plant_anomalies,
         } => {
             let (pool, _) = match open_db(&config) {
@@ -258,6 +263,7 @@ pub fn main() -> ExitCode {
                     months,
                     seed,
                 },
+                cities as usize,
                 plant_anomalies,
             ) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -458,6 +464,7 @@ fn run_demo(
     pool: &DbPool,
     key: &DataKey,
     size: crate::demo::DemoSize,
+    cities: usize,
     plant: bool,
 ) -> Result<(), String> {
     let mut conn = pool.get().map_err(|e| e.to_string())?;
@@ -467,11 +474,12 @@ fn run_demo(
             .expect("valid template")
             .progress_chars("=> "),
     );
-    let (logins, _, planted) = crate::demo::city::fill_with(
+    let (logins, _, planted) = crate::demo::city::fill_cities(
         &mut conn,
         key,
         config.password_cost,
         size,
+        cities,
         config.time_zone,
         crate::demo::city::FillOptions {
             plant,
@@ -503,6 +511,9 @@ fn run_demo(
         logins.clerk,
         logins.auditor
     );
+    if cities > 1 {
+        println!("  demo-auditor-province (auditor of the province's {cities} cities only)");
+    }
     Ok(())
 }
 
@@ -547,6 +558,7 @@ fn serve(config: Config, bind: Option<String>, demo: bool) -> ExitCode {
                     months: 6,
                     seed: 1,
                 },
+                1,
                 false,
             ) {
                 eprintln!("aixin: {msg}");
@@ -559,6 +571,23 @@ fn serve(config: Config, bind: Option<String>, demo: bool) -> ExitCode {
             );
         }
     }
+    // SQLite: keep the write-ahead log bounded while the server runs (db::wal).
+    let _wal_keeper = match db::DbTarget::parse(&config.database_url) {
+        Ok(db::DbTarget::Sqlite(path)) if config.wal_restart_mb > 0 => {
+            let policy = db::wal::WalPolicy {
+                restart_above: config.wal_restart_mb * 1024 * 1024,
+                ..db::wal::WalPolicy::default()
+            };
+            match db::wal::keep(&path, policy) {
+                Ok(k) => Some(k),
+                Err(e) => {
+                    eprintln!("aixin: cannot start the write-ahead log keeper: {e}");
+                    return ExitCode::from(EXIT_SETUP);
+                }
+            }
+        }
+        _ => None,
+    };
     let state = AppState::new(pool.clone(), config.clone(), backend, key.clone());
     let result = actix_web::rt::System::new().block_on(async move {
         let server = crate::server::serve(state, listener, None)?;

@@ -62,6 +62,10 @@ pub struct Config {
     pub session_absolute_hours: i64,
     /// Queries taking at least this long are logged with their SQL.
     pub slow_query_ms: u64,
+    /// SQLite: the write-ahead log size (MB) above which the server's
+    /// keeper restarts it (`db::wal`; `AIXIN_WAL_RESTART_MB`, 0 = no
+    /// keeper, default 32).
+    pub wal_restart_mb: u64,
     /// The address households reach the app at (`https://jifen.example.cn`,
     /// no trailing slash): a card's QR code opens `{public_url}/h/{card}`.
     /// None: the QR code holds the card number alone.
@@ -147,6 +151,17 @@ impl Config {
                 })?,
             None => 200,
         };
+        let wal_restart_mb = match var("AIXIN_WAL_RESTART_MB") {
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n <= 1024)
+                .ok_or_else(|| ConfigError {
+                    name: "AIXIN_WAL_RESTART_MB",
+                    message: format!("must be a number of MB from 0 (off) to 1024, not \"{v}\""),
+                })?,
+            None => 32,
+        };
         let public_url = match var("AIXIN_PUBLIC_URL") {
             Some(v) => {
                 let v = v.trim().trim_end_matches('/').to_string();
@@ -180,6 +195,7 @@ impl Config {
             public_url,
             public_per_minute,
             slow_query_ms,
+            wal_restart_mb,
             database_url,
             bind,
             pool_size,

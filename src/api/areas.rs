@@ -1,4 +1,4 @@
-//! Areas: city > district > town > village.
+//! Areas: province > city > district > town > village.
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -15,6 +15,7 @@ use crate::state::AppState;
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
+    Province,
     City,
     District,
     Town,
@@ -24,6 +25,7 @@ pub enum Level {
 impl From<AreaLevel> for Level {
     fn from(l: AreaLevel) -> Level {
         match l {
+            AreaLevel::Province => Level::Province,
             AreaLevel::City => Level::City,
             AreaLevel::District => Level::District,
             AreaLevel::Town => Level::Town,
@@ -59,18 +61,19 @@ pub struct NewArea {
     /// Follows from the parent; when given it must match.
     #[serde(default)]
     pub level: Option<Level>,
-    /// None for a city.
+    /// None for an area at the top: a city, or a province when `level`
+    /// says so.
     #[serde(default)]
     #[schema(format = Uuid)]
     pub parent_id: Option<String>,
 }
 
-/// The areas the caller may see: all of them for admins and auditors, their
-/// own subtree for officials and reviewers.
+/// The areas the caller may see: all of them for unscoped admins and
+/// auditors, their own subtree for everyone scoped to an area.
 fn visible(c: &mut crate::db::DbConn, who: &(bool, bool, Scope)) -> Result<Vec<Area>, ApiError> {
     let (view_areas, view_households, scope) = who;
     if *view_areas {
-        return Ok(areas::tree(c)?);
+        return Ok(areas::visible(c, scope)?);
     }
     match (scope, view_households) {
         (Scope::Area { path, .. }, true) => Ok(areas::subtree(c, path)?),
@@ -146,6 +149,9 @@ pub async fn create(
                 areas::find(c, p)?.ok_or(FieldError::new("field.parent", "error.area_unknown"))?,
             ),
         };
+        if parent.is_none() && f.level == Some(Level::Province) {
+            return Ok(areas::create_top(c, &ctx, AreaLevel::Province, &f.name)?);
+        }
         if let Some(level) = f.level {
             let expected = match &parent {
                 None => Some(AreaLevel::City),

@@ -1,4 +1,9 @@
-//! The area tree: city > district/county > town > village.
+//! The area tree: province > city > district/county > town > village.
+//!
+//! A city may stand at the top (databases made before provinces existed
+//! keep their cities as roots) until an administrator adds a province and
+//! places the city under it (`place_under`), which rewrites the paths of
+//! the city's whole subtree in one statement.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -25,7 +30,7 @@ impl Area {
         AreaLevel::parse(&self.level).unwrap_or(AreaLevel::Village)
     }
 
-    /// How deep in the tree (a city is 0).
+    /// How deep in the tree (an area at the top is 0).
     pub fn depth(&self) -> usize {
         self.path.matches('/').count().saturating_sub(2)
     }
@@ -99,11 +104,43 @@ pub fn tree_order(mut all: Vec<Area>) -> Vec<Area> {
 
 /// Create an area under `parent_id` (or a city at the top). The level follows
 /// from the parent's.
-/// Errors: `Forbidden` for a role that may not manage areas.
+///
+/// Errors: `Forbidden` for a role that may not manage areas; `Invalid` on
+/// `field.area_name` (empty, too long, taken under the same parent) or
+/// `field.parent` (unknown, or a village).
 pub fn create(
     conn: &mut DbConn,
     ctx: &Actor,
     parent_id: Option<&str>,
+    name: &str,
+) -> Result<Area, AreaError> {
+    match parent_id {
+        None => create_top(conn, ctx, AreaLevel::City, name),
+        Some(pid) => insert(conn, ctx, Some(pid), None, name),
+    }
+}
+
+/// Create an area at the top of the tree: a province, or a city.
+///
+/// Errors: `Forbidden` for a role that may not manage areas; `Invalid` on
+/// `field.level` for a level below a city, on `field.area_name` as `create`.
+pub fn create_top(
+    conn: &mut DbConn,
+    ctx: &Actor,
+    level: AreaLevel,
+    name: &str,
+) -> Result<Area, AreaError> {
+    if !level.may_be_root() {
+        return Err(FieldError::new("field.level", "error.level_mismatch").into());
+    }
+    insert(conn, ctx, None, Some(level), name)
+}
+
+fn insert(
+    conn: &mut DbConn,
+    ctx: &Actor,
+    parent_id: Option<&str>,
+    top_level: Option<AreaLevel>,
     name: &str,
 ) -> Result<Area, AreaError> {
     ctx.require(Action::ManageAreas)?;
@@ -111,7 +148,7 @@ pub fn create(
     db::write_tx(conn, |c| {
         let id = db::new_id();
         let (level, path) = match parent_id {
-            None => (AreaLevel::City, format!("/{id}/")),
+            None => (top_level.unwrap_or(AreaLevel::City), format!("/{id}/")),
             Some(pid) => {
                 let parent =
                     find(c, pid)?.ok_or(FieldError::new("field.parent", "error.area_unknown"))?;
@@ -150,6 +187,70 @@ pub fn create(
             &format!("{} {}", level.as_str(), name),
         )?;
         find(c, &id)?.ok_or(AreaError::NotFound)
+    })
+}
+
+/// Put a city under a province: the city (a root, or under another
+/// province) and everything below it move, their paths rewritten in one
+/// statement, so every scope, summary and export of the province includes
+/// them from the next request on. Nothing else stores a path; the running
+/// totals are kept per village, so the province's summary sums them as it
+/// does a city's.
+///
+/// Errors: `Forbidden` for a role that may not manage areas; `NotFound`
+/// for an unknown city; `Invalid` on `field.area` when
+/// the area is not a city, on `field.parent` when the target is not a
+/// province, and on `field.area_name` when the province already has a city
+/// of that name.
+pub fn place_under(
+    conn: &mut DbConn,
+    ctx: &Actor,
+    city_id: &str,
+    province_id: &str,
+) -> Result<Area, AreaError> {
+    ctx.require(Action::ManageAreas)?;
+    db::write_tx(conn, |c| {
+        let city = find(c, city_id)?.ok_or(AreaError::NotFound)?;
+        if city.level() != AreaLevel::City {
+            return Err(FieldError::new("field.area", "error.area_not_city")
+                .arg("name", &city.name)
+                .into());
+        }
+        let province = find(c, province_id)?
+            .filter(|p| p.level() == AreaLevel::Province)
+            .ok_or(FieldError::new("field.parent", "error.parent_not_province"))?;
+        if city.parent_id.as_deref() == Some(province.id.as_str()) {
+            return Ok(city);
+        }
+        if sibling_named(c, Some(&province.id), &city.name, Some(&city.id))? {
+            return Err(FieldError::new("field.area_name", "error.area_name_taken")
+                .arg("name", &city.name)
+                .into());
+        }
+        let old_prefix = city.path.clone();
+        // Every path in the subtree starts with the city's: keep the rest.
+        let new_prefix = format!("{}{}/", province.path, city.id);
+        let moved = db::execute(
+            c,
+            "UPDATE areas SET path = $1 || SUBSTR(path, CAST($2 AS INTEGER)) WHERE path LIKE $3",
+            &[
+                db::Bind::Text(new_prefix),
+                db::Bind::Int(old_prefix.len() as i64 + 1),
+                db::Bind::Text(db::path_prefix(&old_prefix)),
+            ],
+        )?;
+        diesel::update(areas::table.find(&city.id))
+            .set(areas::parent_id.eq(&province.id))
+            .execute(c)?;
+        audit::record(
+            c,
+            ctx,
+            "area.place",
+            "area",
+            &city.id,
+            &format!("{} -> {} ({moved} areas)", city.name, province.name),
+        )?;
+        find(c, &city.id)?.ok_or(AreaError::NotFound)
     })
 }
 

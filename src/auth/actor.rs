@@ -73,9 +73,10 @@ impl Actor {
         }
     }
 
-    /// Refuse unless the role may do `action` at all.
+    /// Refuse unless the role may do `action` at all, in this scope
+    /// (`permissions::allowed`).
     pub fn require(&self, action: Action) -> Result<(), Forbidden> {
-        if super::permissions::can(self.role, action) {
+        if super::permissions::allowed(self.role, &self.scope, action) {
             Ok(())
         } else {
             Err(Forbidden)
@@ -123,7 +124,7 @@ impl Authed {
 
     /// The one permission check: refuse with 403 unless the role may act.
     pub fn require(&self, action: Action) -> Result<(), Forbidden> {
-        if super::permissions::can(self.role(), action) {
+        if super::permissions::allowed(self.role(), &self.scope, action) {
             Ok(())
         } else {
             Err(Forbidden)
@@ -131,7 +132,7 @@ impl Authed {
     }
 
     pub fn can(&self, action: Action) -> bool {
-        super::permissions::can(self.role(), action)
+        super::permissions::allowed(self.role(), &self.scope, action)
     }
 
     /// Who is acting, to carry into a database operation.

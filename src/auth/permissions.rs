@@ -90,12 +90,51 @@ pub fn can(role: Role, action: Action) -> bool {
     }
 }
 
+impl Action {
+    /// Whether the operations behind this action keep to an area's subtree
+    /// (households, awards, notices, statements, summaries, signals, the
+    /// area tree). The others work on the whole scheme (users, rules,
+    /// settings, stores and their stock, the ledgers, the audit log) and
+    /// stay with unscoped administrators and auditors and with clerks at
+    /// their own store: an administrator or auditor limited to a province or
+    /// a city is refused them.
+    pub fn follows_area(self) -> bool {
+        use Action::*;
+        matches!(
+            self,
+            ViewAreas
+                | ViewHouseholds
+                | EditHouseholds
+                | RevealPersonalData
+                | ImportHouseholds
+                | ExportHouseholds
+                | ViewRules
+                | ProposeAwards
+                | ReviewAwards
+                | ObjectToAwards
+                | ViewNotice
+                | ViewStatements
+                | ViewReports
+                | ViewSignals
+                | MarkSignals
+        )
+    }
+}
+
+/// Whether a role, working in `scope`, may perform an action at all (before
+/// any object's scope): `can`, and for anyone limited to an area only the
+/// actions that keep to it (`Action::follows_area`).
+pub fn allowed(role: Role, scope: &Scope, action: Action) -> bool {
+    can(role, action) && (action.follows_area() || !matches!(scope, Scope::Area { .. }))
+}
+
 /// The part of the scheme a user works in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
     /// Admins and auditors: the whole scheme.
     All,
-    /// Officials and reviewers: an area and everything below it.
+    /// Officials and reviewers: an area and everything below it; admins and
+    /// auditors limited to a province or a city.
     Area { id: String, path: String },
     /// Clerks: one store.
     Store { id: String },
@@ -168,6 +207,35 @@ mod tests {
         }
         assert!(can(Role::Clerk, Action::BookDonation));
         assert!(!can(Role::Clerk, Action::ManageCatalogue));
+    }
+
+    #[test]
+    fn scoped_supervisors_keep_to_their_area() {
+        let province = Scope::Area {
+            id: "p".into(),
+            path: "/p/".into(),
+        };
+        for role in [Role::Admin, Role::Auditor] {
+            assert!(allowed(role, &province, Action::ViewReports));
+            assert!(allowed(role, &province, Action::ViewHouseholds));
+            assert!(!allowed(role, &province, Action::ViewAudit));
+            assert!(!allowed(role, &province, Action::VerifyLedger));
+            assert!(allowed(role, &Scope::All, Action::ViewAudit));
+        }
+        assert!(!allowed(Role::Admin, &province, Action::ManageUsers));
+        assert!(!allowed(Role::Admin, &province, Action::Redeem));
+        // Officials and reviewers keep every right they had.
+        for action in [
+            Action::ViewHouseholds,
+            Action::EditHouseholds,
+            Action::ProposeAwards,
+            Action::ViewReports,
+        ] {
+            assert_eq!(
+                allowed(Role::Official, &province, action),
+                can(Role::Official, action)
+            );
+        }
     }
 
     #[test]

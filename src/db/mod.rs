@@ -2,6 +2,7 @@
 
 pub mod schema;
 pub mod text_enum;
+pub mod wal;
 
 use std::time::Duration;
 
@@ -216,6 +217,14 @@ impl CustomizeConnection<DbConn, diesel::r2d2::Error> for ConnectionSetup {
                 .and_then(|_| diesel::sql_query("PRAGMA journal_mode = WAL").execute(c))
                 .and_then(|_| diesel::sql_query("PRAGMA synchronous = FULL").execute(c))
                 .and_then(|_| diesel::sql_query("PRAGMA foreign_keys = ON").execute(c))
+                .and_then(|_| {
+                    // A restarted write-ahead log is cut back to this size (db::wal).
+                    diesel::sql_query(format!(
+                        "PRAGMA journal_size_limit = {}",
+                        wal::JOURNAL_SIZE_LIMIT
+                    ))
+                    .execute(c)
+                })
                 .map_err(diesel::r2d2::Error::QueryError)?;
         }
         Ok(())

@@ -26,7 +26,7 @@ use crate::ledger::{self, chain};
 use crate::reports::Month;
 
 use super::plant::{self, Planted};
-use super::{DISTRICTS, DemoLogins, DemoSize, GIVEN, GOODS, RULES, SURNAMES};
+use super::{CITIES, DISTRICTS, DemoLogins, DemoSize, GIVEN, GOODS, RULES, SURNAMES};
 
 /// Rows per INSERT: under SQLite's 32,766 bound parameters for the widest table.
 const PARAMS_PER_INSERT: usize = 30_000;
@@ -1211,6 +1211,24 @@ pub fn fill_with(
     options: FillOptions,
     progress: &mut dyn FnMut(&str, usize, usize),
 ) -> Result<(DemoLogins, Made, Vec<Planted>), String> {
+    fill_cities(conn, key, cost, size, 1, tz, options, progress)
+}
+
+/// As `fill_with`, with the households spread over `cities` cities: more
+/// than one puts them under one province (山东省), and adds the login
+/// `demo-auditor-province`, an auditor limited to it. One city is the
+/// demo as it always was, row for row.
+#[allow(clippy::too_many_arguments)]
+pub fn fill_cities(
+    conn: &mut DbConn,
+    key: &DataKey,
+    cost: PasswordCost,
+    size: DemoSize,
+    cities: usize,
+    tz: chrono_tz::Tz,
+    options: FillOptions,
+    progress: &mut dyn FnMut(&str, usize, usize),
+) -> Result<(DemoLogins, Made, Vec<Planted>), String> {
     let plant = options.plant;
     if !super::is_empty(conn).map_err(|e| e.to_string())? {
         return Err("the database already has households; the demo only fills an empty one".into());
@@ -1252,7 +1270,7 @@ pub fn fill_with(
         posted: HashMap::new(),
         out: Out::default(),
     };
-    let logins = setup(conn, &mut city, cost, size.households, start)?;
+    let logins = setup(conn, &mut city, cost, size.households, cities, start)?;
     progress("areas, staff, stores", 1, 1);
     let rules = load_rules(conn).map_err(err)?;
 
@@ -2210,11 +2228,14 @@ fn setup(
     city: &mut City,
     cost: PasswordCost,
     households: usize,
+    cities: usize,
     at: NaiveDateTime,
 ) -> Result<Logins, String> {
+    let cities = cities.max(1);
     let villages_wanted = (households / 80).max(4);
-    let towns_wanted = (villages_wanted / 8).max(2);
-    let districts_wanted = (towns_wanted / 15).clamp(1, DISTRICTS.len());
+    let towns_wanted = (villages_wanted / 8).max(2).max(cities);
+    let villages_wanted = villages_wanted.max(towns_wanted);
+    let districts_wanted = (towns_wanted / cities / 15).clamp(1, DISTRICTS.len());
     let stores_wanted = (households * 110 / 80_000).clamp(2, towns_wanted);
     let hash = crate::auth::password::hash(super::DEMO_PASSWORD, cost);
     let mut area_rows = Vec::new();
@@ -2273,15 +2294,26 @@ fn setup(
             });
             (id, path)
         };
-    let (city_id, city_path) = area(city, None, "city", "济南市".into());
+    // Several cities: under one province (one city stands at the top).
+    let province = (cities > 1).then(|| area(city, None, "province", "山东省".into()));
     let mut districts = Vec::new();
-    for name in DISTRICTS.iter().take(districts_wanted) {
-        districts.push(area(
-            city,
-            Some((&city_id, &city_path)),
-            "district",
-            name.to_string(),
-        ));
+    for c in 0..cities {
+        let name = match (CITIES[c % CITIES.len()], c / CITIES.len()) {
+            (name, 0) => name.to_string(),
+            (name, k) => format!("{name}{}", k + 1),
+        };
+        let parent = province
+            .as_ref()
+            .map(|(id, path)| (id.as_str(), path.as_str()));
+        let (city_id, city_path) = area(city, parent, "city", name);
+        for name in DISTRICTS.iter().take(districts_wanted) {
+            districts.push(area(
+                city,
+                Some((&city_id, &city_path)),
+                "district",
+                name.to_string(),
+            ));
+        }
     }
     let mut towns = Vec::new();
     for t in 0..towns_wanted {
@@ -2330,6 +2362,15 @@ fn setup(
         None,
     );
     let auditor = new_user(city, "demo-auditor".into(), "auditor", None, None);
+    if let Some((province_id, _)) = &province {
+        new_user(
+            city,
+            "demo-auditor-province".into(),
+            "auditor",
+            Some(province_id.clone()),
+            None,
+        );
+    }
     let mut reviewers = vec![reviewer.clone()];
     for (t, (tid, _)) in towns.iter().enumerate().skip(1) {
         reviewers.push(new_user(

@@ -212,6 +212,12 @@ impl Role {
         matches!(self, Role::Official | Role::Reviewer)
     }
 
+    /// Administrators and auditors see the whole scheme, or may be limited
+    /// to a province or a city.
+    pub fn may_have_area(self) -> bool {
+        matches!(self, Role::Admin | Role::Auditor)
+    }
+
     pub fn needs_store(self) -> bool {
         matches!(self, Role::Clerk)
     }
@@ -225,6 +231,8 @@ impl fmt::Display for Role {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum AreaLevel {
+    /// A province (省): above cities; added over cities that were roots.
+    Province,
     City,
     District,
     Town,
@@ -232,7 +240,8 @@ pub enum AreaLevel {
 }
 
 impl AreaLevel {
-    pub const ALL: [AreaLevel; 4] = [
+    pub const ALL: [AreaLevel; 5] = [
+        AreaLevel::Province,
         AreaLevel::City,
         AreaLevel::District,
         AreaLevel::Town,
@@ -241,6 +250,7 @@ impl AreaLevel {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            AreaLevel::Province => "province",
             AreaLevel::City => "city",
             AreaLevel::District => "district",
             AreaLevel::Town => "town",
@@ -254,6 +264,7 @@ impl AreaLevel {
 
     pub fn label_key(self) -> &'static str {
         match self {
+            AreaLevel::Province => "level.province",
             AreaLevel::City => "level.city",
             AreaLevel::District => "level.district",
             AreaLevel::Town => "level.town",
@@ -264,11 +275,24 @@ impl AreaLevel {
     /// The level an area directly below this one has.
     pub fn child(self) -> Option<AreaLevel> {
         match self {
+            AreaLevel::Province => Some(AreaLevel::City),
             AreaLevel::City => Some(AreaLevel::District),
             AreaLevel::District => Some(AreaLevel::Town),
             AreaLevel::Town => Some(AreaLevel::Village),
             AreaLevel::Village => None,
         }
+    }
+
+    /// Whether an area of this level may stand at the top of the tree (a
+    /// province, or a city no province has been added above yet).
+    pub fn may_be_root(self) -> bool {
+        matches!(self, AreaLevel::Province | AreaLevel::City)
+    }
+
+    /// Whether an administrator or auditor may be scoped to an area of this
+    /// level (a province or a city; below that officials and reviewers work).
+    pub fn scopes_supervisors(self) -> bool {
+        self.may_be_root()
     }
 }
 
@@ -413,6 +437,7 @@ mod tests {
             assert_eq!(AreaLevel::parse(l.as_str()), Some(l));
         }
         assert_eq!(AreaLevel::Town.child(), Some(AreaLevel::Village));
+        assert_eq!(AreaLevel::Province.child(), Some(AreaLevel::City));
         assert_eq!(AreaLevel::Village.child(), None);
     }
 }

@@ -1411,7 +1411,10 @@ pub fn job_for(conn: &mut DbConn, actor: &Actor, id: &str) -> Result<Job, Househ
     actor.require(Action::ImportHouseholds)?;
     fail_stale_jobs(conn, db::now())?;
     let job = find_job(conn, id)?.ok_or(HouseholdError::NotFound)?;
-    if job.user_id != actor.user_id && actor.role != crate::domain::Role::Admin {
+    // Another user's job: only for an administrator of the whole scheme.
+    if job.user_id != actor.user_id
+        && (actor.role != crate::domain::Role::Admin || actor.scope != crate::auth::Scope::All)
+    {
         return Err(HouseholdError::Forbidden);
     }
     Ok(job)

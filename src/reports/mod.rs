@@ -459,12 +459,14 @@ fn compute(conn: &mut DbConn, tz: Tz, area_id: &str, month: Month) -> QueryResul
         &times(),
     )?;
     let quiet_since = month.prev().prev();
-    // Quiet in the last three months: on SQLite for a whole city, against
+    // Quiet in the last three months: on SQLite for a whole city or province, against
     // the set of those who were not; otherwise asked household by household
     // (PostgreSQL makes that an anti-join, and the set of a whole city's
     // active households would not fit its hash table for NOT IN: it would
     // scan the set once per household).
-    let quiet = if area.level == "city" && matches!(conn, DbConn::Sqlite(_)) {
+    let quiet = if matches!(area.level.as_str(), "province" | "city")
+        && matches!(conn, DbConn::Sqlite(_))
+    {
         "h.id NOT IN (SELECT p.household_id FROM household_months p WHERE p.month >= $2 AND p.month <= $3)"
     } else {
         "NOT EXISTS (SELECT 1 FROM household_months p
@@ -614,10 +616,10 @@ fn check(conn: &mut DbConn, s: &Summary, prefix: &str, after: i64) -> QueryResul
     }
     // The closing balance equals what the households of the area hold now
     // (the ledger's cached balances) less what was posted after the month.
-    // (At the top, all households' balances less those of households in
+    // (For a city or province, all households' balances less those of households in
     // other areas; below it, from the area's households to their balances:
     // each way reads fewest rows.)
-    let held_sql = if s.area_level == "city" {
+    let held_sql = if matches!(s.area_level.as_str(), "province" | "city") {
         "SELECT (SELECT CAST(COALESCE(SUM(b.balance), 0) AS BIGINT) FROM point_balances b
                   WHERE b.account LIKE 'household:%')
               - (SELECT CAST(COALESCE(SUM(b.balance), 0) AS BIGINT)

@@ -102,8 +102,8 @@ pub fn list(conn: &mut DbConn) -> QueryResult<Vec<UserRow>> {
 /// The scope a user works in, from their role and their area or store.
 pub fn scope_of(conn: &mut DbConn, user: &User) -> QueryResult<Scope> {
     Ok(match user.role() {
-        Role::Admin | Role::Auditor => Scope::All,
-        Role::Official | Role::Reviewer => match &user.area_id {
+        Role::Admin | Role::Auditor if user.area_id.is_none() => Scope::All,
+        Role::Admin | Role::Auditor | Role::Official | Role::Reviewer => match &user.area_id {
             Some(area_id) => match areas::find(conn, area_id)? {
                 Some(a) => Scope::Area {
                     id: a.id,
@@ -156,6 +156,18 @@ impl Assignment {
                 return Err(FieldError::new("field.area", "error.area_unknown").into());
             }
             out.area_id = Some(id.to_string());
+        }
+        if role.may_have_area()
+            && let Some(id) = area_id
+        {
+            // An administrator or auditor limited to a province or a city.
+            match areas::find(conn, id)? {
+                Some(a) if a.level().scopes_supervisors() => out.area_id = Some(id.to_string()),
+                Some(_) => {
+                    return Err(FieldError::new("field.area", "error.area_too_low").into());
+                }
+                None => return Err(FieldError::new("field.area", "error.area_unknown").into()),
+            }
         }
         if role.needs_store() {
             let id = store_id.ok_or(FieldError::new("field.store", "error.store_required"))?;

@@ -86,6 +86,7 @@ pub fn table() -> Vec<RouteDef> {
         post!("/areas", areas::create),
         post!("/areas/{id}/rename", areas::rename),
         post!("/areas/{id}/delete", areas::delete),
+        post!("/areas/{id}/place", areas::place),
         get!("/stores", stores::list),
         post!("/stores", stores::create),
         get!("/my-store", stock::my_store),

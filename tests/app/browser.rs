@@ -409,7 +409,7 @@ app_test! {
 
 /// A Chromium DevTools command sent through chromedriver.
 #[derive(Debug)]
-pub(crate) struct DevTools(pub(crate) serde_json::Value);
+pub struct DevTools(pub serde_json::Value);
 
 impl fantoccini::wd::WebDriverCompatibleCommand for DevTools {
     fn endpoint(

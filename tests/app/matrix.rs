@@ -77,9 +77,10 @@ fn matrix(method: &str, path: &str) -> Option<Who> {
         ("GET", "/signals") | ("GET", "/signals.xlsx") | ("POST", "/signals/marks") => {
             Roles(ADMIN_AUDITOR)
         }
-        ("POST", "/areas") | ("POST", "/areas/{id}/rename") | ("POST", "/areas/{id}/delete") => {
-            Roles(ADMIN)
-        }
+        ("POST", "/areas")
+        | ("POST", "/areas/{id}/rename")
+        | ("POST", "/areas/{id}/delete")
+        | ("POST", "/areas/{id}/place") => Roles(ADMIN),
         ("GET", "/households")
         | ("GET", "/households/{id}")
         | ("GET", "/households/{id}/card")

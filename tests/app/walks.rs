@@ -28,7 +28,7 @@ app_test! {
         app.user("clerk", Role::Clerk, None, Some(&store));
         let (rice, oil) = {
             let mut c = app.conn();
-            let ctx = aixin::audit::AuditCtx::console();
+            let ctx = aixin::auth::Actor::console();
             let rice = aixin::goods::create(&mut c, &ctx, &aixin::goods::ItemForm { name: "大米", category: "粮油", unit: "袋", points_price: "40", barcode: "6900000000011" }).unwrap().id;
             let oil = aixin::goods::create(&mut c, &ctx, &aixin::goods::ItemForm { name: "食用油", category: "粮油", unit: "桶", points_price: "15", barcode: "6900000000028" }).unwrap().id;
             let donor = crate::stock::donor(&mut c, "一天捐赠");

@@ -181,7 +181,7 @@ app_test! {
     async fn household_forms_refuse_with_422_and_keep_what_was_typed(app) {
         use aixin::db::schema::{deed_reports, notice_objections};
         let [_, _, _, village] = app.area_chain("表单");
-        aixin::settings::set(&mut app.conn(), &AuditCtx::console(), aixin::settings::NOTICE_DAYS, 7).unwrap();
+        aixin::settings::set(&mut app.conn(), &aixin::auth::Actor::console(), aixin::settings::NOTICE_DAYS, 7).unwrap();
         app.rule("F1", "清扫村道", 10, None);
         let (earner, _) = app.household_with_id("王大山", &village, &test_id_number());
         let (_, card) = app.household_with_id("赵小河", &village, &test_id_number());
@@ -253,7 +253,7 @@ app_test! {
     async fn text_that_is_not_utf8_is_refused_never_mended(app) {
         use aixin::db::schema::{deed_reports, notice_objections};
         let [_, _, _, village] = app.area_chain("乱码");
-        aixin::settings::set(&mut app.conn(), &AuditCtx::console(), aixin::settings::NOTICE_DAYS, 7).unwrap();
+        aixin::settings::set(&mut app.conn(), &aixin::auth::Actor::console(), aixin::settings::NOTICE_DAYS, 7).unwrap();
         app.rule("U1", "清扫村道", 10, None);
         let (earner, _) = app.household_with_id("王大山", &village, &test_id_number());
         let (_, card) = app.household_with_id("赵小河", &village, &test_id_number());

@@ -4,6 +4,7 @@ use serde::Deserialize;
 
 use crate::areas::{self, Area};
 use crate::auth::Action;
+use crate::domain::AreaLevel;
 use crate::web::page::{PageCtx, flash_ok, or_flash, render};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
@@ -12,6 +13,8 @@ use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 struct ListPage<'a> {
     ctx: &'a PageCtx,
     areas: Vec<Area>,
+    /// The provinces a city may be placed under.
+    provinces: Vec<Area>,
     can_edit: bool,
 }
 
@@ -21,13 +24,20 @@ pub async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ViewAreas)?;
-    let areas = run(&state, |c| Ok(areas::tree(c)?)).await?;
+    let scope = user.scope.clone();
+    let areas = run(&state, move |c| Ok(areas::visible(c, &scope)?)).await?;
+    let provinces = areas
+        .iter()
+        .filter(|a| a.level() == AreaLevel::Province)
+        .cloned()
+        .collect();
     let ctx = PageCtx::build(&req, Some(&user));
     render(
         &ctx,
         &ListPage {
             ctx: &ctx,
             areas,
+            provinces,
             can_edit: user.can(Action::ManageAreas),
         },
     )
@@ -39,6 +49,9 @@ pub struct NewAreaForm {
     parent_id: String,
     #[serde(default)]
     name: String,
+    /// At the top only: `province` or `city` (empty: a city).
+    #[serde(default)]
+    level: String,
 }
 
 pub async fn create(
@@ -51,7 +64,10 @@ pub async fn create(
     let ctx = user.actor();
     let result = run(&state, move |c| {
         let parent = Some(f.parent_id.trim()).filter(|p| !p.is_empty());
-        Ok(areas::create(c, &ctx, parent, &f.name)?)
+        match (parent, f.level.trim()) {
+            (None, "province") => Ok(areas::create_top(c, &ctx, AreaLevel::Province, &f.name)?),
+            _ => Ok(areas::create(c, &ctx, parent, &f.name)?),
+        }
     })
     .await
     .map(|a| flash_ok(&req, "/areas", "flash.area_created", &[("name", a.name)]));
@@ -92,5 +108,31 @@ pub async fn delete(
     let result = run(&state, move |c| Ok(areas::delete(c, &ctx, &id)?))
         .await
         .map(|_| flash_ok(&req, "/areas", "flash.area_deleted", &[]));
+    or_flash(&req, "/areas", result)
+}
+
+#[derive(Deserialize)]
+pub struct PlaceForm {
+    #[serde(default)]
+    province_id: String,
+}
+
+/// Put a city under a province (`areas::place_under`).
+pub async fn place(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: CsrfForm<PlaceForm>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ManageAreas)?;
+    let id = id.into_inner();
+    let ctx = user.actor();
+    let province_id = form.0.province_id;
+    let result = run(&state, move |c| {
+        Ok(areas::place_under(c, &ctx, &id, province_id.trim())?)
+    })
+    .await
+    .map(|a| flash_ok(&req, "/areas", "flash.area_placed", &[("name", a.name)]));
     or_flash(&req, "/areas", result)
 }

@@ -1080,10 +1080,9 @@ pub async fn import_cards(
     let key = state.key.clone();
     let url = state.config.public_url.clone();
     let show_pins = user.can(Action::EditHouseholds);
-    let ctx = audit_ctx(&req, Some(&user));
     let cards = run(&state, move |c| {
         let rows = import::created_households(c, &actor, &id)?;
-        Ok(print_cards(c, &key, url.as_deref(), &ctx, rows, show_pins)?)
+        Ok(print_cards(c, &key, url.as_deref(), &actor, rows, show_pins)?)
     })
     .await?;
     let ctx = PageCtx::build(&req, Some(&user));
