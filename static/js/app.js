@@ -23,9 +23,11 @@
   // Print buttons (receipts, end of day, certificates, count sheets, ...):
   // one listener, so one print dialog per click. No inline script: the CSP
   // forbids it.
+  // The one caller of the print dialog.
+  function printPage() { window.print(); }
   document.addEventListener("click", function (ev) {
     var t = ev.target && ev.target.closest ? ev.target.closest("[data-print]") : null;
-    if (t) { ev.preventDefault(); window.print(); }
+    if (t) { ev.preventDefault(); printPage(); }
   });
   // A thermal receipt (58 mm or 80 mm roll) prints as long as its content:
   // its page is sized to the receipt just before printing (a constructed
@@ -48,7 +50,7 @@
     if (window.history && window.history.replaceState) {
       window.history.replaceState(null, "", window.location.pathname);
     }
-    window.print();
+    printPage();
   }
   // One key each for what a clerk does all day (shown beside each button):
   // an element marked data-key="F8" is clicked by F8, wherever the focus is.
