@@ -1628,7 +1628,13 @@ pub fn fill_cities(
                 // the end of the month before (the signal reads the month of
                 // the proposal, not of the deed).
                 let proposed_in_p = planting && Month::of(local_day(tz, proposed_at)) == p_month;
-                if (proposed_in_p && pv == plant::V_PAIR) || never {
+                // Its reviewer refuses the town's other proposers now and
+                // then (one in ten that month), so that never refusing one
+                // of them stands out whatever the draws.
+                if proposed_in_p && town == city.villages[plant::V_PAIR % nv].town {
+                    rejected = pv != plant::V_PAIR && rng.gen_bool(0.1);
+                }
+                if never {
                     rejected = false;
                 }
                 if is_p && pv == plant::V_FAST && fast_n < 60 {
