@@ -244,7 +244,7 @@ fn main() {
             while !stop.load(Ordering::Relaxed) {
                 let size = aixin::db::wal::wal_size(&path);
                 let at = t0.elapsed().as_secs_f64();
-                if samples.len() % 10 == 0 {
+                if samples.len().is_multiple_of(10) {
                     eprintln!("[wal] {at:>5.0} s: {:.1} MB", size as f64 / 1048576.0);
                 }
                 samples.push((at, size));
