@@ -149,9 +149,9 @@ app_test! {
         let anon = app.client();
         let page = anon.post_raw("/login", &[("username", "boss"), ("password", PASSWORD)]).await;
         assert_eq!(page.status, 403);
-        // Logout by GET does nothing.
+        // Logout by GET does nothing (405: the address takes POST only).
         let page = admin.get("/logout").await;
-        assert_eq!(page.status, 404);
+        assert_eq!(page.status, 405);
         assert_eq!(admin.get("/").await.status, 200);
     }
 }
@@ -307,7 +307,7 @@ app_test! {
         page.assert_contains("auth.login_failed");
         assert!(!page.body.contains("auth.login<"), "filtered to meng only");
         let page = auditor.get("/audit?from=2026-13-01").await;
-        page.assert_contains("开始日期：日期格式应为");
+        page.assert_contains("开始日期：没有这一天：2026-13-01");
         // Auditors read; they do not change.
         let [city, ..] = app.area_chain("市中");
         assert_eq!(auditor.post("/areas", &[("name", "x"), ("parent_id", &city)]).await.status, 403);

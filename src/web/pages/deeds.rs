@@ -169,6 +169,8 @@ pub async fn decide_objection(
     path: web::Path<String>,
     form: CsrfForm<ObjectionDecisionForm>,
 ) -> Result<HttpResponse, AppError> {
+    // The role first: the decision's own check answers only reviewers.
+    user.require(Action::ReviewAwards)?;
     let id = path.into_inner();
     let f = form.0;
     let (decision, done_key) = match f.decision.as_str() {
