@@ -123,13 +123,7 @@ pub fn create(
             }
         };
         if sibling_named(c, parent_id, &name, None)? {
-            return Err(FieldError::conflict(
-                "field.area_name",
-                "error.area_name_taken",
-                crate::domain::Conflict::Taken,
-            )
-            .arg("name", &name)
-            .into());
+            return Err(name_taken(&name));
         }
         diesel::insert_into(areas::table)
             .values((
@@ -151,6 +145,17 @@ pub fn create(
         )?;
         find(c, &id)?.ok_or(AreaError::NotFound)
     })
+}
+
+/// The refusal of a name another area under the same parent has.
+fn name_taken(name: &str) -> AreaError {
+    FieldError::conflict(
+        "field.area_name",
+        "error.area_name_taken",
+        crate::domain::Conflict::Taken,
+    )
+    .arg("name", name)
+    .into()
 }
 
 /// Whether another area under the same parent already has this name.
@@ -179,13 +184,7 @@ pub fn rename(conn: &mut DbConn, ctx: &Actor, id: &str, name: &str) -> Result<Ar
     db::write_tx(conn, |c| {
         let before = find(c, id)?.ok_or(AreaError::NotFound)?;
         if sibling_named(c, before.parent_id.as_deref(), &name, Some(id))? {
-            return Err(FieldError::conflict(
-                "field.area_name",
-                "error.area_name_taken",
-                crate::domain::Conflict::Taken,
-            )
-            .arg("name", &name)
-            .into());
+            return Err(name_taken(&name));
         }
         diesel::update(areas::table.find(id))
             .set(areas::name.eq(&name))
