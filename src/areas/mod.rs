@@ -160,13 +160,7 @@ fn insert(
             }
         };
         if sibling_named(c, parent_id, &name, None)? {
-            return Err(FieldError::conflict(
-                "field.area_name",
-                "error.area_name_taken",
-                crate::domain::Conflict::Taken,
-            )
-            .arg("name", &name)
-            .into());
+            return Err(name_taken(&name));
         }
         diesel::insert_into(areas::table)
             .values((
@@ -223,9 +217,7 @@ pub fn place_under(
             return Ok(city);
         }
         if sibling_named(c, Some(&province.id), &city.name, Some(&city.id))? {
-            return Err(FieldError::new("field.area_name", "error.area_name_taken")
-                .arg("name", &city.name)
-                .into());
+            return Err(name_taken(&city.name));
         }
         let old_prefix = city.path.clone();
         // Every path in the subtree starts with the city's: keep the rest.
@@ -254,6 +246,17 @@ pub fn place_under(
     })
 }
 
+/// The refusal of a name another area under the same parent has.
+fn name_taken(name: &str) -> AreaError {
+    FieldError::conflict(
+        "field.area_name",
+        "error.area_name_taken",
+        crate::domain::Conflict::Taken,
+    )
+    .arg("name", name)
+    .into()
+}
+
 /// Whether another area under the same parent already has this name.
 fn sibling_named(
     conn: &mut DbConn,
@@ -280,13 +283,7 @@ pub fn rename(conn: &mut DbConn, ctx: &Actor, id: &str, name: &str) -> Result<Ar
     db::write_tx(conn, |c| {
         let before = find(c, id)?.ok_or(AreaError::NotFound)?;
         if sibling_named(c, before.parent_id.as_deref(), &name, Some(id))? {
-            return Err(FieldError::conflict(
-                "field.area_name",
-                "error.area_name_taken",
-                crate::domain::Conflict::Taken,
-            )
-            .arg("name", &name)
-            .into());
+            return Err(name_taken(&name));
         }
         diesel::update(areas::table.find(id))
             .set(areas::name.eq(&name))

@@ -201,6 +201,19 @@ pub enum LedgerError {
     Db(#[from] diesel::result::Error),
 }
 
+/// The refusal a person reads when a balance does not cover a debit: a
+/// conflict on `field.points`, naming the balance, the amount and the gap.
+pub fn insufficient_error(balance: i64, needed: i64) -> crate::domain::FieldError {
+    crate::domain::FieldError::conflict(
+        "field.points",
+        "error.insufficient_points",
+        crate::domain::Conflict::InsufficientPoints,
+    )
+    .arg("balance", balance)
+    .arg("needed", needed)
+    .arg("short", needed - balance)
+}
+
 impl db::RetryableError for LedgerError {
     fn is_retryable(&self) -> bool {
         matches!(self, LedgerError::Db(e) if e.is_retryable())

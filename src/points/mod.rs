@@ -160,15 +160,9 @@ impl From<crate::ledger::LedgerError> for PointsError {
     fn from(e: crate::ledger::LedgerError) -> Self {
         use crate::ledger::LedgerError as L;
         match e {
-            L::Insufficient { balance, needed } => FieldError::conflict(
-                "field.points",
-                "error.insufficient_points",
-                crate::domain::Conflict::InsufficientPoints,
-            )
-            .arg("balance", balance)
-            .arg("needed", needed)
-            .arg("short", needed - balance)
-            .into(),
+            L::Insufficient { balance, needed } => {
+                crate::ledger::insufficient_error(balance, needed).into()
+            }
             L::BadAmount => FieldError::new("field.points", "error.points_nonzero").into(),
             L::MonthClosed(m) => crate::reports::close::closed_error("field.date", m).into(),
             L::FarFuture(d) => crate::ledger::closed::far_future_error("field.date", d).into(),

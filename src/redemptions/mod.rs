@@ -62,15 +62,9 @@ impl From<StockError> for RedeemError {
 impl From<ledger::LedgerError> for RedeemError {
     fn from(e: ledger::LedgerError) -> Self {
         match e {
-            ledger::LedgerError::Insufficient { balance, needed } => FieldError::conflict(
-                "field.points",
-                "error.insufficient_points",
-                crate::domain::Conflict::InsufficientPoints,
-            )
-            .arg("balance", balance)
-            .arg("needed", needed)
-            .arg("short", needed - balance)
-            .into(),
+            ledger::LedgerError::Insufficient { balance, needed } => {
+                ledger::insufficient_error(balance, needed).into()
+            }
             ledger::LedgerError::BadAmount => {
                 FieldError::new("field.items", "error.basket_empty").into()
             }

@@ -44,6 +44,7 @@ fn uses(folder: &str, forbidden: &[&str]) -> Vec<String> {
 /// The domain areas and the layers under them: none knows of pages or the API.
 const BELOW_THE_WEB: &[&str] = &[
     "areas",
+    "at_once",
     "audit",
     "auth",
     "backup",
