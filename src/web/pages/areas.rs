@@ -4,8 +4,9 @@ use serde::Deserialize;
 
 use crate::areas::{self, Area};
 use crate::auth::Action;
-use crate::web::extract::audit_ctx;
-use crate::web::page::{PageCtx, flash_ok, or_flash, render};
+use crate::web::extract::{audit_ctx, lang_of};
+use crate::web::form::Refused;
+use crate::web::page::{PageCtx, flash_ok, or_flash, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 #[derive(Template)]
@@ -14,6 +15,9 @@ struct ListPage<'a> {
     ctx: &'a PageCtx,
     areas: Vec<Area>,
     can_edit: bool,
+    /// A refused form: a new city (`"city"`), a new child of an area
+    /// (`"child-<id>"`) or a rename (`"rename-<id>"`).
+    refused: Refused,
 }
 
 pub async fn list(
@@ -21,20 +25,51 @@ pub async fn list(
     user: CurrentUser,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
+    list_page(req, user, state, Refused::default()).await
+}
+
+/// The area tree; `refused` shows a refused form again (422), its row open.
+async fn list_page(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    refused: Refused,
+) -> Result<HttpResponse, AppError> {
     user.require(Action::ViewAreas)?;
     let areas = run(&state, |c| Ok(areas::tree(c)?)).await?;
     let ctx = PageCtx::build(&req, Some(&user));
-    render(
+    let status = refused.status();
+    render_with_status(
         &ctx,
         &ListPage {
             ctx: &ctx,
             areas,
             can_edit: user.can(Action::ManageAreas),
+            refused,
         },
+        status,
     )
 }
 
-#[derive(Deserialize)]
+/// A form of the tree answered: a refused one comes back on the page.
+async fn or_again(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    form: String,
+    typed: serde_json::Value,
+    result: Result<HttpResponse, AppError>,
+) -> Result<HttpResponse, AppError> {
+    match result {
+        Err(AppError::Invalid(e)) => {
+            let refused = Refused::of(lang_of(&req), form, &typed, &e);
+            list_page(req, user, state, refused).await
+        }
+        other => other,
+    }
+}
+
+#[derive(Deserialize, serde::Serialize)]
 pub struct NewAreaForm {
     #[serde(default)]
     parent_id: String,
@@ -50,6 +85,11 @@ pub async fn create(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ManageAreas)?;
     let f = form.0;
+    let typed = serde_json::to_value(&f).unwrap_or_default();
+    let name = match f.parent_id.trim() {
+        "" => "city".to_string(),
+        p => format!("child-{p}"),
+    };
     let ctx = audit_ctx(&req, Some(&user));
     let result = run(&state, move |c| {
         let parent = Some(f.parent_id.trim()).filter(|p| !p.is_empty());
@@ -57,10 +97,10 @@ pub async fn create(
     })
     .await
     .map(|a| flash_ok(&req, "/areas", "flash.area_created", &[("name", a.name)]));
-    or_flash(&req, "/areas", result)
+    or_again(req, user, state, name, typed, result).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 pub struct RenameForm {
     #[serde(default)]
     name: String,
@@ -76,11 +116,13 @@ pub async fn rename(
     user.require(Action::ManageAreas)?;
     let id = id.into_inner();
     let ctx = audit_ctx(&req, Some(&user));
+    let typed = serde_json::to_value(&form.0).unwrap_or_default();
+    let form_name = format!("rename-{id}");
     let name = form.0.name;
     let result = run(&state, move |c| Ok(areas::rename(c, &ctx, &id, &name)?))
         .await
         .map(|a| flash_ok(&req, "/areas", "flash.area_renamed", &[("name", a.name)]));
-    or_flash(&req, "/areas", result)
+    or_again(req, user, state, form_name, typed, result).await
 }
 
 pub async fn delete(

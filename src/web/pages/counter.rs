@@ -308,13 +308,21 @@ pub async fn basket_action(
         let found = run(&state, move |c| Ok(redemptions::find_items(c, &e2)?)).await?;
         match (found.len(), quantity) {
             (_, Err(e)) => error = Some(i18n::field_error(lang, &e)),
-            (0, _) => {
-                error = Some(i18n::tf(
-                    lang,
-                    "counter.no_item",
-                    &[("entry", entry.clone())],
-                ))
-            }
+            (0, _) => match crate::domain::CardNo::parse("field.card_no", &entry) {
+                // A points card scanned into the goods box: the next
+                // household's, once this basket is empty.
+                Ok(next) if lines.is_empty() => {
+                    return Ok(see_other(&serve_link(&store, next.as_str())));
+                }
+                Ok(_) => error = Some(i18n::t(lang, "counter.card_in_goods_box").to_string()),
+                Err(_) => {
+                    error = Some(i18n::tf(
+                        lang,
+                        "counter.no_item",
+                        &[("entry", entry.clone())],
+                    ))
+                }
+            },
             (1, Ok(q)) if !found[0].active => {
                 error = Some(i18n::field_error(
                     lang,
@@ -422,6 +430,8 @@ struct ReceiptPage<'a> {
     household: HouseholdRow,
     paper: &'static str,
     can_void: bool,
+    /// Whether this reader serves households at this store ("next household").
+    can_serve: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -451,6 +461,7 @@ pub async fn receipt(
     let can_void = !r.is_void()
         && user.can(Action::Redeem)
         && user.require_store(Action::Redeem, &store).is_ok();
+    let can_serve = user.can_at_store(Action::Redeem, &store) && store.store.active;
     let ctx = PageCtx::build(&req, Some(&user));
     render(
         &ctx,
@@ -462,6 +473,7 @@ pub async fn receipt(
             household,
             paper,
             can_void,
+            can_serve,
         },
     )
 }
@@ -519,6 +531,10 @@ pub async fn day(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ViewRedemptions)?;
     let q = q.into_inner();
+    if q.store_id.trim().is_empty() && !matches!(user.scope, Scope::Store { .. }) {
+        // Which store's day? The list of stores, each with its own.
+        return Ok(see_other("/stores"));
+    }
     let store = counter_store(&state, &user, Action::ViewRedemptions, &q.store_id).await?;
     let tz = state.config.time_zone;
     let day = match crate::points::parse_date("field.date", &q.date) {

@@ -4,11 +4,13 @@ use serde::Deserialize;
 
 use crate::areas::{self, Area};
 use crate::auth::Action;
+use crate::domain::FieldChecks;
 use crate::domain::{NewPassword, Role, Username, parse_optional_text};
 use crate::stores::{self, StoreRow};
 use crate::users::{self, Assignment, InitialPassword, User, UserRow};
-use crate::web::extract::audit_ctx;
-use crate::web::page::{PageCtx, flash_ok, or_flash, render};
+use crate::web::extract::{audit_ctx, lang_of};
+use crate::web::form::Refused;
+use crate::web::page::{PageCtx, flash_ok, render, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 #[derive(Template)]
@@ -19,6 +21,8 @@ struct ListPage<'a> {
     areas: Vec<Area>,
     stores: Vec<StoreRow>,
     roles: [Role; 5],
+    /// A refused new user (`"user"`), if any.
+    refused: Refused,
 }
 
 pub async fn list(
@@ -26,13 +30,24 @@ pub async fn list(
     user: CurrentUser,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
+    list_page(req, user, state, Refused::default()).await
+}
+
+/// The users; `refused` shows a refused new user again (422).
+async fn list_page(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    refused: Refused,
+) -> Result<HttpResponse, AppError> {
     user.require(Action::ManageUsers)?;
     let (users, areas, stores) = run(&state, |c| {
         Ok((users::list(c)?, areas::tree(c)?, stores::list(c)?))
     })
     .await?;
     let ctx = PageCtx::build(&req, Some(&user));
-    render(
+    let status = refused.status();
+    render_with_status(
         &ctx,
         &ListPage {
             ctx: &ctx,
@@ -40,11 +55,13 @@ pub async fn list(
             areas,
             stores,
             roles: Role::ALL,
+            refused,
         },
+        status,
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 pub struct NewUserForm {
     #[serde(default)]
     username: String,
@@ -57,8 +74,27 @@ pub struct NewUserForm {
     #[serde(default)]
     store_id: String,
     /// Empty: generate one, shown once, to be changed at first login.
-    #[serde(default)]
+    /// Never shown again after a refusal.
+    #[serde(default, skip_serializing)]
     password: String,
+}
+
+/// Role, area and store parsed, or `None` after noting their field error.
+fn assignment(
+    c: &mut crate::db::DbConn,
+    checks: &mut FieldChecks,
+    role: &str,
+    area_id: &str,
+    store_id: &str,
+) -> Result<Option<Assignment>, AppError> {
+    match Assignment::parse(c, role, area_id, store_id) {
+        Ok(a) => Ok(Some(a)),
+        Err(users::UserError::Invalid(e)) => {
+            checks.push(e);
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Template)]
@@ -78,16 +114,31 @@ pub async fn create(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ManageUsers)?;
     let f = form.0;
+    let typed = serde_json::to_value(&f).unwrap_or_default();
     let ctx = audit_ctx(&req, Some(&user));
     let cost = state.config.password_cost;
     let result = run(&state, move |c| {
-        let username = Username::parse(&f.username)?;
-        let display = parse_optional_text("field.display_name", &f.display_name, 60)?;
-        let assignment = Assignment::parse(c, &f.role, &f.area_id, &f.store_id)?;
+        // Every field is checked, so all that is wrong shows at once.
+        let mut checks = FieldChecks::new();
+        let username = checks.take(Username::parse(&f.username));
+        let display = checks.take(parse_optional_text(
+            "field.display_name",
+            &f.display_name,
+            60,
+        ));
+        let assignment = assignment(c, &mut checks, &f.role, &f.area_id, &f.store_id)?;
         let initial = if f.password.is_empty() {
-            InitialPassword::Generate
+            Some(InitialPassword::Generate)
         } else {
-            InitialPassword::Given(NewPassword::parse("field.password", &f.password)?)
+            checks
+                .take(NewPassword::parse("field.password", &f.password))
+                .map(InitialPassword::Given)
+        };
+        checks.finish()?;
+        let (Some(username), Some(display), Some(assignment), Some(initial)) =
+            (username, display, assignment, initial)
+        else {
+            unreachable!("a clean form parsed every field")
         };
         Ok(users::create(
             c,
@@ -120,7 +171,13 @@ pub async fn create(
             &[("username", created.username)],
         )),
     });
-    or_flash(&req, "/users", result)
+    match result {
+        Err(AppError::Invalid(e)) => {
+            let refused = Refused::of(lang_of(&req), "user", &typed, &e);
+            list_page(req, user, state, refused).await
+        }
+        other => other,
+    }
 }
 
 #[derive(Template)]
@@ -132,6 +189,8 @@ struct DetailPage<'a> {
     stores: Vec<StoreRow>,
     roles: [Role; 5],
     is_self: bool,
+    /// A refused assignment (`"assign"`) or password (`"password"`), if any.
+    refused: Refused,
 }
 
 pub async fn detail(
@@ -140,8 +199,18 @@ pub async fn detail(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
+    detail_page(req, user, state, id.into_inner(), Refused::default()).await
+}
+
+/// One user's page; `refused` shows one of its forms refused (422).
+async fn detail_page(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: String,
+    refused: Refused,
+) -> Result<HttpResponse, AppError> {
     user.require(Action::ManageUsers)?;
-    let id = id.into_inner();
     let (subject, areas, stores) = run(&state, move |c| {
         let subject = users::find(c, &id)?.ok_or(AppError::NotFound)?;
         Ok((subject, areas::tree(c)?, stores::list(c)?))
@@ -149,7 +218,8 @@ pub async fn detail(
     .await?;
     let ctx = PageCtx::build(&req, Some(&user));
     let is_self = subject.id == user.user.id;
-    render(
+    let status = refused.status();
+    render_with_status(
         &ctx,
         &DetailPage {
             ctx: &ctx,
@@ -158,11 +228,13 @@ pub async fn detail(
             stores,
             roles: Role::ALL,
             is_self,
+            refused,
         },
+        status,
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 pub struct AssignForm {
     #[serde(default)]
     role: String,
@@ -185,18 +257,34 @@ pub async fn assign(
     let id = id.into_inner();
     let back = format!("/users/{id}");
     let f = form.0;
+    let typed = serde_json::to_value(&f).unwrap_or_default();
     let ctx = audit_ctx(&req, Some(&user));
     let self_id = user.user.id.clone();
+    let target = id.clone();
     let result = run(&state, move |c| {
+        let id = target;
         let subject = users::find(c, &id)?.ok_or(AppError::NotFound)?;
-        let assignment = Assignment::parse(c, &f.role, &f.area_id, &f.store_id)?;
+        let mut checks = FieldChecks::new();
+        let assignment = assignment(c, &mut checks, &f.role, &f.area_id, &f.store_id)?;
         // An admin cannot take away their own admin role (and lock everyone out).
-        if subject.id == self_id && assignment.role != Role::Admin {
-            return Err(
-                crate::domain::FieldError::new("field.role", "error.cannot_demote_self").into(),
-            );
+        if let Some(a) = &assignment
+            && subject.id == self_id
+            && a.role != Role::Admin
+        {
+            checks.push(crate::domain::FieldError::new(
+                "field.role",
+                "error.cannot_demote_self",
+            ));
         }
-        let display = parse_optional_text("field.display_name", &f.display_name, 60)?;
+        let display = checks.take(parse_optional_text(
+            "field.display_name",
+            &f.display_name,
+            60,
+        ));
+        checks.finish()?;
+        let (Some(assignment), Some(display)) = (assignment, display) else {
+            unreachable!("a clean form parsed every field")
+        };
         if display != subject.display_name {
             users::set_display_name(c, &ctx, &id, &display)?;
         }
@@ -210,7 +298,13 @@ pub async fn assign(
     })
     .await
     .map(|username| flash_ok(&req, &back, "flash.user_updated", &[("username", username)]));
-    or_flash(&req, &back, result)
+    match result {
+        Err(AppError::Invalid(e)) => {
+            let refused = Refused::of(lang_of(&req), "assign", &typed, &e);
+            detail_page(req, user, state, id, refused).await
+        }
+        other => other,
+    }
 }
 
 async fn set_disabled(
@@ -316,5 +410,12 @@ pub async fn reset_password(
             &[("username", username)],
         )),
     });
-    or_flash(&req, &back, result)
+    match result {
+        // A password is never typed back into the page; its error is shown.
+        Err(AppError::Invalid(e)) => {
+            let refused = Refused::of(lang_of(&req), "password", &(), &e);
+            detail_page(req, user, state, id, refused).await
+        }
+        other => other,
+    }
 }
