@@ -311,7 +311,7 @@ pub async fn list_awards(
                 hh::find(c, &actor, h)?;
                 aw::for_household(c, h)?
             }
-            (1, _) => aw::review_queue(c, &actor, 500)?,
+            (1, _) => aw::review_queue(c, &actor, &Default::default(), 500)?,
             _ => aw::proposed_by(c, &user_id, 500)?,
         };
         Ok(rows)

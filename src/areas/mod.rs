@@ -39,6 +39,93 @@ impl Area {
 /// This area's refusals: the one vocabulary every operation shares.
 pub type AreaError = crate::error::Problem;
 
+/// The ids along an area's path, from the city down (`/c/d/t/v/`).
+fn path_ids(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/').filter(|s| !s.is_empty())
+}
+
+/// The one way an area is named to a person: a village shows its town
+/// (东庄村（凤山街道）) to anyone who looks from above town level, where
+/// several villages share a name; to a town's or village's own people, and
+/// for every other level, its bare name.
+pub fn display_name(name: &str, town: Option<&str>) -> String {
+    match town {
+        Some(t) if !t.is_empty() => format!("{name}（{t}）"),
+        _ => name.to_string(),
+    }
+}
+
+/// Whether a viewer with `scope` looks from above town level (so villages
+/// are told apart by their towns). A clerk's store serves households of
+/// any village, so a clerk does too.
+pub fn looks_from_above_town(scope: &crate::auth::Scope) -> bool {
+    use crate::auth::Scope;
+    match scope {
+        Scope::All | Scope::Store { .. } => true,
+        // A city is at depth 0, a district at 1, a town at 2.
+        Scope::Area { path, .. } => path_ids(path).count() < 3,
+        Scope::Nothing => false,
+    }
+}
+
+/// Town names for villages, read once for a page: what
+/// [`display_name`] needs for every village the page shows.
+#[derive(Debug, Clone, Default)]
+pub struct InContext {
+    /// Town id -> town name; empty when the viewer is inside one town.
+    towns: std::collections::HashMap<String, String>,
+}
+
+impl InContext {
+    /// The towns of the villages at `paths` (area paths), for `scope`.
+    pub fn load<'a>(
+        conn: &mut DbConn,
+        scope: &crate::auth::Scope,
+        paths: impl IntoIterator<Item = &'a str>,
+    ) -> QueryResult<InContext> {
+        if !looks_from_above_town(scope) {
+            return Ok(InContext::default());
+        }
+        let mut ids: Vec<String> = paths
+            .into_iter()
+            .filter_map(|p| path_ids(p).nth(2).map(str::to_string))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        let mut towns = std::collections::HashMap::new();
+        // In chunks, to stay under every backend's bind limit.
+        for chunk in ids.chunks(500) {
+            let rows: Vec<(String, String)> = areas::table
+                .filter(areas::id.eq_any(chunk))
+                .select((areas::id, areas::name))
+                .load(conn)?;
+            towns.extend(rows);
+        }
+        Ok(InContext { towns })
+    }
+
+    /// The name of the area `name` at `path`, in this context: a village
+    /// with its town when the viewer looks from above town level.
+    pub fn name(&self, name: &str, path: &str) -> String {
+        let ids: Vec<&str> = path_ids(path).collect();
+        // Only a village (depth 3) carries its town.
+        let town = if ids.len() == 4 {
+            self.towns.get(ids[2]).map(String::as_str)
+        } else {
+            None
+        };
+        display_name(name, town)
+    }
+
+    /// Rename `areas` for display in this context (pickers).
+    pub fn rename(&self, areas: &mut [Area]) {
+        for a in areas {
+            a.name = self.name(&a.name, &a.path);
+        }
+    }
+}
+
+
 pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Area>> {
     areas::table
         .find(id)
@@ -162,12 +249,15 @@ fn insert(
         if sibling_named(c, parent_id, &name, None)? {
             return Err(name_taken(&name));
         }
+        let k = crate::domain::pinyin::keys(&name);
         diesel::insert_into(areas::table)
             .values((
                 areas::id.eq(&id),
                 areas::parent_id.eq(parent_id),
                 areas::level.eq(level.as_str()),
                 areas::name.eq(&name),
+                areas::name_pinyin.eq(&k.full),
+                areas::name_initials.eq(&k.initials),
                 areas::path.eq(&path),
                 areas::created_at.eq(db::now()),
             ))
@@ -285,8 +375,13 @@ pub fn rename(conn: &mut DbConn, ctx: &Actor, id: &str, name: &str) -> Result<Ar
         if sibling_named(c, before.parent_id.as_deref(), &name, Some(id))? {
             return Err(name_taken(&name));
         }
+        let k = crate::domain::pinyin::keys(&name);
         diesel::update(areas::table.find(id))
-            .set(areas::name.eq(&name))
+            .set((
+                areas::name.eq(&name),
+                areas::name_pinyin.eq(&k.full),
+                areas::name_initials.eq(&k.initials),
+            ))
             .execute(c)?;
         audit::record(
             c,

@@ -1,5 +1,6 @@
 //! The database: one connection type for SQLite and PostgreSQL, chosen by URL.
 
+pub mod pinyin;
 pub mod schema;
 pub mod text_enum;
 pub mod wal;
@@ -290,11 +291,17 @@ pub type MigrationError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Apply every embedded migration the database does not have yet.
 pub fn migrate(conn: &mut DbConn) -> Result<Vec<String>, MigrationError> {
-    let applied = match conn {
+    let applied: Vec<String> = match conn {
         DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS)?,
         DbConn::Pg(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS)?,
-    };
-    Ok(applied.iter().map(|v| v.to_string()).collect())
+    }
+    .iter()
+    .map(|v| v.to_string())
+    .collect();
+    // What SQL alone cannot migrate: names' pinyin keys (quick when none
+    // is missing, as on every start after the first).
+    pinyin::backfill(conn)?;
+    Ok(applied)
 }
 
 /// A value bound into a hand-written query.
@@ -549,6 +556,20 @@ where
     lower(column)
         .like(lower(format!("{}%", like_escape(text))))
         .escape('\\')
+}
+
+/// A search condition on a search key kept in lower case (a name's
+/// pinyin): the key starts with `text` (lower case ASCII letters, see
+/// `domain::pinyin::query`). A plain `LIKE 'text%'` on the column itself,
+/// so the key's index serves it (NOCASE on SQLite, text_pattern_ops on
+/// PostgreSQL).
+pub fn key_prefix<E>(column: E, text: &str) -> diesel::dsl::Escape<diesel::dsl::Like<E, String>>
+where
+    E: diesel::expression::Expression<SqlType = diesel::sql_types::Text>
+        + diesel::expression_methods::TextExpressionMethods,
+{
+    use diesel::expression_methods::EscapeExpressionMethods;
+    column.like(format!("{}%", like_escape(text))).escape('\\')
 }
 
 /// Whether the database answers (for /healthz).

@@ -8,6 +8,8 @@ diesel::table! {
         name -> Text,
         path -> Text,
         created_at -> Timestamp,
+        name_pinyin -> Text,
+        name_initials -> Text,
     }
 }
 
@@ -104,6 +106,8 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        name_pinyin -> Text,
+        name_initials -> Text,
     }
 }
 
@@ -126,6 +130,8 @@ diesel::table! {
         address -> Text,
         note -> Text,
         created_at -> Timestamp,
+        name_pinyin -> Text,
+        name_initials -> Text,
     }
 }
 
@@ -283,6 +289,8 @@ diesel::table! {
         updated_at -> Timestamp,
         updated_by -> Text,
         honour_opt_out -> Bool,
+        head_pinyin -> Text,
+        head_initials -> Text,
     }
 }
 

@@ -2085,6 +2085,8 @@ pub fn fill_cities(
     progress("reporting totals", 0, 1);
     db::write_tx(conn, |c| ledger::totals::rebuild(c, tz)).map_err(err)?;
     progress("reporting totals", 1, 1);
+    // Names' pinyin keys (the bulk inserts above leave them empty).
+    db::pinyin::backfill(conn).map_err(err)?;
     if let DbConn::Pg(c) = conn {
         // Fresh statistics, so that the first pages are planned for millions of rows.
         diesel::sql_query("ANALYZE").execute(c).map_err(err)?;

@@ -2,6 +2,7 @@
 
 pub mod input;
 pub mod people;
+pub mod pinyin;
 pub mod stock;
 
 use std::fmt;
@@ -148,6 +149,12 @@ impl FieldChecks {
 
     pub fn is_clean(&self) -> bool {
         self.errors.is_empty()
+    }
+
+    /// Whether an error already names `field` (so a later check on the
+    /// same field does not say a second, dependent thing).
+    pub fn has(&self, field: &str) -> bool {
+        self.errors.iter().any(|e| e.field == field)
     }
 
     /// `Ok` when nothing was wrong; otherwise the first error carrying the

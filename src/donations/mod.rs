@@ -66,7 +66,25 @@ pub fn find_donor(c: &mut DbConn, id: &str) -> QueryResult<Option<Donor>> {
 }
 
 pub fn list_donors(c: &mut DbConn) -> QueryResult<Vec<Donor>> {
-    donors::table
+    find_donors(c, "")
+}
+
+/// Donors whose name contains `q`, or (letters) whose name's pinyin or
+/// initials start with it; every donor for an empty `q`. By name.
+pub fn find_donors(c: &mut DbConn, q: &str) -> QueryResult<Vec<Donor>> {
+    let q = q.trim();
+    let mut query = donors::table.into_boxed();
+    if !q.is_empty() {
+        query = match crate::domain::pinyin::query(q) {
+            Some(py) => query.filter(
+                db::contains(donors::name, q)
+                    .or(db::key_prefix(donors::name_pinyin, &py))
+                    .or(db::key_prefix(donors::name_initials, &py)),
+            ),
+            None => query.filter(db::contains(donors::name, q)),
+        };
+    }
+    query
         .order(donors::name.asc())
         .select(Donor::as_select())
         .load(c)
@@ -89,10 +107,13 @@ pub fn create_donor(conn: &mut DbConn, actor: &Actor, f: &DonorForm) -> Result<D
     let note = parse_optional_text("field.note", f.note, 500)?;
     db::write_tx(conn, |c| {
         let id = db::new_id();
+        let k = crate::domain::pinyin::keys(&name);
         diesel::insert_into(donors::table)
             .values((
                 donors::id.eq(&id),
                 donors::name.eq(&name),
+                donors::name_pinyin.eq(&k.full),
+                donors::name_initials.eq(&k.initials),
                 donors::kind.eq(kind.as_str()),
                 donors::contact_person.eq(&contact_person),
                 donors::phone.eq(&phone),
@@ -168,6 +189,22 @@ impl DonationView {
 
     pub fn units(&self) -> i64 {
         self.lines.iter().map(|l| l.quantity).sum()
+    }
+
+    /// The quantities added up unit by unit (`20 袋 · 10 件`): bags are
+    /// never added to pieces.
+    pub fn units_by_kind(&self) -> String {
+        let mut sums: Vec<(&str, i64)> = Vec::new();
+        for l in &self.lines {
+            match sums.iter_mut().find(|(u, _)| *u == l.unit) {
+                Some((_, n)) => *n += l.quantity,
+                None => sums.push((&l.unit, l.quantity)),
+            }
+        }
+        sums.iter()
+            .map(|(u, n)| format!("{n} {u}"))
+            .collect::<Vec<_>>()
+            .join(" · ")
     }
 }
 

@@ -76,12 +76,20 @@ struct ParsedItem {
 
 impl ItemForm<'_> {
     fn parse(&self) -> Result<ParsedItem, FieldError> {
+        // Every field is checked, so all that is wrong shows at once.
+        let mut checks = crate::domain::FieldChecks::new();
+        let name = checks.take(parse_name("field.item_name", self.name, 60));
+        let category = checks.take(parse_optional_text("field.category", self.category, 30));
+        let unit = checks.take(parse_name("field.unit", self.unit, 10));
+        let points_price = checks.take(parse_points_price("field.points_price", self.points_price));
+        let barcode = checks.take(parse_barcode("field.barcode", self.barcode));
+        checks.finish()?;
         Ok(ParsedItem {
-            name: parse_name("field.item_name", self.name, 60)?,
-            category: parse_optional_text("field.category", self.category, 30)?,
-            unit: parse_name("field.unit", self.unit, 10)?,
-            points_price: parse_points_price("field.points_price", self.points_price)?,
-            barcode: parse_barcode("field.barcode", self.barcode)?,
+            name: name.unwrap_or_default(),
+            category: category.unwrap_or_default(),
+            unit: unit.unwrap_or_default(),
+            points_price: points_price.unwrap_or_default(),
+            barcode: barcode.flatten(),
         })
     }
 }
@@ -120,10 +128,13 @@ pub fn create(conn: &mut DbConn, ctx: &Actor, form: &ItemForm) -> Result<Item, G
     let id = db::new_id();
     db::write_tx(conn, |c| {
         let now = db::now();
+        let k = crate::domain::pinyin::keys(&p.name);
         diesel::insert_into(items::table)
             .values((
                 items::id.eq(&id),
                 items::name.eq(&p.name),
+                items::name_pinyin.eq(&k.full),
+                items::name_initials.eq(&k.initials),
                 items::category.eq(&p.category),
                 items::unit.eq(&p.unit),
                 items::points_price.eq(p.points_price),
@@ -160,9 +171,12 @@ pub fn update(
     let p = form.parse()?;
     db::write_tx(conn, |c| {
         let before = find(c, id)?.ok_or(GoodsError::NotFound)?;
+        let k = crate::domain::pinyin::keys(&p.name);
         diesel::update(items::table.find(id))
             .set((
                 items::name.eq(&p.name),
+                items::name_pinyin.eq(&k.full),
+                items::name_initials.eq(&k.initials),
                 items::category.eq(&p.category),
                 items::unit.eq(&p.unit),
                 items::points_price.eq(p.points_price),

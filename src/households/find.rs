@@ -99,10 +99,21 @@ pub fn find_at_counter(
             .filter(households::archived.eq(false))
             .into_boxed();
         let (by, query) = match query {
-            Query::Name(name) => (
-                FoundBy::Name,
-                base.filter(db::contains(households::head_name, name)),
-            ),
+            Query::Name(name) => match crate::domain::pinyin::query(name) {
+                // Letters: the name by its pinyin too (zhangsan, zs).
+                Some(py) => (
+                    FoundBy::Name,
+                    base.filter(
+                        db::contains(households::head_name, name)
+                            .or(db::key_prefix(households::head_pinyin, &py))
+                            .or(db::key_prefix(households::head_initials, &py)),
+                    ),
+                ),
+                None => (
+                    FoundBy::Name,
+                    base.filter(db::contains(households::head_name, name)),
+                ),
+            },
             Query::IdNumber(id) => (
                 FoundBy::IdNumber,
                 base.filter(households::id_lookup.eq(key.lookup("id", id.expose()))),

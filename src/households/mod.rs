@@ -364,10 +364,11 @@ pub(crate) type RowTuple = (
 /// `ViewHouseholds` or a household outside the actor's scope.
 pub fn find(conn: &mut DbConn, actor: &Actor, id: &str) -> Result<HouseholdRow, HouseholdError> {
     actor.require(Action::ViewHouseholds)?;
-    let row = load(conn, id)?;
+    let mut row = load(conn, id)?;
     if !actor.scope.covers_area_path(&row.area_path) {
         return Err(HouseholdError::Forbidden);
     }
+    name_villages(conn, actor, std::slice::from_mut(&mut row))?;
     Ok(row)
 }
 
@@ -480,6 +481,16 @@ pub fn list(
                         .eq(upper)
                         .or(db::contains(households::head_name, &q)),
                 );
+            } else if let Some(py) = crate::domain::pinyin::query(&q) {
+                // Letters: the name as typed, or the head's or the
+                // village's name by its pinyin (full or initials).
+                query = query.filter(
+                    db::contains(households::head_name, &q)
+                        .or(db::key_prefix(households::head_pinyin, &py))
+                        .or(db::key_prefix(households::head_initials, &py))
+                        .or(db::key_prefix(areas_t::name_pinyin, &py))
+                        .or(db::key_prefix(areas_t::name_initials, &py)),
+                );
             } else {
                 query = query.filter(db::contains(households::head_name, &q));
             }
@@ -502,7 +513,9 @@ pub fn list(
         .offset(page.max(0) * page_size)
         .select(row_columns!())
         .load::<RowTuple>(conn)?;
-    Ok((rows.into_iter().map(to_row).collect(), total))
+    let mut rows: Vec<HouseholdRow> = rows.into_iter().map(to_row).collect();
+    name_villages(conn, actor, &mut rows)?;
+    Ok((rows, total))
 }
 
 /// Whose ID number this is among active households, for the duplicate message.
@@ -710,10 +723,13 @@ fn insert_household(
     phone_masked: &str,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
+    let k = crate::domain::pinyin::keys(&input.head_name);
     diesel::insert_into(households::table)
         .values((
             households::id.eq(id),
             households::head_name.eq(&input.head_name),
+            households::head_pinyin.eq(&k.full),
+            households::head_initials.eq(&k.initials),
             households::id_cipher.eq(id_cipher),
             households::id_lookup.eq(lookup),
             households::id_masked.eq(id_number.masked()),
@@ -833,9 +849,12 @@ pub fn update(
         if h.area_id != input.area_id {
             crate::ledger::totals::record_move(c, id, &h.area_id, &input.area_id, today)?;
         }
+        let k = crate::domain::pinyin::keys(&input.head_name);
         diesel::update(households::table.find(id))
             .set((
                 households::head_name.eq(&input.head_name),
+                households::head_pinyin.eq(&k.full),
+                households::head_initials.eq(&k.initials),
                 households::area_id.eq(&input.area_id),
                 households::address.eq(&input.address),
                 households::members.eq(input.members),
@@ -1171,10 +1190,32 @@ pub fn old_cards(conn: &mut DbConn, id: &str) -> QueryResult<Vec<(String, Option
 pub fn villages_in_scope(conn: &mut DbConn, actor: &Actor) -> QueryResult<Vec<areas::Area>> {
     let scope = &actor.scope;
     let all = areas::visible(conn, scope)?;
-    Ok(all
+    let mut villages: Vec<areas::Area> = all
         .into_iter()
         .filter(|a| a.level() == AreaLevel::Village)
-        .collect())
+        .collect();
+    // Named as the actor reads them: 东庄村（凤山街道） from above a town.
+    let names = areas::InContext::load(conn, scope, villages.iter().map(|v| v.path.as_str()))?;
+    names.rename(&mut villages);
+    Ok(villages)
+}
+
+/// Household rows' villages named as the actor reads them (with the town
+/// from above town level).
+pub fn name_villages(
+    conn: &mut DbConn,
+    actor: &Actor,
+    rows: &mut [HouseholdRow],
+) -> QueryResult<()> {
+    let names = areas::InContext::load(
+        conn,
+        &actor.scope,
+        rows.iter().map(|r| r.area_path.as_str()),
+    )?;
+    for r in rows {
+        r.village = names.name(&r.village, &r.area_path);
+    }
+    Ok(())
 }
 
 /// Officials (and admins) who can be assigned as helpers: (id, name).
@@ -1220,11 +1261,14 @@ pub fn cards_for(
     conn: &mut DbConn,
     actor: &Actor,
     filter: &ListFilter,
-) -> Result<Vec<HouseholdRow>, HouseholdError> {
+    page: i64,
+) -> Result<(Vec<HouseholdRow>, i64), HouseholdError> {
     actor.require(Action::ViewHouseholds)?;
-    let (rows, _) = list(conn, actor, filter, 0, 1000)?;
-    Ok(rows)
+    list(conn, actor, filter, page, CARD_SHEET)
 }
+
+/// Cards on one printed sheet page (the rest on the next pages).
+pub const CARD_SHEET: i64 = 1000;
 
 /// Give a household's current card a new 6-digit PIN (the old one stops
 /// working at once), audited as `card.pin_reset`. The household must be in

@@ -140,9 +140,13 @@ fn erase_one(
     years: i64,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
+    // The keys of what is kept (the initials), never of the erased name.
+    let k = crate::domain::pinyin::keys(&initials(name));
     diesel::update(households::table.find(id))
         .set((
             households::head_name.eq(initials(name)),
+            households::head_pinyin.eq(&k.full),
+            households::head_initials.eq(&k.initials),
             households::id_cipher.eq(""),
             households::id_lookup.eq(format!("{ERASED_LOOKUP}{id}")),
             households::id_masked.eq(ERASED),

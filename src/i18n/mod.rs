@@ -118,7 +118,15 @@ pub fn field_error(lang: Lang, e: &FieldError) -> String {
         Lang::Zh => "：",
         Lang::En => ": ",
     };
-    format!("{}{}{}", t(lang, e.field), sep, tf(lang, e.key, &e.args))
+    let field = t(lang, e.field);
+    let message = tf(lang, e.key, &e.args);
+    // A message that already begins with its field's name says it once
+    // ("积分不足：…", not "积分：积分不足：…").
+    if message.starts_with(field) {
+        message
+    } else {
+        format!("{field}{sep}{message}")
+    }
 }
 
 #[cfg(test)]

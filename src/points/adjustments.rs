@@ -167,19 +167,23 @@ pub fn request(
     tz: chrono_tz::Tz,
 ) -> Result<Requested, PointsError> {
     actor.require(Action::AdjustPoints)?;
-    let reason: String = reason.trim().chars().take(200).collect();
-    if reason.is_empty() {
-        return Err(FieldError::new("field.reason", "error.required").into());
-    }
+    // Both fields are checked, so all that is wrong shows at once.
+    let mut checks = crate::domain::FieldChecks::new();
     if amount == 0 {
-        return Err(FieldError::new("field.points", "error.points_nonzero").into());
+        checks.push(FieldError::new("field.points", "error.points_nonzero"));
     }
     if amount.unsigned_abs() > super::MAX_POINTS as u64 {
-        return Err(FieldError::new("field.points", "error.number_range")
-            .arg("min", -super::MAX_POINTS)
-            .arg("max", super::MAX_POINTS)
-            .into());
+        checks.push(
+            FieldError::new("field.points", "error.number_range")
+                .arg("min", -super::MAX_POINTS)
+                .arg("max", super::MAX_POINTS),
+        );
     }
+    let reason: String = reason.trim().chars().take(200).collect();
+    if reason.is_empty() {
+        checks.push(FieldError::new("field.reason", "error.required"));
+    }
+    checks.finish()?;
     db::write_tx(conn, |c| {
         if let Some(existing) = point_adjustments::table
             .filter(point_adjustments::idempotency_key.eq(key))

@@ -174,6 +174,8 @@ pub struct AwardRow {
     pub rule_name: String,
     pub proposer: String,
     pub card_no: Option<String>,
+    /// The household's village's path (to name it in context).
+    pub area_path: String,
 }
 
 impl AwardRow {
@@ -186,9 +188,19 @@ impl AwardRow {
     }
 }
 
-type RowTuple = (Award, String, String, String, String, Option<String>);
+type RowTuple = (
+    Award,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+);
 
-fn to_row((award, head_name, village, rule_name, proposer, card_no): RowTuple) -> AwardRow {
+fn to_row(
+    (award, head_name, village, rule_name, proposer, card_no, area_path): RowTuple,
+) -> AwardRow {
     AwardRow {
         award,
         head_name,
@@ -196,7 +208,26 @@ fn to_row((award, head_name, village, rule_name, proposer, card_no): RowTuple) -
         rule_name,
         proposer,
         card_no,
+        area_path,
     }
+}
+
+/// Award rows' villages named as `actor` reads them (with the town from
+/// above town level).
+fn name_villages(
+    conn: &mut DbConn,
+    actor: &Actor,
+    mut rows: Vec<AwardRow>,
+) -> QueryResult<Vec<AwardRow>> {
+    let names = crate::areas::InContext::load(
+        conn,
+        &actor.scope,
+        rows.iter().map(|r| r.area_path.as_str()),
+    )?;
+    for r in &mut rows {
+        r.village = names.name(&r.village, &r.area_path);
+    }
+    Ok(rows)
 }
 
 /// Awards joined to what lists show, filtered by the scope's area.
@@ -218,6 +249,7 @@ macro_rules! award_rows {
                 rules::name,
                 users::username,
                 points_cards::card_no.nullable(),
+                areas::path,
             ))
             .into_boxed();
         if let Some(p) = $scope_path {
@@ -1180,19 +1212,129 @@ pub fn settle_job(conn: &mut DbConn, today: NaiveDate) -> Result<Settled, Points
     Ok(out)
 }
 
-/// Awards waiting for review in the scope, oldest first.
+/// Which of the awards waiting for review to show: all, or those of one
+/// area (a village, or anything above it inside the scope), one rule, one
+/// proposer. Empty strings filter nothing.
+#[derive(Debug, Clone, Default)]
+pub struct QueueFilter {
+    pub area_id: String,
+    pub rule_code: String,
+    pub proposer_id: String,
+}
+
+/// Awards waiting for review in the scope, oldest first, filtered.
 pub fn review_queue(
     conn: &mut DbConn,
     actor: &Actor,
+    filter: &QueueFilter,
     limit: i64,
 ) -> Result<Vec<AwardRow>, PointsError> {
     let scope = &actor.scope;
-    let rows = award_rows!(scope_like(scope)?)
+    let mut q = award_rows!(scope_like(scope)?)
         .filter(awards::status.eq(AwardStatus::Pending))
         .order((awards::proposed_at.asc(), awards::id.asc()))
-        .limit(limit)
-        .load::<RowTuple>(conn)?;
-    Ok(rows.into_iter().map(to_row).collect())
+        .limit(limit);
+    if !filter.area_id.is_empty() {
+        // The area's own path, so a village of another scope filters nothing in.
+        let path: Option<String> = areas::table
+            .find(&filter.area_id)
+            .select(areas::path)
+            .first(conn)
+            .optional()?;
+        let Some(path) = path else {
+            return Ok(Vec::new());
+        };
+        q = q.filter(areas::path.like(db::path_prefix(&path)));
+    }
+    if !filter.rule_code.is_empty() {
+        q = q.filter(rules::code.eq(&filter.rule_code));
+    }
+    if !filter.proposer_id.is_empty() {
+        q = q.filter(awards::proposed_by.eq(&filter.proposer_id));
+    }
+    let rows = q.load::<RowTuple>(conn)?;
+    Ok(name_villages(
+        conn,
+        actor,
+        rows.into_iter().map(to_row).collect(),
+    )?)
+}
+
+/// The head of household of each award: (award id, name).
+pub fn household_names(
+    conn: &mut DbConn,
+    award_ids: &[String],
+) -> Result<Vec<(String, String)>, PointsError> {
+    let mut out = Vec::new();
+    for chunk in award_ids.chunks(500) {
+        out.extend(
+            awards::table
+                .inner_join(households::table)
+                .filter(awards::id.eq_any(chunk))
+                .select((awards::id, households::head_name))
+                .load::<(String, String)>(conn)?,
+        );
+    }
+    Ok(out)
+}
+
+/// Who has proposed awards now waiting in the scope: (user id, name), by
+/// name; what the review queue's proposer filter offers.
+pub fn queue_proposers(
+    conn: &mut DbConn,
+    actor: &Actor,
+) -> Result<Vec<(String, String)>, PointsError> {
+    let scope = &actor.scope;
+    let mut q = awards::table
+        .inner_join(households::table.inner_join(areas::table))
+        .inner_join(users::table.on(users::id.eq(awards::proposed_by)))
+        .filter(awards::status.eq(AwardStatus::Pending))
+        .select((users::id, users::username, users::display_name))
+        .distinct()
+        .into_boxed();
+    if let Some(p) = scope_like(scope)? {
+        q = q.filter(areas::path.like(p));
+    }
+    let mut rows: Vec<(String, String, String)> = q.load(conn)?;
+    rows.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(rows
+        .into_iter()
+        .map(|(id, username, display)| {
+            let name = if display.is_empty() {
+                username
+            } else {
+                display
+            };
+            (id, name)
+        })
+        .collect())
+}
+
+/// The recent decided awards of each of `household_ids` (at most `per`
+/// each, newest first): what a reviewer reads beside an award.
+pub fn recent_for_households(
+    conn: &mut DbConn,
+    household_ids: &[&str],
+    per: usize,
+) -> Result<Vec<AwardRow>, PointsError> {
+    let mut out: Vec<AwardRow> = Vec::new();
+    for chunk in household_ids.chunks(500) {
+        let rows = award_rows!(None::<String>)
+            .filter(awards::household_id.eq_any(chunk))
+            .filter(awards::status.ne(AwardStatus::Pending))
+            .order((awards::occurred_on.desc(), awards::proposed_at.desc()))
+            .limit(5000)
+            .load::<RowTuple>(conn)?;
+        let mut seen: std::collections::HashMap<String, usize> = Default::default();
+        for r in rows.into_iter().map(to_row) {
+            let n = seen.entry(r.award.household_id.clone()).or_default();
+            if *n < per {
+                *n += 1;
+                out.push(r);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Awards in the scope whose notice has ended but which could not be
@@ -1209,7 +1351,11 @@ pub fn unsettled(
         .order((awards::notice_until.asc(), awards::id.asc()))
         .limit(limit)
         .load::<RowTuple>(conn)?;
-    Ok(rows.into_iter().map(to_row).collect())
+    Ok(name_villages(
+        conn,
+        actor,
+        rows.into_iter().map(to_row).collect(),
+    )?)
 }
 
 pub fn for_household(conn: &mut DbConn, household_id: &str) -> Result<Vec<AwardRow>, PointsError> {

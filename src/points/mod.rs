@@ -380,49 +380,65 @@ pub fn parse_points(field: &'static str, s: &str) -> Result<i64, FieldError> {
 }
 
 pub fn parse_rule_form(conn: &mut DbConn, f: &RuleForm) -> Result<RuleInput, PointsError> {
+    // Every field is checked, so all that is wrong shows at once.
+    let mut checks = crate::domain::FieldChecks::new();
     let code = f.code.trim().to_uppercase();
     if code.is_empty() {
-        return Err(FieldError::new("field.rule_code", "error.required").into());
-    }
-    if code.len() > 20
+        checks.push(FieldError::new("field.rule_code", "error.required"));
+    } else if code.len() > 20
         || !code
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
     {
-        return Err(FieldError::new("field.rule_code", "error.rule_code_format").into());
+        checks.push(FieldError::new("field.rule_code", "error.rule_code_format"));
     }
-    let name = parse_name("field.rule_name", &f.name, 100)?;
+    let name = checks.take(parse_name("field.rule_name", &f.name, 100));
     let exists: i64 = rule_categories::table
         .find(f.category_id.trim())
         .count()
         .get_result(conn)?;
     if exists == 0 {
-        return Err(FieldError::new("field.category", "error.category_unknown").into());
+        checks.push(FieldError::new("field.category", "error.category_unknown"));
     }
-    let points = parse_points("field.points", &f.points)?;
-    let cap_count = parse_optional_positive("field.cap_count", &f.cap_count)?;
-    let cap_points = parse_optional_positive("field.cap_points", &f.cap_points)?;
+    let points = checks.take(parse_points("field.points", &f.points));
+    let cap_count = checks
+        .take(parse_optional_positive("field.cap_count", &f.cap_count))
+        .flatten();
+    let cap_points = checks
+        .take(parse_optional_positive("field.cap_points", &f.cap_points))
+        .flatten();
     let cap_period = match f.cap_period.trim() {
         "" => None,
-        p => Some(
-            Period::parse(p).ok_or(FieldError::new("field.cap_period", "error.period_unknown"))?,
+        p => checks.take(
+            Period::parse(p).ok_or(FieldError::new("field.cap_period", "error.period_unknown")),
         ),
     };
-    if (cap_count.is_some() || cap_points.is_some()) && cap_period.is_none() {
-        return Err(FieldError::new("field.cap_period", "error.cap_needs_period").into());
+    if (cap_count.is_some() || cap_points.is_some())
+        && cap_period.is_none()
+        && !checks.has("field.cap_period")
+    {
+        checks.push(FieldError::new(
+            "field.cap_period",
+            "error.cap_needs_period",
+        ));
     }
-    let valid_from = parse_date("field.valid_from", &f.valid_from)?;
-    let valid_to = parse_date("field.valid_to", &f.valid_to)?;
+    let valid_from = checks
+        .take(parse_date("field.valid_from", &f.valid_from))
+        .flatten();
+    let valid_to = checks
+        .take(parse_date("field.valid_to", &f.valid_to))
+        .flatten();
     if let (Some(a), Some(b)) = (valid_from, valid_to)
         && b < a
     {
-        return Err(FieldError::new("field.valid_to", "error.date_before_start").into());
+        checks.push(FieldError::new("field.valid_to", "error.date_before_start"));
     }
+    checks.finish()?;
     Ok(RuleInput {
         code,
-        name,
+        name: name.unwrap_or_default(),
         category_id: f.category_id.trim().to_string(),
-        points,
+        points: points.unwrap_or_default(),
         cap_count,
         cap_points,
         cap_period,

@@ -246,9 +246,17 @@ pub fn find_items(conn: &mut DbConn, entry: &str) -> QueryResult<Vec<Item>> {
     if !by_barcode.is_empty() {
         return Ok(by_barcode);
     }
-    items::table
-        .filter(db::contains(items::name, entry))
-        .order(items::name.asc())
+    let mut q = items::table.into_boxed();
+    q = match crate::domain::pinyin::query(entry) {
+        // Letters: the name as typed, or by its pinyin (dami, dm).
+        Some(py) => q.filter(
+            db::contains(items::name, entry)
+                .or(db::key_prefix(items::name_pinyin, &py))
+                .or(db::key_prefix(items::name_initials, &py)),
+        ),
+        None => q.filter(db::contains(items::name, entry)),
+    };
+    q.order(items::name.asc())
         .limit(20)
         .select(Item::as_select())
         .load(conn)

@@ -72,8 +72,14 @@ pub struct InactiveHousehold {
     pub id: String,
     #[diesel(sql_type = Text)]
     pub head_name: String,
+    /// The village, with its town when the summary is above town level
+    /// (`areas::display_name`).
     #[diesel(sql_type = Text)]
     pub village: String,
+    /// The village's town (to tell same-named villages apart).
+    #[diesel(sql_type = Text)]
+    #[serde(default)]
+    pub town: String,
     /// The last month it took part ("2026-07").
     #[diesel(sql_type = Nullable<Text>)]
     pub last_active: Option<String>,
@@ -476,9 +482,10 @@ fn compute(conn: &mut DbConn, tz: Tz, area_id: &str, month: Month) -> QueryResul
         conn,
         &format!(
             "SELECT q.id AS id, q.head_name AS head_name, q.village AS village,
+                    COALESCE((SELECT t.name FROM areas t WHERE t.id = q.parent_id), '') AS town,
                     (SELECT MAX(p.month) FROM household_months p
                       WHERE p.household_id = q.id AND p.month <= $3) AS last_active
-               FROM (SELECT h.id, h.head_name, a.name AS village, a.path
+               FROM (SELECT h.id, h.head_name, a.name AS village, a.path, a.parent_id
                        FROM households h JOIN areas a ON a.id = h.area_id
                       WHERE a.path LIKE $1 AND NOT h.archived AND h.created_at < $4
                         AND {quiet}
@@ -495,6 +502,17 @@ fn compute(conn: &mut DbConn, tz: Tz, area_id: &str, month: Month) -> QueryResul
             )),
         ],
     )?;
+    // Above town level a village is named with its town.
+    let above_town = matches!(area.level.as_str(), "city" | "district");
+    let inactive: Vec<InactiveHousehold> = inactive
+        .into_iter()
+        .map(|mut i| {
+            if above_town {
+                i.village = crate::areas::display_name(&i.village, Some(&i.town));
+            }
+            i
+        })
+        .collect();
     let households = HouseholdsSection {
         registered: registered.first().map(|r| r.a).unwrap_or(0),
         // Earned or redeemed in the month, in a village of the area then.

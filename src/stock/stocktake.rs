@@ -495,26 +495,46 @@ pub fn save_counts(
     counts: &[(String, String)],
 ) -> Result<Stocktake, StockError> {
     actor.require(Action::Stocktake)?;
-    let counted_by = parse_optional_text("field.counted_by", who.counted_by, 60)?;
-    let witnessed_by = parse_optional_text("field.witnessed_by", who.witnessed_by, 60)?;
+    // Every line and name is checked, so all that is wrong shows at once;
+    // a line's error carries its place on the sheet (`n`, 1-based).
+    let mut checks = crate::domain::FieldChecks::new();
+    let counted_by = checks.take(parse_optional_text("field.counted_by", who.counted_by, 60));
+    let witnessed_by = checks.take(parse_optional_text(
+        "field.witnessed_by",
+        who.witnessed_by,
+        60,
+    ));
     db::write_tx(conn, |c| {
         let (st, lines) = find(c, id)?.ok_or(StockError::NotFound)?;
         super::store_for(c, actor, Action::Stocktake, &st.store_id)?;
         let mut parsed = Vec::new();
         for (item_id, text) in counts {
-            let Some(line) = lines.iter().find(|l| &l.item_id == item_id) else {
+            let Some(n) = lines.iter().position(|l| &l.item_id == item_id) else {
                 continue;
             };
+            let line = &lines[n];
             let counted = match text.trim() {
                 "" => None,
-                t => Some(parse_whole("field.counted", t).map_err(|_| {
-                    FieldError::new("field.counted", "error.count_for_item")
-                        .arg("item", &line.item_name)
-                        .arg("max", crate::domain::stock::MAX_QUANTITY)
-                })?),
+                t => match parse_whole("field.counted", t) {
+                    Ok(q) => Some(q),
+                    Err(_) => {
+                        checks.push(
+                            FieldError::new("field.counted", "error.count_for_item")
+                                .arg("item", &line.item_name)
+                                .arg("max", crate::domain::stock::MAX_QUANTITY)
+                                .arg("n", n + 1),
+                        );
+                        continue;
+                    }
+                },
             };
             parsed.push((item_id, counted));
         }
+        std::mem::take(&mut checks).finish()?;
+        let (counted_by, witnessed_by) = (
+            counted_by.clone().unwrap_or_default(),
+            witnessed_by.clone().unwrap_or_default(),
+        );
         // Any version: counts keyed in by two people at once both stand.
         transition(
             c,

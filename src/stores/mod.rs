@@ -140,17 +140,38 @@ pub struct ReceiptSettings {
     pub print_after_confirm: bool,
 }
 
+impl StoreForm<'_> {
+    /// Name, address, opening hours, phone and area id, every wrong field
+    /// named at once.
+    fn parse(&self) -> Result<(String, String, String, String, &str), FieldError> {
+        let mut checks = crate::domain::FieldChecks::new();
+        let name = checks.take(parse_name("field.store_name", self.name, 60));
+        let address = checks.take(parse_optional_text("field.address", self.address, 200));
+        let hours = checks.take(parse_optional_text(
+            "field.opening_hours",
+            self.opening_hours,
+            100,
+        ));
+        let phone = checks.take(parse_optional_text("field.store_phone", self.phone, 40));
+        let area_id = self.area_id.trim();
+        if area_id.is_empty() {
+            checks.push(FieldError::new("field.area", "error.area_required"));
+        }
+        checks.finish()?;
+        Ok((
+            name.unwrap_or_default(),
+            address.unwrap_or_default(),
+            hours.unwrap_or_default(),
+            phone.unwrap_or_default(),
+            area_id,
+        ))
+    }
+}
+
 pub fn create(conn: &mut DbConn, actor: &Actor, form: &StoreForm) -> Result<Store, StoreError> {
     actor.require(Action::ManageStores)?;
     let ctx = &actor.audit();
-    let name = parse_name("field.store_name", form.name, 60)?;
-    let address = parse_optional_text("field.address", form.address, 200)?;
-    let hours = parse_optional_text("field.opening_hours", form.opening_hours, 100)?;
-    let phone = parse_optional_text("field.store_phone", form.phone, 40)?;
-    let area_id = form.area_id.trim();
-    if area_id.is_empty() {
-        return Err(FieldError::new("field.area", "error.area_required").into());
-    }
+    let (name, address, hours, phone, area_id) = form.parse()?;
     let result = db::write_tx(conn, |c| {
         if areas::find(c, area_id)?.is_none() {
             return Err(FieldError::new("field.area", "error.area_unknown").into());
@@ -195,14 +216,7 @@ pub fn update(
 ) -> Result<Store, StoreError> {
     actor.require(Action::ManageStores)?;
     let ctx = &actor.audit();
-    let name = parse_name("field.store_name", form.name, 60)?;
-    let address = parse_optional_text("field.address", form.address, 200)?;
-    let hours = parse_optional_text("field.opening_hours", form.opening_hours, 100)?;
-    let phone = parse_optional_text("field.store_phone", form.phone, 40)?;
-    let area_id = form.area_id.trim();
-    if area_id.is_empty() {
-        return Err(FieldError::new("field.area", "error.area_required").into());
-    }
+    let (name, address, hours, phone, area_id) = form.parse()?;
     let result = db::write_tx(conn, |c| {
         let before = find(c, id)?.ok_or(StoreError::NotFound)?;
         if areas::find(c, area_id)?.is_none() {

@@ -2,6 +2,8 @@
 //! with what was typed kept by the page (each page renders its posted
 //! values back).
 
+use actix_web::http::StatusCode;
+
 use crate::domain::FieldError;
 use crate::i18n::{self, Lang};
 
@@ -38,6 +40,20 @@ impl FormErrors {
         }
     }
 
+    /// The errors of a refused form (`Some`), or none for a fresh one.
+    pub fn maybe(lang: Lang, e: Option<&FieldError>) -> Self {
+        e.map(|e| FormErrors::new(lang, e)).unwrap_or_default()
+    }
+
+    /// What the page answers with: 422 when it shows a refusal, else 200.
+    pub fn status(&self) -> StatusCode {
+        if self.is_empty() {
+            StatusCode::OK
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
@@ -69,5 +85,93 @@ impl FormErrors {
     fn join<'a>(&self, it: impl Iterator<Item = &'a ShownError>) -> Option<String> {
         let v: Vec<&str> = it.map(|e| e.text.as_str()).collect();
         (!v.is_empty()).then(|| v.join(" "))
+    }
+}
+
+/// A refused form shown again on a page that holds it (often beside other
+/// forms): which form, what was typed into it, and its errors. A fresh
+/// page has `Refused::default()`, and every field shows its stored value.
+#[derive(Debug, Clone, Default)]
+pub struct Refused {
+    /// The form's name on its page (`"store"`, `"user"`, `"move"`, or
+    /// `"item-<id>"` for one of a list's rows ...).
+    form: String,
+    values: Vec<(String, String)>,
+    /// The form's errors (empty on a fresh page).
+    pub errors: FormErrors,
+}
+
+impl Refused {
+    /// The form `form` refused with `e`, keeping `typed` (a form struct:
+    /// its string fields are what was typed).
+    pub fn of<T: serde::Serialize>(
+        lang: Lang,
+        form: impl Into<String>,
+        typed: &T,
+        e: &FieldError,
+    ) -> Self {
+        let pairs = match serde_json::to_value(typed) {
+            Ok(serde_json::Value::Object(m)) => m
+                .into_iter()
+                .filter_map(|(k, v)| match v {
+                    serde_json::Value::String(s) => Some((k, s)),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Refused::of_pairs(lang, form, pairs, e)
+    }
+
+    /// The same for a form read as name-value pairs.
+    pub fn of_pairs(
+        lang: Lang,
+        form: impl Into<String>,
+        values: Vec<(String, String)>,
+        e: &FieldError,
+    ) -> Self {
+        Refused {
+            form: form.into(),
+            values,
+            errors: FormErrors::new(lang, e),
+        }
+    }
+
+    /// Whether the page shows form `form` refused.
+    pub fn is(&self, form: &str) -> bool {
+        !self.errors.is_empty() && self.form == form
+    }
+
+    /// What was typed into `field` of form `form` when that form was
+    /// refused; otherwise `stored` (the value the record has now).
+    pub fn value<'a>(&'a self, form: &str, field: &str, stored: &'a str) -> &'a str {
+        if !self.is(form) {
+            return stored;
+        }
+        self.values
+            .iter()
+            .find(|(k, _)| k == field)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+
+    /// Whether `option` is the chosen one of select `field` in form `form`:
+    /// what was typed after a refusal, else whether it is `stored`.
+    pub fn chosen(&self, form: &str, field: &str, option: &str, stored: &str) -> bool {
+        self.value(form, field, stored) == option
+    }
+
+    /// The message for `field` of form `form`, when that form was refused.
+    pub fn error(&self, form: &str, field: &str) -> Option<String> {
+        if self.is(form) {
+            self.errors.of(field)
+        } else {
+            None
+        }
+    }
+
+    /// The page's answer: 422 when it shows a refusal, else 200.
+    pub fn status(&self) -> StatusCode {
+        self.errors.status()
     }
 }

@@ -71,4 +71,40 @@
   // replaces it instead of being appended to it.
   var again = document.querySelector("[data-select-on-load]");
   if (again) { again.focus(); again.select(); }
+  // Select all / none in a list of ticks, and the count of those ticked
+  // (the links work without this, by reloading the page ticked).
+  document.addEventListener("click", function (ev) {
+    var a = ev.target && ev.target.closest ? ev.target.closest("[data-select]") : null;
+    if (!a) { return; }
+    var group = a.closest("[data-select-group]");
+    var form = a.closest("form");
+    if (!group || !form) { return; }
+    ev.preventDefault();
+    var on = a.dataset.select === "all";
+    form.querySelectorAll('input[type=checkbox][name="' + group.dataset.selectGroup + '"]')
+      .forEach(function (b) { b.checked = on; });
+    countTicks(form);
+  });
+  function countTicks(form) {
+    form.querySelectorAll("[data-count]").forEach(function (out) {
+      out.textContent = form.querySelectorAll(
+        'input[type=checkbox][name="' + out.dataset.count + '"]:checked').length;
+    });
+  }
+  document.addEventListener("change", function (ev) {
+    var form = ev.target && ev.target.form;
+    if (form && ev.target.type === "checkbox") { countTicks(form); }
+  });
+  // On a phone tables read as lists: each value carries its column's
+  // heading (pages may set data-label themselves).
+  document.querySelectorAll("table.list").forEach(function (table) {
+    var heads = Array.prototype.map.call(table.querySelectorAll("thead th"),
+      function (th) { return th.textContent.trim(); });
+    if (!heads.length) { return; }
+    table.querySelectorAll("tbody tr").forEach(function (tr) {
+      Array.prototype.forEach.call(tr.children, function (td, i) {
+        if (!td.hasAttribute("data-label") && heads[i]) { td.setAttribute("data-label", heads[i]); }
+      });
+    });
+  });
 })();

@@ -160,7 +160,7 @@ app_test! {
         let before = token_count(&app, &zhou);
         let page = c.post("/profile/tokens", &[("name", "扫码枪"), ("days", "90")]).await;
         assert_eq!(page.status, 422);
-        page.assert_contains("当前密码：当前密码不正确");
+        page.assert_contains("当前密码不正确");
         page.assert_contains("value=\"扫码枪\"");
         let page = c.post("/profile/tokens", &[("name", "扫码枪"), ("days", "90"), ("password", "not-my-password")]).await;
         assert_eq!(page.status, 422);

@@ -52,6 +52,8 @@ mod integrity;
 mod layers;
 mod lifecycle;
 mod matrix;
+mod office;
+mod office_browser;
 mod operations;
 mod parsers;
 mod points;

@@ -111,8 +111,8 @@ app_test! {
         let admin = app.admin().await;
         let page = admin.get("/audit?action=%25").await;
         assert_eq!(page.status, 200);
-        assert!(!page.body.contains("item.create"));
+        assert!(!page.body.contains("新增了物资"), "an item added is not listed");
         let page = admin.get("/audit?action=ITEM.").await;
-        page.assert_contains("item.create");
+        page.assert_contains("新增了物资");
     }
 }

@@ -5,7 +5,9 @@ use serde::Deserialize;
 use crate::areas::{self, Area};
 use crate::auth::Action;
 use crate::domain::AreaLevel;
-use crate::web::page::{PageCtx, flash_ok, or_flash, render};
+use crate::web::page::{PageCtx, flash_ok, or_flash, render, render_with_status};
+use crate::web::extract::lang_of;
+use crate::web::form::Refused;
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 #[derive(Template)]
@@ -16,12 +18,25 @@ struct ListPage<'a> {
     /// The provinces a city may be placed under.
     provinces: Vec<Area>,
     can_edit: bool,
+    /// A refused form: a new city (`"city"`), a new child of an area
+    /// (`"child-<id>"`) or a rename (`"rename-<id>"`).
+    refused: Refused,
 }
 
 pub async fn list(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    list_page(req, user, state, Refused::default()).await
+}
+
+/// The area tree; `refused` shows a refused form again (422), its row open.
+async fn list_page(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    refused: Refused,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ViewAreas)?;
     let scope = user.scope.clone();
@@ -32,18 +47,39 @@ pub async fn list(
         .cloned()
         .collect();
     let ctx = PageCtx::build(&req, Some(&user));
-    render(
+    let status = refused.status();
+    render_with_status(
         &ctx,
         &ListPage {
             ctx: &ctx,
             areas,
             provinces,
             can_edit: user.can(Action::ManageAreas),
+            refused,
         },
+        status,
     )
 }
 
-#[derive(Deserialize)]
+/// A form of the tree answered: a refused one comes back on the page.
+async fn or_again(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    form: String,
+    typed: serde_json::Value,
+    result: Result<HttpResponse, AppError>,
+) -> Result<HttpResponse, AppError> {
+    match result {
+        Err(AppError::Invalid(e)) => {
+            let refused = Refused::of(lang_of(&req), form, &typed, &e);
+            list_page(req, user, state, refused).await
+        }
+        other => other,
+    }
+}
+
+#[derive(Deserialize, serde::Serialize)]
 pub struct NewAreaForm {
     #[serde(default)]
     parent_id: String,
@@ -61,6 +97,11 @@ pub async fn create(
     form: CsrfForm<NewAreaForm>,
 ) -> Result<HttpResponse, AppError> {
     let f = form.0;
+    let typed = serde_json::to_value(&f).unwrap_or_default();
+    let name = match f.parent_id.trim() {
+        "" => "city".to_string(),
+        p => format!("child-{p}"),
+    };
     let ctx = user.actor();
     let result = run(&state, move |c| {
         let parent = Some(f.parent_id.trim()).filter(|p| !p.is_empty());
@@ -71,10 +112,10 @@ pub async fn create(
     })
     .await
     .map(|a| flash_ok(&req, "/areas", "flash.area_created", &[("name", a.name)]));
-    or_flash(&req, "/areas", result)
+    or_again(req, user, state, name, typed, result).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 pub struct RenameForm {
     #[serde(default)]
     name: String,
@@ -89,11 +130,13 @@ pub async fn rename(
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let ctx = user.actor();
+    let typed = serde_json::to_value(&form.0).unwrap_or_default();
+    let form_name = format!("rename-{id}");
     let name = form.0.name;
     let result = run(&state, move |c| Ok(areas::rename(c, &ctx, &id, &name)?))
         .await
         .map(|a| flash_ok(&req, "/areas", "flash.area_renamed", &[("name", a.name)]));
-    or_flash(&req, "/areas", result)
+    or_again(req, user, state, form_name, typed, result).await
 }
 
 pub async fn delete(

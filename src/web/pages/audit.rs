@@ -11,11 +11,54 @@ use crate::web::{AppError, AppState, CurrentUser, run};
 #[template(path = "audit/list.html")]
 struct ListPage<'a> {
     ctx: &'a PageCtx,
-    entries: Vec<AuditEntry>,
+    entries: Vec<Said>,
     q: AuditQuery,
     page: i64,
     more: bool,
     error: Option<String>,
+}
+
+/// One audit row as a sentence in the reader's language: who did what, to
+/// which object (linked when the reader may open it).
+pub struct Said {
+    pub entry: AuditEntry,
+    /// What was done, in words ("申报了积分", "proposed an award").
+    pub what: String,
+    /// The object's page, when there is one this reader may open.
+    pub link: Option<String>,
+}
+
+/// The sentence of `e` for a reader with `user`'s role: the action's words
+/// from `audit_says` (an action without words reads "did something else",
+/// never its code), and the object's page where the reader may open it.
+fn say(lang: crate::i18n::Lang, user: &CurrentUser, e: AuditEntry) -> Said {
+    let key = format!("audit_says.{}", e.action.replace('.', "__"));
+    let words = crate::i18n::t(lang, &key);
+    let what = if words == key {
+        crate::i18n::t(lang, "audit_says.unknown").to_string()
+    } else {
+        words.to_string()
+    };
+    let id = crate::web::error::urlencode(&e.target_id);
+    let link = match e.target_kind.as_str() {
+        _ if e.target_id.is_empty() => None,
+        "household" if user.can(Action::ViewHouseholds) => Some(format!("/households/{id}")),
+        "redemption" if user.can(Action::ViewRedemptions) => Some(format!("/redemptions/{id}")),
+        "donation" if user.can(Action::ViewDonors) => Some(format!("/donations/{id}")),
+        "donor" if user.can(Action::ViewDonors) => Some(format!("/donors/{id}")),
+        "store" if user.can(Action::ViewStores) => Some(format!("/stores/{id}")),
+        "stocktake" if user.can(Action::ViewStock) => Some(format!("/stocktakes/{id}")),
+        "user" if user.can(Action::ManageUsers) => Some(format!("/users/{id}")),
+        "item" if user.can(Action::ViewStock) => Some("/items".to_string()),
+        "area" if user.can(Action::ViewAreas) => Some("/areas".to_string()),
+        "rule" | "rule_category" if user.can(Action::ViewRules) => Some("/rules".to_string()),
+        _ => None,
+    };
+    Said {
+        entry: e,
+        what,
+        link,
+    }
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -78,6 +121,7 @@ pub async fn list(
     }
     let page = q.page.unwrap_or(0).max(0);
     let (entries, more) = run(&state, move |c| Ok(audit::list(c, &filter, page)?)).await?;
+    let entries = entries.into_iter().map(|e| say(lang, &user, e)).collect();
     let ctx = PageCtx::build(&req, Some(&user));
     render(
         &ctx,

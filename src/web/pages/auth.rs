@@ -10,7 +10,7 @@ use crate::domain::{FieldError, NewPassword};
 use crate::users::{self, InitialPassword};
 use crate::web::extract::{CookieNames, CsrfForm, SessionUser, audit_ctx, maybe_user};
 use crate::web::middleware::see_other;
-use crate::web::page::{FlashKind, PageCtx, flash_ok, redirect_with_flash, render};
+use crate::web::page::{PageCtx, flash_ok, render};
 use crate::web::{AppError, AppState, run};
 
 #[derive(Template)]
@@ -162,16 +162,34 @@ pub async fn logout(
 struct PasswordPage<'a> {
     ctx: &'a PageCtx,
     forced: bool,
+    /// A refused change (`"password"`): its errors, never the passwords.
+    refused: crate::web::form::Refused,
 }
 
 pub async fn password_page(req: HttpRequest, user: SessionUser) -> Result<HttpResponse, AppError> {
-    let ctx = PageCtx::build(&req, Some(&user));
-    render(
+    password_shown(&req, &user, None)
+}
+
+/// The password form; `refused` shows why a change was refused (422),
+/// each message beside its field (no password is typed back).
+fn password_shown(
+    req: &HttpRequest,
+    user: &SessionUser,
+    refused: Option<&FieldError>,
+) -> Result<HttpResponse, AppError> {
+    let ctx = PageCtx::build(req, Some(user));
+    let refused = refused
+        .map(|e| crate::web::form::Refused::of(ctx.lang, "password", &(), e))
+        .unwrap_or_default();
+    let status = refused.status();
+    crate::web::page::render_with_status(
         &ctx,
         &PasswordPage {
             ctx: &ctx,
             forced: user.user.must_change_password,
+            refused,
         },
+        status,
     )
 }
 
@@ -214,7 +232,7 @@ pub async fn change_password(
     });
     let new = match checked {
         Ok(p) => p,
-        Err(e) => return Ok(crate::web::page::flash_field_error(&req, "/password", &e)),
+        Err(e) => return password_shown(&req, &user, Some(&e)),
     };
     let ctx = user.actor();
     let (user_id, hash, session_id) = (
@@ -253,11 +271,6 @@ pub async fn change_password(
         Ok(flash_ok(&req, "/", "flash.password_changed", &[]))
     } else {
         let e = FieldError::new("field.current_password", "error.password_wrong");
-        Ok(redirect_with_flash(
-            &req,
-            "/password",
-            FlashKind::Error,
-            crate::i18n::field_error(crate::web::extract::lang_of(&req), &e),
-        ))
+        password_shown(&req, &user, Some(&e))
     }
 }

@@ -213,6 +213,10 @@ pub async fn propose(
 pub struct BatchQuery {
     #[serde(default)]
     area_id: String,
+    /// `all` ticks every household shown, `none` (or empty) none: select
+    /// all / none without a script.
+    #[serde(default)]
+    tick: String,
 }
 
 #[derive(Template)]
@@ -225,6 +229,16 @@ struct BatchPage<'a> {
     rules: Vec<(Rule, String)>,
     today: String,
     key: String,
+    /// The households ticked (after a refusal, or all of them on asking).
+    ticked: Vec<String>,
+    /// A refused batch (`"batch"`) with what was typed, if any.
+    refused: crate::web::form::Refused,
+}
+
+impl BatchPage<'_> {
+    fn is_ticked(&self, id: &str) -> bool {
+        self.ticked.iter().any(|t| t == id)
+    }
 }
 
 pub async fn batch_form(
@@ -233,8 +247,30 @@ pub async fn batch_form(
     state: web::Data<AppState>,
     q: web::Query<BatchQuery>,
 ) -> Result<HttpResponse, AppError> {
+    batch_page(
+        req,
+        user,
+        state,
+        q.into_inner(),
+        Vec::new(),
+        Default::default(),
+    )
+    .await
+}
+
+/// The batch form for a village; `refused` shows a refused batch again
+/// (422) with what was typed and its ticks kept.
+async fn batch_page(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    q: BatchQuery,
+    ticked: Vec<String>,
+    refused: crate::web::form::Refused,
+) -> Result<HttpResponse, AppError> {
     user.require(Action::ProposeAwards)?;
-    let area_id = q.into_inner().area_id;
+    let area_id = q.area_id;
+    let tick_all = q.tick == "all";
     let actor = user.actor();
     let a = area_id.clone();
     let (villages, households, rules) = run(&state, move |c| {
@@ -262,7 +298,13 @@ pub async fn batch_form(
     })
     .await?;
     let ctx = PageCtx::build(&req, Some(&user));
-    render(
+    let ticked = if tick_all {
+        households.iter().map(|h| h.household.id.clone()).collect()
+    } else {
+        ticked
+    };
+    let status = refused.status();
+    render_with_status(
         &ctx,
         &BatchPage {
             ctx: &ctx,
@@ -272,7 +314,10 @@ pub async fn batch_form(
             rules,
             today: today(&state).to_string(),
             key: form_key(),
+            ticked,
+            refused,
         },
+        status,
     )
 }
 
@@ -315,6 +360,7 @@ pub async fn propose_batch(
     let lang = lang_of(&req);
     let day = today(&state);
     let u = user.actor();
+    let typed = form.clone();
     let result = run(&state, move |c| {
         let p = aw::parse_proposal(
             &field(&form, "rule_code"),
@@ -381,6 +427,19 @@ pub async fn propose_batch(
                     replayed,
                 },
             )
+        }
+        Err(AppError::Invalid(e)) => {
+            let ticked = typed
+                .iter()
+                .filter(|(k, _)| k == "household_id")
+                .map(|(_, v)| v.clone())
+                .collect();
+            let q = BatchQuery {
+                area_id: field(&typed, "area_id"),
+                tick: String::new(),
+            };
+            let refused = crate::web::form::Refused::of_pairs(lang, "batch", typed, &e);
+            batch_page(req, user, state, q, ticked, refused).await
         }
         Err(e) => or_flash(&req, &back, Err(e)),
     }
@@ -508,6 +567,17 @@ struct ReviewPage<'a> {
     /// The photos of the households' reports behind the awards: (award id,
     /// photo id).
     photos: Vec<(String, String)>,
+    /// What the queue is filtered by, and what each filter offers.
+    filter: QueueQuery,
+    villages: Vec<Area>,
+    rules: Vec<(Rule, String)>,
+    proposers: Vec<(String, String)>,
+    /// Each household's recent decided awards (its history, inline).
+    history: Vec<AwardRow>,
+    /// The awards ticked (all on asking, or those refused, kept ticked).
+    ticked: Vec<String>,
+    /// The awards that could not be decided, each named once with why.
+    refusals: Vec<(String, String)>,
 }
 
 impl ReviewPage<'_> {
@@ -519,32 +589,131 @@ impl ReviewPage<'_> {
             .map(|(_, p)| p.as_str())
             .collect()
     }
+
+    /// The household's recent decided awards.
+    fn history_of(&self, household_id: &str) -> Vec<&AwardRow> {
+        self.history
+            .iter()
+            .filter(|r| r.award.household_id == household_id)
+            .collect()
+    }
+
+    fn is_ticked(&self, award_id: &str) -> bool {
+        self.ticked.iter().any(|t| t == award_id)
+    }
+
+    /// How many of the shown awards this reviewer may tick.
+    fn tickable(&self) -> usize {
+        self.rows
+            .iter()
+            .filter(|r| r.award.proposed_by != self.my_id)
+            .count()
+    }
+
+    /// The filter's query string (for select all / none links).
+    fn filter_query(&self) -> String {
+        format!(
+            "area_id={}&rule={}&proposer={}",
+            crate::web::error::urlencode(&self.filter.area_id),
+            crate::web::error::urlencode(&self.filter.rule),
+            crate::web::error::urlencode(&self.filter.proposer),
+        )
+    }
+}
+
+/// The review queue's filters (query string); `tick=all` ticks every award
+/// shown, without a script.
+#[derive(Deserialize, Default, Clone)]
+pub struct QueueQuery {
+    #[serde(default)]
+    area_id: String,
+    #[serde(default)]
+    rule: String,
+    #[serde(default)]
+    proposer: String,
+    #[serde(default)]
+    tick: String,
 }
 
 pub async fn review_queue(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
+    q: web::Query<QueueQuery>,
+) -> Result<HttpResponse, AppError> {
+    queue_page(req, user, state, q.into_inner(), Vec::new(), Vec::new()).await
+}
+
+/// The queue; `ticked` and `refusals` show awards that could not be
+/// decided again, still ticked, each named once with why.
+async fn queue_page(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    filter: QueueQuery,
+    ticked: Vec<String>,
+    refusals: Vec<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ReviewAwards)?;
     let actor = user.actor();
-    let (rows, unsettled, photos) = run(&state, move |c| {
-        let rows = aw::review_queue(c, &actor, 500)?;
+    let f = aw::QueueFilter {
+        area_id: filter.area_id.trim().to_string(),
+        rule_code: filter.rule.trim().to_string(),
+        proposer_id: filter.proposer.trim().to_string(),
+    };
+    let (rows, unsettled, photos, villages, rules, proposers, history) = run(&state, move |c| {
+        let rows = aw::review_queue(c, &actor, &f, 500)?;
         let ids: Vec<&str> = rows.iter().map(|r| r.award.id.as_str()).collect();
         let photos = crate::window::deeds::photos_of_awards(c, &ids)?;
-        Ok((rows, aw::unsettled(c, &actor, 500)?, photos))
+        let mut households: Vec<&str> =
+            rows.iter().map(|r| r.award.household_id.as_str()).collect();
+        households.sort();
+        households.dedup();
+        let history = aw::recent_for_households(c, &households, 5)?;
+        let rules = points::current_rules(c)?;
+        Ok((
+            rows,
+            aw::unsettled(c, &actor, 500)?,
+            photos,
+            households::villages_in_scope(c, &actor)?,
+            rules,
+            aw::queue_proposers(c, &actor)?,
+            history,
+        ))
     })
     .await?;
+    let my_id = user.user.id.clone();
+    let ticked = if filter.tick == "all" {
+        rows.iter()
+            .filter(|r| r.award.proposed_by != my_id)
+            .map(|r| r.award.id.clone())
+            .collect()
+    } else {
+        ticked
+    };
+    let status = if refusals.is_empty() {
+        actix_web::http::StatusCode::OK
+    } else {
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+    };
     let ctx = PageCtx::build(&req, Some(&user));
-    render(
+    render_with_status(
         &ctx,
         &ReviewPage {
             ctx: &ctx,
             rows,
             unsettled,
-            my_id: user.user.id.clone(),
+            my_id,
             photos,
+            filter,
+            villages,
+            rules,
+            proposers,
+            history,
+            ticked,
+            refusals,
         },
+        status,
     )
 }
 
@@ -557,6 +726,19 @@ pub async fn review(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ReviewAwards)?;
     let form = form.0;
+    // The queue comes back filtered as it was.
+    let filter = QueueQuery {
+        area_id: field(&form, "area_id"),
+        rule: field(&form, "rule"),
+        proposer: field(&form, "proposer"),
+        tick: String::new(),
+    };
+    let back = format!(
+        "/review?area_id={}&rule={}&proposer={}",
+        crate::web::error::urlencode(&filter.area_id),
+        crate::web::error::urlencode(&filter.rule),
+        crate::web::error::urlencode(&filter.proposer),
+    );
     let (decision_text, only) = match form
         .iter()
         .find(|(k, _)| k == "approve_one" || k == "reject_one")
@@ -591,12 +773,12 @@ pub async fn review(
         .collect();
     let ids = match ids {
         Ok(ids) => ids,
-        Err(e) => return Ok(flash_field_error(&req, "/review", &e)),
+        Err(e) => return Ok(flash_field_error(&req, &back, &e)),
     };
     if ids.is_empty() {
         return Ok(flash_field_error(
             &req,
-            "/review",
+            &back,
             &FieldError::new("field.awards", "error.none_selected"),
         ));
     }
@@ -615,28 +797,34 @@ pub async fn review(
     match result {
         Ok((done, failed)) if failed.is_empty() => Ok(flash_ok(
             &req,
-            "/review",
+            &back,
             "flash.reviewed",
             &[("n", done.to_string())],
         )),
         Ok((done, failed)) => {
-            let reasons: Vec<String> = failed
-                .iter()
-                .map(|(_, e)| crate::i18n::field_error(lang, e))
-                .collect();
-            let text = format!(
-                "{} {}",
+            // Each award that could not be decided is named once (its
+            // household), with why; it stays ticked for another try.
+            let ticked: Vec<String> = failed.iter().map(|(id, _)| id.clone()).collect();
+            let names: std::collections::HashMap<String, String> = run(&state, {
+                let ids = ticked.clone();
+                move |c| Ok(aw::household_names(c, &ids)?)
+            })
+            .await?
+            .into_iter()
+            .collect();
+            let mut refusals = vec![(
+                String::new(),
                 crate::i18n::tf(lang, "flash.reviewed", &[("n", done.to_string())]),
-                reasons.join("；")
-            );
-            Ok(crate::web::page::redirect_with_flash(
-                &req,
-                "/review",
-                crate::web::page::FlashKind::Error,
-                text,
-            ))
+            )];
+            refusals.extend(failed.iter().map(|(id, e)| {
+                (
+                    names.get(id).cloned().unwrap_or_default(),
+                    crate::i18n::tf(lang, e.key, &e.args),
+                )
+            }));
+            queue_page(req, user, state, filter, ticked, refusals).await
         }
-        Err(e) => or_flash(&req, "/review", Err(e)),
+        Err(e) => or_flash(&req, &back, Err(e)),
     }
 }
 

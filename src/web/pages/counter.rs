@@ -379,13 +379,21 @@ pub async fn basket_action(
         let found = run(&state, move |c| Ok(redemptions::find_items(c, &e2)?)).await?;
         match (found.len(), quantity) {
             (_, Err(e)) => error = Some(i18n::field_error(lang, &e)),
-            (0, _) => {
-                error = Some(i18n::tf(
-                    lang,
-                    "counter.no_item",
-                    &[("entry", entry.clone())],
-                ))
-            }
+            (0, _) => match crate::domain::CardNo::parse("field.card_no", &entry) {
+                // A points card scanned into the goods box: the next
+                // household's, once this basket is empty.
+                Ok(next) if lines.is_empty() => {
+                    return Ok(see_other(&serve_link(&store, next.as_str())));
+                }
+                Ok(_) => error = Some(i18n::t(lang, "counter.card_in_goods_box").to_string()),
+                Err(_) => {
+                    error = Some(i18n::tf(
+                        lang,
+                        "counter.no_item",
+                        &[("entry", entry.clone())],
+                    ))
+                }
+            },
             (1, Ok(q)) if !found[0].active => {
                 error = Some(i18n::field_error(
                     lang,
@@ -509,6 +517,8 @@ struct ReceiptPage<'a> {
     can_set_printing: bool,
     /// Print once as the page opens (a store that prints after confirming).
     auto_print: bool,
+    /// Whether this reader serves households at this store ("next household").
+    can_serve: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -538,6 +548,7 @@ pub async fn receipt(
     let at_counter = user.can(Action::Redeem) && user.require_store(Action::Redeem, &store).is_ok();
     let can_void = !r.is_void() && at_counter;
     let auto_print = q.print == "1" && at_counter && store.store.print_after_confirm;
+    let can_serve = user.can_at_store(Action::Redeem, &store) && store.store.active;
     let ctx = PageCtx::build(&req, Some(&user));
     render(
         &ctx,
@@ -553,6 +564,7 @@ pub async fn receipt(
             can_void,
             can_set_printing: at_counter,
             auto_print,
+            can_serve,
         },
     )
 }
@@ -658,6 +670,10 @@ pub async fn day(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ViewRedemptions)?;
     let q = q.into_inner();
+    if q.store_id.trim().is_empty() && !matches!(user.scope, Scope::Store { .. }) {
+        // Which store's day? The list of stores, each with its own.
+        return Ok(see_other("/stores"));
+    }
     let store = counter_store(&state, &user, Action::ViewRedemptions, &q.store_id).await?;
     let tz = state.config.time_zone;
     let day = match crate::points::parse_date("field.date", &q.date) {

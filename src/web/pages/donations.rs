@@ -33,15 +33,26 @@ struct DonorsPage<'a> {
     donors: Vec<Donor>,
     kinds: [DonorKind; 5],
     can_add: bool,
+    /// The search typed (a name, a part of it, or its pinyin).
+    q: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct DonorQuery {
+    #[serde(default)]
+    q: String,
 }
 
 pub async fn donors(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
+    query: web::Query<DonorQuery>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ViewDonors)?;
-    let donors = run(&state, |c| Ok(donations::list_donors(c)?)).await?;
+    let q: String = query.into_inner().q.chars().take(60).collect();
+    let text = q.clone();
+    let donors = run(&state, move |c| Ok(donations::find_donors(c, &text)?)).await?;
     let ctx = PageCtx::build(&req, Some(&user));
     render(
         &ctx,
@@ -50,6 +61,7 @@ pub async fn donors(
             donors,
             kinds: DonorKind::ALL,
             can_add: user.can(Action::ManageDonors),
+            q,
         },
     )
 }

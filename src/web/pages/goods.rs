@@ -6,7 +6,9 @@ use serde::Deserialize;
 
 use crate::auth::Action;
 use crate::goods::{self, Item, ItemForm};
-use crate::web::page::{PageCtx, flash_ok, or_flash, render};
+use crate::web::page::{PageCtx, flash_ok, or_flash, render, render_with_status};
+use crate::web::extract::lang_of;
+use crate::web::form::Refused;
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 #[derive(Template)]
@@ -15,6 +17,8 @@ struct ListPage<'a> {
     ctx: &'a PageCtx,
     items: Vec<Item>,
     can_edit: bool,
+    /// A refused new item (`"item"`) or row edit (`"item-<id>"`), if any.
+    refused: Refused,
 }
 
 pub async fn list(
@@ -22,20 +26,51 @@ pub async fn list(
     user: CurrentUser,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
+    list_page(req, user, state, Refused::default()).await
+}
+
+/// The catalogue; `refused` shows a refused form again (422).
+async fn list_page(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    refused: Refused,
+) -> Result<HttpResponse, AppError> {
     user.require(Action::ViewStock)?;
     let items = run(&state, |c| Ok(goods::list(c)?)).await?;
     let ctx = PageCtx::build(&req, Some(&user));
-    render(
+    let status = refused.status();
+    render_with_status(
         &ctx,
         &ListPage {
             ctx: &ctx,
             items,
             can_edit: user.can(Action::ManageCatalogue),
+            refused,
         },
+        status,
     )
 }
 
-#[derive(Deserialize)]
+/// A form of the catalogue answered: a refused one comes back on the page.
+async fn or_again(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    form: String,
+    typed: serde_json::Value,
+    result: Result<HttpResponse, AppError>,
+) -> Result<HttpResponse, AppError> {
+    match result {
+        Err(AppError::Invalid(e)) => {
+            let refused = Refused::of(lang_of(&req), form, &typed, &e);
+            list_page(req, user, state, refused).await
+        }
+        other => other,
+    }
+}
+
+#[derive(Deserialize, serde::Serialize)]
 pub struct ItemFields {
     #[serde(default)]
     name: String,
@@ -70,11 +105,12 @@ pub async fn create(
     form: CsrfForm<ItemFields>,
 ) -> Result<HttpResponse, AppError> {
     let f = form.0;
+    let typed = serde_json::to_value(&f).unwrap_or_default();
     let ctx = user.actor();
     let result = run(&state, move |c| Ok(goods::create(c, &ctx, &f.form())?))
         .await
         .map(|i| flash_ok(&req, "/items", "flash.item_created", &[("name", i.name)]));
-    or_flash(&req, "/items", result)
+    or_again(req, user, state, "item".into(), typed, result).await
 }
 
 pub async fn update(
@@ -86,11 +122,13 @@ pub async fn update(
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let f = form.0;
+    let typed = serde_json::to_value(&f).unwrap_or_default();
+    let name = format!("item-{id}");
     let ctx = user.actor();
     let result = run(&state, move |c| {
         Ok(goods::update(c, &ctx, &id, &f.form(), f.active == "1")?)
     })
     .await
     .map(|i| flash_ok(&req, "/items", "flash.item_updated", &[("name", i.name)]));
-    or_flash(&req, "/items", result)
+    or_again(req, user, state, name, typed, result).await
 }

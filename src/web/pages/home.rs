@@ -51,7 +51,9 @@ pub async fn home(
         };
         let mut w = Waiting::default();
         if can_review {
-            w.reviews = Some(crate::points::awards::review_queue(c, &actor, 500)?.len());
+            w.reviews = Some(
+                crate::points::awards::review_queue(c, &actor, &Default::default(), 500)?.len(),
+            );
         }
         if can_propose {
             use crate::db::schema::awards;

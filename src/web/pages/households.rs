@@ -339,6 +339,10 @@ pub async fn update(
 #[template(path = "households/detail.html")]
 struct DetailPage<'a> {
     ctx: &'a PageCtx,
+    /// Whether the reader may open a receipt (officials and reviewers may not).
+    can_open_redemptions: bool,
+    /// A refused form of the page (`"adjust"`), shown again.
+    refused: crate::web::form::Refused,
     row: HouseholdRow,
     history: Vec<StatusChange>,
     old_cards: Vec<(String, Option<chrono::NaiveDateTime>)>,
@@ -386,12 +390,13 @@ pub fn qr_svg(card: &str, public_url: Option<&str>) -> String {
     }
 }
 
-async fn detail_page(
+pub(super) async fn detail_page(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
     id: String,
     reveal: Option<Secret>,
+    refused: crate::web::form::Refused,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ViewHouseholds)?;
     if reveal.is_some() {
@@ -431,7 +436,8 @@ async fn detail_page(
         Some((Secret::Phone, v)) => (None, Some(v)),
         None => (None, None),
     };
-    render(
+    let status = refused.status();
+    render_with_status(
         &ctx,
         &DetailPage {
             ctx: &ctx,
@@ -449,9 +455,12 @@ async fn detail_page(
             can_reverse: user.can(Action::ReverseAwards),
             can_object: user.can(Action::ObjectToAwards),
             can_adjust: user.can(Action::AdjustPoints),
+            can_open_redemptions: user.can(Action::ViewRedemptions),
             adjust_key: super::stock::form_key(),
             redemptions,
+            refused,
         },
+        status,
     )
 }
 
@@ -461,7 +470,7 @@ pub async fn detail(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    detail_page(req, user, state, id.into_inner(), None).await
+    detail_page(req, user, state, id.into_inner(), None, Default::default()).await
 }
 
 #[derive(Deserialize)]
@@ -483,7 +492,15 @@ pub async fn reveal(
         "phone" => Secret::Phone,
         _ => Secret::IdNumber,
     };
-    detail_page(req, user, state, id.into_inner(), Some(what)).await
+    detail_page(
+        req,
+        user,
+        state,
+        id.into_inner(),
+        Some(what),
+        Default::default(),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -598,6 +615,17 @@ struct CardsPage<'a> {
     pins_shown: bool,
     /// The household of a single card, when its PIN may be reset here.
     reset_for: Option<String>,
+    /// This sheet's page (0-based), how many pages, and the filter's link
+    /// for the others (empty for a single card).
+    page: i64,
+    pages: i64,
+    link: String,
+}
+
+impl CardsPage<'_> {
+    fn page_link(&self, page: i64) -> String {
+        format!("/households/cards?{}&page={page}", self.link)
+    }
 }
 
 /// The cards of `rows`. A card's PIN is a secret: it is read only when
@@ -684,6 +712,9 @@ pub async fn card(
             ctx: &ctx,
             cards,
             single: true,
+            page: 0,
+            pages: 1,
+            link: String::new(),
             pins_shown: show_pins,
             reset_for: show_pins.then_some(id),
         },
@@ -697,17 +728,31 @@ pub async fn cards(
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ViewHouseholds)?;
-    let filter = q.into_inner().filter();
+    let q = q.into_inner();
+    let filter = q.filter();
+    let link = q.link(None);
+    let page = q.page.unwrap_or(0).max(0);
     let actor = user.actor();
     let key = state.key.clone();
     let url = state.config.public_url.clone();
     let show_pins = user.can(Action::EditHouseholds);
     let ctx = user.actor();
-    let cards = run(&state, move |c| {
-        let rows = households::cards_for(c, &actor, &filter)?;
-        Ok(print_cards(c, &key, url.as_deref(), &ctx, rows, show_pins)?)
+    let (cards, total) = run(&state, move |c| {
+        let (rows, total) = households::cards_for(c, &actor, &filter, page)?;
+        Ok((
+            print_cards(c, &key, url.as_deref(), &ctx, rows, show_pins)?,
+            total,
+        ))
     })
     .await?;
+    // Past the last page: the last page (never an empty sheet).
+    let pages = ((total + households::CARD_SHEET - 1) / households::CARD_SHEET).max(1);
+    if page >= pages {
+        return Ok(crate::web::middleware::see_other(&format!(
+            "/households/cards?{link}&page={}",
+            pages - 1
+        )));
+    }
     let ctx = PageCtx::build(&req, Some(&user));
     render(
         &ctx,
@@ -717,6 +762,9 @@ pub async fn cards(
             single: false,
             pins_shown: show_pins,
             reset_for: None,
+            page,
+            pages,
+            link,
         },
     )
 }

@@ -273,7 +273,7 @@ pub async fn statement_xlsx(
     statement_export(req, user, state, id.into_inner(), q.into_inner(), true).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 pub struct AdjustForm {
     #[serde(default)]
     amount: String,
@@ -304,8 +304,22 @@ pub async fn adjust(
     let tz = state.config.time_zone;
     let day = crate::time::today(tz);
     let actor = user.actor();
+    let typed = serde_json::to_value(&f).unwrap_or_default();
+    let household = id.clone();
     let result = run(&state, move |c| {
-        let amount = points::parse_points("field.points", &f.amount)?;
+        let amount = match points::parse_points("field.points", &f.amount) {
+            Ok(n) => n,
+            // Said together with the reason's error, if any.
+            Err(e) => {
+                let mut checks = crate::domain::FieldChecks::new();
+                checks.push(e);
+                if f.reason.trim().is_empty() {
+                    checks.push(FieldError::new("field.reason", "error.required"));
+                }
+                checks.finish()?;
+                0
+            }
+        };
         Ok(adjustments::request(
             c, &actor, &id, amount, &f.reason, &f.key, day, tz,
         )?)
@@ -317,7 +331,14 @@ pub async fn adjust(
             flash_ok(&req, &back, "flash.adjustment_waiting", &[])
         }
     });
-    or_flash(&req, &back, result)
+    match result {
+        Err(AppError::Invalid(e)) => {
+            let lang = crate::web::extract::lang_of(&req);
+            let refused = crate::web::form::Refused::of(lang, "adjust", &typed, &e);
+            super::households::detail_page(req, user, state, household, None, refused).await
+        }
+        other => other,
+    }
 }
 
 #[derive(Template)]
@@ -443,12 +464,24 @@ pub async fn verify(
 struct SettingsPage<'a> {
     ctx: &'a PageCtx,
     values: Vec<(Setting, i64)>,
+    /// The refused form (`"settings"`), if any.
+    refused: crate::web::form::Refused,
 }
 
 pub async fn settings_page(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    settings_shown(req, user, state, Default::default()).await
+}
+
+/// The settings; `refused` shows refused values again (422).
+async fn settings_shown(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    refused: crate::web::form::Refused,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ManageSettings)?;
     let values = run(&state, |c| {
@@ -460,7 +493,16 @@ pub async fn settings_page(
     })
     .await?;
     let ctx = PageCtx::build(&req, Some(&user));
-    render(&ctx, &SettingsPage { ctx: &ctx, values })
+    let status = refused.status();
+    crate::web::page::render_with_status(
+        &ctx,
+        &SettingsPage {
+            ctx: &ctx,
+            values,
+            refused,
+        },
+        status,
+    )
 }
 
 pub async fn settings_save(
@@ -471,8 +513,11 @@ pub async fn settings_save(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ManageSettings)?;
     let form = form.0;
+    let typed = form.clone();
     let ctx = user.actor();
     let result = run(&state, move |c| {
+        // Every value is checked, so all that is wrong shows at once.
+        let mut checks = crate::domain::FieldChecks::new();
         let mut parsed = Vec::new();
         for s in settings::ALL {
             let text = form
@@ -480,14 +525,17 @@ pub async fn settings_save(
                 .find(|(k, _)| k == s.key)
                 .map(|(_, v)| v.as_str());
             let value = match text {
-                Some(t) => settings::parse(*s, t)?,
+                Some(t) => checks.take(settings::parse(*s, t)),
                 // An unticked checkbox is not sent; a number left out of the
                 // form (an older page) keeps its value.
-                None if s.is_bool() => 0,
-                None => settings::get(c, *s)?,
+                None if s.is_bool() => Some(0),
+                None => Some(settings::get(c, *s)?),
             };
-            parsed.push((*s, value));
+            if let Some(value) = value {
+                parsed.push((*s, value));
+            }
         }
+        checks.finish()?;
         settings::check_together(&parsed)?;
         for (s, v) in parsed {
             settings::set(c, &ctx, s, v)?;
@@ -496,5 +544,12 @@ pub async fn settings_save(
     })
     .await
     .map(|_| flash_ok(&req, "/settings", "flash.settings_saved", &[]));
-    or_flash(&req, "/settings", result)
+    match result {
+        Err(AppError::Invalid(e)) => {
+            let lang = crate::web::extract::lang_of(&req);
+            let refused = crate::web::form::Refused::of_pairs(lang, "settings", typed, &e);
+            settings_shown(req, user, state, refused).await
+        }
+        other => other,
+    }
 }

@@ -3,8 +3,10 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::auth::Action;
+use crate::domain::FieldError;
 use crate::points::{self, Category, Period, Rule, RuleForm};
-use crate::web::page::{PageCtx, flash_ok, or_flash, render};
+use crate::web::page::{PageCtx, flash_ok, or_flash, render, render_with_status};
+use crate::web::form::FormErrors;
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 #[derive(Template)]
@@ -23,13 +25,17 @@ struct ListPage<'a> {
     changed_at: Option<chrono::NaiveDateTime>,
     /// Today in the scheme's time zone, for the printed sheet.
     today: String,
+    errors: FormErrors,
 }
 
+/// The rulebook; `refused` shows a refused new rule again (422) with what
+/// was typed and each error beside its field.
 async fn list_page(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
     print: bool,
+    refused: Option<(RuleForm, FieldError)>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ViewRules)?;
     let (rules, categories, edition) = run(&state, |c| {
@@ -42,7 +48,9 @@ async fn list_page(
     .await?;
     let today = crate::time::today(state.config.time_zone).to_string();
     let ctx = PageCtx::build(&req, Some(&user));
-    render(
+    let errors = FormErrors::maybe(ctx.lang, refused.as_ref().map(|r| &r.1));
+    let status = errors.status();
+    render_with_status(
         &ctx,
         &ListPage {
             ctx: &ctx,
@@ -51,11 +59,13 @@ async fn list_page(
             periods: Period::ALL,
             can_edit: user.can(Action::ManageRules) && !print,
             print,
-            f: RuleForm::blank(),
+            f: refused.map(|r| r.0).unwrap_or_else(RuleForm::blank),
+            errors,
             edition: edition.0,
             changed_at: edition.1,
             today,
         },
+        status,
     )
 }
 
@@ -64,7 +74,7 @@ pub async fn list(
     user: CurrentUser,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    list_page(req, user, state, false).await
+    list_page(req, user, state, false, None).await
 }
 
 /// The rulebook for the village notice board.
@@ -73,7 +83,7 @@ pub async fn print(
     user: CurrentUser,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    list_page(req, user, state, true).await
+    list_page(req, user, state, true, None).await
 }
 
 pub async fn create(
@@ -84,14 +94,23 @@ pub async fn create(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ManageRules)?;
     let f = form.0;
+    let typed = f.clone();
     let ctx = user.actor();
     let result = run(&state, move |c| {
         let input = points::parse_rule_form(c, &f)?;
         Ok(points::create_rule(c, &ctx, &input)?)
     })
-    .await
-    .map(|r| flash_ok(&req, "/rules", "flash.rule_created", &[("code", r.code)]));
-    or_flash(&req, "/rules", result)
+    .await;
+    match result {
+        Ok(r) => Ok(flash_ok(
+            &req,
+            "/rules",
+            "flash.rule_created",
+            &[("code", r.code)],
+        )),
+        Err(AppError::Invalid(e)) => list_page(req, user, state, false, Some((typed, e))).await,
+        Err(e) => Err(e),
+    }
 }
 
 #[derive(Template)]
@@ -103,6 +122,7 @@ struct EditPage<'a> {
     categories: Vec<Category>,
     periods: [Period; 4],
     f: RuleForm,
+    errors: FormErrors,
 }
 
 pub async fn edit_form(
@@ -112,7 +132,17 @@ pub async fn edit_form(
     code: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ManageRules)?;
-    let code = code.into_inner();
+    edit_page(req, user, state, code.into_inner(), None).await
+}
+
+/// A rule's edit form; `refused` shows a refused edit again (422).
+async fn edit_page(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    code: String,
+    refused: Option<(RuleForm, FieldError)>,
+) -> Result<HttpResponse, AppError> {
     let (rule, versions, categories) = run(&state, move |c| {
         let rule = points::current_rule(c, &code)?.ok_or(AppError::NotFound)?;
         Ok((
@@ -123,16 +153,22 @@ pub async fn edit_form(
     })
     .await?;
     let ctx = PageCtx::build(&req, Some(&user));
-    render(
+    let errors = FormErrors::maybe(ctx.lang, refused.as_ref().map(|r| &r.1));
+    let status = errors.status();
+    render_with_status(
         &ctx,
         &EditPage {
             ctx: &ctx,
-            f: RuleForm::from(&rule),
+            f: refused
+                .map(|r| r.0)
+                .unwrap_or_else(|| RuleForm::from(&rule)),
             rule,
             versions,
             categories,
             periods: Period::ALL,
+            errors,
         },
+        status,
     )
 }
 
@@ -145,24 +181,26 @@ pub async fn edit(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ManageRules)?;
     let code = code.into_inner();
-    let back = format!("/rules/{}/edit", crate::web::error::urlencode(&code));
     let mut f = form.0;
     f.code = code.clone();
+    let typed = f.clone();
     let ctx = user.actor();
+    let rule_code = code.clone();
     let result = run(&state, move |c| {
         let input = points::parse_rule_form(c, &f)?;
-        Ok(points::edit_rule(c, &ctx, &code, &input)?)
+        Ok(points::edit_rule(c, &ctx, &rule_code, &input)?)
     })
-    .await
-    .map(|r| {
-        flash_ok(
+    .await;
+    match result {
+        Ok(r) => Ok(flash_ok(
             &req,
             "/rules",
             "flash.rule_edited",
             &[("code", r.code), ("version", r.version.to_string())],
-        )
-    });
-    or_flash(&req, &back, result)
+        )),
+        Err(AppError::Invalid(e)) => edit_page(req, user, state, code, Some((typed, e))).await,
+        Err(e) => Err(e),
+    }
 }
 
 #[derive(Deserialize)]

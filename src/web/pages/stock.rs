@@ -18,7 +18,8 @@ use crate::stock::stocktake::{self, Stocktake};
 use crate::stock::{self, Account, HistoryFilter, LowStock, Movement, MovementKind, ShelfLine};
 use crate::stores::{self, StoreRow};
 use crate::web::extract::lang_of;
-use crate::web::page::{PageCtx, flash_ok, or_flash, render};
+use crate::web::page::{PageCtx, flash_ok, or_flash, render, render_with_status};
+use crate::web::form::Refused;
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 /// Load the store a URL or form names, and check that the user may do
@@ -72,6 +73,10 @@ struct StorePage<'a> {
     move_key: String,
     write_off_key: String,
     buy_in_key: String,
+    /// A refused form of this page shown again, if any.
+    refused: Refused,
+    /// Whether the reader may open the list of stores (clerks may not).
+    can_list_stores: bool,
 }
 
 impl StorePage<'_> {
@@ -92,6 +97,18 @@ pub async fn detail(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let store = load_store(&state, &user, Action::ViewStock, id.into_inner()).await?;
+    store_page(req, user, state, store, Refused::default()).await
+}
+
+/// The store's page for `store` (already checked for this user); `refused`
+/// shows one of its forms refused (422), with what was typed.
+pub(super) async fn store_page(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    store: StoreRow,
+    refused: Refused,
+) -> Result<HttpResponse, AppError> {
     let sid = store.store.id.clone();
     let (shelf, low, items, other_stores, areas, stocktakes) = run(&state, move |c| {
         let others = stores::list(c)?
@@ -109,7 +126,8 @@ pub async fn detail(
     })
     .await?;
     let ctx = PageCtx::build(&req, Some(&user));
-    render(
+    let status = refused.status();
+    render_with_status(
         &ctx,
         &StorePage {
             ctx: &ctx,
@@ -130,8 +148,31 @@ pub async fn detail(
             move_key: form_key(),
             write_off_key: form_key(),
             buy_in_key: form_key(),
+            refused,
+            can_list_stores: user.can(Action::ViewStores),
         },
+        status,
     )
+}
+
+/// A form of the store's page answered: a refused one comes back on the
+/// page (422) with what was typed and each error beside its field.
+async fn or_again(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    store: StoreRow,
+    form: &'static str,
+    typed: serde_json::Value,
+    result: Result<HttpResponse, AppError>,
+) -> Result<HttpResponse, AppError> {
+    match result {
+        Err(AppError::Invalid(e)) => {
+            let refused = Refused::of(lang_of(&req), form, &typed, &e);
+            store_page(req, user, state, store, refused).await
+        }
+        other => other,
+    }
 }
 
 /// "My store": a clerk's own shelf; everyone else the list of stores.
@@ -147,7 +188,7 @@ pub async fn my_store(user: CurrentUser) -> Result<HttpResponse, AppError> {
         .finish())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 pub struct MoveForm {
     #[serde(default)]
     key: String,
@@ -170,6 +211,7 @@ pub async fn move_stock(
     let store = load_store(&state, &user, Action::MoveStock, id.into_inner()).await?;
     let back = format!("/stores/{}", store.store.id);
     let f = form.0;
+    let typed = serde_json::to_value(&f).unwrap_or_default();
     let ctx = user.actor();
     let today = crate::time::today(state.config.time_zone);
     let result = async {
@@ -194,10 +236,10 @@ pub async fn move_stock(
         Ok(done(&req, &back, "flash.stock_moved", out.replayed))
     }
     .await;
-    or_flash(&req, &back, result)
+    or_again(req, user, state, store, "move", typed, result).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 pub struct WriteOffForm {
     #[serde(default)]
     key: String,
@@ -220,6 +262,7 @@ pub async fn write_off(
     let store = load_store(&state, &user, Action::MoveStock, id.into_inner()).await?;
     let back = format!("/stores/{}", store.store.id);
     let f = form.0;
+    let typed = serde_json::to_value(&f).unwrap_or_default();
     let ctx = user.actor();
     let today = crate::time::today(state.config.time_zone);
     let result = async {
@@ -241,10 +284,10 @@ pub async fn write_off(
         Ok(done(&req, &back, "flash.written_off", out.replayed))
     }
     .await;
-    or_flash(&req, &back, result)
+    or_again(req, user, state, store, "write_off", typed, result).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 pub struct BuyInForm {
     #[serde(default)]
     key: String,
@@ -267,6 +310,7 @@ pub async fn buy_in(
     let store = load_store(&state, &user, Action::BookDonation, id.into_inner()).await?;
     let back = format!("/stores/{}", store.store.id);
     let f = form.0;
+    let typed = serde_json::to_value(&f).unwrap_or_default();
     let ctx = user.actor();
     let today = crate::time::today(state.config.time_zone);
     let result = async {
@@ -288,10 +332,10 @@ pub async fn buy_in(
         Ok(done(&req, &back, "flash.bought_in", out.replayed))
     }
     .await;
-    or_flash(&req, &back, result)
+    or_again(req, user, state, store, "buy_in", typed, result).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 pub struct ItemSettingForm {
     #[serde(default)]
     item_id: String,
@@ -310,13 +354,15 @@ pub async fn set_threshold(
     let sid = id.into_inner();
     let back = format!("/stores/{sid}");
     let f = form.0;
+    let typed = serde_json::to_value(&f).unwrap_or_default();
     let ctx = user.actor();
+    let sid = store.store.id.clone();
     let result = run(&state, move |c| {
         Ok(goods::set_threshold(c, &ctx, &sid, &f.item_id, &f.value)?)
     })
     .await
     .map(|i| flash_ok(&req, &back, "flash.threshold_set", &[("item", i.name)]));
-    or_flash(&req, &back, result)
+    or_again(req, user, state, store, "threshold", typed, result).await
 }
 
 /// A store's own price for an item (empty: back to the catalogue's).
@@ -330,13 +376,15 @@ pub async fn set_price(
     let sid = id.into_inner();
     let back = format!("/stores/{sid}");
     let f = form.0;
+    let typed = serde_json::to_value(&f).unwrap_or_default();
     let ctx = user.actor();
+    let sid = store.store.id.clone();
     let result = run(&state, move |c| {
         Ok(goods::set_store_price(c, &ctx, &sid, &f.item_id, &f.value)?)
     })
     .await
     .map(|i| flash_ok(&req, &back, "flash.price_set", &[("item", i.name)]));
-    or_flash(&req, &back, result)
+    or_again(req, user, state, store, "price", typed, result).await
 }
 
 #[derive(Deserialize, Default, Clone)]

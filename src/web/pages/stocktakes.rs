@@ -10,7 +10,9 @@ use crate::idempotency::IdemKey;
 use crate::stock::HistoryRow;
 use crate::stock::stocktake::{self, CountLine, Counters, Stocktake};
 use crate::stores::{self, StoreRow};
-use crate::web::page::{PageCtx, flash_ok, or_flash, render};
+use crate::web::extract::lang_of;
+use crate::web::form::Refused;
+use crate::web::page::{PageCtx, flash_ok, or_flash, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 /// Start a count at a store.
@@ -68,6 +70,8 @@ struct StocktakePage<'a> {
     key: String,
     /// What moved on the shelf since the count began (the first 200).
     moves: Vec<HistoryRow>,
+    /// Refused counts (`"counts"`) shown again with what was typed.
+    refused: Refused,
 }
 
 impl StocktakePage<'_> {
@@ -81,6 +85,15 @@ impl StocktakePage<'_> {
     fn uncounted(&self) -> Vec<&CountLine> {
         self.lines.iter().filter(|l| l.counted.is_none()).collect()
     }
+
+    /// What the count box of `line` shows: what was typed after a refusal,
+    /// else the count kept.
+    fn count_text(&self, line: &CountLine) -> String {
+        let kept = line.counted.map(|c| c.to_string()).unwrap_or_default();
+        self.refused
+            .value("counts", &format!("count_{}", line.item_id), &kept)
+            .to_string()
+    }
 }
 
 /// The count sheet (printable), the counting form and the differences.
@@ -90,7 +103,18 @@ pub async fn detail(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let (st, lines, store) = load(&state, &user, Action::ViewStock, id.into_inner()).await?;
+    sheet(req, user, state, id.into_inner(), Refused::default()).await
+}
+
+/// The sheet; `refused` shows refused counts again (422).
+async fn sheet(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: String,
+    refused: Refused,
+) -> Result<HttpResponse, AppError> {
+    let (st, lines, store) = load(&state, &user, Action::ViewStock, id).await?;
     let moves = {
         let st = st.clone();
         run(&state, move |c| {
@@ -99,7 +123,8 @@ pub async fn detail(
         .await?
     };
     let ctx = PageCtx::build(&req, Some(&user));
-    render(
+    let status = refused.status();
+    render_with_status(
         &ctx,
         &StocktakePage {
             ctx: &ctx,
@@ -110,7 +135,9 @@ pub async fn detail(
             store,
             key: form_key(),
             moves,
+            refused,
         },
+        status,
     )
 }
 
@@ -124,7 +151,9 @@ pub async fn save_counts(
 ) -> Result<HttpResponse, AppError> {
     let (st, _, _) = load(&state, &user, Action::Stocktake, id.into_inner()).await?;
     let back = format!("/stocktakes/{}", st.id);
+    let sheet_id = st.id.clone();
     let fields = form.0;
+    let typed = fields.clone();
     let field = |name: &str| {
         fields
             .iter()
@@ -148,7 +177,13 @@ pub async fn save_counts(
     })
     .await
     .map(|_| flash_ok(&req, &back, "flash.counts_saved", &[]));
-    or_flash(&req, &back, result)
+    match result {
+        Err(AppError::Invalid(e)) => {
+            let refused = Refused::of_pairs(lang_of(&req), "counts", typed, &e);
+            sheet(req, user, state, sheet_id, refused).await
+        }
+        other => other,
+    }
 }
 
 #[derive(Deserialize)]

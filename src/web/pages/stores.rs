@@ -6,7 +6,8 @@ use crate::areas::{self, Area};
 use crate::auth::Action;
 use crate::domain::FieldError;
 use crate::stores::{self, StoreForm, StoreRow};
-use crate::web::page::{PageCtx, flash_ok, or_flash, render};
+use crate::web::form::Refused;
+use crate::web::page::{PageCtx, flash_ok, or_flash, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 #[derive(Template)]
@@ -17,12 +18,23 @@ struct ListPage<'a> {
     areas: Vec<Area>,
     can_edit: bool,
     show_expected: bool,
+    refused: Refused,
 }
 
 pub async fn list(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    list_page(req, user, state, Refused::default()).await
+}
+
+/// The stores; `refused` shows a refused new store again (422).
+async fn list_page(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    refused: Refused,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ViewStores)?;
     let (stores, areas, show_expected) = run(&state, |c| {
@@ -34,7 +46,8 @@ pub async fn list(
     })
     .await?;
     let ctx = PageCtx::build(&req, Some(&user));
-    render(
+    let status = refused.status();
+    render_with_status(
         &ctx,
         &ListPage {
             ctx: &ctx,
@@ -42,11 +55,13 @@ pub async fn list(
             areas,
             can_edit: user.can(Action::ManageStores),
             show_expected,
+            refused,
         },
+        status,
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 pub struct NewStoreForm {
     #[serde(default)]
     name: String,
@@ -68,6 +83,8 @@ pub async fn create(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ManageStores)?;
     let f = form.0;
+    let lang = crate::web::extract::lang_of(&req);
+    let typed = serde_json::to_value(&f).unwrap_or_default();
     let actor = user.actor();
     let result = run(&state, move |c| {
         Ok(stores::create(
@@ -82,9 +99,20 @@ pub async fn create(
             },
         )?)
     })
-    .await
-    .map(|s| flash_ok(&req, "/stores", "flash.store_created", &[("name", s.name)]));
-    or_flash(&req, "/stores", result)
+    .await;
+    match result {
+        Ok(s) => Ok(flash_ok(
+            &req,
+            "/stores",
+            "flash.store_created",
+            &[("name", s.name)],
+        )),
+        Err(AppError::Invalid(e)) => {
+            let refused = Refused::of(lang, "store", &typed, &e);
+            list_page(req, user, state, refused).await
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Change a store's details (admins).
@@ -99,6 +127,8 @@ pub async fn update(
         super::stock::load_store(&state, &user, Action::ManageStores, id.into_inner()).await?;
     let back = format!("/stores/{}", store.store.id);
     let f = form.0;
+    let lang = crate::web::extract::lang_of(&req);
+    let typed = serde_json::to_value(&f).unwrap_or_default();
     let actor = user.actor();
     let sid = store.store.id.clone();
     let result = run(&state, move |c| {
@@ -115,9 +145,20 @@ pub async fn update(
             },
         )?)
     })
-    .await
-    .map(|s| flash_ok(&req, &back, "flash.store_updated", &[("name", s.name)]));
-    or_flash(&req, &back, result)
+    .await;
+    match result {
+        Ok(s) => Ok(flash_ok(
+            &req,
+            &back,
+            "flash.store_updated",
+            &[("name", s.name)],
+        )),
+        Err(AppError::Invalid(e)) => {
+            let refused = Refused::of(lang, "store", &typed, &e);
+            super::stock::store_page(req, user, state, store, refused).await
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[derive(Deserialize)]

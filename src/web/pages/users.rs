@@ -5,11 +5,14 @@ use serde::Deserialize;
 
 use crate::areas::{self, Area};
 use crate::auth::Action;
+use crate::domain::FieldChecks;
 use crate::domain::{NewPassword, Role, Username, parse_optional_text};
 use crate::stores::{self, StoreRow};
 use crate::users::{self, Assignment, InitialPassword, User, UserRow};
 use crate::web::form::FormErrors;
 use crate::web::page::{PageCtx, flash_ok, or_flash, render, render_with_status};
+use crate::web::extract::lang_of;
+use crate::web::form::Refused;
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 #[derive(Template)]
@@ -24,6 +27,8 @@ struct ListPage<'a> {
     q: String,
     /// How many users there are in all (the list may show fewer).
     total: usize,
+    /// A refused new user (`"user"`), if any.
+    refused: Refused,
 }
 
 #[derive(Deserialize, Default)]
@@ -60,22 +65,32 @@ pub async fn list(
     state: web::Data<AppState>,
     search: web::Query<UserSearch>,
 ) -> Result<HttpResponse, AppError> {
+    list_page(req, user, state, &search.q, Refused::default()).await
+}
+
+/// The users; `refused` shows a refused new user again (422).
+async fn list_page(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    q: &str,
+    refused: Refused,
+) -> Result<HttpResponse, AppError> {
     user.require(Action::ManageUsers)?;
     let (all, areas, stores) = run(&state, |c| {
         Ok((users::list(c)?, areas::tree(c)?, stores::list(c)?))
     })
     .await?;
     let ctx = PageCtx::build(&req, Some(&user));
-    let q = crate::domain::input::normalize(&search.q)
-        .trim()
-        .to_string();
+    let q = crate::domain::input::normalize(q).trim().to_string();
     let needle = q.to_lowercase();
     let total = all.len();
     let users = all
         .into_iter()
         .filter(|r| matches(r, ctx.lang, &needle))
         .collect();
-    render(
+    let status = refused.status();
+    render_with_status(
         &ctx,
         &ListPage {
             ctx: &ctx,
@@ -85,11 +100,13 @@ pub async fn list(
             roles: Role::ALL,
             q,
             total,
+            refused,
         },
+        status,
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 pub struct NewUserForm {
     #[serde(default)]
     username: String,
@@ -102,8 +119,27 @@ pub struct NewUserForm {
     #[serde(default)]
     store_id: String,
     /// Empty: generate one, shown once, to be changed at first login.
-    #[serde(default)]
+    /// Never shown again after a refusal.
+    #[serde(default, skip_serializing)]
     password: String,
+}
+
+/// Role, area and store parsed, or `None` after noting their field error.
+fn assignment(
+    c: &mut crate::db::DbConn,
+    checks: &mut FieldChecks,
+    role: &str,
+    area_id: &str,
+    store_id: &str,
+) -> Result<Option<Assignment>, AppError> {
+    match Assignment::parse(c, role, area_id, store_id) {
+        Ok(a) => Ok(Some(a)),
+        Err(users::UserError::Invalid(e)) => {
+            checks.push(e);
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Template)]
@@ -123,16 +159,31 @@ pub async fn create(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ManageUsers)?;
     let f = form.0;
+    let typed = serde_json::to_value(&f).unwrap_or_default();
     let ctx = user.actor();
     let cost = state.config.password_cost;
     let result = run(&state, move |c| {
-        let username = Username::parse(&f.username)?;
-        let display = parse_optional_text("field.display_name", &f.display_name, 60)?;
-        let assignment = Assignment::parse(c, &f.role, &f.area_id, &f.store_id)?;
+        // Every field is checked, so all that is wrong shows at once.
+        let mut checks = FieldChecks::new();
+        let username = checks.take(Username::parse(&f.username));
+        let display = checks.take(parse_optional_text(
+            "field.display_name",
+            &f.display_name,
+            60,
+        ));
+        let assignment = assignment(c, &mut checks, &f.role, &f.area_id, &f.store_id)?;
         let initial = if f.password.is_empty() {
-            InitialPassword::Generate
+            Some(InitialPassword::Generate)
         } else {
-            InitialPassword::Given(NewPassword::parse("field.password", &f.password)?)
+            checks
+                .take(NewPassword::parse("field.password", &f.password))
+                .map(InitialPassword::Given)
+        };
+        checks.finish()?;
+        let (Some(username), Some(display), Some(assignment), Some(initial)) =
+            (username, display, assignment, initial)
+        else {
+            unreachable!("a clean form parsed every field")
         };
         Ok(users::create(
             c,
@@ -165,7 +216,13 @@ pub async fn create(
             &[("username", created.username)],
         )),
     });
-    or_flash(&req, "/users", result)
+    match result {
+        Err(AppError::Invalid(e)) => {
+            let refused = Refused::of(lang_of(&req), "user", &typed, &e);
+            list_page(req, user, state, "", refused).await
+        }
+        other => other,
+    }
 }
 
 #[derive(Template)]
@@ -182,6 +239,8 @@ struct DetailPage<'a> {
     /// What was typed in the personal form after a refusal (else empty).
     typed: users::PersonalForm,
     errors: FormErrors,
+    /// A refused assignment (`"assign"`) or password (`"password"`), if any.
+    refused: Refused,
 }
 
 impl DetailPage<'_> {
@@ -209,19 +268,19 @@ pub async fn detail(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(Action::ManageUsers)?;
-    detail_page(req, user, state, id.into_inner(), None).await
+    detail_page(req, user, state, id.into_inner(), Refused::default(), None).await
 }
 
-/// The user's page; `refused` shows the personal form again (422) with
-/// what was typed and each error beside its field.
+/// One user's page; `refused` shows one of its forms refused (422).
 async fn detail_page(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
     id: String,
-    refused: Option<(users::PersonalForm, crate::domain::FieldError)>,
+    refused: Refused,
+    personal_refused: Option<(users::PersonalForm, crate::domain::FieldError)>,
 ) -> Result<HttpResponse, AppError> {
+    user.require(Action::ManageUsers)?;
     let (subject, areas, stores, personal) = run(&state, move |c| {
         let subject = users::find(c, &id)?.ok_or(AppError::NotFound)?;
         let personal = users::personal(c, &subject.id)?;
@@ -230,17 +289,14 @@ async fn detail_page(
     .await?;
     let ctx = PageCtx::build(&req, Some(&user));
     let is_self = subject.id == user.user.id;
-    let (typed, errors, status) = match refused {
-        Some((f, e)) => (
-            f,
-            FormErrors::new(ctx.lang, &e),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
-        None => (
-            users::PersonalForm::default(),
-            FormErrors::default(),
-            StatusCode::OK,
-        ),
+    let (typed, errors) = match personal_refused {
+        Some((f, e)) => (f, FormErrors::new(ctx.lang, &e)),
+        None => (users::PersonalForm::default(), FormErrors::default()),
+    };
+    let status = if errors.is_empty() {
+        refused.status()
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
     };
     render_with_status(
         &ctx,
@@ -254,6 +310,7 @@ async fn detail_page(
             personal,
             typed,
             errors,
+            refused,
         },
         status,
     )
@@ -290,12 +347,14 @@ pub async fn set_personal(
             "flash.user_updated",
             &[("username", username)],
         )),
-        Err(AppError::Invalid(e)) => detail_page(req, user, state, id, Some((f, e))).await,
+        Err(AppError::Invalid(e)) => {
+            detail_page(req, user, state, id, Refused::default(), Some((f, e))).await
+        }
         Err(e) => Err(e),
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 pub struct AssignForm {
     #[serde(default)]
     role: String,
@@ -318,18 +377,34 @@ pub async fn assign(
     let id = id.into_inner();
     let back = format!("/users/{id}");
     let f = form.0;
+    let typed = serde_json::to_value(&f).unwrap_or_default();
     let ctx = user.actor();
     let self_id = user.user.id.clone();
+    let target = id.clone();
     let result = run(&state, move |c| {
+        let id = target;
         let subject = users::find(c, &id)?.ok_or(AppError::NotFound)?;
-        let assignment = Assignment::parse(c, &f.role, &f.area_id, &f.store_id)?;
+        let mut checks = FieldChecks::new();
+        let assignment = assignment(c, &mut checks, &f.role, &f.area_id, &f.store_id)?;
         // An admin cannot take away their own admin role (and lock everyone out).
-        if subject.id == self_id && assignment.role != Role::Admin {
-            return Err(
-                crate::domain::FieldError::new("field.role", "error.cannot_demote_self").into(),
-            );
+        if let Some(a) = &assignment
+            && subject.id == self_id
+            && a.role != Role::Admin
+        {
+            checks.push(crate::domain::FieldError::new(
+                "field.role",
+                "error.cannot_demote_self",
+            ));
         }
-        let display = parse_optional_text("field.display_name", &f.display_name, 60)?;
+        let display = checks.take(parse_optional_text(
+            "field.display_name",
+            &f.display_name,
+            60,
+        ));
+        checks.finish()?;
+        let (Some(assignment), Some(display)) = (assignment, display) else {
+            unreachable!("a clean form parsed every field")
+        };
         if display != subject.display_name {
             users::set_display_name(c, &ctx, &id, &display)?;
         }
@@ -343,7 +418,13 @@ pub async fn assign(
     })
     .await
     .map(|username| flash_ok(&req, &back, "flash.user_updated", &[("username", username)]));
-    or_flash(&req, &back, result)
+    match result {
+        Err(AppError::Invalid(e)) => {
+            let refused = Refused::of(lang_of(&req), "assign", &typed, &e);
+            detail_page(req, user, state, id, refused, None).await
+        }
+        other => other,
+    }
 }
 
 async fn set_disabled(
@@ -449,5 +530,12 @@ pub async fn reset_password(
             &[("username", username)],
         )),
     });
-    or_flash(&req, &back, result)
+    match result {
+        // A password is never typed back into the page; its error is shown.
+        Err(AppError::Invalid(e)) => {
+            let refused = Refused::of(lang_of(&req), "password", &(), &e);
+            detail_page(req, user, state, id, refused, None).await
+        }
+        other => other,
+    }
 }

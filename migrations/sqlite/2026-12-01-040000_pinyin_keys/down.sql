@@ -1,0 +1,16 @@
+DROP INDEX areas_name_initials;
+DROP INDEX areas_name_pinyin;
+DROP INDEX donors_name_initials;
+DROP INDEX donors_name_pinyin;
+DROP INDEX items_name_initials;
+DROP INDEX items_name_pinyin;
+DROP INDEX households_head_initials;
+DROP INDEX households_head_pinyin;
+ALTER TABLE areas DROP COLUMN name_initials;
+ALTER TABLE areas DROP COLUMN name_pinyin;
+ALTER TABLE donors DROP COLUMN name_initials;
+ALTER TABLE donors DROP COLUMN name_pinyin;
+ALTER TABLE items DROP COLUMN name_initials;
+ALTER TABLE items DROP COLUMN name_pinyin;
+ALTER TABLE households DROP COLUMN head_initials;
+ALTER TABLE households DROP COLUMN head_pinyin;

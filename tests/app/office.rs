@@ -1,0 +1,478 @@
+//! The village office's day: forms that keep what was typed, names found by
+//! their pinyin, villages told apart by their towns, bulk review, words in
+//! the reader's language, and links that all open.
+
+use aixin::audit::AuditCtx;
+use aixin::db::schema::{awards, households, items, rules, stores, users};
+use aixin::domain::Role;
+use aixin::goods::{self, ItemForm};
+use diesel::prelude::*;
+
+use crate::helpers::{Client, PASSWORD, Page, TestApp};
+
+fn today() -> chrono::NaiveDate {
+    aixin::time::today(chrono_tz::Asia::Shanghai)
+}
+
+/// Assert a refused form came back (422) with each message beside its field.
+fn refused(page: &Page, fields: &[&str]) {
+    assert_eq!(page.status, 422, "the form comes back:\n{}", page.body);
+    page.assert_contains(r#"id="form-errors""#);
+    for f in fields {
+        page.assert_contains(&format!(r#"<span class="field-error" data-field="{f}">"#));
+    }
+}
+
+/// How many rows `table` has.
+macro_rules! count {
+    ($app:expr, $table:path) => {
+        $table.count().get_result::<i64>(&mut $app.conn()).unwrap()
+    };
+}
+
+app_test! {
+    async fn admin_forms_keep_what_was_typed_and_name_every_wrong_field(app) {
+        let [_, _, town, _] = app.area_chain("表单");
+        let admin = app.admin().await;
+
+        // A rule with three mistakes at once.
+        let page = admin.post("/rules", &[
+            ("code", "A 01"), ("name", "打扫庭院"), ("category_id", "cat-01"), ("points", "x"),
+            ("cap_count", "2"), ("cap_period", ""), ("active", "1"),
+        ]).await;
+        refused(&page, &["field.rule_code", "field.points", "field.cap_period"]);
+        for kept in [r#"value="A 01""#, r#"value="打扫庭院""#, r#"value="x""#, r#"value="2""#] {
+            page.assert_contains(kept);
+        }
+        assert_eq!(count!(app, rules::table), 0, "nothing was created");
+        let fixed = admin.submit("/rules", &[
+            ("code", "A01"), ("name", "打扫庭院"), ("category_id", "cat-01"), ("points", "5"),
+            ("cap_count", "2"), ("cap_period", "month"), ("active", "1"),
+        ]).await;
+        assert_eq!(fixed.status, 200, "{}", fixed.body);
+        assert_eq!(count!(app, rules::table), 1);
+
+        // A store with no name and no area keeps its address.
+        let page = admin.post("/stores", &[("name", ""), ("area_id", ""), ("address", "镇政府东 100 米"), ("opening_hours", "8-17")]).await;
+        refused(&page, &["field.store_name", "field.area"]);
+        page.assert_contains(r#"value="镇政府东 100 米""#);
+        page.assert_contains(r#"value="8-17""#);
+        assert_eq!(count!(app, stores::table), 0);
+        // Its edit form on the store's page keeps the other changes too.
+        let store = app.store("表单超市", &town);
+        let page = admin.post(&format!("/stores/{store}/edit"), &[("name", ""), ("area_id", &town), ("address", "新地址"), ("opening_hours", "")]).await;
+        refused(&page, &["field.store_name"]);
+        page.assert_contains(r#"value="新地址""#);
+
+        // An item: a bad price and a bad barcode at once.
+        let page = admin.post("/items", &[("name", "大米"), ("category", "粮油"), ("unit", ""), ("points_price", "-3"), ("barcode", "12ab")]).await;
+        refused(&page, &["field.points_price", "field.unit"]);
+        for kept in [r#"value="大米""#, r#"value="粮油""#, r#"value="-3""#, r#"value="12ab""#] {
+            page.assert_contains(kept);
+        }
+        assert_eq!(count!(app, items::table), 0);
+
+        // A user: a bad username and an unknown role, and the password is not typed back.
+        let users_before = count!(app, users::table);
+        let page = admin.post("/users", &[("username", "王 李"), ("display_name", "王李"), ("role", "king"), ("area_id", ""), ("store_id", ""), ("password", "secret-typed-1")]).await;
+        refused(&page, &["field.username", "field.role"]);
+        page.assert_contains(r#"value="王 李""#);
+        page.assert_contains(r#"value="王李""#);
+        assert!(!page.body.contains("secret-typed-1"), "a password is never shown again");
+        assert_eq!(count!(app, users::table), users_before);
+
+        // An area renamed to nothing keeps its row open with the message.
+        let page = admin.post(&format!("/areas/{town}/rename"), &[("name", "")]).await;
+        refused(&page, &["field.area_name"]);
+        page.assert_contains("<details class=\"inline-edit\" open>");
+
+        // Settings: a number out of range keeps what was typed.
+        let page = admin.post("/settings", &[("notice_days", "9999")]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"value="9999""#);
+
+        // The password change names the field and shows no password.
+        let page = admin.post("/password", &[("current", PASSWORD), ("new", "short"), ("confirm", "short")]).await;
+        refused(&page, &["field.new_password"]);
+    }
+}
+
+app_test! {
+    async fn an_adjustment_and_a_count_sheet_keep_what_was_typed(app) {
+        let [_, _, town, village] = app.area_chain("调整");
+        let household = app.household("调整户", &village);
+        let admin = app.admin().await;
+        let key = uuid::Uuid::new_v4().to_string();
+        let page = admin.post(&format!("/households/{household}/adjust"), &[("amount", "abc"), ("reason", ""), ("key", &key)]).await;
+        refused(&page, &["field.points", "field.reason"]);
+        page.assert_contains(r#"value="abc""#);
+
+        let store = app.store("盘点超市", &town);
+        let item = goods::create(&mut app.conn(), &AuditCtx::console(), &ItemForm {
+            name: "食盐", category: "调味", unit: "袋", points_price: "2", barcode: "",
+        }).unwrap().id;
+        let donor = crate::stock::donor(&mut app.conn(), "盐业公司");
+        crate::stock::donate(&mut app.conn(), &store, &donor, &[(item.as_str(), 5)]);
+        let started = admin.post(&format!("/stores/{store}/stocktakes"), &[]).await;
+        let sheet = started.location.expect("to the sheet");
+        let id = sheet.trim_start_matches("/stocktakes/").to_string();
+        let page = admin.post(&format!("/stocktakes/{id}/counts"), &[
+            (&format!("count_{item}") as &str, "五"), ("counted_by", "老王"), ("witnessed_by", "老李"),
+        ]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"value="五""#);
+        page.assert_contains(r#"value="老李""#);
+        page.assert_contains(r#"<span class="field-error" data-field="field.counted">"#);
+    }
+}
+
+app_test! {
+    async fn pinyin_finds_households_goods_donors_and_villages(app) {
+        let [_, _, town, village] = app.area_chain("凤山");
+        let other = app.area(Some(&town), "东庄村");
+        let zhang = app.household("张三", &village);
+        app.household("李四", &other);
+        let admin = app.admin().await;
+        for q in ["zhangsan", "zs", "ZhangSan", "zhang"] {
+            let page = admin.get(&format!("/households?q={q}")).await;
+            assert!(page.body.contains(&format!("/households/{zhang}")), "{q} finds 张三");
+            assert!(!page.body.contains("李四"), "{q} finds only 张三");
+        }
+        // A village by its pinyin: everyone of 东庄村.
+        let page = admin.get("/households?q=dzc").await;
+        page.assert_contains("李四");
+        assert!(!page.body.contains("张三"));
+
+        // Goods, as the counter looks them up.
+        goods::create(&mut app.conn(), &AuditCtx::console(), &ItemForm {
+            name: "大米", category: "粮油", unit: "袋", points_price: "45", barcode: "",
+        }).unwrap();
+        for q in ["dami", "dm"] {
+            let found = aixin::redemptions::find_items(&mut app.conn(), q).unwrap();
+            assert_eq!(found.len(), 1, "{q} finds 大米");
+        }
+        // Donors.
+        crate::stock::donor(&mut app.conn(), "爱心粮油公司");
+        let page = admin.get("/donors?q=axly").await;
+        page.assert_contains("爱心粮油公司");
+        let page = admin.get("/donors?q=zzz").await;
+        assert!(!page.body.contains("爱心粮油公司"));
+
+        // Rows written before the keys existed are filled in by migrating.
+        diesel::update(households::table).set((households::head_pinyin.eq(""), households::head_initials.eq(""))).execute(&mut app.conn()).unwrap();
+        let filled = aixin::db::pinyin::backfill(&mut app.conn()).unwrap();
+        assert!(filled >= 2, "both households refilled");
+        let page = admin.get("/households?q=ls").await;
+        page.assert_contains("李四");
+    }
+}
+
+app_test! {
+    async fn a_card_scanned_into_the_goods_box_opens_the_next_household(app) {
+        let [_, _, town, village] = app.area_chain("扫卡");
+        let store = app.store("扫卡超市", &town);
+        app.user("clerk", Role::Clerk, None, Some(&store));
+        let (_, card) = app.household_with_id("下一户", &village, &crate::helpers::test_id_number());
+        let clerk = app.client();
+        clerk.login("clerk", PASSWORD).await;
+        let page = clerk.post("/counter", &[("store_id", &store), ("card", ""), ("entry", &card), ("key", "k1")]).await;
+        assert_eq!(page.status, 303, "{}", page.body);
+        let to = page.location.unwrap();
+        assert!(to.contains(&card), "the counter opens on the scanned card: {to}");
+        let page = clerk.follow(&to).await;
+        page.assert_contains("下一户");
+    }
+}
+
+app_test! {
+    async fn above_town_level_a_village_shows_its_town(app) {
+        let city = app.area(None, "济南市");
+        let district = app.area(Some(&city), "历城区");
+        let town_a = app.area(Some(&district), "凤山街道");
+        let town_b = app.area(Some(&district), "龙洞街道");
+        let a = app.area(Some(&town_a), "东庄村");
+        let b = app.area(Some(&town_b), "东庄村");
+        app.household("王一", &a);
+        app.household("王二", &b);
+        let admin = app.admin().await;
+        let page = admin.get("/households").await;
+        page.assert_contains("东庄村（凤山街道）");
+        page.assert_contains("东庄村（龙洞街道）");
+        // The registration form's village picker: two different choices.
+        let page = admin.get("/households/new").await;
+        page.assert_contains("东庄村（凤山街道）</option>");
+        page.assert_contains("东庄村（龙洞街道）</option>");
+        // Inside one town its villages need no town.
+        app.user("town_official", Role::Official, Some(&town_a), None);
+        let official = app.client();
+        official.login("town_official", PASSWORD).await;
+        let page = official.get("/households").await;
+        page.assert_contains("王一");
+        assert!(!page.body.contains("东庄村（凤山街道）"), "a town's own people read the bare name");
+        assert_eq!(aixin::areas::display_name("东庄村", Some("凤山街道")), "东庄村（凤山街道）");
+    }
+}
+
+/// A village with `n` households, a rule, and an official and a reviewer.
+fn village_with_households(app: &TestApp, n: usize) -> (String, String, Vec<String>) {
+    let [_, _, town, village] = app.area_chain("批量");
+    app.rule("B01", "参加村集体劳动", 5, None);
+    app.user("official", Role::Official, Some(&town), None);
+    app.user("reviewer", Role::Reviewer, Some(&town), None);
+    let ids = (0..n)
+        .map(|i| app.household(&format!("批量户{i}"), &village))
+        .collect();
+    (town, village, ids)
+}
+
+fn hidden(body: &str, name: &str) -> String {
+    let needle = format!(r#"name="{name}" value=""#);
+    let at = body
+        .find(&needle)
+        .unwrap_or_else(|| panic!("no {name} in\n{body}"))
+        + needle.len();
+    body[at..].split('"').next().unwrap().to_string()
+}
+
+app_test! {
+    async fn a_whole_village_is_awarded_at_once_and_a_refusal_keeps_the_ticks(app) {
+        let (_, village, ids) = village_with_households(&app, 6);
+        let official = app.client();
+        official.login("official", PASSWORD).await;
+        // Select all without a script: every household ticked, counted.
+        let page = official.get(&format!("/awards/batch?area_id={village}&tick=all")).await;
+        assert_eq!(page.body.matches(r#"name="household_id""#).count(), 6);
+        assert_eq!(page.body.matches(" checked>").count(), 6, "all ticked");
+        page.assert_contains(r#"<output id="selected-count" data-count="household_id">6</output> / 6"#);
+        let key = hidden(&page.body, "key");
+        // No rule chosen: the form comes back with the ticks and the note kept.
+        let mut form: Vec<(&str, &str)> = vec![("key", &key), ("area_id", &village), ("rule_code", ""), ("occurred_on", ""), ("note", "冬季大扫除")];
+        for id in &ids { form.push(("household_id", id)); }
+        let page = official.post("/awards/batch", &form).await;
+        refused(&page, &["field.rule"]);
+        page.assert_contains(r#"value="冬季大扫除""#);
+        assert_eq!(page.body.matches(" checked>").count(), 6, "the ticks are kept");
+        assert_eq!(count!(app, awards::table), 0);
+        let day = today().to_string();
+        form[2] = ("rule_code", "B01");
+        form[3] = ("occurred_on", &day);
+        let page = official.submit("/awards/batch", &form).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert_eq!(count!(app, awards::table), 6);
+    }
+}
+
+app_test! {
+    async fn a_reviewer_approves_in_bulk_with_a_filter_and_sees_each_history(app) {
+        let (town, village, ids) = village_with_households(&app, 3);
+        let other = app.area(Some(&town), "另一村");
+        let far = app.household("另村户", &other);
+        let official = app.client();
+        official.login("official", PASSWORD).await;
+        let day = today().to_string();
+        for h in ids.iter().chain([&far]) {
+            let page = official.get(&format!("/awards/new?household_id={h}")).await;
+            let key = hidden(&page.body, "key");
+            let done = official.post("/awards", &[("household_id", h), ("rule_code", "B01"), ("occurred_on", &day), ("note", "打扫村道"), ("key", &key)]).await;
+            assert_eq!(done.status, 303, "{}", done.body);
+        }
+        let reviewer = app.client();
+        reviewer.login("reviewer", PASSWORD).await;
+        // Filtered to one village, every award ticked on asking.
+        let page = reviewer.get(&format!("/review?area_id={village}&tick=all")).await;
+        assert_eq!(page.status, 200);
+        assert_eq!(page.body.matches(r#"type="checkbox" name="id""#).count(), 3, "only the village's awards");
+        assert!(!page.body.contains("另村户"));
+        page.assert_contains("打扫村道");
+        page.assert_contains(r#"<details class="award-history">"#);
+        let mut form: Vec<(String, String)> = vec![("decision".into(), "approve".into()), ("area_id".into(), village.clone())];
+        for (id, v) in aixin::db::schema::awards::table
+            .filter(awards::household_id.eq_any(&ids))
+            .select((awards::id, awards::version))
+            .load::<(String, i64)>(&mut app.conn()).unwrap()
+        {
+            form.push(("id".into(), id.clone()));
+            form.push((format!("v:{id}"), v.to_string()));
+        }
+        let refs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let page = reviewer.post("/review", &refs).await;
+        assert_eq!(page.status, 303, "{}", page.body);
+        assert!(page.location.unwrap().contains(&village), "back to the filtered queue");
+        let pending: i64 = awards::table.filter(awards::status.eq("pending")).count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(pending, 1, "the other village's award still waits");
+
+        // A decision on an award already decided names it once and keeps it ticked.
+        let (id, v): (String, i64) = awards::table.filter(awards::household_id.eq(&ids[0])).select((awards::id, awards::version)).first(&mut app.conn()).unwrap();
+        let (fid, fv): (String, i64) = awards::table.filter(awards::household_id.eq(&far)).select((awards::id, awards::version)).first(&mut app.conn()).unwrap();
+        let (v, fv) = (v - 1, fv.to_string());
+        let v = v.to_string();
+        let page = reviewer.post("/review", &[("decision", "approve"), ("id", &id), (&format!("v:{id}"), &v), ("id", &fid), (&format!("v:{fid}"), &fv)]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"id="form-errors""#);
+        assert_eq!(page.body.matches("批量户0").count() >= 1, true);
+    }
+}
+
+app_test! {
+    async fn the_audit_log_reads_as_sentences(app) {
+        let [_, _, _, village] = app.area_chain("审计");
+        let h = app.household("审计户", &village);
+        let admin = app.admin().await;
+        admin.get(&format!("/households/{h}")).await;
+        let page = admin.get("/audit").await;
+        assert_eq!(page.status, 200);
+        page.assert_contains("登记了农户");
+        page.assert_contains(&format!(r#"<a href="/households/{h}">"#));
+        for code in ["household.create", "auth.login", "area.create"] {
+            assert!(!page.body.contains(code), "no raw action code {code}");
+        }
+        let en = app.client();
+        en.login("boss", PASSWORD).await;
+        en.post("/lang", &[("lang", "en"), ("back", "/audit")]).await;
+        let page = en.get("/audit").await;
+        page.assert_contains("registered the household");
+    }
+}
+
+/// Every same-site link on `page` (absolute paths; relative queries resolved
+/// against `path`), without logging out, downloads of static files or fragments.
+fn links(path: &str, body: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for part in body.split("href=\"").skip(1) {
+        let href = part.split('"').next().unwrap().replace("&amp;", "&");
+        let href = if let Some(q) = href.strip_prefix('?') {
+            format!("{}?{q}", path.split('?').next().unwrap())
+        } else {
+            href
+        };
+        if href.starts_with('/')
+            && !href.starts_with("/static")
+            && !href.starts_with("//")
+            && !href.contains("logout")
+        {
+            out.push(href);
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+async fn follow_every_link(client: &Client, role: &str, starts: &[&str]) {
+    let mut seen = std::collections::HashSet::new();
+    let mut queue: Vec<String> = starts.iter().map(|s| s.to_string()).collect();
+    let mut depth = 0;
+    while !queue.is_empty() && depth < 2 {
+        let mut next = Vec::new();
+        for path in queue {
+            if !seen.insert(path.clone()) || seen.len() > 150 {
+                continue;
+            }
+            let page = client.get(&path).await;
+            assert!(
+                !matches!(page.status, 400 | 403 | 500..=599),
+                "{role}: {path} answers {}",
+                page.status
+            );
+            if page.status == 200
+                && page
+                    .headers
+                    .get("content-type")
+                    .is_some_and(|t| t.to_str().unwrap_or("").starts_with("text/html"))
+            {
+                next.extend(links(&path, &page.body));
+            }
+        }
+        queue = next;
+        depth += 1;
+    }
+}
+
+app_test! {
+    async fn no_link_on_a_role_main_pages_leads_to_403_400_or_500(app) {
+        let [_, _, town, village] = app.area_chain("链接");
+        let store = app.store("链接超市", &town);
+        let item = goods::create(&mut app.conn(), &AuditCtx::console(), &ItemForm {
+            name: "毛巾", category: "日用", unit: "条", points_price: "5", barcode: "",
+        }).unwrap().id;
+        let donor = crate::stock::donor(&mut app.conn(), "毛巾厂");
+        crate::stock::donate(&mut app.conn(), &store, &donor, &[(item.as_str(), 10)]);
+        let h = app.household("链接户", &village);
+        crate::counter::redeem_for_test(&app, &store, &h, &item);
+        app.rule("L01", "帮助邻里", 3, None);
+        app.user("official", Role::Official, Some(&town), None);
+        app.user("reviewer", Role::Reviewer, Some(&town), None);
+        app.user("clerk", Role::Clerk, None, Some(&store));
+        app.user("auditor", Role::Auditor, None, None);
+        let admin = app.admin().await;
+        follow_every_link(&admin, "admin", &["/"]).await;
+        let household = format!("/households/{h}");
+        for role in ["official", "reviewer", "clerk", "auditor"] {
+            let c = app.client();
+            c.login(role, PASSWORD).await;
+            // A clerk has no household pages: the counter is theirs.
+            let starts: Vec<&str> = if role == "clerk" { vec!["/"] } else { vec!["/", &household] };
+            follow_every_link(&c, role, &starts).await;
+        }
+    }
+}
+
+app_test! {
+    async fn english_pages_carry_no_chinese_but_the_data(app) {
+        let city = app.area(None, "Hill City");
+        let district = app.area(Some(&city), "Hill District");
+        let town = app.area(Some(&district), "Hill Town");
+        let village = app.area(Some(&town), "Hill Village");
+        let store = app.store("Hill Store", &town);
+        let item = goods::create(&mut app.conn(), &AuditCtx::console(), &ItemForm {
+            name: "Rice", category: "Grain", unit: "bag", points_price: "45", barcode: "",
+        }).unwrap().id;
+        let donor = crate::stock::donor(&mut app.conn(), "Grain Co");
+        crate::stock::donate(&mut app.conn(), &store, &donor, &[(item.as_str(), 10)]);
+        let h = app.household("Wang", &village);
+        let receipt = crate::counter::redeem_for_test(&app, &store, &h, &item);
+        let admin = app.admin().await;
+        admin.post("/lang", &[("lang", "en"), ("back", "/")]).await;
+        // The data of this test are all in Latin letters; the seeded
+        // categories of the rulebook are data too.
+        let mut data: Vec<String> = aixin::db::schema::rule_categories::table
+            .select(aixin::db::schema::rule_categories::name)
+            .load(&mut app.conn()).unwrap();
+        // A village's name in context, and the helper's address of the household.
+        data.insert(0, aixin::areas::display_name("Hill Village", Some("Hill Town")));
+        data.push("一组 1 号".to_string());
+        // The donor helper's contact person.
+        data.push("李经理".to_string());
+        let month = today().format("%Y-%m").to_string();
+        for path in [
+            "/".to_string(), "/households".to_string(), format!("/households/{h}"), "/households/new".to_string(),
+            "/rules".to_string(), "/stores".to_string(), format!("/stores/{store}"), "/items".to_string(),
+            "/users".to_string(), "/areas".to_string(), "/audit".to_string(), "/settings".to_string(),
+            format!("/redemptions/{receipt}"), "/donors".to_string(), format!("/reports/monthly?month={month}"),
+            "/review".to_string(), "/awards/batch".to_string(),
+        ] {
+            let page = admin.follow(&path).await;
+            assert_eq!(page.status, 200, "{path}");
+            let mut text = page.body.clone();
+            for d in &data { text = text.replace(d.as_str(), ""); }
+            // The language switch names each language in itself.
+            text = text.replace("中文", "");
+            let cjk: String = text.chars().filter(|c| matches!(*c as u32, 0x3000..=0x303f | 0x3400..=0x9fff | 0xff00..=0xffef)).take(20).collect();
+            assert!(cjk.is_empty(), "{path} shows {cjk:?} on an English page");
+        }
+    }
+}
+
+app_test! {
+    async fn the_card_sheet_goes_to_its_last_page_past_the_end(app) {
+        let [_, _, _, village] = app.area_chain("卡片");
+        app.household("卡片户", &village);
+        let admin = app.admin().await;
+        let page = admin.get("/households/cards?page=7").await;
+        assert_eq!(page.status, 303);
+        assert!(page.location.unwrap().ends_with("page=0"));
+        let page = admin.get("/households/cards").await;
+        page.assert_contains("卡片户");
+        assert!(!page.body.contains(r#"id="card-pages""#), "one page needs no pager");
+    }
+}
