@@ -17,6 +17,18 @@ pub struct AuditCtx {
     pub request_id: String,
 }
 
+/// Who an audit row names: an operation's `auth::Actor`, or a bare
+/// `AuditCtx`.
+pub trait Who {
+    fn who(&self) -> AuditCtx;
+}
+
+impl Who for AuditCtx {
+    fn who(&self) -> AuditCtx {
+        self.clone()
+    }
+}
+
 impl From<&AuditCtx> for AuditCtx {
     fn from(ctx: &AuditCtx) -> AuditCtx {
         ctx.clone()
@@ -56,13 +68,13 @@ pub struct AuditEntry {
 /// passwords, tokens, full ID numbers or phones.
 pub fn record(
     conn: &mut DbConn,
-    who: impl Into<AuditCtx>,
+    who: &impl Who,
     action: &str,
     target_kind: &str,
     target_id: &str,
     summary: &str,
 ) -> QueryResult<()> {
-    let ctx: AuditCtx = who.into();
+    let ctx = who.who();
     let summary: String = summary.chars().take(500).collect();
     diesel::insert_into(audit_log::table)
         .values((

@@ -95,6 +95,12 @@ impl Actor {
     }
 }
 
+impl crate::audit::Who for Actor {
+    fn who(&self) -> AuditCtx {
+        self.audit()
+    }
+}
+
 impl From<&Actor> for AuditCtx {
     fn from(actor: &Actor) -> AuditCtx {
         actor.audit()

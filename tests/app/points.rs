@@ -946,7 +946,7 @@ app_test! {
         assert_eq!(body["error"]["field"], "points");
         // Directly: an adjustment beyond the bound is refused before anything moves.
         let a1 = app.user("a1", Role::Admin, None, None);
-        let e = aixin::points::adjustments::request(&mut app.conn(), &who(&a1, Role::Admin).actor(&AuditCtx::console()), &h, i64::MIN, "x", "m", today(), chrono_tz::Asia::Shanghai).err().unwrap();
+        let e = aixin::points::adjustments::request(&mut app.conn(), &who(&a1, Role::Admin).actor(AuditCtx::console()), &h, i64::MIN, "x", "m", today(), chrono_tz::Asia::Shanghai).err().unwrap();
         assert!(matches!(e, aixin::points::PointsError::Invalid(ref f) if f.key == "error.number_range"), "{e:?}");
     }
 }

@@ -2,7 +2,6 @@
 //! auditors limited to a province or a city, summaries rolled up from the
 //! villages' running totals, and databases made before provinces existed.
 
-use aixin::audit::AuditCtx;
 use aixin::domain::{AreaLevel, Role};
 use diesel::prelude::*;
 use fantoccini::Locator;
@@ -229,6 +228,7 @@ fn migrates_with_cities_at_the_top(url: &str) {
             area_id: &town.id,
             address: "",
             opening_hours: "",
+            phone: "",
         },
     )
     .unwrap();
