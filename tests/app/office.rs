@@ -2,7 +2,6 @@
 //! their pinyin, villages told apart by their towns, bulk review, words in
 //! the reader's language, and links that all open.
 
-use aixin::audit::AuditCtx;
 use aixin::db::schema::{awards, households, items, rules, stores, users};
 use aixin::domain::Role;
 use aixin::goods::{self, ItemForm};
@@ -108,7 +107,7 @@ app_test! {
         page.assert_contains(r#"value="abc""#);
 
         let store = app.store("盘点超市", &town);
-        let item = goods::create(&mut app.conn(), &AuditCtx::console(), &ItemForm {
+        let item = goods::create(&mut app.conn(), &aixin::auth::Actor::console(), &ItemForm {
             name: "食盐", category: "调味", unit: "袋", points_price: "2", barcode: "",
         }).unwrap().id;
         let donor = crate::stock::donor(&mut app.conn(), "盐业公司");
@@ -144,7 +143,7 @@ app_test! {
         assert!(!page.body.contains("张三"));
 
         // Goods, as the counter looks them up.
-        goods::create(&mut app.conn(), &AuditCtx::console(), &ItemForm {
+        goods::create(&mut app.conn(), &aixin::auth::Actor::console(), &ItemForm {
             name: "大米", category: "粮油", unit: "袋", points_price: "45", barcode: "",
         }).unwrap();
         for q in ["dami", "dm"] {
@@ -392,7 +391,7 @@ app_test! {
     async fn no_link_on_a_role_main_pages_leads_to_403_400_or_500(app) {
         let [_, _, town, village] = app.area_chain("链接");
         let store = app.store("链接超市", &town);
-        let item = goods::create(&mut app.conn(), &AuditCtx::console(), &ItemForm {
+        let item = goods::create(&mut app.conn(), &aixin::auth::Actor::console(), &ItemForm {
             name: "毛巾", category: "日用", unit: "条", points_price: "5", barcode: "",
         }).unwrap().id;
         let donor = crate::stock::donor(&mut app.conn(), "毛巾厂");
@@ -424,7 +423,7 @@ app_test! {
         let town = app.area(Some(&district), "Hill Town");
         let village = app.area(Some(&town), "Hill Village");
         let store = app.store("Hill Store", &town);
-        let item = goods::create(&mut app.conn(), &AuditCtx::console(), &ItemForm {
+        let item = goods::create(&mut app.conn(), &aixin::auth::Actor::console(), &ItemForm {
             name: "Rice", category: "Grain", unit: "bag", points_price: "45", barcode: "",
         }).unwrap().id;
         let donor = crate::stock::donor(&mut app.conn(), "Grain Co");

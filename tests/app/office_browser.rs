@@ -146,7 +146,7 @@ app_test! {
         app.user("official", Role::Official, Some(&town), None);
         let (rice, oil) = {
             let mut c = app.conn();
-            let ctx = aixin::audit::AuditCtx::console();
+            let ctx = aixin::auth::Actor::console();
             let rice = aixin::goods::create(&mut c, &ctx, &aixin::goods::ItemForm { name: "大米 5kg", category: "粮油", unit: "袋", points_price: "45", barcode: "6900000000011" }).unwrap().id;
             let oil = aixin::goods::create(&mut c, &ctx, &aixin::goods::ItemForm { name: "酱油", category: "调味", unit: "瓶", points_price: "8", barcode: "6900000000028" }).unwrap().id;
             let donor = crate::stock::donor(&mut c, "示例粮油公司");

@@ -351,8 +351,8 @@ pub async fn set_threshold(
     id: web::Path<String>,
     form: CsrfForm<ItemSettingForm>,
 ) -> Result<HttpResponse, AppError> {
-    let sid = id.into_inner();
-    let back = format!("/stores/{sid}");
+    let store = load_store(&state, &user, Action::MoveStock, id.into_inner()).await?;
+    let back = format!("/stores/{}", store.store.id);
     let f = form.0;
     let typed = serde_json::to_value(&f).unwrap_or_default();
     let ctx = user.actor();
@@ -373,8 +373,8 @@ pub async fn set_price(
     id: web::Path<String>,
     form: CsrfForm<ItemSettingForm>,
 ) -> Result<HttpResponse, AppError> {
-    let sid = id.into_inner();
-    let back = format!("/stores/{sid}");
+    let store = load_store(&state, &user, Action::MoveStock, id.into_inner()).await?;
+    let back = format!("/stores/{}", store.store.id);
     let f = form.0;
     let typed = serde_json::to_value(&f).unwrap_or_default();
     let ctx = user.actor();

@@ -10,7 +10,7 @@ use crate::domain::{NewPassword, Role, Username, parse_optional_text};
 use crate::stores::{self, StoreRow};
 use crate::users::{self, Assignment, InitialPassword, User, UserRow};
 use crate::web::form::FormErrors;
-use crate::web::page::{PageCtx, flash_ok, or_flash, render, render_with_status};
+use crate::web::page::{PageCtx, flash_ok, render, render_with_status};
 use crate::web::extract::lang_of;
 use crate::web::form::Refused;
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
