@@ -15,10 +15,14 @@ fn two_cities(app: &TestApp) -> (String, [String; 2], [String; 2]) {
     let [city1, _, _, village1] = app.area_chain("甲");
     let [city2, _, _, village2] = app.area_chain("乙");
     let mut c = app.conn();
-    let province =
-        aixin::areas::create_top(&mut c, &aixin::auth::Actor::console(), AreaLevel::Province, "山东省")
-            .expect("a province")
-            .id;
+    let province = aixin::areas::create_top(
+        &mut c,
+        &aixin::auth::Actor::console(),
+        AreaLevel::Province,
+        "山东省",
+    )
+    .expect("a province")
+    .id;
     let h1 = app.household("甲户主", &village1);
     let h2 = app.household("乙户主", &village2);
     fund(&mut c, &h1, 100);

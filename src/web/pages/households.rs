@@ -1130,7 +1130,14 @@ pub async fn import_cards(
     let show_pins = user.can(Action::EditHouseholds);
     let cards = run(&state, move |c| {
         let rows = import::created_households(c, &actor, &id)?;
-        Ok(print_cards(c, &key, url.as_deref(), &actor, rows, show_pins)?)
+        Ok(print_cards(
+            c,
+            &key,
+            url.as_deref(),
+            &actor,
+            rows,
+            show_pins,
+        )?)
     })
     .await?;
     let ctx = PageCtx::build(&req, Some(&user));
