@@ -109,7 +109,7 @@ fn facts(url: &str) -> Facts {
         // Enough of the item on the shelf for the whole run.
         aixin::stock::buy_in(
             c,
-            &aixin::audit::AuditCtx::console(),
+            &aixin::auth::Actor::console(),
             &aixin::idempotency::IdemKey::issue(),
             &store,
             &item_id,

@@ -45,6 +45,7 @@ pub struct DecideForm {
 /// form carries the version the person saw, one operation decides it as
 /// that person, and the list shows what happened (a refusal as a message
 /// naming what the record is now).
+#[allow(clippy::too_many_arguments)]
 async fn decide<F>(
     req: &HttpRequest,
     user: &CurrentUser,
