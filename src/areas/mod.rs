@@ -125,7 +125,6 @@ impl InContext {
     }
 }
 
-
 pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Area>> {
     areas::table
         .find(id)

@@ -5,9 +5,9 @@ use serde::Deserialize;
 use crate::areas::{self, Area};
 use crate::auth::Action;
 use crate::domain::AreaLevel;
-use crate::web::page::{PageCtx, flash_ok, or_flash, render_with_status};
 use crate::web::extract::lang_of;
 use crate::web::form::Refused;
+use crate::web::page::{PageCtx, flash_ok, or_flash, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 #[derive(Template)]

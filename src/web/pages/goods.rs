@@ -6,9 +6,9 @@ use serde::Deserialize;
 
 use crate::auth::Action;
 use crate::goods::{self, Item, ItemForm};
-use crate::web::page::{PageCtx, flash_ok, render_with_status};
 use crate::web::extract::lang_of;
 use crate::web::form::Refused;
+use crate::web::page::{PageCtx, flash_ok, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 #[derive(Template)]

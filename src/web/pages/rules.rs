@@ -5,8 +5,8 @@ use serde::Deserialize;
 use crate::auth::Action;
 use crate::domain::FieldError;
 use crate::points::{self, Category, Period, Rule, RuleForm};
-use crate::web::page::{PageCtx, flash_ok, or_flash, render_with_status};
 use crate::web::form::FormErrors;
+use crate::web::page::{PageCtx, flash_ok, or_flash, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 #[derive(Template)]

@@ -18,8 +18,8 @@ use crate::stock::stocktake::{self, Stocktake};
 use crate::stock::{self, Account, HistoryFilter, LowStock, Movement, MovementKind, ShelfLine};
 use crate::stores::{self, StoreRow};
 use crate::web::extract::lang_of;
-use crate::web::page::{PageCtx, flash_ok, or_flash, render, render_with_status};
 use crate::web::form::Refused;
+use crate::web::page::{PageCtx, flash_ok, or_flash, render, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 /// Load the store a URL or form names, and check that the user may do

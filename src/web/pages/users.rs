@@ -9,10 +9,10 @@ use crate::domain::FieldChecks;
 use crate::domain::{NewPassword, Role, Username, parse_optional_text};
 use crate::stores::{self, StoreRow};
 use crate::users::{self, Assignment, InitialPassword, User, UserRow};
-use crate::web::form::FormErrors;
-use crate::web::page::{PageCtx, flash_ok, render, render_with_status};
 use crate::web::extract::lang_of;
+use crate::web::form::FormErrors;
 use crate::web::form::Refused;
+use crate::web::page::{PageCtx, flash_ok, render, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 #[derive(Template)]
