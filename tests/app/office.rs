@@ -308,7 +308,7 @@ app_test! {
         let page = reviewer.post("/review", &[("decision", "approve"), ("id", &id), (&format!("v:{id}"), &v), ("id", &fid), (&format!("v:{fid}"), &fv)]).await;
         assert_eq!(page.status, 422, "{}", page.body);
         page.assert_contains(r#"id="form-errors""#);
-        assert_eq!(page.body.matches("批量户0").count() >= 1, true);
+        assert!(page.body.contains("批量户0"));
     }
 }
 

@@ -303,9 +303,9 @@ fn migrates_with_cities_at_the_top(url: &str) {
     }
     // And a province goes above it.
     let province = aixin::areas::create_top(&mut conn, &ctx, AreaLevel::Province, "新省").unwrap();
-    let moved = aixin::areas::place_under(&mut conn, &ctx, &city.id, &province.id).unwrap();
+    let moved = aixin::areas::place_under(&mut conn, &ctx, city.id, &province.id).unwrap();
     assert_eq!(moved.path, format!("/{}/{}/", province.id, city.id));
-    let town_now = aixin::areas::find(&mut conn, &town.id).unwrap().unwrap();
+    let town_now = aixin::areas::find(&mut conn, town.id).unwrap().unwrap();
     assert_eq!(
         town_now.path,
         format!("/{}/{}/{}/", province.id, city.id, town.id)
