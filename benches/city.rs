@@ -186,7 +186,10 @@ fn main() {
             ));
         }
         println!("{table}");
-        let _ = std::fs::write(dir.join(format!("results-{}.md", t.name)), &table);
+        let _ = std::fs::write(
+            dir.join(format!("results-{}-{households}x{months}.md", t.name)),
+            &table,
+        );
     }
 }
 
@@ -258,6 +261,13 @@ fn run_target(t: &Target, households: usize, months: usize, dir: &Path) -> Vec<R
         ));
     }
     warm(t, &pool);
+    rows.push(row(
+        "database size",
+        format!("{:.2} GB", database_bytes(t, &pool) as f64 / 1e9),
+        "-".into(),
+        None,
+        "-",
+    ));
     let facts = Facts::load(&pool);
     eprintln!(
         "[{}] {} ledger entries, {} redemptions",
@@ -467,6 +477,31 @@ fn warm(t: &Target, pool: &DbPool) {
         t.name,
         t0.elapsed().as_secs_f64()
     );
+}
+
+/// The city's size on disk in bytes: the SQLite file with its log, or
+/// PostgreSQL's `pg_database_size` (tables, indexes and TOAST).
+fn database_bytes(t: &Target, pool: &DbPool) -> u64 {
+    match t.url.strip_prefix("sqlite://") {
+        Some(path) => ["", "-wal"]
+            .iter()
+            .filter_map(|suffix| std::fs::metadata(format!("{path}{suffix}")).ok())
+            .map(|m| m.len())
+            .sum(),
+        None => {
+            #[derive(QueryableByName)]
+            struct Size {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                bytes: i64,
+            }
+            let c = &mut pool.get().unwrap();
+            let size: Size =
+                diesel::sql_query("SELECT pg_database_size(current_database()) AS bytes")
+                    .get_result(c)
+                    .expect("the database's size");
+            size.bytes as u64
+        }
+    }
 }
 
 /// What the benchmarks need to know about the city.
