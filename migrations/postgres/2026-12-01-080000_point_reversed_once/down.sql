@@ -1,0 +1,1 @@
+DROP INDEX point_entries_reversed_once;
