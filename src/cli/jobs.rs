@@ -53,8 +53,14 @@ pub(super) fn retention(pool: &DbPool, dry_run: bool) -> Result<(), String> {
         println!("{}", i18n::t(lang, "ops.retention_off_cli"));
         return Ok(());
     }
-    let out = retention::run(&mut conn, &AuditCtx::console(), years, db::now(), dry_run)
-        .map_err(|e| e.to_string())?;
+    let out = retention::run(
+        &mut conn,
+        &crate::auth::Actor::console(),
+        years,
+        db::now(),
+        dry_run,
+    )
+    .map_err(|e| e.to_string())?;
     for id in &out.households {
         println!("{id}");
     }
