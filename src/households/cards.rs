@@ -79,7 +79,7 @@ pub fn lookup_card(conn: &mut DbConn, card: &CardNo) -> QueryResult<CardLookup> 
 /// Replace a lost card: the old number stops working and says what replaced it.
 /// `seen` is the card the person saw on the page (when the form carried
 /// it): if that card is no longer current, someone replaced it meanwhile
-/// and the request is refused (`error.card_already_reissued`), so two
+/// and the request is refused as a conflict (`error.card_already_reissued`), so two
 /// people pressing "reissue" issue one new card, not two.
 pub fn reissue_card(
     conn: &mut DbConn,
@@ -96,7 +96,12 @@ pub fn reissue_card(
             return Err(FieldError::new("field.household", "error.household_archived").into());
         }
         if seen.is_some_and(|s| Some(s) != row.card_no.as_deref()) {
-            return Err(FieldError::new("field.card_no", "error.card_already_reissued").into());
+            return Err(FieldError::conflict(
+                "field.card_no",
+                "error.card_already_reissued",
+                crate::domain::Conflict::Changed,
+            )
+            .into());
         }
         let now = db::now();
         // The new card must exist before the old one can point at it, and only
@@ -116,7 +121,12 @@ pub fn reissue_card(
             ))
             .execute(c)?;
             if n == 0 {
-                return Err(FieldError::new("field.card_no", "error.card_already_reissued").into());
+                return Err(FieldError::conflict(
+                    "field.card_no",
+                    "error.card_already_reissued",
+                    crate::domain::Conflict::Changed,
+                )
+                .into());
             }
         }
         let card = new_card(c, key, id, &ctx.username, now)?;

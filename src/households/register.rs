@@ -382,7 +382,9 @@ pub fn update(
 }
 
 /// Archive (or restore) a household. Archived households earn and spend
-/// nothing; they are never deleted once anything refers to them.
+/// nothing; they are never deleted once anything refers to them. One
+/// already so (or made so meanwhile) is refused as a conflict
+/// (`error.household_already_archived`, `error.household_not_archived`).
 pub fn set_archived(
     conn: &mut DbConn,
     actor: &Actor,
@@ -400,13 +402,14 @@ pub fn set_archived(
     db::write_tx(conn, |c| {
         let row = find(c, actor, id)?;
         let already = || {
-            FieldError::new(
+            FieldError::conflict(
                 "field.household",
                 if archived {
                     "error.household_already_archived"
                 } else {
                     "error.household_not_archived"
                 },
+                crate::domain::Conflict::Changed,
             )
             .arg("name", &row.household.head_name)
         };

@@ -48,7 +48,12 @@ pub fn post(c: &mut DbConn, actor: &Actor, t: &Transfer) -> Result<Movement, Sto
             .count()
             .get_result(c)?;
         if done > 0 {
-            return Err(FieldError::new("field.movement", "error.already_reversed").into());
+            return Err(FieldError::conflict(
+                "field.movement",
+                "error.already_reversed",
+                crate::domain::Conflict::Changed,
+            )
+            .into());
         }
     }
     let (seq, prev): (i64, String) = stock_chain_head::table
