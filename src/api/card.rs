@@ -83,7 +83,8 @@ pub async fn balance(
                 ApiError::plain(429, "too_many_attempts", "api.too_many_attempts")
             }
             WindowError::Refused => refused(),
-            WindowError::Field(e) => ApiError::Field(e),
+            // A conflict made in the window answers 409, as everywhere.
+            WindowError::Field(e) => e.into(),
             WindowError::Db(e) => e.into(),
             WindowError::Raced => crate::error::Problem::Raced("card check").into(),
         })?;

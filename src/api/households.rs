@@ -332,7 +332,7 @@ pub struct HouseholdPatch {
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not allowed", body = ErrorBody),
         (status = 404, description = "No such household", body = ErrorBody),
-        (status = 409, description = "The ID number is already registered", body = ErrorBody),
+        (status = 409, description = "The ID number is already registered, or the household was archived or restored meanwhile", body = ErrorBody),
         (status = 422, description = "Invalid field", body = ErrorBody),
     ))]
 pub async fn update(

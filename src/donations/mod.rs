@@ -452,7 +452,7 @@ pub fn book(
 }
 
 /// Reverse a donation booked in by mistake, as a whole: one conditional
-/// update marks it reversed (a second reversal is refused,
+/// update marks it reversed (a second reversal is refused as a conflict,
 /// `error.donation_already_reversed`), and every goods line goes back from
 /// the shelf to the donor by a reversing movement dated `today`, refused when
 /// the shelf no longer holds the goods. All or nothing, exactly once per key.
@@ -495,11 +495,13 @@ pub fn reverse(
             ))
             .execute(c)?;
             if n == 0 {
-                return Err(
-                    FieldError::new("field.donation", "error.donation_already_reversed")
-                        .arg("number", &number)
-                        .into(),
-                );
+                return Err(FieldError::conflict(
+                    "field.donation",
+                    "error.donation_already_reversed",
+                    crate::domain::Conflict::Changed,
+                )
+                .arg("number", &number)
+                .into());
             }
             let moves = stock_movements::table
                 .filter(stock_movements::donation_id.eq(id))

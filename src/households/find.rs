@@ -7,7 +7,8 @@ use super::{
     CardLookup, Household, HouseholdError, HouseholdRow, RowTuple, household_rows, lookup_card,
     row_columns, to_row,
 };
-use crate::audit::{self, AuditCtx};
+use crate::audit;
+use crate::auth::{Action, Actor};
 use crate::crypto::DataKey;
 use crate::db::schema::{areas as areas_t, households, points_cards, users};
 use crate::db::{self, DbConn};
@@ -79,21 +80,28 @@ impl Query {
     }
 }
 
-/// Households a counter under `area_path` may serve that match `query`
-/// (not archived, ordered by name, at most [`MAX_FOUND`]), and how they were
-/// found. A card in use is not a look-up without the card and finds nothing
-/// here. Each look-up writes one audit row, `household.find`, naming how and
-/// how many were found (never the ID number typed).
-/// Errors: database errors only.
+/// Households the counter of store `store_id` may serve (those under the
+/// store's area) that match `query` (not archived, ordered by name, at most
+/// [`MAX_FOUND`]), and how they were found. The actor must be allowed to
+/// redeem at that store (`Action::Redeem`: a clerk at their own store).
+/// A card in use is not a look-up without the card and finds nothing
+/// here. Each look-up writes one audit row, `household.find`, filed under
+/// the actor, naming how and how many were found (never the ID number
+/// typed).
+/// Errors: `Forbidden` for a role that may not redeem or a store outside
+/// the actor's scope, `NotFound` for an unknown store, database errors.
 pub fn find_at_counter(
     conn: &mut DbConn,
-    ctx: &AuditCtx,
+    actor: &Actor,
     key: &DataKey,
-    area_path: &str,
+    store_id: &str,
     query: &Query,
 ) -> Result<(FoundBy, Vec<HouseholdRow>), HouseholdError> {
+    actor.require(Action::Redeem)?;
     db::write_tx(conn, |c| {
-        let prefix = db::path_prefix(area_path);
+        let store = crate::stores::find(c, store_id)?.ok_or(HouseholdError::NotFound)?;
+        actor.require_store(Action::Redeem, &store)?;
+        let prefix = db::path_prefix(&store.area_path);
         let base = household_rows!()
             .filter(areas_t::path.like(prefix))
             .filter(households::archived.eq(false))
@@ -143,7 +151,7 @@ pub fn find_at_counter(
         };
         audit::record(
             c,
-            ctx,
+            actor,
             "household.find",
             "household",
             target,

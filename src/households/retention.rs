@@ -8,8 +8,10 @@ use chrono::{Months, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::audit::{self, AuditCtx};
+use crate::auth::{Action, Actor};
 use crate::db::schema::{household_status_history, households};
 use crate::db::{self, DbConn};
+use crate::error::Problem;
 use crate::settings;
 
 /// What stands where a removed ID number or phone was.
@@ -59,19 +61,26 @@ pub struct Outcome {
 
 const BATCH: usize = 200;
 
-/// Erase the personal data of households archived more than `years` ago.
+/// Erase the personal data of households archived more than `years` ago,
+/// as `actor` (the command line: `Actor::console()`): erasing across the
+/// whole scheme is the unscoped administrator's, as its period is a setting
+/// of the scheme (`Action::ManageSettings`).
 /// Each batch is one transaction and each household a savepoint inside it,
-/// with an audit row per household that names no personal data: one that
-/// cannot be erased is rolled back alone and reported in
-/// [`Outcome::failed`], the rest go through. Errors only for what stops the
-/// whole run (the database itself).
+/// with an audit row per household, filed under the actor, that names no
+/// personal data: one that cannot be erased is rolled back alone and
+/// reported in [`Outcome::failed`], the rest go through.
+///
+/// Errors: `Problem::Forbidden` for any other actor (nothing is read);
+/// `Problem::Db` for what stops the whole run (the database itself).
 pub fn run(
     conn: &mut DbConn,
-    ctx: &AuditCtx,
+    actor: &Actor,
     years: i64,
     now: NaiveDateTime,
     dry_run: bool,
-) -> QueryResult<Outcome> {
+) -> Result<Outcome, Problem> {
+    actor.require(Action::ManageSettings)?;
+    let ctx = &actor.audit();
     let before = threshold(now, years);
     let ids = due_ids(conn, before)?;
     if dry_run {
@@ -183,18 +192,22 @@ fn erase_one(
 /// each household that could not be, by name and number, with why, so an
 /// administrator can find it and act. A run that fails as a whole is
 /// recorded with why and gives its day's claim back (the next tick tries
-/// again).
-pub fn daily(conn: &mut DbConn, day: chrono::NaiveDate) -> QueryResult<Option<Outcome>> {
+/// again). A scheduled job with no person acting, so it takes no `Actor`
+/// from a caller: it runs as the system (`Actor::console()` named
+/// "(daily)" in the audit rows), as the period an administrator set (0 is
+/// off) is what asks for it.
+/// Errors: database errors only (`Problem::Db`).
+pub fn daily(conn: &mut DbConn, day: chrono::NaiveDate) -> Result<Option<Outcome>, Problem> {
     let years = settings::get(conn, settings::RETENTION_YEARS)?;
     let claim = format!("retention:{day}");
     if years == 0 || !settings::claim(conn, &claim) {
         return Ok(None);
     }
-    let ctx = AuditCtx {
+    let system = Actor {
         username: "(daily)".into(),
-        ..AuditCtx::default()
+        ..Actor::console()
     };
-    let out = run(conn, &ctx, years, db::now(), false);
+    let out = run(conn, &system, years, db::now(), false);
     let (done, failed) = match &out {
         Ok(o) => (
             crate::operations::store_message(

@@ -65,12 +65,18 @@ pub fn close(
             .arg("month", month.to_string())
             .into());
     }
+    let already_closed = || {
+        FieldError::conflict(
+            "field.month",
+            "error.month_already_closed",
+            crate::domain::Conflict::Changed,
+        )
+        .arg("month", month.to_string())
+    };
     db::write_tx(conn, |c| {
         crate::ledger::closed::hold_ledgers(c)?;
         if find(c, month)?.is_some() {
-            return Err(FieldError::new("field.month", "error.month_already_closed")
-                .arg("month", month.to_string())
-                .into());
+            return Err(already_closed().into());
         }
         // The month is the key: of two people closing it at once, one
         // insert goes in and the other is told the month is closed.
@@ -86,9 +92,7 @@ pub fn close(
             _,
         )) = inserted
         {
-            return Err(FieldError::new("field.month", "error.month_already_closed")
-                .arg("month", month.to_string())
-                .into());
+            return Err(already_closed().into());
         }
         inserted?;
         audit::record(c, ctx, "month.close", "month", &month.to_string(), "")?;
@@ -112,9 +116,13 @@ pub fn reopen(
     db::write_tx(conn, |c| {
         let n = diesel::delete(month_closes::table.find(month.to_string())).execute(c)?;
         if n == 0 {
-            return Err(FieldError::new("field.month", "error.month_not_closed")
-                .arg("month", month.to_string())
-                .into());
+            return Err(FieldError::conflict(
+                "field.month",
+                "error.month_not_closed",
+                crate::domain::Conflict::Changed,
+            )
+            .arg("month", month.to_string())
+            .into());
         }
         super::snapshot::forget(c, month)?;
         audit::record(c, ctx, "month.reopen", "month", &month.to_string(), reason)?;

@@ -46,8 +46,9 @@ pub struct StocktakeChanges<'a> {
 /// the status `from` and, when given, the `version` the person saw,
 /// setting `to` with `changes` and bumping the version.
 ///
-/// Errors: when no row matched, `error.stocktake_changed` if the sheet is
-/// still open (changed since it was seen), else `error.stocktake_posted`.
+/// Errors: when no row matched, a conflict (`Conflict::Changed`, 409 in
+/// the API): `error.stocktake_changed` if the sheet is still open (changed
+/// since it was seen), else `error.stocktake_posted`.
 pub fn transition(
     conn: &mut DbConn,
     st: &Stocktake,
@@ -79,9 +80,11 @@ pub fn transition(
         } else {
             "error.stocktake_posted"
         };
-        return Err(FieldError::new("field.stocktake", key)
-            .arg("number", &st.number)
-            .into());
+        return Err(
+            FieldError::conflict("field.stocktake", key, crate::domain::Conflict::Changed)
+                .arg("number", &st.number)
+                .into(),
+        );
     }
     Ok(())
 }

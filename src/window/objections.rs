@@ -86,11 +86,13 @@ pub fn transition(
             .first(c)
             .optional()?
             .ok_or(PointsError::NotFound)?;
-        return Err(
-            FieldError::new("field.objection", "error.objection_decided")
-                .arg("status", format!("@{}", now.label_key()))
-                .into(),
-        );
+        return Err(FieldError::conflict(
+            "field.objection",
+            "error.objection_decided",
+            crate::domain::Conflict::Changed,
+        )
+        .arg("status", format!("@{}", now.label_key()))
+        .into());
     }
     Ok(())
 }
@@ -203,9 +205,13 @@ pub fn object(
             .first::<ObjectionStatus>(c)
             .optional()?
         {
-            return Err(FieldError::new("field.award", "error.objection_already")
-                .arg("status", format!("@{}", status.label_key()))
-                .into());
+            return Err(FieldError::conflict(
+                "field.award",
+                "error.objection_already",
+                crate::domain::Conflict::Taken,
+            )
+            .arg("status", format!("@{}", status.label_key()))
+            .into());
         }
         let village = village_of(c, &s.household_id)?;
         let entry: Option<(String, String, Option<NaiveDate>)> = awards::table

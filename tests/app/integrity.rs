@@ -2,7 +2,6 @@
 //! own and can be run again after a failure, page decisions that always
 //! name the version seen, and postings that cannot be dated far ahead.
 
-use aixin::audit::AuditCtx;
 use aixin::db::DbConn;
 use aixin::db::schema::{households, point_entries, stock_movements};
 use aixin::domain::Role;
@@ -64,6 +63,31 @@ fn allow(app: &TestApp, name: &str, table: &str) {
 // ---- retention: each household on its own ----
 
 app_test! {
+    async fn retention_is_run_only_by_the_unscoped_administrator(app) {
+        let [_, _, _, village] = app.area_chain("留拒");
+        let h = app.household("留拒甲", &village);
+        {
+            let mut c = app.conn();
+            aixin::households::set_archived(&mut c, &aixin::auth::Actor::console(), &h, true, "搬迁").unwrap();
+            diesel::update(households::table)
+                .set(households::archived_at.eq(aixin::db::now() - chrono::Duration::days(3 * 366)))
+                .execute(&mut c)
+                .unwrap();
+        }
+        let official = aixin::auth::Actor::user("u-official", Role::Official, aixin::auth::Scope::Nothing);
+        let auditor = aixin::auth::Actor::user("u-auditor", Role::Auditor, aixin::auth::Scope::All);
+        for actor in [&official, &auditor] {
+            let refused = aixin::households::retention::run(&mut app.conn(), actor, 2, aixin::db::now(), false);
+            assert!(matches!(refused, Err(aixin::error::Problem::Forbidden)), "{:?}: {refused:?}", actor.role);
+        }
+        let name: String = households::table.find(&h).select(households::head_name).first(&mut app.conn()).unwrap();
+        assert_eq!(name, "留拒甲", "a refused run erases nothing");
+        let out = aixin::households::retention::run(&mut app.conn(), &aixin::auth::Actor::console(), 2, aixin::db::now(), false).unwrap();
+        assert_eq!(out.households, vec![h]);
+    }
+}
+
+app_test! {
     async fn retention_erases_each_household_on_its_own_and_shows_the_one_that_failed(app) {
         let [_, _, _, village] = app.area_chain("留存");
         let ids: Vec<String> = ["留存甲", "留存乙", "留存丙"].iter().map(|n| app.household(n, &village)).collect();
@@ -96,7 +120,7 @@ app_test! {
         ops.assert_contains("refused by hold_one");
         // Once the hold is lifted the next run erases it, and the page says all is well.
         allow(&app, "hold_one", "households");
-        let out = aixin::households::retention::run(&mut app.conn(), &AuditCtx::console(), 2, aixin::db::now(), false).unwrap();
+        let out = aixin::households::retention::run(&mut app.conn(), &aixin::auth::Actor::console(), 2, aixin::db::now(), false).unwrap();
         assert_eq!((out.households.clone(), out.failed.len()), (vec![ids[1].clone()], 0));
         let erased: i64 = households::table.filter(households::id_masked.eq(aixin::households::retention::ERASED)).count().get_result(&mut app.conn()).unwrap();
         assert_eq!(erased, 3);

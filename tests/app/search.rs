@@ -116,3 +116,29 @@ app_test! {
         page.assert_contains("新增了物资");
     }
 }
+
+app_test! {
+    async fn finding_a_household_without_its_card_is_for_the_stores_own_counter(app) {
+        use aixin::auth::{Actor, Scope};
+        use aixin::households::HouseholdError;
+        use aixin::households::find::{Query, find_at_counter};
+        let [_, _, town, village] = app.area_chain("柜找");
+        let household = app.household("柜找甲", &village);
+        let here = app.store("柜找超市", &town);
+        let there = app.store("柜找别店", &town);
+        let clerk = app.user("clerk-guizhao", Role::Clerk, None, Some(&there));
+        let clerk = Actor::user(clerk, Role::Clerk, Scope::Store { id: there.clone() });
+        let query = Query::Name("柜找".into());
+        // At the clerk's own store: found, and audited under the clerk.
+        let (_, rows) = find_at_counter(&mut app.conn(), &clerk, &app.key, &there, &query).unwrap();
+        assert_eq!(rows.iter().map(|r| r.household.id.clone()).collect::<Vec<_>>(), vec![household]);
+        // Another store's counter, a role that does not redeem, an unknown store: refused.
+        let refused = find_at_counter(&mut app.conn(), &clerk, &app.key, &here, &query);
+        assert!(matches!(refused, Err(HouseholdError::Forbidden)), "{refused:?}");
+        let official = Actor::user("u-official", Role::Official, Scope::Nothing);
+        let refused = find_at_counter(&mut app.conn(), &official, &app.key, &there, &query);
+        assert!(matches!(refused, Err(HouseholdError::Forbidden)), "{refused:?}");
+        let unknown = find_at_counter(&mut app.conn(), &Actor::console(), &app.key, "no-such-store", &query);
+        assert!(matches!(unknown, Err(HouseholdError::NotFound)), "{unknown:?}");
+    }
+}

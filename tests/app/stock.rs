@@ -1135,3 +1135,30 @@ app_test! {
         assert_eq!(on_hand(&app, &store, &oil), 3);
     }
 }
+
+app_test! {
+    async fn a_sheet_already_posted_or_a_donation_already_reversed_is_a_conflict(app) {
+        use actix_web::ResponseError;
+        use aixin::domain::Conflict;
+        use aixin::error::Problem;
+        let console = aixin::auth::Actor::console();
+        let (store, soap, _) = soap_store(&app, "冲突", 5);
+        let mut c = app.conn();
+        let api_status = |p: Problem| aixin::api::error::ApiError::from(p).status_code().as_u16();
+        // A stocktake confirmed twice: the second changes nothing.
+        let st = stocktake::start(&mut c, &console, &store, today()).unwrap();
+        stocktake::save_counts(&mut c, &console, &st.id, &stocktake::Counters { counted_by: "王", witnessed_by: "" }, &[(soap.clone(), "5".into())]).unwrap();
+        stocktake::confirm(&mut c, &console, &IdemKey::issue(), &st.id, None, today()).unwrap();
+        let again = Problem::from(stocktake::confirm(&mut c, &console, &IdemKey::issue(), &st.id, None, today()).unwrap_err());
+        assert!(matches!(&again, Problem::Conflict(Conflict::Changed, f) if f.key == "error.stocktake_posted"), "{again:?}");
+        assert_eq!(api_status(again), 409);
+        // A donation reversed twice: the second changes nothing.
+        let donation: String = donations_t::table.filter(donations_t::store_id.eq(&store)).select(donations_t::id).first(&mut c).unwrap();
+        donations::reverse(&mut c, &console, &IdemKey::issue(), &donation, "登记错了", today()).unwrap();
+        let again = Problem::from(donations::reverse(&mut c, &console, &IdemKey::issue(), &donation, "再来", today()).unwrap_err());
+        assert!(matches!(&again, Problem::Conflict(Conflict::Changed, f) if f.key == "error.donation_already_reversed"), "{again:?}");
+        assert_eq!(api_status(again), 409);
+        drop(c);
+        assert_eq!(on_hand(&app, &store, &soap), 0);
+    }
+}

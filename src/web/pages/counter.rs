@@ -122,11 +122,11 @@ pub async fn counter(
                 Err(AppError::Invalid(e))
                     if !matches!(query, Query::Card(_)) || e.key == "error.card_replaced" =>
                 {
-                    let ctx_a = user.actor().audit();
+                    let actor = user.actor();
                     let key = state.key.clone();
-                    let path = store.area_path.clone();
+                    let store_id = store.store.id.clone();
                     let (by, rows) = run(&state, move |c| {
-                        Ok(find::find_at_counter(c, &ctx_a, &key, &path, &query)?)
+                        Ok(find::find_at_counter(c, &actor, &key, &store_id, &query)?)
                     })
                     .await?;
                     // One household for an ID number is that household.

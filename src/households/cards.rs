@@ -1,0 +1,215 @@
+//! A household's points card and its secrets: revealing the ID number or
+//! phone, looking a card up, reissuing it, its PIN, and sheets of cards.
+
+use super::*;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secret {
+    IdNumber,
+    Phone,
+}
+
+/// The full ID number or phone, for someone allowed to see it; every reveal
+/// is audited.
+pub fn reveal(
+    conn: &mut DbConn,
+    actor: &Actor,
+    key: &DataKey,
+    id: &str,
+    what: Secret,
+) -> Result<String, HouseholdError> {
+    actor.require(Action::RevealPersonalData)?;
+    let ctx = &actor.audit();
+    db::write_tx(conn, |c| {
+        let row = find(c, actor, id)?;
+        let (cipher, name) = match what {
+            Secret::IdNumber => (&row.household.id_cipher, "id_number"),
+            Secret::Phone => (&row.household.phone_cipher, "phone"),
+        };
+        let plain = if cipher.is_empty() {
+            String::new()
+        } else {
+            key.decrypt(cipher).ok_or_else(|| {
+                HouseholdError::Db(diesel::result::Error::DeserializationError(
+                    "cannot decrypt with this data key".into(),
+                ))
+            })?
+        };
+        audit::record(c, ctx, "household.reveal", "household", id, name)?;
+        Ok(plain)
+    })
+}
+
+/// A card number as typed at a counter or in a search.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardLookup {
+    Current { household_id: String },
+    Replaced { by: String },
+    Unknown,
+}
+
+pub fn lookup_card(conn: &mut DbConn, card: &CardNo) -> QueryResult<CardLookup> {
+    let found: Option<(String, Option<String>)> = points_cards::table
+        .find(card.as_str())
+        .select((points_cards::household_id, points_cards::replaced_by))
+        .first(conn)
+        .optional()?;
+    Ok(match found {
+        None => CardLookup::Unknown,
+        Some((household_id, None)) => CardLookup::Current { household_id },
+        Some((_, Some(by))) => {
+            // Follow the chain to the card in use now.
+            let mut current = by;
+            for _ in 0..100 {
+                let next: Option<Option<String>> = points_cards::table
+                    .find(&current)
+                    .select(points_cards::replaced_by)
+                    .first(conn)
+                    .optional()?;
+                match next {
+                    Some(Some(n)) => current = n,
+                    _ => break,
+                }
+            }
+            CardLookup::Replaced { by: current }
+        }
+    })
+}
+
+/// Replace a lost card: the old number stops working and says what replaced it.
+/// `seen` is the card the person saw on the page (when the form carried
+/// it): if that card is no longer current, someone replaced it meanwhile
+/// and the request is refused as a conflict (`error.card_already_reissued`), so two
+/// people pressing "reissue" issue one new card, not two.
+pub fn reissue_card(
+    conn: &mut DbConn,
+    actor: &Actor,
+    key: &DataKey,
+    id: &str,
+    seen: Option<&str>,
+) -> Result<CardNo, HouseholdError> {
+    actor.require(Action::EditHouseholds)?;
+    let ctx = &actor.audit();
+    db::write_tx(conn, |c| {
+        let row = find(c, actor, id)?;
+        if row.household.archived {
+            return Err(FieldError::new("field.household", "error.household_archived").into());
+        }
+        if seen.is_some_and(|s| Some(s) != row.card_no.as_deref()) {
+            return Err(FieldError::conflict(
+                "field.card_no",
+                "error.card_already_reissued",
+                crate::domain::Conflict::Changed,
+            )
+            .into());
+        }
+        let now = db::now();
+        // The new card must exist before the old one can point at it, and only
+        // one card may be current: retire the old one first, then issue.
+        let old = row.card_no.clone();
+        if let Some(old) = &old {
+            // Guarded on the card still being current: of two people
+            // reissuing at once, one issues the new card, the other is told.
+            let n = diesel::update(
+                points_cards::table
+                    .find(old)
+                    .filter(points_cards::replaced_by.is_null()),
+            )
+            .set((
+                points_cards::replaced_by.eq(""),
+                points_cards::replaced_at.eq(now),
+            ))
+            .execute(c)?;
+            if n == 0 {
+                return Err(FieldError::conflict(
+                    "field.card_no",
+                    "error.card_already_reissued",
+                    crate::domain::Conflict::Changed,
+                )
+                .into());
+            }
+        }
+        let card = new_card(c, key, id, &ctx.username, now)?;
+        if let Some(old) = &old {
+            diesel::update(points_cards::table.find(old))
+                .set(points_cards::replaced_by.eq(card.as_str()))
+                .execute(c)?;
+        }
+        // A lost card's page closes with it.
+        crate::window::end_sessions(c, id)?;
+        audit::record(
+            c,
+            ctx,
+            "household.card_reissue",
+            "household",
+            id,
+            &format!("{} -> {}", old.unwrap_or_default(), card.as_str()),
+        )?;
+        Ok(card)
+    })
+}
+
+/// Six random digits.
+pub fn new_pin() -> String {
+    use rand::Rng;
+    format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000u32))
+}
+
+/// The PIN printed on a card, if it has one (cards issued before PINs
+/// existed get one when they are reissued).
+pub fn card_pin(conn: &mut DbConn, key: &DataKey, card_no: &str) -> QueryResult<Option<String>> {
+    let cipher: Option<Option<String>> = points_cards::table
+        .find(card_no)
+        .select(points_cards::pin_cipher)
+        .first(conn)
+        .optional()?;
+    Ok(cipher.flatten().and_then(|c| key.decrypt(&c)))
+}
+
+/// Households with their current cards, for printing a sheet of cards.
+pub fn cards_for(
+    conn: &mut DbConn,
+    actor: &Actor,
+    filter: &ListFilter,
+    page: i64,
+) -> Result<(Vec<HouseholdRow>, i64), HouseholdError> {
+    actor.require(Action::ViewHouseholds)?;
+    list(conn, actor, filter, page, CARD_SHEET)
+}
+
+/// Cards on one printed sheet page (the rest on the next pages).
+pub const CARD_SHEET: i64 = 1000;
+
+/// Give a household's current card a new 6-digit PIN (the old one stops
+/// working at once), audited as `card.pin_reset`. The household must be in
+/// `scope`; a household without a current card is `Invalid` on
+/// `field.card_no`. The new PIN is read back with `card_pin` when the card
+/// is printed.
+pub fn reset_card_pin(
+    conn: &mut DbConn,
+    actor: &Actor,
+    key: &DataKey,
+    id: &str,
+) -> Result<(), HouseholdError> {
+    actor.require(Action::EditHouseholds)?;
+    let ctx = &actor.audit();
+    db::write_tx(conn, |c| {
+        let row = find(c, actor, id)?;
+        let Some(card) = row.card_no.clone() else {
+            return Err(FieldError::new("field.card_no", "error.required").into());
+        };
+        let n = diesel::update(
+            points_cards::table
+                .find(&card)
+                .filter(points_cards::replaced_by.is_null()),
+        )
+        .set(points_cards::pin_cipher.eq(key.encrypt(&new_pin())))
+        .execute(c)?;
+        if n == 0 {
+            return Err(FieldError::new("field.card_no", "error.required").into());
+        }
+        crate::window::end_sessions(c, id)?;
+        audit::record(c, ctx, "card.pin_reset", "household", id, &card)?;
+        Ok(())
+    })
+}
