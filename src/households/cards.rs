@@ -183,7 +183,8 @@ pub const CARD_SHEET: i64 = 1000;
 /// Give a household's current card a new 6-digit PIN (the old one stops
 /// working at once), audited as `card.pin_reset`. The household must be in
 /// `scope`; a household without a current card is `Invalid` on
-/// `field.card_no`. The new PIN is read back with `card_pin` when the card
+/// `field.card_no`, and a card replaced meanwhile by someone else is a
+/// conflict (`error.card_replaced_pin_not_reset`). The new PIN is read back with `card_pin` when the card
 /// is printed.
 pub fn reset_card_pin(
     conn: &mut DbConn,
@@ -206,7 +207,14 @@ pub fn reset_card_pin(
         .set(points_cards::pin_cipher.eq(key.encrypt(&new_pin())))
         .execute(c)?;
         if n == 0 {
-            return Err(FieldError::new("field.card_no", "error.required").into());
+            // Replaced by someone else between the read and this update:
+            // the PIN of a card that no longer works is not reset.
+            return Err(FieldError::conflict(
+                "field.card_no",
+                "error.card_replaced_pin_not_reset",
+                crate::domain::Conflict::Changed,
+            )
+            .into());
         }
         crate::window::end_sessions(c, id)?;
         audit::record(c, ctx, "card.pin_reset", "household", id, &card)?;

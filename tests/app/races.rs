@@ -417,6 +417,30 @@ app_test! {
 }
 
 app_test! {
+    async fn a_pin_reset_while_the_card_is_reissued_resets_a_current_card_or_is_told(app) {
+        let [_, _, _, village] = app.area_chain("并卡密");
+        let household = app.household("并卡密户", &village);
+        let (a, b) = two_admins(&app).await;
+        let path = format!("/households/{household}/card");
+        let seen = a.get(&format!("/households/{household}")).await;
+        let card = crate::stock::hidden_in(&seen.body, &path, "card");
+        // b opens the card page first, so that its form carries a token.
+        b.get(&path).await;
+        let reissue = [("card", card.as_str())];
+        let pin = format!("{path}/pin");
+        let (x, y) = tokio::join!(a.submit(&path, &reissue), b.submit(&pin, &[]));
+        assert!(x.status < 500 && y.status < 500, "{} {}", x.status, y.status);
+        assert_eq!(audit_count(&app, "household.card_reissue"), 1);
+        let reset = audit_count(&app, "card.pin_reset");
+        let told = y.body.contains("所以没有重置它的查询密码");
+        assert!(
+            (reset == 1) != told,
+            "the PIN is reset ({reset}) or its resetter is told ({told}), never both or neither"
+        );
+    }
+}
+
+app_test! {
     async fn two_closes_of_one_month_close_it_once(app) {
         let [city, _, _, _] = app.area_chain("并月");
         let last = aixin::reports::Month::of(today()).prev().to_string();
