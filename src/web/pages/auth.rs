@@ -1,5 +1,5 @@
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
-use actix_web::http::header;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -10,7 +10,7 @@ use crate::domain::{FieldError, NewPassword};
 use crate::users::{self, InitialPassword};
 use crate::web::extract::{CookieNames, CsrfForm, SessionUser, audit_ctx, maybe_user};
 use crate::web::middleware::see_other;
-use crate::web::page::{PageCtx, flash_ok, render};
+use crate::web::page::{PageCtx, flash_ok, render, render_with_status};
 use crate::web::{AppError, AppState, run};
 
 #[derive(Template)]
@@ -114,9 +114,12 @@ pub async fn login(
                 .cookie(session_cookie(CookieNames::session(secure), token, secure))
                 .finish())
         }
+        // Refused (a wrong name or password, or too many attempts): 401, as
+        // the API's token login answers, with the form again keeping the
+        // name typed and never the password.
         LoginOutcome::Refused => {
             let page_ctx = PageCtx::build(&req, None);
-            render(
+            render_with_status(
                 &page_ctx,
                 &LoginPage {
                     ctx: &page_ctx,
@@ -124,6 +127,7 @@ pub async fn login(
                     next: safe_back(&form.next),
                     error: true,
                 },
+                StatusCode::UNAUTHORIZED,
             )
         }
     }
