@@ -2,10 +2,14 @@
 //! with what was typed kept by the page (each page renders its posted
 //! values back).
 
+use std::future::Future;
+
+use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 
 use crate::domain::FieldError;
 use crate::i18n::{self, Lang};
+use crate::web::AppError;
 
 /// One refused field, ready to show.
 #[derive(Debug, Clone)]
@@ -173,5 +177,28 @@ impl Refused {
     /// The page's answer: 422 when it shows a refusal, else 200.
     pub fn status(&self) -> StatusCode {
         self.errors.status()
+    }
+}
+
+/// A form's answer, with a refusal brought back to the page that holds the
+/// form: a field error (`AppError::Invalid`) becomes `page` drawn with a
+/// [`Refused`] for form `form` keeping `typed` (the posted form struct), so
+/// the person sees what they typed and the message beside its field (422).
+/// A success or any other error passes unchanged.
+pub async fn or_again<T, P, F>(
+    lang: Lang,
+    form: impl Into<String>,
+    typed: &T,
+    result: Result<HttpResponse, AppError>,
+    page: P,
+) -> Result<HttpResponse, AppError>
+where
+    T: serde::Serialize,
+    P: FnOnce(Refused) -> F,
+    F: Future<Output = Result<HttpResponse, AppError>>,
+{
+    match result {
+        Err(AppError::Invalid(e)) => page(Refused::of(lang, form, typed, &e)).await,
+        other => other,
     }
 }

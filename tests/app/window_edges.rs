@@ -64,6 +64,26 @@ fn noticed_award(app: &TestApp, village: &str, household: &str, code: &str, key:
     a.id
 }
 
+/// Notice days on; in a new village named after `place`, 王大山 awarded
+/// rule `code` (清扫村道, 10 points) and on notice, and 赵小河 at the
+/// window: (the award on notice, 赵小河's card, their window's client).
+async fn beside_a_notice(app: &TestApp, place: &str, code: &str) -> (String, String, Client) {
+    let [_, _, _, village] = app.area_chain(place);
+    aixin::settings::set(
+        &mut app.conn(),
+        &aixin::auth::Actor::console(),
+        aixin::settings::NOTICE_DAYS,
+        7,
+    )
+    .unwrap();
+    app.rule(code, "清扫村道", 10, None);
+    let (earner, _) = app.household_with_id("王大山", &village, &test_id_number());
+    let (_, card) = app.household_with_id("赵小河", &village, &test_id_number());
+    let award_id = noticed_award(app, &village, &earner, code, &format!("{code}-1"));
+    let h = open_window(app, &card).await;
+    (award_id, card, h)
+}
+
 /// POST raw bytes as a url-encoded form.
 async fn post_bytes(c: &Client, path: &str, body: Vec<u8>) -> Page {
     let res = c
@@ -180,13 +200,7 @@ app_test! {
     /// a date out of range says what is wrong.
     async fn household_forms_refuse_with_422_and_keep_what_was_typed(app) {
         use aixin::db::schema::{deed_reports, notice_objections};
-        let [_, _, _, village] = app.area_chain("表单");
-        aixin::settings::set(&mut app.conn(), &aixin::auth::Actor::console(), aixin::settings::NOTICE_DAYS, 7).unwrap();
-        app.rule("F1", "清扫村道", 10, None);
-        let (earner, _) = app.household_with_id("王大山", &village, &test_id_number());
-        let (_, card) = app.household_with_id("赵小河", &village, &test_id_number());
-        let award_id = noticed_award(&app, &village, &earner, "F1", "f-1");
-        let h = open_window(&app, &card).await;
+        let (award_id, card, h) = beside_a_notice(&app, "表单", "F1").await;
         let pin = pin_of(&app, &card);
 
         // The PIN form: malformed, mismatched, wrong current PIN.
@@ -252,13 +266,7 @@ app_test! {
     /// and the JSON API, never stored as U+FFFD.
     async fn text_that_is_not_utf8_is_refused_never_mended(app) {
         use aixin::db::schema::{deed_reports, notice_objections};
-        let [_, _, _, village] = app.area_chain("乱码");
-        aixin::settings::set(&mut app.conn(), &aixin::auth::Actor::console(), aixin::settings::NOTICE_DAYS, 7).unwrap();
-        app.rule("U1", "清扫村道", 10, None);
-        let (earner, _) = app.household_with_id("王大山", &village, &test_id_number());
-        let (_, card) = app.household_with_id("赵小河", &village, &test_id_number());
-        let award_id = noticed_award(&app, &village, &earner, "U1", "u-1");
-        let h = open_window(&app, &card).await;
+        let (award_id, _, h) = beside_a_notice(&app, "乱码", "U1").await;
         let token = h.csrf().await;
 
         // A url-encoded form: %FF is no character.

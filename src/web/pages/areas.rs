@@ -6,7 +6,7 @@ use crate::areas::{self, Area};
 use crate::auth::Action;
 use crate::domain::AreaLevel;
 use crate::web::extract::lang_of;
-use crate::web::form::Refused;
+use crate::web::form::{Refused, or_again};
 use crate::web::page::{PageCtx, flash_ok, or_flash, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
@@ -61,24 +61,6 @@ async fn list_page(
     )
 }
 
-/// A form of the tree answered: a refused one comes back on the page.
-async fn or_again(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    form: String,
-    typed: serde_json::Value,
-    result: Result<HttpResponse, AppError>,
-) -> Result<HttpResponse, AppError> {
-    match result {
-        Err(AppError::Invalid(e)) => {
-            let refused = Refused::of(lang_of(&req), form, &typed, &e);
-            list_page(req, user, state, refused).await
-        }
-        other => other,
-    }
-}
-
 #[derive(Deserialize, serde::Serialize)]
 pub struct NewAreaForm {
     #[serde(default)]
@@ -112,7 +94,10 @@ pub async fn create(
     })
     .await
     .map(|a| flash_ok(&req, "/areas", "flash.area_created", &[("name", a.name)]));
-    or_again(req, user, state, name, typed, result).await
+    or_again(lang_of(&req), name, &typed, result, |r| {
+        list_page(req, user, state, r)
+    })
+    .await
 }
 
 #[derive(Deserialize, serde::Serialize)]
@@ -136,7 +121,10 @@ pub async fn rename(
     let result = run(&state, move |c| Ok(areas::rename(c, &ctx, &id, &name)?))
         .await
         .map(|a| flash_ok(&req, "/areas", "flash.area_renamed", &[("name", a.name)]));
-    or_again(req, user, state, form_name, typed, result).await
+    or_again(lang_of(&req), form_name, &typed, result, |r| {
+        list_page(req, user, state, r)
+    })
+    .await
 }
 
 pub async fn delete(

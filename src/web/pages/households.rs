@@ -628,6 +628,47 @@ impl CardsPage<'_> {
     }
 }
 
+/// Which sheet of cards a page shows.
+enum Sheet {
+    /// One household's card; `reset_for` (its id) when its PIN may be
+    /// reset here.
+    Single { reset_for: Option<String> },
+    /// Every card on one sheet (an import's new households).
+    Whole,
+    /// Sheet `page` (0-based) of `pages`; `link` the filter for the others.
+    Paged { page: i64, pages: i64, link: String },
+}
+
+/// The printable card page: `cards` on `sheet`, with their PINs when
+/// `pins_shown`.
+fn cards_page(
+    req: &HttpRequest,
+    user: &CurrentUser,
+    cards: Vec<PrintCard>,
+    pins_shown: bool,
+    sheet: Sheet,
+) -> Result<HttpResponse, AppError> {
+    let (single, reset_for, page, pages, link) = match sheet {
+        Sheet::Single { reset_for } => (true, reset_for, 0, 1, String::new()),
+        Sheet::Whole => (false, None, 0, 1, String::new()),
+        Sheet::Paged { page, pages, link } => (false, None, page, pages, link),
+    };
+    let ctx = PageCtx::build(req, Some(user));
+    render(
+        &ctx,
+        &CardsPage {
+            ctx: &ctx,
+            cards,
+            single,
+            pins_shown,
+            reset_for,
+            page,
+            pages,
+            link,
+        },
+    )
+}
+
 /// The cards of `rows`. A card's PIN is a secret: it is read only when
 /// `show_pins` (the viewer may edit these households), and each showing is
 /// audited as `card.pin_shown`.
@@ -705,20 +746,8 @@ pub async fn card(
         )?)
     })
     .await?;
-    let ctx = PageCtx::build(&req, Some(&user));
-    render(
-        &ctx,
-        &CardsPage {
-            ctx: &ctx,
-            cards,
-            single: true,
-            page: 0,
-            pages: 1,
-            link: String::new(),
-            pins_shown: show_pins,
-            reset_for: show_pins.then_some(id),
-        },
-    )
+    let reset_for = show_pins.then_some(id);
+    cards_page(&req, &user, cards, show_pins, Sheet::Single { reset_for })
 }
 
 pub async fn cards(
@@ -753,20 +782,8 @@ pub async fn cards(
             pages - 1
         )));
     }
-    let ctx = PageCtx::build(&req, Some(&user));
-    render(
-        &ctx,
-        &CardsPage {
-            ctx: &ctx,
-            cards,
-            single: false,
-            pins_shown: show_pins,
-            reset_for: None,
-            page,
-            pages,
-            link,
-        },
-    )
+    let sheet = Sheet::Paged { page, pages, link };
+    cards_page(&req, &user, cards, show_pins, sheet)
 }
 
 /// Give the household's card a new PIN (admins and the household's own
@@ -1140,20 +1157,7 @@ pub async fn import_cards(
         )?)
     })
     .await?;
-    let ctx = PageCtx::build(&req, Some(&user));
-    render(
-        &ctx,
-        &CardsPage {
-            ctx: &ctx,
-            cards,
-            single: false,
-            page: 0,
-            pages: 1,
-            link: String::new(),
-            pins_shown: show_pins,
-            reset_for: None,
-        },
-    )
+    cards_page(&req, &user, cards, show_pins, Sheet::Whole)
 }
 
 /// The confirm form: updates to registered households apply only when

@@ -18,7 +18,7 @@ use crate::stock::stocktake::{self, Stocktake};
 use crate::stock::{self, Account, HistoryFilter, LowStock, Movement, MovementKind, ShelfLine};
 use crate::stores::{self, StoreRow};
 use crate::web::extract::lang_of;
-use crate::web::form::Refused;
+use crate::web::form::{Refused, or_again};
 use crate::web::page::{PageCtx, flash_ok, or_flash, render, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
@@ -155,26 +155,6 @@ pub(super) async fn store_page(
     )
 }
 
-/// A form of the store's page answered: a refused one comes back on the
-/// page (422) with what was typed and each error beside its field.
-async fn or_again(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    store: StoreRow,
-    form: &'static str,
-    typed: serde_json::Value,
-    result: Result<HttpResponse, AppError>,
-) -> Result<HttpResponse, AppError> {
-    match result {
-        Err(AppError::Invalid(e)) => {
-            let refused = Refused::of(lang_of(&req), form, &typed, &e);
-            store_page(req, user, state, store, refused).await
-        }
-        other => other,
-    }
-}
-
 /// "My store": a clerk's own shelf; everyone else the list of stores.
 pub async fn my_store(user: CurrentUser) -> Result<HttpResponse, AppError> {
     user.require(Action::ViewStock)?;
@@ -236,7 +216,10 @@ pub async fn move_stock(
         Ok(done(&req, &back, "flash.stock_moved", out.replayed))
     }
     .await;
-    or_again(req, user, state, store, "move", typed, result).await
+    or_again(lang_of(&req), "move", &typed, result, |r| {
+        store_page(req, user, state, store, r)
+    })
+    .await
 }
 
 #[derive(Deserialize, serde::Serialize)]
@@ -284,7 +267,10 @@ pub async fn write_off(
         Ok(done(&req, &back, "flash.written_off", out.replayed))
     }
     .await;
-    or_again(req, user, state, store, "write_off", typed, result).await
+    or_again(lang_of(&req), "write_off", &typed, result, |r| {
+        store_page(req, user, state, store, r)
+    })
+    .await
 }
 
 #[derive(Deserialize, serde::Serialize)]
@@ -332,7 +318,10 @@ pub async fn buy_in(
         Ok(done(&req, &back, "flash.bought_in", out.replayed))
     }
     .await;
-    or_again(req, user, state, store, "buy_in", typed, result).await
+    or_again(lang_of(&req), "buy_in", &typed, result, |r| {
+        store_page(req, user, state, store, r)
+    })
+    .await
 }
 
 #[derive(Deserialize, serde::Serialize)]
@@ -362,7 +351,10 @@ pub async fn set_threshold(
     })
     .await
     .map(|i| flash_ok(&req, &back, "flash.threshold_set", &[("item", i.name)]));
-    or_again(req, user, state, store, "threshold", typed, result).await
+    or_again(lang_of(&req), "threshold", &typed, result, |r| {
+        store_page(req, user, state, store, r)
+    })
+    .await
 }
 
 /// A store's own price for an item (empty: back to the catalogue's).
@@ -384,7 +376,10 @@ pub async fn set_price(
     })
     .await
     .map(|i| flash_ok(&req, &back, "flash.price_set", &[("item", i.name)]));
-    or_again(req, user, state, store, "price", typed, result).await
+    or_again(lang_of(&req), "price", &typed, result, |r| {
+        store_page(req, user, state, store, r)
+    })
+    .await
 }
 
 #[derive(Deserialize, Default, Clone)]
