@@ -391,9 +391,13 @@ pub fn transition(
             .first(c)
             .optional()?
             .ok_or(PointsError::NotFound)?;
-        return Err(FieldError::new("field.report", "error.report_decided")
-            .arg("status", format!("@{}", now.label_key()))
-            .into());
+        return Err(FieldError::conflict(
+            "field.report",
+            "error.report_decided",
+            crate::domain::Conflict::Changed,
+        )
+        .arg("status", format!("@{}", now.label_key()))
+        .into());
     }
     Ok(())
 }

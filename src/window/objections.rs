@@ -86,11 +86,13 @@ pub fn transition(
             .first(c)
             .optional()?
             .ok_or(PointsError::NotFound)?;
-        return Err(
-            FieldError::new("field.objection", "error.objection_decided")
-                .arg("status", format!("@{}", now.label_key()))
-                .into(),
-        );
+        return Err(FieldError::conflict(
+            "field.objection",
+            "error.objection_decided",
+            crate::domain::Conflict::Changed,
+        )
+        .arg("status", format!("@{}", now.label_key()))
+        .into());
     }
     Ok(())
 }

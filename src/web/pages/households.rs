@@ -390,7 +390,7 @@ pub fn qr_svg(card: &str, public_url: Option<&str>) -> String {
     }
 }
 
-pub(super) async fn detail_page(
+async fn detail_page(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
@@ -464,6 +464,24 @@ pub(super) async fn detail_page(
     )
 }
 
+/// A form on the household's page answered: a refusal comes back on that
+/// page, as form `form` there, with what was typed (`typed`) and its
+/// messages; anything else passes.
+pub(super) async fn or_again_on_household<T: serde::Serialize>(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    household: String,
+    form: impl Into<String>,
+    typed: &T,
+    result: Result<HttpResponse, AppError>,
+) -> Result<HttpResponse, AppError> {
+    crate::web::form::or_again(lang_of(&req), form, typed, result, |r| {
+        detail_page(req, user, state, household, None, r)
+    })
+    .await
+}
+
 pub async fn detail(
     req: HttpRequest,
     user: CurrentUser,
@@ -503,25 +521,30 @@ pub async fn reveal(
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 pub struct ReasonForm {
     #[serde(default)]
     reason: String,
 }
 
+/// Archive (`archived`) or restore a household; a refused archive comes
+/// back on the household's page with the reason typed.
 async fn set_archived(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
     id: String,
     archived: bool,
-    reason: String,
+    typed: ReasonForm,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::EditHouseholds)?;
     let back = format!("/households/{id}");
     let actor = user.actor();
+    let (hid, reason) = (id.clone(), typed.reason.clone());
     let result = run(&state, move |c| {
-        Ok(households::set_archived(c, &actor, &id, archived, &reason)?)
+        Ok(households::set_archived(
+            c, &actor, &hid, archived, &reason,
+        )?)
     })
     .await
     .map(|_| {
@@ -536,7 +559,11 @@ async fn set_archived(
             &[],
         )
     });
-    or_flash(&req, &back, result)
+    if archived {
+        or_again_on_household(req, user, state, id, "archive", &typed, result).await
+    } else {
+        or_flash(&req, &back, result)
+    }
 }
 
 pub async fn archive(
@@ -546,7 +573,7 @@ pub async fn archive(
     id: web::Path<String>,
     form: CsrfForm<ReasonForm>,
 ) -> Result<HttpResponse, AppError> {
-    set_archived(req, user, state, id.into_inner(), true, form.0.reason).await
+    set_archived(req, user, state, id.into_inner(), true, form.0).await
 }
 
 pub async fn restore(
@@ -556,7 +583,7 @@ pub async fn restore(
     id: web::Path<String>,
     form: CsrfForm<ReasonForm>,
 ) -> Result<HttpResponse, AppError> {
-    set_archived(req, user, state, id.into_inner(), false, form.0.reason).await
+    set_archived(req, user, state, id.into_inner(), false, form.0).await
 }
 
 /// The reissue form: the card the person saw as current.

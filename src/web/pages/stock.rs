@@ -19,7 +19,7 @@ use crate::stock::{self, Account, HistoryFilter, LowStock, Movement, MovementKin
 use crate::stores::{self, StoreRow};
 use crate::web::extract::lang_of;
 use crate::web::form::{Refused, or_again};
-use crate::web::page::{PageCtx, flash_ok, or_flash, render, render_with_status};
+use crate::web::page::{PageCtx, flash_ok, render, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 /// Load the store a URL or form names, and check that the user may do
@@ -701,6 +701,8 @@ struct MovementPage<'a> {
     /// The workflow that made the movement, which alone may undo it.
     owner: Option<stock::Owner>,
     key: String,
+    /// A refused reversal (`"reverse"`), with the reason typed.
+    refused: Refused,
 }
 
 /// The stores a movement touched, loaded; the user must be allowed `action`
@@ -737,7 +739,19 @@ pub async fn movement(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let (m, touched) = movement_for(&state, &user, Action::ViewStock, id.into_inner()).await?;
+    movement_page(req, user, state, id.into_inner(), Refused::default()).await
+}
+
+/// The movement; `refused` shows a refused reversal again (422, or 409
+/// when it was reversed meanwhile), its reason kept.
+async fn movement_page(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: String,
+    refused: Refused,
+) -> Result<HttpResponse, AppError> {
+    let (m, touched) = movement_for(&state, &user, Action::ViewStock, id).await?;
     let lang = lang_of(&req);
     let can_reverse = m.kind() != Some(MovementKind::Reversal)
         && touched
@@ -771,11 +785,14 @@ pub async fn movement(
     })
     .await?;
     let ctx = PageCtx::build(&req, Some(&user));
-    render(
+    let status = refused.status();
+    render_with_status(
         &ctx,
         &MovementPage {
             ctx: &ctx,
-            can_reverse: can_reverse && reversed_by.is_none() && owner.is_none(),
+            can_reverse: can_reverse
+                && owner.is_none()
+                && (reversed_by.is_none() || refused.is("reverse")),
             owner,
             m,
             item,
@@ -783,11 +800,13 @@ pub async fn movement(
             to_label,
             reversed_by,
             key: form_key(),
+            refused,
         },
+        status,
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 pub struct ReverseForm {
     #[serde(default)]
     key: String,
@@ -804,14 +823,15 @@ pub async fn reverse(
     form: CsrfForm<ReverseForm>,
 ) -> Result<HttpResponse, AppError> {
     let (m, _) = movement_for(&state, &user, Action::MoveStock, id.into_inner()).await?;
-    let back = format!("/movements/{}", m.id);
     let f = form.0;
     let ctx = user.actor();
     let today = crate::time::today(state.config.time_zone);
+    let mid = m.id.clone();
     let result = async {
         let key = IdemKey::parse(&f.key)?;
+        let reason = f.reason.clone();
         let out = run(&state, move |c| {
-            Ok(stock::reverse(c, &ctx, &key, &m.id, &f.reason, today)?)
+            Ok(stock::reverse(c, &ctx, &key, &m.id, &reason, today)?)
         })
         .await?;
         Ok(done(
@@ -822,7 +842,10 @@ pub async fn reverse(
         ))
     }
     .await;
-    or_flash(&req, &back, result)
+    or_again(lang_of(&req), "reverse", &f, result, |r| {
+        movement_page(req, user, state, mid, r)
+    })
+    .await
 }
 
 #[derive(Template)]
