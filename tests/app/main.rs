@@ -56,6 +56,7 @@ mod office;
 mod office_browser;
 mod operations;
 mod parsers;
+mod places;
 mod points;
 mod province;
 mod queries;

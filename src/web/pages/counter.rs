@@ -114,7 +114,8 @@ pub async fn counter(
             let card2 = card.clone();
             let actor = user.actor();
             let opened = run(&state, move |c| {
-                let (h, _) = redemptions::household_for_card(c, &actor, &card2)?;
+                let (mut h, _) = redemptions::household_for_card(c, &actor, &card2)?;
+                crate::households::name_villages(c, &actor, std::slice::from_mut(&mut h))?;
                 let balance =
                     crate::ledger::balance(c, &crate::ledger::household_account(&h.household.id))?;
                 Ok((h, balance))
@@ -125,11 +126,15 @@ pub async fn counter(
                 Err(AppError::Invalid(e))
                     if !matches!(query, Query::Card(_)) || e.key == "error.card_replaced" =>
                 {
-                    let ctx_a = user.actor().audit();
+                    let actor = user.actor();
                     let key = state.key.clone();
                     let path = store.area_path.clone();
                     let (by, rows) = run(&state, move |c| {
-                        Ok(find::find_at_counter(c, &ctx_a, &key, &path, &query)?)
+                        let (by, mut rows) =
+                            find::find_at_counter(c, &actor.audit(), &key, &path, &query)?;
+                        // Namesakes told apart by village and town.
+                        crate::households::name_villages(c, &actor, &mut rows)?;
+                        Ok((by, rows))
                     })
                     .await?;
                     // One household for an ID number is that household.
@@ -462,7 +467,8 @@ pub async fn basket_action(
     let actor = user.actor();
     let loaded = run(&state, move |c| {
         let h = match redemptions::household_for_card(c, &actor, &card2) {
-            Ok((h, _)) => {
+            Ok((mut h, _)) => {
+                crate::households::name_villages(c, &actor, std::slice::from_mut(&mut h))?;
                 let b =
                     crate::ledger::balance(c, &crate::ledger::household_account(&h.household.id))?;
                 Some((h, b))

@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::areas::{self, Area};
+use crate::areas::Area;
 use crate::auth::{Action, Scope};
 use crate::domain::FieldError;
 use crate::goods::{self, Item};
@@ -110,6 +110,7 @@ pub(super) async fn store_page(
     refused: Refused,
 ) -> Result<HttpResponse, AppError> {
     let sid = store.store.id.clone();
+    let scope = user.scope.clone();
     let (shelf, low, items, other_stores, areas, stocktakes) = run(&state, move |c| {
         let others = stores::list(c)?
             .into_iter()
@@ -120,7 +121,7 @@ pub(super) async fn store_page(
             stock::low_stock(c, Some(&sid))?,
             goods::list_active(c)?,
             others,
-            areas::tree(c)?,
+            super::areas::tree_in_context(c, &scope)?.0,
             stocktake::list_for_store(c, &sid)?,
         ))
     })
