@@ -66,6 +66,7 @@ mod reports;
 mod search;
 mod signals;
 mod stock;
+mod tablet;
 mod wal;
 mod walks;
 mod window;
