@@ -104,12 +104,21 @@ pub async fn start_browser_sized(test: &str, width: u32, height: u32) -> Option<
 }
 
 impl Browser {
-    pub async fn fill(&self, css: &str, text: &str) {
-        let el = self
-            .client
+    /// The element `css` names (the test fails, naming it, when none does).
+    pub async fn element(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
             .find(Locator::Css(css))
             .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"));
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+    }
+
+    /// Click something that changes the page in place (no new page).
+    pub async fn tap(&self, css: &str) {
+        self.element(css).await.click().await.unwrap();
+    }
+
+    pub async fn fill(&self, css: &str, text: &str) {
+        let el = self.element(css).await;
         el.clear().await.unwrap();
         el.send_keys(text).await.unwrap();
     }
@@ -117,13 +126,7 @@ impl Browser {
     /// Click something that loads a new page, and wait until it has.
     pub async fn click(&self, css: &str) {
         let old_page = self.client.find(Locator::Css("html")).await.unwrap();
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .click()
-            .await
-            .unwrap();
+        self.element(css).await.click().await.unwrap();
         for _ in 0..200 {
             if old_page.tag_name().await.is_err() {
                 break;
@@ -138,13 +141,7 @@ impl Browser {
     }
 
     pub async fn text(&self, css: &str) -> String {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .text()
-            .await
-            .unwrap()
+        self.element(css).await.text().await.unwrap()
     }
 
     pub async fn path(&self) -> String {
@@ -154,13 +151,7 @@ impl Browser {
     /// Type into a field (ending with Enter, say) and wait for the next page.
     pub async fn type_and_wait(&self, css: &str, text: &str) {
         let old_page = self.client.find(Locator::Css("html")).await.unwrap();
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .send_keys(text)
-            .await
-            .unwrap();
+        self.element(css).await.send_keys(text).await.unwrap();
         for _ in 0..200 {
             if old_page.tag_name().await.is_err() {
                 break;
@@ -191,13 +182,7 @@ impl Browser {
             )
             .await
             .unwrap();
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .click()
-            .await
-            .unwrap();
+        self.tap(css).await;
         let prints = self
             .client
             .execute("return window.__prints;", vec![])

@@ -56,7 +56,6 @@ mod office;
 mod office_browser;
 mod operations;
 mod parsers;
-mod places;
 mod points;
 mod province;
 mod queries;

@@ -3,7 +3,6 @@
 //! button are all within the screen's width, with nothing to scroll sideways.
 
 use aixin::domain::Role;
-use fantoccini::Locator;
 
 use crate::browser::{Browser, start_browser_sized};
 use crate::helpers::*;
@@ -19,13 +18,21 @@ async fn no_sideways_scroll(b: &Browser, what: &str) {
         .await
         .unwrap();
     let w: Vec<i64> = serde_json::from_value(widths).unwrap();
-    assert!(w[0] <= w[2] && w[1] <= w[2], "{what}: the page is {}px / {}px wide in a {}px window", w[0], w[1], w[2]);
+    assert!(
+        w[0] <= w[2] && w[1] <= w[2],
+        "{what}: the page is {}px / {}px wide in a {}px window",
+        w[0],
+        w[1],
+        w[2]
+    );
 }
 
 /// `css` is shown, and its box lies within the window's width.
 async fn within_width(b: &Browser, css: &str, what: &str) {
-    let el = b.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{what}: {css}: {e}"));
-    assert!(el.is_displayed().await.unwrap(), "{what}: {css} is hidden");
+    assert!(
+        b.element(css).await.is_displayed().await.unwrap(),
+        "{what}: {css} is hidden"
+    );
     let rect = b
         .client
         .execute(
@@ -35,7 +42,13 @@ async fn within_width(b: &Browser, css: &str, what: &str) {
         .await
         .unwrap();
     let r: Vec<f64> = serde_json::from_value(rect).unwrap();
-    assert!(r[0] >= 0.0 && r[1] <= r[2] + 0.5, "{what}: {css} spans {}..{} of {}px", r[0], r[1], r[2]);
+    assert!(
+        r[0] >= 0.0 && r[1] <= r[2] + 0.5,
+        "{what}: {css} spans {}..{} of {}px",
+        r[0],
+        r[1],
+        r[2]
+    );
 }
 
 app_test! {
