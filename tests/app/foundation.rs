@@ -206,7 +206,7 @@ app_test! {
         assert_eq!(official.get("/").await.status, 303, "disabling ends the session");
         official.get("/login").await;
         let again = official.post("/login", &[("username", "sun"), ("password", PASSWORD)]).await;
-        assert_eq!(again.status, 200, "a disabled user cannot log in");
+        assert_eq!(again.status, 401, "a disabled user cannot log in");
         again.assert_contains("登录失败");
 
         admin.submit(&format!("/users/{official_id}/enable"), &[]).await;

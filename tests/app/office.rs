@@ -353,7 +353,7 @@ app_test! {
         let (v, fv) = (v - 1, fv.to_string());
         let v = v.to_string();
         let page = reviewer.post("/review", &[("decision", "approve"), ("id", &id), (&format!("v:{id}"), &v), ("id", &fid), (&format!("v:{fid}"), &fv)]).await;
-        assert_eq!(page.status, 422, "{}", page.body);
+        assert_eq!(page.status, 409, "a conflict with what the award is now: {}", page.body);
         page.assert_contains(r#"id="form-errors""#);
         assert!(page.body.contains("批量户0"));
     }

@@ -174,7 +174,7 @@ app_test! {
         let h = app.household("审因户", &village);
         let p = aw::parse_proposal("SY1", &today().to_string(), "", today()).unwrap();
         let off = Who { user_id: official, role: Role::Official, scope: aixin::auth::Scope::All };
-        let id = aw::propose(&mut app.conn(), &off.actor(Actor::console()), &h, &p, "sy-1", today()).unwrap().id;
+        let id = aw::propose(&mut app.conn(), &off.actor(&Actor::console()), &h, &p, "sy-1", today()).unwrap().id;
         let reviewer = app.client();
         reviewer.login("sy-rev", PASSWORD).await;
         reviewer.get("/review").await;
