@@ -120,6 +120,11 @@ app_test! {
         let page = c.post("/login", &[("username", "nobody"), ("password", PASSWORD)]).await;
         assert_eq!(page.status, 401);
         page.assert_contains("登录失败");
+        // Text no name holds (a direction override) is refused the same way.
+        let page = c.post("/login", &[("username", "zhao\u{202e}"), ("password", "x")]).await;
+        assert_eq!(page.status, 401);
+        page.assert_contains("登录失败");
+        page.assert_contains("id=\"username\"");
     }
 }
 
