@@ -219,14 +219,9 @@ fn name_villages(
     actor: &Actor,
     mut rows: Vec<AwardRow>,
 ) -> QueryResult<Vec<AwardRow>> {
-    let names = crate::areas::InContext::load(
-        conn,
-        &actor.scope,
-        rows.iter().map(|r| r.area_path.as_str()),
-    )?;
-    for r in &mut rows {
-        r.village = names.name(&r.village, &r.area_path);
-    }
+    crate::areas::InContext::name_rows(conn, &actor.scope, &mut rows, |r| {
+        (&mut r.village, r.area_path.as_str())
+    })?;
     Ok(rows)
 }
 

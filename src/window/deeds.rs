@@ -340,14 +340,9 @@ pub fn for_officials(
             .load::<ReportTuple>(c)?,
     );
     let mut reports = with_photos(c, rows)?;
-    let towns = crate::areas::InContext::load(
-        c,
-        &actor.scope,
-        reports.iter().map(|r| r.area_path.as_str()),
-    )?;
-    for r in &mut reports {
-        r.village = towns.name(&r.village, &r.area_path);
-    }
+    crate::areas::InContext::name_rows(c, &actor.scope, &mut reports, |r| {
+        (&mut r.village, r.area_path.as_str())
+    })?;
     Ok(reports)
 }
 
