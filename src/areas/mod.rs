@@ -117,6 +117,25 @@ impl InContext {
         display_name(name, town)
     }
 
+    /// Name each row's village as `scope` reads it, in place: `village`
+    /// gives a row's village name (rewritten) and its area path. One query
+    /// for the towns of all the rows.
+    pub fn name_rows<R>(
+        conn: &mut DbConn,
+        scope: &crate::auth::Scope,
+        rows: &mut [R],
+        village: fn(&mut R) -> (&mut String, &str),
+    ) -> QueryResult<()> {
+        let paths: Vec<String> = rows.iter_mut().map(|r| village(r).1.to_string()).collect();
+        let towns = InContext::load(conn, scope, paths.iter().map(String::as_str))?;
+        for r in rows {
+            let (name, path) = village(r);
+            let named = towns.name(name, path);
+            *name = named;
+        }
+        Ok(())
+    }
+
     /// Rename `areas` for display in this context (pickers).
     pub fn rename(&self, areas: &mut [Area]) {
         for a in areas {

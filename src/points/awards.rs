@@ -219,14 +219,9 @@ fn name_villages(
     actor: &Actor,
     mut rows: Vec<AwardRow>,
 ) -> QueryResult<Vec<AwardRow>> {
-    let names = crate::areas::InContext::load(
-        conn,
-        &actor.scope,
-        rows.iter().map(|r| r.area_path.as_str()),
-    )?;
-    for r in &mut rows {
-        r.village = names.name(&r.village, &r.area_path);
-    }
+    crate::areas::InContext::name_rows(conn, &actor.scope, &mut rows, |r| {
+        (&mut r.village, r.area_path.as_str())
+    })?;
     Ok(rows)
 }
 
@@ -811,10 +806,11 @@ pub fn review_seen(
     today: NaiveDate,
 ) -> Result<(), PointsError> {
     actor.require(Action::ReviewAwards)?;
-    if let Decision::Reject(reason) = decision
-        && crate::domain::input::trim_text(reason).is_empty()
-    {
-        return Err(FieldError::new("field.reason", "error.reject_reason_required").into());
+    if let Decision::Reject(reason) = decision {
+        if crate::domain::input::trim_text(reason).is_empty() {
+            return Err(FieldError::new("field.reason", "error.reject_reason_required").into());
+        }
+        parse_optional_text("field.reason", reason, 200)?;
     }
     db::write_tx(conn, |c| {
         let award = find(c, award_id)?.ok_or(PointsError::NotFound)?;
@@ -927,10 +923,8 @@ pub fn reverse_seen(
     today: NaiveDate,
 ) -> Result<(), PointsError> {
     actor.require(Action::ReverseAwards)?;
-    let reason: String = reason.trim().chars().take(200).collect();
-    if reason.is_empty() {
-        return Err(FieldError::new("field.reason", "error.required").into());
-    }
+    // Refused when empty or too long, never cut short.
+    let reason = crate::domain::parse_name("field.reason", reason, 200)?;
     db::write_tx(conn, |c| {
         let award = find(c, award_id)?.ok_or(PointsError::NotFound)?;
         hh::find(c, actor, &award.household_id)?;
@@ -1002,10 +996,7 @@ pub fn object_seen(
     tz: chrono_tz::Tz,
 ) -> Result<(), PointsError> {
     actor.require(Action::ObjectToAwards)?;
-    let objection: String = objection.trim().chars().take(200).collect();
-    if objection.is_empty() {
-        return Err(FieldError::new("field.objection", "error.required").into());
-    }
+    let objection = crate::domain::parse_name("field.objection", objection, 200)?;
     db::write_tx(conn, |c| {
         let award = find(c, award_id)?.ok_or(PointsError::NotFound)?;
         hh::find(c, actor, &award.household_id)?;

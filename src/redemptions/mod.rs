@@ -624,13 +624,8 @@ pub fn void(
     find_for(conn, actor, Action::Redeem, id)?;
     let any_day = actor.require(Action::VoidAnyDay).is_ok();
     let ctx = &actor.audit();
-    let reason: String = crate::domain::input::trim_text(reason)
-        .chars()
-        .take(200)
-        .collect();
-    if reason.is_empty() {
-        return Err(FieldError::new("field.reason", "error.required").into());
-    }
+    // Refused when empty or too long, never cut short.
+    let reason = crate::domain::parse_name("field.reason", reason, 200)?;
     let today = crate::time::today(tz);
     db::write_tx(conn, |c| {
         let (r, lines) = find(c, id)?.ok_or(RedeemError::NotFound)?;

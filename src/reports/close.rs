@@ -113,6 +113,7 @@ pub fn reopen(
     if reason.is_empty() {
         return Err(FieldError::new("field.reason", "error.reopen_reason_required").into());
     }
+    let reason = crate::domain::parse_optional_text("field.reason", reason, 200)?;
     db::write_tx(conn, |c| {
         let n = diesel::delete(month_closes::table.find(month.to_string())).execute(c)?;
         if n == 0 {
@@ -125,7 +126,7 @@ pub fn reopen(
             .into());
         }
         super::snapshot::forget(c, month)?;
-        audit::record(c, ctx, "month.reopen", "month", &month.to_string(), reason)?;
+        audit::record(c, ctx, "month.reopen", "month", &month.to_string(), &reason)?;
         Ok(())
     })
 }

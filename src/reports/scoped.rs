@@ -69,7 +69,10 @@ pub fn monthly_for(
     if scope.area_filter().is_none() {
         return Err(ReportError::Forbidden);
     }
-    let areas = crate::areas::visible(c, scope)?;
+    let mut areas = crate::areas::visible(c, scope)?;
+    // Villages named with their towns for a reader above town level.
+    let names = crate::areas::InContext::load(c, scope, areas.iter().map(|a| a.path.as_str()))?;
+    names.rename(&mut areas);
     if !store_id.is_empty() {
         // A store outside the scope reads as unknown, like an area.
         let store = crate::stores::find(c, &store_id)?
@@ -91,7 +94,10 @@ pub fn monthly_for(
     if !areas.iter().any(|a| a.id == area_id) {
         return Err(FieldError::new("field.report_area", "error.area_unknown").into());
     }
-    let summary = super::monthly(c, tz, &area_id, month)?
+    let mut summary = super::monthly(c, tz, &area_id, month)?
         .ok_or_else(|| FieldError::new("field.report_area", "error.area_unknown"))?;
+    if let Some(a) = areas.iter().find(|a| a.id == area_id) {
+        summary.area_name = a.name.clone();
+    }
     Ok((summary, areas))
 }

@@ -2,10 +2,14 @@
 //! with what was typed kept by the page (each page renders its posted
 //! values back).
 
+use std::future::Future;
+
+use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 
 use crate::domain::FieldError;
 use crate::i18n::{self, Lang};
+use crate::web::AppError;
 
 /// One refused field, ready to show.
 #[derive(Debug, Clone)]
@@ -22,6 +26,9 @@ pub struct ShownError {
 #[derive(Debug, Clone, Default)]
 pub struct FormErrors {
     items: Vec<ShownError>,
+    /// Whether the refusal is a conflict with the state of things (a
+    /// record changed or decided since it was read, a name taken ...).
+    conflict: bool,
 }
 
 impl FormErrors {
@@ -37,6 +44,7 @@ impl FormErrors {
                     text: i18n::field_error(lang, f),
                 })
                 .collect(),
+            conflict: e.all().iter().any(|f| f.conflict.is_some()),
         }
     }
 
@@ -45,10 +53,13 @@ impl FormErrors {
         e.map(|e| FormErrors::new(lang, e)).unwrap_or_default()
     }
 
-    /// What the page answers with: 422 when it shows a refusal, else 200.
+    /// What the page answers with: 200 for a fresh form; for a refusal
+    /// 409 when it is a conflict with the state of things, else 422.
     pub fn status(&self) -> StatusCode {
         if self.is_empty() {
             StatusCode::OK
+        } else if self.conflict {
+            StatusCode::CONFLICT
         } else {
             StatusCode::UNPROCESSABLE_ENTITY
         }
@@ -170,8 +181,31 @@ impl Refused {
         }
     }
 
-    /// The page's answer: 422 when it shows a refusal, else 200.
+    /// The page's answer: 200 fresh, 422 refused, 409 for a conflict.
     pub fn status(&self) -> StatusCode {
         self.errors.status()
+    }
+}
+
+/// A form's answer, with a refusal brought back to the page that holds the
+/// form: a field error (`AppError::Invalid`) becomes `page` drawn with a
+/// [`Refused`] for form `form` keeping `typed` (the posted form struct), so
+/// the person sees what they typed and the message beside its field (422,
+/// or 409 for a conflict). A success or any other error passes unchanged.
+pub async fn or_again<T, P, F>(
+    lang: Lang,
+    form: impl Into<String>,
+    typed: &T,
+    result: Result<HttpResponse, AppError>,
+    page: P,
+) -> Result<HttpResponse, AppError>
+where
+    T: serde::Serialize,
+    P: FnOnce(Refused) -> F,
+    F: Future<Output = Result<HttpResponse, AppError>>,
+{
+    match result {
+        Err(AppError::Invalid(e)) => page(Refused::of(lang, form, typed, &e)).await,
+        other => other,
     }
 }

@@ -81,7 +81,11 @@ pub struct Report {
     pub household_id: String,
     /// The head of household's name (masked on the household's own page).
     pub head_name: String,
+    /// The household's village, with its town for a viewer above town
+    /// level (`areas::InContext`).
     pub village: String,
+    /// The village's area path.
+    pub area_path: String,
     pub rule_code: String,
     pub rule_name: String,
     pub points: i64,
@@ -110,7 +114,7 @@ type ReportTuple = (
     String,
     String,
     String,
-    String,
+    (String, String),
     String,
     String,
     i64,
@@ -132,7 +136,7 @@ macro_rules! report_rows {
                 deed_reports::id,
                 deed_reports::household_id,
                 households::head_name,
-                areas::name,
+                (areas::name, areas::path),
                 deed_reports::rule_code,
                 rules::name,
                 rules::points,
@@ -166,7 +170,8 @@ fn with_photos(c: &mut DbConn, rows: Vec<ReportTuple>) -> QueryResult<Vec<Report
             id: r.0,
             household_id: r.1,
             head_name: r.2,
-            village: r.3,
+            village: r.3.0,
+            area_path: r.3.1,
             rule_code: r.4,
             rule_name: r.5,
             points: r.6,
@@ -334,7 +339,11 @@ pub fn for_officials(
             .limit(50)
             .load::<ReportTuple>(c)?,
     );
-    Ok(with_photos(c, rows)?)
+    let mut reports = with_photos(c, rows)?;
+    crate::areas::InContext::name_rows(c, &actor.scope, &mut reports, |r| {
+        (&mut r.village, r.area_path.as_str())
+    })?;
+    Ok(reports)
 }
 
 /// One report, for someone whose scope holds its household.

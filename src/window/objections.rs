@@ -307,7 +307,7 @@ pub fn queue(c: &mut DbConn, actor: &Actor, limit: i64) -> Result<Vec<Objection>
             notice_objections::id,
             aw::Award::as_select(),
             households::head_name,
-            areas::name,
+            (areas::name, areas::path),
             rules::name,
             notice_objections::household_id,
             notice_objections::reason,
@@ -325,7 +325,7 @@ pub fn queue(c: &mut DbConn, actor: &Actor, limit: i64) -> Result<Vec<Objection>
         String,
         aw::Award,
         String,
-        String,
+        (String, String),
         String,
         String,
         String,
@@ -347,14 +347,17 @@ pub fn queue(c: &mut DbConn, actor: &Actor, limit: i64) -> Result<Vec<Objection>
         .load::<(String, String)>(c)?
         .into_iter()
         .collect();
+    // Villages told apart by their towns, for a reviewer above town level.
+    let towns =
+        crate::areas::InContext::load(c, &actor.scope, rows.iter().map(|r| r.3.1.as_str()))?;
     Ok(rows
         .into_iter()
         .map(|r| Objection {
             objector: names.get(&r.5).cloned().unwrap_or_default(),
+            village: towns.name(&r.3.0, &r.3.1),
             id: r.0,
             award: r.1,
             head_name: r.2,
-            village: r.3,
             rule_name: r.4,
             reason: r.6,
             status: r.7,

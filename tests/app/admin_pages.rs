@@ -56,7 +56,7 @@ app_test! {
         let li = app.client();
         li.get("/login").await;
         let failed = li.post("/login", &[("username", "li.official"), ("password", "not the password")]).await;
-        assert_ne!(failed.status, 303);
+        assert_eq!(failed.status, 401);
         let page = admin.get("/users").await;
         assert!(row(&page.body, "li.official").contains("从未登录"));
     }

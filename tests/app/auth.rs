@@ -307,11 +307,11 @@ proxied_test! {
         let stranger = app.client();
         for _ in 0..5 {
             let page = login_from(&app, &stranger, "203.0.113.9", "boss", "guess-guess").await;
-            assert_eq!(page.status, 200);
+            assert_eq!(page.status, 401);
             page.assert_contains("登录失败");
         }
         let page = login_from(&app, &stranger, "203.0.113.9", "boss", PASSWORD).await;
-        assert_eq!(page.status, 200, "locked at the stranger's address");
+        assert_eq!(page.status, 401, "locked at the stranger's address");
         page.assert_contains("登录失败");
 
         let boss = app.client();
@@ -333,7 +333,7 @@ proxied_test! {
         assert_eq!(login_from(&app, &again, "198.51.100.7", "boss", PASSWORD).await.status, 303);
         // The stranger's address stays locked for the window.
         let page = login_from(&app, &stranger, "203.0.113.9", "boss", PASSWORD).await;
-        assert_eq!(page.status, 200);
+        assert_eq!(page.status, 401);
     }
 }
 

@@ -104,12 +104,21 @@ pub async fn start_browser_sized(test: &str, width: u32, height: u32) -> Option<
 }
 
 impl Browser {
-    pub async fn fill(&self, css: &str, text: &str) {
-        let el = self
-            .client
+    /// The element `css` names (the test fails, naming it, when none does).
+    pub async fn element(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
             .find(Locator::Css(css))
             .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"));
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+    }
+
+    /// Click something that changes the page in place (no new page).
+    pub async fn tap(&self, css: &str) {
+        self.element(css).await.click().await.unwrap();
+    }
+
+    pub async fn fill(&self, css: &str, text: &str) {
+        let el = self.element(css).await;
         el.clear().await.unwrap();
         el.send_keys(text).await.unwrap();
     }
@@ -117,13 +126,7 @@ impl Browser {
     /// Click something that loads a new page, and wait until it has.
     pub async fn click(&self, css: &str) {
         let old_page = self.client.find(Locator::Css("html")).await.unwrap();
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .click()
-            .await
-            .unwrap();
+        self.element(css).await.click().await.unwrap();
         for _ in 0..200 {
             if old_page.tag_name().await.is_err() {
                 break;
@@ -138,13 +141,7 @@ impl Browser {
     }
 
     pub async fn text(&self, css: &str) -> String {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .text()
-            .await
-            .unwrap()
+        self.element(css).await.text().await.unwrap()
     }
 
     pub async fn path(&self) -> String {
@@ -154,13 +151,7 @@ impl Browser {
     /// Type into a field (ending with Enter, say) and wait for the next page.
     pub async fn type_and_wait(&self, css: &str, text: &str) {
         let old_page = self.client.find(Locator::Css("html")).await.unwrap();
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .send_keys(text)
-            .await
-            .unwrap();
+        self.element(css).await.send_keys(text).await.unwrap();
         for _ in 0..200 {
             if old_page.tag_name().await.is_err() {
                 break;
@@ -179,6 +170,65 @@ impl Browser {
         self.fill("#username", username).await;
         self.fill("#password", PASSWORD).await;
         self.click("#login").await;
+    }
+
+    /// Click `css` with the print dialog caught (`window.print` replaced)
+    /// and check that the click asked for it exactly once.
+    pub async fn click_to_print(&self, css: &str) {
+        self.client
+            .execute(
+                "window.__prints = 0; window.print = () => { window.__prints += 1; };",
+                vec![],
+            )
+            .await
+            .unwrap();
+        self.tap(css).await;
+        let prints = self
+            .client
+            .execute("return window.__prints;", vec![])
+            .await
+            .unwrap();
+        assert_eq!(prints, serde_json::json!(1), "{css} prints once");
+    }
+
+    /// Lay the page out as printed (`print`) or on screen again.
+    pub async fn emulate_print(&self, print: bool) {
+        self.client
+            .issue_cmd(DevTools(serde_json::json!({
+                "cmd": "Emulation.setEmulatedMedia",
+                "params": {"media": if print { "print" } else { "" }}
+            })))
+            .await
+            .unwrap();
+    }
+
+    /// Laid out as printed, check that none of `hidden` is on the paper and
+    /// each of `kept` is (the page stays in print layout).
+    pub async fn assert_printed(&self, hidden: &[&str], kept: &[&str]) {
+        self.emulate_print(true).await;
+        for (list, want) in [(hidden, false), (kept, true)] {
+            for css in list {
+                let script = format!(
+                    "const e = document.querySelector({css:?}); return e ? e.getClientRects().length > 0 : null;"
+                );
+                let shown = self.client.execute(&script, vec![]).await.unwrap();
+                assert_eq!(shown, serde_json::json!(want), "{css} printed: {shown}");
+            }
+        }
+    }
+
+    /// Whether a stylesheet of the page asks for A4 pages (`@page { size: A4 }`).
+    pub async fn asks_for_a4(&self) -> bool {
+        self.client
+            .execute(
+                "return [...document.styleSheets].some(s => [...s.cssRules].some(r =>
+                    r instanceof CSSMediaRule && [...r.cssRules].some(p => p instanceof CSSPageRule && /A4/i.test(p.style.size))
+                    || r instanceof CSSPageRule && /A4/i.test(r.style.size)));",
+                vec![],
+            )
+            .await
+            .unwrap()
+            == serde_json::json!(true)
     }
 
     pub async fn close(self) {
@@ -446,51 +496,21 @@ app_test! {
         assert!(b.text("#p-closing").await.contains(&(0..30).map(|i| 10 + i).sum::<i64>().to_string()));
 
         // One click prints (the browser's print dialog, here caught).
-        b.client
-            .execute("window.print = () => { document.body.dataset.printed = 'yes'; };", vec![])
-            .await
-            .unwrap();
-        b.client.find(Locator::Css("[data-print]")).await.unwrap().click().await.unwrap();
-        let printed = b.client.execute("return document.body.dataset.printed || '';", vec![]).await.unwrap();
-        assert_eq!(printed, "yes");
+        b.click_to_print("[data-print]").await;
 
         // In print: no navigation, forms or buttons; the header names the
         // area, month, time and person; the chart and the signature lines show.
-        b.client
-            .issue_cmd(DevTools(serde_json::json!({
-                "cmd": "Emulation.setEmulatedMedia",
-                "params": {"media": "print"}
-            })))
-            .await
-            .unwrap();
-        let shown = |css: &str| {
-            let client = b.client.clone();
-            let script = format!(
-                "const e = document.querySelector({css:?}); return e ? e.getClientRects().length > 0 : null;"
-            );
-            async move { client.execute(&script, vec![]).await.unwrap() }
-        };
-        for css in [".topbar", "[data-print]", "form.filters"] {
-            assert_eq!(shown(css).await, serde_json::json!(false), "{css} is printed");
-        }
-        for css in [".report-meta", ".report-signatures", "#monthly-report svg", "#breakdown"] {
-            assert_eq!(shown(css).await, serde_json::json!(true), "{css} is not printed");
-        }
+        b.assert_printed(
+            &[".topbar", "[data-print]", "form.filters"],
+            &[".report-meta", ".report-signatures", "#monthly-report svg", "#breakdown"],
+        )
+        .await;
         let meta = b.text(".report-meta").await;
         assert!(meta.contains("打印区") && meta.contains(&month.to_string()) && meta.contains("zhang"), "{meta}");
         let signatures = b.text(".report-signatures").await;
         assert!(signatures.contains("制表人") && signatures.contains("审核人"), "{signatures}");
         // The stylesheet asks for A4 pages.
-        let a4 = b.client
-            .execute(
-                "return [...document.styleSheets].some(s => [...s.cssRules].some(r =>
-                    r instanceof CSSMediaRule && [...r.cssRules].some(p => p instanceof CSSPageRule && /A4/i.test(p.style.size))
-                    || r instanceof CSSPageRule && /A4/i.test(r.style.size)));",
-                vec![],
-            )
-            .await
-            .unwrap();
-        assert_eq!(a4, serde_json::json!(true));
+        assert!(b.asks_for_a4().await);
 
         // And the browser really makes the pages: a PDF, A4, at least one page.
         let pdf = b.client
@@ -762,50 +782,20 @@ app_test! {
             .unwrap_or_else(|e| panic!("the planted clerk is not on the page: {e}"));
 
         // One click prints (the dialog, here caught).
-        b.client
-            .execute("window.print = () => { document.body.dataset.printed = 'yes'; };", vec![])
-            .await
-            .unwrap();
-        b.client.find(Locator::Css("#print-signals")).await.unwrap().click().await.unwrap();
-        let printed = b.client.execute("return document.body.dataset.printed || '';", vec![]).await.unwrap();
-        assert_eq!(printed, "yes");
+        b.click_to_print("#print-signals").await;
 
         // In print: no navigation, filters, buttons or mark forms; the header
         // and the signature lines show; the pages are A4.
-        b.client
-            .issue_cmd(DevTools(serde_json::json!({
-                "cmd": "Emulation.setEmulatedMedia",
-                "params": {"media": "print"}
-            })))
-            .await
-            .unwrap();
-        let shown = |css: &str| {
-            let client = b.client.clone();
-            let script = format!(
-                "const e = document.querySelector({css:?}); return e ? e.getClientRects().length > 0 : null;"
-            );
-            async move { client.execute(&script, vec![]).await.unwrap() }
-        };
-        for css in [".topbar", "#print-signals", "#signals-xlsx", "form.filters", "form.inline-mark"] {
-            assert_eq!(shown(css).await, serde_json::json!(false), "{css} is printed");
-        }
-        for css in [".report-meta", ".report-signatures", "#signals-summary", "#signal-clerk_voids", "svg.sparkline"] {
-            assert_eq!(shown(css).await, serde_json::json!(true), "{css} is not printed");
-        }
+        b.assert_printed(
+            &[".topbar", "#print-signals", "#signals-xlsx", "form.filters", "form.inline-mark"],
+            &[".report-meta", ".report-signatures", "#signals-summary", "#signal-clerk_voids", "svg.sparkline"],
+        )
+        .await;
         let meta = b.text(".report-meta").await;
         assert!(meta.contains(&month.to_string()) && meta.contains(&logins.auditor), "{meta}");
         let signatures = b.text(".report-signatures").await;
         assert_eq!(signatures.matches("＿＿＿＿＿＿＿＿").count(), 3, "{signatures}");
-        let a4 = b.client
-            .execute(
-                "return [...document.styleSheets].some(s => [...s.cssRules].some(r =>
-                    r instanceof CSSMediaRule && [...r.cssRules].some(p => p instanceof CSSPageRule && /A4/i.test(p.style.size))
-                    || r instanceof CSSPageRule && /A4/i.test(r.style.size)));",
-                vec![],
-            )
-            .await
-            .unwrap();
-        assert_eq!(a4, serde_json::json!(true), "the print stylesheet asks for A4");
+        assert!(b.asks_for_a4().await, "the print stylesheet asks for A4");
         let pdf = b.client
             .print(
                 fantoccini::wd::PrintConfiguration::builder()
@@ -819,13 +809,7 @@ app_test! {
         assert!(pdf.starts_with(b"%PDF-"));
         let pages = pdf_pages(&pdf);
         assert!((1..=30).contains(&pages), "{pages} A4 pages");
-        b.client
-            .issue_cmd(DevTools(serde_json::json!({
-                "cmd": "Emulation.setEmulatedMedia",
-                "params": {"media": ""}
-            })))
-            .await
-            .unwrap();
+        b.emulate_print(false).await;
 
         // The XLSX, downloaded as a person would, names the planted clerk on
         // the sheet of their signal.

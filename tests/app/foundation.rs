@@ -106,17 +106,25 @@ app_test! {
         c.get("/login").await;
         for _ in 0..5 {
             let page = c.post("/login", &[("username", "zhao"), ("password", "wrong-password")]).await;
-            assert_eq!(page.status, 200);
+            assert_eq!(page.status, 401);
+            page.assert_contains("value=\"zhao\"");
+            assert!(!page.body.contains("wrong-password"), "the password is never typed back");
             page.assert_contains("登录失败");
         }
         // Now even the right password is refused, with the same message.
         let page = c.post("/login", &[("username", "zhao"), ("password", PASSWORD)]).await;
-        assert_eq!(page.status, 200);
+        assert_eq!(page.status, 401);
         page.assert_contains("登录失败");
         assert!(app.audit_actions().contains(&"auth.login_throttled".to_string()));
         // An unknown account answers exactly the same way.
         let page = c.post("/login", &[("username", "nobody"), ("password", PASSWORD)]).await;
+        assert_eq!(page.status, 401);
         page.assert_contains("登录失败");
+        // Text no name holds (a direction override) is refused the same way.
+        let page = c.post("/login", &[("username", "zhao\u{202e}"), ("password", "x")]).await;
+        assert_eq!(page.status, 401);
+        page.assert_contains("登录失败");
+        page.assert_contains("id=\"username\"");
     }
 }
 
@@ -130,7 +138,7 @@ app_test! {
             c.post("/login", &[("username", name.as_str()), ("password", "x-wrong-x")]).await;
         }
         let page = c.post("/login", &[("username", "qian"), ("password", PASSWORD)]).await;
-        assert_eq!(page.status, 200, "the address is throttled, so the right password is refused too");
+        assert_eq!(page.status, 401, "the address is throttled, so the right password is refused too");
         page.assert_contains("登录失败");
     }
 }
@@ -203,7 +211,7 @@ app_test! {
         assert_eq!(official.get("/").await.status, 303, "disabling ends the session");
         official.get("/login").await;
         let again = official.post("/login", &[("username", "sun"), ("password", PASSWORD)]).await;
-        assert_eq!(again.status, 200, "a disabled user cannot log in");
+        assert_eq!(again.status, 401, "a disabled user cannot log in");
         again.assert_contains("登录失败");
 
         admin.submit(&format!("/users/{official_id}/enable"), &[]).await;

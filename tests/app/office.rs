@@ -191,12 +191,59 @@ app_test! {
         let town_b = app.area(Some(&district), "龙洞街道");
         let a = app.area(Some(&town_a), "东庄村");
         let b = app.area(Some(&town_b), "东庄村");
-        app.household("王一", &a);
-        app.household("王二", &b);
+        let district_store = app.store("历城区爱心超市", &district);
+        app.store("凤山店", &a);
+        app.store("龙洞店", &b);
+        app.user("off-a", Role::Official, Some(&a), None);
+        app.user("off-b", Role::Official, Some(&b), None);
+        app.user("off-d", Role::Official, Some(&district), None);
+        app.user("rev-d", Role::Reviewer, Some(&district), None);
+        app.user("clerk-d", Role::Clerk, None, Some(&district_store));
+        app.rule("TM1", "清扫村道", 10, None);
+        // A 王一 in each village, each reporting a deed from its phone.
+        for village in [&a, &b] {
+            let h = app.household("王一", village);
+            let session = aixin::window::HouseholdSession {
+                household_id: h.clone(),
+                card_no: crate::counter::card_of(&app, &h),
+                ip: "127.0.0.1".into(),
+                request_id: "towns".into(),
+            };
+            let input = aixin::window::deeds::parse("TM1", &today().to_string(), "", today()).unwrap();
+            aixin::window::deeds::report(&mut app.conn(), &session, &input, &[], &aixin::idempotency::IdemKey::issue()).unwrap();
+        }
+        let told_apart = |page: &Page| page.body.contains("东庄村（凤山街道）") && page.body.contains("东庄村（龙洞街道）");
         let admin = app.admin().await;
-        let page = admin.get("/households").await;
-        page.assert_contains("东庄村（凤山街道）");
-        page.assert_contains("东庄村（龙洞街道）");
+        for path in ["/households", "/stores", "/users", &format!("/reports/monthly?area_id={district}")] {
+            let page = admin.get(path).await;
+            assert_eq!(page.status, 200, "{path}");
+            assert!(told_apart(&page), "{path}:\n{}", page.body);
+        }
+        // The users list is searched by the town too (凤山街道).
+        let found = admin.get("/users?q=%E5%87%A4%E5%B1%B1%E8%A1%97%E9%81%93").await;
+        assert!(found.body.contains("off-a") && !found.body.contains("off-b"), "{}", found.body);
+        // An official and a reviewer of the district: deeds, batch awards, review.
+        let official = app.client();
+        official.login("off-d", PASSWORD).await;
+        for path in ["/deeds", "/awards/batch"] {
+            let page = official.get(path).await;
+            assert!(told_apart(&page), "{path}:\n{}", page.body);
+        }
+        let reviewer = app.client();
+        reviewer.login("rev-d", PASSWORD).await;
+        assert!(told_apart(&reviewer.get("/review").await));
+        // At the counter, namesakes found by name show village and town.
+        let clerk = app.client();
+        clerk.login("clerk-d", PASSWORD).await;
+        let page = clerk.get("/counter?card=%E7%8E%8B%E4%B8%80").await;
+        assert_eq!(page.status, 200);
+        assert!(told_apart(&page), "{}", page.body);
+        // Inside one village, its deeds read the bare name.
+        let inside = app.client();
+        inside.login("off-a", PASSWORD).await;
+        let page = inside.get("/deeds").await;
+        page.assert_contains("东庄村");
+        assert!(!page.body.contains("（凤山街道）") && !page.body.contains("龙洞街道"), "{}", page.body);
         // The registration form's village picker: two different choices.
         let page = admin.get("/households/new").await;
         page.assert_contains("东庄村（凤山街道）</option>");
@@ -306,7 +353,7 @@ app_test! {
         let (v, fv) = (v - 1, fv.to_string());
         let v = v.to_string();
         let page = reviewer.post("/review", &[("decision", "approve"), ("id", &id), (&format!("v:{id}"), &v), ("id", &fid), (&format!("v:{fid}"), &fv)]).await;
-        assert_eq!(page.status, 422, "{}", page.body);
+        assert_eq!(page.status, 409, "a conflict with what the award is now: {}", page.body);
         page.assert_contains(r#"id="form-errors""#);
         assert!(page.body.contains("批量户0"));
     }

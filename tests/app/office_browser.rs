@@ -14,10 +14,8 @@ fn today() -> String {
 
 /// The value of a form field as the browser holds it.
 async fn value(b: &Browser, css: &str) -> String {
-    b.client
-        .find(Locator::Css(css))
+    b.element(css)
         .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
         .prop("value")
         .await
         .unwrap()
@@ -25,24 +23,7 @@ async fn value(b: &Browser, css: &str) -> String {
 }
 
 async fn choose(b: &Browser, css: &str, value: &str) {
-    b.client
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .select_by_value(value)
-        .await
-        .unwrap();
-}
-
-/// Click something that changes the page in place (no new page).
-async fn tap(b: &Browser, css: &str) {
-    b.client
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap();
+    b.element(css).await.select_by_value(value).await.unwrap();
 }
 
 app_test! {
@@ -78,11 +59,11 @@ app_test! {
 
         // The whole village at once: select all, one rule, one click.
         b.client.goto(&app.url(&format!("/awards/batch?area_id={village}"))).await.unwrap();
-        tap(&b, "#select-all").await;
+        b.tap("#select-all").await;
         assert_eq!(b.text("#selected-count").await, "9", "nine households ticked in place");
-        tap(&b, "#select-none").await;
+        b.tap("#select-none").await;
         assert_eq!(b.text("#selected-count").await, "0");
-        tap(&b, "#select-all").await;
+        b.tap("#select-all").await;
         choose(&b, "#rule", "C01").await;
         b.click("#propose-batch").await;
         let created = b.text("#batch-created").await;
@@ -115,7 +96,7 @@ app_test! {
         choose(&b, "#queue-filter select[name=area_id]", &village).await;
         b.click("#filter-queue").await;
         assert!(!b.text("#queue").await.contains("待审户3"), "the other village is filtered out");
-        tap(&b, "#select-all").await;
+        b.tap("#select-all").await;
         assert_eq!(b.text("#selected-count").await, "3");
         b.click("#approve-selected").await;
         assert!(b.text("main").await.contains("已处理 3 项"));
@@ -176,7 +157,7 @@ app_test! {
             if width < 600 {
                 let top = b.client.find(Locator::Css("header.topbar")).await.unwrap().rectangle().await.unwrap();
                 assert!(top.3 < 120.0, "the header takes {}px of 844", top.3);
-                tap(&b, "#menu-button").await;
+                b.tap("#menu-button").await;
                 assert!(b.client.find(Locator::Css(".mainnav")).await.unwrap().is_displayed().await.unwrap());
             }
             b.client.goto(&app.url(&format!("/reports/monthly?area_id={town}&month={month}"))).await.unwrap();

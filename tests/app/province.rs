@@ -132,26 +132,11 @@ app_test! {
 
         // Printed: the print stylesheet hides the navigation and the forms
         // and keeps the header, the breakdown by city and the signatures.
-        b.client
-            .issue_cmd(DevTools(serde_json::json!({
-                "cmd": "Emulation.setEmulatedMedia",
-                "params": {"media": "print"}
-            })))
-            .await
-            .unwrap();
-        let shown = |css: &str| {
-            let client = b.client.clone();
-            let script = format!(
-                "const e = document.querySelector({css:?}); return e ? e.getClientRects().length > 0 : null;"
-            );
-            async move { client.execute(&script, vec![]).await.unwrap() }
-        };
-        for css in [".topbar", "[data-print]", "form.filters"] {
-            assert_eq!(shown(css).await, serde_json::json!(false), "{css} is printed");
-        }
-        for css in [".report-meta", ".report-signatures", "#breakdown"] {
-            assert_eq!(shown(css).await, serde_json::json!(true), "{css} is not printed");
-        }
+        b.assert_printed(
+            &[".topbar", "[data-print]", "form.filters"],
+            &[".report-meta", ".report-signatures", "#breakdown"],
+        )
+        .await;
         let meta = b.text(".report-meta").await;
         assert!(meta.contains("山东省") && meta.contains(&m) && meta.contains("sheng"), "{meta}");
         assert!(b.client.find(Locator::Css("#breakdown")).await.is_ok());

@@ -359,7 +359,8 @@ app_test! {
         let list = o.get("/deeds").await;
         let v2 = hidden(&list.body[list.body.find(&format!("/deeds/{second}/decline")).unwrap()..], "version");
         let none = o.post(&format!("/deeds/{second}/decline"), &[("reason", " "), ("version", &v2)]).await;
-        assert_eq!(none.status, 303);
+        assert_eq!(none.status, 422, "refused in its row: {}", none.body);
+        none.assert_contains(&format!("data-form=\"decline-{second}\""));
         o.submit(&format!("/deeds/{second}/decline"), &[("reason", "没有看到照片，请补充"), ("version", &v2)]).await.assert_contains("已退回");
         h.get("/h").await.assert_contains("没有看到照片，请补充");
 

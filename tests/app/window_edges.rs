@@ -64,6 +64,49 @@ fn noticed_award(app: &TestApp, village: &str, household: &str, code: &str, key:
     a.id
 }
 
+/// Notice days on; in a new village named after `place`, 王大山 awarded
+/// rule `code` (清扫村道, 10 points) and on notice, and 赵小河 at the
+/// window: (the award on notice, 赵小河's card, their window's client).
+async fn beside_a_notice(app: &TestApp, place: &str, code: &str) -> (String, String, Client) {
+    let [_, _, _, village] = app.area_chain(place);
+    aixin::settings::set(
+        &mut app.conn(),
+        &aixin::auth::Actor::console(),
+        aixin::settings::NOTICE_DAYS,
+        7,
+    )
+    .unwrap();
+    app.rule(code, "清扫村道", 10, None);
+    let (earner, _) = app.household_with_id("王大山", &village, &test_id_number());
+    let (_, card) = app.household_with_id("赵小河", &village, &test_id_number());
+    let award_id = noticed_award(app, &village, &earner, code, &format!("{code}-1"));
+    let h = open_window(app, &card).await;
+    (award_id, card, h)
+}
+
+/// The household's deed report (multipart, as its page sends it) under
+/// rule `rule`, dated `occurred_on`, with `note` and no photo: the answer's
+/// status and body.
+async fn send_report(h: &Client, rule: &str, occurred_on: &str, note: &str) -> (u16, String) {
+    let page = h.get("/h").await;
+    let at = page.body.find("name=\"key\" value=\"").unwrap() + "name=\"key\" value=\"".len();
+    let key = page.body[at..at + page.body[at..].find('"').unwrap()].to_string();
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", h.csrf().await)
+        .text("key", key)
+        .text("rule_code", rule.to_string())
+        .text("occurred_on", occurred_on.to_string())
+        .text("note", note.to_string());
+    let res = h
+        .http
+        .post(format!("{}/h/reports", h.base))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
 /// POST raw bytes as a url-encoded form.
 async fn post_bytes(c: &Client, path: &str, body: Vec<u8>) -> Page {
     let res = c
@@ -180,13 +223,7 @@ app_test! {
     /// a date out of range says what is wrong.
     async fn household_forms_refuse_with_422_and_keep_what_was_typed(app) {
         use aixin::db::schema::{deed_reports, notice_objections};
-        let [_, _, _, village] = app.area_chain("表单");
-        aixin::settings::set(&mut app.conn(), &aixin::auth::Actor::console(), aixin::settings::NOTICE_DAYS, 7).unwrap();
-        app.rule("F1", "清扫村道", 10, None);
-        let (earner, _) = app.household_with_id("王大山", &village, &test_id_number());
-        let (_, card) = app.household_with_id("赵小河", &village, &test_id_number());
-        let award_id = noticed_award(&app, &village, &earner, "F1", "f-1");
-        let h = open_window(&app, &card).await;
+        let (award_id, card, h) = beside_a_notice(&app, "表单", "F1").await;
         let pin = pin_of(&app, &card);
 
         // The PIN form: malformed, mismatched, wrong current PIN.
@@ -226,19 +263,8 @@ app_test! {
         unknown.assert_contains("id=\"objection-error\"");
 
         // A report dated 1900: what is wrong, and what was typed, kept.
-        let page = h.get("/h").await;
-        let at = page.body.find("name=\"key\" value=\"").unwrap() + "name=\"key\" value=\"".len();
-        let key = page.body[at..at + page.body[at..].find('"').unwrap()].to_string();
-        let token = h.csrf().await;
-        let form = reqwest::multipart::Form::new()
-            .text("csrf", token)
-            .text("key", key)
-            .text("rule_code", "F1")
-            .text("occurred_on", "1900-01-01")
-            .text("note", "扫了路");
-        let res = h.http.post(format!("{}/h/reports", h.base)).multipart(form).send().await.unwrap();
-        assert_eq!(res.status().as_u16(), 422);
-        let body = res.text().await.unwrap();
+        let (status, body) = send_report(&h, "F1", "1900-01-01", "扫了路").await;
+        assert_eq!(status, 422);
         assert!(body.contains("年份应在 2000 到 2100 年之间"), "{body}");
         assert!(body.contains("value=\"1900-01-01\"") && body.contains("扫了路"), "what was typed is kept");
         let reports: i64 = deed_reports::table.count().get_result(&mut app.conn()).unwrap();
@@ -252,13 +278,7 @@ app_test! {
     /// and the JSON API, never stored as U+FFFD.
     async fn text_that_is_not_utf8_is_refused_never_mended(app) {
         use aixin::db::schema::{deed_reports, notice_objections};
-        let [_, _, _, village] = app.area_chain("乱码");
-        aixin::settings::set(&mut app.conn(), &aixin::auth::Actor::console(), aixin::settings::NOTICE_DAYS, 7).unwrap();
-        app.rule("U1", "清扫村道", 10, None);
-        let (earner, _) = app.household_with_id("王大山", &village, &test_id_number());
-        let (_, card) = app.household_with_id("赵小河", &village, &test_id_number());
-        let award_id = noticed_award(&app, &village, &earner, "U1", "u-1");
-        let h = open_window(&app, &card).await;
+        let (award_id, _, h) = beside_a_notice(&app, "乱码", "U1").await;
         let token = h.csrf().await;
 
         // A url-encoded form: %FF is no character.
@@ -382,18 +402,7 @@ app_test! {
         app.rule("RP1", "清扫村道", 10, None);
         let (_, card) = app.household_with_id("钱多多", &village, &test_id_number());
         let h = open_window(&app, &card).await;
-        let page = h.get("/h").await;
-        let at = page.body.find("name=\"key\" value=\"").unwrap() + "name=\"key\" value=\"".len();
-        let key = page.body[at..at + page.body[at..].find('"').unwrap()].to_string();
-        let token = h.csrf().await;
-        let form = reqwest::multipart::Form::new()
-            .text("csrf", token)
-            .text("key", key)
-            .text("rule_code", "RP1")
-            .text("occurred_on", today().to_string())
-            .text("note", "扫了村道");
-        let res = h.http.post(format!("{}/h/reports", h.base)).multipart(form).send().await.unwrap();
-        assert_eq!(res.status().as_u16(), 303);
+        assert_eq!(send_report(&h, "RP1", &today().to_string(), "扫了村道").await.0, 303);
         let (id, version): (String, i64) = deed_reports::table
             .select((deed_reports::id, deed_reports::version))
             .first(&mut app.conn())
@@ -423,5 +432,50 @@ app_test! {
             .get_result(&mut app.conn())
             .unwrap();
         assert_eq!(decisions, 1);
+    }
+}
+
+app_test! {
+    /// An official's decline of a report and a reviewer's answer to an
+    /// objection: a refused reason or note comes back in its row with what
+    /// was typed (422); a decision on what changed since it was seen, 409.
+    async fn refused_decisions_keep_the_reason_typed(app) {
+        use aixin::db::schema::{deed_reports, notice_objections};
+        let (award_id, _, h) = beside_a_notice(&app, "决因", "J1").await;
+        assert_eq!(send_report(&h, "J1", &today().to_string(), "扫了村道").await.0, 303);
+        h.submit("/h/objections", &[("award_id", &award_id), ("reason", "那天我看见了")]).await.assert_contains("异议已提交");
+        let long = "错".repeat(201);
+
+        // The official of the village (who proposed the award) declines.
+        let official = app.client();
+        official.login("p-J1-1", PASSWORD).await;
+        official.get("/deeds").await;
+        let (report, v): (String, i64) = deed_reports::table.select((deed_reports::id, deed_reports::version)).first(&mut app.conn()).unwrap();
+        let path = format!("/deeds/{report}/decline");
+        let page = official.post(&path, &[("version", &v.to_string()), ("reason", &long)]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(&format!("value=\"{long}\""));
+        page.assert_contains(&format!("data-form=\"decline-{report}\""));
+        let page = official.post(&path, &[("version", "99"), ("reason", "看不清")]).await;
+        assert_eq!(page.status, 409, "{}", page.body);
+        page.assert_contains("value=\"看不清\"");
+        let status: String = deed_reports::table.find(&report).select(deed_reports::status).first(&mut app.conn()).unwrap();
+        assert_eq!(status, "open", "nothing decided");
+
+        // The reviewer answers the objection.
+        let reviewer = app.client();
+        reviewer.login("r-J1-1", PASSWORD).await;
+        reviewer.get("/objections").await;
+        let (oid, ov): (String, i64) = notice_objections::table.select((notice_objections::id, notice_objections::version)).first(&mut app.conn()).unwrap();
+        let path = format!("/objections/{oid}");
+        let page = reviewer.post(&path, &[("decision", "dismiss"), ("version", &ov.to_string()), ("note", &long)]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(&format!("value=\"{long}\""));
+        page.assert_contains(&format!("data-form=\"objection-{oid}\""));
+        let page = reviewer.post(&path, &[("decision", "uphold"), ("version", "99"), ("note", "核实过了")]).await;
+        assert_eq!(page.status, 409, "{}", page.body);
+        page.assert_contains("value=\"核实过了\"");
+        let status: String = notice_objections::table.find(&oid).select(notice_objections::status).first(&mut app.conn()).unwrap();
+        assert_eq!(status, "open", "nothing decided");
     }
 }

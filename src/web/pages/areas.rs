@@ -6,9 +6,22 @@ use crate::areas::{self, Area};
 use crate::auth::Action;
 use crate::domain::AreaLevel;
 use crate::web::extract::lang_of;
-use crate::web::form::Refused;
+use crate::web::form::{Refused, or_again};
 use crate::web::page::{PageCtx, flash_ok, or_flash, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
+
+/// The whole area tree for a picker, each village named with its town for
+/// a viewer (`scope`) above town level, and the context that named them
+/// (for the page's other names). One query for the tree, one for towns.
+pub(super) fn tree_in_context(
+    c: &mut crate::db::DbConn,
+    scope: &crate::auth::Scope,
+) -> diesel::QueryResult<(Vec<Area>, areas::InContext)> {
+    let mut tree = areas::tree(c)?;
+    let names = areas::InContext::load(c, scope, tree.iter().map(|a| a.path.as_str()))?;
+    names.rename(&mut tree);
+    Ok((tree, names))
+}
 
 #[derive(Template)]
 #[template(path = "areas/list.html")]
@@ -61,24 +74,6 @@ async fn list_page(
     )
 }
 
-/// A form of the tree answered: a refused one comes back on the page.
-async fn or_again(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    form: String,
-    typed: serde_json::Value,
-    result: Result<HttpResponse, AppError>,
-) -> Result<HttpResponse, AppError> {
-    match result {
-        Err(AppError::Invalid(e)) => {
-            let refused = Refused::of(lang_of(&req), form, &typed, &e);
-            list_page(req, user, state, refused).await
-        }
-        other => other,
-    }
-}
-
 #[derive(Deserialize, serde::Serialize)]
 pub struct NewAreaForm {
     #[serde(default)]
@@ -112,7 +107,10 @@ pub async fn create(
     })
     .await
     .map(|a| flash_ok(&req, "/areas", "flash.area_created", &[("name", a.name)]));
-    or_again(req, user, state, name, typed, result).await
+    or_again(lang_of(&req), name, &typed, result, |r| {
+        list_page(req, user, state, r)
+    })
+    .await
 }
 
 #[derive(Deserialize, serde::Serialize)]
@@ -136,7 +134,10 @@ pub async fn rename(
     let result = run(&state, move |c| Ok(areas::rename(c, &ctx, &id, &name)?))
         .await
         .map(|a| flash_ok(&req, "/areas", "flash.area_renamed", &[("name", a.name)]));
-    or_again(req, user, state, form_name, typed, result).await
+    or_again(lang_of(&req), form_name, &typed, result, |r| {
+        list_page(req, user, state, r)
+    })
+    .await
 }
 
 pub async fn delete(

@@ -1,5 +1,5 @@
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
-use actix_web::http::header;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -10,7 +10,7 @@ use crate::domain::{FieldError, NewPassword};
 use crate::users::{self, InitialPassword};
 use crate::web::extract::{CookieNames, CsrfForm, SessionUser, audit_ctx, maybe_user};
 use crate::web::middleware::see_other;
-use crate::web::page::{PageCtx, flash_ok, render};
+use crate::web::page::{PageCtx, flash_ok, render, render_with_status};
 use crate::web::{AppError, AppState, run};
 
 #[derive(Template)]
@@ -66,12 +66,36 @@ fn session_cookie(name: &str, value: String, secure: bool) -> Cookie<'_> {
         .finish()
 }
 
+/// The login form again after a refusal: 401, as the API's token login
+/// answers, keeping the name typed (`username`) and never the password.
+fn login_refused(req: &HttpRequest, username: &str, next: &str) -> Result<HttpResponse, AppError> {
+    let page_ctx = PageCtx::build(req, None);
+    render_with_status(
+        &page_ctx,
+        &LoginPage {
+            ctx: &page_ctx,
+            username: username.trim().chars().take(64).collect(),
+            next: safe_back(next),
+            error: true,
+        },
+        StatusCode::UNAUTHORIZED,
+    )
+}
+
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
-    form: CsrfForm<LoginForm>,
+    form: Result<CsrfForm<LoginForm>, AppError>,
 ) -> Result<HttpResponse, AppError> {
-    let form = form.0;
+    let form = match form {
+        Ok(f) => f.0,
+        // Text no name or password holds (control characters, not UTF-8):
+        // refused like a wrong password, with the form again.
+        Err(AppError::Invalid(_) | AppError::BadRequest(_)) => {
+            return login_refused(&req, "", "");
+        }
+        Err(e) => return Err(e),
+    };
     let ctx = audit_ctx(&req, None);
     let user_agent = req
         .headers()
@@ -114,18 +138,8 @@ pub async fn login(
                 .cookie(session_cookie(CookieNames::session(secure), token, secure))
                 .finish())
         }
-        LoginOutcome::Refused => {
-            let page_ctx = PageCtx::build(&req, None);
-            render(
-                &page_ctx,
-                &LoginPage {
-                    ctx: &page_ctx,
-                    username: form.username.trim().chars().take(64).collect(),
-                    next: safe_back(&form.next),
-                    error: true,
-                },
-            )
-        }
+        // A wrong name or password, or too many attempts.
+        LoginOutcome::Refused => login_refused(&req, &form.username, &form.next),
     }
 }
 

@@ -578,6 +578,10 @@ struct ReviewPage<'a> {
     ticked: Vec<String>,
     /// The awards that could not be decided, each named once with why.
     refusals: Vec<(String, String)>,
+    /// The reject reason typed (kept after a refusal), and its message
+    /// when the reason itself was refused.
+    reason: String,
+    reason_error: Option<String>,
 }
 
 impl ReviewPage<'_> {
@@ -641,18 +645,55 @@ pub async fn review_queue(
     state: web::Data<AppState>,
     q: web::Query<QueueQuery>,
 ) -> Result<HttpResponse, AppError> {
-    queue_page(req, user, state, q.into_inner(), Vec::new(), Vec::new()).await
+    queue_page(req, user, state, q.into_inner(), Refusals::default()).await
 }
 
-/// The queue; `ticked` and `refusals` show awards that could not be
-/// decided again, still ticked, each named once with why.
+/// A review refused in part or whole, shown again on the queue.
+#[derive(Default)]
+struct Refusals {
+    /// The awards not decided, still ticked for another try.
+    ticked: Vec<String>,
+    /// Why, each award named once (its household); a line without a name
+    /// speaks of the whole form.
+    lines: Vec<(String, String)>,
+    /// The reject reason typed, and its message when it was refused.
+    reason: String,
+    reason_error: Option<String>,
+    /// Every refusal is a conflict with the state of things (409).
+    conflict: bool,
+}
+
+impl Refusals {
+    /// The form refused as a whole by `e`, before anything was decided.
+    fn whole(lang: crate::i18n::Lang, ticked: Vec<String>, reason: String, e: &FieldError) -> Self {
+        let why = crate::i18n::field_error(lang, e);
+        let (lines, reason_error) = if e.field == "field.reason" {
+            (Vec::new(), Some(why))
+        } else {
+            (vec![(String::new(), why)], None)
+        };
+        Refusals {
+            ticked,
+            lines,
+            reason,
+            reason_error,
+            conflict: e.conflict.is_some(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.lines.is_empty() && self.reason_error.is_none()
+    }
+}
+
+/// The queue; `refused` shows awards that could not be decided again,
+/// still ticked, each named once with why, and the reason typed.
 async fn queue_page(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
     filter: QueueQuery,
-    ticked: Vec<String>,
-    refusals: Vec<(String, String)>,
+    refused: Refusals,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ReviewAwards)?;
     let actor = user.actor();
@@ -683,6 +724,20 @@ async fn queue_page(
     })
     .await?;
     let my_id = user.user.id.clone();
+    let status = if refused.is_empty() {
+        actix_web::http::StatusCode::OK
+    } else if refused.conflict {
+        actix_web::http::StatusCode::CONFLICT
+    } else {
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let Refusals {
+        ticked,
+        lines: refusals,
+        reason,
+        reason_error,
+        ..
+    } = refused;
     let ticked = if filter.tick == "all" {
         rows.iter()
             .filter(|r| r.award.proposed_by != my_id)
@@ -690,11 +745,6 @@ async fn queue_page(
             .collect()
     } else {
         ticked
-    };
-    let status = if refusals.is_empty() {
-        actix_web::http::StatusCode::OK
-    } else {
-        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
     };
     let ctx = PageCtx::build(&req, Some(&user));
     render_with_status(
@@ -712,6 +762,8 @@ async fn queue_page(
             history,
             ticked,
             refusals,
+            reason,
+            reason_error,
         },
         status,
     )
@@ -771,23 +823,29 @@ pub async fn review(
             Ok((id, Some(seen)))
         })
         .collect();
+    let lang = lang_of(&req);
+    let reason = field(&form, "reason");
     let ids = match ids {
-        Ok(ids) => ids,
-        Err(e) => return Ok(flash_field_error(&req, &back, &e)),
+        Ok(ids) if !ids.is_empty() => ids,
+        refused => {
+            // Refused as a whole: the ticks and the reason stay.
+            let e = refused
+                .err()
+                .unwrap_or_else(|| FieldError::new("field.awards", "error.none_selected"));
+            let ticked = form
+                .iter()
+                .filter(|(k, _)| k == "id")
+                .map(|(_, v)| v.clone())
+                .collect();
+            let refused = Refusals::whole(lang, ticked, reason, &e);
+            return queue_page(req, user, state, filter, refused).await;
+        }
     };
-    if ids.is_empty() {
-        return Ok(flash_field_error(
-            &req,
-            &back,
-            &FieldError::new("field.awards", "error.none_selected"),
-        ));
-    }
     let decision = if decision_text == "reject" {
-        Decision::Reject(field(&form, "reason"))
+        Decision::Reject(reason.clone())
     } else {
         Decision::Approve
     };
-    let lang = lang_of(&req);
     let day = today(&state);
     let u = user.actor();
     let result = run(&state, move |c| {
@@ -803,7 +861,8 @@ pub async fn review(
         )),
         Ok((done, failed)) => {
             // Each award that could not be decided is named once (its
-            // household), with why; it stays ticked for another try.
+            // household), with why; it stays ticked for another try. A
+            // refused reason is said once, beside the reason.
             let ticked: Vec<String> = failed.iter().map(|(id, _)| id.clone()).collect();
             let names: std::collections::HashMap<String, String> = run(&state, {
                 let ids = ticked.clone();
@@ -812,17 +871,34 @@ pub async fn review(
             .await?
             .into_iter()
             .collect();
-            let mut refusals = vec![(
+            let conflict = failed.iter().all(|(_, e)| e.conflict.is_some());
+            let reason_error = failed
+                .iter()
+                .find(|(_, e)| e.field == "field.reason")
+                .map(|(_, e)| crate::i18n::field_error(lang, e));
+            let mut lines = vec![(
                 String::new(),
                 crate::i18n::tf(lang, "flash.reviewed", &[("n", done.to_string())]),
             )];
-            refusals.extend(failed.iter().map(|(id, e)| {
-                (
-                    names.get(id).cloned().unwrap_or_default(),
-                    crate::i18n::tf(lang, e.key, &e.args),
-                )
-            }));
-            queue_page(req, user, state, filter, ticked, refusals).await
+            lines.extend(
+                failed
+                    .iter()
+                    .filter(|(_, e)| e.field != "field.reason")
+                    .map(|(id, e)| {
+                        (
+                            names.get(id).cloned().unwrap_or_default(),
+                            crate::i18n::tf(lang, e.key, &e.args),
+                        )
+                    }),
+            );
+            let refused = Refusals {
+                ticked,
+                lines,
+                reason,
+                reason_error,
+                conflict,
+            };
+            queue_page(req, user, state, filter, refused).await
         }
         Err(e) => or_flash(&req, &back, Err(e)),
     }
@@ -838,7 +914,7 @@ pub fn seen_version(s: &str) -> Result<i64, FieldError> {
         .map_err(|_| FieldError::new("field.seen_version", "error.seen_version_missing"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 pub struct ReasonForm {
     #[serde(default)]
     reason: String,
@@ -846,6 +922,18 @@ pub struct ReasonForm {
     version: String,
 }
 
+/// The household an award belongs to: its page holds the award's forms.
+async fn household_of(state: &AppState, award_id: &str) -> Result<String, AppError> {
+    let aid = award_id.to_string();
+    run(state, move |c| {
+        Ok(aw::find(c, &aid)?.map(|a| a.household_id))
+    })
+    .await?
+    .ok_or(AppError::NotFound)
+}
+
+/// Reverse an accepted award, with a reason; a refusal comes back on the
+/// household's page, the reason typed kept in the award's row.
 pub async fn reverse(
     req: HttpRequest,
     user: CurrentUser,
@@ -857,24 +945,23 @@ pub async fn reverse(
     let id = id.into_inner();
     let day = today(&state);
     let u = user.actor();
-    let seen = seen_version(&form.0.version);
-    let reason = form.0.reason;
-    let aid = id.clone();
-    let household = run(&state, move |c| {
-        Ok(aw::find(c, &aid)?.map(|a| a.household_id))
-    })
-    .await?
-    .ok_or(AppError::NotFound)?;
+    let typed = form.0;
+    let seen = seen_version(&typed.version);
+    let reason = typed.reason.clone();
+    let household = household_of(&state, &id).await?;
     let back = format!("/households/{household}");
+    let aid = id.clone();
     let result = run(&state, move |c| {
-        Ok(aw::reverse_seen(c, &u, &id, &reason, Some(seen?), day)?)
+        Ok(aw::reverse_seen(c, &u, &aid, &reason, Some(seen?), day)?)
     })
     .await
     .map(|_| flash_ok(&req, &back, "flash.award_reversed", &[]));
-    or_flash(&req, &back, result)
+    let form_name = format!("reverse-{id}");
+    super::households::or_again_on_household(req, user, state, household, form_name, &typed, result)
+        .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 pub struct ObjectForm {
     #[serde(default)]
     objection: String,
@@ -884,6 +971,8 @@ pub struct ObjectForm {
     version: String,
 }
 
+/// Object to an award on notice; a refusal comes back on the household's
+/// page, the objection typed kept in the award's row.
 pub async fn object(
     req: HttpRequest,
     user: CurrentUser,
@@ -893,23 +982,27 @@ pub async fn object(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ObjectToAwards)?;
     let id = id.into_inner();
-    let f = form.0;
-    let back = super::misc::safe_back(&f.back);
+    let typed = form.0;
+    let back = super::misc::safe_back(&typed.back);
+    let household = household_of(&state, &id).await?;
     let u = user.actor();
     let tz = state.config.time_zone;
+    let (aid, objection, version) = (id.clone(), typed.objection.clone(), typed.version.clone());
     let result = run(&state, move |c| {
         Ok(aw::object_seen(
             c,
             &u,
-            &id,
-            &f.objection,
-            Some(seen_version(&f.version)?),
+            &aid,
+            &objection,
+            Some(seen_version(&version)?),
             tz,
         )?)
     })
     .await
     .map(|_| flash_ok(&req, &back, "flash.award_objected", &[]));
-    or_flash(&req, &back, result)
+    let form_name = format!("object-{id}");
+    super::households::or_again_on_household(req, user, state, household, form_name, &typed, result)
+        .await
 }
 
 #[derive(Deserialize, Default)]

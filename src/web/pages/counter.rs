@@ -14,8 +14,11 @@ use crate::i18n;
 use crate::redemptions::{self, DaySummary, Line, PricedLine, RedeemRequest, Redemption, WantLine};
 use crate::stores::{Paper, ReceiptSettings, StoreRow};
 use crate::web::extract::lang_of;
+use crate::web::form::{Refused, or_again};
 use crate::web::middleware::see_other;
-use crate::web::page::{PageCtx, flash_field_error, flash_ok, or_flash, render};
+use crate::web::page::{
+    PageCtx, flash_field_error, flash_ok, or_flash, render, render_with_status,
+};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 /// The store the counter works for: a clerk's own, or the one an admin picks.
@@ -111,7 +114,8 @@ pub async fn counter(
             let card2 = card.clone();
             let actor = user.actor();
             let opened = run(&state, move |c| {
-                let (h, _) = redemptions::household_for_card(c, &actor, &card2)?;
+                let (mut h, _) = redemptions::household_for_card(c, &actor, &card2)?;
+                crate::households::name_villages(c, &actor, std::slice::from_mut(&mut h))?;
                 let balance =
                     crate::ledger::balance(c, &crate::ledger::household_account(&h.household.id))?;
                 Ok((h, balance))
@@ -126,7 +130,11 @@ pub async fn counter(
                     let key = state.key.clone();
                     let store_id = store.store.id.clone();
                     let (by, rows) = run(&state, move |c| {
-                        Ok(find::find_at_counter(c, &actor, &key, &store_id, &query)?)
+                        let (by, mut rows) =
+                            find::find_at_counter(c, &actor, &key, &store_id, &query)?;
+                        // Namesakes told apart by village and town.
+                        crate::households::name_villages(c, &actor, &mut rows)?;
+                        Ok((by, rows))
                     })
                     .await?;
                     // One household for an ID number is that household.
@@ -459,7 +467,8 @@ pub async fn basket_action(
     let actor = user.actor();
     let loaded = run(&state, move |c| {
         let h = match redemptions::household_for_card(c, &actor, &card2) {
-            Ok((h, _)) => {
+            Ok((mut h, _)) => {
+                crate::households::name_villages(c, &actor, std::slice::from_mut(&mut h))?;
                 let b =
                     crate::ledger::balance(c, &crate::ledger::household_account(&h.household.id))?;
                 Some((h, b))
@@ -519,6 +528,8 @@ struct ReceiptPage<'a> {
     auto_print: bool,
     /// Whether this reader serves households at this store ("next household").
     can_serve: bool,
+    /// A refused void (`"void"`), with the reason typed.
+    refused: Refused,
 }
 
 #[derive(Deserialize, Default)]
@@ -538,19 +549,42 @@ pub async fn receipt(
     id: web::Path<String>,
     q: web::Query<ReceiptQuery>,
 ) -> Result<HttpResponse, AppError> {
+    receipt_page(
+        req,
+        user,
+        state,
+        id.into_inner(),
+        q.into_inner(),
+        Refused::default(),
+    )
+    .await
+}
+
+/// The receipt; `refused` shows a refused void again (422, or 409 when the
+/// receipt changed), the reason typed kept beside its message.
+async fn receipt_page(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: String,
+    q: ReceiptQuery,
+    refused: Refused,
+) -> Result<HttpResponse, AppError> {
     user.require(Action::ViewRedemptions)?;
-    let id = id.into_inner();
     let actor = user.actor();
     let receipt = run(&state, move |c| Ok(redemptions::receipt(c, &actor, &id)?)).await?;
     let r = receipt.redemption;
     let store = load_store(&state, &user, Action::ViewRedemptions, r.store_id.clone()).await?;
     let paper = Paper::from_form(&q.paper).unwrap_or(store.store.receipt_paper);
     let at_counter = user.can(Action::Redeem) && user.require_store(Action::Redeem, &store).is_ok();
-    let can_void = !r.is_void() && at_counter;
+    // A refused void stays on the page, even when the receipt was voided
+    // meanwhile, so its message and reason are seen.
+    let can_void = (!r.is_void() || refused.is("void")) && at_counter;
     let auto_print = q.print == "1" && at_counter && store.store.print_after_confirm;
     let can_serve = user.can_at_store(Action::Redeem, &store) && store.store.active;
     let ctx = PageCtx::build(&req, Some(&user));
-    render(
+    let status = refused.status();
+    render_with_status(
         &ctx,
         &ReceiptPage {
             ctx: &ctx,
@@ -565,7 +599,9 @@ pub async fn receipt(
             can_set_printing: at_counter,
             auto_print,
             can_serve,
+            refused,
         },
+        status,
     )
 }
 
@@ -617,7 +653,7 @@ pub async fn printing(
     or_flash(&req, &back, result)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 pub struct VoidForm {
     #[serde(default)]
     reason: String,
@@ -635,13 +671,17 @@ pub async fn void(
     let back = format!("/redemptions/{id}");
     let actor = user.actor();
     let tz = state.config.time_zone;
-    let reason = form.0.reason;
+    let typed = form.0;
+    let (rid, reason) = (id.clone(), typed.reason.clone());
     let result = run(&state, move |c| {
-        Ok(redemptions::void(c, &actor, &id, &reason, tz)?)
+        Ok(redemptions::void(c, &actor, &rid, &reason, tz)?)
     })
     .await
     .map(|_| flash_ok(&req, &back, "flash.redemption_voided", &[]));
-    or_flash(&req, &back, result)
+    or_again(lang_of(&req), "void", &typed, result, |r| {
+        receipt_page(req, user, state, id, ReceiptQuery::default(), r)
+    })
+    .await
 }
 
 #[derive(Deserialize, Default)]

@@ -7,7 +7,9 @@ use serde::Deserialize;
 
 use super::awards::seen_version;
 use crate::auth::Action;
-use crate::web::page::{PageCtx, flash_ok, or_flash, render};
+use crate::web::extract::lang_of;
+use crate::web::form::{Refused, or_again};
+use crate::web::page::{PageCtx, flash_ok, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 use crate::window::deeds::{self, Report};
 use crate::window::objections::{self, Decision, Objection};
@@ -17,6 +19,8 @@ use crate::window::objections::{self, Decision, Objection};
 struct ListPage<'a> {
     ctx: &'a PageCtx,
     reports: Vec<Report>,
+    /// A refused decision on a report (`"award-<id>"`, `"decline-<id>"`).
+    refused: Refused,
 }
 
 /// `/deeds`: the reports of the households in the official's area.
@@ -25,14 +29,34 @@ pub async fn list(
     user: CurrentUser,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
+    list_page(req, user, state, Refused::default()).await
+}
+
+/// The reports; `refused` shows a refused decision again in its row (422,
+/// or 409 when the report changed), with the reason typed.
+async fn list_page(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    refused: Refused,
+) -> Result<HttpResponse, AppError> {
     user.require(Action::ProposeAwards)?;
     let actor = user.actor();
     let reports = run(&state, move |c| Ok(deeds::for_officials(c, &actor, 500)?)).await?;
     let ctx = PageCtx::build(&req, Some(&user));
-    render(&ctx, &ListPage { ctx: &ctx, reports })
+    let status = refused.status();
+    render_with_status(
+        &ctx,
+        &ListPage {
+            ctx: &ctx,
+            reports,
+            refused,
+        },
+        status,
+    )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 pub struct DecideForm {
     #[serde(default)]
     version: String,
@@ -43,8 +67,8 @@ pub struct DecideForm {
 /// The one shape of an official's or reviewer's decision on something a
 /// household sent (a report, an objection): the role may act at all, the
 /// form carries the version the person saw, one operation decides it as
-/// that person, and the list shows what happened (a refusal as a message
-/// naming what the record is now).
+/// that person, and the list shows what happened (the caller brings a
+/// refusal back on its page, naming what the record is now).
 #[allow(clippy::too_many_arguments)]
 async fn decide<F>(
     req: &HttpRequest,
@@ -64,10 +88,9 @@ where
     user.require(action)?;
     let seen = seen_version(version);
     let actor = user.actor();
-    let result = run(state, move |c| op(c, &actor, seen?))
+    run(state, move |c| op(c, &actor, seen?))
         .await
-        .map(|_| flash_ok(req, list, done_key, &[]));
-    or_flash(req, list, result)
+        .map(|_| flash_ok(req, list, done_key, &[]))
 }
 
 /// Turn a report into a proposed award (the usual review follows).
@@ -79,24 +102,31 @@ pub async fn to_award(
     form: CsrfForm<DecideForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
+    let typed = form.0;
     let today = crate::time::today(state.config.time_zone);
-    decide(
+    let rid = id.clone();
+    let result = decide(
         &req,
         &user,
         &state,
         Action::ProposeAwards,
         "/deeds",
         "deeds.awarded",
-        &form.0.version,
+        &typed.version,
         move |c, actor, seen| {
-            deeds::to_award(c, actor, &id, Some(seen), today)?;
+            deeds::to_award(c, actor, &rid, Some(seen), today)?;
             Ok(())
         },
     )
+    .await;
+    or_again(lang_of(&req), format!("award-{id}"), &typed, result, |r| {
+        list_page(req, user, state, r)
+    })
     .await
 }
 
-/// Decline a report, with a reason the household sees.
+/// Decline a report, with a reason the household sees; a refusal comes
+/// back in the report's row with the reason typed.
 pub async fn decline(
     req: HttpRequest,
     user: CurrentUser,
@@ -105,16 +135,25 @@ pub async fn decline(
     form: CsrfForm<DecideForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let f = form.0;
-    decide(
+    let typed = form.0;
+    let (rid, reason) = (id.clone(), typed.reason.clone());
+    let result = decide(
         &req,
         &user,
         &state,
         Action::ProposeAwards,
         "/deeds",
         "deeds.declined",
-        &f.version,
-        move |c, actor, seen| Ok(deeds::decline(c, actor, &id, &f.reason, Some(seen))?),
+        &typed.version,
+        move |c, actor, seen| Ok(deeds::decline(c, actor, &rid, &reason, Some(seen))?),
+    )
+    .await;
+    or_again(
+        lang_of(&req),
+        format!("decline-{id}"),
+        &typed,
+        result,
+        |r| list_page(req, user, state, r),
     )
     .await
 }
@@ -137,6 +176,20 @@ pub async fn photo(
 struct ObjectionsPage<'a> {
     ctx: &'a PageCtx,
     rows: Vec<Objection>,
+    /// A refused decision (`"objection-<id>"`), with the note typed.
+    refused: Refused,
+}
+
+impl ObjectionsPage<'_> {
+    /// A refusal whose objection is no longer in the queue (decided
+    /// meanwhile): shown above the list, as its row is gone.
+    fn refused_elsewhere(&self) -> bool {
+        !self.refused.errors.is_empty()
+            && !self
+                .rows
+                .iter()
+                .any(|o| self.refused.is(&format!("objection-{}", o.id)))
+    }
 }
 
 /// `/objections`: the open objections in the reviewer's area.
@@ -145,14 +198,34 @@ pub async fn objections_queue(
     user: CurrentUser,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
+    objections_page(req, user, state, Refused::default()).await
+}
+
+/// The queue; `refused` shows a refused decision again (422, or 409 when
+/// the objection changed), with the note typed.
+async fn objections_page(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    refused: Refused,
+) -> Result<HttpResponse, AppError> {
     user.require(Action::ReviewAwards)?;
     let actor = user.actor();
     let rows = run(&state, move |c| Ok(objections::queue(c, &actor, 500)?)).await?;
     let ctx = PageCtx::build(&req, Some(&user));
-    render(&ctx, &ObjectionsPage { ctx: &ctx, rows })
+    let status = refused.status();
+    render_with_status(
+        &ctx,
+        &ObjectionsPage {
+            ctx: &ctx,
+            rows,
+            refused,
+        },
+        status,
+    )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 pub struct ObjectionDecisionForm {
     #[serde(default)]
     decision: String,
@@ -173,38 +246,42 @@ pub async fn decide_objection(
     // The role first: the decision's own check answers only reviewers.
     user.require(Action::ReviewAwards)?;
     let id = path.into_inner();
-    let f = form.0;
-    let (decision, done_key) = match f.decision.as_str() {
+    let typed = form.0;
+    let form_name = format!("objection-{id}");
+    let (decision, done_key) = match typed.decision.as_str() {
         "uphold" => (Decision::Uphold, "objections.upheld"),
         "dismiss" => (Decision::Dismiss, "objections.dismissed"),
         _ => {
-            return Ok(crate::web::page::flash_field_error(
-                &req,
-                "/objections",
-                &crate::domain::FieldError::new("field.objection", "error.required"),
-            ));
+            let e = crate::domain::FieldError::new("field.objection", "error.required");
+            let refused = Refused::of(lang_of(&req), form_name, &typed, &e);
+            return objections_page(req, user, state, refused).await;
         }
     };
     let tz = state.config.time_zone;
-    decide(
+    let (oid, note) = (id.clone(), typed.note.clone());
+    let result = decide(
         &req,
         &user,
         &state,
         Action::ReviewAwards,
         "/objections",
         done_key,
-        &f.version,
+        &typed.version,
         move |c, actor, seen| {
             Ok(objections::decide(
                 c,
                 actor,
-                &id,
+                &oid,
                 decision,
-                &f.note,
+                &note,
                 Some(seen),
                 tz,
             )?)
         },
     )
+    .await;
+    or_again(lang_of(&req), form_name, &typed, result, |r| {
+        objections_page(req, user, state, r)
+    })
     .await
 }

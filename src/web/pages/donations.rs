@@ -14,7 +14,8 @@ use crate::donations::{
 use crate::goods::{self, Item};
 use crate::idempotency::IdemKey;
 use crate::stores::{self, StoreRow};
-use crate::web::form::FormErrors;
+use crate::web::extract::lang_of;
+use crate::web::form::{FormErrors, Refused, or_again};
 use crate::web::page::{PageCtx, flash_ok, or_flash, render, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
@@ -407,6 +408,8 @@ struct DonationPage<'a> {
     /// Whether the user may reverse the donation (not yet reversed).
     can_reverse: bool,
     key: String,
+    /// A refused reversal (`"reverse"`), with the reason typed.
+    refused: Refused,
 }
 
 pub async fn donation(
@@ -415,21 +418,36 @@ pub async fn donation(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let (d, store) = load_donation_at(&state, &user, id.into_inner()).await?;
+    donation_page(req, user, state, id.into_inner(), Refused::default()).await
+}
+
+/// The donation; `refused` shows a refused reversal again (422, or 409),
+/// its reason kept.
+async fn donation_page(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: String,
+    refused: Refused,
+) -> Result<HttpResponse, AppError> {
+    let (d, store) = load_donation_at(&state, &user, id).await?;
     let ctx = PageCtx::build(&req, Some(&user));
-    render(
+    let status = refused.status();
+    render_with_status(
         &ctx,
         &DonationPage {
             ctx: &ctx,
-            can_reverse: !d.donation.is_reversed()
+            can_reverse: (!d.donation.is_reversed() || refused.is("reverse"))
                 && user.can_at_store(Action::BookDonation, &store),
             d,
             key: form_key(),
+            refused,
         },
+        status,
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 pub struct ReverseForm {
     #[serde(default)]
     key: String,
@@ -452,11 +470,12 @@ pub async fn reverse(
     let f = form.0;
     let ctx = user.actor();
     let today = crate::time::today(state.config.time_zone);
+    let id = d.donation.id.clone();
     let result = async {
         let key = IdemKey::parse(&f.key)?;
-        let id = d.donation.id.clone();
+        let (id, reason) = (id.clone(), f.reason.clone());
         let out = run(&state, move |c| {
-            Ok(donations::reverse(c, &ctx, &key, &id, &f.reason, today)?)
+            Ok(donations::reverse(c, &ctx, &key, &id, &reason, today)?)
         })
         .await?;
         Ok(if out.replayed {
@@ -466,7 +485,10 @@ pub async fn reverse(
         })
     }
     .await;
-    or_flash(&req, &back, result)
+    or_again(lang_of(&req), "reverse", &f, result, |r| {
+        donation_page(req, user, state, id, r)
+    })
+    .await
 }
 
 #[derive(Template)]

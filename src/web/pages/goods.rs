@@ -7,7 +7,7 @@ use serde::Deserialize;
 use crate::auth::Action;
 use crate::goods::{self, Item, ItemForm};
 use crate::web::extract::lang_of;
-use crate::web::form::Refused;
+use crate::web::form::{Refused, or_again};
 use crate::web::page::{PageCtx, flash_ok, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
@@ -52,24 +52,6 @@ async fn list_page(
     )
 }
 
-/// A form of the catalogue answered: a refused one comes back on the page.
-async fn or_again(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    form: String,
-    typed: serde_json::Value,
-    result: Result<HttpResponse, AppError>,
-) -> Result<HttpResponse, AppError> {
-    match result {
-        Err(AppError::Invalid(e)) => {
-            let refused = Refused::of(lang_of(&req), form, &typed, &e);
-            list_page(req, user, state, refused).await
-        }
-        other => other,
-    }
-}
-
 #[derive(Deserialize, serde::Serialize)]
 pub struct ItemFields {
     #[serde(default)]
@@ -110,7 +92,10 @@ pub async fn create(
     let result = run(&state, move |c| Ok(goods::create(c, &ctx, &f.form())?))
         .await
         .map(|i| flash_ok(&req, "/items", "flash.item_created", &[("name", i.name)]));
-    or_again(req, user, state, "item".into(), typed, result).await
+    or_again(lang_of(&req), "item", &typed, result, |r| {
+        list_page(req, user, state, r)
+    })
+    .await
 }
 
 pub async fn update(
@@ -130,5 +115,8 @@ pub async fn update(
     })
     .await
     .map(|i| flash_ok(&req, "/items", "flash.item_updated", &[("name", i.name)]));
-    or_again(req, user, state, name, typed, result).await
+    or_again(lang_of(&req), name, &typed, result, |r| {
+        list_page(req, user, state, r)
+    })
+    .await
 }

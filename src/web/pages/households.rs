@@ -390,7 +390,7 @@ pub fn qr_svg(card: &str, public_url: Option<&str>) -> String {
     }
 }
 
-pub(super) async fn detail_page(
+async fn detail_page(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
@@ -464,6 +464,24 @@ pub(super) async fn detail_page(
     )
 }
 
+/// A form on the household's page answered: a refusal comes back on that
+/// page, as form `form` there, with what was typed (`typed`) and its
+/// messages; anything else passes.
+pub(super) async fn or_again_on_household<T: serde::Serialize>(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    household: String,
+    form: impl Into<String>,
+    typed: &T,
+    result: Result<HttpResponse, AppError>,
+) -> Result<HttpResponse, AppError> {
+    crate::web::form::or_again(lang_of(&req), form, typed, result, |r| {
+        detail_page(req, user, state, household, None, r)
+    })
+    .await
+}
+
 pub async fn detail(
     req: HttpRequest,
     user: CurrentUser,
@@ -503,25 +521,30 @@ pub async fn reveal(
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 pub struct ReasonForm {
     #[serde(default)]
     reason: String,
 }
 
+/// Archive (`archived`) or restore a household; a refused archive comes
+/// back on the household's page with the reason typed.
 async fn set_archived(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
     id: String,
     archived: bool,
-    reason: String,
+    typed: ReasonForm,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::EditHouseholds)?;
     let back = format!("/households/{id}");
     let actor = user.actor();
+    let (hid, reason) = (id.clone(), typed.reason.clone());
     let result = run(&state, move |c| {
-        Ok(households::set_archived(c, &actor, &id, archived, &reason)?)
+        Ok(households::set_archived(
+            c, &actor, &hid, archived, &reason,
+        )?)
     })
     .await
     .map(|_| {
@@ -536,7 +559,11 @@ async fn set_archived(
             &[],
         )
     });
-    or_flash(&req, &back, result)
+    if archived {
+        or_again_on_household(req, user, state, id, "archive", &typed, result).await
+    } else {
+        or_flash(&req, &back, result)
+    }
 }
 
 pub async fn archive(
@@ -546,7 +573,7 @@ pub async fn archive(
     id: web::Path<String>,
     form: CsrfForm<ReasonForm>,
 ) -> Result<HttpResponse, AppError> {
-    set_archived(req, user, state, id.into_inner(), true, form.0.reason).await
+    set_archived(req, user, state, id.into_inner(), true, form.0).await
 }
 
 pub async fn restore(
@@ -556,7 +583,7 @@ pub async fn restore(
     id: web::Path<String>,
     form: CsrfForm<ReasonForm>,
 ) -> Result<HttpResponse, AppError> {
-    set_archived(req, user, state, id.into_inner(), false, form.0.reason).await
+    set_archived(req, user, state, id.into_inner(), false, form.0).await
 }
 
 /// The reissue form: the card the person saw as current.
@@ -626,6 +653,47 @@ impl CardsPage<'_> {
     fn page_link(&self, page: i64) -> String {
         format!("/households/cards?{}&page={page}", self.link)
     }
+}
+
+/// Which sheet of cards a page shows.
+enum Sheet {
+    /// One household's card; `reset_for` (its id) when its PIN may be
+    /// reset here.
+    Single { reset_for: Option<String> },
+    /// Every card on one sheet (an import's new households).
+    Whole,
+    /// Sheet `page` (0-based) of `pages`; `link` the filter for the others.
+    Paged { page: i64, pages: i64, link: String },
+}
+
+/// The printable card page: `cards` on `sheet`, with their PINs when
+/// `pins_shown`.
+fn cards_page(
+    req: &HttpRequest,
+    user: &CurrentUser,
+    cards: Vec<PrintCard>,
+    pins_shown: bool,
+    sheet: Sheet,
+) -> Result<HttpResponse, AppError> {
+    let (single, reset_for, page, pages, link) = match sheet {
+        Sheet::Single { reset_for } => (true, reset_for, 0, 1, String::new()),
+        Sheet::Whole => (false, None, 0, 1, String::new()),
+        Sheet::Paged { page, pages, link } => (false, None, page, pages, link),
+    };
+    let ctx = PageCtx::build(req, Some(user));
+    render(
+        &ctx,
+        &CardsPage {
+            ctx: &ctx,
+            cards,
+            single,
+            pins_shown,
+            reset_for,
+            page,
+            pages,
+            link,
+        },
+    )
 }
 
 /// The cards of `rows`. A card's PIN is a secret: it is read only when
@@ -705,20 +773,8 @@ pub async fn card(
         )?)
     })
     .await?;
-    let ctx = PageCtx::build(&req, Some(&user));
-    render(
-        &ctx,
-        &CardsPage {
-            ctx: &ctx,
-            cards,
-            single: true,
-            page: 0,
-            pages: 1,
-            link: String::new(),
-            pins_shown: show_pins,
-            reset_for: show_pins.then_some(id),
-        },
-    )
+    let reset_for = show_pins.then_some(id);
+    cards_page(&req, &user, cards, show_pins, Sheet::Single { reset_for })
 }
 
 pub async fn cards(
@@ -753,20 +809,8 @@ pub async fn cards(
             pages - 1
         )));
     }
-    let ctx = PageCtx::build(&req, Some(&user));
-    render(
-        &ctx,
-        &CardsPage {
-            ctx: &ctx,
-            cards,
-            single: false,
-            pins_shown: show_pins,
-            reset_for: None,
-            page,
-            pages,
-            link,
-        },
-    )
+    let sheet = Sheet::Paged { page, pages, link };
+    cards_page(&req, &user, cards, show_pins, sheet)
 }
 
 /// Give the household's card a new PIN (admins and the household's own
@@ -1140,20 +1184,7 @@ pub async fn import_cards(
         )?)
     })
     .await?;
-    let ctx = PageCtx::build(&req, Some(&user));
-    render(
-        &ctx,
-        &CardsPage {
-            ctx: &ctx,
-            cards,
-            single: false,
-            page: 0,
-            pages: 1,
-            link: String::new(),
-            pins_shown: show_pins,
-            reset_for: None,
-        },
-    )
+    cards_page(&req, &user, cards, show_pins, Sheet::Whole)
 }
 
 /// The confirm form: updates to registered households apply only when

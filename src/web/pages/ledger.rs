@@ -331,14 +331,8 @@ pub async fn adjust(
             flash_ok(&req, &back, "flash.adjustment_waiting", &[])
         }
     });
-    match result {
-        Err(AppError::Invalid(e)) => {
-            let lang = crate::web::extract::lang_of(&req);
-            let refused = crate::web::form::Refused::of(lang, "adjust", &typed, &e);
-            super::households::detail_page(req, user, state, household, None, refused).await
-        }
-        other => other,
-    }
+    super::households::or_again_on_household(req, user, state, household, "adjust", &typed, result)
+        .await
 }
 
 #[derive(Template)]

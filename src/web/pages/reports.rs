@@ -10,7 +10,8 @@ use crate::i18n::{self, Lang};
 use crate::reports::{self, Month, Summary};
 use crate::web::export::Sheet;
 use crate::web::extract::lang_of;
-use crate::web::page::{PageCtx, flash_ok, or_flash, render};
+use crate::web::form::{Refused, or_again};
+use crate::web::page::{PageCtx, flash_ok, or_flash, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 pub use crate::reports::scoped::MonthlyQuery;
@@ -45,6 +46,8 @@ struct MonthlyPage<'a> {
     can_close: bool,
     /// Stores in the area shown, for their own summaries.
     stores: Vec<crate::stores::StoreRow>,
+    /// A refused reopening (`"reopen"`), with the reason typed.
+    refused: Refused,
     /// The 12-month trend chart (SVG drawn here, no user text inside).
     trend_svg: String,
 }
@@ -54,6 +57,18 @@ pub async fn monthly(
     user: CurrentUser,
     state: web::Data<AppState>,
     q: web::Query<MonthlyQuery>,
+) -> Result<HttpResponse, AppError> {
+    monthly_page(req, user, state, q.into_inner(), Refused::default()).await
+}
+
+/// The summary; `refused` shows a refused reopening again (422, or 409),
+/// its reason kept.
+async fn monthly_page(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    q: MonthlyQuery,
+    refused: Refused,
 ) -> Result<HttpResponse, AppError> {
     let (s, areas) = load(&user, &state, &q).await?;
     let scope = user.scope.clone();
@@ -78,14 +93,15 @@ pub async fn monthly(
         Some(id) => format!("month={}&store_id={id}", s.month),
         None => format!("month={}&area_id={}", s.month, s.area_id),
     };
-    render(
+    let status = refused.status();
+    render_with_status(
         &ctx,
         &MonthlyPage {
             ctx: &ctx,
             printed_by: user.user.shown_name().to_string(),
             can_close: user.can(Action::CloseMonths)
                 && s.store_id.is_none()
-                && (s.closed.is_some() || s.month.end_day() <= today),
+                && (s.closed.is_some() || s.month.end_day() <= today || refused.is("reopen")),
             stores,
             trend_svg: if s.trend.is_empty() {
                 String::new()
@@ -104,7 +120,9 @@ pub async fn monthly(
             areas,
             printed_at,
             query,
+            refused,
         },
+        status,
     )
 }
 
@@ -379,7 +397,7 @@ fn sheet(name: String, headers: Vec<String>, rows: Vec<Vec<String>>) -> Sheet {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 pub struct CloseForm {
     #[serde(default)]
     pub month: String,
@@ -425,7 +443,8 @@ pub async fn close_month(
     or_flash(&req, &back, result)
 }
 
-/// Reopen a closed month, with a reason.
+/// Reopen a closed month, with a reason; a refusal comes back on the
+/// summary with the reason typed.
 pub async fn reopen_month(
     req: HttpRequest,
     user: CurrentUser,
@@ -451,5 +470,13 @@ pub async fn reopen_month(
         ))
     }
     .await;
-    or_flash(&req, &back, result)
+    let q = MonthlyQuery {
+        month: form.month.clone(),
+        area_id: form.area_id.clone(),
+        store_id: String::new(),
+    };
+    or_again(lang_of(&req), "reopen", &form, result, |r| {
+        monthly_page(req, user, state, q, r)
+    })
+    .await
 }

@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::areas::{self, Area};
+use crate::areas::Area;
 use crate::auth::{Action, Scope};
 use crate::domain::FieldError;
 use crate::goods::{self, Item};
@@ -18,8 +18,8 @@ use crate::stock::stocktake::{self, Stocktake};
 use crate::stock::{self, Account, HistoryFilter, LowStock, Movement, MovementKind, ShelfLine};
 use crate::stores::{self, StoreRow};
 use crate::web::extract::lang_of;
-use crate::web::form::Refused;
-use crate::web::page::{PageCtx, flash_ok, or_flash, render, render_with_status};
+use crate::web::form::{Refused, or_again};
+use crate::web::page::{PageCtx, flash_ok, render, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 /// Load the store a URL or form names, and check that the user may do
@@ -110,6 +110,7 @@ pub(super) async fn store_page(
     refused: Refused,
 ) -> Result<HttpResponse, AppError> {
     let sid = store.store.id.clone();
+    let scope = user.scope.clone();
     let (shelf, low, items, other_stores, areas, stocktakes) = run(&state, move |c| {
         let others = stores::list(c)?
             .into_iter()
@@ -120,7 +121,7 @@ pub(super) async fn store_page(
             stock::low_stock(c, Some(&sid))?,
             goods::list_active(c)?,
             others,
-            areas::tree(c)?,
+            super::areas::tree_in_context(c, &scope)?.0,
             stocktake::list_for_store(c, &sid)?,
         ))
     })
@@ -153,26 +154,6 @@ pub(super) async fn store_page(
         },
         status,
     )
-}
-
-/// A form of the store's page answered: a refused one comes back on the
-/// page (422) with what was typed and each error beside its field.
-async fn or_again(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-    store: StoreRow,
-    form: &'static str,
-    typed: serde_json::Value,
-    result: Result<HttpResponse, AppError>,
-) -> Result<HttpResponse, AppError> {
-    match result {
-        Err(AppError::Invalid(e)) => {
-            let refused = Refused::of(lang_of(&req), form, &typed, &e);
-            store_page(req, user, state, store, refused).await
-        }
-        other => other,
-    }
 }
 
 /// "My store": a clerk's own shelf; everyone else the list of stores.
@@ -236,7 +217,10 @@ pub async fn move_stock(
         Ok(done(&req, &back, "flash.stock_moved", out.replayed))
     }
     .await;
-    or_again(req, user, state, store, "move", typed, result).await
+    or_again(lang_of(&req), "move", &typed, result, |r| {
+        store_page(req, user, state, store, r)
+    })
+    .await
 }
 
 #[derive(Deserialize, serde::Serialize)]
@@ -284,7 +268,10 @@ pub async fn write_off(
         Ok(done(&req, &back, "flash.written_off", out.replayed))
     }
     .await;
-    or_again(req, user, state, store, "write_off", typed, result).await
+    or_again(lang_of(&req), "write_off", &typed, result, |r| {
+        store_page(req, user, state, store, r)
+    })
+    .await
 }
 
 #[derive(Deserialize, serde::Serialize)]
@@ -332,7 +319,10 @@ pub async fn buy_in(
         Ok(done(&req, &back, "flash.bought_in", out.replayed))
     }
     .await;
-    or_again(req, user, state, store, "buy_in", typed, result).await
+    or_again(lang_of(&req), "buy_in", &typed, result, |r| {
+        store_page(req, user, state, store, r)
+    })
+    .await
 }
 
 #[derive(Deserialize, serde::Serialize)]
@@ -362,7 +352,10 @@ pub async fn set_threshold(
     })
     .await
     .map(|i| flash_ok(&req, &back, "flash.threshold_set", &[("item", i.name)]));
-    or_again(req, user, state, store, "threshold", typed, result).await
+    or_again(lang_of(&req), "threshold", &typed, result, |r| {
+        store_page(req, user, state, store, r)
+    })
+    .await
 }
 
 /// A store's own price for an item (empty: back to the catalogue's).
@@ -384,7 +377,10 @@ pub async fn set_price(
     })
     .await
     .map(|i| flash_ok(&req, &back, "flash.price_set", &[("item", i.name)]));
-    or_again(req, user, state, store, "price", typed, result).await
+    or_again(lang_of(&req), "price", &typed, result, |r| {
+        store_page(req, user, state, store, r)
+    })
+    .await
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -706,6 +702,8 @@ struct MovementPage<'a> {
     /// The workflow that made the movement, which alone may undo it.
     owner: Option<stock::Owner>,
     key: String,
+    /// A refused reversal (`"reverse"`), with the reason typed.
+    refused: Refused,
 }
 
 /// The stores a movement touched, loaded; the user must be allowed `action`
@@ -742,7 +740,19 @@ pub async fn movement(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let (m, touched) = movement_for(&state, &user, Action::ViewStock, id.into_inner()).await?;
+    movement_page(req, user, state, id.into_inner(), Refused::default()).await
+}
+
+/// The movement; `refused` shows a refused reversal again (422, or 409
+/// when it was reversed meanwhile), its reason kept.
+async fn movement_page(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: String,
+    refused: Refused,
+) -> Result<HttpResponse, AppError> {
+    let (m, touched) = movement_for(&state, &user, Action::ViewStock, id).await?;
     let lang = lang_of(&req);
     let can_reverse = m.kind() != Some(MovementKind::Reversal)
         && touched
@@ -776,11 +786,14 @@ pub async fn movement(
     })
     .await?;
     let ctx = PageCtx::build(&req, Some(&user));
-    render(
+    let status = refused.status();
+    render_with_status(
         &ctx,
         &MovementPage {
             ctx: &ctx,
-            can_reverse: can_reverse && reversed_by.is_none() && owner.is_none(),
+            can_reverse: can_reverse
+                && owner.is_none()
+                && (reversed_by.is_none() || refused.is("reverse")),
             owner,
             m,
             item,
@@ -788,11 +801,13 @@ pub async fn movement(
             to_label,
             reversed_by,
             key: form_key(),
+            refused,
         },
+        status,
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 pub struct ReverseForm {
     #[serde(default)]
     key: String,
@@ -809,14 +824,15 @@ pub async fn reverse(
     form: CsrfForm<ReverseForm>,
 ) -> Result<HttpResponse, AppError> {
     let (m, _) = movement_for(&state, &user, Action::MoveStock, id.into_inner()).await?;
-    let back = format!("/movements/{}", m.id);
     let f = form.0;
     let ctx = user.actor();
     let today = crate::time::today(state.config.time_zone);
+    let mid = m.id.clone();
     let result = async {
         let key = IdemKey::parse(&f.key)?;
+        let reason = f.reason.clone();
         let out = run(&state, move |c| {
-            Ok(stock::reverse(c, &ctx, &key, &m.id, &f.reason, today)?)
+            Ok(stock::reverse(c, &ctx, &key, &m.id, &reason, today)?)
         })
         .await?;
         Ok(done(
@@ -827,7 +843,10 @@ pub async fn reverse(
         ))
     }
     .await;
-    or_flash(&req, &back, result)
+    or_again(lang_of(&req), "reverse", &f, result, |r| {
+        movement_page(req, user, state, mid, r)
+    })
+    .await
 }
 
 #[derive(Template)]

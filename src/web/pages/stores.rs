@@ -2,7 +2,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::areas::{self, Area};
+use crate::areas::Area;
 use crate::auth::Action;
 use crate::domain::FieldError;
 use crate::stores::{self, StoreForm, StoreRow};
@@ -37,12 +37,14 @@ async fn list_page(
     refused: Refused,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ViewStores)?;
-    let (stores, areas, show_expected) = run(&state, |c| {
-        Ok((
-            stores::list(c)?,
-            areas::tree(c)?,
-            crate::stock::stocktake::show_expected(c)?,
-        ))
+    let scope = user.scope.clone();
+    let (stores, areas, show_expected) = run(&state, move |c| {
+        let (areas, names) = super::areas::tree_in_context(c, &scope)?;
+        let mut stores = stores::list(c)?;
+        for s in &mut stores {
+            s.area_name = names.name(&s.area_name, &s.area_path);
+        }
+        Ok((stores, areas, crate::stock::stocktake::show_expected(c)?))
     })
     .await?;
     let ctx = PageCtx::build(&req, Some(&user));

@@ -3,7 +3,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::areas::{self, Area};
+use crate::areas::Area;
 use crate::auth::Action;
 use crate::domain::FieldChecks;
 use crate::domain::{NewPassword, Role, Username, parse_optional_text};
@@ -77,8 +77,20 @@ async fn list_page(
     refused: Refused,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ManageUsers)?;
-    let (all, areas, stores) = run(&state, |c| {
-        Ok((users::list(c)?, areas::tree(c)?, stores::list(c)?))
+    let scope = user.scope.clone();
+    let (all, areas, stores) = run(&state, move |c| {
+        let (areas, _) = super::areas::tree_in_context(c, &scope)?;
+        let mut rows = users::list(c)?;
+        // Each user's area as the picker names it (a village with its town).
+        for r in &mut rows {
+            if let Some(a) = areas
+                .iter()
+                .find(|a| r.user.area_id.as_deref() == Some(a.id.as_str()))
+            {
+                r.area_name = Some(a.name.clone());
+            }
+        }
+        Ok((rows, areas, stores::list(c)?))
     })
     .await?;
     let ctx = PageCtx::build(&req, Some(&user));
@@ -281,10 +293,12 @@ async fn detail_page(
     personal_refused: Option<(users::PersonalForm, crate::domain::FieldError)>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ManageUsers)?;
+    let scope = user.scope.clone();
     let (subject, areas, stores, personal) = run(&state, move |c| {
         let subject = users::find(c, &id)?.ok_or(AppError::NotFound)?;
         let personal = users::personal(c, &subject.id)?;
-        Ok((subject, areas::tree(c)?, stores::list(c)?, personal))
+        let (areas, _) = super::areas::tree_in_context(c, &scope)?;
+        Ok((subject, areas, stores::list(c)?, personal))
     })
     .await?;
     let ctx = PageCtx::build(&req, Some(&user));
