@@ -124,8 +124,8 @@ pub enum Command {
 pub enum SignalsCommand {
     /// Forget the stored monthly figures of the integrity signals (the
     /// signals page's 12-month sparkline) and compute the last months
-    /// again for the whole scheme (after changing a threshold, or to check
-    /// them); other areas' figures are computed again when first shown.
+    /// again for the city and its districts (after changing a threshold,
+    /// or to check them); other areas' are computed in memory when shown.
     Rebuild {
         /// Months before the current one to compute
         #[arg(long, default_value_t = 11)]

@@ -2,7 +2,9 @@
 //! erased a configured number of years after they were archived. The name
 //! is kept as initials (王大山 -> 王**), the ID number, phone, address,
 //! notes and reasons given for status changes are removed; the household, its village and its ledgers stay, as
-//! the accounts of public donations must. See docs/privacy.md.
+//! the accounts of public donations must. Staff disabled as long ago lose
+//! their own phone, ID number and home the same way
+//! (`users::erase_personal_due`). See docs/privacy.md.
 
 use chrono::{Months, NaiveDateTime};
 use diesel::prelude::*;
@@ -57,6 +59,9 @@ pub struct Outcome {
     /// The households that could not be erased: (household id, why, as a
     /// stored message). Each was left as it was; the next run tries again.
     pub failed: Vec<(String, String)>,
+    /// Staff disabled as long ago whose own phone, ID number and home were
+    /// erased (or would be): `users::erase_personal_due`.
+    pub staff: Vec<String>,
 }
 
 const BATCH: usize = 200;
@@ -87,6 +92,7 @@ pub fn run(
         return Ok(Outcome {
             households: ids,
             failed: Vec::new(),
+            staff: crate::users::personal_due(conn, before)?,
         });
     }
     let mut out = Outcome::default();
@@ -128,6 +134,7 @@ pub fn run(
         out.households.extend(erased);
         out.failed.extend(failed);
     }
+    out.staff = crate::users::erase_personal_due(conn, ctx, before, years)?;
     settings::put_raw(
         conn,
         "last_retention",

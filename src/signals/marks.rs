@@ -7,11 +7,11 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::{Kind, SignalsError};
-use crate::audit::{self, AuditCtx};
-use crate::auth::Action;
+use crate::audit;
+use crate::auth::{Action, Actor, Scope};
 use crate::db::schema::{signal_marks, users};
 use crate::db::{self, DbConn};
-use crate::domain::{FieldError, Role, parse_name};
+use crate::domain::{FieldError, parse_name};
 use crate::time::Month;
 
 /// A mark as shown beside its finding.
@@ -65,22 +65,19 @@ pub struct MarkForm {
     pub note: String,
 }
 
-/// Mark a finding as looked into, with a note (1-500 characters).
+/// Mark a finding as looked into, with a note (1-500 characters), as the
+/// acting admin or auditor.
 ///
-/// Errors: `Forbidden` for anyone but admins and auditors; `Invalid` naming
-/// `field.month`, `field.signal` (an unknown signal or subject) or
-/// `field.signal_note` (empty, too long), or `error.signal_marked` when
-/// someone has marked it already (nothing changes).
-pub fn mark(
-    c: &mut DbConn,
-    ctx: &AuditCtx,
-    role: Role,
-    user_id: &str,
-    form: &MarkForm,
-) -> Result<(), SignalsError> {
-    if !crate::auth::permissions::can(role, Action::MarkSignals) {
-        return Err(SignalsError::Forbidden);
-    }
+/// Errors: `Forbidden` for anyone but admins and auditors (checked first);
+/// `Invalid` naming `field.report_area` (`error.area_unknown`: an area that
+/// is unknown or outside the actor's scope), `field.month`, `field.signal`
+/// (an unknown signal or subject, or a finding about the actor themselves,
+/// which they never see) or `field.signal_note` (empty, too long), or
+/// `error.signal_marked` when someone has marked it already. Nothing
+/// changes on any error.
+pub fn mark(c: &mut DbConn, actor: &Actor, form: &MarkForm) -> Result<(), SignalsError> {
+    actor.require(Action::MarkSignals)?;
+    in_scope(c, &actor.scope, form.area.trim())?;
     let month = Month::parse(&form.month)?;
     let kind = Kind::parse(form.kind.trim())
         .ok_or_else(|| FieldError::new("field.signal", "error.signal_unknown"))?;
@@ -88,6 +85,7 @@ pub fn mark(
     if subject.is_empty()
         || subject.chars().count() > 200
         || crate::domain::has_control_chars(subject)
+        || about(subject, &actor.user_id)
     {
         return Err(FieldError::new("field.signal", "error.signal_unknown").into());
     }
@@ -101,7 +99,7 @@ pub fn mark(
                 signal_marks::kind.eq(kind.as_str()),
                 signal_marks::subject.eq(subject),
                 signal_marks::note.eq(&note),
-                signal_marks::marked_by.eq(user_id),
+                signal_marks::marked_by.eq(&actor.user_id),
                 signal_marks::marked_at.eq(db::now()),
             ))
             .execute(c);
@@ -114,7 +112,7 @@ pub fn mark(
         }
         audit::record(
             c,
-            ctx,
+            actor,
             "signal.mark",
             "signal",
             &id,
@@ -122,4 +120,37 @@ pub fn mark(
         )?;
         Ok(())
     })
+}
+
+/// The area the mark is made from lies in the scope (an empty one is the
+/// scope's own); one outside it reads as unknown.
+fn in_scope(c: &mut DbConn, scope: &Scope, area_id: &str) -> Result<(), SignalsError> {
+    if area_id.is_empty() {
+        return Ok(());
+    }
+    match crate::areas::find(c, area_id)? {
+        Some(a) if scope.covers_area_path(&a.path) => Ok(()),
+        _ => Err(FieldError::new("field.report_area", "error.area_unknown").into()),
+    }
+}
+
+/// Whether a subject (a user id, or a pair or note keyed `user|...`) is
+/// about this user: nobody sees, so nobody marks, a finding about
+/// themselves.
+fn about(subject: &str, user_id: &str) -> bool {
+    !user_id.is_empty() && subject.split('|').any(|part| part == user_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::about;
+
+    #[test]
+    fn a_finding_about_oneself_is_told_apart() {
+        assert!(about("u1", "u1"));
+        assert!(about("u2|u1", "u1"));
+        assert!(about("u1|2026-10-03|note", "u1"));
+        assert!(!about("u10", "u1"));
+        assert!(!about("h1", ""));
+    }
 }

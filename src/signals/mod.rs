@@ -385,6 +385,12 @@ impl From<FieldError> for SignalsError {
     }
 }
 
+impl From<crate::auth::Forbidden> for SignalsError {
+    fn from(_: crate::auth::Forbidden) -> Self {
+        SignalsError::Forbidden
+    }
+}
+
 impl crate::db::RetryableError for SignalsError {
     fn is_retryable(&self) -> bool {
         matches!(self, SignalsError::Db(e) if e.is_retryable())
@@ -487,7 +493,8 @@ pub fn compute_month(
 
 /// The report for a month and area: findings with names and marks, a
 /// 12-month trend per signal (the eleven months before from their running
-/// figures, `trend`), most serious first.
+/// figures where kept, else computed in memory: `trend::counts`), most
+/// serious first. Reads only: showing the page writes nothing.
 pub fn compute_report(
     c: &mut DbConn,
     tz: Tz,
@@ -498,13 +505,7 @@ pub fn compute_report(
 ) -> diesel::QueryResult<Report> {
     let mut now = compute_month(c, tz, key, &area.path, month, t)?;
     // The trend: the eleven months before, from their running figures.
-    let mut months = Vec::new();
-    let mut m = month;
-    for _ in 0..11 {
-        m = m.prev();
-        months.push(m);
-    }
-    months.reverse();
+    let months = trend::months_before(month, trend::MONTHS_BEFORE);
     let past = trend::counts(c, tz, key, &area.id, &area.path, &months, t)?;
     let trend: Vec<Vec<usize>> = (0..Kind::ALL.len())
         .map(|i| {

@@ -712,3 +712,73 @@ pub fn set_personal(
         Ok(())
     })
 }
+
+/// Staff whose own phone, ID number or home are due for erasure under the
+/// retention period, as households archived that long ago are: disabled,
+/// unchanged since `before` (UTC; a disabled record's last change is its
+/// disabling or later), with any of them on file. Their ids, in order.
+pub fn personal_due(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<Vec<String>> {
+    users::table
+        .filter(users::disabled.eq(true))
+        .filter(users::updated_at.lt(before))
+        .filter(
+            users::id_cipher
+                .ne("")
+                .or(users::phone_cipher.ne(""))
+                .or(users::home_area_id.is_not_null())
+                .or(users::home_address.ne("")),
+        )
+        .order(users::id.asc())
+        .select(users::id)
+        .load(conn)
+}
+
+/// Erase the own phone, ID number and home of the staff due
+/// (`personal_due`), each in its own transaction with an audit row
+/// (`user.erase`) naming no personal data; the account itself (its name,
+/// role and what it did) stays. Checked again inside the transaction, so a
+/// record enabled or changed meanwhile is left alone. Returns the users
+/// erased.
+pub fn erase_personal_due(
+    conn: &mut DbConn,
+    who: &impl audit::Who,
+    before: NaiveDateTime,
+    years: i64,
+) -> QueryResult<Vec<String>> {
+    let mut erased = Vec::new();
+    for id in personal_due(conn, before)? {
+        let done = db::write_tx(conn, |c| {
+            let n = diesel::update(
+                users::table
+                    .find(&id)
+                    .filter(users::disabled.eq(true))
+                    .filter(users::updated_at.lt(before)),
+            )
+            .set((
+                users::id_cipher.eq(""),
+                users::id_lookup.eq(""),
+                users::id_masked.eq(""),
+                users::phone_cipher.eq(""),
+                users::phone_masked.eq(""),
+                users::home_area_id.eq(None::<String>),
+                users::home_address.eq(""),
+            ))
+            .execute(c)?;
+            if n == 1 {
+                audit::record(
+                    c,
+                    who,
+                    "user.erase",
+                    "user",
+                    &id,
+                    &format!("retention: disabled more than {years} years ago"),
+                )?;
+            }
+            Ok::<_, diesel::result::Error>(n == 1)
+        })?;
+        if done {
+            erased.push(id);
+        }
+    }
+    Ok(erased)
+}

@@ -421,3 +421,196 @@ app_test! {
         assert!(n.detail.contains("phone") && n.detail.contains("address") && !n.detail.contains("id"), "{n:?}");
     }
 }
+
+app_test! {
+    async fn showing_the_signals_never_writes_their_figures(app) {
+        use aixin::db::schema::signal_month_counts as smc;
+        use aixin::signals::trend;
+        let tz = app.config.time_zone;
+        let [city, district, town, _] = app.area_chain("图");
+        app.user("tu-auditor", Role::Auditor, None, None);
+        let auditor = app.client();
+        auditor.login("tu-auditor", PASSWORD).await;
+        let month = aixin::time::Month::of(aixin::time::today(tz)).prev();
+        let count = || -> i64 { smc::table.count().get_result(&mut app.conn()).unwrap() };
+
+        // A past month's page, with its eleven months before: computed in
+        // memory, nothing stored, however often it is shown.
+        for area in [&city, &town, &city] {
+            let page = auditor.get(&format!("/signals?month={month}&area={area}")).await;
+            assert_eq!(page.status, 200, "{}", page.body);
+            assert!(page.body.contains("aria-label=\"0 0 0 0 0 0 0 0 0 0 0 0\""));
+        }
+        let xlsx = auditor.get(&format!("/signals.xlsx?month={month}&area={city}")).await;
+        assert_eq!(xlsx.status, 200);
+        assert_eq!(count(), 0);
+
+        // The daily job keeps them: the month just past, and the months
+        // before it, for the city and its district (not the town).
+        let day = aixin::time::today(tz);
+        let done = trend::daily(&mut app.conn(), tz, &app.key, day).unwrap();
+        assert!(done.is_some());
+        let kept: Vec<String> = smc::table
+            .select(smc::area_id)
+            .distinct()
+            .load(&mut app.conn())
+            .unwrap();
+        assert!(kept.contains(&city) && kept.contains(&district), "{kept:?}");
+        assert!(!kept.contains(&town), "{kept:?}");
+        let months: Vec<String> = smc::table
+            .filter(smc::area_id.eq(&city))
+            .select(smc::month)
+            .distinct()
+            .load(&mut app.conn())
+            .unwrap();
+        assert_eq!(months.len(), trend::MONTHS_BEFORE, "{months:?}");
+        // Claimed once a day.
+        assert!(trend::daily(&mut app.conn(), tz, &app.key, day).unwrap().is_none());
+
+        // The page reads them back (here made recognisable), still writing
+        // nothing.
+        diesel::update(smc::table.filter(smc::area_id.eq(&city)))
+            .set(smc::findings.eq(7))
+            .execute(&mut app.conn())
+            .unwrap();
+        let before = count();
+        let page = auditor.get(&format!("/signals?area={city}")).await;
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains("aria-label=\"7 7 7 7 7 7 7 7 7 7 7 0\""), "{}", page.body);
+        assert_eq!(count(), before);
+
+        // Under other thresholds the stored figures do not count: computed
+        // again in memory for the view, and filled in by the next run.
+        aixin::settings::put_raw(&mut app.conn(), aixin::signals::FAST_MIN.key, "21").unwrap();
+        let page = auditor.get(&format!("/signals?area={city}")).await;
+        assert!(page.body.contains("aria-label=\"0 0 0 0 0 0 0 0 0 0 0 0\""));
+        assert_eq!(count(), before);
+        let filled = trend::fill(
+            &mut app.conn(),
+            tz,
+            &app.key,
+            &trend::months_before(aixin::time::Month::of(day), trend::MONTHS_BEFORE),
+        )
+        .unwrap();
+        assert_eq!(filled, 2 * trend::MONTHS_BEFORE, "the city and its district");
+    }
+}
+
+app_test! {
+    async fn a_mark_is_checked_against_the_actors_role_and_scope(app) {
+        use aixin::auth::{Actor, Scope};
+        use aixin::signals::marks::{self, MarkForm};
+        let [city, _, town, _] = app.area_chain("标");
+        let [other_city, ..] = app.area_chain("别");
+        let auditor = app.user("biao-auditor", Role::Auditor, None, None);
+        let mut c = app.conn();
+        let path = aixin::areas::find(&mut c, &city).unwrap().unwrap().path;
+        let scoped = Actor::user(&auditor, Role::Auditor, Scope::Area { id: city.clone(), path });
+        let form = |area: &str, subject: &str| MarkForm {
+            month: "2026-10".into(),
+            area: area.into(),
+            kind: "review_pair".into(),
+            subject: subject.into(),
+            note: "查过".into(),
+        };
+        let field = |r: Result<(), signals::SignalsError>| match r {
+            Err(signals::SignalsError::Invalid(e)) => e.field.to_string(),
+            other => panic!("{other:?}"),
+        };
+
+        // An official may not mark at all, whatever the form says.
+        let official = Actor::user(&auditor, Role::Official, Scope::All);
+        assert!(matches!(
+            marks::mark(&mut c, &official, &form(&city, "u1|u2")),
+            Err(signals::SignalsError::Forbidden)
+        ));
+        // An area outside the auditor's city reads as unknown.
+        assert_eq!(field(marks::mark(&mut c, &scoped, &form(&other_city, "u1|u2"))), "field.report_area");
+        // Nor does anyone mark a finding about themselves.
+        assert_eq!(
+            field(marks::mark(&mut c, &scoped, &form(&town, &format!("u1|{auditor}")))),
+            "field.signal"
+        );
+        let n: i64 = signal_marks::table.count().get_result(&mut c).unwrap();
+        assert_eq!(n, 0);
+        // Inside the scope it is marked, audited under the auditor.
+        marks::mark(&mut c, &scoped, &form(&town, "u1|u2")).unwrap();
+        let by: String = signal_marks::table
+            .select(signal_marks::marked_by)
+            .first(&mut c)
+            .unwrap();
+        assert_eq!(by, auditor);
+        assert!(app.audit_actions().iter().any(|a| a == "signal.mark"));
+    }
+}
+
+app_test! {
+    async fn staff_records_own_data_goes_with_the_retention_period(app) {
+        use aixin::auth::Actor;
+        use aixin::db::schema::users;
+        use aixin::users::Personal;
+        let [_, _, _, village] = app.area_chain("退");
+        let gone = app.user("tui-gone", Role::Auditor, None, None);
+        let recent = app.user("tui-recent", Role::Auditor, None, None);
+        let active = app.user("tui-active", Role::Auditor, None, None);
+        let console = Actor::console();
+        let id_number = test_id_number();
+        {
+            let mut c = app.conn();
+            for u in [&gone, &recent, &active] {
+                let p = Personal {
+                    phone: Some(Some(aixin::domain::Phone::parse("field.phone", "13800138000").unwrap())),
+                    id_number: Some(Some(aixin::domain::IdNumber::parse("field.id_number", &id_number).unwrap())),
+                    home_area_id: Some(village.clone()),
+                    home_address: "一组1号".into(),
+                };
+                aixin::users::set_personal(&mut c, &console, &app.key, u, &p).unwrap();
+            }
+            for u in [&gone, &recent] {
+                aixin::users::set_disabled(&mut c, &console, u, true).unwrap();
+            }
+            // Disabled (or, for the active one, unchanged) three years ago.
+            diesel::update(users::table.filter(users::id.eq_any([&gone, &active])))
+                .set(users::updated_at.eq(aixin::db::now() - chrono::Duration::days(3 * 366)))
+                .execute(&mut c)
+                .unwrap();
+        }
+        let run = |dry_run| {
+            aixin::households::retention::run(
+                &mut app.conn(),
+                &aixin::audit::AuditCtx::console(),
+                2,
+                aixin::db::now(),
+                dry_run,
+            )
+            .unwrap()
+        };
+        assert_eq!(run(true).staff, vec![gone.clone()]);
+        let shown = |u: &str| -> (String, String, Option<String>, String) {
+            users::table
+                .find(u)
+                .select((users::phone_masked, users::id_lookup, users::home_area_id, users::phone_cipher))
+                .first(&mut app.conn())
+                .unwrap()
+        };
+        assert_eq!(shown(&gone).0, "138****8000", "a dry run changes nothing");
+        assert_eq!(run(false).staff, vec![gone.clone()]);
+        assert_eq!(shown(&gone), (String::new(), String::new(), None, String::new()));
+        for u in [&recent, &active] {
+            let (masked, lookup, home, _) = shown(u);
+            assert_eq!(masked, "138****8000");
+            assert_eq!(lookup, app.key.lookup("id", &id_number));
+            assert_eq!(home.as_deref(), Some(village.as_str()));
+        }
+        assert!(app.audit_actions().iter().any(|a| a == "user.erase"));
+        assert!(run(false).staff.is_empty(), "once");
+
+        // Masked on their pages, as households' are; the API's users carry none of it.
+        let admin = app.admin().await;
+        let page = admin.get(&format!("/users/{active}")).await;
+        assert!(page.body.contains("138****8000"));
+        assert!(!page.body.contains("13800138000") && !page.body.contains(&id_number));
+        let page = admin.get(&format!("/users/{gone}")).await;
+        assert!(!page.body.contains("138****8000"));
+    }
+}

@@ -10,7 +10,7 @@ use crate::i18n::{self, Lang};
 use crate::signals::marks::{self, MarkForm};
 use crate::signals::{self, Report, SignalsQuery, Viewer};
 use crate::web::export::Sheet;
-use crate::web::extract::{audit_ctx, lang_of};
+use crate::web::extract::lang_of;
 use crate::web::page::{PageCtx, flash_ok, render, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
@@ -255,15 +255,10 @@ pub async fn mark(
     state: web::Data<AppState>,
     form: CsrfForm<MarkForm>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(crate::auth::Action::MarkSignals)?;
     let form = form.0;
-    let ctx = audit_ctx(&req, Some(&user));
-    let (role, user_id) = (user.role(), user.user.id.clone());
+    let actor = user.actor();
     let f = form.clone();
-    let result = run(&state, move |c| {
-        Ok(marks::mark(c, &ctx, role, &user_id, &f)?)
-    })
-    .await;
+    let result = run(&state, move |c| Ok(marks::mark(c, &actor, &f)?)).await;
     let q = SignalsQuery {
         month: form.month.clone(),
         area: form.area.clone(),
