@@ -578,7 +578,7 @@ app_test! {
         let run = |dry_run| {
             aixin::households::retention::run(
                 &mut app.conn(),
-                &aixin::audit::AuditCtx::console(),
+                &aixin::auth::Actor::console(),
                 2,
                 aixin::db::now(),
                 dry_run,
