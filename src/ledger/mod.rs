@@ -6,6 +6,8 @@
 
 pub mod chain;
 pub mod closed;
+pub mod goods_totals;
+pub mod redemption_totals;
 mod statement;
 pub mod totals;
 
@@ -403,8 +405,11 @@ pub struct VerifyReport {
     pub balance_mismatches: Vec<(String, i64, i64)>,
     /// Households whose entries sum below zero.
     pub negative: Vec<String>,
-    /// Months whose reporting totals differ from their entries:
-    /// (month, kind, in the totals, from the entries).
+    /// Months whose reporting totals differ from what they sum:
+    /// (month, kind, in the totals, from the entries) for the points
+    /// totals; for the goods and redemption totals (month, the table and
+    /// what, units or points in the totals, from the movements or
+    /// redemptions).
     pub totals_mismatches: Vec<(String, String, i64, i64)>,
     /// Sum over all accounts (zero in a double-entry ledger).
     pub total: i64,
@@ -468,6 +473,13 @@ pub fn verify(conn: &mut DbConn) -> QueryResult<VerifyReport> {
         }
     }
     report.totals_mismatches = totals::compare(conn, months)?;
+    // The summary's other running totals, each against what it sums.
+    report
+        .totals_mismatches
+        .extend(goods_totals::compare(conn)?);
+    report
+        .totals_mismatches
+        .extend(redemption_totals::compare(conn)?);
     let cached: Vec<(String, i64)> = point_balances::table
         .select((point_balances::account, point_balances::balance))
         .load(conn)?;

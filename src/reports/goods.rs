@@ -5,11 +5,11 @@ use diesel::QueryableByName;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 
-use super::{Bind, load};
+use super::{Bind, Month, load, utc};
 use crate::db::DbConn;
 
-/// Stock movements since the month began, summed by where they went, what,
-/// and whether in the month (period 1) or after it (2).
+/// Stock moved since the month began, summed by where it went, what, and
+/// whether in the month (period 1) or after it (2).
 #[derive(QueryableByName, Debug, Clone)]
 struct MovedRow {
     #[diesel(sql_type = Nullable<Text>)]
@@ -81,12 +81,13 @@ impl GoodsLine {
 /// Stock per store and item: opening, the month's movements by kind and
 /// direction, closing; for every store in the area at once. The closing
 /// stock is what the shelf holds now less what moved after the month, so
-/// only the movements since the month began are read: once, summed by the
-/// database, and shared out to the area's stores here.
+/// only what moved since the month began is read: from the running totals
+/// (`moved`), and shared out to the area's stores here.
 pub(super) fn lines(
     conn: &mut DbConn,
     filter: &str,
     prefix: &str,
+    month: Month,
     start_utc: NaiveDateTime,
     end_utc: NaiveDateTime,
 ) -> QueryResult<Vec<GoodsLine>> {
@@ -102,16 +103,7 @@ pub(super) fn lines(
     .into_iter()
     .map(|r| (r.id, r.name))
     .collect();
-    let moved: Vec<MovedRow> = load(
-        conn,
-        "SELECT m.from_store_id AS from_store, m.to_store_id AS to_store, m.item_id AS item_id,
-                m.kind AS kind, CAST(CASE WHEN m.at < $2 THEN 1 ELSE 2 END AS BIGINT) AS period,
-                CAST(SUM(m.quantity) AS BIGINT) AS quantity
-           FROM stock_movements m
-          WHERE m.at >= $1
-          GROUP BY m.from_store_id, m.to_store_id, m.item_id, m.kind, CASE WHEN m.at < $2 THEN 1 ELSE 2 END",
-        &[Bind::Ts(start_utc), Bind::Ts(end_utc)],
-    )?;
+    let moved = moved(conn, month, start_utc, end_utc)?;
     let shelves: Vec<ShelfRow> = load(
         conn,
         &format!(
@@ -197,4 +189,46 @@ pub(super) fn lines(
     // Items with no stock and no movement this month say nothing.
     out.retain(|g| g.opening != 0 || g.closing != 0 || g.flows() != 0 || g.redeemed != 0);
     Ok(out)
+}
+
+/// What moved since `month` began (`[start_utc, end_utc)` in UTC), in it
+/// (period 1) and after it (2): the UTC months' running totals
+/// (`ledger::goods_totals`), with the hours between the UTC months and the
+/// scheme's month read from the movements themselves (`utc::pieces`).
+fn moved(
+    conn: &mut DbConn,
+    month: Month,
+    start_utc: NaiveDateTime,
+    end_utc: NaiveDateTime,
+) -> QueryResult<Vec<MovedRow>> {
+    let mut moved: Vec<MovedRow> = load(
+        conn,
+        "SELECT CASE WHEN t.direction < 0 THEN t.store_id END AS from_store,
+                CASE WHEN t.direction > 0 THEN t.store_id END AS to_store,
+                t.item_id AS item_id, t.kind AS kind,
+                CAST(CASE WHEN t.month = $1 THEN 1 ELSE 2 END AS BIGINT) AS period,
+                CAST(SUM(t.quantity) AS BIGINT) AS quantity
+           FROM stock_month_totals t
+          WHERE t.month >= $1
+          GROUP BY t.store_id, t.direction, t.item_id, t.kind, CASE WHEN t.month = $1 THEN 1 ELSE 2 END",
+        &[Bind::Text(month.to_string())],
+    )?;
+    for p in utc::pieces(month, start_utc, end_utc) {
+        moved.extend(load::<MovedRow>(
+            conn,
+            "SELECT m.from_store_id AS from_store, m.to_store_id AS to_store, m.item_id AS item_id,
+                    m.kind AS kind, CAST($3 AS BIGINT) AS period,
+                    CAST($4 * SUM(m.quantity) AS BIGINT) AS quantity
+               FROM stock_movements m
+              WHERE m.at >= $1 AND m.at < $2
+              GROUP BY m.from_store_id, m.to_store_id, m.item_id, m.kind",
+            &[
+                Bind::Ts(p.from),
+                Bind::Ts(p.to),
+                Bind::Int(p.period),
+                Bind::Int(p.sign),
+            ],
+        )?);
+    }
+    Ok(moved)
 }

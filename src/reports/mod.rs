@@ -12,6 +12,7 @@ mod redemptions;
 pub mod scoped;
 pub mod snapshot;
 pub mod trend;
+mod utc;
 
 pub use donations::DonationsSection;
 pub use goods::GoodsLine;
@@ -150,7 +151,7 @@ fn compute_store(
             Bind::Ts(end_utc),
         ],
     )?;
-    let goods = goods::lines(conn, STORE_FILTER, &id, start_utc, end_utc)?;
+    let goods = goods::lines(conn, STORE_FILTER, &id, month, start_utc, end_utc)?;
     let donations = donations::section(conn, STORE_FILTER, &id, start, end)?;
     let mut summary = Summary {
         month,
@@ -200,20 +201,10 @@ fn compute(conn: &mut DbConn, tz: Tz, area_id: &str, month: Month) -> QueryResul
     // Redemptions by households of the area: made in the month, less the
     // voids made in it (a void in a later month counts in that month, and
     // does not change the month that is over).
-    let red_from = "FROM redemptions r JOIN households h ON h.id = r.household_id JOIN areas a ON a.id = h.area_id
-          WHERE a.path LIKE $1";
-    let redemptions = redemptions::section(
-        conn,
-        red_from,
-        &[
-            Bind::Text(prefix.clone()),
-            Bind::Ts(start_utc),
-            Bind::Ts(end_utc),
-        ],
-    )?;
+    let redemptions = redemptions::area_section(conn, &prefix, month, start_utc, end_utc)?;
     let breakdown = totals.breakdown(conn, &area.id)?;
     let after = totals.after();
-    let goods = goods::lines(conn, AREA_FILTER, &prefix, start_utc, end_utc)?;
+    let goods = goods::lines(conn, AREA_FILTER, &prefix, month, start_utc, end_utc)?;
     let donations = donations::section(conn, AREA_FILTER, &prefix, start, end)?;
 
     let mut summary = Summary {

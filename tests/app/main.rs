@@ -60,6 +60,7 @@ mod points;
 mod province;
 mod queries;
 mod races;
+mod report_totals;
 mod reports;
 mod search;
 mod signals;
