@@ -65,19 +65,18 @@ pub(super) fn section(
     )?;
     let key = month.to_string();
     let quiet_since = month.prev().prev();
-    // Quiet in the last three months: on SQLite for a whole city or province, against
-    // the set of those who were not; otherwise asked household by household
-    // (PostgreSQL makes that an anti-join, and the set of a whole city's
-    // active households would not fit its hash table for NOT IN: it would
-    // scan the set once per household).
-    let quiet = if matches!(area.level.as_str(), "province" | "city")
-        && matches!(conn, DbConn::Sqlite(_))
-    {
-        "h.id NOT IN (SELECT p.household_id FROM household_months p WHERE p.month >= $2 AND p.month <= $3)"
-    } else {
-        "NOT EXISTS (SELECT 1 FROM household_months p
-                      WHERE p.household_id = h.id AND p.month >= $2 AND p.month <= $3)"
+    // Quiet in the last three months, asked household by household. On
+    // SQLite the areas are walked in path order and each one's households
+    // in turn (CROSS JOIN keeps that order), so the walk stops at the
+    // listing's limit instead of sorting the whole area's households (for
+    // a city: 20,000 households walked instead of 80,000 against 170,000
+    // months of activity). PostgreSQL makes the same an anti-join.
+    let households_of_area = match conn {
+        DbConn::Sqlite(_) => "areas a CROSS JOIN households h ON h.area_id = a.id",
+        DbConn::Pg(_) => "households h JOIN areas a ON a.id = h.area_id",
     };
+    let quiet = "NOT EXISTS (SELECT 1 FROM household_months p
+                      WHERE p.household_id = h.id AND p.month >= $2 AND p.month <= $3)";
     let inactive: Vec<InactiveHousehold> = load(
         conn,
         &format!(
@@ -86,7 +85,7 @@ pub(super) fn section(
                     (SELECT MAX(p.month) FROM household_months p
                       WHERE p.household_id = q.id AND p.month <= $3) AS last_active
                FROM (SELECT h.id, h.head_name, a.name AS village, a.path, a.parent_id
-                       FROM households h JOIN areas a ON a.id = h.area_id
+                       FROM {households_of_area}
                       WHERE a.path LIKE $1 AND NOT h.archived AND h.created_at < $4
                         AND {quiet}
                       ORDER BY a.path, h.head_name, h.id LIMIT {INACTIVE_LIMIT}) q
