@@ -778,6 +778,8 @@ fn raw_redemption(
     };
     let m = aixin::stock::Movement::chained(mseq, mprev, db::new_id(), now, draft);
     m.insert(c)?;
+    let (from, to) = (m.from_store_id.as_deref(), m.to_store_id.as_deref());
+    aixin::ledger::goods_totals::record(c, m.at, &m.kind, &m.item_id, m.quantity, from, to)?;
     diesel::update(stock_chain_head::table.find(1))
         .set(stock_chain_head::hash.eq(&m.hash))
         .execute(c)?;
@@ -811,6 +813,8 @@ fn raw_redemption(
             redemption_lines::movement_id.eq(&m.id),
         ))
         .execute(c)?;
+    // The summary's running totals of goods and redemptions, as the app's.
+    aixin::ledger::redemption_totals::record(c, &redemption_id)?;
     Ok(())
 }
 
