@@ -513,6 +513,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     month_closes,
     point_month_totals,
     household_months,
+    stock_month_totals,
+    redemption_month_totals,
     report_snapshots,
     areas,
     stores,
@@ -593,6 +595,35 @@ diesel::table! {
         category_id -> Text,
         points -> BigInt,
         entries -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Units moved onto (direction 1) or off (-1) a store's shelf per UTC
+    /// month, item and kind (`ledger::goods_totals`).
+    stock_month_totals (month, store_id, item_id, kind, direction) {
+        month -> Text,
+        store_id -> Text,
+        item_id -> Text,
+        kind -> Text,
+        direction -> BigInt,
+        quantity -> BigInt,
+        movements -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Redemptions made per UTC month and household's village, per store
+    /// and per item (`ledger::redemption_totals`).
+    redemption_month_totals (month, area_id, store_id, item_id, item_name) {
+        month -> Text,
+        area_id -> Text,
+        store_id -> Text,
+        item_id -> Text,
+        item_name -> Text,
+        redemptions -> BigInt,
+        quantity -> BigInt,
+        points -> BigInt,
     }
 }
 

@@ -6,7 +6,12 @@
 
 pub mod chain;
 pub mod closed;
+pub mod goods_totals;
+pub mod redemption_totals;
+mod statement;
 pub mod totals;
+
+pub use statement::{Sides, StatementEntry, signed_for, statement};
 
 use std::collections::HashMap;
 
@@ -400,8 +405,11 @@ pub struct VerifyReport {
     pub balance_mismatches: Vec<(String, i64, i64)>,
     /// Households whose entries sum below zero.
     pub negative: Vec<String>,
-    /// Months whose reporting totals differ from their entries:
-    /// (month, kind, in the totals, from the entries).
+    /// Months whose reporting totals differ from what they sum:
+    /// (month, kind, in the totals, from the entries) for the points
+    /// totals; for the goods and redemption totals (month, the table and
+    /// what, units or points in the totals, from the movements or
+    /// redemptions).
     pub totals_mismatches: Vec<(String, String, i64, i64)>,
     /// Sum over all accounts (zero in a double-entry ledger).
     pub total: i64,
@@ -465,6 +473,13 @@ pub fn verify(conn: &mut DbConn) -> QueryResult<VerifyReport> {
         }
     }
     report.totals_mismatches = totals::compare(conn, months)?;
+    // The summary's other running totals, each against what it sums.
+    report
+        .totals_mismatches
+        .extend(goods_totals::compare(conn)?);
+    report
+        .totals_mismatches
+        .extend(redemption_totals::compare(conn)?);
     let cached: Vec<(String, i64)> = point_balances::table
         .select((point_balances::account, point_balances::balance))
         .load(conn)?;
@@ -538,56 +553,4 @@ pub fn last_verify(conn: &mut DbConn) -> QueryResult<Option<LastVerify>> {
     let ok = parts.next() == Some("ok");
     let entries = parts.next().and_then(|n| n.parse().ok()).unwrap_or(0);
     Ok(at.map(|at| LastVerify { at, ok, entries }))
-}
-
-/// A household's entries in a period, oldest first, with the balance
-/// before the period began.
-pub fn statement(
-    conn: &mut DbConn,
-    household_id: &str,
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
-) -> QueryResult<(i64, Vec<Entry>)> {
-    let account = household_account(household_id);
-    let mut q = point_entries::table
-        .filter(
-            point_entries::debit
-                .eq(&account)
-                .or(point_entries::credit.eq(&account)),
-        )
-        .into_boxed();
-    if let Some(t) = to {
-        q = q.filter(point_entries::posted_on.le(t));
-    }
-    let mut opening = 0i64;
-    if let Some(f) = from {
-        q = q.filter(point_entries::posted_on.ge(f));
-        let before: Vec<(String, i64)> = point_entries::table
-            .filter(
-                point_entries::debit
-                    .eq(&account)
-                    .or(point_entries::credit.eq(&account)),
-            )
-            .filter(point_entries::posted_on.lt(f))
-            .select((point_entries::credit, point_entries::amount))
-            .load(conn)?;
-        opening = before
-            .iter()
-            .map(|(c, a)| if *c == account { *a } else { -*a })
-            .sum();
-    }
-    let entries = q
-        .order(point_entries::seq.asc())
-        .select(Entry::as_select())
-        .load(conn)?;
-    Ok((opening, entries))
-}
-
-/// The signed amount of an entry for an account.
-pub fn signed_for(e: &Entry, account: &str) -> i64 {
-    if e.credit == account {
-        e.amount
-    } else {
-        -e.amount
-    }
 }

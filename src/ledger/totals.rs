@@ -163,7 +163,9 @@ fn village_of(conn: &mut DbConn, household_id: &str) -> QueryResult<Option<Strin
 }
 
 /// A household moved from one village to another on `day`: its balance
-/// moves with it. Call inside the transaction that changes its area.
+/// moves with it, and so do its redemptions' totals
+/// (`redemption_totals::shift`). Call inside the transaction that changes
+/// its area.
 pub fn record_move(
     conn: &mut DbConn,
     household_id: &str,
@@ -171,8 +173,12 @@ pub fn record_move(
     to_area: &str,
     day: NaiveDate,
 ) -> QueryResult<()> {
+    if from_area == to_area {
+        return Ok(());
+    }
+    super::redemption_totals::shift(conn, household_id, from_area, to_area)?;
     let balance = super::balance(conn, &super::household_account(household_id))?;
-    if balance == 0 || from_area == to_area {
+    if balance == 0 {
         return Ok(());
     }
     let month = month_key(day);
@@ -219,7 +225,8 @@ pub(crate) fn compare(
         .collect())
 }
 
-/// Make the totals again from the entries, for whoever wrote entries in bulk
+/// Make the totals again from the entries (and the goods and redemption
+/// totals from the movements and redemptions), for whoever wrote entries in bulk
 /// without posting them one by one (households in the village they are in
 /// now; months cut in the scheme's time zone). Inside the caller's
 /// transaction.
@@ -265,7 +272,10 @@ pub fn rebuild(conn: &mut DbConn, tz: Tz) -> QueryResult<()> {
     ] {
         diesel::sql_query(sql).execute(conn)?;
     }
-    count_awards(conn, tz)
+    count_awards(conn, tz)?;
+    // The summary's other running totals.
+    super::goods_totals::rebuild(conn)?;
+    super::redemption_totals::rebuild(conn)
 }
 
 /// The award counters from the awards themselves, one month at a time.

@@ -506,6 +506,7 @@ pub fn redeem(
                 ))
                 .execute(c)?;
         }
+        ledger::redemption_totals::record(c, &id)?;
         audit::record(
             c,
             ctx,

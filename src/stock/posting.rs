@@ -119,6 +119,8 @@ pub fn post(c: &mut DbConn, actor: &Actor, t: &Transfer) -> Result<Movement, Sto
     };
     let m = Movement::chained(seq, prev, db::new_id(), db::now(), draft);
     m.insert(c)?;
+    let (from, to) = (m.from_store_id.as_deref(), m.to_store_id.as_deref());
+    crate::ledger::goods_totals::record(c, m.at, &m.kind, &m.item_id, m.quantity, from, to)?;
     diesel::update(stock_chain_head::table.find(1))
         .set(stock_chain_head::hash.eq(&m.hash))
         .execute(c)?;

@@ -480,7 +480,7 @@ pub fn overview(
     let (_, mut entries) = ledger::statement(c, &s.household_id, None, None)?;
     // Balances run from the oldest; only the newest lines are shown.
     let mut running = 0;
-    let mut lines: Vec<(ledger::Entry, i64, i64)> = entries
+    let mut lines: Vec<(ledger::StatementEntry, i64, i64)> = entries
         .drain(..)
         .map(|e| {
             let points = ledger::signed_for(&e, &account);

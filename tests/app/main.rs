@@ -61,6 +61,7 @@ mod province;
 mod queries;
 mod races;
 mod reasons;
+mod report_totals;
 mod reports;
 mod search;
 mod signals;

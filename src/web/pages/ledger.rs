@@ -7,7 +7,7 @@ use crate::auth::Action;
 use crate::domain::FieldError;
 use crate::households::{self, HouseholdRow};
 use crate::i18n::{self, Lang};
-use crate::ledger::{self, Entry, VerifyReport};
+use crate::ledger::{self, StatementEntry, VerifyReport};
 use crate::points::{self, adjustments, expiry};
 use crate::settings::{self, Setting};
 use crate::web::extract::lang_of;
@@ -16,7 +16,7 @@ use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 /// One line of a household's statement.
 pub struct Line {
-    pub entry: Entry,
+    pub entry: StatementEntry,
     pub points: i64,
     pub balance: i64,
     pub who: String,

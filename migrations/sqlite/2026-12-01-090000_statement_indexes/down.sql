@@ -1,0 +1,2 @@
+DROP INDEX point_entries_household_debit;
+DROP INDEX point_entries_household_credit;
