@@ -103,7 +103,7 @@ async fn two_servers(database_url: &str) {
             &[("username", "admin"), ("password", ADMIN_PASSWORD)],
         )
         .await;
-    assert_eq!(page.status, 200, "throttled across both servers");
+    assert_eq!(page.status, 401, "throttled across both servers");
     page.assert_contains("登录失败");
 
     drop(one);
