@@ -67,6 +67,14 @@
       if (first) { first.focus(); }
     }
   });
+  // Enter in a basket line's quantity box applies a changed quantity and
+  // never confirms: unchanged, it would reach the server as Enter on an
+  // empty entry (which confirms), so it does nothing here.
+  document.addEventListener("keydown", function (ev) {
+    var box = ev.target;
+    if (ev.key !== "Enter" || !box.classList || !box.classList.contains("line-qty")) { return; }
+    if (box.value === box.defaultValue) { ev.preventDefault(); }
+  });
   // A look-up that found nothing selects what was typed, so the next scan
   // replaces it instead of being appended to it.
   var again = document.querySelector("[data-select-on-load]");

@@ -188,7 +188,7 @@ app_test! {
         let last = this.prev();
         let page = admin.get(&format!("/reports/monthly?month={last}&area_id={city}")).await;
         page.assert_contains("id=\"close-month\"");
-        page.assert_contains(&format!("data-confirm=\"确定要月结 {last} 吗？"));
+        page.assert_contains(&format!("data-confirm=\"确定要为所有地区月结 {last} 吗？"));
         // A store's summary has no month close (a month closes for the scheme).
         let page = admin.get(&format!("/reports/monthly?month={last}&store_id={store}")).await;
         assert_eq!(page.status, 200);

@@ -356,6 +356,15 @@ app_test! {
         assert_eq!(page.status, 409, "a conflict with what the award is now: {}", page.body);
         page.assert_contains(r#"id="form-errors""#);
         assert!(page.body.contains("批量户0"));
+
+        // Neither approve nor reject: refused, naming the decision, and
+        // nothing is decided.
+        let statuses = || -> Vec<(String, String)> { awards::table.select((awards::id, awards::status)).order(awards::id).load(&mut app.conn()).unwrap() };
+        let before = statuses();
+        let page = reviewer.post("/review", &[("decision", "maybe"), ("id", &id), (&format!("v:{id}"), &(v.parse::<i64>().unwrap() + 1).to_string())]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("审核决定");
+        assert_eq!(statuses(), before, "nothing decided");
     }
 }
 

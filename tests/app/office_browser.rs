@@ -96,14 +96,20 @@ app_test! {
         choose(&b, "#queue-filter select[name=area_id]", &village).await;
         b.click("#filter-queue").await;
         assert!(!b.text("#queue").await.contains("待审户3"), "the other village is filtered out");
+        use aixin::db::schema::awards;
+        use diesel::prelude::*;
+        let waiting = || -> i64 { awards::table.filter(awards::status.eq("pending")).count().get_result(&mut app.conn()).unwrap() };
+        // Enter in the reason box decides nothing (the form's default
+        // button is a disabled one): a decision is always a click.
+        let reason = b.client.find(fantoccini::Locator::Css("#reject-reason")).await.unwrap();
+        reason.send_keys("重复申报\u{E007}").await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+        assert_eq!(waiting(), 4, "Enter in the reason box approved or rejected nothing");
         b.tap("#select-all").await;
         assert_eq!(b.text("#selected-count").await, "3");
         b.click("#approve-selected").await;
         assert!(b.text("main").await.contains("已处理 3 项"));
-        use aixin::db::schema::awards;
-        use diesel::prelude::*;
-        let waiting: i64 = awards::table.filter(awards::status.eq("pending")).count().get_result(&mut app.conn()).unwrap();
-        assert_eq!(waiting, 1, "only the filtered village was approved");
+        assert_eq!(waiting(), 1, "only the filtered village was approved");
         b.close().await;
     }
 }

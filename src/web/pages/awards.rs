@@ -841,10 +841,16 @@ pub async fn review(
             return queue_page(req, user, state, filter, refused).await;
         }
     };
-    let decision = if decision_text == "reject" {
-        Decision::Reject(reason.clone())
-    } else {
-        Decision::Approve
+    let decision = match decision_text.as_str() {
+        "approve" => Decision::Approve,
+        "reject" => Decision::Reject(reason.clone()),
+        _ => {
+            // Neither button: nothing is decided, the ticks and reason stay.
+            let e = FieldError::new("field.decision", "error.choose_one");
+            let ticked = ids.into_iter().map(|(id, _)| id).collect();
+            let refused = Refusals::whole(lang, ticked, reason, &e);
+            return queue_page(req, user, state, filter, refused).await;
+        }
     };
     let day = today(&state);
     let u = user.actor();
