@@ -241,6 +241,11 @@ app_test! {
         // Nothing matches.
         let page = post_basket(&clerk, &basket_fields(&refused, &[("entry", "拖拉机")])).await;
         page.assert_contains("没有与“拖拉机”相符的物资");
+        // What was typed stays in the goods box, selected for the next
+        // scan, with the household and its basket; the card box is not.
+        page.assert_contains(r#"value="拖拉机" data-select-on-load="1""#);
+        assert_eq!(page.body.matches("data-select-on-load").count(), 1, "only the goods box");
+        page.assert_contains("大米5kg");
         // A mistyped card number is caught by its check digit.
         let mut typo = k.card.clone().into_bytes();
         typo[5] = if typo[5] == b'9' { b'0' } else { typo[5] + 1 };

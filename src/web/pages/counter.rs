@@ -47,6 +47,9 @@ struct CounterPage<'a> {
     lines: Vec<PricedLine>,
     choices: Vec<Item>,
     error: Option<String>,
+    /// What was typed in the goods box when the look-up refused it, kept
+    /// and selected so that the next scan replaces it (empty otherwise).
+    entry_again: String,
     /// Households found by name, ID number or old card, to choose from.
     found: Option<Found>,
     /// The store's goods with their prices and stock (F4 opens the list).
@@ -185,6 +188,7 @@ pub async fn counter(
             lines,
             choices: Vec::new(),
             error,
+            entry_again: String::new(),
             found,
             shelf,
         },
@@ -502,6 +506,11 @@ pub async fn basket_action(
             key,
             lines: priced,
             choices,
+            entry_again: if error.is_some() {
+                entry.clone()
+            } else {
+                String::new()
+            },
             error,
             found: None,
             shelf,
