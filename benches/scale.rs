@@ -154,53 +154,58 @@ fn draw(out: &PathBuf, database: &str, sizes: &[Size]) -> Result<(), Box<dyn std
     let (left, right) = root.split_horizontally(500);
     let x_max = sizes.last().map(|s| s.households).unwrap_or(1) as f64 * 1.5;
     let x_min = sizes.first().map(|s| s.households).unwrap_or(1) as f64 / 1.5;
-    let colours = [&BLUE, &RED, &GREEN, &MAGENTA];
-
-    let mut chart = ChartBuilder::on(&left)
-        .caption(
-            format!("{database}: per request, ratio to baseline"),
-            ("sans-serif", 18),
-        )
-        .margin(10)
-        .x_label_area_size(35)
-        .y_label_area_size(45)
-        .build_cartesian_2d((x_min..x_max).log_scale(), 0.0..1.2)?;
-    chart
-        .configure_mesh()
-        .x_desc("households")
-        .x_labels(4)
-        .light_line_style(WHITE)
-        .x_label_formatter(&|x| format!("{:.0}k", x / 1000.0))
-        .draw()?;
-    for (i, (start, label)) in RATIOS.iter().enumerate() {
-        let points: Vec<(f64, f64)> = sizes
+    let points = |value: &dyn Fn(&Size) -> Option<f64>| -> Vec<(f64, f64)> {
+        sizes
             .iter()
-            .filter_map(|s| Some((s.households as f64, s.ratio(start)?)))
-            .collect();
-        let colour = colours[i % colours.len()];
-        chart
-            .draw_series(LineSeries::new(points.clone(), colour))?
-            .label(*label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour));
-        chart.draw_series(points.iter().map(|p| Circle::new(*p, 3, colour.filled())))?;
-    }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()?;
-
-    let y_max = sizes
+            .filter_map(|s| Some((s.households as f64, value(s)?)))
+            .collect()
+    };
+    let ratios: Vec<(&str, Vec<(f64, f64)>)> = RATIOS
         .iter()
-        .flat_map(|s| MILLIS.iter().filter_map(|(start, _)| s.amount(start)))
+        .map(|(start, label)| (*label, points(&|s| s.ratio(start))))
+        .collect();
+    let millis: Vec<(&str, Vec<(f64, f64)>)> = MILLIS
+        .iter()
+        .map(|(start, label)| (*label, points(&|s| s.amount(start))))
+        .collect();
+    let y_max = millis
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|(_, y)| *y))
         .fold(1.0_f64, f64::max)
         * 1.2;
-    let mut chart = ChartBuilder::on(&right)
-        .caption(
-            format!("{database}: the month for the whole city"),
-            ("sans-serif", 18),
-        )
+    panel(
+        &left,
+        format!("{database}: per request, ratio to baseline"),
+        (x_min, x_max),
+        (1.2, ""),
+        &ratios,
+        SeriesLabelPosition::UpperRight,
+    )?;
+    panel(
+        &right,
+        format!("{database}: the month for the whole city"),
+        (x_min, x_max),
+        (y_max, "ms"),
+        &millis,
+        SeriesLabelPosition::UpperLeft,
+    )?;
+    root.present()?;
+    Ok(())
+}
+
+/// One chart: each series a line with its points marked, against the
+/// number of households on a log scale; `y` is the axis' top and its label.
+fn panel(
+    area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    caption: String,
+    (x_min, x_max): (f64, f64),
+    (y_max, y_desc): (f64, &str),
+    series: &[(&str, Vec<(f64, f64)>)],
+    legend: SeriesLabelPosition,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let colours = [&BLUE, &RED, &GREEN, &MAGENTA];
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", 18))
         .margin(10)
         .x_label_area_size(35)
         .y_label_area_size(55)
@@ -208,17 +213,19 @@ fn draw(out: &PathBuf, database: &str, sizes: &[Size]) -> Result<(), Box<dyn std
     chart
         .configure_mesh()
         .x_desc("households")
-        .y_desc("ms")
+        .y_desc(y_desc)
         .x_labels(4)
         .light_line_style(WHITE)
         .x_label_formatter(&|x| format!("{:.0}k", x / 1000.0))
-        .y_label_formatter(&|y| format!("{y:.0}"))
+        .y_label_formatter(&|y| {
+            if y_max > 10.0 {
+                format!("{y:.0}")
+            } else {
+                format!("{y:.1}")
+            }
+        })
         .draw()?;
-    for (i, (start, label)) in MILLIS.iter().enumerate() {
-        let points: Vec<(f64, f64)> = sizes
-            .iter()
-            .filter_map(|s| Some((s.households as f64, s.amount(start)?)))
-            .collect();
+    for (i, (label, points)) in series.iter().enumerate() {
         let colour = colours[i % colours.len()];
         chart
             .draw_series(LineSeries::new(points.clone(), colour))?
@@ -230,8 +237,7 @@ fn draw(out: &PathBuf, database: &str, sizes: &[Size]) -> Result<(), Box<dyn std
         .configure_series_labels()
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(legend)
         .draw()?;
-    root.present()?;
     Ok(())
 }
