@@ -34,14 +34,11 @@ use aixin::db::schema::{
 };
 use aixin::db::{self, DbConn, DbPool};
 
-const AIXIN: &str = env!("CARGO_BIN_EXE_aixin");
+#[path = "common/mod.rs"]
+mod common;
+use common::{Session, env_or, free_port, login, median};
 
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+const AIXIN: &str = env!("CARGO_BIN_EXE_aixin");
 
 /// One measured figure with its baseline.
 struct Row {
@@ -859,66 +856,6 @@ impl Server {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn csrf_in(html: &str) -> Option<String> {
-    let at = html.find("name=\"csrf\" value=\"")?;
-    let rest = &html[at + "name=\"csrf\" value=\"".len()..];
-    Some(rest[..rest.find('"')?].to_string())
-}
-
-/// A logged-in session: its client (cookies) and CSRF token.
-#[derive(Clone)]
-struct Session {
-    http: reqwest::Client,
-    csrf: String,
-}
-
-async fn login(base: &str, username: &str) -> Session {
-    let http = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .pool_max_idle_per_host(64)
-        .build()
-        .unwrap();
-    let page = http
-        .get(format!("{base}/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = csrf_in(&page).expect("a login form");
-    let res = http
-        .post(format!("{base}/login"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("username", username),
-            ("password", aixin::demo::DEMO_PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 303, "{username} logs in");
-    let page = http
-        .get(format!("{base}/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = csrf_in(&page).unwrap_or(csrf);
-    Session { http, csrf }
-}
-
 /// `clerks` clerks, each at their own store, confirming one-line baskets
 /// (the counter's confirm POST: a fresh form key, the card, one item and
 /// the total shown) as
@@ -1136,10 +1073,6 @@ fn summary_times(pool: &DbPool, area_id: &str, whole_city: bool) -> (f64, f64) {
     let tz = chrono_tz::Asia::Shanghai;
     let month = aixin::reports::Month::of(aixin::time::today(tz)).prev();
     let c = &mut pool.get().unwrap();
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        v[v.len() / 2]
-    };
     let mut app = Vec::new();
     // Three runs, or one when a run takes seconds; a run that outlasts
     // AIXIN_BENCH_SUMMARY_SECS (600) is reported as at least that long.
@@ -1252,50 +1185,8 @@ fn signals_times(pool: &DbPool, key_file: &Path, area_id: &str) -> (f64, f64, f6
             started.elapsed().as_secs_f64() * 1000.0
         })
         .collect();
-    let (from, to) = aixin::signals::fetch::bounds(tz, month);
-    let prefix = format!("{}%", area.path);
-    let sql =
-        "SELECT awards.id, awards.household_id, awards.points, awards.occurred_on, awards.note,
-                      awards.status, awards.proposed_by, awards.proposed_at, awards.reviewed_by,
-                      awards.reviewed_at, households.head_name, households.helper_id,
-                      households.archived_at, areas.path
-                 FROM awards
-                 JOIN households ON households.id = awards.household_id
-                 JOIN areas ON areas.id = households.area_id
-                WHERE areas.path LIKE $1 AND awards.proposed_at >= $2 AND awards.proposed_at < $3
-                  AND awards.status <> 'withdrawn'";
-    #[derive(QueryableByName)]
-    #[allow(dead_code)]
-    struct A {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        id: String,
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        points: i64,
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        path: String,
-    }
-    let raw: Vec<f64> = (0..3)
-        .map(|_| {
-            let started = Instant::now();
-            let rows: Vec<A> = match &mut **c {
-                DbConn::Sqlite(s) => diesel::sql_query(sql.replace('$', "?"))
-                    .bind::<diesel::sql_types::Text, _>(&prefix)
-                    .bind::<diesel::sql_types::Timestamp, _>(from)
-                    .bind::<diesel::sql_types::Timestamp, _>(to)
-                    .load(s)
-                    .unwrap(),
-                DbConn::Pg(p) => diesel::sql_query(sql)
-                    .bind::<diesel::sql_types::Text, _>(&prefix)
-                    .bind::<diesel::sql_types::Timestamp, _>(from)
-                    .bind::<diesel::sql_types::Timestamp, _>(to)
-                    .load(p)
-                    .unwrap(),
-            };
-            assert!(!rows.is_empty());
-            started.elapsed().as_secs_f64() * 1000.0
-        })
-        .collect();
-    (first, median(again), median(raw))
+    let (raw, _) = common::raw_month_awards(c, tz, &area.path, month);
+    (first, median(again), raw)
 }
 
 /// A household list of `n` new households in the app's import format, in

@@ -31,20 +31,17 @@ use std::time::Instant;
 
 use diesel::prelude::*;
 
-use aixin::db::{self, DbConn, DbPool};
+use aixin::db::{self, DbPool};
 use aixin::demo::plant::Planted;
 use aixin::signals::{self, Kind, Thresholds, trend};
 use aixin::time::Month;
 
+#[path = "common/mod.rs"]
+mod common;
+use common::{env_or, median, ms, raw_month_awards};
+
 /// Findings of a signal the page shows: a planted anomaly must be among them.
 const FIRST: usize = 20;
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn load() -> String {
     std::fs::read_to_string("/proc/loadavg")
@@ -53,15 +50,6 @@ fn load() -> String {
         .take(3)
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-fn ms(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64() * 1000.0
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
 }
 
 /// The list `aixin demo --plant-anomalies` prints ("  <month> <kind>
@@ -212,7 +200,7 @@ fn main() {
             })
             .collect(),
     );
-    let (raw, raw_rows) = raw_awards(c, tz, &area.path, month);
+    let (raw, raw_rows) = raw_month_awards(c, tz, &area.path, month);
     let load_after = load();
 
     println!(
@@ -348,56 +336,4 @@ fn generate(
         ));
     }
     std::fs::write(planted_file, list).expect("write the planted list");
-}
-
-/// Milliseconds (median of 3) and rows of the raw SQL of the month's awards
-/// with their households and villages, as `signals::fetch` reads them.
-fn raw_awards(c: &mut DbConn, tz: chrono_tz::Tz, path: &str, month: Month) -> (f64, usize) {
-    let (from, to) = signals::fetch::bounds(tz, month);
-    let prefix = format!("{path}%");
-    let sql =
-        "SELECT awards.id, awards.household_id, awards.points, awards.occurred_on, awards.note,
-                      awards.status, awards.proposed_by, awards.proposed_at, awards.reviewed_by,
-                      awards.reviewed_at, households.head_name, households.helper_id,
-                      households.archived_at, areas.path
-                 FROM awards
-                 JOIN households ON households.id = awards.household_id
-                 JOIN areas ON areas.id = households.area_id
-                WHERE areas.path LIKE $1 AND awards.proposed_at >= $2 AND awards.proposed_at < $3
-                  AND awards.status <> 'withdrawn'";
-    #[derive(QueryableByName)]
-    #[allow(dead_code)]
-    struct A {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        id: String,
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        points: i64,
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        note: String,
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        path: String,
-    }
-    let mut n = 0;
-    let times = (0..3)
-        .map(|_| {
-            let started = Instant::now();
-            let rows: Vec<A> = match c {
-                DbConn::Sqlite(s) => diesel::sql_query(sql.replace('$', "?"))
-                    .bind::<diesel::sql_types::Text, _>(&prefix)
-                    .bind::<diesel::sql_types::Timestamp, _>(from)
-                    .bind::<diesel::sql_types::Timestamp, _>(to)
-                    .load(s)
-                    .unwrap(),
-                DbConn::Pg(p) => diesel::sql_query(sql)
-                    .bind::<diesel::sql_types::Text, _>(&prefix)
-                    .bind::<diesel::sql_types::Timestamp, _>(from)
-                    .bind::<diesel::sql_types::Timestamp, _>(to)
-                    .load(p)
-                    .unwrap(),
-            };
-            n = rows.len();
-            ms(started)
-        })
-        .collect();
-    (median(times), n)
 }

@@ -29,14 +29,11 @@ use diesel::prelude::*;
 
 use aixin::db::schema::{households, items, point_balances, points_cards, stores, users};
 
-const AIXIN: &str = env!("CARGO_BIN_EXE_aixin");
+#[path = "common/mod.rs"]
+mod common;
+use common::{env_or, free_port, login};
 
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+const AIXIN: &str = env!("CARGO_BIN_EXE_aixin");
 
 fn pct(v: &mut [Duration], p: f64) -> f64 {
     if v.is_empty() {
@@ -44,37 +41,6 @@ fn pct(v: &mut [Duration], p: f64) -> f64 {
     }
     v.sort();
     v[((v.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1000.0
-}
-
-fn csrf_in(html: &str) -> Option<String> {
-    let at = html.find("name=\"csrf\" value=\"")?;
-    let rest = &html[at + "name=\"csrf\" value=\"".len()..];
-    Some(rest[..rest.find('"')?].to_string())
-}
-
-/// A logged-in session: its client (cookies) and CSRF token.
-async fn login(base: &str, username: &str) -> (reqwest::Client, String) {
-    let http = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = http.get(format!("{base}/login")).send().await.unwrap();
-    let csrf = csrf_in(&page.text().await.unwrap()).expect("a login form");
-    let res = http
-        .post(format!("{base}/login"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("username", username),
-            ("password", aixin::demo::DEMO_PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 303, "{username} logs in");
-    let home = http.get(format!("{base}/")).send().await.unwrap();
-    let csrf = csrf_in(&home.text().await.unwrap()).unwrap_or(csrf);
-    (http, csrf)
 }
 
 struct Facts {
@@ -151,14 +117,6 @@ fn facts(url: &str) -> Facts {
         cards,
         city,
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 struct Server(Child);
@@ -260,7 +218,7 @@ fn main() {
         let mut writers = Vec::new();
         for k in 0..n_clerks {
             let (clerk, price) = f.clerks[k % f.clerks.len()].clone();
-            let (http, csrf) = login(&base, &clerk).await;
+            let common::Session { http, csrf } = login(&base, &clerk).await;
             let f = f.clone();
             let base = base.clone();
             writers.push(tokio::spawn(async move {
@@ -304,7 +262,7 @@ fn main() {
                 (done, failed)
             }));
         }
-        let (admin, _) = login(&base, "demo-admin").await;
+        let admin = login(&base, "demo-admin").await.http;
         let mut readers = Vec::new();
         for k in 0..n_readers {
             let http = admin.clone();
