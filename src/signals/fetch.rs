@@ -353,6 +353,13 @@ fn month_awards(
 /// Households under the prefix with approved awards dated in each of the
 /// `window` months ending with `month`, and whether they ever redeemed
 /// before the month's end.
+///
+/// The window is about six times the month's awards, so it is read without
+/// joins: the area's households once (id and head), the window's awards by
+/// their `occurred_on` index (household, day, points, proposer), kept in
+/// memory when their household is the area's; then redemptions are asked
+/// for only the households that earned in every month, by the
+/// `redemptions_household` index, a few hundred at a time.
 fn earners(
     c: &mut DbConn,
     prefix: &str,
@@ -364,24 +371,33 @@ fn earners(
     for _ in 1..window {
         first = first.prev();
     }
-    let rows: Vec<(String, String, NaiveDate, i64, String)> = awards::table
-        .inner_join(households::table.inner_join(areas::table))
+    let heads: HashMap<String, String> = households::table
+        .inner_join(areas::table)
         .filter(areas::path.like(prefix))
-        .filter(awards::status.eq("approved"))
-        .filter(awards::points.gt(0))
+        .select((households::id, households::head_name))
+        .load::<(String, String)>(c)?
+        .into_iter()
+        .collect();
+    let rows: Vec<(String, NaiveDate, i64, String)> = awards::table
         .filter(awards::occurred_on.ge(first.first_day()))
         .filter(awards::occurred_on.lt(month.end_day()))
+        .filter(awards::status.eq("approved"))
+        .filter(awards::points.gt(0))
         .select((
             awards::household_id,
-            households::head_name,
             awards::occurred_on,
             awards::points,
             awards::proposed_by,
         ))
         .load(c)?;
     let mut by: HashMap<String, EarnedMonths> = HashMap::new();
-    for (h, name, on, points, proposer) in rows {
-        let e = by.entry(h).or_insert((name, HashSet::new(), 0, Vec::new()));
+    for (h, on, points, proposer) in rows {
+        let Some(name) = heads.get(&h) else {
+            continue;
+        };
+        let e = by
+            .entry(h)
+            .or_insert_with(|| (name.clone(), HashSet::new(), 0, Vec::new()));
         e.1.insert((on.year(), on.month()));
         e.2 += points;
         if !e.3.contains(&proposer) {
@@ -389,18 +405,18 @@ fn earners(
         }
     }
     by.retain(|_, e| e.1.len() as i64 >= window);
-    if by.is_empty() {
-        return Ok(Vec::new());
+    let candidates: Vec<&String> = by.keys().collect();
+    let mut redeemed: HashSet<String> = HashSet::new();
+    for chunk in candidates.chunks(500) {
+        redeemed.extend(
+            redemptions::table
+                .filter(redemptions::household_id.eq_any(chunk))
+                .filter(redemptions::created_at.lt(to))
+                .select(redemptions::household_id)
+                .distinct()
+                .load::<String>(c)?,
+        );
     }
-    let redeemed: HashSet<String> = redemptions::table
-        .inner_join(households::table.inner_join(areas::table))
-        .filter(areas::path.like(prefix))
-        .filter(redemptions::created_at.lt(to))
-        .select(redemptions::household_id)
-        .distinct()
-        .load::<String>(c)?
-        .into_iter()
-        .collect();
     let mut out: Vec<EarnerRow> = by
         .into_iter()
         .map(
