@@ -245,7 +245,11 @@ pub fn set(
             "setting.change",
             "setting",
             s.key,
-            &format!("{before} -> {value}"),
+            &audit::Detail::new("setting")
+                .word("setting", s.label_key())
+                .arg("from", before)
+                .arg("to", value)
+                .to_string(),
         )?;
         Ok(())
     })

@@ -280,7 +280,10 @@ async fn json_errors(
                 .get::<ApiUser>()
                 .cloned();
             let ctx = audit_ctx(&http_req, user.as_deref());
-            let what = format!("{} {} (api)", http_req.method(), http_req.path());
+            let what = crate::audit::Detail::new("denied_api")
+                .arg("method", http_req.method())
+                .arg("path", http_req.path())
+                .to_string();
             let st = state(&http_req);
             let written = run(&st, move |c| {
                 Ok(crate::audit::record(

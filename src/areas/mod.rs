@@ -55,6 +55,23 @@ pub fn display_name(name: &str, town: Option<&str>) -> String {
     }
 }
 
+/// An area's name that stands on its own, for a refusal read wherever the
+/// reader stands: a village with its town (东庄村（凤山街道）), any other
+/// area bare.
+pub fn full_name(conn: &mut DbConn, area: &Area) -> QueryResult<String> {
+    if area.level() != AreaLevel::Village {
+        return Ok(area.name.clone());
+    }
+    let town = match area.parent_id.as_deref() {
+        Some(p) => find(conn, p)?,
+        None => None,
+    };
+    Ok(display_name(
+        &area.name,
+        town.as_ref().map(|t| t.name.as_str()),
+    ))
+}
+
 /// Whether a viewer with `scope` looks from above town level (so villages
 /// are told apart by their towns). A clerk's store serves households of
 /// any village, so a clerk does too.
@@ -286,7 +303,10 @@ fn insert(
             "area.create",
             "area",
             &id,
-            &format!("{} {}", level.as_str(), name),
+            &audit::Detail::new("area")
+                .word("level", &format!("level.{}", level.as_str()))
+                .arg("name", &name)
+                .to_string(),
         )?;
         find(c, &id)?.ok_or(AreaError::NotFound)
     })
@@ -348,7 +368,11 @@ pub fn place_under(
             "area.place",
             "area",
             &city.id,
-            &format!("{} -> {} ({moved} areas)", city.name, province.name),
+            &audit::Detail::new("area_place")
+                .arg("city", &city.name)
+                .arg("province", &province.name)
+                .arg("moved", moved)
+                .to_string(),
         )?;
         find(c, &city.id)?.ok_or(AreaError::NotFound)
     })
@@ -401,14 +425,11 @@ pub fn rename(conn: &mut DbConn, ctx: &Actor, id: &str, name: &str) -> Result<Ar
                 areas::name_initials.eq(&k.initials),
             ))
             .execute(c)?;
-        audit::record(
-            c,
-            ctx,
-            "area.rename",
-            "area",
-            id,
-            &format!("{} -> {}", before.name, name),
-        )?;
+        let said = audit::Detail::new("renamed")
+            .arg("from", full_name(c, &before)?)
+            .arg("to", &name)
+            .to_string();
+        audit::record(c, ctx, "area.rename", "area", id, &said)?;
         find(c, id)?.ok_or(AreaError::NotFound)
     })
 }
@@ -432,9 +453,10 @@ pub fn delete(conn: &mut DbConn, ctx: &Actor, id: &str) -> Result<(), AreaError>
             .filter(stores::area_id.eq(id))
             .count()
             .get_result(c)?;
+        let shown = full_name(c, &area)?;
         if children + users_here + stores_here > 0 {
             return Err(FieldError::new("field.area", "error.area_in_use")
-                .arg("name", &area.name)
+                .arg("name", &shown)
                 .into());
         }
         match diesel::delete(areas::table.find(id)).execute(c) {
@@ -444,7 +466,7 @@ pub fn delete(conn: &mut DbConn, ctx: &Actor, id: &str) -> Result<(), AreaError>
                 _,
             )) => {
                 return Err(FieldError::new("field.area", "error.area_in_use")
-                    .arg("name", &area.name)
+                    .arg("name", &shown)
                     .into());
             }
             Err(e) => return Err(e.into()),
@@ -455,7 +477,10 @@ pub fn delete(conn: &mut DbConn, ctx: &Actor, id: &str) -> Result<(), AreaError>
             "area.delete",
             "area",
             id,
-            &format!("{} {}", area.level, area.name),
+            &audit::Detail::new("area")
+                .word("level", &format!("level.{}", area.level))
+                .arg("name", &shown)
+                .to_string(),
         )?;
         Ok(())
     })

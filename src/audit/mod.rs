@@ -93,6 +93,139 @@ pub fn record(
     Ok(())
 }
 
+/// What an audit row says beyond its action, in words either language can
+/// show: the message `audit_detail.<key>` and its arguments, stored in the
+/// row's summary as JSON so the log reads as a sentence in the reader's
+/// language. An argument that is itself a message (a level, a kind, yes or
+/// no) is given with [`Detail::word`] and translated when shown.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Detail {
+    #[serde(rename = "d")]
+    key: String,
+    /// (name, value, whether the value is a message key)
+    #[serde(rename = "a")]
+    args: Vec<(String, String, bool)>,
+}
+
+/// Longest argument kept (a summary holds at most 500 characters).
+const ARG_CHARS: usize = 100;
+
+impl Detail {
+    /// The words `audit_detail.<key>`.
+    pub fn new(key: &str) -> Detail {
+        Detail {
+            key: key.to_string(),
+            args: Vec::new(),
+        }
+    }
+
+    /// An argument as written (a name, a number, a reason).
+    pub fn arg(mut self, name: &str, value: impl std::fmt::Display) -> Detail {
+        let value: String = value.to_string().chars().take(ARG_CHARS).collect();
+        self.args.push((name.to_string(), value, false));
+        self
+    }
+
+    /// An argument that is a message key, translated when shown.
+    pub fn word(mut self, name: &str, key: &str) -> Detail {
+        self.args.push((name.to_string(), key.to_string(), true));
+        self
+    }
+
+    /// An argument that is a list of message keys (the fields a change
+    /// touched), each translated when shown.
+    pub fn words(mut self, name: &str, keys: &[&str]) -> Detail {
+        self.args.push((name.to_string(), keys.join(","), true));
+        self
+    }
+
+    /// The detail of a stored summary, when it holds one (older rows hold
+    /// plain text).
+    pub fn read(summary: &str) -> Option<Detail> {
+        if !summary.starts_with('{') {
+            return None;
+        }
+        serde_json::from_str(summary).ok()
+    }
+
+    /// The value of the argument `name`, as stored.
+    pub fn value(&self, name: &str) -> Option<&str> {
+        self.args
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, v, _)| v.as_str())
+    }
+
+    /// The sentence in `lang`.
+    pub fn say(&self, lang: crate::i18n::Lang) -> String {
+        use crate::i18n::t;
+        let value = |(_, v, word): &(String, String, bool)| {
+            if *word {
+                let said: Vec<&str> = v.split(',').map(|k| t(lang, k)).collect();
+                said.join(t(lang, "p.list"))
+            } else {
+                v.clone()
+            }
+        };
+        let key = format!("audit_detail.{}", self.key);
+        let words = t(lang, &key);
+        if words == key {
+            // Words not in the catalogue: the values alone, never the key.
+            let values: Vec<String> = self.args.iter().map(value).collect();
+            return values.join(t(lang, "p.list"));
+        }
+        // One pass over the words, so a value holding "{x}" stays as typed.
+        let mut out = String::new();
+        let mut rest = words;
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            match after.find('}').and_then(|close| {
+                let name = &after[..close];
+                self.args
+                    .iter()
+                    .find(|(n, _, _)| n == name)
+                    .map(|a| (value(a), close))
+            }) {
+                Some((v, close)) => {
+                    out.push_str(&v);
+                    rest = &after[close + 1..];
+                }
+                None => {
+                    out.push('{');
+                    rest = after;
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
+impl std::fmt::Display for Detail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&serde_json::to_string(self).unwrap_or_default())
+    }
+}
+
+/// The word for yes or no, for [`Detail::word`].
+pub fn yes_no(yes: bool) -> &'static str {
+    if yes {
+        "audit_detail.yes"
+    } else {
+        "audit_detail.no"
+    }
+}
+
+/// The word for a check's outcome, for [`Detail::word`].
+pub fn ok_word(ok: bool) -> &'static str {
+    if ok {
+        "audit_detail.consistent"
+    } else {
+        "audit_detail.inconsistent"
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
     pub username: Option<String>,

@@ -113,14 +113,15 @@ pub fn login_with(
             })
         }
         other => {
-            let reason = match &other {
-                None => "unknown user",
-                Some(u) if u.disabled => "disabled",
-                Some(_) => "wrong password",
-            };
+            let reason = audit::Detail::new(match &other {
+                None => "unknown_user",
+                Some(u) if u.disabled => "user_disabled",
+                Some(_) => "wrong_password",
+            })
+            .to_string();
             db::write_tx(conn, |c| {
                 throttle::record_failure(c, config, &username, &ctx.ip, now)?;
-                audit::record(c, ctx, "auth.login_failed", "user", &username, reason)
+                audit::record(c, ctx, "auth.login_failed", "user", &username, &reason)
             })?;
             Ok(LoginOutcome::Refused)
         }

@@ -193,7 +193,7 @@ pub fn create_named(
                 "token.create_refused",
                 "user",
                 &user.id,
-                "wrong password",
+                &audit::Detail::new("wrong_password").to_string(),
             )
         })?;
         return Err(FieldError::new("field.current_password", "error.password_wrong").into());
@@ -206,7 +206,10 @@ pub fn create_named(
             "token.create",
             "api_token",
             &token.id,
-            &format!("{name} ({days} days)"),
+            &audit::Detail::new("token_create")
+                .arg("name", &name)
+                .arg("days", days)
+                .to_string(),
         )?;
         Ok(secret)
     })

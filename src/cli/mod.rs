@@ -526,7 +526,9 @@ pub fn verify_ledger(pool: &DbPool) -> Result<bool, String> {
             "ledger.verify",
             "ledger",
             "points",
-            if r.ok() && goods.ok() { "ok" } else { "FAILED" },
+            &crate::audit::Detail::new("verified")
+                .word("result", crate::audit::ok_word(r.ok() && goods.ok()))
+                .to_string(),
         )
     });
     let ok = r.ok() && goods.ok();

@@ -129,7 +129,10 @@ pub fn create_donor(conn: &mut DbConn, actor: &Actor, f: &DonorForm) -> Result<D
             "donor.create",
             "donor",
             &id,
-            &format!("{name} ({})", kind.as_str()),
+            &audit::Detail::new("donor_create")
+                .arg("name", &name)
+                .word("kind", kind.label_key())
+                .to_string(),
         )?;
         find_donor(c, &id)?.ok_or(StockError::NotFound)
     })
@@ -439,12 +442,12 @@ pub fn book(
                 "donation.book",
                 "donation",
                 &id,
-                &format!(
-                    "{number} {}: {} lines, money {} fen",
-                    donor.name,
-                    lines.len(),
-                    money_fen
-                ),
+                &audit::Detail::new("donation_book")
+                    .arg("number", &number)
+                    .arg("donor", &donor.name)
+                    .arg("lines", lines.len())
+                    .arg("yuan", crate::domain::stock::yuan(money_fen))
+                    .to_string(),
             )?;
             Ok(id)
         })
@@ -519,7 +522,11 @@ pub fn reverse(
                 "donation.reverse",
                 "donation",
                 id,
-                &format!("{number}: {} lines back: {reason}", moves.len()),
+                &audit::Detail::new("donation_reverse")
+                    .arg("number", &number)
+                    .arg("lines", moves.len())
+                    .arg("reason", &reason)
+                    .to_string(),
             )?;
             Ok(id.to_string())
         })

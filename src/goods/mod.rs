@@ -151,7 +151,12 @@ pub fn create(conn: &mut DbConn, ctx: &Actor, form: &ItemForm) -> Result<Item, G
             "item.create",
             "item",
             &id,
-            &format!("{} {} {}/{}", p.name, p.category, p.points_price, p.unit),
+            &audit::Detail::new("item_create")
+                .arg("name", &p.name)
+                .arg("category", &p.category)
+                .arg("price", p.points_price)
+                .arg("unit", &p.unit)
+                .to_string(),
         )?;
         find(c, &id)?.ok_or(GoodsError::NotFound)
     })
@@ -192,10 +197,19 @@ pub fn update(
             "item.update",
             "item",
             id,
-            &format!(
-                "{}: price {} -> {}, active {} -> {}",
-                p.name, before.points_price, p.points_price, before.active, active
-            ),
+            &audit::Detail::new("item_update")
+                .arg("name", &p.name)
+                .arg("from", before.points_price)
+                .arg("to", p.points_price)
+                .word(
+                    "state",
+                    if active {
+                        "audit_detail.in_use"
+                    } else {
+                        "audit_detail.not_in_use"
+                    },
+                )
+                .to_string(),
         )?;
         find(c, id)?.ok_or(GoodsError::NotFound)
     })
@@ -306,12 +320,13 @@ fn set_store_item(
             action,
             "store",
             store_id,
-            &format!(
-                "{}: price={} threshold={}",
-                item.name,
-                s.points_price.map(|p| p.to_string()).unwrap_or("-".into()),
-                s.low_threshold
-            ),
+            &match s.points_price {
+                Some(p) => audit::Detail::new("store_item").arg("price", p),
+                None => audit::Detail::new("store_item").word("price", "audit_detail.list_price"),
+            }
+            .arg("name", &item.name)
+            .arg("threshold", s.low_threshold)
+            .to_string(),
         )?;
         Ok(item)
     })

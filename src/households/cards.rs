@@ -143,7 +143,10 @@ pub fn reissue_card(
             "household.card_reissue",
             "household",
             id,
-            &format!("{} -> {}", old.unwrap_or_default(), card.as_str()),
+            &audit::Detail::new("card_reissue")
+                .arg("from", old.unwrap_or_default())
+                .arg("to", card.as_str())
+                .to_string(),
         )?;
         Ok(card)
     })

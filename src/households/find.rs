@@ -155,7 +155,10 @@ pub fn find_at_counter(
             "household.find",
             "household",
             target,
-            &format!("by={} found={}", by.as_str(), rows.len()),
+            &audit::Detail::new("household_find")
+                .word("by", &format!("audit_detail.by_{}", by.as_str()))
+                .arg("found", rows.len())
+                .to_string(),
         )?;
         Ok((by, rows))
     })

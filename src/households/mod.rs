@@ -303,7 +303,7 @@ pub fn check_village(
     if !scope.covers_area_path(&area.path) {
         return Err(
             FieldError::new("field.village", "error.village_outside_scope")
-                .arg("name", &area.name)
+                .arg("name", areas::full_name(conn, &area)?)
                 .into(),
         );
     }

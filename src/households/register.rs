@@ -32,7 +32,7 @@ fn audit_conflict(
     conn: &mut DbConn,
     ctx: &AuditCtx,
     other_id: &str,
-    what: &str,
+    what: audit::Detail,
 ) -> QueryResult<()> {
     audit::record(
         conn,
@@ -40,9 +40,7 @@ fn audit_conflict(
         "household.id_conflict",
         "household",
         other_id,
-        &format!(
-            "{what}: the ID number is registered to this household, outside the user's scope; an administrator must check it"
-        ),
+        &what.to_string(),
     )
 }
 
@@ -161,7 +159,10 @@ pub fn create(
             "household.create",
             "household",
             &id,
-            &format!("{} {}", input.head_name, id_number.masked()),
+            &audit::Detail::new("household")
+                .arg("name", &input.head_name)
+                .arg("id", id_number.masked())
+                .to_string(),
         )?;
         Ok((id, card))
     });
@@ -170,7 +171,9 @@ pub fn create(
             conn,
             ctx,
             &other,
-            &format!("register {} {}", input.head_name, id_number.masked()),
+            audit::Detail::new("id_conflict_register")
+                .arg("name", &input.head_name)
+                .arg("id", id_number.masked()),
         )?;
     }
     result
@@ -360,13 +363,19 @@ pub fn update(
                 now,
             )?;
         }
+        // The fields by name, each said in the reader's language.
+        let fields: Vec<String> = changed.iter().map(|f| format!("field.{f}")).collect();
+        let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
         audit::record(
             c,
             ctx,
             "household.update",
             "household",
             id,
-            &format!("{}: {}", input.head_name, changed.join(", ")),
+            &audit::Detail::new("household_update")
+                .arg("name", &input.head_name)
+                .words("fields", &fields)
+                .to_string(),
         )?;
         Ok(changed)
     });
@@ -375,7 +384,7 @@ pub fn update(
             conn,
             ctx,
             &other,
-            &format!("change household {id} to an ID number"),
+            audit::Detail::new("id_conflict_change").arg("name", &input.head_name),
         )?;
     }
     result
@@ -454,7 +463,10 @@ pub fn set_archived(
             action,
             "household",
             id,
-            &format!("{}: {reason}", row.household.head_name),
+            &audit::Detail::new("name_reason")
+                .arg("name", &row.household.head_name)
+                .arg("reason", &reason)
+                .to_string(),
         )?;
         find(c, actor, id)
     })

@@ -190,7 +190,9 @@ fn erase_one(
         "household.erase",
         "household",
         id,
-        &format!("retention: archived more than {years} years ago"),
+        &audit::Detail::new("erased_archived")
+            .arg("years", years)
+            .to_string(),
     )
 }
 

@@ -219,6 +219,7 @@ mod tests {
             "ops.",
             "api.",
             "profile.",
+            "audit_detail.",
         ];
         let mut out = Vec::new();
         for piece in text.split('"').skip(1).step_by(2) {
@@ -234,6 +235,33 @@ mod tests {
             }
         }
         out
+    }
+
+    /// Every audit detail written (`audit::Detail::new` with its key) has its
+    /// words in both languages, so the log never shows bare values.
+    #[test]
+    fn every_audit_detail_has_words() {
+        let zh = flatten(ZH_SOURCE).unwrap();
+        let en = flatten(EN_SOURCE).unwrap();
+        let root = env!("CARGO_MANIFEST_DIR");
+        let mut missing = Vec::new();
+        let mut found = 0;
+        for path in files_under(&std::path::Path::new(root).join("src")) {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            for piece in text.split("Detail::new(\"").skip(1) {
+                let key = format!("audit_detail.{}", piece.split('"').next().unwrap_or(""));
+                found += 1;
+                if !zh.contains_key(&key) || !en.contains_key(&key) {
+                    missing.push(format!("{}: {key}", path.display()));
+                }
+            }
+        }
+        assert!(found > 40, "the scan finds the details ({found})");
+        assert!(
+            missing.is_empty(),
+            "audit details without words:\n{}",
+            missing.join("\n")
+        );
     }
 
     #[test]

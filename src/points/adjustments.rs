@@ -239,7 +239,10 @@ pub fn request(
             "adjustment.request",
             "adjustment",
             &id,
-            &format!("{amount:+} {reason}"),
+            &audit::Detail::new("adjustment")
+                .arg("points", format!("{amount:+}"))
+                .arg("reason", &reason)
+                .to_string(),
         )?;
         if day_so_far.saturating_add(amount.unsigned_abs() as i64) <= threshold {
             let entry_id = post_adjustment(c, &adj, &actor.user_id, today)?;
@@ -260,7 +263,7 @@ pub fn request(
                 "adjustment.post",
                 "adjustment",
                 &id,
-                "within the threshold",
+                &audit::Detail::new("within_threshold").to_string(),
             )?;
             Ok(Requested::Posted)
         } else {

@@ -471,7 +471,11 @@ fn insert_award(
         "award.propose",
         "award",
         &id,
-        &format!("{} {} {:+}", rule.code, p.occurred_on, rule.points),
+        &audit::Detail::new("award")
+            .arg("rule", &rule.code)
+            .arg("day", p.occurred_on)
+            .arg("points", format!("{:+}", rule.points))
+            .to_string(),
     )?;
     Ok(id)
 }
@@ -487,7 +491,8 @@ fn approve_if_review_off(
         return Ok(());
     }
     let award = find(conn, award_id)?.ok_or(PointsError::NotFound)?;
-    accept(conn, actor, &award, today, "review off: approved when made")
+    let why = audit::Detail::new("approved_when_made").to_string();
+    accept(conn, actor, &award, today, &why)
 }
 
 /// Propose one award. A form submitted twice (same key) proposes once.
@@ -661,7 +666,11 @@ pub fn edit_seen(
             "award.edit",
             "award",
             award_id,
-            &format!("{} {} {:+}", rule.code, p.occurred_on, rule.points),
+            &audit::Detail::new("award")
+                .arg("rule", &rule.code)
+                .arg("day", p.occurred_on)
+                .arg("points", format!("{:+}", rule.points))
+                .to_string(),
         )?;
         Ok(())
     })
@@ -1127,7 +1136,7 @@ fn settle_one(conn: &mut DbConn, award: &Award, today: NaiveDate) -> Result<usiz
                 "award.settle",
                 "award",
                 &award.id,
-                "notice period over",
+                &audit::Detail::new("notice_over").to_string(),
             )?;
             Ok::<usize, PointsError>(1)
         });

@@ -308,9 +308,12 @@ pub fn run(
                     "points.expire",
                     "ledger",
                     "points",
-                    &format!(
-                        "as of {as_of}, earned on or before {cutoff}: {households} households, {points} points"
-                    ),
+                    &audit::Detail::new("expired")
+                        .arg("as_of", as_of)
+                        .arg("cutoff", cutoff)
+                        .arg("households", households)
+                        .arg("points", points)
+                        .to_string(),
                 )?;
             }
             Ok::<_, ledger::LedgerError>((households, points, failed))

@@ -501,7 +501,11 @@ pub fn create_rule(conn: &mut DbConn, ctx: &Actor, input: &RuleInput) -> Result<
             "rule.create",
             "rule",
             &id,
-            &format!("{} {} {}", input.code, input.name, input.points),
+            &audit::Detail::new("rule_create")
+                .arg("code", &input.code)
+                .arg("name", &input.name)
+                .arg("points", input.points)
+                .to_string(),
         )?;
         find_rule(c, &id)?.ok_or(PointsError::NotFound)
     })
@@ -535,14 +539,12 @@ pub fn edit_rule(
             "rule.edit",
             "rule",
             &id,
-            &format!(
-                "{} v{} -> v{}: {} -> {} points",
-                old.code,
-                old.version,
-                old.version + 1,
-                old.points,
-                input.points
-            ),
+            &audit::Detail::new("rule_edit")
+                .arg("code", &old.code)
+                .arg("version", old.version + 1)
+                .arg("from", old.points)
+                .arg("to", input.points)
+                .to_string(),
         )?;
         find_rule(c, &id)?.ok_or(PointsError::NotFound)
     })

@@ -513,11 +513,12 @@ pub fn redeem(
             "redemption.complete",
             "redemption",
             &id,
-            &format!(
-                "{number} {} points, {} lines, balance after {balance_after}",
-                total,
-                priced.len()
-            ),
+            &audit::Detail::new("redemption")
+                .arg("number", &number)
+                .arg("points", total)
+                .arg("lines", priced.len())
+                .arg("balance", balance_after)
+                .to_string(),
         )?;
         let done = redemptions::table
             .find(&id)
@@ -691,7 +692,10 @@ pub fn void(
             "redemption.void",
             "redemption",
             id,
-            &format!("{} {}", r.number, reason),
+            &audit::Detail::new("number_reason")
+                .arg("number", &r.number)
+                .arg("reason", &reason)
+                .to_string(),
         )?;
         Ok(redemptions::table
             .find(id)

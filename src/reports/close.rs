@@ -95,7 +95,17 @@ pub fn close(
             return Err(already_closed().into());
         }
         inserted?;
-        audit::record(c, ctx, "month.close", "month", &month.to_string(), "")?;
+        // The close holds for every area: the line says so, with its month.
+        audit::record(
+            c,
+            ctx,
+            "month.close",
+            "month",
+            &month.to_string(),
+            &audit::Detail::new("month_close")
+                .arg("month", month)
+                .to_string(),
+        )?;
         Ok(())
     })
 }
@@ -126,7 +136,17 @@ pub fn reopen(
             .into());
         }
         super::snapshot::forget(c, month)?;
-        audit::record(c, ctx, "month.reopen", "month", &month.to_string(), &reason)?;
+        audit::record(
+            c,
+            ctx,
+            "month.reopen",
+            "month",
+            &month.to_string(),
+            &audit::Detail::new("month_reopen")
+                .arg("month", month)
+                .arg("reason", &reason)
+                .to_string(),
+        )?;
         Ok(())
     })
 }

@@ -102,7 +102,7 @@ pub(super) fn section(
         ],
     )?;
     // Above town level a village is named with its town.
-    let above_town = matches!(area.level.as_str(), "city" | "district");
+    let above_town = matches!(area.level.as_str(), "province" | "city" | "district");
     let inactive: Vec<InactiveHousehold> = inactive
         .into_iter()
         .map(|mut i| {

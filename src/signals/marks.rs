@@ -116,7 +116,12 @@ pub fn mark(c: &mut DbConn, actor: &Actor, form: &MarkForm) -> Result<(), Signal
             "signal.mark",
             "signal",
             &id,
-            &format!("{month} {} {subject}: {note}", kind.as_str()),
+            &audit::Detail::new("signal_mark")
+                .arg("month", month)
+                .word("kind", &kind.label_key())
+                .arg("subject", subject)
+                .arg("note", &note)
+                .to_string(),
         )?;
         Ok(())
     })

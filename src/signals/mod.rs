@@ -422,11 +422,14 @@ pub fn resolve(
     } else {
         Month::parse(&q.month)?
     };
-    let areas = match viewer.scope {
+    let mut areas = match viewer.scope {
         Scope::All => crate::areas::tree(c)?,
         Scope::Area { path, .. } => crate::areas::subtree(c, path)?,
         Scope::Store { .. } | Scope::Nothing => return Err(SignalsError::Forbidden),
     };
+    // Villages named with their towns for a reader above town level.
+    crate::areas::InContext::load(c, viewer.scope, areas.iter().map(|a| a.path.as_str()))?
+        .rename(&mut areas);
     let wanted = q.area.trim();
     let area = if wanted.is_empty() {
         areas.first().cloned()

@@ -80,7 +80,11 @@ pub fn move_to_store(
                 "stock.move",
                 "stock_movement",
                 &m.id,
-                &format!("{} x{} -> {}", item.name, qty, to_name),
+                &audit::Detail::new("stock_move")
+                    .arg("item", &item.name)
+                    .arg("qty", qty)
+                    .arg("to", &to_name)
+                    .to_string(),
             )?;
             Ok(m.id)
         })
@@ -164,7 +168,11 @@ fn shelf_once(
                 f.scope,
                 "stock_movement",
                 &m.id,
-                &format!("{} x{}: {}", item.name, qty, text),
+                &audit::Detail::new("stock_in_out")
+                    .arg("item", &item.name)
+                    .arg("qty", qty)
+                    .arg("note", &text)
+                    .to_string(),
             )?;
             Ok(m.id)
         })
@@ -285,7 +293,11 @@ pub fn adjust(
             "stock.adjust",
             "stock_movement",
             &m.id,
-            &format!("{} {delta:+}: {reason}", item.name),
+            &audit::Detail::new("stock_adjust")
+                .arg("item", &item.name)
+                .arg("delta", format!("{delta:+}"))
+                .arg("reason", reason)
+                .to_string(),
         )?;
         Ok(Some(m))
     })

@@ -134,7 +134,11 @@ pub fn reverse(
                 "stock.reverse",
                 "stock_movement",
                 &m.id,
-                &format!("reverses #{} x{}: {}", orig.seq, orig.quantity, reason),
+                &audit::Detail::new("stock_reverse")
+                    .arg("seq", orig.seq)
+                    .arg("qty", orig.quantity)
+                    .arg("reason", &reason)
+                    .to_string(),
             )?;
             Ok(m.id)
         })

@@ -195,7 +195,9 @@ pub fn set_show_expected(conn: &mut DbConn, actor: &Actor, show: bool) -> Result
             "setting.change",
             "setting",
             SHOW_EXPECTED_KEY,
-            v,
+            &audit::Detail::new("show_expected")
+                .word("on", audit::yes_no(show))
+                .to_string(),
         )?)
     })
 }
@@ -470,7 +472,10 @@ pub fn start(
             "stocktake.start",
             "stocktake",
             &id,
-            &format!("{number}: {} lines", lines.len()),
+            &audit::Detail::new("stocktake_start")
+                .arg("number", &number)
+                .arg("lines", lines.len())
+                .to_string(),
         )?;
         Ok(stocktakes::table
             .find(&id)
@@ -571,11 +576,12 @@ pub fn save_counts(
             "stocktake.count",
             "stocktake",
             id,
-            &format!(
-                "{}: {} lines counted by {counted_by}, witnessed by {witnessed_by}",
-                st.number,
-                parsed.len()
-            ),
+            &audit::Detail::new("stocktake_count")
+                .arg("number", &st.number)
+                .arg("lines", parsed.len())
+                .arg("by", &counted_by)
+                .arg("witness", &witnessed_by)
+                .to_string(),
         )?;
         Ok(stocktakes::table
             .find(id)
@@ -679,7 +685,10 @@ pub fn confirm(
                 "stocktake.confirm",
                 "stocktake",
                 id,
-                &format!("{}: {posted} differences posted", st.number),
+                &audit::Detail::new("stocktake_confirm")
+                    .arg("number", &st.number)
+                    .arg("posted", posted)
+                    .to_string(),
             )?;
             Ok(st.id.clone())
         })

@@ -237,7 +237,10 @@ pub fn update(
             "store.update",
             "store",
             id,
-            &format!("{} -> {name}", before.store.name),
+            &audit::Detail::new("renamed")
+                .arg("from", &before.store.name)
+                .arg("to", &name)
+                .to_string(),
         )?;
         Ok(stores::table.find(id).select(Store::as_select()).first(c)?)
     });
@@ -305,12 +308,11 @@ pub fn set_receipt_settings(
             "store.receipt_settings",
             "store",
             id,
-            &format!(
-                "{}: paper {}, print after confirm {}",
-                store.store.name,
-                settings.paper.as_str(),
-                settings.print_after_confirm
-            ),
+            &audit::Detail::new("store_printing")
+                .arg("store", &store.store.name)
+                .arg("paper", settings.paper.as_str())
+                .word("auto", audit::yes_no(settings.print_after_confirm))
+                .to_string(),
         )?;
         Ok(stores::table.find(id).select(Store::as_select()).first(c)?)
     })

@@ -183,16 +183,50 @@ impl Assignment {
         Ok(out)
     }
 
-    fn describe(&self) -> String {
-        let mut s = format!("role={}", self.role);
-        if let Some(a) = &self.area_id {
-            s.push_str(&format!(" area={a}"));
-        }
-        if let Some(st) = &self.store_id {
-            s.push_str(&format!(" store={st}"));
-        }
-        s
+    /// `d` with this assignment in the audit log's words (`post_said`).
+    fn said(&self, c: &mut DbConn, d: audit::Detail, prefix: &str) -> QueryResult<audit::Detail> {
+        post_said(
+            c,
+            d,
+            prefix,
+            self.role.as_str(),
+            self.area_id.as_deref(),
+            self.store_id.as_deref(),
+        )
     }
+}
+
+/// `d` with a role and where it works, as the audit log says them: the
+/// role's name (`<prefix>role`) and the area's or store's name
+/// (`<prefix>place`, " · 凤山街道", empty for neither).
+fn post_said(
+    c: &mut DbConn,
+    d: audit::Detail,
+    prefix: &str,
+    role: &str,
+    area_id: Option<&str>,
+    store_id: Option<&str>,
+) -> QueryResult<audit::Detail> {
+    let place = match (area_id, store_id) {
+        (Some(a), _) => match areas::find(c, a)? {
+            Some(area) => areas::full_name(c, &area)?,
+            None => String::new(),
+        },
+        (None, Some(s)) => stores::table
+            .find(s)
+            .select(stores::name)
+            .first::<String>(c)
+            .optional()?
+            .unwrap_or_default(),
+        (None, None) => String::new(),
+    };
+    let place = if place.is_empty() {
+        place
+    } else {
+        format!(" · {place}")
+    };
+    Ok(d.word(&format!("{prefix}role"), &format!("role.{role}"))
+        .arg(&format!("{prefix}place"), place))
 }
 
 /// The password a new account starts with.
@@ -247,14 +281,14 @@ pub fn create(
                 users::updated_at.eq(now),
             ))
             .execute(c)?;
-        audit::record(
-            c,
-            ctx,
-            "user.create",
-            "user",
-            &id,
-            &format!("{} {}", username.as_str(), assignment.describe()),
-        )?;
+        let said = assignment
+            .said(
+                c,
+                audit::Detail::new("user_create").arg("username", username.as_str()),
+                "",
+            )?
+            .to_string();
+        audit::record(c, ctx, "user.create", "user", &id, &said)?;
         users::table.find(&id).select(User::as_select()).first(c)
     });
     match result {
@@ -290,33 +324,16 @@ pub fn assign(
             ))
             .execute(c)?;
         auth::end_sessions_of(c, user_id)?;
-        let before_desc = format!(
-            "role={}{}{}",
-            before.role,
-            before
-                .area_id
-                .as_deref()
-                .map(|a| format!(" area={a}"))
-                .unwrap_or_default(),
-            before
-                .store_id
-                .as_deref()
-                .map(|s| format!(" store={s}"))
-                .unwrap_or_default()
-        );
-        audit::record(
+        let before_said = post_said(
             c,
-            ctx,
-            "user.assign",
-            "user",
-            user_id,
-            &format!(
-                "{}: {} -> {}",
-                before.username,
-                before_desc,
-                assignment.describe()
-            ),
+            audit::Detail::new("user_assign").arg("username", &before.username),
+            "from_",
+            &before.role,
+            before.area_id.as_deref(),
+            before.store_id.as_deref(),
         )?;
+        let said = assignment.said(c, before_said, "to_")?.to_string();
+        audit::record(c, ctx, "user.assign", "user", user_id, &said)?;
         find(c, user_id)?.ok_or(UserError::NotFound)
     })
 }
@@ -411,14 +428,21 @@ pub fn set_password(
         } else {
             "user.password_reset"
         };
-        let how = if must_change { "generated" } else { "set" };
+        let how = if must_change {
+            "audit_detail.password_generated"
+        } else {
+            "audit_detail.password_set"
+        };
         audit::record(
             c,
             ctx,
             action,
             "user",
             user_id,
-            &format!("{} ({how})", user.username),
+            &audit::Detail::new("user_password")
+                .arg("username", &user.username)
+                .word("how", how)
+                .to_string(),
         )?;
         Ok::<(), UserError>(())
     })?;
@@ -642,7 +666,16 @@ pub fn set_personal(
 ) -> Result<(), UserError> {
     ctx.require(Action::ManageUsers)?;
     db::write_tx(conn, |c| {
-        let mut changed: Vec<String> = Vec::new();
+        // What changed, masked: the home, and the phone and ID number
+        // (unchanged unless given; "removed" when cleared).
+        let unchanged = |d: audit::Detail, name: &str| d.word(name, "audit_detail.unchanged");
+        let masked_or_removed = |d: audit::Detail, name: &str, masked: &str| {
+            if masked.is_empty() {
+                d.word(name, "audit_detail.removed")
+            } else {
+                d.arg(name, masked)
+            }
+        };
         let found = diesel::update(users::table.find(user_id))
             .set((
                 users::home_area_id.eq(&p.home_area_id),
@@ -653,13 +686,16 @@ pub fn set_personal(
         if found == 0 {
             return Err(UserError::NotFound);
         }
-        changed.push(format!(
-            "home {} {}",
-            p.home_area_id.as_deref().unwrap_or("-"),
-            p.home_address
-        ));
+        let home = match p.home_area_id.as_deref() {
+            Some(a) => match areas::find(c, a)? {
+                Some(area) => format!("{} {}", areas::full_name(c, &area)?, p.home_address),
+                None => p.home_address.clone(),
+            },
+            None => p.home_address.clone(),
+        };
+        let mut said = audit::Detail::new("user_personal").arg("home", home.trim());
         match &p.phone {
-            None => {}
+            None => said = unchanged(said, "phone"),
             Some(phone) => {
                 let (cipher, masked) = match phone {
                     Some(ph) => (key.encrypt(ph.expose()), ph.masked()),
@@ -671,14 +707,11 @@ pub fn set_personal(
                         users::phone_masked.eq(&masked),
                     ))
                     .execute(c)?;
-                changed.push(format!(
-                    "phone {}",
-                    if masked.is_empty() { "-" } else { &masked }
-                ));
+                said = masked_or_removed(said, "phone", &masked);
             }
         }
         match &p.id_number {
-            None => {}
+            None => said = unchanged(said, "id"),
             Some(id) => {
                 let (cipher, lookup, masked) = match id {
                     Some(n) => (
@@ -695,20 +728,10 @@ pub fn set_personal(
                         users::id_masked.eq(&masked),
                     ))
                     .execute(c)?;
-                changed.push(format!(
-                    "id {}",
-                    if masked.is_empty() { "-" } else { &masked }
-                ));
+                said = masked_or_removed(said, "id", &masked);
             }
         }
-        audit::record(
-            c,
-            ctx,
-            "user.personal",
-            "user",
-            user_id,
-            &changed.join("; "),
-        )?;
+        audit::record(c, ctx, "user.personal", "user", user_id, &said.to_string())?;
         Ok(())
     })
 }
@@ -771,7 +794,9 @@ pub fn erase_personal_due(
                     "user.erase",
                     "user",
                     &id,
-                    &format!("retention: disabled more than {years} years ago"),
+                    &audit::Detail::new("erased_disabled")
+                        .arg("years", years)
+                        .to_string(),
                 )?;
             }
             Ok::<_, diesel::result::Error>(n == 1)

@@ -134,6 +134,10 @@ fn write_cell(
     col: u16,
     v: &str,
 ) -> Result<(), rust_xlsxwriter::XlsxError> {
+    // An empty cell stays empty (no blank text a sum would trip on).
+    if v.is_empty() {
+        return Ok(());
+    }
     match as_number(v) {
         Some((n, true)) => {
             let money = rust_xlsxwriter::Format::new().set_num_format("0.00");

@@ -91,16 +91,14 @@ pub async fn request_context(
                 AppError::Forbidden | AppError::Csrf => {
                     let user = super::extract::maybe_user(&http_req).await.ok().flatten();
                     let ctx = audit_ctx(&http_req, user.as_deref());
-                    let what = format!(
-                        "{} {}{}",
-                        method,
-                        path,
-                        if matches!(app_error, AppError::Csrf) {
-                            " (csrf)"
-                        } else {
-                            ""
-                        }
-                    );
+                    let what = audit::Detail::new(if matches!(app_error, AppError::Csrf) {
+                        "denied_csrf"
+                    } else {
+                        "denied"
+                    })
+                    .arg("method", &method)
+                    .arg("path", &path)
+                    .to_string();
                     let written = run(&st, move |c| {
                         Ok(audit::record(c, &ctx, "access.denied", "route", "", &what)?)
                     })

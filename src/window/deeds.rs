@@ -277,12 +277,11 @@ pub fn report(
             "household.deed_report",
             "deed_report",
             &id,
-            &format!(
-                "{} {} photos:{}",
-                rule.code,
-                input.occurred_on,
-                photos.len()
-            ),
+            &audit::Detail::new("deed_report")
+                .arg("rule", &rule.code)
+                .arg("day", input.occurred_on)
+                .arg("photos", photos.len())
+                .to_string(),
         )?;
         idempotency::store(c, key, FORM_SCOPE, &who, &fingerprint, &id)?;
         Ok((id, false))
@@ -467,7 +466,7 @@ pub fn to_award(
             "deed_report.award",
             "deed_report",
             &report.id,
-            &format!("award {}", award.id),
+            &audit::Detail::new("deed_award").to_string(),
         )?;
         Ok(award)
     })
@@ -596,7 +595,10 @@ pub fn purge_photos(c: &mut DbConn, actor: &Actor, now: NaiveDateTime) -> QueryR
                 "deed_report.photos_deleted",
                 "deed_report",
                 "",
-                &format!("{n} photos of reports decided before {cut}"),
+                &audit::Detail::new("photos_deleted")
+                    .arg("n", n)
+                    .arg("before", cut)
+                    .to_string(),
             )?;
         }
         Ok(n)

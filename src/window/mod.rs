@@ -456,8 +456,15 @@ pub fn overview(
     c: &mut DbConn,
     s: &HouseholdSession,
     today: NaiveDate,
+    lang: crate::i18n::Lang,
     expired_from: &dyn Fn(&str) -> String,
 ) -> QueryResult<Overview> {
+    // The goods of a redemption read "store: goods, goods" in the reader's
+    // punctuation.
+    let (colon, list) = (
+        crate::i18n::t(lang, "p.colon"),
+        crate::i18n::t(lang, "p.list"),
+    );
     let (head_name, village_id, village, village_path, opt_out): (
         String,
         String,
@@ -523,9 +530,11 @@ pub fn overview(
         ))
         .load::<(String, String, String, i64, String)>(c)?
     {
-        let text = goods.entry(rid).or_insert_with(|| format!("{store}："));
-        if !text.ends_with('：') {
-            text.push('、');
+        let text = goods
+            .entry(rid)
+            .or_insert_with(|| format!("{store}{colon}"));
+        if !text.ends_with(colon) {
+            text.push_str(list);
         }
         text.push_str(&format!("{item} {qty}{unit}"));
     }

@@ -644,9 +644,17 @@ app_test! {
             audit_log::table.filter(audit_log::action.eq("household.find")).select(audit_log::summary).load(&mut app.conn()).unwrap()
         };
         assert_eq!(finds.len(), 4, "{finds:?}");
-        assert!(finds.iter().any(|s| s.contains("by=name found=2")));
-        assert!(finds.iter().any(|s| s.contains("by=id_number found=1")));
-        assert!(finds.iter().any(|s| s.contains("by=old_card found=1")));
+        // Each says how it looked and how many it found.
+        let said = |by: &str, found: &str| {
+            finds.iter().any(|s| {
+                aixin::audit::Detail::read(s).is_some_and(|d| {
+                    d.value("by") == Some(format!("audit_detail.by_{by}").as_str()) && d.value("found") == Some(found)
+                })
+            })
+        };
+        assert!(said("name", "2"), "{finds:?}");
+        assert!(said("id_number", "1"), "{finds:?}");
+        assert!(said("old_card", "1"), "{finds:?}");
         assert!(finds.iter().all(|s| !s.contains(&id_a)));
     }
 }

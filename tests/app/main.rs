@@ -71,3 +71,4 @@ mod wal;
 mod walks;
 mod window;
 mod window_edges;
+mod words;

@@ -413,7 +413,7 @@ fn links(path: &str, body: &str) -> Vec<String> {
     out
 }
 
-async fn follow_every_link(client: &Client, role: &str, starts: &[&str]) {
+pub(crate) async fn follow_every_link(client: &Client, role: &str, starts: &[&str]) {
     let mut seen = std::collections::HashSet::new();
     let mut queue: Vec<String> = starts.iter().map(|s| s.to_string()).collect();
     let mut depth = 0;

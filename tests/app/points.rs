@@ -243,7 +243,8 @@ app_test! {
         official.post("/awards", &[("key", &key), ("household_id", &h), ("rule_code", "S"), ("occurred_on", &today().to_string())]).await;
         assert_eq!(balance(&app, &h), 4);
         let summaries: Vec<String> = audit_log::table.filter(audit_log::action.eq("award.approve")).select(audit_log::summary).load(&mut app.conn()).unwrap();
-        assert_eq!(summaries, vec!["review off: approved when made".to_string()]);
+        let said: Vec<String> = summaries.iter().map(|s| aixin::audit::Detail::read(s).expect("a detail").say(aixin::i18n::Lang::En)).collect();
+        assert_eq!(said, vec!["review is off: approved when made".to_string()]);
     }
 }
 

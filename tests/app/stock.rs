@@ -754,7 +754,7 @@ app_test! {
         let st = stocktake_id_in(&started);
         // The sheet says which lines are not counted yet.
         started.assert_contains("id=\"uncounted\"");
-        started.assert_contains("尚未盘点: 肥皂");
+        started.assert_contains("尚未盘点：肥皂");
         // The counter keeps trading: 2 soap go home with a household.
         let r = redeem(&app, &store, &household, &soap, 2);
         assert_eq!(on_hand(&app, &store, &soap), 8);

@@ -221,7 +221,10 @@ pub fn fill_cities(
             "household.create",
             "household",
             &id,
-            format!("{head_name} {}", id_number.masked()),
+            crate::audit::Detail::new("household")
+                .arg("name", &head_name)
+                .arg("id", id_number.masked())
+                .to_string(),
         );
         city.households.push(HouseholdInfo {
             id,
@@ -951,7 +954,11 @@ fn award_row(
         "award.propose",
         "award",
         &id,
-        format!("{} {} {:+}", rule.code, occurred_on, rule.points),
+        crate::audit::Detail::new("award")
+            .arg("rule", rule.code)
+            .arg("day", occurred_on)
+            .arg("points", format!("{:+}", rule.points))
+            .to_string(),
     );
     let key = city.idem_key();
     let mut row = NewAward {

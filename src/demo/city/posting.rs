@@ -280,10 +280,12 @@ impl City {
                     "redemption.complete",
                     "redemption",
                     &id,
-                    format!(
-                        "{number} {total} points, {} lines, balance after {balance_after}",
-                        taken.len()
-                    ),
+                    crate::audit::Detail::new("redemption")
+                        .arg("number", &number)
+                        .arg("points", total)
+                        .arg("lines", taken.len())
+                        .arg("balance", balance_after)
+                        .to_string(),
                 );
                 self.posted.insert(
                     id,
@@ -357,7 +359,10 @@ impl City {
                     "redemption.void",
                     "redemption",
                     &redemption_id,
-                    format!("{number} {reason}"),
+                    crate::audit::Detail::new("number_reason")
+                        .arg("number", &number)
+                        .arg("reason", reason)
+                        .to_string(),
                 );
             }
             Event::Donation {
@@ -437,11 +442,12 @@ impl City {
                     "donation.book",
                     "donation",
                     &id,
-                    format!(
-                        "{number} {}: {} lines, money {money_fen} fen",
-                        DONORS[donor].0,
-                        lines.len()
-                    ),
+                    crate::audit::Detail::new("donation_book")
+                        .arg("number", &number)
+                        .arg("donor", DONORS[donor].0)
+                        .arg("lines", lines.len())
+                        .arg("yuan", crate::domain::stock::yuan(money_fen))
+                        .to_string(),
                 );
             }
             Event::Move {
@@ -487,10 +493,11 @@ impl City {
                     result: m.clone(),
                     created_at: at,
                 });
-                let summary = format!(
-                    "{} x{quantity} -> {}",
-                    self.items[item].name, self.stores[to].name
-                );
+                let summary = crate::audit::Detail::new("stock_move")
+                    .arg("item", &self.items[item].name)
+                    .arg("qty", quantity)
+                    .arg("to", &self.stores[to].name)
+                    .to_string();
                 self.audit(
                     at,
                     Some(&clerk),
@@ -538,7 +545,11 @@ impl City {
                     result: m.clone(),
                     created_at: at,
                 });
-                let summary = format!("{} x{quantity}: {reason}", self.items[item].name);
+                let summary = crate::audit::Detail::new("stock_in_out")
+                    .arg("item", &self.items[item].name)
+                    .arg("qty", quantity)
+                    .arg("note", reason)
+                    .to_string();
                 self.audit(
                     at,
                     Some(&clerk),
@@ -583,7 +594,10 @@ impl City {
                     "stocktake.start",
                     "stocktake",
                     &id,
-                    format!("{number}: {} lines", counted_lines.len()),
+                    crate::audit::Detail::new("stocktake_start")
+                        .arg("number", &number)
+                        .arg("lines", counted_lines.len())
+                        .to_string(),
                 );
                 let reason = format!("{number} ({})", clerk.username);
                 // Nothing else moves at the store while the demo counts.
@@ -650,7 +664,10 @@ impl City {
                     "stocktake.confirm",
                     "stocktake",
                     &id,
-                    format!("{number}: {posted} differences posted"),
+                    crate::audit::Detail::new("stocktake_confirm")
+                        .arg("number", &number)
+                        .arg("posted", posted)
+                        .to_string(),
                 );
             }
         }

@@ -90,7 +90,11 @@ pub(super) fn setup(
             "user.create",
             "user",
             &id,
-            format!("{username} {role}"),
+            crate::audit::Detail::new("user_create")
+                .arg("username", &username)
+                .word("role", &format!("role.{role}"))
+                .arg("place", "")
+                .to_string(),
         );
         Staff { id, username }
     };
@@ -107,7 +111,10 @@ pub(super) fn setup(
                 "area.create",
                 "area",
                 &id,
-                format!("{level} {name}"),
+                crate::audit::Detail::new("area")
+                    .word("level", &format!("level.{level}"))
+                    .arg("name", &name)
+                    .to_string(),
             );
             area_rows.push(NewArea {
                 id: id.clone(),

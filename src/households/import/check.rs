@@ -3,11 +3,24 @@
 
 use super::*;
 
-/// Villages in the scope, found by name, or by "town/village" when two
-/// villages share a name.
+/// Villages in the scope, found by name, by the name as the app shows it
+/// (东庄村（凤山街道）), or by "town/village" when two villages share a name.
 struct Villages {
     /// (names from the top down, the village)
     all: Vec<(Vec<String>, Area)>,
+    /// The importer looks from above town level: villages are shown with
+    /// their towns (`areas::looks_from_above_town`).
+    above_town: bool,
+}
+
+/// The two halves of a village's shown name, 东庄村（凤山街道） (or with
+/// ASCII brackets): the village's name and its town's.
+fn split_shown(text: &str) -> Option<(&str, &str)> {
+    let inner = text.strip_suffix('）').or_else(|| text.strip_suffix(')'))?;
+    let open = inner.rfind(['（', '('])?;
+    let bracket = inner[open..].chars().next()?.len_utf8();
+    let (village, town) = (inner[..open].trim(), inner[open + bracket..].trim());
+    (!village.is_empty() && !town.is_empty()).then_some((village, town))
 }
 
 impl Villages {
@@ -35,10 +48,47 @@ impl Villages {
                 .collect();
             all.push((names, a.clone()));
         }
-        Ok(Villages { all })
+        Ok(Villages {
+            all,
+            above_town: areas::looks_from_above_town(scope),
+        })
+    }
+
+    /// A village's name with its town (东庄村（凤山街道）).
+    fn with_town(names: &[String]) -> String {
+        let n = names.len();
+        let town = (n >= 2).then(|| names[n - 2].as_str());
+        areas::display_name(names.last().map(String::as_str).unwrap_or(""), town)
+    }
+
+    /// The village `id` as the importer reads it: with its town from above
+    /// town level, bare inside a town.
+    pub(super) fn shown(&self, id: &str) -> Option<String> {
+        self.all.iter().find(|(_, a)| a.id == id).map(|(names, a)| {
+            if self.above_town {
+                Villages::with_town(names)
+            } else {
+                a.name.clone()
+            }
+        })
+    }
+
+    /// The villages whose names end with `parts` (from the top down).
+    fn matching(&self, parts: &[&str]) -> Vec<&(Vec<String>, Area)> {
+        self.all
+            .iter()
+            .filter(|(names, _)| {
+                names.len() >= parts.len()
+                    && names[names.len() - parts.len()..]
+                        .iter()
+                        .zip(parts)
+                        .all(|(a, b)| a == b)
+            })
+            .collect()
     }
 
     pub(super) fn find(&self, text: &str) -> Result<&Area, FieldError> {
+        let text = text.trim();
         let parts: Vec<&str> = text
             .split(['/', '>', '＞', '／'])
             .map(str::trim)
@@ -47,24 +97,42 @@ impl Villages {
         if parts.is_empty() {
             return Err(FieldError::new("field.village", "error.required"));
         }
-        let matches: Vec<&Area> = self
-            .all
-            .iter()
-            .filter(|(names, _)| {
-                names.len() >= parts.len()
-                    && names[names.len() - parts.len()..]
-                        .iter()
-                        .zip(&parts)
-                        .all(|(a, b)| a == b)
-            })
-            .map(|(_, a)| a)
-            .collect();
+        let mut matches = self.matching(&parts);
+        // Not a name as written: the shown form, 东庄村（凤山街道）, names
+        // the town after the village.
+        if matches.is_empty()
+            && let Some((village, town)) = parts.last().and_then(|last| split_shown(last))
+        {
+            let mut named = parts[..parts.len() - 1].to_vec();
+            named.extend([town, village]);
+            matches = self.matching(&named);
+        }
         match matches.len() {
-            1 => Ok(matches[0]),
-            0 => Err(FieldError::new("field.village", "error.village_not_found")
-                .arg("name", text.trim())),
-            _ => Err(FieldError::new("field.village", "error.village_ambiguous")
-                .arg("name", text.trim())),
+            1 => Ok(&matches[0].1),
+            0 => Err(FieldError::new("field.village", "error.village_not_found").arg("name", text)),
+            _ => {
+                // Each choice as it may be written back: the village with its
+                // town, and its district too where that is still not enough.
+                let shown: Vec<String> = matches
+                    .iter()
+                    .map(|(n, _)| Villages::with_town(n))
+                    .collect();
+                let choices: Vec<String> = matches
+                    .iter()
+                    .zip(&shown)
+                    .map(|((names, _), s)| {
+                        let n = names.len();
+                        if shown.iter().filter(|x| *x == s).count() > 1 && n >= 3 {
+                            format!("{}/{s}", names[n - 3])
+                        } else {
+                            s.clone()
+                        }
+                    })
+                    .collect();
+                Err(FieldError::new("field.village", "error.village_ambiguous")
+                    .arg("name", text)
+                    .arg("choices", choices.join(" · ")))
+            }
         }
     }
 }
@@ -197,7 +265,7 @@ fn check_row(
                 notes,
                 status_reason: String::new(),
             },
-            village: village.name,
+            village: villages.shown(&village.id).unwrap_or(village.name),
         }),
         _ => Err(errors),
     }
@@ -322,10 +390,11 @@ pub(super) fn plan(
                 if same {
                     report.unchanged += 1;
                 } else {
+                    let old_village = villages.shown(&h.area_id).unwrap_or(old_village.clone());
                     report.changes.extend(field_changes(
                         &c,
                         h,
-                        old_village,
+                        &old_village,
                         phone_now.as_deref(),
                         &helper_names,
                     ));
@@ -472,15 +541,15 @@ pub fn audit_check(
             "household.import_check",
             "file",
             "",
-            &format!(
-                "{file_name}: {} rows, {} to create, {} to update, {} unchanged, {} rows refused, {} for an administrator to check",
-                report.total,
-                report.create,
-                report.update,
-                report.unchanged,
-                report.refused_rows(),
-                report.conflicts.len()
-            ),
+            &audit::Detail::new("import_check")
+                .arg("file", file_name)
+                .arg("rows", report.total)
+                .arg("create", report.create)
+                .arg("update", report.update)
+                .arg("unchanged", report.unchanged)
+                .arg("refused", report.refused_rows())
+                .arg("for_admin", report.conflicts.len())
+                .to_string(),
         )?;
         for (row, other) in report.conflicts.iter().take(MAX_CONFLICTS_AUDITED) {
             audit::record(
@@ -489,9 +558,10 @@ pub fn audit_check(
                 "household.id_conflict",
                 "household",
                 other,
-                &format!(
-                    "{file_name} row {row}: the ID number is registered to this household, outside the user's scope; an administrator must check it"
-                ),
+                &audit::Detail::new("id_conflict_row")
+                    .arg("file", file_name)
+                    .arg("row", row)
+                    .to_string(),
             )?;
         }
         Ok(())

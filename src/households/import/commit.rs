@@ -100,7 +100,7 @@ fn commit_inner(
         let by = if confirmed_by.is_empty() || confirmed_by == ctx.username {
             String::new()
         } else {
-            format!(" (confirmed by {confirmed_by})")
+            confirmed_by.to_string()
         };
         audit::record(
             c,
@@ -108,13 +108,18 @@ fn commit_inner(
             "household.import",
             "file",
             "",
-            &format!(
-                "{file_name}: {} created, {} updated, {} unchanged, {} rows refused{by}",
-                report.create,
-                report.update,
-                report.unchanged,
-                report.refused_rows()
-            ),
+            &audit::Detail::new(if by.is_empty() {
+                "import"
+            } else {
+                "import_confirmed_by"
+            })
+            .arg("file", file_name)
+            .arg("created", report.create)
+            .arg("updated", report.update)
+            .arg("unchanged", report.unchanged)
+            .arg("refused", report.refused_rows())
+            .arg("by", &by)
+            .to_string(),
         )?;
         Ok(Confirmed::Done(report))
     })

@@ -26,6 +26,9 @@ pub struct Said {
     pub what: String,
     /// The object's page, when there is one this reader may open.
     pub link: Option<String>,
+    /// The row's detail in the reader's language (`audit::Detail`), or
+    /// the plain text an older row holds.
+    pub detail: String,
 }
 
 /// The sentence of `e` for a reader with `user`'s role: the action's words
@@ -52,12 +55,19 @@ fn say(lang: crate::i18n::Lang, user: &CurrentUser, e: AuditEntry) -> Said {
         "item" if user.can(Action::ViewStock) => Some("/items".to_string()),
         "area" if user.can(Action::ViewAreas) => Some("/areas".to_string()),
         "rule" | "rule_category" if user.can(Action::ViewRules) => Some("/rules".to_string()),
+        "stock_movement" if user.can(Action::ViewStock) => Some(format!("/movements/{id}")),
+        "month" if user.can(Action::ViewReports) => Some(format!("/reports/monthly?month={id}")),
         _ => None,
+    };
+    let detail = match audit::Detail::read(&e.summary) {
+        Some(d) => d.say(lang),
+        None => e.summary.clone(),
     };
     Said {
         entry: e,
         what,
         link,
+        detail,
     }
 }
 

@@ -1075,7 +1075,13 @@ pub async fn notice(
         let village = if vid.is_empty() {
             None
         } else {
-            areas::find(c, &vid)?
+            // Named as in the picker: with its town from above town level.
+            areas::find(c, &vid)?.map(|mut v| {
+                if let Some(shown) = villages.iter().find(|x| x.id == v.id) {
+                    v.name = shown.name.clone();
+                }
+                v
+            })
         };
         let rows = match &village {
             Some(v) => aw::notice(c, &actor, &v.path, from, to)?,

@@ -859,11 +859,11 @@ async fn export(
                 "household.export",
                 "households",
                 "",
-                &format!(
-                    "{} rows, {}; {link}",
-                    total,
-                    if xlsx { "xlsx" } else { "csv" }
-                ),
+                &crate::audit::Detail::new("household_export")
+                    .arg("n", total)
+                    .arg("format", if xlsx { "XLSX" } else { "CSV" })
+                    .arg("filter", &link)
+                    .to_string(),
             )
         })?;
         Ok(rows)

@@ -227,7 +227,9 @@ async fn statement_export(
                 "statement.export",
                 "household",
                 &id,
-                if xlsx { "xlsx" } else { "csv" },
+                &crate::audit::Detail::new("export_as")
+                    .arg("format", if xlsx { "XLSX" } else { "CSV" })
+                    .to_string(),
             )
         })?)
     })
@@ -435,7 +437,9 @@ pub async fn verify(
                 "ledger.verify",
                 "ledger",
                 "points",
-                if r.ok() { "ok" } else { "FAILED" },
+                &crate::audit::Detail::new("verified")
+                    .word("result", crate::audit::ok_word(r.ok()))
+                    .to_string(),
             )
         })?;
         Ok(r)

@@ -163,22 +163,35 @@ pub fn sections(lang: Lang, s: &Summary) -> Vec<Sheet> {
             points,
         ));
         let h = &s.households;
-        let mut households = vec![
+        let households = vec![
             vec![t("reports.registered"), n(h.registered)],
             vec![t("reports.taking_part"), n(h.taking_part)],
             vec![t("reports.first_time"), n(h.first_time)],
             vec![t("reports.inactive"), n(h.inactive.len() as i64)],
         ];
-        for i in &h.inactive {
-            households.push(vec![
-                format!("  {} ({})", i.head_name, i.village),
-                i.last_active.clone().unwrap_or_default(),
-            ]);
-        }
         out.push(sheet(
             t("reports.households"),
             vec![t("reports.item"), t("reports.count")],
             households,
+        ));
+        // The quiet households, one each, as the page lists them.
+        out.push(sheet(
+            t("reports.inactive_sheet"),
+            vec![
+                t("field.head_name"),
+                t("reports.village"),
+                t("reports.last_active"),
+            ],
+            h.inactive
+                .iter()
+                .map(|i| {
+                    vec![
+                        i.head_name.clone(),
+                        i.village.clone(),
+                        i.last_active.clone().unwrap_or_else(|| t("reports.never")),
+                    ]
+                })
+                .collect(),
         ));
     }
     let r = &s.redemptions;
@@ -271,9 +284,6 @@ pub fn sections(lang: Lang, s: &Summary) -> Vec<Sheet> {
         String::new(),
         reports::yuan(d.goods_value_fen),
     ]);
-    for o in &d.top_donors {
-        donations.push(vec![o.name.clone(), n(o.n), reports::yuan(o.points)]);
-    }
     out.push(sheet(
         t("reports.donations"),
         vec![
@@ -282,6 +292,18 @@ pub fn sections(lang: Lang, s: &Summary) -> Vec<Sheet> {
             t("reports.value_yuan"),
         ],
         donations,
+    ));
+    out.push(sheet(
+        t("reports.top_donors"),
+        vec![
+            t("reports.donor"),
+            t("reports.count"),
+            t("reports.value_yuan"),
+        ],
+        d.top_donors
+            .iter()
+            .map(|o| vec![o.name.clone(), n(o.n), reports::yuan(o.points)])
+            .collect(),
     ));
     let mut bd: Vec<Vec<String>> = s
         .breakdown
@@ -337,8 +359,18 @@ fn file_name(lang: Lang, s: &Summary, ext: &str) -> String {
 fn title_row(lang: Lang, s: &Summary) -> Vec<String> {
     vec![
         i18n::t(lang, "reports.title").to_string(),
-        format!("{}：{}", i18n::t(lang, "reports.area"), s.area_name),
-        format!("{}：{}", i18n::t(lang, "reports.month"), s.month),
+        format!(
+            "{}{}{}",
+            i18n::t(lang, "reports.area"),
+            i18n::t(lang, "p.colon"),
+            s.area_name
+        ),
+        format!(
+            "{}{}{}",
+            i18n::t(lang, "reports.month"),
+            i18n::t(lang, "p.colon"),
+            s.month
+        ),
     ]
 }
 

@@ -594,7 +594,9 @@ pub async fn export(
                 "stock.export",
                 "store",
                 &sid,
-                &format!("{} rows", lines.len()),
+                &crate::audit::Detail::new("rows")
+                    .arg("n", lines.len())
+                    .to_string(),
             )
         })?;
         let headers: Vec<String> = [
@@ -704,6 +706,16 @@ struct MovementPage<'a> {
     key: String,
     /// A refused reversal (`"reverse"`), with the reason typed.
     refused: Refused,
+    /// The stores of the movement whose pages this user may open (a
+    /// clerk: their own), the only ones linked.
+    open_stores: Vec<String>,
+}
+
+impl MovementPage<'_> {
+    /// Whether the store `id` is linked (its page would not refuse).
+    fn may_open(&self, id: &str) -> bool {
+        self.open_stores.iter().any(|s| s == id)
+    }
 }
 
 /// The stores a movement touched, loaded; the user must be allowed `action`
@@ -758,6 +770,11 @@ async fn movement_page(
         && touched
             .iter()
             .any(|s| user.can_at_store(Action::MoveStock, s));
+    let open_stores: Vec<String> = touched
+        .iter()
+        .filter(|s| user.can_at_store(Action::ViewStock, s))
+        .map(|s| s.store.id.clone())
+        .collect();
     let mid = m.id.clone();
     let (m, item, from_label, to_label, reversed_by, owner) = run(&state, move |c| {
         let item = goods::find(c, &m.item_id)?.ok_or(AppError::NotFound)?;
@@ -802,6 +819,7 @@ async fn movement_page(
             reversed_by,
             key: form_key(),
             refused,
+            open_stores,
         },
         status,
     )

@@ -216,7 +216,7 @@ async fn home_page(
                 &[("date", earned.to_string())],
             )
         };
-        let o = window::overview(c, &s, today, &expired)?;
+        let o = window::overview(c, &s, today, lang, &expired)?;
         let rules = points::current_rules(c)?
             .into_iter()
             .filter(|(r, _)| r.active && r.points > 0)
