@@ -96,6 +96,7 @@ fn shop(url: &str, units: i64, price: i64) -> Shop {
         helper_id: None,
         notes: String::new(),
         status_reason: String::new(),
+        seen_version: None,
     };
     let (household, card) =
         aixin::households::create(&mut c, &aixin::auth::Actor::console(), &key, &input).unwrap();
