@@ -235,11 +235,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
             // control characters and bytes that were not text (decoded as
             // U+FFFD) naming the field, on the form with what was typed; any
             // other field so spoiled is refused here.
-            if let Err(refusal) = refuse_control_chars(&body)
-                && !reads_every_refused_field::<T>(&body)
-            {
-                return Err(refusal);
-            }
+            let body = match refuse_control_chars(&body) {
+                Ok(()) => body,
+                Err(refusal) if !reads_every_refused_field::<T>(&body) => return Err(refusal),
+                Err(_) => without_nul(&body),
+            };
             serde_urlencoded::from_bytes::<T>(&body)
                 .map(CsrfForm)
                 .map_err(|e| AppError::BadRequest(e.to_string()))
@@ -306,6 +306,15 @@ fn reads_every_refused_field<T: DeserializeOwned>(body: &[u8]) -> bool {
         .iter()
         .zip(&ignored)
         .all(|((k, v), flag)| !refused(k, v) || !flag.get())
+}
+
+/// The form with every NUL read as U+FFFD: a field's parser refuses either
+/// by name, and a NUL never reaches a query (PostgreSQL refuses it in text).
+fn without_nul(body: &[u8]) -> web::Bytes {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(body)
+        .map(|(k, v)| (k.replace('\0', "\u{FFFD}"), v.replace('\0', "\u{FFFD}")))
+        .collect();
+    web::Bytes::from(serde_urlencoded::to_string(&pairs).unwrap_or_default())
 }
 
 /// A form value that notes whether the form ignored it.
