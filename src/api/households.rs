@@ -64,6 +64,8 @@ pub struct HouseholdOut {
     pub notes: String,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
+    /// Bumped by every change; send it back with a change (`version`).
+    pub version: i64,
 }
 
 fn to_out(row: &HouseholdRow, balance: i64) -> HouseholdOut {
@@ -85,6 +87,7 @@ fn to_out(row: &HouseholdRow, balance: i64) -> HouseholdOut {
         notes: h.notes.clone(),
         created_at: utc(h.created_at),
         updated_at: utc(h.updated_at),
+        version: h.version,
     }
 }
 
@@ -276,11 +279,12 @@ pub async fn create(
         helper_id: f.helper_id.unwrap_or_default(),
         notes: f.notes.unwrap_or_default(),
         status_reason: String::new(),
+        version: String::new(),
     };
     let key = state.key.clone();
     let actor = user.actor();
     let id = run(&state, move |c| {
-        let input = households::parse_form(c, &actor, &form, true)?;
+        let input = households::parse_form(c, &actor, &form, None)?;
         let (id, _card) = households::create(c, &actor, &key, &input)?;
         Ok(id)
     })
@@ -320,6 +324,10 @@ pub struct HouseholdPatch {
     pub archived: Option<bool>,
     #[serde(default)]
     pub archive_reason: Option<String>,
+    /// The household's `version` the change was made on: a household
+    /// changed since is refused (409) instead of overwritten.
+    #[serde(default)]
+    pub version: Option<i64>,
 }
 
 /// Change some fields of a household; fields left out stay as they are.
@@ -379,8 +387,9 @@ pub async fn update(
                 },
                 notes: p.notes.clone().unwrap_or_else(|| h.notes.clone()),
                 status_reason: p.status_reason.clone().unwrap_or_default(),
+                version: p.version.map(|v| v.to_string()).unwrap_or_default(),
             };
-            let input = households::parse_form(c, &actor, &form, false)?;
+            let input = households::parse_form(c, &actor, &form, Some(h))?;
             households::update(c, &actor, &key, &hid, &input, today)?;
         }
         // The state asked for: a household already so is left as it is.

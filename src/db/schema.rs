@@ -25,6 +25,7 @@ diesel::table! {
         phone -> Text,
         receipt_paper -> Text,
         print_after_confirm -> Bool,
+        version -> BigInt,
     }
 }
 
@@ -108,6 +109,7 @@ diesel::table! {
         updated_at -> Timestamp,
         name_pinyin -> Text,
         name_initials -> Text,
+        version -> BigInt,
     }
 }
 
@@ -291,6 +293,7 @@ diesel::table! {
         honour_opt_out -> Bool,
         head_pinyin -> Text,
         head_initials -> Text,
+        version -> BigInt,
     }
 }
 

@@ -372,6 +372,9 @@ pub fn parse_name(field: &'static str, s: &str, max: usize) -> Result<String, Fi
     if s.chars().count() > max {
         return Err(FieldError::new(field, "error.too_long").arg("max", max));
     }
+    if s.contains(char::REPLACEMENT_CHARACTER) {
+        return Err(FieldError::new(field, "error.not_utf8"));
+    }
     if s.chars().any(char::is_control) || has_control_chars(s) {
         return Err(FieldError::new(field, "error.control_chars"));
     }
@@ -380,12 +383,16 @@ pub fn parse_name(field: &'static str, s: &str, max: usize) -> Result<String, Fi
 
 /// Whether text holds a character no person types into a field: a control
 /// character other than line breaks and tabs (which multi-line fields
-/// keep), or a bidirectional override that makes text read otherwise than
-/// it is stored.
+/// keep), a bidirectional override that makes text read otherwise than
+/// it is stored, or U+FFFD, which stands for bytes that were not text (a
+/// form's fields are decoded so, and refused by the field's parser).
 pub fn has_control_chars(s: &str) -> bool {
     s.chars().any(|c| {
         (c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+            || matches!(
+                c,
+                '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | char::REPLACEMENT_CHARACTER
+            )
     })
 }
 
@@ -395,6 +402,9 @@ pub fn parse_optional_text(field: &'static str, s: &str, max: usize) -> Result<S
     let s = input::trim_text(s);
     if s.chars().count() > max {
         return Err(FieldError::new(field, "error.too_long").arg("max", max));
+    }
+    if s.contains(char::REPLACEMENT_CHARACTER) {
+        return Err(FieldError::new(field, "error.not_utf8"));
     }
     if has_control_chars(s) {
         return Err(FieldError::new(field, "error.control_chars"));

@@ -132,23 +132,13 @@ pub fn parse_barcode(field: &'static str, s: &str) -> Result<Option<String>, Fie
     Ok(Some(s.to_string()))
 }
 
-/// A phone number: digits with optional '+', '-' and spaces; empty is none.
+/// A contact phone where a plain one is kept (donors, stores): parsed by
+/// the one phone parser ([`super::people::Phone`]); empty is none.
 pub fn parse_phone(field: &'static str, s: &str) -> Result<String, FieldError> {
-    let s = normalize(s);
-    let s = s.as_str();
-    if s.is_empty() {
+    if normalize(s).is_empty() {
         return Ok(String::new());
     }
-    let digits = s.bytes().filter(u8::is_ascii_digit).count();
-    let ok = s
-        .bytes()
-        .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b' '))
-        && (5..=20).contains(&digits)
-        && s.len() <= 24;
-    if !ok {
-        return Err(FieldError::new(field, "error.contact_phone_format"));
-    }
-    Ok(s.to_string())
+    super::people::Phone::parse(field, s).map(|p| p.expose().to_string())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -94,17 +94,32 @@ pub fn find_donors(c: &mut DbConn, q: &str) -> QueryResult<Vec<Donor>> {
 /// `Invalid` naming the field.
 pub fn create_donor(conn: &mut DbConn, actor: &Actor, f: &DonorForm) -> Result<Donor, StockError> {
     actor.require(Action::ManageDonors)?;
-    let kind =
-        DonorKind::parse(f.kind).ok_or(FieldError::new("field.donor_kind", "error.choose_one"))?;
-    let name = if kind == DonorKind::Anonymous && f.name.trim().is_empty() {
+    // Every field is checked, so the person sees all that is wrong at once;
+    // a value left at its default below is never used (`finish` refuses).
+    let mut checks = FieldChecks::new();
+    let kind = checks.take(
+        DonorKind::parse(f.kind).ok_or(FieldError::new("field.donor_kind", "error.choose_one")),
+    );
+    let name = if kind == Some(DonorKind::Anonymous) && f.name.trim().is_empty() {
         "匿名 / Anonymous".to_string()
     } else {
-        parse_name("field.donor_name", f.name, 80)?
+        checks
+            .take(parse_name("field.donor_name", f.name, 80))
+            .unwrap_or_default()
     };
-    let contact_person = parse_optional_text("field.contact_person", f.contact_person, 40)?;
-    let phone = parse_phone("field.phone", f.phone)?;
-    let address = parse_optional_text("field.address", f.address, 200)?;
-    let note = parse_optional_text("field.note", f.note, 500)?;
+    let mut text = |field, s, max| {
+        checks
+            .take(parse_optional_text(field, s, max))
+            .unwrap_or_default()
+    };
+    let contact_person = text("field.contact_person", f.contact_person, 40);
+    let address = text("field.address", f.address, 200);
+    let note = text("field.note", f.note, 500);
+    let phone = checks
+        .take(parse_phone("field.phone", f.phone))
+        .unwrap_or_default();
+    checks.finish()?;
+    let kind = kind.unwrap_or(DonorKind::Anonymous);
     db::write_tx(conn, |c| {
         let id = db::new_id();
         let k = crate::domain::pinyin::keys(&name);
@@ -273,6 +288,8 @@ pub struct DonationForm<'a> {
 }
 
 struct ParsedLine {
+    /// The line's number on the form (blank lines count).
+    line_no: usize,
     item_id: String,
     quantity: Quantity,
     value_fen: i64,
@@ -322,8 +339,24 @@ pub fn book(
             continue;
         }
         any_line = true;
-        if l.item_id.trim().is_empty() {
+        let item_id = l.item_id.trim();
+        if item_id.is_empty() {
             checks.push(FieldError::new("field.donation_line", "error.line_item").arg("n", i + 1));
+        } else {
+            // An item that is no item (or no longer taken in) is refused
+            // naming its line, with the form's other errors.
+            match goods::find(conn, item_id)? {
+                None => checks.push(
+                    FieldError::new("field.donation_line", "error.line_item_unknown")
+                        .arg("n", i + 1),
+                ),
+                Some(item) if !item.active => checks.push(
+                    FieldError::new("field.donation_line", "error.line_item_inactive")
+                        .arg("n", i + 1)
+                        .arg("item", &item.name),
+                ),
+                Some(_) => {}
+            }
         }
         let quantity = checks.take(Quantity::parse("field.quantity", &l.quantity).map_err(|_| {
             FieldError::new("field.donation_line", "error.line_quantity")
@@ -335,6 +368,7 @@ pub fn book(
         }));
         if let (Some(quantity), Some(value_fen)) = (quantity, value_fen) {
             lines.push(ParsedLine {
+                line_no: i + 1,
                 item_id: l.item_id.trim().to_string(),
                 quantity,
                 value_fen,
@@ -399,12 +433,12 @@ pub fn book(
             for (i, l) in lines.iter().enumerate() {
                 let item = goods::find(c, &l.item_id)?.ok_or(
                     FieldError::new("field.donation_line", "error.line_item_unknown")
-                        .arg("n", i + 1),
+                        .arg("n", l.line_no),
                 )?;
                 if !item.active {
                     return Err(
                         FieldError::new("field.donation_line", "error.line_item_inactive")
-                            .arg("n", i + 1)
+                            .arg("n", l.line_no)
                             .arg("item", &item.name)
                             .into(),
                     );

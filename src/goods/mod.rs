@@ -24,6 +24,8 @@ pub struct Item {
     pub active: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Bumped by every change; an edit names the version it was made on.
+    pub version: i64,
 }
 
 /// This area's refusals: the one vocabulary every operation shares.
@@ -162,35 +164,50 @@ pub fn create(conn: &mut DbConn, ctx: &Actor, form: &ItemForm) -> Result<Item, G
     })
 }
 
-/// Change an item. The price applies from now on; past records keep theirs.
+/// Change an item as seen at version `seen` (when given). The price applies
+/// from now on; past records keep theirs.
 /// Errors: `Forbidden` for a role that may not keep the catalogue;
-/// `NotFound`; `Invalid` naming the field.
+/// `NotFound`; `Invalid` naming the field; a conflict (409) when the item
+/// was changed after `seen` (one conditional update on the version read).
 pub fn update(
     conn: &mut DbConn,
     ctx: &Actor,
     id: &str,
     form: &ItemForm,
     active: bool,
+    seen: Option<i64>,
 ) -> Result<Item, GoodsError> {
     ctx.require(Action::ManageCatalogue)?;
     let p = form.parse()?;
     db::write_tx(conn, |c| {
         let before = find(c, id)?.ok_or(GoodsError::NotFound)?;
+        if seen.is_some_and(|v| v != before.version) {
+            return Err(changed_meanwhile(&before));
+        }
         let k = crate::domain::pinyin::keys(&p.name);
-        diesel::update(items::table.find(id))
-            .set((
-                items::name.eq(&p.name),
-                items::name_pinyin.eq(&k.full),
-                items::name_initials.eq(&k.initials),
-                items::category.eq(&p.category),
-                items::unit.eq(&p.unit),
-                items::points_price.eq(p.points_price),
-                items::barcode.eq(&p.barcode),
-                items::active.eq(active),
-                items::updated_at.eq(db::now()),
-            ))
-            .execute(c)
-            .map_err(|e| unique_error(e, &p))?;
+        let n = diesel::update(
+            items::table
+                .find(id)
+                .filter(items::version.eq(before.version)),
+        )
+        .set((
+            items::name.eq(&p.name),
+            items::name_pinyin.eq(&k.full),
+            items::name_initials.eq(&k.initials),
+            items::category.eq(&p.category),
+            items::unit.eq(&p.unit),
+            items::points_price.eq(p.points_price),
+            items::barcode.eq(&p.barcode),
+            items::active.eq(active),
+            items::updated_at.eq(db::now()),
+            items::version.eq(items::version + 1),
+        ))
+        .execute(c)
+        .map_err(|e| unique_error(e, &p))?;
+        if n == 0 {
+            let now = find(c, id)?.ok_or(GoodsError::NotFound)?;
+            return Err(changed_meanwhile(&now));
+        }
         audit::record(
             c,
             ctx,
@@ -213,6 +230,17 @@ pub fn update(
         )?;
         find(c, id)?.ok_or(GoodsError::NotFound)
     })
+}
+
+/// "This item was changed after you opened the form": what it is called now.
+fn changed_meanwhile(item: &Item) -> GoodsError {
+    FieldError::conflict(
+        "field.item",
+        "error.record_changed",
+        crate::domain::Conflict::Changed,
+    )
+    .arg("name", &item.name)
+    .into()
 }
 
 /// A store's own setting for one item.

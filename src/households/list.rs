@@ -258,7 +258,20 @@ pub fn name_villages(
     Ok(())
 }
 
-/// Officials (and admins) who can be assigned as helpers: (id, name).
+/// Whether a helper working in the area at `helper_path` (none: no area)
+/// may be assigned by someone of `scope`: a helper in this scope, or above
+/// it; anyone for the unscoped.
+pub fn helper_in_scope(scope: &Scope, helper_path: Option<&str>) -> bool {
+    match (scope, helper_path) {
+        (Scope::All, _) => true,
+        (Scope::Area { path: mine, .. }, Some(p)) => {
+            p.starts_with(mine.as_str()) || mine.starts_with(p)
+        }
+        _ => false,
+    }
+}
+
+/// Officials who can be assigned as helpers: (id, name).
 pub fn helpers(conn: &mut DbConn, actor: &Actor) -> QueryResult<Vec<(String, String)>> {
     let scope = &actor.scope;
     let rows: Vec<(String, String, String, Option<String>)> = users::table
@@ -275,14 +288,7 @@ pub fn helpers(conn: &mut DbConn, actor: &Actor) -> QueryResult<Vec<(String, Str
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .filter(|(_, _, _, path)| match (scope, path) {
-            (Scope::All, _) => true,
-            // Helpers working in this scope, or above it.
-            (Scope::Area { path: mine, .. }, Some(p)) => {
-                p.starts_with(mine.as_str()) || mine.starts_with(p.as_str())
-            }
-            _ => false,
-        })
+        .filter(|(_, _, _, path)| helper_in_scope(scope, path.as_deref()))
         .map(|(id, u, d, _)| {
             (
                 id,

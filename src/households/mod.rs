@@ -103,6 +103,8 @@ pub struct Household {
     pub created_by: String,
     pub updated_at: NaiveDateTime,
     pub updated_by: String,
+    /// Bumped by every change; an edit names the version it was made on.
+    pub version: i64,
 }
 
 /// A household with what lists and pages show beside it.
@@ -166,6 +168,9 @@ pub struct HouseholdInput {
     pub helper_id: Option<String>,
     pub notes: String,
     pub status_reason: String,
+    /// The version of the household the edit was made on (`None`: any,
+    /// for a new household or a caller that did not say).
+    pub seen_version: Option<i64>,
 }
 
 /// The plain strings of the household form (and of an imported row).
@@ -191,6 +196,9 @@ pub struct HouseholdForm {
     pub notes: String,
     #[serde(default)]
     pub status_reason: String,
+    /// The household's version when the edit form was opened.
+    #[serde(default)]
+    pub version: String,
 }
 
 pub fn parse_members(s: &str) -> Result<i64, FieldError> {
@@ -204,16 +212,20 @@ pub fn parse_members(s: &str) -> Result<i64, FieldError> {
     }
 }
 
-/// Parse the form. `new` households need an ID number; edits may leave ID
-/// and phone empty to keep them.
+/// Parse the form of a new household (`editing` None), which needs an ID
+/// number, or of an edit of `editing`, which may leave ID and phone empty
+/// to keep them. A helper the person may not assign is refused, naming the
+/// field; one they could not see or change (assigned from above their
+/// scope) is kept.
 pub fn parse_form(
     conn: &mut DbConn,
     actor: &Actor,
     f: &HouseholdForm,
-    new: bool,
+    editing: Option<&Household>,
 ) -> Result<HouseholdInput, HouseholdError> {
     actor.require(Action::EditHouseholds)?;
     let scope = &actor.scope;
+    let new = editing.is_none();
     // Every field is checked, so the person sees all that is wrong at once;
     // a value left at its default below is never used (`finish` refuses).
     let mut checks = FieldChecks::new();
@@ -254,14 +266,26 @@ pub fn parse_form(
             )
             .unwrap_or(Status::Registered)
     };
-    let helper_id = Some(f.helper_id.trim().to_string()).filter(|s| !s.is_empty());
-    if let Some(h) = &helper_id {
-        match check_helper(conn, h) {
-            Ok(()) => {}
-            Err(HouseholdError::Invalid(e)) => checks.push(e),
-            Err(e) => return Err(e),
+    let posted = Some(f.helper_id.trim().to_string()).filter(|s| !s.is_empty());
+    let stored = editing.and_then(|h| h.helper_id.as_deref());
+    let helper_id = match settle_helper(conn, actor, stored, posted) {
+        Ok(h) => h,
+        Err(HouseholdError::Invalid(e)) => {
+            checks.push(e);
+            None
         }
-    }
+        Err(e) => return Err(e),
+    };
+    let seen_version = if f.version.trim().is_empty() {
+        None
+    } else {
+        checks.take(
+            f.version
+                .trim()
+                .parse()
+                .map_err(|_| FieldError::new("field.seen_version", "error.seen_version_missing")),
+        )
+    };
     let notes = checks
         .take(parse_optional_text("field.notes", &f.notes, 500))
         .unwrap_or_default();
@@ -284,6 +308,7 @@ pub fn parse_form(
         helper_id,
         notes,
         status_reason,
+        seen_version,
     })
 }
 
@@ -310,15 +335,57 @@ pub fn check_village(
     Ok(area)
 }
 
-fn check_helper(conn: &mut DbConn, helper_id: &str) -> Result<(), HouseholdError> {
-    let role: Option<String> = users::table
-        .find(helper_id)
-        .select(users::role)
+/// Whether `actor` may assign `helper_id` as a household's helper: an
+/// official or administrator working in the actor's scope or above it (the
+/// helpers the form offers, [`helpers`]).
+fn helper_assignable(
+    conn: &mut DbConn,
+    actor: &Actor,
+    helper_id: &str,
+) -> Result<bool, HouseholdError> {
+    let found: Option<(String, Option<String>)> = users::table
+        .left_join(areas_t::table)
+        .filter(users::id.eq(helper_id))
+        .select((users::role, areas_t::path.nullable()))
         .first(conn)
         .optional()?;
-    match role.as_deref() {
-        Some("official") | Some("admin") => Ok(()),
-        _ => Err(FieldError::new("field.helper", "error.helper_unknown").into()),
+    let Some((role, path)) = found else {
+        return Err(FieldError::new("field.helper", "error.helper_unknown").into());
+    };
+    if role != "official" && role != "admin" {
+        return Err(FieldError::new("field.helper", "error.helper_unknown").into());
+    }
+    Ok(list::helper_in_scope(&actor.scope, path.as_deref()))
+}
+
+/// The helper a save leaves on a household: `posted` when the actor may
+/// assign it (or it is the one `stored`, unchanged); the `stored` one when
+/// nothing was posted and the actor could not see or change it (assigned
+/// from above their scope). A helper outside the actor's scope is refused.
+pub(crate) fn settle_helper(
+    conn: &mut DbConn,
+    actor: &Actor,
+    stored: Option<&str>,
+    posted: Option<String>,
+) -> Result<Option<String>, HouseholdError> {
+    match (stored, posted) {
+        (Some(s), Some(p)) if s == p => Ok(Some(p)),
+        (_, Some(p)) => {
+            if helper_assignable(conn, actor, &p)? {
+                Ok(Some(p))
+            } else {
+                Err(FieldError::new("field.helper", "error.helper_outside_scope").into())
+            }
+        }
+        (Some(s), None) => {
+            // A helper the actor may not assign was not theirs to clear.
+            match helper_assignable(conn, actor, s) {
+                Ok(true) | Err(HouseholdError::Invalid(_)) => Ok(None),
+                Ok(false) => Ok(Some(s.to_string())),
+                Err(e) => Err(e),
+            }
+        }
+        (None, None) => Ok(None),
     }
 }
 

@@ -260,7 +260,18 @@ fn changes(
     out
 }
 
-/// Update a household. A change of status needs a reason and is kept in the
+/// "This household was changed after you opened it": by whom and when.
+fn changed_meanwhile(h: &Household) -> FieldError {
+    FieldError::conflict(
+        "field.household",
+        "error.household_changed",
+        crate::domain::Conflict::Changed,
+    )
+    .arg("by", &h.updated_by)
+}
+
+/// Update a household as seen at `input.seen_version` (when given): one
+/// conditional update on the version read. A change of status needs a reason and is kept in the
 /// status history. Returns the names of the fields that changed.
 pub fn update(
     conn: &mut DbConn,
@@ -292,6 +303,15 @@ pub fn update(
         if h.archived {
             return Err(FieldError::new("field.household", "error.household_archived").into());
         }
+        if input.seen_version.is_some_and(|v| v != h.version) {
+            return Err(changed_meanwhile(h).into());
+        }
+        let helper_id =
+            super::settle_helper(c, actor, h.helper_id.as_deref(), input.helper_id.clone())?;
+        let input = &HouseholdInput {
+            helper_id,
+            ..input.clone()
+        };
         let changed = changes(
             h,
             input,
@@ -319,21 +339,32 @@ pub fn update(
             crate::ledger::totals::record_move(c, id, &h.area_id, &input.area_id, today)?;
         }
         let k = crate::domain::pinyin::keys(&input.head_name);
-        diesel::update(households::table.find(id))
-            .set((
-                households::head_name.eq(&input.head_name),
-                households::head_pinyin.eq(&k.full),
-                households::head_initials.eq(&k.initials),
-                households::area_id.eq(&input.area_id),
-                households::address.eq(&input.address),
-                households::members.eq(input.members),
-                households::status.eq(input.status.as_str()),
-                households::helper_id.eq(&input.helper_id),
-                households::notes.eq(&input.notes),
-                households::updated_at.eq(now),
-                households::updated_by.eq(&ctx.username),
-            ))
-            .execute(c)?;
+        // One conditional update on the version read: an edit saved by
+        // someone else meanwhile is never overwritten silently.
+        let updated = diesel::update(
+            households::table
+                .find(id)
+                .filter(households::version.eq(h.version)),
+        )
+        .set((
+            households::head_name.eq(&input.head_name),
+            households::head_pinyin.eq(&k.full),
+            households::head_initials.eq(&k.initials),
+            households::area_id.eq(&input.area_id),
+            households::address.eq(&input.address),
+            households::members.eq(input.members),
+            households::status.eq(input.status.as_str()),
+            households::helper_id.eq(&input.helper_id),
+            households::notes.eq(&input.notes),
+            households::updated_at.eq(now),
+            households::updated_by.eq(&ctx.username),
+            households::version.eq(households::version + 1),
+        ))
+        .execute(c)?;
+        if updated == 0 {
+            let now_row = find(c, actor, id)?;
+            return Err(changed_meanwhile(&now_row.household).into());
+        }
         if let Some((lookup, cipher, masked, last4)) = &new_id {
             diesel::update(households::table.find(id))
                 .set((
@@ -447,6 +478,7 @@ pub fn set_archived(
             households::archived_at.eq(archived.then_some(now)),
             households::updated_at.eq(now),
             households::updated_by.eq(&ctx.username),
+            households::version.eq(households::version + 1),
         ))
         .execute(c)?;
         if n == 0 {

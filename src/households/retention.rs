@@ -173,6 +173,7 @@ fn erase_one(
             households::notes.eq(""),
             households::updated_at.eq(now),
             households::updated_by.eq(&ctx.username),
+            households::version.eq(households::version + 1),
         ))
         .execute(c)?;
     // Reasons for status changes are free text about the family.

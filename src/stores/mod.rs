@@ -26,6 +26,9 @@ pub struct Store {
     pub receipt_paper: Paper,
     /// Whether a receipt prints by itself once a redemption is confirmed.
     pub print_after_confirm: bool,
+    /// Bumped by every save of the store's details; an edit names the
+    /// version it was made on.
+    pub version: i64,
 }
 
 crate::text_enum! {
@@ -152,7 +155,10 @@ impl StoreForm<'_> {
             self.opening_hours,
             100,
         ));
-        let phone = checks.take(parse_optional_text("field.store_phone", self.phone, 40));
+        let phone = checks.take(crate::domain::stock::parse_phone(
+            "field.store_phone",
+            self.phone,
+        ));
         let area_id = self.area_id.trim();
         if area_id.is_empty() {
             checks.push(FieldError::new("field.area", "error.area_required"));
@@ -207,30 +213,45 @@ pub fn create(conn: &mut DbConn, actor: &Actor, form: &StoreForm) -> Result<Stor
     }
 }
 
-/// Change a store's name, area, address or hours.
+/// Change a store's name, area, address, hours or phone, as seen at
+/// version `seen` (when given): one conditional update on the version read,
+/// so a change saved meanwhile is refused (409), never overwritten.
 pub fn update(
     conn: &mut DbConn,
     actor: &Actor,
     id: &str,
     form: &StoreForm,
+    seen: Option<i64>,
 ) -> Result<Store, StoreError> {
     actor.require(Action::ManageStores)?;
     let ctx = &actor.audit();
     let (name, address, hours, phone, area_id) = form.parse()?;
     let result = db::write_tx(conn, |c| {
         let before = find(c, id)?.ok_or(StoreError::NotFound)?;
+        if seen.is_some_and(|v| v != before.store.version) {
+            return Err(changed_meanwhile(&before.store));
+        }
         if areas::find(c, area_id)?.is_none() {
             return Err(FieldError::new("field.area", "error.area_unknown").into());
         }
-        diesel::update(stores::table.find(id))
-            .set((
-                stores::name.eq(&name),
-                stores::area_id.eq(area_id),
-                stores::address.eq(&address),
-                stores::opening_hours.eq(&hours),
-                stores::phone.eq(&phone),
-            ))
-            .execute(c)?;
+        let n = diesel::update(
+            stores::table
+                .find(id)
+                .filter(stores::version.eq(before.store.version)),
+        )
+        .set((
+            stores::name.eq(&name),
+            stores::area_id.eq(area_id),
+            stores::address.eq(&address),
+            stores::opening_hours.eq(&hours),
+            stores::phone.eq(&phone),
+            stores::version.eq(stores::version + 1),
+        ))
+        .execute(c)?;
+        if n == 0 {
+            let now = find(c, id)?.ok_or(StoreError::NotFound)?;
+            return Err(changed_meanwhile(&now.store));
+        }
         audit::record(
             c,
             ctx,
@@ -254,6 +275,17 @@ pub fn update(
         .into()),
         other => other,
     }
+}
+
+/// "This store was changed after you opened the form": what it is called now.
+fn changed_meanwhile(store: &Store) -> StoreError {
+    FieldError::conflict(
+        "field.store",
+        "error.record_changed",
+        crate::domain::Conflict::Changed,
+    )
+    .arg("name", &store.name)
+    .into()
 }
 
 /// Open or close a store. A closed store keeps its shelf and history but

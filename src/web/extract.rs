@@ -231,7 +231,15 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
                     if !given.is_empty() && bool::from(exp.as_bytes().ct_eq(given.as_bytes())) => {}
                 _ => return Err(AppError::Csrf),
             }
-            refuse_control_chars(&body)?;
+            // A field the form reads goes on to its parser, which refuses
+            // control characters and bytes that were not text (decoded as
+            // U+FFFD) naming the field, on the form with what was typed; any
+            // other field so spoiled is refused here.
+            let body = match refuse_control_chars(&body) {
+                Ok(()) => body,
+                Err(refusal) if !reads_every_refused_field::<T>(&body) => return Err(refusal),
+                Err(_) => without_nul(&body),
+            };
             serde_urlencoded::from_bytes::<T>(&body)
                 .map(CsrfForm)
                 .map_err(|e| AppError::BadRequest(e.to_string()))
@@ -265,6 +273,95 @@ pub fn refuse_control_chars(body: &[u8]) -> Result<(), AppError> {
         return Ok(());
     };
     Err(field_refusal(name, "auth.control_chars_in"))
+}
+
+/// Whether form `T` reads (does not ignore) every field of `body` that
+/// [`refuse_control_chars`] would refuse: those fields then reach the
+/// form's own parsers. Read as text, which a form of strings takes; a form
+/// that cannot be read so answers `false`, and the extractor refuses.
+fn reads_every_refused_field<T: DeserializeOwned>(body: &[u8]) -> bool {
+    use std::cell::Cell;
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let refused = |k: &str, v: &str| {
+        k.contains(char::REPLACEMENT_CHARACTER) || crate::domain::has_control_chars(v)
+    };
+    let ignored: Vec<Cell<bool>> = pairs.iter().map(|_| Cell::new(false)).collect();
+    let probe = serde::de::value::MapDeserializer::<_, serde::de::value::Error>::new(
+        pairs.iter().zip(&ignored).map(|((k, v), flag)| {
+            (
+                k.as_str(),
+                Probe {
+                    value: v,
+                    ignored: flag,
+                },
+            )
+        }),
+    );
+    if T::deserialize(probe).is_err() {
+        return false;
+    }
+    pairs
+        .iter()
+        .zip(&ignored)
+        .all(|((k, v), flag)| !refused(k, v) || !flag.get())
+}
+
+/// The form with every NUL read as U+FFFD: a field's parser refuses either
+/// by name, and a NUL never reaches a query (PostgreSQL refuses it in text).
+fn without_nul(body: &[u8]) -> web::Bytes {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(body)
+        .map(|(k, v)| (k.replace('\0', "\u{FFFD}"), v.replace('\0', "\u{FFFD}")))
+        .collect();
+    web::Bytes::from(serde_urlencoded::to_string(&pairs).unwrap_or_default())
+}
+
+/// A form value that notes whether the form ignored it.
+struct Probe<'a> {
+    value: &'a str,
+    ignored: &'a std::cell::Cell<bool>,
+}
+
+impl<'de> serde::de::IntoDeserializer<'de, serde::de::value::Error> for Probe<'_> {
+    type Deserializer = Self;
+    fn into_deserializer(self) -> Self {
+        self
+    }
+}
+
+impl<'de> serde::Deserializer<'de> for Probe<'_> {
+    type Error = serde::de::value::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+        v.visit_str(self.value)
+    }
+
+    fn deserialize_option<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+        v.visit_some(self)
+    }
+
+    fn deserialize_ignored_any<V: serde::de::Visitor<'de>>(
+        self,
+        v: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.ignored.set(true);
+        v.visit_unit()
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier
+    }
+}
+
+/// A list's page number from its query: one that does not read as a
+/// number (`page=abc`, too many digits) is no page, so the list shows its
+/// first page rather than refusing the request.
+pub fn page_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let s: Option<String> = serde::Deserialize::deserialize(d)?;
+    Ok(s.and_then(|s| crate::domain::input::normalize(&s).parse().ok()))
 }
 
 /// A form field refused by the form extractor, named by its label.

@@ -399,13 +399,18 @@ pub fn transition(
             .first(c)
             .optional()?
             .ok_or(PointsError::NotFound)?;
-        return Err(FieldError::conflict(
-            "field.report",
-            "error.report_decided",
-            crate::domain::Conflict::Changed,
-        )
-        .arg("status", format!("@{}", now.label_key()))
-        .into());
+        // Still {from}: only its version moved on (it was changed, not
+        // decided), so the refusal does not say it was decided.
+        let key = if now == from {
+            "error.report_changed"
+        } else {
+            "error.report_decided"
+        };
+        return Err(
+            FieldError::conflict("field.report", key, crate::domain::Conflict::Changed)
+                .arg("status", format!("@{}", now.label_key()))
+                .into(),
+        );
     }
     Ok(())
 }

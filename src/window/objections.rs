@@ -86,13 +86,18 @@ pub fn transition(
             .first(c)
             .optional()?
             .ok_or(PointsError::NotFound)?;
-        return Err(FieldError::conflict(
-            "field.objection",
-            "error.objection_decided",
-            crate::domain::Conflict::Changed,
-        )
-        .arg("status", format!("@{}", now.label_key()))
-        .into());
+        // Still {from}: only its version moved on (it was changed, not
+        // decided), so the refusal does not say it was decided.
+        let key = if now == from {
+            "error.objection_changed"
+        } else {
+            "error.objection_decided"
+        };
+        return Err(
+            FieldError::conflict("field.objection", key, crate::domain::Conflict::Changed)
+                .arg("status", format!("@{}", now.label_key()))
+                .into(),
+        );
     }
     Ok(())
 }

@@ -773,7 +773,7 @@ app_test! {
             let it = aixin::goods::find(&mut c, &id(&item)).unwrap().unwrap();
             aixin::goods::update(&mut c, &aixin::auth::Actor::console(), &it.id, &aixin::goods::ItemForm {
                 name: &it.name, category: &it.category, unit: &it.unit, points_price: "8", barcode: "",
-            }, true).unwrap();
+            }, true, None).unwrap();
         }
         let shown = json!({"store_id": store, "household_id": second, "lines": lines.clone(), "expected_total": 10});
         let (s, e) = api.post("/api/v1/redemptions", &[], &clerk, Some("price-1"), shown).await;

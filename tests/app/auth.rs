@@ -53,7 +53,13 @@ app_test! {
     /// plain text.
     async fn malformed_requests_answer_in_the_apps_voice(app) {
         let admin = app.admin().await;
-        for path in ["/households?page=abc", "/households/cards?page=x", "/households?page=99999999999999999999"] {
+        // A page number that does not read is the first page (the list, 200).
+        for path in ["/households?page=abc", "/households/cards?page=x", "/households?page=99999999999999999999", "/audit?page=x"] {
+            let page = admin.get(path).await;
+            assert_eq!(page.status, 200, "{path}: {}", page.body);
+        }
+        // A query that does not read at all (a field twice) is the app's error page.
+        for path in ["/households?q=a&q=b", "/households/cards?sort=a&sort=b"] {
             let page = admin.get(path).await;
             assert_eq!(page.status, 400, "{path}");
             let ct = page.headers.get("content-type").unwrap().to_str().unwrap();
@@ -62,7 +68,7 @@ app_test! {
             page.assert_contains("class=\"request-id\"");
         }
         admin.post("/lang", &[("lang", "en"), ("back", "/")]).await;
-        let page = admin.get("/households?page=abc").await;
+        let page = admin.get("/households?q=a&q=b").await;
         assert_eq!(page.status, 400);
         page.assert_contains("Something in the request is wrong");
         // The API: its JSON error.
@@ -475,19 +481,22 @@ app_test! {
 }
 
 app_test! {
-    /// Text fields refuse control characters in one place: the form layer
-    /// names the field, and nothing changes.
+    /// Text fields refuse control characters: the field's parser names the
+    /// field beside it, on the form with what was typed, and nothing changes.
     async fn control_characters_are_refused(app) {
         let admin = app.admin().await;
         let [_, _, town, _] = app.area_chain("北");
         use aixin::db::schema::stores;
         let before: i64 = stores::table.count().get_result(&mut app.conn()).unwrap();
-        let page = admin.post("/stores", &[("name", "北村\u{7}超市"), ("area_id", &town)]).await;
+        let page = admin.post("/stores", &[("name", "北村\u{7}超市"), ("area_id", &town), ("address", "一组 1 号")]).await;
         assert_eq!(page.status, 422, "{}", page.body);
-        page.assert_contains("“name”不能包含控制字符");
+        page.assert_contains("超市名称：不能包含控制字符");
+        page.assert_contains(r#"<span class="field-error" data-field="field.store_name">"#);
+        page.assert_contains(r#"value="一组 1 号""#);
         let page = admin.post("/stores", &[("name", "北村超市"), ("area_id", &town), ("address", "一组\u{202E}1号")]).await;
         assert_eq!(page.status, 422);
-        page.assert_contains("“地址”不能包含控制字符");
+        page.assert_contains("地址：不能包含控制字符");
+        page.assert_contains(r#"value="北村超市""#);
         admin.post("/lang", &[("lang", "en"), ("back", "/stores")]).await;
         let page = admin.post("/stores", &[("name", "北村超市"), ("area_id", &town), ("address", "a\u{1b}[31m")]).await;
         assert_eq!(page.status, 422);

@@ -226,7 +226,7 @@ app_test! {
         let page = post_basket(&clerk, &basket_fields(&page, &[("entry", "大米")])).await;
         // 45 points needed, 42 there: 3 short.
         let refused = post_basket(&clerk, &basket_fields(&page, &[("confirm", "1")])).await;
-        assert_eq!(refused.status, 422);
+        assert_eq!(refused.status, 409, "points short are a conflict with the account");
         refused.assert_contains("积分不足：现有 42 分，需要 45 分，还差 3 分");
         assert_eq!(hidden(&refused.body, "line").len(), 1, "the basket stays as it was");
         assert_eq!(balance(&app, &k.household), 42);
@@ -355,6 +355,7 @@ fn set_price(app: &TestApp, item: &str, points: &str) {
             barcode: it.barcode.as_deref().unwrap_or(""),
         },
         true,
+        None,
     )
     .unwrap();
 }
@@ -375,7 +376,7 @@ app_test! {
         assert_eq!(hidden(&page.body, "total"), vec!["10".to_string()]);
         set_price(&app, &k.soap, "8");
         let refused = post_basket(&clerk, &basket_fields(&page, &[("confirm", "1")])).await;
-        assert_eq!(refused.status, 422, "{}", refused.body);
+        assert_eq!(refused.status, 409, "a price changed is a conflict: {}", refused.body);
         refused.assert_contains("价格有变动：刚才显示的合计为 10 分，现在为 16 分");
         refused.assert_contains("id=\"total\">16<");
         assert_eq!(hidden(&refused.body, "line").len(), 1, "the basket stays as it was");

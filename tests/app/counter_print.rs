@@ -72,7 +72,9 @@ app_test! {
         let bad = clerk
             .submit(&format!("/stores/{}/printing", k.store), &[("paper", "A5"), ("redemption_id", &rid)])
             .await;
+        assert_eq!(bad.status, 422, "the receipt comes back with the message, not a redirect");
         bad.assert_contains("凭证纸张");
+        bad.assert_contains(r#"data-field="field.receipt_paper""#);
         assert_eq!(
             stores::table.find(&k.store).select(stores::receipt_paper).first::<String>(&mut app.conn()).unwrap(),
             "58"

@@ -253,6 +253,7 @@ impl TestApp {
             helper_id: None,
             notes: String::new(),
             status_reason: String::new(),
+            seen_version: None,
         };
         let (id, card) =
             households::create(&mut c, &aixin::auth::Actor::console(), &self.key, &input)

@@ -561,3 +561,56 @@ app_test! {
         assert!(aixin::stock::verify_stock_ledger(&mut app.conn()).unwrap().ok());
     }
 }
+
+app_test! {
+    /// Two people save the same household's edit form, opened at the same
+    /// version: one save stands, the other is told the household changed
+    /// (409) with what they typed kept; nothing is lost silently.
+    async fn two_edits_of_one_household_lose_no_update(app) {
+        use aixin::db::schema::households;
+        use crate::forms_kept::{household_edit, pairs, version_in};
+        let [_, _, _, village] = app.area_chain("并改");
+        let id = app.household("并改户", &village);
+        let (a, b) = two_admins(&app).await;
+        let action = format!("/households/{id}");
+        let page_a = a.get(&format!("/households/{id}/edit")).await;
+        let page_b = b.get(&format!("/households/{id}/edit")).await;
+        let (va, vb) = (version_in(&page_a.body, &action), version_in(&page_b.body, &action));
+        assert_eq!(va, vb);
+        let form_a = household_edit(&app, &id, &va, &[("address", "东头 1 号")]);
+        let form_b = household_edit(&app, &id, &vb, &[("notes", "腿脚不便")]);
+        let (fields_a, fields_b) = (pairs(&form_a), pairs(&form_b));
+        let (x, y) = tokio::join!(a.post(&action, &fields_a), b.post(&action, &fields_b));
+        let mut statuses = [x.status, y.status];
+        statuses.sort();
+        assert_eq!(statuses, [303, 409], "one saved, one told: {}\n{}", x.body, y.body);
+        let told = if x.status == 409 { &x } else { &y };
+        told.assert_contains("这户的记录在您打开表单后已被");
+        told.assert_contains(r#"id="form-errors""#);
+        let (address, notes, version): (String, String, i64) = households::table
+            .find(&id)
+            .select((households::address, households::notes, households::version))
+            .first(&mut app.conn())
+            .unwrap();
+        assert_eq!(version, va.parse::<i64>().unwrap() + 1, "one save bumped the version once");
+        if x.status == 303 {
+            assert_eq!((address.as_str(), notes.as_str()), ("东头 1 号", ""));
+            told.assert_contains("腿脚不便");
+        } else {
+            assert_eq!((address.as_str(), notes.as_str()), ("一组 1 号", "腿脚不便"));
+            told.assert_contains(r#"value="东头 1 号""#);
+        }
+        // The one told saves again from the page that told them: both changes stand.
+        let again_form: Vec<(String, String)> = if x.status == 409 { form_a.clone() } else { form_b.clone() };
+        let mut again_form = again_form;
+        again_form[0].1 = version_in(&told.body, &action);
+        let again = if x.status == 409 { a.post(&action, &pairs(&again_form)).await } else { b.post(&action, &pairs(&again_form)).await };
+        assert_eq!(again.status, 303, "{}", again.body);
+        let (address, notes): (String, String) = households::table
+            .find(&id)
+            .select((households::address, households::notes))
+            .first(&mut app.conn())
+            .unwrap();
+        assert!(address == "东头 1 号" || notes == "腿脚不便");
+    }
+}

@@ -1002,7 +1002,7 @@ app_test! {
         let form = admin.get(&format!("/stores/{store}/donations/new")).await;
         let key = key_for(&form.body, &format!("/stores/{store}/donations"));
         let p = admin.submit(&format!("/stores/{store}/donations"), &[("key", &key), ("donor_id", &donor_id), ("donated_on", "2026-10-15"), ("item", &soap), ("quantity", "5"), ("value", "")]).await;
-        assert_eq!(p.status, 422, "the form comes back");
+        assert_eq!(p.status, 409, "the form comes back; a closed month is a conflict");
         p.assert_contains("2026-10 已经月结");
         p.assert_contains(r#"value="2026-10-15""#);
         assert_eq!(on_hand(&app, &store, &soap), 10);

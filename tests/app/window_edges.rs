@@ -479,3 +479,52 @@ app_test! {
         assert_eq!(status, "open", "nothing decided");
     }
 }
+
+app_test! {
+    /// The household's report form shows every error beside its field, with
+    /// what was typed kept, and stores nothing.
+    async fn a_refused_deed_report_names_every_wrong_field(app) {
+        use aixin::db::schema::deed_reports;
+        let (_, _, h) = beside_a_notice(&app, "多错", "M1").await;
+        let (status, body) = send_report(&h, "", "2026-13-45", "扫了\u{7}路").await;
+        assert_eq!(status, 422, "{body}");
+        for field in ["field.rule", "field.occurred_on", "field.note"] {
+            assert!(body.contains(&format!(r#"<span class="field-error" data-field="{field}">"#)), "{field}: {body}");
+        }
+        assert!(body.contains(r#"value="2026-13-45""#), "{body}");
+        let n: i64 = deed_reports::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(n, 0);
+    }
+}
+
+app_test! {
+    /// A decision made on a version of a report that is not its own says
+    /// what the report is now, in words, and never that an open report was
+    /// already dealt with.
+    async fn a_stale_deed_decision_says_what_the_report_is(app) {
+        use aixin::db::schema::deed_reports;
+        let [_, _, _, village] = app.area_chain("旧报");
+        app.user("st-official", Role::Official, Some(&village), None);
+        app.rule("ST1", "清扫村道", 10, None);
+        let (_, card) = app.household_with_id("孔小明", &village, &test_id_number());
+        let h = open_window(&app, &card).await;
+        assert_eq!(send_report(&h, "ST1", &today().to_string(), "扫了村道").await.0, 303);
+        let (id, version): (String, i64) = deed_reports::table
+            .select((deed_reports::id, deed_reports::version))
+            .first(&mut app.conn())
+            .unwrap();
+        let official = app.client();
+        official.login("st-official", PASSWORD).await;
+        let wrong = (version + 3).to_string();
+        let page = official.post(&format!("/deeds/{id}/decline"), &[("version", wrong.as_str()), ("reason", "看不清")]).await;
+        assert_eq!(page.status, 409, "{}", page.body);
+        page.assert_contains("有了变化（现在：待处理）");
+        assert!(!page.body.contains("已经处理过了"), "{}", page.body);
+        // Declined for real, a stale decision names the real status.
+        let v = version.to_string();
+        assert_eq!(official.post(&format!("/deeds/{id}/decline"), &[("version", v.as_str()), ("reason", "看不清")]).await.status, 303);
+        let page = official.post(&format!("/deeds/{id}/award"), &[("version", v.as_str())]).await;
+        assert_eq!(page.status, 409, "{}", page.body);
+        page.assert_contains("已经处理过了（现在：未通过）");
+    }
+}

@@ -149,14 +149,24 @@ fn helper_names(conn: &mut DbConn) -> QueryResult<HashMap<String, String>> {
         .collect())
 }
 
-/// Officials by username or display name.
-fn helper_ids(conn: &mut DbConn) -> QueryResult<HashMap<String, String>> {
-    let rows: Vec<(String, String, String)> = users::table
+/// Officials the importer may assign (working in their scope or above it,
+/// `helper_in_scope`), by username or display name.
+fn helper_ids(conn: &mut DbConn, scope: &Scope) -> QueryResult<HashMap<String, String>> {
+    let rows: Vec<(String, String, String, Option<String>)> = users::table
+        .left_join(crate::db::schema::areas::table)
         .filter(users::role.eq("official"))
-        .select((users::id, users::username, users::display_name))
+        .select((
+            users::id,
+            users::username,
+            users::display_name,
+            crate::db::schema::areas::path.nullable(),
+        ))
         .load(conn)?;
     let mut map = HashMap::new();
-    for (id, u, d) in rows {
+    for (id, u, d, path) in rows {
+        if !crate::households::helper_in_scope(scope, path.as_deref()) {
+            continue;
+        }
         map.insert(u, id.clone());
         if !d.is_empty() {
             map.insert(d, id);
@@ -264,6 +274,7 @@ fn check_row(
                 helper_id,
                 notes,
                 status_reason: String::new(),
+                seen_version: None,
             },
             village: villages.shown(&village.id).unwrap_or(village.name),
         }),
@@ -286,7 +297,7 @@ pub(super) fn plan(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<(Report, Vec<Plan>), HouseholdError> {
     let villages = Villages::load(conn, scope)?;
-    let helpers = helper_ids(conn)?;
+    let helpers = helper_ids(conn, scope)?;
     let total = table.rows.len();
     let mut report = Report {
         total,

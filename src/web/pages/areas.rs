@@ -107,6 +107,14 @@ pub async fn create(
     })
     .await
     .map(|a| flash_ok(&req, "/areas", "flash.area_created", &[("name", a.name)]));
+    // A parent that is no area has no form of its own on the page: the
+    // refusal, naming the parent, shows on the form at the top.
+    let name = match &result {
+        Err(AppError::Invalid(e)) if e.all().iter().any(|f| f.field == "field.parent") => {
+            "city".to_string()
+        }
+        _ => name,
+    };
     or_again(lang_of(&req), name, &typed, result, |r| {
         list_page(req, user, state, r)
     })

@@ -4,7 +4,7 @@ use serde::Deserialize;
 
 use crate::audit::{self, AuditEntry, AuditFilter};
 use crate::auth::Action;
-use crate::web::page::{PageCtx, render};
+use crate::web::page::PageCtx;
 use crate::web::{AppError, AppState, CurrentUser, run};
 
 #[derive(Template)]
@@ -81,7 +81,8 @@ pub struct AuditQuery {
     pub from: String,
     #[serde(default)]
     pub to: String,
-    #[serde(default)]
+    /// A page number that does not read is page 1.
+    #[serde(default, deserialize_with = "crate::web::extract::page_number")]
     pub page: Option<i64>,
 }
 
@@ -133,7 +134,13 @@ pub async fn list(
     let (entries, more) = run(&state, move |c| Ok(audit::list(c, &filter, page)?)).await?;
     let entries = entries.into_iter().map(|e| say(lang, &user, e)).collect();
     let ctx = PageCtx::build(&req, Some(&user));
-    render(
+    // A date that does not read is named beside the filter (422).
+    let status = if error.is_some() {
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        actix_web::http::StatusCode::OK
+    };
+    crate::web::page::render_with_status(
         &ctx,
         &ListPage {
             ctx: &ctx,
@@ -143,5 +150,6 @@ pub async fn list(
             more,
             error,
         },
+        status,
     )
 }

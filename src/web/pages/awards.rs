@@ -106,11 +106,11 @@ async fn proposal_page(
     let ctx = PageCtx::build(&req, Some(&user));
     let day = today(&state).to_string();
     let (typed, errors, status) = match refused {
-        Some((f, e)) => (
-            f,
-            FormErrors::new(ctx.lang, &e),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
+        Some((f, e)) => {
+            let errors = FormErrors::new(ctx.lang, &e);
+            let status = errors.status();
+            (f, errors, status)
+        }
         None => (
             ProposeForm {
                 occurred_on: day.clone(),
@@ -914,6 +914,17 @@ pub async fn review(
 /// is checked against what was on the screen, so a form without it (an old
 /// page, a hand-made request) is refused, naming the field, and changes
 /// nothing.
+/// The version an edit form says it was opened on, when it says one (a
+/// page's edit form always does; a bare request may not, and then the
+/// save is not checked against what was seen).
+pub fn seen_version_if_given(s: &str) -> Result<Option<i64>, FieldError> {
+    if s.trim().is_empty() {
+        Ok(None)
+    } else {
+        seen_version(s).map(Some)
+    }
+}
+
 pub fn seen_version(s: &str) -> Result<i64, FieldError> {
     s.trim()
         .parse()
@@ -1096,7 +1107,13 @@ pub async fn notice(
     })
     .await?;
     let ctx = PageCtx::build(&req, Some(&user));
-    render(
+    // A date that does not read is named beside the filter (422).
+    let status = if error.is_some() {
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        actix_web::http::StatusCode::OK
+    };
+    crate::web::page::render_with_status(
         &ctx,
         &NoticePage {
             ctx: &ctx,
@@ -1109,5 +1126,6 @@ pub async fn notice(
             notice_end: (day + chrono::Duration::days(notice_days.max(7))).to_string(),
             error,
         },
+        status,
     )
 }

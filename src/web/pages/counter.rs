@@ -16,9 +16,7 @@ use crate::stores::{Paper, ReceiptSettings, StoreRow};
 use crate::web::extract::lang_of;
 use crate::web::form::{Refused, or_again};
 use crate::web::middleware::see_other;
-use crate::web::page::{
-    PageCtx, flash_field_error, flash_ok, or_flash, render, render_with_status,
-};
+use crate::web::page::{PageCtx, flash_field_error, flash_ok, render, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 /// The store the counter works for: a clerk's own, or the one an admin picks.
@@ -347,6 +345,9 @@ pub async fn basket_action(
     let entry = field(&form, "entry");
     let qty_text = field(&form, "qty");
     let mut error: Option<String> = None;
+    // Whether the refusal is a conflict with the state of things (a price
+    // changed, points or stock short): 409 rather than 422.
+    let mut conflict = false;
     if let Some(e) = &unreadable {
         error = Some(i18n::field_error(lang, e));
     }
@@ -460,7 +461,10 @@ pub async fn basket_action(
                 };
                 return Ok(see_other(&format!("/redemptions/{}{print}", r.id)));
             }
-            Err(AppError::Invalid(e)) => error = Some(i18n::field_error(lang, &e)),
+            Err(AppError::Invalid(e)) => {
+                conflict = e.all().iter().any(|f| f.conflict.is_some());
+                error = Some(i18n::field_error(lang, &e));
+            }
             Err(e) => return Err(e),
         }
     }
@@ -491,10 +495,10 @@ pub async fn basket_action(
     };
     let mut ctx = PageCtx::build(&req, Some(&user));
     ctx.back = counter_link(&store, &card, &lines);
-    let status = if error.is_some() {
-        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        actix_web::http::StatusCode::OK
+    let status = match (&error, conflict) {
+        (None, _) => actix_web::http::StatusCode::OK,
+        (Some(_), true) => actix_web::http::StatusCode::CONFLICT,
+        (Some(_), false) => actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
     };
     crate::web::page::render_with_status(
         &ctx,
@@ -614,7 +618,7 @@ async fn receipt_page(
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 pub struct PrintingForm {
     #[serde(default)]
     paper: String,
@@ -637,8 +641,9 @@ pub async fn printing(
 ) -> Result<HttpResponse, AppError> {
     let store = load_store(&state, &user, Action::Redeem, id.into_inner()).await?;
     let f = form.0;
-    let rid = f.redemption_id.trim();
-    let back = if !rid.is_empty() && rid.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+    let rid = f.redemption_id.trim().to_string();
+    let on_receipt = !rid.is_empty() && rid.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    let back = if on_receipt {
         format!("/redemptions/{rid}")
     } else {
         format!("/counter?store_id={}", store.store.id)
@@ -659,7 +664,15 @@ pub async fn printing(
         Ok(flash_ok(&req, &back, "flash.printing_saved", &[]))
     }
     .await;
-    or_flash(&req, &back, result)
+    if !on_receipt {
+        // No receipt holds the form: the refusal's own page (422 or 409).
+        return result;
+    }
+    // A refusal comes back on the receipt, beside the printing form.
+    or_again(lang_of(&req), "printing", &f, result, |r| {
+        receipt_page(req, user, state, rid, ReceiptQuery::default(), r)
+    })
+    .await
 }
 
 #[derive(Deserialize, serde::Serialize)]
@@ -727,7 +740,8 @@ pub async fn day(
     let tz = state.config.time_zone;
     let day = match crate::points::parse_date("field.date", &q.date) {
         Ok(d) => d.unwrap_or_else(|| crate::time::today(tz)),
-        Err(e) => return Ok(flash_field_error(&req, "/counter", &e)),
+        // A day that does not read is a 422 naming the date, never another day.
+        Err(e) => return Err(e.into()),
     };
     let sid = store.store.id.clone();
     let s = run(&state, move |c| {

@@ -16,7 +16,7 @@ use crate::idempotency::IdemKey;
 use crate::stores::{self, StoreRow};
 use crate::web::extract::lang_of;
 use crate::web::form::{FormErrors, Refused, or_again};
-use crate::web::page::{PageCtx, flash_ok, or_flash, render, render_with_status};
+use crate::web::page::{PageCtx, flash_ok, render, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 /// The store a user's view of donations is limited to (clerks: their own).
@@ -36,6 +36,15 @@ struct DonorsPage<'a> {
     can_add: bool,
     /// The search typed (a name, a part of it, or its pinyin).
     q: String,
+    /// The new-donor form: empty, or what was typed before a refusal.
+    values: DonorFields,
+    errors: FormErrors,
+}
+
+impl DonorsPage<'_> {
+    fn selected_kind(&self, kind: &str) -> bool {
+        self.values.kind == kind
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -50,12 +59,30 @@ pub async fn donors(
     state: web::Data<AppState>,
     query: web::Query<DonorQuery>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(Action::ViewDonors)?;
     let q: String = query.into_inner().q.chars().take(60).collect();
+    donors_page(req, user, state, q, None).await
+}
+
+/// The donors list with the new-donor form: fresh, or (`typed`) a refused
+/// submission shown again with what was typed and every error beside its
+/// field (422).
+async fn donors_page(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    q: String,
+    typed: Option<(DonorFields, crate::domain::FieldError)>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ViewDonors)?;
     let text = q.clone();
     let donors = run(&state, move |c| Ok(donations::find_donors(c, &text)?)).await?;
     let ctx = PageCtx::build(&req, Some(&user));
-    render(
+    let (values, errors) = match typed {
+        Some((f, e)) => (f, FormErrors::new(ctx.lang, &e)),
+        None => (DonorFields::default(), FormErrors::default()),
+    };
+    let status = errors.status();
+    render_with_status(
         &ctx,
         &DonorsPage {
             ctx: &ctx,
@@ -63,11 +90,14 @@ pub async fn donors(
             kinds: DonorKind::ALL,
             can_add: user.can(Action::ManageDonors),
             q,
+            values,
+            errors,
         },
+        status,
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone, Default)]
 pub struct DonorFields {
     #[serde(default)]
     name: String,
@@ -91,6 +121,7 @@ pub async fn create_donor(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ManageDonors)?;
     let f = form.0;
+    let typed = f.clone();
     let ctx = user.actor();
     let result = run(&state, move |c| {
         Ok(donations::create_donor(
@@ -106,16 +137,19 @@ pub async fn create_donor(
             },
         )?)
     })
-    .await
-    .map(|d| {
-        flash_ok(
+    .await;
+    match result {
+        Ok(d) => Ok(flash_ok(
             &req,
             &format!("/donors/{}", d.id),
             "flash.donor_created",
             &[("name", d.name)],
-        )
-    });
-    or_flash(&req, "/donors", result)
+        )),
+        Err(AppError::Invalid(e)) => {
+            donors_page(req, user, state, String::new(), Some((typed, e))).await
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[derive(Template)]
@@ -232,11 +266,11 @@ async fn donation_form(
         .and_then(|(t, _)| IdemKey::parse(&t.key).ok().map(|_| t.key.clone()))
         .unwrap_or_else(form_key);
     let (mut typed, errors, status) = match refused {
-        Some((t, e)) => (
-            t,
-            FormErrors::new(ctx.lang, &e),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
+        Some((t, e)) => {
+            let errors = FormErrors::new(ctx.lang, &e);
+            let status = errors.status();
+            (t, errors, status)
+        }
         None => (
             TypedDonation {
                 donated_on: crate::time::today(state.config.time_zone).to_string(),

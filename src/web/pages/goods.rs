@@ -66,6 +66,9 @@ pub struct ItemFields {
     barcode: String,
     #[serde(default)]
     active: String,
+    /// The item's version when the edit form was opened (edits only).
+    #[serde(default)]
+    version: String,
 }
 
 impl ItemFields {
@@ -111,7 +114,16 @@ pub async fn update(
     let name = format!("item-{id}");
     let ctx = user.actor();
     let result = run(&state, move |c| {
-        Ok(goods::update(c, &ctx, &id, &f.form(), f.active == "1")?)
+        // The edit names the version it was made on.
+        let seen = super::awards::seen_version_if_given(&f.version)?;
+        Ok(goods::update(
+            c,
+            &ctx,
+            &id,
+            &f.form(),
+            f.active == "1",
+            seen,
+        )?)
     })
     .await
     .map(|i| flash_ok(&req, "/items", "flash.item_updated", &[("name", i.name)]));

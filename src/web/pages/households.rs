@@ -1,5 +1,5 @@
 use actix_multipart::Multipart;
-use actix_web::http::{StatusCode, header};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use futures_util::StreamExt;
@@ -33,7 +33,8 @@ pub struct ListQuery {
     pub archived: String,
     #[serde(default)]
     pub sort: String,
-    #[serde(default)]
+    /// A page number that does not read is page 1.
+    #[serde(default, deserialize_with = "crate::web::extract::page_number")]
     pub page: Option<i64>,
 }
 
@@ -201,6 +202,7 @@ fn values_of(h: &HouseholdRow) -> HouseholdForm {
         status: h.status.clone(),
         helper_id: h.helper_id.clone().unwrap_or_default(),
         notes: h.notes.clone(),
+        version: h.version.to_string(),
         ..HouseholdForm::default()
     }
 }
@@ -228,19 +230,31 @@ async fn form_page(
         ))
     })
     .await?;
+    let mut helpers = helpers;
+    // A helper assigned from above the person's scope stays shown (and so
+    // kept by a save), though they may not pick it for another household.
+    if let Some(h) = &household
+        && let (Some(id), Some(name)) = (&h.household.helper_id, &h.helper)
+        && !helpers.iter().any(|(x, _)| x == id)
+    {
+        helpers.push((id.clone(), name.clone()));
+    }
     let ctx = PageCtx::build(&req, Some(&user));
     let (values, errors) = match typed {
-        Some((f, e)) => (f, FormErrors::new(ctx.lang, &e)),
+        Some((mut f, e)) => {
+            // Saved again, the form is checked against the household as
+            // it is now (the refusal said that it changed).
+            if let Some(h) = &household {
+                f.version = h.household.version.to_string();
+            }
+            (f, FormErrors::new(ctx.lang, &e))
+        }
         None => (
             household.as_ref().map(values_of).unwrap_or_default(),
             FormErrors::default(),
         ),
     };
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = errors.status();
     render_with_status(
         &ctx,
         &FormPage {
@@ -285,7 +299,7 @@ pub async fn create(
     let actor = user.actor();
     let key = state.key.clone();
     let result = run(&state, move |c| {
-        let input = households::parse_form(c, &actor, &f, true)?;
+        let input = households::parse_form(c, &actor, &f, None)?;
         Ok(households::create(c, &actor, &key, &input)?)
     })
     .await;
@@ -317,7 +331,10 @@ pub async fn update(
     let target = id.clone();
     let today = crate::time::today(state.config.time_zone);
     let result = run(&state, move |c| {
-        let input = households::parse_form(c, &actor, &f, false)?;
+        // The edit names the version it was made on (a page form always
+        // carries it: `parse_form` reads it).
+        let row = households::find(c, &actor, &target)?;
+        let input = households::parse_form(c, &actor, &f, Some(&row.household))?;
         Ok(households::update(c, &actor, &key, &target, &input, today)?)
     })
     .await;

@@ -11,7 +11,7 @@ use crate::reports::{self, Month, Summary};
 use crate::web::export::Sheet;
 use crate::web::extract::lang_of;
 use crate::web::form::{Refused, or_again};
-use crate::web::page::{PageCtx, flash_ok, or_flash, render_with_status};
+use crate::web::page::{PageCtx, flash_ok, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 pub use crate::reports::scoped::MonthlyQuery;
@@ -101,7 +101,10 @@ async fn monthly_page(
             printed_by: user.user.shown_name().to_string(),
             can_close: user.can(Action::CloseMonths)
                 && s.store_id.is_none()
-                && (s.closed.is_some() || s.month.end_day() <= today || refused.is("reopen")),
+                && (s.closed.is_some()
+                    || s.month.end_day() <= today
+                    || refused.is("reopen")
+                    || refused.is("close")),
             stores,
             trend_svg: if s.trend.is_empty() {
                 String::new()
@@ -472,7 +475,17 @@ pub async fn close_month(
         ))
     }
     .await;
-    or_flash(&req, &back, result)
+    // A refusal (a month not yet over, closed already ...) comes back on
+    // the summary, beside the close button (422, or 409 for a conflict).
+    let q = MonthlyQuery {
+        month: form.month.clone(),
+        area_id: form.area_id.clone(),
+        store_id: String::new(),
+    };
+    or_again(lang_of(&req), "close", &form, result, |r| {
+        monthly_page(req, user, state, q, r)
+    })
+    .await
 }
 
 /// Reopen a closed month, with a reason; a refusal comes back on the

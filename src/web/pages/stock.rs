@@ -393,7 +393,8 @@ pub struct HistoryQuery {
     pub from: String,
     #[serde(default)]
     pub to: String,
-    #[serde(default)]
+    /// A page number that does not read is page 1.
+    #[serde(default, deserialize_with = "crate::web::extract::page_number")]
     pub page: Option<i64>,
     #[serde(default)]
     pub format: String,
@@ -539,7 +540,13 @@ pub async fn movements(
     let more = lines.len() as i64 > stock::PAGE_SIZE;
     lines.truncate(stock::PAGE_SIZE as usize);
     let ctx = PageCtx::build(&req, Some(&user));
-    render(
+    // A date that does not read is named beside the filter (422).
+    let status = if error.is_some() {
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        actix_web::http::StatusCode::OK
+    };
+    crate::web::page::render_with_status(
         &ctx,
         &HistoryPage {
             ctx: &ctx,
@@ -552,6 +559,7 @@ pub async fn movements(
             more,
             error,
         },
+        status,
     )
 }
 

@@ -75,6 +75,9 @@ pub struct NewStoreForm {
     opening_hours: String,
     #[serde(default)]
     phone: String,
+    /// The store's version when the edit form was opened (edits only).
+    #[serde(default)]
+    version: String,
 }
 
 pub async fn create(
@@ -134,6 +137,8 @@ pub async fn update(
     let actor = user.actor();
     let sid = store.store.id.clone();
     let result = run(&state, move |c| {
+        // The edit names the version it was made on.
+        let seen = super::awards::seen_version_if_given(&f.version)?;
         Ok(stores::update(
             c,
             &actor,
@@ -145,6 +150,7 @@ pub async fn update(
                 opening_hours: &f.opening_hours,
                 phone: &f.phone,
             },
+            seen,
         )?)
     })
     .await;

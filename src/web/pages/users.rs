@@ -1,4 +1,3 @@
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -310,7 +309,7 @@ async fn detail_page(
     let status = if errors.is_empty() {
         refused.status()
     } else {
-        StatusCode::UNPROCESSABLE_ENTITY
+        errors.status()
     };
     render_with_status(
         &ctx,

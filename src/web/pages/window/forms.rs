@@ -32,7 +32,8 @@ pub async fn report_deed(
     let mut csrf = String::new();
     let mut draft = Draft::default();
     let mut uploads: Vec<Vec<u8>> = Vec::new();
-    let mut problem: Option<FieldError> = None;
+    // Every problem of the form is collected, so each shows beside its field.
+    let mut checks = FieldChecks::new();
     let mut parts = 0;
     while let Some(field) = payload.next().await {
         let mut field = field.map_err(|e| AppError::BadRequest(e.to_string()))?;
@@ -64,18 +65,18 @@ pub async fn report_deed(
             let text = match String::from_utf8(std::mem::take(&mut buf)) {
                 Ok(t) if !over => t,
                 Ok(_) => {
-                    problem.get_or_insert(
+                    checks.push(
                         FieldError::new(report_field(&name), "error.too_long").arg("max", cap),
                     );
                     continue;
                 }
                 Err(e) => {
-                    problem.get_or_insert(FieldError::new(report_field(&name), "error.not_utf8"));
+                    checks.push(FieldError::new(report_field(&name), "error.not_utf8"));
                     String::from_utf8_lossy(e.as_bytes()).into_owned()
                 }
             };
-            if crate::domain::has_control_chars(&text) {
-                problem.get_or_insert(FieldError::new(report_field(&name), "error.control_chars"));
+            if crate::domain::has_control_chars(&text) && !checks.has(report_field(&name)) {
+                checks.push(FieldError::new(report_field(&name), "error.control_chars"));
             }
             match name.as_str() {
                 "csrf" => csrf = text,
@@ -88,16 +89,21 @@ pub async fn report_deed(
             continue;
         }
         if over {
-            problem.get_or_insert(
-                FieldError::new("field.photo", "error.photo_too_large")
-                    .arg("mb", photo::MAX_UPLOAD_BYTES / 1024 / 1024),
-            );
+            if !checks.has("field.photo") {
+                checks.push(
+                    FieldError::new("field.photo", "error.photo_too_large")
+                        .arg("mb", photo::MAX_UPLOAD_BYTES / 1024 / 1024),
+                );
+            }
         } else if buf.is_empty() {
             // A file input left empty still sends an empty part.
         } else if uploads.len() >= photo::MAX_PHOTOS {
-            problem.get_or_insert(
-                FieldError::new("field.photo", "error.photo_count").arg("max", photo::MAX_PHOTOS),
-            );
+            if !checks.has("field.photo") {
+                checks.push(
+                    FieldError::new("field.photo", "error.photo_count")
+                        .arg("max", photo::MAX_PHOTOS),
+                );
+            }
         } else {
             uploads.push(buf);
         }
@@ -105,11 +111,28 @@ pub async fn report_deed(
     crate::web::extract::verify_csrf(&req, &csrf).await?;
     let s = h.session;
     let today = crate::time::today(state.config.time_zone);
-    let parsed = match problem {
-        Some(e) => Err(e),
-        None => deeds::parse(&draft.rule_code, &draft.occurred_on, &draft.note, today).and_then(
-            |input| crate::idempotency::IdemKey::parse(&draft.key).map(|key| (input, key)),
-        ),
+    // The fields' own checks, beside what reading the form found (a field
+    // already refused is not refused twice).
+    let input = match deeds::parse(&draft.rule_code, &draft.occurred_on, &draft.note, today) {
+        Ok(input) => Some(input),
+        Err(e) => {
+            for f in e.all() {
+                if !checks.has(f.field) {
+                    checks.push(FieldError {
+                        others: Vec::new(),
+                        ..f.clone()
+                    });
+                }
+            }
+            None
+        }
+    };
+    let key = checks.take(crate::idempotency::IdemKey::parse(&draft.key));
+    let parsed = match (checks.finish(), input, key) {
+        (Ok(()), Some(input), Some(key)) => Ok((input, key)),
+        (Err(e), ..) => Err(e),
+        // Unreachable: a field not parsed left its error.
+        _ => Err(FieldError::new("field.form", "error.required")),
     };
     let cleaned = match parsed {
         Err(e) => Err(e),
@@ -126,12 +149,17 @@ pub async fn report_deed(
     let lang = lang_of(&req);
     let back = |e: &FieldError, draft: Draft| Returned {
         draft,
-        report_error: Some(i18n::field_error(lang, e)),
+        report_errors: FormErrors::new(lang, e),
         ..Returned::default()
+    };
+    // 422 for a field to correct, 409 for a conflict with the state of things.
+    let again = |back: Returned| {
+        let status = back.report_errors.status();
+        home_page(&req, s.clone(), back, status)
     };
     let (input, key, photos) = match cleaned {
         Ok(v) => v,
-        Err(e) => return refused(&req, s, back(&e, draft)).await,
+        Err(e) => return again(back(&e, draft)).await,
     };
     let s2 = s.clone();
     let result = run(&state, move |c| {
@@ -141,7 +169,7 @@ pub async fn report_deed(
     match result {
         Ok((_, false)) => Ok(flash_ok(&req, "/h#reports", "window.reported", &[])),
         Ok((_, true)) => Ok(flash_ok(&req, "/h#reports", "flash.already_done", &[])),
-        Err(WindowError::Field(e)) => refused(&req, s, back(&e, draft)).await,
+        Err(WindowError::Field(e)) => again(back(&e, draft)).await,
         Err(other) => Err(unexpected(other)),
     }
 }

@@ -23,11 +23,12 @@ use askama::Template;
 use futures_util::future::LocalBoxFuture;
 use serde::Deserialize;
 
-use crate::domain::FieldError;
+use crate::domain::{FieldChecks, FieldError};
 use crate::i18n;
 use crate::points::{self, Category, Rule};
 use crate::reports::Month;
 use crate::web::extract::{CsrfForm, lang_of, maybe_user, request_info, state as state_of};
+use crate::web::form::FormErrors;
 use crate::web::middleware::see_other;
 use crate::web::page::{PageCtx, flash_ok, render, render_with_status};
 use crate::web::{AppError, AppState, run};
@@ -188,7 +189,8 @@ pub struct Draft {
 #[derive(Debug, Clone, Default)]
 pub struct Returned {
     draft: Draft,
-    report_error: Option<String>,
+    /// The report form's refusal: every message, each beside its field.
+    report_errors: FormErrors,
     /// The entry objected to and the reason typed.
     objection_award: String,
     objection_reason: String,

@@ -1,0 +1,3 @@
+ALTER TABLE items DROP COLUMN version;
+ALTER TABLE stores DROP COLUMN version;
+ALTER TABLE households DROP COLUMN version;

@@ -1,0 +1,341 @@
+//! Forms that keep what was typed and say what is wrong: an edit made on a
+//! record changed meanwhile is a conflict (409) with the form kept; a save
+//! keeps what the person could not see; every refused field is named beside
+//! it (control characters and bytes that are not text too); statuses say
+//! what happened (409 for a conflict, 422 for a field, never 200 or a bare
+//! 400 for a bad date or page).
+
+use aixin::db::schema::{donations, donors, households, items, stores};
+use aixin::domain::Role;
+use diesel::prelude::*;
+
+use crate::helpers::*;
+
+/// The `version` an edit form carries, in the form posting to `action`.
+pub fn version_in(html: &str, action: &str) -> String {
+    let at = html
+        .find(&format!("action=\"{action}\""))
+        .unwrap_or_else(|| panic!("no form posting to {action}:\n{html}"));
+    let rest = &html[at..];
+    let v = rest
+        .find("name=\"version\" value=\"")
+        .expect("a version field")
+        + 22;
+    rest[v..v + rest[v..].find('"').unwrap()].to_string()
+}
+
+/// The household's edit form as it comes, with `changes` made to it.
+pub fn household_edit(
+    app: &TestApp,
+    id: &str,
+    version: &str,
+    changes: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    let h: (String, String, String, i64, String, Option<String>, String) = households::table
+        .find(id)
+        .select((
+            households::head_name,
+            households::area_id,
+            households::address,
+            households::members,
+            households::status,
+            households::helper_id,
+            households::notes,
+        ))
+        .first(&mut app.conn())
+        .unwrap();
+    let mut form: Vec<(String, String)> = vec![
+        ("version".into(), version.into()),
+        ("head_name".into(), h.0),
+        ("area_id".into(), h.1),
+        ("address".into(), h.2),
+        ("members".into(), h.3.to_string()),
+        ("status".into(), h.4),
+        ("helper_id".into(), h.5.unwrap_or_default()),
+        ("notes".into(), h.6),
+    ];
+    for (k, v) in changes {
+        match form.iter_mut().find(|(name, _)| name == k) {
+            Some(f) => f.1 = v.to_string(),
+            None => form.push((k.to_string(), v.to_string())),
+        }
+    }
+    form
+}
+
+pub fn pairs(form: &[(String, String)]) -> Vec<(&str, &str)> {
+    form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+app_test! {
+    /// An official's save keeps the helper an administrator assigned from
+    /// above their scope; a helper from another town is refused, named.
+    async fn a_household_save_keeps_a_helper_from_above_and_refuses_one_from_elsewhere(app) {
+        let [_, district, town, village] = app.area_chain("帮扶");
+        let other_town = app.area(Some(&district), "远山镇");
+        let household = app.household("周大福", &village);
+        app.user("cun-guan", Role::Official, Some(&village), None);
+        let far = app.user("yuan-guan", Role::Official, Some(&other_town), None);
+        let far_too = app.user("yuan-guan2", Role::Official, Some(&other_town), None);
+        let near = app.user("zhen-guan", Role::Official, Some(&town), None);
+        let helper_of = |app: &TestApp| -> Option<String> {
+            households::table.find(&household).select(households::helper_id).first(&mut app.conn()).unwrap()
+        };
+        // The administrator assigns a helper from the other town.
+        let admin = app.admin().await;
+        let edit = admin.get(&format!("/households/{household}/edit")).await;
+        let v = version_in(&edit.body, &format!("/households/{household}"));
+        let form = household_edit(&app, &household, &v, &[("helper_id", &far)]);
+        let saved = admin.post(&format!("/households/{household}"), &pairs(&form)).await;
+        assert_eq!(saved.status, 303, "{}", saved.body);
+        assert_eq!(helper_of(&app), Some(far.clone()));
+
+        // The village official edits the address: the helper stays.
+        let official = app.client();
+        official.login("cun-guan", PASSWORD).await;
+        let edit = official.get(&format!("/households/{household}/edit")).await;
+        assert_eq!(edit.status, 200, "{}", edit.body);
+        edit.assert_contains(&format!(r#"<option value="{far}" selected>"#));
+        let v = version_in(&edit.body, &format!("/households/{household}"));
+        let form = household_edit(&app, &household, &v, &[("address", "二组 9 号")]);
+        let saved = official.post(&format!("/households/{household}"), &pairs(&form)).await;
+        assert_eq!(saved.status, 303, "{}", saved.body);
+        assert_eq!(helper_of(&app), Some(far.clone()), "the helper from above is kept");
+        // A form that leaves the helper out (as before the fix) keeps it too.
+        let edit = official.get(&format!("/households/{household}/edit")).await;
+        let v = version_in(&edit.body, &format!("/households/{household}"));
+        let form = household_edit(&app, &household, &v, &[("helper_id", ""), ("notes", "独居")]);
+        assert_eq!(official.post(&format!("/households/{household}"), &pairs(&form)).await.status, 303);
+        assert_eq!(helper_of(&app), Some(far.clone()), "what the official could not change stays");
+
+        // A helper of another town, posted by the official: refused, named, nothing changes.
+        let edit = official.get(&format!("/households/{household}/edit")).await;
+        let v = version_in(&edit.body, &format!("/households/{household}"));
+        let form = household_edit(&app, &household, &v, &[("helper_id", &far_too), ("address", "三组 1 号")]);
+        let refused = official.post(&format!("/households/{household}"), &pairs(&form)).await;
+        assert_eq!(refused.status, 422, "{}", refused.body);
+        refused.assert_contains("帮扶责任人：只能选择本辖区内的帮扶干部");
+        refused.assert_contains(r#"<span class="field-error" data-field="field.helper">"#);
+        refused.assert_contains(r#"value="三组 1 号""#);
+        assert_eq!(helper_of(&app), Some(far.clone()));
+        // One working above the village (its town) may be chosen.
+        let form = household_edit(&app, &household, &v, &[("helper_id", &near)]);
+        assert_eq!(official.post(&format!("/households/{household}"), &pairs(&form)).await.status, 303);
+        assert_eq!(helper_of(&app), Some(near.clone()));
+        // Registering, too: a helper from elsewhere is refused by name.
+        let refused = official.post("/households", &[
+            ("head_name", "吴小花"), ("id_number", &test_id_number()), ("area_id", &village),
+            ("members", "2"), ("helper_id", &far_too),
+        ]).await;
+        assert_eq!(refused.status, 422, "{}", refused.body);
+        refused.assert_contains("帮扶责任人：只能选择本辖区内的帮扶干部");
+    }
+}
+
+app_test! {
+    /// A store's or an item's edit made on a version changed meanwhile is a
+    /// conflict: 409, the form kept, the message saying so, nothing lost.
+    async fn a_stale_edit_of_a_store_or_an_item_is_refused_with_the_form_kept(app) {
+        let [_, _, town, _] = app.area_chain("旧版");
+        let store = app.store("旧版超市", &town);
+        let (a, b) = (app.admin().await, app.client());
+        app.user("admin-b", Role::Admin, None, None);
+        b.login("admin-b", PASSWORD).await;
+        let action = format!("/stores/{store}/edit");
+        let page_a = a.get(&format!("/stores/{store}")).await;
+        let page_b = b.get(&format!("/stores/{store}")).await;
+        let (va, vb) = (version_in(&page_a.body, &action), version_in(&page_b.body, &action));
+        let saved = a.post(&action, &[("version", &va), ("name", "旧版超市"), ("area_id", &town), ("address", "东街 1 号")]).await;
+        assert_eq!(saved.status, 303, "{}", saved.body);
+        let stale = b.post(&action, &[("version", &vb), ("name", "新版超市"), ("area_id", &town), ("opening_hours", "08:00-17:00")]).await;
+        assert_eq!(stale.status, 409, "{}", stale.body);
+        stale.assert_contains("在您打开表单后已被别人修改");
+        stale.assert_contains(r#"value="新版超市""#);
+        let (name, address): (String, String) = stores::table.find(&store).select((stores::name, stores::address)).first(&mut app.conn()).unwrap();
+        assert_eq!((name.as_str(), address.as_str()), ("旧版超市", "东街 1 号"), "the first save stands");
+        // Saved again from the page that said so, it goes through.
+        let again = b.post(&action, &[("version", &version_in(&stale.body, &action)), ("name", "新版超市"), ("area_id", &town), ("address", "东街 1 号")]).await;
+        assert_eq!(again.status, 303, "{}", again.body);
+
+        // An item's price, the same.
+        let item = crate::stock::item(&mut app.conn(), "食用油", "桶", "30");
+        let action = format!("/items/{item}/edit");
+        let list_a = a.get("/items").await;
+        let list_b = b.get("/items").await;
+        let (va, vb) = (version_in(&list_a.body, &action), version_in(&list_b.body, &action));
+        let form = |v: &str, price: &str| vec![("version".to_string(), v.to_string()), ("name".into(), "食用油".into()), ("unit".into(), "桶".into()), ("points_price".into(), price.into()), ("active".into(), "1".into())];
+        assert_eq!(a.post(&action, &pairs(&form(&va, "35"))).await.status, 303);
+        let stale = b.post(&action, &pairs(&form(&vb, "28"))).await;
+        assert_eq!(stale.status, 409, "{}", stale.body);
+        stale.assert_contains("“食用油”在您打开表单后已被别人修改");
+        stale.assert_contains(r#"value="28""#);
+        let price: i64 = items::table.find(&item).select(items::points_price).first(&mut app.conn()).unwrap();
+        assert_eq!(price, 35, "the first price stands");
+    }
+}
+
+app_test! {
+    /// The donor form: every wrong field beside it, what was typed kept,
+    /// the phone read by the one phone parser; nothing stored.
+    async fn a_refused_donor_keeps_what_was_typed_and_names_every_field(app) {
+        let admin = app.admin().await;
+        let page = admin.post("/donors", &[
+            ("name", ""), ("kind", "enterprise"), ("contact_person", "王经理"),
+            ("phone", "abc"), ("address", "经十路 8 号"), ("note", "每月\u{7}捐赠"),
+        ]).await;
+        assert_eq!(page.status, 422, "the form comes back, not a redirect: {}", page.body);
+        page.assert_contains("捐赠方名称：必须填写");
+        page.assert_contains("联系电话：应为 11 位手机号或带区号的固定电话");
+        page.assert_contains("说明：不能包含控制字符");
+        for field in ["field.donor_name", "field.phone", "field.note"] {
+            page.assert_contains(&format!(r#"<span class="field-error" data-field="{field}">"#));
+        }
+        for kept in [r#"value="王经理""#, r#"value="abc""#, r#"value="经十路 8 号""#, r#"<option value="enterprise" selected>"#] {
+            page.assert_contains(kept);
+        }
+        let n: i64 = donors::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(n, 0, "nothing stored");
+        let saved = admin.submit("/donors", &[("name", "济南粮油"), ("kind", "enterprise"), ("phone", "0531-88886666")]).await;
+        saved.assert_contains("济南粮油");
+        let phone: String = donors::table.select(donors::phone).first(&mut app.conn()).unwrap();
+        assert_eq!(phone, "0531-88886666");
+    }
+}
+
+/// POST raw bytes as a url-encoded form, with the client's CSRF token.
+async fn post_raw_bytes(c: &Client, path: &str, rest: &[u8]) -> Page {
+    let mut body = format!("csrf={}&", c.csrf().await).into_bytes();
+    body.extend_from_slice(rest);
+    let res = c
+        .http
+        .post(format!("{}{}", c.base, path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    Page {
+        status: res.status().as_u16(),
+        location: None,
+        headers: res.headers().clone(),
+        body: res.text().await.unwrap(),
+    }
+}
+
+app_test! {
+    /// A control character or bytes that are not text in a field: the form
+    /// comes back with that field named and the rest kept (never the bare
+    /// error page); an area's rename says which field, in words.
+    async fn control_characters_and_bad_bytes_come_back_on_the_form(app) {
+        let [_, _, town, village] = app.area_chain("乱码");
+        let household = app.household("郑一", &village);
+        let admin = app.admin().await;
+        let edit = admin.get(&format!("/households/{household}/edit")).await;
+        let v = version_in(&edit.body, &format!("/households/{household}"));
+        let form = household_edit(&app, &household, &v, &[("address", "五组 2 号"), ("notes", "响铃\u{7}")]);
+        let page = admin.post(&format!("/households/{household}"), &pairs(&form)).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("备注：不能包含控制字符");
+        page.assert_contains(r#"<span class="field-error" data-field="field.notes">"#);
+        page.assert_contains(r#"value="五组 2 号""#);
+        // Bytes that are not UTF-8 in the address: named, the notes kept.
+        let mut raw = format!("version={v}&head_name=%E9%83%91%E4%B8%80&area_id={village}&members=3&notes=%E7%8B%AC%E5%B1%85&address=").into_bytes();
+        raw.extend_from_slice(b"%E4%BA%94%FF");
+        let page = post_raw_bytes(&admin, &format!("/households/{household}"), &raw).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("地址：含有无法识别的字符（不是 UTF-8 文本）");
+        page.assert_contains(r#"<span class="field-error" data-field="field.address">"#);
+        page.assert_contains("独居");
+        let address: String = households::table.find(&household).select(households::address).first(&mut app.conn()).unwrap();
+        assert_eq!(address, "一组 1 号", "nothing changed");
+        // A field no form reads is still refused by the form layer.
+        let page = post_raw_bytes(&admin, &format!("/households/{household}"), b"nobody=%FF").await;
+        assert_eq!(page.status, 422, "{}", page.body);
+
+        // An area's rename: the name field, in words.
+        let page = admin.post(&format!("/areas/{town}/rename"), &[("name", "新\u{1b}镇")]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("区域名称：不能包含控制字符");
+        page.assert_contains(r#"data-field="field.area_name""#);
+        assert!(!page.body.contains("error."), "no raw message key: {}", page.body);
+    }
+}
+
+app_test! {
+    /// A day or a date filter that does not read is a 422 naming it; a page
+    /// number that does not read is the first page.
+    async fn bad_dates_are_named_and_bad_page_numbers_read_as_the_first_page(app) {
+        let [_, _, town, village] = app.area_chain("日期");
+        let store = app.store("日期超市", &town);
+        app.household("冯二", &village);
+        let admin = app.admin().await;
+        let page = admin.get(&format!("/counter/day?store_id={store}&date=2026-13-45")).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("日期：");
+        let page = admin.get(&format!("/counter/day?store_id={store}&date={}", aixin::time::today(chrono_tz::Asia::Shanghai))).await;
+        assert_eq!(page.status, 200);
+        for path in ["/audit?from=2026-13-45".to_string(), format!("/stores/{store}/movements?from=2026-02-30")] {
+            let page = admin.get(&path).await;
+            assert_eq!(page.status, 422, "{path}: {}", page.body);
+        }
+        let page = admin.get("/households?page=abc").await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        page.assert_contains("冯二");
+    }
+}
+
+app_test! {
+    /// A store's phone is read by the one phone parser; an area under a
+    /// parent that is none names the parent; a donation line whose item is
+    /// none is refused naming the line, beside the form's other errors.
+    async fn phones_parents_and_donation_items_are_named(app) {
+        let [_, _, town, _] = app.area_chain("命名");
+        let store = app.store("命名超市", &town);
+        let admin = app.admin().await;
+        let page = admin.post("/stores", &[("name", "电话超市"), ("area_id", &town), ("phone", "abc")]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("电话：应为 11 位手机号或带区号的固定电话");
+        let page = admin.post(&format!("/stores/{store}/edit"), &[("name", "命名超市"), ("area_id", &town), ("phone", "12")]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("电话：应为 11 位手机号");
+
+        let page = admin.post("/areas", &[("parent_id", "no-such-area"), ("name", "新村")]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("上级区域：");
+        page.assert_contains(r#"value="新村""#);
+
+        let goods = crate::stock::seed(&app, &store);
+        let new = admin.get(&format!("/stores/{store}/donations/new")).await;
+        let key = crate::stock::key_for(&new.body, &format!("/stores/{store}/donations"));
+        let before: i64 = donations::table.count().get_result(&mut app.conn()).unwrap();
+        let page = admin.post(&format!("/stores/{store}/donations"), &[
+            ("key", key.as_str()), ("donor_id", goods.donor.as_str()),
+            ("donated_on", &aixin::time::today(chrono_tz::Asia::Shanghai).to_string()),
+            ("item", goods.items[0].as_str()), ("quantity", "2"), ("value", "10"),
+            ("item", ""), ("quantity", ""), ("value", ""),
+            ("item", "no-such-item"), ("quantity", "3"), ("value", "x"),
+        ]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("第 3 行：找不到这种物资");
+        page.assert_contains("第 3 行");
+        let after: i64 = donations::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(before, after, "nothing booked");
+    }
+}
+
+app_test! {
+    /// Refusing to close a month, or a receipt paper that is none, comes
+    /// back on the page that holds the form, with the message (never a
+    /// redirect with a flash).
+    async fn month_close_refusals_come_back_on_the_summary(app) {
+        let [city, _, _, _] = app.area_chain("月结");
+        let admin = app.admin().await;
+        let this = aixin::reports::Month::of(aixin::time::today(chrono_tz::Asia::Shanghai)).to_string();
+        let page = admin.post("/reports/close", &[("month", this.as_str()), ("area_id", city.as_str())]).await;
+        assert!(matches!(page.status, 409 | 422), "{}: {}", page.status, page.body);
+        page.assert_contains("还没有结束");
+        page.assert_contains("id=\"month-close\"");
+        let closes: i64 = aixin::db::schema::month_closes::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(closes, 0);
+    }
+}
