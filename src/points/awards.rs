@@ -9,7 +9,7 @@ use crate::audit::{self, AuditCtx};
 use crate::auth::{Action, Actor, Scope};
 use crate::db::schema::{areas, awards, households, notice_objections, points_cards, rules, users};
 use crate::db::{self, DbConn};
-use crate::domain::{FieldError, Role, parse_optional_text};
+use crate::domain::{FieldError, HouseholdId, Role, parse_optional_text};
 use crate::households as hh;
 use crate::ledger::{self, Kind, Posting, totals};
 use crate::settings;
@@ -57,7 +57,7 @@ impl AwardStatus {
 #[diesel(table_name = awards)]
 pub struct Award {
     pub id: String,
-    pub household_id: String,
+    pub household_id: HouseholdId,
     pub rule_id: String,
     pub rule_code: String,
     pub points: i64,
@@ -302,7 +302,7 @@ fn lost_race(conn: &mut DbConn, award_id: &str) -> PointsError {
 /// and what is already used.
 pub fn check_cap(
     conn: &mut DbConn,
-    household_id: &str,
+    household_id: &HouseholdId,
     rule: &Rule,
     occurred_on: NaiveDate,
     except: Option<&str>,
@@ -419,7 +419,7 @@ fn usable_rule(conn: &mut DbConn, p: &Proposal) -> Result<Rule, PointsError> {
 fn check_household(
     conn: &mut DbConn,
     actor: &Actor,
-    household_id: &str,
+    household_id: &HouseholdId,
     rule: &Rule,
     occurred_on: NaiveDate,
     except: Option<&str>,
@@ -439,7 +439,7 @@ fn check_household(
 fn insert_award(
     conn: &mut DbConn,
     actor: &Actor,
-    household_id: &str,
+    household_id: &HouseholdId,
     rule: &Rule,
     p: &Proposal,
     (batch, key): (Option<&str>, Option<&str>),
@@ -494,7 +494,7 @@ fn approve_if_review_off(
 pub fn propose(
     conn: &mut DbConn,
     actor: &Actor,
-    household_id: &str,
+    household_id: &HouseholdId,
     p: &Proposal,
     key: &str,
     today: NaiveDate,
@@ -530,7 +530,7 @@ pub struct BatchOutcome {
 pub fn propose_batch(
     conn: &mut DbConn,
     actor: &Actor,
-    household_ids: &[String],
+    household_ids: &[HouseholdId],
     p: &Proposal,
     key: &str,
     today: NaiveDate,
@@ -572,12 +572,12 @@ pub fn propose_batch(
                         .find(hid)
                         .select(households::head_name)
                         .first(c)
-                        .unwrap_or_else(|_| hid.clone());
+                        .unwrap_or_else(|_| hid.to_string());
                     out.refused.push((name, e));
                 }
                 Err(PointsError::Forbidden) | Err(PointsError::NotFound) => {
                     out.refused.push((
-                        hid.clone(),
+                        hid.to_string(),
                         FieldError::new("field.household", "error.household_not_yours"),
                     ));
                 }
@@ -1318,7 +1318,7 @@ pub fn recent_for_households(
             .load::<RowTuple>(conn)?;
         let mut seen: std::collections::HashMap<String, usize> = Default::default();
         for r in rows.into_iter().map(to_row) {
-            let n = seen.entry(r.award.household_id.clone()).or_default();
+            let n = seen.entry(r.award.household_id.to_string()).or_default();
             if *n < per {
                 *n += 1;
                 out.push(r);
@@ -1349,7 +1349,10 @@ pub fn unsettled(
     )?)
 }
 
-pub fn for_household(conn: &mut DbConn, household_id: &str) -> Result<Vec<AwardRow>, PointsError> {
+pub fn for_household(
+    conn: &mut DbConn,
+    household_id: &HouseholdId,
+) -> Result<Vec<AwardRow>, PointsError> {
     let rows = award_rows!(None::<String>)
         .filter(awards::household_id.eq(household_id))
         .order((awards::occurred_on.desc(), awards::proposed_at.desc()))

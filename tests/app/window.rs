@@ -28,7 +28,15 @@ fn award(
     };
     let today = aixin::time::today(chrono_tz::Asia::Shanghai);
     let p = awards::parse_proposal(code, &on.to_string(), "", today).unwrap();
-    awards::propose(&mut c, &who.actor(&ctx), household, &p, key, today).unwrap();
+    awards::propose(
+        &mut c,
+        &who.actor(&ctx),
+        &crate::helpers::hid(household),
+        &p,
+        key,
+        today,
+    )
+    .unwrap();
 }
 
 fn pin_of(app: &TestApp, card: &str) -> String {
