@@ -11,7 +11,7 @@ use super::run;
 use super::{ApiUser, json_body, lang_of, utc};
 use crate::auth::{Action, Actor};
 use crate::db::DbConn;
-use crate::domain::{FieldError, HouseholdId};
+use crate::domain::{AwardId, FieldError, HouseholdId};
 use crate::households as hh;
 use crate::i18n;
 use crate::points::awards::{self as aw, Award, Decision};
@@ -239,7 +239,7 @@ pub struct AwardOut {
 
 fn award_out(a: &Award, lang: i18n::Lang) -> AwardOut {
     AwardOut {
-        id: a.id.clone(),
+        id: a.id.to_string(),
         household_id: a.household_id.to_string(),
         rule_id: a.rule_id.clone(),
         rule_code: a.rule_code.clone(),
@@ -461,7 +461,7 @@ pub async fn create_awards(
     Ok(done.response(replayed))
 }
 
-fn award_in_scope(c: &mut DbConn, actor: &Actor, id: &str) -> Result<Award, ApiError> {
+fn award_in_scope(c: &mut DbConn, actor: &Actor, id: &AwardId) -> Result<Award, ApiError> {
     let a = aw::find(c, id)?.ok_or(ApiError::NotFound)?;
     hh::find(c, actor, &a.household_id)?;
     Ok(a)
@@ -505,6 +505,7 @@ async fn decide(
     };
     let reason = f.reason.unwrap_or_default();
     let seen = Some(f.version);
+    let id: AwardId = crate::error::path_id(&id)?;
     let lang = lang_of(&req);
     let who = user.actor();
     let today = crate::time::today(state.config.time_zone);

@@ -9,7 +9,7 @@ use crate::audit::{self, AuditCtx};
 use crate::auth::{Action, Actor, Scope};
 use crate::db::schema::{areas, awards, households, notice_objections, points_cards, rules, users};
 use crate::db::{self, DbConn};
-use crate::domain::{FieldError, HouseholdId, Role, parse_optional_text};
+use crate::domain::{AwardId, FieldError, HouseholdId, Role, parse_optional_text};
 use crate::households as hh;
 use crate::ledger::{self, Kind, Posting, totals};
 use crate::settings;
@@ -56,7 +56,7 @@ impl AwardStatus {
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = awards)]
 pub struct Award {
-    pub id: String,
+    pub id: AwardId,
     pub household_id: HouseholdId,
     pub rule_id: String,
     pub rule_code: String,
@@ -141,7 +141,7 @@ pub struct AwardChanges<'a> {
 /// the award is now, or `PointsError::NotFound` when it is gone.
 pub fn transition(
     conn: &mut DbConn,
-    award_id: &str,
+    award_id: &AwardId,
     (from, version): (AwardStatus, i64),
     to: AwardStatus,
     changes: AwardChanges,
@@ -258,7 +258,7 @@ fn scope_like(scope: &Scope) -> Result<Option<String>, PointsError> {
     scope.area_filter().ok_or(PointsError::Forbidden)
 }
 
-pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Award>> {
+pub fn find(conn: &mut DbConn, id: &AwardId) -> QueryResult<Option<Award>> {
     awards::table
         .find(id)
         .select(Award::as_select())
@@ -289,7 +289,7 @@ fn changed_error(award: &Award) -> PointsError {
 }
 
 /// The refusal after a guarded update matched no row: the award as it is now.
-fn lost_race(conn: &mut DbConn, award_id: &str) -> PointsError {
+fn lost_race(conn: &mut DbConn, award_id: &AwardId) -> PointsError {
     match find(conn, award_id) {
         Ok(Some(a)) => changed_error(&a),
         Ok(None) => PointsError::NotFound,
@@ -444,8 +444,8 @@ fn insert_award(
     p: &Proposal,
     (batch, key): (Option<&str>, Option<&str>),
     today: NaiveDate,
-) -> QueryResult<String> {
-    let id = db::new_id();
+) -> QueryResult<AwardId> {
+    let id = AwardId::new();
     let now = db::now();
     diesel::insert_into(awards::table)
         .values((
@@ -480,7 +480,7 @@ fn insert_award(
 fn approve_if_review_off(
     conn: &mut DbConn,
     actor: &Actor,
-    award_id: &str,
+    award_id: &AwardId,
     today: NaiveDate,
 ) -> Result<(), PointsError> {
     if settings::get_bool(conn, settings::REVIEW_REQUIRED)? {
@@ -591,7 +591,7 @@ pub fn propose_batch(
     })
 }
 
-fn own_pending(conn: &mut DbConn, actor: &Actor, award_id: &str) -> Result<Award, PointsError> {
+fn own_pending(conn: &mut DbConn, actor: &Actor, award_id: &AwardId) -> Result<Award, PointsError> {
     let award = find(conn, award_id)?.ok_or(PointsError::NotFound)?;
     hh::find(conn, actor, &award.household_id)?;
     if award.proposed_by != actor.user_id && actor.role != Role::Admin {
@@ -613,7 +613,7 @@ fn own_pending(conn: &mut DbConn, actor: &Actor, award_id: &str) -> Result<Award
 pub fn edit(
     conn: &mut DbConn,
     actor: &Actor,
-    award_id: &str,
+    award_id: &AwardId,
     p: &Proposal,
 ) -> Result<(), PointsError> {
     edit_seen(conn, actor, award_id, p, None)
@@ -624,7 +624,7 @@ pub fn edit(
 pub fn edit_seen(
     conn: &mut DbConn,
     actor: &Actor,
-    award_id: &str,
+    award_id: &AwardId,
     p: &Proposal,
     seen: Option<i64>,
 ) -> Result<(), PointsError> {
@@ -668,7 +668,7 @@ pub fn edit_seen(
 }
 
 /// Withdraw one's own pending proposal (any version).
-pub fn withdraw(conn: &mut DbConn, actor: &Actor, award_id: &str) -> Result<(), PointsError> {
+pub fn withdraw(conn: &mut DbConn, actor: &Actor, award_id: &AwardId) -> Result<(), PointsError> {
     withdraw_seen(conn, actor, award_id, None)
 }
 
@@ -676,7 +676,7 @@ pub fn withdraw(conn: &mut DbConn, actor: &Actor, award_id: &str) -> Result<(), 
 pub fn withdraw_seen(
     conn: &mut DbConn,
     actor: &Actor,
-    award_id: &str,
+    award_id: &AwardId,
     seen: Option<i64>,
 ) -> Result<(), PointsError> {
     actor.require(Action::ProposeAwards)?;
@@ -720,7 +720,7 @@ fn post_award(
                 .ok_or(ledger::LedgerError::BadAmount)?,
             kind,
             ref_kind: "award".into(),
-            ref_id: award.id.clone(),
+            ref_id: award.id.to_string(),
             memo: award.rule_code.clone(),
             user_id,
             posted_on: today,
@@ -787,7 +787,7 @@ pub enum Decision {
 pub fn review(
     conn: &mut DbConn,
     actor: &Actor,
-    award_id: &str,
+    award_id: &AwardId,
     decision: &Decision,
     today: NaiveDate,
 ) -> Result<(), PointsError> {
@@ -800,7 +800,7 @@ pub fn review(
 pub fn review_seen(
     conn: &mut DbConn,
     actor: &Actor,
-    award_id: &str,
+    award_id: &AwardId,
     decision: &Decision,
     seen: Option<i64>,
     today: NaiveDate,
@@ -881,10 +881,10 @@ pub fn review_seen(
 pub fn review_many(
     conn: &mut DbConn,
     actor: &Actor,
-    ids: &[(String, Option<i64>)],
+    ids: &[(AwardId, Option<i64>)],
     decision: &Decision,
     today: NaiveDate,
-) -> Result<(usize, Vec<(String, FieldError)>), PointsError> {
+) -> Result<(usize, Vec<(AwardId, FieldError)>), PointsError> {
     actor.require(Action::ReviewAwards)?;
     let mut done = 0;
     let mut failed = Vec::new();
@@ -906,7 +906,7 @@ pub fn review_many(
 pub fn reverse(
     conn: &mut DbConn,
     actor: &Actor,
-    award_id: &str,
+    award_id: &AwardId,
     reason: &str,
     today: NaiveDate,
 ) -> Result<(), PointsError> {
@@ -917,7 +917,7 @@ pub fn reverse(
 pub fn reverse_seen(
     conn: &mut DbConn,
     actor: &Actor,
-    award_id: &str,
+    award_id: &AwardId,
     reason: &str,
     seen: Option<i64>,
     today: NaiveDate,
@@ -979,7 +979,7 @@ pub fn reverse_seen(
 pub fn object(
     conn: &mut DbConn,
     actor: &Actor,
-    award_id: &str,
+    award_id: &AwardId,
     objection: &str,
     tz: chrono_tz::Tz,
 ) -> Result<(), PointsError> {
@@ -990,7 +990,7 @@ pub fn object(
 pub fn object_seen(
     conn: &mut DbConn,
     actor: &Actor,
-    award_id: &str,
+    award_id: &AwardId,
     objection: &str,
     seen: Option<i64>,
     tz: chrono_tz::Tz,
@@ -1081,11 +1081,11 @@ pub fn settle_notices_report(conn: &mut DbConn, today: NaiveDate) -> Result<Sett
             .limit(SETTLE_PAGE)
             .load(conn)?;
         let Some(last) = due.last() else { break };
-        after = last.id.clone();
+        after = last.id.to_string();
         for award in &due {
             match settle_one(conn, award, today) {
                 Ok(n) => out.settled += n,
-                Err(e) => out.failed.push((award.id.clone(), e)),
+                Err(e) => out.failed.push((award.id.to_string(), e)),
             }
         }
         if (due.len() as i64) < SETTLE_PAGE {

@@ -575,3 +575,8 @@ impl Who {
 pub fn hid(id: &str) -> aixin::domain::HouseholdId {
     aixin::domain::HouseholdId::parse(id).expect("a household id")
 }
+
+/// The award id a test holds as text (from a row or a page).
+pub fn aid(id: &str) -> aixin::domain::AwardId {
+    aixin::domain::AwardId::parse(id).expect("an award id")
+}

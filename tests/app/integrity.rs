@@ -178,7 +178,7 @@ app_test! {
         let ids: Vec<String> = (0..2)
             .map(|i| {
                 let p = aw::parse_proposal("W5", &today().to_string(), "", today()).unwrap();
-                aw::propose(&mut app.conn(), &who(&off, Role::Official).actor(&ctx), &crate::helpers::hid(&h), &p, &format!("w{i}"), today()).unwrap().id
+                aw::propose(&mut app.conn(), &who(&off, Role::Official).actor(&ctx), &crate::helpers::hid(&h), &p, &format!("w{i}"), today()).unwrap().id.to_string()
             })
             .collect();
         let reviewer = app.client();
@@ -203,7 +203,7 @@ app_test! {
         let v: Vec<i64> = awards::table.order(awards::id.asc()).select(awards::version).load(&mut app.conn()).unwrap();
         assert_eq!(v, vec![1, 1], "nothing was changed");
         // Approved (with the version), then a reversal and an objection without it.
-        aw::review_seen(&mut app.conn(), &who(&rev, Role::Reviewer).actor(&ctx), &ids[0], &Decision::Approve, Some(1), today()).unwrap();
+        aw::review_seen(&mut app.conn(), &who(&rev, Role::Reviewer).actor(&ctx), &crate::helpers::aid(&ids[0]), &Decision::Approve, Some(1), today()).unwrap();
         let admin = app.admin().await;
         admin.submit(&format!("/awards/{}/reverse", ids[0]), &[("reason", "重复")]).await.assert_contains(missing);
         let back = format!("/households/{h}");

@@ -184,7 +184,7 @@ app_test! {
         assert!(matches!(e, aixin::points::PointsError::Invalid(ref f) if f.key == "error.cap_points_reached" && f.args.iter().any(|(k, v)| *k == "used" && v == "16")), "{e:?}");
         // A withdrawn proposal frees its place.
         let pending: String = awards::table.filter(awards::idempotency_key.eq("5")).select(awards::id).first(&mut c).unwrap();
-        aw::withdraw(&mut c, &actor.actor(&ctx), &pending).unwrap();
+        aw::withdraw(&mut c, &actor.actor(&ctx), &crate::helpers::aid(&pending)).unwrap();
         propose(&mut c, "Y", t, "7").unwrap();
     }
 }
@@ -981,5 +981,38 @@ app_test! {
         let out = expiry::daily(&mut c, d("2026-02-02")).unwrap().unwrap();
         assert_eq!((out.households, out.points, out.failed.len()), (2, 40, 0));
         assert!(ledger::verify(&mut c).unwrap().ok());
+    }
+}
+
+app_test! {
+    /// An award id is parsed at the edge: text that is not an award id names
+    /// no award, on the pages and in the API (404, no query runs with it).
+    async fn text_that_is_not_an_award_id_names_no_award(app) {
+        let admin = app.admin().await;
+        for bad in ["nope", "1%20OR%201=1", "%EF%BC%91"] {
+            assert_eq!(admin.get(&format!("/awards/{bad}/edit")).await.status, 404, "{bad}");
+            for action in ["withdraw", "reverse", "object"] {
+                let page = admin.post(&format!("/awards/{bad}/{action}"), &[("version", "1"), ("reason", "x")]).await;
+                assert_eq!(page.status, 404, "{action} {bad}");
+            }
+        }
+        let res = reqwest::Client::new()
+            .post(app.url("/api/v1/tokens"))
+            .json(&serde_json::json!({"username": "boss", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        let token = res.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_string();
+        for action in ["approve", "reject", "reverse"] {
+            let res = reqwest::Client::new()
+                .post(app.url(&format!("/api/v1/awards/nope/{action}")))
+                .bearer_auth(&token)
+                .header("Idempotency-Key", format!("bad-{action}"))
+                .json(&serde_json::json!({"version": 1, "reason": "x"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status().as_u16(), 404, "{action}");
+        }
     }
 }

@@ -155,7 +155,7 @@ fn award(
         )
         .unwrap();
     }
-    id
+    id.to_string()
 }
 
 fn audit_count(app: &TestApp, action: &str) -> i64 {

@@ -71,7 +71,7 @@ fn approved(
     )
     .unwrap();
     aw::review(&mut c, &rev.actor(&ctx), &a.id, &Decision::Approve, today()).unwrap();
-    a.id
+    a.id.to_string()
 }
 
 app_test! {

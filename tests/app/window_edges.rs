@@ -67,7 +67,7 @@ fn noticed_award(app: &TestApp, village: &str, household: &str, code: &str, key:
         today(),
     )
     .unwrap();
-    a.id
+    a.id.to_string()
 }
 
 /// Notice days on; in a new village named after `place`, 王大山 awarded

@@ -7,7 +7,8 @@ use serde::Deserialize;
 use super::stock::form_key;
 use crate::areas::{self, Area};
 use crate::auth::Action;
-use crate::domain::{CardNo, FieldError, HouseholdId};
+use crate::domain::{AwardId, CardNo, FieldError, HouseholdId};
+use crate::error::path_id;
 use crate::households::{self, CardLookup, HouseholdRow, ListFilter};
 use crate::points::awards::{self as aw, AwardRow, Decision};
 use crate::points::{self, Rule};
@@ -514,7 +515,7 @@ pub async fn edit_form(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ProposeAwards)?;
-    let id = id.into_inner();
+    let id: AwardId = path_id(&id)?;
     let actor = user.actor();
     let (award, household, rules) = run(&state, move |c| {
         let award = aw::find(c, &id)?.ok_or(AppError::NotFound)?;
@@ -549,7 +550,7 @@ pub async fn edit(
     form: CsrfForm<ProposeForm>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ProposeAwards)?;
-    let id = id.into_inner();
+    let id: AwardId = path_id(&id)?;
     let back = format!("/awards/{id}/edit");
     let f = form.0;
     let day = today(&state);
@@ -579,7 +580,7 @@ pub async fn withdraw(
     f: CsrfForm<VersionForm>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ProposeAwards)?;
-    let id = id.into_inner();
+    let id: AwardId = path_id(&id)?;
     let seen = seen_version(&f.0.version);
     let u = user.actor();
     let result = run(&state, move |c| {
@@ -775,7 +776,7 @@ async fn queue_page(
     let ticked = if filter.tick == "all" {
         rows.iter()
             .filter(|r| r.award.proposed_by != my_id)
-            .map(|r| r.award.id.clone())
+            .map(|r| r.award.id.to_string())
             .collect()
     } else {
         ticked
@@ -888,8 +889,27 @@ pub async fn review(
     };
     let day = today(&state);
     let u = user.actor();
+    // Text that is not an award id names none the reviewer may decide:
+    // refused as an unknown award is, the others decided.
+    let (ids, unknown): (Vec<_>, Vec<_>) = ids
+        .into_iter()
+        .map(|(id, seen)| AwardId::parse(id.trim()).map(|a| (a, seen)).ok_or(id))
+        .partition(Result::is_ok);
+    let ids: Vec<(AwardId, Option<i64>)> = ids.into_iter().flatten().collect();
+    let unknown = unknown.into_iter().filter_map(Result::err).map(|id| {
+        (
+            id,
+            FieldError::new("field.award", "error.household_not_yours"),
+        )
+    });
     let result = run(&state, move |c| {
-        Ok(aw::review_many(c, &u, &ids, &decision, day)?)
+        let (done, failed) = aw::review_many(c, &u, &ids, &decision, day)?;
+        let failed: Vec<(String, FieldError)> = failed
+            .into_iter()
+            .map(|(id, e)| (id.into_string(), e))
+            .chain(unknown)
+            .collect();
+        Ok((done, failed))
     })
     .await;
     match result {
@@ -963,8 +983,8 @@ pub struct ReasonForm {
 }
 
 /// The household an award belongs to: its page holds the award's forms.
-async fn household_of(state: &AppState, award_id: &str) -> Result<HouseholdId, AppError> {
-    let aid = award_id.to_string();
+async fn household_of(state: &AppState, award_id: &AwardId) -> Result<HouseholdId, AppError> {
+    let aid = award_id.clone();
     run(state, move |c| {
         Ok(aw::find(c, &aid)?.map(|a| a.household_id))
     })
@@ -982,7 +1002,7 @@ pub async fn reverse(
     form: CsrfForm<ReasonForm>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ReverseAwards)?;
-    let id = id.into_inner();
+    let id: AwardId = path_id(&id)?;
     let day = today(&state);
     let u = user.actor();
     let typed = form.0;
@@ -1021,7 +1041,7 @@ pub async fn object(
     form: CsrfForm<ObjectForm>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ObjectToAwards)?;
-    let id = id.into_inner();
+    let id: AwardId = path_id(&id)?;
     let typed = form.0;
     let back = super::misc::safe_back(&typed.back);
     let household = household_of(&state, &id).await?;
