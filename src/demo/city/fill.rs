@@ -842,6 +842,20 @@ pub fn fill_cities(
     // Cached balances, chain heads, stock and counters.
     made.point_entries = city.point_seq;
     made.stock_movements = city.stock_seq;
+    finish(conn, &city, tz, progress)?;
+    Ok((logins.named, made, planted))
+}
+
+/// The last step: the cached balances, the two chains' heads, the stock
+/// levels and the counters the city's rows imply, then the monthly
+/// reporting totals, the names' pinyin keys and fresh statistics.
+fn finish(
+    conn: &mut DbConn,
+    city: &City,
+    tz: chrono_tz::Tz,
+    progress: &mut dyn FnMut(&str, usize, usize),
+) -> Result<(), String> {
+    let err = |e: diesel::result::Error| e.to_string();
     let mut balance_rows: Vec<(String, i64)> = city
         .households
         .iter()
@@ -926,7 +940,7 @@ pub fn fill_cities(
     } else if let DbConn::Sqlite(c) = conn {
         diesel::sql_query("ANALYZE").execute(c).map_err(err)?;
     }
-    Ok((logins.named, made, planted))
+    Ok(())
 }
 
 fn reviewers_of(l: &Logins, town: usize) -> &Staff {
