@@ -111,141 +111,19 @@ pub fn fill_cities(
     let planting = plant && plant::fits(city.villages.len(), months);
     let p_month = plant::month(Month::of(today));
     let archive_at = crate::time::local_day_start_utc(p_month.first_day() + Duration::days(10), tz);
-    let mut archived: Option<usize> = None;
     let mut planted: Vec<Planted> = Vec::new();
 
     // Households: most registered in the first week, the rest over the months.
-    let span = (now - start).num_seconds().max(1);
-    let mut seen_ids = std::collections::HashSet::new();
-    let mut seen_cards = std::collections::HashSet::new();
-    let statuses = ["registered", "lifted", "monitored"];
-    let mut rows = Vec::new();
-    let mut cards = Vec::new();
-    let mut history = Vec::new();
-    // Each household's phone, for the staff member planted as its relative.
-    let mut phones: Vec<String> = Vec::new();
-    for n in 0..size.households {
-        let village = n % city.villages.len();
-        let offset = if rng.gen_bool(0.85) {
-            rng.gen_range(0..span.min(7 * 86_400))
-        } else {
-            rng.gen_range(0..span)
-        };
-        let created_at =
-            start + Duration::seconds(offset) + Duration::microseconds(rng.gen_range(0..1_000_000));
-        let created_at = created_at.min(now);
-        let head_name = format!(
-            "{}{}",
-            SURNAMES[rng.gen_range(0..SURNAMES.len())],
-            GIVEN[rng.gen_range(0..GIVEN.len())]
-        );
-        let id_number = loop {
-            let candidate = crate::demo::id_number(&mut rng);
-            if seen_ids.insert(candidate.clone()) {
-                break crate::domain::IdNumber::parse("field.id_number", &candidate)
-                    .map_err(|e| format!("{e:?}"))?;
-            }
-        };
-        let phone = format!(
-            "13{}{:08}",
-            rng.gen_range(0..10),
-            rng.gen_range(0..100_000_000u32)
-        );
-        let phone =
-            crate::domain::Phone::parse("field.phone", &phone).map_err(|e| format!("{e:?}"))?;
-        if planting {
-            phones.push(phone.expose().to_string());
-        }
-        let card = loop {
-            let c = card_number(&mut rng);
-            if seen_cards.insert(c.clone()) {
-                break c;
-            }
-        };
-        let id = city.id_at(created_at);
-        let status = statuses[rng.gen_range(0..3)];
-        // The planted household that earns after being archived.
-        let archived_at = (planting
-            && archived.is_none()
-            && village == plant::V_HOUSEHOLDS
-            && n >= village + city.villages.len()
-            && created_at < archive_at)
-            .then(|| {
-                archived = Some(n);
-                archive_at
-            });
-        rows.push(NewHousehold {
-            id: id.clone(),
-            head_name: head_name.clone(),
-            id_cipher: key.encrypt(id_number.expose()),
-            id_lookup: key.lookup("id", id_number.expose()),
-            id_masked: id_number.masked(),
-            id_last4: id_number.last4().to_string(),
-            phone_cipher: key.encrypt(phone.expose()),
-            phone_masked: phone.masked(),
-            area_id: city.villages[village].id.clone(),
-            address: format!("{}组{}号", rng.gen_range(1..6), rng.gen_range(1..60)),
-            members: rng.gen_range(1..7),
-            status: status.into(),
-            helper_id: Some(city.villages[village].official.id.clone()),
-            notes: String::new(),
-            archived: archived_at.is_some(),
-            archived_at,
-            created_at,
-            created_by: "(console)".into(),
-            updated_at: created_at,
-            updated_by: "(console)".into(),
-        });
-        cards.push(NewCard {
-            card_no: card.clone(),
-            household_id: id.clone(),
-            issued_at: created_at,
-            issued_by: "(console)".into(),
-            replaced_by: None,
-            replaced_at: None,
-        });
-        let hist_id = city.id_at(created_at);
-        history.push(NewStatus {
-            id: hist_id,
-            household_id: id.clone(),
-            at: created_at,
-            user_id: None,
-            username: "(console)".into(),
-            from_status: None,
-            to_status: status.into(),
-            reason: String::new(),
-        });
-        city.audit(
-            created_at,
-            None,
-            "household.create",
-            "household",
-            &id,
-            format!("{head_name} {}", id_number.masked()),
-        );
-        city.households.push(HouseholdInfo {
-            id,
-            card,
-            village,
-            created_at,
-        });
-        city.balances.push(0);
-        if n % 1000 == 0 {
-            progress("households", n, size.households);
-        }
-    }
-    {
-        let audit = std::mem::take(&mut city.out.audit);
-        db::write_tx(conn, |c| {
-            insert_all!(c, households::table, rows, 20);
-            insert_all!(c, points_cards::table, cards, 6);
-            insert_all!(c, household_status_history::table, history, 8);
-            insert_all!(c, audit_log::table, audit, 10);
-            Ok::<_, diesel::result::Error>(())
-        })
-        .map_err(err)?;
-    }
-    progress("households", size.households, size.households);
+    let (phones, archived) = register_households(
+        conn,
+        key,
+        &mut city,
+        &mut rng,
+        size.households,
+        (start, now),
+        (planting, archive_at),
+        progress,
+    )?;
     // The planted households: registered before the planted month.
     let nv = city.villages.len();
     let p_start = crate::time::local_day_start_utc(p_month.first_day(), tz);
@@ -844,6 +722,158 @@ pub fn fill_cities(
     made.stock_movements = city.stock_seq;
     finish(conn, &city, tz, progress)?;
     Ok((logins.named, made, planted))
+}
+
+/// The households with their cards, first statuses and audit rows,
+/// registered over the history from `start` to `now`, most in its first
+/// week. With `planting`, one household of the planted village is archived
+/// at `archive_at`. Returns each household's phone (only when planting: for
+/// the staff member planted as its relative) and the archived household.
+#[allow(clippy::too_many_arguments)]
+fn register_households(
+    conn: &mut DbConn,
+    key: &DataKey,
+    city: &mut City,
+    rng: &mut StdRng,
+    households: usize,
+    (start, now): (NaiveDateTime, NaiveDateTime),
+    (planting, archive_at): (bool, NaiveDateTime),
+    progress: &mut dyn FnMut(&str, usize, usize),
+) -> Result<(Vec<String>, Option<usize>), String> {
+    let err = |e: diesel::result::Error| e.to_string();
+    let mut archived: Option<usize> = None;
+    let span = (now - start).num_seconds().max(1);
+    let mut seen_ids = std::collections::HashSet::new();
+    let mut seen_cards = std::collections::HashSet::new();
+    let statuses = ["registered", "lifted", "monitored"];
+    let mut rows = Vec::new();
+    let mut cards = Vec::new();
+    let mut history = Vec::new();
+    // Each household's phone, for the staff member planted as its relative.
+    let mut phones: Vec<String> = Vec::new();
+    for n in 0..households {
+        let village = n % city.villages.len();
+        let offset = if rng.gen_bool(0.85) {
+            rng.gen_range(0..span.min(7 * 86_400))
+        } else {
+            rng.gen_range(0..span)
+        };
+        let created_at =
+            start + Duration::seconds(offset) + Duration::microseconds(rng.gen_range(0..1_000_000));
+        let created_at = created_at.min(now);
+        let head_name = format!(
+            "{}{}",
+            SURNAMES[rng.gen_range(0..SURNAMES.len())],
+            GIVEN[rng.gen_range(0..GIVEN.len())]
+        );
+        let id_number = loop {
+            let candidate = crate::demo::id_number(rng);
+            if seen_ids.insert(candidate.clone()) {
+                break crate::domain::IdNumber::parse("field.id_number", &candidate)
+                    .map_err(|e| format!("{e:?}"))?;
+            }
+        };
+        let phone = format!(
+            "13{}{:08}",
+            rng.gen_range(0..10),
+            rng.gen_range(0..100_000_000u32)
+        );
+        let phone =
+            crate::domain::Phone::parse("field.phone", &phone).map_err(|e| format!("{e:?}"))?;
+        if planting {
+            phones.push(phone.expose().to_string());
+        }
+        let card = loop {
+            let c = card_number(rng);
+            if seen_cards.insert(c.clone()) {
+                break c;
+            }
+        };
+        let id = city.id_at(created_at);
+        let status = statuses[rng.gen_range(0..3)];
+        // The planted household that earns after being archived.
+        let archived_at = (planting
+            && archived.is_none()
+            && village == plant::V_HOUSEHOLDS
+            && n >= village + city.villages.len()
+            && created_at < archive_at)
+            .then(|| {
+                archived = Some(n);
+                archive_at
+            });
+        rows.push(NewHousehold {
+            id: id.clone(),
+            head_name: head_name.clone(),
+            id_cipher: key.encrypt(id_number.expose()),
+            id_lookup: key.lookup("id", id_number.expose()),
+            id_masked: id_number.masked(),
+            id_last4: id_number.last4().to_string(),
+            phone_cipher: key.encrypt(phone.expose()),
+            phone_masked: phone.masked(),
+            area_id: city.villages[village].id.clone(),
+            address: format!("{}组{}号", rng.gen_range(1..6), rng.gen_range(1..60)),
+            members: rng.gen_range(1..7),
+            status: status.into(),
+            helper_id: Some(city.villages[village].official.id.clone()),
+            notes: String::new(),
+            archived: archived_at.is_some(),
+            archived_at,
+            created_at,
+            created_by: "(console)".into(),
+            updated_at: created_at,
+            updated_by: "(console)".into(),
+        });
+        cards.push(NewCard {
+            card_no: card.clone(),
+            household_id: id.clone(),
+            issued_at: created_at,
+            issued_by: "(console)".into(),
+            replaced_by: None,
+            replaced_at: None,
+        });
+        let hist_id = city.id_at(created_at);
+        history.push(NewStatus {
+            id: hist_id,
+            household_id: id.clone(),
+            at: created_at,
+            user_id: None,
+            username: "(console)".into(),
+            from_status: None,
+            to_status: status.into(),
+            reason: String::new(),
+        });
+        city.audit(
+            created_at,
+            None,
+            "household.create",
+            "household",
+            &id,
+            format!("{head_name} {}", id_number.masked()),
+        );
+        city.households.push(HouseholdInfo {
+            id,
+            card,
+            village,
+            created_at,
+        });
+        city.balances.push(0);
+        if n % 1000 == 0 {
+            progress("households", n, households);
+        }
+    }
+    {
+        let audit = std::mem::take(&mut city.out.audit);
+        db::write_tx(conn, |c| {
+            insert_all!(c, households::table, rows, 20);
+            insert_all!(c, points_cards::table, cards, 6);
+            insert_all!(c, household_status_history::table, history, 8);
+            insert_all!(c, audit_log::table, audit, 10);
+            Ok::<_, diesel::result::Error>(())
+        })
+        .map_err(err)?;
+    }
+    progress("households", households, households);
+    Ok((phones, archived))
 }
 
 /// The last step: the cached balances, the two chains' heads, the stock
