@@ -126,96 +126,22 @@ pub fn fill_cities(
     )?;
     // The planted households: registered before the planted month.
     let nv = city.villages.len();
-    let p_start = crate::time::local_day_start_utc(p_month.first_day(), tz);
-    let nth_of = |village: usize, nth: usize| -> Option<usize> {
-        (0..city.households.len())
-            .filter(|h| city.households[*h].village == village % nv.max(1))
-            .filter(|h| city.households[*h].created_at < p_start && Some(*h) != archived)
-            .nth(nth)
-    };
-    let (two_stores_h, never_h, valuable_h) = if planting {
-        (
-            nth_of(plant::V_COUNTER, 0),
-            nth_of(plant::V_COUNTER, 1),
-            nth_of(plant::V_HOUSEHOLDS, 0),
-        )
-    } else {
-        (None, None, None)
-    };
-    let favoured: Vec<usize> = if planting {
-        [
-            nth_of(plant::V_CONCENTRATION, 0),
-            nth_of(plant::V_CONCENTRATION, 1),
-        ]
-        .into_iter()
-        .flatten()
-        .collect()
-    } else {
-        Vec::new()
-    };
-    let helped_h = if planting {
-        nth_of(plant::V_HELPER, 0)
-    } else {
-        None
-    };
-    // The household of a clerk's relative: the clerk's own record carries
-    // its phone.
-    let related_h = if planting {
-        nth_of(plant::V_HOUSEHOLDS, 1)
-    } else {
-        None
-    };
-    if let Some(h) = related_h {
-        let phone =
-            crate::domain::Phone::parse("field.phone", &phones[h]).map_err(|e| format!("{e:?}"))?;
-        diesel::update(users::table.find(&city.stores[0].clerk.id))
-            .set((
-                users::phone_cipher.eq(key.encrypt(phone.expose())),
-                users::phone_masked.eq(phone.masked()),
-            ))
-            .execute(conn)
-            .map_err(err)?;
-    }
-    if planting {
-        let official = |v: usize| city.villages[v % nv].official.id.clone();
-        let hid = |h: Option<usize>| h.map(|h| city.households[h].id.clone());
-        let town_reviewer = |v: usize| reviewers_of(&logins, city.villages[v % nv].town).id.clone();
-        let mut add = |kind, subject: Option<String>| {
-            if let Some(subject) = subject {
-                planted.push(Planted {
-                    kind,
-                    month: p_month,
-                    subject,
-                });
-            }
-        };
-        use crate::signals::Kind as K;
-        add(K::ProposerOutlier, Some(official(plant::V_OUTLIER)));
-        add(
-            K::ProposerConcentration,
-            Some(official(plant::V_CONCENTRATION)),
-        );
-        add(K::HelperShare, hid(helped_h));
-        add(
-            K::ReviewPair,
-            Some(format!(
-                "{}|{}",
-                official(plant::V_PAIR),
-                town_reviewer(plant::V_PAIR)
-            )),
-        );
-        add(K::FastReviews, Some(town_reviewer(plant::V_FAST)));
-        add(K::Backdated, Some(official(plant::V_BACKDATED)));
-        add(K::MonthEndBurst, Some(official(plant::V_BURST)));
-        add(K::CopiedNote, Some(official(plant::V_COPIED)));
-        add(K::ClerkVoids, Some(city.stores[1].clerk.id.clone()));
-        add(K::TwoStores, hid(two_stores_h));
-        add(K::ValuableGoods, hid(valuable_h));
-        add(K::StockLosses, Some(city.stores[1].id.clone()));
-        add(K::NeverRedeem, hid(never_h));
-        add(K::AfterArchive, hid(archived));
-        add(K::StaffRelated, hid(related_h));
-    }
+    let PlantedHouseholds {
+        two_stores_h,
+        never_h,
+        valuable_h,
+        favoured,
+        helped_h,
+        related_h,
+    } = planted_households(
+        conn,
+        key,
+        &city,
+        &logins,
+        (planting, p_month, tz),
+        (&phones, archived),
+        &mut planted,
+    )?;
     // The planted month's rules of thumb.
     let fast_base = crate::time::local_day_start_utc(p_month.end_day() + Duration::days(3), tz)
         + Duration::hours(11);
@@ -722,6 +648,131 @@ pub fn fill_cities(
     made.stock_movements = city.stock_seq;
     finish(conn, &city, tz, progress)?;
     Ok((logins.named, made, planted))
+}
+
+/// The households the planted anomalies happen to (none unless
+/// `planting`): registered before the planted month, never the archived one.
+struct PlantedHouseholds {
+    two_stores_h: Option<usize>,
+    never_h: Option<usize>,
+    valuable_h: Option<usize>,
+    favoured: Vec<usize>,
+    helped_h: Option<usize>,
+    related_h: Option<usize>,
+}
+
+/// Choose the planted households and record, in `planted`, what each
+/// planted anomaly is about; the clerk planted as a household's relative
+/// gets that household's phone (`phones`).
+fn planted_households(
+    conn: &mut DbConn,
+    key: &DataKey,
+    city: &City,
+    logins: &Logins,
+    (planting, p_month, tz): (bool, Month, chrono_tz::Tz),
+    (phones, archived): (&[String], Option<usize>),
+    planted: &mut Vec<Planted>,
+) -> Result<PlantedHouseholds, String> {
+    let err = |e: diesel::result::Error| e.to_string();
+    let nv = city.villages.len();
+    let p_start = crate::time::local_day_start_utc(p_month.first_day(), tz);
+    let nth_of = |village: usize, nth: usize| -> Option<usize> {
+        (0..city.households.len())
+            .filter(|h| city.households[*h].village == village % nv.max(1))
+            .filter(|h| city.households[*h].created_at < p_start && Some(*h) != archived)
+            .nth(nth)
+    };
+    let (two_stores_h, never_h, valuable_h) = if planting {
+        (
+            nth_of(plant::V_COUNTER, 0),
+            nth_of(plant::V_COUNTER, 1),
+            nth_of(plant::V_HOUSEHOLDS, 0),
+        )
+    } else {
+        (None, None, None)
+    };
+    let favoured: Vec<usize> = if planting {
+        [
+            nth_of(plant::V_CONCENTRATION, 0),
+            nth_of(plant::V_CONCENTRATION, 1),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    } else {
+        Vec::new()
+    };
+    let helped_h = if planting {
+        nth_of(plant::V_HELPER, 0)
+    } else {
+        None
+    };
+    // The household of a clerk's relative: the clerk's own record carries
+    // its phone.
+    let related_h = if planting {
+        nth_of(plant::V_HOUSEHOLDS, 1)
+    } else {
+        None
+    };
+    if let Some(h) = related_h {
+        let phone =
+            crate::domain::Phone::parse("field.phone", &phones[h]).map_err(|e| format!("{e:?}"))?;
+        diesel::update(users::table.find(&city.stores[0].clerk.id))
+            .set((
+                users::phone_cipher.eq(key.encrypt(phone.expose())),
+                users::phone_masked.eq(phone.masked()),
+            ))
+            .execute(conn)
+            .map_err(err)?;
+    }
+    if planting {
+        let official = |v: usize| city.villages[v % nv].official.id.clone();
+        let hid = |h: Option<usize>| h.map(|h| city.households[h].id.clone());
+        let town_reviewer = |v: usize| reviewers_of(logins, city.villages[v % nv].town).id.clone();
+        let mut add = |kind, subject: Option<String>| {
+            if let Some(subject) = subject {
+                planted.push(Planted {
+                    kind,
+                    month: p_month,
+                    subject,
+                });
+            }
+        };
+        use crate::signals::Kind as K;
+        add(K::ProposerOutlier, Some(official(plant::V_OUTLIER)));
+        add(
+            K::ProposerConcentration,
+            Some(official(plant::V_CONCENTRATION)),
+        );
+        add(K::HelperShare, hid(helped_h));
+        add(
+            K::ReviewPair,
+            Some(format!(
+                "{}|{}",
+                official(plant::V_PAIR),
+                town_reviewer(plant::V_PAIR)
+            )),
+        );
+        add(K::FastReviews, Some(town_reviewer(plant::V_FAST)));
+        add(K::Backdated, Some(official(plant::V_BACKDATED)));
+        add(K::MonthEndBurst, Some(official(plant::V_BURST)));
+        add(K::CopiedNote, Some(official(plant::V_COPIED)));
+        add(K::ClerkVoids, Some(city.stores[1].clerk.id.clone()));
+        add(K::TwoStores, hid(two_stores_h));
+        add(K::ValuableGoods, hid(valuable_h));
+        add(K::StockLosses, Some(city.stores[1].id.clone()));
+        add(K::NeverRedeem, hid(never_h));
+        add(K::AfterArchive, hid(archived));
+        add(K::StaffRelated, hid(related_h));
+    }
+    Ok(PlantedHouseholds {
+        two_stores_h,
+        never_h,
+        valuable_h,
+        favoured,
+        helped_h,
+        related_h,
+    })
 }
 
 /// The households with their cards, first statuses and audit rows,
