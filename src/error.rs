@@ -4,6 +4,7 @@
 //! areas, stores, goods, tokens, month close); an area with more to say
 //! keeps its own enum, which maps here once.
 
+use crate::domain::ids::RecordId;
 use crate::domain::{Conflict, FieldError};
 
 /// A refusal or failure as the layers above see it.
@@ -29,6 +30,14 @@ pub enum Problem {
     Raced(&'static str),
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
+}
+
+/// The record id in a path: text that is not a well-formed id names no
+/// record, so the answer is 404 and no query runs with it.
+///
+/// Errors: `Problem::NotFound` for text that is not an id of this kind.
+pub fn path_id<T: RecordId>(text: &str) -> Result<T, Problem> {
+    T::parse_id(text).ok_or(Problem::NotFound)
 }
 
 impl From<FieldError> for Problem {

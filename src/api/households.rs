@@ -9,7 +9,8 @@ use super::error::{ApiError, ErrorBody};
 use super::run;
 use super::{ApiUser, json_body, utc};
 use crate::auth::Action;
-use crate::domain::{CardNo, FieldError};
+use crate::domain::{CardNo, FieldError, HouseholdId};
+use crate::error::path_id;
 use crate::households::{self, CardLookup, HouseholdForm, HouseholdRow, ListFilter, Status};
 use crate::ledger;
 use crate::state::AppState;
@@ -71,7 +72,7 @@ pub struct HouseholdOut {
 fn to_out(row: &HouseholdRow, balance: i64) -> HouseholdOut {
     let h = &row.household;
     HouseholdOut {
-        id: h.id.clone(),
+        id: h.id.to_string(),
         head_name: h.head_name.clone(),
         id_number_masked: h.id_masked.clone(),
         phone_masked: h.phone_masked.clone(),
@@ -182,11 +183,16 @@ pub async fn list(
             },
             None => households::list(c, &actor, &filter, page - 1, per_page)?,
         };
-        let ids: Vec<String> = rows.iter().map(|r| r.household.id.clone()).collect();
+        let ids: Vec<String> = rows.iter().map(|r| r.household.id.to_string()).collect();
         let balances = ledger::household_balances(c, &ids)?;
         let out: Vec<HouseholdOut> = rows
             .iter()
-            .map(|r| to_out(r, balances.get(&r.household.id).copied().unwrap_or(0)))
+            .map(|r| {
+                to_out(
+                    r,
+                    balances.get(r.household.id.as_str()).copied().unwrap_or(0),
+                )
+            })
             .collect();
         Ok((out, total))
     })
@@ -199,7 +205,7 @@ pub async fn list(
     }))
 }
 
-async fn load(user: &ApiUser, state: &AppState, id: String) -> Result<HouseholdOut, ApiError> {
+async fn load(user: &ApiUser, state: &AppState, id: HouseholdId) -> Result<HouseholdOut, ApiError> {
     let actor = user.actor();
     run(state, move |c| {
         let row = households::find(c, &actor, &id)?;
@@ -224,7 +230,8 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Action::ViewHouseholds)?;
-    Ok(HttpResponse::Ok().json(load(&user, &state, id.into_inner()).await?))
+    let id = path_id(&id)?;
+    Ok(HttpResponse::Ok().json(load(&user, &state, id).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -351,7 +358,7 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     user.require(Action::EditHouseholds)?;
     let p: HouseholdPatch = json_body(&body)?;
-    let id = id.into_inner();
+    let id: HouseholdId = path_id(&id)?;
     let key = state.key.clone();
     let actor = user.actor();
     let hid = id.clone();
@@ -448,7 +455,7 @@ pub async fn ledger(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Action::ViewStatements)?;
-    let id = id.into_inner();
+    let id: HouseholdId = path_id(&id)?;
     let actor = user.actor();
     let out = run(&state, move |c| {
         households::find(c, &actor, &id)?;
@@ -461,7 +468,7 @@ pub async fn ledger(
 /// A household's ledger; `last` keeps only the newest entries.
 pub fn ledger_of(
     c: &mut crate::db::DbConn,
-    id: &str,
+    id: &HouseholdId,
     last: Option<usize>,
 ) -> diesel::QueryResult<Ledger> {
     let (opening, entries) = ledger::statement(c, id, None, None)?;

@@ -11,7 +11,7 @@ use super::run;
 use super::{ApiUser, json_body, lang_of, utc};
 use crate::auth::{Action, Actor};
 use crate::db::DbConn;
-use crate::domain::FieldError;
+use crate::domain::{AwardId, FieldError, HouseholdId};
 use crate::households as hh;
 use crate::i18n;
 use crate::points::awards::{self as aw, Award, Decision};
@@ -239,8 +239,8 @@ pub struct AwardOut {
 
 fn award_out(a: &Award, lang: i18n::Lang) -> AwardOut {
     AwardOut {
-        id: a.id.clone(),
-        household_id: a.household_id.clone(),
+        id: a.id.to_string(),
+        household_id: a.household_id.to_string(),
         rule_id: a.rule_id.clone(),
         rule_code: a.rule_code.clone(),
         occurred_on: a.occurred_on,
@@ -308,8 +308,10 @@ pub async fn list_awards(
     let rows = run(&state, move |c| {
         let rows = match (mode, &household) {
             (0, Some(h)) => {
-                hh::find(c, &actor, h)?;
-                aw::for_household(c, h)?
+                // Text that is not a household id names no household.
+                let h = HouseholdId::parse(h.trim()).ok_or(ApiError::NotFound)?;
+                hh::find(c, &actor, &h)?;
+                aw::for_household(c, &h)?
             }
             (1, _) => aw::review_queue(c, &actor, &Default::default(), 500)?,
             _ => aw::proposed_by(c, &user_id, 500)?,
@@ -400,7 +402,8 @@ pub async fn create_awards(
             let dkey = key.domain_key(&who.user_id);
             let out = match (&f.household_id, &f.household_ids) {
                 (Some(h), None) => {
-                    let a = aw::propose(c, &actor, h.trim(), &p, &dkey, today)?;
+                    let h = HouseholdId::parse(h.trim()).ok_or(ApiError::NotFound)?;
+                    let a = aw::propose(c, &actor, &h, &p, &dkey, today)?;
                     AwardsCreated {
                         batch_id: None,
                         awards: vec![award_out(&a, lang)],
@@ -408,8 +411,30 @@ pub async fn create_awards(
                     }
                 }
                 (None, Some(ids)) if !ids.is_empty() && ids.len() <= 500 => {
-                    let ids: Vec<String> = ids.iter().map(|s| s.trim().to_string()).collect();
-                    let b = aw::propose_batch(c, &actor, &ids, &p, &dkey, today)?;
+                    // Text that is not a household id names none of the
+                    // caller's households: refused like an unknown id.
+                    let (ids, unknown): (Vec<_>, Vec<_>) = ids
+                        .iter()
+                        .map(|s| HouseholdId::parse(s.trim()).ok_or_else(|| s.trim().to_string()))
+                        .partition(Result::is_ok);
+                    let ids: Vec<HouseholdId> = ids.into_iter().flatten().collect();
+                    let mut b = if ids.is_empty() {
+                        aw::BatchOutcome {
+                            batch_id: dkey.clone(),
+                            created: 0,
+                            refused: Vec::new(),
+                            replayed: false,
+                        }
+                    } else {
+                        aw::propose_batch(c, &actor, &ids, &p, &dkey, today)?
+                    };
+                    b.refused
+                        .extend(unknown.into_iter().filter_map(Result::err).map(|s| {
+                            (
+                                s,
+                                FieldError::new("field.household", "error.household_not_yours"),
+                            )
+                        }));
                     let made = aw::batch(c, &b.batch_id)?;
                     AwardsCreated {
                         batch_id: Some(b.batch_id),
@@ -436,7 +461,7 @@ pub async fn create_awards(
     Ok(done.response(replayed))
 }
 
-fn award_in_scope(c: &mut DbConn, actor: &Actor, id: &str) -> Result<Award, ApiError> {
+fn award_in_scope(c: &mut DbConn, actor: &Actor, id: &AwardId) -> Result<Award, ApiError> {
     let a = aw::find(c, id)?.ok_or(ApiError::NotFound)?;
     hh::find(c, actor, &a.household_id)?;
     Ok(a)
@@ -480,6 +505,7 @@ async fn decide(
     };
     let reason = f.reason.unwrap_or_default();
     let seen = Some(f.version);
+    let id: AwardId = crate::error::path_id(&id)?;
     let lang = lang_of(&req);
     let who = user.actor();
     let today = crate::time::today(state.config.time_zone);

@@ -88,7 +88,7 @@ fn redemption_out(r: &Redemption, lines: &[Line]) -> RedemptionOut {
         id: r.id.clone(),
         number: r.number.clone(),
         store_id: r.store_id.clone(),
-        household_id: r.household_id.clone(),
+        household_id: r.household_id.to_string(),
         lines: lines
             .iter()
             .map(|l| RedemptionLineOut {
@@ -162,8 +162,12 @@ pub async fn create(
             let card = match (named, scanned) {
                 (_, Some(card)) => card.to_string(),
                 (Some(h), None) => {
+                    // A household id that is not an id names no household.
+                    let Some(h) = crate::domain::HouseholdId::parse(h) else {
+                        return Err(super::households::unknown_household());
+                    };
                     // The household's current card, as if it had been scanned.
-                    let card = match redemptions::card_of(c, &actor, h) {
+                    let card = match redemptions::card_of(c, &actor, &h) {
                         Err(redemptions::RedeemError::NotFound) => {
                             return Err(super::households::unknown_household());
                         }

@@ -1,5 +1,6 @@
 //! The database: one connection type for SQLite and PostgreSQL, chosen by URL.
 
+pub mod ids;
 pub mod pinyin;
 pub mod schema;
 pub mod text_enum;

@@ -1,5 +1,6 @@
 //! Pure types and rules of the scheme: no actix, no diesel.
 
+pub mod ids;
 pub mod input;
 pub mod people;
 pub mod pinyin;
@@ -7,6 +8,7 @@ pub mod stock;
 
 use std::fmt;
 
+pub use ids::{AwardId, HouseholdId, ItemId, StoreId};
 pub use people::{CardNo, IdNumber, Phone};
 
 /// Why a refusal is a conflict with the state of things rather than input

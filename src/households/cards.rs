@@ -15,7 +15,7 @@ pub fn reveal(
     conn: &mut DbConn,
     actor: &Actor,
     key: &DataKey,
-    id: &str,
+    id: &HouseholdId,
     what: Secret,
 ) -> Result<String, HouseholdError> {
     actor.require(Action::RevealPersonalData)?;
@@ -35,7 +35,7 @@ pub fn reveal(
                 ))
             })?
         };
-        audit::record(c, ctx, "household.reveal", "household", id, name)?;
+        audit::record(c, ctx, "household.reveal", "household", id.as_str(), name)?;
         Ok(plain)
     })
 }
@@ -43,13 +43,13 @@ pub fn reveal(
 /// A card number as typed at a counter or in a search.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CardLookup {
-    Current { household_id: String },
+    Current { household_id: HouseholdId },
     Replaced { by: String },
     Unknown,
 }
 
 pub fn lookup_card(conn: &mut DbConn, card: &CardNo) -> QueryResult<CardLookup> {
-    let found: Option<(String, Option<String>)> = points_cards::table
+    let found: Option<(HouseholdId, Option<String>)> = points_cards::table
         .find(card.as_str())
         .select((points_cards::household_id, points_cards::replaced_by))
         .first(conn)
@@ -85,7 +85,7 @@ pub fn reissue_card(
     conn: &mut DbConn,
     actor: &Actor,
     key: &DataKey,
-    id: &str,
+    id: &HouseholdId,
     seen: Option<&str>,
 ) -> Result<CardNo, HouseholdError> {
     actor.require(Action::EditHouseholds)?;
@@ -142,7 +142,7 @@ pub fn reissue_card(
             ctx,
             "household.card_reissue",
             "household",
-            id,
+            id.as_str(),
             &audit::Detail::new("card_reissue")
                 .arg("from", old.unwrap_or_default())
                 .arg("to", card.as_str())
@@ -193,7 +193,7 @@ pub fn reset_card_pin(
     conn: &mut DbConn,
     actor: &Actor,
     key: &DataKey,
-    id: &str,
+    id: &HouseholdId,
 ) -> Result<(), HouseholdError> {
     actor.require(Action::EditHouseholds)?;
     let ctx = &actor.audit();
@@ -220,7 +220,7 @@ pub fn reset_card_pin(
             .into());
         }
         crate::window::end_sessions(c, id)?;
-        audit::record(c, ctx, "card.pin_reset", "household", id, &card)?;
+        audit::record(c, ctx, "card.pin_reset", "household", id.as_str(), &card)?;
         Ok(())
     })
 }

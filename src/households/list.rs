@@ -9,7 +9,11 @@ use super::*;
 ///
 /// Errors: `NotFound` for an unknown id, `Forbidden` for a role without
 /// `ViewHouseholds` or a household outside the actor's scope.
-pub fn find(conn: &mut DbConn, actor: &Actor, id: &str) -> Result<HouseholdRow, HouseholdError> {
+pub fn find(
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: &HouseholdId,
+) -> Result<HouseholdRow, HouseholdError> {
     actor.require(Action::ViewHouseholds)?;
     let mut row = load(conn, id)?;
     if !actor.scope.covers_area_path(&row.area_path) {
@@ -22,7 +26,7 @@ pub fn find(conn: &mut DbConn, actor: &Actor, id: &str) -> Result<HouseholdRow, 
 /// A household by id without asking who reads it: only for operations that
 /// decide themselves what their actor may read (a clerk redeeming for the
 /// household whose card was scanned). `NotFound` for an unknown id.
-pub(crate) fn load(conn: &mut DbConn, id: &str) -> Result<HouseholdRow, HouseholdError> {
+pub(crate) fn load(conn: &mut DbConn, id: &HouseholdId) -> Result<HouseholdRow, HouseholdError> {
     let row = household_rows!()
         .filter(households::id.eq(id))
         .select(row_columns!())
@@ -169,15 +173,15 @@ pub fn list(
 pub(super) fn active_with_lookup(
     conn: &mut DbConn,
     lookup: &str,
-    except: Option<&str>,
-) -> QueryResult<Option<(String, String, String)>> {
+    except: Option<&HouseholdId>,
+) -> QueryResult<Option<(HouseholdId, String, String)>> {
     let mut q = households::table
         .inner_join(areas_t::table)
         .filter(households::id_lookup.eq(lookup.to_string()))
         .filter(households::archived.eq(false))
         .into_boxed();
     if let Some(e) = except {
-        q = q.filter(households::id.ne(e.to_string()));
+        q = q.filter(households::id.ne(e.clone()));
     }
     q.select((households::id, households::head_name, areas_t::path))
         .first(conn)
@@ -202,7 +206,7 @@ impl StatusChange {
     }
 }
 
-pub fn status_history(conn: &mut DbConn, id: &str) -> QueryResult<Vec<StatusChange>> {
+pub fn status_history(conn: &mut DbConn, id: &HouseholdId) -> QueryResult<Vec<StatusChange>> {
     hist::table
         .filter(hist::household_id.eq(id))
         .order((hist::at.asc(), hist::id.asc()))
@@ -217,7 +221,10 @@ pub fn status_history(conn: &mut DbConn, id: &str) -> QueryResult<Vec<StatusChan
 }
 
 /// Earlier cards of a household (replaced ones), newest first.
-pub fn old_cards(conn: &mut DbConn, id: &str) -> QueryResult<Vec<(String, Option<NaiveDateTime>)>> {
+pub fn old_cards(
+    conn: &mut DbConn,
+    id: &HouseholdId,
+) -> QueryResult<Vec<(String, Option<NaiveDateTime>)>> {
     points_cards::table
         .filter(points_cards::household_id.eq(id))
         .filter(points_cards::replaced_by.is_not_null())

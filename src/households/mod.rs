@@ -26,7 +26,8 @@ use crate::db::schema::{
 };
 use crate::db::{self, DbConn};
 use crate::domain::{
-    AreaLevel, CardNo, FieldChecks, FieldError, IdNumber, Phone, parse_name, parse_optional_text,
+    AreaLevel, CardNo, FieldChecks, FieldError, HouseholdId, IdNumber, Phone, parse_name,
+    parse_optional_text,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,7 +84,7 @@ impl Status {
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = households)]
 pub struct Household {
-    pub id: String,
+    pub id: HouseholdId,
     pub head_name: String,
     pub id_cipher: String,
     pub id_lookup: String,

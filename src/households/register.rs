@@ -31,7 +31,7 @@ fn duplicate_error(scope: &Scope, name: &str, path: &str) -> HouseholdError {
 fn audit_conflict(
     conn: &mut DbConn,
     ctx: &AuditCtx,
-    other_id: &str,
+    other_id: &HouseholdId,
     what: audit::Detail,
 ) -> QueryResult<()> {
     audit::record(
@@ -39,7 +39,7 @@ fn audit_conflict(
         ctx,
         "household.id_conflict",
         "household",
-        other_id,
+        other_id.as_str(),
         &what.to_string(),
     )
 }
@@ -51,7 +51,7 @@ fn audit_conflict(
 pub(super) fn new_card(
     conn: &mut DbConn,
     key: &DataKey,
-    household_id: &str,
+    household_id: &HouseholdId,
     by: &str,
     now: NaiveDateTime,
 ) -> QueryResult<CardNo> {
@@ -80,7 +80,7 @@ pub(super) fn new_card(
 pub(super) fn record_status(
     conn: &mut DbConn,
     ctx: &AuditCtx,
-    household_id: &str,
+    household_id: &HouseholdId,
     from: Option<&str>,
     to: &str,
     reason: &str,
@@ -107,7 +107,7 @@ pub fn create(
     actor: &Actor,
     key: &DataKey,
     input: &HouseholdInput,
-) -> Result<(String, CardNo), HouseholdError> {
+) -> Result<(HouseholdId, CardNo), HouseholdError> {
     actor.require(Action::EditHouseholds)?;
     let ctx = &actor.audit();
     let scope = &actor.scope;
@@ -121,7 +121,7 @@ pub fn create(
         Some(p) => (key.encrypt(p.expose()), p.masked()),
         None => (String::new(), String::new()),
     };
-    let mut conflict: Option<String> = None;
+    let mut conflict: Option<HouseholdId> = None;
     let result = db::write_tx(conn, |c| {
         if let Some((other, name, path)) = active_with_lookup(c, &lookup, None)? {
             if !scope.covers_area_path(&path) {
@@ -129,7 +129,7 @@ pub fn create(
             }
             return Err(duplicate_error(scope, &name, &path));
         }
-        let id = db::new_id();
+        let id = HouseholdId::new();
         let now = db::now();
         insert_household(
             c,
@@ -158,7 +158,7 @@ pub fn create(
             ctx,
             "household.create",
             "household",
-            &id,
+            id.as_str(),
             &audit::Detail::new("household")
                 .arg("name", &input.head_name)
                 .arg("id", id_number.masked())
@@ -183,7 +183,7 @@ pub fn create(
 pub(super) fn insert_household(
     c: &mut DbConn,
     ctx: &AuditCtx,
-    id: &str,
+    id: &HouseholdId,
     input: &HouseholdInput,
     id_cipher: &str,
     lookup: &str,
@@ -277,7 +277,7 @@ pub fn update(
     conn: &mut DbConn,
     actor: &Actor,
     key: &DataKey,
-    id: &str,
+    id: &HouseholdId,
     input: &HouseholdInput,
     today: chrono::NaiveDate,
 ) -> Result<Vec<&'static str>, HouseholdError> {
@@ -296,7 +296,7 @@ pub fn update(
         .phone
         .as_ref()
         .map(|p| (key.encrypt(p.expose()), p.masked()));
-    let mut conflict: Option<String> = None;
+    let mut conflict: Option<HouseholdId> = None;
     let result = db::write_tx(conn, |c| {
         let row = find(c, actor, id)?;
         let h = &row.household;
@@ -402,7 +402,7 @@ pub fn update(
             ctx,
             "household.update",
             "household",
-            id,
+            id.as_str(),
             &audit::Detail::new("household_update")
                 .arg("name", &input.head_name)
                 .words("fields", &fields)
@@ -428,7 +428,7 @@ pub fn update(
 pub fn set_archived(
     conn: &mut DbConn,
     actor: &Actor,
-    id: &str,
+    id: &HouseholdId,
     archived: bool,
     reason: &str,
 ) -> Result<HouseholdRow, HouseholdError> {
@@ -494,7 +494,7 @@ pub fn set_archived(
             ctx,
             action,
             "household",
-            id,
+            id.as_str(),
             &audit::Detail::new("name_reason")
                 .arg("name", &row.household.head_name)
                 .arg("reason", &reason)

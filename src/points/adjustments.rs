@@ -9,7 +9,7 @@ use crate::audit;
 use crate::auth::{Action, Actor};
 use crate::db::schema::{households, point_adjustments, users};
 use crate::db::{self, DbConn};
-use crate::domain::FieldError;
+use crate::domain::{FieldError, HouseholdId};
 use crate::households as hh;
 use crate::ledger::{self, Kind, Posting};
 use crate::settings;
@@ -159,7 +159,7 @@ fn self_posted_on(
 pub fn request(
     conn: &mut DbConn,
     actor: &Actor,
-    household_id: &str,
+    household_id: &HouseholdId,
     amount: i64,
     reason: &str,
     key: &str,

@@ -9,7 +9,7 @@ use crate::audit::{self, AuditCtx};
 use crate::auth::{Action, Actor, Scope};
 use crate::db::schema::{areas, awards, households, notice_objections, points_cards, rules, users};
 use crate::db::{self, DbConn};
-use crate::domain::{FieldError, Role, parse_optional_text};
+use crate::domain::{AwardId, FieldError, HouseholdId, Role, parse_optional_text};
 use crate::households as hh;
 use crate::ledger::{self, Kind, Posting, totals};
 use crate::settings;
@@ -56,8 +56,8 @@ impl AwardStatus {
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = awards)]
 pub struct Award {
-    pub id: String,
-    pub household_id: String,
+    pub id: AwardId,
+    pub household_id: HouseholdId,
     pub rule_id: String,
     pub rule_code: String,
     pub points: i64,
@@ -141,7 +141,7 @@ pub struct AwardChanges<'a> {
 /// the award is now, or `PointsError::NotFound` when it is gone.
 pub fn transition(
     conn: &mut DbConn,
-    award_id: &str,
+    award_id: &AwardId,
     (from, version): (AwardStatus, i64),
     to: AwardStatus,
     changes: AwardChanges,
@@ -258,7 +258,7 @@ fn scope_like(scope: &Scope) -> Result<Option<String>, PointsError> {
     scope.area_filter().ok_or(PointsError::Forbidden)
 }
 
-pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Award>> {
+pub fn find(conn: &mut DbConn, id: &AwardId) -> QueryResult<Option<Award>> {
     awards::table
         .find(id)
         .select(Award::as_select())
@@ -289,7 +289,7 @@ fn changed_error(award: &Award) -> PointsError {
 }
 
 /// The refusal after a guarded update matched no row: the award as it is now.
-fn lost_race(conn: &mut DbConn, award_id: &str) -> PointsError {
+fn lost_race(conn: &mut DbConn, award_id: &AwardId) -> PointsError {
     match find(conn, award_id) {
         Ok(Some(a)) => changed_error(&a),
         Ok(None) => PointsError::NotFound,
@@ -302,7 +302,7 @@ fn lost_race(conn: &mut DbConn, award_id: &str) -> PointsError {
 /// and what is already used.
 pub fn check_cap(
     conn: &mut DbConn,
-    household_id: &str,
+    household_id: &HouseholdId,
     rule: &Rule,
     occurred_on: NaiveDate,
     except: Option<&str>,
@@ -419,7 +419,7 @@ fn usable_rule(conn: &mut DbConn, p: &Proposal) -> Result<Rule, PointsError> {
 fn check_household(
     conn: &mut DbConn,
     actor: &Actor,
-    household_id: &str,
+    household_id: &HouseholdId,
     rule: &Rule,
     occurred_on: NaiveDate,
     except: Option<&str>,
@@ -439,13 +439,13 @@ fn check_household(
 fn insert_award(
     conn: &mut DbConn,
     actor: &Actor,
-    household_id: &str,
+    household_id: &HouseholdId,
     rule: &Rule,
     p: &Proposal,
     (batch, key): (Option<&str>, Option<&str>),
     today: NaiveDate,
-) -> QueryResult<String> {
-    let id = db::new_id();
+) -> QueryResult<AwardId> {
+    let id = AwardId::new();
     let now = db::now();
     diesel::insert_into(awards::table)
         .values((
@@ -484,7 +484,7 @@ fn insert_award(
 fn approve_if_review_off(
     conn: &mut DbConn,
     actor: &Actor,
-    award_id: &str,
+    award_id: &AwardId,
     today: NaiveDate,
 ) -> Result<(), PointsError> {
     if settings::get_bool(conn, settings::REVIEW_REQUIRED)? {
@@ -499,7 +499,7 @@ fn approve_if_review_off(
 pub fn propose(
     conn: &mut DbConn,
     actor: &Actor,
-    household_id: &str,
+    household_id: &HouseholdId,
     p: &Proposal,
     key: &str,
     today: NaiveDate,
@@ -535,7 +535,7 @@ pub struct BatchOutcome {
 pub fn propose_batch(
     conn: &mut DbConn,
     actor: &Actor,
-    household_ids: &[String],
+    household_ids: &[HouseholdId],
     p: &Proposal,
     key: &str,
     today: NaiveDate,
@@ -577,12 +577,12 @@ pub fn propose_batch(
                         .find(hid)
                         .select(households::head_name)
                         .first(c)
-                        .unwrap_or_else(|_| hid.clone());
+                        .unwrap_or_else(|_| hid.to_string());
                     out.refused.push((name, e));
                 }
                 Err(PointsError::Forbidden) | Err(PointsError::NotFound) => {
                     out.refused.push((
-                        hid.clone(),
+                        hid.to_string(),
                         FieldError::new("field.household", "error.household_not_yours"),
                     ));
                 }
@@ -596,7 +596,7 @@ pub fn propose_batch(
     })
 }
 
-fn own_pending(conn: &mut DbConn, actor: &Actor, award_id: &str) -> Result<Award, PointsError> {
+fn own_pending(conn: &mut DbConn, actor: &Actor, award_id: &AwardId) -> Result<Award, PointsError> {
     let award = find(conn, award_id)?.ok_or(PointsError::NotFound)?;
     hh::find(conn, actor, &award.household_id)?;
     if award.proposed_by != actor.user_id && actor.role != Role::Admin {
@@ -618,7 +618,7 @@ fn own_pending(conn: &mut DbConn, actor: &Actor, award_id: &str) -> Result<Award
 pub fn edit(
     conn: &mut DbConn,
     actor: &Actor,
-    award_id: &str,
+    award_id: &AwardId,
     p: &Proposal,
 ) -> Result<(), PointsError> {
     edit_seen(conn, actor, award_id, p, None)
@@ -629,7 +629,7 @@ pub fn edit(
 pub fn edit_seen(
     conn: &mut DbConn,
     actor: &Actor,
-    award_id: &str,
+    award_id: &AwardId,
     p: &Proposal,
     seen: Option<i64>,
 ) -> Result<(), PointsError> {
@@ -677,7 +677,7 @@ pub fn edit_seen(
 }
 
 /// Withdraw one's own pending proposal (any version).
-pub fn withdraw(conn: &mut DbConn, actor: &Actor, award_id: &str) -> Result<(), PointsError> {
+pub fn withdraw(conn: &mut DbConn, actor: &Actor, award_id: &AwardId) -> Result<(), PointsError> {
     withdraw_seen(conn, actor, award_id, None)
 }
 
@@ -685,7 +685,7 @@ pub fn withdraw(conn: &mut DbConn, actor: &Actor, award_id: &str) -> Result<(), 
 pub fn withdraw_seen(
     conn: &mut DbConn,
     actor: &Actor,
-    award_id: &str,
+    award_id: &AwardId,
     seen: Option<i64>,
 ) -> Result<(), PointsError> {
     actor.require(Action::ProposeAwards)?;
@@ -729,7 +729,7 @@ fn post_award(
                 .ok_or(ledger::LedgerError::BadAmount)?,
             kind,
             ref_kind: "award".into(),
-            ref_id: award.id.clone(),
+            ref_id: award.id.to_string(),
             memo: award.rule_code.clone(),
             user_id,
             posted_on: today,
@@ -796,7 +796,7 @@ pub enum Decision {
 pub fn review(
     conn: &mut DbConn,
     actor: &Actor,
-    award_id: &str,
+    award_id: &AwardId,
     decision: &Decision,
     today: NaiveDate,
 ) -> Result<(), PointsError> {
@@ -809,7 +809,7 @@ pub fn review(
 pub fn review_seen(
     conn: &mut DbConn,
     actor: &Actor,
-    award_id: &str,
+    award_id: &AwardId,
     decision: &Decision,
     seen: Option<i64>,
     today: NaiveDate,
@@ -890,10 +890,10 @@ pub fn review_seen(
 pub fn review_many(
     conn: &mut DbConn,
     actor: &Actor,
-    ids: &[(String, Option<i64>)],
+    ids: &[(AwardId, Option<i64>)],
     decision: &Decision,
     today: NaiveDate,
-) -> Result<(usize, Vec<(String, FieldError)>), PointsError> {
+) -> Result<(usize, Vec<(AwardId, FieldError)>), PointsError> {
     actor.require(Action::ReviewAwards)?;
     let mut done = 0;
     let mut failed = Vec::new();
@@ -915,7 +915,7 @@ pub fn review_many(
 pub fn reverse(
     conn: &mut DbConn,
     actor: &Actor,
-    award_id: &str,
+    award_id: &AwardId,
     reason: &str,
     today: NaiveDate,
 ) -> Result<(), PointsError> {
@@ -926,7 +926,7 @@ pub fn reverse(
 pub fn reverse_seen(
     conn: &mut DbConn,
     actor: &Actor,
-    award_id: &str,
+    award_id: &AwardId,
     reason: &str,
     seen: Option<i64>,
     today: NaiveDate,
@@ -988,7 +988,7 @@ pub fn reverse_seen(
 pub fn object(
     conn: &mut DbConn,
     actor: &Actor,
-    award_id: &str,
+    award_id: &AwardId,
     objection: &str,
     tz: chrono_tz::Tz,
 ) -> Result<(), PointsError> {
@@ -999,7 +999,7 @@ pub fn object(
 pub fn object_seen(
     conn: &mut DbConn,
     actor: &Actor,
-    award_id: &str,
+    award_id: &AwardId,
     objection: &str,
     seen: Option<i64>,
     tz: chrono_tz::Tz,
@@ -1090,11 +1090,11 @@ pub fn settle_notices_report(conn: &mut DbConn, today: NaiveDate) -> Result<Sett
             .limit(SETTLE_PAGE)
             .load(conn)?;
         let Some(last) = due.last() else { break };
-        after = last.id.clone();
+        after = last.id.to_string();
         for award in &due {
             match settle_one(conn, award, today) {
                 Ok(n) => out.settled += n,
-                Err(e) => out.failed.push((award.id.clone(), e)),
+                Err(e) => out.failed.push((award.id.to_string(), e)),
             }
         }
         if (due.len() as i64) < SETTLE_PAGE {
@@ -1327,7 +1327,7 @@ pub fn recent_for_households(
             .load::<RowTuple>(conn)?;
         let mut seen: std::collections::HashMap<String, usize> = Default::default();
         for r in rows.into_iter().map(to_row) {
-            let n = seen.entry(r.award.household_id.clone()).or_default();
+            let n = seen.entry(r.award.household_id.to_string()).or_default();
             if *n < per {
                 *n += 1;
                 out.push(r);
@@ -1358,7 +1358,10 @@ pub fn unsettled(
     )?)
 }
 
-pub fn for_household(conn: &mut DbConn, household_id: &str) -> Result<Vec<AwardRow>, PointsError> {
+pub fn for_household(
+    conn: &mut DbConn,
+    household_id: &HouseholdId,
+) -> Result<Vec<AwardRow>, PointsError> {
     let rows = award_rows!(None::<String>)
         .filter(awards::household_id.eq(household_id))
         .order((awards::occurred_on.desc(), awards::proposed_at.desc()))

@@ -156,7 +156,7 @@ pub struct Redemption {
     pub id: String,
     pub number: String,
     pub store_id: String,
-    pub household_id: String,
+    pub household_id: crate::domain::HouseholdId,
     pub card_no: String,
     pub clerk_id: Option<String>,
     pub clerk_username: String,
@@ -604,7 +604,7 @@ pub struct Receipt {
 pub fn card_of(
     conn: &mut DbConn,
     actor: &Actor,
-    household_id: &str,
+    household_id: &crate::domain::HouseholdId,
 ) -> Result<Option<String>, RedeemError> {
     actor.require(Action::Redeem)?;
     Ok(households::load(conn, household_id)?.card_no)
@@ -737,7 +737,7 @@ impl DaySummary {
     /// The head of household's name for a listed redemption.
     pub fn head_name(&self, r: &Redemption) -> &str {
         self.head_names
-            .get(&r.household_id)
+            .get(r.household_id.as_str())
             .map(String::as_str)
             .unwrap_or("")
     }
@@ -854,7 +854,7 @@ pub fn day_summary(
 /// A household's redemptions, newest first.
 pub fn for_household(
     conn: &mut DbConn,
-    household_id: &str,
+    household_id: &crate::domain::HouseholdId,
 ) -> QueryResult<Vec<(Redemption, String)>> {
     use crate::db::schema::stores;
     redemptions::table

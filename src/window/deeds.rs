@@ -17,7 +17,7 @@ use crate::auth::permissions::can;
 use crate::auth::{Action, Scope};
 use crate::db::schema::{areas, deed_photos, deed_reports, households, rules};
 use crate::db::{self, DbConn};
-use crate::domain::{FieldError, parse_optional_text};
+use crate::domain::{FieldError, HouseholdId, parse_optional_text};
 use crate::idempotency::{self, IdemKey};
 use crate::points::awards::{self, Proposal};
 use crate::points::{PointsError, current_rule};
@@ -78,7 +78,7 @@ pub fn parse(
 #[derive(Debug, Clone)]
 pub struct Report {
     pub id: String,
-    pub household_id: String,
+    pub household_id: HouseholdId,
     /// The head of household's name (masked on the household's own page).
     pub head_name: String,
     /// The household's village, with its town for a viewer above town
@@ -112,7 +112,7 @@ impl Report {
 
 type ReportTuple = (
     String,
-    String,
+    HouseholdId,
     String,
     (String, String),
     String,
@@ -289,7 +289,7 @@ pub fn report(
 }
 
 /// The household's own reports, newest first (at most 20).
-pub fn of_household(c: &mut DbConn, household_id: &str) -> QueryResult<Vec<Report>> {
+pub fn of_household(c: &mut DbConn, household_id: &HouseholdId) -> QueryResult<Vec<Report>> {
     let rows = report_rows!()
         .filter(deed_reports::household_id.eq(household_id))
         .order((deed_reports::created_at.desc(), deed_reports::id.desc()))
@@ -531,7 +531,7 @@ pub fn photo_for_staff(
     if !can(actor.role, Action::ViewHouseholds) {
         return Err(PointsError::Forbidden);
     }
-    let (household_id, jpeg): (String, Vec<u8>) = deed_photos::table
+    let (household_id, jpeg): (HouseholdId, Vec<u8>) = deed_photos::table
         .inner_join(deed_reports::table)
         .filter(deed_photos::id.eq(photo_id))
         .select((deed_reports::household_id, deed_photos::jpeg))

@@ -33,7 +33,7 @@ use crate::db::schema::{
     redemptions, rules, stores,
 };
 use crate::db::{self, DbConn};
-use crate::domain::{CardNo, FieldError};
+use crate::domain::{CardNo, FieldError, HouseholdId};
 use crate::households::{self as register, CardLookup};
 use crate::ledger;
 use crate::points::expiry;
@@ -146,7 +146,7 @@ pub fn check_card(
     pin: &str,
     ip: &str,
     device: Option<&str>,
-) -> Result<(CardNo, String), WindowError> {
+) -> Result<(CardNo, HouseholdId), WindowError> {
     let parsed = CardNo::parse("field.card_no", card_typed);
     // Failures are counted under the card's own form, however it was typed.
     let typed: String = match &parsed {
@@ -197,7 +197,7 @@ pub fn check_card(
 /// `audit()` is the audit row's who (the card) and from where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HouseholdSession {
-    pub household_id: String,
+    pub household_id: HouseholdId,
     pub card_no: String,
     /// The client's address.
     pub ip: String,
@@ -291,7 +291,7 @@ pub fn session(
             household_sessions::household_id,
             household_sessions::card_no,
         ))
-        .first::<(String, String)>(c)
+        .first::<(HouseholdId, String)>(c)
         .optional()
         .map(|o| {
             o.map(|(household_id, card_no)| HouseholdSession {
@@ -305,7 +305,7 @@ pub fn session(
 
 /// End every open session of a household (its card was reissued or its
 /// PIN reset: whoever holds the old card or PIN is out at once).
-pub fn end_sessions(c: &mut DbConn, household_id: &str) -> QueryResult<()> {
+pub fn end_sessions(c: &mut DbConn, household_id: &HouseholdId) -> QueryResult<()> {
     diesel::delete(
         household_sessions::table.filter(household_sessions::household_id.eq(household_id)),
     )

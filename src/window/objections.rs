@@ -17,7 +17,7 @@ use crate::auth::Actor;
 use crate::auth::permissions::can;
 use crate::db::schema::{areas, awards, households, notice_objections, rules};
 use crate::db::{self, DbConn};
-use crate::domain::{FieldError, parse_optional_text};
+use crate::domain::{AwardId, FieldError, parse_optional_text};
 use crate::points::PointsError;
 use crate::points::awards as aw;
 
@@ -194,7 +194,7 @@ pub fn on_notice_for(
 pub fn object(
     c: &mut DbConn,
     s: &HouseholdSession,
-    award_id: &str,
+    award_id: &AwardId,
     reason: &str,
     today: NaiveDate,
 ) -> Result<String, WindowError> {
@@ -404,7 +404,7 @@ pub fn decide(
     }
     let note = parse_optional_text("field.note", note, 200)?;
     db::write_tx(c, |c| {
-        let (award_id, reason, version): (String, String, i64) = notice_objections::table
+        let (award_id, reason, version): (AwardId, String, i64) = notice_objections::table
             .find(objection_id)
             .select((
                 notice_objections::award_id,

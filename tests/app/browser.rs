@@ -600,7 +600,7 @@ app_test! {
             let ctx = aixin::auth::Actor::console();
             let who = Who { user_id: official.clone(), role: Role::Official, scope: aixin::auth::Scope::All };
             let p = aixin::points::awards::parse_proposal("PH1", &today.to_string(), "", today).unwrap();
-            aixin::points::awards::propose(&mut app.conn(), &who.actor(&ctx), &h, &p, &format!("ph-{i}"), today).unwrap();
+            aixin::points::awards::propose(&mut app.conn(), &who.actor(&ctx), &crate::helpers::hid(&h), &p, &format!("ph-{i}"), today).unwrap();
         }
         aixin::settings::set(&mut app.conn(), &console, aixin::settings::REVIEW_REQUIRED, 1).unwrap();
         let (mine, my_card) = app.household_with_id("张三丰", &village, &test_id_number());

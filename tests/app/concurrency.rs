@@ -104,7 +104,7 @@ fn shop(url: &str, units: i64, price: i64) -> Shop {
     Shop {
         store,
         item,
-        household,
+        household: household.to_string(),
         card: card.as_str().to_string(),
         key: key_hex,
         price,

@@ -224,7 +224,7 @@ app_test! {
             let who = Who { user_id: official, role: Role::Official, scope: aixin::auth::Scope::All };
             let today = aixin::time::today(chrono_tz::Asia::Shanghai);
             let p = awards::parse_proposal("F1", &today.to_string(), "", today).unwrap();
-            awards::propose(&mut c, &who.actor(&ctx), &household, &p, "fuzz-1", today).unwrap();
+            awards::propose(&mut c, &who.actor(&ctx), &crate::helpers::hid(&household), &p, "fuzz-1", today).unwrap();
         }
         app.user("f-clerk", Role::Clerk, None, Some(&store));
         app.user("f-reviewer", Role::Reviewer, Some(&village), None);

@@ -258,7 +258,7 @@ impl TestApp {
         let (id, card) =
             households::create(&mut c, &aixin::auth::Actor::console(), &self.key, &input)
                 .expect("create household");
-        (id, card.as_str().to_string())
+        (id.to_string(), card.as_str().to_string())
     }
 
     /// A rule in the first seeded category; returns its code.
@@ -570,4 +570,14 @@ impl Who {
             request_id: ctx.request_id.clone(),
         }
     }
+}
+
+/// The household id a test holds as text (from `household`, a form or a row).
+pub fn hid(id: &str) -> aixin::domain::HouseholdId {
+    aixin::domain::HouseholdId::parse(id).expect("a household id")
+}
+
+/// The award id a test holds as text (from a row or a page).
+pub fn aid(id: &str) -> aixin::domain::AwardId {
+    aixin::domain::AwardId::parse(id).expect("an award id")
 }

@@ -402,3 +402,58 @@ app_test! {
         assert!(!shown.body.contains("41 / "));
     }
 }
+
+app_test! {
+    /// A household id is parsed at the edge: text that is not an id names
+    /// no household, so each page and API path answers 404 (never a query
+    /// with it), and a form naming one is refused on its household field.
+    async fn text_that_is_not_a_household_id_names_no_household(app) {
+        let [_, _, _, village] = app.area_chain("历城");
+        let h = app.household("王大山", &village);
+        let admin = app.admin().await;
+        let upper = h.to_uppercase();
+        for bad in ["nope", "1%20OR%201=1", upper.as_str(), "%EF%BC%91"] {
+            for path in ["/households/{}", "/households/{}/edit", "/households/{}/card", "/households/{}/statement"] {
+                let path = path.replace("{}", bad);
+                assert_eq!(admin.get(&path).await.status, 404, "{path}");
+            }
+            let page = admin.post(&format!("/households/{bad}/archive"), &[("reason", "搬迁")]).await;
+            assert_eq!(page.status, 404, "archive {bad}");
+        }
+        assert_eq!(admin.get(&format!("/households/{h}")).await.status, 200);
+
+        // The API, the same.
+        let res = reqwest::Client::new()
+            .post(app.url("/api/v1/tokens"))
+            .json(&serde_json::json!({"username": "boss", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        let token = res.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_string();
+        for path in ["/api/v1/households/nope", "/api/v1/households/nope/ledger"] {
+            let res = reqwest::Client::new().get(app.url(path)).bearer_auth(&token).send().await.unwrap();
+            assert_eq!(res.status().as_u16(), 404, "{path}");
+        }
+        let res = reqwest::Client::new()
+            .get(app.url(&format!("/api/v1/households/{h}")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+
+        // A proposal naming no household: refused on its field, nothing made.
+        app.rule("A1", "打扫卫生", 5, None);
+        let key = admin.get(&format!("/awards/new?household_id={h}")).await;
+        assert_eq!(key.status, 200);
+        let today = aixin::time::today(chrono_tz::Asia::Shanghai).to_string();
+        let page = admin.post("/awards", &[
+            ("household_id", "nope"), ("rule_code", "A1"), ("occurred_on", &today), ("key", "k-nope"),
+        ]).await;
+        assert_eq!(page.status, 422);
+        page.assert_contains("没有这个农户");
+        let awards: i64 = aixin::db::schema::awards::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(awards, 0);
+        assert_eq!(admin.get("/awards/new?household_id=nope").await.status, 404);
+    }
+}

@@ -68,7 +68,7 @@ app_test! {
         let h = app.household("留拒甲", &village);
         {
             let mut c = app.conn();
-            aixin::households::set_archived(&mut c, &aixin::auth::Actor::console(), &h, true, "搬迁").unwrap();
+            aixin::households::set_archived(&mut c, &aixin::auth::Actor::console(), &crate::helpers::hid(&h), true, "搬迁").unwrap();
             diesel::update(households::table)
                 .set(households::archived_at.eq(aixin::db::now() - chrono::Duration::days(3 * 366)))
                 .execute(&mut c)
@@ -94,7 +94,7 @@ app_test! {
         {
             let mut c = app.conn();
             for h in &ids {
-                aixin::households::set_archived(&mut c, &aixin::auth::Actor::console(), h, true, "搬迁").unwrap();
+                aixin::households::set_archived(&mut c, &aixin::auth::Actor::console(), &crate::helpers::hid(h), true, "搬迁").unwrap();
             }
             diesel::update(households::table)
                 .set(households::archived_at.eq(aixin::db::now() - chrono::Duration::days(3 * 366)))
@@ -178,7 +178,7 @@ app_test! {
         let ids: Vec<String> = (0..2)
             .map(|i| {
                 let p = aw::parse_proposal("W5", &today().to_string(), "", today()).unwrap();
-                aw::propose(&mut app.conn(), &who(&off, Role::Official).actor(&ctx), &h, &p, &format!("w{i}"), today()).unwrap().id
+                aw::propose(&mut app.conn(), &who(&off, Role::Official).actor(&ctx), &crate::helpers::hid(&h), &p, &format!("w{i}"), today()).unwrap().id.to_string()
             })
             .collect();
         let reviewer = app.client();
@@ -203,7 +203,7 @@ app_test! {
         let v: Vec<i64> = awards::table.order(awards::id.asc()).select(awards::version).load(&mut app.conn()).unwrap();
         assert_eq!(v, vec![1, 1], "nothing was changed");
         // Approved (with the version), then a reversal and an objection without it.
-        aw::review_seen(&mut app.conn(), &who(&rev, Role::Reviewer).actor(&ctx), &ids[0], &Decision::Approve, Some(1), today()).unwrap();
+        aw::review_seen(&mut app.conn(), &who(&rev, Role::Reviewer).actor(&ctx), &crate::helpers::aid(&ids[0]), &Decision::Approve, Some(1), today()).unwrap();
         let admin = app.admin().await;
         admin.submit(&format!("/awards/{}/reverse", ids[0]), &[("reason", "重复")]).await.assert_contains(missing);
         let back = format!("/households/{h}");
@@ -214,7 +214,7 @@ app_test! {
             use aixin::points::adjustments;
             let a1 = app.user("wb-a1", Role::Admin, None, None);
             aixin::settings::set(&mut app.conn(), &aixin::auth::Actor::console(), aixin::settings::ADJUSTMENT_APPROVAL_ABOVE, 100).unwrap();
-            let asked = adjustments::request(&mut app.conn(), &who(&a1, Role::Admin).actor(&ctx), &h, 500, "补录", "wb-adj", today(), chrono_tz::Asia::Shanghai).unwrap();
+            let asked = adjustments::request(&mut app.conn(), &who(&a1, Role::Admin).actor(&ctx), &crate::helpers::hid(&h), 500, "补录", "wb-adj", today(), chrono_tz::Asia::Shanghai).unwrap();
             assert!(matches!(asked, adjustments::Requested::AwaitingApproval));
             let id = adjustments::pending(&mut app.conn()).unwrap()[0].0.id.clone();
             admin.submit(&format!("/adjustments/{id}"), &[("decision", "approve")]).await.assert_contains(missing);
@@ -262,7 +262,7 @@ app_test! {
         let ctx = aixin::auth::Actor::console();
         aixin::settings::set(&mut app.conn(), &aixin::auth::Actor::console(), aixin::settings::NOTICE_DAYS, 1).unwrap();
         let p = aw::parse_proposal("Y5", &today().to_string(), "", today()).unwrap();
-        let a = aw::propose(&mut app.conn(), &who(&off, Role::Official).actor(&ctx), &h, &p, "y5", today()).unwrap();
+        let a = aw::propose(&mut app.conn(), &who(&off, Role::Official).actor(&ctx), &crate::helpers::hid(&h), &p, "y5", today()).unwrap();
         aw::review_seen(&mut app.conn(), &who(&rev, Role::Reviewer).actor(&ctx), &a.id, &Decision::Approve, Some(1), today()).unwrap();
         let out = aw::settle_job(&mut app.conn(), far).unwrap();
         assert_eq!((out.settled, out.failed.len()), (0, 1));

@@ -216,7 +216,7 @@ app_test! {
             use aixin::db::schema::households;
             let mut c = app.conn();
             for h in [&gone, &recent] {
-                aixin::households::set_archived(&mut c, &aixin::auth::Actor::console(), h, true, "搬迁").unwrap();
+                aixin::households::set_archived(&mut c, &aixin::auth::Actor::console(), &crate::helpers::hid(h), true, "搬迁").unwrap();
             }
             let long_ago = aixin::db::now() - chrono::Duration::days(6 * 366);
             diesel::update(households::table.find(&gone))
@@ -300,7 +300,7 @@ app_test! {
             let who = Who { user_id: official, role: Role::Official, scope: aixin::auth::Scope::All };
             let today = aixin::time::today(app.config.time_zone);
             let p = awards::parse_proposal("OP1", &today.to_string(), "", today).unwrap();
-            awards::propose(&mut c, &who.actor(&ctx), &household, &p, "op-k1", today).unwrap();
+            awards::propose(&mut c, &who.actor(&ctx), &crate::helpers::hid(&household), &p, "op-k1", today).unwrap();
         }
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("ops-backup.bak");

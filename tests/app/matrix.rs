@@ -244,10 +244,10 @@ app_test! {
             let who = crate::helpers::Who { user_id: official_id.clone(), role: Role::Official, scope: aixin::auth::Scope::All };
             let today = aixin::time::today(chrono_tz::Asia::Shanghai);
             let p = aixin::points::awards::parse_proposal("M1", &today.to_string(), "", today).unwrap();
-            let award = aixin::points::awards::propose(&mut c, &who.actor(&ctx), &household, &p, "k1", today).unwrap().id;
+            let award = aixin::points::awards::propose(&mut c, &who.actor(&ctx), &crate::helpers::hid(&household), &p, "k1", today).unwrap().id.to_string();
             let admin_id = app.user("m-admin2", Role::Admin, None, None);
             let who = crate::helpers::Who { user_id: admin_id, role: Role::Admin, scope: aixin::auth::Scope::All };
-            aixin::points::adjustments::request(&mut c, &who.actor(&ctx), &household, 5000, "big", "k2", today, chrono_tz::Asia::Shanghai).unwrap();
+            aixin::points::adjustments::request(&mut c, &who.actor(&ctx), &crate::helpers::hid(&household), 5000, "big", "k2", today, chrono_tz::Asia::Shanghai).unwrap();
             use aixin::db::schema::point_adjustments;
             let adjustment: String = point_adjustments::table.select(point_adjustments::id).first(&mut c).unwrap();
             (award, adjustment)
@@ -441,7 +441,7 @@ app_test! {
             let who = crate::helpers::Who { user_id: official_id.clone(), role: Role::Official, scope: aixin::auth::Scope::All };
             let today = aixin::time::today(chrono_tz::Asia::Shanghai);
             let p = aixin::points::awards::parse_proposal("A1", &today.to_string(), "", today).unwrap();
-            aixin::points::awards::propose(&mut c, &who.actor(&ctx), &household, &p, "ak1", today).unwrap().id
+            aixin::points::awards::propose(&mut c, &who.actor(&ctx), &crate::helpers::hid(&household), &p, "ak1", today).unwrap().id.to_string()
         };
         let goods = crate::stock::seed(&app, &store);
         let redemption = crate::counter::redeem_for_test(&app, &store, &household, &goods.items[0]);

@@ -204,7 +204,7 @@ app_test! {
         for village in [&a, &b] {
             let h = app.household("王一", village);
             let session = aixin::window::HouseholdSession {
-                household_id: h.clone(),
+                household_id: crate::helpers::hid(&h),
                 card_no: crate::counter::card_of(&app, &h),
                 ip: "127.0.0.1".into(),
                 request_id: "towns".into(),

@@ -121,7 +121,7 @@ app_test! {
         let ctx = aixin::auth::Actor::console();
         let mut c = app.conn();
         let p = aw::parse_proposal("A1", &today().to_string(), "", today()).unwrap();
-        let own = aw::propose(&mut c, &who(&admin_id, Role::Admin).actor(&ctx), &h, &p, "k-own", today()).unwrap();
+        let own = aw::propose(&mut c, &who(&admin_id, Role::Admin).actor(&ctx), &crate::helpers::hid(&h), &p, "k-own", today()).unwrap();
         let e = aw::review(&mut c, &who(&admin_id, Role::Admin).actor(&ctx), &own.id, &Decision::Approve, today()).unwrap_err();
         assert!(matches!(e, aixin::points::PointsError::Invalid(ref f) if f.key == "error.review_own"), "{e:?}");
         // The reviewer is the household's helper: refused too.
@@ -166,7 +166,7 @@ app_test! {
         let last_of_prev = t.with_day(1).unwrap() - chrono::Duration::days(1);
         let propose = |c: &mut aixin::db::DbConn, code: &str, day: chrono::NaiveDate, key: &str| {
             let p = aw::parse_proposal(code, &day.to_string(), "", t).unwrap();
-            aw::propose(c, &actor.actor(&ctx), &h, &p, key, t)
+            aw::propose(c, &actor.actor(&ctx), &crate::helpers::hid(&h), &p, key, t)
         };
         use chrono::Datelike;
         propose(&mut c, "M", last_of_prev, "1").unwrap();
@@ -184,7 +184,7 @@ app_test! {
         assert!(matches!(e, aixin::points::PointsError::Invalid(ref f) if f.key == "error.cap_points_reached" && f.args.iter().any(|(k, v)| *k == "used" && v == "16")), "{e:?}");
         // A withdrawn proposal frees its place.
         let pending: String = awards::table.filter(awards::idempotency_key.eq("5")).select(awards::id).first(&mut c).unwrap();
-        aw::withdraw(&mut c, &actor.actor(&ctx), &pending).unwrap();
+        aw::withdraw(&mut c, &actor.actor(&ctx), &crate::helpers::aid(&pending)).unwrap();
         propose(&mut c, "Y", t, "7").unwrap();
     }
 }
@@ -200,7 +200,7 @@ app_test! {
         let ctx = aixin::auth::Actor::console();
         let mut c = app.conn();
         let p = aw::parse_proposal("D", &today().to_string(), "", today()).unwrap();
-        let a = aw::propose(&mut c, &who(&off, Role::Official).actor(&ctx), &h, &p, "d1", today()).unwrap();
+        let a = aw::propose(&mut c, &who(&off, Role::Official).actor(&ctx), &crate::helpers::hid(&h), &p, "d1", today()).unwrap();
         let e = aw::review(&mut c, &who(&rev, Role::Reviewer).actor(&ctx), &a.id, &Decision::Approve, today()).unwrap_err();
         match e {
             aixin::points::PointsError::Invalid(f) => {
@@ -260,7 +260,7 @@ app_test! {
         let ctx = aixin::auth::Actor::console();
         let mut c = app.conn();
         let p = aw::parse_proposal("N", &today().to_string(), "", today()).unwrap();
-        let a = aw::propose(&mut c, &who(&off, Role::Official).actor(&ctx), &h, &p, "n1", today()).unwrap();
+        let a = aw::propose(&mut c, &who(&off, Role::Official).actor(&ctx), &crate::helpers::hid(&h), &p, "n1", today()).unwrap();
         aw::review(&mut c, &who(&rev, Role::Reviewer).actor(&ctx), &a.id, &Decision::Approve, today()).unwrap();
         assert_eq!(balance(&app, &h), 0, "not counted during the notice period");
         assert_eq!(aw::settle_notices(&mut c, today()).unwrap(), 0);
@@ -284,7 +284,7 @@ app_test! {
         aw::review(&mut c, &who(&rev, Role::Reviewer).actor(&ctx), &a.id, &Decision::Approve, today()).unwrap();
         assert_eq!(counts(&mut c), (1, 1, 0));
         let p2 = aw::parse_proposal("N", &today().to_string(), "", today()).unwrap();
-        let b = aw::propose(&mut c, &who(&off, Role::Official).actor(&ctx), &h, &p2, "n2", today()).unwrap();
+        let b = aw::propose(&mut c, &who(&off, Role::Official).actor(&ctx), &crate::helpers::hid(&h), &p2, "n2", today()).unwrap();
         aw::review(&mut c, &who(&rev, Role::Reviewer).actor(&ctx), &b.id, &Decision::Reject("不实".into()), today()).unwrap();
         assert_eq!(counts(&mut c), (2, 1, 1));
         aixin::db::write_tx(&mut c, |c| aixin::ledger::totals::rebuild(c, chrono_tz::Asia::Shanghai)).unwrap();
@@ -305,9 +305,9 @@ app_test! {
         let ctx = aixin::auth::Actor::console();
         let mut c = app.conn();
         use aixin::points::adjustments;
-        assert!(matches!(adjustments::request(&mut c, &who(&a1, Role::Admin).actor(&ctx), &h, 50, "补录", "j1", today(), chrono_tz::Asia::Shanghai).unwrap(), adjustments::Requested::Posted));
+        assert!(matches!(adjustments::request(&mut c, &who(&a1, Role::Admin).actor(&ctx), &crate::helpers::hid(&h), 50, "补录", "j1", today(), chrono_tz::Asia::Shanghai).unwrap(), adjustments::Requested::Posted));
         assert_eq!(balance(&app, &h), 50);
-        assert!(matches!(adjustments::request(&mut c, &who(&a1, Role::Admin).actor(&ctx), &h, 500, "大额补录", "j2", today(), chrono_tz::Asia::Shanghai).unwrap(), adjustments::Requested::AwaitingApproval));
+        assert!(matches!(adjustments::request(&mut c, &who(&a1, Role::Admin).actor(&ctx), &crate::helpers::hid(&h), 500, "大额补录", "j2", today(), chrono_tz::Asia::Shanghai).unwrap(), adjustments::Requested::AwaitingApproval));
         assert_eq!(balance(&app, &h), 50);
         let pending = adjustments::pending(&mut c).unwrap();
         let id = pending[0].0.id.clone();
@@ -315,7 +315,7 @@ app_test! {
         adjustments::decide(&mut c, &who(&a2, Role::Admin).actor(&ctx), &id, true, today()).unwrap();
         assert_eq!(balance(&app, &h), 550);
         // A replayed request posts nothing more.
-        adjustments::request(&mut c, &who(&a1, Role::Admin).actor(&ctx), &h, 50, "补录", "j1", today(), chrono_tz::Asia::Shanghai).unwrap();
+        adjustments::request(&mut c, &who(&a1, Role::Admin).actor(&ctx), &crate::helpers::hid(&h), 50, "补录", "j1", today(), chrono_tz::Asia::Shanghai).unwrap();
         assert_eq!(balance(&app, &h), 550);
         assert!(ledger::verify(&mut c).unwrap().ok());
     }
@@ -485,7 +485,7 @@ app_test! {
         let a = {
             let mut c = app.conn();
             let p = aw::parse_proposal("S5", &day, "", today()).unwrap();
-            aw::propose(&mut c, &who(&off, Role::Official).actor(&ctx), &h, &p, "s1", today()).unwrap()
+            aw::propose(&mut c, &who(&off, Role::Official).actor(&ctx), &crate::helpers::hid(&h), &p, "s1", today()).unwrap()
         };
         assert_eq!(a.version, 1);
         // The reviewer's queue shows 5 points, and the version it shows.
@@ -521,8 +521,8 @@ app_test! {
         let (b, d) = {
             let mut c = app.conn();
             let p = aw::parse_proposal("S5", &day, "", today()).unwrap();
-            let b = aw::propose(&mut c, &who(&off, Role::Official).actor(&ctx), &h, &p, "s2", today()).unwrap();
-            let d = aw::propose(&mut c, &who(&off, Role::Official).actor(&ctx), &h, &p, "s3", today()).unwrap();
+            let b = aw::propose(&mut c, &who(&off, Role::Official).actor(&ctx), &crate::helpers::hid(&h), &p, "s2", today()).unwrap();
+            let d = aw::propose(&mut c, &who(&off, Role::Official).actor(&ctx), &crate::helpers::hid(&h), &p, "s3", today()).unwrap();
             let big = aw::parse_proposal("BIG", &day, "", today()).unwrap();
             aw::edit(&mut c, &who(&off, Role::Official).actor(&ctx), &d.id, &big).unwrap();
             (b, d)
@@ -549,7 +549,7 @@ app_test! {
         // Rejection, withdrawal, objection and reversal carry the version too.
         let mut c = app.conn();
         let p = aw::parse_proposal("S5", &day, "", today()).unwrap();
-        let e = aw::propose(&mut c, &who(&off, Role::Official).actor(&ctx), &h, &p, "s4", today()).unwrap();
+        let e = aw::propose(&mut c, &who(&off, Role::Official).actor(&ctx), &crate::helpers::hid(&h), &p, "s4", today()).unwrap();
         aw::edit(&mut c, &who(&off, Role::Official).actor(&ctx), &e.id, &p).unwrap();
         assert!(refused_as_changed(aw::review_seen(&mut c, &who(&rev, Role::Reviewer).actor(&ctx), &e.id, &Decision::Reject("x".into()), Some(1), today()).unwrap_err()));
         assert!(refused_as_changed(aw::withdraw_seen(&mut c, &who(&off, Role::Official).actor(&ctx), &e.id, Some(1)).unwrap_err()));
@@ -579,7 +579,7 @@ app_test! {
         let ctx = aixin::auth::Actor::console();
         let mut c = app.conn();
         let p = aw::parse_proposal("N", &today().to_string(), "", today()).unwrap();
-        let a = aw::propose(&mut c, &who(&off, Role::Official).actor(&ctx), &h, &p, "n1", today()).unwrap();
+        let a = aw::propose(&mut c, &who(&off, Role::Official).actor(&ctx), &crate::helpers::hid(&h), &p, "n1", today()).unwrap();
         aw::review_seen(&mut c, &who(&rev, Role::Reviewer).actor(&ctx), &a.id, &Decision::Approve, Some(1), today()).unwrap();
         assert_eq!(award_version(&app, &a.id), 2);
         // The household page carries the version in the objection form.
@@ -607,7 +607,7 @@ app_test! {
         for i in 0..rounds {
             let mut c = app.conn();
             let p = aw::parse_proposal("P", &today().to_string(), "", today()).unwrap();
-            ids.push(aw::propose(&mut c, &who(&off, Role::Official).actor(&ctx), &h, &p, &format!("c{i}"), today()).unwrap().id);
+            ids.push(aw::propose(&mut c, &who(&off, Role::Official).actor(&ctx), &crate::helpers::hid(&h), &p, &format!("c{i}"), today()).unwrap().id);
         }
         let mut approved = 0;
         for (i, id) in ids.iter().enumerate() {
@@ -676,11 +676,11 @@ app_test! {
         let day = today().to_string();
         let mut c = app.conn();
         let d = aw::parse_proposal("D5", &day, "", today()).unwrap();
-        let deduction = aw::propose(&mut c, &who(&off, Role::Official).actor(&ctx), &poor, &d, "d", today()).unwrap();
+        let deduction = aw::propose(&mut c, &who(&off, Role::Official).actor(&ctx), &crate::helpers::hid(&poor), &d, "d", today()).unwrap();
         let p = aw::parse_proposal("P4", &day, "", today()).unwrap();
         let mut ids = vec![(deduction.id.clone(), Some(1))];
         for (i, h) in others.iter().enumerate() {
-            let a = aw::propose(&mut c, &who(&off, Role::Official).actor(&ctx), h, &p, &format!("p{i}"), today()).unwrap();
+            let a = aw::propose(&mut c, &who(&off, Role::Official).actor(&ctx), &crate::helpers::hid(h), &p, &format!("p{i}"), today()).unwrap();
             ids.push((a.id, Some(1)));
         }
         // Approved together: all six go on notice (nothing is posted yet).
@@ -903,7 +903,7 @@ app_test! {
                 s.spawn(move || {
                     let mut c = pool.get().unwrap();
                     barrier.wait();
-                    adjustments::request(&mut c, &who(a1, Role::Admin).actor(ctx), h, 100, "补录", &format!("k{i}"), today(), tz).unwrap()
+                    adjustments::request(&mut c, &who(a1, Role::Admin).actor(ctx), &crate::helpers::hid(h), 100, "补录", &format!("k{i}"), today(), tz).unwrap()
                 })
             }).collect();
             handles.into_iter().map(|h| h.join().unwrap()).collect()
@@ -913,8 +913,8 @@ app_test! {
         assert_eq!(balance(&app, &h), 100);
         let mut c = app.conn();
         // Either direction counts; another household has its own day.
-        assert!(matches!(adjustments::request(&mut c, &who(&a1, Role::Admin).actor(&ctx), &h, -1, "更正", "k9", today(), tz).unwrap(), Requested::AwaitingApproval));
-        assert!(matches!(adjustments::request(&mut c, &who(&a1, Role::Admin).actor(&ctx), &other, 100, "补录", "k10", today(), tz).unwrap(), Requested::Posted));
+        assert!(matches!(adjustments::request(&mut c, &who(&a1, Role::Admin).actor(&ctx), &crate::helpers::hid(&h), -1, "更正", "k9", today(), tz).unwrap(), Requested::AwaitingApproval));
+        assert!(matches!(adjustments::request(&mut c, &who(&a1, Role::Admin).actor(&ctx), &crate::helpers::hid(&other), 100, "补录", "k10", today(), tz).unwrap(), Requested::Posted));
         assert_eq!(adjustments::pending(&mut c).unwrap().len(), 5);
         // A decision on a version that is no longer current is refused.
         let a2 = app.user("a2", Role::Admin, None, None);
@@ -947,7 +947,7 @@ app_test! {
         assert_eq!(body["error"]["field"], "points");
         // Directly: an adjustment beyond the bound is refused before anything moves.
         let a1 = app.user("a1", Role::Admin, None, None);
-        let e = aixin::points::adjustments::request(&mut app.conn(), &who(&a1, Role::Admin).actor(AuditCtx::console()), &h, i64::MIN, "x", "m", today(), chrono_tz::Asia::Shanghai).err().unwrap();
+        let e = aixin::points::adjustments::request(&mut app.conn(), &who(&a1, Role::Admin).actor(AuditCtx::console()), &crate::helpers::hid(&h), i64::MIN, "x", "m", today(), chrono_tz::Asia::Shanghai).err().unwrap();
         assert!(matches!(e, aixin::points::PointsError::Invalid(ref f) if f.key == "error.number_range"), "{e:?}");
     }
 }
@@ -982,5 +982,38 @@ app_test! {
         let out = expiry::daily(&mut c, d("2026-02-02")).unwrap().unwrap();
         assert_eq!((out.households, out.points, out.failed.len()), (2, 40, 0));
         assert!(ledger::verify(&mut c).unwrap().ok());
+    }
+}
+
+app_test! {
+    /// An award id is parsed at the edge: text that is not an award id names
+    /// no award, on the pages and in the API (404, no query runs with it).
+    async fn text_that_is_not_an_award_id_names_no_award(app) {
+        let admin = app.admin().await;
+        for bad in ["nope", "1%20OR%201=1", "%EF%BC%91"] {
+            assert_eq!(admin.get(&format!("/awards/{bad}/edit")).await.status, 404, "{bad}");
+            for action in ["withdraw", "reverse", "object"] {
+                let page = admin.post(&format!("/awards/{bad}/{action}"), &[("version", "1"), ("reason", "x")]).await;
+                assert_eq!(page.status, 404, "{action} {bad}");
+            }
+        }
+        let res = reqwest::Client::new()
+            .post(app.url("/api/v1/tokens"))
+            .json(&serde_json::json!({"username": "boss", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        let token = res.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_string();
+        for action in ["approve", "reject", "reverse"] {
+            let res = reqwest::Client::new()
+                .post(app.url(&format!("/api/v1/awards/nope/{action}")))
+                .bearer_auth(&token)
+                .header("Idempotency-Key", format!("bad-{action}"))
+                .json(&serde_json::json!({"version": 1, "reason": "x"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status().as_u16(), 404, "{action}");
+        }
     }
 }

@@ -30,7 +30,15 @@ fn approved_award(app: &TestApp, official: &str, reviewer: &str, household: &str
         role: Role::Reviewer,
         scope: aixin::auth::Scope::All,
     };
-    let a = aw::propose(&mut c, &o.actor(&ctx), household, &p, key, today).unwrap();
+    let a = aw::propose(
+        &mut c,
+        &o.actor(&ctx),
+        &crate::helpers::hid(household),
+        &p,
+        key,
+        today,
+    )
+    .unwrap();
     aw::review(&mut c, &r.actor(&ctx), &a.id, &Decision::Approve, today).unwrap();
 }
 

@@ -84,7 +84,7 @@ app_test! {
             let ctx = aixin::auth::Actor::console();
             let who = Who { user_id: requester, role: Role::Admin, scope: aixin::auth::Scope::All };
             let today = aixin::time::today(chrono_tz::Asia::Shanghai);
-            let asked = adjustments::request(&mut c, &who.actor(&ctx), &household, 5000, "大额补录", "race-adj", today, chrono_tz::Asia::Shanghai).unwrap();
+            let asked = adjustments::request(&mut c, &who.actor(&ctx), &crate::helpers::hid(&household), 5000, "大额补录", "race-adj", today, chrono_tz::Asia::Shanghai).unwrap();
             assert!(matches!(asked, adjustments::Requested::AwaitingApproval));
         }
         let id = adjustments::pending(&mut app.conn()).unwrap()[0].0.id.clone();
@@ -137,7 +137,7 @@ fn award(
     let id = aw::propose(
         &mut c,
         &who(off, Role::Official).actor(&ctx),
-        household,
+        &crate::helpers::hid(household),
         &p,
         key,
         today(),
@@ -155,7 +155,7 @@ fn award(
         )
         .unwrap();
     }
-    id
+    id.to_string()
 }
 
 fn audit_count(app: &TestApp, action: &str) -> i64 {

@@ -61,9 +61,17 @@ fn approved(
         scope: aixin::auth::Scope::All,
     };
     let p = aw::parse_proposal(code, &today().to_string(), "", today()).unwrap();
-    let a = aw::propose(&mut c, &off.actor(&ctx), household, &p, key, today()).unwrap();
+    let a = aw::propose(
+        &mut c,
+        &off.actor(&ctx),
+        &crate::helpers::hid(household),
+        &p,
+        key,
+        today(),
+    )
+    .unwrap();
     aw::review(&mut c, &rev.actor(&ctx), &a.id, &Decision::Approve, today()).unwrap();
-    a.id
+    a.id.to_string()
 }
 
 app_test! {
@@ -174,7 +182,7 @@ app_test! {
         let h = app.household("审因户", &village);
         let p = aw::parse_proposal("SY1", &today().to_string(), "", today()).unwrap();
         let off = Who { user_id: official, role: Role::Official, scope: aixin::auth::Scope::All };
-        let id = aw::propose(&mut app.conn(), &off.actor(&Actor::console()), &h, &p, "sy-1", today()).unwrap().id;
+        let id = aw::propose(&mut app.conn(), &off.actor(&Actor::console()), &crate::helpers::hid(&h), &p, "sy-1", today()).unwrap().id;
         let reviewer = app.client();
         reviewer.login("sy-rev", PASSWORD).await;
         reviewer.get("/review").await;

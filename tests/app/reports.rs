@@ -91,7 +91,7 @@ app_test! {
                 0 | 1 => {
                     let code = if rng.gen_bool(0.5) { "HZ1" } else { "HZ2" };
                     let p = aw::parse_proposal(code, &day.to_string(), "", day).unwrap();
-                    let a = aw::propose(&mut c, &off.actor(&ctx), &h, &p, &format!("k{n}"), day).unwrap();
+                    let a = aw::propose(&mut c, &off.actor(&ctx), &crate::helpers::hid(&h), &p, &format!("k{n}"), day).unwrap();
                     if rng.gen_bool(0.8) {
                         aw::review(&mut c, &rev.actor(&ctx), &a.id, &Decision::Approve, day).unwrap();
                         (a.points, true)
@@ -273,7 +273,7 @@ app_test! {
         let off = Who { user_id: official.clone(), role: Role::Official, scope: Scope::All };
         let mut c = app.conn();
         let p = aw::parse_proposal("YJ1", &day.to_string(), "", today).unwrap();
-        let e = aw::propose(&mut c, &off.actor(&ctx), &h, &p, "y1", today).err().unwrap();
+        let e = aw::propose(&mut c, &off.actor(&ctx), &crate::helpers::hid(&h), &p, "y1", today).err().unwrap();
         assert!(matches!(e, aixin::points::PointsError::Invalid(ref f) if f.key == "error.month_closed" && f.args.iter().any(|(_, v)| v == &last.to_string())), "{e:?}");
         let text = aixin::i18n::field_error(aixin::i18n::Lang::Zh, match &e { aixin::points::PointsError::Invalid(f) => f, _ => unreachable!() });
         assert!(text.contains(&format!("{last} 已经月结")), "{text}");
@@ -293,7 +293,7 @@ app_test! {
         page.assert_contains(&format!("已撤销 {last} 的月结"));
         let actions = app.audit_actions();
         assert!(actions.contains(&"month.close".to_string()) && actions.contains(&"month.reopen".to_string()), "{actions:?}");
-        aw::propose(&mut c, &off.actor(&ctx), &h, &p, "y2", today).unwrap();
+        aw::propose(&mut c, &off.actor(&ctx), &crate::helpers::hid(&h), &p, "y2", today).unwrap();
     }
 }
 

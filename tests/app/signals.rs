@@ -403,7 +403,7 @@ app_test! {
         let r = Who { user_id: reviewer.clone(), role: Role::Reviewer, scope: aixin::auth::Scope::All };
         for (h, key) in [(&relative, "k1"), (&neighbour, "k2")] {
             let p = aw::parse_proposal("Q1", &today.to_string(), "", today).unwrap();
-            let a = aw::propose(&mut c, &o.actor(&ctx), h, &p, key, today).unwrap();
+            let a = aw::propose(&mut c, &o.actor(&ctx), &crate::helpers::hid(h), &p, key, today).unwrap();
             aw::review(&mut c, &r.actor(&ctx), &a.id, &Decision::Approve, today).unwrap();
         }
         let area = aixin::areas::find(&mut c, &city).unwrap().unwrap();

@@ -28,7 +28,15 @@ fn award(
     };
     let today = aixin::time::today(chrono_tz::Asia::Shanghai);
     let p = awards::parse_proposal(code, &on.to_string(), "", today).unwrap();
-    awards::propose(&mut c, &who.actor(&ctx), household, &p, key, today).unwrap();
+    awards::propose(
+        &mut c,
+        &who.actor(&ctx),
+        &crate::helpers::hid(household),
+        &p,
+        key,
+        today,
+    )
+    .unwrap();
 }
 
 fn pin_of(app: &TestApp, card: &str) -> String {
@@ -398,7 +406,7 @@ app_test! {
                 .unwrap();
             let ctx = AuditCtx::console();
             let who = Who { user_id: reviewer, role: Role::Reviewer, scope: aixin::auth::Scope::All };
-            awards::review(&mut app.conn(), &who.actor(&ctx), &award_id, &awards::Decision::Approve, today).unwrap();
+            awards::review(&mut app.conn(), &who.actor(&ctx), &crate::helpers::aid(&award_id), &awards::Decision::Approve, today).unwrap();
         }
         let n = open_window(&app, &objector_card).await;
         n.submit("/h/objections", &[("award_id", &award_id), ("reason", "不是他帮的")]).await.assert_contains("异议已提交");

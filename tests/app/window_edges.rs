@@ -50,9 +50,15 @@ fn noticed_award(app: &TestApp, village: &str, household: &str, code: &str, key:
         scope: aixin::auth::Scope::All,
     };
     let p = aixin::points::awards::parse_proposal(code, &today().to_string(), "", today()).unwrap();
-    let a =
-        aixin::points::awards::propose(&mut c, &proposer.actor(&ctx), household, &p, key, today())
-            .unwrap();
+    let a = aixin::points::awards::propose(
+        &mut c,
+        &proposer.actor(&ctx),
+        &crate::helpers::hid(household),
+        &p,
+        key,
+        today(),
+    )
+    .unwrap();
     aixin::points::awards::review(
         &mut c,
         &reviewer.actor(&ctx),
@@ -61,7 +67,7 @@ fn noticed_award(app: &TestApp, village: &str, household: &str, code: &str, key:
         today(),
     )
     .unwrap();
-    a.id
+    a.id.to_string()
 }
 
 /// Notice days on; in a new village named after `place`, 王大山 awarded

@@ -111,236 +111,37 @@ pub fn fill_cities(
     let planting = plant && plant::fits(city.villages.len(), months);
     let p_month = plant::month(Month::of(today));
     let archive_at = crate::time::local_day_start_utc(p_month.first_day() + Duration::days(10), tz);
-    let mut archived: Option<usize> = None;
     let mut planted: Vec<Planted> = Vec::new();
 
     // Households: most registered in the first week, the rest over the months.
-    let span = (now - start).num_seconds().max(1);
-    let mut seen_ids = std::collections::HashSet::new();
-    let mut seen_cards = std::collections::HashSet::new();
-    let statuses = ["registered", "lifted", "monitored"];
-    let mut rows = Vec::new();
-    let mut cards = Vec::new();
-    let mut history = Vec::new();
-    // Each household's phone, for the staff member planted as its relative.
-    let mut phones: Vec<String> = Vec::new();
-    for n in 0..size.households {
-        let village = n % city.villages.len();
-        let offset = if rng.gen_bool(0.85) {
-            rng.gen_range(0..span.min(7 * 86_400))
-        } else {
-            rng.gen_range(0..span)
-        };
-        let created_at =
-            start + Duration::seconds(offset) + Duration::microseconds(rng.gen_range(0..1_000_000));
-        let created_at = created_at.min(now);
-        let head_name = format!(
-            "{}{}",
-            SURNAMES[rng.gen_range(0..SURNAMES.len())],
-            GIVEN[rng.gen_range(0..GIVEN.len())]
-        );
-        let id_number = loop {
-            let candidate = crate::demo::id_number(&mut rng);
-            if seen_ids.insert(candidate.clone()) {
-                break crate::domain::IdNumber::parse("field.id_number", &candidate)
-                    .map_err(|e| format!("{e:?}"))?;
-            }
-        };
-        let phone = format!(
-            "13{}{:08}",
-            rng.gen_range(0..10),
-            rng.gen_range(0..100_000_000u32)
-        );
-        let phone =
-            crate::domain::Phone::parse("field.phone", &phone).map_err(|e| format!("{e:?}"))?;
-        if planting {
-            phones.push(phone.expose().to_string());
-        }
-        let card = loop {
-            let c = card_number(&mut rng);
-            if seen_cards.insert(c.clone()) {
-                break c;
-            }
-        };
-        let id = city.id_at(created_at);
-        let status = statuses[rng.gen_range(0..3)];
-        // The planted household that earns after being archived.
-        let archived_at = (planting
-            && archived.is_none()
-            && village == plant::V_HOUSEHOLDS
-            && n >= village + city.villages.len()
-            && created_at < archive_at)
-            .then(|| {
-                archived = Some(n);
-                archive_at
-            });
-        rows.push(NewHousehold {
-            id: id.clone(),
-            head_name: head_name.clone(),
-            id_cipher: key.encrypt(id_number.expose()),
-            id_lookup: key.lookup("id", id_number.expose()),
-            id_masked: id_number.masked(),
-            id_last4: id_number.last4().to_string(),
-            phone_cipher: key.encrypt(phone.expose()),
-            phone_masked: phone.masked(),
-            area_id: city.villages[village].id.clone(),
-            address: format!("{}组{}号", rng.gen_range(1..6), rng.gen_range(1..60)),
-            members: rng.gen_range(1..7),
-            status: status.into(),
-            helper_id: Some(city.villages[village].official.id.clone()),
-            notes: String::new(),
-            archived: archived_at.is_some(),
-            archived_at,
-            created_at,
-            created_by: "(console)".into(),
-            updated_at: created_at,
-            updated_by: "(console)".into(),
-        });
-        cards.push(NewCard {
-            card_no: card.clone(),
-            household_id: id.clone(),
-            issued_at: created_at,
-            issued_by: "(console)".into(),
-            replaced_by: None,
-            replaced_at: None,
-        });
-        let hist_id = city.id_at(created_at);
-        history.push(NewStatus {
-            id: hist_id,
-            household_id: id.clone(),
-            at: created_at,
-            user_id: None,
-            username: "(console)".into(),
-            from_status: None,
-            to_status: status.into(),
-            reason: String::new(),
-        });
-        city.audit(
-            created_at,
-            None,
-            "household.create",
-            "household",
-            &id,
-            crate::audit::Detail::new("household")
-                .arg("name", &head_name)
-                .arg("id", id_number.masked())
-                .to_string(),
-        );
-        city.households.push(HouseholdInfo {
-            id,
-            card,
-            village,
-            created_at,
-        });
-        city.balances.push(0);
-        if n % 1000 == 0 {
-            progress("households", n, size.households);
-        }
-    }
-    {
-        let audit = std::mem::take(&mut city.out.audit);
-        db::write_tx(conn, |c| {
-            insert_all!(c, households::table, rows, 20);
-            insert_all!(c, points_cards::table, cards, 6);
-            insert_all!(c, household_status_history::table, history, 8);
-            insert_all!(c, audit_log::table, audit, 10);
-            Ok::<_, diesel::result::Error>(())
-        })
-        .map_err(err)?;
-    }
-    progress("households", size.households, size.households);
+    let (phones, archived) = register_households(
+        conn,
+        key,
+        &mut city,
+        &mut rng,
+        size.households,
+        (start, now),
+        (planting, archive_at),
+        progress,
+    )?;
     // The planted households: registered before the planted month.
     let nv = city.villages.len();
-    let p_start = crate::time::local_day_start_utc(p_month.first_day(), tz);
-    let nth_of = |village: usize, nth: usize| -> Option<usize> {
-        (0..city.households.len())
-            .filter(|h| city.households[*h].village == village % nv.max(1))
-            .filter(|h| city.households[*h].created_at < p_start && Some(*h) != archived)
-            .nth(nth)
-    };
-    let (two_stores_h, never_h, valuable_h) = if planting {
-        (
-            nth_of(plant::V_COUNTER, 0),
-            nth_of(plant::V_COUNTER, 1),
-            nth_of(plant::V_HOUSEHOLDS, 0),
-        )
-    } else {
-        (None, None, None)
-    };
-    let favoured: Vec<usize> = if planting {
-        [
-            nth_of(plant::V_CONCENTRATION, 0),
-            nth_of(plant::V_CONCENTRATION, 1),
-        ]
-        .into_iter()
-        .flatten()
-        .collect()
-    } else {
-        Vec::new()
-    };
-    let helped_h = if planting {
-        nth_of(plant::V_HELPER, 0)
-    } else {
-        None
-    };
-    // The household of a clerk's relative: the clerk's own record carries
-    // its phone.
-    let related_h = if planting {
-        nth_of(plant::V_HOUSEHOLDS, 1)
-    } else {
-        None
-    };
-    if let Some(h) = related_h {
-        let phone =
-            crate::domain::Phone::parse("field.phone", &phones[h]).map_err(|e| format!("{e:?}"))?;
-        diesel::update(users::table.find(&city.stores[0].clerk.id))
-            .set((
-                users::phone_cipher.eq(key.encrypt(phone.expose())),
-                users::phone_masked.eq(phone.masked()),
-            ))
-            .execute(conn)
-            .map_err(err)?;
-    }
-    if planting {
-        let official = |v: usize| city.villages[v % nv].official.id.clone();
-        let hid = |h: Option<usize>| h.map(|h| city.households[h].id.clone());
-        let town_reviewer = |v: usize| reviewers_of(&logins, city.villages[v % nv].town).id.clone();
-        let mut add = |kind, subject: Option<String>| {
-            if let Some(subject) = subject {
-                planted.push(Planted {
-                    kind,
-                    month: p_month,
-                    subject,
-                });
-            }
-        };
-        use crate::signals::Kind as K;
-        add(K::ProposerOutlier, Some(official(plant::V_OUTLIER)));
-        add(
-            K::ProposerConcentration,
-            Some(official(plant::V_CONCENTRATION)),
-        );
-        add(K::HelperShare, hid(helped_h));
-        add(
-            K::ReviewPair,
-            Some(format!(
-                "{}|{}",
-                official(plant::V_PAIR),
-                town_reviewer(plant::V_PAIR)
-            )),
-        );
-        add(K::FastReviews, Some(town_reviewer(plant::V_FAST)));
-        add(K::Backdated, Some(official(plant::V_BACKDATED)));
-        add(K::MonthEndBurst, Some(official(plant::V_BURST)));
-        add(K::CopiedNote, Some(official(plant::V_COPIED)));
-        add(K::ClerkVoids, Some(city.stores[1].clerk.id.clone()));
-        add(K::TwoStores, hid(two_stores_h));
-        add(K::ValuableGoods, hid(valuable_h));
-        add(K::StockLosses, Some(city.stores[1].id.clone()));
-        add(K::NeverRedeem, hid(never_h));
-        add(K::AfterArchive, hid(archived));
-        add(K::StaffRelated, hid(related_h));
-    }
+    let PlantedHouseholds {
+        two_stores_h,
+        never_h,
+        valuable_h,
+        favoured,
+        helped_h,
+        related_h,
+    } = planted_households(
+        conn,
+        key,
+        &city,
+        &logins,
+        (planting, p_month, tz),
+        (&phones, archived),
+        &mut planted,
+    )?;
     // The planted month's rules of thumb.
     let fast_base = crate::time::local_day_start_utc(p_month.end_day() + Duration::days(3), tz)
         + Duration::hours(11);
@@ -845,6 +646,300 @@ pub fn fill_cities(
     // Cached balances, chain heads, stock and counters.
     made.point_entries = city.point_seq;
     made.stock_movements = city.stock_seq;
+    finish(conn, &city, tz, progress)?;
+    Ok((logins.named, made, planted))
+}
+
+/// The households the planted anomalies happen to (none unless
+/// `planting`): registered before the planted month, never the archived one.
+struct PlantedHouseholds {
+    two_stores_h: Option<usize>,
+    never_h: Option<usize>,
+    valuable_h: Option<usize>,
+    favoured: Vec<usize>,
+    helped_h: Option<usize>,
+    related_h: Option<usize>,
+}
+
+/// Choose the planted households and record, in `planted`, what each
+/// planted anomaly is about; the clerk planted as a household's relative
+/// gets that household's phone (`phones`).
+fn planted_households(
+    conn: &mut DbConn,
+    key: &DataKey,
+    city: &City,
+    logins: &Logins,
+    (planting, p_month, tz): (bool, Month, chrono_tz::Tz),
+    (phones, archived): (&[String], Option<usize>),
+    planted: &mut Vec<Planted>,
+) -> Result<PlantedHouseholds, String> {
+    let err = |e: diesel::result::Error| e.to_string();
+    let nv = city.villages.len();
+    let p_start = crate::time::local_day_start_utc(p_month.first_day(), tz);
+    let nth_of = |village: usize, nth: usize| -> Option<usize> {
+        (0..city.households.len())
+            .filter(|h| city.households[*h].village == village % nv.max(1))
+            .filter(|h| city.households[*h].created_at < p_start && Some(*h) != archived)
+            .nth(nth)
+    };
+    let (two_stores_h, never_h, valuable_h) = if planting {
+        (
+            nth_of(plant::V_COUNTER, 0),
+            nth_of(plant::V_COUNTER, 1),
+            nth_of(plant::V_HOUSEHOLDS, 0),
+        )
+    } else {
+        (None, None, None)
+    };
+    let favoured: Vec<usize> = if planting {
+        [
+            nth_of(plant::V_CONCENTRATION, 0),
+            nth_of(plant::V_CONCENTRATION, 1),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    } else {
+        Vec::new()
+    };
+    let helped_h = if planting {
+        nth_of(plant::V_HELPER, 0)
+    } else {
+        None
+    };
+    // The household of a clerk's relative: the clerk's own record carries
+    // its phone.
+    let related_h = if planting {
+        nth_of(plant::V_HOUSEHOLDS, 1)
+    } else {
+        None
+    };
+    if let Some(h) = related_h {
+        let phone =
+            crate::domain::Phone::parse("field.phone", &phones[h]).map_err(|e| format!("{e:?}"))?;
+        diesel::update(users::table.find(&city.stores[0].clerk.id))
+            .set((
+                users::phone_cipher.eq(key.encrypt(phone.expose())),
+                users::phone_masked.eq(phone.masked()),
+            ))
+            .execute(conn)
+            .map_err(err)?;
+    }
+    if planting {
+        let official = |v: usize| city.villages[v % nv].official.id.clone();
+        let hid = |h: Option<usize>| h.map(|h| city.households[h].id.clone());
+        let town_reviewer = |v: usize| reviewers_of(logins, city.villages[v % nv].town).id.clone();
+        let mut add = |kind, subject: Option<String>| {
+            if let Some(subject) = subject {
+                planted.push(Planted {
+                    kind,
+                    month: p_month,
+                    subject,
+                });
+            }
+        };
+        use crate::signals::Kind as K;
+        add(K::ProposerOutlier, Some(official(plant::V_OUTLIER)));
+        add(
+            K::ProposerConcentration,
+            Some(official(plant::V_CONCENTRATION)),
+        );
+        add(K::HelperShare, hid(helped_h));
+        add(
+            K::ReviewPair,
+            Some(format!(
+                "{}|{}",
+                official(plant::V_PAIR),
+                town_reviewer(plant::V_PAIR)
+            )),
+        );
+        add(K::FastReviews, Some(town_reviewer(plant::V_FAST)));
+        add(K::Backdated, Some(official(plant::V_BACKDATED)));
+        add(K::MonthEndBurst, Some(official(plant::V_BURST)));
+        add(K::CopiedNote, Some(official(plant::V_COPIED)));
+        add(K::ClerkVoids, Some(city.stores[1].clerk.id.clone()));
+        add(K::TwoStores, hid(two_stores_h));
+        add(K::ValuableGoods, hid(valuable_h));
+        add(K::StockLosses, Some(city.stores[1].id.clone()));
+        add(K::NeverRedeem, hid(never_h));
+        add(K::AfterArchive, hid(archived));
+        add(K::StaffRelated, hid(related_h));
+    }
+    Ok(PlantedHouseholds {
+        two_stores_h,
+        never_h,
+        valuable_h,
+        favoured,
+        helped_h,
+        related_h,
+    })
+}
+
+/// The households with their cards, first statuses and audit rows,
+/// registered over the history from `start` to `now`, most in its first
+/// week. With `planting`, one household of the planted village is archived
+/// at `archive_at`. Returns each household's phone (only when planting: for
+/// the staff member planted as its relative) and the archived household.
+#[allow(clippy::too_many_arguments)]
+fn register_households(
+    conn: &mut DbConn,
+    key: &DataKey,
+    city: &mut City,
+    rng: &mut StdRng,
+    households: usize,
+    (start, now): (NaiveDateTime, NaiveDateTime),
+    (planting, archive_at): (bool, NaiveDateTime),
+    progress: &mut dyn FnMut(&str, usize, usize),
+) -> Result<(Vec<String>, Option<usize>), String> {
+    let err = |e: diesel::result::Error| e.to_string();
+    let mut archived: Option<usize> = None;
+    let span = (now - start).num_seconds().max(1);
+    let mut seen_ids = std::collections::HashSet::new();
+    let mut seen_cards = std::collections::HashSet::new();
+    let statuses = ["registered", "lifted", "monitored"];
+    let mut rows = Vec::new();
+    let mut cards = Vec::new();
+    let mut history = Vec::new();
+    // Each household's phone, for the staff member planted as its relative.
+    let mut phones: Vec<String> = Vec::new();
+    for n in 0..households {
+        let village = n % city.villages.len();
+        let offset = if rng.gen_bool(0.85) {
+            rng.gen_range(0..span.min(7 * 86_400))
+        } else {
+            rng.gen_range(0..span)
+        };
+        let created_at =
+            start + Duration::seconds(offset) + Duration::microseconds(rng.gen_range(0..1_000_000));
+        let created_at = created_at.min(now);
+        let head_name = format!(
+            "{}{}",
+            SURNAMES[rng.gen_range(0..SURNAMES.len())],
+            GIVEN[rng.gen_range(0..GIVEN.len())]
+        );
+        let id_number = loop {
+            let candidate = crate::demo::id_number(rng);
+            if seen_ids.insert(candidate.clone()) {
+                break crate::domain::IdNumber::parse("field.id_number", &candidate)
+                    .map_err(|e| format!("{e:?}"))?;
+            }
+        };
+        let phone = format!(
+            "13{}{:08}",
+            rng.gen_range(0..10),
+            rng.gen_range(0..100_000_000u32)
+        );
+        let phone =
+            crate::domain::Phone::parse("field.phone", &phone).map_err(|e| format!("{e:?}"))?;
+        if planting {
+            phones.push(phone.expose().to_string());
+        }
+        let card = loop {
+            let c = card_number(rng);
+            if seen_cards.insert(c.clone()) {
+                break c;
+            }
+        };
+        let id = city.id_at(created_at);
+        let status = statuses[rng.gen_range(0..3)];
+        // The planted household that earns after being archived.
+        let archived_at = (planting
+            && archived.is_none()
+            && village == plant::V_HOUSEHOLDS
+            && n >= village + city.villages.len()
+            && created_at < archive_at)
+            .then(|| {
+                archived = Some(n);
+                archive_at
+            });
+        rows.push(NewHousehold {
+            id: id.clone(),
+            head_name: head_name.clone(),
+            id_cipher: key.encrypt(id_number.expose()),
+            id_lookup: key.lookup("id", id_number.expose()),
+            id_masked: id_number.masked(),
+            id_last4: id_number.last4().to_string(),
+            phone_cipher: key.encrypt(phone.expose()),
+            phone_masked: phone.masked(),
+            area_id: city.villages[village].id.clone(),
+            address: format!("{}组{}号", rng.gen_range(1..6), rng.gen_range(1..60)),
+            members: rng.gen_range(1..7),
+            status: status.into(),
+            helper_id: Some(city.villages[village].official.id.clone()),
+            notes: String::new(),
+            archived: archived_at.is_some(),
+            archived_at,
+            created_at,
+            created_by: "(console)".into(),
+            updated_at: created_at,
+            updated_by: "(console)".into(),
+        });
+        cards.push(NewCard {
+            card_no: card.clone(),
+            household_id: id.clone(),
+            issued_at: created_at,
+            issued_by: "(console)".into(),
+            replaced_by: None,
+            replaced_at: None,
+        });
+        let hist_id = city.id_at(created_at);
+        history.push(NewStatus {
+            id: hist_id,
+            household_id: id.clone(),
+            at: created_at,
+            user_id: None,
+            username: "(console)".into(),
+            from_status: None,
+            to_status: status.into(),
+            reason: String::new(),
+        });
+        city.audit(
+            created_at,
+            None,
+            "household.create",
+            "household",
+            &id,
+            crate::audit::Detail::new("household")
+                .arg("name", &head_name)
+                .arg("id", id_number.masked())
+                .to_string(),
+        );
+        city.households.push(HouseholdInfo {
+            id,
+            card,
+            village,
+            created_at,
+        });
+        city.balances.push(0);
+        if n % 1000 == 0 {
+            progress("households", n, households);
+        }
+    }
+    {
+        let audit = std::mem::take(&mut city.out.audit);
+        db::write_tx(conn, |c| {
+            insert_all!(c, households::table, rows, 20);
+            insert_all!(c, points_cards::table, cards, 6);
+            insert_all!(c, household_status_history::table, history, 8);
+            insert_all!(c, audit_log::table, audit, 10);
+            Ok::<_, diesel::result::Error>(())
+        })
+        .map_err(err)?;
+    }
+    progress("households", households, households);
+    Ok((phones, archived))
+}
+
+/// The last step: the cached balances, the two chains' heads, the stock
+/// levels and the counters the city's rows imply, then the monthly
+/// reporting totals, the names' pinyin keys and fresh statistics.
+fn finish(
+    conn: &mut DbConn,
+    city: &City,
+    tz: chrono_tz::Tz,
+    progress: &mut dyn FnMut(&str, usize, usize),
+) -> Result<(), String> {
+    let err = |e: diesel::result::Error| e.to_string();
     let mut balance_rows: Vec<(String, i64)> = city
         .households
         .iter()
@@ -929,7 +1024,7 @@ pub fn fill_cities(
     } else if let DbConn::Sqlite(c) = conn {
         diesel::sql_query("ANALYZE").execute(c).map_err(err)?;
     }
-    Ok((logins.named, made, planted))
+    Ok(())
 }
 
 fn reviewers_of(l: &Logins, town: usize) -> &Staff {

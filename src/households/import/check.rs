@@ -284,7 +284,7 @@ fn check_row(
 
 pub(super) enum Plan {
     Create(Checked),
-    Update { id: String, checked: Checked },
+    Update { id: HouseholdId, checked: Checked },
 }
 
 /// Check every row against the file and the database; returns the report
@@ -382,7 +382,7 @@ pub(super) fn plan(
                             crate::domain::Conflict::Taken,
                         ),
                     ));
-                    report.conflicts.push((c.row, h.id.clone()));
+                    report.conflicts.push((c.row, h.id.to_string()));
                     continue;
                 }
                 let phone_now = if h.phone_cipher.is_empty() {

@@ -83,7 +83,7 @@ fn commit_inner(
                     let (household_id, card) = create_in_tx(c, ctx, key, &checked.input)?;
                     report.created.push(CreatedHousehold {
                         row: checked.row,
-                        household_id,
+                        household_id: household_id.into_string(),
                         head_name: checked.input.head_name.clone(),
                         village: checked.village.clone(),
                         card_no: card.as_str().to_string(),
@@ -133,14 +133,14 @@ fn create_in_tx(
     ctx: &AuditCtx,
     key: &DataKey,
     input: &HouseholdInput,
-) -> Result<(String, crate::domain::CardNo), HouseholdError> {
+) -> Result<(HouseholdId, crate::domain::CardNo), HouseholdError> {
     let id_number = input.id_number.as_ref().expect("parsed");
     let lookup = key.lookup("id", id_number.expose());
     let (phone_cipher, phone_masked) = match &input.phone {
         Some(p) => (key.encrypt(p.expose()), p.masked()),
         None => (String::new(), String::new()),
     };
-    let id = db::new_id();
+    let id = HouseholdId::new();
     let now = db::now();
     crate::households::insert_household(
         c,
@@ -242,7 +242,9 @@ pub fn created_households(
     let created = job.report().map(|r| r.created).unwrap_or_default();
     let mut rows = Vec::with_capacity(created.len());
     for h in created {
-        match crate::households::find(conn, actor, &h.household_id) {
+        // Written by the import itself: an id as stored.
+        let id = HouseholdId::from_stored(h.household_id);
+        match crate::households::find(conn, actor, &id) {
             Ok(row) => rows.push(row),
             // Since moved out of the actor's scope or archived away.
             Err(HouseholdError::NotFound | HouseholdError::Forbidden) => {}

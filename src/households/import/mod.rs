@@ -29,7 +29,9 @@ use crate::auth::{Action, Actor, Scope};
 use crate::crypto::DataKey;
 use crate::db::schema::{households, import_jobs, users};
 use crate::db::{self, DbConn, DbPool};
-use crate::domain::{AreaLevel, FieldError, IdNumber, Phone, parse_name, parse_optional_text};
+use crate::domain::{
+    AreaLevel, FieldError, HouseholdId, IdNumber, Phone, parse_name, parse_optional_text,
+};
 
 /// The columns a file may have, and the headers that name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -7,7 +7,8 @@ use serde::Deserialize;
 use super::stock::form_key;
 use crate::areas::{self, Area};
 use crate::auth::Action;
-use crate::domain::{CardNo, FieldError};
+use crate::domain::{AwardId, CardNo, FieldError, HouseholdId};
+use crate::error::path_id;
 use crate::households::{self, CardLookup, HouseholdRow, ListFilter};
 use crate::points::awards::{self as aw, AwardRow, Decision};
 use crate::points::{self, Rule};
@@ -69,7 +70,11 @@ async fn proposal_page(
     let card_text = q.card.trim().to_string();
     let (household, rules, notice) = run(&state, move |c| {
         let mut notice = None;
-        let mut household_id = Some(q.household_id.trim().to_string()).filter(|s| !s.is_empty());
+        // Text that is not a household id names no household (404).
+        let mut household_id = match q.household_id.trim() {
+            "" => None,
+            h => Some(HouseholdId::parse(h).ok_or(AppError::NotFound)?),
+        };
         if household_id.is_none() && !card_text.is_empty() {
             match CardNo::parse("field.card_no", &card_text) {
                 Err(e) => notice = Some(crate::i18n::field_error(lang, &e)),
@@ -105,6 +110,12 @@ async fn proposal_page(
     .await?;
     let ctx = PageCtx::build(&req, Some(&user));
     let day = today(&state).to_string();
+    // A refusal with no household to hold the form (it named none): said
+    // where the page asks for a card.
+    let notice = match (&household, &refused) {
+        (None, Some((_, e))) => Some(crate::i18n::field_error(lang, e)),
+        _ => notice,
+    };
     let (typed, errors, status) = match refused {
         Some((f, e)) => {
             let errors = FormErrors::new(ctx.lang, &e);
@@ -180,7 +191,11 @@ pub async fn propose(
     let typed = f.clone();
     let result = run(&state, move |c| {
         let p = aw::parse_proposal(&f.rule_code, &f.occurred_on, &f.note, day)?;
-        let award = aw::propose(c, &u, &f.household_id, &p, &f.key, day)?;
+        let household = HouseholdId::parse(f.household_id.trim()).ok_or(FieldError::new(
+            "field.household",
+            "error.household_unknown",
+        ))?;
+        let award = aw::propose(c, &u, &household, &p, &f.key, day)?;
         Ok(award)
     })
     .await;
@@ -199,8 +214,12 @@ pub async fn propose(
             ))
         }
         Err(AppError::Invalid(e)) => {
+            // The form again, on its household (none when the id was not one).
+            let household_id = HouseholdId::parse(typed.household_id.trim())
+                .map(String::from)
+                .unwrap_or_default();
             let q = NewQuery {
-                household_id: typed.household_id.clone(),
+                household_id,
                 card: String::new(),
             };
             proposal_page(req, user, state, q, Some((typed, e))).await
@@ -299,7 +318,10 @@ async fn batch_page(
     .await?;
     let ctx = PageCtx::build(&req, Some(&user));
     let ticked = if tick_all {
-        households.iter().map(|h| h.household.id.clone()).collect()
+        households
+            .iter()
+            .map(|h| h.household.id.to_string())
+            .collect()
     } else {
         ticked
     };
@@ -368,12 +390,25 @@ pub async fn propose_batch(
             &field(&form, "note"),
             day,
         )?;
-        let mut ids: Vec<String> = form
+        let mut ids: Vec<HouseholdId> = Vec::new();
+        let mut refused: Vec<(String, String)> = Vec::new();
+        for v in form
             .iter()
             .filter(|(k, _)| k == "household_id")
-            .map(|(_, v)| v.clone())
-            .collect();
-        let mut refused: Vec<(String, String)> = Vec::new();
+            .map(|(_, v)| v)
+        {
+            // Text that is not a household id names none of the actor's.
+            match HouseholdId::parse(v.trim()) {
+                Some(id) => ids.push(id),
+                None => refused.push((
+                    v.clone(),
+                    crate::i18n::field_error(
+                        lang,
+                        &FieldError::new("field.household", "error.household_not_yours"),
+                    ),
+                )),
+            }
+        }
         // Pasted card numbers, one per line (or separated by spaces or commas).
         for typed in field(&form, "cards")
             .split(|ch: char| ch.is_whitespace() || ch == ',' || ch == '，')
@@ -480,7 +515,7 @@ pub async fn edit_form(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ProposeAwards)?;
-    let id = id.into_inner();
+    let id: AwardId = path_id(&id)?;
     let actor = user.actor();
     let (award, household, rules) = run(&state, move |c| {
         let award = aw::find(c, &id)?.ok_or(AppError::NotFound)?;
@@ -515,7 +550,7 @@ pub async fn edit(
     form: CsrfForm<ProposeForm>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ProposeAwards)?;
-    let id = id.into_inner();
+    let id: AwardId = path_id(&id)?;
     let back = format!("/awards/{id}/edit");
     let f = form.0;
     let day = today(&state);
@@ -545,7 +580,7 @@ pub async fn withdraw(
     f: CsrfForm<VersionForm>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ProposeAwards)?;
-    let id = id.into_inner();
+    let id: AwardId = path_id(&id)?;
     let seen = seen_version(&f.0.version);
     let u = user.actor();
     let result = run(&state, move |c| {
@@ -741,7 +776,7 @@ async fn queue_page(
     let ticked = if filter.tick == "all" {
         rows.iter()
             .filter(|r| r.award.proposed_by != my_id)
-            .map(|r| r.award.id.clone())
+            .map(|r| r.award.id.to_string())
             .collect()
     } else {
         ticked
@@ -854,8 +889,27 @@ pub async fn review(
     };
     let day = today(&state);
     let u = user.actor();
+    // Text that is not an award id names none the reviewer may decide:
+    // refused as an unknown award is, the others decided.
+    let (ids, unknown): (Vec<_>, Vec<_>) = ids
+        .into_iter()
+        .map(|(id, seen)| AwardId::parse(id.trim()).map(|a| (a, seen)).ok_or(id))
+        .partition(Result::is_ok);
+    let ids: Vec<(AwardId, Option<i64>)> = ids.into_iter().flatten().collect();
+    let unknown = unknown.into_iter().filter_map(Result::err).map(|id| {
+        (
+            id,
+            FieldError::new("field.award", "error.household_not_yours"),
+        )
+    });
     let result = run(&state, move |c| {
-        Ok(aw::review_many(c, &u, &ids, &decision, day)?)
+        let (done, failed) = aw::review_many(c, &u, &ids, &decision, day)?;
+        let failed: Vec<(String, FieldError)> = failed
+            .into_iter()
+            .map(|(id, e)| (id.into_string(), e))
+            .chain(unknown)
+            .collect();
+        Ok((done, failed))
     })
     .await;
     match result {
@@ -940,8 +994,8 @@ pub struct ReasonForm {
 }
 
 /// The household an award belongs to: its page holds the award's forms.
-async fn household_of(state: &AppState, award_id: &str) -> Result<String, AppError> {
-    let aid = award_id.to_string();
+async fn household_of(state: &AppState, award_id: &AwardId) -> Result<HouseholdId, AppError> {
+    let aid = award_id.clone();
     run(state, move |c| {
         Ok(aw::find(c, &aid)?.map(|a| a.household_id))
     })
@@ -959,7 +1013,7 @@ pub async fn reverse(
     form: CsrfForm<ReasonForm>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ReverseAwards)?;
-    let id = id.into_inner();
+    let id: AwardId = path_id(&id)?;
     let day = today(&state);
     let u = user.actor();
     let typed = form.0;
@@ -998,7 +1052,7 @@ pub async fn object(
     form: CsrfForm<ObjectForm>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ObjectToAwards)?;
-    let id = id.into_inner();
+    let id: AwardId = path_id(&id)?;
     let typed = form.0;
     let back = super::misc::safe_back(&typed.back);
     let household = household_of(&state, &id).await?;

@@ -7,7 +7,8 @@ use serde::Deserialize;
 
 use crate::areas::Area;
 use crate::auth::Action;
-use crate::domain::{CardNo, FieldError};
+use crate::domain::{CardNo, FieldError, HouseholdId};
+use crate::error::path_id;
 use crate::households::import::{self, ImportState, Job, Report};
 use crate::households::{
     self, CardLookup, HouseholdForm, HouseholdRow, ListFilter, Secret, Sort, Status, StatusChange,
@@ -213,7 +214,7 @@ async fn form_page(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
-    id: Option<String>,
+    id: Option<HouseholdId>,
     typed: Option<(HouseholdForm, crate::domain::FieldError)>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::EditHouseholds)?;
@@ -284,7 +285,9 @@ pub async fn edit_form(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    form_page(req, user, state, Some(id.into_inner()), None).await
+    user.require(Action::EditHouseholds)?;
+    let id = path_id(&id)?;
+    form_page(req, user, state, Some(id), None).await
 }
 
 pub async fn create(
@@ -323,7 +326,7 @@ pub async fn update(
     form: CsrfForm<HouseholdForm>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::EditHouseholds)?;
-    let id = id.into_inner();
+    let id: HouseholdId = path_id(&id)?;
     let f = form.0;
     let typed = f.clone();
     let actor = user.actor();
@@ -411,7 +414,7 @@ async fn detail_page(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
-    id: String,
+    id: HouseholdId,
     reveal: Option<Secret>,
     refused: crate::web::form::Refused,
 ) -> Result<HttpResponse, AppError> {
@@ -488,7 +491,7 @@ pub(super) async fn or_again_on_household<T: serde::Serialize>(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
-    household: String,
+    household: HouseholdId,
     form: impl Into<String>,
     typed: &T,
     result: Result<HttpResponse, AppError>,
@@ -505,7 +508,9 @@ pub async fn detail(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    detail_page(req, user, state, id.into_inner(), None, Default::default()).await
+    user.require(Action::ViewHouseholds)?;
+    let id = path_id(&id)?;
+    detail_page(req, user, state, id, None, Default::default()).await
 }
 
 #[derive(Deserialize)]
@@ -523,19 +528,12 @@ pub async fn reveal(
     form: CsrfForm<RevealForm>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::RevealPersonalData)?;
+    let id = path_id(&id)?;
     let what = match form.0.what.as_str() {
         "phone" => Secret::Phone,
         _ => Secret::IdNumber,
     };
-    detail_page(
-        req,
-        user,
-        state,
-        id.into_inner(),
-        Some(what),
-        Default::default(),
-    )
-    .await
+    detail_page(req, user, state, id, Some(what), Default::default()).await
 }
 
 #[derive(Deserialize, serde::Serialize)]
@@ -555,6 +553,7 @@ async fn set_archived(
     typed: ReasonForm,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::EditHouseholds)?;
+    let id: HouseholdId = path_id(&id)?;
     let back = format!("/households/{id}");
     let actor = user.actor();
     let (hid, reason) = (id.clone(), typed.reason.clone());
@@ -618,7 +617,7 @@ pub async fn reissue_card(
     form: CsrfForm<ReissueForm>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::EditHouseholds)?;
-    let id = id.into_inner();
+    let id: HouseholdId = path_id(&id)?;
     let back = format!("/households/{id}");
     let actor = user.actor();
     let key = state.key.clone();
@@ -658,7 +657,7 @@ struct CardsPage<'a> {
     /// officials, printing); others see the cards without them.
     pins_shown: bool,
     /// The household of a single card, when its PIN may be reset here.
-    reset_for: Option<String>,
+    reset_for: Option<HouseholdId>,
     /// This sheet's page (0-based), how many pages, and the filter's link
     /// for the others (empty for a single card).
     page: i64,
@@ -676,7 +675,7 @@ impl CardsPage<'_> {
 enum Sheet {
     /// One household's card; `reset_for` (its id) when its PIN may be
     /// reset here.
-    Single { reset_for: Option<String> },
+    Single { reset_for: Option<HouseholdId> },
     /// Every card on one sheet (an import's new households).
     Whole,
     /// Sheet `page` (0-based) of `pages`; `link` the filter for the others.
@@ -772,7 +771,7 @@ pub async fn card(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ViewHouseholds)?;
     let actor = user.actor();
-    let id = id.into_inner();
+    let id: HouseholdId = path_id(&id)?;
     let key = state.key.clone();
     let url = state.config.public_url.clone();
     let show_pins = user.can(Action::EditHouseholds);
@@ -840,7 +839,7 @@ pub async fn reset_pin(
     _form: CsrfForm<super::auth::Empty>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::EditHouseholds)?;
-    let id = id.into_inner();
+    let id: HouseholdId = path_id(&id)?;
     let back = format!("/households/{id}/card");
     let actor = user.actor();
     let key = state.key.clone();

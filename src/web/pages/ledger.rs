@@ -50,6 +50,7 @@ async fn load_statement(
     q: &PeriodQuery,
 ) -> Result<Statement, AppError> {
     user.require(Action::ViewStatements)?;
+    let id: crate::domain::HouseholdId = crate::error::path_id(&id)?;
     let from = points::parse_date("field.from", &q.from)?;
     let to = points::parse_date("field.to", &q.to)?;
     let actor = user.actor();
@@ -293,7 +294,7 @@ pub async fn adjust(
     form: CsrfForm<AdjustForm>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::AdjustPoints)?;
-    let id = id.into_inner();
+    let id: crate::domain::HouseholdId = crate::error::path_id(&id)?;
     let back = format!("/households/{id}");
     let f = form.0;
     if f.key.trim().is_empty() {

@@ -2,6 +2,7 @@
 //! (with photos), objecting to an entry on the notice, and its own photos.
 
 use super::*;
+use crate::domain::AwardId;
 
 /// The label key of a report form's field, by its name.
 fn report_field(name: &str) -> &'static str {
@@ -192,9 +193,18 @@ pub async fn object(
     let f = form.0;
     let today = crate::time::today(state.config.time_zone);
     let s = h.session;
-    let (s2, award, reason) = (s.clone(), f.award_id.clone(), f.reason.clone());
+    let (s2, award, reason) = (
+        s.clone(),
+        AwardId::parse(f.award_id.trim()),
+        f.reason.clone(),
+    );
     let result = run(&state, move |c| {
-        Ok(objections::object(c, &s2, &award, &reason, today))
+        Ok(match award {
+            Some(award) => objections::object(c, &s2, &award, &reason, today),
+            // Text that is not an award id is on no notice (as an unknown id:
+            // nothing tells which ids exist).
+            None => Err(FieldError::new("field.award", "error.objection_not_on_notice").into()),
+        })
     })
     .await?;
     match result {
