@@ -150,10 +150,15 @@ fn write_cell(
 }
 
 /// A cell's text as a number, and whether it has decimals: an optional
-/// minus, digits without a leading zero (but "0" and "0.5"), and at most
+/// sign (`-80` is minus eighty; `+5`, a difference shown with its sign, is
+/// five), digits without a leading zero (but "0" and "0.5"), and at most
 /// one decimal point followed by one to four digits.
 fn as_number(v: &str) -> Option<(f64, bool)> {
-    let body = v.strip_prefix('-').unwrap_or(v);
+    let (negative, body) = match v.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, v.strip_prefix('+').unwrap_or(v)),
+    };
+    let sign = if negative { -1.0 } else { 1.0 };
     let (int, frac) = match body.split_once('.') {
         Some((i, f)) => (i, Some(f)),
         None => (body, None),
@@ -163,8 +168,8 @@ fn as_number(v: &str) -> Option<(f64, bool)> {
         return None;
     }
     match frac {
-        None => int.parse::<i64>().ok().map(|n| (n as f64, false)),
-        Some(f) if digits(f) && f.len() <= 4 => v.parse::<f64>().ok().map(|n| (n, true)),
+        None => int.parse::<i64>().ok().map(|n| (sign * n as f64, false)),
+        Some(f) if digits(f) && f.len() <= 4 => body.parse::<f64>().ok().map(|n| (sign * n, true)),
         Some(_) => None,
     }
 }

@@ -144,6 +144,38 @@ fn numbers_stay_numbers_and_only_what_could_run_is_neutralised() {
     );
 }
 
+#[test]
+fn xlsx_numbers_keep_their_sign() {
+    let body = aixin::web::export::xlsx(
+        "表",
+        &["a", "b", "c", "d", "e", "f"],
+        &[vec![
+            "-80".into(),
+            "+5".into(),
+            "-12.50".into(),
+            "7".into(),
+            "-0531".into(),
+            "-x".into(),
+        ]],
+    )
+    .unwrap();
+    let mut wb: Xlsx<_> = Xlsx::new(Cursor::new(body)).unwrap();
+    let range = wb.worksheet_range("表").unwrap();
+    let row: Vec<&Data> = range.rows().nth(1).unwrap().iter().collect();
+    let number = |d: &Data| match d {
+        Data::Float(f) => Some(*f),
+        Data::Int(i) => Some(*i as f64),
+        _ => None,
+    };
+    assert_eq!(number(row[0]), Some(-80.0), "{row:?}");
+    assert_eq!(number(row[1]), Some(5.0), "{row:?}");
+    assert_eq!(number(row[2]), Some(-12.5), "{row:?}");
+    assert_eq!(number(row[3]), Some(7.0), "{row:?}");
+    // Not numbers: a leading zero (a code) and anything else, kept as text.
+    assert_eq!(number(row[4]), None, "{row:?}");
+    assert_eq!(number(row[5]), None, "{row:?}");
+}
+
 app_test! {
     async fn the_monthly_xlsx_writes_money_as_numbers_under_a_title_with_fitted_columns(app) {
         let [city, _, town, _] = app.area_chain("表格");
