@@ -179,10 +179,19 @@ pub fn request(
                 .arg("max", super::MAX_POINTS),
         );
     }
-    let reason: String = reason.trim().chars().take(200).collect();
-    if reason.is_empty() {
-        checks.push(FieldError::new("field.reason", "error.required"));
-    }
+    // A reason goes into the ledger's memo and the audit log: refused when
+    // too long or holding what no one types, never cut or stored as sent.
+    let reason = match crate::domain::parse_optional_text("field.reason", reason, 200) {
+        Ok(r) if r.is_empty() => {
+            checks.push(FieldError::new("field.reason", "error.required"));
+            r
+        }
+        Ok(r) => r,
+        Err(e) => {
+            checks.push(e);
+            String::new()
+        }
+    };
     checks.finish()?;
     db::write_tx(conn, |c| {
         if let Some(existing) = point_adjustments::table

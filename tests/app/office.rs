@@ -105,6 +105,16 @@ app_test! {
         let page = admin.post(&format!("/households/{household}/adjust"), &[("amount", "abc"), ("reason", ""), ("key", &key)]).await;
         refused(&page, &["field.points", "field.reason"]);
         page.assert_contains(r#"value="abc""#);
+        // A reason that is too long, or holds what no one types, is refused
+        // beside its field, never cut or stored.
+        let long = "长".repeat(300);
+        for reason in ["调整\u{1}原因", "调整\u{202E}原因", long.as_str()] {
+            let key = uuid::Uuid::new_v4().to_string();
+            let page = admin.post(&format!("/households/{household}/adjust"), &[("amount", "1"), ("reason", reason), ("key", &key)]).await;
+            refused(&page, &["field.reason"]);
+        }
+        let adjustments: i64 = aixin::db::schema::point_adjustments::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(adjustments, 0, "nothing was adjusted");
 
         let store = app.store("盘点超市", &town);
         let item = goods::create(&mut app.conn(), &aixin::auth::Actor::console(), &ItemForm {
