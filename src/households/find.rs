@@ -163,3 +163,45 @@ pub fn find_at_counter(
         Ok((by, rows))
     })
 }
+
+/// The household with this ID number among those the actor may see (by the
+/// number's keyed hash: the number itself is never stored or compared),
+/// archived ones too. The look-up is audited, as the counter's are, with
+/// how many it found and never the number.
+///
+/// Errors: `Forbidden` for a role that may not see households; the
+/// database's.
+pub fn by_id_number(
+    conn: &mut DbConn,
+    actor: &Actor,
+    key: &DataKey,
+    id: &IdNumber,
+) -> Result<Option<crate::domain::HouseholdId>, HouseholdError> {
+    actor.require(Action::ViewHouseholds)?;
+    let Some(prefix) = actor.scope.area_filter() else {
+        return Ok(None);
+    };
+    db::write_tx(conn, |c| {
+        let mut query = households::table
+            .inner_join(areas_t::table)
+            .filter(households::id_lookup.eq(key.lookup("id", id.expose())))
+            .select(households::id)
+            .into_boxed();
+        if let Some(p) = &prefix {
+            query = query.filter(areas_t::path.like(p.clone()));
+        }
+        let found: Option<String> = query.first(c).optional()?;
+        audit::record(
+            c,
+            actor,
+            "household.find",
+            "household",
+            found.as_deref().unwrap_or(""),
+            &audit::Detail::new("household_find")
+                .word("by", "audit_detail.by_id_number")
+                .arg("found", usize::from(found.is_some()))
+                .to_string(),
+        )?;
+        Ok(found.map(crate::domain::HouseholdId::from_stored))
+    })
+}

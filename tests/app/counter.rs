@@ -663,3 +663,32 @@ app_test! {
 fn urlencoding(s: &str) -> String {
     serde_urlencoded::to_string([("x", s)]).unwrap()[2..].to_string()
 }
+
+app_test! {
+    /// The look-up box posts what is typed, so an ID number never stands in
+    /// an address (docs/domain.md): not the browser's history, not a log.
+    async fn an_id_number_typed_at_the_counter_stays_out_of_the_address(app) {
+        let k = setup(&app, 5, 5);
+        let id = crate::helpers::test_id_number();
+        let (_, card) = app.household_with_id("张三", &k.village, &id);
+        let clerk = Client::new(&app.url(""));
+        clerk.login("clerk", PASSWORD).await;
+        // One household opens on its card; a name
+        // goes on to the counter's address; an ID number of no household
+        // is answered on the spot, its language switch without it.
+        clerk.get("/counter").await.assert_contains(r#"<form method="post" action="/counter/find""#);
+        let posted = clerk.post("/counter/find", &[("store_id", &k.store), ("card", &id)]).await;
+        assert_eq!(posted.status, 303);
+        let to = posted.location.clone().unwrap();
+        assert!(to.contains(&card) && !to.contains(&id), "{to}");
+        let by_name = clerk.post("/counter/find", &[("store_id", &k.store), ("card", "张三")]).await;
+        assert_eq!(by_name.status, 303);
+        assert!(by_name.location.as_deref().unwrap().starts_with("/counter?"), "{:?}", by_name.location);
+        let nobody = crate::helpers::test_id_number();
+        let none = clerk.post("/counter/find", &[("store_id", &k.store), ("card", &nobody)]).await;
+        assert_eq!(none.status, 200, "{}", none.body);
+        none.assert_contains("没有与");
+        let hrefs: Vec<&str> = none.body.split("href=\"").skip(1).collect();
+        assert!(hrefs.iter().all(|h| !h.starts_with("/counter/find") && !h.split('"').next().unwrap().contains(nobody.as_str())), "no link carries the ID number");
+    }
+}

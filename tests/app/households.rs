@@ -457,3 +457,42 @@ app_test! {
         assert_eq!(admin.get("/awards/new?household_id=nope").await.status, 404);
     }
 }
+
+app_test! {
+    /// The list's search posts what is typed, so a full ID number never
+    /// stands in an address or the list's links (docs/domain.md): it opens
+    /// the household when the person may see it, and says none was found
+    /// otherwise, without the number.
+    async fn an_id_number_searched_in_the_list_stays_out_of_the_address(app) {
+        let [_, _, town, village] = app.area_chain("搜号");
+        let other = app.area(Some(&town), "别村");
+        app.user("sou", Role::Official, Some(&village), None);
+        let mine = test_id_number();
+        let theirs = test_id_number();
+        let (h, _) = app.household_with_id("赵一", &village, &mine);
+        app.household_with_id("钱二", &other, &theirs);
+        let official = Client::new(&app.url(""));
+        official.login("sou", PASSWORD).await;
+        official.get("/households").await.assert_contains(r#"<form method="post" action="/households/find""#);
+
+        let opened = official.post("/households/find", &[("q", &mine), ("status", "")]).await;
+        assert_eq!(opened.status, 303);
+        assert_eq!(opened.location.as_deref(), Some(format!("/households/{h}").as_str()));
+
+        // Another village's household is not found, and the number is not repeated.
+        let refused = official.post("/households/find", &[("q", &theirs), ("status", "registered")]).await;
+        assert_eq!(refused.status, 303);
+        let to = refused.location.clone().unwrap();
+        assert!(!to.contains(&theirs) && to.contains("status=registered"), "{to}");
+        let page = official.get(&to).await;
+        page.assert_contains("没有这个身份证号的农户");
+        assert!(!page.body.contains(&theirs));
+
+        // Anything else goes on to the list's address, as before.
+        let by_name = official.post("/households/find", &[("q", "赵一")]).await;
+        assert_eq!(by_name.status, 303);
+        let to = by_name.location.unwrap();
+        assert!(to.starts_with("/households?q="), "{to}");
+        official.get(&to).await.assert_contains(&format!("/households/{h}"));
+    }
+}

@@ -81,6 +81,8 @@ impl CounterPage<'_> {
     }
 }
 
+/// The counter's address, or its posted look-up: the store (an admin's
+/// choice; a clerk's own store otherwise) and the card or text typed.
 #[derive(Deserialize, Default)]
 pub struct CounterQuery {
     #[serde(default)]
@@ -95,8 +97,44 @@ pub async fn counter(
     state: web::Data<AppState>,
     q: web::Query<CounterQuery>,
 ) -> Result<HttpResponse, AppError> {
+    show(req, user, state, q.into_inner()).await
+}
+
+/// The look-up box, posted: what was typed reaches the server in the body,
+/// so an ID number never stands in an address, a browser's history or a
+/// proxy's log (docs/domain.md). An ID number, or 18 characters refused as
+/// a mistyped one, is looked up and shown here; a card number or a name
+/// goes on to the counter's address, as a scan always has.
+///
+/// Errors: as the counter's (`Forbidden` for a role that does not redeem,
+/// the store's scope).
+pub async fn find(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    form: CsrfForm<CounterQuery>,
+) -> Result<HttpResponse, AppError> {
     user.require(Action::Redeem)?;
-    let q = q.into_inner();
+    let q = form.0;
+    match Query::parse(q.card.trim()) {
+        Ok(Some(Query::IdNumber(_))) | Err(_) => show(req, user, state, q).await,
+        Ok(_) => Ok(see_other(&format!(
+            "/counter?{}",
+            serde_urlencoded::to_string([("store_id", q.store_id.trim()), ("card", q.card.trim())])
+                .unwrap_or_default()
+        ))),
+    }
+}
+
+/// The counter for a store (an admin picks the store first), with the
+/// household of the card or what was found for the text typed.
+async fn show(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    q: CounterQuery,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::Redeem)?;
     if !matches!(user.scope, Scope::Store { .. }) && q.store_id.trim().is_empty() {
         // An admin picks the store first.
         let stores = run(&state, |c| Ok(crate::stores::list(c)?)).await?;
@@ -174,7 +212,12 @@ pub async fn counter(
     } else {
         (Vec::new(), Vec::new())
     };
-    let ctx = PageCtx::build(&req, Some(&user));
+    let mut ctx = PageCtx::build(&req, Some(&user));
+    if req.method() != actix_web::http::Method::GET {
+        // Shown for a posted look-up: the language switch comes back to
+        // the counter itself, never with what was typed in its address.
+        ctx.back = format!("/counter?store_id={}", store.store.id);
+    }
     render(
         &ctx,
         &CounterPage {

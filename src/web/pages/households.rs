@@ -86,6 +86,47 @@ struct ListPage<'a> {
     can_import: bool,
 }
 
+/// The list's search form, posted: what was typed reaches the server in
+/// the body, so an ID number never stands in an address or in the list's
+/// links (docs/domain.md). A full ID number opens its household when the
+/// person may see it, or comes back to the list saying none was found;
+/// anything else goes on to the list's address with the other filters.
+///
+/// Errors: `Forbidden` for a role that may not see households.
+pub async fn find(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    form: CsrfForm<ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::ViewHouseholds)?;
+    let mut q = form.0;
+    q.page = None;
+    let typed = crate::domain::input::normalize(q.q.trim());
+    let Ok(id) = crate::domain::IdNumber::parse("field.id_number", &typed) else {
+        return Ok(crate::web::middleware::see_other(&format!(
+            "/households?{}",
+            q.link(None)
+        )));
+    };
+    let actor = user.actor();
+    let key = state.key.clone();
+    let found = run(&state, move |c| {
+        Ok(households::find::by_id_number(c, &actor, &key, &id)?)
+    })
+    .await?;
+    q.q = String::new();
+    Ok(match found {
+        Some(h) => crate::web::middleware::see_other(&format!("/households/{h}")),
+        None => crate::web::page::redirect_with_flash(
+            &req,
+            &format!("/households?{}", q.link(None)),
+            crate::web::page::FlashKind::Error,
+            crate::i18n::t(lang_of(&req), "households.no_id_match").to_string(),
+        ),
+    })
+}
+
 pub async fn list(
     req: HttpRequest,
     user: CurrentUser,
