@@ -218,6 +218,98 @@ pub fn release(conn: &mut DbConn, key: &str) -> QueryResult<()> {
     Ok(())
 }
 
+/// One setting as the settings form sends it: the value typed, and the
+/// value the form showed when it was opened (`None` from a form that did not
+/// say).
+#[derive(Debug, Clone, Copy)]
+pub struct Typed {
+    pub setting: Setting,
+    pub value: i64,
+    pub seen: Option<i64>,
+}
+
+/// "Changed by someone else after you opened the form", beside `s`.
+fn changed_meanwhile(s: Setting, now: i64) -> FieldError {
+    FieldError::conflict(
+        s.label_key(),
+        "error.setting_changed",
+        crate::domain::Conflict::Changed,
+    )
+    .arg("now", now)
+}
+
+/// Save the settings form. A setting someone else changed after the form
+/// was opened keeps their value when this form left it as shown; a
+/// different value over it is a conflict (409) beside that setting, and
+/// nothing is saved. Each write is one conditional update on the value read,
+/// so two admins saving at once never lose a change silently.
+/// Errors: `Forbidden` for a role that may not change settings; conflicts.
+pub fn save_form(
+    conn: &mut DbConn,
+    ctx: &Actor,
+    typed: &[Typed],
+) -> Result<(), crate::error::Problem> {
+    ctx.require(Action::ManageSettings)?;
+    db::write_tx(conn, |c| {
+        let mut checks = crate::domain::FieldChecks::new();
+        let mut writes = Vec::new();
+        for t in typed {
+            let now = get(c, t.setting)?;
+            let seen = t.seen.unwrap_or(now);
+            if now == t.value {
+                continue;
+            }
+            if now != seen {
+                // Changed meanwhile: theirs stands unless this form changed it too.
+                if t.value != seen {
+                    checks.push(changed_meanwhile(t.setting, now));
+                }
+                continue;
+            }
+            writes.push((t.setting, now, t.value));
+        }
+        checks.finish()?;
+        for (s, before, value) in writes {
+            let n = match get_raw(c, s.key)? {
+                Some(stored) => diesel::update(
+                    settings::table
+                        .find(s.key)
+                        .filter(settings::value.eq(&stored)),
+                )
+                .set(settings::value.eq(value.to_string()))
+                .execute(c)?,
+                None => match diesel::insert_into(settings::table)
+                    .values((
+                        settings::key.eq(s.key),
+                        settings::value.eq(value.to_string()),
+                    ))
+                    .execute(c)
+                {
+                    Err(e) if db::is_unique_violation(&e) => 0,
+                    other => other?,
+                },
+            };
+            if n == 0 {
+                let now = get(c, s)?;
+                return Err(changed_meanwhile(s, now).into());
+            }
+            audit::record(
+                c,
+                ctx,
+                "setting.change",
+                "setting",
+                s.key,
+                &audit::Detail::new("setting")
+                    .word("setting", s.label_key())
+                    .arg("from", before)
+                    .arg("to", value)
+                    .to_string(),
+            )?;
+        }
+        Ok(())
+    })
+}
+
 /// Change a setting (nothing, not even an audit row, when it already has
 /// this value). Errors: `Forbidden` for a role that may not change settings.
 pub fn set(

@@ -174,6 +174,7 @@ pub async fn create_rule(
             } else {
                 String::new()
             },
+            version: String::new(),
         };
         let input = points::parse_rule_form(c, &form)?;
         let rule = points::create_rule(c, &ctx, &input)?;

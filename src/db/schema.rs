@@ -50,6 +50,7 @@ diesel::table! {
         phone_masked -> Text,
         home_area_id -> Nullable<Text>,
         home_address -> Text,
+        version -> BigInt,
     }
 }
 

@@ -291,6 +291,9 @@ pub struct RuleForm {
     pub valid_to: String,
     #[serde(default)]
     pub active: String,
+    /// The rule's version when the edit form was opened (edits only).
+    #[serde(default)]
+    pub version: String,
 }
 
 impl RuleForm {
@@ -316,6 +319,7 @@ impl From<&Rule> for RuleForm {
             valid_from: r.valid_from.map(|d| d.to_string()).unwrap_or_default(),
             valid_to: r.valid_to.map(|d| d.to_string()).unwrap_or_default(),
             active: if r.active { "1".into() } else { String::new() },
+            version: r.version.to_string(),
         }
     }
 }
@@ -511,24 +515,40 @@ pub fn create_rule(conn: &mut DbConn, ctx: &Actor, input: &RuleInput) -> Result<
     })
 }
 
-/// Editing a rule adds a version and retires the old one; awards keep the
-/// version they were made under. Errors: `Forbidden` for a role that may
-/// not keep the rules; `NotFound`.
+/// Editing a rule, as seen at version `seen` (when given), adds a version
+/// and retires the old one; awards keep the version they were made under.
+/// Errors: `Forbidden` for a role that may not keep the rules; `NotFound`;
+/// a conflict (409) when the rule was edited after `seen` (the retiring is
+/// one conditional update on the current version).
 pub fn edit_rule(
     conn: &mut DbConn,
     ctx: &Actor,
     code: &str,
     input: &RuleInput,
+    seen: Option<i64>,
 ) -> Result<Rule, PointsError> {
     ctx.require(Action::ManageRules)?;
     db::write_tx(conn, |c| {
         let old = current_rule(c, code)?.ok_or(PointsError::NotFound)?;
+        if seen.is_some_and(|v| v != old.version) {
+            return Err(rule_changed_meanwhile(&old));
+        }
         let mut input = input.clone();
         input.code = old.code.clone();
-        // The partial unique index allows one current version: retire first.
-        diesel::update(rules::table.find(&old.id))
-            .set(rules::superseded_by.eq(""))
-            .execute(c)?;
+        // The partial unique index allows one current version: retire first,
+        // only if it is still the current version read.
+        let n = diesel::update(
+            rules::table
+                .find(&old.id)
+                .filter(rules::version.eq(old.version))
+                .filter(rules::superseded_by.is_null()),
+        )
+        .set(rules::superseded_by.eq(""))
+        .execute(c)?;
+        if n == 0 {
+            let now = current_rule(c, code)?.ok_or(PointsError::NotFound)?;
+            return Err(rule_changed_meanwhile(&now));
+        }
         let id = insert_rule(c, ctx, &input, old.version + 1)?;
         diesel::update(rules::table.find(&old.id))
             .set(rules::superseded_by.eq(&id))
@@ -548,6 +568,17 @@ pub fn edit_rule(
         )?;
         find_rule(c, &id)?.ok_or(PointsError::NotFound)
     })
+}
+
+/// "This rule was changed after you opened the form": what it is called now.
+fn rule_changed_meanwhile(rule: &Rule) -> PointsError {
+    FieldError::conflict(
+        "field.rule",
+        "error.record_changed",
+        crate::domain::Conflict::Changed,
+    )
+    .arg("name", &rule.name)
+    .into()
 }
 
 #[cfg(test)]

@@ -502,6 +502,44 @@ pub fn save_counts(
     who: &Counters,
     counts: &[(String, String)],
 ) -> Result<Stocktake, StockError> {
+    save_counts_seen(conn, actor, id, who, counts, None)
+}
+
+/// What the count form showed when it was opened: each line's count (`item
+/// id` -> text, empty = not counted) and the two names.
+#[derive(Debug, Clone, Default)]
+pub struct SeenCounts {
+    pub counts: Vec<(String, String)>,
+    pub counted_by: String,
+    pub witnessed_by: String,
+}
+
+impl SeenCounts {
+    /// The count the form showed for `item_id`: `None` when it did not say.
+    fn count(&self, item_id: &str) -> Option<Option<i64>> {
+        let text = self.counts.iter().find(|(k, _)| k == item_id)?.1.trim();
+        if text.is_empty() {
+            Some(None)
+        } else {
+            text.parse().ok().map(Some)
+        }
+    }
+}
+
+/// [`save_counts`] from a form that says what it showed (`seen`): a box left
+/// as it was shown keeps whatever is stored now (a blank box in a form
+/// opened earlier does not erase a count entered meanwhile); a different
+/// number over a count entered meanwhile is a conflict (409) naming the
+/// line, and nothing is saved. Each line's write is one conditional update
+/// on the count read.
+pub fn save_counts_seen(
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: &str,
+    who: &Counters,
+    counts: &[(String, String)],
+    seen: Option<&SeenCounts>,
+) -> Result<Stocktake, StockError> {
     actor.require(Action::Stocktake)?;
     // Every line and name is checked, so all that is wrong shows at once;
     // a line's error carries its place on the sheet (`n`, 1-based).
@@ -543,6 +581,64 @@ pub fn save_counts(
             counted_by.clone().unwrap_or_default(),
             witnessed_by.clone().unwrap_or_default(),
         );
+        // What this form changes: a box or name left as it was shown keeps
+        // what is stored now; one changed over a change made meanwhile is
+        // refused, naming it.
+        let mut writes = Vec::new();
+        for (item_id, counted) in &parsed {
+            let n = lines.iter().position(|l| &l.item_id == *item_id);
+            let Some(line) = n.map(|n| &lines[n]) else {
+                continue;
+            };
+            let shown = seen.and_then(|s| s.count(item_id));
+            match shown {
+                Some(shown) if shown == *counted || line.counted == *counted => {}
+                Some(shown) if shown != line.counted => checks.push(
+                    FieldError::conflict(
+                        "field.counted",
+                        "error.count_changed",
+                        crate::domain::Conflict::Changed,
+                    )
+                    .arg("item", &line.item_name)
+                    .arg(
+                        "now",
+                        line.counted.map(|q| q.to_string()).unwrap_or_default(),
+                    )
+                    .arg("n", n.unwrap_or(0) + 1),
+                ),
+                Some(shown) => writes.push((*item_id, *counted, Some(shown))),
+                None if line.counted == *counted => {}
+                None => writes.push((*item_id, *counted, None)),
+            }
+        }
+        let name_kept =
+            |field: &'static str, typed: &str, shown: Option<&str>, now: &str| match shown {
+                Some(shown) if shown.trim() == typed || typed == now => Ok(None),
+                Some(shown) if shown.trim() != now => Err(FieldError::conflict(
+                    field,
+                    "error.setting_changed",
+                    crate::domain::Conflict::Changed,
+                )
+                .arg("now", now)),
+                _ => Ok(Some(typed.to_string())),
+            };
+        let counted_by = checks
+            .take(name_kept(
+                "field.counted_by",
+                &counted_by,
+                seen.map(|s| s.counted_by.as_str()),
+                &st.counted_by,
+            ))
+            .flatten();
+        let witnessed_by = checks
+            .take(name_kept(
+                "field.witnessed_by",
+                &witnessed_by,
+                seen.map(|s| s.witnessed_by.as_str()),
+                &st.witnessed_by,
+            ))
+            .flatten();
+        std::mem::take(&mut checks).finish()?;
         // Any version: counts keyed in by two people at once both stand.
         transition(
             c,
@@ -550,25 +646,48 @@ pub fn save_counts(
             (StocktakeStatus::Open, None),
             StocktakeStatus::Open,
             StocktakeChanges {
-                counted_by: Some(&counted_by),
-                witnessed_by: Some(&witnessed_by),
+                counted_by: counted_by.as_deref(),
+                witnessed_by: witnessed_by.as_deref(),
                 ..Default::default()
             },
         )?;
         // Where the ledger stands as these counts are written down: what
         // moves later is not in them.
         let head = super::lock_head(c)?;
-        for (item_id, counted) in &parsed {
-            let before = lines.iter().find(|l| &l.item_id == *item_id);
-            if before.is_some_and(|l| l.counted == *counted) {
-                continue;
+        for (item_id, counted, shown) in &writes {
+            let line = stocktake_lines::table.find((id, *item_id));
+            let set = (
+                stocktake_lines::counted.eq(counted),
+                stocktake_lines::counted_seq.eq(counted.map(|_| head)),
+            );
+            let n = match shown {
+                None => diesel::update(line).set(set).execute(c)?,
+                Some(None) => diesel::update(line.filter(stocktake_lines::counted.is_null()))
+                    .set(set)
+                    .execute(c)?,
+                Some(Some(q)) => diesel::update(line.filter(stocktake_lines::counted.eq(*q)))
+                    .set(set)
+                    .execute(c)?,
+            };
+            if n == 0 {
+                let l = lines
+                    .iter()
+                    .position(|l| l.item_id == **item_id)
+                    .unwrap_or(0);
+                let now: Option<i64> = stocktake_lines::table
+                    .find((id, *item_id))
+                    .select(stocktake_lines::counted)
+                    .first(c)?;
+                return Err(FieldError::conflict(
+                    "field.counted",
+                    "error.count_changed",
+                    crate::domain::Conflict::Changed,
+                )
+                .arg("item", &lines[l].item_name)
+                .arg("now", now.map(|q| q.to_string()).unwrap_or_default())
+                .arg("n", l + 1)
+                .into());
             }
-            diesel::update(stocktake_lines::table.find((id, item_id.as_str())))
-                .set((
-                    stocktake_lines::counted.eq(counted),
-                    stocktake_lines::counted_seq.eq(counted.map(|_| head)),
-                ))
-                .execute(c)?;
         }
         audit::record(
             c,
@@ -579,8 +698,11 @@ pub fn save_counts(
             &audit::Detail::new("stocktake_count")
                 .arg("number", &st.number)
                 .arg("lines", parsed.len())
-                .arg("by", &counted_by)
-                .arg("witness", &witnessed_by)
+                .arg("by", counted_by.as_deref().unwrap_or(&st.counted_by))
+                .arg(
+                    "witness",
+                    witnessed_by.as_deref().unwrap_or(&st.witnessed_by),
+                )
                 .to_string(),
         )?;
         Ok(stocktakes::table

@@ -28,6 +28,9 @@ pub struct User {
     pub updated_at: NaiveDateTime,
     /// When the user last logged in (UTC); `None`: never.
     pub last_login_at: Option<NaiveDateTime>,
+    /// Bumped by every save of the user's edit form; a save names the
+    /// version it was made on.
+    pub version: i64,
 }
 
 impl User {
@@ -321,6 +324,7 @@ pub fn assign(
                 users::area_id.eq(&assignment.area_id),
                 users::store_id.eq(&assignment.store_id),
                 users::updated_at.eq(db::now()),
+                users::version.eq(users::version + 1),
             ))
             .execute(c)?;
         auth::end_sessions_of(c, user_id)?;
@@ -336,6 +340,60 @@ pub fn assign(
         audit::record(c, ctx, "user.assign", "user", user_id, &said)?;
         find(c, user_id)?.ok_or(UserError::NotFound)
     })
+}
+
+/// Save a user's edit form as seen at version `seen` (when given): the
+/// display name and the assignment, in one transaction. Errors: `Forbidden`
+/// for a role that may not manage users; `NotFound`; a conflict (409) when
+/// the user was changed after `seen` (one conditional update on the version
+/// read).
+pub fn save_edit(
+    conn: &mut DbConn,
+    ctx: &Actor,
+    user_id: &str,
+    display_name: &str,
+    assignment: &Assignment,
+    seen: Option<i64>,
+) -> Result<User, UserError> {
+    ctx.require(Action::ManageUsers)?;
+    db::write_tx(conn, |c| {
+        let before = find(c, user_id)?.ok_or(UserError::NotFound)?;
+        if seen.is_some_and(|v| v != before.version) {
+            return Err(user_changed_meanwhile(&before));
+        }
+        let n = diesel::update(
+            users::table
+                .find(user_id)
+                .filter(users::version.eq(before.version)),
+        )
+        .set(users::version.eq(users::version + 1))
+        .execute(c)?;
+        if n == 0 {
+            let now = find(c, user_id)?.ok_or(UserError::NotFound)?;
+            return Err(user_changed_meanwhile(&now));
+        }
+        if display_name != before.display_name {
+            set_display_name(c, ctx, user_id, display_name)?;
+        }
+        let moved = before.role != assignment.role.as_str()
+            || before.area_id != assignment.area_id
+            || before.store_id != assignment.store_id;
+        if moved {
+            assign(c, ctx, user_id, assignment)?;
+        }
+        find(c, user_id)?.ok_or(UserError::NotFound)
+    })
+}
+
+/// "This user was changed after you opened the form": their login.
+fn user_changed_meanwhile(user: &User) -> UserError {
+    FieldError::conflict(
+        "field.username",
+        "error.record_changed",
+        crate::domain::Conflict::Changed,
+    )
+    .arg("name", &user.username)
+    .into()
 }
 
 /// Disable or enable an account; disabling ends its sessions and deletes its
@@ -515,6 +573,7 @@ pub fn set_display_name(
             .set((
                 users::display_name.eq(name),
                 users::updated_at.eq(db::now()),
+                users::version.eq(users::version + 1),
             ))
             .execute(c)?;
         if n == 0 {

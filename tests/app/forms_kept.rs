@@ -339,3 +339,72 @@ app_test! {
         assert_eq!(closes, 0);
     }
 }
+
+app_test! {
+    /// The award edit form: every wrong field beside it at once (a date that
+    /// does not exist, a note too long, a rule that does not exist), what
+    /// was typed kept, 422; a control character in the note the same; a
+    /// stale version a 409 with the form kept. Nothing changes.
+    async fn a_refused_award_edit_keeps_what_was_typed_and_names_every_field(app) {
+        use aixin::db::schema::awards;
+        let [_, _, _, village] = app.area_chain("改奖");
+        let h = app.household("改奖户", &village);
+        app.rule("B01", "参加村集体劳动", 5, None);
+        app.user("gj-off", Role::Official, Some(&village), None);
+        let official = app.client();
+        official.login("gj-off", PASSWORD).await;
+        let day = aixin::time::today(chrono_tz::Asia::Shanghai).to_string();
+        let key = uuid::Uuid::new_v4().to_string();
+        let done = official.post("/awards", &[("household_id", h.as_str()), ("rule_code", "B01"), ("occurred_on", &day), ("note", "打扫村道"), ("key", &key)]).await;
+        assert_eq!(done.status, 303, "{}", done.body);
+        let id: String = awards::table.filter(awards::household_id.eq(&h)).select(awards::id).first(&mut app.conn()).unwrap();
+        let action = format!("/awards/{id}");
+        let v = version_in(&official.get(&format!("/awards/{id}/edit")).await.body, &action);
+        let long = "长".repeat(300);
+        let page = official.post(&action, &[("version", v.as_str()), ("occurred_on", "2026-02-30"), ("note", &long), ("rule_code", "NOPE")]).await;
+        assert_eq!(page.status, 422, "the form comes back, not a redirect: {}", page.body);
+        for field in ["field.occurred_on", "field.note", "field.rule"] {
+            page.assert_contains(&format!(r#"<span class="field-error" data-field="{field}">"#));
+        }
+        page.assert_contains(r#"value="2026-02-30""#);
+        page.assert_contains(&format!(r#"value="{long}""#));
+        page.assert_contains(r#"<option value="NOPE" selected>"#);
+
+        let page = official.post(&action, &[("version", v.as_str()), ("occurred_on", &day), ("note", "打扫\u{7}村道"), ("rule_code", "B01")]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("说明：不能包含控制字符");
+        page.assert_contains(r#"<span class="field-error" data-field="field.note">"#);
+
+        // Saved in another tab first; this tab's save is told, its note kept.
+        let other = official.post(&action, &[("version", v.as_str()), ("occurred_on", &day), ("note", "清理河道"), ("rule_code", "B01")]).await;
+        assert_eq!(other.status, 303, "{}", other.body);
+        let stale = official.post(&action, &[("version", v.as_str()), ("occurred_on", &day), ("note", "修路"), ("rule_code", "B01")]).await;
+        assert_eq!(stale.status, 409, "{}", stale.body);
+        stale.assert_contains(r#"id="form-errors""#);
+        stale.assert_contains(r#"value="修路""#);
+        let note: String = awards::table.find(&id).select(awards::note).first(&mut app.conn()).unwrap();
+        assert_eq!(note, "清理河道", "the other tab's change stands");
+        // Saved again from the page that said so, it goes through.
+        let again = official.post(&action, &[("version", version_in(&stale.body, &action).as_str()), ("occurred_on", &day), ("note", "修路"), ("rule_code", "B01")]).await;
+        assert_eq!(again.status, 303, "{}", again.body);
+    }
+}
+
+app_test! {
+    /// A rule's edit form carries the rule's version: a save from a form
+    /// opened before another edit is refused (409) with what was typed kept.
+    async fn a_stale_rule_edit_is_refused_with_the_form_kept(app) {
+        app.rule("B01", "参加村集体劳动", 5, None);
+        let admin = app.admin().await;
+        let action = "/rules/B01";
+        let v = version_in(&admin.get("/rules/B01/edit").await.body, action);
+        let form = |name: &str, points: &str| vec![("version".to_string(), v.clone()), ("name".into(), name.into()), ("category_id".into(), "cat-01".into()), ("points".into(), points.into()), ("active".into(), "1".into())];
+        assert_eq!(admin.post(action, &pairs(&form("参加村集体劳动", "6"))).await.status, 303);
+        let stale = admin.post(action, &pairs(&form("参加集体劳动", "5"))).await;
+        assert_eq!(stale.status, 409, "{}", stale.body);
+        stale.assert_contains("“参加村集体劳动”在您打开表单后已被别人修改");
+        stale.assert_contains(r#"value="参加集体劳动""#);
+        let rule = aixin::points::current_rule(&mut app.conn(), "B01").unwrap().unwrap();
+        assert_eq!((rule.name.as_str(), rule.points, rule.version), ("参加村集体劳动", 6, 2), "the first save stands");
+    }
+}

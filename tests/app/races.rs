@@ -614,3 +614,265 @@ app_test! {
         assert!(address == "东头 1 号" || notes == "腿脚不便");
     }
 }
+
+app_test! {
+    /// Two people save the same rule's edit form, opened at the same
+    /// version (one sets the points, the other renames it): one save
+    /// stands, the other is told the rule changed (409) with what they
+    /// typed kept; the rule gets exactly one new version.
+    async fn two_edits_of_one_rule_lose_no_update(app) {
+        use aixin::db::schema::rules;
+        use crate::forms_kept::{pairs, version_in};
+        app.rule("B01", "参加村集体劳动", 5, None);
+        let (a, b) = two_admins(&app).await;
+        let action = "/rules/B01";
+        let page_a = a.get("/rules/B01/edit").await;
+        let page_b = b.get("/rules/B01/edit").await;
+        let (va, vb) = (version_in(&page_a.body, action), version_in(&page_b.body, action));
+        assert_eq!(va, vb);
+        let form = |v: &str, name: &str, points: &str| vec![
+            ("version".to_string(), v.to_string()), ("name".into(), name.into()),
+            ("category_id".into(), "cat-01".into()), ("points".into(), points.into()),
+            ("active".into(), "1".into()),
+        ];
+        let (form_a, form_b) = (form(&va, "参加村集体劳动", "6"), form(&vb, "参加集体劳动", "5"));
+        let (fields_a, fields_b) = (pairs(&form_a), pairs(&form_b));
+        let (x, y) = tokio::join!(a.post(action, &fields_a), b.post(action, &fields_b));
+        let mut statuses = [x.status, y.status];
+        statuses.sort();
+        assert_eq!(statuses, [303, 409], "one saved, one told: {}\n{}", x.body, y.body);
+        let told = if x.status == 409 { &x } else { &y };
+        told.assert_contains("在您打开表单后已被别人修改");
+        let (name, points, version): (String, i64, i64) = rules::table
+            .filter(rules::code.eq("B01"))
+            .filter(rules::superseded_by.is_null())
+            .select((rules::name, rules::points, rules::version))
+            .first(&mut app.conn())
+            .unwrap();
+        assert_eq!(version, va.parse::<i64>().unwrap() + 1, "one new version");
+        if x.status == 303 {
+            assert_eq!((name.as_str(), points), ("参加村集体劳动", 6));
+            told.assert_contains(r#"value="参加集体劳动""#);
+        } else {
+            assert_eq!((name.as_str(), points), ("参加集体劳动", 5));
+            told.assert_contains(r#"value="6""#);
+        }
+        let n: i64 = rules::table.filter(rules::code.eq("B01")).count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(n, 2, "two versions, not three");
+    }
+}
+
+/// The settings form as it comes (each value and the value it showed), with
+/// `changes` made to it.
+fn settings_form(app: &TestApp, changes: &[(&str, &str)]) -> Vec<(String, String)> {
+    use aixin::settings;
+    let mut form = Vec::new();
+    for s in settings::ALL {
+        let v = settings::get(&mut app.conn(), *s).unwrap().to_string();
+        form.push((format!("seen.{}", s.key), v.clone()));
+        if !(s.is_bool() && v == "0") {
+            form.push((s.key.to_string(), v));
+        }
+    }
+    for (k, v) in changes {
+        match form.iter_mut().find(|(key, _)| key == k) {
+            Some(f) => f.1 = v.to_string(),
+            None => form.push((k.to_string(), v.to_string())),
+        }
+    }
+    form
+}
+
+app_test! {
+    /// Two admins save the settings form, both opened before either saved:
+    /// one sets the notice days, the other the retention years; both
+    /// changes stand. A stale form that puts another value over a setting
+    /// changed meanwhile is refused (409) beside that setting, with what was
+    /// typed kept, and changes nothing.
+    async fn two_saves_of_the_settings_lose_no_update(app) {
+        use aixin::settings;
+        use crate::forms_kept::pairs;
+        let (a, b) = two_admins(&app).await;
+        assert_eq!(a.get("/settings").await.status, 200);
+        let form_a = settings_form(&app, &[("notice_days", "9")]);
+        let form_b = settings_form(&app, &[("retention_years", "3")]);
+        let stale = settings_form(&app, &[("notice_days", "5"), ("photo_days", "30")]);
+        let (fields_a, fields_b) = (pairs(&form_a), pairs(&form_b));
+        let (x, y) = tokio::join!(a.post("/settings", &fields_a), b.post("/settings", &fields_b));
+        assert_eq!((x.status, y.status), (303, 303), "{}\n{}", x.body, y.body);
+        assert_eq!(settings::get(&mut app.conn(), settings::NOTICE_DAYS).unwrap(), 9, "A's change stands");
+        assert_eq!(settings::get(&mut app.conn(), settings::RETENTION_YEARS).unwrap(), 3, "B's change stands");
+
+        let told = b.post("/settings", &pairs(&stale)).await;
+        assert_eq!(told.status, 409, "{}", told.body);
+        told.assert_contains("在您打开表单后已被别人改为 9");
+        told.assert_contains(r#"data-field="settings.notice_days""#);
+        told.assert_contains(r#"value="5""#);
+        told.assert_contains(r#"value="30""#);
+        assert_eq!(settings::get(&mut app.conn(), settings::NOTICE_DAYS).unwrap(), 9, "nothing changed");
+        assert_eq!(settings::get(&mut app.conn(), settings::PHOTO_DAYS).unwrap(), 365, "nothing changed");
+        assert_eq!(settings::get(&mut app.conn(), settings::RETENTION_YEARS).unwrap(), 3, "the stale blank-over is not a change");
+    }
+}
+
+app_test! {
+    /// Two admins save one user's edit form, opened at the same version (one
+    /// renames them, the other moves them to another area): one save stands,
+    /// the other is told the user changed (409) with what they typed kept.
+    async fn two_edits_of_one_user_lose_no_update(app) {
+        use aixin::db::schema::users;
+        use crate::forms_kept::version_in;
+        let [_, _, town, village] = app.area_chain("改人");
+        let id = app.user("cun-guan", Role::Official, Some(&village), None);
+        let (a, b) = two_admins(&app).await;
+        let action = format!("/users/{id}/assign");
+        let page_a = a.get(&format!("/users/{id}")).await;
+        let page_b = b.get(&format!("/users/{id}")).await;
+        let (va, vb) = (version_in(&page_a.body, &action), version_in(&page_b.body, &action));
+        assert_eq!(va, vb);
+        let form_a = [("version", va.as_str()), ("display_name", "王村官"), ("role", "official"), ("area_id", village.as_str())];
+        let shown: String = users::table.find(&id).select(users::display_name).first(&mut app.conn()).unwrap();
+        let form_b = [("version", vb.as_str()), ("display_name", shown.as_str()), ("role", "official"), ("area_id", town.as_str())];
+        let (x, y) = tokio::join!(a.post(&action, &form_a), b.post(&action, &form_b));
+        let mut statuses = [x.status, y.status];
+        statuses.sort();
+        assert_eq!(statuses, [303, 409], "one saved, one told: {}\n{}", x.body, y.body);
+        let told = if x.status == 409 { &x } else { &y };
+        told.assert_contains("“cun-guan”在您打开表单后已被别人修改");
+        let (name, area): (String, Option<String>) = users::table
+            .find(&id)
+            .select((users::display_name, users::area_id))
+            .first(&mut app.conn())
+            .unwrap();
+        if x.status == 303 {
+            assert_eq!((name.as_str(), area.as_deref()), ("王村官", Some(village.as_str())));
+        } else {
+            assert_eq!((name.as_str(), area.as_deref()), (shown.as_str(), Some(town.as_str())));
+            told.assert_contains(r#"value="王村官""#);
+        }
+        // The one told saves again from the page that told them: it goes through.
+        let again_v = version_in(&told.body, &action);
+        let again = if x.status == 409 {
+            a.post(&action, &[("version", again_v.as_str()), ("display_name", "王村官"), ("role", "official"), ("area_id", town.as_str())]).await
+        } else {
+            b.post(&action, &[("version", again_v.as_str()), ("display_name", "王村官"), ("role", "official"), ("area_id", town.as_str())]).await
+        };
+        assert_eq!(again.status, 303, "{}", again.body);
+    }
+}
+
+app_test! {
+    /// Two people key in counts on one sheet, both opened blank: one counts
+    /// the soap, the other the towels, and neither's blank box erases the
+    /// other's count. A form opened earlier that puts another number over a
+    /// count entered meanwhile is refused (409) naming the line, with what
+    /// was typed kept.
+    async fn two_count_forms_of_one_stocktake_lose_no_count(app) {
+        use aixin::db::schema::stocktake_lines;
+        use crate::forms_kept::pairs;
+        let [_, _, town, _] = app.area_chain("并盘");
+        let store = app.store("并盘超市", &town);
+        let (soap, towel) = {
+            let mut c = app.conn();
+            let soap = crate::stock::item(&mut c, "肥皂", "块", "3");
+            let towel = crate::stock::item(&mut c, "毛巾", "条", "5");
+            let d = crate::stock::donor(&mut c, "并盘捐赠人");
+            crate::stock::donate(&mut c, &store, &d, &[(&soap, 50), (&towel, 60)]);
+            (soap, towel)
+        };
+        let (a, b) = two_admins(&app).await;
+        let started = a.post(&format!("/stores/{store}/stocktakes"), &[]).await;
+        let id = started.location.expect("to the sheet").trim_start_matches("/stocktakes/").to_string();
+        let action = format!("/stocktakes/{id}/counts");
+        let page = b.get(&format!("/stocktakes/{id}")).await;
+        page.assert_contains(&format!(r#"name="seen.count_{soap}" value="""#));
+        let form = |x: &str, y: &str| vec![
+            (format!("seen.count_{soap}"), String::new()), (format!("seen.count_{towel}"), String::new()),
+            ("seen.counted_by".to_string(), String::new()), ("seen.witnessed_by".to_string(), String::new()),
+            (format!("count_{soap}"), x.to_string()), (format!("count_{towel}"), y.to_string()),
+            ("counted_by".to_string(), "老王".to_string()), ("witnessed_by".to_string(), String::new()),
+        ];
+        let (form_a, form_b, stale) = (form("42", ""), form("", "58"), form("40", ""));
+        let (fields_a, fields_b) = (pairs(&form_a), pairs(&form_b));
+        let (x, y) = tokio::join!(a.post(&action, &fields_a), b.post(&action, &fields_b));
+        assert_eq!((x.status, y.status), (303, 303), "{}\n{}", x.body, y.body);
+        let counted = |item: &str| -> Option<i64> {
+            stocktake_lines::table
+                .find((id.as_str(), item))
+                .select(stocktake_lines::counted)
+                .first(&mut app.conn())
+                .unwrap()
+        };
+        assert_eq!((counted(&soap), counted(&towel)), (Some(42), Some(58)), "both counts stand");
+
+        let told = b.post(&action, &pairs(&stale)).await;
+        assert_eq!(told.status, 409, "{}", told.body);
+        told.assert_contains("“肥皂”的实盘数量在您打开表单后已被别人填为 42");
+        told.assert_contains(r#"value="40""#);
+        assert_eq!((counted(&soap), counted(&towel)), (Some(42), Some(58)), "nothing changed");
+    }
+}
+
+/// An official's pending award (proposed on their page), with its id.
+async fn pending_award(app: &TestApp, prefix: &str) -> (Client, String) {
+    use aixin::db::schema::awards;
+    let [_, _, _, village] = app.area_chain(prefix);
+    let h = app.household(&format!("{prefix}户"), &village);
+    app.rule("B01", "参加村集体劳动", 5, None);
+    app.rule("B02", "志愿服务", 3, None);
+    app.user("pa-off", Role::Official, Some(&village), None);
+    let official = app.client();
+    official.login("pa-off", PASSWORD).await;
+    let key = uuid::Uuid::new_v4().to_string();
+    let day = today().to_string();
+    let done = official
+        .post(
+            "/awards",
+            &[
+                ("household_id", h.as_str()),
+                ("rule_code", "B01"),
+                ("occurred_on", &day),
+                ("note", "打扫村道"),
+                ("key", &key),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let id: String = awards::table
+        .filter(awards::household_id.eq(&h))
+        .select(awards::id)
+        .first(&mut app.conn())
+        .unwrap();
+    (official, id)
+}
+
+app_test! {
+    /// The same award's edit form saved from two tabs, opened at the same
+    /// version (one changes the rule, the other the note): one save stands,
+    /// the other is told (409) with what was typed kept beside its fields.
+    async fn two_edits_of_one_award_lose_no_update(app) {
+        use aixin::db::schema::awards;
+        use crate::forms_kept::version_in;
+        let (official, id) = pending_award(&app, "两页").await;
+        let action = format!("/awards/{id}");
+        let page = official.get(&format!("/awards/{id}/edit")).await;
+        let v = version_in(&page.body, &action);
+        let day = today().to_string();
+        let form_a = [("version", v.as_str()), ("rule_code", "B02"), ("occurred_on", &day), ("note", "打扫村道")];
+        let form_b = [("version", v.as_str()), ("rule_code", "B01"), ("occurred_on", &day), ("note", "清理河道")];
+        let (x, y) = tokio::join!(official.post(&action, &form_a), official.post(&action, &form_b));
+        let mut statuses = [x.status, y.status];
+        statuses.sort();
+        assert_eq!(statuses, [303, 409], "one saved, one told: {}\n{}", x.body, y.body);
+        let told = if x.status == 409 { &x } else { &y };
+        told.assert_contains(r#"id="form-errors""#);
+        let (code, note): (String, String) = awards::table.find(&id).select((awards::rule_code, awards::note)).first(&mut app.conn()).unwrap();
+        if x.status == 303 {
+            assert_eq!((code.as_str(), note.as_str()), ("B02", "打扫村道"));
+            told.assert_contains(r#"value="清理河道""#);
+        } else {
+            assert_eq!((code.as_str(), note.as_str()), ("B01", "清理河道"));
+            told.assert_contains(r#"<option value="B02" selected>"#);
+        }
+    }
+}

@@ -506,6 +506,19 @@ struct EditPage<'a> {
     award: aw::Award,
     household: HouseholdRow,
     rules: Vec<(Rule, String)>,
+    /// What the form shows: the award, or what was typed when refused.
+    typed: ProposeForm,
+    errors: FormErrors,
+}
+
+impl EditPage<'_> {
+    /// Whether the rule typed is one the list offers (a refused unknown
+    /// code is kept as its own choice).
+    fn rule_listed(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|(r, _)| r.code == self.typed.rule_code)
+    }
 }
 
 pub async fn edit_form(
@@ -516,6 +529,19 @@ pub async fn edit_form(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ProposeAwards)?;
     let id: AwardId = path_id(&id)?;
+    edit_page(req, user, state, id, None).await
+}
+
+/// An award's edit form; `refused` shows a refused save again (422, or 409
+/// when the award changed meanwhile) with what was typed and every error
+/// beside its field.
+async fn edit_page(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: AwardId,
+    refused: Option<(ProposeForm, FieldError)>,
+) -> Result<HttpResponse, AppError> {
     let actor = user.actor();
     let (award, household, rules) = run(&state, move |c| {
         let award = aw::find(c, &id)?.ok_or(AppError::NotFound)?;
@@ -531,14 +557,36 @@ pub async fn edit_form(
         return Err(AppError::Forbidden);
     }
     let ctx = PageCtx::build(&req, Some(&user));
-    render(
+    let (typed, errors) = match refused {
+        Some((mut f, e)) => {
+            // Saved again, the form is checked against the award as it is
+            // now (the refusal said that it changed).
+            f.version = award.version.to_string();
+            (f, FormErrors::new(ctx.lang, &e))
+        }
+        None => (
+            ProposeForm {
+                rule_code: award.rule_code.clone(),
+                occurred_on: award.occurred_on.to_string(),
+                note: award.note.clone(),
+                version: award.version.to_string(),
+                ..ProposeForm::default()
+            },
+            FormErrors::default(),
+        ),
+    };
+    let status = errors.status();
+    render_with_status(
         &ctx,
         &EditPage {
             ctx: &ctx,
             award,
             household,
             rules,
+            typed,
+            errors,
         },
+        status,
     )
 }
 
@@ -553,17 +601,42 @@ pub async fn edit(
     let id: AwardId = path_id(&id)?;
     let back = format!("/awards/{id}/edit");
     let f = form.0;
+    let typed = f.clone();
     let day = today(&state);
     let u = user.actor();
+    let target = id.clone();
     let result = run(&state, move |c| {
-        let p = aw::parse_proposal(&f.rule_code, &f.occurred_on, &f.note, day)?;
-        let seen = seen_version(&f.version)?;
-        aw::edit_seen(c, &u, &id, &p, Some(seen))?;
+        // Every field is checked, so all that is wrong shows at once (an
+        // unknown rule with the rest).
+        let mut checks = crate::domain::FieldChecks::new();
+        let seen = checks.take(seen_version(&f.version));
+        let p = checks.take(aw::parse_proposal(
+            &f.rule_code,
+            &f.occurred_on,
+            &f.note,
+            day,
+        ));
+        let code = f.rule_code.trim();
+        if !checks.is_clean()
+            && !code.is_empty()
+            && !checks.has("field.rule")
+            && points::current_rule(c, code)?.is_none()
+        {
+            checks.push(FieldError::new("field.rule", "error.rule_unknown"));
+        }
+        checks.finish()?;
+        let (Some(seen), Some(p)) = (seen, p) else {
+            unreachable!("a clean form parsed every field")
+        };
+        aw::edit_seen(c, &u, &target, &p, Some(seen))?;
         Ok(())
     })
-    .await
-    .map(|_| flash_ok(&req, "/awards", "flash.award_edited", &[]));
-    or_flash(&req, &back, result)
+    .await;
+    match result {
+        Ok(()) => Ok(flash_ok(&req, "/awards", "flash.award_edited", &[])),
+        Err(AppError::Invalid(e)) => edit_page(req, user, state, id, Some((typed, e))).await,
+        Err(e) => or_flash(&req, &back, Err(e)),
+    }
 }
 
 #[derive(Deserialize)]

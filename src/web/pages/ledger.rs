@@ -536,9 +536,20 @@ pub async fn settings_save(
         }
         checks.finish()?;
         settings::check_together(&parsed)?;
-        for (s, v) in parsed {
-            settings::set(c, &ctx, s, v)?;
-        }
+        // Each value names the value the form showed, so a change someone
+        // else made meanwhile is kept or refused, never overwritten.
+        let typed: Vec<settings::Typed> = parsed
+            .into_iter()
+            .map(|(s, value)| settings::Typed {
+                setting: s,
+                value,
+                seen: form
+                    .iter()
+                    .find(|(k, _)| k.strip_prefix("seen.") == Some(s.key))
+                    .and_then(|(_, v)| v.trim().parse().ok()),
+            })
+            .collect();
+        settings::save_form(c, &ctx, &typed)?;
         Ok(())
     })
     .await

@@ -160,7 +160,12 @@ async fn edit_page(
         &EditPage {
             ctx: &ctx,
             f: refused
-                .map(|r| r.0)
+                .map(|(mut f, _)| {
+                    // Saved again, the form is checked against the rule as
+                    // it is now (the refusal said that it changed).
+                    f.version = rule.version.to_string();
+                    f
+                })
                 .unwrap_or_else(|| RuleForm::from(&rule)),
             rule,
             versions,
@@ -187,8 +192,10 @@ pub async fn edit(
     let ctx = user.actor();
     let rule_code = code.clone();
     let result = run(&state, move |c| {
+        // The edit names the version it was made on.
+        let seen = super::awards::seen_version_if_given(&f.version)?;
         let input = points::parse_rule_form(c, &f)?;
-        Ok(points::edit_rule(c, &ctx, &rule_code, &input)?)
+        Ok(points::edit_rule(c, &ctx, &rule_code, &input, seen)?)
     })
     .await;
     match result {

@@ -163,6 +163,21 @@ pub async fn save_counts(
     };
     let counted_by = field("counted_by");
     let witnessed_by = field("witnessed_by");
+    // What the form showed when it was opened (older pages do not say).
+    let seen = fields
+        .iter()
+        .any(|(k, _)| k.starts_with("seen."))
+        .then(|| stocktake::SeenCounts {
+            counted_by: field("seen.counted_by"),
+            witnessed_by: field("seen.witnessed_by"),
+            counts: fields
+                .iter()
+                .filter_map(|(k, v)| {
+                    k.strip_prefix("seen.count_")
+                        .map(|id| (id.to_string(), v.clone()))
+                })
+                .collect(),
+        });
     let counts: Vec<(String, String)> = fields
         .into_iter()
         .filter_map(|(k, v)| k.strip_prefix("count_").map(|id| (id.to_string(), v)))
@@ -173,7 +188,14 @@ pub async fn save_counts(
             counted_by: &counted_by,
             witnessed_by: &witnessed_by,
         };
-        Ok(stocktake::save_counts(c, &ctx, &st.id, &who, &counts)?)
+        Ok(stocktake::save_counts_seen(
+            c,
+            &ctx,
+            &st.id,
+            &who,
+            &counts,
+            seen.as_ref(),
+        )?)
     })
     .await
     .map(|_| flash_ok(&req, &back, "flash.counts_saved", &[]));

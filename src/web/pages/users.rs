@@ -377,6 +377,9 @@ pub struct AssignForm {
     store_id: String,
     #[serde(default)]
     display_name: String,
+    /// The user's version when the edit form was opened.
+    #[serde(default)]
+    version: String,
 }
 
 pub async fn assign(
@@ -418,15 +421,9 @@ pub async fn assign(
         let (Some(assignment), Some(display)) = (assignment, display) else {
             unreachable!("a clean form parsed every field")
         };
-        if display != subject.display_name {
-            users::set_display_name(c, &ctx, &id, &display)?;
-        }
-        let changed = subject.role != assignment.role.as_str()
-            || subject.area_id != assignment.area_id
-            || subject.store_id != assignment.store_id;
-        if changed {
-            users::assign(c, &ctx, &id, &assignment)?;
-        }
+        // The edit names the version it was made on.
+        let seen = super::awards::seen_version_if_given(&f.version)?;
+        users::save_edit(c, &ctx, &id, &display, &assignment, seen)?;
         Ok(subject.username)
     })
     .await
