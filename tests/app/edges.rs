@@ -230,3 +230,47 @@ app_test! {
         assert!(!js.body.contains("localStorage") && !js.body.contains("sessionStorage"));
     }
 }
+
+app_test! {
+    async fn a_field_sent_twice_or_a_form_too_large_is_refused_plainly(app) {
+        let [_, _, _, village] = app.area_chain("重复");
+        app.user("li", Role::Official, Some(&village), None);
+        let c = app.client();
+        c.login("li", PASSWORD).await;
+        let before = count_households(&app);
+        // A field sent twice names the field (422), in both languages.
+        let page = c.post("/households", &[
+            ("head_name", "甲"), ("head_name", "乙"), ("id_number", &test_id_number()),
+            ("area_id", &village), ("members", "2"),
+        ]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("户主姓名");
+        page.assert_contains("填写了两次");
+        // A form over the limit: a page saying so and naming the limit,
+        // with the way back to the page it came from; nothing saved.
+        let notes = "很".repeat(100_000);
+        let token = c.csrf().await;
+        let res = c
+            .http
+            .post(app.url("/households"))
+            .header("Referer", app.url("/households/new"))
+            .form(&[("csrf", token.as_str()), ("head_name", "丙"), ("notes", &notes)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 413);
+        let body = res.text().await.unwrap();
+        assert!(body.contains("表单太大") && body.contains("256 KiB"), "{body}");
+        assert!(body.contains("href=\"/households/new\""), "{body}");
+        assert_eq!(count_households(&app), before);
+    }
+}
+
+fn count_households(app: &TestApp) -> i64 {
+    use aixin::db::schema::households;
+    use diesel::prelude::*;
+    households::table
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap()
+}
