@@ -274,3 +274,26 @@ fn count_households(app: &TestApp) -> i64 {
         .get_result(&mut app.conn())
         .unwrap()
 }
+
+app_test! {
+    async fn a_setting_or_export_format_not_offered_is_refused_naming_it(app) {
+        let [_, _, town, _] = app.area_chain("格式");
+        let store = app.store("格式超市", &town);
+        app.user("boss", Role::Admin, None, None);
+        let c = app.client();
+        c.login("boss", PASSWORD).await;
+        // A setting that is not one of its choices: the form again, named.
+        let page = c.post("/stocktake-settings", &[("show_expected", "abc")]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("盘点表上显示账面数量：请从列表中选择一项");
+        assert!(!page.body.contains("设置已保存"), "{}", page.body);
+        assert_eq!(c.post("/stocktake-settings", &[("show_expected", "1")]).await.status, 303);
+        // An export format not offered names it and the ones that are.
+        let page = c.get(&format!("/stores/{store}/movements/export?format=pdf")).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("导出格式：不支持“pdf”，只能导出为 CSV 或 XLSX");
+        c.post("/lang", &[("lang", "en"), ("back", "/")]).await;
+        let page = c.get(&format!("/stores/{store}/movements/export?format=pdf")).await;
+        page.assert_contains("the accepted formats are CSV and XLSX");
+    }
+}
