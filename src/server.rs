@@ -17,31 +17,35 @@ pub fn serve(
 ) -> std::io::Result<Server> {
     let state = web::Data::new(state);
     let mut server = HttpServer::new(move || {
-        let mut app = App::new()
-            .app_data(state.clone())
-            // Malformed query strings, paths, forms and JSON answer the app's
-            // error page in the user's language, never the framework's text.
-            .app_data(
-                web::FormConfig::default()
-                    .limit(256 * 1024)
-                    .error_handler(|e, _| AppError::BadRequest(e.to_string()).into()),
-            )
-            .app_data(
-                web::QueryConfig::default()
-                    .error_handler(|e, _| AppError::BadRequest(e.to_string()).into()),
-            )
-            .app_data(
-                web::PathConfig::default()
-                    .error_handler(|e, _| AppError::BadRequest(e.to_string()).into()),
-            )
-            .app_data(
-                web::JsonConfig::default()
-                    .limit(256 * 1024)
-                    .error_handler(|e, _| AppError::BadRequest(e.to_string()).into()),
-            )
-            .wrap(actix_web::middleware::from_fn(middleware::request_context))
-            // The JSON API: its own scope, errors and (Bearer) authentication.
-            .service(crate::api::service());
+        let mut app =
+            App::new()
+                .app_data(state.clone())
+                // Malformed query strings, paths, forms and JSON answer the app's
+                // error page in the user's language, never the framework's text.
+                .app_data(web::FormConfig::default().limit(256 * 1024).error_handler(
+                    |e, _| match e {
+                        actix_web::error::UrlencodedError::Overflow { limit, .. } => {
+                            AppError::TooLarge { limit }.into()
+                        }
+                        e => AppError::BadRequest(e.to_string()).into(),
+                    },
+                ))
+                .app_data(
+                    web::QueryConfig::default()
+                        .error_handler(|e, _| AppError::BadRequest(e.to_string()).into()),
+                )
+                .app_data(
+                    web::PathConfig::default()
+                        .error_handler(|e, _| AppError::BadRequest(e.to_string()).into()),
+                )
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(256 * 1024)
+                        .error_handler(|e, _| AppError::BadRequest(e.to_string()).into()),
+                )
+                .wrap(actix_web::middleware::from_fn(middleware::request_context))
+                // The JSON API: its own scope, errors and (Bearer) authentication.
+                .service(crate::api::service());
         for r in routes::table() {
             app = app.route(r.path, (r.make)());
         }

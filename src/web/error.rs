@@ -26,6 +26,10 @@ pub enum AppError {
     MethodNotAllowed { allow: String },
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// A form larger than the server takes (`limit` bytes): answered with
+    /// a page naming the limit and a way back, never the generic refusal.
+    #[error("form too large (limit {limit} bytes)")]
+    TooLarge { limit: usize },
     #[error("invalid field {}", .0.field)]
     Invalid(FieldError),
     #[error("database unavailable: {0}")]
@@ -49,6 +53,7 @@ impl AppError {
             AppError::BadRequest(_) | AppError::Invalid(_) => {
                 ("error.bad_request_title", "error.bad_request_text")
             }
+            AppError::TooLarge { .. } => ("error.too_large_title", "error.too_large_text"),
             AppError::Unavailable(_) => ("error.unavailable_title", "error.unavailable_text"),
             _ => ("error.internal_title", "error.internal_text"),
         }
@@ -65,6 +70,7 @@ impl ResponseError for AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

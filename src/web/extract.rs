@@ -217,11 +217,16 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
         let body = web::Bytes::from_request(&req, payload);
         Box::pin(async move {
             let expected = expected_csrf(&req).await?;
-            let body = body
-                .await
-                .map_err(|e| AppError::BadRequest(e.to_string()))?;
+            let body =
+                body.await
+                    .map_err(|e| match e.as_error::<actix_web::error::PayloadError>() {
+                        Some(actix_web::error::PayloadError::Overflow) => {
+                            AppError::TooLarge { limit: FORM_LIMIT }
+                        }
+                        _ => AppError::BadRequest(e.to_string()),
+                    })?;
             if body.len() > FORM_LIMIT {
-                return Err(AppError::BadRequest("form too large".into()));
+                return Err(AppError::TooLarge { limit: FORM_LIMIT });
             }
             let given = serde_urlencoded::from_bytes::<CsrfField>(&body)
                 .map(|f| f.csrf)
@@ -242,7 +247,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
             };
             serde_urlencoded::from_bytes::<T>(&body)
                 .map(CsrfForm)
-                .map_err(|e| AppError::BadRequest(e.to_string()))
+                .map_err(|e| refusal_of(&e.to_string()))
         })
     }
 }
@@ -375,6 +380,19 @@ fn field_refusal(name: &str, key: &'static str) -> AppError {
     AppError::Invalid(crate::domain::FieldError::new("auth.form_field", key).arg("field", label))
 }
 
+/// What a form that could not be read answers: a field sent twice
+/// (`a=1&a=2` for a field that takes one value) is refused naming the
+/// field (422); anything else is a malformed request.
+fn refusal_of(serde_error: &str) -> AppError {
+    match serde_error
+        .strip_prefix("duplicate field `")
+        .and_then(|rest| rest.split_once('`'))
+    {
+        Some((name, _)) => field_refusal(name, "auth.sent_twice_in"),
+        None => AppError::BadRequest(serde_error.to_string()),
+    }
+}
+
 /// One name or value of a url-encoded form as bytes: `+` is a space and
 /// `%XY` the byte XY (a `%` not followed by two hex digits stays as it is,
 /// as browsers and the form parser read it).
@@ -403,6 +421,23 @@ fn url_decode(raw: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_field_sent_twice_is_refused_naming_it() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct F {
+            head_name: String,
+        }
+        let e = serde_urlencoded::from_str::<F>("head_name=a&head_name=b").unwrap_err();
+        match refusal_of(&e.to_string()) {
+            AppError::Invalid(f) => {
+                assert_eq!(f.key, "auth.sent_twice_in");
+                assert_eq!(f.arg_value("field"), Some("@field.head_name"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn forms_that_are_not_utf8_are_refused_naming_the_field() {

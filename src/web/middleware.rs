@@ -12,7 +12,7 @@ use actix_web::{Error, HttpMessage, HttpResponse};
 
 use super::error::AppError;
 use super::extract::{audit_ctx, state};
-use super::page::{PageCtx, render_error_page};
+use super::page::{PageCtx, came_from, render_error_page};
 use super::run;
 use crate::audit;
 
@@ -111,7 +111,7 @@ pub async fn request_context(
             }
             let user = super::extract::maybe_user(&http_req).await.ok().flatten();
             let ctx = PageCtx::build(&http_req, user.as_deref());
-            let mut page = render_error_page(&ctx, status, app_error);
+            let mut page = render_error_page(&ctx, status, app_error, came_from(&http_req));
             if let AppError::MethodNotAllowed { allow } = app_error
                 && let Ok(v) = HeaderValue::from_str(allow)
             {

@@ -435,12 +435,47 @@ struct ErrorPage<'a> {
     title_key: &'static str,
     text_key: &'static str,
     detail: Option<String>,
+    /// The page the refused request came from (this site's, from its
+    /// `Referer`), offered as the way back where it helps.
+    back: Option<String>,
 }
 
-pub fn render_error_page(ctx: &PageCtx, status: StatusCode, e: &AppError) -> HttpResponse {
+/// The path (with query) of the page a request came from, when the
+/// `Referer` names a page of this same site; otherwise none.
+pub fn came_from(req: &actix_web::HttpRequest) -> Option<String> {
+    let referer = req
+        .headers()
+        .get(actix_web::http::header::REFERER)?
+        .to_str()
+        .ok()?;
+    let rest = referer
+        .strip_prefix("https://")
+        .or_else(|| referer.strip_prefix("http://"))?;
+    let host = req.connection_info().host().to_string();
+    let path = rest.strip_prefix(host.as_str())?;
+    (path.starts_with('/') && !path.starts_with("//")).then(|| path.to_string())
+}
+
+/// The error page for `e`, answering `status`; `back` is the page the
+/// request came from (see [`came_from`]), linked for a refused form.
+pub fn render_error_page(
+    ctx: &PageCtx,
+    status: StatusCode,
+    e: &AppError,
+    back: Option<String>,
+) -> HttpResponse {
     let (title_key, text_key) = e.page_keys();
     let detail = match e {
         AppError::Invalid(f) => Some(i18n::field_error(ctx.lang, f)),
+        AppError::TooLarge { limit } => Some(i18n::tf(
+            ctx.lang,
+            "error.too_large_detail",
+            &[("max", format!("{} KiB", limit / 1024))],
+        )),
+        _ => None,
+    };
+    let back = match e {
+        AppError::Invalid(_) | AppError::TooLarge { .. } | AppError::BadRequest(_) => back,
         _ => None,
     };
     let page = ErrorPage {
@@ -449,6 +484,7 @@ pub fn render_error_page(ctx: &PageCtx, status: StatusCode, e: &AppError) -> Htt
         title_key,
         text_key,
         detail,
+        back,
     };
     match render_with_status(ctx, &page, status) {
         Ok(res) => res,

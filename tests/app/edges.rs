@@ -230,3 +230,70 @@ app_test! {
         assert!(!js.body.contains("localStorage") && !js.body.contains("sessionStorage"));
     }
 }
+
+app_test! {
+    async fn a_field_sent_twice_or_a_form_too_large_is_refused_plainly(app) {
+        let [_, _, _, village] = app.area_chain("重复");
+        app.user("li", Role::Official, Some(&village), None);
+        let c = app.client();
+        c.login("li", PASSWORD).await;
+        let before = count_households(&app);
+        // A field sent twice names the field (422), in both languages.
+        let page = c.post("/households", &[
+            ("head_name", "甲"), ("head_name", "乙"), ("id_number", &test_id_number()),
+            ("area_id", &village), ("members", "2"),
+        ]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("户主姓名");
+        page.assert_contains("填写了两次");
+        // A form over the limit: a page saying so and naming the limit,
+        // with the way back to the page it came from; nothing saved.
+        let notes = "很".repeat(100_000);
+        let token = c.csrf().await;
+        let res = c
+            .http
+            .post(app.url("/households"))
+            .header("Referer", app.url("/households/new"))
+            .form(&[("csrf", token.as_str()), ("head_name", "丙"), ("notes", &notes)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 413);
+        let body = res.text().await.unwrap();
+        assert!(body.contains("表单太大") && body.contains("256 KiB"), "{body}");
+        assert!(body.contains("href=\"/households/new\""), "{body}");
+        assert_eq!(count_households(&app), before);
+    }
+}
+
+fn count_households(app: &TestApp) -> i64 {
+    use aixin::db::schema::households;
+    use diesel::prelude::*;
+    households::table
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap()
+}
+
+app_test! {
+    async fn a_setting_or_export_format_not_offered_is_refused_naming_it(app) {
+        let [_, _, town, _] = app.area_chain("格式");
+        let store = app.store("格式超市", &town);
+        app.user("boss", Role::Admin, None, None);
+        let c = app.client();
+        c.login("boss", PASSWORD).await;
+        // A setting that is not one of its choices: the form again, named.
+        let page = c.post("/stocktake-settings", &[("show_expected", "abc")]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("盘点表上显示账面数量：请从列表中选择一项");
+        assert!(!page.body.contains("设置已保存"), "{}", page.body);
+        assert_eq!(c.post("/stocktake-settings", &[("show_expected", "1")]).await.status, 303);
+        // An export format not offered names it and the ones that are.
+        let page = c.get(&format!("/stores/{store}/movements/export?format=pdf")).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("导出格式：不支持“pdf”，只能导出为 CSV 或 XLSX");
+        c.post("/lang", &[("lang", "en"), ("back", "/")]).await;
+        let page = c.get(&format!("/stores/{store}/movements/export?format=pdf")).await;
+        page.assert_contains("the accepted formats are CSV and XLSX");
+    }
+}

@@ -541,3 +541,27 @@ app_test! {
         assert!(!page.body.contains(r#"id="card-pages""#), "one page needs no pager");
     }
 }
+
+app_test! {
+    async fn a_reviewer_refused_an_award_outside_the_area_is_not_told_whose_it_is(app) {
+        let (_, _, ids) = village_with_households(&app, 1);
+        let [_, _, elsewhere, _] = app.area_chain("远处");
+        app.user("far_reviewer", Role::Reviewer, Some(&elsewhere), None);
+        let official = app.client();
+        official.login("official", PASSWORD).await;
+        let day = today().to_string();
+        let page = official.get(&format!("/awards/new?household_id={}", ids[0])).await;
+        let key = hidden(&page.body, "key");
+        let done = official.post("/awards", &[("household_id", &ids[0]), ("rule_code", "B01"), ("occurred_on", &day), ("note", "打扫村道"), ("key", &key)]).await;
+        assert_eq!(done.status, 303, "{}", done.body);
+        let (id, v): (String, i64) = awards::table.select((awards::id, awards::version)).first(&mut app.conn()).unwrap();
+        let reviewer = app.client();
+        reviewer.login("far_reviewer", PASSWORD).await;
+        let page = reviewer.post("/review", &[("decision", "approve"), ("id", &id), (&format!("v:{id}"), &v.to_string())]).await;
+        assert!(matches!(page.status, 403 | 409 | 422), "{}", page.body);
+        page.assert_contains("所选的一项申报不在您的负责范围内");
+        assert!(!page.body.contains("批量户0"), "the household is not named: {}", page.body);
+        let status: String = awards::table.select(awards::status).first(&mut app.conn()).unwrap();
+        assert_eq!(status, "pending");
+    }
+}

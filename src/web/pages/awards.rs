@@ -996,9 +996,16 @@ pub async fn review(
             // Each award that could not be decided is named once (its
             // household), with why; it stays ticked for another try. A
             // refused reason is said once, beside the reason.
+            // An award outside the reviewer's area is never named: its
+            // household is not the reviewer's to see.
+            let not_yours = |e: &FieldError| e.key == "error.household_not_yours";
             let ticked: Vec<String> = failed.iter().map(|(id, _)| id.clone()).collect();
             let names: std::collections::HashMap<String, String> = run(&state, {
-                let ids = ticked.clone();
+                let ids: Vec<String> = failed
+                    .iter()
+                    .filter(|(_, e)| !not_yours(e))
+                    .map(|(id, _)| id.clone())
+                    .collect();
                 move |c| Ok(aw::household_names(c, &ids)?)
             })
             .await?
@@ -1018,10 +1025,17 @@ pub async fn review(
                     .iter()
                     .filter(|(_, e)| e.field != "field.reason")
                     .map(|(id, e)| {
-                        (
-                            names.get(id).cloned().unwrap_or_default(),
-                            crate::i18n::tf(lang, e.key, &e.args),
-                        )
+                        if not_yours(e) {
+                            (
+                                String::new(),
+                                crate::i18n::t(lang, "error.award_not_yours").to_string(),
+                            )
+                        } else {
+                            (
+                                names.get(id).cloned().unwrap_or_default(),
+                                crate::i18n::tf(lang, e.key, &e.args),
+                            )
+                        }
                     }),
             );
             let refused = Refusals {

@@ -586,7 +586,13 @@ pub async fn export(
     let xlsx = match q.format.as_str() {
         "xlsx" => true,
         "csv" | "" => false,
-        _ => return Err(AppError::BadRequest("format must be csv or xlsx".into())),
+        other => {
+            let shown: String = other.chars().take(20).collect();
+            return Err(AppError::Invalid(
+                crate::domain::FieldError::new("field.export_format", "error.export_format")
+                    .arg("format", shown),
+            ));
+        }
     };
     let filter = q.filter(state.config.time_zone)?;
     let sid = store.store.id.clone();

@@ -222,7 +222,18 @@ pub async fn stocktake_setting(
     state: web::Data<AppState>,
     form: CsrfForm<StocktakeSettingForm>,
 ) -> Result<HttpResponse, AppError> {
-    let show = form.0.show_expected == "1";
+    user.require(Action::ManageStores)?;
+    let lang = crate::web::extract::lang_of(&req);
+    let show = match form.0.show_expected.as_str() {
+        "1" => true,
+        "0" | "" => false,
+        other => {
+            let e = FieldError::new("field.show_expected", "error.choose_from_list");
+            let typed = vec![("show_expected".to_string(), other.to_string())];
+            let refused = Refused::of_pairs(lang, "stocktake", typed, &e);
+            return list_page(req, user, state, refused).await;
+        }
+    };
     let ctx = user.actor();
     run(&state, move |c| {
         Ok(crate::stock::stocktake::set_show_expected(c, &ctx, show)?)
