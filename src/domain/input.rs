@@ -14,7 +14,7 @@ use super::FieldError;
 /// Characters that take no space and mean nothing in a number or a code:
 /// zero-width space, non-joiner and joiner, word joiner, the byte-order mark
 /// and the soft hyphen.
-fn is_invisible(c: char) -> bool {
+pub fn is_invisible(c: char) -> bool {
     matches!(
         c,
         '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'

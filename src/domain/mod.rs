@@ -364,10 +364,18 @@ impl NewPassword {
     }
 }
 
-/// A name typed by a person (an area, a store, a display name): trimmed,
-/// not empty, not too long.
+/// A name typed by a person (an area, a store, a display name, a head of
+/// household): trimmed, without invisible characters anywhere in it, not
+/// empty, not too long, without control characters.
 pub fn parse_name(field: &'static str, s: &str, max: usize) -> Result<String, FieldError> {
-    let s = input::trim_text(s);
+    // A name is one line a person reads and searches: an invisible
+    // character inside it (李\u{200B}四) would make a second 李四 that
+    // looks the same and is found by nothing, so it goes, as around it.
+    let s: String = input::trim_text(s)
+        .chars()
+        .filter(|c| !input::is_invisible(*c))
+        .collect();
+    let s = s.as_str();
     if s.is_empty() {
         return Err(FieldError::new(field, "error.required"));
     }
@@ -417,6 +425,16 @@ pub fn parse_optional_text(field: &'static str, s: &str, max: usize) -> Result<S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_loses_invisible_characters_inside_it() {
+        assert_eq!(parse_name("f", "李\u{200B}四", 10).unwrap(), "李四");
+        assert_eq!(
+            parse_name("f", "\u{FEFF}王\u{200D}五 ", 10).unwrap(),
+            "王五"
+        );
+        assert!(parse_name("f", "\u{200B}", 10).is_err());
+    }
 
     #[test]
     fn usernames() {

@@ -77,7 +77,7 @@ pub fn xlsx_sheets(
         sheet.set_name(clean)?;
         let first = match title {
             Some(t) => {
-                sheet.write_string_with_format(0, 0, neutralise(t), &bold)?;
+                sheet.write_string_with_format(0, 0, t, &bold)?;
                 2
             }
             None => 0,
@@ -127,7 +127,8 @@ fn fit_columns(
 
 /// Plain numbers as numbers: whole ones, and amounts with decimals (yuan
 /// such as `12.50`, shown with two places). Not those with a leading zero
-/// (ids, card numbers); everything else as neutralised text.
+/// (ids, card numbers); everything else as text, as it is (a spreadsheet's
+/// text cell never runs as a formula; only CSV needs the apostrophe).
 fn write_cell(
     sheet: &mut rust_xlsxwriter::Worksheet,
     row: u32,
@@ -144,7 +145,8 @@ fn write_cell(
             sheet.write_number_with_format(row, col, n, &money)?
         }
         Some((n, false)) => sheet.write_number(row, col, n)?,
-        None => sheet.write_string(row, col, neutralise(v))?,
+        // A text cell is never read as a formula: as it is.
+        None => sheet.write_string(row, col, v)?,
     };
     Ok(())
 }

@@ -155,7 +155,7 @@ fn xlsx_numbers_keep_their_sign() {
             "-12.50".into(),
             "7".into(),
             "-0531".into(),
-            "-x".into(),
+            "=1+2".into(),
         ]],
     )
     .unwrap();
@@ -174,6 +174,8 @@ fn xlsx_numbers_keep_their_sign() {
     // Not numbers: a leading zero (a code) and anything else, kept as text.
     assert_eq!(number(row[4]), None, "{row:?}");
     assert_eq!(number(row[5]), None, "{row:?}");
+    // Text as typed: a text cell never runs, so no CSV apostrophe shows.
+    assert_eq!(row[5], &Data::String("=1+2".into()), "{row:?}");
 }
 
 app_test! {

@@ -655,26 +655,26 @@ pub async fn export(
     .await?;
     let name = format!("stock-{}", chrono::Utc::now().format("%Y%m%d"));
     if xlsx {
+        // A spreadsheet's text cell is never read as a formula: written as
+        // it is (the apostrophe that disarms a CSV cell would show here).
         let mut book = rust_xlsxwriter::Workbook::new();
         let sheet = book.add_worksheet();
         let xl = |e: rust_xlsxwriter::XlsxError| AppError::internal(e);
         for (col, h) in headers.iter().enumerate() {
-            sheet
-                .write_string(0, col as u16, neutralise(h))
-                .map_err(xl)?;
+            sheet.write_string(0, col as u16, h.as_str()).map_err(xl)?;
         }
         for (i, (seq, before, delta, after)) in rows.iter().enumerate() {
             let r = i as u32 + 1;
             sheet.write_number(r, 0, *seq as f64).map_err(xl)?;
             for (j, s) in before.iter().enumerate() {
                 sheet
-                    .write_string(r, 1 + j as u16, neutralise(s))
+                    .write_string(r, 1 + j as u16, s.as_str())
                     .map_err(xl)?;
             }
             sheet.write_number(r, 5, *delta as f64).map_err(xl)?;
             for (j, s) in after.iter().enumerate() {
                 sheet
-                    .write_string(r, 6 + j as u16, neutralise(s))
+                    .write_string(r, 6 + j as u16, s.as_str())
                     .map_err(xl)?;
             }
         }
