@@ -6,7 +6,6 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use crate::areas;
 use crate::audit;
 use crate::auth::{Action, Actor, Forbidden};
 use crate::db::schema::{redemption_lines, redemptions, stock_movements};
@@ -230,6 +229,34 @@ pub fn household_for_card(
     }
 }
 
+/// The household of a card at a store: as `household_for_card`, and where
+/// the scheme serves households only at the stores of their own area
+/// (`settings::REDEEM_IN_STORE_AREA_ONLY`), refused for a household living
+/// outside the store's area: at the look-up as at the confirm, so the
+/// counter never shows the balance of a household it may not serve.
+///
+/// Errors: those of `household_for_card`; `Invalid` on `field.card_no`
+/// (`error.household_outside_store_area`) for a household outside the area.
+pub fn household_at_store(
+    conn: &mut DbConn,
+    actor: &Actor,
+    store: &stores::StoreRow,
+    card_text: &str,
+) -> Result<(HouseholdRow, CardNo), RedeemError> {
+    let (household, card) = household_for_card(conn, actor, card_text)?;
+    if settings::get_bool(conn, settings::REDEEM_IN_STORE_AREA_ONLY)?
+        && !household.area_path.starts_with(&store.area_path)
+    {
+        return Err(
+            FieldError::new("field.card_no", "error.household_outside_store_area")
+                .arg("name", &household.household.head_name)
+                .arg("store", &store.store.name)
+                .into(),
+        );
+    }
+    Ok((household, card))
+}
+
 /// Items a clerk's entry names: a barcode exactly, else a part of the name
 /// as typed, whatever its case (`led` finds `LED灯泡`; `%` finds only a
 /// name with `%` in it), at most 20.
@@ -379,7 +406,7 @@ pub fn redeem(
                 .arg("name", &store.store.name)
                 .into());
         }
-        let (household, card) = household_for_card(c, actor, r.card)?;
+        let (household, card) = household_at_store(c, actor, &store, r.card)?;
         if let Some(named) = r.household_id.map(str::trim).filter(|h| !h.is_empty())
             && named != household.household.id
         {
@@ -388,17 +415,6 @@ pub fn redeem(
                     .arg("card", card.as_str())
                     .into(),
             );
-        }
-        if settings::get_bool(c, settings::REDEEM_IN_STORE_AREA_ONLY)? {
-            let store_area = areas::find(c, &store.store.area_id)?.ok_or(RedeemError::NotFound)?;
-            if !household.area_path.starts_with(&store_area.path) {
-                return Err(
-                    FieldError::new("field.card_no", "error.household_outside_store_area")
-                        .arg("name", &household.household.head_name)
-                        .arg("store", &store.store.name)
-                        .into(),
-                );
-            }
         }
         // Price every line now, from the catalogue (or the store's own price).
         let mut priced = Vec::new();

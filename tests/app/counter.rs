@@ -692,3 +692,28 @@ app_test! {
         assert!(hrefs.iter().all(|h| !h.starts_with("/counter/find") && !h.split('"').next().unwrap().contains(nobody.as_str())), "no link carries the ID number");
     }
 }
+
+app_test! {
+    /// Where households redeem only at their own area's stores, a card from
+    /// elsewhere is refused at the look-up, as at the confirm: the counter
+    /// never shows the balance of a household it may not serve.
+    async fn a_household_outside_the_stores_area_is_refused_at_the_look_up(app) {
+        let k = setup(&app, 5, 5);
+        let [_, _, _, far] = app.area_chain("远处");
+        let stranger = app.household("远方户", &far);
+        fund(&app, &stranger, 321);
+        let card = card_of(&app, &stranger);
+        let clerk = Client::new(&app.url(""));
+        clerk.login("clerk", PASSWORD).await;
+        // Served anywhere (the default): the household opens.
+        clerk.get(&format!("/counter?card={card}")).await.assert_contains(r#"id="balance">321<"#);
+        let console = aixin::auth::Actor::console();
+        aixin::settings::set(&mut app.conn(), &console, aixin::settings::REDEEM_IN_STORE_AREA_ONLY, 1).unwrap();
+        let page = clerk.get(&format!("/counter?card={card}")).await;
+        page.assert_contains("服务范围");
+        assert!(!page.body.contains("id=\"balance\""), "no balance shown: {}", page.body);
+        assert!(!page.body.contains("321"));
+        // The store's own households still open.
+        clerk.get(&format!("/counter?card={}", k.card)).await.assert_contains("id=\"balance\"");
+    }
+}

@@ -152,8 +152,9 @@ async fn show(
         Ok(Some(query)) => {
             let card2 = card.clone();
             let actor = user.actor();
+            let at = store.clone();
             let opened = run(&state, move |c| {
-                let (mut h, _) = redemptions::household_for_card(c, &actor, &card2)?;
+                let (mut h, _) = redemptions::household_at_store(c, &actor, &at, &card2)?;
                 crate::households::name_villages(c, &actor, std::slice::from_mut(&mut h))?;
                 let balance =
                     crate::ledger::balance(c, &crate::ledger::household_account(&h.household.id))?;
@@ -516,8 +517,9 @@ pub async fn basket_action(
     let card2 = card.clone();
     let lines2 = lines.clone();
     let actor = user.actor();
+    let at = store.clone();
     let loaded = run(&state, move |c| {
-        let h = match redemptions::household_for_card(c, &actor, &card2) {
+        let h = match redemptions::household_at_store(c, &actor, &at, &card2) {
             Ok((mut h, _)) => {
                 crate::households::name_villages(c, &actor, std::slice::from_mut(&mut h))?;
                 let b =
