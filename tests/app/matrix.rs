@@ -82,6 +82,7 @@ fn matrix(method: &str, path: &str) -> Option<Who> {
         | ("POST", "/areas/{id}/delete")
         | ("POST", "/areas/{id}/place") => Roles(ADMIN),
         ("GET", "/households")
+        | ("POST", "/households/find")
         | ("GET", "/households/{id}")
         | ("GET", "/households/{id}/card")
         | ("GET", "/households/cards")
@@ -133,6 +134,7 @@ fn matrix(method: &str, path: &str) -> Option<Who> {
         ("POST", "/reports/close") | ("POST", "/reports/reopen") => Roles(ADMIN),
         ("GET", "/counter")
         | ("POST", "/counter")
+        | ("POST", "/counter/find")
         | ("POST", "/redemptions/{id}/void")
         | ("POST", "/stores/{id}/printing") => Roles(ADMIN_CLERK),
         ("GET", "/counter/day") | ("GET", "/redemptions/{id}") => Roles(STOCK_READERS),
