@@ -77,9 +77,9 @@ app_test! {
         // The shared bare name is refused with the choices, as they may be written.
         page.assert_contains("有多个名为“东庄村”的村：东庄村（凤山街道） · 东庄村（龙洞街道）");
         // The preview names each village with its town.
-        page.assert_contains("甲 (东庄村（凤山街道）)");
-        page.assert_contains("乙 (东庄村（龙洞街道）)");
-        page.assert_contains("丙 (西庄村（凤山街道）)");
+        page.assert_contains("甲（东庄村（凤山街道））");
+        page.assert_contains("乙（东庄村（龙洞街道））");
+        page.assert_contains("丙（西庄村（凤山街道））");
         assert_eq!(official.post(&format!("{job}/confirm"), &[]).await.status, 303);
         let page = wait_job(&official, &job).await;
         page.assert_contains("data-state=\"done\"");
@@ -318,7 +318,8 @@ app_test! {
         let pages = [
             "/".to_string(), format!("/stores/{store}"), format!("/stocktakes/{}", s.stocktake), "/operations".to_string(),
             format!("/households/{h}"), "/audit".to_string(), format!("/reports/monthly?month={month}&area_id={city}"),
-            "/signals".to_string(), "/ledger/verify".to_string(),
+            "/signals".to_string(), "/ledger/verify".to_string(), "/stores".to_string(), "/users".to_string(),
+            format!("/stores/{store}/donations/new"), format!("/counter/day?store_id={store}"),
         ];
         let clerk = app.client();
         clerk.login("bd-clerk", PASSWORD).await;
@@ -329,6 +330,11 @@ app_test! {
             let text: Vec<char> = text_of(&page.body).chars().collect();
             for w in text.windows(2) {
                 assert!(!(is_cjk(w[0]) && w[1] == ':'), "{path}: an ASCII colon after {:?}", w[0]);
+            }
+            // Nor an ASCII bracket or comma set after Chinese text.
+            for w in text.windows(3) {
+                assert!(!(is_cjk(w[0]) && w[1] == ' ' && w[2] == '('), "{path}: an ASCII bracket after {:?}", w[0]);
+                assert!(!(is_cjk(w[0]) && w[1] == ','), "{path}: an ASCII comma after {:?}", w[0]);
             }
             seen.push(path);
         }

@@ -252,7 +252,7 @@ pub fn sections(lang: Lang, s: &Summary) -> Vec<Sheet> {
             .map(|g| {
                 vec![
                     g.store_name.clone(),
-                    format!("{} ({})", g.item_name, g.unit),
+                    format!("{}{}{}{}", g.item_name, t("p.open"), g.unit, t("p.close")),
                     n(g.opening),
                     n(g.donated),
                     n(g.bought),
