@@ -293,18 +293,7 @@ pub fn save_form(
                 let now = get(c, s)?;
                 return Err(changed_meanwhile(s, now).into());
             }
-            audit::record(
-                c,
-                ctx,
-                "setting.change",
-                "setting",
-                s.key,
-                &audit::Detail::new("setting")
-                    .word("setting", s.label_key())
-                    .arg("from", before)
-                    .arg("to", value)
-                    .to_string(),
-            )?;
+            audit_change(c, ctx, s, before, value)?;
         }
         Ok(())
     })
@@ -331,18 +320,29 @@ pub fn set(
                 settings::value.eq(value.to_string()),
             ))
             .execute(c)?;
-        audit::record(
-            c,
-            ctx,
-            "setting.change",
-            "setting",
-            s.key,
-            &audit::Detail::new("setting")
-                .word("setting", s.label_key())
-                .arg("from", before)
-                .arg("to", value)
-                .to_string(),
-        )?;
+        audit_change(c, ctx, s, before, value)?;
         Ok(())
     })
+}
+
+/// The audit row of a setting changed from `before` to `value`.
+fn audit_change(
+    c: &mut DbConn,
+    ctx: &Actor,
+    s: Setting,
+    before: i64,
+    value: i64,
+) -> diesel::QueryResult<()> {
+    audit::record(
+        c,
+        ctx,
+        "setting.change",
+        "setting",
+        s.key,
+        &audit::Detail::new("setting")
+            .word("setting", s.label_key())
+            .arg("from", before)
+            .arg("to", value)
+            .to_string(),
+    )
 }
