@@ -673,6 +673,9 @@ pub struct PrintingForm {
     /// The receipt to go back to.
     #[serde(default)]
     redemption_id: String,
+    /// The store's version when the form was shown (empty: not checked).
+    #[serde(default)]
+    version: String,
 }
 
 /// Remember how a store prints its receipts (its paper, and whether a
@@ -698,11 +701,12 @@ pub async fn printing(
             paper: Paper::from_form(&f.paper)?,
             print_after_confirm: f.print_after_confirm == "1",
         };
+        let seen = super::awards::seen_version_if_given(&f.version)?;
         let actor = user.actor();
         let sid = store.store.id.clone();
         run(&state, move |c| {
             Ok(crate::stores::set_receipt_settings(
-                c, &actor, &sid, &settings,
+                c, &actor, &sid, &settings, seen,
             )?)
         })
         .await?;

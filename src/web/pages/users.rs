@@ -349,7 +349,8 @@ pub async fn set_personal(
     let result = run(&state, move |c| {
         let subject = users::find(c, &uid)?.ok_or(AppError::NotFound)?;
         let personal = users::Personal::parse(c, &typed)?;
-        users::set_personal(c, &ctx, &key, &subject.id, &personal)?;
+        let seen = super::awards::seen_version_if_given(&typed.version)?;
+        users::set_personal(c, &ctx, &key, &subject.id, &personal, seen)?;
         Ok(subject.username)
     })
     .await;
