@@ -78,6 +78,11 @@ struct ListPage<'a> {
     page: i64,
     pages: i64,
     q: ListQuery,
+    /// The search box's text: the list's search, or a refused one (never
+    /// in the page's links).
+    typed: String,
+    /// Why the search typed was refused, beside the search box.
+    search_error: Option<String>,
     villages: Vec<Area>,
     helpers: Vec<(String, String)>,
     statuses: [Status; 3],
@@ -103,11 +108,20 @@ pub async fn find(
     let mut q = form.0;
     q.page = None;
     let typed = crate::domain::input::normalize(q.q.trim());
-    let Ok(id) = crate::domain::IdNumber::parse("field.id_number", &typed) else {
-        return Ok(crate::web::middleware::see_other(&format!(
-            "/households?{}",
-            q.link(None)
-        )));
+    let id = match crate::domain::IdNumber::parse("field.id_number", &typed) {
+        Ok(id) => id,
+        // A mistyped ID number is still one: it is answered here, on the
+        // list with the message beside the search, never put in an address.
+        Err(e) if crate::domain::people::looks_like_id_number(&typed) => {
+            let shown = std::mem::take(&mut q.q);
+            return list_page(req, user, state, q, Some((shown, e))).await;
+        }
+        Err(_) => {
+            return Ok(crate::web::middleware::see_other(&format!(
+                "/households?{}",
+                q.link(None)
+            )));
+        }
     };
     let actor = user.actor();
     let key = state.key.clone();
@@ -133,8 +147,20 @@ pub async fn list(
     state: web::Data<AppState>,
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
+    list_page(req, user, state, q.into_inner(), None).await
+}
+
+/// The list for `q`; `refused_search` is a search refused on the page (a
+/// mistyped ID number): what was typed, shown in the search box only (422),
+/// and why, beside it.
+async fn list_page(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    q: ListQuery,
+    refused_search: Option<(String, FieldError)>,
+) -> Result<HttpResponse, AppError> {
     user.require(Action::ViewHouseholds)?;
-    let q = q.into_inner();
     let filter = q.filter();
     let page = q.page.unwrap_or(0).max(0);
     let actor = user.actor();
@@ -184,7 +210,16 @@ pub async fn list(
         _ => None,
     };
     let ctx = PageCtx::build(&req, Some(&user));
-    render(
+    let (typed, search_error) = match refused_search {
+        Some((typed, e)) => (typed, Some(crate::i18n::field_error(lang, &e))),
+        None => (q.q.clone(), None),
+    };
+    let status = if search_error.is_some() {
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        actix_web::http::StatusCode::OK
+    };
+    render_with_status(
         &ctx,
         &ListPage {
             ctx: &ctx,
@@ -193,6 +228,8 @@ pub async fn list(
             total,
             page,
             q,
+            typed,
+            search_error,
             villages,
             helpers,
             statuses: Status::ALL,
@@ -200,6 +237,7 @@ pub async fn list(
             can_edit: user.can(Action::EditHouseholds),
             can_import: user.can(Action::ImportHouseholds),
         },
+        status,
     )
 }
 
