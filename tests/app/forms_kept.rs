@@ -408,3 +408,61 @@ app_test! {
         assert_eq!((rule.name.as_str(), rule.points, rule.version), ("参加村集体劳动", 6, 2), "the first save stands");
     }
 }
+
+app_test! {
+    /// A filter that does not read comes back on its page with what was
+    /// typed and the message beside the field (422): the rulebook's new
+    /// category, the monthly summary's month (said as a month), the end of
+    /// day's date, the signals' month, a statement's period and the public
+    /// honour roll's month.
+    async fn a_filter_that_does_not_read_comes_back_in_its_form(app) {
+        let [city, _, town, village] = app.area_chain("筛选");
+        let store = app.store("筛选超市", &town);
+        let h = app.household("筛选户", &village);
+        let admin = app.admin().await;
+
+        let long = "类".repeat(40);
+        let page = admin.post("/rules/categories", &[("name", long.as_str())]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"data-field="field.category""#);
+        page.assert_contains(&format!(r#"value="{long}""#));
+        let page = admin.post("/rules/categories", &[("name", " ")]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"data-field="field.category""#);
+
+        for bad in ["2026-13", "2026-00"] {
+            let page = admin.get(&format!("/reports/monthly?month={bad}&area_id={city}")).await;
+            assert_eq!(page.status, 422, "{bad}: {}", page.body);
+            page.assert_contains(r#"<span class="field-error" data-field="field.month">月份：没有这个月"#);
+            page.assert_contains(&format!(r#"name="month" type="month" value="{bad}""#));
+            assert!(!page.body.contains("没有这一天"), "a month is not a day");
+        }
+        let page = admin.get("/reports/monthly?month=11-2026").await;
+        assert_eq!(page.status, 422);
+        page.assert_contains(r#"data-field="field.month""#);
+        page.assert_contains(r#"value="11-2026""#);
+
+        let page = admin.get(&format!("/counter/day?store_id={store}&date=2026-02-30")).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"data-field="field.date""#);
+        page.assert_contains(r#"value="2026-02-30""#);
+        assert!(!page.body.contains("id=\"day-summary\""), "no other day's summary");
+
+        let page = admin.get(&format!("/signals?month=2026-13&area={city}")).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"<span class="field-error" data-field="field.month">月份：没有这个月"#);
+        page.assert_contains(r#"value="2026-13""#);
+
+        let page = admin.get(&format!("/households/{h}/statement?from=2026-02-30&to=2026-03-01")).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"data-field="field.from""#);
+        page.assert_contains(r#"value="2026-02-30""#);
+        page.assert_contains(r#"value="2026-03-01""#);
+
+        let anon = app.client();
+        let page = anon.get(&format!("/public/honours/{town}?month=2026-13")).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"data-field="field.month""#);
+        page.assert_contains(r#"value="2026-13""#);
+    }
+}

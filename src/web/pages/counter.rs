@@ -770,6 +770,9 @@ struct DayPage<'a> {
     store: StoreRow,
     day: String,
     s: DaySummary,
+    /// A date asked for that does not read (`"filter"`): what was typed,
+    /// beside its message; no day's summary is shown then.
+    refused: Refused,
 }
 
 /// End of day (日结): the clerk's printable summary.
@@ -787,10 +790,18 @@ pub async fn day(
     }
     let store = counter_store(&state, &user, Action::ViewRedemptions, &q.store_id).await?;
     let tz = state.config.time_zone;
-    let day = match crate::points::parse_date("field.date", &q.date) {
-        Ok(d) => d.unwrap_or_else(|| crate::time::today(tz)),
-        // A day that does not read is a 422 naming the date, never another day.
-        Err(e) => return Err(e.into()),
+    let lang = lang_of(&req);
+    let (day, refused) = match crate::points::parse_date("field.date", &q.date) {
+        Ok(d) => (
+            d.unwrap_or_else(|| crate::time::today(tz)),
+            Refused::default(),
+        ),
+        // A day that does not read is a 422 naming the date, the filter
+        // holding what was typed; the summary shown is today's, said so.
+        Err(e) => (
+            crate::time::today(tz),
+            Refused::of_pairs(lang, "filter", vec![("date".into(), q.date.clone())], &e),
+        ),
     };
     let sid = store.store.id.clone();
     let s = run(&state, move |c| {
@@ -798,13 +809,16 @@ pub async fn day(
     })
     .await?;
     let ctx = PageCtx::build(&req, Some(&user));
-    render(
+    let status = refused.status();
+    render_with_status(
         &ctx,
         &DayPage {
             ctx: &ctx,
             store,
             day: day.to_string(),
             s,
+            refused,
         },
+        status,
     )
 }

@@ -11,7 +11,10 @@ use crate::ledger::{self, StatementEntry, VerifyReport};
 use crate::points::{self, adjustments, expiry};
 use crate::settings::{self, Setting};
 use crate::web::extract::lang_of;
-use crate::web::page::{PageCtx, flash_field_error, flash_ok, or_flash, render};
+use crate::web::form::Refused;
+use crate::web::page::{
+    PageCtx, flash_field_error, flash_ok, or_flash, render, render_with_status,
+};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 /// One line of a household's statement.
@@ -144,6 +147,9 @@ struct StatementPage<'a> {
     s: Statement,
     q: PeriodQuery,
     link: String,
+    /// A period asked for that does not read (`"filter"`): what was typed,
+    /// beside its message (422); the whole statement is shown meanwhile.
+    refused: Refused,
 }
 
 pub async fn statement(
@@ -155,27 +161,31 @@ pub async fn statement(
 ) -> Result<HttpResponse, AppError> {
     let q = q.into_inner();
     let id = id.into_inner();
-    let s = match load_statement(&req, &user, &state, id.clone(), &q).await {
+    let (s, q, refused) = match load_statement(&req, &user, &state, id.clone(), &q).await {
+        Ok(s) => (s, q, Refused::default()),
         Err(AppError::Invalid(e)) => {
-            return Ok(flash_field_error(
-                &req,
-                &format!("/households/{id}/statement"),
-                &e,
-            ));
+            let whole = PeriodQuery::default();
+            let s = load_statement(&req, &user, &state, id, &whole).await?;
+            let typed = vec![("from".into(), q.from), ("to".into(), q.to)];
+            let refused = Refused::of_pairs(lang_of(&req), "filter", typed, &e);
+            (s, whole, refused)
         }
-        other => other?,
+        Err(e) => return Err(e),
     };
     let link = serde_urlencoded::to_string([("from", q.from.as_str()), ("to", q.to.as_str())])
         .unwrap_or_default();
     let ctx = PageCtx::build(&req, Some(&user));
-    render(
+    let status = refused.status();
+    render_with_status(
         &ctx,
         &StatementPage {
             ctx: &ctx,
             s,
             q,
             link,
+            refused,
         },
+        status,
     )
 }
 
