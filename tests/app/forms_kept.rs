@@ -410,6 +410,77 @@ app_test! {
 }
 
 app_test! {
+    /// A field that takes one value, sent twice, is a field error like any
+    /// other: the form comes back (422) with the first value typed kept and
+    /// the message beside the field, and nothing is done — on the household
+    /// registration form, the award edit form and the donation form.
+    async fn a_field_sent_twice_comes_back_on_its_form_and_changes_nothing(app) {
+        use aixin::db::schema::awards;
+        let [_, _, town, village] = app.area_chain("两次");
+        app.user("lc-off", Role::Official, Some(&village), None);
+        let official = app.client();
+        official.login("lc-off", PASSWORD).await;
+        let before = households::table.count().get_result::<i64>(&mut app.conn()).unwrap();
+        let id_number = test_id_number();
+        let page = official.post("/households", &[
+            ("head_name", "甲"), ("head_name", "乙"), ("id_number", id_number.as_str()),
+            ("area_id", village.as_str()), ("members", "2"),
+        ]).await;
+        assert_eq!(page.status, 422, "the form comes back: {}", page.body);
+        page.assert_contains(r#"<span class="field-error" data-field="field.head_name">户主姓名：填写了两次"#);
+        page.assert_contains(r#"value="甲""#);
+        page.assert_contains(r#"action="/households""#);
+        let after = households::table.count().get_result::<i64>(&mut app.conn()).unwrap();
+        assert_eq!(before, after, "nothing registered");
+
+        // The award edit form.
+        let h = app.household("两次户", &village);
+        app.rule("B01", "参加村集体劳动", 5, None);
+        let day = aixin::time::today(chrono_tz::Asia::Shanghai).to_string();
+        let key = uuid::Uuid::new_v4().to_string();
+        let done = official.post("/awards", &[("household_id", h.as_str()), ("rule_code", "B01"), ("occurred_on", &day), ("note", "打扫村道"), ("key", &key)]).await;
+        assert_eq!(done.status, 303, "{}", done.body);
+        let id: String = awards::table.filter(awards::household_id.eq(&h)).select(awards::id).first(&mut app.conn()).unwrap();
+        let action = format!("/awards/{id}");
+        let v = version_in(&official.get(&format!("/awards/{id}/edit")).await.body, &action);
+        let page = official.post(&action, &[("version", v.as_str()), ("occurred_on", &day), ("note", "修路"), ("note", "清理河道"), ("rule_code", "B01")]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"<span class="field-error" data-field="field.note">"#);
+        page.assert_contains("填写了两次");
+        page.assert_contains(r#"value="修路""#);
+        let (note, version): (String, i64) = awards::table.find(&id).select((awards::note, awards::version)).first(&mut app.conn()).unwrap();
+        assert_eq!((note.as_str(), version.to_string()), ("打扫村道", v.clone()), "the award is as it was");
+
+        // The donation form: its lines repeat by design, the donor may not.
+        let store = app.store("两次超市", &town);
+        let goods = crate::stock::seed(&app, &store);
+        let admin = app.admin().await;
+        let new = admin.get(&format!("/stores/{store}/donations/new")).await;
+        let key = crate::stock::key_for(&new.body, &format!("/stores/{store}/donations"));
+        let before: i64 = donations::table.count().get_result(&mut app.conn()).unwrap();
+        let page = admin.post(&format!("/stores/{store}/donations"), &[
+            ("key", key.as_str()), ("donor_id", goods.donor.as_str()), ("donor_id", "another"),
+            ("donated_on", &day),
+            ("item", goods.items[0].as_str()), ("quantity", "2"), ("value", "17"),
+            ("item", goods.items[1].as_str()), ("quantity", "3"), ("value", "9"),
+        ]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"<span class="field-error" data-field="field.donor">"#);
+        page.assert_contains("填写了两次");
+        page.assert_contains(r#"value="17""#);
+        let after: i64 = donations::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(before, after, "nothing booked");
+        // The same form with each field once goes through.
+        let page = admin.post(&format!("/stores/{store}/donations"), &[
+            ("key", key.as_str()), ("donor_id", goods.donor.as_str()), ("donated_on", &day),
+            ("item", goods.items[0].as_str()), ("quantity", "2"), ("value", "17"),
+            ("item", goods.items[1].as_str()), ("quantity", "3"), ("value", "9"),
+        ]).await;
+        assert_eq!(page.status, 303, "{}", page.body);
+    }
+}
+
+app_test! {
     /// A filter that does not read comes back on its page with what was
     /// typed and the message beside the field (422): the rulebook's new
     /// category, the monthly summary's month (said as a month), the end of

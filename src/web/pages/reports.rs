@@ -475,17 +475,18 @@ pub async fn close_month(
     form: CsrfForm<CloseForm>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::CloseMonths)?;
-    let form = form.0;
+    let (form, twice) = (form.0, form.1);
     let back = back_to(&form);
     let ctx = user.actor();
     let user_id = user.user.id.clone();
     let today = crate::time::today(state.config.time_zone);
     let result = async {
         let month = Month::parse(&form.month)?;
-        run(&state, move |c| {
-            Ok(reports::close::close(c, &ctx, &user_id, month, today)?)
-        })
-        .await?;
+        twice
+            .run(&state, move |c| {
+                Ok(reports::close::close(c, &ctx, &user_id, month, today)?)
+            })
+            .await?;
         Ok(flash_ok(
             &req,
             &back,
@@ -516,16 +517,17 @@ pub async fn reopen_month(
     form: CsrfForm<CloseForm>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::CloseMonths)?;
-    let form = form.0;
+    let (form, twice) = (form.0, form.1);
     let back = back_to(&form);
     let ctx = user.actor();
     let result = async {
         let month = Month::parse(&form.month)?;
         let reason = form.reason.clone();
-        run(&state, move |c| {
-            Ok(reports::close::reopen(c, &ctx, month, &reason)?)
-        })
-        .await?;
+        twice
+            .run(&state, move |c| {
+                Ok(reports::close::reopen(c, &ctx, month, &reason)?)
+            })
+            .await?;
         Ok(flash_ok(
             &req,
             &back,

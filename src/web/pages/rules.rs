@@ -106,11 +106,13 @@ pub async fn create(
     let f = form.0;
     let typed = f.clone();
     let ctx = user.actor();
-    let result = run(&state, move |c| {
-        let input = points::parse_rule_form(c, &f)?;
-        Ok(points::create_rule(c, &ctx, &input)?)
-    })
-    .await;
+    let result = form
+        .1
+        .run(&state, move |c| {
+            let input = points::parse_rule_form(c, &f)?;
+            Ok(points::create_rule(c, &ctx, &input)?)
+        })
+        .await;
     match result {
         Ok(r) => Ok(flash_ok(
             &req,
@@ -211,13 +213,15 @@ pub async fn edit(
     let typed = f.clone();
     let ctx = user.actor();
     let rule_code = code.clone();
-    let result = run(&state, move |c| {
-        // The edit names the version it was made on.
-        let seen = super::awards::seen_version_if_given(&f.version)?;
-        let input = points::parse_rule_form(c, &f)?;
-        Ok(points::edit_rule(c, &ctx, &rule_code, &input, seen)?)
-    })
-    .await;
+    let result = form
+        .1
+        .run(&state, move |c| {
+            // The edit names the version it was made on.
+            let seen = super::awards::seen_version_if_given(&f.version)?;
+            let input = points::parse_rule_form(c, &f)?;
+            Ok(points::edit_rule(c, &ctx, &rule_code, &input, seen)?)
+        })
+        .await;
     match result {
         Ok(r) => Ok(flash_ok(
             &req,
@@ -245,7 +249,9 @@ pub async fn add_category(
     let ctx = user.actor();
     let f = form.0;
     let name = f.name.clone();
-    let result = run(&state, move |c| Ok(points::add_category(c, &ctx, &name)?))
+    let result = form
+        .1
+        .run(&state, move |c| Ok(points::add_category(c, &ctx, &name)?))
         .await
         .map(|cat| {
             flash_ok(

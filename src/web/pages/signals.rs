@@ -271,10 +271,12 @@ pub async fn mark(
     state: web::Data<AppState>,
     form: CsrfForm<MarkForm>,
 ) -> Result<HttpResponse, AppError> {
-    let form = form.0;
+    let (form, twice) = (form.0, form.1);
     let actor = user.actor();
     let f = form.clone();
-    let result = run(&state, move |c| Ok(marks::mark(c, &actor, &f)?)).await;
+    let result = twice
+        .run(&state, move |c| Ok(marks::mark(c, &actor, &f)?))
+        .await;
     let q = SignalsQuery {
         month: form.month.clone(),
         area: form.area.clone(),
