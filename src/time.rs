@@ -61,7 +61,7 @@ impl Month {
         }
         if !(1..=12).contains(&month) {
             return Err(
-                FieldError::new("field.month", "error.date_impossible").arg("date", s.clone())
+                FieldError::new("field.month", "error.month_impossible").arg("month", s.clone())
             );
         }
         Ok(Month { year, month })
@@ -121,6 +121,18 @@ impl std::fmt::Display for Month {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_month_that_does_not_exist_reads_as_a_month_error() {
+        for bad in ["2026-13", "2026-00"] {
+            let e = Month::parse(bad).unwrap_err();
+            assert_eq!((e.field, e.key), ("field.month", "error.month_impossible"));
+        }
+        assert_eq!(
+            Month::parse("2026-2").unwrap_err().key,
+            "error.month_format"
+        );
+    }
 
     #[test]
     fn shanghai_is_eight_hours_ahead() {

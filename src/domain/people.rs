@@ -27,6 +27,22 @@ pub fn id_check_char(first17: &str) -> Option<char> {
     Some(CHECK[(sum % 11) as usize])
 }
 
+/// Whether `s` looks like a resident ID number, right or mistyped (a
+/// wrong check digit, a digit missing or one too many, the old 15 digits):
+/// 15 to 19 characters once spaces and dashes are taken out, all digits
+/// but for an X. Such text is personal data, never to stand in an address.
+pub fn looks_like_id_number(s: &str) -> bool {
+    let s: Vec<char> = normalize(s)
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    let digits = s.iter().filter(|c| c.is_ascii_digit()).count();
+    (15..=19).contains(&s.len())
+        && digits + 1 >= s.len()
+        && s.iter()
+            .all(|c| c.is_ascii_digit() || matches!(c, 'X' | 'x'))
+}
+
 impl IdNumber {
     pub fn parse(field: &'static str, s: &str) -> Result<IdNumber, FieldError> {
         let s: String = normalize(s)
@@ -247,6 +263,29 @@ mod tests {
     /// A valid number built from 17 digits, with its check character.
     fn with_check(first17: &str) -> String {
         format!("{first17}{}", id_check_char(first17).unwrap())
+    }
+
+    #[test]
+    fn near_id_numbers_look_like_id_numbers() {
+        for near in [
+            "110105194912310021", // the check digit wrong
+            "11010519491231002",  // one digit missing
+            "1101051949123100X",  // 16 digits and an X
+            "110105 1949 1231 002x",
+            "１１０１０５１９４９１２３１００２１",
+            "110105491231002", // the old 15 digits
+        ] {
+            assert!(looks_like_id_number(near), "{near}");
+        }
+        for other in [
+            "张三",
+            "13912345678",
+            "1234567897",
+            "张三110105194912310021",
+            "11X0519491231002X1",
+        ] {
+            assert!(!looks_like_id_number(other), "{other}");
+        }
     }
 
     #[test]

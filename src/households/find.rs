@@ -52,7 +52,7 @@ pub enum Query {
 impl Query {
     /// A card number if it reads as one, else an ID number if it is a
     /// valid one, else a name; `None` for nothing typed. Digits that are
-    /// neither are refused as the mistyped card (or, 18 long, ID number)
+    /// neither are refused as the mistyped card (or, looking like one, ID number)
     /// they most likely are, naming what is wrong with it.
     pub fn parse(text: &str) -> Result<Option<Query>, FieldError> {
         let text = normalize(text);
@@ -71,6 +71,8 @@ impl Query {
             let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
             return Err(match (compact.chars().count(), id, card) {
                 (18, Err(e), _) => e,
+                // A digit missing or one too many: the ID number it nearly is.
+                (_, Err(e), _) if crate::domain::people::looks_like_id_number(&text) => e,
                 (_, _, Err(e)) => e,
                 (_, Err(e), _) => e,
                 _ => FieldError::new("field.card_no", "error.card_unknown").arg("card", &text),

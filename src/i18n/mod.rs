@@ -84,6 +84,13 @@ fn load(source: &str, name: &str) -> Catalog {
         .collect()
 }
 
+/// `key` as the catalogue holds it (for a `FieldError`'s field, which
+/// names a label by a `'static` key), when the catalogue has it.
+pub fn catalogue_key(key: &str) -> Option<&'static str> {
+    let [zh, _] = &*CATALOGS;
+    zh.get_key_value(key).map(|(k, _)| k.as_str())
+}
+
 /// The text for `key`; falls back to Chinese, then to the key itself.
 pub fn t(lang: Lang, key: &str) -> &str {
     let [zh, en] = &*CATALOGS;

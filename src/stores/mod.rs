@@ -317,23 +317,51 @@ pub fn set_active(
 /// prints by itself after a confirmed redemption. An administrator, or a
 /// clerk at their own store (the paper is in front of them).
 ///
+/// Saved as seen at the store's version `seen` (when given): one
+/// conditional update on the version read, so a change saved meanwhile
+/// (another till's printing, the store's edit form) is refused, never
+/// overwritten.
+///
 /// Errors: `Forbidden` outside the actor's stores; `NotFound` for an
-/// unknown store.
+/// unknown store; a conflict (409) on `field.receipt_paper` when the store
+/// changed after `seen`.
 pub fn set_receipt_settings(
     conn: &mut DbConn,
     actor: &Actor,
     id: &str,
     settings: &ReceiptSettings,
+    seen: Option<i64>,
 ) -> Result<Store, StoreError> {
     let ctx = &actor.audit();
     db::write_tx(conn, |c| {
         let store = for_actor(c, actor, Action::Redeem, id)?;
-        diesel::update(stores::table.find(id))
-            .set((
-                stores::receipt_paper.eq(settings.paper),
-                stores::print_after_confirm.eq(settings.print_after_confirm),
-            ))
-            .execute(c)?;
+        let printing_changed = |now: &Store| -> StoreError {
+            FieldError::conflict(
+                "field.receipt_paper",
+                "error.record_changed",
+                crate::domain::Conflict::Changed,
+            )
+            .arg("name", &now.name)
+            .into()
+        };
+        if seen.is_some_and(|v| v != store.store.version) {
+            return Err(printing_changed(&store.store));
+        }
+        let n = diesel::update(
+            stores::table
+                .find(id)
+                .filter(stores::version.eq(store.store.version)),
+        )
+        .set((
+            stores::receipt_paper.eq(settings.paper),
+            stores::print_after_confirm.eq(settings.print_after_confirm),
+            stores::version.eq(stores::version + 1),
+        ))
+        .execute(c)?;
+        if n == 0 {
+            let now = find(c, id)?.ok_or(StoreError::NotFound)?;
+            return Err(printing_changed(&now.store));
+        }
         audit::record(
             c,
             ctx,

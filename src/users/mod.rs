@@ -601,6 +601,9 @@ pub struct PersonalForm {
     pub home_area_id: String,
     #[serde(default)]
     pub home_address: String,
+    /// The user's version when the form was shown (empty: not checked).
+    #[serde(default)]
+    pub version: String,
 }
 
 /// What to change of a staff member's own data, parsed.
@@ -713,18 +716,24 @@ pub fn personal(conn: &mut DbConn, user_id: &str) -> Result<PersonalShown, UserE
 /// Store a staff member's own phone and ID number (encrypted with the data
 /// key, masked for showing, the ID number also as the keyed hash households
 /// use for look-up) and home, in one transaction with its audit row
-/// (`user.personal`, naming what changed, masked). `NotFound` for an
-/// unknown user,
-/// `Forbidden` for an actor who may not manage users.
+/// (`user.personal`, naming what changed, masked), as seen at the user's
+/// version `seen` (when given): one conditional update on the version
+/// read. `NotFound` for an unknown user, `Forbidden` for an actor who may
+/// not manage users, a conflict (409) when the user changed after `seen`.
 pub fn set_personal(
     conn: &mut DbConn,
     ctx: &Actor,
     key: &crate::crypto::DataKey,
     user_id: &str,
     p: &Personal,
+    seen: Option<i64>,
 ) -> Result<(), UserError> {
     ctx.require(Action::ManageUsers)?;
     db::write_tx(conn, |c| {
+        let before = find(c, user_id)?.ok_or(UserError::NotFound)?;
+        if seen.is_some_and(|v| v != before.version) {
+            return Err(user_changed_meanwhile(&before));
+        }
         // What changed, masked: the home, and the phone and ID number
         // (unchanged unless given; "removed" when cleared).
         let unchanged = |d: audit::Detail, name: &str| d.word(name, "audit_detail.unchanged");
@@ -735,15 +744,23 @@ pub fn set_personal(
                 d.arg(name, masked)
             }
         };
-        let found = diesel::update(users::table.find(user_id))
-            .set((
-                users::home_area_id.eq(&p.home_area_id),
-                users::home_address.eq(&p.home_address),
-                users::updated_at.eq(db::now()),
-            ))
-            .execute(c)?;
+        // The one guard: the row as read; the phone and ID number below
+        // are written in the same transaction, behind it.
+        let found = diesel::update(
+            users::table
+                .find(user_id)
+                .filter(users::version.eq(before.version)),
+        )
+        .set((
+            users::home_area_id.eq(&p.home_area_id),
+            users::home_address.eq(&p.home_address),
+            users::updated_at.eq(db::now()),
+            users::version.eq(users::version + 1),
+        ))
+        .execute(c)?;
         if found == 0 {
-            return Err(UserError::NotFound);
+            let now = find(c, user_id)?.ok_or(UserError::NotFound)?;
+            return Err(user_changed_meanwhile(&now));
         }
         let home = match p.home_area_id.as_deref() {
             Some(a) => match areas::find(c, a)? {

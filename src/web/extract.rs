@@ -196,9 +196,81 @@ pub async fn verify_csrf(req: &HttpRequest, given: &str) -> Result<(), AppError>
 
 /// A url-encoded form whose `csrf` field matches the session's token,
 /// compared in constant time. Anything else is refused with 403 before the
-/// handler runs. A field holding control characters is refused (422, naming
-/// the field) before the handler runs too.
-pub struct CsrfForm<T>(pub T);
+/// handler runs. A field holding control characters that the form ignores
+/// is refused (422, naming the field) before the handler runs too.
+///
+/// A field the form reads once, sent twice (`a=1&a=2`), keeps its first
+/// value, and the second part, [`SentTwice`], names it: the handler runs
+/// its operation through [`SentTwice::run`] (or asks [`SentTwice::check`]
+/// first), so the form comes back on its page with what was typed and the
+/// message beside the field, like any field error, and nothing is done.
+pub struct CsrfForm<T>(pub T, pub SentTwice);
+
+/// The fields of one form sent more than once that take one value each
+/// (none, usually): a field error naming each (the first carries the
+/// others), beside its field (`field.<name>`, or `field.<name>` without
+/// its `_id`) where the catalogue has such a label.
+#[derive(Debug, Clone, Default)]
+pub struct SentTwice(Option<crate::domain::FieldError>);
+
+impl SentTwice {
+    /// The fields of a form read as name-value pairs (`pairs`) sent more
+    /// than once, but for those that repeat by design (`repeating`, a
+    /// donation's lines ...).
+    pub fn among(pairs: &[(String, String)], repeating: &[&str]) -> SentTwice {
+        let mut twice: Vec<&str> = Vec::new();
+        for (i, (name, _)) in pairs.iter().enumerate() {
+            if name != "csrf"
+                && !repeating.contains(&name.as_str())
+                && !twice.contains(&name.as_str())
+                && pairs[..i].iter().any(|(k, _)| k == name)
+            {
+                twice.push(name);
+            }
+        }
+        SentTwice::of(twice)
+    }
+
+    fn of<'a>(names: impl IntoIterator<Item = &'a str>) -> SentTwice {
+        let mut checks = crate::domain::FieldChecks::new();
+        for name in names {
+            checks.push(sent_twice_error(name));
+        }
+        SentTwice(checks.finish().err())
+    }
+
+    /// `Err` naming every field sent twice; `Ok` when each came once.
+    pub fn check(&self) -> Result<(), crate::domain::FieldError> {
+        match &self.0 {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// [`web::run`](super::run) for a form whose fields each came once;
+    /// otherwise the refusal naming them (`AppError::Invalid`), `f` unrun.
+    pub async fn run<T, F>(&self, state: &crate::state::AppState, f: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut db::DbConn) -> Result<T, AppError> + Send + 'static,
+    {
+        self.check()?;
+        run(state, f).await
+    }
+}
+
+/// "Sent twice", beside the field's label when it has one.
+fn sent_twice_error(name: &str) -> crate::domain::FieldError {
+    let label = crate::i18n::catalogue_key(&format!("field.{name}")).or_else(|| {
+        name.strip_suffix("_id")
+            .and_then(|n| crate::i18n::catalogue_key(&format!("field.{n}")))
+    });
+    match label {
+        Some(field) => crate::domain::FieldError::new(field, "error.sent_twice"),
+        None => crate::domain::FieldError::new("auth.form_field", "auth.sent_twice_in")
+            .arg("field", name.chars().take(40).collect::<String>()),
+    }
+}
 
 #[derive(serde::Deserialize)]
 struct CsrfField {
@@ -245,11 +317,55 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
                 Err(refusal) if !reads_every_refused_field::<T>(&body) => return Err(refusal),
                 Err(_) => without_nul(&body),
             };
-            serde_urlencoded::from_bytes::<T>(&body)
-                .map(CsrfForm)
-                .map_err(|e| refusal_of(&e.to_string()))
+            read_once::<T>(&body).map(|(form, twice)| CsrfForm(form, twice))
         })
     }
+}
+
+/// Form `T` read from `body`, each field it reads once taking its first
+/// value, with the fields that came more than once. A body that cannot be
+/// read otherwise is a malformed request.
+fn read_once<T: DeserializeOwned>(body: &[u8]) -> Result<(T, SentTwice), AppError> {
+    let mut twice: Vec<String> = Vec::new();
+    let mut body = web::Bytes::copy_from_slice(body);
+    loop {
+        match serde_urlencoded::from_bytes::<T>(&body) {
+            Ok(form) => return Ok((form, SentTwice::of(twice.iter().map(String::as_str)))),
+            Err(e) => match duplicate_of(&e.to_string()) {
+                Some(name) if !twice.contains(&name) => {
+                    body = first_only(&body, &name);
+                    twice.push(name);
+                }
+                _ => return Err(AppError::BadRequest(e.to_string())),
+            },
+        }
+    }
+}
+
+/// The field a form's reader found twice (`a=1&a=2` for a field that
+/// takes one value), from its error.
+fn duplicate_of(serde_error: &str) -> Option<String> {
+    serde_error
+        .strip_prefix("duplicate field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(name, _)| name.to_string())
+}
+
+/// The form with field `name` kept at its first value only.
+fn first_only(body: &[u8], name: &str) -> web::Bytes {
+    let mut seen = false;
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .filter(|(k, _)| {
+            if k != name {
+                return true;
+            }
+            let first = !seen;
+            seen = true;
+            first
+        })
+        .collect();
+    web::Bytes::from(serde_urlencoded::to_string(&pairs).unwrap_or_default())
 }
 
 /// The one check of every form: every field's name and value must be
@@ -380,19 +496,6 @@ fn field_refusal(name: &str, key: &'static str) -> AppError {
     AppError::Invalid(crate::domain::FieldError::new("auth.form_field", key).arg("field", label))
 }
 
-/// What a form that could not be read answers: a field sent twice
-/// (`a=1&a=2` for a field that takes one value) is refused naming the
-/// field (422); anything else is a malformed request.
-fn refusal_of(serde_error: &str) -> AppError {
-    match serde_error
-        .strip_prefix("duplicate field `")
-        .and_then(|rest| rest.split_once('`'))
-    {
-        Some((name, _)) => field_refusal(name, "auth.sent_twice_in"),
-        None => AppError::BadRequest(serde_error.to_string()),
-    }
-}
-
 /// One name or value of a url-encoded form as bytes: `+` is a space and
 /// `%XY` the byte XY (a `%` not followed by two hex digits stays as it is,
 /// as browsers and the form parser read it).
@@ -423,20 +526,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_field_sent_twice_is_refused_naming_it() {
+    fn a_field_sent_twice_keeps_its_first_value_and_is_named() {
         #[derive(serde::Deserialize, Debug)]
-        #[allow(dead_code)]
         struct F {
             head_name: String,
+            #[serde(default)]
+            oddly_named: String,
+            #[serde(default)]
+            members: String,
         }
-        let e = serde_urlencoded::from_str::<F>("head_name=a&head_name=b").unwrap_err();
-        match refusal_of(&e.to_string()) {
-            AppError::Invalid(f) => {
-                assert_eq!(f.key, "auth.sent_twice_in");
-                assert_eq!(f.arg_value("field"), Some("@field.head_name"));
-            }
-            other => panic!("{other:?}"),
-        }
+        let (f, twice) =
+            read_once::<F>(b"head_name=a&members=2&head_name=b&oddly_named=x&oddly_named=y")
+                .unwrap();
+        assert_eq!((f.head_name.as_str(), f.members.as_str()), ("a", "2"));
+        assert_eq!(f.oddly_named, "x");
+        let e = twice.check().unwrap_err();
+        let all = e.all();
+        assert_eq!(all.len(), 2);
+        assert_eq!(
+            (all[0].field, all[0].key),
+            ("field.head_name", "error.sent_twice")
+        );
+        assert_eq!(all[1].key, "auth.sent_twice_in");
+        assert_eq!(all[1].arg_value("field"), Some("oddly_named"));
+        let (_, once) = read_once::<F>(b"head_name=a&members=2").unwrap();
+        assert!(once.check().is_ok());
+        assert!(matches!(
+            read_once::<F>(b"members=2"),
+            Err(AppError::BadRequest(_))
+        ));
+        let pairs: Vec<(String, String)> = [
+            ("donor_id", "1"),
+            ("item", "a"),
+            ("item", "b"),
+            ("donor_id", "2"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let e = SentTwice::among(&pairs, &["item"]).check().unwrap_err();
+        assert_eq!((e.field, e.all().len()), ("field.donor", 1));
     }
 
     #[test]

@@ -717,3 +717,23 @@ app_test! {
         clerk.get(&format!("/counter?card={}", k.card)).await.assert_contains("id=\"balance\"");
     }
 }
+
+app_test! {
+    /// A mistyped ID number at the counter's look-up is answered on the
+    /// spot, naming what is wrong, and never goes on to the counter's address.
+    async fn a_near_id_number_typed_at_the_counter_stays_out_of_the_address(app) {
+        let k = setup(&app, 5, 5);
+        let id = crate::helpers::test_id_number();
+        let (first17, check) = id.split_at(17);
+        let wrong_check = if check == "0" { "1" } else { "0" };
+        let clerk = Client::new(&app.url(""));
+        clerk.login("clerk", PASSWORD).await;
+        for typed in [format!("{first17}{wrong_check}"), first17.to_string()] {
+            let answered = clerk.post("/counter/find", &[("store_id", &k.store), ("card", typed.as_str())]).await;
+            assert!(answered.location.is_none(), "{typed}: {:?}", answered.location);
+            answered.assert_contains("身份证号");
+            let hrefs: Vec<&str> = answered.body.split("href=\"").skip(1).collect();
+            assert!(hrefs.iter().all(|h| !h.split('"').next().unwrap().contains(typed.as_str())), "no link carries {typed}");
+        }
+    }
+}

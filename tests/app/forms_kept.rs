@@ -408,3 +408,132 @@ app_test! {
         assert_eq!((rule.name.as_str(), rule.points, rule.version), ("参加村集体劳动", 6, 2), "the first save stands");
     }
 }
+
+app_test! {
+    /// A field that takes one value, sent twice, is a field error like any
+    /// other: the form comes back (422) with the first value typed kept and
+    /// the message beside the field, and nothing is done — on the household
+    /// registration form, the award edit form and the donation form.
+    async fn a_field_sent_twice_comes_back_on_its_form_and_changes_nothing(app) {
+        use aixin::db::schema::awards;
+        let [_, _, town, village] = app.area_chain("两次");
+        app.user("lc-off", Role::Official, Some(&village), None);
+        let official = app.client();
+        official.login("lc-off", PASSWORD).await;
+        let before = households::table.count().get_result::<i64>(&mut app.conn()).unwrap();
+        let id_number = test_id_number();
+        let page = official.post("/households", &[
+            ("head_name", "甲"), ("head_name", "乙"), ("id_number", id_number.as_str()),
+            ("area_id", village.as_str()), ("members", "2"),
+        ]).await;
+        assert_eq!(page.status, 422, "the form comes back: {}", page.body);
+        page.assert_contains(r#"<span class="field-error" data-field="field.head_name">户主姓名：填写了两次"#);
+        page.assert_contains(r#"value="甲""#);
+        page.assert_contains(r#"action="/households""#);
+        let after = households::table.count().get_result::<i64>(&mut app.conn()).unwrap();
+        assert_eq!(before, after, "nothing registered");
+
+        // The award edit form.
+        let h = app.household("两次户", &village);
+        app.rule("B01", "参加村集体劳动", 5, None);
+        let day = aixin::time::today(chrono_tz::Asia::Shanghai).to_string();
+        let key = uuid::Uuid::new_v4().to_string();
+        let done = official.post("/awards", &[("household_id", h.as_str()), ("rule_code", "B01"), ("occurred_on", &day), ("note", "打扫村道"), ("key", &key)]).await;
+        assert_eq!(done.status, 303, "{}", done.body);
+        let id: String = awards::table.filter(awards::household_id.eq(&h)).select(awards::id).first(&mut app.conn()).unwrap();
+        let action = format!("/awards/{id}");
+        let v = version_in(&official.get(&format!("/awards/{id}/edit")).await.body, &action);
+        let page = official.post(&action, &[("version", v.as_str()), ("occurred_on", &day), ("note", "修路"), ("note", "清理河道"), ("rule_code", "B01")]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"<span class="field-error" data-field="field.note">"#);
+        page.assert_contains("填写了两次");
+        page.assert_contains(r#"value="修路""#);
+        let (note, version): (String, i64) = awards::table.find(&id).select((awards::note, awards::version)).first(&mut app.conn()).unwrap();
+        assert_eq!((note.as_str(), version.to_string()), ("打扫村道", v.clone()), "the award is as it was");
+
+        // The donation form: its lines repeat by design, the donor may not.
+        let store = app.store("两次超市", &town);
+        let goods = crate::stock::seed(&app, &store);
+        let admin = app.admin().await;
+        let new = admin.get(&format!("/stores/{store}/donations/new")).await;
+        let key = crate::stock::key_for(&new.body, &format!("/stores/{store}/donations"));
+        let before: i64 = donations::table.count().get_result(&mut app.conn()).unwrap();
+        let page = admin.post(&format!("/stores/{store}/donations"), &[
+            ("key", key.as_str()), ("donor_id", goods.donor.as_str()), ("donor_id", "another"),
+            ("donated_on", &day),
+            ("item", goods.items[0].as_str()), ("quantity", "2"), ("value", "17"),
+            ("item", goods.items[1].as_str()), ("quantity", "3"), ("value", "9"),
+        ]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"<span class="field-error" data-field="field.donor">"#);
+        page.assert_contains("填写了两次");
+        page.assert_contains(r#"value="17""#);
+        let after: i64 = donations::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(before, after, "nothing booked");
+        // The same form with each field once goes through.
+        let page = admin.post(&format!("/stores/{store}/donations"), &[
+            ("key", key.as_str()), ("donor_id", goods.donor.as_str()), ("donated_on", &day),
+            ("item", goods.items[0].as_str()), ("quantity", "2"), ("value", "17"),
+            ("item", goods.items[1].as_str()), ("quantity", "3"), ("value", "9"),
+        ]).await;
+        assert_eq!(page.status, 303, "{}", page.body);
+    }
+}
+
+app_test! {
+    /// A filter that does not read comes back on its page with what was
+    /// typed and the message beside the field (422): the rulebook's new
+    /// category, the monthly summary's month (said as a month), the end of
+    /// day's date, the signals' month, a statement's period and the public
+    /// honour roll's month.
+    async fn a_filter_that_does_not_read_comes_back_in_its_form(app) {
+        let [city, _, town, village] = app.area_chain("筛选");
+        let store = app.store("筛选超市", &town);
+        let h = app.household("筛选户", &village);
+        let admin = app.admin().await;
+
+        let long = "类".repeat(40);
+        let page = admin.post("/rules/categories", &[("name", long.as_str())]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"data-field="field.category""#);
+        page.assert_contains(&format!(r#"value="{long}""#));
+        let page = admin.post("/rules/categories", &[("name", " ")]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"data-field="field.category""#);
+
+        for bad in ["2026-13", "2026-00"] {
+            let page = admin.get(&format!("/reports/monthly?month={bad}&area_id={city}")).await;
+            assert_eq!(page.status, 422, "{bad}: {}", page.body);
+            page.assert_contains(r#"<span class="field-error" data-field="field.month">月份：没有这个月"#);
+            page.assert_contains(&format!(r#"name="month" type="month" value="{bad}""#));
+            assert!(!page.body.contains("没有这一天"), "a month is not a day");
+        }
+        let page = admin.get("/reports/monthly?month=11-2026").await;
+        assert_eq!(page.status, 422);
+        page.assert_contains(r#"data-field="field.month""#);
+        page.assert_contains(r#"value="11-2026""#);
+
+        let page = admin.get(&format!("/counter/day?store_id={store}&date=2026-02-30")).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"data-field="field.date""#);
+        page.assert_contains(r#"value="2026-02-30""#);
+        assert!(!page.body.contains("id=\"day-summary\""), "no other day's summary");
+
+        let page = admin.get(&format!("/signals?month=2026-13&area={city}")).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"<span class="field-error" data-field="field.month">月份：没有这个月"#);
+        page.assert_contains(r#"value="2026-13""#);
+
+        let page = admin.get(&format!("/households/{h}/statement?from=2026-02-30&to=2026-03-01")).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"data-field="field.from""#);
+        page.assert_contains(r#"value="2026-02-30""#);
+        page.assert_contains(r#"value="2026-03-01""#);
+
+        let anon = app.client();
+        let page = anon.get(&format!("/public/honours/{town}?month=2026-13")).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"data-field="field.month""#);
+        page.assert_contains(r#"value="2026-13""#);
+    }
+}

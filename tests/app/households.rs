@@ -496,3 +496,37 @@ app_test! {
         official.get(&to).await.assert_contains(&format!("/households/{h}"));
     }
 }
+
+app_test! {
+    /// A mistyped ID number searched in the list (a wrong check digit, a
+    /// digit missing, 17 digits and an X in the wrong place) is still
+    /// personal data: it is answered on the list, the message beside the
+    /// search box, and never stands in an address or a link.
+    async fn a_near_id_number_searched_in_the_list_is_answered_on_the_page(app) {
+        let [_, _, _, village] = app.area_chain("近号");
+        app.user("jin", Role::Official, Some(&village), None);
+        let id = test_id_number();
+        let (first17, check) = id.split_at(17);
+        let wrong_check = if check == "0" { "1" } else { "0" };
+        let near = [
+            format!("{first17}{wrong_check}"),
+            first17.to_string(),
+            format!("{}X{}", &first17[..16], &first17[16..]),
+        ];
+        let official = Client::new(&app.url(""));
+        official.login("jin", PASSWORD).await;
+        for typed in &near {
+            let answered = official.post("/households/find", &[("q", typed.as_str()), ("status", "registered")]).await;
+            assert_eq!(answered.status, 422, "{typed}: {:?}", answered.location);
+            assert!(answered.location.is_none());
+            answered.assert_contains(r#"data-field="households.search""#);
+            answered.assert_contains("身份证号");
+            answered.assert_contains(&format!(r#"value="{typed}""#));
+            let hrefs: Vec<&str> = answered.body.split("href=\"").skip(1).collect();
+            assert!(hrefs.iter().all(|h| !h.split('"').next().unwrap().contains(typed.as_str())), "no link carries {typed}");
+            assert!(answered.body.contains("status=registered"), "the other filters are kept");
+        }
+        let wrong = official.post("/households/find", &[("q", near[0].as_str())]).await;
+        wrong.assert_contains("校验位不正确");
+    }
+}

@@ -876,3 +876,97 @@ app_test! {
         }
     }
 }
+
+app_test! {
+    /// Two people save one store's printing from two receipts opened at the
+    /// same version (one chooses 58 mm paper, the other printing by itself):
+    /// one save stands, the other is told the store changed (409) with what
+    /// they chose kept, and neither's choice is lost unseen.
+    async fn two_printing_saves_of_one_store_lose_no_update(app) {
+        use aixin::db::schema::stores;
+        use crate::forms_kept::version_in;
+        let [_, _, town, village] = app.area_chain("并印");
+        let store = app.store("并印超市", &town);
+        let household = app.household("并印户", &village);
+        let goods = crate::stock::seed(&app, &store);
+        let r = crate::counter::redeem_for_test(&app, &store, &household, &goods.items[0]);
+        let (a, b) = two_admins(&app).await;
+        let action = format!("/stores/{store}/printing");
+        let page_a = a.get(&format!("/redemptions/{r}")).await;
+        let page_b = b.get(&format!("/redemptions/{r}")).await;
+        let (va, vb) = (version_in(&page_a.body, &action), version_in(&page_b.body, &action));
+        assert_eq!(va, vb);
+        let form_a = [("version", va.as_str()), ("paper", "58"), ("redemption_id", r.as_str())];
+        let form_b = [("version", vb.as_str()), ("paper", "80"), ("print_after_confirm", "1"), ("redemption_id", r.as_str())];
+        let (x, y) = tokio::join!(a.post(&action, &form_a), b.post(&action, &form_b));
+        let mut statuses = [x.status, y.status];
+        statuses.sort();
+        assert_eq!(statuses, [303, 409], "one saved, one told: {}\n{}", x.body, y.body);
+        let told = if x.status == 409 { &x } else { &y };
+        told.assert_contains("“并印超市”在您打开表单后已被别人修改");
+        told.assert_contains(r#"data-field="field.receipt_paper""#);
+        let (paper, auto, version): (String, bool, i64) = stores::table
+            .find(&store)
+            .select((stores::receipt_paper, stores::print_after_confirm, stores::version))
+            .first(&mut app.conn())
+            .unwrap();
+        assert_eq!(version, va.parse::<i64>().unwrap() + 1, "one save bumped the version once");
+        if x.status == 303 {
+            assert_eq!((paper.as_str(), auto), ("58", false));
+            told.assert_contains(r#"name="print_after_confirm" value="1" checked"#);
+        } else {
+            assert_eq!((paper.as_str(), auto), ("80", true));
+            told.assert_contains(r#"name="paper" value="58" checked"#);
+        }
+        // The one told saves again from the page that told them: it goes through.
+        let again_v = version_in(&told.body, &action);
+        let again_form = [("version", again_v.as_str()), ("paper", "a4"), ("redemption_id", r.as_str())];
+        let again = if x.status == 409 { a.post(&action, &again_form).await } else { b.post(&action, &again_form).await };
+        assert_eq!(again.status, 303, "{}", again.body);
+    }
+}
+
+app_test! {
+    /// Two admins save one staff member's personal data, opened at the same
+    /// version (one types a phone, the other a home address): one save
+    /// stands, the other is told the user changed (409) with what they typed
+    /// kept.
+    async fn two_personal_saves_of_one_user_lose_no_update(app) {
+        use aixin::db::schema::users;
+        use crate::forms_kept::version_in;
+        let [_, _, _, village] = app.area_chain("并私");
+        let id = app.user("si-guan", Role::Official, Some(&village), None);
+        let (a, b) = two_admins(&app).await;
+        let action = format!("/users/{id}/personal");
+        let page_a = a.get(&format!("/users/{id}")).await;
+        let page_b = b.get(&format!("/users/{id}")).await;
+        let (va, vb) = (version_in(&page_a.body, &action), version_in(&page_b.body, &action));
+        assert_eq!(va, vb);
+        let form_a = [("version", va.as_str()), ("phone", "13912345678")];
+        let form_b = [("version", vb.as_str()), ("home_area_id", village.as_str()), ("home_address", "并私村八号")];
+        let (x, y) = tokio::join!(a.post(&action, &form_a), b.post(&action, &form_b));
+        let mut statuses = [x.status, y.status];
+        statuses.sort();
+        assert_eq!(statuses, [303, 409], "one saved, one told: {}\n{}", x.body, y.body);
+        let told = if x.status == 409 { &x } else { &y };
+        told.assert_contains("“si-guan”在您打开表单后已被别人修改");
+        let (phone, address, version): (String, String, i64) = users::table
+            .find(&id)
+            .select((users::phone_masked, users::home_address, users::version))
+            .first(&mut app.conn())
+            .unwrap();
+        assert_eq!(version, va.parse::<i64>().unwrap() + 1, "one save bumped the version once");
+        if x.status == 303 {
+            assert!(!phone.is_empty() && address.is_empty(), "{phone} {address}");
+            told.assert_contains(r#"value="并私村八号""#);
+        } else {
+            assert!(phone.is_empty() && address == "并私村八号", "{phone} {address}");
+            told.assert_contains(r#"value="13912345678""#);
+        }
+        // The one told saves again from the page that told them: it goes through.
+        let again_v = version_in(&told.body, &action);
+        let again_form = [("version", again_v.as_str()), ("home_area_id", village.as_str()), ("home_address", "并私村九号")];
+        let again = if x.status == 409 { a.post(&action, &again_form).await } else { b.post(&action, &again_form).await };
+        assert_eq!(again.status, 303, "{}", again.body);
+    }
+}

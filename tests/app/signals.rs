@@ -564,7 +564,7 @@ app_test! {
                     home_area_id: Some(village.clone()),
                     home_address: "一组1号".into(),
                 };
-                aixin::users::set_personal(&mut c, &console, &app.key, u, &p).unwrap();
+                aixin::users::set_personal(&mut c, &console, &app.key, u, &p, None).unwrap();
             }
             for u in [&gone, &recent] {
                 aixin::users::set_disabled(&mut c, &console, u, true).unwrap();

@@ -98,15 +98,17 @@ pub async fn create(
         p => format!("child-{p}"),
     };
     let ctx = user.actor();
-    let result = run(&state, move |c| {
-        let parent = Some(f.parent_id.trim()).filter(|p| !p.is_empty());
-        match (parent, f.level.trim()) {
-            (None, "province") => Ok(areas::create_top(c, &ctx, AreaLevel::Province, &f.name)?),
-            _ => Ok(areas::create(c, &ctx, parent, &f.name)?),
-        }
-    })
-    .await
-    .map(|a| flash_ok(&req, "/areas", "flash.area_created", &[("name", a.name)]));
+    let result = form
+        .1
+        .run(&state, move |c| {
+            let parent = Some(f.parent_id.trim()).filter(|p| !p.is_empty());
+            match (parent, f.level.trim()) {
+                (None, "province") => Ok(areas::create_top(c, &ctx, AreaLevel::Province, &f.name)?),
+                _ => Ok(areas::create(c, &ctx, parent, &f.name)?),
+            }
+        })
+        .await
+        .map(|a| flash_ok(&req, "/areas", "flash.area_created", &[("name", a.name)]));
     // A parent that is no area has no form of its own on the page: the
     // refusal, naming the parent, shows on the form at the top.
     let name = match &result {
@@ -139,7 +141,9 @@ pub async fn rename(
     let typed = serde_json::to_value(&form.0).unwrap_or_default();
     let form_name = format!("rename-{id}");
     let name = form.0.name;
-    let result = run(&state, move |c| Ok(areas::rename(c, &ctx, &id, &name)?))
+    let result = form
+        .1
+        .run(&state, move |c| Ok(areas::rename(c, &ctx, &id, &name)?))
         .await
         .map(|a| flash_ok(&req, "/areas", "flash.area_renamed", &[("name", a.name)]));
     or_again(lang_of(&req), form_name, &typed, result, |r| {
@@ -181,10 +185,12 @@ pub async fn place(
     let id = id.into_inner();
     let ctx = user.actor();
     let province_id = form.0.province_id;
-    let result = run(&state, move |c| {
-        Ok(areas::place_under(c, &ctx, &id, province_id.trim())?)
-    })
-    .await
-    .map(|a| flash_ok(&req, "/areas", "flash.area_placed", &[("name", a.name)]));
+    let result = form
+        .1
+        .run(&state, move |c| {
+            Ok(areas::place_under(c, &ctx, &id, province_id.trim())?)
+        })
+        .await
+        .map(|a| flash_ok(&req, "/areas", "flash.area_placed", &[("name", a.name)]));
     or_flash(&req, "/areas", result)
 }

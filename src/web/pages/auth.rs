@@ -88,10 +88,11 @@ pub async fn login(
     form: Result<CsrfForm<LoginForm>, AppError>,
 ) -> Result<HttpResponse, AppError> {
     let form = match form {
-        Ok(f) => f.0,
-        // Text no name or password holds (control characters, not UTF-8):
-        // refused like a wrong password, with the form again.
-        Err(AppError::Invalid(_) | AppError::BadRequest(_)) => {
+        Ok(f) if f.1.check().is_ok() => f.0,
+        // Text no name or password holds (control characters, not UTF-8),
+        // or a name or password sent twice: refused like a wrong password,
+        // with the form again.
+        Ok(_) | Err(AppError::Invalid(_) | AppError::BadRequest(_)) => {
             return login_refused(&req, "", "");
         }
         Err(e) => return Err(e),
@@ -223,7 +224,10 @@ pub async fn change_password(
     state: web::Data<AppState>,
     form: CsrfForm<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
-    let form = form.0;
+    let (form, twice) = (form.0, form.1);
+    if let Err(e) = twice.check() {
+        return password_shown(&req, &user, Some(&e));
+    }
     let checked = NewPassword::parse("field.new_password", &form.new).and_then(|p| {
         if form.new != form.confirm {
             Err(FieldError::new(

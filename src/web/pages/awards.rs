@@ -12,7 +12,7 @@ use crate::error::path_id;
 use crate::households::{self, CardLookup, HouseholdRow, ListFilter};
 use crate::points::awards::{self as aw, AwardRow, Decision};
 use crate::points::{self, Rule};
-use crate::web::extract::lang_of;
+use crate::web::extract::{SentTwice, lang_of};
 use crate::web::form::FormErrors;
 use crate::web::page::{
     PageCtx, flash_field_error, flash_ok, or_flash, render, render_with_status,
@@ -189,16 +189,17 @@ pub async fn propose(
     let day = today(&state);
     let u = user.actor();
     let typed = f.clone();
-    let result = run(&state, move |c| {
-        let p = aw::parse_proposal(&f.rule_code, &f.occurred_on, &f.note, day)?;
-        let household = HouseholdId::parse(f.household_id.trim()).ok_or(FieldError::new(
-            "field.household",
-            "error.household_unknown",
-        ))?;
-        let award = aw::propose(c, &u, &household, &p, &f.key, day)?;
-        Ok(award)
-    })
-    .await;
+    let result =
+        form.1
+            .run(&state, move |c| {
+                let p = aw::parse_proposal(&f.rule_code, &f.occurred_on, &f.note, day)?;
+                let household = HouseholdId::parse(f.household_id.trim()).ok_or(
+                    FieldError::new("field.household", "error.household_unknown"),
+                )?;
+                let award = aw::propose(c, &u, &household, &p, &f.key, day)?;
+                Ok(award)
+            })
+            .await;
     match result {
         Ok(award) => {
             let key = if award.is_pending() {
@@ -367,6 +368,7 @@ pub async fn propose_batch(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ProposeAwards)?;
     let form = form.0;
+    let twice = SentTwice::among(&form, &["household_id"]);
     let key = field(&form, "key");
     let back = format!(
         "/awards/batch?area_id={}",
@@ -383,73 +385,74 @@ pub async fn propose_batch(
     let day = today(&state);
     let u = user.actor();
     let typed = form.clone();
-    let result = run(&state, move |c| {
-        let p = aw::parse_proposal(
-            &field(&form, "rule_code"),
-            &field(&form, "occurred_on"),
-            &field(&form, "note"),
-            day,
-        )?;
-        let mut ids: Vec<HouseholdId> = Vec::new();
-        let mut refused: Vec<(String, String)> = Vec::new();
-        for v in form
-            .iter()
-            .filter(|(k, _)| k == "household_id")
-            .map(|(_, v)| v)
-        {
-            // Text that is not a household id names none of the actor's.
-            match HouseholdId::parse(v.trim()) {
-                Some(id) => ids.push(id),
-                None => refused.push((
-                    v.clone(),
-                    crate::i18n::field_error(
-                        lang,
-                        &FieldError::new("field.household", "error.household_not_yours"),
-                    ),
-                )),
-            }
-        }
-        // Pasted card numbers, one per line (or separated by spaces or commas).
-        for typed in field(&form, "cards")
-            .split(|ch: char| ch.is_whitespace() || ch == ',' || ch == '，')
-            .filter(|s| !s.is_empty())
-        {
-            match CardNo::parse("field.card_no", typed) {
-                Err(e) => refused.push((typed.to_string(), crate::i18n::field_error(lang, &e))),
-                Ok(card) => match households::lookup_card(c, &card)? {
-                    CardLookup::Current { household_id } => ids.push(household_id),
-                    CardLookup::Replaced { by } => refused.push((
-                        typed.to_string(),
-                        crate::i18n::tf(
-                            lang,
-                            "households.card_replaced",
-                            &[("card", typed.to_string()), ("new", by)],
-                        ),
-                    )),
-                    CardLookup::Unknown => refused.push((
-                        typed.to_string(),
-                        crate::i18n::tf(
-                            lang,
-                            "households.card_unknown",
-                            &[("card", typed.to_string())],
-                        ),
-                    )),
-                },
-            }
-        }
-        if ids.is_empty() {
-            return Err(FieldError::new("field.households", "error.no_households").into());
-        }
-        let out = aw::propose_batch(c, &u, &ids, &p, &key, day)?;
-        refused.extend(
-            out.refused
+    let result = twice
+        .run(&state, move |c| {
+            let p = aw::parse_proposal(
+                &field(&form, "rule_code"),
+                &field(&form, "occurred_on"),
+                &field(&form, "note"),
+                day,
+            )?;
+            let mut ids: Vec<HouseholdId> = Vec::new();
+            let mut refused: Vec<(String, String)> = Vec::new();
+            for v in form
                 .iter()
-                .map(|(who, e)| (who.clone(), crate::i18n::field_error(lang, e))),
-        );
-        let created = aw::batch(c, &out.batch_id)?;
-        Ok((created, refused, out.replayed))
-    })
-    .await;
+                .filter(|(k, _)| k == "household_id")
+                .map(|(_, v)| v)
+            {
+                // Text that is not a household id names none of the actor's.
+                match HouseholdId::parse(v.trim()) {
+                    Some(id) => ids.push(id),
+                    None => refused.push((
+                        v.clone(),
+                        crate::i18n::field_error(
+                            lang,
+                            &FieldError::new("field.household", "error.household_not_yours"),
+                        ),
+                    )),
+                }
+            }
+            // Pasted card numbers, one per line (or separated by spaces or commas).
+            for typed in field(&form, "cards")
+                .split(|ch: char| ch.is_whitespace() || ch == ',' || ch == '，')
+                .filter(|s| !s.is_empty())
+            {
+                match CardNo::parse("field.card_no", typed) {
+                    Err(e) => refused.push((typed.to_string(), crate::i18n::field_error(lang, &e))),
+                    Ok(card) => match households::lookup_card(c, &card)? {
+                        CardLookup::Current { household_id } => ids.push(household_id),
+                        CardLookup::Replaced { by } => refused.push((
+                            typed.to_string(),
+                            crate::i18n::tf(
+                                lang,
+                                "households.card_replaced",
+                                &[("card", typed.to_string()), ("new", by)],
+                            ),
+                        )),
+                        CardLookup::Unknown => refused.push((
+                            typed.to_string(),
+                            crate::i18n::tf(
+                                lang,
+                                "households.card_unknown",
+                                &[("card", typed.to_string())],
+                            ),
+                        )),
+                    },
+                }
+            }
+            if ids.is_empty() {
+                return Err(FieldError::new("field.households", "error.no_households").into());
+            }
+            let out = aw::propose_batch(c, &u, &ids, &p, &key, day)?;
+            refused.extend(
+                out.refused
+                    .iter()
+                    .map(|(who, e)| (who.clone(), crate::i18n::field_error(lang, e))),
+            );
+            let created = aw::batch(c, &out.batch_id)?;
+            Ok((created, refused, out.replayed))
+        })
+        .await;
     match result {
         Ok((created, refused, replayed)) => {
             let ctx = PageCtx::build(&req, Some(&user));
@@ -605,33 +608,35 @@ pub async fn edit(
     let day = today(&state);
     let u = user.actor();
     let target = id.clone();
-    let result = run(&state, move |c| {
-        // Every field is checked, so all that is wrong shows at once (an
-        // unknown rule with the rest).
-        let mut checks = crate::domain::FieldChecks::new();
-        let seen = checks.take(seen_version(&f.version));
-        let p = checks.take(aw::parse_proposal(
-            &f.rule_code,
-            &f.occurred_on,
-            &f.note,
-            day,
-        ));
-        let code = f.rule_code.trim();
-        if !checks.is_clean()
-            && !code.is_empty()
-            && !checks.has("field.rule")
-            && points::current_rule(c, code)?.is_none()
-        {
-            checks.push(FieldError::new("field.rule", "error.rule_unknown"));
-        }
-        checks.finish()?;
-        let (Some(seen), Some(p)) = (seen, p) else {
-            unreachable!("a clean form parsed every field")
-        };
-        aw::edit_seen(c, &u, &target, &p, Some(seen))?;
-        Ok(())
-    })
-    .await;
+    let result = form
+        .1
+        .run(&state, move |c| {
+            // Every field is checked, so all that is wrong shows at once (an
+            // unknown rule with the rest).
+            let mut checks = crate::domain::FieldChecks::new();
+            let seen = checks.take(seen_version(&f.version));
+            let p = checks.take(aw::parse_proposal(
+                &f.rule_code,
+                &f.occurred_on,
+                &f.note,
+                day,
+            ));
+            let code = f.rule_code.trim();
+            if !checks.is_clean()
+                && !code.is_empty()
+                && !checks.has("field.rule")
+                && points::current_rule(c, code)?.is_none()
+            {
+                checks.push(FieldError::new("field.rule", "error.rule_unknown"));
+            }
+            checks.finish()?;
+            let (Some(seen), Some(p)) = (seen, p) else {
+                unreachable!("a clean form parsed every field")
+            };
+            aw::edit_seen(c, &u, &target, &p, Some(seen))?;
+            Ok(())
+        })
+        .await;
     match result {
         Ok(()) => Ok(flash_ok(&req, "/awards", "flash.award_edited", &[])),
         Err(AppError::Invalid(e)) => edit_page(req, user, state, id, Some((typed, e))).await,
@@ -656,11 +661,12 @@ pub async fn withdraw(
     let id: AwardId = path_id(&id)?;
     let seen = seen_version(&f.0.version);
     let u = user.actor();
-    let result = run(&state, move |c| {
-        Ok(aw::withdraw_seen(c, &u, &id, Some(seen?))?)
-    })
-    .await
-    .map(|_| flash_ok(&req, "/awards", "flash.award_withdrawn", &[]));
+    let result =
+        f.1.run(&state, move |c| {
+            Ok(aw::withdraw_seen(c, &u, &id, Some(seen?))?)
+        })
+        .await
+        .map(|_| flash_ok(&req, "/awards", "flash.award_withdrawn", &[]));
     or_flash(&req, "/awards", result)
 }
 
@@ -886,6 +892,8 @@ pub async fn review(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ReviewAwards)?;
     let form = form.0;
+    // The ticked awards repeat; any other field sent twice is refused.
+    let twice = SentTwice::among(&form, &["id"]);
     // The queue comes back filtered as it was.
     let filter = QueueQuery {
         area_id: field(&form, "area_id"),
@@ -975,16 +983,17 @@ pub async fn review(
             FieldError::new("field.award", "error.household_not_yours"),
         )
     });
-    let result = run(&state, move |c| {
-        let (done, failed) = aw::review_many(c, &u, &ids, &decision, day)?;
-        let failed: Vec<(String, FieldError)> = failed
-            .into_iter()
-            .map(|(id, e)| (id.into_string(), e))
-            .chain(unknown)
-            .collect();
-        Ok((done, failed))
-    })
-    .await;
+    let result = twice
+        .run(&state, move |c| {
+            let (done, failed) = aw::review_many(c, &u, &ids, &decision, day)?;
+            let failed: Vec<(String, FieldError)> = failed
+                .into_iter()
+                .map(|(id, e)| (id.into_string(), e))
+                .chain(unknown)
+                .collect();
+            Ok((done, failed))
+        })
+        .await;
     match result {
         Ok((done, failed)) if failed.is_empty() => Ok(flash_ok(
             &req,
@@ -1109,11 +1118,13 @@ pub async fn reverse(
     let household = household_of(&state, &id).await?;
     let back = format!("/households/{household}");
     let aid = id.clone();
-    let result = run(&state, move |c| {
-        Ok(aw::reverse_seen(c, &u, &aid, &reason, Some(seen?), day)?)
-    })
-    .await
-    .map(|_| flash_ok(&req, &back, "flash.award_reversed", &[]));
+    let result = form
+        .1
+        .run(&state, move |c| {
+            Ok(aw::reverse_seen(c, &u, &aid, &reason, Some(seen?), day)?)
+        })
+        .await
+        .map(|_| flash_ok(&req, &back, "flash.award_reversed", &[]));
     let form_name = format!("reverse-{id}");
     super::households::or_again_on_household(req, user, state, household, form_name, &typed, result)
         .await
@@ -1146,18 +1157,20 @@ pub async fn object(
     let u = user.actor();
     let tz = state.config.time_zone;
     let (aid, objection, version) = (id.clone(), typed.objection.clone(), typed.version.clone());
-    let result = run(&state, move |c| {
-        Ok(aw::object_seen(
-            c,
-            &u,
-            &aid,
-            &objection,
-            Some(seen_version(&version)?),
-            tz,
-        )?)
-    })
-    .await
-    .map(|_| flash_ok(&req, &back, "flash.award_objected", &[]));
+    let result = form
+        .1
+        .run(&state, move |c| {
+            Ok(aw::object_seen(
+                c,
+                &u,
+                &aid,
+                &objection,
+                Some(seen_version(&version)?),
+                tz,
+            )?)
+        })
+        .await
+        .map(|_| flash_ok(&req, &back, "flash.award_objected", &[]));
     let form_name = format!("object-{id}");
     super::households::or_again_on_household(req, user, state, household, form_name, &typed, result)
         .await

@@ -13,7 +13,7 @@ use crate::households::find::{self, FoundBy, Query};
 use crate::i18n;
 use crate::redemptions::{self, DaySummary, Line, PricedLine, RedeemRequest, Redemption, WantLine};
 use crate::stores::{Paper, ReceiptSettings, StoreRow};
-use crate::web::extract::lang_of;
+use crate::web::extract::{SentTwice, lang_of};
 use crate::web::form::{Refused, or_again};
 use crate::web::middleware::see_other;
 use crate::web::page::{PageCtx, flash_field_error, flash_ok, render, render_with_status};
@@ -116,6 +116,11 @@ pub async fn find(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::Redeem)?;
     let q = form.0;
+    // A look-up with a field sent twice reads its first value: it changes
+    // nothing, and is answered here like any text that is not a card.
+    if form.1.check().is_err() {
+        return show(req, user, state, q).await;
+    }
     match Query::parse(q.card.trim()) {
         Ok(Some(Query::IdNumber(_))) | Err(_) => show(req, user, state, q).await,
         Ok(_) => Ok(see_other(&format!(
@@ -378,6 +383,9 @@ pub async fn basket_action(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::Redeem)?;
     let form = form.0;
+    // The basket's lines repeat; any other field sent twice leaves the
+    // basket as it was, said beside it.
+    let twice = SentTwice::among(&form, &["line"]);
     let store = counter_store(&state, &user, Action::Redeem, &field(&form, "store_id")).await?;
     let lang = lang_of(&req);
     let card = field(&form, "card");
@@ -386,6 +394,7 @@ pub async fn basket_action(
         key = form_key();
     }
     let (mut lines, unreadable) = basket(&form);
+    let unreadable = unreadable.or_else(|| twice.check().err());
     let entry = field(&form, "entry");
     let qty_text = field(&form, "qty");
     let mut error: Option<String> = None;
@@ -673,6 +682,9 @@ pub struct PrintingForm {
     /// The receipt to go back to.
     #[serde(default)]
     redemption_id: String,
+    /// The store's version when the form was shown (empty: not checked).
+    #[serde(default)]
+    version: String,
 }
 
 /// Remember how a store prints its receipts (its paper, and whether a
@@ -698,14 +710,16 @@ pub async fn printing(
             paper: Paper::from_form(&f.paper)?,
             print_after_confirm: f.print_after_confirm == "1",
         };
+        let seen = super::awards::seen_version_if_given(&f.version)?;
         let actor = user.actor();
         let sid = store.store.id.clone();
-        run(&state, move |c| {
-            Ok(crate::stores::set_receipt_settings(
-                c, &actor, &sid, &settings,
-            )?)
-        })
-        .await?;
+        form.1
+            .run(&state, move |c| {
+                Ok(crate::stores::set_receipt_settings(
+                    c, &actor, &sid, &settings, seen,
+                )?)
+            })
+            .await?;
         Ok(flash_ok(&req, &back, "flash.printing_saved", &[]))
     }
     .await;
@@ -740,11 +754,13 @@ pub async fn void(
     let tz = state.config.time_zone;
     let typed = form.0;
     let (rid, reason) = (id.clone(), typed.reason.clone());
-    let result = run(&state, move |c| {
-        Ok(redemptions::void(c, &actor, &rid, &reason, tz)?)
-    })
-    .await
-    .map(|_| flash_ok(&req, &back, "flash.redemption_voided", &[]));
+    let result = form
+        .1
+        .run(&state, move |c| {
+            Ok(redemptions::void(c, &actor, &rid, &reason, tz)?)
+        })
+        .await
+        .map(|_| flash_ok(&req, &back, "flash.redemption_voided", &[]));
     or_again(lang_of(&req), "void", &typed, result, |r| {
         receipt_page(req, user, state, id, ReceiptQuery::default(), r)
     })
@@ -766,6 +782,9 @@ struct DayPage<'a> {
     store: StoreRow,
     day: String,
     s: DaySummary,
+    /// A date asked for that does not read (`"filter"`): what was typed,
+    /// beside its message; no day's summary is shown then.
+    refused: Refused,
 }
 
 /// End of day (日结): the clerk's printable summary.
@@ -783,10 +802,18 @@ pub async fn day(
     }
     let store = counter_store(&state, &user, Action::ViewRedemptions, &q.store_id).await?;
     let tz = state.config.time_zone;
-    let day = match crate::points::parse_date("field.date", &q.date) {
-        Ok(d) => d.unwrap_or_else(|| crate::time::today(tz)),
-        // A day that does not read is a 422 naming the date, never another day.
-        Err(e) => return Err(e.into()),
+    let lang = lang_of(&req);
+    let (day, refused) = match crate::points::parse_date("field.date", &q.date) {
+        Ok(d) => (
+            d.unwrap_or_else(|| crate::time::today(tz)),
+            Refused::default(),
+        ),
+        // A day that does not read is a 422 naming the date, the filter
+        // holding what was typed; the summary shown is today's, said so.
+        Err(e) => (
+            crate::time::today(tz),
+            Refused::of_pairs(lang, "filter", vec![("date".into(), q.date.clone())], &e),
+        ),
     };
     let sid = store.store.id.clone();
     let s = run(&state, move |c| {
@@ -794,13 +821,16 @@ pub async fn day(
     })
     .await?;
     let ctx = PageCtx::build(&req, Some(&user));
-    render(
+    let status = refused.status();
+    render_with_status(
         &ctx,
         &DayPage {
             ctx: &ctx,
             store,
             day: day.to_string(),
             s,
+            refused,
         },
+        status,
     )
 }

@@ -78,6 +78,7 @@ async fn decide<F>(
     list: &'static str,
     done_key: &'static str,
     version: &str,
+    twice: &crate::web::extract::SentTwice,
     op: F,
 ) -> Result<HttpResponse, AppError>
 where
@@ -88,7 +89,8 @@ where
     user.require(action)?;
     let seen = seen_version(version);
     let actor = user.actor();
-    run(state, move |c| op(c, &actor, seen?))
+    twice
+        .run(state, move |c| op(c, &actor, seen?))
         .await
         .map(|_| flash_ok(req, list, done_key, &[]))
 }
@@ -113,6 +115,7 @@ pub async fn to_award(
         "/deeds",
         "deeds.awarded",
         &typed.version,
+        &form.1,
         move |c, actor, seen| {
             deeds::to_award(c, actor, &rid, Some(seen), today)?;
             Ok(())
@@ -145,6 +148,7 @@ pub async fn decline(
         "/deeds",
         "deeds.declined",
         &typed.version,
+        &form.1,
         move |c, actor, seen| Ok(deeds::decline(c, actor, &rid, &reason, Some(seen))?),
     )
     .await;
@@ -267,6 +271,7 @@ pub async fn decide_objection(
         "/objections",
         done_key,
         &typed.version,
+        &form.1,
         move |c, actor, seen| {
             Ok(objections::decide(
                 c,

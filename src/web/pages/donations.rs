@@ -14,7 +14,7 @@ use crate::donations::{
 use crate::goods::{self, Item};
 use crate::idempotency::IdemKey;
 use crate::stores::{self, StoreRow};
-use crate::web::extract::lang_of;
+use crate::web::extract::{SentTwice, lang_of};
 use crate::web::form::{FormErrors, Refused, or_again};
 use crate::web::page::{PageCtx, flash_ok, render, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
@@ -123,21 +123,23 @@ pub async fn create_donor(
     let f = form.0;
     let typed = f.clone();
     let ctx = user.actor();
-    let result = run(&state, move |c| {
-        Ok(donations::create_donor(
-            c,
-            &ctx,
-            &DonorForm {
-                name: &f.name,
-                kind: &f.kind,
-                contact_person: &f.contact_person,
-                phone: &f.phone,
-                address: &f.address,
-                note: &f.note,
-            },
-        )?)
-    })
-    .await;
+    let result = form
+        .1
+        .run(&state, move |c| {
+            Ok(donations::create_donor(
+                c,
+                &ctx,
+                &DonorForm {
+                    name: &f.name,
+                    kind: &f.kind,
+                    contact_person: &f.contact_person,
+                    phone: &f.phone,
+                    address: &f.address,
+                    note: &f.note,
+                },
+            )?)
+        })
+        .await;
     match result {
         Ok(d) => Ok(flash_ok(
             &req,
@@ -319,6 +321,8 @@ pub async fn book(
 ) -> Result<HttpResponse, AppError> {
     let store = load_store(&state, &user, Action::BookDonation, id.into_inner()).await?;
     let fields = form.0;
+    // The lines repeat; any other field sent twice is refused by name.
+    let twice = SentTwice::among(&fields, &["item", "quantity", "value"]);
     let one = |name: &str| {
         fields
             .iter()
@@ -375,23 +379,24 @@ pub async fn book(
             note: typed.note.clone(),
             lines: typed.lines.clone(),
         };
-        let out = run(&state, move |c| {
-            Ok(donations::book(
-                c,
-                &ctx,
-                &key,
-                &sid,
-                &DonationForm {
-                    donor_id: &t.donor_id,
-                    donated_on: &t.donated_on,
-                    money: &t.money,
-                    note: &t.note,
-                    lines: &t.lines,
-                },
-                today,
-            )?)
-        })
-        .await?;
+        let out = twice
+            .run(&state, move |c| {
+                Ok(donations::book(
+                    c,
+                    &ctx,
+                    &key,
+                    &sid,
+                    &DonationForm {
+                        donor_id: &t.donor_id,
+                        donated_on: &t.donated_on,
+                        money: &t.money,
+                        note: &t.note,
+                        lines: &t.lines,
+                    },
+                    today,
+                )?)
+            })
+            .await?;
         let location = format!("/donations/{}", out.id);
         Ok(if out.replayed {
             flash_ok(&req, &location, "flash.already_done", &[])
@@ -508,10 +513,12 @@ pub async fn reverse(
     let result = async {
         let key = IdemKey::parse(&f.key)?;
         let (id, reason) = (id.clone(), f.reason.clone());
-        let out = run(&state, move |c| {
-            Ok(donations::reverse(c, &ctx, &key, &id, &reason, today)?)
-        })
-        .await?;
+        let out = form
+            .1
+            .run(&state, move |c| {
+                Ok(donations::reverse(c, &ctx, &key, &id, &reason, today)?)
+            })
+            .await?;
         Ok(if out.replayed {
             flash_ok(&req, &back, "flash.already_done", &[])
         } else {

@@ -92,7 +92,9 @@ pub async fn create(
     let f = form.0;
     let typed = serde_json::to_value(&f).unwrap_or_default();
     let ctx = user.actor();
-    let result = run(&state, move |c| Ok(goods::create(c, &ctx, &f.form())?))
+    let result = form
+        .1
+        .run(&state, move |c| Ok(goods::create(c, &ctx, &f.form())?))
         .await
         .map(|i| flash_ok(&req, "/items", "flash.item_created", &[("name", i.name)]));
     or_again(lang_of(&req), "item", &typed, result, |r| {
@@ -113,20 +115,22 @@ pub async fn update(
     let typed = serde_json::to_value(&f).unwrap_or_default();
     let name = format!("item-{id}");
     let ctx = user.actor();
-    let result = run(&state, move |c| {
-        // The edit names the version it was made on.
-        let seen = super::awards::seen_version_if_given(&f.version)?;
-        Ok(goods::update(
-            c,
-            &ctx,
-            &id,
-            &f.form(),
-            f.active == "1",
-            seen,
-        )?)
-    })
-    .await
-    .map(|i| flash_ok(&req, "/items", "flash.item_updated", &[("name", i.name)]));
+    let result = form
+        .1
+        .run(&state, move |c| {
+            // The edit names the version it was made on.
+            let seen = super::awards::seen_version_if_given(&f.version)?;
+            Ok(goods::update(
+                c,
+                &ctx,
+                &id,
+                &f.form(),
+                f.active == "1",
+                seen,
+            )?)
+        })
+        .await
+        .map(|i| flash_ok(&req, "/items", "flash.item_updated", &[("name", i.name)]));
     or_again(lang_of(&req), name, &typed, result, |r| {
         list_page(req, user, state, r)
     })

@@ -78,6 +78,11 @@ struct ListPage<'a> {
     page: i64,
     pages: i64,
     q: ListQuery,
+    /// The search box's text: the list's search, or a refused one (never
+    /// in the page's links).
+    typed: String,
+    /// Why the search typed was refused, beside the search box.
+    search_error: Option<String>,
     villages: Vec<Area>,
     helpers: Vec<(String, String)>,
     statuses: [Status; 3],
@@ -102,12 +107,25 @@ pub async fn find(
     user.require(Action::ViewHouseholds)?;
     let mut q = form.0;
     q.page = None;
+    if let Err(e) = form.1.check() {
+        let shown = std::mem::take(&mut q.q);
+        return list_page(req, user, state, q, Some((shown, e))).await;
+    }
     let typed = crate::domain::input::normalize(q.q.trim());
-    let Ok(id) = crate::domain::IdNumber::parse("field.id_number", &typed) else {
-        return Ok(crate::web::middleware::see_other(&format!(
-            "/households?{}",
-            q.link(None)
-        )));
+    let id = match crate::domain::IdNumber::parse("field.id_number", &typed) {
+        Ok(id) => id,
+        // A mistyped ID number is still one: it is answered here, on the
+        // list with the message beside the search, never put in an address.
+        Err(e) if crate::domain::people::looks_like_id_number(&typed) => {
+            let shown = std::mem::take(&mut q.q);
+            return list_page(req, user, state, q, Some((shown, e))).await;
+        }
+        Err(_) => {
+            return Ok(crate::web::middleware::see_other(&format!(
+                "/households?{}",
+                q.link(None)
+            )));
+        }
     };
     let actor = user.actor();
     let key = state.key.clone();
@@ -133,8 +151,20 @@ pub async fn list(
     state: web::Data<AppState>,
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
+    list_page(req, user, state, q.into_inner(), None).await
+}
+
+/// The list for `q`; `refused_search` is a search refused on the page (a
+/// mistyped ID number): what was typed, shown in the search box only (422),
+/// and why, beside it.
+async fn list_page(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    q: ListQuery,
+    refused_search: Option<(String, FieldError)>,
+) -> Result<HttpResponse, AppError> {
     user.require(Action::ViewHouseholds)?;
-    let q = q.into_inner();
     let filter = q.filter();
     let page = q.page.unwrap_or(0).max(0);
     let actor = user.actor();
@@ -184,7 +214,16 @@ pub async fn list(
         _ => None,
     };
     let ctx = PageCtx::build(&req, Some(&user));
-    render(
+    let (typed, search_error) = match refused_search {
+        Some((typed, e)) => (typed, Some(crate::i18n::field_error(lang, &e))),
+        None => (q.q.clone(), None),
+    };
+    let status = if search_error.is_some() {
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        actix_web::http::StatusCode::OK
+    };
+    render_with_status(
         &ctx,
         &ListPage {
             ctx: &ctx,
@@ -193,6 +232,8 @@ pub async fn list(
             total,
             page,
             q,
+            typed,
+            search_error,
             villages,
             helpers,
             statuses: Status::ALL,
@@ -200,6 +241,7 @@ pub async fn list(
             can_edit: user.can(Action::EditHouseholds),
             can_import: user.can(Action::ImportHouseholds),
         },
+        status,
     )
 }
 
@@ -342,11 +384,13 @@ pub async fn create(
     let typed = f.clone();
     let actor = user.actor();
     let key = state.key.clone();
-    let result = run(&state, move |c| {
-        let input = households::parse_form(c, &actor, &f, None)?;
-        Ok(households::create(c, &actor, &key, &input)?)
-    })
-    .await;
+    let result = form
+        .1
+        .run(&state, move |c| {
+            let input = households::parse_form(c, &actor, &f, None)?;
+            Ok(households::create(c, &actor, &key, &input)?)
+        })
+        .await;
     match result {
         Ok((id, card)) => Ok(flash_ok(
             &req,
@@ -374,14 +418,16 @@ pub async fn update(
     let key = state.key.clone();
     let target = id.clone();
     let today = crate::time::today(state.config.time_zone);
-    let result = run(&state, move |c| {
-        // The edit names the version it was made on (a page form always
-        // carries it: `parse_form` reads it).
-        let row = households::find(c, &actor, &target)?;
-        let input = households::parse_form(c, &actor, &f, Some(&row.household))?;
-        Ok(households::update(c, &actor, &key, &target, &input, today)?)
-    })
-    .await;
+    let result = form
+        .1
+        .run(&state, move |c| {
+            // The edit names the version it was made on (a page form always
+            // carries it: `parse_form` reads it).
+            let row = households::find(c, &actor, &target)?;
+            let input = households::parse_form(c, &actor, &f, Some(&row.household))?;
+            Ok(households::update(c, &actor, &key, &target, &input, today)?)
+        })
+        .await;
     match result {
         Ok(changed) => {
             let key = if changed.is_empty() {
@@ -591,31 +637,33 @@ async fn set_archived(
     state: web::Data<AppState>,
     id: String,
     archived: bool,
-    typed: ReasonForm,
+    form: CsrfForm<ReasonForm>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::EditHouseholds)?;
+    let (typed, twice) = (form.0, form.1);
     let id: HouseholdId = path_id(&id)?;
     let back = format!("/households/{id}");
     let actor = user.actor();
     let (hid, reason) = (id.clone(), typed.reason.clone());
-    let result = run(&state, move |c| {
-        Ok(households::set_archived(
-            c, &actor, &hid, archived, &reason,
-        )?)
-    })
-    .await
-    .map(|_| {
-        flash_ok(
-            &req,
-            &back,
-            if archived {
-                "flash.household_archived"
-            } else {
-                "flash.household_restored"
-            },
-            &[],
-        )
-    });
+    let result = twice
+        .run(&state, move |c| {
+            Ok(households::set_archived(
+                c, &actor, &hid, archived, &reason,
+            )?)
+        })
+        .await
+        .map(|_| {
+            flash_ok(
+                &req,
+                &back,
+                if archived {
+                    "flash.household_archived"
+                } else {
+                    "flash.household_restored"
+                },
+                &[],
+            )
+        });
     if archived {
         or_again_on_household(req, user, state, id, "archive", &typed, result).await
     } else {
@@ -630,7 +678,7 @@ pub async fn archive(
     id: web::Path<String>,
     form: CsrfForm<ReasonForm>,
 ) -> Result<HttpResponse, AppError> {
-    set_archived(req, user, state, id.into_inner(), true, form.0).await
+    set_archived(req, user, state, id.into_inner(), true, form).await
 }
 
 pub async fn restore(
@@ -640,7 +688,7 @@ pub async fn restore(
     id: web::Path<String>,
     form: CsrfForm<ReasonForm>,
 ) -> Result<HttpResponse, AppError> {
-    set_archived(req, user, state, id.into_inner(), false, form.0).await
+    set_archived(req, user, state, id.into_inner(), false, form).await
 }
 
 /// The reissue form: the card the person saw as current.
@@ -663,19 +711,21 @@ pub async fn reissue_card(
     let actor = user.actor();
     let key = state.key.clone();
     let seen = crate::domain::input::normalize(&form.0.card);
-    let result = run(&state, move |c| {
-        let seen = Some(seen.as_str()).filter(|s| !s.is_empty());
-        Ok(households::reissue_card(c, &actor, &key, &id, seen)?)
-    })
-    .await
-    .map(|card| {
-        flash_ok(
-            &req,
-            &back,
-            "flash.card_reissued",
-            &[("card", card.grouped())],
-        )
-    });
+    let result = form
+        .1
+        .run(&state, move |c| {
+            let seen = Some(seen.as_str()).filter(|s| !s.is_empty());
+            Ok(households::reissue_card(c, &actor, &key, &id, seen)?)
+        })
+        .await
+        .map(|card| {
+            flash_ok(
+                &req,
+                &back,
+                "flash.card_reissued",
+                &[("card", card.grouped())],
+            )
+        });
     or_flash(&req, &back, result)
 }
 
@@ -1262,6 +1312,10 @@ pub async fn import_confirm(
     user.require(Action::ImportHouseholds)?;
     let job = load_job(&state, &user, id.into_inner()).await?;
     let updates = job.report().map(|r| r.update).unwrap_or(0);
+    if let Err(e) = form.1.check() {
+        let back = format!("/households/import/{}", job.id);
+        return Ok(flash_field_error(&req, &back, &e));
+    }
     if job.state == ImportState::Checked && updates > 0 && form.0.apply_updates != "1" {
         return Ok(flash_field_error(
             &req,

@@ -10,8 +10,11 @@ use crate::i18n::{self, Lang};
 use crate::ledger::{self, StatementEntry, VerifyReport};
 use crate::points::{self, adjustments, expiry};
 use crate::settings::{self, Setting};
-use crate::web::extract::lang_of;
-use crate::web::page::{PageCtx, flash_field_error, flash_ok, or_flash, render};
+use crate::web::extract::{SentTwice, lang_of};
+use crate::web::form::Refused;
+use crate::web::page::{
+    PageCtx, flash_field_error, flash_ok, or_flash, render, render_with_status,
+};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 /// One line of a household's statement.
@@ -144,6 +147,9 @@ struct StatementPage<'a> {
     s: Statement,
     q: PeriodQuery,
     link: String,
+    /// A period asked for that does not read (`"filter"`): what was typed,
+    /// beside its message (422); the whole statement is shown meanwhile.
+    refused: Refused,
 }
 
 pub async fn statement(
@@ -155,27 +161,31 @@ pub async fn statement(
 ) -> Result<HttpResponse, AppError> {
     let q = q.into_inner();
     let id = id.into_inner();
-    let s = match load_statement(&req, &user, &state, id.clone(), &q).await {
+    let (s, q, refused) = match load_statement(&req, &user, &state, id.clone(), &q).await {
+        Ok(s) => (s, q, Refused::default()),
         Err(AppError::Invalid(e)) => {
-            return Ok(flash_field_error(
-                &req,
-                &format!("/households/{id}/statement"),
-                &e,
-            ));
+            let whole = PeriodQuery::default();
+            let s = load_statement(&req, &user, &state, id, &whole).await?;
+            let typed = vec![("from".into(), q.from), ("to".into(), q.to)];
+            let refused = Refused::of_pairs(lang_of(&req), "filter", typed, &e);
+            (s, whole, refused)
         }
-        other => other?,
+        Err(e) => return Err(e),
     };
     let link = serde_urlencoded::to_string([("from", q.from.as_str()), ("to", q.to.as_str())])
         .unwrap_or_default();
     let ctx = PageCtx::build(&req, Some(&user));
-    render(
+    let status = refused.status();
+    render_with_status(
         &ctx,
         &StatementPage {
             ctx: &ctx,
             s,
             q,
             link,
+            refused,
         },
+        status,
     )
 }
 
@@ -309,31 +319,33 @@ pub async fn adjust(
     let actor = user.actor();
     let typed = serde_json::to_value(&f).unwrap_or_default();
     let household = id.clone();
-    let result = run(&state, move |c| {
-        let amount = match points::parse_points("field.points", &f.amount) {
-            Ok(n) => n,
-            // Said together with the reason's error, if any.
-            Err(e) => {
-                let mut checks = crate::domain::FieldChecks::new();
-                checks.push(e);
-                if f.reason.trim().is_empty() {
-                    checks.push(FieldError::new("field.reason", "error.required"));
+    let result = form
+        .1
+        .run(&state, move |c| {
+            let amount = match points::parse_points("field.points", &f.amount) {
+                Ok(n) => n,
+                // Said together with the reason's error, if any.
+                Err(e) => {
+                    let mut checks = crate::domain::FieldChecks::new();
+                    checks.push(e);
+                    if f.reason.trim().is_empty() {
+                        checks.push(FieldError::new("field.reason", "error.required"));
+                    }
+                    checks.finish()?;
+                    0
                 }
-                checks.finish()?;
-                0
+            };
+            Ok(adjustments::request(
+                c, &actor, &id, amount, &f.reason, &f.key, day, tz,
+            )?)
+        })
+        .await
+        .map(|r| match r {
+            adjustments::Requested::Posted => flash_ok(&req, &back, "flash.adjustment_posted", &[]),
+            adjustments::Requested::AwaitingApproval => {
+                flash_ok(&req, &back, "flash.adjustment_waiting", &[])
             }
-        };
-        Ok(adjustments::request(
-            c, &actor, &id, amount, &f.reason, &f.key, day, tz,
-        )?)
-    })
-    .await
-    .map(|r| match r {
-        adjustments::Requested::Posted => flash_ok(&req, &back, "flash.adjustment_posted", &[]),
-        adjustments::Requested::AwaitingApproval => {
-            flash_ok(&req, &back, "flash.adjustment_waiting", &[])
-        }
-    });
+        });
     super::households::or_again_on_household(req, user, state, household, "adjust", &typed, result)
         .await
 }
@@ -386,29 +398,31 @@ pub async fn adjustment_decide(
     let seen = super::awards::seen_version(&form.0.version);
     let day = crate::time::today(state.config.time_zone);
     let actor = user.actor();
-    let result = run(&state, move |c| {
-        Ok(adjustments::decide_seen(
-            c,
-            &actor,
-            &id,
-            approve,
-            Some(seen?),
-            day,
-        )?)
-    })
-    .await
-    .map(|_| {
-        flash_ok(
-            &req,
-            "/adjustments",
-            if approve {
-                "flash.adjustment_posted"
-            } else {
-                "flash.adjustment_rejected"
-            },
-            &[],
-        )
-    });
+    let result = form
+        .1
+        .run(&state, move |c| {
+            Ok(adjustments::decide_seen(
+                c,
+                &actor,
+                &id,
+                approve,
+                Some(seen?),
+                day,
+            )?)
+        })
+        .await
+        .map(|_| {
+            flash_ok(
+                &req,
+                "/adjustments",
+                if approve {
+                    "flash.adjustment_posted"
+                } else {
+                    "flash.adjustment_rejected"
+                },
+                &[],
+            )
+        });
     or_flash(&req, "/adjustments", result)
 }
 
@@ -512,48 +526,50 @@ pub async fn settings_save(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ManageSettings)?;
     let form = form.0;
+    let twice = SentTwice::among(&form, &[]);
     let typed = form.clone();
     let ctx = user.actor();
-    let result = run(&state, move |c| {
-        // Every value is checked, so all that is wrong shows at once.
-        let mut checks = crate::domain::FieldChecks::new();
-        let mut parsed = Vec::new();
-        for s in settings::ALL {
-            let text = form
-                .iter()
-                .find(|(k, _)| k == s.key)
-                .map(|(_, v)| v.as_str());
-            let value = match text {
-                Some(t) => checks.take(settings::parse(*s, t)),
-                // An unticked checkbox is not sent; a number left out of the
-                // form (an older page) keeps its value.
-                None if s.is_bool() => Some(0),
-                None => Some(settings::get(c, *s)?),
-            };
-            if let Some(value) = value {
-                parsed.push((*s, value));
-            }
-        }
-        checks.finish()?;
-        settings::check_together(&parsed)?;
-        // Each value names the value the form showed, so a change someone
-        // else made meanwhile is kept or refused, never overwritten.
-        let typed: Vec<settings::Typed> = parsed
-            .into_iter()
-            .map(|(s, value)| settings::Typed {
-                setting: s,
-                value,
-                seen: form
+    let result = twice
+        .run(&state, move |c| {
+            // Every value is checked, so all that is wrong shows at once.
+            let mut checks = crate::domain::FieldChecks::new();
+            let mut parsed = Vec::new();
+            for s in settings::ALL {
+                let text = form
                     .iter()
-                    .find(|(k, _)| k.strip_prefix("seen.") == Some(s.key))
-                    .and_then(|(_, v)| v.trim().parse().ok()),
-            })
-            .collect();
-        settings::save_form(c, &ctx, &typed)?;
-        Ok(())
-    })
-    .await
-    .map(|_| flash_ok(&req, "/settings", "flash.settings_saved", &[]));
+                    .find(|(k, _)| k == s.key)
+                    .map(|(_, v)| v.as_str());
+                let value = match text {
+                    Some(t) => checks.take(settings::parse(*s, t)),
+                    // An unticked checkbox is not sent; a number left out of the
+                    // form (an older page) keeps its value.
+                    None if s.is_bool() => Some(0),
+                    None => Some(settings::get(c, *s)?),
+                };
+                if let Some(value) = value {
+                    parsed.push((*s, value));
+                }
+            }
+            checks.finish()?;
+            settings::check_together(&parsed)?;
+            // Each value names the value the form showed, so a change someone
+            // else made meanwhile is kept or refused, never overwritten.
+            let typed: Vec<settings::Typed> = parsed
+                .into_iter()
+                .map(|(s, value)| settings::Typed {
+                    setting: s,
+                    value,
+                    seen: form
+                        .iter()
+                        .find(|(k, _)| k.strip_prefix("seen.") == Some(s.key))
+                        .and_then(|(_, v)| v.trim().parse().ok()),
+                })
+                .collect();
+            settings::save_form(c, &ctx, &typed)?;
+            Ok(())
+        })
+        .await
+        .map(|_| flash_ok(&req, "/settings", "flash.settings_saved", &[]));
     match result {
         Err(AppError::Invalid(e)) => {
             let lang = crate::web::extract::lang_of(&req);

@@ -107,6 +107,10 @@ pub async fn create_token(
         password,
     } = form.0;
     let typed = name.clone();
+    if let Err(e) = form.1.check() {
+        let why = crate::i18n::field_error(lang_of(&req), &e);
+        return page(&req, &user, &state, None, Some((typed, why))).await;
+    }
     let config = state.config.clone();
     let made = run(&state, move |c| {
         Ok(tokens::create_named(

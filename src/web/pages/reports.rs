@@ -62,7 +62,9 @@ pub async fn monthly(
 }
 
 /// The summary; `refused` shows a refused reopening again (422, or 409),
-/// its reason kept.
+/// its reason kept. A month, area or store asked for that does not read
+/// shows this month's summary with the filter form (`"filter"`) holding
+/// what was typed, the message beside its field (422).
 async fn monthly_page(
     req: HttpRequest,
     user: CurrentUser,
@@ -70,7 +72,24 @@ async fn monthly_page(
     q: MonthlyQuery,
     refused: Refused,
 ) -> Result<HttpResponse, AppError> {
-    let (s, areas) = load(&user, &state, &q).await?;
+    let (s, areas, refused) = match load(&user, &state, &q).await {
+        Ok((s, areas)) => (s, areas, refused),
+        Err(AppError::Invalid(e)) => {
+            let (s, areas) = load(&user, &state, &MonthlyQuery::default()).await?;
+            let refused = if refused.errors.is_empty() {
+                let typed = vec![
+                    ("month".to_string(), q.month.clone()),
+                    ("area_id".to_string(), q.area_id.clone()),
+                    ("store_id".to_string(), q.store_id.clone()),
+                ];
+                Refused::of_pairs(lang_of(&req), "filter", typed, &e)
+            } else {
+                refused
+            };
+            (s, areas, refused)
+        }
+        Err(e) => return Err(e),
+    };
     let scope = user.scope.clone();
     let area_path = areas
         .iter()
@@ -456,17 +475,18 @@ pub async fn close_month(
     form: CsrfForm<CloseForm>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::CloseMonths)?;
-    let form = form.0;
+    let (form, twice) = (form.0, form.1);
     let back = back_to(&form);
     let ctx = user.actor();
     let user_id = user.user.id.clone();
     let today = crate::time::today(state.config.time_zone);
     let result = async {
         let month = Month::parse(&form.month)?;
-        run(&state, move |c| {
-            Ok(reports::close::close(c, &ctx, &user_id, month, today)?)
-        })
-        .await?;
+        twice
+            .run(&state, move |c| {
+                Ok(reports::close::close(c, &ctx, &user_id, month, today)?)
+            })
+            .await?;
         Ok(flash_ok(
             &req,
             &back,
@@ -497,16 +517,17 @@ pub async fn reopen_month(
     form: CsrfForm<CloseForm>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::CloseMonths)?;
-    let form = form.0;
+    let (form, twice) = (form.0, form.1);
     let back = back_to(&form);
     let ctx = user.actor();
     let result = async {
         let month = Month::parse(&form.month)?;
         let reason = form.reason.clone();
-        run(&state, move |c| {
-            Ok(reports::close::reopen(c, &ctx, month, &reason)?)
-        })
-        .await?;
+        twice
+            .run(&state, move |c| {
+                Ok(reports::close::reopen(c, &ctx, month, &reason)?)
+            })
+            .await?;
         Ok(flash_ok(
             &req,
             &back,

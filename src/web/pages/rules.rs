@@ -5,8 +5,9 @@ use serde::Deserialize;
 use crate::auth::Action;
 use crate::domain::FieldError;
 use crate::points::{self, Category, Period, Rule, RuleForm};
-use crate::web::form::FormErrors;
-use crate::web::page::{PageCtx, flash_ok, or_flash, render_with_status};
+use crate::web::extract::lang_of;
+use crate::web::form::{FormErrors, Refused, or_again};
+use crate::web::page::{PageCtx, flash_ok, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 #[derive(Template)]
@@ -26,16 +27,20 @@ struct ListPage<'a> {
     /// Today in the scheme's time zone, for the printed sheet.
     today: String,
     errors: FormErrors,
+    /// A refused new category (`"category"`), with the name typed.
+    category: Refused,
 }
 
 /// The rulebook; `refused` shows a refused new rule again (422) with what
-/// was typed and each error beside its field.
+/// was typed and each error beside its field, `category` a refused new
+/// category likewise.
 async fn list_page(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
     print: bool,
     refused: Option<(RuleForm, FieldError)>,
+    category: Refused,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ViewRules)?;
     let (rules, categories, edition) = run(&state, |c| {
@@ -49,7 +54,11 @@ async fn list_page(
     let today = crate::time::today(state.config.time_zone).to_string();
     let ctx = PageCtx::build(&req, Some(&user));
     let errors = FormErrors::maybe(ctx.lang, refused.as_ref().map(|r| &r.1));
-    let status = errors.status();
+    let status = if errors.is_empty() {
+        category.status()
+    } else {
+        errors.status()
+    };
     render_with_status(
         &ctx,
         &ListPage {
@@ -64,6 +73,7 @@ async fn list_page(
             edition: edition.0,
             changed_at: edition.1,
             today,
+            category,
         },
         status,
     )
@@ -74,7 +84,7 @@ pub async fn list(
     user: CurrentUser,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    list_page(req, user, state, false, None).await
+    list_page(req, user, state, false, None, Refused::default()).await
 }
 
 /// The rulebook for the village notice board.
@@ -83,7 +93,7 @@ pub async fn print(
     user: CurrentUser,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    list_page(req, user, state, true, None).await
+    list_page(req, user, state, true, None, Refused::default()).await
 }
 
 pub async fn create(
@@ -96,11 +106,13 @@ pub async fn create(
     let f = form.0;
     let typed = f.clone();
     let ctx = user.actor();
-    let result = run(&state, move |c| {
-        let input = points::parse_rule_form(c, &f)?;
-        Ok(points::create_rule(c, &ctx, &input)?)
-    })
-    .await;
+    let result = form
+        .1
+        .run(&state, move |c| {
+            let input = points::parse_rule_form(c, &f)?;
+            Ok(points::create_rule(c, &ctx, &input)?)
+        })
+        .await;
     match result {
         Ok(r) => Ok(flash_ok(
             &req,
@@ -108,7 +120,17 @@ pub async fn create(
             "flash.rule_created",
             &[("code", r.code)],
         )),
-        Err(AppError::Invalid(e)) => list_page(req, user, state, false, Some((typed, e))).await,
+        Err(AppError::Invalid(e)) => {
+            list_page(
+                req,
+                user,
+                state,
+                false,
+                Some((typed, e)),
+                Refused::default(),
+            )
+            .await
+        }
         Err(e) => Err(e),
     }
 }
@@ -191,13 +213,15 @@ pub async fn edit(
     let typed = f.clone();
     let ctx = user.actor();
     let rule_code = code.clone();
-    let result = run(&state, move |c| {
-        // The edit names the version it was made on.
-        let seen = super::awards::seen_version_if_given(&f.version)?;
-        let input = points::parse_rule_form(c, &f)?;
-        Ok(points::edit_rule(c, &ctx, &rule_code, &input, seen)?)
-    })
-    .await;
+    let result = form
+        .1
+        .run(&state, move |c| {
+            // The edit names the version it was made on.
+            let seen = super::awards::seen_version_if_given(&f.version)?;
+            let input = points::parse_rule_form(c, &f)?;
+            Ok(points::edit_rule(c, &ctx, &rule_code, &input, seen)?)
+        })
+        .await;
     match result {
         Ok(r) => Ok(flash_ok(
             &req,
@@ -210,7 +234,7 @@ pub async fn edit(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 pub struct CategoryForm {
     #[serde(default)]
     name: String,
@@ -223,8 +247,11 @@ pub async fn add_category(
     form: CsrfForm<CategoryForm>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = user.actor();
-    let name = form.0.name;
-    let result = run(&state, move |c| Ok(points::add_category(c, &ctx, &name)?))
+    let f = form.0;
+    let name = f.name.clone();
+    let result = form
+        .1
+        .run(&state, move |c| Ok(points::add_category(c, &ctx, &name)?))
         .await
         .map(|cat| {
             flash_ok(
@@ -234,5 +261,9 @@ pub async fn add_category(
                 &[("name", cat.name)],
             )
         });
-    or_flash(&req, "/rules", result)
+    // A refusal comes back on the rulebook, the name typed beside its message.
+    or_again(lang_of(&req), "category", &f, result, |r| {
+        list_page(req, user, state, false, None, r)
+    })
+    .await
 }

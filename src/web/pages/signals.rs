@@ -11,6 +11,7 @@ use crate::signals::marks::{self, MarkForm};
 use crate::signals::{self, Report, SignalsQuery, Viewer};
 use crate::web::export::Sheet;
 use crate::web::extract::lang_of;
+use crate::web::form::Refused;
 use crate::web::page::{PageCtx, flash_ok, render, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
@@ -59,6 +60,9 @@ struct SignalsPage<'a> {
     shown: usize,
     rows_shown: usize,
     error: Option<MarkError>,
+    /// A month or area asked for that does not read (`"filter"`): what was
+    /// typed, beside its message (422), over this month's signals.
+    filter: Refused,
 }
 
 impl SignalsPage<'_> {
@@ -132,9 +136,20 @@ async fn page_with(
     q: SignalsQuery,
     error: Option<MarkError>,
 ) -> Result<HttpResponse, AppError> {
-    let (r, areas) = load(user, state, q).await?;
     let ctx = PageCtx::build(req, Some(user));
-    let status = if error.is_some() {
+    let typed = vec![
+        ("month".to_string(), q.month.clone()),
+        ("area".to_string(), q.area.clone()),
+    ];
+    let (r, areas, filter) = match load(user, state, q).await {
+        Ok((r, areas)) => (r, areas, Refused::default()),
+        Err(AppError::Invalid(e)) => {
+            let (r, areas) = load(user, state, SignalsQuery::default()).await?;
+            (r, areas, Refused::of_pairs(ctx.lang, "filter", typed, &e))
+        }
+        Err(e) => return Err(e),
+    };
+    let status = if error.is_some() || filter.is("filter") {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
         StatusCode::OK
@@ -150,6 +165,7 @@ async fn page_with(
         r,
         areas,
         error,
+        filter,
     };
     if status == StatusCode::OK {
         render(&ctx, &page)
@@ -255,10 +271,12 @@ pub async fn mark(
     state: web::Data<AppState>,
     form: CsrfForm<MarkForm>,
 ) -> Result<HttpResponse, AppError> {
-    let form = form.0;
+    let (form, twice) = (form.0, form.1);
     let actor = user.actor();
     let f = form.clone();
-    let result = run(&state, move |c| Ok(marks::mark(c, &actor, &f)?)).await;
+    let result = twice
+        .run(&state, move |c| Ok(marks::mark(c, &actor, &f)?))
+        .await;
     let q = SignalsQuery {
         month: form.month.clone(),
         area: form.area.clone(),

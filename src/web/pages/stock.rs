@@ -201,19 +201,21 @@ pub async fn move_stock(
             return Err(FieldError::new("field.store", "error.store_inactive").into());
         }
         let sid = store.store.id.clone();
-        let out = run(&state, move |c| {
-            Ok(stock::move_to_store(
-                c,
-                &ctx,
-                &key,
-                &sid,
-                &f.to_store_id,
-                &f.item_id,
-                &f.quantity,
-                today,
-            )?)
-        })
-        .await?;
+        let out = form
+            .1
+            .run(&state, move |c| {
+                Ok(stock::move_to_store(
+                    c,
+                    &ctx,
+                    &key,
+                    &sid,
+                    &f.to_store_id,
+                    &f.item_id,
+                    &f.quantity,
+                    today,
+                )?)
+            })
+            .await?;
         Ok(done(&req, &back, "flash.stock_moved", out.replayed))
     }
     .await;
@@ -252,19 +254,21 @@ pub async fn write_off(
     let result = async {
         let key = IdemKey::parse(&f.key)?;
         let sid = store.store.id.clone();
-        let out = run(&state, move |c| {
-            Ok(stock::write_off(
-                c,
-                &ctx,
-                &key,
-                &sid,
-                &f.item_id,
-                &f.quantity,
-                &f.reason,
-                today,
-            )?)
-        })
-        .await?;
+        let out = form
+            .1
+            .run(&state, move |c| {
+                Ok(stock::write_off(
+                    c,
+                    &ctx,
+                    &key,
+                    &sid,
+                    &f.item_id,
+                    &f.quantity,
+                    &f.reason,
+                    today,
+                )?)
+            })
+            .await?;
         Ok(done(&req, &back, "flash.written_off", out.replayed))
     }
     .await;
@@ -303,19 +307,21 @@ pub async fn buy_in(
     let result = async {
         let key = IdemKey::parse(&f.key)?;
         let sid = store.store.id.clone();
-        let out = run(&state, move |c| {
-            Ok(stock::buy_in(
-                c,
-                &ctx,
-                &key,
-                &sid,
-                &f.item_id,
-                &f.quantity,
-                &f.note,
-                today,
-            )?)
-        })
-        .await?;
+        let out = form
+            .1
+            .run(&state, move |c| {
+                Ok(stock::buy_in(
+                    c,
+                    &ctx,
+                    &key,
+                    &sid,
+                    &f.item_id,
+                    &f.quantity,
+                    &f.note,
+                    today,
+                )?)
+            })
+            .await?;
         Ok(done(&req, &back, "flash.bought_in", out.replayed))
     }
     .await;
@@ -347,11 +353,13 @@ pub async fn set_threshold(
     let typed = serde_json::to_value(&f).unwrap_or_default();
     let ctx = user.actor();
     let sid = store.store.id.clone();
-    let result = run(&state, move |c| {
-        Ok(goods::set_threshold(c, &ctx, &sid, &f.item_id, &f.value)?)
-    })
-    .await
-    .map(|i| flash_ok(&req, &back, "flash.threshold_set", &[("item", i.name)]));
+    let result = form
+        .1
+        .run(&state, move |c| {
+            Ok(goods::set_threshold(c, &ctx, &sid, &f.item_id, &f.value)?)
+        })
+        .await
+        .map(|i| flash_ok(&req, &back, "flash.threshold_set", &[("item", i.name)]));
     or_again(lang_of(&req), "threshold", &typed, result, |r| {
         store_page(req, user, state, store, r)
     })
@@ -372,11 +380,13 @@ pub async fn set_price(
     let typed = serde_json::to_value(&f).unwrap_or_default();
     let ctx = user.actor();
     let sid = store.store.id.clone();
-    let result = run(&state, move |c| {
-        Ok(goods::set_store_price(c, &ctx, &sid, &f.item_id, &f.value)?)
-    })
-    .await
-    .map(|i| flash_ok(&req, &back, "flash.price_set", &[("item", i.name)]));
+    let result = form
+        .1
+        .run(&state, move |c| {
+            Ok(goods::set_store_price(c, &ctx, &sid, &f.item_id, &f.value)?)
+        })
+        .await
+        .map(|i| flash_ok(&req, &back, "flash.price_set", &[("item", i.name)]));
     or_again(lang_of(&req), "price", &typed, result, |r| {
         store_page(req, user, state, store, r)
     })
@@ -863,10 +873,12 @@ pub async fn reverse(
     let result = async {
         let key = IdemKey::parse(&f.key)?;
         let reason = f.reason.clone();
-        let out = run(&state, move |c| {
-            Ok(stock::reverse(c, &ctx, &key, &m.id, &reason, today)?)
-        })
-        .await?;
+        let out = form
+            .1
+            .run(&state, move |c| {
+                Ok(stock::reverse(c, &ctx, &key, &m.id, &reason, today)?)
+            })
+            .await?;
         Ok(done(
             &req,
             &format!("/movements/{}", out.id),

@@ -153,6 +153,7 @@ pub async fn save_counts(
     let back = format!("/stocktakes/{}", st.id);
     let sheet_id = st.id.clone();
     let fields = form.0;
+    let twice = crate::web::extract::SentTwice::among(&fields, &[]);
     let typed = fields.clone();
     let field = |name: &str| {
         fields
@@ -183,22 +184,23 @@ pub async fn save_counts(
         .filter_map(|(k, v)| k.strip_prefix("count_").map(|id| (id.to_string(), v)))
         .collect();
     let ctx = user.actor();
-    let result = run(&state, move |c| {
-        let who = Counters {
-            counted_by: &counted_by,
-            witnessed_by: &witnessed_by,
-        };
-        Ok(stocktake::save_counts_seen(
-            c,
-            &ctx,
-            &st.id,
-            &who,
-            &counts,
-            seen.as_ref(),
-        )?)
-    })
-    .await
-    .map(|_| flash_ok(&req, &back, "flash.counts_saved", &[]));
+    let result = twice
+        .run(&state, move |c| {
+            let who = Counters {
+                counted_by: &counted_by,
+                witnessed_by: &witnessed_by,
+            };
+            Ok(stocktake::save_counts_seen(
+                c,
+                &ctx,
+                &st.id,
+                &who,
+                &counts,
+                seen.as_ref(),
+            )?)
+        })
+        .await
+        .map(|_| flash_ok(&req, &back, "flash.counts_saved", &[]));
     match result {
         Err(AppError::Invalid(e)) => {
             let refused = Refused::of_pairs(lang_of(&req), "counts", typed, &e);
@@ -233,10 +235,12 @@ pub async fn confirm(
         // The sheet as the person saw it: required (see `seen_version`).
         let seen = Some(super::awards::seen_version(&form.0.version)?);
         let today = crate::time::today(state.config.time_zone);
-        let out = run(&state, move |c| {
-            Ok(stocktake::confirm(c, &ctx, &key, &st.id, seen, today)?)
-        })
-        .await?;
+        let out = form
+            .1
+            .run(&state, move |c| {
+                Ok(stocktake::confirm(c, &ctx, &key, &st.id, seen, today)?)
+            })
+            .await?;
         Ok(if out.replayed {
             flash_ok(&req, &back, "flash.already_done", &[])
         } else {

@@ -91,20 +91,22 @@ pub async fn create(
     let lang = crate::web::extract::lang_of(&req);
     let typed = serde_json::to_value(&f).unwrap_or_default();
     let actor = user.actor();
-    let result = run(&state, move |c| {
-        Ok(stores::create(
-            c,
-            &actor,
-            &StoreForm {
-                name: &f.name,
-                area_id: &f.area_id,
-                address: &f.address,
-                opening_hours: &f.opening_hours,
-                phone: &f.phone,
-            },
-        )?)
-    })
-    .await;
+    let result = form
+        .1
+        .run(&state, move |c| {
+            Ok(stores::create(
+                c,
+                &actor,
+                &StoreForm {
+                    name: &f.name,
+                    area_id: &f.area_id,
+                    address: &f.address,
+                    opening_hours: &f.opening_hours,
+                    phone: &f.phone,
+                },
+            )?)
+        })
+        .await;
     match result {
         Ok(s) => Ok(flash_ok(
             &req,
@@ -136,24 +138,26 @@ pub async fn update(
     let typed = serde_json::to_value(&f).unwrap_or_default();
     let actor = user.actor();
     let sid = store.store.id.clone();
-    let result = run(&state, move |c| {
-        // The edit names the version it was made on.
-        let seen = super::awards::seen_version_if_given(&f.version)?;
-        Ok(stores::update(
-            c,
-            &actor,
-            &sid,
-            &StoreForm {
-                name: &f.name,
-                area_id: &f.area_id,
-                address: &f.address,
-                opening_hours: &f.opening_hours,
-                phone: &f.phone,
-            },
-            seen,
-        )?)
-    })
-    .await;
+    let result = form
+        .1
+        .run(&state, move |c| {
+            // The edit names the version it was made on.
+            let seen = super::awards::seen_version_if_given(&f.version)?;
+            Ok(stores::update(
+                c,
+                &actor,
+                &sid,
+                &StoreForm {
+                    name: &f.name,
+                    area_id: &f.area_id,
+                    address: &f.address,
+                    opening_hours: &f.opening_hours,
+                    phone: &f.phone,
+                },
+                seen,
+            )?)
+        })
+        .await;
     match result {
         Ok(s) => Ok(flash_ok(
             &req,
@@ -194,10 +198,12 @@ pub async fn set_active(
             "0" => false,
             _ => return Err(FieldError::new("field.active", "error.choose_one").into()),
         };
-        let s = run(&state, move |c| {
-            Ok(stores::set_active(c, &actor, &sid, active)?)
-        })
-        .await?;
+        let s = form
+            .1
+            .run(&state, move |c| {
+                Ok(stores::set_active(c, &actor, &sid, active)?)
+            })
+            .await?;
         let key = if s.active {
             "flash.store_activated"
         } else {
@@ -224,6 +230,11 @@ pub async fn stocktake_setting(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ManageStores)?;
     let lang = crate::web::extract::lang_of(&req);
+    if let Err(e) = form.1.check() {
+        let typed = vec![("show_expected".to_string(), form.0.show_expected.clone())];
+        let refused = Refused::of_pairs(lang, "stocktake", typed, &e);
+        return list_page(req, user, state, refused).await;
+    }
     let show = match form.0.show_expected.as_str() {
         "1" => true,
         "0" | "" => false,

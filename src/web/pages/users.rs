@@ -173,40 +173,42 @@ pub async fn create(
     let typed = serde_json::to_value(&f).unwrap_or_default();
     let ctx = user.actor();
     let cost = state.config.password_cost;
-    let result = run(&state, move |c| {
-        // Every field is checked, so all that is wrong shows at once.
-        let mut checks = FieldChecks::new();
-        let username = checks.take(Username::parse(&f.username));
-        let display = checks.take(parse_optional_text(
-            "field.display_name",
-            &f.display_name,
-            60,
-        ));
-        let assignment = assignment(c, &mut checks, &f.role, &f.area_id, &f.store_id)?;
-        let initial = if f.password.is_empty() {
-            Some(InitialPassword::Generate)
-        } else {
-            checks
-                .take(NewPassword::parse("field.password", &f.password))
-                .map(InitialPassword::Given)
-        };
-        checks.finish()?;
-        let (Some(username), Some(display), Some(assignment), Some(initial)) =
-            (username, display, assignment, initial)
-        else {
-            unreachable!("a clean form parsed every field")
-        };
-        Ok(users::create(
-            c,
-            &ctx,
-            cost,
-            &username,
-            &display,
-            &assignment,
-            initial,
-        )?)
-    })
-    .await;
+    let result = form
+        .1
+        .run(&state, move |c| {
+            // Every field is checked, so all that is wrong shows at once.
+            let mut checks = FieldChecks::new();
+            let username = checks.take(Username::parse(&f.username));
+            let display = checks.take(parse_optional_text(
+                "field.display_name",
+                &f.display_name,
+                60,
+            ));
+            let assignment = assignment(c, &mut checks, &f.role, &f.area_id, &f.store_id)?;
+            let initial = if f.password.is_empty() {
+                Some(InitialPassword::Generate)
+            } else {
+                checks
+                    .take(NewPassword::parse("field.password", &f.password))
+                    .map(InitialPassword::Given)
+            };
+            checks.finish()?;
+            let (Some(username), Some(display), Some(assignment), Some(initial)) =
+                (username, display, assignment, initial)
+            else {
+                unreachable!("a clean form parsed every field")
+            };
+            Ok(users::create(
+                c,
+                &ctx,
+                cost,
+                &username,
+                &display,
+                &assignment,
+                initial,
+            )?)
+        })
+        .await;
     let result = result.and_then(|(created, generated)| match generated {
         Some(password) => {
             let page_ctx = PageCtx::build(&req, Some(&user));
@@ -346,13 +348,16 @@ pub async fn set_personal(
     let ctx = user.actor();
     let key = state.key.clone();
     let (uid, typed) = (id.clone(), f.clone());
-    let result = run(&state, move |c| {
-        let subject = users::find(c, &uid)?.ok_or(AppError::NotFound)?;
-        let personal = users::Personal::parse(c, &typed)?;
-        users::set_personal(c, &ctx, &key, &subject.id, &personal)?;
-        Ok(subject.username)
-    })
-    .await;
+    let result = form
+        .1
+        .run(&state, move |c| {
+            let subject = users::find(c, &uid)?.ok_or(AppError::NotFound)?;
+            let personal = users::Personal::parse(c, &typed)?;
+            let seen = super::awards::seen_version_if_given(&typed.version)?;
+            users::set_personal(c, &ctx, &key, &subject.id, &personal, seen)?;
+            Ok(subject.username)
+        })
+        .await;
     match result {
         Ok(username) => Ok(flash_ok(
             &req,
@@ -397,37 +402,39 @@ pub async fn assign(
     let ctx = user.actor();
     let self_id = user.user.id.clone();
     let target = id.clone();
-    let result = run(&state, move |c| {
-        let id = target;
-        let subject = users::find(c, &id)?.ok_or(AppError::NotFound)?;
-        let mut checks = FieldChecks::new();
-        let assignment = assignment(c, &mut checks, &f.role, &f.area_id, &f.store_id)?;
-        // An admin cannot take away their own admin role (and lock everyone out).
-        if let Some(a) = &assignment
-            && subject.id == self_id
-            && a.role != Role::Admin
-        {
-            checks.push(crate::domain::FieldError::new(
-                "field.role",
-                "error.cannot_demote_self",
+    let result = form
+        .1
+        .run(&state, move |c| {
+            let id = target;
+            let subject = users::find(c, &id)?.ok_or(AppError::NotFound)?;
+            let mut checks = FieldChecks::new();
+            let assignment = assignment(c, &mut checks, &f.role, &f.area_id, &f.store_id)?;
+            // An admin cannot take away their own admin role (and lock everyone out).
+            if let Some(a) = &assignment
+                && subject.id == self_id
+                && a.role != Role::Admin
+            {
+                checks.push(crate::domain::FieldError::new(
+                    "field.role",
+                    "error.cannot_demote_self",
+                ));
+            }
+            let display = checks.take(parse_optional_text(
+                "field.display_name",
+                &f.display_name,
+                60,
             ));
-        }
-        let display = checks.take(parse_optional_text(
-            "field.display_name",
-            &f.display_name,
-            60,
-        ));
-        checks.finish()?;
-        let (Some(assignment), Some(display)) = (assignment, display) else {
-            unreachable!("a clean form parsed every field")
-        };
-        // The edit names the version it was made on.
-        let seen = super::awards::seen_version_if_given(&f.version)?;
-        users::save_edit(c, &ctx, &id, &display, &assignment, seen)?;
-        Ok(subject.username)
-    })
-    .await
-    .map(|username| flash_ok(&req, &back, "flash.user_updated", &[("username", username)]));
+            checks.finish()?;
+            let (Some(assignment), Some(display)) = (assignment, display) else {
+                unreachable!("a clean form parsed every field")
+            };
+            // The edit names the version it was made on.
+            let seen = super::awards::seen_version_if_given(&f.version)?;
+            users::save_edit(c, &ctx, &id, &display, &assignment, seen)?;
+            Ok(subject.username)
+        })
+        .await
+        .map(|username| flash_ok(&req, &back, "flash.user_updated", &[("username", username)]));
     match result {
         Err(AppError::Invalid(e)) => {
             let refused = Refused::of(lang_of(&req), "assign", &typed, &e);
@@ -509,37 +516,39 @@ pub async fn reset_password(
     let cost = state.config.password_cost;
     let given = form.0.password;
     let target = id.clone();
-    let result = run(&state, move |c| {
-        let subject = users::find(c, &target)?.ok_or(AppError::NotFound)?;
-        let new = if given.is_empty() {
-            InitialPassword::Generate
-        } else {
-            InitialPassword::Given(NewPassword::parse("field.password", &given)?)
-        };
-        let generated = users::set_password(c, &ctx, cost, &target, new, None)?;
-        Ok((subject.username, generated))
-    })
-    .await
-    .and_then(|(username, generated)| match generated {
-        Some(password) => {
-            let page_ctx = PageCtx::build(&req, Some(&user));
-            render(
-                &page_ctx,
-                &PasswordShown {
-                    ctx: &page_ctx,
-                    username,
-                    password,
-                    user_id: id.clone(),
-                },
-            )
-        }
-        None => Ok(flash_ok(
-            &req,
-            &back,
-            "flash.password_reset",
-            &[("username", username)],
-        )),
-    });
+    let result = form
+        .1
+        .run(&state, move |c| {
+            let subject = users::find(c, &target)?.ok_or(AppError::NotFound)?;
+            let new = if given.is_empty() {
+                InitialPassword::Generate
+            } else {
+                InitialPassword::Given(NewPassword::parse("field.password", &given)?)
+            };
+            let generated = users::set_password(c, &ctx, cost, &target, new, None)?;
+            Ok((subject.username, generated))
+        })
+        .await
+        .and_then(|(username, generated)| match generated {
+            Some(password) => {
+                let page_ctx = PageCtx::build(&req, Some(&user));
+                render(
+                    &page_ctx,
+                    &PasswordShown {
+                        ctx: &page_ctx,
+                        username,
+                        password,
+                        user_id: id.clone(),
+                    },
+                )
+            }
+            None => Ok(flash_ok(
+                &req,
+                &back,
+                "flash.password_reset",
+                &[("username", username)],
+            )),
+        });
     match result {
         // A password is never typed back into the page; its error is shown.
         Err(AppError::Invalid(e)) => {

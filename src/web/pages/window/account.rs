@@ -31,25 +31,30 @@ pub struct LoginForm {
 /// (or renews) its device mark for the card.
 pub async fn log_in(req: HttpRequest, form: CsrfForm<LoginForm>) -> Result<HttpResponse, AppError> {
     let state = state_of(&req);
-    let form = form.0;
+    let (form, twice) = (form.0, form.1);
     let info = request_info(&req);
     let secure = state.config.secure_cookies;
     let device = device_of(&req, secure);
     let (key, config) = (state.key.clone(), state.config.clone());
     let (card, pin) = (form.card_no.clone(), form.pin.clone());
-    let result = run(&state, move |c| {
-        Ok(window::log_in(
-            c,
-            &key,
-            &config,
-            &card,
-            &pin,
-            &info.ip,
-            &info.id,
-            device.as_deref(),
-        ))
-    })
-    .await?;
+    // A card number or PIN sent twice is refused like a wrong one.
+    let result = if twice.check().is_err() {
+        Err(WindowError::Refused)
+    } else {
+        run(&state, move |c| {
+            Ok(window::log_in(
+                c,
+                &key,
+                &config,
+                &card,
+                &pin,
+                &info.ip,
+                &info.id,
+                device.as_deref(),
+            ))
+        })
+        .await?
+    };
     let lang = lang_of(&req);
     let (status, key) = match result {
         Ok((token, mark)) => {
@@ -129,20 +134,22 @@ pub async fn change_pin(
     let device = device_of(&req, state.config.secure_cookies);
     let (s, token) = (h.session, h.token);
     let s2 = s.clone();
-    let result = run(&state, move |c| {
-        Ok(window::change_pin(
-            c,
-            &key,
-            &config,
-            &s2,
-            &token,
-            &f.current,
-            &f.new,
-            &f.again,
-            device.as_deref(),
-        ))
-    })
-    .await?;
+    let result = form
+        .1
+        .run(&state, move |c| {
+            Ok(window::change_pin(
+                c,
+                &key,
+                &config,
+                &s2,
+                &token,
+                &f.current,
+                &f.new,
+                &f.again,
+                device.as_deref(),
+            ))
+        })
+        .await?;
     let lang = lang_of(&req);
     let (e, status) = match result {
         Ok(()) => return Ok(flash_ok(&req, "/h", "window.pin_changed", &[])),
@@ -185,11 +192,14 @@ pub async fn honour_choice(
 ) -> Result<HttpResponse, AppError> {
     let state = state_of(&req);
     let s = h.session;
-    let opt_out = match form.0.opt_out.as_str() {
-        "1" => true,
-        "0" => false,
-        _ => {
-            let e = FieldError::new("field.honour", "error.choose_one");
+    let chosen = form.1.check().and_then(|()| match form.0.opt_out.as_str() {
+        "1" => Ok(true),
+        "0" => Ok(false),
+        _ => Err(FieldError::new("field.honour", "error.choose_one")),
+    });
+    let opt_out = match chosen {
+        Ok(opt_out) => opt_out,
+        Err(e) => {
             let back = Returned {
                 honour_error: Some(i18n::field_error(lang_of(&req), &e)),
                 ..Returned::default()

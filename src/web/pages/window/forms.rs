@@ -198,12 +198,16 @@ pub async fn object(
         AwardId::parse(f.award_id.trim()),
         f.reason.clone(),
     );
+    let twice = form.1.check().map_err(WindowError::Field);
     let result = run(&state, move |c| {
-        Ok(match award {
-            Some(award) => objections::object(c, &s2, &award, &reason, today),
+        Ok(match (twice, award) {
+            (Err(e), _) => Err(e),
+            (Ok(()), Some(award)) => objections::object(c, &s2, &award, &reason, today),
             // Text that is not an award id is on no notice (as an unknown id:
             // nothing tells which ids exist).
-            None => Err(FieldError::new("field.award", "error.objection_not_on_notice").into()),
+            (Ok(()), None) => {
+                Err(FieldError::new("field.award", "error.objection_not_on_notice").into())
+            }
         })
     })
     .await?;

@@ -234,6 +234,9 @@ struct HonoursPage<'a> {
     black: bool,
     /// Whether the scheme publishes a black list (a link to it).
     black_list_on: bool,
+    /// A month asked for that does not read (`"filter"`): what was typed,
+    /// beside its message (422); no roll is shown then.
+    refused: crate::web::form::Refused,
 }
 
 fn month_asked(q: &PeriodQuery, today: chrono::NaiveDate) -> Result<Month, AppError> {
@@ -298,7 +301,19 @@ async fn ranked_page(
     }
     let ctx = ctx_of(&req).await?;
     let today = crate::time::today(state.config.time_zone);
-    let month = month_asked(&q, today)?;
+    let (month, refused) = match month_asked(&q, today) {
+        Ok(m) => (m, crate::web::form::Refused::default()),
+        Err(AppError::Invalid(e)) => (
+            Month::of(today).prev(),
+            crate::web::form::Refused::of_pairs(
+                ctx.lang,
+                "filter",
+                vec![("month".into(), q.month.clone())],
+                &e,
+            ),
+        ),
+        Err(e) => return Err(e),
+    };
     let (area, honours, black_list_on) = run(&state, move |c| {
         let on = crate::settings::get_bool(c, crate::settings::BLACK_LIST)?;
         if black && !on {
@@ -313,7 +328,8 @@ async fn ranked_page(
         Ok((area, honours, on))
     })
     .await?;
-    render(
+    let status = refused.status();
+    render_with_status(
         &ctx,
         &HonoursPage {
             ctx: &ctx,
@@ -322,7 +338,9 @@ async fn ranked_page(
             honours,
             black,
             black_list_on,
+            refused,
         },
+        status,
     )
     .map(public_page)
 }
