@@ -307,26 +307,48 @@ pub struct PricedLine {
 }
 
 /// Price a basket at a store (prices are read now; they are read again at
-/// confirm time, which is what counts).
+/// confirm time, which is what counts). A line whose item is unknown is
+/// left out of the priced lines; its place in `lines` (from 0) is in the
+/// second list, for the caller to refuse by name ([`unknown_line`]).
 pub fn price_basket(
     conn: &mut DbConn,
     store_id: &str,
     lines: &[WantLine],
-) -> Result<Vec<PricedLine>, RedeemError> {
+) -> Result<(Vec<PricedLine>, Vec<usize>), RedeemError> {
     let mut out = Vec::new();
-    for l in lines {
-        let item = goods::find(conn, &l.item_id)?
-            .ok_or(FieldError::new("field.item", "error.item_unknown"))?;
+    let mut unknown = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        let Some(item) = goods::find(conn, &l.item_id)? else {
+            unknown.push(i);
+            continue;
+        };
         let unit_points = goods::price_at(conn, store_id, &item)?;
         out.push(PricedLine {
             on_hand: stock::on_hand(conn, store_id, &item.id)?,
-            points: unit_points * l.quantity,
+            points: unit_points.saturating_mul(l.quantity),
             unit_points,
             quantity: l.quantity,
             item,
         });
     }
-    Ok(out)
+    Ok((out, unknown))
+}
+
+/// The places (from 0) of the lines of `lines` whose item is unknown.
+pub fn unknown_lines(conn: &mut DbConn, lines: &[WantLine]) -> QueryResult<Vec<usize>> {
+    let mut unknown = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if goods::find(conn, &l.item_id)?.is_none() {
+            unknown.push(i);
+        }
+    }
+    Ok(unknown)
+}
+
+/// The refusal of a basket's line `n` (its place in the basket, from 1)
+/// whose item is unknown.
+pub fn unknown_line(n: usize) -> FieldError {
+    FieldError::new("field.basket_line", "error.line_item_unknown").arg("n", n)
 }
 
 /// Add to a basket: the same item again raises its quantity.
@@ -426,8 +448,14 @@ pub fn redeem(
                     .arg("item", &item.name)
                     .into());
             }
-            let quantity = Quantity::new(l.quantity)
-                .ok_or(FieldError::new("field.quantity", "error.quantity_positive"))?;
+            let quantity = Quantity::new(l.quantity).ok_or_else(|| {
+                if l.quantity > crate::domain::stock::MAX_QUANTITY {
+                    FieldError::new("field.quantity", "error.number_too_big")
+                        .arg("max", crate::domain::stock::MAX_QUANTITY)
+                } else {
+                    FieldError::new("field.quantity", "error.quantity_positive")
+                }
+            })?;
             let unit_points = goods::price_at(c, r.store_id, &item)?;
             priced.push((item, quantity, unit_points));
         }
