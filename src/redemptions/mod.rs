@@ -58,6 +58,16 @@ impl From<StockError> for RedeemError {
     }
 }
 
+impl From<crate::idempotency::Error> for RedeemError {
+    fn from(e: crate::idempotency::Error) -> Self {
+        match e {
+            crate::idempotency::Error::Reused(f) => RedeemError::Invalid(f),
+            crate::idempotency::Error::Raced => RedeemError::Raced,
+            crate::idempotency::Error::Db(d) => RedeemError::Db(d),
+        }
+    }
+}
+
 impl From<ledger::LedgerError> for RedeemError {
     fn from(e: ledger::LedgerError) -> Self {
         match e {
@@ -393,7 +403,34 @@ pub fn price_changed(shown: i64, total: i64) -> FieldError {
     .arg("total", total)
 }
 
-/// Redeem, exactly once per key. A replay returns the first redemption.
+/// The idempotency scope of a redemption's key.
+const KEY_SCOPE: &str = "redemption";
+
+/// What a redemption asks for, as its key's fingerprint: the store, the
+/// card as read, the household named and the basket (its lines in item
+/// order, equal items added up), so the same basket sent again is a replay
+/// and another basket under the same key is not.
+fn meaning(r: &RedeemRequest) -> String {
+    let mut lines: Vec<WantLine> = Vec::new();
+    for l in r.lines {
+        add_line(&mut lines, &l.item_id, l.quantity);
+    }
+    lines.sort_by(|a, b| a.item_id.cmp(&b.item_id));
+    let basket: Vec<String> = lines
+        .iter()
+        .map(|l| format!("{}*{}", l.item_id, l.quantity))
+        .collect();
+    let card = crate::domain::input::normalize(r.card);
+    let household = r.household_id.map(str::trim).unwrap_or("");
+    let mut parts = vec![r.store_id.trim(), card.as_str(), household];
+    parts.extend(basket.iter().map(String::as_str));
+    crate::idempotency::fingerprint(&parts)
+}
+
+/// Redeem, exactly once per key. A replay (the same key, the same store,
+/// card, household and basket) returns the first redemption; the same key
+/// with another basket is refused (`error.form_key_reused` on `field.form`,
+/// a `KeyReused` conflict) and redeems nothing.
 /// Refused (nothing changes) when the household named besides the card is
 /// another (`error.household_card_mismatch`), or the basket no longer costs
 /// the total shown (`error.price_changed`, a conflict), besides the refusals
@@ -412,7 +449,9 @@ pub fn redeem(
     if r.lines.is_empty() {
         return Err(FieldError::new("field.items", "error.basket_empty").into());
     }
+    let meant = meaning(r);
     db::write_tx(conn, |c| {
+        crate::idempotency::hold_meaning(c, r.key, KEY_SCOPE, &actor.user_id, &meant)?;
         if let Some(done) = redemptions::table
             .filter(redemptions::idempotency_key.eq(r.key))
             .select(Redemption::as_select())

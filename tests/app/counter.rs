@@ -779,3 +779,55 @@ app_test! {
         assert_eq!(crate::stock::on_hand(&app, &k.store, &k.rice), 8);
     }
 }
+
+app_test! {
+    /// The confirm form's key redeems one basket: sent again with the same
+    /// basket it shows the first receipt; with another basket it answers
+    /// 409, redeems nothing, and shows the new basket with a fresh form to
+    /// confirm as a new redemption.
+    async fn a_confirm_form_sent_again_with_another_basket_is_refused(app) {
+        let k = setup(&app, 10, 10);
+        fund(&app, &k.household, 200);
+        let clerk = app.client();
+        clerk.login("clerk", PASSWORD).await;
+        let page = clerk.get(&format!("/counter?card={}", k.card)).await;
+        let page = post_basket(&clerk, &basket_fields(&page, &[("entry", "6901234500011")])).await;
+        let confirm = basket_fields(&page, &[("confirm", "1")]);
+        let done = post_basket(&clerk, &confirm).await;
+        assert_eq!(done.status, 303, "{}", done.body);
+        let receipt = done.location.clone().unwrap();
+        // The same form, the same basket: the first receipt.
+        let again = post_basket(&clerk, &confirm).await;
+        assert_eq!(again.location.as_deref(), Some(receipt.as_str()));
+        // The same form with soap instead of rice.
+        let key = hidden(&page.body, "key")[0].clone();
+        let other: Vec<(String, String)> = confirm
+            .iter()
+            .map(|(n, v)| match n.as_str() {
+                "line" => (n.clone(), format!("{}*2", k.soap)),
+                _ => (n.clone(), v.clone()),
+            })
+            .collect();
+        let refused = post_basket(&clerk, &other).await;
+        assert_eq!(refused.status, 409, "{}", refused.body);
+        refused.assert_contains("这张确认单已兑换过另一篮物资");
+        assert_eq!(hidden(&refused.body, "line"), vec![format!("{}*2", k.soap)], "the new basket is shown");
+        let fresh = hidden(&refused.body, "key")[0].clone();
+        assert_ne!(fresh, key, "a fresh form for the new basket");
+        let n: i64 = redemptions::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(balance(&app, &k.household), 155);
+        assert_eq!(crate::stock::on_hand(&app, &k.store, &k.soap), 10);
+        // In English, the same refusal.
+        clerk.post("/lang", &[("lang", "en"), ("back", "/")]).await;
+        let refused_en = post_basket(&clerk, &other).await;
+        assert_eq!(refused_en.status, 409);
+        refused_en.assert_contains("this form was already used for another basket");
+        // Confirmed on the fresh form: a second receipt.
+        let done = post_basket(&clerk, &basket_fields(&refused, &[("confirm", "1")])).await;
+        assert_eq!(done.status, 303, "{}", done.body);
+        assert_ne!(done.location.as_deref(), Some(receipt.as_str()));
+        assert_eq!(balance(&app, &k.household), 149);
+        assert_eq!(crate::stock::on_hand(&app, &k.store, &k.soap), 8);
+    }
+}

@@ -593,7 +593,18 @@ pub async fn basket_action(
             }
             Err(AppError::Invalid(e)) => {
                 conflict = e.all().iter().any(|f| f.conflict.is_some());
-                error = Some(i18n::field_error(lang, &e));
+                if e.all()
+                    .iter()
+                    .any(|f| f.conflict == Some(crate::domain::Conflict::KeyReused))
+                {
+                    // This confirm form already redeemed another basket:
+                    // the basket posted is shown again, with a fresh form,
+                    // for the clerk to check and confirm as a new one.
+                    error = Some(i18n::t(lang, "counter.key_reused").to_string());
+                    key = form_key();
+                } else {
+                    error = Some(i18n::field_error(lang, &e));
+                }
             }
             Err(e) => return Err(e),
         }
