@@ -243,3 +243,43 @@ app_test! {
         assert!(!page.body.contains(&store));
     }
 }
+
+/// Every cell of every sheet of a workbook, as (sheet, row, column, cell).
+fn cells_of(body: &[u8]) -> Vec<(String, usize, usize, Data)> {
+    let mut wb: Xlsx<_> = Xlsx::new(Cursor::new(body.to_vec())).unwrap();
+    let mut out = Vec::new();
+    for name in wb.sheet_names() {
+        let range = wb.worksheet_range(&name).unwrap();
+        for (r, row) in range.rows().enumerate() {
+            for (c, d) in row.iter().enumerate() {
+                out.push((name.clone(), r, c, d.clone()));
+            }
+        }
+    }
+    out
+}
+
+app_test! {
+    /// The households workbook: the household's size (家庭人口) is a number
+    /// a spreadsheet adds up; a name that looks like a formula is text as
+    /// typed (a text cell never runs, so no CSV apostrophe shows).
+    async fn the_households_xlsx_writes_the_household_size_as_a_number(app) {
+        let [_, _, _, village] = app.area_chain("人口");
+        app.household("=SUM(1)", &village);
+        let admin = app.admin().await;
+        let (status, _, body) = download(&admin, "/households/export.xlsx").await;
+        assert_eq!(status, 200);
+        let cells = cells_of(&body);
+        let header = |title: &str| {
+            cells
+                .iter()
+                .find(|(_, r, _, d)| *r == 0 && matches!(d, Data::String(s) if s == title))
+                .map(|(_, _, c, _)| *c)
+                .unwrap_or_else(|| panic!("no column {title}"))
+        };
+        let (members, head) = (header("家庭人口"), header("户主姓名"));
+        let at = |col: usize| cells.iter().find(|(_, r, c, _)| *r == 1 && *c == col).map(|x| x.3.clone());
+        assert!(matches!(at(members), Some(Data::Float(_) | Data::Int(_))), "the size as a number: {:?}", at(members));
+        assert_eq!(at(head), Some(Data::String("=SUM(1)".into())));
+    }
+}
