@@ -220,7 +220,7 @@ fn name_villages(
     actor: &Actor,
     mut rows: Vec<AwardRow>,
 ) -> QueryResult<Vec<AwardRow>> {
-    crate::areas::InContext::name_rows(conn, &actor.scope, &mut rows, |r| {
+    crate::areas::InContext::name_rows(conn, &actor.scope, actor.lang, &mut rows, |r| {
         (&mut r.village, r.area_path.as_str())
     })?;
     Ok(rows)
