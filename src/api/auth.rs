@@ -52,6 +52,7 @@ impl FromRequest for ApiUser {
             let secret = bearer(&req).ok_or(ApiError::Unauthorized)?;
             let st = state(&req);
             let info = crate::request::request_info(&req);
+            let lang = super::lang_of(&req);
             let authed = run(&st, move |c| {
                 let Some(user) = tokens::authenticate(c, &secret, db::now())? else {
                     return Ok(None);
@@ -64,6 +65,7 @@ impl FromRequest for ApiUser {
                     scope,
                     ip: info.ip,
                     request_id: info.id,
+                    lang,
                 }))
             })
             .await?

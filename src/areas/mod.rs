@@ -13,6 +13,7 @@ use crate::auth::{Action, Actor};
 use crate::db::schema::{areas, stores, users};
 use crate::db::{self, DbConn};
 use crate::domain::{AreaLevel, FieldError, parse_name};
+use crate::i18n::Lang;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = areas)]
@@ -45,20 +46,22 @@ fn path_ids(path: &str) -> impl Iterator<Item = &str> {
 }
 
 /// The one way an area is named to a person: a village shows its town
-/// (东庄村（凤山街道）) to anyone who looks from above town level, where
-/// several villages share a name; to a town's or village's own people, and
-/// for every other level, its bare name.
-pub fn display_name(name: &str, town: Option<&str>) -> String {
-    match town {
-        Some(t) if !t.is_empty() => format!("{name}（{t}）"),
+/// to anyone who looks from above town level, where several villages
+/// share a name; to a town's or village's own people, and for every other
+/// level, its bare name. The brackets are the reader's language's:
+/// 东庄村（凤山街道） in Chinese, "东庄村 (凤山街道)" in English.
+pub fn display_name(name: &str, town: Option<&str>, lang: Lang) -> String {
+    match (town, lang) {
+        (Some(t), Lang::Zh) if !t.is_empty() => format!("{name}（{t}）"),
+        (Some(t), Lang::En) if !t.is_empty() => format!("{name} ({t})"),
         _ => name.to_string(),
     }
 }
 
-/// An area's name that stands on its own, for a refusal read wherever the
-/// reader stands: a village with its town (东庄村（凤山街道）), any other
-/// area bare.
-pub fn full_name(conn: &mut DbConn, area: &Area) -> QueryResult<String> {
+/// An area's name that stands on its own, for a refusal or an audit row
+/// read wherever the reader stands: a village with its town
+/// ([`display_name`] in `lang`), any other area bare.
+pub fn full_name(conn: &mut DbConn, area: &Area, lang: Lang) -> QueryResult<String> {
     if area.level() != AreaLevel::Village {
         return Ok(area.name.clone());
     }
@@ -69,6 +72,7 @@ pub fn full_name(conn: &mut DbConn, area: &Area) -> QueryResult<String> {
     Ok(display_name(
         &area.name,
         town.as_ref().map(|t| t.name.as_str()),
+        lang,
     ))
 }
 
@@ -91,17 +95,24 @@ pub fn looks_from_above_town(scope: &crate::auth::Scope) -> bool {
 pub struct InContext {
     /// Town id -> town name; empty when the viewer is inside one town.
     towns: std::collections::HashMap<String, String>,
+    /// The reader's language (its brackets).
+    lang: Lang,
 }
 
 impl InContext {
-    /// The towns of the villages at `paths` (area paths), for `scope`.
+    /// The towns of the villages at `paths` (area paths), for a reader
+    /// with `scope` reading `lang`.
     pub fn load<'a>(
         conn: &mut DbConn,
         scope: &crate::auth::Scope,
+        lang: Lang,
         paths: impl IntoIterator<Item = &'a str>,
     ) -> QueryResult<InContext> {
         if !looks_from_above_town(scope) {
-            return Ok(InContext::default());
+            return Ok(InContext {
+                lang,
+                ..InContext::default()
+            });
         }
         let mut ids: Vec<String> = paths
             .into_iter()
@@ -118,7 +129,7 @@ impl InContext {
                 .load(conn)?;
             towns.extend(rows);
         }
-        Ok(InContext { towns })
+        Ok(InContext { towns, lang })
     }
 
     /// The name of the area `name` at `path`, in this context: a village
@@ -131,20 +142,21 @@ impl InContext {
         } else {
             None
         };
-        display_name(name, town)
+        display_name(name, town, self.lang)
     }
 
-    /// Name each row's village as `scope` reads it, in place: `village`
-    /// gives a row's village name (rewritten) and its area path. One query
-    /// for the towns of all the rows.
+    /// Name each row's village as `scope` reads it in `lang`, in place:
+    /// `village` gives a row's village name (rewritten) and its area path.
+    /// One query for the towns of all the rows.
     pub fn name_rows<R>(
         conn: &mut DbConn,
         scope: &crate::auth::Scope,
+        lang: Lang,
         rows: &mut [R],
         village: fn(&mut R) -> (&mut String, &str),
     ) -> QueryResult<()> {
         let paths: Vec<String> = rows.iter_mut().map(|r| village(r).1.to_string()).collect();
-        let towns = InContext::load(conn, scope, paths.iter().map(String::as_str))?;
+        let towns = InContext::load(conn, scope, lang, paths.iter().map(String::as_str))?;
         for r in rows {
             let (name, path) = village(r);
             let named = towns.name(name, path);
@@ -425,8 +437,10 @@ pub fn rename(conn: &mut DbConn, ctx: &Actor, id: &str, name: &str) -> Result<Ar
                 areas::name_initials.eq(&k.initials),
             ))
             .execute(c)?;
+        // An audit row is stored once for every reader: in the scheme's
+        // first language.
         let said = audit::Detail::new("renamed")
-            .arg("from", full_name(c, &before)?)
+            .arg("from", full_name(c, &before, Lang::Zh)?)
             .arg("to", &name)
             .to_string();
         audit::record(c, ctx, "area.rename", "area", id, &said)?;
@@ -453,7 +467,7 @@ pub fn delete(conn: &mut DbConn, ctx: &Actor, id: &str) -> Result<(), AreaError>
             .filter(stores::area_id.eq(id))
             .count()
             .get_result(c)?;
-        let shown = full_name(c, &area)?;
+        let shown = full_name(c, &area, ctx.lang)?;
         if children + users_here + stores_here > 0 {
             return Err(FieldError::new("field.area", "error.area_in_use")
                 .arg("name", &shown)

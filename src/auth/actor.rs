@@ -31,6 +31,9 @@ pub struct Actor {
     pub ip: String,
     /// The request's id (empty outside a request).
     pub request_id: String,
+    /// The language the actor reads: what an operation words for them
+    /// (an area's name with its town, a refusal's arguments) is in it.
+    pub lang: crate::i18n::Lang,
 }
 
 impl Actor {
@@ -44,6 +47,7 @@ impl Actor {
             scope: Scope::All,
             ip: String::new(),
             request_id: String::new(),
+            lang: crate::i18n::Lang::default(),
         }
     }
 
@@ -121,6 +125,8 @@ pub struct Authed {
     pub ip: String,
     /// The request's id.
     pub request_id: String,
+    /// The language of the request's reader.
+    pub lang: crate::i18n::Lang,
 }
 
 impl Authed {
@@ -150,6 +156,7 @@ impl Authed {
             scope: self.scope.clone(),
             ip: self.ip.clone(),
             request_id: self.request_id.clone(),
+            lang: self.lang,
         }
     }
 

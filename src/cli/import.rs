@@ -20,6 +20,7 @@ fn console_admin(
         scope: crate::auth::Scope::All,
         ip: String::new(),
         request_id: "console".into(),
+        lang: crate::cli::console_lang(),
     })
 }
 

@@ -49,6 +49,10 @@ const HEADERS: [&str; 11] = [
     "households.archived",
 ];
 
+/// The column of the household's size (家庭人口): a number.
+const MEMBERS: usize = 6;
+
+/// A household's cells as they read, before any CSV neutralising.
 fn cells(lang: Lang, r: &HouseholdRow) -> [String; 11] {
     let h = &r.household;
     [
@@ -68,7 +72,6 @@ fn cells(lang: Lang, r: &HouseholdRow) -> [String; 11] {
             String::new()
         },
     ]
-    .map(|c| neutralise(&c))
 }
 
 pub fn to_csv(lang: Lang, rows: &[HouseholdRow]) -> Vec<u8> {
@@ -78,13 +81,17 @@ pub fn to_csv(lang: Lang, rows: &[HouseholdRow]) -> Vec<u8> {
         let mut w = csv::Writer::from_writer(&mut out);
         let _ = w.write_record(HEADERS.map(|k| i18n::t(lang, k)));
         for r in rows {
-            let _ = w.write_record(cells(lang, r));
+            let _ = w.write_record(cells(lang, r).map(|c| neutralise(&c)));
         }
         let _ = w.flush();
     }
     out
 }
 
+/// The households as a workbook: the household's size (家庭人口) a number
+/// a spreadsheet can add up, every other cell text as it reads (a text
+/// cell never runs as a formula, so it needs no CSV apostrophe), an empty
+/// one left empty.
 pub fn to_xlsx(lang: Lang, rows: &[HouseholdRow]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     let mut wb = rust_xlsxwriter::Workbook::new();
     let sheet = wb.add_worksheet();
@@ -94,9 +101,13 @@ pub fn to_xlsx(lang: Lang, rows: &[HouseholdRow]) -> Result<Vec<u8>, rust_xlsxwr
         sheet.write_string_with_format(0, c as u16, i18n::t(lang, k), &bold)?;
     }
     for (i, r) in rows.iter().enumerate() {
+        let row = i as u32 + 1;
         for (c, v) in cells(lang, r).iter().enumerate() {
-            // Written as strings, never as formulas.
-            sheet.write_string(i as u32 + 1, c as u16, v)?;
+            if c == MEMBERS {
+                sheet.write_number(row, c as u16, r.household.members as f64)?;
+            } else if !v.is_empty() {
+                sheet.write_string(row, c as u16, v)?;
+            }
         }
     }
     sheet.set_column_width(0, 12)?;

@@ -242,7 +242,12 @@ pub fn villages_in_scope(conn: &mut DbConn, actor: &Actor) -> QueryResult<Vec<ar
         .filter(|a| a.level() == AreaLevel::Village)
         .collect();
     // Named as the actor reads them: 东庄村（凤山街道） from above a town.
-    let names = areas::InContext::load(conn, scope, villages.iter().map(|v| v.path.as_str()))?;
+    let names = areas::InContext::load(
+        conn,
+        scope,
+        actor.lang,
+        villages.iter().map(|v| v.path.as_str()),
+    )?;
     names.rename(&mut villages);
     Ok(villages)
 }
@@ -257,6 +262,7 @@ pub fn name_villages(
     let names = areas::InContext::load(
         conn,
         &actor.scope,
+        actor.lang,
         rows.iter().map(|r| r.area_path.as_str()),
     )?;
     for r in rows {

@@ -247,7 +247,7 @@ pub fn parse_form(
     if area_id.is_empty() {
         checks.push(FieldError::new("field.village", "error.required"));
     } else {
-        match check_village(conn, scope, &area_id) {
+        match check_village(conn, scope, actor.lang, &area_id) {
             Ok(_) => {}
             Err(HouseholdError::Invalid(e)) => checks.push(e),
             Err(e) => return Err(e),
@@ -313,10 +313,12 @@ pub fn parse_form(
     })
 }
 
-/// The area must be a village inside the user's scope.
+/// The area must be a village inside the user's scope. A village outside it
+/// is named (with its town) in `lang`, the reader's.
 pub fn check_village(
     conn: &mut DbConn,
     scope: &Scope,
+    lang: crate::i18n::Lang,
     area_id: &str,
 ) -> Result<areas::Area, HouseholdError> {
     let area = areas::find(conn, area_id)?
@@ -329,7 +331,7 @@ pub fn check_village(
     if !scope.covers_area_path(&area.path) {
         return Err(
             FieldError::new("field.village", "error.village_outside_scope")
-                .arg("name", areas::full_name(conn, &area)?)
+                .arg("name", areas::full_name(conn, &area, lang)?)
                 .into(),
         );
     }

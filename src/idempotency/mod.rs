@@ -198,6 +198,42 @@ pub fn lookup(
     }
 }
 
+/// The one rule for a form whose operation keeps its key on the record it
+/// makes (a redemption, an award, a batch of awards, an adjustment) and
+/// finds its replay there: the first use of `key` records what the form
+/// meant (`fingerprint`, in `scope`, for `user_id`); a later use with the
+/// same meaning passes, so the operation replays its first result; a later
+/// use with another meaning (another basket, another household, another
+/// amount), scope or user is refused with `Error::Reused` (a conflict on
+/// `field.form`, `error.form_key_reused`), as an API write's reused
+/// `Idempotency-Key` is. Call it first inside the operation's write
+/// transaction: a refused operation rolls the record of its key back.
+///
+/// A key first used before its meaning was recorded is taken as it comes
+/// (the record made then is replayed).
+pub fn hold_meaning(
+    conn: &mut DbConn,
+    key: &str,
+    scope: &str,
+    user_id: &str,
+    fingerprint: &str,
+) -> Result<(), Error> {
+    let key = IdemKey(key.to_string());
+    if lookup(conn, &key, scope, user_id, fingerprint)?.is_none() {
+        store(conn, &key, scope, user_id, fingerprint, "")?;
+    }
+    Ok(())
+}
+
+/// `Error::Raced` as a database error that the write retry loop retries,
+/// for areas whose error has no variant of its own for it.
+pub fn raced_as_db() -> diesel::result::Error {
+    diesel::result::Error::DatabaseError(
+        diesel::result::DatabaseErrorKind::SerializationFailure,
+        Box::new("idempotency key stored concurrently".to_string()),
+    )
+}
+
 /// Record the first use of `key` with its result (e.g. the id of what it made).
 pub fn store(
     conn: &mut DbConn,

@@ -154,7 +154,10 @@ fn self_posted_on(
 /// It posts at once only while the household's adjustments of the day
 /// (`today`, in the scheme's zone `tz`), this one included, stay within
 /// the threshold; otherwise it waits for a second administrator. Splitting
-/// a large adjustment into small ones therefore changes nothing.
+/// a large adjustment into small ones therefore changes nothing. The form
+/// key makes it once: sent again with the same household, amount and
+/// reason it replays; with other content it is refused
+/// (`error.form_key_reused`, a `KeyReused` conflict).
 #[allow(clippy::too_many_arguments)]
 pub fn request(
     conn: &mut DbConn,
@@ -193,7 +196,10 @@ pub fn request(
         }
     };
     checks.finish()?;
+    let meant =
+        crate::idempotency::fingerprint(&[household_id.as_str(), &amount.to_string(), &reason]);
     db::write_tx(conn, |c| {
+        crate::idempotency::hold_meaning(c, key, "adjustment", &actor.user_id, &meant)?;
         if let Some(existing) = point_adjustments::table
             .filter(point_adjustments::idempotency_key.eq(key))
             .select(Adjustment::as_select())

@@ -11,6 +11,7 @@ use crate::db::schema::{areas, awards, households, notice_objections, points_car
 use crate::db::{self, DbConn};
 use crate::domain::{AwardId, FieldError, HouseholdId, Role, parse_optional_text};
 use crate::households as hh;
+use crate::idempotency;
 use crate::ledger::{self, Kind, Posting, totals};
 use crate::settings;
 
@@ -219,7 +220,7 @@ fn name_villages(
     actor: &Actor,
     mut rows: Vec<AwardRow>,
 ) -> QueryResult<Vec<AwardRow>> {
-    crate::areas::InContext::name_rows(conn, &actor.scope, &mut rows, |r| {
+    crate::areas::InContext::name_rows(conn, &actor.scope, actor.lang, &mut rows, |r| {
         (&mut r.village, r.area_path.as_str())
     })?;
     Ok(rows)
@@ -495,7 +496,9 @@ fn approve_if_review_off(
     accept(conn, actor, &award, today, &why)
 }
 
-/// Propose one award. A form submitted twice (same key) proposes once.
+/// Propose one award. A form submitted twice (same key, same household,
+/// rule, day and note) proposes once; the same key with other content is
+/// refused (`error.form_key_reused`, a `KeyReused` conflict).
 pub fn propose(
     conn: &mut DbConn,
     actor: &Actor,
@@ -505,7 +508,14 @@ pub fn propose(
     today: NaiveDate,
 ) -> Result<Award, PointsError> {
     actor.require(Action::ProposeAwards)?;
+    let meant = idempotency::fingerprint(&[
+        household_id.as_str(),
+        &p.rule_code,
+        &p.occurred_on.to_string(),
+        &p.note,
+    ]);
     db::write_tx(conn, |c| {
+        idempotency::hold_meaning(c, key, "award", &actor.user_id, &meant)?;
         if let Some(existing) = awards::table
             .filter(awards::idempotency_key.eq(key))
             .select(Award::as_select())
@@ -532,6 +542,8 @@ pub struct BatchOutcome {
 
 /// One rule for many households at once (e.g. everyone at a training): the
 /// households that pass get an award, the others are listed with the reason.
+/// The key is the batch's: sent again with the same content it replays,
+/// with other content it is refused (`error.form_key_reused`).
 pub fn propose_batch(
     conn: &mut DbConn,
     actor: &Actor,
@@ -541,7 +553,18 @@ pub fn propose_batch(
     today: NaiveDate,
 ) -> Result<BatchOutcome, PointsError> {
     actor.require(Action::ProposeAwards)?;
+    // The households in their order as sent: the same list again is a
+    // replay, another list under the same key is refused.
+    let mut parts = vec![
+        p.rule_code.clone(),
+        p.occurred_on.to_string(),
+        p.note.clone(),
+    ];
+    parts.extend(household_ids.iter().map(|h| h.to_string()));
+    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+    let meant = idempotency::fingerprint(&refs);
     db::write_tx(conn, |c| {
+        idempotency::hold_meaning(c, key, "award_batch", &actor.user_id, &meant)?;
         let done: i64 = awards::table
             .filter(awards::batch_id.eq(key))
             .count()

@@ -138,6 +138,16 @@ impl From<FieldError> for PointsError {
     }
 }
 
+impl From<crate::idempotency::Error> for PointsError {
+    fn from(e: crate::idempotency::Error) -> Self {
+        match e {
+            crate::idempotency::Error::Reused(f) => PointsError::Invalid(f),
+            crate::idempotency::Error::Raced => PointsError::Db(crate::idempotency::raced_as_db()),
+            crate::idempotency::Error::Db(d) => PointsError::Db(d),
+        }
+    }
+}
+
 impl From<crate::auth::Forbidden> for PointsError {
     fn from(_: crate::auth::Forbidden) -> Self {
         PointsError::Forbidden

@@ -58,6 +58,16 @@ impl From<StockError> for RedeemError {
     }
 }
 
+impl From<crate::idempotency::Error> for RedeemError {
+    fn from(e: crate::idempotency::Error) -> Self {
+        match e {
+            crate::idempotency::Error::Reused(f) => RedeemError::Invalid(f),
+            crate::idempotency::Error::Raced => RedeemError::Raced,
+            crate::idempotency::Error::Db(d) => RedeemError::Db(d),
+        }
+    }
+}
+
 impl From<ledger::LedgerError> for RedeemError {
     fn from(e: ledger::LedgerError) -> Self {
         match e {
@@ -307,26 +317,48 @@ pub struct PricedLine {
 }
 
 /// Price a basket at a store (prices are read now; they are read again at
-/// confirm time, which is what counts).
+/// confirm time, which is what counts). A line whose item is unknown is
+/// left out of the priced lines; its place in `lines` (from 0) is in the
+/// second list, for the caller to refuse by name ([`unknown_line`]).
 pub fn price_basket(
     conn: &mut DbConn,
     store_id: &str,
     lines: &[WantLine],
-) -> Result<Vec<PricedLine>, RedeemError> {
+) -> Result<(Vec<PricedLine>, Vec<usize>), RedeemError> {
     let mut out = Vec::new();
-    for l in lines {
-        let item = goods::find(conn, &l.item_id)?
-            .ok_or(FieldError::new("field.item", "error.item_unknown"))?;
+    let mut unknown = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        let Some(item) = goods::find(conn, &l.item_id)? else {
+            unknown.push(i);
+            continue;
+        };
         let unit_points = goods::price_at(conn, store_id, &item)?;
         out.push(PricedLine {
             on_hand: stock::on_hand(conn, store_id, &item.id)?,
-            points: unit_points * l.quantity,
+            points: unit_points.saturating_mul(l.quantity),
             unit_points,
             quantity: l.quantity,
             item,
         });
     }
-    Ok(out)
+    Ok((out, unknown))
+}
+
+/// The places (from 0) of the lines of `lines` whose item is unknown.
+pub fn unknown_lines(conn: &mut DbConn, lines: &[WantLine]) -> QueryResult<Vec<usize>> {
+    let mut unknown = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if goods::find(conn, &l.item_id)?.is_none() {
+            unknown.push(i);
+        }
+    }
+    Ok(unknown)
+}
+
+/// The refusal of a basket's line `n` (its place in the basket, from 1)
+/// whose item is unknown.
+pub fn unknown_line(n: usize) -> FieldError {
+    FieldError::new("field.basket_line", "error.line_item_unknown").arg("n", n)
 }
 
 /// Add to a basket: the same item again raises its quantity.
@@ -371,7 +403,34 @@ pub fn price_changed(shown: i64, total: i64) -> FieldError {
     .arg("total", total)
 }
 
-/// Redeem, exactly once per key. A replay returns the first redemption.
+/// The idempotency scope of a redemption's key.
+const KEY_SCOPE: &str = "redemption";
+
+/// What a redemption asks for, as its key's fingerprint: the store, the
+/// card as read, the household named and the basket (its lines in item
+/// order, equal items added up), so the same basket sent again is a replay
+/// and another basket under the same key is not.
+fn meaning(r: &RedeemRequest) -> String {
+    let mut lines: Vec<WantLine> = Vec::new();
+    for l in r.lines {
+        add_line(&mut lines, &l.item_id, l.quantity);
+    }
+    lines.sort_by(|a, b| a.item_id.cmp(&b.item_id));
+    let basket: Vec<String> = lines
+        .iter()
+        .map(|l| format!("{}*{}", l.item_id, l.quantity))
+        .collect();
+    let card = crate::domain::input::normalize(r.card);
+    let household = r.household_id.map(str::trim).unwrap_or("");
+    let mut parts = vec![r.store_id.trim(), card.as_str(), household];
+    parts.extend(basket.iter().map(String::as_str));
+    crate::idempotency::fingerprint(&parts)
+}
+
+/// Redeem, exactly once per key. A replay (the same key, the same store,
+/// card, household and basket) returns the first redemption; the same key
+/// with another basket is refused (`error.form_key_reused` on `field.form`,
+/// a `KeyReused` conflict) and redeems nothing.
 /// Refused (nothing changes) when the household named besides the card is
 /// another (`error.household_card_mismatch`), or the basket no longer costs
 /// the total shown (`error.price_changed`, a conflict), besides the refusals
@@ -390,7 +449,9 @@ pub fn redeem(
     if r.lines.is_empty() {
         return Err(FieldError::new("field.items", "error.basket_empty").into());
     }
+    let meant = meaning(r);
     db::write_tx(conn, |c| {
+        crate::idempotency::hold_meaning(c, r.key, KEY_SCOPE, &actor.user_id, &meant)?;
         if let Some(done) = redemptions::table
             .filter(redemptions::idempotency_key.eq(r.key))
             .select(Redemption::as_select())
@@ -426,8 +487,14 @@ pub fn redeem(
                     .arg("item", &item.name)
                     .into());
             }
-            let quantity = Quantity::new(l.quantity)
-                .ok_or(FieldError::new("field.quantity", "error.quantity_positive"))?;
+            let quantity = Quantity::new(l.quantity).ok_or_else(|| {
+                if l.quantity > crate::domain::stock::MAX_QUANTITY {
+                    FieldError::new("field.quantity", "error.number_too_big")
+                        .arg("max", crate::domain::stock::MAX_QUANTITY)
+                } else {
+                    FieldError::new("field.quantity", "error.quantity_positive")
+                }
+            })?;
             let unit_points = goods::price_at(c, r.store_id, &item)?;
             priced.push((item, quantity, unit_points));
         }

@@ -31,6 +31,21 @@ pub struct InactiveHousehold {
     pub last_active: Option<String>,
 }
 
+impl InactiveHousehold {
+    /// The village as a reader of `lang` reads it: stored with its town in
+    /// Chinese brackets above town level (东庄村（凤山街道）), it reads
+    /// "东庄村 (凤山街道)" in English; a bare village stays bare.
+    pub fn village_in(&self, lang: crate::i18n::Lang) -> String {
+        let stored_with_town = format!("（{}）", self.town);
+        match self.village.strip_suffix(&stored_with_town) {
+            Some(bare) if !self.town.is_empty() => {
+                crate::areas::display_name(bare, Some(&self.town), lang)
+            }
+            _ => self.village.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct HouseholdsSection {
     pub registered: i64,
@@ -107,7 +122,11 @@ pub(super) fn section(
         .into_iter()
         .map(|mut i| {
             if above_town {
-                i.village = crate::areas::display_name(&i.village, Some(&i.town));
+                // Stored in the summary (a closed month keeps it): in the
+                // scheme's first language, shown in the reader's by
+                // `village_in`.
+                i.village =
+                    crate::areas::display_name(&i.village, Some(&i.town), crate::i18n::Lang::Zh);
             }
             i
         })

@@ -71,7 +71,8 @@ pub fn monthly_for(
     }
     let mut areas = crate::areas::visible(c, scope)?;
     // Villages named with their towns for a reader above town level.
-    let names = crate::areas::InContext::load(c, scope, areas.iter().map(|a| a.path.as_str()))?;
+    let names =
+        crate::areas::InContext::load(c, scope, actor.lang, areas.iter().map(|a| a.path.as_str()))?;
     names.rename(&mut areas);
     if !store_id.is_empty() {
         // A store outside the scope reads as unknown, like an area.

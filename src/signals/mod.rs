@@ -402,6 +402,8 @@ pub struct Viewer<'a> {
     pub user_id: &'a str,
     pub role: Role,
     pub scope: &'a Scope,
+    /// The reader's language (how areas are named).
+    pub lang: crate::i18n::Lang,
 }
 
 /// The month and area asked for, checked against the viewer's role and
@@ -428,8 +430,13 @@ pub fn resolve(
         Scope::Store { .. } | Scope::Nothing => return Err(SignalsError::Forbidden),
     };
     // Villages named with their towns for a reader above town level.
-    crate::areas::InContext::load(c, viewer.scope, areas.iter().map(|a| a.path.as_str()))?
-        .rename(&mut areas);
+    crate::areas::InContext::load(
+        c,
+        viewer.scope,
+        viewer.lang,
+        areas.iter().map(|a| a.path.as_str()),
+    )?
+    .rename(&mut areas);
     let wanted = q.area.trim();
     let area = if wanted.is_empty() {
         areas.first().cloned()

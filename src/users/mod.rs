@@ -212,7 +212,9 @@ fn post_said(
 ) -> QueryResult<audit::Detail> {
     let place = match (area_id, store_id) {
         (Some(a), _) => match areas::find(c, a)? {
-            Some(area) => areas::full_name(c, &area)?,
+            // An audit row is stored once for every reader: in the
+            // scheme's first language.
+            Some(area) => areas::full_name(c, &area, crate::i18n::Lang::Zh)?,
             None => String::new(),
         },
         (None, Some(s)) => stores::table
@@ -764,7 +766,11 @@ pub fn set_personal(
         }
         let home = match p.home_area_id.as_deref() {
             Some(a) => match areas::find(c, a)? {
-                Some(area) => format!("{} {}", areas::full_name(c, &area)?, p.home_address),
+                Some(area) => format!(
+                    "{} {}",
+                    areas::full_name(c, &area, crate::i18n::Lang::Zh)?,
+                    p.home_address
+                ),
                 None => p.home_address.clone(),
             },
             None => p.home_address.clone(),

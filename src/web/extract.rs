@@ -90,6 +90,7 @@ async fn load_session(req: &HttpRequest) -> Result<Option<Rc<Authed>>, AppError>
         .map(|c| c.value().to_string())
         .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()));
     let info = request_info(req);
+    let lang = lang_of(req);
     let loaded = match token {
         None => None,
         Some(token) => {
@@ -107,6 +108,7 @@ async fn load_session(req: &HttpRequest) -> Result<Option<Rc<Authed>>, AppError>
                             scope,
                             ip: info.ip,
                             request_id: info.id,
+                            lang,
                         }))
                     }
                 }

@@ -339,7 +339,7 @@ pub fn for_officials(
             .load::<ReportTuple>(c)?,
     );
     let mut reports = with_photos(c, rows)?;
-    crate::areas::InContext::name_rows(c, &actor.scope, &mut reports, |r| {
+    crate::areas::InContext::name_rows(c, &actor.scope, actor.lang, &mut reports, |r| {
         (&mut r.village, r.area_path.as_str())
     })?;
     Ok(reports)

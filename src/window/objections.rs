@@ -353,8 +353,12 @@ pub fn queue(c: &mut DbConn, actor: &Actor, limit: i64) -> Result<Vec<Objection>
         .into_iter()
         .collect();
     // Villages told apart by their towns, for a reviewer above town level.
-    let towns =
-        crate::areas::InContext::load(c, &actor.scope, rows.iter().map(|r| r.3.1.as_str()))?;
+    let towns = crate::areas::InContext::load(
+        c,
+        &actor.scope,
+        actor.lang,
+        rows.iter().map(|r| r.3.1.as_str()),
+    )?;
     Ok(rows
         .into_iter()
         .map(|r| Objection {

@@ -737,3 +737,117 @@ app_test! {
         }
     }
 }
+
+app_test! {
+    /// A basket line that names no item, or whose quantity cannot be read
+    /// (letters, nothing, 0, more than a line holds), is refused by its
+    /// line: the household and every other line stay on the page (422),
+    /// nothing is redeemed, and the basket left goes through.
+    async fn a_bad_basket_line_is_refused_by_its_line_and_the_rest_kept(app) {
+        let k = setup(&app, 10, 10);
+        fund(&app, &k.household, 200);
+        let clerk = app.client();
+        clerk.login("clerk", PASSWORD).await;
+        let page = clerk.get(&format!("/counter?card={}", k.card)).await;
+        let page = post_basket(&clerk, &basket_fields(&page, &[("entry", "6901234500011")])).await;
+        assert_eq!(hidden(&page.body, "line"), vec![format!("{}*1", k.rice)]);
+        let with_lines = |lines: &[String], extra: &[(&str, &str)]| {
+            let mut f: Vec<(String, String)> = basket_fields(&page, extra)
+                .into_iter()
+                .filter(|(name, _)| name != "line")
+                .collect();
+            f.extend(lines.iter().map(|l| ("line".to_string(), l.clone())));
+            f
+        };
+        let bad_lines = [
+            "nonexistent*1".to_string(),
+            format!("{}*abc", k.soap),
+            "*".to_string(),
+            format!("{}*0", k.soap),
+            format!("{}*99999999999", k.soap),
+            format!("{}*", k.soap),
+        ];
+        for bad in &bad_lines {
+            for extra in [&[("entry", "")][..], &[("confirm", "1")][..]] {
+                let lines = [format!("{}*1", k.rice), bad.clone()];
+                let refused = post_basket(&clerk, &with_lines(&lines, extra)).await;
+                assert_eq!(refused.status, 422, "{bad}: {}", refused.body);
+                refused.assert_contains(r#"id="household-name">柜台户<"#);
+                refused.assert_contains("第 2 行");
+                assert_eq!(hidden(&refused.body, "line"), vec![format!("{}*1", k.rice)], "{bad}: the other line is kept");
+                assert_eq!(hidden(&refused.body, "household_id"), vec![k.household.clone()], "{bad}");
+            }
+        }
+        // The line naming no item says so.
+        let refused = post_basket(&clerk, &with_lines(&["nonexistent*1".into(), format!("{}*２", k.rice)], &[("confirm", "1")])).await;
+        assert_eq!(refused.status, 422);
+        refused.assert_contains("购物篮：第 1 行：找不到这种物资");
+        assert_eq!(hidden(&refused.body, "line"), vec![format!("{}*2", k.rice)], "full-width digits are read");
+        let n: i64 = redemptions::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(n, 0, "nothing redeemed from a basket with a bad line");
+        assert_eq!(balance(&app, &k.household), 200);
+        // A link carrying a line that names no item: the household and the rest, and the message.
+        let link = clerk.get(&format!("/counter?store_id={}&card={}&line=nonexistent*1&line={}*1", k.store, k.card, k.soap)).await;
+        assert_eq!(link.status, 200, "{}", link.body);
+        link.assert_contains(r#"id="household-name">柜台户<"#);
+        link.assert_contains("找不到这种物资");
+        assert_eq!(hidden(&link.body, "line"), vec![format!("{}*1", k.soap)]);
+        // The basket kept goes through.
+        let done = post_basket(&clerk, &basket_fields(&refused, &[("confirm", "1")])).await;
+        assert_eq!(done.status, 303, "{}", done.body);
+        assert_eq!(balance(&app, &k.household), 110);
+        assert_eq!(crate::stock::on_hand(&app, &k.store, &k.rice), 8);
+    }
+}
+
+app_test! {
+    /// The confirm form's key redeems one basket: sent again with the same
+    /// basket it shows the first receipt; with another basket it answers
+    /// 409, redeems nothing, and shows the new basket with a fresh form to
+    /// confirm as a new redemption.
+    async fn a_confirm_form_sent_again_with_another_basket_is_refused(app) {
+        let k = setup(&app, 10, 10);
+        fund(&app, &k.household, 200);
+        let clerk = app.client();
+        clerk.login("clerk", PASSWORD).await;
+        let page = clerk.get(&format!("/counter?card={}", k.card)).await;
+        let page = post_basket(&clerk, &basket_fields(&page, &[("entry", "6901234500011")])).await;
+        let confirm = basket_fields(&page, &[("confirm", "1")]);
+        let done = post_basket(&clerk, &confirm).await;
+        assert_eq!(done.status, 303, "{}", done.body);
+        let receipt = done.location.clone().unwrap();
+        // The same form, the same basket: the first receipt.
+        let again = post_basket(&clerk, &confirm).await;
+        assert_eq!(again.location.as_deref(), Some(receipt.as_str()));
+        // The same form with soap instead of rice.
+        let key = hidden(&page.body, "key")[0].clone();
+        let other: Vec<(String, String)> = confirm
+            .iter()
+            .map(|(n, v)| match n.as_str() {
+                "line" => (n.clone(), format!("{}*2", k.soap)),
+                _ => (n.clone(), v.clone()),
+            })
+            .collect();
+        let refused = post_basket(&clerk, &other).await;
+        assert_eq!(refused.status, 409, "{}", refused.body);
+        refused.assert_contains("这张确认单已兑换过另一篮物资");
+        assert_eq!(hidden(&refused.body, "line"), vec![format!("{}*2", k.soap)], "the new basket is shown");
+        let fresh = hidden(&refused.body, "key")[0].clone();
+        assert_ne!(fresh, key, "a fresh form for the new basket");
+        let n: i64 = redemptions::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(balance(&app, &k.household), 155);
+        assert_eq!(crate::stock::on_hand(&app, &k.store, &k.soap), 10);
+        // In English, the same refusal.
+        clerk.post("/lang", &[("lang", "en"), ("back", "/")]).await;
+        let refused_en = post_basket(&clerk, &other).await;
+        assert_eq!(refused_en.status, 409);
+        refused_en.assert_contains("this form was already used for another basket");
+        // Confirmed on the fresh form: a second receipt.
+        let done = post_basket(&clerk, &basket_fields(&refused, &[("confirm", "1")])).await;
+        assert_eq!(done.status, 303, "{}", done.body);
+        assert_ne!(done.location.as_deref(), Some(receipt.as_str()));
+        assert_eq!(balance(&app, &k.household), 149);
+        assert_eq!(crate::stock::on_hand(&app, &k.store, &k.soap), 8);
+    }
+}

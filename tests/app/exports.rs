@@ -243,3 +243,75 @@ app_test! {
         assert!(!page.body.contains(&store));
     }
 }
+
+/// Date a household's registration five months back, so that a month's
+/// summary counts it among the quiet ones.
+pub fn registered_long_ago(app: &TestApp, household: &str) {
+    use aixin::db::schema::households;
+    use diesel::prelude::*;
+    let then = chrono::Utc::now().naive_utc() - chrono::Duration::days(150);
+    diesel::update(households::table.find(household))
+        .set(households::created_at.eq(then))
+        .execute(&mut app.conn())
+        .unwrap();
+}
+
+/// Every cell of every sheet of a workbook, as (sheet, row, column, cell).
+fn cells_of(body: &[u8]) -> Vec<(String, usize, usize, Data)> {
+    let mut wb: Xlsx<_> = Xlsx::new(Cursor::new(body.to_vec())).unwrap();
+    let mut out = Vec::new();
+    for name in wb.sheet_names() {
+        let range = wb.worksheet_range(&name).unwrap();
+        for (r, row) in range.rows().enumerate() {
+            for (c, d) in row.iter().enumerate() {
+                out.push((name.clone(), r, c, d.clone()));
+            }
+        }
+    }
+    out
+}
+
+app_test! {
+    /// The households workbook: the household's size (家庭人口) is a number
+    /// a spreadsheet adds up; a name that looks like a formula is text as
+    /// typed (a text cell never runs, so no CSV apostrophe shows).
+    async fn the_households_xlsx_writes_the_household_size_as_a_number(app) {
+        let [_, _, _, village] = app.area_chain("人口");
+        app.household("=SUM(1)", &village);
+        let admin = app.admin().await;
+        let (status, _, body) = download(&admin, "/households/export.xlsx").await;
+        assert_eq!(status, 200);
+        let cells = cells_of(&body);
+        let header = |title: &str| {
+            cells
+                .iter()
+                .find(|(_, r, _, d)| *r == 0 && matches!(d, Data::String(s) if s == title))
+                .map(|(_, _, c, _)| *c)
+                .unwrap_or_else(|| panic!("no column {title}"))
+        };
+        let (members, head) = (header("家庭人口"), header("户主姓名"));
+        let at = |col: usize| cells.iter().find(|(_, r, c, _)| *r == 1 && *c == col).map(|x| x.3.clone());
+        assert!(matches!(at(members), Some(Data::Float(_) | Data::Int(_))), "the size as a number: {:?}", at(members));
+        assert_eq!(at(head), Some(Data::String("=SUM(1)".into())));
+    }
+}
+
+app_test! {
+    /// The monthly workbook in English names a quiet household's village
+    /// with its town in ASCII brackets; in Chinese, in Chinese ones.
+    async fn the_monthly_xlsx_names_villages_in_the_readers_brackets(app) {
+        let [city, _, _, village] = app.area_chain("括号");
+        let quiet = app.household("安静户", &village);
+        registered_long_ago(&app, &quiet);
+        let month = Month::of(aixin::time::today(TZ));
+        let admin = app.admin().await;
+        let path = format!("/reports/monthly.xlsx?month={month}&area_id={city}");
+        let (_, _, zh) = download(&admin, &path).await;
+        let said = |body: &[u8]| cells_of(body).into_iter().map(|x| x.3.to_string()).collect::<Vec<_>>();
+        assert!(said(&zh).iter().any(|s| s == "括号村（括号镇）"), "{:?}", said(&zh));
+        admin.post("/lang", &[("lang", "en"), ("back", "/")]).await;
+        let (_, _, en) = download(&admin, &path).await;
+        assert!(said(&en).iter().any(|s| s == "括号村 (括号镇)"), "{:?}", said(&en));
+        assert!(!said(&en).iter().any(|s| s.contains('（')), "{:?}", said(&en));
+    }
+}

@@ -568,6 +568,7 @@ impl Who {
             scope: self.scope.clone(),
             ip: ctx.ip.clone(),
             request_id: ctx.request_id.clone(),
+            lang: Default::default(),
         }
     }
 }

@@ -265,7 +265,7 @@ app_test! {
         let page = official.get("/households").await;
         page.assert_contains("王一");
         assert!(!page.body.contains("东庄村（凤山街道）"), "a town's own people read the bare name");
-        assert_eq!(aixin::areas::display_name("东庄村", Some("凤山街道")), "东庄村（凤山街道）");
+        assert_eq!(aixin::areas::display_name("东庄村", Some("凤山街道"), aixin::i18n::Lang::Zh), "东庄村（凤山街道）");
     }
 }
 
@@ -504,7 +504,7 @@ app_test! {
             .select(aixin::db::schema::rule_categories::name)
             .load(&mut app.conn()).unwrap();
         // A village's name in context, and the helper's address of the household.
-        data.insert(0, aixin::areas::display_name("Hill Village", Some("Hill Town")));
+        data.insert(0, aixin::areas::display_name("Hill Village", Some("Hill Town"), aixin::i18n::Lang::En));
         data.push("一组 1 号".to_string());
         // The donor helper's contact person.
         data.push("李经理".to_string());

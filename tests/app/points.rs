@@ -1017,3 +1017,56 @@ app_test! {
         }
     }
 }
+
+app_test! {
+    /// An award form's key proposes once: sent again as it was, nothing
+    /// more; sent again for another household, refused (409) beside the
+    /// form, nothing proposed, as the API refuses a reused key.
+    async fn an_award_form_sent_again_for_another_household_is_refused(app) {
+        let [_, _, _, village] = app.area_chain("重用");
+        app.user("chong", Role::Official, Some(&village), None);
+        app.rule("R", "环境卫生", 3, None);
+        let h = app.household("甲户", &village);
+        let other = app.household("乙户", &village);
+        let official = app.client();
+        official.login("chong", PASSWORD).await;
+        let form = official.get(&format!("/awards/new?household_id={h}")).await;
+        let key = form.body.split("name=\"key\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+        let day = today().to_string();
+        let first = official.post("/awards", &[("key", &key), ("household_id", &h), ("rule_code", "R"), ("occurred_on", &day)]).await;
+        assert_eq!(first.status, 303, "{}", first.body);
+        let again = official.post("/awards", &[("key", &key), ("household_id", &h), ("rule_code", "R"), ("occurred_on", &day)]).await;
+        assert_eq!(again.status, 303, "{}", again.body);
+        let reused = official.post("/awards", &[("key", &key), ("household_id", &other), ("rule_code", "R"), ("occurred_on", &day)]).await;
+        assert_eq!(reused.status, 409, "{}", reused.body);
+        reused.assert_contains("已提交过其他内容");
+        let n: i64 = awards::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(n, 1, "one award, for the first household");
+        let for_other: i64 = awards::table.filter(awards::household_id.eq(&other)).count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(for_other, 0);
+        // Another note under the same key is another award too.
+        let noted = official.post("/awards", &[("key", &key), ("household_id", &h), ("rule_code", "R"), ("occurred_on", &day), ("note", "又一次")]).await;
+        assert_eq!(noted.status, 409, "{}", noted.body);
+    }
+}
+
+app_test! {
+    /// An adjustment form's key posts once: the same key with another
+    /// amount is refused (409) and posts nothing.
+    async fn an_adjustment_form_sent_again_with_another_amount_is_refused(app) {
+        let [_, _, _, village] = app.area_chain("调整");
+        let h = app.household("丙户", &village);
+        let admin = app.admin().await;
+        let path = format!("/households/{h}/adjust");
+        let page = admin.get(&format!("/households/{h}")).await;
+        let key = crate::stock::key_for(&page.body, &path);
+        let first = admin.post(&path, &[("key", &key), ("amount", "5"), ("reason", "补录")]).await;
+        assert_eq!(first.status, 303, "{}", first.body);
+        let again = admin.post(&path, &[("key", &key), ("amount", "5"), ("reason", "补录")]).await;
+        assert_eq!(again.status, 303, "{}", again.body);
+        let reused = admin.post(&path, &[("key", &key), ("amount", "6"), ("reason", "补录")]).await;
+        assert_eq!(reused.status, 409, "{}", reused.body);
+        reused.assert_contains("已提交过其他内容");
+        assert_eq!(balance(&app, &h), 5);
+    }
+}

@@ -194,7 +194,7 @@ app_test! {
             .map(|p| p.subject.as_str())
             .collect();
         for subject in &staff {
-            let viewer = Viewer { user_id: subject, role: Role::Admin, scope: &scope };
+            let viewer = Viewer { user_id: subject, role: Role::Admin, scope: &scope, lang: aixin::i18n::Lang::Zh };
             let (r, _) = signals::for_viewer(&mut c, &viewer, tz, &app.key, &q).unwrap();
             for f in r.signals.iter().flat_map(|s| &s.findings) {
                 assert!(!f.staff.iter().any(|u| u == subject), "{subject} sees {f:?}");

@@ -311,6 +311,10 @@ app_test! {
         let store = app.store("标点超市", &town);
         let s = crate::stock::seed(&app, &store);
         let h = app.household("标点户", &village);
+        // A household quiet since it was registered: the monthly summary
+        // lists it with its village and town.
+        let quiet = app.household("静默户", &village);
+        crate::exports::registered_long_ago(&app, &quiet);
         crate::counter::redeem_for_test(&app, &store, &h, &s.items[0]);
         app.user("bd-clerk", Role::Clerk, None, Some(&store));
         let admin = app.admin().await;
@@ -320,6 +324,9 @@ app_test! {
             format!("/households/{h}"), "/audit".to_string(), format!("/reports/monthly?month={month}&area_id={city}"),
             "/signals".to_string(), "/ledger/verify".to_string(), "/stores".to_string(), "/users".to_string(),
             format!("/stores/{store}/donations/new"), format!("/counter/day?store_id={store}"),
+            // Villages named with their towns: lists, pickers.
+            "/households".to_string(), "/households/new".to_string(), "/areas".to_string(),
+            format!("/counter?store_id={store}&card={}", crate::counter::card_of(&app, &h)),
         ];
         let clerk = app.client();
         clerk.login("bd-clerk", PASSWORD).await;
@@ -338,15 +345,29 @@ app_test! {
             }
             seen.push(path);
         }
-        // The same pages in English: no Chinese punctuation but the data's
-        // (a village named with its town).
+        // The same pages in English: no Chinese punctuation at all; a
+        // village named with its town takes ASCII brackets there,
+        // "标点村 (标点镇)", never 标点村（标点镇）.
         admin.post("/lang", &[("lang", "en"), ("back", "/")]).await;
-        let data = aixin::areas::display_name("标点村", Some("标点镇"));
-        for path in &seen {
-            let page = admin.get(path).await;
+        clerk.post("/lang", &[("lang", "en"), ("back", "/")]).await;
+        let data = aixin::areas::display_name("标点村", Some("标点镇"), aixin::i18n::Lang::En);
+        assert_eq!(data, "标点村 (标点镇)");
+        let mut named = Vec::new();
+        for (who, path) in seen.iter().map(|p| (&admin, p)).chain([(&clerk, &format!("/counter?card={}", crate::counter::card_of(&app, &h)))]) {
+            let page = who.get(path).await;
+            assert_eq!(page.status, 200, "{path}");
+            if text_of(&page.body).contains(&data) {
+                named.push(path.clone());
+            }
             let text = text_of(&page.body).replace(&data, "");
             let odd: String = text.chars().filter(|c| matches!(*c as u32, 0x3000..=0x303f | 0xff00..=0xffef)).take(10).collect();
             assert!(odd.is_empty(), "{path} shows {odd:?} on an English page");
         }
+        // The pages that name the village with its town did so in English.
+        for path in ["/households", "/households/new"] {
+            assert!(named.iter().any(|p| p == path), "{path} names no village with its town: {named:?}");
+        }
+        assert!(named.iter().any(|p| p.starts_with("/reports/monthly")), "the quiet household's village: {named:?}");
+        assert!(named.iter().any(|p| p.starts_with("/counter?card")), "the clerk's counter: {named:?}");
     }
 }

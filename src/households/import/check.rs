@@ -58,7 +58,13 @@ impl Villages {
     fn with_town(names: &[String]) -> String {
         let n = names.len();
         let town = (n >= 2).then(|| names[n - 2].as_str());
-        areas::display_name(names.last().map(String::as_str).unwrap_or(""), town)
+        // The report is stored, fingerprinted and confirmed by whoever
+        // confirms it: written once, in the scheme's first language.
+        areas::display_name(
+            names.last().map(String::as_str).unwrap_or(""),
+            town,
+            crate::i18n::Lang::Zh,
+        )
     }
 
     /// The village `id` as the importer reads it: with its town from above

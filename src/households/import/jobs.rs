@@ -391,6 +391,7 @@ fn run_job_inner(
                 scope: uploader_scope,
                 ip: actor.ip.clone(),
                 request_id: actor.request_id.clone(),
+                lang: actor.lang,
             };
             let fingerprint = serde_json::from_str::<Report>(&checked)
                 .map(|r| r.fingerprint)

@@ -11,14 +11,15 @@ use crate::web::page::{PageCtx, flash_ok, or_flash, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 /// The whole area tree for a picker, each village named with its town for
-/// a viewer (`scope`) above town level, and the context that named them
+/// a viewer (`scope`, reading `lang`) above town level, and the context that named them
 /// (for the page's other names). One query for the tree, one for towns.
 pub(super) fn tree_in_context(
     c: &mut crate::db::DbConn,
     scope: &crate::auth::Scope,
+    lang: crate::i18n::Lang,
 ) -> diesel::QueryResult<(Vec<Area>, areas::InContext)> {
     let mut tree = areas::tree(c)?;
-    let names = areas::InContext::load(c, scope, tree.iter().map(|a| a.path.as_str()))?;
+    let names = areas::InContext::load(c, scope, lang, tree.iter().map(|a| a.path.as_str()))?;
     names.rename(&mut tree);
     Ok((tree, names))
 }

@@ -200,24 +200,26 @@ async fn show(
         }
     };
     // The basket, when a link carries it (the language switch does).
-    // A line that cannot be read is left out of the basket shown (nothing
-    // is redeemed from a GET; the confirm refuses such a line by name).
-    let (wanted, _) = basket(
+    // Nothing is redeemed from a GET; a line that cannot be read, or names
+    // no item, is left out of the basket shown and named in the message.
+    let mut wanted = Basket::read(
         &serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
             .unwrap_or_default(),
     );
     let (lines, shelf) = if household.is_some() {
         let store_id = store.store.id.clone();
-        run(&state, move |c| {
-            Ok((
-                redemptions::price_basket(c, &store_id, &wanted)?,
-                counter_shelf(c, &store_id)?,
-            ))
+        let want = wanted.lines.clone();
+        let (lines, unknown, shelf) = run(&state, move |c| {
+            let (lines, unknown) = redemptions::price_basket(c, &store_id, &want)?;
+            Ok((lines, unknown, counter_shelf(c, &store_id)?))
         })
-        .await?
+        .await?;
+        wanted.refuse_unknown(&unknown);
+        (lines, shelf)
     } else {
         (Vec::new(), Vec::new())
     };
+    let error = error.or_else(|| wanted.refusal(lang));
     let mut ctx = PageCtx::build(&req, Some(&user));
     if req.method() != actix_web::http::Method::GET {
         // Shown for a posted look-up: the language switch comes back to
@@ -306,32 +308,108 @@ fn field(form: &[(String, String)], name: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The basket from the form's `line` fields ("item*quantity", the quantity
-/// read by the one quantity parser, full-width digits included). A line
-/// that cannot be read refuses the basket, naming its field; it is never
-/// dropped. Also returns the lines that could be read, to show again.
-fn basket(form: &[(String, String)]) -> (Vec<WantLine>, Option<crate::domain::FieldError>) {
-    let mut lines = Vec::new();
-    let mut refused = None;
-    for (_, v) in form.iter().filter(|(k, _)| k == "line") {
-        let read = match v.split_once(['*', '＊']) {
-            Some((item, q)) if !item.trim().is_empty() => {
-                crate::domain::stock::Quantity::parse("field.quantity", q)
-                    .map(|q| (item.trim(), q.get()))
-            }
-            _ => Err(crate::domain::FieldError::new(
-                "field.item",
-                "error.basket_line_unreadable",
-            )),
+/// The basket as the form carries it, from its `line` fields
+/// ("item*quantity", the quantity read by the one quantity parser,
+/// full-width digits included; the same item twice is added up).
+struct Basket {
+    /// The lines that could be read.
+    lines: Vec<WantLine>,
+    /// Each line's place among the form's lines, from 1.
+    places: Vec<usize>,
+    /// A refusal for each line that could not be read or names no item,
+    /// by its place: such a line is refused, never dropped unsaid.
+    refused: Vec<crate::domain::FieldError>,
+}
+
+impl Basket {
+    fn read(form: &[(String, String)]) -> Basket {
+        use crate::domain::FieldError;
+        use crate::domain::stock::MAX_QUANTITY;
+        let mut b = Basket {
+            lines: Vec::new(),
+            places: Vec::new(),
+            refused: Vec::new(),
         };
-        match read {
-            Ok((item, q)) => redemptions::add_line(&mut lines, item, q),
-            Err(e) => {
-                refused.get_or_insert(e);
+        let quantity_error = |n: usize| {
+            FieldError::new("field.basket_line", "error.basket_line_quantity")
+                .arg("n", n)
+                .arg("max", MAX_QUANTITY)
+        };
+        for (i, (_, v)) in form.iter().filter(|(k, _)| k == "line").enumerate() {
+            let n = i + 1;
+            let (item, q) = match v.split_once(['*', '＊']) {
+                Some((item, q)) if !item.trim().is_empty() => (item.trim(), q),
+                _ => {
+                    b.refused.push(
+                        FieldError::new("field.basket_line", "error.basket_line_unreadable")
+                            .arg("n", n),
+                    );
+                    continue;
+                }
+            };
+            let Ok(q) = crate::domain::stock::Quantity::parse("field.quantity", q) else {
+                b.refused.push(quantity_error(n));
+                continue;
+            };
+            if !b.lines.iter().any(|l| l.item_id == item) {
+                b.places.push(n);
+            }
+            redemptions::add_line(&mut b.lines, item, q.get());
+        }
+        // The same item on several lines, added up past what one line holds.
+        for (l, n) in b.lines.iter().zip(&b.places) {
+            if l.quantity > MAX_QUANTITY {
+                b.refused.push(quantity_error(*n));
             }
         }
+        let over: Vec<usize> = (0..b.lines.len())
+            .filter(|i| b.lines[*i].quantity > MAX_QUANTITY)
+            .collect();
+        b.remove(&over);
+        b
     }
-    (lines, refused)
+
+    /// Take out the lines at `at` (places in `lines`, from 0).
+    fn remove(&mut self, at: &[usize]) {
+        let mut i = 0;
+        self.lines.retain(|_| {
+            i += 1;
+            !at.contains(&(i - 1))
+        });
+        let mut i = 0;
+        self.places.retain(|_| {
+            i += 1;
+            !at.contains(&(i - 1))
+        });
+    }
+
+    /// Refuse the lines at `at` (places in `lines`, from 0) as naming no
+    /// item, and take them out.
+    fn refuse_unknown(&mut self, at: &[usize]) {
+        for i in at {
+            let n = self.places.get(*i).copied().unwrap_or(*i + 1);
+            self.refused.push(redemptions::unknown_line(n));
+        }
+        self.remove(at);
+    }
+
+    /// Every refused line in one message, in the reader's language.
+    fn refusal(&self, lang: i18n::Lang) -> Option<String> {
+        if self.refused.is_empty() {
+            return None;
+        }
+        let sep = match lang {
+            i18n::Lang::Zh => "；",
+            i18n::Lang::En => "; ",
+        };
+        Some(
+            self.refused
+                .iter()
+                .map(|e| i18n::field_error(lang, e))
+                .collect::<Vec<_>>()
+                .join(sep),
+        )
+    }
 }
 
 /// Apply the quantities typed into the basket's own boxes (`qty_<item>`):
@@ -393,8 +471,17 @@ pub async fn basket_action(
     if key.is_empty() {
         key = form_key();
     }
-    let (mut lines, unreadable) = basket(&form);
-    let unreadable = unreadable.or_else(|| twice.check().err());
+    // Every line read, those naming no item refused with the rest.
+    let mut basket = Basket::read(&form);
+    if !basket.lines.is_empty() {
+        let want = basket.lines.clone();
+        let unknown = run(&state, move |c| Ok(redemptions::unknown_lines(c, &want)?)).await?;
+        basket.refuse_unknown(&unknown);
+    }
+    let unreadable = basket
+        .refusal(lang)
+        .or_else(|| twice.check().err().map(|e| i18n::field_error(lang, &e)));
+    let mut lines = basket.lines;
     let entry = field(&form, "entry");
     let qty_text = field(&form, "qty");
     let mut error: Option<String> = None;
@@ -402,7 +489,7 @@ pub async fn basket_action(
     // changed, points or stock short): 409 rather than 422.
     let mut conflict = false;
     if let Some(e) = &unreadable {
-        error = Some(i18n::field_error(lang, e));
+        error = Some(e.clone());
     }
     let mut choices = Vec::new();
     let quantity = if qty_text.is_empty() {
@@ -516,7 +603,18 @@ pub async fn basket_action(
             }
             Err(AppError::Invalid(e)) => {
                 conflict = e.all().iter().any(|f| f.conflict.is_some());
-                error = Some(i18n::field_error(lang, &e));
+                if e.all()
+                    .iter()
+                    .any(|f| f.conflict == Some(crate::domain::Conflict::KeyReused))
+                {
+                    // This confirm form already redeemed another basket:
+                    // the basket posted is shown again, with a fresh form,
+                    // for the clerk to check and confirm as a new one.
+                    error = Some(i18n::t(lang, "counter.key_reused").to_string());
+                    key = form_key();
+                } else {
+                    error = Some(i18n::field_error(lang, &e));
+                }
             }
             Err(e) => return Err(e),
         }
@@ -537,16 +635,25 @@ pub async fn basket_action(
             }
             Err(_) => None,
         };
-        let priced = redemptions::price_basket(c, &store_id, &lines2)?;
+        let (priced, unknown) = redemptions::price_basket(c, &store_id, &lines2)?;
         let shelf = counter_shelf(c, &store_id)?;
-        Ok((h, priced, shelf))
+        Ok((h, priced, unknown, shelf))
     })
     .await;
-    let (household, priced, shelf) = match loaded {
+    let (household, priced, unknown, shelf) = match loaded {
         Ok(x) => x,
         Err(AppError::Invalid(e)) => return Ok(flash_field_error(&req, "/counter", &e)),
         Err(e) => return Err(e),
     };
+    // An item picked that names none is refused by its line, and left out.
+    if let Some(first) = unknown.first() {
+        error.get_or_insert_with(|| i18n::field_error(lang, &redemptions::unknown_line(first + 1)));
+        let mut i = 0;
+        lines.retain(|_| {
+            i += 1;
+            !unknown.contains(&(i - 1))
+        });
+    }
     let mut ctx = PageCtx::build(&req, Some(&user));
     ctx.back = counter_link(&store, &card, &lines);
     let status = match (&error, conflict) {

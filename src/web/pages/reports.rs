@@ -209,7 +209,7 @@ pub fn sections(lang: Lang, s: &Summary) -> Vec<Sheet> {
                 .map(|i| {
                     vec![
                         i.head_name.clone(),
-                        i.village.clone(),
+                        i.village_in(lang),
                         i.last_active.clone().unwrap_or_else(|| t("reports.never")),
                     ]
                 })

@@ -25,7 +25,12 @@ async fn load(
     state: &AppState,
     q: SignalsQuery,
 ) -> Result<(Report, Vec<Area>), AppError> {
-    let (user_id, role, scope) = (user.user.id.clone(), user.role(), user.scope.clone());
+    let (user_id, role, scope, lang) = (
+        user.user.id.clone(),
+        user.role(),
+        user.scope.clone(),
+        user.lang,
+    );
     let tz = state.config.time_zone;
     let key = state.key.clone();
     run(state, move |c| {
@@ -33,6 +38,7 @@ async fn load(
             user_id: &user_id,
             role,
             scope: &scope,
+            lang,
         };
         Ok(signals::for_viewer(c, &viewer, tz, &key, &q)?)
     })

@@ -111,6 +111,7 @@ pub(super) async fn store_page(
 ) -> Result<HttpResponse, AppError> {
     let sid = store.store.id.clone();
     let scope = user.scope.clone();
+    let lang = user.lang;
     let (shelf, low, items, other_stores, areas, stocktakes) = run(&state, move |c| {
         let others = stores::list(c)?
             .into_iter()
@@ -121,7 +122,7 @@ pub(super) async fn store_page(
             stock::low_stock(c, Some(&sid))?,
             goods::list_active(c)?,
             others,
-            super::areas::tree_in_context(c, &scope)?.0,
+            super::areas::tree_in_context(c, &scope, lang)?.0,
             stocktake::list_for_store(c, &sid)?,
         ))
     })

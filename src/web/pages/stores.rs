@@ -38,8 +38,9 @@ async fn list_page(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ViewStores)?;
     let scope = user.scope.clone();
+    let lang = user.lang;
     let (stores, areas, show_expected) = run(&state, move |c| {
-        let (areas, names) = super::areas::tree_in_context(c, &scope)?;
+        let (areas, names) = super::areas::tree_in_context(c, &scope, lang)?;
         let mut stores = stores::list(c)?;
         for s in &mut stores {
             s.area_name = names.name(&s.area_name, &s.area_path);

@@ -77,8 +77,9 @@ async fn list_page(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ManageUsers)?;
     let scope = user.scope.clone();
+    let lang = user.lang;
     let (all, areas, stores) = run(&state, move |c| {
-        let (areas, _) = super::areas::tree_in_context(c, &scope)?;
+        let (areas, _) = super::areas::tree_in_context(c, &scope, lang)?;
         let mut rows = users::list(c)?;
         // Each user's area as the picker names it (a village with its town).
         for r in &mut rows {
@@ -295,10 +296,11 @@ async fn detail_page(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ManageUsers)?;
     let scope = user.scope.clone();
+    let lang = user.lang;
     let (subject, areas, stores, personal) = run(&state, move |c| {
         let subject = users::find(c, &id)?.ok_or(AppError::NotFound)?;
         let personal = users::personal(c, &subject.id)?;
-        let (areas, _) = super::areas::tree_in_context(c, &scope)?;
+        let (areas, _) = super::areas::tree_in_context(c, &scope, lang)?;
         Ok((subject, areas, stores::list(c)?, personal))
     })
     .await?;
