@@ -123,7 +123,7 @@ impl City {
         let account = |code: &str| crate::stock::Account::parse(code).expect("a known account");
         let draft = crate::stock::Draft {
             kind,
-            item_id: self.items[item].id.clone(),
+            item_id: crate::domain::ItemId::from_stored(self.items[item].id.clone()),
             quantity,
             from: account(&from.1),
             to: account(&to.1),
