@@ -115,8 +115,9 @@ impl MovementKind {
 }
 
 /// One row of the stock ledger. Made only by `Movement::chained` and
-/// written only by `Movement::insert`: the app's `post`, the demo generator
-/// and the benchmark all go through them.
+/// written only by `Movement::insert` (or, many rows at once,
+/// `Movement::insert_all`): the app's `post`, the demo generator and the
+/// benchmark all go through them.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = stock_movements, treat_none_as_default_value = false)]
 pub struct Movement {
@@ -139,6 +140,10 @@ pub struct Movement {
     pub prev_hash: String,
     pub hash: String,
 }
+
+/// Rows of `stock_movements` (18 columns) per INSERT: under SQLite's 32,766
+/// bound parameters.
+const MOVEMENTS_PER_INSERT: usize = 30_000 / 18;
 
 /// What a movement says, before the chain gives it its place.
 #[derive(Debug, Clone)]
@@ -197,6 +202,23 @@ impl Movement {
         diesel::insert_into(stock_movements::table)
             .values(self)
             .execute(c)?;
+        Ok(())
+    }
+
+    /// Write rows made by `chained`, in multi-row INSERTs of at most
+    /// `MOVEMENTS_PER_INSERT` rows (the demo generator's months). The
+    /// caller holds the chain head and moves it on past the last.
+    pub fn insert_all(conn: &mut DbConn, movements: &[Movement]) -> QueryResult<()> {
+        for chunk in movements.chunks(MOVEMENTS_PER_INSERT) {
+            match conn {
+                DbConn::Sqlite(c) => diesel::insert_into(stock_movements::table)
+                    .values(chunk)
+                    .execute(c)?,
+                DbConn::Pg(c) => diesel::insert_into(stock_movements::table)
+                    .values(chunk)
+                    .execute(c)?,
+            };
+        }
         Ok(())
     }
 
