@@ -44,6 +44,7 @@ macro_rules! insert_all {
 }
 
 mod fill;
+mod months;
 mod posting;
 mod setup;
 
