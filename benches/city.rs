@@ -541,10 +541,10 @@ fn warm(t: &Target, pool: &DbPool) {
 struct Facts {
     entries: i64,
     redemptions: i64,
-    item_id: String,
+    item_id: aixin::domain::ItemId,
     item_name: String,
     /// (clerk username, store id)
-    clerks: Vec<(String, String)>,
+    clerks: Vec<(String, aixin::domain::StoreId)>,
     /// The item's price at each clerk's store, in points: the total the
     /// counter shows for one, which its confirmation carries.
     prices: Vec<i64>,
@@ -560,12 +560,12 @@ impl Facts {
         let c = &mut pool.get().unwrap();
         let entries: i64 = point_entries::table.count().get_result(c).unwrap();
         let redemptions: i64 = redemptions::table.count().get_result(c).unwrap();
-        let (item_id, item_name): (String, String) = items::table
+        let (item_id, item_name): (aixin::domain::ItemId, String) = items::table
             .order((items::points_price.asc(), items::name.asc()))
             .select((items::id, items::name))
             .first(c)
             .unwrap();
-        let clerks: Vec<(String, String)> = users::table
+        let clerks: Vec<(String, aixin::domain::StoreId)> = users::table
             .inner_join(stores::table.on(users::store_id.eq(stores::id.nullable())))
             .filter(users::role.eq("clerk"))
             .order(stores::name.asc())
@@ -697,9 +697,9 @@ fn raw_redemption(
     c: &mut DbConn,
     household: &str,
     card: &str,
-    store: &str,
+    store: &aixin::domain::StoreId,
     clerk: &str,
-    item_id: &str,
+    item_id: &aixin::domain::ItemId,
     item_name: &str,
 ) -> QueryResult<()> {
     let h_acct = aixin::ledger::household_account(household);
@@ -765,9 +765,9 @@ fn raw_redemption(
     }
     let draft = aixin::stock::Draft {
         kind: aixin::stock::MovementKind::Redemption,
-        item_id: item_id.into(),
+        item_id: item_id.clone(),
         quantity: 1,
-        from: aixin::stock::Account::Shelf(store.into()),
+        from: aixin::stock::Account::Shelf(store.clone()),
         to: aixin::stock::Account::Redeemed,
         donation_id: None,
         stocktake_id: None,
@@ -778,7 +778,7 @@ fn raw_redemption(
     };
     let m = aixin::stock::Movement::chained(mseq, mprev, db::new_id(), now, draft);
     m.insert(c)?;
-    let (from, to) = (m.from_store_id.as_deref(), m.to_store_id.as_deref());
+    let (from, to) = (m.from_store_id.as_ref(), m.to_store_id.as_ref());
     aixin::ledger::goods_totals::record(c, m.at, &m.kind, &m.item_id, m.quantity, from, to)?;
     diesel::update(stock_chain_head::table.find(1))
         .set(stock_chain_head::hash.eq(&m.hash))

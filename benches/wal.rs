@@ -44,7 +44,7 @@ fn pct(v: &mut [Duration], p: f64) -> f64 {
 }
 
 struct Facts {
-    item_id: String,
+    item_id: aixin::domain::ItemId,
     /// (clerk username, the item's price at their store)
     clerks: Vec<(String, i64)>,
     /// (card, household id) of households with points to spend.
@@ -56,13 +56,13 @@ fn facts(url: &str) -> Facts {
     use aixin::db::schema::areas;
     let (pool, _) = aixin::db::open(url, 2).expect("open the city");
     let c = &mut pool.get().unwrap();
-    let item_id: String = items::table
+    let item_id: aixin::domain::ItemId = items::table
         .order((items::points_price.asc(), items::name.asc()))
         .select(items::id)
         .first(c)
         .unwrap();
     let item = aixin::goods::find(c, &item_id).unwrap().unwrap();
-    let clerk_rows: Vec<(String, String)> = users::table
+    let clerk_rows: Vec<(String, aixin::domain::StoreId)> = users::table
         .inner_join(stores::table.on(users::store_id.eq(stores::id.nullable())))
         .filter(users::role.eq("clerk"))
         .order(stores::name.asc())

@@ -52,12 +52,43 @@ where
 }
 
 /// A store the caller may do `action` at: the one check is
-/// `stores::for_actor` (403 outside the role or scope, 404 unknown).
+/// `stores::for_actor` (403 outside the role or scope, 404 unknown; text
+/// that is not a store id is a 404, after the role, and runs no query).
 pub async fn load_store(
     state: &AppState,
     user: &crate::auth::Authed,
     action: crate::auth::Action,
     id: String,
+) -> Result<crate::stores::StoreRow, ApiError> {
+    if user.actor().require(action).is_err() {
+        return Err(ApiError::Forbidden);
+    }
+    let id: crate::domain::StoreId = crate::error::path_id(&id)?;
+    store_at(state, user, action, id).await
+}
+
+/// The store a JSON body names in `store_id`, which the caller may do
+/// `action` at: text that is not a store id is a 422 on `store_id` (no
+/// query runs with it); then as [`load_store`] (403, 404 unknown).
+pub async fn body_store(
+    state: &AppState,
+    user: &crate::auth::Authed,
+    action: crate::auth::Action,
+    text: &str,
+) -> Result<crate::stores::StoreRow, ApiError> {
+    if user.actor().require(action).is_err() {
+        return Err(ApiError::Forbidden);
+    }
+    let id: crate::domain::StoreId =
+        crate::domain::form_id("field.store", text, "error.store_unknown")?;
+    store_at(state, user, action, id).await
+}
+
+async fn store_at(
+    state: &AppState,
+    user: &crate::auth::Authed,
+    action: crate::auth::Action,
+    id: crate::domain::StoreId,
 ) -> Result<crate::stores::StoreRow, ApiError> {
     let actor = user.actor();
     run(state, move |c| {

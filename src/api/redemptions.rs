@@ -4,14 +4,14 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::body_store;
 use super::error::{ApiError, ErrorBody};
 use super::idempotency::{self, Key, Stored};
-use super::load_store;
 use super::run;
 use super::{ApiUser, json_body, utc};
 use crate::auth::Action;
 use crate::db::DbConn;
-use crate::domain::FieldError;
+use crate::domain::{FieldError, form_id};
 use crate::redemptions::{self, Line, RedeemRequest, Redemption, WantLine};
 use crate::state::AppState;
 
@@ -87,12 +87,12 @@ fn redemption_out(r: &Redemption, lines: &[Line]) -> RedemptionOut {
     RedemptionOut {
         id: r.id.clone(),
         number: r.number.clone(),
-        store_id: r.store_id.clone(),
+        store_id: r.store_id.to_string(),
         household_id: r.household_id.to_string(),
         lines: lines
             .iter()
             .map(|l| RedemptionLineOut {
-                item_id: l.item_id.clone(),
+                item_id: l.item_id.to_string(),
                 item_name: l.item_name.clone(),
                 unit: l.unit.clone(),
                 quantity: l.quantity,
@@ -143,7 +143,19 @@ pub async fn create(
     user.require(Action::Redeem)?;
     let key = Key::of(&req, &body)?;
     let f: NewRedemption = json_body(&body)?;
-    let store = load_store(&state, &user, Action::Redeem, f.store_id.trim().to_string()).await?;
+    let store = body_store(&state, &user, Action::Redeem, &f.store_id).await?;
+    // A line naming text that is not an item id names no item: 422 on the
+    // lines, as an unknown item is.
+    let lines: Vec<WantLine> = f
+        .lines
+        .iter()
+        .map(|l| {
+            Ok(WantLine {
+                item_id: form_id("field.item", &l.item_id, "error.item_unknown")?,
+                quantity: l.quantity,
+            })
+        })
+        .collect::<Result<_, FieldError>>()?;
     let actor = user.actor();
     let user_id = user.user.id.clone();
     let today = crate::time::today(state.config.time_zone);
@@ -179,14 +191,6 @@ pub async fn create(
                     return Err(FieldError::new("field.card_no", "error.required").into());
                 }
             };
-            let lines: Vec<WantLine> = f
-                .lines
-                .iter()
-                .map(|l| WantLine {
-                    item_id: l.item_id.trim().to_string(),
-                    quantity: l.quantity,
-                })
-                .collect();
             let dkey = key.domain_key(&user_id);
             let (r, _) = redemptions::redeem(
                 c,

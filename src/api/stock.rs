@@ -7,11 +7,11 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::idempotency::{self, Key, Stored};
-use super::load_store;
 use super::run;
 use super::{ApiUser, json_body};
+use super::{body_store, load_store};
 use crate::auth::Action;
-use crate::domain::FieldError;
+use crate::domain::{FieldError, ItemId, StoreId, form_id};
 use crate::donations::{self, DonationForm, DonorForm, LineInput};
 use crate::goods::{self, Item, ItemForm};
 use crate::idempotency::IdemKey;
@@ -34,7 +34,7 @@ pub struct StoreOut {
 
 fn store_out(s: &StoreRow) -> StoreOut {
     StoreOut {
-        id: s.store.id.clone(),
+        id: s.store.id.to_string(),
         name: s.store.name.clone(),
         area_id: s.store.area_id.clone(),
         area_name: s.area_name.clone(),
@@ -153,11 +153,11 @@ pub async fn store_stock(
     let sid = store.store.id.clone();
     let shelf = run(&state, move |c| Ok(stock::shelf(c, &sid)?)).await?;
     Ok(HttpResponse::Ok().json(StockOut {
-        store_id: store.store.id,
+        store_id: store.store.id.to_string(),
         lines: shelf
             .iter()
             .map(|l| ShelfLineOut {
-                item_id: l.item.id.clone(),
+                item_id: l.item.id.to_string(),
                 name: l.item.name.clone(),
                 unit: l.item.unit.clone(),
                 quantity: l.quantity,
@@ -182,7 +182,7 @@ pub struct ItemOut {
 
 fn item_out(i: &Item) -> ItemOut {
     ItemOut {
-        id: i.id.clone(),
+        id: i.id.to_string(),
         name: i.name.clone(),
         category: i.category.clone(),
         unit: i.unit.clone(),
@@ -363,13 +363,7 @@ pub async fn donate(
     user.require(Action::BookDonation)?;
     let key = Key::of(&req, &body)?;
     let f: NewDonation = json_body(&body)?;
-    let store = load_store(
-        &state,
-        &user,
-        Action::BookDonation,
-        f.store_id.trim().to_string(),
-    )
-    .await?;
+    let store = body_store(&state, &user, Action::BookDonation, &f.store_id).await?;
     if !store.store.active {
         return Err(FieldError::new("field.store", "error.store_inactive").into());
     }
@@ -439,7 +433,7 @@ pub async fn donate(
                 &DonationOut {
                     id: v.donation.id.clone(),
                     number: v.donation.number.clone(),
-                    store_id: v.donation.store_id.clone(),
+                    store_id: v.donation.store_id.to_string(),
                     donor_id: v.donation.donor_id.clone(),
                     received_on: v.donation.donated_on,
                     money_fen: v.donation.money_fen,
@@ -524,14 +518,25 @@ pub async fn movement(
         MovementKindIn::Adjustment => Action::Stocktake,
         _ => Action::MoveStock,
     };
-    let store = load_store(&state, &user, action, f.store_id.trim().to_string()).await?;
+    let store = body_store(&state, &user, action, &f.store_id).await?;
+    // The body's other ids, parsed before anything runs: text that is not
+    // an id is a 422 naming its field.
+    let item: ItemId = form_id("field.item", &f.item_id, "error.item_unknown")?;
+    let to_store: Option<StoreId> = match f.kind {
+        MovementKindIn::Move => Some(form_id(
+            "field.to_store",
+            f.to_store_id.as_deref().unwrap_or(""),
+            "error.store_unknown",
+        )?),
+        _ => None,
+    };
     let ctx = user.actor();
     let user_id = user.user.id.clone();
     let today = crate::time::today(state.config.time_zone);
     let (done, replayed) = run(&state, move |c| {
         idempotency::once(c, &user_id, &key, |c| {
             let dkey = IdemKey::parse(&key.domain_key(&user_id))?;
-            let sid = store.store.id.as_str();
+            let sid = &store.store.id;
             let reason = f.reason.as_deref().unwrap_or("");
             let qty = f.quantity.to_string();
             let id = match f.kind {
@@ -541,21 +546,21 @@ pub async fn movement(
                         &ctx,
                         &dkey,
                         sid,
-                        f.to_store_id.as_deref().unwrap_or(""),
-                        &f.item_id,
+                        to_store.as_ref().expect("a move names its store"),
+                        &item,
                         &qty,
                         today,
                     )?
                     .id
                 }
                 MovementKindIn::WriteOff => {
-                    stock::write_off(c, &ctx, &dkey, sid, &f.item_id, &qty, reason, today)?.id
+                    stock::write_off(c, &ctx, &dkey, sid, &item, &qty, reason, today)?.id
                 }
                 MovementKindIn::Adjustment => {
                     if crate::domain::input::trim_text(reason).is_empty() {
                         return Err(FieldError::new("field.reason", "error.required").into());
                     }
-                    let item = goods::find(c, f.item_id.trim())?
+                    let item = goods::find(c, &item)?
                         .ok_or(FieldError::new("field.item", "error.item_unknown"))?;
                     stock::adjust(c, &ctx, sid, &item, f.quantity, reason, today)?
                         .ok_or(FieldError::new("field.quantity", "error.quantity_nonzero"))?
@@ -568,7 +573,7 @@ pub async fn movement(
                 &MovementOut {
                     id: m.id.clone(),
                     kind: m.kind.clone(),
-                    item_id: m.item_id.clone(),
+                    item_id: m.item_id.to_string(),
                     quantity: m.quantity,
                     from_account: m.from_account.clone(),
                     to_account: m.to_account.clone(),

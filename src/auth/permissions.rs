@@ -137,7 +137,7 @@ pub enum Scope {
     /// auditors limited to a province or a city.
     Area { id: String, path: String },
     /// Clerks: one store.
-    Store { id: String },
+    Store { id: crate::domain::StoreId },
     /// A user whose area or store is missing sees nothing.
     Nothing,
 }
@@ -165,7 +165,7 @@ impl Scope {
     }
 
     /// Whether a store lies inside this scope.
-    pub fn covers_store(&self, store_id: &str, store_area_path: &str) -> bool {
+    pub fn covers_store(&self, store_id: &crate::domain::StoreId, store_area_path: &str) -> bool {
         match self {
             Scope::All => true,
             Scope::Area { path, .. } => store_area_path.starts_with(path.as_str()),
@@ -248,8 +248,10 @@ mod tests {
         assert!(s.covers_area_path("/a/b/c/"));
         assert!(!s.covers_area_path("/a/"));
         assert!(!s.covers_area_path("/a/bb/"));
-        assert!(!Scope::Store { id: "s".into() }.covers_area_path("/a/"));
-        assert!(Scope::Store { id: "s".into() }.covers_store("s", "/x/"));
-        assert!(!Scope::Store { id: "s".into() }.covers_store("t", "/x/"));
+        let s = crate::domain::StoreId::from_stored("s".into());
+        let t = crate::domain::StoreId::from_stored("t".into());
+        assert!(!Scope::Store { id: s.clone() }.covers_area_path("/a/"));
+        assert!(Scope::Store { id: s.clone() }.covers_store(&s, "/x/"));
+        assert!(!Scope::Store { id: s.clone() }.covers_store(&t, "/x/"));
     }
 }

@@ -12,6 +12,8 @@
 
 use std::fmt;
 
+use super::FieldError;
+
 /// True when `s` is a UUID's canonical text: 36 characters, lowercase hex
 /// with hyphens after the 8th, 12th, 16th and 20th digit.
 fn well_formed(s: &str) -> bool {
@@ -26,6 +28,23 @@ fn well_formed(s: &str) -> bool {
 pub trait RecordId: Sized {
     /// The id `s` names, if it is a well-formed id.
     fn parse_id(s: &str) -> Option<Self>;
+}
+
+/// The id a form's field names: its text trimmed, required, and text that
+/// is not an id refused as an unknown record is (`unknown`, the message
+/// key for one), so nothing tells a malformed id from a missing record.
+///
+/// Errors: `field` / `error.required` when empty; `field` / `unknown`
+/// for text that is not an id.
+pub fn form_id<T: RecordId>(
+    field: &'static str,
+    text: &str,
+    unknown: &'static str,
+) -> Result<T, FieldError> {
+    match text.trim() {
+        "" => Err(FieldError::new(field, "error.required")),
+        t => T::parse_id(t).ok_or_else(|| FieldError::new(field, unknown)),
+    }
 }
 
 macro_rules! record_id {

@@ -8,7 +8,7 @@ pub mod stock;
 
 use std::fmt;
 
-pub use ids::{AwardId, HouseholdId, ItemId, StoreId};
+pub use ids::{AwardId, HouseholdId, ItemId, StoreId, form_id};
 pub use people::{CardNo, IdNumber, Phone};
 
 /// Why a refusal is a conflict with the state of things rather than input

@@ -12,7 +12,7 @@ use crate::auth::{Action, Actor};
 use crate::db::schema::{donation_lines, donations, donors, items, stores};
 use crate::db::{self, DbConn};
 use crate::domain::stock::{DonorKind, Quantity, mask_phone, parse_date, parse_phone, parse_yuan};
-use crate::domain::{FieldChecks, FieldError, parse_name, parse_optional_text};
+use crate::domain::{FieldChecks, FieldError, ItemId, StoreId, parse_name, parse_optional_text};
 use crate::goods;
 use crate::idempotency::{self, IdemKey};
 use crate::stock::{self, Account, FormKey, MovementKind, Outcome, StockError, Transfer};
@@ -159,7 +159,7 @@ pub struct Donation {
     pub id: String,
     pub number: String,
     pub donor_id: String,
-    pub store_id: String,
+    pub store_id: StoreId,
     pub donated_on: NaiveDate,
     pub money_fen: i64,
     pub note: String,
@@ -290,7 +290,7 @@ pub struct DonationForm<'a> {
 struct ParsedLine {
     /// The line's number on the form (blank lines count).
     line_no: usize,
-    item_id: String,
+    item_id: ItemId,
     quantity: Quantity,
     value_fen: i64,
 }
@@ -305,7 +305,7 @@ pub fn book(
     conn: &mut DbConn,
     actor: &Actor,
     key: &IdemKey,
-    store_id: &str,
+    store_id: &StoreId,
     f: &DonationForm,
     today: NaiveDate,
 ) -> Result<Outcome, StockError> {
@@ -340,12 +340,18 @@ pub fn book(
         }
         any_line = true;
         let item_id = l.item_id.trim();
+        let parsed = ItemId::parse(item_id);
         if item_id.is_empty() {
             checks.push(FieldError::new("field.donation_line", "error.line_item").arg("n", i + 1));
         } else {
-            // An item that is no item (or no longer taken in) is refused
-            // naming its line, with the form's other errors.
-            match goods::find(conn, item_id)? {
+            // An item that is no item (text that is not an item id, or an id
+            // no item has, or one no longer taken in) is refused naming its
+            // line, with the form's other errors.
+            let found = match &parsed {
+                Some(id) => goods::find(conn, id)?,
+                None => None,
+            };
+            match found {
                 None => checks.push(
                     FieldError::new("field.donation_line", "error.line_item_unknown")
                         .arg("n", i + 1),
@@ -366,10 +372,10 @@ pub fn book(
         let value_fen = checks.take(parse_yuan("field.value", &l.value).map_err(|_| {
             FieldError::new("field.donation_line", "error.line_value").arg("n", i + 1)
         }));
-        if let (Some(quantity), Some(value_fen)) = (quantity, value_fen) {
+        if let (Some(item_id), Some(quantity), Some(value_fen)) = (parsed, quantity, value_fen) {
             lines.push(ParsedLine {
                 line_no: i + 1,
-                item_id: l.item_id.trim().to_string(),
+                item_id,
                 quantity,
                 value_fen,
             });
@@ -386,7 +392,7 @@ pub fn book(
         return Err(FieldError::new("field.donated_on", "error.required").into());
     };
     let mut fp: Vec<String> = vec![
-        store_id.into(),
+        store_id.to_string(),
         donor_id.into(),
         donated_on.to_string(),
         money_fen.to_string(),
@@ -394,7 +400,7 @@ pub fn book(
     ];
     for l in &lines {
         fp.extend([
-            l.item_id.clone(),
+            l.item_id.to_string(),
             l.quantity.to_string(),
             l.value_fen.to_string(),
         ]);
@@ -461,7 +467,7 @@ pub fn book(
                         item: &item,
                         quantity: l.quantity,
                         from: Account::Donor(donor.id.clone()),
-                        to: Account::Shelf(store_id.to_string()),
+                        to: Account::Shelf(store_id.clone()),
                         donation_id: Some(&id),
                         stocktake_id: None,
                         reverses_id: None,
@@ -512,7 +518,7 @@ pub fn reverse(
         fingerprint: idempotency::fingerprint(&[id, &reason]),
     };
     db::write_tx(conn, |c| {
-        let (number, store_id): (String, String) = donations::table
+        let (number, store_id): (String, StoreId) = donations::table
             .find(id)
             .select((donations::number, donations::store_id))
             .first(c)

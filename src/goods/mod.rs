@@ -10,12 +10,12 @@ use crate::auth::{Action, Actor};
 use crate::db::schema::{items, store_items};
 use crate::db::{self, DbConn};
 use crate::domain::stock::{parse_barcode, parse_points_price, parse_whole};
-use crate::domain::{FieldError, parse_name, parse_optional_text};
+use crate::domain::{FieldError, ItemId, StoreId, parse_name, parse_optional_text};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = items)]
 pub struct Item {
-    pub id: String,
+    pub id: ItemId,
     pub name: String,
     pub category: String,
     pub unit: String,
@@ -31,7 +31,7 @@ pub struct Item {
 /// This area's refusals: the one vocabulary every operation shares.
 pub type GoodsError = crate::error::Problem;
 
-pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Item>> {
+pub fn find(conn: &mut DbConn, id: &ItemId) -> QueryResult<Option<Item>> {
     items::table
         .find(id)
         .select(Item::as_select())
@@ -127,7 +127,7 @@ fn unique_error(e: diesel::result::Error, p: &ParsedItem) -> GoodsError {
 pub fn create(conn: &mut DbConn, ctx: &Actor, form: &ItemForm) -> Result<Item, GoodsError> {
     ctx.require(Action::ManageCatalogue)?;
     let p = form.parse()?;
-    let id = db::new_id();
+    let id = ItemId::new();
     db::write_tx(conn, |c| {
         let now = db::now();
         let k = crate::domain::pinyin::keys(&p.name);
@@ -172,7 +172,7 @@ pub fn create(conn: &mut DbConn, ctx: &Actor, form: &ItemForm) -> Result<Item, G
 pub fn update(
     conn: &mut DbConn,
     ctx: &Actor,
-    id: &str,
+    id: &ItemId,
     form: &ItemForm,
     active: bool,
     seen: Option<i64>,
@@ -250,7 +250,11 @@ pub struct StoreItem {
     pub low_threshold: i64,
 }
 
-pub fn store_item(conn: &mut DbConn, store_id: &str, item_id: &str) -> QueryResult<StoreItem> {
+pub fn store_item(
+    conn: &mut DbConn,
+    store_id: &StoreId,
+    item_id: &ItemId,
+) -> QueryResult<StoreItem> {
     Ok(store_items::table
         .find((store_id, item_id))
         .select((store_items::points_price, store_items::low_threshold))
@@ -264,14 +268,19 @@ pub fn store_item(conn: &mut DbConn, store_id: &str, item_id: &str) -> QueryResu
 }
 
 /// The price of an item at a store now: the store's own, else the catalogue's.
-pub fn price_at(conn: &mut DbConn, store_id: &str, item: &Item) -> QueryResult<i64> {
+pub fn price_at(conn: &mut DbConn, store_id: &StoreId, item: &Item) -> QueryResult<i64> {
     Ok(store_item(conn, store_id, &item.id)?
         .points_price
         .unwrap_or(item.points_price))
 }
 
 /// Write a store's settings for an item (insert or update the one row).
-fn put_store_item(c: &mut DbConn, store_id: &str, item_id: &str, s: &StoreItem) -> QueryResult<()> {
+fn put_store_item(
+    c: &mut DbConn,
+    store_id: &StoreId,
+    item_id: &ItemId,
+    s: &StoreItem,
+) -> QueryResult<()> {
     let n = diesel::update(store_items::table.find((store_id, item_id)))
         .set((
             store_items::points_price.eq(s.points_price),
@@ -296,8 +305,8 @@ fn put_store_item(c: &mut DbConn, store_id: &str, item_id: &str, s: &StoreItem) 
 pub fn set_store_price(
     conn: &mut DbConn,
     ctx: &Actor,
-    store_id: &str,
-    item_id: &str,
+    store_id: &StoreId,
+    item_id: &ItemId,
     price: &str,
 ) -> Result<Item, GoodsError> {
     crate::stores::for_actor(conn, ctx, Action::ManageCatalogue, store_id)?;
@@ -315,8 +324,8 @@ pub fn set_store_price(
 pub fn set_threshold(
     conn: &mut DbConn,
     ctx: &Actor,
-    store_id: &str,
-    item_id: &str,
+    store_id: &StoreId,
+    item_id: &ItemId,
     threshold: &str,
 ) -> Result<Item, GoodsError> {
     crate::stores::for_actor(conn, ctx, Action::MoveStock, store_id)?;
@@ -329,14 +338,11 @@ pub fn set_threshold(
 fn set_store_item(
     conn: &mut DbConn,
     ctx: &Actor,
-    store_id: &str,
-    item_id: &str,
+    store_id: &StoreId,
+    item_id: &ItemId,
     action: &str,
     change: impl Fn(&mut StoreItem),
 ) -> Result<Item, GoodsError> {
-    if item_id.trim().is_empty() {
-        return Err(FieldError::new("field.item", "error.required").into());
-    }
     db::write_tx(conn, |c| {
         let item = find(c, item_id)?.ok_or(FieldError::new("field.item", "error.item_unknown"))?;
         let mut s = store_item(c, store_id, item_id)?;

@@ -96,7 +96,7 @@ pub fn find_at_counter(
     conn: &mut DbConn,
     actor: &Actor,
     key: &DataKey,
-    store_id: &str,
+    store_id: &crate::domain::StoreId,
     query: &Query,
 ) -> Result<(FoundBy, Vec<HouseholdRow>), HouseholdError> {
     actor.require(Action::Redeem)?;

@@ -15,6 +15,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
 use crate::db::{self, Bind, DbConn};
+use crate::domain::{ItemId, StoreId};
 
 /// The table, as `verify` names it in a disagreement.
 pub const TABLE: &str = "stock_month_totals";
@@ -42,10 +43,10 @@ pub fn record(
     conn: &mut DbConn,
     at: NaiveDateTime,
     kind: &str,
-    item_id: &str,
+    item_id: &ItemId,
     quantity: i64,
-    from_store: Option<&str>,
-    to_store: Option<&str>,
+    from_store: Option<&StoreId>,
+    to_store: Option<&StoreId>,
 ) -> QueryResult<()> {
     let month = utc_month(at);
     for (store, direction) in [(to_store, 1), (from_store, -1)] {

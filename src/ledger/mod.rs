@@ -85,8 +85,9 @@ pub struct Posting {
 }
 
 /// One row of the points ledger. Made only by `Entry::chained` and written
-/// only by `Entry::insert`: the app's postings (`post`), the demo generator
-/// and the benchmark all go through them.
+/// only by `Entry::insert` (or, many rows at once, `Entry::insert_all`): the
+/// app's postings (`post`), the demo generator and the benchmark all go
+/// through them.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq)]
 #[diesel(table_name = point_entries, treat_none_as_default_value = false)]
 pub struct Entry {
@@ -107,6 +108,10 @@ pub struct Entry {
     pub prev_hash: String,
     pub hash: String,
 }
+
+/// Rows of `point_entries` (16 columns) per INSERT: under SQLite's 32,766
+/// bound parameters.
+const ENTRIES_PER_INSERT: usize = 30_000 / 16;
 
 impl Entry {
     /// The entry a posting makes: its place in the chain (`seq`, after the
@@ -146,6 +151,23 @@ impl Entry {
         diesel::insert_into(point_entries::table)
             .values(self)
             .execute(conn)?;
+        Ok(())
+    }
+
+    /// Write rows made by `chained`, in multi-row INSERTs of at most
+    /// `ENTRIES_PER_INSERT` rows (the demo generator's months). The caller
+    /// holds the chain head and moves it on past the last.
+    pub fn insert_all(conn: &mut DbConn, entries: &[Entry]) -> QueryResult<()> {
+        for chunk in entries.chunks(ENTRIES_PER_INSERT) {
+            match conn {
+                DbConn::Sqlite(c) => diesel::insert_into(point_entries::table)
+                    .values(chunk)
+                    .execute(c)?,
+                DbConn::Pg(c) => diesel::insert_into(point_entries::table)
+                    .values(chunk)
+                    .execute(c)?,
+            };
+        }
         Ok(())
     }
 

@@ -11,7 +11,7 @@ use crate::auth::{Action, Actor, Forbidden};
 use crate::db::schema::{redemption_lines, redemptions, stock_movements};
 use crate::db::{self, DbConn};
 use crate::domain::stock::Quantity;
-use crate::domain::{CardNo, FieldError};
+use crate::domain::{CardNo, FieldError, ItemId, StoreId};
 use crate::goods::{self, Item};
 use crate::households::{self, CardLookup, HouseholdRow};
 use crate::ledger::{self, Kind, Posting};
@@ -164,7 +164,7 @@ pub fn transition(
 pub struct Redemption {
     pub id: String,
     pub number: String,
-    pub store_id: String,
+    pub store_id: StoreId,
     pub household_id: crate::domain::HouseholdId,
     pub card_no: String,
     pub clerk_id: Option<String>,
@@ -197,7 +197,7 @@ pub struct Line {
     pub id: String,
     pub redemption_id: String,
     pub line_no: i64,
-    pub item_id: String,
+    pub item_id: ItemId,
     pub item_name: String,
     pub unit: String,
     pub quantity: i64,
@@ -302,7 +302,7 @@ pub fn find_items(conn: &mut DbConn, entry: &str) -> QueryResult<Vec<Item>> {
 /// A basket line as the form carries it: item id and quantity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WantLine {
-    pub item_id: String,
+    pub item_id: ItemId,
     pub quantity: i64,
 }
 
@@ -322,7 +322,7 @@ pub struct PricedLine {
 /// second list, for the caller to refuse by name ([`unknown_line`]).
 pub fn price_basket(
     conn: &mut DbConn,
-    store_id: &str,
+    store_id: &StoreId,
     lines: &[WantLine],
 ) -> Result<(Vec<PricedLine>, Vec<usize>), RedeemError> {
     let mut out = Vec::new();
@@ -362,11 +362,11 @@ pub fn unknown_line(n: usize) -> FieldError {
 }
 
 /// Add to a basket: the same item again raises its quantity.
-pub fn add_line(lines: &mut Vec<WantLine>, item_id: &str, quantity: i64) {
-    match lines.iter_mut().find(|l| l.item_id == item_id) {
+pub fn add_line(lines: &mut Vec<WantLine>, item_id: &ItemId, quantity: i64) {
+    match lines.iter_mut().find(|l| &l.item_id == item_id) {
         Some(l) => l.quantity += quantity,
         None => lines.push(WantLine {
-            item_id: item_id.to_string(),
+            item_id: item_id.clone(),
             quantity,
         }),
     }
@@ -374,7 +374,7 @@ pub fn add_line(lines: &mut Vec<WantLine>, item_id: &str, quantity: i64) {
 
 /// One redemption as the counter or the API asks for it.
 pub struct RedeemRequest<'a> {
-    pub store_id: &'a str,
+    pub store_id: &'a StoreId,
     /// The card as scanned or typed: it decides whose points are spent.
     pub card: &'a str,
     pub lines: &'a [WantLine],
@@ -565,7 +565,7 @@ pub fn redeem(
                     kind: MovementKind::Redemption,
                     item,
                     quantity: *quantity,
-                    from: Account::Shelf(r.store_id.to_string()),
+                    from: Account::Shelf(r.store_id.clone()),
                     to: Account::Redeemed,
                     donation_id: None,
                     stocktake_id: None,
@@ -834,7 +834,7 @@ impl DaySummary {
 /// The end of day of a store for a local `day` in `tz`.
 pub fn day_summary(
     conn: &mut DbConn,
-    store_id: &str,
+    store_id: &StoreId,
     day: NaiveDate,
     tz: chrono_tz::Tz,
 ) -> QueryResult<DaySummary> {

@@ -141,7 +141,7 @@ fn compute_store(
         crate::time::local_day_start_utc(start, tz),
         crate::time::local_day_start_utc(end, tz),
     );
-    let id = store.store.id.clone();
+    let id = store.store.id.to_string();
     let redemptions = redemptions::section(
         conn,
         "FROM redemptions r WHERE r.store_id = $1",

@@ -75,8 +75,13 @@ pub fn monthly_for(
         crate::areas::InContext::load(c, scope, actor.lang, areas.iter().map(|a| a.path.as_str()))?;
     names.rename(&mut areas);
     if !store_id.is_empty() {
-        // A store outside the scope reads as unknown, like an area.
-        let store = crate::stores::find(c, &store_id)?
+        // A store outside the scope reads as unknown, like an area; so
+        // does text that is not a store id (no query runs with it).
+        let found = match crate::domain::StoreId::parse(&store_id) {
+            Some(id) => crate::stores::find(c, &id)?,
+            None => None,
+        };
+        let store = found
             .filter(|s| scope.covers_store(&s.store.id, &s.area_path))
             .ok_or_else(|| FieldError::new("field.report_store", "error.store_unknown"))?;
         return Ok((super::monthly_store(c, tz, &store, month)?, areas));

@@ -14,6 +14,7 @@ use crate::db::schema::{
     donation_lines, donations, point_entries, redemption_lines, redemptions, stock_movements,
     stocktake_lines, stocktakes,
 };
+use crate::domain::StoreId;
 
 /// Documents read per batch (each batch binds a few ids per document).
 const BATCH: i64 = 200;
@@ -202,7 +203,7 @@ fn redemptions_agree(c: &mut DbConn, checked: &mut i64) -> QueryResult<Option<Di
 }
 
 fn donations_agree(c: &mut DbConn, checked: &mut i64) -> QueryResult<Option<Disagreement>> {
-    type Row = (String, String, String, String, bool);
+    type Row = (String, String, StoreId, String, bool);
     let mut after = String::new();
     loop {
         let batch: Vec<Row> = donations::table
@@ -277,7 +278,7 @@ fn stocktakes_agree(c: &mut DbConn, checked: &mut i64) -> QueryResult<Option<Dis
     type Row = (
         String,
         String,
-        String,
+        StoreId,
         super::stocktake::StocktakeStatus,
         i64,
         Option<i64>,

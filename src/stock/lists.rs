@@ -25,7 +25,7 @@ impl ShelfLine {
 }
 
 /// A store's shelf: every item it holds or has a setting for.
-pub fn shelf(c: &mut DbConn, store_id: &str) -> QueryResult<Vec<ShelfLine>> {
+pub fn shelf(c: &mut DbConn, store_id: &StoreId) -> QueryResult<Vec<ShelfLine>> {
     let on_hand: HashMap<String, i64> = stock::table
         .filter(stock::store_id.eq(store_id))
         .select((stock::item_id, stock::quantity))
@@ -45,8 +45,8 @@ pub fn shelf(c: &mut DbConn, store_id: &str) -> QueryResult<Vec<ShelfLine>> {
         .collect();
     let mut out = Vec::new();
     for item in goods::list(c)? {
-        let q = on_hand.get(&item.id).copied();
-        let s = settings.get(&item.id).copied();
+        let q = on_hand.get(item.id.as_str()).copied();
+        let s = settings.get(item.id.as_str()).copied();
         if q.is_none() && s.is_none() {
             continue;
         }
@@ -75,7 +75,7 @@ pub struct LowStock {
 
 /// What is low, at one store or (None) at every store: for the store's page
 /// and the admin's home page.
-pub fn low_stock(c: &mut DbConn, store_id: Option<&str>) -> QueryResult<Vec<LowStock>> {
+pub fn low_stock(c: &mut DbConn, store_id: Option<&StoreId>) -> QueryResult<Vec<LowStock>> {
     use crate::db::schema::stores;
     // One query: each watched item with what is on its shelf.
     let mut q = store_items::table
@@ -144,7 +144,7 @@ pub const PAGE_SIZE: i64 = 100;
 /// A store's movements, newest first; `limit` rows from `offset`.
 pub fn history(
     c: &mut DbConn,
-    store_id: &str,
+    store_id: &StoreId,
     f: &HistoryFilter,
     offset: i64,
     limit: i64,

@@ -29,8 +29,8 @@ use crate::audit;
 use crate::auth::{Action, Actor, Forbidden};
 use crate::db::schema::{counters, items, stock, stock_chain_head, stock_movements, store_items};
 use crate::db::{self, DbConn};
-use crate::domain::FieldError;
 use crate::domain::stock::Quantity;
+use crate::domain::{FieldError, ItemId, StoreId};
 use crate::goods::{self, Item};
 use crate::idempotency::{self, IdemKey};
 use crate::ledger::chain;
@@ -39,7 +39,7 @@ use crate::ledger::chain;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Account {
     /// A store's shelf: the only accounts whose balance is kept (and >= 0).
-    Shelf(String),
+    Shelf(StoreId),
     /// Where donated goods come from.
     Donor(String),
     /// Goods bought with donated money.
@@ -71,14 +71,15 @@ impl Account {
             "written_off" => Account::WrittenOff,
             "counted" => Account::Counted,
             _ => match code.split_once(':')? {
-                ("shelf", id) => Account::Shelf(id.to_string()),
+                ("shelf", id) => Account::Shelf(StoreId::from_stored(id.to_string())),
                 ("donor", id) => Account::Donor(id.to_string()),
                 _ => return None,
             },
         })
     }
 
-    pub fn store(&self) -> Option<&str> {
+    /// The store whose shelf this is (None for the outside accounts).
+    pub fn store(&self) -> Option<&StoreId> {
         match self {
             Account::Shelf(s) => Some(s),
             _ => None,
@@ -114,8 +115,9 @@ impl MovementKind {
 }
 
 /// One row of the stock ledger. Made only by `Movement::chained` and
-/// written only by `Movement::insert`: the app's `post`, the demo generator
-/// and the benchmark all go through them.
+/// written only by `Movement::insert` (or, many rows at once,
+/// `Movement::insert_all`): the app's `post`, the demo generator and the
+/// benchmark all go through them.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = stock_movements, treat_none_as_default_value = false)]
 pub struct Movement {
@@ -123,12 +125,12 @@ pub struct Movement {
     pub seq: i64,
     pub at: NaiveDateTime,
     pub kind: String,
-    pub item_id: String,
+    pub item_id: ItemId,
     pub quantity: i64,
     pub from_account: String,
     pub to_account: String,
-    pub from_store_id: Option<String>,
-    pub to_store_id: Option<String>,
+    pub from_store_id: Option<StoreId>,
+    pub to_store_id: Option<StoreId>,
     pub donation_id: Option<String>,
     pub stocktake_id: Option<String>,
     pub reverses_id: Option<String>,
@@ -139,11 +141,15 @@ pub struct Movement {
     pub hash: String,
 }
 
+/// Rows of `stock_movements` (18 columns) per INSERT: under SQLite's 32,766
+/// bound parameters.
+const MOVEMENTS_PER_INSERT: usize = 30_000 / 18;
+
 /// What a movement says, before the chain gives it its place.
 #[derive(Debug, Clone)]
 pub struct Draft {
     pub kind: MovementKind,
-    pub item_id: String,
+    pub item_id: ItemId,
     /// Units, > 0.
     pub quantity: i64,
     pub from: Account,
@@ -176,8 +182,8 @@ impl Movement {
             quantity: d.quantity,
             from_account: d.from.code(),
             to_account: d.to.code(),
-            from_store_id: d.from.store().map(str::to_string),
-            to_store_id: d.to.store().map(str::to_string),
+            from_store_id: d.from.store().cloned(),
+            to_store_id: d.to.store().cloned(),
             donation_id: d.donation_id,
             stocktake_id: d.stocktake_id,
             reverses_id: d.reverses_id,
@@ -199,6 +205,23 @@ impl Movement {
         Ok(())
     }
 
+    /// Write rows made by `chained`, in multi-row INSERTs of at most
+    /// `MOVEMENTS_PER_INSERT` rows (the demo generator's months). The
+    /// caller holds the chain head and moves it on past the last.
+    pub fn insert_all(conn: &mut DbConn, movements: &[Movement]) -> QueryResult<()> {
+        for chunk in movements.chunks(MOVEMENTS_PER_INSERT) {
+            match conn {
+                DbConn::Sqlite(c) => diesel::insert_into(stock_movements::table)
+                    .values(chunk)
+                    .execute(c)?,
+                DbConn::Pg(c) => diesel::insert_into(stock_movements::table)
+                    .values(chunk)
+                    .execute(c)?,
+            };
+        }
+        Ok(())
+    }
+
     pub fn kind(&self) -> Option<MovementKind> {
         MovementKind::parse(&self.kind).ok()
     }
@@ -210,12 +233,12 @@ impl Movement {
     }
 
     /// The change this movement made to a store's shelf (+ in, - out).
-    pub fn delta_at(&self, store_id: &str) -> i64 {
+    pub fn delta_at(&self, store_id: &StoreId) -> i64 {
         let mut d = 0;
-        if self.to_store_id.as_deref() == Some(store_id) {
+        if self.to_store_id.as_ref() == Some(store_id) {
             d += self.quantity;
         }
-        if self.from_store_id.as_deref() == Some(store_id) {
+        if self.from_store_id.as_ref() == Some(store_id) {
             d -= self.quantity;
         }
         d
@@ -228,12 +251,15 @@ impl Movement {
             self.seq.to_string(),
             chain::time_field(&self.at),
             self.kind.clone(),
-            self.item_id.clone(),
+            self.item_id.to_string(),
             self.quantity.to_string(),
             self.from_account.clone(),
             self.to_account.clone(),
-            self.from_store_id.clone().unwrap_or_default(),
-            self.to_store_id.clone().unwrap_or_default(),
+            self.from_store_id
+                .as_deref()
+                .unwrap_or_default()
+                .to_string(),
+            self.to_store_id.as_deref().unwrap_or_default().to_string(),
             self.donation_id.clone().unwrap_or_default(),
             self.stocktake_id.clone().unwrap_or_default(),
             self.reverses_id.clone().unwrap_or_default(),
@@ -299,7 +325,7 @@ pub fn store_for(
     c: &mut DbConn,
     actor: &Actor,
     action: Action,
-    store_id: &str,
+    store_id: &StoreId,
 ) -> Result<crate::stores::StoreRow, StockError> {
     Ok(crate::stores::for_actor(c, actor, action, store_id)?)
 }

@@ -3,15 +3,15 @@
 
 use super::*;
 
-pub(super) fn item_for(c: &mut DbConn, item_id: &str) -> Result<Item, StockError> {
-    if item_id.trim().is_empty() {
-        return Err(FieldError::new("field.item", "error.required").into());
-    }
-    Ok(goods::find(c, item_id.trim())?
-        .ok_or(FieldError::new("field.item", "error.item_unknown"))?)
+/// The item a form names. Errors: `field.item` / `error.item_unknown`.
+pub(super) fn item_for(c: &mut DbConn, item_id: &ItemId) -> Result<Item, StockError> {
+    Ok(goods::find(c, item_id)?.ok_or(FieldError::new("field.item", "error.item_unknown"))?)
 }
 
-pub(super) fn store_name(c: &mut DbConn, store_id: &str) -> QueryResult<Option<(String, bool)>> {
+pub(super) fn store_name(
+    c: &mut DbConn,
+    store_id: &StoreId,
+) -> QueryResult<Option<(String, bool)>> {
     use crate::db::schema::stores;
     stores::table
         .find(store_id)
@@ -22,24 +22,23 @@ pub(super) fn store_name(c: &mut DbConn, store_id: &str) -> QueryResult<Option<(
 
 /// Move goods from one store's shelf to another's: one row, one transaction.
 /// Errors: `Forbidden` unless the actor may move stock from `from_store`
-/// (checked first); `NotFound` for an unknown store.
-// The form's fields as typed, plus the day the posting is dated.
+/// (checked first); `NotFound` for an unknown store; `field.to_store` for
+/// the same store or an unknown or closed one; `field.item` for an unknown
+/// item.
+// The form's ids as parsed and its quantity as typed, plus the day the
+// posting is dated.
 #[allow(clippy::too_many_arguments)]
 pub fn move_to_store(
     conn: &mut DbConn,
     actor: &Actor,
     key: &IdemKey,
-    from_store: &str,
-    to_store: &str,
-    item_id: &str,
+    from_store: &StoreId,
+    to_store: &StoreId,
+    item_id: &ItemId,
     quantity: &str,
     today: NaiveDate,
 ) -> Result<Outcome, StockError> {
     actor.require(Action::MoveStock)?;
-    let to_store = to_store.trim();
-    if to_store.is_empty() {
-        return Err(FieldError::new("field.to_store", "error.required").into());
-    }
     if to_store == from_store {
         return Err(FieldError::new("field.to_store", "error.same_store").into());
     }
@@ -47,7 +46,12 @@ pub fn move_to_store(
     let form = FormKey {
         key,
         scope: "stock.move",
-        fingerprint: idempotency::fingerprint(&[from_store, to_store, item_id, &qty.to_string()]),
+        fingerprint: idempotency::fingerprint(&[
+            from_store.as_str(),
+            to_store.as_str(),
+            item_id.as_str(),
+            &qty.to_string(),
+        ]),
     };
     db::write_tx(conn, |c| {
         store_for(c, actor, Action::MoveStock, from_store)?;
@@ -65,8 +69,8 @@ pub fn move_to_store(
                     kind: MovementKind::Move,
                     item: &item,
                     quantity: qty,
-                    from: Account::Shelf(from_store.to_string()),
-                    to: Account::Shelf(to_store.to_string()),
+                    from: Account::Shelf(from_store.clone()),
+                    to: Account::Shelf(to_store.clone()),
                     donation_id: None,
                     stocktake_id: None,
                     reverses_id: None,
@@ -107,8 +111,8 @@ struct ShelfForm {
 
 /// What the person typed on such a form.
 struct ShelfInput<'a> {
-    store_id: &'a str,
-    item_id: &'a str,
+    store_id: &'a StoreId,
+    item_id: &'a ItemId,
     quantity: &'a str,
     text: &'a str,
     today: NaiveDate,
@@ -134,9 +138,14 @@ fn shelf_once(
     let form = FormKey {
         key,
         scope: f.scope,
-        fingerprint: idempotency::fingerprint(&[store_id, item_id, &qty.to_string(), &text]),
+        fingerprint: idempotency::fingerprint(&[
+            store_id.as_str(),
+            item_id.as_str(),
+            &qty.to_string(),
+            &text,
+        ]),
     };
-    let shelf = Account::Shelf(store_id.to_string());
+    let shelf = Account::Shelf(store_id.clone());
     let (from, to) = if f.leaves_shelf {
         (shelf, f.other.clone())
     } else {
@@ -181,14 +190,15 @@ fn shelf_once(
 
 /// Write off damaged or expired goods; the reason is required.
 /// Errors: `Forbidden` unless the actor may move stock at the store.
-// The form's fields as typed, plus the day the posting is dated.
+// The form's ids as parsed and its other fields as typed, plus the day
+// the posting is dated.
 #[allow(clippy::too_many_arguments)]
 pub fn write_off(
     conn: &mut DbConn,
     actor: &Actor,
     key: &IdemKey,
-    store_id: &str,
-    item_id: &str,
+    store_id: &StoreId,
+    item_id: &ItemId,
     quantity: &str,
     reason: &str,
     today: NaiveDate,
@@ -219,14 +229,15 @@ pub fn write_off(
 /// Goods bought (with donated money) put on the shelf; the note says what
 /// paid for them (e.g. the donation's number). Errors: `Forbidden` unless
 /// the actor may book goods in at the store.
-// The form's fields as typed, plus the day the posting is dated.
+// The form's ids as parsed and its other fields as typed, plus the day
+// the posting is dated.
 #[allow(clippy::too_many_arguments)]
 pub fn buy_in(
     conn: &mut DbConn,
     actor: &Actor,
     key: &IdemKey,
-    store_id: &str,
-    item_id: &str,
+    store_id: &StoreId,
+    item_id: &ItemId,
     quantity: &str,
     note: &str,
     today: NaiveDate,
@@ -261,7 +272,7 @@ pub fn buy_in(
 pub fn adjust(
     conn: &mut DbConn,
     actor: &Actor,
-    store_id: &str,
+    store_id: &StoreId,
     item: &Item,
     delta: i64,
     reason: &str,
@@ -304,7 +315,7 @@ pub fn adjust(
 }
 
 pub(crate) fn adjustment<'a>(
-    store_id: &str,
+    store_id: &StoreId,
     item: &'a Item,
     delta: i64,
     qty: Quantity,
@@ -312,7 +323,7 @@ pub(crate) fn adjustment<'a>(
     reason: &'a str,
     on: NaiveDate,
 ) -> Transfer<'a> {
-    let shelf = Account::Shelf(store_id.to_string());
+    let shelf = Account::Shelf(store_id.clone());
     let (from, to) = if delta > 0 {
         (Account::Counted, shelf)
     } else {

@@ -119,7 +119,7 @@ pub fn post(c: &mut DbConn, actor: &Actor, t: &Transfer) -> Result<Movement, Sto
     };
     let m = Movement::chained(seq, prev, db::new_id(), db::now(), draft);
     m.insert(c)?;
-    let (from, to) = (m.from_store_id.as_deref(), m.to_store_id.as_deref());
+    let (from, to) = (m.from_store_id.as_ref(), m.to_store_id.as_ref());
     crate::ledger::goods_totals::record(c, m.at, &m.kind, &m.item_id, m.quantity, from, to)?;
     diesel::update(stock_chain_head::table.find(1))
         .set(stock_chain_head::hash.eq(&m.hash))
@@ -128,7 +128,7 @@ pub fn post(c: &mut DbConn, actor: &Actor, t: &Transfer) -> Result<Movement, Sto
 }
 
 /// Units of an item on a store's shelf now.
-pub fn on_hand(c: &mut DbConn, store_id: &str, item_id: &str) -> QueryResult<i64> {
+pub fn on_hand(c: &mut DbConn, store_id: &StoreId, item_id: &ItemId) -> QueryResult<i64> {
     Ok(stock::table
         .find((store_id, item_id))
         .select(stock::quantity)

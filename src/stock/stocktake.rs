@@ -16,7 +16,7 @@ use crate::auth::{Action, Actor};
 use crate::db::schema::{items, settings, stock_movements, stocktake_lines, stocktakes};
 use crate::db::{self, DbConn};
 use crate::domain::stock::{Quantity, parse_whole};
-use crate::domain::{FieldError, parse_optional_text};
+use crate::domain::{FieldError, StoreId, parse_optional_text};
 use crate::goods;
 use crate::idempotency::{self, IdemKey};
 
@@ -94,7 +94,7 @@ pub fn transition(
 pub struct Stocktake {
     pub id: String,
     pub number: String,
-    pub store_id: String,
+    pub store_id: StoreId,
     pub status: StocktakeStatus,
     pub show_expected: bool,
     pub started_by: String,
@@ -266,7 +266,7 @@ pub fn find(c: &mut DbConn, id: &str) -> QueryResult<Option<(Stocktake, Vec<Coun
 /// the shelf the count saw no more, and are not taken from the count.
 fn set_moved(
     c: &mut DbConn,
-    store_id: &str,
+    store_id: &StoreId,
     start_seq: i64,
     end: Option<i64>,
     lines: &mut [CountLine],
@@ -331,7 +331,7 @@ pub fn movements_since(
 /// `after < seq <= up_to` (no upper bound when None).
 pub(crate) fn moved_since(
     c: &mut DbConn,
-    store_id: &str,
+    store_id: &StoreId,
     after: i64,
     up_to: Option<i64>,
 ) -> QueryResult<std::collections::HashMap<String, i64>> {
@@ -357,10 +357,10 @@ pub(crate) fn moved_since(
     let mut out = std::collections::HashMap::new();
     for (item, q, from, to) in rows {
         let e = out.entry(item).or_default();
-        if to.as_deref() == Some(store_id) {
+        if to.as_deref() == Some(store_id.as_str()) {
             *e += q;
         }
-        if from.as_deref() == Some(store_id) {
+        if from.as_deref() == Some(store_id.as_str()) {
             *e -= q;
         }
     }
@@ -372,7 +372,7 @@ pub(crate) fn moved_since(
 /// count, which callers then cut at each line's own bound.
 pub(crate) fn moves_between(
     c: &mut DbConn,
-    store_id: &str,
+    store_id: &StoreId,
     after: i64,
     up_to: i64,
 ) -> QueryResult<Vec<(i64, String, i64)>> {
@@ -397,10 +397,10 @@ pub(crate) fn moves_between(
         .into_iter()
         .map(|(seq, item, q, from, to)| {
             let mut d = 0;
-            if to.as_deref() == Some(store_id) {
+            if to.as_deref() == Some(store_id.as_str()) {
                 d += q;
             }
-            if from.as_deref() == Some(store_id) {
+            if from.as_deref() == Some(store_id.as_str()) {
                 d -= q;
             }
             (seq, item, d)
@@ -409,7 +409,7 @@ pub(crate) fn moves_between(
 }
 
 /// A store's stocktakes, newest first.
-pub fn list_for_store(c: &mut DbConn, store_id: &str) -> QueryResult<Vec<Stocktake>> {
+pub fn list_for_store(c: &mut DbConn, store_id: &StoreId) -> QueryResult<Vec<Stocktake>> {
     stocktakes::table
         .filter(stocktakes::store_id.eq(store_id))
         .order(stocktakes::created_at.desc())
@@ -427,7 +427,7 @@ pub fn list_for_store(c: &mut DbConn, store_id: &str) -> QueryResult<Vec<Stockta
 pub fn start(
     conn: &mut DbConn,
     actor: &Actor,
-    store_id: &str,
+    store_id: &StoreId,
     today: NaiveDate,
 ) -> Result<Stocktake, StockError> {
     actor.require(Action::Stocktake)?;
@@ -734,7 +734,7 @@ pub fn confirm(
         fingerprint: idempotency::fingerprint(&[id]),
     };
     db::write_tx(conn, |c| {
-        let store_id: String = stocktakes::table
+        let store_id: StoreId = stocktakes::table
             .find(id)
             .select(stocktakes::store_id)
             .first(c)
@@ -790,7 +790,9 @@ pub fn confirm(
                 let Some(qty) = Quantity::new(diff.abs()) else {
                     continue;
                 };
-                let item = goods::find(c, &l.item_id)?.ok_or(StockError::NotFound)?;
+                // The sheet's lines were written from the catalogue's ids.
+                let item = goods::find(c, &crate::domain::ItemId::from_stored(l.item_id.clone()))?
+                    .ok_or(StockError::NotFound)?;
                 post(
                     c,
                     actor,

@@ -70,8 +70,8 @@ pub fn verify_stock_ledger(c: &mut DbConn) -> QueryResult<VerifyReport> {
                     let from = Account::parse(&m.from_account);
                     let to = Account::parse(&m.to_account);
                     let stores_match = from.as_ref().and_then(Account::store)
-                        == m.from_store_id.as_deref()
-                        && to.as_ref().and_then(Account::store) == m.to_store_id.as_deref();
+                        == m.from_store_id.as_ref()
+                        && to.as_ref().and_then(Account::store) == m.to_store_id.as_ref();
                     let fields = m.hash_fields();
                     let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
                     match chain::check(&prev, &m.prev_hash, &m.hash, &refs) {
@@ -92,10 +92,14 @@ pub fn verify_stock_ledger(c: &mut DbConn) -> QueryResult<VerifyReport> {
                 }
             }
             if let Some(s) = &m.to_store_id {
-                *sums.entry((s.clone(), m.item_id.clone())).or_default() += m.quantity;
+                *sums
+                    .entry((s.to_string(), m.item_id.to_string()))
+                    .or_default() += m.quantity;
             }
             if let Some(s) = &m.from_store_id {
-                *sums.entry((s.clone(), m.item_id.clone())).or_default() -= m.quantity;
+                *sums
+                    .entry((s.to_string(), m.item_id.to_string()))
+                    .or_default() -= m.quantity;
             }
             prev = m.hash.clone();
             expected_seq = m.seq + 1;

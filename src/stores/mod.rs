@@ -8,12 +8,12 @@ use crate::audit;
 use crate::auth::{Action, Actor};
 use crate::db::schema::{areas as areas_t, stores};
 use crate::db::{self, DbConn};
-use crate::domain::{FieldError, parse_name, parse_optional_text};
+use crate::domain::{FieldError, StoreId, parse_name, parse_optional_text};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = stores)]
 pub struct Store {
-    pub id: String,
+    pub id: StoreId,
     pub name: String,
     pub area_id: String,
     pub address: String,
@@ -75,7 +75,7 @@ pub struct StoreRow {
 /// This area's refusals: the one vocabulary every operation shares.
 pub type StoreError = crate::error::Problem;
 
-pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<StoreRow>> {
+pub fn find(conn: &mut DbConn, id: &StoreId) -> QueryResult<Option<StoreRow>> {
     stores::table
         .inner_join(areas_t::table)
         .filter(stores::id.eq(id))
@@ -101,7 +101,7 @@ pub fn for_actor(
     conn: &mut DbConn,
     actor: &Actor,
     action: Action,
-    id: &str,
+    id: &StoreId,
 ) -> Result<StoreRow, StoreError> {
     if actor.require(action).is_err() {
         return Err(StoreError::Forbidden);
@@ -182,7 +182,7 @@ pub fn create(conn: &mut DbConn, actor: &Actor, form: &StoreForm) -> Result<Stor
         if areas::find(c, area_id)?.is_none() {
             return Err(FieldError::new("field.area", "error.area_unknown").into());
         }
-        let id = db::new_id();
+        let id = StoreId::new();
         diesel::insert_into(stores::table)
             .values((
                 stores::id.eq(&id),
@@ -219,7 +219,7 @@ pub fn create(conn: &mut DbConn, actor: &Actor, form: &StoreForm) -> Result<Stor
 pub fn update(
     conn: &mut DbConn,
     actor: &Actor,
-    id: &str,
+    id: &StoreId,
     form: &StoreForm,
     seen: Option<i64>,
 ) -> Result<Store, StoreError> {
@@ -293,7 +293,7 @@ fn changed_meanwhile(store: &Store) -> StoreError {
 pub fn set_active(
     conn: &mut DbConn,
     actor: &Actor,
-    id: &str,
+    id: &StoreId,
     active: bool,
 ) -> Result<Store, StoreError> {
     actor.require(Action::ManageStores)?;
@@ -328,7 +328,7 @@ pub fn set_active(
 pub fn set_receipt_settings(
     conn: &mut DbConn,
     actor: &Actor,
-    id: &str,
+    id: &StoreId,
     settings: &ReceiptSettings,
     seen: Option<i64>,
 ) -> Result<Store, StoreError> {

@@ -117,7 +117,9 @@ pub fn scope_of(conn: &mut DbConn, user: &User) -> QueryResult<Scope> {
             None => Scope::Nothing,
         },
         Role::Clerk => match &user.store_id {
-            Some(id) => Scope::Store { id: id.clone() },
+            Some(id) => Scope::Store {
+                id: crate::domain::StoreId::from_stored(id.clone()),
+            },
             None => Scope::Nothing,
         },
     })

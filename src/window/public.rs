@@ -46,7 +46,7 @@ pub struct StoreShelf {
 
 /// A store's shelf: its active goods with their prices, and whether there
 /// are any (never how many). None for an unknown or closed store.
-pub fn shelf(c: &mut DbConn, store_id: &str) -> QueryResult<Option<StoreShelf>> {
+pub fn shelf(c: &mut DbConn, store_id: &crate::domain::StoreId) -> QueryResult<Option<StoreShelf>> {
     match stores::find(c, store_id)? {
         Some(store) if store.store.active => shelf_of(c, store).map(Some),
         _ => Ok(None),

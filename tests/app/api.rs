@@ -770,7 +770,7 @@ app_test! {
         // The price goes up to 8 after the total was shown: 409, the new total named.
         {
             let mut c = app.conn();
-            let it = aixin::goods::find(&mut c, &id(&item)).unwrap().unwrap();
+            let it = aixin::goods::find(&mut c, &crate::helpers::iid(&id(&item))).unwrap().unwrap();
             aixin::goods::update(&mut c, &aixin::auth::Actor::console(), &it.id, &aixin::goods::ItemForm {
                 name: &it.name, category: &it.category, unit: &it.unit, points_price: "8", barcode: "",
             }, true, None).unwrap();

@@ -54,7 +54,8 @@ fn shop(url: &str, units: i64, price: i64) -> Shop {
         },
     )
     .unwrap()
-    .id;
+    .id
+    .into_string();
     aixin::users::create(
         &mut c,
         &ctx,
@@ -82,7 +83,8 @@ fn shop(url: &str, units: i64, price: i64) -> Shop {
         },
     )
     .unwrap()
-    .id;
+    .id
+    .into_string();
     let donor = crate::stock::donor(&mut c, "并发捐赠");
     crate::stock::donate(&mut c, &store, &donor, &[(item.as_str(), units)]);
     let input = aixin::households::HouseholdInput {
@@ -221,7 +223,12 @@ async fn never_overspent(url: &str) {
         0
     );
     assert_eq!(
-        aixin::stock::on_hand(&mut c, &shop.store, &shop.item).unwrap(),
+        aixin::stock::on_hand(
+            &mut c,
+            &crate::helpers::sid(&shop.store),
+            &crate::helpers::iid(&shop.item)
+        )
+        .unwrap(),
         0
     );
     assert!(ledger::verify(&mut c).unwrap().ok());
@@ -325,7 +332,12 @@ async fn survives_a_crash(url: &str) {
     }
     let n: i64 = redemptions::table.count().get_result(&mut conn).unwrap();
     let balance = ledger::balance(&mut conn, &ledger::household_account(&shop.household)).unwrap();
-    let stock = aixin::stock::on_hand(&mut conn, &shop.store, &shop.item).unwrap();
+    let stock = aixin::stock::on_hand(
+        &mut conn,
+        &crate::helpers::sid(&shop.store),
+        &crate::helpers::iid(&shop.item),
+    )
+    .unwrap();
     assert_eq!(balance, units - n, "points and receipts agree");
     assert_eq!(stock, units - n, "stock and receipts agree");
     assert!(ledger::verify(&mut conn).unwrap().ok());

@@ -40,10 +40,10 @@ pub fn redeem_for_test(app: &TestApp, store: &str, household: &str, item: &str) 
         &mut app.conn(),
         &aixin::auth::Actor::console(),
         &RedeemRequest {
-            store_id: store,
+            store_id: &crate::helpers::sid(store),
             card: &card,
             lines: &[WantLine {
-                item_id: item.to_string(),
+                item_id: crate::helpers::iid(item),
                 quantity: 1,
             }],
             key: &uuid::Uuid::new_v4().to_string(),
@@ -83,7 +83,8 @@ pub(crate) fn setup(app: &TestApp, rice_stock: i64, soap_stock: i64) -> Counter 
         },
     )
     .unwrap()
-    .id;
+    .id
+    .into_string();
     let soap = goods::create(
         &mut c,
         &aixin::auth::Actor::console(),
@@ -96,7 +97,8 @@ pub(crate) fn setup(app: &TestApp, rice_stock: i64, soap_stock: i64) -> Counter 
         },
     )
     .unwrap()
-    .id;
+    .id
+    .into_string();
     let donor = crate::stock::donor(&mut c, "粮油公司");
     let mut lines: Vec<(&str, i64)> = Vec::new();
     if rice_stock > 0 {
@@ -342,11 +344,13 @@ app_test! {
 /// An admin sets an item's catalogue price (the same call the goods page makes).
 fn set_price(app: &TestApp, item: &str, points: &str) {
     let mut c = app.conn();
-    let it = goods::find(&mut c, item).unwrap().unwrap();
+    let it = goods::find(&mut c, &crate::helpers::iid(item))
+        .unwrap()
+        .unwrap();
     goods::update(
         &mut c,
         &aixin::auth::Actor::console(),
-        item,
+        &it.id,
         &ItemForm {
             name: &it.name,
             category: &it.category,
@@ -465,7 +469,7 @@ app_test! {
         // it, as `aixin ledger rebuild-totals` would (they were kept by the
         // moment the redemption was really made).
         aixin::ledger::redemption_totals::rebuild(&mut app.conn()).unwrap();
-        let store = aixin::stores::find(&mut app.conn(), &k.store).unwrap().unwrap();
+        let store = aixin::stores::find(&mut app.conn(), &crate::helpers::sid(&k.store)).unwrap().unwrap();
         let area = k.village.clone();
         let summaries = |month: Month| {
             let mut c = app.conn();

@@ -199,6 +199,7 @@ impl TestApp {
         )
         .expect("create store")
         .id
+        .into_string()
     }
 
     /// A user with password PASSWORD (not generated, so no forced change).
@@ -581,4 +582,14 @@ pub fn hid(id: &str) -> aixin::domain::HouseholdId {
 /// The award id a test holds as text (from a row or a page).
 pub fn aid(id: &str) -> aixin::domain::AwardId {
     aixin::domain::AwardId::parse(id).expect("an award id")
+}
+
+/// The store id a test holds as text (from `store`, a form or a row).
+pub fn sid(id: &str) -> aixin::domain::StoreId {
+    aixin::domain::StoreId::parse(id).expect("a store id")
+}
+
+/// The item id a test holds as text (from a seed, a form or a row).
+pub fn iid(id: &str) -> aixin::domain::ItemId {
+    aixin::domain::ItemId::parse(id).expect("an item id")
 }

@@ -249,9 +249,9 @@ app_test! {
         // The stock ledger.
         let store = app.store("远期超市", &town);
         let goods = crate::stock::seed(&app, &store);
-        let item = aixin::goods::find(&mut app.conn(), &goods.items[0]).unwrap().unwrap();
+        let item = aixin::goods::find(&mut app.conn(), &crate::helpers::iid(&goods.items[0])).unwrap().unwrap();
         let before: i64 = stock_movements::table.count().get_result(&mut app.conn()).unwrap();
-        let e = aixin::stock::adjust(&mut app.conn(), &aixin::auth::Actor::console(), &store, &item, 5, "盘盈", far).unwrap_err();
+        let e = aixin::stock::adjust(&mut app.conn(), &aixin::auth::Actor::console(), &crate::helpers::sid(&store), &item, 5, "盘盈", far).unwrap_err();
         assert!(matches!(e, aixin::stock::StockError::Invalid(ref f) if f.key == "error.date_far_future"), "{e:?}");
         let after: i64 = stock_movements::table.count().get_result(&mut app.conn()).unwrap();
         assert_eq!(before, after);

@@ -259,10 +259,13 @@ fn migrates_with_cities_at_the_top(url: &str) {
     assert_eq!(again.parent_id, None, "the city stays at the top");
     assert_eq!(again.path, city.path);
     assert_eq!(
-        aixin::stores::find(&mut conn, store.id)
-            .unwrap()
-            .unwrap()
-            .area_path,
+        aixin::stores::find(
+            &mut conn,
+            &aixin::domain::StoreId::from_stored(store.id.into())
+        )
+        .unwrap()
+        .unwrap()
+        .area_path,
         town.path
     );
     // The areas' references still hold: a store in no area is refused.

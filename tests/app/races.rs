@@ -464,8 +464,8 @@ app_test! {
         let [_, _, town, _] = app.area_chain("并移");
         let store = app.store("并移超市", &town);
         let goods = crate::stock::seed(&app, &store);
-        let item = aixin::goods::find(&mut app.conn(), &goods.items[1]).unwrap().unwrap();
-        let m = aixin::stock::adjust(&mut app.conn(), &aixin::auth::Actor::console(), &store, &item, -3, "破损", today()).unwrap().unwrap();
+        let item = aixin::goods::find(&mut app.conn(), &crate::helpers::iid(&goods.items[1])).unwrap().unwrap();
+        let m = aixin::stock::adjust(&mut app.conn(), &aixin::auth::Actor::console(), &crate::helpers::sid(&store), &item, -3, "破损", today()).unwrap().unwrap();
         let shelf = crate::stock::on_hand(&app, &store, &item.id);
         let (a, b) = two_admins(&app).await;
         let page_a = a.get(&format!("/movements/{}", m.id)).await;
@@ -530,7 +530,7 @@ app_test! {
         let [_, _, town, _] = app.area_chain("并结");
         let store = app.store("并结超市", &town);
         let goods = crate::stock::seed(&app, &store);
-        let item = aixin::goods::find(&mut app.conn(), &goods.items[1]).unwrap().unwrap();
+        let item = aixin::goods::find(&mut app.conn(), &crate::helpers::iid(&goods.items[1])).unwrap().unwrap();
         let admin = app.user("race-close", Role::Admin, None, None);
         let month = aixin::reports::Month::of(today()).prev();
         let day = month.end_day();
@@ -539,7 +539,7 @@ app_test! {
         let posting = std::thread::spawn(move || {
             let mut c = pool.get().unwrap();
             aixin::db::write_tx::<_, diesel::result::Error, _>(&mut c, |c| {
-                aixin::stock::adjust(c, &aixin::auth::Actor::console(), &store, &item, -1, "破损", day)
+                aixin::stock::adjust(c, &aixin::auth::Actor::console(), &crate::helpers::sid(&store), &item, -1, "破损", day)
                     .expect("the posting goes in before the close");
                 let _ = started_tx.send(());
                 std::thread::sleep(std::time::Duration::from_millis(700));

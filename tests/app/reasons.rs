@@ -120,7 +120,7 @@ app_test! {
         assert_eq!(crate::stock::key_for(&page.body, &format!("{donation}/reverse")), key, "the same form, the same key");
         assert_eq!(crate::stock::on_hand(&app, &a, &goods.items[0]), 20, "nothing changed");
 
-        let out = aixin::stock::move_to_store(&mut app.conn(), &Actor::console(), &IdemKey::issue(), &a, &b, &goods.items[0], "5", today()).unwrap();
+        let out = aixin::stock::move_to_store(&mut app.conn(), &Actor::console(), &IdemKey::issue(), &crate::helpers::sid(&a), &crate::helpers::sid(&b), &crate::helpers::iid(&goods.items[0]), "5", today()).unwrap();
         let movement = format!("/movements/{}", out.id);
         let page = admin.get(&movement).await;
         let key = crate::stock::key_for(&page.body, &format!("{movement}/reverse"));

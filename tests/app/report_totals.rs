@@ -34,9 +34,9 @@ app_test! {
         let console = Actor::console();
         aixin::redemptions::void(&mut app.conn(), &console, &made[0], "退货", TZ).expect("void");
         // Goods moved to the other store, written off, and the write-off reversed.
-        aixin::stock::move_to_store(&mut app.conn(), &console, &IdemKey::issue(), &store, &store2, &goods.items[2], "4", today())
+        aixin::stock::move_to_store(&mut app.conn(), &console, &IdemKey::issue(), &crate::helpers::sid(&store), &crate::helpers::sid(&store2), &crate::helpers::iid(&goods.items[2]), "4", today())
             .expect("move");
-        let off = aixin::stock::write_off(&mut app.conn(), &console, &IdemKey::issue(), &store, &goods.items[1], "2", "破损", today())
+        let off = aixin::stock::write_off(&mut app.conn(), &console, &IdemKey::issue(), &crate::helpers::sid(&store), &crate::helpers::iid(&goods.items[1]), "2", "破损", today())
             .expect("write off");
         aixin::stock::reverse(&mut app.conn(), &console, &IdemKey::issue(), &off.id, "登记错了", today()).expect("reverse");
         // A household moves village: its redemptions' totals go with it.
@@ -56,7 +56,7 @@ app_test! {
         let this = Month::of(today());
         let s = reports::monthly(&mut c, TZ, &city, this).unwrap().unwrap();
         assert!(s.ok(), "{:?}", s.mismatches);
-        let store_row = aixin::stores::find(&mut c, &store).unwrap().unwrap();
+        let store_row = aixin::stores::find(&mut c, &crate::helpers::sid(&store)).unwrap().unwrap();
         let one = reports::monthly_store(&mut c, TZ, &store_row, this).unwrap();
         assert_eq!((s.redemptions.count, s.redemptions.households), (3, 3));
         assert_eq!(s.redemptions, one.redemptions);

@@ -23,6 +23,7 @@ fn item(app: &TestApp, name: &str, barcode: &str) -> String {
     )
     .unwrap()
     .id
+    .into_string()
 }
 
 app_test! {
@@ -127,18 +128,18 @@ app_test! {
         let here = app.store("柜找超市", &town);
         let there = app.store("柜找别店", &town);
         let clerk = app.user("clerk-guizhao", Role::Clerk, None, Some(&there));
-        let clerk = Actor::user(clerk, Role::Clerk, Scope::Store { id: there.clone() });
+        let clerk = Actor::user(clerk, Role::Clerk, Scope::Store { id: crate::helpers::sid(&there) });
         let query = Query::Name("柜找".into());
         // At the clerk's own store: found, and audited under the clerk.
-        let (_, rows) = find_at_counter(&mut app.conn(), &clerk, &app.key, &there, &query).unwrap();
+        let (_, rows) = find_at_counter(&mut app.conn(), &clerk, &app.key, &crate::helpers::sid(&there), &query).unwrap();
         assert_eq!(rows.iter().map(|r| r.household.id.clone()).collect::<Vec<_>>(), vec![household]);
         // Another store's counter, a role that does not redeem, an unknown store: refused.
-        let refused = find_at_counter(&mut app.conn(), &clerk, &app.key, &here, &query);
+        let refused = find_at_counter(&mut app.conn(), &clerk, &app.key, &crate::helpers::sid(&here), &query);
         assert!(matches!(refused, Err(HouseholdError::Forbidden)), "{refused:?}");
         let official = Actor::user("u-official", Role::Official, Scope::Nothing);
-        let refused = find_at_counter(&mut app.conn(), &official, &app.key, &there, &query);
+        let refused = find_at_counter(&mut app.conn(), &official, &app.key, &crate::helpers::sid(&there), &query);
         assert!(matches!(refused, Err(HouseholdError::Forbidden)), "{refused:?}");
-        let unknown = find_at_counter(&mut app.conn(), &Actor::console(), &app.key, "no-such-store", &query);
+        let unknown = find_at_counter(&mut app.conn(), &Actor::console(), &app.key, &aixin::domain::StoreId::new(), &query);
         assert!(matches!(unknown, Err(HouseholdError::NotFound)), "{unknown:?}");
     }
 }

@@ -38,6 +38,7 @@ pub fn item(c: &mut DbConn, name: &str, unit: &str, price: &str) -> String {
     )
     .expect("create item")
     .id
+    .into_string()
 }
 
 pub fn donor(c: &mut DbConn, name: &str) -> String {
@@ -71,7 +72,7 @@ pub fn donate(c: &mut DbConn, store: &str, donor: &str, lines: &[(&str, i64)]) -
         c,
         &aixin::auth::Actor::console(),
         &IdemKey::issue(),
-        store,
+        &crate::helpers::sid(store),
         &DonationForm {
             donor_id: donor,
             donated_on: &on,
@@ -105,9 +106,14 @@ pub fn seed(app: &TestApp, store: &str) -> Seeded {
         .select(stock_movements::id)
         .first(&mut c)
         .unwrap();
-    let stocktake = stocktake::start(&mut c, &aixin::auth::Actor::console(), store, today())
-        .unwrap()
-        .id;
+    let stocktake = stocktake::start(
+        &mut c,
+        &aixin::auth::Actor::console(),
+        &crate::helpers::sid(store),
+        today(),
+    )
+    .unwrap()
+    .id;
     Seeded {
         items,
         donor,
@@ -123,7 +129,12 @@ pub fn today() -> chrono::NaiveDate {
 }
 
 pub fn on_hand(app: &TestApp, store: &str, item: &str) -> i64 {
-    ledger::on_hand(&mut app.conn(), store, item).unwrap()
+    ledger::on_hand(
+        &mut app.conn(),
+        &crate::helpers::sid(store),
+        &crate::helpers::iid(item),
+    )
+    .unwrap()
 }
 
 fn movement_count(app: &TestApp) -> i64 {
@@ -159,7 +170,7 @@ app_test! {
             let p = admin.submit("/items", &[("name", name), ("category", "粮油"), ("unit", unit), ("points_price", price), ("barcode", "")]).await;
             p.assert_contains(name);
         }
-        let items: HashMap<String, String> = goods::list(&mut app.conn()).unwrap().into_iter().map(|i| (i.name, i.id)).collect();
+        let items: HashMap<String, String> = goods::list(&mut app.conn()).unwrap().into_iter().map(|i| (i.name, i.id.into_string())).collect();
         let donor_page = admin.submit("/donors", &[("name", "济南爱心粮油有限公司"), ("kind", "enterprise"), ("contact_person", "王经理"), ("phone", "13912345678")]).await;
         donor_page.assert_contains("济南爱心粮油有限公司");
         admin.get("/donors").await.assert_contains("139****5678");
@@ -352,20 +363,20 @@ app_test! {
         let s = seed(&app, &a);
         let admin = app.admin().await;
         // The receiving store is closed: the move fails as a whole.
-        aixin::stores::set_active(&mut app.conn(), &aixin::auth::Actor::console(), &b, false).unwrap();
+        aixin::stores::set_active(&mut app.conn(), &aixin::auth::Actor::console(), &crate::helpers::sid(&b), false).unwrap();
         let before = movement_count(&app);
-        let r = ledger::move_to_store(&mut app.conn(), &aixin::auth::Actor::console(), &IdemKey::issue(), &a, &b, &s.items[0], "5", today());
+        let r = ledger::move_to_store(&mut app.conn(), &aixin::auth::Actor::console(), &IdemKey::issue(), &crate::helpers::sid(&a), &crate::helpers::sid(&b), &crate::helpers::iid(&s.items[0]), "5", today());
         assert!(matches!(r, Err(StockError::Invalid(ref e)) if e.key == "error.store_inactive"), "{r:?}");
         assert_eq!(on_hand(&app, &a, &s.items[0]), 20);
         assert_eq!(on_hand(&app, &b, &s.items[0]), 0);
         assert_eq!(movement_count(&app), before);
         // More than the shelf holds: refused, nothing changes.
-        aixin::stores::set_active(&mut app.conn(), &aixin::auth::Actor::console(), &b, true).unwrap();
-        let r = ledger::move_to_store(&mut app.conn(), &aixin::auth::Actor::console(), &IdemKey::issue(), &a, &b, &s.items[0], "25", today());
+        aixin::stores::set_active(&mut app.conn(), &aixin::auth::Actor::console(), &crate::helpers::sid(&b), true).unwrap();
+        let r = ledger::move_to_store(&mut app.conn(), &aixin::auth::Actor::console(), &IdemKey::issue(), &crate::helpers::sid(&a), &crate::helpers::sid(&b), &crate::helpers::iid(&s.items[0]), "25", today());
         assert!(r.is_err());
         assert_eq!(on_hand(&app, &a, &s.items[0]), 20);
         // A good move: one row, both shelves, same transaction.
-        let out = ledger::move_to_store(&mut app.conn(), &aixin::auth::Actor::console(), &IdemKey::issue(), &a, &b, &s.items[0], "5", today()).unwrap();
+        let out = ledger::move_to_store(&mut app.conn(), &aixin::auth::Actor::console(), &IdemKey::issue(), &crate::helpers::sid(&a), &crate::helpers::sid(&b), &crate::helpers::iid(&s.items[0]), "5", today()).unwrap();
         let m = ledger::find_movement(&mut app.conn(), &out.id).unwrap().unwrap();
         assert_eq!((m.from_store_id.as_deref(), m.to_store_id.as_deref()), (Some(a.as_str()), Some(b.as_str())));
         assert_eq!(on_hand(&app, &a, &s.items[0]) + on_hand(&app, &b, &s.items[0]), 20);
@@ -420,7 +431,7 @@ app_test! {
             let mut c = app.conn();
             let d = donate(&mut c, &b, &sa.donor, &[(&sa.items[0], 5)]);
             let m: String = stock_movements::table.filter(stock_movements::donation_id.eq(&d)).select(stock_movements::id).first(&mut c).unwrap();
-            let st = stocktake::start(&mut c, &aixin::auth::Actor::console(), &b, today()).unwrap().id;
+            let st = stocktake::start(&mut c, &aixin::auth::Actor::console(), &crate::helpers::sid(&b), today()).unwrap().id;
             (d, m, st)
         };
         app.user("clerk.a", Role::Clerk, None, Some(&a));
@@ -518,7 +529,7 @@ app_test! {
             let mut c = app.conn();
             let items: Vec<aixin::goods::Item> = ["米", "油"].iter().map(|n| {
                 let id = item(&mut c, n, "件", "1");
-                goods::find(&mut c, &id).unwrap().unwrap()
+                goods::find(&mut c, &crate::helpers::iid(&id)).unwrap().unwrap()
             }).collect();
             (items, donor(&mut c, "捐赠人"))
         };
@@ -542,7 +553,7 @@ app_test! {
                             posted.push(Posted { id, from: None, to: Some((s, i)), qty: q, reversed: false, donation: true });
                         }
                         Op::Move(s, i, q) => {
-                            let r = ledger::move_to_store(&mut c, &ctx, &IdemKey::issue(), &stores[s], &stores[1 - s], &items[i].id, &q.to_string(), today());
+                            let r = ledger::move_to_store(&mut c, &ctx, &IdemKey::issue(), &crate::helpers::sid(&stores[s]), &crate::helpers::sid(&stores[1 - s]), &items[i].id, &q.to_string(), today());
                             if model[s][i] >= q {
                                 let out = r.expect("a covered move succeeds");
                                 model[s][i] -= q;
@@ -553,7 +564,7 @@ app_test! {
                             }
                         }
                         Op::WriteOff(s, i, q) => {
-                            let r = ledger::write_off(&mut c, &ctx, &IdemKey::issue(), &stores[s], &items[i].id, &q.to_string(), "过期", today());
+                            let r = ledger::write_off(&mut c, &ctx, &IdemKey::issue(), &crate::helpers::sid(&stores[s]), &items[i].id, &q.to_string(), "过期", today());
                             if model[s][i] >= q {
                                 let out = r.expect("a covered write-off succeeds");
                                 model[s][i] -= q;
@@ -563,7 +574,7 @@ app_test! {
                             }
                         }
                         Op::Adjust(s, i, d) => {
-                            let r = ledger::adjust(&mut c, &ctx, &stores[s], &items[i], d, "盘点", today());
+                            let r = ledger::adjust(&mut c, &ctx, &crate::helpers::sid(&stores[s]), &items[i], d, "盘点", today());
                             if model[s][i] + d >= 0 {
                                 let m = r.expect("a covered adjustment succeeds").unwrap();
                                 model[s][i] += d;
@@ -597,7 +608,7 @@ app_test! {
                     }
                     for (s, store) in stores.iter().enumerate() {
                         for (i, it) in items.iter().enumerate() {
-                            let q = ledger::on_hand(&mut c, store, &it.id).unwrap();
+                            let q = ledger::on_hand(&mut c, &crate::helpers::sid(store), &it.id).unwrap();
                             assert!(q >= 0);
                             assert_eq!(q, model[s][i], "after {op:?}");
                         }
@@ -704,10 +715,10 @@ fn redeem(
         &mut app.conn(),
         &aixin::auth::Actor::console(),
         &aixin::redemptions::RedeemRequest {
-            store_id: store,
+            store_id: &crate::helpers::sid(store),
             card: &card,
             lines: &[aixin::redemptions::WantLine {
-                item_id: item.to_string(),
+                item_id: crate::helpers::iid(item),
                 quantity: n,
             }],
             key: &uuid::Uuid::new_v4().to_string(),
@@ -824,7 +835,7 @@ app_test! {
     async fn two_people_confirming_one_stocktake_post_it_once(app) {
         let (store, soap, household) = soap_store(&app, "同时", 50);
         for round in 0..4 {
-            let st = stocktake::start(&mut app.conn(), &aixin::auth::Actor::console(), &store, today()).unwrap();
+            let st = stocktake::start(&mut app.conn(), &aixin::auth::Actor::console(), &crate::helpers::sid(&store), today()).unwrap();
             redeem(&app, &store, &household, &soap, 1);
             let shelf = on_hand(&app, &store, &soap);
             // One unit is missing besides the one redeemed.
@@ -901,7 +912,7 @@ app_test! {
         let mut c = app.conn();
         let d = donor(&mut c, "再捐");
         donate(&mut c, &store, &d, &[(&soap, 5)]);
-        let st = stocktake::start(&mut c, &aixin::auth::Actor::console(), &store, today()).unwrap();
+        let st = stocktake::start(&mut c, &aixin::auth::Actor::console(), &crate::helpers::sid(&store), today()).unwrap();
         stocktake::save_counts(&mut c, &aixin::auth::Actor::console(), &st.id, &stocktake::Counters { counted_by: "王", witnessed_by: "" }, &[(soap.clone(), "4".into())]).unwrap();
         stocktake::confirm(&mut c, &aixin::auth::Actor::console(), &IdemKey::issue(), &st.id, None, today()).unwrap();
         let am: String = stock_movements::table.filter(stock_movements::stocktake_id.eq(&st.id)).select(stock_movements::id).first(&mut c).unwrap();
@@ -1010,12 +1021,12 @@ app_test! {
         let n: i64 = donations_t::table.count().get_result(&mut app.conn()).unwrap();
         assert_eq!(n, 1);
         // Every stock posting goes through the same check.
-        let item = goods::find(&mut app.conn(), &soap).unwrap().unwrap();
+        let item = goods::find(&mut app.conn(), &crate::helpers::iid(&soap)).unwrap().unwrap();
         let oct = chrono::NaiveDate::from_ymd_opt(2026, 10, 15).unwrap();
         let r = aixin::db::write_tx(&mut app.conn(), |c| {
             ledger::post(c, &aixin::auth::Actor::console(), &ledger::Transfer {
                 kind: ledger::MovementKind::WriteOff, item: &item, quantity: aixin::domain::stock::Quantity::new(1).unwrap(),
-                from: ledger::Account::Shelf(store.clone()), to: ledger::Account::WrittenOff,
+                from: ledger::Account::Shelf(crate::helpers::sid(&store)), to: ledger::Account::WrittenOff,
                 donation_id: None, stocktake_id: None, reverses_id: None, reason: "过期", on: oct,
             })
         });
@@ -1035,11 +1046,11 @@ app_test! {
         let (_, lines) = aixin::redemptions::find(&mut app.conn(), &r.id).unwrap().unwrap();
         // What the movements page used to allow: the redemption's movement
         // reversed on its own.
-        let item = goods::find(&mut app.conn(), &soap).unwrap().unwrap();
+        let item = goods::find(&mut app.conn(), &crate::helpers::iid(&soap)).unwrap().unwrap();
         aixin::db::write_tx(&mut app.conn(), |c| {
             ledger::post(c, &aixin::auth::Actor::console(), &ledger::Transfer {
                 kind: ledger::MovementKind::Reversal, item: &item, quantity: aixin::domain::stock::Quantity::new(2).unwrap(),
-                from: ledger::Account::Redeemed, to: ledger::Account::Shelf(store.clone()),
+                from: ledger::Account::Redeemed, to: ledger::Account::Shelf(crate::helpers::sid(&store)),
                 donation_id: None, stocktake_id: None, reverses_id: Some(&lines[0].movement_id), reason: "旧版冲正", on: today(),
             })
         })
@@ -1067,7 +1078,7 @@ app_test! {
         };
         let ctx = aixin::auth::Actor::console();
         let by = stocktake::Counters { counted_by: "王", witnessed_by: "" };
-        let st = stocktake::start(&mut app.conn(), &ctx, &store, today()).unwrap();
+        let st = stocktake::start(&mut app.conn(), &ctx, &crate::helpers::sid(&store), today()).unwrap();
         redeem(&app, &store, &household, &soap, 2);
         // Soap is counted (18 on the shelf, one missing); then more moves,
         // some of it soap, before the towels are counted.
@@ -1146,7 +1157,7 @@ app_test! {
         let mut c = app.conn();
         let api_status = |p: Problem| aixin::api::error::ApiError::from(p).status_code().as_u16();
         // A stocktake confirmed twice: the second changes nothing.
-        let st = stocktake::start(&mut c, &console, &store, today()).unwrap();
+        let st = stocktake::start(&mut c, &console, &crate::helpers::sid(&store), today()).unwrap();
         stocktake::save_counts(&mut c, &console, &st.id, &stocktake::Counters { counted_by: "王", witnessed_by: "" }, &[(soap.clone(), "5".into())]).unwrap();
         stocktake::confirm(&mut c, &console, &IdemKey::issue(), &st.id, None, today()).unwrap();
         let again = Problem::from(stocktake::confirm(&mut c, &console, &IdemKey::issue(), &st.id, None, today()).unwrap_err());
@@ -1160,5 +1171,83 @@ app_test! {
         assert_eq!(api_status(again), 409);
         drop(c);
         assert_eq!(on_hand(&app, &store, &soap), 0);
+    }
+}
+
+app_test! {
+    /// Store and item ids are parsed at the edge. Text that is not a store
+    /// id names no store, on the pages and in the API (404, no query runs
+    /// with it); an item or a receiving store that is not an id, in a form
+    /// or a JSON body, is refused beside its field as an unknown one is
+    /// (422), and nothing moves.
+    async fn text_that_is_not_a_store_or_item_id_names_none(app) {
+        let [_, _, town, _] = app.area_chain("编号");
+        let a = app.store("编号超市", &town);
+        let b = app.store("编号二店", &town);
+        let s = seed(&app, &a);
+        let admin = app.admin().await;
+        for bad in ["nope", "1%20OR%201=1", "%EF%BC%91"] {
+            for page in ["/stores/{}", "/stores/{}/movements", "/stores/{}/donations/new", "/public/stores/{}"] {
+                let url = page.replace("{}", bad);
+                assert_eq!(admin.get(&url).await.status, 404, "{url}");
+            }
+            for action in ["moves", "write-offs", "purchases", "thresholds", "prices", "stocktakes", "edit", "active"] {
+                let page = admin.post(&format!("/stores/{bad}/{action}"), &[("item_id", &s.items[0]), ("quantity", "1")]).await;
+                assert_eq!(page.status, 404, "{action} {bad}");
+            }
+            assert_eq!(admin.post(&format!("/items/{bad}/edit"), &[("name", "x")]).await.status, 404, "{bad}");
+        }
+        let before = movement_count(&app);
+        let shelf = admin.get(&format!("/stores/{a}")).await;
+        for (item, to, msg) in [("nope", b.as_str(), "找不到这种物资"), (s.items[0].as_str(), "nope", "找不到这个超市")] {
+            let key = key_for(&shelf.body, &format!("/stores/{a}/moves"));
+            let p = admin.submit(&format!("/stores/{a}/moves"), &[("key", &key), ("item_id", item), ("quantity", "1"), ("to_store_id", to)]).await;
+            assert_eq!(p.status, 422, "{item} {to}");
+            p.assert_contains(msg);
+        }
+        for form in ["write-offs", "purchases"] {
+            let key = key_for(&shelf.body, &format!("/stores/{a}/{form}"));
+            let p = admin.submit(&format!("/stores/{a}/{form}"), &[("key", &key), ("item_id", "' OR 1=1 --"), ("quantity", "1"), ("reason", "过期"), ("note", "买")]).await;
+            assert_eq!(p.status, 422, "{form}");
+            p.assert_contains("找不到这种物资");
+        }
+        let p = admin.submit(&format!("/stores/{a}/thresholds"), &[("item_id", "nope"), ("value", "3")]).await;
+        assert_eq!(p.status, 422);
+        p.assert_contains("找不到这种物资");
+
+        // The API: a path's store that is not an id is a 404; a body's
+        // store, receiving store or item that is not an id a 422 naming it.
+        let res = reqwest::Client::new()
+            .post(app.url("/api/v1/tokens"))
+            .json(&serde_json::json!({"username": "boss", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        let token = res.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_string();
+        let res = reqwest::Client::new().get(app.url("/api/v1/stores/nope/stock")).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 404);
+        let bodies = [
+            ("/api/v1/stock-movements", serde_json::json!({"kind": "move", "store_id": "nope", "to_store_id": b, "item_id": s.items[0], "quantity": 1}), "store_id"),
+            ("/api/v1/stock-movements", serde_json::json!({"kind": "move", "store_id": a, "to_store_id": "nope", "item_id": s.items[0], "quantity": 1}), "to_store_id"),
+            ("/api/v1/stock-movements", serde_json::json!({"kind": "write_off", "store_id": a, "item_id": "nope", "quantity": 1, "reason": "过期"}), "lines"),
+            ("/api/v1/redemptions", serde_json::json!({"store_id": "nope", "card_no": "1", "lines": [{"item_id": s.items[0], "quantity": 1}]}), "store_id"),
+            ("/api/v1/redemptions", serde_json::json!({"store_id": a, "card_no": "1", "lines": [{"item_id": "nope", "quantity": 1}]}), "lines"),
+            ("/api/v1/donations", serde_json::json!({"store_id": "nope", "donor_id": s.donor, "received_on": "2026-11-01", "lines": []}), "store_id"),
+        ];
+        for (i, (path, body, field)) in bodies.into_iter().enumerate() {
+            let res = reqwest::Client::new()
+                .post(app.url(path))
+                .bearer_auth(&token)
+                .header("Idempotency-Key", format!("bad-id-{i}"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status().as_u16(), 422, "{path} {body}");
+            let v = res.json::<serde_json::Value>().await.unwrap();
+            assert_eq!(v["error"]["field"].as_str(), Some(field), "{path} {v}");
+        }
+        assert_eq!(movement_count(&app), before, "nothing moved");
+        assert_ledger_ok(&app);
     }
 }

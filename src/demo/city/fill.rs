@@ -125,15 +125,7 @@ pub fn fill_cities(
         progress,
     )?;
     // The planted households: registered before the planted month.
-    let nv = city.villages.len();
-    let PlantedHouseholds {
-        two_stores_h,
-        never_h,
-        valuable_h,
-        favoured,
-        helped_h,
-        related_h,
-    } = planted_households(
+    let ph = planted_households(
         conn,
         key,
         &city,
@@ -142,502 +134,50 @@ pub fn fill_cities(
         (&phones, archived),
         &mut planted,
     )?;
-    // The planted month's rules of thumb.
-    let fast_base = crate::time::local_day_start_utc(p_month.end_day() + Duration::days(3), tz)
-        + Duration::hours(11);
+    let plan = months::Plan {
+        tz,
+        now,
+        today,
+        planting,
+        p_month,
+        // The planted month's rules of thumb.
+        fast_base: crate::time::local_day_start_utc(p_month.end_day() + Duration::days(3), tz)
+            + Duration::hours(11),
+        logins: &logins,
+        rules: &rules,
+        ph: &ph,
+        archived,
+    };
 
-    // The months, oldest first.
-    let mut carried: Vec<(NaiveDateTime, u64, Event)> = Vec::new();
-    let mut order = 0u64;
+    // The months, oldest first; what falls after a month waits for the next.
+    let mut events = months::Events::default();
     let mut made = Made {
         households: size.households,
         ..Made::default()
     };
     let mut month = first_month;
     for m in 0..months {
-        let month_start = crate::time::local_day_start_utc(month.first_day(), tz);
-        let month_end = crate::time::local_day_start_utc(month.end_day(), tz).min(now);
-        let last_day = month.end_day().pred_opt().expect("a day").min(today);
-        let mut events = std::mem::take(&mut carried);
-        let is_p = planting && month == p_month;
-        let (mut fast_n, mut backdated_left, mut copied_left, mut night_left) = (
-            0i64,
-            plant::BACKDATED,
-            plant::COPIED_HOUSEHOLDS,
-            plant::NIGHT_REDEMPTIONS,
-        );
-        let mut push = |events: &mut Vec<(NaiveDateTime, u64, Event)>, at, e| {
-            order += 1;
-            events.push((at, order, e));
-        };
-        let days: Vec<NaiveDate> = month
-            .first_day()
-            .iter_days()
-            .take_while(|d| *d <= last_day)
-            .collect();
-        if days.is_empty() {
+        let step = (m, month);
+        let made_one = months::one_month(
+            conn,
+            &mut city,
+            &mut rng,
+            &plan,
+            step,
+            &mut events,
+            (&mut made, &mut planted),
+        )
+        .map_err(err)?;
+        if !made_one {
             break;
         }
-        let day_of = |rng: &mut StdRng| days[rng.gen_range(0..days.len())];
-
-        // What the stores hold goes out mostly through redemptions; what
-        // they receive is planned from what the month's baskets will ask.
-        let mut demand: HashMap<(usize, usize), i64> = HashMap::new();
-        for h in 0..city.households.len() {
-            let hh_created = city.households[h].created_at;
-            if hh_created >= month_end {
-                continue;
-            }
-            let village = city.households[h].village;
-            let town = city.villages[village].town;
-            let official = city.villages[village].official.clone();
-            let reviewer = reviewers_of(&logins, town);
-            let start_balance = city.balances[h];
-            // Points credited this month, for what the household can spend when.
-            let mut credits: Vec<(NaiveDateTime, i64)> = Vec::new();
-            // Awards: most households, most months; one rule at most once.
-            // The scheme's first month is its launch: everyone takes part
-            // in its first days, and half of them visit a store.
-            let launch = m == 0;
-            let mut n_awards = match rng.gen_range(0..100) {
-                0..35 if !launch => 0,
-                0..75 => 1,
-                75..95 => 2,
-                _ => 3,
-            };
-            let pv = village % nv.max(1);
-            if is_p && pv == plant::V_OUTLIER {
-                n_awards += 3;
-            }
-            if is_p && pv == plant::V_PAIR {
-                n_awards += 2;
-            }
-            let never = Some(h) == never_h;
-            if never {
-                n_awards = n_awards.max(2);
-            }
-            let mut copied_here = false;
-            let mut used = [false; 16];
-            for _ in 0..n_awards {
-                let r = rng.gen_range(0..rules.len() - 1);
-                if used[r] {
-                    continue;
-                }
-                used[r] = true;
-                let mut occurred_on = if launch {
-                    days[rng.gen_range(0..days.len().min(8))]
-                } else {
-                    day_of(&mut rng)
-                };
-                let proposed_on = occurred_on + Duration::days(rng.gen_range(0..3));
-                let mut proposed_at = moment(&mut rng, tz, proposed_on, 8, 18);
-                let mut note = "";
-                if is_p && pv == plant::V_BURST {
-                    let d = last_day - Duration::days(rng.gen_range(0..2));
-                    proposed_at = moment(&mut rng, tz, d, 8, 18);
-                    occurred_on = occurred_on.min(d);
-                }
-                if is_p
-                    && pv == plant::V_BACKDATED
-                    && backdated_left > 0
-                    && Month::of(local_day(tz, proposed_at)) == p_month
-                {
-                    backdated_left -= 1;
-                    occurred_on =
-                        local_day(tz, proposed_at) - Duration::days(plant::BACKDATED_DAYS);
-                }
-                if is_p && pv == plant::V_COPIED && copied_left > 0 && !copied_here {
-                    copied_left -= 1;
-                    copied_here = true;
-                    let d = days[14.min(days.len() - 1)];
-                    proposed_at = moment(&mut rng, tz, d, 9, 11);
-                    occurred_on = d.pred_opt().expect("a day");
-                    note = plant::COPIED_NOTE;
-                }
-                if proposed_at > now || proposed_at < hh_created {
-                    continue;
-                }
-                let reviewed_on = local_day(tz, proposed_at) + Duration::days(rng.gen_range(1..7));
-                let mut reviewed_at = moment(&mut rng, tz, reviewed_on, 8, 18);
-                let mut rejected = rng.gen_bool(0.03);
-                // The planted pair: every award of the village proposed in
-                // the planted month is approved, also those of deeds done at
-                // the end of the month before (the signal reads the month of
-                // the proposal, not of the deed).
-                let proposed_in_p = planting && Month::of(local_day(tz, proposed_at)) == p_month;
-                // Its reviewer refuses the town's other proposers now and
-                // then (one in ten that month), so that never refusing one
-                // of them stands out whatever the draws.
-                if proposed_in_p && town == city.villages[plant::V_PAIR % nv].town {
-                    rejected = pv != plant::V_PAIR && rng.gen_bool(0.1);
-                }
-                if never {
-                    rejected = false;
-                }
-                if is_p && pv == plant::V_FAST && fast_n < 60 {
-                    reviewed_at = fast_base + Duration::seconds(2 * fast_n);
-                    fast_n += 1;
-                }
-                let outcome = if reviewed_at > now {
-                    None
-                } else {
-                    Some(rejected)
-                };
-                let award = award_row(
-                    &mut city,
-                    &rules[r],
-                    h,
-                    occurred_on,
-                    proposed_at,
-                    &official,
-                    outcome.map(|rej| (rej, reviewed_at, reviewer)),
-                );
-                if let Some(row) = city.out.awards.last_mut().filter(|_| !note.is_empty()) {
-                    row.note = note.to_string();
-                }
-                if outcome == Some(false) {
-                    if reviewed_at < month_end {
-                        credits.push((reviewed_at, rules[r].points));
-                    }
-                    push(
-                        &mut events,
-                        reviewed_at,
-                        Event::Award {
-                            award_id: award.0,
-                            entry_id: award.1.expect("approved"),
-                            household: h,
-                            points: rules[r].points,
-                            rule_code: rules[r].code,
-                            reviewer: reviewer.id.clone(),
-                        },
-                    );
-                }
-            }
-            // Planted extra awards (of the first rule): to favoured
-            // households, and to fund the planted visits.
-            if is_p {
-                let mut extra: Vec<(usize, usize, NaiveDate)> = Vec::new();
-                let early = |k: usize| days[(k % 5).min(days.len() - 1)];
-                if favoured.contains(&h) {
-                    extra.extend((0..20).map(|k| (village, k, early(k))));
-                }
-                if Some(h) == helped_h {
-                    extra.extend((0..6).map(|k| (village, k, early(k))));
-                }
-                if Some(h) == related_h {
-                    extra.extend((0..2).map(|k| (village, k, early(k))));
-                }
-                if Some(h) == valuable_h {
-                    extra.extend((0..25).map(|k| (10 + k / 5, k, early(k))));
-                }
-                if Some(h) == two_stores_h {
-                    extra.extend((0..2).map(|k| (village + 3, k, early(k))));
-                }
-                if Some(h) == archived {
-                    extra.extend((0..2).map(|k| (village, k, days[19.min(days.len() - 1)])));
-                }
-                for (v, k, day) in extra {
-                    let by = city.villages[v % nv].official.clone();
-                    let reviewer = reviewers_of(&logins, city.villages[v % nv].town);
-                    let proposed_at =
-                        moment(&mut rng, tz, day, 8, 12) + Duration::seconds(k as i64);
-                    let reviewed_at = proposed_at + Duration::hours(2);
-                    if proposed_at < hh_created || reviewed_at > now {
-                        continue;
-                    }
-                    let award = award_row(
-                        &mut city,
-                        &rules[0],
-                        h,
-                        day,
-                        proposed_at,
-                        &by,
-                        Some((false, reviewed_at, reviewer)),
-                    );
-                    if reviewed_at < month_end {
-                        credits.push((reviewed_at, rules[0].points));
-                    }
-                    push(
-                        &mut events,
-                        reviewed_at,
-                        Event::Award {
-                            award_id: award.0,
-                            entry_id: award.1.expect("approved"),
-                            household: h,
-                            points: rules[0].points,
-                            rule_code: rules[0].code,
-                            reviewer: reviewer.id.clone(),
-                        },
-                    );
-                }
-            }
-            // Now and then a deduction, reviewed the same day.
-            let credited = |t: NaiveDateTime| -> i64 {
-                start_balance
-                    + credits
-                        .iter()
-                        .filter(|(at, _)| *at < t)
-                        .map(|(_, p)| p)
-                        .sum::<i64>()
-            };
-            let deduction = &rules[rules.len() - 1];
-            let mut held_back = 0;
-            if rng.gen_bool(0.01) {
-                let day = day_of(&mut rng);
-                let proposed_at = moment(&mut rng, tz, day, 8, 12);
-                let reviewed_at = proposed_at + Duration::hours(3);
-                if proposed_at >= hh_created
-                    && reviewed_at <= now
-                    && credited(reviewed_at) >= -deduction.points
-                {
-                    // Whatever the order, a visit to the store leaves enough for it.
-                    held_back = -deduction.points;
-                    let award = award_row(
-                        &mut city,
-                        deduction,
-                        h,
-                        day,
-                        proposed_at,
-                        &official,
-                        Some((false, reviewed_at, reviewer)),
-                    );
-                    push(
-                        &mut events,
-                        reviewed_at,
-                        Event::Award {
-                            award_id: award.0,
-                            entry_id: award.1.expect("approved"),
-                            household: h,
-                            points: deduction.points,
-                            rule_code: deduction.code,
-                            reviewer: reviewer.id.clone(),
-                        },
-                    );
-                }
-            }
-            // A visit to the store, paid from the points credited before it.
-            // (The planted visitors come only for their planted visits that
-            // month, so that nothing else spends what funds them.)
-            let planted_visitor = is_p && (Some(h) == two_stores_h || Some(h) == valuable_h);
-            if rng.gen_bool(if launch { 0.5 } else { 0.27 }) && !never && !planted_visitor {
-                let day = day_of(&mut rng);
-                let mut at = moment(&mut rng, tz, day, 8, 17);
-                let night = is_p && town.is_multiple_of(city.stores.len()) && night_left > 0;
-                if night {
-                    at = moment(&mut rng, tz, day, 21, 23);
-                }
-                let mut budget = credited(at) - held_back;
-                if at > hh_created && at <= now && budget >= 1 {
-                    let store = town % city.stores.len();
-                    let mut lines = Vec::new();
-                    for _ in 0..rng.gen_range(1..=3) {
-                        let affordable: Vec<usize> = (0..city.items.len())
-                            .filter(|i| city.items[*i].price <= budget)
-                            .collect();
-                        if affordable.is_empty() {
-                            break;
-                        }
-                        let item = affordable[rng.gen_range(0..affordable.len())];
-                        if lines.iter().any(|(i, _)| *i == item) {
-                            continue;
-                        }
-                        let q = if city.items[item].price * 2 <= budget && rng.gen_bool(0.3) {
-                            2
-                        } else {
-                            1
-                        };
-                        budget -= city.items[item].price * q;
-                        *demand.entry((store, item)).or_default() += q;
-                        lines.push((item, q));
-                    }
-                    if !lines.is_empty() {
-                        let id = city.id_at(at);
-                        if night {
-                            night_left -= 1;
-                            planted.push(Planted {
-                                kind: crate::signals::Kind::OutsideHours,
-                                month: p_month,
-                                subject: id.clone(),
-                            });
-                        }
-                        let void_rate = if is_p && store == 1 { 0.25 } else { 0.006 };
-                        if rng.gen_bool(void_rate) {
-                            let void_at = at + Duration::minutes(rng.gen_range(2..30));
-                            if void_at <= now {
-                                push(
-                                    &mut events,
-                                    void_at,
-                                    Event::Void {
-                                        redemption_id: id.clone(),
-                                    },
-                                );
-                            }
-                        }
-                        push(
-                            &mut events,
-                            at,
-                            Event::Redeem {
-                                id,
-                                household: h,
-                                store,
-                                lines,
-                            },
-                        );
-                    }
-                }
-            }
-        }
-
-        // The planted visits: one household at two stores within minutes,
-        // another taking thermos flasks again and again; and a store writing
-        // off a great deal of rice.
-        if is_p {
-            let mut visits: Vec<(usize, usize, NaiveDateTime, usize, i64)> = Vec::new();
-            if let Some(h) = two_stores_h {
-                let day = days[14.min(days.len() - 1)];
-                let at = utc(tz, day.and_hms_opt(10, 0, 0).expect("a time"));
-                visits.push((h, 0, at, 4, 1));
-                visits.push((h, 1, at + Duration::minutes(12), 6, 1));
-            }
-            if let Some(h) = valuable_h {
-                let store = city.villages[city.households[h].village].town % city.stores.len();
-                for k in 0..4 {
-                    let day = days[(15 + k).min(days.len() - 1)];
-                    let at = utc(tz, day.and_hms_opt(15, 0, k as u32).expect("a time"));
-                    visits.push((h, store, at, 10, 2));
-                }
-            }
-            for (h, store, at, item, q) in visits {
-                *demand.entry((store, item)).or_default() += q;
-                let id = city.id_at(at);
-                push(
-                    &mut events,
-                    at,
-                    Event::Redeem {
-                        id,
-                        household: h,
-                        store,
-                        lines: vec![(item, q)],
-                    },
-                );
-            }
-            *demand.entry((1, 0)).or_default() += 40;
-            let day = days[19.min(days.len() - 1)];
-            push(
-                &mut events,
-                utc(tz, day.and_hms_opt(16, 30, 0).expect("a time")),
-                Event::WriteOff {
-                    store: 1,
-                    item: 0,
-                    quantity: 40,
-                    reason: "破损",
-                },
-            );
-        }
-
-        // Donations at the start of the month: what the baskets will want,
-        // a margin, and in the first month a full shelf for every store.
-        for s in 0..city.stores.len() {
-            let day = days[rng.gen_range(0..days.len().min(3))];
-            let at = if m == 0 {
-                month_start + Duration::hours(1)
-            } else {
-                moment(&mut rng, tz, day, 9, 11).min(now)
-            };
-            let mut lines = Vec::new();
-            for i in 0..city.items.len() {
-                let want = demand.get(&(s, i)).copied().unwrap_or(0);
-                let q = if m == 0 {
-                    want + rng.gen_range(20..60)
-                } else {
-                    want + want / 5 + rng.gen_range(0..4)
-                };
-                if q > 0 {
-                    lines.push((i, q));
-                }
-            }
-            let split = lines.len() / 2;
-            let second = lines.split_off(split.max(1).min(lines.len()));
-            for part in [lines, second] {
-                if part.is_empty() {
-                    continue;
-                }
-                let donor = rng.gen_range(0..city.donors.len());
-                let money_fen = if rng.gen_bool(0.1) {
-                    rng.gen_range(500..5000) * 100
-                } else {
-                    0
-                };
-                push(
-                    &mut events,
-                    at,
-                    Event::Donation {
-                        store: s,
-                        donor,
-                        money_fen,
-                        lines: part,
-                    },
-                );
-            }
-            // Goods moved to the next store, written off, and a stocktake
-            // every quarter.
-            if city.stores.len() > 1 && rng.gen_bool(0.3) {
-                let day = day_of(&mut rng);
-                let at = moment(&mut rng, tz, day, 14, 16);
-                push(
-                    &mut events,
-                    at,
-                    Event::Move {
-                        from: s,
-                        to: (s + 1) % city.stores.len(),
-                        item: rng.gen_range(0..city.items.len()),
-                        quantity: rng.gen_range(1..10),
-                    },
-                );
-            }
-            if rng.gen_bool(0.1) {
-                let day = day_of(&mut rng);
-                let at = moment(&mut rng, tz, day, 16, 17);
-                push(
-                    &mut events,
-                    at,
-                    Event::WriteOff {
-                        store: s,
-                        item: rng.gen_range(0..city.items.len()),
-                        quantity: rng.gen_range(1..4),
-                        reason: ["过期", "破损", "受潮"][rng.gen_range(0..3)],
-                    },
-                );
-            }
-            if (m + s) % 3 == 2 {
-                let day = *days.last().expect("a day");
-                let at = moment(&mut rng, tz, day, 17, 18);
-                if at <= now {
-                    push(&mut events, at, Event::Stocktake { store: s });
-                }
-            }
-        }
-
-        // Post in time order; what falls after the month waits for the next.
-        events.sort_by_key(|a| (a.0, a.1));
-        let split = events.partition_point(|(at, _, _)| *at < month_end);
-        carried = events.split_off(split);
-        for (at, _, e) in events {
-            city.apply(at, e);
-        }
-        city.posted.clear();
-        made.awards += city.out.awards.len();
-        made.redemptions += city.out.redemptions.len() as i64;
-        made.donations += city.out.donations.len() as i64;
-        made.stocktakes += city.out.stocktakes.len() as i64;
-        city.flush(conn).map_err(err)?;
         progress(&format!("months ({month})"), m + 1, months);
         month = month.next();
     }
 
     // Anything left after the last month (posted at this very moment).
-    if !carried.is_empty() {
-        for (at, _, e) in carried {
+    if !events.is_empty() {
+        for (at, e) in events.take_all() {
             city.apply(at, e);
         }
         city.flush(conn).map_err(err)?;
@@ -652,13 +192,13 @@ pub fn fill_cities(
 
 /// The households the planted anomalies happen to (none unless
 /// `planting`): registered before the planted month, never the archived one.
-struct PlantedHouseholds {
-    two_stores_h: Option<usize>,
-    never_h: Option<usize>,
-    valuable_h: Option<usize>,
-    favoured: Vec<usize>,
-    helped_h: Option<usize>,
-    related_h: Option<usize>,
+pub(super) struct PlantedHouseholds {
+    pub(super) two_stores_h: Option<usize>,
+    pub(super) never_h: Option<usize>,
+    pub(super) valuable_h: Option<usize>,
+    pub(super) favoured: Vec<usize>,
+    pub(super) helped_h: Option<usize>,
+    pub(super) related_h: Option<usize>,
 }
 
 /// Choose the planted households and record, in `planted`, what each
@@ -1027,13 +567,13 @@ fn finish(
     Ok(())
 }
 
-fn reviewers_of(l: &Logins, town: usize) -> &Staff {
+pub(super) fn reviewers_of(l: &Logins, town: usize) -> &Staff {
     &l.reviewers[town % l.reviewers.len()]
 }
 
 /// One award row (and its two audit rows); returns its id and, when
 /// approved, the id of the entry its posting will have.
-fn award_row(
+pub(super) fn award_row(
     city: &mut City,
     rule: &RuleInfo,
     household: usize,

@@ -18,8 +18,8 @@ use crate::crypto::DataKey;
 use crate::db::schema::{
     areas, audit_log, awards, counters, donation_lines, donations, donors,
     household_status_history, households, idempotency_keys, items, ledger_heads, point_balances,
-    point_entries, points_cards, redemption_lines, redemptions, rules, stock, stock_chain_head,
-    stock_movements, stocktake_lines, stocktakes, stores, users,
+    points_cards, redemption_lines, redemptions, rules, stock, stock_chain_head, stocktake_lines,
+    stocktakes, stores, users,
 };
 use crate::db::{self, DbConn};
 use crate::ledger::{self, chain};
@@ -44,6 +44,7 @@ macro_rules! insert_all {
 }
 
 mod fill;
+mod months;
 mod posting;
 mod setup;
 

@@ -123,7 +123,7 @@ impl City {
         let account = |code: &str| crate::stock::Account::parse(code).expect("a known account");
         let draft = crate::stock::Draft {
             kind,
-            item_id: self.items[item].id.clone(),
+            item_id: crate::domain::ItemId::from_stored(self.items[item].id.clone()),
             quantity,
             from: account(&from.1),
             to: account(&to.1),
@@ -680,11 +680,11 @@ impl City {
         out.audit.sort_by(|a, b| a.id.cmp(&b.id));
         db::write_tx(conn, |c| {
             insert_all!(c, awards::table, out.awards, 22);
-            insert_all!(c, point_entries::table, out.entries, 16);
+            ledger::Entry::insert_all(c, &out.entries)?;
             insert_all!(c, donations::table, out.donations, 9);
             insert_all!(c, donation_lines::table, out.donation_lines, 6);
             insert_all!(c, stocktakes::table, out.stocktakes, 11);
-            insert_all!(c, stock_movements::table, out.movements, 18);
+            crate::stock::Movement::insert_all(c, &out.movements)?;
             insert_all!(c, stocktake_lines::table, out.stocktake_lines, 4);
             insert_all!(c, redemptions::table, out.redemptions, 16);
             insert_all!(c, redemption_lines::table, out.redemption_lines, 10);

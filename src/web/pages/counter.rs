@@ -27,7 +27,7 @@ async fn counter_store(
     store_id: &str,
 ) -> Result<StoreRow, AppError> {
     let id = match (&user.scope, store_id.trim()) {
-        (Scope::Store { id }, _) => id.clone(),
+        (Scope::Store { id }, _) => id.to_string(),
         (_, "") => return Err(AppError::BadRequest("store_id".into())),
         (_, s) => s.to_string(),
     };
@@ -248,7 +248,7 @@ async fn show(
 /// their price at this store and how many are there.
 fn counter_shelf(
     c: &mut crate::db::DbConn,
-    store_id: &str,
+    store_id: &crate::domain::StoreId,
 ) -> diesel::QueryResult<Vec<crate::stock::ShelfLine>> {
     Ok(crate::stock::shelf(c, store_id)?
         .into_iter()
@@ -259,7 +259,7 @@ fn counter_shelf(
 /// The counter on a household's card with a basket (`line` = `item*qty`).
 fn counter_link(store: &StoreRow, card: &str, lines: &[WantLine]) -> String {
     let mut q = vec![
-        ("store_id".to_string(), store.store.id.clone()),
+        ("store_id".to_string(), store.store.id.to_string()),
         ("card".to_string(), card.to_string()),
     ];
     q.extend(
@@ -351,10 +351,15 @@ impl Basket {
                 b.refused.push(quantity_error(n));
                 continue;
             };
+            // Text that is not an item id names no item.
+            let Some(item) = crate::domain::ItemId::parse(item) else {
+                b.refused.push(redemptions::unknown_line(n));
+                continue;
+            };
             if !b.lines.iter().any(|l| l.item_id == item) {
                 b.places.push(n);
             }
-            redemptions::add_line(&mut b.lines, item, q.get());
+            redemptions::add_line(&mut b.lines, &item, q.get());
         }
         // The same item on several lines, added up past what one line holds.
         for (l, n) in b.lines.iter().zip(&b.places) {
@@ -410,6 +415,13 @@ impl Basket {
                 .join(sep),
         )
     }
+}
+
+/// The item a basket line or a pick names: text that is not an item id is
+/// refused as an unknown item is (`field.item`, `error.item_unknown`).
+fn item_named(text: &str) -> Result<crate::domain::ItemId, crate::domain::FieldError> {
+    crate::domain::ItemId::parse(text.trim())
+        .ok_or_else(|| crate::domain::FieldError::new("field.item", "error.item_unknown"))
 }
 
 /// Apply the quantities typed into the basket's own boxes (`qty_<item>`):
@@ -523,8 +535,8 @@ pub async fn basket_action(
             lines.remove(i);
         }
     } else if !pick.is_empty() {
-        match quantity {
-            Ok(q) => redemptions::add_line(&mut lines, &pick, q),
+        match quantity.and_then(|q| Ok((item_named(&pick)?, q))) {
+            Ok((item, q)) => redemptions::add_line(&mut lines, &item, q),
             Err(e) => error = Some(i18n::field_error(lang, &e)),
         }
     } else if !entry.is_empty() {
@@ -748,7 +760,13 @@ async fn receipt_page(
     let actor = user.actor();
     let receipt = run(&state, move |c| Ok(redemptions::receipt(c, &actor, &id)?)).await?;
     let r = receipt.redemption;
-    let store = load_store(&state, &user, Action::ViewRedemptions, r.store_id.clone()).await?;
+    let store = load_store(
+        &state,
+        &user,
+        Action::ViewRedemptions,
+        r.store_id.to_string(),
+    )
+    .await?;
     let paper = Paper::from_form(&q.paper).unwrap_or(store.store.receipt_paper);
     let at_counter = user.can(Action::Redeem) && user.require_store(Action::Redeem, &store).is_ok();
     // A refused void stays on the page, even when the receipt was voided

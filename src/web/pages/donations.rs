@@ -22,7 +22,7 @@ use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 /// The store a user's view of donations is limited to (clerks: their own).
 fn store_filter(user: &CurrentUser) -> Option<String> {
     match &user.scope {
-        Scope::Store { id } => Some(id.clone()),
+        Scope::Store { id } => Some(id.to_string()),
         _ => None,
     }
 }

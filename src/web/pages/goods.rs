@@ -110,7 +110,8 @@ pub async fn update(
     id: web::Path<String>,
     form: CsrfForm<ItemFields>,
 ) -> Result<HttpResponse, AppError> {
-    let id = id.into_inner();
+    user.require(Action::ManageCatalogue)?;
+    let id: crate::domain::ItemId = crate::error::path_id(&id)?;
     let f = form.0;
     let typed = serde_json::to_value(&f).unwrap_or_default();
     let name = format!("item-{id}");

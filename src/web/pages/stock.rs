@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::areas::Area;
 use crate::auth::{Action, Scope};
-use crate::domain::FieldError;
+use crate::domain::{FieldError, ItemId, StoreId, form_id};
 use crate::goods::{self, Item};
 use crate::i18n::{self, Lang};
 use crate::idempotency::IdemKey;
@@ -23,13 +23,16 @@ use crate::web::page::{PageCtx, flash_ok, render, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 /// Load the store a URL or form names, and check that the user may do
-/// `action` there (403 before 404 for roles that may not act at all).
+/// `action` there (403 before 404 for roles that may not act at all; text
+/// that is not a store id is a 404, and no query runs with it).
 pub async fn load_store(
     state: &AppState,
     user: &crate::web::extract::Authed,
     action: Action,
     id: String,
 ) -> Result<StoreRow, AppError> {
+    user.require(action)?;
+    let id: StoreId = crate::error::path_id(&id)?;
     let actor = user.actor();
     run(state, move |c| {
         Ok(stores::for_actor(c, &actor, action, &id)?)
@@ -201,6 +204,8 @@ pub async fn move_stock(
         if !store.store.active {
             return Err(FieldError::new("field.store", "error.store_inactive").into());
         }
+        let to_store: StoreId = form_id("field.to_store", &f.to_store_id, "error.store_unknown")?;
+        let item: ItemId = form_id("field.item", &f.item_id, "error.item_unknown")?;
         let sid = store.store.id.clone();
         let out = form
             .1
@@ -210,8 +215,8 @@ pub async fn move_stock(
                     &ctx,
                     &key,
                     &sid,
-                    &f.to_store_id,
-                    &f.item_id,
+                    &to_store,
+                    &item,
                     &f.quantity,
                     today,
                 )?)
@@ -254,6 +259,7 @@ pub async fn write_off(
     let today = crate::time::today(state.config.time_zone);
     let result = async {
         let key = IdemKey::parse(&f.key)?;
+        let item: ItemId = form_id("field.item", &f.item_id, "error.item_unknown")?;
         let sid = store.store.id.clone();
         let out = form
             .1
@@ -263,7 +269,7 @@ pub async fn write_off(
                     &ctx,
                     &key,
                     &sid,
-                    &f.item_id,
+                    &item,
                     &f.quantity,
                     &f.reason,
                     today,
@@ -307,6 +313,7 @@ pub async fn buy_in(
     let today = crate::time::today(state.config.time_zone);
     let result = async {
         let key = IdemKey::parse(&f.key)?;
+        let item: ItemId = form_id("field.item", &f.item_id, "error.item_unknown")?;
         let sid = store.store.id.clone();
         let out = form
             .1
@@ -316,7 +323,7 @@ pub async fn buy_in(
                     &ctx,
                     &key,
                     &sid,
-                    &f.item_id,
+                    &item,
                     &f.quantity,
                     &f.note,
                     today,
@@ -354,13 +361,16 @@ pub async fn set_threshold(
     let typed = serde_json::to_value(&f).unwrap_or_default();
     let ctx = user.actor();
     let sid = store.store.id.clone();
-    let result = form
-        .1
-        .run(&state, move |c| {
-            Ok(goods::set_threshold(c, &ctx, &sid, &f.item_id, &f.value)?)
-        })
-        .await
-        .map(|i| flash_ok(&req, &back, "flash.threshold_set", &[("item", i.name)]));
+    let result = async {
+        let item: ItemId = form_id("field.item", &f.item_id, "error.item_unknown")?;
+        form.1
+            .run(&state, move |c| {
+                Ok(goods::set_threshold(c, &ctx, &sid, &item, &f.value)?)
+            })
+            .await
+    }
+    .await
+    .map(|i| flash_ok(&req, &back, "flash.threshold_set", &[("item", i.name)]));
     or_again(lang_of(&req), "threshold", &typed, result, |r| {
         store_page(req, user, state, store, r)
     })
@@ -381,13 +391,18 @@ pub async fn set_price(
     let typed = serde_json::to_value(&f).unwrap_or_default();
     let ctx = user.actor();
     let sid = store.store.id.clone();
-    let result = form
-        .1
-        .run(&state, move |c| {
-            Ok(goods::set_store_price(c, &ctx, &sid, &f.item_id, &f.value)?)
-        })
-        .await
-        .map(|i| flash_ok(&req, &back, "flash.price_set", &[("item", i.name)]));
+    let result = async {
+        // The role first, as the operation would, before the item is read.
+        user.require(Action::ManageCatalogue)?;
+        let item: ItemId = form_id("field.item", &f.item_id, "error.item_unknown")?;
+        form.1
+            .run(&state, move |c| {
+                Ok(goods::set_store_price(c, &ctx, &sid, &item, &f.value)?)
+            })
+            .await
+    }
+    .await
+    .map(|i| flash_ok(&req, &back, "flash.price_set", &[("item", i.name)]));
     or_again(lang_of(&req), "price", &typed, result, |r| {
         store_page(req, user, state, store, r)
     })
@@ -461,7 +476,7 @@ fn counterparty(
     lang: Lang,
     m: &Movement,
     store_id: &str,
-    store_names: &HashMap<String, String>,
+    store_names: &HashMap<StoreId, String>,
     donor_names: &HashMap<String, String>,
 ) -> String {
     let other = if m.from_store_id.as_deref() == Some(store_id) {
@@ -470,7 +485,7 @@ fn counterparty(
         &m.from_account
     };
     match Account::parse(other) {
-        Some(Account::Shelf(s)) => store_names.get(&s).cloned().unwrap_or(s),
+        Some(Account::Shelf(s)) => store_names.get(&s).cloned().unwrap_or(s.into_string()),
         Some(Account::Donor(d)) => donor_names.get(&d).cloned().unwrap_or(d),
         Some(Account::Purchase) => i18n::t(lang, "stock.account_purchase").to_string(),
         Some(Account::Redeemed) => i18n::t(lang, "stock.account_redeemed").to_string(),
@@ -486,7 +501,7 @@ fn history_lines(
     store_id: &str,
     rows: Vec<stock::HistoryRow>,
 ) -> Result<Vec<HistoryLine>, AppError> {
-    let store_names: HashMap<String, String> = stores::list(c)?
+    let store_names: HashMap<StoreId, String> = stores::list(c)?
         .into_iter()
         .map(|s| (s.store.id, s.store.name))
         .collect();
@@ -798,12 +813,12 @@ async fn movement_page(
     let open_stores: Vec<String> = touched
         .iter()
         .filter(|s| user.can_at_store(Action::ViewStock, s))
-        .map(|s| s.store.id.clone())
+        .map(|s| s.store.id.to_string())
         .collect();
     let mid = m.id.clone();
     let (m, item, from_label, to_label, reversed_by, owner) = run(&state, move |c| {
         let item = goods::find(c, &m.item_id)?.ok_or(AppError::NotFound)?;
-        let store_names: HashMap<String, String> = stores::list(c)?
+        let store_names: HashMap<StoreId, String> = stores::list(c)?
             .into_iter()
             .map(|s| (s.store.id, s.store.name))
             .collect();

@@ -23,7 +23,8 @@ pub async fn start(
     id: web::Path<String>,
     _form: CsrfForm<super::auth::Empty>,
 ) -> Result<HttpResponse, AppError> {
-    let sid = id.into_inner();
+    user.require(Action::Stocktake)?;
+    let sid: crate::domain::StoreId = crate::error::path_id(&id)?;
     let back = format!("/stores/{sid}");
     let ctx = user.actor();
     let today = crate::time::today(state.config.time_zone);

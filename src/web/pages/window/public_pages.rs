@@ -362,7 +362,7 @@ pub async fn shelf(
         return Ok(busy);
     }
     let ctx = ctx_of(&req).await?;
-    let id = path.into_inner();
+    let id: crate::domain::StoreId = crate::error::path_id(&path)?;
     let s = run(&state, move |c| Ok(public::shelf(c, &id)?))
         .await?
         .ok_or(AppError::NotFound)?;
