@@ -7,6 +7,7 @@
 pub mod chain;
 pub mod closed;
 pub mod goods_totals;
+mod kept;
 pub mod redemption_totals;
 mod statement;
 pub mod totals;
