@@ -517,6 +517,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     month_closes,
     point_month_totals,
     household_months,
+    redeemer_months,
     stock_month_totals,
     redemption_month_totals,
     report_snapshots,
@@ -636,6 +637,17 @@ diesel::table! {
         month -> Text,
         household_id -> Text,
         area_id -> Text,
+    }
+}
+
+diesel::table! {
+    /// Per household and month, its redemptions of the month still standing
+    /// (`ledger::redeemer_totals`).
+    redeemer_months (month, household_id) {
+        month -> Text,
+        household_id -> Text,
+        area_id -> Text,
+        standing -> BigInt,
     }
 }
 

@@ -28,8 +28,18 @@ pub const FIRST_TIME: &str = "first_time";
 pub const PROPOSED: &str = "proposed";
 pub const APPROVED: &str = "approved";
 pub const REJECTED: &str = "rejected";
+/// Counter with no points: households with a redemption of the month still
+/// standing (`redeemer_totals`).
+pub const REDEEMER: &str = "redeemer";
 /// The kinds that count things rather than points.
-pub const COUNTERS: [&str; 5] = [PARTICIPANT, FIRST_TIME, PROPOSED, APPROVED, REJECTED];
+pub const COUNTERS: [&str; 6] = [
+    PARTICIPANT,
+    FIRST_TIME,
+    PROPOSED,
+    APPROVED,
+    REJECTED,
+    REDEEMER,
+];
 
 /// "2026-11" for a day in November 2026.
 pub fn month_key(day: NaiveDate) -> String {
@@ -108,7 +118,9 @@ fn count_participant(
     }
 }
 
-fn add(
+/// Add `signed` points and `entries` to a village's month under a kind (and
+/// category): one upsert.
+pub(super) fn add(
     conn: &mut DbConn,
     month: &str,
     area_id: &str,
@@ -164,8 +176,9 @@ fn village_of(conn: &mut DbConn, household_id: &str) -> QueryResult<Option<Strin
 
 /// A household moved from one village to another on `day`: its balance
 /// moves with it, and so do its redemptions' totals
-/// (`redemption_totals::shift`). Call inside the transaction that changes
-/// its area.
+/// (`redemption_totals::shift`) and the months it counts as having
+/// redeemed in (`redeemer_totals::shift`). Call inside the transaction that
+/// changes its area.
 pub fn record_move(
     conn: &mut DbConn,
     household_id: &str,
@@ -177,6 +190,7 @@ pub fn record_move(
         return Ok(());
     }
     super::redemption_totals::shift(conn, household_id, from_area, to_area)?;
+    super::redeemer_totals::shift(conn, household_id, to_area)?;
     let balance = super::balance(conn, &super::household_account(household_id))?;
     if balance == 0 {
         return Ok(());
@@ -225,8 +239,8 @@ pub(crate) fn compare(
         .collect())
 }
 
-/// Make the totals again from the entries (and the goods and redemption
-/// totals from the movements and redemptions), for whoever wrote entries in bulk
+/// Make the totals again from the entries (and the goods, redemption and
+/// redeemer totals from the movements and redemptions), for whoever wrote entries in bulk
 /// without posting them one by one (households in the village they are in
 /// now; months cut in the scheme's time zone). Inside the caller's
 /// transaction.
@@ -275,7 +289,8 @@ pub fn rebuild(conn: &mut DbConn, tz: Tz) -> QueryResult<()> {
     count_awards(conn, tz)?;
     // The summary's other running totals.
     super::goods_totals::rebuild(conn)?;
-    super::redemption_totals::rebuild(conn)
+    super::redemption_totals::rebuild(conn)?;
+    super::redeemer_totals::rebuild(conn)
 }
 
 /// The award counters from the awards themselves, one month at a time.
