@@ -518,6 +518,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     point_month_totals,
     household_months,
     redeemer_months,
+    village_closings,
     stock_month_totals,
     redemption_month_totals,
     report_snapshots,
@@ -637,6 +638,16 @@ diesel::table! {
         month -> Text,
         household_id -> Text,
         area_id -> Text,
+    }
+}
+
+diesel::table! {
+    /// Each village's points balance at the end of each closed month
+    /// (`ledger::totals::keep_closings`).
+    village_closings (area_id, month) {
+        area_id -> Text,
+        month -> Text,
+        points -> BigInt,
     }
 }
 

@@ -259,3 +259,98 @@ app_test! {
         assert!(report.ok(), "{report:?}");
     }
 }
+
+app_test! {
+    async fn the_opening_balance_starts_from_the_latest_closing_and_is_the_same(app) {
+        use aixin::ledger::{Kind, Posting};
+        let [city, _, town, village] = app.area_chain("期初");
+        let village2 = app.area(Some(&town), "期初二村");
+        let a = app.household("期初甲", &village);
+        let b = app.household("期初乙", &village2);
+        let closer = app.user("qichu-admin", aixin::domain::Role::Admin, None, None);
+        let this = Month::of(today());
+        let (last, before) = (this.prev(), this.prev().prev());
+        let mut c = app.conn();
+        let post = |c: &mut aixin::db::DbConn, debit: String, credit: String, amount: i64, kind: Kind, day: chrono::NaiveDate| {
+            aixin::db::write_tx(c, |c| {
+                ledger::post(c, &Posting {
+                    debit: debit.clone(), credit: credit.clone(), amount, kind,
+                    ref_kind: "test".into(), ref_id: String::new(), memo: "test".into(), user_id: None,
+                    posted_on: day, idempotency_key: None, reverses: None,
+                })
+            })
+            .unwrap();
+        };
+        let acct = ledger::household_account;
+        post(&mut c, ledger::ISSUANCE.into(), acct(&a), 10, Kind::Adjustment, before.first_day());
+        post(&mut c, ledger::ISSUANCE.into(), acct(&b), 7, Kind::Adjustment, last.first_day());
+        post(&mut c, acct(&a), ledger::EXPIRY.into(), 2, Kind::Expiry, last.first_day());
+        post(&mut c, ledger::ISSUANCE.into(), acct(&a), 5, Kind::Adjustment, today());
+        // The openings of the city and each village in the given months.
+        let openings = |c: &mut aixin::db::DbConn, months: &[Month]| -> Vec<i64> {
+            [&city, &village, &village2]
+                .into_iter()
+                .flat_map(|area| months.iter().map(move |m| (area.clone(), *m)))
+                .map(|(area, m)| {
+                    let s = reports::monthly(c, TZ, &area, m).unwrap().unwrap();
+                    assert!(s.ok(), "{area} {m}: {:?}", s.mismatches);
+                    s.points.opening
+                })
+                .collect()
+        };
+        //                                                   city        village     village2
+        assert_eq!(openings(&mut c, &[before, last, this]), [0, 10, 15, 0, 10, 8, 0, 0, 7]);
+
+        // The two months before this one are closed: this month's opening
+        // starts from their closings, the same figures.
+        let console = Actor::console();
+        for m in [before, last] {
+            reports::close::close(&mut c, &console, &closer, m, today()).unwrap();
+        }
+        let kept: i64 = aixin::db::schema::village_closings::table.count().get_result(&mut c).unwrap();
+        assert_eq!(kept, 3, "the first village in both months, the second in the last");
+        assert_eq!(openings(&mut c, &[this]), [15, 8, 7]);
+        assert!(ledger::verify(&mut c).unwrap().ok());
+        // Points dated into an open month before the closed ones count in
+        // the closings after it.
+        post(&mut c, ledger::ISSUANCE.into(), acct(&b), 3, Kind::Adjustment, before.prev().first_day());
+        assert_eq!(openings(&mut c, &[this]), [18, 8, 10]);
+        assert!(ledger::verify(&mut c).unwrap().ok());
+
+        // A moves to the second village today: this month's openings stay.
+        drop(c);
+        let admin = app.admin().await;
+        let moved = admin
+            .submit(&format!("/households/{a}"), &[
+                ("head_name", "期初甲"), ("area_id", &village2), ("members", "3"), ("status", "registered"),
+            ])
+            .await;
+        assert_eq!(moved.status, 200, "{}", moved.body);
+        let mut c = app.conn();
+        assert_eq!(openings(&mut c, &[this]), [18, 8, 10]);
+        let s = reports::monthly(&mut c, TZ, &village, this).unwrap().unwrap();
+        assert_eq!((s.points.moved, s.points.closing), (-13, 0));
+        assert!(ledger::verify(&mut c).unwrap().ok());
+
+        // A closing kept wrong is named (month, table, village), the summary
+        // warns, and the rebuild makes it again.
+        diesel::sql_query(format!("UPDATE village_closings SET points = points + 4 WHERE area_id = '{village2}' AND month = '{last}'"))
+            .execute(&mut c)
+            .unwrap();
+        let report = ledger::verify(&mut c).unwrap();
+        assert_eq!(report.totals_mismatches, [(last.to_string(), format!("village_closings village {village2}"), 14, 10)]);
+        assert!(!reports::monthly(&mut c, TZ, &city, this).unwrap().unwrap().ok(), "the summary warns");
+        aixin::db::write_tx(&mut c, |c| ledger::totals::rebuild(c, TZ)).unwrap();
+        assert!(ledger::verify(&mut c).unwrap().ok());
+        assert_eq!(openings(&mut c, &[this])[0], 18);
+
+        // Reopened, a month's closings are forgotten: the opening is summed
+        // from the closing before it, the same.
+        reports::close::reopen(&mut c, &console, last, "补录").unwrap();
+        use aixin::db::schema::village_closings as vc;
+        let kept: i64 = vc::table.filter(vc::month.eq(last.to_string())).count().get_result(&mut c).unwrap();
+        assert_eq!(kept, 0);
+        assert_eq!(openings(&mut c, &[this])[0], 18);
+        assert!(ledger::verify(&mut c).unwrap().ok());
+    }
+}
