@@ -815,6 +815,7 @@ fn raw_redemption(
         .execute(c)?;
     // The summary's running totals of goods and redemptions, as the app's.
     aixin::ledger::redemption_totals::record(c, &redemption_id)?;
+    aixin::ledger::redeemer_totals::record(c, household, now.date())?;
     Ok(())
 }
 

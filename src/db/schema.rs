@@ -517,6 +517,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     month_closes,
     point_month_totals,
     household_months,
+    redeemer_months,
+    village_closings,
     stock_month_totals,
     redemption_month_totals,
     report_snapshots,
@@ -636,6 +638,27 @@ diesel::table! {
         month -> Text,
         household_id -> Text,
         area_id -> Text,
+    }
+}
+
+diesel::table! {
+    /// Each village's points balance at the end of each closed month
+    /// (`ledger::totals::keep_closings`).
+    village_closings (area_id, month) {
+        area_id -> Text,
+        month -> Text,
+        points -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Per household and month, its redemptions of the month still standing
+    /// (`ledger::redeemer_totals`).
+    redeemer_months (month, household_id) {
+        month -> Text,
+        household_id -> Text,
+        area_id -> Text,
+        standing -> BigInt,
     }
 }
 

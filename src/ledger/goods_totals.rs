@@ -14,6 +14,7 @@ use diesel::QueryableByName;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
+use super::kept::{self, Difference};
 use crate::db::{self, Bind, DbConn};
 use crate::domain::{ItemId, StoreId};
 
@@ -121,17 +122,14 @@ struct Row {
 
 type Key = (String, String, String, String, i64);
 
-fn keyed(rows: Vec<Row>) -> HashMap<Key, (i64, i64)> {
-    let mut out: HashMap<Key, (i64, i64)> = HashMap::new();
-    for r in rows {
-        let v = out
-            .entry((r.month, r.store_id, r.item_id, r.kind, r.direction))
-            .or_default();
-        v.0 += r.quantity;
-        v.1 += r.movements;
-    }
-    out.retain(|_, v| *v != (0, 0));
-    out
+/// Units and movements by (month, store, item, kind, direction).
+fn keyed(rows: Vec<Row>) -> HashMap<Key, [i64; 2]> {
+    kept::keyed(rows, |r| {
+        (
+            (r.month, r.store_id, r.item_id, r.kind, r.direction),
+            [r.quantity, r.movements],
+        )
+    })
 }
 
 /// Compare the totals with the movements: each (month, what, units in the
@@ -148,30 +146,21 @@ pub fn compare(conn: &mut DbConn) -> QueryResult<Vec<(String, String, i64, i64)>
     )?);
     let [to, from] = from_movements(conn);
     let made = keyed(db::load(conn, &format!("{to} UNION ALL {from}"), &[])?);
-    let mut keys: Vec<&Key> = kept.keys().chain(made.keys()).collect();
-    keys.sort();
-    keys.dedup();
-    Ok(keys
+    Ok(kept::differences(&kept, &made)
         .into_iter()
-        .filter_map(|k| {
-            let (a, b) = (
-                kept.get(k).copied().unwrap_or_default(),
-                made.get(k).copied().unwrap_or_default(),
-            );
-            (a != b).then(|| {
-                (
-                    k.0.clone(),
-                    format!(
-                        "{TABLE} store {} item {} {} {}",
-                        k.1,
-                        k.2,
-                        k.3,
-                        if k.4 > 0 { "in" } else { "out" }
-                    ),
-                    a.0,
-                    b.0,
-                )
-            })
+        .map(|Difference { key: k, kept, made }| {
+            (
+                k.0,
+                format!(
+                    "{TABLE} store {} item {} {} {}",
+                    k.1,
+                    k.2,
+                    k.3,
+                    if k.4 > 0 { "in" } else { "out" }
+                ),
+                kept[0],
+                made[0],
+            )
         })
         .collect())
 }

@@ -7,6 +7,8 @@
 pub mod chain;
 pub mod closed;
 pub mod goods_totals;
+mod kept;
+pub mod redeemer_totals;
 pub mod redemption_totals;
 mod statement;
 pub mod totals;
@@ -502,6 +504,12 @@ pub fn verify(conn: &mut DbConn) -> QueryResult<VerifyReport> {
     report
         .totals_mismatches
         .extend(redemption_totals::compare(conn)?);
+    report
+        .totals_mismatches
+        .extend(redeemer_totals::compare(conn)?);
+    report
+        .totals_mismatches
+        .extend(totals::compare_closings(conn)?);
     let cached: Vec<(String, i64)> = point_balances::table
         .select((point_balances::account, point_balances::balance))
         .load(conn)?;

@@ -15,6 +15,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
 use super::goods_totals::month_sql;
+use super::kept::{self, Difference};
 use crate::db::{self, Bind, DbConn};
 
 /// The table, as `verify` names it in a disagreement.
@@ -140,18 +141,14 @@ struct Row {
 
 type Key = (String, String, String, String, String);
 
-fn keyed(rows: Vec<Row>) -> HashMap<Key, (i64, i64, i64)> {
-    let mut out: HashMap<Key, (i64, i64, i64)> = HashMap::new();
-    for r in rows {
-        let v = out
-            .entry((r.month, r.area_id, r.store_id, r.item_id, r.item_name))
-            .or_default();
-        v.0 += r.redemptions;
-        v.1 += r.quantity;
-        v.2 += r.points;
-    }
-    out.retain(|_, v| *v != (0, 0, 0));
-    out
+/// Redemptions, units and points by (month, village, store, item, name).
+fn keyed(rows: Vec<Row>) -> HashMap<Key, [i64; 3]> {
+    kept::keyed(rows, |r| {
+        (
+            (r.month, r.area_id, r.store_id, r.item_id, r.item_name),
+            [r.redemptions, r.quantity, r.points],
+        )
+    })
 }
 
 /// Compare the totals with the redemptions: each (month, what, points in
@@ -168,29 +165,20 @@ pub fn compare(conn: &mut DbConn) -> QueryResult<Vec<(String, String, i64, i64)>
     )?);
     let [stores, items] = from_redemptions(conn, "1 = 1", "h.area_id", 1);
     let made = keyed(db::load(conn, &format!("{stores} UNION ALL {items}"), &[])?);
-    let mut keys: Vec<&Key> = kept.keys().chain(made.keys()).collect();
-    keys.sort();
-    keys.dedup();
-    Ok(keys
+    Ok(kept::differences(&kept, &made)
         .into_iter()
-        .filter_map(|k| {
-            let (a, b) = (
-                kept.get(k).copied().unwrap_or_default(),
-                made.get(k).copied().unwrap_or_default(),
-            );
-            (a != b).then(|| {
-                let what = if k.3.is_empty() {
-                    format!("store {}", k.2)
-                } else {
-                    format!("item {}", k.3)
-                };
-                (
-                    k.0.clone(),
-                    format!("{TABLE} village {} {what}", k.1),
-                    a.2,
-                    b.2,
-                )
-            })
+        .map(|Difference { key: k, kept, made }| {
+            let what = if k.3.is_empty() {
+                format!("store {}", k.2)
+            } else {
+                format!("item {}", k.3)
+            };
+            (
+                k.0,
+                format!("{TABLE} village {} {what}", k.1),
+                kept[2],
+                made[2],
+            )
         })
         .collect())
 }

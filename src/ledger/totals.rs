@@ -28,8 +28,18 @@ pub const FIRST_TIME: &str = "first_time";
 pub const PROPOSED: &str = "proposed";
 pub const APPROVED: &str = "approved";
 pub const REJECTED: &str = "rejected";
+/// Counter with no points: households with a redemption of the month still
+/// standing (`redeemer_totals`).
+pub const REDEEMER: &str = "redeemer";
 /// The kinds that count things rather than points.
-pub const COUNTERS: [&str; 5] = [PARTICIPANT, FIRST_TIME, PROPOSED, APPROVED, REJECTED];
+pub const COUNTERS: [&str; 6] = [
+    PARTICIPANT,
+    FIRST_TIME,
+    PROPOSED,
+    APPROVED,
+    REJECTED,
+    REDEEMER,
+];
 
 /// "2026-11" for a day in November 2026.
 pub fn month_key(day: NaiveDate) -> String {
@@ -108,7 +118,12 @@ fn count_participant(
     }
 }
 
-fn add(
+/// Add `signed` points and `entries` to a village's month under a kind (and
+/// category): one upsert; and, for points dated into an open month before
+/// a closed one (rare: the month read is usually the current one, after
+/// every close), to the village's closings of the closed months from it on
+/// (`keep_closings`), which nothing else changes.
+pub(super) fn add(
     conn: &mut DbConn,
     month: &str,
     area_id: &str,
@@ -134,7 +149,97 @@ fn add(
             Bind::Int(entries),
         ],
     )?;
+    if signed != 0 {
+        db::execute(
+            conn,
+            "INSERT INTO village_closings (area_id, month, points)
+             SELECT $1, c.month, CAST($2 AS BIGINT) FROM month_closes c WHERE c.month >= $3
+             ON CONFLICT (area_id, month)
+             DO UPDATE SET points = village_closings.points + excluded.points",
+            &[
+                Bind::Text(area_id.to_string()),
+                Bind::Int(signed),
+                Bind::Text(month.to_string()),
+            ],
+        )?;
+    }
     Ok(())
+}
+
+/// Each village's balance at the end of every closed month: the sum of its
+/// months up to and including it.
+const CLOSINGS: &str = "SELECT t.area_id AS area_id, c.month AS month,
+                               CAST(SUM(t.points) AS BIGINT) AS points
+                          FROM month_closes c JOIN point_month_totals t ON t.month <= c.month
+                         GROUP BY t.area_id, c.month";
+
+/// Keep each village's balance at the end of `month`, which is being
+/// closed, so that the opening of a later month is this plus the months
+/// between (`reports`). Written once per close, inside its transaction
+/// (which holds the ledgers, so no posting runs meanwhile): no posting
+/// writes these rows, except one dated into an open month before a closed
+/// one (`add`).
+///
+/// Errors: the database's.
+pub fn keep_closings(conn: &mut DbConn, month: Month) -> QueryResult<()> {
+    forget_closings(conn, month)?;
+    db::execute(
+        conn,
+        "INSERT INTO village_closings (area_id, month, points)
+         SELECT area_id, $1, CAST(SUM(points) AS BIGINT) FROM point_month_totals
+          WHERE month <= $1 GROUP BY area_id",
+        &[Bind::Text(month.to_string())],
+    )?;
+    Ok(())
+}
+
+/// Forget the villages' closings of a month that is reopened.
+///
+/// Errors: the database's.
+pub fn forget_closings(conn: &mut DbConn, month: Month) -> QueryResult<()> {
+    db::execute(
+        conn,
+        "DELETE FROM village_closings WHERE month = $1",
+        &[Bind::Text(month.to_string())],
+    )?;
+    Ok(())
+}
+
+#[derive(diesel::QueryableByName)]
+struct Closing {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    area_id: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    month: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    points: i64,
+}
+
+/// Compare the villages' kept closings with the sums of their months:
+/// each (month, what, kept, summed) that differs, `what` naming the table
+/// and the village.
+///
+/// Errors: the database's.
+pub(crate) fn compare_closings(conn: &mut DbConn) -> QueryResult<Vec<(String, String, i64, i64)>> {
+    let by_key =
+        |rows: Vec<Closing>| super::kept::keyed(rows, |r| ((r.month, r.area_id), r.points));
+    let kept = by_key(db::load(
+        conn,
+        "SELECT area_id, month, points FROM village_closings",
+        &[],
+    )?);
+    let summed = by_key(db::load(conn, CLOSINGS, &[])?);
+    Ok(super::kept::differences(&kept, &summed)
+        .into_iter()
+        .map(|d| {
+            (
+                d.key.0,
+                format!("village_closings village {}", d.key.1),
+                d.kept,
+                d.made,
+            )
+        })
+        .collect())
 }
 
 /// Count an award as proposed, approved or rejected (`by` -1 takes one
@@ -164,8 +269,9 @@ fn village_of(conn: &mut DbConn, household_id: &str) -> QueryResult<Option<Strin
 
 /// A household moved from one village to another on `day`: its balance
 /// moves with it, and so do its redemptions' totals
-/// (`redemption_totals::shift`). Call inside the transaction that changes
-/// its area.
+/// (`redemption_totals::shift`) and the months it counts as having
+/// redeemed in (`redeemer_totals::shift`). Call inside the transaction that
+/// changes its area.
 pub fn record_move(
     conn: &mut DbConn,
     household_id: &str,
@@ -177,6 +283,7 @@ pub fn record_move(
         return Ok(());
     }
     super::redemption_totals::shift(conn, household_id, from_area, to_area)?;
+    super::redeemer_totals::shift(conn, household_id, to_area)?;
     let balance = super::balance(conn, &super::household_account(household_id))?;
     if balance == 0 {
         return Ok(());
@@ -225,8 +332,9 @@ pub(crate) fn compare(
         .collect())
 }
 
-/// Make the totals again from the entries (and the goods and redemption
-/// totals from the movements and redemptions), for whoever wrote entries in bulk
+/// Make the totals again from the entries (with the villages' closings of
+/// the closed months, and the goods, redemption and redeemer totals from
+/// the movements and redemptions), for whoever wrote entries in bulk
 /// without posting them one by one (households in the village they are in
 /// now; months cut in the scheme's time zone). Inside the caller's
 /// transaction.
@@ -261,6 +369,11 @@ pub fn rebuild(conn: &mut DbConn, tz: Tz) -> QueryResult<()> {
             "INSERT INTO point_month_totals (month, area_id, kind, category_id, points, entries)
              SELECT month, area_id, '{PARTICIPANT}', '', 0, COUNT(*) FROM household_months GROUP BY month, area_id"
         ),
+        "DELETE FROM village_closings".to_string(),
+        format!(
+            "INSERT INTO village_closings (area_id, month, points)
+             SELECT area_id, month, points FROM ({CLOSINGS}) x"
+        ),
         format!(
             "INSERT INTO point_month_totals (month, area_id, kind, category_id, points, entries)
              SELECT hm.month, hm.area_id, '{FIRST_TIME}', '', 0, COUNT(*)
@@ -275,7 +388,8 @@ pub fn rebuild(conn: &mut DbConn, tz: Tz) -> QueryResult<()> {
     count_awards(conn, tz)?;
     // The summary's other running totals.
     super::goods_totals::rebuild(conn)?;
-    super::redemption_totals::rebuild(conn)
+    super::redemption_totals::rebuild(conn)?;
+    super::redeemer_totals::rebuild(conn)
 }
 
 /// The award counters from the awards themselves, one month at a time.

@@ -590,6 +590,7 @@ pub fn redeem(
                 .execute(c)?;
         }
         ledger::redemption_totals::record(c, &id)?;
+        ledger::redeemer_totals::record(c, &household.household.id, entry.posted_on)?;
         audit::record(
             c,
             ctx,
@@ -749,6 +750,7 @@ pub fn void(
             ctx.user_id.clone(),
             today,
         )?;
+        ledger::redeemer_totals::void(c, &r.household_id, entry.posted_on, today)?;
         for l in &lines {
             let item = goods::find(c, &l.item_id)?.ok_or(RedeemError::NotFound)?;
             let quantity = Quantity::new(l.quantity).ok_or(RedeemError::NotFound)?;

@@ -95,6 +95,7 @@ pub fn close(
             return Err(already_closed().into());
         }
         inserted?;
+        crate::ledger::totals::keep_closings(c, month)?;
         // The close holds for every area: the line says so, with its month.
         audit::record(
             c,
@@ -136,6 +137,7 @@ pub fn reopen(
             .into());
         }
         super::snapshot::forget(c, month)?;
+        crate::ledger::totals::forget_closings(c, month)?;
         audit::record(
             c,
             ctx,

@@ -26,6 +26,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
 use crate::db::{self, DbConn};
+use crate::ledger::totals::REDEEMER;
 
 pub use crate::time::Month;
 
@@ -200,8 +201,15 @@ fn compute(conn: &mut DbConn, tz: Tz, area_id: &str, month: Month) -> QueryResul
     let households = households::section(conn, tz, &area, &prefix, month, &totals)?;
     // Redemptions by households of the area: made in the month, less the
     // voids made in it (a void in a later month counts in that month, and
-    // does not change the month that is over).
-    let redemptions = redemptions::area_section(conn, &prefix, month, start_utc, end_utc)?;
+    // does not change the month that is over); the households whose
+    // redemptions of the month stood at its end, from the villages' counters.
+    let redemptions = redemptions::area_section(
+        conn,
+        &prefix,
+        month,
+        (start_utc, end_utc),
+        totals.counter(REDEEMER),
+    )?;
     let breakdown = totals.breakdown(conn, &area.id)?;
     let after = totals.after();
     let goods = goods::lines(conn, AREA_FILTER, &prefix, month, start_utc, end_utc)?;

@@ -95,6 +95,17 @@ impl Totals {
         prefix: &str,
         month: Month,
     ) -> QueryResult<Totals> {
+        // The opening: from the villages' closings of the latest month
+        // closed before this one, if any, plus the months between (a few
+        // rows per village); else the sum of every earlier month.
+        let closed: Option<String> = {
+            use crate::db::schema::month_closes;
+            use diesel::dsl::max;
+            month_closes::table
+                .filter(month_closes::month.lt(month.to_string()))
+                .select(max(month_closes::month))
+                .first(conn)?
+        };
         // In and after the month by kind; before it, only the sum (the
         // opening balance).
         let mut rows: Vec<TotalRow> = load(
@@ -108,10 +119,19 @@ impl Totals {
              UNION ALL
              SELECT t.area_id, '', '', CAST(0 AS BIGINT), CAST(SUM(t.points) AS BIGINT), CAST(0 AS BIGINT)
                FROM point_month_totals t
-              WHERE t.month < $2 AND t.points <> 0
+              WHERE t.month < $2 AND t.month > $3 AND t.points <> 0
                 AND t.area_id IN (SELECT a.id FROM areas a WHERE a.path LIKE $1)
-              GROUP BY t.area_id",
-            &[Bind::Text(prefix.to_string()), Bind::Text(month.to_string())],
+              GROUP BY t.area_id
+             UNION ALL
+             SELECT k.area_id, '', '', CAST(0 AS BIGINT), k.points, CAST(0 AS BIGINT)
+               FROM village_closings k
+              WHERE k.month = $3 AND k.points <> 0
+                AND k.area_id IN (SELECT a.id FROM areas a WHERE a.path LIKE $1)",
+            &[
+                Bind::Text(prefix.to_string()),
+                Bind::Text(month.to_string()),
+                Bind::Text(closed.unwrap_or_default()),
+            ],
         )?;
         // Each row under its village's path, for the roll-up.
         let paths: HashMap<String, String> = crate::areas::subtree(conn, path)?

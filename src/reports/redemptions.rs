@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDateTime;
 
-use super::{Bind, Month, NamedRow, TwoNums, load, utc};
+use super::{Bind, Month, NamedRow, load, utc};
 use crate::db::DbConn;
 
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -136,14 +136,16 @@ struct Share {
 /// `section`: the redemptions made in the month from the running totals of
 /// the area's villages (`ledger::redemption_totals`, UTC months, with the
 /// hours between read from the redemptions: `utc::pieces`), less the
-/// month's voids (read from the redemptions: few, and indexed); the
-/// households from the month's redemptions.
+/// month's voids (read from the redemptions: few, and indexed).
+/// `households` is the number of the area's households with a redemption
+/// of the month standing at its end, which the caller reads from the
+/// villages' counters (`ledger::redeemer_totals`).
 pub(super) fn area_section(
     conn: &mut DbConn,
     prefix: &str,
     month: Month,
-    start_utc: NaiveDateTime,
-    end_utc: NaiveDateTime,
+    (start_utc, end_utc): (NaiveDateTime, NaiveDateTime),
+    households: i64,
 ) -> QueryResult<RedemptionsSection> {
     let mut shares: Vec<Share> = load(
         conn,
@@ -209,18 +211,8 @@ pub(super) fn area_section(
         ),
         &binds,
     )?);
-    let households: Vec<TwoNums> = load(
-        conn,
-        &format!(
-            "SELECT COUNT(DISTINCT r.household_id) AS a
-               {of_area} AND r.created_at >= $2 AND r.created_at < $3
-                AND (r.voided_at IS NULL OR r.voided_at >= $3)"
-        ),
-        &binds,
-    )?;
-
     let mut section = RedemptionsSection {
-        households: households.first().map(|h| h.a).unwrap_or(0),
+        households,
         ..RedemptionsSection::default()
     };
     let mut stores: BTreeMap<String, (i64, i64)> = BTreeMap::new();

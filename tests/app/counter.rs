@@ -34,6 +34,18 @@ pub(crate) fn card_of(app: &TestApp, household: &str) -> String {
 
 /// One redemption of one unit, straight through the domain (for fixtures).
 pub fn redeem_for_test(app: &TestApp, store: &str, household: &str, item: &str) -> String {
+    redeem_on_day(app, store, household, item, today())
+}
+
+/// One redemption of one unit whose postings are dated `day` (the day the
+/// counter believes it is).
+pub fn redeem_on_day(
+    app: &TestApp,
+    store: &str,
+    household: &str,
+    item: &str,
+    day: chrono::NaiveDate,
+) -> String {
     fund(app, household, 1000);
     let card = card_of(app, household);
     let (r, _) = rd::redeem(
@@ -50,7 +62,7 @@ pub fn redeem_for_test(app: &TestApp, store: &str, household: &str, item: &str) 
             household_id: None,
             expected_total: None,
         },
-        today(),
+        day,
     )
     .expect("redeem");
     r.id
@@ -455,11 +467,12 @@ app_test! {
         use aixin::reports::{self, Month};
         let tz = chrono_tz::Asia::Shanghai;
         let k = setup(&app, 5, 5);
-        let r = redeem_for_test(&app, &k.store, &k.household, &k.rice);
-        // Made on a day of last month, at ten in the morning there.
+        // Made on a day of last month (its postings dated then), at ten in
+        // the morning there.
         let this_month = Month::of(today());
         let last_month = this_month.prev();
         let then = last_month.first_day() + chrono::Duration::days(9);
+        let r = redeem_on_day(&app, &k.store, &k.household, &k.rice, then);
         let at = aixin::time::local_day_start_utc(then, tz) + chrono::Duration::hours(10);
         diesel::update(redemptions::table.find(&r))
             .set(redemptions::created_at.eq(at))
