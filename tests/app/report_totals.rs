@@ -229,14 +229,15 @@ app_test! {
                     let (app, barrier, card, store, goods) = (&app, &barrier, &card, &store, &goods);
                     s.spawn(move || {
                         let mut c = app.conn();
+                        let store = crate::helpers::sid(store);
                         barrier.wait();
                         aixin::redemptions::redeem(
                             &mut c,
                             &Actor::console(),
                             &aixin::redemptions::RedeemRequest {
-                                store_id: store,
+                                store_id: &store,
                                 card,
-                                lines: &[aixin::redemptions::WantLine { item_id: goods.items[i].clone(), quantity: 1 }],
+                                lines: &[aixin::redemptions::WantLine { item_id: crate::helpers::iid(&goods.items[i]), quantity: 1 }],
                                 key: &uuid::Uuid::new_v4().to_string(),
                                 household_id: None,
                                 expected_total: None,
