@@ -23,10 +23,41 @@ pub fn csv(headers: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
     out
 }
 
+/// A one-sheet workbook: headers in bold, then the rows, plain numbers
+/// written as numbers (see [`write_cell`]).
 pub fn xlsx(
     sheet_name: &str,
     headers: &[&str],
     rows: &[Vec<String>],
+) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    one_sheet(sheet_name, headers, rows, Cells::Read)
+}
+
+/// A one-sheet workbook whose every cell is text exactly as typed: rows
+/// that are to be mended and loaded again (an import's refused rows), where
+/// a phone such as 13912345678 must stay text rather than become a number.
+pub fn xlsx_as_typed(
+    sheet_name: &str,
+    headers: &[&str],
+    rows: &[Vec<String>],
+) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    one_sheet(sheet_name, headers, rows, Cells::AsTyped)
+}
+
+/// How a workbook's cells are written.
+#[derive(Clone, Copy, PartialEq)]
+enum Cells {
+    /// Plain numbers as numbers, the rest as text.
+    Read,
+    /// Everything as text.
+    AsTyped,
+}
+
+fn one_sheet(
+    sheet_name: &str,
+    headers: &[&str],
+    rows: &[Vec<String>],
+    cells: Cells,
 ) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     let mut wb = rust_xlsxwriter::Workbook::new();
     let sheet = wb.add_worksheet();
@@ -37,7 +68,14 @@ pub fn xlsx(
     }
     for (i, r) in rows.iter().enumerate() {
         for (c, v) in r.iter().enumerate() {
-            write_cell(sheet, i as u32 + 1, c as u16, v)?;
+            let (row, col) = (i as u32 + 1, c as u16);
+            match cells {
+                Cells::Read => write_cell(sheet, row, col, v)?,
+                Cells::AsTyped if v.is_empty() => {}
+                Cells::AsTyped => {
+                    sheet.write_string(row, col, v)?;
+                }
+            }
         }
     }
     let headers: Vec<String> = headers.iter().map(|h| h.to_string()).collect();

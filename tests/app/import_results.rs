@@ -68,6 +68,9 @@ app_test! {
         let sheet = wb.sheet_names()[0].clone();
         let range = wb.worksheet_range(&sheet).unwrap();
         assert!(matches!(range.get_value((1, 1)), Some(Data::String(s)) if *s == poor_id), "{:?}", range.get_value((1, 1)));
+        // So does every other cell: a phone is not a number to be spoiled either.
+        assert!(matches!(range.get_value((1, 2)), Some(Data::String(s)) if s == "13800138009"), "{:?}", range.get_value((1, 2)));
+        assert!(matches!(range.get_value((1, 5)), Some(Data::String(s)) if s == "4"), "{:?}", range.get_value((1, 5)));
         // Kept encrypted.
         let job_id = job.rsplit('/').next().unwrap().to_string();
         let stored: Vec<u8> = import_jobs::table.find(&job_id).select(import_jobs::refused_rows).first(&mut app.conn()).unwrap();

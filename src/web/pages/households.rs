@@ -1254,7 +1254,7 @@ async fn import_refused(
         crate::web::export::name_part(crate::i18n::t(lang, "households.refused_file"))
     );
     let body = if ext == "xlsx" {
-        crate::web::export::xlsx(
+        crate::web::export::xlsx_as_typed(
             crate::i18n::t(lang, "households.refused_file"),
             &headers,
             &table,
