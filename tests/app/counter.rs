@@ -868,3 +868,35 @@ app_test! {
         assert_eq!(crate::stock::on_hand(&app, &k.store, &k.soap), 8);
     }
 }
+
+app_test! {
+    /// A clerk's basket names the clerk's own store: a form naming another
+    /// store (forged, or left open from before the clerk was moved) is
+    /// refused, and nothing is redeemed at either store.
+    async fn a_clerks_basket_naming_another_store_is_refused(app) {
+        let k = setup(&app, 10, 10);
+        fund(&app, &k.household, 100);
+        let [_, _, town, _] = app.area_chain("别处");
+        let other = app.store("别处超市", &town);
+        let clerk = app.client();
+        clerk.login("clerk", PASSWORD).await;
+        let page = clerk.get(&format!("/counter?card={}", k.card)).await;
+        let page = post_basket(&clerk, &basket_fields(&page, &[("entry", "6901234500011")])).await;
+        page.assert_contains("大米5kg");
+        let mut forged = basket_fields(&page, &[("confirm", "1")]);
+        for (name, value) in forged.iter_mut() {
+            if name == "store_id" {
+                *value = other.clone();
+            }
+        }
+        let refused = post_basket(&clerk, &forged).await;
+        assert_eq!(refused.status, 403, "{}", refused.body);
+        assert_eq!(balance(&app, &k.household), 100);
+        let n: i64 = redemptions::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(n, 0);
+        // The same form naming the clerk's store goes through.
+        let done = post_basket(&clerk, &basket_fields(&page, &[("confirm", "1")])).await;
+        assert_eq!(done.status, 303, "{}", done.body);
+        assert_eq!(balance(&app, &k.household), 55);
+    }
+}

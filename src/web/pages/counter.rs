@@ -476,7 +476,16 @@ pub async fn basket_action(
     // The basket's lines repeat; any other field sent twice leaves the
     // basket as it was, said beside it.
     let twice = SentTwice::among(&form, &["line"]);
-    let store = counter_store(&state, &user, Action::Redeem, &field(&form, "store_id")).await?;
+    // A clerk's form names the clerk's own store: one naming another (a page
+    // left open when the clerk was moved, or a forged form) does nothing.
+    let posted_store = field(&form, "store_id");
+    if let Scope::Store { id } = &user.scope
+        && !posted_store.is_empty()
+        && posted_store != id.to_string()
+    {
+        return Err(AppError::Forbidden);
+    }
+    let store = counter_store(&state, &user, Action::Redeem, &posted_store).await?;
     let lang = lang_of(&req);
     let card = field(&form, "card");
     let mut key = field(&form, "key");
