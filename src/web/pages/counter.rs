@@ -481,7 +481,7 @@ pub async fn basket_action(
     let posted_store = field(&form, "store_id");
     if let Scope::Store { id } = &user.scope
         && !posted_store.is_empty()
-        && posted_store != id.to_string()
+        && posted_store != *id
     {
         return Err(AppError::Forbidden);
     }
