@@ -210,10 +210,16 @@ pub struct CsrfForm<T>(pub T, pub SentTwice);
 
 /// The fields of one form sent more than once that take one value each
 /// (none, usually): a field error naming each (the first carries the
-/// others), beside its field (`field.<name>`, or `field.<name>` without
-/// its `_id`) where the catalogue has such a label.
+/// others), beside its field. A field's label is the one its form gives
+/// ([`SentTwice::labelled`]), else `field.<name>` (or `field.<name>`
+/// without its `_id`) where the catalogue has such a label; a hidden
+/// field the page fills in itself (`version`, `key`) is said in the
+/// form's summary as a page to reload; any other is named as sent.
 #[derive(Debug, Clone, Default)]
-pub struct SentTwice(Option<crate::domain::FieldError>);
+pub struct SentTwice {
+    names: Vec<String>,
+    labels: Vec<(&'static str, &'static str)>,
+}
 
 impl SentTwice {
     /// The fields of a form read as name-value pairs (`pairs`) sent more
@@ -234,19 +240,31 @@ impl SentTwice {
     }
 
     fn of<'a>(names: impl IntoIterator<Item = &'a str>) -> SentTwice {
-        let mut checks = crate::domain::FieldChecks::new();
-        for name in names {
-            checks.push(sent_twice_error(name));
+        SentTwice {
+            names: names.into_iter().map(str::to_string).collect(),
+            labels: Vec::new(),
         }
-        SentTwice(checks.finish().err())
+    }
+
+    /// The same, with the form's own labels: pairs of a field's name and
+    /// the label key (`field.*`) its error span on the form uses.
+    pub fn labelled(mut self, labels: &[(&'static str, &'static str)]) -> SentTwice {
+        self.labels.extend_from_slice(labels);
+        self
     }
 
     /// `Err` naming every field sent twice; `Ok` when each came once.
     pub fn check(&self) -> Result<(), crate::domain::FieldError> {
-        match &self.0 {
-            Some(e) => Err(e.clone()),
-            None => Ok(()),
+        let mut checks = crate::domain::FieldChecks::new();
+        for name in &self.names {
+            let given = self
+                .labels
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, label)| *label);
+            checks.push(sent_twice_error(name, given));
         }
+        checks.finish()
     }
 
     /// [`web::run`](super::run) for a form whose fields each came once;
@@ -261,14 +279,20 @@ impl SentTwice {
     }
 }
 
-/// "Sent twice", beside the field's label when it has one.
-fn sent_twice_error(name: &str) -> crate::domain::FieldError {
-    let label = crate::i18n::catalogue_key(&format!("field.{name}")).or_else(|| {
-        name.strip_suffix("_id")
-            .and_then(|n| crate::i18n::catalogue_key(&format!("field.{n}")))
+/// "Sent twice", beside the field's label (`label`, the form's own, or
+/// the catalogue's) when it has one; a hidden field is a page to reload.
+fn sent_twice_error(name: &str, label: Option<&'static str>) -> crate::domain::FieldError {
+    let label = label.or_else(|| {
+        crate::i18n::catalogue_key(&format!("field.{name}")).or_else(|| {
+            name.strip_suffix("_id")
+                .and_then(|n| crate::i18n::catalogue_key(&format!("field.{n}")))
+        })
     });
     match label {
         Some(field) => crate::domain::FieldError::new(field, "error.sent_twice"),
+        None if matches!(name, "version" | "key") => {
+            crate::domain::FieldError::new("auth.form_field", "error.reload_page")
+        }
         None => crate::domain::FieldError::new("auth.form_field", "auth.sent_twice_in")
             .arg("field", name.chars().take(40).collect::<String>()),
     }
@@ -476,6 +500,25 @@ impl<'de> serde::Deserializer<'de> for Probe<'_> {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
         bytes byte_buf unit unit_struct newtype_struct seq tuple
         tuple_struct map struct enum identifier
+    }
+}
+
+/// A page's filter read from its query string, each field it reads once
+/// taking its first value, with the fields that came more than once
+/// ([`SentTwice`]): the page refuses those like a filter value that does
+/// not read, its filter form holding what was typed and the message beside
+/// the field (422). A query that cannot be read otherwise is a malformed
+/// request (400).
+pub struct Filter<T>(pub T, pub SentTwice);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Filter<T> {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(
+            read_once::<T>(req.query_string().as_bytes()).map(|(q, twice)| Filter(q, twice)),
+        )
     }
 }
 

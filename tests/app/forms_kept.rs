@@ -537,3 +537,177 @@ app_test! {
         page.assert_contains(r#"value="2026-13""#);
     }
 }
+
+app_test! {
+    /// A form of buttons and hidden fields refused (a field sent twice, a
+    /// value no button sends) is the page again with the message (422),
+    /// and nothing is done: the review queue (a row's version, the area, a
+    /// button), a store's open/close, a household's new card and revealing
+    /// a household's ID number or phone.
+    async fn a_refused_button_form_is_its_page_again_and_does_nothing(app) {
+        use aixin::db::schema::{awards, points_cards};
+        use aixin::points::awards as aw;
+        let [_, _, town, village] = app.area_chain("按钮");
+        let off = app.user("an-off", Role::Official, Some(&village), None);
+        app.user("an-rev", Role::Reviewer, Some(&village), None);
+        let h = app.household("按钮户", &village);
+        app.rule("W6", "志愿服务", 5, None);
+        let day = aixin::time::today(chrono_tz::Asia::Shanghai);
+        let official = crate::helpers::Who { user_id: off, role: Role::Official, scope: aixin::auth::Scope::All };
+        let p = aw::parse_proposal("W6", &day.to_string(), "", day).unwrap();
+        let award = aw::propose(&mut app.conn(), &official.actor(&aixin::auth::Actor::console()), &crate::helpers::hid(&h), &p, "an1", day)
+            .unwrap()
+            .id
+            .to_string();
+        let reviewer = app.client();
+        reviewer.login("an-rev", PASSWORD).await;
+        let v = format!("v:{award}");
+        for form in [
+            vec![("approve_one", award.as_str()), (v.as_str(), "1"), (v.as_str(), "2")],
+            vec![("approve_one", award.as_str()), ("approve_one", award.as_str()), (v.as_str(), "1")],
+            vec![("decision", "approve"), ("id", award.as_str()), (v.as_str(), "1"), ("area_id", village.as_str()), ("area_id", town.as_str())],
+        ] {
+            let page = reviewer.post("/review", &form).await;
+            assert_eq!(page.status, 422, "{form:?}: {}", page.body);
+            page.assert_contains(r#"id="form-errors""#);
+            page.assert_contains("填写了两次");
+            if form.contains(&("id", award.as_str())) {
+                page.assert_contains(&format!(r#"value="{award}" aria-label="按钮户" checked"#));
+            }
+        }
+        let pending: i64 = awards::table.filter(awards::status.eq("pending")).count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(pending, 1, "nothing was decided");
+
+        let admin = app.admin().await;
+        let store = app.store("按钮超市", &town);
+        let action = format!("/stores/{store}/active");
+        for (form, says) in [
+            (vec![("active", "0"), ("active", "1")], "填写了两次"),
+            (vec![("active", "2")], "状态：请从列表中选择一项"),
+        ] {
+            let page = admin.post(&action, &form).await;
+            assert_eq!(page.status, 422, "{form:?}: {}", page.body);
+            page.assert_contains(r#"id="form-errors""#);
+            page.assert_contains(says);
+            page.assert_contains(&format!(r#"action="{action}""#));
+        }
+        let active: bool = stores::table.find(&store).select(stores::active).first(&mut app.conn()).unwrap();
+        assert!(active, "the store is open as it was");
+
+        let cards = || points_cards::table.filter(points_cards::household_id.eq(&h)).count().get_result::<i64>(&mut app.conn()).unwrap();
+        let before = cards();
+        let card: String = points_cards::table.filter(points_cards::household_id.eq(&h)).select(points_cards::card_no).first(&mut app.conn()).unwrap();
+        let page = admin.post(&format!("/households/{h}/card"), &[("card", card.as_str()), ("card", "1")]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"id="form-errors""#);
+        page.assert_contains("填写了两次");
+        assert_eq!(cards(), before, "no new card");
+
+        let reveal = format!("/households/{h}/reveal");
+        for (form, says) in [
+            (vec![("what", "id"), ("what", "phone")], "填写了两次"),
+            (vec![("what", "zzz")], "查看内容：只能查看身份证号或电话"),
+            (vec![], "查看内容：只能查看身份证号或电话"),
+        ] {
+            let page = admin.post(&reveal, &form).await;
+            assert_eq!(page.status, 422, "{form:?}: {}", page.body);
+            page.assert_contains(r#"id="form-errors""#);
+            page.assert_contains(says);
+            page.assert_contains("********");
+        }
+        assert!(!app.audit_actions().contains(&"household.reveal".to_string()), "nothing revealed");
+        let shown = admin.post(&reveal, &[("what", "id")]).await;
+        assert_eq!(shown.status, 200, "{}", shown.body);
+        assert!(app.audit_actions().contains(&"household.reveal".to_string()));
+    }
+}
+
+app_test! {
+    /// A filter field sent twice is refused like a filter value that does
+    /// not read: the page's filter form (422) with the first value typed
+    /// and the message beside the field, labelled like every field error;
+    /// a refused month shows no month's figures or export links, and an
+    /// export asked for a month that does not read is that form too.
+    async fn a_filter_sent_twice_or_not_read_is_its_filter_form_again(app) {
+        let [city, _, town, village] = app.area_chain("两筛");
+        let store = app.store("两筛超市", &town);
+        let h = app.household("两筛户", &village);
+        let admin = app.admin().await;
+        let no_figures = |page: &Page| {
+            assert!(!page.body.contains("href=\"/reports/monthly.csv") && !page.body.contains("href=\"/reports/monthly.xlsx"), "no export links: {}", page.body);
+            assert!(!page.body.contains("class=\"report-meta\"") && !page.body.contains("id=\"report-ok\""), "no figures: {}", page.body);
+        };
+        let page = admin.get(&format!("/reports/monthly?month=2026-11&month=2026-10&area_id={city}")).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"<span class="field-error" data-field="field.month">月份：填写了两次"#);
+        page.assert_contains(r#"name="month" type="month" value="2026-11""#);
+        no_figures(&page);
+        let page = admin.get(&format!("/reports/monthly?month=2026-13&area_id={city}")).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        no_figures(&page);
+        let page = admin.get(&format!("/reports/monthly?month=2026-2&area_id={city}")).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"data-field="field.month">月份：请写成 年-月"#);
+        for ext in ["csv", "xlsx"] {
+            let page = admin.get(&format!("/reports/monthly.{ext}?month=2026-13&area_id={city}")).await;
+            assert_eq!(page.status, 422, "{ext}: {}", page.body);
+            page.assert_contains(r#"<span class="field-error" data-field="field.month">月份：没有这个月"#);
+            page.assert_contains(r#"name="month" type="month" value="2026-13""#);
+            no_figures(&page);
+            let page = admin.get(&format!("/reports/monthly.{ext}?month=2026-11&month=2026-10&area_id={city}")).await;
+            assert_eq!(page.status, 422, "{ext}: {}", page.body);
+            page.assert_contains("月份：填写了两次");
+        }
+
+        for ext in ["csv", "xlsx"] {
+            let page = admin.get(&format!("/households/{h}/statement.{ext}?from=2026-02-30")).await;
+            assert_eq!(page.status, 422, "{ext}: {}", page.body);
+            page.assert_contains(r#"<span class="field-error" data-field="field.from">"#);
+            page.assert_contains(r#"value="2026-02-30""#);
+            let page = admin.get(&format!("/households/{h}/statement.{ext}?from=2026-01-01&from=2026-02-01")).await;
+            assert_eq!(page.status, 422, "{ext}: {}", page.body);
+            page.assert_contains("填写了两次");
+        }
+
+        let page = admin.get("/households?q=a&q=b").await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"data-field="households.search">查找：填写了两次"#);
+        page.assert_contains(r#"name="q" id="q" value="a""#);
+
+        let page = admin.get(&format!("/counter/day?store_id={store}&date=2026-11-01&date=2026-11-02")).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"<span class="field-error" data-field="field.date">日期：填写了两次"#);
+        page.assert_contains(r#"value="2026-11-01""#);
+        assert!(!page.body.contains("id=\"day-summary\""), "no day's summary");
+        let page = admin.get(&format!("/counter/day?store_id={store}&date=2026/11/01")).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"data-field="field.date">日期：格式应为 年-月-日"#);
+    }
+}
+
+app_test! {
+    /// A field sent twice is said beside its field under the label its
+    /// form gives it (a store's name), never by its raw name; a hidden
+    /// field the page fills in itself (an edit's version) is said in the
+    /// form's summary as a page to reload. Nothing is changed.
+    async fn a_field_sent_twice_is_named_by_its_forms_label(app) {
+        let [_, _, town, _] = app.area_chain("标签");
+        let admin = app.admin().await;
+        let page = admin.post("/stores", &[("name", "甲超市"), ("name", "乙超市"), ("area_id", town.as_str())]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"<span class="field-error" data-field="field.store_name">"#);
+        page.assert_contains("填写了两次");
+        page.assert_contains(r#"value="甲超市""#);
+        assert!(!page.body.contains("“name”"), "never the raw name: {}", page.body);
+        let store = app.store("标签超市", &town);
+        let action = format!("/stores/{store}/edit");
+        let v = version_in(&admin.get(&format!("/stores/{store}")).await.body, &action);
+        let page = admin.post(&action, &[("version", v.as_str()), ("version", "99"), ("name", "标签超市二"), ("area_id", town.as_str())]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"id="form-errors""#);
+        page.assert_contains("页面已过期或不完整，请刷新页面后重新填写");
+        assert!(!page.body.contains("“version”"), "never the raw name: {}", page.body);
+        let name: String = stores::table.find(&store).select(stores::name).first(&mut app.conn()).unwrap();
+        assert_eq!(name, "标签超市", "the store is as it was");
+    }
+}

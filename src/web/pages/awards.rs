@@ -941,7 +941,9 @@ pub async fn review(
         .collect();
     let lang = lang_of(&req);
     let reason = field(&form, "reason");
-    let ids = match ids {
+    // A field sent twice (a row's version, the area, a button) refuses the
+    // whole form before anything is decided: the ticks and reason stay.
+    let ids = match twice.check().and(ids) {
         Ok(ids) if !ids.is_empty() => ids,
         refused => {
             // Refused as a whole: the ticks and the reason stay.

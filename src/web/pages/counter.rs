@@ -926,10 +926,10 @@ pub async fn day(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
-    q: web::Query<DayQuery>,
+    q: crate::web::extract::Filter<DayQuery>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ViewRedemptions)?;
-    let q = q.into_inner();
+    let crate::web::extract::Filter(q, twice) = q;
     if q.store_id.trim().is_empty() && !matches!(user.scope, Scope::Store { .. }) {
         // Which store's day? The list of stores, each with its own.
         return Ok(see_other("/stores"));
@@ -937,7 +937,11 @@ pub async fn day(
     let store = counter_store(&state, &user, Action::ViewRedemptions, &q.store_id).await?;
     let tz = state.config.time_zone;
     let lang = lang_of(&req);
-    let (day, refused) = match crate::points::parse_date("field.date", &q.date) {
+    // A field sent twice is refused like a date that does not read.
+    let asked = twice
+        .check()
+        .and_then(|()| crate::points::parse_date("field.date", &q.date));
+    let (day, refused) = match asked {
         Ok(d) => (
             d.unwrap_or_else(|| crate::time::today(tz)),
             Refused::default(),

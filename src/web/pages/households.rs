@@ -149,9 +149,17 @@ pub async fn list(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
-    q: web::Query<ListQuery>,
+    q: crate::web::extract::Filter<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    list_page(req, user, state, q.into_inner(), None).await
+    // A filter field sent twice is refused like a mistyped search: the
+    // list's form holds the first value, the message beside the search.
+    let crate::web::extract::Filter(q, twice) = q;
+    let refused = twice
+        .labelled(&[("q", "households.search")])
+        .check()
+        .err()
+        .map(|e| (q.q.clone(), e));
+    list_page(req, user, state, q, refused).await
 }
 
 /// The list for `q`; `refused_search` is a search refused on the page (a
@@ -185,7 +193,7 @@ async fn list_page(
     })
     .await?;
     // A card number that finds exactly one household opens it.
-    if lookup.is_some() && rows.len() == 1 && total == 1 {
+    if refused_search.is_none() && lookup.is_some() && rows.len() == 1 && total == 1 {
         return Ok(crate::web::middleware::see_other(&format!(
             "/households/{}",
             rows[0].household.id
@@ -193,7 +201,7 @@ async fn list_page(
     }
     // A page past the last (an old link, a shrunk list) goes to the last.
     let pages = (total + households::PAGE_SIZE - 1) / households::PAGE_SIZE;
-    if page >= pages && pages > 0 {
+    if refused_search.is_none() && page >= pages && pages > 0 {
         return Ok(crate::web::middleware::see_other(&format!(
             "/households?{}",
             q.link(Some(pages - 1))
@@ -600,13 +608,15 @@ pub async fn detail(
     detail_page(req, user, state, id, None, Default::default()).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 pub struct RevealForm {
     #[serde(default)]
     what: String,
 }
 
-/// Show the full ID number or phone, on request (POST: it is audited).
+/// Show the full ID number (`what=id`) or phone (`what=phone`), on request
+/// (POST: it is audited). Any other `what`, or `what` sent twice, reveals
+/// nothing: the household's page comes back (422) saying so.
 pub async fn reveal(
     req: HttpRequest,
     user: CurrentUser,
@@ -617,10 +627,17 @@ pub async fn reveal(
     user.require(Action::RevealPersonalData)?;
     let id = path_id(&id)?;
     let what = match form.0.what.as_str() {
-        "phone" => Secret::Phone,
-        _ => Secret::IdNumber,
+        "phone" => Ok(Secret::Phone),
+        "id" => Ok(Secret::IdNumber),
+        _ => Err(FieldError::new("field.reveal", "error.reveal_what")),
     };
-    detail_page(req, user, state, id, Some(what), Default::default()).await
+    match form.1.check().and(what) {
+        Ok(what) => detail_page(req, user, state, id, Some(what), Default::default()).await,
+        Err(e) => {
+            let refused = crate::web::form::Refused::of(lang_of(&req), "reveal", &form.0, &e);
+            detail_page(req, user, state, id, None, refused).await
+        }
+    }
 }
 
 #[derive(Deserialize, serde::Serialize)]
@@ -692,12 +709,14 @@ pub async fn restore(
 }
 
 /// The reissue form: the card the person saw as current.
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 pub struct ReissueForm {
     #[serde(default)]
     card: String,
 }
 
+/// Issue the household a new card; a refusal (the card seen no longer
+/// current, the field sent twice) comes back on the household's page.
 pub async fn reissue_card(
     req: HttpRequest,
     user: CurrentUser,
@@ -710,12 +729,13 @@ pub async fn reissue_card(
     let back = format!("/households/{id}");
     let actor = user.actor();
     let key = state.key.clone();
-    let seen = crate::domain::input::normalize(&form.0.card);
-    let result = form
-        .1
+    let (typed, twice) = (form.0, form.1);
+    let seen = crate::domain::input::normalize(&typed.card);
+    let hid = id.clone();
+    let result = twice
         .run(&state, move |c| {
             let seen = Some(seen.as_str()).filter(|s| !s.is_empty());
-            Ok(households::reissue_card(c, &actor, &key, &id, seen)?)
+            Ok(households::reissue_card(c, &actor, &key, &hid, seen)?)
         })
         .await
         .map(|card| {
@@ -726,7 +746,7 @@ pub async fn reissue_card(
                 &[("card", card.grouped())],
             )
         });
-    or_flash(&req, &back, result)
+    or_again_on_household(req, user, state, id, "card", &typed, result).await
 }
 
 /// One printable card, or a sheet of them.

@@ -10,7 +10,7 @@ use crate::i18n::{self, Lang};
 use crate::ledger::{self, StatementEntry, VerifyReport};
 use crate::points::{self, adjustments, expiry};
 use crate::settings::{self, Setting};
-use crate::web::extract::{SentTwice, lang_of};
+use crate::web::extract::{Filter, SentTwice, lang_of};
 use crate::web::form::Refused;
 use crate::web::page::{
     PageCtx, flash_field_error, flash_ok, or_flash, render, render_with_status,
@@ -157,11 +157,29 @@ pub async fn statement(
     user: CurrentUser,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    q: web::Query<PeriodQuery>,
+    q: Filter<PeriodQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let q = q.into_inner();
-    let id = id.into_inner();
-    let (s, q, refused) = match load_statement(&req, &user, &state, id.clone(), &q).await {
+    let Filter(q, twice) = q;
+    statement_page(req, user, state, id.into_inner(), q, twice.check().err()).await
+}
+
+/// The statement for period `q`; a period that does not read, or a field
+/// of it sent twice (`twice`), is the filter form holding what was typed
+/// with the message beside the field (422), the whole statement shown
+/// meanwhile.
+async fn statement_page(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    id: String,
+    q: PeriodQuery,
+    twice: Option<FieldError>,
+) -> Result<HttpResponse, AppError> {
+    let loaded = match twice {
+        Some(e) => Err(AppError::Invalid(e)),
+        None => load_statement(&req, &user, &state, id.clone(), &q).await,
+    };
+    let (s, q, refused) = match loaded {
         Ok(s) => (s, q, Refused::default()),
         Err(AppError::Invalid(e)) => {
             let whole = PeriodQuery::default();
@@ -224,10 +242,23 @@ async fn statement_export(
     user: CurrentUser,
     state: web::Data<AppState>,
     id: String,
-    q: PeriodQuery,
+    q: Filter<PeriodQuery>,
     xlsx: bool,
 ) -> Result<HttpResponse, AppError> {
-    let s = load_statement(&req, &user, &state, id.clone(), &q).await?;
+    // A period that does not read (or sent twice) is the statement's
+    // filter form with the message, never a bare error page.
+    let Filter(q, twice) = q;
+    let loaded = match twice.check() {
+        Ok(()) => load_statement(&req, &user, &state, id.clone(), &q).await,
+        Err(e) => Err(AppError::Invalid(e)),
+    };
+    let s = match loaded {
+        Ok(s) => s,
+        Err(AppError::Invalid(e)) => {
+            return statement_page(req, user, state, id, q, Some(e)).await;
+        }
+        Err(e) => return Err(e),
+    };
     let lang = lang_of(&req);
     let ctx = user.actor();
     run(&state, move |c| {
@@ -271,9 +302,9 @@ pub async fn statement_csv(
     user: CurrentUser,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    q: web::Query<PeriodQuery>,
+    q: Filter<PeriodQuery>,
 ) -> Result<HttpResponse, AppError> {
-    statement_export(req, user, state, id.into_inner(), q.into_inner(), false).await
+    statement_export(req, user, state, id.into_inner(), q, false).await
 }
 
 pub async fn statement_xlsx(
@@ -281,9 +312,9 @@ pub async fn statement_xlsx(
     user: CurrentUser,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    q: web::Query<PeriodQuery>,
+    q: Filter<PeriodQuery>,
 ) -> Result<HttpResponse, AppError> {
-    statement_export(req, user, state, id.into_inner(), q.into_inner(), true).await
+    statement_export(req, user, state, id.into_inner(), q, true).await
 }
 
 #[derive(Deserialize, serde::Serialize)]

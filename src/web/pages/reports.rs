@@ -6,10 +6,11 @@ use serde::Deserialize;
 
 use crate::areas::Area;
 use crate::auth::Action;
+use crate::domain::FieldError;
 use crate::i18n::{self, Lang};
 use crate::reports::{self, Month, Summary};
 use crate::web::export::Sheet;
-use crate::web::extract::lang_of;
+use crate::web::extract::{Filter, lang_of};
 use crate::web::form::{Refused, or_again};
 use crate::web::page::{PageCtx, flash_ok, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
@@ -56,23 +57,30 @@ pub async fn monthly(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
-    q: web::Query<MonthlyQuery>,
+    q: Filter<MonthlyQuery>,
 ) -> Result<HttpResponse, AppError> {
-    monthly_page(req, user, state, q.into_inner(), Refused::default()).await
+    let Filter(q, twice) = q;
+    monthly_page(req, user, state, q, twice.check().err(), Refused::default()).await
 }
 
 /// The summary; `refused` shows a refused reopening again (422, or 409),
-/// its reason kept. A month, area or store asked for that does not read
-/// shows this month's summary with the filter form (`"filter"`) holding
-/// what was typed, the message beside its field (422).
+/// its reason kept. A month, area or store asked for that does not read,
+/// or a filter field sent twice (`twice`), shows the filter form
+/// (`"filter"`) holding what was typed, the message beside its field
+/// (422), and no month's figures.
 async fn monthly_page(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
     q: MonthlyQuery,
+    twice: Option<FieldError>,
     refused: Refused,
 ) -> Result<HttpResponse, AppError> {
-    let (s, areas, refused) = match load(&user, &state, &q).await {
+    let loaded = match twice {
+        Some(e) => Err(AppError::Invalid(e)),
+        None => load(&user, &state, &q).await,
+    };
+    let (s, areas, refused) = match loaded {
         Ok((s, areas)) => (s, areas, refused),
         Err(AppError::Invalid(e)) => {
             let (s, areas) = load(&user, &state, &MonthlyQuery::default()).await?;
@@ -396,6 +404,28 @@ fn title_row(lang: Lang, s: &Summary) -> Vec<String> {
     ]
 }
 
+/// The summary an export asks for (`Ok`); when its filter is refused (a
+/// month that does not read, a field sent twice ...), the page's filter
+/// form with the message beside the field instead (`Err`, 422).
+async fn export_summary(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    q: Filter<MonthlyQuery>,
+) -> Result<Result<Summary, HttpResponse>, AppError> {
+    let Filter(q, twice) = q;
+    let refused = match twice.check() {
+        Ok(()) => match load(&user, &state, &q).await {
+            Ok((s, _)) => return Ok(Ok(s)),
+            Err(AppError::Invalid(e)) => e,
+            Err(e) => return Err(e),
+        },
+        Err(e) => e,
+    };
+    let page = monthly_page(req, user, state, q, Some(refused), Refused::default()).await?;
+    Ok(Err(page))
+}
+
 /// The summary as one CSV: a title row (report, area, month), then each
 /// section's name, its header and its rows, one record per row, and a
 /// blank line between sections.
@@ -403,9 +433,12 @@ pub async fn monthly_csv(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
-    q: web::Query<MonthlyQuery>,
+    q: Filter<MonthlyQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let (s, _) = load(&user, &state, &q).await?;
+    let s = match export_summary(req.clone(), user, state, q).await? {
+        Ok(s) => s,
+        Err(page) => return Ok(page),
+    };
     let lang = lang_of(&req);
     let mut rows: Vec<Vec<String>> = vec![Vec::new()];
     for sheet in sections(lang, &s) {
@@ -429,9 +462,12 @@ pub async fn monthly_xlsx(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
-    q: web::Query<MonthlyQuery>,
+    q: Filter<MonthlyQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let (s, _) = load(&user, &state, &q).await?;
+    let s = match export_summary(req.clone(), user, state, q).await? {
+        Ok(s) => s,
+        Err(page) => return Ok(page),
+    };
     let lang = lang_of(&req);
     let sheets = sections(lang, &s);
     let title = title_row(lang, &s).join(" ");
@@ -503,7 +539,7 @@ pub async fn close_month(
         store_id: String::new(),
     };
     or_again(lang_of(&req), "close", &form, result, |r| {
-        monthly_page(req, user, state, q, r)
+        monthly_page(req, user, state, q, None, r)
     })
     .await
 }
@@ -542,7 +578,7 @@ pub async fn reopen_month(
         store_id: String::new(),
     };
     or_again(lang_of(&req), "reopen", &form, result, |r| {
-        monthly_page(req, user, state, q, r)
+        monthly_page(req, user, state, q, None, r)
     })
     .await
 }

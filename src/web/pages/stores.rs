@@ -7,7 +7,7 @@ use crate::auth::Action;
 use crate::domain::FieldError;
 use crate::stores::{self, StoreForm, StoreRow};
 use crate::web::form::Refused;
-use crate::web::page::{PageCtx, flash_ok, or_flash, render_with_status};
+use crate::web::page::{PageCtx, flash_ok, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 #[derive(Template)]
@@ -81,6 +81,10 @@ pub struct NewStoreForm {
     version: String,
 }
 
+/// The store form's fields and the labels its messages stand beside.
+const STORE_LABELS: &[(&str, &str)] =
+    &[("name", "field.store_name"), ("phone", "field.store_phone")];
+
 pub async fn create(
     req: HttpRequest,
     user: CurrentUser,
@@ -94,6 +98,7 @@ pub async fn create(
     let actor = user.actor();
     let result = form
         .1
+        .labelled(STORE_LABELS)
         .run(&state, move |c| {
             Ok(stores::create(
                 c,
@@ -141,6 +146,7 @@ pub async fn update(
     let sid = store.store.id.clone();
     let result = form
         .1
+        .labelled(STORE_LABELS)
         .run(&state, move |c| {
             // The edit names the version it was made on.
             let seen = super::awards::seen_version_if_given(&f.version)?;
@@ -174,13 +180,14 @@ pub async fn update(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 pub struct ActiveForm {
     #[serde(default)]
     active: String,
 }
 
-/// Open ("1") or close ("0") a store (admins).
+/// Open ("1") or close ("0") a store (admins). A refusal (another value,
+/// the field sent twice) comes back on the store's page, nothing changed.
 pub async fn set_active(
     req: HttpRequest,
     user: CurrentUser,
@@ -193,27 +200,36 @@ pub async fn set_active(
     let back = format!("/stores/{}", store.store.id);
     let actor = user.actor();
     let sid = store.store.id.clone();
+    let (typed, twice) = (form.0, form.1);
+    let active = match typed.active.as_str() {
+        "1" => Ok(true),
+        "0" => Ok(false),
+        _ => Err(FieldError::new("field.active", "error.choose_one")),
+    };
     let result = async {
-        let active = match form.0.active.as_str() {
-            "1" => true,
-            "0" => false,
-            _ => return Err(FieldError::new("field.active", "error.choose_one").into()),
-        };
-        let s = form
-            .1
-            .run(&state, move |c| {
-                Ok(stores::set_active(c, &actor, &sid, active)?)
-            })
-            .await?;
-        let key = if s.active {
-            "flash.store_activated"
-        } else {
-            "flash.store_deactivated"
-        };
-        Ok(flash_ok(&req, &back, key, &[("name", s.name)]))
+        let active = twice.check().and(active)?;
+        run(&state, move |c| {
+            Ok(stores::set_active(c, &actor, &sid, active)?)
+        })
+        .await
     }
     .await;
-    or_flash(&req, &back, result)
+    match result {
+        Ok(s) => {
+            let key = if s.active {
+                "flash.store_activated"
+            } else {
+                "flash.store_deactivated"
+            };
+            Ok(flash_ok(&req, &back, key, &[("name", s.name)]))
+        }
+        Err(AppError::Invalid(e)) => {
+            let lang = crate::web::extract::lang_of(&req);
+            let refused = Refused::of(lang, "active", &typed, &e);
+            super::stock::store_page(req, user, state, store, refused).await
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[derive(Deserialize)]
