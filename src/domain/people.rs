@@ -43,6 +43,28 @@ pub fn looks_like_id_number(s: &str) -> bool {
             .all(|c| c.is_ascii_digit() || matches!(c, 'X' | 'x'))
 }
 
+/// Whether search text holds personal data that must never stand in an
+/// address: a run of six or more digits once spaces and dashes are taken
+/// out (a phone number, a birth date, part of an ID number). A whole card
+/// number is not: it names a card, not a person.
+pub fn looks_personal(s: &str) -> bool {
+    if CardNo::parse("field.card_no", s).is_ok() {
+        return false;
+    }
+    let mut run = 0;
+    for c in normalize(s).chars() {
+        if c.is_ascii_digit() {
+            run += 1;
+            if run >= 6 {
+                return true;
+            }
+        } else if !(c.is_whitespace() || c == '-') {
+            run = 0;
+        }
+    }
+    false
+}
+
 impl IdNumber {
     pub fn parse(field: &'static str, s: &str) -> Result<IdNumber, FieldError> {
         let s: String = normalize(s)
@@ -374,5 +396,27 @@ mod tests {
         );
         let c = CardNo::parse("f", "123-456 7897").unwrap_or_else(|_| CardNo::generate());
         assert_eq!(c.as_str().len(), 10);
+    }
+}
+
+#[cfg(test)]
+mod personal_tests {
+    use super::*;
+
+    #[test]
+    fn phones_dates_and_id_prefixes_are_personal_a_card_is_not() {
+        for s in [
+            "13634645529",
+            "19850910",
+            "370198",
+            "1985-09-10",
+            "136 3464 5529",
+        ] {
+            assert!(looks_personal(s), "{s}");
+        }
+        let card = CardNo::generate();
+        for s in [card.as_str(), "张三", "12345", "3701", ""] {
+            assert!(!looks_personal(s), "{s}");
+        }
     }
 }

@@ -40,11 +40,14 @@ pub fn reveal(
     })
 }
 
-/// A card number as typed at a counter or in a search.
+/// A card number as typed at a counter or in a search. A replaced card
+/// names the household it belonged to, never the card that replaced it:
+/// whoever holds an old card does not learn the new number, and a caller
+/// tells a household outside the reader's scope as an unknown card.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CardLookup {
     Current { household_id: HouseholdId },
-    Replaced { by: String },
+    Replaced { household_id: HouseholdId },
     Unknown,
 }
 
@@ -57,26 +60,34 @@ pub fn lookup_card(conn: &mut DbConn, card: &CardNo) -> QueryResult<CardLookup> 
     Ok(match found {
         None => CardLookup::Unknown,
         Some((household_id, None)) => CardLookup::Current { household_id },
-        Some((_, Some(by))) => {
-            // Follow the chain to the card in use now.
-            let mut current = by;
-            for _ in 0..100 {
-                let next: Option<Option<String>> = points_cards::table
-                    .find(&current)
-                    .select(points_cards::replaced_by)
-                    .first(conn)
-                    .optional()?;
-                match next {
-                    Some(Some(n)) => current = n,
-                    _ => break,
-                }
-            }
-            CardLookup::Replaced { by: current }
-        }
+        Some((household_id, Some(_))) => CardLookup::Replaced { household_id },
     })
 }
 
-/// Replace a lost card: the old number stops working and says what replaced it.
+/// A card number as `actor` may read it: a card of a household outside
+/// their scope (or of none) is `Unknown`, with no hint that it was
+/// replaced. Errors: database errors only.
+pub fn lookup_card_for(
+    conn: &mut DbConn,
+    actor: &Actor,
+    card: &CardNo,
+) -> Result<CardLookup, HouseholdError> {
+    let found = lookup_card(conn, card)?;
+    let household_id = match &found {
+        CardLookup::Current { household_id } | CardLookup::Replaced { household_id } => {
+            household_id.clone()
+        }
+        CardLookup::Unknown => return Ok(found),
+    };
+    match find(conn, actor, &household_id) {
+        Ok(_) => Ok(found),
+        Err(HouseholdError::Forbidden) | Err(HouseholdError::NotFound) => Ok(CardLookup::Unknown),
+        Err(e) => Err(e),
+    }
+}
+
+/// Replace a lost card: the old number stops working and says it was replaced
+/// (never by which card).
 /// `seen` is the card the person saw on the page (when the form carried
 /// it): if that card is no longer current, someone replaced it meanwhile
 /// and the request is refused as a conflict (`error.card_already_reissued`), so two

@@ -86,7 +86,10 @@ impl ResponseError for AppError {
                     format!("/login?next={}", urlencode(next))
                 };
                 HttpResponse::SeeOther()
-                    .insert_header((header::LOCATION, location))
+                    .insert_header((
+                        header::LOCATION,
+                        super::middleware::sane_location(&location),
+                    ))
                     .finish()
             }
             AppError::PasswordChangeRequired => HttpResponse::SeeOther()

@@ -165,16 +165,42 @@ pub async fn request_context(
     Ok(res)
 }
 
-/// A 303 redirect.
+/// The longest redirect target any answer sends, in bytes: a page's
+/// filters fit many times over; typed text beyond it is refused on its
+/// page, and this is the net under every redirect.
+pub const MAX_LOCATION: usize = 2048;
+
+/// `location` as a redirect may carry it: over [`MAX_LOCATION`] bytes, its
+/// path alone (what was typed into the query left behind), and `/` for a
+/// path that is itself over-long.
+pub fn sane_location(location: &str) -> String {
+    if location.len() <= MAX_LOCATION {
+        return location.to_string();
+    }
+    match location.split(['?', '#']).next() {
+        Some(path) if path.len() <= MAX_LOCATION => path.to_string(),
+        _ => "/".to_string(),
+    }
+}
+
+/// A 303 redirect (to a [`sane_location`]).
 pub fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location.to_string()))
+        .insert_header((header::LOCATION, sane_location(location)))
         .finish()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_redirect_carries_over_long_text() {
+        assert_eq!(sane_location("/counter?card=1"), "/counter?card=1");
+        let long = format!("/counter?card={}", "x".repeat(200_000));
+        assert_eq!(sane_location(&long), "/counter");
+        assert_eq!(sane_location(&format!("/{}", "x".repeat(5000))), "/");
+    }
 
     #[test]
     fn forwarded_for_only_from_trusted_proxies() {

@@ -385,7 +385,7 @@ pub fn redirect_with_flash(
     let secure = state(req).config.secure_cookies;
     let flash = Flash { kind, text };
     HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location.to_string()))
+        .insert_header((header::LOCATION, super::middleware::sane_location(location)))
         .cookie(cookie(
             CookieNames::flash(secure),
             encode_flash(&flash),

@@ -635,8 +635,9 @@ app_test! {
         with_basket.assert_contains("大米5kg");
         with_basket.assert_contains(r#"id="total">90<"#);
 
-        // By ID number (as a card reader types it): straight to the household.
-        let by_id = clerk.get(&format!("/counter?card={id_a}")).await;
+        // By ID number (as a card reader types it in the look-up box):
+        // straight to the household.
+        let by_id = clerk.post("/counter/find", &[("store_id", &k.store), ("card", &id_a)]).await;
         assert_eq!(by_id.status, 303);
         assert!(by_id.location.as_deref().unwrap().contains(&card_a));
 
@@ -649,7 +650,8 @@ app_test! {
         let page = clerk.get(&format!("/counter?card={old_b}")).await;
         page.assert_contains("这张旧卡属于下面这户");
         page.assert_contains("西庄村");
-        assert!(!page.body.contains(&format!("新卡 {new_b}")));
+        assert!(!page.body.contains(&new_b), "the new number is in no text and no link");
+        page.assert_contains("请该户出示新卡");
 
         // Nothing found: said plainly, and the text is selected for the next scan.
         let none = clerk.get(&format!("/counter?card={}", urlencoding("李四"))).await;
@@ -898,5 +900,56 @@ app_test! {
         let done = post_basket(&clerk, &basket_fields(&page, &[("confirm", "1")])).await;
         assert_eq!(done.status, 303, "{}", done.body);
         assert_eq!(balance(&app, &k.household), 55);
+    }
+}
+
+app_test! {
+    /// An ID number in the counter's address is refused, never used: the
+    /// clerk is told to type it in the look-up box, and no link repeats it.
+    async fn an_id_number_in_the_counters_address_is_refused(app) {
+        let k = setup(&app, 5, 5);
+        let id = crate::helpers::test_id_number();
+        app.household_with_id("张三", &k.village, &id);
+        let clerk = Client::new(&app.url(""));
+        clerk.login("clerk", PASSWORD).await;
+        let page = clerk.get(&format!("/counter?card={id}")).await;
+        assert_eq!(page.status, 200);
+        assert!(page.location.is_none());
+        page.assert_contains("身份证号：不能放在网址里，请在查找框中输入");
+        assert!(!page.body.contains("id=\"household-name\""), "no household opens: {}", page.body);
+        assert!(!page.body.contains(&id), "the ID number is not repeated");
+    }
+}
+
+app_test! {
+    /// Text too long for an address, typed in the counter's look-up, is
+    /// refused on the counter naming its field (422); no redirect carries it.
+    async fn an_over_long_look_up_at_the_counter_is_refused_on_the_page(app) {
+        let k = setup(&app, 5, 5);
+        let long = "9".repeat(200_000);
+        let clerk = Client::new(&app.url(""));
+        clerk.login("clerk", PASSWORD).await;
+        clerk.get("/counter").await;
+        let page = clerk.post("/counter/find", &[("store_id", &k.store), ("card", &long)]).await;
+        assert_eq!(page.status, 422);
+        assert!(page.location.is_none());
+        page.assert_contains("卡号：不能超过 64 个字符");
+        // A clerk's counter is their own store's, whatever store was sent.
+        let page = clerk.post("/counter/find", &[("store_id", &long), ("card", &k.card)]).await;
+        assert_eq!(page.status, 303);
+        let to = page.location.unwrap();
+        assert!(to.len() < 200, "{to}");
+        clerk.get(&to).await.assert_contains("id=\"balance\"");
+        // An admin picks the store again, told why.
+        let admin = app.admin().await;
+        admin.get("/counter").await;
+        let page = admin.post("/counter/find", &[("store_id", &long), ("card", &k.card)]).await;
+        assert_eq!(page.status, 422);
+        assert!(page.location.is_none());
+        page.assert_contains("所属超市：不能超过 64 个字符");
+        // The language switch's way back never carries it either.
+        let page = admin.post("/lang", &[("lang", "en"), ("back", &format!("/counter?card={long}"))]).await;
+        assert_eq!(page.status, 303);
+        assert_eq!(page.location.as_deref(), Some("/counter"));
     }
 }

@@ -153,7 +153,8 @@ app_test! {
         assert_ne!(new_card, card_a);
         let page = admin.get(&format!("/households?q={card_a}")).await;
         assert_eq!(page.status, 200);
-        page.assert_contains(&format!("已补办新卡 {new_card}"));
+        page.assert_contains("已补办新卡");
+        assert!(!page.body.contains(&new_card), "the old card never tells the new number");
         let page = admin.get(&format!("/households?q={new_card}")).await;
         assert_eq!(page.status, 303);
         // Status filter and paging.
@@ -528,5 +529,114 @@ app_test! {
         }
         let wrong = official.post("/households/find", &[("q", near[0].as_str())]).await;
         wrong.assert_contains("校验位不正确");
+    }
+}
+
+app_test! {
+    /// A replaced card never tells the new card's number, and a card of a
+    /// household outside the reader's scope reads exactly as an unknown
+    /// card: no hint that it was replaced, in the list's search, the award
+    /// form or a batch of cards.
+    async fn a_replaced_card_tells_no_new_number_and_nothing_outside_the_scope(app) {
+        let [_, _, town, village] = app.area_chain("龙山");
+        let [_, _, _, far] = app.area_chain("凤山");
+        app.user("long", Role::Official, Some(&town), None);
+        app.user("shen", Role::Reviewer, Some(&town), None);
+        let rule = app.rule("R-CARD", "打扫卫生", 10, None);
+        let (mine, mine_old) = app.household_with_id("本镇户", &village, &test_id_number());
+        let (theirs, theirs_old) = app.household_with_id("外镇户", &far, &test_id_number());
+        let admin = app.admin().await;
+        for h in [&mine, &theirs] {
+            admin.get(&format!("/households/{h}")).await;
+            admin.submit(&format!("/households/{h}/card"), &[]).await.assert_contains("已补办新卡");
+        }
+        let new_card = |h: &str| -> String {
+            points_cards::table
+                .filter(points_cards::household_id.eq(h))
+                .filter(points_cards::replaced_by.is_null())
+                .select(points_cards::card_no)
+                .first(&mut app.conn())
+                .unwrap()
+        };
+        let (mine_new, theirs_new) = (new_card(&mine), new_card(&theirs));
+        let official = Client::new(&app.url(""));
+        official.login("long", PASSWORD).await;
+        let reviewer = Client::new(&app.url(""));
+        reviewer.login("shen", PASSWORD).await;
+        for who in [&official, &reviewer] {
+            // In scope: replaced, without the new number.
+            let page = who.get(&format!("/households?q={mine_old}")).await;
+            page.assert_contains("已补办新卡");
+            assert!(!page.body.contains(&mine_new), "no new number: {}", page.body);
+            // Outside: an unknown card, nothing more.
+            let page = who.get(&format!("/households?q={theirs_old}")).await;
+            page.assert_contains(&format!("没有卡号为 {theirs_old} 的积分卡"));
+            assert!(!page.body.contains("已作废") && !page.body.contains(&theirs_new), "{}", page.body);
+        }
+        let page = official.get(&format!("/awards/new?card={mine_old}")).await;
+        page.assert_contains("已补办新卡");
+        assert!(!page.body.contains(&mine_new), "no new number: {}", page.body);
+        let page = official.get(&format!("/awards/new?card={theirs_old}")).await;
+        page.assert_contains(&format!("没有卡号为 {theirs_old} 的积分卡"));
+        assert!(!page.body.contains("已作废") && !page.body.contains(&theirs_new), "{}", page.body);
+        // A batch by cards: each old card refused as the reader may know it.
+        official.get("/awards/batch").await;
+        let today = aixin::time::today(chrono_tz::Asia::Shanghai).to_string();
+        let cards = format!("{mine_old}\n{theirs_old}\n{mine_new}");
+        let key = uuid::Uuid::new_v4().to_string();
+        let page = official
+            .post("/awards/batch", &[("key", &key), ("rule_code", &rule), ("occurred_on", &today), ("note", ""), ("cards", &cards)])
+            .await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        page.assert_contains(&format!("卡号 {mine_old} 已作废"));
+        page.assert_contains(&format!("没有卡号为 {theirs_old} 的积分卡"));
+        assert!(!page.body.contains(&theirs_new), "{}", page.body);
+        assert!(!page.body.contains(&format!("{theirs_old} 已作废")), "{}", page.body);
+    }
+}
+
+app_test! {
+    /// A phone number, a birth date or part of an ID number searched in
+    /// the list is answered on the page: the text stands in the search box
+    /// only, never in an address or a link.
+    async fn personal_digits_searched_in_the_list_stay_out_of_the_address(app) {
+        let [_, _, _, village] = app.area_chain("私号");
+        app.user("si", Role::Official, Some(&village), None);
+        let official = Client::new(&app.url(""));
+        official.login("si", PASSWORD).await;
+        official.get("/households").await;
+        for typed in ["13634645529", "19850910", "370198", "1985-09-10"] {
+            let answered = official.post("/households/find", &[("q", typed), ("status", "registered")]).await;
+            assert_eq!(answered.status, 200, "{typed}: {:?}", answered.location);
+            assert!(answered.location.is_none());
+            answered.assert_contains(&format!(r#"value="{typed}""#));
+            let hrefs: Vec<&str> = answered.body.split("href=\"").skip(1).collect();
+            assert!(hrefs.iter().all(|h| !h.split('"').next().unwrap().contains(typed)), "no link carries {typed}");
+            assert!(answered.body.contains("status=registered"), "the other filters are kept");
+        }
+        // A name still goes on to the list's address.
+        let by_name = official.post("/households/find", &[("q", "赵一")]).await;
+        assert_eq!(by_name.status, 303);
+    }
+}
+
+app_test! {
+    /// Text too long for an address is refused on the list, naming its
+    /// field (422): no redirect carries it.
+    async fn an_over_long_search_is_refused_on_the_list(app) {
+        let [_, _, _, village] = app.area_chain("长文");
+        app.user("chang", Role::Official, Some(&village), None);
+        let official = Client::new(&app.url(""));
+        official.login("chang", PASSWORD).await;
+        official.get("/households").await;
+        let long = "a".repeat(200_000);
+        let answered = official.post("/households/find", &[("q", &long)]).await;
+        assert_eq!(answered.status, 422);
+        assert!(answered.location.is_none());
+        answered.assert_contains("不能超过 100 个字符");
+        let answered = official.post("/households/find", &[("q", "赵"), ("area_id", &long)]).await;
+        assert_eq!(answered.status, 422);
+        assert!(answered.location.is_none());
+        answered.assert_contains("所属村：不能超过 100 个字符");
     }
 }

@@ -78,13 +78,13 @@ async fn proposal_page(
         if household_id.is_none() && !card_text.is_empty() {
             match CardNo::parse("field.card_no", &card_text) {
                 Err(e) => notice = Some(crate::i18n::field_error(lang, &e)),
-                Ok(card) => match households::lookup_card(c, &card)? {
+                Ok(card) => match households::lookup_card_for(c, &actor, &card)? {
                     CardLookup::Current { household_id: h } => household_id = Some(h),
-                    CardLookup::Replaced { by } => {
+                    CardLookup::Replaced { .. } => {
                         notice = Some(crate::i18n::tf(
                             lang,
                             "households.card_replaced",
-                            &[("card", card_text.clone()), ("new", by)],
+                            &[("card", card_text.clone())],
                         ))
                     }
                     CardLookup::Unknown => {
@@ -419,14 +419,14 @@ pub async fn propose_batch(
             {
                 match CardNo::parse("field.card_no", typed) {
                     Err(e) => refused.push((typed.to_string(), crate::i18n::field_error(lang, &e))),
-                    Ok(card) => match households::lookup_card(c, &card)? {
+                    Ok(card) => match households::lookup_card_for(c, &u, &card)? {
                         CardLookup::Current { household_id } => ids.push(household_id),
-                        CardLookup::Replaced { by } => refused.push((
+                        CardLookup::Replaced { .. } => refused.push((
                             typed.to_string(),
                             crate::i18n::tf(
                                 lang,
                                 "households.card_replaced",
-                                &[("card", typed.to_string()), ("new", by)],
+                                &[("card", typed.to_string())],
                             ),
                         )),
                         CardLookup::Unknown => refused.push((

@@ -16,7 +16,7 @@ use crate::stores::{Paper, ReceiptSettings, StoreRow};
 use crate::web::extract::{SentTwice, lang_of};
 use crate::web::form::{Refused, or_again};
 use crate::web::middleware::see_other;
-use crate::web::page::{PageCtx, flash_field_error, flash_ok, render, render_with_status};
+use crate::web::page::{PageCtx, flash_field_error, flash_ok, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 /// The store the counter works for: a clerk's own, or the one an admin picks.
@@ -97,14 +97,31 @@ pub async fn counter(
     state: web::Data<AppState>,
     q: web::Query<CounterQuery>,
 ) -> Result<HttpResponse, AppError> {
-    show(req, user, state, q.into_inner()).await
+    show(req, user, state, q.into_inner(), Look::Address).await
+}
+
+/// The longest look-up text (and store id) a counter address may carry,
+/// in characters: a card, a name or an ID number is far shorter.
+const MAX_LOOK_UP_CHARS: usize = 64;
+
+/// Where the counter's look-up came from.
+enum Look {
+    /// The counter's address (a scan, a link): an ID number there is
+    /// refused, never used.
+    Address,
+    /// The look-up box, posted.
+    Posted,
+    /// The look-up box, posted and refused on its field (422).
+    Refused(crate::domain::FieldError),
 }
 
 /// The look-up box, posted: what was typed reaches the server in the body,
 /// so an ID number never stands in an address, a browser's history or a
 /// proxy's log (docs/domain.md). An ID number, or 18 characters refused as
 /// a mistyped one, is looked up and shown here; a card number or a name
-/// goes on to the counter's address, as a scan always has.
+/// goes on to the counter's address, as a scan always has. A card text or
+/// store id over [`MAX_LOOK_UP_CHARS`] is refused on the page (422) naming
+/// its field, never put in an address.
 ///
 /// Errors: as the counter's (`Forbidden` for a role that does not redeem,
 /// the store's scope).
@@ -119,16 +136,59 @@ pub async fn find(
     // A look-up with a field sent twice reads its first value: it changes
     // nothing, and is answered here like any text that is not a card.
     if form.1.check().is_err() {
-        return show(req, user, state, q).await;
+        return show(req, user, state, q, Look::Posted).await;
+    }
+    let mut q = q;
+    // No address carries typed text beyond a sane length.
+    if q.store_id.chars().count() > MAX_LOOK_UP_CHARS {
+        if !matches!(user.scope, Scope::Store { .. }) {
+            let e = crate::domain::FieldError::new("field.store", "error.too_long")
+                .arg("max", MAX_LOOK_UP_CHARS);
+            return pick_store(&req, &user, &state, Some(e)).await;
+        }
+        // A clerk's counter is their own store's, whatever was sent.
+        q.store_id.clear();
+    }
+    if q.card.chars().count() > MAX_LOOK_UP_CHARS {
+        let e = crate::domain::FieldError::new("field.card_no", "error.too_long")
+            .arg("max", MAX_LOOK_UP_CHARS);
+        return show(req, user, state, q, Look::Refused(e)).await;
     }
     match Query::parse(q.card.trim()) {
-        Ok(Some(Query::IdNumber(_))) | Err(_) => show(req, user, state, q).await,
+        Ok(Some(Query::IdNumber(_))) | Err(_) => show(req, user, state, q, Look::Posted).await,
         Ok(_) => Ok(see_other(&format!(
             "/counter?{}",
             serde_urlencoded::to_string([("store_id", q.store_id.trim()), ("card", q.card.trim())])
                 .unwrap_or_default()
         ))),
     }
+}
+
+/// The page where an admin picks the store first; with `refused`, the
+/// store field that could not be read, beside it (422).
+async fn pick_store(
+    req: &HttpRequest,
+    user: &CurrentUser,
+    state: &AppState,
+    refused: Option<crate::domain::FieldError>,
+) -> Result<HttpResponse, AppError> {
+    let stores = run(state, |c| Ok(crate::stores::list(c)?)).await?;
+    let ctx = PageCtx::build(req, Some(user));
+    let status = if refused.is_some() {
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        actix_web::http::StatusCode::OK
+    };
+    let error = refused.map(|e| i18n::field_error(lang_of(req), &e));
+    render_with_status(
+        &ctx,
+        &PickStore {
+            ctx: &ctx,
+            stores,
+            error,
+        },
+        status,
+    )
 }
 
 /// The counter for a store (an admin picks the store first), with the
@@ -138,19 +198,41 @@ async fn show(
     user: CurrentUser,
     state: web::Data<AppState>,
     q: CounterQuery,
+    look: Look,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::Redeem)?;
     if !matches!(user.scope, Scope::Store { .. }) && q.store_id.trim().is_empty() {
         // An admin picks the store first.
-        let stores = run(&state, |c| Ok(crate::stores::list(c)?)).await?;
-        let ctx = PageCtx::build(&req, Some(&user));
-        return render(&ctx, &PickStore { ctx: &ctx, stores });
+        return pick_store(&req, &user, &state, None).await;
     }
     let store = counter_store(&state, &user, Action::Redeem, &q.store_id).await?;
     let lang = lang_of(&req);
-    let card = q.card.trim().to_string();
+    let mut card = q.card.trim().to_string();
     let mut found = None;
-    let (household, error) = match Query::parse(&card) {
+    let mut address_refused = false;
+    let parsed = match &look {
+        Look::Refused(e) => Err(e.clone()),
+        // An ID number in an address (a history, a log) is never used:
+        // the clerk is told to type it in the look-up box instead.
+        Look::Address
+            if matches!(Query::parse(&card), Ok(Some(Query::IdNumber(_))))
+                || crate::domain::people::looks_like_id_number(&card) =>
+        {
+            card.clear();
+            address_refused = true;
+            Err(crate::domain::FieldError::new(
+                "field.id_number",
+                "error.id_number_in_address",
+            ))
+        }
+        _ => Query::parse(&card),
+    };
+    let status = if matches!(look, Look::Refused(_)) {
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        actix_web::http::StatusCode::OK
+    };
+    let (household, error) = match parsed {
         Ok(None) => (None, None),
         Err(e) => (None, Some(i18n::field_error(lang, &e))),
         // A card in use opens its household; anything else is looked for.
@@ -221,12 +303,12 @@ async fn show(
     };
     let error = error.or_else(|| wanted.refusal(lang));
     let mut ctx = PageCtx::build(&req, Some(&user));
-    if req.method() != actix_web::http::Method::GET {
+    if req.method() != actix_web::http::Method::GET || address_refused {
         // Shown for a posted look-up: the language switch comes back to
         // the counter itself, never with what was typed in its address.
         ctx.back = format!("/counter?store_id={}", store.store.id);
     }
-    render(
+    render_with_status(
         &ctx,
         &CounterPage {
             ctx: &ctx,
@@ -241,6 +323,7 @@ async fn show(
             found,
             shelf,
         },
+        status,
     )
 }
 
@@ -299,6 +382,8 @@ impl Found {
 struct PickStore<'a> {
     ctx: &'a PageCtx,
     stores: Vec<StoreRow>,
+    /// Why the store sent could not be used, beside the picker.
+    error: Option<String>,
 }
 
 fn field(form: &[(String, String)], name: &str) -> String {

@@ -39,7 +39,24 @@ pub struct ListQuery {
     pub page: Option<i64>,
 }
 
+/// The longest text a list filter may carry into an address, in characters.
+const MAX_FILTER_CHARS: usize = 100;
+
 impl ListQuery {
+    /// The first field longer than an address may carry, refused on it.
+    fn over_long(&self) -> Option<FieldError> {
+        [
+            ("households.search", &self.q),
+            ("field.village", &self.area_id),
+            ("field.status", &self.status),
+            ("field.helper", &self.helper_id),
+            ("households.search", &self.archived),
+            ("households.search", &self.sort),
+        ]
+        .into_iter()
+        .find(|(_, v)| v.chars().count() > MAX_FILTER_CHARS)
+        .map(|(field, _)| FieldError::new(field, "error.too_long").arg("max", MAX_FILTER_CHARS))
+    }
     fn filter(&self) -> ListFilter {
         ListFilter {
             q: self.q.trim().chars().take(40).collect(),
@@ -111,6 +128,17 @@ pub async fn find(
         let shown = std::mem::take(&mut q.q);
         return list_page(req, user, state, q, Some((shown, e))).await;
     }
+    // No address carries typed text beyond a sane length: an over-long
+    // field is refused here, beside the search box, naming it.
+    if let Some(e) = q.over_long() {
+        let shown = std::mem::take(&mut q.q);
+        q.area_id.clear();
+        q.status.clear();
+        q.helper_id.clear();
+        q.archived.clear();
+        q.sort.clear();
+        return list_page(req, user, state, q, Some((shown, e))).await;
+    }
     let typed = crate::domain::input::normalize(q.q.trim());
     let id = match crate::domain::IdNumber::parse("field.id_number", &typed) {
         Ok(id) => id,
@@ -119,6 +147,11 @@ pub async fn find(
         Err(e) if crate::domain::people::looks_like_id_number(&typed) => {
             let shown = std::mem::take(&mut q.q);
             return list_page(req, user, state, q, Some((shown, e))).await;
+        }
+        // A phone, a birth date, part of an ID number: the list for it is
+        // answered here, the text only in the search box.
+        Err(_) if crate::domain::people::looks_personal(&typed) => {
+            return list_searched(req, user, state, q).await;
         }
         Err(_) => {
             return Ok(crate::web::middleware::see_other(&format!(
@@ -162,6 +195,18 @@ pub async fn list(
     list_page(req, user, state, q, refused).await
 }
 
+/// The list for the search `q.q` answered on the page (200): the text
+/// stands in the search box only, never in the page's links, which keep
+/// the other filters.
+async fn list_searched(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    q: ListQuery,
+) -> Result<HttpResponse, AppError> {
+    list_page_of(req, user, state, q, None, true).await
+}
+
 /// The list for `q`; `refused_search` is a search refused on the page (a
 /// mistyped ID number): what was typed, shown in the search box only (422),
 /// and why, beside it.
@@ -172,15 +217,33 @@ async fn list_page(
     q: ListQuery,
     refused_search: Option<(String, FieldError)>,
 ) -> Result<HttpResponse, AppError> {
+    list_page_of(req, user, state, q, refused_search, false).await
+}
+
+/// As `list_page`; with `search_in_body`, the search is taken out of `q`
+/// once the filter is made, so that it stands in no link.
+async fn list_page_of(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    mut q: ListQuery,
+    mut refused_search: Option<(String, FieldError)>,
+    search_in_body: bool,
+) -> Result<HttpResponse, AppError> {
     user.require(Action::ViewHouseholds)?;
     let filter = q.filter();
+    let searched = if search_in_body {
+        Some(std::mem::take(&mut q.q))
+    } else {
+        None
+    };
     let page = q.page.unwrap_or(0).max(0);
     let actor = user.actor();
     let card = CardNo::parse("field.card_no", &q.q).ok();
     let (rows, total, villages, helpers, lookup) = run(&state, move |c| {
         let (rows, total) = households::list(c, &actor, &filter, page, households::PAGE_SIZE)?;
         let lookup = match &card {
-            Some(card) => Some(households::lookup_card(c, card)?),
+            Some(card) => Some(households::lookup_card_for(c, &actor, card)?),
             None => None,
         };
         Ok((
@@ -209,10 +272,10 @@ async fn list_page(
     }
     let lang = lang_of(&req);
     let notice = match lookup {
-        Some(CardLookup::Replaced { by }) => Some(crate::i18n::tf(
+        Some(CardLookup::Replaced { .. }) => Some(crate::i18n::tf(
             lang,
             "households.card_replaced",
-            &[("card", q.q.trim().to_string()), ("new", by)],
+            &[("card", q.q.trim().to_string())],
         )),
         Some(CardLookup::Unknown) => Some(crate::i18n::tf(
             lang,
@@ -222,9 +285,9 @@ async fn list_page(
         _ => None,
     };
     let ctx = PageCtx::build(&req, Some(&user));
-    let (typed, search_error) = match refused_search {
+    let (typed, search_error) = match refused_search.take() {
         Some((typed, e)) => (typed, Some(crate::i18n::field_error(lang, &e))),
-        None => (q.q.clone(), None),
+        None => (searched.unwrap_or_else(|| q.q.clone()), None),
     };
     let status = if search_error.is_some() {
         actix_web::http::StatusCode::UNPROCESSABLE_ENTITY

@@ -64,7 +64,7 @@ pub fn safe_back(s: &str) -> String {
         && !s.contains('\\')
         && !s.chars().any(char::is_control)
     {
-        s.to_string()
+        crate::web::middleware::sane_location(s)
     } else {
         "/".to_string()
     }
