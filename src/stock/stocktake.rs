@@ -559,6 +559,18 @@ pub fn save_counts_seen(
                 continue;
             };
             let line = &lines[n];
+            // What the form showed for this line: one that is neither blank
+            // nor a number (a hand-made request) is refused, naming the line.
+            if let Some(shown) = seen.and_then(|s| s.counts.iter().find(|(k, _)| k == item_id)) {
+                let shown = shown.1.trim();
+                if !shown.is_empty() && shown.parse::<i64>().is_err() {
+                    checks.push(
+                        FieldError::new("field.counted", "error.seen_version_missing")
+                            .arg("n", n + 1),
+                    );
+                    continue;
+                }
+            }
             let counted = match text.trim() {
                 "" => None,
                 t => match parse_whole("field.counted", t) {

@@ -22,7 +22,7 @@ app_test! {
         let page = admin
             .submit(
                 &format!("/stores/{}/edit", k.store),
-                &[("name", "柜台超市"), ("area_id", &store_area(&app, &k.store)), ("address", "柜台镇幸福路 8 号"), ("opening_hours", "08:00-17:00"), ("phone", "0531-88886666")],
+                &[("name", "柜台超市"), ("area_id", &store_area(&app, &k.store)), ("address", "柜台镇幸福路 8 号"), ("opening_hours", "08:00-17:00"), ("phone", "0531-88886666"), ("version", &app.version_of("stores", &k.store))],
             )
             .await;
         page.assert_contains("0531-88886666");
@@ -55,7 +55,12 @@ app_test! {
         let saved = clerk
             .submit(
                 &format!("/stores/{}/printing", k.store),
-                &[("paper", "58"), ("print_after_confirm", "1"), ("redemption_id", &rid)],
+                &[
+                    ("paper", "58"),
+                    ("print_after_confirm", "1"),
+                    ("redemption_id", &rid),
+                    ("version", &app.version_of("stores", &k.store)),
+                ],
             )
             .await;
         saved.assert_contains("打印设置已保存");
@@ -70,7 +75,7 @@ app_test! {
         assert!(app.audit_actions().contains(&"store.receipt_settings".to_string()));
         // A paper that is not one of the three is refused by name, nothing changes.
         let bad = clerk
-            .submit(&format!("/stores/{}/printing", k.store), &[("paper", "A5"), ("redemption_id", &rid)])
+            .submit(&format!("/stores/{}/printing", k.store), &[("paper", "A5"), ("redemption_id", &rid), ("version", &app.version_of("stores", &k.store))])
             .await;
         assert_eq!(bad.status, 422, "the receipt comes back with the message, not a redirect");
         bad.assert_contains("凭证纸张");

@@ -295,7 +295,7 @@ app_test! {
         let page = admin.post("/stores", &[("name", "电话超市"), ("area_id", &town), ("phone", "abc")]).await;
         assert_eq!(page.status, 422, "{}", page.body);
         page.assert_contains("电话：应为 11 位手机号或带区号的固定电话");
-        let page = admin.post(&format!("/stores/{store}/edit"), &[("name", "命名超市"), ("area_id", &town), ("phone", "12")]).await;
+        let page = admin.post(&format!("/stores/{store}/edit"), &[("name", "命名超市"), ("area_id", &town), ("phone", "12"), ("version", &app.version_of("stores", &store))]).await;
         assert_eq!(page.status, 422, "{}", page.body);
         page.assert_contains("电话：应为 11 位手机号");
 

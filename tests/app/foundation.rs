@@ -200,7 +200,7 @@ app_test! {
         official.login("sun", PASSWORD).await;
         assert_eq!(official.get("/").await.status, 200);
 
-        let page = admin.submit(&format!("/users/{official_id}/assign"), &[("role", "reviewer"), ("area_id", &town)]).await;
+        let page = admin.submit(&format!("/users/{official_id}/assign"), &[("role", "reviewer"), ("area_id", &town), ("version", &app.version_of("users", &official_id))]).await;
         page.assert_contains("已保存");
         assert_eq!(official.get("/").await.status, 303, "role change ends the session");
         let role: String = users::table.find(&official_id).select(users::role).first(&mut app.conn()).unwrap();

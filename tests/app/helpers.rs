@@ -151,6 +151,24 @@ impl TestApp {
         self.pool.get().expect("database connection")
     }
 
+    /// The stored version of a household, a store or a user (`table`), as
+    /// an edit form opened now carries it.
+    pub fn version_of(&self, table: &str, id: &str) -> String {
+        use aixin::db::schema::{households, stores, users};
+        let mut c = self.conn();
+        let v: i64 = match table {
+            "households" => households::table
+                .find(id)
+                .select(households::version)
+                .first(&mut c),
+            "stores" => stores::table.find(id).select(stores::version).first(&mut c),
+            "users" => users::table.find(id).select(users::version).first(&mut c),
+            other => panic!("no version for {other}"),
+        }
+        .expect("the record's version");
+        v.to_string()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.addr, path)
     }

@@ -168,10 +168,15 @@ app_test! {
         let [_, _, _, village] = app.area_chain("北");
         let id = app.household("孙三", &village);
         let admin = app.admin().await;
-        let form = |reason: &'static str| vec![("head_name", "孙三"), ("area_id", village.as_str()), ("members", "3"), ("address", "一组 1 号"), ("status", "lifted"), ("status_reason", reason)];
-        let page = admin.submit(&format!("/households/{id}"), &form("")).await;
+        let form = |reason: &'static str| {
+            let version = app.version_of("households", &id);
+            vec![("head_name", "孙三".to_string()), ("area_id", village.clone()), ("members", "3".into()), ("address", "一组 1 号".into()), ("status", "lifted".into()), ("status_reason", reason.into()), ("version", version)]
+        };
+        let typed = form("");
+        let page = admin.submit(&format!("/households/{id}"), &typed.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>()).await;
         page.assert_contains("变更原因：修改户类型时必须填写原因");
-        let page = admin.submit(&format!("/households/{id}"), &form("2026 年通过验收")).await;
+        let typed = form("2026 年通过验收");
+        let page = admin.submit(&format!("/households/{id}"), &typed.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>()).await;
         page.assert_contains("已保存修改");
         page.assert_contains("2026 年通过验收");
         page.assert_contains("脱贫户");
@@ -180,7 +185,8 @@ app_test! {
         page.assert_contains("原因：必须填写");
         let page = admin.submit(&format!("/households/{id}/archive"), &[("reason", "迁出")]).await;
         page.assert_contains("已归档");
-        let page = admin.submit(&format!("/households/{id}"), &form("x")).await;
+        let typed = form("x");
+        let page = admin.submit(&format!("/households/{id}"), &typed.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>()).await;
         page.assert_contains("该户已归档");
         let list = admin.get("/households").await;
         assert!(!list.body.contains("孙三"), "archived households are hidden by default");

@@ -59,7 +59,7 @@ app_test! {
         assert_eq!(count!(app, stores::table), 0);
         // Its edit form on the store's page keeps the other changes too.
         let store = app.store("表单超市", &town);
-        let page = admin.post(&format!("/stores/{store}/edit"), &[("name", ""), ("area_id", &town), ("address", "新地址"), ("opening_hours", "")]).await;
+        let page = admin.post(&format!("/stores/{store}/edit"), &[("name", ""), ("area_id", &town), ("address", "新地址"), ("opening_hours", ""), ("version", &app.version_of("stores", &store))]).await;
         refused(&page, &["field.store_name"]);
         page.assert_contains(r#"value="新地址""#);
 
@@ -563,5 +563,137 @@ app_test! {
         assert!(!page.body.contains("批量户0"), "the household is not named: {}", page.body);
         let status: String = awards::table.select(awards::status).first(&mut app.conn()).unwrap();
         assert_eq!(status, "pending");
+    }
+}
+
+app_test! {
+    async fn a_page_edit_form_without_the_version_it_showed_changes_nothing(app) {
+        let [_, _, town, village] = app.area_chain("守版");
+        let store = app.store("守版超市", &town);
+        let h = app.household("守版户", &village);
+        let clerk = app.user("shouban", Role::Clerk, None, Some(&store));
+        let admin = app.admin().await;
+        let missing = "页面没有带上您看到的版本";
+        let forms = [
+            (format!("/stores/{store}/printing"), vec![("paper", "58")], "stores", store.as_str()),
+            (format!("/stores/{store}/edit"), vec![("name", "改名超市"), ("area_id", town.as_str()), ("address", "新址"), ("opening_hours", "")], "stores", store.as_str()),
+            (format!("/households/{h}"), vec![("head_name", "改名户"), ("area_id", village.as_str()), ("members", "3"), ("status", "registered")], "households", h.as_str()),
+            (format!("/users/{clerk}/personal"), vec![("phone", "138 0013 8000")], "users", clerk.as_str()),
+            (format!("/users/{clerk}/assign"), vec![("role", "reviewer"), ("area_id", town.as_str())], "users", clerk.as_str()),
+        ];
+        for (path, fields, table, id) in &forms {
+            let before = app.version_of(table, id);
+            for version in [None, Some(""), Some("garbage")] {
+                let mut form = fields.clone();
+                if let Some(v) = version {
+                    form.push(("version", v));
+                }
+                let page = admin.post(path, &form).await;
+                assert_eq!(page.status, 422, "{path} with version {version:?}: {}", page.body);
+                page.assert_contains(missing);
+                assert_eq!(app.version_of(table, id), before, "{path}: nothing saved");
+            }
+        }
+
+        // The settings form: a value it showed that is not a number is refused.
+        let page = admin.post("/settings", &[("notice_days", "5"), ("seen.notice_days", "garbage")]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(missing);
+        let settings = admin.get("/settings").await;
+        assert!(!settings.body.contains(r#"name="seen.notice_days" value="5""#), "nothing saved");
+    }
+}
+
+app_test! {
+    async fn bulk_review_counts_a_repeated_tick_once_and_names_an_unknown_award(app) {
+        let (_, _, ids) = village_with_households(&app, 2);
+        let official = app.client();
+        official.login("official", PASSWORD).await;
+        let day = today().to_string();
+        for h in &ids {
+            let page = official.get(&format!("/awards/new?household_id={h}")).await;
+            let key = hidden(&page.body, "key");
+            let done = official.post("/awards", &[("household_id", h), ("rule_code", "B01"), ("occurred_on", &day), ("note", ""), ("key", &key)]).await;
+            assert_eq!(done.status, 303, "{}", done.body);
+        }
+        let award = |h: &str| -> (String, String) {
+            let (id, v): (String, i64) = awards::table.filter(awards::household_id.eq(h)).select((awards::id, awards::version)).first(&mut app.conn()).unwrap();
+            (id, v.to_string())
+        };
+        let status = |id: &str| -> String { awards::table.find(id).select(awards::status).first(&mut app.conn()).unwrap() };
+        let reviewer = app.client();
+        reviewer.login("reviewer", PASSWORD).await;
+        reviewer.get("/review").await;
+
+        // An unknown award named first: nothing decided, the award named.
+        let (b, bv) = award(&ids[1]);
+        let page = reviewer.post("/review", &[("decision", "approve"), ("id", "nonexistent"), ("id", &b), (&format!("v:{b}"), &bv)]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("没有这项申报：nonexistent");
+        assert!(!page.body.contains("页面没有带上您看到的版本"));
+        assert_eq!(status(&b), "pending", "nothing decided");
+
+        // The same award ticked twice is decided once, with no conflict.
+        let (a, av) = award(&ids[0]);
+        let page = reviewer.post("/review", &[("decision", "approve"), ("id", &a), ("id", &a), (&format!("v:{a}"), &av)]).await;
+        assert_eq!(page.status, 303, "{}", page.body);
+        assert_ne!(status(&a), "pending");
+        assert_eq!(status(&b), "pending");
+    }
+}
+
+app_test! {
+    async fn a_batch_with_a_bad_card_proposes_nothing_and_keeps_the_paste(app) {
+        use aixin::db::schema::points_cards;
+        let (_, village, ids) = village_with_households(&app, 2);
+        let card = |h: &str| -> String { points_cards::table.filter(points_cards::household_id.eq(h)).select(points_cards::card_no).first(&mut app.conn()).unwrap() };
+        let (c0, c1) = (card(&ids[0]), card(&ids[1]));
+        let official = app.client();
+        official.login("official", PASSWORD).await;
+        let page = official.get(&format!("/awards/batch?area_id={village}")).await;
+        let key = hidden(&page.body, "key");
+        let day = today().to_string();
+        let cards = format!("{c0}\nabc\n{c1}");
+        let form = |cards: &str| -> Vec<(String, String)> {
+            [("key", key.as_str()), ("area_id", village.as_str()), ("rule_code", "B01"), ("occurred_on", day.as_str()), ("note", ""), ("cards", cards)]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let post = |f: Vec<(String, String)>| {
+            let official = &official;
+            async move {
+                let refs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                official.post("/awards/batch", &refs).await
+            }
+        };
+        let page = post(form(&cards)).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("“abc”应为 10 位数字");
+        page.assert_contains(&cards);
+        assert_eq!(count!(app, awards::table), 0, "nothing proposed");
+
+        // An unknown card alone keeps its own reason.
+        let page = post(form("1234567890")).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        assert!(!page.body.contains("请至少选择一户"), "{}", page.body);
+        assert!(page.body.contains("“1234567890”的校验位") || page.body.contains("没有卡号为 1234567890"), "{}", page.body);
+        assert_eq!(count!(app, awards::table), 0);
+    }
+}
+
+app_test! {
+    async fn an_award_for_an_id_that_is_no_household_keeps_the_form(app) {
+        let (town, _, ids) = village_with_households(&app, 1);
+        let store = app.store("非户超市", &town);
+        let official = app.client();
+        official.login("official", PASSWORD).await;
+        let page = official.get(&format!("/awards/new?household_id={}", ids[0])).await;
+        let key = hidden(&page.body, "key");
+        let day = today().to_string();
+        let page = official.post("/awards", &[("household_id", &store), ("rule_code", "B01"), ("occurred_on", &day), ("note", "打扫村道"), ("key", &key)]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("没有这个农户");
+        assert_eq!(count!(app, awards::table), 0);
     }
 }

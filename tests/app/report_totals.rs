@@ -44,6 +44,7 @@ app_test! {
         let moved = admin
             .submit(&format!("/households/{}", households[1]), &[
                 ("head_name", "总账户1"), ("area_id", &village2), ("members", "3"), ("status", "registered"),
+                ("version", &app.version_of("households", &households[1])),
             ])
             .await;
         assert_eq!(moved.status, 200, "{}", moved.body);
@@ -174,6 +175,7 @@ app_test! {
             let moved = admin
                 .submit(&format!("/households/{h}"), &[
                     ("head_name", name), ("area_id", &village2), ("members", "3"), ("status", "registered"),
+                    ("version", &app.version_of("households", h)),
                 ])
                 .await;
             assert_eq!(moved.status, 200, "{}", moved.body);
@@ -324,6 +326,7 @@ app_test! {
         let moved = admin
             .submit(&format!("/households/{a}"), &[
                 ("head_name", "期初甲"), ("area_id", &village2), ("members", "3"), ("status", "registered"),
+                ("version", &app.version_of("households", &a)),
             ])
             .await;
         assert_eq!(moved.status, 200, "{}", moved.body);

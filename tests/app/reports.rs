@@ -326,6 +326,7 @@ app_test! {
         printed.assert_contains("id=\"p-closing\">55<");
         let moved = admin.submit(&format!("/households/{h}"), &[
             ("head_name", "迁户"), ("area_id", &village2), ("members", "3"), ("status", "registered"),
+            ("version", &app.version_of("households", &h)),
         ]).await;
         assert_eq!(moved.status, 200, "{}", moved.body);
         let area: String = aixin::db::schema::households::table.find(&h).select(aixin::db::schema::households::area_id).first(&mut c).unwrap();

@@ -369,6 +369,7 @@ app_test! {
             .post(&format!("/users/{clerk}/personal"), &[
                 ("phone", "138 0013 8000"),
                 ("id_number", &id_number),
+                ("version", &app.version_of("users", &clerk)),
             ])
             .await;
         assert_eq!(ok.status, 303, "{}", ok.body);
@@ -388,6 +389,7 @@ app_test! {
             .post(&format!("/users/{reviewer}/personal"), &[
                 ("home_area_id", &village),
                 ("home_address", "一组1号"),
+                ("version", &app.version_of("users", &reviewer)),
             ])
             .await;
         assert_eq!(home.status, 303, "{}", home.body);

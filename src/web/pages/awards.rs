@@ -189,17 +189,24 @@ pub async fn propose(
     let day = today(&state);
     let u = user.actor();
     let typed = f.clone();
-    let result =
-        form.1
-            .run(&state, move |c| {
-                let p = aw::parse_proposal(&f.rule_code, &f.occurred_on, &f.note, day)?;
-                let household = HouseholdId::parse(f.household_id.trim()).ok_or(
-                    FieldError::new("field.household", "error.household_unknown"),
-                )?;
-                let award = aw::propose(c, &u, &household, &p, &f.key, day)?;
-                Ok(award)
-            })
-            .await;
+    let result = form
+        .1
+        .run(&state, move |c| {
+            let p = aw::parse_proposal(&f.rule_code, &f.occurred_on, &f.note, day)?;
+            // An id that names no household (not one, or another
+            // record's) is refused beside the field, the form kept.
+            let unknown = || FieldError::new("field.household", "error.household_unknown");
+            let household = HouseholdId::parse(f.household_id.trim()).ok_or_else(unknown)?;
+            match households::load(c, &household) {
+                Err(households::HouseholdError::NotFound) => return Err(unknown().into()),
+                other => {
+                    other?;
+                }
+            }
+            let award = aw::propose(c, &u, &household, &p, &f.key, day)?;
+            Ok(award)
+        })
+        .await;
     match result {
         Ok(award) => {
             let key = if award.is_pending() {
@@ -215,8 +222,9 @@ pub async fn propose(
             ))
         }
         Err(AppError::Invalid(e)) => {
-            // The form again, on its household (none when the id was not one).
+            // The form again, on its household (none when the id names none).
             let household_id = HouseholdId::parse(typed.household_id.trim())
+                .filter(|_| e.key != "error.household_unknown")
                 .map(String::from)
                 .unwrap_or_default();
             let q = NewQuery {
@@ -412,34 +420,42 @@ pub async fn propose_batch(
                     )),
                 }
             }
-            // Pasted card numbers, one per line (or separated by spaces or commas).
+            // Pasted card numbers, one per line (or separated by spaces or
+            // commas). A card that is malformed, unknown or replaced refuses
+            // the whole batch, each named with why, the paste box kept: no
+            // household is proposed for half a paste.
+            let mut bad_cards = crate::domain::FieldChecks::new();
             for typed in field(&form, "cards")
                 .split(|ch: char| ch.is_whitespace() || ch == ',' || ch == '，')
                 .filter(|s| !s.is_empty())
             {
                 match CardNo::parse("field.card_no", typed) {
-                    Err(e) => refused.push((typed.to_string(), crate::i18n::field_error(lang, &e))),
+                    Err(e) => bad_cards.push(
+                        FieldError::new(
+                            "field.card_no",
+                            if e.key == "error.card_check_digit" {
+                                "error.card_line_check_digit"
+                            } else {
+                                "error.card_line_format"
+                            },
+                        )
+                        .arg("card", typed)
+                        .arg("n", CardNo::LEN),
+                    ),
                     Ok(card) => match households::lookup_card_for(c, &u, &card)? {
                         CardLookup::Current { household_id } => ids.push(household_id),
-                        CardLookup::Replaced { .. } => refused.push((
-                            typed.to_string(),
-                            crate::i18n::tf(
-                                lang,
-                                "households.card_replaced",
-                                &[("card", typed.to_string())],
-                            ),
-                        )),
-                        CardLookup::Unknown => refused.push((
-                            typed.to_string(),
-                            crate::i18n::tf(
-                                lang,
-                                "households.card_unknown",
-                                &[("card", typed.to_string())],
-                            ),
-                        )),
+                        CardLookup::Replaced { .. } => bad_cards.push(
+                            FieldError::new("field.card_no", "error.card_replaced_by")
+                                .arg("card", typed),
+                        ),
+                        CardLookup::Unknown => bad_cards.push(
+                            FieldError::new("field.card_no", "error.card_unknown")
+                                .arg("card", typed),
+                        ),
                     },
                 }
             }
+            bad_cards.finish()?;
             if ids.is_empty() {
                 return Err(FieldError::new("field.households", "error.no_households").into());
             }
@@ -930,13 +946,21 @@ pub async fn review(
             .map(|(_, v)| v.clone())
             .collect(),
     };
-    // Each row carries the version the reviewer saw (`v:<id>`); a row
-    // without it refuses the whole form, before anything is decided.
-    let ids: Result<Vec<(String, Option<i64>)>, FieldError> = ids
+    // An award ticked twice is one award, decided once.
+    let mut ids = ids;
+    let mut once = std::collections::HashSet::new();
+    ids.retain(|id| once.insert(id.trim().to_string()));
+    // Each row names an award and carries the version the reviewer saw
+    // (`v:<id>`); text that is no award id, or a row without its version,
+    // refuses the whole form, before anything is decided.
+    let ids: Result<Vec<(AwardId, Option<i64>)>, FieldError> = ids
         .into_iter()
         .map(|id| {
+            let award = AwardId::parse(id.trim()).ok_or_else(|| {
+                FieldError::new("field.award", "error.award_not_found").arg("award", id.trim())
+            })?;
             let seen = seen_version(&field(&form, &format!("v:{id}")))?;
-            Ok((id, Some(seen)))
+            Ok((award, Some(seen)))
         })
         .collect();
     let lang = lang_of(&req);
@@ -965,33 +989,19 @@ pub async fn review(
         _ => {
             // Neither button: nothing is decided, the ticks and reason stay.
             let e = FieldError::new("field.decision", "error.choose_one");
-            let ticked = ids.into_iter().map(|(id, _)| id).collect();
+            let ticked = ids.into_iter().map(|(id, _)| id.into_string()).collect();
             let refused = Refusals::whole(lang, ticked, reason, &e);
             return queue_page(req, user, state, filter, refused).await;
         }
     };
     let day = today(&state);
     let u = user.actor();
-    // Text that is not an award id names none the reviewer may decide:
-    // refused as an unknown award is, the others decided.
-    let (ids, unknown): (Vec<_>, Vec<_>) = ids
-        .into_iter()
-        .map(|(id, seen)| AwardId::parse(id.trim()).map(|a| (a, seen)).ok_or(id))
-        .partition(Result::is_ok);
-    let ids: Vec<(AwardId, Option<i64>)> = ids.into_iter().flatten().collect();
-    let unknown = unknown.into_iter().filter_map(Result::err).map(|id| {
-        (
-            id,
-            FieldError::new("field.award", "error.household_not_yours"),
-        )
-    });
     let result = twice
         .run(&state, move |c| {
             let (done, failed) = aw::review_many(c, &u, &ids, &decision, day)?;
             let failed: Vec<(String, FieldError)> = failed
                 .into_iter()
                 .map(|(id, e)| (id.into_string(), e))
-                .chain(unknown)
                 .collect();
             Ok((done, failed))
         })
@@ -1063,20 +1073,11 @@ pub async fn review(
 }
 
 /// The version a form says its person saw. Required: every page decision
-/// is checked against what was on the screen, so a form without it (an old
-/// page, a hand-made request) is refused, naming the field, and changes
-/// nothing.
-/// The version an edit form says it was opened on, when it says one (a
-/// page's edit form always does; a bare request may not, and then the
-/// save is not checked against what was seen).
-pub fn seen_version_if_given(s: &str) -> Result<Option<i64>, FieldError> {
-    if s.trim().is_empty() {
-        Ok(None)
-    } else {
-        seen_version(s).map(Some)
-    }
-}
-
+/// and every page edit form (a household, a store and its printing
+/// settings, an item, a rule, a user) is checked against what was on the
+/// screen, so a form without it, or with one that is not a number (an old
+/// page, a hand-made request), is refused naming `field.seen_version`
+/// (`error.seen_version_missing`) and changes nothing.
 pub fn seen_version(s: &str) -> Result<i64, FieldError> {
     s.trim()
         .parse()

@@ -929,7 +929,7 @@ pub async fn printing(
             paper: Paper::from_form(&f.paper)?,
             print_after_confirm: f.print_after_confirm == "1",
         };
-        let seen = super::awards::seen_version_if_given(&f.version)?;
+        let seen = Some(super::awards::seen_version(&f.version)?);
         let actor = user.actor();
         let sid = store.store.id.clone();
         form.1

@@ -120,7 +120,7 @@ pub async fn update(
         .1
         .run(&state, move |c| {
             // The edit names the version it was made on.
-            let seen = super::awards::seen_version_if_given(&f.version)?;
+            let seen = Some(super::awards::seen_version(&f.version)?);
             Ok(goods::update(
                 c,
                 &ctx,

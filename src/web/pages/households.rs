@@ -492,10 +492,11 @@ pub async fn update(
     let result = form
         .1
         .run(&state, move |c| {
-            // The edit names the version it was made on (a page form always
-            // carries it: `parse_form` reads it).
+            // The edit names the version it was made on: a page form must
+            // carry it (the API may leave it out; `parse_form` reads it).
             let row = households::find(c, &actor, &target)?;
             let input = households::parse_form(c, &actor, &f, Some(&row.household))?;
+            super::awards::seen_version(&f.version)?;
             Ok(households::update(c, &actor, &key, &target, &input, today)?)
         })
         .await;

@@ -577,23 +577,33 @@ pub async fn settings_save(
                     None if s.is_bool() => Some(0),
                     None => Some(settings::get(c, *s)?),
                 };
+                // The value the form showed: one that is not a number (a
+                // hand-made request) is refused beside its setting.
+                let seen =
+                    match form
+                        .iter()
+                        .find(|(k, _)| k.strip_prefix("seen.") == Some(s.key))
+                    {
+                        None => None,
+                        Some((_, v)) => checks.take(v.trim().parse::<i64>().map_err(|_| {
+                            FieldError::new(s.label_key(), "error.seen_version_missing")
+                        })),
+                    };
                 if let Some(value) = value {
-                    parsed.push((*s, value));
+                    parsed.push((*s, value, seen));
                 }
             }
             checks.finish()?;
-            settings::check_together(&parsed)?;
+            let values: Vec<_> = parsed.iter().map(|(s, v, _)| (*s, *v)).collect();
+            settings::check_together(&values)?;
             // Each value names the value the form showed, so a change someone
             // else made meanwhile is kept or refused, never overwritten.
             let typed: Vec<settings::Typed> = parsed
                 .into_iter()
-                .map(|(s, value)| settings::Typed {
+                .map(|(s, value, seen)| settings::Typed {
                     setting: s,
                     value,
-                    seen: form
-                        .iter()
-                        .find(|(k, _)| k.strip_prefix("seen.") == Some(s.key))
-                        .and_then(|(_, v)| v.trim().parse().ok()),
+                    seen,
                 })
                 .collect();
             settings::save_form(c, &ctx, &typed)?;

@@ -217,7 +217,7 @@ pub async fn edit(
         .1
         .run(&state, move |c| {
             // The edit names the version it was made on.
-            let seen = super::awards::seen_version_if_given(&f.version)?;
+            let seen = Some(super::awards::seen_version(&f.version)?);
             let input = points::parse_rule_form(c, &f)?;
             Ok(points::edit_rule(c, &ctx, &rule_code, &input, seen)?)
         })

@@ -149,7 +149,7 @@ pub async fn update(
         .labelled(STORE_LABELS)
         .run(&state, move |c| {
             // The edit names the version it was made on.
-            let seen = super::awards::seen_version_if_given(&f.version)?;
+            let seen = Some(super::awards::seen_version(&f.version)?);
             Ok(stores::update(
                 c,
                 &actor,

@@ -355,7 +355,7 @@ pub async fn set_personal(
         .run(&state, move |c| {
             let subject = users::find(c, &uid)?.ok_or(AppError::NotFound)?;
             let personal = users::Personal::parse(c, &typed)?;
-            let seen = super::awards::seen_version_if_given(&typed.version)?;
+            let seen = Some(super::awards::seen_version(&typed.version)?);
             users::set_personal(c, &ctx, &key, &subject.id, &personal, seen)?;
             Ok(subject.username)
         })
@@ -431,7 +431,7 @@ pub async fn assign(
                 unreachable!("a clean form parsed every field")
             };
             // The edit names the version it was made on.
-            let seen = super::awards::seen_version_if_given(&f.version)?;
+            let seen = Some(super::awards::seen_version(&f.version)?);
             users::save_edit(c, &ctx, &id, &display, &assignment, seen)?;
             Ok(subject.username)
         })
