@@ -593,7 +593,8 @@ app_test! {
         let page = official
             .post("/awards/batch", &[("key", &key), ("rule_code", &rule), ("occurred_on", &today), ("note", ""), ("cards", &cards)])
             .await;
-        assert_eq!(page.status, 200, "{}", page.body);
+        // A batch with a card it cannot take proposes nothing (422).
+        assert_eq!(page.status, 422, "{}", page.body);
         page.assert_contains(&format!("卡号 {mine_old} 已作废"));
         page.assert_contains(&format!("没有卡号为 {theirs_old} 的积分卡"));
         assert!(!page.body.contains(&theirs_new), "{}", page.body);
