@@ -561,16 +561,15 @@ pub async fn basket_action(
     // The basket's lines repeat; any other field sent twice leaves the
     // basket as it was, said beside it.
     let twice = SentTwice::among(&form, &["line"]);
-    // A clerk's form names the clerk's own store: one naming another (a page
-    // left open when the clerk was moved, or a forged form) does nothing.
+    // The store the form names is the store, checked like any store: a
+    // clerk's form naming another (a page left open when the clerk was
+    // moved, or a forged form) is refused by `stores::for_actor`.
     let posted_store = field(&form, "store_id");
-    if let Scope::Store { id } = &user.scope
-        && !posted_store.is_empty()
-        && posted_store != *id
-    {
-        return Err(AppError::Forbidden);
-    }
-    let store = counter_store(&state, &user, Action::Redeem, &posted_store).await?;
+    let store = if posted_store.is_empty() {
+        counter_store(&state, &user, Action::Redeem, "").await?
+    } else {
+        load_store(&state, &user, Action::Redeem, posted_store).await?
+    };
     let lang = lang_of(&req);
     let card = field(&form, "card");
     let mut key = field(&form, "key");
