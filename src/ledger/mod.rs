@@ -510,6 +510,9 @@ pub fn verify(conn: &mut DbConn) -> QueryResult<VerifyReport> {
     report
         .totals_mismatches
         .extend(totals::compare_closings(conn)?);
+    report
+        .totals_mismatches
+        .extend(totals::compare_villages(conn)?);
     let cached: Vec<(String, i64)> = point_balances::table
         .select((point_balances::account, point_balances::balance))
         .load(conn)?;

@@ -242,6 +242,49 @@ pub(crate) fn compare_closings(conn: &mut DbConn) -> QueryResult<Vec<(String, St
         .collect())
 }
 
+#[derive(diesel::QueryableByName)]
+struct VillageSum {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    area_id: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    points: i64,
+}
+
+/// Compare each village's months, summed over all time, with the balances
+/// of the households in it now (moves carry a balance from one village to
+/// the other, so the two agree): each ("all", what, kept, balances) that
+/// differs, `what` naming the table and the village. Catches a posting
+/// counted in a village its household had already left.
+///
+/// Errors: the database's.
+pub(crate) fn compare_villages(conn: &mut DbConn) -> QueryResult<Vec<(String, String, i64, i64)>> {
+    let by_area = |rows: Vec<VillageSum>| super::kept::keyed(rows, |r| (r.area_id, r.points));
+    let kept = by_area(db::load(
+        conn,
+        "SELECT area_id, CAST(SUM(points) AS BIGINT) AS points
+           FROM point_month_totals GROUP BY area_id",
+        &[],
+    )?);
+    let balances = by_area(db::load(
+        conn,
+        "SELECT h.area_id AS area_id, CAST(SUM(b.balance) AS BIGINT) AS points
+           FROM households h JOIN point_balances b ON b.account = 'household:' || h.id
+          GROUP BY h.area_id",
+        &[],
+    )?);
+    Ok(super::kept::differences(&kept, &balances)
+        .into_iter()
+        .map(|d| {
+            (
+                "all".to_string(),
+                format!("point_month_totals village {}", d.key),
+                d.kept,
+                d.made,
+            )
+        })
+        .collect())
+}
+
 /// Count an award as proposed, approved or rejected (`by` -1 takes one
 /// back) in its household's village, in the month of `day`. Inside the
 /// transaction that changes the award.
@@ -282,6 +325,11 @@ pub fn record_move(
     if from_area == to_area {
         return Ok(());
     }
+    // Wait for any posting to this household in flight (it holds the
+    // balance row from its debit or credit until it commits), and keep
+    // later ones waiting until the move commits: each then sees the
+    // village it was posted in, and the balance moved is the one it left.
+    super::lock_account(conn, &super::household_account(household_id))?;
     super::redemption_totals::shift(conn, household_id, from_area, to_area)?;
     super::redeemer_totals::shift(conn, household_id, to_area)?;
     let balance = super::balance(conn, &super::household_account(household_id))?;

@@ -970,3 +970,64 @@ app_test! {
         assert_eq!(again.status, 303, "{}", again.body);
     }
 }
+
+app_test! {
+    async fn a_household_moving_village_during_a_redemption_takes_the_balance_it_leaves(app) {
+        use aixin::db::DbConn;
+        use aixin::redemptions::{self as rd, RedeemRequest, WantLine};
+        use diesel::connection::{AnsiTransactionManager, TransactionManager};
+        let [_, _, town, village] = app.area_chain("并迁");
+        let village2 = app.area(Some(&town), "并迁新村");
+        let store = app.store("并迁超市", &town);
+        let household = app.household("并迁户", &village);
+        let goods = crate::stock::seed(&app, &store);
+        crate::counter::fund(&app, &household, 1000);
+        let card = crate::counter::card_of(&app, &household);
+        let admin = app.admin().await;
+        let form = [
+            ("head_name".to_string(), "并迁户".to_string()),
+            ("area_id".to_string(), village2.clone()),
+            ("members".to_string(), "3".to_string()),
+            ("status".to_string(), "registered".to_string()),
+            ("version".to_string(), app.version_of("households", &household)),
+        ];
+        let path = format!("/households/{household}");
+        // A redemption in flight: posted, not yet committed. On PostgreSQL
+        // the move runs meanwhile on another connection; SQLite writes one
+        // transaction at a time, so there the move simply follows.
+        let mut x = app.conn();
+        let concurrent = matches!(&*x, DbConn::Pg(_));
+        if let DbConn::Pg(pg) = &mut *x {
+            AnsiTransactionManager::begin_transaction(pg).unwrap();
+        }
+        rd::redeem(
+            &mut x,
+            &aixin::auth::Actor::console(),
+            &RedeemRequest {
+                store_id: &crate::helpers::sid(&store),
+                card: &card,
+                lines: &[WantLine { item_id: crate::helpers::iid(&goods.items[0]), quantity: 1 }],
+                key: &uuid::Uuid::new_v4().to_string(),
+                household_id: None,
+                expected_total: None,
+            },
+            today(),
+        )
+        .expect("redeem");
+        let moving = tokio::spawn(async move {
+            let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            admin.submit(&path, &pairs).await
+        });
+        if concurrent {
+            tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+            if let DbConn::Pg(pg) = &mut *x {
+                AnsiTransactionManager::commit_transaction(pg).unwrap();
+            }
+        }
+        drop(x);
+        let moved = moving.await.unwrap();
+        assert_eq!(moved.status, 200, "{}", moved.body);
+        let report = aixin::ledger::verify(&mut app.conn()).unwrap();
+        assert!(report.ok(), "each village's totals are its households' balances: {report:?}");
+    }
+}

@@ -183,6 +183,16 @@ pub fn fill_cities(
         city.flush(conn).map_err(err)?;
     }
 
+    // The months an administrator has closed: all before the planted
+    // month (the last three stay open).
+    close_months(
+        conn,
+        &mut city,
+        &logins.admin,
+        (first_month, plant::month(Month::of(today))),
+    )
+    .map_err(err)?;
+
     // Cached balances, chain heads, stock and counters.
     made.point_entries = city.point_seq;
     made.stock_movements = city.stock_seq;
@@ -468,6 +478,52 @@ fn register_households(
     }
     progress("households", households, households);
     Ok((phones, archived))
+}
+
+/// Close each month from `first` up to (not including) `open_from`, two
+/// days after it ended, as `admin` would from the summary page: the close
+/// and its audit row. The villages' closings are made with the reporting
+/// totals (`finish`).
+fn close_months(
+    conn: &mut DbConn,
+    city: &mut City,
+    admin: &Staff,
+    (first, open_from): (Month, Month),
+) -> diesel::QueryResult<()> {
+    let mut month = first;
+    let mut rows = Vec::new();
+    while month < open_from {
+        let day = month.next().first_day() + Duration::days(2);
+        let at = crate::time::local_day_start_utc(day, city.tz) + Duration::hours(9);
+        rows.push((
+            month_closes::month.eq(month.to_string()),
+            month_closes::closed_at.eq(at),
+            month_closes::closed_by.eq(admin.id.clone()),
+        ));
+        city.audit(
+            at,
+            Some(admin),
+            "month.close",
+            "month",
+            &month.to_string(),
+            crate::audit::Detail::new("month_close")
+                .arg("month", month)
+                .to_string(),
+        );
+        month = month.next();
+    }
+    db::write_tx(conn, |c| {
+        match &mut *c {
+            DbConn::Sqlite(c) => diesel::insert_into(month_closes::table)
+                .values(&rows)
+                .execute(c)?,
+            DbConn::Pg(c) => diesel::insert_into(month_closes::table)
+                .values(&rows)
+                .execute(c)?,
+        };
+        Ok::<_, diesel::result::Error>(())
+    })?;
+    city.flush(conn)
 }
 
 /// The last step: the cached balances, the two chains' heads, the stock

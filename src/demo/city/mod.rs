@@ -17,9 +17,9 @@ use crate::config::PasswordCost;
 use crate::crypto::DataKey;
 use crate::db::schema::{
     areas, audit_log, awards, counters, donation_lines, donations, donors,
-    household_status_history, households, idempotency_keys, items, ledger_heads, point_balances,
-    points_cards, redemption_lines, redemptions, rules, stock, stock_chain_head, stocktake_lines,
-    stocktakes, stores, users,
+    household_status_history, households, idempotency_keys, items, ledger_heads, month_closes,
+    point_balances, points_cards, redemption_lines, redemptions, rules, stock, stock_chain_head,
+    stocktake_lines, stocktakes, stores, users,
 };
 use crate::db::{self, DbConn};
 use crate::ledger::{self, chain};
@@ -509,4 +509,6 @@ fn card_number(rng: &mut StdRng) -> String {
 struct Logins {
     named: DemoLogins,
     reviewers: Vec<Staff>,
+    /// The administrator who closes the months.
+    admin: Staff,
 }

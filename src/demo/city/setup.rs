@@ -349,12 +349,13 @@ pub(super) fn setup(
     .map_err(|e: diesel::result::Error| e.to_string())?;
     Ok(Logins {
         named: DemoLogins {
-            admin: admin.username,
+            admin: admin.username.clone(),
             official: official.username,
             reviewer: reviewer.username,
             clerk: city.stores[0].clerk.username.clone(),
             auditor: auditor.username,
         },
         reviewers,
+        admin,
     })
 }
