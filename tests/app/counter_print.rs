@@ -184,11 +184,14 @@ app_test! {
         // A quantity that is not a number is named; the basket stays as it was.
         let refused = post_basket(&clerk, &basket_fields(&page, &[("entry", ""), (&rice_box, "三")])).await;
         assert_eq!(refused.status, 422);
-        refused.assert_contains("数量");
+        refused.assert_contains("第 1 行的数量");
         refused.assert_contains("id=\"total\">138<");
         assert_eq!(hidden(&refused.body, "line").len(), 2);
+        // What was typed stays in its box, marked, for the clerk to mend.
+        refused.assert_contains(&format!("name=\"{rice_box}\" value=\"三\" inputmode=\"numeric\" size=\"3\" class=\"line-qty\" aria-invalid=\"true\""));
+        refused.assert_contains(&format!("name=\"{soap_box}\" value=\"1\""));
         // 0 takes the line out.
-        let page = post_basket(&clerk, &basket_fields(&refused, &[("entry", ""), (&soap_box, "0")])).await;
+        let page = post_basket(&clerk, &basket_fields(&refused, &[("entry", ""), (&rice_box, "3"), (&soap_box, "0")])).await;
         page.assert_contains("id=\"total\">135<");
         assert_eq!(hidden(&page.body, "line"), vec![format!("{}*3", k.rice)]);
         // Enter on the empty field with the quantities as shown confirms.
@@ -202,5 +205,30 @@ app_test! {
         let page = admin.get(&format!("/counter?store_id={}&card={}", k.store, k.card)).await;
         page.assert_contains("Points each");
         page.assert_contains("F4 goods, prices and stock");
+    }
+}
+
+app_test! {
+    async fn a_remove_that_names_no_line_removes_nothing_and_never_confirms(app) {
+        let k = setup(&app, 10, 10);
+        fund(&app, &k.household, 500);
+        let clerk = app.client();
+        clerk.login("clerk", PASSWORD).await;
+        let page = clerk.get(&format!("/counter?card={}", k.card)).await;
+        let page = post_basket(&clerk, &basket_fields(&page, &[("pick", &k.rice)])).await;
+        page.assert_contains("id=\"total\">45<");
+        for bad in ["abc", "-1", "5", "", "１"] {
+            let refused = post_basket(&clerk, &basket_fields(&page, &[("entry", ""), ("remove", bad)])).await;
+            assert_eq!(refused.status, 422, "remove={bad:?}: {}", refused.body);
+            refused.assert_contains("已不在购物篮里");
+            refused.assert_contains("id=\"total\">45<");
+            let n: i64 = redemptions::table.count().get_result(&mut app.conn()).unwrap();
+            assert_eq!(n, 0, "remove={bad:?} redeems nothing");
+        }
+        assert_eq!(balance(&app, &k.household), 500);
+        // The line's own button takes it out.
+        let emptied = post_basket(&clerk, &basket_fields(&page, &[("entry", ""), ("remove", "0")])).await;
+        assert_eq!(emptied.status, 200, "{}", emptied.body);
+        assert!(hidden(&emptied.body, "line").is_empty());
     }
 }

@@ -52,6 +52,9 @@ struct CounterPage<'a> {
     found: Option<Found>,
     /// The store's goods with their prices and stock (F4 opens the list).
     shelf: Vec<crate::stock::ShelfLine>,
+    /// A basket quantity box that could not be read: its item's id and
+    /// what was typed, kept in the box and marked.
+    bad_qty: Option<(String, String)>,
 }
 
 impl CounterPage<'_> {
@@ -66,6 +69,20 @@ impl CounterPage<'_> {
     }
     fn after(&self) -> i64 {
         self.balance() - self.total()
+    }
+    /// What a line's quantity box shows: what was typed when it could not
+    /// be read, else the line's quantity.
+    fn qty_shown(&self, l: &PricedLine) -> String {
+        match &self.bad_qty {
+            Some((item, typed)) if item == l.item.id.as_str() => typed.clone(),
+            _ => l.quantity.to_string(),
+        }
+    }
+    /// Whether a line's quantity box could not be read.
+    fn qty_bad(&self, l: &PricedLine) -> bool {
+        self.bad_qty
+            .as_ref()
+            .is_some_and(|(item, _)| item == l.item.id.as_str())
     }
     fn line_value(&self, l: &PricedLine) -> String {
         format!("{}*{}", l.item.id, l.quantity)
@@ -322,6 +339,7 @@ async fn show(
             entry_again: String::new(),
             found,
             shelf,
+            bad_qty: None,
         },
         status,
     )
@@ -509,6 +527,10 @@ fn item_named(text: &str) -> Result<crate::domain::ItemId, crate::domain::FieldE
         .ok_or_else(|| crate::domain::FieldError::new("field.item", "error.item_unknown"))
 }
 
+/// A basket quantity box that could not be read: the refusal naming its
+/// line (its place, from 1), and the box's item id and what was typed.
+type BadQuantity = (crate::domain::FieldError, (String, String));
+
 /// Apply the quantities typed into the basket's own boxes (`qty_<item>`):
 /// a new number replaces the line's, 0 takes the line out. Returns whether
 /// anything changed, or the first box that cannot be read (nothing is
@@ -516,9 +538,9 @@ fn item_named(text: &str) -> Result<crate::domain::ItemId, crate::domain::FieldE
 fn change_quantities(
     lines: &mut Vec<WantLine>,
     form: &[(String, String)],
-) -> (bool, Option<crate::domain::FieldError>) {
+) -> (bool, Option<BadQuantity>) {
     let mut wanted = Vec::with_capacity(lines.len());
-    for l in lines.iter() {
+    for (i, l) in lines.iter().enumerate() {
         let typed = field(form, &format!("qty_{}", l.item_id));
         let q = if typed.is_empty() {
             l.quantity
@@ -527,7 +549,15 @@ fn change_quantities(
         } else {
             match crate::domain::stock::Quantity::parse("field.quantity", &typed) {
                 Ok(q) => q.get(),
-                Err(e) => return (false, Some(e)),
+                Err(_) => {
+                    let refusal = crate::domain::FieldError::new(
+                        "field.basket_line",
+                        "error.basket_line_quantity",
+                    )
+                    .arg("n", i + 1)
+                    .arg("max", crate::domain::stock::MAX_QUANTITY);
+                    return (false, Some((refusal, (l.item_id.to_string(), typed))));
+                }
             }
         };
         wanted.push(q);
@@ -602,10 +632,12 @@ pub async fn basket_action(
     } else {
         crate::domain::stock::Quantity::parse("field.quantity", &qty_text).map(|q| q.get())
     };
+    // A line's remove button: the line's place in the basket. A place that
+    // does not read, or names no line, removes nothing and never confirms.
     let remove = form
         .iter()
         .find(|(k, _)| k == "remove")
-        .and_then(|(_, v)| v.parse::<usize>().ok());
+        .map(|(_, v)| v.trim().parse::<usize>().ok().filter(|i| *i < lines.len()));
     let pick = field(&form, "pick");
     // Quantities changed in the basket's own boxes (0 takes the line out).
     let (changed, unreadable_qty) = if unreadable.is_none() {
@@ -613,7 +645,7 @@ pub async fn basket_action(
     } else {
         (false, None)
     };
-    if let Some(e) = &unreadable_qty {
+    if let Some((e, _)) = &unreadable_qty {
         error = Some(i18n::field_error(lang, e));
     }
     // Enter in a quantity box applies the change; it never confirms.
@@ -623,9 +655,12 @@ pub async fn basket_action(
             || (entry.is_empty() && pick.is_empty() && remove.is_none() && !lines.is_empty()));
     if unreadable.is_some() || unreadable_qty.is_some() {
         // Nothing is added, removed or redeemed from a basket not read whole.
-    } else if let Some(i) = remove.filter(|_| !changed) {
-        if i < lines.len() {
-            lines.remove(i);
+    } else if let Some(place) = remove.filter(|_| !changed) {
+        match place {
+            Some(i) => {
+                lines.remove(i);
+            }
+            None => error = Some(i18n::t(lang, "counter.remove_unknown").to_string()),
         }
     } else if !pick.is_empty() {
         match quantity.and_then(|q| Ok((item_named(&pick)?, q))) {
@@ -784,6 +819,7 @@ pub async fn basket_action(
             error,
             found: None,
             shelf,
+            bad_qty: unreadable_qty.map(|(_, bad)| bad),
         },
         status,
     )
