@@ -521,3 +521,24 @@ app_test! {
         assert_eq!(after, before + 1);
     }
 }
+
+app_test! {
+    /// A sheet of cards with their PINs is one line in the audit log, with
+    /// how many and which, read as a sentence; never a line per card.
+    async fn a_sheet_of_card_pins_is_one_audit_line(app) {
+        let admin = app.admin().await;
+        let [_, _, _, village] = app.area_chain("张");
+        for name in ["甲一", "甲二", "甲三"] {
+            app.household(name, &village);
+        }
+        let sheet = admin.get("/households/cards").await;
+        assert_eq!(sheet.status, 200, "{}", sheet.body);
+        assert_eq!(sheet.body.matches("<p class=\"pin\">").count(), 3, "each card with its PIN");
+        let actions = app.audit_actions();
+        assert_eq!(actions.iter().filter(|a| *a == "card.pin_shown").count(), 0);
+        assert_eq!(actions.iter().filter(|a| *a == "card.pins_shown").count(), 1);
+        let log = admin.get("/audit").await;
+        log.assert_contains("查看了一页积分卡的初始密码");
+        log.assert_contains("3 张，卡号");
+    }
+}

@@ -889,7 +889,9 @@ fn cards_page(
 
 /// The cards of `rows`. A card's PIN is a secret: it is read only when
 /// `show_pins` (the viewer may edit these households), and each showing is
-/// audited as `card.pin_shown`.
+/// audited: `card.pin_shown` naming the household for one card,
+/// `card.pins_shown` with the count and the first and last card for a
+/// sheet.
 fn print_cards(
     c: &mut crate::db::DbConn,
     key: &crate::crypto::DataKey,
@@ -919,21 +921,32 @@ fn print_cards(
             row,
         });
     }
+    // One card's PIN is one line naming its household; a sheet's is one
+    // line for the sheet, with how many cards and which (a sheet of 1,000
+    // cards would otherwise write 1,000 lines at each view).
     let shown: Vec<&PrintCard> = out.iter().filter(|p| p.pin.is_some()).collect();
-    if !shown.is_empty() {
-        crate::db::write_tx(c, |c| {
-            for p in &shown {
-                crate::audit::record(
-                    c,
-                    ctx,
-                    "card.pin_shown",
-                    "household",
-                    &p.row.household.id,
-                    &p.card,
-                )?;
-            }
-            Ok::<(), diesel::result::Error>(())
-        })?;
+    match shown.as_slice() {
+        [] => {}
+        [one] => crate::audit::record(
+            c,
+            ctx,
+            "card.pin_shown",
+            "household",
+            &one.row.household.id,
+            &one.card,
+        )?,
+        [first, .., last] => crate::audit::record(
+            c,
+            ctx,
+            "card.pins_shown",
+            "cards",
+            "",
+            &crate::audit::Detail::new("pins_shown")
+                .arg("n", shown.len())
+                .arg("first", &first.card)
+                .arg("last", &last.card)
+                .to_string(),
+        )?,
     }
     Ok(out)
 }
