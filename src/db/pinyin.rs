@@ -6,13 +6,13 @@ use diesel::prelude::*;
 
 use super::DbConn;
 use super::schema::{areas, donors, households, items};
-use crate::domain::pinyin::keys;
+use crate::domain::pinyin::{keys, person_keys};
 
 /// Rows per batch.
 const BATCH: i64 = 500;
 
 macro_rules! fill {
-    ($conn:expr, $table:ident, $name:ident, $full:ident, $initials:ident) => {{
+    ($conn:expr, $table:ident, $name:ident, $full:ident, $initials:ident, $keys:path) => {{
         let mut n = 0usize;
         loop {
             // A name whose keys are empty although the name is not.
@@ -26,7 +26,7 @@ macro_rules! fill {
             let wrote = super::write_tx($conn, |c| {
                 let mut wrote = 0;
                 for (id, name) in &rows {
-                    let k = keys(name);
+                    let k = $keys(name);
                     // A name without any letter keeps empty keys: mark it
                     // with a space so it is not read again (a prefix search
                     // never starts with one).
@@ -54,9 +54,16 @@ macro_rules! fill {
 /// that lacks them; returns how many rows were filled. Database errors
 /// only.
 pub fn backfill(conn: &mut DbConn) -> QueryResult<usize> {
-    let mut n = fill!(conn, households, head_name, head_pinyin, head_initials);
-    n += fill!(conn, items, name, name_pinyin, name_initials);
-    n += fill!(conn, donors, name, name_pinyin, name_initials);
-    n += fill!(conn, areas, name, name_pinyin, name_initials);
+    let mut n = fill!(
+        conn,
+        households,
+        head_name,
+        head_pinyin,
+        head_initials,
+        person_keys
+    );
+    n += fill!(conn, items, name, name_pinyin, name_initials, keys);
+    n += fill!(conn, donors, name, name_pinyin, name_initials, keys);
+    n += fill!(conn, areas, name, name_pinyin, name_initials, keys);
     Ok(n)
 }

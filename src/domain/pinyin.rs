@@ -15,10 +15,61 @@ pub struct Keys {
     pub initials: String,
 }
 
-/// The keys of `name`. Heteronyms take their most common reading.
+/// Characters whose reading in names, places and goods is not the one the
+/// crate takes as most common: 长 in 长青, 长安村, 长寿面 is cháng.
+pub const NAME_READINGS: &[(char, &str)] = &[('长', "chang")];
+
+/// Surnames read otherwise than their character's common reading (曾 is
+/// Zēng, 单 is Shàn, 解 is Xiè ...), for the first character of a person's
+/// name only.
+pub const SURNAME_READINGS: &[(char, &str)] = &[
+    ('曾', "zeng"),
+    ('单', "shan"),
+    ('解', "xie"),
+    ('区', "ou"),
+    ('查', "zha"),
+    ('仇', "qiu"),
+    ('朴', "piao"),
+    ('覃', "qin"),
+    ('缪', "miao"),
+    ('翟', "zhai"),
+    ('盖', "ge"),
+    ('召', "shao"),
+    ('乐', "yue"),
+    ('尉', "yu"),
+];
+
+/// The keys of `name` (goods, a donor, a place). Heteronyms take their
+/// most common reading, or the one such names take ([`NAME_READINGS`]).
 pub fn keys(name: &str) -> Keys {
+    keys_with(name, |_, _| None)
+}
+
+/// The keys of a person's name: as [`keys`], the surname read as a
+/// surname ([`SURNAME_READINGS`]).
+pub fn person_keys(name: &str) -> Keys {
+    keys_with(name, |i, ch| {
+        (i == 0)
+            .then(|| SURNAME_READINGS.iter().find(|(c, _)| *c == ch))
+            .flatten()
+            .map(|(_, r)| *r)
+    })
+}
+
+fn keys_with(name: &str, reading: impl Fn(usize, char) -> Option<&'static str>) -> Keys {
     let mut k = Keys::default();
-    for (ch, p) in name.chars().zip(name.to_pinyin()) {
+    for (i, (ch, p)) in name.chars().zip(name.to_pinyin()).enumerate() {
+        let own = reading(i, ch).or_else(|| {
+            NAME_READINGS
+                .iter()
+                .find(|(c, _)| *c == ch)
+                .map(|(_, r)| *r)
+        });
+        if let Some(r) = own {
+            k.full.push_str(r);
+            k.initials.push_str(&r[..1]);
+            continue;
+        }
         match p {
             Some(p) => {
                 k.full.push_str(p.plain());
@@ -58,6 +109,22 @@ mod tests {
         assert_eq!(k.initials, "zs");
         assert_eq!(keys("LED灯泡").initials, "leddp");
         assert_eq!(keys("东庄村").full, "dongzhuangcun");
+    }
+
+    #[test]
+    fn names_take_the_reading_names_have() {
+        let k = person_keys("马长青");
+        assert_eq!(
+            (k.full.as_str(), k.initials.as_str()),
+            ("machangqing", "mcq")
+        );
+        assert_eq!(keys("长安村").full, "changancun");
+        assert_eq!(person_keys("曾国华").full, "zengguohua");
+        assert_eq!(person_keys("单雪").initials, "sx");
+        // A surname's reading is for the surname only: 单 in a given name,
+        // and in goods, keeps the common one.
+        assert_eq!(person_keys("王单").full, "wangdan");
+        assert_eq!(keys("单人床").full, "danrenchuang");
     }
 
     #[test]

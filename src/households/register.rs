@@ -192,7 +192,7 @@ pub(super) fn insert_household(
     phone_masked: &str,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    let k = crate::domain::pinyin::keys(&input.head_name);
+    let k = crate::domain::pinyin::person_keys(&input.head_name);
     diesel::insert_into(households::table)
         .values((
             households::id.eq(id),
@@ -338,7 +338,7 @@ pub fn update(
         if h.area_id != input.area_id {
             crate::ledger::totals::record_move(c, id, &h.area_id, &input.area_id, today)?;
         }
-        let k = crate::domain::pinyin::keys(&input.head_name);
+        let k = crate::domain::pinyin::person_keys(&input.head_name);
         // One conditional update on the version read: an edit saved by
         // someone else meanwhile is never overwritten silently.
         let updated = diesel::update(

@@ -157,7 +157,7 @@ fn erase_one(
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     // The keys of what is kept (the initials), never of the erased name.
-    let k = crate::domain::pinyin::keys(&initials(name));
+    let k = crate::domain::pinyin::person_keys(&initials(name));
     diesel::update(households::table.find(id))
         .set((
             households::head_name.eq(initials(name)),

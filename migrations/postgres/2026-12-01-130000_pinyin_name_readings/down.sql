@@ -1,0 +1,2 @@
+-- The keys stay as they are: the older readings are not made again.
+SELECT 1;
