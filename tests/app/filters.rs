@@ -65,6 +65,8 @@ app_test! {
             case(format!("/stores/{store}/movements?from=2026-02-30"), r#"value="2026-02-30""#, "开始日期：", "From: "),
             twice(format!("/stores/{store}/movements/export?format=csv&from=2026-01-01&from=2026-01-02"), r#"value="2026-01-01""#),
             case(format!("/stores/{store}/movements/export?format=xlsx&from=2026-02-30"), r#"value="2026-02-30""#, "开始日期：", "From: "),
+            // An item that is not an id is refused on its field (issue 15).
+            case(format!("/stores/{store}/movements?item=abc"), "", "物资：", "Item: "),
             twice("/donors?q=甲方&q=乙方".into(), r#"value="甲方""#),
             twice("/users?q=wang&q=li".into(), r#"value="wang""#),
             twice(format!("/counter?store_id={store}&card=abc&card=def"), r#"value="abc""#),

@@ -20,9 +20,9 @@ use crate::web::page::{PageCtx, flash_ok, render, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 /// The store a user's view of donations is limited to (clerks: their own).
-fn store_filter(user: &CurrentUser) -> Option<String> {
+fn store_filter(user: &CurrentUser) -> Option<crate::domain::StoreId> {
     match &user.scope {
-        Scope::Store { id } => Some(id.to_string()),
+        Scope::Store { id } => Some(id.clone()),
         _ => None,
     }
 }
@@ -222,8 +222,8 @@ pub async fn donor(
     let only_store = only.is_some();
     let (donor, donations, totals) = run(&state, move |c| {
         let donor = donations::find_donor(c, &id)?.ok_or(AppError::NotFound)?;
-        let list = donations::list_donations(c, Some(&id), only.as_deref())?;
-        let totals = donations::donor_item_totals(c, &id, only.as_deref())?;
+        let list = donations::list_donations(c, Some(&id), only.as_ref())?;
+        let totals = donations::donor_item_totals(c, &id, only.as_ref())?;
         Ok((donor, list, totals))
     })
     .await?;

@@ -454,7 +454,12 @@ impl HistoryQuery {
             ),
         };
         Ok(HistoryFilter {
-            item_id: Some(self.item.trim().to_string()).filter(|s| !s.is_empty()),
+            // An item that is not an id is refused on its field, like an
+            // unknown one in a form.
+            item_id: match self.item.trim() {
+                "" => None,
+                _ => Some(form_id("field.item", &self.item, "error.item_unknown")?),
+            },
             kind,
             from: date("field.from", &self.from)?.map(|d| crate::time::local_day_start_utc(d, tz)),
             to: date("field.to", &self.to)?
