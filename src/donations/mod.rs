@@ -592,7 +592,7 @@ impl DonationSummary {
 pub fn list_donations(
     c: &mut DbConn,
     donor_id: Option<&str>,
-    store_id: Option<&str>,
+    store_id: Option<&StoreId>,
 ) -> QueryResult<Vec<DonationSummary>> {
     let mut q = donations::table
         .inner_join(stores::table)
@@ -640,7 +640,7 @@ pub fn list_donations(
 pub fn donor_item_totals(
     c: &mut DbConn,
     donor_id: &str,
-    store_id: Option<&str>,
+    store_id: Option<&StoreId>,
 ) -> QueryResult<Vec<ItemTotal>> {
     use crate::db::schema::stock_movements as sm;
     let account = Account::Donor(donor_id.to_string()).code();

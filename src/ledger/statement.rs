@@ -122,7 +122,7 @@ const COLUMNS: &str =
 /// Errors: the database's.
 pub fn statement(
     conn: &mut DbConn,
-    household_id: &str,
+    household_id: &crate::domain::HouseholdId,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
 ) -> QueryResult<(i64, Vec<StatementEntry>)> {

@@ -290,7 +290,7 @@ pub(crate) fn compare_villages(conn: &mut DbConn) -> QueryResult<Vec<(String, St
 /// transaction that changes the award.
 pub fn count_award(
     conn: &mut DbConn,
-    household_id: &str,
+    household_id: &crate::domain::HouseholdId,
     day: NaiveDate,
     counter: &str,
     by: i64,

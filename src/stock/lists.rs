@@ -123,7 +123,7 @@ pub fn low_stock(c: &mut DbConn, store_id: Option<&StoreId>) -> QueryResult<Vec<
 /// Which movements of a store to list.
 #[derive(Debug, Clone, Default)]
 pub struct HistoryFilter {
-    pub item_id: Option<String>,
+    pub item_id: Option<ItemId>,
     pub kind: Option<MovementKind>,
     pub from: Option<NaiveDateTime>,
     pub to: Option<NaiveDateTime>,

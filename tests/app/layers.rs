@@ -150,3 +150,16 @@ fn every_folder_of_src_is_placed_in_a_layer() {
         "add these to a layer in tests/app/layers.rs: {unplaced:?}"
     );
 }
+
+#[test]
+fn every_page_reads_its_query_through_filter() {
+    // `web::Query` answers a field sent twice or a value that does not
+    // read with a bare 400; a page's filter is read with
+    // `web::extract::Filter`, which brings it back on the page (422).
+    let found = uses("web", &["web::Query<", "actix_web::web::Query", "Query::<"]);
+    assert!(
+        found.is_empty(),
+        "pages reading their query with web::Query:\n{}",
+        found.join("\n")
+    );
+}

@@ -43,6 +43,7 @@ mod counter_print;
 mod demo;
 mod edges;
 mod exports;
+mod filters;
 mod forms_kept;
 mod foundation;
 mod fuzz_forms;

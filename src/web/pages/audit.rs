@@ -106,10 +106,10 @@ pub async fn list(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
-    q: web::Query<AuditQuery>,
+    q: crate::web::extract::Filter<AuditQuery>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ViewAudit)?;
-    let q = q.into_inner();
+    let crate::web::extract::Filter(q, twice) = q;
     let tz = state.config.time_zone;
     let lang = crate::web::extract::lang_of(&req);
     let mut error = None;
@@ -118,17 +118,22 @@ pub async fn list(
         action_prefix: Some(q.action.trim().to_string()).filter(|s| !s.is_empty()),
         ..Default::default()
     };
+    // A filter field sent twice is refused like a date that does not
+    // read: named beside the filter, the log shown unfiltered by date.
     match (
+        twice.check(),
         parse_date("field.from", &q.from),
         parse_date("field.to", &q.to),
     ) {
-        (Ok(from), Ok(to)) => {
+        (Ok(()), Ok(from), Ok(to)) => {
             filter.from = from.map(|d| crate::time::local_day_start_utc(d, tz));
             filter.to = to
                 .and_then(|d| d.succ_opt())
                 .map(|d| crate::time::local_day_start_utc(d, tz));
         }
-        (Err(e), _) | (_, Err(e)) => error = Some(crate::i18n::field_error(lang, &e)),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+            error = Some(crate::i18n::field_error(lang, &e))
+        }
     }
     let page = q.page.unwrap_or(0).max(0);
     let (entries, more) = run(&state, move |c| Ok(audit::list(c, &filter, page)?)).await?;

@@ -30,8 +30,12 @@ pub struct NextQuery {
 
 pub async fn login_page(
     req: HttpRequest,
-    q: web::Query<NextQuery>,
+    q: crate::web::extract::Filter<NextQuery>,
 ) -> Result<HttpResponse, AppError> {
+    // The page to come back to, sent twice, is no page: a page (422)
+    // naming it, in the reader's language.
+    let crate::web::extract::Filter(q, twice) = q;
+    twice.check()?;
     if maybe_user(&req).await?.is_some() {
         return Ok(see_other(&safe_back(&q.next)));
     }

@@ -12,7 +12,7 @@ use crate::error::path_id;
 use crate::households::{self, CardLookup, HouseholdRow, ListFilter};
 use crate::points::awards::{self as aw, AwardRow, Decision};
 use crate::points::{self, Rule};
-use crate::web::extract::{SentTwice, lang_of};
+use crate::web::extract::{Filter, SentTwice, lang_of};
 use crate::web::form::FormErrors;
 use crate::web::page::{
     PageCtx, flash_field_error, flash_ok, or_flash, render, render_with_status,
@@ -50,10 +50,28 @@ pub async fn new_form(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
-    q: web::Query<NewQuery>,
+    q: Filter<NewQuery>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ProposeAwards)?;
-    proposal_page(req, user, state, q.into_inner(), None).await
+    // A household or card sent twice: the page for the first values, the
+    // message naming the field (422), nothing proposed.
+    let Filter(q, twice) = q;
+    let refused = twice
+        .labelled(&[
+            ("household_id", "field.household"),
+            ("card", "field.card_no"),
+        ])
+        .check()
+        .err()
+        .map(|e| {
+            let fresh = ProposeForm {
+                occurred_on: today(&state).to_string(),
+                key: form_key(),
+                ..ProposeForm::default()
+            };
+            (fresh, e)
+        });
+    proposal_page(req, user, state, q, refused).await
 }
 
 /// The proposal form; `refused` shows a refused proposal again (422) with
@@ -273,17 +291,21 @@ pub async fn batch_form(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
-    q: web::Query<BatchQuery>,
+    q: Filter<BatchQuery>,
 ) -> Result<HttpResponse, AppError> {
-    batch_page(
-        req,
-        user,
-        state,
-        q.into_inner(),
-        Vec::new(),
-        Default::default(),
-    )
-    .await
+    // A village sent twice: the village typed first, the filter form
+    // (`"filter"`) with the message beside it (422).
+    let Filter(q, twice) = q;
+    let refused = match twice.labelled(&[("area_id", "field.village")]).check() {
+        Ok(()) => Default::default(),
+        Err(e) => crate::web::form::Refused::of_pairs(
+            lang_of(&req),
+            "filter",
+            vec![("area_id".into(), q.area_id.clone())],
+            &e,
+        ),
+    };
+    batch_page(req, user, state, q, Vec::new(), refused).await
 }
 
 /// The batch form for a village; `refused` shows a refused batch again
@@ -773,9 +795,23 @@ pub async fn review_queue(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
-    q: web::Query<QueueQuery>,
+    q: Filter<QueueQuery>,
 ) -> Result<HttpResponse, AppError> {
-    queue_page(req, user, state, q.into_inner(), Refusals::default()).await
+    // A filter field sent twice: the queue for the first values, the
+    // message naming the field above it (422).
+    let Filter(q, twice) = q;
+    let refused = match twice
+        .labelled(&[
+            ("area_id", "field.village"),
+            ("rule", "field.rule"),
+            ("proposer", "awards.proposer"),
+        ])
+        .check()
+    {
+        Ok(()) => Refusals::default(),
+        Err(e) => Refusals::whole(lang_of(&req), Vec::new(), String::new(), &e),
+    };
+    queue_page(req, user, state, q, refused).await
 }
 
 /// A review refused in part or whole, shown again on the queue.
@@ -1201,6 +1237,10 @@ struct NoticePage<'a> {
     notice_start: String,
     notice_end: String,
     error: Option<String>,
+    /// The period's boxes: what was typed when the filter was refused,
+    /// else the period shown.
+    from_typed: String,
+    to_typed: String,
 }
 
 impl NoticePage<'_> {
@@ -1214,14 +1254,20 @@ pub async fn notice(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
-    q: web::Query<NoticeQuery>,
+    q: Filter<NoticeQuery>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ViewNotice)?;
-    let q = q.into_inner();
+    let Filter(q, twice) = q;
     let day = today(&state);
     let lang = lang_of(&req);
     let (month_start, _) = points::Period::Month.window(day);
-    let mut error = None;
+    // A field sent twice is named beside the filter like a date that does
+    // not read (422), its first value kept.
+    let mut error = twice
+        .labelled(&[("village_id", "field.village")])
+        .check()
+        .err()
+        .map(|e| crate::i18n::field_error(lang, &e));
     let from = match points::parse_date("field.from", &q.from) {
         Ok(d) => d.unwrap_or(month_start),
         Err(e) => {
@@ -1277,6 +1323,16 @@ pub async fn notice(
             villages,
             village,
             rows,
+            from_typed: if error.is_some() {
+                q.from.clone()
+            } else {
+                from.to_string()
+            },
+            to_typed: if error.is_some() {
+                q.to.clone()
+            } else {
+                to.to_string()
+            },
             from: from.to_string(),
             to: to.to_string(),
             notice_start: day.to_string(),

@@ -13,7 +13,7 @@ use crate::households::find::{self, FoundBy, Query};
 use crate::i18n;
 use crate::redemptions::{self, DaySummary, Line, PricedLine, RedeemRequest, Redemption, WantLine};
 use crate::stores::{Paper, ReceiptSettings, StoreRow};
-use crate::web::extract::{SentTwice, lang_of};
+use crate::web::extract::{Filter, SentTwice, lang_of};
 use crate::web::form::{Refused, or_again};
 use crate::web::middleware::see_other;
 use crate::web::page::{PageCtx, flash_field_error, flash_ok, render_with_status};
@@ -112,9 +112,23 @@ pub async fn counter(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
-    q: web::Query<CounterQuery>,
+    q: Filter<CounterQuery>,
 ) -> Result<HttpResponse, AppError> {
-    show(req, user, state, q.into_inner(), Look::Address).await
+    let Filter(mut q, twice) = q;
+    // A card or store sent twice in the address is refused on the look-up
+    // box (422), its first value kept; an ID number never stays there.
+    match twice
+        .labelled(&[("card", "field.card_no"), ("store_id", "field.store")])
+        .check()
+    {
+        Ok(()) => show(req, user, state, q, Look::Address).await,
+        Err(e) => {
+            if crate::domain::people::looks_like_id_number(q.card.trim()) {
+                q.card.clear();
+            }
+            show(req, user, state, q, Look::Refused(e)).await
+        }
+    }
 }
 
 /// The longest look-up text (and store id) a counter address may carry,
@@ -862,17 +876,13 @@ pub async fn receipt(
     user: CurrentUser,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    q: web::Query<ReceiptQuery>,
+    q: Filter<ReceiptQuery>,
 ) -> Result<HttpResponse, AppError> {
-    receipt_page(
-        req,
-        user,
-        state,
-        id.into_inner(),
-        q.into_inner(),
-        Refused::default(),
-    )
-    .await
+    // The receipt has no filter form: a paper or print sent twice is a
+    // page (422) naming the field, in the reader's language.
+    let Filter(q, twice) = q;
+    twice.check()?;
+    receipt_page(req, user, state, id.into_inner(), q, Refused::default()).await
 }
 
 /// The receipt; `refused` shows a refused void again (422, or 409 when the
@@ -1046,10 +1056,10 @@ pub async fn day(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
-    q: crate::web::extract::Filter<DayQuery>,
+    q: Filter<DayQuery>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ViewRedemptions)?;
-    let crate::web::extract::Filter(q, twice) = q;
+    let Filter(q, twice) = q;
     if q.store_id.trim().is_empty() && !matches!(user.scope, Scope::Store { .. }) {
         // Which store's day? The list of stores, each with its own.
         return Ok(see_other("/stores"));

@@ -20,9 +20,9 @@ use crate::web::page::{PageCtx, flash_ok, render, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 /// The store a user's view of donations is limited to (clerks: their own).
-fn store_filter(user: &CurrentUser) -> Option<String> {
+fn store_filter(user: &CurrentUser) -> Option<crate::domain::StoreId> {
     match &user.scope {
-        Scope::Store { id } => Some(id.to_string()),
+        Scope::Store { id } => Some(id.clone()),
         _ => None,
     }
 }
@@ -39,6 +39,9 @@ struct DonorsPage<'a> {
     /// The new-donor form: empty, or what was typed before a refusal.
     values: DonorFields,
     errors: FormErrors,
+    /// A search refused (`"filter"`, sent twice): what was typed, beside
+    /// its message.
+    filter: crate::web::form::Refused,
 }
 
 impl DonorsPage<'_> {
@@ -57,10 +60,22 @@ pub async fn donors(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
-    query: web::Query<DonorQuery>,
+    query: crate::web::extract::Filter<DonorQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let q: String = query.into_inner().q.chars().take(60).collect();
-    donors_page(req, user, state, q, None).await
+    let crate::web::extract::Filter(query, twice) = query;
+    let q: String = query.q.chars().take(60).collect();
+    // A search sent twice: the list for its first value, the search form
+    // holding it with the message beside it (422).
+    let filter = match twice.labelled(&[("q", "donors.search")]).check() {
+        Ok(()) => crate::web::form::Refused::default(),
+        Err(e) => crate::web::form::Refused::of_pairs(
+            crate::web::extract::lang_of(&req),
+            "filter",
+            vec![("q".into(), q.clone())],
+            &e,
+        ),
+    };
+    donors_page(req, user, state, q, None, filter).await
 }
 
 /// The donors list with the new-donor form: fresh, or (`typed`) a refused
@@ -72,6 +87,7 @@ async fn donors_page(
     state: web::Data<AppState>,
     q: String,
     typed: Option<(DonorFields, crate::domain::FieldError)>,
+    filter: crate::web::form::Refused,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ViewDonors)?;
     let text = q.clone();
@@ -81,7 +97,11 @@ async fn donors_page(
         Some((f, e)) => (f, FormErrors::new(ctx.lang, &e)),
         None => (DonorFields::default(), FormErrors::default()),
     };
-    let status = errors.status();
+    let status = if filter.is("filter") {
+        filter.status()
+    } else {
+        errors.status()
+    };
     render_with_status(
         &ctx,
         &DonorsPage {
@@ -92,6 +112,7 @@ async fn donors_page(
             q,
             values,
             errors,
+            filter,
         },
         status,
     )
@@ -148,7 +169,15 @@ pub async fn create_donor(
             &[("name", d.name)],
         )),
         Err(AppError::Invalid(e)) => {
-            donors_page(req, user, state, String::new(), Some((typed, e))).await
+            donors_page(
+                req,
+                user,
+                state,
+                String::new(),
+                Some((typed, e)),
+                Default::default(),
+            )
+            .await
         }
         Err(e) => Err(e),
     }
@@ -193,8 +222,8 @@ pub async fn donor(
     let only_store = only.is_some();
     let (donor, donations, totals) = run(&state, move |c| {
         let donor = donations::find_donor(c, &id)?.ok_or(AppError::NotFound)?;
-        let list = donations::list_donations(c, Some(&id), only.as_deref())?;
-        let totals = donations::donor_item_totals(c, &id, only.as_deref())?;
+        let list = donations::list_donations(c, Some(&id), only.as_ref())?;
+        let totals = donations::donor_item_totals(c, &id, only.as_ref())?;
         Ok((donor, list, totals))
     })
     .await?;

@@ -13,7 +13,7 @@ use crate::households::import::{self, ImportState, Job, Report};
 use crate::households::{
     self, CardLookup, HouseholdForm, HouseholdRow, ListFilter, Secret, Sort, Status, StatusChange,
 };
-use crate::web::extract::{lang_of, verify_csrf};
+use crate::web::extract::{Filter, lang_of, verify_csrf};
 use crate::web::form::FormErrors;
 use crate::web::page::{
     PageCtx, flash_field_error, flash_ok, or_flash, render, render_with_status,
@@ -182,11 +182,11 @@ pub async fn list(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
-    q: crate::web::extract::Filter<ListQuery>,
+    q: Filter<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
     // A filter field sent twice is refused like a mistyped search: the
     // list's form holds the first value, the message beside the search.
-    let crate::web::extract::Filter(q, twice) = q;
+    let Filter(q, twice) = q;
     let refused = twice
         .labelled(&[("q", "households.search")])
         .check()
@@ -985,10 +985,13 @@ pub async fn cards(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
-    q: web::Query<ListQuery>,
+    q: Filter<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ViewHouseholds)?;
-    let q = q.into_inner();
+    let q = match filter_once(q) {
+        (q, None) => q,
+        (q, refused) => return list_page(req, user, state, q, refused).await,
+    };
     let filter = q.filter();
     let link = q.link(None);
     let page = q.page.unwrap_or(0).max(0);
@@ -1092,18 +1095,37 @@ pub async fn export_csv(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
-    q: web::Query<ListQuery>,
+    q: Filter<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    export(req, user, state, q.into_inner(), false).await
+    match filter_once(q) {
+        (q, None) => export(req, user, state, q, false).await,
+        (q, refused) => list_page(req, user, state, q, refused).await,
+    }
 }
 
 pub async fn export_xlsx(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
-    q: web::Query<ListQuery>,
+    q: Filter<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    export(req, user, state, q.into_inner(), true).await
+    match filter_once(q) {
+        (q, None) => export(req, user, state, q, true).await,
+        (q, refused) => list_page(req, user, state, q, refused).await,
+    }
+}
+
+/// The list's filter, with the refusal to show on the list's form (the
+/// search as typed, the message beside it) when a field came more than
+/// once, as the list itself answers a field sent twice.
+fn filter_once(q: Filter<ListQuery>) -> (ListQuery, Option<(String, FieldError)>) {
+    let Filter(q, twice) = q;
+    let refused = twice
+        .labelled(&[("q", "households.search")])
+        .check()
+        .err()
+        .map(|e| (q.q.clone(), e));
+    (q, refused)
 }
 
 #[derive(Template)]

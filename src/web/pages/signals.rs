@@ -6,11 +6,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use crate::areas::Area;
+use crate::domain::FieldError;
 use crate::i18n::{self, Lang};
 use crate::signals::marks::{self, MarkForm};
 use crate::signals::{self, Report, SignalsQuery, Viewer};
 use crate::web::export::Sheet;
-use crate::web::extract::lang_of;
+use crate::web::extract::{Filter, lang_of};
 use crate::web::form::Refused;
 use crate::web::page::{PageCtx, flash_ok, render, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
@@ -142,12 +143,30 @@ async fn page_with(
     q: SignalsQuery,
     error: Option<MarkError>,
 ) -> Result<HttpResponse, AppError> {
+    page_filtered(req, user, state, q, None, error).await
+}
+
+/// The report for `q`; a month or area that does not read, or a filter
+/// field sent twice (`twice`), is the filter form holding what was typed
+/// with the message beside the field (422), the default report shown.
+async fn page_filtered(
+    req: &HttpRequest,
+    user: &CurrentUser,
+    state: &AppState,
+    q: SignalsQuery,
+    twice: Option<FieldError>,
+    error: Option<MarkError>,
+) -> Result<HttpResponse, AppError> {
     let ctx = PageCtx::build(req, Some(user));
     let typed = vec![
         ("month".to_string(), q.month.clone()),
         ("area".to_string(), q.area.clone()),
     ];
-    let (r, areas, filter) = match load(user, state, q).await {
+    let loaded = match twice {
+        Some(e) => Err(AppError::Invalid(e)),
+        None => load(user, state, q).await,
+    };
+    let (r, areas, filter) = match loaded {
         Ok((r, areas)) => (r, areas, Refused::default()),
         Err(AppError::Invalid(e)) => {
             let (r, areas) = load(user, state, SignalsQuery::default()).await?;
@@ -184,9 +203,10 @@ pub async fn page(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
-    q: web::Query<SignalsQuery>,
+    q: Filter<SignalsQuery>,
 ) -> Result<HttpResponse, AppError> {
-    page_with(&req, &user, &state, q.into_inner(), None).await
+    let Filter(q, twice) = q;
+    page_filtered(&req, &user, &state, q, twice.check().err(), None).await
 }
 
 /// The report as sheets: a summary, then one sheet per signal with findings.
@@ -259,9 +279,22 @@ pub async fn xlsx(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
-    q: web::Query<SignalsQuery>,
+    q: Filter<SignalsQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let (r, _) = load(&user, &state, q.into_inner()).await?;
+    // A filter that does not read (or sent twice) is the page's filter
+    // form with the message, never a bare error page.
+    let Filter(q, twice) = q;
+    let loaded = match twice.check() {
+        Ok(()) => load(&user, &state, q.clone()).await,
+        Err(e) => Err(AppError::Invalid(e)),
+    };
+    let r = match loaded {
+        Ok((r, _)) => r,
+        Err(AppError::Invalid(e)) => {
+            return page_filtered(&req, &user, &state, q, Some(e), None).await;
+        }
+        Err(e) => return Err(e),
+    };
     let body = crate::web::export::xlsx_sheets(&sheets(lang_of(&req), &r), None)
         .map_err(AppError::internal)?;
     // Area ids are ASCII; names may not be, so the file is named by id.

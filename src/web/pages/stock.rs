@@ -17,7 +17,7 @@ use crate::idempotency::IdemKey;
 use crate::stock::stocktake::{self, Stocktake};
 use crate::stock::{self, Account, HistoryFilter, LowStock, Movement, MovementKind, ShelfLine};
 use crate::stores::{self, StoreRow};
-use crate::web::extract::lang_of;
+use crate::web::extract::{Filter, lang_of};
 use crate::web::form::{Refused, or_again};
 use crate::web::page::{PageCtx, flash_ok, render, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
@@ -454,7 +454,12 @@ impl HistoryQuery {
             ),
         };
         Ok(HistoryFilter {
-            item_id: Some(self.item.trim().to_string()).filter(|s| !s.is_empty()),
+            // An item that is not an id is refused on its field, like an
+            // unknown one in a form.
+            item_id: match self.item.trim() {
+                "" => None,
+                _ => Some(form_id("field.item", &self.item, "error.item_unknown")?),
+            },
             kind,
             from: date("field.from", &self.from)?.map(|d| crate::time::local_day_start_utc(d, tz)),
             to: date("field.to", &self.to)?
@@ -541,12 +546,30 @@ pub async fn movements(
     user: CurrentUser,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    q: web::Query<HistoryQuery>,
+    q: Filter<HistoryQuery>,
 ) -> Result<HttpResponse, AppError> {
     let store = load_store(&state, &user, Action::ViewStock, id.into_inner()).await?;
-    let q = q.into_inner();
+    let Filter(q, twice) = q;
+    history_page(req, user, state, store, q, twice.check().err()).await
+}
+
+/// The history page for filter `q`; a filter that does not read, or a
+/// field of it sent twice (`twice`), is named beside the filter (422),
+/// what was typed kept, the history shown unfiltered.
+async fn history_page(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+    store: StoreRow,
+    q: HistoryQuery,
+    twice: Option<FieldError>,
+) -> Result<HttpResponse, AppError> {
     let lang = lang_of(&req);
-    let (filter, error) = match q.filter(state.config.time_zone) {
+    let filtered = match twice {
+        Some(e) => Err(e),
+        None => q.filter(state.config.time_zone),
+    };
+    let (filter, error) = match filtered {
         Ok(f) => (f, None),
         Err(e) => (HistoryFilter::default(), Some(i18n::field_error(lang, &e))),
     };
@@ -604,10 +627,19 @@ pub async fn export(
     user: CurrentUser,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    q: web::Query<HistoryQuery>,
+    q: Filter<HistoryQuery>,
 ) -> Result<HttpResponse, AppError> {
     let store = load_store(&state, &user, Action::ViewStock, id.into_inner()).await?;
-    let q = q.into_inner();
+    let Filter(q, twice) = q;
+    // A filter that does not read (or sent twice) is the history's filter
+    // form with the message, never a bare error page.
+    let filter = match twice
+        .check()
+        .and_then(|()| q.filter(state.config.time_zone))
+    {
+        Ok(f) => f,
+        Err(e) => return history_page(req, user, state, store, q, Some(e)).await,
+    };
     let lang = lang_of(&req);
     let xlsx = match q.format.as_str() {
         "xlsx" => true,
@@ -620,7 +652,6 @@ pub async fn export(
             ));
         }
     };
-    let filter = q.filter(state.config.time_zone)?;
     let sid = store.store.id.clone();
     let ctx = user.actor();
     let tz = state.config.time_zone;

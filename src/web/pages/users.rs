@@ -62,9 +62,21 @@ pub async fn list(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
-    search: web::Query<UserSearch>,
+    search: crate::web::extract::Filter<UserSearch>,
 ) -> Result<HttpResponse, AppError> {
-    list_page(req, user, state, &search.q, Refused::default()).await
+    // A search sent twice: the list for its first value, the search form
+    // (`"filter"`) holding it with the message beside it (422).
+    let crate::web::extract::Filter(search, twice) = search;
+    let refused = match twice.labelled(&[("q", "users.search")]).check() {
+        Ok(()) => Refused::default(),
+        Err(e) => Refused::of_pairs(
+            crate::web::extract::lang_of(&req),
+            "filter",
+            vec![("q".into(), search.q.clone())],
+            &e,
+        ),
+    };
+    list_page(req, user, state, &search.q, refused).await
 }
 
 /// The users; `refused` shows a refused new user again (422).

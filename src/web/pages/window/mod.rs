@@ -27,7 +27,7 @@ use crate::domain::{FieldChecks, FieldError};
 use crate::i18n;
 use crate::points::{self, Category, Rule};
 use crate::reports::Month;
-use crate::web::extract::{CsrfForm, lang_of, maybe_user, request_info, state as state_of};
+use crate::web::extract::{CsrfForm, Filter, lang_of, maybe_user, request_info, state as state_of};
 use crate::web::form::FormErrors;
 use crate::web::middleware::see_other;
 use crate::web::page::{PageCtx, flash_ok, render, render_with_status};

@@ -125,16 +125,43 @@ fn notice_period(
 pub async fn notice_pick(
     req: HttpRequest,
     state: web::Data<AppState>,
-    q: web::Query<PeriodQuery>,
+    q: Filter<PeriodQuery>,
 ) -> Result<HttpResponse, AppError> {
     if let Some(busy) = public_gate(&req, &state).await? {
         return Ok(busy);
     }
-    let q = q.into_inner();
+    let Filter(q, twice) = q;
+    let twice = twice.check().err();
     if !q.village.trim().is_empty() {
-        return notice_of(&req, &state, q.village.trim().to_string(), q).await;
+        return notice_of(&req, &state, q.village.trim().to_string(), q, twice).await;
     }
-    pick_page(&req, &state, "notice", q, None, StatusCode::OK).await
+    pick_or_refused(&req, &state, "notice", q, twice).await
+}
+
+/// The choice of a village for `target`; a field sent twice (`twice`) is
+/// named on it (422), what was typed kept.
+async fn pick_or_refused(
+    req: &HttpRequest,
+    state: &AppState,
+    target: &'static str,
+    q: PeriodQuery,
+    twice: Option<FieldError>,
+) -> Result<HttpResponse, AppError> {
+    match twice {
+        None => pick_page(req, state, target, q, None, StatusCode::OK).await,
+        Some(e) => {
+            let msg = i18n::field_error(lang_of(req), &e);
+            pick_page(
+                req,
+                state,
+                target,
+                q,
+                Some(msg),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
 }
 
 async fn pick_page(
@@ -169,22 +196,31 @@ pub async fn notice(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    q: web::Query<PeriodQuery>,
+    q: Filter<PeriodQuery>,
 ) -> Result<HttpResponse, AppError> {
     if let Some(busy) = public_gate(&req, &state).await? {
         return Ok(busy);
     }
-    notice_of(&req, &state, path.into_inner(), q.into_inner()).await
+    let Filter(q, twice) = q;
+    notice_of(&req, &state, path.into_inner(), q, twice.check().err()).await
 }
 
+/// Village `id`'s notice for period `q`; a period that does not read, or
+/// a field of it sent twice (`twice`), is the choice again (422) with what
+/// was typed and the message.
 async fn notice_of(
     req: &HttpRequest,
     state: &AppState,
     id: String,
     mut q: PeriodQuery,
+    twice: Option<FieldError>,
 ) -> Result<HttpResponse, AppError> {
     let today = crate::time::today(state.config.time_zone);
-    let (from, to) = match notice_period(&q, today) {
+    let period = match twice {
+        Some(e) => Err(e),
+        None => notice_period(&q, today),
+    };
+    let (from, to) = match period {
         Ok(p) => p,
         Err(e) => {
             let msg = i18n::field_error(lang_of(req), &e);
@@ -251,20 +287,13 @@ fn month_asked(q: &PeriodQuery, today: chrono::NaiveDate) -> Result<Month, AppEr
 pub async fn honours_pick(
     req: HttpRequest,
     state: web::Data<AppState>,
-    q: web::Query<PeriodQuery>,
+    q: Filter<PeriodQuery>,
 ) -> Result<HttpResponse, AppError> {
     if let Some(busy) = public_gate(&req, &state).await? {
         return Ok(busy);
     }
-    pick_page(
-        &req,
-        &state,
-        "honours",
-        q.into_inner(),
-        None,
-        StatusCode::OK,
-    )
-    .await
+    let Filter(q, twice) = q;
+    pick_or_refused(&req, &state, "honours", q, twice.check().err()).await
 }
 
 /// The honour roll (红榜) of an area for a month (the month before this
@@ -273,9 +302,9 @@ pub async fn honours(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    q: web::Query<PeriodQuery>,
+    q: Filter<PeriodQuery>,
 ) -> Result<HttpResponse, AppError> {
-    ranked_page(req, state, path.into_inner(), q.into_inner(), false).await
+    ranked_page(req, state, path.into_inner(), q, false).await
 }
 
 /// The black list (黑榜) of an area for a month: only when the scheme has
@@ -284,24 +313,30 @@ pub async fn black_list(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    q: web::Query<PeriodQuery>,
+    q: Filter<PeriodQuery>,
 ) -> Result<HttpResponse, AppError> {
-    ranked_page(req, state, path.into_inner(), q.into_inner(), true).await
+    ranked_page(req, state, path.into_inner(), q, true).await
 }
 
 async fn ranked_page(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: String,
-    q: PeriodQuery,
+    q: Filter<PeriodQuery>,
     black: bool,
 ) -> Result<HttpResponse, AppError> {
     if let Some(busy) = public_gate(&req, &state).await? {
         return Ok(busy);
     }
+    let Filter(q, twice) = q;
     let ctx = ctx_of(&req).await?;
     let today = crate::time::today(state.config.time_zone);
-    let (month, refused) = match month_asked(&q, today) {
+    // A month sent twice is refused like a month that does not read.
+    let asked = match twice.check() {
+        Ok(()) => month_asked(&q, today),
+        Err(e) => Err(AppError::Invalid(e)),
+    };
+    let (month, refused) = match asked {
         Ok(m) => (m, crate::web::form::Refused::default()),
         Err(AppError::Invalid(e)) => (
             Month::of(today).prev(),
