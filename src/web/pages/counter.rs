@@ -91,6 +91,17 @@ pub struct CounterQuery {
     card: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for CounterQuery {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "store_id" => "field.store",
+            "card" => "field.card_no",
+            _ => return None,
+        })
+    }
+}
+
 pub async fn counter(
     req: HttpRequest,
     user: CurrentUser,
@@ -131,6 +142,7 @@ pub async fn find(
     state: web::Data<AppState>,
     form: CsrfForm<CounterQuery>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     user.require(Action::Redeem)?;
     let q = form.0;
     // A look-up with a field sent twice reads its first value: it changes
@@ -550,17 +562,34 @@ fn change_quantities(
 /// Every action at the counter: add a scanned or typed item, pick one of
 /// several matches, remove a line, or (Enter on an empty entry, or the
 /// confirm button) redeem.
+/// The basket form's fields and the labels their messages name.
+fn basket_label(name: &str) -> Option<&'static str> {
+    if name.starts_with("qty_") {
+        return Some("field.quantity");
+    }
+    Some(match name {
+        "store_id" => "field.store",
+        "card" => "field.card_no",
+        "household_id" => "field.household",
+        "total" => "field.expected_total",
+        "entry" | "pick" => "field.item",
+        "qty" => "field.quantity",
+        _ => return None,
+    })
+}
+
 pub async fn basket_action(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
     form: CsrfForm<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     user.require(Action::Redeem)?;
     let form = form.0;
     // The basket's lines repeat; any other field sent twice leaves the
     // basket as it was, said beside it.
-    let twice = SentTwice::among(&form, &["line"]);
+    let twice = SentTwice::among(&form, &["line"], basket_label);
     // The store the form names is the store, checked like any store: a
     // clerk's form naming another (a page left open when the clerk was
     // moved, or a forged form) is refused by `stores::for_actor`.
@@ -905,6 +934,17 @@ pub struct PrintingForm {
     version: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for PrintingForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "paper" => "field.receipt_paper",
+            "print_after_confirm" => "field.receipt_paper",
+            _ => return None,
+        })
+    }
+}
+
 /// Remember how a store prints its receipts (its paper, and whether a
 /// receipt prints by itself after confirming): a clerk there or an admin.
 pub async fn printing(
@@ -914,6 +954,7 @@ pub async fn printing(
     id: web::Path<String>,
     form: CsrfForm<PrintingForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     let store = load_store(&state, &user, Action::Redeem, id.into_inner()).await?;
     let f = form.0;
     let rid = f.redemption_id.trim().to_string();
@@ -928,7 +969,7 @@ pub async fn printing(
             paper: Paper::from_form(&f.paper)?,
             print_after_confirm: f.print_after_confirm == "1",
         };
-        let seen = Some(super::awards::seen_version(&f.version)?);
+        let seen = Some(crate::web::form::seen_version(&f.version)?);
         let actor = user.actor();
         let sid = store.store.id.clone();
         form.1
@@ -958,6 +999,16 @@ pub struct VoidForm {
     reason: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for VoidForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "reason" => "field.reason",
+            _ => return None,
+        })
+    }
+}
+
 pub async fn void(
     req: HttpRequest,
     user: CurrentUser,
@@ -965,6 +1016,7 @@ pub async fn void(
     id: web::Path<String>,
     form: CsrfForm<VoidForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     user.require(Action::Redeem)?;
     let id = id.into_inner();
     let back = format!("/redemptions/{id}");
@@ -991,6 +1043,17 @@ pub struct DayQuery {
     store_id: String,
     #[serde(default)]
     date: String,
+}
+
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for DayQuery {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "store_id" => "field.report_store",
+            "date" => "field.date",
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Template)]

@@ -90,6 +90,18 @@ pub struct TokenForm {
     password: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for TokenForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "name" => "field.token_name",
+            "days" => "auth.token_days",
+            "password" => "auth.password_again",
+            _ => return None,
+        })
+    }
+}
+
 /// Make a named token; the answer is the page with the secret on it (not a
 /// redirect: the secret must not travel in a flash cookie). A refused form
 /// comes back with the name as typed and the reason.
@@ -99,6 +111,7 @@ pub async fn create_token(
     state: web::Data<AppState>,
     form: CsrfForm<TokenForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     let ctx = user.actor();
     let acting = user.user.clone();
     let TokenForm {

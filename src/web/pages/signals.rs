@@ -277,7 +277,7 @@ pub async fn mark(
     state: web::Data<AppState>,
     form: CsrfForm<MarkForm>,
 ) -> Result<HttpResponse, AppError> {
-    let (form, twice) = (form.0, form.1);
+    let (form, twice) = form.checked();
     let actor = user.actor();
     let f = form.clone();
     let result = twice
@@ -318,5 +318,15 @@ pub async fn mark(
             }
         }
         Err(e) => Err(e),
+    }
+}
+
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for MarkForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "note" => "field.signal_note",
+            _ => return None,
+        })
     }
 }
