@@ -738,8 +738,8 @@ app_test! {
     /// label the page gives it, in Chinese and in English: an item, a rule
     /// (its code), a rule category, an area, a donor, a batch's pasted
     /// cards, an adjustment's amount, a setting (and the value it showed)
-    /// and a count sheet's line. An API token's name and days are said
-    /// under their labels too. Nothing is changed.
+    /// a count sheet's line and an API token's name and days. Nothing is
+    /// changed.
     async fn every_forms_field_sent_twice_is_said_beside_its_label(app) {
         use aixin::i18n::Lang;
         let [city, _, town, village] = app.area_chain("两标");
@@ -793,8 +793,8 @@ app_test! {
                 (vec![("name", "扫码枪"), ("days", "90"), ("days", "30"), ("password", PASSWORD)], "auth.token_days"),
             ] {
                 let page = admin.post("/profile/tokens", &form).await;
-                let text = aixin::i18n::field_error(lang, &aixin::domain::FieldError::new(label, "error.sent_twice"));
-                page.assert_contains(&text);
+                assert_eq!(page.status, 422, "{lang:?} {form:?}: {}", page.body);
+                page.assert_contains(&sent_twice_beside(lang, label));
                 page.assert_contains(r#"value="扫码枪""#);
             }
         }
