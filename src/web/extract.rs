@@ -196,36 +196,102 @@ pub async fn verify_csrf(req: &HttpRequest, given: &str) -> Result<(), AppError>
     }
 }
 
+/// A form read by [`CsrfForm`] (or [`Filter`]): the label each field's
+/// message stands beside. Every form type says it, so a new form cannot
+/// be read without naming its fields' labels; a field sent twice or
+/// holding control characters is then said beside that label, never by
+/// its raw name.
+pub trait FormFields {
+    /// The label key (`field.*`, or the page's own key) of the error span
+    /// that stands beside field `name` on the form's page; `None` for a
+    /// hidden field the page fills in itself (`version`, `key`) or a name
+    /// the form does not show. Names made on the page (`count_<id>`) map
+    /// by their prefix.
+    fn label(name: &str) -> Option<&'static str>;
+}
+
+/// A form read as name-value pairs gives its labels where it is read
+/// ([`SentTwice::among`]): its extractor never finds a field twice.
+impl FormFields for Vec<(String, String)> {
+    fn label(_: &str) -> Option<&'static str> {
+        None
+    }
+}
+
+/// A form's labels: field name to the label key its error span uses
+/// ([`FormFields::label`]).
+pub type LabelOf = fn(&str) -> Option<&'static str>;
+
+/// The line (1-based) a field's name stands on among a page's lines (their
+/// ids, in the page's order).
+pub type LineOf = fn(&str, &[String]) -> Option<usize>;
+
 /// A url-encoded form whose `csrf` field matches the session's token,
 /// compared in constant time. Anything else is refused with 403 before the
 /// handler runs. A field holding control characters that the form ignores
-/// is refused (422, naming the field) before the handler runs too.
+/// is refused (422, naming the field by its label) before the handler runs
+/// too.
 ///
 /// A field the form reads once, sent twice (`a=1&a=2`), keeps its first
-/// value, and the second part, [`SentTwice`], names it: the handler runs
-/// its operation through [`SentTwice::run`] (or asks [`SentTwice::check`]
-/// first), so the form comes back on its page with what was typed and the
-/// message beside the field, like any field error, and nothing is done.
-pub struct CsrfForm<T>(pub T, pub SentTwice);
+/// value, and [`SentTwice`] names it beside its label ([`FormFields`]).
+/// The handler gets the form only with that check: [`CsrfForm::checked`]
+/// gives the form and its [`SentTwice`], through which the operation runs
+/// ([`SentTwice::run`], or [`SentTwice::check`] first), so the form comes
+/// back on its page with what was typed and the message beside the field,
+/// like any field error, and nothing is done.
+pub struct CsrfForm<T>(T, SentTwice);
+
+impl<T> CsrfForm<T> {
+    /// The form as typed and the fields it had twice: the operation runs
+    /// through the second ([`SentTwice::run`]) or after its
+    /// [`SentTwice::check`], never through `web::run` alone.
+    pub fn checked(self) -> (T, SentTwice) {
+        (self.0, self.1)
+    }
+}
+
+/// Field `name`'s label: the one its form gives (`label`), else
+/// `field.<name>` (or `field.<name>` without its `_id`) where the
+/// catalogue has such a label. The one way a refused field finds its label.
+fn label_of(label: LabelOf, name: &str) -> Option<&'static str> {
+    label(name).or_else(|| {
+        crate::i18n::catalogue_key(&format!("field.{name}")).or_else(|| {
+            name.strip_suffix("_id")
+                .and_then(|n| crate::i18n::catalogue_key(&format!("field.{n}")))
+        })
+    })
+}
+
+fn no_labels(_: &str) -> Option<&'static str> {
+    None
+}
 
 /// The fields of one form sent more than once that take one value each
 /// (none, usually): a field error naming each (the first carries the
-/// others), beside its field. A field's label is the one its form gives
-/// ([`SentTwice::labelled`]), else `field.<name>` (or `field.<name>`
-/// without its `_id`) where the catalogue has such a label; a hidden
-/// field the page fills in itself (`version`, `key`) is said in the
-/// form's summary as a page to reload; any other is named as sent.
-#[derive(Debug, Clone, Default)]
+/// others), beside its field under its label ([`FormFields`]); a hidden
+/// field the page fills in itself (`version`, `key`) is said in the form's
+/// summary as a page to reload; any other is named as sent.
+#[derive(Debug, Clone)]
+#[must_use = "a form's fields sent twice are refused through `run` or `check`"]
 pub struct SentTwice {
     names: Vec<String>,
-    labels: Vec<(&'static str, &'static str)>,
+    label: LabelOf,
+    line: Option<LineOf>,
+    lines: Vec<String>,
+}
+
+impl Default for SentTwice {
+    fn default() -> Self {
+        SentTwice::of(Vec::<&str>::new(), no_labels)
+    }
 }
 
 impl SentTwice {
     /// The fields of a form read as name-value pairs (`pairs`) sent more
     /// than once, but for those that repeat by design (`repeating`, a
-    /// donation's lines ...).
-    pub fn among(pairs: &[(String, String)], repeating: &[&str]) -> SentTwice {
+    /// donation's lines ...), each beside its label (`label`, the form's
+    /// [`FormFields::label`]).
+    pub fn among(pairs: &[(String, String)], repeating: &[&str], label: LabelOf) -> SentTwice {
         let mut twice: Vec<&str> = Vec::new();
         for (i, (name, _)) in pairs.iter().enumerate() {
             if name != "csrf"
@@ -236,20 +302,24 @@ impl SentTwice {
                 twice.push(name);
             }
         }
-        SentTwice::of(twice)
+        SentTwice::of(twice, label)
     }
 
-    fn of<'a>(names: impl IntoIterator<Item = &'a str>) -> SentTwice {
+    fn of<'a>(names: impl IntoIterator<Item = &'a str>, label: LabelOf) -> SentTwice {
         SentTwice {
             names: names.into_iter().map(str::to_string).collect(),
-            labels: Vec::new(),
+            label,
+            line: None,
+            lines: Vec::new(),
         }
     }
 
-    /// The same, with the form's own labels: pairs of a field's name and
-    /// the label key (`field.*`) its error span on the form uses.
-    pub fn labelled(mut self, labels: &[(&'static str, &'static str)]) -> SentTwice {
-        self.labels.extend_from_slice(labels);
+    /// The same for a form of lines (a count sheet): `line` gives the line
+    /// (1-based) a field's name stands on among the page's `lines` (their
+    /// ids, in the page's order), so the message stands beside that line.
+    pub fn on_lines(mut self, lines: Vec<String>, line: LineOf) -> SentTwice {
+        self.lines = lines;
+        self.line = Some(line);
         self
     }
 
@@ -257,12 +327,11 @@ impl SentTwice {
     pub fn check(&self) -> Result<(), crate::domain::FieldError> {
         let mut checks = crate::domain::FieldChecks::new();
         for name in &self.names {
-            let given = self
-                .labels
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, label)| *label);
-            checks.push(sent_twice_error(name, given));
+            let mut e = sent_twice_error(name, label_of(self.label, name));
+            if let Some(n) = self.line.and_then(|line| line(name, &self.lines)) {
+                e = e.arg("n", n);
+            }
+            checks.push(e);
         }
         checks.finish()
     }
@@ -279,15 +348,9 @@ impl SentTwice {
     }
 }
 
-/// "Sent twice", beside the field's label (`label`, the form's own, or
-/// the catalogue's) when it has one; a hidden field is a page to reload.
+/// "Sent twice", beside the field's label when it has one; a hidden field
+/// is a page to reload.
 fn sent_twice_error(name: &str, label: Option<&'static str>) -> crate::domain::FieldError {
-    let label = label.or_else(|| {
-        crate::i18n::catalogue_key(&format!("field.{name}")).or_else(|| {
-            name.strip_suffix("_id")
-                .and_then(|n| crate::i18n::catalogue_key(&format!("field.{n}")))
-        })
-    });
     match label {
         Some(field) => crate::domain::FieldError::new(field, "error.sent_twice"),
         None if matches!(name, "version" | "key") => {
@@ -306,7 +369,7 @@ struct CsrfField {
 
 pub const FORM_LIMIT: usize = 256 * 1024;
 
-impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
+impl<T: DeserializeOwned + FormFields + 'static> FromRequest for CsrfForm<T> {
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
@@ -338,7 +401,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
             // control characters and bytes that were not text (decoded as
             // U+FFFD) naming the field, on the form with what was typed; any
             // other field so spoiled is refused here.
-            let body = match refuse_control_chars(&body) {
+            let body = match refuse_control_chars(&body, T::label) {
                 Ok(()) => body,
                 Err(refusal) if !reads_every_refused_field::<T>(&body) => return Err(refusal),
                 Err(_) => without_nul(&body),
@@ -351,12 +414,17 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
 /// Form `T` read from `body`, each field it reads once taking its first
 /// value, with the fields that came more than once. A body that cannot be
 /// read otherwise is a malformed request.
-fn read_once<T: DeserializeOwned>(body: &[u8]) -> Result<(T, SentTwice), AppError> {
+fn read_once<T: DeserializeOwned + FormFields>(body: &[u8]) -> Result<(T, SentTwice), AppError> {
     let mut twice: Vec<String> = Vec::new();
     let mut body = web::Bytes::copy_from_slice(body);
     loop {
         match serde_urlencoded::from_bytes::<T>(&body) {
-            Ok(form) => return Ok((form, SentTwice::of(twice.iter().map(String::as_str)))),
+            Ok(form) => {
+                return Ok((
+                    form,
+                    SentTwice::of(twice.iter().map(String::as_str), T::label),
+                ));
+            }
             Err(e) => match duplicate_of(&e.to_string()) {
                 Some(name) if !twice.contains(&name) => {
                     body = first_only(&body, &name);
@@ -398,16 +466,16 @@ fn first_only(body: &[u8], name: &str) -> web::Bytes {
 /// UTF-8 once percent-decoded (bytes that are not are refused, never
 /// mended into U+FFFD), and no field may hold control characters (line
 /// breaks and tabs aside) or bidirectional overrides. The error (422)
-/// names the field by its label when it has one (`field.<name>`), else by
-/// its name.
-pub fn refuse_control_chars(body: &[u8]) -> Result<(), AppError> {
+/// names the field by its label when it has one (`label`, the form's
+/// [`FormFields::label`], else `field.<name>`), else by its name.
+pub fn refuse_control_chars(body: &[u8], label: LabelOf) -> Result<(), AppError> {
     for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
         let mut halves = pair.splitn(2, |b| *b == b'=');
         let name = url_decode(halves.next().unwrap_or_default());
         let value = url_decode(halves.next().unwrap_or_default());
         let name_text = String::from_utf8_lossy(&name);
         if std::str::from_utf8(&name).is_err() || std::str::from_utf8(&value).is_err() {
-            return Err(field_refusal(&name_text, "auth.not_utf8_in"));
+            return Err(field_refusal(label, &name_text, "auth.not_utf8_in"));
         }
     }
     let Ok(fields) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(body) else {
@@ -419,7 +487,7 @@ pub fn refuse_control_chars(body: &[u8]) -> Result<(), AppError> {
     else {
         return Ok(());
     };
-    Err(field_refusal(name, "auth.control_chars_in"))
+    Err(field_refusal(label, name, "auth.control_chars_in"))
 }
 
 /// Whether form `T` reads (does not ignore) every field of `body` that
@@ -511,7 +579,7 @@ impl<'de> serde::Deserializer<'de> for Probe<'_> {
 /// request (400).
 pub struct Filter<T>(pub T, pub SentTwice);
 
-impl<T: DeserializeOwned + 'static> FromRequest for Filter<T> {
+impl<T: DeserializeOwned + FormFields + 'static> FromRequest for Filter<T> {
     type Error = AppError;
     type Future = std::future::Ready<Result<Self, AppError>>;
 
@@ -530,13 +598,12 @@ pub fn page_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>
     Ok(s.and_then(|s| crate::domain::input::normalize(&s).parse().ok()))
 }
 
-/// A form field refused by the form extractor, named by its label.
-fn field_refusal(name: &str, key: &'static str) -> AppError {
-    let label_key = format!("field.{name}");
-    let label = if crate::i18n::t(Lang::Zh, &label_key) == label_key {
-        name.trim_start_matches('@').chars().take(40).collect()
-    } else {
-        format!("@{label_key}")
+/// A form field refused by the form extractor, named by its label
+/// ([`label_of`], as a field sent twice is).
+fn field_refusal(label: LabelOf, name: &str, key: &'static str) -> AppError {
+    let label = match label_of(label, name) {
+        Some(label_key) => format!("@{label_key}"),
+        None => name.trim_start_matches('@').chars().take(40).collect(),
     };
     AppError::Invalid(crate::domain::FieldError::new("auth.form_field", key).arg("field", label))
 }
@@ -580,6 +647,11 @@ mod tests {
             #[serde(default)]
             members: String,
         }
+        impl FormFields for F {
+            fn label(name: &str) -> Option<&'static str> {
+                (name == "members").then_some("field.members")
+            }
+        }
         let (f, twice) =
             read_once::<F>(b"head_name=a&members=2&head_name=b&oddly_named=x&oddly_named=y")
                 .unwrap();
@@ -609,24 +681,46 @@ mod tests {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-        let e = SentTwice::among(&pairs, &["item"]).check().unwrap_err();
+        let e = SentTwice::among(&pairs, &["item"], no_labels)
+            .check()
+            .unwrap_err();
         assert_eq!((e.field, e.all().len()), ("field.donor", 1));
     }
 
     #[test]
     fn forms_that_are_not_utf8_are_refused_naming_the_field() {
         assert_eq!(url_decode(b"a+b%E5%BC%A0%2"), "a b张%2".as_bytes());
-        assert!(refuse_control_chars("note=%E5%BC%A0%E4%B8%89&csrf=x".as_bytes()).is_ok());
+        assert!(
+            refuse_control_chars("note=%E5%BC%A0%E4%B8%89&csrf=x".as_bytes(), no_labels).is_ok()
+        );
         for bad in [
             &b"note=%FF%FE"[..],
             b"note=ok&reason=%C3%28",
             b"%FF=1",
             b"note=\xff",
         ] {
-            match refuse_control_chars(bad) {
+            match refuse_control_chars(bad, no_labels) {
                 Err(AppError::Invalid(e)) => assert_eq!(e.key, "auth.not_utf8_in"),
                 other => panic!("{:?}: {other:?}", String::from_utf8_lossy(bad)),
             }
         }
+        // Named by the form's label, as a field sent twice is.
+        let store_name = |n: &str| (n == "name").then_some("field.store_name");
+        for (body, key) in [
+            (&b"name=a%01b"[..], "auth.control_chars_in"),
+            (b"name=%FF", "auth.not_utf8_in"),
+        ] {
+            match refuse_control_chars(body, store_name) {
+                Err(AppError::Invalid(e)) => {
+                    assert_eq!(
+                        (e.key, e.arg_value("field")),
+                        (key, Some("@field.store_name"))
+                    )
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let e = SentTwice::of(["name"], store_name).check().unwrap_err();
+        assert_eq!((e.field, e.key), ("field.store_name", "error.sent_twice"));
     }
 }

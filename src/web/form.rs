@@ -209,3 +209,15 @@ where
         other => other,
     }
 }
+
+/// The version a form says its person saw. Required: every page decision
+/// and every page edit form (a household, a store and its printing
+/// settings, an item, a rule, a user) is checked against what was on the
+/// screen, so a form without it, or with one that is not a number (an old
+/// page, a hand-made request), is refused naming `field.seen_version`
+/// (`error.seen_version_missing`) and changes nothing.
+pub fn seen_version(s: &str) -> Result<i64, FieldError> {
+    s.trim()
+        .parse()
+        .map_err(|_| FieldError::new("field.seen_version", "error.seen_version_missing"))
+}

@@ -711,3 +711,97 @@ app_test! {
         assert_eq!(name, "标签超市", "the store is as it was");
     }
 }
+
+/// A form's fields as name-value pairs.
+type Form = Vec<(String, String)>;
+
+/// A form's fields as owned pairs.
+fn owned(form: &[(&str, &str)]) -> Form {
+    form.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// The message a field sent twice shows beside `label` in `lang`, as the
+/// page writes it.
+fn sent_twice_beside(lang: aixin::i18n::Lang, label: &'static str) -> String {
+    let text = aixin::i18n::field_error(
+        lang,
+        &aixin::domain::FieldError::new(label, "error.sent_twice"),
+    );
+    format!(r#"<span class="field-error" data-field="{label}">{text}"#)
+}
+
+app_test! {
+    /// Every form's field sent twice comes back (422) with the first value
+    /// typed and the message inside that field's error span, under the
+    /// label the page gives it, in Chinese and in English: an item, a rule
+    /// (its code), a rule category, an area, a donor, a batch's pasted
+    /// cards, an adjustment's amount, a setting (and the value it showed)
+    /// a count sheet's line and an API token's name and days. Nothing is
+    /// changed.
+    async fn every_forms_field_sent_twice_is_said_beside_its_label(app) {
+        use aixin::i18n::Lang;
+        let [city, _, town, village] = app.area_chain("两标");
+        let store = app.store("两标超市", &town);
+        let goods = crate::stock::seed(&app, &store);
+        let h = app.household("两标户", &village);
+        app.rule("T01", "两标细则", 5, None);
+        let admin = app.admin().await;
+        let day = aixin::time::today(chrono_tz::Asia::Shanghai).to_string();
+        let count = |item: &str| format!("count_{item}");
+        let seen_count = |item: &str| format!("seen.count_{item}");
+        let item = goods.items[1].clone();
+        let done_before = app.audit_actions().len();
+        for lang in [Lang::Zh, Lang::En] {
+            if lang == Lang::En {
+                admin.post("/lang", &[("lang", "en"), ("back", "/")]).await;
+            }
+            let key = uuid::Uuid::new_v4().to_string();
+            let cases: Vec<(String, Form, &'static str, String)> = vec![
+                ("/items".into(), owned(&[("name", "两标米"), ("name", "两标面"), ("unit", "袋"), ("points_price", "3")]), "field.item_name", r#"value="两标米""#.into()),
+                ("/rules".into(), owned(&[("code", "Z01"), ("code", "Z02"), ("name", "两标"), ("category_id", "cat-01"), ("points", "5"), ("active", "1")]), "field.rule_code", r#"value="Z01""#.into()),
+                ("/rules/categories".into(), owned(&[("name", "甲类"), ("name", "乙类")]), "field.category", r#"value="甲类""#.into()),
+                ("/areas".into(), owned(&[("parent_id", city.as_str()), ("name", "新区"), ("name", "旧区")]), "field.area_name", r#"value="新区""#.into()),
+                ("/donors".into(), owned(&[("name", "甲公司"), ("name", "乙公司"), ("kind", "enterprise")]), "field.donor_name", r#"value="甲公司""#.into()),
+                ("/awards/batch".into(), owned(&[("key", key.as_str()), ("rule_code", "T01"), ("occurred_on", day.as_str()), ("cards", "A1"), ("cards", "B2")]), "field.card_no", ">A1</textarea>".into()),
+                (format!("/households/{h}/adjust"), owned(&[("amount", "5"), ("amount", "6"), ("reason", "两标"), ("key", key.as_str())]), "field.points", r#"value="5""#.into()),
+                ("/settings".into(), owned(&[("notice_days", "3"), ("notice_days", "4")]), "settings.notice_days", r#"value="3""#.into()),
+                ("/settings".into(), owned(&[("notice_days", "3"), ("seen.notice_days", "7"), ("seen.notice_days", "8")]), "settings.notice_days", r#"value="3""#.into()),
+                (format!("/stocktakes/{}/counts", goods.stocktake), vec![(count(&item), "4".into()), (count(&item), "5".into()), ("counted_by".into(), "李".into())], "field.counted", r#"value="4""#.into()),
+                (format!("/stocktakes/{}/counts", goods.stocktake), vec![(count(&item), "4".into()), (seen_count(&item), "".into()), (seen_count(&item), "1".into())], "field.counted", r#"value="4""#.into()),
+            ];
+            for (path, form, label, kept) in cases {
+                let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                let page = admin.post(&path, &fields).await;
+                assert_eq!(page.status, 422, "{lang:?} {path} {form:?}: {}", page.body);
+                let beside = sent_twice_beside(lang, label);
+                page.assert_contains(&beside);
+                page.assert_contains(&kept);
+                if path.contains("/stocktakes/") {
+                    // Beside the line of the count sent twice.
+                    let at = page.body.find(&format!(r#"name="{}""#, count(&item))).expect("the line");
+                    let cell = &page.body[at..at + page.body[at..].find("</td>").unwrap()];
+                    assert!(cell.contains(&beside), "{lang:?} {form:?}: {cell}");
+                }
+                for (name, _) in &form {
+                    assert!(!page.body.contains(&format!("“{name}”")) && !page.body.contains(&format!("\"{name}\" was")), "{lang:?} never the raw name {name}: {}", page.body);
+                }
+            }
+            for (form, label) in [
+                (vec![("name", "扫码枪"), ("name", "打印机"), ("days", "90"), ("password", PASSWORD)], "field.token_name"),
+                (vec![("name", "扫码枪"), ("days", "90"), ("days", "30"), ("password", PASSWORD)], "auth.token_days"),
+            ] {
+                let page = admin.post("/profile/tokens", &form).await;
+                assert_eq!(page.status, 422, "{lang:?} {form:?}: {}", page.body);
+                page.assert_contains(&sent_twice_beside(lang, label));
+                page.assert_contains(r#"value="扫码枪""#);
+            }
+        }
+        let c = &mut app.conn();
+        assert_eq!(items::table.filter(items::name.like("两标%")).count().get_result::<i64>(c).unwrap(), 0, "no item");
+        assert_eq!(donors::table.filter(donors::name.like("%公司")).filter(donors::name.ne("爱心粮油公司")).count().get_result::<i64>(c).unwrap(), 0, "no donor");
+        assert_eq!(aixin::db::schema::api_tokens::table.count().get_result::<i64>(c).unwrap(), 0, "no token");
+        assert_eq!(app.audit_actions().len(), done_before, "nothing done: {:?}", app.audit_actions());
+    }
+}

@@ -163,3 +163,121 @@ fn every_page_reads_its_query_through_filter() {
         found.join("\n")
     );
 }
+
+/// The page handlers (`fn` items at the top of a file under
+/// `src/web/pages`) that take a form: the file and function, the form's
+/// parameter name, its type and the body.
+fn form_handlers() -> Vec<(String, String, String, String)> {
+    let pages = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/web/pages");
+    let mut out = Vec::new();
+    for file in rust_files(&pages) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let mut i = 0;
+        while i < lines.len() {
+            let l = lines[i];
+            if !(l.starts_with("pub async fn ") || l.starts_with("async fn ")) {
+                i += 1;
+                continue;
+            }
+            let name = l
+                .split("fn ")
+                .nth(1)
+                .unwrap_or("")
+                .split(['(', '<'])
+                .next()
+                .unwrap_or("");
+            let mut signature = String::new();
+            while i < lines.len() && !lines[i].ends_with('{') {
+                signature.push_str(lines[i]);
+                i += 1;
+            }
+            signature.push_str(lines.get(i).copied().unwrap_or(""));
+            let mut body = String::new();
+            i += 1;
+            while i < lines.len() && lines[i] != "}" {
+                body.push_str(lines[i].split("//").next().unwrap_or(""));
+                body.push('\n');
+                i += 1;
+            }
+            for param in signature.split(',') {
+                if let Some((param_name, ty)) = param.split_once(": ") {
+                    let param_name = param_name.rsplit(['(', ' ']).next().unwrap_or("").trim();
+                    if ty.contains("CsrfForm<") {
+                        out.push((
+                            format!("{}: {name}", file.display()),
+                            param_name.to_string(),
+                            ty.trim().to_string(),
+                            body.clone(),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether a handler's body (`body`, spaces taken out) refuses a field sent
+/// twice: the form's second part reaches `check` or `run`, or the form is
+/// read as pairs whose repeats are found (`SentTwice::among`), or the form
+/// goes whole to another handler (checked there).
+fn refuses_sent_twice(form: &str, body: &str) -> bool {
+    let b: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+    let checked = b.contains(&format!("{form}.checked()")) || b.contains("CsrfForm::checked");
+    let ignored = [",_)=", ",_twice)="]
+        .iter()
+        .any(|p| b.contains(&format!("{p}{form}.checked()")));
+    let consulted = b.contains(".check()")
+        || b.contains(".run(&state")
+        || b.contains("SentTwice::among(")
+        || b.contains(&format!("&{form}.1"))
+        || b.contains("&twice");
+    let handed_on = b.contains(&format!(",{form})")) || b.contains(&format!("({form})"));
+    (checked && consulted && !ignored) || (!checked && handed_on)
+}
+
+#[test]
+fn every_page_form_is_read_with_its_sent_twice_check() {
+    let handlers = form_handlers();
+    assert!(
+        handlers.len() > 50,
+        "the handlers are found: {}",
+        handlers.len()
+    );
+    let mut unchecked = Vec::new();
+    for (at, form, ty, body) in &handlers {
+        let fine = if form.starts_with('_') {
+            // A form never read has no field to send twice.
+            ty.contains("Empty>")
+        } else {
+            refuses_sent_twice(form, body)
+        };
+        if !fine {
+            unchecked.push(format!("{at} ({form}: {ty})"));
+        }
+    }
+    assert!(
+        unchecked.is_empty(),
+        "a handler reads its form without refusing a field sent twice \
+         (`form.checked()`, then the second part's `run` or `check`): {unchecked:#?}"
+    );
+    // The form is reached only through `checked`: its parts are private.
+    let extract =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/web/extract.rs"))
+            .unwrap();
+    assert!(extract.contains("pub struct CsrfForm<T>(T, SentTwice);"));
+    // The check itself can fail.
+    assert!(!refuses_sent_twice(
+        "form",
+        "let (f, _) = form.checked(); run(&state, f).await"
+    ));
+    assert!(!refuses_sent_twice(
+        "form",
+        "let f = form.checked().0; web::run(&state, f)"
+    ));
+    assert!(refuses_sent_twice(
+        "form",
+        "let (f, twice) = form.checked(); twice.run(&state, f)"
+    ));
+}

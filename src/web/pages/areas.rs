@@ -86,12 +86,25 @@ pub struct NewAreaForm {
     level: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for NewAreaForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "parent_id" => "field.parent",
+            "name" => "field.area_name",
+            "level" => "field.level",
+            _ => return None,
+        })
+    }
+}
+
 pub async fn create(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
     form: CsrfForm<NewAreaForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     let f = form.0;
     let typed = serde_json::to_value(&f).unwrap_or_default();
     let name = match f.parent_id.trim() {
@@ -130,6 +143,16 @@ pub struct RenameForm {
     name: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for RenameForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "name" => "field.area_name",
+            _ => return None,
+        })
+    }
+}
+
 pub async fn rename(
     req: HttpRequest,
     user: CurrentUser,
@@ -137,6 +160,7 @@ pub async fn rename(
     id: web::Path<String>,
     form: CsrfForm<RenameForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     let id = id.into_inner();
     let ctx = user.actor();
     let typed = serde_json::to_value(&form.0).unwrap_or_default();
@@ -174,6 +198,16 @@ pub struct PlaceForm {
     province_id: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for PlaceForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "province_id" => "field.parent",
+            _ => return None,
+        })
+    }
+}
+
 /// Put a city under a province (`areas::place_under`).
 pub async fn place(
     req: HttpRequest,
@@ -182,6 +216,7 @@ pub async fn place(
     id: web::Path<String>,
     form: CsrfForm<PlaceForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     user.require(Action::ManageAreas)?;
     let id = id.into_inner();
     let ctx = user.actor();

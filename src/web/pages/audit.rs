@@ -86,6 +86,19 @@ pub struct AuditQuery {
     pub page: Option<i64>,
 }
 
+/// The filter's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for AuditQuery {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "username" => "field.username",
+            "action" => "audit.action",
+            "from" => "field.from",
+            "to" => "field.to",
+            _ => return None,
+        })
+    }
+}
+
 impl AuditQuery {
     /// The query string for another page of the same filter.
     pub fn page_link(&self, page: i64) -> String {

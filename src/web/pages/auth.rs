@@ -28,6 +28,16 @@ pub struct NextQuery {
     next: String,
 }
 
+/// The filter's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for NextQuery {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "next" => "auth.form_field",
+            _ => return None,
+        })
+    }
+}
+
 pub async fn login_page(
     req: HttpRequest,
     q: crate::web::extract::Filter<NextQuery>,
@@ -61,6 +71,17 @@ pub struct LoginForm {
     next: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for LoginForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "username" => "field.username",
+            "password" => "field.password",
+            _ => return None,
+        })
+    }
+}
+
 fn session_cookie(name: &str, value: String, secure: bool) -> Cookie<'_> {
     Cookie::build(name, value)
         .path("/")
@@ -91,8 +112,8 @@ pub async fn login(
     state: web::Data<AppState>,
     form: Result<CsrfForm<LoginForm>, AppError>,
 ) -> Result<HttpResponse, AppError> {
-    let form = match form {
-        Ok(f) if f.1.check().is_ok() => f.0,
+    let form = match form.map(CsrfForm::checked) {
+        Ok((f, twice)) if twice.check().is_ok() => f,
         // Text no name or password holds (control characters, not UTF-8),
         // or a name or password sent twice: refused like a wrong password,
         // with the form again.
@@ -176,6 +197,13 @@ pub async fn logout(
     Ok(res)
 }
 
+/// A form with no field a person types (hidden fields, buttons).
+impl crate::web::extract::FormFields for Empty {
+    fn label(_: &str) -> Option<&'static str> {
+        None
+    }
+}
+
 #[derive(Template)]
 #[template(path = "password.html")]
 struct PasswordPage<'a> {
@@ -222,13 +250,25 @@ pub struct PasswordForm {
     confirm: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for PasswordForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "current" => "field.current_password",
+            "new" => "field.new_password",
+            "confirm" => "field.confirm_password",
+            _ => return None,
+        })
+    }
+}
+
 pub async fn change_password(
     req: HttpRequest,
     user: SessionUser,
     state: web::Data<AppState>,
     form: CsrfForm<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
-    let (form, twice) = (form.0, form.1);
+    let (form, twice) = form.checked();
     if let Err(e) = twice.check() {
         return password_shown(&req, &user, Some(&e));
     }

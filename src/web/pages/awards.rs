@@ -13,7 +13,7 @@ use crate::households::{self, CardLookup, HouseholdRow, ListFilter};
 use crate::points::awards::{self as aw, AwardRow, Decision};
 use crate::points::{self, Rule};
 use crate::web::extract::{Filter, SentTwice, lang_of};
-use crate::web::form::FormErrors;
+use crate::web::form::{FormErrors, seen_version};
 use crate::web::page::{
     PageCtx, flash_field_error, flash_ok, or_flash, render, render_with_status,
 };
@@ -29,6 +29,17 @@ pub struct NewQuery {
     household_id: String,
     #[serde(default)]
     card: String,
+}
+
+/// The filter's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for NewQuery {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "household_id" => "field.household",
+            "card" => "field.card_no",
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Template)]
@@ -56,21 +67,14 @@ pub async fn new_form(
     // A household or card sent twice: the page for the first values, the
     // message naming the field (422), nothing proposed.
     let Filter(q, twice) = q;
-    let refused = twice
-        .labelled(&[
-            ("household_id", "field.household"),
-            ("card", "field.card_no"),
-        ])
-        .check()
-        .err()
-        .map(|e| {
-            let fresh = ProposeForm {
-                occurred_on: today(&state).to_string(),
-                key: form_key(),
-                ..ProposeForm::default()
-            };
-            (fresh, e)
-        });
+    let refused = twice.check().err().map(|e| {
+        let fresh = ProposeForm {
+            occurred_on: today(&state).to_string(),
+            key: form_key(),
+            ..ProposeForm::default()
+        };
+        (fresh, e)
+    });
     proposal_page(req, user, state, q, refused).await
 }
 
@@ -185,12 +189,26 @@ pub struct ProposeForm {
     version: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for ProposeForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "household_id" => "field.household",
+            "rule_code" => "field.rule",
+            "occurred_on" => "field.occurred_on",
+            "note" => "field.note",
+            _ => return None,
+        })
+    }
+}
+
 pub async fn propose(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
     form: CsrfForm<ProposeForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     user.require(Action::ProposeAwards)?;
     let f = form.0;
     let back = format!(
@@ -265,6 +283,16 @@ pub struct BatchQuery {
     tick: String,
 }
 
+/// The filter's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for BatchQuery {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "area_id" => "field.village",
+            _ => return None,
+        })
+    }
+}
+
 #[derive(Template)]
 #[template(path = "awards/batch.html")]
 struct BatchPage<'a> {
@@ -296,7 +324,7 @@ pub async fn batch_form(
     // A village sent twice: the village typed first, the filter form
     // (`"filter"`) with the message beside it (422).
     let Filter(q, twice) = q;
-    let refused = match twice.labelled(&[("area_id", "field.village")]).check() {
+    let refused = match twice.check() {
         Ok(()) => Default::default(),
         Err(e) => crate::web::form::Refused::of_pairs(
             lang_of(&req),
@@ -390,15 +418,27 @@ fn field(form: &[(String, String)], name: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The batch form's fields and the labels their messages stand beside.
+fn batch_label(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "rule_code" => "field.rule",
+        "occurred_on" => "field.occurred_on",
+        "note" => "field.note",
+        "cards" => "field.card_no",
+        _ => return None,
+    })
+}
+
 pub async fn propose_batch(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
     form: CsrfForm<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     user.require(Action::ProposeAwards)?;
     let form = form.0;
-    let twice = SentTwice::among(&form, &["household_id"]);
+    let twice = SentTwice::among(&form, &["household_id"], batch_label);
     let key = field(&form, "key");
     let back = format!(
         "/awards/batch?area_id={}",
@@ -638,6 +678,7 @@ pub async fn edit(
     id: web::Path<String>,
     form: CsrfForm<ProposeForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     user.require(Action::ProposeAwards)?;
     let id: AwardId = path_id(&id)?;
     let back = format!("/awards/{id}/edit");
@@ -688,6 +729,13 @@ pub struct VersionForm {
     version: String,
 }
 
+/// A form with no field a person types (hidden fields, buttons).
+impl crate::web::extract::FormFields for VersionForm {
+    fn label(_: &str) -> Option<&'static str> {
+        None
+    }
+}
+
 pub async fn withdraw(
     req: HttpRequest,
     user: CurrentUser,
@@ -695,6 +743,7 @@ pub async fn withdraw(
     id: web::Path<String>,
     f: CsrfForm<VersionForm>,
 ) -> Result<HttpResponse, AppError> {
+    let f = f.checked();
     user.require(Action::ProposeAwards)?;
     let id: AwardId = path_id(&id)?;
     let seen = seen_version(&f.0.version);
@@ -791,6 +840,18 @@ pub struct QueueQuery {
     tick: String,
 }
 
+/// The filter's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for QueueQuery {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "area_id" => "field.village",
+            "rule" => "field.rule",
+            "proposer" => "awards.proposer",
+            _ => return None,
+        })
+    }
+}
+
 pub async fn review_queue(
     req: HttpRequest,
     user: CurrentUser,
@@ -800,14 +861,7 @@ pub async fn review_queue(
     // A filter field sent twice: the queue for the first values, the
     // message naming the field above it (422).
     let Filter(q, twice) = q;
-    let refused = match twice
-        .labelled(&[
-            ("area_id", "field.village"),
-            ("rule", "field.rule"),
-            ("proposer", "awards.proposer"),
-        ])
-        .check()
-    {
+    let refused = match twice.check() {
         Ok(()) => Refusals::default(),
         Err(e) => Refusals::whole(lang_of(&req), Vec::new(), String::new(), &e),
     };
@@ -936,16 +990,28 @@ async fn queue_page(
 }
 
 /// Approve or reject the ticked awards (or the one whose own button was pressed).
+/// The review queue's fields and the labels their messages stand beside
+/// (the rows' versions and buttons are hidden: a page to reload).
+fn review_label(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "reason" => "field.reason",
+        "decision" => "field.decision",
+        "area_id" => "field.area",
+        _ => return None,
+    })
+}
+
 pub async fn review(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
     form: CsrfForm<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     user.require(Action::ReviewAwards)?;
     let form = form.0;
     // The ticked awards repeat; any other field sent twice is refused.
-    let twice = SentTwice::among(&form, &["id"]);
+    let twice = SentTwice::among(&form, &["id"], review_label);
     // The queue comes back filtered as it was.
     let filter = QueueQuery {
         area_id: field(&form, "area_id"),
@@ -1108,24 +1174,22 @@ pub async fn review(
     }
 }
 
-/// The version a form says its person saw. Required: every page decision
-/// and every page edit form (a household, a store and its printing
-/// settings, an item, a rule, a user) is checked against what was on the
-/// screen, so a form without it, or with one that is not a number (an old
-/// page, a hand-made request), is refused naming `field.seen_version`
-/// (`error.seen_version_missing`) and changes nothing.
-pub fn seen_version(s: &str) -> Result<i64, FieldError> {
-    s.trim()
-        .parse()
-        .map_err(|_| FieldError::new("field.seen_version", "error.seen_version_missing"))
-}
-
 #[derive(Deserialize, serde::Serialize)]
 pub struct ReasonForm {
     #[serde(default)]
     reason: String,
     #[serde(default)]
     version: String,
+}
+
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for ReasonForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "reason" => "field.reason",
+            _ => return None,
+        })
+    }
 }
 
 /// The household an award belongs to: its page holds the award's forms.
@@ -1147,6 +1211,7 @@ pub async fn reverse(
     id: web::Path<String>,
     form: CsrfForm<ReasonForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     user.require(Action::ReverseAwards)?;
     let id: AwardId = path_id(&id)?;
     let day = today(&state);
@@ -1179,6 +1244,16 @@ pub struct ObjectForm {
     version: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for ObjectForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "objection" => "field.objection",
+            _ => return None,
+        })
+    }
+}
+
 /// Object to an award on notice; a refusal comes back on the household's
 /// page, the objection typed kept in the award's row.
 pub async fn object(
@@ -1188,6 +1263,7 @@ pub async fn object(
     id: web::Path<String>,
     form: CsrfForm<ObjectForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     user.require(Action::ObjectToAwards)?;
     let id: AwardId = path_id(&id)?;
     let typed = form.0;
@@ -1223,6 +1299,18 @@ pub struct NoticeQuery {
     from: String,
     #[serde(default)]
     to: String,
+}
+
+/// The filter's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for NoticeQuery {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "village_id" => "field.village",
+            "from" => "field.from",
+            "to" => "field.to",
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Template)]
@@ -1264,7 +1352,6 @@ pub async fn notice(
     // A field sent twice is named beside the filter like a date that does
     // not read (422), its first value kept.
     let mut error = twice
-        .labelled(&[("village_id", "field.village")])
         .check()
         .err()
         .map(|e| crate::i18n::field_error(lang, &e));

@@ -108,6 +108,17 @@ pub struct CounterQuery {
     card: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for CounterQuery {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "store_id" => "field.store",
+            "card" => "field.card_no",
+            _ => return None,
+        })
+    }
+}
+
 pub async fn counter(
     req: HttpRequest,
     user: CurrentUser,
@@ -117,10 +128,7 @@ pub async fn counter(
     let Filter(mut q, twice) = q;
     // A card or store sent twice in the address is refused on the look-up
     // box (422), its first value kept; an ID number never stays there.
-    match twice
-        .labelled(&[("card", "field.card_no"), ("store_id", "field.store")])
-        .check()
-    {
+    match twice.check() {
         Ok(()) => show(req, user, state, q, Look::Address).await,
         Err(e) => {
             if crate::domain::people::looks_like_id_number(q.card.trim()) {
@@ -162,6 +170,7 @@ pub async fn find(
     state: web::Data<AppState>,
     form: CsrfForm<CounterQuery>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     user.require(Action::Redeem)?;
     let q = form.0;
     // A look-up with a field sent twice reads its first value: it changes
@@ -594,17 +603,34 @@ fn change_quantities(
 /// Every action at the counter: add a scanned or typed item, pick one of
 /// several matches, remove a line, or (Enter on an empty entry, or the
 /// confirm button) redeem.
+/// The basket form's fields and the labels their messages name.
+fn basket_label(name: &str) -> Option<&'static str> {
+    if name.starts_with("qty_") {
+        return Some("field.quantity");
+    }
+    Some(match name {
+        "store_id" => "field.store",
+        "card" => "field.card_no",
+        "household_id" => "field.household",
+        "total" => "field.expected_total",
+        "entry" | "pick" => "field.item",
+        "qty" => "field.quantity",
+        _ => return None,
+    })
+}
+
 pub async fn basket_action(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
     form: CsrfForm<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     user.require(Action::Redeem)?;
     let form = form.0;
     // The basket's lines repeat; any other field sent twice leaves the
     // basket as it was, said beside it.
-    let twice = SentTwice::among(&form, &["line"]);
+    let twice = SentTwice::among(&form, &["line"], basket_label);
     // The store the form names is the store, checked like any store: a
     // clerk's form naming another (a page left open when the clerk was
     // moved, or a forged form) is refused by `stores::for_actor`.
@@ -871,6 +897,16 @@ pub struct ReceiptQuery {
     print: String,
 }
 
+/// The filter's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for ReceiptQuery {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "paper" => "field.receipt_paper",
+            _ => return None,
+        })
+    }
+}
+
 pub async fn receipt(
     req: HttpRequest,
     user: CurrentUser,
@@ -951,6 +987,17 @@ pub struct PrintingForm {
     version: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for PrintingForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "paper" => "field.receipt_paper",
+            "print_after_confirm" => "field.receipt_paper",
+            _ => return None,
+        })
+    }
+}
+
 /// Remember how a store prints its receipts (its paper, and whether a
 /// receipt prints by itself after confirming): a clerk there or an admin.
 pub async fn printing(
@@ -960,6 +1007,7 @@ pub async fn printing(
     id: web::Path<String>,
     form: CsrfForm<PrintingForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     let store = load_store(&state, &user, Action::Redeem, id.into_inner()).await?;
     let f = form.0;
     let rid = f.redemption_id.trim().to_string();
@@ -974,7 +1022,7 @@ pub async fn printing(
             paper: Paper::from_form(&f.paper)?,
             print_after_confirm: f.print_after_confirm == "1",
         };
-        let seen = Some(super::awards::seen_version(&f.version)?);
+        let seen = Some(crate::web::form::seen_version(&f.version)?);
         let actor = user.actor();
         let sid = store.store.id.clone();
         form.1
@@ -1004,6 +1052,16 @@ pub struct VoidForm {
     reason: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for VoidForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "reason" => "field.reason",
+            _ => return None,
+        })
+    }
+}
+
 pub async fn void(
     req: HttpRequest,
     user: CurrentUser,
@@ -1011,6 +1069,7 @@ pub async fn void(
     id: web::Path<String>,
     form: CsrfForm<VoidForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     user.require(Action::Redeem)?;
     let id = id.into_inner();
     let back = format!("/redemptions/{id}");
@@ -1037,6 +1096,17 @@ pub struct DayQuery {
     store_id: String,
     #[serde(default)]
     date: String,
+}
+
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for DayQuery {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "store_id" => "field.report_store",
+            "date" => "field.date",
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Template)]

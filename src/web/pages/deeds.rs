@@ -5,9 +5,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::awards::seen_version;
 use crate::auth::Action;
 use crate::web::extract::lang_of;
+use crate::web::form::seen_version;
 use crate::web::form::{Refused, or_again};
 use crate::web::page::{PageCtx, flash_ok, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
@@ -64,6 +64,16 @@ pub struct DecideForm {
     reason: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for DecideForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "reason" => "field.reason",
+            _ => return None,
+        })
+    }
+}
+
 /// The one shape of an official's or reviewer's decision on something a
 /// household sent (a report, an objection): the role may act at all, the
 /// form carries the version the person saw, one operation decides it as
@@ -103,6 +113,7 @@ pub async fn to_award(
     path: web::Path<String>,
     form: CsrfForm<DecideForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     let id = path.into_inner();
     let typed = form.0;
     let today = crate::time::today(state.config.time_zone);
@@ -137,6 +148,7 @@ pub async fn decline(
     path: web::Path<String>,
     form: CsrfForm<DecideForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     let id = path.into_inner();
     let typed = form.0;
     let (rid, reason) = (id.clone(), typed.reason.clone());
@@ -239,6 +251,17 @@ pub struct ObjectionDecisionForm {
     version: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for ObjectionDecisionForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "decision" => "field.decision",
+            "note" => "field.note",
+            _ => return None,
+        })
+    }
+}
+
 /// Uphold or dismiss an objection.
 pub async fn decide_objection(
     req: HttpRequest,
@@ -247,6 +270,7 @@ pub async fn decide_objection(
     path: web::Path<String>,
     form: CsrfForm<ObjectionDecisionForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     // The role first: the decision's own check answers only reviewers.
     user.require(Action::ReviewAwards)?;
     let id = path.into_inner();

@@ -56,6 +56,16 @@ pub struct DonorQuery {
     q: String,
 }
 
+/// The filter's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for DonorQuery {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "q" => "donors.search",
+            _ => return None,
+        })
+    }
+}
+
 pub async fn donors(
     req: HttpRequest,
     user: CurrentUser,
@@ -66,7 +76,7 @@ pub async fn donors(
     let q: String = query.q.chars().take(60).collect();
     // A search sent twice: the list for its first value, the search form
     // holding it with the message beside it (422).
-    let filter = match twice.labelled(&[("q", "donors.search")]).check() {
+    let filter = match twice.check() {
         Ok(()) => crate::web::form::Refused::default(),
         Err(e) => crate::web::form::Refused::of_pairs(
             crate::web::extract::lang_of(&req),
@@ -134,12 +144,28 @@ pub struct DonorFields {
     note: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for DonorFields {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "name" => "field.donor_name",
+            "kind" => "field.donor_kind",
+            "contact_person" => "field.contact_person",
+            "phone" => "field.phone",
+            "address" => "field.address",
+            "note" => "field.note",
+            _ => return None,
+        })
+    }
+}
+
 pub async fn create_donor(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
     form: CsrfForm<DonorFields>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     user.require(Action::ManageDonors)?;
     let f = form.0;
     let typed = f.clone();
@@ -341,6 +367,18 @@ pub async fn new_donation(
 
 /// Book a donation in. The form's fields `item`, `quantity` and `value`
 /// repeat once per line, in order.
+/// The donation form's fields and the labels their messages stand beside
+/// (its lines repeat by design).
+fn donation_label(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "donor_id" => "field.donor",
+        "donated_on" => "field.donated_on",
+        "money" => "field.money",
+        "note" => "field.note",
+        _ => return None,
+    })
+}
+
 pub async fn book(
     req: HttpRequest,
     user: CurrentUser,
@@ -348,10 +386,11 @@ pub async fn book(
     id: web::Path<String>,
     form: CsrfForm<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     let store = load_store(&state, &user, Action::BookDonation, id.into_inner()).await?;
     let fields = form.0;
     // The lines repeat; any other field sent twice is refused by name.
-    let twice = SentTwice::among(&fields, &["item", "quantity", "value"]);
+    let twice = SentTwice::among(&fields, &["item", "quantity", "value"], donation_label);
     let one = |name: &str| {
         fields
             .iter()
@@ -523,6 +562,16 @@ pub struct ReverseForm {
     reason: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for ReverseForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "reason" => "field.reason",
+            _ => return None,
+        })
+    }
+}
+
 /// Reverse a donation booked in by mistake: its goods go back to the donor
 /// (all lines, one transaction); the movements page refuses them one by one.
 pub async fn reverse(
@@ -532,6 +581,7 @@ pub async fn reverse(
     id: web::Path<String>,
     form: CsrfForm<ReverseForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     let (d, store) = load_donation_at(&state, &user, id.into_inner()).await?;
     user.require_store(Action::BookDonation, &store)?;
     let back = format!("/donations/{}", d.donation.id);

@@ -71,6 +71,21 @@ pub struct ItemFields {
     version: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for ItemFields {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "name" => "field.item_name",
+            "category" => "field.category",
+            "unit" => "field.unit",
+            "points_price" => "field.points_price",
+            "barcode" => "field.barcode",
+            "active" => "field.active",
+            _ => return None,
+        })
+    }
+}
+
 impl ItemFields {
     fn form(&self) -> ItemForm<'_> {
         ItemForm {
@@ -89,6 +104,7 @@ pub async fn create(
     state: web::Data<AppState>,
     form: CsrfForm<ItemFields>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     let f = form.0;
     let typed = serde_json::to_value(&f).unwrap_or_default();
     let ctx = user.actor();
@@ -110,6 +126,7 @@ pub async fn update(
     id: web::Path<String>,
     form: CsrfForm<ItemFields>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     user.require(Action::ManageCatalogue)?;
     let id: crate::domain::ItemId = crate::error::path_id(&id)?;
     let f = form.0;
@@ -120,7 +137,7 @@ pub async fn update(
         .1
         .run(&state, move |c| {
             // The edit names the version it was made on.
-            let seen = Some(super::awards::seen_version(&f.version)?);
+            let seen = Some(crate::web::form::seen_version(&f.version)?);
             Ok(goods::update(
                 c,
                 &ctx,

@@ -39,6 +39,19 @@ pub struct ListQuery {
     pub page: Option<i64>,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for ListQuery {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "q" => "households.search",
+            "area_id" => "field.village",
+            "status" => "field.status",
+            "helper_id" => "field.helper",
+            _ => return None,
+        })
+    }
+}
+
 /// The longest text a list filter may carry into an address, in characters.
 const MAX_FILTER_CHARS: usize = 100;
 
@@ -121,6 +134,7 @@ pub async fn find(
     state: web::Data<AppState>,
     form: CsrfForm<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     user.require(Action::ViewHouseholds)?;
     let mut q = form.0;
     q.page = None;
@@ -186,12 +200,8 @@ pub async fn list(
 ) -> Result<HttpResponse, AppError> {
     // A filter field sent twice is refused like a mistyped search: the
     // list's form holds the first value, the message beside the search.
-    let Filter(q, twice) = q;
-    let refused = twice
-        .labelled(&[("q", "households.search")])
-        .check()
-        .err()
-        .map(|e| (q.q.clone(), e));
+    let crate::web::extract::Filter(q, twice) = q;
+    let refused = twice.check().err().map(|e| (q.q.clone(), e));
     list_page(req, user, state, q, refused).await
 }
 
@@ -450,6 +460,7 @@ pub async fn create(
     state: web::Data<AppState>,
     form: CsrfForm<HouseholdForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     user.require(Action::EditHouseholds)?;
     let f = form.0;
     let typed = f.clone();
@@ -481,6 +492,7 @@ pub async fn update(
     id: web::Path<String>,
     form: CsrfForm<HouseholdForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     user.require(Action::EditHouseholds)?;
     let id: HouseholdId = path_id(&id)?;
     let f = form.0;
@@ -496,7 +508,7 @@ pub async fn update(
             // carry it (the API may leave it out; `parse_form` reads it).
             let row = households::find(c, &actor, &target)?;
             let input = households::parse_form(c, &actor, &f, Some(&row.household))?;
-            super::awards::seen_version(&f.version)?;
+            crate::web::form::seen_version(&f.version)?;
             Ok(households::update(c, &actor, &key, &target, &input, today)?)
         })
         .await;
@@ -678,6 +690,16 @@ pub struct RevealForm {
     what: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for RevealForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "what" => "field.reveal",
+            _ => return None,
+        })
+    }
+}
+
 /// Show the full ID number (`what=id`) or phone (`what=phone`), on request
 /// (POST: it is audited). Any other `what`, or `what` sent twice, reveals
 /// nothing: the household's page comes back (422) saying so.
@@ -688,6 +710,7 @@ pub async fn reveal(
     id: web::Path<String>,
     form: CsrfForm<RevealForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     user.require(Action::RevealPersonalData)?;
     let id = path_id(&id)?;
     let what = match form.0.what.as_str() {
@@ -710,6 +733,16 @@ pub struct ReasonForm {
     reason: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for ReasonForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "reason" => "field.reason",
+            _ => return None,
+        })
+    }
+}
+
 /// Archive (`archived`) or restore a household; a refused archive comes
 /// back on the household's page with the reason typed.
 async fn set_archived(
@@ -721,7 +754,7 @@ async fn set_archived(
     form: CsrfForm<ReasonForm>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::EditHouseholds)?;
-    let (typed, twice) = (form.0, form.1);
+    let (typed, twice) = form.checked();
     let id: HouseholdId = path_id(&id)?;
     let back = format!("/households/{id}");
     let actor = user.actor();
@@ -779,6 +812,16 @@ pub struct ReissueForm {
     card: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for ReissueForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "card" => "field.card_no",
+            _ => return None,
+        })
+    }
+}
+
 /// Issue the household a new card; a refusal (the card seen no longer
 /// current, the field sent twice) comes back on the household's page.
 pub async fn reissue_card(
@@ -793,7 +836,7 @@ pub async fn reissue_card(
     let back = format!("/households/{id}");
     let actor = user.actor();
     let key = state.key.clone();
-    let (typed, twice) = (form.0, form.1);
+    let (typed, twice) = form.checked();
     let seen = crate::domain::input::normalize(&typed.card);
     let hid = id.clone();
     let result = twice
@@ -1120,11 +1163,7 @@ pub async fn export_xlsx(
 /// once, as the list itself answers a field sent twice.
 fn filter_once(q: Filter<ListQuery>) -> (ListQuery, Option<(String, FieldError)>) {
     let Filter(q, twice) = q;
-    let refused = twice
-        .labelled(&[("q", "households.search")])
-        .check()
-        .err()
-        .map(|e| (q.q.clone(), e));
+    let refused = twice.check().err().map(|e| (q.q.clone(), e));
     (q, refused)
 }
 
@@ -1421,6 +1460,16 @@ pub struct ConfirmForm {
     apply_updates: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for ConfirmForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "apply_updates" => "field.apply_updates",
+            _ => return None,
+        })
+    }
+}
+
 pub async fn import_confirm(
     req: HttpRequest,
     user: CurrentUser,
@@ -1428,6 +1477,7 @@ pub async fn import_confirm(
     id: web::Path<String>,
     form: CsrfForm<ConfirmForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     user.require(Action::ImportHouseholds)?;
     let job = load_job(&state, &user, id.into_inner()).await?;
     let updates = job.report().map(|r| r.update).unwrap_or(0);
@@ -1466,4 +1516,23 @@ pub async fn import_confirm(
     }
     spawn_job(&state, &user, &job.id, true);
     Ok(crate::web::middleware::see_other(&path))
+}
+
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for HouseholdForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "head_name" => "field.head_name",
+            "id_number" => "field.id_number",
+            "phone" => "field.phone",
+            "area_id" => "field.village",
+            "address" => "field.address",
+            "members" => "field.members",
+            "status" => "field.status",
+            "helper_id" => "field.helper",
+            "notes" => "field.notes",
+            "status_reason" => "field.status_reason",
+            _ => return None,
+        })
+    }
 }

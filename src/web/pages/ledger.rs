@@ -34,6 +34,17 @@ pub struct PeriodQuery {
     pub to: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for PeriodQuery {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "from" => "field.from",
+            "to" => "field.to",
+            _ => return None,
+        })
+    }
+}
+
 struct Statement {
     household: HouseholdRow,
     opening: i64,
@@ -327,6 +338,17 @@ pub struct AdjustForm {
     key: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for AdjustForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "amount" => "field.points",
+            "reason" => "field.reason",
+            _ => return None,
+        })
+    }
+}
+
 pub async fn adjust(
     req: HttpRequest,
     user: CurrentUser,
@@ -334,6 +356,7 @@ pub async fn adjust(
     id: web::Path<String>,
     form: CsrfForm<AdjustForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     user.require(Action::AdjustPoints)?;
     let id: crate::domain::HouseholdId = crate::error::path_id(&id)?;
     let back = format!("/households/{id}");
@@ -416,6 +439,16 @@ pub struct DecideForm {
     version: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for DecideForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "decision" => "field.decision",
+            _ => return None,
+        })
+    }
+}
+
 pub async fn adjustment_decide(
     req: HttpRequest,
     user: CurrentUser,
@@ -423,10 +456,11 @@ pub async fn adjustment_decide(
     id: web::Path<String>,
     form: CsrfForm<DecideForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     user.require(Action::AdjustPoints)?;
     let id = id.into_inner();
     let approve = form.0.decision == "approve";
-    let seen = super::awards::seen_version(&form.0.version);
+    let seen = crate::web::form::seen_version(&form.0.version);
     let day = crate::time::today(state.config.time_zone);
     let actor = user.actor();
     let result = form
@@ -549,15 +583,26 @@ async fn settings_shown(
     )
 }
 
+/// A setting's label, for its value and for the value the form showed
+/// (`seen.<key>`) alike.
+fn settings_label(name: &str) -> Option<&'static str> {
+    let key = name.strip_prefix("seen.").unwrap_or(name);
+    settings::ALL
+        .iter()
+        .find(|s| s.key == key)
+        .map(|s| s.label_key())
+}
+
 pub async fn settings_save(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
     form: CsrfForm<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     user.require(Action::ManageSettings)?;
     let form = form.0;
-    let twice = SentTwice::among(&form, &[]);
+    let twice = SentTwice::among(&form, &[], settings_label);
     let typed = form.clone();
     let ctx = user.actor();
     let result = twice

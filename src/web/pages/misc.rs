@@ -37,12 +37,21 @@ pub struct LangForm {
     back: String,
 }
 
+/// A form with no field a person types (hidden fields, buttons).
+impl crate::web::extract::FormFields for LangForm {
+    fn label(_: &str) -> Option<&'static str> {
+        None
+    }
+}
+
 /// The language switch: remembered in a cookie, for a year.
 pub async fn set_lang(
     req: HttpRequest,
     form: CsrfForm<LangForm>,
 ) -> Result<HttpResponse, AppError> {
-    let form = form.0;
+    // A switch sent with a field twice is a hand-made request: refused.
+    let (form, twice) = form.checked();
+    twice.check()?;
     let lang = Lang::parse(&form.lang).unwrap_or_default();
     let back = safe_back(&form.back);
     let cookie = Cookie::build(CookieNames::LANG, lang.code())

@@ -8,7 +8,6 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::auth::tokens::{self, ApiToken};
-use crate::web::extract::lang_of;
 use crate::web::page::{PageCtx, flash_ok, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
@@ -22,9 +21,10 @@ struct ProfilePage<'a> {
     /// The lifetimes offered, in days, and the one selected.
     day_choices: [i64; 4],
     default_days: i64,
-    /// What was typed in a refused form (the name), and why it was refused.
+    /// What was typed in a refused form (the name), and why it was
+    /// refused, each message beside its field.
     typed_name: String,
-    error: Option<String>,
+    errors: crate::web::form::FormErrors,
     now: chrono::NaiveDateTime,
 }
 
@@ -40,20 +40,16 @@ async fn page(
     user: &CurrentUser,
     state: &AppState,
     new_secret: Option<String>,
-    refused: Option<(String, String)>,
+    refused: Option<(String, crate::domain::FieldError)>,
 ) -> Result<HttpResponse, AppError> {
     let user_id = user.user.id.clone();
     let list = run(state, move |c| Ok(tokens::named_of(c, &user_id)?)).await?;
     let ctx = PageCtx::build(req, Some(user));
-    let (typed_name, error) = match refused {
-        Some((name, why)) => (name, Some(why)),
-        None => (String::new(), None),
+    let (typed_name, errors) = match refused {
+        Some((name, e)) => (name, crate::web::form::FormErrors::new(ctx.lang, &e)),
+        None => (String::new(), crate::web::form::FormErrors::default()),
     };
-    let status = if error.is_some() {
-        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        actix_web::http::StatusCode::OK
-    };
+    let status = errors.status();
     render_with_status(
         &ctx,
         &ProfilePage {
@@ -63,7 +59,7 @@ async fn page(
             day_choices: tokens::NAMED_TOKEN_DAY_CHOICES,
             default_days: tokens::NAMED_TOKEN_DEFAULT_DAYS,
             typed_name,
-            error,
+            errors,
             now: crate::db::now(),
         },
         status,
@@ -90,6 +86,18 @@ pub struct TokenForm {
     password: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for TokenForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "name" => "field.token_name",
+            "days" => "auth.token_days",
+            "password" => "field.current_password",
+            _ => return None,
+        })
+    }
+}
+
 /// Make a named token; the answer is the page with the secret on it (not a
 /// redirect: the secret must not travel in a flash cookie). A refused form
 /// comes back with the name as typed and the reason.
@@ -99,6 +107,7 @@ pub async fn create_token(
     state: web::Data<AppState>,
     form: CsrfForm<TokenForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     let ctx = user.actor();
     let acting = user.user.clone();
     let TokenForm {
@@ -108,8 +117,7 @@ pub async fn create_token(
     } = form.0;
     let typed = name.clone();
     if let Err(e) = form.1.check() {
-        let why = crate::i18n::field_error(lang_of(&req), &e);
-        return page(&req, &user, &state, None, Some((typed, why))).await;
+        return page(&req, &user, &state, None, Some((typed, e))).await;
     }
     let config = state.config.clone();
     let made = run(&state, move |c| {
@@ -121,8 +129,7 @@ pub async fn create_token(
     match made {
         Ok(secret) => page(&req, &user, &state, Some(secret), None).await,
         Err(tokens::TokenError::Invalid(e) | tokens::TokenError::Conflict(_, e)) => {
-            let why = crate::i18n::field_error(lang_of(&req), &e);
-            page(&req, &user, &state, None, Some((typed, why))).await
+            page(&req, &user, &state, None, Some((typed, e))).await
         }
         Err(e) => Err(e.into()),
     }

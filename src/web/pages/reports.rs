@@ -497,6 +497,18 @@ pub struct CloseForm {
     pub reason: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for CloseForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "month" => "field.month",
+            "area_id" => "field.report_area",
+            "reason" => "field.reason",
+            _ => return None,
+        })
+    }
+}
+
 fn back_to(f: &CloseForm) -> String {
     let q = serde_urlencoded::to_string([("month", &f.month), ("area_id", &f.area_id)])
         .unwrap_or_default();
@@ -511,7 +523,7 @@ pub async fn close_month(
     form: CsrfForm<CloseForm>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::CloseMonths)?;
-    let (form, twice) = (form.0, form.1);
+    let (form, twice) = form.checked();
     let back = back_to(&form);
     let ctx = user.actor();
     let user_id = user.user.id.clone();
@@ -553,7 +565,7 @@ pub async fn reopen_month(
     form: CsrfForm<CloseForm>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::CloseMonths)?;
-    let (form, twice) = (form.0, form.1);
+    let (form, twice) = form.checked();
     let back = back_to(&form);
     let ctx = user.actor();
     let result = async {
@@ -581,4 +593,16 @@ pub async fn reopen_month(
         monthly_page(req, user, state, q, None, r)
     })
     .await
+}
+
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for MonthlyQuery {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "month" => "field.month",
+            "area_id" => "field.report_area",
+            "store_id" => "field.report_store",
+            _ => return None,
+        })
+    }
 }

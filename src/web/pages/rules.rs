@@ -102,6 +102,7 @@ pub async fn create(
     state: web::Data<AppState>,
     form: CsrfForm<RuleForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     user.require(Action::ManageRules)?;
     let f = form.0;
     let typed = f.clone();
@@ -206,6 +207,7 @@ pub async fn edit(
     code: web::Path<String>,
     form: CsrfForm<RuleForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     user.require(Action::ManageRules)?;
     let code = code.into_inner();
     let mut f = form.0;
@@ -217,7 +219,7 @@ pub async fn edit(
         .1
         .run(&state, move |c| {
             // The edit names the version it was made on.
-            let seen = Some(super::awards::seen_version(&f.version)?);
+            let seen = Some(crate::web::form::seen_version(&f.version)?);
             let input = points::parse_rule_form(c, &f)?;
             Ok(points::edit_rule(c, &ctx, &rule_code, &input, seen)?)
         })
@@ -240,12 +242,23 @@ pub struct CategoryForm {
     name: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for CategoryForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "name" => "field.category",
+            _ => return None,
+        })
+    }
+}
+
 pub async fn add_category(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
     form: CsrfForm<CategoryForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     let ctx = user.actor();
     let f = form.0;
     let name = f.name.clone();
@@ -266,4 +279,23 @@ pub async fn add_category(
         list_page(req, user, state, false, None, r)
     })
     .await
+}
+
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for RuleForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "code" => "field.rule_code",
+            "name" => "field.rule_name",
+            "category_id" => "field.category",
+            "points" => "field.points",
+            "cap_count" => "field.cap_count",
+            "cap_points" => "field.cap_points",
+            "cap_period" => "field.cap_period",
+            "valid_from" => "field.valid_from",
+            "valid_to" => "field.valid_to",
+            "active" => "field.active",
+            _ => return None,
+        })
+    }
 }

@@ -199,6 +199,17 @@ async fn page_filtered(
     }
 }
 
+/// The filter's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for SignalsQuery {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "month" => "field.month",
+            "area" => "field.report_area",
+            _ => return None,
+        })
+    }
+}
+
 pub async fn page(
     req: HttpRequest,
     user: CurrentUser,
@@ -310,7 +321,7 @@ pub async fn mark(
     state: web::Data<AppState>,
     form: CsrfForm<MarkForm>,
 ) -> Result<HttpResponse, AppError> {
-    let (form, twice) = (form.0, form.1);
+    let (form, twice) = form.checked();
     let actor = user.actor();
     let f = form.clone();
     let result = twice
@@ -351,5 +362,15 @@ pub async fn mark(
             }
         }
         Err(e) => Err(e),
+    }
+}
+
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for MarkForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "note" => "field.signal_note",
+            _ => return None,
+        })
     }
 }

@@ -185,6 +185,18 @@ pub struct MoveForm {
     to_store_id: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for MoveForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "item_id" => "field.item",
+            "quantity" => "field.quantity",
+            "to_store_id" => "field.to_store",
+            _ => return None,
+        })
+    }
+}
+
 /// Move goods from this store to another, in one transaction.
 pub async fn move_stock(
     req: HttpRequest,
@@ -193,6 +205,7 @@ pub async fn move_stock(
     id: web::Path<String>,
     form: CsrfForm<MoveForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     let store = load_store(&state, &user, Action::MoveStock, id.into_inner()).await?;
     let back = format!("/stores/{}", store.store.id);
     let f = form.0;
@@ -243,6 +256,18 @@ pub struct WriteOffForm {
     reason: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for WriteOffForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "item_id" => "field.item",
+            "quantity" => "field.quantity",
+            "reason" => "field.reason",
+            _ => return None,
+        })
+    }
+}
+
 /// Write off damaged or expired goods, with a reason.
 pub async fn write_off(
     req: HttpRequest,
@@ -251,6 +276,7 @@ pub async fn write_off(
     id: web::Path<String>,
     form: CsrfForm<WriteOffForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     let store = load_store(&state, &user, Action::MoveStock, id.into_inner()).await?;
     let back = format!("/stores/{}", store.store.id);
     let f = form.0;
@@ -297,6 +323,18 @@ pub struct BuyInForm {
     note: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for BuyInForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "item_id" => "field.item",
+            "quantity" => "field.quantity",
+            "note" => "field.note",
+            _ => return None,
+        })
+    }
+}
+
 /// Goods bought with donated money, put on the shelf.
 pub async fn buy_in(
     req: HttpRequest,
@@ -305,6 +343,7 @@ pub async fn buy_in(
     id: web::Path<String>,
     form: CsrfForm<BuyInForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     let store = load_store(&state, &user, Action::BookDonation, id.into_inner()).await?;
     let back = format!("/stores/{}", store.store.id);
     let f = form.0;
@@ -347,17 +386,50 @@ pub struct ItemSettingForm {
     value: String,
 }
 
+/// The low-stock threshold form of a store's item.
+#[derive(Deserialize, serde::Serialize)]
+#[serde(transparent)]
+pub struct ThresholdForm(ItemSettingForm);
+
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for ThresholdForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "item_id" => "field.item",
+            "value" => "field.low_threshold",
+            _ => return None,
+        })
+    }
+}
+
+/// The store's own price form of an item.
+#[derive(Deserialize, serde::Serialize)]
+#[serde(transparent)]
+pub struct PriceForm(ItemSettingForm);
+
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for PriceForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "item_id" => "field.item",
+            "value" => "field.store_price",
+            _ => return None,
+        })
+    }
+}
+
 /// A store's low-stock threshold for an item.
 pub async fn set_threshold(
     req: HttpRequest,
     user: CurrentUser,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    form: CsrfForm<ItemSettingForm>,
+    form: CsrfForm<ThresholdForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     let store = load_store(&state, &user, Action::MoveStock, id.into_inner()).await?;
     let back = format!("/stores/{}", store.store.id);
-    let f = form.0;
+    let f = form.0.0;
     let typed = serde_json::to_value(&f).unwrap_or_default();
     let ctx = user.actor();
     let sid = store.store.id.clone();
@@ -383,11 +455,12 @@ pub async fn set_price(
     user: CurrentUser,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    form: CsrfForm<ItemSettingForm>,
+    form: CsrfForm<PriceForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     let store = load_store(&state, &user, Action::MoveStock, id.into_inner()).await?;
     let back = format!("/stores/{}", store.store.id);
-    let f = form.0;
+    let f = form.0.0;
     let typed = serde_json::to_value(&f).unwrap_or_default();
     let ctx = user.actor();
     let sid = store.store.id.clone();
@@ -424,6 +497,19 @@ pub struct HistoryQuery {
     pub page: Option<i64>,
     #[serde(default)]
     pub format: String,
+}
+
+/// The filter's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for HistoryQuery {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "item" => "field.item",
+            "kind" => "field.kind",
+            "from" => "field.from",
+            "to" => "field.to",
+            _ => return None,
+        })
+    }
 }
 
 impl HistoryQuery {
@@ -904,6 +990,16 @@ pub struct ReverseForm {
     reason: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for ReverseForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "reason" => "field.reason",
+            _ => return None,
+        })
+    }
+}
+
 /// Correct a movement with a reversing one that names it.
 pub async fn reverse(
     req: HttpRequest,
@@ -912,6 +1008,7 @@ pub async fn reverse(
     id: web::Path<String>,
     form: CsrfForm<ReverseForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     let (m, _) = movement_for(&state, &user, Action::MoveStock, id.into_inner()).await?;
     let f = form.0;
     let ctx = user.actor();

@@ -142,6 +142,30 @@ async fn sheet(
     )
 }
 
+/// The count sheet's fields and the labels their messages stand beside: a
+/// line's count (`count_<item id>`, and the count it showed,
+/// `seen.count_<item id>`) beside that line's box.
+fn count_label(name: &str) -> Option<&'static str> {
+    let name = name.strip_prefix("seen.").unwrap_or(name);
+    if name.starts_with("count_") {
+        return Some("field.counted");
+    }
+    Some(match name {
+        "counted_by" => "field.counted_by",
+        "witnessed_by" => "field.witnessed_by",
+        _ => return None,
+    })
+}
+
+/// The line (1-based, in the sheet's order `lines`) a count field stands on.
+fn count_line(name: &str, lines: &[String]) -> Option<usize> {
+    let item = name
+        .strip_prefix("seen.")
+        .unwrap_or(name)
+        .strip_prefix("count_")?;
+    lines.iter().position(|l| l == item).map(|i| i + 1)
+}
+
 /// Save counted quantities; fields `count_<item id>` and `counted_by`.
 pub async fn save_counts(
     req: HttpRequest,
@@ -150,11 +174,15 @@ pub async fn save_counts(
     id: web::Path<String>,
     form: CsrfForm<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
-    let (st, _, _) = load(&state, &user, Action::Stocktake, id.into_inner()).await?;
+    let form = form.checked();
+    let (st, sheet_lines, _) = load(&state, &user, Action::Stocktake, id.into_inner()).await?;
     let back = format!("/stocktakes/{}", st.id);
     let sheet_id = st.id.clone();
     let fields = form.0;
-    let twice = crate::web::extract::SentTwice::among(&fields, &[]);
+    let twice = crate::web::extract::SentTwice::among(&fields, &[], count_label).on_lines(
+        sheet_lines.iter().map(|l| l.item_id.clone()).collect(),
+        count_line,
+    );
     let typed = fields.clone();
     let field = |name: &str| {
         fields
@@ -220,6 +248,13 @@ pub struct ConfirmForm {
     version: String,
 }
 
+/// A form with no field a person types (hidden fields, buttons).
+impl crate::web::extract::FormFields for ConfirmForm {
+    fn label(_: &str) -> Option<&'static str> {
+        None
+    }
+}
+
 /// Post the differences as adjustments, in one transaction.
 pub async fn confirm(
     req: HttpRequest,
@@ -228,13 +263,14 @@ pub async fn confirm(
     id: web::Path<String>,
     form: CsrfForm<ConfirmForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     let (st, _, _) = load(&state, &user, Action::Stocktake, id.into_inner()).await?;
     let back = format!("/stocktakes/{}", st.id);
     let ctx = user.actor();
     let result = async {
         let key = IdemKey::parse(&form.0.key)?;
         // The sheet as the person saw it: required (see `seen_version`).
-        let seen = Some(super::awards::seen_version(&form.0.version)?);
+        let seen = Some(crate::web::form::seen_version(&form.0.version)?);
         let today = crate::time::today(state.config.time_zone);
         let out = form
             .1

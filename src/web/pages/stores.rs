@@ -82,8 +82,18 @@ pub struct NewStoreForm {
 }
 
 /// The store form's fields and the labels its messages stand beside.
-const STORE_LABELS: &[(&str, &str)] =
-    &[("name", "field.store_name"), ("phone", "field.store_phone")];
+impl crate::web::extract::FormFields for NewStoreForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "name" => "field.store_name",
+            "area_id" => "field.area",
+            "address" => "field.address",
+            "opening_hours" => "field.opening_hours",
+            "phone" => "field.store_phone",
+            _ => return None,
+        })
+    }
+}
 
 pub async fn create(
     req: HttpRequest,
@@ -91,6 +101,7 @@ pub async fn create(
     state: web::Data<AppState>,
     form: CsrfForm<NewStoreForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     user.require(Action::ManageStores)?;
     let f = form.0;
     let lang = crate::web::extract::lang_of(&req);
@@ -98,7 +109,6 @@ pub async fn create(
     let actor = user.actor();
     let result = form
         .1
-        .labelled(STORE_LABELS)
         .run(&state, move |c| {
             Ok(stores::create(
                 c,
@@ -136,6 +146,7 @@ pub async fn update(
     id: web::Path<String>,
     form: CsrfForm<NewStoreForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     let store =
         super::stock::load_store(&state, &user, Action::ManageStores, id.into_inner()).await?;
     let back = format!("/stores/{}", store.store.id);
@@ -146,10 +157,9 @@ pub async fn update(
     let sid = store.store.id.clone();
     let result = form
         .1
-        .labelled(STORE_LABELS)
         .run(&state, move |c| {
             // The edit names the version it was made on.
-            let seen = Some(super::awards::seen_version(&f.version)?);
+            let seen = Some(crate::web::form::seen_version(&f.version)?);
             Ok(stores::update(
                 c,
                 &actor,
@@ -186,6 +196,16 @@ pub struct ActiveForm {
     active: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for ActiveForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "active" => "field.active",
+            _ => return None,
+        })
+    }
+}
+
 /// Open ("1") or close ("0") a store (admins). A refusal (another value,
 /// the field sent twice) comes back on the store's page, nothing changed.
 pub async fn set_active(
@@ -200,7 +220,7 @@ pub async fn set_active(
     let back = format!("/stores/{}", store.store.id);
     let actor = user.actor();
     let sid = store.store.id.clone();
-    let (typed, twice) = (form.0, form.1);
+    let (typed, twice) = form.checked();
     let active = match typed.active.as_str() {
         "1" => Ok(true),
         "0" => Ok(false),
@@ -238,6 +258,16 @@ pub struct StocktakeSettingForm {
     show_expected: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for StocktakeSettingForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "show_expected" => "field.show_expected",
+            _ => return None,
+        })
+    }
+}
+
 /// Whether count sheets show the expected quantities (admins).
 pub async fn stocktake_setting(
     req: HttpRequest,
@@ -245,6 +275,7 @@ pub async fn stocktake_setting(
     state: web::Data<AppState>,
     form: CsrfForm<StocktakeSettingForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     user.require(Action::ManageStores)?;
     let lang = crate::web::extract::lang_of(&req);
     if let Err(e) = form.1.check() {

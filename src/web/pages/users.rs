@@ -37,6 +37,16 @@ pub struct UserSearch {
     q: String,
 }
 
+/// The filter's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for UserSearch {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "q" => "users.search",
+            _ => return None,
+        })
+    }
+}
+
 /// Whether a user's row matches what was searched (case-insensitive, on
 /// the login, display name, role word and label, area and store).
 fn matches(row: &UserRow, lang: crate::i18n::Lang, q: &str) -> bool {
@@ -67,7 +77,7 @@ pub async fn list(
     // A search sent twice: the list for its first value, the search form
     // (`"filter"`) holding it with the message beside it (422).
     let crate::web::extract::Filter(search, twice) = search;
-    let refused = match twice.labelled(&[("q", "users.search")]).check() {
+    let refused = match twice.check() {
         Ok(()) => Refused::default(),
         Err(e) => Refused::of_pairs(
             crate::web::extract::lang_of(&req),
@@ -148,6 +158,21 @@ pub struct NewUserForm {
     password: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for NewUserForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "username" => "field.username",
+            "display_name" => "field.display_name",
+            "role" => "field.role",
+            "area_id" => "field.area",
+            "store_id" => "field.store",
+            "password" => "field.password",
+            _ => return None,
+        })
+    }
+}
+
 /// Role, area and store parsed, or `None` after noting their field error.
 fn assignment(
     c: &mut crate::db::DbConn,
@@ -181,6 +206,7 @@ pub async fn create(
     state: web::Data<AppState>,
     form: CsrfForm<NewUserForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     user.require(Action::ManageUsers)?;
     let f = form.0;
     let typed = serde_json::to_value(&f).unwrap_or_default();
@@ -355,6 +381,7 @@ pub async fn set_personal(
     id: web::Path<String>,
     form: CsrfForm<users::PersonalForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     user.require(Action::ManageUsers)?;
     let id = id.into_inner();
     let back = format!("/users/{id}");
@@ -367,7 +394,7 @@ pub async fn set_personal(
         .run(&state, move |c| {
             let subject = users::find(c, &uid)?.ok_or(AppError::NotFound)?;
             let personal = users::Personal::parse(c, &typed)?;
-            let seen = Some(super::awards::seen_version(&typed.version)?);
+            let seen = Some(crate::web::form::seen_version(&typed.version)?);
             users::set_personal(c, &ctx, &key, &subject.id, &personal, seen)?;
             Ok(subject.username)
         })
@@ -401,6 +428,19 @@ pub struct AssignForm {
     version: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for AssignForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "role" => "field.role",
+            "area_id" => "field.area",
+            "store_id" => "field.store",
+            "display_name" => "field.display_name",
+            _ => return None,
+        })
+    }
+}
+
 pub async fn assign(
     req: HttpRequest,
     user: CurrentUser,
@@ -408,6 +448,7 @@ pub async fn assign(
     id: web::Path<String>,
     form: CsrfForm<AssignForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     user.require(Action::ManageUsers)?;
     let id = id.into_inner();
     let back = format!("/users/{id}");
@@ -443,7 +484,7 @@ pub async fn assign(
                 unreachable!("a clean form parsed every field")
             };
             // The edit names the version it was made on.
-            let seen = Some(super::awards::seen_version(&f.version)?);
+            let seen = Some(crate::web::form::seen_version(&f.version)?);
             users::save_edit(c, &ctx, &id, &display, &assignment, seen)?;
             Ok(subject.username)
         })
@@ -516,6 +557,16 @@ pub struct ResetForm {
     password: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for ResetForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "password" => "field.password",
+            _ => return None,
+        })
+    }
+}
+
 pub async fn reset_password(
     req: HttpRequest,
     user: CurrentUser,
@@ -523,6 +574,7 @@ pub async fn reset_password(
     id: web::Path<String>,
     form: CsrfForm<ResetForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     user.require(Action::ManageUsers)?;
     let id = id.into_inner();
     let back = format!("/users/{id}");
@@ -570,5 +622,20 @@ pub async fn reset_password(
             detail_page(req, user, state, id, refused, None).await
         }
         other => other,
+    }
+}
+
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for users::PersonalForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "phone" => "field.phone",
+            "clear_phone" => "field.phone",
+            "id_number" => "field.id_number",
+            "clear_id_number" => "field.id_number",
+            "home_area_id" => "field.home_area",
+            "home_address" => "field.home_address",
+            _ => return None,
+        })
     }
 }

@@ -27,11 +27,22 @@ pub struct LoginForm {
     pin: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for LoginForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "card_no" => "field.card_no",
+            "pin" => "field.pin",
+            _ => return None,
+        })
+    }
+}
+
 /// Open the household's page with its card number and PIN. The phone gets
 /// (or renews) its device mark for the card.
 pub async fn log_in(req: HttpRequest, form: CsrfForm<LoginForm>) -> Result<HttpResponse, AppError> {
     let state = state_of(&req);
-    let (form, twice) = (form.0, form.1);
+    let (form, twice) = form.checked();
     let info = request_info(&req);
     let secure = state.config.secure_cookies;
     let device = device_of(&req, secure);
@@ -120,6 +131,18 @@ pub struct PinForm {
     again: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for PinForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "current" => "field.current_pin",
+            "new" => "field.new_pin",
+            "again" => "field.new_pin_again",
+            _ => return None,
+        })
+    }
+}
+
 /// The household changes its PIN. A refusal (a malformed or mismatched new
 /// PIN, a wrong current one, too many tries) draws the page again with the
 /// message beside the PIN form: 422, or 429 when throttled.
@@ -128,6 +151,7 @@ pub async fn change_pin(
     h: Household,
     form: CsrfForm<PinForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     let state = state_of(&req);
     let f = form.0;
     let (key, config) = (state.key.clone(), state.config.clone());
@@ -183,6 +207,16 @@ pub struct HonourForm {
     opt_out: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for HonourForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "opt_out" => "field.honour",
+            _ => return None,
+        })
+    }
+}
+
 /// The household asks to be left off the honour roll ("1"), or to be on it
 /// ("0"); anything else is refused (422).
 pub async fn honour_choice(
@@ -190,6 +224,7 @@ pub async fn honour_choice(
     h: Household,
     form: CsrfForm<HonourForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     let state = state_of(&req);
     let s = h.session;
     let chosen = form.1.check().and_then(|()| match form.0.opt_out.as_str() {

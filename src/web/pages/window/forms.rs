@@ -183,12 +183,24 @@ pub struct ObjectionForm {
     reason: String,
 }
 
+/// The form's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for ObjectionForm {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "award_id" => "field.award",
+            "reason" => "field.reason",
+            _ => return None,
+        })
+    }
+}
+
 /// The household objects to an entry of its village's notice.
 pub async fn object(
     req: HttpRequest,
     h: Household,
     form: CsrfForm<ObjectionForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.checked();
     let state = state_of(&req);
     let f = form.0;
     let today = crate::time::today(state.config.time_zone);

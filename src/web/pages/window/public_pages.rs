@@ -65,6 +65,18 @@ pub struct PeriodQuery {
     village: String,
 }
 
+/// The filter's fields and the labels their messages stand beside.
+impl crate::web::extract::FormFields for PeriodQuery {
+    fn label(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "from" => "field.from",
+            "to" => "field.to",
+            "month" => "field.month",
+            _ => return None,
+        })
+    }
+}
+
 #[derive(Template)]
 #[template(path = "window/notice.html")]
 struct NoticePage<'a> {
