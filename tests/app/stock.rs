@@ -1229,9 +1229,9 @@ app_test! {
         let bodies = [
             ("/api/v1/stock-movements", serde_json::json!({"kind": "move", "store_id": "nope", "to_store_id": b, "item_id": s.items[0], "quantity": 1}), "store_id"),
             ("/api/v1/stock-movements", serde_json::json!({"kind": "move", "store_id": a, "to_store_id": "nope", "item_id": s.items[0], "quantity": 1}), "to_store_id"),
-            ("/api/v1/stock-movements", serde_json::json!({"kind": "write_off", "store_id": a, "item_id": "nope", "quantity": 1, "reason": "过期"}), "lines"),
+            ("/api/v1/stock-movements", serde_json::json!({"kind": "write_off", "store_id": a, "item_id": "nope", "quantity": 1, "reason": "过期"}), "item_id"),
             ("/api/v1/redemptions", serde_json::json!({"store_id": "nope", "card_no": "1", "lines": [{"item_id": s.items[0], "quantity": 1}]}), "store_id"),
-            ("/api/v1/redemptions", serde_json::json!({"store_id": a, "card_no": "1", "lines": [{"item_id": "nope", "quantity": 1}]}), "lines"),
+            ("/api/v1/redemptions", serde_json::json!({"store_id": a, "card_no": "1", "lines": [{"item_id": "nope", "quantity": 1}]}), "lines[0].item_id"),
             ("/api/v1/donations", serde_json::json!({"store_id": "nope", "donor_id": s.donor, "received_on": "2026-11-01", "lines": []}), "store_id"),
         ];
         for (i, (path, body, field)) in bodies.into_iter().enumerate() {
