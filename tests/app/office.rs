@@ -697,3 +697,31 @@ app_test! {
         assert_eq!(count!(app, awards::table), 0);
     }
 }
+
+app_test! {
+    /// A tick that names no household of the official's (not an id, an id
+    /// no household has, one outside the official's area) refuses the whole
+    /// batch, each named, the other ticks kept: nothing is proposed.
+    async fn a_batch_with_a_bad_tick_proposes_nothing_and_keeps_the_ticks(app) {
+        let (_, village, ids) = village_with_households(&app, 2);
+        let [_, _, _, far_village] = app.area_chain("远方");
+        let far = app.household("远方户", &far_village);
+        let official = app.client();
+        official.login("official", PASSWORD).await;
+        let page = official.get(&format!("/awards/batch?area_id={village}")).await;
+        let key = hidden(&page.body, "key");
+        let day = today().to_string();
+        let nobody = "0190a0a0-0000-7000-8000-000000000000";
+        for bad in ["abc", nobody, far.as_str()] {
+            let form: Vec<(&str, &str)> = vec![
+                ("key", &key), ("area_id", &village), ("rule_code", "B01"), ("occurred_on", &day), ("note", ""),
+                ("household_id", &ids[0]), ("household_id", bad), ("household_id", &ids[1]),
+            ];
+            let page = official.post("/awards/batch", &form).await;
+            assert_eq!(page.status, 422, "{bad}: {}", page.body);
+            page.assert_contains(&format!("勾选的“{bad}”不是您负责范围内的农户；整批没有申报"));
+            assert_eq!(page.body.matches(" checked>").count(), 2, "{bad}: the ticks are kept");
+            assert_eq!(count!(app, awards::table), 0, "{bad}: nothing proposed");
+        }
+    }
+}

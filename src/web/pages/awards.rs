@@ -403,23 +403,35 @@ pub async fn propose_batch(
             )?;
             let mut ids: Vec<HouseholdId> = Vec::new();
             let mut refused: Vec<(String, String)> = Vec::new();
+            // A tick that names no household of the actor's (text that is
+            // not an id, an id no household has, or one outside the
+            // actor's area) refuses the whole batch, each named, the ticks
+            // kept: as with the pasted cards, no household is proposed for
+            // half a form.
+            let mut bad_ticks = crate::domain::FieldChecks::new();
             for v in form
                 .iter()
                 .filter(|(k, _)| k == "household_id")
                 .map(|(_, v)| v)
             {
-                // Text that is not a household id names none of the actor's.
-                match HouseholdId::parse(v.trim()) {
+                let known = match HouseholdId::parse(v.trim()) {
+                    Some(id) => match households::find(c, &u, &id) {
+                        Ok(_) => Some(id),
+                        Err(households::HouseholdError::NotFound)
+                        | Err(households::HouseholdError::Forbidden) => None,
+                        Err(e) => return Err(e.into()),
+                    },
+                    None => None,
+                };
+                match known {
                     Some(id) => ids.push(id),
-                    None => refused.push((
-                        v.clone(),
-                        crate::i18n::field_error(
-                            lang,
-                            &FieldError::new("field.household", "error.household_not_yours"),
-                        ),
-                    )),
+                    None => bad_ticks.push(
+                        FieldError::new("field.households", "error.household_tick_unknown")
+                            .arg("household", v.trim()),
+                    ),
                 }
             }
+            bad_ticks.finish()?;
             // Pasted card numbers, one per line (or separated by spaces or
             // commas). A card that is malformed, unknown or replaced refuses
             // the whole batch, each named with why, the paste box kept: no
