@@ -725,3 +725,24 @@ app_test! {
         }
     }
 }
+
+app_test! {
+    /// A redirect after a write carries only what the next page needs, read
+    /// as what it is: never text typed in the form.
+    async fn a_redirect_after_a_write_carries_no_typed_text(app) {
+        let (_, village, ids) = village_with_households(&app, 1);
+        let official = app.client();
+        official.login("official", PASSWORD).await;
+        official.get("/awards/batch").await;
+        let typed = "张三 13800138000";
+        // A form without its key goes back to its page: the id kept, the text not.
+        let page = official.post("/awards", &[("household_id", typed), ("rule_code", "B01"), ("key", "")]).await;
+        assert_eq!((page.status, page.location.as_deref()), (303, Some("/awards/new")), "{}", page.body);
+        let page = official.post("/awards", &[("household_id", &ids[0]), ("rule_code", "B01"), ("key", "")]).await;
+        assert_eq!(page.location, Some(format!("/awards/new?household_id={}", ids[0])));
+        let page = official.post("/awards/batch", &[("area_id", typed), ("key", "")]).await;
+        assert_eq!((page.status, page.location.as_deref()), (303, Some("/awards/batch")));
+        let page = official.post("/awards/batch", &[("area_id", &village), ("key", "")]).await;
+        assert_eq!(page.location, Some(format!("/awards/batch?area_id={village}")));
+    }
+}

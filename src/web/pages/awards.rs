@@ -15,7 +15,7 @@ use crate::points::{self, Rule};
 use crate::web::extract::{SentTwice, lang_of};
 use crate::web::form::FormErrors;
 use crate::web::page::{
-    PageCtx, flash_field_error, flash_ok, or_flash, render, render_with_status,
+    Carry, PageCtx, flash_field_error, flash_ok, next_page, or_flash, render, render_with_status,
 };
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
@@ -175,9 +175,9 @@ pub async fn propose(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ProposeAwards)?;
     let f = form.0;
-    let back = format!(
-        "/awards/new?household_id={}",
-        crate::web::error::urlencode(&f.household_id)
+    let back = next_page(
+        "/awards/new",
+        &[("household_id", Carry::Id(&f.household_id))],
     );
     if f.key.trim().is_empty() {
         return Ok(flash_field_error(
@@ -378,9 +378,9 @@ pub async fn propose_batch(
     let form = form.0;
     let twice = SentTwice::among(&form, &["household_id"]);
     let key = field(&form, "key");
-    let back = format!(
-        "/awards/batch?area_id={}",
-        crate::web::error::urlencode(&field(&form, "area_id"))
+    let back = next_page(
+        "/awards/batch",
+        &[("area_id", Carry::Id(&field(&form, "area_id")))],
     );
     if key.trim().is_empty() {
         return Ok(flash_field_error(
@@ -929,11 +929,13 @@ pub async fn review(
         proposer: field(&form, "proposer"),
         tick: String::new(),
     };
-    let back = format!(
-        "/review?area_id={}&rule={}&proposer={}",
-        crate::web::error::urlencode(&filter.area_id),
-        crate::web::error::urlencode(&filter.rule),
-        crate::web::error::urlencode(&filter.proposer),
+    let back = next_page(
+        "/review",
+        &[
+            ("area_id", Carry::Id(&filter.area_id)),
+            ("rule", Carry::Code(&filter.rule)),
+            ("proposer", Carry::Id(&filter.proposer)),
+        ],
     );
     let (decision_text, only) = match form
         .iter()
