@@ -86,7 +86,7 @@ app_test! {
         page.assert_contains("<details class=\"inline-edit\" open>");
 
         // Settings: a number out of range keeps what was typed.
-        let page = admin.post("/settings", &[("notice_days", "9999")]).await;
+        let page = admin.post_shown("/settings", "/settings", &[("notice_days", "9999")]).await;
         assert_eq!(page.status, 422, "{}", page.body);
         page.assert_contains(r#"value="9999""#);
 
@@ -125,7 +125,7 @@ app_test! {
         let started = admin.post(&format!("/stores/{store}/stocktakes"), &[]).await;
         let sheet = started.location.expect("to the sheet");
         let id = sheet.trim_start_matches("/stocktakes/").to_string();
-        let page = admin.post(&format!("/stocktakes/{id}/counts"), &[
+        let page = admin.post_shown(&sheet, &format!("/stocktakes/{id}/counts"), &[
             (&format!("count_{item}") as &str, "五"), ("counted_by", "老王"), ("witnessed_by", "老李"),
         ]).await;
         assert_eq!(page.status, 422, "{}", page.body);
@@ -744,5 +744,44 @@ app_test! {
         assert_eq!((page.status, page.location.as_deref()), (303, Some("/awards/batch")));
         let page = official.post("/awards/batch", &[("area_id", &village), ("key", "")]).await;
         assert_eq!(page.location, Some(format!("/awards/batch?area_id={village}")));
+    }
+}
+
+app_test! {
+    /// The settings and a stocktake's counts are page edit forms: one that
+    /// does not say what it showed (`seen.*`) is refused, reload-the-page,
+    /// and saves nothing.
+    async fn page_edit_forms_must_say_what_they_showed(app) {
+        use aixin::settings;
+        let admin = app.admin().await;
+        let page = admin.post("/settings", &[("notice_days", "5")]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("页面没有带上您看到的版本");
+        page.assert_contains(r#"value="5""#);
+        assert_ne!(settings::get(&mut app.conn(), settings::NOTICE_DAYS).unwrap(), 5, "nothing saved");
+        let page = admin.submit_shown("/settings", "/settings", &[("notice_days", "5")]).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert_eq!(settings::get(&mut app.conn(), settings::NOTICE_DAYS).unwrap(), 5);
+
+        let [_, _, town, _] = app.area_chain("见过");
+        let store = app.store("见过超市", &town);
+        let item = goods::create(&mut app.conn(), &aixin::auth::Actor::console(), &ItemForm {
+            name: "食醋", category: "调味", unit: "瓶", points_price: "2", barcode: "",
+        }).unwrap().id;
+        let donor = crate::stock::donor(&mut app.conn(), "醋厂");
+        crate::stock::donate(&mut app.conn(), &store, &donor, &[(item.as_str(), 5)]);
+        let started = admin.post(&format!("/stores/{store}/stocktakes"), &[]).await;
+        let sheet = started.location.expect("to the sheet");
+        let count = format!("count_{item}");
+        let form: Vec<(&str, &str)> = vec![(&count, "4"), ("counted_by", "老王"), ("witnessed_by", "")];
+        let page = admin.post(&format!("{sheet}/counts"), &form).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("页面没有带上您看到的版本");
+        page.assert_contains(r#"value="老王""#);
+        let sheet_now = admin.get(&sheet).await;
+        assert!(!sheet_now.body.contains(r#"value="老王""#), "nothing saved");
+        let page = admin.submit_shown(&sheet, &format!("{sheet}/counts"), &form).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        page.assert_contains(r#"value="老王""#);
     }
 }
