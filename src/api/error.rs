@@ -15,10 +15,15 @@ pub enum ApiError {
     /// The request could not be read (JSON, query, path, header).
     #[error("malformed request: {0}")]
     Malformed(String),
-    /// Readable JSON with a field of the wrong type or a value the API does
-    /// not know (serde's reason in `detail`): 422 naming the field.
-    #[error("bad field {field}: {detail}")]
-    BadField { field: String, detail: String },
+    /// Readable JSON with a field of the wrong type, missing, or a value the
+    /// API does not know: 422 naming the field, the reason a catalogue key
+    /// (`api.*`) with its arguments, never serde's own English.
+    #[error("bad field {field}: {key}")]
+    BadField {
+        field: String,
+        key: &'static str,
+        args: Vec<(&'static str, String)>,
+    },
     #[error("missing or invalid token")]
     Unauthorized,
     #[error("forbidden")]
@@ -69,26 +74,43 @@ pub fn field_code(e: &FieldError) -> &'static str {
     e.conflict.map(Conflict::code).unwrap_or("invalid")
 }
 
-/// The JSON field name for a form field's translation key.
-pub fn json_field(field: &str) -> String {
-    let name = field.strip_prefix("field.").unwrap_or(field);
-    match name {
-        "village" | "area" | "report_area" => "area_id",
-        "rule" => "rule_id",
-        "rule_code" => "code",
-        "rule_name" => "name",
-        "helper" => "helper_id",
-        "household" | "households" => "household_id",
-        "store" | "report_store" => "store_id",
-        "to_store" => "to_store_id",
-        "item" | "items" => "lines",
-        "donor" => "donor_id",
-        "donated_on" => "received_on",
-        "area_name" | "store_name" | "item_name" => "name",
-        "form" => "Idempotency-Key",
-        other => other,
+/// How one endpoint names its body's fields: a form field's translation
+/// key ("field.item") and the JSON name of that endpoint's schema
+/// ("item_id", or "lines[{n}]" for a line, `{n}` the error's 1-based
+/// argument `n` made a 0-based index); an empty name when the fault is no
+/// field of the body (a closed month of today's date). Each route of
+/// `routes::table` has its own; a key not listed is its name without
+/// "field.".
+pub type FieldNames = &'static [(&'static str, &'static str)];
+
+/// The JSON field an endpoint's error names, from the form field's key and
+/// the error's arguments (see [`FieldNames`]).
+pub fn json_field(
+    names: FieldNames,
+    field: &str,
+    args: &[(&'static str, String)],
+) -> Option<String> {
+    let Some(&(_, name)) = names.iter().find(|(k, _)| *k == field) else {
+        return Some(field.strip_prefix("field.").unwrap_or(field).to_string());
+    };
+    if name.is_empty() {
+        return None;
     }
-    .to_string()
+    if !name.contains("{n}") {
+        return Some(name.to_string());
+    }
+    Some(
+        match args
+            .iter()
+            .find(|(k, _)| *k == "n")
+            .and_then(|(_, v)| v.parse::<usize>().ok())
+            .filter(|n| *n > 0)
+        {
+            Some(n) => name.replace("{n}", &(n - 1).to_string()),
+            // No line named: the array itself.
+            None => name.split('[').next().unwrap_or(name).to_string(),
+        },
+    )
 }
 
 impl ApiError {
@@ -100,21 +122,16 @@ impl ApiError {
         ApiError::Field(FieldError::new(field, key))
     }
 
-    pub fn body(&self, lang: Lang) -> ErrorBody {
+    /// The body, the fields named as `names` says (the endpoint's own).
+    pub fn body(&self, lang: Lang, names: FieldNames) -> ErrorBody {
         let (code, message, field) = match self {
-            ApiError::Malformed(detail) => (
-                "malformed",
-                format!("{}: {detail}", i18n::t(lang, "api.malformed")),
-                None,
-            ),
-            ApiError::BadField { field, detail } => (
-                "invalid",
-                format!(
-                    "{}: {detail}",
-                    i18n::tf(lang, "api.bad_field", &[("field", field.clone())])
-                ),
-                Some(field.clone()),
-            ),
+            // What could not be read is not said back (serde's English).
+            ApiError::Malformed(_) => ("malformed", i18n::t(lang, "api.malformed").into(), None),
+            ApiError::BadField { field, key, args } => {
+                let mut args = args.clone();
+                args.push(("field", field.clone()));
+                ("invalid", i18n::tf(lang, key, &args), Some(field.clone()))
+            }
             ApiError::Unauthorized => (
                 "unauthorized",
                 i18n::t(lang, "api.unauthorized").into(),
@@ -125,12 +142,12 @@ impl ApiError {
             ApiError::Field(e) => (
                 "invalid",
                 i18n::field_error(lang, e),
-                Some(json_field(e.field)),
+                json_field(names, e.field, &e.args),
             ),
             ApiError::Conflict(c, e) => (
                 c.code(),
                 i18n::field_error(lang, e),
-                Some(json_field(e.field)),
+                json_field(names, e.field, &e.args),
             ),
             ApiError::Plain { code, key, .. } => (*code, i18n::t(lang, key).into(), None),
             ApiError::Unavailable(_) => {
@@ -147,8 +164,9 @@ impl ApiError {
         }
     }
 
-    pub fn response(&self, lang: Lang) -> HttpResponse {
-        HttpResponse::build(self.status_code()).json(self.body(lang))
+    /// The response, its fields named as `names` says.
+    pub fn response(&self, lang: Lang, names: FieldNames) -> HttpResponse {
+        HttpResponse::build(self.status_code()).json(self.body(lang, names))
     }
 }
 
@@ -170,7 +188,7 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        self.response(Lang::default())
+        self.response(Lang::default(), &[])
     }
 }
 

@@ -68,8 +68,9 @@ pub async fn load_store(
 }
 
 /// The store a JSON body names in `store_id`, which the caller may do
-/// `action` at: text that is not a store id is a 422 on `store_id` (no
-/// query runs with it); then as [`load_store`] (403, 404 unknown).
+/// `action` at: text that is not a store id, or an id no store has, is a
+/// 422 on `store_id` (a 404 is for an id in the path); outside the
+/// caller's role or scope a 403, as [`load_store`].
 pub async fn body_store(
     state: &AppState,
     user: &crate::auth::Authed,
@@ -81,7 +82,12 @@ pub async fn body_store(
     }
     let id: crate::domain::StoreId =
         crate::domain::form_id("field.store", text, "error.store_unknown")?;
-    store_at(state, user, action, id).await
+    match store_at(state, user, action, id).await {
+        Err(ApiError::NotFound) => {
+            Err(crate::domain::FieldError::new("field.store", "error.store_unknown").into())
+        }
+        other => other,
+    }
 }
 
 async fn store_at(
@@ -131,33 +137,79 @@ pub fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     {
         return Err(ApiError::BadField {
             field,
-            detail: "control characters".into(),
+            key: "api.field_control",
+            args: vec![],
         });
     }
     Ok(value)
 }
 
 /// The 422 for serde's `message` about the value at `path` ("." for the
-/// whole): the field is the path, or the missing field serde names. `None`
-/// when no field can be named.
+/// whole): the field is the path, or the missing field serde names; the
+/// reason a catalogue key (serde's English is never shown). `None` when no
+/// field can be named.
 fn bad_field(path: &str, message: &str) -> Option<ApiError> {
     // serde names a missing field in its message, at the object's path.
-    let missing = message
-        .split_once("missing field `")
-        .and_then(|(_, rest)| rest.split_once('`'))
-        .map(|(name, _)| name.to_string());
-    let field = match (path, missing) {
-        (".", Some(name)) => name,
+    let missing = quoted_after(message, "missing field `");
+    let field = match (path, &missing) {
+        (".", Some(name)) => name.clone(),
         (_, Some(name)) => format!("{path}.{name}"),
         (".", None) => return None,
         (_, None) => path.to_string(),
     };
-    // serde's reason without its " at line 1 column 9".
-    let detail = message
-        .rsplit_once(" at line ")
-        .map_or(message, |(d, _)| d)
-        .to_string();
-    Some(ApiError::BadField { field, detail })
+    let (key, args) = serde_reason(message, missing.is_some());
+    Some(ApiError::BadField { field, key, args })
+}
+
+/// The text between `start` and the next backquote in `message`.
+fn quoted_after(message: &str, start: &str) -> Option<String> {
+    message
+        .split_once(start)
+        .and_then(|(_, rest)| rest.split_once('`'))
+        .map(|(name, _)| name.to_string())
+}
+
+/// serde's reason as a catalogue key (`api.field_*`) and its arguments.
+fn serde_reason(message: &str, missing: bool) -> (&'static str, Vec<(&'static str, String)>) {
+    if missing {
+        return ("api.field_missing", vec![]);
+    }
+    if message.contains(NOT_A_DATE) {
+        return ("api.field_date", vec![]);
+    }
+    if message.starts_with("unknown variant") {
+        // "unknown variant `x`, expected one of `a`, `b`": the API's own
+        // words, said back as they are.
+        let choices: Vec<&str> = message
+            .split_once("expected")
+            .map(|(_, rest)| rest.split('`').skip(1).step_by(2).collect())
+            .unwrap_or_default();
+        return ("api.field_choice", vec![("choices", choices.join(", "))]);
+    }
+    if let Some(expected) = message
+        .strip_prefix("invalid type: ")
+        .and_then(|m| m.split_once(", expected "))
+        .map(|(_, e)| e)
+    {
+        let kind = if expected.contains("string") || expected.contains("char") {
+            "@api.kind_text"
+        } else if expected.contains("bool") {
+            "@api.kind_bool"
+        } else if expected.contains("sequence") {
+            "@api.kind_list"
+        } else if expected.contains("map") || expected.contains("struct") {
+            "@api.kind_object"
+        } else if expected.starts_with('i')
+            || expected.starts_with('u')
+            || expected.contains("integer")
+        {
+            "@api.kind_number"
+        } else {
+            return ("api.bad_field", vec![]);
+        };
+        return ("api.field_type", vec![("kind", kind.to_string())]);
+    }
+    ("api.bad_field", vec![])
 }
 
 /// A query string read into `T`, the API's way: a parameter of the wrong
@@ -181,7 +233,8 @@ pub fn query_of<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
         let message = e.inner().to_string();
         bad_field(&e.path().to_string(), &message).unwrap_or(ApiError::BadField {
             field: "query".into(),
-            detail: message,
+            key: "api.bad_field",
+            args: vec![],
         })
     })
 }
@@ -203,11 +256,13 @@ pub fn typed_optional_date<'de, D: serde::Deserializer<'de>>(
     crate::domain::input::parse_optional_date("date", &s).map_err(|_| not_a_date(&s))
 }
 
+/// How [`typed_date`] tells serde a value is no date (read back by
+/// `serde_reason`).
+const NOT_A_DATE: &str = "is not a date YYYY-MM-DD in the years 2000 to 2100";
+
 fn not_a_date<E: serde::de::Error>(s: &str) -> E {
     let shown: String = s.chars().take(40).collect();
-    E::custom(format!(
-        "\"{shown}\" is not a date YYYY-MM-DD in the years 2000 to 2100"
-    ))
+    E::custom(format!("\"{shown}\" {NOT_A_DATE}"))
 }
 
 /// The path ("lines[0].name") of the first string in `v` holding control
@@ -272,11 +327,12 @@ async fn json_errors(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let lang = lang_of(req.request());
+    let names = routes::fields_at(req.method(), req.path());
     if writes_without_json(&req) {
         // A cross-site page can send `text/plain` or a form without asking
         // first; a JSON write is taken only as JSON, before it is read.
         let resp = ApiError::plain(415, "unsupported_media_type", "api.unsupported_media_type")
-            .response(lang);
+            .response(lang, names);
         return Ok(req.into_response(resp).map_into_boxed_body());
     }
     let res = next.call(req).await?;
@@ -333,7 +389,7 @@ async fn json_errors(
         }
         _ => {}
     }
-    let mut resp = api_error.response(lang);
+    let mut resp = api_error.response(lang, names);
     if let Some(allow) = allow {
         resp.headers_mut().insert(header::ALLOW, allow);
     }
@@ -376,9 +432,10 @@ fn path_matches(template: &str, path: &str) -> bool {
 fn clone_error(e: &ApiError) -> ApiError {
     match e {
         ApiError::Malformed(m) => ApiError::Malformed(m.clone()),
-        ApiError::BadField { field, detail } => ApiError::BadField {
+        ApiError::BadField { field, key, args } => ApiError::BadField {
             field: field.clone(),
-            detail: detail.clone(),
+            key,
+            args: args.clone(),
         },
         ApiError::Unauthorized => ApiError::Unauthorized,
         ApiError::Forbidden => ApiError::Forbidden,
@@ -429,14 +486,15 @@ pub fn service() -> actix_web::Scope<
     >,
 > {
     let mut scope = web::scope("/api")
-        .app_data(web::QueryConfig::default().error_handler(|e, _| {
+        .app_data(web::QueryConfig::default().error_handler(|_, _| {
             ApiError::BadField {
                 field: "query".into(),
-                detail: e.to_string(),
+                key: "api.bad_field",
+                args: vec![],
             }
             .into()
         }))
-        .app_data(web::PathConfig::default().error_handler(|e, req| {
+        .app_data(web::PathConfig::default().error_handler(|_, req| {
             // The path's parameter (every API path has at most one).
             let field = req
                 .match_info()
@@ -445,7 +503,8 @@ pub fn service() -> actix_web::Scope<
                 .map_or("path".to_string(), |(name, _)| name.to_string());
             ApiError::BadField {
                 field,
-                detail: e.to_string(),
+                key: "api.bad_field",
+                args: vec![],
             }
             .into()
         }))

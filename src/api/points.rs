@@ -403,8 +403,16 @@ pub async fn create_awards(
             let dkey = key.domain_key(&who.user_id);
             let out = match (&f.household_id, &f.household_ids) {
                 (Some(h), None) => {
-                    let h = HouseholdId::parse(h.trim()).ok_or(ApiError::NotFound)?;
-                    let a = aw::propose(c, &actor, &h, &p, &dkey, today)?;
+                    // An id in the body that names no household (not
+                    // one, or none the caller sees) is a 422 on it.
+                    let h = HouseholdId::parse(h.trim())
+                        .ok_or_else(super::households::unknown_household)?;
+                    let a = match aw::propose(c, &actor, &h, &p, &dkey, today) {
+                        Err(crate::points::PointsError::NotFound) => {
+                            return Err(super::households::unknown_household());
+                        }
+                        other => other?,
+                    };
                     AwardsCreated {
                         batch_id: None,
                         awards: vec![award_out(&a, lang)],

@@ -144,14 +144,16 @@ pub async fn create(
     let key = Key::of(&req, &body)?;
     let f: NewRedemption = json_body(&body)?;
     let store = body_store(&state, &user, Action::Redeem, &f.store_id).await?;
-    // A line naming text that is not an item id names no item: 422 on the
-    // lines, as an unknown item is.
+    // A line naming text that is not an item id names no item: 422 on
+    // that line's item ("lines[0].item_id"), as an unknown item is.
     let lines: Vec<WantLine> = f
         .lines
         .iter()
-        .map(|l| {
+        .enumerate()
+        .map(|(i, l)| {
             Ok(WantLine {
-                item_id: form_id("field.item", &l.item_id, "error.item_unknown")?,
+                item_id: form_id("field.item", &l.item_id, "error.item_unknown")
+                    .map_err(|e| e.arg("n", i + 1))?,
                 quantity: l.quantity,
             })
         })

@@ -68,21 +68,14 @@ pub(super) fn import_households(
         );
     }
     for ch in &report.changes {
-        let shown = |v: &str| {
-            if ch.translate {
-                i18n::t(lang, v).to_string()
-            } else {
-                v.to_string()
-            }
-        };
         println!(
             "{} {}: {}: {}: {} -> {}",
             i18n::t(lang, "households.row"),
             ch.row,
             ch.head_name,
             i18n::t(lang, &ch.field),
-            shown(&ch.old),
-            shown(&ch.new)
+            ch.old_in(&lang),
+            ch.new_in(&lang)
         );
     }
     let summary = |r: &import::Report| {

@@ -559,10 +559,12 @@ pub fn save_counts_seen(
                 continue;
             };
             let line = &lines[n];
-            // What the form showed for this line: one that is neither blank
-            // nor a number (a hand-made request) is refused, naming the line.
-            if let Some(shown) = seen.and_then(|s| s.counts.iter().find(|(k, _)| k == item_id)) {
-                let shown = shown.1.trim();
+            // What the form showed for this line, required from a form that
+            // says what it showed: missing, or neither blank nor a number
+            // (an old page, a hand-made request), is refused, naming the line.
+            if let Some(s) = seen {
+                let shown = s.counts.iter().find(|(k, _)| k == item_id);
+                let shown = shown.map_or("?", |(_, v)| v.trim());
                 if !shown.is_empty() && shown.parse::<i64>().is_err() {
                     checks.push(
                         FieldError::new("field.counted", "error.seen_version_missing")

@@ -375,6 +375,53 @@ pub fn render_with_status<T: Template>(
     Ok(res.body(html))
 }
 
+/// A value a redirect after a write may carry from its form into the next
+/// page's address: only what that page needs, read as what it is. Free text
+/// typed in a form never goes into an address (it would end in logs and
+/// the browser's history).
+pub enum Carry<'a> {
+    /// A record id (a UUID's canonical text).
+    Id(&'a str),
+    /// A month, `YYYY-MM`.
+    Month(&'a str),
+    /// A code of letters, digits, '-' or '_' (a rule's), at most 32.
+    Code(&'a str),
+}
+
+impl Carry<'_> {
+    /// The value, trimmed, when it reads as what it is said to be.
+    fn value(&self) -> Option<&str> {
+        match self {
+            Carry::Id(v) => crate::domain::HouseholdId::parse(v.trim()).map(|_| v.trim()),
+            Carry::Month(v) => crate::time::Month::parse(v.trim()).ok().map(|_| v.trim()),
+            Carry::Code(v) => {
+                let v = v.trim();
+                (!v.is_empty()
+                    && v.len() <= 32
+                    && v.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+                .then_some(v)
+            }
+        }
+    }
+}
+
+/// `path` with the `carried` values that read as what they are as its
+/// query (see [`Carry`]); a value that does not is left out.
+pub fn next_page(path: &str, carried: &[(&str, Carry)]) -> String {
+    let kept: Vec<(&str, &str)> = carried
+        .iter()
+        .filter_map(|(name, c)| c.value().map(|v| (*name, v)))
+        .collect();
+    if kept.is_empty() {
+        return path.to_string();
+    }
+    format!(
+        "{path}?{}",
+        serde_urlencoded::to_string(kept).unwrap_or_default()
+    )
+}
+
 /// POST -> 303 -> GET, with a message to show on the next page.
 pub fn redirect_with_flash(
     req: &HttpRequest,

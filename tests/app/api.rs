@@ -959,3 +959,124 @@ app_test! {
         assert_eq!(h["balance"], 100 - 8, "nothing more charged");
     }
 }
+
+/// The JSON field a request body's schema gives for `name` (a pointer such
+/// as "lines[0].item_id" or "donor.name" starts with one), or the
+/// `Idempotency-Key` header the operation takes.
+fn in_request_schema(doc: &Value, method: &Method, template: &str, name: &str) -> bool {
+    let op = &doc["paths"][template][method.as_str().to_lowercase()];
+    if name == "Idempotency-Key" {
+        return op["parameters"]
+            .as_array()
+            .is_some_and(|ps| ps.iter().any(|p| p["name"] == name));
+    }
+    let mut schema = &op["requestBody"]["content"]["application/json"]["schema"];
+    if let Some(r) = schema["$ref"].as_str() {
+        schema = &doc["components"]["schemas"][r.rsplit('/').next().unwrap()];
+    }
+    let top = name.split(['[', '.']).next().unwrap();
+    schema["properties"][top].is_object()
+}
+
+app_test! {
+    /// Every write's refusal names a field of its own body, as its schema
+    /// spells it: an id that is no id, or a well-formed id no record has,
+    /// is a 422 on that field (a 404 is for an id in the path), and serde's
+    /// own English never reaches a message, in either language.
+    async fn each_write_names_its_own_field(app) {
+        app.user("boss", Role::Admin, None, None);
+        let [_, _, town, village] = app.area_chain("名");
+        let store = app.store("名村爱心超市", &town);
+        let household = app.household("名字好", &village);
+        app.rule("NM01", "打扫", 5, None);
+        let api = Api::new(&app);
+        let admin = api.token("boss").await;
+        let (_, rules) = api.get("/api/v1/rules", &[], &admin).await;
+        let rule = rules.as_array().unwrap().iter().find(|r| r["code"] == "NM01").map(id).expect("the rule");
+        let (_, item) = api.post("/api/v1/items", &[], &admin, None, json!({"name": "毛巾", "unit": "条", "points_price": 5})).await;
+        let item = id(&item);
+        let nobody = "0190a0a0-0000-7000-8000-000000000000";
+        let day = today().to_string();
+        let doc: Value = reqwest::get(format!("{}/api/openapi.json", app.addr)).await.unwrap().json().await.unwrap();
+        let post = Method::POST;
+        // (route, body, the field named)
+        let cases: Vec<(&str, Value, &str)> = vec![
+            ("/api/v1/stock-movements", json!({"kind": "write_off", "store_id": store, "item_id": "x", "quantity": 1, "reason": "坏了"}), "item_id"),
+            ("/api/v1/stock-movements", json!({"kind": "write_off", "store_id": store, "item_id": nobody, "quantity": 1, "reason": "坏了"}), "item_id"),
+            ("/api/v1/stock-movements", json!({"kind": "write_off", "store_id": nobody, "item_id": item, "quantity": 1, "reason": "坏了"}), "store_id"),
+            ("/api/v1/stock-movements", json!({"kind": "move", "store_id": store, "to_store_id": nobody, "item_id": item, "quantity": 1}), "to_store_id"),
+            ("/api/v1/stock-movements", json!({"kind": "throw", "store_id": store, "item_id": item, "quantity": 1}), "kind"),
+            ("/api/v1/stock-movements", json!({"kind": "write_off", "store_id": store, "item_id": item, "quantity": "一"}), "quantity"),
+            ("/api/v1/donations", json!({"store_id": nobody, "donor": {"name": "好心人", "kind": "individual"}, "received_on": day, "lines": [{"item_id": item, "quantity": 1}]}), "store_id"),
+            ("/api/v1/donations", json!({"store_id": store, "donor_id": nobody, "received_on": day, "lines": [{"item_id": item, "quantity": 1}]}), "donor_id"),
+            ("/api/v1/donations", json!({"store_id": store, "donor": {"name": "好心人", "kind": "individual"}, "received_on": day, "lines": [{"item_id": item, "quantity": 1}, {"item_id": nobody, "quantity": 1}]}), "lines[1]"),
+            ("/api/v1/donations", json!({"store_id": store, "donor": {"name": "好心人", "kind": "alien"}, "received_on": day, "lines": []}), "donor.kind"),
+            ("/api/v1/donations", json!({"store_id": store, "received_on": "昨天", "lines": []}), "received_on"),
+            ("/api/v1/redemptions", json!({"store_id": nobody, "household_id": household, "lines": [{"item_id": item, "quantity": 1}]}), "store_id"),
+            ("/api/v1/redemptions", json!({"store_id": store, "household_id": nobody, "lines": [{"item_id": item, "quantity": 1}]}), "household_id"),
+            ("/api/v1/redemptions", json!({"store_id": store, "household_id": household}), "lines"),
+            ("/api/v1/awards", json!({"household_id": nobody, "rule_id": rule, "occurred_on": day}), "household_id"),
+            ("/api/v1/awards", json!({"household_id": "x", "rule_id": rule, "occurred_on": day}), "household_id"),
+            ("/api/v1/awards", json!({"household_id": household, "rule_id": nobody, "occurred_on": day}), "rule_id"),
+            ("/api/v1/awards", json!({"household_id": household, "rule_id": rule, "occurred_on": 20261130}), "occurred_on"),
+            ("/api/v1/households", json!({"head_name": "王", "id_number": test_id_number(), "area_id": nobody, "members": 2}), "area_id"),
+            ("/api/v1/households", json!({"head_name": "王", "id_number": test_id_number(), "area_id": village, "members": 2, "helper_id": nobody}), "helper_id"),
+            ("/api/v1/households", json!({"head_name": "王", "id_number": test_id_number(), "area_id": village}), "members"),
+            ("/api/v1/stores", json!({"name": "新超市", "area_id": nobody}), "area_id"),
+            ("/api/v1/areas", json!({"name": "新村", "parent_id": nobody}), "parent_id"),
+            ("/api/v1/users", json!({"username": "new.one", "role": "official", "area_id": nobody, "password": "long-enough-1"}), "area_id"),
+            ("/api/v1/users", json!({"username": "new.two", "role": "clerk", "store_id": nobody, "password": "long-enough-1"}), "store_id"),
+            ("/api/v1/rules", json!({"code": "NM02", "name": "帮忙", "category": "cat-03", "points": "五"}), "points"),
+            ("/api/v1/items", json!({"name": "肥皂", "unit": "块", "points_price": true}), "points_price"),
+            ("/api/v1/card", json!({"card_no": 1}), "card_no"),
+        ];
+        let serde_words = ["invalid type", "missing field", "unknown variant", "expected", "at line"];
+        for (n, (route, body, field)) in cases.iter().enumerate() {
+            for lang in ["zh-CN", "en"] {
+                let key = format!("names-{n}-{lang}");
+                let (s, e) = api.send(Call {
+                    method: post.clone(), template: route, params: &[], token: Some(&admin), key: Some(&key),
+                    body: Some(body.to_string()), lang: Some(lang),
+                }).await;
+                assert_eq!((s, e["error"]["field"].as_str()), (422, Some(*field)), "{route} {body} ({lang}): {e}");
+                assert!(in_request_schema(&doc, &post, route, field), "{route}: {field} is not in its schema");
+                let message = e["error"]["message"].as_str().unwrap();
+                assert!(!serde_words.iter().any(|w| message.contains(w)), "{route} {body} ({lang}): {message}");
+                if lang == "en" {
+                    assert!(message.chars().all(|c| c.is_ascii() || !('\u{ff00}'..='\u{ffef}').contains(&c) && c != '，' && c != '：'), "{route} ({lang}): {message}");
+                }
+            }
+        }
+        // The writes on a record of the path name their body's fields too.
+        let user_id: String = {
+            use aixin::db::schema::users;
+            use diesel::prelude::*;
+            users::table.filter(users::username.eq("boss")).select(users::id).first(&mut app.conn()).unwrap()
+        };
+        let award = nobody; // the body is read before the award is looked up
+        let patch = Method::PATCH;
+        let on_path: Vec<(&Method, &str, &str, Value, &str)> = vec![
+            (&patch, "/api/v1/households/{id}", household.as_str(), json!({"area_id": nobody}), "area_id"),
+            (&patch, "/api/v1/households/{id}", household.as_str(), json!({"members": "三"}), "members"),
+            (&patch, "/api/v1/users/{id}", user_id.as_str(), json!({"disabled": "no"}), "disabled"),
+            (&post, "/api/v1/awards/{id}/approve", award, json!({"version": "一"}), "version"),
+            (&post, "/api/v1/awards/{id}/reject", award, json!({"reason": "不对"}), "version"),
+            (&post, "/api/v1/redemptions/{id}/void", nobody, json!({}), "reason"),
+        ];
+        for (n, (method, route, param, body, field)) in on_path.iter().enumerate() {
+            let key = format!("path-names-{n}");
+            let (s, e) = api.send(Call {
+                method: (*method).clone(), template: route, params: &[param], token: Some(&admin), key: Some(&key),
+                body: Some(body.to_string()), lang: Some("en"),
+            }).await;
+            assert_eq!((s, e["error"]["field"].as_str()), (422, Some(*field)), "{route} {body}: {e}");
+            assert!(in_request_schema(&doc, method, route, field), "{route}: {field} is not in its schema");
+            let message = e["error"]["message"].as_str().unwrap();
+            assert!(!serde_words.iter().any(|w| message.contains(w)), "{route} {body}: {message}");
+        }
+        // An id in the path that names nothing stays a 404.
+        let (s, e) = api.get("/api/v1/stores/{id}/stock", &[nobody], &admin).await;
+        assert_eq!((s, e["error"]["code"].as_str()), (404, Some("not_found")));
+        api.check_against_description().await;
+    }
+}

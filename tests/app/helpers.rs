@@ -360,6 +360,33 @@ pub fn test_id_number() -> String {
     )
 }
 
+/// The `seen.*` hidden fields of a page's forms, their values unescaped.
+pub fn seen_fields(html: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for part in html.split("name=\"seen.").skip(1) {
+        let Some((name, rest)) = part.split_once('"') else {
+            continue;
+        };
+        let value = rest
+            .split_once("value=\"")
+            .filter(|(before, _)| !before.contains('>'))
+            .and_then(|(_, v)| v.split_once('"'))
+            .map_or("", |(v, _)| v);
+        let value = value
+            .replace("&#34;", "\"")
+            .replace("&#39;", "'")
+            .replace("&#60;", "<")
+            .replace("&#62;", ">")
+            .replace("&quot;", "\"")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&#38;", "&")
+            .replace("&amp;", "&");
+        out.push((format!("seen.{name}"), value));
+    }
+    out
+}
+
 /// The CSRF token in a page's forms.
 pub fn csrf_in(html: &str) -> Option<String> {
     let at = html.find("name=\"csrf\" value=\"")?;
@@ -462,6 +489,38 @@ impl Client {
             .await
             .expect("POST");
         self.page(res).await
+    }
+
+    /// What the edit form on the page at `page` says it showed: its
+    /// `seen.*` fields, as a browser sends them back.
+    pub async fn seen_on(&self, page: &str) -> Vec<(String, String)> {
+        seen_fields(&self.get(page).await.body)
+    }
+
+    /// POST `form` to `action` as the page at `page` sends it (read first,
+    /// as a browser would): with the `seen.*` fields it showed, unless
+    /// `form` gives one itself.
+    pub async fn post_shown(&self, page: &str, action: &str, form: &[(&str, &str)]) -> Page {
+        let seen = self.seen_on(page).await;
+        let mut fields: Vec<(&str, &str)> = form.to_vec();
+        for (k, v) in &seen {
+            if !form.iter().any(|(f, _)| f == k) {
+                fields.push((k.as_str(), v.as_str()));
+            }
+        }
+        self.post(action, &fields).await
+    }
+
+    /// [`Client::post_shown`], then follow the redirect like a browser.
+    pub async fn submit_shown(&self, page: &str, action: &str, form: &[(&str, &str)]) -> Page {
+        let page = self.post_shown(page, action, form).await;
+        match (&page.location, page.status) {
+            (Some(loc), 303) => {
+                let loc = loc.clone();
+                self.follow(&loc).await
+            }
+            _ => page,
+        }
     }
 
     /// POST, then follow the redirect like a browser.

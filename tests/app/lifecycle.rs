@@ -190,11 +190,11 @@ app_test! {
             ("retention_years", "0"),
         ];
         admin.get("/settings").await;
-        let page = admin.submit("/settings", &form).await;
+        let page = admin.submit_shown("/settings", "/settings", &form).await;
         page.assert_contains("只能设置一个");
         assert_eq!(settings::get(&mut app.conn(), settings::EXPIRY_YEARS).unwrap(), 0, "nothing was changed");
         form[4].1 = "0";
-        let page = admin.submit("/settings", &form).await;
+        let page = admin.submit_shown("/settings", "/settings", &form).await;
         assert_eq!(page.status, 200);
         assert_eq!(settings::get(&mut app.conn(), settings::EXPIRY_YEARS).unwrap(), 1);
 

@@ -86,7 +86,7 @@ app_test! {
         page.assert_contains("<details class=\"inline-edit\" open>");
 
         // Settings: a number out of range keeps what was typed.
-        let page = admin.post("/settings", &[("notice_days", "9999")]).await;
+        let page = admin.post_shown("/settings", "/settings", &[("notice_days", "9999")]).await;
         assert_eq!(page.status, 422, "{}", page.body);
         page.assert_contains(r#"value="9999""#);
 
@@ -125,7 +125,7 @@ app_test! {
         let started = admin.post(&format!("/stores/{store}/stocktakes"), &[]).await;
         let sheet = started.location.expect("to the sheet");
         let id = sheet.trim_start_matches("/stocktakes/").to_string();
-        let page = admin.post(&format!("/stocktakes/{id}/counts"), &[
+        let page = admin.post_shown(&sheet, &format!("/stocktakes/{id}/counts"), &[
             (&format!("count_{item}") as &str, "五"), ("counted_by", "老王"), ("witnessed_by", "老李"),
         ]).await;
         assert_eq!(page.status, 422, "{}", page.body);
@@ -713,5 +713,93 @@ app_test! {
         // The counter's look-up by name reads them the same way.
         let page = admin.get("/households?q=mazhangqing").await;
         assert!(!page.body.contains(&format!("/households/{ma}")), "长 in a name is cháng");
+    }
+}
+
+app_test! {
+    /// A tick that names no household of the official's (not an id, an id
+    /// no household has, one outside the official's area) refuses the whole
+    /// batch, each named, the other ticks kept: nothing is proposed.
+    async fn a_batch_with_a_bad_tick_proposes_nothing_and_keeps_the_ticks(app) {
+        let (_, village, ids) = village_with_households(&app, 2);
+        let [_, _, _, far_village] = app.area_chain("远方");
+        let far = app.household("远方户", &far_village);
+        let official = app.client();
+        official.login("official", PASSWORD).await;
+        let page = official.get(&format!("/awards/batch?area_id={village}")).await;
+        let key = hidden(&page.body, "key");
+        let day = today().to_string();
+        let nobody = "0190a0a0-0000-7000-8000-000000000000";
+        for bad in ["abc", nobody, far.as_str()] {
+            let form: Vec<(&str, &str)> = vec![
+                ("key", &key), ("area_id", &village), ("rule_code", "B01"), ("occurred_on", &day), ("note", ""),
+                ("household_id", &ids[0]), ("household_id", bad), ("household_id", &ids[1]),
+            ];
+            let page = official.post("/awards/batch", &form).await;
+            assert_eq!(page.status, 422, "{bad}: {}", page.body);
+            page.assert_contains(&format!("勾选的“{bad}”不是您负责范围内的农户；整批没有申报"));
+            assert_eq!(page.body.matches(" checked>").count(), 2, "{bad}: the ticks are kept");
+            assert_eq!(count!(app, awards::table), 0, "{bad}: nothing proposed");
+        }
+    }
+}
+
+app_test! {
+    /// A redirect after a write carries only what the next page needs, read
+    /// as what it is: never text typed in the form.
+    async fn a_redirect_after_a_write_carries_no_typed_text(app) {
+        let (_, village, ids) = village_with_households(&app, 1);
+        let official = app.client();
+        official.login("official", PASSWORD).await;
+        official.get("/awards/batch").await;
+        let typed = "张三 13800138000";
+        // A form without its key goes back to its page: the id kept, the text not.
+        let page = official.post("/awards", &[("household_id", typed), ("rule_code", "B01"), ("key", "")]).await;
+        assert_eq!((page.status, page.location.as_deref()), (303, Some("/awards/new")), "{}", page.body);
+        let page = official.post("/awards", &[("household_id", &ids[0]), ("rule_code", "B01"), ("key", "")]).await;
+        assert_eq!(page.location, Some(format!("/awards/new?household_id={}", ids[0])));
+        let page = official.post("/awards/batch", &[("area_id", typed), ("key", "")]).await;
+        assert_eq!((page.status, page.location.as_deref()), (303, Some("/awards/batch")));
+        let page = official.post("/awards/batch", &[("area_id", &village), ("key", "")]).await;
+        assert_eq!(page.location, Some(format!("/awards/batch?area_id={village}")));
+    }
+}
+
+app_test! {
+    /// The settings and a stocktake's counts are page edit forms: one that
+    /// does not say what it showed (`seen.*`) is refused, reload-the-page,
+    /// and saves nothing.
+    async fn page_edit_forms_must_say_what_they_showed(app) {
+        use aixin::settings;
+        let admin = app.admin().await;
+        let page = admin.post("/settings", &[("notice_days", "5")]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("页面没有带上您看到的版本");
+        page.assert_contains(r#"value="5""#);
+        assert_ne!(settings::get(&mut app.conn(), settings::NOTICE_DAYS).unwrap(), 5, "nothing saved");
+        let page = admin.submit_shown("/settings", "/settings", &[("notice_days", "5")]).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert_eq!(settings::get(&mut app.conn(), settings::NOTICE_DAYS).unwrap(), 5);
+
+        let [_, _, town, _] = app.area_chain("见过");
+        let store = app.store("见过超市", &town);
+        let item = goods::create(&mut app.conn(), &aixin::auth::Actor::console(), &ItemForm {
+            name: "食醋", category: "调味", unit: "瓶", points_price: "2", barcode: "",
+        }).unwrap().id;
+        let donor = crate::stock::donor(&mut app.conn(), "醋厂");
+        crate::stock::donate(&mut app.conn(), &store, &donor, &[(item.as_str(), 5)]);
+        let started = admin.post(&format!("/stores/{store}/stocktakes"), &[]).await;
+        let sheet = started.location.expect("to the sheet");
+        let count = format!("count_{item}");
+        let form: Vec<(&str, &str)> = vec![(&count, "4"), ("counted_by", "老王"), ("witnessed_by", "")];
+        let page = admin.post(&format!("{sheet}/counts"), &form).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("页面没有带上您看到的版本");
+        page.assert_contains(r#"value="老王""#);
+        let sheet_now = admin.get(&sheet).await;
+        assert!(!sheet_now.body.contains(r#"value="老王""#), "nothing saved");
+        let page = admin.submit_shown(&sheet, &format!("{sheet}/counts"), &form).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        page.assert_contains(r#"value="老王""#);
     }
 }

@@ -228,7 +228,7 @@ app_test! {
     async fn with_review_off_awards_count_when_made_and_the_log_says_so(app) {
         let [_, _, _, village] = app.area_chain("小村");
         let admin = app.admin().await;
-        let page = admin.submit("/settings", &[("notice_days", "0"), ("adjustment_approval_above", "100")]).await;
+        let page = admin.submit_shown("/settings", "/settings", &[("notice_days", "0"), ("adjustment_approval_above", "100")]).await;
         page.assert_contains("设置已保存");
         app.user("xiao", Role::Official, Some(&village), None);
         app.rule("S", "志愿服务", 4, None);
@@ -252,7 +252,7 @@ app_test! {
     async fn awards_on_notice_count_after_it_and_an_objection_sends_them_back(app) {
         let [city, _, _, village] = app.area_chain("公示");
         let admin = app.admin().await;
-        admin.submit("/settings", &[("review_required", "1"), ("notice_days", "3"), ("adjustment_approval_above", "100")]).await;
+        admin.submit_shown("/settings", "/settings", &[("review_required", "1"), ("notice_days", "3"), ("adjustment_approval_above", "100")]).await;
         let off = app.user("off", Role::Official, Some(&village), None);
         let rev = app.user("rev", Role::Reviewer, Some(&village), None);
         app.rule("N", "孝老爱亲", 6, None);
@@ -571,7 +571,7 @@ app_test! {
     async fn an_objection_names_the_version_it_was_made_on(app) {
         let [_, _, _, village] = app.area_chain("异议");
         let admin = app.admin().await;
-        admin.submit("/settings", &[("review_required", "1"), ("notice_days", "3"), ("adjustment_approval_above", "100")]).await;
+        admin.submit_shown("/settings", "/settings", &[("review_required", "1"), ("notice_days", "3"), ("adjustment_approval_above", "100")]).await;
         let off = app.user("off", Role::Official, Some(&village), None);
         let rev = app.user("rev", Role::Reviewer, Some(&village), None);
         app.rule("N", "孝老爱亲", 6, None);
@@ -663,7 +663,7 @@ app_test! {
     async fn one_award_that_cannot_settle_never_holds_up_the_others(app) {
         let [_, _, _, village] = app.area_chain("结算");
         let admin = app.admin().await;
-        let page = admin.submit("/settings", &[("review_required", "1"), ("notice_days", "1"), ("adjustment_approval_above", "100")]).await;
+        let page = admin.submit_shown("/settings", "/settings", &[("review_required", "1"), ("notice_days", "1"), ("adjustment_approval_above", "100")]).await;
         page.assert_contains("设置已保存");
         let off = app.user("off", Role::Official, Some(&village), None);
         let rev = app.user("rev", Role::Reviewer, Some(&village), None);

@@ -218,7 +218,7 @@ app_test! {
             ("counted_by".to_string(), "张会计".to_string()),
         ];
         let counts: Vec<(&str, &str)> = counts.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let counted = admin.submit(&format!("/stocktakes/{st_id}/counts"), &counts).await;
+        let counted = admin.submit_shown(&format!("/stocktakes/{st_id}"), &format!("/stocktakes/{st_id}/counts"), &counts).await;
         counted.assert_contains("id=\"differences\"");
         counted.assert_contains("-2");
         let key = key_for(&counted.body, &format!("/stocktakes/{st_id}/confirm"));
@@ -347,7 +347,7 @@ app_test! {
         let p = admin.submit("/items", &[("name", "洗衣粉"), ("unit", "袋"), ("points_price", "9"), ("barcode", "6901234567892")]).await;
         p.assert_contains("条码“6901234567892”已被其他物资使用");
         // A stocktake count that is not a number.
-        let p = admin.submit(&format!("/stocktakes/{}/counts", s.stocktake), &[(&format!("count_{}", s.items[1]), "x"), ("counted_by", "李")]).await;
+        let p = admin.submit_shown(&format!("/stocktakes/{}", s.stocktake), &format!("/stocktakes/{}/counts", s.stocktake), &[(&format!("count_{}", s.items[1]), "x"), ("counted_by", "李")]).await;
         p.assert_contains("“酱油”的实盘数量");
         assert_eq!(movement_count(&app), before, "nothing moved");
         assert_eq!(on_hand(&app, &a, &s.items[0]), 20);
@@ -770,7 +770,7 @@ app_test! {
         let r = redeem(&app, &store, &household, &soap, 2);
         assert_eq!(on_hand(&app, &store, &soap), 8);
         // The counter keys in the 8 that are there and confirms.
-        let counted = admin.submit(&format!("/stocktakes/{st}/counts"), &[(&format!("count_{soap}"), "8"), ("counted_by", "张会计"), ("witnessed_by", "李站长")]).await;
+        let counted = admin.submit_shown(&format!("/stocktakes/{st}"), &format!("/stocktakes/{st}/counts"), &[(&format!("count_{soap}"), "8"), ("counted_by", "张会计"), ("witnessed_by", "李站长")]).await;
         counted.assert_contains("id=\"moved-since\"");
         counted.assert_contains("-2 块");
         counted.assert_contains("账实相符");
@@ -799,16 +799,16 @@ app_test! {
         let started = admin.submit(&format!("/stores/{store}/stocktakes"), &[]).await;
         let st = stocktake_id_in(&started);
         redeem(&app, &store, &household, &soap, 1);
-        let counted = admin.submit(&format!("/stocktakes/{st}/counts"), &[(&format!("count_{soap}"), "6"), ("counted_by", "张会计")]).await;
+        let counted = admin.submit_shown(&format!("/stocktakes/{st}"), &format!("/stocktakes/{st}/counts"), &[(&format!("count_{soap}"), "6"), ("counted_by", "张会计")]).await;
         let key = key_for(&counted.body, &format!("/stocktakes/{st}/confirm"));
         let seen = hidden_in(&counted.body, &format!("/stocktakes/{st}/confirm"), "version");
         // Someone changes the count after it was seen: confirming what was
         // seen is refused, nothing posts.
-        admin.submit(&format!("/stocktakes/{st}/counts"), &[(&format!("count_{soap}"), "5"), ("counted_by", "张会计")]).await;
+        admin.submit_shown(&format!("/stocktakes/{st}"), &format!("/stocktakes/{st}/counts"), &[(&format!("count_{soap}"), "5"), ("counted_by", "张会计")]).await;
         let stale = admin.submit(&format!("/stocktakes/{st}/confirm"), &[("key", &key), ("version", &seen)]).await;
         stale.assert_contains("又有改动");
         assert_eq!(on_hand(&app, &store, &soap), 7);
-        let counted = admin.submit(&format!("/stocktakes/{st}/counts"), &[(&format!("count_{soap}"), "6"), ("counted_by", "张会计")]).await;
+        let counted = admin.submit_shown(&format!("/stocktakes/{st}"), &format!("/stocktakes/{st}/counts"), &[(&format!("count_{soap}"), "6"), ("counted_by", "张会计")]).await;
         let key = key_for(&counted.body, &format!("/stocktakes/{st}/confirm"));
         let seen = hidden_in(&counted.body, &format!("/stocktakes/{st}/confirm"), "version");
         admin.submit(&format!("/stocktakes/{st}/confirm"), &[("key", &key), ("version", &seen)]).await.assert_contains("盘点差异已过账");
@@ -819,7 +819,7 @@ app_test! {
         // The count was right when made: nothing is adjusted, 5 stay.
         let started = admin.submit(&format!("/stores/{store}/stocktakes"), &[]).await;
         let st = stocktake_id_in(&started);
-        admin.submit(&format!("/stocktakes/{st}/counts"), &[(&format!("count_{soap}"), "6"), ("counted_by", "张会计")]).await;
+        admin.submit_shown(&format!("/stocktakes/{st}"), &format!("/stocktakes/{st}/counts"), &[(&format!("count_{soap}"), "6"), ("counted_by", "张会计")]).await;
         redeem(&app, &store, &household, &soap, 1);
         let counted = admin.get(&format!("/stocktakes/{st}")).await;
         counted.assert_contains("账实相符");
@@ -1229,9 +1229,9 @@ app_test! {
         let bodies = [
             ("/api/v1/stock-movements", serde_json::json!({"kind": "move", "store_id": "nope", "to_store_id": b, "item_id": s.items[0], "quantity": 1}), "store_id"),
             ("/api/v1/stock-movements", serde_json::json!({"kind": "move", "store_id": a, "to_store_id": "nope", "item_id": s.items[0], "quantity": 1}), "to_store_id"),
-            ("/api/v1/stock-movements", serde_json::json!({"kind": "write_off", "store_id": a, "item_id": "nope", "quantity": 1, "reason": "过期"}), "lines"),
+            ("/api/v1/stock-movements", serde_json::json!({"kind": "write_off", "store_id": a, "item_id": "nope", "quantity": 1, "reason": "过期"}), "item_id"),
             ("/api/v1/redemptions", serde_json::json!({"store_id": "nope", "card_no": "1", "lines": [{"item_id": s.items[0], "quantity": 1}]}), "store_id"),
-            ("/api/v1/redemptions", serde_json::json!({"store_id": a, "card_no": "1", "lines": [{"item_id": "nope", "quantity": 1}]}), "lines"),
+            ("/api/v1/redemptions", serde_json::json!({"store_id": a, "card_no": "1", "lines": [{"item_id": "nope", "quantity": 1}]}), "lines[0].item_id"),
             ("/api/v1/donations", serde_json::json!({"store_id": "nope", "donor_id": s.donor, "received_on": "2026-11-01", "lines": []}), "store_id"),
         ];
         for (i, (path, body, field)) in bodies.into_iter().enumerate() {

@@ -371,3 +371,63 @@ app_test! {
         assert!(named.iter().any(|p| p.starts_with("/counter?card")), "the clerk's counter: {named:?}");
     }
 }
+
+app_test! {
+    /// An import's report is stored language-neutral and read in the
+    /// reader's language: in English its villages carry their towns in
+    /// English brackets, its choices too, with no full-width punctuation; a
+    /// report stored before (villages as shown in Chinese) reads so too.
+    async fn an_import_report_reads_in_the_readers_language(app) {
+        use aixin::db::schema::import_jobs;
+        let (district, _, _, _) = two_towns(&app);
+        app.user("dz-en", Role::Official, Some(&district), None);
+        let official = app.client();
+        official.login("dz-en", PASSWORD).await;
+        official.post("/lang", &[("lang", "en"), ("back", "/")]).await;
+        let mut file = String::from("户主姓名,身份证号,联系电话,所属村,家庭住址,家庭人口,户类型\n");
+        file.push_str(&format!("甲,{},,东庄村（凤山街道）,一组,3,监测户\n", test_id_number()));
+        file.push_str(&format!("丁,{},,东庄村,四组,3,监测户\n", test_id_number()));
+        let up = upload(&official, "en.csv", file.into_bytes()).await;
+        assert_eq!(up.status, 303, "{}", up.body);
+        let job = up.location.unwrap();
+        let page = wait_job(&official, &job).await;
+        let report = page.body.split("id=\"job\"").nth(1).expect("the report").to_string();
+        page.assert_contains("东庄村 (凤山街道) · 东庄村 (龙洞街道)");
+        page.assert_contains("东庄村 (凤山街道)");
+        for wide in ['（', '）', '：', '，'] {
+            assert!(!report.contains(wide), "{wide} in the English report:\n{report}");
+        }
+        // Chinese readers read the same stored report in their brackets.
+        official.post("/lang", &[("lang", "zh-CN"), ("back", "/")]).await;
+        let page = official.get(&job).await;
+        page.assert_contains("甲（东庄村（凤山街道））");
+        page.assert_contains("东庄村（凤山街道） · 东庄村（龙洞街道）");
+        // A report stored before, its villages as shown in Chinese.
+        let id = job.trim_start_matches("/households/import/").to_string();
+        let stored: String = import_jobs::table.find(&id).select(import_jobs::report).first(&mut app.conn()).unwrap();
+        let mut old: serde_json::Value = serde_json::from_str(&stored).unwrap();
+        for s in old["sample_create"].as_array_mut().unwrap() {
+            let shown = format!("{}（{}）", s["village"].as_str().unwrap(), s["town"].as_str().unwrap());
+            s["village"] = shown.into();
+            s.as_object_mut().unwrap().remove("town");
+        }
+        for e in old["refused"].as_array_mut().unwrap() {
+            for a in e["args"].as_array_mut().unwrap() {
+                if a[0] == "choices" {
+                    a[1] = "东庄村（凤山街道） · 东庄村（龙洞街道）".into();
+                }
+            }
+        }
+        diesel::update(import_jobs::table.find(&id))
+            .set(import_jobs::report.eq(old.to_string()))
+            .execute(&mut app.conn())
+            .unwrap();
+        official.post("/lang", &[("lang", "en"), ("back", "/")]).await;
+        let page = official.get(&job).await;
+        assert_eq!(page.status, 200);
+        page.assert_contains("东庄村 (凤山街道) · 东庄村 (龙洞街道)");
+        page.assert_contains("东庄村 (凤山街道)");
+        let report = page.body.split("id=\"job\"").nth(1).expect("the report").to_string();
+        assert!(!report.contains('（'), "{report}");
+    }
+}

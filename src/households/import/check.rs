@@ -15,7 +15,7 @@ struct Villages {
 
 /// The two halves of a village's shown name, 东庄村（凤山街道） (or with
 /// ASCII brackets): the village's name and its town's.
-fn split_shown(text: &str) -> Option<(&str, &str)> {
+pub(super) fn split_shown(text: &str) -> Option<(&str, &str)> {
     let inner = text.strip_suffix('）').or_else(|| text.strip_suffix(')'))?;
     let open = inner.rfind(['（', '('])?;
     let bracket = inner[open..].chars().next()?.len_utf8();
@@ -54,27 +54,27 @@ impl Villages {
         })
     }
 
-    /// A village's name with its town (东庄村（凤山街道）).
-    fn with_town(names: &[String]) -> String {
+    /// A village's name and its town's (empty at the top).
+    fn with_town(names: &[String]) -> (String, String) {
         let n = names.len();
-        let town = (n >= 2).then(|| names[n - 2].as_str());
-        // The report is stored, fingerprinted and confirmed by whoever
-        // confirms it: written once, in the scheme's first language.
-        areas::display_name(
-            names.last().map(String::as_str).unwrap_or(""),
-            town,
-            crate::i18n::Lang::Zh,
-        )
+        let town = if n >= 2 {
+            names[n - 2].clone()
+        } else {
+            String::new()
+        };
+        (names.last().cloned().unwrap_or_default(), town)
     }
 
-    /// The village `id` as the importer reads it: with its town from above
-    /// town level, bare inside a town.
-    pub(super) fn shown(&self, id: &str) -> Option<String> {
+    /// The village `id` as the importer reads it: its name, and its town's
+    /// from above town level (empty inside a town). The report stores the
+    /// two apart, language-neutral, each reader seeing them in their own
+    /// brackets (`import::village_in`).
+    pub(super) fn shown(&self, id: &str) -> Option<(String, String)> {
         self.all.iter().find(|(_, a)| a.id == id).map(|(names, a)| {
             if self.above_town {
                 Villages::with_town(names)
             } else {
-                a.name.clone()
+                (a.name.clone(), String::new())
             }
         })
     }
@@ -117,9 +117,11 @@ impl Villages {
             1 => Ok(&matches[0].1),
             0 => Err(FieldError::new("field.village", "error.village_not_found").arg("name", text)),
             _ => {
-                // Each choice as it may be written back: the village with its
-                // town, and its district too where that is still not enough.
-                let shown: Vec<String> = matches
+                // Each choice as it may be written back: the town and the
+                // village, and the district too where that is still not
+                // enough; stored language-neutral ("town/village"), shown
+                // in the reader's brackets (`RowError::message`).
+                let shown: Vec<(String, String)> = matches
                     .iter()
                     .map(|(n, _)| Villages::with_town(n))
                     .collect();
@@ -128,10 +130,11 @@ impl Villages {
                     .zip(&shown)
                     .map(|((names, _), s)| {
                         let n = names.len();
+                        let pair = format!("{}/{}", s.1, s.0);
                         if shown.iter().filter(|x| *x == s).count() > 1 && n >= 3 {
-                            format!("{}/{s}", names[n - 3])
+                            format!("{}/{pair}", names[n - 3])
                         } else {
-                            s.clone()
+                            pair
                         }
                     })
                     .collect();
@@ -267,23 +270,29 @@ fn check_row(
             Some(status),
             Some(helper_id),
             Some(notes),
-        ) if errors.is_empty() => Ok(Checked {
-            row: row_no,
-            input: HouseholdInput {
-                head_name,
-                id_number: Some(id),
-                phone,
-                area_id: village.id.clone(),
-                address,
-                members,
-                status,
-                helper_id,
-                notes,
-                status_reason: String::new(),
-                seen_version: None,
-            },
-            village: villages.shown(&village.id).unwrap_or(village.name),
-        }),
+        ) if errors.is_empty() => {
+            let shown = villages
+                .shown(&village.id)
+                .unwrap_or((village.name.clone(), String::new()));
+            Ok(Checked {
+                row: row_no,
+                input: HouseholdInput {
+                    head_name,
+                    id_number: Some(id),
+                    phone,
+                    area_id: village.id.clone(),
+                    address,
+                    members,
+                    status,
+                    helper_id,
+                    notes,
+                    status_reason: String::new(),
+                    seen_version: None,
+                },
+                village: shown.0,
+                town: shown.1,
+            })
+        }
         _ => Err(errors),
     }
 }
@@ -373,6 +382,7 @@ pub(super) fn plan(
                         row: c.row,
                         head_name: c.input.head_name.clone(),
                         village: c.village.clone(),
+                        town: c.town.clone(),
                     });
                 }
                 plans.push(Plan::Create(c));
@@ -407,7 +417,9 @@ pub(super) fn plan(
                 if same {
                     report.unchanged += 1;
                 } else {
-                    let old_village = villages.shown(&h.area_id).unwrap_or(old_village.clone());
+                    let old_village = villages
+                        .shown(&h.area_id)
+                        .unwrap_or((old_village.clone(), String::new()));
                     report.changes.extend(field_changes(
                         &c,
                         h,
@@ -421,6 +433,7 @@ pub(super) fn plan(
                             row: c.row,
                             head_name: c.input.head_name.clone(),
                             village: c.village.clone(),
+                            town: c.town.clone(),
                         });
                     }
                     plans.push(Plan::Update {
@@ -442,7 +455,7 @@ pub(super) fn plan(
 fn field_changes(
     c: &Checked,
     h: &crate::households::Household,
-    old_village: &str,
+    old_village: &(String, String),
     phone_now: Option<&str>,
     helper_names: &HashMap<String, String>,
 ) -> Vec<FieldChange> {
@@ -460,6 +473,7 @@ fn field_changes(
                 .unwrap_or_default(),
             new: inp.phone.as_ref().map(|p| p.masked()).unwrap_or_default(),
             translate: false,
+            ..Default::default()
         });
     }
     // Villages are compared by id (two villages may share a name).
@@ -468,9 +482,11 @@ fn field_changes(
             row: c.row,
             head_name: h.head_name.clone(),
             field: "field.village".into(),
-            old: old_village.to_string(),
+            old: old_village.0.clone(),
             new: c.village.clone(),
             translate: false,
+            old_town: old_village.1.clone(),
+            new_town: c.town.clone(),
         });
     }
     let mut push = |field: &str, old: String, new: String, translate: bool| {
@@ -482,6 +498,7 @@ fn field_changes(
                 old,
                 new,
                 translate,
+                ..Default::default()
             });
         }
     };

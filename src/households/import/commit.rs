@@ -87,6 +87,7 @@ fn commit_inner(
                         head_name: checked.input.head_name.clone(),
                         village: checked.village.clone(),
                         card_no: card.as_str().to_string(),
+                        town: checked.town.clone(),
                     });
                 }
                 Plan::Update { id, checked } => {

@@ -154,7 +154,16 @@ impl RowError {
         let args: Vec<(&str, String)> = self
             .args
             .iter()
-            .map(|(k, v)| (k.as_str(), v.clone()))
+            .map(|(k, v)| match (self.key.as_str(), k.as_str()) {
+                ("error.village_ambiguous", "choices") => (
+                    k.as_str(),
+                    v.split(CHOICES_SEP)
+                        .map(|c| choice_in(c, lang))
+                        .collect::<Vec<_>>()
+                        .join(CHOICES_SEP),
+                ),
+                _ => (k.as_str(), v.clone()),
+            })
             .collect();
         crate::i18n::tf(lang, &self.key, &args)
     }
@@ -164,8 +173,56 @@ impl RowError {
 pub struct SampleRow {
     pub row: usize,
     pub head_name: String,
+    /// The village's name (see [`village_in`]).
     pub village: String,
+    /// Its town's, when the importer looks from above town level.
+    #[serde(default)]
+    pub town: String,
 }
+
+impl SampleRow {
+    /// The village in the reader's brackets.
+    pub fn village_in(&self, lang: &crate::i18n::Lang) -> String {
+        village_in(&self.village, &self.town, *lang)
+    }
+}
+
+/// A village of a stored report as a reader of `lang` reads it. A report
+/// stores it language-neutral, the village's name and its town's apart
+/// (the town empty when the importer looked from inside the town); a
+/// report stored before kept it as shown in Chinese, 东庄村（凤山街道）,
+/// which is read back into its halves.
+pub fn village_in(village: &str, town: &str, lang: crate::i18n::Lang) -> String {
+    if !town.is_empty() {
+        return crate::areas::display_name(village, Some(town), lang);
+    }
+    match check::split_shown(village) {
+        Some((v, t)) => crate::areas::display_name(v, Some(t), lang),
+        None => village.to_string(),
+    }
+}
+
+/// A choice among villages of one name, as a report stores it
+/// language-neutral: the names from the top down ("district/town/village",
+/// or "town/village"); one stored before reads "[district/]village（town）".
+/// Shown in the reader's brackets, the district first where it is named.
+fn choice_in(text: &str, lang: crate::i18n::Lang) -> String {
+    let mut parts: Vec<&str> = text.split('/').collect();
+    let last = parts.pop().unwrap_or("");
+    let (village, town) = match check::split_shown(last) {
+        Some(halves) => halves,
+        None => (last, parts.pop().unwrap_or("")),
+    };
+    let shown = crate::areas::display_name(village, Some(town), lang);
+    if parts.is_empty() {
+        shown
+    } else {
+        format!("{}/{shown}", parts.join("/"))
+    }
+}
+
+/// How the choices of `error.village_ambiguous` are joined in a report.
+const CHOICES_SEP: &str = " · ";
 
 /// What an import did, or would do.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -206,8 +263,19 @@ pub struct CreatedHousehold {
     pub row: usize,
     pub household_id: String,
     pub head_name: String,
+    /// The village's name (see [`village_in`]).
     pub village: String,
     pub card_no: String,
+    /// Its town's, when the importer looks from above town level.
+    #[serde(default)]
+    pub town: String,
+}
+
+impl CreatedHousehold {
+    /// The village in the reader's brackets.
+    pub fn village_in(&self, lang: &crate::i18n::Lang) -> String {
+        village_in(&self.village, &self.town, *lang)
+    }
 }
 
 /// One field an import would change in a registered household.
@@ -221,6 +289,33 @@ pub struct FieldChange {
     pub new: String,
     /// `old` and `new` are translation keys (the household type).
     pub translate: bool,
+    /// For a village: the towns of `old` and `new` (see [`village_in`]).
+    #[serde(default)]
+    pub old_town: String,
+    #[serde(default)]
+    pub new_town: String,
+}
+
+impl FieldChange {
+    /// The old value as the reader reads it (a village in their brackets).
+    pub fn old_in(&self, lang: &crate::i18n::Lang) -> String {
+        self.value_in(&self.old, &self.old_town, *lang)
+    }
+
+    /// The new value as the reader reads it (a village in their brackets).
+    pub fn new_in(&self, lang: &crate::i18n::Lang) -> String {
+        self.value_in(&self.new, &self.new_town, *lang)
+    }
+
+    fn value_in(&self, value: &str, town: &str, lang: crate::i18n::Lang) -> String {
+        if self.translate {
+            crate::i18n::t(lang, value).to_string()
+        } else if self.field == "field.village" {
+            village_in(value, town, lang)
+        } else {
+            value.to_string()
+        }
+    }
 }
 
 impl Report {
@@ -266,5 +361,8 @@ const MAX_CELL_CHARS: usize = 1_000;
 struct Checked {
     row: usize,
     input: HouseholdInput,
+    /// The village's name, and its town's when the importer looks from
+    /// above town level (else empty).
     village: String,
+    town: String,
 }

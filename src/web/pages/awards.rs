@@ -15,7 +15,7 @@ use crate::points::{self, Rule};
 use crate::web::extract::{Filter, SentTwice, lang_of};
 use crate::web::form::{FormErrors, seen_version};
 use crate::web::page::{
-    PageCtx, flash_field_error, flash_ok, or_flash, render, render_with_status,
+    Carry, PageCtx, flash_field_error, flash_ok, next_page, or_flash, render, render_with_status,
 };
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
@@ -211,9 +211,9 @@ pub async fn propose(
     let form = form.checked();
     user.require(Action::ProposeAwards)?;
     let f = form.0;
-    let back = format!(
-        "/awards/new?household_id={}",
-        crate::web::error::urlencode(&f.household_id)
+    let back = next_page(
+        "/awards/new",
+        &[("household_id", Carry::Id(&f.household_id))],
     );
     if f.key.trim().is_empty() {
         return Ok(flash_field_error(
@@ -440,9 +440,9 @@ pub async fn propose_batch(
     let form = form.0;
     let twice = SentTwice::among(&form, &["household_id"], batch_label);
     let key = field(&form, "key");
-    let back = format!(
-        "/awards/batch?area_id={}",
-        crate::web::error::urlencode(&field(&form, "area_id"))
+    let back = next_page(
+        "/awards/batch",
+        &[("area_id", Carry::Id(&field(&form, "area_id")))],
     );
     if key.trim().is_empty() {
         return Ok(flash_field_error(
@@ -465,23 +465,35 @@ pub async fn propose_batch(
             )?;
             let mut ids: Vec<HouseholdId> = Vec::new();
             let mut refused: Vec<(String, String)> = Vec::new();
+            // A tick that names no household of the actor's (text that is
+            // not an id, an id no household has, or one outside the
+            // actor's area) refuses the whole batch, each named, the ticks
+            // kept: as with the pasted cards, no household is proposed for
+            // half a form.
+            let mut bad_ticks = crate::domain::FieldChecks::new();
             for v in form
                 .iter()
                 .filter(|(k, _)| k == "household_id")
                 .map(|(_, v)| v)
             {
-                // Text that is not a household id names none of the actor's.
-                match HouseholdId::parse(v.trim()) {
+                let known = match HouseholdId::parse(v.trim()) {
+                    Some(id) => match households::find(c, &u, &id) {
+                        Ok(_) => Some(id),
+                        Err(households::HouseholdError::NotFound)
+                        | Err(households::HouseholdError::Forbidden) => None,
+                        Err(e) => return Err(e.into()),
+                    },
+                    None => None,
+                };
+                match known {
                     Some(id) => ids.push(id),
-                    None => refused.push((
-                        v.clone(),
-                        crate::i18n::field_error(
-                            lang,
-                            &FieldError::new("field.household", "error.household_not_yours"),
-                        ),
-                    )),
+                    None => bad_ticks.push(
+                        FieldError::new("field.households", "error.household_tick_unknown")
+                            .arg("household", v.trim()),
+                    ),
                 }
             }
+            bad_ticks.finish()?;
             // Pasted card numbers, one per line (or separated by spaces or
             // commas). A card that is malformed, unknown or replaced refuses
             // the whole batch, each named with why, the paste box kept: no
@@ -1019,11 +1031,13 @@ pub async fn review(
         proposer: field(&form, "proposer"),
         tick: String::new(),
     };
-    let back = format!(
-        "/review?area_id={}&rule={}&proposer={}",
-        crate::web::error::urlencode(&filter.area_id),
-        crate::web::error::urlencode(&filter.rule),
-        crate::web::error::urlencode(&filter.proposer),
+    let back = next_page(
+        "/review",
+        &[
+            ("area_id", Carry::Id(&filter.area_id)),
+            ("rule", Carry::Code(&filter.rule)),
+            ("proposer", Carry::Id(&filter.proposer)),
+        ],
     );
     let (decision_text, only) = match form
         .iter()

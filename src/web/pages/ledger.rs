@@ -622,20 +622,20 @@ pub async fn settings_save(
                     None if s.is_bool() => Some(0),
                     None => Some(settings::get(c, *s)?),
                 };
-                // The value the form showed: one that is not a number (a
-                // hand-made request) is refused beside its setting.
+                // The value the form showed, required (the page shows every
+                // setting): missing, or not a number (an old page, a
+                // hand-made request), is refused beside its setting and
+                // nothing is saved.
+                let seen = form
+                    .iter()
+                    .find(|(k, _)| k.strip_prefix("seen.") == Some(s.key))
+                    .and_then(|(_, v)| v.trim().parse::<i64>().ok());
                 let seen =
-                    match form
-                        .iter()
-                        .find(|(k, _)| k.strip_prefix("seen.") == Some(s.key))
-                    {
-                        None => None,
-                        Some((_, v)) => checks.take(v.trim().parse::<i64>().map_err(|_| {
-                            FieldError::new(s.label_key(), "error.seen_version_missing")
-                        })),
-                    };
-                if let Some(value) = value {
-                    parsed.push((*s, value, seen));
+                    checks.take(seen.ok_or_else(|| {
+                        FieldError::new(s.label_key(), "error.seen_version_missing")
+                    }));
+                if let (Some(value), Some(seen)) = (value, seen) {
+                    parsed.push((*s, value, Some(seen)));
                 }
             }
             checks.finish()?;

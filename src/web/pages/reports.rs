@@ -510,9 +510,13 @@ impl crate::web::extract::FormFields for CloseForm {
 }
 
 fn back_to(f: &CloseForm) -> String {
-    let q = serde_urlencoded::to_string([("month", &f.month), ("area_id", &f.area_id)])
-        .unwrap_or_default();
-    format!("/reports/monthly?{q}")
+    crate::web::page::next_page(
+        "/reports/monthly",
+        &[
+            ("month", crate::web::page::Carry::Month(&f.month)),
+            ("area_id", crate::web::page::Carry::Id(&f.area_id)),
+        ],
+    )
 }
 
 /// Close a month: nothing can be dated into it afterwards.

@@ -333,10 +333,12 @@ pub async fn mark(
     };
     match result {
         Ok(()) => {
-            let back = format!(
-                "/signals?{}",
-                serde_urlencoded::to_string([("month", &form.month), ("area", &form.area)])
-                    .unwrap_or_default()
+            let back = crate::web::page::next_page(
+                "/signals",
+                &[
+                    ("month", crate::web::page::Carry::Month(&form.month)),
+                    ("area", crate::web::page::Carry::Id(&form.area)),
+                ],
             );
             Ok(flash_ok(&req, &back, "flash.signal_marked", &[]))
         }

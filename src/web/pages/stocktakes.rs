@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use super::stock::form_key;
 use crate::auth::Action;
+use crate::domain::FieldError;
 use crate::idempotency::IdemKey;
 use crate::stock::HistoryRow;
 use crate::stock::stocktake::{self, CountLine, Counters, Stocktake};
@@ -193,21 +194,31 @@ pub async fn save_counts(
     };
     let counted_by = field("counted_by");
     let witnessed_by = field("witnessed_by");
-    // What the form showed when it was opened (older pages do not say).
-    let seen = fields
-        .iter()
-        .any(|(k, _)| k.starts_with("seen."))
-        .then(|| stocktake::SeenCounts {
-            counted_by: field("seen.counted_by"),
-            witnessed_by: field("seen.witnessed_by"),
-            counts: fields
-                .iter()
-                .filter_map(|(k, v)| {
-                    k.strip_prefix("seen.count_")
-                        .map(|id| (id.to_string(), v.clone()))
-                })
-                .collect(),
-        });
+    // What the form showed when it was opened, required: a form without
+    // the names it showed is refused beside them (and each count line
+    // without its own, by the operation), nothing saved.
+    let shown = |name: &'static str, label: &'static str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .ok_or(FieldError::new(label, "error.seen_version_missing"))
+    };
+    let mut missing = crate::domain::FieldChecks::new();
+    let seen_counted_by = missing.take(shown("seen.counted_by", "field.counted_by"));
+    let seen_witnessed_by = missing.take(shown("seen.witnessed_by", "field.witnessed_by"));
+    let missing = missing.finish();
+    let seen = stocktake::SeenCounts {
+        counted_by: seen_counted_by.unwrap_or_default(),
+        witnessed_by: seen_witnessed_by.unwrap_or_default(),
+        counts: fields
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix("seen.count_")
+                    .map(|id| (id.to_string(), v.clone()))
+            })
+            .collect(),
+    };
     let counts: Vec<(String, String)> = fields
         .into_iter()
         .filter_map(|(k, v)| k.strip_prefix("count_").map(|id| (id.to_string(), v)))
@@ -215,6 +226,7 @@ pub async fn save_counts(
     let ctx = user.actor();
     let result = twice
         .run(&state, move |c| {
+            missing?;
             let who = Counters {
                 counted_by: &counted_by,
                 witnessed_by: &witnessed_by,
@@ -225,7 +237,7 @@ pub async fn save_counts(
                 &st.id,
                 &who,
                 &counts,
-                seen.as_ref(),
+                Some(&seen),
             )?)
         })
         .await
