@@ -379,8 +379,10 @@ app_test! {
         diesel::sql_query("UPDATE point_month_totals SET points = points + 5 WHERE kind = 'expiry'").execute(&mut c).unwrap();
         let report = ledger::verify(&mut c).unwrap();
         assert!(!report.ok());
-        assert_eq!(report.totals_mismatches.len(), 1, "{report:?}");
+        // By month and kind, and by village against its households' balances.
+        assert_eq!(report.totals_mismatches.len(), 2, "{report:?}");
         assert_eq!(report.totals_mismatches[0].1, "expiry");
+        assert_eq!(report.totals_mismatches[1].1, format!("point_month_totals village {village}"));
         let s = reports::monthly(&mut c, TZ, &city, last.next()).unwrap().unwrap();
         assert!(!s.ok(), "the summary warns too");
 
