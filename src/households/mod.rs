@@ -297,6 +297,18 @@ pub fn parse_form(
             200,
         ))
         .unwrap_or_default();
+    // A change of status needs its reason, said with the other errors
+    // (`update` checks it again against the household as saved).
+    if let Some(h) = editing
+        && status.as_str() != h.status
+        && status_reason.is_empty()
+        && !checks.has("field.status_reason")
+    {
+        checks.push(FieldError::new(
+            "field.status_reason",
+            "error.status_reason_required",
+        ));
+    }
     checks.finish()?;
     Ok(HouseholdInput {
         head_name,

@@ -46,6 +46,15 @@ pub struct BreakdownRow {
     pub closing: i64,
 }
 
+impl BreakdownRow {
+    /// Every other change of the month, points: deductions, reversals,
+    /// adjustments, moves and expiry (`closing` less `opening`, `awarded`
+    /// and `redeemed`), so that a row adds up as printed.
+    pub fn other(&self) -> i64 {
+        self.closing - self.opening - self.awarded - self.redeemed
+    }
+}
+
 /// Points section: household balances in the area and what moved them.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PointsSection {

@@ -6,6 +6,11 @@ pub use crate::households::export::neutralise;
 /// A CSV file: a header record, then one record per row. Rows may differ in
 /// length (a report's sections do): each is still its own line.
 pub fn csv(headers: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
+    write_csv(headers, rows, neutralise)
+}
+
+/// The CSV of `rows`, each cell written as `cell` makes it.
+fn write_csv(headers: &[&str], rows: &[Vec<String>], cell: fn(&str) -> String) -> Vec<u8> {
     // A BOM, so that Excel on Chinese Windows reads UTF-8.
     let mut out = "\u{feff}".as_bytes().to_vec();
     {
@@ -16,11 +21,34 @@ pub fn csv(headers: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
             .from_writer(&mut out);
         let _ = w.write_record(headers);
         for r in rows {
-            let _ = w.write_record(r.iter().map(|c| neutralise(c)));
+            let _ = w.write_record(r.iter().map(|c| cell(c)));
         }
         let _ = w.flush();
     }
     out
+}
+
+/// A CSV file of rows to be mended in a spreadsheet and loaded again (an
+/// import's refused rows): as [`csv`], and a cell of digits that a
+/// spreadsheet would read as a number and spoil (an 18-digit ID number
+/// rounded to 15 digits, a landline's leading 0 dropped) starts with a
+/// tab, so that it opens as text; the import trims it off again.
+pub fn csv_as_typed(headers: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
+    write_csv(headers, rows, |c| {
+        if spoils_as_number(c) {
+            format!("\t{c}")
+        } else {
+            neutralise(c)
+        }
+    })
+}
+
+/// Digits only, and longer than a spreadsheet keeps exactly (more than 11)
+/// or with a leading 0 it would drop.
+fn spoils_as_number(cell: &str) -> bool {
+    cell.len() > 1
+        && cell.bytes().all(|b| b.is_ascii_digit())
+        && (cell.len() > 11 || cell.starts_with('0'))
 }
 
 /// A one-sheet workbook: headers in bold, then the rows, plain numbers
@@ -263,4 +291,28 @@ pub fn name_part(s: &str) -> String {
         .map(|c| if c.is_whitespace() { '-' } else { c })
         .take(60)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_to_mend_keep_long_digit_strings_as_text() {
+        let out = String::from_utf8(csv_as_typed(
+            &["id", "phone", "members", "name"],
+            &[vec![
+                "370112198001010026".into(),
+                "05318888888".into(),
+                "3".into(),
+                "=1+1".into(),
+            ]],
+        ))
+        .unwrap();
+        assert!(
+            out.contains("\t370112198001010026,\t05318888888,3,'=1+1"),
+            "{out}"
+        );
+        assert!(spoils_as_number("13912345678012") && !spoils_as_number("13912345678"));
+    }
 }

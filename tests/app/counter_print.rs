@@ -232,3 +232,22 @@ app_test! {
         assert!(hidden(&emptied.body, "line").is_empty());
     }
 }
+
+app_test! {
+    async fn a_basket_over_the_balance_says_so_before_confirming(app) {
+        let k = setup(&app, 30, 10);
+        fund(&app, &k.household, 100);
+        let clerk = app.client();
+        clerk.login("clerk", PASSWORD).await;
+        let page = clerk.get(&format!("/counter?card={}", k.card)).await;
+        let page = post_basket(&clerk, &basket_fields(&page, &[("pick", &k.rice)])).await;
+        assert!(!page.body.contains("id=\"short-by\""), "45 of 100: enough");
+        let rice_box = format!("qty_{}", k.rice);
+        let page = post_basket(&clerk, &basket_fields(&page, &[("entry", ""), (&rice_box, "3")])).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        page.assert_contains("id=\"short-by\"");
+        page.assert_contains("积分不足：还差 35 分");
+        let n: i64 = redemptions::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(n, 0);
+    }
+}

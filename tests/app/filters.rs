@@ -61,6 +61,8 @@ app_test! {
             twice("/review?rule=A1&rule=B2".into(), ""),
             twice(format!("/notice?village_id={village}&from=2026-01-01&from=2026-01-02"), r#"value="2026-01-01""#),
             case(format!("/notice?village_id={village}&from=2026-02-30"), r#"value="2026-02-30""#, "开始日期：", "From: "),
+            // A period that ends before it starts.
+            case(format!("/notice?village_id={village}&from=2026-02-01&to=2026-01-01"), r#"value="2026-01-01""#, "结束日期不能早于开始日期", "must not be before the start date"),
             twice(format!("/stores/{store}/movements?from=2026-01-01&from=2026-01-02"), r#"value="2026-01-01""#),
             case(format!("/stores/{store}/movements?from=2026-02-30"), r#"value="2026-02-30""#, "开始日期：", "From: "),
             twice(format!("/stores/{store}/movements/export?format=csv&from=2026-01-01&from=2026-01-02"), r#"value="2026-01-01""#),

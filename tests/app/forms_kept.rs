@@ -805,3 +805,44 @@ app_test! {
         assert_eq!(app.audit_actions().len(), done_before, "nothing done: {:?}", app.audit_actions());
     }
 }
+
+app_test! {
+    /// Told that the household changed meanwhile, the form says beside each
+    /// field what is saved there now, so saving again undoes nothing unseen.
+    async fn a_stale_household_edit_shows_what_was_saved_meanwhile(app) {
+        let [_, _, _, village] = app.area_chain("改后");
+        let id = app.household("改后户", &village);
+        let admin = app.admin().await;
+        let action = format!("/households/{id}");
+        let seen = app.version_of("households", &id);
+        // Opened at `seen`; someone else saves a new address meanwhile.
+        let opened = household_edit(&app, &id, &seen, &[("notes", "腿脚不便")]);
+        let other = household_edit(&app, &id, &seen, &[("address", "管理员改的地址")]);
+        let saved = admin.post(&action, &pairs(&other)).await;
+        assert_eq!(saved.status, 303, "{}", saved.body);
+        let told = admin.post(&action, &pairs(&opened)).await;
+        assert_eq!(told.status, 409, "{}", told.body);
+        told.assert_contains("这户的记录在您打开表单后已被");
+        told.assert_contains(r#"data-field="field.address">地址：现在保存的是：管理员改的地址"#);
+        told.assert_contains("腿脚不便");
+        // Notes typed where none is saved: the saved (empty) value is said too.
+        told.assert_contains(r#"data-field="field.notes">备注：现在保存的是：（空）"#);
+        // Fields that agree say nothing: two fields, each in the summary and beside it.
+        assert_eq!(told.body.matches("现在保存的是").count(), 4, "{}", told.body);
+    }
+}
+
+app_test! {
+    /// A household edit says every error at once: a bad size and a change
+    /// of status without its reason, in one answer.
+    async fn a_household_edit_says_every_error_at_once(app) {
+        let [_, _, _, village] = app.area_chain("全错");
+        let id = app.household("全错户", &village);
+        let admin = app.admin().await;
+        let form = household_edit(&app, &id, &app.version_of("households", &id), &[("members", "0"), ("status", "monitored")]);
+        let told = admin.post(&format!("/households/{id}"), &pairs(&form)).await;
+        assert_eq!(told.status, 422, "{}", told.body);
+        told.assert_contains("家庭人口：应为 1 到 99 之间的整数");
+        told.assert_contains("修改户类型时必须填写原因");
+    }
+}

@@ -56,7 +56,9 @@ app_test! {
         assert_eq!(records[0].last().unwrap(), "拒收原因");
         assert_eq!(records.len(), 3, "{records:?}");
         assert_eq!(records[1][0], "贫困甲");
-        assert_eq!(records[1][1], poor_id, "the ID number as it was typed");
+        // The ID number as it was typed, after a tab so that a spreadsheet
+        // opens it as text (as a number its last digits would be lost).
+        assert_eq!(records[1][1], format!("\t{poor_id}"), "the ID number as it was typed");
         assert_eq!(records[1][6], "贫困户");
         assert!(records[1].last().unwrap().contains("户类型：“贫困户”不是可用的户类型"), "{:?}", records[1]);
         assert_eq!(records[2][0], "错号乙");

@@ -1383,6 +1383,14 @@ pub async fn notice(
             day
         }
     };
+    // A period that ends before it starts lists nothing: it is refused on
+    // its end date.
+    if error.is_none() && to < from {
+        error = Some(crate::i18n::field_error(
+            lang,
+            &crate::domain::FieldError::new("field.to", "error.period_backwards"),
+        ));
+    }
     let actor = user.actor();
     let vid = q.village_id.trim().to_string();
     let (villages, village, rows, notice_days) = run(&state, move |c| {

@@ -70,6 +70,11 @@ impl CounterPage<'_> {
     fn after(&self) -> i64 {
         self.balance() - self.total()
     }
+    /// Whether the look-up found a replaced card: its number is selected
+    /// so that the next scan replaces it.
+    fn old_card_found(&self) -> bool {
+        self.found.as_ref().is_some_and(|f| f.old_card())
+    }
     /// What a line's quantity box shows: what was typed when it could not
     /// be read, else the line's quantity.
     fn qty_shown(&self, l: &PricedLine) -> String {

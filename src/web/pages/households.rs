@@ -372,6 +372,109 @@ fn values_of(h: &HouseholdRow) -> HouseholdForm {
     }
 }
 
+/// Whether a refusal says the household was saved by someone else after
+/// the form was opened.
+fn changed_meanwhile(e: &crate::domain::FieldError) -> bool {
+    e.all().iter().any(|f| {
+        f.field == "field.household" && f.conflict == Some(crate::domain::Conflict::Changed)
+    })
+}
+
+/// The refusal `e`, and beside each field whose saved value (`h`, as it is
+/// now) differs from what was typed (`typed`), that value in words: a
+/// village or helper by name, a status by its label. ID number and phone
+/// are left out (an empty box keeps them; their values are not shown).
+fn with_saved_values(
+    e: &crate::domain::FieldError,
+    typed: &HouseholdForm,
+    h: &HouseholdRow,
+    villages: &[Area],
+    helpers: &[(String, String)],
+    lang: crate::i18n::Lang,
+) -> crate::domain::FieldError {
+    let now = values_of(h);
+    let area = |id: &str| {
+        villages
+            .iter()
+            .find(|a| a.id == id)
+            .map(|a| a.name.clone())
+            .unwrap_or_else(|| h.village.clone())
+    };
+    let helper = |id: &str| {
+        helpers
+            .iter()
+            .find(|(x, _)| x == id)
+            .map(|(_, name)| name.clone())
+            .unwrap_or_default()
+    };
+    let status = |s: &str| {
+        Status::ALL
+            .iter()
+            .find(|x| x.as_str() == s)
+            .map(|x| crate::i18n::t(lang, x.label_key()).to_string())
+            .unwrap_or_else(|| s.to_string())
+    };
+    let fields: [(&'static str, &str, &str, String); 7] = [
+        (
+            "field.head_name",
+            &typed.head_name,
+            &now.head_name,
+            now.head_name.clone(),
+        ),
+        (
+            "field.village",
+            &typed.area_id,
+            &now.area_id,
+            area(&now.area_id),
+        ),
+        (
+            "field.address",
+            &typed.address,
+            &now.address,
+            now.address.clone(),
+        ),
+        (
+            "field.members",
+            &typed.members,
+            &now.members,
+            now.members.clone(),
+        ),
+        (
+            "field.status",
+            &typed.status,
+            &now.status,
+            status(&now.status),
+        ),
+        (
+            "field.helper",
+            &typed.helper_id,
+            &now.helper_id,
+            helper(&now.helper_id),
+        ),
+        ("field.notes", &typed.notes, &now.notes, now.notes.clone()),
+    ];
+    let mut checks = crate::domain::FieldChecks::new();
+    checks.push(e.clone());
+    for (field, typed, saved, shown) in fields {
+        if typed.trim() != saved.trim() {
+            let shown = if shown.trim().is_empty() {
+                crate::i18n::t(lang, "households.saved_empty").to_string()
+            } else {
+                shown
+            };
+            checks.push(
+                crate::domain::FieldError::conflict(
+                    field,
+                    "error.saved_meanwhile_as",
+                    crate::domain::Conflict::Changed,
+                )
+                .arg("value", shown),
+            );
+        }
+    }
+    checks.finish().err().unwrap_or_else(|| e.clone())
+}
+
 /// The registration or edit form; `typed` is a refused submission shown
 /// again with what was typed and every error beside its field (422).
 async fn form_page(
@@ -408,7 +511,16 @@ async fn form_page(
     let (values, errors) = match typed {
         Some((mut f, e)) => {
             // Saved again, the form is checked against the household as
-            // it is now (the refusal said that it changed).
+            // it is now (the refusal said that it changed): each field
+            // whose saved value is now other than what was typed says so
+            // beside it, so that saving again never undoes the other
+            // person's change unseen.
+            let e = match &household {
+                Some(h) if changed_meanwhile(&e) => {
+                    with_saved_values(&e, &f, h, &villages, &helpers, ctx.lang)
+                }
+                _ => e,
+            };
             if let Some(h) = &household {
                 f.version = h.household.version.to_string();
             }
@@ -1419,7 +1531,7 @@ async fn import_refused(
         )
         .map_err(AppError::internal)?
     } else {
-        crate::web::export::csv(&headers, &table)
+        crate::web::export::csv_as_typed(&headers, &table)
     };
     Ok(crate::web::export::attachment(&name, body))
 }

@@ -344,6 +344,7 @@ pub fn sections(lang: Lang, s: &Summary) -> Vec<Sheet> {
                 n(b.opening),
                 n(b.awarded),
                 n(b.redeemed),
+                n(b.other()),
                 n(b.closing),
             ]
         })
@@ -354,6 +355,7 @@ pub fn sections(lang: Lang, s: &Summary) -> Vec<Sheet> {
             n(p.opening),
             n(p.awarded),
             n(p.redeemed),
+            n(p.closing - p.opening - p.awarded - p.redeemed),
             n(p.closing),
         ]);
     }
@@ -365,6 +367,7 @@ pub fn sections(lang: Lang, s: &Summary) -> Vec<Sheet> {
                 t("reports.opening"),
                 t("reports.awarded"),
                 t("reports.redeemed"),
+                t("reports.other_changes"),
                 t("reports.closing"),
             ],
             bd,
