@@ -16,7 +16,7 @@ use crate::auth::{Action, Actor};
 use crate::db::schema::{items, settings, stock_movements, stocktake_lines, stocktakes};
 use crate::db::{self, DbConn};
 use crate::domain::stock::{Quantity, parse_whole};
-use crate::domain::{FieldError, StoreId, parse_optional_text};
+use crate::domain::{FieldError, ItemId, StoreId, parse_optional_text};
 use crate::goods;
 use crate::idempotency::{self, IdemKey};
 
@@ -119,7 +119,7 @@ impl Stocktake {
 
 #[derive(Debug, Clone)]
 pub struct CountLine {
-    pub item_id: String,
+    pub item_id: ItemId,
     pub item_name: String,
     pub category: String,
     pub unit: String,
@@ -240,7 +240,7 @@ pub fn find(c: &mut DbConn, id: &str) -> QueryResult<Option<(Stocktake, Vec<Coun
         .map(
             |(item_id, item_name, category, unit, expected, counted, moved, counted_seq)| {
                 CountLine {
-                    item_id,
+                    item_id: ItemId::from_stored(item_id),
                     item_name,
                     category,
                     unit,
@@ -287,7 +287,7 @@ fn set_moved(
                 v.insert(moved_since(c, store_id, start_seq, bound)?)
             }
         };
-        l.moved = moved.get(&l.item_id).copied().unwrap_or(0);
+        l.moved = moved.get(l.item_id.as_str()).copied().unwrap_or(0);
     }
     Ok(())
 }
@@ -500,7 +500,7 @@ pub fn save_counts(
     actor: &Actor,
     id: &str,
     who: &Counters,
-    counts: &[(String, String)],
+    counts: &[(ItemId, String)],
 ) -> Result<Stocktake, StockError> {
     save_counts_seen(conn, actor, id, who, counts, None)
 }
@@ -509,14 +509,14 @@ pub fn save_counts(
 /// id` -> text, empty = not counted) and the two names.
 #[derive(Debug, Clone, Default)]
 pub struct SeenCounts {
-    pub counts: Vec<(String, String)>,
+    pub counts: Vec<(ItemId, String)>,
     pub counted_by: String,
     pub witnessed_by: String,
 }
 
 impl SeenCounts {
     /// The count the form showed for `item_id`: `None` when it did not say.
-    fn count(&self, item_id: &str) -> Option<Option<i64>> {
+    fn count(&self, item_id: &ItemId) -> Option<Option<i64>> {
         let text = self.counts.iter().find(|(k, _)| k == item_id)?.1.trim();
         if text.is_empty() {
             Some(None)
@@ -537,7 +537,7 @@ pub fn save_counts_seen(
     actor: &Actor,
     id: &str,
     who: &Counters,
-    counts: &[(String, String)],
+    counts: &[(ItemId, String)],
     seen: Option<&SeenCounts>,
 ) -> Result<Stocktake, StockError> {
     actor.require(Action::Stocktake)?;
@@ -805,8 +805,7 @@ pub fn confirm(
                     continue;
                 };
                 // The sheet's lines were written from the catalogue's ids.
-                let item = goods::find(c, &crate::domain::ItemId::from_stored(l.item_id.clone()))?
-                    .ok_or(StockError::NotFound)?;
+                let item = goods::find(c, &l.item_id)?.ok_or(StockError::NotFound)?;
                 post(
                     c,
                     actor,

@@ -839,7 +839,7 @@ app_test! {
             redeem(&app, &store, &household, &soap, 1);
             let shelf = on_hand(&app, &store, &soap);
             // One unit is missing besides the one redeemed.
-            stocktake::save_counts(&mut app.conn(), &aixin::auth::Actor::console(), &st.id, &stocktake::Counters { counted_by: "王", witnessed_by: "" }, &[(soap.clone(), (shelf - 1).to_string())]).unwrap();
+            stocktake::save_counts(&mut app.conn(), &aixin::auth::Actor::console(), &st.id, &stocktake::Counters { counted_by: "王", witnessed_by: "" }, &[(crate::helpers::iid(&soap), (shelf - 1).to_string())]).unwrap();
             let confirm = |app: &TestApp| {
                 let pool = app.pool.clone();
                 let id = st.id.clone();
@@ -913,7 +913,7 @@ app_test! {
         let d = donor(&mut c, "再捐");
         donate(&mut c, &store, &d, &[(&soap, 5)]);
         let st = stocktake::start(&mut c, &aixin::auth::Actor::console(), &crate::helpers::sid(&store), today()).unwrap();
-        stocktake::save_counts(&mut c, &aixin::auth::Actor::console(), &st.id, &stocktake::Counters { counted_by: "王", witnessed_by: "" }, &[(soap.clone(), "4".into())]).unwrap();
+        stocktake::save_counts(&mut c, &aixin::auth::Actor::console(), &st.id, &stocktake::Counters { counted_by: "王", witnessed_by: "" }, &[(crate::helpers::iid(&soap), "4".into())]).unwrap();
         stocktake::confirm(&mut c, &aixin::auth::Actor::console(), &IdemKey::issue(), &st.id, None, today()).unwrap();
         let am: String = stock_movements::table.filter(stock_movements::stocktake_id.eq(&st.id)).select(stock_movements::id).first(&mut c).unwrap();
         let r = ledger::reverse(&mut c, &aixin::auth::Actor::console(), &IdemKey::issue(), &am, "盘错了", today());
@@ -1082,10 +1082,10 @@ app_test! {
         redeem(&app, &store, &household, &soap, 2);
         // Soap is counted (18 on the shelf, one missing); then more moves,
         // some of it soap, before the towels are counted.
-        stocktake::save_counts(&mut app.conn(), &ctx, &st.id, &by, &[(soap.clone(), "17".to_string())]).unwrap();
+        stocktake::save_counts(&mut app.conn(), &ctx, &st.id, &by, &[(crate::helpers::iid(&soap), "17".to_string())]).unwrap();
         redeem(&app, &store, &household, &towel, 3);
         redeem(&app, &store, &household, &soap, 1);
-        stocktake::save_counts(&mut app.conn(), &ctx, &st.id, &by, &[(towel.clone(), "7".to_string())]).unwrap();
+        stocktake::save_counts(&mut app.conn(), &ctx, &st.id, &by, &[(crate::helpers::iid(&towel), "7".to_string())]).unwrap();
         stocktake::confirm(&mut app.conn(), &ctx, &IdemKey::issue(), &st.id, None, today()).unwrap();
         assert_eq!(on_hand(&app, &store, &soap), 16, "the missing one, and not the sale after the count");
         assert_eq!(on_hand(&app, &store, &towel), 7);
@@ -1158,7 +1158,7 @@ app_test! {
         let api_status = |p: Problem| aixin::api::error::ApiError::from(p).status_code().as_u16();
         // A stocktake confirmed twice: the second changes nothing.
         let st = stocktake::start(&mut c, &console, &crate::helpers::sid(&store), today()).unwrap();
-        stocktake::save_counts(&mut c, &console, &st.id, &stocktake::Counters { counted_by: "王", witnessed_by: "" }, &[(soap.clone(), "5".into())]).unwrap();
+        stocktake::save_counts(&mut c, &console, &st.id, &stocktake::Counters { counted_by: "王", witnessed_by: "" }, &[(crate::helpers::iid(&soap), "5".into())]).unwrap();
         stocktake::confirm(&mut c, &console, &IdemKey::issue(), &st.id, None, today()).unwrap();
         let again = Problem::from(stocktake::confirm(&mut c, &console, &IdemKey::issue(), &st.id, None, today()).unwrap_err());
         assert!(matches!(&again, Problem::Conflict(Conflict::Changed, f) if f.key == "error.stocktake_posted"), "{again:?}");

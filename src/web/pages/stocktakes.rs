@@ -181,7 +181,7 @@ pub async fn save_counts(
     let sheet_id = st.id.clone();
     let fields = form.0;
     let twice = crate::web::extract::SentTwice::among(&fields, &[], count_label).on_lines(
-        sheet_lines.iter().map(|l| l.item_id.clone()).collect(),
+        sheet_lines.iter().map(|l| l.item_id.to_string()).collect(),
         count_line,
     );
     let typed = fields.clone();
@@ -215,13 +215,20 @@ pub async fn save_counts(
             .iter()
             .filter_map(|(k, v)| {
                 k.strip_prefix("seen.count_")
-                    .map(|id| (id.to_string(), v.clone()))
+                    .and_then(crate::domain::ItemId::parse)
+                    .map(|id| (id, v.clone()))
             })
             .collect(),
     };
-    let counts: Vec<(String, String)> = fields
+    // A count whose name holds no item id names no line of the sheet, and
+    // is left out as a line of another sheet is.
+    let counts: Vec<(crate::domain::ItemId, String)> = fields
         .into_iter()
-        .filter_map(|(k, v)| k.strip_prefix("count_").map(|id| (id.to_string(), v)))
+        .filter_map(|(k, v)| {
+            k.strip_prefix("count_")
+                .and_then(crate::domain::ItemId::parse)
+                .map(|id| (id, v))
+        })
         .collect();
     let ctx = user.actor();
     let result = twice
