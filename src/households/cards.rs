@@ -35,7 +35,11 @@ pub fn reveal(
                 ))
             })?
         };
-        audit::record(c, ctx, "household.reveal", "household", id.as_str(), name)?;
+        // What was shown, in words (身份证号, 电话), never the field's name.
+        let what = audit::Detail::new("reveal")
+            .word("what", &format!("field.{name}"))
+            .to_string();
+        audit::record(c, ctx, "household.reveal", "household", id.as_str(), &what)?;
         Ok(plain)
     })
 }

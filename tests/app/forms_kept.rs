@@ -337,6 +337,13 @@ app_test! {
         page.assert_contains("id=\"month-close\"");
         let closes: i64 = aixin::db::schema::month_closes::table.count().get_result(&mut app.conn()).unwrap();
         assert_eq!(closes, 0);
+        // A month that is over, from a summary whose area is no area: the
+        // area is refused and nothing is closed.
+        let last = aixin::reports::Month::of(aixin::time::today(chrono_tz::Asia::Shanghai)).prev().to_string();
+        let page = admin.post("/reports/close", &[("month", last.as_str()), ("area_id", "abc")]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        let closes: i64 = aixin::db::schema::month_closes::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(closes, 0, "nothing closed");
     }
 }
 

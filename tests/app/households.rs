@@ -52,6 +52,10 @@ app_test! {
         assert!(app.audit_actions().contains(&"household.reveal".to_string()));
         let summaries: Vec<String> = audit_log::table.select(audit_log::summary).load(&mut app.conn()).unwrap();
         assert!(summaries.iter().all(|s| !s.contains(&id_number)), "the audit log never holds a full ID number");
+        // The log says what was shown in words, never the field's name.
+        let log = app.admin().await.get("/audit").await;
+        let row = log.body.split("查看了农户的完整个人信息").nth(1).unwrap().split("</tr>").next().unwrap().to_string();
+        assert!(row.contains("身份证号") && !row.contains("id_number"), "{row}");
     }
 }
 

@@ -61,6 +61,11 @@ fn say(lang: crate::i18n::Lang, user: &CurrentUser, e: AuditEntry) -> Said {
     };
     let detail = match audit::Detail::read(&e.summary) {
         Some(d) => d.say(lang),
+        // An older row naming a field by its name (what was shown in
+        // full): the field's label in the reader's language.
+        None if matches!(e.summary.as_str(), "id_number" | "phone") => {
+            crate::i18n::t(lang, &format!("field.{}", e.summary)).to_string()
+        }
         None => e.summary.clone(),
     };
     Said {

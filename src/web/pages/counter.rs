@@ -620,6 +620,7 @@ fn basket_label(name: &str) -> Option<&'static str> {
         "total" => "field.expected_total",
         "entry" | "pick" => "field.item",
         "qty" => "field.quantity",
+        "remove" => "field.basket_line",
         _ => return None,
     })
 }

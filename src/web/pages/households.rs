@@ -47,6 +47,8 @@ impl crate::web::extract::FormFields for ListQuery {
             "area_id" => "field.village",
             "status" => "field.status",
             "helper_id" => "field.helper",
+            "sort" => "households.sort",
+            "archived" => "households.archived",
             _ => return None,
         })
     }

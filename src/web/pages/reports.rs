@@ -537,6 +537,7 @@ pub async fn close_month(
     let today = crate::time::today(state.config.time_zone);
     let result = async {
         let month = Month::parse(&form.month)?;
+        summary_area(&form.area_id)?;
         twice
             .run(&state, move |c| {
                 Ok(reports::close::close(c, &ctx, &user_id, month, today)?)
@@ -563,6 +564,21 @@ pub async fn close_month(
     .await
 }
 
+/// The summary a close or reopen form came from: empty (the scheme's
+/// whole area), or an area's id; text that is no id is refused on the
+/// area field and nothing is closed or reopened.
+fn summary_area(area_id: &str) -> Result<(), crate::domain::FieldError> {
+    let area = area_id.trim();
+    if area.is_empty() || uuid::Uuid::try_parse(area).is_ok() {
+        Ok(())
+    } else {
+        Err(crate::domain::FieldError::new(
+            "field.report_area",
+            "error.area_unknown",
+        ))
+    }
+}
+
 /// Reopen a closed month, with a reason; a refusal comes back on the
 /// summary with the reason typed.
 pub async fn reopen_month(
@@ -577,6 +593,7 @@ pub async fn reopen_month(
     let ctx = user.actor();
     let result = async {
         let month = Month::parse(&form.month)?;
+        summary_area(&form.area_id)?;
         let reason = form.reason.clone();
         twice
             .run(&state, move |c| {
