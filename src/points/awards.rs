@@ -492,8 +492,28 @@ fn approve_if_review_off(
         return Ok(());
     }
     let award = find(conn, award_id)?.ok_or(PointsError::NotFound)?;
-    let why = audit::Detail::new("approved_when_made").to_string();
-    accept(conn, actor, &award, today, &why)
+    let head_name = hh::find(conn, actor, &award.household_id)?
+        .household
+        .head_name;
+    let said = decided(&award, &head_name, "award_approved_when_made");
+    accept(conn, actor, &award, today, &said)
+}
+
+/// The audit row's words for a decision on `award`: the household's head,
+/// the rule and the points (signed), under `audit_detail.<key>`
+/// (`award_approved`, `award_approved_when_made`, `award_rejected`, which
+/// also takes the `reason`).
+pub fn decided(award: &Award, head_name: &str, key: &str) -> audit::Detail {
+    decision_words(key, head_name, &award.rule_code, award.points)
+}
+
+/// [`decided`] from the award's parts, for rows written in bulk (the demo
+/// city): `points` signed, in points.
+pub fn decision_words(key: &str, head_name: &str, rule_code: &str, points: i64) -> audit::Detail {
+    audit::Detail::new(key)
+        .arg("name", head_name)
+        .arg("rule", rule_code)
+        .arg("points", format!("{points:+}"))
 }
 
 /// Propose one award. A form submitted twice (same key, same household,
@@ -766,13 +786,13 @@ fn post_award(
 /// Approve: on public notice first when the scheme has a notice period,
 /// otherwise straight to the ledger. One conditional update on (id,
 /// pending, the version read); a lost race is refused, saying what the
-/// award is now.
+/// award is now. `said` is the audit row's words ([`decided`]).
 fn accept(
     conn: &mut DbConn,
     actor: &Actor,
     award: &Award,
     today: NaiveDate,
-    why: &str,
+    said: &audit::Detail,
 ) -> Result<(), PointsError> {
     let notice_days = settings::get(conn, settings::NOTICE_DAYS)?;
     let reviewed = AwardChanges {
@@ -804,7 +824,7 @@ fn accept(
         "award.approve",
         "award",
         &award.id,
-        why,
+        &said.to_string(),
     )?;
     Ok(())
 }
@@ -876,7 +896,8 @@ pub fn review_seen(
                     award.occurred_on,
                     Some(&award.id),
                 )?;
-                accept(c, actor, &award, today, "")
+                let said = decided(&award, &h.household.head_name, "award_approved");
+                accept(c, actor, &award, today, &said)
             }
             Decision::Reject(reason) => {
                 let reason: String = reason.trim().chars().take(200).collect();
@@ -899,7 +920,9 @@ pub fn review_seen(
                     "award.reject",
                     "award",
                     award_id,
-                    &reason,
+                    &decided(&award, &h.household.head_name, "award_rejected")
+                        .arg("reason", &reason)
+                        .to_string(),
                 )?;
                 Ok(())
             }

@@ -82,6 +82,15 @@ app_test! {
         let page = reviewer.submit("/review", &approve).await;
         page.assert_contains("已处理 29 项");
         page.assert_contains("没有待审核的申报");
+        // The audit log says whose award was decided, under which rule, and why.
+        let said = |action: &str, lang| -> Vec<String> {
+            let rows: Vec<String> = audit_log::table.filter(audit_log::action.eq(action)).order(audit_log::at.asc()).select(audit_log::summary).load(&mut app.conn()).unwrap();
+            rows.iter().map(|s| aixin::audit::Detail::read(s).expect("a detail").say(lang)).collect()
+        };
+        assert_eq!(said("award.reject", aixin::i18n::Lang::Zh), vec!["学员07，细则 T01，+5 分；原因：未参加培训".to_string()]);
+        let approved = said("award.approve", aixin::i18n::Lang::En);
+        assert_eq!(approved.len(), 29);
+        assert!(approved.contains(&"学员00, rule T01, +5 points".to_string()), "{approved:?}");
 
         for (i, h) in households.iter().enumerate() {
             assert_eq!(balance(&app, h), if i == 7 { 0 } else { 5 });
@@ -244,7 +253,7 @@ app_test! {
         assert_eq!(balance(&app, &h), 4);
         let summaries: Vec<String> = audit_log::table.filter(audit_log::action.eq("award.approve")).select(audit_log::summary).load(&mut app.conn()).unwrap();
         let said: Vec<String> = summaries.iter().map(|s| aixin::audit::Detail::read(s).expect("a detail").say(aixin::i18n::Lang::En)).collect();
-        assert_eq!(said, vec!["review is off: approved when made".to_string()]);
+        assert_eq!(said, vec!["丁户, rule S, +4 points; review is off: approved when made".to_string()]);
     }
 }
 

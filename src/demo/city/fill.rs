@@ -456,6 +456,7 @@ fn register_households(
         );
         city.households.push(HouseholdInfo {
             id,
+            head_name: head_name.clone(),
             card,
             village,
             created_at,
@@ -681,30 +682,23 @@ pub(super) fn award_row(
         row.reviewed_by = Some(reviewer.id.clone());
         row.reviewed_at = Some(at);
         row.updated_at = at;
+        let head_name = city.households[household].head_name.clone();
+        let words =
+            |key| crate::points::awards::decision_words(key, &head_name, rule.code, rule.points);
         if rejected {
             row.status = "rejected".into();
             row.review_note = "材料不全，请补充后重新申报".into();
-            city.audit(
-                at,
-                Some(reviewer),
-                "award.reject",
-                "award",
-                &id,
-                row.review_note.clone(),
-            );
+            let said = words("award_rejected")
+                .arg("reason", &row.review_note)
+                .to_string();
+            city.audit(at, Some(reviewer), "award.reject", "award", &id, said);
         } else {
             row.status = "approved".into();
             let e = city.id_at(at);
             row.entry_id = Some(e.clone());
             entry = Some(e);
-            city.audit(
-                at,
-                Some(reviewer),
-                "award.approve",
-                "award",
-                &id,
-                String::new(),
-            );
+            let said = words("award_approved").to_string();
+            city.audit(at, Some(reviewer), "award.approve", "award", &id, said);
         }
     }
     city.out.awards.push(row);

@@ -359,6 +359,7 @@ struct RuleInfo {
 
 struct HouseholdInfo {
     id: String,
+    head_name: String,
     card: String,
     village: usize,
     created_at: NaiveDateTime,
