@@ -64,9 +64,26 @@ pub struct ErrorDetail {
     pub code: String,
     /// For a person, in the language of Accept-Language (zh-CN by default).
     pub message: String,
-    /// The JSON field at fault, when there is one.
+    /// The JSON path of the value at fault, when there is one
+    /// (`item_id`, `lines[1].quantity`, `household_ids[2]`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// When the request had more than one fault: the others, after the
+    /// first (above), in the order of the body.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub others: Vec<OtherError>,
+}
+
+/// A further fault of the same request (see [`ErrorDetail::others`]).
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+pub struct OtherError {
+    /// The JSON path of the value at fault, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// For a person, in the language of Accept-Language.
+    pub message: String,
+    /// `invalid`, or a conflict's own code (`cap_reached`, ...).
+    pub code: String,
 }
 
 /// The error code of a field error: a conflict's own code, else "invalid".
@@ -122,8 +139,21 @@ impl ApiError {
         ApiError::Field(FieldError::new(field, key))
     }
 
-    /// The body, the fields named as `names` says (the endpoint's own).
+    /// The body, the fields named as `names` says (the endpoint's own); a
+    /// refusal of several fields carries the rest in `others`.
     pub fn body(&self, lang: Lang, names: FieldNames) -> ErrorBody {
+        let others = match self {
+            ApiError::Field(e) | ApiError::Conflict(_, e) => e
+                .others
+                .iter()
+                .map(|o| OtherError {
+                    field: json_field(names, o.field, &o.args),
+                    message: i18n::field_error(lang, o),
+                    code: field_code(o).to_string(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         let (code, message, field) = match self {
             // What could not be read is not said back (serde's English).
             ApiError::Malformed(_) => ("malformed", i18n::t(lang, "api.malformed").into(), None),
@@ -160,6 +190,7 @@ impl ApiError {
                 code: code.to_string(),
                 message,
                 field,
+                others,
             },
         }
     }

@@ -12,7 +12,7 @@ use super::{areas, auth, card, error, households, points, redemptions, reports, 
 #[openapi(
     info(
         title = "Aixin (爱心) API",
-        description = "Points-for-goods charity stores. Get a token with `POST /api/v1/tokens`, then send `Authorization: Bearer <token>`. Writes that move points or goods take an `Idempotency-Key` header: a replay returns the first response. Errors are `{\"error\":{\"code\",\"message\",\"field\"}}`; messages follow `Accept-Language` (zh-CN by default, en).",
+        description = "Points-for-goods charity stores. Get a token with `POST /api/v1/tokens`, then send `Authorization: Bearer <token>`. Writes that move points or goods take an `Idempotency-Key` header: a replay returns the first response. Errors are `{\"error\":{\"code\",\"message\",\"field\",\"others\"}}` (`field` the JSON path of the value at fault, such as `lines[1].quantity`; `others`, when there were several faults, the rest as `{field, message, code}`); messages follow `Accept-Language` (zh-CN by default, en).",
         version = "1",
     ),
     paths(
@@ -28,7 +28,7 @@ use super::{areas, auth, card, error, households, points, redemptions, reports, 
         card::balance,
         users::list, users::create, users::update,
     ),
-    components(schemas(error::ErrorBody, error::ErrorDetail)),
+    components(schemas(error::ErrorBody, error::ErrorDetail, error::OtherError)),
     modifiers(&BearerAuth, &JsonBodies),
     security(("bearerAuth" = [])),
     tags(

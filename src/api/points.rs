@@ -347,24 +347,17 @@ pub struct NewAward {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Refusal {
-    /// The household's name (or id when unknown).
-    pub household: String,
-    pub code: String,
-    pub message: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AwardsCreated {
     /// Set when `household_ids` was sent.
     pub batch_id: Option<String>,
     pub awards: Vec<AwardOut>,
-    /// Households that could not get the award, with why.
-    pub refused: Vec<Refusal>,
 }
 
 /// Propose an award for one household (`household_id`) or many
-/// (`household_ids`). A reviewer other than the proposer approves it.
+/// (`household_ids`, all or nothing: when any entry is refused nothing is
+/// proposed and the error names each, `household_ids[i]`, the first in
+/// `error` and the rest in `error.others`). A reviewer other than the
+/// proposer approves it.
 #[utoipa::path(post, path = "/api/v1/awards", tag = "points",
     request_body = NewAward,
     params(("Idempotency-Key" = String, Header, description = "Exactly-once key (1-64 of A-Z a-z 0-9 - _)", pattern = "^[A-Za-z0-9_-]{1,64}$")),
@@ -375,7 +368,7 @@ pub struct AwardsCreated {
         (status = 403, description = "Not allowed, or the household is outside the caller's scope", body = ErrorBody),
         (status = 404, description = "No such household", body = ErrorBody),
         (status = 409, description = "Cap reached, month closed, or key reused", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+        (status = 422, description = "Invalid field, or entries of household_ids that name no household of the caller's (each named)", body = ErrorBody),
     ))]
 pub async fn create_awards(
     req: HttpRequest,
@@ -416,47 +409,22 @@ pub async fn create_awards(
                     AwardsCreated {
                         batch_id: None,
                         awards: vec![award_out(&a, lang)],
-                        refused: Vec::new(),
                     }
                 }
                 (None, Some(ids)) if !ids.is_empty() && ids.len() <= 500 => {
-                    // Text that is not a household id names none of the
-                    // caller's households: refused like an unknown id.
-                    let (ids, unknown): (Vec<_>, Vec<_>) = ids
+                    // All or nothing: every entry that names no household
+                    // of the caller's (text that is not an id too) is a 422
+                    // on `household_ids[i]`, each one named.
+                    let entries: Vec<aw::BatchEntry> = ids
                         .iter()
-                        .map(|s| HouseholdId::parse(s.trim()).ok_or_else(|| s.trim().to_string()))
-                        .partition(Result::is_ok);
-                    let ids: Vec<HouseholdId> = ids.into_iter().flatten().collect();
-                    let mut b = if ids.is_empty() {
-                        aw::BatchOutcome {
-                            batch_id: dkey.clone(),
-                            created: 0,
-                            refused: Vec::new(),
-                            replayed: false,
-                        }
-                    } else {
-                        aw::propose_batch(c, &actor, &ids, &p, &dkey, today)?
-                    };
-                    b.refused
-                        .extend(unknown.into_iter().filter_map(Result::err).map(|s| {
-                            (
-                                s,
-                                FieldError::new("field.household", "error.household_not_yours"),
-                            )
-                        }));
+                        .enumerate()
+                        .map(|(i, s)| aw::BatchEntry::household(s, i + 1))
+                        .collect();
+                    let b = aw::propose_batch(c, &actor, &entries, &p, &dkey, today)?;
                     let made = aw::batch(c, &b.batch_id)?;
                     AwardsCreated {
                         batch_id: Some(b.batch_id),
                         awards: made.iter().map(|r| award_out(&r.award, lang)).collect(),
-                        refused: b
-                            .refused
-                            .iter()
-                            .map(|(who, e)| Refusal {
-                                household: who.clone(),
-                                code: super::error::field_code(e).into(),
-                                message: i18n::field_error(lang, e),
-                            })
-                            .collect(),
                     }
                 }
                 _ => {

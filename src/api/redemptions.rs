@@ -146,18 +146,19 @@ pub async fn create(
     let store = body_store(&state, &user, Action::Redeem, &f.store_id).await?;
     // A line naming text that is not an item id names no item: 422 on
     // that line's item ("lines[0].item_id"), as an unknown item is.
-    let lines: Vec<WantLine> = f
-        .lines
-        .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            Ok(WantLine {
-                item_id: form_id("field.item", &l.item_id, "error.item_unknown")
-                    .map_err(|e| e.arg("n", i + 1))?,
+    let mut faults = crate::domain::FieldChecks::new();
+    let mut lines: Vec<WantLine> = Vec::new();
+    for (i, l) in f.lines.iter().enumerate() {
+        let item =
+            form_id("field.item", &l.item_id, "error.item_unknown").map_err(|e| e.arg("n", i + 1));
+        if let Some(item_id) = faults.take(item) {
+            lines.push(WantLine {
+                item_id,
                 quantity: l.quantity,
-            })
-        })
-        .collect::<Result<_, FieldError>>()?;
+            });
+        }
+    }
+    faults.finish()?;
     let actor = user.actor();
     let user_id = user.user.id.clone();
     let today = crate::time::today(state.config.time_zone);

@@ -214,7 +214,7 @@ const RULE_FIELDS: FieldNames = &[
 
 const AWARD_FIELDS: FieldNames = &[
     ("field.household", "household_id"),
-    ("field.households", "household_ids"),
+    ("field.households", "household_ids[{n}]"),
     ("field.rule", "rule_id"),
     ("field.rule_code", "rule_id"),
     ("field.date", "occurred_on"),

@@ -52,9 +52,14 @@ pub(super) fn import_households(
             .progress_chars("=> "),
     );
     bar.set_message(i18n::t(lang, "households.checking").to_string());
-    let report = import::check(&mut conn, key, &actor, &table, &mut |done, _| {
-        bar.set_position(done as u64)
-    })
+    let report = import::check(
+        &mut conn,
+        key,
+        &actor,
+        &table,
+        run.options,
+        &mut |done, _| bar.set_position(done as u64),
+    )
     .map_err(|e| format!("{e:?}"))?;
     bar.finish_and_clear();
     import::audit_check(&mut conn, &actor, &name, &report).map_err(|e| e.to_string())?;
@@ -78,9 +83,19 @@ pub(super) fn import_households(
             ch.new_in(&lang)
         );
     }
+    let skipping = run.options.skip_registered;
     let summary = |r: &import::Report| {
+        let skipped = if skipping {
+            format!(
+                ", {}: {}",
+                i18n::t(lang, "households.rows_skipped"),
+                r.skipped
+            )
+        } else {
+            String::new()
+        };
         format!(
-            "{}: {}, {}: {}, {}: {}, {}: {}, {}: {}",
+            "{}: {}, {}: {}, {}: {}, {}: {}{skipped}, {}: {}",
             i18n::t(lang, "households.rows_total"),
             r.total,
             i18n::t(lang, "households.rows_create"),
@@ -117,6 +132,7 @@ pub(super) fn import_households(
         &table,
         &name,
         today,
+        run.options,
         &report.fingerprint,
         &actor.username,
     )

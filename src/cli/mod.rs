@@ -164,6 +164,11 @@ pub enum ImportCommand {
         /// (without it, a file that would change any is not imported).
         #[arg(long)]
         apply_updates: bool,
+        /// Skip the rows whose ID number is already registered (a fixed
+        /// file loaded again): counted as skipped, neither refused nor
+        /// changing the household.
+        #[arg(long)]
+        skip_registered: bool,
     },
 }
 
@@ -385,6 +390,7 @@ pub fn main() -> ExitCode {
                     as_user,
                     dry_run,
                     apply_updates,
+                    skip_registered,
                 },
         } => {
             let (pool, _) = match open_db(&config) {
@@ -403,6 +409,7 @@ pub fn main() -> ExitCode {
                     as_user: &as_user,
                     dry_run,
                     apply_updates,
+                    options: crate::households::import::ImportOptions { skip_registered },
                 },
                 crate::time::today(config.time_zone),
             ) {
@@ -552,4 +559,5 @@ struct ImportRun<'a> {
     as_user: &'a str,
     dry_run: bool,
     apply_updates: bool,
+    options: crate::households::import::ImportOptions,
 }

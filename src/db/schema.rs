@@ -337,6 +337,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         refused_rows -> Binary,
+        skip_registered -> Bool,
     }
 }
 

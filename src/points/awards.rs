@@ -9,7 +9,7 @@ use crate::audit::{self, AuditCtx};
 use crate::auth::{Action, Actor, Scope};
 use crate::db::schema::{areas, awards, households, notice_objections, points_cards, rules, users};
 use crate::db::{self, DbConn};
-use crate::domain::{AwardId, FieldError, HouseholdId, Role, parse_optional_text};
+use crate::domain::{AwardId, CardNo, FieldError, HouseholdId, Role, parse_optional_text};
 use crate::households as hh;
 use crate::idempotency;
 use crate::ledger::{self, Kind, Posting, totals};
@@ -552,35 +552,132 @@ pub fn propose(
     })
 }
 
+/// What a batch made: its id (the form's key), how many awards, and
+/// whether it was a replay of a batch already made.
 pub struct BatchOutcome {
     pub batch_id: String,
     pub created: usize,
-    /// (household's name or the card as typed, why not)
-    pub refused: Vec<(String, FieldError)>,
     pub replayed: bool,
 }
 
-/// One rule for many households at once (e.g. everyone at a training): the
-/// households that pass get an award, the others are listed with the reason.
-/// The key is the batch's: sent again with the same content it replays,
-/// with other content it is refused (`error.form_key_reused`).
+/// One entry of a batch as the page or the API sent it: a household by its
+/// id (a tick, `household_ids[n]`) or by a pasted points card, or text that
+/// reads as neither, with why.
+#[derive(Debug, Clone)]
+pub enum BatchEntry {
+    Household(HouseholdId),
+    Card(CardNo),
+    /// Text that is no household id or no card number: the refusal that
+    /// names it (see [`BatchEntry::household`], [`BatchEntry::card`]).
+    Unreadable(FieldError),
+}
+
+impl BatchEntry {
+    /// A household id as sent, the `n`th entry of the batch (1-based, so an
+    /// API error names `household_ids[n-1]`).
+    pub fn household(typed: &str, n: usize) -> BatchEntry {
+        match HouseholdId::parse(typed.trim()) {
+            Some(id) => BatchEntry::Household(id),
+            None => BatchEntry::Unreadable(unknown_household(typed.trim(), n)),
+        }
+    }
+
+    /// A pasted card number: one that does not read is refused naming it
+    /// (its length or its check digit).
+    pub fn card(typed: &str) -> BatchEntry {
+        match CardNo::parse("field.card_no", typed) {
+            Ok(card) => BatchEntry::Card(card),
+            Err(e) => BatchEntry::Unreadable(
+                FieldError::new(
+                    "field.card_no",
+                    if e.key == "error.card_check_digit" {
+                        "error.card_line_check_digit"
+                    } else {
+                        "error.card_line_format"
+                    },
+                )
+                .arg("card", typed)
+                .arg("n", CardNo::LEN),
+            ),
+        }
+    }
+
+    /// What the entry says, for the batch's meaning (its idempotency key).
+    fn meaning(&self) -> String {
+        match self {
+            BatchEntry::Household(id) => format!("h:{id}"),
+            BatchEntry::Card(card) => format!("c:{}", card.as_str()),
+            BatchEntry::Unreadable(e) => format!(
+                "x:{}",
+                e.arg_value("household")
+                    .or(e.arg_value("card"))
+                    .unwrap_or("")
+            ),
+        }
+    }
+}
+
+/// The refusal of a batch entry that names no household of the actor's.
+fn unknown_household(typed: &str, n: usize) -> FieldError {
+    FieldError::new("field.households", "error.household_tick_unknown")
+        .arg("household", typed)
+        .arg("n", n)
+}
+
+/// A household's refusal in a batch, named: the field of its entry, the
+/// household (its name, or the entry as typed) and, for an id, its place.
+fn named_refusal(e: FieldError, entry: &BatchEntry, who: &str, n: usize) -> FieldError {
+    let key = match e.key {
+        "error.household_archived" => "error.batch_household_archived",
+        "error.cap_count_reached" => "error.batch_cap_count_reached",
+        "error.cap_points_reached" => "error.batch_cap_points_reached",
+        other => other,
+    };
+    let mut out = FieldError {
+        field: "field.households",
+        key,
+        args: e.args,
+        others: Vec::new(),
+        conflict: e.conflict,
+    }
+    .arg("household", who);
+    match entry {
+        BatchEntry::Card(_) => out.field = "field.card_no",
+        _ => out = out.arg("n", n),
+    }
+    out
+}
+
+/// One rule for many households at once (e.g. everyone at a training), all
+/// or nothing: every entry is checked first, inside the transaction (one
+/// that is not an id or a readable card, names no household of the actor's,
+/// is a replaced card, an archived household or one over the rule's cap),
+/// and when any is refused nothing is proposed and every refusal is named
+/// at once (the first carrying the others). A household sent twice (two
+/// ticks, a tick and its card) gets one award. The key is the batch's: sent
+/// again with the same entries it replays, with others it is refused
+/// (`error.form_key_reused`).
+///
+/// Errors: `PointsError::Invalid` with each refusal (a cap is a
+/// `CapReached` conflict), `error.no_households` for no entry, a closed
+/// month on `field.occurred_on`, `Forbidden` for a role that may not propose.
 pub fn propose_batch(
     conn: &mut DbConn,
     actor: &Actor,
-    household_ids: &[HouseholdId],
+    entries: &[BatchEntry],
     p: &Proposal,
     key: &str,
     today: NaiveDate,
 ) -> Result<BatchOutcome, PointsError> {
     actor.require(Action::ProposeAwards)?;
-    // The households in their order as sent: the same list again is a
+    // The entries in their order as sent: the same list again is a
     // replay, another list under the same key is refused.
     let mut parts = vec![
         p.rule_code.clone(),
         p.occurred_on.to_string(),
         p.note.clone(),
     ];
-    parts.extend(household_ids.iter().map(|h| h.to_string()));
+    parts.extend(entries.iter().map(BatchEntry::meaning));
     let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
     let meant = idempotency::fingerprint(&refs);
     db::write_tx(conn, |c| {
@@ -593,49 +690,93 @@ pub fn propose_batch(
             return Ok(BatchOutcome {
                 batch_id: key.to_string(),
                 created: done as usize,
-                refused: Vec::new(),
                 replayed: true,
             });
         }
+        if entries.is_empty() {
+            return Err(FieldError::new("field.households", "error.no_households").into());
+        }
         let rule = usable_rule(c, p)?;
-        let mut out = BatchOutcome {
-            batch_id: key.to_string(),
-            created: 0,
-            refused: Vec::new(),
-            replayed: false,
-        };
+        if let Some(m) = crate::reports::close::closed_month_of(c, p.occurred_on)? {
+            return Err(crate::reports::close::closed_error("field.occurred_on", m).into());
+        }
+        // Every entry checked before anything is written.
+        let mut refusals = crate::domain::FieldChecks::new();
+        let mut households_in = Vec::new();
         let mut seen = std::collections::HashSet::new();
-        for hid in household_ids {
+        for (i, entry) in entries.iter().enumerate() {
+            let n = i + 1;
+            let (hid, typed) = match entry {
+                BatchEntry::Unreadable(e) => {
+                    refusals.push(e.clone());
+                    continue;
+                }
+                BatchEntry::Household(id) => (id.clone(), id.to_string()),
+                BatchEntry::Card(card) => {
+                    let typed = card.as_str().to_string();
+                    match hh::lookup_card_for(c, actor, card)? {
+                        hh::CardLookup::Current { household_id } => (household_id, typed),
+                        hh::CardLookup::Replaced { .. } => {
+                            refusals.push(
+                                FieldError::new("field.card_no", "error.card_replaced_by")
+                                    .arg("card", typed),
+                            );
+                            continue;
+                        }
+                        hh::CardLookup::Unknown => {
+                            refusals.push(
+                                FieldError::new("field.card_no", "error.card_unknown")
+                                    .arg("card", typed),
+                            );
+                            continue;
+                        }
+                    }
+                }
+            };
             if !seen.insert(hid.clone()) {
                 continue;
             }
-            match check_household(c, actor, hid, &rule, p.occurred_on, None) {
-                Ok(_) => {
-                    let id = insert_award(c, actor, hid, &rule, p, (Some(key), None), today)?;
-                    approve_if_review_off(c, actor, &id, today)?;
-                    out.created += 1;
+            let h = match hh::find(c, actor, &hid) {
+                Ok(h) => h,
+                Err(hh::HouseholdError::NotFound) | Err(hh::HouseholdError::Forbidden) => {
+                    refusals.push(match entry {
+                        BatchEntry::Card(_) => {
+                            FieldError::new("field.card_no", "error.card_unknown")
+                                .arg("card", typed)
+                        }
+                        _ => unknown_household(&typed, n),
+                    });
+                    continue;
                 }
-                Err(PointsError::Invalid(e)) => {
-                    let name: String = households::table
-                        .find(hid)
-                        .select(households::head_name)
-                        .first(c)
-                        .unwrap_or_else(|_| hid.to_string());
-                    out.refused.push((name, e));
-                }
-                Err(PointsError::Forbidden) | Err(PointsError::NotFound) => {
-                    out.refused.push((
-                        hid.to_string(),
-                        FieldError::new("field.household", "error.household_not_yours"),
-                    ));
-                }
+                Err(e) => return Err(e.into()),
+            };
+            let name = h.household.head_name.clone();
+            if h.household.archived {
+                refusals.push(named_refusal(
+                    FieldError::new("field.household", "error.household_archived"),
+                    entry,
+                    &name,
+                    n,
+                ));
+                continue;
+            }
+            ledger::lock_account(c, &ledger::household_account(&hid))?;
+            match check_cap(c, &hid, &rule, p.occurred_on, None) {
+                Ok(()) => households_in.push(hid),
+                Err(PointsError::Invalid(e)) => refusals.push(named_refusal(e, entry, &name, n)),
                 Err(e) => return Err(e),
             }
         }
-        if out.created == 0 && out.refused.is_empty() {
-            return Err(FieldError::new("field.households", "error.no_households").into());
+        refusals.finish()?;
+        for hid in &households_in {
+            let id = insert_award(c, actor, hid, &rule, p, (Some(key), None), today)?;
+            approve_if_review_off(c, actor, &id, today)?;
         }
-        Ok(out)
+        Ok(BatchOutcome {
+            batch_id: key.to_string(),
+            created: households_in.len(),
+            replayed: false,
+        })
     })
 }
 

@@ -477,27 +477,38 @@ pub fn redeem(
                     .into(),
             );
         }
-        // Price every line now, from the catalogue (or the store's own price).
+        // Price every line now, from the catalogue (or the store's own
+        // price); every line's fault is named with its place (`n`, from 1).
         let mut priced = Vec::new();
-        for l in r.lines {
-            let item = goods::find(c, &l.item_id)?
-                .ok_or(FieldError::new("field.item", "error.item_unknown"))?;
+        let mut faults = crate::domain::FieldChecks::new();
+        for (i, l) in r.lines.iter().enumerate() {
+            let n = i + 1;
+            let Some(item) = goods::find(c, &l.item_id)? else {
+                faults.push(FieldError::new("field.item", "error.item_unknown").arg("n", n));
+                continue;
+            };
             if !item.active {
-                return Err(FieldError::new("field.item", "error.item_inactive")
-                    .arg("item", &item.name)
-                    .into());
+                faults.push(
+                    FieldError::new("field.item", "error.item_inactive")
+                        .arg("item", &item.name)
+                        .arg("n", n),
+                );
+                continue;
             }
-            let quantity = Quantity::new(l.quantity).ok_or_else(|| {
-                if l.quantity > crate::domain::stock::MAX_QUANTITY {
+            let Some(quantity) = Quantity::new(l.quantity) else {
+                faults.push(if l.quantity > crate::domain::stock::MAX_QUANTITY {
                     FieldError::new("field.quantity", "error.number_too_big")
                         .arg("max", crate::domain::stock::MAX_QUANTITY)
+                        .arg("n", n)
                 } else {
-                    FieldError::new("field.quantity", "error.quantity_positive")
-                }
-            })?;
+                    FieldError::new("field.quantity", "error.quantity_positive").arg("n", n)
+                });
+                continue;
+            };
             let unit_points = goods::price_at(c, r.store_id, &item)?;
             priced.push((item, quantity, unit_points));
         }
+        faults.finish()?;
         let total: i64 = priced.iter().map(|(_, q, p)| q.get() * p).sum();
         if total <= 0 {
             return Err(FieldError::new("field.items", "error.basket_free").into());

@@ -794,34 +794,90 @@ app_test! {
 }
 
 app_test! {
-    /// One rule for many households at once: those that pass get an award,
-    /// the others come back with why; a replay proposes nothing more.
+    /// One rule for many households at once, all or nothing: a batch with
+    /// any entry that names no household of the caller's proposes nothing
+    /// and names every bad entry by its JSON path (the first in `error`,
+    /// the rest in `others`); a household sent twice gets one award; a
+    /// replay proposes nothing more.
     async fn awards_for_many_households(app) {
         let [_, _, _, village] = app.area_chain("西");
+        let [_, _, _, far_village] = app.area_chain("远");
         app.user("he.official", Role::Official, Some(&village), None);
         let a = app.household("何一", &village);
         let b = app.household("何二", &village);
+        let far = app.household("远户", &far_village);
         app.rule("PX01", "参加技能培训", 5, Some((1, "month")));
         let api = Api::new(&app);
         let token = api.token("he.official").await;
         let (_, rules) = api.get("/api/v1/rules", &[], &token).await;
         let rule = rules.as_array().unwrap().iter().find(|r| r["code"] == "PX01").unwrap().clone();
+        let nobody = "0190a0a0-0000-7000-8000-000000000000";
+        let bad = json!({
+            "household_ids": ["x", a, nobody, b, far],
+            "rule_id": id(&rule), "occurred_on": today().to_string()
+        });
+        let (s, e) = api.post("/api/v1/awards", &[], &token, Some("batch-bad"), bad).await;
+        assert_eq!((s, e["error"]["code"].as_str(), e["error"]["field"].as_str()), (422, Some("invalid"), Some("household_ids[0]")), "{e}");
+        let others: Vec<&str> = e["error"]["others"].as_array().expect("the others").iter().map(|o| o["field"].as_str().unwrap()).collect();
+        assert_eq!(others, ["household_ids[2]", "household_ids[4]"], "{e}");
+        assert!(e["error"]["others"][0]["message"].as_str().unwrap().contains(nobody), "{e}");
+        assert_eq!(e["error"]["others"][0]["code"], "invalid");
+        let (_, mine) = api.get("/api/v1/awards", &[], &token).await;
+        assert_eq!(mine.as_array().map(Vec::len), Some(0), "nothing proposed");
+
+        // The same household twice: one award.
         let body = json!({
-            "household_ids": [a, b, "0190a0a0-0000-7000-8000-000000000000"],
+            "household_ids": [a, b, a],
             "rule_id": id(&rule), "occurred_on": today().to_string()
         });
         let (s, made) = api.post("/api/v1/awards", &[], &token, Some("batch-1"), body.clone()).await;
         assert_eq!(s, 201, "{made}");
         assert_eq!(made["awards"].as_array().unwrap().len(), 2);
-        assert_eq!(made["refused"].as_array().unwrap().len(), 1);
         let (s, again) = api.post("/api/v1/awards", &[], &token, Some("batch-1"), body).await;
         assert_eq!((s, &again), (201, &made));
-        // The cap: once a month per household.
+        // The cap: once a month per household, named by its place.
         let (s, capped) = api.post("/api/v1/awards", &[], &token, Some("one-more"),
             json!({"household_id": a, "rule_id": id(&rule), "occurred_on": today().to_string()})).await;
         assert_eq!((s, capped["error"]["code"].as_str()), (409, Some("cap_reached")), "{capped}");
+        let (s, capped) = api.send(Call {
+            method: Method::POST, template: "/api/v1/awards", params: &[], token: Some(&token), key: Some("more-many"),
+            body: Some(json!({"household_ids": [b], "rule_id": id(&rule), "occurred_on": today().to_string()}).to_string()), lang: Some("en"),
+        }).await;
+        assert_eq!((s, capped["error"]["code"].as_str(), capped["error"]["field"].as_str()), (409, Some("cap_reached"), Some("household_ids[0]")), "{capped}");
+        assert!(capped["error"]["message"].as_str().unwrap().contains("何二"), "{capped}");
         let (s, mine) = api.get("/api/v1/awards", &[], &token).await;
         assert_eq!((s, mine.as_array().map(Vec::len)), (200, Some(2)));
+        api.check_against_description().await;
+    }
+}
+
+app_test! {
+    /// A basket's faults are named by their JSON path, every one: the
+    /// first in `error`, the rest in `others`.
+    async fn a_basket_names_each_bad_line_by_its_path(app) {
+        app.user("boss", Role::Admin, None, None);
+        let [_, _, town, village] = app.area_chain("篮");
+        let store = app.store("篮超市", &town);
+        app.user("lan.clerk", Role::Clerk, None, Some(&store));
+        let household = app.household("篮户", &village);
+        crate::helpers::fund(&mut app.conn(), &household, 100);
+        let api = Api::new(&app);
+        let admin = api.token("boss").await;
+        let clerk = api.token("lan.clerk").await;
+        let (_, item) = api.post("/api/v1/items", &[], &admin, None, json!({"name": "香皂", "unit": "块", "points_price": 2})).await;
+        let item = id(&item);
+        let (s, e) = api.post("/api/v1/redemptions", &[], &clerk, Some("basket-1"), json!({
+            "store_id": store, "household_id": household,
+            "lines": [{"item_id": item, "quantity": 1}, {"item_id": item, "quantity": 0}, {"item_id": "0190a0a0-0000-7000-8000-000000000000", "quantity": 1}],
+        })).await;
+        assert_eq!((s, e["error"]["field"].as_str()), (422, Some("lines[1].quantity")), "{e}");
+        assert_eq!(e["error"]["others"][0]["field"], "lines[2].item_id", "{e}");
+        let (s, e) = api.post("/api/v1/redemptions", &[], &clerk, Some("basket-2"), json!({
+            "store_id": store, "household_id": household,
+            "lines": [{"item_id": "x", "quantity": 1}, {"item_id": item, "quantity": 1}, {"item_id": "y", "quantity": 1}],
+        })).await;
+        assert_eq!((s, e["error"]["field"].as_str()), (422, Some("lines[0].item_id")), "{e}");
+        assert_eq!(e["error"]["others"][0]["field"], "lines[2].item_id", "{e}");
         api.check_against_description().await;
     }
 }

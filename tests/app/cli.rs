@@ -303,6 +303,14 @@ fn import_households_from_the_command_line() {
     let again = run(&[]);
     assert!(String::from_utf8_lossy(&again.stdout).contains("Unchanged: 3"));
     assert_eq!(n(), 3, "the same file twice changes nothing");
+    // --skip-registered: the registered rows counted as skipped, none twice.
+    let skipping = run(&["--skip-registered"]);
+    let out = String::from_utf8_lossy(&skipping.stdout);
+    assert!(
+        out.contains("Unchanged: 0, Already registered, skipped: 3"),
+        "{out}"
+    );
+    assert_eq!(n(), 3, "skipped, not registered twice");
     // Checks and the import are audited as the administrator.
     let audited: Vec<(String, String)> = {
         use aixin::db::schema::audit_log;

@@ -120,3 +120,102 @@ app_test! {
         page.assert_contains("id=\"n-refused\">0<");
     }
 }
+
+/// Upload a file with the "skip the registered" box ticked.
+async fn upload_skipping(c: &Client, name: &str, bytes: Vec<u8>) -> Page {
+    c.get("/households/import").await;
+    let token = c.csrf().await;
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", token)
+        .text("skip_registered", "1")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()),
+        );
+    let res = c
+        .http
+        .post(format!("{}/households/import", c.base))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let location = res
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    Page {
+        status,
+        location,
+        body: res.text().await.unwrap(),
+        headers: Default::default(),
+    }
+}
+
+app_test! {
+    /// A fixed file loaded again after an import, with "skip the
+    /// registered" ticked: the rows already registered are counted as
+    /// skipped (not refused, not changed, not registered twice), the new
+    /// ones registered. Unticked, they are what they were (unchanged, or
+    /// an update to confirm).
+    async fn a_fixed_file_loaded_again_skips_the_households_already_registered(app) {
+        let [_, _, _, village] = app.area_chain("重载");
+        app.user("cz-off", Role::Official, Some(&village), None);
+        let official = app.client();
+        official.login("cz-off", PASSWORD).await;
+        let ids: Vec<String> = (0..3).map(|_| test_id_number()).collect();
+        let mut file = String::from(HEAD);
+        for (i, id) in ids.iter().enumerate() {
+            file.push_str(&format!("老户{i},{id},1380013800{i},重载村,一组,3,监测户\n"));
+        }
+        let fixed_id = test_id_number();
+        let first = format!("{file}错户,{fixed_id},,重载村,二组,2,贫困户\n");
+        let up = upload(&official, "名单.csv", first.into_bytes()).await;
+        let job = up.location.unwrap();
+        let page = wait_job(&official, &job).await;
+        page.assert_contains("id=\"n-create\">3<");
+        page.assert_contains("id=\"n-refused\">1<");
+        assert!(!page.body.contains("id=\"n-skipped\""), "no skipping asked: {}", page.body);
+        assert_eq!(official.post(&format!("{job}/confirm"), &[]).await.status, 303);
+        wait_job(&official, &job).await.assert_contains("data-state=\"done\"");
+        let before: i64 = households::table.count().get_result(&mut app.conn()).unwrap();
+
+        // The whole file fixed, one registered household's members changed too.
+        let fixed = format!("{}错户,{fixed_id},,重载村,二组,2,脱贫户\n", file.replacen(",3,监测户", ",5,监测户", 1));
+        // Unticked: today's behaviour, the changed one an update to confirm.
+        let up = upload(&official, "改好的.csv", fixed.clone().into_bytes()).await;
+        let page = wait_job(&official, &up.location.unwrap()).await;
+        page.assert_contains("id=\"n-create\">1<");
+        page.assert_contains("id=\"n-update\">1<");
+        page.assert_contains("id=\"n-unchanged\">2<");
+
+        // Ticked: the three registered ones skipped, the fixed one registered.
+        let up = upload_skipping(&official, "改好的.csv", fixed.into_bytes()).await;
+        assert_eq!(up.status, 303, "{}", up.body);
+        let job = up.location.unwrap();
+        let page = wait_job(&official, &job).await;
+        page.assert_contains("id=\"n-create\">1<");
+        page.assert_contains("id=\"n-update\">0<");
+        page.assert_contains("id=\"n-unchanged\">0<");
+        page.assert_contains("id=\"n-refused\">0<");
+        page.assert_contains("已登记，跳过：<strong id=\"n-skipped\">3<");
+        let job_id = job.rsplit('/').next().unwrap().to_string();
+        let stored: bool = import_jobs::table.find(&job_id).select(import_jobs::skip_registered).first(&mut app.conn()).unwrap();
+        assert!(stored, "the choice is kept with the job");
+        // Confirmed without ticking "apply updates": nothing to update.
+        assert_eq!(official.post(&format!("{job}/confirm"), &[]).await.status, 303);
+        let page = wait_job(&official, &job).await;
+        page.assert_contains("data-state=\"done\"");
+        page.assert_contains("id=\"n-skipped\">3<");
+        let after: i64 = households::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(after, before + 1, "only the fixed row is registered");
+        let members: i64 = households::table.filter(households::head_name.eq("老户0")).select(households::members).first(&mut app.conn()).unwrap();
+        assert_eq!(members, 3, "a skipped household is not changed");
+
+        // In English too.
+        official.post("/lang", &[("lang", "en"), ("back", "/")]).await;
+        let page = official.get(&job).await;
+        page.assert_contains("Already registered, skipped: <strong id=\"n-skipped\">3<");
+    }
+}

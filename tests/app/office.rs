@@ -737,7 +737,7 @@ app_test! {
             ];
             let page = official.post("/awards/batch", &form).await;
             assert_eq!(page.status, 422, "{bad}: {}", page.body);
-            page.assert_contains(&format!("勾选的“{bad}”不是您负责范围内的农户；整批没有申报"));
+            page.assert_contains(&format!("“{bad}”不是您负责范围内的农户；整批没有申报"));
             assert_eq!(page.body.matches(" checked>").count(), 2, "{bad}: the ticks are kept");
             assert_eq!(count!(app, awards::table), 0, "{bad}: nothing proposed");
         }

@@ -1079,3 +1079,78 @@ app_test! {
         assert_eq!(balance(&app, &h), 5);
     }
 }
+
+app_test! {
+    /// A batch of ticks and pasted cards is all or nothing: every bad entry
+    /// (a tick that names no household of the official's, a card that does
+    /// not read, an unknown card, a replaced card) is named at once, the
+    /// ticks and the paste kept, nothing proposed; a household both ticked
+    /// and pasted gets one award.
+    async fn a_batch_names_every_bad_tick_and_card_at_once_and_counts_a_household_once(app) {
+        let [_, _, _, village] = app.area_chain("全批");
+        app.user("quanpi", Role::Official, Some(&village), None);
+        let rule = app.rule("QP01", "清扫村道", 5, None);
+        let (a, a_card) = app.household_with_id("全批甲", &village, &test_id_number());
+        let (b, b_old) = app.household_with_id("全批乙", &village, &test_id_number());
+        let admin = app.admin().await;
+        admin.get(&format!("/households/{b}")).await;
+        admin.submit(&format!("/households/{b}/card"), &[]).await.assert_contains("已补办新卡");
+        let official = app.client();
+        official.login("quanpi", PASSWORD).await;
+        let form = official.get(&format!("/awards/batch?area_id={village}")).await;
+        let key = form.body.split("name=\"key\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+        let day = today().to_string();
+        // The ticks' refusal and the cards' are said together.
+        let cards = format!("{a_card}\n12345\n{b_old}");
+        let fields: Vec<(&str, &str)> = vec![
+            ("key", &key), ("area_id", &village), ("rule_code", &rule), ("occurred_on", &day), ("note", ""),
+            ("household_id", "abc"), ("household_id", &a), ("cards", &cards),
+        ];
+        let page = official.post("/awards/batch", &fields).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("“abc”不是您负责范围内的农户；整批没有申报");
+        page.assert_contains("“12345”应为 10 位数字");
+        page.assert_contains(&format!("卡号 {b_old} 已作废"));
+        page.assert_contains(&cards);
+        assert_eq!(page.body.matches(" checked>").count(), 1, "the tick is kept");
+        assert_eq!(count_awards(&app), 0, "nothing proposed");
+
+        // Fixed: the household ticked and pasted gets one award.
+        let fields: Vec<(&str, &str)> = vec![
+            ("key", &key), ("area_id", &village), ("rule_code", &rule), ("occurred_on", &day), ("note", ""),
+            ("household_id", &a), ("cards", &a_card),
+        ];
+        let done = official.post("/awards/batch", &fields).await;
+        assert_eq!(done.status, 200, "{}", done.body);
+        done.assert_contains("已申报 1 户");
+        assert_eq!(count_awards(&app), 1);
+    }
+}
+
+app_test! {
+    /// A household over the rule's cap refuses the whole batch, named
+    /// (409, a conflict): the others get nothing either.
+    async fn a_batch_with_a_household_over_the_cap_proposes_nothing(app) {
+        let [_, _, _, village] = app.area_chain("封顶");
+        let official_id = app.user("fengding", Role::Official, Some(&village), None);
+        let rule = app.rule("FD01", "参加培训", 5, Some((1, "month")));
+        let a = app.household("封顶甲", &village);
+        let b = app.household("封顶乙", &village);
+        let actor = who(&official_id, Role::Official).actor(&aixin::auth::Actor::console());
+        let p = aw::parse_proposal(&rule, &today().to_string(), "", today()).unwrap();
+        aw::propose(&mut app.conn(), &actor, &hid(&a), &p, "first", today()).unwrap();
+        let entries = [aw::BatchEntry::household(&b, 1), aw::BatchEntry::household(&a, 2)];
+        let e = match aw::propose_batch(&mut app.conn(), &actor, &entries, &p, "batch", today()) {
+            Err(aixin::points::PointsError::Invalid(e)) => e,
+            Err(e) => panic!("{e:?}"),
+            Ok(_) => panic!("proposed"),
+        };
+        assert_eq!((e.field, e.arg_value("household"), e.arg_value("n")), ("field.households", Some("封顶甲"), Some("2")));
+        assert!(e.conflict.is_some());
+        assert_eq!(count_awards(&app), 1, "only the first award");
+    }
+}
+
+fn count_awards(app: &TestApp) -> i64 {
+    awards::table.count().get_result(&mut app.conn()).unwrap()
+}

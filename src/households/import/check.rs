@@ -309,6 +309,7 @@ pub(super) fn plan(
     key: &DataKey,
     scope: &Scope,
     table: &Table,
+    options: ImportOptions,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<(Report, Vec<Plan>), HouseholdError> {
     let villages = Villages::load(conn, scope)?;
@@ -373,6 +374,18 @@ pub(super) fn plan(
         ));
         if let Some((h, _, _)) = existing.get(&lookup) {
             digest.update(format!("household {} {}\n", h.id, h.updated_at));
+        }
+        if options.skip_registered
+            && let Some((h, path, _)) = existing.get(&lookup)
+        {
+            // Registered already: skipped, neither refused nor changed. One
+            // outside the checker's scope is still told to the
+            // administrators (nothing of it is shown to the checker).
+            if !scope.covers_area_path(path) {
+                report.conflicts.push((c.row, h.id.to_string()));
+            }
+            report.skipped += 1;
+            continue;
         }
         match existing.get(&lookup) {
             None => {
@@ -541,17 +554,19 @@ fn field_changes(
     out
 }
 
-/// Check a file without changing any household.
+/// Check a file without changing any household, its rows treated as
+/// `options` says.
 pub fn check(
     conn: &mut DbConn,
     key: &DataKey,
     actor: &Actor,
     table: &Table,
+    options: ImportOptions,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Report, HouseholdError> {
     actor.require(Action::ImportHouseholds)?;
     let scope = &actor.scope;
-    plan(conn, key, scope, table, progress).map(|(r, _)| r)
+    plan(conn, key, scope, table, options, progress).map(|(r, _)| r)
 }
 
 /// The most rows whose ID number is registered outside the checker's scope

@@ -15,7 +15,8 @@ pub fn commit(
     today: chrono::NaiveDate,
 ) -> Result<Report, HouseholdError> {
     actor.require(Action::ImportHouseholds)?;
-    match commit_inner(conn, actor, key, table, file_name, today, None, "")? {
+    let options = ImportOptions::default();
+    match commit_inner(conn, actor, key, table, file_name, today, options, None, "")? {
         Confirmed::Done(r) | Confirmed::Changed(r) => Ok(r),
     }
 }
@@ -32,8 +33,9 @@ pub enum Confirmed {
 
 /// Write a checked file, as its uploader (`ctx`, `scope`), only if checking
 /// it again now gives the check that was shown (`fingerprint`); all rows in
-/// one transaction. `confirmed_by` (when someone else confirmed) goes into
-/// the audit row.
+/// one transaction, its rows treated as `options` says (as they were
+/// checked). `confirmed_by` (when someone else confirmed) goes into the
+/// audit row.
 #[allow(clippy::too_many_arguments)]
 pub fn commit_checked(
     conn: &mut DbConn,
@@ -42,6 +44,7 @@ pub fn commit_checked(
     table: &Table,
     file_name: &str,
     today: chrono::NaiveDate,
+    options: ImportOptions,
     fingerprint: &str,
     confirmed_by: &str,
 ) -> Result<Confirmed, HouseholdError> {
@@ -53,6 +56,7 @@ pub fn commit_checked(
         table,
         file_name,
         today,
+        options,
         Some(fingerprint),
         confirmed_by,
     )
@@ -66,13 +70,14 @@ fn commit_inner(
     table: &Table,
     file_name: &str,
     today: chrono::NaiveDate,
+    options: ImportOptions,
     fingerprint: Option<&str>,
     confirmed_by: &str,
 ) -> Result<Confirmed, HouseholdError> {
     let ctx = &actor.audit();
     let scope = &actor.scope;
     db::write_tx(conn, |c| {
-        let (mut report, plans) = plan(c, key, scope, table, &mut |_, _| {})?;
+        let (mut report, plans) = plan(c, key, scope, table, options, &mut |_, _| {})?;
         if fingerprint.is_some_and(|f| f != report.fingerprint) {
             report.changed_since_check = true;
             return Ok(Confirmed::Changed(report));

@@ -42,6 +42,8 @@ pub struct Job {
     pub rows_done: i64,
     pub report: String,
     pub created_at: chrono::NaiveDateTime,
+    /// Rows already registered are skipped (see [`ImportOptions`]).
+    pub skip_registered: bool,
 }
 
 impl Job {
@@ -67,15 +69,37 @@ pub const MAX_FILE_BYTES: usize = 20 * 1024 * 1024;
 /// check can no longer be confirmed.
 pub const CHECK_KEEP_MINUTES: i64 = 50;
 
-/// Record an uploaded file as a job being checked. The file (full ID numbers
-/// and phones) is kept encrypted with the data key, and only until the job
-/// is confirmed, fails, or its check expires. Returns the job's id.
+/// Record an uploaded file as a job being checked, with the default
+/// [`ImportOptions`] (see [`create_job_with`]). Returns the job's id.
 pub fn create_job(
     conn: &mut DbConn,
     key: &DataKey,
     user_id: &str,
     file_name: &str,
     bytes: &[u8],
+) -> QueryResult<String> {
+    create_job_with(
+        conn,
+        key,
+        user_id,
+        file_name,
+        bytes,
+        ImportOptions::default(),
+    )
+}
+
+/// Record an uploaded file as a job being checked, its rows to be treated
+/// as `options` says (stored with the job, so its check and its import
+/// agree). The file (full ID numbers and phones) is kept encrypted with
+/// the data key, and only until the job is confirmed, fails, or its check
+/// expires. Returns the job's id.
+pub fn create_job_with(
+    conn: &mut DbConn,
+    key: &DataKey,
+    user_id: &str,
+    file_name: &str,
+    bytes: &[u8],
+    options: ImportOptions,
 ) -> QueryResult<String> {
     let bytes = key.encrypt_bytes(bytes);
     let id = db::new_id();
@@ -88,6 +112,7 @@ pub fn create_job(
             import_jobs::file_name.eq(file_name),
             import_jobs::file.eq(&bytes),
             import_jobs::state.eq(ImportState::Checking),
+            import_jobs::skip_registered.eq(options.skip_registered),
             import_jobs::created_at.eq(now),
             import_jobs::updated_at.eq(now),
         ))
@@ -335,17 +360,24 @@ fn run_job_inner(
 ) {
     let result = (|| -> Result<(), String> {
         let mut conn = pool.get().map_err(|e| e.to_string())?;
-        let (file_name, stored, uploader_id, checked): (String, Vec<u8>, String, String) =
-            import_jobs::table
-                .find(job_id)
-                .select((
-                    import_jobs::file_name,
-                    import_jobs::file,
-                    import_jobs::user_id,
-                    import_jobs::report,
-                ))
-                .first(&mut conn)
-                .map_err(|e| e.to_string())?;
+        let (file_name, stored, uploader_id, checked, skip_registered): (
+            String,
+            Vec<u8>,
+            String,
+            String,
+            bool,
+        ) = import_jobs::table
+            .find(job_id)
+            .select((
+                import_jobs::file_name,
+                import_jobs::file,
+                import_jobs::user_id,
+                import_jobs::report,
+                import_jobs::skip_registered,
+            ))
+            .first(&mut conn)
+            .map_err(|e| e.to_string())?;
+        let options = ImportOptions { skip_registered };
         let Some(bytes) = key.decrypt_bytes(&stored) else {
             // Deleted (expired), or kept in the clear by an older version.
             set_job(
@@ -412,6 +444,7 @@ fn run_job_inner(
                 &table,
                 &file_name,
                 today,
+                options,
                 &fingerprint,
                 &actor.username,
             )
@@ -433,16 +466,23 @@ fn run_job_inner(
             .map_err(|e| e.to_string())?;
         } else {
             let mut progress_conn = pool.get().map_err(|e| e.to_string())?;
-            let report = check(&mut conn, key, actor, &table, &mut |done, total| {
-                let _ = set_job(
-                    &mut progress_conn,
-                    job_id,
-                    ImportState::Checking,
-                    done as i64,
-                    total as i64,
-                    "",
-                );
-            })
+            let report = check(
+                &mut conn,
+                key,
+                actor,
+                &table,
+                options,
+                &mut |done, total| {
+                    let _ = set_job(
+                        &mut progress_conn,
+                        job_id,
+                        ImportState::Checking,
+                        done as i64,
+                        total as i64,
+                        "",
+                    );
+                },
+            )
             .map_err(|e| format!("{e:?}"))?;
             audit_check(&mut conn, actor, &file_name, &report).map_err(|e| e.to_string())?;
             keep_refused(&mut conn, key, job_id, &table, &report).map_err(|e| e.to_string())?;

@@ -224,6 +224,17 @@ fn choice_in(text: &str, lang: crate::i18n::Lang) -> String {
 /// How the choices of `error.village_ambiguous` are joined in a report.
 const CHOICES_SEP: &str = " · ";
 
+/// How an import treats its rows: chosen on the import form (or the
+/// command line) and stored with its job, so the confirm writes as checked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// A row whose ID number is already registered is skipped: counted in
+    /// [`Report::skipped`], neither refused nor changing the household nor
+    /// registered twice. Off (the default), such a row updates the
+    /// household (or is refused outside the importer's area).
+    pub skip_registered: bool,
+}
+
 /// What an import did, or would do.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct Report {
@@ -231,6 +242,10 @@ pub struct Report {
     pub create: usize,
     pub update: usize,
     pub unchanged: usize,
+    /// Rows whose ID number is already registered, skipped as asked
+    /// ([`ImportOptions::skip_registered`]).
+    #[serde(default)]
+    pub skipped: usize,
     pub refused: Vec<RowError>,
     pub sample_create: Vec<SampleRow>,
     pub sample_update: Vec<SampleRow>,

@@ -407,7 +407,6 @@ async fn batch_page(
 struct BatchDone<'a> {
     ctx: &'a PageCtx,
     created: Vec<AwardRow>,
-    refused: Vec<(String, String)>,
     replayed: bool,
 }
 
@@ -463,95 +462,35 @@ pub async fn propose_batch(
                 &field(&form, "note"),
                 day,
             )?;
-            let mut ids: Vec<HouseholdId> = Vec::new();
-            let mut refused: Vec<(String, String)> = Vec::new();
-            // A tick that names no household of the actor's (text that is
-            // not an id, an id no household has, or one outside the
-            // actor's area) refuses the whole batch, each named, the ticks
-            // kept: as with the pasted cards, no household is proposed for
-            // half a form.
-            let mut bad_ticks = crate::domain::FieldChecks::new();
-            for v in form
+            // The ticks, then the pasted card numbers (one per line, or
+            // separated by spaces or commas): one batch, all or nothing,
+            // every entry that names no household of the actor's refused
+            // at once, ticks and paste box kept.
+            let mut entries: Vec<aw::BatchEntry> = form
                 .iter()
                 .filter(|(k, _)| k == "household_id")
-                .map(|(_, v)| v)
-            {
-                let known = match HouseholdId::parse(v.trim()) {
-                    Some(id) => match households::find(c, &u, &id) {
-                        Ok(_) => Some(id),
-                        Err(households::HouseholdError::NotFound)
-                        | Err(households::HouseholdError::Forbidden) => None,
-                        Err(e) => return Err(e.into()),
-                    },
-                    None => None,
-                };
-                match known {
-                    Some(id) => ids.push(id),
-                    None => bad_ticks.push(
-                        FieldError::new("field.households", "error.household_tick_unknown")
-                            .arg("household", v.trim()),
-                    ),
-                }
-            }
-            bad_ticks.finish()?;
-            // Pasted card numbers, one per line (or separated by spaces or
-            // commas). A card that is malformed, unknown or replaced refuses
-            // the whole batch, each named with why, the paste box kept: no
-            // household is proposed for half a paste.
-            let mut bad_cards = crate::domain::FieldChecks::new();
-            for typed in field(&form, "cards")
-                .split(|ch: char| ch.is_whitespace() || ch == ',' || ch == '，')
-                .filter(|s| !s.is_empty())
-            {
-                match CardNo::parse("field.card_no", typed) {
-                    Err(e) => bad_cards.push(
-                        FieldError::new(
-                            "field.card_no",
-                            if e.key == "error.card_check_digit" {
-                                "error.card_line_check_digit"
-                            } else {
-                                "error.card_line_format"
-                            },
-                        )
-                        .arg("card", typed)
-                        .arg("n", CardNo::LEN),
-                    ),
-                    Ok(card) => match households::lookup_card_for(c, &u, &card)? {
-                        CardLookup::Current { household_id } => ids.push(household_id),
-                        CardLookup::Replaced { .. } => bad_cards.push(
-                            FieldError::new("field.card_no", "error.card_replaced_by")
-                                .arg("card", typed),
-                        ),
-                        CardLookup::Unknown => bad_cards.push(
-                            FieldError::new("field.card_no", "error.card_unknown")
-                                .arg("card", typed),
-                        ),
-                    },
-                }
-            }
-            bad_cards.finish()?;
-            if ids.is_empty() {
-                return Err(FieldError::new("field.households", "error.no_households").into());
-            }
-            let out = aw::propose_batch(c, &u, &ids, &p, &key, day)?;
-            refused.extend(
-                out.refused
-                    .iter()
-                    .map(|(who, e)| (who.clone(), crate::i18n::field_error(lang, e))),
+                .enumerate()
+                .map(|(i, (_, v))| aw::BatchEntry::household(v, i + 1))
+                .collect();
+            entries.extend(
+                field(&form, "cards")
+                    .split(|ch: char| ch.is_whitespace() || ch == ',' || ch == '，')
+                    .filter(|s| !s.is_empty())
+                    .map(aw::BatchEntry::card),
             );
+            let out = aw::propose_batch(c, &u, &entries, &p, &key, day)?;
             let created = aw::batch(c, &out.batch_id)?;
-            Ok((created, refused, out.replayed))
+            Ok((created, out.replayed))
         })
         .await;
     match result {
-        Ok((created, refused, replayed)) => {
+        Ok((created, replayed)) => {
             let ctx = PageCtx::build(&req, Some(&user));
             render(
                 &ctx,
                 &BatchDone {
                     ctx: &ctx,
                     created,
-                    refused,
                     replayed,
                 },
             )

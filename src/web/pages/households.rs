@@ -1323,6 +1323,7 @@ pub async fn import_upload(
         Ok(res)
     };
     let mut csrf = String::new();
+    let mut options = import::ImportOptions::default();
     let mut file_name = String::new();
     // The file goes to an encrypted temporary file as it arrives, never
     // whole into memory; past the cap the rest is not read.
@@ -1351,18 +1352,24 @@ pub async fn import_upload(
             spool = Some(s);
             continue;
         }
-        // The form's other field is its CSRF token: a few bytes. Anything
-        // longer, or any other field, is not this form.
+        // The form's other fields are its CSRF token and the "skip the
+        // registered" tick: a few bytes. Anything longer, or any other
+        // field, is not this form.
         let mut buf = Vec::new();
         while let Some(chunk) = field.next().await {
             let chunk = chunk.map_err(|e| AppError::BadRequest(e.to_string()))?;
-            if name != "csrf" || buf.len() + chunk.len() > 1024 {
+            if !matches!(name.as_str(), "csrf" | "skip_registered")
+                || buf.len() + chunk.len() > 1024
+            {
                 return Err(AppError::BadRequest(format!("unexpected field {name}")));
             }
             buf.extend_from_slice(&chunk);
         }
-        if name == "csrf" {
-            csrf = String::from_utf8_lossy(&buf).into_owned();
+        match name.as_str() {
+            "csrf" => csrf = String::from_utf8_lossy(&buf).into_owned(),
+            // A tick box sends its value only when ticked.
+            "skip_registered" => options.skip_registered = !buf.is_empty(),
+            _ => {}
         }
     }
     verify_csrf(&req, &csrf).await?;
@@ -1382,8 +1389,8 @@ pub async fn import_upload(
             .map_err(|e| AppError::Internal(e.to_string()))?;
         Ok(crate::db::write_tx(c, |c| {
             import::may_check(c, &user_id)?;
-            Ok::<_, crate::households::HouseholdError>(import::create_job(
-                c, &key, &user_id, &file_name, &bytes,
+            Ok::<_, crate::households::HouseholdError>(import::create_job_with(
+                c, &key, &user_id, &file_name, &bytes, options,
             )?)
         })?)
     })
