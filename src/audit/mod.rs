@@ -236,12 +236,9 @@ pub struct AuditFilter {
 
 pub const PAGE_SIZE: i64 = 100;
 
-/// One page of the log, newest first, and whether there is a next page.
-pub fn list(
-    conn: &mut DbConn,
-    filter: &AuditFilter,
-    page: i64,
-) -> QueryResult<(Vec<AuditEntry>, bool)> {
+/// The log's rows that `filter` lets through: the one place its filter is
+/// made, for a page and for the count alike.
+fn filtered(filter: &AuditFilter) -> audit_log::BoxedQuery<'static, db::MultiBackend> {
     let mut q = audit_log::table.into_boxed();
     if let Some(u) = &filter.username {
         q = q.filter(audit_log::username.eq(u.clone()));
@@ -255,7 +252,24 @@ pub fn list(
     if let Some(to) = filter.to {
         q = q.filter(audit_log::at.lt(to));
     }
-    let mut rows = q
+    q
+}
+
+/// How many pages of [`PAGE_SIZE`] rows the log filtered by `filter` has
+/// (none when it is empty).
+pub fn pages(conn: &mut DbConn, filter: &AuditFilter) -> QueryResult<i64> {
+    let n: i64 = filtered(filter).count().get_result(conn)?;
+    Ok((n + PAGE_SIZE - 1) / PAGE_SIZE)
+}
+
+/// One page (0-based) of the log, newest first, and whether there is a
+/// next page.
+pub fn list(
+    conn: &mut DbConn,
+    filter: &AuditFilter,
+    page: i64,
+) -> QueryResult<(Vec<AuditEntry>, bool)> {
+    let mut rows = filtered(filter)
         .order((audit_log::at.desc(), audit_log::id.desc()))
         .limit(PAGE_SIZE + 1)
         .offset(page.max(0) * PAGE_SIZE)

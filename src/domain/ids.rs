@@ -24,6 +24,12 @@ fn well_formed(s: &str) -> bool {
         })
 }
 
+/// Whether `s` is the text of a record id (a UUID's canonical form), of
+/// any kind: what a page filter's id field must hold.
+pub fn is_id(s: &str) -> bool {
+    well_formed(s)
+}
+
 /// What every record id can do: be parsed from text (see [`HouseholdId::parse`]).
 pub trait RecordId: Sized {
     /// The id `s` names, if it is a well-formed id.

@@ -107,6 +107,9 @@ pub fn t(lang: Lang, key: &str) -> &str {
 
 /// The text for `key` with `{name}` placeholders filled in.
 /// A value starting with '@' is itself a translation key (e.g. "@rules.per_month").
+/// A count with its word, `{name|one|many}` (the English catalogue's
+/// plural form), is the value and the word for it: "1 household",
+/// "2 households".
 pub fn tf(lang: Lang, key: &str, args: &[(&str, String)]) -> String {
     let mut s = t(lang, key).to_string();
     for (name, value) in args {
@@ -114,9 +117,41 @@ pub fn tf(lang: Lang, key: &str, args: &[(&str, String)]) -> String {
             Some(k) => t(lang, k),
             None => value,
         };
+        s = counted(&s, name, value);
         s = s.replace(&format!("{{{name}}}"), value);
     }
     s
+}
+
+/// Every `{name|one|many}` of `s` as `value` and its word: `one` for a
+/// count of one (or minus one), `many` for any other.
+fn counted(s: &str, name: &str, value: &str) -> String {
+    let open = format!("{{{name}|");
+    if !s.contains(&open) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find(&open) {
+        let after = &rest[i + open.len()..];
+        let Some(end) = after.find('}') else {
+            break;
+        };
+        let forms = &after[..end];
+        let (one, many) = forms.split_once('|').unwrap_or((forms, forms));
+        let word = if matches!(value.trim(), "1" | "-1") {
+            one
+        } else {
+            many
+        };
+        out.push_str(&rest[..i]);
+        out.push_str(value);
+        out.push(' ');
+        out.push_str(word);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// "Field: what is wrong", in the person's language.
@@ -269,6 +304,33 @@ mod tests {
             "audit details without words:\n{}",
             missing.join("\n")
         );
+    }
+
+    #[test]
+    fn a_count_takes_the_word_for_it() {
+        let s = "{n|household|households} in {v}; {n|row|rows}";
+        assert_eq!(counted(s, "n", "1"), "1 household in {v}; 1 row");
+        assert_eq!(counted(s, "n", "2"), "2 households in {v}; 2 rows");
+        assert_eq!(counted(s, "n", "0"), "0 households in {v}; 0 rows");
+        assert_eq!(counted("{n}", "n", "1"), "{n}");
+        assert_eq!(
+            tf(Lang::En, "households.count", &[("n", "1".into())]),
+            "1 household"
+        );
+        assert_eq!(
+            tf(Lang::En, "households.count", &[("n", "3".into())]),
+            "3 households"
+        );
+        // Every plural form in the English catalogue is well made: no
+        // form left unfilled when its count is given.
+        let en = flatten(EN_SOURCE).unwrap();
+        for (key, text) in &en {
+            let mut filled = text.clone();
+            for name in ["n", "m", "rows", "refused", "years"] {
+                filled = counted(&filled, name, "2");
+            }
+            assert!(!filled.contains('|'), "{key}: {text}");
+        }
     }
 
     #[test]

@@ -141,6 +141,34 @@ pub struct HistoryRow {
 
 pub const PAGE_SIZE: i64 = 100;
 
+/// The movements of a store that filter `f` lets through, on a boxed
+/// query over `stock_movements` (joined or not): the one place the
+/// history's filter is made, for a page and for the count alike.
+macro_rules! history_filtered {
+    ($q:expr, $store_id:expr, $f:expr) => {{
+        let mut q = $q
+            .filter(
+                stock_movements::from_store_id
+                    .eq($store_id)
+                    .or(stock_movements::to_store_id.eq($store_id)),
+            )
+            .into_boxed();
+        if let Some(i) = &$f.item_id {
+            q = q.filter(stock_movements::item_id.eq(i.clone()));
+        }
+        if let Some(k) = $f.kind {
+            q = q.filter(stock_movements::kind.eq(k.as_str()));
+        }
+        if let Some(from) = $f.from {
+            q = q.filter(stock_movements::at.ge(from));
+        }
+        if let Some(to) = $f.to {
+            q = q.filter(stock_movements::at.lt(to));
+        }
+        q
+    }};
+}
+
 /// A store's movements, newest first; `limit` rows from `offset`.
 pub fn history(
     c: &mut DbConn,
@@ -149,26 +177,7 @@ pub fn history(
     offset: i64,
     limit: i64,
 ) -> QueryResult<Vec<HistoryRow>> {
-    let mut q = stock_movements::table
-        .inner_join(items::table)
-        .filter(
-            stock_movements::from_store_id
-                .eq(store_id)
-                .or(stock_movements::to_store_id.eq(store_id)),
-        )
-        .into_boxed();
-    if let Some(i) = &f.item_id {
-        q = q.filter(stock_movements::item_id.eq(i.clone()));
-    }
-    if let Some(k) = f.kind {
-        q = q.filter(stock_movements::kind.eq(k.as_str()));
-    }
-    if let Some(from) = f.from {
-        q = q.filter(stock_movements::at.ge(from));
-    }
-    if let Some(to) = f.to {
-        q = q.filter(stock_movements::at.lt(to));
-    }
+    let q = history_filtered!(stock_movements::table.inner_join(items::table), store_id, f);
     Ok(q.order(stock_movements::seq.desc())
         .offset(offset.max(0))
         .limit(limit)
@@ -182,6 +191,13 @@ pub fn history(
             unit,
         })
         .collect())
+}
+
+/// How many of a store's movements filter `f` lets through.
+pub fn history_count(c: &mut DbConn, store_id: &StoreId, f: &HistoryFilter) -> QueryResult<i64> {
+    history_filtered!(stock_movements::table, store_id, f)
+        .count()
+        .get_result(c)
 }
 
 /// Ids of movements that have been reversed, among `ids`.

@@ -208,6 +208,14 @@ pub trait FormFields {
     /// the form does not show. Names made on the page (`count_<id>`) map
     /// by their prefix.
     fn label(name: &str) -> Option<&'static str>;
+
+    /// Whether field `name` holds a record's id (a village, a proposer, a
+    /// household, an item): a page filter ([`Filter`]) refuses text there
+    /// that is not an id beside the field's label (`error.not_an_id`),
+    /// and the form never sees it. None, unless the form says so.
+    fn holds_id(_name: &str) -> bool {
+        false
+    }
 }
 
 /// A form read as name-value pairs gives its labels where it is read
@@ -275,6 +283,9 @@ fn no_labels(_: &str) -> Option<&'static str> {
 #[must_use = "a form's fields sent twice are refused through `run` or `check`"]
 pub struct SentTwice {
     names: Vec<String>,
+    /// The fields of a page filter holding an id whose text is not one
+    /// ([`FormFields::holds_id`]), refused beside their labels too.
+    not_ids: Vec<String>,
     label: LabelOf,
     line: Option<LineOf>,
     lines: Vec<String>,
@@ -308,6 +319,7 @@ impl SentTwice {
     fn of<'a>(names: impl IntoIterator<Item = &'a str>, label: LabelOf) -> SentTwice {
         SentTwice {
             names: names.into_iter().map(str::to_string).collect(),
+            not_ids: Vec::new(),
             label,
             line: None,
             lines: Vec::new(),
@@ -332,6 +344,10 @@ impl SentTwice {
                 e = e.arg("n", n);
             }
             checks.push(e);
+        }
+        for name in &self.not_ids {
+            let field = label_of(self.label, name).unwrap_or("auth.form_field");
+            checks.push(crate::domain::FieldError::new(field, "error.not_an_id"));
         }
         checks.finish()
     }
@@ -584,18 +600,75 @@ impl<T: DeserializeOwned + FormFields + 'static> FromRequest for Filter<T> {
     type Future = std::future::Ready<Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(
-            read_once::<T>(req.query_string().as_bytes()).map(|(q, twice)| Filter(q, twice)),
-        )
+        std::future::ready(read_filter::<T>(req.query_string().as_bytes()))
     }
 }
 
-/// A list's page number from its query: one that does not read as a
-/// number (`page=abc`, too many digits) is no page, so the list shows its
-/// first page rather than refusing the request.
+/// Filter `T` read from `query`: a field holding an id
+/// ([`FormFields::holds_id`]) whose first value is not one is left out of
+/// the filter (so no query runs with it, and the page answers as if it
+/// were not set) and refused through the filter's [`SentTwice`], beside
+/// its label, like a field sent twice.
+fn read_filter<T: DeserializeOwned + FormFields>(query: &[u8]) -> Result<Filter<T>, AppError> {
+    let not_ids = not_ids::<T>(query);
+    let (q, mut twice) = if not_ids.is_empty() {
+        read_once::<T>(query)?
+    } else {
+        let kept: Vec<(String, String)> = form_urlencoded::parse(query)
+            .filter(|(k, _)| !not_ids.iter().any(|n| n == k))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        read_once::<T>(
+            serde_urlencoded::to_string(&kept)
+                .unwrap_or_default()
+                .as_bytes(),
+        )?
+    };
+    twice.not_ids = not_ids;
+    Ok(Filter(q, twice))
+}
+
+/// The fields of `query` that hold an id for form `T` whose first value,
+/// made plain, is text that is not an id (an empty one filters nothing).
+fn not_ids<T: FormFields>(query: &[u8]) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    for (k, v) in form_urlencoded::parse(query) {
+        if seen.iter().any(|s| *s == k) {
+            continue;
+        }
+        seen.push(k.clone().into_owned());
+        if !T::holds_id(&k) {
+            continue;
+        }
+        let v = crate::domain::input::normalize(&v);
+        let v = v.trim();
+        if !v.is_empty() && !crate::domain::ids::is_id(v) {
+            out.push(k.into_owned());
+        }
+    }
+    out
+}
+
+/// A list's page from its query, as its 0-based index: addresses count
+/// pages from 1 as people do (`page=1` is the first, `page=N` index N-1).
+/// A number that is not a page (`page=0`, negative) or text that is not a
+/// number (`page=abc`, too many digits) is no page, so every list shows
+/// its first page rather than refusing the request.
 pub fn page_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     let s: Option<String> = serde::Deserialize::deserialize(d)?;
-    Ok(s.and_then(|s| crate::domain::input::normalize(&s).parse().ok()))
+    Ok(s.and_then(|s| page_index(&s)))
+}
+
+/// The 0-based index of page `s` (1-based), `None` when it names none.
+fn page_index(s: &str) -> Option<i64> {
+    let n: i64 = crate::domain::input::normalize(s).trim().parse().ok()?;
+    (n >= 1).then_some(n - 1)
+}
+
+/// A list page's index (0-based) as its address says it (1-based).
+pub fn page_param(index: i64) -> String {
+    (index.max(0) + 1).to_string()
 }
 
 /// A form field refused by the form extractor, named by its label
@@ -636,6 +709,18 @@ fn url_decode(raw: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn page_numbers_count_from_one_and_anything_else_is_the_first() {
+        assert_eq!(page_index("1"), Some(0));
+        assert_eq!(page_index("3"), Some(2));
+        assert_eq!(page_index("３"), Some(2));
+        for none in ["0", "-1", "abc", "", "99999999999999999999", "1.5"] {
+            assert_eq!(page_index(none), None, "{none}");
+        }
+        assert_eq!(page_param(0), "1");
+        assert_eq!(page_param(4), "5");
+    }
 
     #[test]
     fn a_field_sent_twice_keeps_its_first_value_and_is_named() {

@@ -375,6 +375,41 @@ pub fn render_with_status<T: Template>(
     Ok(res.body(html))
 }
 
+/// A list's page past its last, as the page says it: "没有第 N 页，共 M 页"
+/// ("There is no page N; there are M") with a link to the first page, in
+/// place of an empty table; the page answers 404 then.
+pub struct PastEnd {
+    /// The message, in the reader's language.
+    pub text: String,
+    /// The list's first page, same filters.
+    pub first: String,
+}
+
+impl PastEnd {
+    /// `Some` when `page` (0-based, as [`super::extract::page_number`]
+    /// reads it) is past the last of the list's `pages` (an empty list has
+    /// one, its first); `first` is the first page's address.
+    pub fn of(lang: Lang, page: i64, pages: i64, first: String) -> Option<PastEnd> {
+        let pages = pages.max(1);
+        (page >= pages).then(|| PastEnd {
+            text: i18n::tf(
+                lang,
+                "common.no_such_page",
+                &[("n", (page + 1).to_string()), ("m", pages.to_string())],
+            ),
+            first,
+        })
+    }
+
+    /// What a list page answers: 404 past its end, else `status`.
+    pub fn status(past_end: &Option<PastEnd>, status: StatusCode) -> StatusCode {
+        match past_end {
+            Some(_) if status == StatusCode::OK => StatusCode::NOT_FOUND,
+            _ => status,
+        }
+    }
+}
+
 /// A value a redirect after a write may carry from its form into the next
 /// page's address: only what that page needs, read as what it is. Free text
 /// typed in a form never goes into an address (it would end in logs and
@@ -384,7 +419,8 @@ pub enum Carry<'a> {
     Id(&'a str),
     /// A month, `YYYY-MM`.
     Month(&'a str),
-    /// A code of letters, digits, '-' or '_' (a rule's), at most 32.
+    /// A code of letters, digits, '-', '_' or '.' (a rule's, `A.1`), at
+    /// most 32.
     Code(&'a str),
 }
 
@@ -399,7 +435,7 @@ impl Carry<'_> {
                 (!v.is_empty()
                     && v.len() <= 32
                     && v.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')))
                 .then_some(v)
             }
         }

@@ -109,3 +109,111 @@ app_test! {
         page.assert_contains("填写了两次");
     }
 }
+
+/// A filter field that holds an id, given text that is not one.
+fn not_an_id(path: String, zh: &'static str, en: &'static str) -> Case {
+    case(path, "", zh, en)
+}
+
+app_test! {
+    async fn a_filter_id_that_is_not_an_id_is_refused_beside_its_field(app) {
+        let [city, _, _, village] = app.area_chain("编号");
+        let counter = crate::counter::setup(&app, 10, 10);
+        let store = counter.store.clone();
+        let staff: Vec<Case> = vec![
+            not_an_id("/households?area_id=xyz".into(), "所属村：不是有效的编号", "Village: is not a valid id"),
+            not_an_id("/households?helper_id=abc".into(), "帮扶责任人：不是有效的编号", "Assigned helper: is not a valid id"),
+            not_an_id("/households/cards?area_id=1".into(), "所属村：不是有效的编号", "Village: is not a valid id"),
+            not_an_id("/households/export.csv?area_id=1".into(), "所属村：不是有效的编号", "Village: is not a valid id"),
+            not_an_id(format!("/stores/{store}/movements?item=abc"), "物资：不是有效的编号", "Item: is not a valid id"),
+            not_an_id(format!("/stores/{store}/movements/export?format=csv&item=1"), "物资：不是有效的编号", "Item: is not a valid id"),
+            not_an_id("/review?area_id=xyz".into(), "所属村：不是有效的编号", "Village: is not a valid id"),
+            not_an_id("/review?proposer=abc".into(), "申报人：不是有效的编号", "Proposed by: is not a valid id"),
+            not_an_id("/awards/batch?area_id=xyz".into(), "所属村：不是有效的编号", "Village: is not a valid id"),
+            not_an_id("/awards/new?household_id=xyz".into(), "农户：不是有效的编号", "Household: is not a valid id"),
+            not_an_id("/notice?village_id=xyz".into(), "所属村：不是有效的编号", "Village: is not a valid id"),
+            not_an_id("/signals?area=xyz".into(), "区域：不是有效的编号", "Area: is not a valid id"),
+            not_an_id("/signals.xlsx?area=xyz".into(), "区域：不是有效的编号", "Area: is not a valid id"),
+        ];
+        let public: Vec<Case> = vec![
+            not_an_id("/public/notice?village=xyz".into(), "所属村：不是有效的编号", "Village: is not a valid id"),
+        ];
+        let admin = app.admin().await;
+        check(&admin, &staff, false).await;
+        // The village beside its picker on the households list, the
+        // proposer beside its own on the review queue.
+        let page = admin.get("/households?area_id=xyz").await;
+        page.assert_contains(r#"data-field="field.village">所属村：不是有效的编号"#);
+        let page = admin.get("/review?proposer=abc").await;
+        page.assert_contains(r#"data-field="awards.proposer">申报人：不是有效的编号"#);
+        // A real id filters as before.
+        let page = admin.get(&format!("/households?area_id={village}")).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let page = admin.get(&format!("/signals?area={city}")).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        admin.post("/lang", &[("lang", "en"), ("back", "/")]).await;
+        check(&admin, &staff, true).await;
+
+        let anon = app.client();
+        check(&anon, &public, false).await;
+        anon.post("/lang", &[("lang", "en"), ("back", "/")]).await;
+        check(&anon, &public, true).await;
+    }
+}
+
+app_test! {
+    async fn every_paged_list_counts_from_one_and_says_a_page_past_the_last(app) {
+        let counter = crate::counter::setup(&app, 10, 10);
+        let store = counter.store.clone();
+        let admin = app.admin().await;
+        for list in ["/audit".to_string(), format!("/stores/{store}/movements"), "/households".into(), "/households/cards".into()] {
+            for first in ["1", "0", "-2", "abc"] {
+                let page = admin.get(&format!("{list}?page={first}")).await;
+                assert_eq!(page.status, 200, "{list}?page={first}: {}", page.body);
+                assert!(!page.body.contains(r#"id="past-end""#), "{list}?page={first}");
+            }
+            let page = admin.get(&format!("{list}?page=9")).await;
+            assert_eq!(page.status, 404, "{list}?page=9: {}", page.body);
+            page.assert_contains("没有第 9 页，共 1 页");
+            page.assert_contains(&format!(r#"<a href="{list}"#));
+            page.assert_contains("回到第一页");
+        }
+        admin.post("/lang", &[("lang", "en"), ("back", "/")]).await;
+        let page = admin.get("/audit?page=9").await;
+        page.assert_contains("There is no page 9; the list has 1 page");
+    }
+}
+
+app_test! {
+    async fn the_notice_pages_name_a_village_or_period_that_does_not_read(app) {
+        let [_, _, _, village] = app.area_chain("公示");
+        // Well formed, but no area has it.
+        let none = "00000000-0000-4000-8000-000000000000";
+        let staff: Vec<Case> = vec![
+            case(format!("/notice?village_id={none}"), "", "所属村：找不到这个区域", "Village: no such area"),
+            case(format!("/notice?village_id={village}&from=2026-13-01"), r#"value="2026-13-01""#, "开始日期：", "From: "),
+        ];
+        let public: Vec<Case> = vec![
+            case(format!("/public/notice?village={none}"), "", "找不到这个区域", "no such area"),
+            case("/public/notice?from=2026-02-30".into(), r#"value="2026-02-30""#, "开始日期：", "From: "),
+            case("/public/honours?month=2026-13".into(), r#"value="2026-13""#, "月份：", "Month: "),
+        ];
+        let admin = app.admin().await;
+        check(&admin, &staff, false).await;
+        // Beside its field, not only above the form.
+        let page = admin.get(&format!("/notice?village_id={none}")).await;
+        page.assert_contains(r#"data-field="field.village">所属村：找不到这个区域"#);
+        admin.post("/lang", &[("lang", "en"), ("back", "/")]).await;
+        check(&admin, &staff, true).await;
+
+        let anon = app.client();
+        check(&anon, &public, false).await;
+        let page = anon.get(&format!("/public/notice?village={none}")).await;
+        page.assert_contains(r#"data-field="field.village">"#);
+        // A village that is none in the address's path is no page.
+        let page = anon.get(&format!("/public/notice/{none}")).await;
+        assert_eq!(page.status, 404);
+        anon.post("/lang", &[("lang", "en"), ("back", "/")]).await;
+        check(&anon, &public, true).await;
+    }
+}

@@ -395,22 +395,35 @@ app_test! {
 }
 
 app_test! {
-    async fn a_page_past_the_last_goes_to_the_last(app) {
+    async fn pages_count_from_one_and_a_page_past_the_last_says_so(app) {
         let [_, _, _, village] = app.area_chain("分页");
         for i in 0..51 {
             app.household(&format!("户{i:02}"), &village);
         }
         let admin = app.admin().await;
-        let last = admin.get("/households?page=1").await;
+        // page=1 is the first page, as people count; 0, negative or text too.
+        for first in ["/households?page=1", "/households?page=0", "/households?page=-3", "/households?page=abc"] {
+            let page = admin.get(first).await;
+            assert_eq!(page.status, 200, "{first}");
+            page.assert_contains("1 / 2");
+            page.assert_contains(r#"href="/households?page=2""#);
+        }
+        let last = admin.get("/households?page=2").await;
         last.assert_contains("2 / 2");
+        last.assert_contains(r#"href="/households?page=1""#);
         // The language switch comes back to this page, query and all.
-        last.assert_contains(r#"name="back" value="/households?page=1""#);
+        last.assert_contains(r#"name="back" value="/households?page=2""#);
+        // Past the last: said so, with the first page's link, no empty table.
         let past = admin.get("/households?q=%E6%88%B7&page=40").await;
-        assert_eq!(past.status, 303);
-        assert_eq!(past.location.as_deref(), Some("/households?q=%E6%88%B7&page=1"));
-        let shown = admin.follow("/households?page=40").await;
-        shown.assert_contains("2 / 2");
-        assert!(!shown.body.contains("41 / "));
+        assert_eq!(past.status, 404);
+        past.assert_contains("没有第 40 页，共 2 页");
+        past.assert_contains(r#"href="/households?q=%E6%88%B7""#);
+        assert!(!past.body.contains("40 / "));
+        admin.post("/lang", &[("lang", "en"), ("back", "/")]).await;
+        let past = admin.get("/households?page=3").await;
+        assert_eq!(past.status, 404);
+        past.assert_contains("There is no page 3; the list has 2 pages");
+        past.assert_contains("Back to the first page");
     }
 }
 
@@ -465,7 +478,11 @@ app_test! {
         page.assert_contains("没有这个农户");
         let awards: i64 = aixin::db::schema::awards::table.count().get_result(&mut app.conn()).unwrap();
         assert_eq!(awards, 0);
-        assert_eq!(admin.get("/awards/new?household_id=nope").await.status, 404);
+        // In the proposal page's address it is a filter: refused beside
+        // its field (422), never a bare error page.
+        let page = admin.get("/awards/new?household_id=nope").await;
+        assert_eq!(page.status, 422);
+        page.assert_contains("农户：不是有效的编号");
     }
 }
 
@@ -649,5 +666,21 @@ app_test! {
         assert_eq!(answered.status, 422);
         assert!(answered.location.is_none());
         answered.assert_contains("所属村：不能超过 100 个字符");
+    }
+}
+
+app_test! {
+    /// English counts take the word for them; Chinese is unchanged.
+    async fn english_counts_say_one_household_and_two_households(app) {
+        let [_, _, _, village] = app.area_chain("单复");
+        app.household("单复户一", &village);
+        let admin = app.admin().await;
+        admin.get("/households").await.assert_contains("共 1 户");
+        admin.post("/lang", &[("lang", "en"), ("back", "/")]).await;
+        let page = admin.get("/households").await;
+        page.assert_contains("1 household ");
+        assert!(!page.body.contains("1 households"), "{}", page.body);
+        app.household("单复户二", &village);
+        admin.get("/households").await.assert_contains("2 households");
     }
 }

@@ -231,7 +231,7 @@ app_test! {
         set(&app, settings::RETENTION_YEARS, 5);
         let (ok, out, err) = aixin(&app, &["retention", "--dry-run"]);
         assert!(ok, "{err}");
-        assert!(out.contains(&gone) && out.contains("Would erase the personal data of 1 households"), "{out}");
+        assert!(out.contains(&gone) && out.contains("Would erase the personal data of 1 household (archived 5 years ago"), "{out}");
         let name_of = |id: &str| -> String {
             use aixin::db::schema::households;
             households::table.find(id).select(households::head_name).first(&mut app.conn()).unwrap()
@@ -240,7 +240,7 @@ app_test! {
 
         let (ok, out, err) = aixin(&app, &["retention"]);
         assert!(ok, "{err}");
-        assert!(out.contains("Erased the personal data of 1 households"), "{out}");
+        assert!(out.contains("Erased the personal data of 1 household (archived 5 years ago"), "{out}");
         let h = {
             use aixin::db::schema::households;
             households::table

@@ -529,13 +529,16 @@ app_test! {
 }
 
 app_test! {
-    async fn the_card_sheet_goes_to_its_last_page_past_the_end(app) {
+    async fn a_card_sheet_past_the_last_says_so(app) {
         let [_, _, _, village] = app.area_chain("卡片");
         app.household("卡片户", &village);
         let admin = app.admin().await;
         let page = admin.get("/households/cards?page=7").await;
-        assert_eq!(page.status, 303);
-        assert!(page.location.unwrap().ends_with("page=0"));
+        assert_eq!(page.status, 404);
+        page.assert_contains("没有第 7 页，共 1 页");
+        assert!(!page.body.contains("卡片户"), "no sheet past the end");
+        let page = admin.get("/households/cards?page=1").await;
+        page.assert_contains("卡片户");
         let page = admin.get("/households/cards").await;
         page.assert_contains("卡片户");
         assert!(!page.body.contains(r#"id="card-pages""#), "one page needs no pager");
@@ -801,5 +804,45 @@ app_test! {
         let page = admin.submit_shown(&sheet, &format!("{sheet}/counts"), &form).await;
         assert_eq!(page.status, 200, "{}", page.body);
         page.assert_contains(r#"value="老王""#);
+    }
+}
+
+app_test! {
+    /// Approving or rejecting on a filtered queue comes back to the queue
+    /// with the same filters: village, rule (a code with a dot too) and
+    /// proposer.
+    async fn the_review_queue_keeps_its_filters_after_a_decision(app) {
+        let (_, village, ids) = village_with_households(&app, 2);
+        app.rule("C.1", "清扫积雪", 5, None);
+        let official = app.client();
+        official.login("official", PASSWORD).await;
+        let day = today().to_string();
+        for h in &ids {
+            let page = official.get(&format!("/awards/new?household_id={h}")).await;
+            let key = hidden(&page.body, "key");
+            let done = official.post("/awards", &[("household_id", h), ("rule_code", "C.1"), ("occurred_on", &day), ("note", "扫雪"), ("key", &key)]).await;
+            assert_eq!(done.status, 303, "{}", done.body);
+        }
+        let proposer: String = users::table.filter(users::username.eq("official")).select(users::id).first(&mut app.conn()).unwrap();
+        let reviewer = app.client();
+        reviewer.login("reviewer", PASSWORD).await;
+        let filtered = format!("/review?area_id={village}&rule=C.1&proposer={proposer}");
+        let page = reviewer.get(&filtered).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let award = |h: &str| -> (String, String) {
+            let (id, v): (String, i64) = awards::table.filter(awards::household_id.eq(h)).select((awards::id, awards::version)).first(&mut app.conn()).unwrap();
+            (id, v.to_string())
+        };
+        let (a, av) = award(&ids[0]);
+        let page = reviewer.post("/review", &[("decision", "approve"), ("id", &a), (&format!("v:{a}"), &av), ("area_id", &village), ("rule", "C.1"), ("proposer", &proposer)]).await;
+        assert_eq!(page.status, 303, "{}", page.body);
+        assert_eq!(page.location.as_deref(), Some(filtered.as_str()), "approved: back to the same filters");
+        let (b, bv) = award(&ids[1]);
+        let page = reviewer.post("/review", &[("reject_one", b.as_str()), (&format!("v:{b}"), &bv), ("reason", "重复申报"), ("area_id", &village), ("rule", "C.1"), ("proposer", &proposer)]).await;
+        assert_eq!(page.status, 303, "{}", page.body);
+        assert_eq!(page.location.as_deref(), Some(filtered.as_str()), "rejected: back to the same filters");
+        let shown = reviewer.get(&filtered).await;
+        assert_eq!(shown.status, 200);
+        shown.assert_contains(r#"<option value="C.1" selected"#);
     }
 }

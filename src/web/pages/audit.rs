@@ -4,7 +4,7 @@ use serde::Deserialize;
 
 use crate::audit::{self, AuditEntry, AuditFilter};
 use crate::auth::Action;
-use crate::web::page::PageCtx;
+use crate::web::page::{PageCtx, PastEnd};
 use crate::web::{AppError, AppState, CurrentUser, run};
 
 #[derive(Template)]
@@ -16,6 +16,8 @@ struct ListPage<'a> {
     page: i64,
     more: bool,
     error: Option<String>,
+    /// A page asked past the last: said so, with the first page's link.
+    past_end: Option<PastEnd>,
 }
 
 /// One audit row as a sentence in the reader's language: who did what, to
@@ -105,14 +107,14 @@ impl crate::web::extract::FormFields for AuditQuery {
 }
 
 impl AuditQuery {
-    /// The query string for another page of the same filter.
+    /// The query string for another page (0-based) of the same filter.
     pub fn page_link(&self, page: i64) -> String {
         let q = [
             ("username", self.username.as_str()),
             ("action", self.action.as_str()),
             ("from", self.from.as_str()),
             ("to", self.to.as_str()),
-            ("page", &page.to_string()),
+            ("page", &crate::web::extract::page_param(page)),
         ];
         format!("?{}", serde_urlencoded::to_string(q).unwrap_or_default())
     }
@@ -154,7 +156,23 @@ pub async fn list(
         }
     }
     let page = q.page.unwrap_or(0).max(0);
-    let (entries, more) = run(&state, move |c| Ok(audit::list(c, &filter, page)?)).await?;
+    // A page past the last says so, with how many there are.
+    let (entries, more, pages) = run(&state, move |c| {
+        let (entries, more) = audit::list(c, &filter, page)?;
+        let pages = if entries.is_empty() && page > 0 {
+            Some(audit::pages(c, &filter)?)
+        } else {
+            None
+        };
+        Ok((entries, more, pages))
+    })
+    .await?;
+    let first = AuditQuery {
+        page: None,
+        ..q.clone()
+    }
+    .page_link(0);
+    let past_end = pages.and_then(|pages| PastEnd::of(lang, page, pages, format!("/audit{first}")));
     let entries = entries.into_iter().map(|e| say(lang, &user, e)).collect();
     let ctx = PageCtx::build(&req, Some(&user));
     // A date that does not read is named beside the filter (422).
@@ -163,6 +181,7 @@ pub async fn list(
     } else {
         actix_web::http::StatusCode::OK
     };
+    let status = PastEnd::status(&past_end, status);
     crate::web::page::render_with_status(
         &ctx,
         &ListPage {
@@ -172,6 +191,7 @@ pub async fn list(
             page,
             more,
             error,
+            past_end,
         },
         status,
     )

@@ -40,6 +40,10 @@ impl crate::web::extract::FormFields for NewQuery {
             _ => return None,
         })
     }
+
+    fn holds_id(name: &str) -> bool {
+        matches!(name, "household_id")
+    }
 }
 
 #[derive(Template)]
@@ -290,6 +294,10 @@ impl crate::web::extract::FormFields for BatchQuery {
             "area_id" => "field.village",
             _ => return None,
         })
+    }
+
+    fn holds_id(name: &str) -> bool {
+        matches!(name, "area_id")
     }
 }
 
@@ -734,6 +742,8 @@ struct ReviewPage<'a> {
     /// when the reason itself was refused.
     reason: String,
     reason_error: Option<String>,
+    /// The filter refused: each message beside its picker.
+    filter_errors: FormErrors,
 }
 
 impl ReviewPage<'_> {
@@ -801,6 +811,10 @@ impl crate::web::extract::FormFields for QueueQuery {
             _ => return None,
         })
     }
+
+    fn holds_id(name: &str) -> bool {
+        matches!(name, "area_id" | "proposer")
+    }
 }
 
 pub async fn review_queue(
@@ -811,10 +825,15 @@ pub async fn review_queue(
 ) -> Result<HttpResponse, AppError> {
     // A filter field sent twice: the queue for the first values, the
     // message naming the field above it (422).
+    // A village or proposer that is not an id is refused beside its
+    // picker, the queue shown unfiltered by it.
     let Filter(q, twice) = q;
     let refused = match twice.check() {
         Ok(()) => Refusals::default(),
-        Err(e) => Refusals::whole(lang_of(&req), Vec::new(), String::new(), &e),
+        Err(e) => Refusals {
+            filter: FormErrors::new(lang_of(&req), &e),
+            ..Refusals::default()
+        },
     };
     queue_page(req, user, state, q, refused).await
 }
@@ -832,6 +851,9 @@ struct Refusals {
     reason_error: Option<String>,
     /// Every refusal is a conflict with the state of things (409).
     conflict: bool,
+    /// The queue's filter refused (a field sent twice, a village or
+    /// proposer that is not an id): each message beside its picker.
+    filter: FormErrors,
 }
 
 impl Refusals {
@@ -849,11 +871,12 @@ impl Refusals {
             reason,
             reason_error,
             conflict: e.conflict.is_some(),
+            filter: FormErrors::default(),
         }
     }
 
     fn is_empty(&self) -> bool {
-        self.lines.is_empty() && self.reason_error.is_none()
+        self.lines.is_empty() && self.reason_error.is_none() && self.filter.is_empty()
     }
 }
 
@@ -907,6 +930,7 @@ async fn queue_page(
         lines: refusals,
         reason,
         reason_error,
+        filter: filter_errors,
         ..
     } = refused;
     let ticked = if filter.tick == "all" {
@@ -935,6 +959,7 @@ async fn queue_page(
             refusals,
             reason,
             reason_error,
+            filter_errors,
         },
         status,
     )
@@ -1120,6 +1145,7 @@ pub async fn review(
                 reason,
                 reason_error,
                 conflict,
+                filter: FormErrors::default(),
             };
             queue_page(req, user, state, filter, refused).await
         }
@@ -1264,6 +1290,10 @@ impl crate::web::extract::FormFields for NoticeQuery {
             _ => return None,
         })
     }
+
+    fn holds_id(name: &str) -> bool {
+        matches!(name, "village_id")
+    }
 }
 
 #[derive(Template)]
@@ -1277,11 +1307,14 @@ struct NoticePage<'a> {
     to: String,
     notice_start: String,
     notice_end: String,
-    error: Option<String>,
+    /// The filter refused: each message beside its field; no notice is
+    /// shown then.
+    errors: FormErrors,
     /// The period's boxes: what was typed when the filter was refused,
-    /// else the period shown.
+    /// else the period shown; the village asked for.
     from_typed: String,
     to_typed: String,
+    village_typed: String,
 }
 
 impl NoticePage<'_> {
@@ -1302,52 +1335,38 @@ pub async fn notice(
     let day = today(&state);
     let lang = lang_of(&req);
     let (month_start, _) = points::Period::Month.window(day);
-    // A field sent twice is named beside the filter like a date that does
-    // not read (422), its first value kept.
-    let mut error = twice
-        .check()
-        .err()
-        .map(|e| crate::i18n::field_error(lang, &e));
-    let from = match points::parse_date("field.from", &q.from) {
-        Ok(d) => d.unwrap_or(month_start),
-        Err(e) => {
-            error = Some(crate::i18n::field_error(lang, &e));
-            month_start
-        }
-    };
-    let to = match points::parse_date("field.to", &q.to) {
-        Ok(d) => d.unwrap_or(day),
-        Err(e) => {
-            error = Some(crate::i18n::field_error(lang, &e));
-            day
-        }
-    };
-    // A period that ends before it starts lists nothing: it is refused on
-    // its end date.
-    if error.is_none() && to < from {
-        error = Some(crate::i18n::field_error(
-            lang,
-            &crate::domain::FieldError::new("field.to", "error.period_backwards"),
-        ));
+    // Every field that does not read is named beside it (422), what was
+    // typed kept; a field sent twice is, its first value kept.
+    let mut checks = crate::domain::FieldChecks::new();
+    if let Err(e) = twice.check() {
+        checks.push(e);
     }
+    let from = checks
+        .take(points::parse_date("field.from", &q.from))
+        .flatten()
+        .unwrap_or(month_start);
+    let to = checks
+        .take(points::parse_date("field.to", &q.to))
+        .flatten()
+        .unwrap_or(day);
     let actor = user.actor();
     let vid = q.village_id.trim().to_string();
     let (villages, village, rows, notice_days) = run(&state, move |c| {
         let villages = households::villages_in_scope(c, &actor)?;
+        // Only a village of the picker: named as there, with its town from
+        // above town level; any other is no village to this reader.
         let village = if vid.is_empty() {
             None
         } else {
-            // Named as in the picker: with its town from above town level.
-            areas::find(c, &vid)?.map(|mut v| {
-                if let Some(shown) = villages.iter().find(|x| x.id == v.id) {
-                    v.name = shown.name.clone();
-                }
-                v
+            areas::find(c, &vid)?.and_then(|mut v| {
+                let shown = villages.iter().find(|x| x.id == v.id)?;
+                v.name = shown.name.clone();
+                Some(v)
             })
         };
         let rows = match &village {
-            Some(v) => aw::notice(c, &actor, &v.path, from, to)?,
-            None => Vec::new(),
+            Some(v) if from <= to => aw::notice(c, &actor, &v.path, from, to)?,
+            _ => Vec::new(),
         };
         Ok((
             villages,
@@ -1357,13 +1376,28 @@ pub async fn notice(
         ))
     })
     .await?;
-    let ctx = PageCtx::build(&req, Some(&user));
-    // A date that does not read is named beside the filter (422).
-    let status = if error.is_some() {
-        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        actix_web::http::StatusCode::OK
+    // A village asked that is none of the picker's is refused beside it,
+    // never the picker again as if none were asked.
+    if !q.village_id.trim().is_empty() && village.is_none() {
+        checks.push(crate::domain::FieldError::new(
+            "field.village",
+            "error.area_unknown",
+        ));
+    }
+    // A period that ends before it starts lists nothing: it is refused on
+    // its end date.
+    let refusal = match checks.finish() {
+        Ok(()) if to < from => Some(crate::domain::FieldError::new(
+            "field.to",
+            "error.period_backwards",
+        )),
+        Ok(()) => None,
+        Err(e) => Some(e),
     };
+    let errors = FormErrors::maybe(lang, refusal.as_ref());
+    let refused = !errors.is_empty();
+    let ctx = PageCtx::build(&req, Some(&user));
+    let status = errors.status();
     crate::web::page::render_with_status(
         &ctx,
         &NoticePage {
@@ -1371,21 +1405,22 @@ pub async fn notice(
             villages,
             village,
             rows,
-            from_typed: if error.is_some() {
+            from_typed: if refused {
                 q.from.clone()
             } else {
                 from.to_string()
             },
-            to_typed: if error.is_some() {
+            to_typed: if refused {
                 q.to.clone()
             } else {
                 to.to_string()
             },
+            village_typed: q.village_id.trim().to_string(),
             from: from.to_string(),
             to: to.to_string(),
             notice_start: day.to_string(),
             notice_end: (day + chrono::Duration::days(notice_days.max(7))).to_string(),
-            error,
+            errors,
         },
         status,
     )

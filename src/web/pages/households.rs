@@ -16,7 +16,7 @@ use crate::households::{
 use crate::web::extract::{Filter, lang_of, verify_csrf};
 use crate::web::form::FormErrors;
 use crate::web::page::{
-    PageCtx, flash_field_error, flash_ok, or_flash, render, render_with_status,
+    PageCtx, PastEnd, flash_field_error, flash_ok, or_flash, render, render_with_status,
 };
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
@@ -52,6 +52,10 @@ impl crate::web::extract::FormFields for ListQuery {
             _ => return None,
         })
     }
+
+    fn holds_id(name: &str) -> bool {
+        matches!(name, "area_id" | "helper_id")
+    }
 }
 
 /// The longest text a list filter may carry into an address, in characters.
@@ -83,7 +87,8 @@ impl ListQuery {
         }
     }
 
-    /// The same filter as a query string, for links (pages, exports, cards).
+    /// The same filter as a query string, for links (pages, exports,
+    /// cards); `page` is the 0-based index, written as people count it.
     pub fn link(&self, page: Option<i64>) -> String {
         let mut q = vec![
             ("q", self.q.clone()),
@@ -94,7 +99,7 @@ impl ListQuery {
             ("sort", self.sort.clone()),
         ];
         if let Some(p) = page {
-            q.push(("page", p.to_string()));
+            q.push(("page", crate::web::extract::page_param(p)));
         }
         q.retain(|(_, v)| !v.is_empty());
         serde_urlencoded::to_string(q).unwrap_or_default()
@@ -115,6 +120,11 @@ struct ListPage<'a> {
     typed: String,
     /// Why the search typed was refused, beside the search box.
     search_error: Option<String>,
+    /// A village or helper that is not an id, beside its picker.
+    village_error: Option<String>,
+    helper_error: Option<String>,
+    /// A page asked past the last: said so, with the first page's link.
+    past_end: Option<PastEnd>,
     villages: Vec<Area>,
     helpers: Vec<(String, String)>,
     statuses: [Status; 3],
@@ -274,15 +284,11 @@ async fn list_page_of(
             rows[0].household.id
         )));
     }
-    // A page past the last (an old link, a shrunk list) goes to the last.
+    // A page past the last (an old link, a shrunk list) says so, with a
+    // link to the first.
     let pages = (total + households::PAGE_SIZE - 1) / households::PAGE_SIZE;
-    if refused_search.is_none() && page >= pages && pages > 0 {
-        return Ok(crate::web::middleware::see_other(&format!(
-            "/households?{}",
-            q.link(Some(pages - 1))
-        )));
-    }
     let lang = lang_of(&req);
+    let past_end = PastEnd::of(lang, page, pages, format!("/households?{}", q.link(None)));
     let notice = match lookup {
         Some(CardLookup::Replaced { .. }) => Some(crate::i18n::tf(
             lang,
@@ -297,15 +303,30 @@ async fn list_page_of(
         _ => None,
     };
     let ctx = PageCtx::build(&req, Some(&user));
-    let (typed, search_error) = match refused_search.take() {
-        Some((typed, e)) => (typed, Some(crate::i18n::field_error(lang, &e))),
-        None => (searched.unwrap_or_else(|| q.q.clone()), None),
+    // A village or helper refused stands beside its picker; anything
+    // else refused in the filter beside the search.
+    let (typed, errors) = match refused_search.take() {
+        Some((typed, e)) => (typed, FormErrors::new(lang, &e)),
+        None => (
+            searched.unwrap_or_else(|| q.q.clone()),
+            FormErrors::default(),
+        ),
     };
-    let status = if search_error.is_some() {
+    let village_error = errors.of("field.village");
+    let helper_error = errors.of("field.helper");
+    let others: Vec<&str> = errors
+        .all()
+        .iter()
+        .filter(|e| !matches!(e.field, "field.village" | "field.helper"))
+        .map(|e| e.text.as_str())
+        .collect();
+    let search_error = (!others.is_empty()).then(|| others.join(" "));
+    let status = if !errors.is_empty() {
         actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
     } else {
         actix_web::http::StatusCode::OK
     };
+    let status = PastEnd::status(&past_end, status);
     render_with_status(
         &ctx,
         &ListPage {
@@ -317,6 +338,9 @@ async fn list_page_of(
             q,
             typed,
             search_error,
+            village_error,
+            helper_error,
+            past_end,
             villages,
             helpers,
             statuses: Status::ALL,
@@ -995,11 +1019,18 @@ struct CardsPage<'a> {
     page: i64,
     pages: i64,
     link: String,
+    /// A sheet asked past the last: said so, with the first's link.
+    past_end: Option<PastEnd>,
 }
 
 impl CardsPage<'_> {
+    /// Sheet `page` (0-based), its address counting from 1.
     fn page_link(&self, page: i64) -> String {
-        format!("/households/cards?{}&page={page}", self.link)
+        format!(
+            "/households/cards?{}&page={}",
+            self.link,
+            crate::web::extract::page_param(page)
+        )
     }
 }
 
@@ -1029,7 +1060,12 @@ fn cards_page(
         Sheet::Paged { page, pages, link } => (false, None, page, pages, link),
     };
     let ctx = PageCtx::build(req, Some(user));
-    render(
+    let past_end = match single {
+        true => None,
+        false => PastEnd::of(ctx.lang, page, pages, format!("/households/cards?{link}")),
+    };
+    let status = PastEnd::status(&past_end, actix_web::http::StatusCode::OK);
+    render_with_status(
         &ctx,
         &CardsPage {
             ctx: &ctx,
@@ -1040,7 +1076,9 @@ fn cards_page(
             page,
             pages,
             link,
+            past_end,
         },
+        status,
     )
 }
 
@@ -1165,14 +1203,9 @@ pub async fn cards(
         ))
     })
     .await?;
-    // Past the last page: the last page (never an empty sheet).
+    // Past the last sheet: said so, with a link to the first (never an
+    // empty sheet).
     let pages = ((total + households::CARD_SHEET - 1) / households::CARD_SHEET).max(1);
-    if page >= pages {
-        return Ok(crate::web::middleware::see_other(&format!(
-            "/households/cards?{link}&page={}",
-            pages - 1
-        )));
-    }
     let sheet = Sheet::Paged { page, pages, link };
     cards_page(&req, &user, cards, show_pins, sheet)
 }

@@ -208,6 +208,10 @@ impl crate::web::extract::FormFields for SignalsQuery {
             _ => return None,
         })
     }
+
+    fn holds_id(name: &str) -> bool {
+        matches!(name, "area")
+    }
 }
 
 pub async fn page(

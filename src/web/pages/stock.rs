@@ -19,7 +19,7 @@ use crate::stock::{self, Account, HistoryFilter, LowStock, Movement, MovementKin
 use crate::stores::{self, StoreRow};
 use crate::web::extract::{Filter, lang_of};
 use crate::web::form::{Refused, or_again};
-use crate::web::page::{PageCtx, flash_ok, render, render_with_status};
+use crate::web::page::{PageCtx, PastEnd, flash_ok, render, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
 /// Load the store a URL or form names, and check that the user may do
@@ -510,16 +510,22 @@ impl crate::web::extract::FormFields for HistoryQuery {
             _ => return None,
         })
     }
+
+    fn holds_id(name: &str) -> bool {
+        matches!(name, "item")
+    }
 }
 
 impl HistoryQuery {
+    /// The query string for page `page` (0-based) of the same filter, as
+    /// `format` when an export.
     pub fn link(&self, page: i64, format: &str) -> String {
         let q = [
             ("item", self.item.as_str()),
             ("kind", self.kind.as_str()),
             ("from", self.from.as_str()),
             ("to", self.to.as_str()),
-            ("page", &page.to_string()),
+            ("page", &crate::web::extract::page_param(page)),
             ("format", format),
         ];
         format!("?{}", serde_urlencoded::to_string(q).unwrap_or_default())
@@ -624,6 +630,8 @@ struct HistoryPage<'a> {
     page: i64,
     more: bool,
     error: Option<String>,
+    /// A page asked past the last: said so, with the first page's link.
+    past_end: Option<PastEnd>,
 }
 
 /// A store's movement history, filtered by item, kind and period.
@@ -661,7 +669,7 @@ async fn history_page(
     };
     let page = q.page.unwrap_or(0).max(0);
     let sid = store.store.id.clone();
-    let (mut lines, items) = run(&state, move |c| {
+    let (mut lines, items, count) = run(&state, move |c| {
         let rows = stock::history(
             c,
             &sid,
@@ -669,9 +677,20 @@ async fn history_page(
             page * stock::PAGE_SIZE,
             stock::PAGE_SIZE + 1,
         )?;
-        Ok((history_lines(c, lang, &sid, rows)?, goods::list(c)?))
+        // A page past the last says so, with how many there are.
+        let count = if rows.is_empty() && page > 0 {
+            Some(stock::history_count(c, &sid, &filter)?)
+        } else {
+            None
+        };
+        Ok((history_lines(c, lang, &sid, rows)?, goods::list(c)?, count))
     })
     .await?;
+    let past_end = count.and_then(|n| {
+        let pages = (n + stock::PAGE_SIZE - 1) / stock::PAGE_SIZE;
+        let first = format!("/stores/{}/movements{}", store.store.id, q.link(0, ""));
+        PastEnd::of(lang, page, pages, first)
+    });
     let more = lines.len() as i64 > stock::PAGE_SIZE;
     lines.truncate(stock::PAGE_SIZE as usize);
     let ctx = PageCtx::build(&req, Some(&user));
@@ -681,6 +700,7 @@ async fn history_page(
     } else {
         actix_web::http::StatusCode::OK
     };
+    let status = PastEnd::status(&past_end, status);
     crate::web::page::render_with_status(
         &ctx,
         &HistoryPage {
@@ -693,6 +713,7 @@ async fn history_page(
             page,
             more,
             error,
+            past_end,
         },
         status,
     )

@@ -72,8 +72,13 @@ impl crate::web::extract::FormFields for PeriodQuery {
             "from" => "field.from",
             "to" => "field.to",
             "month" => "field.month",
+            "village" => "field.village",
             _ => return None,
         })
+    }
+
+    fn holds_id(name: &str) -> bool {
+        matches!(name, "village")
     }
 }
 
@@ -96,7 +101,8 @@ struct PickPage<'a> {
     from: String,
     to: String,
     month: String,
-    error: Option<String>,
+    /// The filter refused: each message beside its field.
+    errors: crate::web::form::FormErrors,
 }
 
 /// The longest period one notice shows, in days (one month's notice).
@@ -133,7 +139,9 @@ fn notice_period(
 }
 
 /// `/public/notice`: choose a village (by town and name) for its notice;
-/// with `?village=` it shows that village's notice.
+/// with `?village=` it shows that village's notice. A period typed that
+/// does not read, or a village that is none, is named beside its field on
+/// the choice (422), never the choice again as if nothing were asked.
 pub async fn notice_pick(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -145,35 +153,25 @@ pub async fn notice_pick(
     let Filter(q, twice) = q;
     let twice = twice.check().err();
     if !q.village.trim().is_empty() {
-        return notice_of(&req, &state, q.village.trim().to_string(), q, twice).await;
+        let id = q.village.trim().to_string();
+        return notice_of(&req, &state, id, q, twice, Asked::InQuery).await;
     }
-    pick_or_refused(&req, &state, "notice", q, twice).await
+    let today = crate::time::today(state.config.time_zone);
+    let refused = twice.or_else(|| notice_period(&q, today).err());
+    pick_or_refused(&req, &state, "notice", q, refused).await
 }
 
-/// The choice of a village for `target`; a field sent twice (`twice`) is
-/// named on it (422), what was typed kept.
+/// The choice of a village for `target`; a filter refused (`refused`: a
+/// field sent twice, a period or month that does not read) is named
+/// beside its field (422), what was typed kept.
 async fn pick_or_refused(
     req: &HttpRequest,
     state: &AppState,
     target: &'static str,
     q: PeriodQuery,
-    twice: Option<FieldError>,
+    refused: Option<FieldError>,
 ) -> Result<HttpResponse, AppError> {
-    match twice {
-        None => pick_page(req, state, target, q, None, StatusCode::OK).await,
-        Some(e) => {
-            let msg = i18n::field_error(lang_of(req), &e);
-            pick_page(
-                req,
-                state,
-                target,
-                q,
-                Some(msg),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-    }
+    pick_page(req, state, target, q, refused.as_ref()).await
 }
 
 async fn pick_page(
@@ -181,10 +179,11 @@ async fn pick_page(
     state: &AppState,
     target: &'static str,
     q: PeriodQuery,
-    error: Option<String>,
-    status: StatusCode,
+    refused: Option<&FieldError>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = ctx_of(req).await?;
+    let errors = crate::web::form::FormErrors::maybe(ctx.lang, refused);
+    let status = errors.status();
     let towns = run(state, |c| Ok(public::towns_and_villages(c)?)).await?;
     let res = render_with_status(
         &ctx,
@@ -196,7 +195,7 @@ async fn pick_page(
             from: q.from,
             to: q.to,
             month: q.month,
-            error,
+            errors,
         },
         status,
     )?;
@@ -214,18 +213,29 @@ pub async fn notice(
         return Ok(busy);
     }
     let Filter(q, twice) = q;
-    notice_of(&req, &state, path.into_inner(), q, twice.check().err()).await
+    let twice = twice.check().err();
+    notice_of(&req, &state, path.into_inner(), q, twice, Asked::InPath).await
+}
+
+/// Where a notice's village was asked: in the address's path (a village
+/// that is none: 404) or in the choice's query (named beside its field).
+#[derive(Clone, Copy, PartialEq)]
+enum Asked {
+    InPath,
+    InQuery,
 }
 
 /// Village `id`'s notice for period `q`; a period that does not read, or
 /// a field of it sent twice (`twice`), is the choice again (422) with what
-/// was typed and the message.
+/// was typed and the message, as is a village that is none asked on the
+/// choice (`asked`).
 async fn notice_of(
     req: &HttpRequest,
     state: &AppState,
     id: String,
     mut q: PeriodQuery,
     twice: Option<FieldError>,
+    asked: Asked,
 ) -> Result<HttpResponse, AppError> {
     let today = crate::time::today(state.config.time_zone);
     let period = match twice {
@@ -235,22 +245,14 @@ async fn notice_of(
     let (from, to) = match period {
         Ok(p) => p,
         Err(e) => {
-            let msg = i18n::field_error(lang_of(req), &e);
             q.village = id;
-            return pick_page(
-                req,
-                state,
-                "notice",
-                q,
-                Some(msg),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+            return pick_page(req, state, "notice", q, Some(&e)).await;
         }
     };
     let ctx = ctx_of(req).await?;
+    let vid = id.clone();
     let found = run(state, move |c| {
-        Ok(match public::notice(c, &id, from, to)? {
+        Ok(match public::notice(c, &vid, from, to)? {
             Some(n) => {
                 let outcomes = objections::outcomes(c, &n.village.id, from, to)?;
                 Some((n, outcomes))
@@ -259,7 +261,15 @@ async fn notice_of(
         })
     })
     .await?;
-    let (n, outcomes) = found.ok_or(AppError::NotFound)?;
+    let (n, outcomes) = match found {
+        Some(found) => found,
+        None if asked == Asked::InQuery => {
+            q.village = id;
+            let e = FieldError::new("field.village", "error.area_unknown");
+            return pick_page(req, state, "notice", q, Some(&e)).await;
+        }
+        None => return Err(AppError::NotFound),
+    };
     render(
         &ctx,
         &NoticePage {
@@ -305,7 +315,12 @@ pub async fn honours_pick(
         return Ok(busy);
     }
     let Filter(q, twice) = q;
-    pick_or_refused(&req, &state, "honours", q, twice.check().err()).await
+    // A month typed that does not read is named beside it on the choice.
+    let refused = twice.check().err().or_else(|| match q.month.trim() {
+        "" => None,
+        m => Month::parse(m).err(),
+    });
+    pick_or_refused(&req, &state, "honours", q, refused).await
 }
 
 /// The honour roll (红榜) of an area for a month (the month before this
