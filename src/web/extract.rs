@@ -275,6 +275,9 @@ fn no_labels(_: &str) -> Option<&'static str> {
 #[must_use = "a form's fields sent twice are refused through `run` or `check`"]
 pub struct SentTwice {
     names: Vec<String>,
+    /// Fields of a page's filter holding control characters or bytes that
+    /// are not text: refused beside their label as a parser refuses them.
+    spoiled: Vec<(String, &'static str)>,
     label: LabelOf,
     line: Option<LineOf>,
     lines: Vec<String>,
@@ -308,6 +311,7 @@ impl SentTwice {
     fn of<'a>(names: impl IntoIterator<Item = &'a str>, label: LabelOf) -> SentTwice {
         SentTwice {
             names: names.into_iter().map(str::to_string).collect(),
+            spoiled: Vec::new(),
             label,
             line: None,
             lines: Vec::new(),
@@ -323,9 +327,24 @@ impl SentTwice {
         self
     }
 
-    /// `Err` naming every field sent twice; `Ok` when each came once.
+    /// `Err` naming every field holding control characters (a filter's)
+    /// and every field sent twice; `Ok` when each came once, as text.
     pub fn check(&self) -> Result<(), crate::domain::FieldError> {
         let mut checks = crate::domain::FieldChecks::new();
+        for (name, key) in self.spoiled.iter().map(|(n, k)| (n, *k)) {
+            checks.push(match label_of(self.label, name) {
+                Some(field) => crate::domain::FieldError::new(field, key),
+                None => crate::domain::FieldError::new(
+                    "auth.form_field",
+                    if key == "error.not_utf8" {
+                        "auth.not_utf8_in"
+                    } else {
+                        "auth.control_chars_in"
+                    },
+                )
+                .arg("field", name.chars().take(40).collect::<String>()),
+            });
+        }
         for name in &self.names {
             let mut e = sent_twice_error(name, label_of(self.label, name));
             if let Some(n) = self.line.and_then(|line| line(name, &self.lines)) {
@@ -575,8 +594,11 @@ impl<'de> serde::Deserializer<'de> for Probe<'_> {
 /// taking its first value, with the fields that came more than once
 /// ([`SentTwice`]): the page refuses those like a filter value that does
 /// not read, its filter form holding what was typed and the message beside
-/// the field (422). A query that cannot be read otherwise is a malformed
-/// request (400).
+/// the field (422). A field holding control characters (a NUL: PostgreSQL
+/// refuses it in text) or bytes that are not text is refused the same
+/// way, beside its label (`error.control_chars`, `error.not_utf8`), its
+/// NULs read as U+FFFD so that none reaches a query. A query that cannot
+/// be read otherwise is a malformed request (400).
 pub struct Filter<T>(pub T, pub SentTwice);
 
 impl<T: DeserializeOwned + FormFields + 'static> FromRequest for Filter<T> {
@@ -584,10 +606,44 @@ impl<T: DeserializeOwned + FormFields + 'static> FromRequest for Filter<T> {
     type Future = std::future::Ready<Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(
-            read_once::<T>(req.query_string().as_bytes()).map(|(q, twice)| Filter(q, twice)),
-        )
+        let query = req.query_string().as_bytes();
+        let spoiled = spoiled_fields(query);
+        let read = if spoiled.is_empty() {
+            read_once::<T>(query)
+        } else {
+            read_once::<T>(&without_nul(query))
+        };
+        std::future::ready(read.map(|(q, mut twice)| {
+            twice.spoiled = spoiled;
+            Filter(q, twice)
+        }))
     }
+}
+
+/// The fields of a url-encoded query or form whose name or value holds
+/// control characters (`error.control_chars`) or bytes that are not
+/// UTF-8 (`error.not_utf8`), each named once, in order.
+fn spoiled_fields(body: &[u8]) -> Vec<(String, &'static str)> {
+    let mut out: Vec<(String, &'static str)> = Vec::new();
+    for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+        let mut halves = pair.splitn(2, |b| *b == b'=');
+        let name = url_decode(halves.next().unwrap_or_default());
+        let value = url_decode(halves.next().unwrap_or_default());
+        let key = match (std::str::from_utf8(&name), std::str::from_utf8(&value)) {
+            (Ok(n), Ok(v))
+                if crate::domain::has_control_chars(n) || crate::domain::has_control_chars(v) =>
+            {
+                "error.control_chars"
+            }
+            (Ok(_), Ok(_)) => continue,
+            _ => "error.not_utf8",
+        };
+        let name = String::from_utf8_lossy(&name).replace('\0', "\u{FFFD}");
+        if !out.iter().any(|(n, _)| *n == name) {
+            out.push((name, key));
+        }
+    }
+    out
 }
 
 /// A list's page number from its query: one that does not read as a
