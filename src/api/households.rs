@@ -287,11 +287,13 @@ pub async fn create(
         notes: f.notes.unwrap_or_default(),
         status_reason: String::new(),
         version: String::new(),
+        seen_phone: None,
+        seen_id_number: None,
     };
     let key = state.key.clone();
     let actor = user.actor();
     let id = run(&state, move |c| {
-        let input = households::parse_form(c, &actor, &form, None)?;
+        let input = households::parse_form(c, &actor, &key, &form, None)?;
         let (id, _card) = households::create(c, &actor, &key, &input)?;
         Ok(id)
     })
@@ -395,8 +397,10 @@ pub async fn update(
                 notes: p.notes.clone().unwrap_or_else(|| h.notes.clone()),
                 status_reason: p.status_reason.clone().unwrap_or_default(),
                 version: p.version.map(|v| v.to_string()).unwrap_or_default(),
+                seen_phone: None,
+                seen_id_number: None,
             };
-            let input = households::parse_form(c, &actor, &form, Some(h))?;
+            let input = households::parse_form(c, &actor, &key, &form, Some(h))?;
             households::update(c, &actor, &key, &hid, &input, today)?;
         }
         // The state asked for: a household already so is left as it is.

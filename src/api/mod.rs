@@ -226,8 +226,20 @@ impl<T: DeserializeOwned> actix_web::FromRequest for ApiQuery<T> {
     }
 }
 
-/// Read a query string into `T` (see [`ApiQuery`]).
+/// Read a query string into `T` (see [`ApiQuery`]). A parameter holding
+/// control characters (a NUL, which PostgreSQL refuses in text) or bytes
+/// that are not text is a 422 naming it (`api.field_control`), as a JSON
+/// body's string is: it never reaches a query.
 pub fn query_of<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    if let Some((name, _)) = form_urlencoded::parse(query.as_bytes())
+        .find(|(k, v)| crate::domain::has_control_chars(k) || crate::domain::has_control_chars(v))
+    {
+        return Err(ApiError::BadField {
+            field: name.replace('\0', "\u{FFFD}").chars().take(40).collect(),
+            key: "api.field_control",
+            args: vec![],
+        });
+    }
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     serde_path_to_error::deserialize(de).map_err(|e| {
         let message = e.inner().to_string();

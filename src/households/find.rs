@@ -51,10 +51,16 @@ pub enum Query {
 
 impl Query {
     /// A card number if it reads as one, else an ID number if it is a
-    /// valid one, else a name; `None` for nothing typed. Digits that are
+    /// valid one, else a name; `None` for nothing typed. Control
+    /// characters are refused (`error.control_chars` on `field.card_no`). Digits that are
     /// neither are refused as the mistyped card (or, looking like one, ID number)
     /// they most likely are, naming what is wrong with it.
     pub fn parse(text: &str) -> Result<Option<Query>, FieldError> {
+        // Text no one types (a NUL, which PostgreSQL refuses in text) is
+        // refused naming the box, never looked for.
+        if crate::domain::has_control_chars(text) {
+            return Err(FieldError::new("field.card_no", "error.control_chars"));
+        }
         let text = normalize(text);
         if text.is_empty() {
             return Ok(None);
@@ -82,9 +88,11 @@ impl Query {
     }
 }
 
-/// Households the counter of store `store_id` may serve (those under the
-/// store's area) that match `query` (not archived, ordered by name, at most
-/// [`MAX_FOUND`]), and how they were found. The actor must be allowed to
+/// Households the counter of store `store_id` may serve that match
+/// `query`: by name, those under the store's area; by ID number or old
+/// card, as far as a card reaches (any household, or those under the
+/// store's area where `settings::REDEEM_IN_STORE_AREA_ONLY` is set), not archived,
+/// ordered by name, at most [`MAX_FOUND`], and how they were found. The actor must be allowed to
 /// redeem at that store (`Action::Redeem`: a clerk at their own store).
 /// A card in use is not a look-up without the card and finds nothing
 /// here. Each look-up writes one audit row, `household.find`, filed under
@@ -104,26 +112,39 @@ pub fn find_at_counter(
         let store = crate::stores::find(c, store_id)?.ok_or(HouseholdError::NotFound)?;
         actor.require_store(Action::Redeem, &store)?;
         let prefix = db::path_prefix(&store.area_path);
-        let base = household_rows!()
-            .filter(areas_t::path.like(prefix))
+        // A name is looked for among the store's villages only; an ID
+        // number or an old card reaches as far as a card does
+        // (`redemptions::household_at_store`): any household, unless the
+        // scheme serves households only at their own area's stores.
+        let in_store_area = household_rows!()
+            .filter(households::archived.eq(false))
+            .filter(areas_t::path.like(prefix.clone()))
+            .into_boxed();
+        let mut base = household_rows!()
             .filter(households::archived.eq(false))
             .into_boxed();
+        if crate::settings::get_bool(c, crate::settings::REDEEM_IN_STORE_AREA_ONLY)? {
+            base = base.filter(areas_t::path.like(prefix));
+        }
         let (by, query) = match query {
-            Query::Name(name) => match crate::domain::pinyin::query(name) {
-                // Letters: the name by its pinyin too (zhangsan, zs).
-                Some(py) => (
-                    FoundBy::Name,
-                    base.filter(
-                        db::contains(households::head_name, name)
-                            .or(db::key_prefix(households::head_pinyin, &py))
-                            .or(db::key_prefix(households::head_initials, &py)),
+            Query::Name(name) => {
+                let base = in_store_area;
+                match crate::domain::pinyin::query(name) {
+                    // Letters: the name by its pinyin too (zhangsan, zs).
+                    Some(py) => (
+                        FoundBy::Name,
+                        base.filter(
+                            db::contains(households::head_name, name)
+                                .or(db::key_prefix(households::head_pinyin, &py))
+                                .or(db::key_prefix(households::head_initials, &py)),
+                        ),
                     ),
-                ),
-                None => (
-                    FoundBy::Name,
-                    base.filter(db::contains(households::head_name, name)),
-                ),
-            },
+                    None => (
+                        FoundBy::Name,
+                        base.filter(db::contains(households::head_name, name)),
+                    ),
+                }
+            }
             Query::IdNumber(id) => (
                 FoundBy::IdNumber,
                 base.filter(households::id_lookup.eq(key.lookup("id", id.expose()))),

@@ -200,6 +200,15 @@ pub struct HouseholdForm {
     /// The household's version when the edit form was opened.
     #[serde(default)]
     pub version: String,
+    /// The phone the edit form showed when opened, masked (its
+    /// `phone_masked`), so that a stale save can say it changed meanwhile;
+    /// `None` from a caller that does not say.
+    #[serde(default, rename = "seen.phone")]
+    pub seen_phone: Option<String>,
+    /// The ID number the edit form showed when opened, masked (its
+    /// `id_masked`), as `seen_phone`.
+    #[serde(default, rename = "seen.id_number")]
+    pub seen_id_number: Option<String>,
 }
 
 pub fn parse_members(s: &str) -> Result<i64, FieldError> {
@@ -217,10 +226,14 @@ pub fn parse_members(s: &str) -> Result<i64, FieldError> {
 /// number, or of an edit of `editing`, which may leave ID and phone empty
 /// to keep them. A helper the person may not assign is refused, naming the
 /// field; one they could not see or change (assigned from above their
-/// scope) is kept.
+/// scope) is kept. An ID number already registered to another active
+/// household is refused with the other fields' errors (`error.id_taken`,
+/// or `error.id_needs_admin` outside the actor's scope, which the audit
+/// log records for the administrators), read by its keyed hash (`key`).
 pub fn parse_form(
     conn: &mut DbConn,
     actor: &Actor,
+    key: &DataKey,
     f: &HouseholdForm,
     editing: Option<&Household>,
 ) -> Result<HouseholdInput, HouseholdError> {
@@ -238,6 +251,26 @@ pub fn parse_form(
     } else {
         None
     };
+    // An ID number already registered is said with the other errors, not
+    // only once they are mended (`create` and `update` check it again).
+    if let Some(id) = &id_number {
+        let lookup = key.lookup("id", id.expose());
+        if let Some((other, name, path)) =
+            active_with_lookup(conn, &lookup, editing.map(|h| &h.id))?
+        {
+            checks.push(duplicate_error(scope, &name, &path));
+            if !scope.covers_area_path(&path) {
+                let typed: String = f.head_name.trim().chars().take(40).collect();
+                let what = match editing {
+                    None => audit::Detail::new("id_conflict_register")
+                        .arg("name", &typed)
+                        .arg("id", id.masked()),
+                    Some(_) => audit::Detail::new("id_conflict_change").arg("name", &typed),
+                };
+                audit_conflict(conn, &actor.audit(), &other, what)?;
+            }
+        }
+    }
     let phone = if f.phone.trim().is_empty() {
         None
     } else {

@@ -7,7 +7,7 @@ use super::*;
 /// scope it names the household; outside, it says nothing about it (not
 /// even that it is "elsewhere"): an administrator must look, and
 /// [`audit_conflict`] tells them where.
-fn duplicate_error(scope: &Scope, name: &str, path: &str) -> HouseholdError {
+pub(super) fn duplicate_error(scope: &Scope, name: &str, path: &str) -> FieldError {
     if scope.covers_area_path(path) {
         FieldError::conflict(
             "field.id_number",
@@ -15,20 +15,18 @@ fn duplicate_error(scope: &Scope, name: &str, path: &str) -> HouseholdError {
             crate::domain::Conflict::Taken,
         )
         .arg("name", name)
-        .into()
     } else {
         FieldError::conflict(
             "field.id_number",
             "error.id_needs_admin",
             crate::domain::Conflict::Taken,
         )
-        .into()
     }
 }
 
 /// Record, for the administrators (in the audit log), that someone entered
 /// an ID number registered to household `other_id` outside their scope.
-fn audit_conflict(
+pub(super) fn audit_conflict(
     conn: &mut DbConn,
     ctx: &AuditCtx,
     other_id: &HouseholdId,
@@ -127,7 +125,7 @@ pub fn create(
             if !scope.covers_area_path(&path) {
                 conflict = Some(other);
             }
-            return Err(duplicate_error(scope, &name, &path));
+            return Err(duplicate_error(scope, &name, &path).into());
         }
         let id = HouseholdId::new();
         let now = db::now();
@@ -332,7 +330,7 @@ pub fn update(
             if !scope.covers_area_path(&path) {
                 conflict = Some(other);
             }
-            return Err(duplicate_error(scope, &name, &path));
+            return Err(duplicate_error(scope, &name, &path).into());
         }
         let now = db::now();
         if h.area_id != input.area_id {
@@ -463,7 +461,7 @@ pub fn set_archived(
             && let Some((_, name, path)) =
                 active_with_lookup(c, &row.household.id_lookup, Some(id))?
         {
-            return Err(duplicate_error(scope, &name, &path));
+            return Err(duplicate_error(scope, &name, &path).into());
         }
         let now = db::now();
         // Guarded on the state read: of two people archiving (or restoring)

@@ -491,7 +491,9 @@ pub struct Counters<'a> {
 }
 
 /// Key in counted quantities (`item id` -> typed text; empty = not counted
-/// yet), who counted and who witnessed. Nothing posts until `confirm`. The
+/// yet), who counted and who witnessed. Nothing posts until `confirm`. A
+/// count for an item that is not on the sheet refuses the whole save
+/// (`error.count_not_on_sheet`, naming the item). The
 /// sheet changes only while open (a conditional update on its status, which
 /// also bumps its version); a posted one is refused. Errors: `Forbidden`
 /// unless the actor may count at the sheet's store; `NotFound`.
@@ -526,6 +528,13 @@ impl SeenCounts {
     }
 }
 
+/// The refusal of a count for `item` (its name, or the text naming it),
+/// which is no line of the sheet: nothing is saved.
+pub fn not_on_sheet(item: &str) -> FieldError {
+    FieldError::new("field.counted", "error.count_not_on_sheet")
+        .arg("item", item.chars().take(60).collect::<String>())
+}
+
 /// [`save_counts`] from a form that says what it showed (`seen`): a box left
 /// as it was shown keeps whatever is stored now (a blank box in a form
 /// opened earlier does not erase a count entered meanwhile); a different
@@ -555,7 +564,15 @@ pub fn save_counts_seen(
         super::store_for(c, actor, Action::Stocktake, &st.store_id)?;
         let mut parsed = Vec::new();
         for (item_id, text) in counts {
+            // A count for a line this sheet does not hold (another store's
+            // item, an unknown id) is refused naming it; nothing is saved.
             let Some(n) = lines.iter().position(|l| &l.item_id == item_id) else {
+                let name: Option<String> = items::table
+                    .find(item_id)
+                    .select(items::name)
+                    .first(c)
+                    .optional()?;
+                checks.push(not_on_sheet(&name.unwrap_or_else(|| item_id.to_string())));
                 continue;
             };
             let line = &lines[n];

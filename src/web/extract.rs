@@ -286,6 +286,9 @@ pub struct SentTwice {
     /// The fields of a page filter holding an id whose text is not one
     /// ([`FormFields::holds_id`]), refused beside their labels too.
     not_ids: Vec<String>,
+    /// Fields of a page's filter holding control characters or bytes that
+    /// are not text: refused beside their label as a parser refuses them.
+    spoiled: Vec<(String, &'static str)>,
     label: LabelOf,
     line: Option<LineOf>,
     lines: Vec<String>,
@@ -320,6 +323,7 @@ impl SentTwice {
         SentTwice {
             names: names.into_iter().map(str::to_string).collect(),
             not_ids: Vec::new(),
+            spoiled: Vec::new(),
             label,
             line: None,
             lines: Vec::new(),
@@ -335,9 +339,24 @@ impl SentTwice {
         self
     }
 
-    /// `Err` naming every field sent twice; `Ok` when each came once.
+    /// `Err` naming every field holding control characters (a filter's)
+    /// and every field sent twice; `Ok` when each came once, as text.
     pub fn check(&self) -> Result<(), crate::domain::FieldError> {
         let mut checks = crate::domain::FieldChecks::new();
+        for (name, key) in self.spoiled.iter().map(|(n, k)| (n, *k)) {
+            checks.push(match label_of(self.label, name) {
+                Some(field) => crate::domain::FieldError::new(field, key),
+                None => crate::domain::FieldError::new(
+                    "auth.form_field",
+                    if key == "error.not_utf8" {
+                        "auth.not_utf8_in"
+                    } else {
+                        "auth.control_chars_in"
+                    },
+                )
+                .arg("field", name.chars().take(40).collect::<String>()),
+            });
+        }
         for name in &self.names {
             let mut e = sent_twice_error(name, label_of(self.label, name));
             if let Some(n) = self.line.and_then(|line| line(name, &self.lines)) {
@@ -591,8 +610,11 @@ impl<'de> serde::Deserializer<'de> for Probe<'_> {
 /// taking its first value, with the fields that came more than once
 /// ([`SentTwice`]): the page refuses those like a filter value that does
 /// not read, its filter form holding what was typed and the message beside
-/// the field (422). A query that cannot be read otherwise is a malformed
-/// request (400).
+/// the field (422). A field holding control characters (a NUL: PostgreSQL
+/// refuses it in text) or bytes that are not text is refused the same
+/// way, beside its label (`error.control_chars`, `error.not_utf8`), its
+/// NULs read as U+FFFD so that none reaches a query. A query that cannot
+/// be read otherwise is a malformed request (400).
 pub struct Filter<T>(pub T, pub SentTwice);
 
 impl<T: DeserializeOwned + FormFields + 'static> FromRequest for Filter<T> {
@@ -609,7 +631,19 @@ impl<T: DeserializeOwned + FormFields + 'static> FromRequest for Filter<T> {
 /// the filter (so no query runs with it, and the page answers as if it
 /// were not set) and refused through the filter's [`SentTwice`], beside
 /// its label, like a field sent twice.
+///
+/// A field holding control characters (a NUL among them) or bytes that are
+/// not text is refused the same way, and the filter is read with its NULs
+/// as U+FFFD, so none reaches a query.
 fn read_filter<T: DeserializeOwned + FormFields>(query: &[u8]) -> Result<Filter<T>, AppError> {
+    let spoiled = spoiled_fields(query);
+    let plain;
+    let query = if spoiled.is_empty() {
+        query
+    } else {
+        plain = without_nul(query);
+        &plain[..]
+    };
     let not_ids = not_ids::<T>(query);
     let (q, mut twice) = if not_ids.is_empty() {
         read_once::<T>(query)?
@@ -624,7 +658,12 @@ fn read_filter<T: DeserializeOwned + FormFields>(query: &[u8]) -> Result<Filter<
                 .as_bytes(),
         )?
     };
-    twice.not_ids = not_ids;
+    // A field already named for its characters is not named again.
+    twice.not_ids = not_ids
+        .into_iter()
+        .filter(|n| !spoiled.iter().any(|(s, _)| s == n))
+        .collect();
+    twice.spoiled = spoiled;
     Ok(Filter(q, twice))
 }
 
@@ -645,6 +684,32 @@ fn not_ids<T: FormFields>(query: &[u8]) -> Vec<String> {
         let v = v.trim();
         if !v.is_empty() && !crate::domain::ids::is_id(v) {
             out.push(k.into_owned());
+        }
+    }
+    out
+}
+
+/// The fields of a url-encoded query or form whose name or value holds
+/// control characters (`error.control_chars`) or bytes that are not
+/// UTF-8 (`error.not_utf8`), each named once, in order.
+fn spoiled_fields(body: &[u8]) -> Vec<(String, &'static str)> {
+    let mut out: Vec<(String, &'static str)> = Vec::new();
+    for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+        let mut halves = pair.splitn(2, |b| *b == b'=');
+        let name = url_decode(halves.next().unwrap_or_default());
+        let value = url_decode(halves.next().unwrap_or_default());
+        let key = match (std::str::from_utf8(&name), std::str::from_utf8(&value)) {
+            (Ok(n), Ok(v))
+                if crate::domain::has_control_chars(n) || crate::domain::has_control_chars(v) =>
+            {
+                "error.control_chars"
+            }
+            (Ok(_), Ok(_)) => continue,
+            _ => "error.not_utf8",
+        };
+        let name = String::from_utf8_lossy(&name).replace('\0', "\u{FFFD}");
+        if !out.iter().any(|(n, _)| *n == name) {
+            out.push((name, key));
         }
     }
     out

@@ -953,3 +953,115 @@ app_test! {
         assert_eq!(page.location.as_deref(), Some("/counter"));
     }
 }
+
+app_test! {
+    /// The look-up box's form with a field sent twice comes back on the
+    /// counter like every form (422): the first value kept in the box, the
+    /// message beside it, nothing looked up.
+    async fn a_look_up_with_a_field_sent_twice_is_refused_on_its_form(app) {
+        let k = setup(&app, 5, 5);
+        let clerk = Client::new(&app.url(""));
+        clerk.login("clerk", PASSWORD).await;
+        clerk.get("/counter").await;
+        let page = clerk.post("/counter/find", &[("store_id", &k.store), ("card", "张三"), ("card", "李四")]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        assert!(page.location.is_none());
+        page.assert_contains("卡号：填写了两次");
+        page.assert_contains(r#"id="card" value="张三""#);
+        assert!(!page.body.contains("李四"));
+        let finds = app.audit_actions().iter().filter(|a| *a == "household.find").count();
+        assert_eq!(finds, 0, "nothing was looked up");
+        // The card number too: refused, never opened.
+        let page = clerk.post("/counter/find", &[("store_id", &k.store), ("card", &k.card), ("card", &k.card)]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        assert!(!page.body.contains("id=\"balance\""));
+    }
+}
+
+app_test! {
+    /// A basket quantity box that does not read says so beside that box,
+    /// keeping what was typed in every box and every line; nothing changes.
+    async fn a_basket_quantity_that_does_not_read_is_named_beside_its_box(app) {
+        let k = setup(&app, 10, 10);
+        fund(&app, &k.household, 500);
+        let clerk = Client::new(&app.url(""));
+        clerk.login("clerk", PASSWORD).await;
+        let page = clerk.get(&format!("/counter?card={}", k.card)).await;
+        let page = post_basket(&clerk, &basket_fields(&page, &[("pick", &k.rice)])).await;
+        let page = post_basket(&clerk, &basket_fields(&page, &[("pick", &k.soap)])).await;
+        page.assert_contains("id=\"total\">48<");
+        let rice_box = format!("qty_{}", k.rice);
+        let soap_box = format!("qty_{}", k.soap);
+        // The text of the table cell holding box `name`.
+        let cell = |body: &str, name: &str| -> String {
+            let at = body.find(&format!("name=\"{name}\"")).unwrap_or_else(|| panic!("no box {name}"));
+            body[at..].split("</td>").next().unwrap().to_string()
+        };
+        for bad in ["abc", "-1"] {
+            let refused = post_basket(&clerk, &basket_fields(&page, &[("entry", ""), (&rice_box, bad), (&soap_box, "2")])).await;
+            assert_eq!(refused.status, 422, "{bad}: {}", refused.body);
+            let rice = cell(&refused.body, &rice_box);
+            assert!(rice.contains(&format!("value=\"{bad}\"")), "{rice}");
+            assert!(rice.contains("class=\"field-error\"") && rice.contains("第 1 行的数量"), "beside its box: {rice}");
+            // The other box keeps what was typed, with no message.
+            let soap = cell(&refused.body, &soap_box);
+            assert!(soap.contains("value=\"2\"") && !soap.contains("field-error"), "{soap}");
+            assert_eq!(hidden(&refused.body, "line").len(), 2, "both lines kept");
+            refused.assert_contains("id=\"total\">48<");
+        }
+        // Two boxes that do not read: each said beside its own.
+        let refused = post_basket(&clerk, &basket_fields(&page, &[("entry", ""), (&rice_box, "abc"), (&soap_box, "x")])).await;
+        assert_eq!(refused.status, 422);
+        assert!(cell(&refused.body, &rice_box).contains("第 1 行的数量"));
+        assert!(cell(&refused.body, &soap_box).contains("第 2 行的数量"));
+        let n: i64 = redemptions::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(n, 0);
+        assert_eq!(balance(&app, &k.household), 500);
+    }
+}
+
+app_test! {
+    /// An ID number or an old card reaches as far as the card itself: any
+    /// household, unless households redeem only in their own area. A name
+    /// covers only the store's villages, and the page says so.
+    async fn an_id_number_or_old_card_reaches_as_far_as_a_card(app) {
+        let k = setup(&app, 5, 5);
+        let [_, _, _, far] = app.area_chain("远处");
+        let id = crate::helpers::test_id_number();
+        let (far_h, far_card) = app.household_with_id("远方户", &far, &id);
+        let clerk = Client::new(&app.url(""));
+        clerk.login("clerk", PASSWORD).await;
+        // Its card opens it here (served anywhere, the default) ...
+        clerk.get(&format!("/counter?card={far_card}")).await.assert_contains(r#"id="household-name">远方户<"#);
+        // ... and so does its ID number.
+        let by_id = clerk.post("/counter/find", &[("store_id", &k.store), ("card", &id)]).await;
+        assert_eq!(by_id.status, 303, "{}", by_id.body);
+        assert!(by_id.location.as_deref().unwrap().contains(&far_card));
+        // Its old card finds it, never telling the new number.
+        let admin = app.admin().await;
+        admin.get(&format!("/households/{far_h}")).await;
+        admin.submit(&format!("/households/{far_h}/card"), &[]).await;
+        let new_card = card_of(&app, &far_h);
+        let page = clerk.get(&format!("/counter?card={far_card}")).await;
+        page.assert_contains("这张旧卡属于下面这户");
+        page.assert_contains("远方户");
+        assert!(!page.body.contains(&new_card));
+        // A name covers the store's villages only, as the page says.
+        let page = clerk.get(&format!("/counter?card={}", urlencoding("远方户"))).await;
+        page.assert_contains("没有与“远方户”相符的农户");
+        page.assert_contains(r#"id="find-name-scope">按姓名只查本超市服务的村<"#);
+        // Served only in their own area: neither reaches it, as its card does not.
+        let console = aixin::auth::Actor::console();
+        aixin::settings::set(&mut app.conn(), &console, aixin::settings::REDEEM_IN_STORE_AREA_ONLY, 1).unwrap();
+        clerk.get(&format!("/counter?card={new_card}")).await.assert_contains("服务范围");
+        let by_id = clerk.post("/counter/find", &[("store_id", &k.store), ("card", &id)]).await;
+        assert_eq!(by_id.status, 200, "{}", by_id.body);
+        by_id.assert_contains("没有与");
+        assert!(!by_id.body.contains("远方户"));
+        let page = clerk.get(&format!("/counter?card={far_card}")).await;
+        assert!(!page.body.contains("远方户"), "{}", page.body);
+        // The hint in English too.
+        clerk.post("/lang", &[("lang", "en"), ("back", "/counter")]).await;
+        clerk.get("/counter").await.assert_contains("A name search covers only this store");
+    }
+}

@@ -297,3 +297,56 @@ app_test! {
         page.assert_contains("the accepted formats are CSV and XLSX");
     }
 }
+
+app_test! {
+    /// A NUL (or another control character) in a filter, a search box or an
+    /// API query parameter is named as a control character on its field
+    /// (422); it never reaches the database (PostgreSQL refuses NUL in text).
+    async fn a_nul_in_a_filter_search_or_api_query_is_named_never_a_500(app) {
+        let [_, _, town, village] = app.area_chain("空字");
+        app.household("空字户", &village);
+        let admin = app.admin().await;
+        for path in ["/households?q=%00", "/households?q=a%00b&status=", "/households?q=%01", "/households?area_id=%00"] {
+            let page = admin.get(path).await;
+            assert_eq!(page.status, 422, "{path}: {}", page.body);
+            page.assert_contains("不能包含控制字符");
+        }
+        let page = admin.get("/households?q=%00").await;
+        page.assert_contains(r#"data-field="households.search">查找：不能包含控制字符"#);
+        // The list's search box, posted.
+        admin.get("/households").await;
+        let page = admin.post("/households/find", &[("q", "空字\u{0}")]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("查找：不能包含控制字符");
+        // Other lists' filters too.
+        for path in ["/users?q=%00", "/donors?q=%00"] {
+            let page = admin.get(path).await;
+            assert_eq!(page.status, 422, "{path}: {}", page.body);
+            page.assert_contains("不能包含控制字符");
+        }
+        // The counter's look-up, in its address and in its box.
+        let store = app.store("空字超市", &town);
+        app.user("clerk", Role::Clerk, None, Some(&store));
+        let clerk = app.client();
+        clerk.login("clerk", PASSWORD).await;
+        let page = clerk.get("/counter?card=%00").await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("卡号：不能包含控制字符");
+        let page = clerk.post("/counter/find", &[("store_id", store.as_str()), ("card", "张\u{0}")]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("卡号：不能包含控制字符");
+        // The API: the parameter named, in the API's JSON error.
+        let t = token(&app, "boss").await;
+        for q in ["q=%00", "q=a%00", "status=%00"] {
+            let res = reqwest::Client::new()
+                .get(app.url(&format!("/api/v1/households?{q}")))
+                .bearer_auth(&t)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status().as_u16(), 422, "{q}");
+            let body: Value = res.json().await.unwrap();
+            assert_eq!(body["error"]["field"], q.split('=').next().unwrap(), "{q}: {body}");
+        }
+    }
+}

@@ -853,3 +853,63 @@ app_test! {
         told.assert_contains("修改户类型时必须填写原因");
     }
 }
+
+app_test! {
+    /// A stale household edit says which fields changed meanwhile, the
+    /// phone and the ID number too, each shown masked, never in full.
+    async fn a_stale_household_edit_names_a_phone_or_id_number_changed_meanwhile(app) {
+        let [_, _, _, village] = app.area_chain("改号");
+        let (id, _) = app.household_with_id("改号户", &village, &crate::helpers::test_id_number());
+        let admin = app.admin().await;
+        let page = format!("/households/{id}/edit");
+        let action = format!("/households/{id}");
+        // Opened now, with what it showed.
+        let opened = admin.get(&page).await;
+        let v = version_in(&opened.body, &action);
+        let seen = crate::helpers::seen_fields(&opened.body);
+        assert!(seen.iter().any(|(k, v)| k == "seen.phone" && v == "138****8000"), "{seen:?}");
+        // Someone else saves a new phone and ID number meanwhile.
+        let new_id = crate::helpers::test_id_number();
+        let other = household_edit(&app, &id, &v, &[("phone", "13912345678"), ("id_number", &new_id)]);
+        let saved = admin.post(&action, &pairs(&other)).await;
+        assert_eq!(saved.status, 303, "{}", saved.body);
+        // This tab saves its notes on the form it opened.
+        let mut mine = household_edit(&app, &id, &v, &[("notes", "腿脚不便")]);
+        mine.extend(seen.iter().cloned());
+        let told = admin.post(&action, &pairs(&mine)).await;
+        assert_eq!(told.status, 409, "{}", told.body);
+        told.assert_contains(r#"data-field="field.phone">联系电话：现在保存的是：139****5678"#);
+        let masked_id = format!("{}********{}", &new_id[..6], &new_id[14..]);
+        told.assert_contains(&format!(r#"data-field="field.id_number">身份证号：现在保存的是：{masked_id}"#));
+        assert!(!told.body.contains("13912345678") && !told.body.contains(&new_id), "never in full");
+        told.assert_contains("腿脚不便");
+        // Saved again as now shown, it goes through.
+        let again = crate::helpers::seen_fields(&told.body);
+        let v2 = version_in(&told.body, &action);
+        let mut retry = household_edit(&app, &id, &v2, &[("notes", "腿脚不便")]);
+        retry.extend(again);
+        let done = admin.post(&action, &pairs(&retry)).await;
+        assert_eq!(done.status, 303, "{}", done.body);
+    }
+}
+
+app_test! {
+    /// A refused API token form keeps the lifetime chosen, as sent.
+    async fn a_refused_token_form_keeps_the_days_chosen(app) {
+        let admin = app.admin().await;
+        admin.get("/profile").await;
+        let page = admin.post("/profile/tokens", &[("name", "扫码枪"), ("days", "30"), ("password", "wrong-password-1")]).await;
+        assert!(page.status == 422 || page.status == 409, "{}", page.body);
+        page.assert_contains(r#"<option value="30" selected>"#);
+        assert!(!page.body.contains(r#"<option value="90" selected>"#), "{}", page.body);
+        page.assert_contains(r#"value="扫码枪""#);
+        let page = admin.post("/profile/tokens", &[("name", ""), ("days", "180"), ("password", PASSWORD)]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"<option value="180" selected>"#);
+        // A lifetime none of the choices: kept as sent, beside its message.
+        let page = admin.post("/profile/tokens", &[("name", "扫码枪"), ("days", "400"), ("password", PASSWORD)]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"<option value="400" selected>"#);
+        page.assert_contains(r#"data-field="auth.token_days""#);
+    }
+}

@@ -684,3 +684,37 @@ app_test! {
         admin.get("/households").await.assert_contains("2 households");
     }
 }
+
+app_test! {
+    /// An ID number already registered is said with the other mistakes of
+    /// the same submission, each beside its field, at registration and at
+    /// an edit alike; nothing is saved.
+    async fn a_duplicate_id_number_is_said_with_the_other_errors(app) {
+        let [_, _, _, village] = app.area_chain("重号");
+        let taken = test_id_number();
+        app.household_with_id("王大山", &village, &taken);
+        let admin = app.admin().await;
+        let page = admin.post("/households", &[
+            ("head_name", "王小山"), ("id_number", &taken), ("phone", "12345"),
+            ("area_id", &village), ("members", "0"),
+        ]).await;
+        assert!(page.status == 422 || page.status == 409, "{}", page.body);
+        page.assert_contains("身份证号：该身份证号已登记在“王大山”户下");
+        page.assert_contains("家庭人口：应为 1 到 99");
+        page.assert_contains("联系电话：应为 11 位手机号");
+        for field in ["field.id_number", "field.members", "field.phone"] {
+            page.assert_contains(&format!(r#"<span class="field-error" data-field="{field}">"#));
+        }
+        page.assert_contains(r#"value="王小山""#);
+        assert_eq!(count_households(&app), 1, "nothing was created");
+        // An edit of another household to that number: the same, at once.
+        let (second, _) = app.household_with_id("李四", &village, &test_id_number());
+        let edit = admin.get(&format!("/households/{second}/edit")).await;
+        let v = crate::forms_kept::version_in(&edit.body, &format!("/households/{second}"));
+        let form = crate::forms_kept::household_edit(&app, &second, &v, &[("id_number", &taken), ("members", "100")]);
+        let page = admin.post(&format!("/households/{second}"), &crate::forms_kept::pairs(&form)).await;
+        assert!(page.status == 422 || page.status == 409, "{}", page.body);
+        page.assert_contains("身份证号：该身份证号已登记在“王大山”户下");
+        page.assert_contains("家庭人口：应为 1 到 99");
+    }
+}

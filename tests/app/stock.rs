@@ -1251,3 +1251,41 @@ app_test! {
         assert_ledger_ok(&app);
     }
 }
+
+app_test! {
+    /// A count posted for a line the sheet does not hold (an item not on
+    /// it, an id no item has, a name that is no id) refuses the whole save,
+    /// naming it; nothing is saved.
+    async fn a_count_for_a_line_not_on_the_sheet_refuses_the_save(app) {
+        use aixin::db::schema::stocktake_lines;
+        let [_, _, town, _] = app.area_chain("盘外");
+        let a = app.store("盘外爱心超市", &town);
+        let s = seed(&app, &a);
+        let foreign = item(&mut app.conn(), "外来肥皂", "块", "3");
+        let admin = app.admin().await;
+        let sheet = format!("/stocktakes/{}", s.stocktake);
+        let action = format!("{sheet}/counts");
+        let rice = format!("count_{}", s.items[0]);
+        let nobody = uuid::Uuid::new_v4().to_string();
+        for (name, said) in [
+            (format!("count_{foreign}"), "外来肥皂".to_string()),
+            (format!("count_{nobody}"), nobody.clone()),
+            ("count_abc".to_string(), "abc".to_string()),
+        ] {
+            let page = admin.post_shown(&sheet, &action, &[(&rice, "19"), (&name, "3"), ("counted_by", "李")]).await;
+            assert_eq!(page.status, 422, "{name}: {}", page.body);
+            page.assert_contains(&format!("“{said}”不在这张盘点表上"));
+            page.assert_contains(r#"value="19""#);
+            let counted: Option<i64> = stocktake_lines::table
+                .filter(stocktake_lines::stocktake_id.eq(&s.stocktake))
+                .filter(stocktake_lines::item_id.eq(&s.items[0]))
+                .select(stocktake_lines::counted)
+                .first(&mut app.conn())
+                .unwrap();
+            assert_eq!(counted, None, "{name}: nothing saved");
+        }
+        // Without it, the count saves.
+        let saved = admin.submit_shown(&sheet, &action, &[(&rice, "19"), ("counted_by", "李")]).await;
+        assert_eq!(saved.status, 200, "{}", saved.body);
+    }
+}

@@ -52,9 +52,10 @@ struct CounterPage<'a> {
     found: Option<Found>,
     /// The store's goods with their prices and stock (F4 opens the list).
     shelf: Vec<crate::stock::ShelfLine>,
-    /// A basket quantity box that could not be read: its item's id and
-    /// what was typed, kept in the box and marked.
-    bad_qty: Option<(String, String)>,
+    /// The basket's quantity boxes when one could not be read: each
+    /// box's item id, what was typed in it (kept in the box) and, for a
+    /// box that could not be read, its message (beside it, the box marked).
+    qty_typed: Vec<TypedQuantity>,
 }
 
 impl CounterPage<'_> {
@@ -78,16 +79,21 @@ impl CounterPage<'_> {
     /// What a line's quantity box shows: what was typed when it could not
     /// be read, else the line's quantity.
     fn qty_shown(&self, l: &PricedLine) -> String {
-        match &self.bad_qty {
-            Some((item, typed)) if item == l.item.id.as_str() => typed.clone(),
+        match self.qty_typed.iter().find(|t| t.item == l.item.id.as_str()) {
+            Some(t) if !t.typed.is_empty() => t.typed.clone(),
             _ => l.quantity.to_string(),
         }
     }
     /// Whether a line's quantity box could not be read.
     fn qty_bad(&self, l: &PricedLine) -> bool {
-        self.bad_qty
-            .as_ref()
-            .is_some_and(|(item, _)| item == l.item.id.as_str())
+        self.qty_error(l).is_some()
+    }
+    /// Why a line's quantity box could not be read, beside the box.
+    fn qty_error(&self, l: &PricedLine) -> Option<&str> {
+        self.qty_typed
+            .iter()
+            .find(|t| t.item == l.item.id.as_str())
+            .and_then(|t| t.error.as_deref())
     }
     fn line_value(&self, l: &PricedLine) -> String {
         format!("{}*{}", l.item.id, l.quantity)
@@ -165,7 +171,8 @@ enum Look {
 /// a mistyped one, is looked up and shown here; a card number or a name
 /// goes on to the counter's address, as a scan always has. A card text or
 /// store id over [`MAX_LOOK_UP_CHARS`] is refused on the page (422) naming
-/// its field, never put in an address.
+/// its field, never put in an address, as is a field sent twice or text
+/// that reads as no card, ID number or name (control characters).
 ///
 /// Errors: as the counter's (`Forbidden` for a role that does not redeem,
 /// the store's scope).
@@ -177,13 +184,19 @@ pub async fn find(
 ) -> Result<HttpResponse, AppError> {
     let form = form.checked();
     user.require(Action::Redeem)?;
-    let q = form.0;
-    // A look-up with a field sent twice reads its first value: it changes
-    // nothing, and is answered here like any text that is not a card.
-    if form.1.check().is_err() {
-        return show(req, user, state, q, Look::Posted).await;
+    let mut q = form.0;
+    // A field sent twice is refused like every form's (422), the look-up
+    // box holding the first value typed and the message beside it; nothing
+    // is looked up. What was typed stays in the body, never an address.
+    if let Err(e) = form.1.check() {
+        if q.store_id.chars().count() > MAX_LOOK_UP_CHARS {
+            q.store_id.clear();
+        }
+        if q.card.chars().count() > MAX_LOOK_UP_CHARS {
+            q.card = q.card.chars().take(MAX_LOOK_UP_CHARS).collect();
+        }
+        return show(req, user, state, q, Look::Refused(e)).await;
     }
-    let mut q = q;
     // No address carries typed text beyond a sane length.
     if q.store_id.chars().count() > MAX_LOOK_UP_CHARS {
         if !matches!(user.scope, Scope::Store { .. }) {
@@ -200,7 +213,10 @@ pub async fn find(
         return show(req, user, state, q, Look::Refused(e)).await;
     }
     match Query::parse(q.card.trim()) {
-        Ok(Some(Query::IdNumber(_))) | Err(_) => show(req, user, state, q, Look::Posted).await,
+        Ok(Some(Query::IdNumber(_))) => show(req, user, state, q, Look::Posted).await,
+        // Text that reads as nothing (a mistyped ID number or card, control
+        // characters) is refused on the look-up box (422), never an address.
+        Err(e) => show(req, user, state, q, Look::Refused(e)).await,
         Ok(_) => Ok(see_other(&format!(
             "/counter?{}",
             serde_urlencoded::to_string([("store_id", q.store_id.trim()), ("card", q.card.trim())])
@@ -367,7 +383,7 @@ async fn show(
             entry_again: String::new(),
             found,
             shelf,
-            bad_qty: None,
+            qty_typed: Vec::new(),
         },
         status,
     )
@@ -555,21 +571,29 @@ fn item_named(text: &str) -> Result<crate::domain::ItemId, crate::domain::FieldE
         .ok_or_else(|| crate::domain::FieldError::new("field.item", "error.item_unknown"))
 }
 
-/// A basket quantity box that could not be read: the refusal naming its
-/// line (its place, from 1), and the box's item id and what was typed.
-type BadQuantity = (crate::domain::FieldError, (String, String));
+/// A basket quantity box as posted: its item's id, what was typed in it,
+/// and, when it could not be read, the message shown beside it.
+struct TypedQuantity {
+    item: String,
+    typed: String,
+    error: Option<String>,
+}
 
 /// Apply the quantities typed into the basket's own boxes (`qty_<item>`):
 /// a new number replaces the line's, 0 takes the line out. Returns whether
-/// anything changed, or the first box that cannot be read (nothing is
-/// changed then).
+/// anything changed, or, when a box cannot be read, each box as typed,
+/// every such box with its refusal naming its line (its place, from 1);
+/// nothing is changed then.
 fn change_quantities(
     lines: &mut Vec<WantLine>,
     form: &[(String, String)],
-) -> (bool, Option<BadQuantity>) {
+    lang: i18n::Lang,
+) -> (bool, Option<Vec<TypedQuantity>>) {
     let mut wanted = Vec::with_capacity(lines.len());
+    let mut boxes = Vec::with_capacity(lines.len());
     for (i, l) in lines.iter().enumerate() {
         let typed = field(form, &format!("qty_{}", l.item_id));
+        let mut error = None;
         let q = if typed.is_empty() {
             l.quantity
         } else if crate::domain::input::normalize(&typed) == "0" {
@@ -584,11 +608,20 @@ fn change_quantities(
                     )
                     .arg("n", i + 1)
                     .arg("max", crate::domain::stock::MAX_QUANTITY);
-                    return (false, Some((refusal, (l.item_id.to_string(), typed))));
+                    error = Some(i18n::field_error(lang, &refusal));
+                    l.quantity
                 }
             }
         };
+        boxes.push(TypedQuantity {
+            item: l.item_id.to_string(),
+            typed,
+            error,
+        });
         wanted.push(q);
+    }
+    if boxes.iter().any(|b| b.error.is_some()) {
+        return (false, Some(boxes));
     }
     let changed = lines.iter().zip(&wanted).any(|(l, q)| l.quantity != *q);
     if changed {
@@ -687,12 +720,18 @@ pub async fn basket_action(
     let pick = field(&form, "pick");
     // Quantities changed in the basket's own boxes (0 takes the line out).
     let (changed, unreadable_qty) = if unreadable.is_none() {
-        change_quantities(&mut lines, &form)
+        change_quantities(&mut lines, &form, lang)
     } else {
         (false, None)
     };
-    if let Some((e, _)) = &unreadable_qty {
-        error = Some(i18n::field_error(lang, e));
+    if let Some(boxes) = &unreadable_qty {
+        // Each box's message stands beside it; the summary says them all.
+        let sep = match lang {
+            i18n::Lang::Zh => "；",
+            i18n::Lang::En => "; ",
+        };
+        let all: Vec<&str> = boxes.iter().filter_map(|b| b.error.as_deref()).collect();
+        error = Some(all.join(sep));
     }
     // Enter in a quantity box applies the change; it never confirms.
     let confirm = !changed
@@ -865,7 +904,7 @@ pub async fn basket_action(
             error,
             found: None,
             shelf,
-            bad_qty: unreadable_qty.map(|(_, bad)| bad),
+            qty_typed: unreadable_qty.unwrap_or_default(),
         },
         status,
     )

@@ -62,8 +62,8 @@ impl crate::web::extract::FormFields for ListQuery {
 const MAX_FILTER_CHARS: usize = 100;
 
 impl ListQuery {
-    /// The first field longer than an address may carry, refused on it.
-    fn over_long(&self) -> Option<FieldError> {
+    /// The search's fields, each with the label its message uses.
+    fn fields(&self) -> [(&'static str, &String); 6] {
         [
             ("households.search", &self.q),
             ("field.village", &self.area_id),
@@ -72,9 +72,20 @@ impl ListQuery {
             ("households.search", &self.archived),
             ("households.search", &self.sort),
         ]
-        .into_iter()
-        .find(|(_, v)| v.chars().count() > MAX_FILTER_CHARS)
-        .map(|(field, _)| FieldError::new(field, "error.too_long").arg("max", MAX_FILTER_CHARS))
+    }
+
+    /// The first field longer than an address may carry, or holding
+    /// control characters (a NUL never reaches a query), refused on it.
+    fn over_long(&self) -> Option<FieldError> {
+        self.fields().into_iter().find_map(|(field, v)| {
+            if crate::domain::has_control_chars(v) {
+                Some(FieldError::new(field, "error.control_chars"))
+            } else if v.chars().count() > MAX_FILTER_CHARS {
+                Some(FieldError::new(field, "error.too_long").arg("max", MAX_FILTER_CHARS))
+            } else {
+                None
+            }
+        })
     }
     fn filter(&self) -> ListFilter {
         ListFilter {
@@ -154,8 +165,8 @@ pub async fn find(
         let shown = std::mem::take(&mut q.q);
         return list_page(req, user, state, q, Some((shown, e))).await;
     }
-    // No address carries typed text beyond a sane length: an over-long
-    // field is refused here, beside the search box, naming it.
+    // No address carries typed text beyond a sane length or text no one
+    // types: such a field is refused here, beside the search box, naming it.
     if let Some(e) = q.over_long() {
         let shown = std::mem::take(&mut q.q);
         q.area_id.clear();
@@ -394,6 +405,8 @@ fn values_of(h: &HouseholdRow) -> HouseholdForm {
         helper_id: h.helper_id.clone().unwrap_or_default(),
         notes: h.notes.clone(),
         version: h.version.to_string(),
+        seen_phone: Some(h.phone_masked.clone()),
+        seen_id_number: Some(h.id_masked.clone()),
         ..HouseholdForm::default()
     }
 }
@@ -408,8 +421,10 @@ fn changed_meanwhile(e: &crate::domain::FieldError) -> bool {
 
 /// The refusal `e`, and beside each field whose saved value (`h`, as it is
 /// now) differs from what was typed (`typed`), that value in words: a
-/// village or helper by name, a status by its label. ID number and phone
-/// are left out (an empty box keeps them; their values are not shown).
+/// village or helper by name, a status by its label. The ID number and
+/// phone, which an empty box keeps, are said when they changed since the
+/// form showed them (`seen.id_number`, `seen.phone`), masked as stored
+/// (`domain::people`'s one mask each), never in full.
 fn with_saved_values(
     e: &crate::domain::FieldError,
     typed: &HouseholdForm,
@@ -498,6 +513,37 @@ fn with_saved_values(
             );
         }
     }
+    let masked = [
+        (
+            "field.id_number",
+            typed.seen_id_number.as_deref(),
+            &h.household.id_masked,
+        ),
+        (
+            "field.phone",
+            typed.seen_phone.as_deref(),
+            &h.household.phone_masked,
+        ),
+    ];
+    for (field, seen, now) in masked {
+        if let Some(seen) = seen
+            && seen.trim() != now.trim()
+        {
+            let shown = if now.trim().is_empty() {
+                crate::i18n::t(lang, "households.saved_empty").to_string()
+            } else {
+                now.clone()
+            };
+            checks.push(
+                crate::domain::FieldError::conflict(
+                    field,
+                    "error.saved_meanwhile_as",
+                    crate::domain::Conflict::Changed,
+                )
+                .arg("value", shown),
+            );
+        }
+    }
     checks.finish().err().unwrap_or_else(|| e.clone())
 }
 
@@ -549,6 +595,8 @@ async fn form_page(
             };
             if let Some(h) = &household {
                 f.version = h.household.version.to_string();
+                f.seen_phone = Some(h.household.phone_masked.clone());
+                f.seen_id_number = Some(h.household.id_masked.clone());
             }
             (f, FormErrors::new(ctx.lang, &e))
         }
@@ -607,7 +655,7 @@ pub async fn create(
     let result = form
         .1
         .run(&state, move |c| {
-            let input = households::parse_form(c, &actor, &f, None)?;
+            let input = households::parse_form(c, &actor, &key, &f, None)?;
             Ok(households::create(c, &actor, &key, &input)?)
         })
         .await;
@@ -645,7 +693,7 @@ pub async fn update(
             // The edit names the version it was made on: a page form must
             // carry it (the API may leave it out; `parse_form` reads it).
             let row = households::find(c, &actor, &target)?;
-            let input = households::parse_form(c, &actor, &f, Some(&row.household))?;
+            let input = households::parse_form(c, &actor, &key, &f, Some(&row.household))?;
             crate::web::form::seen_version(&f.version)?;
             Ok(households::update(c, &actor, &key, &target, &input, today)?)
         })

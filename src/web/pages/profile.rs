@@ -24,6 +24,8 @@ struct ProfilePage<'a> {
     /// What was typed in a refused form (the name), and why it was
     /// refused, each message beside its field.
     typed_name: String,
+    /// The lifetime chosen in a refused form, as sent (empty: none).
+    typed_days: String,
     errors: crate::web::form::FormErrors,
     now: chrono::NaiveDateTime,
 }
@@ -33,6 +35,28 @@ impl ProfilePage<'_> {
     fn is_expired(&self, t: &ApiToken) -> bool {
         t.expires_at.is_none_or(|e| e <= self.now)
     }
+    /// Whether lifetime `d` is the one selected: the one chosen in a
+    /// refused form, else the default.
+    fn days_selected(&self, d: &i64) -> bool {
+        match self.typed_days.trim() {
+            "" => *d == self.default_days,
+            typed => typed == d.to_string(),
+        }
+    }
+    /// A lifetime sent that is none of the choices, kept in the form as
+    /// an option of its own (selected, beside its message).
+    fn days_other(&self) -> Option<&str> {
+        let typed = self.typed_days.trim();
+        (!typed.is_empty() && !self.day_choices.iter().any(|d| d.to_string() == typed))
+            .then_some(typed)
+    }
+}
+
+/// A refused token form: the name and the lifetime as sent, and why.
+struct TokenRefused {
+    name: String,
+    days: String,
+    error: crate::domain::FieldError,
 }
 
 async fn page(
@@ -40,14 +64,22 @@ async fn page(
     user: &CurrentUser,
     state: &AppState,
     new_secret: Option<String>,
-    refused: Option<(String, crate::domain::FieldError)>,
+    refused: Option<TokenRefused>,
 ) -> Result<HttpResponse, AppError> {
     let user_id = user.user.id.clone();
     let list = run(state, move |c| Ok(tokens::named_of(c, &user_id)?)).await?;
     let ctx = PageCtx::build(req, Some(user));
-    let (typed_name, errors) = match refused {
-        Some((name, e)) => (name, crate::web::form::FormErrors::new(ctx.lang, &e)),
-        None => (String::new(), crate::web::form::FormErrors::default()),
+    let (typed_name, typed_days, errors) = match refused {
+        Some(r) => (
+            r.name,
+            r.days,
+            crate::web::form::FormErrors::new(ctx.lang, &r.error),
+        ),
+        None => (
+            String::new(),
+            String::new(),
+            crate::web::form::FormErrors::default(),
+        ),
     };
     let status = errors.status();
     render_with_status(
@@ -59,6 +91,7 @@ async fn page(
             day_choices: tokens::NAMED_TOKEN_DAY_CHOICES,
             default_days: tokens::NAMED_TOKEN_DEFAULT_DAYS,
             typed_name,
+            typed_days,
             errors,
             now: crate::db::now(),
         },
@@ -100,7 +133,7 @@ impl crate::web::extract::FormFields for TokenForm {
 
 /// Make a named token; the answer is the page with the secret on it (not a
 /// redirect: the secret must not travel in a flash cookie). A refused form
-/// comes back with the name as typed and the reason.
+/// comes back with the name and the lifetime as sent, and the reason.
 pub async fn create_token(
     req: HttpRequest,
     user: CurrentUser,
@@ -115,9 +148,14 @@ pub async fn create_token(
         days,
         password,
     } = form.0;
-    let typed = name.clone();
+    let (typed_name, typed_days) = (name.clone(), days.clone());
+    let refused = move |error| TokenRefused {
+        name: typed_name,
+        days: typed_days,
+        error,
+    };
     if let Err(e) = form.1.check() {
-        return page(&req, &user, &state, None, Some((typed, e))).await;
+        return page(&req, &user, &state, None, Some(refused(e))).await;
     }
     let config = state.config.clone();
     let made = run(&state, move |c| {
@@ -129,7 +167,7 @@ pub async fn create_token(
     match made {
         Ok(secret) => page(&req, &user, &state, Some(secret), None).await,
         Err(tokens::TokenError::Invalid(e) | tokens::TokenError::Conflict(_, e)) => {
-            page(&req, &user, &state, None, Some((typed, e))).await
+            page(&req, &user, &state, None, Some(refused(e))).await
         }
         Err(e) => Err(e.into()),
     }

@@ -207,6 +207,15 @@ pub async fn save_counts(
     let mut missing = crate::domain::FieldChecks::new();
     let seen_counted_by = missing.take(shown("seen.counted_by", "field.counted_by"));
     let seen_witnessed_by = missing.take(shown("seen.witnessed_by", "field.witnessed_by"));
+    // A count whose name holds no item id names no line of the sheet: the
+    // save is refused naming it, as a line of another sheet is.
+    for (k, _) in &fields {
+        if let Some(named) = k.strip_prefix("count_")
+            && crate::domain::ItemId::parse(named).is_none()
+        {
+            missing.push(stocktake::not_on_sheet(named));
+        }
+    }
     let missing = missing.finish();
     let seen = stocktake::SeenCounts {
         counted_by: seen_counted_by.unwrap_or_default(),
@@ -220,8 +229,6 @@ pub async fn save_counts(
             })
             .collect(),
     };
-    // A count whose name holds no item id names no line of the sheet, and
-    // is left out as a line of another sheet is.
     let counts: Vec<(crate::domain::ItemId, String)> = fields
         .into_iter()
         .filter_map(|(k, v)| {
