@@ -411,7 +411,7 @@ pub async fn create_awards(
                         awards: vec![award_out(&a, lang)],
                     }
                 }
-                (None, Some(ids)) if !ids.is_empty() && ids.len() <= 500 => {
+                (None, Some(ids)) => {
                     // All or nothing: every entry that names no household
                     // of the caller's (text that is not an id too) is a 422
                     // on `household_ids[i]`, each one named.

@@ -181,11 +181,18 @@ impl Detail {
             out.push_str(&rest[..open]);
             let after = &rest[open + 1..];
             match after.find('}').and_then(|close| {
-                let name = &after[..close];
+                // `{name}`, or a count with its word, `{name|one|many}`.
+                let (name, forms) = match after[..close].split_once('|') {
+                    Some((name, forms)) => (name, Some(forms)),
+                    None => (&after[..close], None),
+                };
                 self.args
                     .iter()
                     .find(|(n, _, _)| n == name)
-                    .map(|a| (value(a), close))
+                    .map(|a| match forms {
+                        Some(forms) => (crate::i18n::with_word(&value(a), forms), close),
+                        None => (value(a), close),
+                    })
             }) {
                 Some((v, close)) => {
                     out.push_str(&v);

@@ -137,21 +137,25 @@ fn counted(s: &str, name: &str, value: &str) -> String {
         let Some(end) = after.find('}') else {
             break;
         };
-        let forms = &after[..end];
-        let (one, many) = forms.split_once('|').unwrap_or((forms, forms));
-        let word = if matches!(value.trim(), "1" | "-1") {
-            one
-        } else {
-            many
-        };
         out.push_str(&rest[..i]);
-        out.push_str(value);
-        out.push(' ');
-        out.push_str(word);
+        out.push_str(&with_word(value, &after[..end]));
         rest = &after[end + 1..];
     }
     out.push_str(rest);
     out
+}
+
+/// `value` and its word from `forms` (`one|many`, as in the catalogue's
+/// `{name|one|many}`): `one` for a count of one (or minus one), `many` for
+/// any other ("1 household", "2 households").
+pub fn with_word(value: &str, forms: &str) -> String {
+    let (one, many) = forms.split_once('|').unwrap_or((forms, forms));
+    let word = if matches!(value.trim(), "1" | "-1" | "+1") {
+        one
+    } else {
+        many
+    };
+    format!("{value} {word}")
 }
 
 /// "Field: what is wrong", in the person's language.
@@ -326,11 +330,27 @@ mod tests {
         let en = flatten(EN_SOURCE).unwrap();
         for (key, text) in &en {
             let mut filled = text.clone();
-            for name in ["n", "m", "rows", "refused", "years"] {
+            for name in ["n", "m", "rows", "refused", "years", "cap"] {
                 filled = counted(&filled, name, "2");
             }
             assert!(!filled.contains('|'), "{key}: {text}");
         }
+        // The audit log's sentences take the word for their counts too.
+        let d = crate::audit::Detail::new("import_check")
+            .arg("file", "a.csv")
+            .arg("rows", 1)
+            .arg("create", 1)
+            .arg("update", 0)
+            .arg("unchanged", 0)
+            .arg("refused", 2)
+            .arg("for_admin", 0);
+        let said = d.say(Lang::En);
+        assert!(
+            said.contains("1 row:") && said.contains("2 rows refused") && !said.contains('|'),
+            "{said}"
+        );
+        let said = crate::audit::Detail::new("rows").arg("n", 1).say(Lang::En);
+        assert_eq!(said, "1 row");
     }
 
     #[test]

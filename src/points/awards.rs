@@ -648,6 +648,10 @@ fn named_refusal(e: FieldError, entry: &BatchEntry, who: &str, n: usize) -> Fiel
     out
 }
 
+/// The most entries (ticks and pasted cards) one batch may hold: a village
+/// has a few hundred households.
+pub const MAX_BATCH: usize = 500;
+
 /// One rule for many households at once (e.g. everyone at a training), all
 /// or nothing: every entry is checked first, inside the transaction (one
 /// that is not an id or a readable card, names no household of the actor's,
@@ -659,7 +663,8 @@ fn named_refusal(e: FieldError, entry: &BatchEntry, who: &str, n: usize) -> Fiel
 /// (`error.form_key_reused`).
 ///
 /// Errors: `PointsError::Invalid` with each refusal (a cap is a
-/// `CapReached` conflict), `error.no_households` for no entry, a closed
+/// `CapReached` conflict), `error.no_households` for no entry,
+/// `error.batch_too_many` for more than [`MAX_BATCH`], a closed
 /// month on `field.occurred_on`, `Forbidden` for a role that may not propose.
 pub fn propose_batch(
     conn: &mut DbConn,
@@ -670,6 +675,11 @@ pub fn propose_batch(
     today: NaiveDate,
 ) -> Result<BatchOutcome, PointsError> {
     actor.require(Action::ProposeAwards)?;
+    if entries.len() > MAX_BATCH {
+        return Err(FieldError::new("field.households", "error.batch_too_many")
+            .arg("max", MAX_BATCH)
+            .into());
+    }
     // The entries in their order as sent: the same list again is a
     // replay, another list under the same key is refused.
     let mut parts = vec![

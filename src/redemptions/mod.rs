@@ -361,15 +361,37 @@ pub fn unknown_line(n: usize) -> FieldError {
     FieldError::new("field.basket_line", "error.line_item_unknown").arg("n", n)
 }
 
-/// Add to a basket: the same item again raises its quantity.
+/// Add to a basket: the same item again raises its quantity, saturating
+/// at `i64::MAX` (a caller refuses a line over `MAX_QUANTITY`; see
+/// [`add_within`]).
 pub fn add_line(lines: &mut Vec<WantLine>, item_id: &ItemId, quantity: i64) {
     match lines.iter_mut().find(|l| &l.item_id == item_id) {
-        Some(l) => l.quantity += quantity,
+        Some(l) => l.quantity = l.quantity.saturating_add(quantity),
         None => lines.push(WantLine {
             item_id: item_id.clone(),
             quantity,
         }),
     }
+}
+
+/// [`add_line`], refused when the item's line would then hold more than
+/// one line may (`MAX_QUANTITY` pieces): `error.number_too_big` on
+/// `field.quantity`, the basket unchanged.
+pub fn add_within(
+    lines: &mut Vec<WantLine>,
+    item_id: &ItemId,
+    quantity: i64,
+) -> Result<(), FieldError> {
+    let max = crate::domain::stock::MAX_QUANTITY;
+    let held = lines
+        .iter()
+        .find(|l| &l.item_id == item_id)
+        .map_or(0, |l| l.quantity);
+    if held.saturating_add(quantity) > max {
+        return Err(FieldError::new("field.quantity", "error.number_too_big").arg("max", max));
+    }
+    add_line(lines, item_id, quantity);
+    Ok(())
 }
 
 /// One redemption as the counter or the API asks for it.

@@ -74,6 +74,16 @@ impl FormErrors {
         &self.items
     }
 
+    /// The errors of fields the page shows no place for (not among
+    /// `placed`, the fields with a message beside them), for a summary, so
+    /// no refusal goes unsaid.
+    pub fn not_beside(&self, placed: &[&str]) -> Vec<&ShownError> {
+        self.items
+            .iter()
+            .filter(|e| !placed.contains(&e.field))
+            .collect()
+    }
+
     /// The messages for one field, joined (usually one).
     pub fn of(&self, field: &str) -> Option<String> {
         self.join(self.items.iter().filter(|e| e.field == field))

@@ -824,6 +824,15 @@ app_test! {
         assert_eq!(e["error"]["others"][0]["code"], "invalid");
         let (_, mine) = api.get("/api/v1/awards", &[], &token).await;
         assert_eq!(mine.as_array().map(Vec::len), Some(0), "nothing proposed");
+        // No household, or more than a batch holds: named on the list.
+        let many: Vec<&str> = std::iter::repeat_n(a.as_str(), 501).collect();
+        for (key, ids, says) in [("batch-none", vec![], "至少选择一户"), ("batch-many", many, "最多 500 户")] {
+            let (s, e) = api.post("/api/v1/awards", &[], &token, Some(key), json!({
+                "household_ids": ids, "rule_id": id(&rule), "occurred_on": today().to_string()
+            })).await;
+            assert_eq!((s, e["error"]["field"].as_str()), (422, Some("household_ids")), "{e}");
+            assert!(e["error"]["message"].as_str().unwrap().contains(says), "{e}");
+        }
 
         // The same household twice: one award.
         let body = json!({
@@ -878,6 +887,13 @@ app_test! {
         })).await;
         assert_eq!((s, e["error"]["field"].as_str()), (422, Some("lines[0].item_id")), "{e}");
         assert_eq!(e["error"]["others"][0]["field"], "lines[2].item_id", "{e}");
+        // One item on two lines, each as large as a number can be: refused on
+        // its line, never a sum that overflows.
+        let (s, e) = api.post("/api/v1/redemptions", &[], &clerk, Some("basket-3"), json!({
+            "store_id": store, "household_id": household,
+            "lines": [{"item_id": item, "quantity": i64::MAX}, {"item_id": item, "quantity": i64::MAX}],
+        })).await;
+        assert_eq!((s, e["error"]["field"].as_str()), (422, Some("lines[0].quantity")), "{e}");
         api.check_against_description().await;
     }
 }

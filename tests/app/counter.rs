@@ -990,6 +990,14 @@ app_test! {
         let page = post_basket(&clerk, &basket_fields(&page, &[("pick", &k.rice)])).await;
         let page = post_basket(&clerk, &basket_fields(&page, &[("pick", &k.soap)])).await;
         page.assert_contains("id=\"total\">48<");
+        // A pick that would take a line past what one line holds is refused,
+        // the basket as it was (the sum never overflows).
+        for qty in ["1000000", "9223372036854775807"] {
+            let over = post_basket(&clerk, &basket_fields(&page, &[("pick", &k.rice), ("qty", qty)])).await;
+            assert!(over.body.contains("不能超过 1000000") || over.body.contains("数量"), "{qty}: {}", over.body);
+            assert_ne!(over.status, 500);
+            over.assert_contains("id=\"total\">48<");
+        }
         let rice_box = format!("qty_{}", k.rice);
         let soap_box = format!("qty_{}", k.soap);
         // The text of the table cell holding box `name`.

@@ -59,6 +59,9 @@ app_test! {
             twice("/awards/new?card=abc&card=def".into(), r#"value="abc""#),
             twice(format!("/awards/batch?area_id={village}&area_id={town}"), ""),
             twice("/review?rule=A1&rule=B2".into(), ""),
+            // A field the filter form has no place for is said above it.
+            case("/review?tick=%01".into(), "", "“tick”不能包含控制字符", "must not contain control characters"),
+            case("/review?tick=%FF".into(), "", "不是 UTF-8", "not UTF-8"),
             twice(format!("/notice?village_id={village}&from=2026-01-01&from=2026-01-02"), r#"value="2026-01-01""#),
             case(format!("/notice?village_id={village}&from=2026-02-30"), r#"value="2026-02-30""#, "开始日期：", "From: "),
             // A period that ends before it starts.

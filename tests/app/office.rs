@@ -846,3 +846,44 @@ app_test! {
         shown.assert_contains(r#"<option value="C.1" selected"#);
     }
 }
+
+app_test! {
+    /// A queue longer than the page shows says so, on the queue and on the
+    /// home page ("500+"), instead of passing for the whole of it; a batch
+    /// holds at most 500 households.
+    async fn a_queue_longer_than_the_page_says_so(app) {
+        let (_, village, ids) = village_with_households(&app, 501);
+        let official = app.client();
+        official.login("official", PASSWORD).await;
+        let day = today().to_string();
+        let propose = |chunk: &[String]| {
+            let chunk = chunk.to_vec();
+            let official = &official;
+            let village = village.clone();
+            let day = day.clone();
+            async move {
+                let page = official.get(&format!("/awards/batch?area_id={village}")).await;
+                let key = hidden(&page.body, "key");
+                let mut fields: Vec<(&str, &str)> = vec![("key", &key), ("area_id", &village), ("rule_code", "B01"), ("occurred_on", &day)];
+                for h in &chunk {
+                    fields.push(("household_id", h));
+                }
+                official.post("/awards/batch", &fields).await
+            }
+        };
+        let refused = propose(&ids).await;
+        assert_eq!(refused.status, 422, "501 in one batch");
+        refused.assert_contains("一批最多 500 户");
+        assert_eq!(propose(&ids[..500]).await.status, 200);
+        assert_eq!(propose(&ids[500..]).await.status, 200);
+        let reviewer = app.client();
+        reviewer.login("reviewer", PASSWORD).await;
+        let queue = reviewer.get("/review").await;
+        queue.assert_contains("id=\"queue-more\"");
+        queue.assert_contains("待审核的申报超过 500 项");
+        reviewer.get("/").await.assert_contains("待审核的积分申报 500+ 项");
+        // Narrowed by a filter that holds fewer, the note goes.
+        let one = reviewer.get(&format!("/review?area_id={village}&rule=B02")).await;
+        assert!(!one.body.contains("queue-more"), "{}", one.body);
+    }
+}

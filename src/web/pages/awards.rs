@@ -721,6 +721,8 @@ pub async fn withdraw(
 struct ReviewPage<'a> {
     ctx: &'a PageCtx,
     rows: Vec<AwardRow>,
+    /// Whether the queue holds more than the [`QUEUE_SHOWN`] shown.
+    more: bool,
     /// Awards on notice that could not be credited, with why.
     unsettled: Vec<AwardRow>,
     my_id: String,
@@ -880,6 +882,10 @@ impl Refusals {
     }
 }
 
+/// The most awards the review queue shows at once, oldest first; the page
+/// says when there are more, to be narrowed by its filters.
+pub const QUEUE_SHOWN: i64 = 500;
+
 /// The queue; `refused` shows awards that could not be decided again,
 /// still ticked, each named once with why, and the reason typed.
 async fn queue_page(
@@ -896,27 +902,31 @@ async fn queue_page(
         rule_code: filter.rule.trim().to_string(),
         proposer_id: filter.proposer.trim().to_string(),
     };
-    let (rows, unsettled, photos, villages, rules, proposers, history) = run(&state, move |c| {
-        let rows = aw::review_queue(c, &actor, &f, 500)?;
-        let ids: Vec<&str> = rows.iter().map(|r| r.award.id.as_str()).collect();
-        let photos = crate::window::deeds::photos_of_awards(c, &ids)?;
-        let mut households: Vec<&str> =
-            rows.iter().map(|r| r.award.household_id.as_str()).collect();
-        households.sort();
-        households.dedup();
-        let history = aw::recent_for_households(c, &households, 5)?;
-        let rules = points::current_rules(c)?;
-        Ok((
-            rows,
-            aw::unsettled(c, &actor, 500)?,
-            photos,
-            households::villages_in_scope(c, &actor)?,
-            rules,
-            aw::queue_proposers(c, &actor)?,
-            history,
-        ))
-    })
-    .await?;
+    let ((rows, more), unsettled, photos, villages, rules, proposers, history) =
+        run(&state, move |c| {
+            // One more than is shown, to say when the queue holds more.
+            let mut rows = aw::review_queue(c, &actor, &f, QUEUE_SHOWN + 1)?;
+            let more = rows.len() as i64 > QUEUE_SHOWN;
+            rows.truncate(QUEUE_SHOWN as usize);
+            let ids: Vec<&str> = rows.iter().map(|r| r.award.id.as_str()).collect();
+            let photos = crate::window::deeds::photos_of_awards(c, &ids)?;
+            let mut households: Vec<&str> =
+                rows.iter().map(|r| r.award.household_id.as_str()).collect();
+            households.sort();
+            households.dedup();
+            let history = aw::recent_for_households(c, &households, 5)?;
+            let rules = points::current_rules(c)?;
+            Ok((
+                (rows, more),
+                aw::unsettled(c, &actor, 500)?,
+                photos,
+                households::villages_in_scope(c, &actor)?,
+                rules,
+                aw::queue_proposers(c, &actor)?,
+                history,
+            ))
+        })
+        .await?;
     let my_id = user.user.id.clone();
     let status = if refused.is_empty() {
         actix_web::http::StatusCode::OK
@@ -947,6 +957,7 @@ async fn queue_page(
         &ReviewPage {
             ctx: &ctx,
             rows,
+            more,
             unsettled,
             my_id,
             photos,

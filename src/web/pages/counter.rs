@@ -749,7 +749,11 @@ pub async fn basket_action(
         }
     } else if !pick.is_empty() {
         match quantity.and_then(|q| Ok((item_named(&pick)?, q))) {
-            Ok((item, q)) => redemptions::add_line(&mut lines, &item, q),
+            Ok((item, q)) => {
+                if let Err(e) = redemptions::add_within(&mut lines, &item, q) {
+                    error = Some(i18n::field_error(lang, &e));
+                }
+            }
             Err(e) => error = Some(i18n::field_error(lang, &e)),
         }
     } else if !entry.is_empty() {
@@ -780,7 +784,11 @@ pub async fn basket_action(
                 ));
                 let _ = q;
             }
-            (1, Ok(q)) => redemptions::add_line(&mut lines, &found[0].id, q),
+            (1, Ok(q)) => {
+                if let Err(e) = redemptions::add_within(&mut lines, &found[0].id, q) {
+                    error = Some(i18n::field_error(lang, &e));
+                }
+            }
             (_, Ok(_)) => choices = found,
         }
     } else if confirm && field(&form, "total").parse::<i64>().is_err() {

@@ -10,7 +10,8 @@ use crate::web::{AppError, AppState, CurrentUser, run};
 #[derive(Default)]
 struct Waiting {
     /// Awards waiting for review in the user's area.
-    reviews: Option<usize>,
+    /// Awards waiting for review, as said ("500+" past what the queue shows).
+    reviews: Option<String>,
     /// The user's own proposals still pending.
     my_pending: Option<i64>,
     /// Adjustments waiting for a second administrator.
@@ -51,9 +52,15 @@ pub async fn home(
         };
         let mut w = Waiting::default();
         if can_review {
-            w.reviews = Some(
-                crate::points::awards::review_queue(c, &actor, &Default::default(), 500)?.len(),
-            );
+            let shown = super::awards::QUEUE_SHOWN;
+            let n = crate::points::awards::review_queue(c, &actor, &Default::default(), shown + 1)?
+                .len();
+            // More than the queue shows: "500+".
+            w.reviews = Some(if n as i64 > shown {
+                format!("{shown}+")
+            } else {
+                n.to_string()
+            });
         }
         if can_propose {
             use crate::db::schema::awards;
