@@ -144,12 +144,19 @@ pub async fn list(
     let q = q.0;
     let page = q.page.unwrap_or(1).clamp(1, 100_000);
     let per_page = q.per_page.unwrap_or(households::PAGE_SIZE).clamp(1, 200);
+    let area_id = q
+        .area_id
+        .map(|a| crate::domain::input::normalize(&a).trim().to_string())
+        .filter(|a| !a.is_empty());
+    // Text that is not an id names no area: refused on its parameter.
+    if let Some(a) = &area_id
+        && !crate::domain::ids::is_id(a)
+    {
+        return Err(ApiError::invalid("field.area", "error.not_an_id"));
+    }
     let filter = ListFilter {
         q: q.q.unwrap_or_default().trim().chars().take(40).collect(),
-        area_id: q
-            .area_id
-            .map(|a| a.trim().to_string())
-            .filter(|a| !a.is_empty()),
+        area_id,
         status: q.status.and_then(|s| Status::parse(s.as_str())),
         helper_id: None,
         include_archived: q.archived.unwrap_or(false),

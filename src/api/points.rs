@@ -293,6 +293,12 @@ pub async fn list_awards(
     let actor = user.actor();
     let user_id = user.user.id.clone();
     let household = q.household_id.filter(|h| !h.trim().is_empty());
+    // Text that is not an id names no household: refused on its parameter.
+    if let Some(h) = &household
+        && HouseholdId::parse(h.trim()).is_none()
+    {
+        return Err(ApiError::invalid("field.household", "error.not_an_id"));
+    }
     let mode = if household.is_some() {
         user.require(Action::ViewHouseholds)?;
         0

@@ -178,7 +178,15 @@ pub fn fields_at(method: &Method, path: &str) -> FieldNames {
 }
 
 /// A reading route: its errors name query parameters as they are.
-const GET_FIELDS: FieldNames = &[];
+/// A GET route's refusals name its query parameters.
+const GET_FIELDS: FieldNames = &[
+    ("field.area", "area_id"),
+    ("field.village", "area_id"),
+    ("field.report_area", "area_id"),
+    ("field.household", "household_id"),
+    ("field.store", "store_id"),
+    ("field.report_store", "store_id"),
+];
 
 const KEY: (&str, &str) = ("field.form", "Idempotency-Key");
 

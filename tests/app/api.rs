@@ -524,6 +524,12 @@ app_test! {
         assert_eq!((s, invalid["error"]["field"].as_str()), (422, Some("id_number")));
         let (s, unknown) = api.get("/api/v1/households/{id}", &["0190a0a0-0000-7000-8000-000000000000"], &admin).await;
         assert_eq!((s, unknown["error"]["code"].as_str()), (404, Some("not_found")));
+        // A query parameter that should hold an id and does not is refused
+        // by its name, never read as "nothing found".
+        let (s, e) = api.get("/api/v1/households?area_id=xyz", &[], &admin).await;
+        assert_eq!((s, e["error"]["field"].as_str()), (422, Some("area_id")), "{e}");
+        let (s, e) = api.get("/api/v1/awards?household_id=xyz", &[], &admin).await;
+        assert_eq!((s, e["error"]["field"].as_str()), (422, Some("household_id")), "{e}");
 
         // Writes that move points or goods need a key.
         let (s, nokey) = api.post("/api/v1/redemptions", &[], &admin, None, json!({})).await;
