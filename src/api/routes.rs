@@ -177,8 +177,8 @@ pub fn fields_at(method: &Method, path: &str) -> FieldNames {
         .map_or(GET_FIELDS, |r| r.fields)
 }
 
-/// A reading route: its errors name query parameters as they are.
-/// A GET route's refusals name its query parameters.
+/// A reading route: its refusals name its query parameters (`area_id`,
+/// `store_id`, `household_id`), not the form labels its checks share.
 const GET_FIELDS: FieldNames = &[
     ("field.area", "area_id"),
     ("field.village", "area_id"),
