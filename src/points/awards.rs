@@ -481,21 +481,20 @@ fn insert_award(
     Ok(id)
 }
 
-/// When review is off, an award is approved the moment it is made.
+/// When review is off, an award is approved the moment it is made;
+/// `head_name` is its household's head, as the caller already read it.
 fn approve_if_review_off(
     conn: &mut DbConn,
     actor: &Actor,
     award_id: &AwardId,
+    head_name: &str,
     today: NaiveDate,
 ) -> Result<(), PointsError> {
     if settings::get_bool(conn, settings::REVIEW_REQUIRED)? {
         return Ok(());
     }
     let award = find(conn, award_id)?.ok_or(PointsError::NotFound)?;
-    let head_name = hh::find(conn, actor, &award.household_id)?
-        .household
-        .head_name;
-    let said = decided(&award, &head_name, "award_approved_when_made");
+    let said = decided(&award, head_name, "award_approved_when_made");
     accept(conn, actor, &award, today, &said)
 }
 
@@ -545,9 +544,9 @@ pub fn propose(
             return Ok(existing);
         }
         let rule = usable_rule(c, p)?;
-        check_household(c, actor, household_id, &rule, p.occurred_on, None)?;
+        let h = check_household(c, actor, household_id, &rule, p.occurred_on, None)?;
         let id = insert_award(c, actor, household_id, &rule, p, (None, Some(key)), today)?;
-        approve_if_review_off(c, actor, &id, today)?;
+        approve_if_review_off(c, actor, &id, &h.household.head_name, today)?;
         find(c, &id)?.ok_or(PointsError::NotFound)
     })
 }
@@ -772,15 +771,15 @@ pub fn propose_batch(
             }
             ledger::lock_account(c, &ledger::household_account(&hid))?;
             match check_cap(c, &hid, &rule, p.occurred_on, None) {
-                Ok(()) => households_in.push(hid),
+                Ok(()) => households_in.push((hid, name)),
                 Err(PointsError::Invalid(e)) => refusals.push(named_refusal(e, entry, &name, n)),
                 Err(e) => return Err(e),
             }
         }
         refusals.finish()?;
-        for hid in &households_in {
+        for (hid, name) in &households_in {
             let id = insert_award(c, actor, hid, &rule, p, (Some(key), None), today)?;
-            approve_if_review_off(c, actor, &id, today)?;
+            approve_if_review_off(c, actor, &id, name, today)?;
         }
         Ok(BatchOutcome {
             batch_id: key.to_string(),

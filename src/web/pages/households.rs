@@ -494,23 +494,25 @@ fn with_saved_values(
         ),
         ("field.notes", &typed.notes, &now.notes, now.notes.clone()),
     ];
+    // "Saved meanwhile as …" beside `field`, an empty value said in words.
+    let saved_as = |field: &'static str, shown: &str| {
+        let shown = if shown.trim().is_empty() {
+            crate::i18n::t(lang, "households.saved_empty").to_string()
+        } else {
+            shown.to_string()
+        };
+        crate::domain::FieldError::conflict(
+            field,
+            "error.saved_meanwhile_as",
+            crate::domain::Conflict::Changed,
+        )
+        .arg("value", shown)
+    };
     let mut checks = crate::domain::FieldChecks::new();
     checks.push(e.clone());
     for (field, typed, saved, shown) in fields {
         if typed.trim() != saved.trim() {
-            let shown = if shown.trim().is_empty() {
-                crate::i18n::t(lang, "households.saved_empty").to_string()
-            } else {
-                shown
-            };
-            checks.push(
-                crate::domain::FieldError::conflict(
-                    field,
-                    "error.saved_meanwhile_as",
-                    crate::domain::Conflict::Changed,
-                )
-                .arg("value", shown),
-            );
+            checks.push(saved_as(field, &shown));
         }
     }
     let masked = [
@@ -529,19 +531,7 @@ fn with_saved_values(
         if let Some(seen) = seen
             && seen.trim() != now.trim()
         {
-            let shown = if now.trim().is_empty() {
-                crate::i18n::t(lang, "households.saved_empty").to_string()
-            } else {
-                now.clone()
-            };
-            checks.push(
-                crate::domain::FieldError::conflict(
-                    field,
-                    "error.saved_meanwhile_as",
-                    crate::domain::Conflict::Changed,
-                )
-                .arg("value", shown),
-            );
+            checks.push(saved_as(field, now));
         }
     }
     checks.finish().err().unwrap_or_else(|| e.clone())
