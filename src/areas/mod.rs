@@ -121,12 +121,20 @@ impl InContext {
         ids.sort();
         ids.dedup();
         let mut towns = std::collections::HashMap::new();
-        // In chunks, to stay under every backend's bind limit.
+        // In chunks, to stay under every backend's bind limit. One town (a
+        // household's page) is asked by equality, a query the connection
+        // keeps prepared; a list is prepared again at every call.
         for chunk in ids.chunks(500) {
-            let rows: Vec<(String, String)> = areas::table
-                .filter(areas::id.eq_any(chunk))
-                .select((areas::id, areas::name))
-                .load(conn)?;
+            let rows: Vec<(String, String)> = match chunk {
+                [one] => areas::table
+                    .filter(areas::id.eq(one))
+                    .select((areas::id, areas::name))
+                    .load(conn)?,
+                _ => areas::table
+                    .filter(areas::id.eq_any(chunk))
+                    .select((areas::id, areas::name))
+                    .load(conn)?,
+            };
             towns.extend(rows);
         }
         Ok(InContext { towns, lang })

@@ -344,6 +344,101 @@ where
     }
 }
 
+/// Run one hand-written query that returns rows, as `load` does, keeping
+/// it prepared in the connection's statement cache: the next run with the
+/// same text binds new values instead of parsing and planning it again
+/// (diesel never keeps a `sql_query`). Only for a text with a fixed set of
+/// shapes (never one with a list of placeholders as long as its input):
+/// each different text is kept, once per connection, for the connection's
+/// life. For pages read at every request (a household's statement).
+///
+/// Errors: the database's.
+pub fn load_prepared<T>(conn: &mut DbConn, sql: &str, binds: &[Bind]) -> QueryResult<Vec<T>>
+where
+    T: diesel::QueryableByName<diesel::sqlite::Sqlite>
+        + diesel::QueryableByName<diesel::pg::Pg>
+        + 'static,
+{
+    match conn {
+        DbConn::Sqlite(c) => Kept { sql, binds }.load::<T>(c),
+        DbConn::Pg(c) => Kept { sql, binds }.load::<T>(c),
+    }
+}
+
+/// A hand-written query with its values, safe to keep prepared (see
+/// `load_prepared`): unlike `diesel::sql_query`, it does not tell the
+/// connection never to cache it, so its text is the cache's key. Each `$n`
+/// in the text becomes the backend's own placeholder bound to `binds[n-1]`
+/// (a value used twice is bound twice).
+struct Kept<'a> {
+    sql: &'a str,
+    binds: &'a [Bind],
+}
+
+impl diesel::query_builder::QueryId for Kept<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for Kept<'_> {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl<Conn> RunQueryDsl<Conn> for Kept<'_> {}
+
+impl<DB> diesel::query_builder::QueryFragment<DB> for Kept<'_>
+where
+    DB: diesel::backend::Backend,
+    String: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+    i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
+    chrono::NaiveDate: diesel::serialize::ToSql<diesel::sql_types::Date, DB>,
+    chrono::NaiveDateTime: diesel::serialize::ToSql<diesel::sql_types::Timestamp, DB>,
+    DB: diesel::sql_types::HasSqlType<diesel::sql_types::Text>
+        + diesel::sql_types::HasSqlType<diesel::sql_types::BigInt>
+        + diesel::sql_types::HasSqlType<diesel::sql_types::Date>
+        + diesel::sql_types::HasSqlType<diesel::sql_types::Timestamp>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{BigInt, Date, Text, Timestamp};
+        let mut rest = self.sql;
+        while let Some(at) = rest.find('$') {
+            let digits = rest[at + 1..]
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len() - at - 1);
+            if digits == 0 {
+                // A '$' of the text itself (in a string literal).
+                out.push_sql(&rest[..=at]);
+                rest = &rest[at + 1..];
+                continue;
+            }
+            let n: usize = rest[at + 1..at + 1 + digits].parse().map_err(|_| {
+                diesel::result::Error::QueryBuilderError(
+                    format!("${} is too large", &rest[at + 1..at + 1 + digits]).into(),
+                )
+            })?;
+            let bind = n
+                .checked_sub(1)
+                .and_then(|i| self.binds.get(i))
+                .ok_or_else(|| {
+                    diesel::result::Error::QueryBuilderError(format!("no value for ${n}").into())
+                })?;
+            out.push_sql(&rest[..at]);
+            match bind {
+                Bind::Text(s) => out.push_bind_param::<Text, String>(s)?,
+                Bind::Int(n) => out.push_bind_param::<BigInt, i64>(n)?,
+                Bind::Date(d) => out.push_bind_param::<Date, chrono::NaiveDate>(d)?,
+                Bind::Ts(t) => out.push_bind_param::<Timestamp, chrono::NaiveDateTime>(t)?,
+            }
+            rest = &rest[at + 1 + digits..];
+        }
+        out.push_sql(rest);
+        Ok(())
+    }
+}
+
 /// Run one hand-written statement (an upsert, say) on either backend, with
 /// `$n` placeholders as for `load`; the number of rows it changed.
 pub fn execute(conn: &mut DbConn, sql: &str, binds: &[Bind]) -> QueryResult<usize> {
@@ -600,6 +695,33 @@ mod tests {
             .collect();
         v.sort();
         v
+    }
+
+    #[derive(diesel::QueryableByName, Debug, PartialEq)]
+    struct Pair {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        a: String,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        b: i64,
+    }
+
+    #[test]
+    fn a_kept_query_binds_each_placeholder_where_it_stands() {
+        let mut conn = DbConn::Sqlite(diesel::SqliteConnection::establish(":memory:").unwrap());
+        let sql = "SELECT $1 || '$' || $1 AS a, $2 + 1 AS b";
+        for (text, n) in [("x", 1), ("y", 41)] {
+            let rows: Vec<Pair> =
+                load_prepared(&mut conn, sql, &[Bind::Text(text.into()), Bind::Int(n)]).unwrap();
+            assert_eq!(
+                rows,
+                vec![Pair {
+                    a: format!("{text}${text}"),
+                    b: n + 1
+                }]
+            );
+        }
+        // A placeholder without a value is an error, never a wrong query.
+        assert!(load_prepared::<Pair>(&mut conn, "SELECT $3 AS a, 1 AS b", &[]).is_err());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Nullable, Text, Timestamp};
 
 use super::{Entry, Kind, household_account};
-use crate::db::{Bind, DbConn, load};
+use crate::db::{Bind, DbConn, load_prepared};
 
 /// One line of a household's statement: an entry's fields as the
 /// statement, the window and the API show them (the chain's hashes and
@@ -44,6 +44,14 @@ pub struct StatementEntry {
     pub memo: String,
     #[diesel(sql_type = Nullable<Text>)]
     pub user_id: Option<String>,
+    /// The username of the staff member who posted it (none for the
+    /// system's own entries, such as expiry).
+    #[diesel(sql_type = Nullable<Text>)]
+    pub username: Option<String>,
+    /// For an award: the current name of its rule (`memo` holds the rule's
+    /// code); none otherwise, or for a code no current rule has.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub rule_name: Option<String>,
 }
 
 impl StatementEntry {
@@ -112,12 +120,15 @@ const COLUMNS: &str =
     "seq, id, at, posted_on, debit, credit, amount, kind, ref_kind, ref_id, memo, user_id";
 
 /// A household's entries in a period (days in the scheme's time zone, both
-/// ends included, either open), oldest first, with the balance in points
+/// ends included, either open), oldest first, each with the username of who
+/// posted it and, for an award, its rule's name, with the balance in points
 /// before the period began (0 without `from`).
 ///
 /// Each side is asked on its own, with the household-account condition
 /// written as in the partial indexes' definitions, so that both databases
-/// answer from the covering indexes alone.
+/// answer from the covering indexes alone; the names come from the users
+/// and the rules by their keys, in the same query. Read at every
+/// statement page, the queries are kept prepared (at most four shapes).
 ///
 /// Errors: the database's.
 pub fn statement(
@@ -137,21 +148,27 @@ pub fn statement(
         binds.push(Bind::Date(t));
         period.push_str(&format!(" AND posted_on <= ${}", binds.len()));
     }
-    let entries: Vec<StatementEntry> = load(
+    let entries: Vec<StatementEntry> = load_prepared(
         conn,
         &format!(
-            "SELECT {COLUMNS} FROM point_entries
-              WHERE credit = $1 AND credit LIKE 'household:%'{period}
-             UNION ALL
-             SELECT {COLUMNS} FROM point_entries
-              WHERE debit = $1 AND debit LIKE 'household:%'{period}
-             ORDER BY seq"
+            "SELECT x.*,
+                    (SELECT u.username FROM users u WHERE u.id = x.user_id) AS username,
+                    CASE WHEN x.ref_kind = 'award' THEN
+                      (SELECT r.name FROM rules r
+                        WHERE r.code = x.memo AND r.superseded_by IS NULL)
+                    END AS rule_name
+               FROM (SELECT {COLUMNS} FROM point_entries
+                      WHERE credit = $1 AND credit LIKE 'household:%'{period}
+                     UNION ALL
+                     SELECT {COLUMNS} FROM point_entries
+                      WHERE debit = $1 AND debit LIKE 'household:%'{period}) x
+              ORDER BY x.seq"
         ),
         &binds,
     )?;
     let opening = match from {
         None => 0,
-        Some(f) => load::<Sum>(
+        Some(f) => load_prepared::<Sum>(
             conn,
             "SELECT CAST(COALESCE(SUM(x.points), 0) AS BIGINT) AS points
                FROM (SELECT amount AS points FROM point_entries

@@ -30,7 +30,7 @@ use crate::config::Config;
 use crate::crypto::DataKey;
 use crate::db::schema::{
     areas, card_failures, household_sessions, households, points_cards, redemption_lines,
-    redemptions, rules, stores,
+    redemptions, stores,
 };
 use crate::db::{self, DbConn};
 use crate::domain::{CardNo, FieldError, HouseholdId};
@@ -497,18 +497,6 @@ pub fn overview(
         .collect();
     lines.reverse();
     lines.truncate(HISTORY_LINES as usize);
-    let codes: Vec<&str> = lines
-        .iter()
-        .filter(|(e, _, _)| e.ref_kind == "award")
-        .map(|(e, _, _)| e.memo.as_str())
-        .collect();
-    let rule_names: std::collections::HashMap<String, String> = rules::table
-        .filter(rules::code.eq_any(&codes))
-        .filter(rules::superseded_by.is_null())
-        .select((rules::code, rules::name))
-        .load::<(String, String)>(c)?
-        .into_iter()
-        .collect();
     let redemption_ids: Vec<&str> = lines
         .iter()
         .filter(|(e, _, _)| e.ref_kind == "redemption")
@@ -547,10 +535,7 @@ pub fn overview(
             } else if e.ref_kind == "redemption" {
                 goods.get(&e.ref_id).cloned().unwrap_or_default()
             } else {
-                rule_names
-                    .get(&e.memo)
-                    .cloned()
-                    .unwrap_or_else(|| e.memo.clone())
+                e.rule_name.clone().unwrap_or_else(|| e.memo.clone())
             },
             kind: e.kind,
             points,

@@ -78,35 +78,6 @@ async fn load_statement(
         };
         let (opening, entries) = ledger::statement(c, &id, from, to)?;
         let account = ledger::household_account(&id);
-        // Names for the "who" and "what" columns, in two queries for the page.
-        let user_ids: std::collections::BTreeSet<String> =
-            entries.iter().filter_map(|e| e.user_id.clone()).collect();
-        let names: std::collections::HashMap<String, String> = {
-            use crate::db::schema::users;
-            use diesel::prelude::*;
-            users::table
-                .filter(users::id.eq_any(&user_ids))
-                .select((users::id, users::username))
-                .load::<(String, String)>(c)?
-                .into_iter()
-                .collect()
-        };
-        let rule_names: std::collections::HashMap<String, String> = {
-            use crate::db::schema::rules;
-            use diesel::prelude::*;
-            let codes: std::collections::BTreeSet<String> = entries
-                .iter()
-                .filter(|e| e.ref_kind == "award")
-                .map(|e| e.memo.clone())
-                .collect();
-            rules::table
-                .filter(rules::code.eq_any(&codes))
-                .filter(rules::superseded_by.is_null())
-                .select((rules::code, rules::name))
-                .load::<(String, String)>(c)?
-                .into_iter()
-                .collect()
-        };
         let mut balance = opening;
         let lines = entries
             .into_iter()
@@ -114,12 +85,7 @@ async fn load_statement(
                 let points = ledger::signed_for(&e, &account);
                 balance += points;
                 Line {
-                    who: e
-                        .user_id
-                        .as_ref()
-                        .and_then(|u| names.get(u))
-                        .cloned()
-                        .unwrap_or_default(),
+                    who: e.username.clone().unwrap_or_default(),
                     what: if e.kind() == Ok(ledger::Kind::Expiry) {
                         i18n::tf(
                             lang,
@@ -127,10 +93,7 @@ async fn load_statement(
                             &[("date", e.memo.clone())],
                         )
                     } else {
-                        rule_names
-                            .get(&e.memo)
-                            .cloned()
-                            .unwrap_or_else(|| e.memo.clone())
+                        e.rule_name.clone().unwrap_or_else(|| e.memo.clone())
                     },
                     points,
                     balance,
