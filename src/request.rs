@@ -78,3 +78,28 @@ pub fn allow_header<'a>(methods: impl Iterator<Item = &'a actix_web::http::Metho
     }
     names.join(", ")
 }
+
+/// One name or value of a url-encoded form or query string as bytes: `+` is a space and
+/// `%XY` the byte XY (a `%` not followed by two hex digits stays as it is,
+/// as browsers and the form parser read it).
+pub fn url_decode(raw: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < raw.len() => match (hex(raw[i + 1]), hex(raw[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}

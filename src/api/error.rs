@@ -130,6 +130,14 @@ pub fn json_field(
     )
 }
 
+/// The line (1-based) a body's path names (`lines[0].quantity` is line 1),
+/// if it names one.
+fn line_of(path: &str) -> Option<String> {
+    let (_, rest) = path.split_once('[')?;
+    let (index, _) = rest.split_once(']')?;
+    index.parse::<usize>().ok().map(|i| (i + 1).to_string())
+}
+
 impl ApiError {
     pub fn plain(status: u16, code: &'static str, key: &'static str) -> ApiError {
         ApiError::Plain { status, code, key }
@@ -160,7 +168,14 @@ impl ApiError {
             ApiError::BadField { field, key, args } => {
                 let mut args = args.clone();
                 args.push(("field", field.clone()));
-                ("invalid", i18n::tf(lang, key, &args), Some(field.clone()))
+                let message = i18n::tf(lang, key, &args);
+                // A list's element (`lines[0].quantity`) is also said as
+                // people count lines: "line 1".
+                let message = match line_of(field) {
+                    Some(n) => format!("{} {message}", i18n::tf(lang, "api.on_line", &[("n", n)])),
+                    None => message,
+                };
+                ("invalid", message, Some(field.clone()))
             }
             ApiError::Unauthorized => (
                 "unauthorized",

@@ -142,8 +142,8 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     user.require(Action::ViewHouseholds)?;
     let q = q.0;
-    let page = q.page.unwrap_or(1).clamp(1, 100_000);
-    let per_page = q.per_page.unwrap_or(households::PAGE_SIZE).clamp(1, 200);
+    let page = super::in_range("page", q.page, 1, 1, 100_000)?;
+    let per_page = super::in_range("per_page", q.per_page, households::PAGE_SIZE, 1, 200)?;
     let area_id = q
         .area_id
         .map(|a| crate::domain::input::normalize(&a).trim().to_string())

@@ -114,11 +114,20 @@ pub fn utc(t: NaiveDateTime) -> Rfc3339 {
 pub const BODY_LIMIT: usize = 256 * 1024;
 
 /// Parse a JSON body. What is not JSON at all is a 400 with serde's
-/// reason; JSON with a field of the wrong type, a missing field or a value
-/// the API does not know is a 422 naming the field ("lines[0].quantity").
+/// reason; JSON that is not an object is a 422 (`api.body_object`); JSON
+/// with a field of the wrong type, a missing field, a key given twice or
+/// a value the API does not know is a 422 naming the field
+/// ("lines[0].quantity").
 pub fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.len() > BODY_LIMIT {
         return Err(ApiError::Malformed("body too large".into()));
+    }
+    // Every body the API takes is one object: a list or a lone value is
+    // said to be the wrong shape as a whole, never as its first element.
+    if let Ok(doc) = serde_json::from_slice::<serde_json::Value>(body)
+        && !doc.is_object()
+    {
+        return Err(ApiError::plain(422, "invalid", "api.body_object"));
     }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
@@ -149,8 +158,10 @@ pub fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 /// reason a catalogue key (serde's English is never shown). `None` when no
 /// field can be named.
 fn bad_field(path: &str, message: &str) -> Option<ApiError> {
-    // serde names a missing field in its message, at the object's path.
-    let missing = quoted_after(message, "missing field `");
+    // serde names a missing field (or one given twice) in its message, at
+    // the object's path.
+    let missing = quoted_after(message, "missing field `")
+        .or_else(|| quoted_after(message, "duplicate field `"));
     let field = match (path, &missing) {
         (".", Some(name)) => name.clone(),
         (_, Some(name)) => format!("{path}.{name}"),
@@ -171,6 +182,9 @@ fn quoted_after(message: &str, start: &str) -> Option<String> {
 
 /// serde's reason as a catalogue key (`api.field_*`) and its arguments.
 fn serde_reason(message: &str, missing: bool) -> (&'static str, Vec<(&'static str, String)>) {
+    if missing && message.starts_with("duplicate field") {
+        return ("api.field_twice", vec![]);
+    }
     if missing {
         return ("api.field_missing", vec![]);
     }
@@ -231,14 +245,8 @@ impl<T: DeserializeOwned> actix_web::FromRequest for ApiQuery<T> {
 /// that are not text is a 422 naming it (`api.field_control`), as a JSON
 /// body's string is: it never reaches a query.
 pub fn query_of<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
-    if let Some((name, _)) = form_urlencoded::parse(query.as_bytes())
-        .find(|(k, v)| crate::domain::has_control_chars(k) || crate::domain::has_control_chars(v))
-    {
-        return Err(ApiError::BadField {
-            field: name.replace('\0', "\u{FFFD}").chars().take(40).collect(),
-            key: "api.field_control",
-            args: vec![],
-        });
+    if let Some(e) = query_refusal(query) {
+        return Err(e);
     }
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     serde_path_to_error::deserialize(de).map_err(|e| {
@@ -249,6 +257,64 @@ pub fn query_of<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
             args: vec![],
         })
     })
+}
+
+/// Query parameter `name`'s number, `default` when absent: one outside
+/// `min..=max` (a page 0, more per page than the API gives) is a 422
+/// naming the parameter and the range (`api.field_range`), never clamped.
+pub fn in_range(
+    name: &str,
+    given: Option<i64>,
+    default: i64,
+    min: i64,
+    max: i64,
+) -> Result<i64, ApiError> {
+    match given {
+        None => Ok(default),
+        Some(n) if (min..=max).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::BadField {
+            field: name.to_string(),
+            key: "api.field_range",
+            args: vec![("min", min.to_string()), ("max", max.to_string())],
+        }),
+    }
+}
+
+/// The refusal of a query string any API route would make before reading
+/// it: its first parameter whose name or value, percent-decoded, is not
+/// UTF-8 (`api.field_utf8`) or holds control characters (a NUL, which
+/// PostgreSQL refuses in text: `api.field_control`), a 422 naming it.
+/// Asked of every request, whether or not its route reads the query.
+pub fn query_refusal(query: &str) -> Option<ApiError> {
+    for pair in query
+        .as_bytes()
+        .split(|b| *b == b'&')
+        .filter(|p| !p.is_empty())
+    {
+        let mut halves = pair.splitn(2, |b| *b == b'=');
+        let name = crate::request::url_decode(halves.next().unwrap_or_default());
+        let value = crate::request::url_decode(halves.next().unwrap_or_default());
+        let shown = String::from_utf8_lossy(&name)
+            .replace('\0', "\u{FFFD}")
+            .chars()
+            .take(40)
+            .collect::<String>();
+        let key = match (std::str::from_utf8(&name), std::str::from_utf8(&value)) {
+            (Ok(n), Ok(v))
+                if crate::domain::has_control_chars(n) || crate::domain::has_control_chars(v) =>
+            {
+                "api.field_control"
+            }
+            (Ok(_), Ok(_)) => continue,
+            _ => "api.field_utf8",
+        };
+        return Some(ApiError::BadField {
+            field: shown,
+            key,
+            args: vec![],
+        });
+    }
+    None
 }
 
 /// A date in a JSON body, read as people and devices type it: full-width
@@ -340,6 +406,11 @@ async fn json_errors(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let lang = lang_of(req.request());
     let names = routes::fields_at(req.method(), req.path());
+    // Every route refuses a query it could not read as text, read or not.
+    if let Some(e) = query_refusal(req.query_string()) {
+        let resp = e.response(lang, names);
+        return Ok(req.into_response(resp).map_into_boxed_body());
+    }
     if writes_without_json(&req) {
         // A cross-site page can send `text/plain` or a form without asking
         // first; a JSON write is taken only as JSON, before it is read.

@@ -270,13 +270,22 @@ pub struct AwardQuery {
     pub status: Option<AwardStatus>,
 }
 
+/// The most awards `GET /api/v1/awards` gives of a review queue or of the
+/// awards a caller proposed; past it the response carries [`MORE_HEADER`].
+pub const AWARDS_SHOWN: i64 = 500;
+
+/// The response header (`X-More-Exist: true`) of a list cut at its most:
+/// more rows exist than it holds (narrow the filter, or decide some).
+pub const MORE_HEADER: &str = "X-More-Exist";
+
 /// Awards: one household's, the caller's review queue (`status=pending`, or
 /// no filter for a reviewer), or else the ones the caller proposed (newest
-/// first, at most 500).
+/// first, at most 500; when more exist, the response says so in its
+/// `X-More-Exist: true` header).
 #[utoipa::path(get, path = "/api/v1/awards", tag = "points",
     params(AwardQuery),
     responses(
-        (status = 200, description = "Awards", body = Vec<AwardOut>),
+        (status = 200, description = "Awards (at most 500; `X-More-Exist: true` when more exist)", body = Vec<AwardOut>),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not allowed", body = ErrorBody),
         (status = 404, description = "No such household", body = ErrorBody),
@@ -320,18 +329,30 @@ pub async fn list_awards(
                 hh::find(c, &actor, &h)?;
                 aw::for_household(c, &h)?
             }
-            (1, _) => aw::review_queue(c, &actor, &Default::default(), 500)?,
-            _ => aw::proposed_by(c, &user_id, 500)?,
+            // One more than shown, to say whether more exist.
+            (1, _) => aw::review_queue(c, &actor, &Default::default(), AWARDS_SHOWN + 1)?,
+            _ => aw::proposed_by(c, &user_id, AWARDS_SHOWN + 1)?,
         };
         Ok(rows)
     })
     .await?;
+    let more = mode != 0 && rows.len() as i64 > AWARDS_SHOWN;
+    let rows = if more {
+        &rows[..AWARDS_SHOWN as usize]
+    } else {
+        &rows[..]
+    };
     let out: Vec<AwardOut> = rows
         .iter()
         .map(|r| award_out(&r.award, lang))
         .filter(|a| q.status.is_none_or(|s| s == a.status))
         .collect();
-    Ok(HttpResponse::Ok().json(out))
+    let mut res = HttpResponse::Ok();
+    if more {
+        // Never cut silently: the response says that more exist.
+        res.insert_header((MORE_HEADER, "true"));
+    }
+    Ok(res.json(out))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -363,6 +363,20 @@ pub async fn donate(
     user.require(Action::BookDonation)?;
     let key = Key::of(&req, &body)?;
     let f: NewDonation = json_body(&body)?;
+    // Amounts come in fen: refused in fen, by their own names, never read
+    // back as yuan.
+    let fen = |field: String, v: Option<i64>| match v {
+        Some(n) if !(0..=crate::domain::stock::MAX_FEN).contains(&n) => Err(ApiError::BadField {
+            field,
+            key: "api.field_fen",
+            args: vec![("max", crate::domain::stock::MAX_FEN.to_string())],
+        }),
+        _ => Ok(()),
+    };
+    fen("money_fen".into(), f.money_fen)?;
+    for (i, l) in f.lines.iter().enumerate() {
+        fen(format!("lines[{i}].value_fen"), l.value_fen)?;
+    }
     let store = body_store(&state, &user, Action::BookDonation, &f.store_id).await?;
     if !store.store.active {
         return Err(FieldError::new("field.store", "error.store_inactive").into());

@@ -56,6 +56,16 @@ pub fn normalize(s: &str) -> String {
 pub const FIRST_YEAR: i32 = 2000;
 pub const LAST_YEAR: i32 = 2100;
 
+/// A period typed as `from` and `to` (either may be open): `Err` naming
+/// its end (`field.to`, `error.period_backwards`) when it ends before it
+/// starts, which lists nothing. The one check of every from/to pair.
+pub fn period_in_order(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<(), FieldError> {
+    match (from, to) {
+        (Some(f), Some(t)) if t < f => Err(FieldError::new("field.to", "error.period_backwards")),
+        _ => Ok(()),
+    }
+}
+
 /// A calendar date typed as `YYYY-MM-DD` (full-width digits accepted, one
 /// digit for month or day too), in the years [`FIRST_YEAR`] to
 /// [`LAST_YEAR`]. Empty is `Ok(None)`. The one date parser of the app:

@@ -36,7 +36,9 @@ pub fn reveal(
             })?
         };
         // What was shown, in words (身份证号, 电话), never the field's name.
-        let what = audit::Detail::new("reveal")
+        // Whose, by name (the row links to the household).
+        let what = audit::Detail::new("reveal_of")
+            .arg("name", &row.household.head_name)
             .word("what", &format!("field.{name}"))
             .to_string();
         audit::record(c, ctx, "household.reveal", "household", id.as_str(), &what)?;

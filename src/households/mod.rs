@@ -228,7 +228,7 @@ pub fn parse_members(s: &str) -> Result<i64, FieldError> {
 /// field; one they could not see or change (assigned from above their
 /// scope) is kept. An ID number already registered to another active
 /// household is refused with the other fields' errors (`error.id_taken`,
-/// or `error.id_needs_admin` outside the actor's scope, which the audit
+/// or `error.id_registered_elsewhere` outside the actor's scope, which the audit
 /// log records for the administrators), read by its keyed hash (`key`).
 pub fn parse_form(
     conn: &mut DbConn,

@@ -16,9 +16,11 @@ pub(super) fn duplicate_error(scope: &Scope, name: &str, path: &str) -> FieldErr
         )
         .arg("name", name)
     } else {
+        // The form's own words (never the import's row wording): that a
+        // household has it elsewhere, never which area or who.
         FieldError::conflict(
             "field.id_number",
-            "error.id_needs_admin",
+            "error.id_registered_elsewhere",
             crate::domain::Conflict::Taken,
         )
     }

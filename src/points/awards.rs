@@ -440,7 +440,7 @@ fn check_household(
 fn insert_award(
     conn: &mut DbConn,
     actor: &Actor,
-    household_id: &HouseholdId,
+    (household_id, head_name): (&HouseholdId, &str),
     rule: &Rule,
     p: &Proposal,
     (batch, key): (Option<&str>, Option<&str>),
@@ -472,7 +472,10 @@ fn insert_award(
         "award.propose",
         "award",
         &id,
-        &audit::Detail::new("award")
+        // The household by name, and by id for the sentence's link.
+        &audit::Detail::new("award_proposed")
+            .arg("name", head_name)
+            .arg("household", household_id)
             .arg("rule", &rule.code)
             .arg("day", p.occurred_on)
             .arg("points", format!("{:+}", rule.points))
@@ -545,7 +548,15 @@ pub fn propose(
         }
         let rule = usable_rule(c, p)?;
         let h = check_household(c, actor, household_id, &rule, p.occurred_on, None)?;
-        let id = insert_award(c, actor, household_id, &rule, p, (None, Some(key)), today)?;
+        let id = insert_award(
+            c,
+            actor,
+            (household_id, &h.household.head_name),
+            &rule,
+            p,
+            (None, Some(key)),
+            today,
+        )?;
         approve_if_review_off(c, actor, &id, &h.household.head_name, today)?;
         find(c, &id)?.ok_or(PointsError::NotFound)
     })
@@ -713,8 +724,14 @@ pub fn propose_batch(
         let mut refusals = crate::domain::FieldChecks::new();
         let mut households_in = Vec::new();
         let mut seen = std::collections::HashSet::new();
+        // An entry given twice (a card pasted twice, a tick sent twice) is
+        // one entry: said once when refused.
+        let mut entries_seen = std::collections::HashSet::new();
         for (i, entry) in entries.iter().enumerate() {
             let n = i + 1;
+            if !entries_seen.insert(entry.meaning()) {
+                continue;
+            }
             let (hid, typed) = match entry {
                 BatchEntry::Unreadable(e) => {
                     refusals.push(e.clone());
@@ -778,7 +795,7 @@ pub fn propose_batch(
         }
         refusals.finish()?;
         for (hid, name) in &households_in {
-            let id = insert_award(c, actor, hid, &rule, p, (Some(key), None), today)?;
+            let id = insert_award(c, actor, (hid, name), &rule, p, (Some(key), None), today)?;
             approve_if_review_off(c, actor, &id, name, today)?;
         }
         Ok(BatchOutcome {

@@ -14,7 +14,7 @@ pub use crate::auth::Authed;
 use crate::auth::session;
 use crate::db;
 use crate::i18n::Lang;
-pub use crate::request::{audit_ctx, request_info, state};
+pub use crate::request::{audit_ctx, request_info, state, url_decode};
 use crate::users;
 
 /// Cookie names; with secure cookies on, they carry the `__Host-` prefix
@@ -216,6 +216,16 @@ pub trait FormFields {
     fn holds_id(_name: &str) -> bool {
         false
     }
+
+    /// For a field that takes one of a few values (a status, a sort, a
+    /// kind, a tick box): whether `value` (made plain and trimmed, never
+    /// empty) is one of them. A page filter ([`Filter`]) refuses any other
+    /// beside the field's label (`error.choose_one`) and leaves the field
+    /// out, as it does an id that is not one. `None` for a field that
+    /// takes any text (the default).
+    fn is_choice(_name: &str, _value: &str) -> Option<bool> {
+        None
+    }
 }
 
 /// A form read as name-value pairs gives its labels where it is read
@@ -283,12 +293,18 @@ fn no_labels(_: &str) -> Option<&'static str> {
 #[must_use = "a form's fields sent twice are refused through `run` or `check`"]
 pub struct SentTwice {
     names: Vec<String>,
-    /// The fields of a page filter holding an id whose text is not one
-    /// ([`FormFields::holds_id`]), refused beside their labels too.
-    not_ids: Vec<String>,
+    /// The fields of a page filter holding a value it cannot take: an id
+    /// whose text is not one ([`FormFields::holds_id`]), a value outside a
+    /// field's choices ([`FormFields::is_choice`]), a page number that is
+    /// no page; each with its message key, refused beside its label too.
+    not_ids: Vec<(String, &'static str)>,
     /// Fields of a page's filter holding control characters or bytes that
     /// are not text: refused beside their label as a parser refuses them.
     spoiled: Vec<(String, &'static str)>,
+    /// Fields of a form holding control characters, which its own parsers
+    /// refuse; said through [`SentTwice::with_spoiled`] for a form read as
+    /// pairs, which has none.
+    control: Vec<(String, &'static str)>,
     label: LabelOf,
     line: Option<LineOf>,
     lines: Vec<String>,
@@ -324,10 +340,21 @@ impl SentTwice {
             names: names.into_iter().map(str::to_string).collect(),
             not_ids: Vec::new(),
             spoiled: Vec::new(),
+            control: Vec::new(),
             label,
             line: None,
             lines: Vec::new(),
         }
+    }
+
+    /// The same, keeping the fields the form's extractor found spoiled
+    /// (control characters, bytes that are not text) in `read`, the
+    /// [`SentTwice`] of [`CsrfForm::checked`]: a form read as pairs says
+    /// them beside their labels as a form of named fields does.
+    pub fn with_spoiled(mut self, read: SentTwice) -> SentTwice {
+        self.spoiled = read.spoiled;
+        self.spoiled.extend(read.control);
+        self
     }
 
     /// The same for a form of lines (a count sheet): `line` gives the line
@@ -364,9 +391,11 @@ impl SentTwice {
             }
             checks.push(e);
         }
-        for name in &self.not_ids {
-            let field = label_of(self.label, name).unwrap_or("auth.form_field");
-            checks.push(crate::domain::FieldError::new(field, "error.not_an_id"));
+        for (name, key) in &self.not_ids {
+            checks.push(match label_of(self.label, name) {
+                Some(field) => crate::domain::FieldError::new(field, key),
+                None => crate::domain::FieldError::new("auth.form_field", key),
+            });
         }
         checks.finish()
     }
@@ -436,12 +465,35 @@ impl<T: DeserializeOwned + FormFields + 'static> FromRequest for CsrfForm<T> {
             // control characters and bytes that were not text (decoded as
             // U+FFFD) naming the field, on the form with what was typed; any
             // other field so spoiled is refused here.
-            let body = match refuse_control_chars(&body, T::label) {
-                Ok(()) => body,
-                Err(refusal) if !reads_every_refused_field::<T>(&body) => return Err(refusal),
-                Err(_) => without_nul(&body),
+            //
+            // A field the form reads whose bytes are not text is refused
+            // through the form's [`SentTwice`] beside its label, its value
+            // read as empty: the page never echoes what it could not read.
+            // So is one holding control characters, said as such.
+            // A form of named fields leaves control characters to its
+            // parsers (each said beside its field with the form's other
+            // errors); a form read as pairs has them said through
+            // [`SentTwice::with_spoiled`]. A NUL in a field's name is
+            // never read as sent.
+            if let Err(refusal) = refuse_control_chars(&body, T::label)
+                && !reads_every_refused_field::<T>(&body)
+            {
+                return Err(refusal);
+            }
+            let spoiled = spoiled_fields(&body);
+            let body = if spoiled.is_empty() {
+                body
+            } else {
+                without_nul(&blank_not_utf8(&body))
             };
-            read_once::<T>(&body).map(|(form, twice)| CsrfForm(form, twice))
+            read_once::<T>(&body).map(|(form, mut twice)| {
+                let (not_text, control) = spoiled
+                    .into_iter()
+                    .partition(|(_, key)| *key == "error.not_utf8");
+                twice.spoiled = not_text;
+                twice.control = control;
+                CsrfForm(form, twice)
+            })
         })
     }
 }
@@ -567,6 +619,26 @@ fn without_nul(body: &[u8]) -> web::Bytes {
     web::Bytes::from(serde_urlencoded::to_string(&pairs).unwrap_or_default())
 }
 
+/// The form with the value of every field whose name or value is not
+/// UTF-8 (percent-decoded) made empty, and such a name read as lossy text.
+fn blank_not_utf8(body: &[u8]) -> web::Bytes {
+    let pairs: Vec<(String, String)> = body
+        .split(|b| *b == b'&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let mut halves = pair.splitn(2, |b| *b == b'=');
+            let name = url_decode(halves.next().unwrap_or_default());
+            let value = url_decode(halves.next().unwrap_or_default());
+            let name_text = String::from_utf8_lossy(&name).into_owned();
+            match (std::str::from_utf8(&name), String::from_utf8(value)) {
+                (Ok(_), Ok(v)) => (name_text, v),
+                _ => (name_text, String::new()),
+            }
+        })
+        .collect();
+    web::Bytes::from(serde_urlencoded::to_string(&pairs).unwrap_or_default())
+}
+
 /// A form value that notes whether the form ignored it.
 struct Probe<'a> {
     value: &'a str,
@@ -649,7 +721,7 @@ fn read_filter<T: DeserializeOwned + FormFields>(query: &[u8]) -> Result<Filter<
         read_once::<T>(query)?
     } else {
         let kept: Vec<(String, String)> = form_urlencoded::parse(query)
-            .filter(|(k, _)| !not_ids.iter().any(|n| n == k))
+            .filter(|(k, _)| !not_ids.iter().any(|(n, _)| n == k))
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
         read_once::<T>(
@@ -658,18 +730,32 @@ fn read_filter<T: DeserializeOwned + FormFields>(query: &[u8]) -> Result<Filter<
                 .as_bytes(),
         )?
     };
-    // A field already named for its characters is not named again.
+    // A field already named for its characters is not named again; one
+    // sent twice is said to be so, whatever its first value.
+    let sent = |name: &str| {
+        form_urlencoded::parse(query)
+            .filter(|(k, _)| k == name)
+            .count()
+    };
+    for (name, _) in &not_ids {
+        if sent(name) > 1 && !twice.names.contains(name) {
+            twice.names.push(name.clone());
+        }
+    }
     twice.not_ids = not_ids
         .into_iter()
-        .filter(|n| !spoiled.iter().any(|(s, _)| s == n))
+        .filter(|(n, _)| !spoiled.iter().any(|(s, _)| s == n) && !twice.names.contains(n))
         .collect();
     twice.spoiled = spoiled;
     Ok(Filter(q, twice))
 }
 
-/// The fields of `query` that hold an id for form `T` whose first value,
-/// made plain, is text that is not an id (an empty one filters nothing).
-fn not_ids<T: FormFields>(query: &[u8]) -> Vec<String> {
+/// The fields of `query` whose first value, made plain, the filter `T`
+/// cannot take (an empty one filters nothing), each with its message key:
+/// text that is not an id in a field holding one (`error.not_an_id`), a
+/// value outside a field's choices (`error.choose_one`), a `page` that is
+/// no page number from 1 (`error.page_number`).
+fn not_ids<T: FormFields>(query: &[u8]) -> Vec<(String, &'static str)> {
     let mut seen: Vec<String> = Vec::new();
     let mut out = Vec::new();
     for (k, v) in form_urlencoded::parse(query) {
@@ -677,13 +763,22 @@ fn not_ids<T: FormFields>(query: &[u8]) -> Vec<String> {
             continue;
         }
         seen.push(k.clone().into_owned());
-        if !T::holds_id(&k) {
-            continue;
-        }
         let v = crate::domain::input::normalize(&v);
         let v = v.trim();
-        if !v.is_empty() && !crate::domain::ids::is_id(v) {
-            out.push(k.into_owned());
+        if v.is_empty() {
+            continue;
+        }
+        let key = if T::holds_id(&k) {
+            (!crate::domain::ids::is_id(v)).then_some("error.not_an_id")
+        } else if k == "page" {
+            page_index(v).is_none().then_some("error.page_number")
+        } else {
+            T::is_choice(&k, v)
+                .is_some_and(|ok| !ok)
+                .then_some("error.choose_one")
+        };
+        if let Some(key) = key {
+            out.push((k.into_owned(), key));
         }
     }
     out
@@ -718,8 +813,9 @@ fn spoiled_fields(body: &[u8]) -> Vec<(String, &'static str)> {
 /// A list's page from its query, as its 0-based index: addresses count
 /// pages from 1 as people do (`page=1` is the first, `page=N` index N-1).
 /// A number that is not a page (`page=0`, negative) or text that is not a
-/// number (`page=abc`, too many digits) is no page, so every list shows
-/// its first page rather than refusing the request.
+/// number (`page=abc`, too many digits) is no page: a page's filter
+/// ([`Filter`]) refuses it beside `field.page` (`error.page_number`)
+/// before it is read, and here it reads as none.
 pub fn page_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     let s: Option<String> = serde::Deserialize::deserialize(d)?;
     Ok(s.and_then(|s| page_index(&s)))
@@ -744,31 +840,6 @@ fn field_refusal(label: LabelOf, name: &str, key: &'static str) -> AppError {
         None => name.trim_start_matches('@').chars().take(40).collect(),
     };
     AppError::Invalid(crate::domain::FieldError::new("auth.form_field", key).arg("field", label))
-}
-
-/// One name or value of a url-encoded form as bytes: `+` is a space and
-/// `%XY` the byte XY (a `%` not followed by two hex digits stays as it is,
-/// as browsers and the form parser read it).
-fn url_decode(raw: &[u8]) -> Vec<u8> {
-    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        match raw[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < raw.len() => match (hex(raw[i + 1]), hex(raw[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h * 16 + l);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    out
 }
 
 #[cfg(test)]

@@ -158,6 +158,11 @@ impl Refused {
         }
     }
 
+    /// Whether no form is refused (a fresh page).
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
     /// Whether the page shows form `form` refused.
     pub fn is(&self, form: &str) -> bool {
         !self.errors.is_empty() && self.form == form

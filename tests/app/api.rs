@@ -543,6 +543,95 @@ app_test! {
 }
 
 app_test! {
+    /// A list's filter or page outside what it takes is refused, naming
+    /// the query parameter; nothing is read as the first page or clamped.
+    async fn list_filters_and_pages_out_of_range_are_refused_by_name(app) {
+        app.user("boss", Role::Admin, None, None);
+        let api = Api::new(&app);
+        let admin = api.token("boss").await;
+        for (query, field) in [
+            ("status=rich", "status"),
+            ("archived=yes", "archived"),
+            ("page=0", "page"),
+            ("page=-1", "page"),
+            ("page=abc", "page"),
+            ("per_page=0", "per_page"),
+            ("per_page=201", "per_page"),
+        ] {
+            let (s, e) = api.get(&format!("/api/v1/households?{query}"), &[], &admin).await;
+            assert_eq!((s, e["error"]["field"].as_str()), (422, Some(field)), "{query}: {e}");
+        }
+        let (_, e) = api.get("/api/v1/households?per_page=500", &[], &admin).await;
+        assert!(e["error"]["message"].as_str().unwrap().contains("200"), "{e}");
+        let (s, e) = api.get("/api/v1/awards?status=later", &[], &admin).await;
+        assert_eq!((s, e["error"]["field"].as_str()), (422, Some("status")), "{e}");
+        let (s, page) = api.get("/api/v1/households?page=1&per_page=200", &[], &admin).await;
+        assert_eq!((s, &page["per_page"]), (200, &json!(200)), "{page}");
+        api.check_against_description().await;
+    }
+}
+
+app_test! {
+    /// What a program sends wrong in a query or a body is named as sent:
+    /// bytes that are not UTF-8, a parameter or key given twice, a NUL on
+    /// any route, a body that is not an object, a line by its number, an
+    /// amount in fen.
+    async fn queries_and_bodies_are_refused_by_what_was_sent(app) {
+        app.user("boss", Role::Admin, None, None);
+        let [_, _, town, _] = app.area_chain("送");
+        let store = app.store("送村爱心超市", &town);
+        let api = Api::new(&app);
+        let admin = api.token("boss").await;
+        let en = |template: &'static str| Call { method: Method::GET, template, params: &[], token: None, key: None, body: None, lang: Some("en") };
+        let (s, e) = api.send(Call { token: Some(&admin), ..en("/api/v1/households?q=%FF") }).await;
+        assert_eq!((s, e["error"]["field"].as_str()), (422, Some("q")), "{e}");
+        assert!(e["error"]["message"].as_str().unwrap().contains("not UTF-8"), "{e}");
+        let (s, e) = api.get("/api/v1/households?q=a&q=b", &[], &admin).await;
+        assert_eq!((s, e["error"]["field"].as_str()), (422, Some("q")), "{e}");
+        assert!(e["error"]["message"].as_str().unwrap().contains("两次"), "{e}");
+        for path in ["/api/v1/areas?x=%00", "/api/v1/rules?x=%00", "/api/v1/households?x=%00", "/api/v1/awards?x=%00"] {
+            let (s, e) = api.get(path, &[], &admin).await;
+            assert_eq!((s, e["error"]["field"].as_str()), (422, Some("x")), "{path}: {e}");
+        }
+        // A key given twice, a list for a body.
+        let (s, e) = api.send(Call {
+            method: Method::POST, template: "/api/v1/items", params: &[], token: Some(&admin), key: None,
+            body: Some(r#"{"name": "毛巾", "name": "肥皂", "unit": "条", "points_price": 5}"#.into()), lang: None,
+        }).await;
+        assert_eq!((s, e["error"]["field"].as_str()), (422, Some("name")), "{e}");
+        let (s, e) = api.send(Call {
+            method: Method::POST, template: "/api/v1/items", params: &[], token: Some(&admin), key: None,
+            body: Some(r#"[{"name": "毛巾"}]"#.into()), lang: Some("en"),
+        }).await;
+        assert_eq!(s, 422, "{e}");
+        assert!(e["error"]["field"].is_null(), "{e}");
+        assert!(e["error"]["message"].as_str().unwrap().contains("must be a JSON object"), "{e}");
+        // A line by its number in words; an amount in fen.
+        let (_, item) = api.post("/api/v1/items", &[], &admin, None, json!({"name": "毛巾", "unit": "条", "points_price": 5})).await;
+        let item = id(&item);
+        let day = today().to_string();
+        let (s, e) = api.send(Call {
+            method: Method::POST, template: "/api/v1/donations", params: &[], token: Some(&admin), key: Some("dl-1"),
+            body: Some(json!({"store_id": store, "donor": {"name": "好心人", "kind": "individual"}, "received_on": day,
+                "lines": [{"item_id": item, "quantity": 1}, {"item_id": item, "quantity": "二"}]}).to_string()),
+            lang: Some("en"),
+        }).await;
+        assert_eq!((s, e["error"]["field"].as_str()), (422, Some("lines[1].quantity")), "{e}");
+        assert!(e["error"]["message"].as_str().unwrap().starts_with("Line 2:"), "{e}");
+        let (s, e) = api.send(Call {
+            method: Method::POST, template: "/api/v1/donations", params: &[], token: Some(&admin), key: Some("dl-2"),
+            body: Some(json!({"store_id": store, "donor": {"name": "好心人", "kind": "individual"}, "received_on": day,
+                "money_fen": -5, "lines": [{"item_id": item, "quantity": 1}]}).to_string()),
+            lang: Some("en"),
+        }).await;
+        assert_eq!((s, e["error"]["field"].as_str()), (422, Some("money_fen")), "{e}");
+        let said = e["error"]["message"].as_str().unwrap();
+        assert!(said.contains("fen") && !said.contains("such as 45.50"), "{e}");
+        api.seen.lock().unwrap().clear();
+    }
+}
+
+app_test! {
     /// A household reads its balance with its card and PIN, and nothing
     /// else; guessing PINs is cut short.
     async fn card_and_pin(app) {

@@ -53,10 +53,12 @@ app_test! {
     /// plain text.
     async fn malformed_requests_answer_in_the_apps_voice(app) {
         let admin = app.admin().await;
-        // A page number that does not read is the first page (the list, 200).
+        // A page number that does not read is named on the list's page (422),
+        // the first page shown with it.
         for path in ["/households?page=abc", "/households/cards?page=x", "/households?page=99999999999999999999", "/audit?page=x"] {
             let page = admin.get(path).await;
-            assert_eq!(page.status, 200, "{path}: {}", page.body);
+            assert_eq!(page.status, 422, "{path}: {}", page.body);
+            page.assert_contains("页码：");
         }
         // A page's filter sent twice is its filter form with the message
         // (422), on every page (issue 18): never a bare error page.

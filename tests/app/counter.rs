@@ -1017,6 +1017,14 @@ app_test! {
             assert_eq!(hidden(&refused.body, "line").len(), 2, "both lines kept");
             refused.assert_contains("id=\"total\">48<");
         }
+        // A 0 takes no line out: refused beside its box, the basket as it
+        // was (a line goes by its delete button).
+        let refused = post_basket(&clerk, &basket_fields(&page, &[("entry", ""), (&rice_box, "0"), (&soap_box, "2")])).await;
+        assert_eq!(refused.status, 422, "{}", refused.body);
+        let rice = cell(&refused.body, &rice_box);
+        assert!(rice.contains("value=\"0\"") && rice.contains("第 1 行：数量至少为 1"), "beside its box: {rice}");
+        assert_eq!(hidden(&refused.body, "line").len(), 2, "both lines kept");
+        refused.assert_contains("id=\"total\">48<");
         // Two boxes that do not read: each said beside its own.
         let refused = post_basket(&clerk, &basket_fields(&page, &[("entry", ""), (&rice_box, "abc"), (&soap_box, "x")])).await;
         assert_eq!(refused.status, 422);

@@ -190,8 +190,13 @@ app_test! {
         // What was typed stays in its box, marked, for the clerk to mend.
         refused.assert_contains(&format!("name=\"{rice_box}\" value=\"三\" inputmode=\"numeric\" size=\"3\" class=\"line-qty\" aria-invalid=\"true\""));
         refused.assert_contains(&format!("name=\"{soap_box}\" value=\"1\""));
-        // 0 takes the line out.
-        let page = post_basket(&clerk, &basket_fields(&refused, &[("entry", ""), (&rice_box, "3"), (&soap_box, "0")])).await;
+        // 0 is refused beside its box, the basket as it was ...
+        let zero = post_basket(&clerk, &basket_fields(&refused, &[("entry", ""), (&rice_box, "3"), (&soap_box, "0")])).await;
+        assert_eq!(zero.status, 422, "{}", zero.body);
+        zero.assert_contains("第 2 行：数量至少为 1");
+        zero.assert_contains("id=\"total\">138<");
+        // ... and the line's delete button takes it out.
+        let page = post_basket(&clerk, &basket_fields(&refused, &[("entry", ""), (&rice_box, "3"), (&soap_box, "1"), ("remove", "1")])).await;
         page.assert_contains("id=\"total\">135<");
         assert_eq!(hidden(&page.body, "line"), vec![format!("{}*3", k.rice)]);
         // Enter on the empty field with the quantities as shown confirms.

@@ -170,10 +170,16 @@ app_test! {
         let store = counter.store.clone();
         let admin = app.admin().await;
         for list in ["/audit".to_string(), format!("/stores/{store}/movements"), "/households".into(), "/households/cards".into()] {
-            for first in ["1", "0", "-2", "abc"] {
-                let page = admin.get(&format!("{list}?page={first}")).await;
-                assert_eq!(page.status, 200, "{list}?page={first}: {}", page.body);
-                assert!(!page.body.contains(r#"id="past-end""#), "{list}?page={first}");
+            let page = admin.get(&format!("{list}?page=1")).await;
+            assert_eq!(page.status, 200, "{list}?page=1: {}", page.body);
+            assert!(!page.body.contains(r#"id="past-end""#), "{list}?page=1");
+            // A page that is no page number is refused, naming the page,
+            // the list still shown.
+            for bad in ["0", "-2", "abc"] {
+                let page = admin.get(&format!("{list}?page={bad}")).await;
+                assert_eq!(page.status, 422, "{list}?page={bad}: {}", page.body);
+                page.assert_contains("页码：必须是从 1 起的页码");
+                assert!(!page.body.contains(r#"id="past-end""#), "{list}?page={bad}");
             }
             let page = admin.get(&format!("{list}?page=9")).await;
             assert_eq!(page.status, 404, "{list}?page=9: {}", page.body);
@@ -218,5 +224,132 @@ app_test! {
         assert_eq!(page.status, 404);
         anon.post("/lang", &[("lang", "en"), ("back", "/")]).await;
         check(&anon, &public, true).await;
+    }
+}
+
+app_test! {
+    async fn an_enumerated_filter_value_outside_its_choices_is_refused_beside_its_field(app) {
+        let counter = crate::counter::setup(&app, 10, 10);
+        let store = counter.store.clone();
+        let choose = |path: String| case(path, "", "请从列表中选择一项", "choose one from the list");
+        let staff: Vec<Case> = vec![
+            choose("/households?status=rich".into()),
+            choose("/households?sort=age".into()),
+            choose("/households?archived=yes".into()),
+            choose("/households/cards?status=rich".into()),
+            choose("/households/export.csv?sort=age".into()),
+            choose(format!("/stores/{store}/movements?kind=gift")),
+            choose("/review?tick=some".into()),
+            choose("/awards/batch?tick=some".into()),
+        ];
+        let admin = app.admin().await;
+        check(&admin, &staff, false).await;
+        // Beside its own field on the households list.
+        for (path, field) in [
+            ("/households?status=rich", "field.status"),
+            ("/households?sort=age", "households.sort"),
+            ("/households?archived=yes", "households.archived"),
+        ] {
+            let page = admin.get(path).await;
+            page.assert_contains(&format!(r#"data-field="{field}">"#));
+        }
+        // The values the form offers still filter.
+        for ok in ["status=registered", "sort=newest", "archived=1", "status=脱贫户"] {
+            let page = admin.get(&format!("/households?{ok}")).await;
+            assert_eq!(page.status, 200, "{ok}: {}", page.body);
+        }
+        admin.post("/lang", &[("lang", "en"), ("back", "/")]).await;
+        check(&admin, &staff, true).await;
+    }
+}
+
+app_test! {
+    async fn every_period_that_ends_before_it_starts_is_refused_beside_its_end(app) {
+        let counter = crate::counter::setup(&app, 10, 10);
+        let store = counter.store.clone();
+        let household = counter.household.clone();
+        let back = "from=2026-02-01&to=2026-01-01";
+        let backwards = |path: String| case(path, r#"value="2026-01-01""#, "结束日期不能早于开始日期", "must not be before the start date");
+        let staff: Vec<Case> = vec![
+            backwards(format!("/audit?{back}")),
+            backwards(format!("/stores/{store}/movements?{back}")),
+            case(format!("/stores/{store}/movements/export?format=csv&{back}"), "", "结束日期不能早于开始日期", "must not be before the start date"),
+            backwards(format!("/households/{household}/statement?{back}")),
+        ];
+        let admin = app.admin().await;
+        check(&admin, &staff, false).await;
+        // The same day at both ends is a period.
+        let page = admin.get("/audit?from=2026-01-01&to=2026-01-01").await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        admin.post("/lang", &[("lang", "en"), ("back", "/")]).await;
+        check(&admin, &staff, true).await;
+    }
+}
+
+app_test! {
+    async fn a_store_or_village_out_of_reach_or_sent_twice_is_said_beside_its_field(app) {
+        let counter = crate::counter::setup(&app, 10, 10);
+        let store = counter.store.clone();
+        let [_, _, _, elsewhere] = app.area_chain("别处");
+        app.user("cadre", aixin::domain::Role::Official, Some(&counter.village), None);
+        let none = "00000000-0000-4000-8000-000000000000";
+
+        // A village outside the user's scope: a message, not an empty list.
+        let cadre = app.client();
+        cadre.login("cadre", PASSWORD).await;
+        let page = cadre.get(&format!("/awards/batch?area_id={elsewhere}")).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"data-field="field.village""#);
+        page.assert_contains("找不到这个区域");
+        let page = cadre.get(&format!("/awards/batch?area_id={}", counter.village)).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+
+        // A clerk asking for another store is told, not shown their own.
+        let clerk = app.client();
+        clerk.login("clerk", PASSWORD).await;
+        for (path, says) in [
+            ("/counter?store_id=xyz".to_string(), "不是有效的编号"),
+            (format!("/counter?store_id={none}"), "找不到这个超市"),
+        ] {
+            let page = clerk.get(&path).await;
+            assert_eq!(page.status, 422, "{path}: {}", page.body);
+            page.assert_contains(says);
+        }
+        let page = clerk.get(&format!("/counter?store_id={store}")).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+
+        // An admin's store picker says it beside the store.
+        let admin = app.admin().await;
+        for (path, says) in [
+            ("/counter?store_id=xyz".to_string(), "不是有效的编号"),
+            (format!("/counter?store_id={none}"), "找不到这个超市"),
+            (format!("/counter?store_id={store}&store_id={none}"), "填写了两次"),
+        ] {
+            let page = admin.get(&path).await;
+            assert_eq!(page.status, 422, "{path}: {}", page.body);
+            page.assert_contains(r#"data-field="store_id""#);
+            page.assert_contains(says);
+        }
+        let page = admin.post("/counter/find", &[("store_id", &store), ("store_id", none), ("card", "")]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("填写了两次");
+
+        // The monthly report names its area or store as the id filters do.
+        for (path, says) in [
+            ("/reports/monthly?area_id=xyz", "区域：不是有效的编号"),
+            ("/reports/monthly?store_id=xyz", "超市：不是有效的编号"),
+        ] {
+            let page = admin.get(path).await;
+            assert_eq!(page.status, 422, "{path}: {}", page.body);
+            page.assert_contains(says);
+        }
+
+        // A field sent twice is said to be, whatever its first value.
+        for path in ["/households?area_id=1&area_id=2", "/review?proposer=a&proposer=b"] {
+            let page = admin.get(path).await;
+            assert_eq!(page.status, 422, "{path}: {}", page.body);
+            page.assert_contains("填写了两次");
+            assert!(!page.body.contains("不是有效的编号"), "{path}: {}", page.body);
+        }
     }
 }

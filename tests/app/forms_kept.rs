@@ -246,6 +246,8 @@ app_test! {
         page.assert_contains("地址：含有无法识别的字符（不是 UTF-8 文本）");
         page.assert_contains(r#"<span class="field-error" data-field="field.address">"#);
         page.assert_contains("独居");
+        // What could not be read is not echoed as something else.
+        assert!(!page.body.contains('\u{FFFD}'), "{}", page.body);
         let address: String = households::table.find(&household).select(households::address).first(&mut app.conn()).unwrap();
         assert_eq!(address, "一组 1 号", "nothing changed");
         // A field no form reads is still refused by the form layer.
@@ -262,9 +264,9 @@ app_test! {
 }
 
 app_test! {
-    /// A day or a date filter that does not read is a 422 naming it; a page
-    /// number that does not read is the first page.
-    async fn bad_dates_are_named_and_bad_page_numbers_read_as_the_first_page(app) {
+    /// A day or a date filter that does not read is a 422 naming it; so is
+    /// a page number that does not read, the first page shown with it.
+    async fn bad_dates_and_bad_page_numbers_are_named(app) {
         let [_, _, town, village] = app.area_chain("日期");
         let store = app.store("日期超市", &town);
         app.household("冯二", &village);
@@ -279,7 +281,8 @@ app_test! {
             assert_eq!(page.status, 422, "{path}: {}", page.body);
         }
         let page = admin.get("/households?page=abc").await;
-        assert_eq!(page.status, 200, "{}", page.body);
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("页码：");
         page.assert_contains("冯二");
     }
 }
@@ -911,5 +914,33 @@ app_test! {
         assert_eq!(page.status, 422, "{}", page.body);
         page.assert_contains(r#"<option value="400" selected>"#);
         page.assert_contains(r#"data-field="auth.token_days""#);
+    }
+}
+
+app_test! {
+    /// A form read as name-value pairs says a NUL is a control character
+    /// (never "not UTF-8"), and a field's name holding one is never
+    /// written into the page as sent; bytes that are not text are said as
+    /// such, beside their field.
+    async fn a_nul_in_a_form_read_as_pairs_is_a_control_character(app) {
+        let [_, _, town, _] = app.area_chain("空字");
+        let store = app.store("空字超市", &town);
+        let goods = crate::stock::seed(&app, &store);
+        let admin = app.admin().await;
+        let done_before = app.audit_actions().len();
+        let page = post_raw_bytes(&admin, "/settings", b"notice_days=3%00").await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("不能包含控制字符");
+        assert!(!page.body.contains("UTF-8"), "{}", page.body);
+        let page = post_raw_bytes(&admin, "/settings", b"notice_days=%FF").await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("不是 UTF-8");
+        assert!(!page.body.contains('\u{FFFD}'), "{}", page.body);
+        let path = format!("/stocktakes/{}/counts", goods.stocktake);
+        let page = post_raw_bytes(&admin, &path, b"count_%00=4&counted_by=%E6%9D%8E").await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("控制字符");
+        assert!(!page.body.contains('\0') && !page.body.contains("count_\u{FFFD}\""), "{}", page.body);
+        assert_eq!(app.audit_actions().len(), done_before, "nothing changed");
     }
 }

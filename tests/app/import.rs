@@ -395,12 +395,14 @@ app_test! {
         assert!(rows.iter().any(|r| r.0 == "household.id_conflict" && r.1 == other_id), "the conflict is in the administrators' log");
         assert!(rows.iter().all(|r| !r.2.contains(&elsewhere)), "no full ID number in the audit log");
 
-        // Registering one household: the same neutral refusal, audited, on the form and the API.
+        // Registering one household: a neutral refusal in the form's own
+        // words beside the ID number (never the import's row wording, nor
+        // which area or who), audited.
         let again = li.submit("/households", &[
             ("head_name", "试探三"), ("id_number", &elsewhere), ("area_id", &village_a), ("members", "2"),
         ]).await;
-        again.assert_contains("此行需由管理员核对");
-        assert!(!again.body.contains("其他区域"));
+        again.assert_contains("身份证号：已有农户在别处用这个身份证号登记");
+        assert!(!again.body.contains("此行") && !again.body.contains("其他区域") && !again.body.contains("王五") && !again.body.contains("天桥乙"));
         let conflicts = audit_log::table
             .filter(audit_log::action.eq("household.id_conflict"))
             .count()

@@ -214,6 +214,16 @@ app_test! {
         assert_eq!(after, before + 1, "only the fixed row is registered");
         let members: i64 = households::table.filter(households::head_name.eq("老户0")).select(households::members).first(&mut app.conn()).unwrap();
         assert_eq!(members, 3, "a skipped household is not changed");
+        // The import's audit row says how many were skipped.
+        let summary: String = aixin::db::schema::audit_log::table
+            .filter(aixin::db::schema::audit_log::action.eq("household.import"))
+            .filter(aixin::db::schema::audit_log::summary.like("%改好的%"))
+            .select(aixin::db::schema::audit_log::summary)
+            .first(&mut app.conn())
+            .unwrap();
+        let said = aixin::audit::Detail::read(&summary).expect("the import's counts");
+        assert_eq!((said.value("created"), said.value("skipped")), (Some("1"), Some("3")), "{summary}");
+        assert!(said.say(aixin::i18n::Lang::Zh).contains("已登记跳过 3 行"), "{summary}");
 
         // In English too.
         official.post("/lang", &[("lang", "en"), ("back", "/")]).await;

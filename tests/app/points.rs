@@ -1154,3 +1154,77 @@ app_test! {
 fn count_awards(app: &TestApp) -> i64 {
     awards::table.count().get_result(&mut app.conn()).unwrap()
 }
+
+app_test! {
+    /// A batch refused says each entry once and counts only the list's own
+    /// households as selected; a batch already done under the form's key
+    /// comes back with a fresh key, so the next submit is a new batch.
+    async fn a_refused_batch_counts_its_own_ticks_says_each_card_once_and_gets_a_fresh_key(app) {
+        let [_, _, _, village] = app.area_chain("批次");
+        app.user("pici", Role::Official, Some(&village), None);
+        app.rule("B01", "打扫卫生", 5, None);
+        let a = app.household("批甲", &village);
+        let b = app.household("批乙", &village);
+        let old_card = crate::counter::card_of(&app, &b);
+        let admin = app.admin().await;
+        admin.get(&format!("/households/{b}")).await;
+        admin.submit(&format!("/households/{b}/card"), &[]).await;
+        assert_ne!(crate::counter::card_of(&app, &b), old_card);
+        let official = app.client();
+        official.login("pici", PASSWORD).await;
+        let form = official.get(&format!("/awards/batch?area_id={village}")).await;
+        let key_of = |body: &str| body.split("name=\"key\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+        let key = key_of(&form.body);
+        let day = today().to_string();
+        let cards = format!("{old_card}\n{old_card}");
+        let refused = official.post("/awards/batch", &[("key", &key), ("area_id", &village), ("rule_code", "B01"), ("occurred_on", &day),
+            ("household_id", &a), ("household_id", "junk"), ("cards", &cards)]).await;
+        assert_eq!(refused.status, 422, "{}", refused.body);
+        // Once in the form's summary, once beside the paste box.
+        assert_eq!(refused.body.matches(&format!("卡号 {old_card} 已作废")).count(), 2, "said once: {}", refused.body);
+        refused.assert_contains(r#"<output id="selected-count" data-count="household_id">1</output>"#);
+
+        // Done under the key, then sent again with other ticks: 409, and
+        // the form holds a new key that goes through.
+        let done = official.post("/awards/batch", &[("key", &key), ("area_id", &village), ("rule_code", "B01"), ("occurred_on", &day), ("household_id", &a)]).await;
+        assert_eq!(done.status, 200, "{}", done.body);
+        let again = official.post("/awards/batch", &[("key", &key), ("area_id", &village), ("rule_code", "B01"), ("occurred_on", &day), ("household_id", &b)]).await;
+        assert_eq!(again.status, 409, "{}", again.body);
+        let fresh = key_of(&again.body);
+        assert_ne!(fresh, key);
+        let next = official.post("/awards/batch", &[("key", &fresh), ("area_id", &village), ("rule_code", "B01"), ("occurred_on", &day), ("household_id", &b)]).await;
+        assert_eq!(next.status, 200, "{}", next.body);
+        let n: i64 = awards::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(n, 2);
+    }
+}
+
+app_test! {
+    /// The audit log names the household an award was proposed for, and
+    /// whose personal data was shown, linked to the household.
+    async fn the_audit_log_names_the_household_of_a_proposal_and_of_a_reveal(app) {
+        let [_, _, _, village] = app.area_chain("审名");
+        app.user("shenming", Role::Official, Some(&village), None);
+        app.rule("N01", "修路", 5, None);
+        let h = app.household("审名户", &village);
+        let official = app.client();
+        official.login("shenming", PASSWORD).await;
+        let form = official.get(&format!("/awards/batch?area_id={village}")).await;
+        let key = form.body.split("name=\"key\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+        let day = today().to_string();
+        let done = official.post("/awards/batch", &[("key", &key), ("area_id", &village), ("rule_code", "N01"), ("occurred_on", &day), ("household_id", &h)]).await;
+        assert_eq!(done.status, 200, "{}", done.body);
+        let admin = app.admin().await;
+        let shown = admin.post(&format!("/households/{h}/reveal"), &[("what", "id")]).await;
+        assert!(shown.status < 400, "{}", shown.body);
+        let log = admin.get("/audit").await;
+        let row = |words: &str| -> String {
+            let at = log.body.find(words).unwrap_or_else(|| panic!("no {words}: {}", log.body));
+            log.body[at..].split("</td>").next().unwrap().to_string()
+        };
+        let proposed = row("申报了积分");
+        assert!(proposed.contains(&format!(r#"<a href="/households/{h}">审名户"#)), "{proposed}");
+        let revealed = row("查看了农户的完整个人信息");
+        assert!(revealed.contains("审名户") && revealed.contains(&format!("/households/{h}")), "{revealed}");
+    }
+}

@@ -202,9 +202,14 @@ app_test! {
         assert_eq!(csv.status, 200);
         let page = admin.get(&format!("/reports/monthly?month={this}&store_id={store}&area_id={city}")).await;
         assert_eq!(page.status, 422);
+        // Text that is no id, or an id no store in reach has, is named
+        // beside the store's own picker.
         let page = admin.get(&format!("/reports/monthly?month={this}&store_id=nope")).await;
         assert_eq!(page.status, 422);
-        page.assert_contains("找不到这个超市");
+        page.assert_contains(r#"data-field="field.report_store">超市：不是有效的编号"#);
+        let page = admin.get(&format!("/reports/monthly?month={this}&store_id=00000000-0000-4000-8000-000000000000")).await;
+        assert_eq!(page.status, 422);
+        page.assert_contains(r#"data-field="field.report_store">超市：找不到这个超市"#);
         // A cached balance that disagrees with its entries: the page warns.
         {
             use aixin::db::schema::point_balances;
@@ -232,7 +237,7 @@ app_test! {
         }
         let page = admin.get("/reports/monthly?month=2026-11&area_id=nope").await;
         assert_eq!(page.status, 422);
-        page.assert_contains("找不到这个区域");
+        page.assert_contains(r#"data-field="field.report_area">区域：不是有效的编号"#);
         // An official sees their own village, and nothing outside it.
         let official = app.client();
         official.login("cw-off", PASSWORD).await;

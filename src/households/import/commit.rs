@@ -114,15 +114,19 @@ fn commit_inner(
             "household.import",
             "file",
             "",
+            // With the rows skipped as already registered (the import's
+            // `skip_registered` option): `import` rows written before had
+            // none to say.
             &audit::Detail::new(if by.is_empty() {
-                "import"
+                "import_skipping"
             } else {
-                "import_confirmed_by"
+                "import_skipping_confirmed_by"
             })
             .arg("file", file_name)
             .arg("created", report.create)
             .arg("updated", report.update)
             .arg("unchanged", report.unchanged)
+            .arg("skipped", report.skipped)
             .arg("refused", report.refused_rows())
             .arg("by", &by)
             .to_string(),

@@ -59,6 +59,11 @@ fn say(lang: crate::i18n::Lang, user: &CurrentUser, e: AuditEntry) -> Said {
         "rule" | "rule_category" if user.can(Action::ViewRules) => Some("/rules".to_string()),
         "stock_movement" if user.can(Action::ViewStock) => Some(format!("/movements/{id}")),
         "month" if user.can(Action::ViewReports) => Some(format!("/reports/monthly?month={id}")),
+        // An award is named by its household (the row's detail keeps its
+        // id): the sentence links there.
+        "award" if user.can(Action::ViewHouseholds) => audit::Detail::read(&e.summary)
+            .and_then(|d| d.value("household").map(crate::web::error::urlencode))
+            .map(|h| format!("/households/{h}")),
         _ => None,
     };
     let detail = match audit::Detail::read(&e.summary) {
@@ -140,20 +145,20 @@ pub async fn list(
     };
     // A filter field sent twice is refused like a date that does not
     // read: named beside the filter, the log shown unfiltered by date.
-    match (
-        twice.check(),
-        parse_date("field.from", &q.from),
-        parse_date("field.to", &q.to),
-    ) {
-        (Ok(()), Ok(from), Ok(to)) => {
+    // A period that ends before it starts is refused beside its end.
+    let period = parse_date("field.from", &q.from).and_then(|from| {
+        let to = parse_date("field.to", &q.to)?;
+        crate::domain::input::period_in_order(from, to)?;
+        Ok((from, to))
+    });
+    match (twice.check(), period) {
+        (Ok(()), Ok((from, to))) => {
             filter.from = from.map(|d| crate::time::local_day_start_utc(d, tz));
             filter.to = to
                 .and_then(|d| d.succ_opt())
                 .map(|d| crate::time::local_day_start_utc(d, tz));
         }
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
-            error = Some(crate::i18n::field_error(lang, &e))
-        }
+        (Err(e), _) | (_, Err(e)) => error = Some(crate::i18n::field_error(lang, &e)),
     }
     let page = q.page.unwrap_or(0).max(0);
     // A page past the last says so, with how many there are.

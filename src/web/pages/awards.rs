@@ -299,6 +299,10 @@ impl crate::web::extract::FormFields for BatchQuery {
     fn holds_id(name: &str) -> bool {
         matches!(name, "area_id")
     }
+
+    fn is_choice(name: &str, value: &str) -> Option<bool> {
+        (name == "tick").then_some(matches!(value, "all" | "none"))
+    }
 }
 
 #[derive(Template)]
@@ -383,6 +387,19 @@ async fn batch_page(
         Ok((villages, households, rules))
     })
     .await?;
+    // A village outside the user's scope (or none at all) lists nothing:
+    // said beside the village picker, as other pages say it.
+    let refused =
+        if refused.is_empty() && !area_id.is_empty() && !villages.iter().any(|v| v.id == area_id) {
+            crate::web::form::Refused::of_pairs(
+                lang_of(&req),
+                "filter",
+                vec![("area_id".into(), area_id.clone())],
+                &FieldError::new("field.village", "error.area_unknown"),
+            )
+        } else {
+            refused
+        };
     let ctx = PageCtx::build(&req, Some(&user));
     let ticked = if tick_all {
         households
@@ -390,7 +407,12 @@ async fn batch_page(
             .map(|h| h.household.id.to_string())
             .collect()
     } else {
+        // Only the list's own households are ticks: anything else sent
+        // (refused by name) is neither ticked nor counted as selected.
         ticked
+            .into_iter()
+            .filter(|t| households.iter().any(|h| h.household.id.as_str() == t))
+            .collect()
     };
     let status = refused.status();
     render_with_status(
@@ -444,8 +466,8 @@ pub async fn propose_batch(
 ) -> Result<HttpResponse, AppError> {
     let form = form.checked();
     user.require(Action::ProposeAwards)?;
-    let form = form.0;
-    let twice = SentTwice::among(&form, &["household_id"], batch_label);
+    let (form, read) = (form.0, form.1);
+    let twice = SentTwice::among(&form, &["household_id"], batch_label).with_spoiled(read);
     let key = field(&form, "key");
     let back = next_page(
         "/awards/batch",
@@ -513,6 +535,20 @@ pub async fn propose_batch(
                 area_id: field(&typed, "area_id"),
                 tick: String::new(),
             };
+            // A batch already done under this key (409): the form comes
+            // back with a fresh key, so that the next submit is a new one.
+            let mut typed = typed;
+            if e.all()
+                .iter()
+                .any(|f| f.conflict == Some(crate::domain::Conflict::KeyReused))
+            {
+                let fresh = form_key();
+                for (k, v) in typed.iter_mut() {
+                    if k == "key" {
+                        *v = fresh.clone();
+                    }
+                }
+            }
             let refused = crate::web::form::Refused::of_pairs(lang, "batch", typed, &e);
             batch_page(req, user, state, q, ticked, refused).await
         }
@@ -817,6 +853,10 @@ impl crate::web::extract::FormFields for QueueQuery {
     fn holds_id(name: &str) -> bool {
         matches!(name, "area_id" | "proposer")
     }
+
+    fn is_choice(name: &str, value: &str) -> Option<bool> {
+        (name == "tick").then_some(matches!(value, "all" | "none"))
+    }
 }
 
 pub async fn review_queue(
@@ -996,9 +1036,9 @@ pub async fn review(
 ) -> Result<HttpResponse, AppError> {
     let form = form.checked();
     user.require(Action::ReviewAwards)?;
-    let form = form.0;
+    let (form, read) = (form.0, form.1);
     // The ticked awards repeat; any other field sent twice is refused.
-    let twice = SentTwice::among(&form, &["id"], review_label);
+    let twice = SentTwice::among(&form, &["id"], review_label).with_spoiled(read);
     // The queue comes back filtered as it was.
     let filter = QueueQuery {
         area_id: field(&form, "area_id"),

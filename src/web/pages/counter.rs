@@ -128,6 +128,10 @@ impl crate::web::extract::FormFields for CounterQuery {
             _ => return None,
         })
     }
+
+    fn holds_id(name: &str) -> bool {
+        name == "store_id"
+    }
 }
 
 pub async fn counter(
@@ -262,11 +266,45 @@ async fn show(
     look: Look,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::Redeem)?;
-    if !matches!(user.scope, Scope::Store { .. }) && q.store_id.trim().is_empty() {
-        // An admin picks the store first.
-        return pick_store(&req, &user, &state, None).await;
+    let store_refused =
+        |e: &crate::domain::FieldError| e.all().iter().any(|e| e.field == "field.store");
+    if !matches!(user.scope, Scope::Store { .. }) {
+        // An admin picks the store first; a store refused (not an id, sent
+        // twice) is said beside the picker.
+        if q.store_id.trim().is_empty() {
+            let refused = match &look {
+                Look::Refused(e) => Some(e.clone()),
+                _ => None,
+            };
+            return pick_store(&req, &user, &state, refused).await;
+        }
+        if let Look::Refused(e) = &look
+            && store_refused(e)
+        {
+            return pick_store(&req, &user, &state, Some(e.clone())).await;
+        }
     }
-    let store = counter_store(&state, &user, Action::Redeem, &q.store_id).await?;
+    let mut look = look;
+    if let Scope::Store { id } = &user.scope
+        && !matches!(look, Look::Refused(_))
+        && !q.store_id.trim().is_empty()
+        && q.store_id.trim() != id.as_str()
+    {
+        // A clerk's counter is their own store's: another store asked for
+        // is said, never shown silently as their own.
+        look = Look::Refused(crate::domain::FieldError::new(
+            "field.store",
+            "error.store_unknown",
+        ));
+    }
+    let store = match counter_store(&state, &user, Action::Redeem, &q.store_id).await {
+        // A store no one has (or out of reach): said beside the picker.
+        Err(AppError::NotFound) if !matches!(user.scope, Scope::Store { .. }) => {
+            let e = crate::domain::FieldError::new("field.store", "error.store_unknown");
+            return pick_store(&req, &user, &state, Some(e)).await;
+        }
+        other => other?,
+    };
     let lang = lang_of(&req);
     let mut card = q.card.trim().to_string();
     let mut found = None;
@@ -580,12 +618,13 @@ struct TypedQuantity {
 }
 
 /// Apply the quantities typed into the basket's own boxes (`qty_<item>`):
-/// a new number replaces the line's, 0 takes the line out. Returns whether
+/// a new number replaces the line's; 0 is refused beside its box (a line
+/// is taken out by its remove button). Returns whether
 /// anything changed, or, when a box cannot be read, each box as typed,
 /// every such box with its refusal naming its line (its place, from 1);
 /// nothing is changed then.
 fn change_quantities(
-    lines: &mut Vec<WantLine>,
+    lines: &mut [WantLine],
     form: &[(String, String)],
     lang: i18n::Lang,
 ) -> (bool, Option<Vec<TypedQuantity>>) {
@@ -596,15 +635,23 @@ fn change_quantities(
         let mut error = None;
         let q = if typed.is_empty() {
             l.quantity
-        } else if crate::domain::input::normalize(&typed) == "0" {
-            0
         } else {
             match crate::domain::stock::Quantity::parse("field.quantity", &typed) {
                 Ok(q) => q.get(),
                 Err(_) => {
+                    // A 0 is refused like any quantity that is none: a line
+                    // is taken out by its remove button only, never by a
+                    // box that may have been mistyped.
+                    let zero = crate::domain::input::whole_number(
+                        &crate::domain::input::normalize(&typed),
+                    ) == Some(0);
                     let refusal = crate::domain::FieldError::new(
                         "field.basket_line",
-                        "error.basket_line_quantity",
+                        if zero {
+                            "error.basket_line_zero"
+                        } else {
+                            "error.basket_line_quantity"
+                        },
                     )
                     .arg("n", i + 1)
                     .arg("max", crate::domain::stock::MAX_QUANTITY);
@@ -625,15 +672,9 @@ fn change_quantities(
     }
     let changed = lines.iter().zip(&wanted).any(|(l, q)| l.quantity != *q);
     if changed {
-        let mut keep = wanted.into_iter();
-        lines.retain_mut(|l| match keep.next() {
-            Some(0) => false,
-            Some(q) => {
-                l.quantity = q;
-                true
-            }
-            None => true,
-        });
+        for (l, q) in lines.iter_mut().zip(wanted) {
+            l.quantity = q;
+        }
     }
     (changed, None)
 }
@@ -666,10 +707,10 @@ pub async fn basket_action(
 ) -> Result<HttpResponse, AppError> {
     let form = form.checked();
     user.require(Action::Redeem)?;
-    let form = form.0;
+    let (form, read) = (form.0, form.1);
     // The basket's lines repeat; any other field sent twice leaves the
     // basket as it was, said beside it.
-    let twice = SentTwice::among(&form, &["line"], basket_label);
+    let twice = SentTwice::among(&form, &["line"], basket_label).with_spoiled(read);
     // The store the form names is the store, checked like any store: a
     // clerk's form naming another (a page left open when the clerk was
     // moved, or a forged form) is refused by `stores::for_actor`.

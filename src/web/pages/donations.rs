@@ -388,9 +388,10 @@ pub async fn book(
 ) -> Result<HttpResponse, AppError> {
     let form = form.checked();
     let store = load_store(&state, &user, Action::BookDonation, id.into_inner()).await?;
-    let fields = form.0;
+    let (fields, read) = (form.0, form.1);
     // The lines repeat; any other field sent twice is refused by name.
-    let twice = SentTwice::among(&fields, &["item", "quantity", "value"], donation_label);
+    let twice = SentTwice::among(&fields, &["item", "quantity", "value"], donation_label)
+        .with_spoiled(read);
     let one = |name: &str| {
         fields
             .iter()

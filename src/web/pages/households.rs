@@ -56,6 +56,15 @@ impl crate::web::extract::FormFields for ListQuery {
     fn holds_id(name: &str) -> bool {
         matches!(name, "area_id" | "helper_id")
     }
+
+    fn is_choice(name: &str, value: &str) -> Option<bool> {
+        match name {
+            "status" => Some(Status::parse(value).is_some()),
+            "sort" => Some(matches!(value, "name" | "village" | "newest")),
+            "archived" => Some(matches!(value, "0" | "1")),
+            _ => None,
+        }
+    }
 }
 
 /// The longest text a list filter may carry into an address, in characters.
@@ -134,6 +143,11 @@ struct ListPage<'a> {
     /// A village or helper that is not an id, beside its picker.
     village_error: Option<String>,
     helper_error: Option<String>,
+    /// A status, sort or archived value outside the field's choices,
+    /// beside its field.
+    status_error: Option<String>,
+    sort_error: Option<String>,
+    archived_error: Option<String>,
     /// A page asked past the last: said so, with the first page's link.
     past_end: Option<PastEnd>,
     villages: Vec<Area>,
@@ -325,10 +339,22 @@ async fn list_page_of(
     };
     let village_error = errors.of("field.village");
     let helper_error = errors.of("field.helper");
+    let status_error = errors.of("field.status");
+    let sort_error = errors.of("households.sort");
+    let archived_error = errors.of("households.archived");
     let others: Vec<&str> = errors
         .all()
         .iter()
-        .filter(|e| !matches!(e.field, "field.village" | "field.helper"))
+        .filter(|e| {
+            !matches!(
+                e.field,
+                "field.village"
+                    | "field.helper"
+                    | "field.status"
+                    | "households.sort"
+                    | "households.archived"
+            )
+        })
         .map(|e| e.text.as_str())
         .collect();
     let search_error = (!others.is_empty()).then(|| others.join(" "));
@@ -351,6 +377,9 @@ async fn list_page_of(
             search_error,
             village_error,
             helper_error,
+            status_error,
+            sort_error,
+            archived_error,
             past_end,
             villages,
             helpers,
@@ -1166,7 +1195,10 @@ fn print_cards(
             "card.pin_shown",
             "household",
             &one.row.household.id,
-            &one.card,
+            &crate::audit::Detail::new("pin_shown")
+                .arg("name", &one.row.household.head_name)
+                .arg("card", &one.card)
+                .to_string(),
         )?,
         [first, .., last] => crate::audit::record(
             c,

@@ -67,6 +67,7 @@ async fn load_statement(
     let id: crate::domain::HouseholdId = crate::error::path_id(&id)?;
     let from = points::parse_date("field.from", &q.from)?;
     let to = points::parse_date("field.to", &q.to)?;
+    crate::domain::input::period_in_order(from, to)?;
     let actor = user.actor();
     let lang = lang_of(req);
     let today = crate::time::today(state.config.time_zone);
@@ -564,8 +565,8 @@ pub async fn settings_save(
 ) -> Result<HttpResponse, AppError> {
     let form = form.checked();
     user.require(Action::ManageSettings)?;
-    let form = form.0;
-    let twice = SentTwice::among(&form, &[], settings_label);
+    let (form, read) = (form.0, form.1);
+    let twice = SentTwice::among(&form, &[], settings_label).with_spoiled(read);
     let typed = form.clone();
     let ctx = user.actor();
     let result = twice

@@ -629,4 +629,8 @@ impl crate::web::extract::FormFields for MonthlyQuery {
             _ => return None,
         })
     }
+
+    fn holds_id(name: &str) -> bool {
+        matches!(name, "area_id" | "store_id")
+    }
 }

@@ -514,6 +514,10 @@ impl crate::web::extract::FormFields for HistoryQuery {
     fn holds_id(name: &str) -> bool {
         matches!(name, "item")
     }
+
+    fn is_choice(name: &str, value: &str) -> Option<bool> {
+        (name == "kind").then(|| MovementKind::parse(value).is_ok())
+    }
 }
 
 impl HistoryQuery {
@@ -545,6 +549,10 @@ impl HistoryQuery {
                     .map_err(|_| FieldError::new("field.kind", "error.choose_one"))?,
             ),
         };
+        crate::domain::input::period_in_order(
+            date("field.from", &self.from)?,
+            date("field.to", &self.to)?,
+        )?;
         Ok(HistoryFilter {
             // An item that is not an id is refused on its field, like an
             // unknown one in a form.

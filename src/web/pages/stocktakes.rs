@@ -179,11 +179,13 @@ pub async fn save_counts(
     let (st, sheet_lines, _) = load(&state, &user, Action::Stocktake, id.into_inner()).await?;
     let back = format!("/stocktakes/{}", st.id);
     let sheet_id = st.id.clone();
-    let fields = form.0;
-    let twice = crate::web::extract::SentTwice::among(&fields, &[], count_label).on_lines(
-        sheet_lines.iter().map(|l| l.item_id.to_string()).collect(),
-        count_line,
-    );
+    let (fields, read) = (form.0, form.1);
+    let twice = crate::web::extract::SentTwice::among(&fields, &[], count_label)
+        .with_spoiled(read)
+        .on_lines(
+            sheet_lines.iter().map(|l| l.item_id.to_string()).collect(),
+            count_line,
+        );
     let typed = fields.clone();
     let field = |name: &str| {
         fields
