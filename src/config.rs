@@ -66,6 +66,10 @@ pub struct Config {
     /// keeper restarts it (`db::wal`; `AIXIN_WAL_RESTART_MB`, 0 = no
     /// keeper, default 32).
     pub wal_restart_mb: u64,
+    /// SQLite: how much of the database file (MB) each connection reads
+    /// through memory mapping (`PRAGMA mmap_size`; `AIXIN_SQLITE_MMAP_MB`,
+    /// 0 = none, the default, at most 65,536).
+    pub sqlite_mmap_mb: u64,
     /// The address households reach the app at (`https://jifen.example.cn`,
     /// no trailing slash): a card's QR code opens `{public_url}/h/{card}`.
     /// None: the QR code holds the card number alone.
@@ -151,6 +155,17 @@ impl Config {
                 })?,
             None => 200,
         };
+        let sqlite_mmap_mb = match var("AIXIN_SQLITE_MMAP_MB") {
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n <= 65_536)
+                .ok_or_else(|| ConfigError {
+                    name: "AIXIN_SQLITE_MMAP_MB",
+                    message: format!("must be a number of MB from 0 to 65536, not \"{v}\""),
+                })?,
+            None => 0,
+        };
         let wal_restart_mb = match var("AIXIN_WAL_RESTART_MB") {
             Some(v) => v
                 .parse::<u64>()
@@ -196,6 +211,7 @@ impl Config {
             public_per_minute,
             slow_query_ms,
             wal_restart_mb,
+            sqlite_mmap_mb,
             database_url,
             bind,
             pool_size,
@@ -269,5 +285,11 @@ mod tests {
         assert_eq!(e.name, "AIXIN_SLOW_QUERY_MS");
         let c = Config::from_lookup(|k| (k == "AIXIN_SLOW_QUERY_MS").then(|| "20".into())).unwrap();
         assert_eq!(c.slow_query_ms, 20);
+        let c =
+            Config::from_lookup(|k| (k == "AIXIN_SQLITE_MMAP_MB").then(|| "8192".into())).unwrap();
+        assert_eq!(c.sqlite_mmap_mb, 8192);
+        let e = Config::from_lookup(|k| (k == "AIXIN_SQLITE_MMAP_MB").then(|| "1e9".into()))
+            .unwrap_err();
+        assert_eq!(e.name, "AIXIN_SQLITE_MMAP_MB");
     }
 }

@@ -249,6 +249,7 @@ pub fn main() -> ExitCode {
     };
     init_logging(config.log_format);
     db::set_slow_query_ms(config.slow_query_ms);
+    db::set_sqlite_mmap_mb(config.sqlite_mmap_mb);
     match cli.command.unwrap_or(Command::Serve {
         bind: None,
         demo: false,

@@ -171,6 +171,24 @@ pub fn set_slow_query_ms(ms: u64) {
     SLOW_QUERY_MS.store(ms.max(1), std::sync::atomic::Ordering::Relaxed);
 }
 
+/// SQLite: bytes of the database file each connection reads through
+/// memory mapping (0: none).
+static SQLITE_MMAP_BYTES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// SQLite: map up to `mb` MB of the database file into memory on every
+/// connection opened from now on (`PRAGMA mmap_size`; from the
+/// configuration, 0 = read by `pread` into each connection's own cache).
+/// A page read is then a memory access instead of a system call and a copy;
+/// the mapped pages are the operating system's file cache, shared by every
+/// connection, and count in the process's resident size. SQLite is built
+/// to allow up to 64 GB (`SQLITE_MAX_MMAP_SIZE`, .cargo/config.toml).
+pub fn set_sqlite_mmap_mb(mb: u64) {
+    SQLITE_MMAP_BYTES.store(
+        mb.saturating_mul(1024 * 1024),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+}
+
 impl QueryCount {
     pub fn get(&self) -> u64 {
         self.count.load(std::sync::atomic::Ordering::Relaxed)
@@ -227,6 +245,14 @@ impl CustomizeConnection<DbConn, diesel::r2d2::Error> for ConnectionSetup {
                     ))
                     .execute(c)
                 })
+                .and_then(
+                    |_| match SQLITE_MMAP_BYTES.load(std::sync::atomic::Ordering::Relaxed) {
+                        0 => Ok(0),
+                        bytes => {
+                            diesel::sql_query(format!("PRAGMA mmap_size = {bytes}")).execute(c)
+                        }
+                    },
+                )
                 .map_err(diesel::r2d2::Error::QueryError)?;
         }
         Ok(())
@@ -776,6 +802,28 @@ mod tests {
         assert!(DbTarget::parse("mysql://u@h/db").is_err());
         assert!(DbTarget::parse("sqlite://").is_err());
         assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u@h/db");
+    }
+
+    #[test]
+    fn sqlite_connections_map_as_much_of_the_file_as_configured() {
+        #[derive(QueryableByName)]
+        struct Mapped {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            mmap_size: i64,
+        }
+        let mapped = |mb: u64| {
+            set_sqlite_mmap_mb(mb);
+            let dir = tempfile_dir();
+            let (pool, _) = open(&format!("sqlite://{}/m.db", dir.display()), 1).unwrap();
+            set_sqlite_mmap_mb(0);
+            let m: Mapped = diesel::sql_query("PRAGMA mmap_size")
+                .get_result(&mut pool.get().unwrap())
+                .unwrap();
+            m.mmap_size
+        };
+        // Above the 2 GB SQLite allows by default: the build raises its cap.
+        assert_eq!(mapped(4096), 4096 * 1024 * 1024);
+        assert_eq!(mapped(0), 0);
     }
 
     #[test]
