@@ -103,3 +103,41 @@ pub fn url_decode(raw: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// What makes a field of a url-encoded query or form unreadable as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spoiled {
+    /// Its name or value holds control characters (a NUL, which PostgreSQL
+    /// refuses in text).
+    Control,
+    /// Its name or value, percent-decoded, is not UTF-8.
+    NotUtf8,
+}
+
+/// The fields of a url-encoded query or form (`raw`, as sent) that cannot
+/// be read as text, in order: each field's name as text (bytes that are not
+/// UTF-8 and a NUL shown as U+FFFD) with what spoils it. A field may be
+/// named more than once.
+pub fn spoiled_pairs(raw: &[u8]) -> impl Iterator<Item = (String, Spoiled)> + '_ {
+    raw.split(|b| *b == b'&')
+        .filter(|p| !p.is_empty())
+        .filter_map(|pair| {
+            let mut halves = pair.splitn(2, |b| *b == b'=');
+            let name = url_decode(halves.next().unwrap_or_default());
+            let value = url_decode(halves.next().unwrap_or_default());
+            let spoiled = match (std::str::from_utf8(&name), std::str::from_utf8(&value)) {
+                (Ok(n), Ok(v))
+                    if crate::domain::has_control_chars(n)
+                        || crate::domain::has_control_chars(v) =>
+                {
+                    Spoiled::Control
+                }
+                (Ok(_), Ok(_)) => return None,
+                _ => Spoiled::NotUtf8,
+            };
+            Some((
+                String::from_utf8_lossy(&name).replace('\0', "\u{FFFD}"),
+                spoiled,
+            ))
+        })
+}

@@ -286,35 +286,16 @@ pub fn in_range(
 /// PostgreSQL refuses in text: `api.field_control`), a 422 naming it.
 /// Asked of every request, whether or not its route reads the query.
 pub fn query_refusal(query: &str) -> Option<ApiError> {
-    for pair in query
-        .as_bytes()
-        .split(|b| *b == b'&')
-        .filter(|p| !p.is_empty())
-    {
-        let mut halves = pair.splitn(2, |b| *b == b'=');
-        let name = crate::request::url_decode(halves.next().unwrap_or_default());
-        let value = crate::request::url_decode(halves.next().unwrap_or_default());
-        let shown = String::from_utf8_lossy(&name)
-            .replace('\0', "\u{FFFD}")
-            .chars()
-            .take(40)
-            .collect::<String>();
-        let key = match (std::str::from_utf8(&name), std::str::from_utf8(&value)) {
-            (Ok(n), Ok(v))
-                if crate::domain::has_control_chars(n) || crate::domain::has_control_chars(v) =>
-            {
-                "api.field_control"
-            }
-            (Ok(_), Ok(_)) => continue,
-            _ => "api.field_utf8",
-        };
-        return Some(ApiError::BadField {
-            field: shown,
-            key,
-            args: vec![],
-        });
-    }
-    None
+    use crate::request::Spoiled;
+    let (name, spoiled) = crate::request::spoiled_pairs(query.as_bytes()).next()?;
+    Some(ApiError::BadField {
+        field: name.chars().take(40).collect(),
+        key: match spoiled {
+            Spoiled::Control => "api.field_control",
+            Spoiled::NotUtf8 => "api.field_utf8",
+        },
+        args: vec![],
+    })
 }
 
 /// A date in a JSON body, read as people and devices type it: full-width

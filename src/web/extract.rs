@@ -788,21 +788,13 @@ fn not_ids<T: FormFields>(query: &[u8]) -> Vec<(String, &'static str)> {
 /// control characters (`error.control_chars`) or bytes that are not
 /// UTF-8 (`error.not_utf8`), each named once, in order.
 fn spoiled_fields(body: &[u8]) -> Vec<(String, &'static str)> {
+    use crate::request::Spoiled;
     let mut out: Vec<(String, &'static str)> = Vec::new();
-    for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
-        let mut halves = pair.splitn(2, |b| *b == b'=');
-        let name = url_decode(halves.next().unwrap_or_default());
-        let value = url_decode(halves.next().unwrap_or_default());
-        let key = match (std::str::from_utf8(&name), std::str::from_utf8(&value)) {
-            (Ok(n), Ok(v))
-                if crate::domain::has_control_chars(n) || crate::domain::has_control_chars(v) =>
-            {
-                "error.control_chars"
-            }
-            (Ok(_), Ok(_)) => continue,
-            _ => "error.not_utf8",
+    for (name, spoiled) in crate::request::spoiled_pairs(body) {
+        let key = match spoiled {
+            Spoiled::Control => "error.control_chars",
+            Spoiled::NotUtf8 => "error.not_utf8",
         };
-        let name = String::from_utf8_lossy(&name).replace('\0', "\u{FFFD}");
         if !out.iter().any(|(n, _)| *n == name) {
             out.push((name, key));
         }
