@@ -110,6 +110,18 @@ impl Month {
     pub fn end_day(self) -> NaiveDate {
         self.next().first_day()
     }
+
+    /// Every month from this one to `last`, both included, oldest first
+    /// (empty when `last` comes before this one).
+    pub fn through(self, last: Month) -> Vec<Month> {
+        let mut months = Vec::new();
+        let mut m = self;
+        while m <= last {
+            months.push(m);
+            m = m.next();
+        }
+        months
+    }
 }
 
 impl std::fmt::Display for Month {
@@ -121,6 +133,19 @@ impl std::fmt::Display for Month {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn through_lists_every_month_across_a_year_end() {
+        let m = |s: &str| Month::parse(s).unwrap();
+        let names: Vec<String> = m("2025-11")
+            .through(m("2026-02"))
+            .iter()
+            .map(Month::to_string)
+            .collect();
+        assert_eq!(names, ["2025-11", "2025-12", "2026-01", "2026-02"]);
+        assert_eq!(m("2026-03").through(m("2026-03")), vec![m("2026-03")]);
+        assert!(m("2026-03").through(m("2026-02")).is_empty());
+    }
 
     #[test]
     fn a_month_that_does_not_exist_reads_as_a_month_error() {

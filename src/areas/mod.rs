@@ -337,7 +337,8 @@ fn insert(
 /// statement, so every scope, summary and export of the province includes
 /// them from the next request on. Nothing else stores a path; the running
 /// totals are kept per village, so the province's summary sums them as it
-/// does a city's.
+/// does a city's, except the areas' trend figures of closed months, which
+/// the city's move carries from its old province to its new one.
 ///
 /// Errors: `Forbidden` for a role that may not manage areas; `NotFound`
 /// for an unknown city; `Invalid` on `field.area` when
@@ -382,6 +383,12 @@ pub fn place_under(
         diesel::update(areas::table.find(&city.id))
             .set(areas::parent_id.eq(&province.id))
             .execute(c)?;
+        crate::ledger::totals::move_area_closings(
+            c,
+            &city.id,
+            city.parent_id.as_deref(),
+            &province.id,
+        )?;
         audit::record(
             c,
             ctx,

@@ -326,8 +326,16 @@ pub fn migrate(conn: &mut DbConn) -> Result<Vec<String>, MigrationError> {
     .map(|v| v.to_string())
     .collect();
     // What SQL alone cannot migrate: names' pinyin keys (quick when none
-    // is missing, as on every start after the first).
+    // is missing, as on every start after the first), and the running
+    // totals the migrations just added, made from the tables they sum.
     pinyin::backfill(conn)?;
+    let added = |version: &str| applied.iter().any(|v| v.starts_with(version));
+    if added("20261202170000") || added("2026-12-02-170000") {
+        write_tx(conn, crate::ledger::quiet::rebuild)?;
+    }
+    if added("20261202170100") || added("2026-12-02-170100") {
+        write_tx(conn, crate::ledger::totals::rebuild_area_closings)?;
+    }
     Ok(applied)
 }
 
@@ -368,6 +376,20 @@ where
         }
         DbConn::Pg(c) => bound!(diesel::pg::Pg, sql.to_string(), binds).load::<T>(c),
     }
+}
+
+/// The placeholders `$from, $from+1, ...` of `n` values bound from
+/// position `from` on (1-based, as `load` numbers them): the inside of an
+/// `IN (...)` list of values known before the query, such as a few months.
+/// A list lets the database seek each value in a key that starts with it;
+/// SQLite reads a range over a key's first column, with a list on its
+/// second, as a walk through every value of the first for each of the
+/// list. `n` must be at least 1.
+pub fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Run one hand-written query that returns rows, as `load` does, keeping

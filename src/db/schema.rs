@@ -520,6 +520,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     household_months,
     redeemer_months,
     village_closings,
+    quiet_spells,
+    area_closings,
     stock_month_totals,
     redemption_month_totals,
     report_snapshots,
@@ -649,6 +651,29 @@ diesel::table! {
         area_id -> Text,
         month -> Text,
         points -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Each household's quiet spells: three or more months without taking
+    /// part (`ledger::quiet`).
+    quiet_spells (household_id, from_month) {
+        household_id -> Text,
+        from_month -> Text,
+        to_month -> Text,
+        last_active -> Text,
+    }
+}
+
+diesel::table! {
+    /// Each area's trend figures of each closed month
+    /// (`ledger::totals::keep_closings`).
+    area_closings (area_id, month) {
+        area_id -> Text,
+        month -> Text,
+        awarded -> BigInt,
+        redeemed -> BigInt,
+        taking_part -> BigInt,
     }
 }
 

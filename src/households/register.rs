@@ -218,7 +218,7 @@ pub(super) fn insert_household(
             households::updated_by.eq(&ctx.username),
         ))
         .execute(c)?;
-    Ok(())
+    crate::ledger::quiet::registered(c, id.as_str())
 }
 
 /// What changed between the stored household and the input (names of

@@ -8,6 +8,7 @@ pub mod chain;
 pub mod closed;
 pub mod goods_totals;
 mod kept;
+pub mod quiet;
 pub mod redeemer_totals;
 pub mod redemption_totals;
 mod statement;
@@ -513,6 +514,10 @@ pub fn verify(conn: &mut DbConn) -> QueryResult<VerifyReport> {
     report
         .totals_mismatches
         .extend(totals::compare_villages(conn)?);
+    report
+        .totals_mismatches
+        .extend(totals::compare_area_closings(conn)?);
+    report.totals_mismatches.extend(quiet::compare(conn)?);
     let cached: Vec<(String, i64)> = point_balances::table
         .select((point_balances::account, point_balances::balance))
         .load(conn)?;

@@ -86,6 +86,7 @@ pub fn record(
         )?;
         if new == 1 {
             count_participant(conn, household_id, &month, &area_id)?;
+            super::quiet::took_part(conn, household_id, &month)?;
         }
     }
     Ok(())
@@ -178,7 +179,9 @@ const CLOSINGS: &str = "SELECT t.area_id AS area_id, c.month AS month,
 /// between (`reports`). Written once per close, inside its transaction
 /// (which holds the ledgers, so no posting runs meanwhile): no posting
 /// writes these rows, except one dated into an open month before a closed
-/// one (`add`).
+/// one (`add`). And every area's trend figures of the month (points
+/// awarded and redeemed, households taking part), which nothing changes
+/// once the month is closed, for the summary's trend.
 ///
 /// Errors: the database's.
 pub fn keep_closings(conn: &mut DbConn, month: Month) -> QueryResult<()> {
@@ -190,18 +193,201 @@ pub fn keep_closings(conn: &mut DbConn, month: Month) -> QueryResult<()> {
           WHERE month <= $1 GROUP BY area_id",
         &[Bind::Text(month.to_string())],
     )?;
+    for (area_id, f) in area_figures(conn, &month.to_string())? {
+        db::execute(
+            conn,
+            "INSERT INTO area_closings (area_id, month, awarded, redeemed, taking_part)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                Bind::Text(area_id),
+                Bind::Text(month.to_string()),
+                Bind::Int(f[0]),
+                Bind::Int(f[1]),
+                Bind::Int(f[2]),
+            ],
+        )?;
+    }
     Ok(())
 }
 
-/// Forget the villages' closings of a month that is reopened.
+/// The trend's figures of one village's month, summed from its totals:
+/// points awarded, points redeemed (net of voids, as a positive number)
+/// and households taking part.
+pub const TREND_FIGURES: &str = "CAST(COALESCE(SUM(CASE WHEN t.kind = 'award' THEN t.points ELSE 0 END), 0) AS BIGINT) AS awarded,
+     CAST(COALESCE(SUM(CASE WHEN t.kind IN ('redemption', 'redemption_void') THEN -t.points ELSE 0 END), 0) AS BIGINT) AS redeemed,
+     CAST(COALESCE(SUM(CASE WHEN t.kind = 'participant' THEN t.entries ELSE 0 END), 0) AS BIGINT) AS taking_part";
+
+/// The kinds `TREND_FIGURES` reads.
+pub const TREND_KINDS: &str = "'award', 'redemption', 'redemption_void', 'participant'";
+
+#[derive(diesel::QueryableByName)]
+struct TrendFigures {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    area_id: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    awarded: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    redeemed: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    taking_part: i64,
+}
+
+/// Every area's trend figures of `month` ("YYYY-MM"): each village's, and
+/// each area above a village the sum of its villages' (an area's path
+/// names its ancestors). Areas with nothing in the month are left out.
+fn area_figures(conn: &mut DbConn, month: &str) -> QueryResult<HashMap<String, [i64; 3]>> {
+    let villages: Vec<TrendFigures> = db::load(
+        conn,
+        &format!(
+            "SELECT t.area_id AS area_id, {TREND_FIGURES}
+               FROM point_month_totals t
+              WHERE t.month = $1 AND t.kind IN ({TREND_KINDS})
+              GROUP BY t.area_id"
+        ),
+        &[Bind::Text(month.to_string())],
+    )?;
+    let paths: HashMap<String, String> = {
+        use crate::db::schema::areas;
+        areas::table
+            .select((areas::id, areas::path))
+            .load::<(String, String)>(conn)?
+            .into_iter()
+            .collect()
+    };
+    let mut out: HashMap<String, [i64; 3]> = HashMap::new();
+    for v in villages {
+        let Some(path) = paths.get(&v.area_id) else {
+            continue;
+        };
+        for area in path.split('/').filter(|s| !s.is_empty()) {
+            let f = out.entry(area.to_string()).or_default();
+            f[0] += v.awarded;
+            f[1] += v.redeemed;
+            f[2] += v.taking_part;
+        }
+    }
+    out.retain(|_, f| *f != [0; 3]);
+    Ok(out)
+}
+
+/// An area (with everything below it) was put under `to` instead of
+/// `from` (None: it was a root): its kept trend figures of the closed
+/// months leave the old ancestor and join the new one, whose figures are
+/// sums over their paths. Inside the transaction that rewrites the paths.
+///
+/// Errors: the database's.
+pub fn move_area_closings(
+    conn: &mut DbConn,
+    area_id: &str,
+    from: Option<&str>,
+    to: &str,
+) -> QueryResult<()> {
+    let moves = from.map(|f| (f, -1)).into_iter().chain([(to, 1)]);
+    for (ancestor, sign) in moves {
+        db::execute(
+            conn,
+            "INSERT INTO area_closings (area_id, month, awarded, redeemed, taking_part)
+             SELECT $1, k.month, $3 * k.awarded, $3 * k.redeemed, $3 * k.taking_part
+               FROM area_closings k WHERE k.area_id = $2
+             ON CONFLICT (area_id, month)
+             DO UPDATE SET awarded = area_closings.awarded + excluded.awarded,
+                           redeemed = area_closings.redeemed + excluded.redeemed,
+                           taking_part = area_closings.taking_part + excluded.taking_part",
+            &[
+                Bind::Text(ancestor.to_string()),
+                Bind::Text(area_id.to_string()),
+                Bind::Int(sign),
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+/// Make every area's trend figures of every closed month again (after the
+/// migration that adds them, and by `rebuild`). Inside the caller's
+/// transaction.
+///
+/// Errors: the database's.
+pub fn rebuild_area_closings(conn: &mut DbConn) -> QueryResult<()> {
+    use crate::db::schema::month_closes;
+    db::execute(conn, "DELETE FROM area_closings", &[])?;
+    let closed: Vec<String> = month_closes::table.select(month_closes::month).load(conn)?;
+    for month in closed {
+        for (area_id, f) in area_figures(conn, &month)? {
+            db::execute(
+                conn,
+                "INSERT INTO area_closings (area_id, month, awarded, redeemed, taking_part)
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    Bind::Text(area_id),
+                    Bind::Text(month.clone()),
+                    Bind::Int(f[0]),
+                    Bind::Int(f[1]),
+                    Bind::Int(f[2]),
+                ],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Compare the areas' kept trend figures of the closed months with those
+/// their villages' totals give: each (month, what, kept, made) that
+/// differs, for each of the three figures, `what` naming the table, the
+/// figure and the area.
+///
+/// Errors: the database's.
+pub(crate) fn compare_area_closings(
+    conn: &mut DbConn,
+) -> QueryResult<Vec<(String, String, i64, i64)>> {
+    use crate::db::schema::{area_closings as k, month_closes};
+    let kept_rows: Vec<(String, String, i64, i64, i64)> = k::table
+        .select((
+            k::area_id,
+            k::month,
+            k::awarded,
+            k::redeemed,
+            k::taking_part,
+        ))
+        .load(conn)?;
+    let kept = super::kept::keyed(kept_rows, |(area, month, a, r, p)| {
+        ((month, area), [a, r, p])
+    });
+    let mut made: HashMap<(String, String), [i64; 3]> = HashMap::new();
+    let closed: Vec<String> = month_closes::table.select(month_closes::month).load(conn)?;
+    for month in closed {
+        for (area, f) in area_figures(conn, &month)? {
+            made.insert((month.clone(), area), f);
+        }
+    }
+    let mut out = Vec::new();
+    for d in super::kept::differences(&kept, &made) {
+        for (i, figure) in ["awarded", "redeemed", "taking_part"].iter().enumerate() {
+            if d.kept[i] != d.made[i] {
+                out.push((
+                    d.key.0.clone(),
+                    format!("area_closings {figure} area {}", d.key.1),
+                    d.kept[i],
+                    d.made[i],
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Forget the villages' closings, and the areas' trend figures, of a month
+/// that is reopened.
 ///
 /// Errors: the database's.
 pub fn forget_closings(conn: &mut DbConn, month: Month) -> QueryResult<()> {
-    db::execute(
-        conn,
-        "DELETE FROM village_closings WHERE month = $1",
-        &[Bind::Text(month.to_string())],
-    )?;
+    for table in ["village_closings", "area_closings"] {
+        db::execute(
+            conn,
+            &format!("DELETE FROM {table} WHERE month = $1"),
+            &[Bind::Text(month.to_string())],
+        )?;
+    }
     Ok(())
 }
 
@@ -434,6 +620,8 @@ pub fn rebuild(conn: &mut DbConn, tz: Tz) -> QueryResult<()> {
         diesel::sql_query(sql).execute(conn)?;
     }
     count_awards(conn, tz)?;
+    rebuild_area_closings(conn)?;
+    super::quiet::rebuild(conn)?;
     // The summary's other running totals.
     super::goods_totals::rebuild(conn)?;
     super::redemption_totals::rebuild(conn)?;

@@ -79,30 +79,28 @@ pub(super) fn section(
         ],
     )?;
     let key = month.to_string();
-    let quiet_since = month.prev().prev();
-    // Quiet in the last three months, asked household by household. On
-    // SQLite the areas are walked in path order and each one's households
-    // in turn (CROSS JOIN keeps that order), so the walk stops at the
-    // listing's limit instead of sorting the whole area's households (for
-    // a city: 20,000 households walked instead of 80,000 against 170,000
-    // months of activity). PostgreSQL makes the same an anti-join.
-    let households_of_area = match conn {
-        DbConn::Sqlite(_) => "areas a CROSS JOIN households h ON h.area_id = a.id",
-        DbConn::Pg(_) => "households h JOIN areas a ON a.id = h.area_id",
-    };
-    let quiet = "NOT EXISTS (SELECT 1 FROM household_months p
-                      WHERE p.household_id = h.id AND p.month >= $2 AND p.month <= $3)";
+    // Quiet in the last three months: the households with a quiet spell
+    // (`ledger::quiet`) that covers them, a few thousand for a city, read
+    // before their households (CROSS JOIN keeps that order on SQLite); the
+    // spell names the last month the household took part. Every household
+    // has a spell still running (most of them started this month or the
+    // last), so those are asked apart: two ranges of the spells' index,
+    // not every running spell read.
+    let open = crate::ledger::quiet::OPEN;
+    let quiet_since = (1..crate::ledger::quiet::QUIET_MONTHS).fold(month, |m, _| m.prev());
     let inactive: Vec<InactiveHousehold> = load(
         conn,
         &format!(
             "SELECT q.id AS id, q.head_name AS head_name, q.village AS village,
                     COALESCE((SELECT t.name FROM areas t WHERE t.id = q.parent_id), '') AS town,
-                    (SELECT MAX(p.month) FROM household_months p
-                      WHERE p.household_id = q.id AND p.month <= $3) AS last_active
-               FROM (SELECT h.id, h.head_name, a.name AS village, a.path, a.parent_id
-                       FROM {households_of_area}
-                      WHERE a.path LIKE $1 AND NOT h.archived AND h.created_at < $4
-                        AND {quiet}
+                    NULLIF(q.last_active, '') AS last_active
+               FROM (SELECT h.id, h.head_name, a.name AS village, a.path, a.parent_id,
+                            s.last_active
+                       FROM quiet_spells s CROSS JOIN households h CROSS JOIN areas a
+                      WHERE h.id = s.household_id AND a.id = h.area_id
+                        AND ((s.to_month = '{open}' AND s.from_month <= $2)
+                          OR (s.to_month >= $3 AND s.to_month < '{open}' AND s.from_month <= $2))
+                        AND a.path LIKE $1 AND NOT h.archived AND h.created_at < $4
                       ORDER BY a.path, h.head_name, h.id LIMIT {INACTIVE_LIMIT}) q
               ORDER BY q.path, q.head_name, q.id"
         ),

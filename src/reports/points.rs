@@ -115,33 +115,93 @@ impl Totals {
                 .select(max(month_closes::month))
                 .first(conn)?
         };
-        // In and after the month by kind; before it, only the sum (the
-        // opening balance).
-        let mut rows: Vec<TotalRow> = load(
-            conn,
+        // The months are named, not ranged: each is a seek in the totals'
+        // key (month, village, ...) for each village of the area. In and
+        // after the month, each village's rows as kept, summed here (a
+        // GROUP BY over them sorted them all again: 100 ms of a city's
+        // 110); before it, only each village's points (the opening
+        // balance). The first and latest months kept bound the lists (two
+        // queries: SQLite answers one MIN or MAX from the key's end, but
+        // both in one query by reading every row).
+        let kept_month = |conn: &mut DbConn, latest: bool| -> QueryResult<Option<Month>> {
+            use crate::db::schema::point_month_totals as t;
+            use diesel::dsl::{max, min};
+            let m: Option<String> = if latest {
+                t::table.select(max(t::month)).first(conn)?
+            } else {
+                t::table.select(min(t::month)).first(conn)?
+            };
+            Ok(m.and_then(|m| Month::parse(&m).ok()))
+        };
+        let first_kept = kept_month(conn, false)?;
+        let last = kept_month(conn, true)?
+            .filter(|l| *l > month)
+            .unwrap_or(month);
+        let closed = closed.and_then(|m| Month::parse(&m).ok());
+        let between = match (closed, first_kept) {
+            (Some(c), _) => c.next().through(month.prev()),
+            (None, Some(f)) => f.through(month.prev()),
+            (None, None) => Vec::new(),
+        };
+        let in_and_after = month.through(last);
+        let mut binds = vec![
+            Bind::Text(prefix.to_string()),
+            Bind::Text(month.to_string()),
+            Bind::Text(closed.map(|c| c.to_string()).unwrap_or_default()),
+        ];
+        let mut list = |months: &[Month]| {
+            let from = binds.len() + 1;
+            binds.extend(months.iter().map(|m| Bind::Text(m.to_string())));
+            crate::db::placeholders(from, months.len())
+        };
+        let villages = "t.area_id IN (SELECT a.id FROM areas a WHERE a.path LIKE $1)";
+        let mut sql = format!(
             "SELECT t.area_id AS path, t.kind AS kind, t.category_id AS category_id,
                     CAST(CASE WHEN t.month = $2 THEN 1 ELSE 2 END AS BIGINT) AS period,
-                    CAST(SUM(t.points) AS BIGINT) AS points, CAST(SUM(t.entries) AS BIGINT) AS n
+                    t.points AS points, t.entries AS n
                FROM point_month_totals t
-              WHERE t.month >= $2 AND t.area_id IN (SELECT a.id FROM areas a WHERE a.path LIKE $1)
-              GROUP BY t.area_id, t.kind, t.category_id, CASE WHEN t.month = $2 THEN 1 ELSE 2 END
-             UNION ALL
-             SELECT t.area_id, '', '', CAST(0 AS BIGINT), CAST(SUM(t.points) AS BIGINT), CAST(0 AS BIGINT)
-               FROM point_month_totals t
-              WHERE t.month < $2 AND t.month > $3 AND t.points <> 0
-                AND t.area_id IN (SELECT a.id FROM areas a WHERE a.path LIKE $1)
-              GROUP BY t.area_id
+              WHERE t.month IN ({}) AND {villages}
              UNION ALL
              SELECT k.area_id, '', '', CAST(0 AS BIGINT), k.points, CAST(0 AS BIGINT)
                FROM village_closings k
               WHERE k.month = $3 AND k.points <> 0
                 AND k.area_id IN (SELECT a.id FROM areas a WHERE a.path LIKE $1)",
-            &[
-                Bind::Text(prefix.to_string()),
-                Bind::Text(month.to_string()),
-                Bind::Text(closed.unwrap_or_default()),
-            ],
-        )?;
+            list(&in_and_after)
+        );
+        if !between.is_empty() {
+            sql.push_str(&format!(
+                " UNION ALL
+                 SELECT t.area_id, '', '', CAST(0 AS BIGINT), CAST(SUM(t.points) AS BIGINT),
+                        CAST(0 AS BIGINT)
+                   FROM point_month_totals t
+                  WHERE t.month IN ({}) AND t.points <> 0 AND {villages}
+                  GROUP BY t.area_id",
+                list(&between)
+            ));
+        }
+        let read: Vec<TotalRow> = load(conn, &sql, &binds)?;
+        // One row per village, kind, category and period.
+        let mut summed: HashMap<(String, String, String, i64), (i64, i64)> = HashMap::new();
+        for r in read {
+            let sum = summed
+                .entry((r.path, r.kind, r.category_id, r.period))
+                .or_default();
+            sum.0 += r.points;
+            sum.1 += r.n;
+        }
+        let mut rows: Vec<TotalRow> = summed
+            .into_iter()
+            .map(
+                |((path, kind, category_id, period), (points, n))| TotalRow {
+                    path,
+                    kind,
+                    category_id,
+                    period,
+                    points,
+                    n,
+                },
+            )
+            .collect();
         // Each row under its village's path, for the roll-up.
         let paths: HashMap<String, String> = crate::areas::subtree(conn, path)?
             .into_iter()

@@ -38,25 +38,62 @@ pub fn trend(
         months.push(m);
     }
     months.reverse();
-    let binds = || {
-        vec![
-            Bind::Text(db::path_prefix(area_path)),
-            Bind::Text(months[0].to_string()),
-            Bind::Text(last.to_string()),
-        ]
+    // A closed month's figures were kept for every area when it was closed
+    // (one row each); the open months' are summed from the villages'
+    // totals, each month named so that it is a seek per village.
+    let closed: Vec<String> = {
+        use crate::db::schema::month_closes;
+        month_closes::table
+            .filter(month_closes::month.ge(months[0].to_string()))
+            .filter(month_closes::month.le(last.to_string()))
+            .select(month_closes::month)
+            .load(conn)?
     };
-    let points: Vec<TrendPoint> = load(
-        conn,
-        "SELECT t.month AS month,
-                CAST(COALESCE(SUM(CASE WHEN t.kind = 'award' THEN t.points ELSE 0 END), 0) AS BIGINT) AS awarded,
-                CAST(COALESCE(SUM(CASE WHEN t.kind IN ('redemption', 'redemption_void') THEN -t.points ELSE 0 END), 0) AS BIGINT) AS redeemed,
-                CAST(COALESCE(SUM(CASE WHEN t.kind = 'participant' THEN t.entries ELSE 0 END), 0) AS BIGINT) AS taking_part
-           FROM point_month_totals t
-          WHERE t.area_id IN (SELECT a.id FROM areas a WHERE a.path LIKE $1)
-            AND t.month >= $2 AND t.month <= $3
-          GROUP BY t.month",
-        &binds(),
-    )?;
+    let area_id = area_path
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let mut points: Vec<TrendPoint> = {
+        use crate::db::schema::area_closings as k;
+        k::table
+            .filter(k::area_id.eq(&area_id))
+            .filter(k::month.eq_any(&closed))
+            .select((k::month, k::awarded, k::redeemed, k::taking_part))
+            .load::<(String, i64, i64, i64)>(conn)?
+            .into_iter()
+            .map(|(month, awarded, redeemed, taking_part)| TrendPoint {
+                month,
+                awarded,
+                redeemed,
+                taking_part,
+            })
+            .collect()
+    };
+    let open: Vec<Month> = months
+        .iter()
+        .copied()
+        .filter(|m| !closed.contains(&m.to_string()))
+        .collect();
+    if !open.is_empty() {
+        let mut binds = vec![Bind::Text(db::path_prefix(area_path))];
+        binds.extend(open.iter().map(|m| Bind::Text(m.to_string())));
+        points.extend(load::<TrendPoint>(
+            conn,
+            &format!(
+                "SELECT t.month AS month, {figures}
+                   FROM point_month_totals t
+                  WHERE t.month IN ({list}) AND t.kind IN ({kinds})
+                    AND t.area_id IN (SELECT a.id FROM areas a WHERE a.path LIKE $1)
+                  GROUP BY t.month",
+                figures = crate::ledger::totals::TREND_FIGURES,
+                kinds = crate::ledger::totals::TREND_KINDS,
+                list = db::placeholders(2, open.len()),
+            ),
+            &binds,
+        )?);
+    }
     Ok(months
         .into_iter()
         .map(|m| {

@@ -68,6 +68,7 @@ mod reports;
 mod search;
 mod signals;
 mod stock;
+mod summary_totals;
 mod tablet;
 mod wal;
 mod walks;
