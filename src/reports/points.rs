@@ -116,13 +116,13 @@ impl Totals {
                 .first(conn)?
         };
         // The months are named, not ranged: each is a seek in the totals'
-        // key (month, village, ...) for each village of the area. In and
-        // after the month, each village's rows as kept, summed here (a
-        // GROUP BY over them sorted them all again: 100 ms of a city's
-        // 110); before it, only each village's points (the opening
-        // balance). The first and latest months kept bound the lists (two
-        // queries: SQLite answers one MIN or MAX from the key's end, but
-        // both in one query by reading every row).
+        // key (month, village, ...) for each village of the area (a range
+        // of months with a list of villages, SQLite walked every month for
+        // each village, and a GROUP BY over the month and those after it
+        // sorted all their rows again: 100 ms of a city's 110). The first
+        // and latest months kept bound the lists (two queries: SQLite
+        // answers one MIN or MAX from the key's end, but both in one query
+        // by reading every row).
         let kept_month = |conn: &mut DbConn, latest: bool| -> QueryResult<Option<Month>> {
             use crate::db::schema::point_month_totals as t;
             use diesel::dsl::{max, min};
@@ -143,7 +143,7 @@ impl Totals {
             (None, Some(f)) => f.through(month.prev()),
             (None, None) => Vec::new(),
         };
-        let in_and_after = month.through(last);
+        let after = month.next().through(last);
         let mut binds = vec![
             Bind::Text(prefix.to_string()),
             Bind::Text(month.to_string()),
@@ -155,18 +155,20 @@ impl Totals {
             crate::db::placeholders(from, months.len())
         };
         let villages = "t.area_id IN (SELECT a.id FROM areas a WHERE a.path LIKE $1)";
+        // The month's rows, one per village, kind and category as kept;
+        // the opening per village: its closing, and its points of the
+        // months between; after the month only the sum (what was posted
+        // since, taken off today's balances by the check).
         let mut sql = format!(
             "SELECT t.area_id AS path, t.kind AS kind, t.category_id AS category_id,
-                    CAST(CASE WHEN t.month = $2 THEN 1 ELSE 2 END AS BIGINT) AS period,
-                    t.points AS points, t.entries AS n
+                    CAST(1 AS BIGINT) AS period, t.points AS points, t.entries AS n
                FROM point_month_totals t
-              WHERE t.month IN ({}) AND {villages}
+              WHERE t.month = $2 AND {villages}
              UNION ALL
              SELECT k.area_id, '', '', CAST(0 AS BIGINT), k.points, CAST(0 AS BIGINT)
                FROM village_closings k
               WHERE k.month = $3 AND k.points <> 0
-                AND k.area_id IN (SELECT a.id FROM areas a WHERE a.path LIKE $1)",
-            list(&in_and_after)
+                AND k.area_id IN (SELECT a.id FROM areas a WHERE a.path LIKE $1)"
         );
         if !between.is_empty() {
             sql.push_str(&format!(
@@ -179,29 +181,17 @@ impl Totals {
                 list(&between)
             ));
         }
-        let read: Vec<TotalRow> = load(conn, &sql, &binds)?;
-        // One row per village, kind, category and period.
-        let mut summed: HashMap<(String, String, String, i64), (i64, i64)> = HashMap::new();
-        for r in read {
-            let sum = summed
-                .entry((r.path, r.kind, r.category_id, r.period))
-                .or_default();
-            sum.0 += r.points;
-            sum.1 += r.n;
+        if !after.is_empty() {
+            sql.push_str(&format!(
+                " UNION ALL
+                 SELECT '', '', '', CAST(2 AS BIGINT), CAST(COALESCE(SUM(t.points), 0) AS BIGINT),
+                        CAST(0 AS BIGINT)
+                   FROM point_month_totals t
+                  WHERE t.month IN ({}) AND t.points <> 0 AND {villages}",
+                list(&after)
+            ));
         }
-        let mut rows: Vec<TotalRow> = summed
-            .into_iter()
-            .map(
-                |((path, kind, category_id, period), (points, n))| TotalRow {
-                    path,
-                    kind,
-                    category_id,
-                    period,
-                    points,
-                    n,
-                },
-            )
-            .collect();
+        let mut rows: Vec<TotalRow> = load(conn, &sql, &binds)?;
         // Each row under its village's path, for the roll-up.
         let paths: HashMap<String, String> = crate::areas::subtree(conn, path)?
             .into_iter()
