@@ -21,7 +21,7 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::Next;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -236,9 +236,22 @@ impl<T: DeserializeOwned> actix_web::FromRequest for ApiQuery<T> {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        std::future::ready(query_of(req.query_string()).map(ApiQuery))
+        // The API's middleware has refused a spoiled query already; asked
+        // again only of a request that did not pass through it.
+        let read = if req.extensions().contains::<QueryChecked>() {
+            read_query(req.query_string())
+        } else {
+            query_of(req.query_string())
+        };
+        std::future::ready(read.map(ApiQuery))
     }
 }
+
+/// Set on a request whose query [`query_refusal`] has found readable (the
+/// API's middleware asks it of every request): the query extractor need
+/// not ask again.
+#[derive(Debug, Clone, Copy)]
+struct QueryChecked;
 
 /// Read a query string into `T` (see [`ApiQuery`]). A parameter holding
 /// control characters (a NUL, which PostgreSQL refuses in text) or bytes
@@ -248,6 +261,11 @@ pub fn query_of<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     if let Some(e) = query_refusal(query) {
         return Err(e);
     }
+    read_query(query)
+}
+
+/// [`query_of`] for a query [`query_refusal`] has already passed.
+fn read_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     serde_path_to_error::deserialize(de).map_err(|e| {
         let message = e.inner().to_string();
@@ -392,6 +410,7 @@ async fn json_errors(
         let resp = e.response(lang, names);
         return Ok(req.into_response(resp).map_into_boxed_body());
     }
+    req.extensions_mut().insert(QueryChecked);
     if writes_without_json(&req) {
         // A cross-site page can send `text/plain` or a form without asking
         // first; a JSON write is taken only as JSON, before it is read.
@@ -586,4 +605,35 @@ pub fn service() -> actix_web::Scope<
         scope = scope.route(path, (r.make)());
     }
     scope.default_service(web::to(not_found))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::FromRequest;
+
+    #[derive(Debug, Deserialize)]
+    struct Q {
+        #[serde(default)]
+        #[allow(dead_code)]
+        q: String,
+    }
+
+    #[actix_web::test]
+    async fn the_query_is_refused_once_by_the_middleware_or_by_the_extractor() {
+        // Outside the middleware the extractor refuses a spoiled query itself.
+        let req = actix_web::test::TestRequest::with_uri("/x?q=a%00b").to_http_request();
+        let read = ApiQuery::<Q>::extract(&req).await;
+        assert!(matches!(
+            read,
+            Err(ApiError::BadField {
+                key: "api.field_control",
+                ..
+            })
+        ));
+        // Past the middleware, which has asked already, it only reads.
+        let req = actix_web::test::TestRequest::with_uri("/x?q=a%00b").to_http_request();
+        req.extensions_mut().insert(QueryChecked);
+        assert!(ApiQuery::<Q>::extract(&req).await.is_ok());
+    }
 }

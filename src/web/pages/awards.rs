@@ -277,6 +277,12 @@ pub async fn propose(
     }
 }
 
+/// The select all / none link of a list of ticks (batch awards, the
+/// review queue): `tick` takes `all` or `none`.
+fn tick_choice(name: &str, value: &str) -> Option<bool> {
+    (name == "tick").then_some(matches!(value, "all" | "none"))
+}
+
 #[derive(Deserialize, Default)]
 pub struct BatchQuery {
     #[serde(default)]
@@ -301,7 +307,7 @@ impl crate::web::extract::FormFields for BatchQuery {
     }
 
     fn is_choice(name: &str, value: &str) -> Option<bool> {
-        (name == "tick").then_some(matches!(value, "all" | "none"))
+        tick_choice(name, value)
     }
 }
 
@@ -855,7 +861,7 @@ impl crate::web::extract::FormFields for QueueQuery {
     }
 
     fn is_choice(name: &str, value: &str) -> Option<bool> {
-        (name == "tick").then_some(matches!(value, "all" | "none"))
+        tick_choice(name, value)
     }
 }
 
