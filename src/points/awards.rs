@@ -1571,28 +1571,51 @@ pub fn unsettled(
     )?)
 }
 
+/// A household's awards, latest deed first, at most 500.
 pub fn for_household(
     conn: &mut DbConn,
     household_id: &HouseholdId,
 ) -> Result<Vec<AwardRow>, PointsError> {
-    let rows = award_rows!(None::<String>)
+    of_household(conn, household_id, None, 500)
+}
+
+/// A household's awards, latest deed first: those in `status` only when
+/// given (filtered in the query, so `limit` counts only those), at most
+/// `limit`.
+pub fn of_household(
+    conn: &mut DbConn,
+    household_id: &HouseholdId,
+    status: Option<AwardStatus>,
+    limit: i64,
+) -> Result<Vec<AwardRow>, PointsError> {
+    let mut q = award_rows!(None::<String>)
         .filter(awards::household_id.eq(household_id))
         .order((awards::occurred_on.desc(), awards::proposed_at.desc()))
-        .limit(500)
-        .load::<RowTuple>(conn)?;
+        .limit(limit);
+    if let Some(s) = status {
+        q = q.filter(awards::status.eq(s));
+    }
+    let rows = q.load::<RowTuple>(conn)?;
     Ok(rows.into_iter().map(to_row).collect())
 }
 
+/// The awards `user_id` proposed, newest first: those in `status` only
+/// when given (filtered in the query, so `limit` counts only those), at
+/// most `limit`.
 pub fn proposed_by(
     conn: &mut DbConn,
     user_id: &str,
+    status: Option<AwardStatus>,
     limit: i64,
 ) -> Result<Vec<AwardRow>, PointsError> {
-    let rows = award_rows!(None::<String>)
+    let mut q = award_rows!(None::<String>)
         .filter(awards::proposed_by.eq(user_id))
         .order((awards::proposed_at.desc(), awards::id.desc()))
-        .limit(limit)
-        .load::<RowTuple>(conn)?;
+        .limit(limit);
+    if let Some(s) = status {
+        q = q.filter(awards::status.eq(s));
+    }
+    let rows = q.load::<RowTuple>(conn)?;
     Ok(rows.into_iter().map(to_row).collect())
 }
 

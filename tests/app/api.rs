@@ -1247,3 +1247,73 @@ app_test! {
         api.check_against_description().await;
     }
 }
+
+app_test! {
+    /// The awards list filters by status in its query, before its cap:
+    /// asked for one status it gives every award in it up to the cap, and
+    /// says `X-More-Exist: true` only when more exist than it returned.
+    async fn the_awards_list_filters_by_status_before_its_cap(app) {
+        use aixin::db::schema::{awards, rules};
+        use diesel::prelude::*;
+        let [_, _, _, village] = app.area_chain("截断");
+        let official = app.user("jie.official", Role::Official, Some(&village), None);
+        let household = app.household("截断户", &village);
+        let code = app.rule("JD01", "参加培训", 5, None);
+        let mut c = app.conn();
+        let rule_id: String = rules::table.filter(rules::code.eq(&code)).select(rules::id).first(&mut c).unwrap();
+        let now = chrono::Utc::now().naive_utc();
+        // Two waiting, proposed first; then more rejected ones than the cap.
+        let shown = aixin::api::points::AWARDS_SHOWN;
+        c.transaction::<_, diesel::result::Error, _>(|c| {
+            for i in 0..(2 + shown + 1) {
+                let status = if i < 2 { "pending" } else { "rejected" };
+                diesel::insert_into(awards::table)
+                    .values((
+                        awards::id.eq(aixin::domain::AwardId::new().to_string()),
+                        awards::household_id.eq(&household),
+                        awards::rule_id.eq(&rule_id),
+                        awards::rule_code.eq(&code),
+                        awards::points.eq(5),
+                        awards::occurred_on.eq(today()),
+                        awards::note.eq(""),
+                        awards::status.eq(status),
+                        awards::proposed_by.eq(&official),
+                        awards::proposed_at.eq(now + chrono::Duration::seconds(i)),
+                        awards::review_note.eq(""),
+                        awards::objection.eq(""),
+                        awards::reverse_reason.eq(""),
+                        awards::updated_at.eq(now),
+                        awards::version.eq(1_i64),
+                        awards::settle_error.eq(""),
+                    ))
+                    .execute(c)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        drop(c);
+        let api = Api::new(&app);
+        let token = api.token("jie.official").await;
+        let http = reqwest::Client::new();
+        for (query, rows, more) in [
+            ("status=pending".to_string(), 2, false),
+            ("status=rejected".into(), shown, true),
+            ("status=approved".into(), 0, false),
+            (String::new(), shown, true),
+            (format!("household_id={household}&status=pending"), 2, false),
+            (format!("household_id={household}"), shown, true),
+        ] {
+            let res = http
+                .get(format!("{}/api/v1/awards?{query}", app.addr))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status().as_u16(), 200, "{query}");
+            let header = res.headers().get(aixin::api::points::MORE_HEADER).map(|v| v.to_str().unwrap().to_string());
+            let body: Value = res.json().await.unwrap();
+            assert_eq!(body.as_array().unwrap().len() as i64, rows, "{query}");
+            assert_eq!(header.as_deref(), more.then_some("true"), "{query}");
+        }
+    }
+}

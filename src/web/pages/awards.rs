@@ -576,7 +576,7 @@ pub async fn mine(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ProposeAwards)?;
     let uid = user.user.id.clone();
-    let rows = run(&state, move |c| Ok(aw::proposed_by(c, &uid, 200)?)).await?;
+    let rows = run(&state, move |c| Ok(aw::proposed_by(c, &uid, None, 200)?)).await?;
     let ctx = PageCtx::build(&req, Some(&user));
     render(&ctx, &MinePage { ctx: &ctx, rows })
 }
