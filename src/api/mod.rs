@@ -135,8 +135,19 @@ pub fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         if !matches!(inner.classify(), serde_json::error::Category::Data) {
             return ApiError::Malformed(inner.to_string());
         }
-        bad_field(&e.path().to_string(), &inner.to_string())
-            .unwrap_or_else(|| ApiError::Malformed(inner.to_string()))
+        let path = e.path().to_string();
+        let Some(first) = bad_field(&path, &inner.to_string()) else {
+            return ApiError::Malformed(inner.to_string());
+        };
+        // serde stops at a list's first bad element: the others are found
+        // too, so that one answer names every one.
+        match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(doc) => match other_bad_elements::<T>(doc, &path) {
+                others if others.is_empty() => first,
+                others => ApiError::BadFields(std::iter::once(first).chain(others).collect()),
+            },
+            Err(_) => first,
+        }
     })?;
     // Anything after the JSON value.
     de.end().map_err(|e| ApiError::Malformed(e.to_string()))?;
@@ -151,6 +162,65 @@ pub fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         });
     }
     Ok(value)
+}
+
+/// The list and the index (`("lines", 2)`) of a body path that stands in
+/// a list of the body's top level (`lines[2].quantity`).
+fn list_element(path: &str) -> Option<(&str, usize)> {
+    let (list, rest) = path.split_once('[')?;
+    let (index, _) = rest.split_once(']')?;
+    Some((list, index.parse().ok()?))
+}
+
+/// The further elements of the list that `first_path` (the first fault,
+/// `lines[0].quantity`) stands in that `T` cannot read, each as a
+/// [`ApiError::BadField`] naming its place in the body as sent, in order:
+/// each fault's element is taken out of `doc` and `T` read again, until
+/// the list reads (at most the list's length).
+fn other_bad_elements<T: DeserializeOwned>(
+    mut doc: serde_json::Value,
+    first_path: &str,
+) -> Vec<ApiError> {
+    let Some((list, at)) = list_element(first_path) else {
+        return Vec::new();
+    };
+    let list = list.to_string();
+    let Some(len) = doc.get(&list).and_then(|v| v.as_array()).map(Vec::len) else {
+        return Vec::new();
+    };
+    // The place in the body as sent of each element still in `doc`.
+    let mut sent: Vec<usize> = (0..len).collect();
+    let mut at = at;
+    let mut out = Vec::new();
+    for _ in 0..len {
+        let Some(items) = doc.get_mut(&list).and_then(|v| v.as_array_mut()) else {
+            break;
+        };
+        if at >= items.len() {
+            break;
+        }
+        items.remove(at);
+        sent.remove(at);
+        let read: Result<T, _> = serde_path_to_error::deserialize(&doc);
+        let Err(e) = read else {
+            break;
+        };
+        let path = e.path().to_string();
+        match list_element(&path) {
+            Some((l, i)) if l == list && i < sent.len() => {
+                let (_, tail) = path.split_once(']').unwrap_or_default();
+                let as_sent = format!("{list}[{}]{tail}", sent[i]);
+                match bad_field(&as_sent, &e.inner().to_string()) {
+                    Some(bad) => out.push(bad),
+                    None => break,
+                }
+                at = i;
+            }
+            // A fault elsewhere in the body: said once the list is right.
+            _ => break,
+        }
+    }
+    out
 }
 
 /// The 422 for serde's `message` about the value at `path` ("." for the
@@ -520,6 +590,7 @@ fn clone_error(e: &ApiError) -> ApiError {
             key,
             args: args.clone(),
         },
+        ApiError::BadFields(all) => ApiError::BadFields(all.iter().map(clone_error).collect()),
         ApiError::Unauthorized => ApiError::Unauthorized,
         ApiError::Forbidden => ApiError::Forbidden,
         ApiError::NotFound => ApiError::NotFound,

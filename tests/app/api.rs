@@ -1317,3 +1317,34 @@ app_test! {
         }
     }
 }
+
+app_test! {
+    /// A body's list with several bad elements names every one (by its
+    /// index, and "line N" in the message) in one 422, not only the first.
+    async fn every_bad_element_of_a_body_list_is_named_at_once(app) {
+        app.user("boss", Role::Admin, None, None);
+        let api = Api::new(&app);
+        let admin = api.token("boss").await;
+        let (s, e) = api
+            .post("/api/v1/redemptions", &[], &admin, Some("many-bad"), json!({
+                "store_id": "0190a0a0-0000-7000-8000-000000000000",
+                "card_no": "x",
+                "lines": [
+                    {"item_id": "a", "quantity": "two"},
+                    {"item_id": "b", "quantity": 1},
+                    {"item_id": "c", "quantity": true},
+                    {"item_id": 7, "quantity": 1}
+                ]
+            }))
+            .await;
+        assert_eq!(s, 422, "{e}");
+        let fields: Vec<&str> = std::iter::once(&e["error"])
+            .chain(e["error"]["others"].as_array().into_iter().flatten())
+            .map(|x| x["field"].as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(fields, ["lines[0].quantity", "lines[2].quantity", "lines[3].item_id"], "{e}");
+        let others = e["error"]["others"].as_array().unwrap();
+        assert!(others[0]["message"].as_str().unwrap().contains("第 3 行"), "{e}");
+        api.check_against_description().await;
+    }
+}
