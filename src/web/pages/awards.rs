@@ -641,9 +641,13 @@ async fn edit_page(
     let ctx = PageCtx::build(&req, Some(&user));
     let (typed, errors) = match refused {
         Some((mut f, e)) => {
-            // Saved again, the form is checked against the award as it is
-            // now (the refusal said that it changed).
-            f.version = award.version.to_string();
+            // Changed since the form was opened: saved again, the form is
+            // checked against the award as it is now. Any other refusal
+            // keeps the version the form was opened with, so a change
+            // saved meanwhile is still caught at the next save.
+            if crate::web::form::changed_meanwhile(&e) {
+                f.version = award.version.to_string();
+            }
             (f, FormErrors::new(ctx.lang, &e))
         }
         None => (
