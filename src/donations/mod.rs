@@ -316,6 +316,9 @@ pub fn book(
     let donor_id = f.donor_id.trim();
     if donor_id.is_empty() {
         checks.push(FieldError::new("field.donor", "error.required"));
+    } else if find_donor(conn, donor_id)?.is_none() {
+        // An unknown donor is said with the lines' errors, in one answer.
+        checks.push(FieldError::new("field.donor", "error.donor_unknown"));
     }
     let donated_on = checks.take(parse_date("field.donated_on", f.donated_on));
     // Goods arrive on a day that has come: a later date would post stock,

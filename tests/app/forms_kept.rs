@@ -1034,3 +1034,78 @@ app_test! {
         assert_eq!(price, 3, "the other change stands");
     }
 }
+
+app_test! {
+    /// A count sheet says every bad line beside its own box in one answer,
+    /// with a count naming no line of the sheet and a field sent twice;
+    /// what was typed is kept and nothing is saved.
+    async fn a_count_sheet_says_every_bad_line_and_unknown_item_at_once(app) {
+        let [_, _, town, _] = app.area_chain("全盘");
+        let store = app.store("全盘超市", &town);
+        let goods = crate::stock::seed(&app, &store);
+        let admin = app.admin().await;
+        let sheet = format!("/stocktakes/{}", goods.stocktake);
+        let action = format!("{sheet}/counts");
+        let count = |i: usize| format!("count_{}", goods.items[i]);
+        let (first, third) = (count(0), count(2));
+        let page = admin
+            .post_shown(&sheet, &action, &[
+                (first.as_str(), "x"),
+                (third.as_str(), "-3"),
+                ("count_0190a0a0-0000-7000-8000-000000000000", "5"),
+                ("counted_by", "李"),
+                ("witnessed_by", "王"),
+                ("witnessed_by", "赵"),
+            ])
+            .await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        for (name, typed) in [(&first, "x"), (&third, "-3")] {
+            let at = page.body.find(&format!(r#"name="{name}""#)).expect("the line");
+            let cell = &page.body[at..at + page.body[at..].find("</td>").unwrap()];
+            assert!(cell.contains(&format!(r#"value="{typed}""#)), "what was typed is kept: {cell}");
+            assert!(cell.contains("的实盘数量应为"), "beside its own box: {cell}");
+        }
+        page.assert_contains("“0190a0a0-0000-7000-8000-000000000000”不在这张盘点表上");
+        page.assert_contains(&sent_twice_beside(aixin::i18n::Lang::Zh, "field.witnessed_by"));
+        let (_, lines) = aixin::stock::stocktake::find(&mut app.conn(), &goods.stocktake).unwrap().unwrap();
+        assert!(lines.iter().all(|l| l.counted.is_none()), "nothing saved");
+    }
+}
+
+app_test! {
+    /// A batch award names every entry that is no household of the
+    /// proposer's with the rule and day refused, in one answer; the review
+    /// queue names every tick that is no award with the missing decision.
+    async fn batch_and_review_ticks_are_refused_with_the_fields_in_one_round(app) {
+        let [_, _, _, village] = app.area_chain("一轮");
+        let real = app.household("一轮户", &village);
+        let admin = app.admin().await;
+        admin.get(&format!("/awards/batch?area_id={village}")).await;
+        let key = uuid::Uuid::new_v4().to_string();
+        let page = admin
+            .post("/awards/batch", &[
+                ("key", key.as_str()),
+                ("area_id", village.as_str()),
+                ("rule_code", ""),
+                ("occurred_on", "2026-02-30"),
+                ("household_id", real.as_str()),
+                ("household_id", "xyz"),
+                ("household_id", "0190a0a0-0000-7000-8000-000000000000"),
+            ])
+            .await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("积分细则：");
+        page.assert_contains("发生日期：");
+        page.assert_contains("“xyz”不是您负责范围内的农户");
+        page.assert_contains("“0190a0a0-0000-7000-8000-000000000000”不是您负责范围内的农户");
+        let awards: i64 = aixin::db::schema::awards::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(awards, 0, "nothing proposed");
+
+        admin.get("/review").await;
+        let page = admin.post("/review", &[("id", "abc"), ("id", "def")]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("没有这项申报：abc");
+        page.assert_contains("没有这项申报：def");
+        page.assert_contains("请从列表中选择一项");
+    }
+}
