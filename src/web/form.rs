@@ -89,6 +89,16 @@ impl FormErrors {
         self.items.is_empty()
     }
 
+    /// The same with `e` (and the others it carries) said too, in `lang`:
+    /// a refusal found after the form was read (a filter's value the
+    /// database does not know).
+    pub fn push(&mut self, lang: Lang, e: &FieldError) {
+        let more = FormErrors::new(lang, e);
+        self.conflict |= more.conflict;
+        self.changed |= more.changed;
+        self.items.extend(more.items);
+    }
+
     /// All of them, in the form's order (the summary at the top).
     pub fn all(&self) -> &[ShownError] {
         &self.items

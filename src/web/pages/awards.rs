@@ -805,6 +805,9 @@ struct ReviewPage<'a> {
     reason_error: Option<String>,
     /// The filter refused: each message beside its picker.
     filter_errors: FormErrors,
+    /// A rule the picker does not offer, kept selected beside its message
+    /// (the queue is not filtered by it).
+    refused_rule: Option<String>,
 }
 
 impl ReviewPage<'_> {
@@ -966,13 +969,21 @@ async fn queue_page(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ReviewAwards)?;
     let actor = user.actor();
-    let f = aw::QueueFilter {
+    let mut f = aw::QueueFilter {
         area_id: filter.area_id.trim().to_string(),
         rule_code: filter.rule.trim().to_string(),
         proposer_id: filter.proposer.trim().to_string(),
     };
-    let ((rows, more), unsettled, photos, villages, rules, proposers, history) =
+    let (rule_refused, (rows, more), unsettled, photos, villages, rules, proposers, history) =
         run(&state, move |c| {
+            let rules = points::current_rules(c)?;
+            // A rule the picker does not offer is refused beside it, the
+            // queue shown unfiltered by it.
+            let rule_refused =
+                !f.rule_code.is_empty() && !rules.iter().any(|(r, _)| r.code == f.rule_code);
+            if rule_refused {
+                f.rule_code.clear();
+            }
             // One more than is shown, to say when the queue holds more.
             let mut rows = aw::review_queue(c, &actor, &f, QUEUE_SHOWN + 1)?;
             let more = rows.len() as i64 > QUEUE_SHOWN;
@@ -984,8 +995,8 @@ async fn queue_page(
             households.sort();
             households.dedup();
             let history = aw::recent_for_households(c, &households, 5)?;
-            let rules = points::current_rules(c)?;
             Ok((
+                rule_refused,
                 (rows, more),
                 aw::unsettled(c, &actor, 500)?,
                 photos,
@@ -997,6 +1008,14 @@ async fn queue_page(
         })
         .await?;
     let my_id = user.user.id.clone();
+    let mut refused = refused;
+    let refused_rule = rule_refused.then(|| filter.rule.trim().to_string());
+    if rule_refused {
+        refused.filter.push(
+            lang_of(&req),
+            &FieldError::new("field.rule", "error.choose_one"),
+        );
+    }
     let status = if refused.is_empty() {
         actix_web::http::StatusCode::OK
     } else if refused.conflict {
@@ -1040,6 +1059,7 @@ async fn queue_page(
             reason,
             reason_error,
             filter_errors,
+            refused_rule,
         },
         status,
     )

@@ -78,23 +78,23 @@ impl ListQuery {
             ("field.village", &self.area_id),
             ("field.status", &self.status),
             ("field.helper", &self.helper_id),
-            ("households.search", &self.archived),
-            ("households.search", &self.sort),
+            ("households.archived", &self.archived),
+            ("households.sort", &self.sort),
         ]
     }
 
-    /// The first field longer than an address may carry, or holding
-    /// control characters (a NUL never reaches a query), refused on it.
+    /// Every field longer than an address may carry, or holding control
+    /// characters (a NUL never reaches a query), each refused beside it.
     fn over_long(&self) -> Option<FieldError> {
-        self.fields().into_iter().find_map(|(field, v)| {
+        let mut checks = crate::domain::FieldChecks::new();
+        for (field, v) in self.fields() {
             if crate::domain::has_control_chars(v) {
-                Some(FieldError::new(field, "error.control_chars"))
+                checks.push(FieldError::new(field, "error.control_chars"));
             } else if v.chars().count() > MAX_FILTER_CHARS {
-                Some(FieldError::new(field, "error.too_long").arg("max", MAX_FILTER_CHARS))
-            } else {
-                None
+                checks.push(FieldError::new(field, "error.too_long").arg("max", MAX_FILTER_CHARS));
             }
-        })
+        }
+        checks.finish().err()
     }
     fn filter(&self) -> ListFilter {
         ListFilter {
@@ -148,6 +148,10 @@ struct ListPage<'a> {
     status_error: Option<String>,
     sort_error: Option<String>,
     archived_error: Option<String>,
+    /// A status or sort outside the choices, kept selected beside its
+    /// message (the list is not filtered or sorted by it).
+    kept_status: Option<String>,
+    kept_sort: Option<String>,
     /// A page asked past the last: said so, with the first page's link.
     past_end: Option<PastEnd>,
     villages: Vec<Area>,
@@ -239,7 +243,19 @@ pub async fn list(
     // list's form holds the first value, the message beside the search.
     let crate::web::extract::Filter(q, twice) = q;
     let refused = twice.check().err().map(|e| (q.q.clone(), e));
-    list_page(req, user, state, q, refused).await
+    let kept = KeptChoices {
+        status: twice.refused_choice("status"),
+        sort: twice.refused_choice("sort"),
+    };
+    list_page_of(req, user, state, q, refused, false, kept).await
+}
+
+/// The list filter's selects whose value was refused (outside their
+/// choices), shown back selected and flagged.
+#[derive(Default)]
+struct KeptChoices {
+    status: Option<String>,
+    sort: Option<String>,
 }
 
 /// The list for the search `q.q` answered on the page (200): the text
@@ -251,7 +267,7 @@ async fn list_searched(
     state: web::Data<AppState>,
     q: ListQuery,
 ) -> Result<HttpResponse, AppError> {
-    list_page_of(req, user, state, q, None, true).await
+    list_page_of(req, user, state, q, None, true, KeptChoices::default()).await
 }
 
 /// The list for `q`; `refused_search` is a search refused on the page (a
@@ -264,7 +280,16 @@ async fn list_page(
     q: ListQuery,
     refused_search: Option<(String, FieldError)>,
 ) -> Result<HttpResponse, AppError> {
-    list_page_of(req, user, state, q, refused_search, false).await
+    list_page_of(
+        req,
+        user,
+        state,
+        q,
+        refused_search,
+        false,
+        KeptChoices::default(),
+    )
+    .await
 }
 
 /// As `list_page`; with `search_in_body`, the search is taken out of `q`
@@ -276,6 +301,7 @@ async fn list_page_of(
     mut q: ListQuery,
     mut refused_search: Option<(String, FieldError)>,
     search_in_body: bool,
+    kept: KeptChoices,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ViewHouseholds)?;
     let filter = q.filter();
@@ -380,6 +406,8 @@ async fn list_page_of(
             status_error,
             sort_error,
             archived_error,
+            kept_status: kept.status,
+            kept_sort: kept.sort,
             past_end,
             villages,
             helpers,
