@@ -1318,6 +1318,22 @@ app_test! {
         p.assert_contains("找不到这个捐赠方");
         p.assert_contains("第 1 行");
         p.assert_contains("第 2 行");
+        // A field sent twice is said with the lines' errors too.
+        let p = admin
+            .submit(&format!("/stores/{a}/donations"), &[
+                ("key", &key),
+                ("donor_id", &s.donor),
+                ("donated_on", &today().to_string()),
+                ("note", "一"),
+                ("note", "二"),
+                ("item", &s.items[0]),
+                ("quantity", "x"),
+                ("value", ""),
+            ])
+            .await;
+        assert_eq!(p.status, 422, "{}", p.body);
+        p.assert_contains("填写了两次");
+        p.assert_contains("第 1 行");
         assert_eq!(movement_count(&app), before, "nothing booked");
     }
 }
