@@ -24,6 +24,11 @@ pub enum ApiError {
         key: &'static str,
         args: Vec<(&'static str, String)>,
     },
+    /// Several elements of a body's list that could not be read, each a
+    /// [`ApiError::BadField`] in the body's order: 422 naming the first,
+    /// the others in `others`.
+    #[error("bad fields: {}", .0.len())]
+    BadFields(Vec<ApiError>),
     #[error("missing or invalid token")]
     Unauthorized,
     #[error("forbidden")]
@@ -150,6 +155,28 @@ impl ApiError {
     /// The body, the fields named as `names` says (the endpoint's own); a
     /// refusal of several fields carries the rest in `others`.
     pub fn body(&self, lang: Lang, names: FieldNames) -> ErrorBody {
+        if let ApiError::BadFields(all) = self
+            && let Some((first, rest)) = all.split_first()
+        {
+            let mut body = first.body(lang, names);
+            body.error.others = rest
+                .iter()
+                .map(|e| {
+                    let ErrorDetail {
+                        code,
+                        message,
+                        field,
+                        ..
+                    } = e.body(lang, names).error;
+                    OtherError {
+                        field,
+                        message,
+                        code,
+                    }
+                })
+                .collect();
+            return body;
+        }
         let others = match self {
             ApiError::Field(e) | ApiError::Conflict(_, e) => e
                 .others
@@ -195,6 +222,8 @@ impl ApiError {
                 json_field(names, e.field, &e.args),
             ),
             ApiError::Plain { code, key, .. } => (*code, i18n::t(lang, key).into(), None),
+            // None to say (an empty list): the body as unreadable.
+            ApiError::BadFields(_) => ("malformed", i18n::t(lang, "api.malformed").into(), None),
             ApiError::Unavailable(_) => {
                 ("unavailable", i18n::t(lang, "api.unavailable").into(), None)
             }
@@ -220,7 +249,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         let code = match self {
             ApiError::Malformed(_) => 400,
-            ApiError::BadField { .. } => 422,
+            ApiError::BadField { .. } | ApiError::BadFields(_) => 422,
             ApiError::Unauthorized => 401,
             ApiError::Forbidden => 403,
             ApiError::NotFound => 404,

@@ -296,6 +296,7 @@ pub async fn create(
         version: String::new(),
         seen_phone: None,
         seen_id_number: None,
+        ..HouseholdForm::default()
     };
     let key = state.key.clone();
     let actor = user.actor();
@@ -406,6 +407,7 @@ pub async fn update(
                 version: p.version.map(|v| v.to_string()).unwrap_or_default(),
                 seen_phone: None,
                 seen_id_number: None,
+                ..HouseholdForm::default()
             };
             let input = households::parse_form(c, &actor, &key, &form, Some(h))?;
             households::update(c, &actor, &key, &hid, &input, today)?;

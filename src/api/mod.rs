@@ -21,7 +21,7 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::Next;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -135,8 +135,19 @@ pub fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         if !matches!(inner.classify(), serde_json::error::Category::Data) {
             return ApiError::Malformed(inner.to_string());
         }
-        bad_field(&e.path().to_string(), &inner.to_string())
-            .unwrap_or_else(|| ApiError::Malformed(inner.to_string()))
+        let path = e.path().to_string();
+        let Some(first) = bad_field(&path, &inner.to_string()) else {
+            return ApiError::Malformed(inner.to_string());
+        };
+        // serde stops at a list's first bad element: the others are found
+        // too, so that one answer names every one.
+        match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(doc) => match other_bad_elements::<T>(doc, &path) {
+                others if others.is_empty() => first,
+                others => ApiError::BadFields(std::iter::once(first).chain(others).collect()),
+            },
+            Err(_) => first,
+        }
     })?;
     // Anything after the JSON value.
     de.end().map_err(|e| ApiError::Malformed(e.to_string()))?;
@@ -151,6 +162,65 @@ pub fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         });
     }
     Ok(value)
+}
+
+/// The list and the index (`("lines", 2)`) of a body path that stands in
+/// a list of the body's top level (`lines[2].quantity`).
+fn list_element(path: &str) -> Option<(&str, usize)> {
+    let (list, rest) = path.split_once('[')?;
+    let (index, _) = rest.split_once(']')?;
+    Some((list, index.parse().ok()?))
+}
+
+/// The further elements of the list that `first_path` (the first fault,
+/// `lines[0].quantity`) stands in that `T` cannot read, each as a
+/// [`ApiError::BadField`] naming its place in the body as sent, in order:
+/// each fault's element is taken out of `doc` and `T` read again, until
+/// the list reads (at most the list's length).
+fn other_bad_elements<T: DeserializeOwned>(
+    mut doc: serde_json::Value,
+    first_path: &str,
+) -> Vec<ApiError> {
+    let Some((list, at)) = list_element(first_path) else {
+        return Vec::new();
+    };
+    let list = list.to_string();
+    let Some(len) = doc.get(&list).and_then(|v| v.as_array()).map(Vec::len) else {
+        return Vec::new();
+    };
+    // The place in the body as sent of each element still in `doc`.
+    let mut sent: Vec<usize> = (0..len).collect();
+    let mut at = at;
+    let mut out = Vec::new();
+    for _ in 0..len {
+        let Some(items) = doc.get_mut(&list).and_then(|v| v.as_array_mut()) else {
+            break;
+        };
+        if at >= items.len() {
+            break;
+        }
+        items.remove(at);
+        sent.remove(at);
+        let read: Result<T, _> = serde_path_to_error::deserialize(&doc);
+        let Err(e) = read else {
+            break;
+        };
+        let path = e.path().to_string();
+        match list_element(&path) {
+            Some((l, i)) if l == list && i < sent.len() => {
+                let (_, tail) = path.split_once(']').unwrap_or_default();
+                let as_sent = format!("{list}[{}]{tail}", sent[i]);
+                match bad_field(&as_sent, &e.inner().to_string()) {
+                    Some(bad) => out.push(bad),
+                    None => break,
+                }
+                at = i;
+            }
+            // A fault elsewhere in the body: said once the list is right.
+            _ => break,
+        }
+    }
+    out
 }
 
 /// The 422 for serde's `message` about the value at `path` ("." for the
@@ -236,9 +306,22 @@ impl<T: DeserializeOwned> actix_web::FromRequest for ApiQuery<T> {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        std::future::ready(query_of(req.query_string()).map(ApiQuery))
+        // The API's middleware has refused a spoiled query already; asked
+        // again only of a request that did not pass through it.
+        let read = if req.extensions().contains::<QueryChecked>() {
+            read_query(req.query_string())
+        } else {
+            query_of(req.query_string())
+        };
+        std::future::ready(read.map(ApiQuery))
     }
 }
+
+/// Set on a request whose query [`query_refusal`] has found readable (the
+/// API's middleware asks it of every request): the query extractor need
+/// not ask again.
+#[derive(Debug, Clone, Copy)]
+struct QueryChecked;
 
 /// Read a query string into `T` (see [`ApiQuery`]). A parameter holding
 /// control characters (a NUL, which PostgreSQL refuses in text) or bytes
@@ -248,6 +331,11 @@ pub fn query_of<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     if let Some(e) = query_refusal(query) {
         return Err(e);
     }
+    read_query(query)
+}
+
+/// [`query_of`] for a query [`query_refusal`] has already passed.
+fn read_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     serde_path_to_error::deserialize(de).map_err(|e| {
         let message = e.inner().to_string();
@@ -392,6 +480,7 @@ async fn json_errors(
         let resp = e.response(lang, names);
         return Ok(req.into_response(resp).map_into_boxed_body());
     }
+    req.extensions_mut().insert(QueryChecked);
     if writes_without_json(&req) {
         // A cross-site page can send `text/plain` or a form without asking
         // first; a JSON write is taken only as JSON, before it is read.
@@ -501,6 +590,7 @@ fn clone_error(e: &ApiError) -> ApiError {
             key,
             args: args.clone(),
         },
+        ApiError::BadFields(all) => ApiError::BadFields(all.iter().map(clone_error).collect()),
         ApiError::Unauthorized => ApiError::Unauthorized,
         ApiError::Forbidden => ApiError::Forbidden,
         ApiError::NotFound => ApiError::NotFound,
@@ -586,4 +676,35 @@ pub fn service() -> actix_web::Scope<
         scope = scope.route(path, (r.make)());
     }
     scope.default_service(web::to(not_found))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::FromRequest;
+
+    #[derive(Debug, Deserialize)]
+    struct Q {
+        #[serde(default)]
+        #[allow(dead_code)]
+        q: String,
+    }
+
+    #[actix_web::test]
+    async fn the_query_is_refused_once_by_the_middleware_or_by_the_extractor() {
+        // Outside the middleware the extractor refuses a spoiled query itself.
+        let req = actix_web::test::TestRequest::with_uri("/x?q=a%00b").to_http_request();
+        let read = ApiQuery::<Q>::extract(&req).await;
+        assert!(matches!(
+            read,
+            Err(ApiError::BadField {
+                key: "api.field_control",
+                ..
+            })
+        ));
+        // Past the middleware, which has asked already, it only reads.
+        let req = actix_web::test::TestRequest::with_uri("/x?q=a%00b").to_http_request();
+        req.extensions_mut().insert(QueryChecked);
+        assert!(ApiQuery::<Q>::extract(&req).await.is_ok());
+    }
 }

@@ -196,6 +196,20 @@ pub enum AwardStatus {
     Reversed,
 }
 
+impl From<AwardStatus> for crate::points::awards::AwardStatus {
+    fn from(s: AwardStatus) -> Self {
+        use crate::points::awards::AwardStatus as S;
+        match s {
+            AwardStatus::Pending => S::Pending,
+            AwardStatus::Noticed => S::Noticed,
+            AwardStatus::Approved => S::Approved,
+            AwardStatus::Rejected => S::Rejected,
+            AwardStatus::Withdrawn => S::Withdrawn,
+            AwardStatus::Reversed => S::Reversed,
+        }
+    }
+}
+
 impl From<crate::points::awards::AwardStatus> for AwardStatus {
     fn from(s: crate::points::awards::AwardStatus) -> AwardStatus {
         use crate::points::awards::AwardStatus as S;
@@ -280,8 +294,9 @@ pub const MORE_HEADER: &str = "X-More-Exist";
 
 /// Awards: one household's, the caller's review queue (`status=pending`, or
 /// no filter for a reviewer), or else the ones the caller proposed (newest
-/// first, at most 500; when more exist, the response says so in its
-/// `X-More-Exist: true` header).
+/// first); those in `status` only when it is given. At most 500, counted
+/// after the status filter; when more exist, the response says so in its
+/// `X-More-Exist: true` header, absent otherwise.
 #[utoipa::path(get, path = "/api/v1/awards", tag = "points",
     params(AwardQuery),
     responses(
@@ -321,32 +336,32 @@ pub async fn list_awards(
         user.require(Action::ProposeAwards)?;
         2
     };
+    // The status is filtered in the query, before the cap: the cap then
+    // counts only the awards asked for, and says truly whether more exist.
+    let status = q.status.map(aw::AwardStatus::from);
     let rows = run(&state, move |c| {
+        // One more than shown, to say whether more exist.
         let rows = match (mode, &household) {
             (0, Some(h)) => {
                 // Text that is not a household id names no household.
                 let h = HouseholdId::parse(h.trim()).ok_or(ApiError::NotFound)?;
                 hh::find(c, &actor, &h)?;
-                aw::for_household(c, &h)?
+                aw::of_household(c, &h, status, AWARDS_SHOWN + 1)?
             }
-            // One more than shown, to say whether more exist.
+            // The queue holds only awards waiting (`status` is pending or none).
             (1, _) => aw::review_queue(c, &actor, &Default::default(), AWARDS_SHOWN + 1)?,
-            _ => aw::proposed_by(c, &user_id, AWARDS_SHOWN + 1)?,
+            _ => aw::proposed_by(c, &user_id, status, AWARDS_SHOWN + 1)?,
         };
         Ok(rows)
     })
     .await?;
-    let more = mode != 0 && rows.len() as i64 > AWARDS_SHOWN;
+    let more = rows.len() as i64 > AWARDS_SHOWN;
     let rows = if more {
         &rows[..AWARDS_SHOWN as usize]
     } else {
         &rows[..]
     };
-    let out: Vec<AwardOut> = rows
-        .iter()
-        .map(|r| award_out(&r.award, lang))
-        .filter(|a| q.status.is_none_or(|s| s == a.status))
-        .collect();
+    let out: Vec<AwardOut> = rows.iter().map(|r| award_out(&r.award, lang)).collect();
     let mut res = HttpResponse::Ok();
     if more {
         // Never cut silently: the response says that more exist.

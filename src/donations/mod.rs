@@ -309,13 +309,34 @@ pub fn book(
     f: &DonationForm,
     today: NaiveDate,
 ) -> Result<Outcome, StockError> {
+    book_read(conn, actor, key, store_id, f, today, None)
+}
+
+/// [`book`] for a form whose reading refused something already
+/// (`refused`: a field sent twice ...): said with every field's and
+/// line's own refusal in the same answer, and nothing is booked.
+pub fn book_read(
+    conn: &mut DbConn,
+    actor: &Actor,
+    key: &IdemKey,
+    store_id: &StoreId,
+    f: &DonationForm,
+    today: NaiveDate,
+    refused: Option<FieldError>,
+) -> Result<Outcome, StockError> {
     actor.require(Action::BookDonation)?;
     // Every field and every line is checked, so the clerk sees all that is
     // wrong at once; a value left at its default is never used (`finish`).
     let mut checks = FieldChecks::new();
+    if let Some(e) = refused {
+        checks.push(e);
+    }
     let donor_id = f.donor_id.trim();
     if donor_id.is_empty() {
         checks.push(FieldError::new("field.donor", "error.required"));
+    } else if find_donor(conn, donor_id)?.is_none() {
+        // An unknown donor is said with the lines' errors, in one answer.
+        checks.push(FieldError::new("field.donor", "error.donor_unknown"));
     }
     let donated_on = checks.take(parse_date("field.donated_on", f.donated_on));
     // Goods arrive on a day that has come: a later date would post stock,

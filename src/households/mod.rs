@@ -209,6 +209,24 @@ pub struct HouseholdForm {
     /// `id_masked`), as `seen_phone`.
     #[serde(default, rename = "seen.id_number")]
     pub seen_id_number: Option<String>,
+    /// What the edit form showed in each field when opened (`seen.head_name`
+    /// ...), so that a stale save says beside each field what someone
+    /// else saved meanwhile, never the person's own change; `None` from a
+    /// caller that does not say.
+    #[serde(default, rename = "seen.head_name")]
+    pub seen_head_name: Option<String>,
+    #[serde(default, rename = "seen.area_id")]
+    pub seen_area_id: Option<String>,
+    #[serde(default, rename = "seen.address")]
+    pub seen_address: Option<String>,
+    #[serde(default, rename = "seen.members")]
+    pub seen_members: Option<String>,
+    #[serde(default, rename = "seen.status")]
+    pub seen_status: Option<String>,
+    #[serde(default, rename = "seen.helper_id")]
+    pub seen_helper_id: Option<String>,
+    #[serde(default, rename = "seen.notes")]
+    pub seen_notes: Option<String>,
 }
 
 pub fn parse_members(s: &str) -> Result<i64, FieldError> {

@@ -684,12 +684,55 @@ pub fn propose_batch(
     key: &str,
     today: NaiveDate,
 ) -> Result<BatchOutcome, PointsError> {
+    propose_batch_read(conn, actor, entries, Ok(p), key, today)
+}
+
+/// [`propose_batch`] for a form whose rule, day or note may have been
+/// refused already ([`parse_proposal`]'s error, `Err` with the rule code
+/// typed): the entries are checked all the same (text that is no id, a
+/// household unknown, archived ...), so that every refusal of the form is
+/// said in one answer; nothing is proposed.
+pub fn propose_batch_read(
+    conn: &mut DbConn,
+    actor: &Actor,
+    entries: &[BatchEntry],
+    p: Result<&Proposal, (&str, FieldError)>,
+    key: &str,
+    today: NaiveDate,
+) -> Result<BatchOutcome, PointsError> {
     actor.require(Action::ProposeAwards)?;
     if entries.len() > MAX_BATCH {
         return Err(FieldError::new("field.households", "error.batch_too_many")
             .arg("max", MAX_BATCH)
             .into());
     }
+    let (refused, read);
+    let p = match p {
+        Ok(p) => {
+            refused = None;
+            p
+        }
+        Err((rule_code, e)) => {
+            refused = Some(e);
+            read = Proposal {
+                rule_code: rule_code.trim().to_string(),
+                occurred_on: today,
+                note: String::new(),
+            };
+            &read
+        }
+    };
+    let refused_field = |field: &str| {
+        refused
+            .as_ref()
+            .is_some_and(|e| e.all().iter().any(|f| f.field == field))
+    };
+    // The day refused, nothing that depends on it is checked (a rule's
+    // dates, a closed month, a cap).
+    let (rule_refused, day_refused) = (
+        refused_field("field.rule"),
+        refused_field("field.occurred_on"),
+    );
     // The entries in their order as sent: the same list again is a
     // replay, another list under the same key is refused.
     let mut parts = vec![
@@ -701,27 +744,46 @@ pub fn propose_batch(
     let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
     let meant = idempotency::fingerprint(&refs);
     db::write_tx(conn, |c| {
-        idempotency::hold_meaning(c, key, "award_batch", &actor.user_id, &meant)?;
-        let done: i64 = awards::table
-            .filter(awards::batch_id.eq(key))
-            .count()
-            .get_result(c)?;
-        if done > 0 {
-            return Ok(BatchOutcome {
-                batch_id: key.to_string(),
-                created: done as usize,
-                replayed: true,
-            });
-        }
-        if entries.is_empty() {
-            return Err(FieldError::new("field.households", "error.no_households").into());
-        }
-        let rule = usable_rule(c, p)?;
-        if let Some(m) = crate::reports::close::closed_month_of(c, p.occurred_on)? {
-            return Err(crate::reports::close::closed_error("field.occurred_on", m).into());
-        }
         // Every entry checked before anything is written.
         let mut refusals = crate::domain::FieldChecks::new();
+        if let Some(e) = &refused {
+            refusals.push(e.clone());
+        } else {
+            idempotency::hold_meaning(c, key, "award_batch", &actor.user_id, &meant)?;
+            let done: i64 = awards::table
+                .filter(awards::batch_id.eq(key))
+                .count()
+                .get_result(c)?;
+            if done > 0 {
+                return Ok(BatchOutcome {
+                    batch_id: key.to_string(),
+                    created: done as usize,
+                    replayed: true,
+                });
+            }
+        }
+        if entries.is_empty() {
+            refusals.push(FieldError::new("field.households", "error.no_households"));
+        }
+        let rule = if rule_refused {
+            None
+        } else {
+            match usable_rule(c, p) {
+                Ok(rule) => Some(rule),
+                // Not valid on a day that was refused: said by the day's.
+                Err(PointsError::Invalid(e)) if day_refused && e.key == "error.rule_not_valid" => {
+                    None
+                }
+                Err(PointsError::Invalid(e)) => {
+                    refusals.push(e);
+                    None
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        if !day_refused && let Some(m) = crate::reports::close::closed_month_of(c, p.occurred_on)? {
+            refusals.push(crate::reports::close::closed_error("field.occurred_on", m));
+        }
         let mut households_in = Vec::new();
         let mut seen = std::collections::HashSet::new();
         // An entry given twice (a card pasted twice, a tick sent twice) is
@@ -786,14 +848,21 @@ pub fn propose_batch(
                 ));
                 continue;
             }
+            let Some(rule) = rule.as_ref().filter(|_| !day_refused) else {
+                continue;
+            };
             ledger::lock_account(c, &ledger::household_account(&hid))?;
-            match check_cap(c, &hid, &rule, p.occurred_on, None) {
+            match check_cap(c, &hid, rule, p.occurred_on, None) {
                 Ok(()) => households_in.push((hid, name)),
                 Err(PointsError::Invalid(e)) => refusals.push(named_refusal(e, entry, &name, n)),
                 Err(e) => return Err(e),
             }
         }
         refusals.finish()?;
+        let Some(rule) = rule else {
+            // Unreachable: a rule not found is a refusal above.
+            return Err(FieldError::new("field.rule", "error.rule_unknown").into());
+        };
         for (hid, name) in &households_in {
             let id = insert_award(c, actor, (hid, name), &rule, p, (Some(key), None), today)?;
             approve_if_review_off(c, actor, &id, name, today)?;
@@ -1571,28 +1640,51 @@ pub fn unsettled(
     )?)
 }
 
+/// A household's awards, latest deed first, at most 500.
 pub fn for_household(
     conn: &mut DbConn,
     household_id: &HouseholdId,
 ) -> Result<Vec<AwardRow>, PointsError> {
-    let rows = award_rows!(None::<String>)
+    of_household(conn, household_id, None, 500)
+}
+
+/// A household's awards, latest deed first: those in `status` only when
+/// given (filtered in the query, so `limit` counts only those), at most
+/// `limit`.
+pub fn of_household(
+    conn: &mut DbConn,
+    household_id: &HouseholdId,
+    status: Option<AwardStatus>,
+    limit: i64,
+) -> Result<Vec<AwardRow>, PointsError> {
+    let mut q = award_rows!(None::<String>)
         .filter(awards::household_id.eq(household_id))
         .order((awards::occurred_on.desc(), awards::proposed_at.desc()))
-        .limit(500)
-        .load::<RowTuple>(conn)?;
+        .limit(limit);
+    if let Some(s) = status {
+        q = q.filter(awards::status.eq(s));
+    }
+    let rows = q.load::<RowTuple>(conn)?;
     Ok(rows.into_iter().map(to_row).collect())
 }
 
+/// The awards `user_id` proposed, newest first: those in `status` only
+/// when given (filtered in the query, so `limit` counts only those), at
+/// most `limit`.
 pub fn proposed_by(
     conn: &mut DbConn,
     user_id: &str,
+    status: Option<AwardStatus>,
     limit: i64,
 ) -> Result<Vec<AwardRow>, PointsError> {
-    let rows = award_rows!(None::<String>)
+    let mut q = award_rows!(None::<String>)
         .filter(awards::proposed_by.eq(user_id))
         .order((awards::proposed_at.desc(), awards::id.desc()))
-        .limit(limit)
-        .load::<RowTuple>(conn)?;
+        .limit(limit);
+    if let Some(s) = status {
+        q = q.filter(awards::status.eq(s));
+    }
+    let rows = q.load::<RowTuple>(conn)?;
     Ok(rows.into_iter().map(to_row).collect())
 }
 

@@ -504,7 +504,7 @@ pub fn save_counts(
     who: &Counters,
     counts: &[(ItemId, String)],
 ) -> Result<Stocktake, StockError> {
-    save_counts_seen(conn, actor, id, who, counts, None)
+    save_counts_seen(conn, actor, id, who, counts, None, None)
 }
 
 /// What the count form showed when it was opened: each line's count (`item
@@ -541,6 +541,10 @@ pub fn not_on_sheet(item: &str) -> FieldError {
 /// number over a count entered meanwhile is a conflict (409) naming the
 /// line, and nothing is saved. Each line's write is one conditional update
 /// on the count read.
+///
+/// `refused` is what the form's reading refused already (a field sent
+/// twice, a count naming no item): said with every line's own refusal in
+/// the same answer, and nothing is saved.
 pub fn save_counts_seen(
     conn: &mut DbConn,
     actor: &Actor,
@@ -548,11 +552,15 @@ pub fn save_counts_seen(
     who: &Counters,
     counts: &[(ItemId, String)],
     seen: Option<&SeenCounts>,
+    refused: Option<FieldError>,
 ) -> Result<Stocktake, StockError> {
     actor.require(Action::Stocktake)?;
     // Every line and name is checked, so all that is wrong shows at once;
     // a line's error carries its place on the sheet (`n`, 1-based).
     let mut checks = crate::domain::FieldChecks::new();
+    if let Some(e) = refused {
+        checks.push(e);
+    }
     let counted_by = checks.take(parse_optional_text("field.counted_by", who.counted_by, 60));
     let witnessed_by = checks.take(parse_optional_text(
         "field.witnessed_by",

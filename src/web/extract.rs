@@ -298,6 +298,10 @@ pub struct SentTwice {
     /// field's choices ([`FormFields::is_choice`]), a page number that is
     /// no page; each with its message key, refused beside its label too.
     not_ids: Vec<(String, &'static str)>,
+    /// The value typed into each field of `not_ids` outside its choices
+    /// (name, value made plain and trimmed): a select shows it back,
+    /// selected and flagged, beside its message.
+    refused_choices: Vec<(String, String)>,
     /// Fields of a page's filter holding control characters or bytes that
     /// are not text: refused beside their label as a parser refuses them.
     spoiled: Vec<(String, &'static str)>,
@@ -339,6 +343,7 @@ impl SentTwice {
         SentTwice {
             names: names.into_iter().map(str::to_string).collect(),
             not_ids: Vec::new(),
+            refused_choices: Vec::new(),
             spoiled: Vec::new(),
             control: Vec::new(),
             label,
@@ -364,6 +369,17 @@ impl SentTwice {
         self.lines = lines;
         self.line = Some(line);
         self
+    }
+
+    /// The value typed into select `name` of a page filter that is not
+    /// one of its choices ([`FormFields::is_choice`]), refused and left out
+    /// of the filter: the page shows it selected and flagged beside its
+    /// message, so the choice is not silently reset.
+    pub fn refused_choice(&self, name: &str) -> Option<String> {
+        self.refused_choices
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
     }
 
     /// `Err` naming every field holding control characters (a filter's)
@@ -745,6 +761,19 @@ fn read_filter<T: DeserializeOwned + FormFields>(query: &[u8]) -> Result<Filter<
     twice.not_ids = not_ids
         .into_iter()
         .filter(|(n, _)| !spoiled.iter().any(|(s, _)| s == n) && !twice.names.contains(n))
+        .collect();
+    twice.refused_choices = twice
+        .not_ids
+        .iter()
+        .filter(|(_, key)| *key == "error.choose_one")
+        .filter_map(|(name, _)| {
+            form_urlencoded::parse(query)
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| {
+                    let v = crate::domain::input::normalize(&v);
+                    (name.clone(), v.trim().chars().take(100).collect())
+                })
+        })
         .collect();
     twice.spoiled = spoiled;
     Ok(Filter(q, twice))

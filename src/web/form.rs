@@ -11,6 +11,15 @@ use crate::domain::FieldError;
 use crate::i18n::{self, Lang};
 use crate::web::AppError;
 
+/// Whether refusal `e` says the record was changed by someone else since
+/// the form was opened (a conflict of kind `Changed`): only then does a
+/// form shown again take the record's version as it is now.
+pub fn changed_meanwhile(e: &FieldError) -> bool {
+    e.all()
+        .iter()
+        .any(|f| f.conflict == Some(crate::domain::Conflict::Changed))
+}
+
 /// One refused field, ready to show.
 #[derive(Debug, Clone)]
 pub struct ShownError {
@@ -29,6 +38,9 @@ pub struct FormErrors {
     /// Whether the refusal is a conflict with the state of things (a
     /// record changed or decided since it was read, a name taken ...).
     conflict: bool,
+    /// Whether it says the record was changed since the form was opened
+    /// ([`changed_meanwhile`]).
+    changed: bool,
 }
 
 impl FormErrors {
@@ -45,7 +57,15 @@ impl FormErrors {
                 })
                 .collect(),
             conflict: e.all().iter().any(|f| f.conflict.is_some()),
+            changed: changed_meanwhile(e),
         }
+    }
+
+    /// Whether the refusal says the record was changed since the form
+    /// was opened: the form shown again then carries the record's version
+    /// as it is now.
+    pub fn changed(&self) -> bool {
+        self.changed
     }
 
     /// The errors of a refused form (`Some`), or none for a fresh one.
@@ -67,6 +87,16 @@ impl FormErrors {
 
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
+    }
+
+    /// The same with `e` (and the others it carries) said too, in `lang`:
+    /// a refusal found after the form was read (a filter's value the
+    /// database does not know).
+    pub fn push(&mut self, lang: Lang, e: &FieldError) {
+        let more = FormErrors::new(lang, e);
+        self.conflict |= more.conflict;
+        self.changed |= more.changed;
+        self.items.extend(more.items);
     }
 
     /// All of them, in the form's order (the summary at the top).
@@ -179,6 +209,19 @@ impl Refused {
             .find(|(k, _)| k == field)
             .map(|(_, v)| v.as_str())
             .unwrap_or("")
+    }
+
+    /// The version (hidden `version` field) form `form` carries when shown:
+    /// after a refusal, the one it was opened with (so that a change saved
+    /// meanwhile is still caught at the next save), unless the refusal
+    /// said the record changed since (then `now`, the record's as it is
+    /// now, whose values the page shows beside the fields); else `now`.
+    pub fn version(&self, form: &str, now: &i64) -> String {
+        let now = now.to_string();
+        if self.errors.changed() {
+            return now;
+        }
+        self.value(form, "version", &now).to_string()
     }
 
     /// Whether `option` is the chosen one of select `field` in form `form`:

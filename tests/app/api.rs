@@ -1247,3 +1247,104 @@ app_test! {
         api.check_against_description().await;
     }
 }
+
+app_test! {
+    /// The awards list filters by status in its query, before its cap:
+    /// asked for one status it gives every award in it up to the cap, and
+    /// says `X-More-Exist: true` only when more exist than it returned.
+    async fn the_awards_list_filters_by_status_before_its_cap(app) {
+        use aixin::db::schema::{awards, rules};
+        use diesel::prelude::*;
+        let [_, _, _, village] = app.area_chain("截断");
+        let official = app.user("jie.official", Role::Official, Some(&village), None);
+        let household = app.household("截断户", &village);
+        let code = app.rule("JD01", "参加培训", 5, None);
+        let mut c = app.conn();
+        let rule_id: String = rules::table.filter(rules::code.eq(&code)).select(rules::id).first(&mut c).unwrap();
+        let now = chrono::Utc::now().naive_utc();
+        // Two waiting, proposed first; then more rejected ones than the cap.
+        let shown = aixin::api::points::AWARDS_SHOWN;
+        c.transaction::<_, diesel::result::Error, _>(|c| {
+            for i in 0..(2 + shown + 1) {
+                let status = if i < 2 { "pending" } else { "rejected" };
+                diesel::insert_into(awards::table)
+                    .values((
+                        awards::id.eq(aixin::domain::AwardId::new().to_string()),
+                        awards::household_id.eq(&household),
+                        awards::rule_id.eq(&rule_id),
+                        awards::rule_code.eq(&code),
+                        awards::points.eq(5),
+                        awards::occurred_on.eq(today()),
+                        awards::note.eq(""),
+                        awards::status.eq(status),
+                        awards::proposed_by.eq(&official),
+                        awards::proposed_at.eq(now + chrono::Duration::seconds(i)),
+                        awards::review_note.eq(""),
+                        awards::objection.eq(""),
+                        awards::reverse_reason.eq(""),
+                        awards::updated_at.eq(now),
+                        awards::version.eq(1_i64),
+                        awards::settle_error.eq(""),
+                    ))
+                    .execute(c)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        drop(c);
+        let api = Api::new(&app);
+        let token = api.token("jie.official").await;
+        let http = reqwest::Client::new();
+        for (query, rows, more) in [
+            ("status=pending".to_string(), 2, false),
+            ("status=rejected".into(), shown, true),
+            ("status=approved".into(), 0, false),
+            (String::new(), shown, true),
+            (format!("household_id={household}&status=pending"), 2, false),
+            (format!("household_id={household}"), shown, true),
+        ] {
+            let res = http
+                .get(format!("{}/api/v1/awards?{query}", app.addr))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status().as_u16(), 200, "{query}");
+            let header = res.headers().get(aixin::api::points::MORE_HEADER).map(|v| v.to_str().unwrap().to_string());
+            let body: Value = res.json().await.unwrap();
+            assert_eq!(body.as_array().unwrap().len() as i64, rows, "{query}");
+            assert_eq!(header.as_deref(), more.then_some("true"), "{query}");
+        }
+    }
+}
+
+app_test! {
+    /// A body's list with several bad elements names every one (by its
+    /// index, and "line N" in the message) in one 422, not only the first.
+    async fn every_bad_element_of_a_body_list_is_named_at_once(app) {
+        app.user("boss", Role::Admin, None, None);
+        let api = Api::new(&app);
+        let admin = api.token("boss").await;
+        let (s, e) = api
+            .post("/api/v1/redemptions", &[], &admin, Some("many-bad"), json!({
+                "store_id": "0190a0a0-0000-7000-8000-000000000000",
+                "card_no": "x",
+                "lines": [
+                    {"item_id": "a", "quantity": "two"},
+                    {"item_id": "b", "quantity": 1},
+                    {"item_id": "c", "quantity": true},
+                    {"item_id": 7, "quantity": 1}
+                ]
+            }))
+            .await;
+        assert_eq!(s, 422, "{e}");
+        let fields: Vec<&str> = std::iter::once(&e["error"])
+            .chain(e["error"]["others"].as_array().into_iter().flatten())
+            .map(|x| x["field"].as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(fields, ["lines[0].quantity", "lines[2].quantity", "lines[3].item_id"], "{e}");
+        let others = e["error"]["others"].as_array().unwrap();
+        assert!(others[0]["message"].as_str().unwrap().contains("第 3 行"), "{e}");
+        api.check_against_description().await;
+    }
+}

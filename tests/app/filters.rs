@@ -353,3 +353,54 @@ app_test! {
         }
     }
 }
+
+app_test! {
+    /// A select's value outside its choices is refused beside the select
+    /// (422), kept selected and flagged, never silently reset: the review
+    /// queue's rule (one the picker does not offer), the households list's
+    /// status and sort, a store history's kind.
+    async fn a_refused_select_value_is_kept_beside_its_message(app) {
+        let [_, _, town, _] = app.area_chain("选项");
+        let store = app.store("选项超市", &town);
+        let rule = app.rule("XZ01", "参加培训", 5, None);
+        let admin = app.admin().await;
+        let page = admin.get("/review?rule=NOPE").await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"data-field="field.rule">积分细则：请从列表中选择一项"#);
+        page.assert_contains(r#"<option value="NOPE" selected class="refused""#);
+        // The queue is not filtered by it: its decisions carry no rule.
+        assert!(!page.body.contains(r#"name="rule" value="NOPE""#), "{}", page.body);
+        let page = admin.get(&format!("/review?rule={rule}")).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(!page.body.contains("class=\"refused\""), "{}", page.body);
+        let page = admin.get("/households?status=rich&sort=oldest").await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"<option value="rich" selected class="refused""#);
+        page.assert_contains(r#"<option value="oldest" selected class="refused""#);
+        page.assert_contains(r#"data-field="field.status""#);
+        page.assert_contains(r#"data-field="households.sort""#);
+        let page = admin.get(&format!("/stores/{store}/movements?kind=gift")).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"<option value="gift" selected class="refused""#);
+        page.assert_contains(r#"data-field="field.kind""#);
+    }
+}
+
+app_test! {
+    /// A list's filter errors stand each beside the field that is wrong,
+    /// all of them in one answer, on the audit log and a store's history
+    /// as on the households list; never one at a time in a banner.
+    async fn filter_errors_stand_beside_their_fields_on_every_list(app) {
+        let [_, _, town, _] = app.area_chain("旁边");
+        let store = app.store("旁边超市", &town);
+        let admin = app.admin().await;
+        for list in ["/audit".to_string(), format!("/stores/{store}/movements")] {
+            let page = admin.get(&format!("{list}?from=2026-02-30&to=2026-13-01")).await;
+            assert_eq!(page.status, 422, "{list}: {}", page.body);
+            page.assert_contains(r#"<span class="field-error" data-field="field.from">"#);
+            page.assert_contains(r#"<span class="field-error" data-field="field.to">"#);
+            page.assert_contains(r#"value="2026-02-30""#);
+            assert!(!page.body.contains(r#"<div class="flash flash-error" role="alert">"#), "{list}: no banner: {}", page.body);
+        }
+    }
+}

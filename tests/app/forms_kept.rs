@@ -944,3 +944,168 @@ app_test! {
         assert_eq!(app.audit_actions().len(), done_before, "nothing changed");
     }
 }
+
+app_test! {
+    /// A stale household edit flags beside each field only what someone
+    /// else saved since the form was opened (what the form showed against
+    /// what is saved now), never the person's own change; and a form
+    /// refused for a typo keeps the version and values it was opened with,
+    /// so a change saved meanwhile is caught at the next save, never
+    /// undone unseen.
+    async fn a_stale_household_edit_is_told_against_what_the_form_showed(app) {
+        let [_, _, _, village] = app.area_chain("所见");
+        let id = app.household("所见户", &village);
+        let admin = app.admin().await;
+        let page = format!("/households/{id}/edit");
+        let action = format!("/households/{id}");
+        // This tab opens the form and changes the notes.
+        let opened = admin.get(&page).await;
+        let v = version_in(&opened.body, &action);
+        let mut mine = household_edit(&app, &id, &v, &[("notes", "腿脚不便")]);
+        mine.extend(seen_fields(&opened.body));
+        // Someone else saves a new address meanwhile.
+        let other = household_edit(&app, &id, &v, &[("address", "别人改的地址")]);
+        assert_eq!(admin.post(&action, &pairs(&other)).await.status, 303);
+        let told = admin.post(&action, &pairs(&mine)).await;
+        assert_eq!(told.status, 409, "{}", told.body);
+        told.assert_contains(r#"data-field="field.address">地址：现在保存的是：别人改的地址"#);
+        told.assert_contains("腿脚不便");
+        assert!(!told.body.contains(r#"data-field="field.notes">备注：现在保存的是"#), "the person's own change is not flagged: {}", told.body);
+
+        // A typo refused on a form opened before a change saved meanwhile.
+        let opened = admin.get(&page).await;
+        let v = version_in(&opened.body, &action);
+        let seen = seen_fields(&opened.body);
+        let mut typo = household_edit(&app, &id, &v, &[("members", "0"), ("notes", "第二次")]);
+        typo.extend(seen.iter().cloned());
+        let other = household_edit(&app, &id, &v, &[("address", "又改的地址")]);
+        assert_eq!(admin.post(&action, &pairs(&other)).await.status, 303);
+        let refused = admin.post(&action, &pairs(&typo)).await;
+        assert_eq!(refused.status, 422, "{}", refused.body);
+        assert_eq!(version_in(&refused.body, &action), v, "the version the form was opened with");
+        assert_eq!(seen_fields(&refused.body), seen, "the values the form was opened with");
+        // The typo fixed, saved again as the page sends it: the change made
+        // meanwhile is said, never undone.
+        let mut fixed: Vec<(String, String)> = typo
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with("seen.") && k != "version")
+            .map(|(k, v)| if k == "members" { (k, "3".to_string()) } else { (k, v) })
+            .collect();
+        fixed.push(("version".into(), version_in(&refused.body, &action)));
+        fixed.extend(seen_fields(&refused.body));
+        let told = admin.post(&action, &pairs(&fixed)).await;
+        assert_eq!(told.status, 409, "{}", told.body);
+        told.assert_contains(r#"data-field="field.address">地址：现在保存的是：又改的地址"#);
+        let address: String = households::table.find(&id).select(households::address).first(&mut app.conn()).unwrap();
+        assert_eq!(address, "又改的地址", "the other change stands");
+    }
+}
+
+app_test! {
+    /// An item's edit refused for a typo keeps the version it was opened
+    /// with: a change saved meanwhile is a conflict at the next save.
+    async fn an_item_edit_refused_keeps_the_version_it_was_opened_with(app) {
+        let admin = app.admin().await;
+        admin.get("/items").await;
+        admin.submit("/items", &[("name", "食盐"), ("unit", "袋"), ("points_price", "2")]).await;
+        let item: String = items::table.filter(items::name.eq("食盐")).select(items::id).first(&mut app.conn()).unwrap();
+        let action = format!("/items/{item}/edit");
+        let v = version_in(&admin.get("/items").await.body, &action);
+        let edit = |price: &'static str, version: String| {
+            vec![("name", "食盐".to_string()), ("unit", "袋".into()), ("points_price", price.into()), ("active", "1".into()), ("version", version)]
+        };
+        let post = |form: Vec<(&'static str, String)>| {
+            let admin = &admin;
+            let action = action.clone();
+            async move {
+                let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                admin.post(&action, &form).await
+            }
+        };
+        // Someone else changes the price meanwhile.
+        assert_eq!(post(edit("3", v.clone())).await.status, 303);
+        let refused = post(edit("2.5", v.clone())).await;
+        assert_eq!(refused.status, 422, "{}", refused.body);
+        let shown = version_in(&refused.body, &action);
+        assert_eq!(shown, v, "the version the form was opened with");
+        let again = post(edit("4", shown)).await;
+        assert_eq!(again.status, 409, "{}", again.body);
+        let price: i64 = items::table.find(&item).select(items::points_price).first(&mut app.conn()).unwrap();
+        assert_eq!(price, 3, "the other change stands");
+    }
+}
+
+app_test! {
+    /// A count sheet says every bad line beside its own box in one answer,
+    /// with a count naming no line of the sheet and a field sent twice;
+    /// what was typed is kept and nothing is saved.
+    async fn a_count_sheet_says_every_bad_line_and_unknown_item_at_once(app) {
+        let [_, _, town, _] = app.area_chain("全盘");
+        let store = app.store("全盘超市", &town);
+        let goods = crate::stock::seed(&app, &store);
+        let admin = app.admin().await;
+        let sheet = format!("/stocktakes/{}", goods.stocktake);
+        let action = format!("{sheet}/counts");
+        let count = |i: usize| format!("count_{}", goods.items[i]);
+        let (first, third) = (count(0), count(2));
+        let page = admin
+            .post_shown(&sheet, &action, &[
+                (first.as_str(), "x"),
+                (third.as_str(), "-3"),
+                ("count_0190a0a0-0000-7000-8000-000000000000", "5"),
+                ("counted_by", "李"),
+                ("witnessed_by", "王"),
+                ("witnessed_by", "赵"),
+            ])
+            .await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        for (name, typed) in [(&first, "x"), (&third, "-3")] {
+            let at = page.body.find(&format!(r#"name="{name}""#)).expect("the line");
+            let cell = &page.body[at..at + page.body[at..].find("</td>").unwrap()];
+            assert!(cell.contains(&format!(r#"value="{typed}""#)), "what was typed is kept: {cell}");
+            assert!(cell.contains("的实盘数量应为"), "beside its own box: {cell}");
+        }
+        page.assert_contains("“0190a0a0-0000-7000-8000-000000000000”不在这张盘点表上");
+        page.assert_contains(&sent_twice_beside(aixin::i18n::Lang::Zh, "field.witnessed_by"));
+        let (_, lines) = aixin::stock::stocktake::find(&mut app.conn(), &goods.stocktake).unwrap().unwrap();
+        assert!(lines.iter().all(|l| l.counted.is_none()), "nothing saved");
+    }
+}
+
+app_test! {
+    /// A batch award names every entry that is no household of the
+    /// proposer's with the rule and day refused, in one answer; the review
+    /// queue names every tick that is no award with the missing decision.
+    async fn batch_and_review_ticks_are_refused_with_the_fields_in_one_round(app) {
+        let [_, _, _, village] = app.area_chain("一轮");
+        let real = app.household("一轮户", &village);
+        let admin = app.admin().await;
+        admin.get(&format!("/awards/batch?area_id={village}")).await;
+        let key = uuid::Uuid::new_v4().to_string();
+        let page = admin
+            .post("/awards/batch", &[
+                ("key", key.as_str()),
+                ("area_id", village.as_str()),
+                ("rule_code", ""),
+                ("occurred_on", "2026-02-30"),
+                ("household_id", real.as_str()),
+                ("household_id", "xyz"),
+                ("household_id", "0190a0a0-0000-7000-8000-000000000000"),
+            ])
+            .await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("积分细则：");
+        page.assert_contains("发生日期：");
+        page.assert_contains("“xyz”不是您负责范围内的农户");
+        page.assert_contains("“0190a0a0-0000-7000-8000-000000000000”不是您负责范围内的农户");
+        let awards: i64 = aixin::db::schema::awards::table.count().get_result(&mut app.conn()).unwrap();
+        assert_eq!(awards, 0, "nothing proposed");
+
+        admin.get("/review").await;
+        let page = admin.post("/review", &[("id", "abc"), ("id", "def")]).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains("没有这项申报：abc");
+        page.assert_contains("没有这项申报：def");
+        page.assert_contains("请从列表中选择一项");
+    }
+}

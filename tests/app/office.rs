@@ -882,8 +882,11 @@ app_test! {
         queue.assert_contains("id=\"queue-more\"");
         queue.assert_contains("待审核的申报超过 500 项");
         reviewer.get("/").await.assert_contains("待审核的积分申报 500+ 项");
-        // Narrowed by a filter that holds fewer, the note goes.
+        // Narrowed by a filter that holds fewer (a rule in force with no
+        // award waiting), the note goes.
+        app.rule("B02", "另一条细则", 5, None);
         let one = reviewer.get(&format!("/review?area_id={village}&rule=B02")).await;
+        assert_eq!(one.status, 200, "{}", one.body);
         assert!(!one.body.contains("queue-more"), "{}", one.body);
     }
 }

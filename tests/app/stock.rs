@@ -1289,3 +1289,51 @@ app_test! {
         assert_eq!(saved.status, 200, "{}", saved.body);
     }
 }
+
+app_test! {
+    /// A donation naming a donor that does not exist says so with its
+    /// lines' errors, in one answer; nothing is booked.
+    async fn an_unknown_donor_is_said_with_the_lines_errors(app) {
+        let [_, _, town, _] = app.area_chain("一并");
+        let a = app.store("一并超市", &town);
+        let s = seed(&app, &a);
+        let admin = app.admin().await;
+        let before = movement_count(&app);
+        let form = admin.get(&format!("/stores/{a}/donations/new")).await;
+        let key = key_for(&form.body, &format!("/stores/{a}/donations"));
+        let p = admin
+            .submit(&format!("/stores/{a}/donations"), &[
+                ("key", &key),
+                ("donor_id", "no-such-donor"),
+                ("donated_on", &today().to_string()),
+                ("item", &s.items[0]),
+                ("quantity", "x"),
+                ("value", ""),
+                ("item", &s.items[1]),
+                ("quantity", "0"),
+                ("value", ""),
+            ])
+            .await;
+        assert_eq!(p.status, 422, "{}", p.body);
+        p.assert_contains("找不到这个捐赠方");
+        p.assert_contains("第 1 行");
+        p.assert_contains("第 2 行");
+        // A field sent twice is said with the lines' errors too.
+        let p = admin
+            .submit(&format!("/stores/{a}/donations"), &[
+                ("key", &key),
+                ("donor_id", &s.donor),
+                ("donated_on", &today().to_string()),
+                ("note", "一"),
+                ("note", "二"),
+                ("item", &s.items[0]),
+                ("quantity", "x"),
+                ("value", ""),
+            ])
+            .await;
+        assert_eq!(p.status, 422, "{}", p.body);
+        p.assert_contains("填写了两次");
+        p.assert_contains("第 1 行");
+        assert_eq!(movement_count(&app), before, "nothing booked");
+    }
+}

@@ -4,6 +4,7 @@ use serde::Deserialize;
 
 use crate::audit::{self, AuditEntry, AuditFilter};
 use crate::auth::Action;
+use crate::web::form::FormErrors;
 use crate::web::page::{PageCtx, PastEnd};
 use crate::web::{AppError, AppState, CurrentUser, run};
 
@@ -15,7 +16,8 @@ struct ListPage<'a> {
     q: AuditQuery,
     page: i64,
     more: bool,
-    error: Option<String>,
+    /// The filter refused: each message beside its field.
+    errors: FormErrors,
     /// A page asked past the last: said so, with the first page's link.
     past_end: Option<PastEnd>,
 }
@@ -137,29 +139,29 @@ pub async fn list(
     let crate::web::extract::Filter(q, twice) = q;
     let tz = state.config.time_zone;
     let lang = crate::web::extract::lang_of(&req);
-    let mut error = None;
     let mut filter = AuditFilter {
         username: Some(q.username.trim().to_lowercase()).filter(|s| !s.is_empty()),
         action_prefix: Some(q.action.trim().to_string()).filter(|s| !s.is_empty()),
         ..Default::default()
     };
-    // A filter field sent twice is refused like a date that does not
-    // read: named beside the filter, the log shown unfiltered by date.
-    // A period that ends before it starts is refused beside its end.
-    let period = parse_date("field.from", &q.from).and_then(|from| {
-        let to = parse_date("field.to", &q.to)?;
-        crate::domain::input::period_in_order(from, to)?;
-        Ok((from, to))
-    });
-    match (twice.check(), period) {
-        (Ok(()), Ok((from, to))) => {
+    // A filter field sent twice and a date that does not read are all
+    // said at once, each beside its field, the log shown unfiltered by
+    // date. A period that ends before it starts is refused beside its end.
+    let mut checks = crate::domain::FieldChecks::new();
+    checks.take(twice.check());
+    let from = checks.take(parse_date("field.from", &q.from)).flatten();
+    let to = checks.take(parse_date("field.to", &q.to)).flatten();
+    checks.take(crate::domain::input::period_in_order(from, to));
+    let errors = match checks.finish() {
+        Ok(()) => {
             filter.from = from.map(|d| crate::time::local_day_start_utc(d, tz));
             filter.to = to
                 .and_then(|d| d.succ_opt())
                 .map(|d| crate::time::local_day_start_utc(d, tz));
+            FormErrors::default()
         }
-        (Err(e), _) | (_, Err(e)) => error = Some(crate::i18n::field_error(lang, &e)),
-    }
+        Err(e) => FormErrors::new(lang, &e),
+    };
     let page = q.page.unwrap_or(0).max(0);
     // A page past the last says so, with how many there are.
     let (entries, more, pages) = run(&state, move |c| {
@@ -180,13 +182,8 @@ pub async fn list(
     let past_end = pages.and_then(|pages| PastEnd::of(lang, page, pages, format!("/audit{first}")));
     let entries = entries.into_iter().map(|e| say(lang, &user, e)).collect();
     let ctx = PageCtx::build(&req, Some(&user));
-    // A date that does not read is named beside the filter (422).
-    let status = if error.is_some() {
-        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        actix_web::http::StatusCode::OK
-    };
-    let status = PastEnd::status(&past_end, status);
+    // A date that does not read is named beside its field (422).
+    let status = PastEnd::status(&past_end, errors.status());
     crate::web::page::render_with_status(
         &ctx,
         &ListPage {
@@ -195,7 +192,7 @@ pub async fn list(
             q,
             page,
             more,
-            error,
+            errors,
             past_end,
         },
         status,

@@ -277,6 +277,12 @@ pub async fn propose(
     }
 }
 
+/// The select all / none link of a list of ticks (batch awards, the
+/// review queue): `tick` takes `all` or `none`.
+fn tick_choice(name: &str, value: &str) -> Option<bool> {
+    (name == "tick").then_some(matches!(value, "all" | "none"))
+}
+
 #[derive(Deserialize, Default)]
 pub struct BatchQuery {
     #[serde(default)]
@@ -301,7 +307,7 @@ impl crate::web::extract::FormFields for BatchQuery {
     }
 
     fn is_choice(name: &str, value: &str) -> Option<bool> {
-        (name == "tick").then_some(matches!(value, "all" | "none"))
+        tick_choice(name, value)
     }
 }
 
@@ -484,35 +490,48 @@ pub async fn propose_batch(
     let day = today(&state);
     let u = user.actor();
     let typed = form.clone();
-    let result = twice
-        .run(&state, move |c| {
-            let p = aw::parse_proposal(
-                &field(&form, "rule_code"),
-                &field(&form, "occurred_on"),
-                &field(&form, "note"),
-                day,
-            )?;
-            // The ticks, then the pasted card numbers (one per line, or
-            // separated by spaces or commas): one batch, all or nothing,
-            // every entry that names no household of the actor's refused
-            // at once, ticks and paste box kept.
-            let mut entries: Vec<aw::BatchEntry> = form
-                .iter()
-                .filter(|(k, _)| k == "household_id")
-                .enumerate()
-                .map(|(i, (_, v))| aw::BatchEntry::household(v, i + 1))
-                .collect();
-            entries.extend(
-                field(&form, "cards")
-                    .split(|ch: char| ch.is_whitespace() || ch == ',' || ch == '，')
-                    .filter(|s| !s.is_empty())
-                    .map(aw::BatchEntry::card),
-            );
-            let out = aw::propose_batch(c, &u, &entries, &p, &key, day)?;
-            let created = aw::batch(c, &out.batch_id)?;
-            Ok((created, out.replayed))
-        })
-        .await;
+    // Fields sent twice and the rule, day and note are said with every
+    // entry's refusal (text that is no id, a household unknown ...), in
+    // one answer.
+    let mut refused = crate::domain::FieldChecks::new();
+    refused.take(twice.check());
+    let result = run(&state, move |c| {
+        let rule_code = field(&form, "rule_code");
+        let proposal = aw::parse_proposal(
+            &rule_code,
+            &field(&form, "occurred_on"),
+            &field(&form, "note"),
+            day,
+        );
+        if let Err(e) = &proposal {
+            refused.push(e.clone());
+        }
+        let p = match (&proposal, refused.finish()) {
+            (Ok(p), Ok(())) => Ok(p),
+            (_, Err(e)) => Err((rule_code.as_str(), e)),
+            (Err(e), Ok(())) => Err((rule_code.as_str(), e.clone())),
+        };
+        // The ticks, then the pasted card numbers (one per line, or
+        // separated by spaces or commas): one batch, all or nothing,
+        // every entry that names no household of the actor's refused
+        // at once, ticks and paste box kept.
+        let mut entries: Vec<aw::BatchEntry> = form
+            .iter()
+            .filter(|(k, _)| k == "household_id")
+            .enumerate()
+            .map(|(i, (_, v))| aw::BatchEntry::household(v, i + 1))
+            .collect();
+        entries.extend(
+            field(&form, "cards")
+                .split(|ch: char| ch.is_whitespace() || ch == ',' || ch == '，')
+                .filter(|s| !s.is_empty())
+                .map(aw::BatchEntry::card),
+        );
+        let out = aw::propose_batch_read(c, &u, &entries, p, &key, day)?;
+        let created = aw::batch(c, &out.batch_id)?;
+        Ok((created, out.replayed))
+    })
+    .await;
     match result {
         Ok((created, replayed)) => {
             let ctx = PageCtx::build(&req, Some(&user));
@@ -570,7 +589,7 @@ pub async fn mine(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ProposeAwards)?;
     let uid = user.user.id.clone();
-    let rows = run(&state, move |c| Ok(aw::proposed_by(c, &uid, 200)?)).await?;
+    let rows = run(&state, move |c| Ok(aw::proposed_by(c, &uid, None, 200)?)).await?;
     let ctx = PageCtx::build(&req, Some(&user));
     render(&ctx, &MinePage { ctx: &ctx, rows })
 }
@@ -635,9 +654,13 @@ async fn edit_page(
     let ctx = PageCtx::build(&req, Some(&user));
     let (typed, errors) = match refused {
         Some((mut f, e)) => {
-            // Saved again, the form is checked against the award as it is
-            // now (the refusal said that it changed).
-            f.version = award.version.to_string();
+            // Changed since the form was opened: saved again, the form is
+            // checked against the award as it is now. Any other refusal
+            // keeps the version the form was opened with, so a change
+            // saved meanwhile is still caught at the next save.
+            if crate::web::form::changed_meanwhile(&e) {
+                f.version = award.version.to_string();
+            }
             (f, FormErrors::new(ctx.lang, &e))
         }
         None => (
@@ -782,6 +805,9 @@ struct ReviewPage<'a> {
     reason_error: Option<String>,
     /// The filter refused: each message beside its picker.
     filter_errors: FormErrors,
+    /// A rule the picker does not offer, kept selected beside its message
+    /// (the queue is not filtered by it).
+    refused_rule: Option<String>,
 }
 
 impl ReviewPage<'_> {
@@ -855,7 +881,7 @@ impl crate::web::extract::FormFields for QueueQuery {
     }
 
     fn is_choice(name: &str, value: &str) -> Option<bool> {
-        (name == "tick").then_some(matches!(value, "all" | "none"))
+        tick_choice(name, value)
     }
 }
 
@@ -899,20 +925,26 @@ struct Refusals {
 }
 
 impl Refusals {
-    /// The form refused as a whole by `e`, before anything was decided.
+    /// The form refused as a whole by `e` (and the others it carries),
+    /// before anything was decided: every refusal said, the reason's
+    /// beside the reason.
     fn whole(lang: crate::i18n::Lang, ticked: Vec<String>, reason: String, e: &FieldError) -> Self {
-        let why = crate::i18n::field_error(lang, e);
-        let (lines, reason_error) = if e.field == "field.reason" {
-            (Vec::new(), Some(why))
-        } else {
-            (vec![(String::new(), why)], None)
-        };
+        let mut lines = Vec::new();
+        let mut reason_error = None;
+        for f in e.all() {
+            let why = crate::i18n::field_error(lang, f);
+            if f.field == "field.reason" {
+                reason_error = Some(why);
+            } else {
+                lines.push((String::new(), why));
+            }
+        }
         Refusals {
             ticked,
             lines,
             reason,
             reason_error,
-            conflict: e.conflict.is_some(),
+            conflict: e.all().iter().all(|f| f.conflict.is_some()),
             filter: FormErrors::default(),
         }
     }
@@ -937,13 +969,21 @@ async fn queue_page(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ReviewAwards)?;
     let actor = user.actor();
-    let f = aw::QueueFilter {
+    let mut f = aw::QueueFilter {
         area_id: filter.area_id.trim().to_string(),
         rule_code: filter.rule.trim().to_string(),
         proposer_id: filter.proposer.trim().to_string(),
     };
-    let ((rows, more), unsettled, photos, villages, rules, proposers, history) =
+    let (rule_refused, (rows, more), unsettled, photos, villages, rules, proposers, history) =
         run(&state, move |c| {
+            let rules = points::current_rules(c)?;
+            // A rule the picker does not offer is refused beside it, the
+            // queue shown unfiltered by it.
+            let rule_refused =
+                !f.rule_code.is_empty() && !rules.iter().any(|(r, _)| r.code == f.rule_code);
+            if rule_refused {
+                f.rule_code.clear();
+            }
             // One more than is shown, to say when the queue holds more.
             let mut rows = aw::review_queue(c, &actor, &f, QUEUE_SHOWN + 1)?;
             let more = rows.len() as i64 > QUEUE_SHOWN;
@@ -955,8 +995,8 @@ async fn queue_page(
             households.sort();
             households.dedup();
             let history = aw::recent_for_households(c, &households, 5)?;
-            let rules = points::current_rules(c)?;
             Ok((
+                rule_refused,
                 (rows, more),
                 aw::unsettled(c, &actor, 500)?,
                 photos,
@@ -968,6 +1008,14 @@ async fn queue_page(
         })
         .await?;
     let my_id = user.user.id.clone();
+    let mut refused = refused;
+    let refused_rule = rule_refused.then(|| filter.rule.trim().to_string());
+    if rule_refused {
+        refused.filter.push(
+            lang_of(&req),
+            &FieldError::new("field.rule", "error.choose_one"),
+        );
+    }
     let status = if refused.is_empty() {
         actix_web::http::StatusCode::OK
     } else if refused.conflict {
@@ -1011,6 +1059,7 @@ async fn queue_page(
             reason,
             reason_error,
             filter_errors,
+            refused_rule,
         },
         status,
     )
@@ -1082,45 +1131,53 @@ pub async fn review(
     let mut once = std::collections::HashSet::new();
     ids.retain(|id| once.insert(id.trim().to_string()));
     // Each row names an award and carries the version the reviewer saw
-    // (`v:<id>`); text that is no award id, or a row without its version,
-    // refuses the whole form, before anything is decided.
-    let ids: Result<Vec<(AwardId, Option<i64>)>, FieldError> = ids
-        .into_iter()
-        .map(|id| {
-            let award = AwardId::parse(id.trim()).ok_or_else(|| {
-                FieldError::new("field.award", "error.award_not_found").arg("award", id.trim())
-            })?;
-            let seen = seen_version(&field(&form, &format!("v:{id}")))?;
-            Ok((award, Some(seen)))
-        })
-        .collect();
+    // (`v:<id>`); text that is no award id, a row without its version, a
+    // field sent twice (a row's version, the area, a button) or no
+    // decision refuses the whole form before anything is decided, every
+    // one of them said at once; the ticks and reason stay.
+    let mut checks = crate::domain::FieldChecks::new();
+    checks.take(twice.check());
+    let none_ticked = ids.is_empty();
+    let mut rows: Vec<(AwardId, Option<i64>)> = Vec::new();
+    for id in ids {
+        let Some(award) = AwardId::parse(id.trim()) else {
+            checks.push(
+                FieldError::new("field.award", "error.award_not_found").arg("award", id.trim()),
+            );
+            continue;
+        };
+        match seen_version(&field(&form, &format!("v:{id}"))) {
+            Ok(seen) => rows.push((award, Some(seen))),
+            // A page to reload, said once however many rows lack it.
+            Err(e) if checks.has(e.field) => {}
+            Err(e) => checks.push(e),
+        }
+    }
+    if none_ticked {
+        checks.push(FieldError::new("field.awards", "error.none_selected"));
+    }
     let lang = lang_of(&req);
     let reason = field(&form, "reason");
-    // A field sent twice (a row's version, the area, a button) refuses the
-    // whole form before anything is decided: the ticks and reason stay.
-    let ids = match twice.check().and(ids) {
-        Ok(ids) if !ids.is_empty() => ids,
-        refused => {
-            // Refused as a whole: the ticks and the reason stay.
+    let decision = match decision_text.as_str() {
+        "approve" => Some(Decision::Approve),
+        "reject" => Some(Decision::Reject(reason.clone())),
+        // Neither button: nothing is decided.
+        _ => {
+            checks.push(FieldError::new("field.decision", "error.choose_one"));
+            None
+        }
+    };
+    let (ids, decision) = match (checks.finish(), decision) {
+        (Ok(()), Some(decision)) => (rows, decision),
+        (refused, _) => {
             let e = refused
                 .err()
-                .unwrap_or_else(|| FieldError::new("field.awards", "error.none_selected"));
+                .unwrap_or_else(|| FieldError::new("field.decision", "error.choose_one"));
             let ticked = form
                 .iter()
                 .filter(|(k, _)| k == "id")
                 .map(|(_, v)| v.clone())
                 .collect();
-            let refused = Refusals::whole(lang, ticked, reason, &e);
-            return queue_page(req, user, state, filter, refused).await;
-        }
-    };
-    let decision = match decision_text.as_str() {
-        "approve" => Decision::Approve,
-        "reject" => Decision::Reject(reason.clone()),
-        _ => {
-            // Neither button: nothing is decided, the ticks and reason stay.
-            let e = FieldError::new("field.decision", "error.choose_one");
-            let ticked = ids.into_iter().map(|(id, _)| id.into_string()).collect();
             let refused = Refusals::whole(lang, ticked, reason, &e);
             return queue_page(req, user, state, filter, refused).await;
         }

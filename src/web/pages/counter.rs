@@ -733,9 +733,22 @@ pub async fn basket_action(
         let unknown = run(&state, move |c| Ok(redemptions::unknown_lines(c, &want)?)).await?;
         basket.refuse_unknown(&unknown);
     }
-    let unreadable = basket
+    // The lines naming no item and the fields sent twice, said together.
+    let sep = match lang {
+        i18n::Lang::Zh => "；",
+        i18n::Lang::En => "; ",
+    };
+    let said: Vec<String> = basket
         .refusal(lang)
-        .or_else(|| twice.check().err().map(|e| i18n::field_error(lang, &e)));
+        .into_iter()
+        .chain(twice.check().err().into_iter().flat_map(|e| {
+            e.all()
+                .into_iter()
+                .map(|f| i18n::field_error(lang, f))
+                .collect::<Vec<_>>()
+        }))
+        .collect();
+    let unreadable = (!said.is_empty()).then(|| said.join(sep));
     let mut lines = basket.lines;
     let entry = field(&form, "entry");
     let qty_text = field(&form, "qty");

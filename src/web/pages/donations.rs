@@ -448,24 +448,27 @@ pub async fn book(
             note: typed.note.clone(),
             lines: typed.lines.clone(),
         };
-        let out = twice
-            .run(&state, move |c| {
-                Ok(donations::book(
-                    c,
-                    &ctx,
-                    &key,
-                    &sid,
-                    &DonationForm {
-                        donor_id: &t.donor_id,
-                        donated_on: &t.donated_on,
-                        money: &t.money,
-                        note: &t.note,
-                        lines: &t.lines,
-                    },
-                    today,
-                )?)
-            })
-            .await?;
+        // A field sent twice is said with every field's and line's own
+        // refusal, in one answer.
+        let refused = twice.check().err();
+        let out = run(&state, move |c| {
+            Ok(donations::book_read(
+                c,
+                &ctx,
+                &key,
+                &sid,
+                &DonationForm {
+                    donor_id: &t.donor_id,
+                    donated_on: &t.donated_on,
+                    money: &t.money,
+                    note: &t.note,
+                    lines: &t.lines,
+                },
+                today,
+                refused,
+            )?)
+        })
+        .await?;
         let location = format!("/donations/{}", out.id);
         Ok(if out.replayed {
             flash_ok(&req, &location, "flash.already_done", &[])

@@ -78,23 +78,23 @@ impl ListQuery {
             ("field.village", &self.area_id),
             ("field.status", &self.status),
             ("field.helper", &self.helper_id),
-            ("households.search", &self.archived),
-            ("households.search", &self.sort),
+            ("households.archived", &self.archived),
+            ("households.sort", &self.sort),
         ]
     }
 
-    /// The first field longer than an address may carry, or holding
-    /// control characters (a NUL never reaches a query), refused on it.
+    /// Every field longer than an address may carry, or holding control
+    /// characters (a NUL never reaches a query), each refused beside it.
     fn over_long(&self) -> Option<FieldError> {
-        self.fields().into_iter().find_map(|(field, v)| {
+        let mut checks = crate::domain::FieldChecks::new();
+        for (field, v) in self.fields() {
             if crate::domain::has_control_chars(v) {
-                Some(FieldError::new(field, "error.control_chars"))
+                checks.push(FieldError::new(field, "error.control_chars"));
             } else if v.chars().count() > MAX_FILTER_CHARS {
-                Some(FieldError::new(field, "error.too_long").arg("max", MAX_FILTER_CHARS))
-            } else {
-                None
+                checks.push(FieldError::new(field, "error.too_long").arg("max", MAX_FILTER_CHARS));
             }
-        })
+        }
+        checks.finish().err()
     }
     fn filter(&self) -> ListFilter {
         ListFilter {
@@ -148,6 +148,10 @@ struct ListPage<'a> {
     status_error: Option<String>,
     sort_error: Option<String>,
     archived_error: Option<String>,
+    /// A status or sort outside the choices, kept selected beside its
+    /// message (the list is not filtered or sorted by it).
+    kept_status: Option<String>,
+    kept_sort: Option<String>,
     /// A page asked past the last: said so, with the first page's link.
     past_end: Option<PastEnd>,
     villages: Vec<Area>,
@@ -239,7 +243,19 @@ pub async fn list(
     // list's form holds the first value, the message beside the search.
     let crate::web::extract::Filter(q, twice) = q;
     let refused = twice.check().err().map(|e| (q.q.clone(), e));
-    list_page(req, user, state, q, refused).await
+    let kept = KeptChoices {
+        status: twice.refused_choice("status"),
+        sort: twice.refused_choice("sort"),
+    };
+    list_page_of(req, user, state, q, refused, false, kept).await
+}
+
+/// The list filter's selects whose value was refused (outside their
+/// choices), shown back selected and flagged.
+#[derive(Default)]
+struct KeptChoices {
+    status: Option<String>,
+    sort: Option<String>,
 }
 
 /// The list for the search `q.q` answered on the page (200): the text
@@ -251,7 +267,7 @@ async fn list_searched(
     state: web::Data<AppState>,
     q: ListQuery,
 ) -> Result<HttpResponse, AppError> {
-    list_page_of(req, user, state, q, None, true).await
+    list_page_of(req, user, state, q, None, true, KeptChoices::default()).await
 }
 
 /// The list for `q`; `refused_search` is a search refused on the page (a
@@ -264,7 +280,16 @@ async fn list_page(
     q: ListQuery,
     refused_search: Option<(String, FieldError)>,
 ) -> Result<HttpResponse, AppError> {
-    list_page_of(req, user, state, q, refused_search, false).await
+    list_page_of(
+        req,
+        user,
+        state,
+        q,
+        refused_search,
+        false,
+        KeptChoices::default(),
+    )
+    .await
 }
 
 /// As `list_page`; with `search_in_body`, the search is taken out of `q`
@@ -276,6 +301,7 @@ async fn list_page_of(
     mut q: ListQuery,
     mut refused_search: Option<(String, FieldError)>,
     search_in_body: bool,
+    kept: KeptChoices,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::ViewHouseholds)?;
     let filter = q.filter();
@@ -380,6 +406,8 @@ async fn list_page_of(
             status_error,
             sort_error,
             archived_error,
+            kept_status: kept.status,
+            kept_sort: kept.sort,
             past_end,
             villages,
             helpers,
@@ -413,6 +441,23 @@ impl FormPage<'_> {
     fn selected_helper(&self, id: &str) -> bool {
         self.values.helper_id == id
     }
+    /// The values the edit form showed when opened, carried as hidden
+    /// `seen.<name>` fields: (name, value).
+    fn seen_fields(&self) -> Vec<(&'static str, &str)> {
+        let v = &self.values;
+        [
+            ("head_name", &v.seen_head_name),
+            ("area_id", &v.seen_area_id),
+            ("address", &v.seen_address),
+            ("members", &v.seen_members),
+            ("status", &v.seen_status),
+            ("helper_id", &v.seen_helper_id),
+            ("notes", &v.seen_notes),
+        ]
+        .into_iter()
+        .filter_map(|(name, seen)| seen.as_deref().map(|s| (name, s)))
+        .collect()
+    }
     fn selected_status(&self, s: &Status) -> bool {
         match Status::parse(&self.values.status) {
             Some(v) => v == *s,
@@ -425,7 +470,7 @@ impl FormPage<'_> {
 /// phone stay empty: left empty, they are kept).
 fn values_of(h: &HouseholdRow) -> HouseholdForm {
     let h = &h.household;
-    HouseholdForm {
+    let mut f = HouseholdForm {
         head_name: h.head_name.clone(),
         area_id: h.area_id.clone(),
         address: h.address.clone(),
@@ -437,7 +482,25 @@ fn values_of(h: &HouseholdRow) -> HouseholdForm {
         seen_phone: Some(h.phone_masked.clone()),
         seen_id_number: Some(h.id_masked.clone()),
         ..HouseholdForm::default()
-    }
+    };
+    let now = f.clone();
+    seen_now(&mut f, &now);
+    f
+}
+
+/// The edit form's record of what it shows (`seen.*`, and the version):
+/// that of `now`, the household as it is saved now.
+fn seen_now(f: &mut HouseholdForm, now: &HouseholdForm) {
+    f.version = now.version.clone();
+    f.seen_phone = now.seen_phone.clone();
+    f.seen_id_number = now.seen_id_number.clone();
+    f.seen_head_name = Some(now.head_name.clone());
+    f.seen_area_id = Some(now.area_id.clone());
+    f.seen_address = Some(now.address.clone());
+    f.seen_members = Some(now.members.clone());
+    f.seen_status = Some(now.status.clone());
+    f.seen_helper_id = Some(now.helper_id.clone());
+    f.seen_notes = Some(now.notes.clone());
 }
 
 /// Whether a refusal says the household was saved by someone else after
@@ -449,8 +512,10 @@ fn changed_meanwhile(e: &crate::domain::FieldError) -> bool {
 }
 
 /// The refusal `e`, and beside each field whose saved value (`h`, as it is
-/// now) differs from what was typed (`typed`), that value in words: a
-/// village or helper by name, a status by its label. The ID number and
+/// now) differs from what the form showed when it was opened (`typed`'s
+/// `seen.*`; what was typed, from a form that does not say), that value in
+/// words: a village or helper by name, a status by its label. A field the
+/// person changed and nobody else did is not flagged. The ID number and
 /// phone, which an empty box keeps, are said when they changed since the
 /// form showed them (`seen.id_number`, `seen.phone`), masked as stored
 /// (`domain::people`'s one mask each), never in full.
@@ -484,44 +549,52 @@ fn with_saved_values(
             .map(|x| crate::i18n::t(lang, x.label_key()).to_string())
             .unwrap_or_else(|| s.to_string())
     };
-    let fields: [(&'static str, &str, &str, String); 7] = [
+    // What the form showed, else (a form that does not say) what was typed.
+    let seen =
+        |shown: &Option<String>, typed: &str| shown.clone().unwrap_or_else(|| typed.to_string());
+    let fields: [(&'static str, String, &str, String); 7] = [
         (
             "field.head_name",
-            &typed.head_name,
+            seen(&typed.seen_head_name, &typed.head_name),
             &now.head_name,
             now.head_name.clone(),
         ),
         (
             "field.village",
-            &typed.area_id,
+            seen(&typed.seen_area_id, &typed.area_id),
             &now.area_id,
             area(&now.area_id),
         ),
         (
             "field.address",
-            &typed.address,
+            seen(&typed.seen_address, &typed.address),
             &now.address,
             now.address.clone(),
         ),
         (
             "field.members",
-            &typed.members,
+            seen(&typed.seen_members, &typed.members),
             &now.members,
             now.members.clone(),
         ),
         (
             "field.status",
-            &typed.status,
+            seen(&typed.seen_status, &typed.status),
             &now.status,
             status(&now.status),
         ),
         (
             "field.helper",
-            &typed.helper_id,
+            seen(&typed.seen_helper_id, &typed.helper_id),
             &now.helper_id,
             helper(&now.helper_id),
         ),
-        ("field.notes", &typed.notes, &now.notes, now.notes.clone()),
+        (
+            "field.notes",
+            seen(&typed.seen_notes, &typed.notes),
+            &now.notes,
+            now.notes.clone(),
+        ),
     ];
     // "Saved meanwhile as …" beside `field`, an empty value said in words.
     let saved_as = |field: &'static str, shown: &str| {
@@ -539,8 +612,8 @@ fn with_saved_values(
     };
     let mut checks = crate::domain::FieldChecks::new();
     checks.push(e.clone());
-    for (field, typed, saved, shown) in fields {
-        if typed.trim() != saved.trim() {
+    for (field, seen, saved, shown) in fields {
+        if seen.trim() != saved.trim() {
             checks.push(saved_as(field, &shown));
         }
     }
@@ -601,22 +674,20 @@ async fn form_page(
     let ctx = PageCtx::build(&req, Some(&user));
     let (values, errors) = match typed {
         Some((mut f, e)) => {
-            // Saved again, the form is checked against the household as
-            // it is now (the refusal said that it changed): each field
-            // whose saved value is now other than what was typed says so
-            // beside it, so that saving again never undoes the other
-            // person's change unseen.
+            // Changed by someone else since the form was opened: each
+            // field whose saved value is now other than what the form
+            // showed says so beside it, and saved again, the form is
+            // checked against the household as it is now (what it says
+            // was seen). Any other refusal keeps what the form showed, so
+            // a change saved meanwhile is still caught at the next save.
             let e = match &household {
                 Some(h) if changed_meanwhile(&e) => {
-                    with_saved_values(&e, &f, h, &villages, &helpers, ctx.lang)
+                    let e = with_saved_values(&e, &f, h, &villages, &helpers, ctx.lang);
+                    seen_now(&mut f, &values_of(h));
+                    e
                 }
                 _ => e,
             };
-            if let Some(h) = &household {
-                f.version = h.household.version.to_string();
-                f.seen_phone = Some(h.household.phone_masked.clone());
-                f.seen_id_number = Some(h.household.id_masked.clone());
-            }
             (f, FormErrors::new(ctx.lang, &e))
         }
         None => (

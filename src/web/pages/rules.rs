@@ -183,10 +183,14 @@ async fn edit_page(
         &EditPage {
             ctx: &ctx,
             f: refused
-                .map(|(mut f, _)| {
-                    // Saved again, the form is checked against the rule as
-                    // it is now (the refusal said that it changed).
-                    f.version = rule.version.to_string();
+                .map(|(mut f, e)| {
+                    // Changed since the form was opened: saved again, the
+                    // form is checked against the rule as it is now. Any
+                    // other refusal keeps the version the form was opened
+                    // with, so a change saved meanwhile is still caught.
+                    if crate::web::form::changed_meanwhile(&e) {
+                        f.version = rule.version.to_string();
+                    }
                     f
                 })
                 .unwrap_or_else(|| RuleForm::from(&rule)),

@@ -18,7 +18,7 @@ use crate::stock::stocktake::{self, Stocktake};
 use crate::stock::{self, Account, HistoryFilter, LowStock, Movement, MovementKind, ShelfLine};
 use crate::stores::{self, StoreRow};
 use crate::web::extract::{Filter, lang_of};
-use crate::web::form::{Refused, or_again};
+use crate::web::form::{FormErrors, Refused, or_again};
 use crate::web::page::{PageCtx, PastEnd, flash_ok, render, render_with_status};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, run};
 
@@ -535,6 +535,8 @@ impl HistoryQuery {
         format!("?{}", serde_urlencoded::to_string(q).unwrap_or_default())
     }
 
+    /// The filter to run, or every field of it that does not read, each
+    /// beside its field (all in one round).
     fn filter(&self, tz: chrono_tz::Tz) -> Result<HistoryFilter, FieldError> {
         let date = |field: &'static str, s: &str| -> Result<_, FieldError> {
             match s.trim() {
@@ -542,27 +544,29 @@ impl HistoryQuery {
                 s => crate::domain::stock::parse_date(field, s).map(Some),
             }
         };
+        let mut checks = crate::domain::FieldChecks::new();
         let kind = match self.kind.trim() {
             "" => None,
-            k => Some(
+            k => checks.take(
                 MovementKind::parse(k)
-                    .map_err(|_| FieldError::new("field.kind", "error.choose_one"))?,
+                    .map_err(|_| FieldError::new("field.kind", "error.choose_one")),
             ),
         };
-        crate::domain::input::period_in_order(
-            date("field.from", &self.from)?,
-            date("field.to", &self.to)?,
-        )?;
+        // An item that is not an id is refused on its field, like an
+        // unknown one in a form.
+        let item_id = match self.item.trim() {
+            "" => None,
+            _ => checks.take(form_id("field.item", &self.item, "error.item_unknown")),
+        };
+        let from = checks.take(date("field.from", &self.from)).flatten();
+        let to = checks.take(date("field.to", &self.to)).flatten();
+        checks.take(crate::domain::input::period_in_order(from, to));
+        checks.finish()?;
         Ok(HistoryFilter {
-            // An item that is not an id is refused on its field, like an
-            // unknown one in a form.
-            item_id: match self.item.trim() {
-                "" => None,
-                _ => Some(form_id("field.item", &self.item, "error.item_unknown")?),
-            },
+            item_id,
             kind,
-            from: date("field.from", &self.from)?.map(|d| crate::time::local_day_start_utc(d, tz)),
-            to: date("field.to", &self.to)?
+            from: from.map(|d| crate::time::local_day_start_utc(d, tz)),
+            to: to
                 .and_then(|d| d.succ_opt())
                 .map(|d| crate::time::local_day_start_utc(d, tz)),
         })
@@ -637,7 +641,10 @@ struct HistoryPage<'a> {
     q: HistoryQuery,
     page: i64,
     more: bool,
-    error: Option<String>,
+    /// The filter refused: each message beside its field.
+    errors: FormErrors,
+    /// A kind outside the choices, kept selected beside its message.
+    kept_kind: Option<String>,
     /// A page asked past the last: said so, with the first page's link.
     past_end: Option<PastEnd>,
 }
@@ -652,7 +659,8 @@ pub async fn movements(
 ) -> Result<HttpResponse, AppError> {
     let store = load_store(&state, &user, Action::ViewStock, id.into_inner()).await?;
     let Filter(q, twice) = q;
-    history_page(req, user, state, store, q, twice.check().err()).await
+    let kept_kind = twice.refused_choice("kind");
+    history_page(req, user, state, store, q, twice.check().err(), kept_kind).await
 }
 
 /// The history page for filter `q`; a filter that does not read, or a
@@ -665,15 +673,21 @@ async fn history_page(
     store: StoreRow,
     q: HistoryQuery,
     twice: Option<FieldError>,
+    kept_kind: Option<String>,
 ) -> Result<HttpResponse, AppError> {
     let lang = lang_of(&req);
-    let filtered = match twice {
-        Some(e) => Err(e),
-        None => q.filter(state.config.time_zone),
-    };
-    let (filter, error) = match filtered {
-        Ok(f) => (f, None),
-        Err(e) => (HistoryFilter::default(), Some(i18n::field_error(lang, &e))),
+    // The fields sent twice or unreadable and those that do not read as
+    // a filter, all said at once, each beside its field.
+    let mut checks = crate::domain::FieldChecks::new();
+    if let Some(e) = twice {
+        checks.push(e);
+    }
+    let filtered = q.filter(state.config.time_zone);
+    let filter = checks.take(filtered);
+    let (filter, errors) = match (checks.finish(), filter) {
+        (Ok(()), Some(f)) => (f, FormErrors::default()),
+        (Err(e), _) => (HistoryFilter::default(), FormErrors::new(lang, &e)),
+        (Ok(()), None) => (HistoryFilter::default(), FormErrors::default()),
     };
     let page = q.page.unwrap_or(0).max(0);
     let sid = store.store.id.clone();
@@ -702,13 +716,8 @@ async fn history_page(
     let more = lines.len() as i64 > stock::PAGE_SIZE;
     lines.truncate(stock::PAGE_SIZE as usize);
     let ctx = PageCtx::build(&req, Some(&user));
-    // A date that does not read is named beside the filter (422).
-    let status = if error.is_some() {
-        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        actix_web::http::StatusCode::OK
-    };
-    let status = PastEnd::status(&past_end, status);
+    // A date that does not read is named beside its field (422).
+    let status = PastEnd::status(&past_end, errors.status());
     crate::web::page::render_with_status(
         &ctx,
         &HistoryPage {
@@ -720,7 +729,8 @@ async fn history_page(
             q,
             page,
             more,
-            error,
+            errors,
+            kept_kind,
             past_end,
         },
         status,
@@ -753,7 +763,10 @@ pub async fn export(
         .and_then(|()| q.filter(state.config.time_zone))
     {
         Ok(f) => f,
-        Err(e) => return history_page(req, user, state, store, q, Some(e)).await,
+        Err(e) => {
+            let kept_kind = twice.refused_choice("kind");
+            return history_page(req, user, state, store, q, Some(e), kept_kind).await;
+        }
     };
     let lang = lang_of(&req);
     let xlsx = match q.format.as_str() {

@@ -212,8 +212,10 @@ pub async fn save_counts(
     // A count whose name holds no item id names no line of the sheet: the
     // save is refused naming it, as a line of another sheet is.
     for (k, _) in &fields {
+        // (A name the form's reading found spoiled is named there already.)
         if let Some(named) = k.strip_prefix("count_")
             && crate::domain::ItemId::parse(named).is_none()
+            && !named.contains(char::REPLACEMENT_CHARACTER)
         {
             missing.push(stocktake::not_on_sheet(named));
         }
@@ -231,33 +233,42 @@ pub async fn save_counts(
             })
             .collect(),
     };
-    let counts: Vec<(crate::domain::ItemId, String)> = fields
-        .into_iter()
-        .filter_map(|(k, v)| {
-            k.strip_prefix("count_")
-                .and_then(crate::domain::ItemId::parse)
-                .map(|id| (id, v))
-        })
-        .collect();
+    // A line's count sent twice keeps its first value (the second is
+    // refused by name, with the rest).
+    let mut counts: Vec<(crate::domain::ItemId, String)> = Vec::new();
+    for (k, v) in fields {
+        if let Some(id) = k
+            .strip_prefix("count_")
+            .and_then(crate::domain::ItemId::parse)
+            && !counts.iter().any(|(i, _)| *i == id)
+        {
+            counts.push((id, v));
+        }
+    }
+    // Fields sent twice and counts naming no item are said with every
+    // line's own refusal, in one answer.
+    let mut refused = crate::domain::FieldChecks::new();
+    refused.take(twice.check());
+    refused.take(missing);
+    let refused = refused.finish().err();
     let ctx = user.actor();
-    let result = twice
-        .run(&state, move |c| {
-            missing?;
-            let who = Counters {
-                counted_by: &counted_by,
-                witnessed_by: &witnessed_by,
-            };
-            Ok(stocktake::save_counts_seen(
-                c,
-                &ctx,
-                &st.id,
-                &who,
-                &counts,
-                Some(&seen),
-            )?)
-        })
-        .await
-        .map(|_| flash_ok(&req, &back, "flash.counts_saved", &[]));
+    let result = run(&state, move |c| {
+        let who = Counters {
+            counted_by: &counted_by,
+            witnessed_by: &witnessed_by,
+        };
+        Ok(stocktake::save_counts_seen(
+            c,
+            &ctx,
+            &st.id,
+            &who,
+            &counts,
+            Some(&seen),
+            refused,
+        )?)
+    })
+    .await
+    .map(|_| flash_ok(&req, &back, "flash.counts_saved", &[]));
     match result {
         Err(AppError::Invalid(e)) => {
             let refused = Refused::of_pairs(lang_of(&req), "counts", typed, &e);
