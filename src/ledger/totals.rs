@@ -193,7 +193,12 @@ pub fn keep_closings(conn: &mut DbConn, month: Month) -> QueryResult<()> {
           WHERE month <= $1 GROUP BY area_id",
         &[Bind::Text(month.to_string())],
     )?;
-    for (area_id, f) in area_figures(conn, &month.to_string())? {
+    keep_area_figures(conn, &month.to_string())
+}
+
+/// Keep every area's trend figures of `month` ("YYYY-MM"), a closed month.
+fn keep_area_figures(conn: &mut DbConn, month: &str) -> QueryResult<()> {
+    for (area_id, f) in area_figures(conn, month)? {
         db::execute(
             conn,
             "INSERT INTO area_closings (area_id, month, awarded, redeemed, taking_part)
@@ -313,20 +318,7 @@ pub fn rebuild_area_closings(conn: &mut DbConn) -> QueryResult<()> {
     db::execute(conn, "DELETE FROM area_closings", &[])?;
     let closed: Vec<String> = month_closes::table.select(month_closes::month).load(conn)?;
     for month in closed {
-        for (area_id, f) in area_figures(conn, &month)? {
-            db::execute(
-                conn,
-                "INSERT INTO area_closings (area_id, month, awarded, redeemed, taking_part)
-                 VALUES ($1, $2, $3, $4, $5)",
-                &[
-                    Bind::Text(area_id),
-                    Bind::Text(month.clone()),
-                    Bind::Int(f[0]),
-                    Bind::Int(f[1]),
-                    Bind::Int(f[2]),
-                ],
-            )?;
-        }
+        keep_area_figures(conn, &month)?;
     }
     Ok(())
 }
