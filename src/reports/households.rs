@@ -51,7 +51,20 @@ pub struct HouseholdsSection {
     pub registered: i64,
     pub taking_part: i64,
     pub first_time: i64,
+    /// The quiet households, at most `INACTIVE_LIMIT` of them.
     pub inactive: Vec<InactiveHousehold>,
+    /// How many households are quiet in all (None in a summary kept
+    /// before it was counted: `inactive_count` then counts the list).
+    #[serde(default)]
+    pub inactive_total: Option<i64>,
+}
+
+impl HouseholdsSection {
+    /// How many households are quiet, the listed ones and those past the
+    /// list's limit.
+    pub fn inactive_count(&self) -> i64 {
+        self.inactive_total.unwrap_or(self.inactive.len() as i64)
+    }
 }
 
 /// The households section of `area` (whose LIKE prefix is `prefix`) for
@@ -88,6 +101,22 @@ pub(super) fn section(
     // not every running spell read.
     let open = crate::ledger::quiet::OPEN;
     let quiet_since = (1..crate::ledger::quiet::QUIET_MONTHS).fold(month, |m, _| m.prev());
+    let quiet_households = format!(
+        "quiet_spells s CROSS JOIN households h CROSS JOIN areas a
+          WHERE h.id = s.household_id AND a.id = h.area_id
+            AND ((s.to_month = '{open}' AND s.from_month <= $2)
+              OR (s.to_month >= $3 AND s.to_month < '{open}' AND s.from_month <= $2))
+            AND a.path LIKE $1 AND NOT h.archived AND h.created_at < $4"
+    );
+    let binds = [
+        Bind::Text(prefix.to_string()),
+        Bind::Text(quiet_since.to_string()),
+        Bind::Text(key.clone()),
+        Bind::Ts(crate::time::local_day_start_utc(
+            quiet_since.first_day(),
+            tz,
+        )),
+    ];
     let inactive: Vec<InactiveHousehold> = load(
         conn,
         &format!(
@@ -96,24 +125,23 @@ pub(super) fn section(
                     NULLIF(q.last_active, '') AS last_active
                FROM (SELECT h.id, h.head_name, a.name AS village, a.path, a.parent_id,
                             s.last_active
-                       FROM quiet_spells s CROSS JOIN households h CROSS JOIN areas a
-                      WHERE h.id = s.household_id AND a.id = h.area_id
-                        AND ((s.to_month = '{open}' AND s.from_month <= $2)
-                          OR (s.to_month >= $3 AND s.to_month < '{open}' AND s.from_month <= $2))
-                        AND a.path LIKE $1 AND NOT h.archived AND h.created_at < $4
+                       FROM {quiet_households}
                       ORDER BY a.path, h.head_name, h.id LIMIT {INACTIVE_LIMIT}) q
               ORDER BY q.path, q.head_name, q.id"
         ),
-        &[
-            Bind::Text(prefix.to_string()),
-            Bind::Text(quiet_since.to_string()),
-            Bind::Text(key.clone()),
-            Bind::Ts(crate::time::local_day_start_utc(
-                quiet_since.first_day(),
-                tz,
-            )),
-        ],
+        &binds,
     )?;
+    // The list stops at its limit; the count does not.
+    let inactive_total = if (inactive.len() as i64) < INACTIVE_LIMIT {
+        inactive.len() as i64
+    } else {
+        let n: Vec<TwoNums> = load(
+            conn,
+            &format!("SELECT COUNT(*) AS a FROM {quiet_households}"),
+            &binds,
+        )?;
+        n.first().map(|r| r.a).unwrap_or(0)
+    };
     // Above town level a village is named with its town.
     let above_town = matches!(area.level.as_str(), "province" | "city" | "district");
     let inactive: Vec<InactiveHousehold> = inactive
@@ -135,5 +163,6 @@ pub(super) fn section(
         taking_part: totals.counter(PARTICIPANT),
         first_time: totals.counter(FIRST_TIME),
         inactive,
+        inactive_total: Some(inactive_total),
     })
 }

@@ -93,6 +93,8 @@ app_test! {
         };
         let expected_last = sorted(expected_last);
         assert_eq!(sorted(quiet(&mut c, &village, last)), expected_last);
+        let s = reports::monthly(&mut c, TZ, &village, last).unwrap().unwrap();
+        assert_eq!(s.households.inactive_count(), 3);
         assert_eq!(sorted(quiet(&mut c, &city, last)), expected_last);
         // This month's three: 丙 and 戊 took part, 丁 two months ago.
         assert_eq!(

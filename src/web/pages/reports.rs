@@ -197,7 +197,7 @@ pub fn sections(lang: Lang, s: &Summary) -> Vec<Sheet> {
             vec![t("reports.registered"), n(h.registered)],
             vec![t("reports.taking_part"), n(h.taking_part)],
             vec![t("reports.first_time"), n(h.first_time)],
-            vec![t("reports.inactive"), n(h.inactive.len() as i64)],
+            vec![t("reports.inactive"), n(h.inactive_count())],
         ];
         out.push(sheet(
             t("reports.households"),
