@@ -404,3 +404,32 @@ app_test! {
         }
     }
 }
+
+app_test! {
+    /// A household form refused for a status, village or helper that is
+    /// none of the choices shows each back, selected and marked, never
+    /// another choice in its place: saving again would set a value nobody
+    /// chose (a refused status came back as 建档立卡户).
+    async fn a_household_form_shows_a_refused_choice_back_instead_of_another(app) {
+        let [_, _, _, village] = app.area_chain("选回");
+        let household = app.household("选回户", &village);
+        let admin = app.admin().await;
+        let page = admin
+            .submit(&format!("/households/{household}"), &[
+                ("head_name", "选回户"), ("area_id", "BADAREA"), ("helper_id", "BADHELPER"),
+                ("members", "3"), ("status", "rich"),
+                ("version", &app.version_of("households", &household)),
+            ])
+            .await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"<option value="rich" selected class="refused""#);
+        page.assert_contains(r#"<option value="BADAREA" selected class="refused""#);
+        page.assert_contains(r#"<option value="BADHELPER" selected class="refused""#);
+        assert!(!page.body.contains(r#"<option value="registered" selected>"#), "{}", page.body);
+        // A new household's form still starts at the first status.
+        let page = admin.get("/households/new").await;
+        assert_eq!(page.status, 200);
+        page.assert_contains(r#"<option value="registered" selected>"#);
+        assert!(!page.body.contains("class=\"refused\""), "{}", page.body);
+    }
+}

@@ -461,8 +461,24 @@ impl FormPage<'_> {
     fn selected_status(&self, s: &Status) -> bool {
         match Status::parse(&self.values.status) {
             Some(v) => v == *s,
-            None => *s == Status::Registered,
+            None => self.values.status.trim().is_empty() && *s == Status::Registered,
         }
+    }
+    /// A typed status, village or helper that is none of the choices:
+    /// shown back selected and marked beside its message, so that saving
+    /// again never sets a value nobody chose. None when it is a choice or
+    /// empty.
+    fn refused_status(&self) -> Option<&str> {
+        let v = self.values.status.trim();
+        (!v.is_empty() && Status::parse(v).is_none()).then_some(v)
+    }
+    fn refused_area(&self) -> Option<&str> {
+        let v = self.values.area_id.trim();
+        (!v.is_empty() && !self.villages.iter().any(|a| a.id == v)).then_some(v)
+    }
+    fn refused_helper(&self) -> Option<&str> {
+        let v = self.values.helper_id.trim();
+        (!v.is_empty() && !self.helpers.iter().any(|(id, _)| id == v)).then_some(v)
     }
 }
 
