@@ -15,7 +15,10 @@ use crate::helpers::*;
 
 const TZ: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
 
-fn post(
+/// Post `amount` points from `debit` to `credit` under `kind`, dated
+/// `day`, as a bare posting (no award or redemption behind it); whether
+/// the ledger took it.
+pub(crate) fn post(
     c: &mut DbConn,
     debit: String,
     credit: String,

@@ -6,7 +6,7 @@
 //! hand; the rebuild makes the same again.
 
 use aixin::auth::Actor;
-use aixin::ledger::{self, Kind, Posting};
+use aixin::ledger::{self, Kind};
 use aixin::reports::{self, Month};
 use diesel::prelude::*;
 
@@ -19,25 +19,15 @@ fn today() -> chrono::NaiveDate {
 /// An award of `points` to a household, dated `day` (counts as taking
 /// part in its month).
 fn award(c: &mut aixin::db::DbConn, household: &str, points: i64, day: chrono::NaiveDate) {
-    aixin::db::write_tx(c, |c| {
-        ledger::post(
-            c,
-            &Posting {
-                debit: ledger::ISSUANCE.into(),
-                credit: ledger::household_account(household),
-                amount: points,
-                kind: Kind::Award,
-                ref_kind: "test".into(),
-                ref_id: String::new(),
-                memo: "test".into(),
-                user_id: None,
-                posted_on: day,
-                idempotency_key: None,
-                reverses: None,
-            },
-        )
-    })
-    .unwrap();
+    let credit = ledger::household_account(household);
+    assert!(crate::reports::post(
+        c,
+        ledger::ISSUANCE.into(),
+        credit,
+        points,
+        Kind::Award,
+        day
+    ));
 }
 
 /// The quiet households of an area's month: (name, last month taken part).
