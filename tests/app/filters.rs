@@ -433,3 +433,36 @@ app_test! {
         assert!(!page.body.contains("class=\"refused\""), "{}", page.body);
     }
 }
+
+app_test! {
+    /// A rule the list does not offer, on a proposal and on a batch award:
+    /// shown back selected and marked beside its message.
+    async fn a_refused_rule_is_shown_back_on_the_proposal_and_the_batch(app) {
+        let [_, _, _, village] = app.area_chain("规则回");
+        let household = app.household("规则回户", &village);
+        app.rule("GH01", "打扫卫生", 5, None);
+        let admin = app.admin().await;
+        let today = aixin::time::today(chrono_tz::Asia::Shanghai).to_string();
+        admin.get(&format!("/awards/new?household_id={household}")).await;
+        let page = admin
+            .post("/awards", &[
+                ("household_id", household.as_str()), ("rule_code", "BOGUS"),
+                ("occurred_on", &today), ("key", &uuid::Uuid::new_v4().to_string()),
+            ])
+            .await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"<option value="BOGUS" selected class="refused""#);
+        admin.get(&format!("/awards/batch?area_id={village}")).await;
+        let page = admin
+            .post("/awards/batch", &[
+                ("key", &uuid::Uuid::new_v4().to_string()), ("area_id", village.as_str()),
+                ("rule_code", "BOGUS"), ("occurred_on", &today), ("household_id", household.as_str()),
+            ])
+            .await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"<option value="BOGUS" selected class="refused""#);
+        // A rule the list offers is selected as itself, nothing marked.
+        let page = admin.get(&format!("/awards/new?household_id={household}")).await;
+        assert!(!page.body.contains("class=\"refused\""), "{}", page.body);
+    }
+}

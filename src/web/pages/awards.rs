@@ -327,6 +327,25 @@ struct BatchPage<'a> {
     refused: crate::web::form::Refused,
 }
 
+/// A rule code typed that the list does not offer (None when it is one of
+/// them, or empty): shown back selected and marked beside its message.
+fn refused_rule<'a>(rules: &[(Rule, String)], typed: &'a str) -> Option<&'a str> {
+    let typed = typed.trim();
+    (!typed.is_empty() && !rules.iter().any(|(r, _)| r.code == typed)).then_some(typed)
+}
+
+impl NewPage<'_> {
+    fn refused_rule(&self) -> Option<&str> {
+        refused_rule(&self.rules, &self.typed.rule_code)
+    }
+}
+
+impl BatchPage<'_> {
+    fn refused_rule(&self) -> Option<&str> {
+        refused_rule(&self.rules, self.refused.value("batch", "rule_code", ""))
+    }
+}
+
 impl BatchPage<'_> {
     fn is_ticked(&self, id: &str) -> bool {
         self.ticked.iter().any(|t| t == id)
