@@ -466,3 +466,32 @@ app_test! {
         assert!(!page.body.contains("class=\"refused\""), "{}", page.body);
     }
 }
+
+app_test! {
+    /// An unknown donor and an unknown item on a donation, and an item the
+    /// movement history's filter does not offer: each shown back selected
+    /// and marked, never the list's empty choice in its place.
+    async fn a_refused_donor_or_item_is_shown_back(app) {
+        let [_, _, town, _] = app.area_chain("物回");
+        let store = app.store("物回超市", &town);
+        let s = crate::stock::seed(&app, &store);
+        let admin = app.admin().await;
+        let form = admin.get(&format!("/stores/{store}/donations/new")).await;
+        let key = crate::stock::key_for(&form.body, &format!("/stores/{store}/donations"));
+        let today = aixin::time::today(chrono_tz::Asia::Shanghai).to_string();
+        let page = admin
+            .submit(&format!("/stores/{store}/donations"), &[
+                ("key", &key), ("donor_id", "NODONOR"), ("donated_on", &today),
+                ("item", "NOITEM"), ("quantity", "2"), ("value", ""),
+                ("item", &s.items[0]), ("quantity", "1"), ("value", ""),
+            ])
+            .await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(r#"<option value="NODONOR" selected class="refused""#);
+        page.assert_contains(r#"<option value="NOITEM" selected class="refused""#);
+        let page = admin.get(&format!("/stores/{store}/movements?item=0190a0a0-0000-7000-8000-000000000000")).await;
+        page.assert_contains(r#"<option value="0190a0a0-0000-7000-8000-000000000000" selected class="refused""#);
+        let page = admin.get(&format!("/stores/{store}/movements?item={}", s.items[0])).await;
+        assert!(!page.body.contains("class=\"refused\""), "{}", page.body);
+    }
+}

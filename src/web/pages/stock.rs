@@ -649,6 +649,15 @@ struct HistoryPage<'a> {
     past_end: Option<PastEnd>,
 }
 
+impl HistoryPage<'_> {
+    /// An item asked for that the filter does not offer (None when it is
+    /// one of them, or all): shown back selected and marked.
+    fn refused_item(&self) -> Option<&str> {
+        let v = self.q.item.trim();
+        (!v.is_empty() && !self.items.iter().any(|i| i.id.as_str() == v)).then_some(v)
+    }
+}
+
 /// A store's movement history, filtered by item, kind and period.
 pub async fn movements(
     req: HttpRequest,
