@@ -50,7 +50,11 @@ pub struct Spell {
 /// Whether the months from `from` to `to` (both included) are at least
 /// `QUIET_MONTHS`.
 fn long_enough(from: Month, to: Month) -> bool {
-    from.through(to).len() >= QUIET_MONTHS
+    // Counted, not listed: a first spell starts at `BEGINNING`.
+    let months = (i64::from(to.year) - i64::from(from.year)) * 12 + i64::from(to.month)
+        - i64::from(from.month)
+        + 1;
+    months >= QUIET_MONTHS as i64
 }
 
 /// The spells of a household that took part in the months `active` (any
@@ -337,6 +341,14 @@ mod tests {
                 ("2026-09".into(), OPEN.into(), "2026-08".into()),
             ]
         );
+    }
+
+    #[test]
+    fn a_spell_is_long_enough_from_three_months_on_across_a_year_end() {
+        assert!(long_enough(m("2025-11"), m("2026-01")));
+        assert!(!long_enough(m("2025-12"), m("2026-01")));
+        assert!(!long_enough(m("2026-03"), m("2026-02")));
+        assert!(long_enough(BEGINNING, m("2026-01")));
     }
 
     #[test]
