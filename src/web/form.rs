@@ -20,6 +20,18 @@ pub fn changed_meanwhile(e: &FieldError) -> bool {
         .any(|f| f.conflict == Some(crate::domain::Conflict::Changed))
 }
 
+/// A value sent from a picker that is none of its `choices` (None when it
+/// is one of them, or empty): shown back selected and marked
+/// (`form::kept_choice` in the templates), never another choice in its
+/// place, so that saving again sets nothing nobody chose.
+pub fn unoffered<'a, 'c>(
+    typed: &'a str,
+    mut choices: impl Iterator<Item = &'c str>,
+) -> Option<&'a str> {
+    let typed = typed.trim();
+    (!typed.is_empty() && !choices.any(|c| c == typed)).then_some(typed)
+}
+
 /// One refused field, ready to show.
 #[derive(Debug, Clone)]
 pub struct ShownError {

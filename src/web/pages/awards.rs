@@ -327,11 +327,10 @@ struct BatchPage<'a> {
     refused: crate::web::form::Refused,
 }
 
-/// A rule code typed that the list does not offer (None when it is one of
-/// them, or empty): shown back selected and marked beside its message.
+/// A rule code typed that the list does not offer
+/// ([`crate::web::form::unoffered`]).
 fn refused_rule<'a>(rules: &[(Rule, String)], typed: &'a str) -> Option<&'a str> {
-    let typed = typed.trim();
-    (!typed.is_empty() && !rules.iter().any(|(r, _)| r.code == typed)).then_some(typed)
+    crate::web::form::unoffered(typed, rules.iter().map(|(r, _)| r.code.as_str()))
 }
 
 impl NewPage<'_> {

@@ -295,13 +295,14 @@ impl NewDonationPage<'_> {
     /// A donor typed that the list does not offer (None when it is one of
     /// them, or empty): shown back selected and marked.
     fn refused_donor(&self) -> Option<&str> {
-        let v = self.typed.donor_id.trim();
-        (!v.is_empty() && !self.donors.iter().any(|d| d.id == v)).then_some(v)
+        crate::web::form::unoffered(
+            &self.typed.donor_id,
+            self.donors.iter().map(|d| d.id.as_str()),
+        )
     }
     /// The same for a line's item.
     fn refused_item<'b>(&self, typed: &'b str) -> Option<&'b str> {
-        let v = typed.trim();
-        (!v.is_empty() && !self.items.iter().any(|i| i.id.as_str() == v)).then_some(v)
+        crate::web::form::unoffered(typed, self.items.iter().map(|i| i.id.as_str()))
     }
     /// The lines with their 1-based numbers.
     fn rows(&self) -> Vec<(usize, &LineInput)> {

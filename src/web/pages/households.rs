@@ -469,16 +469,21 @@ impl FormPage<'_> {
     /// again never sets a value nobody chose. None when it is a choice or
     /// empty.
     fn refused_status(&self) -> Option<&str> {
+        // Read as the form reads it (Chinese names of the types too).
         let v = self.values.status.trim();
         (!v.is_empty() && Status::parse(v).is_none()).then_some(v)
     }
     fn refused_area(&self) -> Option<&str> {
-        let v = self.values.area_id.trim();
-        (!v.is_empty() && !self.villages.iter().any(|a| a.id == v)).then_some(v)
+        crate::web::form::unoffered(
+            &self.values.area_id,
+            self.villages.iter().map(|a| a.id.as_str()),
+        )
     }
     fn refused_helper(&self) -> Option<&str> {
-        let v = self.values.helper_id.trim();
-        (!v.is_empty() && !self.helpers.iter().any(|(id, _)| id == v)).then_some(v)
+        crate::web::form::unoffered(
+            &self.values.helper_id,
+            self.helpers.iter().map(|(id, _)| id.as_str()),
+        )
     }
 }
 

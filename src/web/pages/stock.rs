@@ -653,8 +653,7 @@ impl HistoryPage<'_> {
     /// An item asked for that the filter does not offer (None when it is
     /// one of them, or all): shown back selected and marked.
     fn refused_item(&self) -> Option<&str> {
-        let v = self.q.item.trim();
-        (!v.is_empty() && !self.items.iter().any(|i| i.id.as_str() == v)).then_some(v)
+        crate::web::form::unoffered(&self.q.item, self.items.iter().map(|i| i.id.as_str()))
     }
 }
 
